@@ -1,0 +1,167 @@
+/*
+ * common.h — the small library every Helenus module stands on.
+ *
+ * What: error codes and per-request error details, the allocator wrapper,
+ * growable byte buffers and bounds-checked readers (big-endian, as the CQL
+ * wire format and our file formats are), per-request arenas, CRC32, logging,
+ * and the clock.
+ *
+ * Why: one allocator wrapper so memory can be counted and failures injected;
+ * one reader type so no decoder (frames, commitlog, sstables) can read past
+ * its input; one error shape so each layer reports a code plus a message and
+ * only the protocol edge maps codes to CQL error codes.
+ *
+ * Invariants:
+ *  1. Functions return int: 0 = ok, negative = an HLN_E* code.
+ *  2. An hln_rd never reads past its end; a short read sets rd->err and
+ *     returns zeros, so a decoder checks rd->err once at the end.
+ *  3. Memory from an arena lives until the arena is reset or freed; nothing
+ *     allocated from an arena is freed individually.
+ */
+#ifndef HLN_COMMON_H
+#define HLN_COMMON_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- error codes ------------------------------------------------------ */
+enum {
+    HLN_OK = 0,
+    HLN_ENOMEM = -1,       /* allocation failed */
+    HLN_EINVAL = -2,       /* invalid request (CQL 0x2200) */
+    HLN_ESYNTAX = -3,      /* syntax error (CQL 0x2000) */
+    HLN_ENOTFOUND = -4,    /* unknown keyspace/table/column (CQL 0x2200) */
+    HLN_EEXISTS = -5,      /* keyspace/table exists (CQL 0x2400) */
+    HLN_EIO = -6,          /* I/O error (CQL 0x0000 server error) */
+    HLN_ECORRUPT = -7,     /* corrupt file or record */
+    HLN_EPROTO = -8,       /* protocol error (CQL 0x000A) */
+    HLN_EAGAIN = -9,       /* not ready, try again (non-blocking paths) */
+    HLN_EUNSUPPORTED = -10,/* valid CQL we do not support yet (0x2200) */
+    HLN_ESERVER = -11,     /* internal error (0x0000) */
+    HLN_EUNPREPARED = -12, /* unknown prepared id (0x2500) */
+    HLN_ECONFIG = -13,     /* bad configuration (0x2300) */
+    HLN_ETOOBIG = -14,     /* value or frame too large */
+    HLN_EBADVERSION = -15, /* unsupported protocol version (0x000A) */
+};
+
+/* Details of one failure, filled by the layer that saw it. */
+typedef struct hln_error {
+    int code;           /* HLN_E* */
+    char msg[512];      /* human-readable, Cassandra's wording where known */
+    char ks[64];        /* HLN_EEXISTS: keyspace */
+    char table[64];     /* HLN_EEXISTS: table ("" for a keyspace) */
+    uint8_t id[16];     /* HLN_EUNPREPARED: statement id */
+} hln_error;
+
+/* Sets err (if not NULL) and returns code, so callers can `return hln_fail(...)`. */
+int hln_fail(hln_error *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+const char *hln_strerror(int code);
+
+/* ---- corruption: every detected corruption goes through here --------- */
+int hln_corrupt(hln_error *err, const char *what, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* A serialized value: len >= 0 bytes at p; len -1 = null, -2 = unset. */
+typedef struct hln_bytes {
+    const uint8_t *p;
+    int32_t len;
+} hln_bytes;
+
+/* ---- allocator wrapper ------------------------------------------------ */
+void *hln_malloc(size_t n);
+void *hln_calloc(size_t n, size_t sz);
+void *hln_realloc(void *p, size_t n);
+void hln_free(void *p);
+char *hln_strdup(const char *s);
+size_t hln_mem_in_use(void); /* bytes currently allocated through the wrapper */
+
+/* ---- growable buffer -------------------------------------------------- */
+typedef struct hln_buf {
+    uint8_t *data;
+    size_t len, cap;
+    int err; /* sticky HLN_ENOMEM */
+} hln_buf;
+
+void hln_buf_init(hln_buf *b);
+void hln_buf_free(hln_buf *b);
+void hln_buf_reset(hln_buf *b); /* len = 0, keeps capacity */
+int hln_buf_reserve(hln_buf *b, size_t extra);
+void hln_buf_put(hln_buf *b, const void *p, size_t n);
+void hln_buf_u8(hln_buf *b, uint8_t v);
+void hln_buf_u16(hln_buf *b, uint16_t v); /* big-endian */
+void hln_buf_u32(hln_buf *b, uint32_t v);
+void hln_buf_u64(hln_buf *b, uint64_t v);
+void hln_buf_vint(hln_buf *b, uint64_t v); /* Cassandra unsigned vint */
+void hln_buf_printf(hln_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* CQL wire helpers: [string] = u16 len + bytes; [long string] = i32; [bytes] = i32 len (-1 null) */
+void hln_buf_string(hln_buf *b, const char *s);
+void hln_buf_long_string(hln_buf *b, const char *s, size_t n);
+void hln_buf_bytes(hln_buf *b, const void *p, int32_t n); /* n < 0: null/unset marker */
+/* Overwrites 4 bytes at off with v (big-endian), e.g. to fill in a length. */
+void hln_buf_patch_u32(hln_buf *b, size_t off, uint32_t v);
+
+/* ---- bounds-checked reader -------------------------------------------- */
+typedef struct hln_rd {
+    const uint8_t *p;
+    size_t len, off;
+    int err; /* sticky: HLN_ECORRUPT/HLN_EPROTO once a read ran short */
+} hln_rd;
+
+void hln_rd_init(hln_rd *r, const void *p, size_t len);
+uint8_t hln_rd_u8(hln_rd *r);
+uint16_t hln_rd_u16(hln_rd *r);
+uint32_t hln_rd_u32(hln_rd *r);
+uint64_t hln_rd_u64(hln_rd *r);
+uint64_t hln_rd_vint(hln_rd *r);
+/* Returns a pointer into the input (not copied), or NULL with err set. */
+const uint8_t *hln_rd_take(hln_rd *r, size_t n);
+size_t hln_rd_left(const hln_rd *r);
+
+/* ---- arena ------------------------------------------------------------ */
+typedef struct hln_arena_chunk hln_arena_chunk;
+typedef struct hln_arena {
+    hln_arena_chunk *head;
+    size_t chunk_size;
+    size_t total;
+} hln_arena;
+
+void hln_arena_init(hln_arena *a, size_t chunk_size);
+void *hln_arena_alloc(hln_arena *a, size_t n);  /* 8-byte aligned, zeroed; NULL on ENOMEM */
+void *hln_arena_memdup(hln_arena *a, const void *p, size_t n);
+char *hln_arena_strdup(hln_arena *a, const char *s);
+char *hln_arena_strndup(hln_arena *a, const char *s, size_t n);
+void hln_arena_reset(hln_arena *a); /* frees all but the first chunk */
+void hln_arena_free(hln_arena *a);
+
+/* ---- checksums, hashing ----------------------------------------------- */
+uint32_t hln_crc32(uint32_t crc, const void *p, size_t n); /* zlib CRC32 */
+/* Cassandra Murmur3Partitioner token of a serialized partition key. */
+int64_t hln_murmur3_token(const void *key, size_t len);
+/* Full MurmurHash3_x64_128 as Cassandra computes it (signed tail bytes). */
+void hln_murmur3_x64_128(const void *key, size_t len, uint64_t seed, uint64_t out[2]);
+
+/* ---- uuids ------------------------------------------------------------ */
+void hln_uuid_random(uint8_t out[16]);        /* version 4 */
+void hln_uuid_time(uint8_t out[16]);          /* version 1, for timeuuid/schema ids */
+void hln_uuid_format(const uint8_t u[16], char out[37]);
+int hln_uuid_parse(const char *s, uint8_t out[16]); /* 0 or HLN_EINVAL */
+
+/* ---- clock, logging --------------------------------------------------- */
+int64_t hln_now_micros(void); /* wall clock, microseconds since epoch */
+int64_t hln_mono_nanos(void);
+
+enum { HLN_LOG_DEBUG, HLN_LOG_INFO, HLN_LOG_WARN, HLN_LOG_ERROR };
+void hln_log_set_level(int level);
+void hln_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define HLN_INFO(...) hln_log(HLN_LOG_INFO, __VA_ARGS__)
+#define HLN_WARN(...) hln_log(HLN_LOG_WARN, __VA_ARGS__)
+#define HLN_ERR(...) hln_log(HLN_LOG_ERROR, __VA_ARGS__)
+#define HLN_DEBUG(...) hln_log(HLN_LOG_DEBUG, __VA_ARGS__)
+
+#define HLN_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define HLN_UNUSED(x) ((void)(x))
+
+#endif

@@ -1,0 +1,106 @@
+/*
+ * exec.h — statement execution: analyzer and coordinator.
+ *
+ * What: takes CQL text (QUERY), a statement to prepare (PREPARE) or a
+ * prepared id with values (EXECUTE); parses (cql/), binds names and types
+ * against a schema snapshot, turns the statement into storage operations
+ * (mutations, reads, scans) addressed to the shards that own their tokens,
+ * sends them, gathers the replies, and builds the result: rows with column
+ * metadata, a schema change, a keyspace switch, or a prepared id.
+ *
+ * Why here: this is the coordinator seam. Today the replicas of a token are
+ * one shard of this node; with the ring, the same plan will address replicas
+ * on other nodes with a consistency level.
+ *
+ * Invariants:
+ *  1. done() is called exactly once per request, on the request's shard
+ *     thread, possibly before ex_query/ex_prepare/ex_execute returns.
+ *  2. Everything in r->result lives in r->arena until the request is freed.
+ *  3. System tables (system, system_schema) are served from the schema
+ *     snapshot and node state, never from storage.
+ */
+#ifndef HLN_EXEC_H
+#define HLN_EXEC_H
+
+#include "common/common.h"
+#include "schema/schema.h"
+#include "server/engine.h"
+#include "types/types.h"
+
+typedef hln_bytes ex_value; /* len -1: null, -2: unset */
+
+enum { EX_CL_ANY = 0, EX_CL_ONE = 1, EX_CL_QUORUM = 4, EX_CL_LOCAL_ONE = 0x0A };
+
+typedef struct ex_params {
+    const char *keyspace;      /* the connection's keyspace (USE), or NULL */
+    ex_value *values;
+    int nvalues;
+    const char **names;        /* named values, or NULL */
+    uint16_t consistency;
+    uint16_t serial_consistency;
+    int32_t page_size;         /* <= 0: no paging */
+    const uint8_t *paging_state;
+    int32_t paging_len;
+    int64_t timestamp;         /* HLN_TS_NONE: the server's clock */
+    bool skip_metadata;
+} ex_params;
+
+/* Result kinds are the native protocol's RESULT kinds. */
+enum { EX_VOID = 1, EX_ROWS = 2, EX_SET_KEYSPACE = 3, EX_PREPARED = 4, EX_SCHEMA_CHANGE = 5 };
+
+typedef struct ex_colspec {
+    const char *ks, *table, *name;
+    const hln_type *type;
+} ex_colspec;
+
+typedef struct ex_result {
+    int kind;
+    /* ROWS (and PREPARED's result metadata) */
+    ex_colspec *cols;
+    int ncols;
+    ex_value *cells; /* nrows * ncols, row-major */
+    int nrows;
+    const uint8_t *paging_state; /* NULL: no more pages */
+    int32_t paging_len;
+    bool no_metadata;
+    /* SET_KEYSPACE */
+    const char *keyspace;
+    /* SCHEMA_CHANGE: change CREATED/UPDATED/DROPPED, target KEYSPACE/TABLE */
+    const char *change, *target, *sc_ks, *sc_name;
+    /* PREPARED */
+    uint8_t id[16];
+    ex_colspec *binds;
+    int nbinds;
+    int *pk_indexes;
+    int npk_indexes;
+} ex_result;
+
+typedef struct ex_request ex_request;
+typedef void (*ex_done_fn)(ex_request *r);
+
+struct ex_request {
+    hln_shard *shard;  /* where the request runs and done() is called */
+    hln_arena arena;
+    ex_params params;
+    ex_result result;
+    hln_error err;
+    int rc;            /* 0 or HLN_E* when done() runs */
+    ex_done_fn done;
+    void *ud;
+    void *priv;        /* exec's state for the request */
+};
+
+/* Initialises r for use on shard s (arena, defaults). */
+void ex_request_init(ex_request *r, hln_shard *s, ex_done_fn done, void *ud);
+/* Frees the arena and whatever exec held for the request. */
+void ex_request_free(ex_request *r);
+
+void ex_query(ex_request *r, const char *cql, size_t len);
+void ex_prepare(ex_request *r, const char *cql, size_t len);
+void ex_execute(ex_request *r, const uint8_t *id, size_t idlen);
+
+/* Engine-wide state of exec (prepared cache). */
+int ex_init(hln_engine *e, hln_error *err);
+void ex_shutdown(hln_engine *e);
+
+#endif

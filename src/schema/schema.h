@@ -1,0 +1,170 @@
+/*
+ * schema.h — keyspaces, tables and columns; the catalog that owns them.
+ *
+ * What: an immutable, reference-counted schema snapshot (hln_schema) and the
+ * catalog (hln_catalog) that swaps in a new snapshot on each DDL, persists it
+ * to <data>/schema/schema.json (jansson; write temp, fsync, rename), and
+ * reloads it at start. System keyspaces (system, system_schema, system_auth
+ * later) are part of every snapshot as virtual tables.
+ *
+ * Why immutable snapshots: every shard thread reads schema on every request;
+ * a snapshot taken at the start of a request stays valid until released, so
+ * readers never lock and DDL never waits for readers.
+ *
+ * Invariants:
+ *  1. A snapshot never changes after publication; version (a time uuid)
+ *     is new for each DDL, and equal snapshots in one process have equal
+ *     versions (so drivers see schema agreement).
+ *  2. Table ids and column ids are never reused; column ids are stable
+ *     across restarts (storage keys cells by column id).
+ *  3. DDL is serialised by the catalog's mutex; the file on disk is written
+ *     before the new snapshot is published.
+ */
+#ifndef HLN_SCHEMA_H
+#define HLN_SCHEMA_H
+
+#include "common/common.h"
+#include "types/types.h"
+
+typedef enum hln_column_kind {
+    HLN_COL_PARTITION_KEY,
+    HLN_COL_CLUSTERING,
+    HLN_COL_REGULAR,
+    HLN_COL_STATIC,
+} hln_column_kind;
+
+typedef struct hln_column {
+    char *name;
+    const hln_type *type;
+    hln_column_kind kind;
+    int position;   /* within the partition key or clustering key; -1 otherwise */
+    bool desc;      /* clustering order DESC */
+    uint32_t id;    /* stable id, storage's cell key */
+} hln_column;
+
+/* key = value pairs as Cassandra's system_schema shows them (strings). */
+typedef struct hln_option {
+    char *key;
+    char *value;
+} hln_option;
+
+typedef struct hln_table {
+    uint8_t id[16];
+    char *ks;
+    char *name;
+    hln_column *cols; /* pk columns (in order), clustering (in order), then the
+                         rest sorted by name, as Cassandra orders them */
+    int ncols;
+    int npk, nck;     /* cols[0..npk-1] = pk, cols[npk..npk+nck-1] = clustering */
+    uint32_t next_col_id;
+    hln_option *opts; /* comment, default_time_to_live, gc_grace_seconds, ... */
+    int nopts;
+    bool is_virtual;  /* system tables served by exec, not storage */
+} hln_table;
+
+typedef struct hln_keyspace {
+    char *name;
+    hln_option *replication; /* "class" first, then strategy options */
+    int nreplication;
+    bool durable_writes;
+    bool is_system;
+    hln_table **tables;
+    int ntables;
+} hln_keyspace;
+
+typedef struct hln_schema {
+    int refs; /* atomic */
+    uint8_t version[16];
+    hln_keyspace **keyspaces;
+    int nkeyspaces;
+} hln_schema;
+
+/* Lookups: NULL when absent. Names are compared exactly (already folded). */
+const hln_keyspace *schema_keyspace(const hln_schema *s, const char *ks);
+const hln_table *schema_table(const hln_schema *s, const char *ks, const char *table);
+const hln_table *schema_table_by_id(const hln_schema *s, const uint8_t id[16]);
+const hln_column *table_column(const hln_table *t, const char *name);
+const char *table_option(const hln_table *t, const char *key); /* NULL if unset */
+
+void schema_retain(hln_schema *s);
+void schema_release(hln_schema *s);
+
+/* ---- catalog ---------------------------------------------------------- */
+typedef struct hln_catalog hln_catalog;
+
+/* Opens (creating if needed) <dir>/schema and loads the snapshot. */
+int catalog_open(hln_catalog **out, const char *dir, hln_error *err);
+void catalog_close(hln_catalog *c);
+/* Returns the current snapshot with a reference the caller must release. */
+hln_schema *catalog_acquire(hln_catalog *c);
+
+/* A keyspace as the analyzer hands it over (the catalog copies it). */
+typedef struct hln_keyspace_spec {
+    const char *name;
+    const hln_option *replication;
+    int nreplication;
+    bool durable_writes;
+} hln_keyspace_spec;
+
+/* A table as the analyzer hands it over (the catalog copies it, assigns the
+ * id and column ids, and orders the columns). */
+typedef struct hln_column_spec {
+    const char *name;
+    const hln_type *type;
+    hln_column_kind kind;
+    int position;
+    bool desc;
+} hln_column_spec;
+
+typedef struct hln_table_spec {
+    const char *ks, *name;
+    const hln_column_spec *cols;
+    int ncols;
+    const hln_option *opts;
+    int nopts;
+} hln_table_spec;
+
+/* DDL. Each returns 0 when applied, 1 when it was a no-op because of
+ * IF [NOT] EXISTS, or an error: HLN_EEXISTS (err->ks/table set, message
+ * "Cannot add existing keyspace \"ks\"" / "Cannot add already existing table
+ * \"t\" to keyspace \"ks\""), HLN_ENOTFOUND ("Keyspace 'ks' doesn't exist" /
+ * "Table 'ks.t' doesn't exist"), HLN_EINVAL for system keyspaces.
+ * On a drop, *dropped_ids (if not NULL) receives the ids of dropped tables
+ * (hln_malloc'd array, caller frees) so storage can discard their data. */
+int catalog_create_keyspace(hln_catalog *c, const hln_keyspace_spec *ks, bool if_not_exists,
+                            hln_error *err);
+int catalog_drop_keyspace(hln_catalog *c, const char *ks, bool if_exists, uint8_t (**dropped_ids)[16],
+                          int *ndropped, hln_error *err);
+int catalog_create_table(hln_catalog *c, const hln_table_spec *t, bool if_not_exists,
+                         hln_error *err);
+int catalog_drop_table(hln_catalog *c, const char *ks, const char *table, bool if_exists,
+                       uint8_t (**dropped_ids)[16], int *ndropped, hln_error *err);
+
+/* ---- system tables ----------------------------------------------------
+ * system.local, system.peers, system.peers_v2 and system_schema.{keyspaces,
+ * tables, columns, types, functions, aggregates, indexes, views, triggers,
+ * dropped_columns} are virtual tables in every snapshot (is_virtual), with
+ * the columns Cassandra 5.0 has. Their rows are generated on demand. */
+typedef struct hln_node_info {
+    uint8_t host_id[16];
+    uint8_t address[16];     /* inet: 4 bytes (IPv4) or 16 */
+    int address_len;
+    int port;                /* native port */
+    const char *cluster_name, *datacenter, *rack;
+    const char *release_version; /* "5.0.2" */
+    const char *cql_version;     /* "3.4.7" */
+    const char *native_protocol_version; /* "4" */
+    const char *partitioner;     /* org.apache.cassandra.dht.Murmur3Partitioner */
+    const int64_t *tokens;
+    int ntokens;
+    int64_t bootstrapped_at; /* not used by drivers */
+} hln_node_info;
+
+/* Generates every row of virtual table t (a table of this snapshot with
+ * is_virtual) into arena memory: *rows receives nrows arrays of t->ncols
+ * values, serialized, in t->cols order; null cells have len -1.
+ * HLN_ENOTFOUND if t is not a virtual table this module serves. */
+int schema_virtual_rows(const hln_schema *s, const hln_node_info *node, const hln_table *t,
+                        hln_arena *a, hln_bytes ***rows, int *nrows, hln_error *err);
+
+#endif

@@ -1,0 +1,154 @@
+/*
+ * storage.h — the replica-side storage engine of one shard.
+ *
+ * What: an LSM tree per table per shard. Mutations go to the shard's
+ * commitlog (checksummed records, replayed at open) and then to the table's
+ * memtable; a memtable over the size threshold (and every memtable at close)
+ * is flushed to an immutable sorted sstable. Reads merge memtable and
+ * sstables cell by cell, newest timestamp wins, tombstones shadow older data.
+ *
+ * Storage knows nothing of CQL: tables are 16-byte ids, partition keys are
+ * opaque serialized keys with their Murmur3 token, clustering keys are
+ * byte-comparable strings (types.h) ordered by memcmp, cells are keyed by
+ * column id. The structs here are plain and serialisable, so the same
+ * mutation can cross shards now and nodes later.
+ *
+ * Slice bounds: a bound is a clustering prefix P. An inclusive start admits
+ * every key >= P (all keys starting with P included); an exclusive start
+ * admits keys > P that do not start with P. An inclusive end admits keys
+ * <= P or starting with P; an exclusive end admits keys < P (and not P's
+ * extensions). An empty bound (len 0, inclusive) is unbounded.
+ *
+ * Invariants:
+ *  1. st_apply returns 0 only after the mutation is in the commitlog (and
+ *     fsynced when sync is batch); a crash after that never loses it.
+ *  2. Timestamps are microseconds; HLN_TS_NONE marks "no marker/deletion".
+ *  3. A tombstone with timestamp T shadows every cell with timestamp <= T
+ *     beneath it (partition > row > cell), as in Cassandra.
+ *  4. All functions run on the owning shard's thread; an st_engine is never
+ *     shared between threads.
+ */
+#ifndef HLN_STORAGE_H
+#define HLN_STORAGE_H
+
+#include "common/common.h"
+
+#define HLN_TS_NONE INT64_MIN
+
+enum { ST_CELL_TOMBSTONE = 1 };
+
+typedef struct st_cell {
+    uint32_t col_id;
+    uint8_t flags;        /* ST_CELL_TOMBSTONE: value is ignored */
+    int64_t ts;           /* write timestamp, microseconds */
+    int32_t ttl;          /* later: seconds, 0 = none */
+    int64_t expires;      /* later: local expiry time (seconds), 0 = none */
+    const uint8_t *val;
+    uint32_t len;
+} st_cell;
+
+typedef struct st_row {
+    const uint8_t *ck;    /* byte-comparable clustering key; len 0 for tables
+                             without clustering columns (one row per partition) */
+    uint32_t cklen;
+    int64_t marker_ts;    /* row marker (INSERT), HLN_TS_NONE if absent */
+    int64_t del_ts;       /* row tombstone, HLN_TS_NONE if absent */
+    st_cell *cells;       /* sorted by col_id */
+    uint32_t ncells;
+} st_row;
+
+typedef struct st_mutation {
+    uint8_t table_id[16];
+    const uint8_t *pk;
+    uint32_t pklen;
+    int64_t token;
+    int64_t pdel_ts;      /* partition tombstone, HLN_TS_NONE if absent */
+    st_row *rows;         /* sorted by ck */
+    uint32_t nrows;
+} st_mutation;
+
+/* Serialises m (the commitlog record body and the cross-shard/cross-node
+ * message). Format in docs/formats/mutation.md. */
+void st_mutation_encode(const st_mutation *m, hln_buf *out);
+/* Decodes into arena memory (pointers may point into the input buffer).
+ * 0 or HLN_ECORRUPT. */
+int st_mutation_decode(hln_rd *r, hln_arena *a, st_mutation *m);
+
+typedef struct st_bound {
+    const uint8_t *key;
+    uint32_t len;
+    bool inclusive;
+} st_bound;
+
+typedef struct st_read_cmd {
+    uint8_t table_id[16];
+    const uint8_t *pk;
+    uint32_t pklen;
+    int64_t token;
+    st_bound start, end;
+    bool reversed;        /* return rows in descending ck order */
+    uint32_t limit;       /* max live rows, 0 = no limit */
+    int64_t now_sec;      /* for TTL expiry (later) */
+} st_read_cmd;
+
+/* A live row after merging: only live cells; ncells may be 0 when only the
+ * row marker is live (a row that exists with all regular columns null). */
+typedef struct st_partition {
+    const uint8_t *pk;
+    uint32_t pklen;
+    int64_t token;
+    st_row *rows;
+    uint32_t nrows;
+    struct st_partition *next;
+} st_partition;
+
+typedef struct st_scan_cmd {
+    uint8_t table_id[16];
+    /* token range (start_token, end_token], as Cassandra's ranges; the
+       full ring is (INT64_MIN, INT64_MAX] */
+    int64_t start_token, end_token;
+    /* resume after this partition key when not NULL (paging), later */
+    const uint8_t *after_pk;
+    uint32_t after_pklen;
+    uint32_t limit;       /* max live rows, 0 = none */
+    int64_t now_sec;
+} st_scan_cmd;
+
+typedef enum st_sync_mode { ST_SYNC_PERIODIC, ST_SYNC_BATCH } st_sync_mode;
+
+typedef struct st_options {
+    st_sync_mode sync;
+    uint32_t sync_period_ms;      /* periodic: fsync at least this often (10000) */
+    size_t memtable_flush_bytes;  /* flush a table's memtable above this (64 MiB) */
+    size_t segment_bytes;         /* commitlog segment size (32 MiB) */
+} st_options;
+
+void st_options_default(st_options *o);
+
+typedef struct st_engine st_engine;
+
+/* Callback storage uses at open to ask whether a table still exists
+ * (mutations for dropped tables are skipped during replay). */
+typedef bool (*st_table_exists_fn)(void *ud, const uint8_t table_id[16]);
+
+/* Opens the shard's storage under dir (created if needed): loads sstables,
+ * replays the commitlog. */
+int st_open(st_engine **out, const char *dir, const st_options *opts, st_table_exists_fn exists,
+            void *ud, hln_error *err);
+/* Flushes every memtable, syncs and closes. */
+int st_close(st_engine *e, hln_error *err);
+
+int st_apply(st_engine *e, const st_mutation *m, hln_error *err);
+/* Reads one partition slice; result rows are arena memory. *out is NULL
+ * when the partition has no live rows. */
+int st_read(st_engine *e, const st_read_cmd *cmd, hln_arena *a, st_partition **out,
+            hln_error *err);
+/* Reads partitions of a token range in (token, pk) order; arena memory. */
+int st_scan(st_engine *e, const st_scan_cmd *cmd, hln_arena *a, st_partition **out,
+            hln_error *err);
+
+int st_flush(st_engine *e, hln_error *err);           /* flush all memtables now */
+int st_sync(st_engine *e, hln_error *err);            /* fsync the commitlog now */
+int st_drop_table(st_engine *e, const uint8_t table_id[16], hln_error *err);
+
+#endif

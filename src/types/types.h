@@ -1,0 +1,123 @@
+/*
+ * types.h — CQL data types: descriptors, validation, ordering, literals,
+ * text rendering, and the byte-comparable encoding used for clustering keys.
+ *
+ * What: a type descriptor (hln_type) per CQL type; functions over values in
+ * their CQL wire serialisation (the [bytes] body of a value, big-endian, as
+ * the native protocol and Cassandra's sstables carry them).
+ *
+ * Why the byte-comparable encoding: storage orders rows by clustering key
+ * with plain memcmp, so storage never needs to know CQL types. Each
+ * clustering component is written as
+ *     0x40 (component present) + comparable(value)   [bytes inverted if DESC]
+ * where comparable() is prefix-free and memcmp-ordered exactly as Cassandra
+ * orders that type. A prefix of components is then a byte prefix, and a
+ * slice bound "every key starting with P" is P itself (see storage.h).
+ *
+ * Invariants:
+ *  1. hln_type_compare(t,a,b) < 0  <=>  memcmp(enc(a), enc(b)) < 0.
+ *  2. decode(enc(v)) == v byte for byte.
+ *  3. Descriptors returned by hln_type_by_name are static and never freed.
+ */
+#ifndef HLN_TYPES_H
+#define HLN_TYPES_H
+
+#include "common/common.h"
+
+/* Kind values are the native protocol's [option] ids. */
+typedef enum hln_type_kind {
+    HLN_T_CUSTOM = 0x0000,
+    HLN_T_ASCII = 0x0001,
+    HLN_T_BIGINT = 0x0002,
+    HLN_T_BLOB = 0x0003,
+    HLN_T_BOOLEAN = 0x0004,
+    HLN_T_COUNTER = 0x0005,
+    HLN_T_DECIMAL = 0x0006,
+    HLN_T_DOUBLE = 0x0007,
+    HLN_T_FLOAT = 0x0008,
+    HLN_T_INT = 0x0009,
+    HLN_T_TIMESTAMP = 0x000B,
+    HLN_T_UUID = 0x000C,
+    HLN_T_VARCHAR = 0x000D, /* text */
+    HLN_T_VARINT = 0x000E,
+    HLN_T_TIMEUUID = 0x000F,
+    HLN_T_INET = 0x0010,
+    HLN_T_DATE = 0x0011,
+    HLN_T_TIME = 0x0012,
+    HLN_T_SMALLINT = 0x0013,
+    HLN_T_TINYINT = 0x0014,
+    HLN_T_DURATION = 0x0015,
+    HLN_T_LIST = 0x0020,
+    HLN_T_MAP = 0x0021,
+    HLN_T_SET = 0x0022,
+    HLN_T_UDT = 0x0030,
+    HLN_T_TUPLE = 0x0031,
+} hln_type_kind;
+
+/* A type. Scalar types are static singletons; parameterised types
+ * (collections, tuples, vectors, UDTs: later issues) will be built from
+ * params and compared structurally with hln_type_equal. */
+typedef struct hln_type {
+    hln_type_kind kind;
+    const char *cql_name;        /* "int", "text", ... as system_schema shows it */
+    int fixed_len;               /* >0: every value has this length; 0: variable */
+    const struct hln_type **params; /* later: element/key/value types */
+    int nparams;
+} hln_type;
+
+/* Looks a type up by CQL name, case-insensitively ("varchar" gives text).
+ * NULL if unknown or not supported yet. */
+const hln_type *hln_type_by_name(const char *name);
+const hln_type *hln_type_by_kind(hln_type_kind kind);
+bool hln_type_equal(const hln_type *a, const hln_type *b);
+
+/* Checks a serialized value (len bytes) is valid for t (length, UTF-8 for
+ * text, ASCII for ascii). 0 or HLN_EINVAL with a message in Cassandra's
+ * words, e.g. "Expected 4 or 0 byte int (3)". col names the column for the
+ * message and may be NULL. */
+int hln_type_validate(const hln_type *t, const uint8_t *v, size_t len, const char *col,
+                      hln_error *err);
+
+/* Cassandra's ordering of two serialized values of type t: <0, 0, >0. */
+int hln_type_compare(const hln_type *t, const uint8_t *a, size_t alen, const uint8_t *b,
+                     size_t blen);
+
+/* Appends the comparable encoding of one component (without the 0x40 marker;
+ * inverted when desc). */
+int hln_type_to_comparable(const hln_type *t, const uint8_t *v, size_t len, bool desc,
+                           hln_buf *out);
+/* Reads one component's comparable encoding from r (without the marker) and
+ * appends the serialized value to out. HLN_ECORRUPT on malformed input. */
+int hln_type_from_comparable(const hln_type *t, hln_rd *r, bool desc, hln_buf *out);
+
+/* Literal kinds as the CQL lexer classifies them. */
+typedef enum hln_lit_kind {
+    HLN_LIT_STRING,  /* 'text' (already unescaped) or $$text$$ */
+    HLN_LIT_INTEGER, /* -?[0-9]+ */
+    HLN_LIT_FLOAT,   /* -?[0-9]+.[0-9]*([eE]...)?, NaN, Infinity */
+    HLN_LIT_BOOL,    /* true/false (text holds "true"/"false") */
+    HLN_LIT_UUID,    /* 8-4-4-4-12 hex */
+    HLN_LIT_HEX,     /* 0x... (text holds the whole token, with 0x) */
+} hln_lit_kind;
+
+/* Converts a literal to the serialized value of type t, appended to out.
+ * HLN_EINVAL with Cassandra's wording on a mismatch, e.g.
+ * "Invalid STRING constant (foo) for \"k\" of type int". */
+int hln_type_from_literal(const hln_type *t, hln_lit_kind kind, const char *text,
+                          const char *col, hln_buf *out, hln_error *err);
+
+/* Appends the CQL literal rendering of a value (as cqlsh prints it:
+ * text unquoted, blobs as 0x..., timestamps as '2024-01-02 03:04:05.000000+0000'). */
+void hln_type_format(const hln_type *t, const uint8_t *v, size_t len, hln_buf *out);
+
+/* Appends the native protocol [option] for t (id + params). */
+void hln_type_encode_option(const hln_type *t, hln_buf *out);
+
+/* Partition keys: the serialized key whose Murmur3 hash is the token.
+ * One component: the value itself. Several: for each, u16 length, the value,
+ * a 0x00 end-of-component byte (Cassandra's CompositeType). */
+void hln_pk_compose(const uint8_t *const *vals, const size_t *lens, int n, hln_buf *out);
+/* Splits a composite key into n components (pointers into key). 0 or HLN_ECORRUPT. */
+int hln_pk_split(const uint8_t *key, size_t len, int n, const uint8_t **vals, size_t *lens);
+
+#endif
