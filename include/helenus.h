@@ -33,7 +33,7 @@
 extern "C" {
 #endif
 
-#define HLN_OK 0
+#include "helenus_codes.h"
 
 typedef struct hln_db hln_db;
 typedef struct hln_result hln_result;
