@@ -1,19 +1,27 @@
 #!/usr/bin/env bash
-# Installs what building and testing Helenus needs, from Debian's packages and
-# PyPI. Idempotent: a machine that already has everything does nothing.
+# Installs what building (and, with --test, testing) Helenus needs: Debian
+# packages, and a Python virtualenv (build/venv) with the test drivers from
+# PyPI. Idempotent: on a machine that already has everything it does nothing.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 DEB_PKGS="build-essential cmake ninja-build pkg-config libuv1-dev lemon libcmocka-dev \
-libjansson-dev libyaml-dev liblz4-dev zlib1g-dev clang-format python3 python3-pip"
+libjansson-dev libyaml-dev liblz4-dev zlib1g-dev libssl-dev clang-format python3 python3-venv"
 missing=""
 for p in $DEB_PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
 if [ -n "$missing" ]; then
+  echo "installing Debian packages:$missing"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
 fi
 if [ "${1:-}" = "--test" ]; then
-  python3 -c 'import cassandra, pytest' 2>/dev/null || \
-    python3 -m pip install -q --disable-pip-version-check -r tests/integration/requirements.txt
+  if ! build/venv/bin/python -c 'import cassandra, pytest' 2>/dev/null || \
+     [ ! -x build/venv/bin/cqlsh ]; then
+    echo "installing Python test dependencies into build/venv"
+    mkdir -p build
+    python3 -m venv build/venv
+    build/venv/bin/pip install -q --disable-pip-version-check -r tests/integration/requirements.txt
+  fi
 fi
