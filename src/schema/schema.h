@@ -73,7 +73,7 @@ typedef struct hln_keyspace {
 } hln_keyspace;
 
 typedef struct hln_schema {
-    int refs; /* atomic */
+    _Atomic int refs; /* C11 atomic; see schema_retain/schema_release */
     uint8_t version[16];
     hln_keyspace **keyspaces;
     int nkeyspaces;

@@ -1,0 +1,476 @@
+/*
+ * grammar.y — the CQL grammar, as input to the lemon parser generator.
+ *
+ * What: the statements Helenus parses today (CREATE/DROP KEYSPACE, USE,
+ * CREATE/DROP TABLE, INSERT, UPDATE, DELETE, SELECT), written after
+ * Cassandra 5.0's Parser.g, building the tree declared in cql.h. The build
+ * runs `lemon -q` on this file into gen/grammar.c and gen/grammar.h.
+ *
+ * Why it is shaped so:
+ *  - Keywords that Cassandra leaves unreserved (key, ttl, timestamp, values,
+ *    static, json, distinct, ...) are tokens with %fallback ID: where the
+ *    grammar has no use for the keyword, lemon retries it as an identifier,
+ *    which is what Cassandra's `unreserved_keyword` alternatives do. Words
+ *    Cassandra reserves but we do not use yet lex as RESERVED and are
+ *    accepted nowhere.
+ *  - Lists are left-recursive (constant parser stack) and built with a
+ *    head/tail pair so appends are O(1) and keep source order.
+ *  - CREATE TABLE's head (CREATE TABLE [IF NOT EXISTS] name) is reduced
+ *    before its column list, so column, key and option rules append straight
+ *    into the statement (ctx->ct) instead of carrying lists around.
+ *  - Bind markers are numbered when reduced; an LR parser reduces them in
+ *    source order, so the numbers follow appearance order.
+ *  - Only the first error matters (Cassandra reports its first): there is no
+ *    error recovery (YYNOERRORRECOVERY); %syntax_error records the token and
+ *    what the parser would have accepted instead, and parse.c words the
+ *    message. The parser stack is bounded (%stack_size) and overflow is a
+ *    syntax error, so no input can recurse without limit.
+ *
+ * Deliberately not parsed yet (syntax errors for now): function calls and
+ * casts in selectors and terms, collection/tuple/UDT literals, arithmetic,
+ * durations, IF conditions (LWT) other than [NOT] EXISTS, multi-column and
+ * token() relations, CONTAINS/LIKE, GROUP BY, INSERT JSON's DEFAULT clause,
+ * custom types given as strings, and every other statement kind.
+ * `col IN (v)` with exactly one value and `col IN ?` parse into CQL_OP_IN;
+ * `IN` with several values stops the parse with HLN_EUNSUPPORTED.
+ *
+ * Invariants:
+ *  1. Every action allocates through the cqlp_* constructors (parse.c),
+ *     which never return NULL.
+ *  2. A successful parse reduces exactly one `cmd`, which sets ctx->stmt.
+ */
+
+%name cqlParser
+%token_prefix TK_
+%token_type {cql_token}
+%default_type {int}
+%extra_argument {cqlp_ctx *ctx}
+%stack_size 200
+%start_symbol input
+
+%include {
+#include <assert.h>
+#include <string.h>
+
+#include "cql/cqlInt.h"
+
+/* First error wins; the driver stops feeding tokens after it. */
+#define YYNOERRORRECOVERY 1
+#define YYPARSEFREENEVERNULL 1
+}
+
+%syntax_error {
+    /* Record what this state would have accepted instead, so parse.c can
+     * word the message as Cassandra's ANTLR parser would (it knows which
+     * token it was feeding). */
+    int st = yypParser->yytos->stateno;
+    (void)yymajor;
+    ctx->syntax_error = true;
+    (void)yyminor;
+    ctx->eof_expected = yy_find_shift_action(0, (YYACTIONTYPE)st) != YY_ERROR_ACTION;
+    ctx->n_expected = 0;
+    if (st <= YY_MAX_SHIFT) {
+        for (int t = 1; t < YYNTOKEN; t++) {
+            int i = yy_shift_ofst[st] + t;
+            if (yy_lookahead[i] == t && yy_action[i] != YY_ERROR_ACTION) {
+                ctx->n_expected++;
+                ctx->expected = t;
+            }
+        }
+    }
+}
+
+%stack_overflow {
+    ctx->overflow = true;
+}
+
+%code {
+size_t cqlParserSize(void)
+{
+    return sizeof(yyParser);
+}
+}
+
+/* Tokens the lexer produces that no rule uses yet. */
+%token RESERVED EMPTY_QUOTED MINUS PLUS SLASH PERCENT LBRACKET RBRACKET.
+
+/* Unreserved keywords: identifiers wherever they are not keywords. */
+%fallback ID KEY CLUSTERING COMPACT STORAGE VALUES TTL TIMESTAMP STATIC DISTINCT JSON AS
+    FILTERING PER PARTITION EXISTS FROZEN.
+
+input ::= cmd semis.
+semis ::= .
+semis ::= semis SEMI.
+
+/* ---- identifiers and names ------------------------------------------- */
+%type ident {const char *}
+ident(A) ::= ID(X).     { A = cqlp_ident(ctx, &X); }
+ident(A) ::= QUOTED(X). { A = cqlp_quoted(ctx, &X); }
+
+%type qname {cql_qname}
+qname(A) ::= ident(N).                { A.ks = NULL; A.name = N; }
+qname(A) ::= ident(K) DOT ident(N).   { A.ks = K; A.name = N; }
+
+%type names {cqlp_names}
+names(A) ::= ident(N). {
+    A.head = A.tail = cqlp_name(ctx, N);
+}
+names(A) ::= names(A) COMMA ident(N). {
+    cql_name_list *x = cqlp_name(ctx, N);
+    CQLP_APPEND(A, x);
+}
+
+%type ifne {bool}
+ifne(A) ::= .               { A = false; }
+ifne(A) ::= IF NOT EXISTS.  { A = true; }
+
+%type ife {bool}
+ife(A) ::= .          { A = false; }
+ife(A) ::= IF EXISTS. { A = true; }
+
+/* ---- terms ------------------------------------------------------------ */
+%type constant {cql_term *}
+constant(A) ::= STRING(X).  { A = cqlp_literal(ctx, HLN_LIT_STRING, &X); }
+constant(A) ::= INTEGER(X). { A = cqlp_literal(ctx, HLN_LIT_INTEGER, &X); }
+constant(A) ::= FLOAT(X).   { A = cqlp_literal(ctx, HLN_LIT_FLOAT, &X); }
+constant(A) ::= BOOL(X).    { A = cqlp_literal(ctx, HLN_LIT_BOOL, &X); }
+constant(A) ::= UUID(X).    { A = cqlp_literal(ctx, HLN_LIT_UUID, &X); }
+constant(A) ::= HEX(X).     { A = cqlp_literal(ctx, HLN_LIT_HEX, &X); }
+
+%type bind {cql_term *}
+bind(A) ::= QMARK(X).          { A = cqlp_bind(ctx, &X, NULL); }
+bind(A) ::= COLON(X) ident(N). { A = cqlp_bind(ctx, &X, N); }
+
+%type term {cql_term *}
+term(A) ::= constant(A).
+term(A) ::= bind(A).
+term(A) ::= NULL(X). { A = cqlp_null(ctx, &X); }
+
+/* TTL, TIMESTAMP and LIMIT values: an integer or a marker. */
+%type intval {cql_term *}
+intval(A) ::= INTEGER(X). { A = cqlp_literal(ctx, HLN_LIT_INTEGER, &X); }
+intval(A) ::= bind(A).
+
+%type terms {cqlp_terms}
+terms(A) ::= term(T). {
+    memset(&A, 0, sizeof(A));
+    cqlp_terms_add(ctx, &A, T);
+}
+terms(A) ::= terms(A) COMMA term(T). { cqlp_terms_add(ctx, &A, T); }
+
+/* ---- WITH properties ------------------------------------------------- */
+%type prop {cql_property *}
+prop(A) ::= ident(N) EQ constant(V). {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->name = N;
+    A->value = V;
+}
+prop(A) ::= ident(N) EQ LBRACE mapents(M) RBRACE. {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->name = N;
+    A->map = M.head;
+}
+prop(A) ::= ident(N) EQ LBRACE RBRACE. {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->name = N;
+}
+
+%type mapents {cqlp_map}
+mapents(A) ::= mapent(E). { A.head = A.tail = E; }
+mapents(A) ::= mapents(A) COMMA mapent(E). { CQLP_APPEND(A, E); }
+
+%type mapent {cql_map_entry *}
+mapent(A) ::= constant(K) COLON constant(V). {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->key = K;
+    A->value = V;
+}
+
+%type props {cqlp_props}
+props(A) ::= prop(P). { A.head = A.tail = P; }
+props(A) ::= props(A) AND prop(P). { CQLP_APPEND(A, P); }
+
+/* ---- keyspaces, USE ---------------------------------------------------- */
+cmd ::= CREATE KEYSPACE ifne(E) ident(N) WITH props(P). {
+    cql_stmt *s = cqlp_stmt(ctx, CQL_CREATE_KEYSPACE);
+    s->u.create_keyspace.name = N;
+    s->u.create_keyspace.if_not_exists = E;
+    s->u.create_keyspace.props = P.head;
+}
+cmd ::= DROP KEYSPACE ife(E) ident(N). {
+    cql_stmt *s = cqlp_stmt(ctx, CQL_DROP_KEYSPACE);
+    s->u.drop.name.name = N;
+    s->u.drop.if_exists = E;
+}
+cmd ::= USE ident(N). {
+    cql_stmt *s = cqlp_stmt(ctx, CQL_USE);
+    s->u.use = N;
+}
+
+/* ---- CREATE TABLE / DROP TABLE ---------------------------------------- */
+cmd ::= table_head LP tcols RP table_with.
+table_head ::= CREATE TABLE ifne(E) qname(N). { cqlp_table_begin(ctx, E, N); }
+
+/* "(a int, b int,)" and empty elements are accepted, as in Cassandra. */
+tcols ::= tcol.
+tcols ::= tcols COMMA.
+tcols ::= tcols COMMA tcol.
+
+tcol ::= ident(N) type(T) static_opt(S) pk_opt(P). { cqlp_table_column(ctx, N, T, S, P); }
+tcol ::= PRIMARY KEY LP pkey(K) ckeys(C) RP.     { cqlp_table_pk(ctx, K.head, C.head); }
+
+%type static_opt {bool}
+static_opt(A) ::= .       { A = false; }
+static_opt(A) ::= STATIC. { A = true; }
+
+%type pk_opt {bool}
+pk_opt(A) ::= .            { A = false; }
+pk_opt(A) ::= PRIMARY KEY. { A = true; }
+
+%type pkey {cqlp_names}
+pkey(A) ::= ident(N).       { A.head = A.tail = cqlp_name(ctx, N); }
+pkey(A) ::= LP names(L) RP. { A = L; }
+
+%type ckeys {cqlp_names}
+ckeys(A) ::= . { A.head = A.tail = NULL; }
+ckeys(A) ::= ckeys(A) COMMA ident(N). {
+    cql_name_list *x = cqlp_name(ctx, N);
+    CQLP_APPEND(A, x);
+}
+
+table_with ::= .
+table_with ::= WITH tprops.
+tprops ::= tprop.
+tprops ::= tprops AND tprop.
+tprop ::= prop(P).        { cqlp_table_prop(ctx, P); }
+tprop ::= COMPACT STORAGE. { ctx->ct->compact_storage = true; }
+tprop ::= CLUSTERING ORDER BY LP corders RP.
+corders ::= corder.
+corders ::= corders COMMA corder.
+corder ::= ident(N) ASC.  { cqlp_table_order(ctx, N, false); }
+corder ::= ident(N) DESC. { cqlp_table_order(ctx, N, true); }
+
+/* Types: a name with optional parameters; the analyzer decides which
+ * exist. A number parameter (vector<float, 3>) becomes a type named "3". */
+%type type {cql_typeref *}
+type(A) ::= ident(N).                        { A = cqlp_type(ctx, N, NULL); }
+type(A) ::= ident(N) LT typeparams(P) GT.    { A = cqlp_type(ctx, N, &P); }
+type(A) ::= SET LT typeparams(P) GT.         { A = cqlp_type(ctx, "set", &P); }
+type(A) ::= FROZEN LT type(T) GT.            { A = T; A->frozen = true; }
+
+%type typeparams {cqlp_types}
+typeparams(A) ::= typeparam(T). {
+    memset(&A, 0, sizeof(A));
+    cqlp_types_add(ctx, &A, T);
+}
+typeparams(A) ::= typeparams(A) COMMA typeparam(T). { cqlp_types_add(ctx, &A, T); }
+
+%type typeparam {cql_typeref *}
+typeparam(A) ::= type(A).
+typeparam(A) ::= INTEGER(X). { A = cqlp_type(ctx, cqlp_text(ctx, &X), NULL); }
+
+cmd ::= DROP TABLE ife(E) qname(N). {
+    cql_stmt *s = cqlp_stmt(ctx, CQL_DROP_TABLE);
+    s->u.drop.name = N;
+    s->u.drop.if_exists = E;
+}
+
+/* ---- USING ------------------------------------------------------------- */
+%type using_opt {cql_using}
+using_opt(A) ::= .              { A.ttl = NULL; A.timestamp = NULL; }
+using_opt(A) ::= USING uobjs(U). { A = U; }
+
+%type uobjs {cql_using}
+uobjs(A) ::= TTL intval(V).       { A.ttl = V; A.timestamp = NULL; }
+uobjs(A) ::= TIMESTAMP intval(V). { A.ttl = NULL; A.timestamp = V; }
+uobjs(A) ::= uobjs(A) AND TTL intval(V).       { A.ttl = V; }
+uobjs(A) ::= uobjs(A) AND TIMESTAMP intval(V). { A.timestamp = V; }
+
+/* ---- WHERE ------------------------------------------------------------- */
+%type rels {cqlp_rels}
+rels(A) ::= rel(R). { A.head = A.tail = R; }
+rels(A) ::= rels(A) AND rel(R). { CQLP_APPEND(A, R); }
+
+%type op {int}
+op(A) ::= EQ. { A = CQL_OP_EQ; }
+op(A) ::= LT. { A = CQL_OP_LT; }
+op(A) ::= LE. { A = CQL_OP_LE; }
+op(A) ::= GT. { A = CQL_OP_GT; }
+op(A) ::= GE. { A = CQL_OP_GE; }
+op(A) ::= NE. { A = CQL_OP_NE; }
+
+%type rel {cql_relation *}
+rel(A) ::= ident(C) op(O) term(T). {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->column = C;
+    A->op = (cql_op)O;
+    A->term = T;
+}
+rel(A) ::= ident(C) IN bind(T). {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->column = C;
+    A->op = CQL_OP_IN;
+    A->term = T;
+}
+rel(A) ::= ident(C) IN LP terms(L) RP. {
+    if (L.n != 1)
+        cqlp_fail(ctx, HLN_EUNSUPPORTED, "IN with several values is not supported yet");
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->column = C;
+    A->op = CQL_OP_IN;
+    A->term = L.head->term;
+}
+rel ::= ident IN LP RP. {
+    cqlp_fail(ctx, HLN_EUNSUPPORTED, "IN with no values is not supported yet");
+}
+
+%type where {cql_relation *}
+where(A) ::= WHERE rels(R). { A = R.head; }
+
+/* ---- INSERT ------------------------------------------------------------ */
+cmd ::= INSERT INTO qname(T) LP names(C) RP VALUES LP terms(V) RP ifne(E) using_opt(U). {
+    cql_stmt *s = cqlp_stmt(ctx, CQL_INSERT);
+    cql_insert *q = &s->u.insert;
+    q->table = T;
+    q->columns = C.head;
+    q->values = cqlp_terms_array(ctx, &V);
+    q->nvalues = V.n;
+    q->if_not_exists = E;
+    q->using = U;
+}
+/* INSERT JSON: the document is values[0]; columns stay NULL. */
+cmd ::= INSERT INTO qname(T) JSON jsonval(J) ifne(E) using_opt(U). {
+    cql_stmt *s = cqlp_stmt(ctx, CQL_INSERT);
+    cql_insert *q = &s->u.insert;
+    q->table = T;
+    q->json = true;
+    q->values = cqlp_alloc(ctx, sizeof(*q->values));
+    q->values[0] = J;
+    q->nvalues = 1;
+    q->if_not_exists = E;
+    q->using = U;
+}
+%type jsonval {cql_term *}
+jsonval(A) ::= STRING(X). { A = cqlp_literal(ctx, HLN_LIT_STRING, &X); }
+jsonval(A) ::= bind(A).
+
+/* ---- UPDATE ------------------------------------------------------------ */
+%type assigns {cqlp_assigns}
+assigns(A) ::= assign(X). { A.head = A.tail = X; }
+assigns(A) ::= assigns(A) COMMA assign(X). { CQLP_APPEND(A, X); }
+
+%type assign {cql_assignment *}
+assign(A) ::= ident(C) EQ term(T). {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->column = C;
+    A->value = T;
+}
+
+cmd ::= UPDATE qname(T) using_opt(U) SET assigns(L) where(W) ife(E). {
+    cql_stmt *s = cqlp_stmt(ctx, CQL_UPDATE);
+    cql_update *q = &s->u.update;
+    q->table = T;
+    q->using = U;
+    q->set = L.head;
+    q->where = W;
+    q->if_exists = E;
+}
+
+/* ---- DELETE ------------------------------------------------------------ */
+%type delcols {cql_name_list *}
+delcols(A) ::= .         { A = NULL; }
+delcols(A) ::= names(L). { A = L.head; }
+
+/* DELETE takes USING TIMESTAMP only, as in Cassandra. */
+%type dusing {cql_term *}
+dusing(A) ::= .                      { A = NULL; }
+dusing(A) ::= USING TIMESTAMP intval(V). { A = V; }
+
+cmd ::= DELETE delcols(C) FROM qname(T) dusing(U) where(W) ife(E). {
+    cql_stmt *s = cqlp_stmt(ctx, CQL_DELETE);
+    cql_delete *q = &s->u.del;
+    q->table = T;
+    q->columns = C;
+    q->using.timestamp = U;
+    q->where = W;
+    q->if_exists = E;
+}
+
+/* ---- SELECT ------------------------------------------------------------ */
+/* JSON / DISTINCT: parse.c turns them into identifiers when they are in
+ * fact column names ("SELECT json FROM t"), as Cassandra's predicates do. */
+%type selflags {int}
+selflags(A) ::= .              { A = 0; }
+selflags(A) ::= JSON.          { A = 1; }
+selflags(A) ::= DISTINCT.      { A = 2; }
+selflags(A) ::= JSON DISTINCT. { A = 3; }
+
+%type selection {cqlp_sels}
+selection(A) ::= STAR.        { A.head = A.tail = NULL; }
+selection(A) ::= sellist(A).
+
+%type sellist {cqlp_sels}
+sellist(A) ::= selector(X). { A.head = A.tail = X; }
+sellist(A) ::= sellist(A) COMMA selector(X). { CQLP_APPEND(A, X); }
+
+%type selector {cql_selector *}
+selector(A) ::= ident(C). {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->column = C;
+}
+selector(A) ::= ident(C) AS ident(N). {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->column = C;
+    A->alias = N;
+}
+
+%type where_opt {cql_relation *}
+where_opt(A) ::= .         { A = NULL; }
+where_opt(A) ::= where(W). { A = W; }
+
+%type order_opt {cql_order *}
+order_opt(A) ::= .                  { A = NULL; }
+order_opt(A) ::= ORDER BY orders(L). { A = L.head; }
+
+%type orders {cqlp_orders}
+orders(A) ::= order(X). { A.head = A.tail = X; }
+orders(A) ::= orders(A) COMMA order(X). { CQLP_APPEND(A, X); }
+
+%type order {cql_order *}
+order(A) ::= ident(C) dir(D). {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->column = C;
+    A->desc = D;
+}
+%type dir {bool}
+dir(A) ::= .     { A = false; }
+dir(A) ::= ASC.  { A = false; }
+dir(A) ::= DESC. { A = true; }
+
+%type ppl_opt {cql_term *}
+ppl_opt(A) ::= .                           { A = NULL; }
+ppl_opt(A) ::= PER PARTITION LIMIT intval(V). { A = V; }
+
+%type limit_opt {cql_term *}
+limit_opt(A) ::= .               { A = NULL; }
+limit_opt(A) ::= LIMIT intval(V). { A = V; }
+
+%type allow_opt {bool}
+allow_opt(A) ::= .               { A = false; }
+allow_opt(A) ::= ALLOW FILTERING. { A = true; }
+
+cmd ::= SELECT selflags(F) selection(L) FROM qname(T) where_opt(W) order_opt(O) ppl_opt(P)
+        limit_opt(M) allow_opt(AF). {
+    cql_stmt *s = cqlp_stmt(ctx, CQL_SELECT);
+    cql_select *q = &s->u.select;
+    q->json = (F & 1) != 0;
+    q->distinct = (F & 2) != 0;
+    q->star = L.head == NULL;
+    q->selectors = L.head;
+    q->table = T;
+    q->where = W;
+    q->order_by = O;
+    q->per_partition_limit = P;
+    q->limit = M;
+    q->allow_filtering = AF;
+}

@@ -1,0 +1,438 @@
+/*
+ * lexer.c — splits CQL text into tokens, one call per token (as SQLite's
+ * tokenize.c does), for the lemon parser generated from grammar.y.
+ *
+ * What: cqlp_get_token() recognises, at the start of its input, one of
+ *   white space (' ', '\t', '\n', '\r') and comments (-- and // to the end of
+ *     the line, slash-star to star-slash), reported as CQLP_TK_SPACE;
+ *   identifiers [A-Za-z][A-Za-z0-9_]* and keywords (case-insensitively;
+ *     true/false become TK_BOOL, NaN/Infinity TK_FLOAT; reserved words the
+ *     grammar does not use yet become TK_RESERVED so they can never be
+ *     identifiers);
+ *   "quoted identifiers" ("" inside stands for "; "" alone is
+ *     TK_EMPTY_QUOTED, which no rule accepts, as in Cassandra);
+ *   'strings' ('' inside stands for ') and $$pg-style strings$$;
+ *   numbers: -?[0-9]+ (TK_INTEGER), -?[0-9]+(.[0-9]*)?([eE][+-]?[0-9]+)?
+ *     (TK_FLOAT), -NaN and -Infinity (TK_FLOAT), 0x[0-9a-fA-F]* (TK_HEX),
+ *     8-4-4-4-12 hex digits (TK_UUID);
+ *   punctuation, and ? and : for bind markers.
+ *
+ * Why these rules: they are Cassandra 5.0's lexer rules (Lexer.g), so that
+ * the same text splits the same way: a minus sign directly before digits
+ * belongs to the number, a UUID wins over an identifier or a number that
+ * starts it, and a keyword is any case of its letters. Two deliberate
+ * differences: a line comment may end at the end of the input (Cassandra
+ * demands a newline), and a NUL byte is rejected everywhere because the
+ * syntax tree holds C strings.
+ *
+ * Invariants:
+ *  1. The lexer never reads past z[n-1] and never allocates.
+ *  2. Every byte of the input belongs to exactly one token; the lengths of
+ *     the tokens returned for an input sum to its size (until an error).
+ *  3. A token never starts with a UTF-8 continuation byte: non-ASCII bytes
+ *     are only legal inside strings, quoted identifiers and comments.
+ */
+#include <string.h>
+
+#include "cql/cqlInt.h"
+#include "grammar.h"
+
+static bool is_digit(int c) { return c >= '0' && c <= '9'; }
+static bool is_alpha(int c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+static bool is_ident(int c) { return is_alpha(c) || is_digit(c) || c == '_'; }
+static bool is_hex(int c)
+{
+    return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+typedef struct keyword {
+    const char *word; /* lower case */
+    int token;
+} keyword;
+
+/* Keywords and what they lex to. Sorted by word for bsearch. Words that
+ * are Cassandra keywords but unreserved and unused by our grammar (text,
+ * type, ttl's friends...) are plain identifiers and need no entry. */
+static const keyword keywords[] = {
+    {"add", TK_RESERVED},
+    {"allow", TK_ALLOW},
+    {"alter", TK_RESERVED},
+    {"and", TK_AND},
+    {"apply", TK_RESERVED},
+    {"as", TK_AS},
+    {"asc", TK_ASC},
+    {"authorize", TK_RESERVED},
+    {"batch", TK_RESERVED},
+    {"begin", TK_RESERVED},
+    {"by", TK_BY},
+    {"clustering", TK_CLUSTERING},
+    {"columnfamily", TK_TABLE},
+    {"compact", TK_COMPACT},
+    {"create", TK_CREATE},
+    {"delete", TK_DELETE},
+    {"desc", TK_DESC},
+    {"describe", TK_RESERVED},
+    {"distinct", TK_DISTINCT},
+    {"drop", TK_DROP},
+    {"entries", TK_RESERVED},
+    {"execute", TK_RESERVED},
+    {"exists", TK_EXISTS},
+    {"false", TK_BOOL},
+    {"filtering", TK_FILTERING},
+    {"from", TK_FROM},
+    {"frozen", TK_FROZEN},
+    {"full", TK_RESERVED},
+    {"grant", TK_RESERVED},
+    {"if", TK_IF},
+    {"in", TK_IN},
+    {"index", TK_RESERVED},
+    {"infinity", TK_FLOAT},
+    {"insert", TK_INSERT},
+    {"into", TK_INTO},
+    {"is", TK_RESERVED},
+    {"json", TK_JSON},
+    {"key", TK_KEY},
+    {"keyspace", TK_KEYSPACE},
+    {"limit", TK_LIMIT},
+    {"materialized", TK_RESERVED},
+    {"modify", TK_RESERVED},
+    {"nan", TK_FLOAT},
+    {"norecursive", TK_RESERVED},
+    {"not", TK_NOT},
+    {"null", TK_NULL},
+    {"of", TK_RESERVED},
+    {"on", TK_RESERVED},
+    {"or", TK_RESERVED},
+    {"order", TK_ORDER},
+    {"partition", TK_PARTITION},
+    {"per", TK_PER},
+    {"primary", TK_PRIMARY},
+    {"rename", TK_RESERVED},
+    {"revoke", TK_RESERVED},
+    {"schema", TK_KEYSPACE},
+    {"select", TK_SELECT},
+    {"set", TK_SET},
+    {"static", TK_STATIC},
+    {"storage", TK_STORAGE},
+    {"table", TK_TABLE},
+    {"timestamp", TK_TIMESTAMP},
+    {"to", TK_RESERVED},
+    {"token", TK_RESERVED},
+    {"true", TK_BOOL},
+    {"truncate", TK_RESERVED},
+    {"ttl", TK_TTL},
+    {"unlogged", TK_RESERVED},
+    {"update", TK_UPDATE},
+    {"use", TK_USE},
+    {"using", TK_USING},
+    {"values", TK_VALUES},
+    {"view", TK_RESERVED},
+    {"where", TK_WHERE},
+    {"with", TK_WITH},
+};
+
+/* Case-insensitive compare of z[0..n) with the lower-case word w. */
+static int word_cmp(const char *z, int n, const char *w)
+{
+    for (int i = 0; i < n; i++) {
+        int c = (unsigned char)z[i];
+        if (c >= 'A' && c <= 'Z')
+            c += 'a' - 'A';
+        int d = (unsigned char)w[i];
+        if (d == 0)
+            return 1;
+        if (c != d)
+            return c - d;
+    }
+    return w[n] == 0 ? 0 : -1;
+}
+
+static int keyword_code(const char *z, int n)
+{
+    int lo = 0, hi = (int)HLN_ARRAY_LEN(keywords) - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2;
+        int c = word_cmp(z, n, keywords[mid].word);
+        if (c == 0)
+            return keywords[mid].token;
+        if (c < 0)
+            hi = mid - 1;
+        else
+            lo = mid + 1;
+    }
+    return TK_ID;
+}
+
+/* Length of a UUID at z, or 0 if there is none. */
+static int uuid_len(const char *z, size_t n)
+{
+    static const int groups[] = {8, 4, 4, 4, 12};
+    size_t i = 0;
+    for (int g = 0; g < 5; g++) {
+        if (g > 0) {
+            if (i >= n || z[i] != '-')
+                return 0;
+            i++;
+        }
+        for (int k = 0; k < groups[g]; k++, i++)
+            if (i >= n || !is_hex((unsigned char)z[i]))
+                return 0;
+    }
+    return (int)i;
+}
+
+/* Length of the identifier-shaped word at z (z[0] is a letter). */
+static size_t word_len(const char *z, size_t n)
+{
+    size_t i = 1;
+    while (i < n && is_ident((unsigned char)z[i]))
+        i++;
+    return i;
+}
+
+/* Reads a number (z[0] is a digit, or '-' before a digit). */
+static int number(const char *z, size_t n, int *len)
+{
+    size_t i = (z[0] == '-') ? 1 : 0;
+    int tok = TK_INTEGER;
+    while (i < n && is_digit((unsigned char)z[i]))
+        i++;
+    if (i < n && z[i] == '.') {
+        /* "1..2" is a range in Cassandra: leave the dots alone */
+        if (!(i + 1 < n && z[i + 1] == '.')) {
+            tok = TK_FLOAT;
+            i++;
+            while (i < n && is_digit((unsigned char)z[i]))
+                i++;
+        }
+    }
+    if (i < n && (z[i] == 'e' || z[i] == 'E')) {
+        size_t j = i + 1;
+        if (j < n && (z[j] == '+' || z[j] == '-'))
+            j++;
+        if (j < n && is_digit((unsigned char)z[j])) {
+            while (j < n && is_digit((unsigned char)z[j]))
+                j++;
+            tok = TK_FLOAT;
+            i = j;
+        }
+    }
+    *len = (int)i;
+    return tok;
+}
+
+/* Scans a string or name closed by q, where qq stands for q itself.
+ * Returns the length including both quotes, or -1 if unterminated;
+ * *nul is set to the offset of a NUL byte if one comes first. */
+static long quoted_len(const char *z, size_t n, char q, size_t *nul)
+{
+    for (size_t i = 1; i < n; i++) {
+        if (z[i] == 0) {
+            *nul = i;
+            return -2;
+        }
+        if (z[i] == q) {
+            if (i + 1 < n && z[i + 1] == q) {
+                i++;
+                continue;
+            }
+            return (long)(i + 1);
+        }
+    }
+    return -1;
+}
+
+int cqlp_get_token(const char *z, size_t n, int *len, cqlp_lex_error *why)
+{
+    int c = (unsigned char)z[0];
+    size_t i;
+
+    *why = CQLP_LEX_BAD_CHAR;
+    switch (c) {
+    case ' ':
+    case '\t':
+    case '\n':
+    case '\r':
+        for (i = 1; i < n && (z[i] == ' ' || z[i] == '\t' || z[i] == '\n' || z[i] == '\r'); i++) {
+        }
+        *len = (int)i;
+        return CQLP_TK_SPACE;
+    case '-':
+        if (n > 1 && z[1] == '-')
+            goto line_comment;
+        if (n > 1 && is_digit((unsigned char)z[1]))
+            return number(z, n, len);
+        if (n > 1 && is_alpha((unsigned char)z[1])) {
+            /* -NaN and -Infinity are single tokens in Cassandra */
+            size_t w = word_len(z + 1, n - 1);
+            if (word_cmp(z + 1, (int)w, "nan") == 0 || word_cmp(z + 1, (int)w, "infinity") == 0) {
+                *len = (int)(w + 1);
+                return TK_FLOAT;
+            }
+        }
+        *len = 1;
+        return TK_MINUS;
+    case '/':
+        if (n > 1 && z[1] == '/')
+            goto line_comment;
+        if (n > 1 && z[1] == '*') {
+            for (i = 2; i + 1 < n; i++) {
+                if (z[i] == 0)
+                    break;
+                if (z[i] == '*' && z[i + 1] == '/') {
+                    *len = (int)(i + 2);
+                    return CQLP_TK_SPACE;
+                }
+            }
+            if (i + 1 < n || (i < n && z[i] == 0)) { /* stopped on a NUL */
+                *len = (int)i;
+                return CQLP_TK_ILLEGAL;
+            }
+            *len = (int)n;
+            *why = CQLP_LEX_OPEN_COMMENT;
+            return CQLP_TK_ILLEGAL;
+        }
+        *len = 1;
+        return TK_SLASH;
+    case '(':
+        *len = 1;
+        return TK_LP;
+    case ')':
+        *len = 1;
+        return TK_RP;
+    case '{':
+        *len = 1;
+        return TK_LBRACE;
+    case '}':
+        *len = 1;
+        return TK_RBRACE;
+    case '[':
+        *len = 1;
+        return TK_LBRACKET;
+    case ']':
+        *len = 1;
+        return TK_RBRACKET;
+    case ',':
+        *len = 1;
+        return TK_COMMA;
+    case ';':
+        *len = 1;
+        return TK_SEMI;
+    case '*':
+        *len = 1;
+        return TK_STAR;
+    case '+':
+        *len = 1;
+        return TK_PLUS;
+    case '%':
+        *len = 1;
+        return TK_PERCENT;
+    case '?':
+        *len = 1;
+        return TK_QMARK;
+    case ':':
+        *len = 1;
+        return TK_COLON;
+    case '.':
+        *len = 1;
+        return TK_DOT;
+    case '=':
+        *len = 1;
+        return TK_EQ;
+    case '<':
+        if (n > 1 && z[1] == '=') {
+            *len = 2;
+            return TK_LE;
+        }
+        *len = 1;
+        return TK_LT;
+    case '>':
+        /* never ">>": list<frozen<list<int>>> closes three times */
+        if (n > 1 && z[1] == '=') {
+            *len = 2;
+            return TK_GE;
+        }
+        *len = 1;
+        return TK_GT;
+    case '!':
+        if (n > 1 && z[1] == '=') {
+            *len = 2;
+            return TK_NE;
+        }
+        *len = 0;
+        return CQLP_TK_ILLEGAL;
+    case '\'':
+    case '"': {
+        size_t nul = 0;
+        long l = quoted_len(z, n, (char)c, &nul);
+        if (l == -2) {
+            *len = (int)nul;
+            return CQLP_TK_ILLEGAL;
+        }
+        if (l < 0) {
+            *len = (int)n;
+            *why = c == '\'' ? CQLP_LEX_OPEN_STRING : CQLP_LEX_OPEN_QUOTED;
+            return CQLP_TK_ILLEGAL;
+        }
+        *len = (int)l;
+        if (c == '\'')
+            return TK_STRING;
+        return l == 2 ? TK_EMPTY_QUOTED : TK_QUOTED;
+    }
+    case '$':
+        if (n > 1 && z[1] == '$') {
+            for (i = 2; i + 1 < n; i++) {
+                if (z[i] == 0)
+                    break;
+                if (z[i] == '$' && z[i + 1] == '$') {
+                    *len = (int)(i + 2);
+                    return TK_STRING;
+                }
+            }
+            if (i + 1 < n || (i < n && z[i] == 0)) {
+                *len = (int)i;
+                return CQLP_TK_ILLEGAL;
+            }
+            *len = (int)n;
+            *why = CQLP_LEX_OPEN_DOLLAR;
+            return CQLP_TK_ILLEGAL;
+        }
+        *len = 0;
+        return CQLP_TK_ILLEGAL;
+    default:
+        break;
+    }
+
+    if (is_hex(c)) {
+        int ul = uuid_len(z, n);
+        if (ul > 0) {
+            *len = ul;
+            return TK_UUID;
+        }
+    }
+    if (c == '0' && n > 1 && (z[1] == 'x' || z[1] == 'X')) {
+        for (i = 2; i < n && is_hex((unsigned char)z[i]); i++) {
+        }
+        *len = (int)i;
+        return TK_HEX;
+    }
+    if (is_digit(c))
+        return number(z, n, len);
+    if (is_alpha(c)) {
+        size_t w = word_len(z, n);
+        *len = (int)w;
+        return keyword_code(z, (int)w);
+    }
+    *len = 0;
+    return CQLP_TK_ILLEGAL;
+
+line_comment:
+    for (i = 2; i < n && z[i] != '\n' && z[i] != '\r'; i++) {
+        if (z[i] == 0) {
+            *len = (int)i;
+            return CQLP_TK_ILLEGAL;
+        }
+    }
+    *len = (int)i;
+    return CQLP_TK_SPACE;
+}

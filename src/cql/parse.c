@@ -1,0 +1,695 @@
+/*
+ * parse.c — cql_parse(): runs the lexer and the lemon parser over one
+ * statement, and words syntax errors the way Cassandra does.
+ *
+ * What: the statement is first split into tokens (lexer.c) held in an arena
+ * array; a few contextual keywords are re-tagged; the tokens are pushed
+ * through the generated parser (grammar.y), whose actions call the node
+ * constructors below; the bind-marker names are gathered into the statement.
+ *
+ * Why tokens first: Cassandra decides whether `json`/`distinct` after
+ * SELECT are flags or column names by looking ahead, which a push parser
+ * cannot do; with the tokens in hand it is one look at the next token. It
+ * also lets error messages quote the statement around the offending token.
+ *
+ * Error messages follow Cassandra 5.0 (ANTLR 3 with its ErrorCollector):
+ *   "line L:C no viable alternative at input 'X' (...snippet...)"
+ *   "line L:C mismatched input 'X' expecting EOF (...)" when the statement
+ *       was complete (or "expecting K_FROM" etc. when exactly one token fits)
+ *   "line 0:-1 no viable alternative at input '<EOF>'" when the text ends
+ *       too soon (Cassandra's EOF token has no position)
+ *   "line L:C no viable alternative at character '@'" and
+ *   "line L:C mismatched character '<EOF>' expecting '''" from the lexer.
+ * L is 1-based, C is 0-based and counts UTF-16 units as Java does. The
+ * snippet puts the offending token in brackets, starting about ten ANTLR
+ * tokens (white space counts) before it.
+ *
+ * Invariants:
+ *  1. On failure *out is NULL and err->code is the returned code: HLN_ESYNTAX,
+ *     HLN_ENOMEM, or HLN_EINVAL/HLN_EUNSUPPORTED for the few semantic errors
+ *     Cassandra itself raises while parsing (a second PRIMARY KEY) or that we
+ *     cannot represent yet (IN with several values).
+ *  2. Nothing is allocated outside the caller's arena; a longjmp from an
+ *     action (cqlp_alloc/cqlp_fail) leaks nothing.
+ *  3. Bind markers are numbered 0..n-1 in order of appearance and
+ *     stmt->bind_names has n entries (NULL where positional).
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cql/cqlInt.h"
+#include "grammar.h"
+
+/* ---- constructors called from grammar actions ------------------------ */
+
+void *cqlp_alloc(cqlp_ctx *ctx, size_t n)
+{
+    void *p = hln_arena_alloc(ctx->arena, n);
+    if (!p) {
+        hln_fail(ctx->err, HLN_ENOMEM, "out of memory while parsing");
+        ctx->jump_code = HLN_ENOMEM;
+        longjmp(ctx->jb, 1);
+    }
+    return p;
+}
+
+_Noreturn void cqlp_fail(cqlp_ctx *ctx, int code, const char *fmt, ...)
+{
+    char msg[sizeof(ctx->err->msg)];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    hln_fail(ctx->err, code, "%s", msg);
+    ctx->jump_code = code;
+    longjmp(ctx->jb, 1);
+}
+
+static char *copy(cqlp_ctx *ctx, const char *z, size_t n)
+{
+    char *s = cqlp_alloc(ctx, n + 1);
+    memcpy(s, z, n);
+    return s;
+}
+
+cql_stmt *cqlp_stmt(cqlp_ctx *ctx, cql_stmt_kind kind)
+{
+    cql_stmt *s = cqlp_alloc(ctx, sizeof(*s));
+    s->kind = kind;
+    ctx->stmt = s;
+    return s;
+}
+
+const char *cqlp_text(cqlp_ctx *ctx, const cql_token *t)
+{
+    return copy(ctx, t->z, (size_t)t->n);
+}
+
+const char *cqlp_ident(cqlp_ctx *ctx, const cql_token *t)
+{
+    char *s = copy(ctx, t->z, (size_t)t->n);
+    for (char *p = s; *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p + ('a' - 'A'));
+    return s;
+}
+
+/* Removes the quote characters q around z[0..n) and halves doubled ones. */
+static char *unquote(cqlp_ctx *ctx, const char *z, size_t n, char q)
+{
+    char *s = cqlp_alloc(ctx, n + 1);
+    size_t o = 0;
+    for (size_t i = 1; i + 1 < n; i++) {
+        s[o++] = z[i];
+        if (z[i] == q)
+            i++; /* the lexer guarantees it is doubled */
+    }
+    s[o] = 0;
+    return s;
+}
+
+const char *cqlp_quoted(cqlp_ctx *ctx, const cql_token *t)
+{
+    return unquote(ctx, t->z, (size_t)t->n, '"');
+}
+
+/* The text of a string token without its quotes or dollars. */
+static char *string_value(cqlp_ctx *ctx, const cql_token *t)
+{
+    if (t->z[0] == '$')
+        return copy(ctx, t->z + 2, (size_t)t->n - 4);
+    return unquote(ctx, t->z, (size_t)t->n, '\'');
+}
+
+cql_term *cqlp_literal(cqlp_ctx *ctx, hln_lit_kind kind, const cql_token *t)
+{
+    cql_term *x = cqlp_alloc(ctx, sizeof(*x));
+    x->kind = CQL_TERM_LITERAL;
+    x->lit = kind;
+    x->pos = t->pos;
+    switch (kind) {
+    case HLN_LIT_STRING:
+        x->text = string_value(ctx, t);
+        break;
+    case HLN_LIT_BOOL:
+        x->text = cqlp_ident(ctx, t);
+        break;
+    case HLN_LIT_FLOAT: {
+        /* NaN, -NaN, Infinity, -Infinity: any case in, Java's spelling out */
+        const char *z = t->z;
+        bool neg = z[0] == '-';
+        if ((z[neg] | 0x20) == 'n')
+            x->text = "NaN";
+        else if ((z[neg] | 0x20) == 'i')
+            x->text = neg ? "-Infinity" : "Infinity";
+        else
+            x->text = cqlp_text(ctx, t);
+        break;
+    }
+    default:
+        x->text = cqlp_text(ctx, t);
+        break;
+    }
+    return x;
+}
+
+cql_term *cqlp_null(cqlp_ctx *ctx, const cql_token *t)
+{
+    cql_term *x = cqlp_alloc(ctx, sizeof(*x));
+    x->kind = CQL_TERM_NULL;
+    x->pos = t->pos;
+    return x;
+}
+
+cql_term *cqlp_bind(cqlp_ctx *ctx, const cql_token *t, const char *name)
+{
+    cql_term *x = cqlp_alloc(ctx, sizeof(*x));
+    cqlp_bind_name *b = cqlp_alloc(ctx, sizeof(*b));
+    x->kind = CQL_TERM_BIND;
+    x->pos = t->pos;
+    x->bind_index = ctx->n_binds++;
+    x->bind_name = name;
+    b->name = name;
+    if (ctx->binds_tail)
+        ctx->binds_tail->next = b;
+    else
+        ctx->binds_head = b;
+    ctx->binds_tail = b;
+    return x;
+}
+
+cql_name_list *cqlp_name(cqlp_ctx *ctx, const char *name)
+{
+    cql_name_list *n = cqlp_alloc(ctx, sizeof(*n));
+    n->name = name;
+    return n;
+}
+
+cql_typeref *cqlp_type(cqlp_ctx *ctx, const char *name, const cqlp_types *params)
+{
+    cql_typeref *t = cqlp_alloc(ctx, sizeof(*t));
+    t->name = name;
+    if (params && params->n > 0) {
+        int i = 0;
+        t->params = cqlp_alloc(ctx, sizeof(*t->params) * (size_t)params->n);
+        for (cqlp_type_node *p = params->head; p; p = p->next)
+            t->params[i++] = p->type;
+        t->nparams = params->n;
+    }
+    return t;
+}
+
+void cqlp_types_add(cqlp_ctx *ctx, cqlp_types *list, cql_typeref *t)
+{
+    cqlp_type_node *n = cqlp_alloc(ctx, sizeof(*n));
+    n->type = t;
+    CQLP_APPEND(*list, n);
+    list->n++;
+}
+
+void cqlp_terms_add(cqlp_ctx *ctx, cqlp_terms *list, cql_term *t)
+{
+    cqlp_term_node *n = cqlp_alloc(ctx, sizeof(*n));
+    n->term = t;
+    CQLP_APPEND(*list, n);
+    list->n++;
+}
+
+cql_term **cqlp_terms_array(cqlp_ctx *ctx, const cqlp_terms *list)
+{
+    cql_term **a = cqlp_alloc(ctx, sizeof(*a) * (size_t)(list->n > 0 ? list->n : 1));
+    int i = 0;
+    for (cqlp_term_node *n = list->head; n; n = n->next)
+        a[i++] = n->term;
+    return a;
+}
+
+void cqlp_table_begin(cqlp_ctx *ctx, bool if_not_exists, cql_qname name)
+{
+    cql_stmt *s = cqlp_stmt(ctx, CQL_CREATE_TABLE);
+    ctx->ct = &s->u.create_table;
+    ctx->ct->name = name;
+    ctx->ct->if_not_exists = if_not_exists;
+}
+
+/* Cassandra rejects a second PRIMARY KEY while parsing, with this wording. */
+static void pk_declared(cqlp_ctx *ctx)
+{
+    if (++ctx->pk_decls > 1) {
+        const cql_qname *n = &ctx->ct->name;
+        cqlp_fail(ctx, HLN_EINVAL,
+                  "Multiple PRIMARY KEY specified for table '%s%s%s' (exactly one required)",
+                  n->ks ? n->ks : "", n->ks ? "." : "", n->name);
+    }
+}
+
+void cqlp_table_column(cqlp_ctx *ctx, const char *name, cql_typeref *type, bool is_static,
+                       bool pk)
+{
+    cql_column_def *c = cqlp_alloc(ctx, sizeof(*c));
+    c->name = name;
+    c->type = type;
+    c->is_static = is_static;
+    c->primary_key = pk;
+    if (ctx->col_tail)
+        ctx->col_tail->next = c;
+    else
+        ctx->ct->columns = c;
+    ctx->col_tail = c;
+    if (pk)
+        pk_declared(ctx);
+}
+
+void cqlp_table_pk(cqlp_ctx *ctx, cql_name_list *pk, cql_name_list *ck)
+{
+    pk_declared(ctx);
+    ctx->ct->pk = pk;
+    ctx->ct->ck = ck;
+}
+
+void cqlp_table_order(cqlp_ctx *ctx, const char *column, bool desc)
+{
+    cql_order *o = cqlp_alloc(ctx, sizeof(*o));
+    o->column = column;
+    o->desc = desc;
+    if (ctx->corder_tail)
+        ctx->corder_tail->next = o;
+    else
+        ctx->ct->clustering_order = o;
+    ctx->corder_tail = o;
+}
+
+void cqlp_table_prop(cqlp_ctx *ctx, cql_property *p)
+{
+    if (ctx->tprop_tail)
+        ctx->tprop_tail->next = p;
+    else
+        ctx->ct->props = p;
+    ctx->tprop_tail = p;
+}
+
+/* ---- error messages -------------------------------------------------- */
+
+/* A bounded string builder: appends are cut at the capacity. */
+typedef struct sbuf {
+    char *p;
+    size_t len, cap;
+} sbuf;
+
+static void sb_put(sbuf *b, const char *z, size_t n)
+{
+    if (b->len + 1 >= b->cap)
+        return;
+    if (n > b->cap - 1 - b->len)
+        n = b->cap - 1 - b->len;
+    memcpy(b->p + b->len, z, n);
+    b->len += n;
+    b->p[b->len] = 0;
+}
+
+static void sb_str(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
+
+/* Java's line (1-based) and column (0-based, UTF-16 units) of byte pos. */
+static void line_col(const char *src, int pos, int *line, int *col)
+{
+    int l = 1, c = 0;
+    for (int i = 0; i < pos; i++) {
+        unsigned char ch = (unsigned char)src[i];
+        if (ch == '\n') {
+            l++;
+            c = 0;
+        } else if ((ch & 0xC0) != 0x80) {
+            c += ch >= 0xF0 ? 2 : 1; /* 4-byte UTF-8 is a surrogate pair */
+        }
+    }
+    *line = l;
+    *col = c;
+}
+
+/* Appends text as ANTLR displays it: control characters escaped, and at
+ * most max bytes (cut on a character boundary). */
+static void put_display(sbuf *b, const char *z, size_t n, size_t max)
+{
+    bool cut = false;
+    if (n > max) {
+        n = max;
+        while (n > 0 && ((unsigned char)z[n] & 0xC0) == 0x80)
+            n--;
+        cut = true;
+    }
+    for (size_t i = 0; i < n; i++) {
+        switch (z[i]) {
+        case '\n':
+            sb_str(b, "\\n");
+            break;
+        case '\r':
+            sb_str(b, "\\r");
+            break;
+        case '\t':
+            sb_str(b, "\\t");
+            break;
+        default:
+            sb_put(b, z + i, 1);
+        }
+    }
+    if (cut)
+        sb_str(b, "...");
+}
+
+/* A token as ANTLR shows it: strings and quoted names by their value. */
+static void put_token(sbuf *b, const cql_token *t)
+{
+    const char *z = t->z;
+    size_t n = (size_t)t->n;
+    if ((t->type == TK_STRING || t->type == TK_QUOTED) && n >= 2) {
+        if (z[0] == '$') {
+            z += 2;
+            n -= 4;
+        } else {
+            z += 1;
+            n -= 2; /* doubled quotes are shown doubled; close enough */
+        }
+    }
+    put_display(b, z, n, 100);
+}
+
+/* ANTLR's name for a token, for "expecting ..." messages. */
+static const char *token_name(int t)
+{
+    switch (t) {
+    case TK_ID: return "IDENT";
+    case TK_QUOTED: return "QUOTED_NAME";
+    case TK_STRING: return "STRING_LITERAL";
+    case TK_INTEGER: return "INTEGER";
+    case TK_FLOAT: return "FLOAT";
+    case TK_BOOL: return "BOOLEAN";
+    case TK_UUID: return "UUID";
+    case TK_HEX: return "HEXNUMBER";
+    case TK_QMARK: return "QMARK";
+    case TK_COLON: return "':'";
+    case TK_LP: return "'('";
+    case TK_RP: return "')'";
+    case TK_COMMA: return "','";
+    case TK_DOT: return "'.'";
+    case TK_SEMI: return "';'";
+    case TK_STAR: return "'*'";
+    case TK_EQ: return "'='";
+    case TK_LT: return "'<'";
+    case TK_LE: return "'<='";
+    case TK_GT: return "'>'";
+    case TK_GE: return "'>='";
+    case TK_NE: return "'!='";
+    case TK_LBRACE: return "'{'";
+    case TK_RBRACE: return "'}'";
+    case TK_ALLOW: return "K_ALLOW";
+    case TK_AND: return "K_AND";
+    case TK_AS: return "K_AS";
+    case TK_ASC: return "K_ASC";
+    case TK_BY: return "K_BY";
+    case TK_CLUSTERING: return "K_CLUSTERING";
+    case TK_COMPACT: return "K_COMPACT";
+    case TK_CREATE: return "K_CREATE";
+    case TK_DELETE: return "K_DELETE";
+    case TK_DESC: return "K_DESC";
+    case TK_DISTINCT: return "K_DISTINCT";
+    case TK_DROP: return "K_DROP";
+    case TK_EXISTS: return "K_EXISTS";
+    case TK_FILTERING: return "K_FILTERING";
+    case TK_FROM: return "K_FROM";
+    case TK_FROZEN: return "K_FROZEN";
+    case TK_IF: return "K_IF";
+    case TK_IN: return "K_IN";
+    case TK_INSERT: return "K_INSERT";
+    case TK_INTO: return "K_INTO";
+    case TK_JSON: return "K_JSON";
+    case TK_KEY: return "K_KEY";
+    case TK_KEYSPACE: return "K_KEYSPACE";
+    case TK_LIMIT: return "K_LIMIT";
+    case TK_NOT: return "K_NOT";
+    case TK_NULL: return "K_NULL";
+    case TK_ORDER: return "K_ORDER";
+    case TK_PARTITION: return "K_PARTITION";
+    case TK_PER: return "K_PER";
+    case TK_PRIMARY: return "K_PRIMARY";
+    case TK_SELECT: return "K_SELECT";
+    case TK_SET: return "K_SET";
+    case TK_STATIC: return "K_STATIC";
+    case TK_STORAGE: return "K_STORAGE";
+    case TK_TABLE: return "K_COLUMNFAMILY";
+    case TK_TIMESTAMP: return "K_TIMESTAMP";
+    case TK_TTL: return "K_TTL";
+    case TK_UPDATE: return "K_UPDATE";
+    case TK_USE: return "K_USE";
+    case TK_USING: return "K_USING";
+    case TK_VALUES: return "K_VALUES";
+    case TK_WHERE: return "K_WHERE";
+    case TK_WITH: return "K_WITH";
+    default: return NULL;
+    }
+}
+
+/* Appends " (...text [tok]...)", ANTLR's ErrorCollector snippet: from about
+ * ten tokens before (hidden white space and comments count as tokens) to the
+ * offending one. Newlines are dropped, as Cassandra joins the lines. */
+static void put_snippet(sbuf *b, const cqlp_ctx *ctx, const cql_token *toks, int i)
+{
+    const char *src = ctx->src;
+    int from = toks[i].pos, j = i, k = 10;
+    while (k > 0) {
+        int prev_end = j > 0 ? toks[j - 1].pos + toks[j - 1].n : 0;
+        if (toks[j].pos > prev_end) { /* a hidden token precedes toks[j] */
+            from = prev_end;
+            if (--k == 0)
+                break;
+        }
+        if (j == 0)
+            break;
+        j--;
+        from = toks[j].pos;
+        k--;
+    }
+    int end = toks[i].pos + toks[i].n;
+    bool at_end = true;
+    for (size_t p = (size_t)end; p < ctx->srclen; p++)
+        if (src[p] != '\n')
+            at_end = false;
+
+    /* keep the snippet readable: at most ~160 bytes before the token */
+    bool cut = false;
+    if (toks[i].pos - from > 160) {
+        from = toks[i].pos - 160;
+        while (from < toks[i].pos && ((unsigned char)src[from] & 0xC0) == 0x80)
+            from++;
+        cut = true;
+    }
+    sb_str(b, " (");
+    if (from > 0 || cut)
+        sb_str(b, "...");
+    for (int p = from; p < toks[i].pos; p++)
+        if (src[p] != '\n')
+            sb_put(b, src + p, 1);
+    sb_str(b, "[");
+    put_display(b, toks[i].z, (size_t)toks[i].n, 100);
+    sb_str(b, "]");
+    if (!at_end)
+        sb_str(b, "...");
+    sb_str(b, ")");
+}
+
+/* The message for a parser error on toks[i] (i == ntok: end of input). */
+static int syntax_error(cqlp_ctx *ctx, const cql_token *toks, int ntok, int i)
+{
+    char msg[sizeof(ctx->err->msg)];
+    sbuf b = {msg, 0, sizeof(msg)};
+    char head[64];
+    bool eof = i >= ntok;
+    const char *want = NULL;
+
+    msg[0] = 0;
+    if (eof) {
+        sb_str(&b, "line 0:-1 ");
+    } else {
+        int line, col;
+        line_col(ctx->src, toks[i].pos, &line, &col);
+        snprintf(head, sizeof(head), "line %d:%d ", line, col);
+        sb_str(&b, head);
+    }
+    if (ctx->overflow) {
+        sb_str(&b, "statement too deeply nested at input '");
+    } else {
+        if (ctx->eof_expected)
+            want = "EOF";
+        else if (ctx->n_expected == 1)
+            want = token_name(ctx->expected);
+        sb_str(&b, want ? "mismatched input '" : "no viable alternative at input '");
+    }
+    if (eof)
+        sb_str(&b, "<EOF>");
+    else
+        put_token(&b, &toks[i]);
+    sb_str(&b, "'");
+    if (want) {
+        sb_str(&b, " expecting ");
+        sb_str(&b, want);
+    }
+    if (!eof)
+        put_snippet(&b, ctx, toks, i);
+    return hln_fail(ctx->err, HLN_ESYNTAX, "%s", msg);
+}
+
+static int lex_error(cqlp_ctx *ctx, int pos, cqlp_lex_error why)
+{
+    char msg[160];
+    int line, col;
+    line_col(ctx->src, pos, &line, &col);
+    switch (why) {
+    case CQLP_LEX_OPEN_STRING:
+        snprintf(msg, sizeof(msg), "mismatched character '<EOF>' expecting '''");
+        break;
+    case CQLP_LEX_OPEN_QUOTED:
+        snprintf(msg, sizeof(msg), "mismatched character '<EOF>' expecting '\"'");
+        break;
+    case CQLP_LEX_OPEN_DOLLAR:
+        snprintf(msg, sizeof(msg), "mismatched character '<EOF>' expecting '$'");
+        break;
+    case CQLP_LEX_OPEN_COMMENT:
+        snprintf(msg, sizeof(msg), "mismatched character '<EOF>' expecting '*'");
+        break;
+    default: {
+        /* show the whole (UTF-8) character, or an escape for controls */
+        const unsigned char *z = (const unsigned char *)ctx->src + pos;
+        size_t left = ctx->srclen - (size_t)pos, n = 1;
+        char shown[16];
+        if (z[0] >= 0xC0)
+            while (n < left && n < 4 && (z[n] & 0xC0) == 0x80)
+                n++;
+        if (z[0] < 0x20 || z[0] == 0x7F)
+            snprintf(shown, sizeof(shown), "\\u%04x", z[0]);
+        else
+            snprintf(shown, sizeof(shown), "%.*s", (int)n, (const char *)z);
+        snprintf(msg, sizeof(msg), "no viable alternative at character '%s'", shown);
+        break;
+    }
+    }
+    return hln_fail(ctx->err, HLN_ESYNTAX, "line %d:%d %s", line, col, msg);
+}
+
+/* ---- the driver ------------------------------------------------------ */
+
+/* JSON and DISTINCT right after SELECT are flags unless what follows shows
+ * they are a column name (Cassandra's syntactic predicates). */
+static bool ends_selector(const cql_token *toks, int ntok, int i)
+{
+    if (i + 1 >= ntok)
+        return true;
+    int t = toks[i + 1].type;
+    return t == TK_FROM || t == TK_COMMA || t == TK_AS || t == TK_SEMI;
+}
+
+static void retag(cql_token *toks, int ntok)
+{
+    if (ntok < 2 || toks[0].type != TK_SELECT)
+        return;
+    int i = 1;
+    if (toks[i].type == TK_JSON) {
+        if (ends_selector(toks, ntok, i)) {
+            toks[i].type = TK_ID;
+            return;
+        }
+        i++;
+    }
+    if (i < ntok && toks[i].type == TK_DISTINCT && ends_selector(toks, ntok, i))
+        toks[i].type = TK_ID;
+}
+
+static int run(cqlp_ctx *ctx, cql_stmt **out)
+{
+    const char *src = ctx->src;
+    size_t len = ctx->srclen;
+    int ntok = 0, lex_pos = -1, tlen;
+    cqlp_lex_error why = CQLP_LEX_BAD_CHAR;
+
+    /* pass 1: count tokens up to the first lexical error */
+    for (size_t p = 0; p < len; p += (size_t)tlen) {
+        int t = cqlp_get_token(src + p, len - p, &tlen, &why);
+        if (t == CQLP_TK_ILLEGAL) {
+            lex_pos = (int)p + tlen;
+            break;
+        }
+        if (t != CQLP_TK_SPACE)
+            ntok++;
+    }
+    /* pass 2: keep them */
+    cql_token *toks = cqlp_alloc(ctx, sizeof(*toks) * (size_t)(ntok + 1));
+    int k = 0;
+    for (size_t p = 0; k < ntok; p += (size_t)tlen) {
+        cqlp_lex_error w;
+        int t = cqlp_get_token(src + p, len - p, &tlen, &w);
+        if (t == CQLP_TK_SPACE)
+            continue;
+        toks[k].z = src + p;
+        toks[k].n = tlen;
+        toks[k].pos = (int)p;
+        toks[k].type = t;
+        k++;
+    }
+    retag(toks, ntok);
+
+    void *parser = cqlp_alloc(ctx, cqlParserSize());
+    cqlParserInit(parser);
+    int i;
+    for (i = 0; i < ntok; i++) {
+        cqlParser(parser, toks[i].type, toks[i], ctx);
+        if (ctx->syntax_error || ctx->overflow)
+            return syntax_error(ctx, toks, ntok, i);
+    }
+    if (lex_pos >= 0)
+        return lex_error(ctx, lex_pos, why);
+
+    cql_token eof = {src + len, 0, (int)len, 0};
+    cqlParser(parser, 0, eof, ctx);
+    if (ctx->syntax_error || ctx->overflow || !ctx->stmt)
+        return syntax_error(ctx, toks, ntok, ntok);
+    cqlParserFinalize(parser);
+
+    cql_stmt *s = ctx->stmt;
+    s->n_binds = ctx->n_binds;
+    if (ctx->n_binds > 0) {
+        int n = 0;
+        s->bind_names = cqlp_alloc(ctx, sizeof(*s->bind_names) * (size_t)ctx->n_binds);
+        for (cqlp_bind_name *b = ctx->binds_head; b; b = b->next)
+            s->bind_names[n++] = b->name;
+    }
+    *out = s;
+    return 0;
+}
+
+/* The only frame that calls setjmp: it keeps nothing in locals. */
+static int guarded_run(cqlp_ctx *ctx, cql_stmt **out)
+{
+    if (setjmp(ctx->jb) != 0)
+        return ctx->jump_code;
+    return run(ctx, out);
+}
+
+int cql_parse(const char *text, size_t len, hln_arena *arena, cql_stmt **out, hln_error *err)
+{
+    cqlp_ctx ctx;
+    hln_error scratch;
+
+    *out = NULL;
+    if (!err)
+        err = &scratch;
+    if (len > (size_t)INT_MAX / 2)
+        return hln_fail(err, HLN_ESYNTAX, "line 1:0 statement too long");
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.arena = arena;
+    ctx.src = text ? text : "";
+    ctx.srclen = text ? len : 0;
+    ctx.err = err;
+    int rc = guarded_run(&ctx, out);
+    if (rc != 0)
+        *out = NULL;
+    return rc;
+}

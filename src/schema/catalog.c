@@ -1,0 +1,808 @@
+/*
+ * catalog.c — the owner of the current schema snapshot: DDL and persistence.
+ *
+ * What: the catalog holds the published snapshot, applies DDL by building a
+ * complete new snapshot, writes it to <dir>/schema/schema.json, and only then
+ * publishes it. At open it loads that file (or creates it), adding the
+ * built-in system keyspaces, which are never persisted.
+ *
+ * Why two mutexes: ddl_mu serialises DDL and is held across the file write
+ * and fsyncs; ptr_mu guards only the pointer swap and the reference taken by
+ * catalog_acquire, so readers never wait for a disk write.
+ *
+ * Durability (write-then-publish):
+ *   1. write the JSON to schema.json.tmp, fsync it;
+ *   2. rename over schema.json, fsync the directory;
+ *   3. swap the snapshot pointer.
+ * A crash before 2 leaves the old file (a stale .tmp is deleted at open); a
+ * crash after 2 leaves the new one. A DDL whose write fails changes nothing.
+ *
+ * Cassandra's checks run in its order: system keyspace, keyspace name,
+ * existence (IF [NOT] EXISTS turns the existence failure into a no-op that
+ * returns 1), then the statement's own validation.
+ *
+ * Invariants:
+ *  1. c->cur is only replaced while holding both ddl_mu and ptr_mu, and only
+ *     after the file describing it is durable.
+ *  2. Each applied DDL gets a new time uuid version, persisted with it, so a
+ *     reopened catalog reports the same version.
+ *  3. Table ids are new time uuids (never reused); column ids are assigned at
+ *     create and persisted.
+ */
+#include "schema/schema_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SCHEMA_FORMAT 1
+
+struct hln_catalog {
+    char *dir;  /* <data>/schema */
+    char *path; /* <data>/schema/schema.json */
+    char *tmp;  /* <data>/schema/schema.json.tmp */
+    pthread_mutex_t ddl_mu, ptr_mu;
+    hln_schema *cur;
+};
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static char *path_join(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    char *p = hln_malloc(la + lb + 2);
+    if (!p) return NULL;
+    memcpy(p, a, la);
+    p[la] = '/';
+    memcpy(p + la + 1, b, lb + 1);
+    return p;
+}
+
+/* mkdir -p */
+static int make_dir(const char *path, hln_error *err)
+{
+    char buf[4096];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof buf) return hln_fail(err, HLN_EIO, "bad directory name '%s'", path);
+    memcpy(buf, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] != '/' && buf[i] != 0) continue;
+        char saved = buf[i];
+        buf[i] = 0;
+        struct stat st;
+        if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+            return hln_fail(err, HLN_EIO, "cannot create directory %s: %s", buf, strerror(errno));
+        if (stat(buf, &st) < 0 || !S_ISDIR(st.st_mode))
+            return hln_fail(err, HLN_EIO, "%s is not a directory", buf);
+        buf[i] = saved;
+    }
+    return 0;
+}
+
+static const char *kind_name(hln_column_kind k)
+{
+    switch (k) {
+    case HLN_COL_PARTITION_KEY:
+        return "partition_key";
+    case HLN_COL_CLUSTERING:
+        return "clustering";
+    case HLN_COL_STATIC:
+        return "static";
+    default:
+        return "regular";
+    }
+}
+
+static int kind_parse(const char *s, hln_column_kind *k)
+{
+    static const struct {
+        const char *n;
+        hln_column_kind k;
+    } K[] = {{"partition_key", HLN_COL_PARTITION_KEY},
+             {"clustering", HLN_COL_CLUSTERING},
+             {"static", HLN_COL_STATIC},
+             {"regular", HLN_COL_REGULAR}};
+    for (size_t i = 0; i < HLN_ARRAY_LEN(K); i++)
+        if (strcmp(s, K[i].n) == 0) {
+            *k = K[i].k;
+            return 0;
+        }
+    return -1;
+}
+
+static void set_err_names(hln_error *err, const char *ks, const char *table)
+{
+    if (!err) return;
+    snprintf(err->ks, sizeof err->ks, "%s", ks ? ks : "");
+    snprintf(err->table, sizeof err->table, "%s", table ? table : "");
+}
+
+/* ---- JSON encoding ---------------------------------------------------- */
+
+static json_t *opts_json(const hln_option *o, int n)
+{
+    json_t *obj = json_object();
+    if (!obj) return NULL;
+    for (int i = 0; i < n; i++) {
+        if (json_object_set_new(obj, o[i].key, json_string(o[i].value)) < 0) {
+            json_decref(obj);
+            return NULL;
+        }
+    }
+    return obj;
+}
+
+static json_t *table_json(const hln_table *t)
+{
+    char id[37];
+    hln_uuid_format(t->id, id);
+    json_t *cols = json_array();
+    for (int i = 0; cols && i < t->ncols; i++) {
+        const hln_column *c = &t->cols[i];
+        json_t *jc = json_pack("{s:s, s:I, s:s, s:s, s:i, s:b}", "name", c->name, "id",
+                               (json_int_t)c->id, "type", c->type->cql_name, "kind",
+                               kind_name(c->kind), "position", c->position, "desc", c->desc);
+        if (!jc || json_array_append_new(cols, jc) < 0) {
+            json_decref(cols);
+            return NULL;
+        }
+    }
+    json_t *opts = opts_json(t->opts, t->nopts);
+    if (!cols || !opts) {
+        json_decref(cols);
+        json_decref(opts);
+        return NULL;
+    }
+    return json_pack("{s:s, s:s, s:I, s:o, s:o}", "name", t->name, "id", id, "next_col_id",
+                     (json_int_t)t->next_col_id, "columns", cols, "options", opts);
+}
+
+static json_t *schema_json(const hln_schema *s)
+{
+    char ver[37];
+    hln_uuid_format(s->version, ver);
+    json_t *kss = json_array();
+    for (int i = 0; kss && i < s->nkeyspaces; i++) {
+        const hln_keyspace *ks = s->keyspaces[i];
+        if (ks->is_system) continue;
+        json_t *tables = json_array();
+        for (int j = 0; tables && j < ks->ntables; j++) {
+            json_t *jt = table_json(ks->tables[j]);
+            if (!jt || json_array_append_new(tables, jt) < 0) {
+                json_decref(tables);
+                tables = NULL;
+            }
+        }
+        json_t *repl = opts_json(ks->replication, ks->nreplication);
+        json_t *jk = NULL;
+        if (tables && repl)
+            jk = json_pack("{s:s, s:b, s:O, s:O}", "name", ks->name, "durable_writes",
+                           ks->durable_writes, "replication", repl, "tables", tables);
+        json_decref(tables);
+        json_decref(repl);
+        if (!jk || json_array_append_new(kss, jk) < 0) {
+            json_decref(kss);
+            return NULL;
+        }
+    }
+    if (!kss) return NULL;
+    return json_pack("{s:i, s:s, s:o}", "format", SCHEMA_FORMAT, "version", ver, "keyspaces", kss);
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Writes s durably to c->path (see the file comment for the protocol). */
+static int persist(hln_catalog *c, const hln_schema *s, hln_error *err)
+{
+    json_t *root = schema_json(s);
+    if (!root) return hln_fail(err, HLN_ENOMEM, "out of memory encoding the schema");
+    size_t flags = JSON_INDENT(1) | JSON_PRESERVE_ORDER;
+    size_t len = json_dumpb(root, NULL, 0, flags);
+    char *text = len ? hln_malloc(len + 1) : NULL;
+    if (!text || json_dumpb(root, text, len, flags) != len) {
+        json_decref(root);
+        hln_free(text);
+        return hln_fail(err, HLN_ENOMEM, "out of memory encoding the schema");
+    }
+    json_decref(root);
+    text[len++] = '\n';
+
+    int rc = 0;
+    int fd = open(c->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        rc = hln_fail(err, HLN_EIO, "cannot write %s: %s", c->tmp, strerror(errno));
+    } else {
+        if (write_all(fd, text, len) < 0 || fsync(fd) < 0)
+            rc = hln_fail(err, HLN_EIO, "cannot write %s: %s", c->tmp, strerror(errno));
+        if (close(fd) < 0 && rc == 0)
+            rc = hln_fail(err, HLN_EIO, "cannot write %s: %s", c->tmp, strerror(errno));
+    }
+    hln_free(text);
+    if (rc == 0 && rename(c->tmp, c->path) < 0)
+        rc = hln_fail(err, HLN_EIO, "cannot rename %s: %s", c->tmp, strerror(errno));
+    if (rc == 0) {
+        int dfd = open(c->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0 || fsync(dfd) < 0)
+            rc = hln_fail(err, HLN_EIO, "cannot sync %s: %s", c->dir, strerror(errno));
+        if (dfd >= 0) close(dfd);
+    }
+    if (rc < 0) unlink(c->tmp);
+    return rc;
+}
+
+/* ---- JSON decoding ---------------------------------------------------- */
+
+static int opts_from_json(schema_snap *sn, json_t *obj, hln_option **out, int *n, const char *what,
+                          hln_error *err)
+{
+    if (!json_is_object(obj))
+        return hln_corrupt(err, "schema", "%s: options are not an object", what);
+    size_t cnt = json_object_size(obj);
+    *out = NULL;
+    *n = 0;
+    if (cnt == 0) return 0;
+    hln_option *o = hln_arena_alloc(&sn->arena, sizeof *o * cnt);
+    if (!o) return HLN_ENOMEM;
+    const char *k;
+    json_t *v;
+    int i = 0;
+    json_object_foreach(obj, k, v)
+    {
+        if (!json_is_string(v))
+            return hln_corrupt(err, "schema", "%s: option %s is not a string", what, k);
+        o[i].key = hln_arena_strdup(&sn->arena, k);
+        o[i].value = hln_arena_strdup(&sn->arena, json_string_value(v));
+        if (!o[i].key || !o[i].value) return HLN_ENOMEM;
+        i++;
+    }
+    *out = o;
+    *n = i;
+    return 0;
+}
+
+static int table_from_json(schema_snap *sn, const char *ksname, json_t *jt, hln_table **out,
+                           hln_error *err)
+{
+    hln_arena *a = &sn->arena;
+    const char *name = NULL, *id = NULL;
+    json_int_t next = -1;
+    json_t *cols = NULL, *opts = NULL;
+    if (json_unpack(jt, "{s:s, s:s, s:I, s:o, s:o}", "name", &name, "id", &id, "next_col_id", &next,
+                    "columns", &cols, "options", &opts) < 0 ||
+        !json_is_array(cols))
+        return hln_corrupt(err, "schema", "malformed table in keyspace %s", ksname);
+    hln_table *t = hln_arena_alloc(a, sizeof *t);
+    if (!t) return HLN_ENOMEM;
+    t->ks = hln_arena_strdup(a, ksname);
+    t->name = hln_arena_strdup(a, name);
+    if (!t->ks || !t->name) return HLN_ENOMEM;
+    if (!schema_name_valid(name) || hln_uuid_parse(id, t->id) < 0)
+        return hln_corrupt(err, "schema", "bad name or id for table %s.%s", ksname, name);
+    if (next < 0 || next > UINT32_MAX)
+        return hln_corrupt(err, "schema", "bad next_col_id for table %s.%s", ksname, name);
+    t->next_col_id = (uint32_t)next;
+    size_t n = json_array_size(cols);
+    if (n == 0 || n > 100000)
+        return hln_corrupt(err, "schema", "table %s.%s has no columns", ksname, name);
+    t->cols = hln_arena_alloc(a, sizeof *t->cols * n);
+    if (!t->cols) return HLN_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        const char *cn, *ty, *kind;
+        json_int_t cid;
+        int pos, desc;
+        hln_column *c = &t->cols[i];
+        if (json_unpack(json_array_get(cols, i), "{s:s, s:I, s:s, s:s, s:i, s:b}", "name", &cn,
+                        "id", &cid, "type", &ty, "kind", &kind, "position", &pos, "desc",
+                        &desc) < 0)
+            return hln_corrupt(err, "schema", "malformed column %zu of %s.%s", i, ksname, name);
+        c->name = hln_arena_strdup(a, cn);
+        if (!c->name) return HLN_ENOMEM;
+        c->type = schema_type_parse(ty);
+        if (!c->type)
+            return hln_corrupt(err, "schema", "unknown type '%s' for %s.%s.%s", ty, ksname, name,
+                               cn);
+        if (kind_parse(kind, &c->kind) < 0)
+            return hln_corrupt(err, "schema", "unknown kind '%s' for %s.%s.%s", kind, ksname, name,
+                               cn);
+        if (cid < 0 || cid >= next)
+            return hln_corrupt(err, "schema", "bad id for %s.%s.%s", ksname, name, cn);
+        c->id = (uint32_t)cid;
+        c->position = pos;
+        c->desc = desc != 0;
+        for (size_t j = 0; j < i; j++)
+            if (t->cols[j].id == c->id || strcmp(t->cols[j].name, c->name) == 0)
+                return hln_corrupt(err, "schema", "duplicate column %s in %s.%s", cn, ksname, name);
+        /* the file is written in column order: check it */
+        if (c->kind == HLN_COL_PARTITION_KEY) {
+            if (t->npk != (int)i || pos != t->npk)
+                return hln_corrupt(err, "schema", "bad partition key order in %s.%s", ksname, name);
+            t->npk++;
+        } else if (c->kind == HLN_COL_CLUSTERING) {
+            if (t->npk + t->nck != (int)i || pos != t->nck)
+                return hln_corrupt(err, "schema", "bad clustering order in %s.%s", ksname, name);
+            t->nck++;
+        } else if (pos != -1) {
+            return hln_corrupt(err, "schema", "bad position for %s.%s.%s", ksname, name, cn);
+        }
+    }
+    t->ncols = (int)n;
+    if (t->npk == 0)
+        return hln_corrupt(err, "schema", "table %s.%s has no partition key", ksname, name);
+    int rc = opts_from_json(sn, opts, &t->opts, &t->nopts, name, err);
+    if (rc < 0) return rc;
+    t->is_virtual = false;
+    *out = t;
+    return 0;
+}
+
+static int keyspace_from_json(schema_snap *sn, json_t *jk, hln_error *err)
+{
+    hln_arena *a = &sn->arena;
+    const char *name = NULL;
+    int durable = 1;
+    json_t *repl = NULL, *tables = NULL;
+    if (json_unpack(jk, "{s:s, s:b, s:o, s:o}", "name", &name, "durable_writes", &durable,
+                    "replication", &repl, "tables", &tables) < 0 ||
+        !json_is_array(tables))
+        return hln_corrupt(err, "schema", "malformed keyspace entry");
+    if (!schema_name_valid(name) || schema_is_system_keyspace_name(name) ||
+        schema_keyspace(&sn->s, name))
+        return hln_corrupt(err, "schema", "bad or duplicate keyspace name '%s'", name);
+    hln_keyspace *ks = hln_arena_alloc(a, sizeof *ks);
+    if (!ks || !(ks->name = hln_arena_strdup(a, name))) return HLN_ENOMEM;
+    ks->durable_writes = durable != 0;
+    int rc = opts_from_json(sn, repl, &ks->replication, &ks->nreplication, name, err);
+    if (rc < 0) return rc;
+    /* "class" first */
+    for (int i = 1; i < ks->nreplication; i++) {
+        if (strcmp(ks->replication[i].key, "class") == 0) {
+            hln_option tmp = ks->replication[i];
+            memmove(&ks->replication[1], &ks->replication[0], sizeof tmp * (size_t)i);
+            ks->replication[0] = tmp;
+        }
+    }
+    if (ks->nreplication == 0 || strcmp(ks->replication[0].key, "class") != 0)
+        return hln_corrupt(err, "schema", "keyspace %s has no replication class", name);
+    size_t nt = json_array_size(tables);
+    if (nt) {
+        ks->tables = hln_arena_alloc(a, sizeof *ks->tables * nt);
+        if (!ks->tables) return HLN_ENOMEM;
+    }
+    for (size_t i = 0; i < nt; i++) {
+        rc = table_from_json(sn, name, json_array_get(tables, i), &ks->tables[i], err);
+        if (rc < 0) return rc;
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(ks->tables[j]->name, ks->tables[i]->name) == 0)
+                return hln_corrupt(err, "schema", "duplicate table %s.%s", name,
+                                   ks->tables[i]->name);
+        if (schema_table_by_id(&sn->s, ks->tables[i]->id))
+            return hln_corrupt(err, "schema", "duplicate table id for %s.%s", name,
+                               ks->tables[i]->name);
+        ks->ntables++;
+    }
+    schema_sort_tables(ks);
+    return schema_snap_add_keyspace(sn, ks);
+}
+
+static int load(hln_catalog *c, schema_snap *sn, hln_error *err)
+{
+    json_error_t jerr;
+    json_t *root = json_load_file(c->path, 0, &jerr);
+    if (!root) return hln_corrupt(err, "schema", "%s: %s (line %d)", c->path, jerr.text, jerr.line);
+    int rc = 0;
+    int format = 0;
+    const char *ver = NULL;
+    json_t *kss = NULL;
+    if (json_unpack(root, "{s:i, s:s, s:o}", "format", &format, "version", &ver, "keyspaces",
+                    &kss) < 0 ||
+        !json_is_array(kss))
+        rc = hln_corrupt(err, "schema", "%s: missing format, version or keyspaces", c->path);
+    else if (format != SCHEMA_FORMAT)
+        rc = hln_corrupt(err, "schema", "%s: unsupported format %d", c->path, format);
+    else if (hln_uuid_parse(ver, sn->s.version) < 0)
+        rc = hln_corrupt(err, "schema", "%s: bad version '%s'", c->path, ver);
+    for (size_t i = 0; rc == 0 && i < json_array_size(kss); i++)
+        rc = keyspace_from_json(sn, json_array_get(kss, i), err);
+    json_decref(root);
+    return rc;
+}
+
+/* ---- open/close/acquire ----------------------------------------------- */
+
+int catalog_open(hln_catalog **out, const char *dir, hln_error *err)
+{
+    *out = NULL;
+    hln_catalog *c = hln_calloc(1, sizeof *c);
+    if (!c) return hln_fail(err, HLN_ENOMEM, "out of memory");
+    c->dir = path_join(dir, "schema");
+    c->path = c->dir ? path_join(c->dir, "schema.json") : NULL;
+    c->tmp = c->dir ? path_join(c->dir, "schema.json.tmp") : NULL;
+    pthread_mutex_init(&c->ddl_mu, NULL);
+    pthread_mutex_init(&c->ptr_mu, NULL);
+    int rc = 0;
+    schema_snap *sn = NULL;
+    if (!c->dir || !c->path || !c->tmp) {
+        rc = hln_fail(err, HLN_ENOMEM, "out of memory");
+        goto fail;
+    }
+    if ((rc = make_dir(dir, err)) < 0 || (rc = make_dir(c->dir, err)) < 0) goto fail;
+    unlink(c->tmp); /* an interrupted write: the rename never happened */
+
+    sn = schema_snap_new();
+    if (!sn) {
+        rc = hln_fail(err, HLN_ENOMEM, "out of memory");
+        goto fail;
+    }
+    if ((rc = schema_add_system_keyspaces(sn, err)) < 0) goto fail;
+    if (access(c->path, F_OK) == 0) {
+        if ((rc = load(c, sn, err)) < 0) goto fail;
+    } else {
+        hln_uuid_time(sn->s.version);
+        if ((rc = persist(c, &sn->s, err)) < 0) goto fail;
+    }
+    c->cur = &sn->s;
+    *out = c;
+    return 0;
+fail:
+    if (rc == HLN_ENOMEM && err && err->code != HLN_ENOMEM)
+        hln_fail(err, HLN_ENOMEM, "out of memory");
+    schema_snap_free(sn);
+    catalog_close(c);
+    return rc;
+}
+
+void catalog_close(hln_catalog *c)
+{
+    if (!c) return;
+    schema_release(c->cur);
+    pthread_mutex_destroy(&c->ddl_mu);
+    pthread_mutex_destroy(&c->ptr_mu);
+    hln_free(c->dir);
+    hln_free(c->path);
+    hln_free(c->tmp);
+    hln_free(c);
+}
+
+hln_schema *catalog_acquire(hln_catalog *c)
+{
+    pthread_mutex_lock(&c->ptr_mu);
+    hln_schema *s = c->cur;
+    schema_retain(s);
+    pthread_mutex_unlock(&c->ptr_mu);
+    return s;
+}
+
+/* Persists sn, then publishes it. Called with ddl_mu held; consumes sn. */
+static int commit(hln_catalog *c, schema_snap *sn, hln_error *err)
+{
+    hln_uuid_time(sn->s.version);
+    int rc = persist(c, &sn->s, err);
+    if (rc < 0) {
+        schema_snap_free(sn);
+        return rc;
+    }
+    pthread_mutex_lock(&c->ptr_mu);
+    hln_schema *old = c->cur;
+    c->cur = &sn->s;
+    pthread_mutex_unlock(&c->ptr_mu);
+    schema_release(old);
+    return 0;
+}
+
+/* A new snapshot holding copies of every keyspace of s except `skip`. */
+static schema_snap *copy_except(const hln_schema *s, const char *skip)
+{
+    schema_snap *sn = schema_snap_new();
+    if (!sn) return NULL;
+    for (int i = 0; i < s->nkeyspaces; i++) {
+        if (skip && strcmp(s->keyspaces[i]->name, skip) == 0) continue;
+        hln_keyspace *k = schema_copy_keyspace(sn, s->keyspaces[i]);
+        if (!k || schema_snap_add_keyspace(sn, k) < 0) {
+            schema_snap_free(sn);
+            return NULL;
+        }
+    }
+    return sn;
+}
+
+/* The checks every DDL on keyspace ks starts with (AlterSchemaStatement). */
+static int check_keyspace_name(const char *ks, hln_error *err)
+{
+    if (!ks || !*ks)
+        return hln_fail(err, HLN_EINVAL,
+                        "No keyspace has been specified. USE a keyspace, or "
+                        "explicitly specify keyspace.tablename");
+    if (schema_is_system_keyspace_name(ks))
+        return hln_fail(err, HLN_EINVAL, "System keyspace '%s' is not user-modifiable", ks);
+    if (!schema_name_valid(ks))
+        return hln_fail(err, HLN_EINVAL,
+                        "Keyspace name must not be empty, more than %d characters long, or contain "
+                        "non-alphanumeric-underscore characters (got '%s')",
+                        SCHEMA_NAME_LENGTH, ks);
+    return 0;
+}
+
+/* ---- DDL -------------------------------------------------------------- */
+
+int catalog_create_keyspace(hln_catalog *c, const hln_keyspace_spec *spec, bool if_not_exists,
+                            hln_error *err)
+{
+    int rc = check_keyspace_name(spec->name, err);
+    if (rc < 0) return rc;
+    if (spec->nreplication <= 0)
+        return hln_fail(err, HLN_EINVAL, "Missing mandatory option 'replication'");
+    bool has_class = false;
+    for (int i = 0; i < spec->nreplication; i++)
+        if (strcmp(spec->replication[i].key, "class") == 0) has_class = true;
+    if (!has_class) return hln_fail(err, HLN_ECONFIG, "Missing replication strategy class");
+
+    pthread_mutex_lock(&c->ddl_mu);
+    const hln_schema *cur = c->cur;
+    schema_snap *sn = NULL;
+    if (schema_keyspace(cur, spec->name)) {
+        if (if_not_exists) {
+            rc = 1;
+        } else {
+            set_err_names(err, spec->name, "");
+            rc = hln_fail(err, HLN_EEXISTS, "Cannot add existing keyspace \"%s\"", spec->name);
+        }
+        goto out;
+    }
+    sn = copy_except(cur, NULL);
+    if (!sn) {
+        rc = hln_fail(err, HLN_ENOMEM, "out of memory");
+        goto out;
+    }
+    hln_keyspace *ks = hln_arena_alloc(&sn->arena, sizeof *ks);
+    if (!ks || !(ks->name = hln_arena_strdup(&sn->arena, spec->name))) {
+        rc = hln_fail(err, HLN_ENOMEM, "out of memory");
+        goto out;
+    }
+    rc = schema_replication(&sn->arena, spec->name, spec->replication, spec->nreplication,
+                            &ks->replication, &ks->nreplication, err);
+    if (rc < 0) goto out;
+    ks->durable_writes = spec->durable_writes;
+    if ((rc = schema_snap_add_keyspace(sn, ks)) < 0) {
+        rc = hln_fail(err, HLN_ENOMEM, "out of memory");
+        goto out;
+    }
+    rc = commit(c, sn, err);
+    sn = NULL;
+out:
+    if (rc == HLN_ENOMEM && err && err->code != HLN_ENOMEM)
+        hln_fail(err, HLN_ENOMEM, "out of memory");
+    schema_snap_free(sn);
+    pthread_mutex_unlock(&c->ddl_mu);
+    return rc;
+}
+
+static int collect_ids(const hln_keyspace *ks, const hln_table *only, uint8_t (**ids)[16], int *n,
+                       hln_error *err)
+{
+    if (ids) *ids = NULL;
+    if (n) *n = 0;
+    if (!ids) return 0;
+    int cnt = only ? 1 : ks->ntables;
+    if (cnt == 0) return 0;
+    uint8_t(*arr)[16] = hln_malloc(sizeof *arr * (size_t)cnt);
+    if (!arr) return hln_fail(err, HLN_ENOMEM, "out of memory");
+    if (only)
+        memcpy(arr[0], only->id, 16);
+    else
+        for (int i = 0; i < cnt; i++)
+            memcpy(arr[i], ks->tables[i]->id, 16);
+    *ids = arr;
+    if (n) *n = cnt;
+    return 0;
+}
+
+int catalog_drop_keyspace(hln_catalog *c, const char *ks, bool if_exists,
+                          uint8_t (**dropped_ids)[16], int *ndropped, hln_error *err)
+{
+    if (dropped_ids) *dropped_ids = NULL;
+    if (ndropped) *ndropped = 0;
+    int rc = check_keyspace_name(ks, err);
+    if (rc < 0) return rc;
+    pthread_mutex_lock(&c->ddl_mu);
+    const hln_schema *cur = c->cur;
+    const hln_keyspace *k = schema_keyspace(cur, ks);
+    if (!k) {
+        rc = if_exists ? 1 : hln_fail(err, HLN_ENOTFOUND, "Keyspace '%s' doesn't exist", ks);
+        goto out;
+    }
+    uint8_t(*ids)[16] = NULL;
+    int nids = 0;
+    if ((rc = collect_ids(k, NULL, dropped_ids ? &ids : NULL, &nids, err)) < 0) goto out;
+    schema_snap *sn = copy_except(cur, ks);
+    if (!sn) {
+        hln_free(ids);
+        rc = hln_fail(err, HLN_ENOMEM, "out of memory");
+        goto out;
+    }
+    rc = commit(c, sn, err);
+    if (rc < 0) {
+        hln_free(ids);
+    } else if (dropped_ids) {
+        *dropped_ids = ids;
+        if (ndropped) *ndropped = nids;
+    }
+out:
+    pthread_mutex_unlock(&c->ddl_mu);
+    return rc;
+}
+
+int catalog_create_table(hln_catalog *c, const hln_table_spec *spec, bool if_not_exists,
+                         hln_error *err)
+{
+    int rc = check_keyspace_name(spec->ks, err);
+    if (rc < 0) return rc;
+    pthread_mutex_lock(&c->ddl_mu);
+    const hln_schema *cur = c->cur;
+    schema_snap *sn = NULL;
+    const hln_keyspace *k = schema_keyspace(cur, spec->ks);
+    if (!k) {
+        rc = hln_fail(err, HLN_ENOTFOUND, "Keyspace '%s' doesn't exist", spec->ks);
+        goto out;
+    }
+    if (spec->name && schema_table(cur, spec->ks, spec->name)) {
+        if (if_not_exists) {
+            rc = 1;
+        } else {
+            set_err_names(err, spec->ks, spec->name);
+            rc = hln_fail(err, HLN_EEXISTS,
+                          "Cannot add already existing table \"%s\" to keyspace \"%s\"", spec->name,
+                          spec->ks);
+        }
+        goto out;
+    }
+    sn = copy_except(cur, spec->ks);
+    if (!sn) {
+        rc = hln_fail(err, HLN_ENOMEM, "out of memory");
+        goto out;
+    }
+
+    /* options (and WITH ID = '...') */
+    bool counters = false;
+    for (int i = 0; i < spec->ncols; i++)
+        if (spec->cols[i].type && spec->cols[i].type->kind == HLN_T_COUNTER) counters = true;
+    hln_option *opts;
+    int nopts;
+    if ((rc = schema_table_options(&sn->arena, spec->opts, spec->nopts, counters, &opts, &nopts,
+                                   err)) < 0)
+        goto out;
+    uint8_t id[16];
+    hln_uuid_time(id);
+    for (int i = 0; i < spec->nopts; i++) {
+        if (strcmp(spec->opts[i].key, "id") != 0) continue;
+        if (!spec->opts[i].value || hln_uuid_parse(spec->opts[i].value, id) < 0) {
+            rc = hln_fail(err, HLN_ECONFIG, "Invalid table id");
+            goto out;
+        }
+        if (schema_table_by_id(cur, id)) {
+            rc = hln_fail(err, HLN_EINVAL, "Table id %s is already in use", spec->opts[i].value);
+            goto out;
+        }
+    }
+    if (!schema_name_valid(spec->name)) {
+        rc = hln_fail(err, HLN_ECONFIG,
+                      "Table name must not be empty, more than %d characters long, or contain "
+                      "non-alphanumeric-underscore characters (got \"%s\")",
+                      SCHEMA_NAME_LENGTH, spec->name ? spec->name : "");
+        goto out;
+    }
+    hln_table *t;
+    if ((rc = schema_table_from_spec(sn, spec, id, opts, nopts, &t, err)) < 0) goto out;
+
+    hln_keyspace *nk = schema_copy_keyspace(sn, k);
+    hln_table **tables = hln_arena_alloc(&sn->arena, sizeof *tables * (size_t)(k->ntables + 1));
+    if (!nk || !tables) {
+        rc = hln_fail(err, HLN_ENOMEM, "out of memory");
+        goto out;
+    }
+    if (k->ntables) memcpy(tables, nk->tables, sizeof *tables * (size_t)k->ntables);
+    tables[k->ntables] = t;
+    nk->tables = tables;
+    nk->ntables = k->ntables + 1;
+    schema_sort_tables(nk);
+    if ((rc = schema_snap_add_keyspace(sn, nk)) < 0) {
+        rc = hln_fail(err, HLN_ENOMEM, "out of memory");
+        goto out;
+    }
+    rc = commit(c, sn, err);
+    sn = NULL;
+out:
+    if (rc == HLN_ENOMEM && err && err->code != HLN_ENOMEM)
+        hln_fail(err, HLN_ENOMEM, "out of memory");
+    schema_snap_free(sn);
+    pthread_mutex_unlock(&c->ddl_mu);
+    return rc;
+}
+
+int catalog_drop_table(hln_catalog *c, const char *ks, const char *table, bool if_exists,
+                       uint8_t (**dropped_ids)[16], int *ndropped, hln_error *err)
+{
+    if (dropped_ids) *dropped_ids = NULL;
+    if (ndropped) *ndropped = 0;
+    int rc = check_keyspace_name(ks, err);
+    if (rc < 0) return rc;
+    pthread_mutex_lock(&c->ddl_mu);
+    const hln_schema *cur = c->cur;
+    schema_snap *sn = NULL;
+    uint8_t(*ids)[16] = NULL;
+    int nids = 0;
+    const hln_keyspace *k = schema_keyspace(cur, ks);
+    const hln_table *t = table ? schema_table(cur, ks, table) : NULL;
+    if (!t) {
+        rc = if_exists ? 1
+                       : hln_fail(err, HLN_ENOTFOUND, "Table '%s.%s' doesn't exist", ks,
+                                  table ? table : "");
+        goto out;
+    }
+    if ((rc = collect_ids(k, t, dropped_ids ? &ids : NULL, &nids, err)) < 0) goto out;
+    sn = copy_except(cur, ks);
+    hln_keyspace *nk = sn ? hln_arena_alloc(&sn->arena, sizeof *nk) : NULL;
+    if (!nk) {
+        rc = hln_fail(err, HLN_ENOMEM, "out of memory");
+        goto out;
+    }
+    *nk = *k;
+    nk->name = hln_arena_strdup(&sn->arena, k->name);
+    nk->replication = NULL;
+    nk->tables = hln_arena_alloc(&sn->arena, sizeof *nk->tables * (size_t)k->ntables);
+    hln_option *repl = hln_arena_alloc(&sn->arena, sizeof *repl * (size_t)k->nreplication);
+    if (!nk->name || !nk->tables || !repl) {
+        rc = hln_fail(err, HLN_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (int i = 0; i < k->nreplication; i++) {
+        repl[i].key = hln_arena_strdup(&sn->arena, k->replication[i].key);
+        repl[i].value = hln_arena_strdup(&sn->arena, k->replication[i].value);
+        if (!repl[i].key || !repl[i].value) {
+            rc = hln_fail(err, HLN_ENOMEM, "out of memory");
+            goto out;
+        }
+    }
+    nk->replication = repl;
+    nk->ntables = 0;
+    for (int i = 0; i < k->ntables; i++) {
+        if (k->tables[i] == t) continue;
+        if (!(nk->tables[nk->ntables++] = schema_copy_table(sn, k->tables[i]))) {
+            rc = hln_fail(err, HLN_ENOMEM, "out of memory");
+            goto out;
+        }
+    }
+    if ((rc = schema_snap_add_keyspace(sn, nk)) < 0) {
+        rc = hln_fail(err, HLN_ENOMEM, "out of memory");
+        goto out;
+    }
+    rc = commit(c, sn, err);
+    sn = NULL;
+    if (rc == 0 && dropped_ids) {
+        *dropped_ids = ids;
+        ids = NULL;
+        if (ndropped) *ndropped = nids;
+    }
+out:
+    hln_free(ids);
+    schema_snap_free(sn);
+    pthread_mutex_unlock(&c->ddl_mu);
+    return rc;
+}
