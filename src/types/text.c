@@ -562,16 +562,88 @@ static void put_double(hln_buf *out, double d, bool is_float)
     }
     char buf[40];
     int max = is_float ? 9 : 17;
-    for (int prec = 1; prec <= max; prec++) {
+    int prec = 1;
+    for (; prec <= max; prec++) {
         snprintf(buf, sizeof buf, "%.*g", prec, d);
         if (is_float ? strtof(buf, NULL) == (float)d : strtod(buf, NULL) == d) break;
     }
+    /* Shortest round-trip digits, but never exponent form for a whole number
+     * that fits the type's precision: 50.0 prints "50", as cqlsh shows it. */
+    int intdigits = fabs(d) >= 1 ? (int)floor(log10(fabs(d))) + 1 : 0;
+    if (intdigits > prec) {
+        prec = intdigits < max ? intdigits : max;
+        snprintf(buf, sizeof buf, "%.*g", prec, d);
+    }
     hln_buf_put(out, buf, strlen(buf));
+}
+
+/* One element inside a collection: strings quoted as CQL literals. */
+static void format_element(const hln_type *t, const uint8_t *v, int32_t len, hln_buf *out)
+{
+    if (len < 0) {
+        hln_buf_put(out, "null", 4);
+        return;
+    }
+    bool quote = t->kind == HLN_T_VARCHAR || t->kind == HLN_T_ASCII ||
+                 t->kind == HLN_T_TIMESTAMP || t->kind == HLN_T_DATE || t->kind == HLN_T_TIME ||
+                 t->kind == HLN_T_INET;
+    if (!quote) {
+        hln_type_format(t, v, (size_t)len, out);
+        return;
+    }
+    hln_buf tmp;
+    hln_buf_init(&tmp);
+    hln_type_format(t, v, (size_t)len, &tmp);
+    hln_buf_u8(out, '\'');
+    for (size_t i = 0; i < tmp.len; i++) {
+        if (tmp.data[i] == '\'')
+            hln_buf_u8(out, '\'');
+        hln_buf_u8(out, tmp.data[i]);
+    }
+    hln_buf_u8(out, '\'');
+    hln_buf_free(&tmp);
+}
+
+/* list [a, b], set {a, b}, map {k: v}, in the protocol v4 collection
+ * serialisation ([i32 n] then [i32 len][bytes] per element). Malformed
+ * input falls back to hex. */
+static bool format_collection(const hln_type *t, const uint8_t *v, size_t len, hln_buf *out)
+{
+    bool is_map = t->kind == HLN_T_MAP;
+    if (t->nparams < (is_map ? 2 : 1))
+        return false;
+    hln_rd r;
+    hln_rd_init(&r, v, len);
+    uint32_t n = hln_rd_u32(&r);
+    hln_buf tmp;
+    hln_buf_init(&tmp);
+    hln_buf_u8(&tmp, t->kind == HLN_T_LIST ? '[' : '{');
+    for (uint32_t i = 0; i < n && !r.err; i++) {
+        if (i)
+            hln_buf_put(&tmp, ", ", 2);
+        for (int part = 0; part < (is_map ? 2 : 1) && !r.err; part++) {
+            int32_t elen = (int32_t)hln_rd_u32(&r);
+            const uint8_t *e = elen > 0 ? hln_rd_take(&r, (size_t)elen) : v;
+            if (part)
+                hln_buf_put(&tmp, ": ", 2);
+            if (!r.err)
+                format_element(t->params[part], e, elen, &tmp);
+        }
+    }
+    hln_buf_u8(&tmp, t->kind == HLN_T_LIST ? ']' : '}');
+    bool ok = !r.err && hln_rd_left(&r) == 0 && !tmp.err;
+    if (ok)
+        hln_buf_put(out, tmp.data, tmp.len);
+    hln_buf_free(&tmp);
+    return ok;
 }
 
 void hln_type_format(const hln_type *t, const uint8_t *v, size_t len, hln_buf *out)
 {
     hln_type_kind k = t->kind;
+    if ((k == HLN_T_LIST || k == HLN_T_SET || k == HLN_T_MAP) && len > 0 &&
+        format_collection(t, v, len, out))
+        return;
     if (k == HLN_T_VARCHAR || k == HLN_T_ASCII) {
         hln_buf_put(out, v, len);
         return;

@@ -79,6 +79,51 @@ static int open_db(const char *dir, hln_db **db)
     return rc;
 }
 
+/* Compares the transcript with the .out file (or writes it when
+ * HLN_GOLDEN_UPDATE is set). 0 when they match. */
+static int check(const char *expected_path, const hln_buf *out, const char *name)
+{
+    if (getenv("HLN_GOLDEN_UPDATE")) {
+        FILE *f = fopen(expected_path, "wb");
+        if (!f || fwrite(out->data, 1, out->len, f) != out->len) {
+            perror(expected_path);
+            return 1;
+        }
+        fclose(f);
+        printf("wrote %s\n", expected_path);
+        return 0;
+    }
+    size_t elen;
+    char *expected = slurp(expected_path, &elen);
+    if (!expected) {
+        fprintf(stderr, "missing %s (run with HLN_GOLDEN_UPDATE=1 to create it)\n",
+                expected_path);
+        return 1;
+    }
+    if (elen == out->len && memcmp(expected, out->data, elen) == 0) {
+        printf("golden %s: ok\n", name);
+        free(expected);
+        return 0;
+    }
+    /* Show the first differing line. */
+    const char *a = expected, *b = (const char *)out->data;
+    size_t i = 0, line = 1;
+    while (i < elen && i < out->len && a[i] == b[i]) {
+        if (a[i] == '\n')
+            line++;
+        i++;
+    }
+    size_t ls = i;
+    while (ls > 0 && a[ls - 1] != '\n')
+        ls--;
+    fprintf(stderr, "golden %s: differs at line %zu\n--- expected\n%.*s\n+++ actual\n%.*s\n",
+            name, line, (int)strcspn(a + ls, "\n"), a + ls, (int)strcspn(b + ls, "\n"),
+            b + ls);
+    fprintf(stderr, "full actual transcript:\n%.*s", (int)out->len, b);
+    free(expected);
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -133,41 +178,9 @@ int main(int argc, char **argv)
 
     char expected_path[4200];
     snprintf(expected_path, sizeof expected_path, "%.*s.out", (int)(strlen(argv[1]) - 4), argv[1]);
-    if (getenv("HLN_GOLDEN_UPDATE")) {
-        FILE *f = fopen(expected_path, "wb");
-        if (!f || fwrite(out.data, 1, out.len, f) != out.len) {
-            perror(expected_path);
-            return 1;
-        }
-        fclose(f);
-        printf("wrote %s\n", expected_path);
-        return 0;
-    }
-    size_t elen;
-    char *expected = slurp(expected_path, &elen);
-    if (!expected) {
-        fprintf(stderr, "missing %s (run with HLN_GOLDEN_UPDATE=1 to create it)\n",
-                expected_path);
-        return 1;
-    }
-    if (elen == out.len && memcmp(expected, out.data, elen) == 0) {
-        printf("golden %s: ok\n", argv[1]);
-        return 0;
-    }
-    /* Show the first differing line. */
-    const char *a = expected, *b = (const char *)out.data;
-    size_t i = 0, line = 1;
-    while (i < elen && i < out.len && a[i] == b[i]) {
-        if (a[i] == '\n')
-            line++;
-        i++;
-    }
-    size_t ls = i;
-    while (ls > 0 && a[ls - 1] != '\n')
-        ls--;
-    fprintf(stderr, "golden %s: differs at line %zu\n--- expected\n%.*s\n+++ actual\n%.*s\n",
-            argv[1], line, (int)strcspn(a + ls, "\n"), a + ls, (int)strcspn(b + ls, "\n"),
-            b + ls);
-    fprintf(stderr, "full actual transcript:\n%.*s", (int)out.len, b);
-    return 1;
+    hln_buf_free(&stmt);
+    free(src);
+    int rc = check(expected_path, &out, argv[1]);
+    hln_buf_free(&out);
+    return rc;
 }

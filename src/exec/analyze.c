@@ -1,0 +1,834 @@
+/*
+ * analyze.c — the analyzer: syntax tree + schema snapshot -> plan.
+ *
+ * What: resolves keyspace, table and column names against the request's
+ * snapshot, checks each statement the way Cassandra 5.0 does (same checks,
+ * same order where it shows, same messages), gives every bind marker its
+ * specification (keyspace, table, name, type — what PREPARE returns), and
+ * sorts the WHERE clause into what the executors need: partition key
+ * equalities, a clustering prefix and slice for storage, and row filters.
+ *
+ * Why check in Cassandra's order: drivers and applications match error
+ * messages, and a statement with two problems must report the one
+ * Cassandra reports. The order followed is SelectStatement.prepare:
+ * table, selection, ORDER BY columns, WHERE (merging per column as
+ * relations are added), partition key, clustering, other columns, DISTINCT,
+ * ORDER BY validity, then the "needs filtering" check for range queries.
+ *
+ * Values are not bound here: terms stay terms (literal text or marker
+ * index), so the same plan serves PREPARE (no values) and execution.
+ *
+ * Invariants:
+ *  1. Everything in the plan is r->arena memory or points into the snapshot
+ *     (which the request holds until it is freed).
+ *  2. After success, binds[i].type is set for every marker i of the
+ *     statement.
+ *  3. Virtual (system) tables never need ALLOW FILTERING: every restriction
+ *     on them becomes a row filter.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "exec/execInt.h"
+
+#define ALLOW_FILTERING_MSG                                                                        \
+    "Cannot execute this query as it might involve data filtering and thus may have "              \
+    "unpredictable performance. If you want to execute this query despite the performance "        \
+    "unpredictability, use ALLOW FILTERING"
+
+typedef struct actx {
+    ex_request *r;
+    ex_plan *p;
+    const cql_stmt *stmt;
+    const char *ks; /* default keyspace */
+    hln_arena *a;
+    hln_error *err;
+    const hln_schema *s;
+} actx;
+
+const char *ex_quote(hln_arena *a, const char *name)
+{
+    bool plain = name[0] >= 'a' && name[0] <= 'z';
+    for (const char *q = name; plain && *q; q++)
+        plain = (*q >= 'a' && *q <= 'z') || (*q >= '0' && *q <= '9') || *q == '_';
+    if (plain) return name;
+    size_t n = strlen(name);
+    char *out = hln_arena_alloc(a, 2 * n + 3);
+    if (!out) return name;
+    char *w = out;
+    *w++ = '"';
+    for (const char *q = name; *q; q++) {
+        if (*q == '"') *w++ = '"';
+        *w++ = *q;
+    }
+    *w++ = '"';
+    *w = 0;
+    return out;
+}
+
+static void *alloc(actx *c, size_t n)
+{
+    return hln_arena_alloc(c->a, n ? n : 1);
+}
+
+static int nomem(actx *c)
+{
+    return hln_fail(c->err, HLN_ENOMEM, "out of memory");
+}
+
+static const char *table_str(actx *c, const hln_table *t)
+{
+    const char *k = ex_quote(c->a, t->ks), *n = ex_quote(c->a, t->name);
+    size_t len = strlen(k) + strlen(n) + 2;
+    char *s = hln_arena_alloc(c->a, len);
+    if (!s) return t->name;
+    snprintf(s, len, "%s.%s", k, n);
+    return s;
+}
+
+/* ---- bind specifications ---------------------------------------------- */
+
+static void spec(actx *c, const cql_term *term, const char *name, const hln_type *type)
+{
+    if (!term || term->kind != CQL_TERM_BIND) return;
+    int i = term->bind_index;
+    if (i < 0 || i >= c->p->nbinds) return;
+    ex_colspec *sp = &c->p->binds[i];
+    sp->ks = c->p->t ? c->p->t->ks : c->ks;
+    sp->table = c->p->t ? c->p->t->name : NULL;
+    sp->name = term->bind_name ? term->bind_name : name;
+    sp->type = type;
+}
+
+static void spec_col(actx *c, const cql_term *term, const hln_column *col)
+{
+    spec(c, term, col->name, col->type);
+}
+
+/* ---- names ------------------------------------------------------------ */
+
+static int resolve_table(actx *c, const cql_qname *q, const hln_table **out)
+{
+    const char *ks = q->ks ? q->ks : c->ks;
+    if (!ks)
+        return hln_fail(c->err, HLN_EINVAL,
+                        "No keyspace has been specified. USE a keyspace, or explicitly specify "
+                        "keyspace.tablename");
+    if (!q->name || !q->name[0]) return hln_fail(c->err, HLN_EINVAL, "non-empty table is required");
+    if (!schema_keyspace(c->s, ks))
+        return hln_fail(c->err, HLN_ENOTFOUND, "keyspace %s does not exist", ks);
+    const hln_table *t = schema_table(c->s, ks, q->name);
+    if (!t) return hln_fail(c->err, HLN_ENOTFOUND, "table %s does not exist", q->name);
+    *out = t;
+    c->p->t = t;
+    c->p->ks = t->ks;
+    return 0;
+}
+
+static int column(actx *c, const char *name, int *idx)
+{
+    const hln_table *t = c->p->t;
+    const hln_column *col = table_column(t, name);
+    if (!col)
+        return hln_fail(c->err, HLN_EINVAL, "Undefined column name %s in table %s",
+                        ex_quote(c->a, name), table_str(c, t));
+    *idx = (int)(col - t->cols);
+    return 0;
+}
+
+/* "a, b": the columns in [from, to) that WHERE does not restrict. */
+static const char *missing_list(actx *c, const ex_restr *rs, int from, int to)
+{
+    const hln_table *t = c->p->t;
+    hln_buf b;
+    hln_buf_init(&b);
+    for (int i = from; i < to; i++) {
+        if (rs[i].eq || rs[i].lo || rs[i].hi) continue;
+        hln_buf_printf(&b, "%s%s", b.len ? ", " : "", t->cols[i].name);
+    }
+    const char *s = b.len ? hln_arena_strndup(c->a, (const char *)b.data, b.len) : "";
+    hln_buf_free(&b);
+    return s ? s : "";
+}
+
+/* ---- WHERE ------------------------------------------------------------ */
+
+static const char *op_str(cql_op op)
+{
+    switch (op) {
+    case CQL_OP_EQ:
+        return "=";
+    case CQL_OP_LT:
+        return "<";
+    case CQL_OP_LE:
+        return "<=";
+    case CQL_OP_GT:
+        return ">";
+    case CQL_OP_GE:
+        return ">=";
+    case CQL_OP_NE:
+        return "!=";
+    case CQL_OP_IN:
+        return "IN";
+    }
+    return "?";
+}
+
+static const char *term_str(actx *c, const cql_term *t)
+{
+    char buf[256];
+    switch (t->kind) {
+    case CQL_TERM_NULL:
+        return "null";
+    case CQL_TERM_BIND:
+        if (t->bind_name) {
+            snprintf(buf, sizeof buf, ":%s", t->bind_name);
+            return hln_arena_strdup(c->a, buf);
+        }
+        return "?";
+    case CQL_TERM_LITERAL:
+        if (t->lit == HLN_LIT_STRING) {
+            snprintf(buf, sizeof buf, "'%s'", t->text);
+            return hln_arena_strdup(c->a, buf);
+        }
+        return t->text;
+    }
+    return "?";
+}
+
+/* Adds one relation to the per-column restrictions rs (t->ncols entries),
+ * merging as Cassandra's restriction sets do. */
+static int add_relation(actx *c, ex_restr *rs, const cql_relation *rel)
+{
+    int ci;
+    int rc = column(c, rel->column, &ci);
+    if (rc) return rc;
+    const hln_column *col = &c->p->t->cols[ci];
+    ex_restr *x = &rs[ci];
+    spec_col(c, rel->term, col);
+    switch (rel->op) {
+    case CQL_OP_EQ:
+        if (x->eq)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "%s cannot be restricted by more than one relation if it includes an "
+                            "Equal",
+                            col->name);
+        if (x->lo || x->hi)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Column \"%s\" cannot be restricted by both an equality and an "
+                            "inequality relation",
+                            col->name);
+        x->eq = rel->term;
+        return 0;
+    case CQL_OP_GT:
+    case CQL_OP_GE:
+    case CQL_OP_LT:
+    case CQL_OP_LE: {
+        bool lower = rel->op == CQL_OP_GT || rel->op == CQL_OP_GE;
+        if (x->eq)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "%s cannot be restricted by more than one relation if it includes an "
+                            "Equal",
+                            col->name);
+        if (lower && x->lo)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "More than one restriction was found for the start bound on %s",
+                            col->name);
+        if (!lower && x->hi)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "More than one restriction was found for the end bound on %s",
+                            col->name);
+        if (lower) {
+            x->lo = rel->term;
+            x->lo_incl = rel->op == CQL_OP_GE;
+        } else {
+            x->hi = rel->term;
+            x->hi_incl = rel->op == CQL_OP_LE;
+        }
+        return 0;
+    }
+    case CQL_OP_NE:
+        return hln_fail(c->err, HLN_EINVAL, "Unsupported \"!=\" relation: %s %s %s", col->name,
+                        op_str(rel->op), term_str(c, rel->term));
+    case CQL_OP_IN:
+        return hln_fail(c->err, HLN_EUNSUPPORTED, "IN relations are not supported yet");
+    }
+    return hln_fail(c->err, HLN_EUNSUPPORTED, "Unsupported relation");
+}
+
+static bool restricted(const ex_restr *x)
+{
+    return x->eq || x->lo || x->hi;
+}
+
+static int where(actx *c, const cql_relation *rel, ex_restr **out)
+{
+    ex_restr *rs = alloc(c, sizeof *rs * (size_t)c->p->t->ncols);
+    if (!rs) return nomem(c);
+    for (; rel; rel = rel->next) {
+        int rc = add_relation(c, rs, rel);
+        if (rc) return rc;
+    }
+    *out = rs;
+    return 0;
+}
+
+/* Appends the restrictions of column ci as row filters. */
+static int add_filters(actx *c, const ex_restr *x, int ci)
+{
+    ex_plan *p = c->p;
+    int n = (x->eq != NULL) + (x->lo != NULL) + (x->hi != NULL);
+    if (!n) return 0;
+    ex_filter *f = alloc(c, sizeof *f * (size_t)(p->nfilters + n));
+    if (!f) return nomem(c);
+    if (p->nfilters) memcpy(f, p->filters, sizeof *f * (size_t)p->nfilters);
+    if (x->eq) f[p->nfilters++] = (ex_filter){.col = ci, .op = CQL_OP_EQ, .term = x->eq};
+    if (x->lo)
+        f[p->nfilters++] =
+            (ex_filter){.col = ci, .op = x->lo_incl ? CQL_OP_GE : CQL_OP_GT, .term = x->lo};
+    if (x->hi)
+        f[p->nfilters++] =
+            (ex_filter){.col = ci, .op = x->hi_incl ? CQL_OP_LE : CQL_OP_LT, .term = x->hi};
+    p->filters = f;
+    return 0;
+}
+
+/* Cassandra's merge-time check on clustering restrictions: a column after
+ * one restricted by a slice cannot be restricted (unless filtering). */
+static int clustering_slice_order(actx *c, const ex_restr *rs)
+{
+    const hln_table *t = c->p->t;
+    int prev = -1;
+    for (int pos = 0; pos < t->nck; pos++) {
+        int ci = t->npk + pos;
+        if (!restricted(&rs[ci])) continue;
+        if (prev >= 0 && !rs[prev].eq)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Clustering column \"%s\" cannot be restricted (preceding column "
+                            "\"%s\" is restricted by a non-EQ relation)",
+                            t->cols[ci].name, t->cols[prev].name);
+        prev = ci;
+    }
+    return 0;
+}
+
+/* The restricted clustering columns must be a prefix (unless filtering). */
+static int clustering_prefix(actx *c, const ex_restr *rs)
+{
+    const hln_table *t = c->p->t;
+    int k = 0; /* index among restricted columns */
+    for (int pos = 0; pos < t->nck; pos++) {
+        int ci = t->npk + pos;
+        if (!restricted(&rs[ci])) continue;
+        if (pos != k)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "PRIMARY KEY column \"%s\" cannot be restricted as preceding column "
+                            "\"%s\" is not restricted",
+                            t->cols[ci].name, t->cols[t->npk + k].name);
+        k++;
+    }
+    return 0;
+}
+
+/* pk[] from the equalities; pk_indexes when every one is a marker. */
+static int set_pk_terms(actx *c, const ex_restr *rs)
+{
+    ex_plan *p = c->p;
+    const hln_table *t = p->t;
+    p->pk = alloc(c, sizeof *p->pk * (size_t)t->npk);
+    p->pk_indexes = alloc(c, sizeof *p->pk_indexes * (size_t)t->npk);
+    if (!p->pk || !p->pk_indexes) return nomem(c);
+    bool all_binds = true;
+    for (int i = 0; i < t->npk; i++) {
+        p->pk[i] = rs[i].eq;
+        if (!rs[i].eq || rs[i].eq->kind != CQL_TERM_BIND)
+            all_binds = false;
+        else
+            p->pk_indexes[i] = rs[i].eq->bind_index;
+    }
+    p->npk_indexes = all_binds ? t->npk : 0;
+    return 0;
+}
+
+/* ---- SELECT ----------------------------------------------------------- */
+
+static int an_select(actx *c)
+{
+    const cql_select *s = &c->stmt->u.select;
+    ex_plan *p = c->p;
+    const hln_table *t;
+    int rc = resolve_table(c, &s->table, &t);
+    if (rc) return rc;
+    if (s->json) return hln_fail(c->err, HLN_EUNSUPPORTED, "SELECT JSON is not supported yet");
+
+    /* selection */
+    int n = 0;
+    if (s->star) {
+        n = t->ncols;
+    } else {
+        for (const cql_selector *sel = s->selectors; sel; sel = sel->next)
+            n++;
+    }
+    p->proj = alloc(c, sizeof *p->proj * (size_t)n);
+    p->cols = alloc(c, sizeof *p->cols * (size_t)n);
+    if (!p->proj || !p->cols) return nomem(c);
+    p->nproj = n;
+    if (s->star) {
+        for (int i = 0; i < n; i++)
+            p->proj[i] = i;
+    } else {
+        int i = 0;
+        for (const cql_selector *sel = s->selectors; sel; sel = sel->next, i++) {
+            if ((rc = column(c, sel->column, &p->proj[i])) != 0) return rc;
+        }
+    }
+    {
+        int i = 0;
+        const cql_selector *sel = s->star ? NULL : s->selectors;
+        for (; i < n; i++) {
+            const hln_column *col = &t->cols[p->proj[i]];
+            p->cols[i] = (ex_colspec){t->ks, t->name, col->name, col->type};
+            if (sel) {
+                if (sel->alias) p->cols[i].name = sel->alias;
+                sel = sel->next;
+            }
+        }
+    }
+
+    /* ORDER BY columns must exist */
+    for (const cql_order *o = s->order_by; o; o = o->next) {
+        int ci;
+        if ((rc = column(c, o->column, &ci)) != 0) return rc;
+    }
+
+    /* WHERE */
+    ex_restr *rs;
+    if ((rc = where(c, s->where, &rs)) != 0) return rc;
+    bool filtering = s->allow_filtering || t->is_virtual;
+
+    /* partition key */
+    int npk_eq = 0;
+    bool pk_any = false;
+    for (int i = 0; i < t->npk; i++) {
+        npk_eq += rs[i].eq != NULL;
+        pk_any |= restricted(&rs[i]);
+    }
+    p->pk_lookup = npk_eq == t->npk;
+    if (!p->pk_lookup && pk_any) {
+        if (!filtering) return hln_fail(c->err, HLN_EINVAL, ALLOW_FILTERING_MSG);
+        for (int i = 0; i < t->npk; i++)
+            if ((rc = add_filters(c, &rs[i], i)) != 0) return rc;
+    }
+    if (p->pk_lookup && (rc = set_pk_terms(c, rs)) != 0) return rc;
+
+    /* clustering */
+    bool ck_any = false;
+    for (int pos = 0; pos < t->nck; pos++)
+        ck_any |= restricted(&rs[t->npk + pos]);
+    if (!filtering) {
+        if ((rc = clustering_slice_order(c, rs)) != 0) return rc;
+        if ((rc = clustering_prefix(c, rs)) != 0) return rc;
+    }
+    p->ck = alloc(c, sizeof *p->ck * (size_t)(t->nck ? t->nck : 1));
+    if (!p->ck) return nomem(c);
+    if (p->pk_lookup) {
+        /* equality prefix and one slice go to storage; the rest is filtered */
+        int pos = 0;
+        while (pos < t->nck && rs[t->npk + pos].eq) {
+            p->ck[pos] = rs[t->npk + pos].eq;
+            pos++;
+        }
+        p->nck_eq = pos;
+        if (pos < t->nck) {
+            const ex_restr *x = &rs[t->npk + pos];
+            p->lo = x->lo;
+            p->lo_incl = x->lo_incl;
+            p->hi = x->hi;
+            p->hi_incl = x->hi_incl;
+            pos++;
+        }
+        for (; pos < t->nck; pos++)
+            if ((rc = add_filters(c, &rs[t->npk + pos], t->npk + pos)) != 0) return rc;
+    } else {
+        for (int pos = 0; pos < t->nck; pos++)
+            if ((rc = add_filters(c, &rs[t->npk + pos], t->npk + pos)) != 0) return rc;
+    }
+
+    /* other columns */
+    bool other_any = false;
+    for (int i = t->npk + t->nck; i < t->ncols; i++)
+        other_any |= restricted(&rs[i]);
+    if (other_any) {
+        if (!filtering) return hln_fail(c->err, HLN_EINVAL, ALLOW_FILTERING_MSG);
+        for (int i = t->npk + t->nck; i < t->ncols; i++)
+            if ((rc = add_filters(c, &rs[i], i)) != 0) return rc;
+    }
+
+    /* DISTINCT */
+    p->distinct = s->distinct;
+    if (s->distinct) {
+        if (s->per_partition_limit)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "PER PARTITION LIMIT is not allowed with SELECT DISTINCT queries");
+        if (ck_any || other_any)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "SELECT DISTINCT with WHERE clause only supports restriction by "
+                            "partition key and/or static columns.");
+        for (int i = 0; i < n; i++) {
+            const hln_column *col = &t->cols[p->proj[i]];
+            if (col->kind != HLN_COL_PARTITION_KEY && col->kind != HLN_COL_STATIC)
+                return hln_fail(c->err, HLN_EINVAL,
+                                "SELECT DISTINCT queries must only request partition key columns "
+                                "and/or static columns (not %s)",
+                                col->name);
+        }
+        if (!p->pk_lookup) {
+            for (int k = 0; k < t->npk; k++) {
+                bool found = false;
+                for (int i = 0; i < n; i++)
+                    found |= p->proj[i] == k;
+                if (!found)
+                    return hln_fail(c->err, HLN_EINVAL,
+                                    "SELECT DISTINCT queries must request all the partition key "
+                                    "columns (missing %s)",
+                                    t->cols[k].name);
+            }
+        }
+    }
+
+    /* ORDER BY */
+    if (s->order_by) {
+        if (!p->pk_lookup)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "ORDER BY is only supported when the partition key is restricted by "
+                            "an EQ or an IN.");
+        int next = 0, decided = -1;
+        for (const cql_order *o = s->order_by; o; o = o->next) {
+            const hln_column *col = table_column(t, o->column);
+            if (col->kind != HLN_COL_CLUSTERING)
+                return hln_fail(c->err, HLN_EINVAL,
+                                "Order by is currently only supported on the clustered columns of "
+                                "the PRIMARY KEY, got %s",
+                                col->name);
+            while (next != col->position) {
+                if (next > col->position || !rs[t->npk + next].eq)
+                    return hln_fail(c->err, HLN_EINVAL,
+                                    "Order by currently only supports the ordering of columns "
+                                    "following their declared order in the PRIMARY KEY");
+                next++;
+            }
+            next++;
+            int rev = o->desc != col->desc;
+            if (decided >= 0 && decided != rev)
+                return hln_fail(c->err, HLN_EINVAL, "Unsupported order by relation");
+            decided = rev;
+        }
+        p->reversed = decided == 1;
+    }
+
+    /* range queries with clustering restrictions filter */
+    if (!p->pk_lookup && ck_any && !filtering)
+        return hln_fail(c->err, HLN_EINVAL, ALLOW_FILTERING_MSG);
+
+    if (t->is_virtual) {
+        /* every restriction is a row filter on generated rows */
+        p->nfilters = 0;
+        p->pk_lookup = false;
+        p->nck_eq = 0;
+        p->lo = p->hi = NULL;
+        for (int i = 0; i < t->ncols; i++)
+            if ((rc = add_filters(c, &rs[i], i)) != 0) return rc;
+    }
+
+    p->limit = s->limit;
+    p->pp_limit = s->per_partition_limit;
+    spec(c, s->limit, "[limit]", hln_type_by_kind(HLN_T_INT));
+    spec(c, s->per_partition_limit, "[per_partition_limit]", hln_type_by_kind(HLN_T_INT));
+    return 0;
+}
+
+/* ---- INSERT / UPDATE / DELETE ----------------------------------------- */
+
+static int check_modifiable(actx *c, const hln_table *t)
+{
+    if (t->is_virtual)
+        return hln_fail(c->err, HLN_EINVAL, "%s keyspace is not user-modifiable.", t->ks);
+    return 0;
+}
+
+static int using_clause(actx *c, const cql_using *u, bool allow_ttl)
+{
+    ex_plan *p = c->p;
+    if (u->ttl && !allow_ttl)
+        return hln_fail(c->err, HLN_EINVAL, "TTL attribute is not allowed for deletes");
+    p->ttl = u->ttl;
+    p->ts = u->timestamp;
+    spec(c, u->timestamp, "[timestamp]", hln_type_by_kind(HLN_T_BIGINT));
+    spec(c, u->ttl, "[ttl]", hln_type_by_kind(HLN_T_INT));
+    return 0;
+}
+
+/* Partition and clustering key checks shared by the modification
+ * statements (StatementRestrictions for INSERT/UPDATE/DELETE). */
+static int mod_keys(actx *c, const ex_restr *rs, const char *type, bool allow_ck_slices)
+{
+    ex_plan *p = c->p;
+    const hln_table *t = p->t;
+    int rc;
+    /* partition key: every part, by equality */
+    bool pk_missing = false, pk_slice = false;
+    for (int i = 0; i < t->npk; i++) {
+        pk_missing |= !restricted(&rs[i]);
+        pk_slice |= !rs[i].eq && restricted(&rs[i]);
+    }
+    if (pk_missing)
+        return hln_fail(c->err, HLN_EINVAL, "Some partition key parts are missing: %s",
+                        missing_list(c, rs, 0, t->npk));
+    if (pk_slice)
+        return hln_fail(c->err, HLN_EINVAL,
+                        "Only EQ and IN relation are supported on the partition key (unless you "
+                        "use the token() function) for %s statements",
+                        type);
+    if ((rc = set_pk_terms(c, rs)) != 0) return rc;
+    /* clustering */
+    if ((rc = clustering_slice_order(c, rs)) != 0) return rc;
+    bool ck_slice = false;
+    for (int pos = 0; pos < t->nck; pos++) {
+        const ex_restr *x = &rs[t->npk + pos];
+        ck_slice |= !x->eq && restricted(x);
+    }
+    if (!allow_ck_slices) {
+        if (ck_slice)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Slice restrictions are not supported on the clustering columns in %s "
+                            "statements",
+                            type);
+        bool ck_missing = false;
+        for (int pos = 0; pos < t->nck; pos++)
+            ck_missing |= !restricted(&rs[t->npk + pos]);
+        if (ck_missing)
+            return hln_fail(c->err, HLN_EINVAL, "Some clustering keys are missing: %s",
+                            missing_list(c, rs, t->npk, t->npk + t->nck));
+    } else if ((rc = clustering_prefix(c, rs)) != 0) {
+        return rc;
+    }
+    p->ck = alloc(c, sizeof *p->ck * (size_t)(t->nck ? t->nck : 1));
+    if (!p->ck) return nomem(c);
+    int pos = 0;
+    while (pos < t->nck && rs[t->npk + pos].eq) {
+        p->ck[pos] = rs[t->npk + pos].eq;
+        pos++;
+    }
+    p->nck_eq = pos;
+    /* other columns cannot be in WHERE */
+    hln_buf b;
+    hln_buf_init(&b);
+    for (int i = t->npk + t->nck; i < t->ncols; i++)
+        if (restricted(&rs[i])) hln_buf_printf(&b, "%s%s", b.len ? ", " : "", t->cols[i].name);
+    if (b.len) {
+        rc = hln_fail(c->err, HLN_EINVAL, "Non PRIMARY KEY columns found in where clause: %.*s ",
+                      (int)b.len, (const char *)b.data);
+        hln_buf_free(&b);
+        return rc;
+    }
+    hln_buf_free(&b);
+    return 0;
+}
+
+static int an_insert(actx *c)
+{
+    const cql_insert *s = &c->stmt->u.insert;
+    ex_plan *p = c->p;
+    const hln_table *t;
+    int rc = resolve_table(c, &s->table, &t);
+    if (rc) return rc;
+    if ((rc = check_modifiable(c, t)) != 0) return rc;
+    if (s->json) return hln_fail(c->err, HLN_EUNSUPPORTED, "INSERT JSON is not supported yet");
+    int n = 0;
+    for (const cql_name_list *l = s->columns; l; l = l->next)
+        n++;
+    if (n == 0) return hln_fail(c->err, HLN_EINVAL, "No columns provided to INSERT");
+    if (n != s->nvalues) return hln_fail(c->err, HLN_EINVAL, "Unmatched column names/values");
+    for (const cql_name_list *l = s->columns; l; l = l->next)
+        for (const cql_name_list *m = l->next; m; m = m->next)
+            if (!strcmp(l->name, m->name))
+                return hln_fail(c->err, HLN_EINVAL, "The column names contains duplicates");
+    ex_restr *rs = alloc(c, sizeof *rs * (size_t)t->ncols);
+    p->assigns = alloc(c, sizeof *p->assigns * (size_t)n);
+    if (!rs || !p->assigns) return nomem(c);
+    int i = 0;
+    for (const cql_name_list *l = s->columns; l; l = l->next, i++) {
+        int ci;
+        if ((rc = column(c, l->name, &ci)) != 0) return rc;
+        const hln_column *col = &t->cols[ci];
+        const cql_term *term = s->values[i];
+        spec_col(c, term, col);
+        if (col->kind == HLN_COL_PARTITION_KEY || col->kind == HLN_COL_CLUSTERING)
+            rs[ci].eq = term;
+        else
+            p->assigns[p->nassigns++] = (ex_assign){ci, term};
+    }
+    if ((rc = mod_keys(c, rs, "INSERT", false)) != 0) return rc;
+    if (s->if_not_exists)
+        return hln_fail(c->err, HLN_EUNSUPPORTED,
+                        "Conditional updates (IF NOT EXISTS) are not supported yet");
+    p->row_marker = true;
+    return using_clause(c, &s->using, true);
+}
+
+static int an_update(actx *c)
+{
+    const cql_update *s = &c->stmt->u.update;
+    ex_plan *p = c->p;
+    const hln_table *t;
+    int rc = resolve_table(c, &s->table, &t);
+    if (rc) return rc;
+    if ((rc = check_modifiable(c, t)) != 0) return rc;
+    if ((rc = using_clause(c, &s->using, true)) != 0) return rc;
+    int n = 0;
+    for (const cql_assignment *a = s->set; a; a = a->next)
+        n++;
+    p->assigns = alloc(c, sizeof *p->assigns * (size_t)n);
+    if (!p->assigns) return nomem(c);
+    for (const cql_assignment *a = s->set; a; a = a->next) {
+        int ci;
+        if ((rc = column(c, a->column, &ci)) != 0) return rc;
+        const hln_column *col = &t->cols[ci];
+        if (col->kind == HLN_COL_PARTITION_KEY || col->kind == HLN_COL_CLUSTERING)
+            return hln_fail(c->err, HLN_EINVAL, "PRIMARY KEY part %s found in SET part", col->name);
+        for (int j = 0; j < p->nassigns; j++)
+            if (p->assigns[j].col == ci)
+                return hln_fail(c->err, HLN_EINVAL, "Multiple definitions found for column %s",
+                                col->name);
+        spec_col(c, a->value, col);
+        p->assigns[p->nassigns++] = (ex_assign){ci, a->value};
+    }
+    ex_restr *rs;
+    if ((rc = where(c, s->where, &rs)) != 0) return rc;
+    if ((rc = mod_keys(c, rs, "UPDATE", false)) != 0) return rc;
+    if (s->if_exists)
+        return hln_fail(c->err, HLN_EUNSUPPORTED,
+                        "Conditional updates (IF EXISTS) are not supported yet");
+    return 0;
+}
+
+static int an_delete(actx *c)
+{
+    const cql_delete *s = &c->stmt->u.del;
+    ex_plan *p = c->p;
+    const hln_table *t;
+    int rc = resolve_table(c, &s->table, &t);
+    if (rc) return rc;
+    if ((rc = check_modifiable(c, t)) != 0) return rc;
+    int n = 0;
+    for (const cql_name_list *l = s->columns; l; l = l->next)
+        n++;
+    p->assigns = alloc(c, sizeof *p->assigns * (size_t)n);
+    if (!p->assigns) return nomem(c);
+    for (const cql_name_list *l = s->columns; l; l = l->next) {
+        int ci;
+        if ((rc = column(c, l->name, &ci)) != 0) return rc;
+        const hln_column *col = &t->cols[ci];
+        if (col->kind == HLN_COL_PARTITION_KEY || col->kind == HLN_COL_CLUSTERING)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Invalid identifier %s for deletion (should not be a PRIMARY KEY "
+                            "part)",
+                            col->name);
+        bool dup = false;
+        for (int j = 0; j < p->nassigns; j++)
+            dup |= p->assigns[j].col == ci;
+        if (!dup) p->assigns[p->nassigns++] = (ex_assign){ci, NULL};
+    }
+    if ((rc = using_clause(c, &s->using, false)) != 0) return rc;
+    ex_restr *rs;
+    if ((rc = where(c, s->where, &rs)) != 0) return rc;
+    if ((rc = mod_keys(c, rs, "DELETE", true)) != 0) return rc;
+    bool ck_any = false;
+    for (int pos = 0; pos < t->nck; pos++)
+        ck_any |= restricted(&rs[t->npk + pos]);
+    bool full_row = p->nck_eq == t->nck;
+    if (p->nassigns) {
+        if (!full_row)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Range deletions are not supported for specific columns");
+        p->del = EX_DEL_CELLS;
+    } else if (!ck_any && t->nck > 0) {
+        p->del = EX_DEL_PARTITION;
+    } else if (full_row) {
+        p->del = t->nck ? EX_DEL_ROW : EX_DEL_PARTITION;
+    } else {
+        return hln_fail(c->err, HLN_EUNSUPPORTED,
+                        "Range deletions (on a clustering prefix or slice) are not supported "
+                        "yet");
+    }
+    if (s->if_exists)
+        return hln_fail(c->err, HLN_EUNSUPPORTED,
+                        "Conditional deletions (IF EXISTS) are not supported yet");
+    return 0;
+}
+
+/* ---- DDL -------------------------------------------------------------- */
+
+static int ddl_keyspace(actx *c, const cql_qname *q)
+{
+    const char *ks = q->ks ? q->ks : c->ks;
+    if (!ks)
+        return hln_fail(c->err, HLN_EINVAL,
+                        "No keyspace has been specified. USE a keyspace, or explicitly specify "
+                        "keyspace.tablename");
+    c->p->ks = ks;
+    return 0;
+}
+
+/* ---- entry ------------------------------------------------------------ */
+
+int ex_analyze(ex_request *r, const cql_stmt *stmt, const char *ks, ex_plan **out)
+{
+    ex_state *st = ex_st(r);
+    ex_plan *p = hln_arena_alloc(&r->arena, sizeof *p);
+    if (!p) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    actx c = {r, p, stmt, ks, &r->arena, &r->err, st->schema};
+    p->stmt = stmt;
+    p->kind = stmt->kind;
+    p->nbinds = stmt->n_binds;
+    if (p->nbinds > 0) {
+        p->binds = alloc(&c, sizeof *p->binds * (size_t)p->nbinds);
+        if (!p->binds) return nomem(&c);
+    }
+    int rc = 0;
+    switch (stmt->kind) {
+    case CQL_CREATE_KEYSPACE:
+        p->ks = stmt->u.create_keyspace.name;
+        break;
+    case CQL_DROP_KEYSPACE:
+        p->ks = stmt->u.drop.name.name;
+        break;
+    case CQL_USE:
+        p->ks = stmt->u.use;
+        break;
+    case CQL_CREATE_TABLE:
+        rc = ddl_keyspace(&c, &stmt->u.create_table.name);
+        break;
+    case CQL_DROP_TABLE:
+        rc = ddl_keyspace(&c, &stmt->u.drop.name);
+        break;
+    case CQL_INSERT:
+        rc = an_insert(&c);
+        break;
+    case CQL_UPDATE:
+        rc = an_update(&c);
+        break;
+    case CQL_DELETE:
+        rc = an_delete(&c);
+        break;
+    case CQL_SELECT:
+        rc = an_select(&c);
+        break;
+    }
+    if (rc) return rc;
+    for (int i = 0; i < p->nbinds; i++)
+        if (!p->binds[i].type)
+            return hln_fail(&r->err, HLN_EINVAL, "Bind variables are not supported here");
+    *out = p;
+    return 0;
+}

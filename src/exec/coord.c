@@ -1,0 +1,213 @@
+/*
+ * coord.c — the coordinator: shard operations out, replies back.
+ *
+ * What: a statement's executor creates operations (apply a mutation, read a
+ * partition slice, scan a token range, drop a table's data), each addressed
+ * to the shard that owns the data, then dispatches them as one batch. Ops
+ * for the request's own shard run inline; the others travel to their shard
+ * as messages (hln_msg embedded in the op), run there, and come back as
+ * messages. When the last reply is in, the batch's continuation runs on the
+ * request's shard. A continuation may dispatch another batch (paging and
+ * multi-step statements reuse this), or build the result and finish.
+ *
+ * Why one generic mechanism: BATCH, IN queries, paging and replication to
+ * other nodes are all "send N operations, gather N replies"; only what is
+ * sent and how replies are merged differs.
+ *
+ * Invariants:
+ *  1. A remote op carries copies of its inputs in its own arena (mutations
+ *     encoded with st_mutation_encode, decoded on the target), so nothing it
+ *     reads on the target belongs to the origin's request arena. Its results
+ *     are allocated in that same arena and read by the origin after the
+ *     reply; the arena is freed with the request.
+ *  2. The pending count is touched only on the origin thread: it starts at
+ *     1 (held by the dispatcher), each remote op adds one, each reply and
+ *     the end of dispatch remove one; the continuation runs when it hits 0.
+ *     Replies cannot arrive before dispatch returns to the event loop,
+ *     because they run on the origin thread.
+ *  3. Only the target shard's thread touches its st_engine.
+ */
+#include <string.h>
+
+#include "exec/execInt.h"
+
+ex_op *ex_op_new(ex_request *r, ex_op_kind kind, int target)
+{
+    ex_state *st = ex_st(r);
+    ex_op *op = hln_calloc(1, sizeof *op);
+    if (!op) return NULL;
+    op->r = r;
+    op->origin = r->shard;
+    op->target = target;
+    op->kind = kind;
+    op->remote = target != r->shard->id;
+    if (op->remote) {
+        hln_arena_init(&op->arena, 4096);
+        hln_buf_init(&op->enc);
+    }
+    if (st->ops_tail)
+        st->ops_tail->next = op;
+    else
+        st->ops = op;
+    st->ops_tail = op;
+    if (st->batch_tail)
+        st->batch_tail->next_batch = op;
+    else
+        st->batch = op;
+    st->batch_tail = op;
+    return op;
+}
+
+void ex_ops_free(ex_request *r)
+{
+    ex_state *st = ex_st(r);
+    ex_op *op = st->ops;
+    while (op) {
+        ex_op *next = op->next;
+        if (op->remote) {
+            hln_arena_free(&op->arena);
+            hln_buf_free(&op->enc);
+        }
+        hln_free(op);
+        op = next;
+    }
+    st->ops = st->ops_tail = st->batch = st->batch_tail = st->cur = NULL;
+}
+
+static int op_fail(ex_op *op, int rc)
+{
+    op->rc = rc;
+    if (op->err.code == 0) {
+        op->err.code = rc;
+        if (!op->err.msg[0]) strcpy(op->err.msg, hln_strerror(rc));
+    }
+    return rc;
+}
+
+/* Runs op against store s, results in arena a. */
+static void op_exec(ex_op *op, st_engine *s, hln_arena *a, const st_mutation *m)
+{
+    int rc = 0;
+    if (!s) {
+        op_fail(op, hln_fail(&op->err, HLN_ESERVER, "shard %d has no storage", op->target));
+        return;
+    }
+    switch (op->kind) {
+    case EX_OP_MUTATE:
+        rc = st_apply(s, m, &op->err);
+        break;
+    case EX_OP_READ:
+        rc = st_read(s, &op->read, a, &op->parts, &op->err);
+        break;
+    case EX_OP_SCAN:
+        rc = st_scan(s, &op->scan, a, &op->parts, &op->err);
+        break;
+    case EX_OP_DROP:
+        rc = st_drop_table(s, op->table_id, &op->err);
+        break;
+    }
+    if (rc) op_fail(op, rc);
+}
+
+/* Back on the origin shard. */
+static void op_reply(hln_shard *self, hln_msg *m)
+{
+    HLN_UNUSED(self);
+    ex_op *op = (ex_op *)m;
+    ex_request *r = op->r;
+    ex_state *st = ex_st(r);
+    if (--st->pending == 0) st->then(r);
+}
+
+/* On the target shard. */
+static void op_run(hln_shard *self, hln_msg *m)
+{
+    ex_op *op = (ex_op *)m;
+    if (op->kind == EX_OP_MUTATE) {
+        hln_rd rd;
+        hln_rd_init(&rd, op->enc.data, op->enc.len);
+        st_mutation mut;
+        int rc = st_mutation_decode(&rd, &op->arena, &mut);
+        if (rc)
+            op_fail(op, hln_fail(&op->err, rc, "cannot decode mutation"));
+        else
+            op_exec(op, self->store, &op->arena, &mut);
+    } else {
+        op_exec(op, self->store, &op->arena, NULL);
+    }
+    op->msg.fn = op_reply;
+    op->msg.next = NULL;
+    shard_post(op->origin, &op->msg);
+}
+
+static const uint8_t *copy_bytes(hln_arena *a, const uint8_t *p, size_t n)
+{
+    static const uint8_t empty[1];
+    return n ? hln_arena_memdup(a, p, n) : empty;
+}
+
+/* Makes a remote op self-contained (invariant 1). */
+static int op_pack(ex_op *op)
+{
+    hln_arena *a = &op->arena;
+    switch (op->kind) {
+    case EX_OP_MUTATE:
+        st_mutation_encode(op->mut, &op->enc);
+        if (op->enc.err) return HLN_ENOMEM;
+        return 0;
+    case EX_OP_READ:
+        op->read.pk = copy_bytes(a, op->read.pk, op->read.pklen);
+        op->read.start.key = copy_bytes(a, op->read.start.key, op->read.start.len);
+        op->read.end.key = copy_bytes(a, op->read.end.key, op->read.end.len);
+        if (!op->read.pk || !op->read.start.key || !op->read.end.key) return HLN_ENOMEM;
+        return 0;
+    case EX_OP_SCAN:
+        if (op->scan.after_pk) {
+            op->scan.after_pk = copy_bytes(a, op->scan.after_pk, op->scan.after_pklen);
+            if (!op->scan.after_pk) return HLN_ENOMEM;
+        }
+        return 0;
+    case EX_OP_DROP:
+        return 0;
+    }
+    return 0;
+}
+
+void ex_dispatch(ex_request *r, ex_then_fn then)
+{
+    ex_state *st = ex_st(r);
+    ex_op *batch = st->batch;
+    st->batch = st->batch_tail = NULL;
+    st->cur = batch;
+    st->then = then;
+    st->pending = 1;
+    ex_op *next;
+    for (ex_op *op = batch; op; op = next) {
+        next = op->next_batch; /* read before a post hands op to its target */
+        if (!op->remote) {
+            op_exec(op, r->shard->store, &r->arena, op->mut);
+            continue;
+        }
+        int rc = op_pack(op);
+        if (rc) {
+            op_fail(op, hln_fail(&op->err, rc, "out of memory"));
+            continue;
+        }
+        st->pending++;
+        op->msg.fn = op_run;
+        op->msg.next = NULL;
+        shard_post(&st->eng->shards[op->target], &op->msg);
+    }
+    if (--st->pending == 0) then(r);
+}
+
+int ex_batch_error(ex_request *r)
+{
+    for (ex_op *op = ex_st(r)->cur; op; op = op->next_batch) {
+        if (op->rc) {
+            r->err = op->err;
+            return op->rc;
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,264 @@
+/*
+ * dml.c — INSERT, UPDATE, DELETE: plan + values -> one st_mutation.
+ *
+ * What: binds the primary key, the assigned values, TTL and timestamp;
+ * builds the partition key (hln_pk_compose), its token (Murmur3), and the
+ * clustering key in byte-comparable form (0x40 + comparable value per
+ * column, inverted for DESC columns); then sends the mutation to the shard
+ * owning the token through the coordinator and answers VOID.
+ *
+ * Semantics (Cassandra's):
+ *  - INSERT writes a row marker, so the row exists even if every regular
+ *    column is null; UPDATE does not.
+ *  - A null value writes a cell tombstone; an unset value (len -2) leaves
+ *    the column untouched.
+ *  - DELETE of a whole partition writes a partition tombstone, of a row a
+ *    row tombstone, of columns cell tombstones.
+ *  - The timestamp is USING TIMESTAMP, else the client's, else the shard's
+ *    strictly increasing clock (exec.c).
+ *  - TTL (USING TTL, else the table's default_time_to_live) is written on
+ *    each cell as ttl/expires; expiry itself is storage's business, and the
+ *    row marker carries no TTL yet (st_row has no field for it), so a row
+ *    inserted with a TTL keeps existing, with null columns, after expiry.
+ *
+ * Invariant: the mutation and everything it points at are r->arena memory;
+ * for another shard the coordinator encodes it into the op.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "exec/execInt.h"
+
+#define MAX_TTL 630720000 /* 20 years, Cassandra's Attributes.MAX_TTL */
+#define MAX_KEY 65535
+
+static int bind_key(ex_request *r, const cql_term *term, const hln_column *col, bool pk,
+                    ex_value *v)
+{
+    int rc = ex_bind(r, term, col->type, col->name, v);
+    if (rc) return rc;
+    if (v->len == -1)
+        return hln_fail(&r->err, HLN_EINVAL, "Invalid null value for %s key part %s",
+                        pk ? "partition" : "clustering", col->name);
+    if (v->len == -2)
+        return hln_fail(&r->err, HLN_EINVAL, "Invalid unset value for column %s", col->name);
+    return 0;
+}
+
+/* Builds the serialized partition key of the plan's pk terms. */
+static int build_pk(ex_request *r, const ex_plan *p, const uint8_t **key, uint32_t *klen)
+{
+    const hln_table *t = p->t;
+    const uint8_t *vals[64];
+    size_t lens[64];
+    if (t->npk > 64) return hln_fail(&r->err, HLN_EUNSUPPORTED, "too many partition key columns");
+    for (int i = 0; i < t->npk; i++) {
+        ex_value v;
+        int rc = bind_key(r, p->pk[i], &t->cols[i], true, &v);
+        if (rc) return rc;
+        if (t->npk > 1 && v.len > MAX_KEY)
+            return hln_fail(&r->err, HLN_EINVAL, "Key length of %d is longer than maximum of %d",
+                            (int)v.len, MAX_KEY);
+        vals[i] = v.p;
+        lens[i] = (size_t)v.len;
+    }
+    hln_buf b;
+    hln_buf_init(&b);
+    hln_pk_compose(vals, lens, t->npk, &b);
+    int rc = 0;
+    if (b.err)
+        rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    else if (b.len == 0)
+        rc = hln_fail(&r->err, HLN_EINVAL, "Key may not be empty");
+    else if (b.len > MAX_KEY)
+        rc = hln_fail(&r->err, HLN_EINVAL, "Key length of %zu is longer than maximum of %d", b.len,
+                      MAX_KEY);
+    if (!rc) {
+        *key = hln_arena_memdup(&r->arena, b.data, b.len);
+        *klen = (uint32_t)b.len;
+        if (!*key) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    }
+    hln_buf_free(&b);
+    return rc;
+}
+
+/* Appends 0x40 + comparable(v) for clustering column col. */
+static int put_ck(ex_request *r, const hln_column *col, const ex_value *v, hln_buf *out)
+{
+    hln_buf_u8(out, 0x40);
+    int rc = hln_type_to_comparable(col->type, v->p, (size_t)v->len, col->desc, out);
+    if (rc && !r->err.code)
+        hln_fail(&r->err, rc, "cannot encode clustering value for %s", col->name);
+    return rc;
+}
+
+/* The clustering key of the first n clustering columns (DML: all of them). */
+static int build_ck(ex_request *r, const ex_plan *p, int n, const uint8_t **key, uint32_t *klen)
+{
+    const hln_table *t = p->t;
+    hln_buf b;
+    hln_buf_init(&b);
+    int rc = 0;
+    for (int pos = 0; pos < n && !rc; pos++) {
+        const hln_column *col = &t->cols[t->npk + pos];
+        ex_value v;
+        rc = bind_key(r, p->ck[pos], col, false, &v);
+        if (!rc) rc = put_ck(r, col, &v, &b);
+    }
+    if (!rc && b.err) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    if (!rc) {
+        static const uint8_t empty[1];
+        *key = b.len ? hln_arena_memdup(&r->arena, b.data, b.len) : empty;
+        *klen = (uint32_t)b.len;
+        if (!*key) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    }
+    hln_buf_free(&b);
+    return rc;
+}
+
+static int bind_timestamp(ex_request *r, const ex_plan *p, int64_t *ts)
+{
+    if (p->ts) {
+        ex_value v;
+        int rc = ex_bind(r, p->ts, hln_type_by_kind(HLN_T_BIGINT), "[timestamp]", &v);
+        if (rc) return rc;
+        if (v.len == -1) return hln_fail(&r->err, HLN_EINVAL, "Invalid null value of timestamp");
+        if (v.len >= 0) {
+            if (v.len != 8)
+                return hln_fail(&r->err, HLN_EINVAL, "Invalid empty value of timestamp");
+            uint64_t x = 0;
+            for (int i = 0; i < 8; i++)
+                x = x << 8 | v.p[i];
+            *ts = (int64_t)x;
+            if (*ts == INT64_MIN)
+                return hln_fail(&r->err, HLN_EINVAL,
+                                "Out of bound timestamp, must be in [%lld, %lld]",
+                                (long long)INT64_MIN + 1, (long long)INT64_MAX);
+            return 0;
+        }
+    }
+    if (r->params.timestamp != HLN_TS_NONE) {
+        *ts = r->params.timestamp;
+        return 0;
+    }
+    *ts = ex_next_timestamp();
+    return 0;
+}
+
+static int bind_ttl(ex_request *r, const ex_plan *p, int32_t *ttl)
+{
+    *ttl = 0;
+    const char *def = table_option(p->t, "default_time_to_live");
+    if (def) *ttl = (int32_t)strtol(def, NULL, 10);
+    if (!p->ttl) return 0;
+    int32_t v;
+    bool present;
+    int rc = ex_bind_int(r, p->ttl, "TTL", &v, &present);
+    if (rc) return rc;
+    if (!present) return 0;
+    if (v < 0)
+        return hln_fail(&r->err, HLN_EINVAL, "A TTL must be greater or equal to 0, but was %d",
+                        (int)v);
+    if (v > MAX_TTL)
+        return hln_fail(&r->err, HLN_EINVAL, "ttl is too large. requested (%d) maximum (%d)",
+                        (int)v, MAX_TTL);
+    *ttl = v;
+    return 0;
+}
+
+static void dml_done(ex_request *r)
+{
+    int rc = ex_batch_error(r);
+    if (!rc) r->result.kind = EX_VOID;
+    ex_finish(r, rc);
+}
+
+static int build(ex_request *r, st_mutation **out)
+{
+    const ex_plan *p = ex_st(r)->plan;
+    const hln_table *t = p->t;
+    int64_t ts;
+    int32_t ttl = 0;
+    int rc = bind_timestamp(r, p, &ts);
+    if (!rc && p->kind != CQL_DELETE) rc = bind_ttl(r, p, &ttl);
+    st_mutation *m = hln_arena_alloc(&r->arena, sizeof *m);
+    if (!rc && !m) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    if (rc) return rc;
+    memcpy(m->table_id, t->id, 16);
+    m->pdel_ts = HLN_TS_NONE;
+    if ((rc = build_pk(r, p, &m->pk, &m->pklen)) != 0) return rc;
+    m->token = hln_murmur3_token(m->pk, m->pklen);
+
+    if (p->kind == CQL_DELETE && p->del == EX_DEL_PARTITION) {
+        m->pdel_ts = ts;
+        *out = m;
+        return 0;
+    }
+    st_row *row = hln_arena_alloc(&r->arena, sizeof *row);
+    if (!row) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    if ((rc = build_ck(r, p, p->nck_eq, &row->ck, &row->cklen)) != 0) return rc;
+    row->marker_ts = p->row_marker ? ts : HLN_TS_NONE;
+    row->del_ts = p->kind == CQL_DELETE && p->del == EX_DEL_ROW ? ts : HLN_TS_NONE;
+    row->cells = hln_arena_alloc(&r->arena, sizeof *row->cells * (size_t)(p->nassigns + 1));
+    if (!row->cells) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    int64_t now_sec = hln_now_micros() / 1000000;
+    for (int i = 0; i < p->nassigns; i++) {
+        const hln_column *col = &t->cols[p->assigns[i].col];
+        st_cell cell = {.col_id = col->id, .ts = ts};
+        if (p->assigns[i].term) {
+            ex_value v;
+            if ((rc = ex_bind(r, p->assigns[i].term, col->type, col->name, &v)) != 0) return rc;
+            if (v.len == -2) continue;
+            if (v.len == -1) {
+                cell.flags = ST_CELL_TOMBSTONE;
+            } else {
+                cell.val = v.p;
+                cell.len = (uint32_t)v.len;
+                if (ttl > 0) {
+                    cell.ttl = ttl;
+                    cell.expires = now_sec + ttl;
+                }
+            }
+        } else {
+            cell.flags = ST_CELL_TOMBSTONE;
+        }
+        /* insertion keeps cells sorted by column id */
+        uint32_t j = row->ncells;
+        while (j > 0 && row->cells[j - 1].col_id > cell.col_id) {
+            row->cells[j] = row->cells[j - 1];
+            j--;
+        }
+        row->cells[j] = cell;
+        row->ncells++;
+    }
+    if (row->ncells > 0 || row->marker_ts != HLN_TS_NONE || row->del_ts != HLN_TS_NONE) {
+        m->rows = row;
+        m->nrows = 1;
+    }
+    *out = m;
+    return 0;
+}
+
+void ex_run_dml(ex_request *r)
+{
+    ex_state *st = ex_st(r);
+    st_mutation *m = NULL;
+    int rc = build(r, &m);
+    if (rc) {
+        ex_finish(r, rc);
+        return;
+    }
+    if (m->nrows == 0 && m->pdel_ts == HLN_TS_NONE) {
+        /* every value unset: nothing to write */
+        r->result.kind = EX_VOID;
+        ex_finish(r, 0);
+        return;
+    }
+    ex_op *op = ex_op_new(r, EX_OP_MUTATE, shard_for_token(st->eng->nshards, m->token));
+    if (!op) {
+        ex_finish(r, hln_fail(&r->err, HLN_ENOMEM, "out of memory"));
+        return;
+    }
+    op->mut = m;
+    ex_dispatch(r, dml_done);
+}

@@ -1,0 +1,442 @@
+/*
+ * exec.c — the exec module's entry points: QUERY, PREPARE, EXECUTE; the
+ * engine-wide prepared statement cache; value binding; completion.
+ *
+ * What: each entry point takes a schema snapshot, parses the text into
+ * r->arena, analyzes it (analyze.c), binds the request's values to the
+ * statement's markers, and hands the plan to the executor of its family
+ * (ddl.c, dml.c, select.c). Executors finish through ex_finish, which calls
+ * the caller's done() exactly once.
+ *
+ * Prepared statements: the id is MD5(keyspace at prepare time ++ query
+ * text), as Cassandra computes it, so ids are stable across restarts and
+ * nodes. The cache maps id -> (text, keyspace) under a mutex; EXECUTE looks
+ * the text up and parses and analyzes it again against the current schema
+ * (caching plans per shard is a later optimisation; re-analysis also means a
+ * statement follows schema changes without re-preparation). The cache is
+ * unbounded for now.
+ *
+ * Timestamps: a write without USING TIMESTAMP or a client timestamp gets
+ * the shard's clock, made strictly increasing per shard thread, so two
+ * writes issued in one microsecond on one shard keep their order.
+ *
+ * Invariants:
+ *  1. done() is called once per request (ex_finish), and nothing touches r
+ *     after it.
+ *  2. The snapshot acquired at the start is released only by
+ *     ex_request_free, so plan pointers into it stay valid for the whole
+ *     request, including the result metadata.
+ *  3. The prepared cache is only touched under its mutex; entries are never
+ *     removed while the engine runs.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "exec/execInt.h"
+
+/* ---- prepared statement cache ----------------------------------------- */
+
+typedef struct prep_entry {
+    uint8_t id[16];
+    bool used;
+    char *query; /* hln_malloc'd */
+    size_t qlen;
+    char *ks; /* hln_malloc'd, NULL when none */
+} prep_entry;
+
+typedef struct prep_cache {
+    pthread_mutex_t mu;
+    prep_entry *slots; /* open addressing, linear probing */
+    size_t cap, n;
+} prep_cache;
+
+static size_t slot_of(const uint8_t id[16], size_t cap)
+{
+    uint64_t h;
+    memcpy(&h, id, sizeof h);
+    return (size_t)(h & (cap - 1));
+}
+
+static prep_entry *cache_find(prep_cache *c, const uint8_t id[16])
+{
+    if (!c->cap) return NULL;
+    for (size_t i = slot_of(id, c->cap);; i = (i + 1) & (c->cap - 1)) {
+        prep_entry *e = &c->slots[i];
+        if (!e->used) return NULL;
+        if (!memcmp(e->id, id, 16)) return e;
+    }
+}
+
+static int cache_grow(prep_cache *c)
+{
+    size_t ncap = c->cap ? c->cap * 2 : 256;
+    prep_entry *ns = hln_calloc(ncap, sizeof *ns);
+    if (!ns) return HLN_ENOMEM;
+    for (size_t i = 0; i < c->cap; i++) {
+        if (!c->slots[i].used) continue;
+        size_t j = slot_of(c->slots[i].id, ncap);
+        while (ns[j].used)
+            j = (j + 1) & (ncap - 1);
+        ns[j] = c->slots[i];
+    }
+    hln_free(c->slots);
+    c->slots = ns;
+    c->cap = ncap;
+    return 0;
+}
+
+static int cache_put(prep_cache *c, const uint8_t id[16], const char *q, size_t qlen,
+                     const char *ks)
+{
+    int rc = 0;
+    pthread_mutex_lock(&c->mu);
+    if (cache_find(c, id)) goto out;
+    if ((c->n + 1) * 4 > c->cap * 3 && (rc = cache_grow(c)) != 0) goto out;
+    char *qc = hln_malloc(qlen + 1);
+    char *kc = ks ? hln_strdup(ks) : NULL;
+    if (!qc || (ks && !kc)) {
+        hln_free(qc);
+        hln_free(kc);
+        rc = HLN_ENOMEM;
+        goto out;
+    }
+    memcpy(qc, q, qlen);
+    qc[qlen] = 0;
+    size_t i = slot_of(id, c->cap);
+    while (c->slots[i].used)
+        i = (i + 1) & (c->cap - 1);
+    prep_entry *e = &c->slots[i];
+    memcpy(e->id, id, 16);
+    e->used = true;
+    e->query = qc;
+    e->qlen = qlen;
+    e->ks = kc;
+    c->n++;
+out:
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
+/* Copies the entry's text and keyspace into arena memory. */
+static bool cache_get(prep_cache *c, const uint8_t id[16], hln_arena *a, const char **q,
+                      size_t *qlen, const char **ks)
+{
+    bool found = false;
+    pthread_mutex_lock(&c->mu);
+    prep_entry *e = cache_find(c, id);
+    if (e) {
+        *q = hln_arena_strndup(a, e->query, e->qlen);
+        *qlen = e->qlen;
+        *ks = e->ks ? hln_arena_strdup(a, e->ks) : NULL;
+        found = *q && (!e->ks || *ks);
+    }
+    pthread_mutex_unlock(&c->mu);
+    return found;
+}
+
+int ex_init(hln_engine *e, hln_error *err)
+{
+    prep_cache *c = hln_calloc(1, sizeof *c);
+    if (!c) return hln_fail(err, HLN_ENOMEM, "out of memory");
+    pthread_mutex_init(&c->mu, NULL);
+    e->prepared = c;
+    return 0;
+}
+
+void ex_shutdown(hln_engine *e)
+{
+    prep_cache *c = e->prepared;
+    if (!c) return;
+    for (size_t i = 0; i < c->cap; i++) {
+        if (c->slots[i].used) {
+            hln_free(c->slots[i].query);
+            hln_free(c->slots[i].ks);
+        }
+    }
+    hln_free(c->slots);
+    pthread_mutex_destroy(&c->mu);
+    hln_free(c);
+    e->prepared = NULL;
+}
+
+/* ---- requests --------------------------------------------------------- */
+
+void ex_request_init(ex_request *r, hln_shard *s, ex_done_fn done, void *ud)
+{
+    memset(r, 0, sizeof *r);
+    r->shard = s;
+    hln_arena_init(&r->arena, 16384);
+    r->params.timestamp = HLN_TS_NONE;
+    r->params.page_size = -1;
+    r->done = done;
+    r->ud = ud;
+}
+
+void ex_request_free(ex_request *r)
+{
+    ex_state *st = r->priv;
+    if (st) {
+        ex_ops_free(r);
+        if (st->schema) schema_release(st->schema);
+        hln_free(st->dropped);
+        r->priv = NULL;
+    }
+    hln_arena_free(&r->arena);
+}
+
+void ex_finish(ex_request *r, int rc)
+{
+    r->rc = rc;
+    if (rc) {
+        r->err.code = rc;
+        if (!r->err.msg[0]) snprintf(r->err.msg, sizeof r->err.msg, "%s", hln_strerror(rc));
+    }
+    r->done(r);
+}
+
+/* Sets up the request state; on failure finishes the request and returns NULL. */
+static ex_state *start(ex_request *r)
+{
+    if (!r->shard || !r->shard->eng) {
+        ex_finish(r, hln_fail(&r->err, HLN_ESERVER, "request has no shard"));
+        return NULL;
+    }
+    ex_state *st = hln_arena_alloc(&r->arena, sizeof *st);
+    if (!st) {
+        ex_finish(r, hln_fail(&r->err, HLN_ENOMEM, "out of memory"));
+        return NULL;
+    }
+    st->eng = r->shard->eng;
+    r->priv = st;
+    st->schema = catalog_acquire(st->eng->catalog);
+    if (!st->schema) {
+        ex_finish(r, hln_fail(&r->err, HLN_ESERVER, "no schema"));
+        return NULL;
+    }
+    return st;
+}
+
+/* ---- values ----------------------------------------------------------- */
+
+int ex_bind(ex_request *r, const cql_term *term, const hln_type *t, const char *col, ex_value *out)
+{
+    ex_state *st = ex_st(r);
+    switch (term->kind) {
+    case CQL_TERM_NULL:
+        out->p = NULL;
+        out->len = -1;
+        return 0;
+    case CQL_TERM_BIND: {
+        int i = term->bind_index;
+        if (i < 0 || i >= st->nvals)
+            return hln_fail(&r->err, HLN_EINVAL, "Invalid amount of bind variables");
+        *out = st->vals[i];
+        if (out->len >= 0) return hln_type_validate(t, out->p, (size_t)out->len, col, &r->err);
+        if (out->len < -2)
+            return hln_fail(&r->err, HLN_EPROTO, "Invalid value length %d", (int)out->len);
+        return 0;
+    }
+    case CQL_TERM_LITERAL: {
+        hln_buf b;
+        hln_buf_init(&b);
+        int rc = hln_type_from_literal(t, term->lit, term->text, col, &b, &r->err);
+        if (!rc && b.err) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+        if (!rc) {
+            static const uint8_t empty[1];
+            out->p = b.len ? hln_arena_memdup(&r->arena, b.data, b.len) : empty;
+            out->len = (int32_t)b.len;
+            if (!out->p) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+        }
+        hln_buf_free(&b);
+        return rc;
+    }
+    }
+    return hln_fail(&r->err, HLN_EUNSUPPORTED, "Unsupported term");
+}
+
+int ex_bind_int(ex_request *r, const cql_term *term, const char *what, int32_t *out, bool *present)
+{
+    ex_value v;
+    int rc = ex_bind(r, term, hln_type_by_kind(HLN_T_INT), what, &v);
+    if (rc) return rc;
+    *present = false;
+    if (v.len == -2) return 0;
+    if (v.len == -1) return hln_fail(&r->err, HLN_EINVAL, "Invalid null value of %s", what);
+    if (v.len != 4) return hln_fail(&r->err, HLN_EINVAL, "Invalid empty value of %s", what);
+    *out = (int32_t)((uint32_t)v.p[0] << 24 | (uint32_t)v.p[1] << 16 | (uint32_t)v.p[2] << 8 |
+                     (uint32_t)v.p[3]);
+    *present = true;
+    return 0;
+}
+
+static _Thread_local int64_t last_ts = INT64_MIN;
+
+int64_t ex_next_timestamp(void)
+{
+    int64_t now = hln_now_micros();
+    if (now <= last_ts) now = last_ts + 1;
+    last_ts = now;
+    return now;
+}
+
+/* Orders the request's values by marker: positional as given, or by name
+ * (each marker's bind spec name) when the request carries names. */
+static int resolve_values(ex_request *r)
+{
+    ex_state *st = ex_st(r);
+    const ex_plan *p = st->plan;
+    int n = st->stmt->n_binds;
+    const ex_params *pa = &r->params;
+    if (pa->names && pa->nvalues > 0) {
+        ex_value *v = hln_arena_alloc(&r->arena, sizeof *v * (size_t)(n ? n : 1));
+        if (!v) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+        int found = 0;
+        for (int i = 0; i < n; i++) {
+            const char *name = p->binds[i].name;
+            for (int j = 0; j < pa->nvalues; j++) {
+                if (pa->names[j] && name && !strcmp(pa->names[j], name)) {
+                    v[i] = pa->values[j];
+                    found++;
+                    break;
+                }
+            }
+        }
+        st->vals = v;
+        st->nvals = found;
+        if (found != n) goto mismatch;
+        return 0;
+    }
+    st->vals = pa->values;
+    st->nvals = pa->nvalues;
+    if (st->nvals != n) goto mismatch;
+    return 0;
+mismatch:
+    if (st->prepared)
+        return hln_fail(&r->err, HLN_EINVAL,
+                        "there were %d markers(?) in CQL but %d bound variables", n, st->nvals);
+    return hln_fail(&r->err, HLN_EINVAL, "Invalid amount of bind variables");
+}
+
+/* Analyzes stmt (default keyspace ks), binds the values and runs it. */
+static void run_statement(ex_request *r, const cql_stmt *stmt, const char *ks)
+{
+    ex_state *st = ex_st(r);
+    st->stmt = stmt;
+    int rc = ex_analyze(r, stmt, ks, &st->plan);
+    if (!rc) rc = resolve_values(r);
+    if (rc) {
+        ex_finish(r, rc);
+        return;
+    }
+    switch (stmt->kind) {
+    case CQL_CREATE_KEYSPACE:
+    case CQL_DROP_KEYSPACE:
+    case CQL_USE:
+    case CQL_CREATE_TABLE:
+    case CQL_DROP_TABLE:
+        ex_run_ddl(r);
+        return;
+    case CQL_INSERT:
+    case CQL_UPDATE:
+    case CQL_DELETE:
+        ex_run_dml(r);
+        return;
+    case CQL_SELECT:
+        ex_run_select(r);
+        return;
+    }
+    ex_finish(r, hln_fail(&r->err, HLN_EUNSUPPORTED, "statement not supported yet"));
+}
+
+/* ---- entry points ----------------------------------------------------- */
+
+void ex_query(ex_request *r, const char *cql, size_t len)
+{
+    ex_state *st = start(r);
+    if (!st) return;
+    cql_stmt *stmt = NULL;
+    int rc = cql_parse(cql, len, &r->arena, &stmt, &r->err);
+    if (rc) {
+        ex_finish(r, rc);
+        return;
+    }
+    run_statement(r, stmt, r->params.keyspace);
+}
+
+void ex_prepare(ex_request *r, const char *cql, size_t len)
+{
+    ex_state *st = start(r);
+    if (!st) return;
+    prep_cache *c = st->eng->prepared;
+    if (!c) {
+        ex_finish(r, hln_fail(&r->err, HLN_ESERVER, "prepared statement cache not initialised"));
+        return;
+    }
+    cql_stmt *stmt = NULL;
+    int rc = cql_parse(cql, len, &r->arena, &stmt, &r->err);
+    if (!rc) {
+        st->stmt = stmt;
+        rc = ex_analyze(r, stmt, r->params.keyspace, &st->plan);
+    }
+    if (rc) {
+        ex_finish(r, rc);
+        return;
+    }
+    const ex_plan *p = st->plan;
+    ex_result *res = &r->result;
+    const char *ks = r->params.keyspace;
+    ex_md5_2(ks, ks ? strlen(ks) : 0, cql, len, res->id);
+    rc = cache_put(c, res->id, cql, len, ks);
+    if (rc) {
+        ex_finish(r, hln_fail(&r->err, rc, "out of memory"));
+        return;
+    }
+    res->kind = EX_PREPARED;
+    res->binds = p->binds;
+    res->nbinds = p->nbinds;
+    res->pk_indexes = p->pk_indexes;
+    res->npk_indexes = p->npk_indexes;
+    if (stmt->kind == CQL_SELECT) {
+        res->cols = p->cols;
+        res->ncols = p->nproj;
+    } else {
+        res->no_metadata = true;
+    }
+    ex_finish(r, 0);
+}
+
+void ex_execute(ex_request *r, const uint8_t *id, size_t idlen)
+{
+    ex_state *st = start(r);
+    if (!st) return;
+    st->prepared = true;
+    prep_cache *c = st->eng->prepared;
+    uint8_t key[16] = {0};
+    memcpy(key, id, idlen < 16 ? idlen : 16);
+    const char *q = NULL, *ks = NULL;
+    size_t qlen = 0;
+    if (!c || idlen != 16 || !cache_get(c, key, &r->arena, &q, &qlen, &ks)) {
+        char hex[2 * 64 + 1];
+        size_t n = idlen < 64 ? idlen : 64;
+        for (size_t i = 0; i < n; i++)
+            snprintf(hex + 2 * i, 3, "%02x", id[i]);
+        hex[2 * n] = 0;
+        int rc = hln_fail(&r->err, HLN_EUNPREPARED,
+                          "Prepared query with ID %s not found (either the query was not "
+                          "prepared on this host (maybe the host has been restarted?) or you "
+                          "have prepared too many queries and it has been evicted from the "
+                          "internal cache)",
+                          hex);
+        memcpy(r->err.id, key, 16);
+        ex_finish(r, rc);
+        return;
+    }
+    cql_stmt *stmt = NULL;
+    int rc = cql_parse(q, qlen, &r->arena, &stmt, &r->err);
+    if (rc) {
+        ex_finish(r, rc);
+        return;
+    }
+    run_statement(r, stmt, ks);
+}

@@ -1,0 +1,206 @@
+/*
+ * execInt.h — private interface shared by the exec module's files.
+ *
+ * What: the plan the analyzer produces (analyze.c), the per-request state
+ * (exec.c), the coordinator's shard operations (coord.c), and the entry
+ * points of each statement family's executor (ddl.c, dml.c, select.c).
+ *
+ * Flow of one request:
+ *     exec.c    parse (cql_parse) -> ex_analyze -> values bound -> ex_run
+ *     analyze.c statement + snapshot -> ex_plan (columns resolved, bind specs)
+ *     ddl.c / dml.c / select.c: plan + values -> shard operations
+ *     coord.c   operations dispatched (inline on this shard, by message to
+ *               others), replies counted, then the statement's continuation
+ *               builds the result and calls ex_finish.
+ *
+ * Invariants:
+ *  1. A request's state (ex_state) and plan live in r->arena and are touched
+ *     only on r->shard's thread.
+ *  2. ex_finish calls r->done exactly once and is the last thing any code
+ *     path does with r: after it, the caller may free r from another thread.
+ *  3. An ex_op travels origin -> target -> origin by shard_post; while it is
+ *     away, only the target touches it, and the origin touches nothing the
+ *     op points at. Remote ops own an arena for their inputs and outputs,
+ *     freed with the request.
+ */
+#ifndef HLN_EXEC_INT_H
+#define HLN_EXEC_INT_H
+
+#include "cql/cql.h"
+#include "exec/exec.h"
+#include "storage/storage.h"
+
+/* ---- plan ------------------------------------------------------------- */
+
+/* The restrictions WHERE puts on one column, merged (Cassandra's rules: an
+ * equality excludes anything else; at most one lower and one upper bound). */
+typedef struct ex_restr {
+    const cql_term *eq;
+    const cql_term *lo, *hi;
+    bool lo_incl, hi_incl;
+} ex_restr;
+
+/* A row filter: column index in t->cols, operator, term (bound later). */
+typedef struct ex_filter {
+    int col;
+    cql_op op;
+    const cql_term *term;
+    ex_value val; /* bound value, filled at execution */
+} ex_filter;
+
+/* An assignment (INSERT value / UPDATE SET) or a deleted column (term NULL). */
+typedef struct ex_assign {
+    int col; /* index in t->cols */
+    const cql_term *term;
+} ex_assign;
+
+typedef struct ex_plan {
+    const cql_stmt *stmt;
+    cql_stmt_kind kind;
+    const char *ks;     /* resolved keyspace (DDL, DML, SELECT, USE) */
+    const hln_table *t; /* DML and SELECT */
+
+    /* bind markers: one spec per marker (name, type), and for
+       DML/SELECT the marker giving each partition key column */
+    ex_colspec *binds;
+    int nbinds;
+    int *pk_indexes;
+    int npk_indexes;
+
+    /* DML and SELECT: equality terms of the partition key (t->npk entries,
+       NULL where absent) and of the clustering prefix used for slicing */
+    const cql_term **pk;
+    const cql_term **ck; /* t->nck entries; ck[0..nck_eq-1] set */
+    int nck_eq;
+    /* SELECT: slice on clustering column nck_eq, if any */
+    const cql_term *lo, *hi;
+    bool lo_incl, hi_incl;
+    ex_filter *filters; /* restrictions checked row by row */
+    int nfilters;
+
+    /* DML */
+    ex_assign *assigns;
+    int nassigns;
+    const cql_term *ttl, *ts;
+    bool row_marker; /* INSERT */
+    enum { EX_DEL_NONE, EX_DEL_PARTITION, EX_DEL_ROW, EX_DEL_CELLS } del;
+
+    /* SELECT */
+    bool pk_lookup; /* every partition key column given by = */
+    bool reversed;
+    bool distinct;
+    const cql_term *limit, *pp_limit;
+    int *proj; /* selected columns, indexes in t->cols */
+    int nproj;
+    ex_colspec *cols; /* result metadata, nproj entries */
+} ex_plan;
+
+/* ---- coordinator ------------------------------------------------------ */
+
+typedef enum ex_op_kind { EX_OP_MUTATE, EX_OP_READ, EX_OP_SCAN, EX_OP_DROP } ex_op_kind;
+
+typedef struct ex_op {
+    hln_msg msg; /* first member: the message is the op */
+    ex_request *r;
+    hln_shard *origin;
+    int target;
+    ex_op_kind kind;
+    bool remote;
+    hln_arena arena; /* remote ops only */
+    /* inputs */
+    const st_mutation *mut;
+    hln_buf enc; /* remote mutation, encoded */
+    st_read_cmd read;
+    st_scan_cmd scan;
+    uint8_t table_id[16];
+    /* outputs */
+    st_partition *parts;
+    int rc;
+    hln_error err;
+    struct ex_op *next;       /* every op of the request, for freeing */
+    struct ex_op *next_batch; /* ops of the current dispatch, in creation order */
+} ex_op;
+
+typedef void (*ex_then_fn)(ex_request *r);
+
+/* ---- request state ---------------------------------------------------- */
+
+typedef struct ex_state {
+    hln_engine *eng;
+    hln_schema *schema; /* acquired at start, released with the request */
+    const cql_stmt *stmt;
+    ex_plan *plan;
+    const ex_value *vals; /* bound values by marker index (names resolved) */
+    int nvals;
+    bool prepared; /* EXECUTE (affects the bind-count message) */
+    /* coordinator */
+    ex_op *ops, *ops_tail;     /* all ops */
+    ex_op *batch, *batch_tail; /* ops created since the last dispatch */
+    ex_op *cur;                /* ops of the last dispatch (next_batch) */
+    int pending;
+    ex_then_fn then;
+    void *xs; /* the executor's own state (select.c: bound limits) */
+    /* DDL: ids of dropped tables (hln_malloc'd) */
+    uint8_t (*dropped)[16];
+    int ndropped;
+} ex_state;
+
+static inline ex_state *ex_st(ex_request *r)
+{
+    return (ex_state *)r->priv;
+}
+
+/* Completes the request: sets r->rc (and r->err when rc != 0 and nothing
+ * filled it) and calls r->done. Must be the last use of r. */
+void ex_finish(ex_request *r, int rc);
+
+/* ---- analyze.c -------------------------------------------------------- */
+
+/* Resolves stmt against st->schema with default keyspace ks (may be NULL).
+ * On success *out is arena memory. Errors carry Cassandra's wording. */
+int ex_analyze(ex_request *r, const cql_stmt *stmt, const char *ks, ex_plan **out);
+
+/* Cassandra's ColumnIdentifier.maybeQuote: the name as is when it is a
+ * plain lower-case identifier, else double-quoted. Arena memory. */
+const char *ex_quote(hln_arena *a, const char *name);
+
+/* ---- values (exec.c) -------------------------------------------------- */
+
+/* Binds a term to a serialized value of type t for column col (messages).
+ * NULL literal -> len -1; unset bound value -> len -2. Bound values are
+ * validated with hln_type_validate. The value lives in r->arena or in the
+ * caller's value buffers. */
+int ex_bind(ex_request *r, const cql_term *term, const hln_type *t, const char *col, ex_value *out);
+/* A bound int (LIMIT, TTL); *present false when unset. */
+int ex_bind_int(ex_request *r, const cql_term *term, const char *what, int32_t *out, bool *present);
+
+/* The next write timestamp of this shard: hln_now_micros(), made strictly
+ * increasing per shard thread. */
+int64_t ex_next_timestamp(void);
+
+/* ---- coord.c ---------------------------------------------------------- */
+
+/* A new operation for shard `target` in the current batch (NULL on ENOMEM). */
+ex_op *ex_op_new(ex_request *r, ex_op_kind kind, int target);
+/* Runs the batch: local ops inline, remote ones by message; calls then(r) on
+ * r->shard's thread once every op has completed (possibly before returning).
+ * then() must check op results with ex_batch_error. */
+void ex_dispatch(ex_request *r, ex_then_fn then);
+/* The first failed op's code (its error copied into r->err), or 0. */
+int ex_batch_error(ex_request *r);
+/* Frees every op of the request. */
+void ex_ops_free(ex_request *r);
+
+/* ---- executors -------------------------------------------------------- */
+
+void ex_run_ddl(ex_request *r);    /* CREATE/DROP KEYSPACE/TABLE, USE */
+void ex_run_dml(ex_request *r);    /* INSERT, UPDATE, DELETE */
+void ex_run_select(ex_request *r); /* SELECT */
+
+/* ---- md5.c ------------------------------------------------------------ */
+
+void ex_md5(const void *p, size_t n, uint8_t out[16]);
+/* MD5 over the concatenation of two buffers. */
+void ex_md5_2(const void *a, size_t na, const void *b, size_t nb, uint8_t out[16]);
+
+#endif

@@ -1,0 +1,495 @@
+/* test_exec.c — exec: prepared statements, bound values, cross-shard coordination.
+ *
+ * Runs a real engine (2 shards, so requests coordinated on one shard reach
+ * partitions owned by the other) and drives exec directly, the way the
+ * network server does: a message to a shard runs ex_query / ex_prepare /
+ * ex_execute there, and the test thread waits for done(). What the
+ * embedded API cannot reach is tested here: PREPARE metadata, EXECUTE by id
+ * (positional and named values, unset values), the unknown-id error, and
+ * requests coordinated from shard 1. Plain CQL behaviour is covered by the
+ * golden tests.
+ */
+#include <errno.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "exec/exec.h"
+#include "exec/execInt.h"
+
+/* ---- md5 ---------------------------------------------------------------- */
+
+static void hex(const uint8_t d[16], char out[33])
+{
+    for (int i = 0; i < 16; i++)
+        sprintf(out + 2 * i, "%02x", d[i]);
+}
+
+static void test_md5(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *out;
+    } v[] = {
+        {"", "d41d8cd98f00b204e9800998ecf8427e"},
+        {"a", "0cc175b9c0f1b6a831c399e269772661"},
+        {"abc", "900150983cd24fb0d6963f7d28e17f72"},
+        {"message digest", "f96b697d7cb7938d525a2f31aaf161d0"},
+        {"abcdefghijklmnopqrstuvwxyz", "c3fcd3d76192e4007dfb496cca67e13b"},
+        {"12345678901234567890123456789012345678901234567890123456789012345678901234567890",
+         "57edf4a22be3c955ac49da2e2107b67a"},
+    };
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        uint8_t d[16];
+        char h[33];
+        ex_md5(v[i].in, strlen(v[i].in), d);
+        hex(d, h);
+        assert_string_equal(h, v[i].out);
+    }
+    /* split input hashes like the concatenation */
+    uint8_t a[16], b[16];
+    ex_md5("ksSELECT 1", 10, a);
+    ex_md5_2("ks", 2, "SELECT 1", 8, b);
+    assert_memory_equal(a, b, 16);
+}
+
+/* ---- an engine and requests on its shards --------------------------------- */
+
+static hln_engine *eng;
+static char datadir[512];
+
+static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(p);
+}
+
+enum { Q, P, X };
+
+typedef struct job {
+    hln_msg msg;
+    ex_request req;
+    int kind;
+    const char *text;
+    const uint8_t *id;
+    size_t idlen;
+    const char *ks;
+    ex_value *vals;
+    int nvals;
+    const char **names;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool done;
+    int on_shard; /* shard the done() callback ran on */
+} job;
+
+static void job_done(ex_request *r)
+{
+    job *j = r->ud;
+    hln_shard *s = shard_current();
+    pthread_mutex_lock(&j->mu);
+    j->on_shard = s ? s->id : -1;
+    j->done = true;
+    pthread_cond_signal(&j->cv);
+    pthread_mutex_unlock(&j->mu);
+}
+
+static void job_run(hln_shard *self, hln_msg *m)
+{
+    job *j = (job *)m;
+    ex_request_init(&j->req, self, job_done, j);
+    j->req.params.keyspace = j->ks;
+    j->req.params.values = j->vals;
+    j->req.params.nvalues = j->nvals;
+    j->req.params.names = j->names;
+    if (j->kind == Q)
+        ex_query(&j->req, j->text, strlen(j->text));
+    else if (j->kind == P)
+        ex_prepare(&j->req, j->text, strlen(j->text));
+    else
+        ex_execute(&j->req, j->id, j->idlen);
+}
+
+static job *run_full(int shard, int kind, const char *text, const uint8_t *id, size_t idlen,
+                     ex_value *vals, int nvals, const char **names)
+{
+    job *j = calloc(1, sizeof *j);
+    j->kind = kind;
+    j->text = text;
+    j->id = id;
+    j->idlen = idlen;
+    j->ks = "ks";
+    j->vals = vals;
+    j->nvals = nvals;
+    j->names = names;
+    pthread_mutex_init(&j->mu, NULL);
+    pthread_cond_init(&j->cv, NULL);
+    j->msg.fn = job_run;
+    shard_post(&eng->shards[shard], &j->msg);
+    struct timespec dl;
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_sec += 20;
+    pthread_mutex_lock(&j->mu);
+    while (!j->done) {
+        if (pthread_cond_timedwait(&j->cv, &j->mu, &dl) == ETIMEDOUT) {
+            pthread_mutex_unlock(&j->mu);
+            fail_msg("request timed out: %s", text ? text : "(execute)");
+        }
+    }
+    pthread_mutex_unlock(&j->mu);
+    assert_int_equal(j->on_shard, shard);
+    return j;
+}
+
+static job *query(int shard, const char *text)
+{
+    return run_full(shard, Q, text, NULL, 0, NULL, 0, NULL);
+}
+
+static void job_free(job *j)
+{
+    ex_request_free(&j->req);
+    pthread_mutex_destroy(&j->mu);
+    pthread_cond_destroy(&j->cv);
+    free(j);
+}
+
+static void ok(int shard, const char *text)
+{
+    job *j = query(shard, text);
+    if (j->req.rc) fail_msg("%s: %s", text, j->req.err.msg);
+    job_free(j);
+}
+
+static void expect_err(job *j, int code, const char *msg)
+{
+    assert_int_equal(j->req.rc, code);
+    assert_string_equal(j->req.err.msg, msg);
+    job_free(j);
+}
+
+static ex_value int_val(uint8_t buf[4], int32_t v)
+{
+    uint32_t u = (uint32_t)v;
+    buf[0] = (uint8_t)(u >> 24);
+    buf[1] = (uint8_t)(u >> 16);
+    buf[2] = (uint8_t)(u >> 8);
+    buf[3] = (uint8_t)u;
+    return (ex_value){buf, 4};
+}
+
+static int32_t get_int(const ex_value *v)
+{
+    assert_int_equal(v->len, 4);
+    return (int32_t)((uint32_t)v->p[0] << 24 | (uint32_t)v->p[1] << 16 | (uint32_t)v->p[2] << 8 |
+                     v->p[3]);
+}
+
+static ex_value text_val(const char *s)
+{
+    return (ex_value){(const uint8_t *)s, (int32_t)strlen(s)};
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    const char *base = getenv("HLN_TEST_TMP");
+    if (!base || !*base) base = "/tmp";
+    mkdir(base, 0755);
+    snprintf(datadir, sizeof datadir, "%s/exec-XXXXXX", base);
+    if (!mkdtemp(datadir)) return -1;
+    hln_config cfg;
+    hln_config_default(&cfg);
+    snprintf(cfg.data_dir, sizeof cfg.data_dir, "%s", datadir);
+    cfg.shards = 2;
+    hln_error err = {0};
+    if (engine_start(&eng, &cfg, &err)) {
+        fprintf(stderr, "engine_start: %s\n", err.msg);
+        return -1;
+    }
+    ok(0, "CREATE KEYSPACE ks WITH replication = {'class': 'SimpleStrategy', "
+          "'replication_factor': 1}");
+    ok(0, "CREATE TABLE ks.kv (k int, c int, v text, n int, PRIMARY KEY (k, c))");
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    hln_error err = {0};
+    if (eng) engine_stop(eng, &err);
+    nftw(datadir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    return 0;
+}
+
+/* ---- tests ---------------------------------------------------------------- */
+
+static void test_prepare_metadata(void **state)
+{
+    (void)state;
+    const char *q = "INSERT INTO kv (k, c, v) VALUES (?, ?, :val) USING TTL ? AND TIMESTAMP ?";
+    job *j = run_full(0, P, q, NULL, 0, NULL, 0, NULL);
+    if (j->req.rc) fail_msg("%s", j->req.err.msg);
+    const ex_result *res = &j->req.result;
+    assert_int_equal(res->kind, EX_PREPARED);
+    uint8_t id[16];
+    ex_md5_2("ks", 2, q, strlen(q), id);
+    assert_memory_equal(res->id, id, 16);
+    assert_int_equal(res->nbinds, 5);
+    assert_string_equal(res->binds[0].name, "k");
+    assert_string_equal(res->binds[0].ks, "ks");
+    assert_string_equal(res->binds[0].table, "kv");
+    assert_int_equal(res->binds[0].type->kind, HLN_T_INT);
+    assert_string_equal(res->binds[1].name, "c");
+    assert_string_equal(res->binds[2].name, "val");
+    assert_int_equal(res->binds[2].type->kind, HLN_T_VARCHAR);
+    assert_int_equal(res->npk_indexes, 1);
+    assert_int_equal(res->pk_indexes[0], 0);
+    job_free(j);
+
+    j = run_full(0, P, "SELECT v, n AS total FROM kv WHERE k = ? AND c > ? LIMIT ?", NULL, 0, NULL,
+                 0, NULL);
+    if (j->req.rc) fail_msg("%s", j->req.err.msg);
+    res = &j->req.result;
+    assert_int_equal(res->nbinds, 3);
+    assert_string_equal(res->binds[2].name, "[limit]");
+    assert_int_equal(res->binds[2].type->kind, HLN_T_INT);
+    assert_int_equal(res->ncols, 2);
+    assert_string_equal(res->cols[0].name, "v");
+    assert_string_equal(res->cols[1].name, "total");
+    assert_int_equal(res->npk_indexes, 1);
+    job_free(j);
+
+    /* pk given by a literal: no pk_indexes */
+    j = run_full(0, P, "UPDATE kv USING TTL ? SET n = ? WHERE k = 1 AND c = ?", NULL, 0, NULL, 0,
+                 NULL);
+    if (j->req.rc) fail_msg("%s", j->req.err.msg);
+    res = &j->req.result;
+    assert_int_equal(res->nbinds, 3);
+    assert_string_equal(res->binds[0].name, "[ttl]");
+    assert_string_equal(res->binds[1].name, "n");
+    assert_string_equal(res->binds[2].name, "c");
+    assert_int_equal(res->npk_indexes, 0);
+    job_free(j);
+
+    expect_err(run_full(0, P, "SELECT * FROM nope.t", NULL, 0, NULL, 0, NULL), HLN_ENOTFOUND,
+               "keyspace nope does not exist");
+}
+
+static void test_execute(void **state)
+{
+    (void)state;
+    const char *ins = "INSERT INTO kv (k, c, v, n) VALUES (?, ?, ?, ?)";
+    job *p = run_full(0, P, ins, NULL, 0, NULL, 0, NULL);
+    assert_int_equal(p->req.rc, 0);
+    uint8_t id[16];
+    memcpy(id, p->req.result.id, 16);
+    job_free(p);
+
+    /* 40 partitions, coordinated alternately from both shards */
+    for (int k = 0; k < 40; k++) {
+        uint8_t b0[4], b1[4], b2[4];
+        char txt[16];
+        snprintf(txt, sizeof txt, "v%d", k);
+        ex_value vals[4] = {int_val(b0, k), int_val(b1, 1), text_val(txt), int_val(b2, k * 10)};
+        job *j = run_full(k % 2, X, NULL, id, 16, vals, 4, NULL);
+        if (j->req.rc) fail_msg("%s", j->req.err.msg);
+        assert_int_equal(j->req.result.kind, EX_VOID);
+        job_free(j);
+    }
+    /* read each back through a prepared SELECT, from the other shard */
+    p = run_full(1, P, "SELECT k, v, n FROM kv WHERE k = ? AND c = ?", NULL, 0, NULL, 0, NULL);
+    assert_int_equal(p->req.rc, 0);
+    uint8_t sid[16];
+    memcpy(sid, p->req.result.id, 16);
+    job_free(p);
+    for (int k = 0; k < 40; k++) {
+        uint8_t b0[4], b1[4];
+        ex_value vals[2] = {int_val(b0, k), int_val(b1, 1)};
+        job *j = run_full((k + 1) % 2, X, NULL, sid, 16, vals, 2, NULL);
+        if (j->req.rc) fail_msg("%s", j->req.err.msg);
+        const ex_result *res = &j->req.result;
+        assert_int_equal(res->kind, EX_ROWS);
+        assert_int_equal(res->nrows, 1);
+        assert_int_equal(get_int(&res->cells[0]), k);
+        char txt[16];
+        snprintf(txt, sizeof txt, "v%d", k);
+        assert_int_equal(res->cells[1].len, (int)strlen(txt));
+        assert_memory_equal(res->cells[1].p, txt, strlen(txt));
+        assert_int_equal(get_int(&res->cells[2]), k * 10);
+        job_free(j);
+    }
+    /* a full scan from either shard sees every partition once */
+    for (int s = 0; s < 2; s++) {
+        job *j = query(s, "SELECT k FROM kv");
+        assert_int_equal(j->req.rc, 0);
+        assert_int_equal(j->req.result.nrows, 40);
+        int seen[40] = {0};
+        for (int i = 0; i < 40; i++)
+            seen[get_int(&j->req.result.cells[i])]++;
+        for (int i = 0; i < 40; i++)
+            assert_int_equal(seen[i], 1);
+        job_free(j);
+    }
+    /* LIMIT ? */
+    {
+        uint8_t b[4];
+        ex_value lim = int_val(b, 7);
+        job *j = run_full(1, Q, "SELECT k FROM kv LIMIT ?", NULL, 0, &lim, 1, NULL);
+        assert_int_equal(j->req.rc, 0);
+        assert_int_equal(j->req.result.nrows, 7);
+        job_free(j);
+        lim = int_val(b, -1);
+        expect_err(run_full(1, Q, "SELECT k FROM kv LIMIT ?", NULL, 0, &lim, 1, NULL), HLN_EINVAL,
+                   "LIMIT must be strictly positive");
+    }
+}
+
+static void test_named_and_unset(void **state)
+{
+    (void)state;
+    const char *ins = "INSERT INTO kv (k, c, v, n) VALUES (:k, :c, :v, :n)";
+    job *p = run_full(0, P, ins, NULL, 0, NULL, 0, NULL);
+    assert_int_equal(p->req.rc, 0);
+    uint8_t id[16];
+    memcpy(id, p->req.result.id, 16);
+    job_free(p);
+
+    uint8_t b0[4], b1[4], b2[4];
+    const char *names[4] = {"n", "v", "c", "k"};
+    ex_value vals[4] = {int_val(b0, 5), text_val("named"), int_val(b1, 2), int_val(b2, 100)};
+    job *j = run_full(1, X, NULL, id, 16, vals, 4, names);
+    if (j->req.rc) fail_msg("%s", j->req.err.msg);
+    job_free(j);
+
+    /* unset n leaves it untouched; v overwritten */
+    ex_value vals2[4] = {{NULL, -2}, text_val("again"), int_val(b1, 2), int_val(b2, 100)};
+    j = run_full(0, X, NULL, id, 16, vals2, 4, names);
+    if (j->req.rc) fail_msg("%s", j->req.err.msg);
+    job_free(j);
+    j = query(1, "SELECT v, n FROM kv WHERE k = 100 AND c = 2");
+    assert_int_equal(j->req.rc, 0);
+    assert_int_equal(j->req.result.nrows, 1);
+    assert_memory_equal(j->req.result.cells[0].p, "again", 5);
+    assert_int_equal(get_int(&j->req.result.cells[1]), 5);
+    job_free(j);
+
+    /* null n deletes it */
+    ex_value vals3[4] = {{NULL, -1}, text_val("again"), int_val(b1, 2), int_val(b2, 100)};
+    j = run_full(0, X, NULL, id, 16, vals3, 4, names);
+    assert_int_equal(j->req.rc, 0);
+    job_free(j);
+    j = query(0, "SELECT n FROM kv WHERE k = 100 AND c = 2");
+    assert_int_equal(j->req.result.nrows, 1);
+    assert_int_equal(j->req.result.cells[0].len, -1);
+    job_free(j);
+
+    /* a missing name */
+    const char *bad[4] = {"n", "v", "c", "nope"};
+    expect_err(run_full(0, X, NULL, id, 16, vals, 4, bad), HLN_EINVAL,
+               "there were 4 markers(?) in CQL but 3 bound variables");
+    /* unset partition key */
+    ex_value vals4[4] = {int_val(b0, 5), text_val("x"), int_val(b1, 2), {NULL, -2}};
+    expect_err(run_full(0, X, NULL, id, 16, vals4, 4, names), HLN_EINVAL,
+               "Invalid unset value for column k");
+    /* bad value length */
+    ex_value vals5[4] = {
+        {(const uint8_t *)"abc", 3}, text_val("x"), int_val(b1, 2), int_val(b2, 1)};
+    j = run_full(0, X, NULL, id, 16, vals5, 4, names);
+    assert_int_equal(j->req.rc, HLN_EINVAL);
+    job_free(j);
+}
+
+static void test_errors(void **state)
+{
+    (void)state;
+    uint8_t id[16] = {0xde, 0xad, 0xbe, 0xef};
+    job *j = run_full(0, X, NULL, id, 16, NULL, 0, NULL);
+    assert_int_equal(j->req.rc, HLN_EUNPREPARED);
+    assert_memory_equal(j->req.err.id, id, 16);
+    assert_non_null(strstr(j->req.err.msg,
+                           "Prepared query with ID deadbeef000000000000000000000000 "
+                           "not found"));
+    job_free(j);
+
+    j = run_full(0, P, "SELECT * FROM kv WHERE k = ?", NULL, 0, NULL, 0, NULL);
+    memcpy(id, j->req.result.id, 16);
+    job_free(j);
+    expect_err(run_full(0, X, NULL, id, 16, NULL, 0, NULL), HLN_EINVAL,
+               "there were 1 markers(?) in CQL but 0 bound variables");
+    expect_err(run_full(0, Q, "SELECT * FROM kv WHERE k = ?", NULL, 0, NULL, 0, NULL), HLN_EINVAL,
+               "Invalid amount of bind variables");
+    expect_err(query(0, "SELECT * FROM kv WHERE k = 1 AND c = null"), HLN_EINVAL,
+               "Invalid null value in condition for column c");
+}
+
+/* Two writes of one cell in quick succession: the later always wins,
+ * because the shard's timestamps strictly increase. */
+static void test_timestamps(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 200; i++) {
+        char q[128];
+        snprintf(q, sizeof q, "UPDATE kv SET n = %d WHERE k = 7 AND c = 7", i);
+        ok(i % 2, q);
+    }
+    job *j = query(0, "SELECT n FROM kv WHERE k = 7 AND c = 7");
+    assert_int_equal(get_int(&j->req.result.cells[0]), 199);
+    job_free(j);
+    int64_t a = ex_next_timestamp(), b = ex_next_timestamp();
+    assert_true(b > a);
+}
+
+static void test_drop_discards_data(void **state)
+{
+    (void)state;
+    ok(0, "CREATE TABLE ks.d (k int PRIMARY KEY, v int)");
+    for (int k = 0; k < 20; k++) {
+        char q[128];
+        snprintf(q, sizeof q, "INSERT INTO ks.d (k, v) VALUES (%d, %d)", k, k);
+        ok(k % 2, q);
+    }
+    job *j = query(1, "DROP TABLE ks.d");
+    assert_int_equal(j->req.rc, 0);
+    assert_int_equal(j->req.result.kind, EX_SCHEMA_CHANGE);
+    assert_string_equal(j->req.result.change, "DROPPED");
+    assert_string_equal(j->req.result.target, "TABLE");
+    assert_string_equal(j->req.result.sc_name, "d");
+    job_free(j);
+    ok(0, "CREATE TABLE ks.d (k int PRIMARY KEY, v int)");
+    j = query(0, "SELECT * FROM ks.d");
+    assert_int_equal(j->req.rc, 0);
+    assert_int_equal(j->req.result.nrows, 0);
+    job_free(j);
+    j = query(0, "DROP TABLE IF EXISTS ks.nope");
+    assert_int_equal(j->req.result.kind, EX_VOID);
+    job_free(j);
+    j = query(0, "USE ks");
+    assert_int_equal(j->req.result.kind, EX_SET_KEYSPACE);
+    assert_string_equal(j->req.result.keyspace, "ks");
+    job_free(j);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_prepare_metadata), cmocka_unit_test(test_execute),
+        cmocka_unit_test(test_named_and_unset),  cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_timestamps),       cmocka_unit_test(test_drop_discards_data),
+    };
+    const struct CMUnitTest pure[] = {cmocka_unit_test(test_md5)};
+    int rc = cmocka_run_group_tests(pure, NULL, NULL);
+    return rc | cmocka_run_group_tests(tests, setup, teardown);
+}
