@@ -1,0 +1,835 @@
+/*
+ * engine.c — the storage engine of one shard: tables, writes, reads, flush.
+ *
+ * What: st_engine (storage.h) ties the commitlog, one memtable per table and
+ * each table's sstables together. On disk:
+ *
+ *     <dir>/commitlog/CommitLog-<seq>.log      the shard's write-ahead log
+ *     <dir>/tables/<table id, 32 hex>/nb-<gen>-Data.db   one file per flush
+ *
+ * Writes: st_apply encodes the mutation, appends it to the commitlog (synced
+ * in batch mode), marks the table dirty in the current segment, merges it
+ * into the table's memtable, and flushes that memtable if it has grown past
+ * memtable_flush_bytes. Flushing runs synchronously on the shard thread for
+ * now; moving the write-out to a helper thread (with the old memtable kept
+ * readable until the sstable is open) is a later step.
+ *
+ * Flush and commitlog retirement: to flush table T, roll the commitlog to a
+ * fresh segment (so every segment holding T's data is now an older one),
+ * write T's memtable to a new sstable (temp file, fsync, rename, dir fsync),
+ * open it, drop the memtable, and tell the commitlog that T is clean in all
+ * older segments; a non-current segment with no dirty table left is deleted.
+ * st_flush does that for every table (so afterwards only the fresh, empty
+ * segment remains). If more than ST_MAX_SEGMENTS segments pile up (one hot
+ * table keeps flushing while a cold one pins old segments), the tables
+ * still dirty in the oldest segment are flushed.
+ *
+ * Open: load every table directory (skipping tables the exists callback says
+ * were dropped), replay the commitlog into memtables (skipping mutations of
+ * dropped tables), start a fresh segment, then flush everything so that the
+ * replayed segments can be deleted.
+ *
+ * Reads: a point read merges the memtable partition and every sstable's
+ * partition through row sources (storageInt.h, merge.c); a scan walks the
+ * (token, pk) order of the memtable and every sstable index in step, merging
+ * each partition the same way.
+ *
+ * Invariants:
+ *  1. A table's data is in its memtable or its sstables, and every record of
+ *     it not yet in an sstable is in a segment where it is marked dirty.
+ *  2. A segment is deleted only after every table dirty in it has been
+ *     flushed (sstable renamed and directory fsynced).
+ *  3. Tables are kept sorted by id (binary search).
+ *  4. TTL is carried (ttl/expires) but not enforced yet.
+ *
+ * Errors: st_apply can fail after the commitlog append (out of memory in
+ * the memtable, or a failed flush); the mutation is then durable and will
+ * be visible after a restart at the latest. Retrying it is harmless, as
+ * applying a mutation twice is idempotent.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "storage/commitlog/commitlog.h"
+#include "storage/memtable/memtable.h"
+#include "storage/sstable/sstable.h"
+#include "storage/storageInt.h"
+
+#define ST_MAX_SEGMENTS 32
+
+typedef struct st_table {
+    uint8_t id[16];
+    char *dir;
+    mt_table *mt;
+    sst_reader **ssts; /* ascending generation */
+    size_t nssts, capssts;
+    uint64_t next_gen;
+    uint64_t dirty_seq; /* segment last marked dirty in (cache), 0 = none */
+    bool dir_durable;   /* t->dir exists and its entry in tables/ is fsynced */
+} st_table;
+
+struct st_engine {
+    char *dir, *tables_dir, *cl_dir;
+    st_options o;
+    st_table_exists_fn exists;
+    void *ud;
+    cl_log *cl;
+    st_table **tables; /* sorted by id */
+    size_t ntables, captables;
+    hln_buf enc;
+    hln_arena replay_arena;
+    size_t replayed, skipped;
+};
+
+static const st_bound UNBOUNDED = {NULL, 0, true};
+
+void st_options_default(st_options *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->sync = ST_SYNC_PERIODIC;
+    o->sync_period_ms = 10000;
+    o->memtable_flush_bytes = (size_t)64 << 20;
+    o->segment_bytes = (size_t)32 << 20;
+}
+
+/* ---- tables -------------------------------------------------------------- */
+
+static void id_hex(const uint8_t id[16], char out[33])
+{
+    static const char hx[] = "0123456789abcdef";
+    for (int i = 0; i < 16; i++) {
+        out[2 * i] = hx[id[i] >> 4];
+        out[2 * i + 1] = hx[id[i] & 15];
+    }
+    out[32] = '\0';
+}
+
+static bool hex_id(const char *s, uint8_t id[16])
+{
+    if (strlen(s) != 32) return false;
+    for (int i = 0; i < 32; i++) {
+        char c = s[i];
+        int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (v < 0) return false;
+        if (i % 2 == 0)
+            id[i / 2] = (uint8_t)(v << 4);
+        else
+            id[i / 2] |= (uint8_t)v;
+    }
+    return true;
+}
+
+/* "nb-<gen>-Data.db" -> gen */
+static bool parse_data_name(const char *name, uint64_t *gen)
+{
+    static const char pre[] = "nb-", suf[] = "-Data.db";
+    size_t n = strlen(name), lp = sizeof(pre) - 1, ls = sizeof(suf) - 1;
+    if (n <= lp + ls || strncmp(name, pre, lp) != 0 || strcmp(name + n - ls, suf) != 0)
+        return false;
+    uint64_t v = 0;
+    for (size_t i = lp; i < n - ls; i++) {
+        if (name[i] < '0' || name[i] > '9' || v > (UINT64_MAX - 9) / 10) return false;
+        v = v * 10 + (uint64_t)(name[i] - '0');
+    }
+    *gen = v;
+    return true;
+}
+
+static char *data_path(const st_table *t, uint64_t gen)
+{
+    char name[64];
+    snprintf(name, sizeof(name), "nb-%" PRIu64 "-Data.db", gen);
+    return st_path_join(t->dir, name);
+}
+
+static void table_free(st_table *t)
+{
+    if (!t) return;
+    for (size_t i = 0; i < t->nssts; i++)
+        sst_close(t->ssts[i]);
+    hln_free(t->ssts);
+    mt_free(t->mt);
+    hln_free(t->dir);
+    hln_free(t);
+}
+
+static int table_add_sst(st_table *t, sst_reader *r)
+{
+    if (t->nssts == t->capssts) {
+        size_t ncap = t->capssts ? t->capssts * 2 : 4;
+        sst_reader **n = hln_realloc(t->ssts, ncap * sizeof(*n));
+        if (!n) return HLN_ENOMEM;
+        t->ssts = n;
+        t->capssts = ncap;
+    }
+    t->ssts[t->nssts++] = r;
+    return 0;
+}
+
+static int sst_gen_cmp(const void *a, const void *b)
+{
+    const sst_reader *x = *(sst_reader *const *)a, *y = *(sst_reader *const *)b;
+    return x->gen < y->gen ? -1 : x->gen > y->gen;
+}
+
+/* Creates the in-memory table and loads the sstables already in its
+ * directory (removing leftover temp files). */
+static int table_open(st_engine *e, const uint8_t id[16], st_table **out, hln_error *err)
+{
+    *out = NULL;
+    char hex[33];
+    id_hex(id, hex);
+    st_table *t = hln_calloc(1, sizeof(*t));
+    if (!t) return hln_fail(err, HLN_ENOMEM, "out of memory");
+    memcpy(t->id, id, 16);
+    t->next_gen = 1;
+    t->dir = st_path_join(e->tables_dir, hex);
+    t->mt = mt_new();
+    if (!t->dir || !t->mt) {
+        table_free(t);
+        return hln_fail(err, HLN_ENOMEM, "out of memory");
+    }
+    DIR *d = opendir(t->dir);
+    if (!d) {
+        if (errno == ENOENT) {
+            *out = t;
+            return 0;
+        }
+        int rc = hln_fail(err, HLN_EIO, "cannot open %s: %s", t->dir, strerror(errno));
+        table_free(t);
+        return rc;
+    }
+    struct dirent *de;
+    int rc = 0;
+    while (rc == 0 && (de = readdir(d)) != NULL) {
+        size_t n = strlen(de->d_name);
+        uint64_t gen;
+        if (n > 4 && strcmp(de->d_name + n - 4, ".tmp") == 0) {
+            char *p = st_path_join(t->dir, de->d_name);
+            if (p) {
+                HLN_INFO("storage: removing unfinished sstable %s", p);
+                unlink(p);
+            }
+            hln_free(p);
+            continue;
+        }
+        if (!parse_data_name(de->d_name, &gen)) continue;
+        char *p = st_path_join(t->dir, de->d_name);
+        sst_reader *r = NULL;
+        if (!p)
+            rc = hln_fail(err, HLN_ENOMEM, "out of memory");
+        else
+            rc = sst_open(&r, p, gen, id, err);
+        hln_free(p);
+        if (rc == 0 && table_add_sst(t, r) < 0) {
+            sst_close(r);
+            rc = hln_fail(err, HLN_ENOMEM, "out of memory");
+        }
+        if (rc == 0 && gen >= t->next_gen) t->next_gen = gen + 1;
+    }
+    closedir(d);
+    if (rc < 0) {
+        table_free(t);
+        return rc;
+    }
+    t->dir_durable = true; /* it was there before this run */
+    if (t->nssts > 1) qsort(t->ssts, t->nssts, sizeof(*t->ssts), sst_gen_cmp);
+    *out = t;
+    return 0;
+}
+
+/* Index of the table with this id, or of where it would go (*found false). */
+static size_t table_pos(const st_engine *e, const uint8_t id[16], bool *found)
+{
+    size_t lo = 0, hi = e->ntables;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = memcmp(e->tables[mid]->id, id, 16);
+        if (c == 0) {
+            *found = true;
+            return mid;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *found = false;
+    return lo;
+}
+
+static st_table *table_find(const st_engine *e, const uint8_t id[16])
+{
+    bool found;
+    size_t i = table_pos(e, id, &found);
+    return found ? e->tables[i] : NULL;
+}
+
+static int table_insert(st_engine *e, st_table *t)
+{
+    bool found;
+    size_t i = table_pos(e, t->id, &found);
+    if (found) return HLN_EEXISTS;
+    if (e->ntables == e->captables) {
+        size_t ncap = e->captables ? e->captables * 2 : 8;
+        st_table **n = hln_realloc(e->tables, ncap * sizeof(*n));
+        if (!n) return HLN_ENOMEM;
+        e->tables = n;
+        e->captables = ncap;
+    }
+    memmove(&e->tables[i + 1], &e->tables[i], (e->ntables - i) * sizeof(*e->tables));
+    e->tables[i] = t;
+    e->ntables++;
+    return 0;
+}
+
+static int table_get(st_engine *e, const uint8_t id[16], st_table **out, hln_error *err)
+{
+    *out = table_find(e, id);
+    if (*out) return 0;
+    st_table *t;
+    int rc = table_open(e, id, &t, err);
+    if (rc < 0) return rc;
+    if (table_insert(e, t) < 0) {
+        table_free(t);
+        return hln_fail(err, HLN_ENOMEM, "out of memory");
+    }
+    *out = t;
+    return 0;
+}
+
+/* ---- flush --------------------------------------------------------------- */
+
+/* Copies row into out without what the row's own or the partition's
+ * deletion shadows; false if nothing is left. */
+static bool purge_row(const st_row *in, int64_t pdel, st_row *out, st_cell *cells)
+{
+    int64_t shadow = st_ts_max(pdel, in->del_ts);
+    *out = *in;
+    out->cells = cells;
+    out->ncells = 0;
+    if (out->del_ts <= pdel) out->del_ts = HLN_TS_NONE;
+    if (out->marker_ts <= shadow) out->marker_ts = HLN_TS_NONE;
+    for (uint32_t i = 0; i < in->ncells; i++)
+        if (in->cells[i].ts > shadow) cells[out->ncells++] = in->cells[i];
+    return out->marker_ts != HLN_TS_NONE || out->del_ts != HLN_TS_NONE || out->ncells > 0;
+}
+
+static int write_memtable(st_table *t, const char *path, uint64_t *nparts, hln_error *err)
+{
+    sst_writer *w;
+    int rc = sst_writer_open(&w, path, t->id, err);
+    if (rc < 0) return rc;
+    st_cell *cells = NULL;
+    uint32_t capcells = 0;
+    *nparts = 0;
+    for (const mt_part *p = mt_first(t->mt); p && rc == 0; p = mt_next(p)) {
+        bool begun = false;
+        if (p->pdel_ts != HLN_TS_NONE) {
+            rc = sst_writer_begin_partition(w, p->key, p->klen, p->pdel_ts, err);
+            begun = true;
+        }
+        mt_rowit it;
+        mt_rowit_init(&it, p, &UNBOUNDED, &UNBOUNDED, false);
+        const st_row *row;
+        while (rc == 0 && it.base.next(&it.base, &row, err) == 1) {
+            if (row->ncells > capcells) {
+                st_cell *nc = hln_realloc(cells, (size_t)row->ncells * sizeof(st_cell));
+                if (!nc) {
+                    rc = hln_fail(err, HLN_ENOMEM, "out of memory flushing");
+                    break;
+                }
+                cells = nc;
+                capcells = row->ncells;
+            }
+            st_row pr;
+            if (!purge_row(row, p->pdel_ts, &pr, cells)) continue;
+            if (!begun) {
+                rc = sst_writer_begin_partition(w, p->key, p->klen, p->pdel_ts, err);
+                begun = true;
+            }
+            if (rc == 0) rc = sst_writer_row(w, &pr, err);
+        }
+        if (rc == 0 && begun) {
+            rc = sst_writer_end_partition(w, err);
+            (*nparts)++;
+        }
+    }
+    hln_free(cells);
+    if (rc < 0 || *nparts == 0) {
+        sst_writer_abort(w);
+        return rc;
+    }
+    return sst_writer_finish(w, err);
+}
+
+/* Writes t's memtable to a new sstable and swaps in an empty memtable. With
+ * retire, first rolls the commitlog and afterwards marks t clean in every
+ * older segment (deleting those left with no dirty table). */
+static int flush_table(st_engine *e, st_table *t, bool retire, hln_error *err)
+{
+    int rc;
+    if (mt_partition_count(t->mt) > 0) {
+        if (retire && cl_current_has_records(e->cl) && (rc = cl_roll(e->cl, err)) < 0) return rc;
+        if (!t->dir_durable) {
+            if ((rc = st_mkdirs(t->dir, err)) < 0 || (rc = st_fsync_dir(e->tables_dir, err)) < 0)
+                return rc;
+            t->dir_durable = true;
+        }
+        mt_table *fresh = mt_new();
+        if (!fresh) return hln_fail(err, HLN_ENOMEM, "out of memory flushing");
+        uint64_t gen = t->next_gen;
+        char *path = data_path(t, gen);
+        uint64_t nparts = 0;
+        if (!path)
+            rc = hln_fail(err, HLN_ENOMEM, "out of memory flushing");
+        else
+            rc = write_memtable(t, path, &nparts, err);
+        sst_reader *r = NULL;
+        if (rc == 0 && nparts > 0) {
+            t->next_gen++;
+            rc = sst_open(&r, path, gen, t->id, err);
+            if (rc == 0 && table_add_sst(t, r) < 0) {
+                sst_close(r);
+                rc = hln_fail(err, HLN_ENOMEM, "out of memory flushing");
+            }
+            /* the memtable (and the commitlog) still hold everything: a file
+               we cannot use must not be found at the next open */
+            if (rc < 0) unlink(path);
+        }
+        if (rc < 0) {
+            hln_free(path);
+            mt_free(fresh);
+            return rc;
+        }
+        HLN_DEBUG("storage: flushed %zu bytes of memtable to %s", mt_bytes(t->mt),
+                  nparts ? path : "(nothing live)");
+        hln_free(path);
+        mt_free(t->mt);
+        t->mt = fresh;
+    }
+    if (!retire) return 0;
+    t->dirty_seq = 0;
+    return cl_mark_clean(e->cl, t->id, cl_current_seq(e->cl), err);
+}
+
+/* Flushes the tables still dirty in the oldest segment while too many
+ * segments are kept. */
+static int relieve_commitlog(st_engine *e, hln_error *err)
+{
+    if (cl_segment_count(e->cl) <= ST_MAX_SEGMENTS) return 0;
+    const uint8_t(*ids)[16];
+    size_t n;
+    cl_oldest_dirty(e->cl, &ids, &n);
+    if (n == 0) return 0;
+    uint8_t(*copy)[16] = hln_malloc(n * 16);
+    if (!copy) return hln_fail(err, HLN_ENOMEM, "out of memory");
+    memcpy(copy, ids, n * 16);
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        st_table *t = table_find(e, copy[i]);
+        if (t)
+            rc = flush_table(e, t, true, err);
+        else
+            rc = cl_mark_clean(e->cl, copy[i], UINT64_MAX, err);
+    }
+    hln_free(copy);
+    return rc;
+}
+
+int st_flush(st_engine *e, hln_error *err)
+{
+    for (size_t i = 0; i < e->ntables; i++) {
+        int rc = flush_table(e, e->tables[i], true, err);
+        if (rc < 0) return rc;
+    }
+    /* records of dropped tables may still sit in the current segment */
+    if (cl_current_has_records(e->cl)) {
+        int rc = cl_roll(e->cl, err);
+        if (rc < 0) return rc;
+    }
+    return cl_delete_clean(e->cl, err);
+}
+
+int st_sync(st_engine *e, hln_error *err)
+{
+    return cl_sync(e->cl, err);
+}
+
+/* ---- open / close -------------------------------------------------------- */
+
+static int replay_one(void *ud, const uint8_t *body, size_t len, uint64_t seq, hln_error *err)
+{
+    st_engine *e = ud;
+    hln_arena_reset(&e->replay_arena);
+    hln_rd rd;
+    hln_rd_init(&rd, body, len);
+    st_mutation m;
+    int rc = st_mutation_decode(&rd, &e->replay_arena, &m);
+    if (rc == HLN_ENOMEM) return hln_fail(err, rc, "out of memory replaying the commitlog");
+    if (rc < 0 || hln_rd_left(&rd) != 0) {
+        hln_error tmp;
+        hln_corrupt(&tmp, e->cl_dir,
+                    "undecodable mutation in commitlog segment %" PRIu64 " (checksum was valid); "
+                    "skipped",
+                    seq);
+        return 0;
+    }
+    if (e->exists && !e->exists(e->ud, m.table_id)) {
+        e->skipped++;
+        return 0;
+    }
+    st_table *t;
+    if ((rc = table_get(e, m.table_id, &t, err)) < 0) return rc;
+    if (mt_apply(t->mt, &m) < 0)
+        return hln_fail(err, HLN_ENOMEM, "out of memory replaying the commitlog");
+    if (cl_mark_dirty(e->cl, seq, m.table_id) < 0)
+        return hln_fail(err, HLN_ENOMEM, "out of memory replaying the commitlog");
+    e->replayed++;
+    /* keep memory bounded: write big memtables out now; the segments stay
+       (they are retired by the flush that ends st_open) */
+    if (mt_bytes(t->mt) >= e->o.memtable_flush_bytes) return flush_table(e, t, false, err);
+    return 0;
+}
+
+static int load_tables(st_engine *e, hln_error *err)
+{
+    DIR *d = opendir(e->tables_dir);
+    if (!d) return hln_fail(err, HLN_EIO, "cannot open %s: %s", e->tables_dir, strerror(errno));
+    struct dirent *de;
+    int rc = 0;
+    while (rc == 0 && (de = readdir(d)) != NULL) {
+        uint8_t id[16];
+        if (!hex_id(de->d_name, id)) continue;
+        if (e->exists && !e->exists(e->ud, id)) {
+            HLN_INFO("storage: not loading %s/%s (table no longer exists)", e->tables_dir,
+                     de->d_name);
+            continue;
+        }
+        st_table *t;
+        rc = table_get(e, id, &t, err);
+    }
+    closedir(d);
+    return rc;
+}
+
+static void engine_free(st_engine *e)
+{
+    for (size_t i = 0; i < e->ntables; i++)
+        table_free(e->tables[i]);
+    hln_free(e->tables);
+    hln_buf_free(&e->enc);
+    hln_arena_free(&e->replay_arena);
+    hln_free(e->dir);
+    hln_free(e->tables_dir);
+    hln_free(e->cl_dir);
+    hln_free(e);
+}
+
+int st_open(st_engine **out, const char *dir, const st_options *opts, st_table_exists_fn exists,
+            void *ud, hln_error *err)
+{
+    *out = NULL;
+    if (!dir || !*dir) return hln_fail(err, HLN_EINVAL, "no storage directory given");
+    st_engine *e = hln_calloc(1, sizeof(*e));
+    if (!e) return hln_fail(err, HLN_ENOMEM, "out of memory");
+    st_options_default(&e->o);
+    if (opts) {
+        e->o.sync = opts->sync;
+        if (opts->sync_period_ms) e->o.sync_period_ms = opts->sync_period_ms;
+        if (opts->memtable_flush_bytes) e->o.memtable_flush_bytes = opts->memtable_flush_bytes;
+        if (opts->segment_bytes) e->o.segment_bytes = opts->segment_bytes;
+    }
+    e->exists = exists;
+    e->ud = ud;
+    hln_buf_init(&e->enc);
+    hln_arena_init(&e->replay_arena, 64 * 1024);
+    e->dir = hln_strdup(dir);
+    e->tables_dir = st_path_join(dir, "tables");
+    e->cl_dir = st_path_join(dir, "commitlog");
+    int rc = 0;
+    if (!e->dir || !e->tables_dir || !e->cl_dir) rc = hln_fail(err, HLN_ENOMEM, "out of memory");
+    if (rc == 0) rc = st_mkdirs(e->tables_dir, err);
+    if (rc == 0) rc = st_mkdirs(e->cl_dir, err);
+    if (rc == 0) rc = st_fsync_dir(e->dir, err);
+    if (rc == 0) rc = load_tables(e, err);
+    if (rc == 0)
+        rc = cl_open(&e->cl, e->cl_dir, e->o.segment_bytes, e->o.sync == ST_SYNC_BATCH, err);
+    if (rc == 0) rc = cl_replay(e->cl, replay_one, e, err);
+    if (rc == 0) rc = cl_start(e->cl, err);
+    if (rc == 0) rc = st_flush(e, err);
+    hln_arena_reset(&e->replay_arena);
+    if (rc < 0) {
+        cl_close(e->cl, NULL);
+        engine_free(e);
+        return rc;
+    }
+    if (e->replayed || e->skipped)
+        HLN_INFO("storage %s: replayed %zu mutations, skipped %zu of dropped tables", dir,
+                 e->replayed, e->skipped);
+    *out = e;
+    return 0;
+}
+
+int st_close(st_engine *e, hln_error *err)
+{
+    if (!e) return 0;
+    int rc = st_flush(e, err);
+    int rc2 = cl_close(e->cl, rc < 0 ? NULL : err);
+    engine_free(e);
+    return rc < 0 ? rc : rc2;
+}
+
+/* ---- writes -------------------------------------------------------------- */
+
+int st_apply(st_engine *e, const st_mutation *m, hln_error *err)
+{
+    if (!m || (m->pklen && !m->pk)) return hln_fail(err, HLN_EINVAL, "invalid mutation");
+    hln_buf_reset(&e->enc);
+    st_mutation_encode(m, &e->enc);
+    if (e->enc.err) return hln_fail(err, HLN_ENOMEM, "out of memory encoding a mutation");
+    size_t max = e->o.segment_bytes / 2;
+    if (e->enc.len > max)
+        return hln_fail(err, HLN_EINVAL, "Rejected an oversized mutation (%zu/%zu)", e->enc.len,
+                        max);
+    st_table *t;
+    int rc = table_get(e, m->table_id, &t, err);
+    if (rc < 0) return rc;
+    if ((rc = cl_append(e->cl, e->enc.data, e->enc.len, err)) < 0) return rc;
+    uint64_t seq = cl_current_seq(e->cl);
+    if (t->dirty_seq != seq) {
+        if (cl_mark_dirty(e->cl, 0, t->id) < 0) return hln_fail(err, HLN_ENOMEM, "out of memory");
+        t->dirty_seq = seq;
+    }
+    if (mt_apply(t->mt, m) < 0)
+        return hln_fail(err, HLN_ENOMEM, "out of memory applying a mutation");
+    if (mt_bytes(t->mt) >= e->o.memtable_flush_bytes && (rc = flush_table(e, t, true, err)) < 0)
+        return rc;
+    return relieve_commitlog(e, err);
+}
+
+int st_drop_table(st_engine *e, const uint8_t table_id[16], hln_error *err)
+{
+    bool found;
+    size_t i = table_pos(e, table_id, &found);
+    char hex[33];
+    id_hex(table_id, hex);
+    char *dir = st_path_join(e->tables_dir, hex);
+    if (!dir) return hln_fail(err, HLN_ENOMEM, "out of memory");
+    if (found) {
+        st_table *t = e->tables[i];
+        memmove(&e->tables[i], &e->tables[i + 1], (e->ntables - i - 1) * sizeof(*e->tables));
+        e->ntables--;
+        table_free(t);
+    }
+    int rc = 0;
+    DIR *d = opendir(dir);
+    if (d) {
+        struct dirent *de;
+        while ((de = readdir(d)) != NULL) {
+            if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) continue;
+            char *p = st_path_join(dir, de->d_name);
+            if (!p) {
+                rc = hln_fail(err, HLN_ENOMEM, "out of memory");
+                break;
+            }
+            if (unlink(p) < 0 && errno != ENOENT && rc == 0)
+                rc = hln_fail(err, HLN_EIO, "cannot delete %s: %s", p, strerror(errno));
+            hln_free(p);
+        }
+        closedir(d);
+        if (rc == 0 && rmdir(dir) < 0 && errno != ENOENT)
+            rc = hln_fail(err, HLN_EIO, "cannot remove %s: %s", dir, strerror(errno));
+        if (rc == 0) rc = st_fsync_dir(e->tables_dir, err);
+    } else if (errno != ENOENT) {
+        rc = hln_fail(err, HLN_EIO, "cannot open %s: %s", dir, strerror(errno));
+    }
+    hln_free(dir);
+    if (rc < 0) return rc;
+    /* its records are dead: segments holding only them can go */
+    return cl_mark_clean(e->cl, table_id, UINT64_MAX, err);
+}
+
+/* ---- reads --------------------------------------------------------------- */
+
+int st_read(st_engine *e, const st_read_cmd *cmd, hln_arena *a, st_partition **out, hln_error *err)
+{
+    *out = NULL;
+    if (!cmd || (cmd->pklen && !cmd->pk)) return hln_fail(err, HLN_EINVAL, "invalid read command");
+    st_table *t = table_find(e, cmd->table_id);
+    if (!t) return 0;
+    uint32_t klen = ST_KEY_TOKEN_BYTES + cmd->pklen;
+    uint8_t *key = hln_arena_alloc(a, klen);
+    st_rowsrc **srcs = hln_arena_alloc(a, (t->nssts + 1) * sizeof(*srcs));
+    sst_rowit *sits = t->nssts ? hln_arena_alloc(a, t->nssts * sizeof(*sits)) : NULL;
+    if (!key || !srcs || (t->nssts && !sits))
+        return hln_fail(err, HLN_ENOMEM, "out of memory reading");
+    st_key_encode(cmd->token, cmd->pk, cmd->pklen, key);
+    size_t n = 0;
+    int64_t pdel = HLN_TS_NONE;
+    mt_rowit mit;
+    const mt_part *p = mt_get(t->mt, key, klen);
+    if (p) {
+        pdel = st_ts_max(pdel, p->pdel_ts);
+        mt_rowit_init(&mit, p, &cmd->start, &cmd->end, cmd->reversed);
+        srcs[n++] = &mit.base;
+    }
+    for (size_t i = 0; i < t->nssts; i++) {
+        const sst_entry *se = sst_get(t->ssts[i], key, klen);
+        if (!se) continue;
+        pdel = st_ts_max(pdel, se->pdel_ts);
+        int rc =
+            sst_rowit_init(&sits[i], t->ssts[i], se, &cmd->start, &cmd->end, cmd->reversed, a, err);
+        if (rc < 0) return rc;
+        srcs[n++] = &sits[i].base;
+    }
+    if (n == 0) return 0;
+    st_row *rows;
+    uint32_t nrows;
+    int rc = st_merge_rows(srcs, n, pdel, cmd->reversed, cmd->limit, a, &rows, &nrows, err);
+    if (rc < 0 || nrows == 0) return rc;
+    st_partition *part = hln_arena_alloc(a, sizeof(*part));
+    if (!part) return hln_fail(err, HLN_ENOMEM, "out of memory reading");
+    part->pk = key + ST_KEY_TOKEN_BYTES;
+    part->pklen = cmd->pklen;
+    part->token = cmd->token;
+    part->rows = rows;
+    part->nrows = nrows;
+    *out = part;
+    return 0;
+}
+
+/* Lower end of a scan: keys after (token, after_pk), or every key. */
+typedef struct scan_lo {
+    bool all;
+    int64_t token;
+    const uint8_t *after;
+    uint32_t after_len;
+    bool has_after;
+} scan_lo;
+
+static bool scan_lo_pred(const uint8_t *key, uint32_t klen, const void *ctx)
+{
+    const scan_lo *lo = ctx;
+    if (lo->all) return true;
+    int64_t tk = st_key_token(key);
+    if (tk != lo->token) return tk > lo->token;
+    if (!lo->has_after) return false;
+    return st_bytes_cmp(key + ST_KEY_TOKEN_BYTES, klen - ST_KEY_TOKEN_BYTES, lo->after,
+                        lo->after_len) > 0;
+}
+
+typedef struct scan_out {
+    st_partition *head, *tail;
+    uint32_t rows;
+} scan_out;
+
+static int scan_range(st_table *t, const scan_lo *lo, int64_t end_token, uint32_t limit,
+                      hln_arena *a, scan_out *so, hln_error *err)
+{
+    size_t ns = t->nssts;
+    size_t *pos = hln_arena_alloc(a, (ns + 1) * sizeof(*pos));
+    st_rowsrc **srcs = hln_arena_alloc(a, (ns + 1) * sizeof(*srcs));
+    sst_rowit *sits = ns ? hln_arena_alloc(a, ns * sizeof(*sits)) : NULL;
+    if (!pos || !srcs || (ns && !sits)) return hln_fail(err, HLN_ENOMEM, "out of memory scanning");
+    const mt_part *mp = mt_seek(t->mt, scan_lo_pred, lo);
+    for (size_t i = 0; i < ns; i++)
+        pos[i] = sst_seek(t->ssts[i], scan_lo_pred, lo);
+    while (!limit || so->rows < limit) {
+        /* the smallest key not past the end among all cursors */
+        const uint8_t *key = NULL;
+        uint32_t klen = 0;
+        if (mp && st_key_token(mp->key) <= end_token) {
+            key = mp->key;
+            klen = mp->klen;
+        } else {
+            mp = NULL;
+        }
+        for (size_t i = 0; i < ns; i++) {
+            const sst_reader *r = t->ssts[i];
+            if (pos[i] >= r->nentries) continue;
+            const sst_entry *se = &r->entries[pos[i]];
+            if (st_key_token(se->key) > end_token) {
+                pos[i] = r->nentries;
+                continue;
+            }
+            if (!key || st_bytes_cmp(se->key, se->klen, key, klen) < 0) {
+                key = se->key;
+                klen = se->klen;
+            }
+        }
+        if (!key) break;
+        size_t n = 0;
+        int64_t pdel = HLN_TS_NONE;
+        mt_rowit mit;
+        bool mt_hit = mp && st_bytes_cmp(mp->key, mp->klen, key, klen) == 0;
+        if (mt_hit) {
+            pdel = st_ts_max(pdel, mp->pdel_ts);
+            mt_rowit_init(&mit, mp, &UNBOUNDED, &UNBOUNDED, false);
+            srcs[n++] = &mit.base;
+        }
+        for (size_t i = 0; i < ns; i++) {
+            const sst_reader *r = t->ssts[i];
+            if (pos[i] >= r->nentries) continue;
+            const sst_entry *se = &r->entries[pos[i]];
+            if (st_bytes_cmp(se->key, se->klen, key, klen) != 0) continue;
+            pdel = st_ts_max(pdel, se->pdel_ts);
+            int rc = sst_rowit_init(&sits[i], r, se, &UNBOUNDED, &UNBOUNDED, false, a, err);
+            if (rc < 0) return rc;
+            srcs[n++] = &sits[i].base;
+            pos[i]++;
+        }
+        st_row *rows;
+        uint32_t nrows;
+        int rc = st_merge_rows(srcs, n, pdel, false, limit ? limit - so->rows : 0, a, &rows, &nrows,
+                               err);
+        if (rc < 0) return rc;
+        if (nrows) {
+            st_partition *part = hln_arena_alloc(a, sizeof(*part));
+            uint8_t *pk = hln_arena_memdup(a, key, klen); /* key may be memtable memory */
+            if (!part || !pk) return hln_fail(err, HLN_ENOMEM, "out of memory scanning");
+            part->pk = pk + ST_KEY_TOKEN_BYTES;
+            part->pklen = klen - ST_KEY_TOKEN_BYTES;
+            part->token = st_key_token(key);
+            part->rows = rows;
+            part->nrows = nrows;
+            if (so->tail)
+                so->tail->next = part;
+            else
+                so->head = part;
+            so->tail = part;
+            so->rows += nrows;
+        }
+        if (mt_hit) mp = mt_next(mp);
+    }
+    return 0;
+}
+
+int st_scan(st_engine *e, const st_scan_cmd *cmd, hln_arena *a, st_partition **out, hln_error *err)
+{
+    *out = NULL;
+    if (!cmd) return hln_fail(err, HLN_EINVAL, "invalid scan command");
+    st_table *t = table_find(e, cmd->table_id);
+    if (!t) return 0;
+    scan_out so = {0};
+    scan_lo lo = {false, cmd->start_token, cmd->after_pk, cmd->after_pklen, cmd->after_pk != NULL};
+    int rc;
+    if (cmd->start_token < cmd->end_token) {
+        rc = scan_range(t, &lo, cmd->end_token, cmd->limit, a, &so, err);
+    } else {
+        /* a wrapping range (start >= end): (start, max] then [min, end] */
+        rc = scan_range(t, &lo, INT64_MAX, cmd->limit, a, &so, err);
+        scan_lo all = {true, 0, NULL, 0, false};
+        if (rc == 0 && (!cmd->limit || so.rows < cmd->limit))
+            rc = scan_range(t, &all, cmd->end_token, cmd->limit, a, &so, err);
+    }
+    if (rc < 0) return rc;
+    *out = so.head;
+    return 0;
+}

@@ -1,0 +1,380 @@
+/*
+ * memtable.c — skiplists of partitions and rows, arena allocated.
+ *
+ * What: the write buffer of one table (memtable.h). Partitions are kept in a
+ * skiplist ordered by the encoded partition key (token, pk); each partition
+ * keeps its rows in a second skiplist ordered by clustering bytes (memcmp).
+ * A row keeps its cells in an array sorted by column id.
+ *
+ * Why skiplists: ordered iteration for flush and scans, O(log n) point
+ * lookups, simple code, and nodes that never move (a read holds plain
+ * pointers). Level 0 is doubly linked so reversed slices walk backwards
+ * without materialising the slice. Heights are drawn with p = 1/4 from a
+ * per-memtable xorshift generator (deterministic, no global state).
+ *
+ * Why one arena: a memtable is written, read, flushed, then thrown away as a
+ * whole; per-node frees would be wasted work. Overwritten values and grown
+ * cell arrays are not reclaimed; they count in mt_bytes, which is what the
+ * flush threshold measures (like Cassandra's slab allocator accounting).
+ *
+ * Reconciliation on insert: marker and row/partition deletions keep the
+ * maximum timestamp; a cell replaces the stored one only if it supersedes it
+ * (st_cell_supersedes). Shadowed data is NOT removed on insert: tombstones
+ * and the data they cover both stay, and readers/flush apply shadowing. This
+ * keeps insert O(log n) and the result independent of arrival order.
+ *
+ * Invariants:
+ *  1. In every list, level-0 keys are strictly increasing (st_bytes_cmp);
+ *     node->prev is the level-0 predecessor and list->tail the last node.
+ *  2. A row's cells are sorted by col_id with no duplicates, whatever order
+ *     the mutation listed them in.
+ *  3. Nothing is freed before mt_free.
+ */
+#include <string.h>
+
+#include "storage/memtable/memtable.h"
+
+struct mt_table {
+    hln_arena arena;
+    size_t bytes;
+    uint64_t rng;
+    mt_list parts;
+    hln_buf scratch; /* encoded key of the mutation being applied */
+};
+
+typedef bool (*node_pred)(const mt_node *n, const void *ctx);
+
+typedef struct keyref {
+    const uint8_t *p;
+    uint32_t n;
+} keyref;
+
+static void *mt_alloc(mt_table *mt, size_t n)
+{
+    void *p = hln_arena_alloc(&mt->arena, n);
+    if (p) mt->bytes += (n + 7) & ~(size_t)7;
+    return p;
+}
+
+mt_table *mt_new(void)
+{
+    mt_table *mt = hln_calloc(1, sizeof(*mt));
+    if (!mt) return NULL;
+    hln_arena_init(&mt->arena, 64 * 1024);
+    hln_buf_init(&mt->scratch);
+    mt->rng = UINT64_C(0x9E3779B97F4A7C15);
+    return mt;
+}
+
+void mt_free(mt_table *mt)
+{
+    if (!mt) return;
+    hln_arena_free(&mt->arena);
+    hln_buf_free(&mt->scratch);
+    hln_free(mt);
+}
+
+size_t mt_bytes(const mt_table *mt)
+{
+    return mt->bytes;
+}
+size_t mt_partition_count(const mt_table *mt)
+{
+    return mt->parts.count;
+}
+
+/* ---- skiplist ------------------------------------------------------------ */
+
+static uint32_t rand_height(mt_table *mt)
+{
+    uint64_t x = mt->rng;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    mt->rng = x;
+    uint32_t h = 1;
+    while (h < MT_MAX_HEIGHT && (x & 3) == 0) {
+        h++;
+        x >>= 2;
+    }
+    return h;
+}
+
+/* First node satisfying the monotone pred (NULL if none); update[l] receives
+ * the last node before it on each level l < height (NULL = the head). */
+static mt_node *sl_search(const mt_list *l, node_pred pred, const void *ctx, mt_node **update)
+{
+    mt_node *x = NULL;
+    for (int lvl = (int)l->height - 1; lvl >= 0; lvl--) {
+        mt_node *nx = x ? x->next[lvl] : l->head[lvl];
+        while (nx && !pred(nx, ctx)) {
+            x = nx;
+            nx = x->next[lvl];
+        }
+        if (update) update[lvl] = x;
+    }
+    if (x) return x->next[0];
+    return l->height ? l->head[0] : NULL;
+}
+
+static mt_node *sl_insert(mt_table *mt, mt_list *l, mt_node **update, const uint8_t *key,
+                          uint32_t klen, void *val)
+{
+    uint32_t h = rand_height(mt);
+    if (h > l->cap) {
+        uint32_t ncap = l->cap ? l->cap : 4;
+        while (ncap < h)
+            ncap *= 2;
+        if (ncap > MT_MAX_HEIGHT) ncap = MT_MAX_HEIGHT;
+        mt_node **nh = mt_alloc(mt, ncap * sizeof(*nh));
+        if (!nh) return NULL;
+        if (l->cap) memcpy(nh, l->head, l->cap * sizeof(*nh));
+        l->head = nh;
+        l->cap = ncap;
+    }
+    mt_node *n = mt_alloc(mt, sizeof(mt_node) + h * sizeof(mt_node *));
+    if (!n) return NULL;
+    for (uint32_t lvl = l->height; lvl < h; lvl++)
+        update[lvl] = NULL;
+    if (h > l->height) l->height = h;
+    n->key = key;
+    n->klen = klen;
+    n->height = h;
+    n->val = val;
+    for (uint32_t lvl = 0; lvl < h; lvl++) {
+        if (update[lvl]) {
+            n->next[lvl] = update[lvl]->next[lvl];
+            update[lvl]->next[lvl] = n;
+        } else {
+            n->next[lvl] = l->head[lvl];
+            l->head[lvl] = n;
+        }
+    }
+    n->prev = update[0];
+    if (n->next[0])
+        n->next[0]->prev = n;
+    else
+        l->tail = n;
+    l->count++;
+    return n;
+}
+
+static bool pred_ge(const mt_node *n, const void *ctx)
+{
+    const keyref *k = ctx;
+    return st_bytes_cmp(n->key, n->klen, k->p, k->n) >= 0;
+}
+
+/* ---- writes -------------------------------------------------------------- */
+
+static int cell_store(mt_table *mt, st_cell *dst, const st_cell *c)
+{
+    *dst = *c;
+    dst->flags = c->flags & ST_CELL_TOMBSTONE;
+    if (dst->flags) {
+        dst->val = NULL;
+        dst->len = 0;
+    } else if (c->len) {
+        uint8_t *v = mt_alloc(mt, c->len);
+        if (!v) return HLN_ENOMEM;
+        memcpy(v, c->val, c->len);
+        dst->val = v;
+    } else {
+        dst->val = NULL;
+    }
+    return 0;
+}
+
+static int row_put_cell(mt_table *mt, mt_row *r, const st_cell *c)
+{
+    st_cell *cells = r->row.cells;
+    uint32_t n = r->row.ncells, lo = 0, hi = n;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (cells[mid].col_id < c->col_id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < n && cells[lo].col_id == c->col_id) {
+        if (!st_cell_supersedes(c, &cells[lo])) return 0;
+        return cell_store(mt, &cells[lo], c);
+    }
+    if (n == r->cap) {
+        uint32_t ncap = r->cap ? r->cap * 2 : 4;
+        st_cell *nc = mt_alloc(mt, (size_t)ncap * sizeof(st_cell));
+        if (!nc) return HLN_ENOMEM;
+        if (n) memcpy(nc, cells, (size_t)n * sizeof(st_cell));
+        r->row.cells = cells = nc;
+        r->cap = ncap;
+    }
+    if (lo < n) memmove(&cells[lo + 1], &cells[lo], (size_t)(n - lo) * sizeof(st_cell));
+    int rc = cell_store(mt, &cells[lo], c);
+    if (rc < 0) {
+        memmove(&cells[lo], &cells[lo + 1], (size_t)(n - lo) * sizeof(st_cell));
+        return rc;
+    }
+    r->row.ncells = n + 1;
+    return 0;
+}
+
+static int row_apply(mt_table *mt, mt_part *p, const st_row *in)
+{
+    mt_node *update[MT_MAX_HEIGHT];
+    keyref k = {in->ck, in->cklen};
+    mt_node *n = sl_search(&p->rows, pred_ge, &k, update);
+    mt_row *r;
+    if (n && st_bytes_cmp(n->key, n->klen, in->ck, in->cklen) == 0) {
+        r = n->val;
+    } else {
+        r = mt_alloc(mt, sizeof(*r));
+        if (!r) return HLN_ENOMEM;
+        uint8_t *ck = NULL;
+        if (in->cklen) {
+            ck = mt_alloc(mt, in->cklen);
+            if (!ck) return HLN_ENOMEM;
+            memcpy(ck, in->ck, in->cklen);
+        }
+        r->row.ck = ck;
+        r->row.cklen = in->cklen;
+        r->row.marker_ts = HLN_TS_NONE;
+        r->row.del_ts = HLN_TS_NONE;
+        if (in->ncells) {
+            r->row.cells = mt_alloc(mt, (size_t)in->ncells * sizeof(st_cell));
+            if (!r->row.cells) return HLN_ENOMEM;
+            r->cap = in->ncells;
+        }
+        if (!sl_insert(mt, &p->rows, update, ck, in->cklen, r)) return HLN_ENOMEM;
+    }
+    r->row.marker_ts = st_ts_max(r->row.marker_ts, in->marker_ts);
+    r->row.del_ts = st_ts_max(r->row.del_ts, in->del_ts);
+    for (uint32_t i = 0; i < in->ncells; i++) {
+        int rc = row_put_cell(mt, r, &in->cells[i]);
+        if (rc < 0) return rc;
+    }
+    return 0;
+}
+
+int mt_apply(mt_table *mt, const st_mutation *m)
+{
+    uint32_t klen = ST_KEY_TOKEN_BYTES + m->pklen;
+    hln_buf_reset(&mt->scratch);
+    if (hln_buf_reserve(&mt->scratch, klen) < 0) return HLN_ENOMEM;
+    st_key_encode(m->token, m->pk, m->pklen, mt->scratch.data);
+    keyref k = {mt->scratch.data, klen};
+    mt_node *update[MT_MAX_HEIGHT];
+    mt_node *n = sl_search(&mt->parts, pred_ge, &k, update);
+    mt_part *p;
+    if (n && st_bytes_cmp(n->key, n->klen, k.p, k.n) == 0) {
+        p = n->val;
+    } else {
+        p = mt_alloc(mt, sizeof(*p));
+        uint8_t *key = mt_alloc(mt, klen);
+        if (!p || !key) return HLN_ENOMEM;
+        memcpy(key, k.p, klen);
+        p->key = key;
+        p->klen = klen;
+        p->token = m->token;
+        p->pk = key + ST_KEY_TOKEN_BYTES;
+        p->pklen = m->pklen;
+        p->pdel_ts = HLN_TS_NONE;
+        p->node = sl_insert(mt, &mt->parts, update, key, klen, p);
+        if (!p->node) return HLN_ENOMEM;
+    }
+    p->pdel_ts = st_ts_max(p->pdel_ts, m->pdel_ts);
+    for (uint32_t i = 0; i < m->nrows; i++) {
+        int rc = row_apply(mt, p, &m->rows[i]);
+        if (rc < 0) return rc;
+    }
+    return 0;
+}
+
+/* ---- reads --------------------------------------------------------------- */
+
+const mt_part *mt_get(const mt_table *mt, const uint8_t *key, uint32_t klen)
+{
+    keyref k = {key, klen};
+    mt_node *n = sl_search(&mt->parts, pred_ge, &k, NULL);
+    if (n && st_bytes_cmp(n->key, n->klen, key, klen) == 0) return n->val;
+    return NULL;
+}
+
+const mt_part *mt_first(const mt_table *mt)
+{
+    return mt->parts.height && mt->parts.head[0] ? mt->parts.head[0]->val : NULL;
+}
+
+const mt_part *mt_next(const mt_part *p)
+{
+    mt_node *n = p->node->next[0];
+    return n ? n->val : NULL;
+}
+
+typedef struct keypred {
+    st_key_pred fn;
+    const void *ctx;
+} keypred;
+
+static bool pred_key(const mt_node *n, const void *ctx)
+{
+    const keypred *kp = ctx;
+    return kp->fn(n->key, n->klen, kp->ctx);
+}
+
+const mt_part *mt_seek(const mt_table *mt, st_key_pred pred, const void *ctx)
+{
+    keypred kp = {pred, ctx};
+    mt_node *n = sl_search(&mt->parts, pred_key, &kp, NULL);
+    return n ? n->val : NULL;
+}
+
+static bool pred_start(const mt_node *n, const void *ctx)
+{
+    return st_start_admits(ctx, n->key, n->klen);
+}
+
+static bool pred_past_end(const mt_node *n, const void *ctx)
+{
+    return !st_end_admits(ctx, n->key, n->klen);
+}
+
+static int rowit_next(st_rowsrc *s, const st_row **out, hln_error *err)
+{
+    HLN_UNUSED(err);
+    mt_rowit *it = (mt_rowit *)s;
+    const mt_node *n = it->cur;
+    if (!n) return 0;
+    if (!it->reversed) {
+        if (!st_end_admits(it->end, n->key, n->klen)) {
+            it->cur = NULL;
+            return 0;
+        }
+        it->cur = n->next[0];
+    } else {
+        if (!st_start_admits(it->start, n->key, n->klen)) {
+            it->cur = NULL;
+            return 0;
+        }
+        it->cur = n->prev;
+    }
+    *out = &((const mt_row *)n->val)->row;
+    return 1;
+}
+
+void mt_rowit_init(mt_rowit *it, const mt_part *p, const st_bound *start, const st_bound *end,
+                   bool reversed)
+{
+    memset(it, 0, sizeof(*it));
+    it->base.next = rowit_next;
+    it->base.stable = false;
+    it->p = p;
+    it->start = start;
+    it->end = end;
+    it->reversed = reversed;
+    if (!reversed) {
+        it->cur = sl_search(&p->rows, pred_start, start, NULL);
+    } else {
+        mt_node *past = sl_search(&p->rows, pred_past_end, end, NULL);
+        it->cur = past ? past->prev : p->rows.tail;
+    }
+}

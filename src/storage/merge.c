@@ -1,0 +1,257 @@
+/*
+ * merge.c — ordering, slice bounds, reconciliation and the read-time merge.
+ *
+ * What: the small rules every part of storage agrees on (key encoding and
+ * order, what a slice bound admits, which of two cells wins) and
+ * st_merge_rows, which turns k row sources of one partition (the memtable
+ * and each sstable) into the live rows a read returns.
+ *
+ * The merge: each source yields rows of the slice in the read's direction.
+ * At every step the smallest (largest when reversed) clustering key among
+ * the sources' heads is taken, the rows of all sources with that key are
+ * combined — row marker and row deletion by maximum timestamp, cells column
+ * by column by st_cell_supersedes — and then shadowed: with
+ * D = max(partition deletion, row deletion), the marker is live iff its
+ * timestamp > D and a cell is live iff it is not a tombstone and its
+ * timestamp > D (storage.h invariant 3). A row with a live marker or a live
+ * cell is emitted; the merge stops after `limit` live rows, so a LIMIT query
+ * on a huge partition reads only what it returns (plus dead rows between).
+ *
+ * Invariants:
+ *  1. Reconciliation is order independent (storageInt.h invariant 3), so the
+ *     result does not depend on how many sstables hold a partition or on the
+ *     order they are consulted.
+ *  2. Output memory is all arena memory: values from sources that are not
+ *     "stable" (the memtable, which a later flush frees) are copied.
+ *  3. TTL: cells carry ttl/expires and reconcile by them, but expiry is not
+ *     enforced yet (an expired cell still reads as live).
+ */
+#include <string.h>
+
+#include "storage/storageInt.h"
+
+void st_key_encode(int64_t token, const uint8_t *pk, uint32_t pklen, uint8_t *out)
+{
+    uint64_t u = (uint64_t)token ^ UINT64_C(0x8000000000000000);
+    for (int i = 7; i >= 0; i--) {
+        out[i] = (uint8_t)u;
+        u >>= 8;
+    }
+    if (pklen) memcpy(out + ST_KEY_TOKEN_BYTES, pk, pklen);
+}
+
+int64_t st_key_token(const uint8_t *key)
+{
+    uint64_t u = 0;
+    for (int i = 0; i < 8; i++)
+        u = (u << 8) | key[i];
+    return (int64_t)(u ^ UINT64_C(0x8000000000000000));
+}
+
+int st_bytes_cmp(const uint8_t *a, uint32_t alen, const uint8_t *b, uint32_t blen)
+{
+    uint32_t n = alen < blen ? alen : blen;
+    int c = n ? memcmp(a, b, n) : 0;
+    if (c) return c;
+    return alen < blen ? -1 : alen > blen ? 1 : 0;
+}
+
+bool st_bytes_has_prefix(const uint8_t *k, uint32_t klen, const uint8_t *p, uint32_t plen)
+{
+    return klen >= plen && (plen == 0 || memcmp(k, p, plen) == 0);
+}
+
+bool st_start_admits(const st_bound *b, const uint8_t *k, uint32_t klen)
+{
+    if (b->inclusive) return st_bytes_cmp(k, klen, b->key, b->len) >= 0;
+    return st_bytes_cmp(k, klen, b->key, b->len) > 0 &&
+           !st_bytes_has_prefix(k, klen, b->key, b->len);
+}
+
+bool st_end_admits(const st_bound *b, const uint8_t *k, uint32_t klen)
+{
+    if (b->inclusive)
+        return st_bytes_cmp(k, klen, b->key, b->len) <= 0 ||
+               st_bytes_has_prefix(k, klen, b->key, b->len);
+    return st_bytes_cmp(k, klen, b->key, b->len) < 0;
+}
+
+static bool cell_is_tomb(const st_cell *c)
+{
+    return (c->flags & ST_CELL_TOMBSTONE) != 0;
+}
+static bool cell_is_expiring(const st_cell *c)
+{
+    return c->ttl != 0 || c->expires != 0;
+}
+
+bool st_cell_supersedes(const st_cell *a, const st_cell *b)
+{
+    if (a->ts != b->ts) return a->ts > b->ts;
+    bool at = cell_is_tomb(a), bt = cell_is_tomb(b);
+    bool ad = at || cell_is_expiring(a), bd = bt || cell_is_expiring(b);
+    if (ad != bd) return ad;
+    if (ad) {
+        if (at != bt) return at;
+        if (a->expires != b->expires) return a->expires > b->expires;
+    }
+    if (at && bt) return false;
+    return st_bytes_cmp(a->val, a->len, b->val, b->len) > 0;
+}
+
+/* ---- the merge ----------------------------------------------------------- */
+
+typedef struct outvec {
+    st_row *rows;
+    uint32_t n, cap;
+} outvec;
+
+static int outvec_push(outvec *v, hln_arena *a, const st_row *r)
+{
+    if (v->n == v->cap) {
+        uint32_t ncap = v->cap ? v->cap * 2 : 8;
+        st_row *nr = hln_arena_alloc(a, (size_t)ncap * sizeof(st_row));
+        if (!nr) return HLN_ENOMEM;
+        if (v->n) memcpy(nr, v->rows, (size_t)v->n * sizeof(st_row));
+        v->rows = nr;
+        v->cap = ncap;
+    }
+    v->rows[v->n++] = *r;
+    return 0;
+}
+
+/* Empty cks and values are returned as a valid pointer, never NULL, so
+ * callers may memcpy them without a special case. */
+static const uint8_t empty_bytes[1];
+
+static const uint8_t *copy_bytes(hln_arena *a, const uint8_t *p, uint32_t n, bool stable, int *rc)
+{
+    if (n == 0) return empty_bytes;
+    if (stable) return p;
+    const uint8_t *q = hln_arena_memdup(a, p, n);
+    if (!q) *rc = HLN_ENOMEM;
+    return q;
+}
+
+/* Combines the m rows (same ck) in same[] into *out; *live tells whether it
+ * has anything live under the partition deletion pdel. */
+static int merge_one(const st_row **same, const bool *stable, uint32_t m, int64_t pdel,
+                     hln_arena *a, uint32_t *cur, st_row *out, bool *live)
+{
+    int64_t marker = HLN_TS_NONE, del = HLN_TS_NONE;
+    size_t total = 0;
+    for (uint32_t j = 0; j < m; j++) {
+        marker = st_ts_max(marker, same[j]->marker_ts);
+        del = st_ts_max(del, same[j]->del_ts);
+        total += same[j]->ncells;
+        cur[j] = 0;
+    }
+    int64_t shadow = st_ts_max(pdel, del);
+    int rc = 0;
+    memset(out, 0, sizeof(*out));
+    out->del_ts = HLN_TS_NONE;
+    out->marker_ts = (marker != HLN_TS_NONE && marker > shadow) ? marker : HLN_TS_NONE;
+    st_cell *cells = NULL;
+    uint32_t nout = 0;
+    if (total) {
+        cells = hln_arena_alloc(a, total * sizeof(st_cell));
+        if (!cells) return HLN_ENOMEM;
+    }
+    for (;;) {
+        /* smallest column id among the cursors */
+        bool any = false;
+        uint32_t col = 0;
+        for (uint32_t j = 0; j < m; j++) {
+            if (cur[j] < same[j]->ncells) {
+                uint32_t c = same[j]->cells[cur[j]].col_id;
+                if (!any || c < col) col = c;
+                any = true;
+            }
+        }
+        if (!any) break;
+        const st_cell *win = NULL;
+        bool win_stable = false;
+        for (uint32_t j = 0; j < m; j++) {
+            while (cur[j] < same[j]->ncells && same[j]->cells[cur[j]].col_id == col) {
+                const st_cell *c = &same[j]->cells[cur[j]];
+                if (!win || st_cell_supersedes(c, win)) {
+                    win = c;
+                    win_stable = stable[j];
+                }
+                cur[j]++;
+            }
+        }
+        if (!cell_is_tomb(win) && win->ts > shadow) {
+            st_cell *o = &cells[nout++];
+            *o = *win;
+            o->flags = 0;
+            o->val = copy_bytes(a, win->val, win->len, win_stable, &rc);
+            if (rc) return rc;
+        }
+    }
+    *live = out->marker_ts != HLN_TS_NONE || nout > 0;
+    if (!*live) return 0;
+    out->cells = nout ? cells : NULL;
+    out->ncells = nout;
+    out->cklen = same[0]->cklen;
+    out->ck = copy_bytes(a, same[0]->ck, same[0]->cklen, stable[0], &rc);
+    return rc;
+}
+
+int st_merge_rows(st_rowsrc **srcs, size_t nsrcs, int64_t pdel_ts, bool reversed, uint32_t limit,
+                  hln_arena *a, st_row **rows, uint32_t *nrows, hln_error *err)
+{
+    *rows = NULL;
+    *nrows = 0;
+    if (nsrcs == 0) return 0;
+    const st_row **head = hln_arena_alloc(a, nsrcs * sizeof(*head));
+    const st_row **same = hln_arena_alloc(a, nsrcs * sizeof(*same));
+    bool *stable = hln_arena_alloc(a, nsrcs * sizeof(*stable));
+    uint32_t *cur = hln_arena_alloc(a, nsrcs * sizeof(*cur));
+    uint32_t *which = hln_arena_alloc(a, nsrcs * sizeof(*which));
+    if (!head || !same || !stable || !cur || !which)
+        return hln_fail(err, HLN_ENOMEM, "out of memory merging rows");
+    for (size_t i = 0; i < nsrcs; i++) {
+        int rc = srcs[i]->next(srcs[i], &head[i], err);
+        if (rc < 0) return rc;
+        if (rc == 0) head[i] = NULL;
+    }
+    outvec v = {0};
+    for (;;) {
+        const st_row *best = NULL;
+        for (size_t i = 0; i < nsrcs; i++) {
+            if (!head[i]) continue;
+            if (!best) {
+                best = head[i];
+                continue;
+            }
+            int c = st_bytes_cmp(head[i]->ck, head[i]->cklen, best->ck, best->cklen);
+            if (reversed ? c > 0 : c < 0) best = head[i];
+        }
+        if (!best) break;
+        uint32_t m = 0;
+        for (size_t i = 0; i < nsrcs; i++) {
+            if (head[i] && st_bytes_cmp(head[i]->ck, head[i]->cklen, best->ck, best->cklen) == 0) {
+                same[m] = head[i];
+                stable[m] = srcs[i]->stable;
+                which[m] = (uint32_t)i;
+                m++;
+            }
+        }
+        st_row out;
+        bool live = false;
+        int rc = merge_one(same, stable, m, pdel_ts, a, cur, &out, &live);
+        if (rc == 0 && live) rc = outvec_push(&v, a, &out);
+        if (rc < 0) return hln_fail(err, rc, "out of memory merging rows");
+        if (live && limit && v.n >= limit) break;
+        for (uint32_t j = 0; j < m; j++) {
+            uint32_t i = which[j];
+            rc = srcs[i]->next(srcs[i], &head[i], err);
+            if (rc < 0) return rc;
+            if (rc == 0) head[i] = NULL;
+        }
+    }
+    *rows = v.rows;
+    *nrows = v.n;
+    return 0;
+}

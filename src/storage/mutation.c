@@ -1,0 +1,162 @@
+/*
+ * mutation.c — the serialised form of a mutation and of one row.
+ *
+ * What: st_mutation_encode/decode (the commitlog record body, and the
+ * message a mutation travels in between shards and, later, nodes) and the
+ * row record codec, st_row_encode/decode, which the sstable data blocks
+ * reuse unchanged. The byte layout is in docs/formats/mutation.md.
+ *
+ * Why one row codec: a row means the same thing in the commitlog, in a
+ * message and in an sstable; one encoder and one bounds-checked decoder is
+ * one place to get right and to fuzz.
+ *
+ * Invariants:
+ *  1. decode(encode(m)) == m field for field (values are not copied: the
+ *     decoded pointers point into the input).
+ *  2. The decoder never reads past its input (hln_rd), never allocates more
+ *     than the input could describe (counts are checked against the bytes
+ *     left before allocating), and rejects unknown flag bits with
+ *     HLN_ECORRUPT, so a corrupt record cannot crash or exhaust memory.
+ *  3. The decoder does not require rows sorted by ck nor cells by col_id:
+ *     a record that was accepted into the commitlog must always replay. The
+ *     memtable sorts and deduplicates on insert.
+ */
+#include <string.h>
+
+#include "storage/storageInt.h"
+
+enum {
+    MUT_VERSION = 1,
+    MUT_F_PDEL = 0x01,
+    ROW_F_MARKER = 0x01,
+    ROW_F_DEL = 0x02,
+    CELL_F_TOMB = 0x01,
+    CELL_F_EXPIRING = 0x02,
+    MIN_CELL_BYTES = 10, /* vint col + flags + ts */
+    MIN_ROW_BYTES = 3,   /* vint cklen + flags + vint ncells */
+};
+
+static void put_i64(hln_buf *b, int64_t v)
+{
+    hln_buf_u64(b, (uint64_t)v);
+}
+static int64_t get_i64(hln_rd *r)
+{
+    return (int64_t)hln_rd_u64(r);
+}
+
+void st_row_encode(const st_row *row, hln_buf *out)
+{
+    hln_buf_vint(out, row->cklen);
+    if (row->cklen) hln_buf_put(out, row->ck, row->cklen);
+    uint8_t flags = 0;
+    if (row->marker_ts != HLN_TS_NONE) flags |= ROW_F_MARKER;
+    if (row->del_ts != HLN_TS_NONE) flags |= ROW_F_DEL;
+    hln_buf_u8(out, flags);
+    if (flags & ROW_F_MARKER) put_i64(out, row->marker_ts);
+    if (flags & ROW_F_DEL) put_i64(out, row->del_ts);
+    hln_buf_vint(out, row->ncells);
+    for (uint32_t i = 0; i < row->ncells; i++) {
+        const st_cell *c = &row->cells[i];
+        uint8_t cf = 0;
+        if (c->flags & ST_CELL_TOMBSTONE) cf |= CELL_F_TOMB;
+        if (c->ttl != 0 || c->expires != 0) cf |= CELL_F_EXPIRING;
+        hln_buf_vint(out, c->col_id);
+        hln_buf_u8(out, cf);
+        put_i64(out, c->ts);
+        if (cf & CELL_F_EXPIRING) {
+            hln_buf_u32(out, (uint32_t)c->ttl);
+            put_i64(out, c->expires);
+        }
+        if (!(cf & CELL_F_TOMB)) {
+            hln_buf_vint(out, c->len);
+            if (c->len) hln_buf_put(out, c->val, c->len);
+        }
+    }
+}
+
+int st_row_decode(hln_rd *r, hln_arena *a, st_row *row)
+{
+    memset(row, 0, sizeof(*row));
+    uint64_t cklen = hln_rd_vint(r);
+    if (r->err || cklen > hln_rd_left(r)) return HLN_ECORRUPT;
+    row->cklen = (uint32_t)cklen;
+    row->ck = cklen ? hln_rd_take(r, (size_t)cklen) : NULL;
+    uint8_t flags = hln_rd_u8(r);
+    if (r->err || (flags & ~(ROW_F_MARKER | ROW_F_DEL))) return HLN_ECORRUPT;
+    row->marker_ts = (flags & ROW_F_MARKER) ? get_i64(r) : HLN_TS_NONE;
+    row->del_ts = (flags & ROW_F_DEL) ? get_i64(r) : HLN_TS_NONE;
+    uint64_t ncells = hln_rd_vint(r);
+    if (r->err || ncells > hln_rd_left(r) / MIN_CELL_BYTES) return HLN_ECORRUPT;
+    row->ncells = (uint32_t)ncells;
+    if (ncells == 0) return 0;
+    row->cells = hln_arena_alloc(a, (size_t)ncells * sizeof(st_cell));
+    if (!row->cells) return HLN_ENOMEM;
+    for (uint32_t i = 0; i < row->ncells; i++) {
+        st_cell *c = &row->cells[i];
+        uint64_t col = hln_rd_vint(r);
+        uint8_t cf = hln_rd_u8(r);
+        if (r->err || col > UINT32_MAX || (cf & ~(CELL_F_TOMB | CELL_F_EXPIRING)))
+            return HLN_ECORRUPT;
+        c->col_id = (uint32_t)col;
+        c->flags = (cf & CELL_F_TOMB) ? ST_CELL_TOMBSTONE : 0;
+        c->ts = get_i64(r);
+        if (cf & CELL_F_EXPIRING) {
+            c->ttl = (int32_t)hln_rd_u32(r);
+            c->expires = get_i64(r);
+        }
+        if (!(cf & CELL_F_TOMB)) {
+            uint64_t len = hln_rd_vint(r);
+            if (r->err || len > hln_rd_left(r)) return HLN_ECORRUPT;
+            c->len = (uint32_t)len;
+            c->val = len ? hln_rd_take(r, (size_t)len) : NULL;
+        }
+        if (r->err) return HLN_ECORRUPT;
+    }
+    return r->err ? HLN_ECORRUPT : 0;
+}
+
+void st_mutation_encode(const st_mutation *m, hln_buf *out)
+{
+    hln_buf_u8(out, MUT_VERSION);
+    hln_buf_put(out, m->table_id, 16);
+    put_i64(out, m->token);
+    hln_buf_vint(out, m->pklen);
+    if (m->pklen) hln_buf_put(out, m->pk, m->pklen);
+    uint8_t flags = m->pdel_ts != HLN_TS_NONE ? MUT_F_PDEL : 0;
+    hln_buf_u8(out, flags);
+    if (flags & MUT_F_PDEL) put_i64(out, m->pdel_ts);
+    hln_buf_vint(out, m->nrows);
+    for (uint32_t i = 0; i < m->nrows; i++)
+        st_row_encode(&m->rows[i], out);
+}
+
+int st_mutation_decode(hln_rd *r, hln_arena *a, st_mutation *m)
+{
+    memset(m, 0, sizeof(*m));
+    uint8_t version = hln_rd_u8(r);
+    if (r->err || version != MUT_VERSION) return HLN_ECORRUPT;
+    const uint8_t *id = hln_rd_take(r, 16);
+    if (!id) return HLN_ECORRUPT;
+    memcpy(m->table_id, id, 16);
+    m->token = get_i64(r);
+    uint64_t pklen = hln_rd_vint(r);
+    if (r->err || pklen > hln_rd_left(r)) return HLN_ECORRUPT;
+    m->pklen = (uint32_t)pklen;
+    m->pk = pklen ? hln_rd_take(r, (size_t)pklen) : NULL;
+    uint8_t flags = hln_rd_u8(r);
+    if (r->err || (flags & ~MUT_F_PDEL)) return HLN_ECORRUPT;
+    m->pdel_ts = (flags & MUT_F_PDEL) ? get_i64(r) : HLN_TS_NONE;
+    uint64_t nrows = hln_rd_vint(r);
+    if (r->err || nrows > hln_rd_left(r) / MIN_ROW_BYTES) return HLN_ECORRUPT;
+    m->nrows = (uint32_t)nrows;
+    if (nrows) {
+        m->rows = hln_arena_alloc(a, (size_t)nrows * sizeof(st_row));
+        if (!m->rows) return HLN_ENOMEM;
+        for (uint32_t i = 0; i < m->nrows; i++) {
+            int rc = st_row_decode(r, a, &m->rows[i]);
+            if (rc < 0) return rc;
+        }
+    }
+    return r->err ? HLN_ECORRUPT : 0;
+}

@@ -1,0 +1,351 @@
+/*
+ * sst_reader.c — opens an sstable, holds its index, reads row blocks.
+ *
+ * What: sst_open validates the header and footer, reads the index section,
+ * verifies its crc32 and parses every entry and block descriptor once, so
+ * that afterwards lookups are binary searches over an in-memory array and
+ * every block offset is known to lie inside the data region. Row blocks are
+ * read with pread when a slice needs them, their crc32 verified, and their
+ * rows decoded into the read's arena (st_row_decode, shared with the
+ * commitlog).
+ *
+ * Why validate everything at open: a corrupt index is found once, loudly,
+ * at startup instead of as wild reads later; block corruption (far more
+ * data, not worth scanning at open) is caught by the per-block checksum.
+ *
+ * Invariants:
+ *  1. Any inconsistency in the file yields HLN_ECORRUPT via hln_corrupt,
+ *     naming the file; nothing in the file can make the reader read outside
+ *     its buffers or allocate more than the file size justifies.
+ *  2. Entries are in strictly increasing key order; block descriptors of a
+ *     partition are in increasing ck order and rows inside a block strictly
+ *     increase (checked when the block is decoded).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "storage/sstable/sstable.h"
+
+enum {
+    MIN_ENTRY_BYTES = 1 + 8 + 8 + 1, /* vint klen, token, pdel, vint nblocks */
+    MIN_DESC_BYTES = 5,              /* five vints */
+};
+
+static uint32_t get32(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+    return ((uint64_t)get32(p) << 32) | get32(p + 4);
+}
+
+void sst_close(sst_reader *r)
+{
+    if (!r) return;
+    if (r->fd >= 0) close(r->fd);
+    hln_free(r->index);
+    hln_free(r->entries);
+    hln_free(r->path);
+    hln_free(r);
+}
+
+/* Parses one block descriptor; false if malformed. */
+static bool parse_desc(hln_rd *rd, uint64_t data_end, sst_block *b)
+{
+    uint64_t off = hln_rd_vint(rd), len = hln_rd_vint(rd), nrows = hln_rd_vint(rd);
+    uint64_t fl = hln_rd_vint(rd);
+    if (rd->err || fl > hln_rd_left(rd)) return false;
+    b->first = fl ? hln_rd_take(rd, (size_t)fl) : NULL;
+    uint64_t ll = hln_rd_vint(rd);
+    if (rd->err || ll > hln_rd_left(rd)) return false;
+    b->last = ll ? hln_rd_take(rd, (size_t)ll) : NULL;
+    if (rd->err || len == 0 || len > UINT32_MAX || nrows == 0 || nrows > len ||
+        off < SST_HEADER_BYTES || off > data_end || data_end - off < SST_BLOCK_HDR + len)
+        return false;
+    b->off = off;
+    b->len = (uint32_t)len;
+    b->nrows = (uint32_t)nrows;
+    b->first_len = (uint32_t)fl;
+    b->last_len = (uint32_t)ll;
+    return st_bytes_cmp(b->first, b->first_len, b->last, b->last_len) <= 0;
+}
+
+static int parse_index(sst_reader *r, uint64_t npart, hln_error *err)
+{
+    if (npart > r->index_len / MIN_ENTRY_BYTES)
+        return hln_corrupt(err, r->path, "footer claims %llu partitions in a %zu-byte index",
+                           (unsigned long long)npart, r->index_len);
+    if (npart) {
+        r->entries = hln_calloc((size_t)npart, sizeof(sst_entry));
+        if (!r->entries) return hln_fail(err, HLN_ENOMEM, "out of memory opening %s", r->path);
+    }
+    hln_rd rd;
+    hln_rd_init(&rd, r->index, r->index_len);
+    for (uint64_t i = 0; i < npart; i++) {
+        sst_entry *e = &r->entries[i];
+        uint64_t klen = hln_rd_vint(&rd);
+        if (rd.err || klen < ST_KEY_TOKEN_BYTES || klen > hln_rd_left(&rd))
+            return hln_corrupt(err, r->path, "bad key length in index entry %llu",
+                               (unsigned long long)i);
+        e->key = hln_rd_take(&rd, (size_t)klen);
+        e->klen = (uint32_t)klen;
+        e->pdel_ts = (int64_t)hln_rd_u64(&rd);
+        uint64_t nb = hln_rd_vint(&rd);
+        if (rd.err || nb > hln_rd_left(&rd) / MIN_DESC_BYTES)
+            return hln_corrupt(err, r->path, "bad block count in index entry %llu",
+                               (unsigned long long)i);
+        e->nblocks = (uint32_t)nb;
+        e->boff = rd.off;
+        if (i > 0 && st_bytes_cmp(e->key, e->klen, e[-1].key, e[-1].klen) <= 0)
+            return hln_corrupt(err, r->path, "index entries out of order at %llu",
+                               (unsigned long long)i);
+        sst_block prev = {0};
+        for (uint64_t b = 0; b < nb; b++) {
+            sst_block cur;
+            if (!parse_desc(&rd, r->index_off, &cur))
+                return hln_corrupt(err, r->path, "bad block descriptor %llu of entry %llu",
+                                   (unsigned long long)b, (unsigned long long)i);
+            if (b > 0 && st_bytes_cmp(cur.first, cur.first_len, prev.last, prev.last_len) <= 0)
+                return hln_corrupt(err, r->path, "blocks out of order in entry %llu",
+                                   (unsigned long long)i);
+            prev = cur;
+        }
+    }
+    if (rd.err || hln_rd_left(&rd) != 0)
+        return hln_corrupt(err, r->path, "index has %zu trailing bytes", hln_rd_left(&rd));
+    r->nentries = (size_t)npart;
+    return 0;
+}
+
+int sst_open(sst_reader **out, const char *path, uint64_t gen, const uint8_t table_id[16],
+             hln_error *err)
+{
+    *out = NULL;
+    sst_reader *r = hln_calloc(1, sizeof(*r));
+    if (!r || !(r->path = hln_strdup(path))) {
+        hln_free(r);
+        return hln_fail(err, HLN_ENOMEM, "out of memory opening %s", path);
+    }
+    r->gen = gen;
+    r->fd = open(path, O_RDONLY | O_CLOEXEC);
+    int rc = 0;
+    if (r->fd < 0) {
+        rc = hln_fail(err, HLN_EIO, "cannot open %s: %s", path, strerror(errno));
+        goto fail;
+    }
+    struct stat st;
+    if (fstat(r->fd, &st) < 0) {
+        rc = hln_fail(err, HLN_EIO, "cannot stat %s: %s", path, strerror(errno));
+        goto fail;
+    }
+    r->size = (uint64_t)st.st_size;
+    if (r->size < SST_HEADER_BYTES + SST_FOOTER_BYTES) {
+        rc = hln_corrupt(err, path, "file is too short (%llu bytes)", (unsigned long long)r->size);
+        goto fail;
+    }
+    uint8_t h[SST_HEADER_BYTES], f[SST_FOOTER_BYTES];
+    if ((rc = st_pread_full(r->fd, h, sizeof(h), 0, path, err)) < 0 ||
+        (rc = st_pread_full(r->fd, f, sizeof(f), r->size - SST_FOOTER_BYTES, path, err)) < 0)
+        goto fail;
+    if (get32(h) != SST_MAGIC || get32(h + 4) != SST_VERSION ||
+        get32(h + 28) != hln_crc32(0, h, SST_HEADER_BYTES - 4)) {
+        rc = hln_corrupt(err, path, "bad sstable header");
+        goto fail;
+    }
+    if (memcmp(h + 8, table_id, 16) != 0) {
+        rc = hln_corrupt(err, path, "sstable belongs to another table");
+        goto fail;
+    }
+    if (get32(f + 44) != hln_crc32(0, f, SST_FOOTER_BYTES - 4) ||
+        get32(f + 40) != SST_FOOTER_MAGIC || get32(f + 36) != SST_VERSION) {
+        rc = hln_corrupt(err, path, "bad sstable footer");
+        goto fail;
+    }
+    r->index_off = get64(f);
+    uint64_t ilen = get64(f + 8), npart = get64(f + 16);
+    r->nrows = get64(f + 24);
+    if (r->index_off < SST_HEADER_BYTES || r->index_off > r->size - SST_FOOTER_BYTES ||
+        ilen != r->size - SST_FOOTER_BYTES - r->index_off) {
+        rc = hln_corrupt(err, path, "footer index position is inconsistent with the file size");
+        goto fail;
+    }
+    r->index_len = (size_t)ilen;
+    if (ilen) {
+        r->index = hln_malloc((size_t)ilen);
+        if (!r->index) {
+            rc = hln_fail(err, HLN_ENOMEM, "out of memory opening %s", path);
+            goto fail;
+        }
+        if ((rc = st_pread_full(r->fd, r->index, (size_t)ilen, r->index_off, path, err)) < 0)
+            goto fail;
+    }
+    if (hln_crc32(0, r->index, r->index_len) != get32(f + 32)) {
+        rc = hln_corrupt(err, path, "index checksum mismatch");
+        goto fail;
+    }
+    if ((rc = parse_index(r, npart, err)) < 0) goto fail;
+    *out = r;
+    return 0;
+fail:
+    sst_close(r);
+    return rc;
+}
+
+const sst_entry *sst_get(const sst_reader *r, const uint8_t *key, uint32_t klen)
+{
+    size_t lo = 0, hi = r->nentries;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = st_bytes_cmp(r->entries[mid].key, r->entries[mid].klen, key, klen);
+        if (c == 0) return &r->entries[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+size_t sst_seek(const sst_reader *r, st_key_pred pred, const void *ctx)
+{
+    size_t lo = 0, hi = r->nentries;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (pred(r->entries[mid].key, r->entries[mid].klen, ctx))
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo;
+}
+
+/* ---- row blocks ---------------------------------------------------------- */
+
+static int load_block(sst_rowit *it, const sst_block *b, hln_error *err)
+{
+    const sst_reader *r = it->r;
+    uint8_t *buf = hln_arena_alloc(it->a, (size_t)b->len + SST_BLOCK_HDR);
+    st_row *rows = hln_arena_alloc(it->a, (size_t)b->nrows * sizeof(st_row));
+    if (!buf || !rows) return hln_fail(err, HLN_ENOMEM, "out of memory reading %s", r->path);
+    int rc = st_pread_full(r->fd, buf, (size_t)b->len + SST_BLOCK_HDR, b->off, r->path, err);
+    if (rc < 0) return rc;
+    if (get32(buf) != b->len)
+        return hln_corrupt(err, r->path, "block at offset %llu: length %u, index says %u",
+                           (unsigned long long)b->off, get32(buf), b->len);
+    if (hln_crc32(0, buf + SST_BLOCK_HDR, b->len) != get32(buf + 4))
+        return hln_corrupt(err, r->path, "block at offset %llu: checksum mismatch",
+                           (unsigned long long)b->off);
+    hln_rd rd;
+    hln_rd_init(&rd, buf + SST_BLOCK_HDR, b->len);
+    for (uint32_t i = 0; i < b->nrows; i++) {
+        rc = st_row_decode(&rd, it->a, &rows[i]);
+        if (rc == HLN_ENOMEM) return hln_fail(err, rc, "out of memory reading %s", r->path);
+        if (rc < 0)
+            return hln_corrupt(err, r->path, "block at offset %llu: undecodable row %u",
+                               (unsigned long long)b->off, i);
+        if (i > 0 &&
+            st_bytes_cmp(rows[i].ck, rows[i].cklen, rows[i - 1].ck, rows[i - 1].cklen) <= 0)
+            return hln_corrupt(err, r->path, "block at offset %llu: rows out of order",
+                               (unsigned long long)b->off);
+    }
+    if (hln_rd_left(&rd) != 0 ||
+        st_bytes_cmp(rows[0].ck, rows[0].cklen, b->first, b->first_len) != 0 ||
+        st_bytes_cmp(rows[b->nrows - 1].ck, rows[b->nrows - 1].cklen, b->last, b->last_len) != 0)
+        return hln_corrupt(err, r->path, "block at offset %llu does not match its index entry",
+                           (unsigned long long)b->off);
+    it->rows = rows;
+    it->nrows = b->nrows;
+    it->ri = it->reversed ? (int64_t)b->nrows - 1 : 0;
+    return 0;
+}
+
+static int rowit_next(st_rowsrc *s, const st_row **out, hln_error *err)
+{
+    sst_rowit *it = (sst_rowit *)s;
+    for (;;) {
+        if (it->done) return 0;
+        if (it->ri >= 0 && it->ri < (int64_t)it->nrows) {
+            const st_row *row = &it->rows[it->ri];
+            it->ri += it->reversed ? -1 : 1;
+            if (!it->reversed) {
+                if (!st_start_admits(it->start, row->ck, row->cklen)) continue;
+                if (!st_end_admits(it->end, row->ck, row->cklen)) {
+                    it->done = true;
+                    return 0;
+                }
+            } else {
+                if (!st_end_admits(it->end, row->ck, row->cklen)) continue;
+                if (!st_start_admits(it->start, row->ck, row->cklen)) {
+                    it->done = true;
+                    return 0;
+                }
+            }
+            *out = row;
+            return 1;
+        }
+        /* the next block, if it can hold rows of the slice */
+        if (it->bi < 0 || it->bi >= (int64_t)it->nblocks) {
+            it->done = true;
+            return 0;
+        }
+        const sst_block *b = &it->blocks[it->bi];
+        if (!it->reversed ? !st_end_admits(it->end, b->first, b->first_len)
+                          : !st_start_admits(it->start, b->last, b->last_len)) {
+            it->done = true;
+            return 0;
+        }
+        it->bi += it->reversed ? -1 : 1;
+        int rc = load_block(it, b, err);
+        if (rc < 0) {
+            it->done = true;
+            return rc;
+        }
+    }
+}
+
+int sst_rowit_init(sst_rowit *it, const sst_reader *r, const sst_entry *e, const st_bound *start,
+                   const st_bound *end, bool reversed, hln_arena *a, hln_error *err)
+{
+    memset(it, 0, sizeof(*it));
+    it->base.next = rowit_next;
+    it->base.stable = true;
+    it->r = r;
+    it->start = start;
+    it->end = end;
+    it->reversed = reversed;
+    it->a = a;
+    it->nblocks = e->nblocks;
+    if (e->nblocks == 0) {
+        it->done = true;
+        return 0;
+    }
+    it->blocks = hln_arena_alloc(a, (size_t)e->nblocks * sizeof(sst_block));
+    if (!it->blocks) return hln_fail(err, HLN_ENOMEM, "out of memory reading %s", r->path);
+    hln_rd rd;
+    hln_rd_init(&rd, r->index, r->index_len);
+    rd.off = e->boff;
+    for (uint32_t i = 0; i < e->nblocks; i++)
+        if (!parse_desc(&rd, r->index_off, &it->blocks[i]))
+            return hln_corrupt(err, r->path, "bad block descriptor"); /* checked at open */
+    /* forward: first block whose last ck the start admits; reversed: last
+     * block whose first ck the end admits (both predicates are monotone) */
+    uint32_t lo = 0, hi = e->nblocks;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        const sst_block *b = &it->blocks[mid];
+        bool p = !reversed ? st_start_admits(start, b->last, b->last_len)
+                           : !st_end_admits(end, b->first, b->first_len);
+        if (p)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    it->bi = !reversed ? (int64_t)lo : (int64_t)lo - 1;
+    return 0;
+}

@@ -1,0 +1,99 @@
+/*
+ * storageInt.h — private declarations shared by the storage module's files
+ * (engine.c, mutation.c, merge.c, commitlog/, memtable/, sstable/).
+ *
+ * What: the partition-key encoding, slice-bound predicates, cell
+ * reconciliation, the row record codec shared by the commitlog and the
+ * sstable blocks, and the row-source interface through which reads merge the
+ * memtable and the sstables of one table.
+ *
+ * Partition keys: storage orders partitions by (token, pk bytes). Everywhere
+ * inside storage a partition key is carried as ONE byte string
+ *     key = be64(token XOR 0x8000000000000000) || pk
+ * so that memcmp order on keys is exactly (token signed, pk unsigned-bytes)
+ * order, the order Cassandra's DecoratedKey has. Memtable skiplists, sstable
+ * indexes and the scan merge all compare keys with st_bytes_cmp only.
+ *
+ * Invariants:
+ *  1. st_bytes_cmp is memcmp with "a proper prefix sorts first".
+ *  2. The set of keys admitted by a start bound is upward closed and the set
+ *     admitted by an end bound downward closed in st_bytes_cmp order, so a
+ *     slice is one contiguous run and predicates are monotone (binary and
+ *     skiplist searches rely on this).
+ *  3. st_cell_supersedes is a strict total preference: for two different
+ *     cells exactly one wins, whatever order they are met in, so merging
+ *     sources in any order gives the same result.
+ */
+#ifndef HLN_STORAGE_INT_H
+#define HLN_STORAGE_INT_H
+
+#include "storage/storage.h"
+
+#define ST_KEY_TOKEN_BYTES 8
+
+/* Writes the partition key of (token, pk) to out (8 + pklen bytes). */
+void st_key_encode(int64_t token, const uint8_t *pk, uint32_t pklen, uint8_t *out);
+/* The token of an encoded partition key (klen >= 8). */
+int64_t st_key_token(const uint8_t *key);
+
+int st_bytes_cmp(const uint8_t *a, uint32_t alen, const uint8_t *b, uint32_t blen);
+bool st_bytes_has_prefix(const uint8_t *k, uint32_t klen, const uint8_t *p, uint32_t plen);
+
+/* Slice-bound semantics of storage.h. */
+bool st_start_admits(const st_bound *b, const uint8_t *k, uint32_t klen);
+bool st_end_admits(const st_bound *b, const uint8_t *k, uint32_t klen);
+
+/* A monotone predicate over partition keys (false ... false true ... true),
+ * used to seek memtables and sstable indexes. */
+typedef bool (*st_key_pred)(const uint8_t *key, uint32_t klen, const void *ctx);
+
+/* True when cell a wins reconciliation against cell b (same column):
+ * newer timestamp; on equal timestamps a tombstone or expiring cell beats a
+ * plain live one, a tombstone beats an expiring one, the later expiry wins,
+ * then the greater value (unsigned bytes) wins. False when a and b are
+ * equivalent. */
+bool st_cell_supersedes(const st_cell *a, const st_cell *b);
+
+/* The row record (docs/formats/mutation.md), used in commitlog records and
+ * sstable blocks alike. Decode points ck/values into the reader's input and
+ * allocates the cell array from a; 0, HLN_ECORRUPT or HLN_ENOMEM. */
+void st_row_encode(const st_row *row, hln_buf *out);
+int st_row_decode(hln_rd *r, hln_arena *a, st_row *row);
+
+/* ---- row sources -------------------------------------------------------- */
+
+/* One source of rows of one partition (the memtable, or one sstable), already
+ * restricted to a slice and walking in the read's direction. next() yields
+ * rows in strictly increasing (decreasing when reversed) ck order: 1 with
+ * *out set, 0 at the end, or a negative error. A yielded row stays valid
+ * until the read finishes (memtable memory, or the read arena). */
+typedef struct st_rowsrc st_rowsrc;
+struct st_rowsrc {
+    int (*next)(st_rowsrc *s, const st_row **out, hln_error *err);
+    bool stable; /* rows live in the caller's arena: no copy needed */
+};
+
+/* Merges the sources of one partition cell by cell (newest wins, tombstones
+ * shadow per invariant 3 of storage.h) and returns the live rows, in the
+ * sources' direction, at most limit (0 = all) of them. Output rows, cells,
+ * cks and values are arena memory; output rows carry only live cells, the
+ * marker timestamp when the marker is live (else HLN_TS_NONE), and no
+ * deletion. */
+int st_merge_rows(st_rowsrc **srcs, size_t nsrcs, int64_t pdel_ts, bool reversed, uint32_t limit,
+                  hln_arena *a, st_row **rows, uint32_t *nrows, hln_error *err);
+
+/* ---- files (fileutil.c): errors are HLN_EIO with the path and errno text */
+int st_mkdirs(const char *path, hln_error *err); /* mkdir -p */
+int st_fsync_dir(const char *path, hln_error *err);
+int st_write_full(int fd, const void *p, size_t n, const char *path, hln_error *err);
+/* Reads exactly n bytes at off; a short read is HLN_ECORRUPT (truncated). */
+int st_pread_full(int fd, void *p, size_t n, uint64_t off, const char *path, hln_error *err);
+/* Joins a and b with '/' into a new hln_malloc'd string (NULL on ENOMEM). */
+char *st_path_join(const char *a, const char *b);
+
+static inline int64_t st_ts_max(int64_t a, int64_t b)
+{
+    return a > b ? a : b;
+}
+
+#endif

@@ -1,0 +1,254 @@
+/* modules: common storage */
+/*
+ * test_sstable.c — sstable files: every damaged byte is detected
+ * (HLN_ECORRUPT at open or at read, never a crash or wrong data),
+ * truncation, a file in the wrong table's directory, leftover temp files,
+ * and the writer's ordering checks (through the private sstable.h).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "storage_testutil.h"
+#include "storage/sstable/sstable.h"
+
+enum { NPK = 4 };
+
+/* Writes a small table (a few partitions, tombstones, several blocks in one
+ * partition) and flushes it; returns the data file path (malloc'd). */
+static char *make_table(const char *dir, bool big)
+{
+    st_options o;
+    st_options_default(&o);
+    st_engine *e = tu_open(dir, &o);
+    assert_non_null(e);
+    for (int pk = 0; pk < NPK; pk++) {
+        st_cell c[2] = {tu_cell(1, 10, "alpha"), tu_tomb(2, 11)};
+        assert_int_equal(tu_row(e, T1, pk, "a", 10, HLN_TS_NONE, c, 2), 0);
+        assert_int_equal(tu_row(e, T1, pk, "b", HLN_TS_NONE, 12, NULL, 0), 0);
+    }
+    assert_int_equal(tu_pdel(e, T1, 3, 5), 0);
+    if (big) {
+        static char val[30001];
+        memset(val, 'q', 30000);
+        for (int i = 0; i < 8; i++) {
+            char ck[8];
+            snprintf(ck, sizeof ck, "c%d", i);
+            st_cell c[1] = {tu_cell(1, 10, val)};
+            assert_int_equal(tu_row(e, T1, 1, ck, 10, HLN_TS_NONE, c, 1), 0);
+        }
+    }
+    assert_int_equal(tu_close(e), 0);
+    char tdir[1024];
+    snprintf(tdir, sizeof tdir, "%s/tables", dir);
+    const char *p = tu_find_file(tdir, "-Data.db");
+    assert_non_null(p);
+    return strdup(p);
+}
+
+/* Opens dir and reads everything; returns 0 if all went well, else the
+ * first error. */
+static int read_all(const char *dir)
+{
+    st_options o;
+    st_options_default(&o);
+    st_engine *e = NULL;
+    hln_error err;
+    int rc = st_open(&e, dir, &o, NULL, NULL, &err);
+    if (rc < 0) return rc;
+    int first = 0;
+    for (int pk = 0; pk < NPK && !first; pk++) {
+        const char *got = tu_read(e, T1, pk);
+        if (strncmp(got, "ERR", 3) == 0) first = atoi(got + 3);
+        for (int rev = 0; rev < 2 && !first; rev++) {
+            tu_slice s = {NULL, true, NULL, true, rev != 0, 0};
+            got = tu_read_slice(e, T1, pk, &s);
+            if (strncmp(got, "ERR", 3) == 0) first = atoi(got + 3);
+        }
+    }
+    if (!first) {
+        st_scan_cmd c;
+        memset(&c, 0, sizeof c);
+        memcpy(c.table_id, T1, 16);
+        c.start_token = INT64_MIN;
+        c.end_token = INT64_MAX;
+        hln_arena a;
+        hln_arena_init(&a, 4096);
+        st_partition *p;
+        first = st_scan(e, &c, &a, &p, &err);
+        hln_arena_free(&a);
+    }
+    st_close(e, &err);
+    return first;
+}
+
+static void check_every_byte(bool big)
+{
+    char *dir = tu_mkdtemp("sst-bytes");
+    char *path = make_table(dir, big);
+    assert_int_equal(read_all(dir), 0);
+    long size = tu_file_size(path);
+    assert_true(size > 80);
+    /* for a big file, every byte of the first 2 KiB and the last 2 KiB, and
+       a stride through the middle */
+    long stride = big ? 997 : 1;
+    for (long off = 0; off < size; off++) {
+        if (big && off > 2048 && off < size - 2048 && off % stride != 0) continue;
+        tu_flip_byte(path, off);
+        int rc = read_all(dir);
+        if (rc != HLN_ECORRUPT) fprintf(stderr, "flipping byte %ld of %ld: rc %d\n", off, size, rc);
+        assert_int_equal(rc, HLN_ECORRUPT);
+        tu_flip_byte(path, off);
+    }
+    assert_int_equal(read_all(dir), 0);
+    free(path);
+    tu_cleanup(dir);
+}
+
+static void test_every_byte_small(void **state)
+{
+    (void)state;
+    check_every_byte(false);
+}
+
+static void test_every_byte_big(void **state)
+{
+    (void)state;
+    check_every_byte(true);
+}
+
+static void test_truncated(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp("sst-trunc");
+    char *path = make_table(dir, true);
+    long size = tu_file_size(path);
+    long cuts[] = {0, 1, 31, 32, 79, size / 2, size - 48, size - 1};
+    for (size_t i = 0; i < HLN_ARRAY_LEN(cuts); i++) {
+        char *copy = malloc((size_t)size);
+        int fd = open(path, O_RDONLY);
+        assert_int_equal(pread(fd, copy, (size_t)size, 0), size);
+        close(fd);
+        assert_int_equal(truncate(path, cuts[i]), 0);
+        assert_int_equal(read_all(dir), HLN_ECORRUPT);
+        fd = open(path, O_WRONLY);
+        assert_int_equal(pwrite(fd, copy, (size_t)size, 0), size);
+        close(fd);
+        free(copy);
+    }
+    assert_int_equal(read_all(dir), 0);
+    free(path);
+    tu_cleanup(dir);
+}
+
+static void test_wrong_table_dir(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp("sst-wrong");
+    char *path = make_table(dir, false);
+    char other[1024];
+    snprintf(other, sizeof other, "%s/tables/220102030405060708090a0b0c0d0e0f", dir);
+    assert_int_equal(mkdir(other, 0755), 0);
+    char dst[1100];
+    snprintf(dst, sizeof dst, "%s/nb-1-Data.db", other);
+    assert_int_equal(link(path, dst), 0);
+    st_options o;
+    st_options_default(&o);
+    st_engine *e = NULL;
+    hln_error err;
+    assert_int_equal(st_open(&e, dir, &o, NULL, NULL, &err), HLN_ECORRUPT);
+    assert_non_null(strstr(err.msg, "another table"));
+    free(path);
+    tu_cleanup(dir);
+}
+
+static void test_leftover_tmp(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp("sst-tmp");
+    char *path = make_table(dir, false);
+    char tmp[1100];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    /* a half-written sstable of a later generation */
+    int fd = open(tmp, O_WRONLY | O_CREAT, 0644);
+    assert_int_equal(write(fd, "HLNSgarbage", 11), 11);
+    close(fd);
+    assert_int_equal(read_all(dir), 0);
+    assert_int_equal(access(tmp, F_OK), -1);
+    free(path);
+    tu_cleanup(dir);
+}
+
+static void test_writer_order_checks(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp("sst-writer");
+    char path[1100];
+    snprintf(path, sizeof path, "%s/nb-1-Data.db", dir);
+    sst_writer *w;
+    hln_error err;
+    uint8_t k1[9], k2[9];
+    uint8_t one = 1, two = 2;
+    st_key_encode(5, &two, 1, k1);
+    st_key_encode(5, &one, 1, k2);
+    assert_int_equal(sst_writer_open(&w, path, T1, &err), 0);
+    assert_int_equal(sst_writer_begin_partition(w, k1, 9, HLN_TS_NONE, &err), 0);
+    st_row r1 = {(const uint8_t *)"b", 1, 1, HLN_TS_NONE, NULL, 0};
+    st_row r0 = {(const uint8_t *)"a", 1, 1, HLN_TS_NONE, NULL, 0};
+    assert_int_equal(sst_writer_row(w, &r1, &err), 0);
+    assert_int_equal(sst_writer_row(w, &r0, &err), HLN_ESERVER);
+    assert_int_equal(sst_writer_row(w, &r1, &err), HLN_ESERVER);
+    assert_int_equal(sst_writer_end_partition(w, &err), 0);
+    /* (5, 0x01) sorts before (5, 0x02) */
+    assert_int_equal(sst_writer_begin_partition(w, k2, 9, HLN_TS_NONE, &err), HLN_ESERVER);
+    sst_writer_abort(w);
+    assert_int_equal(tu_count_files(dir, ".tmp"), 0);
+    assert_int_equal(tu_count_files(dir, "-Data.db"), 0);
+
+    /* a well-formed file reads back through the reader API */
+    assert_int_equal(sst_writer_open(&w, path, T1, &err), 0);
+    assert_int_equal(sst_writer_begin_partition(w, k2, 9, 77, &err), 0);
+    assert_int_equal(sst_writer_end_partition(w, &err), 0);
+    assert_int_equal(sst_writer_begin_partition(w, k1, 9, HLN_TS_NONE, &err), 0);
+    assert_int_equal(sst_writer_row(w, &r0, &err), 0);
+    assert_int_equal(sst_writer_row(w, &r1, &err), 0);
+    assert_int_equal(sst_writer_end_partition(w, &err), 0);
+    assert_int_equal(sst_writer_finish(w, &err), 0);
+    sst_reader *r;
+    assert_int_equal(sst_open(&r, path, 1, T1, &err), 0);
+    assert_int_equal(r->nentries, 2);
+    const sst_entry *e2 = sst_get(r, k2, 9), *e1 = sst_get(r, k1, 9);
+    assert_non_null(e1);
+    assert_non_null(e2);
+    assert_true(e2->pdel_ts == 77 && e2->nblocks == 0);
+    assert_int_equal(e1->nblocks, 1);
+    hln_arena a;
+    hln_arena_init(&a, 4096);
+    sst_rowit it;
+    st_bound all = {NULL, 0, true};
+    assert_int_equal(sst_rowit_init(&it, r, e1, &all, &all, true, &a, &err), 0);
+    const st_row *row;
+    assert_int_equal(it.base.next(&it.base, &row, &err), 1);
+    assert_memory_equal(row->ck, "b", 1);
+    assert_int_equal(it.base.next(&it.base, &row, &err), 1);
+    assert_memory_equal(row->ck, "a", 1);
+    assert_int_equal(it.base.next(&it.base, &row, &err), 0);
+    hln_arena_free(&a);
+    sst_close(r);
+    assert_int_equal(sst_open(&r, path, 1, T2, &err), HLN_ECORRUPT);
+    tu_cleanup(dir);
+}
+
+int main(void)
+{
+    hln_log_set_level(getenv("HLN_TEST_LOG") ? HLN_LOG_DEBUG : HLN_LOG_ERROR + 1);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_byte_small), cmocka_unit_test(test_every_byte_big),
+        cmocka_unit_test(test_truncated),        cmocka_unit_test(test_wrong_table_dir),
+        cmocka_unit_test(test_leftover_tmp),     cmocka_unit_test(test_writer_order_checks),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

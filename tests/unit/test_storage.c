@@ -1,0 +1,870 @@
+/* modules: common storage */
+/*
+ * test_storage.c — the storage engine through its public API (storage.h):
+ * mutation codec, reconciliation, tombstone shadowing across memtable and
+ * sstables, slice bounds, reversed and limit, flush equivalence against a
+ * reference model, scans, drop table, flush threshold and commitlog
+ * retirement, and partitions large enough to span many sstable blocks.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "storage_testutil.h"
+
+/* ---- mutation codec ------------------------------------------------------ */
+
+static void test_mutation_roundtrip(void **state)
+{
+    (void)state;
+    st_cell c1[3] = {tu_cell(1, 100, "hello"), tu_tomb(2, 101), tu_cell(7, 102, "")};
+    c1[2].ttl = 3600;
+    c1[2].expires = 1700000000;
+    st_cell c2[1] = {tu_cell(4000000000u, -5, "x")};
+    st_row rows[2] = {
+        {(const uint8_t *)"\x40"
+                          "abc",
+         4, 99, HLN_TS_NONE, c1, 3},
+        {(const uint8_t *)"\x40"
+                          "abd",
+         4, HLN_TS_NONE, 98, c2, 1},
+    };
+    uint8_t pk[3] = {1, 2, 3};
+    st_mutation m = {{0}, pk, 3, -123456789, 555, rows, 2};
+    memcpy(m.table_id, T1, 16);
+
+    hln_buf b;
+    hln_buf_init(&b);
+    st_mutation_encode(&m, &b);
+    assert_int_equal(b.err, 0);
+
+    hln_arena a;
+    hln_arena_init(&a, 1024);
+    hln_rd r;
+    hln_rd_init(&r, b.data, b.len);
+    st_mutation d;
+    assert_int_equal(st_mutation_decode(&r, &a, &d), 0);
+    assert_int_equal(hln_rd_left(&r), 0);
+    assert_memory_equal(d.table_id, T1, 16);
+    assert_int_equal(d.pklen, 3);
+    assert_memory_equal(d.pk, pk, 3);
+    assert_true(d.token == -123456789);
+    assert_true(d.pdel_ts == 555);
+    assert_int_equal(d.nrows, 2);
+    for (uint32_t i = 0; i < 2; i++) {
+        assert_int_equal(d.rows[i].cklen, rows[i].cklen);
+        assert_memory_equal(d.rows[i].ck, rows[i].ck, rows[i].cklen);
+        assert_true(d.rows[i].marker_ts == rows[i].marker_ts);
+        assert_true(d.rows[i].del_ts == rows[i].del_ts);
+        assert_int_equal(d.rows[i].ncells, rows[i].ncells);
+        for (uint32_t j = 0; j < rows[i].ncells; j++) {
+            const st_cell *x = &d.rows[i].cells[j], *y = &rows[i].cells[j];
+            assert_int_equal(x->col_id, y->col_id);
+            assert_int_equal(x->flags, y->flags);
+            assert_true(x->ts == y->ts);
+            assert_int_equal(x->ttl, y->ttl);
+            assert_true(x->expires == y->expires);
+            if (!(y->flags & ST_CELL_TOMBSTONE)) {
+                assert_int_equal(x->len, y->len);
+                if (y->len) assert_memory_equal(x->val, y->val, y->len);
+            }
+        }
+    }
+
+    /* an empty mutation (partition deletion only) */
+    hln_buf_reset(&b);
+    st_mutation e = {{0}, pk, 3, INT64_MIN + 1, 7, NULL, 0};
+    st_mutation_encode(&e, &b);
+    hln_rd_init(&r, b.data, b.len);
+    assert_int_equal(st_mutation_decode(&r, &a, &d), 0);
+    assert_true(d.pdel_ts == 7 && d.nrows == 0 && d.token == INT64_MIN + 1);
+
+    hln_arena_free(&a);
+    hln_buf_free(&b);
+}
+
+static void test_mutation_decode_damaged(void **state)
+{
+    (void)state;
+    st_cell c[2] = {tu_cell(1, 100, "hello world"), tu_tomb(2, 101)};
+    st_row row = {(const uint8_t *)"ck", 2, 99, 98, c, 2};
+    uint8_t pk[2] = {9, 9};
+    st_mutation m = {{0}, pk, 2, 42, HLN_TS_NONE, &row, 1};
+    hln_buf b;
+    hln_buf_init(&b);
+    st_mutation_encode(&m, &b);
+    hln_arena a;
+    hln_arena_init(&a, 1024);
+    /* every truncation fails cleanly */
+    for (size_t n = 0; n < b.len; n++) {
+        hln_rd r;
+        hln_rd_init(&r, b.data, n);
+        st_mutation d;
+        assert_int_equal(st_mutation_decode(&r, &a, &d), HLN_ECORRUPT);
+    }
+    /* every single-byte change either decodes or fails cleanly */
+    for (size_t i = 0; i < b.len; i++) {
+        for (int bit = 0; bit < 8; bit++) {
+            b.data[i] ^= (uint8_t)(1 << bit);
+            hln_rd r;
+            hln_rd_init(&r, b.data, b.len);
+            st_mutation d;
+            int rc = st_mutation_decode(&r, &a, &d);
+            assert_true(rc == 0 || rc == HLN_ECORRUPT);
+            b.data[i] ^= (uint8_t)(1 << bit);
+            hln_arena_reset(&a);
+        }
+    }
+    /* a bad version byte */
+    b.data[0] = 77;
+    hln_rd r;
+    hln_rd_init(&r, b.data, b.len);
+    st_mutation d;
+    assert_int_equal(st_mutation_decode(&r, &a, &d), HLN_ECORRUPT);
+    hln_arena_free(&a);
+    hln_buf_free(&b);
+}
+
+/* ---- reconciliation and shadowing --------------------------------------- */
+
+static st_options small_opts(void)
+{
+    st_options o;
+    st_options_default(&o);
+    o.sync = ST_SYNC_PERIODIC;
+    return o;
+}
+
+static void test_memtable_merge(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp("st-merge");
+    st_options o = small_opts();
+    st_engine *e = tu_open(dir, &o);
+    assert_non_null(e);
+    for (int pass = 0; pass < 2; pass++) {
+        int pk = 1 + pass; /* pass 1 flushes between every write */
+#define STEP(call)                                                                                 \
+    do {                                                                                           \
+        assert_int_equal((call), 0);                                                               \
+        if (pass) assert_int_equal(tu_flush(e), 0);                                                \
+    } while (0)
+        st_cell a[2] = {tu_cell(1, 10, "v10"), tu_cell(3, 10, "c3")};
+        STEP(tu_row(e, T1, pk, "r", 10, HLN_TS_NONE, a, 2));
+        assert_string_equal(tu_read(e, T1, pk), "r*:1=v10,3=c3");
+        st_cell older[1] = {tu_cell(1, 9, "v9")};
+        STEP(tu_row(e, T1, pk, "r", HLN_TS_NONE, HLN_TS_NONE, older, 1));
+        assert_string_equal(tu_read(e, T1, pk), "r*:1=v10,3=c3");
+        st_cell newer[2] = {tu_cell(2, 11, "c2"), tu_cell(1, 11, "v11")}; /* unsorted on purpose */
+        STEP(tu_row(e, T1, pk, "r", HLN_TS_NONE, HLN_TS_NONE, newer, 2));
+        assert_string_equal(tu_read(e, T1, pk), "r*:1=v11,2=c2,3=c3");
+        /* equal timestamps: the greater value wins, whatever the order */
+        st_cell lo[1] = {tu_cell(2, 11, "a")}, hi[1] = {tu_cell(2, 11, "zz")};
+        STEP(tu_row(e, T1, pk, "r", HLN_TS_NONE, HLN_TS_NONE, hi, 1));
+        STEP(tu_row(e, T1, pk, "r", HLN_TS_NONE, HLN_TS_NONE, lo, 1));
+        assert_string_equal(tu_read(e, T1, pk), "r*:1=v11,2=zz,3=c3");
+        /* equal timestamps: the tombstone wins over live */
+        st_cell t[1] = {tu_tomb(2, 11)}, again[1] = {tu_cell(2, 11, "zzz")};
+        STEP(tu_row(e, T1, pk, "r", HLN_TS_NONE, HLN_TS_NONE, t, 1));
+        STEP(tu_row(e, T1, pk, "r", HLN_TS_NONE, HLN_TS_NONE, again, 1));
+        assert_string_equal(tu_read(e, T1, pk), "r*:1=v11,3=c3");
+        /* a newer live cell beats the tombstone */
+        st_cell back[1] = {tu_cell(2, 12, "back")};
+        STEP(tu_row(e, T1, pk, "r", HLN_TS_NONE, HLN_TS_NONE, back, 1));
+        assert_string_equal(tu_read(e, T1, pk), "r*:1=v11,2=back,3=c3");
+        /* a row with cells but no marker, and an empty value */
+        st_cell nm[1] = {tu_cell(5, 1, "")};
+        STEP(tu_row(e, T1, pk, "s", HLN_TS_NONE, HLN_TS_NONE, nm, 1));
+        assert_string_equal(tu_read(e, T1, pk), "r*:1=v11,2=back,3=c3 s:5=");
+        /* a row with only a marker */
+        STEP(tu_row(e, T1, pk, "t", 5, HLN_TS_NONE, NULL, 0));
+        assert_string_equal(tu_read(e, T1, pk), "r*:1=v11,2=back,3=c3 s:5= t*");
+#undef STEP
+    }
+    assert_int_equal(tu_close(e), 0);
+    e = tu_open(dir, &o);
+    assert_string_equal(tu_read(e, T1, 1), "r*:1=v11,2=back,3=c3 s:5= t*");
+    assert_string_equal(tu_read(e, T1, 2), "r*:1=v11,2=back,3=c3 s:5= t*");
+    assert_string_equal(tu_read(e, T1, 3), "");
+    assert_string_equal(tu_read(e, T2, 1), "");
+    assert_int_equal(tu_close(e), 0);
+    tu_cleanup(dir);
+}
+
+/* Runs the tombstone scenario, flushing after the steps whose bit is set in
+ * mask, and closing/reopening after the steps whose bit is set in reopen. */
+static void tombstone_scenario(unsigned mask, unsigned reopen)
+{
+    char *dir = tu_mkdtemp("st-tomb");
+    st_options o = small_opts();
+    st_engine *e = tu_open(dir, &o);
+    assert_non_null(e);
+    int step = 0;
+#define STEP(call, expect)                                                                         \
+    do {                                                                                           \
+        assert_int_equal((call), 0);                                                               \
+        if (mask & (1u << step)) assert_int_equal(tu_flush(e), 0);                                 \
+        if (reopen & (1u << step)) {                                                               \
+            assert_int_equal(tu_close(e), 0);                                                      \
+            e = tu_open(dir, &o);                                                                  \
+            assert_non_null(e);                                                                    \
+        }                                                                                          \
+        assert_string_equal(tu_read(e, T1, 1), (expect));                                          \
+        step++;                                                                                    \
+    } while (0)
+    st_cell ca[2] = {tu_cell(1, 10, "x"), tu_cell(2, 10, "y")};
+    STEP(tu_row(e, T1, 1, "a", 10, HLN_TS_NONE, ca, 2), "a*:1=x,2=y");
+    st_cell cb[1] = {tu_cell(1, 10, "p")};
+    STEP(tu_row(e, T1, 1, "b", 10, HLN_TS_NONE, cb, 1), "a*:1=x,2=y b*:1=p");
+    /* cell tombstone */
+    st_cell t2[1] = {tu_tomb(2, 11)};
+    STEP(tu_row(e, T1, 1, "a", HLN_TS_NONE, HLN_TS_NONE, t2, 1), "a*:1=x b*:1=p");
+    /* row tombstone */
+    STEP(tu_row(e, T1, 1, "b", HLN_TS_NONE, 12, NULL, 0), "a*:1=x");
+    /* older than the row tombstone: stays shadowed; equal: shadowed too */
+    st_cell q[1] = {tu_cell(1, 11, "q")};
+    STEP(tu_row(e, T1, 1, "b", 12, HLN_TS_NONE, q, 1), "a*:1=x");
+    /* newer than the row tombstone: survives (the old marker does not) */
+    st_cell r[1] = {tu_cell(1, 13, "r")};
+    STEP(tu_row(e, T1, 1, "b", HLN_TS_NONE, HLN_TS_NONE, r, 1), "a*:1=x b:1=r");
+    /* partition tombstone */
+    STEP(tu_pdel(e, T1, 1, 20), "");
+    st_cell old[1] = {tu_cell(1, 20, "old")};
+    STEP(tu_row(e, T1, 1, "c", 15, HLN_TS_NONE, old, 1), "");
+    st_cell nw[1] = {tu_cell(1, 25, "new")};
+    STEP(tu_row(e, T1, 1, "c", 25, HLN_TS_NONE, nw, 1), "c*:1=new");
+    /* a row tombstone at the same timestamp as the data shadows it */
+    STEP(tu_row(e, T1, 1, "c", HLN_TS_NONE, 25, NULL, 0), "");
+    st_cell d[1] = {tu_cell(2, 26, "d")};
+    STEP(tu_row(e, T1, 1, "a", HLN_TS_NONE, HLN_TS_NONE, d, 1), "a:2=d");
+#undef STEP
+    /* other partitions are untouched by pk 1's partition tombstone */
+    assert_string_equal(tu_read(e, T1, 2), "");
+    assert_int_equal(tu_close(e), 0);
+    e = tu_open(dir, &o);
+    assert_string_equal(tu_read(e, T1, 1), "a:2=d");
+    assert_int_equal(tu_close(e), 0);
+    tu_cleanup(dir);
+}
+
+static void test_tombstones(void **state)
+{
+    (void)state;
+    unsigned masks[] = {0, 0x7FF, 0x555, 0x2AA, 0x041, 0x130};
+    for (size_t i = 0; i < HLN_ARRAY_LEN(masks); i++)
+        tombstone_scenario(masks[i], 0);
+    tombstone_scenario(0x0F0, 0x24); /* with restarts mid-way */
+}
+
+/* ---- slices -------------------------------------------------------------- */
+
+static void check_slices(st_engine *e)
+{
+    struct {
+        tu_slice s;
+        const char *expect;
+    } cases[] = {
+        {{NULL, true, NULL, true, false, 0}, "a1* a2* b1* b2* b3* c1*"},
+        {{"b", true, NULL, true, false, 0}, "b1* b2* b3* c1*"},
+        {{"b", false, NULL, true, false, 0}, "c1*"},
+        {{NULL, true, "b", true, false, 0}, "a1* a2* b1* b2* b3*"},
+        {{NULL, true, "b", false, false, 0}, "a1* a2*"},
+        {{"b", true, "b", true, false, 0}, "b1* b2* b3*"},
+        {{"b1", false, "c", false, false, 0}, "b2* b3*"},
+        {{"b1", true, "b3", false, false, 0}, "b1* b2*"},
+        {{"a2", true, "b2", true, false, 0}, "a2* b1* b2*"},
+        {{"a", false, "c1", true, false, 0}, "b1* b2* b3* c1*"},
+        {{"b", false, "b", true, false, 0}, ""},
+        {{"zz", true, NULL, true, false, 0}, ""},
+        {{NULL, true, "a", false, false, 0}, ""},
+        {{NULL, true, NULL, true, true, 0}, "c1* b3* b2* b1* a2* a1*"},
+        {{"b", true, "b", true, true, 0}, "b3* b2* b1*"},
+        {{NULL, true, "b", false, true, 0}, "a2* a1*"},
+        {{"b", false, NULL, true, true, 0}, "c1*"},
+        {{"a2", false, "b3", false, true, 0}, "b2* b1*"},
+        {{NULL, true, NULL, true, false, 2}, "a1* a2*"},
+        {{NULL, true, NULL, true, true, 2}, "c1* b3*"},
+        {{"b", true, NULL, true, false, 2}, "b1* b2*"},
+        {{"b", true, "b", true, true, 2}, "b3* b2*"},
+        {{NULL, true, NULL, true, false, 100}, "a1* a2* b1* b2* b3* c1*"},
+        {{"b", true, "b", true, false, 1}, "b1*"},
+    };
+    for (size_t i = 0; i < HLN_ARRAY_LEN(cases); i++) {
+        const char *got = tu_read_slice(e, T1, 1, &cases[i].s);
+        if (strcmp(got, cases[i].expect) != 0)
+            fprintf(stderr, "slice case %zu: got '%s' want '%s'\n", i, got, cases[i].expect);
+        assert_string_equal(got, cases[i].expect);
+    }
+}
+
+static void test_slices(void **state)
+{
+    (void)state;
+    static const char *cks[] = {"b1", "a1", "c1", "b15", "a2", "b2", "b3", "a15"};
+    for (int mode = 0; mode < 3; mode++) {
+        char *dir = tu_mkdtemp("st-slice");
+        st_options o = small_opts();
+        st_engine *e = tu_open(dir, &o);
+        for (size_t i = 0; i < HLN_ARRAY_LEN(cks); i++) {
+            bool dead = strlen(cks[i]) == 3; /* b15, a15: only a tombstone, never live */
+            st_cell t[1] = {tu_tomb(1, 5)};
+            if (dead)
+                assert_int_equal(tu_row(e, T1, 1, cks[i], HLN_TS_NONE, HLN_TS_NONE, t, 1), 0);
+            else
+                assert_int_equal(tu_row(e, T1, 1, cks[i], 5, HLN_TS_NONE, NULL, 0), 0);
+            /* mode 1: everything in sstables; mode 2: split over two
+               sstables and the memtable */
+            if (mode == 2 && (i == 3 || i == 5)) assert_int_equal(tu_flush(e), 0);
+        }
+        /* a neighbour partition must not leak in */
+        assert_int_equal(tu_row(e, T1, 2, "a0", 5, HLN_TS_NONE, NULL, 0), 0);
+        if (mode == 1) assert_int_equal(tu_flush(e), 0);
+        check_slices(e);
+        assert_int_equal(tu_close(e), 0);
+        e = tu_open(dir, &o);
+        check_slices(e);
+        assert_int_equal(tu_close(e), 0);
+        tu_cleanup(dir);
+    }
+}
+
+/* ---- randomized: engine vs a reference model ----------------------------- */
+
+enum { M_PKS = 3, M_CKS = 6, M_COLS = 3 };
+
+typedef struct mcell {
+    bool set, tomb;
+    int64_t ts;
+    char val[4];
+} mcell;
+
+typedef struct model {
+    int64_t pdel[M_PKS];
+    int64_t marker[M_PKS][M_CKS], rdel[M_PKS][M_CKS];
+    mcell cell[M_PKS][M_CKS][M_COLS];
+} model;
+
+static uint64_t rng_state;
+static uint32_t rnd(uint32_t n)
+{
+    rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (uint32_t)(rng_state >> 33) % n;
+}
+
+static void model_cell(mcell *m, bool tomb, int64_t ts, const char *v)
+{
+    bool wins;
+    if (!m->set || ts != m->ts)
+        wins = !m->set || ts > m->ts;
+    else if (tomb != m->tomb)
+        wins = tomb;
+    else
+        wins = !tomb && strcmp(v, m->val) > 0;
+    if (wins) {
+        m->set = true;
+        m->tomb = tomb;
+        m->ts = ts;
+        snprintf(m->val, sizeof m->val, "%s", tomb ? "" : v);
+    }
+}
+
+static void model_render(const model *m, int pk, const tu_slice *s, char *out, size_t cap)
+{
+    char rows[M_CKS][128];
+    int n = 0;
+    for (int c = 0; c < M_CKS; c++) {
+        char ck[8];
+        snprintf(ck, sizeof ck, "k%d", c);
+        if (s && s->start && (s->sinc ? strcmp(ck, s->start) < 0 : strcmp(ck, s->start) <= 0))
+            continue;
+        if (s && s->end && (s->einc ? strcmp(ck, s->end) > 0 : strcmp(ck, s->end) >= 0)) continue;
+        int64_t shadow = m->pdel[pk] > m->rdel[pk][c] ? m->pdel[pk] : m->rdel[pk][c];
+        bool mk = m->marker[pk][c] != HLN_TS_NONE && m->marker[pk][c] > shadow;
+        char cells[96] = "";
+        size_t cl = 0;
+        for (int k = 0; k < M_COLS; k++) {
+            const mcell *x = &m->cell[pk][c][k];
+            if (x->set && !x->tomb && x->ts > shadow)
+                cl += (size_t)snprintf(cells + cl, sizeof cells - cl, "%s%d=%s", cl ? "," : "",
+                                       k + 1, x->val);
+        }
+        if (!mk && !cl) continue;
+        snprintf(rows[n++], sizeof rows[0], "%s%s%s%s", ck, mk ? "*" : "", cl ? ":" : "", cells);
+    }
+    out[0] = '\0';
+    size_t o = 0;
+    int lim = s && s->limit ? (int)s->limit : n;
+    for (int i = 0; i < n && i < lim; i++) {
+        int j = s && s->reversed ? n - 1 - i : i;
+        o += (size_t)snprintf(out + o, cap - o, "%s%s", i ? " " : "", rows[j]);
+    }
+}
+
+static void model_check(st_engine *e, const model *m)
+{
+    char want[4096];
+    for (int pk = 0; pk < M_PKS; pk++) {
+        model_render(m, pk, NULL, want, sizeof want);
+        const char *got = tu_read(e, T1, pk);
+        if (strcmp(got, want) != 0) fprintf(stderr, "pk %d: got '%s' want '%s'\n", pk, got, want);
+        assert_string_equal(got, want);
+        for (int k = 0; k < 4; k++) {
+            char sb[8], eb[8];
+            snprintf(sb, sizeof sb, "k%u", rnd(M_CKS));
+            snprintf(eb, sizeof eb, "k%u", rnd(M_CKS));
+            tu_slice s = {rnd(3) ? sb : NULL, rnd(2), rnd(3) ? eb : NULL, rnd(2), rnd(2), rnd(3)};
+            model_render(m, pk, &s, want, sizeof want);
+            got = tu_read_slice(e, T1, pk, &s);
+            if (strcmp(got, want) != 0)
+                fprintf(stderr, "pk %d slice [%s%s,%s%s] rev %d lim %u: got '%s' want '%s'\n", pk,
+                        s.start ? s.start : "-", s.sinc ? "" : "(x)", s.end ? s.end : "-",
+                        s.einc ? "" : "(x)", s.reversed, s.limit, got, want);
+            assert_string_equal(got, want);
+        }
+    }
+}
+
+static void random_run(uint64_t seed, int nops)
+{
+    rng_state = seed;
+    char *dir = tu_mkdtemp("st-rand");
+    st_options o = small_opts();
+    o.memtable_flush_bytes = 4096 + rnd(8192); /* threshold flushes too */
+    st_engine *e = tu_open(dir, &o);
+    assert_non_null(e);
+    model m;
+    for (int p = 0; p < M_PKS; p++) {
+        m.pdel[p] = HLN_TS_NONE;
+        for (int c = 0; c < M_CKS; c++) {
+            m.marker[p][c] = m.rdel[p][c] = HLN_TS_NONE;
+            for (int k = 0; k < M_COLS; k++)
+                m.cell[p][c][k].set = false;
+        }
+    }
+    static const char *vals[] = {"a", "b", "c", "d"};
+    for (int op = 0; op < nops; op++) {
+        int pk = (int)rnd(M_PKS), c = (int)rnd(M_CKS);
+        int64_t ts = 1 + rnd(40);
+        char ck[8];
+        snprintf(ck, sizeof ck, "k%d", c);
+        uint32_t r = rnd(100);
+        if (r < 45) {
+            st_cell cells[M_COLS];
+            uint32_t n = 0;
+            for (int k = 0; k < M_COLS; k++) {
+                if (rnd(2)) continue;
+                int64_t cts = ts + rnd(3);
+                const char *v = vals[rnd(4)];
+                cells[n++] = tu_cell((uint32_t)k + 1, cts, v);
+                model_cell(&m.cell[pk][c][k], false, cts, v);
+            }
+            int64_t mk = rnd(2) ? ts : HLN_TS_NONE;
+            if (mk > m.marker[pk][c]) m.marker[pk][c] = mk;
+            assert_int_equal(tu_row(e, T1, pk, ck, mk, HLN_TS_NONE, cells, n), 0);
+        } else if (r < 65) {
+            int k = (int)rnd(M_COLS);
+            st_cell t[1] = {tu_tomb((uint32_t)k + 1, ts)};
+            model_cell(&m.cell[pk][c][k], true, ts, "");
+            assert_int_equal(tu_row(e, T1, pk, ck, HLN_TS_NONE, HLN_TS_NONE, t, 1), 0);
+        } else if (r < 80) {
+            if (ts > m.rdel[pk][c]) m.rdel[pk][c] = ts;
+            assert_int_equal(tu_row(e, T1, pk, ck, HLN_TS_NONE, ts, NULL, 0), 0);
+        } else if (r < 85) {
+            ts = 1 + rnd(20); /* partition deletions stay old-ish to keep data visible */
+            if (ts > m.pdel[pk]) m.pdel[pk] = ts;
+            assert_int_equal(tu_pdel(e, T1, pk, ts), 0);
+        } else if (r < 93) {
+            assert_int_equal(tu_flush(e), 0);
+        } else if (r < 96) {
+            assert_int_equal(tu_close(e), 0);
+            e = tu_open(dir, &o);
+            assert_non_null(e);
+        } else {
+            model_check(e, &m);
+        }
+    }
+    model_check(e, &m);
+    assert_int_equal(tu_flush(e), 0);
+    model_check(e, &m);
+    assert_int_equal(tu_close(e), 0);
+    e = tu_open(dir, &o);
+    model_check(e, &m);
+    assert_int_equal(tu_close(e), 0);
+    tu_cleanup(dir);
+}
+
+static void test_random_vs_model(void **state)
+{
+    (void)state;
+    for (uint64_t seed = 1; seed <= 4; seed++)
+        random_run(seed * 7919, 300);
+}
+
+/* ---- scans --------------------------------------------------------------- */
+
+static const char *render_scan(st_engine *e, int64_t start, int64_t end, uint32_t limit,
+                               const uint8_t *after, uint32_t after_len)
+{
+    static char buf[4096];
+    st_scan_cmd c;
+    memset(&c, 0, sizeof c);
+    memcpy(c.table_id, T1, 16);
+    c.start_token = start;
+    c.end_token = end;
+    c.limit = limit;
+    c.after_pk = after;
+    c.after_pklen = after_len;
+    hln_arena a;
+    hln_arena_init(&a, 4096);
+    st_partition *p = NULL;
+    hln_error err;
+    int rc = st_scan(e, &c, &a, &p, &err);
+    buf[0] = '\0';
+    size_t n = 0;
+    if (rc < 0) snprintf(buf, sizeof buf, "ERR%d", rc);
+    for (; rc == 0 && p; p = p->next) {
+        assert_int_equal(p->pklen, 4);
+        int pk = p->pk[0] << 24 | p->pk[1] << 16 | p->pk[2] << 8 | p->pk[3];
+        n += (size_t)snprintf(buf + n, sizeof buf - n, "%s%d:", n ? "|" : "", pk);
+        for (uint32_t i = 0; i < p->nrows; i++)
+            n += (size_t)snprintf(buf + n, sizeof buf - n, "%s%.*s", i ? "," : "",
+                                  (int)p->rows[i].cklen, (const char *)p->rows[i].ck);
+    }
+    hln_arena_free(&a);
+    return buf;
+}
+
+static void test_scan(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp("st-scan");
+    st_options o = small_opts();
+    st_engine *e = tu_open(dir, &o);
+    struct {
+        int pk;
+        int64_t tok;
+    } parts[] = {{3, 500},           {2, -100}, {1, 500}, {4, INT64_MAX},
+                 {5, INT64_MIN + 1}, {6, 0},    {7, 250}};
+    for (size_t i = 0; i < HLN_ARRAY_LEN(parts); i++) {
+        st_cell c[1] = {tu_cell(1, 10, "v")};
+        assert_int_equal(tu_row_tok(e, T1, parts[i].pk, parts[i].tok, "a", 10, HLN_TS_NONE, c, 1),
+                         0);
+        if (i == 2) assert_int_equal(tu_flush(e), 0);
+        assert_int_equal(tu_row_tok(e, T1, parts[i].pk, parts[i].tok, "b", 10, HLN_TS_NONE, c, 1),
+                         0);
+        if (i == 4) assert_int_equal(tu_flush(e), 0);
+    }
+    /* pk 7 is deleted as a whole; pk 6 loses row a */
+    uint8_t pk7[4];
+    tu_pk(7, pk7);
+    st_mutation m = {{0}, pk7, 4, 250, 11, NULL, 0};
+    memcpy(m.table_id, T1, 16);
+    hln_error err;
+    assert_int_equal(st_apply(e, &m, &err), 0);
+    assert_int_equal(tu_row_tok(e, T1, 6, 0, "a", HLN_TS_NONE, 11, NULL, 0), 0);
+    /* another table does not leak in */
+    assert_int_equal(tu_row(e, T2, 9, "z", 1, HLN_TS_NONE, NULL, 0), 0);
+
+    for (int round = 0; round < 3; round++) {
+        assert_string_equal(render_scan(e, INT64_MIN, INT64_MAX, 0, NULL, 0),
+                            "5:a,b|2:a,b|6:b|1:a,b|3:a,b|4:a,b");
+        assert_string_equal(render_scan(e, 0, 500, 0, NULL, 0), "1:a,b|3:a,b");
+        assert_string_equal(render_scan(e, -100, 0, 0, NULL, 0), "6:b");
+        assert_string_equal(render_scan(e, -101, 0, 0, NULL, 0), "2:a,b|6:b");
+        assert_string_equal(render_scan(e, 500, INT64_MAX, 0, NULL, 0), "4:a,b");
+        assert_string_equal(render_scan(e, 1, 499, 0, NULL, 0), "");
+        assert_string_equal(render_scan(e, INT64_MIN, INT64_MAX, 3, NULL, 0), "5:a,b|2:a");
+        assert_string_equal(render_scan(e, INT64_MIN, INT64_MAX, 5, NULL, 0), "5:a,b|2:a,b|6:b");
+        /* wrapping range (500, -100] */
+        assert_string_equal(render_scan(e, 500, -100, 0, NULL, 0), "4:a,b|5:a,b|2:a,b");
+        /* resume after (500, pk 1) */
+        uint8_t pk1[4];
+        tu_pk(1, pk1);
+        assert_string_equal(render_scan(e, 500, INT64_MAX, 0, pk1, 4), "3:a,b|4:a,b");
+        if (round == 0) {
+            assert_int_equal(tu_flush(e), 0);
+        } else if (round == 1) {
+            assert_int_equal(tu_close(e), 0);
+            e = tu_open(dir, &o);
+        }
+    }
+    assert_int_equal(tu_close(e), 0);
+    tu_cleanup(dir);
+}
+
+/* ---- drop table ---------------------------------------------------------- */
+
+static void test_drop_table(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp("st-drop");
+    st_options o = small_opts();
+    st_engine *e = tu_open(dir, &o);
+    st_cell c[1] = {tu_cell(1, 10, "v")};
+    assert_int_equal(tu_row(e, T1, 1, "a", 10, HLN_TS_NONE, c, 1), 0);
+    assert_int_equal(tu_row(e, T2, 1, "a", 10, HLN_TS_NONE, c, 1), 0);
+    assert_int_equal(tu_flush(e), 0);
+    assert_int_equal(tu_row(e, T1, 2, "b", 10, HLN_TS_NONE, c, 1), 0);
+    char tdir[1024];
+    snprintf(tdir, sizeof tdir, "%s/tables/11010203040506070809", dir);
+    /* the T1 directory exists before the drop */
+    char full[1100];
+    snprintf(full, sizeof full, "%s0a0b0c0d0e0f", tdir);
+    assert_int_equal(tu_count_files(full, "-Data.db"), 1);
+    hln_error err;
+    assert_int_equal(st_drop_table(e, T1, &err), 0);
+    assert_int_equal(access(full, F_OK), -1);
+    assert_string_equal(tu_read(e, T1, 1), "");
+    assert_string_equal(tu_read(e, T1, 2), "");
+    assert_string_equal(tu_read(e, T2, 1), "a*:1=v");
+    /* dropping an unknown table is fine */
+    uint8_t none[16] = {0x99};
+    assert_int_equal(st_drop_table(e, none, &err), 0);
+    assert_int_equal(tu_close(e), 0);
+    e = tu_open(dir, &o);
+    assert_string_equal(tu_read(e, T1, 1), "");
+    assert_string_equal(tu_read(e, T1, 2), "");
+    assert_string_equal(tu_read(e, T2, 1), "a*:1=v");
+    assert_int_equal(tu_close(e), 0);
+    tu_cleanup(dir);
+}
+
+/* ---- flush threshold and commitlog retirement ---------------------------- */
+
+static void test_flush_threshold(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp("st-thresh");
+    st_options o = small_opts();
+    o.memtable_flush_bytes = 16 * 1024;
+    o.segment_bytes = 8 * 1024;
+    st_engine *e = tu_open(dir, &o);
+    char val[101];
+    memset(val, 'v', 100);
+    val[100] = '\0';
+    char cl[1024], tdir[1024];
+    snprintf(cl, sizeof cl, "%s/commitlog", dir);
+    snprintf(tdir, sizeof tdir, "%s/tables/110102030405060708090a0b0c0d0e0f", dir);
+    for (int i = 0; i < 600; i++) {
+        char ck[16];
+        snprintf(ck, sizeof ck, "r%04d", i);
+        st_cell c[1] = {tu_cell(1, i, val)};
+        assert_int_equal(tu_row(e, T1, i % 10, ck, i, HLN_TS_NONE, c, 1), 0);
+        /* flushed segments are retired as we go */
+        assert_true(tu_count_files(cl, ".log") <= 4);
+    }
+    assert_true(tu_count_files(tdir, "-Data.db") >= 3);
+    for (int pk = 0; pk < 10; pk++) {
+        uint8_t pkb[4];
+        tu_pk(pk, pkb);
+        hln_arena a;
+        hln_arena_init(&a, 4096);
+        st_read_cmd c;
+        memset(&c, 0, sizeof c);
+        memcpy(c.table_id, T1, 16);
+        c.pk = pkb;
+        c.pklen = 4;
+        c.token = tu_tok(pk);
+        c.start.inclusive = c.end.inclusive = true;
+        st_partition *p;
+        hln_error err;
+        assert_int_equal(st_read(e, &c, &a, &p, &err), 0);
+        assert_non_null(p);
+        assert_int_equal(p->nrows, 60);
+        for (uint32_t i = 0; i < p->nrows; i++) {
+            assert_int_equal(p->rows[i].ncells, 1);
+            assert_int_equal(p->rows[i].cells[0].len, 100);
+        }
+        hln_arena_free(&a);
+    }
+    assert_int_equal(tu_flush(e), 0);
+    assert_int_equal(tu_count_files(cl, ".log"), 1);
+    assert_int_equal(tu_close(e), 0);
+    tu_cleanup(dir);
+}
+
+/* A cold table pins old segments; once too many pile up, it is flushed. */
+static void test_commitlog_relief(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp("st-relief");
+    st_options o = small_opts();
+    o.segment_bytes = 4096;
+    st_engine *e = tu_open(dir, &o);
+    char cl[1024];
+    snprintf(cl, sizeof cl, "%s/commitlog", dir);
+    assert_int_equal(tu_row(e, T2, 1, "cold", 1, HLN_TS_NONE, NULL, 0), 0);
+    char val[101];
+    memset(val, 'w', 100);
+    val[100] = '\0';
+    int max = 0;
+    for (int i = 0; i < 2000; i++) {
+        char ck[16];
+        snprintf(ck, sizeof ck, "r%05d", i);
+        st_cell c[1] = {tu_cell(1, i, val)};
+        assert_int_equal(tu_row(e, T1, 1, ck, HLN_TS_NONE, HLN_TS_NONE, c, 1), 0);
+        int n = tu_count_files(cl, ".log");
+        if (n > max) max = n;
+    }
+    assert_true(max <= 34);
+    assert_true(max >= 30);
+    assert_string_equal(tu_read(e, T2, 1), "cold*");
+    assert_int_equal(tu_close(e), 0);
+    e = tu_open(dir, &o);
+    assert_string_equal(tu_read(e, T2, 1), "cold*");
+    tu_slice s = {"r01999", true, NULL, true, false, 0};
+    assert_string_equal(tu_read_slice(e, T1, 1, &s),
+                        "r01999:1="
+                        "wwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwww"
+                        "wwwwwwwwwwwwwwwwwwwwwwwwww");
+    assert_int_equal(tu_close(e), 0);
+    tu_cleanup(dir);
+}
+
+/* ---- big partitions: many blocks ----------------------------------------- */
+
+static void test_large_partition(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp("st-large");
+    st_options o = small_opts();
+    st_engine *e = tu_open(dir, &o);
+    char val[201];
+    memset(val, 'x', 200);
+    val[200] = '\0';
+    enum { N = 3000 };
+    for (int i = 0; i < N; i++) {
+        char ck[16];
+        snprintf(ck, sizeof ck, "r%05d", i);
+        st_cell c[1] = {tu_cell(1, 10, val)};
+        assert_int_equal(tu_row(e, T1, 1, ck, 10, HLN_TS_NONE, c, 1), 0);
+    }
+    assert_int_equal(tu_flush(e), 0);
+    /* overwrite every 7th row in the memtable, delete every 11th */
+    for (int i = 0; i < N; i += 7) {
+        char ck[16];
+        snprintf(ck, sizeof ck, "r%05d", i);
+        st_cell c[1] = {tu_cell(1, 20, "new")};
+        assert_int_equal(tu_row(e, T1, 1, ck, HLN_TS_NONE, HLN_TS_NONE, c, 1), 0);
+    }
+    for (int i = 0; i < N; i += 11) {
+        char ck[16];
+        snprintf(ck, sizeof ck, "r%05d", i);
+        assert_int_equal(tu_row(e, T1, 1, ck, HLN_TS_NONE, 30, NULL, 0), 0);
+    }
+    for (int round = 0; round < 2; round++) {
+        uint8_t pkb[4];
+        tu_pk(1, pkb);
+        struct {
+            const char *s;
+            bool si;
+            const char *e;
+            bool ei;
+            bool rev;
+            uint32_t limit;
+            int first, last;
+        } cases[] = {
+            {NULL, true, NULL, true, false, 0, 0, N - 1},
+            {"r01000", true, "r01999", true, false, 0, 1000, 1999},
+            {"r01000", false, "r02000", false, true, 0, 1999, 1001},
+            {NULL, true, "r02500", false, true, 5, 2499, 0},
+            {"r00100", true, NULL, true, false, 3, 100, N - 1},
+            {"r02990", true, NULL, true, true, 0, 2999, 2990},
+        };
+        for (size_t k = 0; k < HLN_ARRAY_LEN(cases); k++) {
+            st_read_cmd c;
+            memset(&c, 0, sizeof c);
+            memcpy(c.table_id, T1, 16);
+            c.pk = pkb;
+            c.pklen = 4;
+            c.token = tu_tok(1);
+            c.start.inclusive = c.end.inclusive = true;
+            if (cases[k].s) {
+                c.start.key = (const uint8_t *)cases[k].s;
+                c.start.len = 6;
+                c.start.inclusive = cases[k].si;
+            }
+            if (cases[k].e) {
+                c.end.key = (const uint8_t *)cases[k].e;
+                c.end.len = 6;
+                c.end.inclusive = cases[k].ei;
+            }
+            c.reversed = cases[k].rev;
+            c.limit = cases[k].limit;
+            hln_arena a;
+            hln_arena_init(&a, 65536);
+            st_partition *p;
+            hln_error err;
+            assert_int_equal(st_read(e, &c, &a, &p, &err), 0);
+            assert_non_null(p);
+            /* walk the expected keys, skipping deleted ones */
+            int step = cases[k].rev ? -1 : 1;
+            uint32_t got = 0;
+            for (int i = cases[k].first;; i += step) {
+                if (i % 11 != 0) {
+                    assert_true(got < p->nrows);
+                    char ck[16];
+                    snprintf(ck, sizeof ck, "r%05d", i);
+                    assert_int_equal(p->rows[got].cklen, 6);
+                    if (memcmp(p->rows[got].ck, ck, 6) != 0)
+                        fprintf(stderr, "case %zu row %u: got %.6s want %s\n", k, got,
+                                (const char *)p->rows[got].ck, ck);
+                    assert_memory_equal(p->rows[got].ck, ck, 6);
+                    const char *want = i % 7 == 0 ? "new" : val;
+                    assert_int_equal(p->rows[got].cells[0].len, strlen(want));
+                    assert_memory_equal(p->rows[got].cells[0].val, want, strlen(want));
+                    got++;
+                }
+                if (i == cases[k].last || (cases[k].limit && got == cases[k].limit)) break;
+            }
+            assert_int_equal(p->nrows, got);
+            hln_arena_free(&a);
+        }
+        assert_int_equal(tu_flush(e), 0);
+    }
+    assert_int_equal(tu_close(e), 0);
+    tu_cleanup(dir);
+}
+
+/* A table without clustering columns: one row per partition, ck "". */
+static void test_no_clustering(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp("st-nock");
+    st_options o = small_opts();
+    st_engine *e = tu_open(dir, &o);
+    st_cell c[1] = {tu_cell(1, 10, "v")};
+    assert_int_equal(tu_row(e, T1, 1, "", 10, HLN_TS_NONE, c, 1), 0);
+    assert_string_equal(tu_read(e, T1, 1), "*:1=v");
+    assert_int_equal(tu_flush(e), 0);
+    st_cell d[1] = {tu_cell(2, 11, "w")};
+    assert_int_equal(tu_row(e, T1, 1, "", HLN_TS_NONE, HLN_TS_NONE, d, 1), 0);
+    assert_string_equal(tu_read(e, T1, 1), "*:1=v,2=w");
+    tu_slice rev = {NULL, true, NULL, true, true, 1};
+    assert_string_equal(tu_read_slice(e, T1, 1, &rev), "*:1=v,2=w");
+    assert_int_equal(tu_close(e), 0);
+    tu_cleanup(dir);
+}
+
+int main(void)
+{
+    hln_log_set_level(getenv("HLN_TEST_LOG") ? HLN_LOG_DEBUG : HLN_LOG_ERROR + 1);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_mutation_roundtrip),
+        cmocka_unit_test(test_mutation_decode_damaged),
+        cmocka_unit_test(test_memtable_merge),
+        cmocka_unit_test(test_tombstones),
+        cmocka_unit_test(test_slices),
+        cmocka_unit_test(test_random_vs_model),
+        cmocka_unit_test(test_scan),
+        cmocka_unit_test(test_drop_table),
+        cmocka_unit_test(test_flush_threshold),
+        cmocka_unit_test(test_commitlog_relief),
+        cmocka_unit_test(test_large_partition),
+        cmocka_unit_test(test_no_clustering),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
