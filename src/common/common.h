@@ -126,6 +126,9 @@ int64_t hln_murmur3_token(const void *key, size_t len);
 /* Full MurmurHash3_x64_128 as Cassandra computes it (signed tail bytes). */
 void hln_murmur3_x64_128(const void *key, size_t len, uint64_t seed, uint64_t out[2]);
 
+/* MD5 of a followed by b (either may be empty). */
+void hln_md5(const void *a, size_t na, const void *b, size_t nb, uint8_t out[16]);
+
 /* ---- uuids ------------------------------------------------------------ */
 void hln_uuid_random(uint8_t out[16]);        /* version 4 */
 void hln_uuid_time(uint8_t out[16]);          /* version 1, for timeuuid/schema ids */

@@ -386,7 +386,7 @@ void ex_prepare(ex_request *r, const char *cql, size_t len)
     const ex_plan *p = st->plan;
     ex_result *res = &r->result;
     const char *ks = r->params.keyspace;
-    ex_md5_2(ks, ks ? strlen(ks) : 0, cql, len, res->id);
+    hln_md5(ks, ks ? strlen(ks) : 0, cql, len, res->id);
     rc = cache_put(c, res->id, cql, len, ks);
     if (rc) {
         ex_finish(r, hln_fail(&r->err, rc, "out of memory"));

@@ -197,10 +197,5 @@ void ex_run_ddl(ex_request *r);    /* CREATE/DROP KEYSPACE/TABLE, USE */
 void ex_run_dml(ex_request *r);    /* INSERT, UPDATE, DELETE */
 void ex_run_select(ex_request *r); /* SELECT */
 
-/* ---- md5.c ------------------------------------------------------------ */
-
-void ex_md5(const void *p, size_t n, uint8_t out[16]);
-/* MD5 over the concatenation of two buffers. */
-void ex_md5_2(const void *a, size_t na, const void *b, size_t nb, uint8_t out[16]);
 
 #endif

@@ -541,7 +541,9 @@ static int build_sys_table(schema_snap *sn, const sys_table_def *def, hln_table 
     size_t kl = strlen(def->ks), tl = strlen(def->name);
     memcpy(idname, def->ks, kl);
     memcpy(idname + kl, def->name, tl);
-    schema_uuid_from_name(idname, kl + tl, id);
+    hln_md5(idname, kl + tl, NULL, 0, id); /* java.util.UUID.nameUUIDFromBytes */
+    id[6] = (uint8_t)((id[6] & 0x0F) | 0x30);
+    id[8] = (uint8_t)((id[8] & 0x3F) | 0x80);
     rc = schema_table_from_spec(sn, &spec, id, opts, nopts, out, err);
     if (rc < 0) return rc;
     (*out)->is_virtual = true;

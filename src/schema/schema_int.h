@@ -81,10 +81,5 @@ int schema_table_options(hln_arena *a, const hln_option *given, int ngiven, bool
 int schema_replication(hln_arena *a, const char *ks, const hln_option *given, int ngiven,
                        hln_option **out, int *nout, hln_error *err);
 
-/* ---- md5 (md5.c) ------------------------------------------------------ */
-
-void schema_md5(const void *p, size_t n, uint8_t out[16]);
-/* java.util.UUID.nameUUIDFromBytes: MD5 with version 3 and IETF variant. */
-void schema_uuid_from_name(const void *p, size_t n, uint8_t out[16]);
 
 #endif

@@ -52,14 +52,14 @@ static void test_md5(void **state)
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
         uint8_t d[16];
         char h[33];
-        ex_md5(v[i].in, strlen(v[i].in), d);
+        hln_md5(v[i].in, strlen(v[i].in), NULL, 0, d);
         hex(d, h);
         assert_string_equal(h, v[i].out);
     }
     /* split input hashes like the concatenation */
     uint8_t a[16], b[16];
-    ex_md5("ksSELECT 1", 10, a);
-    ex_md5_2("ks", 2, "SELECT 1", 8, b);
+    hln_md5("ksSELECT 1", 10, NULL, 0, a);
+    hln_md5("ks", 2, "SELECT 1", 8, b);
     assert_memory_equal(a, b, 16);
 }
 
@@ -245,7 +245,7 @@ static void test_prepare_metadata(void **state)
     const ex_result *res = &j->req.result;
     assert_int_equal(res->kind, EX_PREPARED);
     uint8_t id[16];
-    ex_md5_2("ks", 2, q, strlen(q), id);
+    hln_md5("ks", 2, q, strlen(q), id);
     assert_memory_equal(res->id, id, 16);
     assert_int_equal(res->nbinds, 5);
     assert_string_equal(res->binds[0].name, "k");
