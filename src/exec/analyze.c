@@ -200,7 +200,7 @@ static const char *term_str(actx *c, const cql_term *t)
  * merging as Cassandra's restriction sets do. */
 static int add_relation(actx *c, ex_restr *rs, const cql_relation *rel)
 {
-    int ci;
+    int ci = 0;
     int rc = column(c, rel->column, &ci);
     if (rc) return rc;
     const hln_column *col = &c->p->t->cols[ci];

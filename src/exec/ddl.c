@@ -78,7 +78,7 @@ static int prop_value(ex_request *r, const cql_property *p, const char **out)
     hln_buf_init(&b);
     hln_buf_u8(&b, '{');
     for (const cql_map_entry *e = p->map; e; e = e->next) {
-        const char *k, *v;
+        const char *k = NULL, *v = NULL;
         int rc = term_text(r, e->key, p->name, &k);
         if (!rc) rc = term_text(r, e->value, p->name, &v);
         if (rc) {
@@ -172,7 +172,7 @@ static void create_keyspace(ex_request *r)
             spec.replication = o;
             spec.nreplication = n;
         } else if (!strcmp(p->name, "durable_writes")) {
-            const char *v;
+            const char *v = NULL;
             rc = p->map
                      ? hln_fail(&r->err, HLN_ESYNTAX, "Invalid value for property 'durable_writes'")
                      : term_text(r, p->value, p->name, &v);
@@ -491,7 +491,7 @@ static void create_table(ex_request *r)
     }
     i = 0;
     for (const cql_property *p = s->props; p; p = p->next, i++) {
-        const char *v;
+        const char *v = NULL;
         if ((rc = prop_value(r, p, &v)) != 0) {
             ex_finish(r, rc);
             return;

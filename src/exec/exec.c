@@ -257,7 +257,7 @@ int ex_bind(ex_request *r, const cql_term *term, const hln_type *t, const char *
 
 int ex_bind_int(ex_request *r, const cql_term *term, const char *what, int32_t *out, bool *present)
 {
-    ex_value v;
+    ex_value v = {NULL, -1};
     int rc = ex_bind(r, term, hln_type_by_kind(HLN_T_INT), what, &v);
     if (rc) return rc;
     *present = false;
