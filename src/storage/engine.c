@@ -27,7 +27,10 @@
  * Open: load every table directory (skipping tables the exists callback says
  * were dropped), replay the commitlog into memtables (skipping mutations of
  * dropped tables), start a fresh segment, then flush everything so that the
- * replayed segments can be deleted.
+ * replayed segments can be deleted. Corruption found by replay (a damaged
+ * record the crash cannot explain, or a checksummed record that does not
+ * decode) fails the open with HLN_ECORRUPT, discarding nothing, unless
+ * ignore_replay_errors says to skip it and go on.
  *
  * Reads: a point read merges the memtable partition and every sstable's
  * partition through row sources (storageInt.h, merge.c); a scan walks the
@@ -464,7 +467,8 @@ int st_sync(st_engine *e, hln_error *err)
 
 /* ---- open / close -------------------------------------------------------- */
 
-static int replay_one(void *ud, const uint8_t *body, size_t len, uint64_t seq, hln_error *err)
+static int replay_one(void *ud, const uint8_t *body, size_t len, uint64_t seq, const char *path,
+                      uint64_t off, hln_error *err)
 {
     st_engine *e = ud;
     hln_arena_reset(&e->replay_arena);
@@ -474,11 +478,19 @@ static int replay_one(void *ud, const uint8_t *body, size_t len, uint64_t seq, h
     int rc = st_mutation_decode(&rd, &e->replay_arena, &m);
     if (rc == HLN_ENOMEM) return hln_fail(err, rc, "out of memory replaying the commitlog");
     if (rc < 0 || hln_rd_left(&rd) != 0) {
+        /* the checksum matched, so this is no torn write: as Cassandra, stop
+           unless told to ignore replay errors */
+        if (!e->o.ignore_replay_errors)
+            return hln_corrupt(err, path,
+                               "undecodable mutation at offset %" PRIu64 " (its checksum is "
+                               "valid); replay stopped, nothing was discarded (to start anyway, "
+                               "skipping it, set commitlog_ignore_replay_errors: true)",
+                               off);
         hln_error tmp;
-        hln_corrupt(&tmp, e->cl_dir,
-                    "undecodable mutation in commitlog segment %" PRIu64 " (checksum was valid); "
-                    "skipped",
-                    seq);
+        hln_corrupt(&tmp, path,
+                    "undecodable mutation at offset %" PRIu64 " (its checksum is valid); "
+                    "ignoring the replay error (commitlog_ignore_replay_errors), skipped",
+                    off);
         return 0;
     }
     if (e->exists && !e->exists(e->ud, m.table_id)) {
@@ -545,6 +557,7 @@ int st_open(st_engine **out, const char *dir, const st_options *opts, st_table_e
         if (opts->sync_period_ms) e->o.sync_period_ms = opts->sync_period_ms;
         if (opts->memtable_flush_bytes) e->o.memtable_flush_bytes = opts->memtable_flush_bytes;
         if (opts->segment_bytes) e->o.segment_bytes = opts->segment_bytes;
+        e->o.ignore_replay_errors = opts->ignore_replay_errors;
     }
     e->exists = exists;
     e->ud = ud;
@@ -561,7 +574,7 @@ int st_open(st_engine **out, const char *dir, const st_options *opts, st_table_e
     if (rc == 0) rc = load_tables(e, err);
     if (rc == 0)
         rc = cl_open(&e->cl, e->cl_dir, e->o.segment_bytes, e->o.sync == ST_SYNC_BATCH, err);
-    if (rc == 0) rc = cl_replay(e->cl, replay_one, e, err);
+    if (rc == 0) rc = cl_replay(e->cl, e->o.ignore_replay_errors, replay_one, e, err);
     if (rc == 0) rc = cl_start(e->cl, err);
     if (rc == 0) rc = st_flush(e, err);
     hln_arena_reset(&e->replay_arena);

@@ -121,6 +121,12 @@ typedef struct st_options {
     uint32_t sync_period_ms;      /* periodic: fsync at least this often (10000) */
     size_t memtable_flush_bytes;  /* flush a table's memtable above this (64 MiB) */
     size_t segment_bytes;         /* commitlog segment size (32 MiB) */
+    /* commitlog_ignore_replay_errors (false): when replay finds corruption
+       (damage a crash cannot explain, docs/formats/commitlog.md), log it,
+       skip the damaged bytes and replay every valid record after them,
+       instead of failing st_open with HLN_ECORRUPT. Cassandra's
+       -Dcassandra.commitlog.ignorereplayerrors=true. */
+    bool ignore_replay_errors;
 } st_options;
 
 void st_options_default(st_options *o);

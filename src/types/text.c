@@ -433,11 +433,10 @@ static int convert(const hln_type *t, hln_lit_kind kind, const char *s, hln_buf 
         size_t n = strlen(h);
         for (size_t i = 0; i < n; i++)
             if (hexval(h[i]) < 0)
-                return hln_fail(err, HLN_EINVAL, "cannot parse '%s' as hex bytes", s);
-        size_t i = 0;
-        if (n % 2) /* an odd digit count reads as if a leading 0 were there */
-            hln_buf_u8(out, (uint8_t)hexval(h[i++]));
-        for (; i < n; i += 2)
+                return hln_fail(err, HLN_EINVAL, "cannot parse '%s' as hex bytes", h);
+        if (n % 2) /* Cassandra: a hex string must have an even length */
+            return hln_fail(err, HLN_EINVAL, "cannot parse '%s' as hex bytes", h);
+        for (size_t i = 0; i < n; i += 2)
             hln_buf_u8(out, (uint8_t)(hexval(h[i]) << 4 | hexval(h[i + 1])));
         return 0;
     }

@@ -477,7 +477,7 @@ static void test_literal_other(void **state)
 
     expect_lit("blob", HLN_LIT_HEX, "0xCAfe", "cafe");
     expect_lit("blob", HLN_LIT_HEX, "0x", "");
-    expect_lit("blob", HLN_LIT_HEX, "0xabc", "0abc");
+    expect_lit_err("blob", HLN_LIT_HEX, "0xabc", "cannot parse 'abc' as hex bytes");
     expect_lit_err("blob", HLN_LIT_STRING, "cafe",
                    "Invalid STRING constant (cafe) for \"k\" of type blob");
     expect_lit_err("blob", HLN_LIT_INTEGER, "1",

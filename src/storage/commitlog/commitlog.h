@@ -20,18 +20,26 @@
 typedef struct cl_log cl_log;
 
 /* Per-record replay callback: body/len is one record body (valid during the
- * call), seq the segment it came from. A negative return aborts replay. */
+ * call), seq the segment it came from, path that segment's file and off the
+ * record's offset in it (for error messages). A negative return aborts
+ * replay. */
 typedef int (*cl_replay_fn)(void *ud, const uint8_t *body, size_t len, uint64_t seq,
-                            hln_error *err);
+                            const char *path, uint64_t off, hln_error *err);
 
 /* Lists the segments in dir (which must exist). Nothing is written. */
 int cl_open(cl_log **out, const char *dir, size_t segment_bytes, bool batch, hln_error *err);
-/* Replays every listed segment in seq order. A bad record in the newest
- * segment is a torn tail (logged, replay of that segment stops); in an older
- * segment it is corruption (hln_corrupt, rest of that segment skipped).
- * Neither fails the replay; only I/O errors and callback errors do. */
-int cl_replay(cl_log *l, cl_replay_fn fn, void *ud, hln_error *err);
-/* Creates the current segment (seq one past every existing one). */
+/* Replays every listed segment in seq order (docs/formats/commitlog.md,
+ * "Replay"). Damage that a crash can explain (a torn write in the part of a
+ * segment no record proves was synced) is logged and skipped. Any other
+ * damage is corruption: HLN_ECORRUPT through hln_corrupt naming the file and
+ * offset, unless ignore_errors, in which case it is logged, the damaged
+ * bytes are skipped and every valid record found after them is replayed.
+ * Must be called (once) before cl_start when segments exist. */
+int cl_replay(cl_log *l, bool ignore_errors, cl_replay_fn fn, void *ud, hln_error *err);
+/* Creates the current segment (seq one past every existing one). The first
+ * call after cl_replay first ends the newest replayed segment: appends its
+ * end marker and fdatasyncs it (or deletes it when nothing in it is valid),
+ * so that it may acquire a successor. */
 int cl_start(cl_log *l, hln_error *err);
 
 /* Appends one record to the current segment, rolling over first when it
@@ -39,7 +47,8 @@ int cl_start(cl_log *l, hln_error *err);
 int cl_append(cl_log *l, const uint8_t *body, size_t len, hln_error *err);
 /* fdatasyncs the current segment if anything was written since last sync. */
 int cl_sync(cl_log *l, hln_error *err);
-/* Syncs and closes the current segment and starts a new one. */
+/* Syncs the current segment, appends its end marker, syncs again, closes it
+ * and starts a new one. */
 int cl_roll(cl_log *l, hln_error *err);
 
 uint64_t cl_current_seq(const cl_log *l);
