@@ -1,0 +1,346 @@
+/*
+ * config.c — server configuration: defaults and the helenus.yaml reader.
+ *
+ * What: hln_config_default gives a configuration that works with no file at
+ * all (./helenus-data, 127.0.0.1:9042, one shard per core); hln_config_load
+ * overlays a YAML file that uses cassandra.yaml's key names wherever the
+ * meaning is the same, so an operator can start from a cassandra.yaml.
+ *
+ * Keys read (everything else is ignored, listed once in the log):
+ *
+ *   data_file_directories        sequence; the first entry is the data dir
+ *   data_directory               (helenus) the data dir as a plain string
+ *   rpc_address                  address the CQL port listens on
+ *   native_transport_port        CQL port
+ *   native_transport_max_frame_size        e.g. 16MiB (unit required)
+ *   native_transport_max_frame_size_in_mb  legacy form, MiB
+ *   commitlog_sync               periodic | batch
+ *   commitlog_sync_period        e.g. 10000ms, 10s (unit required)
+ *   commitlog_sync_period_in_ms  legacy form, milliseconds
+ *   commitlog_segment_size       e.g. 32MiB; commitlog_segment_size_in_mb
+ *   commitlog_ignore_replay_errors  true: replay skips corrupt commitlog data
+ *                                (logged) instead of refusing to start
+ *   memtable_flush_threshold_bytes  (helenus) flush a table's memtable above
+ *                                this size; a number of bytes or e.g. 64MiB
+ *   cluster_name                 as system.local shows it
+ *   datacenter, rack             (helenus; Cassandra reads them from
+ *                                cassandra-rackdc.properties)
+ *   shards                       (helenus) 0 = one per core
+ *
+ * A key with an empty/null value keeps its default, as in Cassandra.
+ * Malformed YAML or a bad value gives HLN_ECONFIG naming the key (or line).
+ *
+ * Why libyaml's document API: the file is small and read once, so a tree
+ * is simpler than an event stream.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <yaml.h>
+
+#include "server/engine.h"
+
+#define MIB ((size_t)1 << 20)
+
+void hln_config_default(hln_config *c)
+{
+    memset(c, 0, sizeof *c);
+    snprintf(c->data_dir, sizeof c->data_dir, "%s", "./helenus-data");
+    snprintf(c->listen_address, sizeof c->listen_address, "%s", "127.0.0.1");
+    c->native_transport_port = 9042;
+    c->shards = 0;
+    snprintf(c->cluster_name, sizeof c->cluster_name, "%s", "Test Cluster");
+    snprintf(c->datacenter, sizeof c->datacenter, "%s", "datacenter1");
+    snprintf(c->rack, sizeof c->rack, "%s", "rack1");
+    st_options_default(&c->storage);
+    c->max_frame_bytes = 16 * MIB; /* Cassandra's native_transport_max_frame_size: 16MiB */
+}
+
+/* ---- value parsers ----------------------------------------------------- */
+
+static int parse_i64(const char *s, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end) return -1;
+    *out = v;
+    return 0;
+}
+
+/* "<digits><unit>" with an optional unit; *unit points at it ("" if none). */
+static int split_quantity(const char *s, uint64_t *num, const char **unit)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    if (!isdigit((unsigned char)*s)) return -1;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno) return -1;
+    while (isspace((unsigned char)*end))
+        end++;
+    *num = v;
+    *unit = end;
+    return 0;
+}
+
+/* A data size: 123B, 4KiB, 16MiB, 1GiB; no unit means default_unit bytes
+ * (0: a unit is required). */
+static int parse_size(const char *s, uint64_t default_unit, uint64_t *out)
+{
+    uint64_t n;
+    const char *u;
+    if (split_quantity(s, &n, &u)) return -1;
+    uint64_t mul;
+    if (!*u) {
+        if (!default_unit) return -1;
+        mul = default_unit;
+    } else if (!strcasecmp(u, "B")) {
+        mul = 1;
+    } else if (!strcasecmp(u, "KiB")) {
+        mul = 1024;
+    } else if (!strcasecmp(u, "MiB")) {
+        mul = MIB;
+    } else if (!strcasecmp(u, "GiB")) {
+        mul = 1024 * MIB;
+    } else {
+        return -1;
+    }
+    if (n > UINT64_MAX / mul) return -1;
+    *out = n * mul;
+    return 0;
+}
+
+/* A duration in milliseconds: 10000ms, 10s, 2m, 1h, 1d (also us, ns); no
+ * unit means default_unit_ms (0: a unit is required). */
+static int parse_duration_ms(const char *s, uint64_t default_unit_ms, uint64_t *out)
+{
+    uint64_t n;
+    const char *u;
+    if (split_quantity(s, &n, &u)) return -1;
+    uint64_t mul = 0, div = 1;
+    if (!*u) {
+        if (!default_unit_ms) return -1;
+        mul = default_unit_ms;
+    } else if (!strcasecmp(u, "ns")) {
+        mul = 1, div = 1000000;
+    } else if (!strcasecmp(u, "us") || !strcmp(u, "\xc2\xb5s")) {
+        mul = 1, div = 1000;
+    } else if (!strcasecmp(u, "ms")) {
+        mul = 1;
+    } else if (!strcasecmp(u, "s")) {
+        mul = 1000;
+    } else if (!strcasecmp(u, "m")) {
+        mul = 60000;
+    } else if (!strcasecmp(u, "h")) {
+        mul = 3600000;
+    } else if (!strcasecmp(u, "d")) {
+        mul = 86400000;
+    } else {
+        return -1;
+    }
+    if (n > UINT64_MAX / mul) return -1;
+    *out = n * mul / div;
+    return 0;
+}
+
+static int copy_str(char *dst, size_t cap, const char *v, const char *key, hln_error *err)
+{
+    if (strlen(v) >= cap)
+        return hln_fail(err, HLN_ECONFIG, "%s: value is too long (at most %zu characters)", key,
+                        cap - 1);
+    memcpy(dst, v, strlen(v) + 1);
+    return 0;
+}
+
+/* ---- the YAML tree ------------------------------------------------------ */
+
+static const char *scalar(yaml_node_t *n)
+{
+    return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+}
+
+/* YAML's null: empty, ~, null */
+static bool is_null(yaml_node_t *n)
+{
+    if (!n) return true;
+    if (n->type != YAML_SCALAR_NODE) return false;
+    const char *v = scalar(n);
+    if (n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) return false;
+    return !*v || !strcmp(v, "~") || !strcasecmp(v, "null");
+}
+
+typedef struct ignored {
+    char list[400];
+    int n;
+} ignored;
+
+static void note_ignored(ignored *ig, const char *key)
+{
+    HLN_DEBUG("config: ignoring key %s (not used by Helenus)", key);
+    size_t used = strlen(ig->list);
+    if (used + strlen(key) + 8 < sizeof ig->list)
+        snprintf(ig->list + used, sizeof ig->list - used, "%s%s", ig->n ? ", " : "", key);
+    else if (!strstr(ig->list, "..."))
+        snprintf(ig->list + used, sizeof ig->list - used, ", ...");
+    ig->n++;
+}
+
+static int bad(hln_error *err, const char *key, const char *v, const char *want)
+{
+    return hln_fail(err, HLN_ECONFIG, "Invalid value for %s: '%s' (expected %s)", key,
+                    v ? v : "(not a scalar)", want);
+}
+
+static int apply_key(hln_config *c, yaml_document_t *doc, const char *key, yaml_node_t *val,
+                     ignored *ig, hln_error *err)
+{
+    if (is_null(val)) return 0; /* keep the default */
+    const char *v = scalar(val);
+    uint64_t u;
+    int64_t i;
+
+    if (!strcmp(key, "data_file_directories")) {
+        if (val->type == YAML_SEQUENCE_NODE) {
+            yaml_node_item_t *it = val->data.sequence.items.start;
+            if (it == val->data.sequence.items.top) return 0;
+            v = scalar(yaml_document_get_node(doc, *it));
+        }
+        if (!v || !*v) return bad(err, key, v, "a list of directories");
+        return copy_str(c->data_dir, sizeof c->data_dir, v, key, err);
+    }
+    if (!strcmp(key, "data_directory")) {
+        if (!v || !*v) return bad(err, key, v, "a directory");
+        return copy_str(c->data_dir, sizeof c->data_dir, v, key, err);
+    }
+    if (!strcmp(key, "rpc_address")) {
+        if (!v || !*v) return bad(err, key, v, "an address");
+        return copy_str(c->listen_address, sizeof c->listen_address, v, key, err);
+    }
+    if (!strcmp(key, "native_transport_port")) {
+        if (!v || parse_i64(v, &i) || i < 0 || i > 65535)
+            return bad(err, key, v, "a port number 0-65535");
+        c->native_transport_port = (int)i;
+        return 0;
+    }
+    if (!strcmp(key, "native_transport_max_frame_size") ||
+        !strcmp(key, "native_transport_max_frame_size_in_mb")) {
+        bool legacy = strstr(key, "_in_mb") != NULL;
+        if (!v || (legacy ? parse_size(v, MIB, &u) : parse_size(v, 0, &u)) || u < 1024 ||
+            u > ((uint64_t)1 << 31))
+            return bad(err, key, v,
+                       legacy ? "a number of MiB" : "a size between 1KiB and 2GiB, e.g. 16MiB");
+        c->max_frame_bytes = (size_t)u;
+        return 0;
+    }
+    if (!strcmp(key, "commitlog_sync")) {
+        if (v && !strcasecmp(v, "periodic"))
+            c->storage.sync = ST_SYNC_PERIODIC;
+        else if (v && !strcasecmp(v, "batch"))
+            c->storage.sync = ST_SYNC_BATCH;
+        else
+            return bad(err, key, v, "periodic or batch");
+        return 0;
+    }
+    if (!strcmp(key, "commitlog_ignore_replay_errors")) {
+        if (v && (!strcasecmp(v, "true") || !strcasecmp(v, "false")))
+            c->storage.ignore_replay_errors = !strcasecmp(v, "true");
+        else
+            return bad(err, key, v, "true or false");
+        return 0;
+    }
+    if (!strcmp(key, "commitlog_sync_period") || !strcmp(key, "commitlog_sync_period_in_ms")) {
+        bool legacy = strstr(key, "_in_ms") != NULL;
+        if (!v || parse_duration_ms(v, legacy ? 1 : 0, &u) || u == 0 || u > UINT32_MAX)
+            return bad(err, key, v, legacy ? "milliseconds" : "a duration, e.g. 10000ms");
+        c->storage.sync_period_ms = (uint32_t)u;
+        return 0;
+    }
+    if (!strcmp(key, "commitlog_segment_size") || !strcmp(key, "commitlog_segment_size_in_mb")) {
+        bool legacy = strstr(key, "_in_mb") != NULL;
+        if (!v || parse_size(v, legacy ? MIB : 0, &u) || u < 64 * 1024 || u > ((uint64_t)1 << 31))
+            return bad(err, key, v, "a size between 64KiB and 2GiB, e.g. 32MiB");
+        c->storage.segment_bytes = (size_t)u;
+        return 0;
+    }
+    if (!strcmp(key, "memtable_flush_threshold_bytes")) {
+        if (!v || parse_size(v, 1, &u) || u < 4096 || u > SIZE_MAX / 2)
+            return bad(err, key, v, "a size of at least 4KiB, e.g. 64MiB");
+        c->storage.memtable_flush_bytes = (size_t)u;
+        return 0;
+    }
+    if (!strcmp(key, "cluster_name")) {
+        if (!v) return bad(err, key, v, "a name");
+        return copy_str(c->cluster_name, sizeof c->cluster_name, v, key, err);
+    }
+    if (!strcmp(key, "datacenter")) {
+        if (!v || !*v) return bad(err, key, v, "a name");
+        return copy_str(c->datacenter, sizeof c->datacenter, v, key, err);
+    }
+    if (!strcmp(key, "rack")) {
+        if (!v || !*v) return bad(err, key, v, "a name");
+        return copy_str(c->rack, sizeof c->rack, v, key, err);
+    }
+    if (!strcmp(key, "shards")) {
+        if (!v || parse_i64(v, &i) || i < 0 || i > 1024)
+            return bad(err, key, v, "a number of shards 0-1024 (0 = one per core)");
+        c->shards = (int)i;
+        return 0;
+    }
+    note_ignored(ig, key);
+    return 0;
+}
+
+int hln_config_load(hln_config *c, const char *path, hln_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return hln_fail(err, HLN_ECONFIG, "Cannot read configuration file %s: %s", path,
+                        strerror(errno));
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    if (!yaml_parser_initialize(&parser)) {
+        fclose(f);
+        return hln_fail(err, HLN_ENOMEM, "Out of memory reading %s", path);
+    }
+    yaml_parser_set_input_file(&parser, f);
+    int rc = 0;
+    if (!yaml_parser_load(&parser, &doc)) {
+        rc = hln_fail(err, HLN_ECONFIG, "%s:%zu:%zu: malformed YAML: %s", path,
+                      parser.problem_mark.line + 1, parser.problem_mark.column + 1,
+                      parser.problem ? parser.problem : "parse error");
+        yaml_parser_delete(&parser);
+        fclose(f);
+        return rc;
+    }
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    ignored ig = {{0}, 0};
+    if (!root || is_null(root)) {
+        /* an empty file: nothing to override */
+    } else if (root->type != YAML_MAPPING_NODE) {
+        rc = hln_fail(err, HLN_ECONFIG, "%s: expected a mapping of keys to values at the top level",
+                      path);
+    } else {
+        for (yaml_node_pair_t *p = root->data.mapping.pairs.start;
+             p < root->data.mapping.pairs.top && !rc; p++) {
+            const char *key = scalar(yaml_document_get_node(&doc, p->key));
+            if (!key) {
+                rc = hln_fail(err, HLN_ECONFIG, "%s: keys must be plain strings", path);
+                break;
+            }
+            rc = apply_key(c, &doc, key, yaml_document_get_node(&doc, p->value), &ig, err);
+        }
+    }
+    if (!rc && ig.n)
+        HLN_INFO("config: %s: ignored %d key%s not used by Helenus: %s", path, ig.n,
+                 ig.n == 1 ? "" : "s", ig.list);
+    yaml_document_delete(&doc);
+    yaml_parser_delete(&parser);
+    fclose(f);
+    return rc;
+}

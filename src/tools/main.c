@@ -1,0 +1,244 @@
+/*
+ * main.c — the `helenus` command.
+ *
+ *   helenus serve [--data-dir DIR] [--address ADDR] [--port N] [--shards N]
+ *                 [--config FILE] [--commitlog-sync batch|periodic]
+ *                 [--log-level debug|info|warn|error]
+ *   helenus --version
+ *   helenus help
+ *
+ * Configuration is layered: built-in defaults, then the YAML file (--config,
+ * or ./helenus.yaml when it exists), then command-line flags.
+ *
+ * serve prints exactly one line to stderr once clients can connect:
+ *   Helenus <version> listening on <addr>:<port> (<n> shards, data in <dir>)
+ * (tests wait for "listening on"), runs until SIGINT or SIGTERM, then stops
+ * accepting, closes connections, flushes storage and exits 0. A startup
+ * failure (bad flag, bad config, port in use, locked data) prints one
+ * "helenus: ..." line and exits 1.
+ *
+ * Signals: SIGINT and SIGTERM are blocked before any thread starts, so every
+ * thread inherits the mask and only the main thread, in sigwait, receives
+ * them. SIGPIPE is ignored: a client closing its socket while we write is an
+ * ordinary write error.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "server/engine.h"
+#include "server/server.h"
+
+#ifndef HELENUS_VERSION
+#define HELENUS_VERSION "0.1.0"
+#endif
+
+static void usage(FILE *f)
+{
+    fprintf(f, "Usage:\n"
+               "  helenus serve [options]   run the CQL server\n"
+               "  helenus --version         print the version\n"
+               "  helenus help              print this help\n"
+               "\n"
+               "serve options:\n"
+               "  --data-dir DIR            data directory (default ./helenus-data)\n"
+               "  --address ADDR            address to listen on (default 127.0.0.1)\n"
+               "  --port N                  CQL native protocol port (default 9042)\n"
+               "  --shards N                shards (threads); 0 = one per core (default)\n"
+               "  --config FILE             YAML configuration, cassandra.yaml key names\n"
+               "                            (default ./helenus.yaml if it exists)\n"
+               "  --commitlog-sync MODE     periodic (default) or batch\n"
+               "  --log-level LEVEL         debug, info (default), warn or error\n");
+}
+
+static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "helenus: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+    return 1;
+}
+
+static int parse_int(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+typedef struct flags {
+    const char *data_dir, *address, *port, *shards, *config, *sync, *log_level;
+} flags;
+
+static int parse_flags(int argc, char **argv, flags *f)
+{
+    memset(f, 0, sizeof *f);
+    static const struct {
+        const char *name;
+        size_t off;
+    } opts[] = {
+        {"--data-dir", offsetof(flags, data_dir)},   {"--address", offsetof(flags, address)},
+        {"--port", offsetof(flags, port)},           {"--shards", offsetof(flags, shards)},
+        {"--config", offsetof(flags, config)},       {"--commitlog-sync", offsetof(flags, sync)},
+        {"--log-level", offsetof(flags, log_level)},
+    };
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *val = NULL;
+        size_t k;
+        for (k = 0; k < HLN_ARRAY_LEN(opts); k++) {
+            size_t n = strlen(opts[k].name);
+            if (!strncmp(a, opts[k].name, n) && (a[n] == 0 || a[n] == '=')) {
+                if (a[n] == '=')
+                    val = a + n + 1;
+                else if (i + 1 < argc)
+                    val = argv[++i];
+                else
+                    return fail("option %s needs a value", opts[k].name);
+                break;
+            }
+        }
+        if (k == HLN_ARRAY_LEN(opts)) {
+            fail("unknown option '%s'", a);
+            usage(stderr);
+            return 1;
+        }
+        *(const char **)((char *)f + opts[k].off) = val;
+    }
+    return 0;
+}
+
+static int log_level(const char *s, int *out)
+{
+    static const char *names[] = {"debug", "info", "warn", "error"};
+    for (int i = 0; i < 4; i++)
+        if (!strcasecmp(s, names[i])) {
+            *out = i;
+            return 0;
+        }
+    if (!strcasecmp(s, "warning")) {
+        *out = HLN_LOG_WARN;
+        return 0;
+    }
+    return -1;
+}
+
+static int serve(int argc, char **argv)
+{
+    flags f;
+    if (parse_flags(argc, argv, &f)) return 1;
+    if (f.log_level) {
+        int lvl;
+        if (log_level(f.log_level, &lvl))
+            return fail("--log-level must be debug, info, warn or error (got '%s')", f.log_level);
+        hln_log_set_level(lvl);
+    }
+
+    hln_config cfg;
+    hln_config_default(&cfg);
+    hln_error err;
+    memset(&err, 0, sizeof err);
+    const char *config = f.config;
+    struct stat st;
+    if (!config && stat("helenus.yaml", &st) == 0) config = "helenus.yaml";
+    if (config && hln_config_load(&cfg, config, &err)) return fail("%s", err.msg);
+
+    if (f.data_dir) {
+        if (!*f.data_dir || strlen(f.data_dir) >= sizeof cfg.data_dir)
+            return fail("invalid --data-dir '%s'", f.data_dir);
+        snprintf(cfg.data_dir, sizeof cfg.data_dir, "%s", f.data_dir);
+    }
+    if (f.address) {
+        if (!*f.address || strlen(f.address) >= sizeof cfg.listen_address)
+            return fail("invalid --address '%s'", f.address);
+        snprintf(cfg.listen_address, sizeof cfg.listen_address, "%s", f.address);
+    }
+    long v;
+    if (f.port) {
+        if (parse_int(f.port, 0, 65535, &v))
+            return fail("--port must be a number from 0 to 65535 (got '%s')", f.port);
+        cfg.native_transport_port = (int)v;
+    }
+    if (f.shards) {
+        if (parse_int(f.shards, 0, 1024, &v))
+            return fail("--shards must be a number from 0 to 1024 (got '%s')", f.shards);
+        cfg.shards = (int)v;
+    }
+    if (f.sync) {
+        if (!strcasecmp(f.sync, "batch"))
+            cfg.storage.sync = ST_SYNC_BATCH;
+        else if (!strcasecmp(f.sync, "periodic"))
+            cfg.storage.sync = ST_SYNC_PERIODIC;
+        else
+            return fail("--commitlog-sync must be batch or periodic (got '%s')", f.sync);
+    }
+
+    /* Before any thread exists: see the essay. */
+    sigset_t stop_set;
+    sigemptyset(&stop_set);
+    sigaddset(&stop_set, SIGINT);
+    sigaddset(&stop_set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    hln_engine *eng;
+    if (engine_start(&eng, &cfg, &err)) return fail("cannot start: %s", err.msg);
+    if (server_start(eng, &err)) {
+        fail("%s", err.msg);
+        hln_error e2;
+        memset(&e2, 0, sizeof e2);
+        engine_stop(eng, &e2);
+        return 1;
+    }
+    fprintf(stderr, "Helenus %s listening on %s:%d (%d shard%s, data in %s)\n", HELENUS_VERSION,
+            cfg.listen_address, server_port(eng), eng->nshards, eng->nshards == 1 ? "" : "s",
+            cfg.data_dir);
+    fflush(stderr);
+
+    int sig = 0;
+    while (sigwait(&stop_set, &sig) != 0)
+        ;
+    HLN_INFO("received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    server_stop(eng);
+    memset(&err, 0, sizeof err);
+    if (engine_stop(eng, &err)) {
+        fail("shutdown: %s", err.msg);
+        return 1;
+    }
+    HLN_INFO("stopped cleanly");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 1;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+        printf("Helenus %s (CQL native protocol v4, CQL %s, Cassandra %s compatible)\n",
+               HELENUS_VERSION, "3.4.7", "5.0");
+        return 0;
+    }
+    if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "serve")) return serve(argc - 2, argv + 2);
+    fail("unknown command '%s'", cmd);
+    usage(stderr);
+    return 1;
+}
