@@ -22,6 +22,8 @@ enum {
     HLN_ECONFIG = -13,     /* bad configuration (0x2300) */
     HLN_ETOOBIG = -14,     /* value or frame too large */
     HLN_EBADVERSION = -15, /* unsupported protocol version (0x000A) */
+    HLN_EAUTH = -16,       /* authentication failed (CQL 0x0100) */
+    HLN_EUNAUTHORIZED = -17, /* permission denied (CQL 0x2100) */
 };
 
 #endif

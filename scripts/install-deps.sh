@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Installs what building (and, with --test, testing) Helenus needs: Debian
 # packages, and a Python virtualenv (build/venv) with the test drivers from
-# PyPI. Idempotent: on a machine that already has everything it does nothing.
+# PyPI; with --test also the conformance clients (Node.js, Java, Go) under
+# build/conformance. Idempotent: on a machine that already has everything it
+# does nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DEB_PKGS="build-essential cmake ninja-build pkg-config libuv1-dev lemon libcmocka-dev \
-libjansson-dev libyaml-dev liblz4-dev zlib1g-dev libssl-dev clang-format python3 python3-venv"
+libjansson-dev libyaml-dev liblz4-dev libsnappy-dev zlib1g-dev libssl-dev libcrypt-dev openssl \
+clang-format python3 python3-venv"
 missing=""
 for p in $DEB_PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
@@ -24,4 +27,7 @@ if [ "${1:-}" = "--test" ]; then
     python3 -m venv build/venv
     build/venv/bin/pip install -q --disable-pip-version-check -r tests/integration/requirements.txt
   fi
+  # The driver conformance matrix: Node.js, Java, Go clients and Python lz4,
+  # each from its registry into build/conformance (see that script).
+  scripts/install-conformance-deps.sh
 fi

@@ -70,6 +70,8 @@ const char *hln_strerror(int code)
     case HLN_ECONFIG: return "configuration error";
     case HLN_ETOOBIG: return "too big";
     case HLN_EBADVERSION: return "unsupported protocol version";
+    case HLN_EAUTH: return "authentication failed";
+    case HLN_EUNAUTHORIZED: return "unauthorized";
     default: return "unknown error";
     }
 }

@@ -56,10 +56,11 @@ typedef enum cql_op {
 } cql_op;
 
 typedef struct cql_relation {
-    const char *column;
+    const char *column; /* NULL for a token relation */
     cql_op op;
     cql_term *term;
     struct cql_relation *next;
+    struct cql_name_list *token_cols; /* token(a, b) op term: a, b; else NULL */
 } cql_relation;
 
 /* A type as written: name plus parameters (map<text,int> has two). */
@@ -112,7 +113,75 @@ typedef enum cql_stmt_kind {
     CQL_UPDATE,
     CQL_DELETE,
     CQL_SELECT,
+    /* roles and permissions (u.role / u.grant) */
+    CQL_CREATE_ROLE,        /* also CREATE USER */
+    CQL_ALTER_ROLE,         /* also ALTER USER */
+    CQL_DROP_ROLE,          /* also DROP USER */
+    CQL_LIST_ROLES,         /* also LIST USERS */
+    CQL_GRANT_ROLE,         /* GRANT role TO grantee */
+    CQL_REVOKE_ROLE,        /* REVOKE role FROM grantee */
+    CQL_GRANT_PERMISSIONS,  /* GRANT perms ON resource TO grantee */
+    CQL_REVOKE_PERMISSIONS, /* REVOKE perms ON resource FROM grantee */
+    CQL_LIST_PERMISSIONS,   /* LIST perms [ON resource] [OF role] [NORECURSIVE] */
+    CQL_BATCH,              /* BEGIN [UNLOGGED | COUNTER] BATCH ... APPLY BATCH (u.batch) */
 } cql_stmt_kind;
+
+/* Permissions, as bits in Cassandra's Permission enum order (auth.h's
+ * AUTH_P_* are the same bits). */
+enum {
+    CQL_PERM_CREATE = 1u << 0,
+    CQL_PERM_ALTER = 1u << 1,
+    CQL_PERM_DROP = 1u << 2,
+    CQL_PERM_SELECT = 1u << 3,
+    CQL_PERM_MODIFY = 1u << 4,
+    CQL_PERM_AUTHORIZE = 1u << 5,
+    CQL_PERM_DESCRIBE = 1u << 6,
+    CQL_PERM_EXECUTE = 1u << 7,
+    CQL_PERM_UNMASK = 1u << 8,
+    CQL_PERM_SELECT_MASKED = 1u << 9,
+    CQL_PERM_ALL = (1u << 10) - 1,
+};
+
+/* Options of CREATE/ALTER ROLE (and the USER forms). */
+typedef struct cql_role_opts {
+    const char *password;        /* PASSWORD = '...', NULL if absent */
+    const char *hashed_password; /* HASHED PASSWORD = '...' */
+    int login;                   /* LOGIN = bool: 0/1; -1 if absent */
+    int superuser;               /* SUPERUSER = bool: 0/1; -1 if absent */
+    bool has_options;            /* OPTIONS = {...} (not supported by the role manager) */
+    bool has_access;             /* ACCESS TO [ALL] DATACENTERS ... */
+} cql_role_opts;
+
+typedef struct cql_role_stmt {
+    const char *name; /* folded unless quoted or a string (USER forms keep case) */
+    bool if_exists;   /* IF NOT EXISTS (CREATE) / IF EXISTS (ALTER, DROP) */
+    bool user_form;   /* CREATE/ALTER/DROP USER, LIST USERS */
+    cql_role_opts opts;
+} cql_role_stmt;
+
+typedef enum cql_resource_kind {
+    CQL_RES_ALL_KEYSPACES, /* ALL KEYSPACES */
+    CQL_RES_KEYSPACE,      /* KEYSPACE ks */
+    CQL_RES_TABLE,         /* [TABLE] [ks.]t */
+    CQL_RES_ALL_ROLES,     /* ALL ROLES */
+    CQL_RES_ROLE,          /* ROLE r */
+} cql_resource_kind;
+
+typedef struct cql_resource {
+    cql_resource_kind kind;
+    cql_qname name; /* KEYSPACE, ROLE: name.name; TABLE: ks (NULL: current) and name */
+} cql_resource;
+
+typedef struct cql_grant {
+    unsigned perms;        /* CQL_PERM_* (ALL [PERMISSIONS]: CQL_PERM_ALL) */
+    bool all;              /* ALL [PERMISSIONS] */
+    bool has_resource;     /* LIST ... ON resource */
+    cql_resource resource;
+    const char *role;      /* GRANT/REVOKE role: the role granted */
+    const char *grantee;   /* TO/FROM grantee; LIST ... OF role (NULL when absent) */
+    bool recursive;        /* LIST without NORECURSIVE */
+    bool users;            /* LIST USERS (rather than LIST ROLES) */
+} cql_grant;
 
 typedef struct cql_create_keyspace {
     const char *name;
@@ -173,10 +242,24 @@ typedef struct cql_delete {
     cql_using using;
 } cql_delete;
 
+/* BEGIN BATCH: its INSERT/UPDATE/DELETE statements, whose markers are
+ * numbered across the whole batch (n_binds is the batch's). */
+typedef struct cql_batch {
+    int type;                /* 0 logged, 1 unlogged, 2 counter */
+    cql_using using;         /* USING TIMESTAMP (a TTL here is refused by exec) */
+    struct cql_stmt **stmts;
+    int nstmts;
+} cql_batch;
+
 typedef struct cql_selector {
-    const char *column; /* later: functions, casts, aliases */
+    const char *column; /* a column; NULL for a function call */
     const char *alias;
     struct cql_selector *next;
+    /* a function call func(args): token(k), count(*), writetime(c), ... */
+    const char *func;          /* name as written (case folded); NULL for a column */
+    struct cql_selector *args; /* arguments: columns or constants, in order */
+    bool star_arg;             /* func(*) */
+    cql_term *term;            /* an argument that is a constant (COUNT(1)) */
 } cql_selector;
 
 typedef struct cql_select {
@@ -205,6 +288,9 @@ typedef struct cql_stmt {
         cql_update update;
         cql_delete del;
         cql_select select;
+        cql_role_stmt role;
+        cql_grant grant;
+        cql_batch batch;
     } u;
 } cql_stmt;
 

@@ -26,11 +26,16 @@
  *    message. The parser stack is bounded (%stack_size) and overflow is a
  *    syntax error, so no input can recurse without limit.
  *
- * Deliberately not parsed yet (syntax errors for now): function calls and
- * casts in selectors and terms, collection/tuple/UDT literals, arithmetic,
- * durations, IF conditions (LWT) other than [NOT] EXISTS, multi-column and
- * token() relations, CONTAINS/LIKE, GROUP BY, INSERT JSON's DEFAULT clause,
- * custom types given as strings, and every other statement kind.
+ * Selectors may be function calls whose arguments are columns or
+ * constants (token(k), count(*), writetime(v)); a WHERE relation may be on
+ * token(partition key columns).
+ *
+ * Deliberately not parsed yet (syntax errors for now): nested function
+ * calls, function calls and casts in terms (token(?) on the right of a
+ * relation), collection/tuple/UDT literals, arithmetic, durations, IF
+ * conditions (LWT) other than [NOT] EXISTS, multi-column relations,
+ * CONTAINS/LIKE, GROUP BY, INSERT JSON's DEFAULT clause, custom types given
+ * as strings, and every other statement kind.
  * `col IN (v)` with exactly one value and `col IN ?` parse into CQL_OP_IN;
  * `IN` with several values stops the parse with HLN_EUNSUPPORTED.
  *
@@ -52,7 +57,16 @@
 #include <assert.h>
 #include <string.h>
 
+#include <strings.h>
+
 #include "cql/cqlInt.h"
+
+/* The statements of a BEGIN BATCH, in order. */
+typedef struct cqlp_bnode {
+    cql_stmt *stmt;
+    struct cqlp_bnode *next;
+} cqlp_bnode;
+typedef struct { cqlp_bnode *head, *tail; int n; } cqlp_bstmts;
 
 /* First error wins; the driver stops feeding tokens after it. */
 #define YYNOERRORRECOVERY 1
@@ -97,6 +111,9 @@ size_t cqlParserSize(void)
 /* Unreserved keywords: identifiers wherever they are not keywords. */
 %fallback ID KEY CLUSTERING COMPACT STORAGE VALUES TTL TIMESTAMP STATIC DISTINCT JSON AS
     FILTERING PER PARTITION EXISTS FROZEN.
+/* ... and those of the role and permission statements */
+%fallback ID ALL KEYSPACES ROLE ROLES USER USERS LOGIN PASSWORD HASHED SUPERUSER NOSUPERUSER
+    OPTIONS PERMISSION PERMISSIONS LIST UNMASK SELECT_MASKED.
 
 input ::= cmd semis.
 semis ::= .
@@ -323,12 +340,22 @@ rel(A) ::= ident(C) IN LP terms(L) RP. {
 rel ::= ident IN LP RP. {
     cqlp_fail(ctx, HLN_EUNSUPPORTED, "IN with no values is not supported yet");
 }
+/* token(a, b) > ?: a relation on the partition key's token */
+rel(A) ::= TOKEN LP names(L) RP op(O) term(T). {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->token_cols = L.head;
+    A->op = (cql_op)O;
+    A->term = T;
+}
 
 %type where {cql_relation *}
 where(A) ::= WHERE rels(R). { A = R.head; }
 
 /* ---- INSERT ------------------------------------------------------------ */
-cmd ::= INSERT INTO qname(T) LP names(C) RP VALUES LP terms(V) RP ifne(E) using_opt(U). {
+%type dml {cql_stmt *}
+cmd ::= dml.
+
+dml(A) ::= INSERT INTO qname(T) LP names(C) RP VALUES LP terms(V) RP ifne(E) using_opt(U). {
     cql_stmt *s = cqlp_stmt(ctx, CQL_INSERT);
     cql_insert *q = &s->u.insert;
     q->table = T;
@@ -337,9 +364,10 @@ cmd ::= INSERT INTO qname(T) LP names(C) RP VALUES LP terms(V) RP ifne(E) using_
     q->nvalues = V.n;
     q->if_not_exists = E;
     q->using = U;
+    A = s;
 }
 /* INSERT JSON: the document is values[0]; columns stay NULL. */
-cmd ::= INSERT INTO qname(T) JSON jsonval(J) ifne(E) using_opt(U). {
+dml(A) ::= INSERT INTO qname(T) JSON jsonval(J) ifne(E) using_opt(U). {
     cql_stmt *s = cqlp_stmt(ctx, CQL_INSERT);
     cql_insert *q = &s->u.insert;
     q->table = T;
@@ -349,6 +377,7 @@ cmd ::= INSERT INTO qname(T) JSON jsonval(J) ifne(E) using_opt(U). {
     q->nvalues = 1;
     q->if_not_exists = E;
     q->using = U;
+    A = s;
 }
 %type jsonval {cql_term *}
 jsonval(A) ::= STRING(X). { A = cqlp_literal(ctx, HLN_LIT_STRING, &X); }
@@ -366,7 +395,7 @@ assign(A) ::= ident(C) EQ term(T). {
     A->value = T;
 }
 
-cmd ::= UPDATE qname(T) using_opt(U) SET assigns(L) where(W) ife(E). {
+dml(A) ::= UPDATE qname(T) using_opt(U) SET assigns(L) where(W) ife(E). {
     cql_stmt *s = cqlp_stmt(ctx, CQL_UPDATE);
     cql_update *q = &s->u.update;
     q->table = T;
@@ -374,6 +403,7 @@ cmd ::= UPDATE qname(T) using_opt(U) SET assigns(L) where(W) ife(E). {
     q->set = L.head;
     q->where = W;
     q->if_exists = E;
+    A = s;
 }
 
 /* ---- DELETE ------------------------------------------------------------ */
@@ -386,7 +416,7 @@ delcols(A) ::= names(L). { A = L.head; }
 dusing(A) ::= .                      { A = NULL; }
 dusing(A) ::= USING TIMESTAMP intval(V). { A = V; }
 
-cmd ::= DELETE delcols(C) FROM qname(T) dusing(U) where(W) ife(E). {
+dml(A) ::= DELETE delcols(C) FROM qname(T) dusing(U) where(W) ife(E). {
     cql_stmt *s = cqlp_stmt(ctx, CQL_DELETE);
     cql_delete *q = &s->u.del;
     q->table = T;
@@ -394,7 +424,47 @@ cmd ::= DELETE delcols(C) FROM qname(T) dusing(U) where(W) ife(E). {
     q->using.timestamp = U;
     q->where = W;
     q->if_exists = E;
+    A = s;
 }
+
+/* ---- BEGIN BATCH ---------------------------------------------------------- */
+/* BEGIN [UNLOGGED | COUNTER] BATCH [USING TIMESTAMP t] (dml [;])* APPLY
+ * BATCH. Each statement's reduction set ctx->stmt; the batch's, reduced
+ * last, sets it to the batch. Markers are numbered across the batch. */
+cmd ::= BEGIN bkind(K) BATCH using_opt(U) bstmts(L) APPLY BATCH. {
+    cql_stmt *s = cqlp_stmt(ctx, CQL_BATCH);
+    cql_batch *b = &s->u.batch;
+    b->type = K;
+    b->using = U;
+    b->nstmts = L.n;
+    if (L.n) {
+        b->stmts = cqlp_alloc(ctx, sizeof(*b->stmts) * (size_t)L.n);
+        int i = 0;
+        for (cqlp_bnode *x = L.head; x; x = x->next)
+            b->stmts[i++] = x->stmt;
+    }
+}
+
+%type bkind {int}
+bkind(A) ::= .         { A = 0; }
+bkind(A) ::= UNLOGGED. { A = 1; }
+bkind(A) ::= ID(X). {
+    if (X.n != 7 || strncasecmp(X.z, "counter", 7) != 0)
+        cqlp_fail(ctx, HLN_ESYNTAX, "line 1:%d no viable alternative at input '%.*s'", X.pos,
+                  X.n, X.z);
+    A = 2;
+}
+
+%type bstmts {cqlp_bstmts}
+bstmts(A) ::= . { memset(&A, 0, sizeof(A)); }
+bstmts(A) ::= bstmts(A) dml(S) bsemi. {
+    cqlp_bnode *x = cqlp_alloc(ctx, sizeof(*x));
+    x->stmt = S;
+    CQLP_APPEND(A, x);
+    A.n++;
+}
+bsemi ::= .
+bsemi ::= SEMI.
 
 /* ---- SELECT ------------------------------------------------------------ */
 /* JSON / DISTINCT: parse.c turns them into identifiers when they are in
@@ -414,14 +484,49 @@ sellist(A) ::= selector(X). { A.head = A.tail = X; }
 sellist(A) ::= sellist(A) COMMA selector(X). { CQLP_APPEND(A, X); }
 
 %type selector {cql_selector *}
-selector(A) ::= ident(C). {
+selector(A) ::= selexpr(A).
+selector(A) ::= selexpr(X) AS ident(N). { A = X; A->alias = N; }
+
+/* A column or a function call on columns and constants: token(k),
+ * count(*), COUNT(1), writetime(v), ttl(v), min(v). The analyzer decides
+ * which functions exist. */
+%type selexpr {cql_selector *}
+selexpr(A) ::= ident(C). {
     A = cqlp_alloc(ctx, sizeof(*A));
     A->column = C;
 }
-selector(A) ::= ident(C) AS ident(N). {
+selexpr(A) ::= ident(F) LP RP. {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->func = F;
+}
+selexpr(A) ::= ident(F) LP STAR RP. {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->func = F;
+    A->star_arg = true;
+}
+selexpr(A) ::= ident(F) LP selargs(L) RP. {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->func = F;
+    A->args = L.head;
+}
+selexpr(A) ::= TOKEN LP selargs(L) RP. {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->func = "token";
+    A->args = L.head;
+}
+
+%type selargs {cqlp_sels}
+selargs(A) ::= selarg(X). { A.head = A.tail = X; }
+selargs(A) ::= selargs(A) COMMA selarg(X). { CQLP_APPEND(A, X); }
+
+%type selarg {cql_selector *}
+selarg(A) ::= ident(C). {
     A = cqlp_alloc(ctx, sizeof(*A));
     A->column = C;
-    A->alias = N;
+}
+selarg(A) ::= constant(T). {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->term = T;
 }
 
 %type where_opt {cql_relation *}
@@ -473,4 +578,237 @@ cmd ::= SELECT selflags(F) selection(L) FROM qname(T) where_opt(W) order_opt(O) 
     q->per_partition_limit = P;
     q->limit = M;
     q->allow_filtering = AF;
+}
+
+/* ---- roles and permissions -------------------------------------------- */
+/* Role names: identifiers fold to lower case; quoted names and strings
+ * keep theirs. The USER forms keep an identifier's case and refuse quoted
+ * names, as Cassandra's `username` rule does. */
+%type rolename {const char *}
+rolename(A) ::= ident(N).  { A = N; }
+rolename(A) ::= STRING(X). { A = cqlp_literal(ctx, HLN_LIT_STRING, &X)->text; }
+
+%type username {const char *}
+username(A) ::= ID(X).     { A = cqlp_text(ctx, &X); }
+username(A) ::= STRING(X). { A = cqlp_literal(ctx, HLN_LIT_STRING, &X)->text; }
+username ::= QUOTED. {
+    cqlp_fail(ctx, HLN_ESYNTAX, "Quoted strings are are not supported for user names and USER "
+                                "is deprecated, please use ROLE");
+}
+
+%type roleopt {cql_role_opts}
+roleopt(A) ::= PASSWORD EQ STRING(X). {
+    memset(&A, 0, sizeof(A));
+    A.login = A.superuser = -1;
+    A.password = cqlp_literal(ctx, HLN_LIT_STRING, &X)->text;
+}
+roleopt(A) ::= HASHED PASSWORD EQ STRING(X). {
+    memset(&A, 0, sizeof(A));
+    A.login = A.superuser = -1;
+    A.hashed_password = cqlp_literal(ctx, HLN_LIT_STRING, &X)->text;
+}
+roleopt(A) ::= LOGIN EQ BOOL(X). {
+    memset(&A, 0, sizeof(A));
+    A.superuser = -1;
+    A.login = (X.z[0] | 0x20) == 't';
+}
+roleopt(A) ::= SUPERUSER EQ BOOL(X). {
+    memset(&A, 0, sizeof(A));
+    A.login = -1;
+    A.superuser = (X.z[0] | 0x20) == 't';
+}
+roleopt(A) ::= OPTIONS EQ LBRACE mapents RBRACE. {
+    memset(&A, 0, sizeof(A));
+    A.login = A.superuser = -1;
+    A.has_options = true;
+}
+roleopt(A) ::= OPTIONS EQ LBRACE RBRACE. {
+    memset(&A, 0, sizeof(A));
+    A.login = A.superuser = -1;
+    A.has_options = true;
+}
+
+/* Each option at most once: "Multiple definition for property 'LOGIN'". */
+%type roleopts {cql_role_opts}
+roleopts(A) ::= roleopt(A).
+roleopts(A) ::= roleopts(A) AND roleopt(B). {
+    const char *dup = NULL;
+    if (B.password) { if (A.password) dup = "PASSWORD"; A.password = B.password; }
+    if (B.hashed_password) {
+        if (A.hashed_password) dup = "HASHED_PASSWORD";
+        A.hashed_password = B.hashed_password;
+    }
+    if (B.login >= 0) { if (A.login >= 0) dup = "LOGIN"; A.login = B.login; }
+    if (B.superuser >= 0) { if (A.superuser >= 0) dup = "SUPERUSER"; A.superuser = B.superuser; }
+    if (B.has_options) { if (A.has_options) dup = "OPTIONS"; A.has_options = true; }
+    if (dup) cqlp_fail(ctx, HLN_ESYNTAX, "Multiple definition for property '%s'", dup);
+}
+
+%type roleopts_opt {cql_role_opts}
+roleopts_opt(A) ::= . {
+    memset(&A, 0, sizeof(A));
+    A.login = A.superuser = -1;
+}
+roleopts_opt(A) ::= WITH roleopts(O). { A = O; }
+
+cmd ::= CREATE ROLE ifne(E) rolename(N) roleopts_opt(O). {
+    cql_stmt *s = cqlp_stmt(ctx, CQL_CREATE_ROLE);
+    s->u.role.name = N;
+    s->u.role.if_exists = E;
+    s->u.role.opts = O;
+}
+cmd ::= ALTER ROLE ife(E) rolename(N) roleopts_opt(O). {
+    cql_stmt *s = cqlp_stmt(ctx, CQL_ALTER_ROLE);
+    s->u.role.name = N;
+    s->u.role.if_exists = E;
+    s->u.role.opts = O;
+}
+cmd ::= DROP ROLE ife(E) rolename(N). {
+    cql_stmt *s = cqlp_stmt(ctx, CQL_DROP_ROLE);
+    s->u.role.name = N;
+    s->u.role.if_exists = E;
+}
+
+/* The legacy USER forms: CREATE USER u [WITH [HASHED] PASSWORD 'p']
+ * [SUPERUSER | NOSUPERUSER] makes a role with LOGIN. */
+%type userpw {cql_role_opts}
+userpw(A) ::= . {
+    memset(&A, 0, sizeof(A));
+    A.login = A.superuser = -1;
+}
+userpw(A) ::= WITH PASSWORD STRING(X). {
+    memset(&A, 0, sizeof(A));
+    A.login = A.superuser = -1;
+    A.password = cqlp_literal(ctx, HLN_LIT_STRING, &X)->text;
+}
+userpw(A) ::= WITH HASHED PASSWORD STRING(X). {
+    memset(&A, 0, sizeof(A));
+    A.login = A.superuser = -1;
+    A.hashed_password = cqlp_literal(ctx, HLN_LIT_STRING, &X)->text;
+}
+
+%type usersuper {int}
+usersuper(A) ::= .            { A = -1; }
+usersuper(A) ::= SUPERUSER.   { A = 1; }
+usersuper(A) ::= NOSUPERUSER. { A = 0; }
+
+cmd ::= CREATE USER ifne(E) username(N) userpw(O) usersuper(S). {
+    cql_stmt *s = cqlp_stmt(ctx, CQL_CREATE_ROLE);
+    s->u.role.name = N;
+    s->u.role.if_exists = E;
+    s->u.role.user_form = true;
+    s->u.role.opts = O;
+    s->u.role.opts.login = 1;
+    s->u.role.opts.superuser = S == 1;
+}
+cmd ::= ALTER USER ife(E) username(N) userpw(O) usersuper(S). {
+    cql_stmt *s = cqlp_stmt(ctx, CQL_ALTER_ROLE);
+    s->u.role.name = N;
+    s->u.role.if_exists = E;
+    s->u.role.user_form = true;
+    s->u.role.opts = O;
+    s->u.role.opts.superuser = S;
+}
+cmd ::= DROP USER ife(E) username(N). {
+    cql_stmt *s = cqlp_stmt(ctx, CQL_DROP_ROLE);
+    s->u.role.name = N;
+    s->u.role.if_exists = E;
+    s->u.role.user_form = true;
+}
+
+%type listof {const char *}
+listof(A) ::= .                { A = NULL; }
+listof(A) ::= OF rolename(N).  { A = N; }
+
+%type norec {bool}
+norec(A) ::= .            { A = true; }
+norec(A) ::= NORECURSIVE. { A = false; }
+
+cmd ::= LIST ROLES listof(R) norec(C). {
+    cql_stmt *s = cqlp_stmt(ctx, CQL_LIST_ROLES);
+    s->u.grant.grantee = R;
+    s->u.grant.recursive = C;
+}
+cmd ::= LIST USERS. {
+    cql_stmt *s = cqlp_stmt(ctx, CQL_LIST_ROLES);
+    s->u.grant.recursive = true;
+    s->u.grant.users = true;
+}
+
+/* Permissions (Cassandra's permissionOrAll). */
+%type perm {unsigned}
+perm(A) ::= CREATE.        { A = CQL_PERM_CREATE; }
+perm(A) ::= ALTER.         { A = CQL_PERM_ALTER; }
+perm(A) ::= DROP.          { A = CQL_PERM_DROP; }
+perm(A) ::= SELECT.        { A = CQL_PERM_SELECT; }
+perm(A) ::= MODIFY.        { A = CQL_PERM_MODIFY; }
+perm(A) ::= AUTHORIZE.     { A = CQL_PERM_AUTHORIZE; }
+perm(A) ::= DESCRIBE.      { A = CQL_PERM_DESCRIBE; }
+perm(A) ::= EXECUTE.       { A = CQL_PERM_EXECUTE; }
+perm(A) ::= UNMASK.        { A = CQL_PERM_UNMASK; }
+perm(A) ::= SELECT_MASKED. { A = CQL_PERM_SELECT_MASKED; }
+
+%type perms {unsigned}
+perms(A) ::= ALL.                { A = CQL_PERM_ALL; }
+perms(A) ::= ALL PERMISSIONS.    { A = CQL_PERM_ALL; }
+perms(A) ::= perm(A).
+perms(A) ::= perm(A) PERMISSION.
+
+%type resource {cql_resource}
+resource(A) ::= ALL KEYSPACES.     { memset(&A, 0, sizeof(A)); A.kind = CQL_RES_ALL_KEYSPACES; }
+resource(A) ::= KEYSPACE ident(N). {
+    memset(&A, 0, sizeof(A));
+    A.kind = CQL_RES_KEYSPACE;
+    A.name.name = N;
+}
+resource(A) ::= TABLE qname(N).    { A.kind = CQL_RES_TABLE; A.name = N; }
+resource(A) ::= qname(N).          { A.kind = CQL_RES_TABLE; A.name = N; }
+resource(A) ::= ALL ROLES.         { memset(&A, 0, sizeof(A)); A.kind = CQL_RES_ALL_ROLES; }
+resource(A) ::= ROLE rolename(N).  {
+    memset(&A, 0, sizeof(A));
+    A.kind = CQL_RES_ROLE;
+    A.name.name = N;
+}
+
+cmd ::= GRANT perms(P) ON resource(R) TO rolename(G). {
+    cql_stmt *s = cqlp_stmt(ctx, CQL_GRANT_PERMISSIONS);
+    s->u.grant.perms = P;
+    s->u.grant.all = P == CQL_PERM_ALL;
+    s->u.grant.has_resource = true;
+    s->u.grant.resource = R;
+    s->u.grant.grantee = G;
+}
+cmd ::= REVOKE perms(P) ON resource(R) FROM rolename(G). {
+    cql_stmt *s = cqlp_stmt(ctx, CQL_REVOKE_PERMISSIONS);
+    s->u.grant.perms = P;
+    s->u.grant.all = P == CQL_PERM_ALL;
+    s->u.grant.has_resource = true;
+    s->u.grant.resource = R;
+    s->u.grant.grantee = G;
+}
+cmd ::= GRANT rolename(R) TO rolename(G). {
+    cql_stmt *s = cqlp_stmt(ctx, CQL_GRANT_ROLE);
+    s->u.grant.role = R;
+    s->u.grant.grantee = G;
+}
+cmd ::= REVOKE rolename(R) FROM rolename(G). {
+    cql_stmt *s = cqlp_stmt(ctx, CQL_REVOKE_ROLE);
+    s->u.grant.role = R;
+    s->u.grant.grantee = G;
+}
+
+%type liston {cql_resource *}
+liston(A) ::= .                { A = NULL; }
+liston(A) ::= ON resource(R).  { A = cqlp_alloc(ctx, sizeof(*A)); *A = R; }
+
+cmd ::= LIST perms(P) liston(R) listof(G) norec(C). {
+    cql_stmt *s = cqlp_stmt(ctx, CQL_LIST_PERMISSIONS);
+    s->u.grant.perms = P;
+    s->u.grant.all = P == CQL_PERM_ALL;
+    if (R) {
+        s->u.grant.has_resource = true;
+        s->u.grant.resource = *R;
+    }
+    s->u.grant.grantee = G;
+    s->u.grant.recursive = C;
 }

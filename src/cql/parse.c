@@ -404,8 +404,11 @@ static const char *token_name(int t)
     case TK_RBRACE: return "'}'";
     case TK_ALLOW: return "K_ALLOW";
     case TK_AND: return "K_AND";
+    case TK_APPLY: return "K_APPLY";
     case TK_AS: return "K_AS";
     case TK_ASC: return "K_ASC";
+    case TK_BATCH: return "K_BATCH";
+    case TK_BEGIN: return "K_BEGIN";
     case TK_BY: return "K_BY";
     case TK_CLUSTERING: return "K_CLUSTERING";
     case TK_COMPACT: return "K_COMPACT";
@@ -438,7 +441,9 @@ static const char *token_name(int t)
     case TK_STORAGE: return "K_STORAGE";
     case TK_TABLE: return "K_COLUMNFAMILY";
     case TK_TIMESTAMP: return "K_TIMESTAMP";
+    case TK_TOKEN: return "K_TOKEN";
     case TK_TTL: return "K_TTL";
+    case TK_UNLOGGED: return "K_UNLOGGED";
     case TK_UPDATE: return "K_UPDATE";
     case TK_USE: return "K_USE";
     case TK_USING: return "K_USING";

@@ -44,6 +44,8 @@ typedef struct actx {
     hln_arena *a;
     hln_error *err;
     const hln_schema *s;
+    ex_restr tok; /* WHERE token(pk) relations, merged */
+    bool has_tok;
 } actx;
 
 const char *ex_quote(hln_arena *a, const char *name)
@@ -196,10 +198,97 @@ static const char *term_str(actx *c, const cql_term *t)
     return "?";
 }
 
+/* "a, b": the partition key columns. */
+static const char *pk_list(actx *c)
+{
+    const hln_table *t = c->p->t;
+    hln_buf b;
+    hln_buf_init(&b);
+    for (int i = 0; i < t->npk; i++)
+        hln_buf_printf(&b, "%s%s", i ? ", " : "", t->cols[i].name);
+    const char *s = b.len ? hln_arena_strndup(c->a, (const char *)b.data, b.len) : "";
+    hln_buf_free(&b);
+    return s ? s : "";
+}
+
+/* token(a, b) op term: the columns must be the partition key, in order;
+ * relations merge as a column's do (Cassandra's TokenRestriction). */
+static int add_token_relation(actx *c, const cql_relation *rel)
+{
+    const hln_table *t = c->p->t;
+    int n = 0, rc;
+    bool in_order = true;
+    for (const cql_name_list *l = rel->token_cols; l; l = l->next, n++) {
+        int ci;
+        if ((rc = column(c, l->name, &ci)) != 0) return rc;
+        if (t->cols[ci].kind != HLN_COL_PARTITION_KEY)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "The token() function must contains only partition key components");
+        if (ci != n) in_order = false;
+    }
+    if (n != t->npk)
+        return hln_fail(c->err, HLN_EINVAL,
+                        "The token() function must be applied to all partition key components or "
+                        "none of them");
+    if (!in_order)
+        return hln_fail(c->err, HLN_EINVAL,
+                        "The token function arguments must be in the partition key order: %s",
+                        pk_list(c));
+    spec(c, rel->term, "partition key token", hln_type_by_kind(HLN_T_BIGINT));
+    ex_restr *x = &c->tok;
+    const char *cols = pk_list(c);
+    switch (rel->op) {
+    case CQL_OP_EQ:
+        if (x->eq)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "%s cannot be restricted by more than one relation if it includes an "
+                            "Equal",
+                            cols);
+        if (x->lo || x->hi)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Columns \"%s\" cannot be restricted by both an equality and an "
+                            "inequality relation",
+                            cols);
+        x->eq = rel->term;
+        break;
+    case CQL_OP_GT:
+    case CQL_OP_GE:
+    case CQL_OP_LT:
+    case CQL_OP_LE: {
+        bool lower = rel->op == CQL_OP_GT || rel->op == CQL_OP_GE;
+        if (x->eq)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "%s cannot be restricted by more than one relation if it includes an "
+                            "Equal",
+                            cols);
+        if (lower && x->lo)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "More than one restriction was found for the start bound on %s", cols);
+        if (!lower && x->hi)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "More than one restriction was found for the end bound on %s", cols);
+        if (lower) {
+            x->lo = rel->term;
+            x->lo_incl = rel->op == CQL_OP_GE;
+        } else {
+            x->hi = rel->term;
+            x->hi_incl = rel->op == CQL_OP_LE;
+        }
+        break;
+    }
+    default:
+        return hln_fail(c->err, HLN_EINVAL, "Unsupported \"%s\" relation on token(%s)",
+                        op_str(rel->op), cols);
+    }
+    c->has_tok = true;
+    return 0;
+}
+
 /* Adds one relation to the per-column restrictions rs (t->ncols entries),
  * merging as Cassandra's restriction sets do. */
 static int add_relation(actx *c, ex_restr *rs, const cql_relation *rel)
 {
+    if (rel->token_cols) return add_token_relation(c, rel);
     int ci = 0;
     int rc = column(c, rel->column, &ci);
     if (rc) return rc;
@@ -268,6 +357,14 @@ static int where(actx *c, const cql_relation *rel, ex_restr **out)
     for (; rel; rel = rel->next) {
         int rc = add_relation(c, rs, rel);
         if (rc) return rc;
+    }
+    if (c->has_tok) {
+        for (int i = 0; i < c->p->t->npk; i++)
+            if (rs[i].eq || rs[i].lo || rs[i].hi)
+                return hln_fail(c->err, HLN_EINVAL,
+                                "Columns \"%s\" cannot be restricted by both a normal relation "
+                                "and a token relation",
+                                pk_list(c));
     }
     *out = rs;
     return 0;
@@ -352,6 +449,120 @@ static int set_pk_terms(actx *c, const ex_restr *rs)
 
 /* ---- SELECT ----------------------------------------------------------- */
 
+/* The one column argument of func(col); its index in *ci. */
+static int one_column_arg(actx *c, const cql_selector *sel, const char *fname, int *ci)
+{
+    int n = 0;
+    for (const cql_selector *a = sel->args; a; a = a->next)
+        n++;
+    if (sel->star_arg || n != 1 || !sel->args->column)
+        return hln_fail(c->err, HLN_EINVAL,
+                        "Invalid number of arguments in call to function %s: 1 required but %d "
+                        "provided",
+                        fname, sel->star_arg ? 1 : n);
+    return column(c, sel->args->column, ci);
+}
+
+static const char *fmt_name(actx *c, const char *fmt, const char *arg)
+{
+    size_t n = strlen(fmt) + strlen(arg) + 1;
+    char *out = hln_arena_alloc(c->a, n);
+    if (!out) return arg;
+    snprintf(out, n, fmt, arg);
+    return out;
+}
+
+/* One selector: a column, or a function call Helenus knows. The result
+ * column is named as Cassandra names it (system.token(k), count,
+ * writetime(v), system.min(v)). */
+static int selector(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *spec_out)
+{
+    const hln_table *t = c->p->t;
+    int rc, ci = -1;
+    if (!sel->func) {
+        if ((rc = column(c, sel->column, &ci)) != 0) return rc;
+        *out = (ex_sel){EX_SEL_COLUMN, ci};
+        *spec_out = (ex_colspec){t->ks, t->name, t->cols[ci].name, t->cols[ci].type};
+        return 0;
+    }
+    const char *f = sel->func;
+    const hln_type *bigint = hln_type_by_kind(HLN_T_BIGINT);
+    if (!strcmp(f, "token")) {
+        hln_buf b;
+        hln_buf_init(&b);
+        int n = 0;
+        bool ok = !sel->star_arg;
+        for (const cql_selector *a = sel->args; a && ok; a = a->next, n++) {
+            if (!a->column) {
+                ok = false;
+                break;
+            }
+            int ai;
+            if ((rc = column(c, a->column, &ai)) != 0) {
+                hln_buf_free(&b);
+                return rc;
+            }
+            if (ai != n || t->cols[ai].kind != HLN_COL_PARTITION_KEY) ok = false;
+            hln_buf_printf(&b, "%s%s", n ? ", " : "", t->cols[ai].name);
+        }
+        if (n != t->npk) ok = false;
+        const char *args = b.len ? hln_arena_strndup(c->a, (const char *)b.data, b.len) : "";
+        hln_buf_free(&b);
+        if (!ok)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "The token function arguments must be in the partition key order: %s",
+                            pk_list(c));
+        *out = (ex_sel){EX_SEL_TOKEN, -1};
+        *spec_out =
+            (ex_colspec){t->ks, t->name, fmt_name(c, "system.token(%s)", args ? args : ""), bigint};
+        return 0;
+    }
+    if (!strcmp(f, "count")) {
+        if (sel->star_arg ||
+            (sel->args && !sel->args->next && sel->args->term &&
+             sel->args->term->kind == CQL_TERM_LITERAL && sel->args->term->lit == HLN_LIT_INTEGER &&
+             !strcmp(sel->args->term->text, "1"))) {
+            *out = (ex_sel){EX_SEL_COUNT_ROWS, -1};
+            *spec_out = (ex_colspec){t->ks, t->name, "count", bigint};
+            return 0;
+        }
+        if (sel->args && !sel->args->next && sel->args->term)
+            return hln_fail(c->err, HLN_ESYNTAX, "Only COUNT(1) is supported, got COUNT(%s)",
+                            sel->args->term->text ? sel->args->term->text : "?");
+        if ((rc = one_column_arg(c, sel, "system.count", &ci)) != 0) return rc;
+        *out = (ex_sel){EX_SEL_COUNT, ci};
+        *spec_out =
+            (ex_colspec){t->ks, t->name, fmt_name(c, "system.count(%s)", t->cols[ci].name), bigint};
+        return 0;
+    }
+    if (!strcmp(f, "min") || !strcmp(f, "max")) {
+        bool is_min = f[1] == 'i';
+        if ((rc = one_column_arg(c, sel, is_min ? "system.min" : "system.max", &ci)) != 0)
+            return rc;
+        *out = (ex_sel){is_min ? EX_SEL_MIN : EX_SEL_MAX, ci};
+        *spec_out = (ex_colspec){
+            t->ks, t->name,
+            fmt_name(c, is_min ? "system.min(%s)" : "system.max(%s)", t->cols[ci].name),
+            t->cols[ci].type};
+        return 0;
+    }
+    if (!strcmp(f, "writetime") || !strcmp(f, "ttl")) {
+        bool wt = f[0] == 'w';
+        if ((rc = one_column_arg(c, sel, f, &ci)) != 0) return rc;
+        const hln_column *col = &t->cols[ci];
+        if (col->kind == HLN_COL_PARTITION_KEY || col->kind == HLN_COL_CLUSTERING)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Cannot use selection function %s on PRIMARY KEY part %s",
+                            wt ? "writeTime" : "ttl", col->name);
+        *out = (ex_sel){wt ? EX_SEL_WRITETIME : EX_SEL_TTL, ci};
+        *spec_out =
+            (ex_colspec){t->ks, t->name, fmt_name(c, wt ? "writetime(%s)" : "ttl(%s)", col->name),
+                         wt ? bigint : hln_type_by_kind(HLN_T_INT)};
+        return 0;
+    }
+    return hln_fail(c->err, HLN_EINVAL, "Unknown function '%s'", f);
+}
+
 static int an_select(actx *c)
 {
     const cql_select *s = &c->stmt->u.select;
@@ -371,27 +582,22 @@ static int an_select(actx *c)
     }
     p->proj = alloc(c, sizeof *p->proj * (size_t)n);
     p->cols = alloc(c, sizeof *p->cols * (size_t)n);
-    if (!p->proj || !p->cols) return nomem(c);
+    p->sels = alloc(c, sizeof *p->sels * (size_t)n);
+    if (!p->proj || !p->cols || !p->sels) return nomem(c);
     p->nproj = n;
     if (s->star) {
-        for (int i = 0; i < n; i++)
+        for (int i = 0; i < n; i++) {
             p->proj[i] = i;
+            p->sels[i] = (ex_sel){EX_SEL_COLUMN, i};
+            p->cols[i] = (ex_colspec){t->ks, t->name, t->cols[i].name, t->cols[i].type};
+        }
     } else {
         int i = 0;
         for (const cql_selector *sel = s->selectors; sel; sel = sel->next, i++) {
-            if ((rc = column(c, sel->column, &p->proj[i])) != 0) return rc;
-        }
-    }
-    {
-        int i = 0;
-        const cql_selector *sel = s->star ? NULL : s->selectors;
-        for (; i < n; i++) {
-            const hln_column *col = &t->cols[p->proj[i]];
-            p->cols[i] = (ex_colspec){t->ks, t->name, col->name, col->type};
-            if (sel) {
-                if (sel->alias) p->cols[i].name = sel->alias;
-                sel = sel->next;
-            }
+            if ((rc = selector(c, sel, &p->sels[i], &p->cols[i])) != 0) return rc;
+            p->proj[i] = p->sels[i].col;
+            if (sel->alias) p->cols[i].name = sel->alias;
+            if (p->sels[i].kind >= EX_SEL_COUNT_ROWS) p->aggregate = true;
         }
     }
 
@@ -405,6 +611,17 @@ static int an_select(actx *c)
     ex_restr *rs;
     if ((rc = where(c, s->where, &rs)) != 0) return rc;
     bool filtering = s->allow_filtering || t->is_virtual;
+    if (c->has_tok) {
+        if (t->is_virtual)
+            return hln_fail(c->err, HLN_EUNSUPPORTED,
+                            "token() restrictions on system tables are not supported yet");
+        p->token_range = true;
+        p->tok_eq = c->tok.eq;
+        p->tok_lo = c->tok.lo;
+        p->tok_hi = c->tok.hi;
+        p->tok_lo_incl = c->tok.lo_incl;
+        p->tok_hi_incl = c->tok.hi_incl;
+    }
 
     /* partition key */
     int npk_eq = 0;
@@ -475,6 +692,7 @@ static int an_select(actx *c)
                             "SELECT DISTINCT with WHERE clause only supports restriction by "
                             "partition key and/or static columns.");
         for (int i = 0; i < n; i++) {
+            if (p->proj[i] < 0) continue; /* token(pk), count(*) */
             const hln_column *col = &t->cols[p->proj[i]];
             if (col->kind != HLN_COL_PARTITION_KEY && col->kind != HLN_COL_STATIC)
                 return hln_fail(c->err, HLN_EINVAL,
@@ -584,6 +802,11 @@ static int mod_keys(actx *c, const ex_restr *rs, const char *type, bool allow_ck
     if (pk_missing)
         return hln_fail(c->err, HLN_EINVAL, "Some partition key parts are missing: %s",
                         missing_list(c, rs, 0, t->npk));
+    if (c->has_tok)
+        return hln_fail(c->err, HLN_EINVAL,
+                        "Only EQ and IN relation are supported on the partition key (unless you "
+                        "use the token() function) for %s statements",
+                        type);
     if (pk_slice)
         return hln_fail(c->err, HLN_EINVAL,
                         "Only EQ and IN relation are supported on the partition key (unless you "
@@ -757,13 +980,73 @@ static int an_delete(actx *c)
     } else if (full_row) {
         p->del = t->nck ? EX_DEL_ROW : EX_DEL_PARTITION;
     } else {
-        return hln_fail(c->err, HLN_EUNSUPPORTED,
-                        "Range deletions (on a clustering prefix or slice) are not supported "
-                        "yet");
+        /* a clustering prefix, maybe with a slice on the next column */
+        p->del = EX_DEL_RANGE;
+        const ex_restr *x = &rs[t->npk + p->nck_eq];
+        p->lo = x->lo;
+        p->lo_incl = x->lo_incl;
+        p->hi = x->hi;
+        p->hi_incl = x->hi_incl;
     }
     if (s->if_exists)
         return hln_fail(c->err, HLN_EUNSUPPORTED,
                         "Conditional deletions (IF EXISTS) are not supported yet");
+    return 0;
+}
+
+/* ---- BEGIN BATCH ------------------------------------------------------ */
+
+/* Each statement is analyzed on its own plan; the plans share the batch's
+ * bind specifications (markers are numbered across the batch). */
+static int an_batch(actx *c)
+{
+    const cql_batch *b = &c->stmt->u.batch;
+    ex_plan *p = c->p;
+    if (b->using.ttl)
+        return hln_fail(c->err, HLN_EINVAL, "Global TTL on the BATCH statement is not supported.");
+    p->ts = b->using.timestamp;
+    spec(c, p->ts, "[timestamp]", hln_type_by_kind(HLN_T_BIGINT));
+    p->children = alloc(c, sizeof *p->children * (size_t)(b->nstmts ? b->nstmts : 1));
+    if (!p->children) return nomem(c);
+    for (int i = 0; i < b->nstmts; i++) {
+        const cql_stmt *cs = b->stmts[i];
+        ex_plan *cp = alloc(c, sizeof *cp);
+        if (!cp) return nomem(c);
+        cp->stmt = cs;
+        cp->kind = cs->kind;
+        cp->binds = p->binds;
+        cp->nbinds = p->nbinds;
+        actx cc = *c;
+        cc.p = cp;
+        cc.stmt = cs;
+        cc.has_tok = false;
+        memset(&cc.tok, 0, sizeof cc.tok);
+        int rc;
+        switch (cs->kind) {
+        case CQL_INSERT:
+            rc = an_insert(&cc);
+            break;
+        case CQL_UPDATE:
+            rc = an_update(&cc);
+            break;
+        case CQL_DELETE:
+            rc = an_delete(&cc);
+            break;
+        default:
+            rc = hln_fail(c->err, HLN_EINVAL,
+                          "Invalid statement in batch: only UPDATE, INSERT and DELETE statements "
+                          "are allowed.");
+            break;
+        }
+        if (rc) return rc;
+        if (p->ts && cp->ts)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Timestamp must be set either on BATCH or individual statements");
+        if (b->type == 2)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Cannot include non-counter statement in a counter batch");
+        p->children[p->nchildren++] = cp;
+    }
     return 0;
 }
 
@@ -787,7 +1070,8 @@ int ex_analyze(ex_request *r, const cql_stmt *stmt, const char *ks, ex_plan **ou
     ex_state *st = ex_st(r);
     ex_plan *p = hln_arena_alloc(&r->arena, sizeof *p);
     if (!p) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
-    actx c = {r, p, stmt, ks, &r->arena, &r->err, st->schema};
+    actx c = {
+        .r = r, .p = p, .stmt = stmt, .ks = ks, .a = &r->arena, .err = &r->err, .s = st->schema};
     p->stmt = stmt;
     p->kind = stmt->kind;
     p->nbinds = stmt->n_binds;
@@ -824,6 +1108,19 @@ int ex_analyze(ex_request *r, const cql_stmt *stmt, const char *ks, ex_plan **ou
     case CQL_SELECT:
         rc = an_select(&c);
         break;
+    case CQL_BATCH:
+        rc = an_batch(&c);
+        break;
+    case CQL_CREATE_ROLE:
+    case CQL_ALTER_ROLE:
+    case CQL_DROP_ROLE:
+    case CQL_LIST_ROLES:
+    case CQL_GRANT_ROLE:
+    case CQL_REVOKE_ROLE:
+    case CQL_GRANT_PERMISSIONS:
+    case CQL_REVOKE_PERMISSIONS:
+    case CQL_LIST_PERMISSIONS:
+        break; /* nothing to resolve: exec/access.c checks names as it runs */
     }
     if (rc) return rc;
     for (int i = 0; i < p->nbinds; i++)

@@ -96,6 +96,9 @@ static void op_exec(ex_op *op, st_engine *s, hln_arena *a, const st_mutation *m)
     case EX_OP_MUTATE:
         rc = st_apply(s, m, &op->err);
         break;
+    case EX_OP_MUTATE_BATCH:
+        rc = st_apply_batch(s, op->muts, op->nmuts, &op->err);
+        break;
     case EX_OP_READ:
         rc = st_read(s, &op->read, a, &op->parts, &op->err);
         break;
@@ -123,7 +126,20 @@ static void op_reply(hln_shard *self, hln_msg *m)
 static void op_run(hln_shard *self, hln_msg *m)
 {
     ex_op *op = (ex_op *)m;
-    if (op->kind == EX_OP_MUTATE) {
+    if (op->kind == EX_OP_MUTATE_BATCH) {
+        hln_rd rd;
+        hln_rd_init(&rd, op->enc.data, op->enc.len);
+        st_mutation *ms = NULL;
+        uint32_t n = 0;
+        int rc = st_batch_decode(&rd, &op->arena, &ms, &n);
+        if (rc) {
+            op_fail(op, hln_fail(&op->err, rc, "cannot decode batch"));
+        } else {
+            op->muts = ms;
+            op->nmuts = n;
+            op_exec(op, self->store, &op->arena, NULL);
+        }
+    } else if (op->kind == EX_OP_MUTATE) {
         hln_rd rd;
         hln_rd_init(&rd, op->enc.data, op->enc.len);
         st_mutation mut;
@@ -154,6 +170,12 @@ static int op_pack(ex_op *op)
     case EX_OP_MUTATE:
         st_mutation_encode(op->mut, &op->enc);
         if (op->enc.err) return HLN_ENOMEM;
+        return 0;
+    case EX_OP_MUTATE_BATCH:
+        st_batch_encode(op->muts, op->nmuts, &op->enc);
+        if (op->enc.err) return HLN_ENOMEM;
+        op->muts = NULL; /* the target decodes its own copy */
+        op->nmuts = 0;
         return 0;
     case EX_OP_READ:
         op->read.pk = copy_bytes(a, op->read.pk, op->read.pklen);

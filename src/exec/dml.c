@@ -13,7 +13,9 @@
  *  - A null value writes a cell tombstone; an unset value (len -2) leaves
  *    the column untouched.
  *  - DELETE of a whole partition writes a partition tombstone, of a row a
- *    row tombstone, of columns cell tombstones.
+ *    row tombstone, of columns cell tombstones, of a clustering prefix or
+ *    of a slice of one (WHERE pk = ? AND c1 = ? AND c2 > ?) a range
+ *    tombstone whose bounds are the slice's (as SELECT builds them).
  *  - The timestamp is USING TIMESTAMP, else the client's, else the shard's
  *    strictly increasing clock (exec.c).
  *  - TTL (USING TTL, else the table's default_time_to_live) is written on
@@ -173,7 +175,67 @@ static void dml_done(ex_request *r)
     ex_finish(r, rc);
 }
 
-static int build(ex_request *r, st_mutation **out)
+/* One bound of a range deletion's slice: prefix ++ 0x40 comparable(v). */
+static int slice_bound(ex_request *r, const hln_column *col, const cql_term *term,
+                       const uint8_t *prefix, uint32_t plen, bool incl, st_bound *out)
+{
+    ex_value v;
+    int rc = ex_bind(r, term, col->type, col->name, &v);
+    if (rc) return rc;
+    if (v.len == -1)
+        return hln_fail(&r->err, HLN_EINVAL, "Invalid null value in condition for column %s",
+                        col->name);
+    if (v.len == -2)
+        return hln_fail(&r->err, HLN_EINVAL, "Invalid unset value for column %s", col->name);
+    hln_buf b;
+    hln_buf_init(&b);
+    hln_buf_put(&b, prefix, plen);
+    rc = put_ck(r, col, &v, &b);
+    if (!rc && b.err) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    if (!rc) {
+        out->key = hln_arena_memdup(&r->arena, b.data, b.len);
+        out->len = (uint32_t)b.len;
+        out->inclusive = incl;
+        if (!out->key) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    }
+    hln_buf_free(&b);
+    return rc;
+}
+
+/* The range tombstone of DELETE ... WHERE pk = ? AND c1 = ? [AND c2 > ?]:
+ * the prefix's rows, or the slice of them on the next column. Bounds as in
+ * select.c: a missing side is the prefix itself, inclusive, and a DESC
+ * column's encoding is inverted so its lo and hi trade places. */
+static int build_range(ex_request *r, const ex_plan *p, int64_t ts, st_range_tomb **out)
+{
+    const hln_table *t = p->t;
+    st_range_tomb *rt = hln_arena_alloc(&r->arena, sizeof *rt);
+    if (!rt) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    const uint8_t *prefix;
+    uint32_t plen;
+    int rc = build_ck(r, p, p->nck_eq, &prefix, &plen);
+    if (rc) return rc;
+    st_bound whole = {prefix, plen, true}, lo = whole, hi = whole;
+    if (p->lo || p->hi) {
+        const hln_column *col = &t->cols[t->npk + p->nck_eq];
+        if (p->lo && (rc = slice_bound(r, col, p->lo, prefix, plen, p->lo_incl, &lo)) != 0)
+            return rc;
+        if (p->hi && (rc = slice_bound(r, col, p->hi, prefix, plen, p->hi_incl, &hi)) != 0)
+            return rc;
+        if (col->desc) {
+            st_bound x = lo;
+            lo = hi;
+            hi = x;
+        }
+    }
+    rt->start = lo;
+    rt->end = hi;
+    rt->ts = ts;
+    *out = rt;
+    return 0;
+}
+
+int ex_dml_build(ex_request *r, st_mutation **out)
 {
     const ex_plan *p = ex_st(r)->plan;
     const hln_table *t = p->t;
@@ -189,8 +251,15 @@ static int build(ex_request *r, st_mutation **out)
     if ((rc = build_pk(r, p, &m->pk, &m->pklen)) != 0) return rc;
     m->token = hln_murmur3_token(m->pk, m->pklen);
 
+    *out = NULL;
     if (p->kind == CQL_DELETE && p->del == EX_DEL_PARTITION) {
         m->pdel_ts = ts;
+        *out = m;
+        return 0;
+    }
+    if (p->kind == CQL_DELETE && p->del == EX_DEL_RANGE) {
+        if ((rc = build_range(r, p, ts, &m->rts)) != 0) return rc;
+        m->nrts = 1;
         *out = m;
         return 0;
     }
@@ -234,8 +303,8 @@ static int build(ex_request *r, st_mutation **out)
     if (row->ncells > 0 || row->marker_ts != HLN_TS_NONE || row->del_ts != HLN_TS_NONE) {
         m->rows = row;
         m->nrows = 1;
+        *out = m;
     }
-    *out = m;
     return 0;
 }
 
@@ -243,12 +312,12 @@ void ex_run_dml(ex_request *r)
 {
     ex_state *st = ex_st(r);
     st_mutation *m = NULL;
-    int rc = build(r, &m);
+    int rc = ex_dml_build(r, &m);
     if (rc) {
         ex_finish(r, rc);
         return;
     }
-    if (m->nrows == 0 && m->pdel_ts == HLN_TS_NONE) {
+    if (!m) {
         /* every value unset: nothing to write */
         r->result.kind = EX_VOID;
         ex_finish(r, 0);

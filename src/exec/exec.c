@@ -5,8 +5,9 @@
  * What: each entry point takes a schema snapshot, parses the text into
  * r->arena, analyzes it (analyze.c), binds the request's values to the
  * statement's markers, and hands the plan to the executor of its family
- * (ddl.c, dml.c, select.c). Executors finish through ex_finish, which calls
- * the caller's done() exactly once.
+ * (ddl.c, dml.c, select.c, batch.c for BEGIN BATCH; the BATCH message's
+ * entry point, ex_batch, is in batch.c too). Executors finish through
+ * ex_finish, which calls the caller's done() exactly once.
  *
  * Prepared statements: the id is MD5(keyspace at prepare time ++ query
  * text), as Cassandra computes it, so ids are stable across restarts and
@@ -188,6 +189,8 @@ void ex_request_free(ex_request *r)
 void ex_finish(ex_request *r, int rc)
 {
     r->rc = rc;
+    if (!rc && r->result.kind == EX_SCHEMA_CHANGE && r->priv)
+        ex_access_schema_changed(r); /* creators' grants, dropped resources' grants */
     if (rc) {
         r->err.code = rc;
         if (!r->err.msg[0]) snprintf(r->err.msg, sizeof r->err.msg, "%s", hln_strerror(rc));
@@ -195,8 +198,7 @@ void ex_finish(ex_request *r, int rc)
     r->done(r);
 }
 
-/* Sets up the request state; on failure finishes the request and returns NULL. */
-static ex_state *start(ex_request *r)
+ex_state *ex_start(ex_request *r)
 {
     if (!r->shard || !r->shard->eng) {
         ex_finish(r, hln_fail(&r->err, HLN_ESERVER, "request has no shard"));
@@ -280,23 +282,22 @@ int64_t ex_next_timestamp(void)
     return now;
 }
 
-/* Orders the request's values by marker: positional as given, or by name
- * (each marker's bind spec name) when the request carries names. */
-static int resolve_values(ex_request *r)
+/* Orders the values by marker: positional as given, or by name (each
+ * marker's bind spec name) when names are given. */
+static int resolve_values(ex_request *r, ex_value *values, int nvalues, const char **names)
 {
     ex_state *st = ex_st(r);
     const ex_plan *p = st->plan;
     int n = st->stmt->n_binds;
-    const ex_params *pa = &r->params;
-    if (pa->names && pa->nvalues > 0) {
+    if (names && nvalues > 0) {
         ex_value *v = hln_arena_alloc(&r->arena, sizeof *v * (size_t)(n ? n : 1));
         if (!v) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
         int found = 0;
         for (int i = 0; i < n; i++) {
             const char *name = p->binds[i].name;
-            for (int j = 0; j < pa->nvalues; j++) {
-                if (pa->names[j] && name && !strcmp(pa->names[j], name)) {
-                    v[i] = pa->values[j];
+            for (int j = 0; j < nvalues; j++) {
+                if (names[j] && name && !strcmp(names[j], name)) {
+                    v[i] = values[j];
                     found++;
                     break;
                 }
@@ -307,8 +308,8 @@ static int resolve_values(ex_request *r)
         if (found != n) goto mismatch;
         return 0;
     }
-    st->vals = pa->values;
-    st->nvals = pa->nvalues;
+    st->vals = values;
+    st->nvals = nvalues;
     if (st->nvals != n) goto mismatch;
     return 0;
 mismatch:
@@ -318,13 +319,22 @@ mismatch:
     return hln_fail(&r->err, HLN_EINVAL, "Invalid amount of bind variables");
 }
 
-/* Analyzes stmt (default keyspace ks), binds the values and runs it. */
-static void run_statement(ex_request *r, const cql_stmt *stmt, const char *ks)
+int ex_prepare_statement(ex_request *r, const cql_stmt *stmt, const char *ks, ex_value *values,
+                         int nvalues, const char **names)
 {
     ex_state *st = ex_st(r);
     st->stmt = stmt;
     int rc = ex_analyze(r, stmt, ks, &st->plan);
-    if (!rc) rc = resolve_values(r);
+    if (!rc) rc = ex_authorize(r, stmt, st->plan); /* access.c */
+    if (!rc) rc = resolve_values(r, values, nvalues, names);
+    return rc;
+}
+
+/* Analyzes stmt (default keyspace ks), binds the values and runs it. */
+static void run_statement(ex_request *r, const cql_stmt *stmt, const char *ks)
+{
+    const ex_params *pa = &r->params;
+    int rc = ex_prepare_statement(r, stmt, ks, pa->values, pa->nvalues, pa->names);
     if (rc) {
         ex_finish(r, rc);
         return;
@@ -345,6 +355,20 @@ static void run_statement(ex_request *r, const cql_stmt *stmt, const char *ks)
     case CQL_SELECT:
         ex_run_select(r);
         return;
+    case CQL_BATCH:
+        ex_run_text_batch(r);
+        return;
+    case CQL_CREATE_ROLE:
+    case CQL_ALTER_ROLE:
+    case CQL_DROP_ROLE:
+    case CQL_LIST_ROLES:
+    case CQL_GRANT_ROLE:
+    case CQL_REVOKE_ROLE:
+    case CQL_GRANT_PERMISSIONS:
+    case CQL_REVOKE_PERMISSIONS:
+    case CQL_LIST_PERMISSIONS:
+        ex_run_access(r);
+        return;
     }
     ex_finish(r, hln_fail(&r->err, HLN_EUNSUPPORTED, "statement not supported yet"));
 }
@@ -353,8 +377,10 @@ static void run_statement(ex_request *r, const cql_stmt *stmt, const char *ks)
 
 void ex_query(ex_request *r, const char *cql, size_t len)
 {
-    ex_state *st = start(r);
+    ex_state *st = ex_start(r);
     if (!st) return;
+    st->text = cql;
+    st->textlen = len;
     cql_stmt *stmt = NULL;
     int rc = cql_parse(cql, len, &r->arena, &stmt, &r->err);
     if (rc) {
@@ -366,7 +392,7 @@ void ex_query(ex_request *r, const char *cql, size_t len)
 
 void ex_prepare(ex_request *r, const char *cql, size_t len)
 {
-    ex_state *st = start(r);
+    ex_state *st = ex_start(r);
     if (!st) return;
     prep_cache *c = st->eng->prepared;
     if (!c) {
@@ -406,34 +432,47 @@ void ex_prepare(ex_request *r, const char *cql, size_t len)
     ex_finish(r, 0);
 }
 
-void ex_execute(ex_request *r, const uint8_t *id, size_t idlen)
+int ex_prepared_lookup(ex_request *r, const uint8_t *id, size_t idlen, const char **text,
+                       size_t *len, const char **ks)
 {
-    ex_state *st = start(r);
-    if (!st) return;
-    st->prepared = true;
+    ex_state *st = ex_st(r);
     prep_cache *c = st->eng->prepared;
     uint8_t key[16] = {0};
     memcpy(key, id, idlen < 16 ? idlen : 16);
+    *text = *ks = NULL;
+    *len = 0;
+    if (c && idlen == 16 && cache_get(c, key, &r->arena, text, len, ks)) return 0;
+    char hex[2 * 64 + 1];
+    size_t n = idlen < 64 ? idlen : 64;
+    for (size_t i = 0; i < n; i++)
+        snprintf(hex + 2 * i, 3, "%02x", id[i]);
+    hex[2 * n] = 0;
+    int rc = hln_fail(&r->err, HLN_EUNPREPARED,
+                      "Prepared query with ID %s not found (either the query was not "
+                      "prepared on this host (maybe the host has been restarted?) or you "
+                      "have prepared too many queries and it has been evicted from the "
+                      "internal cache)",
+                      hex);
+    memcpy(r->err.id, key, 16);
+    return rc;
+}
+
+void ex_execute(ex_request *r, const uint8_t *id, size_t idlen)
+{
+    ex_state *st = ex_start(r);
+    if (!st) return;
+    st->prepared = true;
     const char *q = NULL, *ks = NULL;
     size_t qlen = 0;
-    if (!c || idlen != 16 || !cache_get(c, key, &r->arena, &q, &qlen, &ks)) {
-        char hex[2 * 64 + 1];
-        size_t n = idlen < 64 ? idlen : 64;
-        for (size_t i = 0; i < n; i++)
-            snprintf(hex + 2 * i, 3, "%02x", id[i]);
-        hex[2 * n] = 0;
-        int rc = hln_fail(&r->err, HLN_EUNPREPARED,
-                          "Prepared query with ID %s not found (either the query was not "
-                          "prepared on this host (maybe the host has been restarted?) or you "
-                          "have prepared too many queries and it has been evicted from the "
-                          "internal cache)",
-                          hex);
-        memcpy(r->err.id, key, 16);
+    int rc = ex_prepared_lookup(r, id, idlen, &q, &qlen, &ks);
+    if (rc) {
         ex_finish(r, rc);
         return;
     }
+    st->text = q;
+    st->textlen = qlen;
     cql_stmt *stmt = NULL;
-    int rc = cql_parse(q, qlen, &r->arena, &stmt, &r->err);
+    rc = cql_parse(q, qlen, &r->arena, &stmt, &r->err);
     if (rc) {
         ex_finish(r, rc);
         return;

@@ -18,6 +18,12 @@
  *  2. Everything in r->result lives in r->arena until the request is freed.
  *  3. System tables (system, system_schema) are served from the schema
  *     snapshot and node state, never from storage.
+ *  4. Paging (params.page_size > 0): a result holds at most page_size rows;
+ *     result.paging_state is non-NULL when more rows may follow, and
+ *     passing it back (params.paging_state) with the same statement and
+ *     values resumes strictly after the last row returned. A paging state
+ *     of another statement is rejected (HLN_EINVAL), a malformed one too
+ *     (HLN_EPROTO, "Invalid value for the paging state").
  */
 #ifndef HLN_EXEC_H
 #define HLN_EXEC_H
@@ -43,6 +49,7 @@ typedef struct ex_params {
     int32_t paging_len;
     int64_t timestamp;         /* HLN_TS_NONE: the server's clock */
     bool skip_metadata;
+    const char *role;          /* the logged-in role (authentication on), else NULL */
 } ex_params;
 
 /* Result kinds are the native protocol's RESULT kinds. */
@@ -98,6 +105,28 @@ void ex_request_free(ex_request *r);
 void ex_query(ex_request *r, const char *cql, size_t len);
 void ex_prepare(ex_request *r, const char *cql, size_t len);
 void ex_execute(ex_request *r, const uint8_t *id, size_t idlen);
+
+/* One statement of a BATCH: CQL text (cql != NULL) or a prepared id, with
+ * its values (names: NULL, or one per value). Everything must live until
+ * done() runs (the protocol decoder puts it in r->arena). */
+typedef struct ex_batch_item {
+    const char *cql;
+    size_t cqllen;
+    const uint8_t *id;
+    size_t idlen;
+    ex_value *values;
+    int nvalues;
+    const char **names;
+} ex_batch_item;
+
+enum { EX_BATCH_LOGGED = 0, EX_BATCH_UNLOGGED = 1, EX_BATCH_COUNTER = 2 };
+
+/* BATCH: INSERT/UPDATE/DELETE statements applied with one timestamp (the
+ * request's, else one server timestamp for all; USING TIMESTAMP on a
+ * statement wins). The mutations are grouped per partition and per shard,
+ * and each shard's part is applied atomically (one commitlog record, see
+ * batch.c for what a batch spanning shards guarantees). Result: VOID. */
+void ex_batch(ex_request *r, int type, const ex_batch_item *items, int n);
 
 /* Engine-wide state of exec (prepared cache). */
 int ex_init(hln_engine *e, hln_error *err);

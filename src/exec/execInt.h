@@ -54,6 +54,24 @@ typedef struct ex_assign {
     const cql_term *term;
 } ex_assign;
 
+/* A selected expression: a column, a scalar function of one row, or an
+ * aggregate over every row of the result. */
+typedef enum ex_sel_kind {
+    EX_SEL_COLUMN,     /* col */
+    EX_SEL_TOKEN,      /* token(partition key) */
+    EX_SEL_WRITETIME,  /* writetime(col): the cell's timestamp */
+    EX_SEL_TTL,        /* ttl(col): the cell's remaining TTL in seconds */
+    EX_SEL_COUNT_ROWS, /* count(*), COUNT(1) */
+    EX_SEL_COUNT,      /* count(col): rows where col is not null */
+    EX_SEL_MIN,        /* min(col) */
+    EX_SEL_MAX,        /* max(col) */
+} ex_sel_kind;
+
+typedef struct ex_sel {
+    ex_sel_kind kind;
+    int col; /* index in t->cols; -1 for TOKEN and COUNT_ROWS */
+} ex_sel;
+
 typedef struct ex_plan {
     const cql_stmt *stmt;
     cql_stmt_kind kind;
@@ -83,21 +101,42 @@ typedef struct ex_plan {
     int nassigns;
     const cql_term *ttl, *ts;
     bool row_marker; /* INSERT */
-    enum { EX_DEL_NONE, EX_DEL_PARTITION, EX_DEL_ROW, EX_DEL_CELLS } del;
+    /* DELETE: EX_DEL_RANGE deletes the rows of the clustering prefix
+       ck[0..nck_eq) and, when lo/hi are set, of the slice on the next
+       column (a range tombstone) */
+    enum { EX_DEL_NONE, EX_DEL_PARTITION, EX_DEL_ROW, EX_DEL_CELLS, EX_DEL_RANGE } del;
 
     /* SELECT */
     bool pk_lookup; /* every partition key column given by = */
     bool reversed;
     bool distinct;
     const cql_term *limit, *pp_limit;
-    int *proj; /* selected columns, indexes in t->cols */
+    int *proj; /* the column of each selector (sels[i].col; -1 when none) */
     int nproj;
     ex_colspec *cols; /* result metadata, nproj entries */
+    ex_sel *sels;     /* what each result column is, nproj entries */
+    bool aggregate;   /* some selector aggregates: one result row */
+    /* SELECT on token(partition key): at most one equality or one bound
+       per side, bigint terms; the query scans the token range */
+    bool token_range;
+    const cql_term *tok_eq, *tok_lo, *tok_hi;
+    bool tok_lo_incl, tok_hi_incl;
+
+    /* BEGIN BATCH: one plan per statement (they share binds); ts is the
+       batch's USING TIMESTAMP */
+    struct ex_plan **children;
+    int nchildren;
 } ex_plan;
 
 /* ---- coordinator ------------------------------------------------------ */
 
-typedef enum ex_op_kind { EX_OP_MUTATE, EX_OP_READ, EX_OP_SCAN, EX_OP_DROP } ex_op_kind;
+typedef enum ex_op_kind {
+    EX_OP_MUTATE,
+    EX_OP_MUTATE_BATCH, /* muts[0..nmuts) applied with st_apply_batch */
+    EX_OP_READ,
+    EX_OP_SCAN,
+    EX_OP_DROP
+} ex_op_kind;
 
 typedef struct ex_op {
     hln_msg msg; /* first member: the message is the op */
@@ -109,7 +148,9 @@ typedef struct ex_op {
     hln_arena arena; /* remote ops only */
     /* inputs */
     const st_mutation *mut;
-    hln_buf enc; /* remote mutation, encoded */
+    const st_mutation *muts; /* EX_OP_MUTATE_BATCH */
+    uint32_t nmuts;
+    hln_buf enc; /* remote mutation (or batch), encoded */
     st_read_cmd read;
     st_scan_cmd scan;
     uint8_t table_id[16];
@@ -133,6 +174,8 @@ typedef struct ex_state {
     const ex_value *vals; /* bound values by marker index (names resolved) */
     int nvals;
     bool prepared; /* EXECUTE (affects the bind-count message) */
+    const char *text; /* the statement's text (paging states are tied to it) */
+    size_t textlen;
     /* coordinator */
     ex_op *ops, *ops_tail;     /* all ops */
     ex_op *batch, *batch_tail; /* ops created since the last dispatch */
@@ -153,6 +196,17 @@ static inline ex_state *ex_st(ex_request *r)
 /* Completes the request: sets r->rc (and r->err when rc != 0 and nothing
  * filled it) and calls r->done. Must be the last use of r. */
 void ex_finish(ex_request *r, int rc);
+/* Sets up the request's state (schema snapshot); on failure finishes the
+ * request and returns NULL. */
+ex_state *ex_start(ex_request *r);
+/* Analyzes stmt (default keyspace ks) into st->plan and binds the values
+ * (positional, or by name when names is not NULL) into st->vals. */
+int ex_prepare_statement(ex_request *r, const cql_stmt *stmt, const char *ks, ex_value *values,
+                         int nvalues, const char **names);
+/* The text and keyspace of a prepared statement, copied into r->arena; on
+ * an unknown id fills r->err (HLN_EUNPREPARED with the id) and returns it. */
+int ex_prepared_lookup(ex_request *r, const uint8_t *id, size_t idlen, const char **text,
+                       size_t *len, const char **ks);
 
 /* ---- analyze.c -------------------------------------------------------- */
 
@@ -196,6 +250,29 @@ void ex_ops_free(ex_request *r);
 void ex_run_ddl(ex_request *r);    /* CREATE/DROP KEYSPACE/TABLE, USE */
 void ex_run_dml(ex_request *r);    /* INSERT, UPDATE, DELETE */
 void ex_run_select(ex_request *r); /* SELECT */
+
+/* ---- access.c: roles, permissions, authorisation ------------------------ */
+/* Role and permission statements (CREATE/ALTER/DROP ROLE, GRANT, REVOKE,
+ * LIST ROLES, LIST PERMISSIONS and the USER forms). */
+void ex_run_access(ex_request *r);
+/* Checks that the request's role may run the analyzed statement (nothing
+ * when authorization is off or the request has no role). Unauthorized
+ * errors carry Cassandra's wording. */
+int ex_authorize(ex_request *r, const cql_stmt *stmt, const ex_plan *p);
+/* After a successful schema change: grants the creator of a keyspace or
+ * table its permissions, and forgets the grants on what was dropped. */
+void ex_access_schema_changed(ex_request *r);
+/* Rows of the system_auth tables, from the auth store (as
+ * schema_virtual_rows for the other system tables). */
+int ex_access_virtual_rows(ex_request *r, const hln_table *t, hln_bytes ***rows, int *nrows);
+
+/* batch.c: BEGIN BATCH ... APPLY BATCH (st->plan has its children). */
+void ex_run_text_batch(ex_request *r);
+
+/* dml.c: the mutation of the analyzed INSERT/UPDATE/DELETE in st->plan with
+ * the values in st->vals, in r->arena. *out is NULL when every value is
+ * unset (nothing to write). */
+int ex_dml_build(ex_request *r, st_mutation **out);
 
 
 #endif

@@ -1,18 +1,21 @@
 /*
- * select.c — SELECT: plan + values -> reads on the owning shards -> rows.
+ * select.c — SELECT: plan + values -> reads on the owning shards -> rows,
+ * one page at a time.
  *
  * What: three ways to get rows, one way to shape them.
- *  - Partition lookup (every partition key column given by =): one st_read
- *    on the shard owning the token, with a clustering slice built from the
+ *  - Partition lookup (every partition key column given by =): st_read on
+ *    the shard owning the token, with a clustering slice built from the
  *    equality prefix and at most one range on the next column.
- *  - Range query (no partition key, or only part of it with ALLOW
- *    FILTERING): one st_scan of the whole ring on every shard. Shards own
- *    contiguous token ranges in order (engine.h), so concatenating their
- *    results in shard order is token order, as Cassandra returns them.
+ *  - Range query (no partition key, part of it with ALLOW FILTERING, or a
+ *    token(pk) range): st_scan of the token range (lo, hi], shard after
+ *    shard. Shards own contiguous token ranges in order (engine.h), so
+ *    reading them in order is token order, as Cassandra returns rows.
  *  - Virtual (system) tables: rows generated from the schema snapshot and
  *    node state (schema_virtual_rows), never storage.
  * Every row then goes through the row filters (restrictions storage could
- * not apply), per-partition limit, DISTINCT, the limit, and the projection.
+ * not apply), per-partition limit, DISTINCT, LIMIT, the page size, and the
+ * selectors (columns, token(), writetime(), ttl(), or aggregates that fold
+ * every row into one).
  *
  * Slice bounds (storage.h semantics; each bound is a clustering prefix in
  * byte-comparable form): with equality prefix P and a range on column c,
@@ -23,17 +26,113 @@
  * empty = unbounded). ORDER BY opposite to the table's order reads the
  * slice in reverse.
  *
- * LIMIT is pushed down to storage when no row can be dropped after the read
- * (no filters, no DISTINCT, no per-partition limit), and enforced here in
- * any case. Paging is not implemented yet: page_size is ignored, every row
- * is returned in one result and paging_state stays NULL.
+ * Reading in steps: a storage cursor says where the next read starts —
+ * at the beginning of the range (START), after a clustering key inside a
+ * partition (IN: an st_read whose start, or end when reversed, is that key,
+ * exclusive), or after a whole partition (AFTER: st_scan's after_pk). Each
+ * step sends ONE operation with a row limit ("want"), feeds what comes back
+ * to the shaper, and moves the cursor past the last row storage returned;
+ * a scan that returns fewer rows than asked has exhausted its shard and
+ * moves to the next. Steps repeat until the page is full, LIMIT is
+ * reached, or the range is exhausted. When nothing is dropped after the
+ * read (no row filters), storage is asked for exactly the rows still
+ * needed plus one, and the extra row tells whether more exist, so a last
+ * page that is exactly full carries no paging state; with filters storage
+ * is read in batches of at least MIN_BATCH rows.
  *
- * Invariant: result cells point into r->arena or into op arenas, all of
- * which live until ex_request_free.
+ * Paging state (opaque to clients; this layout is ours):
+ *
+ *   size   field
+ *   1      version, 1
+ *   8      query hash: MD5(keyspace.table, statement text, bound values)[0..8)
+ *   1      kind: 0 storage position, 1 virtual table offset
+ *   4      rows LIMIT still allows (i32, -1 = no limit)
+ *   4      rows already returned from the current partition (i32; PER
+ *          PARTITION LIMIT and DISTINCT hold across pages)
+ *   kind 0: 8 token (i64) | vint pklen | pk | 1 has_ck | [vint cklen | ck]
+ *   kind 1: 4 index of the next generated row (u32)
+ *
+ * The position is the last row returned (Cassandra's: partition key, its
+ * token and the clustering key), so the next page resumes strictly after
+ * it however the data changed in between: rows inserted before the
+ * position are not returned, rows after it are, nothing is returned twice.
+ * has_ck 0 means "after the whole partition" (tables without clustering
+ * columns, DISTINCT, a satisfied per-partition limit). A state whose hash
+ * does not match the statement is refused (HLN_EINVAL); one that does not
+ * parse is a protocol error, as in Cassandra ("Invalid value for the paging
+ * state"). Aggregates ignore paging (and LIMIT, as Cassandra): they read
+ * everything and return one row.
+ *
+ * Invariants:
+ *  1. Result cells point into r->arena or into op arenas, all of which live
+ *     until ex_request_free (ops of earlier steps are kept).
+ *  2. A step's continuation runs at most once per dispatch and never
+ *     recurses: when ops complete inline, step() loops instead (see
+ *     sel.frame), so a long filtered scan uses constant stack.
+ *  3. The cursor only moves forward in (token, pk, ck) order (backward in
+ *     ck for reversed reads), so a query terminates.
  */
 #include <string.h>
 
 #include "exec/execInt.h"
+
+#define MIN_BATCH 1000
+#define PS_VERSION 1
+
+enum { PS_STORAGE = 0, PS_VIRTUAL = 1 };
+enum { C_START, C_IN, C_AFTER, C_DONE };
+
+typedef struct agg {
+    int64_t count;
+    ex_value v;
+    bool set;
+} agg;
+
+typedef struct sel {
+    ex_request *r;
+    const ex_plan *p;
+    const hln_table *t;
+    int32_t limit, pp_limit; /* bound values; 0: none */
+    int32_t eff_pp;          /* rows per partition: pp_limit, or 1 with DISTINCT */
+    int64_t now_sec;
+    /* partition lookup */
+    const uint8_t *pk;
+    uint32_t pklen;
+    int64_t token;
+    st_bound start, end;
+    /* range query: token range (lo, hi] and the shards holding it */
+    int64_t lo, hi;
+    int last_shard;
+    /* reading */
+    bool exact;   /* storage returns exactly what is emitted (no filters) */
+    int32_t page; /* rows per page; 0 = everything in one result */
+    int cstate;
+    int shard;
+    int64_t ctoken;
+    const uint8_t *cpk, *cck;
+    uint32_t cpklen, ccklen;
+    uint32_t want; /* limit of the operation in flight (0 = none) */
+    bool op_read;  /* the operation in flight reads one partition */
+    int *frame;    /* step()'s loop flag while its dispatch runs */
+    /* output */
+    ex_value *cells;
+    int nrows, cap;
+    int32_t limit_left; /* rows LIMIT still allows; -1: no limit */
+    int32_t in_part;    /* rows emitted from the current partition */
+    bool have_part;
+    int64_t part_token;
+    const uint8_t *part_pk;
+    uint32_t part_pklen;
+    bool have_last; /* the last emitted row */
+    int64_t last_token;
+    const uint8_t *last_pk, *last_ck;
+    uint32_t last_pklen, last_cklen;
+    bool stop, limit_hit;
+    agg *aggs;
+    bool agg_first;
+    uint32_t vnext; /* virtual tables: index after the last emitted row */
+    uint8_t qhash[8];
+} sel;
 
 /* ---- binding ---------------------------------------------------------- */
 
@@ -51,18 +150,6 @@ static int bind_cond(ex_request *r, const cql_term *term, const hln_column *col,
         return hln_fail(&r->err, HLN_EINVAL, "Invalid unset value for column %s", col->name);
     return 0;
 }
-
-typedef struct sel {
-    ex_request *r;
-    const ex_plan *p;
-    const hln_table *t;
-    int32_t limit, pp_limit; /* 0: none */
-    /* partition lookup */
-    const uint8_t *pk;
-    uint32_t pklen;
-    int64_t token;
-    st_bound start, end;
-} sel;
 
 static int put_comp(ex_request *r, const hln_column *col, const ex_value *v, hln_buf *b)
 {
@@ -174,168 +261,82 @@ static int bind_filters(ex_request *r, ex_plan *p)
     return 0;
 }
 
-/* ---- row shaping ------------------------------------------------------ */
-
-typedef int (*getv_fn)(void *ctx, int ci, ex_value *out);
-
-typedef struct shaper {
-    ex_request *r;
-    const ex_plan *p;
-    ex_value *cells;
-    int nrows, cap;
-    int32_t limit, pp_limit;
-    int in_part;
-    bool full;
-} shaper;
-
-static bool match(const shaper *sh, getv_fn get, void *ctx, int *rc)
+static int bind_token(ex_request *r, const cql_term *term, int64_t *out)
 {
-    const ex_plan *p = sh->p;
-    for (int i = 0; i < p->nfilters; i++) {
-        const ex_filter *f = &p->filters[i];
-        ex_value v;
-        if ((*rc = get(ctx, f->col, &v)) != 0) return false;
-        if (v.len < 0) return false;
-        int c = hln_type_compare(p->t->cols[f->col].type, v.p, (size_t)v.len, f->val.p,
-                                 (size_t)f->val.len);
-        bool ok = false;
-        switch (f->op) {
-        case CQL_OP_EQ:
-            ok = c == 0;
-            break;
-        case CQL_OP_LT:
-            ok = c < 0;
-            break;
-        case CQL_OP_LE:
-            ok = c <= 0;
-            break;
-        case CQL_OP_GT:
-            ok = c > 0;
-            break;
-        case CQL_OP_GE:
-            ok = c >= 0;
-            break;
-        default:
-            ok = false;
-            break;
-        }
-        if (!ok) return false;
-    }
-    return true;
-}
-
-/* Offers one row of the current partition: filtered, counted, projected. */
-static int offer(shaper *sh, getv_fn get, void *ctx)
-{
-    if (sh->full) return 0;
-    if (sh->pp_limit && sh->in_part >= sh->pp_limit) return 0;
-    if (sh->p->distinct && sh->in_part >= 1) return 0;
-    int rc = 0;
-    if (!match(sh, get, ctx, &rc)) return rc;
-    if (sh->nrows >= sh->cap) return hln_fail(&sh->r->err, HLN_ESERVER, "row buffer overflow");
-    ex_value *out = &sh->cells[(size_t)sh->nrows * (size_t)sh->p->nproj];
-    for (int i = 0; i < sh->p->nproj; i++)
-        if ((rc = get(ctx, sh->p->proj[i], &out[i])) != 0) return rc;
-    sh->nrows++;
-    sh->in_part++;
-    if (sh->limit && sh->nrows >= sh->limit) sh->full = true;
+    ex_value v;
+    int rc = ex_bind(r, term, hln_type_by_kind(HLN_T_BIGINT), "partition key token", &v);
+    if (rc) return rc;
+    if (v.len == -1)
+        return hln_fail(&r->err, HLN_EINVAL,
+                        "Invalid null value in condition for column partition key token");
+    if (v.len == -2)
+        return hln_fail(&r->err, HLN_EINVAL, "Invalid unset value for column partition key token");
+    if (v.len != 8) return hln_fail(&r->err, HLN_EINVAL, "Invalid empty value of token");
+    uint64_t x = 0;
+    for (int i = 0; i < 8; i++)
+        x = x << 8 | v.p[i];
+    *out = (int64_t)x;
     return 0;
 }
 
-static int shaper_init(shaper *sh, ex_request *r, const ex_plan *p, const sel *s, size_t max)
+/* The token range (lo, hi] of a range query; lo >= hi is empty. */
+static int bind_range(sel *s)
 {
-    memset(sh, 0, sizeof *sh);
-    sh->r = r;
-    sh->p = p;
-    sh->limit = s->limit;
-    sh->pp_limit = s->pp_limit;
-    if (sh->limit && (size_t)sh->limit < max) max = (size_t)sh->limit;
-    sh->cap = (int)max;
-    sh->cells = hln_arena_alloc(&r->arena, sizeof *sh->cells * (max ? max : 1) *
-                                               (size_t)(p->nproj ? p->nproj : 1));
-    if (!sh->cells) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    const ex_plan *p = s->p;
+    s->lo = INT64_MIN;
+    s->hi = INT64_MAX;
+    if (!p->token_range) return 0;
+    int64_t v;
+    int rc;
+    if (p->tok_eq) {
+        if ((rc = bind_token(s->r, p->tok_eq, &v)) != 0) return rc;
+        s->lo = v == INT64_MIN ? INT64_MIN : v - 1;
+        s->hi = v;
+    }
+    if (p->tok_lo) {
+        if ((rc = bind_token(s->r, p->tok_lo, &v)) != 0) return rc;
+        s->lo = p->tok_lo_incl && v > INT64_MIN ? v - 1 : v;
+    }
+    if (p->tok_hi) {
+        if ((rc = bind_token(s->r, p->tok_hi, &v)) != 0) return rc;
+        if (p->tok_hi_incl)
+            s->hi = v;
+        else if (v == INT64_MIN)
+            s->hi = INT64_MIN; /* < min: empty */
+        else
+            s->hi = v - 1;
+    }
     return 0;
 }
 
-static void finish_rows(shaper *sh)
+/* ---- values ------------------------------------------------------------ */
+
+static int mk_int(ex_request *r, int64_t v, int bytes, ex_value *out)
 {
-    ex_request *r = sh->r;
-    const ex_plan *p = sh->p;
-    if (p->reversed && p->t->is_virtual) {
-        /* virtual rows come in table order; ORDER BY reversed them */
-        int n = p->nproj;
-        for (int a = 0, b = sh->nrows - 1; a < b; a++, b--)
-            for (int i = 0; i < n; i++) {
-                ex_value tmp = sh->cells[(size_t)a * (size_t)n + (size_t)i];
-                sh->cells[(size_t)a * (size_t)n + (size_t)i] =
-                    sh->cells[(size_t)b * (size_t)n + (size_t)i];
-                sh->cells[(size_t)b * (size_t)n + (size_t)i] = tmp;
-            }
+    uint8_t *b = hln_arena_alloc(&r->arena, (size_t)bytes);
+    if (!b) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    for (int i = bytes - 1; i >= 0; i--) {
+        b[i] = (uint8_t)v;
+        v = (int64_t)((uint64_t)v >> 8);
     }
-    ex_result *res = &r->result;
-    res->kind = EX_ROWS;
-    res->cols = p->cols;
-    res->ncols = p->nproj;
-    res->cells = sh->cells;
-    res->nrows = sh->nrows;
-    res->no_metadata = r->params.skip_metadata;
-    ex_finish(r, 0);
-}
-
-/* ---- virtual tables --------------------------------------------------- */
-
-typedef struct vctx {
-    hln_bytes *row;
-} vctx;
-
-static int vget(void *ctx, int ci, ex_value *out)
-{
-    *out = ((vctx *)ctx)->row[ci];
+    *out = (ex_value){b, bytes};
     return 0;
 }
 
-static bool same_partition(const hln_table *t, hln_bytes *a, hln_bytes *b)
-{
-    for (int i = 0; i < t->npk; i++)
-        if (a[i].len != b[i].len || (a[i].len > 0 && memcmp(a[i].p, b[i].p, (size_t)a[i].len)))
-            return false;
-    return true;
-}
-
-static void select_virtual(ex_request *r, sel *s)
-{
-    ex_state *st = ex_st(r);
-    hln_bytes **rows = NULL;
-    int nrows = 0;
-    int rc =
-        schema_virtual_rows(st->schema, &st->eng->node, s->t, &r->arena, &rows, &nrows, &r->err);
-    shaper sh = {0};
-    if (!rc) rc = shaper_init(&sh, r, s->p, s, (size_t)nrows);
-    for (int i = 0; i < nrows && !rc && !sh.full; i++) {
-        if (i == 0 || !same_partition(s->t, rows[i - 1], rows[i])) sh.in_part = 0;
-        vctx c = {rows[i]};
-        rc = offer(&sh, vget, &c);
-    }
-    if (rc) {
-        ex_finish(r, rc);
-        return;
-    }
-    finish_rows(&sh);
-}
-
-/* ---- storage rows ----------------------------------------------------- */
-
-typedef struct sctx {
+/* One row being offered: from storage (part/row) or generated (vrow). */
+typedef struct rowctx {
     ex_request *r;
     const hln_table *t;
+    int64_t now_sec;
     const st_partition *part;
     const st_row *row;
+    hln_bytes *vrow;
     ex_value *pkv, *ckv;
     bool pk_done, ck_done;
     hln_buf scratch;
-} sctx;
+} rowctx;
 
-static int split_pk(sctx *c)
+static int split_pk(rowctx *c)
 {
     const hln_table *t = c->t;
     const uint8_t *vals[64];
@@ -355,7 +356,7 @@ static int split_pk(sctx *c)
     return 0;
 }
 
-static int decode_ck(sctx *c)
+static int decode_ck(rowctx *c)
 {
     const hln_table *t = c->t;
     hln_rd rd;
@@ -384,9 +385,29 @@ static int decode_ck(sctx *c)
     return 0;
 }
 
-static int sget(void *ctx, int ci, ex_value *out)
+/* The live cell of regular column col, or NULL. */
+static const st_cell *find_cell(const st_row *row, uint32_t col_id)
 {
-    sctx *c = ctx;
+    uint32_t lo = 0, hi = row->ncells;
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) / 2;
+        if (row->cells[mid].col_id < col_id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < row->ncells && row->cells[lo].col_id == col_id &&
+        !(row->cells[lo].flags & ST_CELL_TOMBSTONE))
+        return &row->cells[lo];
+    return NULL;
+}
+
+static int get(rowctx *c, int ci, ex_value *out)
+{
+    if (c->vrow) {
+        *out = c->vrow[ci];
+        return 0;
+    }
     const hln_column *col = &c->t->cols[ci];
     int rc;
     switch (col->kind) {
@@ -399,67 +420,613 @@ static int sget(void *ctx, int ci, ex_value *out)
         *out = c->ckv[col->position];
         return 0;
     default: {
-        const st_row *row = c->row;
-        uint32_t lo = 0, hi = row->ncells;
-        while (lo < hi) {
-            uint32_t mid = (lo + hi) / 2;
-            if (row->cells[mid].col_id < col->id)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        if (lo < row->ncells && row->cells[lo].col_id == col->id &&
-            !(row->cells[lo].flags & ST_CELL_TOMBSTONE)) {
-            static const uint8_t empty[1];
-            const st_cell *cell = &row->cells[lo];
+        const st_cell *cell = find_cell(c->row, col->id);
+        static const uint8_t empty[1];
+        if (cell)
             *out = (ex_value){cell->len ? cell->val : empty, (int32_t)cell->len};
-        } else {
+        else
             *out = (ex_value){NULL, -1};
-        }
         return 0;
     }
     }
 }
 
-static void select_done(ex_request *r)
+static int row_token(rowctx *c, int64_t *tok)
+{
+    if (!c->vrow) {
+        *tok = c->part->token;
+        return 0;
+    }
+    const hln_table *t = c->t;
+    const uint8_t *vals[64];
+    size_t lens[64];
+    if (t->npk > 64)
+        return hln_fail(&c->r->err, HLN_EUNSUPPORTED, "too many partition key columns");
+    for (int i = 0; i < t->npk; i++) {
+        vals[i] = c->vrow[i].p;
+        lens[i] = c->vrow[i].len > 0 ? (size_t)c->vrow[i].len : 0;
+    }
+    hln_buf_reset(&c->scratch);
+    hln_pk_compose(vals, lens, t->npk, &c->scratch);
+    if (c->scratch.err) return hln_fail(&c->r->err, HLN_ENOMEM, "out of memory");
+    *tok = hln_murmur3_token(c->scratch.data, c->scratch.len);
+    return 0;
+}
+
+/* The value of a non-aggregate selector. */
+static int sel_value(rowctx *c, const ex_sel *x, ex_value *out)
+{
+    int rc;
+    switch (x->kind) {
+    case EX_SEL_TOKEN: {
+        int64_t tok;
+        if ((rc = row_token(c, &tok)) != 0) return rc;
+        return mk_int(c->r, tok, 8, out);
+    }
+    case EX_SEL_WRITETIME:
+    case EX_SEL_TTL: {
+        const st_cell *cell = c->vrow ? NULL : find_cell(c->row, c->t->cols[x->col].id);
+        *out = (ex_value){NULL, -1};
+        if (!cell) return 0;
+        if (x->kind == EX_SEL_WRITETIME) return mk_int(c->r, cell->ts, 8, out);
+        if (cell->ttl == 0 && cell->expires == 0) return 0;
+        int64_t left = cell->expires - c->now_sec;
+        if (left <= 0) return 0;
+        return mk_int(c->r, left > INT32_MAX ? INT32_MAX : left, 4, out);
+    }
+    default:
+        return get(c, x->col, out);
+    }
+}
+
+/* ---- the shaper ----------------------------------------------------------- */
+
+static bool match(const sel *s, rowctx *c, int *rc)
+{
+    const ex_plan *p = s->p;
+    for (int i = 0; i < p->nfilters; i++) {
+        const ex_filter *f = &p->filters[i];
+        ex_value v;
+        if ((*rc = get(c, f->col, &v)) != 0) return false;
+        if (v.len < 0) return false;
+        int cmp = hln_type_compare(p->t->cols[f->col].type, v.p, (size_t)v.len, f->val.p,
+                                   (size_t)f->val.len);
+        bool ok = false;
+        switch (f->op) {
+        case CQL_OP_EQ:
+            ok = cmp == 0;
+            break;
+        case CQL_OP_LT:
+            ok = cmp < 0;
+            break;
+        case CQL_OP_LE:
+            ok = cmp <= 0;
+            break;
+        case CQL_OP_GT:
+            ok = cmp > 0;
+            break;
+        case CQL_OP_GE:
+            ok = cmp >= 0;
+            break;
+        default:
+            ok = false;
+            break;
+        }
+        if (!ok) return false;
+    }
+    return true;
+}
+
+/* Starts counting rows of partition (token, pk) unless it is the current. */
+static void enter_partition(sel *s, int64_t token, const uint8_t *pk, uint32_t pklen)
+{
+    if (s->have_part && s->part_token == token && s->part_pklen == pklen &&
+        (pklen == 0 || !memcmp(s->part_pk, pk, pklen)))
+        return;
+    s->have_part = true;
+    s->part_token = token;
+    s->part_pk = pk;
+    s->part_pklen = pklen;
+    s->in_part = 0;
+}
+
+static bool part_done(const sel *s)
+{
+    return s->eff_pp && s->in_part >= s->eff_pp;
+}
+
+static int aggregate(sel *s, rowctx *c)
+{
+    const ex_plan *p = s->p;
+    int rc;
+    for (int i = 0; i < p->nproj; i++) {
+        const ex_sel *x = &p->sels[i];
+        agg *a = &s->aggs[i];
+        ex_value v;
+        switch (x->kind) {
+        case EX_SEL_COUNT_ROWS:
+            a->count++;
+            break;
+        case EX_SEL_COUNT:
+            if ((rc = get(c, x->col, &v)) != 0) return rc;
+            if (v.len >= 0) a->count++;
+            break;
+        case EX_SEL_MIN:
+        case EX_SEL_MAX: {
+            if ((rc = get(c, x->col, &v)) != 0) return rc;
+            if (v.len < 0) break;
+            if (a->set) {
+                int cmp = hln_type_compare(p->t->cols[x->col].type, v.p, (size_t)v.len, a->v.p,
+                                           (size_t)a->v.len);
+                if (x->kind == EX_SEL_MIN ? cmp >= 0 : cmp <= 0) break;
+            }
+            a->v = v;
+            a->set = true;
+            break;
+        }
+        default: /* a plain selector in an aggregate query: the first row's value */
+            if (!s->agg_first && (rc = sel_value(c, x, &a->v)) != 0) return rc;
+            break;
+        }
+    }
+    s->agg_first = true;
+    return 0;
+}
+
+/* Offers one row of the current partition: filtered, counted, projected. */
+static int offer(sel *s, rowctx *c)
+{
+    const ex_plan *p = s->p;
+    if (s->stop || part_done(s)) return 0;
+    int rc = 0;
+    if (!match(s, c, &rc)) return rc;
+    s->in_part++;
+    if (p->aggregate) return aggregate(s, c);
+    if (s->nrows >= s->cap) {
+        int ncap = s->cap ? s->cap * 2 : 64;
+        ex_value *n = hln_arena_alloc(&s->r->arena,
+                                      sizeof *n * (size_t)ncap * (size_t)(p->nproj ? p->nproj : 1));
+        if (!n) return hln_fail(&s->r->err, HLN_ENOMEM, "out of memory");
+        if (s->nrows) memcpy(n, s->cells, sizeof *n * (size_t)s->nrows * (size_t)p->nproj);
+        s->cells = n;
+        s->cap = ncap;
+    }
+    ex_value *out = &s->cells[(size_t)s->nrows * (size_t)p->nproj];
+    for (int i = 0; i < p->nproj; i++)
+        if ((rc = sel_value(c, &p->sels[i], &out[i])) != 0) return rc;
+    s->nrows++;
+    if (c->part) {
+        s->have_last = true;
+        s->last_token = c->part->token;
+        s->last_pk = c->part->pk;
+        s->last_pklen = c->part->pklen;
+        s->last_ck = c->row->ck;
+        s->last_cklen = c->row->cklen;
+    }
+    if (s->limit_left > 0 && --s->limit_left == 0) {
+        s->stop = true;
+        s->limit_hit = true;
+    }
+    if (s->page && s->nrows >= s->page) s->stop = true;
+    return 0;
+}
+
+/* ---- paging state ----------------------------------------------------------- */
+
+static void query_hash(ex_request *r, sel *s)
 {
     ex_state *st = ex_st(r);
-    int rc = ex_batch_error(r);
+    hln_buf b;
+    hln_buf_init(&b);
+    hln_buf_printf(&b, "%s.%s", s->t->ks, s->t->name);
+    hln_buf_u8(&b, 0);
+    if (st->text) hln_buf_put(&b, st->text, st->textlen);
+    for (int i = 0; i < st->nvals; i++) {
+        hln_buf_u32(&b, (uint32_t)st->vals[i].len);
+        if (st->vals[i].len > 0) hln_buf_put(&b, st->vals[i].p, (size_t)st->vals[i].len);
+    }
+    uint8_t d[16];
+    hln_md5(b.data, b.err ? 0 : b.len, NULL, 0, d);
+    memcpy(s->qhash, d, 8);
+    hln_buf_free(&b);
+}
+
+static int bad_state(ex_request *r)
+{
+    return hln_fail(&r->err, HLN_EPROTO, "Invalid value for the paging state");
+}
+
+/* Restores the position of params.paging_state (validated). */
+static int resume(ex_request *r, sel *s)
+{
+    hln_rd rd;
+    hln_rd_init(&rd, r->params.paging_state, (size_t)r->params.paging_len);
+    uint8_t version = hln_rd_u8(&rd);
+    const uint8_t *hash = hln_rd_take(&rd, 8);
+    uint8_t kind = hln_rd_u8(&rd);
+    int32_t left = (int32_t)hln_rd_u32(&rd);
+    int32_t in_part = (int32_t)hln_rd_u32(&rd);
+    if (rd.err || version != PS_VERSION || left < -1 || left == 0 || in_part < 0 ||
+        kind > PS_VIRTUAL)
+        return bad_state(r);
+    if (memcmp(hash, s->qhash, 8) != 0)
+        return hln_fail(&r->err, HLN_EINVAL,
+                        "Invalid value for the paging state: it belongs to another query");
+    if ((kind == PS_VIRTUAL) != s->t->is_virtual) return bad_state(r);
+    if (left > 0) s->limit_left = left;
+    s->in_part = in_part;
+    if (kind == PS_VIRTUAL) {
+        s->vnext = hln_rd_u32(&rd);
+        if (rd.err || hln_rd_left(&rd)) return bad_state(r);
+        return 0;
+    }
+    int64_t token = (int64_t)hln_rd_u64(&rd);
+    uint64_t pklen = hln_rd_vint(&rd);
+    if (rd.err || pklen == 0 || pklen > hln_rd_left(&rd)) return bad_state(r);
+    const uint8_t *pk = hln_rd_take(&rd, (size_t)pklen);
+    uint8_t has_ck = hln_rd_u8(&rd);
+    const uint8_t *ck = NULL;
+    uint64_t cklen = 0;
+    if (!rd.err && has_ck == 1) {
+        cklen = hln_rd_vint(&rd);
+        if (rd.err || cklen > hln_rd_left(&rd)) return bad_state(r);
+        static const uint8_t empty[1];
+        ck = cklen ? hln_rd_take(&rd, (size_t)cklen) : empty;
+    }
+    if (rd.err || has_ck > 1 || hln_rd_left(&rd)) return bad_state(r);
+    s->have_part = true;
+    s->part_token = s->ctoken = token;
+    s->part_pk = s->cpk = pk;
+    s->part_pklen = s->cpklen = (uint32_t)pklen;
+    s->cck = ck;
+    s->ccklen = (uint32_t)cklen;
+    if (s->p->pk_lookup) {
+        if (token != s->token || pklen != s->pklen || memcmp(pk, s->pk, pklen)) return bad_state(r);
+        s->cstate = has_ck ? C_IN : C_DONE;
+    } else {
+        if (token <= s->lo || token > s->hi) return bad_state(r);
+        s->cstate = has_ck ? C_IN : C_AFTER;
+        s->shard = shard_for_token(ex_st(r)->eng->nshards, token);
+    }
+    return 0;
+}
+
+/* The paging state after the last emitted row (storage) or of the next
+ * generated row (virtual), in r->arena. */
+static int make_state(ex_request *r, sel *s)
+{
+    hln_buf b;
+    hln_buf_init(&b);
+    hln_buf_u8(&b, PS_VERSION);
+    hln_buf_put(&b, s->qhash, 8);
+    hln_buf_u8(&b, s->t->is_virtual ? PS_VIRTUAL : PS_STORAGE);
+    hln_buf_u32(&b, (uint32_t)(s->limit_left > 0 ? s->limit_left : -1));
+    hln_buf_u32(&b, (uint32_t)s->in_part);
+    if (s->t->is_virtual) {
+        hln_buf_u32(&b, s->vnext);
+    } else {
+        hln_buf_u64(&b, (uint64_t)s->last_token);
+        hln_buf_vint(&b, s->last_pklen);
+        hln_buf_put(&b, s->last_pk, s->last_pklen);
+        bool has_ck = s->t->nck > 0 && !part_done(s);
+        hln_buf_u8(&b, has_ck ? 1 : 0);
+        if (has_ck) {
+            hln_buf_vint(&b, s->last_cklen);
+            if (s->last_cklen) hln_buf_put(&b, s->last_ck, s->last_cklen);
+        }
+    }
+    int rc = 0;
+    if (b.err) {
+        rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    } else {
+        r->result.paging_state = hln_arena_memdup(&r->arena, b.data, b.len);
+        r->result.paging_len = (int32_t)b.len;
+        if (!r->result.paging_state) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    }
+    hln_buf_free(&b);
+    return rc;
+}
+
+/* ---- results -------------------------------------------------------------- */
+
+/* Builds the ROWS result (with a paging state when more may follow) and
+ * finishes the request. */
+static void finish(ex_request *r, sel *s, bool more)
+{
+    const ex_plan *p = s->p;
+    ex_result *res = &r->result;
+    int rc = 0;
+    if (p->aggregate) {
+        s->cells = hln_arena_alloc(&r->arena, sizeof *s->cells * (size_t)(p->nproj ? p->nproj : 1));
+        if (!s->cells) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+        for (int i = 0; i < p->nproj && !rc; i++) {
+            agg *a = &s->aggs[i];
+            switch (p->sels[i].kind) {
+            case EX_SEL_COUNT_ROWS:
+            case EX_SEL_COUNT:
+                rc = mk_int(r, a->count, 8, &s->cells[i]);
+                break;
+            case EX_SEL_MIN:
+            case EX_SEL_MAX:
+                s->cells[i] = a->set ? a->v : (ex_value){NULL, -1};
+                break;
+            default:
+                s->cells[i] = s->agg_first ? a->v : (ex_value){NULL, -1};
+                break;
+            }
+        }
+        s->nrows = 1;
+        more = false;
+    } else if (p->reversed && p->t->is_virtual) {
+        /* virtual rows come in table order; ORDER BY reversed them */
+        int n = p->nproj;
+        for (int a = 0, b = s->nrows - 1; a < b; a++, b--)
+            for (int i = 0; i < n; i++) {
+                ex_value tmp = s->cells[(size_t)a * (size_t)n + (size_t)i];
+                s->cells[(size_t)a * (size_t)n + (size_t)i] =
+                    s->cells[(size_t)b * (size_t)n + (size_t)i];
+                s->cells[(size_t)b * (size_t)n + (size_t)i] = tmp;
+            }
+    }
+    if (!rc && more && s->page && s->nrows > 0) rc = make_state(r, s);
     if (rc) {
         ex_finish(r, rc);
         return;
     }
-    const ex_plan *p = st->plan;
-    const hln_table *t = p->t;
-    size_t max = 0;
-    for (ex_op *op = st->cur; op; op = op->next_batch)
-        for (const st_partition *part = op->parts; part; part = part->next)
-            max += p->distinct ? 1 : part->nrows;
-    shaper sh;
-    rc = shaper_init(&sh, r, p, st->xs, max);
-    sctx c = {.r = r, .t = t};
+    res->kind = EX_ROWS;
+    res->cols = p->cols;
+    res->ncols = p->nproj;
+    res->cells = s->cells;
+    res->nrows = s->nrows;
+    res->no_metadata = r->params.skip_metadata;
+    ex_finish(r, 0);
+}
+
+/* ---- virtual tables --------------------------------------------------- */
+
+static bool same_vpartition(const hln_table *t, hln_bytes *a, hln_bytes *b)
+{
+    for (int i = 0; i < t->npk; i++)
+        if (a[i].len != b[i].len || (a[i].len > 0 && memcmp(a[i].p, b[i].p, (size_t)a[i].len)))
+            return false;
+    return true;
+}
+
+static void select_virtual(ex_request *r, sel *s)
+{
+    ex_state *st = ex_st(r);
+    hln_bytes **rows = NULL;
+    int nrows = 0;
+    int rc =
+        !strcmp(s->t->ks, "system_auth")
+            ? ex_access_virtual_rows(r, s->t, &rows, &nrows) /* roles, permissions: access.c */
+            : schema_virtual_rows(st->schema, &st->eng->node, s->t, &r->arena, &rows, &nrows,
+                                  &r->err);
+    rowctx c = {.r = r, .t = s->t, .now_sec = s->now_sec};
     hln_buf_init(&c.scratch);
-    c.pkv = hln_arena_alloc(&r->arena, sizeof *c.pkv * (size_t)(t->npk ? t->npk : 1));
-    c.ckv = hln_arena_alloc(&r->arena, sizeof *c.ckv * (size_t)(t->nck ? t->nck : 1));
-    if (!rc && (!c.pkv || !c.ckv)) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
-    for (ex_op *op = st->cur; op && !rc && !sh.full; op = op->next_batch) {
-        for (const st_partition *part = op->parts; part && !rc && !sh.full; part = part->next) {
-            c.part = part;
-            c.pk_done = false;
-            sh.in_part = 0;
-            for (uint32_t i = 0; i < part->nrows && !rc && !sh.full; i++) {
-                c.row = &part->rows[i];
-                c.ck_done = false;
-                rc = offer(&sh, sget, &c);
-            }
-        }
+    if (!rc && s->vnext > (uint32_t)nrows) rc = bad_state(r);
+    int i = (int)s->vnext, last = -1;
+    for (; i < nrows && !rc && !s->stop; i++) {
+        /* a resumed page continues the partition of row vnext - 1 */
+        if (i == 0 || !same_vpartition(s->t, rows[i - 1], rows[i])) s->in_part = 0;
+        c.vrow = rows[i];
+        int before = s->nrows;
+        rc = offer(s, &c);
+        if (s->nrows > before) last = i;
     }
     hln_buf_free(&c.scratch);
     if (rc) {
         ex_finish(r, rc);
         return;
     }
-    finish_rows(&sh);
+    bool more = s->stop && !s->limit_hit && last + 1 < nrows;
+    s->vnext = (uint32_t)(last + 1);
+    finish(r, s, more);
+}
+
+/* ---- storage reads, step by step ------------------------------------------ */
+
+static void step(ex_request *r);
+
+static sel *sel_of(ex_request *r)
+{
+    return ex_st(r)->xs;
+}
+
+/* Rows the next storage operation should return (0 = no limit). */
+static uint32_t storage_want(const sel *s)
+{
+    if (s->p->aggregate) return 0;
+    int64_t needed = 0;
+    if (s->page) needed = s->page - s->nrows;
+    if (s->limit_left > 0 && (!needed || s->limit_left < needed)) needed = s->limit_left;
+    if (needed <= 0) return 0;
+    if (s->exact) return (uint32_t)needed + 1;
+    return needed < MIN_BATCH ? MIN_BATCH : (uint32_t)needed;
+}
+
+/* Creates the operation of the next step (the cursor says which). */
+static int issue(ex_request *r, sel *s)
+{
+    ex_state *st = ex_st(r);
+    const ex_plan *p = s->p;
+    uint32_t want = storage_want(s);
+    bool push_pp = s->eff_pp && (s->exact || p->distinct);
+    if (p->pk_lookup || s->cstate == C_IN) {
+        bool lookup = p->pk_lookup;
+        int64_t token = lookup ? s->token : s->ctoken;
+        ex_op *op = ex_op_new(r, EX_OP_READ, shard_for_token(st->eng->nshards, token));
+        if (!op) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+        st_read_cmd *cmd = &op->read;
+        memcpy(cmd->table_id, p->t->id, 16);
+        cmd->pk = lookup ? s->pk : s->cpk;
+        cmd->pklen = lookup ? s->pklen : s->cpklen;
+        cmd->token = token;
+        cmd->now_sec = s->now_sec;
+        if (lookup) {
+            cmd->start = s->start;
+            cmd->end = s->end;
+            cmd->reversed = p->reversed;
+        } else {
+            cmd->start = cmd->end = (st_bound){NULL, 0, true};
+        }
+        if (s->cstate == C_IN) {
+            st_bound after = {s->cck, s->ccklen, false};
+            if (cmd->reversed)
+                cmd->end = after;
+            else
+                cmd->start = after;
+        }
+        if (push_pp) {
+            uint32_t rest = s->in_part < s->eff_pp ? (uint32_t)(s->eff_pp - s->in_part) : 1;
+            if (!want || rest < want) want = rest;
+        }
+        cmd->limit = want;
+        s->op_read = true;
+    } else {
+        ex_op *op = ex_op_new(r, EX_OP_SCAN, s->shard);
+        if (!op) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+        st_scan_cmd *cmd = &op->scan;
+        memcpy(cmd->table_id, p->t->id, 16);
+        cmd->start_token = s->cstate == C_START ? s->lo : s->ctoken;
+        cmd->end_token = s->hi;
+        if (s->cstate == C_AFTER) {
+            cmd->after_pk = s->cpk;
+            cmd->after_pklen = s->cpklen;
+        }
+        cmd->limit = want;
+        cmd->per_partition_limit = push_pp ? (uint32_t)s->eff_pp : 0;
+        cmd->now_sec = s->now_sec;
+        s->op_read = false;
+    }
+    s->want = want;
+    return 0;
+}
+
+/* Feeds the rows of the last operation to the shaper and moves the cursor;
+ * then finishes, or asks step() for another round. */
+static void step_done(ex_request *r)
+{
+    ex_state *st = ex_st(r);
+    sel *s = st->xs;
+    int *frame = s->frame;
+    s->frame = NULL;
+    int rc = ex_batch_error(r);
+    const ex_plan *p = s->p;
+    const ex_op *op = st->cur;
+    rowctx c = {.r = r, .t = s->t, .now_sec = s->now_sec};
+    hln_buf_init(&c.scratch);
+    c.pkv = hln_arena_alloc(&r->arena, sizeof *c.pkv * (size_t)(s->t->npk ? s->t->npk : 1));
+    c.ckv = hln_arena_alloc(&r->arena, sizeof *c.ckv * (size_t)(s->t->nck ? s->t->nck : 1));
+    if (!rc && (!c.pkv || !c.ckv)) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    uint32_t total = 0;
+    const st_partition *lastp = NULL;
+    const st_row *lastr = NULL;
+    bool consumed = true;
+    for (const st_partition *part = op ? op->parts : NULL; part && !rc; part = part->next) {
+        total += part->nrows;
+        if (!consumed) continue;
+        if (s->stop) { /* do not enter it: in_part belongs to the last row emitted */
+            consumed = part->nrows == 0;
+            continue;
+        }
+        enter_partition(s, part->token, part->pk, part->pklen);
+        c.part = part;
+        c.pk_done = false;
+        for (uint32_t i = 0; i < part->nrows && !rc; i++) {
+            if (s->stop) {
+                consumed = false;
+                break;
+            }
+            c.row = &part->rows[i];
+            c.ck_done = false;
+            rc = offer(s, &c);
+            lastp = part;
+            lastr = c.row;
+        }
+    }
+    hln_buf_free(&c.scratch);
+    if (rc) {
+        if (frame) *frame = 2;
+        ex_finish(r, rc);
+        return;
+    }
+    bool exhausted = s->want == 0 || total < s->want;
+    bool more = false, done = false;
+    if (s->stop) {
+        done = true;
+        if (s->limit_hit)
+            more = false;
+        else if (p->pk_lookup)
+            more = (!consumed || !exhausted) && !part_done(s);
+        else if (!consumed || !exhausted || s->op_read)
+            more = true;
+        else
+            more = s->shard < s->last_shard;
+    } else if (p->pk_lookup) {
+        if (exhausted || part_done(s) || !lastr) {
+            done = true;
+        } else {
+            s->cstate = C_IN;
+            s->cck = lastr->ck;
+            s->ccklen = lastr->cklen;
+        }
+    } else if (s->op_read) {
+        if (exhausted || part_done(s) || !lastr) {
+            s->cstate = C_AFTER; /* cpk and ctoken stay: the partition just read */
+        } else {
+            s->cck = lastr->ck;
+            s->ccklen = lastr->cklen;
+        }
+    } else if (exhausted) {
+        if (++s->shard > s->last_shard)
+            done = true;
+        else
+            s->cstate = C_START;
+    } else {
+        s->ctoken = lastp->token;
+        s->cpk = lastp->pk;
+        s->cpklen = lastp->pklen;
+        if (s->t->nck == 0 || part_done(s)) {
+            s->cstate = C_AFTER;
+        } else {
+            s->cstate = C_IN;
+            s->cck = lastr->ck;
+            s->ccklen = lastr->cklen;
+        }
+    }
+    if (done) {
+        if (frame) *frame = 2;
+        finish(r, s, more);
+        return;
+    }
+    if (frame) {
+        *frame = 1; /* step() is below us on the stack: let it loop */
+        return;
+    }
+    step(r);
+}
+
+/* Runs steps until one is left in flight (a remote shard answers later) or
+ * the request is finished. */
+static void step(ex_request *r)
+{
+    for (;;) {
+        sel *s = sel_of(r);
+        int flag = 0; /* 0: in flight, 1: run another step, 2: finished */
+        int rc = issue(r, s);
+        if (rc) {
+            ex_finish(r, rc);
+            return;
+        }
+        s->frame = &flag;
+        ex_dispatch(r, step_done);
+        if (flag == 2) return; /* r may be gone */
+        if (flag == 0) {
+            s->frame = NULL; /* step_done will run from the loop, later */
+            return;
+        }
+    }
 }
 
 void ex_run_select(ex_request *r)
@@ -474,10 +1041,28 @@ void ex_run_select(ex_request *r)
     s->r = r;
     s->p = p;
     s->t = p->t;
-    int rc = bind_limits(s);
+    s->now_sec = hln_now_micros() / 1000000;
+    s->limit_left = -1;
+    s->aggs = hln_arena_alloc(&r->arena, sizeof *s->aggs * (size_t)(p->nproj ? p->nproj : 1));
+    int rc = s->aggs ? 0 : hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    if (!rc) rc = bind_limits(s);
     if (!rc && p->pk_lookup) rc = bind_lookup(s);
+    if (!rc && !p->pk_lookup) rc = bind_range(s);
     if (!rc) rc = bind_filters(r, p);
     if (rc) {
+        ex_finish(r, rc);
+        return;
+    }
+    st->xs = s;
+    /* aggregates fold everything into one row: no paging, LIMIT ignored */
+    if (!p->aggregate) {
+        if (s->limit) s->limit_left = s->limit;
+        if (r->params.page_size > 0) s->page = r->params.page_size;
+    }
+    s->eff_pp = p->distinct ? 1 : p->aggregate ? 0 : s->pp_limit;
+    s->exact = p->nfilters == 0;
+    query_hash(r, s);
+    if (s->page && r->params.paging_state && (rc = resume(r, s)) != 0) {
         ex_finish(r, rc);
         return;
     }
@@ -485,45 +1070,18 @@ void ex_run_select(ex_request *r)
         select_virtual(r, s);
         return;
     }
-    st->xs = s;
-    bool exact = p->nfilters == 0 && !p->distinct && !s->pp_limit;
-    int64_t now_sec = hln_now_micros() / 1000000;
-    if (p->pk_lookup) {
-        ex_op *op = ex_op_new(r, EX_OP_READ, shard_for_token(st->eng->nshards, s->token));
-        if (!op) {
-            ex_finish(r, hln_fail(&r->err, HLN_ENOMEM, "out of memory"));
+    if (s->cstate == C_DONE) {
+        finish(r, s, false);
+        return;
+    }
+    if (!p->pk_lookup) {
+        if (s->lo >= s->hi) { /* an empty token range */
+            finish(r, s, false);
             return;
         }
-        st_read_cmd *cmd = &op->read;
-        memcpy(cmd->table_id, p->t->id, 16);
-        cmd->pk = s->pk;
-        cmd->pklen = s->pklen;
-        cmd->token = s->token;
-        cmd->start = s->start;
-        cmd->end = s->end;
-        cmd->reversed = p->reversed;
-        cmd->now_sec = now_sec;
-        if (p->distinct)
-            cmd->limit = 1;
-        else if (p->nfilters == 0) {
-            uint32_t lim = (uint32_t)s->limit;
-            if (s->pp_limit && (!lim || (uint32_t)s->pp_limit < lim)) lim = (uint32_t)s->pp_limit;
-            cmd->limit = lim;
-        }
-    } else {
-        for (int i = 0; i < st->eng->nshards; i++) {
-            ex_op *op = ex_op_new(r, EX_OP_SCAN, i);
-            if (!op) {
-                ex_finish(r, hln_fail(&r->err, HLN_ENOMEM, "out of memory"));
-                return;
-            }
-            st_scan_cmd *cmd = &op->scan;
-            memcpy(cmd->table_id, p->t->id, 16);
-            cmd->start_token = INT64_MIN;
-            cmd->end_token = INT64_MAX;
-            cmd->limit = exact ? (uint32_t)s->limit : 0;
-            cmd->now_sec = now_sec;
-        }
+        int n = st->eng->nshards;
+        s->last_shard = shard_for_token(n, s->hi);
+        if (!r->params.paging_state || !s->page) s->shard = shard_for_token(n, s->lo + 1);
     }
-    ex_dispatch(r, select_done);
+    step(r);
 }

@@ -2,7 +2,7 @@
  * proto.c — the CQL native protocol codec (v3 and v4 framing and messages).
  *
  * What: parses 9-byte frame headers, decodes the request bodies a server
- * receives (STARTUP, REGISTER, QUERY, PREPARE, EXECUTE) and encodes the
+ * receives (STARTUP, REGISTER, QUERY, PREPARE, EXECUTE, BATCH) and encodes the
  * response bodies it sends (ERROR, READY, SUPPORTED, RESULT, EVENT), as
  * doc/native_protocol_v4.spec in Apache Cassandra describes them. The
  * notation below is the spec's: [short] u16, [int] i32, [long] i64,
@@ -51,7 +51,7 @@
 
 /* ---- frame header ----------------------------------------------------- */
 
-static const char supported_versions[] = "3/v3, 4/v4";
+static const char supported_versions[] = "3/v3, 4/v4, 5/v5";
 
 int px_header_parse(const uint8_t *p, size_t len, size_t max_body, px_header *h, hln_error *err)
 {
@@ -201,13 +201,18 @@ enum {
     QF_SERIAL_CONSISTENCY = 0x10,
     QF_TIMESTAMP = 0x20,
     QF_NAMES = 0x40,
+    QF_KEYSPACE = 0x80,        /* v5 */
+    QF_NOW_IN_SECONDS = 0x100, /* v5 */
 };
 
 #define CL_MAX 0x000A /* LOCAL_ONE, the highest consistency code */
 #define CL_SERIAL 0x0008
 
 /* <query_parameters> of QUERY and EXECUTE (spec 4.1.4). Sets every field of
- * p except keyspace. */
+ * p except keyspace, which only v5's With_keyspace flag sets (the caller
+ * falls back to the connection's keyspace when it is still NULL). v5's
+ * flags are an [int]; its <now_in_seconds> is read and ignored (a testing
+ * aid of Cassandra's that exec has no use for). */
 static int decode_params(hln_rd *r, uint8_t version, hln_arena *a, ex_params *p, const char *what,
                          hln_error *err)
 {
@@ -220,7 +225,7 @@ static int decode_params(hln_rd *r, uint8_t version, hln_arena *a, ex_params *p,
     p->serial_consistency = CL_SERIAL;
     p->timestamp = HLN_TS_NONE;
     p->consistency = hln_rd_u16(r);
-    uint8_t flags = hln_rd_u8(r);
+    uint32_t flags = version >= 5 ? hln_rd_u32(r) : hln_rd_u8(r);
     if (r->err) return rd_fail(r, err, what);
     if (p->consistency > CL_MAX)
         return hln_fail(err, HLN_EPROTO, "Unknown code %u for a consistency level", p->consistency);
@@ -290,6 +295,15 @@ static int decode_params(hln_rd *r, uint8_t version, hln_arena *a, ex_params *p,
                             INT64_MIN + 1, INT64_MAX, ts);
         p->timestamp = ts;
     }
+    if (version >= 5 && (flags & QF_KEYSPACE)) {
+        const char *ks = rd_string(r, a);
+        if (!ks) return rd_fail(r, err, what);
+        if (*ks) p->keyspace = ks;
+    }
+    if (version >= 5 && (flags & QF_NOW_IN_SECONDS)) {
+        hln_rd_u32(r);
+        if (r->err) return rd_fail(r, err, what);
+    }
     return 0;
 }
 
@@ -301,23 +315,60 @@ int px_decode_query(hln_rd *r, uint8_t version, hln_arena *a, const char **cql, 
     return decode_params(r, version, a, p, "QUERY", err);
 }
 
+enum { PF_KEYSPACE = 0x01 }; /* PREPARE flags (v5) */
+
+int px_decode_prepare_ks(hln_rd *r, uint8_t version, hln_arena *a, const char **cql, size_t *cqllen,
+                         const char **keyspace, hln_error *err)
+{
+    if (keyspace) *keyspace = NULL;
+    *cql = rd_long_string(r, a, cqllen);
+    if (!*cql) return rd_fail(r, err, "PREPARE");
+    if (version >= 5) { /* <flags>[<keyspace>] */
+        uint32_t flags = hln_rd_u32(r);
+        if (r->err) return rd_fail(r, err, "PREPARE");
+        if (flags & PF_KEYSPACE) {
+            const char *ks = rd_string(r, a);
+            if (!ks) return rd_fail(r, err, "PREPARE");
+            if (keyspace && *ks) *keyspace = ks;
+        }
+    }
+    return 0;
+}
+
 int px_decode_prepare(hln_rd *r, uint8_t version, hln_arena *a, const char **cql, size_t *cqllen,
                       hln_error *err)
 {
-    HLN_UNUSED(version); /* v5 adds <flags>[<keyspace>] after the query */
-    *cql = rd_long_string(r, a, cqllen);
-    if (!*cql) return rd_fail(r, err, "PREPARE");
-    return 0;
+    return px_decode_prepare_ks(r, version, a, cql, cqllen, NULL, err);
+}
+
+int px_decode_execute_md(hln_rd *r, uint8_t version, hln_arena *a, const uint8_t **id,
+                         size_t *idlen, const uint8_t **md_id, size_t *md_idlen, ex_params *p,
+                         hln_error *err)
+{
+    if (md_id) {
+        *md_id = NULL;
+        *md_idlen = 0;
+    }
+    uint16_t n = hln_rd_u16(r);
+    *id = hln_rd_take(r, n);
+    if (!*id) return rd_fail(r, err, "EXECUTE");
+    *idlen = n;
+    if (version >= 5) { /* <result_metadata_id> */
+        uint16_t m = hln_rd_u16(r);
+        const uint8_t *mp = hln_rd_take(r, m);
+        if (!mp) return rd_fail(r, err, "EXECUTE");
+        if (md_id) {
+            *md_id = mp;
+            *md_idlen = m;
+        }
+    }
+    return decode_params(r, version, a, p, "EXECUTE", err);
 }
 
 int px_decode_execute(hln_rd *r, uint8_t version, hln_arena *a, const uint8_t **id, size_t *idlen,
                       ex_params *p, hln_error *err)
 {
-    uint16_t n = hln_rd_u16(r);
-    *id = hln_rd_take(r, n);
-    if (!*id) return rd_fail(r, err, "EXECUTE");
-    *idlen = n;
-    return decode_params(r, version, a, p, "EXECUTE", err);
+    return px_decode_execute_md(r, version, a, id, idlen, NULL, NULL, p, err);
 }
 
 /* ---- response bodies -------------------------------------------------- */
@@ -341,6 +392,10 @@ uint16_t px_errcode_for(int hln_code)
         return PX_ERR_PROTOCOL;
     case HLN_ECONFIG:
         return PX_ERR_CONFIG;
+    case HLN_EAUTH:
+        return PX_ERR_BAD_CREDENTIALS;
+    case HLN_EUNAUTHORIZED:
+        return PX_ERR_UNAUTHORIZED;
     default:
         return PX_ERR_SERVER;
     }
@@ -395,14 +450,15 @@ static void put_string_list(hln_buf *out, const char *const *v, int n)
 void px_encode_supported(hln_buf *out)
 {
     static const char *const cql[] = {"3.4.7"};
-    static const char *const versions[] = {"3/v3", "4/v4"};
+    static const char *const compressions[] = {"lz4", "snappy"};
+    static const char *const versions[] = {"3/v3", "4/v4", "5/v5"};
     hln_buf_u16(out, 3);
     put_string(out, "CQL_VERSION");
     put_string_list(out, cql, 1);
     put_string(out, "COMPRESSION");
-    put_string_list(out, NULL, 0);
+    put_string_list(out, compressions, 2);
     put_string(out, "PROTOCOL_VERSIONS");
-    put_string_list(out, versions, 2);
+    put_string_list(out, versions, 3);
 }
 
 static bool same(const char *a, const char *b)
@@ -443,21 +499,53 @@ static void put_colspecs(hln_buf *out, const ex_colspec *c, int n, bool global)
     }
 }
 
-enum { MF_GLOBAL = 0x0001, MF_MORE_PAGES = 0x0002, MF_NO_METADATA = 0x0004 };
+enum {
+    MF_GLOBAL = 0x0001,
+    MF_MORE_PAGES = 0x0002,
+    MF_NO_METADATA = 0x0004,
+    MF_METADATA_CHANGED = 0x0008, /* v5 */
+};
 
-/* Rows <metadata> (spec 4.2.5.2); also the <result_metadata> of Prepared. */
+/* Rows <metadata> (spec 4.2.5.2); also the <result_metadata> of Prepared.
+ * new_id (v5): the metadata changed since the client prepared; send it
+ * (<new_metadata_id>) and the full column specs. */
 static void put_rows_metadata(hln_buf *out, const ex_colspec *cols, int ncols,
-                              const uint8_t *paging, int32_t paging_len, bool no_metadata)
+                              const uint8_t *paging, int32_t paging_len, bool no_metadata,
+                              const uint8_t *new_id)
 {
+    if (new_id) no_metadata = false;
     bool global = !no_metadata && all_in_one_table(cols, ncols);
     uint32_t flags = 0;
     if (global) flags |= MF_GLOBAL;
     if (paging) flags |= MF_MORE_PAGES;
     if (no_metadata) flags |= MF_NO_METADATA;
+    if (new_id) flags |= MF_METADATA_CHANGED;
     hln_buf_u32(out, flags);
     hln_buf_u32(out, (uint32_t)(ncols > 0 ? ncols : 0));
     if (paging) hln_buf_bytes(out, paging, paging_len > 0 ? paging_len : 0);
+    if (new_id) {
+        hln_buf_u16(out, 16);
+        hln_buf_put(out, new_id, 16);
+    }
     if (!no_metadata) put_colspecs(out, cols, ncols, global);
+}
+
+void px_result_metadata_id(const ex_colspec *cols, int ncols, uint8_t out[16])
+{
+    /* Cassandra hashes each column's name and type; the table of each
+     * column goes in too here, so a result that moves to another table
+     * (a dropped and recreated one) gets a new id. Only equality matters:
+     * clients treat the id as opaque. */
+    hln_buf b;
+    hln_buf_init(&b);
+    for (int i = 0; cols && i < ncols; i++) {
+        put_string(&b, cols[i].ks);
+        put_string(&b, cols[i].table);
+        put_string(&b, cols[i].name);
+        put_type(&b, cols[i].type);
+    }
+    hln_md5(b.data, b.err ? 0 : b.len, NULL, 0, out);
+    hln_buf_free(&b);
 }
 
 static void put_schema_change(hln_buf *out, const char *change, const char *target, const char *ks,
@@ -474,14 +562,26 @@ static void put_schema_change(hln_buf *out, const char *change, const char *targ
 
 void px_encode_result(hln_buf *out, uint8_t version, const ex_result *res)
 {
+    px_encode_result_md(out, version, res, NULL, 0);
+}
+
+void px_encode_result_md(hln_buf *out, uint8_t version, const ex_result *res, const uint8_t *md_id,
+                         size_t md_idlen)
+{
     int kind = res->kind >= EX_VOID && res->kind <= EX_SCHEMA_CHANGE ? res->kind : EX_VOID;
     hln_buf_u32(out, (uint32_t)kind);
     switch (kind) {
     case EX_ROWS: {
         /* With skip_metadata the client asked for no column specs; with no
          * columns at all there is nothing to describe either. */
+        uint8_t cur[16];
+        const uint8_t *changed = NULL;
+        if (version >= 5 && md_id) {
+            px_result_metadata_id(res->cols, res->ncols, cur);
+            if (md_idlen != sizeof cur || memcmp(md_id, cur, sizeof cur) != 0) changed = cur;
+        }
         put_rows_metadata(out, res->cols, res->ncols, res->paging_state, res->paging_len,
-                          res->no_metadata);
+                          res->no_metadata, changed);
         int nrows = res->nrows > 0 ? res->nrows : 0, ncols = res->ncols > 0 ? res->ncols : 0;
         hln_buf_u32(out, (uint32_t)nrows);
         size_t ncells = (size_t)nrows * (size_t)ncols;
@@ -500,6 +600,12 @@ void px_encode_result(hln_buf *out, uint8_t version, const ex_result *res)
     case EX_PREPARED: {
         hln_buf_u16(out, (uint16_t)sizeof res->id);
         hln_buf_put(out, res->id, sizeof res->id);
+        if (version >= 5) { /* <result_metadata_id> */
+            uint8_t mid[16];
+            px_result_metadata_id(res->cols, res->ncols, mid);
+            hln_buf_u16(out, sizeof mid);
+            hln_buf_put(out, mid, sizeof mid);
+        }
         int nb = res->nbinds > 0 ? res->nbinds : 0;
         bool global = all_in_one_table(res->binds, nb);
         hln_buf_u32(out, global ? MF_GLOBAL : 0);
@@ -513,9 +619,9 @@ void px_encode_result(hln_buf *out, uint8_t version, const ex_result *res)
         put_colspecs(out, res->binds, nb, global);
         /* result metadata: No_metadata and 0 columns for non-SELECTs */
         if (res->ncols > 0)
-            put_rows_metadata(out, res->cols, res->ncols, NULL, 0, false);
+            put_rows_metadata(out, res->cols, res->ncols, NULL, 0, false, NULL);
         else
-            put_rows_metadata(out, NULL, 0, NULL, 0, true);
+            put_rows_metadata(out, NULL, 0, NULL, 0, true, NULL);
         break;
     }
     case EX_SCHEMA_CHANGE:
@@ -532,4 +638,73 @@ void px_encode_schema_event(hln_buf *out, const char *change, const char *target
 {
     put_string(out, "SCHEMA_CHANGE");
     put_schema_change(out, change, target, ks, name);
+}
+
+/* ---- BATCH ---------------------------------------------------------------- */
+
+int px_decode_batch(hln_rd *r, uint8_t version, hln_arena *a, int *type, ex_batch_item **items,
+                    int *nitems, ex_params *p, hln_error *err)
+{
+    *items = NULL;
+    *nitems = 0;
+    uint8_t t = hln_rd_u8(r);
+    uint16_t n = hln_rd_u16(r);
+    if (r->err) return rd_fail(r, err, "BATCH");
+    if (t > 2) return hln_fail(err, HLN_EPROTO, "Invalid BATCH message type %u", t);
+    /* each query takes at least kind, an empty id and a value count */
+    if ((size_t)n * 5 > hln_rd_left(r))
+        return hln_fail(err, HLN_EPROTO, "Invalid BATCH message: %u statements do not fit", n);
+    ex_batch_item *it = n ? hln_arena_alloc(a, (size_t)n * sizeof *it) : NULL;
+    if (n && !it) return hln_fail(err, HLN_ENOMEM, "Out of memory decoding BATCH message");
+    for (int i = 0; i < n; i++) {
+        uint8_t kind = hln_rd_u8(r);
+        if (r->err) return rd_fail(r, err, "BATCH");
+        if (kind == 0) {
+            it[i].cql = rd_long_string(r, a, &it[i].cqllen);
+            if (!it[i].cql) return rd_fail(r, err, "BATCH");
+        } else if (kind == 1) {
+            uint16_t idlen = hln_rd_u16(r);
+            it[i].id = hln_rd_take(r, idlen);
+            if (!it[i].id) return rd_fail(r, err, "BATCH");
+            it[i].idlen = idlen;
+        } else {
+            return hln_fail(err, HLN_EPROTO,
+                            "Invalid query kind in BATCH messages. Must be 0 or 1 but got %u",
+                            kind);
+        }
+        uint16_t nv = hln_rd_u16(r);
+        if (r->err) return rd_fail(r, err, "BATCH");
+        if ((size_t)nv * 4 > hln_rd_left(r))
+            return hln_fail(err, HLN_EPROTO, "Invalid BATCH message: %u values do not fit", nv);
+        if (nv) {
+            it[i].values = hln_arena_alloc(a, (size_t)nv * sizeof *it[i].values);
+            if (!it[i].values)
+                return hln_fail(err, HLN_ENOMEM, "Out of memory decoding BATCH message");
+        }
+        for (int j = 0; j < nv; j++) {
+            int32_t len = (int32_t)hln_rd_u32(r);
+            if (r->err) return rd_fail(r, err, "BATCH");
+            ex_value *v = &it[i].values[j];
+            if (len >= 0) {
+                v->p = hln_rd_take(r, (size_t)len);
+                if (!v->p) return rd_fail(r, err, "BATCH");
+                v->len = len;
+            } else if (version < 4 || len == -1) {
+                v->p = NULL;
+                v->len = -1;
+            } else if (len == -2) {
+                v->p = NULL;
+                v->len = -2;
+            } else {
+                return hln_fail(err, HLN_EPROTO, "Invalid ByteBuf length %" PRId32, len);
+            }
+        }
+        it[i].nvalues = nv;
+    }
+    int rc = decode_params(r, version, a, p, "BATCH", err);
+    if (rc) return rc;
+    *type = t;
+    *items = it;
+    *nitems = n;
+    return 0;
 }

@@ -135,7 +135,8 @@ bool schema_name_valid(const char *name)
     return true;
 }
 
-static const char *const SYSTEM_KS[] = {"system", "system_schema", "system_virtual_schema"};
+static const char *const SYSTEM_KS[] = {"system", "system_schema", "system_virtual_schema",
+                                        "system_auth"};
 
 bool schema_is_system_keyspace_name(const char *ks)
 {
@@ -451,6 +452,19 @@ static const sys_table_def SYS_TABLES[] = {
      "keyspace_name text, table_name text, column_name text, clustering_order text, "
      "column_name_bytes blob, kind text, position int, type text",
      "keyspace_name", "table_name, column_name"},
+
+    /* system_auth: rows come from the auth store (src/auth), not from here;
+     * exec/access.c generates them */
+    {"system_auth", "roles", "role definitions",
+     "role text, can_login boolean, is_superuser boolean, member_of set<text>, salted_hash text",
+     "role", ""},
+    {"system_auth", "role_members", "role memberships lookup table", "role text, member text",
+     "role", "member"},
+    {"system_auth", "role_permissions", "permissions granted to db roles",
+     "role text, resource text, permissions set<text>", "role", "resource"},
+    {"system_auth", "resource_role_permissons_index",
+     "index of db roles with permissions granted on a resource", "resource text, role text",
+     "resource", "role"},
 };
 
 /* Splits s at top-level commas (not inside <>) into trimmed items in a.
@@ -524,7 +538,9 @@ static int build_sys_table(schema_snap *sn, const sys_table_def *def, hln_table 
 
     /* Options: the defaults, with the system tables' own comment, gc grace
      * and flush period (7 days for system_schema, 0 for system). */
-    const char *gc = strcmp(def->ks, "system_schema") == 0 ? "604800" : "0";
+    const char *gc = strcmp(def->ks, "system_schema") == 0 ? "604800"
+                     : strcmp(def->ks, "system_auth") == 0 ? "7776000" /* 90 days */
+                                                           : "0";
     hln_option given[3] = {
         {"comment", (char *)def->comment},
         {"gc_grace_seconds", (char *)gc},
@@ -555,14 +571,22 @@ int schema_add_system_keyspaces(schema_snap *sn, hln_error *err)
     hln_arena *a = &sn->arena;
     for (size_t k = 0; k < HLN_ARRAY_LEN(SYSTEM_KS); k++) {
         hln_keyspace *ks = hln_arena_alloc(a, sizeof *ks);
-        hln_option *repl = hln_arena_alloc(a, sizeof *repl);
+        hln_option *repl = hln_arena_alloc(a, sizeof *repl * 2);
         if (!ks || !repl) return HLN_ENOMEM;
         ks->name = hln_arena_strdup(a, SYSTEM_KS[k]);
-        repl->key = hln_arena_strdup(a, "class");
-        repl->value = hln_arena_strdup(a, "org.apache.cassandra.locator.LocalStrategy");
-        if (!ks->name || !repl->key || !repl->value) return HLN_ENOMEM;
+        /* system_auth is replicated in Cassandra (SimpleStrategy, RF 1 by
+         * default); the others are local */
+        bool replicated = strcmp(SYSTEM_KS[k], "system_auth") == 0;
+        repl[0].key = hln_arena_strdup(a, "class");
+        repl[0].value =
+            hln_arena_strdup(a, replicated ? "org.apache.cassandra.locator.SimpleStrategy"
+                                           : "org.apache.cassandra.locator.LocalStrategy");
+        repl[1].key = hln_arena_strdup(a, "replication_factor");
+        repl[1].value = hln_arena_strdup(a, "1");
+        if (!ks->name || !repl[0].key || !repl[0].value || !repl[1].key || !repl[1].value)
+            return HLN_ENOMEM;
         ks->replication = repl;
-        ks->nreplication = 1;
+        ks->nreplication = replicated ? 2 : 1;
         ks->durable_writes = true;
         ks->is_system = true;
         int nt = 0;

@@ -26,6 +26,22 @@
  *   datacenter, rack             (helenus; Cassandra reads them from
  *                                cassandra-rackdc.properties)
  *   shards                       (helenus) 0 = one per core
+ *   authenticator                AllowAllAuthenticator | PasswordAuthenticator
+ *                                (a class name, with or without the
+ *                                org.apache.cassandra.auth. prefix, or a
+ *                                mapping with class_name, as in 5.0)
+ *   authorizer                   AllowAllAuthorizer | CassandraAuthorizer
+ *   role_manager                 CassandraRoleManager (the only one)
+ *   auth_bcrypt_rounds           (helenus) bcrypt cost of new password hashes,
+ *                                4-31, default 10 (Cassandra's
+ *                                -Dcassandra.auth_bcrypt_gensalt_log2_rounds)
+ *   client_encryption_options    mapping: enabled, optional, keystore,
+ *                                keystore_password, certificate, private_key,
+ *                                truststore, require_client_auth, protocol,
+ *                                cipher_suites, store_type (PEM only);
+ *                                truststore_password, accepted_protocols,
+ *                                ssl_context_factory and algorithm are read
+ *                                and ignored. See docs/OPERATIONS.md.
  *
  * A key with an empty/null value keeps its default, as in Cassandra.
  * Malformed YAML or a bad value gives HLN_ECONFIG naming the key (or line).
@@ -58,6 +74,8 @@ void hln_config_default(hln_config *c)
     snprintf(c->rack, sizeof c->rack, "%s", "rack1");
     st_options_default(&c->storage);
     c->max_frame_bytes = 16 * MIB; /* Cassandra's native_transport_max_frame_size: 16MiB */
+    c->auth_bcrypt_rounds = 10;    /* jBCrypt's default, as Cassandra uses it */
+    snprintf(c->tls.protocol, sizeof c->tls.protocol, "%s", "TLSv1.2");
 }
 
 /* ---- value parsers ----------------------------------------------------- */
@@ -197,6 +215,122 @@ static int bad(hln_error *err, const char *key, const char *v, const char *want)
                     v ? v : "(not a scalar)", want);
 }
 
+/* true/false (also yes/no, as YAML 1.1 and Cassandra's loader read them). */
+static int parse_bool(const char *v, bool *out)
+{
+    if (v && (!strcasecmp(v, "true") || !strcasecmp(v, "yes") || !strcasecmp(v, "on"))) {
+        *out = true;
+        return 0;
+    }
+    if (v && (!strcasecmp(v, "false") || !strcasecmp(v, "no") || !strcasecmp(v, "off"))) {
+        *out = false;
+        return 0;
+    }
+    return -1;
+}
+
+/* A value in a mapping node, NULL when absent. */
+static yaml_node_t *map_get(yaml_document_t *doc, yaml_node_t *map, const char *key)
+{
+    if (!map || map->type != YAML_MAPPING_NODE) return NULL;
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+         p++) {
+        const char *k = scalar(yaml_document_get_node(doc, p->key));
+        if (k && !strcmp(k, key)) return yaml_document_get_node(doc, p->value);
+    }
+    return NULL;
+}
+
+/* The class an authenticator/authorizer/role_manager key names: a scalar, or
+ * (Cassandra 5.0's ParameterizedClass form) a mapping with class_name.
+ * Cassandra's own package prefix is dropped. */
+static const char *class_name(yaml_document_t *doc, yaml_node_t *val)
+{
+    const char *v = scalar(val);
+    if (!v) v = scalar(map_get(doc, val, "class_name"));
+    if (v && !strncmp(v, "org.apache.cassandra.auth.", 26)) v += 26;
+    return v;
+}
+
+static int apply_tls(hln_tls_config *t, yaml_document_t *doc, yaml_node_t *map, ignored *ig,
+                     hln_error *err)
+{
+    static const char *const K = "client_encryption_options";
+    if (map->type != YAML_MAPPING_NODE)
+        return bad(err, K, scalar(map), "a mapping (enabled: true, keystore: ..., ...)");
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+         p++) {
+        const char *key = scalar(yaml_document_get_node(doc, p->key));
+        yaml_node_t *val = yaml_document_get_node(doc, p->value);
+        if (!key) return hln_fail(err, HLN_ECONFIG, "%s: keys must be plain strings", K);
+        if (is_null(val)) continue;
+        const char *v = scalar(val);
+        char full[128];
+        snprintf(full, sizeof full, "%s.%s", K, key);
+        int rc = 0;
+        if (!strcmp(key, "enabled") || !strcmp(key, "optional")) {
+            bool b;
+            if (parse_bool(v, &b)) return bad(err, full, v, "true or false");
+            if (key[0] == 'e')
+                t->enabled = b;
+            else
+                t->optional = b;
+        } else if (!strcmp(key, "require_client_auth")) {
+            bool b;
+            if (v && !strcasecmp(v, "optional"))
+                t->require_client_auth = 2;
+            else if (!parse_bool(v, &b))
+                t->require_client_auth = b ? 1 : 0;
+            else
+                return bad(err, full, v, "true, false or optional");
+        } else if (!strcmp(key, "keystore")) {
+            rc = v ? copy_str(t->keystore, sizeof t->keystore, v, full, err)
+                   : bad(err, full, v, "a path");
+        } else if (!strcmp(key, "keystore_password")) {
+            rc = v ? copy_str(t->keystore_password, sizeof t->keystore_password, v, full, err)
+                   : bad(err, full, v, "a password");
+        } else if (!strcmp(key, "certificate")) {
+            rc = v ? copy_str(t->certificate, sizeof t->certificate, v, full, err)
+                   : bad(err, full, v, "a PEM file or PEM text");
+        } else if (!strcmp(key, "private_key")) {
+            rc = v ? copy_str(t->private_key, sizeof t->private_key, v, full, err)
+                   : bad(err, full, v, "a PEM file or PEM text");
+        } else if (!strcmp(key, "truststore")) {
+            rc = v ? copy_str(t->truststore, sizeof t->truststore, v, full, err)
+                   : bad(err, full, v, "a path");
+        } else if (!strcmp(key, "protocol")) {
+            /* Cassandra's default "TLS" means: whatever the JVM allows */
+            if (v && !strcasecmp(v, "TLS")) continue;
+            if (!v || (strcasecmp(v, "TLSv1.2") && strcasecmp(v, "TLSv1.3")))
+                return bad(err, full, v, "TLS, TLSv1.2 or TLSv1.3");
+            rc = copy_str(t->protocol, sizeof t->protocol, v, full, err);
+        } else if (!strcmp(key, "cipher_suites")) {
+            /* a sequence of names, joined as OpenSSL's list syntax */
+            t->cipher_suites[0] = 0;
+            if (val->type != YAML_SEQUENCE_NODE) return bad(err, full, v, "a list of cipher names");
+            for (yaml_node_item_t *it = val->data.sequence.items.start;
+                 it < val->data.sequence.items.top; it++) {
+                const char *name = scalar(yaml_document_get_node(doc, *it));
+                size_t used = strlen(t->cipher_suites);
+                if (!name || used + strlen(name) + 2 >= sizeof t->cipher_suites)
+                    return bad(err, full, name, "a list of cipher names");
+                snprintf(t->cipher_suites + used, sizeof t->cipher_suites - used, "%s%s",
+                         used ? ":" : "", name);
+            }
+        } else if (!strcmp(key, "store_type")) {
+            if (!v || strcasecmp(v, "PEM"))
+                return bad(err, full, v, "PEM (Helenus reads PEM key and trust stores only)");
+        } else if (!strcmp(key, "truststore_password") || !strcmp(key, "accepted_protocols") ||
+                   !strcmp(key, "ssl_context_factory") || !strcmp(key, "algorithm")) {
+            note_ignored(ig, full);
+        } else {
+            note_ignored(ig, full);
+        }
+        if (rc) return rc;
+    }
+    return 0;
+}
+
 static int apply_key(hln_config *c, yaml_document_t *doc, const char *key, yaml_node_t *val,
                      ignored *ig, hln_error *err)
 {
@@ -286,6 +420,38 @@ static int apply_key(hln_config *c, yaml_document_t *doc, const char *key, yaml_
         if (!v || !*v) return bad(err, key, v, "a name");
         return copy_str(c->rack, sizeof c->rack, v, key, err);
     }
+    if (!strcmp(key, "authenticator")) {
+        const char *cls = class_name(doc, val);
+        if (cls && !strcmp(cls, "AllowAllAuthenticator"))
+            c->password_auth = false;
+        else if (cls && !strcmp(cls, "PasswordAuthenticator"))
+            c->password_auth = true;
+        else
+            return bad(err, key, cls, "AllowAllAuthenticator or PasswordAuthenticator");
+        return 0;
+    }
+    if (!strcmp(key, "authorizer")) {
+        const char *cls = class_name(doc, val);
+        if (cls && !strcmp(cls, "AllowAllAuthorizer"))
+            c->authorization = false;
+        else if (cls && !strcmp(cls, "CassandraAuthorizer"))
+            c->authorization = true;
+        else
+            return bad(err, key, cls, "AllowAllAuthorizer or CassandraAuthorizer");
+        return 0;
+    }
+    if (!strcmp(key, "role_manager")) {
+        const char *cls = class_name(doc, val);
+        if (!cls || strcmp(cls, "CassandraRoleManager"))
+            return bad(err, key, cls, "CassandraRoleManager");
+        return 0;
+    }
+    if (!strcmp(key, "auth_bcrypt_rounds")) {
+        if (!v || parse_i64(v, &i) || i < 4 || i > 31) return bad(err, key, v, "a number 4-31");
+        c->auth_bcrypt_rounds = (int)i;
+        return 0;
+    }
+    if (!strcmp(key, "client_encryption_options")) return apply_tls(&c->tls, doc, val, ig, err);
     if (!strcmp(key, "shards")) {
         if (!v || parse_i64(v, &i) || i < 0 || i > 1024)
             return bad(err, key, v, "a number of shards 0-1024 (0 = one per core)");
@@ -336,6 +502,20 @@ int hln_config_load(hln_config *c, const char *path, hln_error *err)
             rc = apply_key(c, &doc, key, yaml_document_get_node(&doc, p->value), &ig, err);
         }
     }
+    if (!rc && c->authorization && !c->password_auth)
+        rc = hln_fail(err, HLN_ECONFIG,
+                      "%s: AllowAllAuthenticator can't be used with CassandraAuthorizer", path);
+    const hln_tls_config *t = &c->tls;
+    if (!rc && t->enabled && !t->keystore[0] && !(t->certificate[0] && t->private_key[0]))
+        rc = hln_fail(err, HLN_ECONFIG,
+                      "%s: client_encryption_options needs keystore (a PEM file with the private "
+                      "key and the certificate chain) or certificate and private_key",
+                      path);
+    if (!rc && t->enabled && t->require_client_auth && !t->truststore[0])
+        rc = hln_fail(err, HLN_ECONFIG,
+                      "%s: client_encryption_options.require_client_auth needs a truststore (a "
+                      "PEM file of the CA certificates that sign client certificates)",
+                      path);
     if (!rc && ig.n)
         HLN_INFO("config: %s: ignored %d key%s not used by Helenus: %s", path, ig.n,
                  ig.n == 1 ? "" : "s", ig.list);

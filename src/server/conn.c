@@ -22,12 +22,18 @@
  *
  * Protocol behaviour (Cassandra 5.0's where it is observable):
  *  - The first frame fixes the connection's protocol version. A version we
- *    do not serve (1, 2, 5, 6, DSE's 0x41/0x42, garbage) gets ERROR 0x000A
+ *    do not serve (1, 2, 6, DSE's 0x41/0x42, garbage) gets ERROR 0x000A
  *    "Invalid or unsupported protocol version (N); supported versions are
- *    (3/v3, 4/v4)" on the same stream, in version 4 (or in the client's own
- *    v1/v2 framing), and the connection is closed: drivers reconnect with a
- *    lower version. A later frame with another supported version gets a
- *    protocol error and is skipped.
+ *    (3/v3, 4/v4, 5/v5)" on the same stream, in version 4 (or in the
+ *    client's own v1/v2 framing), and the connection is closed: drivers
+ *    reconnect with a lower version. A later frame with another supported
+ *    version gets a protocol error and is skipped.
+ *  - v5: OPTIONS, STARTUP and their answers travel unframed, as in v4; once
+ *    READY (or, with authentication, AUTHENTICATE) is queued, start_transport
+ *    switches the connection to v5 framing (proto/frame_v5.c): input frames
+ *    are turned back into envelopes by a px_v5_in before the usual parsing,
+ *    and the envelopes queued in wbuf are framed in flush(). Bytes queued
+ *    before the switch (plain_len) leave as they are.
  *  - A frame declaring a body above max_frame_bytes gets ERROR 0x2200
  *    "Request is too big: length N exceeds maximum allowed length M." and
  *    the connection is closed once it is written. (Cassandra instead reads
@@ -37,10 +43,28 @@
  *    message QUERY, expecting STARTUP or OPTIONS"); an unknown opcode or a
  *    malformed body gets ERROR 0x000A on its stream, and the connection
  *    goes on.
- *  - Compression is not offered (SUPPORTED lists COMPRESSION []), so a
- *    STARTUP asking for it, or a frame with the compression flag, is a
- *    protocol error. Tracing requests are executed without tracing.
- *  - BATCH is answered with ERROR 0x2200: exec has no batch support yet.
+ *  - Compression (STARTUP COMPRESSION lz4 or snappy; snappy not in v5) starts
+ *    after READY too: v3/v4 bodies with the compression flag are
+ *    decompressed on input, and every non-empty body queued after READY is
+ *    compressed in flush(); v5 compresses whole frames with lz4 instead (its
+ *    envelopes' compression flag is ignored, as the spec says). A compressed
+ *    v3/v4 body without negotiated compression, or one that does not
+ *    decompress, is a protocol error on its stream. Tracing requests are
+ *    executed without tracing.
+ *  - BATCH runs through ex_batch like QUERY/EXECUTE through theirs.
+ *  - With authenticator: PasswordAuthenticator, STARTUP is answered with
+ *    AUTHENTICATE (org.apache.cassandra.auth.PasswordAuthenticator); then
+ *    only AUTH_RESPONSE is accepted ("Unexpected message QUERY, expecting
+ *    SASL_RESPONSE"). Its SASL PLAIN token is checked on libuv's thread
+ *    pool (bcrypt, src/auth) while the connection reads nothing more; the
+ *    answer is AUTH_SUCCESS (null token) or ERROR 0x0100, after which the
+ *    client may try again. Requests then carry the role to exec, which
+ *    checks permissions (exec/access.c).
+ *  - With client_encryption_options enabled, every byte goes through a
+ *    TLS session (server/tls.c): ciphertext is read into tls_in and
+ *    decrypted into rbuf; responses are encrypted as they are flushed.
+ *    With optional: true the first byte decides: 0x16 (a TLS handshake)
+ *    starts TLS, anything else is served as plain CQL.
  *
  * Lifetime: a connection is reference counted (one reference for the open
  * socket, one per request in flight, one per uv_write in progress, one
@@ -54,9 +78,11 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "auth/auth.h"
 #include "exec/exec.h"
 #include "proto/proto.h"
 #include "server/server_int.h"
+#include "server/tls.h"
 
 #define READ_CHUNK ((size_t)64 * 1024)
 #define HIGH_WATER ((size_t)64 << 20)
@@ -74,10 +100,14 @@ struct conn {
     bool reading;
     bool input_paused; /* frames left unprocessed: too much output queued */
     bool dirty;
-    uint8_t version; /* 0 until the first valid frame */
-    unsigned events; /* EV_* registered */
-    char *keyspace;  /* USE; hln_malloc'd */
-    hln_buf rbuf;    /* unread input is rbuf.data[roff .. rbuf.len) */
+    uint8_t version;     /* 0 until the first valid frame */
+    uint8_t compression; /* PX_COMP_*, in force once READY is queued */
+    bool framed;         /* v5 framing in force */
+    size_t plain_len;    /* leading wbuf bytes to write as they are (up to READY) */
+    px_v5_in v5in;       /* framed: input frames -> envelopes */
+    unsigned events;     /* EV_* registered */
+    char *keyspace;      /* USE; hln_malloc'd */
+    hln_buf rbuf;        /* unread input is rbuf.data[roff .. rbuf.len) */
     size_t roff;
     size_t want;    /* bytes of the frame being received, 0 if unknown */
     hln_buf wbuf;   /* output not yet handed to uv_write */
@@ -86,7 +116,19 @@ struct conn {
     conn *prev, *next; /* ss->conns */
     conn *dirty_next;  /* ss->dirty */
     char peer[64];
+    /* authentication (PasswordAuthenticator): STARTUP answered with
+     * AUTHENTICATE; only AUTH_RESPONSE until AUTH_SUCCESS */
+    bool authenticating;
+    bool auth_busy; /* a password check runs off the loop: input waits */
+    char *role;     /* the logged-in role; hln_malloc'd */
+    /* TLS (client_encryption_options): tls_in holds ciphertext read and
+     * not yet decrypted, tls_out ciphertext not yet handed to uv_write */
+    uint8_t tls_mode; /* TLS_OFF, TLS_ON, TLS_UNDECIDED (optional: first byte decides) */
+    tls_conn *tls;
+    hln_buf tls_in, tls_out;
 };
+
+enum { TLS_OFF, TLS_ON, TLS_UNDECIDED };
 
 typedef struct write_req {
     uv_write_t req;
@@ -100,6 +142,9 @@ typedef struct conn_req {
     int16_t stream;
     uint8_t version;
     uint8_t opcode;
+    bool has_md; /* v5 EXECUTE: the result metadata id the client holds */
+    uint8_t md_id[16];
+    uint16_t md_idlen;
 } conn_req;
 
 static void conn_close(conn *c);
@@ -120,7 +165,12 @@ static void conn_unref(conn *c)
     c->ss->live--;
     hln_buf_free(&c->rbuf);
     hln_buf_free(&c->wbuf);
+    px_v5_in_free(&c->v5in);
     hln_free(c->keyspace);
+    hln_free(c->role);
+    tls_conn_free(c->tls);
+    hln_buf_free(&c->tls_in);
+    hln_buf_free(&c->tls_out);
     hln_free(c);
 }
 
@@ -128,7 +178,7 @@ static void conn_unref(conn *c)
 
 static size_t queued(const conn *c)
 {
-    return c->wbuf.len + c->writing;
+    return c->wbuf.len + c->tls_out.len + c->writing;
 }
 
 static void mark_dirty(conn *c)
@@ -175,9 +225,35 @@ static void on_write(uv_write_t *req, int status)
     conn_unref(c);
 }
 
+/* Compression (v3/v4) or framing (v5) of the envelopes queued after
+ * plain_len; on ENOMEM wbuf.err is set for flush to see. */
+static void transform_output(conn *c)
+{
+    size_t plain = c->plain_len;
+    c->plain_len = 0;
+    if ((!c->framed && c->compression == PX_COMP_NONE) || c->wbuf.err || c->wbuf.len <= plain)
+        return;
+    hln_buf out;
+    hln_buf_init(&out);
+    hln_buf_put(&out, c->wbuf.data, plain);
+    if (c->framed)
+        px_v5_frame_envelopes(&out, c->wbuf.data + plain, c->wbuf.len - plain,
+                              c->compression == PX_COMP_LZ4);
+    else
+        px_compress_envelopes(c->compression, &out, c->wbuf.data + plain, c->wbuf.len - plain);
+    if (out.err) {
+        hln_buf_free(&out);
+        c->wbuf.err = HLN_ENOMEM;
+        return;
+    }
+    hln_buf_free(&c->wbuf);
+    c->wbuf = out;
+}
+
 static void flush(conn *c)
 {
-    if (c->closing || c->wbuf.len == 0) return;
+    if (c->closing || (c->wbuf.len == 0 && c->tls_out.len == 0)) return;
+    transform_output(c); /* before TLS: frames / compressed bodies are what TLS carries */
     if (c->wbuf.err || c->wbuf.len > UINT32_MAX) {
         /* an encoder ran out of memory (or uv_buf_t cannot describe the
          * output): the stream is unusable */
@@ -192,8 +268,33 @@ static void flush(conn *c)
         return;
     }
     w->c = c;
-    w->buf = c->wbuf;
-    hln_buf_init(&c->wbuf);
+    if (c->tls) {
+        /* encrypt the responses after whatever TLS itself has to send */
+        hln_error err;
+        int rc =
+            c->wbuf.len ? tls_conn_write(c->tls, c->wbuf.data, c->wbuf.len, &c->tls_out, &err) : 0;
+        hln_buf_reset(&c->wbuf);
+        if (c->wbuf.cap > 4 * READ_CHUNK) { /* give back a big response's buffer */
+            hln_buf_free(&c->wbuf);
+            hln_buf_init(&c->wbuf);
+        }
+        if (rc || c->tls_out.err || c->tls_out.len > UINT32_MAX) {
+            HLN_DEBUG("connection %s: %s", c->peer, rc ? err.msg : "cannot encrypt responses");
+            hln_free(w);
+            conn_close(c);
+            return;
+        }
+        w->buf = c->tls_out;
+        hln_buf_init(&c->tls_out);
+        if (w->buf.len == 0) { /* held back until the handshake is done */
+            hln_buf_free(&w->buf);
+            hln_free(w);
+            return;
+        }
+    } else {
+        w->buf = c->wbuf;
+        hln_buf_init(&c->wbuf);
+    }
     uv_buf_t b = uv_buf_init((char *)w->buf.data, (unsigned)w->buf.len);
     c->writing += w->buf.len;
     conn_ref(c);
@@ -287,7 +388,8 @@ static void on_request_done(ex_request *r)
         } else {
             if (r->result.kind == EX_ROWS && r->params.skip_metadata) r->result.no_metadata = true;
             size_t off = px_frame_begin(&c->wbuf, q->version, 0, q->stream, PX_RESULT);
-            px_encode_result(&c->wbuf, q->version, &r->result);
+            px_encode_result_md(&c->wbuf, q->version, &r->result, q->has_md ? q->md_id : NULL,
+                                q->md_idlen);
             px_frame_end(&c->wbuf, off);
             mark_dirty(c);
         }
@@ -332,19 +434,36 @@ static void run_request(conn *c, const px_header *h, const uint8_t *body, size_t
     hln_rd_init(&rd, copy, len);
     const char *cql = NULL;
     size_t cqllen = 0;
-    const uint8_t *id = NULL;
-    size_t idlen = 0;
+    const uint8_t *id = NULL, *md_id = NULL;
+    size_t idlen = 0, md_idlen = 0;
+    ex_batch_item *items = NULL;
+    int btype = 0, nitems = 0;
     if (!rc) {
         if (h->opcode == PX_QUERY)
             rc = px_decode_query(&rd, h->version, &r->arena, &cql, &cqllen, &r->params, &err);
         else if (h->opcode == PX_PREPARE)
-            rc = px_decode_prepare(&rd, h->version, &r->arena, &cql, &cqllen, &err);
+            rc = px_decode_prepare_ks(&rd, h->version, &r->arena, &cql, &cqllen,
+                                      &r->params.keyspace, &err);
+        else if (h->opcode == PX_BATCH)
+            rc = px_decode_batch(&rd, h->version, &r->arena, &btype, &items, &nitems, &r->params,
+                                 &err);
         else
-            rc = px_decode_execute(&rd, h->version, &r->arena, &id, &idlen, &r->params, &err);
+            rc = px_decode_execute_md(&rd, h->version, &r->arena, &id, &idlen, &md_id, &md_idlen,
+                                      &r->params, &err);
     }
-    if (!rc && c->keyspace) {
+    if (!rc && md_id) { /* v5: remembered to tell the client if the metadata changed */
+        q->has_md = true;
+        q->md_idlen = (uint16_t)md_idlen;
+        memcpy(q->md_id, md_id, md_idlen < sizeof q->md_id ? md_idlen : sizeof q->md_id);
+    }
+    /* v5 requests may name their keyspace; otherwise the connection's (USE) */
+    if (!rc && c->keyspace && !r->params.keyspace) {
         r->params.keyspace = hln_arena_strdup(&r->arena, c->keyspace);
         if (!r->params.keyspace) rc = hln_fail(&err, HLN_ENOMEM, "Out of memory");
+    }
+    if (!rc && c->role) { /* exec checks its permissions */
+        r->params.role = hln_arena_strdup(&r->arena, c->role);
+        if (!r->params.role) rc = hln_fail(&err, HLN_ENOMEM, "Out of memory");
     }
     if (rc) {
         send_hln_error(c, h->version, h->stream, &err);
@@ -359,6 +478,8 @@ static void run_request(conn *c, const px_header *h, const uint8_t *body, size_t
         ex_query(r, cql, cqllen);
     else if (h->opcode == PX_PREPARE)
         ex_prepare(r, cql, cqllen);
+    else if (h->opcode == PX_BATCH)
+        ex_batch(r, btype, items, nitems);
     else
         ex_execute(r, id, idlen);
 }
@@ -432,6 +553,25 @@ static int major_version(const char *v)
     return n;
 }
 
+static size_t max_body_of(const conn *c)
+{
+    size_t max_frame = c->ss->srv ? c->ss->srv->eng->cfg.max_frame_bytes : ((size_t)16 << 20);
+    return max_frame > PX_HEADER_LEN ? max_frame - PX_HEADER_LEN : 0;
+}
+
+/* Called right after READY (or AUTHENTICATE) is queued in answer to
+ * STARTUP: what is queued so far leaves as it is; from the next message
+ * on, compression (comp) and, for v5, framing apply in both directions. */
+static void start_transport(conn *c, uint8_t version, int comp)
+{
+    c->plain_len = c->wbuf.len;
+    c->compression = (uint8_t)comp;
+    if (version >= 5 && !c->framed) {
+        px_v5_in_init(&c->v5in, comp == PX_COMP_LZ4, max_body_of(c));
+        c->framed = true;
+    }
+}
+
 static void handle_startup(conn *c, const px_header *h, hln_rd *rd)
 {
     hln_arena a;
@@ -445,6 +585,7 @@ static void handle_startup(conn *c, const px_header *h, hln_rd *rd)
         return;
     }
     const char *cqlv = NULL, *compression = NULL;
+    int comp = PX_COMP_NONE;
     for (int i = 0; i < st.nopts; i++) {
         if (!strcasecmp(st.opts[i].key, "CQL_VERSION"))
             cqlv = st.opts[i].value;
@@ -461,15 +602,24 @@ static void handle_startup(conn *c, const px_header *h, hln_rd *rd)
                       "CQL version %s is not supported by the binary protocol (supported version "
                       "are >= 3.0.0)",
                       cqlv);
-    else if (compression && (!strcasecmp(compression, "lz4") || !strcasecmp(compression, "snappy")))
-        send_error_in(c, h->version, h->stream, HLN_EPROTO,
-                      "This instance does not support %s compression", compression);
-    else if (compression)
+    else if (compression && (comp = px_compression_parse(compression)) < 0)
         send_error_in(c, h->version, h->stream, HLN_EPROTO, "Unknown compression algorithm: %s",
                       compression);
-    else {
+    else if (comp == PX_COMP_SNAPPY && h->version >= 5)
+        send_error_in(c, h->version, h->stream, HLN_EPROTO,
+                      "Snappy compression is not supported in protocol V5");
+    else if (c->ss->srv && c->ss->srv->eng->cfg.password_auth) {
+        /* PasswordAuthenticator: SASL PLAIN in AUTH_RESPONSE comes next */
+        c->authenticating = true;
+        size_t off = px_frame_begin(&c->wbuf, h->version, 0, h->stream, PX_AUTHENTICATE);
+        hln_buf_string(&c->wbuf, "org.apache.cassandra.auth.PasswordAuthenticator");
+        px_frame_end(&c->wbuf, off);
+        mark_dirty(c);
+        start_transport(c, h->version, comp);
+    } else {
         c->ready = true;
         reply_simple(c, h, PX_READY);
+        start_transport(c, h->version, comp);
     }
     hln_arena_free(&a);
 }
@@ -507,6 +657,114 @@ static void handle_register(conn *c, const px_header *h, hln_rd *rd)
     hln_arena_free(&a);
 }
 
+/* ---- authentication (PasswordAuthenticator) ------------------------------ */
+
+/* One AUTH_RESPONSE being checked on the thread pool: bcrypt is slow by
+ * design, so the shard's loop must not wait for it. */
+typedef struct auth_job {
+    uv_work_t w;
+    conn *c;
+    hln_auth *store;
+    int16_t stream;
+    uint8_t version;
+    uint8_t *token; /* the SASL PLAIN token; wiped before it is freed */
+    size_t len;
+    char *role;
+    int rc;
+    hln_error err;
+} auth_job;
+
+static void auth_job_free(auth_job *j)
+{
+    if (j->token) explicit_bzero(j->token, j->len);
+    hln_free(j->token);
+    hln_free(j->role);
+    hln_free(j);
+}
+
+static void auth_work(uv_work_t *w)
+{
+    auth_job *j = w->data;
+    j->rc = auth_login(j->store, j->token, j->len, &j->role, &j->err);
+}
+
+static void auth_done(uv_work_t *w, int status)
+{
+    auth_job *j = w->data;
+    conn *c = j->c;
+    c->auth_busy = false;
+    if (!c->closing) {
+        if (status) j->rc = hln_fail(&j->err, HLN_ESERVER, "Authentication was interrupted");
+        if (j->rc == 0) {
+            hln_free(c->role);
+            c->role = j->role;
+            j->role = NULL;
+            c->authenticating = false;
+            c->ready = true;
+            size_t off = px_frame_begin(&c->wbuf, j->version, 0, j->stream, PX_AUTH_SUCCESS);
+            hln_buf_u32(&c->wbuf, 0xFFFFFFFFu); /* [bytes] token: null, as Cassandra's PLAIN */
+            px_frame_end(&c->wbuf, off);
+            mark_dirty(c);
+            HLN_DEBUG("connection %s: logged in as %s", c->peer, c->role);
+        } else {
+            /* 0x0100; the connection stays open and may try again */
+            if (!j->err.code) j->err.code = j->rc;
+            HLN_DEBUG("connection %s: %s", c->peer, j->err.msg);
+            send_hln_error(c, j->version, j->stream, &j->err);
+        }
+        start_reading(c);
+        process_input(c); /* frames that arrived meanwhile */
+    }
+    auth_job_free(j);
+    conn_unref(c);
+}
+
+static void handle_auth_response(conn *c, const px_header *h, hln_rd *rd)
+{
+    int32_t n = (int32_t)hln_rd_u32(rd);
+    const uint8_t *tok = n > 0 ? hln_rd_take(rd, (size_t)n) : NULL;
+    if (rd->err) {
+        send_error_in(c, h->version, h->stream, HLN_EPROTO,
+                      "Invalid AUTH_RESPONSE message: the token is truncated");
+        return;
+    }
+    srv *sv = c->ss->srv;
+    auth_job *j = hln_calloc(1, sizeof *j);
+    if (j && n > 0) {
+        j->token = hln_malloc((size_t)n);
+        if (j->token) {
+            memcpy(j->token, tok, (size_t)n);
+            j->len = (size_t)n;
+        }
+    }
+    if (!j || (n > 0 && !j->token) || !sv || !sv->eng->auth) {
+        if (j) auth_job_free(j);
+        send_error_in(c, h->version, h->stream, HLN_ESERVER, "Cannot authenticate: %s",
+                      j ? "no auth store" : "out of memory");
+        return;
+    }
+    j->w.data = j;
+    j->c = c;
+    j->store = sv->eng->auth;
+    j->stream = h->stream;
+    j->version = h->version;
+    conn_ref(c);
+    c->auth_busy = true;
+    if (c->reading) { /* nothing more is read until the answer is out */
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = false;
+    }
+    int rc = uv_queue_work(&c->ss->shard->loop, &j->w, auth_work, auth_done);
+    if (rc) {
+        c->auth_busy = false;
+        auth_job_free(j);
+        send_error_in(c, h->version, h->stream, HLN_ESERVER, "Cannot authenticate: %s",
+                      uv_strerror(rc));
+        start_reading(c);
+        conn_unref(c);
+    }
+}
+
 /* [bytes map] of a frame with the custom payload flag: skipped. */
 static int skip_custom_payload(hln_rd *rd)
 {
@@ -520,7 +778,7 @@ static int skip_custom_payload(hln_rd *rd)
     return rd->err;
 }
 
-static void handle_frame(conn *c, const px_header *h, const uint8_t *body)
+static void dispatch_frame(conn *c, const px_header *h, const uint8_t *body)
 {
     const char *name = opcode_name(h->opcode);
     if (h->response || !name || !is_request_opcode(h->opcode)) {
@@ -545,7 +803,12 @@ static void handle_frame(conn *c, const px_header *h, const uint8_t *body)
                       "Invalid %s message: malformed custom payload", name);
         return;
     }
-    if (!c->ready && h->opcode != PX_OPTIONS && h->opcode != PX_STARTUP) {
+    if (!c->ready && c->authenticating && h->opcode != PX_AUTH_RESPONSE) {
+        send_error_in(c, h->version, h->stream, HLN_EPROTO,
+                      "Unexpected message %s, expecting SASL_RESPONSE", name);
+        return;
+    }
+    if (!c->ready && !c->authenticating && h->opcode != PX_OPTIONS && h->opcode != PX_STARTUP) {
         send_error_in(c, h->version, h->stream, HLN_EPROTO,
                       "Unexpected message %s, expecting STARTUP or OPTIONS", name);
         return;
@@ -567,45 +830,113 @@ static void handle_frame(conn *c, const px_header *h, const uint8_t *body)
     case PX_QUERY:
     case PX_PREPARE:
     case PX_EXECUTE:
+    case PX_BATCH:
         run_request(c, h, rd.p + rd.off, hln_rd_left(&rd));
         break;
-    case PX_BATCH:
-        send_error_in(c, h->version, h->stream, HLN_EUNSUPPORTED,
-                      "BATCH messages are not supported yet by Helenus");
-        break;
-    default: /* AUTH_RESPONSE: no authenticator is configured */
-        send_error_in(c, h->version, h->stream, HLN_EPROTO,
-                      "Unexpected message %s, the connection is already initialized", name);
+    default: /* AUTH_RESPONSE */
+        if (c->authenticating)
+            handle_auth_response(c, h, &rd);
+        else
+            send_error_in(c, h->version, h->stream, HLN_EPROTO,
+                          "Unexpected message %s, the connection is already initialized", name);
         break;
     }
+}
+
+/* Decompresses a compressed v3/v4 body, then dispatches. In v5 the
+ * envelope flag is deprecated and ignored (frames carry compression). */
+static void handle_frame(conn *c, const px_header *h, const uint8_t *body)
+{
+    if (!(h->flags & PX_FLAG_COMPRESSION) || (c->compression == PX_COMP_NONE && h->version < 5)) {
+        dispatch_frame(c, h, body); /* a flag without compression: refused there */
+        return;
+    }
+    px_header hh = *h;
+    hh.flags &= (uint8_t)~PX_FLAG_COMPRESSION;
+    if (h->version >= 5) {
+        dispatch_frame(c, &hh, body);
+        return;
+    }
+    hln_buf plain;
+    hln_buf_init(&plain);
+    hln_error err;
+    memset(&err, 0, sizeof err);
+    if (px_body_decompress(c->compression, body, h->length, max_body_of(c), &plain, &err)) {
+        send_hln_error(c, h->version, h->stream, &err);
+    } else {
+        static const uint8_t empty[1];
+        hh.length = (uint32_t)plain.len;
+        dispatch_frame(c, &hh, plain.len ? plain.data : empty);
+    }
+    hln_buf_free(&plain);
+}
+
+/* v5: moves one frame from the read buffer into the envelope stream.
+ * Returns true if a frame was taken (or skipped as corrupt), false if more
+ * input is needed (c->want set) or the connection is being closed. */
+static bool pull_frame(conn *c)
+{
+    size_t avail = c->rbuf.len - c->roff, used = 0;
+    hln_error err;
+    memset(&err, 0, sizeof err);
+    int rc =
+        avail ? px_v5_in_take(&c->v5in, c->rbuf.data + c->roff, avail, &used, &err) : HLN_EAGAIN;
+    if (rc == 0) {
+        c->roff += used;
+        return true;
+    }
+    if (rc == HLN_EAGAIN) {
+        c->want = used > avail ? used - avail : 0;
+        return false;
+    }
+    if (rc == HLN_ECORRUPT) { /* the frame is skipped, its requests lost (as Cassandra) */
+        if (c->v5in.corrupt_recovered <= 10) HLN_WARN("connection %s: %s", c->peer, err.msg);
+        c->roff += used;
+        return true;
+    }
+    HLN_WARN("connection %s: %s; closing", c->peer, err.msg);
+    send_hln_error(c, c->version, 0, &err);
+    c->close_after_write = true;
+    return false;
 }
 
 /* Parses and handles every complete frame in the read buffer. */
 static void process_input(conn *c)
 {
-    size_t max_frame = c->ss->srv ? c->ss->srv->eng->cfg.max_frame_bytes : ((size_t)16 << 20);
-    size_t max_body = max_frame > PX_HEADER_LEN ? max_frame - PX_HEADER_LEN : 0;
+    size_t max_body = max_body_of(c);
     c->want = 0;
     while (!c->closing && !c->close_after_write) {
+        if (c->auth_busy) break; /* the frames after AUTH_RESPONSE wait for its answer */
         if (queued(c) > HIGH_WATER) {
             /* the client is not reading its results: stop executing its
              * requests until on_write sees the output drain */
             c->input_paused = true;
             break;
         }
-        const uint8_t *p = c->rbuf.data + c->roff;
-        size_t avail = c->rbuf.len - c->roff;
+        /* v5 framing: envelopes come out of c->v5in, fed frame by frame */
+        bool framed = c->framed;
+        hln_buf *src = framed ? &c->v5in.env : &c->rbuf;
+        size_t *srcoff = framed ? &c->v5in.env_off : &c->roff;
+        size_t avail = src->len - *srcoff;
+        if (avail == 0 && framed) {
+            if (pull_frame(c)) continue;
+            break;
+        }
+        const uint8_t *p = src->data + *srcoff;
         px_header h;
         hln_error err;
         memset(&err, 0, sizeof err);
         int rc = px_header_parse(p, avail, max_body, &h, &err);
-        if (rc == HLN_EAGAIN) break;
+        if (rc == HLN_EAGAIN) {
+            if (framed && pull_frame(c)) continue;
+            break;
+        }
         if (rc == HLN_EBADVERSION) {
             /* Answer in the client's framing if it is an old one we can
              * write, else in our highest version (or the one in use). */
             uint8_t v = (h.version == 1 || h.version == 2) ? h.version
                         : c->version                       ? c->version
-                                                           : PX_MAX_VERSION;
+                                                           : 4;
             HLN_DEBUG("connection %s: %s", c->peer, err.msg);
             send_hln_error(c, v, h.stream, &err);
             c->close_after_write = true;
@@ -619,10 +950,14 @@ static void process_input(conn *c)
         }
         size_t total = PX_HEADER_LEN + (size_t)h.length;
         if (avail < total) {
+            if (framed) {
+                if (pull_frame(c)) continue;
+                break;
+            }
             c->want = total - avail;
             break;
         }
-        c->roff += total;
+        *srcoff += total;
         if (!c->version) {
             c->version = h.version;
         } else if (h.version != c->version) {
@@ -647,6 +982,7 @@ static void process_input(conn *c)
         c->rbuf.len -= c->roff;
         c->roff = 0;
     }
+    if (c->framed) px_v5_in_compact(&c->v5in);
 }
 
 /* ---- reading ---------------------------------------------------------------- */
@@ -655,13 +991,56 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     HLN_UNUSED(suggested);
     conn *c = h->data;
-    size_t need = c->want > READ_CHUNK ? c->want : READ_CHUNK;
-    if (hln_buf_reserve(&c->rbuf, need)) {
-        c->rbuf.err = 0; /* not sticky for reads: the callback sees UV_ENOBUFS */
+    hln_buf *b = c->tls ? &c->tls_in : &c->rbuf; /* TLS: ciphertext goes aside */
+    size_t need = !c->tls && c->want > READ_CHUNK ? c->want : READ_CHUNK;
+    if (hln_buf_reserve(b, need)) {
+        b->err = 0; /* not sticky for reads: the callback sees UV_ENOBUFS */
         *buf = uv_buf_init(NULL, 0);
         return;
     }
-    *buf = uv_buf_init((char *)c->rbuf.data + c->rbuf.len, (unsigned)(c->rbuf.cap - c->rbuf.len));
+    *buf = uv_buf_init((char *)b->data + b->len, (unsigned)(b->cap - b->len));
+}
+
+/* TLS between the socket and the frames: in optional mode decides from the
+ * first byte whether the client speaks TLS, then decrypts what was read
+ * into rbuf and queues what TLS must answer. Returns false when the
+ * connection is going away (a failed handshake, close_notify). */
+static bool tls_input(conn *c)
+{
+    srv *sv = c->ss->srv;
+    if (c->tls_mode == TLS_UNDECIDED) {
+        if (c->rbuf.len == 0) return true;
+        if (c->rbuf.data[0] != TLS_HANDSHAKE_BYTE) {
+            c->tls_mode = TLS_OFF; /* a CQL frame: plain text on the TLS port */
+            return true;
+        }
+        c->tls_mode = TLS_ON;
+        c->tls = sv && sv->tls ? tls_conn_new(sv->tls) : NULL;
+        if (!c->tls) {
+            conn_close(c);
+            return false;
+        }
+        hln_buf_free(&c->tls_in);
+        c->tls_in = c->rbuf; /* what was read so far is the client's hello */
+        hln_buf_init(&c->rbuf);
+        c->roff = 0;
+    }
+    if (!c->tls) return true;
+    hln_error err;
+    int rc = tls_conn_read(c->tls, c->tls_in.data, c->tls_in.len, &c->rbuf, &c->tls_out, &err);
+    hln_buf_reset(&c->tls_in);
+    if (c->tls_in.cap > 4 * READ_CHUNK) {
+        hln_buf_free(&c->tls_in);
+        hln_buf_init(&c->tls_in);
+    }
+    if (rc) {
+        if (rc < 0) HLN_DEBUG("connection %s: %s", c->peer, err.msg);
+        c->close_after_write = true; /* after the alert, if any */
+        mark_dirty(c);
+        return false;
+    }
+    if (c->tls_out.len) mark_dirty(c);
+    return true;
 }
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
@@ -676,15 +1055,18 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     }
     if (nread == 0 || c->closing) return;
     if (c->close_after_write) return; /* a fatal error is on its way out: ignore further input */
-    c->rbuf.len += (size_t)nread;
+    if (c->tls)
+        c->tls_in.len += (size_t)nread;
+    else
+        c->rbuf.len += (size_t)nread;
     conn_ref(c); /* handlers may close the connection */
-    process_input(c);
+    if (c->tls_mode == TLS_OFF || tls_input(c)) process_input(c);
     conn_unref(c);
 }
 
 static void start_reading(conn *c)
 {
-    if (c->reading || c->closing) return;
+    if (c->reading || c->closing || c->auth_busy) return;
     int rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
     if (rc) {
         HLN_WARN("connection %s: cannot read: %s", c->peer, uv_strerror(rc));
@@ -706,6 +1088,22 @@ void conn_adopt(srv_shard *ss, int fd)
     ss->live++;
     hln_buf_init(&c->rbuf);
     hln_buf_init(&c->wbuf);
+    hln_buf_init(&c->tls_in);
+    hln_buf_init(&c->tls_out);
+    srv *sv = ss->srv;
+    if (sv && sv->tls) {
+        /* TLS from the first byte, or (optional) TLS if the first byte is a
+         * handshake, plain CQL otherwise */
+        c->tls_mode = sv->eng->cfg.tls.optional ? TLS_UNDECIDED : TLS_ON;
+        if (c->tls_mode == TLS_ON && !(c->tls = tls_conn_new(sv->tls))) {
+            HLN_WARN("cannot start TLS for a new connection: out of memory");
+            ss->live--;
+            hln_buf_free(&c->tls_in);
+            close(fd);
+            hln_free(c);
+            return;
+        }
+    }
     uv_tcp_init(&ss->shard->loop, &c->tcp);
     c->tcp.data = c;
     int rc = uv_tcp_open(&c->tcp, fd);

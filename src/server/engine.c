@@ -3,7 +3,8 @@
  * messages, start and stop.
  *
  * What: engine_start opens the data directory (creating it), checks and
- * records <data>/helenus.meta, opens the catalog, fills in what
+ * records <data>/helenus.meta, opens the catalog and the auth store
+ * (<data>/auth, src/auth), fills in what
  * system.local describes about this node, initialises exec, and starts one
  * thread per shard. Each shard thread owns a libuv loop, an async handle
  * that wakes it for messages, its storage engine (<data>/shard-<id>, opened
@@ -59,6 +60,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "auth/auth.h"
 #include "exec/exec.h"
 #include "server/server_int.h"
 
@@ -551,6 +553,7 @@ static void engine_free(engine_priv *ep)
         hln_free(e->shards);
     }
     if (e->catalog) catalog_close(e->catalog);
+    auth_close(e->auth);
     hln_free(ep->sp);
     if (ep->lock_fd >= 0) close(ep->lock_fd); /* releases the flock */
     pthread_mutex_destroy(&ep->mu);
@@ -575,6 +578,11 @@ int engine_start(hln_engine **out, const hln_config *cfg, hln_error *err)
     if (!rc) rc = open_meta(e, err);
     if (!rc) rc = fill_node(e, err);
     if (!rc) rc = catalog_open(&e->catalog, e->cfg.data_dir, err);
+    /* roles and permissions; the default superuser is made when passwords
+     * are checked and no role exists yet */
+    if (!rc)
+        rc = auth_open(&e->auth, e->cfg.data_dir, e->cfg.password_auth, e->cfg.auth_bcrypt_rounds,
+                       err);
     if (rc) {
         engine_free(ep);
         return rc;

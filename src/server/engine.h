@@ -29,6 +29,20 @@
 #include "schema/schema.h"
 #include "storage/storage.h"
 
+/* client_encryption_options (server/tls.c; docs/OPERATIONS.md). */
+typedef struct hln_tls_config {
+    bool enabled;
+    bool optional;              /* serve TLS and plain text on the same port */
+    int require_client_auth;    /* 0 no, 1 yes, 2 optional (verify if sent) */
+    char keystore[1024];        /* PEM: private key and certificate chain */
+    char keystore_password[256];
+    char certificate[1024];     /* (helenus) PEM certificate chain, path or inline */
+    char private_key[1024];     /* (helenus) PEM private key, path or inline */
+    char truststore[1024];      /* PEM CA bundle for client certificates */
+    char protocol[32];          /* lowest TLS version accepted: TLSv1.2 (default), TLSv1.3 */
+    char cipher_suites[512];    /* OpenSSL cipher list (TLS 1.2), "" = OpenSSL's default */
+} hln_tls_config;
+
 typedef struct hln_config {
     char data_dir[1024];           /* ./helenus-data */
     char listen_address[256];      /* rpc_address, 127.0.0.1 */
@@ -39,6 +53,11 @@ typedef struct hln_config {
     char rack[64];                 /* "rack1" */
     st_options storage;            /* commitlog_sync, periods, thresholds */
     size_t max_frame_bytes;        /* native_transport_max_frame_size, 16 MiB */
+    /* authentication and authorisation (docs/OPERATIONS.md) */
+    bool password_auth;            /* authenticator: PasswordAuthenticator */
+    bool authorization;            /* authorizer: CassandraAuthorizer */
+    int auth_bcrypt_rounds;        /* (helenus) cost of new password hashes, 10 */
+    hln_tls_config tls;            /* client_encryption_options */
 } hln_config;
 
 void hln_config_default(hln_config *c);
@@ -77,6 +96,7 @@ struct hln_engine {
     int64_t tokens[16];      /* this node's tokens (num_tokens 16, evenly spaced) */
     int64_t started_at;
     void *prepared;  /* exec's prepared-statement cache */
+    struct hln_auth *auth; /* roles and permissions (src/auth), opened by engine_start */
     /* set by server.c to hand new connections to shards and push events */
     void *server;
 };

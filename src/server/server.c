@@ -34,6 +34,7 @@
 
 #include "proto/proto.h"
 #include "server/server_int.h"
+#include "server/tls.h"
 
 static srv_shard *ss_of(hln_shard *s)
 {
@@ -186,6 +187,8 @@ int server_start(hln_engine *e, hln_error *err)
     if (!sv) return hln_fail(err, HLN_ENOMEM, "Out of memory");
     sv->eng = e;
     int rc = srv_resolve(e->cfg.listen_address, e->cfg.native_transport_port, &sv->addr, err);
+    /* TLS (client_encryption_options): one context for every shard */
+    if (!rc && e->cfg.tls.enabled) rc = tls_ctx_new(&sv->tls, &e->cfg.tls, err);
     if (rc) {
         hln_free(sv);
         return rc;
@@ -202,7 +205,10 @@ int server_start(hln_engine *e, hln_error *err)
         return rc; /* engine_stop frees what was set up */
     }
     e->node.port = sv->port;
-    HLN_INFO("listening for CQL clients on %s:%d", e->cfg.listen_address, sv->port);
+    HLN_INFO("listening for CQL clients on %s:%d%s", e->cfg.listen_address, sv->port,
+             !sv->tls              ? ""
+             : e->cfg.tls.optional ? " (TLS optional)"
+                                   : " (TLS)");
     return 0;
 }
 
@@ -223,6 +229,8 @@ void srv_destroy(hln_engine *e)
         hln_free(e->shards[i].server);
         e->shards[i].server = NULL;
     }
+    srv *sv = e->server;
+    if (sv) tls_ctx_free(sv->tls);
     hln_free(e->server);
     e->server = NULL;
 }

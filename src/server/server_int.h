@@ -25,6 +25,7 @@ typedef struct srv {
     /* result of the bind on shard 0, reported back to server_start */
     int listen_rc;
     hln_error listen_err;
+    struct tls_ctx *tls; /* client_encryption_options enabled (tls.h), else NULL */
 } srv;
 
 typedef struct srv_shard {

@@ -33,9 +33,15 @@
  * ignore_replay_errors says to skip it and go on.
  *
  * Reads: a point read merges the memtable partition and every sstable's
- * partition through row sources (storageInt.h, merge.c); a scan walks the
- * (token, pk) order of the memtable and every sstable index in step, merging
- * each partition the same way.
+ * partition through row sources (storageInt.h, merge.c), with the
+ * partition's deletion and range tombstones gathered from every source; a
+ * scan walks the (token, pk) order of the memtable and every sstable index
+ * in step, merging each partition the same way.
+ *
+ * Batches: st_apply_batch logs its mutations as one commitlog record (a
+ * batch record, docs/formats/mutation.md) before applying any, and replay
+ * applies a batch record as a whole, so a batch is all-or-nothing on this
+ * shard across a crash.
  *
  * Invariants:
  *  1. A table's data is in its memtable or its sstables, and every record of
@@ -309,10 +315,13 @@ static int table_get(st_engine *e, const uint8_t id[16], st_table **out, hln_err
 
 /* ---- flush --------------------------------------------------------------- */
 
-/* Copies row into out without what the row's own or the partition's
- * deletion shadows; false if nothing is left. */
-static bool purge_row(const st_row *in, int64_t pdel, st_row *out, st_cell *cells)
+/* Copies row into out without what the row's own deletion, the partition's
+ * deletion or one of its range tombstones shadows; false if nothing is
+ * left. */
+static bool purge_row(const st_row *in, const mt_part *p, st_row *out, st_cell *cells)
 {
+    int64_t pdel = p->pdel_ts;
+    if (p->nrts) pdel = st_ts_max(pdel, st_rt_cover(p->rts, p->nrts, in->ck, in->cklen));
     int64_t shadow = st_ts_max(pdel, in->del_ts);
     *out = *in;
     out->cells = cells;
@@ -334,8 +343,9 @@ static int write_memtable(st_table *t, const char *path, uint64_t *nparts, hln_e
     *nparts = 0;
     for (const mt_part *p = mt_first(t->mt); p && rc == 0; p = mt_next(p)) {
         bool begun = false;
-        if (p->pdel_ts != HLN_TS_NONE) {
+        if (p->pdel_ts != HLN_TS_NONE || p->nrts) {
             rc = sst_writer_begin_partition(w, p->key, p->klen, p->pdel_ts, err);
+            if (rc == 0 && p->nrts) rc = sst_writer_range_tombs(w, p->rts, p->nrts, err);
             begun = true;
         }
         mt_rowit it;
@@ -352,7 +362,7 @@ static int write_memtable(st_table *t, const char *path, uint64_t *nparts, hln_e
                 capcells = row->ncells;
             }
             st_row pr;
-            if (!purge_row(row, p->pdel_ts, &pr, cells)) continue;
+            if (!purge_row(row, p, &pr, cells)) continue;
             if (!begun) {
                 rc = sst_writer_begin_partition(w, p->key, p->klen, p->pdel_ts, err);
                 begun = true;
@@ -474,8 +484,10 @@ static int replay_one(void *ud, const uint8_t *body, size_t len, uint64_t seq, c
     hln_arena_reset(&e->replay_arena);
     hln_rd rd;
     hln_rd_init(&rd, body, len);
-    st_mutation m;
-    int rc = st_mutation_decode(&rd, &e->replay_arena, &m);
+    st_mutation one, *ms = &one;
+    uint32_t nm = 1;
+    int rc = len > 0 && body[0] == 2 ? st_batch_decode(&rd, &e->replay_arena, &ms, &nm)
+                                     : st_mutation_decode(&rd, &e->replay_arena, &one);
     if (rc == HLN_ENOMEM) return hln_fail(err, rc, "out of memory replaying the commitlog");
     if (rc < 0 || hln_rd_left(&rd) != 0) {
         /* the checksum matched, so this is no torn write: as Cassandra, stop
@@ -493,20 +505,25 @@ static int replay_one(void *ud, const uint8_t *body, size_t len, uint64_t seq, c
                     off);
         return 0;
     }
-    if (e->exists && !e->exists(e->ud, m.table_id)) {
-        e->skipped++;
-        return 0;
+    for (uint32_t i = 0; i < nm; i++) {
+        const st_mutation *m = &ms[i];
+        if (e->exists && !e->exists(e->ud, m->table_id)) {
+            e->skipped++;
+            continue;
+        }
+        st_table *t;
+        if ((rc = table_get(e, m->table_id, &t, err)) < 0) return rc;
+        if (mt_apply(t->mt, m) < 0)
+            return hln_fail(err, HLN_ENOMEM, "out of memory replaying the commitlog");
+        if (cl_mark_dirty(e->cl, seq, m->table_id) < 0)
+            return hln_fail(err, HLN_ENOMEM, "out of memory replaying the commitlog");
+        e->replayed++;
+        /* keep memory bounded: write big memtables out now; the segments
+           stay (they are retired by the flush that ends st_open) */
+        if (mt_bytes(t->mt) >= e->o.memtable_flush_bytes &&
+            (rc = flush_table(e, t, false, err)) < 0)
+            return rc;
     }
-    st_table *t;
-    if ((rc = table_get(e, m.table_id, &t, err)) < 0) return rc;
-    if (mt_apply(t->mt, &m) < 0)
-        return hln_fail(err, HLN_ENOMEM, "out of memory replaying the commitlog");
-    if (cl_mark_dirty(e->cl, seq, m.table_id) < 0)
-        return hln_fail(err, HLN_ENOMEM, "out of memory replaying the commitlog");
-    e->replayed++;
-    /* keep memory bounded: write big memtables out now; the segments stay
-       (they are retired by the flush that ends st_open) */
-    if (mt_bytes(t->mt) >= e->o.memtable_flush_bytes) return flush_table(e, t, false, err);
     return 0;
 }
 
@@ -601,30 +618,64 @@ int st_close(st_engine *e, hln_error *err)
 
 /* ---- writes -------------------------------------------------------------- */
 
-int st_apply(st_engine *e, const st_mutation *m, hln_error *err)
+/* Logs the record in e->enc (one mutation or a batch of n) and applies
+ * ms[0..n) to their memtables. */
+static int apply_logged(st_engine *e, const st_mutation *ms, uint32_t n, hln_error *err)
 {
-    if (!m || (m->pklen && !m->pk)) return hln_fail(err, HLN_EINVAL, "invalid mutation");
-    hln_buf_reset(&e->enc);
-    st_mutation_encode(m, &e->enc);
     if (e->enc.err) return hln_fail(err, HLN_ENOMEM, "out of memory encoding a mutation");
     size_t max = e->o.segment_bytes / 2;
     if (e->enc.len > max)
         return hln_fail(err, HLN_EINVAL, "Rejected an oversized mutation (%zu/%zu)", e->enc.len,
                         max);
-    st_table *t;
-    int rc = table_get(e, m->table_id, &t, err);
-    if (rc < 0) return rc;
-    if ((rc = cl_append(e->cl, e->enc.data, e->enc.len, err)) < 0) return rc;
+    /* every table first, so that a failure leaves nothing logged */
+    st_table *one = NULL, **ts = &one;
+    if (n > 1 && !(ts = hln_malloc((size_t)n * sizeof(*ts))))
+        return hln_fail(err, HLN_ENOMEM, "out of memory");
+    int rc = 0;
+    for (uint32_t i = 0; i < n && rc == 0; i++)
+        rc = table_get(e, ms[i].table_id, &ts[i], err);
+    if (rc == 0) rc = cl_append(e->cl, e->enc.data, e->enc.len, err);
     uint64_t seq = cl_current_seq(e->cl);
-    if (t->dirty_seq != seq) {
-        if (cl_mark_dirty(e->cl, 0, t->id) < 0) return hln_fail(err, HLN_ENOMEM, "out of memory");
-        t->dirty_seq = seq;
+    for (uint32_t i = 0; i < n && rc == 0; i++) {
+        st_table *t = ts[i];
+        if (t->dirty_seq != seq) {
+            if (cl_mark_dirty(e->cl, 0, t->id) < 0) {
+                rc = hln_fail(err, HLN_ENOMEM, "out of memory");
+                break;
+            }
+            t->dirty_seq = seq;
+        }
+        if (mt_apply(t->mt, &ms[i]) < 0)
+            rc = hln_fail(err, HLN_ENOMEM, "out of memory applying a mutation");
     }
-    if (mt_apply(t->mt, m) < 0)
-        return hln_fail(err, HLN_ENOMEM, "out of memory applying a mutation");
-    if (mt_bytes(t->mt) >= e->o.memtable_flush_bytes && (rc = flush_table(e, t, true, err)) < 0)
-        return rc;
+    /* flushing may replace a table's memtable: only after every apply */
+    for (uint32_t i = 0; i < n && rc == 0; i++)
+        if (mt_bytes(ts[i]->mt) >= e->o.memtable_flush_bytes) rc = flush_table(e, ts[i], true, err);
+    if (ts != &one) hln_free(ts);
+    if (rc < 0) return rc;
     return relieve_commitlog(e, err);
+}
+
+int st_apply(st_engine *e, const st_mutation *m, hln_error *err)
+{
+    if (!m || (m->pklen && !m->pk) || (m->nrts && !m->rts))
+        return hln_fail(err, HLN_EINVAL, "invalid mutation");
+    hln_buf_reset(&e->enc);
+    st_mutation_encode(m, &e->enc);
+    return apply_logged(e, m, 1, err);
+}
+
+int st_apply_batch(st_engine *e, const st_mutation *ms, uint32_t n, hln_error *err)
+{
+    if (n == 0) return 0;
+    if (!ms) return hln_fail(err, HLN_EINVAL, "invalid batch");
+    for (uint32_t i = 0; i < n; i++)
+        if ((ms[i].pklen && !ms[i].pk) || (ms[i].nrts && !ms[i].rts))
+            return hln_fail(err, HLN_EINVAL, "invalid mutation");
+    if (n == 1) return st_apply(e, ms, err);
+    hln_buf_reset(&e->enc);
+    st_batch_encode(ms, n, &e->enc);
+    return apply_logged(e, ms, n, err);
 }
 
 int st_drop_table(st_engine *e, const uint8_t table_id[16], hln_error *err)
@@ -671,6 +722,43 @@ int st_drop_table(st_engine *e, const uint8_t table_id[16], hln_error *err)
 
 /* ---- reads --------------------------------------------------------------- */
 
+/* Range tombstones of one partition gathered from its sources. */
+typedef struct rtvec {
+    st_range_tomb *v;
+    uint32_t n, cap;
+} rtvec;
+
+static int rtvec_add(rtvec *rv, hln_arena *a, const st_range_tomb *rts, uint32_t n)
+{
+    if (n == 0) return 0;
+    if (rv->n + n > rv->cap) {
+        uint32_t ncap = rv->cap ? rv->cap : 4;
+        while (ncap < rv->n + n)
+            ncap *= 2;
+        st_range_tomb *nv = hln_arena_alloc(a, (size_t)ncap * sizeof(*nv));
+        if (!nv) return HLN_ENOMEM;
+        if (rv->n) memcpy(nv, rv->v, (size_t)rv->n * sizeof(*nv));
+        rv->v = nv;
+        rv->cap = ncap;
+    }
+    memcpy(rv->v + rv->n, rts, (size_t)n * sizeof(*rts));
+    rv->n += n;
+    return 0;
+}
+
+/* Adds the range tombstones of sstable entry se. The memtable's are added
+ * by reference: memtable memory outlives the read. */
+static int rtvec_add_sst(rtvec *rv, hln_arena *a, const sst_reader *r, const sst_entry *se,
+                         hln_error *err)
+{
+    if (se->nrts == 0) return 0;
+    st_range_tomb *rts;
+    int rc = sst_entry_rts(r, se, a, &rts, err);
+    if (rc == 0 && rtvec_add(rv, a, rts, se->nrts) < 0)
+        rc = hln_fail(err, HLN_ENOMEM, "out of memory reading");
+    return rc;
+}
+
 int st_read(st_engine *e, const st_read_cmd *cmd, hln_arena *a, st_partition **out, hln_error *err)
 {
     *out = NULL;
@@ -686,10 +774,13 @@ int st_read(st_engine *e, const st_read_cmd *cmd, hln_arena *a, st_partition **o
     st_key_encode(cmd->token, cmd->pk, cmd->pklen, key);
     size_t n = 0;
     int64_t pdel = HLN_TS_NONE;
+    rtvec rv = {0};
     mt_rowit mit;
     const mt_part *p = mt_get(t->mt, key, klen);
     if (p) {
         pdel = st_ts_max(pdel, p->pdel_ts);
+        if (rtvec_add(&rv, a, p->rts, p->nrts) < 0)
+            return hln_fail(err, HLN_ENOMEM, "out of memory reading");
         mt_rowit_init(&mit, p, &cmd->start, &cmd->end, cmd->reversed);
         srcs[n++] = &mit.base;
     }
@@ -697,15 +788,18 @@ int st_read(st_engine *e, const st_read_cmd *cmd, hln_arena *a, st_partition **o
         const sst_entry *se = sst_get(t->ssts[i], key, klen);
         if (!se) continue;
         pdel = st_ts_max(pdel, se->pdel_ts);
-        int rc =
-            sst_rowit_init(&sits[i], t->ssts[i], se, &cmd->start, &cmd->end, cmd->reversed, a, err);
+        int rc = rtvec_add_sst(&rv, a, t->ssts[i], se, err);
+        if (rc == 0)
+            rc = sst_rowit_init(&sits[i], t->ssts[i], se, &cmd->start, &cmd->end, cmd->reversed, a,
+                                err);
         if (rc < 0) return rc;
         srcs[n++] = &sits[i].base;
     }
     if (n == 0) return 0;
     st_row *rows;
     uint32_t nrows;
-    int rc = st_merge_rows(srcs, n, pdel, cmd->reversed, cmd->limit, a, &rows, &nrows, err);
+    int rc =
+        st_merge_rows(srcs, n, pdel, rv.v, rv.n, cmd->reversed, cmd->limit, a, &rows, &nrows, err);
     if (rc < 0 || nrows == 0) return rc;
     st_partition *part = hln_arena_alloc(a, sizeof(*part));
     if (!part) return hln_fail(err, HLN_ENOMEM, "out of memory reading");
@@ -744,7 +838,7 @@ typedef struct scan_out {
 } scan_out;
 
 static int scan_range(st_table *t, const scan_lo *lo, int64_t end_token, uint32_t limit,
-                      hln_arena *a, scan_out *so, hln_error *err)
+                      uint32_t pp_limit, hln_arena *a, scan_out *so, hln_error *err)
 {
     size_t ns = t->nssts;
     size_t *pos = hln_arena_alloc(a, (ns + 1) * sizeof(*pos));
@@ -780,10 +874,13 @@ static int scan_range(st_table *t, const scan_lo *lo, int64_t end_token, uint32_
         if (!key) break;
         size_t n = 0;
         int64_t pdel = HLN_TS_NONE;
+        rtvec rv = {0};
         mt_rowit mit;
         bool mt_hit = mp && st_bytes_cmp(mp->key, mp->klen, key, klen) == 0;
         if (mt_hit) {
             pdel = st_ts_max(pdel, mp->pdel_ts);
+            if (rtvec_add(&rv, a, mp->rts, mp->nrts) < 0)
+                return hln_fail(err, HLN_ENOMEM, "out of memory scanning");
             mt_rowit_init(&mit, mp, &UNBOUNDED, &UNBOUNDED, false);
             srcs[n++] = &mit.base;
         }
@@ -793,15 +890,18 @@ static int scan_range(st_table *t, const scan_lo *lo, int64_t end_token, uint32_
             const sst_entry *se = &r->entries[pos[i]];
             if (st_bytes_cmp(se->key, se->klen, key, klen) != 0) continue;
             pdel = st_ts_max(pdel, se->pdel_ts);
-            int rc = sst_rowit_init(&sits[i], r, se, &UNBOUNDED, &UNBOUNDED, false, a, err);
+            int rc = rtvec_add_sst(&rv, a, r, se, err);
+            if (rc == 0)
+                rc = sst_rowit_init(&sits[i], r, se, &UNBOUNDED, &UNBOUNDED, false, a, err);
             if (rc < 0) return rc;
             srcs[n++] = &sits[i].base;
             pos[i]++;
         }
         st_row *rows;
         uint32_t nrows;
-        int rc = st_merge_rows(srcs, n, pdel, false, limit ? limit - so->rows : 0, a, &rows, &nrows,
-                               err);
+        uint32_t want = limit ? limit - so->rows : 0;
+        if (pp_limit && (!want || pp_limit < want)) want = pp_limit;
+        int rc = st_merge_rows(srcs, n, pdel, rv.v, rv.n, false, want, a, &rows, &nrows, err);
         if (rc < 0) return rc;
         if (nrows) {
             st_partition *part = hln_arena_alloc(a, sizeof(*part));
@@ -834,13 +934,14 @@ int st_scan(st_engine *e, const st_scan_cmd *cmd, hln_arena *a, st_partition **o
     scan_lo lo = {false, cmd->start_token, cmd->after_pk, cmd->after_pklen, cmd->after_pk != NULL};
     int rc;
     if (cmd->start_token < cmd->end_token) {
-        rc = scan_range(t, &lo, cmd->end_token, cmd->limit, a, &so, err);
+        rc = scan_range(t, &lo, cmd->end_token, cmd->limit, cmd->per_partition_limit, a, &so, err);
     } else {
         /* a wrapping range (start >= end): (start, max] then [min, end] */
-        rc = scan_range(t, &lo, INT64_MAX, cmd->limit, a, &so, err);
+        rc = scan_range(t, &lo, INT64_MAX, cmd->limit, cmd->per_partition_limit, a, &so, err);
         scan_lo all = {true, 0, NULL, 0, false};
         if (rc == 0 && (!cmd->limit || so.rows < cmd->limit))
-            rc = scan_range(t, &all, cmd->end_token, cmd->limit, a, &so, err);
+            rc = scan_range(t, &all, cmd->end_token, cmd->limit, cmd->per_partition_limit, a, &so,
+                            err);
     }
     if (rc < 0) return rc;
     *out = so.head;

@@ -11,7 +11,8 @@
  * the sources' heads is taken, the rows of all sources with that key are
  * combined — row marker and row deletion by maximum timestamp, cells column
  * by column by st_cell_supersedes — and then shadowed: with
- * D = max(partition deletion, row deletion), the marker is live iff its
+ * D = max(partition deletion, newest range tombstone covering the row's
+ * clustering key, row deletion), the marker is live iff its
  * timestamp > D and a cell is live iff it is not a tombstone and its
  * timestamp > D (storage.h invariant 3). A row with a live marker or a live
  * cell is emitted; the merge stops after `limit` live rows, so a LIMIT query
@@ -76,6 +77,18 @@ bool st_end_admits(const st_bound *b, const uint8_t *k, uint32_t klen)
     return st_bytes_cmp(k, klen, b->key, b->len) < 0;
 }
 
+int64_t st_rt_cover(const st_range_tomb *rts, uint32_t n, const uint8_t *ck, uint32_t cklen)
+{
+    int64_t ts = HLN_TS_NONE;
+    for (uint32_t i = 0; i < n; i++) {
+        const st_range_tomb *rt = &rts[i];
+        if (rt->ts > ts && st_start_admits(&rt->start, ck, cklen) &&
+            st_end_admits(&rt->end, ck, cklen))
+            ts = rt->ts;
+    }
+    return ts;
+}
+
 static bool cell_is_tomb(const st_cell *c)
 {
     return (c->flags & ST_CELL_TOMBSTONE) != 0;
@@ -136,7 +149,8 @@ static const uint8_t *copy_bytes(hln_arena *a, const uint8_t *p, uint32_t n, boo
 /* Combines the m rows (same ck) in same[] into *out; *live tells whether it
  * has anything live under the partition deletion pdel. */
 static int merge_one(const st_row **same, const bool *stable, uint32_t m, int64_t pdel,
-                     hln_arena *a, uint32_t *cur, st_row *out, bool *live)
+                     const st_range_tomb *rts, uint32_t nrts, hln_arena *a, uint32_t *cur,
+                     st_row *out, bool *live)
 {
     int64_t marker = HLN_TS_NONE, del = HLN_TS_NONE;
     size_t total = 0;
@@ -147,6 +161,7 @@ static int merge_one(const st_row **same, const bool *stable, uint32_t m, int64_
         cur[j] = 0;
     }
     int64_t shadow = st_ts_max(pdel, del);
+    if (nrts) shadow = st_ts_max(shadow, st_rt_cover(rts, nrts, same[0]->ck, same[0]->cklen));
     int rc = 0;
     memset(out, 0, sizeof(*out));
     out->del_ts = HLN_TS_NONE;
@@ -198,8 +213,9 @@ static int merge_one(const st_row **same, const bool *stable, uint32_t m, int64_
     return rc;
 }
 
-int st_merge_rows(st_rowsrc **srcs, size_t nsrcs, int64_t pdel_ts, bool reversed, uint32_t limit,
-                  hln_arena *a, st_row **rows, uint32_t *nrows, hln_error *err)
+int st_merge_rows(st_rowsrc **srcs, size_t nsrcs, int64_t pdel_ts, const st_range_tomb *rts,
+                  uint32_t nrts, bool reversed, uint32_t limit, hln_arena *a, st_row **rows,
+                  uint32_t *nrows, hln_error *err)
 {
     *rows = NULL;
     *nrows = 0;
@@ -240,7 +256,7 @@ int st_merge_rows(st_rowsrc **srcs, size_t nsrcs, int64_t pdel_ts, bool reversed
         }
         st_row out;
         bool live = false;
-        int rc = merge_one(same, stable, m, pdel_ts, a, cur, &out, &live);
+        int rc = merge_one(same, stable, m, pdel_ts, rts, nrts, a, cur, &out, &live);
         if (rc == 0 && live) rc = outvec_push(&v, a, &out);
         if (rc < 0) return hln_fail(err, rc, "out of memory merging rows");
         if (live && limit && v.n >= limit) break;

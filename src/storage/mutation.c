@@ -1,10 +1,14 @@
 /*
- * mutation.c — the serialised form of a mutation and of one row.
+ * mutation.c — the serialised form of a mutation, of a batch of mutations,
+ * of one row and of one range tombstone.
  *
  * What: st_mutation_encode/decode (the commitlog record body, and the
- * message a mutation travels in between shards and, later, nodes) and the
- * row record codec, st_row_encode/decode, which the sstable data blocks
- * reuse unchanged. The byte layout is in docs/formats/mutation.md.
+ * message a mutation travels in between shards and, later, nodes),
+ * st_batch_encode/decode (several mutations as one record: the body
+ * st_apply_batch logs, so a batch replays all or nothing), and the row and
+ * range tombstone codecs, st_row_encode/decode and st_rt_encode/decode,
+ * which the sstable data blocks and index reuse unchanged. The byte layout
+ * is in docs/formats/mutation.md.
  *
  * Why one row codec: a row means the same thing in the commitlog, in a
  * message and in an sstable; one encoder and one bounds-checked decoder is
@@ -27,7 +31,11 @@
 
 enum {
     MUT_VERSION = 1,
+    BATCH_VERSION = 2, /* first byte of a batch record (a mutation starts with 1) */
     MUT_F_PDEL = 0x01,
+    MUT_F_RTS = 0x02,
+    MIN_RT_BYTES = 12,       /* two (vint len + flag) bounds + ts */
+    MIN_MUTATION_BYTES = 28, /* version, id, token, vint pklen, flags, vint nrows */
     ROW_F_MARKER = 0x01,
     ROW_F_DEL = 0x02,
     CELL_F_TOMB = 0x01,
@@ -116,6 +124,39 @@ int st_row_decode(hln_rd *r, hln_arena *a, st_row *row)
     return r->err ? HLN_ECORRUPT : 0;
 }
 
+void st_rt_encode(const st_range_tomb *rt, hln_buf *out)
+{
+    hln_buf_vint(out, rt->start.len);
+    if (rt->start.len) hln_buf_put(out, rt->start.key, rt->start.len);
+    hln_buf_u8(out, rt->start.inclusive ? 1 : 0);
+    hln_buf_vint(out, rt->end.len);
+    if (rt->end.len) hln_buf_put(out, rt->end.key, rt->end.len);
+    hln_buf_u8(out, rt->end.inclusive ? 1 : 0);
+    put_i64(out, rt->ts);
+}
+
+static int bound_decode(hln_rd *r, st_bound *b)
+{
+    static const uint8_t empty[1];
+    uint64_t len = hln_rd_vint(r);
+    if (r->err || len > hln_rd_left(r)) return HLN_ECORRUPT;
+    b->len = (uint32_t)len;
+    b->key = len ? hln_rd_take(r, (size_t)len) : empty;
+    uint8_t incl = hln_rd_u8(r);
+    if (r->err || incl > 1) return HLN_ECORRUPT;
+    b->inclusive = incl == 1;
+    return 0;
+}
+
+int st_rt_decode(hln_rd *r, st_range_tomb *rt)
+{
+    memset(rt, 0, sizeof(*rt));
+    if (bound_decode(r, &rt->start) || bound_decode(r, &rt->end)) return HLN_ECORRUPT;
+    rt->ts = get_i64(r);
+    if (r->err || rt->ts == HLN_TS_NONE) return HLN_ECORRUPT;
+    return 0;
+}
+
 void st_mutation_encode(const st_mutation *m, hln_buf *out)
 {
     hln_buf_u8(out, MUT_VERSION);
@@ -124,8 +165,14 @@ void st_mutation_encode(const st_mutation *m, hln_buf *out)
     hln_buf_vint(out, m->pklen);
     if (m->pklen) hln_buf_put(out, m->pk, m->pklen);
     uint8_t flags = m->pdel_ts != HLN_TS_NONE ? MUT_F_PDEL : 0;
+    if (m->nrts) flags |= MUT_F_RTS;
     hln_buf_u8(out, flags);
     if (flags & MUT_F_PDEL) put_i64(out, m->pdel_ts);
+    if (flags & MUT_F_RTS) {
+        hln_buf_vint(out, m->nrts);
+        for (uint32_t i = 0; i < m->nrts; i++)
+            st_rt_encode(&m->rts[i], out);
+    }
     hln_buf_vint(out, m->nrows);
     for (uint32_t i = 0; i < m->nrows; i++)
         st_row_encode(&m->rows[i], out);
@@ -145,8 +192,17 @@ int st_mutation_decode(hln_rd *r, hln_arena *a, st_mutation *m)
     m->pklen = (uint32_t)pklen;
     m->pk = pklen ? hln_rd_take(r, (size_t)pklen) : NULL;
     uint8_t flags = hln_rd_u8(r);
-    if (r->err || (flags & ~MUT_F_PDEL)) return HLN_ECORRUPT;
+    if (r->err || (flags & ~(MUT_F_PDEL | MUT_F_RTS))) return HLN_ECORRUPT;
     m->pdel_ts = (flags & MUT_F_PDEL) ? get_i64(r) : HLN_TS_NONE;
+    if (flags & MUT_F_RTS) {
+        uint64_t nrts = hln_rd_vint(r);
+        if (r->err || nrts == 0 || nrts > hln_rd_left(r) / MIN_RT_BYTES) return HLN_ECORRUPT;
+        m->rts = hln_arena_alloc(a, (size_t)nrts * sizeof(st_range_tomb));
+        if (!m->rts) return HLN_ENOMEM;
+        m->nrts = (uint32_t)nrts;
+        for (uint32_t i = 0; i < m->nrts; i++)
+            if (st_rt_decode(r, &m->rts[i])) return HLN_ECORRUPT;
+    }
     uint64_t nrows = hln_rd_vint(r);
     if (r->err || nrows > hln_rd_left(r) / MIN_ROW_BYTES) return HLN_ECORRUPT;
     m->nrows = (uint32_t)nrows;
@@ -158,5 +214,33 @@ int st_mutation_decode(hln_rd *r, hln_arena *a, st_mutation *m)
             if (rc < 0) return rc;
         }
     }
+    return r->err ? HLN_ECORRUPT : 0;
+}
+
+void st_batch_encode(const st_mutation *ms, uint32_t n, hln_buf *out)
+{
+    hln_buf_u8(out, BATCH_VERSION);
+    hln_buf_vint(out, n);
+    for (uint32_t i = 0; i < n; i++)
+        st_mutation_encode(&ms[i], out);
+}
+
+int st_batch_decode(hln_rd *r, hln_arena *a, st_mutation **ms, uint32_t *n)
+{
+    *ms = NULL;
+    *n = 0;
+    uint8_t version = hln_rd_u8(r);
+    if (r->err || version != BATCH_VERSION) return HLN_ECORRUPT;
+    uint64_t cnt = hln_rd_vint(r);
+    if (r->err || cnt > hln_rd_left(r) / MIN_MUTATION_BYTES) return HLN_ECORRUPT;
+    if (cnt == 0) return 0;
+    st_mutation *v = hln_arena_alloc(a, (size_t)cnt * sizeof(*v));
+    if (!v) return HLN_ENOMEM;
+    for (uint64_t i = 0; i < cnt; i++) {
+        int rc = st_mutation_decode(r, a, &v[i]);
+        if (rc < 0) return rc;
+    }
+    *ms = v;
+    *n = (uint32_t)cnt;
     return r->err ? HLN_ECORRUPT : 0;
 }

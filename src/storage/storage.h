@@ -24,7 +24,7 @@
  *     fsynced when sync is batch); a crash after that never loses it.
  *  2. Timestamps are microseconds; HLN_TS_NONE marks "no marker/deletion".
  *  3. A tombstone with timestamp T shadows every cell with timestamp <= T
- *     beneath it (partition > row > cell), as in Cassandra.
+ *     beneath it (partition > range of rows > row > cell), as in Cassandra.
  *  4. All functions run on the owning shard's thread; an st_engine is never
  *     shared between threads.
  */
@@ -57,6 +57,22 @@ typedef struct st_row {
     uint32_t ncells;
 } st_row;
 
+typedef struct st_bound {
+    const uint8_t *key;
+    uint32_t len;
+    bool inclusive;
+} st_bound;
+
+/* A range tombstone: deletes, with timestamp ts, every row of the partition
+ * whose clustering key the slice [start, end] admits (the slice-bound
+ * semantics above; DELETE ... WHERE pk = ? AND c1 = ? deletes the prefix
+ * c1 as start = end = enc(c1), both inclusive). It shadows row markers and
+ * cells with timestamp <= ts, like a row deletion of every row in range. */
+typedef struct st_range_tomb {
+    st_bound start, end;
+    int64_t ts;
+} st_range_tomb;
+
 typedef struct st_mutation {
     uint8_t table_id[16];
     const uint8_t *pk;
@@ -65,6 +81,8 @@ typedef struct st_mutation {
     int64_t pdel_ts;      /* partition tombstone, HLN_TS_NONE if absent */
     st_row *rows;         /* sorted by ck */
     uint32_t nrows;
+    st_range_tomb *rts;   /* range tombstones, in any order; NULL when none */
+    uint32_t nrts;
 } st_mutation;
 
 /* Serialises m (the commitlog record body and the cross-shard/cross-node
@@ -74,11 +92,12 @@ void st_mutation_encode(const st_mutation *m, hln_buf *out);
  * 0 or HLN_ECORRUPT. */
 int st_mutation_decode(hln_rd *r, hln_arena *a, st_mutation *m);
 
-typedef struct st_bound {
-    const uint8_t *key;
-    uint32_t len;
-    bool inclusive;
-} st_bound;
+/* A batch: n mutations (of any tables and partitions) serialised as one
+ * record, the body st_apply_batch writes to the commitlog and the message a
+ * shard's part of a BATCH travels in. Format in docs/formats/mutation.md.
+ * Decoding allocates the array and everything in it from a. */
+void st_batch_encode(const st_mutation *ms, uint32_t n, hln_buf *out);
+int st_batch_decode(hln_rd *r, hln_arena *a, st_mutation **ms, uint32_t *n);
 
 typedef struct st_read_cmd {
     uint8_t table_id[16];
@@ -107,11 +126,14 @@ typedef struct st_scan_cmd {
     /* token range (start_token, end_token], as Cassandra's ranges; the
        full ring is (INT64_MIN, INT64_MAX] */
     int64_t start_token, end_token;
-    /* resume after this partition key when not NULL (paging), later */
+    /* resume after the partition (start_token, after_pk) when not NULL:
+       partitions with token == start_token and pk > after_pk (unsigned
+       bytes) are admitted too (paging) */
     const uint8_t *after_pk;
     uint32_t after_pklen;
     uint32_t limit;       /* max live rows, 0 = none */
     int64_t now_sec;
+    uint32_t per_partition_limit; /* max live rows of each partition, 0 = none */
 } st_scan_cmd;
 
 typedef enum st_sync_mode { ST_SYNC_PERIODIC, ST_SYNC_BATCH } st_sync_mode;
@@ -145,6 +167,11 @@ int st_open(st_engine **out, const char *dir, const st_options *opts, st_table_e
 int st_close(st_engine *e, hln_error *err);
 
 int st_apply(st_engine *e, const st_mutation *m, hln_error *err);
+/* Applies n mutations atomically with respect to crashes: they are written
+ * as ONE commitlog record, so a restart replays all of them or none (and no
+ * read on this shard sees some without the others, as everything runs on
+ * the shard's thread). Otherwise as st_apply. n == 0 is a no-op. */
+int st_apply_batch(st_engine *e, const st_mutation *ms, uint32_t n, hln_error *err);
 /* Reads one partition slice; result rows are arena memory. *out is NULL
  * when the partition has no live rows. */
 int st_read(st_engine *e, const st_read_cmd *cmd, hln_arena *a, st_partition **out,

@@ -60,6 +60,17 @@ bool st_cell_supersedes(const st_cell *a, const st_cell *b);
 void st_row_encode(const st_row *row, hln_buf *out);
 int st_row_decode(hln_rd *r, hln_arena *a, st_row *row);
 
+/* The range tombstone record (docs/formats/mutation.md), used in mutations
+ * and in the sstable index. Decode points the bounds into the input (an
+ * empty bound gets a valid non-NULL pointer); 0 or HLN_ECORRUPT. */
+void st_rt_encode(const st_range_tomb *rt, hln_buf *out);
+int st_rt_decode(hln_rd *r, st_range_tomb *rt);
+
+/* The newest range tombstone timestamp among rts[0..n) covering clustering
+ * key ck, HLN_TS_NONE if none does. Linear in n: partitions are expected to
+ * carry few range tombstones (an interval tree is a later optimisation). */
+int64_t st_rt_cover(const st_range_tomb *rts, uint32_t n, const uint8_t *ck, uint32_t cklen);
+
 /* ---- row sources -------------------------------------------------------- */
 
 /* One source of rows of one partition (the memtable, or one sstable), already
@@ -74,13 +85,15 @@ struct st_rowsrc {
 };
 
 /* Merges the sources of one partition cell by cell (newest wins, tombstones
- * shadow per invariant 3 of storage.h) and returns the live rows, in the
- * sources' direction, at most limit (0 = all) of them. Output rows, cells,
- * cks and values are arena memory; output rows carry only live cells, the
- * marker timestamp when the marker is live (else HLN_TS_NONE), and no
- * deletion. */
-int st_merge_rows(st_rowsrc **srcs, size_t nsrcs, int64_t pdel_ts, bool reversed, uint32_t limit,
-                  hln_arena *a, st_row **rows, uint32_t *nrows, hln_error *err);
+ * shadow per invariant 3 of storage.h: the partition deletion pdel_ts, the
+ * range tombstones rts[0..nrts) of every source, row deletions, cell
+ * tombstones) and returns the live rows, in the sources' direction, at most
+ * limit (0 = all) of them. Output rows, cells, cks and values are arena
+ * memory; output rows carry only live cells, the marker timestamp when the
+ * marker is live (else HLN_TS_NONE), and no deletion. */
+int st_merge_rows(st_rowsrc **srcs, size_t nsrcs, int64_t pdel_ts, const st_range_tomb *rts,
+                  uint32_t nrts, bool reversed, uint32_t limit, hln_arena *a, st_row **rows,
+                  uint32_t *nrows, hln_error *err);
 
 /* ---- files (fileutil.c): errors are HLN_EIO with the path and errno text */
 int st_mkdirs(const char *path, hln_error *err); /* mkdir -p */

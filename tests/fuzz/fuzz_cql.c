@@ -75,14 +75,18 @@ static void rels(const cql_relation *r, int n)
 {
     for (; r; r = r->next) {
         str(r->column);
+        names(r->token_cols);
+        if (!r->column == !r->token_cols) /* a column or a token(...), never both */
+            abort();
         term(r->term, n);
     }
 }
 
-static void walk(const cql_stmt *s)
+/* n: the markers of the whole statement (a BEGIN BATCH's numbers them
+ * across its statements) */
+static void walk(const cql_stmt *s, int n)
 {
-    int n = s->n_binds;
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < s->n_binds; i++)
         str(s->bind_names[i]);
     switch (s->kind) {
     case CQL_CREATE_KEYSPACE:
@@ -147,6 +151,11 @@ static void walk(const cql_stmt *s)
         for (const cql_selector *x = q->selectors; x; x = x->next) {
             str(x->column);
             str(x->alias);
+            str(x->func);
+            for (const cql_selector *a = x->args; a; a = a->next) {
+                str(a->column);
+                term(a->term, n);
+            }
         }
         rels(q->where, n);
         for (const cql_order *o = q->order_by; o; o = o->next)
@@ -155,6 +164,36 @@ static void walk(const cql_stmt *s)
         term(q->per_partition_limit, n);
         break;
     }
+    case CQL_CREATE_ROLE:
+    case CQL_ALTER_ROLE:
+    case CQL_DROP_ROLE:
+        str(s->u.role.name);
+        str(s->u.role.opts.password);
+        str(s->u.role.opts.hashed_password);
+        break;
+    case CQL_LIST_ROLES:
+    case CQL_GRANT_ROLE:
+    case CQL_REVOKE_ROLE:
+    case CQL_GRANT_PERMISSIONS:
+    case CQL_REVOKE_PERMISSIONS:
+    case CQL_LIST_PERMISSIONS:
+        str(s->u.grant.role);
+        str(s->u.grant.grantee);
+        if (s->u.grant.has_resource) {
+            str(s->u.grant.resource.name.ks);
+            str(s->u.grant.resource.name.name);
+        }
+        break;
+    case CQL_BATCH:
+        term(s->u.batch.using.ttl, n);
+        term(s->u.batch.using.timestamp, n);
+        for (int i = 0; i < s->u.batch.nstmts; i++) {
+            const cql_stmt *c = s->u.batch.stmts[i];
+            if (c->kind != CQL_INSERT && c->kind != CQL_UPDATE && c->kind != CQL_DELETE)
+                abort();
+            walk(c, n);
+        }
+        break;
     }
 }
 
@@ -170,7 +209,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rc == 0) {
         if (!stmt)
             abort();
-        walk(stmt);
+        walk(stmt, stmt->n_binds);
     } else {
         if (stmt || err.code != rc || err.msg[0] == 0)
             abort();

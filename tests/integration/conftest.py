@@ -49,6 +49,8 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "crash: kill -9 and recovery")
     config.addinivalue_line("markers", "badinput: malformed bytes on a raw socket")
     config.addinivalue_line("markers", "cqlsh: needs the cqlsh tool")
+    config.addinivalue_line("markers", "conformance: the driver conformance matrix "
+                            "(test_conformance.py; clients from scripts/install-deps.sh --test)")
     config.addinivalue_line("markers", "beyond: Cassandra behaviour beyond the walking-skeleton "
                             "acceptance list (deselect with -m 'not beyond')")
 

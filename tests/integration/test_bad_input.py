@@ -344,9 +344,8 @@ def test_huge_frame_length(srv, after_startup):
     driver_still_works(srv)
 
 
-@pytest.mark.parametrize("version,flags", [(5, 0), (5, 0x10), (6, 0), (6, 0x10), (0x41, 0),
-                                           (0x42, 0), (0x7f, 0)],
-                         ids=["v5", "v5-beta", "v6", "v6-beta", "dse-v1", "dse-v2", "v127"])
+@pytest.mark.parametrize("version,flags", [(6, 0), (6, 0x10), (0x41, 0), (0x42, 0), (0x7f, 0)],
+                         ids=["v6", "v6-beta", "dse-v1", "dse-v2", "v127"])
 def test_unsupported_protocol_version_startup(srv, version, flags):
     r = Raw(srv.port)
     try:

@@ -9,7 +9,8 @@ import pytest
 from cassandra.cluster import Cluster
 
 # The driver starts at protocol DSE_V2 (0x42) and steps down on every
-# "unsupported protocol version" ERROR: 0x42 -> 0x41 -> 5 -> 4. Each step is
+# "unsupported protocol version" ERROR: 0x42 -> 0x41 -> 5 (v6 is beta and
+# skipped), as against Cassandra 5.0, which serves v5 too. Each step is
 # logged by cassandra.cluster at WARNING ("Downgrading core protocol version
 # from X to Y ...") unconditionally (cluster.py, protocol_downgrade), so those
 # exact messages are the one expected exception to "no warnings on connect".
@@ -32,7 +33,7 @@ def test_connect_default_settings_no_warnings_and_fast(server, driver_logs):
             row = s.execute("SELECT release_version FROM system.local").one()
             elapsed = time.monotonic() - t0
             assert row is not None
-            assert c.protocol_version == 4, "negotiated protocol %r" % c.protocol_version
+            assert c.protocol_version == 5, "negotiated protocol %r" % c.protocol_version
             t1 = time.monotonic()
             agreed = c.control_connection.wait_for_schema_agreement()
             agree_time = time.monotonic() - t1
@@ -42,10 +43,10 @@ def test_connect_default_settings_no_warnings_and_fast(server, driver_logs):
     assert not bad, "driver logged warnings/errors on connect:\n" + "\n".join(
         "%s %s: %s" % (r.levelname, r.name, r.getMessage()) for r in bad)
     downgrades = [r.getMessage() for r in logs.records if r not in bad]
-    # only the protocol steps the driver itself takes, ending at v4
-    assert len(downgrades) <= 3, downgrades
+    # only the protocol steps the driver itself takes, ending at v5
+    assert len(downgrades) <= 2, downgrades
     if downgrades:
-        assert "from 5 to 4" in downgrades[-1], downgrades
+        assert "from 65 to 5" in downgrades[-1], downgrades
     assert elapsed < 5.0, "connect + first query took %.2fs" % elapsed
     assert agreed is True
     assert agree_time < 2.0, "schema agreement check took %.2fs" % agree_time
@@ -150,7 +151,8 @@ def test_use_keyspace_and_connect_with_keyspace(server, connect, session, keyspa
 
 
 def test_options_supported_lists_v4(server):
-    # raw OPTIONS -> SUPPORTED with CQL_VERSION and PROTOCOL_VERSIONS including 4/v4
+    # raw OPTIONS -> SUPPORTED with CQL_VERSION, PROTOCOL_VERSIONS including
+    # 4/v4 and 5/v5, COMPRESSION lz4 and snappy
     import socket
     import struct
     s = socket.create_connection(("127.0.0.1", server.port), timeout=5)
@@ -187,6 +189,8 @@ def test_options_supported_lists_v4(server):
         mm[k] = vals
     assert "CQL_VERSION" in mm and mm["CQL_VERSION"]
     assert "4/v4" in mm.get("PROTOCOL_VERSIONS", []), mm
+    assert "5/v5" in mm.get("PROTOCOL_VERSIONS", []), mm
+    assert mm.get("COMPRESSION") == ["lz4", "snappy"], mm
 
 
 def test_no_driver_warnings_during_workload(server, driver_logs):

@@ -364,7 +364,6 @@ def test_multi_clustering_slices(session, ks):
 
 
 @pytest.mark.beyond
-@pytest.mark.xfail(reason="range deletions (DELETE with a partial clustering key) are not implemented yet", strict=True)
 def test_range_deletion(session, ks):
     t = "%s.rdel" % ks
     session.execute("CREATE TABLE %s (p int, a int, b text, PRIMARY KEY (p, a, b))" % t)
@@ -460,7 +459,6 @@ def test_full_scan_in_token_order(session, ks):
 
 
 @pytest.mark.beyond
-@pytest.mark.xfail(reason="token() is not implemented yet", strict=True)
 def test_token_function(session, ks):
     t = "%s.tokf" % ks
     session.execute("CREATE TABLE %s (k int PRIMARY KEY, v int)" % t)

@@ -83,7 +83,6 @@ def test_token_map_and_server_tokens_agree(cluster, session, t):
 
 
 @pytest.mark.beyond
-@pytest.mark.xfail(reason="token() is not implemented yet", strict=True)
 def test_server_token_function_matches_driver(session, t):
     ins = session.prepare("INSERT INTO %s.t (k, c, v) VALUES (?, ?, ?)" % t)
     tok = session.prepare("SELECT token(k) FROM %s.t WHERE k = ?" % t)
@@ -135,7 +134,6 @@ def test_simple_statement_with_values(session, t):
 
 
 @pytest.mark.beyond
-@pytest.mark.xfail(reason="BATCH is not implemented yet (issue: protocol v4/v5 complete)", strict=True)
 def test_logged_batch_of_prepared_single_partition(session, t):
     ins = session.prepare("INSERT INTO %s.t (k, c, v) VALUES (?, ?, ?)" % t)
     b = BatchStatement()

@@ -6,8 +6,10 @@
  * ex_execute there, and the test thread waits for done(). What the
  * embedded API cannot reach is tested here: PREPARE metadata, EXECUTE by id
  * (positional and named values, unset values), the unknown-id error, and
- * requests coordinated from shard 1. Plain CQL behaviour is covered by the
- * golden tests.
+ * requests coordinated from shard 1; paging (every page size, writes
+ * between pages, LIMIT, PER PARTITION LIMIT, DISTINCT, filtering, token
+ * ranges, system tables, foreign and damaged paging states) and BATCH.
+ * Plain CQL behaviour is covered by the golden tests.
  */
 #include <errno.h>
 #include <ftw.h>
@@ -76,7 +78,7 @@ static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw
     return remove(p);
 }
 
-enum { Q, P, X };
+enum { Q, P, X, B };
 
 typedef struct job {
     hln_msg msg;
@@ -89,6 +91,13 @@ typedef struct job {
     ex_value *vals;
     int nvals;
     const char **names;
+    int32_t page_size; /* 0: not paged */
+    const uint8_t *ps;
+    int32_t pslen;
+    int btype; /* B: ex_batch of items */
+    const ex_batch_item *items;
+    int nitems;
+    int64_t ts; /* HLN_TS_NONE unless set */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool done;
@@ -114,13 +123,21 @@ static void job_run(hln_shard *self, hln_msg *m)
     j->req.params.values = j->vals;
     j->req.params.nvalues = j->nvals;
     j->req.params.names = j->names;
-    if (j->kind == Q)
+    if (j->page_size) j->req.params.page_size = j->page_size;
+    j->req.params.paging_state = j->ps;
+    j->req.params.paging_len = j->pslen;
+    if (j->ts) j->req.params.timestamp = j->ts;
+    if (j->kind == B)
+        ex_batch(&j->req, j->btype, j->items, j->nitems);
+    else if (j->kind == Q)
         ex_query(&j->req, j->text, strlen(j->text));
     else if (j->kind == P)
         ex_prepare(&j->req, j->text, strlen(j->text));
     else
         ex_execute(&j->req, j->id, j->idlen);
 }
+
+static job *run_job(job *j, int shard);
 
 static job *run_full(int shard, int kind, const char *text, const uint8_t *id, size_t idlen,
                      ex_value *vals, int nvals, const char **names)
@@ -130,10 +147,17 @@ static job *run_full(int shard, int kind, const char *text, const uint8_t *id, s
     j->text = text;
     j->id = id;
     j->idlen = idlen;
-    j->ks = "ks";
     j->vals = vals;
     j->nvals = nvals;
     j->names = names;
+    return run_job(j, shard);
+}
+
+/* Runs a prepared job (kind, text... set by the caller) on shard. */
+static job *run_job(job *j, int shard)
+{
+    const char *text = j->text;
+    j->ks = "ks";
     pthread_mutex_init(&j->mu, NULL);
     pthread_cond_init(&j->cv, NULL);
     j->msg.fn = job_run;
@@ -482,12 +506,372 @@ static void test_drop_discards_data(void **state)
     job_free(j);
 }
 
+/* ---- paging ---------------------------------------------------------------- */
+
+static job *page_job(int shard, const char *text, ex_value *vals, int nvals, int32_t page_size,
+                     const uint8_t *ps, int32_t pslen)
+{
+    job *j = calloc(1, sizeof *j);
+    j->kind = Q;
+    j->text = text;
+    j->vals = vals;
+    j->nvals = nvals;
+    j->page_size = page_size;
+    j->ps = ps;
+    j->pslen = pslen;
+    return run_job(j, shard);
+}
+
+typedef struct pages {
+    int32_t *v; /* ncols ints per row */
+    int nrows, npages, ncols;
+    int max_page; /* most rows in one page */
+    bool empty_last;
+} pages;
+
+/* Pages through text (int columns only) with page_size rows per page,
+ * alternating the coordinating shard; between pages runs between(i). */
+static pages fetch_all(const char *text, ex_value *vals, int nvals, int32_t page_size,
+                       void (*between)(int page))
+{
+    pages pg = {0};
+    uint8_t *ps = NULL;
+    int32_t pslen = 0;
+    for (int i = 0;; i++) {
+        assert_true(i < 100000);
+        job *j = page_job(i % 2, text, vals, nvals, page_size, ps, pslen);
+        if (j->req.rc) fail_msg("%s (page %d): %s", text, i, j->req.err.msg);
+        const ex_result *res = &j->req.result;
+        assert_int_equal(res->kind, EX_ROWS);
+        assert_true(page_size <= 0 || res->nrows <= page_size);
+        pg.ncols = res->ncols;
+        pg.v = realloc(pg.v, sizeof *pg.v * (size_t)(pg.nrows + res->nrows) * (size_t)res->ncols);
+        for (int r = 0; r < res->nrows; r++)
+            for (int c = 0; c < res->ncols; c++)
+                pg.v[(pg.nrows + r) * res->ncols + c] = get_int(&res->cells[r * res->ncols + c]);
+        pg.nrows += res->nrows;
+        pg.npages++;
+        if (res->nrows > pg.max_page) pg.max_page = res->nrows;
+        free(ps);
+        ps = NULL;
+        if (!res->paging_state) {
+            pg.empty_last = res->nrows == 0 && i > 0;
+            job_free(j);
+            break;
+        }
+        assert_true(res->paging_len > 0);
+        pslen = res->paging_len;
+        ps = malloc((size_t)pslen);
+        memcpy(ps, res->paging_state, (size_t)pslen);
+        job_free(j);
+        if (between) between(i);
+    }
+    return pg;
+}
+
+static int64_t tok_of(int32_t k)
+{
+    uint8_t b[4];
+    int_val(b, k);
+    return hln_murmur3_token(b, 4);
+}
+
+static int concurrent_next = 100000;
+
+/* Writes rows (new partitions and new rows of existing ones) while paging. */
+static void insert_more(int page)
+{
+    for (int i = 0; i < 5; i++) {
+        char q[160];
+        snprintf(q, sizeof q, "INSERT INTO pg (k, c, v) VALUES (%d, %d, 0)",
+                 (concurrent_next + i) % 1000 + (i % 2 ? 0 : 5000), 1000 + page * 5 + i);
+        ok(i % 2, q);
+    }
+    concurrent_next += 7;
+}
+
+static void test_paging(void **state)
+{
+    (void)state;
+    ok(0, "CREATE TABLE ks.pg (k int, c int, v int, PRIMARY KEY (k, c))");
+    int total = 0;
+    for (int k = 0; k < 200; k++)
+        for (int c = 0; c < k % 7; c++) {
+            char q[128];
+            snprintf(q, sizeof q, "INSERT INTO ks.pg (k, c, v) VALUES (%d, %d, %d)", k, c, k * c);
+            ok(k % 2, q);
+            total++;
+        }
+    /* the unpaged scan is the reference */
+    pages all = fetch_all("SELECT k, c FROM pg", NULL, 0, -1, NULL);
+    assert_int_equal(all.nrows, total);
+    assert_int_equal(all.npages, 1);
+    for (int i = 1; i < all.nrows; i++) {
+        int64_t a = tok_of(all.v[2 * (i - 1)]), b = tok_of(all.v[2 * i]);
+        assert_true(a < b || (a == b && all.v[2 * (i - 1) + 1] < all.v[2 * i + 1]));
+    }
+    /* every page size gives the same rows in the same order */
+    int sizes[] = {1, 2, 3, 5, 6, 7, 50, total - 1, total, total + 1, 5000};
+    for (size_t si = 0; si < HLN_ARRAY_LEN(sizes); si++) {
+        pages pg = fetch_all("SELECT k, c FROM pg", NULL, 0, sizes[si], NULL);
+        assert_int_equal(pg.nrows, total);
+        assert_memory_equal(pg.v, all.v, sizeof *pg.v * (size_t)total * 2);
+        assert_true(pg.max_page <= sizes[si]);
+        /* the only empty page is the last, when a page ended exactly at the
+           end of the range in the middle of a partition read */
+        if (pg.empty_last) fprintf(stderr, "empty last page with page size %d\n", sizes[si]);
+        free(pg.v);
+    }
+    /* writes between pages: every original row exactly once, no duplicates */
+    pages pg = fetch_all("SELECT k, c FROM pg", NULL, 0, 10, insert_more);
+    for (int i = 0; i < total; i++) {
+        int found = 0;
+        for (int r = 0; r < pg.nrows; r++)
+            found += pg.v[2 * r] == all.v[2 * i] && pg.v[2 * r + 1] == all.v[2 * i + 1];
+        assert_int_equal(found, 1);
+    }
+    for (int r = 1; r < pg.nrows; r++) {
+        int64_t a = tok_of(pg.v[2 * (r - 1)]), b = tok_of(pg.v[2 * r]);
+        assert_true(a < b || (a == b && pg.v[2 * (r - 1) + 1] < pg.v[2 * r + 1]));
+    }
+    free(pg.v);
+    free(all.v);
+
+    /* one partition: forward, reversed, a slice, LIMIT across pages */
+    for (int c = 0; c < 100; c++) {
+        char q[128];
+        snprintf(q, sizeof q, "INSERT INTO ks.pg (k, c, v) VALUES (-1, %d, %d)", c, c);
+        ok(c % 2, q);
+    }
+    pg = fetch_all("SELECT c FROM pg WHERE k = -1", NULL, 0, 9, NULL);
+    assert_int_equal(pg.nrows, 100);
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(pg.v[i], i);
+    assert_int_equal(pg.npages, 12);
+    free(pg.v);
+    pg = fetch_all("SELECT c FROM pg WHERE k = -1 ORDER BY c DESC", NULL, 0, 10, NULL);
+    assert_int_equal(pg.nrows, 100);
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(pg.v[i], 99 - i);
+    assert_int_equal(pg.npages, 10); /* exactly full: no empty page after */
+    free(pg.v);
+    pg = fetch_all("SELECT c FROM pg WHERE k = -1 AND c >= 20 AND c < 45", NULL, 0, 4, NULL);
+    assert_int_equal(pg.nrows, 25);
+    assert_int_equal(pg.v[0], 20);
+    assert_int_equal(pg.v[24], 44);
+    free(pg.v);
+    pg = fetch_all("SELECT c FROM pg WHERE k = -1 LIMIT 25", NULL, 0, 10, NULL);
+    assert_int_equal(pg.nrows, 25);
+    assert_int_equal(pg.npages, 3);
+    assert_int_equal(pg.v[24], 24);
+    free(pg.v);
+    pg = fetch_all("SELECT k, c FROM pg LIMIT 33", NULL, 0, 10, NULL);
+    assert_int_equal(pg.nrows, 33);
+    assert_int_equal(pg.npages, 4);
+    free(pg.v);
+
+    /* PER PARTITION LIMIT and DISTINCT hold across pages */
+    pages ref = fetch_all("SELECT k, c FROM pg PER PARTITION LIMIT 2", NULL, 0, -1, NULL);
+    pg = fetch_all("SELECT k, c FROM pg PER PARTITION LIMIT 2", NULL, 0, 3, NULL);
+    assert_int_equal(pg.nrows, ref.nrows);
+    assert_memory_equal(pg.v, ref.v, sizeof *pg.v * (size_t)ref.nrows * 2);
+    free(pg.v);
+    free(ref.v);
+    ref = fetch_all("SELECT DISTINCT k FROM pg", NULL, 0, -1, NULL);
+    pg = fetch_all("SELECT DISTINCT k FROM pg", NULL, 0, 4, NULL);
+    assert_int_equal(pg.nrows, ref.nrows);
+    assert_memory_equal(pg.v, ref.v, sizeof *pg.v * (size_t)ref.nrows);
+    free(pg.v);
+    free(ref.v);
+
+    /* filtering: storage batches differ from pages */
+    ref = fetch_all("SELECT k, c FROM pg WHERE c = 3 ALLOW FILTERING", NULL, 0, -1, NULL);
+    assert_true(ref.nrows > 10);
+    pg = fetch_all("SELECT k, c FROM pg WHERE c = 3 ALLOW FILTERING", NULL, 0, 4, NULL);
+    assert_int_equal(pg.nrows, ref.nrows);
+    assert_memory_equal(pg.v, ref.v, sizeof *pg.v * (size_t)ref.nrows * 2);
+    free(pg.v);
+    free(ref.v);
+
+    /* a token range, paged */
+    uint8_t b0[8], b1[8];
+    int64_t lo = -3000000000000000000LL, hi = 4000000000000000000LL;
+    for (int i = 0; i < 8; i++) {
+        b0[i] = (uint8_t)((uint64_t)lo >> (56 - 8 * i));
+        b1[i] = (uint8_t)((uint64_t)hi >> (56 - 8 * i));
+    }
+    ex_value range[2] = {{b0, 8}, {b1, 8}};
+    ref = fetch_all("SELECT k, c FROM pg", NULL, 0, -1, NULL);
+    pg = fetch_all("SELECT k, c FROM pg WHERE token(k) > ? AND token(k) <= ?", range, 2, 7, NULL);
+    int want = 0;
+    for (int i = 0; i < ref.nrows; i++) {
+        int64_t t = tok_of(ref.v[2 * i]);
+        if (t > lo && t <= hi) {
+            assert_true(want < pg.nrows);
+            assert_int_equal(pg.v[2 * want], ref.v[2 * i]);
+            assert_int_equal(pg.v[2 * want + 1], ref.v[2 * i + 1]);
+            want++;
+        }
+    }
+    assert_int_equal(pg.nrows, want);
+    free(pg.v);
+    free(ref.v);
+
+    /* aggregates ignore paging */
+    job *j = page_job(1, "SELECT count(*) FROM pg", NULL, 0, 5, NULL, 0);
+    assert_int_equal(j->req.rc, 0);
+    assert_int_equal(j->req.result.nrows, 1);
+    assert_null(j->req.result.paging_state);
+    assert_int_equal(j->req.result.cells[0].len, 8);
+    job_free(j);
+
+    /* system tables page by offset */
+    ref = fetch_all("SELECT position FROM system_schema.columns", NULL, 0, -1, NULL);
+    pg = fetch_all("SELECT position FROM system_schema.columns", NULL, 0, 3, NULL);
+    assert_int_equal(pg.nrows, ref.nrows);
+    assert_true(pg.npages > 2);
+    assert_memory_equal(pg.v, ref.v, sizeof *pg.v * (size_t)ref.nrows);
+    free(pg.v);
+    free(ref.v);
+
+    /* paging states of other queries and garbage are refused */
+    j = page_job(0, "SELECT k, c FROM pg", NULL, 0, 5, NULL, 0);
+    assert_non_null(j->req.result.paging_state);
+    int32_t len = j->req.result.paging_len;
+    uint8_t *ps = malloc((size_t)len);
+    memcpy(ps, j->req.result.paging_state, (size_t)len);
+    job_free(j);
+    expect_err(page_job(0, "SELECT k FROM pg", NULL, 0, 5, ps, len), HLN_EINVAL,
+               "Invalid value for the paging state: it belongs to another query");
+    ps[len - 1] ^= 0xFF;
+    j = page_job(0, "SELECT k, c FROM pg", NULL, 0, 5, ps, len);
+    assert_true(j->req.rc == 0 || j->req.rc == HLN_EPROTO); /* a ck byte: still a position */
+    job_free(j);
+    for (int32_t n = 0; n < len - 1; n++) {
+        j = page_job(n % 2, "SELECT k, c FROM pg", NULL, 0, 5, ps, n);
+        assert_int_equal(j->req.rc, HLN_EPROTO);
+        assert_string_equal(j->req.err.msg, "Invalid value for the paging state");
+        job_free(j);
+    }
+    free(ps);
+}
+
+/* ---- batches ------------------------------------------------------------- */
+
+static job *batch(int shard, int type, const ex_batch_item *items, int n)
+{
+    job *j = calloc(1, sizeof *j);
+    j->kind = B;
+    j->btype = type;
+    j->items = items;
+    j->nitems = n;
+    return run_job(j, shard);
+}
+
+static void test_batch(void **state)
+{
+    (void)state;
+    ok(0, "CREATE TABLE ks.bt (k int, c int, v text, PRIMARY KEY (k, c))");
+    job *p = run_full(0, P, "INSERT INTO bt (k, c, v) VALUES (?, ?, ?)", NULL, 0, NULL, 0, NULL);
+    assert_int_equal(p->req.rc, 0);
+    uint8_t id[16];
+    memcpy(id, p->req.result.id, 16);
+    job_free(p);
+
+    /* 40 partitions over both shards, prepared and text statements mixed */
+    enum { N = 80 };
+    ex_batch_item items[N];
+    uint8_t kb[N][4], cb[N][4];
+    ex_value vals[N][3];
+    char texts[N][96];
+    memset(items, 0, sizeof items);
+    for (int i = 0; i < N; i++) {
+        if (i % 3 == 0) {
+            snprintf(texts[i], sizeof texts[i],
+                     "INSERT INTO bt (k, c, v) VALUES (%d, %d, 'text%d')", i / 2, i % 2, i);
+            items[i].cql = texts[i];
+            items[i].cqllen = strlen(texts[i]);
+        } else {
+            snprintf(texts[i], sizeof texts[i], "prep%d", i);
+            vals[i][0] = int_val(kb[i], i / 2);
+            vals[i][1] = int_val(cb[i], i % 2);
+            vals[i][2] = text_val(texts[i]);
+            items[i].id = id;
+            items[i].idlen = 16;
+            items[i].values = vals[i];
+            items[i].nvalues = 3;
+        }
+    }
+    for (int type = EX_BATCH_LOGGED; type <= EX_BATCH_UNLOGGED; type++) {
+        job *j = batch(type, type, items, N);
+        if (j->req.rc) fail_msg("batch: %s", j->req.err.msg);
+        assert_int_equal(j->req.result.kind, EX_VOID);
+        job_free(j);
+        j = query(1 - type, "SELECT k, c, v FROM bt");
+        assert_int_equal(j->req.result.nrows, N);
+        job_free(j);
+    }
+    /* one timestamp for the batch: a delete and an insert of the same row
+       at the same timestamp, the delete wins (Cassandra's rule) */
+    ex_batch_item two[2] = {
+        {.cql = "INSERT INTO bt (k, c, v) VALUES (500, 1, 'x')", .cqllen = 45},
+        {.cql = "DELETE FROM bt WHERE k = 500", .cqllen = 28},
+    };
+    job *j = batch(0, EX_BATCH_LOGGED, two, 2);
+    assert_int_equal(j->req.rc, 0);
+    job_free(j);
+    j = query(0, "SELECT * FROM bt WHERE k = 500");
+    assert_int_equal(j->req.result.nrows, 0);
+    job_free(j);
+    /* a range deletion and USING TIMESTAMP inside a batch */
+    ex_batch_item three[3] = {
+        {.cql = "INSERT INTO bt (k, c, v) VALUES (501, 1, 'a') USING TIMESTAMP 10", .cqllen = 64},
+        {.cql = "INSERT INTO bt (k, c, v) VALUES (501, 2, 'b') USING TIMESTAMP 30", .cqllen = 64},
+        {.cql = "DELETE FROM bt USING TIMESTAMP 20 WHERE k = 501 AND c >= 0", .cqllen = 58},
+    };
+    j = batch(1, EX_BATCH_UNLOGGED, three, 3);
+    if (j->req.rc) fail_msg("%s", j->req.err.msg);
+    job_free(j);
+    j = query(1, "SELECT c FROM bt WHERE k = 501");
+    assert_int_equal(j->req.result.nrows, 1);
+    assert_int_equal(get_int(&j->req.result.cells[0]), 2);
+    job_free(j);
+
+    /* errors: nothing of a failed batch is applied */
+    ex_batch_item bad[2] = {
+        {.cql = "INSERT INTO bt (k, c, v) VALUES (600, 1, 'x')", .cqllen = 45},
+        {.cql = "SELECT * FROM bt", .cqllen = 16},
+    };
+    expect_err(batch(0, EX_BATCH_LOGGED, bad, 2), HLN_EINVAL,
+               "Invalid statement in batch: only UPDATE, INSERT and DELETE statements are "
+               "allowed.");
+    j = query(0, "SELECT * FROM bt WHERE k = 600");
+    assert_int_equal(j->req.result.nrows, 0);
+    job_free(j);
+    uint8_t nope[16] = {1, 2, 3};
+    ex_batch_item unk[1] = {{.id = nope, .idlen = 16}};
+    j = batch(1, EX_BATCH_LOGGED, unk, 1);
+    assert_int_equal(j->req.rc, HLN_EUNPREPARED);
+    assert_memory_equal(j->req.err.id, nope, 16);
+    job_free(j);
+    ex_batch_item few[1] = {{.id = id, .idlen = 16, .values = vals[1], .nvalues = 2}};
+    expect_err(batch(0, EX_BATCH_LOGGED, few, 1), HLN_EINVAL,
+               "There were 3 markers(?) in CQL but 2 bound variables");
+    expect_err(batch(0, EX_BATCH_COUNTER, two, 1), HLN_EINVAL,
+               "Cannot include non-counter statement in a counter batch");
+    j = batch(0, EX_BATCH_LOGGED, NULL, 0);
+    assert_int_equal(j->req.rc, 0);
+    assert_int_equal(j->req.result.kind, EX_VOID);
+    job_free(j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_prepare_metadata), cmocka_unit_test(test_execute),
         cmocka_unit_test(test_named_and_unset),  cmocka_unit_test(test_errors),
         cmocka_unit_test(test_timestamps),       cmocka_unit_test(test_drop_discards_data),
+        cmocka_unit_test(test_paging),           cmocka_unit_test(test_batch),
     };
     const struct CMUnitTest pure[] = {cmocka_unit_test(test_md5)};
     int rc = cmocka_run_group_tests(pure, NULL, NULL);

@@ -525,7 +525,40 @@ static void test_select(void **state)
 
     bad("SELECT FROM t");
     bad("SELECT * FROM t LIMIT 'x'");
-    bad("SELECT count(*) FROM t"); /* function selectors: not yet */
+    /* function selectors and token() relations */
+    s = ok("SELECT COUNT(*), count(1) AS n, token(a, \"B\"), writetime(v), ttl(v), now() FROM t "
+           "WHERE token(a, b) > ? AND token(a, b) <= -5",
+           CQL_SELECT);
+    x = s->u.select.selectors;
+    assert_string_equal(x->func, "count");
+    assert_true(x->star_arg);
+    assert_null(x->column);
+    x = x->next;
+    assert_string_equal(x->func, "count");
+    assert_string_equal(x->alias, "n");
+    check_lit(x->args->term, HLN_LIT_INTEGER, "1");
+    x = x->next;
+    assert_string_equal(x->func, "token");
+    assert_string_equal(x->args->column, "a");
+    assert_string_equal(x->args->next->column, "B");
+    x = x->next;
+    assert_string_equal(x->func, "writetime");
+    assert_string_equal(x->args->column, "v");
+    x = x->next;
+    assert_string_equal(x->func, "ttl");
+    x = x->next;
+    assert_string_equal(x->func, "now");
+    assert_null(x->args);
+    assert_false(x->star_arg);
+    r = s->u.select.where;
+    assert_null(r->column);
+    assert_string_equal(r->token_cols->name, "a");
+    assert_string_equal(r->token_cols->next->name, "b");
+    assert_int_equal(r->op, CQL_OP_GT);
+    check_bind(r->term, 0, NULL);
+    assert_int_equal(r->next->op, CQL_OP_LE);
+    bad("SELECT * FROM t WHERE token(a) > token(?)"); /* a function term: not yet */
+    bad("SELECT token FROM t");                      /* reserved */
     bad("SELECT * FROM t ORDER BY");
     bad("SELECT * FROM t LIMIT 1 WHERE k = 1");
 }

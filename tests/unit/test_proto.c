@@ -75,12 +75,12 @@ static void test_header_bad_version(void **state)
     (void)state;
     px_header h;
     hln_error err = {0};
-    const uint8_t v5[] = {0x05, 0x00, 0x00, 0x07, 0x05, 0x00, 0x00, 0x00, 0x00};
-    assert_int_equal(px_header_parse(v5, sizeof v5, MAXB, &h, &err), HLN_EBADVERSION);
+    const uint8_t v6[] = {0x06, 0x00, 0x00, 0x07, 0x05, 0x00, 0x00, 0x00, 0x00};
+    assert_int_equal(px_header_parse(v6, sizeof v6, MAXB, &h, &err), HLN_EBADVERSION);
     assert_int_equal(err.code, HLN_EBADVERSION);
-    assert_string_equal(err.msg, "Invalid or unsupported protocol version (5); supported "
-                                 "versions are (3/v3, 4/v4)");
-    assert_int_equal(h.version, 5);
+    assert_string_equal(err.msg, "Invalid or unsupported protocol version (6); supported "
+                                 "versions are (3/v3, 4/v4, 5/v5)");
+    assert_int_equal(h.version, 6);
     assert_int_equal(h.stream, 7);
 
     /* decided on the first byte alone: DSE's 0x42 */
@@ -742,7 +742,7 @@ static void test_encode_supported(void **state)
     hln_rd_init(&r, b.data, b.len);
     assert_int_equal(hln_rd_u16(&r), 3);
     const char *keys[3] = {"CQL_VERSION", "COMPRESSION", "PROTOCOL_VERSIONS"};
-    const char *vals[3] = {"3.4.7", "", "3/v3,4/v4"};
+    const char *vals[3] = {"3.4.7", "lz4,snappy", "3/v3,4/v4,5/v5"};
     for (int i = 0; i < 3; i++) {
         uint16_t kl = hln_rd_u16(&r);
         const uint8_t *k = hln_rd_take(&r, kl);
@@ -764,6 +764,106 @@ static void test_encode_supported(void **state)
     hln_buf_free(&b);
 }
 
+/* BATCH: mixed query kinds, values with null and unset, the trailing
+ * parameters in v4 ([byte] flags) and v5 ([int] flags), every truncation,
+ * and the Cassandra errors for a bad type or kind. */
+static size_t batch_body(hln_buf *b, uint8_t version, uint8_t type, uint8_t kind2)
+{
+    static const uint8_t id[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+    hln_buf_u8(b, type);
+    hln_buf_u16(b, 2);
+    hln_buf_u8(b, 0); /* a query string with one value */
+    hln_buf_long_string(b, "INSERT INTO t (k) VALUES (?)", 28);
+    hln_buf_u16(b, 1);
+    hln_buf_bytes(b, "\x00\x00\x00\x07", 4);
+    hln_buf_u8(b, kind2); /* a prepared id with a null and an unset value */
+    hln_buf_u16(b, 16);
+    hln_buf_put(b, id, 16);
+    hln_buf_u16(b, 2);
+    hln_buf_u32(b, (uint32_t)-1);
+    hln_buf_u32(b, (uint32_t)-2);
+    size_t trailer = b->len;
+    hln_buf_u16(b, 0x0001); /* ONE */
+    if (version >= 5)
+        hln_buf_u32(b, 0x10 | 0x20);
+    else
+        hln_buf_u8(b, 0x10 | 0x20);
+    hln_buf_u16(b, 0x0009); /* LOCAL_SERIAL */
+    hln_buf_u64(b, 123456789);
+    return trailer;
+}
+
+static void test_decode_batch(void **state)
+{
+    (void)state;
+    for (uint8_t version = 4; version <= 5; version++) {
+        hln_buf b;
+        hln_buf_init(&b);
+        batch_body(&b, version, 1, 1);
+        hln_arena a;
+        hln_arena_init(&a, 0);
+        hln_rd r;
+        hln_rd_init(&r, b.data, b.len);
+        int type = -1, n = 0;
+        ex_batch_item *it = NULL;
+        ex_params p;
+        memset(&p, 0, sizeof p);
+        hln_error err = {0};
+        assert_int_equal(px_decode_batch(&r, version, &a, &type, &it, &n, &p, &err), 0);
+        assert_int_equal(hln_rd_left(&r), 0);
+        assert_int_equal(type, 1);
+        assert_int_equal(n, 2);
+        assert_int_equal(it[0].cqllen, 28);
+        assert_string_equal(it[0].cql, "INSERT INTO t (k) VALUES (?)");
+        assert_null(it[0].id);
+        assert_int_equal(it[0].nvalues, 1);
+        assert_int_equal(it[0].values[0].len, 4);
+        assert_int_equal(it[0].values[0].p[3], 7);
+        assert_null(it[1].cql);
+        assert_int_equal(it[1].idlen, 16);
+        assert_int_equal(it[1].id[15], 16);
+        assert_int_equal(it[1].nvalues, 2);
+        assert_int_equal(it[1].values[0].len, -1);
+        assert_int_equal(it[1].values[1].len, -2);
+        assert_int_equal(p.consistency, EX_CL_ONE);
+        assert_int_equal(p.serial_consistency, 0x0009);
+        assert_true(p.timestamp == 123456789);
+        /* every truncation is a protocol error, never a crash */
+        for (size_t len = 0; len < b.len; len++) {
+            hln_rd_init(&r, b.data, len);
+            hln_error e2 = {0};
+            assert_int_equal(px_decode_batch(&r, version, &a, &type, &it, &n, &p, &e2),
+                             HLN_EPROTO);
+        }
+        hln_buf_free(&b);
+        hln_arena_free(&a);
+    }
+    struct {
+        uint8_t type, kind;
+        const char *msg;
+    } bad[] = {
+        {3, 1, "Invalid BATCH message type 3"},
+        {0, 2, "Invalid query kind in BATCH messages. Must be 0 or 1 but got 2"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        hln_buf b;
+        hln_buf_init(&b);
+        batch_body(&b, 4, bad[i].type, bad[i].kind);
+        hln_arena a;
+        hln_arena_init(&a, 0);
+        hln_rd r;
+        hln_rd_init(&r, b.data, b.len);
+        int type, n;
+        ex_batch_item *it;
+        ex_params p;
+        hln_error err = {0};
+        assert_int_equal(px_decode_batch(&r, 4, &a, &type, &it, &n, &p, &err), HLN_EPROTO);
+        assert_string_equal(err.msg, bad[i].msg);
+        hln_buf_free(&b);
+        hln_arena_free(&a);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -776,6 +876,7 @@ int main(void)
         cmocka_unit_test(test_decode_query_defaults),
         cmocka_unit_test(test_decode_execute),
         cmocka_unit_test(test_decode_prepare),
+        cmocka_unit_test(test_decode_batch),
         cmocka_unit_test(test_decode_startup_register),
         cmocka_unit_test(test_truncated_bodies),
         cmocka_unit_test(test_malformed_params),

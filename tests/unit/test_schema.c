@@ -288,8 +288,9 @@ static void test_keyspace_ddl(void **state)
     assert_string_equal(s2->keyspaces[0]->name, "system");
     assert_string_equal(s2->keyspaces[1]->name, "system_schema");
     assert_string_equal(s2->keyspaces[2]->name, "system_virtual_schema");
-    assert_string_equal(s2->keyspaces[3]->name, "ks1");
-    assert_string_equal(s2->keyspaces[4]->name, "ks2");
+    assert_string_equal(s2->keyspaces[3]->name, "system_auth");
+    assert_string_equal(s2->keyspaces[4]->name, "ks1");
+    assert_string_equal(s2->keyspaces[5]->name, "ks2");
     schema_release(s2);
     schema_release(s);
 
@@ -333,7 +334,7 @@ static void test_keyspace_ddl(void **state)
     /* nothing of that changed the schema */
     s = catalog_acquire(f->cat);
     assert_null(schema_keyspace(s, "k3"));
-    assert_int_equal(s->nkeyspaces, 5);
+    assert_int_equal(s->nkeyspaces, 6);
     schema_release(s);
 
     /* drop */
@@ -552,7 +553,7 @@ static void test_persistence(void **state)
     reopen(f);
     hln_schema *s = catalog_acquire(f->cat);
     assert_memory_equal(s->version, ver, 16);
-    assert_int_equal(s->nkeyspaces, 5);
+    assert_int_equal(s->nkeyspaces, 6);
     const hln_table *t = schema_table(s, "ks", "t");
     assert_non_null(t);
     assert_memory_equal(t->id, tid, 16);
@@ -766,8 +767,11 @@ static void test_rows_local(void **state)
     assert_int_equal(n, 0);
     for (int k = 0; k < s->nkeyspaces; k++) {
         const hln_keyspace *ks = s->keyspaces[k];
+        /* system_auth's rows come from the auth store, through exec */
+        bool auth = !strcmp(ks->name, "system_auth");
         for (int j = 0; ks->is_system && j < ks->ntables; j++)
-            assert_int_equal(schema_virtual_rows(s, &node, ks->tables[j], &a, &rows, &n, &err), 0);
+            assert_int_equal(schema_virtual_rows(s, &node, ks->tables[j], &a, &rows, &n, &err),
+                             auth ? HLN_ENOTFOUND : 0);
     }
     hln_arena_free(&a);
     schema_release(s);
@@ -810,7 +814,7 @@ static void test_rows_schema(void **state)
     /* keyspaces */
     const hln_table *t = schema_table(s, "system_schema", "keyspaces");
     assert_int_equal(schema_virtual_rows(s, &node, t, &a, &rows, &n, &err), 0);
-    assert_int_equal(n, 3); /* system, system_schema, ks */
+    assert_int_equal(n, 4); /* system, system_schema, system_auth, ks */
     r = find_row(rows, n, t, "keyspace_name", "ks", NULL, NULL, NULL, NULL);
     assert_non_null(r);
     assert_int_equal(r[col_index(t, "durable_writes")].len, 1);
@@ -821,6 +825,10 @@ static void test_rows_schema(void **state)
     r = find_row(rows, n, t, "keyspace_name", "system", NULL, NULL, NULL, NULL);
     render_coll(r[col_index(t, "replication")], true, buf, sizeof buf);
     assert_string_equal(buf, "class=org.apache.cassandra.locator.LocalStrategy");
+    r = find_row(rows, n, t, "keyspace_name", "system_auth", NULL, NULL, NULL, NULL);
+    render_coll(r[col_index(t, "replication")], true, buf, sizeof buf);
+    assert_string_equal(buf,
+                        "class=org.apache.cassandra.locator.SimpleStrategy,replication_factor=1");
     assert_null(
         find_row(rows, n, t, "keyspace_name", "system_virtual_schema", NULL, NULL, NULL, NULL));
     /* token order */

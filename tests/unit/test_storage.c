@@ -4,7 +4,8 @@
  * mutation codec, reconciliation, tombstone shadowing across memtable and
  * sstables, slice bounds, reversed and limit, flush equivalence against a
  * reference model, scans, drop table, flush threshold and commitlog
- * retirement, and partitions large enough to span many sstable blocks.
+ * retirement, partitions large enough to span many sstable blocks, range
+ * tombstones (memtable, sstable, restart, scans) and atomic batches.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -33,7 +34,7 @@ static void test_mutation_roundtrip(void **state)
          4, HLN_TS_NONE, 98, c2, 1},
     };
     uint8_t pk[3] = {1, 2, 3};
-    st_mutation m = {{0}, pk, 3, -123456789, 555, rows, 2};
+    st_mutation m = {{0}, pk, 3, -123456789, 555, rows, 2, NULL, 0};
     memcpy(m.table_id, T1, 16);
 
     hln_buf b;
@@ -76,7 +77,7 @@ static void test_mutation_roundtrip(void **state)
 
     /* an empty mutation (partition deletion only) */
     hln_buf_reset(&b);
-    st_mutation e = {{0}, pk, 3, INT64_MIN + 1, 7, NULL, 0};
+    st_mutation e = {{0}, pk, 3, INT64_MIN + 1, 7, NULL, 0, NULL, 0};
     st_mutation_encode(&e, &b);
     hln_rd_init(&r, b.data, b.len);
     assert_int_equal(st_mutation_decode(&r, &a, &d), 0);
@@ -92,7 +93,7 @@ static void test_mutation_decode_damaged(void **state)
     st_cell c[2] = {tu_cell(1, 100, "hello world"), tu_tomb(2, 101)};
     st_row row = {(const uint8_t *)"ck", 2, 99, 98, c, 2};
     uint8_t pk[2] = {9, 9};
-    st_mutation m = {{0}, pk, 2, 42, HLN_TS_NONE, &row, 1};
+    st_mutation m = {{0}, pk, 2, 42, HLN_TS_NONE, &row, 1, NULL, 0};
     hln_buf b;
     hln_buf_init(&b);
     st_mutation_encode(&m, &b);
@@ -560,7 +561,7 @@ static void test_scan(void **state)
     /* pk 7 is deleted as a whole; pk 6 loses row a */
     uint8_t pk7[4];
     tu_pk(7, pk7);
-    st_mutation m = {{0}, pk7, 4, 250, 11, NULL, 0};
+    st_mutation m = {{0}, pk7, 4, 250, 11, NULL, 0, NULL, 0};
     memcpy(m.table_id, T1, 16);
     hln_error err;
     assert_int_equal(st_apply(e, &m, &err), 0);
@@ -849,6 +850,204 @@ static void test_no_clustering(void **state)
     tu_cleanup(dir);
 }
 
+/* ---- range tombstones and batches ----------------------------------------- */
+
+static int apply_rt(st_engine *e, int pk, const char *s, bool sinc, const char *end, bool einc,
+                    int64_t ts)
+{
+    uint8_t pkb[4];
+    tu_pk(pk, pkb);
+    st_range_tomb rt = {{(const uint8_t *)s, (uint32_t)strlen(s), sinc},
+                        {(const uint8_t *)end, (uint32_t)strlen(end), einc},
+                        ts};
+    st_mutation m;
+    memset(&m, 0, sizeof m);
+    memcpy(m.table_id, T1, 16);
+    m.pk = pkb;
+    m.pklen = 4;
+    m.token = tu_tok(pk);
+    m.pdel_ts = HLN_TS_NONE;
+    m.rts = &rt;
+    m.nrts = 1;
+    hln_error err;
+    return st_apply(e, &m, &err);
+}
+
+static const char *scan_all(st_engine *e, uint32_t limit, uint32_t pp)
+{
+    static char buf[4096];
+    st_scan_cmd c;
+    memset(&c, 0, sizeof c);
+    memcpy(c.table_id, T1, 16);
+    c.start_token = INT64_MIN;
+    c.end_token = INT64_MAX;
+    c.limit = limit;
+    c.per_partition_limit = pp;
+    hln_arena a;
+    hln_arena_init(&a, 4096);
+    st_partition *p = NULL;
+    hln_error err;
+    buf[0] = 0;
+    assert_int_equal(st_scan(e, &c, &a, &p, &err), 0);
+    for (; p; p = p->next) {
+        size_t n = strlen(buf);
+        snprintf(buf + n, sizeof buf - n, "%s[%d:%s]", n ? " " : "",
+                 p->pk[0] << 24 | p->pk[1] << 16 | p->pk[2] << 8 | p->pk[3], tu_render(p));
+    }
+    hln_arena_free(&a);
+    return buf;
+}
+
+static void test_range_tombstones(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp("rt");
+    st_options o;
+    st_options_default(&o);
+    st_engine *e = tu_open(dir, &o);
+    assert_non_null(e);
+    const char *cks[] = {"a1", "a2", "b1", "b2", "b3", "c1"};
+    for (size_t i = 0; i < HLN_ARRAY_LEN(cks); i++) {
+        assert_int_equal(tu_row(e, T1, 1, cks[i], 10, HLN_TS_NONE, NULL, 0), 0);
+        assert_int_equal(tu_row(e, T1, 2, cks[i], 10, HLN_TS_NONE, NULL, 0), 0);
+    }
+    /* a prefix: every key starting with "b" */
+    assert_int_equal(apply_rt(e, 1, "b", true, "b", true, 20), 0);
+    assert_string_equal(tu_read(e, T1, 1), "a1* a2* c1*");
+    /* newer data under it lives */
+    assert_int_equal(tu_row(e, T1, 1, "b2", 30, HLN_TS_NONE, NULL, 0), 0);
+    assert_string_equal(tu_read(e, T1, 1), "a1* a2* b2* c1*");
+    tu_flush(e);
+    /* a slice over the flushed data: (a1, c) exclusive both sides */
+    assert_int_equal(apply_rt(e, 1, "a1", false, "c", false, 25), 0);
+    /* an older one changes nothing */
+    assert_int_equal(apply_rt(e, 1, "", true, "", true, 5), 0);
+    const char *want = "a1* b2* c1*";
+    assert_string_equal(tu_read(e, T1, 1), want);
+    tu_slice rev = {NULL, true, NULL, true, true, 0};
+    assert_string_equal(tu_read_slice(e, T1, 1, &rev), "c1* b2* a1*");
+    tu_slice lim = {NULL, true, NULL, true, false, 2};
+    assert_string_equal(tu_read_slice(e, T1, 1, &lim), "a1* b2*");
+    assert_string_equal(tu_read(e, T1, 2), "a1* a2* b1* b2* b3* c1*");
+    /* partition 2: an unbounded start */
+    assert_int_equal(apply_rt(e, 2, "", true, "b2", true, 40), 0);
+    const char *want2 = "b3* c1*";
+    assert_string_equal(tu_read(e, T1, 2), want2);
+    /* a partition holding nothing but a range tombstone */
+    assert_int_equal(apply_rt(e, 3, "x", true, "y", true, 50), 0);
+    assert_string_equal(tu_read(e, T1, 3), "");
+    char expect_scan[256];
+    snprintf(expect_scan, sizeof expect_scan, "%s", scan_all(e, 0, 0));
+    for (int round = 0; round < 3; round++) {
+        if (round == 1) tu_flush(e);
+        if (round == 2) {
+            assert_int_equal(tu_close(e), 0);
+            e = tu_open(dir, &o);
+            assert_non_null(e);
+        }
+        assert_string_equal(tu_read(e, T1, 1), want);
+        assert_string_equal(tu_read(e, T1, 2), want2);
+        assert_string_equal(tu_read(e, T1, 3), "");
+        assert_string_equal(scan_all(e, 0, 0), expect_scan);
+    }
+    /* per-partition limit in scans */
+    const char *pp = scan_all(e, 0, 1);
+    assert_non_null(strstr(pp, "[1:a1*]"));
+    assert_non_null(strstr(pp, "[2:b3*]"));
+    assert_int_equal(tu_close(e), 0);
+    tu_cleanup(dir);
+}
+
+static void test_batch(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp("batch");
+    st_options o;
+    st_options_default(&o);
+    /* mutation + batch codec round trip, with range tombstones */
+    uint8_t pk[4];
+    tu_pk(9, pk);
+    st_range_tomb rt = {{(const uint8_t *)"b", 1, true}, {NULL, 0, true}, 77};
+    st_mutation ms[2];
+    memset(ms, 0, sizeof ms);
+    for (int i = 0; i < 2; i++) {
+        memcpy(ms[i].table_id, i ? T2 : T1, 16);
+        ms[i].pk = pk;
+        ms[i].pklen = 4;
+        ms[i].token = tu_tok(9);
+        ms[i].pdel_ts = HLN_TS_NONE;
+        ms[i].rts = &rt;
+        ms[i].nrts = 1;
+    }
+    hln_buf b;
+    hln_buf_init(&b);
+    st_batch_encode(ms, 2, &b);
+    hln_arena a;
+    hln_arena_init(&a, 1024);
+    hln_rd rd;
+    hln_rd_init(&rd, b.data, b.len);
+    st_mutation *dm;
+    uint32_t dn;
+    assert_int_equal(st_batch_decode(&rd, &a, &dm, &dn), 0);
+    assert_int_equal(dn, 2);
+    assert_int_equal(hln_rd_left(&rd), 0);
+    assert_memory_equal(dm[1].table_id, T2, 16);
+    assert_int_equal(dm[1].nrts, 1);
+    assert_int_equal(dm[1].rts[0].ts, 77);
+    assert_int_equal(dm[1].rts[0].start.len, 1);
+    assert_true(dm[1].rts[0].start.inclusive);
+    assert_int_equal(dm[1].rts[0].end.len, 0);
+    /* every truncation fails cleanly */
+    for (size_t n = 0; n < b.len; n++) {
+        hln_rd_init(&rd, b.data, n);
+        assert_int_not_equal(st_batch_decode(&rd, &a, &dm, &dn), 0);
+    }
+    hln_buf_free(&b);
+    hln_arena_free(&a);
+
+    /* a batch over two tables and two partitions, logged and then "crashed"
+       (the child exits without closing): replay applies all of it */
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        st_engine *e = tu_open(dir, &o);
+        if (!e) _exit(2);
+        st_cell c1 = tu_cell(1, 10, "one"), c2 = tu_cell(1, 10, "two");
+        uint8_t pk1[4], pk2[4];
+        tu_pk(1, pk1);
+        tu_pk(2, pk2);
+        st_row r1 = {(const uint8_t *)"r", 1, 10, HLN_TS_NONE, &c1, 1};
+        st_row r2 = {(const uint8_t *)"r", 1, 10, HLN_TS_NONE, &c2, 1};
+        st_mutation bm[2];
+        memset(bm, 0, sizeof bm);
+        memcpy(bm[0].table_id, T1, 16);
+        memcpy(bm[1].table_id, T2, 16);
+        bm[0].pk = pk1;
+        bm[1].pk = pk2;
+        bm[0].pklen = bm[1].pklen = 4;
+        bm[0].token = tu_tok(1);
+        bm[1].token = tu_tok(2);
+        bm[0].pdel_ts = bm[1].pdel_ts = HLN_TS_NONE;
+        bm[0].rows = &r1;
+        bm[1].rows = &r2;
+        bm[0].nrows = bm[1].nrows = 1;
+        hln_error err;
+        if (st_apply_batch(e, bm, 2, &err) != 0) _exit(3);
+        if (st_apply_batch(e, bm, 0, &err) != 0) _exit(4);
+        _exit(0);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    st_engine *e = tu_open(dir, &o);
+    assert_non_null(e);
+    assert_string_equal(tu_read(e, T1, 1), "r*:1=one");
+    assert_string_equal(tu_read(e, T2, 2), "r*:1=two");
+    assert_int_equal(tu_close(e), 0);
+    tu_cleanup(dir);
+}
+
 int main(void)
 {
     hln_log_set_level(getenv("HLN_TEST_LOG") ? HLN_LOG_DEBUG : HLN_LOG_ERROR + 1);
@@ -865,6 +1064,8 @@ int main(void)
         cmocka_unit_test(test_commitlog_relief),
         cmocka_unit_test(test_large_partition),
         cmocka_unit_test(test_no_clustering),
+        cmocka_unit_test(test_range_tombstones),
+        cmocka_unit_test(test_batch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,10 +18,12 @@
  * flush threshold measures (like Cassandra's slab allocator accounting).
  *
  * Reconciliation on insert: marker and row/partition deletions keep the
- * maximum timestamp; a cell replaces the stored one only if it supersedes it
- * (st_cell_supersedes). Shadowed data is NOT removed on insert: tombstones
- * and the data they cover both stay, and readers/flush apply shadowing. This
- * keeps insert O(log n) and the result independent of arrival order.
+ * maximum timestamp; range tombstones are kept per partition in an array
+ * (two with identical bounds merge, keeping the newer timestamp); a cell
+ * replaces the stored one only if it supersedes it (st_cell_supersedes).
+ * Shadowed data is NOT removed on insert: tombstones and the data they
+ * cover both stay, and readers/flush apply shadowing. This keeps insert
+ * O(log n) and the result independent of arrival order.
  *
  * Invariants:
  *  1. In every list, level-0 keys are strictly increasing (st_bytes_cmp);
@@ -255,6 +257,47 @@ static int row_apply(mt_table *mt, mt_part *p, const st_row *in)
     return 0;
 }
 
+static bool same_bound(const st_bound *a, const st_bound *b)
+{
+    return a->inclusive == b->inclusive && st_bytes_cmp(a->key, a->len, b->key, b->len) == 0;
+}
+
+static const uint8_t *copy_key(mt_table *mt, const uint8_t *p, uint32_t n)
+{
+    static const uint8_t empty[1];
+    if (n == 0) return empty;
+    uint8_t *q = mt_alloc(mt, n);
+    if (q) memcpy(q, p, n);
+    return q;
+}
+
+/* Adds a range tombstone; one with the same bounds as a stored one only
+ * raises its timestamp. */
+static int part_add_rt(mt_table *mt, mt_part *p, const st_range_tomb *rt)
+{
+    for (uint32_t i = 0; i < p->nrts; i++) {
+        st_range_tomb *x = &p->rts[i];
+        if (same_bound(&x->start, &rt->start) && same_bound(&x->end, &rt->end)) {
+            x->ts = st_ts_max(x->ts, rt->ts);
+            return 0;
+        }
+    }
+    if (p->nrts == p->caprts) {
+        uint32_t ncap = p->caprts ? p->caprts * 2 : 2;
+        st_range_tomb *n = mt_alloc(mt, (size_t)ncap * sizeof(*n));
+        if (!n) return HLN_ENOMEM;
+        if (p->nrts) memcpy(n, p->rts, (size_t)p->nrts * sizeof(*n));
+        p->rts = n;
+        p->caprts = ncap;
+    }
+    st_range_tomb c = *rt;
+    c.start.key = copy_key(mt, rt->start.key, rt->start.len);
+    c.end.key = copy_key(mt, rt->end.key, rt->end.len);
+    if (!c.start.key || !c.end.key) return HLN_ENOMEM;
+    p->rts[p->nrts++] = c;
+    return 0;
+}
+
 int mt_apply(mt_table *mt, const st_mutation *m)
 {
     uint32_t klen = ST_KEY_TOKEN_BYTES + m->pklen;
@@ -282,6 +325,10 @@ int mt_apply(mt_table *mt, const st_mutation *m)
         if (!p->node) return HLN_ENOMEM;
     }
     p->pdel_ts = st_ts_max(p->pdel_ts, m->pdel_ts);
+    for (uint32_t i = 0; i < m->nrts; i++) {
+        int rc = part_add_rt(mt, p, &m->rts[i]);
+        if (rc < 0) return rc;
+    }
     for (uint32_t i = 0; i < m->nrows; i++) {
         int rc = row_apply(mt, p, &m->rows[i]);
         if (rc < 0) return rc;

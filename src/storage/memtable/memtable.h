@@ -2,8 +2,8 @@
  * memtable.h — one table's in-memory write buffer (private to storage).
  *
  * What: an ordered map (token, pk) -> partition, each partition holding its
- * partition tombstone and an ordered map ck -> row (marker, row tombstone,
- * cells by column id). Both maps are skiplists whose nodes, keys and values
+ * partition tombstone, its range tombstones and an ordered map ck -> row
+ * (marker, row tombstone, cells by column id). Both maps are skiplists whose nodes, keys and values
  * live in one arena owned by the memtable; the whole memtable is freed at
  * once after it has been flushed. See README.md beside this file.
  *
@@ -46,6 +46,8 @@ typedef struct mt_part {
     const uint8_t *pk; /* key + 8 */
     uint32_t pklen;
     int64_t pdel_ts;
+    st_range_tomb *rts; /* range tombstones, in arrival order, bounds distinct */
+    uint32_t nrts, caprts;
     mt_list rows;
     mt_node *node;
 } mt_part;

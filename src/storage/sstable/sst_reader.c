@@ -33,6 +33,7 @@
 enum {
     MIN_ENTRY_BYTES = 1 + 8 + 8 + 1, /* vint klen, token, pdel, vint nblocks */
     MIN_DESC_BYTES = 5,              /* five vints */
+    MIN_RT_BYTES = 12,               /* st_rt_encode of two empty bounds */
 };
 
 static uint32_t get32(const uint8_t *p)
@@ -96,6 +97,20 @@ static int parse_index(sst_reader *r, uint64_t npart, hln_error *err)
         e->key = hln_rd_take(&rd, (size_t)klen);
         e->klen = (uint32_t)klen;
         e->pdel_ts = (int64_t)hln_rd_u64(&rd);
+        if (r->version >= 2) {
+            uint64_t nrts = hln_rd_vint(&rd);
+            if (rd.err || nrts > hln_rd_left(&rd) / MIN_RT_BYTES)
+                return hln_corrupt(err, r->path, "bad range tombstone count in index entry %llu",
+                                   (unsigned long long)i);
+            e->nrts = (uint32_t)nrts;
+            e->rtoff = rd.off;
+            for (uint64_t k = 0; k < nrts; k++) {
+                st_range_tomb rt;
+                if (st_rt_decode(&rd, &rt))
+                    return hln_corrupt(err, r->path, "bad range tombstone %llu of entry %llu",
+                                       (unsigned long long)k, (unsigned long long)i);
+            }
+        }
         uint64_t nb = hln_rd_vint(&rd);
         if (rd.err || nb > hln_rd_left(&rd) / MIN_DESC_BYTES)
             return hln_corrupt(err, r->path, "bad block count in index entry %llu",
@@ -153,7 +168,8 @@ int sst_open(sst_reader **out, const char *path, uint64_t gen, const uint8_t tab
     if ((rc = st_pread_full(r->fd, h, sizeof(h), 0, path, err)) < 0 ||
         (rc = st_pread_full(r->fd, f, sizeof(f), r->size - SST_FOOTER_BYTES, path, err)) < 0)
         goto fail;
-    if (get32(h) != SST_MAGIC || get32(h + 4) != SST_VERSION ||
+    r->version = get32(h + 4);
+    if (get32(h) != SST_MAGIC || r->version < SST_MIN_VERSION || r->version > SST_VERSION ||
         get32(h + 28) != hln_crc32(0, h, SST_HEADER_BYTES - 4)) {
         rc = hln_corrupt(err, path, "bad sstable header");
         goto fail;
@@ -163,7 +179,7 @@ int sst_open(sst_reader **out, const char *path, uint64_t gen, const uint8_t tab
         goto fail;
     }
     if (get32(f + 44) != hln_crc32(0, f, SST_FOOTER_BYTES - 4) ||
-        get32(f + 40) != SST_FOOTER_MAGIC || get32(f + 36) != SST_VERSION) {
+        get32(f + 40) != SST_FOOTER_MAGIC || get32(f + 36) != r->version) {
         rc = hln_corrupt(err, path, "bad sstable footer");
         goto fail;
     }
@@ -223,6 +239,23 @@ size_t sst_seek(const sst_reader *r, st_key_pred pred, const void *ctx)
             lo = mid + 1;
     }
     return lo;
+}
+
+int sst_entry_rts(const sst_reader *r, const sst_entry *e, hln_arena *a, st_range_tomb **out,
+                  hln_error *err)
+{
+    *out = NULL;
+    if (e->nrts == 0) return 0;
+    st_range_tomb *v = hln_arena_alloc(a, (size_t)e->nrts * sizeof(*v));
+    if (!v) return hln_fail(err, HLN_ENOMEM, "out of memory reading %s", r->path);
+    hln_rd rd;
+    hln_rd_init(&rd, r->index, r->index_len);
+    rd.off = e->rtoff;
+    for (uint32_t i = 0; i < e->nrts; i++)
+        if (st_rt_decode(&rd, &v[i])) /* checked at open */
+            return hln_corrupt(err, r->path, "bad range tombstone");
+    *out = v;
+    return 0;
 }
 
 /* ---- row blocks ---------------------------------------------------------- */

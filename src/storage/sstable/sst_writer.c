@@ -44,6 +44,8 @@ struct sst_writer {
     uint32_t pnblocks;
     hln_buf pkey;
     int64_t ppdel;
+    hln_buf prts; /* encoded range tombstones of the open partition */
+    uint32_t pnrts;
     bool in_part, have_prev;
     hln_buf index;
     uint64_t npart, nrows;
@@ -66,6 +68,7 @@ static void writer_free(sst_writer *w)
     hln_buf_free(&w->last_ck);
     hln_buf_free(&w->pdesc);
     hln_buf_free(&w->pkey);
+    hln_buf_free(&w->prts);
     hln_buf_free(&w->index);
     hln_free(w);
 }
@@ -109,6 +112,7 @@ int sst_writer_open(sst_writer **out, const char *path, const uint8_t table_id[1
     hln_buf_init(&w->last_ck);
     hln_buf_init(&w->pdesc);
     hln_buf_init(&w->pkey);
+    hln_buf_init(&w->prts);
     hln_buf_init(&w->index);
     w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (w->fd < 0) {
@@ -180,7 +184,19 @@ int sst_writer_begin_partition(sst_writer *w, const uint8_t *key, uint32_t klen,
     w->pnblocks = 0;
     hln_buf_reset(&w->pdesc);
     hln_buf_reset(&w->last_ck);
+    hln_buf_reset(&w->prts);
+    w->pnrts = 0;
     return w->pkey.err ? hln_fail(err, HLN_ENOMEM, "out of memory") : 0;
+}
+
+int sst_writer_range_tombs(sst_writer *w, const st_range_tomb *rts, uint32_t n, hln_error *err)
+{
+    if (!w->in_part || w->part_rows || w->pnrts)
+        return hln_fail(err, HLN_ESERVER, "sstable writer misuse (range tombstones)");
+    for (uint32_t i = 0; i < n; i++)
+        st_rt_encode(&rts[i], &w->prts);
+    w->pnrts = n;
+    return w->prts.err ? hln_fail(err, HLN_ENOMEM, "out of memory writing %s", w->tmp) : 0;
 }
 
 int sst_writer_row(sst_writer *w, const st_row *row, hln_error *err)
@@ -214,6 +230,8 @@ int sst_writer_end_partition(sst_writer *w, hln_error *err)
     hln_buf_vint(&w->index, w->pkey.len);
     hln_buf_put(&w->index, w->pkey.data, w->pkey.len);
     buf_i64(&w->index, w->ppdel);
+    hln_buf_vint(&w->index, w->pnrts);
+    hln_buf_put(&w->index, w->prts.data, w->prts.len);
     hln_buf_vint(&w->index, w->pnblocks);
     hln_buf_put(&w->index, w->pdesc.data, w->pdesc.len);
     w->npart++;

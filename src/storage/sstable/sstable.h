@@ -24,7 +24,8 @@
 enum {
     SST_MAGIC = 0x484C4E53,        /* "HLNS", header */
     SST_FOOTER_MAGIC = 0x484C4E46, /* "HLNF", footer */
-    SST_VERSION = 1,
+    SST_VERSION = 2,     /* written; 1 (no range tombstones) is still read */
+    SST_MIN_VERSION = 1,
     SST_HEADER_BYTES = 32,
     SST_FOOTER_BYTES = 48,
     SST_BLOCK_HDR = 8, /* u32 body length, u32 crc32(body) */
@@ -39,6 +40,9 @@ int sst_writer_open(sst_writer **out, const char *path, const uint8_t table_id[1
  * in strictly increasing ck order. */
 int sst_writer_begin_partition(sst_writer *w, const uint8_t *key, uint32_t klen, int64_t pdel_ts,
                                hln_error *err);
+/* The partition's range tombstones (at most once per partition, before
+ * its rows); they go to the partition's index entry. */
+int sst_writer_range_tombs(sst_writer *w, const st_range_tomb *rts, uint32_t n, hln_error *err);
 int sst_writer_row(sst_writer *w, const st_row *row, hln_error *err);
 int sst_writer_end_partition(sst_writer *w, hln_error *err);
 /* Writes index and footer, fsyncs, renames to path, fsyncs the directory,
@@ -53,7 +57,9 @@ typedef struct sst_entry {
     uint32_t klen;
     uint32_t nblocks;
     int64_t pdel_ts;
-    size_t boff; /* offset of the block descriptors in the index */
+    uint32_t nrts; /* range tombstones, decoded on demand (sst_entry_rts) */
+    size_t rtoff;  /* offset of the first in the index */
+    size_t boff;   /* offset of the block descriptors in the index */
 } sst_entry;
 
 typedef struct sst_reader {
@@ -66,6 +72,7 @@ typedef struct sst_reader {
     sst_entry *entries; /* ascending key order */
     size_t nentries;
     uint64_t nrows;
+    uint32_t version; /* file format version (header and footer agree) */
 } sst_reader;
 
 /* Opens and validates (header, footer, index checksum and structure);
@@ -79,6 +86,10 @@ const sst_entry *sst_get(const sst_reader *r, const uint8_t *key, uint32_t klen)
 /* Index of the first entry satisfying the monotone predicate (nentries if
  * none). */
 size_t sst_seek(const sst_reader *r, st_key_pred pred, const void *ctx);
+/* The range tombstones of entry e, decoded into arena a (bounds point into
+ * the reader's index, valid until sst_close). 0 or HLN_ENOMEM. */
+int sst_entry_rts(const sst_reader *r, const sst_entry *e, hln_arena *a, st_range_tomb **out,
+                  hln_error *err);
 
 /* Row source over one partition's slice (storageInt.h); blocks are read and
  * checked lazily, one at a time, into arena a. */

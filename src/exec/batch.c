@@ -1,0 +1,263 @@
+/*
+ * batch.c — BATCH: several INSERT/UPDATE/DELETE statements applied as one.
+ *
+ * What: every statement of the batch (CQL text, or a prepared id with its
+ * values, or one statement of a BEGIN BATCH ... APPLY BATCH text) is
+ * parsed, analyzed, authorized and bound exactly as a single statement
+ * would be, and turned into its mutation (dml.c) — all of them before
+ * anything is written, so a bad statement anywhere fails the whole batch
+ * with nothing applied. The mutations are then grouped: those of one
+ * partition (same table, same key) are concatenated into one st_mutation,
+ * and the partitions of one shard go to that shard as ONE operation that
+ * st_apply_batch writes as one commitlog record.
+ *
+ * Timestamps: a batch has one timestamp — the request's (the protocol's
+ * default timestamp), else one taken from the shard's clock for the whole
+ * batch — so its statements are ordered among themselves only by their
+ * content, as in Cassandra; a statement's own USING TIMESTAMP still wins.
+ *
+ * What a batch guarantees (this node, N shards):
+ *  - The statements of one partition are one st_mutation: atomic and
+ *    isolated (readers of the partition see all of them or none).
+ *  - Everything the batch writes on one shard — any number of partitions
+ *    and tables — is one commitlog record applied in one step on the
+ *    shard's thread: all-or-nothing across a crash, and no read on that
+ *    shard sees a part of it.
+ *  - A batch that spans shards is applied on each shard independently and
+ *    in parallel. If the server crashes after some shards logged their part
+ *    and before the others did, the logged parts survive and the rest is
+ *    lost; the client, which got no answer, must retry (a retry with the
+ *    same client timestamp is idempotent). Readers on different shards may
+ *    briefly see one part before another. Cassandra's logged batches go
+ *    further (eventually all-or-nothing through a replicated batchlog
+ *    replayed after a failure); Helenus does not have a batchlog yet, so
+ *    LOGGED and UNLOGGED batches behave the same today.
+ *  - COUNTER batches are refused: there are no counter tables yet.
+ *
+ * Invariant: nothing is dispatched until every statement has been built,
+ * so a failing statement leaves no write behind.
+ */
+#include <string.h>
+
+#include "exec/execInt.h"
+
+typedef struct part_group {
+    st_mutation m; /* the partition's mutations concatenated */
+    int shard;
+} part_group;
+
+static bool same_partition(const st_mutation *a, const st_mutation *b)
+{
+    return a->token == b->token && a->pklen == b->pklen && !memcmp(a->table_id, b->table_id, 16) &&
+           (a->pklen == 0 || !memcmp(a->pk, b->pk, a->pklen));
+}
+
+/* Appends m's rows and range tombstones to g (arena copies of the arrays;
+ * the rows themselves are shared). */
+static int group_add(ex_request *r, part_group *g, const st_mutation *m)
+{
+    st_mutation *x = &g->m;
+    x->pdel_ts = x->pdel_ts > m->pdel_ts ? x->pdel_ts : m->pdel_ts;
+    if (m->nrows) {
+        st_row *rows = hln_arena_alloc(&r->arena, sizeof *rows * (x->nrows + m->nrows));
+        if (!rows) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+        if (x->nrows) memcpy(rows, x->rows, sizeof *rows * x->nrows);
+        memcpy(rows + x->nrows, m->rows, sizeof *rows * m->nrows);
+        x->rows = rows;
+        x->nrows += m->nrows;
+    }
+    if (m->nrts) {
+        st_range_tomb *rts = hln_arena_alloc(&r->arena, sizeof *rts * (x->nrts + m->nrts));
+        if (!rts) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+        if (x->nrts) memcpy(rts, x->rts, sizeof *rts * x->nrts);
+        memcpy(rts + x->nrts, m->rts, sizeof *rts * m->nrts);
+        x->rts = rts;
+        x->nrts += m->nrts;
+    }
+    return 0;
+}
+
+/* A statement of the batch once parsed and analyzed. */
+typedef struct item_plan {
+    const cql_stmt *stmt;
+    ex_plan *plan;
+} item_plan;
+
+/* Pass 1 for one item (Cassandra's order: find the statement, prepare
+ * it, check the number of values). */
+static int prepare_item(ex_request *r, const ex_batch_item *it, item_plan *out)
+{
+    const char *text = it->cql, *ks = r->params.keyspace;
+    size_t len = it->cqllen;
+    int rc;
+    if (!it->cql) {
+        const char *pks = NULL;
+        if ((rc = ex_prepared_lookup(r, it->id, it->idlen, &text, &len, &pks)) != 0) return rc;
+        ks = pks;
+    }
+    cql_stmt *stmt = NULL;
+    if ((rc = cql_parse(text, len, &r->arena, &stmt, &r->err)) != 0) return rc;
+    ex_st(r)->stmt = stmt;
+    if ((rc = ex_analyze(r, stmt, ks, &out->plan)) != 0) return rc;
+    if ((rc = ex_authorize(r, stmt, out->plan)) != 0) return rc; /* MODIFY (access.c) */
+    out->stmt = stmt;
+    if (it->nvalues != stmt->n_binds)
+        return hln_fail(&r->err, HLN_EINVAL,
+                        "There were %d markers(?) in CQL but %d bound variables", stmt->n_binds,
+                        it->nvalues);
+    return 0;
+}
+
+/* Pass 3: binds item's values and builds its mutation (NULL when it
+ * writes nothing). */
+static int build_item(ex_request *r, const ex_batch_item *it, const item_plan *ip,
+                      st_mutation **out)
+{
+    ex_state *st = ex_st(r);
+    st->stmt = ip->stmt;
+    st->plan = ip->plan;
+    st->prepared = it->cql == NULL;
+    st->vals = it->values;
+    st->nvals = it->nvalues;
+    return ex_dml_build(r, out);
+}
+
+static void batch_done(ex_request *r)
+{
+    int rc = ex_batch_error(r);
+    if (!rc) r->result.kind = EX_VOID;
+    ex_finish(r, rc);
+}
+
+/* Adds mutation m to the group of its partition (a new group if none). */
+static int collect(ex_request *r, part_group *groups, int *ngroups, const st_mutation *m)
+{
+    int g = 0;
+    while (g < *ngroups && !same_partition(&groups[g].m, m))
+        g++;
+    if (g == *ngroups) {
+        groups[g].m = *m;
+        groups[g].m.rows = NULL;
+        groups[g].m.nrows = 0;
+        groups[g].m.rts = NULL;
+        groups[g].m.nrts = 0;
+        groups[g].m.pdel_ts = HLN_TS_NONE;
+        groups[g].shard = shard_for_token(ex_st(r)->eng->nshards, m->token);
+        (*ngroups)++;
+    }
+    return group_add(r, &groups[g], m);
+}
+
+/* One operation per shard holding groups, its partitions in statement
+ * order; then VOID once every shard has applied its part. */
+static void apply_groups(ex_request *r, const part_group *groups, int ngroups)
+{
+    ex_state *st = ex_st(r);
+    for (int s = 0; s < st->eng->nshards; s++) {
+        uint32_t cnt = 0;
+        for (int g = 0; g < ngroups; g++)
+            cnt += groups[g].shard == s;
+        if (!cnt) continue;
+        st_mutation *ms = hln_arena_alloc(&r->arena, sizeof *ms * cnt);
+        ex_op *op = ms ? ex_op_new(r, EX_OP_MUTATE_BATCH, s) : NULL;
+        if (!op) {
+            ex_finish(r, hln_fail(&r->err, HLN_ENOMEM, "out of memory"));
+            return;
+        }
+        uint32_t k = 0;
+        for (int g = 0; g < ngroups; g++)
+            if (groups[g].shard == s) ms[k++] = groups[g].m;
+        op->muts = ms;
+        op->nmuts = cnt;
+    }
+    if (!st->batch) { /* nothing to write */
+        r->result.kind = EX_VOID;
+        ex_finish(r, 0);
+        return;
+    }
+    ex_dispatch(r, batch_done);
+}
+
+void ex_batch(ex_request *r, int type, const ex_batch_item *items, int n)
+{
+    ex_state *st = ex_start(r);
+    if (!st) return;
+    if (type < EX_BATCH_LOGGED || type > EX_BATCH_COUNTER || n < 0 || (n && !items)) {
+        ex_finish(r, hln_fail(&r->err, HLN_EPROTO, "Invalid BATCH message"));
+        return;
+    }
+    /* one timestamp for every statement without USING TIMESTAMP */
+    if (r->params.timestamp == HLN_TS_NONE) r->params.timestamp = ex_next_timestamp();
+    part_group *groups = hln_arena_alloc(&r->arena, sizeof *groups * (size_t)(n ? n : 1));
+    item_plan *plans = hln_arena_alloc(&r->arena, sizeof *plans * (size_t)(n ? n : 1));
+    if (!groups || !plans) {
+        ex_finish(r, hln_fail(&r->err, HLN_ENOMEM, "out of memory"));
+        return;
+    }
+    int rc = 0;
+    for (int i = 0; i < n && !rc; i++)
+        rc = prepare_item(r, &items[i], &plans[i]);
+    for (int i = 0; i < n && !rc; i++) {
+        cql_stmt_kind k = plans[i].stmt->kind;
+        if (k != CQL_INSERT && k != CQL_UPDATE && k != CQL_DELETE)
+            rc = hln_fail(&r->err, HLN_EINVAL,
+                          "Invalid statement in batch: only UPDATE, INSERT and DELETE statements "
+                          "are allowed.");
+    }
+    for (int i = 0; i < n && !rc; i++)
+        rc = ex_authorize(r, plans[i].stmt, plans[i].plan);
+    if (!rc && n && type == EX_BATCH_COUNTER)
+        rc = hln_fail(&r->err, HLN_EINVAL,
+                      "Cannot include non-counter statement in a counter batch");
+    int ngroups = 0;
+    for (int i = 0; i < n && !rc; i++) {
+        st_mutation *m = NULL;
+        rc = build_item(r, &items[i], &plans[i], &m);
+        if (!rc && m) rc = collect(r, groups, &ngroups, m);
+    }
+    if (rc) {
+        ex_finish(r, rc);
+        return;
+    }
+    apply_groups(r, groups, ngroups);
+}
+
+void ex_run_text_batch(ex_request *r)
+{
+    ex_state *st = ex_st(r);
+    const ex_plan *p = st->plan;
+    int rc = 0;
+    if (p->ts) {
+        ex_value v;
+        rc = ex_bind(r, p->ts, hln_type_by_kind(HLN_T_BIGINT), "[timestamp]", &v);
+        if (!rc && v.len == -1)
+            rc = hln_fail(&r->err, HLN_EINVAL, "Invalid null value of timestamp");
+        else if (!rc && v.len >= 0 && v.len != 8)
+            rc = hln_fail(&r->err, HLN_EINVAL, "Invalid empty value of timestamp");
+        if (!rc && v.len == 8) {
+            uint64_t x = 0;
+            for (int i = 0; i < 8; i++)
+                x = x << 8 | v.p[i];
+            r->params.timestamp = (int64_t)x;
+        }
+    }
+    if (!rc && r->params.timestamp == HLN_TS_NONE) r->params.timestamp = ex_next_timestamp();
+    int n = p->nchildren;
+    part_group *groups = hln_arena_alloc(&r->arena, sizeof *groups * (size_t)(n ? n : 1));
+    if (!rc && !groups) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    int ngroups = 0;
+    for (int i = 0; i < n && !rc; i++) {
+        st->plan = p->children[i];
+        st->stmt = p->children[i]->stmt;
+        st_mutation *m = NULL;
+        rc = ex_dml_build(r, &m); /* st->vals: the batch's, markers numbered across it */
+        if (!rc && m) rc = collect(r, groups, &ngroups, m);
+    }
+    st->plan = (ex_plan *)p;
+    st->stmt = p->stmt;
+    if (rc) {
+        ex_finish(r, rc);
+        return;
+    }
+    apply_groups(r, groups, ngroups);
+}
