@@ -16,7 +16,8 @@
  *   blob-*        a DALI-style image store: uuid -> ~110 KB blob;
  *   vector-*      a CassIO/LangChain-style vector table with an SAI index
  *                 and ANN queries, with recall@10 measured against exact
- *                 results computed here.
+ *                 results computed here (embeddings of low intrinsic
+ *                 dimension, see gen_vector).
  *
  * Why deterministic: every key, id and vector is a pure function of its
  * index (and, for values, of --seed), so a read run in a separate process
@@ -450,7 +451,7 @@ static void blob_check(const st_shared *sh, const st_opinfo *op, const cc_result
 /* ---- vectors (SAI ANN) -------------------------------------------------------------------------
  */
 
-#define CENTROIDS 64
+#define LATENT 24 /* intrinsic dimension of the generated embeddings */
 #define TOPK 10
 
 static const char *const vec_schema[] = {
@@ -462,17 +463,26 @@ static const char *const vec_stmts[] = {
     "INSERT INTO stress.vectors (id, v) VALUES (?, ?)",
     "SELECT id FROM stress.vectors ORDER BY v ANN OF ? LIMIT 10", NULL};
 
-/* A unit vector near one of CENTROIDS centroids; a pure function of
- * (seed, stream, i). */
-static void gen_vector(const float *centroids, int dim, uint64_t seed, uint64_t stream, uint64_t i,
+/* A unit vector, a pure function of (seed, stream, i): a random point of a
+ * LATENT-dimensional subspace (the seeded matrix `proj`, dim x LATENT) plus a
+ * little isotropic noise. Real embeddings have a low intrinsic dimension;
+ * i.i.d. Gaussian vectors in 384 dimensions would make every point almost
+ * equidistant from every other, and "recall" meaningless for any index. */
+static void gen_vector(const float *proj, int dim, uint64_t seed, uint64_t stream, uint64_t i,
                        float *out)
 {
     st_rng r;
     st_rng_seed(&r, seed ^ st_mix64(stream * 0x9E37ull + i));
-    const float *c = centroids + (size_t)st_below(&r, CENTROIDS) * (size_t)dim;
+    float z[LATENT];
+    for (int l = 0; l < LATENT; l++)
+        z[l] = (float)st_gauss(&r);
     double norm = 0;
     for (int d = 0; d < dim; d++) {
-        out[d] = c[d] + (float)(0.35 * st_gauss(&r));
+        const float *row = proj + (size_t)d * LATENT;
+        float x = 0;
+        for (int l = 0; l < LATENT; l++)
+            x += row[l] * z[l];
+        out[d] = x + (float)(0.02 * st_gauss(&r));
         norm += (double)out[d] * out[d];
     }
     float inv = norm > 0 ? (float)(1.0 / sqrt(norm)) : 1.0f;
@@ -484,32 +494,32 @@ static int vec_setup_common(st_shared *sh, bool truth, hln_error *err)
 {
     int dim = sh->set->dim;
     size_t keys = (size_t)sh->keys;
-    float *cent = hln_malloc(sizeof(float) * CENTROIDS * (size_t)dim);
+    float *proj = hln_malloc(sizeof(float) * LATENT * (size_t)dim);
     sh->base = hln_malloc(sizeof(float) * keys * (size_t)dim);
-    if (!cent || !sh->base) {
-        hln_free(cent);
+    if (!proj || !sh->base) {
+        hln_free(proj);
         return hln_fail(err, HLN_ENOMEM, "out of memory for %zu vectors", keys);
     }
     st_rng r;
     st_rng_seed(&r, sh->set->seed ^ 0xCE47u);
-    for (size_t i = 0; i < (size_t)CENTROIDS * (size_t)dim; i++)
-        cent[i] = (float)st_gauss(&r) / (float)sqrt((double)dim);
+    for (size_t i = 0; i < (size_t)LATENT * (size_t)dim; i++)
+        proj[i] = (float)(st_gauss(&r) / sqrt((double)LATENT));
     for (size_t i = 0; i < keys; i++)
-        gen_vector(cent, dim, sh->set->seed, 1, i, sh->base + i * (size_t)dim);
+        gen_vector(proj, dim, sh->set->seed, 1, i, sh->base + i * (size_t)dim);
     if (!truth) {
-        hln_free(cent);
+        hln_free(proj);
         return 0;
     }
     int q = sh->set->queries;
     sh->qvecs = hln_malloc(sizeof(float) * (size_t)q * (size_t)dim);
     sh->truth = hln_malloc(sizeof(int32_t) * (size_t)q * TOPK);
     if (!sh->qvecs || !sh->truth) {
-        hln_free(cent);
+        hln_free(proj);
         return hln_fail(err, HLN_ENOMEM, "out of memory for %d query vectors", q);
     }
     for (int i = 0; i < q; i++)
-        gen_vector(cent, dim, sh->set->seed, 2, (uint64_t)i, sh->qvecs + (size_t)i * (size_t)dim);
-    hln_free(cent);
+        gen_vector(proj, dim, sh->set->seed, 2, (uint64_t)i, sh->qvecs + (size_t)i * (size_t)dim);
+    hln_free(proj);
     /* exact top-10 by cosine (vectors are unit length: dot product) */
     for (int i = 0; i < q; i++) {
         const float *qv = sh->qvecs + (size_t)i * (size_t)dim;
