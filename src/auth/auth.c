@@ -362,53 +362,22 @@ fail:
     return NULL;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 static int persist(hln_auth *a, const state *s, hln_error *err)
 {
     json_t *root = state_to_json(s);
     if (!root) return hln_fail(err, HLN_ENOMEM, "out of memory writing %s", a->path);
     size_t flags = JSON_INDENT(2) | JSON_PRESERVE_ORDER;
     size_t len = json_dumpb(root, NULL, 0, flags);
-    char *text = len ? hln_malloc(len) : NULL;
+    char *text = len ? hln_malloc(len + 1) : NULL;
     if (!text || json_dumpb(root, text, len, flags) != len) {
         json_decref(root);
         hln_free(text);
         return hln_fail(err, HLN_ENOMEM, "out of memory writing %s", a->path);
     }
     json_decref(root);
-    int rc = 0;
-    int fd = open(a->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        rc = hln_fail(err, HLN_EIO, "cannot write %s: %s", a->tmp, strerror(errno));
-    } else {
-        if (write_all(fd, text, len) || write_all(fd, "\n", 1) || fsync(fd))
-            rc = hln_fail(err, HLN_EIO, "cannot write %s: %s", a->tmp, strerror(errno));
-        if (close(fd) && !rc)
-            rc = hln_fail(err, HLN_EIO, "cannot write %s: %s", a->tmp, strerror(errno));
-    }
+    text[len++] = '\n';
+    int rc = hln_write_file_durably(a->path, text, len, 0600, err);
     hln_free(text);
-    if (!rc && rename(a->tmp, a->path))
-        rc = hln_fail(err, HLN_EIO, "cannot rename %s: %s", a->tmp, strerror(errno));
-    if (!rc) {
-        int dfd = open(a->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd < 0 || fsync(dfd))
-            rc = hln_fail(err, HLN_EIO, "cannot sync %s: %s", a->dir, strerror(errno));
-        if (dfd >= 0) close(dfd);
-    }
-    if (rc) unlink(a->tmp);
     return rc;
 }
 

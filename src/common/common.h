@@ -135,6 +135,20 @@ void hln_uuid_time(uint8_t out[16]);          /* version 1, for timeuuid/schema 
 void hln_uuid_format(const uint8_t u[16], char out[37]);
 int hln_uuid_parse(const char *s, uint8_t out[16]); /* 0 or HLN_EINVAL */
 
+/* ---- files (fileio.c): failures are HLN_EIO naming the path and errno --- */
+int hln_mkdirs(const char *path, hln_error *err); /* mkdir -p */
+int hln_fsync_dir(const char *path, hln_error *err);
+int hln_write_full(int fd, const void *p, size_t n, const char *path, hln_error *err);
+/* Reads exactly n bytes at off; a short read is HLN_ECORRUPT (truncated). */
+int hln_pread_full(int fd, void *p, size_t n, uint64_t off, const char *path, hln_error *err);
+/* Joins a and b with '/' into a new hln_malloc'd string (NULL on ENOMEM). */
+char *hln_path_join(const char *a, const char *b);
+/* Replaces the file at path with data, durably: writes path.tmp, fsyncs it,
+ * renames it over path, fsyncs the directory. On failure path is unchanged
+ * and path.tmp removed. */
+int hln_write_file_durably(const char *path, const void *data, size_t len, int mode,
+                           hln_error *err);
+
 /* ---- clock, logging --------------------------------------------------- */
 int64_t hln_now_micros(void); /* wall clock, microseconds since epoch */
 int64_t hln_mono_nanos(void);

@@ -53,38 +53,6 @@ struct hln_catalog {
 
 /* ---- small helpers ---------------------------------------------------- */
 
-static char *path_join(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    char *p = hln_malloc(la + lb + 2);
-    if (!p) return NULL;
-    memcpy(p, a, la);
-    p[la] = '/';
-    memcpy(p + la + 1, b, lb + 1);
-    return p;
-}
-
-/* mkdir -p */
-static int make_dir(const char *path, hln_error *err)
-{
-    char buf[4096];
-    size_t n = strlen(path);
-    if (n == 0 || n >= sizeof buf) return hln_fail(err, HLN_EIO, "bad directory name '%s'", path);
-    memcpy(buf, path, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (buf[i] != '/' && buf[i] != 0) continue;
-        char saved = buf[i];
-        buf[i] = 0;
-        struct stat st;
-        if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-            return hln_fail(err, HLN_EIO, "cannot create directory %s: %s", buf, strerror(errno));
-        if (stat(buf, &st) < 0 || !S_ISDIR(st.st_mode))
-            return hln_fail(err, HLN_EIO, "%s is not a directory", buf);
-        buf[i] = saved;
-    }
-    return 0;
-}
-
 static const char *kind_name(hln_column_kind k)
 {
     switch (k) {
@@ -195,20 +163,6 @@ static json_t *schema_json(const hln_schema *s)
     return json_pack("{s:i, s:s, s:o}", "format", SCHEMA_FORMAT, "version", ver, "keyspaces", kss);
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* Writes s durably to c->path (see the file comment for the protocol). */
 static int persist(hln_catalog *c, const hln_schema *s, hln_error *err)
 {
@@ -225,26 +179,8 @@ static int persist(hln_catalog *c, const hln_schema *s, hln_error *err)
     json_decref(root);
     text[len++] = '\n';
 
-    int rc = 0;
-    int fd = open(c->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        rc = hln_fail(err, HLN_EIO, "cannot write %s: %s", c->tmp, strerror(errno));
-    } else {
-        if (write_all(fd, text, len) < 0 || fsync(fd) < 0)
-            rc = hln_fail(err, HLN_EIO, "cannot write %s: %s", c->tmp, strerror(errno));
-        if (close(fd) < 0 && rc == 0)
-            rc = hln_fail(err, HLN_EIO, "cannot write %s: %s", c->tmp, strerror(errno));
-    }
+    int rc = hln_write_file_durably(c->path, text, len, 0644, err);
     hln_free(text);
-    if (rc == 0 && rename(c->tmp, c->path) < 0)
-        rc = hln_fail(err, HLN_EIO, "cannot rename %s: %s", c->tmp, strerror(errno));
-    if (rc == 0) {
-        int dfd = open(c->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd < 0 || fsync(dfd) < 0)
-            rc = hln_fail(err, HLN_EIO, "cannot sync %s: %s", c->dir, strerror(errno));
-        if (dfd >= 0) close(dfd);
-    }
-    if (rc < 0) unlink(c->tmp);
     return rc;
 }
 
@@ -432,9 +368,9 @@ int catalog_open(hln_catalog **out, const char *dir, hln_error *err)
     *out = NULL;
     hln_catalog *c = hln_calloc(1, sizeof *c);
     if (!c) return hln_fail(err, HLN_ENOMEM, "out of memory");
-    c->dir = path_join(dir, "schema");
-    c->path = c->dir ? path_join(c->dir, "schema.json") : NULL;
-    c->tmp = c->dir ? path_join(c->dir, "schema.json.tmp") : NULL;
+    c->dir = hln_path_join(dir, "schema");
+    c->path = c->dir ? hln_path_join(c->dir, "schema.json") : NULL;
+    c->tmp = c->dir ? hln_path_join(c->dir, "schema.json.tmp") : NULL;
     pthread_mutex_init(&c->ddl_mu, NULL);
     pthread_mutex_init(&c->ptr_mu, NULL);
     int rc = 0;
@@ -443,7 +379,7 @@ int catalog_open(hln_catalog **out, const char *dir, hln_error *err)
         rc = hln_fail(err, HLN_ENOMEM, "out of memory");
         goto fail;
     }
-    if ((rc = make_dir(dir, err)) < 0 || (rc = make_dir(c->dir, err)) < 0) goto fail;
+    if ((rc = hln_mkdirs(dir, err)) < 0 || (rc = hln_mkdirs(c->dir, err)) < 0) goto fail;
     unlink(c->tmp); /* an interrupted write: the rename never happened */
 
     sn = schema_snap_new();

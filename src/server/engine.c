@@ -383,34 +383,15 @@ static int meta_read(const char *path, meta *m, bool *exists, hln_error *err)
     return 0;
 }
 
-static int fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY);
-    if (fd < 0) return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
 
-static int meta_write(const char *dir, const char *path, const meta *m, hln_error *err)
+static int meta_write(const char *path, const meta *m, hln_error *err)
 {
-    char tmp[1200];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-        return hln_fail(err, HLN_EIO, "Path too long: %s", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) return hln_fail(err, HLN_EIO, "Cannot write %s: %s", tmp, strerror(errno));
-    char id[37];
+    char id[37], text[256];
     hln_uuid_format(m->host_id, id);
-    fprintf(f, "# helenus.meta: written at first start; do not edit\nshards=%d\nhost_id=%s\n",
-            m->shards, id);
-    bool ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) || fsync_dir(dir)) {
-        int e = errno;
-        unlink(tmp);
-        return hln_fail(err, HLN_EIO, "Cannot write %s: %s", path, strerror(e));
-    }
-    return 0;
+    int n = snprintf(text, sizeof text,
+                     "# helenus.meta: written at first start; do not edit\nshards=%d\nhost_id=%s\n",
+                     m->shards, id);
+    return hln_write_file_durably(path, text, (size_t)n, 0644, err);
 }
 
 static int lock_data_dir(engine_priv *ep, hln_error *err)
@@ -457,7 +438,7 @@ static int open_meta(hln_engine *e, hln_error *err)
     m.shards = e->nshards;
     if (!m.has_host_id) hln_uuid_random(m.host_id);
     memcpy(e->node.host_id, m.host_id, 16);
-    return dirty ? meta_write(e->cfg.data_dir, path, &m, err) : 0;
+    return dirty ? meta_write(path, &m, err) : 0;
 }
 
 int srv_resolve(const char *host, int port, struct sockaddr_storage *out, hln_error *err)

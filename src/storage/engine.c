@@ -154,7 +154,7 @@ static char *data_path(const st_table *t, uint64_t gen)
 {
     char name[64];
     snprintf(name, sizeof(name), "nb-%" PRIu64 "-Data.db", gen);
-    return st_path_join(t->dir, name);
+    return hln_path_join(t->dir, name);
 }
 
 static void table_free(st_table *t)
@@ -198,7 +198,7 @@ static int table_open(st_engine *e, const uint8_t id[16], st_table **out, hln_er
     if (!t) return hln_fail(err, HLN_ENOMEM, "out of memory");
     memcpy(t->id, id, 16);
     t->next_gen = 1;
-    t->dir = st_path_join(e->tables_dir, hex);
+    t->dir = hln_path_join(e->tables_dir, hex);
     t->mt = mt_new();
     if (!t->dir || !t->mt) {
         table_free(t);
@@ -220,7 +220,7 @@ static int table_open(st_engine *e, const uint8_t id[16], st_table **out, hln_er
         size_t n = strlen(de->d_name);
         uint64_t gen;
         if (n > 4 && strcmp(de->d_name + n - 4, ".tmp") == 0) {
-            char *p = st_path_join(t->dir, de->d_name);
+            char *p = hln_path_join(t->dir, de->d_name);
             if (p) {
                 HLN_INFO("storage: removing unfinished sstable %s", p);
                 unlink(p);
@@ -229,7 +229,7 @@ static int table_open(st_engine *e, const uint8_t id[16], st_table **out, hln_er
             continue;
         }
         if (!parse_data_name(de->d_name, &gen)) continue;
-        char *p = st_path_join(t->dir, de->d_name);
+        char *p = hln_path_join(t->dir, de->d_name);
         sst_reader *r = NULL;
         if (!p)
             rc = hln_fail(err, HLN_ENOMEM, "out of memory");
@@ -391,7 +391,7 @@ static int flush_table(st_engine *e, st_table *t, bool retire, hln_error *err)
     if (mt_partition_count(t->mt) > 0) {
         if (retire && cl_current_has_records(e->cl) && (rc = cl_roll(e->cl, err)) < 0) return rc;
         if (!t->dir_durable) {
-            if ((rc = st_mkdirs(t->dir, err)) < 0 || (rc = st_fsync_dir(e->tables_dir, err)) < 0)
+            if ((rc = hln_mkdirs(t->dir, err)) < 0 || (rc = hln_fsync_dir(e->tables_dir, err)) < 0)
                 return rc;
             t->dir_durable = true;
         }
@@ -581,13 +581,13 @@ int st_open(st_engine **out, const char *dir, const st_options *opts, st_table_e
     hln_buf_init(&e->enc);
     hln_arena_init(&e->replay_arena, 64 * 1024);
     e->dir = hln_strdup(dir);
-    e->tables_dir = st_path_join(dir, "tables");
-    e->cl_dir = st_path_join(dir, "commitlog");
+    e->tables_dir = hln_path_join(dir, "tables");
+    e->cl_dir = hln_path_join(dir, "commitlog");
     int rc = 0;
     if (!e->dir || !e->tables_dir || !e->cl_dir) rc = hln_fail(err, HLN_ENOMEM, "out of memory");
-    if (rc == 0) rc = st_mkdirs(e->tables_dir, err);
-    if (rc == 0) rc = st_mkdirs(e->cl_dir, err);
-    if (rc == 0) rc = st_fsync_dir(e->dir, err);
+    if (rc == 0) rc = hln_mkdirs(e->tables_dir, err);
+    if (rc == 0) rc = hln_mkdirs(e->cl_dir, err);
+    if (rc == 0) rc = hln_fsync_dir(e->dir, err);
     if (rc == 0) rc = load_tables(e, err);
     if (rc == 0)
         rc = cl_open(&e->cl, e->cl_dir, e->o.segment_bytes, e->o.sync == ST_SYNC_BATCH, err);
@@ -684,7 +684,7 @@ int st_drop_table(st_engine *e, const uint8_t table_id[16], hln_error *err)
     size_t i = table_pos(e, table_id, &found);
     char hex[33];
     id_hex(table_id, hex);
-    char *dir = st_path_join(e->tables_dir, hex);
+    char *dir = hln_path_join(e->tables_dir, hex);
     if (!dir) return hln_fail(err, HLN_ENOMEM, "out of memory");
     if (found) {
         st_table *t = e->tables[i];
@@ -698,7 +698,7 @@ int st_drop_table(st_engine *e, const uint8_t table_id[16], hln_error *err)
         struct dirent *de;
         while ((de = readdir(d)) != NULL) {
             if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) continue;
-            char *p = st_path_join(dir, de->d_name);
+            char *p = hln_path_join(dir, de->d_name);
             if (!p) {
                 rc = hln_fail(err, HLN_ENOMEM, "out of memory");
                 break;
@@ -710,7 +710,7 @@ int st_drop_table(st_engine *e, const uint8_t table_id[16], hln_error *err)
         closedir(d);
         if (rc == 0 && rmdir(dir) < 0 && errno != ENOENT)
             rc = hln_fail(err, HLN_EIO, "cannot remove %s: %s", dir, strerror(errno));
-        if (rc == 0) rc = st_fsync_dir(e->tables_dir, err);
+        if (rc == 0) rc = hln_fsync_dir(e->tables_dir, err);
     } else if (errno != ENOENT) {
         rc = hln_fail(err, HLN_EIO, "cannot open %s: %s", dir, strerror(errno));
     }

@@ -95,14 +95,7 @@ int st_merge_rows(st_rowsrc **srcs, size_t nsrcs, int64_t pdel_ts, const st_rang
                   uint32_t nrts, bool reversed, uint32_t limit, hln_arena *a, st_row **rows,
                   uint32_t *nrows, hln_error *err);
 
-/* ---- files (fileutil.c): errors are HLN_EIO with the path and errno text */
-int st_mkdirs(const char *path, hln_error *err); /* mkdir -p */
-int st_fsync_dir(const char *path, hln_error *err);
-int st_write_full(int fd, const void *p, size_t n, const char *path, hln_error *err);
-/* Reads exactly n bytes at off; a short read is HLN_ECORRUPT (truncated). */
-int st_pread_full(int fd, void *p, size_t n, uint64_t off, const char *path, hln_error *err);
-/* Joins a and b with '/' into a new hln_malloc'd string (NULL on ENOMEM). */
-char *st_path_join(const char *a, const char *b);
+/* File helpers (mkdir -p, directory fsync, full reads/writes) are in common.h. */
 
 static inline int64_t st_ts_max(int64_t a, int64_t b)
 {

@@ -158,7 +158,7 @@ static cl_segment *seg_new(cl_log *l, uint64_t seq)
     cl_segment *s = hln_calloc(1, sizeof(*s));
     if (!s) return NULL;
     s->seq = seq;
-    s->path = st_path_join(l->dir, name);
+    s->path = hln_path_join(l->dir, name);
     if (!s->path) {
         hln_free(s);
         return NULL;
@@ -375,7 +375,7 @@ static int read_whole(const char *path, uint8_t **out, size_t *size, hln_error *
         close(fd);
         return hln_fail(err, HLN_ENOMEM, "out of memory replaying %s", path);
     }
-    int rc = n ? st_pread_full(fd, buf, n, 0, path, err) : 0;
+    int rc = n ? hln_pread_full(fd, buf, n, 0, path, err) : 0;
     close(fd);
     if (rc < 0) {
         hln_free(buf);
@@ -580,7 +580,7 @@ static int end_replayed(cl_log *l, hln_error *err)
         l->nsegs = j;
         seg_free(s);
         l->end.seg = NULL;
-        return st_fsync_dir(l->dir, err);
+        return hln_fsync_dir(l->dir, err);
     }
     int fd = open(s->path, O_WRONLY | O_APPEND | O_CLOEXEC);
     if (fd < 0) return hln_fail(err, HLN_EIO, "cannot open %s: %s", s->path, strerror(errno));
@@ -589,7 +589,7 @@ static int end_replayed(cl_log *l, hln_error *err)
         rc = hln_fail(err, HLN_EIO, "cannot truncate %s: %s", s->path, strerror(errno));
     uint8_t hdr[CL_REC_HDR];
     rec_header(hdr, NULL, 0, l->end.synced);
-    if (rc == 0) rc = st_write_full(fd, hdr, sizeof(hdr), s->path, err);
+    if (rc == 0) rc = hln_write_full(fd, hdr, sizeof(hdr), s->path, err);
     if (rc == 0 && fdatasync(fd) < 0)
         rc = hln_fail(err, HLN_EIO, "fdatasync of %s failed: %s", s->path, strerror(errno));
     close(fd);
@@ -604,7 +604,7 @@ static int end_current(cl_log *l, hln_error *err)
 {
     uint8_t hdr[CL_REC_HDR];
     rec_header(hdr, NULL, 0, l->synced_size);
-    int rc = st_write_full(l->fd, hdr, sizeof(hdr), l->cur->path, err);
+    int rc = hln_write_full(l->fd, hdr, sizeof(hdr), l->cur->path, err);
     if (rc < 0) {
         /* keep the segment current; a half marker must not stay in front of
            later records (if it does, the next roll marks it torn) */
@@ -644,10 +644,10 @@ int cl_start(cl_log *l, hln_error *err)
     put64(hdr + 8, s->seq);
     put32(hdr + 16, 0);
     put32(hdr + 20, hln_crc32(0, hdr, CL_HDR - 4));
-    rc = st_write_full(fd, hdr, sizeof(hdr), s->path, err);
+    rc = hln_write_full(fd, hdr, sizeof(hdr), s->path, err);
     if (rc == 0 && fdatasync(fd) < 0)
         rc = hln_fail(err, HLN_EIO, "fdatasync of %s failed: %s", s->path, strerror(errno));
-    if (rc == 0) rc = st_fsync_dir(l->dir, err);
+    if (rc == 0) rc = hln_fsync_dir(l->dir, err);
     if (rc == 0 && segs_push(l, s) < 0)
         rc = hln_fail(err, HLN_ENOMEM, "out of memory starting a commitlog segment");
     if (rc < 0) {
@@ -790,7 +790,7 @@ int cl_delete_clean(cl_log *l, hln_error *err)
         l->segs[j++] = s;
     }
     l->nsegs = j;
-    if (deleted && rc == 0) rc = st_fsync_dir(l->dir, err);
+    if (deleted && rc == 0) rc = hln_fsync_dir(l->dir, err);
     return rc;
 }
 

@@ -165,8 +165,8 @@ int sst_open(sst_reader **out, const char *path, uint64_t gen, const uint8_t tab
         goto fail;
     }
     uint8_t h[SST_HEADER_BYTES], f[SST_FOOTER_BYTES];
-    if ((rc = st_pread_full(r->fd, h, sizeof(h), 0, path, err)) < 0 ||
-        (rc = st_pread_full(r->fd, f, sizeof(f), r->size - SST_FOOTER_BYTES, path, err)) < 0)
+    if ((rc = hln_pread_full(r->fd, h, sizeof(h), 0, path, err)) < 0 ||
+        (rc = hln_pread_full(r->fd, f, sizeof(f), r->size - SST_FOOTER_BYTES, path, err)) < 0)
         goto fail;
     r->version = get32(h + 4);
     if (get32(h) != SST_MAGIC || r->version < SST_MIN_VERSION || r->version > SST_VERSION ||
@@ -198,7 +198,7 @@ int sst_open(sst_reader **out, const char *path, uint64_t gen, const uint8_t tab
             rc = hln_fail(err, HLN_ENOMEM, "out of memory opening %s", path);
             goto fail;
         }
-        if ((rc = st_pread_full(r->fd, r->index, (size_t)ilen, r->index_off, path, err)) < 0)
+        if ((rc = hln_pread_full(r->fd, r->index, (size_t)ilen, r->index_off, path, err)) < 0)
             goto fail;
     }
     if (hln_crc32(0, r->index, r->index_len) != get32(f + 32)) {
@@ -266,7 +266,7 @@ static int load_block(sst_rowit *it, const sst_block *b, hln_error *err)
     uint8_t *buf = hln_arena_alloc(it->a, (size_t)b->len + SST_BLOCK_HDR);
     st_row *rows = hln_arena_alloc(it->a, (size_t)b->nrows * sizeof(st_row));
     if (!buf || !rows) return hln_fail(err, HLN_ENOMEM, "out of memory reading %s", r->path);
-    int rc = st_pread_full(r->fd, buf, (size_t)b->len + SST_BLOCK_HDR, b->off, r->path, err);
+    int rc = hln_pread_full(r->fd, buf, (size_t)b->len + SST_BLOCK_HDR, b->off, r->path, err);
     if (rc < 0) return rc;
     if (get32(buf) != b->len)
         return hln_corrupt(err, r->path, "block at offset %llu: length %u, index says %u",

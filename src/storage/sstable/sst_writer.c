@@ -138,7 +138,7 @@ int sst_writer_open(sst_writer **out, const char *path, const uint8_t table_id[1
 static int flush_out(sst_writer *w, hln_error *err)
 {
     if (w->out.err) return hln_fail(err, HLN_ENOMEM, "out of memory writing %s", w->tmp);
-    int rc = st_write_full(w->fd, w->out.data, w->out.len, w->tmp, err);
+    int rc = hln_write_full(w->fd, w->out.data, w->out.len, w->tmp, err);
     if (rc < 0) return rc;
     w->written += w->out.len;
     hln_buf_reset(&w->out);
@@ -271,7 +271,7 @@ int sst_writer_finish(sst_writer *w, hln_error *err)
     }
     if (rc == 0 && rename(w->tmp, w->path) < 0)
         rc = hln_fail(err, HLN_EIO, "cannot rename %s to %s: %s", w->tmp, w->path, strerror(errno));
-    if (rc == 0) rc = st_fsync_dir(w->dir, err);
+    if (rc == 0) rc = hln_fsync_dir(w->dir, err);
     if (rc < 0) {
         sst_writer_abort(w);
         return rc;

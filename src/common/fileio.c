@@ -1,8 +1,9 @@
 /*
- * fileutil.c — the few POSIX file helpers storage needs.
+ * fileio.c — the few POSIX file helpers every module that writes files needs.
  *
  * What: mkdir -p, directory fsync, full writes and positioned full reads
- * that retry on EINTR and short transfers, and path joining.
+ * that retry on EINTR and short transfers, path joining, and the durable
+ * replace-a-small-file protocol (schema, roles, node metadata).
  *
  * Why: durability depends on doing these exactly right every time (a new
  * file's directory entry is only durable once the directory is fsynced; a
@@ -19,9 +20,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "storage/storageInt.h"
+#include <stdio.h>
 
-int st_mkdirs(const char *path, hln_error *err)
+#include "common/common.h"
+
+int hln_mkdirs(const char *path, hln_error *err)
 {
     char *p = hln_strdup(path);
     if (!p) return hln_fail(err, HLN_ENOMEM, "out of memory");
@@ -44,7 +47,7 @@ int st_mkdirs(const char *path, hln_error *err)
     return 0;
 }
 
-int st_fsync_dir(const char *path, hln_error *err)
+int hln_fsync_dir(const char *path, hln_error *err)
 {
     int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
@@ -56,7 +59,7 @@ int st_fsync_dir(const char *path, hln_error *err)
     return rc;
 }
 
-int st_write_full(int fd, const void *p, size_t n, const char *path, hln_error *err)
+int hln_write_full(int fd, const void *p, size_t n, const char *path, hln_error *err)
 {
     const uint8_t *b = p;
     while (n > 0) {
@@ -71,7 +74,7 @@ int st_write_full(int fd, const void *p, size_t n, const char *path, hln_error *
     return 0;
 }
 
-int st_pread_full(int fd, void *p, size_t n, uint64_t off, const char *path, hln_error *err)
+int hln_pread_full(int fd, void *p, size_t n, uint64_t off, const char *path, hln_error *err)
 {
     uint8_t *b = p;
     while (n > 0) {
@@ -90,7 +93,7 @@ int st_pread_full(int fd, void *p, size_t n, uint64_t off, const char *path, hln
     return 0;
 }
 
-char *st_path_join(const char *a, const char *b)
+char *hln_path_join(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);
     char *s = hln_malloc(la + lb + 2);
@@ -99,4 +102,47 @@ char *st_path_join(const char *a, const char *b)
     s[la] = '/';
     memcpy(s + la + 1, b, lb + 1);
     return s;
+}
+
+int hln_write_file_durably(const char *path, const void *data, size_t len, int mode,
+                           hln_error *err)
+{
+    size_t pl = strlen(path);
+    char *tmp = hln_malloc(pl + 5);
+    char *dir = hln_strdup(path);
+    if (!tmp || !dir) {
+        hln_free(tmp);
+        hln_free(dir);
+        return hln_fail(err, HLN_ENOMEM, "out of memory writing %s", path);
+    }
+    memcpy(tmp, path, pl);
+    memcpy(tmp + pl, ".tmp", 5);
+    char *slash = strrchr(dir, '/');
+    if (slash == dir)
+        slash[1] = '\0';
+    else if (slash)
+        *slash = '\0';
+    else
+        strcpy(dir, ".");
+
+    int rc = 0;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (fd < 0) {
+        rc = hln_fail(err, HLN_EIO, "cannot write %s: %s", tmp, strerror(errno));
+    } else {
+        rc = hln_write_full(fd, data, len, tmp, err);
+        if (rc == 0 && fsync(fd) < 0)
+            rc = hln_fail(err, HLN_EIO, "fsync of %s failed: %s", tmp, strerror(errno));
+        if (close(fd) < 0 && rc == 0)
+            rc = hln_fail(err, HLN_EIO, "cannot write %s: %s", tmp, strerror(errno));
+    }
+    if (rc == 0 && rename(tmp, path) < 0)
+        rc = hln_fail(err, HLN_EIO, "cannot rename %s: %s", tmp, strerror(errno));
+    if (rc == 0)
+        rc = hln_fsync_dir(dir, err);
+    if (rc < 0)
+        unlink(tmp);
+    hln_free(tmp);
+    hln_free(dir);
+    return rc;
 }
