@@ -219,7 +219,7 @@ static int add_token_relation(actx *c, const cql_relation *rel)
     int n = 0, rc;
     bool in_order = true;
     for (const cql_name_list *l = rel->token_cols; l; l = l->next, n++) {
-        int ci;
+        int ci = 0;
         if ((rc = column(c, l->name, &ci)) != 0) return rc;
         if (t->cols[ci].kind != HLN_COL_PARTITION_KEY)
             return hln_fail(c->err, HLN_EINVAL,
