@@ -128,11 +128,13 @@ def main():
         ("machine", "%s, %s CPUs, %s GiB RAM, %s, kernel %s" % (
             machine.get("cpu_model", "?"), machine.get("cpus", "?"), machine.get("mem_gib", "?"),
             machine.get("os", "?"), machine.get("kernel", "?"))),
-        ("Helenus", "%s, commit %s%s, Release build (%s), libuv %s, %s shard(s)" % (
+        ("Helenus", "%s, commit %s%s, %s (%s), libuv %s, %s shard(s)" % (
             machine.get("helenus_version", "?"), machine.get("git_commit", "?")[:12],
             " + %d uncommitted files" % machine["git_dirty_files"]
-            if machine.get("git_dirty_files") else "", machine.get("cc", "?"),
-            machine.get("libuv", "?"), machine.get("server_ncpu", "?"))),
+            if machine.get("git_dirty_files") else "",
+            "Release build by run.sh" if machine.get("helenus_built_here", True)
+            else "binary given with --helenus: `%s`" % machine.get("helenus_binary", "?"),
+            machine.get("cc", "?"), machine.get("libuv", "?"), machine.get("server_ncpu", "?"))),
         ("Cassandra", "%s (cassandra-all from Maven Central, bench/cassandra/), %s, heap %s" % (
             machine.get("cassandra_version", "?"), machine.get("java", "?"),
             machine.get("cassandra_heap", "?"))),
@@ -308,8 +310,8 @@ def make_plots(out, targets, results, sweeps):
     ws = [w for w in ORDER if any((t, w) in results and results[(t, w)] and
                                   results[(t, w)]["status"] == "ok" for t in targets)]
     if ws:
-        for key, label, fname in (("ops_per_s", "ops/s (median)", "throughput.png"),
-                                  ("p99", "p99 latency µs (median)", "latency_p99.png")):
+        for key, label, fname in (("ops_per_s", "ops/s (median, log scale)", "throughput.png"),
+                                  ("p99", "p99 latency µs (median, log scale)", "latency_p99.png")):
             fig, ax = plt.subplots(figsize=(10, 4.5))
             width = 0.8 / max(1, len(targets))
             for i, t in enumerate(targets):
@@ -323,8 +325,7 @@ def make_plots(out, targets, results, sweeps):
             ax.set_xticks([j + width * (len(targets) - 1) / 2 for j in range(len(ws))])
             ax.set_xticklabels(ws, rotation=30, ha="right")
             ax.set_ylabel(label)
-            if key == "p99":
-                ax.set_yscale("log")
+            ax.set_yscale("log")
             ax.legend()
             ax.grid(axis="y", alpha=0.3)
             fig.tight_layout()

@@ -190,6 +190,7 @@ json.dump({
     "cc": sh("cc --version | head -n1"), "java": sh("java -version 2>&1 | head -n1"),
     "python": platform.python_version(), "libuv": sh("pkg-config --modversion libuv"),
     "helenus_version": "$HELENUS_VERSION", "git_commit": "$GIT_COMMIT",
+    "helenus_binary": "$HELENUS_BIN", "helenus_built_here": "$HELENUS_BIN" == "$BUILD/helenus",
     "git_dirty_files": int("$GIT_DIRTY" or 0), "cassandra_version": "$CASS_VERSION",
     "cassandra_heap": os.environ.get("CASS_HEAP", "2G"),
     "sync": "$SYNC", "pinning": "$PINNING", "server_cpus": "$SERVER_CPUS",

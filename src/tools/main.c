@@ -17,6 +17,13 @@
  * failure (bad flag, bad config, port in use, locked data) prints one
  * "helenus: ..." line and exits 1.
  *
+ * Open files: every client connection is a descriptor, so serve raises its
+ * soft RLIMIT_NOFILE to the hard limit before anything starts (as a
+ * service manager's LimitNOFILE would) and warns when even that leaves
+ * fewer than NOFILE_WANTED descriptors: below it, a few thousand clients
+ * plus the sstables and commitlog segments can run out, and accept then
+ * fails with "too many open files".
+ *
  * Signals: SIGINT and SIGTERM are blocked before any thread starts, so every
  * thread inherits the mask and only the main thread, in sigwait, receives
  * them. SIGPIPE is ignored: a client closing its socket while we write is an
@@ -28,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -120,6 +128,50 @@ static int parse_flags(int argc, char **argv, flags *f)
     return 0;
 }
 
+/* Descriptors we would like to have: ~10,000 client connections plus
+ * storage files and the process's own. */
+#define NOFILE_WANTED ((rlim_t)10240)
+
+/* Soft RLIMIT_NOFILE := hard (an unlimited hard limit: the kernel's
+ * fs.nr_open, which is what setrlimit accepts at most). */
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl)) {
+        HLN_WARN("cannot read the open files limit: %s", strerror(errno));
+        return;
+    }
+    rlim_t target = rl.rlim_max;
+    if (target == RLIM_INFINITY) {
+        target = 1048576;
+        FILE *f = fopen("/proc/sys/fs/nr_open", "r");
+        unsigned long long v;
+        if (f) {
+            if (fscanf(f, "%llu", &v) == 1 && v > 0) target = (rlim_t)v;
+            fclose(f);
+        }
+    }
+    rlim_t before = rl.rlim_cur;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < target) {
+        rl.rlim_cur = target;
+        if (setrlimit(RLIMIT_NOFILE, &rl)) {
+            HLN_WARN("cannot raise the open files limit from %llu to %llu: %s",
+                     (unsigned long long)before, (unsigned long long)target, strerror(errno));
+            rl.rlim_cur = before;
+        } else {
+            HLN_INFO("raised the open files limit from %llu to %llu", (unsigned long long)before,
+                     (unsigned long long)target);
+        }
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < NOFILE_WANTED)
+        HLN_WARN("the open files limit is %llu (hard limit %llu), below the %llu recommended: "
+                 "about %llu client connections at most; raise it (ulimit -Hn, LimitNOFILE=, "
+                 "/etc/security/limits.conf)",
+                 (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max,
+                 (unsigned long long)NOFILE_WANTED,
+                 rl.rlim_cur > 256 ? (unsigned long long)(rl.rlim_cur - 256) : 0ULL);
+}
+
 static int log_level(const char *s, int *out)
 {
     static const char *names[] = {"debug", "info", "warn", "error"};
@@ -184,6 +236,8 @@ static int serve(int argc, char **argv)
         else
             return fail("--commitlog-sync must be batch or periodic (got '%s')", f.sync);
     }
+
+    raise_nofile();
 
     /* Before any thread exists: see the essay. */
     sigset_t stop_set;
