@@ -81,7 +81,7 @@ else
     K_STD=1000000; K_FEAT=50000; K_IOT=10000; K_BLOB=5000; K_VEC=10000
 fi
 WARMUP="${BENCH_WARMUP:-$WARMUP}"; DURATION="${BENCH_DURATION:-$DURATION}"; REPS="${BENCH_REPS:-$REPS}"
-ALL_WORKLOADS="standard1-write standard1-read standard1-mixed feature-load feature-read iot-write iot-read blob-load blob-read vector-load vector-ann"
+ALL_WORKLOADS="standard1-write standard1-read standard1-mixed feature-load feature-read iot-write iot-read blob-load blob-read vector-load vector-ann proto-local"
 WORKLOADS="${WORKLOADS:-$ALL_WORKLOADS}"
 CONNS="${BENCH_CONNECTIONS:-4}"
 # Vector workloads run with 2 requests in flight: Cassandra 5.0.9 fails
@@ -96,7 +96,7 @@ THREADS="${BENCH_CLIENT_THREADS:-1}"
 keys_of() {
     case "$1" in
         standard1-*) echo "$K_STD" ;; feature-*) echo "$K_FEAT" ;; iot-*) echo "$K_IOT" ;;
-        blob-*) echo "$K_BLOB" ;; vector-*) echo "$K_VEC" ;;
+        blob-*) echo "$K_BLOB" ;; vector-*) echo "$K_VEC" ;; proto-*) echo 1 ;;
     esac
 }
 
@@ -289,6 +289,8 @@ run_target() {
     # load phase
     local set rc
     for set in standard1 feature iot blob vector; do
+        # only the data sets the selected workloads read or extend
+        [[ " $WORKLOADS " == *" $set-"* ]] || continue
         log "[$target] load $set"
         # shellcheck disable=SC2046
         local conn=(--connections "$CONNS" --concurrency "$CONC")

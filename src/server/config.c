@@ -14,6 +14,11 @@
  *   native_transport_port        CQL port
  *   native_transport_max_frame_size        e.g. 16MiB (unit required)
  *   native_transport_max_frame_size_in_mb  legacy form, MiB
+ *   native_transport_idle_timeout  e.g. 60s, 60000ms; 0 (default) = never
+ *                                close idle connections; _in_ms legacy form
+ *   native_transport_max_concurrent_requests_per_connection  (helenus)
+ *                                requests one connection may have executing,
+ *                                1-32768, default 128 (conn.c: flow control)
  *   commitlog_sync               periodic | batch
  *   commitlog_sync_period        e.g. 10000ms, 10s (unit required)
  *   commitlog_sync_period_in_ms  legacy form, milliseconds
@@ -74,7 +79,9 @@ void hln_config_default(hln_config *c)
     snprintf(c->rack, sizeof c->rack, "%s", "rack1");
     st_options_default(&c->storage);
     c->max_frame_bytes = 16 * MIB; /* Cassandra's native_transport_max_frame_size: 16MiB */
-    c->auth_bcrypt_rounds = 10;    /* jBCrypt's default, as Cassandra uses it */
+    c->idle_timeout_ms = 0;        /* Cassandra 5.0: native_transport_idle_timeout: 0ms */
+    c->max_requests_per_conn = 128;
+    c->auth_bcrypt_rounds = 10; /* jBCrypt's default, as Cassandra uses it */
     snprintf(c->tls.protocol, sizeof c->tls.protocol, "%s", "TLSv1.2");
 }
 
@@ -370,6 +377,22 @@ static int apply_key(hln_config *c, yaml_document_t *doc, const char *key, yaml_
             return bad(err, key, v,
                        legacy ? "a number of MiB" : "a size between 1KiB and 2GiB, e.g. 16MiB");
         c->max_frame_bytes = (size_t)u;
+        return 0;
+    }
+    if (!strcmp(key, "native_transport_idle_timeout") ||
+        !strcmp(key, "native_transport_idle_timeout_in_ms")) {
+        bool legacy = strstr(key, "_in_ms") != NULL;
+        u = 0; /* a bare 0 (disabled) needs no unit */
+        if (!v || (strcmp(v, "0") && parse_duration_ms(v, legacy ? 1 : 0, &u)) ||
+            u > (uint64_t)INT32_MAX * 1000)
+            return bad(err, key, v, legacy ? "milliseconds" : "a duration, e.g. 60s or 60000ms");
+        c->idle_timeout_ms = u;
+        return 0;
+    }
+    if (!strcmp(key, "native_transport_max_concurrent_requests_per_connection")) {
+        if (!v || parse_i64(v, &i) || i < 1 || i > 32768)
+            return bad(err, key, v, "a number of requests 1-32768");
+        c->max_requests_per_conn = (int)i;
         return 0;
     }
     if (!strcmp(key, "commitlog_sync")) {

@@ -13,12 +13,32 @@
  * Output: responses are appended to the connection's write buffer and the
  * connection is marked dirty; the shard's prepare and check hooks
  * (server.c) hand each dirty buffer to one uv_write, so all responses
- * produced during one loop iteration leave in one write. When more than
- * HIGH_WATER bytes are queued and unwritten (the client is not consuming
- * its results) the connection stops reading and stops dispatching the
- * frames it has already read; both resume below LOW_WATER. Requests
- * already in flight still complete, so the bound is HIGH_WATER plus their
- * results.
+ * produced during one loop iteration leave in one write.
+ *
+ * Flow control (what one connection can make the server hold): a
+ * connection stops dispatching the frames it has read, and stops reading
+ * (so its read buffer holds at most one read chunk or one frame), while
+ *  - more than HIGH_WATER bytes of responses are queued and unwritten (the
+ *    client is not consuming its results), or
+ *  - max_requests (native_transport_max_concurrent_requests_per_connection)
+ *    of its requests are executing, or
+ *  - the queued bytes plus, for each executing request, the size of the
+ *    largest response this connection produced recently (est_result: a
+ *    maximum that decays by 1/256 per response) exceed HIGH_WATER;
+ * and resumes when the executing requests fit again and the queued output
+ * is below LOW_WATER. So a client that sends requests for large results and
+ * never reads makes the server hold about HIGH_WATER bytes of output, plus
+ * at most max_requests results for the first wave (before any result size
+ * is known), plus one read chunk; then the socket's receive window fills
+ * and the kernel pushes back on the client. All of this is per connection;
+ * other connections are served meanwhile.
+ *
+ * Idle connections: with native_transport_idle_timeout set, a per-shard
+ * timer (server.c) closes connections that neither received nor sent
+ * anything for that long and have no request executing. Every accepted
+ * socket has TCP keepalive on (KEEPALIVE_*), so a peer that vanished
+ * without a FIN or RST (a half-open connection) is detected by the kernel
+ * after about three minutes of silence even without an idle timeout.
  *
  * Protocol behaviour (Cassandra 5.0's where it is observable):
  *  - The first frame fixes the connection's protocol version. A version we
@@ -73,10 +93,14 @@
  * sees `closing`, and drops its result. Everything runs on the shard's
  * thread, so the count is a plain int.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include "auth/auth.h"
 #include "exec/exec.h"
@@ -87,6 +111,11 @@
 #define READ_CHUNK ((size_t)64 * 1024)
 #define HIGH_WATER ((size_t)64 << 20)
 #define LOW_WATER ((size_t)32 << 20)
+/* TCP keepalive: first probe after 60 s of silence, then every 10 s; 6
+ * unanswered probes close the socket. */
+#define KEEPALIVE_IDLE_S 60
+#define KEEPALIVE_INTVL_S 10
+#define KEEPALIVE_CNT 6
 
 enum { EV_TOPOLOGY = 1, EV_STATUS = 2, EV_SCHEMA = 4 };
 
@@ -113,8 +142,12 @@ struct conn {
     hln_buf wbuf;   /* output not yet handed to uv_write */
     size_t writing; /* bytes in uv_write requests not yet completed */
     int inflight;
-    conn *prev, *next; /* ss->conns */
-    conn *dirty_next;  /* ss->dirty */
+    int max_requests;     /* native_transport_max_concurrent_requests_per_connection */
+    size_t est_result;    /* decaying maximum of the response sizes (flow control) */
+    bool in_process;      /* process_input on the stack: do not re-enter */
+    uint64_t last_active; /* loop time (ms) of the last read or completed write */
+    conn *prev, *next;    /* ss->conns */
+    conn *dirty_next;     /* ss->dirty */
     char peer[64];
     /* authentication (PasswordAuthenticator): STARTUP answered with
      * AUTHENTICATE; only AUTH_RESPONSE until AUTH_SUCCESS */
@@ -150,6 +183,8 @@ typedef struct conn_req {
 static void conn_close(conn *c);
 static void start_reading(conn *c);
 static void process_input(conn *c);
+static void resume_input(conn *c);
+static void pause_input(conn *c);
 
 /* ---- reference counting ------------------------------------------------ */
 
@@ -190,16 +225,60 @@ static void mark_dirty(conn *c)
         c->dirty_next = c->ss->dirty;
         c->ss->dirty = c;
     }
-    if (c->reading && queued(c) > HIGH_WATER) {
-        uv_read_stop((uv_stream_t *)&c->tcp);
-        c->reading = false;
-        HLN_DEBUG("connection %s: %zu bytes unsent, pausing reads", c->peer, queued(c));
-    }
+    if (queued(c) > HIGH_WATER) pause_input(c);
 }
 
 static void maybe_finish(conn *c)
 {
     if (c->close_after_write && !c->closing && queued(c) == 0) conn_close(c);
+}
+
+/* ---- flow control (see the essay) ------------------------------------------ */
+
+/* What the connection's executing requests are expected to add to its
+ * output. */
+static size_t expected_output(const conn *c)
+{
+    size_t n = (size_t)(c->inflight > 0 ? c->inflight : 0);
+    return c->est_result && n > SIZE_MAX / c->est_result ? SIZE_MAX : n * c->est_result;
+}
+
+/* true: dispatch no more frames for now */
+static bool must_wait(const conn *c)
+{
+    size_t q = queued(c), e = expected_output(c);
+    return q > HIGH_WATER || c->inflight >= c->max_requests || e > HIGH_WATER - q;
+}
+
+static bool may_resume(const conn *c)
+{
+    size_t q = queued(c), e = expected_output(c);
+    return q < LOW_WATER && c->inflight < c->max_requests && e <= HIGH_WATER - q;
+}
+
+static void pause_input(conn *c)
+{
+    if (!c->input_paused)
+        HLN_DEBUG("connection %s: %d request(s) executing, %zu bytes unsent: pausing input",
+                  c->peer, c->inflight, queued(c));
+    c->input_paused = true;
+    if (c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = false;
+    }
+}
+
+/* After a request finished or output drained: dispatch the frames left in
+ * the read buffer and read again, if the bounds allow. */
+static void resume_input(conn *c)
+{
+    if (c->closing || c->close_after_write || c->in_process || !may_resume(c)) return;
+    if (c->input_paused) {
+        c->input_paused = false;
+        HLN_DEBUG("connection %s: resuming input", c->peer);
+        process_input(c);
+    }
+    if (!c->input_paused) start_reading(c);
 }
 
 static void on_write(uv_write_t *req, int status)
@@ -213,14 +292,8 @@ static void on_write(uv_write_t *req, int status)
         HLN_DEBUG("connection %s: write failed: %s", c->peer, uv_strerror(status));
         conn_close(c);
     }
-    if (!c->closing && !c->close_after_write && queued(c) < LOW_WATER) {
-        if (c->input_paused) {
-            c->input_paused = false;
-            HLN_DEBUG("connection %s: output drained, resuming", c->peer);
-            process_input(c); /* the frames left in the read buffer */
-        }
-        if (!c->input_paused) start_reading(c);
-    }
+    if (status >= 0) c->last_active = uv_now(c->tcp.loop);
+    if (queued(c) < LOW_WATER) resume_input(c);
     maybe_finish(c);
     conn_unref(c);
 }
@@ -381,6 +454,7 @@ static void on_request_done(ex_request *r)
 {
     conn_req *q = r->ud;
     conn *c = q->c;
+    size_t before = c->wbuf.len;
     if (!c->closing) {
         if (r->rc) {
             if (!r->err.code) r->err.code = r->rc;
@@ -405,8 +479,13 @@ static void on_request_done(ex_request *r)
         srv_broadcast_schema_event(c->ss->srv->eng, r->result.change, r->result.target,
                                    r->result.sc_ks, r->result.sc_name);
     c->inflight--;
+    if (!c->closing) {
+        size_t sz = c->wbuf.len > before ? c->wbuf.len - before : 0;
+        c->est_result = sz >= c->est_result ? sz : c->est_result - c->est_result / 256;
+    }
     ex_request_free(r);
     hln_free(q);
+    resume_input(c);
     conn_unref(c);
 }
 
@@ -905,12 +984,13 @@ static void process_input(conn *c)
 {
     size_t max_body = max_body_of(c);
     c->want = 0;
+    c->in_process = true;
     while (!c->closing && !c->close_after_write) {
         if (c->auth_busy) break; /* the frames after AUTH_RESPONSE wait for its answer */
-        if (queued(c) > HIGH_WATER) {
-            /* the client is not reading its results: stop executing its
-             * requests until on_write sees the output drain */
-            c->input_paused = true;
+        if (must_wait(c)) {
+            /* too much output queued or expected: stop executing (and
+             * reading) until requests finish or the output drains */
+            pause_input(c);
             break;
         }
         /* v5 framing: envelopes come out of c->v5in, fed frame by frame */
@@ -969,6 +1049,7 @@ static void process_input(conn *c)
         }
         handle_frame(c, &h, p + PX_HEADER_LEN);
     }
+    c->in_process = false;
     /* keep the unread tail at the front of the buffer */
     if (c->roff == c->rbuf.len) {
         c->roff = 0;
@@ -1054,6 +1135,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     if (nread == 0 || c->closing) return;
+    c->last_active = uv_now(c->tcp.loop);
     if (c->close_after_write) return; /* a fatal error is on its way out: ignore further input */
     if (c->tls)
         c->tls_in.len += (size_t)nread;
@@ -1066,7 +1148,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 
 static void start_reading(conn *c)
 {
-    if (c->reading || c->closing || c->auth_busy) return;
+    if (c->reading || c->closing || c->auth_busy || c->input_paused) return;
     int rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
     if (rc) {
         HLN_WARN("connection %s: cannot read: %s", c->peer, uv_strerror(rc));
@@ -1074,6 +1156,32 @@ static void start_reading(conn *c)
         return;
     }
     c->reading = true;
+}
+
+/* TCP keepalive, so that half-open connections (the peer's host vanished)
+ * are found and closed by the kernel. */
+static void set_keepalive(conn *c, int fd)
+{
+    int rc = uv_tcp_keepalive(&c->tcp, 1, KEEPALIVE_IDLE_S);
+    int intvl = KEEPALIVE_INTVL_S, cnt = KEEPALIVE_CNT;
+    if (!rc && (setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl) ||
+                setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt)))
+        rc = uv_translate_sys_error(errno);
+    if (rc) HLN_DEBUG("connection: cannot enable TCP keepalive: %s", uv_strerror(rc));
+}
+
+void conn_sweep_idle(srv_shard *ss, uint64_t timeout_ms)
+{
+    uint64_t now = uv_now(&ss->shard->loop);
+    conn *next;
+    for (conn *c = ss->conns; c; c = next) {
+        next = c->next;
+        if (c->closing || c->inflight > 0 || c->auth_busy || now - c->last_active < timeout_ms)
+            continue;
+        HLN_DEBUG("connection %s: idle for %llu ms, closing", c->peer,
+                  (unsigned long long)(now - c->last_active));
+        conn_close(c);
+    }
 }
 
 void conn_adopt(srv_shard *ss, int fd)
@@ -1085,6 +1193,9 @@ void conn_adopt(srv_shard *ss, int fd)
     }
     c->ss = ss;
     c->refs = 1;
+    c->max_requests = ss->srv ? ss->srv->eng->cfg.max_requests_per_conn : 128;
+    if (c->max_requests < 1) c->max_requests = 1;
+    c->last_active = uv_now(&ss->shard->loop);
     ss->live++;
     hln_buf_init(&c->rbuf);
     hln_buf_init(&c->wbuf);
@@ -1115,6 +1226,7 @@ void conn_adopt(srv_shard *ss, int fd)
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
+    set_keepalive(c, fd);
     struct sockaddr_storage peer;
     int len = sizeof peer;
     snprintf(c->peer, sizeof c->peer, "?");

@@ -53,6 +53,9 @@ typedef struct hln_config {
     char rack[64];                 /* "rack1" */
     st_options storage;            /* commitlog_sync, periods, thresholds */
     size_t max_frame_bytes;        /* native_transport_max_frame_size, 16 MiB */
+    uint64_t idle_timeout_ms;      /* native_transport_idle_timeout, 0 = never */
+    int max_requests_per_conn;     /* (helenus) native_transport_max_concurrent_requests_
+                                    * per_connection, 128 */
     /* authentication and authorisation (docs/OPERATIONS.md) */
     bool password_auth;            /* authenticator: PasswordAuthenticator */
     bool authorization;            /* authorizer: CassandraAuthorizer */

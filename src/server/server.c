@@ -36,6 +36,10 @@
 #include "server/server_int.h"
 #include "server/tls.h"
 
+/* Connections a burst of clients can have waiting for accept (the kernel
+ * caps it at net.core.somaxconn). */
+#define LISTEN_BACKLOG 4096
+
 static srv_shard *ss_of(hln_shard *s)
 {
     return s->server;
@@ -110,6 +114,12 @@ static void on_check(uv_check_t *h)
     on_flush_hook((uv_handle_t *)h);
 }
 
+static void on_idle_timer(uv_timer_t *t)
+{
+    srv_shard *ss = t->data;
+    conn_sweep_idle(ss, ss->srv->eng->cfg.idle_timeout_ms);
+}
+
 static void listen_on_shard(srv_shard *ss)
 {
     srv *sv = ss->srv;
@@ -122,7 +132,7 @@ static void listen_on_shard(srv_shard *ss)
     else
         uv_ip6_name((struct sockaddr_in6 *)&sv->addr, host, sizeof host);
     int rc = uv_tcp_bind(&ss->listener, (const struct sockaddr *)&sv->addr, 0);
-    if (!rc) rc = uv_listen((uv_stream_t *)&ss->listener, 1024, on_connection);
+    if (!rc) rc = uv_listen((uv_stream_t *)&ss->listener, LISTEN_BACKLOG, on_connection);
     if (rc) {
         sv->listen_rc = hln_fail(&sv->listen_err, HLN_EIO, "Cannot listen on %s:%d: %s", host,
                                  sv->eng->cfg.native_transport_port, uv_strerror(rc));
@@ -155,6 +165,16 @@ static void setup_shard(hln_shard *s, void *ud)
     /* the hooks alone must not keep the loop alive */
     uv_unref((uv_handle_t *)&ss->flush_prepare);
     uv_unref((uv_handle_t *)&ss->flush_check);
+    uint64_t idle = sv->eng->cfg.idle_timeout_ms;
+    if (idle) {
+        /* a connection is closed between timeout and timeout + period */
+        uint64_t period = idle / 4 < 10 ? 10 : idle / 4 > 1000 ? 1000 : idle / 4;
+        uv_timer_init(&s->loop, &ss->idle_timer);
+        ss->idle_timer.data = ss;
+        uv_timer_start(&ss->idle_timer, on_idle_timer, period, period);
+        uv_unref((uv_handle_t *)&ss->idle_timer);
+        ss->idle_timer_on = true;
+    }
     s->server = ss;
     if (s->id == 0) listen_on_shard(ss);
 }
@@ -172,6 +192,10 @@ void srv_shard_close(hln_shard *s)
     conn_flush_dirty(ss); /* drops the dirty list's references */
     uv_close((uv_handle_t *)&ss->flush_prepare, NULL);
     uv_close((uv_handle_t *)&ss->flush_check, NULL);
+    if (ss->idle_timer_on) {
+        uv_close((uv_handle_t *)&ss->idle_timer, NULL);
+        ss->idle_timer_on = false;
+    }
 }
 
 static void close_shard(hln_shard *s, void *ud)

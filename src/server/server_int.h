@@ -37,6 +37,10 @@ typedef struct srv_shard {
      * uv_write per connection, from these two hooks */
     uv_prepare_t flush_prepare;
     uv_check_t flush_check;
+    /* native_transport_idle_timeout: sweeps the connections a few times per
+     * timeout (only when the timeout is set) */
+    uv_timer_t idle_timer;
+    bool idle_timer_on;
     conn *conns; /* open connections (doubly linked) */
     conn *dirty; /* connections with unsent output (singly linked) */
     bool closed; /* no new connections; handles closed */
@@ -58,6 +62,9 @@ void srv_destroy(hln_engine *e);
 void conn_adopt(srv_shard *ss, int fd);
 /* Closes every connection of the shard. */
 void conn_close_all(srv_shard *ss);
+/* Closes the connections that have neither received nor sent anything for
+ * timeout_ms and have no request executing (native_transport_idle_timeout). */
+void conn_sweep_idle(srv_shard *ss, uint64_t timeout_ms);
 /* Writes out the pending output of every dirty connection. */
 void conn_flush_dirty(srv_shard *ss);
 /* Queues an EVENT frame with this body to every connection of the shard that

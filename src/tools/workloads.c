@@ -602,6 +602,31 @@ static void vec_check(const st_shared *sh, const st_opinfo *op, const cc_result 
     ws->recall_n++;
 }
 
+/* ---- protocol path: requests that touch no storage ------------------------------- */
+
+/* A prepared read of system.local: parse, execute, encode and frame a row
+ * without touching storage, so it measures the connection, the codec and the
+ * request path alone (issue "native protocol complete": the protocol bench). */
+static const char *const local_schema[] = {NULL};
+static const char *const local_stmts[] = {
+    "SELECT release_version FROM system.local WHERE key = 'local'", NULL};
+
+static void local_next(const st_shared *sh, st_rng *rng, uint64_t opno, st_op *op)
+{
+    scratch s;
+    (void)sh;
+    (void)rng;
+    (void)opno;
+    begin(op, &s, 0, true);
+}
+
+static void local_check(const st_shared *sh, const st_opinfo *op, const cc_result *r,
+                        st_wstats *ws)
+{
+    (void)sh;
+    count_rows(op, r, ws);
+}
+
 /* ---- the table
  * ------------------------------------------------------------------------------------ */
 
@@ -628,6 +653,8 @@ static const st_workload workloads[] = {
      false, 1, vec_setup_load, vec_next_load, vec_check},
     {"vector-ann", "ANN top-10 queries; recall@10 against exact results", vec_schema, vec_stmts,
      10000, true, 2, vec_setup_ann, vec_next_ann, vec_check},
+    {"proto-local", "protocol path: prepared SELECT release_version FROM system.local", local_schema,
+     local_stmts, 1, true, 1, NULL, local_next, local_check},
 };
 
 const st_workload *st_find_workload(const char *name)
