@@ -10,12 +10,12 @@
 
 #include "helenus.h"
 
-#define CHECK(db, call)                                                                    \
-    do {                                                                                   \
-        if ((call) != HLN_OK) {                                                            \
-            fprintf(stderr, "%s failed: %s\n", #call, hln_db_errmsg(db));                  \
-            return 1;                                                                      \
-        }                                                                                  \
+#define CHECK(db, call)                                                                            \
+    do {                                                                                           \
+        if ((call) != HLN_OK) {                                                                    \
+            fprintf(stderr, "%s failed: %s\n", #call, hln_db_errmsg(db));                          \
+            return 1;                                                                              \
+        }                                                                                          \
     } while (0)
 
 int main(int argc, char **argv)
@@ -43,8 +43,8 @@ int main(int argc, char **argv)
     }
     hln_value key = hln_text("user-42");
     hln_result *res;
-    CHECK(db, hln_exec(db, "SELECT name, value FROM demo.features WHERE entity = ?", &key, 1,
-                       &res));
+    CHECK(db,
+          hln_exec(db, "SELECT name, value FROM demo.features WHERE entity = ?", &key, 1, &res));
     int rows = 0;
     double sum = 0;
     while (hln_result_next(res)) {

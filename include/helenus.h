@@ -39,23 +39,23 @@ typedef struct hln_db hln_db;
 typedef struct hln_result hln_result;
 
 typedef struct hln_open_options {
-    int shards;            /* 0: 1 shard */
-    int sync_batch;        /* 1: every write fsynced before hln_exec returns */
+    int shards;     /* 0: 1 shard */
+    int sync_batch; /* 1: every write fsynced before hln_exec returns */
 } hln_open_options;
 
 /* A value to bind: its CQL serialised form. Use the helpers below. */
 typedef struct hln_value {
     const void *data;
-    int32_t len;           /* -1: null */
-    uint8_t buf[16];       /* storage for the helpers' fixed-size values */
+    int32_t len;     /* -1: null */
+    uint8_t buf[16]; /* storage for the helpers' fixed-size values */
 } hln_value;
 
 hln_value hln_int(int32_t v);
 hln_value hln_bigint(int64_t v);
 hln_value hln_double(double v);
 hln_value hln_bool(int v);
-hln_value hln_text(const char *s);              /* s must outlive the hln_exec call */
-hln_value hln_blob(const void *p, size_t n);     /* p likewise */
+hln_value hln_text(const char *s);           /* s must outlive the hln_exec call */
+hln_value hln_blob(const void *p, size_t n); /* p likewise */
 hln_value hln_null(void);
 
 int hln_open(const char *dir, const hln_open_options *opts, hln_db **out);

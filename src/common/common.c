@@ -54,25 +54,44 @@ int hln_corrupt(hln_error *err, const char *what, const char *fmt, ...)
 const char *hln_strerror(int code)
 {
     switch (code) {
-    case HLN_OK: return "ok";
-    case HLN_ENOMEM: return "out of memory";
-    case HLN_EINVAL: return "invalid request";
-    case HLN_ESYNTAX: return "syntax error";
-    case HLN_ENOTFOUND: return "not found";
-    case HLN_EEXISTS: return "already exists";
-    case HLN_EIO: return "I/O error";
-    case HLN_ECORRUPT: return "corrupt data";
-    case HLN_EPROTO: return "protocol error";
-    case HLN_EAGAIN: return "try again";
-    case HLN_EUNSUPPORTED: return "not supported";
-    case HLN_ESERVER: return "server error";
-    case HLN_EUNPREPARED: return "unprepared";
-    case HLN_ECONFIG: return "configuration error";
-    case HLN_ETOOBIG: return "too big";
-    case HLN_EBADVERSION: return "unsupported protocol version";
-    case HLN_EAUTH: return "authentication failed";
-    case HLN_EUNAUTHORIZED: return "unauthorized";
-    default: return "unknown error";
+    case HLN_OK:
+        return "ok";
+    case HLN_ENOMEM:
+        return "out of memory";
+    case HLN_EINVAL:
+        return "invalid request";
+    case HLN_ESYNTAX:
+        return "syntax error";
+    case HLN_ENOTFOUND:
+        return "not found";
+    case HLN_EEXISTS:
+        return "already exists";
+    case HLN_EIO:
+        return "I/O error";
+    case HLN_ECORRUPT:
+        return "corrupt data";
+    case HLN_EPROTO:
+        return "protocol error";
+    case HLN_EAGAIN:
+        return "try again";
+    case HLN_EUNSUPPORTED:
+        return "not supported";
+    case HLN_ESERVER:
+        return "server error";
+    case HLN_EUNPREPARED:
+        return "unprepared";
+    case HLN_ECONFIG:
+        return "configuration error";
+    case HLN_ETOOBIG:
+        return "too big";
+    case HLN_EBADVERSION:
+        return "unsupported protocol version";
+    case HLN_EAUTH:
+        return "authentication failed";
+    case HLN_EUNAUTHORIZED:
+        return "unauthorized";
+    default:
+        return "unknown error";
     }
 }
 
@@ -83,11 +102,9 @@ static atomic_size_t mem_in_use;
 
 void *hln_malloc(size_t n)
 {
-    if (n > SIZE_MAX - HDR)
-        return NULL;
+    if (n > SIZE_MAX - HDR) return NULL;
     unsigned char *p = malloc(n + HDR);
-    if (!p)
-        return NULL;
+    if (!p) return NULL;
     memcpy(p, &n, sizeof n);
     atomic_fetch_add_explicit(&mem_in_use, n, memory_order_relaxed);
     return p + HDR;
@@ -95,26 +112,21 @@ void *hln_malloc(size_t n)
 
 void *hln_calloc(size_t n, size_t sz)
 {
-    if (sz && n > SIZE_MAX / sz)
-        return NULL;
+    if (sz && n > SIZE_MAX / sz) return NULL;
     void *p = hln_malloc(n * sz);
-    if (p)
-        memset(p, 0, n * sz);
+    if (p) memset(p, 0, n * sz);
     return p;
 }
 
 void *hln_realloc(void *p, size_t n)
 {
-    if (!p)
-        return hln_malloc(n);
-    if (n > SIZE_MAX - HDR)
-        return NULL;
+    if (!p) return hln_malloc(n);
+    if (n > SIZE_MAX - HDR) return NULL;
     unsigned char *base = (unsigned char *)p - HDR;
     size_t old;
     memcpy(&old, base, sizeof old);
     unsigned char *nb = realloc(base, n + HDR);
-    if (!nb)
-        return NULL;
+    if (!nb) return NULL;
     memcpy(nb, &n, sizeof n);
     if (n >= old)
         atomic_fetch_add_explicit(&mem_in_use, n - old, memory_order_relaxed);
@@ -125,8 +137,7 @@ void *hln_realloc(void *p, size_t n)
 
 void hln_free(void *p)
 {
-    if (!p)
-        return;
+    if (!p) return;
     unsigned char *base = (unsigned char *)p - HDR;
     size_t n;
     memcpy(&n, base, sizeof n);
@@ -138,16 +149,21 @@ char *hln_strdup(const char *s)
 {
     size_t n = strlen(s) + 1;
     char *d = hln_malloc(n);
-    if (d)
-        memcpy(d, s, n);
+    if (d) memcpy(d, s, n);
     return d;
 }
 
-size_t hln_mem_in_use(void) { return atomic_load_explicit(&mem_in_use, memory_order_relaxed); }
+size_t hln_mem_in_use(void)
+{
+    return atomic_load_explicit(&mem_in_use, memory_order_relaxed);
+}
 
 /* ---- buffers ---------------------------------------------------------- */
 
-void hln_buf_init(hln_buf *b) { memset(b, 0, sizeof *b); }
+void hln_buf_init(hln_buf *b)
+{
+    memset(b, 0, sizeof *b);
+}
 
 void hln_buf_free(hln_buf *b)
 {
@@ -163,19 +179,15 @@ void hln_buf_reset(hln_buf *b)
 
 int hln_buf_reserve(hln_buf *b, size_t extra)
 {
-    if (b->err)
-        return b->err;
-    if (extra > SIZE_MAX / 2 - b->len)
-        return b->err = HLN_ENOMEM;
+    if (b->err) return b->err;
+    if (extra > SIZE_MAX / 2 - b->len) return b->err = HLN_ENOMEM;
     size_t need = b->len + extra;
-    if (need <= b->cap)
-        return 0;
+    if (need <= b->cap) return 0;
     size_t cap = b->cap ? b->cap : 64;
     while (cap < need)
         cap *= 2;
     uint8_t *d = hln_realloc(b->data, cap);
-    if (!d)
-        return b->err = HLN_ENOMEM;
+    if (!d) return b->err = HLN_ENOMEM;
     b->data = d;
     b->cap = cap;
     return 0;
@@ -183,13 +195,15 @@ int hln_buf_reserve(hln_buf *b, size_t extra)
 
 void hln_buf_put(hln_buf *b, const void *p, size_t n)
 {
-    if (n == 0 || hln_buf_reserve(b, n))
-        return;
+    if (n == 0 || hln_buf_reserve(b, n)) return;
     memcpy(b->data + b->len, p, n);
     b->len += n;
 }
 
-void hln_buf_u8(hln_buf *b, uint8_t v) { hln_buf_put(b, &v, 1); }
+void hln_buf_u8(hln_buf *b, uint8_t v)
+{
+    hln_buf_put(b, &v, 1);
+}
 
 void hln_buf_u16(hln_buf *b, uint16_t v)
 {
@@ -222,8 +236,7 @@ void hln_buf_vint(hln_buf *b, uint64_t v)
         out[i] = (uint8_t)x;
         x >>= 8;
     }
-    if (size > 1)
-        out[0] |= (uint8_t)~(0xFFu >> (size - 1));
+    if (size > 1) out[0] |= (uint8_t) ~(0xFFu >> (size - 1));
     hln_buf_put(b, out, (size_t)size);
 }
 
@@ -234,14 +247,12 @@ void hln_buf_printf(hln_buf *b, const char *fmt, ...)
     char tmp[256];
     int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
     va_end(ap);
-    if (n < 0)
-        return;
+    if (n < 0) return;
     if ((size_t)n < sizeof tmp) {
         hln_buf_put(b, tmp, (size_t)n);
         return;
     }
-    if (hln_buf_reserve(b, (size_t)n + 1))
-        return;
+    if (hln_buf_reserve(b, (size_t)n + 1)) return;
     va_start(ap, fmt);
     vsnprintf((char *)b->data + b->len, (size_t)n + 1, fmt, ap);
     va_end(ap);
@@ -251,8 +262,7 @@ void hln_buf_printf(hln_buf *b, const char *fmt, ...)
 void hln_buf_string(hln_buf *b, const char *s)
 {
     size_t n = strlen(s);
-    if (n > 0xFFFF)
-        n = 0xFFFF;
+    if (n > 0xFFFF) n = 0xFFFF;
     hln_buf_u16(b, (uint16_t)n);
     hln_buf_put(b, s, n);
 }
@@ -266,14 +276,12 @@ void hln_buf_long_string(hln_buf *b, const char *s, size_t n)
 void hln_buf_bytes(hln_buf *b, const void *p, int32_t n)
 {
     hln_buf_u32(b, (uint32_t)n);
-    if (n > 0)
-        hln_buf_put(b, p, (size_t)n);
+    if (n > 0) hln_buf_put(b, p, (size_t)n);
 }
 
 void hln_buf_patch_u32(hln_buf *b, size_t off, uint32_t v)
 {
-    if (b->err || off + 4 > b->len)
-        return;
+    if (b->err || off + 4 > b->len) return;
     b->data[off] = (uint8_t)(v >> 24);
     b->data[off + 1] = (uint8_t)(v >> 16);
     b->data[off + 2] = (uint8_t)(v >> 8);
@@ -328,22 +336,23 @@ uint64_t hln_rd_u64(hln_rd *r)
 uint64_t hln_rd_vint(hln_rd *r)
 {
     const uint8_t *p = hln_rd_take(r, 1);
-    if (!p)
-        return 0;
+    if (!p) return 0;
     uint8_t first = p[0];
     int extra = 0;
     while (extra < 8 && (first & (0x80 >> extra)))
         extra++;
     uint64_t v = extra == 8 ? 0 : (uint64_t)(first & (0xFF >> (extra + 1)));
     const uint8_t *q = hln_rd_take(r, (size_t)extra);
-    if (!q)
-        return 0;
+    if (!q) return 0;
     for (int i = 0; i < extra; i++)
         v = v << 8 | q[i];
     return v;
 }
 
-size_t hln_rd_left(const hln_rd *r) { return r->err ? 0 : r->len - r->off; }
+size_t hln_rd_left(const hln_rd *r)
+{
+    return r->err ? 0 : r->len - r->off;
+}
 
 /* ---- arena ------------------------------------------------------------ */
 
@@ -363,14 +372,12 @@ void hln_arena_init(hln_arena *a, size_t chunk_size)
 void *hln_arena_alloc(hln_arena *a, size_t n)
 {
     n = (n + 7) & ~(size_t)7;
-    if (n == 0)
-        n = 8;
+    if (n == 0) n = 8;
     hln_arena_chunk *c = a->head;
     if (!c || c->size - c->used < n) {
         size_t sz = n > a->chunk_size ? n : a->chunk_size;
         hln_arena_chunk *nc = hln_malloc(sizeof *nc + sz);
-        if (!nc)
-            return NULL;
+        if (!nc) return NULL;
         nc->size = sz;
         nc->used = 0;
         if (c && n > a->chunk_size && c->size - c->used >= a->chunk_size / 4) {
@@ -393,8 +400,7 @@ void *hln_arena_alloc(hln_arena *a, size_t n)
 void *hln_arena_memdup(hln_arena *a, const void *p, size_t n)
 {
     void *d = hln_arena_alloc(a, n);
-    if (d && n)
-        memcpy(d, p, n);
+    if (d && n) memcpy(d, p, n);
     return d;
 }
 
@@ -408,13 +414,15 @@ char *hln_arena_strndup(hln_arena *a, const char *s, size_t n)
     return d;
 }
 
-char *hln_arena_strdup(hln_arena *a, const char *s) { return hln_arena_strndup(a, s, strlen(s)); }
+char *hln_arena_strdup(hln_arena *a, const char *s)
+{
+    return hln_arena_strndup(a, s, strlen(s));
+}
 
 void hln_arena_reset(hln_arena *a)
 {
     hln_arena_chunk *c = a->head;
-    if (!c)
-        return;
+    if (!c) return;
     /* keep the last (oldest, normal-size) chunk */
     while (c->next) {
         hln_arena_chunk *n = c->next;
@@ -518,8 +526,7 @@ void hln_uuid_format(const uint8_t u[16], char out[37])
     static const char hex[] = "0123456789abcdef";
     int j = 0;
     for (int i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10)
-            out[j++] = '-';
+        if (i == 4 || i == 6 || i == 8 || i == 10) out[j++] = '-';
         out[j++] = hex[u[i] >> 4];
         out[j++] = hex[u[i] & 15];
     }
@@ -528,12 +535,9 @@ void hln_uuid_format(const uint8_t u[16], char out[37])
 
 static int hexval(char c)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
     return -1;
 }
 
@@ -542,13 +546,11 @@ int hln_uuid_parse(const char *s, uint8_t out[16])
     int j = 0;
     for (int i = 0; i < 36; i++) {
         if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (s[i] != '-')
-                return HLN_EINVAL;
+            if (s[i] != '-') return HLN_EINVAL;
             continue;
         }
         int h = hexval(s[i]);
-        if (h < 0)
-            return HLN_EINVAL;
+        if (h < 0) return HLN_EINVAL;
         if (j % 2 == 0)
             out[j / 2] = (uint8_t)(h << 4);
         else
@@ -576,12 +578,14 @@ int64_t hln_mono_nanos(void)
 
 static atomic_int log_level = HLN_LOG_INFO;
 
-void hln_log_set_level(int level) { atomic_store(&log_level, level); }
+void hln_log_set_level(int level)
+{
+    atomic_store(&log_level, level);
+}
 
 void hln_log(int level, const char *fmt, ...)
 {
-    if (level < atomic_load(&log_level))
-        return;
+    if (level < atomic_load(&log_level)) return;
     static const char *names[] = {"DEBUG", "INFO", "WARN", "ERROR"};
     char line[1024];
     struct timespec ts;
@@ -589,12 +593,11 @@ void hln_log(int level, const char *fmt, ...)
     struct tm tm;
     gmtime_r(&ts.tv_sec, &tm);
     int n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-5s ",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, ts.tv_nsec / 1000000, names[level & 3]);
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     ts.tv_nsec / 1000000, names[level & 3]);
     va_list ap;
     va_start(ap, fmt);
-    if (n > 0 && (size_t)n < sizeof line)
-        vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+    if (n > 0 && (size_t)n < sizeof line) vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
     va_end(ap);
     fprintf(stderr, "%s\n", line); /* one write per line: lines from shards don't interleave */
 }

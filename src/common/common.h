@@ -31,16 +31,15 @@
 
 /* Details of one failure, filled by the layer that saw it. */
 typedef struct hln_error {
-    int code;           /* HLN_E* */
-    char msg[512];      /* human-readable, Cassandra's wording where known */
-    char ks[64];        /* HLN_EEXISTS: keyspace */
-    char table[64];     /* HLN_EEXISTS: table ("" for a keyspace) */
-    uint8_t id[16];     /* HLN_EUNPREPARED: statement id */
+    int code;       /* HLN_E* */
+    char msg[512];  /* human-readable, Cassandra's wording where known */
+    char ks[64];    /* HLN_EEXISTS: keyspace */
+    char table[64]; /* HLN_EEXISTS: table ("" for a keyspace) */
+    uint8_t id[16]; /* HLN_EUNPREPARED: statement id */
 } hln_error;
 
 /* Sets err (if not NULL) and returns code, so callers can `return hln_fail(...)`. */
-int hln_fail(hln_error *err, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+int hln_fail(hln_error *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 const char *hln_strerror(int code);
 
 /* ---- corruption: every detected corruption goes through here --------- */
@@ -112,7 +111,7 @@ typedef struct hln_arena {
 } hln_arena;
 
 void hln_arena_init(hln_arena *a, size_t chunk_size);
-void *hln_arena_alloc(hln_arena *a, size_t n);  /* 8-byte aligned, zeroed; NULL on ENOMEM */
+void *hln_arena_alloc(hln_arena *a, size_t n); /* 8-byte aligned, zeroed; NULL on ENOMEM */
 void *hln_arena_memdup(hln_arena *a, const void *p, size_t n);
 char *hln_arena_strdup(hln_arena *a, const char *s);
 char *hln_arena_strndup(hln_arena *a, const char *s, size_t n);
@@ -130,8 +129,8 @@ void hln_murmur3_x64_128(const void *key, size_t len, uint64_t seed, uint64_t ou
 void hln_md5(const void *a, size_t na, const void *b, size_t nb, uint8_t out[16]);
 
 /* ---- uuids ------------------------------------------------------------ */
-void hln_uuid_random(uint8_t out[16]);        /* version 4 */
-void hln_uuid_time(uint8_t out[16]);          /* version 1, for timeuuid/schema ids */
+void hln_uuid_random(uint8_t out[16]); /* version 4 */
+void hln_uuid_time(uint8_t out[16]);   /* version 1, for timeuuid/schema ids */
 void hln_uuid_format(const uint8_t u[16], char out[37]);
 int hln_uuid_parse(const char *s, uint8_t out[16]); /* 0 or HLN_EINVAL */
 

@@ -104,8 +104,7 @@ char *hln_path_join(const char *a, const char *b)
     return s;
 }
 
-int hln_write_file_durably(const char *path, const void *data, size_t len, int mode,
-                           hln_error *err)
+int hln_write_file_durably(const char *path, const void *data, size_t len, int mode, hln_error *err)
 {
     size_t pl = strlen(path);
     char *tmp = hln_malloc(pl + 5);
@@ -138,10 +137,8 @@ int hln_write_file_durably(const char *path, const void *data, size_t len, int m
     }
     if (rc == 0 && rename(tmp, path) < 0)
         rc = hln_fail(err, HLN_EIO, "cannot rename %s: %s", tmp, strerror(errno));
-    if (rc == 0)
-        rc = hln_fsync_dir(dir, err);
-    if (rc < 0)
-        unlink(tmp);
+    if (rc == 0) rc = hln_fsync_dir(dir, err);
+    if (rc < 0) unlink(tmp);
     hln_free(tmp);
     hln_free(dir);
     return rc;

@@ -87,7 +87,7 @@ typedef struct cql_map_entry {
 
 typedef struct cql_property {
     const char *name;
-    cql_term *value;     /* NULL when map is used */
+    cql_term *value; /* NULL when map is used */
     cql_map_entry *map;
     struct cql_property *next;
 } cql_property;
@@ -173,14 +173,14 @@ typedef struct cql_resource {
 } cql_resource;
 
 typedef struct cql_grant {
-    unsigned perms;        /* CQL_PERM_* (ALL [PERMISSIONS]: CQL_PERM_ALL) */
-    bool all;              /* ALL [PERMISSIONS] */
-    bool has_resource;     /* LIST ... ON resource */
+    unsigned perms;    /* CQL_PERM_* (ALL [PERMISSIONS]: CQL_PERM_ALL) */
+    bool all;          /* ALL [PERMISSIONS] */
+    bool has_resource; /* LIST ... ON resource */
     cql_resource resource;
-    const char *role;      /* GRANT/REVOKE role: the role granted */
-    const char *grantee;   /* TO/FROM grantee; LIST ... OF role (NULL when absent) */
-    bool recursive;        /* LIST without NORECURSIVE */
-    bool users;            /* LIST USERS (rather than LIST ROLES) */
+    const char *role;    /* GRANT/REVOKE role: the role granted */
+    const char *grantee; /* TO/FROM grantee; LIST ... OF role (NULL when absent) */
+    bool recursive;      /* LIST without NORECURSIVE */
+    bool users;          /* LIST USERS (rather than LIST ROLES) */
 } cql_grant;
 
 typedef struct cql_create_keyspace {
@@ -198,8 +198,8 @@ typedef struct cql_create_table {
     cql_qname name;
     bool if_not_exists;
     cql_column_def *columns;
-    cql_name_list *pk;    /* PRIMARY KEY ((a, b), c): a, b — NULL if inline */
-    cql_name_list *ck;    /* c */
+    cql_name_list *pk; /* PRIMARY KEY ((a, b), c): a, b — NULL if inline */
+    cql_name_list *ck; /* c */
     cql_order *clustering_order;
     bool compact_storage;
     cql_property *props;
@@ -245,8 +245,8 @@ typedef struct cql_delete {
 /* BEGIN BATCH: its INSERT/UPDATE/DELETE statements, whose markers are
  * numbered across the whole batch (n_binds is the batch's). */
 typedef struct cql_batch {
-    int type;                /* 0 logged, 1 unlogged, 2 counter */
-    cql_using using;         /* USING TIMESTAMP (a TTL here is refused by exec) */
+    int type;        /* 0 logged, 1 unlogged, 2 counter */
+    cql_using using; /* USING TIMESTAMP (a TTL here is refused by exec) */
     struct cql_stmt **stmts;
     int nstmts;
 } cql_batch;
@@ -277,7 +277,7 @@ typedef struct cql_select {
 
 typedef struct cql_stmt {
     cql_stmt_kind kind;
-    int n_binds;          /* number of bind markers */
+    int n_binds;             /* number of bind markers */
     const char **bind_names; /* n_binds entries, NULL where positional */
     union {
         cql_create_keyspace create_keyspace;

@@ -45,11 +45,11 @@ enum {
 
 /* Why the lexer gave CQLP_TK_ILLEGAL. */
 typedef enum cqlp_lex_error {
-    CQLP_LEX_BAD_CHAR,      /* a character no token starts with */
-    CQLP_LEX_OPEN_STRING,   /* '...  without its closing quote */
-    CQLP_LEX_OPEN_DOLLAR,   /* $$... without its closing $$ */
-    CQLP_LEX_OPEN_QUOTED,   /* "...  without its closing quote */
-    CQLP_LEX_OPEN_COMMENT,  /* / * ... without its closing star-slash */
+    CQLP_LEX_BAD_CHAR,     /* a character no token starts with */
+    CQLP_LEX_OPEN_STRING,  /* '...  without its closing quote */
+    CQLP_LEX_OPEN_DOLLAR,  /* $$... without its closing $$ */
+    CQLP_LEX_OPEN_QUOTED,  /* "...  without its closing quote */
+    CQLP_LEX_OPEN_COMMENT, /* / * ... without its closing star-slash */
 } cqlp_lex_error;
 
 /* Reads the token starting at z[0] (n > 0 bytes left). Returns its code and
@@ -58,13 +58,13 @@ typedef enum cqlp_lex_error {
 int cqlp_get_token(const char *z, size_t n, int *len, cqlp_lex_error *why);
 
 /* ---- list builders used by the grammar ------------------------------- */
-#define CQLP_APPEND(L, item)                                                                      \
-    do {                                                                                          \
-        if ((L).tail)                                                                             \
-            (L).tail->next = (item);                                                              \
-        else                                                                                      \
-            (L).head = (item);                                                                    \
-        (L).tail = (item);                                                                        \
+#define CQLP_APPEND(L, item)                                                                       \
+    do {                                                                                           \
+        if ((L).tail)                                                                              \
+            (L).tail->next = (item);                                                               \
+        else                                                                                       \
+            (L).head = (item);                                                                     \
+        (L).tail = (item);                                                                         \
     } while (0)
 
 typedef struct cqlp_term_node {
@@ -77,15 +77,35 @@ typedef struct cqlp_type_node {
     struct cqlp_type_node *next;
 } cqlp_type_node;
 
-typedef struct { cql_name_list *head, *tail; } cqlp_names;
-typedef struct { cqlp_term_node *head, *tail; int n; } cqlp_terms;
-typedef struct { cqlp_type_node *head, *tail; int n; } cqlp_types;
-typedef struct { cql_property *head, *tail; } cqlp_props;
-typedef struct { cql_map_entry *head, *tail; } cqlp_map;
-typedef struct { cql_relation *head, *tail; } cqlp_rels;
-typedef struct { cql_assignment *head, *tail; } cqlp_assigns;
-typedef struct { cql_selector *head, *tail; } cqlp_sels;
-typedef struct { cql_order *head, *tail; } cqlp_orders;
+typedef struct {
+    cql_name_list *head, *tail;
+} cqlp_names;
+typedef struct {
+    cqlp_term_node *head, *tail;
+    int n;
+} cqlp_terms;
+typedef struct {
+    cqlp_type_node *head, *tail;
+    int n;
+} cqlp_types;
+typedef struct {
+    cql_property *head, *tail;
+} cqlp_props;
+typedef struct {
+    cql_map_entry *head, *tail;
+} cqlp_map;
+typedef struct {
+    cql_relation *head, *tail;
+} cqlp_rels;
+typedef struct {
+    cql_assignment *head, *tail;
+} cqlp_assigns;
+typedef struct {
+    cql_selector *head, *tail;
+} cqlp_sels;
+typedef struct {
+    cql_order *head, *tail;
+} cqlp_orders;
 
 /* SELECT's optional clauses, gathered by the grammar. */
 typedef struct cqlp_select_tail {
@@ -122,11 +142,11 @@ typedef struct cqlp_ctx {
     int pk_decls; /* PRIMARY KEY declarations seen, inline or clause */
 
     /* the parser's verdict */
-    bool syntax_error;    /* %syntax_error ran */
-    bool overflow;        /* %stack_overflow ran */
-    bool eof_expected;    /* the parser would have accepted end of input */
-    int n_expected;       /* terminals it would have accepted (not via fallback) */
-    int expected;         /* the only one when n_expected == 1 */
+    bool syntax_error; /* %syntax_error ran */
+    bool overflow;     /* %stack_overflow ran */
+    bool eof_expected; /* the parser would have accepted end of input */
+    int n_expected;    /* terminals it would have accepted (not via fallback) */
+    int expected;      /* the only one when n_expected == 1 */
 
     /* non-local exit from actions: ENOMEM or a semantic error */
     jmp_buf jb;
@@ -162,8 +182,7 @@ cql_term **cqlp_terms_array(cqlp_ctx *ctx, const cqlp_terms *list);
 
 /* CREATE TABLE pieces */
 void cqlp_table_begin(cqlp_ctx *ctx, bool if_not_exists, cql_qname name);
-void cqlp_table_column(cqlp_ctx *ctx, const char *name, cql_typeref *type, bool is_static,
-                       bool pk);
+void cqlp_table_column(cqlp_ctx *ctx, const char *name, cql_typeref *type, bool is_static, bool pk);
 void cqlp_table_pk(cqlp_ctx *ctx, cql_name_list *pk, cql_name_list *ck);
 void cqlp_table_order(cqlp_ctx *ctx, const char *column, bool desc);
 void cqlp_table_prop(cqlp_ctx *ctx, cql_property *p);

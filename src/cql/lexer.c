@@ -37,9 +37,18 @@
 #include "cql/cqlInt.h"
 #include "grammar.h"
 
-static bool is_digit(int c) { return c >= '0' && c <= '9'; }
-static bool is_alpha(int c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-static bool is_ident(int c) { return is_alpha(c) || is_digit(c) || c == '_'; }
+static bool is_digit(int c)
+{
+    return c >= '0' && c <= '9';
+}
+static bool is_alpha(int c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+static bool is_ident(int c)
+{
+    return is_alpha(c) || is_digit(c) || c == '_';
+}
 static bool is_hex(int c)
 {
     return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
@@ -153,13 +162,10 @@ static int word_cmp(const char *z, int n, const char *w)
 {
     for (int i = 0; i < n; i++) {
         int c = (unsigned char)z[i];
-        if (c >= 'A' && c <= 'Z')
-            c += 'a' - 'A';
+        if (c >= 'A' && c <= 'Z') c += 'a' - 'A';
         int d = (unsigned char)w[i];
-        if (d == 0)
-            return 1;
-        if (c != d)
-            return c - d;
+        if (d == 0) return 1;
+        if (c != d) return c - d;
     }
     return w[n] == 0 ? 0 : -1;
 }
@@ -170,8 +176,7 @@ static int keyword_code(const char *z, int n)
     while (lo <= hi) {
         int mid = (lo + hi) / 2;
         int c = word_cmp(z, n, keywords[mid].word);
-        if (c == 0)
-            return keywords[mid].token;
+        if (c == 0) return keywords[mid].token;
         if (c < 0)
             hi = mid - 1;
         else
@@ -187,13 +192,11 @@ static int uuid_len(const char *z, size_t n)
     size_t i = 0;
     for (int g = 0; g < 5; g++) {
         if (g > 0) {
-            if (i >= n || z[i] != '-')
-                return 0;
+            if (i >= n || z[i] != '-') return 0;
             i++;
         }
         for (int k = 0; k < groups[g]; k++, i++)
-            if (i >= n || !is_hex((unsigned char)z[i]))
-                return 0;
+            if (i >= n || !is_hex((unsigned char)z[i])) return 0;
     }
     return (int)i;
 }
@@ -225,8 +228,7 @@ static int number(const char *z, size_t n, int *len)
     }
     if (i < n && (z[i] == 'e' || z[i] == 'E')) {
         size_t j = i + 1;
-        if (j < n && (z[j] == '+' || z[j] == '-'))
-            j++;
+        if (j < n && (z[j] == '+' || z[j] == '-')) j++;
         if (j < n && is_digit((unsigned char)z[j])) {
             while (j < n && is_digit((unsigned char)z[j]))
                 j++;
@@ -275,10 +277,8 @@ int cqlp_get_token(const char *z, size_t n, int *len, cqlp_lex_error *why)
         *len = (int)i;
         return CQLP_TK_SPACE;
     case '-':
-        if (n > 1 && z[1] == '-')
-            goto line_comment;
-        if (n > 1 && is_digit((unsigned char)z[1]))
-            return number(z, n, len);
+        if (n > 1 && z[1] == '-') goto line_comment;
+        if (n > 1 && is_digit((unsigned char)z[1])) return number(z, n, len);
         if (n > 1 && is_alpha((unsigned char)z[1])) {
             /* -NaN and -Infinity are single tokens in Cassandra */
             size_t w = word_len(z + 1, n - 1);
@@ -290,12 +290,10 @@ int cqlp_get_token(const char *z, size_t n, int *len, cqlp_lex_error *why)
         *len = 1;
         return TK_MINUS;
     case '/':
-        if (n > 1 && z[1] == '/')
-            goto line_comment;
+        if (n > 1 && z[1] == '/') goto line_comment;
         if (n > 1 && z[1] == '*') {
             for (i = 2; i + 1 < n; i++) {
-                if (z[i] == 0)
-                    break;
+                if (z[i] == 0) break;
                 if (z[i] == '*' && z[i + 1] == '/') {
                     *len = (int)(i + 2);
                     return CQLP_TK_SPACE;
@@ -392,15 +390,13 @@ int cqlp_get_token(const char *z, size_t n, int *len, cqlp_lex_error *why)
             return CQLP_TK_ILLEGAL;
         }
         *len = (int)l;
-        if (c == '\'')
-            return TK_STRING;
+        if (c == '\'') return TK_STRING;
         return l == 2 ? TK_EMPTY_QUOTED : TK_QUOTED;
     }
     case '$':
         if (n > 1 && z[1] == '$') {
             for (i = 2; i + 1 < n; i++) {
-                if (z[i] == 0)
-                    break;
+                if (z[i] == 0) break;
                 if (z[i] == '$' && z[i + 1] == '$') {
                     *len = (int)(i + 2);
                     return TK_STRING;
@@ -433,8 +429,7 @@ int cqlp_get_token(const char *z, size_t n, int *len, cqlp_lex_error *why)
         *len = (int)i;
         return TK_HEX;
     }
-    if (is_digit(c))
-        return number(z, n, len);
+    if (is_digit(c)) return number(z, n, len);
     if (is_alpha(c)) {
         size_t w = word_len(z, n);
         *len = (int)w;

@@ -90,8 +90,7 @@ const char *cqlp_ident(cqlp_ctx *ctx, const cql_token *t)
 {
     char *s = copy(ctx, t->z, (size_t)t->n);
     for (char *p = s; *p; p++)
-        if (*p >= 'A' && *p <= 'Z')
-            *p = (char)(*p + ('a' - 'A'));
+        if (*p >= 'A' && *p <= 'Z') *p = (char)(*p + ('a' - 'A'));
     return s;
 }
 
@@ -102,8 +101,7 @@ static char *unquote(cqlp_ctx *ctx, const char *z, size_t n, char q)
     size_t o = 0;
     for (size_t i = 1; i + 1 < n; i++) {
         s[o++] = z[i];
-        if (z[i] == q)
-            i++; /* the lexer guarantees it is doubled */
+        if (z[i] == q) i++; /* the lexer guarantees it is doubled */
     }
     s[o] = 0;
     return s;
@@ -117,8 +115,7 @@ const char *cqlp_quoted(cqlp_ctx *ctx, const cql_token *t)
 /* The text of a string token without its quotes or dollars. */
 static char *string_value(cqlp_ctx *ctx, const cql_token *t)
 {
-    if (t->z[0] == '$')
-        return copy(ctx, t->z + 2, (size_t)t->n - 4);
+    if (t->z[0] == '$') return copy(ctx, t->z + 2, (size_t)t->n - 4);
     return unquote(ctx, t->z, (size_t)t->n, '\'');
 }
 
@@ -244,8 +241,7 @@ static void pk_declared(cqlp_ctx *ctx)
     }
 }
 
-void cqlp_table_column(cqlp_ctx *ctx, const char *name, cql_typeref *type, bool is_static,
-                       bool pk)
+void cqlp_table_column(cqlp_ctx *ctx, const char *name, cql_typeref *type, bool is_static, bool pk)
 {
     cql_column_def *c = cqlp_alloc(ctx, sizeof(*c));
     c->name = name;
@@ -257,8 +253,7 @@ void cqlp_table_column(cqlp_ctx *ctx, const char *name, cql_typeref *type, bool 
     else
         ctx->ct->columns = c;
     ctx->col_tail = c;
-    if (pk)
-        pk_declared(ctx);
+    if (pk) pk_declared(ctx);
 }
 
 void cqlp_table_pk(cqlp_ctx *ctx, cql_name_list *pk, cql_name_list *ck)
@@ -299,16 +294,17 @@ typedef struct sbuf {
 
 static void sb_put(sbuf *b, const char *z, size_t n)
 {
-    if (b->len + 1 >= b->cap)
-        return;
-    if (n > b->cap - 1 - b->len)
-        n = b->cap - 1 - b->len;
+    if (b->len + 1 >= b->cap) return;
+    if (n > b->cap - 1 - b->len) n = b->cap - 1 - b->len;
     memcpy(b->p + b->len, z, n);
     b->len += n;
     b->p[b->len] = 0;
 }
 
-static void sb_str(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
+static void sb_str(sbuf *b, const char *s)
+{
+    sb_put(b, s, strlen(s));
+}
 
 /* Java's line (1-based) and column (0-based, UTF-16 units) of byte pos. */
 static void line_col(const char *src, int pos, int *line, int *col)
@@ -353,8 +349,7 @@ static void put_display(sbuf *b, const char *z, size_t n, size_t max)
             sb_put(b, z + i, 1);
         }
     }
-    if (cut)
-        sb_str(b, "...");
+    if (cut) sb_str(b, "...");
 }
 
 /* A token as ANTLR shows it: strings and quoted names by their value. */
@@ -378,79 +373,152 @@ static void put_token(sbuf *b, const cql_token *t)
 static const char *token_name(int t)
 {
     switch (t) {
-    case TK_ID: return "IDENT";
-    case TK_QUOTED: return "QUOTED_NAME";
-    case TK_STRING: return "STRING_LITERAL";
-    case TK_INTEGER: return "INTEGER";
-    case TK_FLOAT: return "FLOAT";
-    case TK_BOOL: return "BOOLEAN";
-    case TK_UUID: return "UUID";
-    case TK_HEX: return "HEXNUMBER";
-    case TK_QMARK: return "QMARK";
-    case TK_COLON: return "':'";
-    case TK_LP: return "'('";
-    case TK_RP: return "')'";
-    case TK_COMMA: return "','";
-    case TK_DOT: return "'.'";
-    case TK_SEMI: return "';'";
-    case TK_STAR: return "'*'";
-    case TK_EQ: return "'='";
-    case TK_LT: return "'<'";
-    case TK_LE: return "'<='";
-    case TK_GT: return "'>'";
-    case TK_GE: return "'>='";
-    case TK_NE: return "'!='";
-    case TK_LBRACE: return "'{'";
-    case TK_RBRACE: return "'}'";
-    case TK_ALLOW: return "K_ALLOW";
-    case TK_AND: return "K_AND";
-    case TK_APPLY: return "K_APPLY";
-    case TK_AS: return "K_AS";
-    case TK_ASC: return "K_ASC";
-    case TK_BATCH: return "K_BATCH";
-    case TK_BEGIN: return "K_BEGIN";
-    case TK_BY: return "K_BY";
-    case TK_CLUSTERING: return "K_CLUSTERING";
-    case TK_COMPACT: return "K_COMPACT";
-    case TK_CREATE: return "K_CREATE";
-    case TK_DELETE: return "K_DELETE";
-    case TK_DESC: return "K_DESC";
-    case TK_DISTINCT: return "K_DISTINCT";
-    case TK_DROP: return "K_DROP";
-    case TK_EXISTS: return "K_EXISTS";
-    case TK_FILTERING: return "K_FILTERING";
-    case TK_FROM: return "K_FROM";
-    case TK_FROZEN: return "K_FROZEN";
-    case TK_IF: return "K_IF";
-    case TK_IN: return "K_IN";
-    case TK_INSERT: return "K_INSERT";
-    case TK_INTO: return "K_INTO";
-    case TK_JSON: return "K_JSON";
-    case TK_KEY: return "K_KEY";
-    case TK_KEYSPACE: return "K_KEYSPACE";
-    case TK_LIMIT: return "K_LIMIT";
-    case TK_NOT: return "K_NOT";
-    case TK_NULL: return "K_NULL";
-    case TK_ORDER: return "K_ORDER";
-    case TK_PARTITION: return "K_PARTITION";
-    case TK_PER: return "K_PER";
-    case TK_PRIMARY: return "K_PRIMARY";
-    case TK_SELECT: return "K_SELECT";
-    case TK_SET: return "K_SET";
-    case TK_STATIC: return "K_STATIC";
-    case TK_STORAGE: return "K_STORAGE";
-    case TK_TABLE: return "K_COLUMNFAMILY";
-    case TK_TIMESTAMP: return "K_TIMESTAMP";
-    case TK_TOKEN: return "K_TOKEN";
-    case TK_TTL: return "K_TTL";
-    case TK_UNLOGGED: return "K_UNLOGGED";
-    case TK_UPDATE: return "K_UPDATE";
-    case TK_USE: return "K_USE";
-    case TK_USING: return "K_USING";
-    case TK_VALUES: return "K_VALUES";
-    case TK_WHERE: return "K_WHERE";
-    case TK_WITH: return "K_WITH";
-    default: return NULL;
+    case TK_ID:
+        return "IDENT";
+    case TK_QUOTED:
+        return "QUOTED_NAME";
+    case TK_STRING:
+        return "STRING_LITERAL";
+    case TK_INTEGER:
+        return "INTEGER";
+    case TK_FLOAT:
+        return "FLOAT";
+    case TK_BOOL:
+        return "BOOLEAN";
+    case TK_UUID:
+        return "UUID";
+    case TK_HEX:
+        return "HEXNUMBER";
+    case TK_QMARK:
+        return "QMARK";
+    case TK_COLON:
+        return "':'";
+    case TK_LP:
+        return "'('";
+    case TK_RP:
+        return "')'";
+    case TK_COMMA:
+        return "','";
+    case TK_DOT:
+        return "'.'";
+    case TK_SEMI:
+        return "';'";
+    case TK_STAR:
+        return "'*'";
+    case TK_EQ:
+        return "'='";
+    case TK_LT:
+        return "'<'";
+    case TK_LE:
+        return "'<='";
+    case TK_GT:
+        return "'>'";
+    case TK_GE:
+        return "'>='";
+    case TK_NE:
+        return "'!='";
+    case TK_LBRACE:
+        return "'{'";
+    case TK_RBRACE:
+        return "'}'";
+    case TK_ALLOW:
+        return "K_ALLOW";
+    case TK_AND:
+        return "K_AND";
+    case TK_APPLY:
+        return "K_APPLY";
+    case TK_AS:
+        return "K_AS";
+    case TK_ASC:
+        return "K_ASC";
+    case TK_BATCH:
+        return "K_BATCH";
+    case TK_BEGIN:
+        return "K_BEGIN";
+    case TK_BY:
+        return "K_BY";
+    case TK_CLUSTERING:
+        return "K_CLUSTERING";
+    case TK_COMPACT:
+        return "K_COMPACT";
+    case TK_CREATE:
+        return "K_CREATE";
+    case TK_DELETE:
+        return "K_DELETE";
+    case TK_DESC:
+        return "K_DESC";
+    case TK_DISTINCT:
+        return "K_DISTINCT";
+    case TK_DROP:
+        return "K_DROP";
+    case TK_EXISTS:
+        return "K_EXISTS";
+    case TK_FILTERING:
+        return "K_FILTERING";
+    case TK_FROM:
+        return "K_FROM";
+    case TK_FROZEN:
+        return "K_FROZEN";
+    case TK_IF:
+        return "K_IF";
+    case TK_IN:
+        return "K_IN";
+    case TK_INSERT:
+        return "K_INSERT";
+    case TK_INTO:
+        return "K_INTO";
+    case TK_JSON:
+        return "K_JSON";
+    case TK_KEY:
+        return "K_KEY";
+    case TK_KEYSPACE:
+        return "K_KEYSPACE";
+    case TK_LIMIT:
+        return "K_LIMIT";
+    case TK_NOT:
+        return "K_NOT";
+    case TK_NULL:
+        return "K_NULL";
+    case TK_ORDER:
+        return "K_ORDER";
+    case TK_PARTITION:
+        return "K_PARTITION";
+    case TK_PER:
+        return "K_PER";
+    case TK_PRIMARY:
+        return "K_PRIMARY";
+    case TK_SELECT:
+        return "K_SELECT";
+    case TK_SET:
+        return "K_SET";
+    case TK_STATIC:
+        return "K_STATIC";
+    case TK_STORAGE:
+        return "K_STORAGE";
+    case TK_TABLE:
+        return "K_COLUMNFAMILY";
+    case TK_TIMESTAMP:
+        return "K_TIMESTAMP";
+    case TK_TOKEN:
+        return "K_TOKEN";
+    case TK_TTL:
+        return "K_TTL";
+    case TK_UNLOGGED:
+        return "K_UNLOGGED";
+    case TK_UPDATE:
+        return "K_UPDATE";
+    case TK_USE:
+        return "K_USE";
+    case TK_USING:
+        return "K_USING";
+    case TK_VALUES:
+        return "K_VALUES";
+    case TK_WHERE:
+        return "K_WHERE";
+    case TK_WITH:
+        return "K_WITH";
+    default:
+        return NULL;
     }
 }
 
@@ -465,11 +533,9 @@ static void put_snippet(sbuf *b, const cqlp_ctx *ctx, const cql_token *toks, int
         int prev_end = j > 0 ? toks[j - 1].pos + toks[j - 1].n : 0;
         if (toks[j].pos > prev_end) { /* a hidden token precedes toks[j] */
             from = prev_end;
-            if (--k == 0)
-                break;
+            if (--k == 0) break;
         }
-        if (j == 0)
-            break;
+        if (j == 0) break;
         j--;
         from = toks[j].pos;
         k--;
@@ -477,8 +543,7 @@ static void put_snippet(sbuf *b, const cqlp_ctx *ctx, const cql_token *toks, int
     int end = toks[i].pos + toks[i].n;
     bool at_end = true;
     for (size_t p = (size_t)end; p < ctx->srclen; p++)
-        if (src[p] != '\n')
-            at_end = false;
+        if (src[p] != '\n') at_end = false;
 
     /* keep the snippet readable: at most ~160 bytes before the token */
     bool cut = false;
@@ -489,16 +554,13 @@ static void put_snippet(sbuf *b, const cqlp_ctx *ctx, const cql_token *toks, int
         cut = true;
     }
     sb_str(b, " (");
-    if (from > 0 || cut)
-        sb_str(b, "...");
+    if (from > 0 || cut) sb_str(b, "...");
     for (int p = from; p < toks[i].pos; p++)
-        if (src[p] != '\n')
-            sb_put(b, src + p, 1);
+        if (src[p] != '\n') sb_put(b, src + p, 1);
     sb_str(b, "[");
     put_display(b, toks[i].z, (size_t)toks[i].n, 100);
     sb_str(b, "]");
-    if (!at_end)
-        sb_str(b, "...");
+    if (!at_end) sb_str(b, "...");
     sb_str(b, ")");
 }
 
@@ -538,8 +600,7 @@ static int syntax_error(cqlp_ctx *ctx, const cql_token *toks, int ntok, int i)
         sb_str(&b, " expecting ");
         sb_str(&b, want);
     }
-    if (!eof)
-        put_snippet(&b, ctx, toks, i);
+    if (!eof) put_snippet(&b, ctx, toks, i);
     return hln_fail(ctx->err, HLN_ESYNTAX, "%s", msg);
 }
 
@@ -586,16 +647,14 @@ static int lex_error(cqlp_ctx *ctx, int pos, cqlp_lex_error why)
  * they are a column name (Cassandra's syntactic predicates). */
 static bool ends_selector(const cql_token *toks, int ntok, int i)
 {
-    if (i + 1 >= ntok)
-        return true;
+    if (i + 1 >= ntok) return true;
     int t = toks[i + 1].type;
     return t == TK_FROM || t == TK_COMMA || t == TK_AS || t == TK_SEMI;
 }
 
 static void retag(cql_token *toks, int ntok)
 {
-    if (ntok < 2 || toks[0].type != TK_SELECT)
-        return;
+    if (ntok < 2 || toks[0].type != TK_SELECT) return;
     int i = 1;
     if (toks[i].type == TK_JSON) {
         if (ends_selector(toks, ntok, i)) {
@@ -622,8 +681,7 @@ static int run(cqlp_ctx *ctx, cql_stmt **out)
             lex_pos = (int)p + tlen;
             break;
         }
-        if (t != CQLP_TK_SPACE)
-            ntok++;
+        if (t != CQLP_TK_SPACE) ntok++;
     }
     /* pass 2: keep them */
     cql_token *toks = cqlp_alloc(ctx, sizeof(*toks) * (size_t)(ntok + 1));
@@ -631,8 +689,7 @@ static int run(cqlp_ctx *ctx, cql_stmt **out)
     for (size_t p = 0; k < ntok; p += (size_t)tlen) {
         cqlp_lex_error w;
         int t = cqlp_get_token(src + p, len - p, &tlen, &w);
-        if (t == CQLP_TK_SPACE)
-            continue;
+        if (t == CQLP_TK_SPACE) continue;
         toks[k].z = src + p;
         toks[k].n = tlen;
         toks[k].pos = (int)p;
@@ -646,11 +703,9 @@ static int run(cqlp_ctx *ctx, cql_stmt **out)
     int i;
     for (i = 0; i < ntok; i++) {
         cqlParser(parser, toks[i].type, toks[i], ctx);
-        if (ctx->syntax_error || ctx->overflow)
-            return syntax_error(ctx, toks, ntok, i);
+        if (ctx->syntax_error || ctx->overflow) return syntax_error(ctx, toks, ntok, i);
     }
-    if (lex_pos >= 0)
-        return lex_error(ctx, lex_pos, why);
+    if (lex_pos >= 0) return lex_error(ctx, lex_pos, why);
 
     cql_token eof = {src + len, 0, (int)len, 0};
     cqlParser(parser, 0, eof, ctx);
@@ -673,8 +728,7 @@ static int run(cqlp_ctx *ctx, cql_stmt **out)
 /* The only frame that calls setjmp: it keeps nothing in locals. */
 static int guarded_run(cqlp_ctx *ctx, cql_stmt **out)
 {
-    if (setjmp(ctx->jb) != 0)
-        return ctx->jump_code;
+    if (setjmp(ctx->jb) != 0) return ctx->jump_code;
     return run(ctx, out);
 }
 
@@ -684,17 +738,14 @@ int cql_parse(const char *text, size_t len, hln_arena *arena, cql_stmt **out, hl
     hln_error scratch;
 
     *out = NULL;
-    if (!err)
-        err = &scratch;
-    if (len > (size_t)INT_MAX / 2)
-        return hln_fail(err, HLN_ESYNTAX, "line 1:0 statement too long");
+    if (!err) err = &scratch;
+    if (len > (size_t)INT_MAX / 2) return hln_fail(err, HLN_ESYNTAX, "line 1:0 statement too long");
     memset(&ctx, 0, sizeof(ctx));
     ctx.arena = arena;
     ctx.src = text ? text : "";
     ctx.srclen = text ? len : 0;
     ctx.err = err;
     int rc = guarded_run(&ctx, out);
-    if (rc != 0)
-        *out = NULL;
+    if (rc != 0) *out = NULL;
     return rc;
 }

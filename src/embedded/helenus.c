@@ -80,7 +80,10 @@ hln_value hln_bool(int v)
     return x;
 }
 
-hln_value hln_text(const char *s) { return hln_blob(s, strlen(s)); }
+hln_value hln_text(const char *s)
+{
+    return hln_blob(s, strlen(s));
+}
 
 hln_value hln_blob(const void *p, size_t n)
 {
@@ -98,14 +101,12 @@ int hln_open(const char *dir, const hln_open_options *opts, hln_db **out)
 {
     *out = NULL;
     hln_db *db = hln_calloc(1, sizeof *db);
-    if (!db)
-        return HLN_ENOMEM;
+    if (!db) return HLN_ENOMEM;
     hln_config cfg;
     hln_config_default(&cfg);
     snprintf(cfg.data_dir, sizeof cfg.data_dir, "%s", dir);
     cfg.shards = opts && opts->shards > 0 ? opts->shards : 1;
-    if (opts && opts->sync_batch)
-        cfg.storage.sync = ST_SYNC_BATCH;
+    if (opts && opts->sync_batch) cfg.storage.sync = ST_SYNC_BATCH;
     hln_error err = {0};
     int rc = engine_start(&db->eng, &cfg, &err);
     if (rc) {
@@ -119,8 +120,7 @@ int hln_open(const char *dir, const hln_open_options *opts, hln_db **out)
 
 int hln_close(hln_db *db)
 {
-    if (!db)
-        return HLN_OK;
+    if (!db) return HLN_OK;
     int rc = HLN_OK;
     if (db->eng) {
         hln_error err = {0};
@@ -131,7 +131,10 @@ int hln_close(hln_db *db)
     return rc;
 }
 
-const char *hln_db_errmsg(hln_db *db) { return db ? db->errmsg : "no database"; }
+const char *hln_db_errmsg(hln_db *db)
+{
+    return db ? db->errmsg : "no database";
+}
 
 static void job_done(ex_request *r)
 {
@@ -163,13 +166,10 @@ static void job_free(job *j)
 
 int hln_exec(hln_db *db, const char *cql, const hln_value *vals, int n, hln_result **out)
 {
-    if (out)
-        *out = NULL;
-    if (!db || !db->eng)
-        return HLN_EINVAL;
+    if (out) *out = NULL;
+    if (!db || !db->eng) return HLN_EINVAL;
     job *j = hln_calloc(1, sizeof *j);
-    if (!j)
-        return HLN_ENOMEM;
+    if (!j) return HLN_ENOMEM;
     j->cql = cql;
     j->len = strlen(cql);
     j->keyspace = db->keyspace;
@@ -221,7 +221,10 @@ int hln_exec(hln_db *db, const char *cql, const hln_value *vals, int n, hln_resu
     return HLN_OK;
 }
 
-static const ex_result *res(const hln_result *r) { return &r->j->req.result; }
+static const ex_result *res(const hln_result *r)
+{
+    return &r->j->req.result;
+}
 
 int hln_result_columns(const hln_result *r)
 {
@@ -230,19 +233,20 @@ int hln_result_columns(const hln_result *r)
 
 const char *hln_result_column_name(const hln_result *r, int col)
 {
-    if (col < 0 || col >= hln_result_columns(r))
-        return NULL;
+    if (col < 0 || col >= hln_result_columns(r)) return NULL;
     return res(r)->cols[col].name;
 }
 
 const char *hln_result_column_type(const hln_result *r, int col)
 {
-    if (col < 0 || col >= hln_result_columns(r))
-        return NULL;
+    if (col < 0 || col >= hln_result_columns(r)) return NULL;
     return res(r)->cols[col].type->cql_name;
 }
 
-int hln_result_rows(const hln_result *r) { return res(r)->kind == EX_ROWS ? res(r)->nrows : 0; }
+int hln_result_rows(const hln_result *r)
+{
+    return res(r)->kind == EX_ROWS ? res(r)->nrows : 0;
+}
 
 int hln_result_next(hln_result *r)
 {
@@ -265,12 +269,10 @@ const void *hln_result_value(hln_result *r, int col, int32_t *len)
 {
     const ex_value *v = cell(r, col);
     if (!v || v->len < 0) {
-        if (len)
-            *len = -1;
+        if (len) *len = -1;
         return NULL;
     }
-    if (len)
-        *len = v->len;
+    if (len) *len = v->len;
     return v->p;
 }
 
@@ -283,18 +285,15 @@ const char *hln_result_text(hln_result *r, int col, size_t *len)
     else
         hln_type_format(res(r)->cols[col].type, v->p, (size_t)v->len, &r->text);
     hln_buf_u8(&r->text, 0);
-    if (r->text.err)
-        return NULL;
-    if (len)
-        *len = r->text.len - 1;
+    if (r->text.err) return NULL;
+    if (len) *len = r->text.len - 1;
     return (const char *)r->text.data;
 }
 
 int64_t hln_result_int64(hln_result *r, int col)
 {
     const ex_value *v = cell(r, col);
-    if (!v || v->len <= 0 || v->len > 8)
-        return 0;
+    if (!v || v->len <= 0 || v->len > 8) return 0;
     int64_t x = (int8_t)v->p[0]; /* sign-extend the first byte */
     for (int i = 1; i < v->len; i++)
         x = (int64_t)((uint64_t)x << 8 | v->p[i]);
@@ -304,8 +303,7 @@ int64_t hln_result_int64(hln_result *r, int col)
 double hln_result_double(hln_result *r, int col)
 {
     const ex_value *v = cell(r, col);
-    if (!v)
-        return 0;
+    if (!v) return 0;
     if (v->len == 8) {
         uint64_t u = (uint64_t)hln_result_int64(r, col);
         double d;
@@ -313,7 +311,8 @@ double hln_result_double(hln_result *r, int col)
         return d;
     }
     if (v->len == 4) {
-        uint32_t u = (uint32_t)v->p[0] << 24 | (uint32_t)v->p[1] << 16 | (uint32_t)v->p[2] << 8 | v->p[3];
+        uint32_t u =
+            (uint32_t)v->p[0] << 24 | (uint32_t)v->p[1] << 16 | (uint32_t)v->p[2] << 8 | v->p[3];
         float f;
         memcpy(&f, &u, sizeof f);
         return f;
@@ -323,8 +322,7 @@ double hln_result_double(hln_result *r, int col)
 
 void hln_result_free(hln_result *r)
 {
-    if (!r)
-        return;
+    if (!r) return;
     job_free(r->j);
     hln_buf_free(&r->text);
     hln_free(r);

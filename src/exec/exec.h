@@ -38,18 +38,18 @@ typedef hln_bytes ex_value; /* len -1: null, -2: unset */
 enum { EX_CL_ANY = 0, EX_CL_ONE = 1, EX_CL_QUORUM = 4, EX_CL_LOCAL_ONE = 0x0A };
 
 typedef struct ex_params {
-    const char *keyspace;      /* the connection's keyspace (USE), or NULL */
+    const char *keyspace; /* the connection's keyspace (USE), or NULL */
     ex_value *values;
     int nvalues;
-    const char **names;        /* named values, or NULL */
+    const char **names; /* named values, or NULL */
     uint16_t consistency;
     uint16_t serial_consistency;
-    int32_t page_size;         /* <= 0: no paging */
+    int32_t page_size; /* <= 0: no paging */
     const uint8_t *paging_state;
     int32_t paging_len;
-    int64_t timestamp;         /* HLN_TS_NONE: the server's clock */
+    int64_t timestamp; /* HLN_TS_NONE: the server's clock */
     bool skip_metadata;
-    const char *role;          /* the logged-in role (authentication on), else NULL */
+    const char *role; /* the logged-in role (authentication on), else NULL */
 } ex_params;
 
 /* Result kinds are the native protocol's RESULT kinds. */
@@ -86,15 +86,15 @@ typedef struct ex_request ex_request;
 typedef void (*ex_done_fn)(ex_request *r);
 
 struct ex_request {
-    hln_shard *shard;  /* where the request runs and done() is called */
+    hln_shard *shard; /* where the request runs and done() is called */
     hln_arena arena;
     ex_params params;
     ex_result result;
     hln_error err;
-    int rc;            /* 0 or HLN_E* when done() runs */
+    int rc; /* 0 or HLN_E* when done() runs */
     ex_done_fn done;
     void *ud;
-    void *priv;        /* exec's state for the request */
+    void *priv; /* exec's state for the request */
 };
 
 /* Initialises r for use on shard s (arena, defaults). */

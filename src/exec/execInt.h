@@ -173,7 +173,7 @@ typedef struct ex_state {
     ex_plan *plan;
     const ex_value *vals; /* bound values by marker index (names resolved) */
     int nvals;
-    bool prepared; /* EXECUTE (affects the bind-count message) */
+    bool prepared;    /* EXECUTE (affects the bind-count message) */
     const char *text; /* the statement's text (paging states are tied to it) */
     size_t textlen;
     /* coordinator */
@@ -273,6 +273,5 @@ void ex_run_text_batch(ex_request *r);
  * the values in st->vals, in r->arena. *out is NULL when every value is
  * unset (nothing to write). */
 int ex_dml_build(ex_request *r, st_mutation **out);
-
 
 #endif

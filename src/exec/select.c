@@ -797,11 +797,10 @@ static void select_virtual(ex_request *r, sel *s)
     ex_state *st = ex_st(r);
     hln_bytes **rows = NULL;
     int nrows = 0;
-    int rc =
-        !strcmp(s->t->ks, "system_auth")
-            ? ex_access_virtual_rows(r, s->t, &rows, &nrows) /* roles, permissions: access.c */
-            : schema_virtual_rows(st->schema, &st->eng->node, s->t, &r->arena, &rows, &nrows,
-                                  &r->err);
+    int rc = !strcmp(s->t->ks, "system_auth")
+                 ? ex_access_virtual_rows(r, s->t, &rows, &nrows) /* roles, permissions: access.c */
+                 : schema_virtual_rows(st->schema, &st->eng->node, s->t, &r->arena, &rows, &nrows,
+                                       &r->err);
     rowctx c = {.r = r, .t = s->t, .now_sec = s->now_sec};
     hln_buf_init(&c.scratch);
     if (!rc && s->vnext > (uint32_t)nrows) rc = bad_state(r);

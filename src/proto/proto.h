@@ -70,11 +70,16 @@ enum px_errcode {
     PX_ERR_UNPREPARED = 0x2500,
 };
 
-enum { PX_FLAG_COMPRESSION = 0x01, PX_FLAG_TRACING = 0x02, PX_FLAG_CUSTOM_PAYLOAD = 0x04,
-       PX_FLAG_WARNING = 0x08, PX_FLAG_BETA = 0x10 };
+enum {
+    PX_FLAG_COMPRESSION = 0x01,
+    PX_FLAG_TRACING = 0x02,
+    PX_FLAG_CUSTOM_PAYLOAD = 0x04,
+    PX_FLAG_WARNING = 0x08,
+    PX_FLAG_BETA = 0x10
+};
 
 typedef struct px_header {
-    uint8_t version;  /* without the response bit */
+    uint8_t version; /* without the response bit */
     bool response;
     uint8_t flags;
     int16_t stream;
@@ -87,13 +92,11 @@ typedef struct px_header {
  * (the caller answers "Invalid or unsupported protocol version (N); ..."
  * with ERROR 0x000A in the lower of the client's and our max version, on
  * the same stream); HLN_ETOOBIG when length > max_body. */
-int px_header_parse(const uint8_t *p, size_t len, size_t max_body, px_header *h,
-                    hln_error *err);
+int px_header_parse(const uint8_t *p, size_t len, size_t max_body, px_header *h, hln_error *err);
 
 /* Starts a response frame in out (header with a length placeholder) and
  * returns the offset to pass to px_frame_end, which fills in the length. */
-size_t px_frame_begin(hln_buf *out, uint8_t version, uint8_t flags, int16_t stream,
-                      uint8_t opcode);
+size_t px_frame_begin(hln_buf *out, uint8_t version, uint8_t flags, int16_t stream, uint8_t opcode);
 void px_frame_end(hln_buf *out, size_t frame_off);
 
 /* ---- request bodies --------------------------------------------------- */
@@ -108,17 +111,16 @@ typedef struct px_startup {
 
 int px_decode_startup(hln_rd *r, hln_arena *a, px_startup *out, hln_error *err);
 /* REGISTER: a [string list] of event types. */
-int px_decode_register(hln_rd *r, hln_arena *a, const char ***types, int *ntypes,
-                       hln_error *err);
+int px_decode_register(hln_rd *r, hln_arena *a, const char ***types, int *ntypes, hln_error *err);
 /* QUERY: <query long string><query_parameters>. */
 int px_decode_query(hln_rd *r, uint8_t version, hln_arena *a, const char **cql, size_t *cqllen,
                     ex_params *p, hln_error *err);
 /* PREPARE: <query long string> (v5 adds flags, later). */
-int px_decode_prepare(hln_rd *r, uint8_t version, hln_arena *a, const char **cql,
-                      size_t *cqllen, hln_error *err);
+int px_decode_prepare(hln_rd *r, uint8_t version, hln_arena *a, const char **cql, size_t *cqllen,
+                      hln_error *err);
 /* EXECUTE: <id short bytes><query_parameters>. */
-int px_decode_execute(hln_rd *r, uint8_t version, hln_arena *a, const uint8_t **id,
-                      size_t *idlen, ex_params *p, hln_error *err);
+int px_decode_execute(hln_rd *r, uint8_t version, hln_arena *a, const uint8_t **id, size_t *idlen,
+                      ex_params *p, hln_error *err);
 
 /* ---- response bodies -------------------------------------------------- */
 /* The CQL error code for an HLN_E* code. */
@@ -130,14 +132,14 @@ void px_encode_ready(hln_buf *out);
 void px_encode_supported(hln_buf *out);
 void px_encode_result(hln_buf *out, uint8_t version, const ex_result *res);
 /* EVENT SCHEMA_CHANGE. */
-void px_encode_schema_event(hln_buf *out, const char *change, const char *target,
-                            const char *ks, const char *name);
+void px_encode_schema_event(hln_buf *out, const char *change, const char *target, const char *ks,
+                            const char *name);
 
 /* ---- protocol v5 additions (proto.c) ----------------------------------- */
 /* PREPARE with v5's <flags>[<keyspace>]: *keyspace is the keyspace the
  * client named (arena copy) or NULL. px_decode_prepare is this without it. */
-int px_decode_prepare_ks(hln_rd *r, uint8_t version, hln_arena *a, const char **cql,
-                         size_t *cqllen, const char **keyspace, hln_error *err);
+int px_decode_prepare_ks(hln_rd *r, uint8_t version, hln_arena *a, const char **cql, size_t *cqllen,
+                         const char **keyspace, hln_error *err);
 /* EXECUTE with v5's <result_metadata_id>: *md_id / *md_idlen point into the
  * body (NULL / 0 before v5). px_decode_execute is this without them. */
 int px_decode_execute_md(hln_rd *r, uint8_t version, hln_arena *a, const uint8_t **id,
@@ -150,8 +152,8 @@ void px_result_metadata_id(const ex_colspec *cols, int ncols, uint8_t out[16]);
  * metadata id md_id: when a Rows result's metadata id differs from it, the
  * Rows carry Metadata_changed, the new id and the full metadata (whatever
  * no_metadata says). md_id NULL: exactly px_encode_result. */
-void px_encode_result_md(hln_buf *out, uint8_t version, const ex_result *res,
-                         const uint8_t *md_id, size_t md_idlen);
+void px_encode_result_md(hln_buf *out, uint8_t version, const ex_result *res, const uint8_t *md_id,
+                         size_t md_idlen);
 
 /* ---- compression (compress.c) ------------------------------------------ */
 enum px_compression { PX_COMP_NONE = 0, PX_COMP_LZ4 = 1, PX_COMP_SNAPPY = 2 };
@@ -199,8 +201,7 @@ uint32_t px_crc32_v5(const void *p, size_t n);
 
 /* Appends one frame carrying payload[0..n) (n <= PX_V5_MAX_PAYLOAD). With
  * lz4 the payload is compressed when that makes it smaller. */
-void px_v5_frame_write(hln_buf *out, const void *payload, size_t n, bool self_contained,
-                       bool lz4);
+void px_v5_frame_write(hln_buf *out, const void *payload, size_t n, bool self_contained, bool lz4);
 /* Frames the whole envelopes env[0..n): consecutive envelopes are packed
  * into self-contained frames of up to PX_V5_MAX_PAYLOAD bytes; an envelope
  * larger than that is split over non-self-contained frames. */

@@ -37,9 +37,9 @@ typedef struct hln_column {
     char *name;
     const hln_type *type;
     hln_column_kind kind;
-    int position;   /* within the partition key or clustering key; -1 otherwise */
-    bool desc;      /* clustering order DESC */
-    uint32_t id;    /* stable id, storage's cell key */
+    int position; /* within the partition key or clustering key; -1 otherwise */
+    bool desc;    /* clustering order DESC */
+    uint32_t id;  /* stable id, storage's cell key */
 } hln_column;
 
 /* key = value pairs as Cassandra's system_schema shows them (strings). */
@@ -55,11 +55,11 @@ typedef struct hln_table {
     hln_column *cols; /* pk columns (in order), clustering (in order), then the
                          rest sorted by name, as Cassandra orders them */
     int ncols;
-    int npk, nck;     /* cols[0..npk-1] = pk, cols[npk..npk+nck-1] = clustering */
+    int npk, nck; /* cols[0..npk-1] = pk, cols[npk..npk+nck-1] = clustering */
     uint32_t next_col_id;
     hln_option *opts; /* comment, default_time_to_live, gc_grace_seconds, ... */
     int nopts;
-    bool is_virtual;  /* system tables served by exec, not storage */
+    bool is_virtual; /* system tables served by exec, not storage */
 } hln_table;
 
 typedef struct hln_keyspace {
@@ -133,8 +133,8 @@ typedef struct hln_table_spec {
  * (hln_malloc'd array, caller frees) so storage can discard their data. */
 int catalog_create_keyspace(hln_catalog *c, const hln_keyspace_spec *ks, bool if_not_exists,
                             hln_error *err);
-int catalog_drop_keyspace(hln_catalog *c, const char *ks, bool if_exists, uint8_t (**dropped_ids)[16],
-                          int *ndropped, hln_error *err);
+int catalog_drop_keyspace(hln_catalog *c, const char *ks, bool if_exists,
+                          uint8_t (**dropped_ids)[16], int *ndropped, hln_error *err);
 int catalog_create_table(hln_catalog *c, const hln_table_spec *t, bool if_not_exists,
                          hln_error *err);
 int catalog_drop_table(hln_catalog *c, const char *ks, const char *table, bool if_exists,
@@ -147,14 +147,14 @@ int catalog_drop_table(hln_catalog *c, const char *ks, const char *table, bool i
  * the columns Cassandra 5.0 has. Their rows are generated on demand. */
 typedef struct hln_node_info {
     uint8_t host_id[16];
-    uint8_t address[16];     /* inet: 4 bytes (IPv4) or 16 */
+    uint8_t address[16]; /* inet: 4 bytes (IPv4) or 16 */
     int address_len;
-    int port;                /* native port */
+    int port; /* native port */
     const char *cluster_name, *datacenter, *rack;
-    const char *release_version; /* "5.0.2" */
-    const char *cql_version;     /* "3.4.7" */
+    const char *release_version;         /* "5.0.2" */
+    const char *cql_version;             /* "3.4.7" */
     const char *native_protocol_version; /* "4" */
-    const char *partitioner;     /* org.apache.cassandra.dht.Murmur3Partitioner */
+    const char *partitioner;             /* org.apache.cassandra.dht.Murmur3Partitioner */
     const int64_t *tokens;
     int ntokens;
     int64_t bootstrapped_at; /* not used by drivers */

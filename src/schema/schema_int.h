@@ -81,5 +81,4 @@ int schema_table_options(hln_arena *a, const hln_option *given, int ngiven, bool
 int schema_replication(hln_arena *a, const char *ks, const hln_option *given, int ngiven,
                        hln_option **out, int *nout, hln_error *err);
 
-
 #endif

@@ -383,7 +383,6 @@ static int meta_read(const char *path, meta *m, bool *exists, hln_error *err)
     return 0;
 }
 
-
 static int meta_write(const char *path, const meta *m, hln_error *err)
 {
     char id[37], text[256];

@@ -32,35 +32,35 @@
 /* client_encryption_options (server/tls.c; docs/OPERATIONS.md). */
 typedef struct hln_tls_config {
     bool enabled;
-    bool optional;              /* serve TLS and plain text on the same port */
-    int require_client_auth;    /* 0 no, 1 yes, 2 optional (verify if sent) */
-    char keystore[1024];        /* PEM: private key and certificate chain */
+    bool optional;           /* serve TLS and plain text on the same port */
+    int require_client_auth; /* 0 no, 1 yes, 2 optional (verify if sent) */
+    char keystore[1024];     /* PEM: private key and certificate chain */
     char keystore_password[256];
-    char certificate[1024];     /* (helenus) PEM certificate chain, path or inline */
-    char private_key[1024];     /* (helenus) PEM private key, path or inline */
-    char truststore[1024];      /* PEM CA bundle for client certificates */
-    char protocol[32];          /* lowest TLS version accepted: TLSv1.2 (default), TLSv1.3 */
-    char cipher_suites[512];    /* OpenSSL cipher list (TLS 1.2), "" = OpenSSL's default */
+    char certificate[1024];  /* (helenus) PEM certificate chain, path or inline */
+    char private_key[1024];  /* (helenus) PEM private key, path or inline */
+    char truststore[1024];   /* PEM CA bundle for client certificates */
+    char protocol[32];       /* lowest TLS version accepted: TLSv1.2 (default), TLSv1.3 */
+    char cipher_suites[512]; /* OpenSSL cipher list (TLS 1.2), "" = OpenSSL's default */
 } hln_tls_config;
 
 typedef struct hln_config {
-    char data_dir[1024];           /* ./helenus-data */
-    char listen_address[256];      /* rpc_address, 127.0.0.1 */
-    int native_transport_port;     /* 9042 */
-    int shards;                    /* 0 = number of cores */
-    char cluster_name[128];        /* "Test Cluster" */
-    char datacenter[64];           /* "datacenter1" */
-    char rack[64];                 /* "rack1" */
-    st_options storage;            /* commitlog_sync, periods, thresholds */
-    size_t max_frame_bytes;        /* native_transport_max_frame_size, 16 MiB */
-    uint64_t idle_timeout_ms;      /* native_transport_idle_timeout, 0 = never */
-    int max_requests_per_conn;     /* (helenus) native_transport_max_concurrent_requests_
-                                    * per_connection, 128 */
+    char data_dir[1024];       /* ./helenus-data */
+    char listen_address[256];  /* rpc_address, 127.0.0.1 */
+    int native_transport_port; /* 9042 */
+    int shards;                /* 0 = number of cores */
+    char cluster_name[128];    /* "Test Cluster" */
+    char datacenter[64];       /* "datacenter1" */
+    char rack[64];             /* "rack1" */
+    st_options storage;        /* commitlog_sync, periods, thresholds */
+    size_t max_frame_bytes;    /* native_transport_max_frame_size, 16 MiB */
+    uint64_t idle_timeout_ms;  /* native_transport_idle_timeout, 0 = never */
+    int max_requests_per_conn; /* (helenus) native_transport_max_concurrent_requests_
+                                * per_connection, 128 */
     /* authentication and authorisation (docs/OPERATIONS.md) */
-    bool password_auth;            /* authenticator: PasswordAuthenticator */
-    bool authorization;            /* authorizer: CassandraAuthorizer */
-    int auth_bcrypt_rounds;        /* (helenus) cost of new password hashes, 10 */
-    hln_tls_config tls;            /* client_encryption_options */
+    bool password_auth;     /* authenticator: PasswordAuthenticator */
+    bool authorization;     /* authorizer: CassandraAuthorizer */
+    int auth_bcrypt_rounds; /* (helenus) cost of new password hashes, 10 */
+    hln_tls_config tls;     /* client_encryption_options */
 } hln_config;
 
 void hln_config_default(hln_config *c);
@@ -86,7 +86,7 @@ struct hln_shard {
     hln_msg *qhead, *qtail;
     uv_async_t wake;
     uv_timer_t sync_timer;
-    void *server;  /* per-shard network state (server.c), NULL when embedded */
+    void *server; /* per-shard network state (server.c), NULL when embedded */
     bool stopping;
 };
 
@@ -95,10 +95,10 @@ struct hln_engine {
     hln_catalog *catalog;
     int nshards;
     hln_shard *shards;
-    hln_node_info node;      /* what system.local / peers describe */
-    int64_t tokens[16];      /* this node's tokens (num_tokens 16, evenly spaced) */
+    hln_node_info node; /* what system.local / peers describe */
+    int64_t tokens[16]; /* this node's tokens (num_tokens 16, evenly spaced) */
     int64_t started_at;
-    void *prepared;  /* exec's prepared-statement cache */
+    void *prepared;        /* exec's prepared-statement cache */
     struct hln_auth *auth; /* roles and permissions (src/auth), opened by engine_start */
     /* set by server.c to hand new connections to shards and push events */
     void *server;

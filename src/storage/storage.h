@@ -39,21 +39,21 @@ enum { ST_CELL_TOMBSTONE = 1 };
 
 typedef struct st_cell {
     uint32_t col_id;
-    uint8_t flags;        /* ST_CELL_TOMBSTONE: value is ignored */
-    int64_t ts;           /* write timestamp, microseconds */
-    int32_t ttl;          /* later: seconds, 0 = none */
-    int64_t expires;      /* later: local expiry time (seconds), 0 = none */
+    uint8_t flags;   /* ST_CELL_TOMBSTONE: value is ignored */
+    int64_t ts;      /* write timestamp, microseconds */
+    int32_t ttl;     /* later: seconds, 0 = none */
+    int64_t expires; /* later: local expiry time (seconds), 0 = none */
     const uint8_t *val;
     uint32_t len;
 } st_cell;
 
 typedef struct st_row {
-    const uint8_t *ck;    /* byte-comparable clustering key; len 0 for tables
-                             without clustering columns (one row per partition) */
+    const uint8_t *ck; /* byte-comparable clustering key; len 0 for tables
+                          without clustering columns (one row per partition) */
     uint32_t cklen;
-    int64_t marker_ts;    /* row marker (INSERT), HLN_TS_NONE if absent */
-    int64_t del_ts;       /* row tombstone, HLN_TS_NONE if absent */
-    st_cell *cells;       /* sorted by col_id */
+    int64_t marker_ts; /* row marker (INSERT), HLN_TS_NONE if absent */
+    int64_t del_ts;    /* row tombstone, HLN_TS_NONE if absent */
+    st_cell *cells;    /* sorted by col_id */
     uint32_t ncells;
 } st_row;
 
@@ -78,10 +78,10 @@ typedef struct st_mutation {
     const uint8_t *pk;
     uint32_t pklen;
     int64_t token;
-    int64_t pdel_ts;      /* partition tombstone, HLN_TS_NONE if absent */
-    st_row *rows;         /* sorted by ck */
+    int64_t pdel_ts; /* partition tombstone, HLN_TS_NONE if absent */
+    st_row *rows;    /* sorted by ck */
     uint32_t nrows;
-    st_range_tomb *rts;   /* range tombstones, in any order; NULL when none */
+    st_range_tomb *rts; /* range tombstones, in any order; NULL when none */
     uint32_t nrts;
 } st_mutation;
 
@@ -105,9 +105,9 @@ typedef struct st_read_cmd {
     uint32_t pklen;
     int64_t token;
     st_bound start, end;
-    bool reversed;        /* return rows in descending ck order */
-    uint32_t limit;       /* max live rows, 0 = no limit */
-    int64_t now_sec;      /* for TTL expiry (later) */
+    bool reversed;   /* return rows in descending ck order */
+    uint32_t limit;  /* max live rows, 0 = no limit */
+    int64_t now_sec; /* for TTL expiry (later) */
 } st_read_cmd;
 
 /* A live row after merging: only live cells; ncells may be 0 when only the
@@ -131,7 +131,7 @@ typedef struct st_scan_cmd {
        bytes) are admitted too (paging) */
     const uint8_t *after_pk;
     uint32_t after_pklen;
-    uint32_t limit;       /* max live rows, 0 = none */
+    uint32_t limit; /* max live rows, 0 = none */
     int64_t now_sec;
     uint32_t per_partition_limit; /* max live rows of each partition, 0 = none */
 } st_scan_cmd;
@@ -140,9 +140,9 @@ typedef enum st_sync_mode { ST_SYNC_PERIODIC, ST_SYNC_BATCH } st_sync_mode;
 
 typedef struct st_options {
     st_sync_mode sync;
-    uint32_t sync_period_ms;      /* periodic: fsync at least this often (10000) */
-    size_t memtable_flush_bytes;  /* flush a table's memtable above this (64 MiB) */
-    size_t segment_bytes;         /* commitlog segment size (32 MiB) */
+    uint32_t sync_period_ms;     /* periodic: fsync at least this often (10000) */
+    size_t memtable_flush_bytes; /* flush a table's memtable above this (64 MiB) */
+    size_t segment_bytes;        /* commitlog segment size (32 MiB) */
     /* commitlog_ignore_replay_errors (false): when replay finds corruption
        (damage a crash cannot explain, docs/formats/commitlog.md), log it,
        skip the damaged bytes and replay every valid record after them,
@@ -174,14 +174,12 @@ int st_apply(st_engine *e, const st_mutation *m, hln_error *err);
 int st_apply_batch(st_engine *e, const st_mutation *ms, uint32_t n, hln_error *err);
 /* Reads one partition slice; result rows are arena memory. *out is NULL
  * when the partition has no live rows. */
-int st_read(st_engine *e, const st_read_cmd *cmd, hln_arena *a, st_partition **out,
-            hln_error *err);
+int st_read(st_engine *e, const st_read_cmd *cmd, hln_arena *a, st_partition **out, hln_error *err);
 /* Reads partitions of a token range in (token, pk) order; arena memory. */
-int st_scan(st_engine *e, const st_scan_cmd *cmd, hln_arena *a, st_partition **out,
-            hln_error *err);
+int st_scan(st_engine *e, const st_scan_cmd *cmd, hln_arena *a, st_partition **out, hln_error *err);
 
-int st_flush(st_engine *e, hln_error *err);           /* flush all memtables now */
-int st_sync(st_engine *e, hln_error *err);            /* fsync the commitlog now */
+int st_flush(st_engine *e, hln_error *err); /* flush all memtables now */
+int st_sync(st_engine *e, hln_error *err);  /* fsync the commitlog now */
 int st_drop_table(st_engine *e, const uint8_t table_id[16], hln_error *err);
 
 #endif

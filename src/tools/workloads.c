@@ -620,8 +620,7 @@ static void local_next(const st_shared *sh, st_rng *rng, uint64_t opno, st_op *o
     begin(op, &s, 0, true);
 }
 
-static void local_check(const st_shared *sh, const st_opinfo *op, const cc_result *r,
-                        st_wstats *ws)
+static void local_check(const st_shared *sh, const st_opinfo *op, const cc_result *r, st_wstats *ws)
 {
     (void)sh;
     count_rows(op, r, ws);
@@ -653,8 +652,8 @@ static const st_workload workloads[] = {
      false, 1, vec_setup_load, vec_next_load, vec_check},
     {"vector-ann", "ANN top-10 queries; recall@10 against exact results", vec_schema, vec_stmts,
      10000, true, 2, vec_setup_ann, vec_next_ann, vec_check},
-    {"proto-local", "protocol path: prepared SELECT release_version FROM system.local", local_schema,
-     local_stmts, 1, true, 1, NULL, local_next, local_check},
+    {"proto-local", "protocol path: prepared SELECT release_version FROM system.local",
+     local_schema, local_stmts, 1, true, 1, NULL, local_next, local_check},
 };
 
 const st_workload *st_find_workload(const char *name)

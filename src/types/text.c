@@ -583,9 +583,8 @@ static void format_element(const hln_type *t, const uint8_t *v, int32_t len, hln
         hln_buf_put(out, "null", 4);
         return;
     }
-    bool quote = t->kind == HLN_T_VARCHAR || t->kind == HLN_T_ASCII ||
-                 t->kind == HLN_T_TIMESTAMP || t->kind == HLN_T_DATE || t->kind == HLN_T_TIME ||
-                 t->kind == HLN_T_INET;
+    bool quote = t->kind == HLN_T_VARCHAR || t->kind == HLN_T_ASCII || t->kind == HLN_T_TIMESTAMP ||
+                 t->kind == HLN_T_DATE || t->kind == HLN_T_TIME || t->kind == HLN_T_INET;
     if (!quote) {
         hln_type_format(t, v, (size_t)len, out);
         return;
@@ -595,8 +594,7 @@ static void format_element(const hln_type *t, const uint8_t *v, int32_t len, hln
     hln_type_format(t, v, (size_t)len, &tmp);
     hln_buf_u8(out, '\'');
     for (size_t i = 0; i < tmp.len; i++) {
-        if (tmp.data[i] == '\'')
-            hln_buf_u8(out, '\'');
+        if (tmp.data[i] == '\'') hln_buf_u8(out, '\'');
         hln_buf_u8(out, tmp.data[i]);
     }
     hln_buf_u8(out, '\'');
@@ -609,8 +607,7 @@ static void format_element(const hln_type *t, const uint8_t *v, int32_t len, hln
 static bool format_collection(const hln_type *t, const uint8_t *v, size_t len, hln_buf *out)
 {
     bool is_map = t->kind == HLN_T_MAP;
-    if (t->nparams < (is_map ? 2 : 1))
-        return false;
+    if (t->nparams < (is_map ? 2 : 1)) return false;
     hln_rd r;
     hln_rd_init(&r, v, len);
     uint32_t n = hln_rd_u32(&r);
@@ -618,21 +615,17 @@ static bool format_collection(const hln_type *t, const uint8_t *v, size_t len, h
     hln_buf_init(&tmp);
     hln_buf_u8(&tmp, t->kind == HLN_T_LIST ? '[' : '{');
     for (uint32_t i = 0; i < n && !r.err; i++) {
-        if (i)
-            hln_buf_put(&tmp, ", ", 2);
+        if (i) hln_buf_put(&tmp, ", ", 2);
         for (int part = 0; part < (is_map ? 2 : 1) && !r.err; part++) {
             int32_t elen = (int32_t)hln_rd_u32(&r);
             const uint8_t *e = elen > 0 ? hln_rd_take(&r, (size_t)elen) : v;
-            if (part)
-                hln_buf_put(&tmp, ": ", 2);
-            if (!r.err)
-                format_element(t->params[part], e, elen, &tmp);
+            if (part) hln_buf_put(&tmp, ": ", 2);
+            if (!r.err) format_element(t->params[part], e, elen, &tmp);
         }
     }
     hln_buf_u8(&tmp, t->kind == HLN_T_LIST ? ']' : '}');
     bool ok = !r.err && hln_rd_left(&r) == 0 && !tmp.err;
-    if (ok)
-        hln_buf_put(out, tmp.data, tmp.len);
+    if (ok) hln_buf_put(out, tmp.data, tmp.len);
     hln_buf_free(&tmp);
     return ok;
 }

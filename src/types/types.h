@@ -59,8 +59,8 @@ typedef enum hln_type_kind {
  * params and compared structurally with hln_type_equal. */
 typedef struct hln_type {
     hln_type_kind kind;
-    const char *cql_name;        /* "int", "text", ... as system_schema shows it */
-    int fixed_len;               /* >0: every value has this length; 0: variable */
+    const char *cql_name;           /* "int", "text", ... as system_schema shows it */
+    int fixed_len;                  /* >0: every value has this length; 0: variable */
     const struct hln_type **params; /* later: element/key/value types */
     int nparams;
 } hln_type;
@@ -103,8 +103,8 @@ typedef enum hln_lit_kind {
 /* Converts a literal to the serialized value of type t, appended to out.
  * HLN_EINVAL with Cassandra's wording on a mismatch, e.g.
  * "Invalid STRING constant (foo) for \"k\" of type int". */
-int hln_type_from_literal(const hln_type *t, hln_lit_kind kind, const char *text,
-                          const char *col, hln_buf *out, hln_error *err);
+int hln_type_from_literal(const hln_type *t, hln_lit_kind kind, const char *text, const char *col,
+                          hln_buf *out, hln_error *err);
 
 /* Appends the CQL literal rendering of a value (as cqlsh prints it:
  * text unquoted, blobs as 0x..., timestamps as '2024-01-02 03:04:05.000000+0000'). */

@@ -25,20 +25,16 @@ static size_t sink;
 
 static void str(const char *s)
 {
-    if (s)
-        sink += strlen(s);
+    if (s) sink += strlen(s);
 }
 
 static void term(const cql_term *t, int n_binds)
 {
-    if (!t)
-        return;
+    if (!t) return;
     str(t->text);
     str(t->bind_name);
-    if (t->kind == CQL_TERM_BIND && (t->bind_index < 0 || t->bind_index >= n_binds))
-        abort();
-    if (t->kind == CQL_TERM_LITERAL && !t->text)
-        abort();
+    if (t->kind == CQL_TERM_BIND && (t->bind_index < 0 || t->bind_index >= n_binds)) abort();
+    if (t->kind == CQL_TERM_LITERAL && !t->text) abort();
 }
 
 static void type(const cql_typeref *t)
@@ -189,8 +185,7 @@ static void walk(const cql_stmt *s, int n)
         term(s->u.batch.using.timestamp, n);
         for (int i = 0; i < s->u.batch.nstmts; i++) {
             const cql_stmt *c = s->u.batch.stmts[i];
-            if (c->kind != CQL_INSERT && c->kind != CQL_UPDATE && c->kind != CQL_DELETE)
-                abort();
+            if (c->kind != CQL_INSERT && c->kind != CQL_UPDATE && c->kind != CQL_DELETE) abort();
             walk(c, n);
         }
         break;
@@ -207,12 +202,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&err, 0, sizeof(err));
     int rc = cql_parse((const char *)data, size, &arena, &stmt, &err);
     if (rc == 0) {
-        if (!stmt)
-            abort();
+        if (!stmt) abort();
         walk(stmt, stmt->n_binds);
     } else {
-        if (stmt || err.code != rc || err.msg[0] == 0)
-            abort();
+        if (stmt || err.code != rc || err.msg[0] == 0) abort();
         if (rc != HLN_ESYNTAX && rc != HLN_ENOMEM && rc != HLN_EINVAL && rc != HLN_EUNSUPPORTED)
             abort();
         sink += strlen(err.msg);

@@ -25,8 +25,7 @@
 static char *slurp(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
+    if (!f) return NULL;
     fseek(f, 0, SEEK_END);
     long n = ftell(f);
     fseek(f, 0, SEEK_SET);
@@ -34,8 +33,7 @@ static char *slurp(const char *path, size_t *len)
     size_t got = fread(s, 1, (size_t)n, f);
     s[got] = 0;
     fclose(f);
-    if (len)
-        *len = got;
+    if (len) *len = got;
     return s;
 }
 
@@ -96,8 +94,7 @@ static int check(const char *expected_path, const hln_buf *out, const char *name
     size_t elen;
     char *expected = slurp(expected_path, &elen);
     if (!expected) {
-        fprintf(stderr, "missing %s (run with HLN_GOLDEN_UPDATE=1 to create it)\n",
-                expected_path);
+        fprintf(stderr, "missing %s (run with HLN_GOLDEN_UPDATE=1 to create it)\n", expected_path);
         return 1;
     }
     if (elen == out->len && memcmp(expected, out->data, elen) == 0) {
@@ -109,16 +106,14 @@ static int check(const char *expected_path, const hln_buf *out, const char *name
     const char *a = expected, *b = (const char *)out->data;
     size_t i = 0, line = 1;
     while (i < elen && i < out->len && a[i] == b[i]) {
-        if (a[i] == '\n')
-            line++;
+        if (a[i] == '\n') line++;
         i++;
     }
     size_t ls = i;
     while (ls > 0 && a[ls - 1] != '\n')
         ls--;
-    fprintf(stderr, "golden %s: differs at line %zu\n--- expected\n%.*s\n+++ actual\n%.*s\n",
-            name, line, (int)strcspn(a + ls, "\n"), a + ls, (int)strcspn(b + ls, "\n"),
-            b + ls);
+    fprintf(stderr, "golden %s: differs at line %zu\n--- expected\n%.*s\n+++ actual\n%.*s\n", name,
+            line, (int)strcspn(a + ls, "\n"), a + ls, (int)strcspn(b + ls, "\n"), b + ls);
     fprintf(stderr, "full actual transcript:\n%.*s", (int)out->len, b);
     free(expected);
     return 1;
@@ -132,16 +127,14 @@ int main(int argc, char **argv)
     }
     char cmd[4200];
     snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s'", argv[2], argv[2]);
-    if (system(cmd) != 0)
-        return 2;
+    if (system(cmd) != 0) return 2;
     char *src = slurp(argv[1], NULL);
     if (!src) {
         perror(argv[1]);
         return 2;
     }
     hln_db *db;
-    if (open_db(argv[2], &db))
-        return 1;
+    if (open_db(argv[2], &db)) return 1;
 
     hln_buf out, stmt;
     hln_buf_init(&out);
@@ -152,15 +145,12 @@ int main(int argc, char **argv)
         if (stmt.len == 0 && strncmp(line, "--", 2) == 0) {
             if (strstr(line, "@restart")) {
                 hln_buf_printf(&out, "-- @restart\n");
-                if (hln_close(db) != HLN_OK || open_db(argv[2], &db))
-                    return 1;
+                if (hln_close(db) != HLN_OK || open_db(argv[2], &db)) return 1;
             }
             continue;
         }
-        if (!*line)
-            continue;
-        if (stmt.len)
-            hln_buf_u8(&stmt, ' ');
+        if (!*line) continue;
+        if (stmt.len) hln_buf_u8(&stmt, ' ');
         size_t n = strlen(line);
         while (n && (line[n - 1] == ' ' || line[n - 1] == '\r'))
             n--;

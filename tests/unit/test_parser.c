@@ -41,8 +41,7 @@ static cql_stmt *ok(const char *s, cql_stmt_kind kind)
     cql_stmt *st = NULL;
     memset(&err, 0, sizeof(err));
     int rc = cql_parse(s, strlen(s), &arena, &st, &err);
-    if (rc != 0)
-        fail_msg("parse of [%s] failed: %d %s", s, rc, err.msg);
+    if (rc != 0) fail_msg("parse of [%s] failed: %d %s", s, rc, err.msg);
     assert_non_null(st);
     assert_int_equal(st->kind, kind);
     return st;
@@ -61,7 +60,10 @@ static const char *bad_code(const char *s, size_t len, int code)
     return err.msg;
 }
 
-static const char *bad(const char *s) { return bad_code(s, strlen(s), HLN_ESYNTAX); }
+static const char *bad(const char *s)
+{
+    return bad_code(s, strlen(s), HLN_ESYNTAX);
+}
 
 /* The message must start with prefix. */
 static void bad_prefix(const char *s, const char *prefix)
@@ -103,9 +105,10 @@ static int count_names(const cql_name_list *l)
 static void test_create_keyspace(void **state)
 {
     (void)state;
-    cql_stmt *s = ok("CREATE KEYSPACE IF NOT EXISTS Ks WITH replication = "
-                     "{'class': 'SimpleStrategy', 'replication_factor': 1} AND durable_writes = true",
-                     CQL_CREATE_KEYSPACE);
+    cql_stmt *s =
+        ok("CREATE KEYSPACE IF NOT EXISTS Ks WITH replication = "
+           "{'class': 'SimpleStrategy', 'replication_factor': 1} AND durable_writes = true",
+           CQL_CREATE_KEYSPACE);
     const cql_create_keyspace *k = &s->u.create_keyspace;
     assert_string_equal(k->name, "ks");
     assert_true(k->if_not_exists);
@@ -169,14 +172,15 @@ static const cql_column_def *column(const cql_create_table *t, int i)
 static void test_create_table(void **state)
 {
     (void)state;
-    cql_stmt *s = ok("CREATE TABLE IF NOT EXISTS Ks.Events (\n"
-                     "  sensor uuid, day date, ts timestamp, v double STATIC,\n"
-                     "  tags set<text>, meta map<text, int>, l list<frozen<tuple<int, text>>>,\n"
-                     "  emb vector<float, 384>, f frozen<set<bigint>>,\n"
-                     "  PRIMARY KEY ((sensor, day), ts, v)\n"
-                     ") WITH CLUSTERING ORDER BY (ts DESC, v ASC) AND comment = 'c' AND "
-                     "compaction = {'class': 'TimeWindowCompactionStrategy'} AND gc_grace_seconds = 0",
-                     CQL_CREATE_TABLE);
+    cql_stmt *s =
+        ok("CREATE TABLE IF NOT EXISTS Ks.Events (\n"
+           "  sensor uuid, day date, ts timestamp, v double STATIC,\n"
+           "  tags set<text>, meta map<text, int>, l list<frozen<tuple<int, text>>>,\n"
+           "  emb vector<float, 384>, f frozen<set<bigint>>,\n"
+           "  PRIMARY KEY ((sensor, day), ts, v)\n"
+           ") WITH CLUSTERING ORDER BY (ts DESC, v ASC) AND comment = 'c' AND "
+           "compaction = {'class': 'TimeWindowCompactionStrategy'} AND gc_grace_seconds = 0",
+           CQL_CREATE_TABLE);
     const cql_create_table *t = &s->u.create_table;
     assert_string_equal(t->name.ks, "ks");
     assert_string_equal(t->name.name, "events");
@@ -280,7 +284,8 @@ static void test_create_table_forms(void **state)
     assert_null(t->pk->next);
     assert_null(t->ck);
 
-    s = ok("CREATE COLUMNFAMILY t (a int, b int, c int, PRIMARY KEY ((a), b, c))", CQL_CREATE_TABLE);
+    s = ok("CREATE COLUMNFAMILY t (a int, b int, c int, PRIMARY KEY ((a), b, c))",
+           CQL_CREATE_TABLE);
     t = &s->u.create_table;
     assert_int_equal(count_names(t->pk), 1);
     assert_int_equal(count_names(t->ck), 2);
@@ -304,10 +309,11 @@ static void test_create_table_forms(void **state)
     assert_string_equal(t->props->next->name, "y");
 
     /* a second PRIMARY KEY is Cassandra's InvalidRequest, raised while parsing */
-    const char *m = bad_code("CREATE TABLE ks.t (k int PRIMARY KEY, v int, PRIMARY KEY (v))",
-                             strlen("CREATE TABLE ks.t (k int PRIMARY KEY, v int, PRIMARY KEY (v))"),
-                             HLN_EINVAL);
-    assert_string_equal(m, "Multiple PRIMARY KEY specified for table 'ks.t' (exactly one required)");
+    const char *m = bad_code(
+        "CREATE TABLE ks.t (k int PRIMARY KEY, v int, PRIMARY KEY (v))",
+        strlen("CREATE TABLE ks.t (k int PRIMARY KEY, v int, PRIMARY KEY (v))"), HLN_EINVAL);
+    assert_string_equal(m,
+                        "Multiple PRIMARY KEY specified for table 'ks.t' (exactly one required)");
     bad_code("CREATE TABLE t (k int PRIMARY KEY, v int PRIMARY KEY)",
              strlen("CREATE TABLE t (k int PRIMARY KEY, v int PRIMARY KEY)"), HLN_EINVAL);
 
@@ -421,7 +427,7 @@ static void test_update(void **state)
     assert_false(s->u.update.if_exists);
     assert_null(s->u.update.using.ttl);
 
-    bad("UPDATE t SET v = 1"); /* WHERE is required */
+    bad("UPDATE t SET v = 1");                      /* WHERE is required */
     bad("UPDATE t SET v = 1 WHERE k = 1 IF v = 2"); /* conditions: not yet */
     bad("UPDATE t SET WHERE k = 1");
 }
@@ -558,7 +564,7 @@ static void test_select(void **state)
     check_bind(r->term, 0, NULL);
     assert_int_equal(r->next->op, CQL_OP_LE);
     bad("SELECT * FROM t WHERE token(a) > token(?)"); /* a function term: not yet */
-    bad("SELECT token FROM t");                      /* reserved */
+    bad("SELECT token FROM t");                       /* reserved */
     bad("SELECT * FROM t ORDER BY");
     bad("SELECT * FROM t LIMIT 1 WHERE k = 1");
 }
@@ -738,7 +744,8 @@ static void test_syntax_errors(void **state)
     bad_prefix("SELCT * FROM t", "line 1:0 no viable alternative at input 'SELCT'");
     bad_prefix("SELECT * FROM t WHERE", "line 0:-1 no viable alternative at input '<EOF>'");
     bad_prefix("INSERT INTO t (a) VALUES (1", "line 0:-1 no viable alternative at input '<EOF>'");
-    bad_prefix("SELECT a FROM t LIMIT 5 WHERE a = 1", "line 1:24 mismatched input 'WHERE' expecting EOF");
+    bad_prefix("SELECT a FROM t LIMIT 5 WHERE a = 1",
+               "line 1:24 mismatched input 'WHERE' expecting EOF");
     /* lines are 1-based, columns 0-based, tabs count one */
     bad_prefix("SELECT a\nFROM t\n\tWHERE a = 1 AND", "line 0:-1 ");
     bad_prefix("SELECT a\nFROM t\n\tWHERE a == 1", "line 3:10 no viable alternative at input '='");
@@ -758,9 +765,12 @@ static void test_syntax_errors(void **state)
 
     /* lexical errors */
     assert_string_equal(bad("SELECT 'abc"), "line 1:11 mismatched character '<EOF>' expecting '''");
-    assert_string_equal(bad("SELECT \"abc"), "line 1:11 mismatched character '<EOF>' expecting '\"'");
-    assert_string_equal(bad("SELECT $$abc$"), "line 1:13 mismatched character '<EOF>' expecting '$'");
-    assert_string_equal(bad("SELECT a /* x"), "line 1:13 mismatched character '<EOF>' expecting '*'");
+    assert_string_equal(bad("SELECT \"abc"),
+                        "line 1:11 mismatched character '<EOF>' expecting '\"'");
+    assert_string_equal(bad("SELECT $$abc$"),
+                        "line 1:13 mismatched character '<EOF>' expecting '$'");
+    assert_string_equal(bad("SELECT a /* x"),
+                        "line 1:13 mismatched character '<EOF>' expecting '*'");
     assert_string_equal(bad("SELECT a FROM t WHERE k = @"),
                         "line 1:26 no viable alternative at character '@'");
     assert_string_equal(bad("SELECT a FROM t WHERE k ! 1"),
@@ -898,8 +908,7 @@ static void test_mutations(void **state)
             assert_true(e.msg[0] != 0);
             assert_true(rc == HLN_ESYNTAX || rc == HLN_EINVAL || rc == HLN_EUNSUPPORTED);
         }
-        if (round % 1000 == 999)
-            hln_arena_reset(&arena);
+        if (round % 1000 == 999) hln_arena_reset(&arena);
     }
 }
 

@@ -832,8 +832,7 @@ static void test_decode_batch(void **state)
         for (size_t len = 0; len < b.len; len++) {
             hln_rd_init(&r, b.data, len);
             hln_error e2 = {0};
-            assert_int_equal(px_decode_batch(&r, version, &a, &type, &it, &n, &p, &e2),
-                             HLN_EPROTO);
+            assert_int_equal(px_decode_batch(&r, version, &a, &type, &it, &n, &p, &e2), HLN_EPROTO);
         }
         hln_buf_free(&b);
         hln_arena_free(&a);

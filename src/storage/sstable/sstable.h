@@ -24,7 +24,7 @@
 enum {
     SST_MAGIC = 0x484C4E53,        /* "HLNS", header */
     SST_FOOTER_MAGIC = 0x484C4E46, /* "HLNF", footer */
-    SST_VERSION = 2,     /* written; 1 (no range tombstones) is still read */
+    SST_VERSION = 2,               /* written; 1 (no range tombstones) is still read */
     SST_MIN_VERSION = 1,
     SST_HEADER_BYTES = 32,
     SST_FOOTER_BYTES = 48,
