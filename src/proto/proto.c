@@ -633,6 +633,16 @@ void px_encode_result_md(hln_buf *out, uint8_t version, const ex_result *res, co
     }
 }
 
+void px_encode_node_event(hln_buf *out, const char *type, const char *change, const uint8_t *addr,
+                          int addrlen, int port)
+{
+    put_string(out, type);
+    put_string(out, change);
+    hln_buf_u8(out, (uint8_t)addrlen);
+    hln_buf_put(out, addr, (size_t)addrlen);
+    hln_buf_u32(out, (uint32_t)port);
+}
+
 void px_encode_schema_event(hln_buf *out, const char *change, const char *target, const char *ks,
                             const char *name)
 {

@@ -131,6 +131,10 @@ void px_encode_ready(hln_buf *out);
  * PROTOCOL_VERSIONS ["3/v3","4/v4"]. */
 void px_encode_supported(hln_buf *out);
 void px_encode_result(hln_buf *out, uint8_t version, const ex_result *res);
+/* EVENT TOPOLOGY_CHANGE / STATUS_CHANGE: [string] type, [string] change,
+ * [inet] (1-byte address length, address, int port). */
+void px_encode_node_event(hln_buf *out, const char *type, const char *change, const uint8_t *addr,
+                          int addrlen, int port);
 /* EVENT SCHEMA_CHANGE. */
 void px_encode_schema_event(hln_buf *out, const char *change, const char *target, const char *ks,
                             const char *name);

@@ -117,8 +117,6 @@
 #define KEEPALIVE_INTVL_S 10
 #define KEEPALIVE_CNT 6
 
-enum { EV_TOPOLOGY = 1, EV_STATUS = 2, EV_SCHEMA = 4 };
-
 struct conn {
     uv_tcp_t tcp;
     srv_shard *ss;
@@ -1250,10 +1248,10 @@ void conn_adopt(srv_shard *ss, int fd)
     start_reading(c);
 }
 
-void conn_push_schema_event(srv_shard *ss, const uint8_t *body, size_t len)
+void conn_push_event(srv_shard *ss, unsigned type, const uint8_t *body, size_t len)
 {
     for (conn *c = ss->conns; c; c = c->next) {
-        if (c->closing || c->close_after_write || !c->ready || !(c->events & EV_SCHEMA)) continue;
+        if (c->closing || c->close_after_write || !c->ready || !(c->events & type)) continue;
         size_t off = px_frame_begin(&c->wbuf, c->version, 0, -1, PX_EVENT);
         hln_buf_put(&c->wbuf, body, len);
         px_frame_end(&c->wbuf, off);

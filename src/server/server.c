@@ -263,6 +263,7 @@ void srv_destroy(hln_engine *e)
 
 typedef struct event_msg {
     hln_msg m;
+    unsigned type; /* EV_* */
     size_t len;
     uint8_t body[];
 } event_msg;
@@ -271,8 +272,26 @@ static void event_fn(hln_shard *s, hln_msg *m)
 {
     event_msg *em = (event_msg *)m;
     srv_shard *ss = ss_of(s);
-    if (ss && !ss->closed) conn_push_schema_event(ss, em->body, em->len);
+    if (ss && !ss->closed) conn_push_event(ss, em->type, em->body, em->len);
     hln_free(em);
+}
+
+/* Posts an encoded EVENT body to every shard, which pushes it to its
+ * connections registered for type. */
+static void broadcast(hln_engine *e, unsigned type, hln_buf *body)
+{
+    if (!body->err) {
+        for (int i = 0; i < e->nshards; i++) {
+            event_msg *em = hln_malloc(sizeof *em + body->len);
+            if (!em) break;
+            em->m.fn = event_fn;
+            em->type = type;
+            em->len = body->len;
+            memcpy(em->body, body->data, body->len);
+            shard_post(&e->shards[i], &em->m);
+        }
+    }
+    hln_buf_free(body);
 }
 
 void srv_broadcast_schema_event(hln_engine *e, const char *change, const char *target,
@@ -281,15 +300,15 @@ void srv_broadcast_schema_event(hln_engine *e, const char *change, const char *t
     hln_buf body;
     hln_buf_init(&body);
     px_encode_schema_event(&body, change, target, ks, name);
-    if (!body.err) {
-        for (int i = 0; i < e->nshards; i++) {
-            event_msg *em = hln_malloc(sizeof *em + body.len);
-            if (!em) break;
-            em->m.fn = event_fn;
-            em->len = body.len;
-            memcpy(em->body, body.data, body.len);
-            shard_post(&e->shards[i], &em->m);
-        }
-    }
-    hln_buf_free(&body);
+    broadcast(e, EV_SCHEMA, &body);
+}
+
+void server_node_event(hln_engine *e, bool topology, const char *change, const uint8_t *addr,
+                       int addrlen, int port)
+{
+    hln_buf body;
+    hln_buf_init(&body);
+    px_encode_node_event(&body, topology ? "TOPOLOGY_CHANGE" : "STATUS_CHANGE", change, addr,
+                         addrlen, port);
+    broadcast(e, topology ? EV_TOPOLOGY : EV_STATUS, &body);
 }

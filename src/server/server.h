@@ -22,6 +22,14 @@
 int server_start(hln_engine *e, hln_error *err);
 /* The port actually bound (differs from the configured one only for 0). */
 int server_port(const hln_engine *e);
+
+/* From any thread: pushes a TOPOLOGY_CHANGE (change NEW_NODE, REMOVED_NODE,
+ * MOVED_NODE) or STATUS_CHANGE (UP, DOWN) event about the node at addr
+ * (4 or 16 bytes) and CQL port to every connection that registered for it.
+ * The cluster layer calls it when nodes join, leave, go up or down; a single
+ * node has no such changes to report. */
+void server_node_event(hln_engine *e, bool topology, const char *change, const uint8_t *addr,
+                       int addrlen, int port);
 /* Stops accepting and closes every connection; waits until each shard has
  * done so. Idempotent. Call from outside the shard threads. */
 void server_stop(hln_engine *e);

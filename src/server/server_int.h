@@ -67,11 +67,14 @@ void conn_close_all(srv_shard *ss);
 void conn_sweep_idle(srv_shard *ss, uint64_t timeout_ms);
 /* Writes out the pending output of every dirty connection. */
 void conn_flush_dirty(srv_shard *ss);
-/* Queues an EVENT frame with this body to every connection of the shard that
- * registered for SCHEMA_CHANGE. */
-void conn_push_schema_event(srv_shard *ss, const uint8_t *body, size_t len);
+/* Event types a connection REGISTERs for (bit mask). */
+enum { EV_TOPOLOGY = 1, EV_STATUS = 2, EV_SCHEMA = 4 };
+
+/* Queues an EVENT frame with body on every ready connection of ss that
+ * registered for type (one of EV_*). */
+void conn_push_event(srv_shard *ss, unsigned type, const uint8_t *body, size_t len);
 /* From any shard thread: sends a SCHEMA_CHANGE event to every registered
- * connection on every shard (one message per shard). */
+ * connection on every shard. */
 void srv_broadcast_schema_event(hln_engine *e, const char *change, const char *target,
                                 const char *ks, const char *name);
 

@@ -720,6 +720,14 @@ static void test_encode_schema_change_and_keyspace(void **state)
     assert_int_equal(b.len, 15 + 9 + 7 + 4 + 3);
     assert_memory_equal(b.data, "\0\x0dSCHEMA_CHANGE\0\x07UPDATED", 24);
 
+    /* TOPOLOGY_CHANGE / STATUS_CHANGE carry [inet]: size, address, int port */
+    hln_buf_reset(&b);
+    const uint8_t lo[4] = {127, 0, 0, 1};
+    px_encode_node_event(&b, "STATUS_CHANGE", "UP", lo, 4, 9042);
+    const uint8_t ne[] = {0,   13, 'S', 'T', 'A', 'T', 'U', 'S', '_', 'C', 'H', 'A', 'N',  'G',
+                          'E', 0,  2,   'U', 'P', 4,   127, 0,   0,   1,   0,   0,   0x23, 0x52};
+    expect_bytes(&b, ne, sizeof ne);
+
     memset(&res, 0, sizeof res);
     res.kind = EX_SET_KEYSPACE;
     res.keyspace = "ks";
