@@ -24,19 +24,25 @@
  *    shard's thread: all-or-nothing across a crash, and no read on that
  *    shard sees a part of it.
  *  - A batch that spans shards is applied on each shard independently and
- *    in parallel. If the server crashes after some shards logged their part
- *    and before the others did, the logged parts survive and the rest is
- *    lost; the client, which got no answer, must retry (a retry with the
- *    same client timestamp is idempotent). Readers on different shards may
- *    briefly see one part before another. Cassandra's logged batches go
- *    further (eventually all-or-nothing through a replicated batchlog
- *    replayed after a failure); Helenus does not have a batchlog yet, so
- *    LOGGED and UNLOGGED batches behave the same today.
+ *    in parallel; readers on different shards may briefly see one part
+ *    before another.
+ *  - A LOGGED batch that spans shards is first written whole to the
+ *    coordinating shard's batchlog (batchlog.c; fsynced first under batch
+ *    sync) and the entry is removed once every shard applied its part; a
+ *    crash in between is repaired at the next start, which re-applies the
+ *    entry with its original timestamps. So it is all-or-nothing
+ *    eventually, as Cassandra's logged batches are.
+ *  - An UNLOGGED batch, or one whose partitions all live on one shard,
+ *    skips the batchlog (Cassandra skips it for single-partition batches):
+ *    an UNLOGGED batch spanning shards can be left partly applied by a
+ *    crash; the client, which got no answer, must retry (a retry with the
+ *    same client timestamp is idempotent).
  *  - COUNTER batches are refused: there are no counter tables yet.
  *
  * Invariant: nothing is dispatched until every statement has been built,
  * so a failing statement leaves no write behind.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "exec/execInt.h"
@@ -148,16 +154,66 @@ static int collect(ex_request *r, part_group *groups, int *ngroups, const st_mut
     return group_add(r, &groups[g], m);
 }
 
-/* One operation per shard holding groups, its partitions in statement
- * order; then VOID once every shard has applied its part. */
-static void apply_groups(ex_request *r, const part_group *groups, int ngroups)
+/* A LOGGED batch spanning shards: the batchlog entry to remove once every
+ * shard has applied its part (batchlog.c). */
+typedef struct logged_state {
+    char *entry;
+    bool partial; /* test hook: dispatched to the first shard only */
+} logged_state;
+
+static void logged_batch_done(ex_request *r)
+{
+    logged_state *ls = ex_st(r)->xs;
+    int rc = ex_batch_error(r);
+    if (ls->partial) {
+        ex_finish(
+            r, hln_fail(&r->err, HLN_ESERVER, "batch stopped after the first shard (test hook)"));
+        return;
+    }
+    /* on a failure the entry stays: the next start applies the whole batch */
+    if (!rc) ex_batchlog_done(ls->entry);
+    batch_done(r);
+}
+
+/* Writes the batchlog entry of a LOGGED batch spanning shards. The test
+ * hook HELENUS_TEST_BATCHLOG_PARTIAL=1 then dispatches only the first
+ * shard's part and never removes the entry: what a crash between shards
+ * leaves behind (tests/unit/test_batchlog.c). */
+static int log_batch(ex_request *r, const part_group *groups, int ngroups)
 {
     ex_state *st = ex_st(r);
+    st_mutation *all = hln_arena_alloc(&r->arena, sizeof *all * (size_t)ngroups);
+    logged_state *ls = hln_arena_alloc(&r->arena, sizeof *ls);
+    if (!all || !ls) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    for (int g = 0; g < ngroups; g++)
+        all[g] = groups[g].m;
+    int rc = ex_batchlog_write(r, all, (uint32_t)ngroups, &ls->entry);
+    if (rc) return rc;
+    const char *hook = getenv("HELENUS_TEST_BATCHLOG_PARTIAL");
+    if (hook && !strcmp(hook, "1")) {
+        ls->partial = true;
+        st->batch->next_batch = NULL; /* the others stay in st->ops, freed with r */
+        st->batch_tail = st->batch;
+    }
+    st->xs = ls;
+    return 0;
+}
+
+/* One operation per shard holding groups, its partitions in statement
+ * order; then VOID once every shard has applied its part. A LOGGED batch
+ * whose partitions live on more than one shard is first recorded in the
+ * batchlog; a single-shard or UNLOGGED batch is not (one commitlog record
+ * per shard already makes a single shard's part atomic). */
+static void apply_groups(ex_request *r, const part_group *groups, int ngroups, bool logged)
+{
+    ex_state *st = ex_st(r);
+    int nshards_used = 0;
     for (int s = 0; s < st->eng->nshards; s++) {
         uint32_t cnt = 0;
         for (int g = 0; g < ngroups; g++)
             cnt += groups[g].shard == s;
         if (!cnt) continue;
+        nshards_used++;
         st_mutation *ms = hln_arena_alloc(&r->arena, sizeof *ms * cnt);
         ex_op *op = ms ? ex_op_new(r, EX_OP_MUTATE_BATCH, s) : NULL;
         if (!op) {
@@ -173,6 +229,15 @@ static void apply_groups(ex_request *r, const part_group *groups, int ngroups)
     if (!st->batch) { /* nothing to write */
         r->result.kind = EX_VOID;
         ex_finish(r, 0);
+        return;
+    }
+    if (logged && nshards_used > 1) {
+        int rc = log_batch(r, groups, ngroups);
+        if (rc) {
+            ex_finish(r, rc); /* nothing was dispatched */
+            return;
+        }
+        ex_dispatch(r, logged_batch_done);
         return;
     }
     ex_dispatch(r, batch_done);
@@ -219,7 +284,7 @@ void ex_batch(ex_request *r, int type, const ex_batch_item *items, int n)
         ex_finish(r, rc);
         return;
     }
-    apply_groups(r, groups, ngroups);
+    apply_groups(r, groups, ngroups, type == EX_BATCH_LOGGED);
 }
 
 void ex_run_text_batch(ex_request *r)
@@ -259,5 +324,5 @@ void ex_run_text_batch(ex_request *r)
         ex_finish(r, rc);
         return;
     }
-    apply_groups(r, groups, ngroups);
+    apply_groups(r, groups, ngroups, p->stmt->u.batch.type == EX_BATCH_LOGGED);
 }

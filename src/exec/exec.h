@@ -124,9 +124,18 @@ enum { EX_BATCH_LOGGED = 0, EX_BATCH_UNLOGGED = 1, EX_BATCH_COUNTER = 2 };
 /* BATCH: INSERT/UPDATE/DELETE statements applied with one timestamp (the
  * request's, else one server timestamp for all; USING TIMESTAMP on a
  * statement wins). The mutations are grouped per partition and per shard,
- * and each shard's part is applied atomically (one commitlog record, see
- * batch.c for what a batch spanning shards guarantees). Result: VOID. */
+ * and each shard's part is applied atomically (one commitlog record); a
+ * LOGGED batch spanning shards is first recorded in the batchlog, so it is
+ * all-or-nothing across crashes (batch.c, batchlog.c). Result: VOID. */
 void ex_batch(ex_request *r, int type, const ex_batch_item *items, int n);
+
+/* Start-up step of the batchlog (batchlog.c, docs/formats/batchlog.md):
+ * creates every shard's batchlog directory and re-applies every pending
+ * entry (a LOGGED batch spanning shards that was not acknowledged by all of
+ * them before a crash) on its owning shards, then removes it. Runs after
+ * every shard has replayed its commitlog and before any request, from a
+ * thread that is not a shard's. */
+int ex_batchlog_replay(hln_engine *e, hln_error *err);
 
 /* Engine-wide state of exec (prepared cache). */
 int ex_init(hln_engine *e, hln_error *err);

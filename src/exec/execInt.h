@@ -266,6 +266,13 @@ void ex_access_schema_changed(ex_request *r);
  * schema_virtual_rows for the other system tables). */
 int ex_access_virtual_rows(ex_request *r, const hln_table *t, hln_bytes ***rows, int *nrows);
 
+/* batchlog.c: writes the entry of a LOGGED batch spanning shards (all its
+ * mutations) to the coordinating shard's batchlog, durably under batch sync,
+ * before anything is dispatched; *path (r->arena) names it for
+ * ex_batchlog_done, which removes it once every shard applied its part. */
+int ex_batchlog_write(ex_request *r, const st_mutation *ms, uint32_t n, char **path);
+void ex_batchlog_done(const char *path);
+
 /* batch.c: BEGIN BATCH ... APPLY BATCH (st->plan has its children). */
 void ex_run_text_batch(ex_request *r);
 

@@ -9,8 +9,11 @@
  * thread per shard. Each shard thread owns a libuv loop, an async handle
  * that wakes it for messages, its storage engine (<data>/shard-<id>, opened
  * and replayed on that thread), and, under periodic commitlog sync, a timer
- * that fsyncs the commitlog every sync_period_ms. engine_start returns once
- * every shard is ready, or stops the ones that started and fails cleanly.
+ * that fsyncs the commitlog every sync_period_ms. Once every shard has
+ * replayed its commitlog, engine_start re-applies the batchlog's pending
+ * LOGGED batches (ex_batchlog_replay, exec/batchlog.c) before returning,
+ * so before any request is accepted. engine_start returns once every
+ * shard is ready, or stops the ones that started and fails cleanly.
  *
  * helenus.meta is a small text file, written atomically (temp file, fsync,
  * rename, fsync of the directory) on first start:
@@ -609,6 +612,9 @@ int engine_start(hln_engine **out, const hln_config *cfg, hln_error *err)
             }
         }
     }
+    /* Every shard has replayed its commitlog: finish the LOGGED batches a
+     * crash interrupted (exec/batchlog.c), before any request is taken. */
+    if (!rc) rc = ex_batchlog_replay(e, err);
     if (rc) {
         stop_threads(ep);
         ex_shutdown(e);
