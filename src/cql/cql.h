@@ -124,7 +124,25 @@ typedef enum cql_stmt_kind {
     CQL_REVOKE_PERMISSIONS, /* REVOKE perms ON resource FROM grantee */
     CQL_LIST_PERMISSIONS,   /* LIST perms [ON resource] [OF role] [NORECURSIVE] */
     CQL_BATCH,              /* BEGIN [UNLOGGED | COUNTER] BATCH ... APPLY BATCH (u.batch) */
+    CQL_DESCRIBE,           /* DESCRIBE / DESC ... (u.describe) */
 } cql_stmt_kind;
+
+/* What a DESCRIBE statement describes (Cassandra's DescribeStatement). */
+typedef enum cql_describe_kind {
+    CQL_DESC_KEYSPACES,   /* DESCRIBE KEYSPACES */
+    CQL_DESC_TABLES,      /* DESCRIBE TABLES */
+    CQL_DESC_CLUSTER,     /* DESCRIBE CLUSTER */
+    CQL_DESC_SCHEMA,      /* DESCRIBE SCHEMA: user keyspaces */
+    CQL_DESC_FULL_SCHEMA, /* DESCRIBE FULL SCHEMA: every keyspace */
+    CQL_DESC_KEYSPACE,    /* DESCRIBE KEYSPACE [ks] (name.name NULL: current) */
+    CQL_DESC_TABLE,       /* DESCRIBE TABLE [ks.]t */
+    CQL_DESC_GENERIC,     /* DESCRIBE [ks.]name: a keyspace or a table */
+} cql_describe_kind;
+
+typedef struct cql_describe {
+    cql_describe_kind what;
+    cql_qname name; /* KEYSPACE: name.name; TABLE, GENERIC: ks (NULL: current) and name */
+} cql_describe;
 
 /* Permissions, as bits in Cassandra's Permission enum order (auth.h's
  * AUTH_P_* are the same bits). */
@@ -291,6 +309,7 @@ typedef struct cql_stmt {
         cql_role_stmt role;
         cql_grant grant;
         cql_batch batch;
+        cql_describe describe;
     } u;
 } cql_stmt;
 

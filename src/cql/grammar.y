@@ -114,6 +114,8 @@ size_t cqlParserSize(void)
 /* ... and those of the role and permission statements */
 %fallback ID ALL KEYSPACES ROLE ROLES USER USERS LOGIN PASSWORD HASHED SUPERUSER NOSUPERUSER
     OPTIONS PERMISSION PERMISSIONS LIST UNMASK SELECT_MASKED.
+/* ... and those of DESCRIBE (FULL stays reserved, as it lexed before) */
+%fallback ID CLUSTER TABLES.
 
 input ::= cmd semis.
 semis ::= .
@@ -812,3 +814,43 @@ cmd ::= LIST perms(P) liston(R) listof(G) norec(C). {
     s->u.grant.grantee = G;
     s->u.grant.recursive = C;
 }
+
+/* ---- DESCRIBE ----------------------------------------------------------
+ * Cassandra 4.0+ answers DESCRIBE itself (cqlsh 6.x sends it as a query).
+ * "schema" lexes as KEYSPACE (CREATE SCHEMA is CREATE KEYSPACE), so the
+ * token's text tells DESCRIBE SCHEMA from DESCRIBE KEYSPACE. */
+descw ::= DESCRIBE.
+descw ::= DESC.
+
+%include {
+static bool cqlp_is_schema(const cql_token *t)
+{
+    return t->n == 6 && strncasecmp(t->z, "schema", 6) == 0;
+}
+
+static cql_describe *cqlp_describe(cqlp_ctx *ctx, cql_describe_kind what)
+{
+    cql_stmt *s = cqlp_stmt(ctx, CQL_DESCRIBE);
+    s->u.describe.what = what;
+    return &s->u.describe;
+}
+}
+
+cmd ::= descw KEYSPACES. { cqlp_describe(ctx, CQL_DESC_KEYSPACES); }
+cmd ::= descw TABLES.    { cqlp_describe(ctx, CQL_DESC_TABLES); }
+cmd ::= descw CLUSTER.   { cqlp_describe(ctx, CQL_DESC_CLUSTER); }
+cmd ::= descw KEYSPACE(X). {
+    cqlp_describe(ctx, cqlp_is_schema(&X) ? CQL_DESC_SCHEMA : CQL_DESC_KEYSPACE);
+}
+cmd ::= descw KEYSPACE(X) ident(N). {
+    if (cqlp_is_schema(&X))
+        cqlp_fail(ctx, HLN_ESYNTAX, "line 1:%d mismatched input '%s' expecting EOF", X.pos + X.n + 1, N);
+    cqlp_describe(ctx, CQL_DESC_KEYSPACE)->name.name = N;
+}
+cmd ::= descw FULL KEYSPACE(X). {
+    if (!cqlp_is_schema(&X))
+        cqlp_fail(ctx, HLN_ESYNTAX, "line 1:%d no viable alternative at input '%.*s'", X.pos, X.n, X.z);
+    cqlp_describe(ctx, CQL_DESC_FULL_SCHEMA);
+}
+cmd ::= descw TABLE qname(N). { cqlp_describe(ctx, CQL_DESC_TABLE)->name = N; }
+cmd ::= descw qname(N).       { cqlp_describe(ctx, CQL_DESC_GENERIC)->name = N; }

@@ -1121,6 +1121,9 @@ int ex_analyze(ex_request *r, const cql_stmt *stmt, const char *ks, ex_plan **ou
     case CQL_REVOKE_PERMISSIONS:
     case CQL_LIST_PERMISSIONS:
         break; /* nothing to resolve: exec/access.c checks names as it runs */
+    case CQL_DESCRIBE:
+        p->ks = ks; /* the current keyspace; describe.c resolves names as it runs */
+        break;
     }
     if (rc) return rc;
     for (int i = 0; i < p->nbinds; i++)

@@ -73,6 +73,10 @@ static int term_text(ex_request *r, const cql_term *t, const char *prop, const c
 /* A property's value as the catalog takes it. */
 static int prop_value(ex_request *r, const cql_property *p, const char **out)
 {
+    if (!p->map && !p->value) { /* name = {} */
+        *out = "{}";
+        return 0;
+    }
     if (!p->map) return term_text(r, p->value, p->name, out);
     hln_buf b;
     hln_buf_init(&b);

@@ -369,6 +369,9 @@ static void run_statement(ex_request *r, const cql_stmt *stmt, const char *ks)
     case CQL_LIST_PERMISSIONS:
         ex_run_access(r);
         return;
+    case CQL_DESCRIBE:
+        ex_run_describe(r);
+        return;
     }
     ex_finish(r, hln_fail(&r->err, HLN_EUNSUPPORTED, "statement not supported yet"));
 }

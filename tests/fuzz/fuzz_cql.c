@@ -97,6 +97,11 @@ static void walk(const cql_stmt *s, int n)
     case CQL_USE:
         str(s->u.use);
         break;
+    case CQL_DESCRIBE:
+        if (s->u.describe.what > CQL_DESC_GENERIC) abort();
+        str(s->u.describe.name.ks);
+        str(s->u.describe.name.name);
+        break;
     case CQL_CREATE_TABLE: {
         const cql_create_table *c = &s->u.create_table;
         str(c->name.ks);
