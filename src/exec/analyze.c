@@ -19,12 +19,17 @@
  * index), so the same plan serves PREPARE (no values) and execution.
  *
  * Invariants:
- *  1. Everything in the plan is r->arena memory or points into the snapshot
- *     (which the request holds until it is freed).
+ *  1. Everything in the plan is memory of the arena it is analyzed into
+ *     (r->arena, or a cached plan's own arena: plancache.c), of the
+ *     statement's syntax tree, or of the snapshot (which the request, or the
+ *     cached plan, holds). Nothing of the request's values or its arena:
+ *     a cached plan outlives the request that analyzed it.
  *  2. After success, binds[i].type is set for every marker i of the
  *     statement.
  *  3. Virtual (system) tables never need ALLOW FILTERING: every restriction
  *     on them becomes a row filter.
+ *  4. Nothing after analysis writes to a plan: executors keep what they
+ *     bind per execution (values, limits, filter values) in r->arena.
  */
 #include <stdio.h>
 #include <string.h>
@@ -1065,13 +1070,18 @@ static int ddl_keyspace(actx *c, const cql_qname *q)
 
 /* ---- entry ------------------------------------------------------------ */
 
-int ex_analyze(ex_request *r, const cql_stmt *stmt, const char *ks, ex_plan **out)
+int ex_analyze(ex_request *r, const cql_stmt *stmt, const char *ks, const ex_plan **out)
+{
+    return ex_analyze_in(r, &r->arena, stmt, ks, out);
+}
+
+int ex_analyze_in(ex_request *r, hln_arena *a, const cql_stmt *stmt, const char *ks,
+                  const ex_plan **out)
 {
     ex_state *st = ex_st(r);
-    ex_plan *p = hln_arena_alloc(&r->arena, sizeof *p);
+    ex_plan *p = hln_arena_alloc(a, sizeof *p);
     if (!p) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
-    actx c = {
-        .r = r, .p = p, .stmt = stmt, .ks = ks, .a = &r->arena, .err = &r->err, .s = st->schema};
+    actx c = {.r = r, .p = p, .stmt = stmt, .ks = ks, .a = a, .err = &r->err, .s = st->schema};
     p->stmt = stmt;
     p->kind = stmt->kind;
     p->nbinds = stmt->n_binds;

@@ -86,7 +86,7 @@ static int group_add(ex_request *r, part_group *g, const st_mutation *m)
 /* A statement of the batch once parsed and analyzed. */
 typedef struct item_plan {
     const cql_stmt *stmt;
-    ex_plan *plan;
+    const ex_plan *plan;
 } item_plan;
 
 /* Pass 1 for one item (Cassandra's order: find the statement, prepare
@@ -318,7 +318,7 @@ void ex_run_text_batch(ex_request *r)
         rc = ex_dml_build(r, &m); /* st->vals: the batch's, markers numbered across it */
         if (!rc && m) rc = collect(r, groups, &ngroups, m);
     }
-    st->plan = (ex_plan *)p;
+    st->plan = p;
     st->stmt = p->stmt;
     if (rc) {
         ex_finish(r, rc);

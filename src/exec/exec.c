@@ -11,11 +11,14 @@
  *
  * Prepared statements: the id is MD5(keyspace at prepare time ++ query
  * text), as Cassandra computes it, so ids are stable across restarts and
- * nodes. The cache maps id -> (text, keyspace) under a mutex; EXECUTE looks
- * the text up and parses and analyzes it again against the current schema
- * (caching plans per shard is a later optimisation; re-analysis also means a
- * statement follows schema changes without re-preparation). The cache is
- * unbounded for now.
+ * nodes. The cache maps id -> (text, keyspace) under a mutex; EXECUTE first
+ * asks its shard's cache of analyzed plans (plancache.c) for a plan of the
+ * id valid for the request's snapshot, and only on a miss looks the text up
+ * here, parses and analyzes it into a new cache entry. Either way a
+ * statement follows schema changes without re-preparation (an entry is
+ * valid for one snapshot), and authorisation and value binding run on every
+ * execution. This map is unbounded for now; were entries ever removed from
+ * it, the shards' plan caches would have to forget them too.
  *
  * Timestamps: a write without USING TIMESTAMP or a client timestamp gets
  * the shard's clock, made strictly increasing per shard thread, so two
@@ -31,6 +34,7 @@
  *     removed while the engine runs.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -157,6 +161,9 @@ void ex_shutdown(hln_engine *e)
     }
     hln_free(c->slots);
     pthread_mutex_destroy(&c->mu);
+    /* the shard threads have stopped (or never started) */
+    for (int i = 0; e->shards && i < e->nshards; i++)
+        ex_plan_cache_free(&e->shards[i]);
     hln_free(c);
     e->prepared = NULL;
 }
@@ -179,6 +186,7 @@ void ex_request_free(ex_request *r)
     ex_state *st = r->priv;
     if (st) {
         ex_ops_free(r);
+        ex_cached_plan_unref(st->cplan); /* after the ops: they may point into it */
         if (st->schema) schema_release(st->schema);
         hln_free(st->dropped);
         r->priv = NULL;
@@ -330,11 +338,15 @@ int ex_prepare_statement(ex_request *r, const cql_stmt *stmt, const char *ks, ex
     return rc;
 }
 
-/* Analyzes stmt (default keyspace ks), binds the values and runs it. */
-static void run_statement(ex_request *r, const cql_stmt *stmt, const char *ks)
+/* Runs the analyzed statement in st->stmt / st->plan: authorises it for the
+ * request's role, binds the request's values, hands it to its executor. */
+static void run_plan(ex_request *r)
 {
+    ex_state *st = ex_st(r);
     const ex_params *pa = &r->params;
-    int rc = ex_prepare_statement(r, stmt, ks, pa->values, pa->nvalues, pa->names);
+    const cql_stmt *stmt = st->stmt;
+    int rc = ex_authorize(r, stmt, st->plan); /* access.c: every execution */
+    if (!rc) rc = resolve_values(r, pa->values, pa->nvalues, pa->names);
     if (rc) {
         ex_finish(r, rc);
         return;
@@ -374,6 +386,62 @@ static void run_statement(ex_request *r, const cql_stmt *stmt, const char *ks)
         return;
     }
     ex_finish(r, hln_fail(&r->err, HLN_EUNSUPPORTED, "statement not supported yet"));
+}
+
+/* Analyzes stmt (default keyspace ks), binds the values and runs it. */
+static void run_statement(ex_request *r, const cql_stmt *stmt, const char *ks)
+{
+    ex_state *st = ex_st(r);
+    st->stmt = stmt;
+    int rc = ex_analyze(r, stmt, ks, &st->plan);
+    if (rc) {
+        ex_finish(r, rc);
+        return;
+    }
+    run_plan(r);
+}
+
+/* Statements whose plans are cached: what runs on the hot path, and whose
+ * executors only read the plan. DDL, USE and role statements are rare and
+ * change what they would be cached against. */
+static bool cacheable(cql_stmt_kind k)
+{
+    return k == CQL_SELECT || k == CQL_INSERT || k == CQL_UPDATE || k == CQL_DELETE ||
+           k == CQL_BATCH;
+}
+
+/* A miss: the statement's text and keyspace copied into a new entry's own
+ * arena, parsed and analyzed there against st->schema (which it retains).
+ * On success *out holds the request's reference. */
+static int build_plan(ex_request *r, const char *q, size_t qlen, const char *ks,
+                      ex_cached_plan **out)
+{
+    ex_state *st = ex_st(r);
+    ex_cached_plan *cp = hln_calloc(1, sizeof *cp);
+    if (!cp) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    atomic_init(&cp->refs, 1);
+    hln_arena_init(&cp->arena, 4096);
+    schema_retain(st->schema);
+    cp->schema = st->schema;
+    cp->textlen = qlen;
+    cp->text = hln_arena_strndup(&cp->arena, q, qlen);
+    cp->ks = ks ? hln_arena_strdup(&cp->arena, ks) : NULL;
+    int rc = 0;
+    if (!cp->text || (ks && !cp->ks)) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    cql_stmt *stmt = NULL;
+    if (!rc) rc = cql_parse(cp->text, qlen, &cp->arena, &stmt, &r->err);
+    if (!rc) {
+        cp->stmt = stmt;
+        st->stmt = stmt; /* the analyzer's context */
+        rc = ex_analyze_in(r, &cp->arena, stmt, cp->ks, &cp->plan);
+    }
+    if (rc) {
+        st->stmt = NULL; /* it was in cp's arena */
+        ex_cached_plan_unref(cp);
+        return rc;
+    }
+    *out = cp;
+    return 0;
 }
 
 /* ---- entry points ----------------------------------------------------- */
@@ -465,20 +533,22 @@ void ex_execute(ex_request *r, const uint8_t *id, size_t idlen)
     ex_state *st = ex_start(r);
     if (!st) return;
     st->prepared = true;
-    const char *q = NULL, *ks = NULL;
-    size_t qlen = 0;
-    int rc = ex_prepared_lookup(r, id, idlen, &q, &qlen, &ks);
-    if (rc) {
-        ex_finish(r, rc);
-        return;
+    ex_cached_plan *cp = idlen == 16 ? ex_plan_cache_get(r->shard, id, st->schema) : NULL;
+    if (!cp) {
+        const char *q = NULL, *ks = NULL;
+        size_t qlen = 0;
+        int rc = ex_prepared_lookup(r, id, idlen, &q, &qlen, &ks);
+        if (!rc) rc = build_plan(r, q, qlen, ks, &cp);
+        if (rc) {
+            ex_finish(r, rc);
+            return;
+        }
+        if (cacheable(cp->stmt->kind)) ex_plan_cache_put(r->shard, id, cp);
     }
-    st->text = q;
-    st->textlen = qlen;
-    cql_stmt *stmt = NULL;
-    rc = cql_parse(q, qlen, &r->arena, &stmt, &r->err);
-    if (rc) {
-        ex_finish(r, rc);
-        return;
-    }
-    run_statement(r, stmt, ks);
+    st->cplan = cp; /* the request's reference, dropped by ex_request_free */
+    st->text = cp->text;
+    st->textlen = cp->textlen;
+    st->stmt = cp->stmt;
+    st->plan = cp->plan;
+    run_plan(r);
 }

@@ -137,6 +137,14 @@ void ex_batch(ex_request *r, int type, const ex_batch_item *items, int n);
  * thread that is not a shard's. */
 int ex_batchlog_replay(hln_engine *e, hln_error *err);
 
+/* Counters of a shard's cache of prepared plans (plancache.c). Read on the
+ * shard's thread, or while it runs nothing (tests). */
+typedef struct ex_plan_cache_stats {
+    uint64_t hits, misses, evictions, invalidations;
+    int entries;
+} ex_plan_cache_stats;
+void ex_plan_cache_stats_get(hln_shard *s, ex_plan_cache_stats *out);
+
 /* Engine-wide state of exec (prepared cache). */
 int ex_init(hln_engine *e, hln_error *err);
 void ex_shutdown(hln_engine *e);

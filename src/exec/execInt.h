@@ -40,12 +40,12 @@ typedef struct ex_restr {
     bool lo_incl, hi_incl;
 } ex_restr;
 
-/* A row filter: column index in t->cols, operator, term (bound later). */
+/* A row filter: column index in t->cols, operator, term. Its value is bound
+ * per execution into the executor's state (select.c), never into the plan. */
 typedef struct ex_filter {
     int col;
     cql_op op;
     const cql_term *term;
-    ex_value val; /* bound value, filled at execution */
 } ex_filter;
 
 /* An assignment (INSERT value / UPDATE SET) or a deleted column (term NULL). */
@@ -128,6 +128,31 @@ typedef struct ex_plan {
     int nchildren;
 } ex_plan;
 
+/* A prepared statement analyzed once for a schema snapshot (plancache.c):
+ * text, keyspace, syntax tree and plan all in `arena`, which lives as long
+ * as the last reference. Read-only once built. */
+typedef struct ex_cached_plan {
+    _Atomic int refs;
+    hln_arena arena;
+    hln_schema *schema; /* retained; the plan is valid for it only */
+    const char *text;   /* arena */
+    size_t textlen;
+    const char *ks; /* arena, NULL when none */
+    const cql_stmt *stmt;
+    const ex_plan *plan;
+} ex_cached_plan;
+
+/* The entry of id valid for snapshot `schema`, with a reference the caller
+ * drops with ex_cached_plan_unref; NULL on a miss (an entry of another
+ * snapshot is dropped). Shard thread only. */
+ex_cached_plan *ex_plan_cache_get(hln_shard *s, const uint8_t id[16], const hln_schema *schema);
+/* Caches cp (taking a reference of its own) under id, evicting the least
+ * recently used entry when full. Shard thread only. */
+void ex_plan_cache_put(hln_shard *s, const uint8_t id[16], ex_cached_plan *cp);
+void ex_cached_plan_unref(ex_cached_plan *cp);
+/* Drops every entry of the shard's cache (the shard has stopped). */
+void ex_plan_cache_free(hln_shard *s);
+
 /* ---- coordinator ------------------------------------------------------ */
 
 typedef enum ex_op_kind {
@@ -170,8 +195,9 @@ typedef struct ex_state {
     hln_engine *eng;
     hln_schema *schema; /* acquired at start, released with the request */
     const cql_stmt *stmt;
-    ex_plan *plan;
-    const ex_value *vals; /* bound values by marker index (names resolved) */
+    const ex_plan *plan;          /* read-only: may be a cached plan (plancache.c) */
+    struct ex_cached_plan *cplan; /* the cached plan held, or NULL */
+    const ex_value *vals;         /* bound values by marker index (names resolved) */
     int nvals;
     bool prepared;    /* EXECUTE (affects the bind-count message) */
     const char *text; /* the statement's text (paging states are tied to it) */
@@ -212,7 +238,11 @@ int ex_prepared_lookup(ex_request *r, const uint8_t *id, size_t idlen, const cha
 
 /* Resolves stmt against st->schema with default keyspace ks (may be NULL).
  * On success *out is arena memory. Errors carry Cassandra's wording. */
-int ex_analyze(ex_request *r, const cql_stmt *stmt, const char *ks, ex_plan **out);
+int ex_analyze(ex_request *r, const cql_stmt *stmt, const char *ks, const ex_plan **out);
+/* The same, with the plan allocated in arena a (a cached plan's: every
+ * pointer in the plan is into a, stmt, ks or r's snapshot). */
+int ex_analyze_in(ex_request *r, hln_arena *a, const cql_stmt *stmt, const char *ks,
+                  const ex_plan **out);
 
 /* Cassandra's ColumnIdentifier.maybeQuote: the name as is when it is a
  * plain lower-case identifier, else double-quoted. Arena memory. */

@@ -129,6 +129,7 @@ typedef struct sel {
     uint32_t last_pklen, last_cklen;
     bool stop, limit_hit;
     agg *aggs;
+    ex_value *fvals; /* bound value of each p->filters[i] */
     bool agg_first;
     uint32_t vnext; /* virtual tables: index after the last emitted row */
     uint8_t qhash[8];
@@ -251,11 +252,18 @@ static int bind_limits(sel *s)
     return 0;
 }
 
-static int bind_filters(ex_request *r, ex_plan *p)
+/* The filters' values for this execution, in s->fvals (r->arena): the plan
+ * may be a cached one shared by every execution, so it is never written. */
+static int bind_filters(sel *s)
 {
+    ex_request *r = s->r;
+    const ex_plan *p = s->p;
+    if (!p->nfilters) return 0;
+    s->fvals = hln_arena_alloc(&r->arena, sizeof *s->fvals * (size_t)p->nfilters);
+    if (!s->fvals) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
     for (int i = 0; i < p->nfilters; i++) {
-        ex_filter *f = &p->filters[i];
-        int rc = bind_cond(r, f->term, &p->t->cols[f->col], &f->val);
+        const ex_filter *f = &p->filters[i];
+        int rc = bind_cond(r, f->term, &p->t->cols[f->col], &s->fvals[i]);
         if (rc) return rc;
     }
     return 0;
@@ -489,8 +497,9 @@ static bool match(const sel *s, rowctx *c, int *rc)
         ex_value v;
         if ((*rc = get(c, f->col, &v)) != 0) return false;
         if (v.len < 0) return false;
-        int cmp = hln_type_compare(p->t->cols[f->col].type, v.p, (size_t)v.len, f->val.p,
-                                   (size_t)f->val.len);
+        const ex_value *fv = &s->fvals[i];
+        int cmp =
+            hln_type_compare(p->t->cols[f->col].type, v.p, (size_t)v.len, fv->p, (size_t)fv->len);
         bool ok = false;
         switch (f->op) {
         case CQL_OP_EQ:
@@ -1031,7 +1040,7 @@ static void step(ex_request *r)
 void ex_run_select(ex_request *r)
 {
     ex_state *st = ex_st(r);
-    ex_plan *p = st->plan;
+    const ex_plan *p = st->plan;
     sel *s = hln_arena_alloc(&r->arena, sizeof *s);
     if (!s) {
         ex_finish(r, hln_fail(&r->err, HLN_ENOMEM, "out of memory"));
@@ -1047,7 +1056,7 @@ void ex_run_select(ex_request *r)
     if (!rc) rc = bind_limits(s);
     if (!rc && p->pk_lookup) rc = bind_lookup(s);
     if (!rc && !p->pk_lookup) rc = bind_range(s);
-    if (!rc) rc = bind_filters(r, p);
+    if (!rc) rc = bind_filters(s);
     if (rc) {
         ex_finish(r, rc);
         return;

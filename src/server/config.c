@@ -81,6 +81,7 @@ void hln_config_default(hln_config *c)
     c->max_frame_bytes = 16 * MIB; /* Cassandra's native_transport_max_frame_size: 16MiB */
     c->idle_timeout_ms = 0;        /* Cassandra 5.0: native_transport_idle_timeout: 0ms */
     c->max_requests_per_conn = 128;
+    c->plan_cache_entries = 4096;
     c->auth_bcrypt_rounds = 10; /* jBCrypt's default, as Cassandra uses it */
     snprintf(c->tls.protocol, sizeof c->tls.protocol, "%s", "TLSv1.2");
 }
@@ -393,6 +394,12 @@ static int apply_key(hln_config *c, yaml_document_t *doc, const char *key, yaml_
         if (!v || parse_i64(v, &i) || i < 1 || i > 32768)
             return bad(err, key, v, "a number of requests 1-32768");
         c->max_requests_per_conn = (int)i;
+        return 0;
+    }
+    if (!strcmp(key, "prepared_plan_cache_entries")) {
+        if (!v || parse_i64(v, &i) || i < 0 || i > 1048576)
+            return bad(err, key, v, "a number of plans 0-1048576");
+        c->plan_cache_entries = (int)i;
         return 0;
     }
     if (!strcmp(key, "commitlog_sync")) {

@@ -56,6 +56,9 @@ typedef struct hln_config {
     uint64_t idle_timeout_ms;  /* native_transport_idle_timeout, 0 = never */
     int max_requests_per_conn; /* (helenus) native_transport_max_concurrent_requests_
                                 * per_connection, 128 */
+    int plan_cache_entries;    /* (helenus) prepared_plan_cache_entries: analyzed
+                                * plans of prepared statements kept per shard,
+                                * 4096; 0 = none (exec/plancache.c) */
     /* authentication and authorisation (docs/OPERATIONS.md) */
     bool password_auth;     /* authenticator: PasswordAuthenticator */
     bool authorization;     /* authorizer: CassandraAuthorizer */
@@ -87,6 +90,7 @@ struct hln_shard {
     uv_async_t wake;
     uv_timer_t sync_timer;
     void *server; /* per-shard network state (server.c), NULL when embedded */
+    void *plans;  /* exec's cache of prepared plans (exec/plancache.c), shard-owned */
     bool stopping;
 };
 

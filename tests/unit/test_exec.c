@@ -8,7 +8,9 @@
  * (positional and named values, unset values), the unknown-id error, and
  * requests coordinated from shard 1; paging (every page size, writes
  * between pages, LIMIT, PER PARTITION LIMIT, DISTINCT, filtering, token
- * ranges, system tables, foreign and damaged paging states) and BATCH.
+ * ranges, system tables, foreign and damaged paging states), BATCH, and the
+ * shards' caches of prepared plans (hits with changing values, schema
+ * changes under a cached plan, eviction).
  * Plain CQL behaviour is covered by the golden tests.
  */
 #include <errno.h>
@@ -238,6 +240,7 @@ static int setup(void **state)
     hln_config_default(&cfg);
     snprintf(cfg.data_dir, sizeof cfg.data_dir, "%s", datadir);
     cfg.shards = 2;
+    cfg.plan_cache_entries = 8; /* small: every test also exercises eviction */
     hln_error err = {0};
     if (engine_start(&eng, &cfg, &err)) {
         fprintf(stderr, "engine_start: %s\n", err.msg);
@@ -865,13 +868,176 @@ static void test_batch(void **state)
     job_free(j);
 }
 
+/* ---- the shards' plan caches (exec/plancache.c) ---------------------------- */
+
+static ex_plan_cache_stats pc_stats(int shard)
+{
+    ex_plan_cache_stats st;
+    ex_plan_cache_stats_get(&eng->shards[shard], &st); /* the shard is idle */
+    return st;
+}
+
+static void prep_id(int shard, const char *text, uint8_t id[16])
+{
+    job *p = run_full(shard, P, text, NULL, 0, NULL, 0, NULL);
+    if (p->req.rc) fail_msg("%s: %s", text, p->req.err.msg);
+    memcpy(id, p->req.result.id, 16);
+    job_free(p);
+}
+
+/* EXECUTE of id and a QUERY of the same text with the same values fail the
+ * same way (the cached plan is not used once the schema changed). */
+static void expect_same_failure(const uint8_t id[16], const char *text, ex_value *vals, int n)
+{
+    job *x = run_full(0, X, NULL, id, 16, vals, n, NULL);
+    job *q = run_full(0, Q, text, NULL, 0, vals, n, NULL);
+    assert_int_not_equal(x->req.rc, 0);
+    assert_int_equal(x->req.rc, q->req.rc);
+    assert_string_equal(x->req.err.msg, q->req.err.msg);
+    job_free(x);
+    job_free(q);
+}
+
+static void test_plan_cache(void **state)
+{
+    (void)state;
+    ok(0, "CREATE TABLE ks.pc (k int PRIMARY KEY, a int, b text)");
+    const char *ins = "INSERT INTO pc (k, a, b) VALUES (?, ?, ?)";
+    const char *get = "SELECT a, b FROM pc WHERE k = ?";
+    const char *flt = "SELECT k FROM pc WHERE a = ? ALLOW FILTERING";
+    uint8_t iid[16], gid[16], fid[16];
+    prep_id(0, ins, iid);
+    prep_id(0, get, gid);
+    prep_id(1, flt, fid);
+    ex_plan_cache_stats before = pc_stats(0);
+
+    /* many executions with different values: each sees its own values */
+    for (int k = 0; k < 100; k++) {
+        uint8_t b0[4], b1[4];
+        char txt[16];
+        snprintf(txt, sizeof txt, "b%d", k);
+        ex_value vals[3] = {int_val(b0, k), int_val(b1, 1000 + k), text_val(txt)};
+        job *j = run_full(0, X, NULL, iid, 16, vals, 3, NULL);
+        if (j->req.rc) fail_msg("%s", j->req.err.msg);
+        job_free(j);
+    }
+    for (int round = 0; round < 2; round++) {
+        for (int k = 0; k < 100; k++) {
+            uint8_t b0[4];
+            ex_value v = int_val(b0, k);
+            job *j = run_full((k + round) % 2, X, NULL, gid, 16, &v, 1, NULL);
+            if (j->req.rc) fail_msg("%s", j->req.err.msg);
+            assert_int_equal(j->req.result.nrows, 1);
+            assert_int_equal(get_int(&j->req.result.cells[0]), 1000 + k);
+            char txt[16];
+            snprintf(txt, sizeof txt, "b%d", k);
+            assert_int_equal(j->req.result.cells[1].len, (int)strlen(txt));
+            assert_memory_equal(j->req.result.cells[1].p, txt, strlen(txt));
+            job_free(j);
+        }
+    }
+    /* a filter's value is per execution, not frozen in the cached plan */
+    for (int k = 0; k < 100; k += 7) {
+        uint8_t b0[4];
+        ex_value v = int_val(b0, 1000 + k);
+        job *j = run_full(k % 2, X, NULL, fid, 16, &v, 1, NULL);
+        if (j->req.rc) fail_msg("%s", j->req.err.msg);
+        assert_int_equal(j->req.result.nrows, 1);
+        assert_int_equal(get_int(&j->req.result.cells[0]), k);
+        job_free(j);
+    }
+    ex_plan_cache_stats after = pc_stats(0);
+    assert_true(after.hits >= before.hits + 190); /* 100 inserts + 100 reads, minus misses */
+    assert_true(after.entries <= 8);
+
+    /* the table dropped and made again without column a: the cached plans
+     * are not used; EXECUTE fails exactly as a fresh analysis does */
+    ok(1, "DROP TABLE ks.pc");
+    ok(1, "CREATE TABLE ks.pc (k int PRIMARY KEY, b text, c int)");
+    {
+        uint8_t b0[4], b1[4];
+        ex_value vals[3] = {int_val(b0, 1), int_val(b1, 2), text_val("x")};
+        expect_same_failure(iid, ins, vals, 3);
+        expect_same_failure(gid, get, vals, 1);
+        expect_same_failure(fid, flt, vals, 1);
+    }
+    assert_true(pc_stats(0).invalidations > after.invalidations);
+    /* a statement over the new columns, and the old ones once a is back */
+    ok(0, "INSERT INTO ks.pc (k, b, c) VALUES (5, 'new', 6)");
+    ok(1, "DROP TABLE ks.pc");
+    ok(1, "CREATE TABLE ks.pc (k int PRIMARY KEY, a text, b text)");
+    {
+        uint8_t b0[4];
+        ex_value vals[3] = {int_val(b0, 5), text_val("now text"), text_val("bb")};
+        job *j = run_full(0, X, NULL, iid, 16, vals, 3, NULL);
+        if (j->req.rc) fail_msg("%s", j->req.err.msg);
+        job_free(j);
+        for (int s = 0; s < 2; s++) {
+            j = run_full(s, X, NULL, gid, 16, vals, 1, NULL);
+            if (j->req.rc) fail_msg("%s", j->req.err.msg);
+            assert_int_equal(j->req.result.nrows, 1);
+            assert_int_equal(j->req.result.cols[0].type->kind, HLN_T_VARCHAR);
+            assert_int_equal(j->req.result.cells[0].len, 8);
+            assert_memory_equal(j->req.result.cells[0].p, "now text", 8);
+            job_free(j);
+        }
+        /* an int value for the column that is now text is validated anew */
+        uint8_t b1[4];
+        ex_value bad[3] = {int_val(b0, 6), int_val(b1, 7), text_val("bb")};
+        job *q = run_full(0, Q, ins, NULL, 0, bad, 3, NULL);
+        job *x = run_full(0, X, NULL, iid, 16, bad, 3, NULL);
+        assert_int_equal(x->req.rc, q->req.rc);
+        assert_string_equal(x->req.err.msg, q->req.err.msg);
+        job_free(q);
+        job_free(x);
+    }
+
+    /* eviction: more statements than the cache holds (8), each still right
+     * when executed again after being evicted */
+    enum { NSTMT = 20 };
+    uint8_t ids[NSTMT][16];
+    char texts[NSTMT][64];
+    for (int i = 0; i < NSTMT; i++) {
+        snprintf(texts[i], sizeof texts[i], "SELECT b FROM pc WHERE k = ? LIMIT %d", i + 1);
+        prep_id(0, texts[i], ids[i]);
+    }
+    ex_plan_cache_stats e0 = pc_stats(0);
+    for (int pass = 0; pass < 3; pass++) {
+        for (int i = 0; i < NSTMT; i++) {
+            uint8_t b0[4];
+            ex_value v = int_val(b0, 5);
+            job *j = run_full(0, X, NULL, ids[i], 16, &v, 1, NULL);
+            if (j->req.rc) fail_msg("%s", j->req.err.msg);
+            assert_int_equal(j->req.result.nrows, 1);
+            assert_memory_equal(j->req.result.cells[0].p, "bb", 2);
+            job_free(j);
+        }
+    }
+    ex_plan_cache_stats e1 = pc_stats(0);
+    assert_true(e1.evictions >= e0.evictions + NSTMT);
+    assert_int_equal(e1.entries, 8);
+    /* the most recent 8 are hits */
+    for (int i = NSTMT - 8; i < NSTMT; i++) {
+        uint8_t b0[4];
+        ex_value v = int_val(b0, 5);
+        job_free(run_full(0, X, NULL, ids[i], 16, &v, 1, NULL));
+    }
+    assert_int_equal(pc_stats(0).hits, e1.hits + 8);
+    ok(0, "DROP TABLE ks.pc");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_prepare_metadata), cmocka_unit_test(test_execute),
-        cmocka_unit_test(test_named_and_unset),  cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_timestamps),       cmocka_unit_test(test_drop_discards_data),
-        cmocka_unit_test(test_paging),           cmocka_unit_test(test_batch),
+        cmocka_unit_test(test_prepare_metadata),
+        cmocka_unit_test(test_execute),
+        cmocka_unit_test(test_plan_cache),
+        cmocka_unit_test(test_named_and_unset),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_timestamps),
+        cmocka_unit_test(test_drop_discards_data),
+        cmocka_unit_test(test_paging),
+        cmocka_unit_test(test_batch),
     };
     const struct CMUnitTest pure[] = {cmocka_unit_test(test_md5)};
     int rc = cmocka_run_group_tests(pure, NULL, NULL);
