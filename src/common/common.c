@@ -533,7 +533,7 @@ void hln_uuid_format(const uint8_t u[16], char out[37])
     out[j] = 0;
 }
 
-static int hexval(char c)
+int hln_hex_digit(char c)
 {
     if (c >= '0' && c <= '9') return c - '0';
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -549,7 +549,7 @@ int hln_uuid_parse(const char *s, uint8_t out[16])
             if (s[i] != '-') return HLN_EINVAL;
             continue;
         }
-        int h = hexval(s[i]);
+        int h = hln_hex_digit(s[i]);
         if (h < 0) return HLN_EINVAL;
         if (j % 2 == 0)
             out[j / 2] = (uint8_t)(h << 4);

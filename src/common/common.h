@@ -131,6 +131,8 @@ void hln_md5(const void *a, size_t na, const void *b, size_t nb, uint8_t out[16]
 /* ---- uuids ------------------------------------------------------------ */
 void hln_uuid_random(uint8_t out[16]); /* version 4 */
 void hln_uuid_time(uint8_t out[16]);   /* version 1, for timeuuid/schema ids */
+/* The value of one hex digit, or -1. */
+int hln_hex_digit(char c);
 void hln_uuid_format(const uint8_t u[16], char out[37]);
 int hln_uuid_parse(const char *s, uint8_t out[16]); /* 0 or HLN_EINVAL */
 

@@ -149,14 +149,6 @@ static void put_strings(rows *r, hln_bytes *row, const char *name, const char **
     put_buf(r, row, name, &b);
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 /* map<text, text> or map<text, blob> (values "0x..."), from pairs. */
 static void put_map(rows *r, hln_bytes *row, const char *name, const hln_option *kv, int n,
                     bool blob_values)
@@ -180,10 +172,15 @@ static void put_map(rows *r, hln_bytes *row, const char *name, const hln_option 
             hln_buf_bytes(&b, v, (int32_t)strlen(v));
             continue;
         }
-        size_t hl = strlen(v) >= 2 ? strlen(v) - 2 : 0;
-        hln_buf_u32(&b, (uint32_t)(hl / 2));
-        for (size_t j = 0; j + 1 < hl; j += 2)
-            hln_buf_u8(&b, (uint8_t)(hexval(v[2 + j]) << 4 | hexval(v[3 + j])));
+        /* blob values are kept as "0x..." text; one that is not valid hex is
+           shown as its text bytes rather than guessed at */
+        hln_buf raw;
+        hln_buf_init(&raw);
+        if (hln_type_from_literal(hln_type_by_name("blob"), HLN_LIT_HEX, v, name, &raw, NULL))
+            hln_buf_bytes(&b, v, (int32_t)strlen(v));
+        else
+            hln_buf_bytes(&b, raw.data, (int32_t)raw.len);
+        hln_buf_free(&raw);
     }
     put_buf(r, row, name, &b);
 }

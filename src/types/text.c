@@ -350,14 +350,6 @@ static void put_be(hln_buf *out, uint64_t v, int n)
         hln_buf_u8(out, (uint8_t)(v >> (8 * i)));
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 static int convert(const hln_type *t, hln_lit_kind kind, const char *s, hln_buf *out,
                    hln_error *err)
 {
@@ -432,12 +424,12 @@ static int convert(const hln_type *t, hln_lit_kind kind, const char *s, hln_buf 
             return hln_fail(err, HLN_EINVAL, "cannot parse '%s' as hex bytes", s);
         size_t n = strlen(h);
         for (size_t i = 0; i < n; i++)
-            if (hexval(h[i]) < 0)
+            if (hln_hex_digit(h[i]) < 0)
                 return hln_fail(err, HLN_EINVAL, "cannot parse '%s' as hex bytes", h);
         if (n % 2) /* Cassandra: a hex string must have an even length */
             return hln_fail(err, HLN_EINVAL, "cannot parse '%s' as hex bytes", h);
         for (size_t i = 0; i < n; i += 2)
-            hln_buf_u8(out, (uint8_t)(hexval(h[i]) << 4 | hexval(h[i + 1])));
+            hln_buf_u8(out, (uint8_t)(hln_hex_digit(h[i]) << 4 | hln_hex_digit(h[i + 1])));
         return 0;
     }
     case HLN_T_ASCII:
