@@ -15,7 +15,10 @@
  * Invariants:
  *  1. done() is called exactly once per request, on the request's shard
  *     thread, possibly before ex_query/ex_prepare/ex_execute returns.
- *  2. Everything in r->result lives in r->arena until the request is freed.
+ *  2. Everything in r->result lives in r->arena until the request is freed;
+ *     ex_request_free may run on any thread once done() has run (it touches
+ *     only the request, atomic reference counts and the allocator), which
+ *     the embedded API relies on.
  *  3. System tables (system, system_schema) are served from the schema
  *     snapshot and node state, never from storage.
  *  4. Paging (params.page_size > 0): a result holds at most page_size rows;
