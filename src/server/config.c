@@ -27,6 +27,10 @@
  *                                (logged) instead of refusing to start
  *   memtable_flush_threshold_bytes  (helenus) flush a table's memtable above
  *                                this size; a number of bytes or e.g. 64MiB
+ *   auto_compaction              (helenus) true | false: size-tiered
+ *                                compaction in the background (default true)
+ *   compaction_min_threshold     (helenus) sstables of similar size that
+ *                                start a compaction, 2-32, default 4
  *   cluster_name                 as system.local shows it
  *   datacenter, rack             (helenus; Cassandra reads them from
  *                                cassandra-rackdc.properties)
@@ -436,6 +440,18 @@ static int apply_key(hln_config *c, yaml_document_t *doc, const char *key, yaml_
         if (!v || parse_size(v, 1, &u) || u < 4096 || u > SIZE_MAX / 2)
             return bad(err, key, v, "a size of at least 4KiB, e.g. 64MiB");
         c->storage.memtable_flush_bytes = (size_t)u;
+        return 0;
+    }
+    if (!strcmp(key, "auto_compaction")) {
+        if (v && (!strcasecmp(v, "true") || !strcasecmp(v, "false")))
+            c->storage.compaction_disabled = !strcasecmp(v, "false");
+        else
+            return bad(err, key, v, "true or false");
+        return 0;
+    }
+    if (!strcmp(key, "compaction_min_threshold")) {
+        if (!v || parse_size(v, 1, &u) || u < 2 || u > 32) return bad(err, key, v, "2 to 32");
+        c->storage.compaction_min_threshold = (uint32_t)u;
         return 0;
     }
     if (!strcmp(key, "cluster_name")) {

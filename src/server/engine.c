@@ -221,6 +221,19 @@ static void on_sync_timer(uv_timer_t *t)
     if (st_sync(s->store, &err)) HLN_ERR("shard %d: commitlog sync failed: %s", s->id, err.msg);
 }
 
+/* Runs on the compaction thread: only wakes the shard's loop. */
+static void storage_wake_cb(void *ud)
+{
+    hln_shard *s = ud;
+    uv_async_send(&s->storage_wake);
+}
+
+static void on_storage_wake(uv_async_t *h)
+{
+    hln_shard *s = h->data;
+    if (s->store) st_maintain(s->store);
+}
+
 static void on_stop(hln_shard *s, hln_msg *m)
 {
     HLN_UNUSED(m);
@@ -237,6 +250,8 @@ static void on_stop(hln_shard *s, hln_msg *m)
         sp->close_rc = st_close(s->store, &sp->close_err);
         s->store = NULL;
     }
+    /* after st_close: the compaction thread is gone, nothing sends any more */
+    uv_close((uv_handle_t *)&s->storage_wake, NULL);
     uv_close((uv_handle_t *)&s->wake, NULL);
 }
 
@@ -274,18 +289,24 @@ static void *shard_main(void *arg)
     }
     uv_async_init(&s->loop, &s->wake, on_wake);
     s->wake.data = s;
+    uv_async_init(&s->loop, &s->storage_wake, on_storage_wake);
+    s->storage_wake.data = s;
     uv_timer_init(&s->loop, &s->sync_timer);
     s->sync_timer.data = s;
 
     char dir[1100];
     snprintf(dir, sizeof dir, "%s/shard-%d", e->cfg.data_dir, s->id);
-    sp->open_rc = st_open(&s->store, dir, &e->cfg.storage, table_exists, e, &sp->open_err);
+    st_options so = e->cfg.storage;
+    so.background_wake = storage_wake_cb;
+    so.background_ud = s;
+    sp->open_rc = st_open(&s->store, dir, &so, table_exists, e, &sp->open_err);
     if (sp->open_rc) {
         s->store = NULL;
         pthread_mutex_lock(&s->qlock);
         s->stopping = true;
         pthread_mutex_unlock(&s->qlock);
         uv_close((uv_handle_t *)&s->wake, NULL);
+        uv_close((uv_handle_t *)&s->storage_wake, NULL);
         uv_close((uv_handle_t *)&s->sync_timer, NULL);
         uv_run(&s->loop, UV_RUN_DEFAULT);
         uv_loop_close(&s->loop);

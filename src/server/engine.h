@@ -88,6 +88,7 @@ struct hln_shard {
     pthread_mutex_t qlock;
     hln_msg *qhead, *qtail;
     uv_async_t wake;
+    uv_async_t storage_wake; /* a background compaction finished: st_maintain */
     uv_timer_t sync_timer;
     void *server; /* per-shard network state (server.c), NULL when embedded */
     void *plans;  /* exec's cache of prepared plans (exec/plancache.c), shard-owned */

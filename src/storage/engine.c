@@ -66,6 +66,7 @@
 #include <unistd.h>
 
 #include "storage/commitlog/commitlog.h"
+#include "storage/compaction.h"
 #include "storage/memtable/memtable.h"
 #include "storage/sstable/sstable.h"
 #include "storage/storageInt.h"
@@ -81,6 +82,7 @@ typedef struct st_table {
     uint64_t next_gen;
     uint64_t dirty_seq; /* segment last marked dirty in (cache), 0 = none */
     bool dir_durable;   /* t->dir exists and its entry in tables/ is fsynced */
+    bool cp_failed;     /* the last compaction failed: none until the next flush */
 } st_table;
 
 struct st_engine {
@@ -94,6 +96,9 @@ struct st_engine {
     hln_buf enc;
     hln_arena replay_arena;
     size_t replayed, skipped;
+    cp_worker *cw;  /* started with the first compaction */
+    cp_job *job;    /* the compaction running in the background, if any */
+    size_t cp_next; /* round-robin start among tables */
 };
 
 static const st_bound UNBOUNDED = {NULL, 0, true};
@@ -105,6 +110,7 @@ void st_options_default(st_options *o)
     o->sync_period_ms = 10000;
     o->memtable_flush_bytes = (size_t)64 << 20;
     o->segment_bytes = (size_t)32 << 20;
+    o->compaction_min_threshold = 4;
 }
 
 /* ---- tables -------------------------------------------------------------- */
@@ -204,6 +210,11 @@ static int table_open(st_engine *e, const uint8_t id[16], st_table **out, hln_er
         table_free(t);
         return hln_fail(err, HLN_ENOMEM, "out of memory");
     }
+    int rc = cp_recover(t->dir, err);
+    if (rc < 0) {
+        table_free(t);
+        return rc;
+    }
     DIR *d = opendir(t->dir);
     if (!d) {
         if (errno == ENOENT) {
@@ -215,7 +226,6 @@ static int table_open(st_engine *e, const uint8_t id[16], st_table **out, hln_er
         return rc;
     }
     struct dirent *de;
-    int rc = 0;
     while (rc == 0 && (de = readdir(d)) != NULL) {
         size_t n = strlen(de->d_name);
         uint64_t gen;
@@ -421,6 +431,7 @@ static int flush_table(st_engine *e, st_table *t, bool retire, hln_error *err)
             mt_free(fresh);
             return rc;
         }
+        if (nparts > 0) t->cp_failed = false;
         HLN_DEBUG("storage: flushed %zu bytes of memtable to %s", mt_bytes(t->mt),
                   nparts ? path : "(nothing live)");
         hln_free(path);
@@ -473,6 +484,172 @@ int st_flush(st_engine *e, hln_error *err)
 int st_sync(st_engine *e, hln_error *err)
 {
     return cl_sync(e->cl, err);
+}
+
+/* ---- compaction ------------------------------------------------------------ */
+
+/* Size-tiered choice, as Cassandra's SizeTieredCompactionStrategy with its
+ * defaults: sstables sorted by size fall into buckets of similar size (each
+ * within 0.5x..1.5x of the bucket's mean; all files under 50 MiB share one
+ * bucket); the first bucket, smallest files first, with at least
+ * min_threshold files gives up to 32 of them to merge. */
+#define CP_MAX_THRESHOLD 32
+#define CP_SMALL_BYTES ((uint64_t)50 << 20)
+
+static int size_cmp(const void *a, const void *b)
+{
+    const sst_reader *x = *(sst_reader *const *)a, *y = *(sst_reader *const *)b;
+    if (x->size != y->size) return x->size < y->size ? -1 : 1;
+    return x->gen < y->gen ? -1 : x->gen > y->gen;
+}
+
+static size_t pick_bucket(const st_table *t, uint32_t min_threshold, sst_reader **sel)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < t->nssts; i++)
+        if (!t->ssts[i]->compacting) sel[n++] = t->ssts[i];
+    if (n < min_threshold) return 0;
+    qsort(sel, n, sizeof(*sel), size_cmp);
+    size_t i = 0;
+    while (i < n) {
+        uint64_t sum = sel[i]->size;
+        size_t j = i + 1;
+        for (; j < n; j++) {
+            uint64_t avg = sum / (j - i), sz = sel[j]->size;
+            bool similar = sz >= avg / 2 && sz <= avg + avg / 2;
+            bool small = sz < CP_SMALL_BYTES && avg < CP_SMALL_BYTES;
+            if (!similar && !small) break;
+            sum += sz;
+        }
+        if (j - i >= min_threshold) {
+            size_t k = j - i < CP_MAX_THRESHOLD ? j - i : CP_MAX_THRESHOLD;
+            memmove(sel, sel + i, k * sizeof(*sel));
+            return k;
+        }
+        i = j;
+    }
+    return 0;
+}
+
+/* Swaps a finished job's output in for its inputs (or, if it failed, makes
+ * the inputs available again) and frees the job. */
+static void install_job(st_engine *e, cp_job *j)
+{
+    st_table *t = table_find(e, j->table_id);
+    if (j->rc == 0 && t) {
+        size_t k = 0;
+        for (size_t i = 0; i < t->nssts; i++) {
+            sst_reader *r = t->ssts[i];
+            if (!r->compacting) t->ssts[k++] = r;
+        }
+        if (j->out) t->ssts[k++] = j->out; /* inputs freed >= 2 slots */
+        t->nssts = k;
+        if (k > 1) qsort(t->ssts, k, sizeof(*t->ssts), sst_gen_cmp);
+        cp_retire_inputs(j);
+        HLN_INFO("storage: compacted %zu sstables of %s (%" PRIu64 " bytes, %" PRIu64
+                 " partitions) into %s (%" PRIu64 " bytes, %" PRIu64 " partitions) in %.2f s",
+                 j->nin, t->dir, j->bytes_in, j->parts_in, j->out ? j->out_path : "nothing",
+                 j->bytes_out, j->parts_out, j->seconds);
+        for (size_t i = 0; i < j->nin; i++)
+            sst_close(j->in[i]);
+    } else {
+        if (j->rc != HLN_EAGAIN)
+            HLN_ERR("storage: compaction of %zu sstables into %s failed: %s", j->nin, j->out_path,
+                    j->err.msg);
+        if (t) t->cp_failed = true;
+        for (size_t i = 0; i < j->nin; i++)
+            j->in[i]->compacting = false;
+        if (j->out) { /* a table that vanished under a job: cannot happen (drop waits) */
+            sst_close(j->out);
+            unlink(j->out_path);
+        }
+    }
+    cp_job_free(j);
+}
+
+static void maybe_compact(st_engine *e)
+{
+    if (e->o.compaction_disabled || e->job || e->ntables == 0) return;
+    uint32_t min = e->o.compaction_min_threshold < 2 ? 2 : e->o.compaction_min_threshold;
+    for (size_t step = 0; step < e->ntables; step++) {
+        st_table *t = e->tables[(e->cp_next + step) % e->ntables];
+        if (t->cp_failed || t->nssts < min) continue;
+        sst_reader **sel = hln_malloc(t->nssts * sizeof(*sel));
+        if (!sel) return;
+        size_t k = pick_bucket(t, min, sel);
+        if (k == 0) {
+            hln_free(sel);
+            continue;
+        }
+        hln_error err = {0};
+        if (!e->cw && cp_worker_start(&e->cw, e->o.background_wake, e->o.background_ud, &err) < 0) {
+            HLN_ERR("storage: %s; compaction is off", err.msg);
+            e->o.compaction_disabled = true;
+            hln_free(sel);
+            return;
+        }
+        cp_job *j = cp_job_new(t->id, t->dir, sel, k, t->next_gen);
+        hln_free(sel);
+        if (!j) return;
+        t->next_gen++;
+        for (size_t i = 0; i < k; i++)
+            j->in[i]->compacting = true;
+        e->job = j;
+        e->cp_next = (e->cp_next + step + 1) % e->ntables;
+        cp_worker_submit(e->cw, j);
+        return;
+    }
+}
+
+/* Installs the background job if it has finished. */
+static void poll_job(st_engine *e)
+{
+    if (!e->job) return;
+    cp_job *j = cp_worker_poll(e->cw);
+    if (!j) return;
+    e->job = NULL;
+    install_job(e, j);
+    maybe_compact(e);
+}
+
+/* Cancels the background job (if cancel) or lets it finish, waits, and
+ * installs what it did. */
+static void finish_job(st_engine *e, bool cancel)
+{
+    if (!e->job) return;
+    if (cancel) atomic_store(&e->job->cancel, true);
+    cp_job *j = cp_worker_wait(e->cw);
+    e->job = NULL;
+    if (j) install_job(e, j);
+}
+
+void st_maintain(st_engine *e)
+{
+    if (!e) return;
+    poll_job(e);
+    maybe_compact(e);
+}
+
+int st_compact(st_engine *e, const uint8_t table_id[16], hln_error *err)
+{
+    finish_job(e, false);
+    st_table *t = table_find(e, table_id);
+    if (!t || t->nssts < 2) return 0;
+    cp_job *j = cp_job_new(t->id, t->dir, t->ssts, t->nssts, t->next_gen);
+    if (!j) return hln_fail(err, HLN_ENOMEM, "out of memory");
+    t->next_gen++;
+    for (size_t i = 0; i < j->nin; i++)
+        j->in[i]->compacting = true;
+    int rc = cp_run(j);
+    if (rc < 0) hln_fail(err, rc, "%s", j->err.msg);
+    install_job(e, j);
+    return rc;
+}
+
+size_t st_sstable_count(st_engine *e, const uint8_t table_id[16])
+{
+    st_table *t = table_find(e, table_id);
+    return t ? t->nssts : 0;
 }
 
 /* ---- open / close -------------------------------------------------------- */
@@ -550,6 +727,9 @@ static int load_tables(st_engine *e, hln_error *err)
 
 static void engine_free(st_engine *e)
 {
+    finish_job(e, true);
+    cp_worker_stop(e->cw);
+    e->cw = NULL;
     for (size_t i = 0; i < e->ntables; i++)
         table_free(e->tables[i]);
     hln_free(e->tables);
@@ -575,6 +755,11 @@ int st_open(st_engine **out, const char *dir, const st_options *opts, st_table_e
         if (opts->memtable_flush_bytes) e->o.memtable_flush_bytes = opts->memtable_flush_bytes;
         if (opts->segment_bytes) e->o.segment_bytes = opts->segment_bytes;
         e->o.ignore_replay_errors = opts->ignore_replay_errors;
+        e->o.compaction_disabled = opts->compaction_disabled;
+        if (opts->compaction_min_threshold)
+            e->o.compaction_min_threshold = opts->compaction_min_threshold;
+        e->o.background_wake = opts->background_wake;
+        e->o.background_ud = opts->background_ud;
     }
     e->exists = exists;
     e->ud = ud;
@@ -603,6 +788,7 @@ int st_open(st_engine **out, const char *dir, const st_options *opts, st_table_e
     if (e->replayed || e->skipped)
         HLN_INFO("storage %s: replayed %zu mutations, skipped %zu of dropped tables", dir,
                  e->replayed, e->skipped);
+    maybe_compact(e);
     *out = e;
     return 0;
 }
@@ -610,6 +796,9 @@ int st_open(st_engine **out, const char *dir, const st_options *opts, st_table_e
 int st_close(st_engine *e, hln_error *err)
 {
     if (!e) return 0;
+    finish_job(e, true);
+    cp_worker_stop(e->cw);
+    e->cw = NULL;
     int rc = st_flush(e, err);
     int rc2 = cl_close(e->cl, rc < 0 ? NULL : err);
     engine_free(e);
@@ -649,10 +838,18 @@ static int apply_logged(st_engine *e, const st_mutation *ms, uint32_t n, hln_err
             rc = hln_fail(err, HLN_ENOMEM, "out of memory applying a mutation");
     }
     /* flushing may replace a table's memtable: only after every apply */
+    bool flushed = false;
     for (uint32_t i = 0; i < n && rc == 0; i++)
-        if (mt_bytes(ts[i]->mt) >= e->o.memtable_flush_bytes) rc = flush_table(e, ts[i], true, err);
+        if (mt_bytes(ts[i]->mt) >= e->o.memtable_flush_bytes) {
+            rc = flush_table(e, ts[i], true, err);
+            flushed = true;
+        }
     if (ts != &one) hln_free(ts);
     if (rc < 0) return rc;
+    if (e->job)
+        poll_job(e);
+    else if (flushed)
+        maybe_compact(e);
     return relieve_commitlog(e, err);
 }
 
@@ -680,6 +877,8 @@ int st_apply_batch(st_engine *e, const st_mutation *ms, uint32_t n, hln_error *e
 
 int st_drop_table(st_engine *e, const uint8_t table_id[16], hln_error *err)
 {
+    /* the job reads the table's files: stop it first */
+    if (e->job && memcmp(e->job->table_id, table_id, 16) == 0) finish_job(e, true);
     bool found;
     size_t i = table_pos(e, table_id, &found);
     char hex[33];
@@ -763,6 +962,7 @@ int st_read(st_engine *e, const st_read_cmd *cmd, hln_arena *a, st_partition **o
 {
     *out = NULL;
     if (!cmd || (cmd->pklen && !cmd->pk)) return hln_fail(err, HLN_EINVAL, "invalid read command");
+    poll_job(e);
     st_table *t = table_find(e, cmd->table_id);
     if (!t) return 0;
     uint32_t klen = ST_KEY_TOKEN_BYTES + cmd->pklen;
@@ -928,6 +1128,7 @@ int st_scan(st_engine *e, const st_scan_cmd *cmd, hln_arena *a, st_partition **o
 {
     *out = NULL;
     if (!cmd) return hln_fail(err, HLN_EINVAL, "invalid scan command");
+    poll_job(e);
     st_table *t = table_find(e, cmd->table_id);
     if (!t) return 0;
     scan_out so = {0};

@@ -271,3 +271,53 @@ int st_merge_rows(st_rowsrc **srcs, size_t nsrcs, int64_t pdel_ts, const st_rang
     *nrows = v.n;
     return 0;
 }
+
+/* ---- reconciliation for compaction ---------------------------------------- */
+
+bool st_reconcile_row(const st_row *const *same, uint32_t m, int64_t pdel, const st_range_tomb *rts,
+                      uint32_t nrts, uint32_t *cur, st_cell *cells, st_row *out)
+{
+    int64_t marker = HLN_TS_NONE, del = HLN_TS_NONE;
+    for (uint32_t j = 0; j < m; j++) {
+        marker = st_ts_max(marker, same[j]->marker_ts);
+        del = st_ts_max(del, same[j]->del_ts);
+        cur[j] = 0;
+    }
+    /* what covers the row from above: a row deletion not newer than that is
+       redundant and goes */
+    int64_t above = pdel;
+    if (nrts) above = st_ts_max(above, st_rt_cover(rts, nrts, same[0]->ck, same[0]->cklen));
+    if (del <= above) del = HLN_TS_NONE;
+    int64_t shadow = st_ts_max(above, del);
+    memset(out, 0, sizeof(*out));
+    out->ck = same[0]->ck;
+    out->cklen = same[0]->cklen;
+    out->del_ts = del;
+    out->marker_ts = marker > shadow ? marker : HLN_TS_NONE;
+    uint32_t nout = 0;
+    for (;;) {
+        bool any = false;
+        uint32_t col = 0;
+        for (uint32_t j = 0; j < m; j++) {
+            if (cur[j] < same[j]->ncells) {
+                uint32_t c = same[j]->cells[cur[j]].col_id;
+                if (!any || c < col) col = c;
+                any = true;
+            }
+        }
+        if (!any) break;
+        const st_cell *win = NULL;
+        for (uint32_t j = 0; j < m; j++) {
+            while (cur[j] < same[j]->ncells && same[j]->cells[cur[j]].col_id == col) {
+                const st_cell *c = &same[j]->cells[cur[j]];
+                if (!win || st_cell_supersedes(c, win)) win = c;
+                cur[j]++;
+            }
+        }
+        /* the winner is the newest: if it is shadowed, so is every version */
+        if (win->ts > shadow) cells[nout++] = *win;
+    }
+    out->cells = nout ? cells : NULL;
+    out->ncells = nout;
+    return out->marker_ts != HLN_TS_NONE || out->del_ts != HLN_TS_NONE || nout > 0;
+}

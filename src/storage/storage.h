@@ -149,6 +149,16 @@ typedef struct st_options {
        instead of failing st_open with HLN_ECORRUPT. Cassandra's
        -Dcassandra.commitlog.ignorereplayerrors=true. */
     bool ignore_replay_errors;
+    /* Size-tiered compaction in the background (compaction.c): when a table
+       has compaction_min_threshold (4) sstables of similar size, a worker
+       thread merges them into one. Off with compaction_disabled. */
+    bool compaction_disabled;
+    uint32_t compaction_min_threshold;
+    /* Called on the compaction thread when a background job has finished;
+       the owner should then call st_maintain on the shard thread (soon, not
+       necessarily at once: reads and writes poll for finished jobs too). */
+    void (*background_wake)(void *ud);
+    void *background_ud;
 } st_options;
 
 void st_options_default(st_options *o);
@@ -181,5 +191,15 @@ int st_scan(st_engine *e, const st_scan_cmd *cmd, hln_arena *a, st_partition **o
 int st_flush(st_engine *e, hln_error *err); /* flush all memtables now */
 int st_sync(st_engine *e, hln_error *err);  /* fsync the commitlog now */
 int st_drop_table(st_engine *e, const uint8_t table_id[16], hln_error *err);
+
+/* Installs a finished background compaction (the new sstable replaces its
+ * inputs, which are deleted) and starts the next one if a table needs it.
+ * Cheap when nothing has finished. */
+void st_maintain(st_engine *e);
+/* Major compaction: waits for a running job, then merges every sstable of
+ * the table into one, on the calling (shard) thread. */
+int st_compact(st_engine *e, const uint8_t table_id[16], hln_error *err);
+/* The number of sstables the table has now (0 for an unknown table). */
+size_t st_sstable_count(st_engine *e, const uint8_t table_id[16]);
 
 #endif

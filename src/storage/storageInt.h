@@ -95,6 +95,18 @@ int st_merge_rows(st_rowsrc **srcs, size_t nsrcs, int64_t pdel_ts, const st_rang
                   uint32_t nrts, bool reversed, uint32_t limit, hln_arena *a, st_row **rows,
                   uint32_t *nrows, hln_error *err);
 
+/* Reconciles the m rows of one clustering key (one per source) for
+ * compaction, keeping what a later read may still need: the newest marker,
+ * the newest row deletion, each column's winning cell, tombstones included.
+ * Dropped: whatever the partition deletion pdel, a covering range tombstone
+ * of rts[0..nrts) or the row deletion shadows (those deletions are written
+ * out too, so nothing hidden comes back), and a row deletion that pdel or a
+ * range tombstone already implies. cur needs m slots, cells room for the
+ * sum of the rows' ncells; out points into same[] and cells (nothing is
+ * copied). False when nothing is left of the row. */
+bool st_reconcile_row(const st_row *const *same, uint32_t m, int64_t pdel, const st_range_tomb *rts,
+                      uint32_t nrts, uint32_t *cur, st_cell *cells, st_row *out);
+
 /* File helpers (mkdir -p, directory fsync, full reads/writes) are in common.h. */
 
 static inline int64_t st_ts_max(int64_t a, int64_t b)

@@ -428,12 +428,16 @@ static void model_check(st_engine *e, const model *m)
     }
 }
 
-static void random_run(uint64_t seed, int nops)
+/* With compact: background compaction as soon as 2 sstables exist, and
+ * major compactions among the operations. */
+static void random_run(uint64_t seed, int nops, bool compact)
 {
     rng_state = seed;
     char *dir = tu_mkdtemp("st-rand");
     st_options o = small_opts();
     o.memtable_flush_bytes = 4096 + rnd(8192); /* threshold flushes too */
+    o.compaction_disabled = !compact;
+    o.compaction_min_threshold = 2;
     st_engine *e = tu_open(dir, &o);
     assert_non_null(e);
     model m;
@@ -479,6 +483,9 @@ static void random_run(uint64_t seed, int nops)
             assert_int_equal(tu_pdel(e, T1, pk, ts), 0);
         } else if (r < 93) {
             assert_int_equal(tu_flush(e), 0);
+            hln_error err;
+            if (compact && rnd(3) == 0) assert_int_equal(st_compact(e, T1, &err), 0);
+            st_maintain(e);
         } else if (r < 96) {
             assert_int_equal(tu_close(e), 0);
             e = tu_open(dir, &o);
@@ -501,7 +508,246 @@ static void test_random_vs_model(void **state)
 {
     (void)state;
     for (uint64_t seed = 1; seed <= 4; seed++)
-        random_run(seed * 7919, 300);
+        random_run(seed * 7919, 300, false);
+}
+
+/* ---- compaction ------------------------------------------------------------ */
+
+static int apply_rt(st_engine *e, int pk, const char *s, bool sinc, const char *end, bool einc,
+                    int64_t ts);
+
+static void test_compaction_random_vs_model(void **state)
+{
+    (void)state;
+    for (uint64_t seed = 1; seed <= 6; seed++)
+        random_run(seed * 104729, 400, true);
+}
+
+/* Waits (bounded) until the background compaction leaves at most want
+ * sstables; returns the count. */
+static size_t wait_sstables(st_engine *e, const uint8_t *tid, size_t want)
+{
+    size_t n = st_sstable_count(e, tid);
+    for (int i = 0; i < 2000 && n > want; i++) {
+        usleep(5000);
+        st_maintain(e);
+        n = st_sstable_count(e, tid);
+    }
+    return n;
+}
+
+static void test_compaction_shadowing(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp("cp-shadow");
+    st_options o = small_opts();
+    o.compaction_disabled = true;
+    st_engine *e = tu_open(dir, &o);
+    assert_non_null(e);
+    hln_error err;
+    /* many versions of the same rows, one sstable each */
+    for (int v = 0; v < 8; v++) {
+        char val[16];
+        snprintf(val, sizeof val, "v%d", v);
+        for (int pk = 0; pk < 50; pk++) {
+            st_cell c[2] = {tu_cell(1, 10 + v, val), tu_cell(2, 10 + v, val)};
+            assert_int_equal(tu_row(e, T1, pk, "a", 10 + v, HLN_TS_NONE, c, 2), 0);
+        }
+        assert_int_equal(tu_flush(e), 0);
+    }
+    assert_int_equal(st_sstable_count(e, T1), 8);
+    /* a row deletion, a cell tombstone, a partition deletion and a range
+       tombstone, each in the last sstable */
+    assert_int_equal(tu_row(e, T1, 1, "a", HLN_TS_NONE, 100, NULL, 0), 0);
+    st_cell t[1] = {tu_tomb(2, 100)};
+    assert_int_equal(tu_row(e, T1, 2, "a", HLN_TS_NONE, HLN_TS_NONE, t, 1), 0);
+    assert_int_equal(tu_pdel(e, T1, 3, 100), 0);
+    assert_int_equal(apply_rt(e, 4, "a", true, "a", true, 100), 0);
+    assert_int_equal(tu_flush(e), 0);
+    const char *dfile = tu_find_file(dir, "-Data.db");
+    assert_non_null(dfile);
+    char tdir[1024];
+    snprintf(tdir, sizeof tdir, "%s", dfile);
+    *strrchr(tdir, '/') = '\0';
+    long before = 0;
+    for (int g = 1; g <= 9; g++) {
+        char p[1100];
+        snprintf(p, sizeof p, "%s/nb-%d-Data.db", tdir, g);
+        before += tu_file_size(p);
+    }
+    assert_int_equal(st_compact(e, T1, &err), 0);
+    assert_int_equal(st_sstable_count(e, T1), 1);
+    assert_int_equal(tu_count_files(tdir, "-Data.db"), 1);
+    assert_int_equal(tu_count_files(tdir, ".log"), 0);
+    char out[1100];
+    snprintf(out, sizeof out, "%s/nb-10-Data.db", tdir);
+    long after = tu_file_size(out);
+    assert_true(after > 0 && after * 4 < before); /* 8 versions became 1 */
+    assert_string_equal(tu_read(e, T1, 0), "a*:1=v7,2=v7");
+    assert_string_equal(tu_read(e, T1, 1), "");
+    assert_string_equal(tu_read(e, T1, 2), "a*:1=v7");
+    assert_string_equal(tu_read(e, T1, 3), "");
+    assert_string_equal(tu_read(e, T1, 4), "");
+    /* the deletions were kept: older writes arriving now stay hidden, in the
+       memtable, after a flush and after compacting them together */
+    st_cell old[2] = {tu_cell(1, 50, "old"), tu_cell(2, 50, "old")};
+    for (int pk = 1; pk <= 4; pk++)
+        assert_int_equal(tu_row(e, T1, pk, "a", 50, HLN_TS_NONE, old, 2), 0);
+    for (int round = 0; round < 4; round++) {
+        if (round == 1) assert_int_equal(tu_flush(e), 0);
+        if (round == 2) assert_int_equal(st_compact(e, T1, &err), 0);
+        if (round == 3) {
+            assert_int_equal(tu_close(e), 0);
+            e = tu_open(dir, &o);
+            assert_non_null(e);
+        }
+        assert_string_equal(tu_read(e, T1, 1), "");
+        assert_string_equal(tu_read(e, T1, 2), "a*:1=old");
+        assert_string_equal(tu_read(e, T1, 3), "");
+        assert_string_equal(tu_read(e, T1, 4), "");
+        assert_string_equal(tu_read(e, T1, 49), "a*:1=v7,2=v7");
+    }
+    assert_int_equal(tu_close(e), 0);
+    tu_cleanup(dir);
+}
+
+static void test_compaction_background(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp("cp-bg");
+    st_options o = small_opts();
+    o.compaction_min_threshold = 4;
+    st_engine *e = tu_open(dir, &o);
+    assert_non_null(e);
+    /* 16 flushes of overlapping data: size-tiered merges 4 at a time */
+    for (int f = 0; f < 16; f++) {
+        char val[16];
+        snprintf(val, sizeof val, "f%d", f);
+        for (int pk = f * 10; pk < f * 10 + 40; pk++) {
+            st_cell c[1] = {tu_cell(1, 1 + f, val)};
+            assert_int_equal(tu_row(e, T1, pk, "a", 1 + f, HLN_TS_NONE, c, 1), 0);
+        }
+        assert_int_equal(tu_flush(e), 0);
+        st_maintain(e);
+        /* reads while a job may be running */
+        char want[32];
+        snprintf(want, sizeof want, "a*:1=f%d", f);
+        assert_string_equal(tu_read(e, T1, f * 10), want);
+    }
+    size_t n = wait_sstables(e, T1, 3);
+    assert_true(n <= 3);
+    for (int pk = 0; pk < 190; pk++) {
+        int f = pk / 10 < 15 ? pk / 10 : 15; /* the last flush that wrote pk */
+        char want[32];
+        snprintf(want, sizeof want, "a*:1=f%d", f);
+        assert_string_equal(tu_read(e, T1, pk), want);
+    }
+    /* a second table and a drop while jobs may run */
+    for (int f = 0; f < 6; f++) {
+        st_cell c[1] = {tu_cell(1, 1, "x")};
+        assert_int_equal(tu_row(e, T2, f, "a", 1, HLN_TS_NONE, c, 1), 0);
+        assert_int_equal(tu_flush(e), 0);
+        st_maintain(e);
+    }
+    hln_error err;
+    assert_int_equal(st_drop_table(e, T2, &err), 0);
+    assert_string_equal(tu_read(e, T2, 1), "");
+    assert_int_equal(tu_close(e), 0);
+    e = tu_open(dir, &o);
+    assert_non_null(e);
+    assert_string_equal(tu_read(e, T1, 189), "a*:1=f15");
+    assert_string_equal(tu_read(e, T1, 0), "a*:1=f0");
+    assert_int_equal(tu_close(e), 0);
+    tu_cleanup(dir);
+}
+
+/* Writes text to path. */
+static void put_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* Three sstables of table T1 (gens 1..3) holding pk 1 with values a, b, c;
+ * returns the table directory in tdir. */
+static void three_sstables(const char *dir, char *tdir, size_t cap)
+{
+    st_options o = small_opts();
+    o.compaction_disabled = true;
+    st_engine *e = tu_open(dir, &o);
+    assert_non_null(e);
+    const char *vals[] = {"a", "b", "c"};
+    for (int g = 0; g < 3; g++) {
+        st_cell c[1] = {tu_cell(1, 1 + g, vals[g])};
+        assert_int_equal(tu_row(e, T1, 1, "k", 1 + g, HLN_TS_NONE, c, 1), 0);
+        st_cell d[1] = {tu_cell(1, 1, vals[g])};
+        assert_int_equal(tu_row(e, T1, 10 + g, "k", 1, HLN_TS_NONE, d, 1), 0);
+        assert_int_equal(tu_flush(e), 0);
+    }
+    assert_int_equal(tu_close(e), 0);
+    const char *dfile = tu_find_file(dir, "-Data.db");
+    assert_non_null(dfile);
+    snprintf(tdir, cap, "%s", dfile);
+    *strrchr(tdir, '/') = '\0';
+}
+
+static void test_compaction_log_recovery(void **state)
+{
+    (void)state;
+    st_options o = small_opts();
+    o.compaction_disabled = true;
+    char tdir[1024], path[1100];
+
+    /* a log whose output exists: the inputs are obsolete and go */
+    char *dir = tu_mkdtemp("cp-log1");
+    three_sstables(dir, tdir, sizeof tdir);
+    snprintf(path, sizeof path, "%s/compaction-3.log", tdir);
+    put_file(path, "helenus-compaction 1\noutput 3\ninput 1\ninput 2\nend\n");
+    st_engine *e = tu_open(dir, &o);
+    assert_non_null(e);
+    assert_int_equal(st_sstable_count(e, T1), 1);
+    assert_int_equal(tu_count_files(tdir, ".log"), 0);
+    assert_string_equal(tu_read(e, T1, 1), "k*:1=c");
+    assert_string_equal(tu_read(e, T1, 10), ""); /* only in gen 1, "compacted" */
+    assert_string_equal(tu_read(e, T1, 12), "k*:1=c");
+    assert_int_equal(tu_close(e), 0);
+    tu_cleanup(dir);
+
+    /* a log without its output: the job did not finish, the inputs stay */
+    dir = tu_mkdtemp("cp-log2");
+    three_sstables(dir, tdir, sizeof tdir);
+    snprintf(path, sizeof path, "%s/compaction-9.log", tdir);
+    put_file(path, "helenus-compaction 1\noutput 9\ninput 1\ninput 2\ninput 3\nend\n");
+    snprintf(path, sizeof path, "%s/nb-9-Data.db.tmp", tdir);
+    put_file(path, "partial");
+    e = tu_open(dir, &o);
+    assert_non_null(e);
+    assert_int_equal(st_sstable_count(e, T1), 3);
+    assert_int_equal(tu_count_files(tdir, ".log"), 0);
+    assert_int_equal(tu_count_files(tdir, ".tmp"), 0);
+    assert_string_equal(tu_read(e, T1, 10), "k*:1=a");
+    /* a later compaction works and does not reuse a live generation */
+    hln_error err;
+    assert_int_equal(st_compact(e, T1, &err), 0);
+    assert_int_equal(st_sstable_count(e, T1), 1);
+    assert_string_equal(tu_read(e, T1, 1), "k*:1=c");
+    assert_string_equal(tu_read(e, T1, 11), "k*:1=b");
+    assert_int_equal(tu_close(e), 0);
+    tu_cleanup(dir);
+
+    /* a damaged log: refuse to guess */
+    dir = tu_mkdtemp("cp-log3");
+    three_sstables(dir, tdir, sizeof tdir);
+    snprintf(path, sizeof path, "%s/compaction-4.log", tdir);
+    put_file(path, "helenus-compaction 1\noutput 4\ninput 1\ninp");
+    st_engine *bad = NULL;
+    assert_int_equal(st_open(&bad, dir, &o, NULL, NULL, &err), HLN_ECORRUPT);
+    assert_null(bad);
+    assert_non_null(strstr(err.msg, "compaction-4.log"));
+    assert_int_equal(tu_count_files(tdir, "-Data.db"), 3);
+    tu_cleanup(dir);
 }
 
 /* ---- scans --------------------------------------------------------------- */
@@ -938,12 +1184,17 @@ static void test_range_tombstones(void **state)
     assert_string_equal(tu_read(e, T1, 3), "");
     char expect_scan[256];
     snprintf(expect_scan, sizeof expect_scan, "%s", scan_all(e, 0, 0));
-    for (int round = 0; round < 3; round++) {
+    for (int round = 0; round < 5; round++) {
         if (round == 1) tu_flush(e);
-        if (round == 2) {
+        if (round == 2 || round == 4) {
             assert_int_equal(tu_close(e), 0);
             e = tu_open(dir, &o);
             assert_non_null(e);
+        }
+        if (round == 3) { /* every sstable merged into one keeps the tombstones */
+            hln_error cerr;
+            assert_int_equal(st_compact(e, T1, &cerr), 0);
+            assert_int_equal(st_sstable_count(e, T1), 1);
         }
         assert_string_equal(tu_read(e, T1, 1), want);
         assert_string_equal(tu_read(e, T1, 2), want2);
@@ -1058,6 +1309,10 @@ int main(void)
         cmocka_unit_test(test_tombstones),
         cmocka_unit_test(test_slices),
         cmocka_unit_test(test_random_vs_model),
+        cmocka_unit_test(test_compaction_random_vs_model),
+        cmocka_unit_test(test_compaction_shadowing),
+        cmocka_unit_test(test_compaction_background),
+        cmocka_unit_test(test_compaction_log_recovery),
         cmocka_unit_test(test_scan),
         cmocka_unit_test(test_drop_table),
         cmocka_unit_test(test_flush_threshold),

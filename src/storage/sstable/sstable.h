@@ -73,6 +73,7 @@ typedef struct sst_reader {
     size_t nentries;
     uint64_t nrows;
     uint32_t version; /* file format version (header and footer agree) */
+    bool compacting;  /* an input of the running compaction (shard thread only) */
 } sst_reader;
 
 /* Opens and validates (header, footer, index checksum and structure);

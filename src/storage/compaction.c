@@ -1,0 +1,603 @@
+/*
+ * compaction.c — the compaction job (merge k sstables into one), its crash
+ * log, and the background worker thread that runs jobs.
+ *
+ * What: cp_run walks the inputs' partition indexes in key order (a k-way
+ * merge over k small sorted arrays: k is at most a few dozen, so the
+ * smallest head is found by a linear scan). For each key it gathers the
+ * partition deletion (newest), the range tombstones of every input (those
+ * the partition deletion covers are dropped), and a row source per input
+ * holding the key, merges the rows by clustering key and reconciles each
+ * group with st_reconcile_row, then writes the partition. Blocks are read
+ * into a per-partition arena that is reset after every partition, so
+ * memory is bounded by the largest partition, not by the data set.
+ *
+ * Why these rules: a compaction must not change what any read returns,
+ * whatever else (the memtable, sstables outside the job) holds. Keeping
+ * every deletion (partition, range, row, cell tombstones) guarantees it: a
+ * deletion still shadows older data elsewhere, and the data the job drops
+ * is exactly what a kept deletion or a newer version in the job shadows.
+ * Purging tombstones after gc_grace_seconds needs the overlap checks
+ * Cassandra does and is not done yet; TTL-expired cells are kept as well.
+ *
+ * The log (docs/formats/compaction-log.md) is a small text file,
+ * compaction-<output gen>.log in the table directory.
+ *
+ * Invariants:
+ *  1. The output's partitions and rows come out in strictly increasing
+ *     order because every input's are (sst reader invariant 2) and equal
+ *     keys are merged into one.
+ *  2. A job never frees or closes an input; the shard thread does that
+ *     after installing the output.
+ *  3. One job at a time per worker; the worker never touches engine state.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "storage/compaction.h"
+
+static const st_bound UNBOUNDED = {NULL, 0, true};
+
+static double mono_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static char *gen_path(const char *dir, const char *fmt, uint64_t gen)
+{
+    char name[64];
+    snprintf(name, sizeof(name), fmt, gen);
+    return hln_path_join(dir, name);
+}
+
+cp_job *cp_job_new(const uint8_t table_id[16], const char *dir, sst_reader *const *in, size_t n,
+                   uint64_t gen)
+{
+    cp_job *j = hln_calloc(1, sizeof(*j));
+    if (!j) return NULL;
+    memcpy(j->table_id, table_id, 16);
+    j->in = hln_malloc(n * sizeof(*j->in));
+    j->dir = hln_strdup(dir);
+    j->out_path = gen_path(dir, "nb-%" PRIu64 "-Data.db", gen);
+    j->log_path = gen_path(dir, "compaction-%" PRIu64 ".log", gen);
+    if (!j->in || !j->dir || !j->out_path || !j->log_path) {
+        cp_job_free(j);
+        return NULL;
+    }
+    memcpy(j->in, in, n * sizeof(*in));
+    j->nin = n;
+    j->out_gen = gen;
+    atomic_init(&j->cancel, false);
+    return j;
+}
+
+void cp_job_free(cp_job *j)
+{
+    if (!j) return;
+    hln_free(j->in);
+    hln_free(j->dir);
+    hln_free(j->out_path);
+    hln_free(j->log_path);
+    hln_free(j);
+}
+
+/* ---- the log ---------------------------------------------------------------- */
+
+static int write_log(const cp_job *j, hln_error *err)
+{
+    hln_buf b;
+    hln_buf_init(&b);
+    hln_buf_printf(&b, "helenus-compaction 1\noutput %" PRIu64 "\n", j->out_gen);
+    for (size_t i = 0; i < j->nin; i++)
+        hln_buf_printf(&b, "input %" PRIu64 "\n", j->in[i]->gen);
+    hln_buf_printf(&b, "end\n");
+    int rc = b.err ? hln_fail(err, HLN_ENOMEM, "out of memory")
+                   : hln_write_file_durably(j->log_path, b.data, b.len, 0644, err);
+    hln_buf_free(&b);
+    return rc;
+}
+
+/* Parses a log: the output generation and up to cap input generations. */
+static bool parse_log(const char *text, uint64_t *out_gen, uint64_t **ins, size_t *nin)
+{
+    *ins = NULL;
+    *nin = 0;
+    const char *p = text;
+    if (strncmp(p, "helenus-compaction 1\n", 21) != 0) return false;
+    p += 21;
+    char *end;
+    if (strncmp(p, "output ", 7) != 0) return false;
+    p += 7;
+    errno = 0;
+    unsigned long long v = strtoull(p, &end, 10);
+    if (end == p || *end != '\n' || errno) return false;
+    *out_gen = v;
+    p = end + 1;
+    size_t cap = 0;
+    while (strncmp(p, "input ", 6) == 0) {
+        p += 6;
+        errno = 0;
+        v = strtoull(p, &end, 10);
+        if (end == p || *end != '\n' || errno) goto bad;
+        if (*nin == cap) {
+            size_t ncap = cap ? cap * 2 : 8;
+            uint64_t *n = hln_realloc(*ins, ncap * sizeof(*n));
+            if (!n) goto bad;
+            *ins = n;
+            cap = ncap;
+        }
+        (*ins)[(*nin)++] = v;
+        p = end + 1;
+    }
+    if (strcmp(p, "end\n") == 0) return true;
+bad:
+    hln_free(*ins);
+    *ins = NULL;
+    *nin = 0;
+    return false;
+}
+
+static int read_small_file(const char *path, char **out, hln_error *err)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) return hln_fail(err, HLN_EIO, "cannot open %s: %s", path, strerror(errno));
+    char *buf = hln_malloc(65537);
+    if (!buf) {
+        fclose(f);
+        return hln_fail(err, HLN_ENOMEM, "out of memory");
+    }
+    size_t n = fread(buf, 1, 65536, f);
+    bool bad = ferror(f) || !feof(f);
+    fclose(f);
+    if (bad) {
+        hln_free(buf);
+        return hln_corrupt(err, path, "compaction log unreadable or larger than 64 KiB");
+    }
+    buf[n] = '\0';
+    *out = buf;
+    return 0;
+}
+
+static bool file_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+static int recover_one(const char *dir, const char *name, hln_error *err)
+{
+    char *path = hln_path_join(dir, name);
+    if (!path) return hln_fail(err, HLN_ENOMEM, "out of memory");
+    char *text;
+    int rc = read_small_file(path, &text, err);
+    if (rc < 0) {
+        hln_free(path);
+        return rc;
+    }
+    uint64_t out_gen, *ins;
+    size_t nin;
+    if (!parse_log(text, &out_gen, &ins, &nin)) {
+        hln_free(text);
+        rc = hln_corrupt(err, path,
+                         "compaction log does not parse (it is written atomically, so this is "
+                         "damage); remove it by hand after checking that the sstables it names "
+                         "are intact");
+        hln_free(path);
+        return rc;
+    }
+    hln_free(text);
+    char *out = gen_path(dir, "nb-%" PRIu64 "-Data.db", out_gen);
+    if (!out) rc = hln_fail(err, HLN_ENOMEM, "out of memory");
+    if (rc == 0 && file_exists(out)) {
+        /* the output is complete: its inputs are obsolete */
+        for (size_t i = 0; i < nin && rc == 0; i++) {
+            char *ip = gen_path(dir, "nb-%" PRIu64 "-Data.db", ins[i]);
+            if (!ip) {
+                rc = hln_fail(err, HLN_ENOMEM, "out of memory");
+                break;
+            }
+            if (unlink(ip) == 0)
+                HLN_INFO("storage: removed %s, compacted into %s before a crash", ip, out);
+            else if (errno != ENOENT)
+                rc = hln_fail(err, HLN_EIO, "cannot delete %s: %s", ip, strerror(errno));
+            hln_free(ip);
+        }
+        if (rc == 0) rc = hln_fsync_dir(dir, err);
+    } else if (rc == 0) {
+        HLN_INFO("storage: compaction into %s did not finish; its inputs stay", out);
+    }
+    if (rc == 0 && unlink(path) < 0 && errno != ENOENT)
+        rc = hln_fail(err, HLN_EIO, "cannot delete %s: %s", path, strerror(errno));
+    if (rc == 0) rc = hln_fsync_dir(dir, err);
+    hln_free(out);
+    hln_free(ins);
+    hln_free(path);
+    return rc;
+}
+
+int cp_recover(const char *dir, hln_error *err)
+{
+    DIR *d = opendir(dir);
+    if (!d) {
+        if (errno == ENOENT) return 0;
+        return hln_fail(err, HLN_EIO, "cannot open %s: %s", dir, strerror(errno));
+    }
+    /* collect first: recovery unlinks entries of the directory being read */
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        size_t l = strlen(de->d_name);
+        if (l < 15 || strncmp(de->d_name, "compaction-", 11) != 0 ||
+            strcmp(de->d_name + l - 4, ".log") != 0)
+            continue;
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 4;
+            char **nn = hln_realloc(names, ncap * sizeof(*nn));
+            if (!nn) {
+                rc = hln_fail(err, HLN_ENOMEM, "out of memory");
+                break;
+            }
+            names = nn;
+            cap = ncap;
+        }
+        if (!(names[n] = hln_strdup(de->d_name))) {
+            rc = hln_fail(err, HLN_ENOMEM, "out of memory");
+            break;
+        }
+        n++;
+    }
+    closedir(d);
+    for (size_t i = 0; i < n; i++) {
+        if (rc == 0) rc = recover_one(dir, names[i], err);
+        hln_free(names[i]);
+    }
+    hln_free(names);
+    return rc;
+}
+
+void cp_retire_inputs(cp_job *j)
+{
+    hln_error err = {0};
+    for (size_t i = 0; i < j->nin; i++) {
+        char *p = gen_path(j->dir, "nb-%" PRIu64 "-Data.db", j->in[i]->gen);
+        if (p && unlink(p) < 0 && errno != ENOENT)
+            HLN_ERR("storage: cannot delete compacted %s: %s (deleted at the next start)", p,
+                    strerror(errno));
+        hln_free(p);
+    }
+    /* the inputs must be gone for good before the log that explains them */
+    if (hln_fsync_dir(j->dir, &err) < 0) {
+        HLN_ERR("storage: %s (the compaction log stays for the next start)", err.msg);
+        return;
+    }
+    if (unlink(j->log_path) < 0 && errno != ENOENT)
+        HLN_ERR("storage: cannot delete %s: %s", j->log_path, strerror(errno));
+}
+
+/* ---- the merge ---------------------------------------------------------------- */
+
+typedef struct cp_state {
+    cp_job *j;
+    hln_arena a;
+    size_t *pos;           /* next entry of each input */
+    const sst_entry **hit; /* the inputs' entries of the current key */
+    sst_rowit *its;
+    st_rowsrc **srcs;
+    const st_row **head, **same;
+    uint32_t *cur, *which;
+    st_cell *cells;
+    size_t capcells;
+} cp_state;
+
+static int merge_partition(cp_state *s, sst_writer *w, const uint8_t *key, uint32_t klen,
+                           hln_error *err)
+{
+    cp_job *j = s->j;
+    size_t n = 0;
+    int64_t pdel = HLN_TS_NONE;
+    for (size_t i = 0; i < j->nin; i++) {
+        if (!s->hit[i]) continue;
+        pdel = st_ts_max(pdel, s->hit[i]->pdel_ts);
+    }
+    /* range tombstones of every input that the partition deletion does not
+       already imply */
+    st_range_tomb *rts = NULL;
+    uint32_t nrts = 0, caprts = 0;
+    int rc = 0;
+    for (size_t i = 0; i < j->nin && rc == 0; i++) {
+        const sst_entry *se = s->hit[i];
+        if (!se) continue;
+        if (se->nrts) {
+            st_range_tomb *v;
+            if ((rc = sst_entry_rts(j->in[i], se, &s->a, &v, err)) < 0) break;
+            for (uint32_t k = 0; k < se->nrts; k++) {
+                if (v[k].ts <= pdel) continue;
+                if (nrts == caprts) {
+                    uint32_t ncap = caprts ? caprts * 2 : 8;
+                    st_range_tomb *nv = hln_arena_alloc(&s->a, (size_t)ncap * sizeof(*nv));
+                    if (!nv) return hln_fail(err, HLN_ENOMEM, "out of memory compacting");
+                    if (nrts) memcpy(nv, rts, (size_t)nrts * sizeof(*nv));
+                    rts = nv;
+                    caprts = ncap;
+                }
+                rts[nrts++] = v[k];
+            }
+        }
+        rc = sst_rowit_init(&s->its[i], j->in[i], se, &UNBOUNDED, &UNBOUNDED, false, &s->a, err);
+        if (rc == 0) s->srcs[n++] = &s->its[i].base;
+    }
+    if (rc < 0) return rc;
+    bool begun = false;
+    if (pdel != HLN_TS_NONE || nrts) {
+        rc = sst_writer_begin_partition(w, key, klen, pdel, err);
+        if (rc == 0 && nrts) rc = sst_writer_range_tombs(w, rts, nrts, err);
+        if (rc < 0) return rc;
+        begun = true;
+    }
+    for (size_t i = 0; i < n; i++) {
+        rc = s->srcs[i]->next(s->srcs[i], &s->head[i], err);
+        if (rc < 0) return rc;
+        if (rc == 0) s->head[i] = NULL;
+    }
+    for (;;) {
+        const st_row *best = NULL;
+        for (size_t i = 0; i < n; i++)
+            if (s->head[i] && (!best || st_bytes_cmp(s->head[i]->ck, s->head[i]->cklen, best->ck,
+                                                     best->cklen) < 0))
+                best = s->head[i];
+        if (!best) break;
+        uint32_t m = 0;
+        size_t total = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (s->head[i] &&
+                st_bytes_cmp(s->head[i]->ck, s->head[i]->cklen, best->ck, best->cklen) == 0) {
+                s->same[m] = s->head[i];
+                s->which[m] = (uint32_t)i;
+                total += s->head[i]->ncells;
+                m++;
+            }
+        }
+        if (total > s->capcells) {
+            st_cell *nc = hln_realloc(s->cells, total * sizeof(*nc));
+            if (!nc) return hln_fail(err, HLN_ENOMEM, "out of memory compacting");
+            s->cells = nc;
+            s->capcells = total;
+        }
+        st_row out;
+        if (st_reconcile_row(s->same, m, pdel, rts, nrts, s->cur, s->cells, &out)) {
+            if (!begun) {
+                if ((rc = sst_writer_begin_partition(w, key, klen, pdel, err)) < 0) return rc;
+                begun = true;
+            }
+            if ((rc = sst_writer_row(w, &out, err)) < 0) return rc;
+        }
+        for (uint32_t k = 0; k < m; k++) {
+            size_t i = s->which[k];
+            rc = s->srcs[i]->next(s->srcs[i], &s->head[i], err);
+            if (rc < 0) return rc;
+            if (rc == 0) s->head[i] = NULL;
+        }
+    }
+    if (begun) {
+        if ((rc = sst_writer_end_partition(w, err)) < 0) return rc;
+        j->parts_out++;
+    }
+    return 0;
+}
+
+static int merge_all(cp_state *s, sst_writer *w, hln_error *err)
+{
+    cp_job *j = s->j;
+    for (;;) {
+        if (atomic_load_explicit(&j->cancel, memory_order_relaxed))
+            return hln_fail(err, HLN_EAGAIN, "compaction cancelled");
+        const uint8_t *key = NULL;
+        uint32_t klen = 0;
+        for (size_t i = 0; i < j->nin; i++) {
+            if (s->pos[i] >= j->in[i]->nentries) continue;
+            const sst_entry *se = &j->in[i]->entries[s->pos[i]];
+            if (!key || st_bytes_cmp(se->key, se->klen, key, klen) < 0) {
+                key = se->key;
+                klen = se->klen;
+            }
+        }
+        if (!key) return 0;
+        for (size_t i = 0; i < j->nin; i++) {
+            s->hit[i] = NULL;
+            if (s->pos[i] >= j->in[i]->nentries) continue;
+            const sst_entry *se = &j->in[i]->entries[s->pos[i]];
+            if (st_bytes_cmp(se->key, se->klen, key, klen) == 0) {
+                s->hit[i] = se;
+                s->pos[i]++;
+                j->parts_in++;
+            }
+        }
+        int rc = merge_partition(s, w, key, klen, err);
+        hln_arena_reset(&s->a);
+        if (rc < 0) return rc;
+    }
+}
+
+int cp_run(cp_job *j)
+{
+    double t0 = mono_seconds();
+    hln_error *err = &j->err;
+    memset(err, 0, sizeof(*err));
+    j->out = NULL;
+    j->parts_in = j->parts_out = j->bytes_in = j->bytes_out = 0;
+    for (size_t i = 0; i < j->nin; i++)
+        j->bytes_in += j->in[i]->size;
+    size_t n = j->nin;
+    cp_state s = {.j = j};
+    hln_arena_init(&s.a, 256 * 1024);
+    s.pos = hln_calloc(n, sizeof(*s.pos));
+    s.hit = hln_calloc(n, sizeof(*s.hit));
+    s.its = hln_calloc(n, sizeof(*s.its));
+    s.srcs = hln_calloc(n, sizeof(*s.srcs));
+    s.head = hln_calloc(n, sizeof(*s.head));
+    s.same = hln_calloc(n, sizeof(*s.same));
+    s.cur = hln_calloc(n, sizeof(*s.cur));
+    s.which = hln_calloc(n, sizeof(*s.which));
+    int rc = 0;
+    if (!s.pos || !s.hit || !s.its || !s.srcs || !s.head || !s.same || !s.cur || !s.which)
+        rc = hln_fail(err, HLN_ENOMEM, "out of memory compacting");
+    bool logged = false;
+    if (rc == 0 && (rc = write_log(j, err)) == 0) logged = true;
+    sst_writer *w = NULL;
+    if (rc == 0) rc = sst_writer_open(&w, j->out_path, j->table_id, err);
+    if (rc == 0) rc = merge_all(&s, w, err);
+    if (rc == 0 && j->parts_out == 0) {
+        sst_writer_abort(w); /* everything cancelled out: no output file */
+        w = NULL;
+    } else if (rc == 0) {
+        rc = sst_writer_finish(w, err); /* frees w, also on error */
+        w = NULL;
+        if (rc == 0) rc = sst_open(&j->out, j->out_path, j->out_gen, j->table_id, err);
+        if (rc == 0) j->bytes_out = j->out->size;
+        if (rc < 0) unlink(j->out_path); /* the inputs stay authoritative */
+    }
+    if (w) sst_writer_abort(w);
+    if (rc < 0 && logged) unlink(j->log_path);
+    hln_free(s.pos);
+    hln_free(s.hit);
+    hln_free(s.its);
+    hln_free(s.srcs);
+    hln_free(s.head);
+    hln_free(s.same);
+    hln_free(s.cur);
+    hln_free(s.which);
+    hln_free(s.cells);
+    hln_arena_free(&s.a);
+    j->rc = rc;
+    j->seconds = mono_seconds() - t0;
+    return rc;
+}
+
+/* ---- the worker ------------------------------------------------------------------ */
+
+struct cp_worker {
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    cp_job *job; /* submitted, not yet taken */
+    bool running, finished, stop;
+    void (*done)(void *ud);
+    void *ud;
+};
+
+static void *worker_main(void *arg)
+{
+    cp_worker *w = arg;
+    pthread_setname_np(pthread_self(), "hln-compact");
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (!w->stop && !(w->job && !w->running && !w->finished))
+            pthread_cond_wait(&w->cv, &w->mu);
+        if (w->stop) break;
+        cp_job *j = w->job;
+        w->running = true;
+        pthread_mutex_unlock(&w->mu);
+        cp_run(j);
+        pthread_mutex_lock(&w->mu);
+        w->running = false;
+        w->finished = true;
+        pthread_cond_broadcast(&w->cv);
+        if (w->done) {
+            pthread_mutex_unlock(&w->mu);
+            w->done(w->ud);
+            pthread_mutex_lock(&w->mu);
+        }
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+int cp_worker_start(cp_worker **out, void (*done)(void *ud), void *ud, hln_error *err)
+{
+    *out = NULL;
+    cp_worker *w = hln_calloc(1, sizeof(*w));
+    if (!w) return hln_fail(err, HLN_ENOMEM, "out of memory");
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    w->done = done;
+    w->ud = ud;
+    int e = pthread_create(&w->th, NULL, worker_main, w);
+    if (e) {
+        pthread_mutex_destroy(&w->mu);
+        pthread_cond_destroy(&w->cv);
+        hln_free(w);
+        return hln_fail(err, HLN_ESERVER, "cannot start the compaction thread: %s", strerror(e));
+    }
+    *out = w;
+    return 0;
+}
+
+void cp_worker_submit(cp_worker *w, cp_job *j)
+{
+    pthread_mutex_lock(&w->mu);
+    w->job = j;
+    w->finished = false;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static cp_job *take_locked(cp_worker *w)
+{
+    cp_job *j = w->job;
+    w->job = NULL;
+    w->finished = false;
+    return j;
+}
+
+cp_job *cp_worker_poll(cp_worker *w)
+{
+    pthread_mutex_lock(&w->mu);
+    cp_job *j = w->job && w->finished ? take_locked(w) : NULL;
+    pthread_mutex_unlock(&w->mu);
+    return j;
+}
+
+bool cp_worker_busy(const cp_worker *w)
+{
+    cp_worker *m = (cp_worker *)w;
+    pthread_mutex_lock(&m->mu);
+    bool busy = m->job != NULL;
+    pthread_mutex_unlock(&m->mu);
+    return busy;
+}
+
+cp_job *cp_worker_wait(cp_worker *w)
+{
+    pthread_mutex_lock(&w->mu);
+    while (w->job && !w->finished)
+        pthread_cond_wait(&w->cv, &w->mu);
+    cp_job *j = w->job ? take_locked(w) : NULL;
+    pthread_mutex_unlock(&w->mu);
+    return j;
+}
+
+void cp_worker_stop(cp_worker *w)
+{
+    if (!w) return;
+    pthread_mutex_lock(&w->mu);
+    w->stop = true;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->th, NULL);
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->cv);
+    hln_free(w);
+}

@@ -1,0 +1,88 @@
+/*
+ * compaction.h — merging a table's sstables into one (private to storage).
+ *
+ * What: a compaction job names some sstables of one table (its inputs) and
+ * an output path; cp_run merges the inputs partition by partition and row
+ * by row (st_reconcile_row) into the output, dropping the versions that
+ * newer data or kept deletions shadow, and opens the result. A worker
+ * thread per engine runs one job at a time in the background; the shard
+ * thread chooses jobs (size-tiered, engine.c) and installs finished ones.
+ *
+ * Crash safety: before anything is written the job leaves a compaction log
+ * (docs/formats/compaction-log.md) naming its output and inputs, written
+ * durably (temp + fsync + rename + directory fsync). The output appears
+ * under its final name only complete and synced (sst_writer). So after a
+ * crash, cp_recover finds: a log whose output exists — the inputs are
+ * obsolete and are deleted; a log without its output — the job did not
+ * finish and the log is deleted (the inputs are intact, the temp file is
+ * removed as any *.tmp). The log is deleted last, once the inputs are gone.
+ *
+ * Threads: cp_run reads its input readers (immutable; pread, no shared
+ * state) while the shard thread keeps reading them too; the shard thread
+ * must not close an input before the job has finished (engine.c waits for
+ * the job on drop and close). A job touches no engine or table state.
+ */
+#ifndef HLN_STORAGE_COMPACTION_H
+#define HLN_STORAGE_COMPACTION_H
+
+#include <stdatomic.h>
+
+#include "storage/sstable/sstable.h"
+
+typedef struct cp_job {
+    /* set by the shard thread before submitting */
+    uint8_t table_id[16];
+    sst_reader **in; /* inputs, owned by the table while the job runs */
+    size_t nin;
+    char *dir;      /* the table directory */
+    char *out_path; /* the output sstable */
+    uint64_t out_gen;
+    char *log_path; /* the compaction log */
+    atomic_bool cancel;
+    /* results, valid once the job is done */
+    int rc; /* 0, HLN_ECANCELED when cancelled, or the error */
+    hln_error err;
+    sst_reader *out; /* the opened output; NULL if nothing was left */
+    uint64_t parts_in, parts_out, bytes_in, bytes_out;
+    double seconds;
+} cp_job;
+
+/* A job for table t_dir merging in[0..n) into generation gen of dir;
+ * copies the input array. NULL when out of memory. */
+cp_job *cp_job_new(const uint8_t table_id[16], const char *dir, sst_reader *const *in, size_t n,
+                   uint64_t gen);
+void cp_job_free(cp_job *j); /* does not close inputs or output */
+
+/* Runs the job on the calling thread: writes the log, merges, finishes and
+ * opens the output. On failure or cancellation the temp output and the log
+ * are removed and job->rc says why. Returns job->rc. */
+int cp_run(cp_job *j);
+
+/* After a successful job has been installed (inputs no longer used): deletes
+ * the input files and then the log. Errors are logged, not returned: a
+ * leftover input is deleted again at the next open. */
+void cp_retire_inputs(cp_job *j);
+
+/* Finishes whatever compaction logs in the table directory dir say (see
+ * above). Run before the directory's sstables are loaded. */
+int cp_recover(const char *dir, hln_error *err);
+
+/* ---- the background worker ---- */
+typedef struct cp_worker cp_worker;
+
+/* done(ud) is called on the worker thread after each job finishes (the
+ * shard uses it to wake its loop); may be NULL. */
+int cp_worker_start(cp_worker **out, void (*done)(void *ud), void *ud, hln_error *err);
+/* Hands j to the worker; at most one job at a time. */
+void cp_worker_submit(cp_worker *w, cp_job *j);
+/* The finished job (taken), or NULL if none is running or it is still
+ * running. Non-blocking. */
+cp_job *cp_worker_poll(cp_worker *w);
+/* True if a submitted job has not been taken back yet. */
+bool cp_worker_busy(const cp_worker *w);
+/* Waits for the submitted job and takes it; NULL if none. */
+cp_job *cp_worker_wait(cp_worker *w);
+/* Stops and joins the thread; a job still submitted must have been taken. */
+void cp_worker_stop(cp_worker *w);
+
+#endif
