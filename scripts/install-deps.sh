@@ -20,7 +20,7 @@ if [ -n "$missing" ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
 fi
 if [ "${1:-}" = "--test" ]; then
-  if ! build/venv/bin/python -c 'import cassandra, pytest' 2>/dev/null || \
+  if ! build/venv/bin/python -c 'import cassandra, pytest, lz4, snappy' 2>/dev/null || \
      [ ! -x build/venv/bin/cqlsh ]; then
     echo "installing Python test dependencies into build/venv"
     mkdir -p build
