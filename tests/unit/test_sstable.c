@@ -242,13 +242,63 @@ static void test_writer_order_checks(void **state)
     tu_cleanup(dir);
 }
 
+/* The bloom filter never hides a present key and rules out most absent
+ * ones, also keys that share a token with a present key. */
+static void test_bloom(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp("sst-bloom");
+    char path[1100];
+    snprintf(path, sizeof path, "%s/nb-1-Data.db", dir);
+    sst_writer *w;
+    hln_error err;
+    enum { N = 20000 };
+    assert_int_equal(sst_writer_open(&w, path, T1, &err), 0);
+    uint8_t k[12];
+    for (uint32_t i = 0; i < N; i++) {
+        uint8_t pk[4] = {(uint8_t)(i >> 24), (uint8_t)(i >> 16), (uint8_t)(i >> 8), (uint8_t)i};
+        st_key_encode((int64_t)i * 7919 - 50000000, pk, 4, k); /* increasing tokens */
+        assert_int_equal(sst_writer_begin_partition(w, k, 12, 5, &err), 0);
+        assert_int_equal(sst_writer_end_partition(w, &err), 0);
+    }
+    assert_int_equal(sst_writer_finish(w, &err), 0);
+    sst_reader *r;
+    assert_int_equal(sst_open(&r, path, 1, T1, &err), 0);
+    assert_non_null(r->bloom);
+    for (uint32_t i = 0; i < N; i++) {
+        uint8_t pk[4] = {(uint8_t)(i >> 24), (uint8_t)(i >> 16), (uint8_t)(i >> 8), (uint8_t)i};
+        st_key_encode((int64_t)i * 7919 - 50000000, pk, 4, k);
+        assert_true(sst_may_contain(r, k, 12));
+        assert_non_null(sst_get(r, k, 12));
+    }
+    uint32_t fp_other = 0, fp_same_token = 0;
+    for (uint32_t i = 0; i < N; i++) {
+        uint8_t pk[4] = {0xEE, (uint8_t)(i >> 16), (uint8_t)(i >> 8), (uint8_t)i};
+        st_key_encode((int64_t)i * 7919 - 50000000 + 3, pk, 4, k); /* absent tokens */
+        if (sst_may_contain(r, k, 12)) fp_other++;
+        assert_null(sst_get(r, k, 12));
+        st_key_encode((int64_t)i * 7919 - 50000000, pk, 4, k); /* a present token */
+        if (sst_may_contain(r, k, 12)) fp_same_token++;
+        assert_null(sst_get(r, k, 12));
+    }
+    /* ~1% expected; a broken filter answers true (or false) for everything */
+    assert_true(fp_other < N / 30);
+    assert_true(fp_same_token < N / 30);
+    sst_close(r);
+    tu_cleanup(dir);
+}
+
 int main(void)
 {
     hln_log_set_level(getenv("HLN_TEST_LOG") ? HLN_LOG_DEBUG : HLN_LOG_ERROR + 1);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_every_byte_small), cmocka_unit_test(test_every_byte_big),
-        cmocka_unit_test(test_truncated),        cmocka_unit_test(test_wrong_table_dir),
-        cmocka_unit_test(test_leftover_tmp),     cmocka_unit_test(test_writer_order_checks),
+        cmocka_unit_test(test_every_byte_small),
+        cmocka_unit_test(test_every_byte_big),
+        cmocka_unit_test(test_truncated),
+        cmocka_unit_test(test_wrong_table_dir),
+        cmocka_unit_test(test_leftover_tmp),
+        cmocka_unit_test(test_writer_order_checks),
+        cmocka_unit_test(test_bloom),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

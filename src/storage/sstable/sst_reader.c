@@ -52,6 +52,7 @@ void sst_close(sst_reader *r)
     if (r->fd >= 0) close(r->fd);
     hln_free(r->index);
     hln_free(r->entries);
+    hln_free(r->bloom);
     hln_free(r->path);
     hln_free(r);
 }
@@ -138,6 +139,56 @@ static int parse_index(sst_reader *r, uint64_t npart, hln_error *err)
     return 0;
 }
 
+/* ---- bloom filter -------------------------------------------------------------
+ * About 10 bits per key and 7 probes (~1% false positives). The probes come
+ * from one 64-bit hash by double hashing; the hash is the key's token (a
+ * Murmur3 hash already, the first 8 bytes of every key) mixed with the
+ * rest of the key, through a 64-bit finaliser so that all bits matter. */
+#define BLOOM_BITS_PER_KEY 10
+#define BLOOM_PROBES 7
+
+static uint64_t bloom_hash(const uint8_t *key, uint32_t klen)
+{
+    uint64_t h = 0;
+    for (uint32_t i = 0; i < klen && i < 8; i++)
+        h = (h << 8) | key[i];
+    for (uint32_t i = 8; i < klen; i++)
+        h = (h ^ key[i]) * UINT64_C(0x100000001b3); /* FNV-1a over the pk bytes */
+    h ^= h >> 33;
+    h *= UINT64_C(0xff51afd7ed558ccd);
+    h ^= h >> 33;
+    h *= UINT64_C(0xc4ceb9fe1a85ec53);
+    h ^= h >> 33;
+    return h;
+}
+
+static void bloom_build(sst_reader *r)
+{
+    if (r->nentries == 0) return;
+    uint64_t bits = 64;
+    while (bits < (uint64_t)r->nentries * BLOOM_BITS_PER_KEY)
+        bits <<= 1;
+    r->bloom = hln_calloc((size_t)(bits / 64), sizeof(uint64_t));
+    if (!r->bloom) return; /* no filter: sst_get searches every time */
+    r->bloom_mask = bits - 1;
+    for (size_t i = 0; i < r->nentries; i++) {
+        uint64_t h = bloom_hash(r->entries[i].key, r->entries[i].klen);
+        uint64_t a = h, b = (h >> 32) | 1;
+        for (int j = 0; j < BLOOM_PROBES; j++, a += b)
+            r->bloom[(a & r->bloom_mask) >> 6] |= UINT64_C(1) << (a & 63);
+    }
+}
+
+bool sst_may_contain(const sst_reader *r, const uint8_t *key, uint32_t klen)
+{
+    if (!r->bloom) return true;
+    uint64_t h = bloom_hash(key, klen);
+    uint64_t a = h, b = (h >> 32) | 1;
+    for (int j = 0; j < BLOOM_PROBES; j++, a += b)
+        if (!(r->bloom[(a & r->bloom_mask) >> 6] & (UINT64_C(1) << (a & 63)))) return false;
+    return true;
+}
+
 int sst_open(sst_reader **out, const char *path, uint64_t gen, const uint8_t table_id[16],
              hln_error *err)
 {
@@ -206,6 +257,7 @@ int sst_open(sst_reader **out, const char *path, uint64_t gen, const uint8_t tab
         goto fail;
     }
     if ((rc = parse_index(r, npart, err)) < 0) goto fail;
+    bloom_build(r);
     *out = r;
     return 0;
 fail:
@@ -215,6 +267,7 @@ fail:
 
 const sst_entry *sst_get(const sst_reader *r, const uint8_t *key, uint32_t klen)
 {
+    if (!sst_may_contain(r, key, klen)) return NULL;
     size_t lo = 0, hi = r->nentries;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;

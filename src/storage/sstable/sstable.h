@@ -74,6 +74,10 @@ typedef struct sst_reader {
     uint64_t nrows;
     uint32_t version; /* file format version (header and footer agree) */
     bool compacting;  /* an input of the running compaction (shard thread only) */
+    /* Bloom filter over the partition keys, built from the index at open
+       (nothing on disk): sst_get answers most absent keys without a search */
+    uint64_t *bloom;
+    uint64_t bloom_mask; /* bits - 1, bits a power of two */
 } sst_reader;
 
 /* Opens and validates (header, footer, index checksum and structure);
@@ -82,7 +86,11 @@ int sst_open(sst_reader **out, const char *path, uint64_t gen, const uint8_t tab
              hln_error *err);
 void sst_close(sst_reader *r);
 
-/* The entry with exactly this key, or NULL. */
+/* False only if the key is certainly not in the file (the bloom filter;
+ * about 1% of absent keys get true). */
+bool sst_may_contain(const sst_reader *r, const uint8_t *key, uint32_t klen);
+/* The entry with exactly this key, or NULL. Keys the bloom filter rules
+ * out cost a few bit tests, no search. */
 const sst_entry *sst_get(const sst_reader *r, const uint8_t *key, uint32_t klen);
 /* Index of the first entry satisfying the monotone predicate (nentries if
  * none). */
