@@ -486,31 +486,38 @@ int cp_run(cp_job *j)
     return rc;
 }
 
+void cp_run_job(void *job)
+{
+    cp_run(job);
+}
+
 /* ---- the worker ------------------------------------------------------------------ */
 
 struct cp_worker {
     pthread_t th;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    cp_job *job; /* submitted, not yet taken */
+    void *job; /* submitted, not yet taken */
     bool running, finished, stop;
+    void (*run)(void *job);
     void (*done)(void *ud);
     void *ud;
+    char name[16];
 };
 
 static void *worker_main(void *arg)
 {
     cp_worker *w = arg;
-    pthread_setname_np(pthread_self(), "hln-compact");
+    pthread_setname_np(pthread_self(), w->name);
     pthread_mutex_lock(&w->mu);
     for (;;) {
         while (!w->stop && !(w->job && !w->running && !w->finished))
             pthread_cond_wait(&w->cv, &w->mu);
         if (w->stop) break;
-        cp_job *j = w->job;
+        void *j = w->job;
         w->running = true;
         pthread_mutex_unlock(&w->mu);
-        cp_run(j);
+        w->run(j);
         pthread_mutex_lock(&w->mu);
         w->running = false;
         w->finished = true;
@@ -525,11 +532,14 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-int cp_worker_start(cp_worker **out, void (*done)(void *ud), void *ud, hln_error *err)
+int cp_worker_start(cp_worker **out, const char *name, void (*run)(void *job),
+                    void (*done)(void *ud), void *ud, hln_error *err)
 {
     *out = NULL;
     cp_worker *w = hln_calloc(1, sizeof(*w));
     if (!w) return hln_fail(err, HLN_ENOMEM, "out of memory");
+    snprintf(w->name, sizeof w->name, "%s", name);
+    w->run = run;
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
     w->done = done;
@@ -545,7 +555,7 @@ int cp_worker_start(cp_worker **out, void (*done)(void *ud), void *ud, hln_error
     return 0;
 }
 
-void cp_worker_submit(cp_worker *w, cp_job *j)
+void cp_worker_submit(cp_worker *w, void *j)
 {
     pthread_mutex_lock(&w->mu);
     w->job = j;
@@ -554,18 +564,18 @@ void cp_worker_submit(cp_worker *w, cp_job *j)
     pthread_mutex_unlock(&w->mu);
 }
 
-static cp_job *take_locked(cp_worker *w)
+static void *take_locked(cp_worker *w)
 {
-    cp_job *j = w->job;
+    void *j = w->job;
     w->job = NULL;
     w->finished = false;
     return j;
 }
 
-cp_job *cp_worker_poll(cp_worker *w)
+void *cp_worker_poll(cp_worker *w)
 {
     pthread_mutex_lock(&w->mu);
-    cp_job *j = w->job && w->finished ? take_locked(w) : NULL;
+    void *j = w->job && w->finished ? take_locked(w) : NULL;
     pthread_mutex_unlock(&w->mu);
     return j;
 }
@@ -579,12 +589,12 @@ bool cp_worker_busy(const cp_worker *w)
     return busy;
 }
 
-cp_job *cp_worker_wait(cp_worker *w)
+void *cp_worker_wait(cp_worker *w)
 {
     pthread_mutex_lock(&w->mu);
     while (w->job && !w->finished)
         pthread_cond_wait(&w->cv, &w->mu);
-    cp_job *j = w->job ? take_locked(w) : NULL;
+    void *j = w->job ? take_locked(w) : NULL;
     pthread_mutex_unlock(&w->mu);
     return j;
 }

@@ -57,6 +57,8 @@ void cp_job_free(cp_job *j); /* does not close inputs or output */
  * opens the output. On failure or cancellation the temp output and the log
  * are removed and job->rc says why. Returns job->rc. */
 int cp_run(cp_job *j);
+/* cp_run for a worker. */
+void cp_run_job(void *job);
 
 /* After a successful job has been installed (inputs no longer used): deletes
  * the input files and then the log. Errors are logged, not returned: a
@@ -67,21 +69,25 @@ void cp_retire_inputs(cp_job *j);
  * above). Run before the directory's sstables are loaded. */
 int cp_recover(const char *dir, hln_error *err);
 
-/* ---- the background worker ---- */
+/* ---- a background worker: one thread running one job at a time ----
+ * Used for compactions (run = cp_run_job) and for memtable flushes
+ * (engine.c). The job is opaque to the worker. */
 typedef struct cp_worker cp_worker;
 
-/* done(ud) is called on the worker thread after each job finishes (the
- * shard uses it to wake its loop); may be NULL. */
-int cp_worker_start(cp_worker **out, void (*done)(void *ud), void *ud, hln_error *err);
-/* Hands j to the worker; at most one job at a time. */
-void cp_worker_submit(cp_worker *w, cp_job *j);
+/* run(job) runs on the worker thread; done(ud) is called there after each
+ * job finishes (the shard uses it to wake its loop) and may be NULL. name
+ * is the thread's name (at most 15 characters). */
+int cp_worker_start(cp_worker **out, const char *name, void (*run)(void *job),
+                    void (*done)(void *ud), void *ud, hln_error *err);
+/* Hands job to the worker; at most one job at a time. */
+void cp_worker_submit(cp_worker *w, void *job);
 /* The finished job (taken), or NULL if none is running or it is still
  * running. Non-blocking. */
-cp_job *cp_worker_poll(cp_worker *w);
+void *cp_worker_poll(cp_worker *w);
 /* True if a submitted job has not been taken back yet. */
 bool cp_worker_busy(const cp_worker *w);
 /* Waits for the submitted job and takes it; NULL if none. */
-cp_job *cp_worker_wait(cp_worker *w);
+void *cp_worker_wait(cp_worker *w);
 /* Stops and joins the thread; a job still submitted must have been taken. */
 void cp_worker_stop(cp_worker *w);
 

@@ -10,9 +10,10 @@
  * Writes: st_apply encodes the mutation, appends it to the commitlog (synced
  * in batch mode), marks the table dirty in the current segment, merges it
  * into the table's memtable, and flushes that memtable if it has grown past
- * memtable_flush_bytes. Flushing runs synchronously on the shard thread for
- * now; moving the write-out to a helper thread (with the old memtable kept
- * readable until the sstable is open) is a later step.
+ * memtable_flush_bytes. That flush runs on the shard's flush thread: the
+ * memtable is frozen (still read) and a fresh one takes the writes (see
+ * "background flush" below); st_flush, st_close and commitlog relief flush
+ * synchronously.
  *
  * Flush and commitlog retirement: to flush table T, roll the commitlog to a
  * fresh segment (so every segment holding T's data is now an older one),
@@ -83,6 +84,11 @@ typedef struct st_table {
     uint64_t dirty_seq; /* segment last marked dirty in (cache), 0 = none */
     bool dir_durable;   /* t->dir exists and its entry in tables/ is fsynced */
     bool cp_failed;     /* the last compaction failed: none until the next flush */
+    /* A memtable being written out by the flush thread (or whose background
+       flush failed and is retried): read like the live one, immutable,
+       freed once its sstable is in ssts and the commitlog is told. */
+    mt_table *frozen;
+    uint64_t frozen_before_seq; /* the segment current when it froze */
 } st_table;
 
 struct st_engine {
@@ -96,9 +102,11 @@ struct st_engine {
     hln_buf enc;
     hln_arena replay_arena;
     size_t replayed, skipped;
-    cp_worker *cw;  /* started with the first compaction */
-    cp_job *job;    /* the compaction running in the background, if any */
-    size_t cp_next; /* round-robin start among tables */
+    cp_worker *cw;       /* started with the first compaction */
+    cp_job *job;         /* the compaction running in the background, if any */
+    cp_worker *fw;       /* the flush thread, started with the first background flush */
+    struct fl_job *fjob; /* the flush running in the background, if any */
+    size_t cp_next;      /* round-robin start among tables */
 };
 
 static const st_bound UNBOUNDED = {NULL, 0, true};
@@ -170,6 +178,7 @@ static void table_free(st_table *t)
         sst_close(t->ssts[i]);
     hln_free(t->ssts);
     mt_free(t->mt);
+    mt_free(t->frozen);
     hln_free(t->dir);
     hln_free(t);
 }
@@ -343,15 +352,16 @@ static bool purge_row(const st_row *in, const mt_part *p, st_row *out, st_cell *
     return out->marker_ts != HLN_TS_NONE || out->del_ts != HLN_TS_NONE || out->ncells > 0;
 }
 
-static int write_memtable(st_table *t, const char *path, uint64_t *nparts, hln_error *err)
+static int write_memtable(const mt_table *mt, const uint8_t table_id[16], const char *path,
+                          uint64_t *nparts, hln_error *err)
 {
     sst_writer *w;
-    int rc = sst_writer_open(&w, path, t->id, err);
+    int rc = sst_writer_open(&w, path, table_id, err);
     if (rc < 0) return rc;
     st_cell *cells = NULL;
     uint32_t capcells = 0;
     *nparts = 0;
-    for (const mt_part *p = mt_first(t->mt); p && rc == 0; p = mt_next(p)) {
+    for (const mt_part *p = mt_first(mt); p && rc == 0; p = mt_next(p)) {
         bool begun = false;
         if (p->pdel_ts != HLN_TS_NONE || p->nrts) {
             rc = sst_writer_begin_partition(w, p->key, p->klen, p->pdel_ts, err);
@@ -392,12 +402,170 @@ static int write_memtable(st_table *t, const char *path, uint64_t *nparts, hln_e
     return sst_writer_finish(w, err);
 }
 
+/* ---- background flush ----------------------------------------------------
+ * When a memtable passes the threshold on the write path, it is frozen (the
+ * commitlog rolled first, so every record of it is in an older segment), a
+ * fresh memtable takes the writes, and the flush thread writes the frozen
+ * one to an sstable while reads keep merging it. The shard thread installs
+ * the result between requests: the sstable joins the table, the frozen
+ * memtable is freed, and the table is marked clean in the segments before
+ * the freeze. One background flush at a time per shard: a second one waits
+ * for the first (back-pressure, as the synchronous flush was). A failed
+ * background flush keeps the frozen memtable (readable, still covered by
+ * the commitlog) and is retried synchronously by the next flush of the
+ * table, whose caller then sees the error. */
+typedef struct fl_job {
+    uint8_t table_id[16];
+    const mt_table *mt;
+    char *path;
+    uint64_t gen, before_seq;
+    int rc;
+    hln_error err;
+    uint64_t nparts;
+    sst_reader *out;
+} fl_job;
+
+static void fl_job_free(fl_job *j)
+{
+    if (!j) return;
+    hln_free(j->path);
+    hln_free(j);
+}
+
+/* A job for t's frozen memtable (reserving a generation). */
+static fl_job *fl_job_new(st_table *t)
+{
+    fl_job *j = hln_calloc(1, sizeof(*j));
+    if (!j) return NULL;
+    memcpy(j->table_id, t->id, 16);
+    j->mt = t->frozen;
+    j->gen = t->next_gen;
+    j->before_seq = t->frozen_before_seq;
+    if (!(j->path = data_path(t, j->gen))) {
+        hln_free(j);
+        return NULL;
+    }
+    t->next_gen++;
+    return j;
+}
+
+static void fl_run(void *arg)
+{
+    fl_job *j = arg;
+    j->rc = write_memtable(j->mt, j->table_id, j->path, &j->nparts, &j->err);
+    if (j->rc == 0 && j->nparts > 0) {
+        j->rc = sst_open(&j->out, j->path, j->gen, j->table_id, &j->err);
+        /* the memtable (and the commitlog) still hold everything: a file we
+           cannot use must not be found at the next open */
+        if (j->rc < 0) unlink(j->path);
+    }
+}
+
+/* Swaps a finished flush in (or keeps the frozen memtable if it failed) and
+ * frees the job; the error, if any, is j's. */
+static int install_flush(st_engine *e, fl_job *j, hln_error *err)
+{
+    st_table *t = table_find(e, j->table_id);
+    int rc = j->rc;
+    if (!t) { /* cannot happen: drop waits for the table's flush */
+        sst_close(j->out);
+        fl_job_free(j);
+        return 0;
+    }
+    if (rc == 0 && j->out && table_add_sst(t, j->out) < 0) {
+        sst_close(j->out);
+        unlink(j->path);
+        rc = hln_fail(&j->err, HLN_ENOMEM, "out of memory flushing");
+    }
+    if (rc == 0) {
+        HLN_DEBUG("storage: flushed %zu bytes of memtable to %s", mt_bytes(t->frozen),
+                  j->nparts ? j->path : "(nothing live)");
+        mt_free(t->frozen);
+        t->frozen = NULL;
+        if (j->nparts) t->cp_failed = false;
+        rc = cl_mark_clean(e->cl, t->id, j->before_seq, &j->err);
+    }
+    if (rc < 0) {
+        HLN_ERR("storage: flush of %s failed: %s (the data stays in memory and in the "
+                "commitlog; the flush is retried)",
+                t->dir, j->err.msg);
+        if (err) *err = j->err;
+    }
+    fl_job_free(j);
+    return rc;
+}
+
+/* Waits for the background flush, if any, and installs it. */
+static void settle_flush(st_engine *e)
+{
+    if (!e->fjob) return;
+    fl_job *j = cp_worker_wait(e->fw);
+    e->fjob = NULL;
+    if (j) install_flush(e, j, NULL);
+}
+
+static void maybe_compact(st_engine *e);
+
+static void poll_flush(st_engine *e)
+{
+    if (!e->fjob) return;
+    fl_job *j = cp_worker_poll(e->fw);
+    if (!j) return;
+    e->fjob = NULL;
+    install_flush(e, j, NULL);
+    maybe_compact(e);
+}
+
+/* Writes t's frozen memtable on this thread (a failed background flush). */
+static int flush_frozen_now(st_engine *e, st_table *t, hln_error *err)
+{
+    if (e->fjob && memcmp(e->fjob->table_id, t->id, 16) == 0) settle_flush(e);
+    if (!t->frozen) return 0;
+    fl_job *j = fl_job_new(t);
+    if (!j) return hln_fail(err, HLN_ENOMEM, "out of memory flushing");
+    fl_run(j);
+    return install_flush(e, j, err);
+}
+
+/* The write path's flush: freeze t's memtable and hand it to the flush
+ * thread. */
+static int flush_background(st_engine *e, st_table *t, hln_error *err)
+{
+    int rc;
+    settle_flush(e); /* one at a time */
+    if (t->frozen && (rc = flush_frozen_now(e, t, err)) < 0) return rc;
+    if (mt_partition_count(t->mt) == 0) return 0;
+    if (!e->fw && (rc = cp_worker_start(&e->fw, "hln-flush", fl_run, e->o.background_wake,
+                                        e->o.background_ud, err)) < 0)
+        return rc;
+    if (cl_current_has_records(e->cl) && (rc = cl_roll(e->cl, err)) < 0) return rc;
+    if (!t->dir_durable) {
+        if ((rc = hln_mkdirs(t->dir, err)) < 0 || (rc = hln_fsync_dir(e->tables_dir, err)) < 0)
+            return rc;
+        t->dir_durable = true;
+    }
+    mt_table *fresh = mt_new();
+    if (!fresh) return hln_fail(err, HLN_ENOMEM, "out of memory flushing");
+    t->frozen = t->mt;
+    t->frozen_before_seq = cl_current_seq(e->cl);
+    t->mt = fresh;
+    fl_job *j = fl_job_new(t);
+    if (!j) return hln_fail(err, HLN_ENOMEM, "out of memory flushing"); /* retried later */
+    e->fjob = j;
+    cp_worker_submit(e->fw, j);
+    return 0;
+}
+
 /* Writes t's memtable to a new sstable and swaps in an empty memtable. With
  * retire, first rolls the commitlog and afterwards marks t clean in every
  * older segment (deleting those left with no dirty table). */
 static int flush_table(st_engine *e, st_table *t, bool retire, hln_error *err)
 {
     int rc;
+    /* a frozen memtable first: marking t clean below covers its segments */
+    if ((e->fjob && memcmp(e->fjob->table_id, t->id, 16) == 0) || t->frozen) {
+        if ((rc = flush_frozen_now(e, t, err)) < 0) return rc;
+    }
     if (mt_partition_count(t->mt) > 0) {
         if (retire && cl_current_has_records(e->cl) && (rc = cl_roll(e->cl, err)) < 0) return rc;
         if (!t->dir_durable) {
@@ -413,7 +581,7 @@ static int flush_table(st_engine *e, st_table *t, bool retire, hln_error *err)
         if (!path)
             rc = hln_fail(err, HLN_ENOMEM, "out of memory flushing");
         else
-            rc = write_memtable(t, path, &nparts, err);
+            rc = write_memtable(t->mt, t->id, path, &nparts, err);
         sst_reader *r = NULL;
         if (rc == 0 && nparts > 0) {
             t->next_gen++;
@@ -582,7 +750,8 @@ static void maybe_compact(st_engine *e)
             continue;
         }
         hln_error err = {0};
-        if (!e->cw && cp_worker_start(&e->cw, e->o.background_wake, e->o.background_ud, &err) < 0) {
+        if (!e->cw && cp_worker_start(&e->cw, "hln-compact", cp_run_job, e->o.background_wake,
+                                      e->o.background_ud, &err) < 0) {
             HLN_ERR("storage: %s; compaction is off", err.msg);
             e->o.compaction_disabled = true;
             hln_free(sel);
@@ -601,7 +770,7 @@ static void maybe_compact(st_engine *e)
     }
 }
 
-/* Installs the background job if it has finished. */
+/* Installs the background compaction if it has finished. */
 static void poll_job(st_engine *e)
 {
     if (!e->job) return;
@@ -623,10 +792,17 @@ static void finish_job(st_engine *e, bool cancel)
     if (j) install_job(e, j);
 }
 
+/* Installs whatever the flush and compaction threads have finished. */
+static void poll_bg(st_engine *e)
+{
+    poll_flush(e);
+    poll_job(e);
+}
+
 void st_maintain(st_engine *e)
 {
     if (!e) return;
-    poll_job(e);
+    poll_bg(e);
     maybe_compact(e);
 }
 
@@ -727,6 +903,9 @@ static int load_tables(st_engine *e, hln_error *err)
 
 static void engine_free(st_engine *e)
 {
+    settle_flush(e);
+    cp_worker_stop(e->fw);
+    e->fw = NULL;
     finish_job(e, true);
     cp_worker_stop(e->cw);
     e->cw = NULL;
@@ -796,6 +975,9 @@ int st_open(st_engine **out, const char *dir, const st_options *opts, st_table_e
 int st_close(st_engine *e, hln_error *err)
 {
     if (!e) return 0;
+    settle_flush(e);
+    cp_worker_stop(e->fw);
+    e->fw = NULL;
     finish_job(e, true);
     cp_worker_stop(e->cw);
     e->cw = NULL;
@@ -841,15 +1023,13 @@ static int apply_logged(st_engine *e, const st_mutation *ms, uint32_t n, hln_err
     bool flushed = false;
     for (uint32_t i = 0; i < n && rc == 0; i++)
         if (mt_bytes(ts[i]->mt) >= e->o.memtable_flush_bytes) {
-            rc = flush_table(e, ts[i], true, err);
+            rc = flush_background(e, ts[i], err);
             flushed = true;
         }
     if (ts != &one) hln_free(ts);
     if (rc < 0) return rc;
-    if (e->job)
-        poll_job(e);
-    else if (flushed)
-        maybe_compact(e);
+    poll_bg(e);
+    if (flushed) maybe_compact(e);
     return relieve_commitlog(e, err);
 }
 
@@ -877,7 +1057,8 @@ int st_apply_batch(st_engine *e, const st_mutation *ms, uint32_t n, hln_error *e
 
 int st_drop_table(st_engine *e, const uint8_t table_id[16], hln_error *err)
 {
-    /* the job reads the table's files: stop it first */
+    /* the jobs read the table's memory and files: stop them first */
+    if (e->fjob && memcmp(e->fjob->table_id, table_id, 16) == 0) settle_flush(e);
     if (e->job && memcmp(e->job->table_id, table_id, 16) == 0) finish_job(e, true);
     bool found;
     size_t i = table_pos(e, table_id, &found);
@@ -962,12 +1143,12 @@ int st_read(st_engine *e, const st_read_cmd *cmd, hln_arena *a, st_partition **o
 {
     *out = NULL;
     if (!cmd || (cmd->pklen && !cmd->pk)) return hln_fail(err, HLN_EINVAL, "invalid read command");
-    poll_job(e);
+    poll_bg(e);
     st_table *t = table_find(e, cmd->table_id);
     if (!t) return 0;
     uint32_t klen = ST_KEY_TOKEN_BYTES + cmd->pklen;
     uint8_t *key = hln_arena_alloc(a, klen);
-    st_rowsrc **srcs = hln_arena_alloc(a, (t->nssts + 1) * sizeof(*srcs));
+    st_rowsrc **srcs = hln_arena_alloc(a, (t->nssts + 2) * sizeof(*srcs));
     sst_rowit *sits = t->nssts ? hln_arena_alloc(a, t->nssts * sizeof(*sits)) : NULL;
     if (!key || !srcs || (t->nssts && !sits))
         return hln_fail(err, HLN_ENOMEM, "out of memory reading");
@@ -975,14 +1156,16 @@ int st_read(st_engine *e, const st_read_cmd *cmd, hln_arena *a, st_partition **o
     size_t n = 0;
     int64_t pdel = HLN_TS_NONE;
     rtvec rv = {0};
-    mt_rowit mit;
-    const mt_part *p = mt_get(t->mt, key, klen);
-    if (p) {
+    mt_rowit mit[2];
+    const mt_table *mts[2] = {t->mt, t->frozen};
+    for (int m = 0; m < 2; m++) {
+        const mt_part *p = mts[m] ? mt_get(mts[m], key, klen) : NULL;
+        if (!p) continue;
         pdel = st_ts_max(pdel, p->pdel_ts);
         if (rtvec_add(&rv, a, p->rts, p->nrts) < 0)
             return hln_fail(err, HLN_ENOMEM, "out of memory reading");
-        mt_rowit_init(&mit, p, &cmd->start, &cmd->end, cmd->reversed);
-        srcs[n++] = &mit.base;
+        mt_rowit_init(&mit[m], p, &cmd->start, &cmd->end, cmd->reversed);
+        srcs[n++] = &mit[m].base;
     }
     for (size_t i = 0; i < t->nssts; i++) {
         const sst_entry *se = sst_get(t->ssts[i], key, klen);
@@ -1042,21 +1225,29 @@ static int scan_range(st_table *t, const scan_lo *lo, int64_t end_token, uint32_
 {
     size_t ns = t->nssts;
     size_t *pos = hln_arena_alloc(a, (ns + 1) * sizeof(*pos));
-    st_rowsrc **srcs = hln_arena_alloc(a, (ns + 1) * sizeof(*srcs));
+    st_rowsrc **srcs = hln_arena_alloc(a, (ns + 2) * sizeof(*srcs));
     sst_rowit *sits = ns ? hln_arena_alloc(a, ns * sizeof(*sits)) : NULL;
     if (!pos || !srcs || (ns && !sits)) return hln_fail(err, HLN_ENOMEM, "out of memory scanning");
-    const mt_part *mp = mt_seek(t->mt, scan_lo_pred, lo);
+    /* the live memtable and the one being flushed, if any */
+    const mt_part *mps[2] = {mt_seek(t->mt, scan_lo_pred, lo),
+                             t->frozen ? mt_seek(t->frozen, scan_lo_pred, lo) : NULL};
     for (size_t i = 0; i < ns; i++)
         pos[i] = sst_seek(t->ssts[i], scan_lo_pred, lo);
     while (!limit || so->rows < limit) {
         /* the smallest key not past the end among all cursors */
         const uint8_t *key = NULL;
         uint32_t klen = 0;
-        if (mp && st_key_token(mp->key) <= end_token) {
-            key = mp->key;
-            klen = mp->klen;
-        } else {
-            mp = NULL;
+        for (int m = 0; m < 2; m++) {
+            const mt_part *mp = mps[m];
+            if (!mp) continue;
+            if (st_key_token(mp->key) > end_token) {
+                mps[m] = NULL;
+                continue;
+            }
+            if (!key || st_bytes_cmp(mp->key, mp->klen, key, klen) < 0) {
+                key = mp->key;
+                klen = mp->klen;
+            }
         }
         for (size_t i = 0; i < ns; i++) {
             const sst_reader *r = t->ssts[i];
@@ -1075,14 +1266,17 @@ static int scan_range(st_table *t, const scan_lo *lo, int64_t end_token, uint32_
         size_t n = 0;
         int64_t pdel = HLN_TS_NONE;
         rtvec rv = {0};
-        mt_rowit mit;
-        bool mt_hit = mp && st_bytes_cmp(mp->key, mp->klen, key, klen) == 0;
-        if (mt_hit) {
+        mt_rowit mit[2];
+        bool mt_hit[2] = {false, false};
+        for (int m = 0; m < 2; m++) {
+            const mt_part *mp = mps[m];
+            if (!mp || st_bytes_cmp(mp->key, mp->klen, key, klen) != 0) continue;
+            mt_hit[m] = true;
             pdel = st_ts_max(pdel, mp->pdel_ts);
             if (rtvec_add(&rv, a, mp->rts, mp->nrts) < 0)
                 return hln_fail(err, HLN_ENOMEM, "out of memory scanning");
-            mt_rowit_init(&mit, mp, &UNBOUNDED, &UNBOUNDED, false);
-            srcs[n++] = &mit.base;
+            mt_rowit_init(&mit[m], mp, &UNBOUNDED, &UNBOUNDED, false);
+            srcs[n++] = &mit[m].base;
         }
         for (size_t i = 0; i < ns; i++) {
             const sst_reader *r = t->ssts[i];
@@ -1119,7 +1313,8 @@ static int scan_range(st_table *t, const scan_lo *lo, int64_t end_token, uint32_
             so->tail = part;
             so->rows += nrows;
         }
-        if (mt_hit) mp = mt_next(mp);
+        for (int m = 0; m < 2; m++)
+            if (mt_hit[m]) mps[m] = mt_next(mps[m]);
     }
     return 0;
 }
@@ -1128,7 +1323,7 @@ int st_scan(st_engine *e, const st_scan_cmd *cmd, hln_arena *a, st_partition **o
 {
     *out = NULL;
     if (!cmd) return hln_fail(err, HLN_EINVAL, "invalid scan command");
-    poll_job(e);
+    poll_bg(e);
     st_table *t = table_find(e, cmd->table_id);
     if (!t) return 0;
     scan_out so = {0};

@@ -1299,6 +1299,67 @@ static void test_batch(void **state)
     tu_cleanup(dir);
 }
 
+/* ---- background flush ------------------------------------------------------ */
+
+/* Memtables over the threshold are written out by the flush thread while
+ * reads and scans go on: right after the write that freezes a memtable, its
+ * rows must still be found (they are only in the frozen memtable then). */
+static void test_background_flush_reads(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp("bg-flush");
+    st_options o = small_opts();
+    o.memtable_flush_bytes = 256 * 1024;
+    o.compaction_disabled = true;
+    st_engine *e = tu_open(dir, &o);
+    assert_non_null(e);
+    static char big[1001];
+    memset(big, 'x', 1000);
+    enum { N = 1500 };
+    for (int i = 0; i < N; i++) {
+        big[0] = (char)('a' + i % 26);
+        st_cell c[1] = {tu_cell(1, 1 + i, big)};
+        assert_int_equal(tu_row(e, T1, i, "k", 1 + i, HLN_TS_NONE, c, 1), 0);
+        /* the first row (flushed long ago, or frozen) and the newest */
+        const char *got = tu_read(e, T1, 0);
+        assert_true(strncmp(got, "k*:1=a", 6) == 0);
+        got = tu_read(e, T1, i);
+        assert_true(strncmp(got, "k*:1=", 5) == 0 && got[5] == 'a' + i % 26);
+        if (i % 97 == 0 || i == N - 1) {
+            st_scan_cmd c;
+            memset(&c, 0, sizeof c);
+            memcpy(c.table_id, T1, 16);
+            c.start_token = INT64_MIN;
+            c.end_token = INT64_MAX;
+            hln_arena a;
+            hln_arena_init(&a, 1 << 16);
+            st_partition *p = NULL;
+            hln_error err;
+            assert_int_equal(st_scan(e, &c, &a, &p, &err), 0);
+            int parts = 0;
+            for (; p; p = p->next, parts++)
+                assert_true(p->token == tu_tok(parts) && p->nrows == 1);
+            hln_arena_free(&a);
+            assert_int_equal(parts, i + 1);
+        }
+        if (i == N / 2) { /* a restart in the middle: nothing in flight is lost */
+            assert_int_equal(tu_close(e), 0);
+            e = tu_open(dir, &o);
+            assert_non_null(e);
+        }
+    }
+    assert_true(st_sstable_count(e, T1) >= 3);
+    assert_int_equal(tu_close(e), 0);
+    e = tu_open(dir, &o);
+    assert_non_null(e);
+    for (int i = 0; i < N; i += 37) {
+        const char *got = tu_read(e, T1, i);
+        assert_true(strncmp(got, "k*:1=", 5) == 0 && got[5] == 'a' + i % 26);
+    }
+    assert_int_equal(tu_close(e), 0);
+    tu_cleanup(dir);
+}
+
 int main(void)
 {
     hln_log_set_level(getenv("HLN_TEST_LOG") ? HLN_LOG_DEBUG : HLN_LOG_ERROR + 1);
@@ -1313,6 +1374,7 @@ int main(void)
         cmocka_unit_test(test_compaction_shadowing),
         cmocka_unit_test(test_compaction_background),
         cmocka_unit_test(test_compaction_log_recovery),
+        cmocka_unit_test(test_background_flush_reads),
         cmocka_unit_test(test_scan),
         cmocka_unit_test(test_drop_table),
         cmocka_unit_test(test_flush_threshold),
