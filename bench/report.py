@@ -99,13 +99,18 @@ def main():
         for f in sorted(glob.glob(os.path.join(jdir, t, "load_*.json"))):
             name = os.path.basename(f)[5:-5]
             loads[(t, name)] = summarize([f])
-    sweeps = {}
+    sweeps = {}      # (target, workload) -> ok runs, each with "fraction" added
+    sweep_bad = []   # (workload, target, fraction, status, message)
     for t in targets:
         for f in sorted(glob.glob(os.path.join(jdir, t, "sweep_*.json"))):
             d = load(f)
-            if not d or d.get("status") != "ok":
+            # sweep_<workload>.<fraction>.json; workload names have no dots
+            w, frac = os.path.basename(f)[6:-5].split(".", 1)
+            if not d or d.get("status") != "ok" or "results" not in d:
+                sweep_bad.append((w, t, frac, (d or {}).get("status", "unreadable"),
+                                  (d or {}).get("message", "")))
                 continue
-            w = os.path.basename(f)[6:-5].rsplit(".", 2)[0]
+            d["fraction"] = float(frac)
             sweeps.setdefault((t, w), []).append(d)
 
     L = []
@@ -164,6 +169,7 @@ def main():
              "| Cassandra p50 / p99 / p99.9 µs | p99 H/C | errors H / C |")
     L.append("|---|---:|---:|---:|---:|---:|---:|---:|")
     unsupported = []
+    not_measured = []
     for w in ORDER:
         h, c = results.get(("helenus", w)), results.get(("cassandra", w))
         if h is None and c is None:
@@ -188,6 +194,8 @@ def main():
         for t, s in (("Helenus", h), ("Cassandra", c)):
             if s and s["status"] == "unsupported":
                 unsupported.append((w, t, s["message"]))
+            elif s and s["status"] != "ok":
+                not_measured.append((w, t, s["status"], s.get("message", "")))
     L.append("")
     extra = []
     for w in ORDER:
@@ -217,6 +225,12 @@ def main():
         L.append("")
         for w, t, m in unsupported:
             L.append("- **%s** on %s: unsupported — %s" % (w, t, " ".join(m.split())))
+        L.append("")
+    if not_measured:
+        L.append("### Not measured")
+        L.append("")
+        for w, t, st, m in not_measured:
+            L.append("- **%s** on %s: %s — %s" % (w, t, st, " ".join(m.split()) or "no message"))
         L.append("")
 
     if loads:
@@ -260,18 +274,32 @@ def main():
     L.append("")
 
     plots = make_plots(out, targets, results, sweeps)
-    if sweeps:
+    half = half_peak_section(targets, results, sweeps, sweep_bad)
+    if half:
+        L.extend(half)
+    if sweeps or sweep_bad:
         L.append("## Latency vs throughput (open loop)")
         L.append("")
-        L.append("| workload | target | target ops/s | achieved ops/s | p50 µs | p99 µs | p99.9 µs |")
-        L.append("|---|---|---:|---:|---:|---:|---:|")
-        for (t, w), runs in sorted(sweeps.items()):
-            for d in sorted(runs, key=lambda d: d["settings"]["rate"]):
-                r = d["results"]
-                L.append("| %s | %s | %s | %s | %s | %s | %s |" % (
-                    w, t, fmt(d["settings"]["rate"]), fmt(r["ops_per_s"]),
-                    fmt(r["latency_us"]["p50"], 1), fmt(r["latency_us"]["p99"], 1),
-                    fmt(r["latency_us"]["p999"], 1)))
+        L.append("Open-loop runs at fractions of each server's own closed-loop median max "
+                 "(so the two servers are offered different rates); latency from the intended "
+                 "start of each operation. \"(behind)\": less than 95% of the offered rate "
+                 "was achieved.")
+        L.append("")
+        L.append("| workload | target | fraction of max | offered ops/s | achieved ops/s | p50 µs "
+                 "| p99 µs | p99.9 µs | errors |")
+        L.append("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+        for w in ORDER:
+            for t in targets:
+                for d in sorted(sweeps.get((t, w), []), key=lambda d: d["fraction"]):
+                    r = d["results"]
+                    L.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                        w, t, "%g" % d["fraction"], fmt(d["settings"]["rate"]),
+                        achieved(d), fmt(r["latency_us"]["p50"], 1),
+                        fmt(r["latency_us"]["p99"], 1), fmt(r["latency_us"]["p999"], 1),
+                        fmt(r.get("errors"))))
+        for w, t, frac, st, msg in sweep_bad:
+            L.append("| %s | %s | %s | – | %s | – | – | – | – |" % (
+                w, t, frac, ("%s: %s" % (st, " ".join(msg.split()))).rstrip(": ")))
         L.append("")
     if plots:
         L.append("## Plots")
@@ -294,6 +322,84 @@ def main():
     with open(os.path.join(out, "report.md"), "w") as f:
         f.write("\n".join(L) + "\n")
     print("wrote", os.path.join(out, "report.md"))
+
+
+def behind(d):
+    """True when an open-loop run achieved less than 95% of the offered rate:
+    the server (or the client) could not keep up, the latencies are queueing."""
+    rate = d["settings"].get("rate") or 0
+    return rate > 0 and d["results"]["ops_per_s"] < 0.95 * rate
+
+
+def achieved(d):
+    return fmt(d["results"]["ops_per_s"]) + (" (behind)" if behind(d) else "")
+
+
+def at_half(runs):
+    """The sweep run at 0.5 of the peak, or None."""
+    for d in runs:
+        if abs(d["fraction"] - 0.5) < 1e-9:
+            return d
+    return None
+
+
+def half_peak_section(targets, results, sweeps, sweep_bad):
+    """'Latency at 50% of peak': every workload swept at 0.5, feature-read (the
+    feature-serving figure) first and spelled out."""
+    ws = [w for w in ORDER if any(at_half(sweeps.get((t, w), [])) for t in targets)
+          or any(b[0] == w and b[2] == "0.5" for b in sweep_bad)]
+    if "feature-read" in ws:
+        ws.remove("feature-read")
+        ws.insert(0, "feature-read")
+    if not ws:
+        return []
+    L = ["## Latency at 50% of peak (open loop)", "",
+         "Each server is offered half of its own closed-loop median max (peak) for the "
+         "workload, open loop; latency from the intended start. Ratios are Helenus / "
+         "Cassandra (below 1: Helenus is faster at its half-peak load). \"(behind)\": "
+         "less than 95% of the offered rate was achieved, so the latencies include "
+         "queueing.", "",
+         "| workload | Helenus peak ops/s | Helenus at 50%: ops/s | Helenus p50 / p99 µs "
+         "| Cassandra peak ops/s | Cassandra at 50%: ops/s | Cassandra p50 / p99 µs "
+         "| p50 H/C | p99 H/C |",
+         "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = {}
+    for w in ws:
+        cells, lat = [], {}
+        for t in ("helenus", "cassandra"):
+            s = results.get((t, w))
+            d = at_half(sweeps.get((t, w), []))
+            bad = [b for b in sweep_bad if b[0] == w and b[1] == t and b[2] == "0.5"]
+            peak = fmt(s["ops_per_s"]) if s and s["status"] == "ok" else (
+                s["status"] if s else "–")
+            if d:
+                r = d["results"]
+                lat[t] = (r["latency_us"]["p50"], r["latency_us"]["p99"], achieved(d))
+                cells += [peak, achieved(d), "%s / %s" % (
+                    fmt(r["latency_us"]["p50"], 1), fmt(r["latency_us"]["p99"], 1))]
+            else:
+                why = bad[0][3] if bad else (s["status"] if s and s["status"] != "ok" else "–")
+                cells += [peak, why, why]
+        h, c = lat.get("helenus"), lat.get("cassandra")
+        r50 = ratio(h[0], c[0]) if h and c else None
+        r99 = ratio(h[1], c[1]) if h and c else None
+        L.append("| %s | %s | %s | %s |" % (w, " | ".join(cells), fmt(r50, 2), fmt(r99, 2)))
+        lines[w] = (h, c, r50, r99, cells)
+    L.append("")
+    if "feature-read" in lines:
+        h, c, r50, r99, cells = lines["feature-read"]
+
+        def say(name, v, cell_peak, cell_why):
+            if v:
+                return "%s %s ops/s, p50 %s µs, p99 %s µs" % (name, v[2], fmt(v[0], 1),
+                                                             fmt(v[1], 1))
+            return "%s %s" % (name, cell_why if cell_why != "–" else "not measured")
+        L.append("**Feature serving (feature-read), latency at 50%% of peak:** %s; %s; "
+                 "p50 H/C %s, p99 H/C %s." % (
+                     say("Helenus", h, cells[0], cells[1]),
+                     say("Cassandra", c, cells[3], cells[4]), fmt(r50, 2), fmt(r99, 2)))
+        L.append("")
+    return L
 
 
 def make_plots(out, targets, results, sweeps):
@@ -322,6 +428,12 @@ def make_plots(out, targets, results, sweeps):
                         xs.append(j + i * width)
                         ys.append(s[key])
                 ax.bar(xs, ys, width, label=t, color=colors.get(t))
+                for j, w in enumerate(ws):
+                    s = results.get((t, w))
+                    if not s or s["status"] != "ok":
+                        ax.text(j + i * width, 0.02, s["status"] if s else "–", rotation=90,
+                                ha="center", va="bottom", fontsize=7, color=colors.get(t),
+                                transform=ax.get_xaxis_transform())
             ax.set_xticks([j + width * (len(targets) - 1) / 2 for j in range(len(ws))])
             ax.set_xticklabels(ws, rotation=30, ha="right")
             ax.set_ylabel(label)

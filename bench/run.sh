@@ -21,7 +21,9 @@
 #
 # Environment: CASS_HEAP (peer heap, default 2G), BENCH_CONNECTIONS (4),
 # BENCH_CONCURRENCY (64), BENCH_CLIENT_THREADS (1); BENCH_WARMUP,
-# BENCH_DURATION, BENCH_REPS override the mode's values (for smoke tests).
+# BENCH_DURATION, BENCH_REPS override the mode's values (for smoke tests);
+# BENCH_RUN_SLACK, BENCH_OPS_LIMIT, BENCH_MIN_FREE_GB, BENCH_STOP_LIMIT bound
+# each run, the disk use and the Helenus stop (see below).
 #
 # What happens, per target (helenus, then cassandra):
 #   1. start the server pinned to its CPUs (taskset), fresh data directory;
@@ -36,7 +38,7 @@
 # started are stopped (by PID), also on Ctrl-C.
 set -euo pipefail
 
-usage() { sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; exit 2; }
 [ $# -ge 1 ] || usage
 MODE="$1"; shift
 case "$MODE" in quick|full) ;; -h|--help) usage ;; *) usage ;; esac
@@ -68,14 +70,27 @@ LOG="$OUT/logs/run.log"
 
 log() { echo "[$(date -u +%H:%M:%S)] $*" | tee -a "$LOG" >&2; }
 
+# disk: the data directory's size and the free space left on its file system
+# (Helenus does not compact yet, so every write stays on disk until the target ends)
+free_gb() { df -P -k "$WORK" | awk 'NR == 2 {printf "%.1f\n", $4 / 1048576}'; }
+disk_note() { echo "data dir $(du -sk "$1" 2>/dev/null | awk '{printf "%.2f", $1 / 1048576}') GiB, $(free_gb) GiB free"; }
+disk_low() { awk -v f="$(free_gb)" -v m="$MIN_FREE_GB" 'BEGIN {exit !(f < m)}'; }
+
 # ---- mode parameters ----------------------------------------------------------
+# SWEEP_WORKLOADS: open-loop runs at SWEEP_FRACTIONS of the workload's median
+# closed-loop max; "workload:f1,f2" gives a workload its own fractions.
+# feature-read is swept at 0.5 in both modes: "throughput and latency at 50 %
+# of the peak rate" is the figure asked for the feature-serving workload.
 if [ "$MODE" = quick ]; then
+    # ~11 min on the 2-core reference machine (both targets)
     WARMUP=3; DURATION=5; REPS=3
     SWEEP_FRACTIONS="0.25 0.5 0.8"
-    SWEEP_WORKLOADS="standard1-read standard1-write"
+    SWEEP_WORKLOADS="standard1-read standard1-write feature-read:0.5"
     K_STD=100000; K_FEAT=5000; K_IOT=1000; K_BLOB=500; K_VEC=2000
 else
-    WARMUP=10; DURATION=30; REPS=5
+    # ~75 min on the 2-core reference machine (both targets): per target
+    # 11 timed workloads x 5 x 25 s + 6 sweeps x 5 fractions x 25 s + loads
+    WARMUP=5; DURATION=20; REPS=5
     SWEEP_FRACTIONS="0.1 0.3 0.5 0.7 0.9"
     SWEEP_WORKLOADS="standard1-read standard1-write standard1-mixed feature-read iot-write iot-read"
     K_STD=1000000; K_FEAT=50000; K_IOT=10000; K_BLOB=5000; K_VEC=10000
@@ -92,6 +107,21 @@ CONNS="${BENCH_CONNECTIONS:-4}"
 VEC_CLIENT=(--connections 1 --concurrency 2)
 CONC="${BENCH_CONCURRENCY:-64}"
 THREADS="${BENCH_CLIENT_THREADS:-1}"
+# bounds: a timed run is killed WARMUP + DURATION + BENCH_RUN_SLACK (120) s after
+# its start, an ops-bound one (loads, blob-load) after BENCH_OPS_LIMIT (1800) s; no
+# write workload starts with less than BENCH_MIN_FREE_GB (10) GiB free on the
+# data directory's file system
+RUN_LIMIT_S=$((WARMUP + DURATION + ${BENCH_RUN_SLACK:-120}))
+OPS_LIMIT_S="${BENCH_OPS_LIMIT:-1800}"
+MIN_FREE_GB="${BENCH_MIN_FREE_GB:-10}"
+
+sweep_fractions_of() {  # WORKLOAD -> its sweep fractions (empty: not swept)
+    local e
+    for e in $SWEEP_WORKLOADS; do
+        if [ "$e" = "$1" ]; then echo "$SWEEP_FRACTIONS"; return; fi
+        if [ "${e%%:*}" = "$1" ] && [ "$e" != "${e%%:*}" ]; then echo "${e#*:}" | tr ',' ' '; return; fi
+    done
+}
 
 keys_of() {
     case "$1" in
@@ -203,6 +233,13 @@ json.dump({
 }, open(sys.argv[1], "w"), indent=2)
 PY
 log "results in $OUT; pinning: $PINNING; sync: $SYNC; targets: $TARGETS"
+log "$WARMUP s warm-up + $DURATION s x $REPS per workload; data in $WORK, $(free_gb) GiB free"
+if [ "$MODE" = full ] && [[ " $TARGETS " == *" helenus "* ]] && [ "$DURATION" -ge 20 ] \
+        && awk -v f="$(free_gb)" 'BEGIN {exit !(f < 70)}'; then
+    log "warning: a full run leaves ~60 GB of Helenus data on disk on the reference machine" \
+        "(no compaction yet; more on a faster one); write workloads are skipped below" \
+        "$MIN_FREE_GB GiB free (BENCH_MIN_FREE_GB)"
+fi
 
 # ---- helpers ---------------------------------------------------------------------------------
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
@@ -220,9 +257,23 @@ stress() {
     local target="$1" port="$2" label="$3"; shift 3
     local json="$OUT/json/$target/$label.json"
     mkdir -p "$OUT/json/$target"
-    local rc=0
-    $(pin "$CLIENT_CPUS") "$STRESS" --host 127.0.0.1 --port "$port" --json "$json" --quiet \
+    local rc=0 limit="$RUN_LIMIT_S"
+    # ops-bound runs (loads, blob-load) get the larger limit
+    [[ " $* " == *" --ops "* ]] && limit="$OPS_LIMIT_S"
+    rm -f "$json"
+    echo "[$(date -u +%H:%M:%S)] $label: $*" >> "$OUT/logs/$target-stress.log"
+    timeout --kill-after=10 "$limit" \
+        $(pin "$CLIENT_CPUS") "$STRESS" --host 127.0.0.1 --port "$port" --json "$json" --quiet \
         --threads "$THREADS" "$@" >> "$OUT/logs/$target-stress.log" 2>&1 || rc=$?
+    if [ ! -s "$json" ]; then  # killed or crashed: leave a record for the report
+        if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+            printf '{"status": "timeout", "message": "killed after the run limit of %s s"}\n' \
+                "$limit" > "$json"
+        else
+            printf '{"status": "failed", "message": "helenus-stress exited with %s, no JSON"}\n' \
+                "$rc" > "$json"
+        fi
+    fi
     echo "$rc"
 }
 
@@ -299,6 +350,7 @@ run_target() {
         [ "$rc" = 0 ] || log "[$target] load $set: exit $rc"
         if ! kill -0 "$pid" 2>/dev/null; then log "[$target] server died"; break; fi
     done
+    log "[$target] loaded: $(disk_note "$tdir")"
 
     # measured workloads
     local w k i extra
@@ -310,8 +362,19 @@ run_target() {
             blob-*) extra=(--connections 2 --concurrency 8) ;;
             vector-*) extra=("${VEC_CLIENT[@]}") ;;
         esac
-        local files=()
+        local files=() writes=0
+        case "$w" in *-write|*-load|*-mixed) writes=1 ;; esac
+        if [ "$writes" = 1 ] && disk_low; then
+            log "[$target] $w: skipped, less than $MIN_FREE_GB GiB free ($(disk_note "$tdir"))"
+            printf '{"status": "skipped", "message": "less than %s GiB of disk free"}\n' \
+                "$MIN_FREE_GB" > "$OUT/json/$target/$w.1.json"
+            continue
+        fi
         for i in $(seq "$REPS"); do
+            if [ "$writes" = 1 ] && [ "$i" -gt 1 ] && disk_low; then
+                log "[$target] $w: stopped after $((i - 1)) runs, less than $MIN_FREE_GB GiB free"
+                break
+            fi
             if [ "$w" = blob-load ]; then
                 rc="$(stress "$target" "$port" "$w.$i" --workload "$w" --keys "$k" \
                       --ops $((K_BLOB * 2)) --warmup "$WARMUP" "${extra[@]}")"
@@ -324,15 +387,20 @@ run_target() {
             [ "$rc" = 0 ] || log "[$target] $w run $i: exit $rc"
         done
         local med; med="$(median_ops "${files[@]}")"
-        [ "$rc" = 3 ] || log "[$target] $w: median $(printf '%.0f' "$med") ops/s"
-        if [[ " $SWEEP_WORKLOADS " == *" $w "* ]] && [ "${med%.*}" -gt 0 ]; then
+        [ "$rc" = 3 ] || log "[$target] $w: median $(printf '%.0f' "$med") ops/s; $(disk_note "$tdir")"
+        local fracs; fracs="$(sweep_fractions_of "$w")"
+        if [ -n "$fracs" ] && [ "${med%.*}" -gt 0 ]; then
             local f rate
-            for f in $SWEEP_FRACTIONS; do
+            for f in $fracs; do
                 rate="$("$PY" -c "print(max(1, round($med * $f)))")"
+                if [ "$writes" = 1 ] && disk_low; then
+                    log "[$target] sweep $w: stopped, less than $MIN_FREE_GB GiB free"; break
+                fi
                 rc="$(stress "$target" "$port" "sweep_$w.$f" --workload "$w" --keys "$k" \
                       --duration "$DURATION" --warmup "$WARMUP" --rate "$rate" "${extra[@]}")"
                 [ "$rc" = 0 ] || log "[$target] sweep $w at $rate/s: exit $rc"
             done
+            log "[$target] sweep $w at $fracs of max: done"
         fi
     done
 
@@ -342,7 +410,16 @@ run_target() {
     du_live="$(du -sb "$tdir" 2>/dev/null | cut -f1)"
     t1="$(date +%s.%N)"
     if [ "$target" = helenus ]; then
+        # bounded: SIGKILL after BENCH_STOP_LIMIT s (default 300)
         kill -TERM "$pid" 2>/dev/null || true
+        local n=0
+        while kill -0 "$pid" 2>/dev/null && [ "$n" -lt $((${BENCH_STOP_LIMIT:-300} * 10)) ]; do
+            sleep 0.1; n=$((n + 1))
+        done
+        if kill -0 "$pid" 2>/dev/null; then
+            log "[$target] still running ${BENCH_STOP_LIMIT:-300} s after SIGTERM: SIGKILL"
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
         wait "$pid" 2>/dev/null || true
         HPID=""
     else
