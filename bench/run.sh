@@ -199,7 +199,7 @@ fi
 # ---- machine and versions ----------------------------------------------------------------
 HELENUS_VERSION="$("$HELENUS_BIN" --version 2>&1 | head -n1)"
 GIT_COMMIT="$(git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo unknown)"
-GIT_DIRTY="$(git -C "$ROOT" status --porcelain 2>/dev/null | wc -l)"
+GIT_DIRTY="$(git -C "$ROOT" status --porcelain -- . ":!bench/results" 2>/dev/null | wc -l)"
 CASS_VERSION="$(ls "$BENCH"/cassandra/lib/cassandra-all-*.jar 2>/dev/null | head -n1 | sed 's/.*cassandra-all-\(.*\)\.jar/\1/' || true)"
 "$PY" - "$OUT/json/machine.json" <<PY
 import json, os, platform, subprocess, sys
