@@ -488,7 +488,14 @@ int cp_run(cp_job *j)
 
 void cp_run_job(void *job)
 {
-    cp_run(job);
+    cp_job *j = job;
+    if (j->retire) {
+        cp_retire_inputs(j);
+        for (size_t i = 0; i < j->nin; i++)
+            sst_close(j->in[i]);
+        return;
+    }
+    cp_run(j);
 }
 
 /* ---- the worker ------------------------------------------------------------------ */

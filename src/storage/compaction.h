@@ -39,6 +39,8 @@ typedef struct cp_job {
     uint64_t out_gen;
     char *log_path; /* the compaction log */
     atomic_bool cancel;
+    bool background; /* run by the worker (installed by poll), not st_compact */
+    bool retire;     /* resubmitted after install: delete and close the inputs */
     /* results, valid once the job is done */
     int rc; /* 0, HLN_ECANCELED when cancelled, or the error */
     hln_error err;
@@ -57,7 +59,8 @@ void cp_job_free(cp_job *j); /* does not close inputs or output */
  * opens the output. On failure or cancellation the temp output and the log
  * are removed and job->rc says why. Returns job->rc. */
 int cp_run(cp_job *j);
-/* cp_run for a worker. */
+/* cp_run for a worker; for a job marked retire, cp_retire_inputs and
+ * closing the inputs instead. */
 void cp_run_job(void *job);
 
 /* After a successful job has been installed (inputs no longer used): deletes

@@ -703,6 +703,10 @@ static size_t pick_bucket(const st_table *t, uint32_t min_threshold, sst_reader 
  * the inputs available again) and frees the job. */
 static void install_job(st_engine *e, cp_job *j)
 {
+    if (j->retire) { /* back from deleting its inputs on the worker */
+        cp_job_free(j);
+        return;
+    }
     st_table *t = table_find(e, j->table_id);
     if (j->rc == 0 && t) {
         size_t k = 0;
@@ -713,11 +717,21 @@ static void install_job(st_engine *e, cp_job *j)
         if (j->out) t->ssts[k++] = j->out; /* inputs freed >= 2 slots */
         t->nssts = k;
         if (k > 1) qsort(t->ssts, k, sizeof(*t->ssts), sst_gen_cmp);
-        cp_retire_inputs(j);
         HLN_INFO("storage: compacted %zu sstables of %s (%" PRIu64 " bytes, %" PRIu64
                  " partitions) into %s (%" PRIu64 " bytes, %" PRIu64 " partitions) in %.2f s",
                  j->nin, t->dir, j->bytes_in, j->parts_in, j->out ? j->out_path : "nothing",
                  j->bytes_out, j->parts_out, j->seconds);
+        /* Deleting the inputs goes back to the worker: the last close of a
+           big unlinked file frees its blocks and took ~70 ms per file on the
+           shard thread. The job stays e->job until then (no new compaction
+           starts; close and drop wait for it). */
+        if (j->background) {
+            j->retire = true;
+            e->job = j;
+            cp_worker_submit(e->cw, j);
+            return;
+        }
+        cp_retire_inputs(j);
         for (size_t i = 0; i < j->nin; i++)
             sst_close(j->in[i]);
     } else {
@@ -763,6 +777,7 @@ static void maybe_compact(st_engine *e)
         t->next_gen++;
         for (size_t i = 0; i < k; i++)
             j->in[i]->compacting = true;
+        j->background = true;
         e->job = j;
         e->cp_next = (e->cp_next + step + 1) % e->ntables;
         cp_worker_submit(e->cw, j);
@@ -785,11 +800,12 @@ static void poll_job(st_engine *e)
  * installs what it did. */
 static void finish_job(st_engine *e, bool cancel)
 {
-    if (!e->job) return;
-    if (cancel) atomic_store(&e->job->cancel, true);
-    cp_job *j = cp_worker_wait(e->cw);
-    e->job = NULL;
-    if (j) install_job(e, j);
+    while (e->job) { /* twice for a job that then deletes its inputs */
+        if (cancel) atomic_store(&e->job->cancel, true);
+        cp_job *j = cp_worker_wait(e->cw);
+        e->job = NULL;
+        if (j) install_job(e, j);
+    }
 }
 
 /* Installs whatever the flush and compaction threads have finished. */
