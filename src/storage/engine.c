@@ -68,6 +68,7 @@
 
 #include "storage/commitlog/commitlog.h"
 #include "storage/compaction.h"
+#include "storage/janitor.h"
 #include "storage/memtable/memtable.h"
 #include "storage/sstable/sstable.h"
 #include "storage/storageInt.h"
@@ -106,6 +107,7 @@ struct st_engine {
     cp_job *job;         /* the compaction running in the background, if any */
     cp_worker *fw;       /* the flush thread, started with the first background flush */
     struct fl_job *fjob; /* the flush running in the background, if any */
+    st_janitor *jn;      /* deletes retired commitlog segments */
     size_t cp_next;      /* round-robin start among tables */
 };
 
@@ -925,6 +927,8 @@ static void engine_free(st_engine *e)
     finish_job(e, true);
     cp_worker_stop(e->cw);
     e->cw = NULL;
+    jn_stop(e->jn); /* after cl_close: the log queues nothing more */
+    e->jn = NULL;
     for (size_t i = 0; i < e->ntables; i++)
         table_free(e->tables[i]);
     hln_free(e->tables);
@@ -971,6 +975,13 @@ int st_open(st_engine **out, const char *dir, const st_options *opts, st_table_e
     if (rc == 0) rc = load_tables(e, err);
     if (rc == 0)
         rc = cl_open(&e->cl, e->cl_dir, e->o.segment_bytes, e->o.sync == ST_SYNC_BATCH, err);
+    if (rc == 0) {
+        hln_error jerr = {0};
+        if (jn_start(&e->jn, &jerr) == 0)
+            cl_set_deleter(e->cl, jn_unlink, e->jn);
+        else /* segments are then deleted on this thread */
+            HLN_WARN("storage: %s", jerr.msg);
+    }
     if (rc == 0) rc = cl_replay(e->cl, e->o.ignore_replay_errors, replay_one, e, err);
     if (rc == 0) rc = cl_start(e->cl, err);
     if (rc == 0) rc = st_flush(e, err);

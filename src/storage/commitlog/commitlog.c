@@ -109,6 +109,8 @@ struct cl_log {
     uint64_t synced_size; /* the prefix of the current segment known durable */
     bool unsynced, need_roll, started, replayed;
     uint64_t next_seq;
+    void (*del)(void *ud, char *path); /* cl_set_deleter */
+    void *del_ud;
     /* what cl_start must do to the newest replayed segment before it may
        get a successor (set by cl_replay) */
     struct {
@@ -770,6 +772,12 @@ int cl_mark_dirty(cl_log *l, uint64_t seq, const uint8_t id[16])
     return 0;
 }
 
+void cl_set_deleter(cl_log *l, void (*del)(void *ud, char *path), void *ud)
+{
+    l->del = del;
+    l->del_ud = ud;
+}
+
 int cl_delete_clean(cl_log *l, hln_error *err)
 {
     size_t j = 0, deleted = 0;
@@ -777,6 +785,13 @@ int cl_delete_clean(cl_log *l, hln_error *err)
     for (size_t i = 0; i < l->nsegs; i++) {
         cl_segment *s = l->segs[i];
         if (s != l->cur && s->ndirty == 0) {
+            char *p = l->del ? hln_strdup(s->path) : NULL;
+            if (p) { /* the deleter's thread unlinks it (no dir fsync needed:
+                        a segment that comes back is replayed harmlessly) */
+                l->del(l->del_ud, p);
+                seg_free(s);
+                continue;
+            }
             if (unlink(s->path) < 0 && errno != ENOENT && rc == 0) {
                 rc = hln_fail(err, HLN_EIO, "cannot delete %s: %s", s->path, strerror(errno));
                 l->segs[j++] = s;

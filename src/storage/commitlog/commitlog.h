@@ -61,6 +61,10 @@ int cl_mark_dirty(cl_log *l, uint64_t seq, const uint8_t id[16]);
 /* Table id's data in segments with seq < before_seq is flushed: forget it
  * there, then delete every non-current segment with no dirty table left. */
 int cl_mark_clean(cl_log *l, const uint8_t id[16], uint64_t before_seq, hln_error *err);
+/* From now on, segments cl_delete_clean retires go to del(ud, path) (which
+ * takes ownership of the hln_malloc'd path and deletes the file, e.g. on
+ * another thread) instead of being unlinked here. */
+void cl_set_deleter(cl_log *l, void (*del)(void *ud, char *path), void *ud);
 /* Deletes every non-current segment with no dirty table. */
 int cl_delete_clean(cl_log *l, hln_error *err);
 /* The dirty tables of the oldest non-current segment (n = 0 if none); the
