@@ -404,6 +404,18 @@ static int write_memtable(const mt_table *mt, const uint8_t table_id[16], const 
     return sst_writer_finish(w, err);
 }
 
+/* Creates t's directory (and makes its entry durable) before its first
+ * sstable. */
+static int table_dir_durable(st_engine *e, st_table *t, hln_error *err)
+{
+    if (t->dir_durable) return 0;
+    int rc;
+    if ((rc = hln_mkdirs(t->dir, err)) < 0 || (rc = hln_fsync_dir(e->tables_dir, err)) < 0)
+        return rc;
+    t->dir_durable = true;
+    return 0;
+}
+
 /* ---- background flush ----------------------------------------------------
  * When a memtable passes the threshold on the write path, it is frozen (the
  * commitlog rolled first, so every record of it is in an older segment), a
@@ -541,11 +553,7 @@ static int flush_background(st_engine *e, st_table *t, hln_error *err)
                                         e->o.background_ud, err)) < 0)
         return rc;
     if (cl_current_has_records(e->cl) && (rc = cl_roll(e->cl, err)) < 0) return rc;
-    if (!t->dir_durable) {
-        if ((rc = hln_mkdirs(t->dir, err)) < 0 || (rc = hln_fsync_dir(e->tables_dir, err)) < 0)
-            return rc;
-        t->dir_durable = true;
-    }
+    if ((rc = table_dir_durable(e, t, err)) < 0) return rc;
     mt_table *fresh = mt_new();
     if (!fresh) return hln_fail(err, HLN_ENOMEM, "out of memory flushing");
     t->frozen = t->mt;
@@ -570,11 +578,7 @@ static int flush_table(st_engine *e, st_table *t, bool retire, hln_error *err)
     }
     if (mt_partition_count(t->mt) > 0) {
         if (retire && cl_current_has_records(e->cl) && (rc = cl_roll(e->cl, err)) < 0) return rc;
-        if (!t->dir_durable) {
-            if ((rc = hln_mkdirs(t->dir, err)) < 0 || (rc = hln_fsync_dir(e->tables_dir, err)) < 0)
-                return rc;
-            t->dir_durable = true;
-        }
+        if ((rc = table_dir_durable(e, t, err)) < 0) return rc;
         mt_table *fresh = mt_new();
         if (!fresh) return hln_fail(err, HLN_ENOMEM, "out of memory flushing");
         uint64_t gen = t->next_gen;

@@ -146,6 +146,37 @@ static const uint8_t *copy_bytes(hln_arena *a, const uint8_t *p, uint32_t n, boo
     return q;
 }
 
+/* The next column among the cursors cur[] over the cells of same[0..m):
+ * advances every cursor past the smallest column id and returns that
+ * column's winning version (st_cell_supersedes), its source in *src; NULL
+ * when every cursor is at its end. */
+static const st_cell *next_column(const st_row *const *same, uint32_t m, uint32_t *cur,
+                                  uint32_t *src)
+{
+    bool any = false;
+    uint32_t col = 0;
+    for (uint32_t j = 0; j < m; j++) {
+        if (cur[j] < same[j]->ncells) {
+            uint32_t c = same[j]->cells[cur[j]].col_id;
+            if (!any || c < col) col = c;
+            any = true;
+        }
+    }
+    if (!any) return NULL;
+    const st_cell *win = NULL;
+    for (uint32_t j = 0; j < m; j++) {
+        while (cur[j] < same[j]->ncells && same[j]->cells[cur[j]].col_id == col) {
+            const st_cell *c = &same[j]->cells[cur[j]];
+            if (!win || st_cell_supersedes(c, win)) {
+                win = c;
+                *src = j;
+            }
+            cur[j]++;
+        }
+    }
+    return win;
+}
+
 /* Combines the m rows (same ck) in same[] into *out; *live tells whether it
  * has anything live under the partition deletion pdel. */
 static int merge_one(const st_row **same, const bool *stable, uint32_t m, int64_t pdel,
@@ -172,35 +203,14 @@ static int merge_one(const st_row **same, const bool *stable, uint32_t m, int64_
         cells = hln_arena_alloc(a, total * sizeof(st_cell));
         if (!cells) return HLN_ENOMEM;
     }
-    for (;;) {
-        /* smallest column id among the cursors */
-        bool any = false;
-        uint32_t col = 0;
-        for (uint32_t j = 0; j < m; j++) {
-            if (cur[j] < same[j]->ncells) {
-                uint32_t c = same[j]->cells[cur[j]].col_id;
-                if (!any || c < col) col = c;
-                any = true;
-            }
-        }
-        if (!any) break;
-        const st_cell *win = NULL;
-        bool win_stable = false;
-        for (uint32_t j = 0; j < m; j++) {
-            while (cur[j] < same[j]->ncells && same[j]->cells[cur[j]].col_id == col) {
-                const st_cell *c = &same[j]->cells[cur[j]];
-                if (!win || st_cell_supersedes(c, win)) {
-                    win = c;
-                    win_stable = stable[j];
-                }
-                cur[j]++;
-            }
-        }
+    const st_cell *win;
+    uint32_t src = 0;
+    while ((win = next_column(same, m, cur, &src)) != NULL) {
         if (!cell_is_tomb(win) && win->ts > shadow) {
             st_cell *o = &cells[nout++];
             *o = *win;
             o->flags = 0;
-            o->val = copy_bytes(a, win->val, win->len, win_stable, &rc);
+            o->val = copy_bytes(a, win->val, win->len, stable[src], &rc);
             if (rc) return rc;
         }
     }
@@ -294,29 +304,11 @@ bool st_reconcile_row(const st_row *const *same, uint32_t m, int64_t pdel, const
     out->cklen = same[0]->cklen;
     out->del_ts = del;
     out->marker_ts = marker > shadow ? marker : HLN_TS_NONE;
-    uint32_t nout = 0;
-    for (;;) {
-        bool any = false;
-        uint32_t col = 0;
-        for (uint32_t j = 0; j < m; j++) {
-            if (cur[j] < same[j]->ncells) {
-                uint32_t c = same[j]->cells[cur[j]].col_id;
-                if (!any || c < col) col = c;
-                any = true;
-            }
-        }
-        if (!any) break;
-        const st_cell *win = NULL;
-        for (uint32_t j = 0; j < m; j++) {
-            while (cur[j] < same[j]->ncells && same[j]->cells[cur[j]].col_id == col) {
-                const st_cell *c = &same[j]->cells[cur[j]];
-                if (!win || st_cell_supersedes(c, win)) win = c;
-                cur[j]++;
-            }
-        }
-        /* the winner is the newest: if it is shadowed, so is every version */
+    uint32_t nout = 0, src;
+    const st_cell *win;
+    /* the winner is the newest: if it is shadowed, so is every version */
+    while ((win = next_column(same, m, cur, &src)) != NULL)
         if (win->ts > shadow) cells[nout++] = *win;
-    }
     out->cells = nout ? cells : NULL;
     out->ncells = nout;
     return out->marker_ts != HLN_TS_NONE || out->del_ts != HLN_TS_NONE || nout > 0;
