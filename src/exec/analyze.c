@@ -216,6 +216,41 @@ static const char *pk_list(actx *c)
     return s ? s : "";
 }
 
+/* Merges an equality or a one-sided range relation into the restriction x
+ * of what (a column name, or the partition key list of token()), with
+ * Cassandra's error wording; noun is "Column" or "Columns". */
+static int merge_bound(actx *c, ex_restr *x, const cql_relation *rel, const char *what,
+                       const char *noun)
+{
+    if (x->eq)
+        return hln_fail(c->err, HLN_EINVAL,
+                        "%s cannot be restricted by more than one relation if it includes an "
+                        "Equal",
+                        what);
+    if (rel->op == CQL_OP_EQ) {
+        if (x->lo || x->hi)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "%s \"%s\" cannot be restricted by both an equality and an "
+                            "inequality relation",
+                            noun, what);
+        x->eq = rel->term;
+        return 0;
+    }
+    bool lower = rel->op == CQL_OP_GT || rel->op == CQL_OP_GE;
+    if (lower ? x->lo != NULL : x->hi != NULL)
+        return hln_fail(c->err, HLN_EINVAL,
+                        "More than one restriction was found for the %s bound on %s",
+                        lower ? "start" : "end", what);
+    if (lower) {
+        x->lo = rel->term;
+        x->lo_incl = rel->op == CQL_OP_GE;
+    } else {
+        x->hi = rel->term;
+        x->hi_incl = rel->op == CQL_OP_LE;
+    }
+    return 0;
+}
+
 /* token(a, b) op term: the columns must be the partition key, in order;
  * relations merge as a column's do (Cassandra's TokenRestriction). */
 static int add_token_relation(actx *c, const cql_relation *rel)
@@ -240,47 +275,15 @@ static int add_token_relation(actx *c, const cql_relation *rel)
                         "The token function arguments must be in the partition key order: %s",
                         pk_list(c));
     spec(c, rel->term, "partition key token", hln_type_by_kind(HLN_T_BIGINT));
-    ex_restr *x = &c->tok;
     const char *cols = pk_list(c);
     switch (rel->op) {
     case CQL_OP_EQ:
-        if (x->eq)
-            return hln_fail(c->err, HLN_EINVAL,
-                            "%s cannot be restricted by more than one relation if it includes an "
-                            "Equal",
-                            cols);
-        if (x->lo || x->hi)
-            return hln_fail(c->err, HLN_EINVAL,
-                            "Columns \"%s\" cannot be restricted by both an equality and an "
-                            "inequality relation",
-                            cols);
-        x->eq = rel->term;
-        break;
     case CQL_OP_GT:
     case CQL_OP_GE:
     case CQL_OP_LT:
-    case CQL_OP_LE: {
-        bool lower = rel->op == CQL_OP_GT || rel->op == CQL_OP_GE;
-        if (x->eq)
-            return hln_fail(c->err, HLN_EINVAL,
-                            "%s cannot be restricted by more than one relation if it includes an "
-                            "Equal",
-                            cols);
-        if (lower && x->lo)
-            return hln_fail(c->err, HLN_EINVAL,
-                            "More than one restriction was found for the start bound on %s", cols);
-        if (!lower && x->hi)
-            return hln_fail(c->err, HLN_EINVAL,
-                            "More than one restriction was found for the end bound on %s", cols);
-        if (lower) {
-            x->lo = rel->term;
-            x->lo_incl = rel->op == CQL_OP_GE;
-        } else {
-            x->hi = rel->term;
-            x->hi_incl = rel->op == CQL_OP_LE;
-        }
+    case CQL_OP_LE:
+        if ((rc = merge_bound(c, &c->tok, rel, cols, "Columns")) != 0) return rc;
         break;
-    }
     default:
         return hln_fail(c->err, HLN_EINVAL, "Unsupported \"%s\" relation on token(%s)",
                         op_str(rel->op), cols);
@@ -302,45 +305,11 @@ static int add_relation(actx *c, ex_restr *rs, const cql_relation *rel)
     spec_col(c, rel->term, col);
     switch (rel->op) {
     case CQL_OP_EQ:
-        if (x->eq)
-            return hln_fail(c->err, HLN_EINVAL,
-                            "%s cannot be restricted by more than one relation if it includes an "
-                            "Equal",
-                            col->name);
-        if (x->lo || x->hi)
-            return hln_fail(c->err, HLN_EINVAL,
-                            "Column \"%s\" cannot be restricted by both an equality and an "
-                            "inequality relation",
-                            col->name);
-        x->eq = rel->term;
-        return 0;
     case CQL_OP_GT:
     case CQL_OP_GE:
     case CQL_OP_LT:
-    case CQL_OP_LE: {
-        bool lower = rel->op == CQL_OP_GT || rel->op == CQL_OP_GE;
-        if (x->eq)
-            return hln_fail(c->err, HLN_EINVAL,
-                            "%s cannot be restricted by more than one relation if it includes an "
-                            "Equal",
-                            col->name);
-        if (lower && x->lo)
-            return hln_fail(c->err, HLN_EINVAL,
-                            "More than one restriction was found for the start bound on %s",
-                            col->name);
-        if (!lower && x->hi)
-            return hln_fail(c->err, HLN_EINVAL,
-                            "More than one restriction was found for the end bound on %s",
-                            col->name);
-        if (lower) {
-            x->lo = rel->term;
-            x->lo_incl = rel->op == CQL_OP_GE;
-        } else {
-            x->hi = rel->term;
-            x->hi_incl = rel->op == CQL_OP_LE;
-        }
-        return 0;
-    }
+    case CQL_OP_LE:
+        return merge_bound(c, x, rel, col->name, "Column");
     case CQL_OP_NE:
         return hln_fail(c->err, HLN_EINVAL, "Unsupported \"!=\" relation: %s %s %s", col->name,
                         op_str(rel->op), term_str(c, rel->term));
