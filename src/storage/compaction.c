@@ -587,15 +587,6 @@ void *cp_worker_poll(cp_worker *w)
     return j;
 }
 
-bool cp_worker_busy(const cp_worker *w)
-{
-    cp_worker *m = (cp_worker *)w;
-    pthread_mutex_lock(&m->mu);
-    bool busy = m->job != NULL;
-    pthread_mutex_unlock(&m->mu);
-    return busy;
-}
-
 void *cp_worker_wait(cp_worker *w)
 {
     pthread_mutex_lock(&w->mu);

@@ -87,8 +87,6 @@ void cp_worker_submit(cp_worker *w, void *job);
 /* The finished job (taken), or NULL if none is running or it is still
  * running. Non-blocking. */
 void *cp_worker_poll(cp_worker *w);
-/* True if a submitted job has not been taken back yet. */
-bool cp_worker_busy(const cp_worker *w);
 /* Waits for the submitted job and takes it; NULL if none. */
 void *cp_worker_wait(cp_worker *w);
 /* Stops and joins the thread; a job still submitted must have been taken. */
