@@ -35,14 +35,38 @@
 
 #define HLN_TS_NONE INT64_MIN
 
-enum { ST_CELL_TOMBSTONE = 1 };
+/* Cell kinds (st_cell.flags).
+ *  ST_CELL_TOMBSTONE  a deleted cell: value ignored; shadows older versions
+ *                     of the same (column, path).
+ *  ST_CELL_COLDEL     a column deletion ("complex deletion" in Cassandra):
+ *                     deletes every cell of col_id, whatever its path, with
+ *                     timestamp <= ts. Carries no path and no value. It is
+ *                     how a non-frozen collection or UDT is overwritten
+ *                     (COLDEL at ts-1, then the new elements at ts) or
+ *                     deleted (COLDEL at ts). At most one per column per row
+ *                     after reconciliation (the newest wins). */
+enum { ST_CELL_TOMBSTONE = 1, ST_CELL_COLDEL = 2 };
 
+/* A cell is keyed by (col_id, path). path is empty (len 0) for a simple
+ * column; for an element of a non-frozen collection or a field of a
+ * non-frozen UDT it is a byte-comparable key chosen by exec (list: time-
+ * based element id, set/map: comparable encoding of the element/key, UDT:
+ * field number), so storage orders elements with plain st_bytes_cmp.
+ *
+ * Order of cells in a row: by col_id; within a column a COLDEL first, then
+ * by path (st_bytes_cmp). Storage never interprets paths or values.
+ *
+ * Expiry: a cell with expires != 0 is "expiring"; once expires <= the read's
+ * now_sec it is dead and behaves exactly as a tombstone with the same ts
+ * (it still shadows older versions; it is never returned as live). */
 typedef struct st_cell {
     uint32_t col_id;
-    uint8_t flags;   /* ST_CELL_TOMBSTONE: value is ignored */
+    uint8_t flags;   /* ST_CELL_TOMBSTONE or ST_CELL_COLDEL, or 0 (live) */
     int64_t ts;      /* write timestamp, microseconds */
-    int32_t ttl;     /* later: seconds, 0 = none */
-    int64_t expires; /* later: local expiry time (seconds), 0 = none */
+    int32_t ttl;     /* seconds, 0 = none */
+    int64_t expires; /* local expiry time (seconds since the epoch), 0 = none */
+    const uint8_t *path; /* cell path, NULL when pathlen == 0 */
+    uint32_t pathlen;
     const uint8_t *val;
     uint32_t len;
 } st_cell;
@@ -52,8 +76,14 @@ typedef struct st_row {
                           without clustering columns (one row per partition) */
     uint32_t cklen;
     int64_t marker_ts; /* row marker (INSERT), HLN_TS_NONE if absent */
+    /* An expiring row marker (INSERT ... USING TTL, default_time_to_live):
+       marker_expires != 0 is its local expiry time in seconds; from then on
+       the marker is dead (the row vanishes once its cells are dead too).
+       Reconciliation of two markers follows the cell rules. */
+    int32_t marker_ttl;
+    int64_t marker_expires;
     int64_t del_ts;    /* row tombstone, HLN_TS_NONE if absent */
-    st_cell *cells;    /* sorted by col_id */
+    st_cell *cells;    /* sorted as described at st_cell */
     uint32_t ncells;
 } st_row;
 
@@ -107,11 +137,14 @@ typedef struct st_read_cmd {
     st_bound start, end;
     bool reversed;   /* return rows in descending ck order */
     uint32_t limit;  /* max live rows, 0 = no limit */
-    int64_t now_sec; /* for TTL expiry (later) */
+    int64_t now_sec; /* the read's clock for TTL expiry (seconds); cells and
+                        markers with 0 < expires <= now_sec are dead */
 } st_read_cmd;
 
-/* A live row after merging: only live cells; ncells may be 0 when only the
- * row marker is live (a row that exists with all regular columns null). */
+/* A live row after merging: only live cells (no tombstones, no COLDEL, no
+ * expired cell), in st_cell order, with their ts/ttl/expires/path; ncells
+ * may be 0 when only the row marker is live (a row that exists with all
+ * regular columns null). */
 typedef struct st_partition {
     const uint8_t *pk;
     uint32_t pklen;
