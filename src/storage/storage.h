@@ -65,10 +65,10 @@ typedef struct st_cell {
     int64_t ts;      /* write timestamp, microseconds */
     int32_t ttl;     /* seconds, 0 = none */
     int64_t expires; /* local expiry time (seconds since the epoch), 0 = none */
-    const uint8_t *path; /* cell path, NULL when pathlen == 0 */
-    uint32_t pathlen;
     const uint8_t *val;
     uint32_t len;
+    const uint8_t *path; /* cell path, NULL when pathlen == 0 */
+    uint32_t pathlen;
 } st_cell;
 
 typedef struct st_row {
@@ -76,15 +76,15 @@ typedef struct st_row {
                           without clustering columns (one row per partition) */
     uint32_t cklen;
     int64_t marker_ts; /* row marker (INSERT), HLN_TS_NONE if absent */
+    int64_t del_ts;    /* row tombstone, HLN_TS_NONE if absent */
+    st_cell *cells;    /* sorted as described at st_cell */
+    uint32_t ncells;
     /* An expiring row marker (INSERT ... USING TTL, default_time_to_live):
        marker_expires != 0 is its local expiry time in seconds; from then on
        the marker is dead (the row vanishes once its cells are dead too).
        Reconciliation of two markers follows the cell rules. */
     int32_t marker_ttl;
     int64_t marker_expires;
-    int64_t del_ts;    /* row tombstone, HLN_TS_NONE if absent */
-    st_cell *cells;    /* sorted as described at st_cell */
-    uint32_t ncells;
 } st_row;
 
 typedef struct st_bound {

@@ -196,8 +196,8 @@ static void test_writer_order_checks(void **state)
     st_key_encode(5, &one, 1, k2);
     assert_int_equal(sst_writer_open(&w, path, T1, &err), 0);
     assert_int_equal(sst_writer_begin_partition(w, k1, 9, HLN_TS_NONE, &err), 0);
-    st_row r1 = {(const uint8_t *)"b", 1, 1, HLN_TS_NONE, NULL, 0};
-    st_row r0 = {(const uint8_t *)"a", 1, 1, HLN_TS_NONE, NULL, 0};
+    st_row r1 = {(const uint8_t *)"b", 1, 1, HLN_TS_NONE, NULL, 0, 0, 0};
+    st_row r0 = {(const uint8_t *)"a", 1, 1, HLN_TS_NONE, NULL, 0, 0, 0};
     assert_int_equal(sst_writer_row(w, &r1, &err), 0);
     assert_int_equal(sst_writer_row(w, &r0, &err), HLN_ESERVER);
     assert_int_equal(sst_writer_row(w, &r1, &err), HLN_ESERVER);

@@ -28,10 +28,10 @@ static void test_mutation_roundtrip(void **state)
     st_row rows[2] = {
         {(const uint8_t *)"\x40"
                           "abc",
-         4, 99, HLN_TS_NONE, c1, 3},
+         4, 99, HLN_TS_NONE, c1, 3, 0, 0},
         {(const uint8_t *)"\x40"
                           "abd",
-         4, HLN_TS_NONE, 98, c2, 1},
+         4, HLN_TS_NONE, 98, c2, 1, 0, 0},
     };
     uint8_t pk[3] = {1, 2, 3};
     st_mutation m = {{0}, pk, 3, -123456789, 555, rows, 2, NULL, 0};
@@ -91,7 +91,7 @@ static void test_mutation_decode_damaged(void **state)
 {
     (void)state;
     st_cell c[2] = {tu_cell(1, 100, "hello world"), tu_tomb(2, 101)};
-    st_row row = {(const uint8_t *)"ck", 2, 99, 98, c, 2};
+    st_row row = {(const uint8_t *)"ck", 2, 99, 98, c, 2, 0, 0};
     uint8_t pk[2] = {9, 9};
     st_mutation m = {{0}, pk, 2, 42, HLN_TS_NONE, &row, 1, NULL, 0};
     hln_buf b;
@@ -1280,8 +1280,8 @@ static void test_batch(void **state)
         uint8_t pk1[4], pk2[4];
         tu_pk(1, pk1);
         tu_pk(2, pk2);
-        st_row r1 = {(const uint8_t *)"r", 1, 10, HLN_TS_NONE, &c1, 1};
-        st_row r2 = {(const uint8_t *)"r", 1, 10, HLN_TS_NONE, &c2, 1};
+        st_row r1 = {(const uint8_t *)"r", 1, 10, HLN_TS_NONE, &c1, 1, 0, 0};
+        st_row r2 = {(const uint8_t *)"r", 1, 10, HLN_TS_NONE, &c2, 1, 0, 0};
         st_mutation bm[2];
         memset(bm, 0, sizeof bm);
         memcpy(bm[0].table_id, T1, 16);
