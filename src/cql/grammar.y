@@ -164,6 +164,27 @@ bind(A) ::= COLON(X) ident(N). { A = cqlp_bind(ctx, &X, N); }
 term(A) ::= constant(A).
 term(A) ::= bind(A).
 term(A) ::= NULL(X). { A = cqlp_null(ctx, &X); }
+term(A) ::= LBRACKET(O) RBRACKET(C). { A = cqlp_collection(ctx, CQL_TERM_LIST, NULL, &O, &C); }
+term(A) ::= LBRACKET(O) terms(L) RBRACKET(C). {
+    A = cqlp_collection(ctx, CQL_TERM_LIST, &L, &O, &C);
+}
+term(A) ::= LBRACE(O) RBRACE(C). { A = cqlp_collection(ctx, CQL_TERM_MAP, NULL, &O, &C); }
+term(A) ::= LBRACE(O) terms(L) RBRACE(C). { A = cqlp_collection(ctx, CQL_TERM_SET, &L, &O, &C); }
+term(A) ::= LBRACE(O) mapterms(L) RBRACE(C). {
+    A = cqlp_collection(ctx, CQL_TERM_MAP, &L, &O, &C);
+}
+
+/* map literal entries: keys and values alternate in the list */
+%type mapterms {cqlp_terms}
+mapterms(A) ::= term(K) COLON term(V). {
+    memset(&A, 0, sizeof(A));
+    cqlp_terms_add(ctx, &A, K);
+    cqlp_terms_add(ctx, &A, V);
+}
+mapterms(A) ::= mapterms(A) COMMA term(K) COLON term(V). {
+    cqlp_terms_add(ctx, &A, K);
+    cqlp_terms_add(ctx, &A, V);
+}
 
 /* TTL, TIMESTAMP and LIMIT values: an integer or a marker. */
 %type intval {cql_term *}
@@ -396,6 +417,34 @@ assign(A) ::= ident(C) EQ term(T). {
     A->column = C;
     A->value = T;
 }
+assign(A) ::= ident(C) EQ ident(O) PLUS term(T). {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->column = C;
+    A->op = CQL_ASSIGN_ADD;
+    A->other = O;
+    A->value = T;
+}
+assign(A) ::= ident(C) EQ term(T) PLUS ident(O). {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->column = C;
+    A->op = CQL_ASSIGN_PREPEND;
+    A->other = O;
+    A->value = T;
+}
+assign(A) ::= ident(C) EQ ident(O) MINUS term(T). {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->column = C;
+    A->op = CQL_ASSIGN_SUB;
+    A->other = O;
+    A->value = T;
+}
+assign(A) ::= ident(C) LBRACKET term(K) RBRACKET EQ term(T). {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->column = C;
+    A->op = CQL_ASSIGN_ELEM;
+    A->key = K;
+    A->value = T;
+}
 
 dml(A) ::= UPDATE qname(T) using_opt(U) SET assigns(L) where(W) ife(E). {
     cql_stmt *s = cqlp_stmt(ctx, CQL_UPDATE);
@@ -409,9 +458,24 @@ dml(A) ::= UPDATE qname(T) using_opt(U) SET assigns(L) where(W) ife(E). {
 }
 
 /* ---- DELETE ------------------------------------------------------------ */
-%type delcols {cql_name_list *}
+%type delcols {cql_deletion *}
 delcols(A) ::= .         { A = NULL; }
-delcols(A) ::= names(L). { A = L.head; }
+delcols(A) ::= dels(L). { A = L.head; }
+
+%type dels {cqlp_dels}
+dels(A) ::= del(X). { A.head = A.tail = X; }
+dels(A) ::= dels(A) COMMA del(X). { CQLP_APPEND(A, X); }
+
+%type del {cql_deletion *}
+del(A) ::= ident(C). {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->column = C;
+}
+del(A) ::= ident(C) LBRACKET term(K) RBRACKET. {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->column = C;
+    A->key = K;
+}
 
 /* DELETE takes USING TIMESTAMP only, as in Cassandra. */
 %type dusing {cql_term *}

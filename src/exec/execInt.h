@@ -48,10 +48,18 @@ typedef struct ex_filter {
     const cql_term *term;
 } ex_filter;
 
-/* An assignment (INSERT value / UPDATE SET) or a deleted column (term NULL). */
+/* An assignment (INSERT value / UPDATE SET) or a deletion (DELETE c:
+ * term NULL; DELETE c[key]: op ELEM, term NULL, key set).
+ *   SET      c = term
+ *   ADD      c = c + term (collections: elements added / appended)
+ *   PREPEND  l = term + l
+ *   SUB      c = c - term (set elements, map keys, list values removed)
+ *   ELEM     c[key] = term (map entry, list element by index) */
 typedef struct ex_assign {
     int col; /* index in t->cols */
     const cql_term *term;
+    cql_assign_op op;
+    const cql_term *key;
 } ex_assign;
 
 /* A selected expression: a column, a scalar function of one row, or an
@@ -101,6 +109,9 @@ typedef struct ex_plan {
     int nassigns;
     const cql_term *ttl, *ts;
     bool row_marker; /* INSERT */
+    /* some assignment needs the row's current cells first (list element by
+       index, list removal: Cassandra's "read before write") */
+    bool needs_read;
     /* DELETE: EX_DEL_RANGE deletes the rows of the clustering prefix
        ck[0..nck_eq) and, when lo/hi are set, of the slice on the next
        column (a range tombstone) */
@@ -244,6 +255,10 @@ int ex_analyze(ex_request *r, const cql_stmt *stmt, const char *ks, const ex_pla
 int ex_analyze_in(ex_request *r, hln_arena *a, const cql_stmt *stmt, const char *ks,
                   const ex_plan **out);
 
+/* A term as Cassandra prints it in messages: 'text', 42, ?, :name, null,
+ * [1, 2], {'a': 1}. Arena memory. */
+const char *ex_term_str(hln_arena *a, const cql_term *t);
+
 /* Cassandra's ColumnIdentifier.maybeQuote: the name as is when it is a
  * plain lower-case identifier, else double-quoted. Arena memory. */
 const char *ex_quote(hln_arena *a, const char *name);
@@ -274,6 +289,26 @@ void ex_dispatch(ex_request *r, ex_then_fn then);
 int ex_batch_error(ex_request *r);
 /* Frees every op of the request. */
 void ex_ops_free(ex_request *r);
+
+/* ---- cells.c: non-frozen collections as cells -------------------------- */
+
+/* A growable array of cells in r->arena. */
+typedef struct ex_cells {
+    st_cell *v;
+    uint32_t n, cap;
+} ex_cells;
+int ex_cells_push(ex_request *r, ex_cells *cv, const st_cell *c);
+/* Sorts as storage.h orders cells: column, COLDEL first, path. */
+void ex_cells_sort(ex_cells *cv);
+/* The cells of one assignment or deletion a on the multi-cell column col
+ * (cur: the row's current state for read-before-write operations, may be
+ * NULL). Errors carry Cassandra's wording. */
+int ex_collection_assign(ex_request *r, const ex_assign *a, const hln_column *col,
+                         const st_row *cur, int64_t ts, int32_t ttl, int64_t now_sec, ex_cells *cv);
+/* The serialized value of multi-cell column col from its n live cells (a
+ * run of a merged row, in path order); len -1 when n is 0. */
+int ex_collection_value(ex_request *r, const hln_column *col, const st_cell *cells, uint32_t n,
+                        ex_value *out);
 
 /* ---- executors -------------------------------------------------------- */
 
@@ -311,5 +346,8 @@ void ex_run_text_batch(ex_request *r);
  * the values in st->vals, in r->arena. *out is NULL when every value is
  * unset (nothing to write). */
 int ex_dml_build(ex_request *r, st_mutation **out);
+/* The same, for a plan whose needs_read is set: cur is the row's current
+ * state (live cells; NULL when the row does not exist). */
+int ex_dml_build_with(ex_request *r, const st_row *cur, st_mutation **out);
 
 #endif

@@ -445,8 +445,10 @@ static void test_delete(void **state)
     s = ok("DELETE a, \"B\" FROM ks.t USING TIMESTAMP 99 WHERE k = ? AND c < 3 IF EXISTS",
            CQL_DELETE);
     q = &s->u.del;
-    assert_int_equal(count_names(q->columns), 2);
-    assert_string_equal(q->columns->next->name, "B");
+    assert_non_null(q->columns);
+    assert_non_null(q->columns->next);
+    assert_null(q->columns->next->next);
+    assert_string_equal(q->columns->next->column, "B");
     check_lit(q->using.timestamp, HLN_LIT_INTEGER, "99");
     check_bind(q->where->term, 0, NULL);
     assert_int_equal(q->where->next->op, CQL_OP_LT);
