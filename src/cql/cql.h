@@ -59,7 +59,9 @@ typedef enum cql_op {
     CQL_OP_GT,
     CQL_OP_GE,
     CQL_OP_NE,
-    CQL_OP_IN, /* later */
+    CQL_OP_IN,           /* later */
+    CQL_OP_CONTAINS,     /* c CONTAINS v: an element (map: a value) of collection c */
+    CQL_OP_CONTAINS_KEY, /* m CONTAINS KEY k */
 } cql_op;
 
 typedef struct cql_relation {

@@ -110,7 +110,7 @@ size_t cqlParserSize(void)
 
 /* Unreserved keywords: identifiers wherever they are not keywords. */
 %fallback ID KEY CLUSTERING COMPACT STORAGE VALUES TTL TIMESTAMP STATIC DISTINCT JSON AS
-    FILTERING PER PARTITION EXISTS FROZEN.
+    FILTERING PER PARTITION EXISTS FROZEN CONTAINS.
 /* ... and those of the role and permission statements */
 %fallback ID ALL KEYSPACES ROLE ROLES USER USERS LOGIN PASSWORD HASHED SUPERUSER NOSUPERUSER
     OPTIONS PERMISSION PERMISSIONS LIST UNMASK SELECT_MASKED.
@@ -340,6 +340,18 @@ op(A) ::= GE. { A = CQL_OP_GE; }
 op(A) ::= NE. { A = CQL_OP_NE; }
 
 %type rel {cql_relation *}
+rel(A) ::= ident(C) CONTAINS term(T). {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->column = C;
+    A->op = CQL_OP_CONTAINS;
+    A->term = T;
+}
+rel(A) ::= ident(C) CONTAINS KEY term(T). {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->column = C;
+    A->op = CQL_OP_CONTAINS_KEY;
+    A->term = T;
+}
 rel(A) ::= ident(C) op(O) term(T). {
     A = cqlp_alloc(ctx, sizeof(*A));
     A->column = C;

@@ -208,6 +208,10 @@ static const char *op_str(cql_op op)
         return "!=";
     case CQL_OP_IN:
         return "IN";
+    case CQL_OP_CONTAINS:
+        return "CONTAINS";
+    case CQL_OP_CONTAINS_KEY:
+        return "CONTAINS KEY";
     }
     return "?";
 }
@@ -358,6 +362,21 @@ static int add_relation(actx *c, ex_restr *rs, const cql_relation *rel)
     if (rc) return rc;
     const hln_column *col = &c->p->t->cols[ci];
     ex_restr *x = &rs[ci];
+    if (rel->op == CQL_OP_CONTAINS || rel->op == CQL_OP_CONTAINS_KEY) {
+        bool key = rel->op == CQL_OP_CONTAINS_KEY;
+        const hln_type *ty = col->type;
+        if (!hln_type_is_collection(ty) || (key && ty->kind != HLN_T_MAP))
+            return hln_fail(c->err, HLN_EINVAL, "Cannot use %s on non-%s column %s",
+                            key ? "CONTAINS KEY" : "CONTAINS", key ? "map" : "collection",
+                            col->name);
+        if (x->ncontains == (int)HLN_ARRAY_LEN(x->contains))
+            return hln_fail(c->err, HLN_EUNSUPPORTED, "Too many CONTAINS relations on %s",
+                            col->name);
+        const hln_type *et = ty->kind == HLN_T_MAP && !key ? ty->params[1] : ty->params[0];
+        spec_typed(c, rel->term, elem_name(c, key ? "key" : "value", col->name), et);
+        x->contains[x->ncontains++] = rel;
+        return 0;
+    }
     spec_col(c, rel->term, col);
     switch (rel->op) {
     case CQL_OP_EQ:
@@ -371,13 +390,15 @@ static int add_relation(actx *c, ex_restr *rs, const cql_relation *rel)
                         op_str(rel->op), term_str(c, rel->term));
     case CQL_OP_IN:
         return hln_fail(c->err, HLN_EUNSUPPORTED, "IN relations are not supported yet");
+    default:
+        break;
     }
     return hln_fail(c->err, HLN_EUNSUPPORTED, "Unsupported relation");
 }
 
 static bool restricted(const ex_restr *x)
 {
-    return x->eq || x->lo || x->hi;
+    return x->eq || x->lo || x->hi || x->ncontains;
 }
 
 static int where(actx *c, const cql_relation *rel, ex_restr **out)
@@ -404,7 +425,7 @@ static int where(actx *c, const cql_relation *rel, ex_restr **out)
 static int add_filters(actx *c, const ex_restr *x, int ci)
 {
     ex_plan *p = c->p;
-    int n = (x->eq != NULL) + (x->lo != NULL) + (x->hi != NULL);
+    int n = (x->eq != NULL) + (x->lo != NULL) + (x->hi != NULL) + x->ncontains;
     if (!n) return 0;
     ex_filter *f = alloc(c, sizeof *f * (size_t)(p->nfilters + n));
     if (!f) return nomem(c);
@@ -416,6 +437,9 @@ static int add_filters(actx *c, const ex_restr *x, int ci)
     if (x->hi)
         f[p->nfilters++] =
             (ex_filter){.col = ci, .op = x->hi_incl ? CQL_OP_LE : CQL_OP_LT, .term = x->hi};
+    for (int i = 0; i < x->ncontains; i++)
+        f[p->nfilters++] =
+            (ex_filter){.col = ci, .op = x->contains[i]->op, .term = x->contains[i]->term};
     p->filters = f;
     return 0;
 }

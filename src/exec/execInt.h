@@ -38,6 +38,9 @@ typedef struct ex_restr {
     const cql_term *eq;
     const cql_term *lo, *hi;
     bool lo_incl, hi_incl;
+    /* CONTAINS / CONTAINS KEY relations on the column, always filtered */
+    const struct cql_relation *contains[8];
+    int ncontains;
 } ex_restr;
 
 /* A row filter: column index in t->cols, operator, term. Its value is bound

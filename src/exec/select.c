@@ -263,7 +263,18 @@ static int bind_filters(sel *s)
     if (!s->fvals) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
     for (int i = 0; i < p->nfilters; i++) {
         const ex_filter *f = &p->filters[i];
-        int rc = bind_cond(r, f->term, &p->t->cols[f->col], &s->fvals[i]);
+        const hln_column *col = &p->t->cols[f->col];
+        if (f->op == CQL_OP_CONTAINS || f->op == CQL_OP_CONTAINS_KEY) {
+            /* the term is an element (key) of the collection */
+            const hln_type *ct = col->type;
+            hln_column ec = *col;
+            ec.type =
+                ct->kind == HLN_T_MAP && f->op == CQL_OP_CONTAINS ? ct->params[1] : ct->params[0];
+            int rc = bind_cond(r, f->term, &ec, &s->fvals[i]);
+            if (rc) return rc;
+            continue;
+        }
+        int rc = bind_cond(r, f->term, col, &s->fvals[i]);
         if (rc) return rc;
     }
     return 0;
@@ -542,6 +553,28 @@ static int sel_value(rowctx *c, const ex_sel *x, ex_value *out)
 
 /* ---- the shaper ----------------------------------------------------------- */
 
+/* True when serialized collection v of type t has element (key when key,
+ * map value otherwise) e. */
+static bool collection_contains(const hln_type *t, const ex_value *v, const ex_value *e, bool key)
+{
+    bool is_map = t->kind == HLN_T_MAP;
+    const hln_type *et = is_map && !key ? t->params[1] : t->params[0];
+    hln_rd rd;
+    uint32_t n;
+    if (hln_coll_begin(&rd, v->p, (size_t)v->len, &n)) return false;
+    for (uint32_t i = 0; i < n; i++) {
+        for (int part = 0; part < (is_map ? 2 : 1); part++) {
+            const uint8_t *x;
+            int32_t xl;
+            if (hln_coll_next(&rd, &x, &xl)) return false;
+            bool want = !is_map || (part == 0) == key;
+            if (want && xl >= 0 && hln_type_compare(et, x, (size_t)xl, e->p, (size_t)e->len) == 0)
+                return true;
+        }
+    }
+    return false;
+}
+
 static bool match(const sel *s, rowctx *c, int *rc)
 {
     const ex_plan *p = s->p;
@@ -551,6 +584,11 @@ static bool match(const sel *s, rowctx *c, int *rc)
         if ((*rc = get(c, f->col, &v)) != 0) return false;
         if (v.len < 0) return false;
         const ex_value *fv = &s->fvals[i];
+        if (f->op == CQL_OP_CONTAINS || f->op == CQL_OP_CONTAINS_KEY) {
+            if (!collection_contains(p->t->cols[f->col].type, &v, fv, f->op == CQL_OP_CONTAINS_KEY))
+                return false;
+            continue;
+        }
         int cmp =
             hln_type_compare(p->t->cols[f->col].type, v.p, (size_t)v.len, fv->p, (size_t)fv->len);
         bool ok = false;
