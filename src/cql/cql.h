@@ -67,9 +67,12 @@ typedef enum cql_op {
 typedef struct cql_relation {
     const char *column; /* NULL for a token relation */
     cql_op op;
-    cql_term *term;
+    cql_term *term; /* IN (a, b): NULL, see in_list; IN ?: the marker */
     struct cql_relation *next;
     struct cql_name_list *token_cols; /* token(a, b) op term: a, b; else NULL */
+    cql_term **in_list;               /* IN (a, b, ...): the values */
+    int nin;
+    cql_term *elem; /* IF conditions: c[elem] op term; else NULL */
 } cql_relation;
 
 /* A type as written: name plus parameters (map<text,int> has two). */
@@ -277,6 +280,7 @@ typedef struct cql_update {
     cql_assignment *set;
     cql_relation *where;
     bool if_exists;
+    cql_relation *conds; /* IF c op v AND ... (LWT); NULL when none */
     cql_using using;
 } cql_update;
 
@@ -285,6 +289,7 @@ typedef struct cql_delete {
     cql_deletion *columns; /* NULL: the whole row/partition */
     cql_relation *where;
     bool if_exists;
+    cql_relation *conds; /* IF c op v AND ... (LWT); NULL when none */
     cql_using using;
 } cql_delete;
 

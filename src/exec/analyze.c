@@ -915,6 +915,74 @@ static int mod_keys(actx *c, const ex_restr *rs, const char *type, bool allow_ck
     return 0;
 }
 
+/* A counter table: its regular columns are counters (CREATE TABLE refuses
+ * a mix). */
+static bool counter_table(const hln_table *t)
+{
+    for (int i = t->npk + t->nck; i < t->ncols; i++)
+        if (t->cols[i].type->kind == HLN_T_COUNTER) return true;
+    return false;
+}
+
+/* The IF clause of an UPDATE/DELETE (or INSERT's IF NOT EXISTS): checks
+ * Cassandra's rules and records the conditions in the plan. */
+static int conditions(actx *c, ex_cas_kind kind, const cql_relation *conds, const cql_using *u)
+{
+    ex_plan *p = c->p;
+    const hln_table *t = p->t;
+    if (kind == EX_CAS_NONE) return 0;
+    if (counter_table(t))
+        return hln_fail(c->err, HLN_EINVAL,
+                        "Conditional updates are not supported on counter "
+                        "tables");
+    if (u->timestamp)
+        return hln_fail(c->err, HLN_EINVAL,
+                        "Cannot provide custom timestamp for conditional updates");
+    p->cas = kind;
+    int n = 0;
+    for (const cql_relation *x = conds; x; x = x->next)
+        n++;
+    p->conds = alloc(c, sizeof *p->conds * (size_t)(n ? n : 1));
+    if (!p->conds) return nomem(c);
+    for (const cql_relation *x = conds; x; x = x->next) {
+        int ci, rc;
+        if ((rc = column(c, x->column, &ci)) != 0) return rc;
+        const hln_column *col = &t->cols[ci];
+        if (col->kind == HLN_COL_PARTITION_KEY || col->kind == HLN_COL_CLUSTERING)
+            return hln_fail(c->err, HLN_EINVAL, "PRIMARY KEY column '%s' cannot have IF conditions",
+                            col->name);
+        const hln_type *vt = col->type;
+        if (x->elem) {
+            const hln_type *ty = col->type;
+            if (!hln_type_is_collection(ty))
+                return hln_fail(c->err, HLN_EINVAL,
+                                "Invalid element access syntax for non-collection column %s",
+                                col->name);
+            if (ty->kind == HLN_T_SET)
+                return hln_fail(c->err, HLN_EINVAL,
+                                "Invalid element access syntax for set column %s", col->name);
+            spec_typed(c, x->elem, elem_name(c, ty->kind == HLN_T_LIST ? "idx" : "key", col->name),
+                       ty->kind == HLN_T_LIST ? hln_type_by_kind(HLN_T_INT) : ty->params[0]);
+            vt = ty->kind == HLN_T_LIST ? ty->params[0] : ty->params[1];
+            spec_typed(c, x->term, elem_name(c, "value", col->name), vt);
+        } else if (x->op == CQL_OP_IN && x->in_list) {
+            for (int i = 0; i < x->nin; i++)
+                spec_typed(c, x->in_list[i], col->name, vt);
+        } else if (x->op == CQL_OP_IN) {
+            const hln_type *lt = hln_type_collection(HLN_T_LIST, &vt, true);
+            if (!lt) return nomem(c);
+            spec_typed(c, x->term, elem_name(c, "in", col->name), lt);
+        } else {
+            spec_typed(c, x->term, col->name, vt);
+        }
+        if (x->op == CQL_OP_CONTAINS || x->op == CQL_OP_CONTAINS_KEY)
+            return hln_fail(c->err, HLN_EUNSUPPORTED, "CONTAINS conditions are not supported yet");
+        p->conds[p->nconds++] =
+            (ex_cond){ci, x->op, x->term, (cql_term *const *)x->in_list, x->nin, x->elem};
+    }
+    return 0;
+}
+
 static int an_insert(actx *c)
 {
     const cql_insert *s = &c->stmt->u.insert;
@@ -923,6 +991,9 @@ static int an_insert(actx *c)
     int rc = resolve_table(c, &s->table, &t);
     if (rc) return rc;
     if ((rc = check_modifiable(c, t)) != 0) return rc;
+    if (counter_table(t))
+        return hln_fail(c->err, HLN_EINVAL,
+                        "INSERT statements are not allowed on counter tables, use UPDATE instead");
     if (s->json) return hln_fail(c->err, HLN_EUNSUPPORTED, "INSERT JSON is not supported yet");
     int n = 0;
     for (const cql_name_list *l = s->columns; l; l = l->next)
@@ -949,11 +1020,9 @@ static int an_insert(actx *c)
             p->assigns[p->nassigns++] = (ex_assign){ci, term, CQL_ASSIGN_SET, NULL};
     }
     if ((rc = mod_keys(c, rs, "INSERT", false)) != 0) return rc;
-    if (s->if_not_exists)
-        return hln_fail(c->err, HLN_EUNSUPPORTED,
-                        "Conditional updates (IF NOT EXISTS) are not supported yet");
     p->row_marker = true;
-    return using_clause(c, &s->using, true);
+    if ((rc = using_clause(c, &s->using, true)) != 0) return rc;
+    return conditions(c, s->if_not_exists ? EX_CAS_NOT_EXISTS : EX_CAS_NONE, NULL, &s->using);
 }
 
 /* The text Cassandra shows for an operation in its messages. */
@@ -989,6 +1058,11 @@ static int update_op(actx *c, const cql_assignment *a, const hln_column *col)
     const hln_type *t = col->type;
     ex_plan *p = c->p;
     if (a->op == CQL_ASSIGN_SET) {
+        if (t->kind == HLN_T_COUNTER)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Cannot set the value of counter column %s (counters can only be "
+                            "incremented/decremented, not set)",
+                            col->name);
         spec_col(c, a->value, col);
         return 0;
     }
@@ -1024,11 +1098,15 @@ static int update_op(actx *c, const cql_assignment *a, const hln_column *col)
         }
         return 0;
     }
-    if (!hln_type_is_collection(t))
-        return hln_fail(c->err, HLN_EINVAL, "Invalid operation (%s) for non counter column %s",
-                        op_text(c, a), col->name);
     if (a->op == CQL_ASSIGN_PREPEND && t->kind != HLN_T_LIST)
         return hln_fail(c->err, HLN_EINVAL, "Invalid operation (%s) for non list column %s",
+                        op_text(c, a), col->name);
+    if (t->kind == HLN_T_COUNTER) {
+        spec_col(c, a->value, col);
+        return 0;
+    }
+    if (!hln_type_is_collection(t))
+        return hln_fail(c->err, HLN_EINVAL, "Invalid operation (%s) for non counter column %s",
                         op_text(c, a), col->name);
     if (t->frozen)
         return hln_fail(c->err, HLN_EINVAL,
@@ -1054,6 +1132,14 @@ static int an_update(actx *c)
     int rc = resolve_table(c, &s->table, &t);
     if (rc) return rc;
     if ((rc = check_modifiable(c, t)) != 0) return rc;
+    if (counter_table(t)) {
+        if (s->using.timestamp)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Cannot provide custom timestamp for counter updates");
+        if (s->using.ttl)
+            return hln_fail(c->err, HLN_EINVAL, "Cannot provide custom TTL for counter updates");
+        p->counter = true;
+    }
     if ((rc = using_clause(c, &s->using, true)) != 0) return rc;
     int n = 0;
     for (const cql_assignment *a = s->set; a; a = a->next)
@@ -1076,10 +1162,11 @@ static int an_update(actx *c)
     ex_restr *rs;
     if ((rc = where(c, s->where, &rs)) != 0) return rc;
     if ((rc = mod_keys(c, rs, "UPDATE", false)) != 0) return rc;
-    if (s->if_exists)
-        return hln_fail(c->err, HLN_EUNSUPPORTED,
-                        "Conditional updates (IF EXISTS) are not supported yet");
-    return 0;
+    return conditions(c,
+                      s->if_exists ? EX_CAS_EXISTS
+                      : s->conds   ? EX_CAS_CONDS
+                                   : EX_CAS_NONE,
+                      s->conds, &s->using);
 }
 
 static int an_delete(actx *c)
@@ -1156,10 +1243,16 @@ static int an_delete(actx *c)
         p->hi = x->hi;
         p->hi_incl = x->hi_incl;
     }
-    if (s->if_exists)
-        return hln_fail(c->err, HLN_EUNSUPPORTED,
-                        "Conditional deletions (IF EXISTS) are not supported yet");
-    return 0;
+    if ((s->if_exists || s->conds) && p->del != EX_DEL_ROW && p->del != EX_DEL_CELLS &&
+        !(p->del == EX_DEL_PARTITION && t->nck == 0))
+        return hln_fail(c->err, HLN_EINVAL,
+                        "DELETE statements must restrict all PRIMARY KEY columns with equality "
+                        "relations in order to use IF condition on non static columns");
+    return conditions(c,
+                      s->if_exists ? EX_CAS_EXISTS
+                      : s->conds   ? EX_CAS_CONDS
+                                   : EX_CAS_NONE,
+                      s->conds, &s->using);
 }
 
 /* ---- BEGIN BATCH ------------------------------------------------------ */

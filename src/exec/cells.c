@@ -323,8 +323,8 @@ int ex_collection_assign(ex_request *r, const ex_assign *a, const hln_column *co
 
 /* ---- reading ---------------------------------------------------------- */
 
-int ex_collection_value(ex_request *r, const hln_column *col, const st_cell *cells, uint32_t n,
-                        ex_value *out)
+int ex_collection_value(hln_arena *a, hln_error *err, const hln_column *col, const st_cell *cells,
+                        uint32_t n, ex_value *out)
 {
     const hln_type *t = col->type;
     if (n == 0) {
@@ -355,13 +355,13 @@ int ex_collection_value(ex_request *r, const hln_column *col, const st_cell *cel
     }
     if (!rc && b.err) rc = HLN_ENOMEM;
     if (!rc) {
-        out->p = hln_arena_memdup(&r->arena, b.data, b.len);
+        out->p = hln_arena_memdup(a, b.data, b.len);
         out->len = (int32_t)b.len;
         if (!out->p) rc = HLN_ENOMEM;
     }
     hln_buf_free(&b);
     hln_buf_free(&el);
-    if (rc == HLN_ENOMEM) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
-    if (rc) return hln_corrupt(&r->err, "cell path", "cannot decode an element of %s", col->name);
+    if (rc == HLN_ENOMEM) return hln_fail(err, HLN_ENOMEM, "out of memory");
+    if (rc) return hln_corrupt(err, "cell path", "cannot decode an element of %s", col->name);
     return 0;
 }

@@ -522,8 +522,6 @@ static void create_table(ex_request *r)
                                       "table"));
                 return;
             }
-        ex_finish(r, hln_fail(err, HLN_EUNSUPPORTED, "Counter tables are not supported yet"));
-        return;
     }
     if (has_static) {
         ex_finish(r, hln_fail(err, HLN_EUNSUPPORTED, "Static columns are not supported yet"));

@@ -65,6 +65,25 @@ typedef struct ex_assign {
     const cql_term *key;
 } ex_assign;
 
+/* An IF condition of a conditional update (LWT): column op term, or
+ * column[elem] op term, or column IN (in_list) / IN term (a marker). */
+typedef struct ex_cond {
+    int col; /* index in t->cols */
+    cql_op op;
+    const cql_term *term;
+    cql_term *const *in_list;
+    int nin;
+    const cql_term *elem;
+} ex_cond;
+
+/* What a conditional update checks before writing (cas.c). */
+typedef enum ex_cas_kind {
+    EX_CAS_NONE,
+    EX_CAS_NOT_EXISTS, /* INSERT ... IF NOT EXISTS */
+    EX_CAS_EXISTS,     /* UPDATE/DELETE ... IF EXISTS */
+    EX_CAS_CONDS,      /* UPDATE/DELETE ... IF c = v AND ... */
+} ex_cas_kind;
+
 /* A selected expression: a column, a scalar function of one row, or an
  * aggregate over every row of the result. */
 typedef enum ex_sel_kind {
@@ -115,6 +134,13 @@ typedef struct ex_plan {
     /* some assignment needs the row's current cells first (list element by
        index, list removal: Cassandra's "read before write") */
     bool needs_read;
+    /* a counter table: UPDATE's counter cells carry deltas, applied by a
+       read-modify-write on the owning shard (cas.c) */
+    bool counter;
+    /* a conditional update (LWT), applied by the same read-modify-write */
+    ex_cas_kind cas;
+    ex_cond *conds;
+    int nconds;
     /* DELETE: EX_DEL_RANGE deletes the rows of the clustering prefix
        ck[0..nck_eq) and, when lo/hi are set, of the slice on the next
        column (a range tombstone) */
@@ -174,7 +200,8 @@ typedef enum ex_op_kind {
     EX_OP_MUTATE_BATCH, /* muts[0..nmuts) applied with st_apply_batch */
     EX_OP_READ,
     EX_OP_SCAN,
-    EX_OP_DROP
+    EX_OP_DROP,
+    EX_OP_CAS, /* read the row, check, maybe apply (cas.c): atomic on the target */
 } ex_op_kind;
 
 typedef struct ex_op {
@@ -193,6 +220,7 @@ typedef struct ex_op {
     st_read_cmd read;
     st_scan_cmd scan;
     uint8_t table_id[16];
+    struct ex_cas_op *cas; /* EX_OP_CAS: conditions in, verdict out */
     /* outputs */
     st_partition *parts;
     int rc;
@@ -310,8 +338,20 @@ int ex_collection_assign(ex_request *r, const ex_assign *a, const hln_column *co
                          const st_row *cur, int64_t ts, int32_t ttl, int64_t now_sec, ex_cells *cv);
 /* The serialized value of multi-cell column col from its n live cells (a
  * run of a merged row, in path order); len -1 when n is 0. */
-int ex_collection_value(ex_request *r, const hln_column *col, const st_cell *cells, uint32_t n,
-                        ex_value *out);
+int ex_collection_value(hln_arena *a, hln_error *err, const hln_column *col, const st_cell *cells,
+                        uint32_t n, ex_value *out);
+
+/* ---- cas.c: counters and conditional updates --------------------------- */
+
+/* The target-side half of EX_OP_CAS: reads op->read, evaluates op->cas
+ * against the current row, and when it holds applies m (counter deltas
+ * added to the current values first). Runs on the owning shard's thread,
+ * so nothing else touches the partition in between. */
+int ex_cas_exec(ex_op *op, st_engine *s, hln_arena *a, const st_mutation *m);
+/* Copies op->cas into the op's arena (remote ops, coord.c invariant 1). */
+int ex_cas_pack(ex_op *op);
+/* Runs a counter update or a conditional INSERT/UPDATE/DELETE. */
+void ex_run_cas(ex_request *r);
 
 /* ---- executors -------------------------------------------------------- */
 
@@ -352,5 +392,9 @@ int ex_dml_build(ex_request *r, st_mutation **out);
 /* The same, for a plan whose needs_read is set: cur is the row's current
  * state (live cells; NULL when the row does not exist). */
 int ex_dml_build_with(ex_request *r, const st_row *cur, st_mutation **out);
+/* The serialized partition key and the clustering key (the plan's equality
+ * prefix) of the plan in st->plan with st->vals; r->arena memory. */
+int ex_dml_key(ex_request *r, const uint8_t **pk, uint32_t *pklen);
+int ex_dml_ck(ex_request *r, const uint8_t **ck, uint32_t *cklen);
 
 #endif

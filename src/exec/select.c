@@ -452,7 +452,7 @@ static int get(rowctx *c, int ci, ex_value *out)
         if (hln_type_is_multicell(col->type)) {
             uint32_t n;
             const st_cell *first = find_cells(c->row, col->id, &n);
-            return ex_collection_value(c->r, col, first, first ? n : 0, out);
+            return ex_collection_value(&c->r->arena, &c->r->err, col, first, first ? n : 0, out);
         }
         const st_cell *cell = find_cell(c->row, col->id);
         static const uint8_t empty[1];
