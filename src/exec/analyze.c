@@ -931,6 +931,11 @@ static int conditions(actx *c, ex_cas_kind kind, const cql_relation *conds, cons
     ex_plan *p = c->p;
     const hln_table *t = p->t;
     if (kind == EX_CAS_NONE) return 0;
+    for (const cql_relation *x = conds; x; x = x->next) {
+        const hln_column *col = table_column(t, x->column);
+        if (col && col->type->kind == HLN_T_COUNTER)
+            return hln_fail(c->err, HLN_EINVAL, "Conditions on counters are not supported");
+    }
     if (counter_table(t))
         return hln_fail(c->err, HLN_EINVAL,
                         "Conditional updates are not supported on counter "
@@ -1035,7 +1040,8 @@ static const char *op_text(actx *c, const cql_assignment *a)
         snprintf(buf, sizeof buf, "%s = %s + %s", col, col, v);
         break;
     case CQL_ASSIGN_PREPEND:
-        snprintf(buf, sizeof buf, "%s = %s + %s", col, v, col);
+        /* sic: Cassandra 5.0 prints a prepend with a minus sign */
+        snprintf(buf, sizeof buf, "%s = %s - %s", col, v, col);
         break;
     case CQL_ASSIGN_SUB:
         snprintf(buf, sizeof buf, "%s = %s - %s", col, col, v);
@@ -1247,7 +1253,7 @@ static int an_delete(actx *c)
         !(p->del == EX_DEL_PARTITION && t->nck == 0))
         return hln_fail(c->err, HLN_EINVAL,
                         "DELETE statements must restrict all PRIMARY KEY columns with equality "
-                        "relations in order to use IF condition on non static columns");
+                        "relations in order to delete non static columns");
     return conditions(c,
                       s->if_exists ? EX_CAS_EXISTS
                       : s->conds   ? EX_CAS_CONDS

@@ -35,6 +35,7 @@
  * bound values, which outlive the mutation); cells are returned sorted as
  * storage.h asks (by column, COLDEL first, then path).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -292,7 +293,9 @@ int ex_collection_assign(ex_request *r, const ex_assign *a, const hln_column *co
         plen = run[idx].pathlen;
     } else {
         ex_value k;
-        if ((rc = ex_bind(r, a->key, t->params[0], col->name, &k)) != 0) return rc;
+        char kname[300];
+        snprintf(kname, sizeof kname, "%s(%s)", t->kind == HLN_T_MAP ? "key" : "value", col->name);
+        if ((rc = ex_bind(r, a->key, t->params[0], kname, &k)) != 0) return rc;
         if (k.len == -1)
             return hln_fail(&r->err, HLN_EINVAL,
                             t->kind == HLN_T_SET ? "Invalid null set element"
@@ -305,7 +308,9 @@ int ex_collection_assign(ex_request *r, const ex_assign *a, const hln_column *co
     }
     if (!a->term) return push_tomb(r, cv, col->id, ts, path, plen);
     const hln_type *vt = t->kind == HLN_T_LIST ? t->params[0] : t->params[1];
-    if ((rc = ex_bind(r, a->term, vt, col->name, &v)) != 0) return rc;
+    char vname[300];
+    snprintf(vname, sizeof vname, "value(%s)", col->name);
+    if ((rc = ex_bind(r, a->term, vt, vname, &v)) != 0) return rc;
     if (v.len == -2) return 0;
     if (v.len == -1) return push_tomb(r, cv, col->id, ts, path, plen);
     st_cell c = {.col_id = col->id,

@@ -282,8 +282,8 @@ static int resolve_type(ex_request *r, const char *ks, const char *col, const cq
                                 "Column %s: type %s is not supported yet", col, NATIVE_TYPES[i]);
         return hln_fail(&r->err, HLN_EINVAL, "Unknown type %s.%s", ks, n);
     }
-    if (tr->frozen)
-        return hln_fail(&r->err, HLN_EINVAL,
+    if (tr->frozen) /* Cassandra's parser refuses this: a syntax error */
+        return hln_fail(&r->err, HLN_ESYNTAX,
                         "frozen<> is only allowed on collections, tuples, and user-defined types "
                         "(got %s)",
                         t->cql_name);

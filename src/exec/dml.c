@@ -309,7 +309,8 @@ int ex_dml_build_with(ex_request *r, const st_row *cur, st_mutation **out)
             if ((rc = ex_bind(r, a->term, col->type, col->name, &v)) != 0) return rc;
             if (v.len == -2) continue;
             if (v.len != 8)
-                return hln_fail(&r->err, HLN_EINVAL, "Invalid null value for counter increment");
+                return hln_fail(&r->err, HLN_EINVAL,
+                                "Invalid null value for counter increment/decrement");
             uint64_t d = 0;
             for (int k = 0; k < 8; k++)
                 d = d << 8 | v.p[k];

@@ -239,7 +239,10 @@ static int bind_collection(ex_request *r, const cql_term *term, const hln_type *
                        : term->kind == CQL_TERM_SET ? "set"
                                                     : "map";
     bool ok = t && hln_type_is_collection(t);
-    if (ok && term->kind == CQL_TERM_LIST) ok = t->kind == HLN_T_LIST;
+    if (ok && term->kind == CQL_TERM_LIST && t->kind != HLN_T_LIST)
+        return hln_fail(&r->err, HLN_EINVAL,
+                        "Unexpected receiver type '%s'; only list and vector are expected",
+                        t->cql_name);
     if (ok && term->kind == CQL_TERM_SET) ok = t->kind == HLN_T_SET;
     /* {} is an empty map literal that a set accepts too */
     if (ok && term->kind == CQL_TERM_MAP)
@@ -256,15 +259,8 @@ static int bind_collection(ex_request *r, const cql_term *term, const hln_type *
         const cql_term *e = term->elems[i];
         bool key = is_map && i % 2 == 0;
         const hln_type *et = t->params[is_map && !key ? 1 : 0];
-        if (e->kind == CQL_TERM_NULL) {
-            if (t->kind == HLN_T_LIST)
-                return hln_fail(&r->err, HLN_EINVAL, "null is not supported inside collections");
-            return hln_fail(&r->err, HLN_EINVAL,
-                            is_map && key ? "Invalid null map key"
-                            : is_map      ? "null is not supported inside "
-                                            "collections"
-                                          : "Invalid null set element");
-        }
+        if (e->kind == CQL_TERM_NULL)
+            return hln_fail(&r->err, HLN_EINVAL, "null is not supported inside collections");
         ex_value v;
         int rc = ex_bind(r, e, et, col, &v);
         if (rc == HLN_EINVAL && e->kind == CQL_TERM_LITERAL) {
@@ -287,10 +283,7 @@ static int bind_collection(ex_request *r, const cql_term *term, const hln_type *
                                           : "Invalid unset value in "
                                             "collection");
         if (v.len == -1)
-            return hln_fail(&r->err, HLN_EINVAL,
-                            is_map && key          ? "Invalid null map key"
-                            : t->kind == HLN_T_SET ? "Invalid null set element"
-                                                   : "null is not supported inside collections");
+            return hln_fail(&r->err, HLN_EINVAL, "null is not supported inside collections");
         els[i] = v.p;
         lens[i] = v.len;
     }
