@@ -82,6 +82,18 @@ static __attribute__((unused)) int tu_count_files(const char *dir, const char *s
     return n;
 }
 
+/* Files are deleted by background threads: waits (bounded, 5 s) until at
+ * most max files in dir end with suffix; returns the last count. */
+static __attribute__((unused)) int tu_wait_count_files(const char *dir, const char *suffix, int max)
+{
+    int n = tu_count_files(dir, suffix);
+    for (int i = 0; i < 1000 && n > max; i++) {
+        usleep(5000);
+        n = tu_count_files(dir, suffix);
+    }
+    return n;
+}
+
 /* Path of the first file under dir (recursively one level of table dirs)
  * whose name ends with suffix; static buffer. */
 static __attribute__((unused)) const char *tu_find_file(const char *dir, const char *suffix)

@@ -889,18 +889,6 @@ static void test_drop_table(void **state)
 
 /* ---- flush threshold and commitlog retirement ---------------------------- */
 
-/* Files are deleted by background threads: waits (bounded, 5 s) until at
- * most max files in dir end with suffix; returns the last count. */
-static int wait_count_files(const char *dir, const char *suffix, int max)
-{
-    int n = tu_count_files(dir, suffix);
-    for (int i = 0; i < 1000 && n > max; i++) {
-        usleep(5000);
-        n = tu_count_files(dir, suffix);
-    }
-    return n;
-}
-
 static void test_flush_threshold(void **state)
 {
     (void)state;
@@ -925,7 +913,7 @@ static void test_flush_threshold(void **state)
         assert_int_equal(tu_row(e, T1, i % 10, ck, i, HLN_TS_NONE, c, 1), 0);
         /* flushed segments are retired as we go (deleted by the janitor
            thread, so allow it a moment) */
-        assert_true(wait_count_files(cl, ".log", 4) <= 4);
+        assert_true(tu_wait_count_files(cl, ".log", 4) <= 4);
     }
     assert_true(tu_count_files(tdir, "-Data.db") >= 3);
     for (int pk = 0; pk < 10; pk++) {
@@ -952,7 +940,7 @@ static void test_flush_threshold(void **state)
         hln_arena_free(&a);
     }
     assert_int_equal(tu_flush(e), 0);
-    assert_int_equal(wait_count_files(cl, ".log", 1), 1);
+    assert_int_equal(tu_wait_count_files(cl, ".log", 1), 1);
     assert_int_equal(tu_close(e), 0);
     tu_cleanup(dir);
 }
