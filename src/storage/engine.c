@@ -31,13 +31,16 @@
  * replayed segments can be deleted. Corruption found by replay (a damaged
  * record the crash cannot explain, or a checksummed record that does not
  * decode) fails the open with HLN_ECORRUPT, discarding nothing, unless
- * ignore_replay_errors says to skip it and go on.
+ * ignore_replay_errors says to skip it and go on; a record of a mutation
+ * version newer than this build fails it with HLN_EUNSUPPORTED, naming the
+ * version.
  *
  * Reads: a point read merges the memtable partition and every sstable's
  * partition through row sources (storageInt.h, merge.c), with the
- * partition's deletion and range tombstones gathered from every source; a
- * scan walks the (token, pk) order of the memtable and every sstable index
- * in step, merging each partition the same way.
+ * partition's deletion and range tombstones gathered from every source and
+ * the read's clock (now_sec) for expiry; a scan walks the (token, pk) order
+ * of the memtable and every sstable index in step, merging each partition
+ * the same way.
  *
  * Batches: st_apply_batch logs its mutations as one commitlog record (a
  * batch record, docs/formats/mutation.md) before applying any, and replay
@@ -50,7 +53,9 @@
  *  2. A segment is deleted only after every table dirty in it has been
  *     flushed (sstable renamed and directory fsynced).
  *  3. Tables are kept sorted by id (binary search).
- *  4. TTL is carried (ttl/expires) but not enforced yet.
+ *  4. Expiry is a read-time rule: reads and scans judge cells and markers
+ *     by the command's now_sec (merge.c); nothing on the write, flush or
+ *     compaction path looks at a clock.
  *
  * Errors: st_apply can fail after the commitlog append (out of memory in
  * the memtable, or a failed flush); the mutation is then durable and will

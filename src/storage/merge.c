@@ -9,14 +9,19 @@
  * The merge: each source yields rows of the slice in the read's direction.
  * At every step the smallest (largest when reversed) clustering key among
  * the sources' heads is taken, the rows of all sources with that key are
- * combined — row marker and row deletion by maximum timestamp, cells column
- * by column by st_cell_supersedes — and then shadowed: with
- * D = max(partition deletion, newest range tombstone covering the row's
- * clustering key, row deletion), the marker is live iff its
- * timestamp > D and a cell is live iff it is not a tombstone and its
- * timestamp > D (storage.h invariant 3). A row with a live marker or a live
- * cell is emitted; the merge stops after `limit` live rows, so a LIMIT query
- * on a huge partition reads only what it returns (plus dead rows between).
+ * combined — row deletion by maximum timestamp, the row marker and cells
+ * by st_cell_supersedes, cell by cell in st_cell_cmp order, (column, path)
+ * against (column, path), a column deletion against the column deletions
+ * of its column — and then shadowed: with D = max(partition deletion,
+ * newest range tombstone covering the row's clustering key, row deletion),
+ * the marker is live iff its timestamp > D and it has not expired, and a
+ * cell is live iff it is not a tombstone, has not expired (0 < expires <=
+ * now_sec is expired) and its timestamp > max(D, its column's newest
+ * column deletion) (storage.h invariant 3). Since a column's deletion sorts
+ * before its cells in every source, the merged walk meets it first. A row
+ * with a live marker or a live cell is emitted; the merge stops after
+ * `limit` live rows, so a LIMIT query on a huge partition reads only what
+ * it returns (plus dead rows between).
  *
  * Invariants:
  *  1. Reconciliation is order independent (storageInt.h invariant 3), so the
@@ -24,8 +29,11 @@
  *     order they are consulted.
  *  2. Output memory is all arena memory: values from sources that are not
  *     "stable" (the memtable, which a later flush frees) are copied.
- *  3. TTL: cells carry ttl/expires and reconcile by them, but expiry is not
- *     enforced yet (an expired cell still reads as live).
+ *  3. Expiry depends on the read's clock only at the very end (is the
+ *     winner live?); reconciliation never looks at the clock, so an
+ *     expired cell still beats and shadows older versions of its cell, as
+ *     a tombstone of its timestamp would, and compaction (which has no
+ *     reader's clock) keeps expired cells unchanged.
  */
 #include <string.h>
 

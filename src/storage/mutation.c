@@ -14,6 +14,13 @@
  * message and in an sstable; one encoder and one bounds-checked decoder is
  * one place to get right and to fuzz.
  *
+ * Versions: the first byte of a record is its version (storageInt.h): 1
+ * and 2 (mutation, batch) are the records without cell paths, column
+ * deletions and expiring markers, read with row format 1, where those flag
+ * bits are corruption; 3 and 4 are written and carry them (row format 2).
+ * A byte above 4 is HLN_EUNSUPPORTED, so a newer build's record is
+ * reported as such, never misread.
+ *
  * Invariants:
  *  1. decode(encode(m)) == m field for field (values are not copied: the
  *     decoded pointers point into the input).

@@ -4,7 +4,8 @@
  * What: the write buffer of one table (memtable.h). Partitions are kept in a
  * skiplist ordered by the encoded partition key (token, pk); each partition
  * keeps its rows in a second skiplist ordered by clustering bytes (memcmp).
- * A row keeps its cells in an array sorted by column id.
+ * A row keeps its cells in an array sorted by (column id, column deletion
+ * first, path) (st_cell_cmp).
  *
  * Why skiplists: ordered iteration for flush and scans, O(log n) point
  * lookups, simple code, and nodes that never move (a read holds plain
@@ -17,19 +18,25 @@
  * cell arrays are not reclaimed; they count in mt_bytes, which is what the
  * flush threshold measures (like Cassandra's slab allocator accounting).
  *
- * Reconciliation on insert: marker and row/partition deletions keep the
- * maximum timestamp; range tombstones are kept per partition in an array
- * (two with identical bounds merge, keeping the newer timestamp); a cell
- * replaces the stored one only if it supersedes it (st_cell_supersedes).
- * Shadowed data is NOT removed on insert: tombstones and the data they
- * cover both stay, and readers/flush apply shadowing. This keeps insert
- * O(log n) and the result independent of arrival order.
+ * Reconciliation on insert: row/partition deletions keep the maximum
+ * timestamp; range tombstones are kept per partition in an array (two with
+ * identical bounds merge, keeping the newer timestamp); the row marker and
+ * a cell (keyed by column and path; a column deletion by its column)
+ * replace the stored one only if they supersede it (st_cell_supersedes,
+ * st_marker_supersedes). Shadowed data is NOT removed on insert:
+ * tombstones and the data they cover both stay, and readers/flush apply
+ * shadowing. This keeps insert O(log n) and the result independent of
+ * arrival order. The one exception is a column deletion: it drops the
+ * older cells of its column when stored, and a cell it already shadows is
+ * not stored (the column deletion stays, so reads are unchanged; a
+ * collection overwritten again and again does not pile up its elements).
  *
  * Invariants:
  *  1. In every list, level-0 keys are strictly increasing (st_bytes_cmp);
  *     node->prev is the level-0 predecessor and list->tail the last node.
- *  2. A row's cells are sorted by col_id with no duplicates, whatever order
- *     the mutation listed them in.
+ *  2. A row's cells are sorted by st_cell_cmp with no duplicates, whatever
+ *     order the mutation listed them in, and no cell is shadowed by its
+ *     column's deletion.
  *  3. Nothing is freed before mt_free.
  */
 #include <string.h>
