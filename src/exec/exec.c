@@ -303,6 +303,25 @@ static int bind_collection(ex_request *r, const cql_term *term, const hln_type *
     return 0;
 }
 
+/* A bound set or map in canonical form (hln_coll_normalize). */
+static int normalize_bound(ex_request *r, const hln_type *t, ex_value *v)
+{
+    if (v->len == 0) return 0;
+    hln_buf b;
+    hln_buf_init(&b);
+    int rc = hln_coll_normalize(t, v->p, (size_t)v->len, &b);
+    if (!rc && b.err) rc = HLN_ENOMEM;
+    if (!rc) {
+        v->p = hln_arena_memdup(&r->arena, b.data, b.len);
+        v->len = (int32_t)b.len;
+        if (!v->p) rc = HLN_ENOMEM;
+    }
+    hln_buf_free(&b);
+    if (rc == HLN_ENOMEM) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    if (rc) return hln_fail(&r->err, HLN_EINVAL, "Invalid collection value");
+    return 0;
+}
+
 int ex_bind(ex_request *r, const cql_term *term, const hln_type *t, const char *col, ex_value *out)
 {
     ex_state *st = ex_st(r);
@@ -320,7 +339,11 @@ int ex_bind(ex_request *r, const cql_term *term, const hln_type *t, const char *
         if (i < 0 || i >= st->nvals)
             return hln_fail(&r->err, HLN_EINVAL, "Invalid amount of bind variables");
         *out = st->vals[i];
-        if (out->len >= 0) return hln_type_validate(t, out->p, (size_t)out->len, col, &r->err);
+        if (out->len >= 0) {
+            int rc = hln_type_validate(t, out->p, (size_t)out->len, col, &r->err);
+            if (rc || !t || !hln_type_is_collection(t) || t->kind == HLN_T_LIST) return rc;
+            return normalize_bound(r, t, out);
+        }
         if (out->len < -2)
             return hln_fail(&r->err, HLN_EPROTO, "Invalid value length %d", (int)out->len);
         return 0;

@@ -66,8 +66,6 @@ int hln_coll_validate(const hln_type *t, const uint8_t *v, size_t len, hln_error
     uint32_t n;
     if (hln_coll_begin(&r, v, len, &n))
         return hln_fail(err, HLN_EINVAL, "Not enough bytes to read a %s", what);
-    const uint8_t *prev = NULL;
-    int32_t prevlen = 0;
     for (uint32_t i = 0; i < n; i++) {
         for (int part = 0; part < (is_map ? 2 : 1); part++) {
             const uint8_t *e;
@@ -78,16 +76,6 @@ int hln_coll_validate(const hln_type *t, const uint8_t *v, size_t len, hln_error
             const hln_type *et = t->params[part];
             int rc = hln_type_validate(et, e, (size_t)elen, NULL, err);
             if (rc) return rc;
-            if (part == 0 && t->kind != HLN_T_LIST) {
-                /* stored keys must be in order for comparisons to hold */
-                if (prev && hln_type_compare(et, prev, (size_t)prevlen, e, (size_t)elen) >= 0)
-                    return hln_fail(err, HLN_EINVAL,
-                                    "Invalid %s value: elements are not sorted "
-                                    "or not unique",
-                                    what);
-                prev = e;
-                prevlen = elen;
-            }
         }
     }
     if (hln_rd_left(&r) != 0)
@@ -188,6 +176,48 @@ int hln_coll_decode(const hln_type *t, hln_rd *r, bool desc, hln_buf *out)
     out->data[count_at + 2] = (uint8_t)(n >> 8);
     out->data[count_at + 3] = (uint8_t)n;
     return 0;
+}
+
+/* ---- normalising ------------------------------------------------------ */
+
+int hln_coll_normalize(const hln_type *t, const uint8_t *v, size_t len, hln_buf *out)
+{
+    bool is_map = t->kind == HLN_T_MAP;
+    int per = is_map ? 2 : 1;
+    hln_rd r;
+    uint32_t n;
+    if (hln_coll_begin(&r, v, len, &n)) return HLN_EINVAL;
+    if (n > len / 4) return HLN_EINVAL; /* every element takes at least 4 bytes */
+    const uint8_t **els = malloc(sizeof *els * ((size_t)n * (size_t)per + 1));
+    int32_t *lens = malloc(sizeof *lens * ((size_t)n * (size_t)per + 1));
+    hln_buf *subs = calloc((size_t)n * (size_t)per + 1, sizeof *subs);
+    int rc = els && lens && subs ? 0 : HLN_ENOMEM;
+    size_t k = 0;
+    for (uint32_t i = 0; i < n && !rc; i++) {
+        for (int part = 0; part < per && !rc; part++, k++) {
+            if (hln_coll_next(&r, &els[k], &lens[k]) || lens[k] < 0) {
+                rc = HLN_EINVAL;
+                break;
+            }
+            const hln_type *et = t->params[part];
+            if (hln_type_is_collection(et) && lens[k] > 0) {
+                /* nested collections are normalised first, so that equal
+                   elements compare equal byte for byte */
+                hln_buf_init(&subs[k]);
+                rc = hln_coll_normalize(et, els[k], (size_t)lens[k], &subs[k]);
+                els[k] = subs[k].data;
+                lens[k] = (int32_t)subs[k].len;
+            }
+        }
+    }
+    if (!rc) rc = hln_coll_build(t, els, lens, n, out);
+    if (subs)
+        for (size_t i = 0; i < k; i++)
+            hln_buf_free(&subs[i]);
+    free(els);
+    free(lens);
+    free(subs);
+    return rc;
 }
 
 /* ---- building --------------------------------------------------------- */

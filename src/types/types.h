@@ -107,6 +107,12 @@ int hln_coll_next(hln_rd *r, const uint8_t **e, int32_t *elen);
  * literals do). HLN_ENOMEM on allocation failure. */
 int hln_coll_build(const hln_type *t, const uint8_t *const *els, const int32_t *lens, uint32_t n,
                    hln_buf *out);
+/* Appends the canonical form of a valid serialized collection of type t:
+ * sets and maps sorted and deduplicated (the later duplicate wins), nested
+ * collections likewise. Clients need not sort what they send (Cassandra
+ * sorts it too), but storage keys and comparisons need one form.
+ * HLN_EINVAL on malformed input, HLN_ENOMEM. */
+int hln_coll_normalize(const hln_type *t, const uint8_t *v, size_t len, hln_buf *out);
 
 /* Looks a type up by CQL name, case-insensitively ("varchar" gives text).
  * NULL if unknown or not supported yet. */
