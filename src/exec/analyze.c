@@ -287,6 +287,10 @@ static int merge_bound(actx *c, ex_restr *x, const cql_relation *rel, const char
                         "%s cannot be restricted by more than one relation if it includes an "
                         "Equal",
                         what);
+    if (x->in)
+        return hln_fail(c->err, HLN_EINVAL,
+                        "%s cannot be restricted by more than one relation if it includes a IN",
+                        what);
     if (rel->op == CQL_OP_EQ) {
         if (x->lo || x->hi)
             return hln_fail(c->err, HLN_EINVAL,
@@ -388,8 +392,31 @@ static int add_relation(actx *c, ex_restr *rs, const cql_relation *rel)
     case CQL_OP_NE:
         return hln_fail(c->err, HLN_EINVAL, "Unsupported \"!=\" relation: %s %s %s", col->name,
                         op_str(rel->op), term_str(c, rel->term));
-    case CQL_OP_IN:
-        return hln_fail(c->err, HLN_EUNSUPPORTED, "IN relations are not supported yet");
+    case CQL_OP_IN: {
+        if (col->kind != HLN_COL_PARTITION_KEY && col->kind != HLN_COL_CLUSTERING)
+            return hln_fail(c->err, HLN_EUNSUPPORTED,
+                            "IN relations on non-primary-key columns are not supported yet");
+        if (x->eq)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "%s cannot be restricted by more than one relation if it includes an "
+                            "Equal",
+                            col->name);
+        if (x->in || x->lo || x->hi)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "%s cannot be restricted by more than one relation if it includes a "
+                            "IN",
+                            col->name);
+        if (rel->in_list) {
+            for (int i = 0; i < rel->nin; i++)
+                spec_typed(c, rel->in_list[i], col->name, col->type);
+        } else {
+            const hln_type *lt = hln_type_collection(HLN_T_LIST, &col->type, true);
+            if (!lt) return nomem(c);
+            spec_typed(c, rel->term, elem_name(c, "in", col->name), lt);
+        }
+        x->in = rel;
+        return 0;
+    }
     default:
         break;
     }
@@ -398,7 +425,7 @@ static int add_relation(actx *c, ex_restr *rs, const cql_relation *rel)
 
 static bool restricted(const ex_restr *x)
 {
-    return x->eq || x->lo || x->hi || x->ncontains;
+    return x->eq || x->in || x->lo || x->hi || x->ncontains;
 }
 
 static int where(actx *c, const cql_relation *rel, ex_restr **out)
@@ -453,7 +480,7 @@ static int clustering_slice_order(actx *c, const ex_restr *rs)
     for (int pos = 0; pos < t->nck; pos++) {
         int ci = t->npk + pos;
         if (!restricted(&rs[ci])) continue;
-        if (prev >= 0 && !rs[prev].eq)
+        if (prev >= 0 && !rs[prev].eq && !rs[prev].in)
             return hln_fail(c->err, HLN_EINVAL,
                             "Clustering column \"%s\" cannot be restricted (preceding column "
                             "\"%s\" is restricted by a non-EQ relation)",
@@ -490,7 +517,11 @@ static int set_pk_terms(actx *c, const ex_restr *rs)
     p->pk_indexes = alloc(c, sizeof *p->pk_indexes * (size_t)t->npk);
     if (!p->pk || !p->pk_indexes) return nomem(c);
     bool all_binds = true;
+    p->pk_in = alloc(c, sizeof *p->pk_in * (size_t)t->npk);
+    if (!p->pk_in) return nomem(c);
     for (int i = 0; i < t->npk; i++) {
+        p->pk_in[i] = rs[i].in;
+        p->pk_has_in |= rs[i].in != NULL;
         p->pk[i] = rs[i].eq;
         if (!rs[i].eq || rs[i].eq->kind != CQL_TERM_BIND)
             all_binds = false;
@@ -684,10 +715,16 @@ static int an_select(actx *c)
     int npk_eq = 0;
     bool pk_any = false;
     for (int i = 0; i < t->npk; i++) {
-        npk_eq += rs[i].eq != NULL;
+        npk_eq += rs[i].eq != NULL || rs[i].in != NULL;
         pk_any |= restricted(&rs[i]);
     }
     p->pk_lookup = npk_eq == t->npk;
+    p->ordered = s->order_by != NULL;
+    for (int i = 0; i < t->ncols; i++)
+        if (rs[i].in && !p->pk_lookup)
+            return hln_fail(c->err, HLN_EUNSUPPORTED,
+                            "IN relations without the whole partition key restricted are not "
+                            "supported yet");
     if (!p->pk_lookup && pk_any) {
         if (!filtering) return hln_fail(c->err, HLN_EINVAL, ALLOW_FILTERING_MSG);
         for (int i = 0; i < t->npk; i++)
@@ -708,8 +745,11 @@ static int an_select(actx *c)
     if (p->pk_lookup) {
         /* equality prefix and one slice go to storage; the rest is filtered */
         int pos = 0;
-        while (pos < t->nck && rs[t->npk + pos].eq) {
+        p->ck_in = alloc(c, sizeof *p->ck_in * (size_t)(t->nck ? t->nck : 1));
+        if (!p->ck_in) return nomem(c);
+        while (pos < t->nck && (rs[t->npk + pos].eq || rs[t->npk + pos].in)) {
             p->ck[pos] = rs[t->npk + pos].eq;
+            p->ck_in[pos] = rs[t->npk + pos].in;
             pos++;
         }
         p->nck_eq = pos;
@@ -786,7 +826,7 @@ static int an_select(actx *c)
                                 "the PRIMARY KEY, got %s",
                                 col->name);
             while (next != col->position) {
-                if (next > col->position || !rs[t->npk + next].eq)
+                if (next > col->position || !(rs[t->npk + next].eq || rs[t->npk + next].in))
                     return hln_fail(c->err, HLN_EINVAL,
                                     "Order by currently only supports the ordering of columns "
                                     "following their declared order in the PRIMARY KEY");
@@ -850,6 +890,10 @@ static int mod_keys(actx *c, const ex_restr *rs, const char *type, bool allow_ck
     ex_plan *p = c->p;
     const hln_table *t = p->t;
     int rc;
+    for (int i = 0; i < t->npk + t->nck; i++)
+        if (rs[i].in)
+            return hln_fail(c->err, HLN_EUNSUPPORTED,
+                            "IN restrictions in %s statements are not supported yet", type);
     /* partition key: every part, by equality */
     bool pk_missing = false, pk_slice = false;
     for (int i = 0; i < t->npk; i++) {

@@ -38,6 +38,7 @@ typedef struct ex_restr {
     const cql_term *eq;
     const cql_term *lo, *hi;
     bool lo_incl, hi_incl;
+    const struct cql_relation *in; /* c IN (...) / IN ? (key columns only) */
     /* CONTAINS / CONTAINS KEY relations on the column, always filtered */
     const struct cql_relation *contains[8];
     int ncontains;
@@ -120,6 +121,12 @@ typedef struct ex_plan {
     const cql_term **pk;
     const cql_term **ck; /* t->nck entries; ck[0..nck_eq-1] set */
     int nck_eq;
+    /* SELECT: IN relations replacing the equality of a partition key column
+       (pk_in, t->npk entries) or of a clustering prefix column (ck_in,
+       t->nck entries); NULL where the column is restricted by = */
+    const cql_relation **pk_in, **ck_in;
+    bool pk_has_in;
+    bool ordered; /* ORDER BY given */
     /* SELECT: slice on clustering column nck_eq, if any */
     const cql_term *lo, *hi;
     bool lo_incl, hi_incl;
