@@ -25,6 +25,7 @@
  *     published the snapshot without it, so no new write can target it.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -242,9 +243,26 @@ static int resolve_type(ex_request *r, const char *ks, const char *col, const cq
 {
     const char *n = tr->name;
     bool coll = !strcasecmp(n, "list") || !strcasecmp(n, "set") || !strcasecmp(n, "map");
+    if (!strcasecmp(n, "vector") && tr->nparams == 2 && tr->params[1]->nparams == 0) {
+        const hln_type *et;
+        int rc = resolve_type(r, ks, col, tr->params[0], &et);
+        if (rc) return rc;
+        const char *ds = tr->params[1]->name;
+        char *end;
+        long dim = strtol(ds, &end, 10);
+        if (*end || end == ds)
+            return hln_fail(&r->err, HLN_ESYNTAX, "Invalid vector dimension %s", ds);
+        if (dim <= 0)
+            return hln_fail(&r->err, HLN_EINVAL,
+                            "vectors may only have positive dimensions; given %ld", dim);
+        const hln_type *t = dim <= 1000000 ? hln_type_vector(et, (int)dim) : NULL;
+        if (!t) return hln_fail(&r->err, HLN_EUNSUPPORTED, "Column %s: type too complex", col);
+        *out = t;
+        return 0;
+    }
     if (!coll && (tr->nparams > 0 || !strcasecmp(n, "tuple") || !strcasecmp(n, "vector")))
-        return hln_fail(&r->err, HLN_EUNSUPPORTED,
-                        "Column %s: tuple and vector types are not supported yet", col);
+        return hln_fail(&r->err, HLN_EUNSUPPORTED, "Column %s: tuple types are not supported yet",
+                        col);
     if (coll) {
         int want = !strcasecmp(n, "map") ? 2 : 1;
         if (tr->nparams != want)

@@ -229,6 +229,49 @@ ex_state *ex_start(ex_request *r)
 
 /* ---- values ----------------------------------------------------------- */
 
+/* A list literal bound to vector<type, n> (Cassandra's Vectors.Literal). */
+static int bind_vector(ex_request *r, const cql_term *term, const hln_type *t, const char *col,
+                       ex_value *out)
+{
+    if (term->nelems != t->dim)
+        return hln_fail(&r->err, HLN_EINVAL,
+                        "Invalid vector literal for %s of type %s; expected %d elements, but "
+                        "given %d",
+                        col, t->cql_name, t->dim, term->nelems);
+    const hln_type *et = t->params[0];
+    const uint8_t **els = hln_arena_alloc(&r->arena, sizeof *els * (size_t)t->dim);
+    int32_t *lens = hln_arena_alloc(&r->arena, sizeof *lens * (size_t)t->dim);
+    if (!els || !lens) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    for (int i = 0; i < t->dim; i++) {
+        const cql_term *e = term->elems[i];
+        if (e->kind == CQL_TERM_NULL)
+            return hln_fail(&r->err, HLN_EINVAL, "null is not supported inside vectors");
+        ex_value v;
+        int rc = ex_bind(r, e, et, col, &v);
+        if (rc == HLN_EINVAL && e->kind == CQL_TERM_LITERAL)
+            return hln_fail(&r->err, HLN_EINVAL,
+                            "Invalid vector literal for %s: value %s is not of type %s", col,
+                            ex_term_str(&r->arena, e), et->cql_name);
+        if (rc) return rc;
+        if (v.len < 0) return hln_fail(&r->err, HLN_EINVAL, "null is not supported inside vectors");
+        if (et->fixed_len && v.len != et->fixed_len)
+            return hln_fail(&r->err, HLN_EINVAL, "Invalid empty value inside a vector");
+        els[i] = v.p;
+        lens[i] = v.len;
+    }
+    hln_buf b;
+    hln_buf_init(&b);
+    int rc = hln_vector_build(t, els, lens, &b);
+    if (!rc) {
+        out->p = hln_arena_memdup(&r->arena, b.data, b.len);
+        out->len = (int32_t)b.len;
+        if (!out->p) rc = HLN_ENOMEM;
+    }
+    hln_buf_free(&b);
+    if (rc) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    return 0;
+}
+
 /* A collection literal bound to collection type t: every element bound to
  * its element type (nested literals recurse), then serialized, sets and
  * maps sorted and deduplicated (Lists/Sets/Maps.Literal in Cassandra). */
@@ -238,6 +281,8 @@ static int bind_collection(ex_request *r, const cql_term *term, const hln_type *
     const char *what = term->kind == CQL_TERM_LIST  ? "list"
                        : term->kind == CQL_TERM_SET ? "set"
                                                     : "map";
+    if (t && t->kind == HLN_T_VECTOR && term->kind == CQL_TERM_LIST)
+        return bind_vector(r, term, t, col, out);
     bool ok = t && hln_type_is_collection(t);
     if (ok && term->kind == CQL_TERM_LIST && t->kind != HLN_T_LIST)
         return hln_fail(&r->err, HLN_EINVAL,

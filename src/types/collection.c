@@ -286,3 +286,114 @@ int hln_coll_build(const hln_type *t, const uint8_t *const *els, const int32_t *
     free(refs);
     return out->err;
 }
+
+/* ---- vectors ---------------------------------------------------------- */
+
+int hln_vector_build(const hln_type *t, const uint8_t *const *els, const int32_t *lens,
+                     hln_buf *out)
+{
+    const hln_type *et = t->params[0];
+    for (int i = 0; i < t->dim; i++) {
+        if (lens[i] < 0) return HLN_EINVAL;
+        if (!et->fixed_len) hln_buf_vint(out, (uint64_t)lens[i]);
+        hln_buf_put(out, els[i], (size_t)lens[i]);
+    }
+    return out->err;
+}
+
+int hln_vector_split(const hln_type *t, const uint8_t *v, size_t len, const uint8_t **els,
+                     int32_t *lens)
+{
+    const hln_type *et = t->params[0];
+    hln_rd r;
+    hln_rd_init(&r, v, len);
+    for (int i = 0; i < t->dim; i++) {
+        uint64_t n = et->fixed_len ? (uint64_t)et->fixed_len : hln_rd_vint(&r);
+        if (r.err || n > hln_rd_left(&r) || n > INT32_MAX) return HLN_EINVAL;
+        static const uint8_t empty[1];
+        els[i] = n ? hln_rd_take(&r, (size_t)n) : empty;
+        lens[i] = (int32_t)n;
+        if (!els[i]) return HLN_EINVAL;
+    }
+    return hln_rd_left(&r) == 0 ? 0 : HLN_EINVAL;
+}
+
+/* The vector cases of validate, compare and the comparable encoding. */
+int hln_vector_validate(const hln_type *t, const uint8_t *v, size_t len, hln_error *err)
+{
+    const hln_type *et = t->params[0];
+    if (len == 0) return hln_fail(err, HLN_EINVAL, "Invalid empty vector value");
+    if (et->fixed_len) {
+        size_t want = (size_t)et->fixed_len * (size_t)t->dim;
+        if (len != want)
+            return hln_fail(err, HLN_EINVAL, "Expected %zu bytes for a %s, but got %zu", want,
+                            t->cql_name, len);
+    }
+    const uint8_t **els = malloc(sizeof *els * (size_t)t->dim);
+    int32_t *lens = malloc(sizeof *lens * (size_t)t->dim);
+    int rc = els && lens ? 0 : hln_fail(err, HLN_ENOMEM, "out of memory");
+    if (!rc && hln_vector_split(t, v, len, els, lens))
+        rc = hln_fail(err, HLN_EINVAL, "Not enough bytes to read a %s", t->cql_name);
+    for (int i = 0; !rc && i < t->dim; i++)
+        rc = hln_type_validate(et, els[i], (size_t)lens[i], NULL, err);
+    free(els);
+    free(lens);
+    return rc;
+}
+
+int hln_vector_compare(const hln_type *t, const uint8_t *a, size_t alen, const uint8_t *b,
+                       size_t blen)
+{
+    const hln_type *et = t->params[0];
+    const uint8_t *ea[64], *eb[64];
+    int32_t la[64], lb[64];
+    if (t->dim > 64 || hln_vector_split(t, a, alen, ea, la) ||
+        hln_vector_split(t, b, blen, eb, lb)) {
+        size_t m = alen < blen ? alen : blen;
+        int c = memcmp(a, b, m);
+        return c ? c : (alen > blen) - (alen < blen);
+    }
+    for (int i = 0; i < t->dim; i++) {
+        int c = hln_type_compare(et, ea[i], (size_t)la[i], eb[i], (size_t)lb[i]);
+        if (c) return c;
+    }
+    return 0;
+}
+
+int hln_vector_encode(const hln_type *t, const uint8_t *v, size_t len, hln_buf *out)
+{
+    if (len == 0) {
+        hln_buf_u8(out, 0x00);
+        return 0;
+    }
+    const uint8_t *els[64];
+    int32_t lens[64];
+    if (t->dim > 64 || hln_vector_split(t, v, len, els, lens)) return HLN_EINVAL;
+    hln_buf_u8(out, 0x01);
+    for (int i = 0; i < t->dim; i++) {
+        int rc = hln_type_to_comparable(t->params[0], els[i], (size_t)lens[i], false, out);
+        if (rc) return rc;
+    }
+    return out->err;
+}
+
+int hln_vector_decode(const hln_type *t, hln_rd *r, bool desc, hln_buf *out)
+{
+    uint8_t tag;
+    if (hln_type_take_byte(r, desc, &tag)) return HLN_ECORRUPT;
+    if (tag == 0x00) return 0;
+    if (tag != 0x01 || t->dim > 64) return HLN_ECORRUPT;
+    hln_buf el;
+    hln_buf_init(&el);
+    int rc = 0;
+    for (int i = 0; i < t->dim && !rc; i++) {
+        hln_buf_reset(&el);
+        rc = hln_type_from_comparable(t->params[0], r, desc, &el);
+        if (!rc) {
+            if (!t->params[0]->fixed_len) hln_buf_vint(out, el.len);
+            hln_buf_put(out, el.data, el.len);
+        }
+    }
+    hln_buf_free(&el);
+    return rc ? rc : out->err;
+}

@@ -13,6 +13,7 @@ suite (tests/compat/) checks the same statements against answers recorded
 from Cassandra itself.
 """
 
+import re
 import time
 
 import pytest
@@ -161,3 +162,33 @@ def test_survive_flush_and_restart(make_server, connect, tmp_path):
     srv.stop()
     srv.start()
     check(connect(srv))
+
+
+def test_vectors(session, keyspace):
+    """vector<float, n> as CassIO stores embeddings: literals, prepared
+    binding (the driver sees Cassandra's VectorType custom type), 384
+    dimensions, vectors of variable-size elements, and Cassandra's errors."""
+    t = keyspace + ".vec"
+    session.execute("CREATE TABLE %s (k int PRIMARY KEY, v vector<float, 3>, "
+                    "t vector<text, 2>, e vector<float, 384>)" % t)
+    session.execute("INSERT INTO %s (k, v, t) VALUES (1, [1.5, 2, -3], ['a', 'bc'])" % t)
+    ins = session.prepare("INSERT INTO %s (k, v, e) VALUES (?, ?, ?)" % t)
+    emb = [i / 512.0 for i in range(384)]
+    session.execute(ins, (2, [0.5, 0.25, 1.0], emb))
+    got = {r.k: r for r in session.execute("SELECT k, v, t, e FROM %s" % t)}
+    assert list(got[1].v) == [1.5, 2.0, -3.0] and list(got[1].t) == ["a", "bc"]
+    assert list(got[2].v) == [0.5, 0.25, 1.0] and list(got[2].e) == emb
+    typ = session.execute("SELECT type FROM system_schema.columns WHERE keyspace_name = %s AND "
+                          "table_name = 'vec' AND column_name = 'e'", (keyspace,)).one().type
+    assert typ == "vector<float, 384>"
+    for stmt, msg in [
+        ("INSERT INTO %s (k, v) VALUES (3, [1, 2])" % t,
+         "Invalid vector literal for v of type vector<float, 3>; expected 3 elements, but given 2"),
+        ("INSERT INTO %s (k, v) VALUES (3, [1, null, 3])" % t, "null is not supported inside vectors"),
+        ("INSERT INTO %s (k, v) VALUES (3, ['a', 2, 3])" % t,
+         "Invalid vector literal for v: value 'a' is not of type float"),
+        ("CREATE TABLE %s_bad (k int PRIMARY KEY, v vector<float, 0>)" % t,
+         "vectors may only have positive dimensions; given 0"),
+    ]:
+        with pytest.raises(InvalidRequest, match=re.escape(msg)):
+            session.execute(stmt)
