@@ -32,6 +32,7 @@ typedef enum cql_term_kind {
     CQL_TERM_SET,  /* {a, b}: elems */
     CQL_TERM_MAP,  /* {k: v, ...}: elems holds k0, v0, k1, v1...; {} is an empty MAP
                       (exec reads it as an empty set where a set is expected) */
+    CQL_TERM_FUNC, /* name(args): text is the name (folded), elems the arguments */
     /* later: tuples, UDT literals, function calls, casts, vectors */
 } cql_term_kind;
 

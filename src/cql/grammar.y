@@ -169,6 +169,14 @@ term(A) ::= LBRACKET(O) terms(L) RBRACKET(C). {
     A = cqlp_collection(ctx, CQL_TERM_LIST, &L, &O, &C);
 }
 term(A) ::= LBRACE(O) RBRACE(C). { A = cqlp_collection(ctx, CQL_TERM_MAP, NULL, &O, &C); }
+term(A) ::= ident(F) LP(O) RP(C). {
+    A = cqlp_collection(ctx, CQL_TERM_FUNC, NULL, &O, &C);
+    A->text = F;
+}
+term(A) ::= ident(F) LP(O) terms(L) RP(C). {
+    A = cqlp_collection(ctx, CQL_TERM_FUNC, &L, &O, &C);
+    A->text = F;
+}
 term(A) ::= LBRACE(O) terms(L) RBRACE(C). { A = cqlp_collection(ctx, CQL_TERM_SET, &L, &O, &C); }
 term(A) ::= LBRACE(O) mapterms(L) RBRACE(C). {
     A = cqlp_collection(ctx, CQL_TERM_MAP, &L, &O, &C);
@@ -644,7 +652,7 @@ selarg(A) ::= ident(C). {
     A = cqlp_alloc(ctx, sizeof(*A));
     A->column = C;
 }
-selarg(A) ::= constant(T). {
+selarg(A) ::= term(T). {
     A = cqlp_alloc(ctx, sizeof(*A));
     A->term = T;
 }

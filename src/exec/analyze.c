@@ -127,6 +127,21 @@ static void spec_typed(actx *c, const cql_term *term, const char *name, const hl
         spec(c, term, name, type);
         return;
     }
+    if (term->kind == CQL_TERM_FUNC) {
+        const ex_fn *cands[8];
+        int n = ex_fn_candidates(term->text, cands, 8);
+        for (int k = 0; k < n; k++) {
+            if (cands[k]->nargs != term->nelems) continue;
+            for (int i = 0; i < term->nelems; i++) {
+                char buf[96];
+                snprintf(buf, sizeof buf, "arg%d(system.%s)", i, cands[k]->name);
+                const char *an = hln_arena_strdup(c->a, buf);
+                spec_typed(c, term->elems[i], an ? an : name, hln_type_by_kind(cands[k]->args[i]));
+            }
+            break;
+        }
+        return;
+    }
     if (term->kind != CQL_TERM_LIST && term->kind != CQL_TERM_SET && term->kind != CQL_TERM_MAP)
         return;
     if (!type || !hln_type_is_collection(type)) return;
@@ -238,6 +253,14 @@ static void term_render(hln_buf *b, const cql_term *t)
             hln_buf_printf(b, "'%s'", t->text);
         else
             hln_buf_put(b, t->text, strlen(t->text));
+        return;
+    case CQL_TERM_FUNC:
+        hln_buf_printf(b, "%s(", t->text);
+        for (int i = 0; i < t->nelems; i++) {
+            if (i) hln_buf_put(b, ", ", 2);
+            term_render(b, t->elems[i]);
+        }
+        hln_buf_u8(b, ')');
         return;
     case CQL_TERM_LIST:
     case CQL_TERM_SET:
@@ -560,13 +583,82 @@ static const char *fmt_name(actx *c, const char *fmt, const char *arg)
 /* One selector: a column, or a function call Helenus knows. The result
  * column is named as Cassandra names it (system.token(k), count,
  * writetime(v), system.min(v)). */
+/* A native scalar function of columns and constants (functions.c). */
+static int function_selector(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *spec_out)
+{
+    const hln_table *t = c->p->t;
+    const ex_fn *cands[8];
+    int n = ex_fn_candidates(sel->func, cands, 8);
+    if (n == 0) return hln_fail(c->err, HLN_EINVAL, "Unknown function '%s'", sel->func);
+    int nargs = 0;
+    for (const cql_selector *a = sel->args; a; a = a->next)
+        nargs++;
+    if (sel->star_arg || nargs > 2)
+        return hln_fail(c->err, HLN_EINVAL,
+                        "Invalid number of arguments in call to function "
+                        "system.%s",
+                        cands[0]->name);
+    ex_selarg *args = alloc(c, sizeof *args * (size_t)(nargs ? nargs : 1));
+    if (!args) return nomem(c);
+    int i = 0, rc;
+    const hln_type *vec = NULL; /* the vector type of a column argument */
+    for (const cql_selector *a = sel->args; a; a = a->next, i++) {
+        args[i] = (ex_selarg){-1, a->term, NULL};
+        if (a->func)
+            return hln_fail(c->err, HLN_EUNSUPPORTED,
+                            "Nested selector functions are "
+                            "not supported yet");
+        if (a->column) {
+            if ((rc = column(c, a->column, &args[i].col)) != 0) return rc;
+            args[i].type = t->cols[args[i].col].type;
+            if (args[i].type->kind == HLN_T_VECTOR) vec = args[i].type;
+        }
+    }
+    const ex_fn *f = NULL;
+    for (int k = 0; k < n && !f; k++) {
+        if (cands[k]->nargs != nargs) continue;
+        bool ok = true;
+        for (int j = 0; j < nargs && ok; j++)
+            if (args[j].col >= 0) ok = args[j].type->kind == cands[k]->args[j];
+        if (ok) f = cands[k];
+    }
+    if (!f)
+        return hln_fail(c->err, HLN_EINVAL,
+                        "Invalid call to function %s, none of its type signatures match",
+                        sel->func);
+    hln_buf b;
+    hln_buf_init(&b);
+    hln_buf_printf(&b, "system.%s(", f->name);
+    for (int j = 0; j < nargs; j++) {
+        if (f->args[j] == HLN_T_VECTOR) {
+            if (!vec || vec->params[0]->kind != HLN_T_FLOAT) {
+                hln_buf_free(&b);
+                return hln_fail(c->err, HLN_EINVAL,
+                                "Function system.%s requires a float vector argument", f->name);
+            }
+            if (args[j].col < 0) args[j].type = vec;
+        } else if (args[j].col < 0) {
+            args[j].type = hln_type_by_kind(f->args[j]);
+        }
+        if (args[j].term) spec_typed(c, args[j].term, f->name, args[j].type);
+        hln_buf_printf(&b, "%s%s", j ? ", " : "",
+                       args[j].col >= 0 ? t->cols[args[j].col].name : term_str(c, args[j].term));
+    }
+    hln_buf_u8(&b, ')');
+    const char *name = b.err ? "?" : hln_arena_strndup(c->a, (const char *)b.data, b.len);
+    hln_buf_free(&b);
+    *out = (ex_sel){EX_SEL_FUNC, -1, f, args, nargs};
+    *spec_out = (ex_colspec){t->ks, t->name, name ? name : "?", hln_type_by_kind(f->ret)};
+    return 0;
+}
+
 static int selector(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *spec_out)
 {
     const hln_table *t = c->p->t;
     int rc, ci = -1;
     if (!sel->func) {
         if ((rc = column(c, sel->column, &ci)) != 0) return rc;
-        *out = (ex_sel){EX_SEL_COLUMN, ci};
+        *out = (ex_sel){.kind = EX_SEL_COLUMN, .col = ci};
         *spec_out = (ex_colspec){t->ks, t->name, t->cols[ci].name, t->cols[ci].type};
         return 0;
     }
@@ -597,7 +689,7 @@ static int selector(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *s
             return hln_fail(c->err, HLN_EINVAL,
                             "The token function arguments must be in the partition key order: %s",
                             pk_list(c));
-        *out = (ex_sel){EX_SEL_TOKEN, -1};
+        *out = (ex_sel){.kind = EX_SEL_TOKEN, .col = -1};
         *spec_out =
             (ex_colspec){t->ks, t->name, fmt_name(c, "system.token(%s)", args ? args : ""), bigint};
         return 0;
@@ -607,7 +699,7 @@ static int selector(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *s
             (sel->args && !sel->args->next && sel->args->term &&
              sel->args->term->kind == CQL_TERM_LITERAL && sel->args->term->lit == HLN_LIT_INTEGER &&
              !strcmp(sel->args->term->text, "1"))) {
-            *out = (ex_sel){EX_SEL_COUNT_ROWS, -1};
+            *out = (ex_sel){.kind = EX_SEL_COUNT_ROWS, .col = -1};
             *spec_out = (ex_colspec){t->ks, t->name, "count", bigint};
             return 0;
         }
@@ -615,7 +707,7 @@ static int selector(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *s
             return hln_fail(c->err, HLN_ESYNTAX, "Only COUNT(1) is supported, got COUNT(%s)",
                             sel->args->term->text ? sel->args->term->text : "?");
         if ((rc = one_column_arg(c, sel, "system.count", &ci)) != 0) return rc;
-        *out = (ex_sel){EX_SEL_COUNT, ci};
+        *out = (ex_sel){.kind = EX_SEL_COUNT, .col = ci};
         *spec_out =
             (ex_colspec){t->ks, t->name, fmt_name(c, "system.count(%s)", t->cols[ci].name), bigint};
         return 0;
@@ -624,7 +716,7 @@ static int selector(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *s
         bool is_min = f[1] == 'i';
         if ((rc = one_column_arg(c, sel, is_min ? "system.min" : "system.max", &ci)) != 0)
             return rc;
-        *out = (ex_sel){is_min ? EX_SEL_MIN : EX_SEL_MAX, ci};
+        *out = (ex_sel){.kind = is_min ? EX_SEL_MIN : EX_SEL_MAX, .col = ci};
         *spec_out = (ex_colspec){
             t->ks, t->name,
             fmt_name(c, is_min ? "system.min(%s)" : "system.max(%s)", t->cols[ci].name),
@@ -639,7 +731,7 @@ static int selector(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *s
             return hln_fail(c->err, HLN_EINVAL,
                             "Cannot use selection function %s on PRIMARY KEY part %s",
                             wt ? "writeTime" : "ttl", col->name);
-        *out = (ex_sel){wt ? EX_SEL_WRITETIME : EX_SEL_TTL, ci};
+        *out = (ex_sel){.kind = wt ? EX_SEL_WRITETIME : EX_SEL_TTL, .col = ci};
         const hln_type *rt = wt ? bigint : hln_type_by_kind(HLN_T_INT);
         /* 5.0: one timestamp / TTL per element of a non-frozen collection */
         if (hln_type_is_multicell(col->type) && !(rt = hln_type_collection(HLN_T_LIST, &rt, true)))
@@ -648,7 +740,7 @@ static int selector(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *s
                                  fmt_name(c, wt ? "writetime(%s)" : "ttl(%s)", col->name), rt};
         return 0;
     }
-    return hln_fail(c->err, HLN_EINVAL, "Unknown function '%s'", f);
+    return function_selector(c, sel, out, spec_out);
 }
 
 static int an_select(actx *c)
@@ -676,7 +768,7 @@ static int an_select(actx *c)
     if (s->star) {
         for (int i = 0; i < n; i++) {
             p->proj[i] = i;
-            p->sels[i] = (ex_sel){EX_SEL_COLUMN, i};
+            p->sels[i] = (ex_sel){.kind = EX_SEL_COLUMN, .col = i};
             p->cols[i] = (ex_colspec){t->ks, t->name, t->cols[i].name, t->cols[i].type};
         }
     } else {

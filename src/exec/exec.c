@@ -375,6 +375,8 @@ int ex_bind(ex_request *r, const cql_term *term, const hln_type *t, const char *
     case CQL_TERM_SET:
     case CQL_TERM_MAP:
         return bind_collection(r, term, t, col, out);
+    case CQL_TERM_FUNC:
+        return ex_bind_function(r, term, t, col, out);
     case CQL_TERM_NULL:
         out->p = NULL;
         out->len = -1;

@@ -92,15 +92,27 @@ typedef enum ex_sel_kind {
     EX_SEL_TOKEN,      /* token(partition key) */
     EX_SEL_WRITETIME,  /* writetime(col): the cell's timestamp */
     EX_SEL_TTL,        /* ttl(col): the cell's remaining TTL in seconds */
+    EX_SEL_FUNC,       /* a native scalar function of columns and constants */
     EX_SEL_COUNT_ROWS, /* count(*), COUNT(1) */
     EX_SEL_COUNT,      /* count(col): rows where col is not null */
     EX_SEL_MIN,        /* min(col) */
     EX_SEL_MAX,        /* max(col) */
 } ex_sel_kind;
 
+/* An argument of a function selector: a column, or a constant term bound
+ * to the function's argument type. */
+typedef struct ex_selarg {
+    int col; /* index in t->cols, or -1 */
+    const cql_term *term;
+    const hln_type *type; /* what the argument is bound/checked as */
+} ex_selarg;
+
 typedef struct ex_sel {
     ex_sel_kind kind;
-    int col; /* index in t->cols; -1 for TOKEN and COUNT_ROWS */
+    int col;                /* index in t->cols; -1 for TOKEN and COUNT_ROWS */
+    const struct ex_fn *fn; /* EX_SEL_FUNC */
+    ex_selarg *args;
+    int nargs;
 } ex_sel;
 
 typedef struct ex_plan {
@@ -347,6 +359,27 @@ int ex_collection_assign(ex_request *r, const ex_assign *a, const hln_column *co
  * run of a merged row, in path order); len -1 when n is 0. */
 int ex_collection_value(hln_arena *a, hln_error *err, const hln_column *col, const st_cell *cells,
                         uint32_t n, ex_value *out);
+
+/* ---- functions.c: native scalar functions -------------------------------- */
+
+typedef struct ex_fn {
+    const char *name; /* lower case, without the "system." keyspace */
+    int nargs;
+    hln_type_kind args[2]; /* HLN_T_VECTOR: a vector<float, n> of the other argument's n */
+    hln_type_kind ret;
+    int (*eval)(ex_request *r, const ex_value *args, ex_value *out);
+    bool check_result; /* blobAs<type>: the bytes must be a valid <type> */
+} ex_fn;
+
+/* The overloads of a function name (case-insensitive), at most max. */
+int ex_fn_candidates(const char *name, const ex_fn **out, int max);
+/* Binds a function-call term: picks the overload its arguments fit,
+ * binds them, calls it, and checks the result fits receiver type t (NULL:
+ * any). Errors in Cassandra's words. */
+int ex_bind_function(ex_request *r, const cql_term *term, const hln_type *t, const char *col,
+                     ex_value *out);
+/* Calls f (arguments already bound to its argument types). */
+int ex_fn_call(ex_request *r, const ex_fn *f, const ex_value *args, ex_value *out);
 
 /* ---- cas.c: counters and conditional updates --------------------------- */
 

@@ -716,6 +716,19 @@ static int sel_value(rowctx *c, const ex_sel *x, ex_value *out)
         if ((rc = row_token(c, &tok)) != 0) return rc;
         return mk_int(c->r, tok, 8, out);
     }
+    case EX_SEL_FUNC: {
+        ex_value args[2];
+        for (int i = 0; i < x->nargs && i < 2; i++) {
+            const ex_selarg *a = &x->args[i];
+            if (a->col >= 0)
+                rc = get(c, a->col, &args[i]);
+            else
+                rc = ex_bind(c->r, a->term, a->type, x->fn->name, &args[i]);
+            if (rc) return rc;
+            if (args[i].len == -2) args[i] = (ex_value){NULL, -1};
+        }
+        return ex_fn_call(c->r, x->fn, args, out);
+    }
     case EX_SEL_WRITETIME:
     case EX_SEL_TTL: {
         const hln_column *col = &c->t->cols[x->col];
