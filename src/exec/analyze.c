@@ -723,6 +723,42 @@ static int selector(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *s
             t->cols[ci].type};
         return 0;
     }
+    if (!strcmp(f, "sum") || !strcmp(f, "avg")) {
+        bool sum = f[0] == 's';
+        if ((rc = one_column_arg(c, sel, sum ? "system.sum" : "system.avg", &ci)) != 0) return rc;
+        const hln_type *ty = t->cols[ci].type;
+        switch (ty->kind) {
+        case HLN_T_TINYINT:
+        case HLN_T_SMALLINT:
+        case HLN_T_INT:
+        case HLN_T_BIGINT:
+        case HLN_T_COUNTER:
+        case HLN_T_FLOAT:
+        case HLN_T_DOUBLE:
+            break;
+        default:
+            /* Cassandra lists the overloads in this order */
+            return hln_fail(
+                c->err, HLN_EINVAL,
+                sum ? "Invalid call to function sum, none of its type signatures match (known "
+                      "type signatures: system.sum : (double) -> double, system.sum : (counter) "
+                      "-> counter, system.sum : (float) -> float, system.sum : (smallint) -> "
+                      "smallint, system.sum : (varint) -> varint, system.sum : (tinyint) -> "
+                      "tinyint, system.sum : (int) -> int, system.sum : (bigint) -> bigint, "
+                      "system.sum : (decimal) -> decimal)"
+                    : "Invalid call to function avg, none of its type signatures match (known "
+                      "type signatures: system.avg : (decimal) -> decimal, system.avg : (float) "
+                      "-> float, system.avg : (double) -> double, system.avg : (counter) -> "
+                      "counter, system.avg : (varint) -> varint, system.avg : (tinyint) -> "
+                      "tinyint, system.avg : (int) -> int, system.avg : (bigint) -> bigint, "
+                      "system.avg : (smallint) -> smallint)");
+        }
+        *out = (ex_sel){.kind = sum ? EX_SEL_SUM : EX_SEL_AVG, .col = ci};
+        *spec_out = (ex_colspec){
+            t->ks, t->name,
+            fmt_name(c, sum ? "system.sum(%s)" : "system.avg(%s)", t->cols[ci].name), ty};
+        return 0;
+    }
     if (!strcmp(f, "writetime") || !strcmp(f, "ttl")) {
         bool wt = f[0] == 'w';
         if ((rc = one_column_arg(c, sel, f, &ci)) != 0) return rc;

@@ -97,6 +97,8 @@ typedef enum ex_sel_kind {
     EX_SEL_COUNT,      /* count(col): rows where col is not null */
     EX_SEL_MIN,        /* min(col) */
     EX_SEL_MAX,        /* max(col) */
+    EX_SEL_SUM,        /* sum(col), numeric columns */
+    EX_SEL_AVG,        /* avg(col), numeric columns */
 } ex_sel_kind;
 
 /* An argument of a function selector: a column, or a constant term bound

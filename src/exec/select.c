@@ -87,6 +87,9 @@ typedef struct agg {
     int64_t count;
     ex_value v;
     bool set;
+    int64_t isum; /* sum/avg of integers (wrapping as Cassandra's long arithmetic) */
+    double dsum;  /* sum/avg of float and double */
+    int64_t n;    /* avg: the values counted */
 } agg;
 
 /* One partition of a lookup, and one clustering slice of it: IN on key
@@ -860,6 +863,30 @@ static int aggregate(sel *s, rowctx *c)
             a->set = true;
             break;
         }
+        case EX_SEL_SUM:
+        case EX_SEL_AVG: {
+            if ((rc = get(c, x->col, &v)) != 0) return rc;
+            if (v.len <= 0) break;
+            hln_type_kind k = p->t->cols[x->col].type->kind;
+            uint64_t u = 0;
+            for (int32_t b = 0; b < v.len && b < 8; b++)
+                u = u << 8 | v.p[b];
+            if (k == HLN_T_FLOAT && v.len == 4) {
+                uint32_t bits = (uint32_t)u;
+                float fl;
+                memcpy(&fl, &bits, 4);
+                a->dsum += fl;
+            } else if (k == HLN_T_DOUBLE && v.len == 8) {
+                double d;
+                memcpy(&d, &u, 8);
+                a->dsum += d;
+            } else {
+                if (v.len < 8 && (v.p[0] & 0x80)) u |= UINT64_MAX << (8 * v.len);
+                a->isum = (int64_t)((uint64_t)a->isum + u);
+            }
+            a->n++;
+            break;
+        }
         default: /* a plain selector in an aggregate query: the first row's value */
             if (!s->agg_first && (rc = sel_value(c, x, &a->v)) != 0) return rc;
             break;
@@ -1042,6 +1069,32 @@ static int make_state(ex_request *r, sel *s)
 
 /* ---- results -------------------------------------------------------------- */
 
+/* sum/avg results in the column's type (Cassandra: an empty input gives 0;
+ * integer averages truncate; integer sums wrap to the type's width). */
+static int sum_value(ex_request *r, const hln_type *t, const agg *a, bool avg, ex_value *out)
+{
+    int bytes = t->kind == HLN_T_TINYINT    ? 1
+                : t->kind == HLN_T_SMALLINT ? 2
+                : t->kind == HLN_T_INT      ? 4
+                                            : 8;
+    if (t->kind == HLN_T_FLOAT || t->kind == HLN_T_DOUBLE) {
+        double d = avg ? (a->n ? a->dsum / (double)a->n : 0) : a->dsum;
+        uint64_t bits;
+        if (t->kind == HLN_T_FLOAT) {
+            float f = (float)d;
+            uint32_t b32;
+            memcpy(&b32, &f, 4);
+            bits = b32;
+            bytes = 4;
+        } else {
+            memcpy(&bits, &d, 8);
+        }
+        return mk_int(r, (int64_t)bits, bytes, out);
+    }
+    int64_t v = avg ? (a->n ? a->isum / a->n : 0) : a->isum;
+    return mk_int(r, v, bytes, out);
+}
+
 /* Builds the ROWS result (with a paging state when more may follow) and
  * finishes the request. */
 static void finish(ex_request *r, sel *s, bool more)
@@ -1062,6 +1115,10 @@ static void finish(ex_request *r, sel *s, bool more)
             case EX_SEL_MIN:
             case EX_SEL_MAX:
                 s->cells[i] = a->set ? a->v : (ex_value){NULL, -1};
+                break;
+            case EX_SEL_SUM:
+            case EX_SEL_AVG:
+                rc = sum_value(r, p->cols[i].type, a, p->sels[i].kind == EX_SEL_AVG, &s->cells[i]);
                 break;
             default:
                 s->cells[i] = s->agg_first ? a->v : (ex_value){NULL, -1};

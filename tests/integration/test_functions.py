@@ -66,3 +66,25 @@ def test_similarity(session, ftable):
     # Cassandra 5.0.9's answers for the same row
     assert tuple(r.one()) == pytest.approx((0.38023245334625244, 0.02684563770890236, -1.25),
                                            rel=1e-6)
+
+
+def test_sum_avg(session, keyspace):
+    """sum/avg in the column's type: integer sums wrap, integer averages
+    truncate, no rows give 0 (Cassandra 5.0.9's answers for these rows)."""
+    t = keyspace + ".agg"
+    session.execute("CREATE TABLE %s (k int, c int, i int, b bigint, t tinyint, f float, "
+                    "d double, s text, PRIMARY KEY (k, c))" % t)
+    session.execute("INSERT INTO %s (k, c, i, b, t, f, d) VALUES (1, 1, 2147483647, 5, 100, 1.5, "
+                    "0.1)" % t)
+    session.execute("INSERT INTO %s (k, c, i, b, t, f, d) VALUES (1, 2, 2, -7, 100, 2.25, 0.2)"
+                    % t)
+    session.execute("INSERT INTO %s (k, c, i) VALUES (1, 3, 4)" % t)
+    r = session.execute("SELECT sum(i), avg(i), sum(b), avg(b), sum(t), avg(t), sum(f), avg(f), "
+                        "sum(d), avg(d) FROM %s WHERE k = 1" % t).one()
+    assert tuple(r) == (-2147483643, 715827884, -2, -1, -56, 100, 3.75, 1.875,
+                        0.30000000000000004, 0.15000000000000002)
+    assert tuple(session.execute("SELECT sum(i), avg(i), avg(d) FROM %s WHERE k = 9"
+                                 % t).one()) == (0, 0, 0.0)
+    with pytest.raises(InvalidRequest, match="Invalid call to function sum, none of its type "
+                                             "signatures match"):
+        session.execute("SELECT sum(s) FROM %s WHERE k = 1" % t)
