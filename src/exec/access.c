@@ -417,7 +417,7 @@ static void with_hash(ex_request *r, const char *password, hashed_fn then)
     j->a = store(r);
     j->password = password;
     j->then = then;
-    int rc = uv_queue_work(&r->shard->loop, &j->w, hash_work, hash_after);
+    int rc = uv_queue_work(r->shard->loop, &j->w, hash_work, hash_after);
     if (rc) ex_finish(r, fail(r, HLN_ESERVER, "cannot hash the password: %s", uv_strerror(rc)));
 }
 

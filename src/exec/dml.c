@@ -323,7 +323,7 @@ void ex_run_dml(ex_request *r)
         ex_finish(r, 0);
         return;
     }
-    ex_op *op = ex_op_new(r, EX_OP_MUTATE, shard_for_token(st->eng->nshards, m->token));
+    ex_op *op = ex_op_new(r, EX_OP_MUTATE, rt_shard_for_token(st->eng->nshards, m->token));
     if (!op) {
         ex_finish(r, hln_fail(&r->err, HLN_ENOMEM, "out of memory"));
         return;

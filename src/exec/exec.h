@@ -33,7 +33,7 @@
 
 #include "common/common.h"
 #include "schema/schema.h"
-#include "server/engine.h"
+#include "exec/node.h"
 #include "types/types.h"
 
 typedef hln_bytes ex_value; /* len -1: null, -2: unset */

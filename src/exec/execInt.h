@@ -18,7 +18,7 @@
  *     only on r->shard's thread.
  *  2. ex_finish calls r->done exactly once and is the last thing any code
  *     path does with r: after it, the caller may free r from another thread.
- *  3. An ex_op travels origin -> target -> origin by shard_post; while it is
+ *  3. An ex_op travels origin -> target -> origin by rt_post; while it is
  *     away, only the target touches it, and the origin touches nothing the
  *     op points at. Remote ops own an arena for their inputs and outputs,
  *     freed with the request.
@@ -164,7 +164,7 @@ typedef enum ex_op_kind {
 } ex_op_kind;
 
 typedef struct ex_op {
-    hln_msg msg; /* first member: the message is the op */
+    rt_msg msg; /* first member: the message is the op */
     ex_request *r;
     hln_shard *origin;
     int target;

@@ -695,7 +695,7 @@ static int resume(ex_request *r, sel *s)
     } else {
         if (token <= s->lo || token > s->hi) return bad_state(r);
         s->cstate = has_ck ? C_IN : C_AFTER;
-        s->shard = shard_for_token(ex_st(r)->eng->nshards, token);
+        s->shard = rt_shard_for_token(ex_st(r)->eng->nshards, token);
     }
     return 0;
 }
@@ -863,7 +863,7 @@ static int issue(ex_request *r, sel *s)
     if (p->pk_lookup || s->cstate == C_IN) {
         bool lookup = p->pk_lookup;
         int64_t token = lookup ? s->token : s->ctoken;
-        ex_op *op = ex_op_new(r, EX_OP_READ, shard_for_token(st->eng->nshards, token));
+        ex_op *op = ex_op_new(r, EX_OP_READ, rt_shard_for_token(st->eng->nshards, token));
         if (!op) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
         st_read_cmd *cmd = &op->read;
         memcpy(cmd->table_id, p->t->id, 16);
@@ -1088,8 +1088,8 @@ void ex_run_select(ex_request *r)
             return;
         }
         int n = st->eng->nshards;
-        s->last_shard = shard_for_token(n, s->hi);
-        if (!r->params.paging_state || !s->page) s->shard = shard_for_token(n, s->lo + 1);
+        s->last_shard = rt_shard_for_token(n, s->hi);
+        if (!r->params.paging_state || !s->page) s->shard = rt_shard_for_token(n, s->lo + 1);
     }
     step(r);
 }

@@ -83,7 +83,7 @@ static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw
 enum { Q, P, X, B };
 
 typedef struct job {
-    hln_msg msg;
+    rt_msg msg;
     ex_request req;
     int kind;
     const char *text;
@@ -109,7 +109,7 @@ typedef struct job {
 static void job_done(ex_request *r)
 {
     job *j = r->ud;
-    hln_shard *s = shard_current();
+    hln_shard *s = engine_shard_current();
     pthread_mutex_lock(&j->mu);
     j->on_shard = s ? s->id : -1;
     j->done = true;
@@ -117,10 +117,10 @@ static void job_done(ex_request *r)
     pthread_mutex_unlock(&j->mu);
 }
 
-static void job_run(hln_shard *self, hln_msg *m)
+static void job_run(rt_shard *self, rt_msg *m)
 {
     job *j = (job *)m;
-    ex_request_init(&j->req, self, job_done, j);
+    ex_request_init(&j->req, engine_shard(self), job_done, j);
     j->req.params.keyspace = j->ks;
     j->req.params.values = j->vals;
     j->req.params.nvalues = j->nvals;
@@ -163,7 +163,7 @@ static job *run_job(job *j, int shard)
     pthread_mutex_init(&j->mu, NULL);
     pthread_cond_init(&j->cv, NULL);
     j->msg.fn = job_run;
-    shard_post(&eng->shards[shard], &j->msg);
+    engine_post(&eng->shards[shard], &j->msg);
     struct timespec dl;
     clock_gettime(CLOCK_REALTIME, &dl);
     dl.tv_sec += 20;
