@@ -144,6 +144,9 @@ int ex_batchlog_replay(hln_engine *e, hln_error *err);
  * shard's thread, or while it runs nothing (tests). */
 typedef struct ex_plan_cache_stats {
     uint64_t hits, misses, evictions, invalidations;
+    /* authorisations of prepared plans: checked against the auth store, or
+     * answered by the plan's remembered verdict (access.c) */
+    uint64_t auth_checks, auth_reused;
     int entries;
 } ex_plan_cache_stats;
 void ex_plan_cache_stats_get(hln_shard *s, ex_plan_cache_stats *out);
