@@ -8,7 +8,7 @@
  *    equality prefix and at most one range on the next column.
  *  - Range query (no partition key, part of it with ALLOW FILTERING, or a
  *    token(pk) range): st_scan of the token range (lo, hi], shard after
- *    shard. Shards own contiguous token ranges in order (engine.h), so
+ *    shard. Shards own contiguous token ranges in order (runtime.h), so
  *    reading them in order is token order, as Cassandra returns rows.
  *  - Virtual (system) tables: rows generated from the schema snapshot and
  *    node state (schema_virtual_rows), never storage.
