@@ -33,8 +33,6 @@
  *  2. rt_start, rt_stop and rt_free run off shard threads.
  */
 #include <pthread.h>
-#include <sched.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -48,16 +46,9 @@ struct rt_shard {
     void *ud;
     /* inbound queue */
     pthread_mutex_t qlock;
-#ifdef RT_QUEUE_MPSC
-    rt_msg *in;          /* producers' end (atomic exchange) */
-    rt_msg *out;         /* consumer's end, shard thread only */
-    rt_msg stub;         /* Vyukov's intrusive MPSC queue */
-    _Atomic int posting; /* rt_post calls between their stopping check and wake */
-#else
     rt_msg *qhead, *qtail;
-#endif
     uv_async_t wake;
-    _Atomic bool stopping;
+    bool stopping;
     /* lifecycle */
     rt_msg stop_msg;
     bool thread_started;
@@ -127,88 +118,6 @@ void *rt_ud(const rt_shard *s)
 
 /* ---- messages --------------------------------------------------------- */
 
-#ifdef RT_QUEUE_MPSC
-/* Dmitry Vyukov's intrusive MPSC queue: wait-free push, the consumer pops. */
-static void q_push(rt_shard *s, rt_msg *m)
-{
-    __atomic_store_n(&m->next, NULL, __ATOMIC_RELAXED);
-    rt_msg *prev = __atomic_exchange_n(&s->in, m, __ATOMIC_ACQ_REL);
-    __atomic_store_n(&prev->next, m, __ATOMIC_RELEASE);
-}
-
-/* NULL: empty, or a producer is between its exchange and its link (it
- * wakes the loop after linking, so the message is seen then). */
-static rt_msg *q_pop(rt_shard *s)
-{
-    rt_msg *tail = s->out, *next = __atomic_load_n(&tail->next, __ATOMIC_ACQUIRE);
-    if (tail == &s->stub) {
-        if (!next) return NULL;
-        s->out = tail = next;
-        next = __atomic_load_n(&tail->next, __ATOMIC_ACQUIRE);
-    }
-    if (next) {
-        s->out = next;
-        return tail;
-    }
-    if (tail != __atomic_load_n(&s->in, __ATOMIC_ACQUIRE)) return NULL;
-    q_push(s, &s->stub);
-    next = __atomic_load_n(&tail->next, __ATOMIC_ACQUIRE);
-    if (next) {
-        s->out = next;
-        return tail;
-    }
-    return NULL;
-}
-
-void rt_post(rt_shard *to, rt_msg *m)
-{
-    atomic_fetch_add(&to->posting, 1);
-    if (atomic_load(&to->stopping)) {
-        atomic_fetch_sub(&to->posting, 1);
-        HLN_WARN("shard %d is stopped; dropping a message", to->id);
-        return;
-    }
-    q_push(to, m);
-    uv_async_send(&to->wake); /* before posting drops: see invariant 1 */
-    atomic_fetch_sub(&to->posting, 1);
-}
-
-static void set_stopping(rt_shard *s)
-{
-    atomic_store(&s->stopping, true);
-    while (atomic_load(&s->posting) > 0) /* a post past its check: let it wake */
-        sched_yield();
-}
-
-static bool is_stopping(rt_shard *s)
-{
-    return atomic_load(&s->stopping);
-}
-
-/* Runs the messages queued up to the newest when the wake was noticed;
- * later ones wait for the next loop iteration (their post re-armed the
- * handle), so I/O is never starved. */
-static void on_wake(uv_async_t *h)
-{
-    rt_shard *s = h->data;
-    rt_msg *last = __atomic_load_n(&s->in, __ATOMIC_ACQUIRE);
-    if (last == &s->stub) return;
-    rt_msg *m;
-    while ((m = q_pop(s)) != NULL) {
-        bool end = m == last;
-        m->fn(s, m); /* may free m */
-        if (s->stopping) {
-            int dropped = 0;
-            while (q_pop(s))
-                dropped++;
-            if (dropped)
-                HLN_WARN("shard %d stopped with %d message(s) still queued", s->id, dropped);
-            return;
-        }
-        if (end) break;
-    }
-}
-#else
 void rt_post(rt_shard *to, rt_msg *m)
 {
     m->next = NULL;
@@ -225,13 +134,6 @@ void rt_post(rt_shard *to, rt_msg *m)
     to->qtail = m;
     uv_async_send(&to->wake); /* under the lock: see invariant 1 */
     pthread_mutex_unlock(&to->qlock);
-}
-
-static void set_stopping(rt_shard *s)
-{
-    pthread_mutex_lock(&s->qlock);
-    s->stopping = true;
-    pthread_mutex_unlock(&s->qlock);
 }
 
 static bool is_stopping(rt_shard *s)
@@ -266,7 +168,6 @@ static void on_wake(uv_async_t *h)
         }
     }
 }
-#endif
 
 typedef struct run_all {
     pthread_mutex_t mu;
@@ -328,7 +229,9 @@ static void on_stop(rt_shard *s, rt_msg *m)
     HLN_UNUSED(m);
     rt_runtime *rt = s->rt;
     if (rt->hooks.stop) rt->hooks.stop(s, rt->hooks.ud);
-    set_stopping(s);
+    pthread_mutex_lock(&s->qlock);
+    s->stopping = true;
+    pthread_mutex_unlock(&s->qlock);
     uv_close((uv_handle_t *)&s->wake, NULL);
 }
 
@@ -367,7 +270,9 @@ static void *shard_main(void *arg)
     if (rc) {
         s->start_rc = hln_fail(&s->start_err, HLN_ESERVER, "shard %d: cannot create event loop: %s",
                                s->id, uv_strerror(rc));
-        set_stopping(s);
+        pthread_mutex_lock(&s->qlock);
+        s->stopping = true;
+        pthread_mutex_unlock(&s->qlock);
         tl_shard = NULL;
         report_started(rt);
         return NULL;
@@ -376,7 +281,9 @@ static void *shard_main(void *arg)
     s->wake.data = s;
     if (rt->hooks.start) s->start_rc = rt->hooks.start(s, rt->hooks.ud, &s->start_err);
     if (s->start_rc) {
-        set_stopping(s);
+        pthread_mutex_lock(&s->qlock);
+        s->stopping = true;
+        pthread_mutex_unlock(&s->qlock);
         drain_loop(s); /* closes wake and the hook's handles */
         tl_shard = NULL;
         report_started(rt);
@@ -414,9 +321,6 @@ int rt_new(rt_runtime **out, int nshards, hln_error *err)
         s->id = i;
         s->rt = rt;
         pthread_mutex_init(&s->qlock, NULL);
-#ifdef RT_QUEUE_MPSC
-        s->in = s->out = &s->stub;
-#endif
     }
     *out = rt;
     return 0;
