@@ -28,16 +28,23 @@ typedef enum cql_term_kind {
     CQL_TERM_LITERAL,
     CQL_TERM_BIND, /* ? or :name */
     CQL_TERM_NULL,
-    /* later: collection literals, function calls, casts, vectors */
+    CQL_TERM_LIST, /* [a, b]: elems */
+    CQL_TERM_SET,  /* {a, b}: elems */
+    CQL_TERM_MAP,  /* {k: v, ...}: elems holds k0, v0, k1, v1...; {} is an empty MAP
+                      (exec reads it as an empty set where a set is expected) */
+    /* later: tuples, UDT literals, function calls, casts, vectors */
 } cql_term_kind;
 
 typedef struct cql_term {
     cql_term_kind kind;
-    hln_lit_kind lit;      /* LITERAL: its kind */
-    const char *text;      /* LITERAL: the text (STRING already unescaped) */
-    int bind_index;        /* BIND: 0-based position among all markers */
-    const char *bind_name; /* BIND: :name, else NULL */
-    int pos;               /* byte offset in the statement, for messages */
+    hln_lit_kind lit;        /* LITERAL: its kind */
+    const char *text;        /* LITERAL: the text (STRING already unescaped) */
+    int bind_index;          /* BIND: 0-based position among all markers */
+    const char *bind_name;   /* BIND: :name, else NULL */
+    int pos;                 /* byte offset in the statement, for messages */
+    struct cql_term **elems; /* LIST/SET/MAP elements (MAP: keys and values) */
+    int nelems;
+    int end; /* LIST/SET/MAP: byte offset just past the closing bracket */
 } cql_term;
 
 typedef struct cql_qname {
@@ -52,15 +59,20 @@ typedef enum cql_op {
     CQL_OP_GT,
     CQL_OP_GE,
     CQL_OP_NE,
-    CQL_OP_IN, /* later */
+    CQL_OP_IN,           /* later */
+    CQL_OP_CONTAINS,     /* c CONTAINS v: an element (map: a value) of collection c */
+    CQL_OP_CONTAINS_KEY, /* m CONTAINS KEY k */
 } cql_op;
 
 typedef struct cql_relation {
     const char *column; /* NULL for a token relation */
     cql_op op;
-    cql_term *term;
+    cql_term *term; /* IN (a, b): NULL, see in_list; IN ?: the marker */
     struct cql_relation *next;
     struct cql_name_list *token_cols; /* token(a, b) op term: a, b; else NULL */
+    cql_term **in_list;               /* IN (a, b, ...): the values */
+    int nin;
+    cql_term *elem; /* IF conditions: c[elem] op term; else NULL */
 } cql_relation;
 
 /* A type as written: name plus parameters (map<text,int> has two). */
@@ -238,25 +250,46 @@ typedef struct cql_insert {
     cql_using using;
 } cql_insert;
 
+/* The forms of an UPDATE assignment. */
+typedef enum cql_assign_op {
+    CQL_ASSIGN_SET,     /* c = value */
+    CQL_ASSIGN_ADD,     /* c = other + value (other should be c) */
+    CQL_ASSIGN_PREPEND, /* c = value + other */
+    CQL_ASSIGN_SUB,     /* c = other - value */
+    CQL_ASSIGN_ELEM,    /* c[key] = value */
+} cql_assign_op;
+
 typedef struct cql_assignment {
     const char *column;
-    cql_term *value; /* later: c = c + ..., m[k] = ... */
+    cql_term *value;
+    cql_assign_op op;
+    const char *other; /* ADD, PREPEND, SUB: the column named on the right */
+    cql_term *key;     /* ELEM */
     struct cql_assignment *next;
 } cql_assignment;
+
+/* A DELETE selection: a column, or one element of it (c[key]). */
+typedef struct cql_deletion {
+    const char *column;
+    cql_term *key; /* NULL for the whole column */
+    struct cql_deletion *next;
+} cql_deletion;
 
 typedef struct cql_update {
     cql_qname table;
     cql_assignment *set;
     cql_relation *where;
     bool if_exists;
+    cql_relation *conds; /* IF c op v AND ... (LWT); NULL when none */
     cql_using using;
 } cql_update;
 
 typedef struct cql_delete {
     cql_qname table;
-    cql_name_list *columns; /* NULL: the whole row/partition */
+    cql_deletion *columns; /* NULL: the whole row/partition */
     cql_relation *where;
     bool if_exists;
+    cql_relation *conds; /* IF c op v AND ... (LWT); NULL when none */
     cql_using using;
 } cql_delete;
 

@@ -104,8 +104,17 @@ typedef struct {
     cql_selector *head, *tail;
 } cqlp_sels;
 typedef struct {
+    cql_deletion *head, *tail;
+} cqlp_dels;
+typedef struct {
     cql_order *head, *tail;
 } cqlp_orders;
+
+/* An UPDATE/DELETE's IF clause: IF EXISTS, or conditions. */
+typedef struct {
+    bool exists;
+    cql_relation *conds;
+} cqlp_ifc;
 
 /* SELECT's optional clauses, gathered by the grammar. */
 typedef struct cqlp_select_tail {
@@ -178,6 +187,10 @@ cql_name_list *cqlp_name(cqlp_ctx *ctx, const char *name);
 cql_typeref *cqlp_type(cqlp_ctx *ctx, const char *name, const cqlp_types *params);
 void cqlp_types_add(cqlp_ctx *ctx, cqlp_types *list, cql_typeref *t);
 void cqlp_terms_add(cqlp_ctx *ctx, cqlp_terms *list, cql_term *t);
+/* A collection literal of kind (CQL_TERM_LIST/SET/MAP) with the elements of
+ * list (may be NULL: empty), opened by token open and closed by close. */
+cql_term *cqlp_collection(cqlp_ctx *ctx, cql_term_kind kind, const cqlp_terms *list,
+                          const cql_token *open, const cql_token *close);
 cql_term **cqlp_terms_array(cqlp_ctx *ctx, const cqlp_terms *list);
 
 /* CREATE TABLE pieces */

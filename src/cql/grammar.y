@@ -110,7 +110,7 @@ size_t cqlParserSize(void)
 
 /* Unreserved keywords: identifiers wherever they are not keywords. */
 %fallback ID KEY CLUSTERING COMPACT STORAGE VALUES TTL TIMESTAMP STATIC DISTINCT JSON AS
-    FILTERING PER PARTITION EXISTS FROZEN.
+    FILTERING PER PARTITION EXISTS FROZEN CONTAINS.
 /* ... and those of the role and permission statements */
 %fallback ID ALL KEYSPACES ROLE ROLES USER USERS LOGIN PASSWORD HASHED SUPERUSER NOSUPERUSER
     OPTIONS PERMISSION PERMISSIONS LIST UNMASK SELECT_MASKED.
@@ -164,6 +164,27 @@ bind(A) ::= COLON(X) ident(N). { A = cqlp_bind(ctx, &X, N); }
 term(A) ::= constant(A).
 term(A) ::= bind(A).
 term(A) ::= NULL(X). { A = cqlp_null(ctx, &X); }
+term(A) ::= LBRACKET(O) RBRACKET(C). { A = cqlp_collection(ctx, CQL_TERM_LIST, NULL, &O, &C); }
+term(A) ::= LBRACKET(O) terms(L) RBRACKET(C). {
+    A = cqlp_collection(ctx, CQL_TERM_LIST, &L, &O, &C);
+}
+term(A) ::= LBRACE(O) RBRACE(C). { A = cqlp_collection(ctx, CQL_TERM_MAP, NULL, &O, &C); }
+term(A) ::= LBRACE(O) terms(L) RBRACE(C). { A = cqlp_collection(ctx, CQL_TERM_SET, &L, &O, &C); }
+term(A) ::= LBRACE(O) mapterms(L) RBRACE(C). {
+    A = cqlp_collection(ctx, CQL_TERM_MAP, &L, &O, &C);
+}
+
+/* map literal entries: keys and values alternate in the list */
+%type mapterms {cqlp_terms}
+mapterms(A) ::= term(K) COLON term(V). {
+    memset(&A, 0, sizeof(A));
+    cqlp_terms_add(ctx, &A, K);
+    cqlp_terms_add(ctx, &A, V);
+}
+mapterms(A) ::= mapterms(A) COMMA term(K) COLON term(V). {
+    cqlp_terms_add(ctx, &A, K);
+    cqlp_terms_add(ctx, &A, V);
+}
 
 /* TTL, TIMESTAMP and LIMIT values: an integer or a marker. */
 %type intval {cql_term *}
@@ -319,6 +340,18 @@ op(A) ::= GE. { A = CQL_OP_GE; }
 op(A) ::= NE. { A = CQL_OP_NE; }
 
 %type rel {cql_relation *}
+rel(A) ::= ident(C) CONTAINS term(T). {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->column = C;
+    A->op = CQL_OP_CONTAINS;
+    A->term = T;
+}
+rel(A) ::= ident(C) CONTAINS KEY term(T). {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->column = C;
+    A->op = CQL_OP_CONTAINS_KEY;
+    A->term = T;
+}
 rel(A) ::= ident(C) op(O) term(T). {
     A = cqlp_alloc(ctx, sizeof(*A));
     A->column = C;
@@ -332,15 +365,17 @@ rel(A) ::= ident(C) IN bind(T). {
     A->term = T;
 }
 rel(A) ::= ident(C) IN LP terms(L) RP. {
-    if (L.n != 1)
-        cqlp_fail(ctx, HLN_EUNSUPPORTED, "IN with several values is not supported yet");
     A = cqlp_alloc(ctx, sizeof(*A));
     A->column = C;
     A->op = CQL_OP_IN;
-    A->term = L.head->term;
+    A->in_list = cqlp_terms_array(ctx, &L);
+    A->nin = L.n;
 }
-rel ::= ident IN LP RP. {
-    cqlp_fail(ctx, HLN_EUNSUPPORTED, "IN with no values is not supported yet");
+rel(A) ::= ident(C) IN LP RP. {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->column = C;
+    A->op = CQL_OP_IN;
+    A->in_list = cqlp_alloc(ctx, sizeof(*A->in_list));
 }
 /* token(a, b) > ?: a relation on the partition key's token */
 rel(A) ::= TOKEN LP names(L) RP op(O) term(T). {
@@ -396,36 +431,119 @@ assign(A) ::= ident(C) EQ term(T). {
     A->column = C;
     A->value = T;
 }
+assign(A) ::= ident(C) EQ ident(O) PLUS term(T). {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->column = C;
+    A->op = CQL_ASSIGN_ADD;
+    A->other = O;
+    A->value = T;
+}
+assign(A) ::= ident(C) EQ term(T) PLUS ident(O). {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->column = C;
+    A->op = CQL_ASSIGN_PREPEND;
+    A->other = O;
+    A->value = T;
+}
+assign(A) ::= ident(C) EQ ident(O) MINUS term(T). {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->column = C;
+    A->op = CQL_ASSIGN_SUB;
+    A->other = O;
+    A->value = T;
+}
+assign(A) ::= ident(C) LBRACKET term(K) RBRACKET EQ term(T). {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->column = C;
+    A->op = CQL_ASSIGN_ELEM;
+    A->key = K;
+    A->value = T;
+}
 
-dml(A) ::= UPDATE qname(T) using_opt(U) SET assigns(L) where(W) ife(E). {
+dml(A) ::= UPDATE qname(T) using_opt(U) SET assigns(L) where(W) ifc(E). {
     cql_stmt *s = cqlp_stmt(ctx, CQL_UPDATE);
     cql_update *q = &s->u.update;
     q->table = T;
     q->using = U;
     q->set = L.head;
     q->where = W;
-    q->if_exists = E;
+    q->if_exists = E.exists;
+    q->conds = E.conds;
     A = s;
 }
 
+/* IF EXISTS, or IF conditions (lightweight transactions) */
+%type ifc {cqlp_ifc}
+ifc(A) ::= .              { A.exists = false; A.conds = NULL; }
+ifc(A) ::= IF EXISTS.     { A.exists = true; A.conds = NULL; }
+ifc(A) ::= IF conds(L).   { A.exists = false; A.conds = L.head; }
+
+%type conds {cqlp_rels}
+conds(A) ::= cond(X). { A.head = A.tail = X; }
+conds(A) ::= conds(A) AND cond(X). { CQLP_APPEND(A, X); }
+
+%type cond {cql_relation *}
+cond(A) ::= ident(C) op(O) term(T). {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->column = C;
+    A->op = (cql_op)O;
+    A->term = T;
+}
+cond(A) ::= ident(C) LBRACKET term(K) RBRACKET op(O) term(T). {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->column = C;
+    A->elem = K;
+    A->op = (cql_op)O;
+    A->term = T;
+}
+cond(A) ::= ident(C) IN LP terms(L) RP. {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->column = C;
+    A->op = CQL_OP_IN;
+    A->in_list = cqlp_terms_array(ctx, &L);
+    A->nin = L.n;
+}
+cond(A) ::= ident(C) IN bind(T). {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->column = C;
+    A->op = CQL_OP_IN;
+    A->term = T;
+}
+
 /* ---- DELETE ------------------------------------------------------------ */
-%type delcols {cql_name_list *}
+%type delcols {cql_deletion *}
 delcols(A) ::= .         { A = NULL; }
-delcols(A) ::= names(L). { A = L.head; }
+delcols(A) ::= dels(L). { A = L.head; }
+
+%type dels {cqlp_dels}
+dels(A) ::= del(X). { A.head = A.tail = X; }
+dels(A) ::= dels(A) COMMA del(X). { CQLP_APPEND(A, X); }
+
+%type del {cql_deletion *}
+del(A) ::= ident(C). {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->column = C;
+}
+del(A) ::= ident(C) LBRACKET term(K) RBRACKET. {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->column = C;
+    A->key = K;
+}
 
 /* DELETE takes USING TIMESTAMP only, as in Cassandra. */
 %type dusing {cql_term *}
 dusing(A) ::= .                      { A = NULL; }
 dusing(A) ::= USING TIMESTAMP intval(V). { A = V; }
 
-dml(A) ::= DELETE delcols(C) FROM qname(T) dusing(U) where(W) ife(E). {
+dml(A) ::= DELETE delcols(C) FROM qname(T) dusing(U) where(W) ifc(E). {
     cql_stmt *s = cqlp_stmt(ctx, CQL_DELETE);
     cql_delete *q = &s->u.del;
     q->table = T;
     q->columns = C;
     q->using.timestamp = U;
     q->where = W;
-    q->if_exists = E;
+    q->if_exists = E.exists;
+    q->conds = E.conds;
     A = s;
 }
 

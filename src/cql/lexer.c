@@ -79,6 +79,7 @@ static const keyword keywords[] = {
     {"clustering", TK_CLUSTERING},
     {"columnfamily", TK_TABLE},
     {"compact", TK_COMPACT},
+    {"contains", TK_CONTAINS},
     {"create", TK_CREATE},
     {"delete", TK_DELETE},
     {"desc", TK_DESC},

@@ -213,6 +213,20 @@ void cqlp_terms_add(cqlp_ctx *ctx, cqlp_terms *list, cql_term *t)
     list->n++;
 }
 
+cql_term *cqlp_collection(cqlp_ctx *ctx, cql_term_kind kind, const cqlp_terms *list,
+                          const cql_token *open, const cql_token *close)
+{
+    cql_term *x = cqlp_alloc(ctx, sizeof(*x));
+    x->kind = kind;
+    x->pos = open->pos;
+    x->end = close->pos + close->n;
+    if (list) {
+        x->elems = cqlp_terms_array(ctx, list);
+        x->nelems = list->n;
+    }
+    return x;
+}
+
 cql_term **cqlp_terms_array(cqlp_ctx *ctx, const cqlp_terms *list)
 {
     cql_term **a = cqlp_alloc(ctx, sizeof(*a) * (size_t)(list->n > 0 ? list->n : 1));

@@ -107,9 +107,40 @@ static void spec(actx *c, const cql_term *term, const char *name, const hln_type
     sp->type = type;
 }
 
+/* The name Cassandra gives a marker inside a collection literal or an
+ * element operation: "value(c)", "key(c)", "idx(c)". */
+static const char *elem_name(actx *c, const char *what, const char *col)
+{
+    size_t n = strlen(what) + strlen(col) + 3;
+    char *s = hln_arena_alloc(c->a, n);
+    if (!s) return col;
+    snprintf(s, n, "%s(%s)", what, col);
+    return s;
+}
+
+/* Specs for the markers of term bound to type (recursing into collection
+ * literals, whose elements' markers are named value(c) / key(c)). */
+static void spec_typed(actx *c, const cql_term *term, const char *name, const hln_type *type)
+{
+    if (!term) return;
+    if (term->kind == CQL_TERM_BIND) {
+        spec(c, term, name, type);
+        return;
+    }
+    if (term->kind != CQL_TERM_LIST && term->kind != CQL_TERM_SET && term->kind != CQL_TERM_MAP)
+        return;
+    if (!type || !hln_type_is_collection(type)) return;
+    bool is_map = type->kind == HLN_T_MAP && term->kind == CQL_TERM_MAP;
+    for (int i = 0; i < term->nelems; i++) {
+        bool key = is_map && i % 2 == 0;
+        const hln_type *et = type->params[is_map && !key ? 1 : 0];
+        spec_typed(c, term->elems[i], elem_name(c, key ? "key" : "value", name), et);
+    }
+}
+
 static void spec_col(actx *c, const cql_term *term, const hln_column *col)
 {
-    spec(c, term, col->name, col->type);
+    spec_typed(c, term, col->name, col->type);
 }
 
 /* ---- names ------------------------------------------------------------ */
@@ -177,30 +208,59 @@ static const char *op_str(cql_op op)
         return "!=";
     case CQL_OP_IN:
         return "IN";
+    case CQL_OP_CONTAINS:
+        return "CONTAINS";
+    case CQL_OP_CONTAINS_KEY:
+        return "CONTAINS KEY";
     }
     return "?";
 }
 
 static const char *term_str(actx *c, const cql_term *t)
 {
-    char buf[256];
+    return ex_term_str(c->a, t);
+}
+
+static void term_render(hln_buf *b, const cql_term *t)
+{
     switch (t->kind) {
     case CQL_TERM_NULL:
-        return "null";
+        hln_buf_put(b, "null", 4);
+        return;
     case CQL_TERM_BIND:
-        if (t->bind_name) {
-            snprintf(buf, sizeof buf, ":%s", t->bind_name);
-            return hln_arena_strdup(c->a, buf);
-        }
-        return "?";
+        if (t->bind_name)
+            hln_buf_printf(b, ":%s", t->bind_name);
+        else
+            hln_buf_u8(b, '?');
+        return;
     case CQL_TERM_LITERAL:
-        if (t->lit == HLN_LIT_STRING) {
-            snprintf(buf, sizeof buf, "'%s'", t->text);
-            return hln_arena_strdup(c->a, buf);
+        if (t->lit == HLN_LIT_STRING)
+            hln_buf_printf(b, "'%s'", t->text);
+        else
+            hln_buf_put(b, t->text, strlen(t->text));
+        return;
+    case CQL_TERM_LIST:
+    case CQL_TERM_SET:
+    case CQL_TERM_MAP:
+        hln_buf_u8(b, t->kind == CQL_TERM_LIST ? '[' : '{');
+        for (int i = 0; i < t->nelems; i++) {
+            if (i) hln_buf_put(b, t->kind == CQL_TERM_MAP && i % 2 ? ": " : ", ", 2);
+            term_render(b, t->elems[i]);
         }
-        return t->text;
+        hln_buf_u8(b, t->kind == CQL_TERM_LIST ? ']' : '}');
+        return;
     }
-    return "?";
+}
+
+const char *ex_term_str(hln_arena *a, const cql_term *t)
+{
+    hln_buf b;
+    hln_buf_init(&b);
+    term_render(&b, t);
+    hln_buf_u8(&b, 0);
+    const char *s = b.err ? "?" : hln_arena_strdup(a, (const char *)b.data);
+    hln_buf_free(&b);
+    return s ? s : "?";
 }
 
 /* "a, b": the partition key columns. */
@@ -302,6 +362,21 @@ static int add_relation(actx *c, ex_restr *rs, const cql_relation *rel)
     if (rc) return rc;
     const hln_column *col = &c->p->t->cols[ci];
     ex_restr *x = &rs[ci];
+    if (rel->op == CQL_OP_CONTAINS || rel->op == CQL_OP_CONTAINS_KEY) {
+        bool key = rel->op == CQL_OP_CONTAINS_KEY;
+        const hln_type *ty = col->type;
+        if (!hln_type_is_collection(ty) || (key && ty->kind != HLN_T_MAP))
+            return hln_fail(c->err, HLN_EINVAL, "Cannot use %s on non-%s column %s",
+                            key ? "CONTAINS KEY" : "CONTAINS", key ? "map" : "collection",
+                            col->name);
+        if (x->ncontains == (int)HLN_ARRAY_LEN(x->contains))
+            return hln_fail(c->err, HLN_EUNSUPPORTED, "Too many CONTAINS relations on %s",
+                            col->name);
+        const hln_type *et = ty->kind == HLN_T_MAP && !key ? ty->params[1] : ty->params[0];
+        spec_typed(c, rel->term, elem_name(c, key ? "key" : "value", col->name), et);
+        x->contains[x->ncontains++] = rel;
+        return 0;
+    }
     spec_col(c, rel->term, col);
     switch (rel->op) {
     case CQL_OP_EQ:
@@ -315,13 +390,15 @@ static int add_relation(actx *c, ex_restr *rs, const cql_relation *rel)
                         op_str(rel->op), term_str(c, rel->term));
     case CQL_OP_IN:
         return hln_fail(c->err, HLN_EUNSUPPORTED, "IN relations are not supported yet");
+    default:
+        break;
     }
     return hln_fail(c->err, HLN_EUNSUPPORTED, "Unsupported relation");
 }
 
 static bool restricted(const ex_restr *x)
 {
-    return x->eq || x->lo || x->hi;
+    return x->eq || x->lo || x->hi || x->ncontains;
 }
 
 static int where(actx *c, const cql_relation *rel, ex_restr **out)
@@ -348,7 +425,7 @@ static int where(actx *c, const cql_relation *rel, ex_restr **out)
 static int add_filters(actx *c, const ex_restr *x, int ci)
 {
     ex_plan *p = c->p;
-    int n = (x->eq != NULL) + (x->lo != NULL) + (x->hi != NULL);
+    int n = (x->eq != NULL) + (x->lo != NULL) + (x->hi != NULL) + x->ncontains;
     if (!n) return 0;
     ex_filter *f = alloc(c, sizeof *f * (size_t)(p->nfilters + n));
     if (!f) return nomem(c);
@@ -360,6 +437,9 @@ static int add_filters(actx *c, const ex_restr *x, int ci)
     if (x->hi)
         f[p->nfilters++] =
             (ex_filter){.col = ci, .op = x->hi_incl ? CQL_OP_LE : CQL_OP_LT, .term = x->hi};
+    for (int i = 0; i < x->ncontains; i++)
+        f[p->nfilters++] =
+            (ex_filter){.col = ci, .op = x->contains[i]->op, .term = x->contains[i]->term};
     p->filters = f;
     return 0;
 }
@@ -529,9 +609,12 @@ static int selector(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *s
                             "Cannot use selection function %s on PRIMARY KEY part %s",
                             wt ? "writeTime" : "ttl", col->name);
         *out = (ex_sel){wt ? EX_SEL_WRITETIME : EX_SEL_TTL, ci};
-        *spec_out =
-            (ex_colspec){t->ks, t->name, fmt_name(c, wt ? "writetime(%s)" : "ttl(%s)", col->name),
-                         wt ? bigint : hln_type_by_kind(HLN_T_INT)};
+        const hln_type *rt = wt ? bigint : hln_type_by_kind(HLN_T_INT);
+        /* 5.0: one timestamp / TTL per element of a non-frozen collection */
+        if (hln_type_is_multicell(col->type) && !(rt = hln_type_collection(HLN_T_LIST, &rt, true)))
+            return nomem(c);
+        *spec_out = (ex_colspec){t->ks, t->name,
+                                 fmt_name(c, wt ? "writetime(%s)" : "ttl(%s)", col->name), rt};
         return 0;
     }
     return hln_fail(c->err, HLN_EINVAL, "Unknown function '%s'", f);
@@ -832,6 +915,79 @@ static int mod_keys(actx *c, const ex_restr *rs, const char *type, bool allow_ck
     return 0;
 }
 
+/* A counter table: its regular columns are counters (CREATE TABLE refuses
+ * a mix). */
+static bool counter_table(const hln_table *t)
+{
+    for (int i = t->npk + t->nck; i < t->ncols; i++)
+        if (t->cols[i].type->kind == HLN_T_COUNTER) return true;
+    return false;
+}
+
+/* The IF clause of an UPDATE/DELETE (or INSERT's IF NOT EXISTS): checks
+ * Cassandra's rules and records the conditions in the plan. */
+static int conditions(actx *c, ex_cas_kind kind, const cql_relation *conds, const cql_using *u)
+{
+    ex_plan *p = c->p;
+    const hln_table *t = p->t;
+    if (kind == EX_CAS_NONE) return 0;
+    for (const cql_relation *x = conds; x; x = x->next) {
+        const hln_column *col = table_column(t, x->column);
+        if (col && col->type->kind == HLN_T_COUNTER)
+            return hln_fail(c->err, HLN_EINVAL, "Conditions on counters are not supported");
+    }
+    if (counter_table(t))
+        return hln_fail(c->err, HLN_EINVAL,
+                        "Conditional updates are not supported on counter "
+                        "tables");
+    if (u->timestamp)
+        return hln_fail(c->err, HLN_EINVAL,
+                        "Cannot provide custom timestamp for conditional updates");
+    p->cas = kind;
+    int n = 0;
+    for (const cql_relation *x = conds; x; x = x->next)
+        n++;
+    p->conds = alloc(c, sizeof *p->conds * (size_t)(n ? n : 1));
+    if (!p->conds) return nomem(c);
+    for (const cql_relation *x = conds; x; x = x->next) {
+        int ci, rc;
+        if ((rc = column(c, x->column, &ci)) != 0) return rc;
+        const hln_column *col = &t->cols[ci];
+        if (col->kind == HLN_COL_PARTITION_KEY || col->kind == HLN_COL_CLUSTERING)
+            return hln_fail(c->err, HLN_EINVAL, "PRIMARY KEY column '%s' cannot have IF conditions",
+                            col->name);
+        const hln_type *vt = col->type;
+        if (x->elem) {
+            const hln_type *ty = col->type;
+            if (!hln_type_is_collection(ty))
+                return hln_fail(c->err, HLN_EINVAL,
+                                "Invalid element access syntax for non-collection column %s",
+                                col->name);
+            if (ty->kind == HLN_T_SET)
+                return hln_fail(c->err, HLN_EINVAL,
+                                "Invalid element access syntax for set column %s", col->name);
+            spec_typed(c, x->elem, elem_name(c, ty->kind == HLN_T_LIST ? "idx" : "key", col->name),
+                       ty->kind == HLN_T_LIST ? hln_type_by_kind(HLN_T_INT) : ty->params[0]);
+            vt = ty->kind == HLN_T_LIST ? ty->params[0] : ty->params[1];
+            spec_typed(c, x->term, elem_name(c, "value", col->name), vt);
+        } else if (x->op == CQL_OP_IN && x->in_list) {
+            for (int i = 0; i < x->nin; i++)
+                spec_typed(c, x->in_list[i], col->name, vt);
+        } else if (x->op == CQL_OP_IN) {
+            const hln_type *lt = hln_type_collection(HLN_T_LIST, &vt, true);
+            if (!lt) return nomem(c);
+            spec_typed(c, x->term, elem_name(c, "in", col->name), lt);
+        } else {
+            spec_typed(c, x->term, col->name, vt);
+        }
+        if (x->op == CQL_OP_CONTAINS || x->op == CQL_OP_CONTAINS_KEY)
+            return hln_fail(c->err, HLN_EUNSUPPORTED, "CONTAINS conditions are not supported yet");
+        p->conds[p->nconds++] =
+            (ex_cond){ci, x->op, x->term, (cql_term *const *)x->in_list, x->nin, x->elem};
+    }
+    return 0;
+}
+
 static int an_insert(actx *c)
 {
     const cql_insert *s = &c->stmt->u.insert;
@@ -840,6 +996,9 @@ static int an_insert(actx *c)
     int rc = resolve_table(c, &s->table, &t);
     if (rc) return rc;
     if ((rc = check_modifiable(c, t)) != 0) return rc;
+    if (counter_table(t))
+        return hln_fail(c->err, HLN_EINVAL,
+                        "INSERT statements are not allowed on counter tables, use UPDATE instead");
     if (s->json) return hln_fail(c->err, HLN_EUNSUPPORTED, "INSERT JSON is not supported yet");
     int n = 0;
     for (const cql_name_list *l = s->columns; l; l = l->next)
@@ -863,14 +1022,112 @@ static int an_insert(actx *c)
         if (col->kind == HLN_COL_PARTITION_KEY || col->kind == HLN_COL_CLUSTERING)
             rs[ci].eq = term;
         else
-            p->assigns[p->nassigns++] = (ex_assign){ci, term};
+            p->assigns[p->nassigns++] = (ex_assign){ci, term, CQL_ASSIGN_SET, NULL};
     }
     if ((rc = mod_keys(c, rs, "INSERT", false)) != 0) return rc;
-    if (s->if_not_exists)
-        return hln_fail(c->err, HLN_EUNSUPPORTED,
-                        "Conditional updates (IF NOT EXISTS) are not supported yet");
     p->row_marker = true;
-    return using_clause(c, &s->using, true);
+    if ((rc = using_clause(c, &s->using, true)) != 0) return rc;
+    return conditions(c, s->if_not_exists ? EX_CAS_NOT_EXISTS : EX_CAS_NONE, NULL, &s->using);
+}
+
+/* The text Cassandra shows for an operation in its messages. */
+static const char *op_text(actx *c, const cql_assignment *a)
+{
+    const char *v = term_str(c, a->value), *col = ex_quote(c->a, a->column);
+    char buf[512];
+    switch (a->op) {
+    case CQL_ASSIGN_ADD:
+        snprintf(buf, sizeof buf, "%s = %s + %s", col, col, v);
+        break;
+    case CQL_ASSIGN_PREPEND:
+        /* sic: Cassandra 5.0 prints a prepend with a minus sign */
+        snprintf(buf, sizeof buf, "%s = %s - %s", col, v, col);
+        break;
+    case CQL_ASSIGN_SUB:
+        snprintf(buf, sizeof buf, "%s = %s - %s", col, col, v);
+        break;
+    case CQL_ASSIGN_ELEM:
+        snprintf(buf, sizeof buf, "%s[%s] = %s", col, term_str(c, a->key), v);
+        break;
+    default:
+        snprintf(buf, sizeof buf, "%s = %s", col, v);
+        break;
+    }
+    const char *out = hln_arena_strdup(c->a, buf);
+    return out ? out : "?";
+}
+
+/* Checks one UPDATE assignment against its column (Cassandra's
+ * Operation.RawUpdate.prepare) and records its markers' specs. */
+static int update_op(actx *c, const cql_assignment *a, const hln_column *col)
+{
+    const hln_type *t = col->type;
+    ex_plan *p = c->p;
+    if (a->op == CQL_ASSIGN_SET) {
+        if (t->kind == HLN_T_COUNTER)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Cannot set the value of counter column %s (counters can only be "
+                            "incremented/decremented, not set)",
+                            col->name);
+        spec_col(c, a->value, col);
+        return 0;
+    }
+    if (a->op != CQL_ASSIGN_ELEM && strcmp(a->other, a->column) != 0) {
+        /* Cassandra's parser words these as recognition errors */
+        if (a->op == CQL_ASSIGN_PREPEND)
+            return hln_fail(c->err, HLN_ESYNTAX,
+                            "Only expressions of the form X = <value> + X are supported.");
+        return hln_fail(c->err, HLN_ESYNTAX,
+                        "Only expressions of the form X = X %s<value> are "
+                        "supported.",
+                        a->op == CQL_ASSIGN_ADD ? "+" : "-");
+    }
+    if (a->op == CQL_ASSIGN_ELEM) {
+        if (!hln_type_is_collection(t))
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Invalid operation (%s) for non collection column %s", op_text(c, a),
+                            col->name);
+        if (t->frozen)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Invalid operation (%s) for frozen collection column %s", op_text(c, a),
+                            col->name);
+        if (t->kind == HLN_T_SET)
+            return hln_fail(c->err, HLN_EINVAL, "Invalid operation (%s) for set column %s",
+                            op_text(c, a), col->name);
+        if (t->kind == HLN_T_LIST) {
+            spec_typed(c, a->key, elem_name(c, "idx", col->name), hln_type_by_kind(HLN_T_INT));
+            spec_typed(c, a->value, elem_name(c, "value", col->name), t->params[0]);
+            p->needs_read = true;
+        } else {
+            spec_typed(c, a->key, elem_name(c, "key", col->name), t->params[0]);
+            spec_typed(c, a->value, elem_name(c, "value", col->name), t->params[1]);
+        }
+        return 0;
+    }
+    if (a->op == CQL_ASSIGN_PREPEND && t->kind != HLN_T_LIST)
+        return hln_fail(c->err, HLN_EINVAL, "Invalid operation (%s) for non list column %s",
+                        op_text(c, a), col->name);
+    if (t->kind == HLN_T_COUNTER) {
+        spec_col(c, a->value, col);
+        return 0;
+    }
+    if (!hln_type_is_collection(t))
+        return hln_fail(c->err, HLN_EINVAL, "Invalid operation (%s) for non counter column %s",
+                        op_text(c, a), col->name);
+    if (t->frozen)
+        return hln_fail(c->err, HLN_EINVAL,
+                        "Invalid operation (%s) for frozen collection column %s", op_text(c, a),
+                        col->name);
+    if (a->op == CQL_ASSIGN_SUB && t->kind == HLN_T_MAP) {
+        /* m - {k, ...}: a set of keys */
+        const hln_type *keys = hln_type_collection(HLN_T_SET, t->params, false);
+        if (!keys) return nomem(c);
+        spec_typed(c, a->value, col->name, keys);
+        return 0;
+    }
+    if (a->op == CQL_ASSIGN_SUB && t->kind == HLN_T_LIST) p->needs_read = true;
+    spec_col(c, a->value, col);
+    return 0;
 }
 
 static int an_update(actx *c)
@@ -881,6 +1138,14 @@ static int an_update(actx *c)
     int rc = resolve_table(c, &s->table, &t);
     if (rc) return rc;
     if ((rc = check_modifiable(c, t)) != 0) return rc;
+    if (counter_table(t)) {
+        if (s->using.timestamp)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Cannot provide custom timestamp for counter updates");
+        if (s->using.ttl)
+            return hln_fail(c->err, HLN_EINVAL, "Cannot provide custom TTL for counter updates");
+        p->counter = true;
+    }
     if ((rc = using_clause(c, &s->using, true)) != 0) return rc;
     int n = 0;
     for (const cql_assignment *a = s->set; a; a = a->next)
@@ -897,16 +1162,17 @@ static int an_update(actx *c)
             if (p->assigns[j].col == ci)
                 return hln_fail(c->err, HLN_EINVAL, "Multiple definitions found for column %s",
                                 col->name);
-        spec_col(c, a->value, col);
-        p->assigns[p->nassigns++] = (ex_assign){ci, a->value};
+        if ((rc = update_op(c, a, col)) != 0) return rc;
+        p->assigns[p->nassigns++] = (ex_assign){ci, a->value, a->op, a->key};
     }
     ex_restr *rs;
     if ((rc = where(c, s->where, &rs)) != 0) return rc;
     if ((rc = mod_keys(c, rs, "UPDATE", false)) != 0) return rc;
-    if (s->if_exists)
-        return hln_fail(c->err, HLN_EUNSUPPORTED,
-                        "Conditional updates (IF EXISTS) are not supported yet");
-    return 0;
+    return conditions(c,
+                      s->if_exists ? EX_CAS_EXISTS
+                      : s->conds   ? EX_CAS_CONDS
+                                   : EX_CAS_NONE,
+                      s->conds, &s->using);
 }
 
 static int an_delete(actx *c)
@@ -918,23 +1184,44 @@ static int an_delete(actx *c)
     if (rc) return rc;
     if ((rc = check_modifiable(c, t)) != 0) return rc;
     int n = 0;
-    for (const cql_name_list *l = s->columns; l; l = l->next)
+    for (const cql_deletion *l = s->columns; l; l = l->next)
         n++;
     p->assigns = alloc(c, sizeof *p->assigns * (size_t)n);
     if (!p->assigns) return nomem(c);
-    for (const cql_name_list *l = s->columns; l; l = l->next) {
+    for (const cql_deletion *l = s->columns; l; l = l->next) {
         int ci;
-        if ((rc = column(c, l->name, &ci)) != 0) return rc;
+        if ((rc = column(c, l->column, &ci)) != 0) return rc;
         const hln_column *col = &t->cols[ci];
         if (col->kind == HLN_COL_PARTITION_KEY || col->kind == HLN_COL_CLUSTERING)
             return hln_fail(c->err, HLN_EINVAL,
                             "Invalid identifier %s for deletion (should not be a PRIMARY KEY "
                             "part)",
                             col->name);
+        if (l->key) {
+            const hln_type *ty = col->type;
+            if (!hln_type_is_collection(ty))
+                return hln_fail(c->err, HLN_EINVAL,
+                                "Invalid deletion operation for non collection column %s",
+                                col->name);
+            if (ty->frozen)
+                return hln_fail(c->err, HLN_EINVAL,
+                                "Invalid deletion operation for frozen collection column %s",
+                                col->name);
+            if (ty->kind == HLN_T_LIST) {
+                spec_typed(c, l->key, elem_name(c, "idx", col->name), hln_type_by_kind(HLN_T_INT));
+                p->needs_read = true;
+            } else {
+                spec_typed(c, l->key,
+                           elem_name(c, ty->kind == HLN_T_MAP ? "key" : "value", col->name),
+                           ty->params[0]);
+            }
+            p->assigns[p->nassigns++] = (ex_assign){ci, NULL, CQL_ASSIGN_ELEM, l->key};
+            continue;
+        }
         bool dup = false;
         for (int j = 0; j < p->nassigns; j++)
-            dup |= p->assigns[j].col == ci;
-        if (!dup) p->assigns[p->nassigns++] = (ex_assign){ci, NULL};
+            dup |= p->assigns[j].col == ci && !p->assigns[j].key;
+        if (!dup) p->assigns[p->nassigns++] = (ex_assign){ci, NULL, CQL_ASSIGN_SET, NULL};
     }
     if ((rc = using_clause(c, &s->using, false)) != 0) return rc;
     ex_restr *rs;
@@ -962,10 +1249,16 @@ static int an_delete(actx *c)
         p->hi = x->hi;
         p->hi_incl = x->hi_incl;
     }
-    if (s->if_exists)
-        return hln_fail(c->err, HLN_EUNSUPPORTED,
-                        "Conditional deletions (IF EXISTS) are not supported yet");
-    return 0;
+    if ((s->if_exists || s->conds) && p->del != EX_DEL_ROW && p->del != EX_DEL_CELLS &&
+        !(p->del == EX_DEL_PARTITION && t->nck == 0))
+        return hln_fail(c->err, HLN_EINVAL,
+                        "DELETE statements must restrict all PRIMARY KEY columns with equality "
+                        "relations in order to delete non static columns");
+    return conditions(c,
+                      s->if_exists ? EX_CAS_EXISTS
+                      : s->conds   ? EX_CAS_CONDS
+                                   : EX_CAS_NONE,
+                      s->conds, &s->using);
 }
 
 /* ---- BEGIN BATCH ------------------------------------------------------ */

@@ -108,6 +108,9 @@ static void op_exec(ex_op *op, st_engine *s, hln_arena *a, const st_mutation *m)
     case EX_OP_DROP:
         rc = st_drop_table(s, op->table_id, &op->err);
         break;
+    case EX_OP_CAS:
+        rc = ex_cas_exec(op, s, a, m);
+        break;
     }
     if (rc) op_fail(op, rc);
 }
@@ -140,7 +143,7 @@ static void op_run(rt_shard *rself, rt_msg *m)
             op->nmuts = n;
             op_exec(op, self->store, &op->arena, NULL);
         }
-    } else if (op->kind == EX_OP_MUTATE) {
+    } else if (op->kind == EX_OP_MUTATE || op->kind == EX_OP_CAS) {
         hln_rd rd;
         hln_rd_init(&rd, op->enc.data, op->enc.len);
         st_mutation mut;
@@ -192,6 +195,14 @@ static int op_pack(ex_op *op)
         return 0;
     case EX_OP_DROP:
         return 0;
+    case EX_OP_CAS:
+        st_mutation_encode(op->mut, &op->enc);
+        if (op->enc.err) return HLN_ENOMEM;
+        op->read.pk = copy_bytes(a, op->read.pk, op->read.pklen);
+        op->read.start.key = copy_bytes(a, op->read.start.key, op->read.start.len);
+        op->read.end.key = copy_bytes(a, op->read.end.key, op->read.end.len);
+        if (!op->read.pk || !op->read.start.key || !op->read.end.key) return HLN_ENOMEM;
+        return ex_cas_pack(op);
     }
     return 0;
 }

@@ -235,29 +235,68 @@ static void use_keyspace(ex_request *r)
 
 /* ---- tables ----------------------------------------------------------- */
 
+/* The descriptor of a written type (recursing into parameters), with
+ * Cassandra's errors for what CQL3Type.Raw refuses. */
+static int resolve_type(ex_request *r, const char *ks, const char *col, const cql_typeref *tr,
+                        const hln_type **out)
+{
+    const char *n = tr->name;
+    bool coll = !strcasecmp(n, "list") || !strcasecmp(n, "set") || !strcasecmp(n, "map");
+    if (!coll && (tr->nparams > 0 || !strcasecmp(n, "tuple") || !strcasecmp(n, "vector")))
+        return hln_fail(&r->err, HLN_EUNSUPPORTED,
+                        "Column %s: tuple and vector types are not supported yet", col);
+    if (coll) {
+        int want = !strcasecmp(n, "map") ? 2 : 1;
+        if (tr->nparams != want)
+            return hln_fail(&r->err, HLN_ESYNTAX, "Invalid %s type: expected %d parameter%s", n,
+                            want, want == 1 ? "" : "s");
+        const hln_type *ps[2] = {NULL, NULL};
+        for (int i = 0; i < want; i++) {
+            int rc = resolve_type(r, ks, col, tr->params[i], &ps[i]);
+            if (rc) return rc;
+        }
+        hln_type_kind k = !strcasecmp(n, "list")  ? HLN_T_LIST
+                          : !strcasecmp(n, "set") ? HLN_T_SET
+                                                  : HLN_T_MAP;
+        const hln_type *t = hln_type_collection(k, ps, false);
+        if (!t) return hln_fail(&r->err, HLN_EUNSUPPORTED, "Column %s: type too complex", col);
+        for (int i = 0; i < want; i++) {
+            if (ps[i]->kind == HLN_T_COUNTER)
+                return hln_fail(&r->err, HLN_EINVAL,
+                                "Counters are not allowed inside collections: %s", t->cql_name);
+            if (!tr->frozen && hln_type_is_multicell(ps[i]))
+                return hln_fail(&r->err, HLN_EINVAL,
+                                "Non-frozen collections are not allowed inside collections: %s",
+                                t->cql_name);
+        }
+        if (tr->frozen) t = hln_type_freeze(t);
+        if (!t) return hln_fail(&r->err, HLN_EUNSUPPORTED, "Column %s: type too complex", col);
+        *out = t;
+        return 0;
+    }
+    const hln_type *t = hln_type_by_name(n);
+    if (!t) {
+        for (size_t i = 0; i < HLN_ARRAY_LEN(NATIVE_TYPES); i++)
+            if (!strcasecmp(n, NATIVE_TYPES[i]))
+                return hln_fail(&r->err, HLN_EUNSUPPORTED,
+                                "Column %s: type %s is not supported yet", col, NATIVE_TYPES[i]);
+        return hln_fail(&r->err, HLN_EINVAL, "Unknown type %s.%s", ks, n);
+    }
+    if (tr->frozen) /* Cassandra's parser refuses this: a syntax error */
+        return hln_fail(&r->err, HLN_ESYNTAX,
+                        "frozen<> is only allowed on collections, tuples, and user-defined types "
+                        "(got %s)",
+                        t->cql_name);
+    *out = t;
+    return 0;
+}
+
 /* A column's type; EINVAL/EUNSUPPORTED with a message when not usable. */
 static int column_type(ex_request *r, const char *ks, const cql_column_def *d, const hln_type **out)
 {
     const cql_typeref *tr = d->type;
     if (!tr || !tr->name) return hln_fail(&r->err, HLN_EINVAL, "Column %s has no type", d->name);
-    if (tr->nparams > 0 || tr->frozen || !strcasecmp(tr->name, "list") ||
-        !strcasecmp(tr->name, "set") || !strcasecmp(tr->name, "map") ||
-        !strcasecmp(tr->name, "tuple") || !strcasecmp(tr->name, "vector") ||
-        !strcasecmp(tr->name, "frozen"))
-        return hln_fail(&r->err, HLN_EUNSUPPORTED,
-                        "Column %s: collection, tuple, vector and frozen types are not supported "
-                        "yet",
-                        d->name);
-    const hln_type *t = hln_type_by_name(tr->name);
-    if (t) {
-        *out = t;
-        return 0;
-    }
-    for (size_t i = 0; i < HLN_ARRAY_LEN(NATIVE_TYPES); i++)
-        if (!strcasecmp(tr->name, NATIVE_TYPES[i]))
-            return hln_fail(&r->err, HLN_EUNSUPPORTED, "Column %s: type %s is not supported yet",
-                            d->name, NATIVE_TYPES[i]);
-    return hln_fail(&r->err, HLN_EINVAL, "Unknown type %s.%s", ks, tr->name);
+    return resolve_type(r, ks, d->name, tr, out);
 }
 
 static int name_in(const cql_name_list *l, const char *name)
@@ -380,6 +419,13 @@ static void create_table(ex_request *r)
                 return;
             }
             hln_type_kind k = cols[ci].type->kind;
+            if (hln_type_is_multicell(cols[ci].type)) {
+                ex_finish(r, hln_fail(err, HLN_EINVAL,
+                                      "Invalid non-frozen collection type %s for PRIMARY KEY "
+                                      "column '%s'",
+                                      cols[ci].type->cql_name, l->name));
+                return;
+            }
             if (k == HLN_T_COUNTER) {
                 ex_finish(r, hln_fail(err, HLN_EINVAL,
                                       "counter type is not supported for PRIMARY KEY column '%s'",
@@ -476,8 +522,6 @@ static void create_table(ex_request *r)
                                       "table"));
                 return;
             }
-        ex_finish(r, hln_fail(err, HLN_EUNSUPPORTED, "Counter tables are not supported yet"));
-        return;
     }
     if (has_static) {
         ex_finish(r, hln_fail(err, HLN_EUNSUPPORTED, "Static columns are not supported yet"));

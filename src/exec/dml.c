@@ -19,9 +19,12 @@
  *  - The timestamp is USING TIMESTAMP, else the client's, else the shard's
  *    strictly increasing clock (exec.c).
  *  - TTL (USING TTL, else the table's default_time_to_live) is written on
- *    each cell as ttl/expires; expiry itself is storage's business, and the
- *    row marker carries no TTL yet (st_row has no field for it), so a row
- *    inserted with a TTL keeps existing, with null columns, after expiry.
+ *    each cell and on INSERT's row marker as ttl/expires; expiry itself is
+ *    storage's business (a row whose marker and cells all expired is gone).
+ *  - Non-frozen collections become one cell per element plus column
+ *    deletions (cells.c); operations that need the current list (l[i] = v,
+ *    DELETE l[i], l = l - [..]) read the row first (needs_read), as
+ *    Cassandra's read-before-write does; it is not atomic with the write.
  *
  * Invariant: the mutation and everything it points at are r->arena memory;
  * for another shard the coordinator encodes it into the op.
@@ -238,6 +241,24 @@ static int build_range(ex_request *r, const ex_plan *p, int64_t ts, st_range_tom
 int ex_dml_build(ex_request *r, st_mutation **out)
 {
     const ex_plan *p = ex_st(r)->plan;
+    if (p->counter)
+        return hln_fail(&r->err, HLN_EUNSUPPORTED,
+                        "Counter updates in a BATCH are not supported "
+                        "yet");
+    if (p->cas != EX_CAS_NONE)
+        return hln_fail(&r->err, HLN_EUNSUPPORTED,
+                        "Conditional BATCH statements are not "
+                        "supported yet");
+    if (p->needs_read)
+        return hln_fail(&r->err, HLN_EUNSUPPORTED,
+                        "List operations that read the current list (by index, or removal of "
+                        "values) are not supported in a BATCH yet");
+    return ex_dml_build_with(r, NULL, out);
+}
+
+int ex_dml_build_with(ex_request *r, const st_row *cur, st_mutation **out)
+{
+    const ex_plan *p = ex_st(r)->plan;
     const hln_table *t = p->t;
     int64_t ts;
     int32_t ttl = 0;
@@ -266,17 +287,46 @@ int ex_dml_build(ex_request *r, st_mutation **out)
     st_row *row = hln_arena_alloc(&r->arena, sizeof *row);
     if (!row) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
     if ((rc = build_ck(r, p, p->nck_eq, &row->ck, &row->cklen)) != 0) return rc;
-    row->marker_ts = p->row_marker ? ts : HLN_TS_NONE;
-    row->del_ts = p->kind == CQL_DELETE && p->del == EX_DEL_ROW ? ts : HLN_TS_NONE;
-    row->cells = hln_arena_alloc(&r->arena, sizeof *row->cells * (size_t)(p->nassigns + 1));
-    if (!row->cells) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
     int64_t now_sec = hln_now_micros() / 1000000;
+    row->marker_ts = p->row_marker ? ts : HLN_TS_NONE;
+    if (p->row_marker && ttl > 0) {
+        row->marker_ttl = ttl;
+        row->marker_expires = now_sec + ttl;
+    }
+    row->del_ts = p->kind == CQL_DELETE && p->del == EX_DEL_ROW ? ts : HLN_TS_NONE;
+    ex_cells cv = {0};
     for (int i = 0; i < p->nassigns; i++) {
-        const hln_column *col = &t->cols[p->assigns[i].col];
+        const ex_assign *a = &p->assigns[i];
+        const hln_column *col = &t->cols[a->col];
+        if (hln_type_is_multicell(col->type)) {
+            if ((rc = ex_collection_assign(r, a, col, cur, ts, ttl, now_sec, &cv)) != 0) return rc;
+            continue;
+        }
         st_cell cell = {.col_id = col->id, .ts = ts};
-        if (p->assigns[i].term) {
+        if (col->type->kind == HLN_T_COUNTER && a->term) {
+            /* a delta; cas.c adds the current value on the owning shard */
             ex_value v;
-            if ((rc = ex_bind(r, p->assigns[i].term, col->type, col->name, &v)) != 0) return rc;
+            if ((rc = ex_bind(r, a->term, col->type, col->name, &v)) != 0) return rc;
+            if (v.len == -2) continue;
+            if (v.len != 8)
+                return hln_fail(&r->err, HLN_EINVAL,
+                                "Invalid null value for counter increment/decrement");
+            uint64_t d = 0;
+            for (int k = 0; k < 8; k++)
+                d = d << 8 | v.p[k];
+            if (a->op == CQL_ASSIGN_SUB) d = (uint64_t)0 - d;
+            uint8_t *dv = hln_arena_alloc(&r->arena, 8);
+            if (!dv) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+            for (int k = 0; k < 8; k++)
+                dv[k] = (uint8_t)(d >> (56 - 8 * k));
+            cell.val = dv;
+            cell.len = 8;
+            if ((rc = ex_cells_push(r, &cv, &cell)) != 0) return rc;
+            continue;
+        }
+        if (a->term) {
+            ex_value v;
+            if ((rc = ex_bind(r, a->term, col->type, col->name, &v)) != 0) return rc;
             if (v.len == -2) continue;
             if (v.len == -1) {
                 cell.flags = ST_CELL_TOMBSTONE;
@@ -291,15 +341,11 @@ int ex_dml_build(ex_request *r, st_mutation **out)
         } else {
             cell.flags = ST_CELL_TOMBSTONE;
         }
-        /* insertion keeps cells sorted by column id */
-        uint32_t j = row->ncells;
-        while (j > 0 && row->cells[j - 1].col_id > cell.col_id) {
-            row->cells[j] = row->cells[j - 1];
-            j--;
-        }
-        row->cells[j] = cell;
-        row->ncells++;
+        if ((rc = ex_cells_push(r, &cv, &cell)) != 0) return rc;
     }
+    ex_cells_sort(&cv);
+    row->cells = cv.v;
+    row->ncells = cv.n;
     if (row->ncells > 0 || row->marker_ts != HLN_TS_NONE || row->del_ts != HLN_TS_NONE) {
         m->rows = row;
         m->nrows = 1;
@@ -308,10 +354,87 @@ int ex_dml_build(ex_request *r, st_mutation **out)
     return 0;
 }
 
+/* Read before write: the row's current state arrived; build and apply. */
+static void dml_read_done(ex_request *r)
+{
+    int rc = ex_batch_error(r);
+    if (rc) {
+        ex_finish(r, rc);
+        return;
+    }
+    ex_state *st = ex_st(r);
+    const st_row *cur = NULL;
+    const ex_op *rd = st->cur;
+    if (rd && rd->parts && rd->parts->nrows > 0) cur = &rd->parts->rows[0];
+    st_mutation *m = NULL;
+    if ((rc = ex_dml_build_with(r, cur, &m)) != 0) {
+        ex_finish(r, rc);
+        return;
+    }
+    if (!m) {
+        r->result.kind = EX_VOID;
+        ex_finish(r, 0);
+        return;
+    }
+    ex_op *op = ex_op_new(r, EX_OP_MUTATE, rt_shard_for_token(st->eng->nshards, m->token));
+    if (!op) {
+        ex_finish(r, hln_fail(&r->err, HLN_ENOMEM, "out of memory"));
+        return;
+    }
+    op->mut = m;
+    ex_dispatch(r, dml_done);
+}
+
+/* Sends the read of the row the plan modifies (its exact clustering key). */
+static int start_read(ex_request *r)
+{
+    ex_state *st = ex_st(r);
+    const ex_plan *p = st->plan;
+    const uint8_t *pk, *ck;
+    uint32_t pklen, cklen;
+    int rc = build_pk(r, p, &pk, &pklen);
+    if (!rc) rc = build_ck(r, p, p->nck_eq, &ck, &cklen);
+    if (rc) return rc;
+    int64_t token = hln_murmur3_token(pk, pklen);
+    ex_op *op = ex_op_new(r, EX_OP_READ, rt_shard_for_token(st->eng->nshards, token));
+    if (!op) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    st_read_cmd *c = &op->read;
+    memcpy(c->table_id, p->t->id, 16);
+    c->pk = pk;
+    c->pklen = pklen;
+    c->token = token;
+    c->start = (st_bound){ck, cklen, true};
+    c->end = (st_bound){ck, cklen, true};
+    c->limit = 1;
+    c->now_sec = hln_now_micros() / 1000000;
+    ex_dispatch(r, dml_read_done);
+    return 0;
+}
+
+int ex_dml_key(ex_request *r, const uint8_t **pk, uint32_t *pklen)
+{
+    return build_pk(r, ex_st(r)->plan, pk, pklen);
+}
+
+int ex_dml_ck(ex_request *r, const uint8_t **ck, uint32_t *cklen)
+{
+    const ex_plan *p = ex_st(r)->plan;
+    return build_ck(r, p, p->nck_eq, ck, cklen);
+}
+
 void ex_run_dml(ex_request *r)
 {
     ex_state *st = ex_st(r);
     st_mutation *m = NULL;
+    if (st->plan->counter || st->plan->cas != EX_CAS_NONE) {
+        ex_run_cas(r);
+        return;
+    }
+    if (st->plan->needs_read) {
+        int rc = start_read(r);
+        if (rc) ex_finish(r, rc);
+        return;
+    }
     int rc = ex_dml_build(r, &m);
     if (rc) {
         ex_finish(r, rc);

@@ -229,10 +229,88 @@ ex_state *ex_start(ex_request *r)
 
 /* ---- values ----------------------------------------------------------- */
 
+/* A collection literal bound to collection type t: every element bound to
+ * its element type (nested literals recurse), then serialized, sets and
+ * maps sorted and deduplicated (Lists/Sets/Maps.Literal in Cassandra). */
+static int bind_collection(ex_request *r, const cql_term *term, const hln_type *t, const char *col,
+                           ex_value *out)
+{
+    const char *what = term->kind == CQL_TERM_LIST  ? "list"
+                       : term->kind == CQL_TERM_SET ? "set"
+                                                    : "map";
+    bool ok = t && hln_type_is_collection(t);
+    if (ok && term->kind == CQL_TERM_LIST && t->kind != HLN_T_LIST)
+        return hln_fail(&r->err, HLN_EINVAL,
+                        "Unexpected receiver type '%s'; only list and vector are expected",
+                        t->cql_name);
+    if (ok && term->kind == CQL_TERM_SET) ok = t->kind == HLN_T_SET;
+    /* {} is an empty map literal that a set accepts too */
+    if (ok && term->kind == CQL_TERM_MAP)
+        ok = t->kind == HLN_T_MAP || (t->kind == HLN_T_SET && term->nelems == 0);
+    if (!ok)
+        return hln_fail(&r->err, HLN_EINVAL, "Invalid %s literal for %s of type %s", what, col,
+                        t ? t->cql_name : "?");
+    bool is_map = t->kind == HLN_T_MAP;
+    int n = term->nelems;
+    const uint8_t **els = hln_arena_alloc(&r->arena, sizeof *els * (size_t)(n ? n : 1));
+    int32_t *lens = hln_arena_alloc(&r->arena, sizeof *lens * (size_t)(n ? n : 1));
+    if (!els || !lens) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    for (int i = 0; i < n; i++) {
+        const cql_term *e = term->elems[i];
+        bool key = is_map && i % 2 == 0;
+        const hln_type *et = t->params[is_map && !key ? 1 : 0];
+        if (e->kind == CQL_TERM_NULL)
+            return hln_fail(&r->err, HLN_EINVAL, "null is not supported inside collections");
+        ex_value v;
+        int rc = ex_bind(r, e, et, col, &v);
+        if (rc == HLN_EINVAL && e->kind == CQL_TERM_LITERAL) {
+            /* Cassandra names the literal instead of the constant's parse error */
+            if (is_map)
+                return hln_fail(&r->err, HLN_EINVAL,
+                                "Invalid map literal for %s: %s %s is not of "
+                                "type %s",
+                                col, key ? "key" : "value", ex_term_str(&r->arena, e),
+                                et->cql_name);
+            return hln_fail(&r->err, HLN_EINVAL,
+                            "Invalid %s literal for %s: value %s is not of "
+                            "type %s",
+                            what, col, ex_term_str(&r->arena, e), et->cql_name);
+        }
+        if (rc) return rc;
+        if (v.len == -2)
+            return hln_fail(&r->err, HLN_EINVAL,
+                            is_map && key ? "Invalid unset map key"
+                                          : "Invalid unset value in "
+                                            "collection");
+        if (v.len == -1)
+            return hln_fail(&r->err, HLN_EINVAL, "null is not supported inside collections");
+        els[i] = v.p;
+        lens[i] = v.len;
+    }
+    hln_buf b;
+    hln_buf_init(&b);
+    int rc = hln_coll_build(t, els, lens, (uint32_t)(is_map ? n / 2 : n), &b);
+    if (!rc && b.len > INT32_MAX) rc = HLN_ETOOBIG;
+    if (!rc) {
+        static const uint8_t empty[1];
+        out->p = b.len ? hln_arena_memdup(&r->arena, b.data, b.len) : empty;
+        out->len = (int32_t)b.len;
+        if (!out->p) rc = HLN_ENOMEM;
+    }
+    hln_buf_free(&b);
+    if (rc == HLN_ETOOBIG) return hln_fail(&r->err, HLN_EINVAL, "collection too large");
+    if (rc) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    return 0;
+}
+
 int ex_bind(ex_request *r, const cql_term *term, const hln_type *t, const char *col, ex_value *out)
 {
     ex_state *st = ex_st(r);
     switch (term->kind) {
+    case CQL_TERM_LIST:
+    case CQL_TERM_SET:
+    case CQL_TERM_MAP:
+        return bind_collection(r, term, t, col, out);
     case CQL_TERM_NULL:
         out->p = NULL;
         out->len = -1;

@@ -38,6 +38,9 @@ typedef struct ex_restr {
     const cql_term *eq;
     const cql_term *lo, *hi;
     bool lo_incl, hi_incl;
+    /* CONTAINS / CONTAINS KEY relations on the column, always filtered */
+    const struct cql_relation *contains[8];
+    int ncontains;
 } ex_restr;
 
 /* A row filter: column index in t->cols, operator, term. Its value is bound
@@ -48,11 +51,38 @@ typedef struct ex_filter {
     const cql_term *term;
 } ex_filter;
 
-/* An assignment (INSERT value / UPDATE SET) or a deleted column (term NULL). */
+/* An assignment (INSERT value / UPDATE SET) or a deletion (DELETE c:
+ * term NULL; DELETE c[key]: op ELEM, term NULL, key set).
+ *   SET      c = term
+ *   ADD      c = c + term (collections: elements added / appended)
+ *   PREPEND  l = term + l
+ *   SUB      c = c - term (set elements, map keys, list values removed)
+ *   ELEM     c[key] = term (map entry, list element by index) */
 typedef struct ex_assign {
     int col; /* index in t->cols */
     const cql_term *term;
+    cql_assign_op op;
+    const cql_term *key;
 } ex_assign;
+
+/* An IF condition of a conditional update (LWT): column op term, or
+ * column[elem] op term, or column IN (in_list) / IN term (a marker). */
+typedef struct ex_cond {
+    int col; /* index in t->cols */
+    cql_op op;
+    const cql_term *term;
+    cql_term *const *in_list;
+    int nin;
+    const cql_term *elem;
+} ex_cond;
+
+/* What a conditional update checks before writing (cas.c). */
+typedef enum ex_cas_kind {
+    EX_CAS_NONE,
+    EX_CAS_NOT_EXISTS, /* INSERT ... IF NOT EXISTS */
+    EX_CAS_EXISTS,     /* UPDATE/DELETE ... IF EXISTS */
+    EX_CAS_CONDS,      /* UPDATE/DELETE ... IF c = v AND ... */
+} ex_cas_kind;
 
 /* A selected expression: a column, a scalar function of one row, or an
  * aggregate over every row of the result. */
@@ -101,6 +131,16 @@ typedef struct ex_plan {
     int nassigns;
     const cql_term *ttl, *ts;
     bool row_marker; /* INSERT */
+    /* some assignment needs the row's current cells first (list element by
+       index, list removal: Cassandra's "read before write") */
+    bool needs_read;
+    /* a counter table: UPDATE's counter cells carry deltas, applied by a
+       read-modify-write on the owning shard (cas.c) */
+    bool counter;
+    /* a conditional update (LWT), applied by the same read-modify-write */
+    ex_cas_kind cas;
+    ex_cond *conds;
+    int nconds;
     /* DELETE: EX_DEL_RANGE deletes the rows of the clustering prefix
        ck[0..nck_eq) and, when lo/hi are set, of the slice on the next
        column (a range tombstone) */
@@ -181,7 +221,8 @@ typedef enum ex_op_kind {
     EX_OP_MUTATE_BATCH, /* muts[0..nmuts) applied with st_apply_batch */
     EX_OP_READ,
     EX_OP_SCAN,
-    EX_OP_DROP
+    EX_OP_DROP,
+    EX_OP_CAS, /* read the row, check, maybe apply (cas.c): atomic on the target */
 } ex_op_kind;
 
 typedef struct ex_op {
@@ -200,6 +241,7 @@ typedef struct ex_op {
     st_read_cmd read;
     st_scan_cmd scan;
     uint8_t table_id[16];
+    struct ex_cas_op *cas; /* EX_OP_CAS: conditions in, verdict out */
     /* outputs */
     st_partition *parts;
     int rc;
@@ -265,6 +307,10 @@ int ex_analyze(ex_request *r, const cql_stmt *stmt, const char *ks, const ex_pla
 int ex_analyze_in(ex_request *r, hln_arena *a, const cql_stmt *stmt, const char *ks,
                   const ex_plan **out);
 
+/* A term as Cassandra prints it in messages: 'text', 42, ?, :name, null,
+ * [1, 2], {'a': 1}. Arena memory. */
+const char *ex_term_str(hln_arena *a, const cql_term *t);
+
 /* Cassandra's ColumnIdentifier.maybeQuote: the name as is when it is a
  * plain lower-case identifier, else double-quoted. Arena memory. */
 const char *ex_quote(hln_arena *a, const char *name);
@@ -295,6 +341,38 @@ void ex_dispatch(ex_request *r, ex_then_fn then);
 int ex_batch_error(ex_request *r);
 /* Frees every op of the request. */
 void ex_ops_free(ex_request *r);
+
+/* ---- cells.c: non-frozen collections as cells -------------------------- */
+
+/* A growable array of cells in r->arena. */
+typedef struct ex_cells {
+    st_cell *v;
+    uint32_t n, cap;
+} ex_cells;
+int ex_cells_push(ex_request *r, ex_cells *cv, const st_cell *c);
+/* Sorts as storage.h orders cells: column, COLDEL first, path. */
+void ex_cells_sort(ex_cells *cv);
+/* The cells of one assignment or deletion a on the multi-cell column col
+ * (cur: the row's current state for read-before-write operations, may be
+ * NULL). Errors carry Cassandra's wording. */
+int ex_collection_assign(ex_request *r, const ex_assign *a, const hln_column *col,
+                         const st_row *cur, int64_t ts, int32_t ttl, int64_t now_sec, ex_cells *cv);
+/* The serialized value of multi-cell column col from its n live cells (a
+ * run of a merged row, in path order); len -1 when n is 0. */
+int ex_collection_value(hln_arena *a, hln_error *err, const hln_column *col, const st_cell *cells,
+                        uint32_t n, ex_value *out);
+
+/* ---- cas.c: counters and conditional updates --------------------------- */
+
+/* The target-side half of EX_OP_CAS: reads op->read, evaluates op->cas
+ * against the current row, and when it holds applies m (counter deltas
+ * added to the current values first). Runs on the owning shard's thread,
+ * so nothing else touches the partition in between. */
+int ex_cas_exec(ex_op *op, st_engine *s, hln_arena *a, const st_mutation *m);
+/* Copies op->cas into the op's arena (remote ops, coord.c invariant 1). */
+int ex_cas_pack(ex_op *op);
+/* Runs a counter update or a conditional INSERT/UPDATE/DELETE. */
+void ex_run_cas(ex_request *r);
 
 /* ---- executors -------------------------------------------------------- */
 
@@ -337,5 +415,12 @@ void ex_run_text_batch(ex_request *r);
  * the values in st->vals, in r->arena. *out is NULL when every value is
  * unset (nothing to write). */
 int ex_dml_build(ex_request *r, st_mutation **out);
+/* The same, for a plan whose needs_read is set: cur is the row's current
+ * state (live cells; NULL when the row does not exist). */
+int ex_dml_build_with(ex_request *r, const st_row *cur, st_mutation **out);
+/* The serialized partition key and the clustering key (the plan's equality
+ * prefix) of the plan in st->plan with st->vals; r->arena memory. */
+int ex_dml_key(ex_request *r, const uint8_t **pk, uint32_t *pklen);
+int ex_dml_ck(ex_request *r, const uint8_t **ck, uint32_t *cklen);
 
 #endif

@@ -263,7 +263,18 @@ static int bind_filters(sel *s)
     if (!s->fvals) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
     for (int i = 0; i < p->nfilters; i++) {
         const ex_filter *f = &p->filters[i];
-        int rc = bind_cond(r, f->term, &p->t->cols[f->col], &s->fvals[i]);
+        const hln_column *col = &p->t->cols[f->col];
+        if (f->op == CQL_OP_CONTAINS || f->op == CQL_OP_CONTAINS_KEY) {
+            /* the term is an element (key) of the collection */
+            const hln_type *ct = col->type;
+            hln_column ec = *col;
+            ec.type =
+                ct->kind == HLN_T_MAP && f->op == CQL_OP_CONTAINS ? ct->params[1] : ct->params[0];
+            int rc = bind_cond(r, f->term, &ec, &s->fvals[i]);
+            if (rc) return rc;
+            continue;
+        }
+        int rc = bind_cond(r, f->term, col, &s->fvals[i]);
         if (rc) return rc;
     }
     return 0;
@@ -393,8 +404,9 @@ static int decode_ck(rowctx *c)
     return 0;
 }
 
-/* The live cell of regular column col, or NULL. */
-static const st_cell *find_cell(const st_row *row, uint32_t col_id)
+/* The first live cell of regular column col_id, or NULL; *n is the number
+ * of its cells (the elements of a non-frozen collection, else 1). */
+static const st_cell *find_cells(const st_row *row, uint32_t col_id, uint32_t *n)
 {
     uint32_t lo = 0, hi = row->ncells;
     while (lo < hi) {
@@ -404,10 +416,19 @@ static const st_cell *find_cell(const st_row *row, uint32_t col_id)
         else
             hi = mid;
     }
-    if (lo < row->ncells && row->cells[lo].col_id == col_id &&
-        !(row->cells[lo].flags & ST_CELL_TOMBSTONE))
-        return &row->cells[lo];
-    return NULL;
+    uint32_t end = lo;
+    while (end < row->ncells && row->cells[end].col_id == col_id)
+        end++;
+    *n = end - lo;
+    return end > lo ? &row->cells[lo] : NULL;
+}
+
+/* The live cell of simple (or frozen) column col_id, or NULL. */
+static const st_cell *find_cell(const st_row *row, uint32_t col_id)
+{
+    uint32_t n;
+    const st_cell *c = find_cells(row, col_id, &n);
+    return c && !(c->flags & ST_CELL_TOMBSTONE) ? c : NULL;
 }
 
 static int get(rowctx *c, int ci, ex_value *out)
@@ -428,6 +449,11 @@ static int get(rowctx *c, int ci, ex_value *out)
         *out = c->ckv[col->position];
         return 0;
     default: {
+        if (hln_type_is_multicell(col->type)) {
+            uint32_t n;
+            const st_cell *first = find_cells(c->row, col->id, &n);
+            return ex_collection_value(&c->r->arena, &c->r->err, col, first, first ? n : 0, out);
+        }
         const st_cell *cell = find_cell(c->row, col->id);
         static const uint8_t empty[1];
         if (cell)
@@ -461,6 +487,42 @@ static int row_token(rowctx *c, int64_t *tok)
     return 0;
 }
 
+/* writetime(c) / ttl(c) of a non-frozen collection: a list with one
+ * timestamp (remaining TTL, null when none) per element, as Cassandra 5.0. */
+static int element_times(rowctx *c, const ex_sel *x, const hln_column *col, ex_value *out)
+{
+    uint32_t n = 0;
+    const st_cell *first = c->vrow ? NULL : find_cells(c->row, col->id, &n);
+    *out = (ex_value){NULL, -1};
+    if (!first) return 0;
+    hln_buf b;
+    hln_buf_init(&b);
+    hln_buf_u32(&b, n);
+    for (uint32_t i = 0; i < n; i++) {
+        const st_cell *e = &first[i];
+        if (x->kind == EX_SEL_WRITETIME) {
+            hln_buf_u32(&b, 8);
+            hln_buf_u64(&b, (uint64_t)e->ts);
+            continue;
+        }
+        int64_t left = e->expires ? e->expires - c->now_sec : 0;
+        if (left <= 0) {
+            hln_buf_u32(&b, UINT32_MAX); /* null */
+            continue;
+        }
+        hln_buf_u32(&b, 4);
+        hln_buf_u32(&b, (uint32_t)(left > INT32_MAX ? INT32_MAX : left));
+    }
+    int rc = b.err ? hln_fail(&c->r->err, HLN_ENOMEM, "out of memory") : 0;
+    if (!rc) {
+        out->p = hln_arena_memdup(&c->r->arena, b.data, b.len);
+        out->len = (int32_t)b.len;
+        if (!out->p) rc = hln_fail(&c->r->err, HLN_ENOMEM, "out of memory");
+    }
+    hln_buf_free(&b);
+    return rc;
+}
+
 /* The value of a non-aggregate selector. */
 static int sel_value(rowctx *c, const ex_sel *x, ex_value *out)
 {
@@ -473,7 +535,9 @@ static int sel_value(rowctx *c, const ex_sel *x, ex_value *out)
     }
     case EX_SEL_WRITETIME:
     case EX_SEL_TTL: {
-        const st_cell *cell = c->vrow ? NULL : find_cell(c->row, c->t->cols[x->col].id);
+        const hln_column *col = &c->t->cols[x->col];
+        if (hln_type_is_multicell(col->type)) return element_times(c, x, col, out);
+        const st_cell *cell = c->vrow ? NULL : find_cell(c->row, col->id);
         *out = (ex_value){NULL, -1};
         if (!cell) return 0;
         if (x->kind == EX_SEL_WRITETIME) return mk_int(c->r, cell->ts, 8, out);
@@ -489,6 +553,28 @@ static int sel_value(rowctx *c, const ex_sel *x, ex_value *out)
 
 /* ---- the shaper ----------------------------------------------------------- */
 
+/* True when serialized collection v of type t has element (key when key,
+ * map value otherwise) e. */
+static bool collection_contains(const hln_type *t, const ex_value *v, const ex_value *e, bool key)
+{
+    bool is_map = t->kind == HLN_T_MAP;
+    const hln_type *et = is_map && !key ? t->params[1] : t->params[0];
+    hln_rd rd;
+    uint32_t n;
+    if (hln_coll_begin(&rd, v->p, (size_t)v->len, &n)) return false;
+    for (uint32_t i = 0; i < n; i++) {
+        for (int part = 0; part < (is_map ? 2 : 1); part++) {
+            const uint8_t *x;
+            int32_t xl;
+            if (hln_coll_next(&rd, &x, &xl)) return false;
+            bool want = !is_map || (part == 0) == key;
+            if (want && xl >= 0 && hln_type_compare(et, x, (size_t)xl, e->p, (size_t)e->len) == 0)
+                return true;
+        }
+    }
+    return false;
+}
+
 static bool match(const sel *s, rowctx *c, int *rc)
 {
     const ex_plan *p = s->p;
@@ -498,6 +584,11 @@ static bool match(const sel *s, rowctx *c, int *rc)
         if ((*rc = get(c, f->col, &v)) != 0) return false;
         if (v.len < 0) return false;
         const ex_value *fv = &s->fvals[i];
+        if (f->op == CQL_OP_CONTAINS || f->op == CQL_OP_CONTAINS_KEY) {
+            if (!collection_contains(p->t->cols[f->col].type, &v, fv, f->op == CQL_OP_CONTAINS_KEY))
+                return false;
+            continue;
+        }
         int cmp =
             hln_type_compare(p->t->cols[f->col].type, v.p, (size_t)v.len, fv->p, (size_t)fv->len);
         bool ok = false;

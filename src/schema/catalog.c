@@ -251,7 +251,7 @@ static int table_from_json(schema_snap *sn, const char *ksname, json_t *jt, hln_
             return hln_corrupt(err, "schema", "malformed column %zu of %s.%s", i, ksname, name);
         c->name = hln_arena_strdup(a, cn);
         if (!c->name) return HLN_ENOMEM;
-        c->type = schema_type_parse(ty);
+        c->type = hln_type_parse(ty);
         if (!c->type)
             return hln_corrupt(err, "schema", "unknown type '%s' for %s.%s.%s", ty, ksname, name,
                                cn);

@@ -518,7 +518,7 @@ static int build_sys_table(schema_snap *sn, const sys_table_def *def, hln_table 
         if (!sp) return hln_fail(err, HLN_ESERVER, "bad column in %s.%s", def->ks, def->name);
         *sp = 0;
         cols[i].name = items[i];
-        cols[i].type = schema_type_parse(sp + 1);
+        cols[i].type = hln_type_parse(sp + 1);
         if (!cols[i].type)
             return hln_fail(err, HLN_ESERVER, "unknown type '%s' in %s.%s", sp + 1, def->ks,
                             def->name);

@@ -55,14 +55,6 @@ int schema_table_from_spec(schema_snap *sn, const hln_table_spec *spec, const ui
 /* Cassandra's column comparison: name bytes as signed bytes (ByteBuffer). */
 int schema_name_cmp(const char *a, const char *b);
 
-/* ---- type names (types_param.c) --------------------------------------- */
-
-/* A descriptor for a CQL type name: scalars via hln_type_by_name, and
- * list/set/map/frozen built from their parameters and interned (static
- * storage, never freed). cql_name is canonical, as system_schema shows it:
- * "map<text, int>", "frozen<set<text>>". NULL if the name is not understood. */
-const hln_type *schema_type_parse(const char *name);
-
 /* ---- options (options.c) ---------------------------------------------- */
 
 /* A "{'k': 'v', ...}" map literal parsed into key/value pairs in arena a,

@@ -46,7 +46,7 @@
  *  3. Fixed-size values of the wrong length are refused (HLN_EINVAL) by the
  *     encoder; compare falls back to unsigned bytes for them.
  */
-#include "types/types.h"
+#include "types/typesInt.h"
 
 #include <string.h>
 
@@ -188,6 +188,7 @@ int hln_type_compare(const hln_type *t, const uint8_t *a, size_t alen, const uin
 {
     if (alen == 0 || blen == 0) return (alen != 0) - (blen != 0);
     hln_type_kind k = t->kind;
+    if (hln_type_is_collection(t)) return hln_coll_compare(t, a, alen, b, blen);
     size_t fl = fixed_len(k);
     if (fl && (alen != fl || blen != fl))
         return cmp_bytes(a, alen, b, blen); /* invalid values: any total order */
@@ -242,6 +243,7 @@ static void put_escaped(hln_buf *out, const uint8_t *v, size_t len)
 static int encode(const hln_type *t, const uint8_t *v, size_t len, hln_buf *out)
 {
     hln_type_kind k = t->kind;
+    if (hln_type_is_collection(t)) return hln_coll_encode(t, v, len, out);
     size_t fl = fixed_len(k);
     if (fl) {
         if (len == 0) {
@@ -334,9 +336,15 @@ static int get_byte(hln_rd *r, bool desc, uint8_t *b)
     return take(r, desc, b, 1);
 }
 
+int hln_type_take_byte(hln_rd *r, bool desc, uint8_t *b)
+{
+    return take(r, desc, b, 1);
+}
+
 int hln_type_from_comparable(const hln_type *t, hln_rd *r, bool desc, hln_buf *out)
 {
     hln_type_kind k = t->kind;
+    if (hln_type_is_collection(t)) return hln_coll_decode(t, r, desc, out);
     size_t fl = fixed_len(k);
     uint8_t tag;
     if (fl) {

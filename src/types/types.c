@@ -21,30 +21,30 @@
  *  2. hln_type_validate never reads outside [v, v+len).
  *  3. hln_pk_split(hln_pk_compose(x)) == x for n >= 1 components.
  */
-#include "types/types.h"
+#include "types/typesInt.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
-static const hln_type T_ASCII = {HLN_T_ASCII, "ascii", 0, NULL, 0};
-static const hln_type T_BIGINT = {HLN_T_BIGINT, "bigint", 8, NULL, 0};
-static const hln_type T_BLOB = {HLN_T_BLOB, "blob", 0, NULL, 0};
-static const hln_type T_BOOLEAN = {HLN_T_BOOLEAN, "boolean", 1, NULL, 0};
-static const hln_type T_COUNTER = {HLN_T_COUNTER, "counter", 8, NULL, 0};
-static const hln_type T_DOUBLE = {HLN_T_DOUBLE, "double", 8, NULL, 0};
-static const hln_type T_FLOAT = {HLN_T_FLOAT, "float", 4, NULL, 0};
-static const hln_type T_INT = {HLN_T_INT, "int", 4, NULL, 0};
-static const hln_type T_TIMESTAMP = {HLN_T_TIMESTAMP, "timestamp", 8, NULL, 0};
-static const hln_type T_UUID = {HLN_T_UUID, "uuid", 16, NULL, 0};
-static const hln_type T_TEXT = {HLN_T_VARCHAR, "text", 0, NULL, 0};
-static const hln_type T_VARINT = {HLN_T_VARINT, "varint", 0, NULL, 0};
-static const hln_type T_TIMEUUID = {HLN_T_TIMEUUID, "timeuuid", 16, NULL, 0};
-static const hln_type T_INET = {HLN_T_INET, "inet", 0, NULL, 0};
-static const hln_type T_DATE = {HLN_T_DATE, "date", 4, NULL, 0};
-static const hln_type T_TIME = {HLN_T_TIME, "time", 8, NULL, 0};
-static const hln_type T_SMALLINT = {HLN_T_SMALLINT, "smallint", 2, NULL, 0};
-static const hln_type T_TINYINT = {HLN_T_TINYINT, "tinyint", 1, NULL, 0};
+static const hln_type T_ASCII = {HLN_T_ASCII, "ascii", 0, NULL, 0, false};
+static const hln_type T_BIGINT = {HLN_T_BIGINT, "bigint", 8, NULL, 0, false};
+static const hln_type T_BLOB = {HLN_T_BLOB, "blob", 0, NULL, 0, false};
+static const hln_type T_BOOLEAN = {HLN_T_BOOLEAN, "boolean", 1, NULL, 0, false};
+static const hln_type T_COUNTER = {HLN_T_COUNTER, "counter", 8, NULL, 0, false};
+static const hln_type T_DOUBLE = {HLN_T_DOUBLE, "double", 8, NULL, 0, false};
+static const hln_type T_FLOAT = {HLN_T_FLOAT, "float", 4, NULL, 0, false};
+static const hln_type T_INT = {HLN_T_INT, "int", 4, NULL, 0, false};
+static const hln_type T_TIMESTAMP = {HLN_T_TIMESTAMP, "timestamp", 8, NULL, 0, false};
+static const hln_type T_UUID = {HLN_T_UUID, "uuid", 16, NULL, 0, false};
+static const hln_type T_TEXT = {HLN_T_VARCHAR, "text", 0, NULL, 0, false};
+static const hln_type T_VARINT = {HLN_T_VARINT, "varint", 0, NULL, 0, false};
+static const hln_type T_TIMEUUID = {HLN_T_TIMEUUID, "timeuuid", 16, NULL, 0, false};
+static const hln_type T_INET = {HLN_T_INET, "inet", 0, NULL, 0, false};
+static const hln_type T_DATE = {HLN_T_DATE, "date", 4, NULL, 0, false};
+static const hln_type T_TIME = {HLN_T_TIME, "time", 8, NULL, 0, false};
+static const hln_type T_SMALLINT = {HLN_T_SMALLINT, "smallint", 2, NULL, 0, false};
+static const hln_type T_TINYINT = {HLN_T_TINYINT, "tinyint", 1, NULL, 0, false};
 
 static const hln_type *const ALL[] = {
     &T_ASCII,    &T_BIGINT, &T_BLOB,      &T_BOOLEAN, &T_COUNTER,  &T_DOUBLE,
@@ -52,6 +52,7 @@ static const hln_type *const ALL[] = {
     &T_TIMEUUID, &T_INET,   &T_DATE,      &T_TIME,    &T_SMALLINT, &T_TINYINT,
 };
 
+/* Scalars only; hln_type_parse (param.c) handles parameterised names. */
 const hln_type *hln_type_by_name(const char *name)
 {
     if (!name) return NULL;
@@ -71,7 +72,8 @@ const hln_type *hln_type_by_kind(hln_type_kind kind)
 bool hln_type_equal(const hln_type *a, const hln_type *b)
 {
     if (a == b) return true;
-    if (!a || !b || a->kind != b->kind || a->nparams != b->nparams) return false;
+    if (!a || !b || a->kind != b->kind || a->nparams != b->nparams || a->frozen != b->frozen)
+        return false;
     if (a->kind == HLN_T_CUSTOM)
         return a->cql_name && b->cql_name && strcmp(a->cql_name, b->cql_name) == 0;
     for (int i = 0; i < a->nparams; i++)
@@ -193,6 +195,10 @@ int hln_type_validate(const hln_type *t, const uint8_t *v, size_t len, const cha
                             (long long)ns);
         return 0;
     }
+    case HLN_T_LIST:
+    case HLN_T_SET:
+    case HLN_T_MAP:
+        return hln_coll_validate(t, v, len, err);
     case HLN_T_INET:
         if (len != 0 && len != 4 && len != 16)
             return hln_fail(err, HLN_EINVAL, "Expected 4 or 16 byte inetaddress; got %zu bytes",

@@ -55,15 +55,58 @@ typedef enum hln_type_kind {
 } hln_type_kind;
 
 /* A type. Scalar types are static singletons; parameterised types
- * (collections, tuples, vectors, UDTs: later issues) will be built from
- * params and compared structurally with hln_type_equal. */
+ * (list, set, map; later tuples, vectors, UDTs) are interned by their
+ * canonical name (param.c), so pointer equality is type equality for them
+ * too; hln_type_equal also compares structurally. */
 typedef struct hln_type {
     hln_type_kind kind;
-    const char *cql_name;           /* "int", "text", ... as system_schema shows it */
+    const char *cql_name;           /* "int", "map<text, int>", "frozen<list<int>>": as
+                                       system_schema shows it */
     int fixed_len;                  /* >0: every value has this length; 0: variable */
-    const struct hln_type **params; /* later: element/key/value types */
+    const struct hln_type **params; /* list/set: element; map: key, value */
     int nparams;
+    bool frozen; /* frozen<...>: one cell; else a collection is multi-cell */
 } hln_type;
+
+/* True for list, set, map (frozen or not). */
+static inline bool hln_type_is_collection(const hln_type *t)
+{
+    return t->kind == HLN_T_LIST || t->kind == HLN_T_SET || t->kind == HLN_T_MAP;
+}
+/* True when a value of t is stored as one cell per element (non-frozen
+ * collections): Cassandra's isMultiCell. */
+static inline bool hln_type_is_multicell(const hln_type *t)
+{
+    return hln_type_is_collection(t) && !t->frozen;
+}
+
+/* Parses a type as system_schema and CQL write it ("int", "varchar",
+ * "map<text, frozen<list<int>>>", "frozen<set<uuid>>"), case-insensitively,
+ * into an interned descriptor (never freed). frozen<> freezes everything
+ * inside it too. Non-frozen collections nested in collections are accepted
+ * here (the DDL layer refuses them with Cassandra's message). NULL when the
+ * text is not a type this build supports, or past the intern pool's bound. */
+const hln_type *hln_type_parse(const char *name);
+/* The collection type kind<params> (frozen or not), interned; NULL as above. */
+const hln_type *hln_type_collection(hln_type_kind kind, const hln_type *const *params, bool frozen);
+/* t with frozen set (recursively), interned. Scalars are returned as is. */
+const hln_type *hln_type_freeze(const hln_type *t);
+
+/* ---- collection values (the v3+ serialisation: [i32 n] then per element
+ * [i32 len][bytes], maps key then value; sets and maps sorted by element/key
+ * in the element type's order, without duplicates) ---- */
+
+/* Reads the element count of a serialized collection; HLN_EINVAL when the
+ * value is too short. On success r is positioned at the first element. */
+int hln_coll_begin(hln_rd *r, const uint8_t *v, size_t len, uint32_t *n);
+/* Reads one element ([i32 len][bytes]); len -1 for a null element. */
+int hln_coll_next(hln_rd *r, const uint8_t **e, int32_t *elen);
+/* Appends the serialized collection of n elements (for a map: 2n, key,
+ * value alternating) taken from els/lens, sorting and deduplicating them by
+ * the key type for sets and maps (a later duplicate key wins, as Cassandra's
+ * literals do). HLN_ENOMEM on allocation failure. */
+int hln_coll_build(const hln_type *t, const uint8_t *const *els, const int32_t *lens, uint32_t n,
+                   hln_buf *out);
 
 /* Looks a type up by CQL name, case-insensitively ("varchar" gives text).
  * NULL if unknown or not supported yet. */

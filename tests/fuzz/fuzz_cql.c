@@ -35,6 +35,9 @@ static void term(const cql_term *t, int n_binds)
     str(t->bind_name);
     if (t->kind == CQL_TERM_BIND && (t->bind_index < 0 || t->bind_index >= n_binds)) abort();
     if (t->kind == CQL_TERM_LITERAL && !t->text) abort();
+    if (t->nelems < 0 || (t->nelems > 0 && !t->elems)) abort();
+    for (int i = 0; i < t->nelems; i++)
+        term(t->elems[i], n_binds);
 }
 
 static void type(const cql_typeref *t)
@@ -133,6 +136,8 @@ static void walk(const cql_stmt *s, int n)
         for (const cql_assignment *a = q->set; a; a = a->next) {
             str(a->column);
             term(a->value, n);
+            term(a->key, n);
+            str(a->other);
         }
         rels(q->where, n);
         term(q->using.ttl, n);
@@ -141,7 +146,10 @@ static void walk(const cql_stmt *s, int n)
     }
     case CQL_DELETE:
         str(s->u.del.table.name);
-        names(s->u.del.columns);
+        for (const cql_deletion *d = s->u.del.columns; d; d = d->next) {
+            str(d->column);
+            term(d->key, n);
+        }
         rels(s->u.del.where, n);
         term(s->u.del.using.timestamp, n);
         break;

@@ -195,31 +195,31 @@ static void test_md5_and_system_ids(void **state)
 static void test_type_parse(void **state)
 {
     (void)state;
-    const hln_type *t = schema_type_parse("set<varchar>");
+    const hln_type *t = hln_type_parse("set<varchar>");
     assert_non_null(t);
     assert_int_equal(t->kind, HLN_T_SET);
     assert_string_equal(t->cql_name, "set<text>");
     assert_int_equal(t->nparams, 1);
     assert_ptr_equal(t->params[0], hln_type_by_name("text"));
-    assert_ptr_equal(schema_type_parse("set< text >"), t);
+    assert_ptr_equal(hln_type_parse("set< text >"), t);
 
-    const hln_type *m = schema_type_parse("FROZEN<map<text,blob>>");
+    const hln_type *m = hln_type_parse("FROZEN<map<text,blob>>");
     assert_non_null(m);
     assert_int_equal(m->kind, HLN_T_MAP);
     assert_string_equal(m->cql_name, "frozen<map<text, blob>>");
     assert_ptr_equal(m->params[1], hln_type_by_name("blob"));
-    assert_ptr_not_equal(m, schema_type_parse("map<text, blob>"));
+    assert_ptr_not_equal(m, hln_type_parse("map<text, blob>"));
 
-    const hln_type *n = schema_type_parse("map<text, frozen<list<int>>>");
+    const hln_type *n = hln_type_parse("map<text, frozen<list<int>>>");
     assert_non_null(n);
     assert_string_equal(n->cql_name, "map<text, frozen<list<int>>>");
-    assert_ptr_equal(schema_type_parse("int"), hln_type_by_name("int"));
+    assert_ptr_equal(hln_type_parse("int"), hln_type_by_name("int"));
 
-    assert_null(schema_type_parse("map<text>"));
-    assert_null(schema_type_parse("list<int"));
-    assert_null(schema_type_parse("frozen<int>"));
-    assert_null(schema_type_parse("nosuchtype"));
-    assert_null(schema_type_parse("set<int> x"));
+    assert_null(hln_type_parse("map<text>"));
+    assert_null(hln_type_parse("list<int"));
+    assert_null(hln_type_parse("frozen<int>"));
+    assert_null(hln_type_parse("nosuchtype"));
+    assert_null(hln_type_parse("set<int> x"));
 }
 
 static void test_map_parse(void **state)
@@ -535,7 +535,7 @@ static void test_persistence(void **state)
     assert_int_equal(mk_table(f, "ks", "t", opts, 2, false, &err), 0);
     hln_column_spec cols[] = {
         {"id", T("uuid"), HLN_COL_PARTITION_KEY, 0, false},
-        {"tags", schema_type_parse("frozen<set<text>>"), HLN_COL_REGULAR, -1, false},
+        {"tags", hln_type_parse("frozen<set<text>>"), HLN_COL_REGULAR, -1, false},
     };
     hln_table_spec ts = {"ks", "u", cols, 2, NULL, 0};
     assert_int_equal(catalog_create_table(f->cat, &ts, false, &err), 0);
@@ -578,7 +578,7 @@ static void test_persistence(void **state)
     const hln_table *u = schema_table(s, "ks", "u");
     assert_memory_equal(u->id, uid, 16);
     assert_string_equal(table_column(u, "tags")->type->cql_name, "frozen<set<text>>");
-    assert_ptr_equal(table_column(u, "tags")->type, schema_type_parse("frozen<set<text>>"));
+    assert_ptr_equal(table_column(u, "tags")->type, hln_type_parse("frozen<set<text>>"));
     const hln_keyspace *o = schema_keyspace(s, "other");
     assert_false(o->durable_writes);
     assert_string_equal(o->replication[0].value,

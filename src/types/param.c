@@ -1,0 +1,169 @@
+/*
+ * param.c — parameterised type descriptors (list, set, map, frozen<>) and
+ * the parser of type names.
+ *
+ * What: turns a CQL type name as system_schema shows it ("set<text>",
+ * "frozen<map<text, text>>", "map<uuid, frozen<list<int>>>") into an
+ * hln_type, and builds the same descriptors from parts for the DDL layer.
+ * Scalars come from types.c (hln_type_by_name); parameterised types are
+ * built from their parameters and interned by canonical name.
+ *
+ * Why interning: a column's type is compared on every bind and every
+ * prepared-statement check; with one descriptor per canonical name, pointer
+ * equality is type equality and descriptors can be shared by every schema
+ * snapshot without reference counts.
+ *
+ * Invariants:
+ *  1. Interned descriptors live in static storage, are never freed, and one
+ *     canonical name maps to exactly one descriptor.
+ *  2. The canonical name is Cassandra's asCQL3Type().toString() form:
+ *     lower-case, ", " between parameters, frozen<> kept; inside a frozen
+ *     type every nested collection is frozen too and the name says so once
+ *     per level ("frozen<list<frozen<set<int>>>>"), as Cassandra prints it.
+ *  3. The pool is bounded (POOL_MAX distinct parameterised types per
+ *     process); past that, the constructors return NULL.
+ */
+#include <ctype.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "types/types.h"
+
+#define POOL_MAX 1024
+#define TNAME_MAX 256
+
+typedef struct pooled {
+    hln_type t;
+    const hln_type *params[2];
+    char name[TNAME_MAX];
+} pooled;
+
+static pooled pool[POOL_MAX];
+static int npool;
+static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* Returns the interned descriptor for (kind, params, frozen) named name. */
+static const hln_type *intern(hln_type_kind kind, const hln_type *const *params, int nparams,
+                              bool frozen, const char *name)
+{
+    const hln_type *found = NULL;
+    pthread_mutex_lock(&pool_mu);
+    for (int i = 0; i < npool; i++) {
+        if (strcmp(pool[i].name, name) == 0) {
+            found = &pool[i].t;
+            break;
+        }
+    }
+    if (!found && npool < POOL_MAX && strlen(name) < TNAME_MAX) {
+        pooled *p = &pool[npool];
+        snprintf(p->name, sizeof p->name, "%s", name);
+        for (int i = 0; i < nparams; i++)
+            p->params[i] = params[i];
+        p->t.kind = kind;
+        p->t.cql_name = p->name;
+        p->t.fixed_len = 0;
+        p->t.params = p->params;
+        p->t.nparams = nparams;
+        p->t.frozen = frozen;
+        npool++;
+        found = &p->t;
+    }
+    pthread_mutex_unlock(&pool_mu);
+    return found;
+}
+
+const hln_type *hln_type_collection(hln_type_kind kind, const hln_type *const *params, bool frozen)
+{
+    int np = kind == HLN_T_MAP ? 2 : 1;
+    if (kind != HLN_T_LIST && kind != HLN_T_SET && kind != HLN_T_MAP) return NULL;
+    const hln_type *ps[2] = {params[0], np == 2 ? params[1] : NULL};
+    for (int i = 0; i < np; i++) {
+        if (!ps[i]) return NULL;
+        if (frozen) ps[i] = hln_type_freeze(ps[i]);
+        if (!ps[i]) return NULL;
+    }
+    const char *what = kind == HLN_T_LIST ? "list" : kind == HLN_T_SET ? "set" : "map";
+    char name[TNAME_MAX];
+    int w;
+    if (np == 1)
+        w = snprintf(name, sizeof name, "%s%s<%s>%s", frozen ? "frozen<" : "", what,
+                     ps[0]->cql_name, frozen ? ">" : "");
+    else
+        w = snprintf(name, sizeof name, "%smap<%s, %s>%s", frozen ? "frozen<" : "", ps[0]->cql_name,
+                     ps[1]->cql_name, frozen ? ">" : "");
+    if (w < 0 || (size_t)w >= sizeof name) return NULL;
+    return intern(kind, ps, np, frozen, name);
+}
+
+const hln_type *hln_type_freeze(const hln_type *t)
+{
+    if (!t || !hln_type_is_collection(t) || t->frozen) return t;
+    return hln_type_collection(t->kind, t->params, true);
+}
+
+typedef struct cursor {
+    const char *s;
+    size_t i;
+} cursor;
+
+static void skip_ws(cursor *c)
+{
+    while (c->s[c->i] == ' ' || c->s[c->i] == '\t' || c->s[c->i] == '\n')
+        c->i++;
+}
+
+static const hln_type *parse(cursor *c, int depth)
+{
+    char ident[32];
+    size_t n = 0;
+    skip_ws(c);
+    while (isalnum((unsigned char)c->s[c->i]) || c->s[c->i] == '_') {
+        if (n + 1 >= sizeof ident) return NULL;
+        ident[n++] = (char)tolower((unsigned char)c->s[c->i]);
+        c->i++;
+    }
+    ident[n] = 0;
+    if (n == 0 || depth > 16) return NULL;
+    skip_ws(c);
+    if (c->s[c->i] != '<') return hln_type_by_name(ident);
+    c->i++;
+
+    const hln_type *params[2] = {NULL, NULL};
+    int np = 0;
+    for (;;) {
+        if (np == 2) return NULL;
+        params[np] = parse(c, depth + 1);
+        if (!params[np]) return NULL;
+        np++;
+        skip_ws(c);
+        if (c->s[c->i] == ',') {
+            c->i++;
+            continue;
+        }
+        if (c->s[c->i] == '>') {
+            c->i++;
+            break;
+        }
+        return NULL;
+    }
+    if (strcmp(ident, "frozen") == 0) {
+        if (np != 1 || !hln_type_is_collection(params[0])) return NULL;
+        return hln_type_freeze(params[0]);
+    }
+    if (strcmp(ident, "list") == 0 && np == 1)
+        return hln_type_collection(HLN_T_LIST, params, false);
+    if (strcmp(ident, "set") == 0 && np == 1) return hln_type_collection(HLN_T_SET, params, false);
+    if (strcmp(ident, "map") == 0 && np == 2) return hln_type_collection(HLN_T_MAP, params, false);
+    return NULL;
+}
+
+const hln_type *hln_type_parse(const char *name)
+{
+    if (!name) return NULL;
+    cursor c = {name, 0};
+    const hln_type *t = parse(&c, 0);
+    if (!t) return NULL;
+    skip_ws(&c);
+    return c.s[c.i] == 0 ? t : NULL;
+}

@@ -1,0 +1,21 @@
+/*
+ * typesInt.h — private declarations shared by the types module's files
+ * (types.c, order.c, text.c, param.c, collection.c).
+ */
+#ifndef HLN_TYPES_INT_H
+#define HLN_TYPES_INT_H
+
+#include "types/types.h"
+
+/* collection.c: the collection cases of hln_type_validate, hln_type_compare
+ * and the comparable encoding (see the essay there). */
+int hln_coll_validate(const hln_type *t, const uint8_t *v, size_t len, hln_error *err);
+int hln_coll_compare(const hln_type *t, const uint8_t *a, size_t alen, const uint8_t *b,
+                     size_t blen);
+int hln_coll_encode(const hln_type *t, const uint8_t *v, size_t len, hln_buf *out);
+int hln_coll_decode(const hln_type *t, hln_rd *r, bool desc, hln_buf *out);
+
+/* order.c: reads one byte of a comparable encoding, undoing DESC inversion. */
+int hln_type_take_byte(hln_rd *r, bool desc, uint8_t *b);
+
+#endif
