@@ -466,7 +466,7 @@ void ex_run_cas(ex_request *r)
         ex_finish(r, rc);
         return;
     }
-    ex_op *op = ex_op_new(r, EX_OP_CAS, shard_for_token(st->eng->nshards, m->token));
+    ex_op *op = ex_op_new(r, EX_OP_CAS, rt_shard_for_token(st->eng->nshards, m->token));
     if (!op) {
         ex_finish(r, hln_fail(&r->err, HLN_ENOMEM, "out of memory"));
         return;

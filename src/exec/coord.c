@@ -5,7 +5,7 @@
  * partition slice, scan a token range, drop a table's data), each addressed
  * to the shard that owns the data, then dispatches them as one batch. Ops
  * for the request's own shard run inline; the others travel to their shard
- * as messages (hln_msg embedded in the op), run there, and come back as
+ * as messages (rt_msg embedded in the op), run there, and come back as
  * messages. When the last reply is in, the batch's continuation runs on the
  * request's shard. A continuation may dispatch another batch (paging and
  * multi-step statements reuse this), or build the result and finish.
@@ -116,7 +116,7 @@ static void op_exec(ex_op *op, st_engine *s, hln_arena *a, const st_mutation *m)
 }
 
 /* Back on the origin shard. */
-static void op_reply(hln_shard *self, hln_msg *m)
+static void op_reply(rt_shard *self, rt_msg *m)
 {
     HLN_UNUSED(self);
     ex_op *op = (ex_op *)m;
@@ -126,8 +126,9 @@ static void op_reply(hln_shard *self, hln_msg *m)
 }
 
 /* On the target shard. */
-static void op_run(hln_shard *self, hln_msg *m)
+static void op_run(rt_shard *rself, rt_msg *m)
 {
+    hln_shard *self = engine_shard(rself);
     ex_op *op = (ex_op *)m;
     if (op->kind == EX_OP_MUTATE_BATCH) {
         hln_rd rd;
@@ -156,7 +157,7 @@ static void op_run(hln_shard *self, hln_msg *m)
     }
     op->msg.fn = op_reply;
     op->msg.next = NULL;
-    shard_post(op->origin, &op->msg);
+    engine_post(op->origin, &op->msg);
 }
 
 static const uint8_t *copy_bytes(hln_arena *a, const uint8_t *p, size_t n)
@@ -229,7 +230,7 @@ void ex_dispatch(ex_request *r, ex_then_fn then)
         st->pending++;
         op->msg.fn = op_run;
         op->msg.next = NULL;
-        shard_post(&st->eng->shards[op->target], &op->msg);
+        engine_post(&st->eng->shards[op->target], &op->msg);
     }
     if (--st->pending == 0) then(r);
 }

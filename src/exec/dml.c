@@ -376,7 +376,7 @@ static void dml_read_done(ex_request *r)
         ex_finish(r, 0);
         return;
     }
-    ex_op *op = ex_op_new(r, EX_OP_MUTATE, shard_for_token(st->eng->nshards, m->token));
+    ex_op *op = ex_op_new(r, EX_OP_MUTATE, rt_shard_for_token(st->eng->nshards, m->token));
     if (!op) {
         ex_finish(r, hln_fail(&r->err, HLN_ENOMEM, "out of memory"));
         return;
@@ -396,7 +396,7 @@ static int start_read(ex_request *r)
     if (!rc) rc = build_ck(r, p, p->nck_eq, &ck, &cklen);
     if (rc) return rc;
     int64_t token = hln_murmur3_token(pk, pklen);
-    ex_op *op = ex_op_new(r, EX_OP_READ, shard_for_token(st->eng->nshards, token));
+    ex_op *op = ex_op_new(r, EX_OP_READ, rt_shard_for_token(st->eng->nshards, token));
     if (!op) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
     st_read_cmd *c = &op->read;
     memcpy(c->table_id, p->t->id, 16);
@@ -446,7 +446,7 @@ void ex_run_dml(ex_request *r)
         ex_finish(r, 0);
         return;
     }
-    ex_op *op = ex_op_new(r, EX_OP_MUTATE, shard_for_token(st->eng->nshards, m->token));
+    ex_op *op = ex_op_new(r, EX_OP_MUTATE, rt_shard_for_token(st->eng->nshards, m->token));
     if (!op) {
         ex_finish(r, hln_fail(&r->err, HLN_ENOMEM, "out of memory"));
         return;

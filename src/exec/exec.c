@@ -487,13 +487,16 @@ int ex_prepare_statement(ex_request *r, const cql_stmt *stmt, const char *ks, ex
 }
 
 /* Runs the analyzed statement in st->stmt / st->plan: authorises it for the
- * request's role, binds the request's values, hands it to its executor. */
+ * request's role (once for a statement analyzed for this request; for a
+ * prepared plan, by the verdict it remembers while role, schema and auth
+ * store are unchanged: access.c), binds the request's values, hands it to
+ * its executor. */
 static void run_plan(ex_request *r)
 {
     ex_state *st = ex_st(r);
     const ex_params *pa = &r->params;
     const cql_stmt *stmt = st->stmt;
-    int rc = ex_authorize(r, stmt, st->plan); /* access.c: every execution */
+    int rc = ex_authorize_plan(r, st->cplan, stmt, st->plan); /* access.c */
     if (!rc) rc = resolve_values(r, pa->values, pa->nvalues, pa->names);
     if (rc) {
         ex_finish(r, rc);

@@ -18,7 +18,7 @@
  *     only on r->shard's thread.
  *  2. ex_finish calls r->done exactly once and is the last thing any code
  *     path does with r: after it, the caller may free r from another thread.
- *  3. An ex_op travels origin -> target -> origin by shard_post; while it is
+ *  3. An ex_op travels origin -> target -> origin by rt_post; while it is
  *     away, only the target touches it, and the origin touches nothing the
  *     op points at. Remote ops own an arena for their inputs and outputs,
  *     freed with the request.
@@ -189,9 +189,25 @@ typedef struct ex_plan {
     int nchildren;
 } ex_plan;
 
+/* An authorisation verdict remembered by a prepared plan (access.c): the
+ * result of ex_authorize for one role (and, for BEGIN BATCH, the request's
+ * keyspace, which unqualified tables resolve against), valid while the
+ * schema snapshot and the auth store's version (auth_version) are those it
+ * was computed under. */
+typedef struct ex_verdict {
+    char *key; /* role NUL keyspace, hln_malloc'ed; NULL: free slot */
+    size_t keylen;
+    uint8_t schema_version[16];
+    uint64_t auth_version;
+    int rc;    /* 0 or HLN_EUNAUTHORIZED */
+    char *msg; /* the denial's exact message, hln_malloc'ed; NULL when allowed */
+} ex_verdict;
+enum { EX_VERDICTS = 4 };
+
 /* A prepared statement analyzed once for a schema snapshot (plancache.c):
  * text, keyspace, syntax tree and plan all in `arena`, which lives as long
- * as the last reference. Read-only once built. */
+ * as the last reference. Read-only once built, except `verdicts`, which
+ * only the owning shard's thread touches. */
 typedef struct ex_cached_plan {
     _Atomic int refs;
     hln_arena arena;
@@ -201,6 +217,8 @@ typedef struct ex_cached_plan {
     const char *ks; /* arena, NULL when none */
     const cql_stmt *stmt;
     const ex_plan *plan;
+    ex_verdict verdicts[EX_VERDICTS]; /* access.c: ex_authorize_plan */
+    int next_verdict;                 /* round-robin replacement */
 } ex_cached_plan;
 
 /* The entry of id valid for snapshot `schema`, with a reference the caller
@@ -213,6 +231,9 @@ void ex_plan_cache_put(hln_shard *s, const uint8_t id[16], ex_cached_plan *cp);
 void ex_cached_plan_unref(ex_cached_plan *cp);
 /* Drops every entry of the shard's cache (the shard has stopped). */
 void ex_plan_cache_free(hln_shard *s);
+/* Counts an authorisation of a cached plan: computed, or a remembered
+ * verdict reused (ex_plan_cache_stats). Shard thread only. */
+void ex_plan_cache_count_auth(hln_shard *s, bool reused);
 
 /* ---- coordinator ------------------------------------------------------ */
 
@@ -226,7 +247,7 @@ typedef enum ex_op_kind {
 } ex_op_kind;
 
 typedef struct ex_op {
-    hln_msg msg; /* first member: the message is the op */
+    rt_msg msg; /* first member: the message is the op */
     ex_request *r;
     hln_shard *origin;
     int target;
@@ -410,6 +431,11 @@ void ex_run_access(ex_request *r);
  * when authorization is off or the request has no role). Unauthorized
  * errors carry Cassandra's wording. */
 int ex_authorize(ex_request *r, const cql_stmt *stmt, const ex_plan *p);
+/* ex_authorize for a prepared plan cp (NULL: no plan to remember it in,
+ * plain ex_authorize): reuses the verdict cp remembers for the request's
+ * role while neither the schema snapshot nor the auth store changed since,
+ * else checks and remembers the result. Same codes and messages. */
+int ex_authorize_plan(ex_request *r, ex_cached_plan *cp, const cql_stmt *stmt, const ex_plan *p);
 /* After a successful schema change: grants the creator of a keyspace or
  * table its permissions, and forgets the grants on what was dropped. */
 void ex_access_schema_changed(ex_request *r);

@@ -8,7 +8,7 @@
  *    equality prefix and at most one range on the next column.
  *  - Range query (no partition key, part of it with ALLOW FILTERING, or a
  *    token(pk) range): st_scan of the token range (lo, hi], shard after
- *    shard. Shards own contiguous token ranges in order (engine.h), so
+ *    shard. Shards own contiguous token ranges in order (runtime.h), so
  *    reading them in order is token order, as Cassandra returns rows.
  *  - Virtual (system) tables: rows generated from the schema snapshot and
  *    node state (schema_virtual_rows), never storage.
@@ -1026,7 +1026,7 @@ static int resume(ex_request *r, sel *s)
     } else {
         if (token <= s->lo || token > s->hi) return bad_state(r);
         s->cstate = has_ck ? C_IN : C_AFTER;
-        s->shard = shard_for_token(ex_st(r)->eng->nshards, token);
+        s->shard = rt_shard_for_token(ex_st(r)->eng->nshards, token);
     }
     return 0;
 }
@@ -1224,7 +1224,7 @@ static int issue(ex_request *r, sel *s)
     if (p->pk_lookup || s->cstate == C_IN) {
         bool lookup = p->pk_lookup;
         int64_t token = lookup ? s->token : s->ctoken;
-        ex_op *op = ex_op_new(r, EX_OP_READ, shard_for_token(st->eng->nshards, token));
+        ex_op *op = ex_op_new(r, EX_OP_READ, rt_shard_for_token(st->eng->nshards, token));
         if (!op) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
         st_read_cmd *cmd = &op->read;
         memcpy(cmd->table_id, p->t->id, 16);
@@ -1460,8 +1460,8 @@ void ex_run_select(ex_request *r)
             return;
         }
         int n = st->eng->nshards;
-        s->last_shard = shard_for_token(n, s->hi);
-        if (!r->params.paging_state || !s->page) s->shard = shard_for_token(n, s->lo + 1);
+        s->last_shard = rt_shard_for_token(n, s->hi);
+        if (!r->params.paging_state || !s->page) s->shard = rt_shard_for_token(n, s->lo + 1);
     }
     step(r);
 }
