@@ -312,6 +312,7 @@ typedef struct cql_selector {
     struct cql_selector *args; /* arguments: columns or constants, in order */
     bool star_arg;             /* func(*) */
     cql_term *term;            /* an argument that is a constant (COUNT(1)) */
+    cql_term *elem;            /* column[elem]: element selection of a set or map */
 } cql_selector;
 
 typedef struct cql_select {

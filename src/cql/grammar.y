@@ -623,6 +623,11 @@ selexpr(A) ::= ident(C). {
     A = cqlp_alloc(ctx, sizeof(*A));
     A->column = C;
 }
+selexpr(A) ::= ident(C) LBRACKET term(K) RBRACKET. {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->column = C;
+    A->elem = K;
+}
 selexpr(A) ::= ident(F) LP RP. {
     A = cqlp_alloc(ctx, sizeof(*A));
     A->func = F;

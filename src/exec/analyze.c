@@ -656,6 +656,31 @@ static int selector(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *s
 {
     const hln_table *t = c->p->t;
     int rc, ci = -1;
+    if (!sel->func && sel->elem) {
+        if ((rc = column(c, sel->column, &ci)) != 0) return rc;
+        const hln_type *ty = t->cols[ci].type;
+        if (!hln_type_is_collection(ty))
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Invalid element selection: %s is of type %s is not a collection",
+                            t->cols[ci].name, ty->cql_name);
+        if (ty->kind == HLN_T_LIST)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Element selection is only allowed on sets and maps, but %s is a list",
+                            t->cols[ci].name);
+        ex_selarg *arg = alloc(c, sizeof *arg);
+        if (!arg) return nomem(c);
+        *arg = (ex_selarg){-1, sel->elem, ty->params[0]};
+        spec_typed(c, sel->elem, t->cols[ci].name, ty->params[0]);
+        *out = (ex_sel){.kind = EX_SEL_ELEM, .col = ci, .args = arg, .nargs = 1};
+        const char *name = fmt_name(c, "%s", t->cols[ci].name); /* then "[elem]" appended below */
+        size_t n = strlen(name) + strlen(term_str(c, sel->elem)) + 3;
+        char *full = hln_arena_alloc(c->a, n);
+        if (!full) return nomem(c);
+        snprintf(full, n, "%s[%s]", name, term_str(c, sel->elem));
+        *spec_out = (ex_colspec){t->ks, t->name, full,
+                                 ty->kind == HLN_T_MAP ? ty->params[1] : ty->params[0]};
+        return 0;
+    }
     if (!sel->func) {
         if ((rc = column(c, sel->column, &ci)) != 0) return rc;
         *out = (ex_sel){.kind = EX_SEL_COLUMN, .col = ci};

@@ -93,6 +93,7 @@ typedef enum ex_sel_kind {
     EX_SEL_WRITETIME,  /* writetime(col): the cell's timestamp */
     EX_SEL_TTL,        /* ttl(col): the cell's remaining TTL in seconds */
     EX_SEL_FUNC,       /* a native scalar function of columns and constants */
+    EX_SEL_ELEM,       /* col[term]: an element of a set or map (args[0].term) */
     EX_SEL_COUNT_ROWS, /* count(*), COUNT(1) */
     EX_SEL_COUNT,      /* count(col): rows where col is not null */
     EX_SEL_MIN,        /* min(col) */

@@ -72,6 +72,7 @@
  *  3. The cursor only moves forward in (token, pk, ck) order (backward in
  *     ck for reversed reads), so a query terminates.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -718,6 +719,34 @@ static int sel_value(rowctx *c, const ex_sel *x, ex_value *out)
         int64_t tok;
         if ((rc = row_token(c, &tok)) != 0) return rc;
         return mk_int(c->r, tok, 8, out);
+    }
+    case EX_SEL_ELEM: {
+        ex_value whole, key;
+        if ((rc = get(c, x->col, &whole)) != 0) return rc;
+        char kname[300];
+        snprintf(kname, sizeof kname, "%s(%s)",
+                 c->t->cols[x->col].type->kind == HLN_T_MAP ? "key" : "value",
+                 c->t->cols[x->col].name);
+        if ((rc = ex_bind(c->r, x->args[0].term, x->args[0].type, kname, &key)) != 0) return rc;
+        *out = (ex_value){NULL, -1};
+        if (whole.len <= 0 || key.len < 0) return 0;
+        const hln_type *t = c->t->cols[x->col].type;
+        bool is_map = t->kind == HLN_T_MAP;
+        hln_rd rd;
+        uint32_t n;
+        if (hln_coll_begin(&rd, whole.p, (size_t)whole.len, &n)) return 0;
+        for (uint32_t i = 0; i < n; i++) {
+            const uint8_t *k, *v = NULL;
+            int32_t kl, vl = -1;
+            if (hln_coll_next(&rd, &k, &kl)) return 0;
+            if (is_map && hln_coll_next(&rd, &v, &vl)) return 0;
+            if (kl >= 0 &&
+                hln_type_compare(t->params[0], k, (size_t)kl, key.p, (size_t)key.len) == 0) {
+                *out = is_map ? (ex_value){v, vl} : (ex_value){k, kl};
+                return 0;
+            }
+        }
+        return 0;
     }
     case EX_SEL_FUNC: {
         ex_value args[2];

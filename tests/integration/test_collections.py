@@ -192,3 +192,20 @@ def test_vectors(session, keyspace):
     ]:
         with pytest.raises(InvalidRequest, match=re.escape(msg)):
             session.execute(stmt)
+
+
+def test_element_selection(session, keyspace):
+    t = keyspace + ".el"
+    session.execute("CREATE TABLE %s (k int PRIMARY KEY, l list<int>, s set<text>, "
+                    "m map<text, int>, fm frozen<map<int, text>>)" % t)
+    session.execute("INSERT INTO %s (k, l, s, m, fm) VALUES (1, [1, 2], {'a', 'b'}, "
+                    "{'x': 1, 'y': 2}, {3: 'c'})" % t)
+    r = session.execute("SELECT m['x'], m['z'], s['a'], s['q'], fm[3] FROM %s WHERE k = 1" % t)
+    assert r.column_names == ["m['x']", "m['z']", "s['a']", "s['q']", "fm[3]"]
+    assert tuple(r.one()) == (1, None, "a", None, "c")
+    with pytest.raises(InvalidRequest, match="Element selection is only allowed on sets and "
+                                             "maps, but l is a list"):
+        session.execute("SELECT l[0] FROM %s WHERE k = 1" % t)
+    with pytest.raises(InvalidRequest, match=re.escape('Invalid INTEGER constant (1) for '
+                                                       '"key(m)" of type text')):
+        session.execute("SELECT m[1] FROM %s WHERE k = 1" % t)
