@@ -874,6 +874,8 @@ static int an_select(actx *c)
     p->pk_lookup = npk_eq == t->npk;
     p->ordered = s->order_by != NULL;
     for (int i = 0; i < t->ncols; i++)
+        p->has_static |= t->cols[i].kind == HLN_COL_STATIC;
+    for (int i = 0; i < t->ncols; i++)
         if (rs[i].in && !p->pk_lookup)
             return hln_fail(c->err, HLN_EUNSUPPORTED,
                             "IN relations without the whole partition key restricted are not "
@@ -1080,9 +1082,19 @@ static int mod_keys(actx *c, const ex_restr *rs, const char *type, bool allow_ck
                             "Slice restrictions are not supported on the clustering columns in %s "
                             "statements",
                             type);
-        bool ck_missing = false;
-        for (int pos = 0; pos < t->nck; pos++)
+        bool ck_missing = false, ck_any = false;
+        for (int pos = 0; pos < t->nck; pos++) {
             ck_missing |= !restricted(&rs[t->npk + pos]);
+            ck_any |= restricted(&rs[t->npk + pos]);
+        }
+        /* statics alone may be written with the partition key only */
+        bool statics = p->nassigns > 0 && !ck_any;
+        for (int i = 0; i < p->nassigns && statics; i++)
+            statics = t->cols[p->assigns[i].col].kind == HLN_COL_STATIC;
+        if (statics) {
+            p->static_only = true;
+            ck_missing = false;
+        }
         if (ck_missing)
             return hln_fail(c->err, HLN_EINVAL, "Some clustering keys are missing: %s",
                             missing_list(c, rs, t->npk, t->npk + t->nck));
@@ -1153,6 +1165,9 @@ static int conditions(actx *c, ex_cas_kind kind, const cql_relation *conds, cons
         if (col->kind == HLN_COL_PARTITION_KEY || col->kind == HLN_COL_CLUSTERING)
             return hln_fail(c->err, HLN_EINVAL, "PRIMARY KEY column '%s' cannot have IF conditions",
                             col->name);
+        if (col->kind == HLN_COL_STATIC)
+            return hln_fail(c->err, HLN_EUNSUPPORTED,
+                            "IF conditions on static columns are not supported yet");
         const hln_type *vt = col->type;
         if (x->elem) {
             const hln_type *ty = col->type;
@@ -1428,7 +1443,13 @@ static int an_delete(actx *c)
     for (int pos = 0; pos < t->nck; pos++)
         ck_any |= restricted(&rs[t->npk + pos]);
     bool full_row = p->nck_eq == t->nck;
-    if (p->nassigns) {
+    bool statics = p->nassigns > 0 && !ck_any && t->nck > 0;
+    for (int i = 0; i < p->nassigns && statics; i++)
+        statics = t->cols[p->assigns[i].col].kind == HLN_COL_STATIC;
+    if (statics) {
+        p->static_only = true;
+        p->del = EX_DEL_CELLS;
+    } else if (p->nassigns) {
         if (!full_row)
             return hln_fail(c->err, HLN_EINVAL,
                             "Range deletions are not supported for specific columns");

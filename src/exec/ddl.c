@@ -541,10 +541,6 @@ static void create_table(ex_request *r)
                 return;
             }
     }
-    if (has_static) {
-        ex_finish(r, hln_fail(err, HLN_EUNSUPPORTED, "Static columns are not supported yet"));
-        return;
-    }
 
     /* properties */
     int nprops = 0;

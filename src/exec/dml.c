@@ -231,6 +231,10 @@ static int build_range(ex_request *r, const ex_plan *p, int64_t ts, st_range_tom
             hi = x;
         }
     }
+    /* an unbounded start would cover the static row (ck ""): every real
+       clustering key starts with the 0x40 component marker */
+    static const uint8_t first_ck[1] = {0x40};
+    if (lo.len == 0) lo = (st_bound){first_ck, 1, true};
     rt->start = lo;
     rt->end = hi;
     rt->ts = ts;
@@ -288,18 +292,20 @@ int ex_dml_build_with(ex_request *r, const st_row *cur, st_mutation **out)
     if (!row) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
     if ((rc = build_ck(r, p, p->nck_eq, &row->ck, &row->cklen)) != 0) return rc;
     int64_t now_sec = hln_now_micros() / 1000000;
-    row->marker_ts = p->row_marker ? ts : HLN_TS_NONE;
-    if (p->row_marker && ttl > 0) {
+    bool marker = p->row_marker && !p->static_only; /* static rows carry no marker */
+    row->marker_ts = marker ? ts : HLN_TS_NONE;
+    if (marker && ttl > 0) {
         row->marker_ttl = ttl;
         row->marker_expires = now_sec + ttl;
     }
     row->del_ts = p->kind == CQL_DELETE && p->del == EX_DEL_ROW ? ts : HLN_TS_NONE;
-    ex_cells cv = {0};
+    ex_cells rcv = {0}, scv = {0}; /* the row's cells, the static row's */
     for (int i = 0; i < p->nassigns; i++) {
         const ex_assign *a = &p->assigns[i];
         const hln_column *col = &t->cols[a->col];
+        ex_cells *cvp = col->kind == HLN_COL_STATIC && !p->static_only ? &scv : &rcv;
         if (hln_type_is_multicell(col->type)) {
-            if ((rc = ex_collection_assign(r, a, col, cur, ts, ttl, now_sec, &cv)) != 0) return rc;
+            if ((rc = ex_collection_assign(r, a, col, cur, ts, ttl, now_sec, cvp)) != 0) return rc;
             continue;
         }
         st_cell cell = {.col_id = col->id, .ts = ts};
@@ -321,7 +327,7 @@ int ex_dml_build_with(ex_request *r, const st_row *cur, st_mutation **out)
                 dv[k] = (uint8_t)(d >> (56 - 8 * k));
             cell.val = dv;
             cell.len = 8;
-            if ((rc = ex_cells_push(r, &cv, &cell)) != 0) return rc;
+            if ((rc = ex_cells_push(r, cvp, &cell)) != 0) return rc;
             continue;
         }
         if (a->term) {
@@ -341,14 +347,26 @@ int ex_dml_build_with(ex_request *r, const st_row *cur, st_mutation **out)
         } else {
             cell.flags = ST_CELL_TOMBSTONE;
         }
-        if ((rc = ex_cells_push(r, &cv, &cell)) != 0) return rc;
+        if ((rc = ex_cells_push(r, cvp, &cell)) != 0) return rc;
     }
-    ex_cells_sort(&cv);
-    row->cells = cv.v;
-    row->ncells = cv.n;
-    if (row->ncells > 0 || row->marker_ts != HLN_TS_NONE || row->del_ts != HLN_TS_NONE) {
-        m->rows = row;
-        m->nrows = 1;
+    ex_cells_sort(&rcv);
+    row->cells = rcv.v;
+    row->ncells = rcv.n;
+    st_row *rows = hln_arena_alloc(&r->arena, sizeof *rows * 2);
+    if (!rows) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    if (scv.n) { /* the static row (clustering key "") sorts first */
+        ex_cells_sort(&scv);
+        rows[m->nrows++] = (st_row){.ck = row->ck,
+                                    .cklen = 0,
+                                    .marker_ts = HLN_TS_NONE,
+                                    .del_ts = HLN_TS_NONE,
+                                    .cells = scv.v,
+                                    .ncells = scv.n};
+    }
+    if (row->ncells > 0 || row->marker_ts != HLN_TS_NONE || row->del_ts != HLN_TS_NONE)
+        rows[m->nrows++] = *row;
+    if (m->nrows) {
+        m->rows = rows;
         *out = m;
     }
     return 0;

@@ -156,6 +156,12 @@ typedef struct ex_plan {
     /* some assignment needs the row's current cells first (list element by
        index, list removal: Cassandra's "read before write") */
     bool needs_read;
+    /* INSERT/UPDATE/DELETE of static columns only, without clustering key:
+       the mutation holds just the partition's static row */
+    bool static_only;
+    /* SELECT: the table has static columns (its static row, ck "", is
+       read beside the rows and its cells attached to each of them) */
+    bool has_static;
     /* a counter table: UPDATE's counter cells carry deltas, applied by a
        read-modify-write on the owning shard (cas.c) */
     bool counter;

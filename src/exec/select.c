@@ -135,9 +135,10 @@ typedef struct sel {
     int64_t ctoken;
     const uint8_t *cpk, *cck;
     uint32_t cpklen, ccklen;
-    uint32_t want; /* limit of the operation in flight (0 = none) */
-    bool op_read;  /* the operation in flight reads one partition */
-    int *frame;    /* step()'s loop flag while its dispatch runs */
+    uint32_t want;      /* limit of the operation in flight (0 = none) */
+    bool op_read;       /* the operation in flight reads one partition */
+    bool op_part_start; /* ... from its first row (a static-only row may follow) */
+    int *frame;         /* step()'s loop flag while its dispatch runs */
     /* output */
     ex_value *cells;
     int nrows, cap;
@@ -152,6 +153,7 @@ typedef struct sel {
     const uint8_t *last_pk, *last_ck;
     uint32_t last_pklen, last_cklen;
     bool stop, limit_hit;
+    bool part_closed; /* the current partition is finished (its static-only row) */
     agg *aggs;
     ex_value *fvals; /* bound value of each p->filters[i] */
     bool agg_first;
@@ -277,6 +279,7 @@ static bool next_pos(sel *s, bool part_full)
         s->ki++;
         s->si = 0;
         s->in_part = 0;
+        s->part_closed = false;
         s->have_part = false;
     }
     load_pos(s);
@@ -536,6 +539,7 @@ typedef struct rowctx {
     int64_t now_sec;
     const st_partition *part;
     const st_row *row;
+    const st_row *srow; /* the partition's static row, NULL when none */
     hln_bytes *vrow;
     ex_value *pkv, *ckv;
     bool pk_done, ck_done;
@@ -636,12 +640,17 @@ static int get(rowctx *c, int ci, ex_value *out)
         *out = c->ckv[col->position];
         return 0;
     default: {
+        const st_row *row = col->kind == HLN_COL_STATIC ? c->srow : c->row;
+        if (!row) {
+            *out = (ex_value){NULL, -1};
+            return 0;
+        }
         if (hln_type_is_multicell(col->type)) {
             uint32_t n;
-            const st_cell *first = find_cells(c->row, col->id, &n);
+            const st_cell *first = find_cells(row, col->id, &n);
             return ex_collection_value(&c->r->arena, &c->r->err, col, first, first ? n : 0, out);
         }
-        const st_cell *cell = find_cell(c->row, col->id);
+        const st_cell *cell = find_cell(row, col->id);
         static const uint8_t empty[1];
         if (cell)
             *out = (ex_value){cell->len ? cell->val : empty, (int32_t)cell->len};
@@ -679,7 +688,8 @@ static int row_token(rowctx *c, int64_t *tok)
 static int element_times(rowctx *c, const ex_sel *x, const hln_column *col, ex_value *out)
 {
     uint32_t n = 0;
-    const st_cell *first = c->vrow ? NULL : find_cells(c->row, col->id, &n);
+    const st_row *row = col->kind == HLN_COL_STATIC ? c->srow : c->row;
+    const st_cell *first = c->vrow || !row ? NULL : find_cells(row, col->id, &n);
     *out = (ex_value){NULL, -1};
     if (!first) return 0;
     hln_buf b;
@@ -765,7 +775,8 @@ static int sel_value(rowctx *c, const ex_sel *x, ex_value *out)
     case EX_SEL_TTL: {
         const hln_column *col = &c->t->cols[x->col];
         if (hln_type_is_multicell(col->type)) return element_times(c, x, col, out);
-        const st_cell *cell = c->vrow ? NULL : find_cell(c->row, col->id);
+        const st_row *row = col->kind == HLN_COL_STATIC ? c->srow : c->row;
+        const st_cell *cell = c->vrow || !row ? NULL : find_cell(row, col->id);
         *out = (ex_value){NULL, -1};
         if (!cell) return 0;
         if (x->kind == EX_SEL_WRITETIME) return mk_int(c->r, cell->ts, 8, out);
@@ -856,11 +867,12 @@ static void enter_partition(sel *s, int64_t token, const uint8_t *pk, uint32_t p
     s->part_pk = pk;
     s->part_pklen = pklen;
     s->in_part = 0;
+    s->part_closed = false;
 }
 
 static bool part_done(const sel *s)
 {
-    return s->eff_pp && s->in_part >= s->eff_pp;
+    return s->part_closed || (s->eff_pp && s->in_part >= s->eff_pp);
 }
 
 static int aggregate(sel *s, rowctx *c)
@@ -1253,6 +1265,23 @@ static int issue(ex_request *r, sel *s)
     if (p->pk_lookup || s->cstate == C_IN) {
         bool lookup = p->pk_lookup;
         int64_t token = lookup ? s->token : s->ctoken;
+        /* continuing after a static row (ck "") is starting the rows */
+        bool after_static = s->cstate == C_IN && s->ccklen == 0;
+        s->op_part_start = s->cstate != C_IN || after_static;
+        if (p->has_static) {
+            /* the partition's static row, in the same dispatch, first */
+            ex_op *sop = ex_op_new(r, EX_OP_READ, rt_shard_for_token(st->eng->nshards, token));
+            if (!sop) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+            static const uint8_t first_ck[1] = {0x40};
+            memcpy(sop->read.table_id, p->t->id, 16);
+            sop->read.pk = lookup ? s->pk : s->cpk;
+            sop->read.pklen = lookup ? s->pklen : s->cpklen;
+            sop->read.token = token;
+            sop->read.now_sec = s->now_sec;
+            sop->read.start = (st_bound){first_ck, 0, true};
+            sop->read.end = (st_bound){first_ck, 1, false}; /* only the key "" */
+            sop->read.limit = 1;
+        }
         ex_op *op = ex_op_new(r, EX_OP_READ, rt_shard_for_token(st->eng->nshards, token));
         if (!op) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
         st_read_cmd *cmd = &op->read;
@@ -1268,12 +1297,16 @@ static int issue(ex_request *r, sel *s)
         } else {
             cmd->start = cmd->end = (st_bound){NULL, 0, true};
         }
-        if (s->cstate == C_IN) {
+        if (s->cstate == C_IN && !after_static) {
             st_bound after = {s->cck, s->ccklen, false};
             if (cmd->reversed)
                 cmd->end = after;
             else
                 cmd->start = after;
+        }
+        if (p->has_static && cmd->start.len == 0) {
+            static const uint8_t first_ck[1] = {0x40};
+            cmd->start = (st_bound){first_ck, 1, true}; /* rows only, not the static row */
         }
         if (push_pp) {
             uint32_t rest = s->in_part < s->eff_pp ? (uint32_t)(s->eff_pp - s->in_part) : 1;
@@ -1293,7 +1326,8 @@ static int issue(ex_request *r, sel *s)
             cmd->after_pklen = s->cpklen;
         }
         cmd->limit = want;
-        cmd->per_partition_limit = push_pp ? (uint32_t)s->eff_pp : 0;
+        /* a static row counts as a row in storage */
+        cmd->per_partition_limit = push_pp ? (uint32_t)s->eff_pp + (p->has_static ? 1 : 0) : 0;
         cmd->now_sec = s->now_sec;
         s->op_read = false;
     }
@@ -1311,18 +1345,45 @@ static void step_done(ex_request *r)
     s->frame = NULL;
     int rc = ex_batch_error(r);
     const ex_plan *p = s->p;
-    const ex_op *op = st->cur;
+    const ex_op *op = st->cur, *sop = NULL;
+    if (op && op->next_batch) { /* the static row's read came first */
+        sop = op;
+        op = op->next_batch;
+    }
     rowctx c = {.r = r, .t = s->t, .now_sec = s->now_sec};
     hln_buf_init(&c.scratch);
     c.pkv = hln_arena_alloc(&r->arena, sizeof *c.pkv * (size_t)(s->t->npk ? s->t->npk : 1));
     c.ckv = hln_arena_alloc(&r->arena, sizeof *c.ckv * (size_t)(s->t->nck ? s->t->nck : 1));
     if (!rc && (!c.pkv || !c.ckv)) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    /* static rows: read beside a partition's rows (sop), or the first row
+       of each partition of a scan; a partition with static cells and no
+       row is one row of nulls but for its key and statics, when the query
+       does not restrict the clustering columns (Cassandra's rule) */
+    bool statics = p->has_static && s->t->nck > 0;
+    bool whole = p->nck_eq == 0 && !p->lo && !p->hi;
+    const st_row *read_srow = NULL;
+    if (sop && sop->parts && sop->parts->nrows && sop->parts->rows[0].cklen == 0)
+        read_srow = &sop->parts->rows[0];
     uint32_t total = 0;
+    for (const st_partition *part = op ? op->parts : NULL; part; part = part->next)
+        total += part->nrows;
+    bool exhausted = s->want == 0 || total < s->want;
+    static const uint8_t no_ck[1];
+    const st_row empty_row = {.ck = no_ck, .marker_ts = HLN_TS_NONE, .del_ts = HLN_TS_NONE};
     const st_partition *lastp = NULL;
     const st_row *lastr = NULL;
     bool consumed = true;
+    if (!rc && statics && whole && s->op_read && s->op_part_start && read_srow &&
+        read_srow->ncells > 0 && !(op && op->parts && op->parts->nrows) && !s->stop) {
+        const st_partition *part = sop->parts;
+        enter_partition(s, part->token, part->pk, part->pklen);
+        c.part = part;
+        c.srow = read_srow;
+        c.row = &empty_row;
+        rc = offer(s, &c);
+        s->part_closed = true;
+    }
     for (const st_partition *part = op ? op->parts : NULL; part && !rc; part = part->next) {
-        total += part->nrows;
         if (!consumed) continue;
         if (s->stop) { /* do not enter it: in_part belongs to the last row emitted */
             consumed = part->nrows == 0;
@@ -1331,7 +1392,22 @@ static void step_done(ex_request *r)
         enter_partition(s, part->token, part->pk, part->pklen);
         c.part = part;
         c.pk_done = false;
-        for (uint32_t i = 0; i < part->nrows && !rc; i++) {
+        c.srow = read_srow;
+        uint32_t first = 0;
+        if (statics && !s->op_read && part->nrows && part->rows[0].cklen == 0) {
+            c.srow = &part->rows[0];
+            first = 1;
+            lastp = part;
+            lastr = c.srow;
+            bool complete = part->next != NULL || exhausted;
+            if (part->nrows == 1 && whole && complete && c.srow->ncells > 0) {
+                c.row = &empty_row;
+                c.ck_done = false;
+                rc = offer(s, &c);
+                s->part_closed = true;
+            }
+        }
+        for (uint32_t i = first; i < part->nrows && !rc; i++) {
             if (s->stop) {
                 consumed = false;
                 break;
@@ -1349,7 +1425,6 @@ static void step_done(ex_request *r)
         ex_finish(r, rc);
         return;
     }
-    bool exhausted = s->want == 0 || total < s->want;
     bool more = false, done = false;
     if (s->stop) {
         done = true;
