@@ -108,6 +108,13 @@ def parse_case_file(path):
                 continue
             start = no
         buf.append(raw.rstrip())
+        # A BEGIN ... BATCH whose first line does not end with ';' runs to
+        # the line that starts with APPLY and ends with ';' (its inner
+        # statements end with ';' too).
+        in_batch = (len(buf) > 0 and re.match(r"(?i)^\s*BEGIN\b", buf[0])
+                    and not buf[0].strip().endswith(";"))
+        if in_batch and not (len(buf) > 1 and re.match(r"(?i)^APPLY\b", s)):
+            continue
         if s.endswith(";"):
             stmts.append(Statement(len(stmts) + 1, "\n".join(buf).strip(), start, pending))
             pending, buf = [], []
@@ -353,8 +360,14 @@ def run_statement(session, st):
 
 
 def setup_keyspace(session, feature):
+    """Drops the file's keyspace and every keyspace named <it>_* (ones the
+    file itself created), creates it afresh and USEs it."""
     ks = keyspace_for(feature)
     from cassandra.query import SimpleStatement
+    for r in session.execute("SELECT keyspace_name FROM system_schema.keyspaces", timeout=60):
+        name = r[0]
+        if name.lower().startswith(ks + "_"):
+            session.execute('DROP KEYSPACE IF EXISTS "%s"' % name.replace('"', '""'), timeout=60)
     for q in ("DROP KEYSPACE IF EXISTS %s" % ks,
               "CREATE KEYSPACE %s WITH replication = "
               "{'class': 'SimpleStrategy', 'replication_factor': 1}" % ks,
