@@ -44,16 +44,23 @@ def compat_session(server):
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _totals():
+def _totals(request):
     yield
     t = _TOTALS
     line = ("compat: %d files, %d statements, %d matching Cassandra 5.0, %d known differences "
             "(known_differences.txt: %d lines), %d failing"
             % (t["files"], t["statements"], t["matching"], t["known"], len(KNOWN), t["failing"]))
-    sys.stderr.write("\n" + line + "\n")
-    tr = os.environ.get("HLN_COMPAT_SUMMARY")
-    if tr:
-        with open(tr, "w") as f:
+    tr = request.config.pluginmanager.getplugin("terminalreporter")
+    capman = request.config.pluginmanager.getplugin("capturemanager")
+    if tr is not None and capman is not None:  # shown even when output is captured
+        with capman.global_and_fixture_disabled():
+            tr.write_line("")
+            tr.write_line(line)
+    else:
+        sys.stderr.write("\n" + line + "\n")
+    out = os.environ.get("HLN_COMPAT_SUMMARY")
+    if out:
+        with open(out, "w") as f:
             f.write(line + "\n")
 
 
