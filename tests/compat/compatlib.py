@@ -161,43 +161,59 @@ class RawTimestamp(int):
     (datetime cannot hold every timestamp and rounds through a float)."""
 
 
-_patched = False
+class DriverPatches(object):
+    """The driver changes the harness needs, applied while a case file runs
+    (the replay shares its pytest process with other tests, which must see
+    the driver unchanged: use as a context manager, or apply() for good in
+    the recorder). Identical when recording and replaying:
 
+      * timestamps decode to their wire value (RawTimestamp), never a
+        datetime (the Python row decoder only: make_session selects it);
+      * every response is noted on its ResponseFuture (_hln_kind: the RESULT
+        kind; _hln_event: a schema change; _hln_error: the ERROR frame itself,
+        with its code and message, which several to_exception() drop)."""
 
-def patch_driver():
-    """Applied once per process, identically when recording and replaying."""
-    global _patched
-    if _patched:
-        return
-    import cassandra.cqltypes as cqltypes
-    import cassandra.protocol as protocol
-    import cassandra.cluster as cluster
+    def __init__(self):
+        self.saved = []
 
-    cqltypes.DateType.deserialize = staticmethod(
-        lambda byts, protocol_version: RawTimestamp(struct.unpack(">q", byts)[0]))
-    # Raise the error frame itself (code, message): several to_exception()
-    # (InvalidRequest, AlreadyExists, ...) drop the code or the message.
-    todo = [protocol.ErrorMessage]
-    while todo:
-        c = todo.pop()
-        c.to_exception = lambda self: self
-        todo.extend(c.__subclasses__())
+    def apply(self):
+        import cassandra.cqltypes as cqltypes
+        import cassandra.cluster as cluster
+        from cassandra.protocol import ErrorMessage
 
-    orig = cluster.ResponseFuture._set_result
+        def setattr_saved(obj, name, value):
+            self.saved.append((obj, name, obj.__dict__[name]))
+            setattr(obj, name, value)
 
-    def _set_result(self, host, connection, pool, response):
-        self._hln_kind = getattr(response, "kind", None)
-        ev = getattr(response, "schema_change_event", None)
-        if ev is not None:
-            self._hln_event = ev
-        return orig(self, host, connection, pool, response)
+        setattr_saved(cqltypes.DateType, "deserialize", staticmethod(
+            lambda byts, protocol_version: RawTimestamp(struct.unpack(">q", byts)[0])))
+        orig = cluster.ResponseFuture._set_result
 
-    cluster.ResponseFuture._set_result = _set_result
-    _patched = True
+        def _set_result(fut, host, connection, pool, response):
+            fut._hln_kind = getattr(response, "kind", None)
+            if isinstance(response, ErrorMessage):
+                fut._hln_error = response
+            ev = getattr(response, "schema_change_event", None)
+            if ev is not None:
+                fut._hln_event = ev
+            return orig(fut, host, connection, pool, response)
+
+        setattr_saved(cluster.ResponseFuture, "_set_result", _set_result)
+        return self
+
+    def restore(self):
+        while self.saved:
+            obj, name, value = self.saved.pop()
+            setattr(obj, name, value)
+
+    def __enter__(self):
+        return self.apply()
+
+    def __exit__(self, *exc):
+        self.restore()
 
 
 def make_cluster(host, port, **kw):
-    patch_driver()
     from cassandra.cluster import Cluster
     kw.setdefault("connect_timeout", 10)
     kw.setdefault("control_connection_timeout", 10)
@@ -305,30 +321,27 @@ def type_string(ctype):
 # running a case file
 
 
-def error_entry(exc):
-    code = getattr(exc, "code", None)
-    msg = getattr(exc, "message", None)
-    if code is None:
+def error_entry(fut, exc):
+    err = getattr(fut, "_hln_error", None) if fut is not None else None
+    if err is None:
         # not a server error frame (driver-side failure: timeout, connection, ...)
         return {"error": {"code": "driver", "message": "%s: %s" % (type(exc).__name__, exc)}}
-    return {"error": {"code": "0x%04x" % code, "message": msg if msg is not None else str(exc)}}
+    return {"error": {"code": "0x%04x" % err.code, "message": err.message}}
 
 
 def run_statement(session, st):
     from cassandra.query import SimpleStatement
-    from cassandra.protocol import ErrorMessage
     sleep = st.directive("sleep")
     if sleep:
         time.sleep(float(sleep))
     page = st.directive("page-size")
     q = SimpleStatement(st.cql, fetch_size=int(page) if page else DEFAULT_FETCH_SIZE)
+    fut = None
     try:
         fut = session.execute_async(q, timeout=REQUEST_TIMEOUT)
         rs = fut.result()
-    except ErrorMessage as e:
-        return error_entry(e)
-    except Exception as e:  # noqa: BLE001 - a driver failure is an answer too
-        return error_entry(e)
+    except Exception as e:  # noqa: BLE001 - an error is an answer too
+        return error_entry(fut, e)
     kind = getattr(fut, "_hln_kind", None)
     names = rs.column_names
     if names is not None and kind in (None, 2):  # RESULT_KIND_ROWS == 2
@@ -338,10 +351,8 @@ def run_statement(session, st):
             for r in rs:
                 rows.append([canon_value(v, types[i] if i < len(types) else None)
                              for i, v in enumerate(r)])
-        except ErrorMessage as e:
-            return error_entry(e)
-        except Exception as e:  # noqa: BLE001
-            return error_entry(e)
+        except Exception as e:  # noqa: BLE001 - an error on a later page
+            return error_entry(fut, e)
         return {"columns": list(names), "types": [type_string(t) for t in types], "rows": rows}
     if kind == 5:  # RESULT_KIND_SCHEMA_CHANGE
         ev = getattr(fut, "_hln_event", None) or {}

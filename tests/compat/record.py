@@ -52,6 +52,7 @@ def main():
         subprocess.run([os.path.join(CASS, "start.sh"), run_dir, str(args.start_port)], check=True)
         started = run_dir
         port = args.start_port
+    cl.DriverPatches().apply()  # for good: this process only records
     try:
         cluster = cl.make_cluster(args.host, port)
         session = cl.make_session(cluster)

@@ -37,10 +37,13 @@ def test_case_files_exist():
 
 @pytest.fixture(scope="module")
 def compat_session(server):
-    c = cl.make_cluster("127.0.0.1", server.port)
-    s = cl.make_session(c)
-    yield s
-    c.shutdown()
+    # The harness's driver patches hold only while this module runs: the
+    # other tests of the process see the driver unchanged.
+    with cl.DriverPatches():
+        c = cl.make_cluster("127.0.0.1", server.port)
+        s = cl.make_session(c)
+        yield s
+        c.shutdown()
 
 
 @pytest.fixture(scope="module", autouse=True)
