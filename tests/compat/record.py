@@ -17,6 +17,7 @@ import argparse
 import datetime
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -45,9 +46,12 @@ def main():
         cl.parse_case_file(p)  # syntax of the case files first, before the slow start
 
     started = None
+    temp_dir = None
     port = args.port
     if port is None:
-        run_dir = args.run_dir or tempfile.mkdtemp(prefix="compat-cassandra-")
+        run_dir = args.run_dir
+        if run_dir is None:
+            run_dir = temp_dir = tempfile.mkdtemp(prefix="compat-cassandra-")
         print("record: starting Cassandra in %s on port %d" % (run_dir, args.start_port), flush=True)
         subprocess.run([os.path.join(CASS, "start.sh"), run_dir, str(args.start_port)], check=True)
         started = run_dir
@@ -88,7 +92,9 @@ def main():
         cluster.shutdown()
     finally:
         if started:
-            subprocess.run([os.path.join(CASS, "stop.sh"), started])
+            rc = subprocess.run([os.path.join(CASS, "stop.sh"), started]).returncode
+            if rc == 0 and temp_dir:
+                shutil.rmtree(temp_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":
