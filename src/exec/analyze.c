@@ -527,7 +527,7 @@ static int selector(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *s
         if (col->kind == HLN_COL_PARTITION_KEY || col->kind == HLN_COL_CLUSTERING)
             return hln_fail(c->err, HLN_EINVAL,
                             "Cannot use selection function %s on PRIMARY KEY part %s",
-                            wt ? "writeTime" : "ttl", col->name);
+                            wt ? "writetime" : "ttl", col->name);
         *out = (ex_sel){wt ? EX_SEL_WRITETIME : EX_SEL_TTL, ci};
         *spec_out =
             (ex_colspec){t->ks, t->name, fmt_name(c, wt ? "writetime(%s)" : "ttl(%s)", col->name),
