@@ -21,5 +21,8 @@ for cfg in debug asan release; do
   (cd build/$cfg && ctest --output-on-failure -j"$jobs") || status=1
 done
 echo "== pytest (integration, ASan binary)"
+# cqlsh and the other Python conformance tools live in build/venv/bin: a test
+# that looks a tool up on PATH must find it (a missing one fails, never skips).
+export PATH="$PWD/build/venv/bin:$PATH"
 HELENUS_BIN="$PWD/build/asan/helenus" build/venv/bin/python -m pytest -q tests/integration || status=1
 exit $status

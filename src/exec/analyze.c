@@ -791,7 +791,7 @@ static int selector(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *s
         if (col->kind == HLN_COL_PARTITION_KEY || col->kind == HLN_COL_CLUSTERING)
             return hln_fail(c->err, HLN_EINVAL,
                             "Cannot use selection function %s on PRIMARY KEY part %s",
-                            wt ? "writeTime" : "ttl", col->name);
+                            wt ? "writetime" : "ttl", col->name);
         *out = (ex_sel){.kind = wt ? EX_SEL_WRITETIME : EX_SEL_TTL, .col = ci};
         const hln_type *rt = wt ? bigint : hln_type_by_kind(HLN_T_INT);
         /* 5.0: one timestamp / TTL per element of a non-frozen collection */

@@ -342,7 +342,7 @@ static void create_table(ex_request *r)
             if (!strcmp(e->name, d->name)) {
                 ex_finish(r, hln_fail(err, HLN_EINVAL,
                                       "Duplicate column '%s' declaration for table '%s'", d->name,
-                                      full));
+                                      tn));
                 return;
             }
         if (d->primary_key) {
@@ -359,9 +359,8 @@ static void create_table(ex_request *r)
         return;
     }
     if (ninline + (s->pk != NULL) == 0) {
-        ex_finish(r,
-                  hln_fail(err, HLN_EINVAL,
-                           "No PRIMARY KEY specifed for table '%s' (exactly one required)", full));
+        ex_finish(r, hln_fail(err, HLN_EINVAL,
+                              "No PRIMARY KEY specifed for table '%s' (exactly one required)", tn));
         return;
     }
     if (s->compact_storage) {
@@ -427,7 +426,7 @@ static void create_table(ex_request *r)
                 ex_finish(r, hln_fail(err, HLN_EINVAL,
                                       "Unknown column '%s' referenced in PRIMARY KEY for table "
                                       "'%s'",
-                                      l->name, full));
+                                      l->name, tn));
                 return;
             }
             if (cols[ci].kind == HLN_COL_PARTITION_KEY || cols[ci].kind == HLN_COL_CLUSTERING) {
@@ -479,7 +478,7 @@ static void create_table(ex_request *r)
                 ex_finish(r, hln_fail(err, HLN_EINVAL,
                                       "Duplicate column '%s' in CLUSTERING ORDER BY clause for "
                                       "table '%s'",
-                                      o->column, full));
+                                      o->column, tn));
                 return;
             }
         nord++;

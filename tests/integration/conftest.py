@@ -74,7 +74,7 @@ def find_binary():
 def helenus_bin():
     b = find_binary()
     if b is None:
-        pytest.skip("no helenus binary (set HELENUS_BIN or build build/asan or build/debug)")
+        pytest.fail("no helenus binary (set HELENUS_BIN or build build/asan or build/debug)")
     if not (os.path.isfile(b) and os.access(b, os.X_OK)):
         pytest.fail("HELENUS_BIN=%s is not an executable file" % b)
     return b

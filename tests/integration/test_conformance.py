@@ -22,7 +22,8 @@ feature lands, and strictness makes the matrix say so).
 
 Setup: scripts/install-deps.sh --test installs the clients under
 build/conformance (scripts/install-conformance-deps.sh); a client whose
-install is missing is skipped, naming that script. The Java program is
+install is missing fails its tests, naming that script (never a skip: a
+missing client must make the test command fail). The Java program is
 compiled (offline) and the Go program built once per session, only if their
 sources changed. Servers: one per mode, started on first use, stopped and
 sanitizer-checked at the end of the module.
@@ -95,7 +96,7 @@ def certs(tmp_path_factory):
     """A CA, a server certificate for 127.0.0.1/localhost (keystore: key and
     certificate in one PEM) and a client certificate, EC P-256, PKCS#8 keys."""
     if shutil.which("openssl") is None:
-        pytest.skip("no openssl CLI")
+        pytest.fail("no openssl CLI (install openssl)")
     d = tmp_path_factory.mktemp("certs")
     ec = ("-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256")
     openssl("genpkey", *ec, "-out", "ca.key", cwd=d)
@@ -207,24 +208,29 @@ def go_env():
     return env
 
 
+class MissingClient(Exception):
+    """A conformance client whose install is missing: the test fails (a
+    missing client must not let the run pass with that client untested)."""
+
+
 _prepared = {}
 _prepare_lock = threading.Lock()
 
 
 def prepare(kind):
     """Builds (once per session) and returns the argv prefix of a client
-    program, or skips when its install is missing."""
+    program, or fails when its install is missing."""
     with _prepare_lock:
         if kind in _prepared:
             how, val = _prepared[kind]
-            if how == "skip":
-                pytest.skip(val)
+            if how == "missing":
+                pytest.fail(val)
             return val
         try:
             argv = _prepare(kind)
-        except pytest.skip.Exception as e:
-            _prepared[kind] = ("skip", str(e))
-            raise
+        except MissingClient as e:
+            _prepared[kind] = ("missing", str(e))
+            pytest.fail(str(e))
         _prepared[kind] = ("ok", argv)
         return argv
 
@@ -232,30 +238,30 @@ def prepare(kind):
 def _prepare(kind):
     if kind == "python":
         if not os.path.exists(VENV_PY):
-            pytest.skip("no build/venv: run " + INSTALL)
+            raise MissingClient("no build/venv: run " + INSTALL)
         return [VENV_PY, os.path.join(SRC, "python", "conform.py")]
     if kind == "python-lz4":
         p = subprocess.run([VENV_PY, "-c", "import lz4.block"], capture_output=True, timeout=60)
         if p.returncode != 0:
-            pytest.skip("python lz4 is not installed in build/venv: run " + INSTALL)
+            raise MissingClient("python lz4 is not installed in build/venv: run " + INSTALL)
         return [VENV_PY, os.path.join(SRC, "python", "conform.py")]
     if kind == "cqlsh":
         cqlsh = os.path.join(REPO, "build", "venv", "bin", "cqlsh")
         if not os.path.exists(cqlsh):
-            pytest.skip("no cqlsh in build/venv: run " + INSTALL)
+            raise MissingClient("no cqlsh in build/venv: run " + INSTALL)
         return [VENV_PY, os.path.join(SRC, "cqlsh", "conform.py"), "--cqlsh", cqlsh]
     if kind == "node":
         node = shutil.which("node")
         mods = os.path.join(OUT, "node", "node_modules")
         if node is None or not os.path.isdir(os.path.join(mods, "cassandra-driver")):
-            pytest.skip("Node.js cassandra-driver is not installed: run " + INSTALL)
+            raise MissingClient("Node.js cassandra-driver is not installed: run " + INSTALL)
         return [node, os.path.join(SRC, "node", "conform.js")]
     if kind == "java":
         java, mvn = shutil.which("java"), shutil.which("mvn")
         m2 = os.path.join(OUT, "m2")
         target = os.path.join(OUT, "java", "target")
         if java is None or mvn is None or not os.path.isdir(m2):
-            pytest.skip("the Java driver is not installed: run " + INSTALL)
+            raise MissingClient("the Java driver is not installed: run " + INSTALL)
         srcs = [os.path.join(SRC, "java", "pom.xml"),
                 os.path.join(SRC, "java", "src", "main", "java", "Conform.java")]
         if not (_newer(os.path.join(target, "classes", "Conform.class"), srcs)
@@ -267,7 +273,7 @@ def _prepare(kind):
     if kind == "go":
         go = shutil.which("go")
         if go is None or not os.path.isdir(os.path.join(OUT, "go", "modcache")):
-            pytest.skip("gocql is not installed: run " + INSTALL)
+            raise MissingClient("gocql is not installed: run " + INSTALL)
         binary = os.path.join(OUT, "go", "conform")
         # go build is incremental: cheap when nothing changed.
         _run_build([go, "build", "-o", binary, "."], env=go_env(), cwd=os.path.join(SRC, "go"),

@@ -31,9 +31,9 @@ DOWNGRADE_PREFIX = "Downgrading core protocol version from"
 
 def need(compression):
     if compression == "lz4" and not HAVE_LZ4:
-        pytest.skip("the lz4 module is not installed (tests/integration/requirements.txt)")
+        pytest.fail("the lz4 module is not installed (scripts/install-deps.sh --test, tests/integration/requirements.txt)")
     if compression == "snappy" and not HAVE_SNAPPY:
-        pytest.skip("the python-snappy module is not installed")
+        pytest.fail("the python-snappy module is not installed (scripts/install-deps.sh --test)")
 
 
 # ---------------------------------------------------------------------------

@@ -3,7 +3,7 @@ helenus-stress against a real Helenus server: the load generator's smoke
 test (and so also a test of the C client in src/client against the server).
 
 The binary is looked up beside the helenus binary under test (HELENUS_BIN's
-directory, as the conftest finds it); the tests skip when it was not built.
+directory, as the conftest finds it); the tests fail when it was not built.
 Each run is short (about 3 s) and writes its JSON result into tmp_path; the
 checks are on that JSON: operations done, no errors, sane latencies.
 """
@@ -21,7 +21,7 @@ RUN_TIMEOUT = 60  # seconds for one helenus-stress process
 def stress_bin(helenus_bin):
     p = os.path.join(os.path.dirname(helenus_bin), "helenus-stress")
     if not (os.path.isfile(p) and os.access(p, os.X_OK)):
-        pytest.skip("helenus-stress not built beside %s" % helenus_bin)
+        pytest.fail("helenus-stress not built beside %s" % helenus_bin)
     return p
 
 

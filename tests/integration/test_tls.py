@@ -31,7 +31,7 @@ def certs(tmp_path_factory):
     """A CA; a server certificate for 127.0.0.1 and a client certificate
     signed by it; a self-signed client certificate it did not sign."""
     if not shutil.which("openssl"):
-        pytest.skip("no openssl command")
+        pytest.fail("no openssl command (install openssl)")
     d = tmp_path_factory.mktemp("certs")
     ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
     openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
