@@ -657,6 +657,11 @@ selarg(A) ::= ident(C). {
     A = cqlp_alloc(ctx, sizeof(*A));
     A->column = C;
 }
+selarg(A) ::= ident(C) LBRACKET term(K) RBRACKET. {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->column = C;
+    A->elem = K;
+}
 selarg(A) ::= term(T). {
     A = cqlp_alloc(ctx, sizeof(*A));
     A->term = T;

@@ -404,6 +404,10 @@ static int add_relation(actx *c, ex_restr *rs, const cql_relation *rel)
         x->contains[x->ncontains++] = rel;
         return 0;
     }
+    if (hln_type_is_multicell(col->type) && rel->op != CQL_OP_IN)
+        return hln_fail(c->err, HLN_EINVAL,
+                        "Collection column '%s' (%s) cannot be restricted by a '%s' relation",
+                        col->name, col->type->cql_name, op_str(rel->op));
     spec_col(c, rel->term, col);
     switch (rel->op) {
     case CQL_OP_EQ:
@@ -568,7 +572,16 @@ static int one_column_arg(actx *c, const cql_selector *sel, const char *fname, i
                         "Invalid number of arguments in call to function %s: 1 required but %d "
                         "provided",
                         fname, sel->star_arg ? 1 : n);
-    return column(c, sel->args->column, ci);
+    int rc = column(c, sel->args->column, ci);
+    if (rc || !sel->args->elem) return rc;
+    const hln_column *col = &c->p->t->cols[*ci];
+    if (col->type->kind == HLN_T_LIST)
+        return hln_fail(c->err, HLN_EINVAL,
+                        "Element selection is only allowed on sets and maps, but %s is a list",
+                        col->name);
+    return hln_fail(c->err, HLN_EUNSUPPORTED,
+                    "Functions of collection elements are not "
+                    "supported yet");
 }
 
 static const char *fmt_name(actx *c, const char *fmt, const char *arg)
@@ -1337,6 +1350,10 @@ static int update_op(actx *c, const cql_assignment *a, const hln_column *col)
         spec_typed(c, a->value, col->name, keys);
         return 0;
     }
+    if (a->op == CQL_ASSIGN_ADD && t->kind == HLN_T_MAP && a->value->kind == CQL_TERM_SET)
+        return hln_fail(c->err, HLN_EINVAL,
+                        "Value for a map addition has to be a map, but was: '%s'",
+                        term_str(c, a->value));
     if (a->op == CQL_ASSIGN_SUB && t->kind == HLN_T_LIST) p->needs_read = true;
     spec_col(c, a->value, col);
     return 0;

@@ -205,10 +205,12 @@ static void column_run(const st_row *cur, uint32_t col_id, const st_cell **first
     *n = j - i;
 }
 
-static int bind_index(ex_request *r, const cql_term *key, int32_t *idx)
+static int bind_index(ex_request *r, const hln_column *col, const cql_term *key, int32_t *idx)
 {
     ex_value v;
-    int rc = ex_bind(r, key, hln_type_by_kind(HLN_T_INT), "idx", &v);
+    char name[300];
+    snprintf(name, sizeof name, "idx(%s)", col->name);
+    int rc = ex_bind(r, key, hln_type_by_kind(HLN_T_INT), name, &v);
     if (rc) return rc;
     if (v.len == -1) return hln_fail(&r->err, HLN_EINVAL, "Invalid null value for list index");
     if (v.len == -2) return hln_fail(&r->err, HLN_EINVAL, "Invalid unset value for list index");
@@ -278,7 +280,7 @@ int ex_collection_assign(ex_request *r, const ex_assign *a, const hln_column *co
     uint32_t plen;
     if (t->kind == HLN_T_LIST) {
         int32_t idx;
-        if ((rc = bind_index(r, a->key, &idx)) != 0) return rc;
+        if ((rc = bind_index(r, col, a->key, &idx)) != 0) return rc;
         const st_cell *run;
         uint32_t nrun;
         column_run(cur, col->id, &run, &nrun);

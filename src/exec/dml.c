@@ -150,12 +150,26 @@ static int bind_timestamp(ex_request *r, const ex_plan *p, int64_t *ts)
     return 0;
 }
 
+/* Cassandra 5.0 (expiration-date overflow policy REJECT): a local
+ * expiration time past 2038-01-19T03:14:06Z (INT32_MAX - 1) is refused. */
+static int check_expiry(ex_request *r, const ex_plan *p, int32_t ttl)
+{
+    if (ttl <= 0 || hln_now_micros() / 1000000 + ttl <= INT64_C(2147483646)) return 0;
+    return hln_fail(&r->err, HLN_EINVAL,
+                    "Request on table %s.%s with ttl of %d seconds exceeds maximum supported "
+                    "expiration date of 2038-01-19T03:14:06+00:00. In order to avoid this use a "
+                    "lower TTL, change the expiration date overflow policy or upgrade to a "
+                    "version where this limitation is fixed. See CASSANDRA-14092 and "
+                    "CASSANDRA-14227 for more details.",
+                    p->t->ks, p->t->name, (int)ttl);
+}
+
 static int bind_ttl(ex_request *r, const ex_plan *p, int32_t *ttl)
 {
     *ttl = 0;
     const char *def = table_option(p->t, "default_time_to_live");
     if (def) *ttl = (int32_t)strtol(def, NULL, 10);
-    if (!p->ttl) return 0;
+    if (!p->ttl) return check_expiry(r, p, *ttl);
     int32_t v;
     bool present;
     int rc = ex_bind_int(r, p->ttl, "TTL", &v, &present);
@@ -168,7 +182,7 @@ static int bind_ttl(ex_request *r, const ex_plan *p, int32_t *ttl)
         return hln_fail(&r->err, HLN_EINVAL, "ttl is too large. requested (%d) maximum (%d)",
                         (int)v, MAX_TTL);
     *ttl = v;
-    return 0;
+    return check_expiry(r, p, v);
 }
 
 static void dml_done(ex_request *r)
