@@ -108,6 +108,9 @@ static void op_exec(ex_op *op, st_engine *s, hln_arena *a, const st_mutation *m)
     case EX_OP_DROP:
         rc = st_drop_table(s, op->table_id, &op->err);
         break;
+    case EX_OP_TRUNCATE:
+        rc = st_truncate_table(s, op->table_id, &op->err);
+        break;
     }
     if (rc) op_fail(op, rc);
 }
@@ -190,6 +193,7 @@ static int op_pack(ex_op *op)
         }
         return 0;
     case EX_OP_DROP:
+    case EX_OP_TRUNCATE:
         return 0;
     }
     return 0;

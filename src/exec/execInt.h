@@ -174,7 +174,8 @@ typedef enum ex_op_kind {
     EX_OP_MUTATE_BATCH, /* muts[0..nmuts) applied with st_apply_batch */
     EX_OP_READ,
     EX_OP_SCAN,
-    EX_OP_DROP
+    EX_OP_DROP,
+    EX_OP_TRUNCATE /* st_truncate_table(table_id) */
 } ex_op_kind;
 
 typedef struct ex_op {
