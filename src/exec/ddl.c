@@ -801,7 +801,12 @@ static int alter_options(ex_request *r, const cql_alter_table *a, const hln_tabl
     int rc = schema_table_options(&r->arena, m, n, counters, &o->opts, &o->nopts, err);
     if (rc == HLN_ENOMEM && err->code != HLN_ENOMEM) hln_fail(err, rc, "out of memory");
     if (rc) return rc;
-    o->changed = true;
+    /* the same options again: an empty diff (VOID, no new version) */
+    o->changed = o->nopts != t->nopts;
+    for (int i = 0; !o->changed && i < o->nopts; i++) {
+        const char *old = table_option(t, o->opts[i].key);
+        o->changed = !old || strcmp(old, o->opts[i].value) != 0;
+    }
     return 0;
 }
 
@@ -887,6 +892,11 @@ static void alter_table(ex_request *r)
                   hln_fail(&r->err, HLN_EUNAUTHORIZED, "%s keyspace is not user-modifiable.", ks));
         return;
     }
+    if (replicated_system_ks(ks)) { /* PROTECTED_AUTH_RESOURCES and the like */
+        ex_finish(r, hln_fail(&r->err, HLN_EUNAUTHORIZED, "Cannot ALTER <table %s.%s>", ks,
+                              st->stmt->u.alter_table.name.name));
+        return;
+    }
     int rc = HLN_EAGAIN;
     for (int attempt = 0; rc == HLN_EAGAIN && attempt < 8; attempt++) {
         hln_schema *s = catalog_acquire(st->eng->catalog);
@@ -917,7 +927,7 @@ static void alter_keyspace(ex_request *r)
         return;
     }
     if (replicated_system_ks(s->name)) { /* accepted; nothing here replicates them */
-        schema_change(r, "UPDATED", "KEYSPACE", s->name, NULL);
+        r->result.kind = EX_VOID;
         ex_finish(r, 0);
         return;
     }
@@ -936,8 +946,13 @@ static void alter_keyspace(ex_request *r)
     }
     rc = catalog_alter_keyspace(st->eng->catalog, &spec, &r->err);
     if (rc == HLN_ENOTFOUND) rc = HLN_EINVAL;
-    if (rc) {
+    if (rc < 0) {
         ex_finish(r, rc);
+        return;
+    }
+    if (rc == 1) {
+        r->result.kind = EX_VOID;
+        ex_finish(r, 0);
         return;
     }
     schema_change(r, "UPDATED", "KEYSPACE", s->name, NULL);

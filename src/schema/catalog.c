@@ -930,6 +930,14 @@ int catalog_alter_keyspace(hln_catalog *c, const hln_keyspace_spec *spec, hln_er
         if (rc < 0) goto out;
     }
     nk->durable_writes = spec->durable_writes;
+    bool same = nk->durable_writes == k->durable_writes && nk->nreplication == k->nreplication;
+    for (int i = 0; same && i < k->nreplication; i++)
+        same = !strcmp(nk->replication[i].key, k->replication[i].key) &&
+               !strcmp(nk->replication[i].value, k->replication[i].value);
+    if (same) { /* an empty diff: nothing to write (Cassandra answers VOID) */
+        rc = 1;
+        goto out;
+    }
     if ((rc = schema_snap_add_keyspace(sn, nk)) < 0) {
         rc = hln_fail(err, HLN_ENOMEM, "out of memory");
         goto out;

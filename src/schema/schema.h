@@ -178,8 +178,9 @@ typedef struct hln_table_alter {
 } hln_table_alter;
 int catalog_alter_table(hln_catalog *c, const hln_table_alter *alt, hln_error *err);
 
-/* ALTER KEYSPACE: new replication (validated as at CREATE) and
- * durable_writes; HLN_ENOTFOUND "Keyspace 'ks' doesn't exist". */
+/* ALTER KEYSPACE: new replication (validated as at CREATE; none given:
+ * unchanged) and durable_writes. 0 applied, 1 when nothing would change
+ * (no new version), HLN_ENOTFOUND "Keyspace 'ks' doesn't exist". */
 int catalog_alter_keyspace(hln_catalog *c, const hln_keyspace_spec *ks, hln_error *err);
 
 /* ---- system tables ----------------------------------------------------
