@@ -170,3 +170,21 @@ def test_truncate_errors(session, keyspace):
     with pytest.raises(InvalidRequest,
                        match="Truncation is not supported by table system_virtual_schema.tables"):
         session.execute("TRUNCATE system_virtual_schema.tables")
+
+
+def test_v5_result_metadata_id_changes_after_add(server, connect, keyspace):
+    """v5: an EXECUTE of SELECT * prepared before ALTER ADD carries the old
+    result_metadata_id; the server answers with METADATA_CHANGED and the new
+    columns (the driver updates its prepared statement)."""
+    sess = connect(server, protocol_version=5)
+    sess.execute("CREATE TABLE %s.t (k int PRIMARY KEY, v int)" % keyspace)
+    star = sess.prepare("SELECT * FROM %s.t WHERE k = ?" % keyspace)
+    old_id = star.result_metadata_id
+    sess.execute("INSERT INTO %s.t (k, v) VALUES (1, 1)" % keyspace)
+    assert sess.execute(star, (1,)).one()._fields == ("k", "v")
+    sess.execute("ALTER TABLE %s.t ADD w text" % keyspace)
+    sess.execute("INSERT INTO %s.t (k, v, w) VALUES (2, 2, 'x')" % keyspace)
+    row = sess.execute(star, (2,)).one()
+    assert row._fields == ("k", "v", "w") and row.w == "x"
+    # the id of the statement prepared now is another one
+    assert sess.prepare("SELECT * FROM %s.t WHERE k = ?" % keyspace).result_metadata_id != old_id
