@@ -11,8 +11,27 @@
  * dropped tables' data on every shard (st_drop_table, one op per shard and
  * table through the coordinator).
  *
- * Results: SCHEMA_CHANGE (CREATED/DROPPED, KEYSPACE/TABLE) when the schema
- * changed, VOID when IF [NOT] EXISTS made it a no-op, SET_KEYSPACE for USE.
+ * ALTER TABLE / ALTER KEYSPACE validate against a fresh snapshot and hand
+ * the catalog the complete new definition (optimistic: HLN_EAGAIN when
+ * another DDL won, then validated again). DROP of a column relies on
+ * column ids never being reused: the dropped column's cells stay in
+ * storage but no current column has their id, so no read returns them,
+ * even after a column of the same name is added (it gets a new id); the
+ * drop is recorded (name, type, kind, time) for dropped_columns.
+ *
+ * TRUNCATE, and why not a truncation timestamp: a timestamp in the schema
+ * with "ignore cells <= it" at read (and in compaction) would hide writes
+ * made after the TRUNCATE with an older USING TIMESTAMP (Cassandra keeps
+ * them: truncation is not a deletion) and would put a check in every read
+ * path. Instead each shard discards the data physically and durably
+ * (st_truncate_table: flush all, delete older commitlog segments at once,
+ * durable marker, delete the sstables below it), so replay after a crash or
+ * kill -9 has nothing to bring back and nothing else needs to know.
+ *
+ * Results: SCHEMA_CHANGE (CREATED/DROPPED/UPDATED, KEYSPACE/TABLE) when the
+ * schema changed, VOID when IF [NOT] EXISTS made it a no-op or an ALTER
+ * changed nothing (Cassandra's empty diff) and for TRUNCATE, SET_KEYSPACE
+ * for USE.
  *
  * Option values reach the catalog as strings: a term as its text, a map as
  * a CQL map literal "{'k': 'v', ...}" with quoted keys and values (the form
