@@ -188,3 +188,33 @@ def test_v5_result_metadata_id_changes_after_add(server, connect, keyspace):
     assert row._fields == ("k", "v", "w") and row.w == "x"
     # the id of the statement prepared now is another one
     assert sess.prepare("SELECT * FROM %s.t WHERE k = ?" % keyspace).result_metadata_id != old_id
+
+
+def test_alter_and_truncate_permissions(make_server, connect, tmp_path):
+    """CassandraAuthorizer: ALTER needs ALTER on the table (keyspace),
+    TRUNCATE needs MODIFY on the table."""
+    from cassandra.auth import PlainTextAuthProvider
+    from test_auth import write_config
+    srv = make_server(config=write_config(tmp_path))
+    admin = connect(srv, auth_provider=PlainTextAuthProvider("cassandra", "cassandra"))
+    ks = unique_name()
+    admin.execute("CREATE KEYSPACE %s WITH replication = %s" % (ks, SIMPLE))
+    admin.execute("CREATE TABLE %s.t (k int PRIMARY KEY, v int)" % ks)
+    admin.execute("CREATE ROLE bob WITH PASSWORD = 'pw' AND LOGIN = true")
+    bob = connect(srv, auth_provider=PlainTextAuthProvider("bob", "pw"))
+    with pytest.raises(Unauthorized,
+                       match="User bob has no ALTER permission on <table %s.t> or any of its "
+                             "parents" % ks):
+        bob.execute("ALTER TABLE %s.t ADD w int" % ks)
+    with pytest.raises(Unauthorized,
+                       match="User bob has no ALTER permission on <keyspace %s> or any of its "
+                             "parents" % ks):
+        bob.execute("ALTER KEYSPACE %s WITH durable_writes = false" % ks)
+    with pytest.raises(Unauthorized,
+                       match="User bob has no MODIFY permission on <table %s.t> or any of its "
+                             "parents" % ks):
+        bob.execute("TRUNCATE %s.t" % ks)
+    admin.execute("GRANT ALTER ON TABLE %s.t TO bob" % ks)
+    admin.execute("GRANT MODIFY ON TABLE %s.t TO bob" % ks)
+    bob.execute("ALTER TABLE %s.t ADD w int" % ks)
+    bob.execute("TRUNCATE %s.t" % ks)
