@@ -42,6 +42,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,6 +147,7 @@ struct hln_auth {
     char path[1200];
     char tmp[1210];
     int rounds;
+    _Atomic uint64_t version; /* bumped by every commit (auth_version) */
 };
 
 static void role_free(auth_role *r)
@@ -524,9 +526,15 @@ static int commit(hln_auth *a, state *s, hln_error *err)
     pthread_rwlock_wrlock(&a->lock);
     state *old = a->cur;
     a->cur = s;
+    atomic_fetch_add(&a->version, 1); /* under the lock: readers of the new state see it */
     pthread_rwlock_unlock(&a->lock);
     state_free(old);
     return 0;
+}
+
+uint64_t auth_version(const hln_auth *a)
+{
+    return a ? atomic_load(&((hln_auth *)a)->version) : 0;
 }
 
 int auth_open(hln_auth **out, const char *data_dir, bool default_superuser, int rounds,

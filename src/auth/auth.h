@@ -115,6 +115,10 @@ int auth_sasl_plain(const uint8_t *tok, size_t n, char **user, char **password, 
 int auth_login(hln_auth *a, const uint8_t *tok, size_t n, char **role, hln_error *err);
 
 /* ---- queries ------------------------------------------------------------------ */
+/* A number that changes whenever roles, memberships or grants change (each
+ * committed change increments it). Verdicts computed from the store stay
+ * valid while it is unchanged (exec/access.c caches them per prepared plan). */
+uint64_t auth_version(const hln_auth *a);
 bool auth_role_exists(hln_auth *a, const char *role);
 /* Superuser status of the role or of any role granted to it. */
 bool auth_is_superuser(hln_auth *a, const char *role);

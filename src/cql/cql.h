@@ -32,6 +32,7 @@ typedef enum cql_term_kind {
     CQL_TERM_SET,  /* {a, b}: elems */
     CQL_TERM_MAP,  /* {k: v, ...}: elems holds k0, v0, k1, v1...; {} is an empty MAP
                       (exec reads it as an empty set where a set is expected) */
+    CQL_TERM_FUNC, /* name(args): text is the name (folded), elems the arguments */
     /* later: tuples, UDT literals, function calls, casts, vectors */
 } cql_term_kind;
 
@@ -67,9 +68,12 @@ typedef enum cql_op {
 typedef struct cql_relation {
     const char *column; /* NULL for a token relation */
     cql_op op;
-    cql_term *term;
+    cql_term *term; /* IN (a, b): NULL, see in_list; IN ?: the marker */
     struct cql_relation *next;
     struct cql_name_list *token_cols; /* token(a, b) op term: a, b; else NULL */
+    cql_term **in_list;               /* IN (a, b, ...): the values */
+    int nin;
+    cql_term *elem; /* IF conditions: c[elem] op term; else NULL */
 } cql_relation;
 
 /* A type as written: name plus parameters (map<text,int> has two). */
@@ -303,6 +307,7 @@ typedef struct cql_update {
     cql_assignment *set;
     cql_relation *where;
     bool if_exists;
+    cql_relation *conds; /* IF c op v AND ... (LWT); NULL when none */
     cql_using using;
 } cql_update;
 
@@ -311,6 +316,7 @@ typedef struct cql_delete {
     cql_deletion *columns; /* NULL: the whole row/partition */
     cql_relation *where;
     bool if_exists;
+    cql_relation *conds; /* IF c op v AND ... (LWT); NULL when none */
     cql_using using;
 } cql_delete;
 
@@ -332,6 +338,7 @@ typedef struct cql_selector {
     struct cql_selector *args; /* arguments: columns or constants, in order */
     bool star_arg;             /* func(*) */
     cql_term *term;            /* an argument that is a constant (COUNT(1)) */
+    cql_term *elem;            /* column[elem]: element selection of a set or map */
 } cql_selector;
 
 typedef struct cql_select {

@@ -110,6 +110,12 @@ typedef struct {
     cql_order *head, *tail;
 } cqlp_orders;
 
+/* An UPDATE/DELETE's IF clause: IF EXISTS, or conditions. */
+typedef struct {
+    bool exists;
+    cql_relation *conds;
+} cqlp_ifc;
+
 /* SELECT's optional clauses, gathered by the grammar. */
 typedef struct cqlp_select_tail {
     cql_relation *where;

@@ -169,6 +169,14 @@ term(A) ::= LBRACKET(O) terms(L) RBRACKET(C). {
     A = cqlp_collection(ctx, CQL_TERM_LIST, &L, &O, &C);
 }
 term(A) ::= LBRACE(O) RBRACE(C). { A = cqlp_collection(ctx, CQL_TERM_MAP, NULL, &O, &C); }
+term(A) ::= ident(F) LP(O) RP(C). {
+    A = cqlp_collection(ctx, CQL_TERM_FUNC, NULL, &O, &C);
+    A->text = F;
+}
+term(A) ::= ident(F) LP(O) terms(L) RP(C). {
+    A = cqlp_collection(ctx, CQL_TERM_FUNC, &L, &O, &C);
+    A->text = F;
+}
 term(A) ::= LBRACE(O) terms(L) RBRACE(C). { A = cqlp_collection(ctx, CQL_TERM_SET, &L, &O, &C); }
 term(A) ::= LBRACE(O) mapterms(L) RBRACE(C). {
     A = cqlp_collection(ctx, CQL_TERM_MAP, &L, &O, &C);
@@ -365,15 +373,17 @@ rel(A) ::= ident(C) IN bind(T). {
     A->term = T;
 }
 rel(A) ::= ident(C) IN LP terms(L) RP. {
-    if (L.n != 1)
-        cqlp_fail(ctx, HLN_EUNSUPPORTED, "IN with several values is not supported yet");
     A = cqlp_alloc(ctx, sizeof(*A));
     A->column = C;
     A->op = CQL_OP_IN;
-    A->term = L.head->term;
+    A->in_list = cqlp_terms_array(ctx, &L);
+    A->nin = L.n;
 }
-rel ::= ident IN LP RP. {
-    cqlp_fail(ctx, HLN_EUNSUPPORTED, "IN with no values is not supported yet");
+rel(A) ::= ident(C) IN LP RP. {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->column = C;
+    A->op = CQL_OP_IN;
+    A->in_list = cqlp_alloc(ctx, sizeof(*A->in_list));
 }
 /* token(a, b) > ?: a relation on the partition key's token */
 rel(A) ::= TOKEN LP names(L) RP op(O) term(T). {
@@ -458,15 +468,54 @@ assign(A) ::= ident(C) LBRACKET term(K) RBRACKET EQ term(T). {
     A->value = T;
 }
 
-dml(A) ::= UPDATE qname(T) using_opt(U) SET assigns(L) where(W) ife(E). {
+dml(A) ::= UPDATE qname(T) using_opt(U) SET assigns(L) where(W) ifc(E). {
     cql_stmt *s = cqlp_stmt(ctx, CQL_UPDATE);
     cql_update *q = &s->u.update;
     q->table = T;
     q->using = U;
     q->set = L.head;
     q->where = W;
-    q->if_exists = E;
+    q->if_exists = E.exists;
+    q->conds = E.conds;
     A = s;
+}
+
+/* IF EXISTS, or IF conditions (lightweight transactions) */
+%type ifc {cqlp_ifc}
+ifc(A) ::= .              { A.exists = false; A.conds = NULL; }
+ifc(A) ::= IF EXISTS.     { A.exists = true; A.conds = NULL; }
+ifc(A) ::= IF conds(L).   { A.exists = false; A.conds = L.head; }
+
+%type conds {cqlp_rels}
+conds(A) ::= cond(X). { A.head = A.tail = X; }
+conds(A) ::= conds(A) AND cond(X). { CQLP_APPEND(A, X); }
+
+%type cond {cql_relation *}
+cond(A) ::= ident(C) op(O) term(T). {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->column = C;
+    A->op = (cql_op)O;
+    A->term = T;
+}
+cond(A) ::= ident(C) LBRACKET term(K) RBRACKET op(O) term(T). {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->column = C;
+    A->elem = K;
+    A->op = (cql_op)O;
+    A->term = T;
+}
+cond(A) ::= ident(C) IN LP terms(L) RP. {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->column = C;
+    A->op = CQL_OP_IN;
+    A->in_list = cqlp_terms_array(ctx, &L);
+    A->nin = L.n;
+}
+cond(A) ::= ident(C) IN bind(T). {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->column = C;
+    A->op = CQL_OP_IN;
+    A->term = T;
 }
 
 /* ---- DELETE ------------------------------------------------------------ */
@@ -494,14 +543,15 @@ del(A) ::= ident(C) LBRACKET term(K) RBRACKET. {
 dusing(A) ::= .                      { A = NULL; }
 dusing(A) ::= USING TIMESTAMP intval(V). { A = V; }
 
-dml(A) ::= DELETE delcols(C) FROM qname(T) dusing(U) where(W) ife(E). {
+dml(A) ::= DELETE delcols(C) FROM qname(T) dusing(U) where(W) ifc(E). {
     cql_stmt *s = cqlp_stmt(ctx, CQL_DELETE);
     cql_delete *q = &s->u.del;
     q->table = T;
     q->columns = C;
     q->using.timestamp = U;
     q->where = W;
-    q->if_exists = E;
+    q->if_exists = E.exists;
+    q->conds = E.conds;
     A = s;
 }
 
@@ -573,6 +623,11 @@ selexpr(A) ::= ident(C). {
     A = cqlp_alloc(ctx, sizeof(*A));
     A->column = C;
 }
+selexpr(A) ::= ident(C) LBRACKET term(K) RBRACKET. {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->column = C;
+    A->elem = K;
+}
 selexpr(A) ::= ident(F) LP RP. {
     A = cqlp_alloc(ctx, sizeof(*A));
     A->func = F;
@@ -602,7 +657,7 @@ selarg(A) ::= ident(C). {
     A = cqlp_alloc(ctx, sizeof(*A));
     A->column = C;
 }
-selarg(A) ::= constant(T). {
+selarg(A) ::= term(T). {
     A = cqlp_alloc(ctx, sizeof(*A));
     A->term = T;
 }

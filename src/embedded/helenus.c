@@ -23,7 +23,7 @@
 #include <string.h>
 
 #include "exec/exec.h"
-#include "server/engine.h"
+#include "exec/node.h"
 
 struct hln_db {
     hln_engine *eng;
@@ -32,7 +32,7 @@ struct hln_db {
 };
 
 typedef struct job {
-    hln_msg msg;
+    rt_msg msg;
     ex_request req;
     const char *cql;
     size_t len;
@@ -145,10 +145,10 @@ static void job_done(ex_request *r)
     pthread_mutex_unlock(&j->mu);
 }
 
-static void job_run(hln_shard *self, hln_msg *m)
+static void job_run(rt_shard *self, rt_msg *m)
 {
     job *j = (job *)m;
-    ex_request_init(&j->req, self, job_done, j);
+    ex_request_init(&j->req, engine_shard(self), job_done, j);
     j->req.params.keyspace = j->keyspace;
     j->req.params.values = j->vals;
     j->req.params.nvalues = j->nvals;
@@ -188,7 +188,7 @@ int hln_exec(hln_db *db, const char *cql, const hln_value *vals, int n, hln_resu
     pthread_mutex_init(&j->mu, NULL);
     pthread_cond_init(&j->cv, NULL);
     j->msg.fn = job_run;
-    shard_post(&db->eng->shards[0], &j->msg);
+    engine_post(&db->eng->shards[0], &j->msg);
     pthread_mutex_lock(&j->mu);
     while (!j->done)
         pthread_cond_wait(&j->cv, &j->mu);

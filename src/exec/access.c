@@ -24,6 +24,12 @@
  * by every role. Creating a keyspace, table or role grants its creator
  * every permission on it; dropping one forgets the grants on it.
  *
+ * When: a statement analyzed for one request (QUERY, BATCH items) is
+ * checked once; a prepared plan (plancache.c) remembers its verdict per
+ * role for the schema snapshot and auth store version it was computed
+ * under (ex_authorize_plan), so repeated EXECUTEs skip the store until a
+ * GRANT, REVOKE, role change or DDL moves one of the two versions.
+ *
  * Passwords are hashed with bcrypt off the shard's loop (uv_queue_work);
  * the request continues on its shard in the work's after-callback.
  *
@@ -255,6 +261,61 @@ int ex_authorize(ex_request *r, const cql_stmt *stmt, const ex_plan *p)
                 me);
 }
 
+/* Cassandra caches permissions per role (roles_validity, permissions_
+ * validity); here a prepared plan remembers the verdict itself, keyed by
+ * the role (and the request's keyspace for BEGIN BATCH, whose unqualified
+ * tables resolve against it), valid while the schema snapshot and the auth
+ * store are unchanged: any GRANT, REVOKE, role change or DDL bumps one of
+ * them, so no stale verdict outlives the change that would alter it. The
+ * version is read before checking: a change racing the check leaves a
+ * verdict under the older version, checked again next time. */
+int ex_authorize_plan(ex_request *r, ex_cached_plan *cp, const cql_stmt *stmt, const ex_plan *p)
+{
+    const char *me = r->params.role;
+    ex_state *st = ex_st(r);
+    if (!me || !cp || !st->schema) return ex_authorize(r, stmt, p);
+    const char *ks = stmt->kind == CQL_BATCH && r->params.keyspace ? r->params.keyspace : "";
+    size_t rl = strlen(me), kl = strlen(ks), keylen = rl + 1 + kl;
+    uint64_t av = auth_version(store(r));
+    const uint8_t *sv = st->schema->version;
+    ex_verdict *slot = NULL;
+    for (int i = 0; i < EX_VERDICTS; i++) {
+        ex_verdict *v = &cp->verdicts[i];
+        if (!v->key || v->keylen != keylen || memcmp(v->key, me, rl) || v->key[rl] ||
+            memcmp(v->key + rl + 1, ks, kl))
+            continue;
+        if (v->auth_version == av && !memcmp(v->schema_version, sv, 16)) {
+            ex_plan_cache_count_auth(r->shard, true);
+            if (!v->rc) return 0;
+            return hln_fail(&r->err, v->rc, "%s", v->msg);
+        }
+        slot = v; /* stale: recomputed in place */
+        break;
+    }
+    ex_plan_cache_count_auth(r->shard, false);
+    int rc = ex_authorize(r, stmt, p);
+    if (rc && rc != HLN_EUNAUTHORIZED) return rc; /* out of memory: not a verdict */
+    if (!slot) {
+        slot = &cp->verdicts[cp->next_verdict];
+        cp->next_verdict = (cp->next_verdict + 1) % EX_VERDICTS;
+    }
+    hln_free(slot->key);
+    hln_free(slot->msg);
+    memset(slot, 0, sizeof *slot);
+    char *key = hln_malloc(keylen + 1);
+    char *msg = rc ? hln_strdup(r->err.msg) : NULL;
+    if (!key || (rc && !msg)) { /* not remembered: checked again next time */
+        hln_free(key);
+        hln_free(msg);
+        return rc;
+    }
+    memcpy(key, me, rl + 1);
+    memcpy(key + rl + 1, ks, kl + 1);
+    *slot = (ex_verdict){.key = key, .keylen = keylen, .auth_version = av, .rc = rc, .msg = msg};
+    memcpy(slot->schema_version, sv, 16);
+    return rc;
+}
+
 void ex_access_schema_changed(ex_request *r)
 {
     const ex_result *res = &r->result;
@@ -428,7 +489,7 @@ static void with_hash(ex_request *r, const char *password, hashed_fn then)
     j->a = store(r);
     j->password = password;
     j->then = then;
-    int rc = uv_queue_work(&r->shard->loop, &j->w, hash_work, hash_after);
+    int rc = uv_queue_work(r->shard->loop, &j->w, hash_work, hash_after);
     if (rc) ex_finish(r, fail(r, HLN_ESERVER, "cannot hash the password: %s", uv_strerror(rc)));
 }
 

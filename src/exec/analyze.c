@@ -127,6 +127,21 @@ static void spec_typed(actx *c, const cql_term *term, const char *name, const hl
         spec(c, term, name, type);
         return;
     }
+    if (term->kind == CQL_TERM_FUNC) {
+        const ex_fn *cands[8];
+        int n = ex_fn_candidates(term->text, cands, 8);
+        for (int k = 0; k < n; k++) {
+            if (cands[k]->nargs != term->nelems) continue;
+            for (int i = 0; i < term->nelems; i++) {
+                char buf[96];
+                snprintf(buf, sizeof buf, "arg%d(system.%s)", i, cands[k]->name);
+                const char *an = hln_arena_strdup(c->a, buf);
+                spec_typed(c, term->elems[i], an ? an : name, hln_type_by_kind(cands[k]->args[i]));
+            }
+            break;
+        }
+        return;
+    }
     if (term->kind != CQL_TERM_LIST && term->kind != CQL_TERM_SET && term->kind != CQL_TERM_MAP)
         return;
     if (!type || !hln_type_is_collection(type)) return;
@@ -239,6 +254,14 @@ static void term_render(hln_buf *b, const cql_term *t)
         else
             hln_buf_put(b, t->text, strlen(t->text));
         return;
+    case CQL_TERM_FUNC:
+        hln_buf_printf(b, "%s(", t->text);
+        for (int i = 0; i < t->nelems; i++) {
+            if (i) hln_buf_put(b, ", ", 2);
+            term_render(b, t->elems[i]);
+        }
+        hln_buf_u8(b, ')');
+        return;
     case CQL_TERM_LIST:
     case CQL_TERM_SET:
     case CQL_TERM_MAP:
@@ -286,6 +309,10 @@ static int merge_bound(actx *c, ex_restr *x, const cql_relation *rel, const char
         return hln_fail(c->err, HLN_EINVAL,
                         "%s cannot be restricted by more than one relation if it includes an "
                         "Equal",
+                        what);
+    if (x->in)
+        return hln_fail(c->err, HLN_EINVAL,
+                        "%s cannot be restricted by more than one relation if it includes a IN",
                         what);
     if (rel->op == CQL_OP_EQ) {
         if (x->lo || x->hi)
@@ -388,8 +415,31 @@ static int add_relation(actx *c, ex_restr *rs, const cql_relation *rel)
     case CQL_OP_NE:
         return hln_fail(c->err, HLN_EINVAL, "Unsupported \"!=\" relation: %s %s %s", col->name,
                         op_str(rel->op), term_str(c, rel->term));
-    case CQL_OP_IN:
-        return hln_fail(c->err, HLN_EUNSUPPORTED, "IN relations are not supported yet");
+    case CQL_OP_IN: {
+        if (col->kind != HLN_COL_PARTITION_KEY && col->kind != HLN_COL_CLUSTERING)
+            return hln_fail(c->err, HLN_EUNSUPPORTED,
+                            "IN relations on non-primary-key columns are not supported yet");
+        if (x->eq)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "%s cannot be restricted by more than one relation if it includes an "
+                            "Equal",
+                            col->name);
+        if (x->in || x->lo || x->hi)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "%s cannot be restricted by more than one relation if it includes a "
+                            "IN",
+                            col->name);
+        if (rel->in_list) {
+            for (int i = 0; i < rel->nin; i++)
+                spec_typed(c, rel->in_list[i], col->name, col->type);
+        } else {
+            const hln_type *lt = hln_type_collection(HLN_T_LIST, &col->type, true);
+            if (!lt) return nomem(c);
+            spec_typed(c, rel->term, elem_name(c, "in", col->name), lt);
+        }
+        x->in = rel;
+        return 0;
+    }
     default:
         break;
     }
@@ -398,7 +448,7 @@ static int add_relation(actx *c, ex_restr *rs, const cql_relation *rel)
 
 static bool restricted(const ex_restr *x)
 {
-    return x->eq || x->lo || x->hi || x->ncontains;
+    return x->eq || x->in || x->lo || x->hi || x->ncontains;
 }
 
 static int where(actx *c, const cql_relation *rel, ex_restr **out)
@@ -453,7 +503,7 @@ static int clustering_slice_order(actx *c, const ex_restr *rs)
     for (int pos = 0; pos < t->nck; pos++) {
         int ci = t->npk + pos;
         if (!restricted(&rs[ci])) continue;
-        if (prev >= 0 && !rs[prev].eq)
+        if (prev >= 0 && !rs[prev].eq && !rs[prev].in)
             return hln_fail(c->err, HLN_EINVAL,
                             "Clustering column \"%s\" cannot be restricted (preceding column "
                             "\"%s\" is restricted by a non-EQ relation)",
@@ -490,7 +540,11 @@ static int set_pk_terms(actx *c, const ex_restr *rs)
     p->pk_indexes = alloc(c, sizeof *p->pk_indexes * (size_t)t->npk);
     if (!p->pk || !p->pk_indexes) return nomem(c);
     bool all_binds = true;
+    p->pk_in = alloc(c, sizeof *p->pk_in * (size_t)t->npk);
+    if (!p->pk_in) return nomem(c);
     for (int i = 0; i < t->npk; i++) {
+        p->pk_in[i] = rs[i].in;
+        p->pk_has_in |= rs[i].in != NULL;
         p->pk[i] = rs[i].eq;
         if (!rs[i].eq || rs[i].eq->kind != CQL_TERM_BIND)
             all_binds = false;
@@ -529,13 +583,107 @@ static const char *fmt_name(actx *c, const char *fmt, const char *arg)
 /* One selector: a column, or a function call Helenus knows. The result
  * column is named as Cassandra names it (system.token(k), count,
  * writetime(v), system.min(v)). */
+/* A native scalar function of columns and constants (functions.c). */
+static int function_selector(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *spec_out)
+{
+    const hln_table *t = c->p->t;
+    const ex_fn *cands[8];
+    int n = ex_fn_candidates(sel->func, cands, 8);
+    if (n == 0) return hln_fail(c->err, HLN_EINVAL, "Unknown function '%s'", sel->func);
+    int nargs = 0;
+    for (const cql_selector *a = sel->args; a; a = a->next)
+        nargs++;
+    if (sel->star_arg || nargs > 2)
+        return hln_fail(c->err, HLN_EINVAL,
+                        "Invalid number of arguments in call to function "
+                        "system.%s",
+                        cands[0]->name);
+    ex_selarg *args = alloc(c, sizeof *args * (size_t)(nargs ? nargs : 1));
+    if (!args) return nomem(c);
+    int i = 0, rc;
+    const hln_type *vec = NULL; /* the vector type of a column argument */
+    for (const cql_selector *a = sel->args; a; a = a->next, i++) {
+        args[i] = (ex_selarg){-1, a->term, NULL};
+        if (a->func)
+            return hln_fail(c->err, HLN_EUNSUPPORTED,
+                            "Nested selector functions are "
+                            "not supported yet");
+        if (a->column) {
+            if ((rc = column(c, a->column, &args[i].col)) != 0) return rc;
+            args[i].type = t->cols[args[i].col].type;
+            if (args[i].type->kind == HLN_T_VECTOR) vec = args[i].type;
+        }
+    }
+    const ex_fn *f = NULL;
+    for (int k = 0; k < n && !f; k++) {
+        if (cands[k]->nargs != nargs) continue;
+        bool ok = true;
+        for (int j = 0; j < nargs && ok; j++)
+            if (args[j].col >= 0) ok = args[j].type->kind == cands[k]->args[j];
+        if (ok) f = cands[k];
+    }
+    if (!f)
+        return hln_fail(c->err, HLN_EINVAL,
+                        "Invalid call to function %s, none of its type signatures match",
+                        sel->func);
+    hln_buf b;
+    hln_buf_init(&b);
+    hln_buf_printf(&b, "system.%s(", f->name);
+    for (int j = 0; j < nargs; j++) {
+        if (f->args[j] == HLN_T_VECTOR) {
+            if (!vec || vec->params[0]->kind != HLN_T_FLOAT) {
+                hln_buf_free(&b);
+                return hln_fail(c->err, HLN_EINVAL,
+                                "Function system.%s requires a float vector argument", f->name);
+            }
+            if (args[j].col < 0) args[j].type = vec;
+        } else if (args[j].col < 0) {
+            args[j].type = hln_type_by_kind(f->args[j]);
+        }
+        if (args[j].term) spec_typed(c, args[j].term, f->name, args[j].type);
+        hln_buf_printf(&b, "%s%s", j ? ", " : "",
+                       args[j].col >= 0 ? t->cols[args[j].col].name : term_str(c, args[j].term));
+    }
+    hln_buf_u8(&b, ')');
+    const char *name = b.err ? "?" : hln_arena_strndup(c->a, (const char *)b.data, b.len);
+    hln_buf_free(&b);
+    *out = (ex_sel){EX_SEL_FUNC, -1, f, args, nargs};
+    *spec_out = (ex_colspec){t->ks, t->name, name ? name : "?", hln_type_by_kind(f->ret)};
+    return 0;
+}
+
 static int selector(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *spec_out)
 {
     const hln_table *t = c->p->t;
     int rc, ci = -1;
+    if (!sel->func && sel->elem) {
+        if ((rc = column(c, sel->column, &ci)) != 0) return rc;
+        const hln_type *ty = t->cols[ci].type;
+        if (!hln_type_is_collection(ty))
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Invalid element selection: %s is of type %s is not a collection",
+                            t->cols[ci].name, ty->cql_name);
+        if (ty->kind == HLN_T_LIST)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Element selection is only allowed on sets and maps, but %s is a list",
+                            t->cols[ci].name);
+        ex_selarg *arg = alloc(c, sizeof *arg);
+        if (!arg) return nomem(c);
+        *arg = (ex_selarg){-1, sel->elem, ty->params[0]};
+        spec_typed(c, sel->elem, t->cols[ci].name, ty->params[0]);
+        *out = (ex_sel){.kind = EX_SEL_ELEM, .col = ci, .args = arg, .nargs = 1};
+        const char *name = fmt_name(c, "%s", t->cols[ci].name); /* then "[elem]" appended below */
+        size_t n = strlen(name) + strlen(term_str(c, sel->elem)) + 3;
+        char *full = hln_arena_alloc(c->a, n);
+        if (!full) return nomem(c);
+        snprintf(full, n, "%s[%s]", name, term_str(c, sel->elem));
+        *spec_out = (ex_colspec){t->ks, t->name, full,
+                                 ty->kind == HLN_T_MAP ? ty->params[1] : ty->params[0]};
+        return 0;
+    }
     if (!sel->func) {
         if ((rc = column(c, sel->column, &ci)) != 0) return rc;
-        *out = (ex_sel){EX_SEL_COLUMN, ci};
+        *out = (ex_sel){.kind = EX_SEL_COLUMN, .col = ci};
         *spec_out = (ex_colspec){t->ks, t->name, t->cols[ci].name, t->cols[ci].type};
         return 0;
     }
@@ -566,7 +714,7 @@ static int selector(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *s
             return hln_fail(c->err, HLN_EINVAL,
                             "The token function arguments must be in the partition key order: %s",
                             pk_list(c));
-        *out = (ex_sel){EX_SEL_TOKEN, -1};
+        *out = (ex_sel){.kind = EX_SEL_TOKEN, .col = -1};
         *spec_out =
             (ex_colspec){t->ks, t->name, fmt_name(c, "system.token(%s)", args ? args : ""), bigint};
         return 0;
@@ -576,7 +724,7 @@ static int selector(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *s
             (sel->args && !sel->args->next && sel->args->term &&
              sel->args->term->kind == CQL_TERM_LITERAL && sel->args->term->lit == HLN_LIT_INTEGER &&
              !strcmp(sel->args->term->text, "1"))) {
-            *out = (ex_sel){EX_SEL_COUNT_ROWS, -1};
+            *out = (ex_sel){.kind = EX_SEL_COUNT_ROWS, .col = -1};
             *spec_out = (ex_colspec){t->ks, t->name, "count", bigint};
             return 0;
         }
@@ -584,7 +732,7 @@ static int selector(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *s
             return hln_fail(c->err, HLN_ESYNTAX, "Only COUNT(1) is supported, got COUNT(%s)",
                             sel->args->term->text ? sel->args->term->text : "?");
         if ((rc = one_column_arg(c, sel, "system.count", &ci)) != 0) return rc;
-        *out = (ex_sel){EX_SEL_COUNT, ci};
+        *out = (ex_sel){.kind = EX_SEL_COUNT, .col = ci};
         *spec_out =
             (ex_colspec){t->ks, t->name, fmt_name(c, "system.count(%s)", t->cols[ci].name), bigint};
         return 0;
@@ -593,11 +741,47 @@ static int selector(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *s
         bool is_min = f[1] == 'i';
         if ((rc = one_column_arg(c, sel, is_min ? "system.min" : "system.max", &ci)) != 0)
             return rc;
-        *out = (ex_sel){is_min ? EX_SEL_MIN : EX_SEL_MAX, ci};
+        *out = (ex_sel){.kind = is_min ? EX_SEL_MIN : EX_SEL_MAX, .col = ci};
         *spec_out = (ex_colspec){
             t->ks, t->name,
             fmt_name(c, is_min ? "system.min(%s)" : "system.max(%s)", t->cols[ci].name),
             t->cols[ci].type};
+        return 0;
+    }
+    if (!strcmp(f, "sum") || !strcmp(f, "avg")) {
+        bool sum = f[0] == 's';
+        if ((rc = one_column_arg(c, sel, sum ? "system.sum" : "system.avg", &ci)) != 0) return rc;
+        const hln_type *ty = t->cols[ci].type;
+        switch (ty->kind) {
+        case HLN_T_TINYINT:
+        case HLN_T_SMALLINT:
+        case HLN_T_INT:
+        case HLN_T_BIGINT:
+        case HLN_T_COUNTER:
+        case HLN_T_FLOAT:
+        case HLN_T_DOUBLE:
+            break;
+        default:
+            /* Cassandra lists the overloads in this order */
+            return hln_fail(
+                c->err, HLN_EINVAL,
+                sum ? "Invalid call to function sum, none of its type signatures match (known "
+                      "type signatures: system.sum : (double) -> double, system.sum : (counter) "
+                      "-> counter, system.sum : (float) -> float, system.sum : (smallint) -> "
+                      "smallint, system.sum : (varint) -> varint, system.sum : (tinyint) -> "
+                      "tinyint, system.sum : (int) -> int, system.sum : (bigint) -> bigint, "
+                      "system.sum : (decimal) -> decimal)"
+                    : "Invalid call to function avg, none of its type signatures match (known "
+                      "type signatures: system.avg : (decimal) -> decimal, system.avg : (float) "
+                      "-> float, system.avg : (double) -> double, system.avg : (counter) -> "
+                      "counter, system.avg : (varint) -> varint, system.avg : (tinyint) -> "
+                      "tinyint, system.avg : (int) -> int, system.avg : (bigint) -> bigint, "
+                      "system.avg : (smallint) -> smallint)");
+        }
+        *out = (ex_sel){.kind = sum ? EX_SEL_SUM : EX_SEL_AVG, .col = ci};
+        *spec_out = (ex_colspec){
+            t->ks, t->name,
+            fmt_name(c, sum ? "system.sum(%s)" : "system.avg(%s)", t->cols[ci].name), ty};
         return 0;
     }
     if (!strcmp(f, "writetime") || !strcmp(f, "ttl")) {
@@ -608,7 +792,7 @@ static int selector(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *s
             return hln_fail(c->err, HLN_EINVAL,
                             "Cannot use selection function %s on PRIMARY KEY part %s",
                             wt ? "writeTime" : "ttl", col->name);
-        *out = (ex_sel){wt ? EX_SEL_WRITETIME : EX_SEL_TTL, ci};
+        *out = (ex_sel){.kind = wt ? EX_SEL_WRITETIME : EX_SEL_TTL, .col = ci};
         const hln_type *rt = wt ? bigint : hln_type_by_kind(HLN_T_INT);
         /* 5.0: one timestamp / TTL per element of a non-frozen collection */
         if (hln_type_is_multicell(col->type) && !(rt = hln_type_collection(HLN_T_LIST, &rt, true)))
@@ -617,7 +801,7 @@ static int selector(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *s
                                  fmt_name(c, wt ? "writetime(%s)" : "ttl(%s)", col->name), rt};
         return 0;
     }
-    return hln_fail(c->err, HLN_EINVAL, "Unknown function '%s'", f);
+    return function_selector(c, sel, out, spec_out);
 }
 
 static int an_select(actx *c)
@@ -645,7 +829,7 @@ static int an_select(actx *c)
     if (s->star) {
         for (int i = 0; i < n; i++) {
             p->proj[i] = i;
-            p->sels[i] = (ex_sel){EX_SEL_COLUMN, i};
+            p->sels[i] = (ex_sel){.kind = EX_SEL_COLUMN, .col = i};
             p->cols[i] = (ex_colspec){t->ks, t->name, t->cols[i].name, t->cols[i].type};
         }
     } else {
@@ -684,10 +868,16 @@ static int an_select(actx *c)
     int npk_eq = 0;
     bool pk_any = false;
     for (int i = 0; i < t->npk; i++) {
-        npk_eq += rs[i].eq != NULL;
+        npk_eq += rs[i].eq != NULL || rs[i].in != NULL;
         pk_any |= restricted(&rs[i]);
     }
     p->pk_lookup = npk_eq == t->npk;
+    p->ordered = s->order_by != NULL;
+    for (int i = 0; i < t->ncols; i++)
+        if (rs[i].in && !p->pk_lookup)
+            return hln_fail(c->err, HLN_EUNSUPPORTED,
+                            "IN relations without the whole partition key restricted are not "
+                            "supported yet");
     if (!p->pk_lookup && pk_any) {
         if (!filtering) return hln_fail(c->err, HLN_EINVAL, ALLOW_FILTERING_MSG);
         for (int i = 0; i < t->npk; i++)
@@ -708,8 +898,11 @@ static int an_select(actx *c)
     if (p->pk_lookup) {
         /* equality prefix and one slice go to storage; the rest is filtered */
         int pos = 0;
-        while (pos < t->nck && rs[t->npk + pos].eq) {
+        p->ck_in = alloc(c, sizeof *p->ck_in * (size_t)(t->nck ? t->nck : 1));
+        if (!p->ck_in) return nomem(c);
+        while (pos < t->nck && (rs[t->npk + pos].eq || rs[t->npk + pos].in)) {
             p->ck[pos] = rs[t->npk + pos].eq;
+            p->ck_in[pos] = rs[t->npk + pos].in;
             pos++;
         }
         p->nck_eq = pos;
@@ -786,7 +979,7 @@ static int an_select(actx *c)
                                 "the PRIMARY KEY, got %s",
                                 col->name);
             while (next != col->position) {
-                if (next > col->position || !rs[t->npk + next].eq)
+                if (next > col->position || !(rs[t->npk + next].eq || rs[t->npk + next].in))
                     return hln_fail(c->err, HLN_EINVAL,
                                     "Order by currently only supports the ordering of columns "
                                     "following their declared order in the PRIMARY KEY");
@@ -850,6 +1043,10 @@ static int mod_keys(actx *c, const ex_restr *rs, const char *type, bool allow_ck
     ex_plan *p = c->p;
     const hln_table *t = p->t;
     int rc;
+    for (int i = 0; i < t->npk + t->nck; i++)
+        if (rs[i].in)
+            return hln_fail(c->err, HLN_EUNSUPPORTED,
+                            "IN restrictions in %s statements are not supported yet", type);
     /* partition key: every part, by equality */
     bool pk_missing = false, pk_slice = false;
     for (int i = 0; i < t->npk; i++) {
@@ -915,6 +1112,79 @@ static int mod_keys(actx *c, const ex_restr *rs, const char *type, bool allow_ck
     return 0;
 }
 
+/* A counter table: its regular columns are counters (CREATE TABLE refuses
+ * a mix). */
+static bool counter_table(const hln_table *t)
+{
+    for (int i = t->npk + t->nck; i < t->ncols; i++)
+        if (t->cols[i].type->kind == HLN_T_COUNTER) return true;
+    return false;
+}
+
+/* The IF clause of an UPDATE/DELETE (or INSERT's IF NOT EXISTS): checks
+ * Cassandra's rules and records the conditions in the plan. */
+static int conditions(actx *c, ex_cas_kind kind, const cql_relation *conds, const cql_using *u)
+{
+    ex_plan *p = c->p;
+    const hln_table *t = p->t;
+    if (kind == EX_CAS_NONE) return 0;
+    for (const cql_relation *x = conds; x; x = x->next) {
+        const hln_column *col = table_column(t, x->column);
+        if (col && col->type->kind == HLN_T_COUNTER)
+            return hln_fail(c->err, HLN_EINVAL, "Conditions on counters are not supported");
+    }
+    if (counter_table(t))
+        return hln_fail(c->err, HLN_EINVAL,
+                        "Conditional updates are not supported on counter "
+                        "tables");
+    if (u->timestamp)
+        return hln_fail(c->err, HLN_EINVAL,
+                        "Cannot provide custom timestamp for conditional updates");
+    p->cas = kind;
+    int n = 0;
+    for (const cql_relation *x = conds; x; x = x->next)
+        n++;
+    p->conds = alloc(c, sizeof *p->conds * (size_t)(n ? n : 1));
+    if (!p->conds) return nomem(c);
+    for (const cql_relation *x = conds; x; x = x->next) {
+        int ci, rc;
+        if ((rc = column(c, x->column, &ci)) != 0) return rc;
+        const hln_column *col = &t->cols[ci];
+        if (col->kind == HLN_COL_PARTITION_KEY || col->kind == HLN_COL_CLUSTERING)
+            return hln_fail(c->err, HLN_EINVAL, "PRIMARY KEY column '%s' cannot have IF conditions",
+                            col->name);
+        const hln_type *vt = col->type;
+        if (x->elem) {
+            const hln_type *ty = col->type;
+            if (!hln_type_is_collection(ty))
+                return hln_fail(c->err, HLN_EINVAL,
+                                "Invalid element access syntax for non-collection column %s",
+                                col->name);
+            if (ty->kind == HLN_T_SET)
+                return hln_fail(c->err, HLN_EINVAL,
+                                "Invalid element access syntax for set column %s", col->name);
+            spec_typed(c, x->elem, elem_name(c, ty->kind == HLN_T_LIST ? "idx" : "key", col->name),
+                       ty->kind == HLN_T_LIST ? hln_type_by_kind(HLN_T_INT) : ty->params[0]);
+            vt = ty->kind == HLN_T_LIST ? ty->params[0] : ty->params[1];
+            spec_typed(c, x->term, elem_name(c, "value", col->name), vt);
+        } else if (x->op == CQL_OP_IN && x->in_list) {
+            for (int i = 0; i < x->nin; i++)
+                spec_typed(c, x->in_list[i], col->name, vt);
+        } else if (x->op == CQL_OP_IN) {
+            const hln_type *lt = hln_type_collection(HLN_T_LIST, &vt, true);
+            if (!lt) return nomem(c);
+            spec_typed(c, x->term, elem_name(c, "in", col->name), lt);
+        } else {
+            spec_typed(c, x->term, col->name, vt);
+        }
+        if (x->op == CQL_OP_CONTAINS || x->op == CQL_OP_CONTAINS_KEY)
+            return hln_fail(c->err, HLN_EUNSUPPORTED, "CONTAINS conditions are not supported yet");
+        p->conds[p->nconds++] =
+            (ex_cond){ci, x->op, x->term, (cql_term *const *)x->in_list, x->nin, x->elem};
+    }
+    return 0;
+}
+
 static int an_insert(actx *c)
 {
     const cql_insert *s = &c->stmt->u.insert;
@@ -923,6 +1193,9 @@ static int an_insert(actx *c)
     int rc = resolve_table(c, &s->table, &t);
     if (rc) return rc;
     if ((rc = check_modifiable(c, t)) != 0) return rc;
+    if (counter_table(t))
+        return hln_fail(c->err, HLN_EINVAL,
+                        "INSERT statements are not allowed on counter tables, use UPDATE instead");
     if (s->json) return hln_fail(c->err, HLN_EUNSUPPORTED, "INSERT JSON is not supported yet");
     int n = 0;
     for (const cql_name_list *l = s->columns; l; l = l->next)
@@ -949,11 +1222,9 @@ static int an_insert(actx *c)
             p->assigns[p->nassigns++] = (ex_assign){ci, term, CQL_ASSIGN_SET, NULL};
     }
     if ((rc = mod_keys(c, rs, "INSERT", false)) != 0) return rc;
-    if (s->if_not_exists)
-        return hln_fail(c->err, HLN_EUNSUPPORTED,
-                        "Conditional updates (IF NOT EXISTS) are not supported yet");
     p->row_marker = true;
-    return using_clause(c, &s->using, true);
+    if ((rc = using_clause(c, &s->using, true)) != 0) return rc;
+    return conditions(c, s->if_not_exists ? EX_CAS_NOT_EXISTS : EX_CAS_NONE, NULL, &s->using);
 }
 
 /* The text Cassandra shows for an operation in its messages. */
@@ -966,7 +1237,8 @@ static const char *op_text(actx *c, const cql_assignment *a)
         snprintf(buf, sizeof buf, "%s = %s + %s", col, col, v);
         break;
     case CQL_ASSIGN_PREPEND:
-        snprintf(buf, sizeof buf, "%s = %s + %s", col, v, col);
+        /* sic: Cassandra 5.0 prints a prepend with a minus sign */
+        snprintf(buf, sizeof buf, "%s = %s - %s", col, v, col);
         break;
     case CQL_ASSIGN_SUB:
         snprintf(buf, sizeof buf, "%s = %s - %s", col, col, v);
@@ -989,6 +1261,11 @@ static int update_op(actx *c, const cql_assignment *a, const hln_column *col)
     const hln_type *t = col->type;
     ex_plan *p = c->p;
     if (a->op == CQL_ASSIGN_SET) {
+        if (t->kind == HLN_T_COUNTER)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Cannot set the value of counter column %s (counters can only be "
+                            "incremented/decremented, not set)",
+                            col->name);
         spec_col(c, a->value, col);
         return 0;
     }
@@ -1024,11 +1301,15 @@ static int update_op(actx *c, const cql_assignment *a, const hln_column *col)
         }
         return 0;
     }
-    if (!hln_type_is_collection(t))
-        return hln_fail(c->err, HLN_EINVAL, "Invalid operation (%s) for non counter column %s",
-                        op_text(c, a), col->name);
     if (a->op == CQL_ASSIGN_PREPEND && t->kind != HLN_T_LIST)
         return hln_fail(c->err, HLN_EINVAL, "Invalid operation (%s) for non list column %s",
+                        op_text(c, a), col->name);
+    if (t->kind == HLN_T_COUNTER) {
+        spec_col(c, a->value, col);
+        return 0;
+    }
+    if (!hln_type_is_collection(t))
+        return hln_fail(c->err, HLN_EINVAL, "Invalid operation (%s) for non counter column %s",
                         op_text(c, a), col->name);
     if (t->frozen)
         return hln_fail(c->err, HLN_EINVAL,
@@ -1054,6 +1335,14 @@ static int an_update(actx *c)
     int rc = resolve_table(c, &s->table, &t);
     if (rc) return rc;
     if ((rc = check_modifiable(c, t)) != 0) return rc;
+    if (counter_table(t)) {
+        if (s->using.timestamp)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Cannot provide custom timestamp for counter updates");
+        if (s->using.ttl)
+            return hln_fail(c->err, HLN_EINVAL, "Cannot provide custom TTL for counter updates");
+        p->counter = true;
+    }
     if ((rc = using_clause(c, &s->using, true)) != 0) return rc;
     int n = 0;
     for (const cql_assignment *a = s->set; a; a = a->next)
@@ -1076,10 +1365,11 @@ static int an_update(actx *c)
     ex_restr *rs;
     if ((rc = where(c, s->where, &rs)) != 0) return rc;
     if ((rc = mod_keys(c, rs, "UPDATE", false)) != 0) return rc;
-    if (s->if_exists)
-        return hln_fail(c->err, HLN_EUNSUPPORTED,
-                        "Conditional updates (IF EXISTS) are not supported yet");
-    return 0;
+    return conditions(c,
+                      s->if_exists ? EX_CAS_EXISTS
+                      : s->conds   ? EX_CAS_CONDS
+                                   : EX_CAS_NONE,
+                      s->conds, &s->using);
 }
 
 static int an_delete(actx *c)
@@ -1156,10 +1446,16 @@ static int an_delete(actx *c)
         p->hi = x->hi;
         p->hi_incl = x->hi_incl;
     }
-    if (s->if_exists)
-        return hln_fail(c->err, HLN_EUNSUPPORTED,
-                        "Conditional deletions (IF EXISTS) are not supported yet");
-    return 0;
+    if ((s->if_exists || s->conds) && p->del != EX_DEL_ROW && p->del != EX_DEL_CELLS &&
+        !(p->del == EX_DEL_PARTITION && t->nck == 0))
+        return hln_fail(c->err, HLN_EINVAL,
+                        "DELETE statements must restrict all PRIMARY KEY columns with equality "
+                        "relations in order to delete non static columns");
+    return conditions(c,
+                      s->if_exists ? EX_CAS_EXISTS
+                      : s->conds   ? EX_CAS_CONDS
+                                   : EX_CAS_NONE,
+                      s->conds, &s->using);
 }
 
 /* ---- BEGIN BATCH ------------------------------------------------------ */

@@ -148,7 +148,7 @@ static int collect(ex_request *r, part_group *groups, int *ngroups, const st_mut
         groups[g].m.rts = NULL;
         groups[g].m.nrts = 0;
         groups[g].m.pdel_ts = HLN_TS_NONE;
-        groups[g].shard = shard_for_token(ex_st(r)->eng->nshards, m->token);
+        groups[g].shard = rt_shard_for_token(ex_st(r)->eng->nshards, m->token);
         (*ngroups)++;
     }
     return group_add(r, &groups[g], m);

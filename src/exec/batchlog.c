@@ -248,7 +248,7 @@ static int replay_entry(hln_engine *e, const char *path)
             skipped++;
             continue;
         }
-        int s = shard_for_token(ns, all[i].token);
+        int s = rt_shard_for_token(ns, all[i].token);
         ba.ms[s][ba.n[s]++] = all[i];
     }
     if (!rc) rc = engine_run_on_all(e, apply_on_shard, &ba);

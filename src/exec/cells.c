@@ -35,6 +35,7 @@
  * bound values, which outlive the mutation); cells are returned sorted as
  * storage.h asks (by column, COLDEL first, then path).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -292,7 +293,9 @@ int ex_collection_assign(ex_request *r, const ex_assign *a, const hln_column *co
         plen = run[idx].pathlen;
     } else {
         ex_value k;
-        if ((rc = ex_bind(r, a->key, t->params[0], col->name, &k)) != 0) return rc;
+        char kname[300];
+        snprintf(kname, sizeof kname, "%s(%s)", t->kind == HLN_T_MAP ? "key" : "value", col->name);
+        if ((rc = ex_bind(r, a->key, t->params[0], kname, &k)) != 0) return rc;
         if (k.len == -1)
             return hln_fail(&r->err, HLN_EINVAL,
                             t->kind == HLN_T_SET ? "Invalid null set element"
@@ -305,7 +308,9 @@ int ex_collection_assign(ex_request *r, const ex_assign *a, const hln_column *co
     }
     if (!a->term) return push_tomb(r, cv, col->id, ts, path, plen);
     const hln_type *vt = t->kind == HLN_T_LIST ? t->params[0] : t->params[1];
-    if ((rc = ex_bind(r, a->term, vt, col->name, &v)) != 0) return rc;
+    char vname[300];
+    snprintf(vname, sizeof vname, "value(%s)", col->name);
+    if ((rc = ex_bind(r, a->term, vt, vname, &v)) != 0) return rc;
     if (v.len == -2) return 0;
     if (v.len == -1) return push_tomb(r, cv, col->id, ts, path, plen);
     st_cell c = {.col_id = col->id,
@@ -323,8 +328,8 @@ int ex_collection_assign(ex_request *r, const ex_assign *a, const hln_column *co
 
 /* ---- reading ---------------------------------------------------------- */
 
-int ex_collection_value(ex_request *r, const hln_column *col, const st_cell *cells, uint32_t n,
-                        ex_value *out)
+int ex_collection_value(hln_arena *a, hln_error *err, const hln_column *col, const st_cell *cells,
+                        uint32_t n, ex_value *out)
 {
     const hln_type *t = col->type;
     if (n == 0) {
@@ -355,13 +360,13 @@ int ex_collection_value(ex_request *r, const hln_column *col, const st_cell *cel
     }
     if (!rc && b.err) rc = HLN_ENOMEM;
     if (!rc) {
-        out->p = hln_arena_memdup(&r->arena, b.data, b.len);
+        out->p = hln_arena_memdup(a, b.data, b.len);
         out->len = (int32_t)b.len;
         if (!out->p) rc = HLN_ENOMEM;
     }
     hln_buf_free(&b);
     hln_buf_free(&el);
-    if (rc == HLN_ENOMEM) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
-    if (rc) return hln_corrupt(&r->err, "cell path", "cannot decode an element of %s", col->name);
+    if (rc == HLN_ENOMEM) return hln_fail(err, HLN_ENOMEM, "out of memory");
+    if (rc) return hln_corrupt(err, "cell path", "cannot decode an element of %s", col->name);
     return 0;
 }

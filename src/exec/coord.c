@@ -5,7 +5,7 @@
  * partition slice, scan a token range, drop a table's data), each addressed
  * to the shard that owns the data, then dispatches them as one batch. Ops
  * for the request's own shard run inline; the others travel to their shard
- * as messages (hln_msg embedded in the op), run there, and come back as
+ * as messages (rt_msg embedded in the op), run there, and come back as
  * messages. When the last reply is in, the batch's continuation runs on the
  * request's shard. A continuation may dispatch another batch (paging and
  * multi-step statements reuse this), or build the result and finish.
@@ -111,12 +111,15 @@ static void op_exec(ex_op *op, st_engine *s, hln_arena *a, const st_mutation *m)
     case EX_OP_TRUNCATE:
         rc = st_truncate_table(s, op->table_id, &op->err);
         break;
+    case EX_OP_CAS:
+        rc = ex_cas_exec(op, s, a, m);
+        break;
     }
     if (rc) op_fail(op, rc);
 }
 
 /* Back on the origin shard. */
-static void op_reply(hln_shard *self, hln_msg *m)
+static void op_reply(rt_shard *self, rt_msg *m)
 {
     HLN_UNUSED(self);
     ex_op *op = (ex_op *)m;
@@ -126,8 +129,9 @@ static void op_reply(hln_shard *self, hln_msg *m)
 }
 
 /* On the target shard. */
-static void op_run(hln_shard *self, hln_msg *m)
+static void op_run(rt_shard *rself, rt_msg *m)
 {
+    hln_shard *self = engine_shard(rself);
     ex_op *op = (ex_op *)m;
     if (op->kind == EX_OP_MUTATE_BATCH) {
         hln_rd rd;
@@ -142,7 +146,7 @@ static void op_run(hln_shard *self, hln_msg *m)
             op->nmuts = n;
             op_exec(op, self->store, &op->arena, NULL);
         }
-    } else if (op->kind == EX_OP_MUTATE) {
+    } else if (op->kind == EX_OP_MUTATE || op->kind == EX_OP_CAS) {
         hln_rd rd;
         hln_rd_init(&rd, op->enc.data, op->enc.len);
         st_mutation mut;
@@ -156,7 +160,7 @@ static void op_run(hln_shard *self, hln_msg *m)
     }
     op->msg.fn = op_reply;
     op->msg.next = NULL;
-    shard_post(op->origin, &op->msg);
+    engine_post(op->origin, &op->msg);
 }
 
 static const uint8_t *copy_bytes(hln_arena *a, const uint8_t *p, size_t n)
@@ -195,6 +199,14 @@ static int op_pack(ex_op *op)
     case EX_OP_DROP:
     case EX_OP_TRUNCATE:
         return 0;
+    case EX_OP_CAS:
+        st_mutation_encode(op->mut, &op->enc);
+        if (op->enc.err) return HLN_ENOMEM;
+        op->read.pk = copy_bytes(a, op->read.pk, op->read.pklen);
+        op->read.start.key = copy_bytes(a, op->read.start.key, op->read.start.len);
+        op->read.end.key = copy_bytes(a, op->read.end.key, op->read.end.len);
+        if (!op->read.pk || !op->read.start.key || !op->read.end.key) return HLN_ENOMEM;
+        return ex_cas_pack(op);
     }
     return 0;
 }
@@ -222,7 +234,7 @@ void ex_dispatch(ex_request *r, ex_then_fn then)
         st->pending++;
         op->msg.fn = op_run;
         op->msg.next = NULL;
-        shard_post(&st->eng->shards[op->target], &op->msg);
+        engine_post(&st->eng->shards[op->target], &op->msg);
     }
     if (--st->pending == 0) then(r);
 }

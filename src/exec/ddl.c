@@ -272,9 +272,26 @@ static int resolve_type(ex_request *r, const char *ks, const char *col, const cq
 {
     const char *n = tr->name;
     bool coll = !strcasecmp(n, "list") || !strcasecmp(n, "set") || !strcasecmp(n, "map");
+    if (!strcasecmp(n, "vector") && tr->nparams == 2 && tr->params[1]->nparams == 0) {
+        const hln_type *et;
+        int rc = resolve_type(r, ks, col, tr->params[0], &et);
+        if (rc) return rc;
+        const char *ds = tr->params[1]->name;
+        char *end;
+        long dim = strtol(ds, &end, 10);
+        if (*end || end == ds)
+            return hln_fail(&r->err, HLN_ESYNTAX, "Invalid vector dimension %s", ds);
+        if (dim <= 0)
+            return hln_fail(&r->err, HLN_EINVAL,
+                            "vectors may only have positive dimensions; given %ld", dim);
+        const hln_type *t = dim <= 1000000 ? hln_type_vector(et, (int)dim) : NULL;
+        if (!t) return hln_fail(&r->err, HLN_EUNSUPPORTED, "Column %s: type too complex", col);
+        *out = t;
+        return 0;
+    }
     if (!coll && (tr->nparams > 0 || !strcasecmp(n, "tuple") || !strcasecmp(n, "vector")))
-        return hln_fail(&r->err, HLN_EUNSUPPORTED,
-                        "Column %s: tuple and vector types are not supported yet", col);
+        return hln_fail(&r->err, HLN_EUNSUPPORTED, "Column %s: tuple types are not supported yet",
+                        col);
     if (coll) {
         int want = !strcasecmp(n, "map") ? 2 : 1;
         if (tr->nparams != want)
@@ -312,7 +329,7 @@ static int resolve_type(ex_request *r, const char *ks, const char *col, const cq
                                 "Column %s: type %s is not supported yet", col, NATIVE_TYPES[i]);
         return hln_fail(&r->err, HLN_EINVAL, "Unknown type %s.%s", ks, n);
     }
-    if (tr->frozen) /* a SyntaxException in Cassandra (CQL3Type.Raw.frozen) */
+    if (tr->frozen) /* Cassandra's parser refuses this: a syntax error */
         return hln_fail(&r->err, HLN_ESYNTAX,
                         "frozen<> is only allowed on collections, tuples, and user-defined types "
                         "(got %s)",
@@ -552,8 +569,6 @@ static void create_table(ex_request *r)
                                       "table"));
                 return;
             }
-        ex_finish(r, hln_fail(err, HLN_EUNSUPPORTED, "Counter tables are not supported yet"));
-        return;
     }
     if (has_static) {
         ex_finish(r, hln_fail(err, HLN_EUNSUPPORTED, "Static columns are not supported yet"));
@@ -697,9 +712,21 @@ static int alter_add(ex_request *r, const cql_alter_table *a, const hln_table *t
                                 "incompatible with previous kind %s",
                                 d->name, d->is_static ? "STATIC" : "REGULAR", kind_upper(dc->kind));
         }
-        if (ty->kind == HLN_T_COUNTER)
+        bool counter_table = false;
+        for (int i = t->npk + t->nck; i < t->ncols; i++)
+            counter_table |= t->cols[i].type->kind == HLN_T_COUNTER;
+        for (int i = 0; counter_table && i < t->ndropped; i++)
+            if (!strcmp(t->dropped[i].name, d->name))
+                return hln_fail(err, HLN_EINVAL,
+                                "Cannot re-add previously dropped counter column %s", d->name);
+        /* TableMetadata.validate */
+        if (ty->kind == HLN_T_COUNTER && !counter_table)
             return hln_fail(err, HLN_ECONFIG,
                             "%s.%s: Cannot have a counter column (\"%s\") in a non counter table",
+                            t->ks, t->name, d->name);
+        if (ty->kind != HLN_T_COUNTER && counter_table)
+            return hln_fail(err, HLN_ECONFIG,
+                            "%s.%s: Cannot have a non counter column (\"%s\") in a counter table",
                             t->ks, t->name, d->name);
         if (d->is_static)
             return hln_fail(err, HLN_EUNSUPPORTED, "Static columns are not supported yet");

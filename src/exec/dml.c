@@ -240,7 +240,16 @@ static int build_range(ex_request *r, const ex_plan *p, int64_t ts, st_range_tom
 
 int ex_dml_build(ex_request *r, st_mutation **out)
 {
-    if (ex_st(r)->plan->needs_read)
+    const ex_plan *p = ex_st(r)->plan;
+    if (p->counter)
+        return hln_fail(&r->err, HLN_EUNSUPPORTED,
+                        "Counter updates in a BATCH are not supported "
+                        "yet");
+    if (p->cas != EX_CAS_NONE)
+        return hln_fail(&r->err, HLN_EUNSUPPORTED,
+                        "Conditional BATCH statements are not "
+                        "supported yet");
+    if (p->needs_read)
         return hln_fail(&r->err, HLN_EUNSUPPORTED,
                         "List operations that read the current list (by index, or removal of "
                         "values) are not supported in a BATCH yet");
@@ -294,6 +303,27 @@ int ex_dml_build_with(ex_request *r, const st_row *cur, st_mutation **out)
             continue;
         }
         st_cell cell = {.col_id = col->id, .ts = ts};
+        if (col->type->kind == HLN_T_COUNTER && a->term) {
+            /* a delta; cas.c adds the current value on the owning shard */
+            ex_value v;
+            if ((rc = ex_bind(r, a->term, col->type, col->name, &v)) != 0) return rc;
+            if (v.len == -2) continue;
+            if (v.len != 8)
+                return hln_fail(&r->err, HLN_EINVAL,
+                                "Invalid null value for counter increment/decrement");
+            uint64_t d = 0;
+            for (int k = 0; k < 8; k++)
+                d = d << 8 | v.p[k];
+            if (a->op == CQL_ASSIGN_SUB) d = (uint64_t)0 - d;
+            uint8_t *dv = hln_arena_alloc(&r->arena, 8);
+            if (!dv) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+            for (int k = 0; k < 8; k++)
+                dv[k] = (uint8_t)(d >> (56 - 8 * k));
+            cell.val = dv;
+            cell.len = 8;
+            if ((rc = ex_cells_push(r, &cv, &cell)) != 0) return rc;
+            continue;
+        }
         if (a->term) {
             ex_value v;
             if ((rc = ex_bind(r, a->term, col->type, col->name, &v)) != 0) return rc;
@@ -346,7 +376,7 @@ static void dml_read_done(ex_request *r)
         ex_finish(r, 0);
         return;
     }
-    ex_op *op = ex_op_new(r, EX_OP_MUTATE, shard_for_token(st->eng->nshards, m->token));
+    ex_op *op = ex_op_new(r, EX_OP_MUTATE, rt_shard_for_token(st->eng->nshards, m->token));
     if (!op) {
         ex_finish(r, hln_fail(&r->err, HLN_ENOMEM, "out of memory"));
         return;
@@ -366,7 +396,7 @@ static int start_read(ex_request *r)
     if (!rc) rc = build_ck(r, p, p->nck_eq, &ck, &cklen);
     if (rc) return rc;
     int64_t token = hln_murmur3_token(pk, pklen);
-    ex_op *op = ex_op_new(r, EX_OP_READ, shard_for_token(st->eng->nshards, token));
+    ex_op *op = ex_op_new(r, EX_OP_READ, rt_shard_for_token(st->eng->nshards, token));
     if (!op) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
     st_read_cmd *c = &op->read;
     memcpy(c->table_id, p->t->id, 16);
@@ -381,10 +411,25 @@ static int start_read(ex_request *r)
     return 0;
 }
 
+int ex_dml_key(ex_request *r, const uint8_t **pk, uint32_t *pklen)
+{
+    return build_pk(r, ex_st(r)->plan, pk, pklen);
+}
+
+int ex_dml_ck(ex_request *r, const uint8_t **ck, uint32_t *cklen)
+{
+    const ex_plan *p = ex_st(r)->plan;
+    return build_ck(r, p, p->nck_eq, ck, cklen);
+}
+
 void ex_run_dml(ex_request *r)
 {
     ex_state *st = ex_st(r);
     st_mutation *m = NULL;
+    if (st->plan->counter || st->plan->cas != EX_CAS_NONE) {
+        ex_run_cas(r);
+        return;
+    }
     if (st->plan->needs_read) {
         int rc = start_read(r);
         if (rc) ex_finish(r, rc);
@@ -401,7 +446,7 @@ void ex_run_dml(ex_request *r)
         ex_finish(r, 0);
         return;
     }
-    ex_op *op = ex_op_new(r, EX_OP_MUTATE, shard_for_token(st->eng->nshards, m->token));
+    ex_op *op = ex_op_new(r, EX_OP_MUTATE, rt_shard_for_token(st->eng->nshards, m->token));
     if (!op) {
         ex_finish(r, hln_fail(&r->err, HLN_ENOMEM, "out of memory"));
         return;

@@ -229,6 +229,49 @@ ex_state *ex_start(ex_request *r)
 
 /* ---- values ----------------------------------------------------------- */
 
+/* A list literal bound to vector<type, n> (Cassandra's Vectors.Literal). */
+static int bind_vector(ex_request *r, const cql_term *term, const hln_type *t, const char *col,
+                       ex_value *out)
+{
+    if (term->nelems != t->dim)
+        return hln_fail(&r->err, HLN_EINVAL,
+                        "Invalid vector literal for %s of type %s; expected %d elements, but "
+                        "given %d",
+                        col, t->cql_name, t->dim, term->nelems);
+    const hln_type *et = t->params[0];
+    const uint8_t **els = hln_arena_alloc(&r->arena, sizeof *els * (size_t)t->dim);
+    int32_t *lens = hln_arena_alloc(&r->arena, sizeof *lens * (size_t)t->dim);
+    if (!els || !lens) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    for (int i = 0; i < t->dim; i++) {
+        const cql_term *e = term->elems[i];
+        if (e->kind == CQL_TERM_NULL)
+            return hln_fail(&r->err, HLN_EINVAL, "null is not supported inside vectors");
+        ex_value v;
+        int rc = ex_bind(r, e, et, col, &v);
+        if (rc == HLN_EINVAL && e->kind == CQL_TERM_LITERAL)
+            return hln_fail(&r->err, HLN_EINVAL,
+                            "Invalid vector literal for %s: value %s is not of type %s", col,
+                            ex_term_str(&r->arena, e), et->cql_name);
+        if (rc) return rc;
+        if (v.len < 0) return hln_fail(&r->err, HLN_EINVAL, "null is not supported inside vectors");
+        if (et->fixed_len && v.len != et->fixed_len)
+            return hln_fail(&r->err, HLN_EINVAL, "Invalid empty value inside a vector");
+        els[i] = v.p;
+        lens[i] = v.len;
+    }
+    hln_buf b;
+    hln_buf_init(&b);
+    int rc = hln_vector_build(t, els, lens, &b);
+    if (!rc) {
+        out->p = hln_arena_memdup(&r->arena, b.data, b.len);
+        out->len = (int32_t)b.len;
+        if (!out->p) rc = HLN_ENOMEM;
+    }
+    hln_buf_free(&b);
+    if (rc) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    return 0;
+}
+
 /* A collection literal bound to collection type t: every element bound to
  * its element type (nested literals recurse), then serialized, sets and
  * maps sorted and deduplicated (Lists/Sets/Maps.Literal in Cassandra). */
@@ -238,8 +281,13 @@ static int bind_collection(ex_request *r, const cql_term *term, const hln_type *
     const char *what = term->kind == CQL_TERM_LIST  ? "list"
                        : term->kind == CQL_TERM_SET ? "set"
                                                     : "map";
+    if (t && t->kind == HLN_T_VECTOR && term->kind == CQL_TERM_LIST)
+        return bind_vector(r, term, t, col, out);
     bool ok = t && hln_type_is_collection(t);
-    if (ok && term->kind == CQL_TERM_LIST) ok = t->kind == HLN_T_LIST;
+    if (ok && term->kind == CQL_TERM_LIST && t->kind != HLN_T_LIST)
+        return hln_fail(&r->err, HLN_EINVAL,
+                        "Unexpected receiver type '%s'; only list and vector are expected",
+                        t->cql_name);
     if (ok && term->kind == CQL_TERM_SET) ok = t->kind == HLN_T_SET;
     /* {} is an empty map literal that a set accepts too */
     if (ok && term->kind == CQL_TERM_MAP)
@@ -256,15 +304,8 @@ static int bind_collection(ex_request *r, const cql_term *term, const hln_type *
         const cql_term *e = term->elems[i];
         bool key = is_map && i % 2 == 0;
         const hln_type *et = t->params[is_map && !key ? 1 : 0];
-        if (e->kind == CQL_TERM_NULL) {
-            if (t->kind == HLN_T_LIST)
-                return hln_fail(&r->err, HLN_EINVAL, "null is not supported inside collections");
-            return hln_fail(&r->err, HLN_EINVAL,
-                            is_map && key ? "Invalid null map key"
-                            : is_map      ? "null is not supported inside "
-                                            "collections"
-                                          : "Invalid null set element");
-        }
+        if (e->kind == CQL_TERM_NULL)
+            return hln_fail(&r->err, HLN_EINVAL, "null is not supported inside collections");
         ex_value v;
         int rc = ex_bind(r, e, et, col, &v);
         if (rc == HLN_EINVAL && e->kind == CQL_TERM_LITERAL) {
@@ -287,10 +328,7 @@ static int bind_collection(ex_request *r, const cql_term *term, const hln_type *
                                           : "Invalid unset value in "
                                             "collection");
         if (v.len == -1)
-            return hln_fail(&r->err, HLN_EINVAL,
-                            is_map && key          ? "Invalid null map key"
-                            : t->kind == HLN_T_SET ? "Invalid null set element"
-                                                   : "null is not supported inside collections");
+            return hln_fail(&r->err, HLN_EINVAL, "null is not supported inside collections");
         els[i] = v.p;
         lens[i] = v.len;
     }
@@ -310,6 +348,25 @@ static int bind_collection(ex_request *r, const cql_term *term, const hln_type *
     return 0;
 }
 
+/* A bound set or map in canonical form (hln_coll_normalize). */
+static int normalize_bound(ex_request *r, const hln_type *t, ex_value *v)
+{
+    if (v->len == 0) return 0;
+    hln_buf b;
+    hln_buf_init(&b);
+    int rc = hln_coll_normalize(t, v->p, (size_t)v->len, &b);
+    if (!rc && b.err) rc = HLN_ENOMEM;
+    if (!rc) {
+        v->p = hln_arena_memdup(&r->arena, b.data, b.len);
+        v->len = (int32_t)b.len;
+        if (!v->p) rc = HLN_ENOMEM;
+    }
+    hln_buf_free(&b);
+    if (rc == HLN_ENOMEM) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    if (rc) return hln_fail(&r->err, HLN_EINVAL, "Invalid collection value");
+    return 0;
+}
+
 int ex_bind(ex_request *r, const cql_term *term, const hln_type *t, const char *col, ex_value *out)
 {
     ex_state *st = ex_st(r);
@@ -318,6 +375,8 @@ int ex_bind(ex_request *r, const cql_term *term, const hln_type *t, const char *
     case CQL_TERM_SET:
     case CQL_TERM_MAP:
         return bind_collection(r, term, t, col, out);
+    case CQL_TERM_FUNC:
+        return ex_bind_function(r, term, t, col, out);
     case CQL_TERM_NULL:
         out->p = NULL;
         out->len = -1;
@@ -327,7 +386,11 @@ int ex_bind(ex_request *r, const cql_term *term, const hln_type *t, const char *
         if (i < 0 || i >= st->nvals)
             return hln_fail(&r->err, HLN_EINVAL, "Invalid amount of bind variables");
         *out = st->vals[i];
-        if (out->len >= 0) return hln_type_validate(t, out->p, (size_t)out->len, col, &r->err);
+        if (out->len >= 0) {
+            int rc = hln_type_validate(t, out->p, (size_t)out->len, col, &r->err);
+            if (rc || !t || !hln_type_is_collection(t) || t->kind == HLN_T_LIST) return rc;
+            return normalize_bound(r, t, out);
+        }
         if (out->len < -2)
             return hln_fail(&r->err, HLN_EPROTO, "Invalid value length %d", (int)out->len);
         return 0;
@@ -424,13 +487,16 @@ int ex_prepare_statement(ex_request *r, const cql_stmt *stmt, const char *ks, ex
 }
 
 /* Runs the analyzed statement in st->stmt / st->plan: authorises it for the
- * request's role, binds the request's values, hands it to its executor. */
+ * request's role (once for a statement analyzed for this request; for a
+ * prepared plan, by the verdict it remembers while role, schema and auth
+ * store are unchanged: access.c), binds the request's values, hands it to
+ * its executor. */
 static void run_plan(ex_request *r)
 {
     ex_state *st = ex_st(r);
     const ex_params *pa = &r->params;
     const cql_stmt *stmt = st->stmt;
-    int rc = ex_authorize(r, stmt, st->plan); /* access.c: every execution */
+    int rc = ex_authorize_plan(r, st->cplan, stmt, st->plan); /* access.c */
     if (!rc) rc = resolve_values(r, pa->values, pa->nvalues, pa->names);
     if (rc) {
         ex_finish(r, rc);

@@ -33,7 +33,7 @@
 
 #include "common/common.h"
 #include "schema/schema.h"
-#include "server/engine.h"
+#include "exec/node.h"
 #include "types/types.h"
 
 typedef hln_bytes ex_value; /* len -1: null, -2: unset */
@@ -144,6 +144,9 @@ int ex_batchlog_replay(hln_engine *e, hln_error *err);
  * shard's thread, or while it runs nothing (tests). */
 typedef struct ex_plan_cache_stats {
     uint64_t hits, misses, evictions, invalidations;
+    /* authorisations of prepared plans: checked against the auth store, or
+     * answered by the plan's remembered verdict (access.c) */
+    uint64_t auth_checks, auth_reused;
     int entries;
 } ex_plan_cache_stats;
 void ex_plan_cache_stats_get(hln_shard *s, ex_plan_cache_stats *out);

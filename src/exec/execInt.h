@@ -18,7 +18,7 @@
  *     only on r->shard's thread.
  *  2. ex_finish calls r->done exactly once and is the last thing any code
  *     path does with r: after it, the caller may free r from another thread.
- *  3. An ex_op travels origin -> target -> origin by shard_post; while it is
+ *  3. An ex_op travels origin -> target -> origin by rt_post; while it is
  *     away, only the target touches it, and the origin touches nothing the
  *     op points at. Remote ops own an arena for their inputs and outputs,
  *     freed with the request.
@@ -38,6 +38,7 @@ typedef struct ex_restr {
     const cql_term *eq;
     const cql_term *lo, *hi;
     bool lo_incl, hi_incl;
+    const struct cql_relation *in; /* c IN (...) / IN ? (key columns only) */
     /* CONTAINS / CONTAINS KEY relations on the column, always filtered */
     const struct cql_relation *contains[8];
     int ncontains;
@@ -65,6 +66,25 @@ typedef struct ex_assign {
     const cql_term *key;
 } ex_assign;
 
+/* An IF condition of a conditional update (LWT): column op term, or
+ * column[elem] op term, or column IN (in_list) / IN term (a marker). */
+typedef struct ex_cond {
+    int col; /* index in t->cols */
+    cql_op op;
+    const cql_term *term;
+    cql_term *const *in_list;
+    int nin;
+    const cql_term *elem;
+} ex_cond;
+
+/* What a conditional update checks before writing (cas.c). */
+typedef enum ex_cas_kind {
+    EX_CAS_NONE,
+    EX_CAS_NOT_EXISTS, /* INSERT ... IF NOT EXISTS */
+    EX_CAS_EXISTS,     /* UPDATE/DELETE ... IF EXISTS */
+    EX_CAS_CONDS,      /* UPDATE/DELETE ... IF c = v AND ... */
+} ex_cas_kind;
+
 /* A selected expression: a column, a scalar function of one row, or an
  * aggregate over every row of the result. */
 typedef enum ex_sel_kind {
@@ -72,15 +92,30 @@ typedef enum ex_sel_kind {
     EX_SEL_TOKEN,      /* token(partition key) */
     EX_SEL_WRITETIME,  /* writetime(col): the cell's timestamp */
     EX_SEL_TTL,        /* ttl(col): the cell's remaining TTL in seconds */
+    EX_SEL_FUNC,       /* a native scalar function of columns and constants */
+    EX_SEL_ELEM,       /* col[term]: an element of a set or map (args[0].term) */
     EX_SEL_COUNT_ROWS, /* count(*), COUNT(1) */
     EX_SEL_COUNT,      /* count(col): rows where col is not null */
     EX_SEL_MIN,        /* min(col) */
     EX_SEL_MAX,        /* max(col) */
+    EX_SEL_SUM,        /* sum(col), numeric columns */
+    EX_SEL_AVG,        /* avg(col), numeric columns */
 } ex_sel_kind;
+
+/* An argument of a function selector: a column, or a constant term bound
+ * to the function's argument type. */
+typedef struct ex_selarg {
+    int col; /* index in t->cols, or -1 */
+    const cql_term *term;
+    const hln_type *type; /* what the argument is bound/checked as */
+} ex_selarg;
 
 typedef struct ex_sel {
     ex_sel_kind kind;
-    int col; /* index in t->cols; -1 for TOKEN and COUNT_ROWS */
+    int col;                /* index in t->cols; -1 for TOKEN and COUNT_ROWS */
+    const struct ex_fn *fn; /* EX_SEL_FUNC */
+    ex_selarg *args;
+    int nargs;
 } ex_sel;
 
 typedef struct ex_plan {
@@ -101,6 +136,12 @@ typedef struct ex_plan {
     const cql_term **pk;
     const cql_term **ck; /* t->nck entries; ck[0..nck_eq-1] set */
     int nck_eq;
+    /* SELECT: IN relations replacing the equality of a partition key column
+       (pk_in, t->npk entries) or of a clustering prefix column (ck_in,
+       t->nck entries); NULL where the column is restricted by = */
+    const cql_relation **pk_in, **ck_in;
+    bool pk_has_in;
+    bool ordered; /* ORDER BY given */
     /* SELECT: slice on clustering column nck_eq, if any */
     const cql_term *lo, *hi;
     bool lo_incl, hi_incl;
@@ -115,6 +156,13 @@ typedef struct ex_plan {
     /* some assignment needs the row's current cells first (list element by
        index, list removal: Cassandra's "read before write") */
     bool needs_read;
+    /* a counter table: UPDATE's counter cells carry deltas, applied by a
+       read-modify-write on the owning shard (cas.c) */
+    bool counter;
+    /* a conditional update (LWT), applied by the same read-modify-write */
+    ex_cas_kind cas;
+    ex_cond *conds;
+    int nconds;
     /* DELETE: EX_DEL_RANGE deletes the rows of the clustering prefix
        ck[0..nck_eq) and, when lo/hi are set, of the slice on the next
        column (a range tombstone) */
@@ -142,9 +190,25 @@ typedef struct ex_plan {
     int nchildren;
 } ex_plan;
 
+/* An authorisation verdict remembered by a prepared plan (access.c): the
+ * result of ex_authorize for one role (and, for BEGIN BATCH, the request's
+ * keyspace, which unqualified tables resolve against), valid while the
+ * schema snapshot and the auth store's version (auth_version) are those it
+ * was computed under. */
+typedef struct ex_verdict {
+    char *key; /* role NUL keyspace, hln_malloc'ed; NULL: free slot */
+    size_t keylen;
+    uint8_t schema_version[16];
+    uint64_t auth_version;
+    int rc;    /* 0 or HLN_EUNAUTHORIZED */
+    char *msg; /* the denial's exact message, hln_malloc'ed; NULL when allowed */
+} ex_verdict;
+enum { EX_VERDICTS = 4 };
+
 /* A prepared statement analyzed once for a schema snapshot (plancache.c):
  * text, keyspace, syntax tree and plan all in `arena`, which lives as long
- * as the last reference. Read-only once built. */
+ * as the last reference. Read-only once built, except `verdicts`, which
+ * only the owning shard's thread touches. */
 typedef struct ex_cached_plan {
     _Atomic int refs;
     hln_arena arena;
@@ -154,6 +218,8 @@ typedef struct ex_cached_plan {
     const char *ks; /* arena, NULL when none */
     const cql_stmt *stmt;
     const ex_plan *plan;
+    ex_verdict verdicts[EX_VERDICTS]; /* access.c: ex_authorize_plan */
+    int next_verdict;                 /* round-robin replacement */
 } ex_cached_plan;
 
 /* The entry of id valid for snapshot `schema`, with a reference the caller
@@ -166,6 +232,9 @@ void ex_plan_cache_put(hln_shard *s, const uint8_t id[16], ex_cached_plan *cp);
 void ex_cached_plan_unref(ex_cached_plan *cp);
 /* Drops every entry of the shard's cache (the shard has stopped). */
 void ex_plan_cache_free(hln_shard *s);
+/* Counts an authorisation of a cached plan: computed, or a remembered
+ * verdict reused (ex_plan_cache_stats). Shard thread only. */
+void ex_plan_cache_count_auth(hln_shard *s, bool reused);
 
 /* ---- coordinator ------------------------------------------------------ */
 
@@ -175,11 +244,12 @@ typedef enum ex_op_kind {
     EX_OP_READ,
     EX_OP_SCAN,
     EX_OP_DROP,
+    EX_OP_CAS, /* read the row, check, maybe apply (cas.c): atomic on the target */
     EX_OP_TRUNCATE /* st_truncate_table(table_id) */
 } ex_op_kind;
 
 typedef struct ex_op {
-    hln_msg msg; /* first member: the message is the op */
+    rt_msg msg; /* first member: the message is the op */
     ex_request *r;
     hln_shard *origin;
     int target;
@@ -194,6 +264,7 @@ typedef struct ex_op {
     st_read_cmd read;
     st_scan_cmd scan;
     uint8_t table_id[16];
+    struct ex_cas_op *cas; /* EX_OP_CAS: conditions in, verdict out */
     /* outputs */
     st_partition *parts;
     int rc;
@@ -311,8 +382,41 @@ int ex_collection_assign(ex_request *r, const ex_assign *a, const hln_column *co
                          const st_row *cur, int64_t ts, int32_t ttl, int64_t now_sec, ex_cells *cv);
 /* The serialized value of multi-cell column col from its n live cells (a
  * run of a merged row, in path order); len -1 when n is 0. */
-int ex_collection_value(ex_request *r, const hln_column *col, const st_cell *cells, uint32_t n,
-                        ex_value *out);
+int ex_collection_value(hln_arena *a, hln_error *err, const hln_column *col, const st_cell *cells,
+                        uint32_t n, ex_value *out);
+
+/* ---- functions.c: native scalar functions -------------------------------- */
+
+typedef struct ex_fn {
+    const char *name; /* lower case, without the "system." keyspace */
+    int nargs;
+    hln_type_kind args[2]; /* HLN_T_VECTOR: a vector<float, n> of the other argument's n */
+    hln_type_kind ret;
+    int (*eval)(ex_request *r, const ex_value *args, ex_value *out);
+    bool check_result; /* blobAs<type>: the bytes must be a valid <type> */
+} ex_fn;
+
+/* The overloads of a function name (case-insensitive), at most max. */
+int ex_fn_candidates(const char *name, const ex_fn **out, int max);
+/* Binds a function-call term: picks the overload its arguments fit,
+ * binds them, calls it, and checks the result fits receiver type t (NULL:
+ * any). Errors in Cassandra's words. */
+int ex_bind_function(ex_request *r, const cql_term *term, const hln_type *t, const char *col,
+                     ex_value *out);
+/* Calls f (arguments already bound to its argument types). */
+int ex_fn_call(ex_request *r, const ex_fn *f, const ex_value *args, ex_value *out);
+
+/* ---- cas.c: counters and conditional updates --------------------------- */
+
+/* The target-side half of EX_OP_CAS: reads op->read, evaluates op->cas
+ * against the current row, and when it holds applies m (counter deltas
+ * added to the current values first). Runs on the owning shard's thread,
+ * so nothing else touches the partition in between. */
+int ex_cas_exec(ex_op *op, st_engine *s, hln_arena *a, const st_mutation *m);
+/* Copies op->cas into the op's arena (remote ops, coord.c invariant 1). */
+int ex_cas_pack(ex_op *op);
+/* Runs a counter update or a conditional INSERT/UPDATE/DELETE. */
+void ex_run_cas(ex_request *r);
 
 /* ---- executors -------------------------------------------------------- */
 
@@ -329,6 +433,11 @@ void ex_run_access(ex_request *r);
  * when authorization is off or the request has no role). Unauthorized
  * errors carry Cassandra's wording. */
 int ex_authorize(ex_request *r, const cql_stmt *stmt, const ex_plan *p);
+/* ex_authorize for a prepared plan cp (NULL: no plan to remember it in,
+ * plain ex_authorize): reuses the verdict cp remembers for the request's
+ * role while neither the schema snapshot nor the auth store changed since,
+ * else checks and remembers the result. Same codes and messages. */
+int ex_authorize_plan(ex_request *r, ex_cached_plan *cp, const cql_stmt *stmt, const ex_plan *p);
 /* After a successful schema change: grants the creator of a keyspace or
  * table its permissions, and forgets the grants on what was dropped. */
 void ex_access_schema_changed(ex_request *r);
@@ -353,5 +462,9 @@ int ex_dml_build(ex_request *r, st_mutation **out);
 /* The same, for a plan whose needs_read is set: cur is the row's current
  * state (live cells; NULL when the row does not exist). */
 int ex_dml_build_with(ex_request *r, const st_row *cur, st_mutation **out);
+/* The serialized partition key and the clustering key (the plan's equality
+ * prefix) of the plan in st->plan with st->vals; r->arena memory. */
+int ex_dml_key(ex_request *r, const uint8_t **pk, uint32_t *pklen);
+int ex_dml_ck(ex_request *r, const uint8_t **ck, uint32_t *cklen);
 
 #endif

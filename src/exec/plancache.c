@@ -25,8 +25,11 @@
  * Per execution versus cached: the plan holds terms (literal text or marker
  * index), never values (analyze.c, invariant 4). Values, limits, filter
  * values, timestamps and mutations are bound into the request's arena by
- * the executors; the plan is const to them. Authorisation (access.c) runs
- * on every execution for the request's role, with or without a hit.
+ * the executors; the plan is const to them. Authorisation (access.c,
+ * ex_authorize_plan) is remembered in the entry per role: a verdict is
+ * reused while the schema snapshot and the auth store's version are the
+ * ones it was computed under, so GRANT, REVOKE, role changes and DDL all
+ * make the next execution check again.
  *
  * Lifetime: an entry is reference-counted (atomic: a request may be freed
  * on another thread than its shard's). The cache holds one reference, each
@@ -69,6 +72,10 @@ void ex_cached_plan_unref(ex_cached_plan *cp)
     if (!cp) return;
     if (atomic_fetch_sub(&cp->refs, 1) != 1) return;
     if (cp->schema) schema_release(cp->schema);
+    for (int i = 0; i < EX_VERDICTS; i++) {
+        hln_free(cp->verdicts[i].key);
+        hln_free(cp->verdicts[i].msg);
+    }
     hln_arena_free(&cp->arena);
     hln_free(cp);
 }
@@ -195,6 +202,16 @@ void ex_plan_cache_stats_get(hln_shard *s, ex_plan_cache_stats *out)
     if (!c) return;
     *out = c->stats;
     out->entries = c->n;
+}
+
+void ex_plan_cache_count_auth(hln_shard *s, bool reused)
+{
+    pc_cache *c = s->plans;
+    if (!c) return; /* caching disabled: nothing to report to */
+    if (reused)
+        c->stats.auth_reused++;
+    else
+        c->stats.auth_checks++;
 }
 
 void ex_plan_cache_free(hln_shard *s)

@@ -8,7 +8,7 @@
  *    equality prefix and at most one range on the next column.
  *  - Range query (no partition key, part of it with ALLOW FILTERING, or a
  *    token(pk) range): st_scan of the token range (lo, hi], shard after
- *    shard. Shards own contiguous token ranges in order (engine.h), so
+ *    shard. Shards own contiguous token ranges in order (runtime.h), so
  *    reading them in order is token order, as Cassandra returns rows.
  *  - Virtual (system) tables: rows generated from the schema snapshot and
  *    node state (schema_virtual_rows), never storage.
@@ -72,6 +72,8 @@
  *  3. The cursor only moves forward in (token, pk, ck) order (backward in
  *     ck for reversed reads), so a query terminates.
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "exec/execInt.h"
@@ -86,7 +88,24 @@ typedef struct agg {
     int64_t count;
     ex_value v;
     bool set;
+    int64_t isum; /* sum/avg of integers (wrapping as Cassandra's long arithmetic) */
+    double dsum;  /* sum/avg of float and double */
+    int64_t n;    /* avg: the values counted */
 } agg;
+
+/* One partition of a lookup, and one clustering slice of it: IN on key
+ * columns makes several of each (the cartesian product of the values). */
+typedef struct sel_key {
+    const uint8_t *pk;
+    uint32_t pklen;
+    int64_t token;
+} sel_key;
+
+typedef struct sel_slice {
+    st_bound start, end;
+    const uint8_t *prefix; /* the equality/IN prefix every row of it starts with */
+    uint32_t plen;
+} sel_slice;
 
 typedef struct sel {
     ex_request *r;
@@ -95,7 +114,12 @@ typedef struct sel {
     int32_t limit, pp_limit; /* bound values; 0: none */
     int32_t eff_pp;          /* rows per partition: pp_limit, or 1 with DISTINCT */
     int64_t now_sec;
-    /* partition lookup */
+    /* partition lookup: keys in (token, pk) order, slices in read order; the
+       current pair (ki, si) is copied into pk/token/start/end */
+    sel_key *keys;
+    int nkeys, ki;
+    sel_slice *slices;
+    int nslices, si;
     const uint8_t *pk;
     uint32_t pklen;
     int64_t token;
@@ -168,66 +192,229 @@ static const uint8_t *arena_bytes(ex_request *r, const hln_buf *b)
 }
 
 /* Partition key, token and slice bounds of a partition lookup. */
+/* The values one key column takes: its equality, or its IN list (a
+ * literal list, or one marker bound to a list). Arena memory. */
+static int key_values(ex_request *r, const cql_term *eq, const cql_relation *in,
+                      const hln_column *col, ex_value **out, int *n)
+{
+    if (!in) {
+        *out = hln_arena_alloc(&r->arena, sizeof **out);
+        if (!*out) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+        *n = 1;
+        return bind_cond(r, eq, col, *out);
+    }
+    if (in->in_list) {
+        *n = in->nin;
+        *out = hln_arena_alloc(&r->arena, sizeof **out * (size_t)(in->nin ? in->nin : 1));
+        if (!*out) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+        for (int i = 0; i < in->nin; i++) {
+            int rc = bind_cond(r, in->in_list[i], col, &(*out)[i]);
+            if (rc) return rc;
+        }
+        return 0;
+    }
+    const hln_type *lt = hln_type_collection(HLN_T_LIST, &col->type, true);
+    if (!lt) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    ex_value lv;
+    int rc = ex_bind(r, in->term, lt, col->name, &lv);
+    if (rc) return rc;
+    if (lv.len == -1) return hln_fail(&r->err, HLN_EINVAL, "Invalid null value for IN restriction");
+    if (lv.len == -2)
+        return hln_fail(&r->err, HLN_EINVAL, "Invalid unset value for column %s", col->name);
+    hln_rd rd;
+    uint32_t cnt;
+    if (hln_coll_begin(&rd, lv.p, (size_t)lv.len, &cnt))
+        return hln_fail(&r->err, HLN_EINVAL, "Invalid list value for IN restriction");
+    *out = hln_arena_alloc(&r->arena, sizeof **out * (cnt ? cnt : 1));
+    if (!*out) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    for (uint32_t i = 0; i < cnt; i++) {
+        if (hln_coll_next(&rd, &(*out)[i].p, &(*out)[i].len) || (*out)[i].len < 0)
+            return hln_fail(&r->err, HLN_EINVAL, "Invalid null value for IN restriction");
+    }
+    *n = (int)cnt;
+    return 0;
+}
+
+#define MAX_CARTESIAN 65536
+
+static int cmp_key(const void *pa, const void *pb)
+{
+    const sel_key *a = pa, *b = pb;
+    if (a->token != b->token) return a->token < b->token ? -1 : 1;
+    uint32_t m = a->pklen < b->pklen ? a->pklen : b->pklen;
+    int c = memcmp(a->pk, b->pk, m);
+    return c ? c : (a->pklen > b->pklen) - (a->pklen < b->pklen);
+}
+
+static int cmp_slice(const void *pa, const void *pb)
+{
+    const sel_slice *a = pa, *b = pb;
+    uint32_t m = a->plen < b->plen ? a->plen : b->plen;
+    int c = m ? memcmp(a->prefix, b->prefix, m) : 0;
+    return c ? c : (a->plen > b->plen) - (a->plen < b->plen);
+}
+
+/* Loads the (ki, si) pair into the fields issue() reads. */
+static void load_pos(sel *s)
+{
+    const sel_key *k = &s->keys[s->ki];
+    s->pk = k->pk;
+    s->pklen = k->pklen;
+    s->token = k->token;
+    s->start = s->slices[s->si].start;
+    s->end = s->slices[s->si].end;
+}
+
+/* Moves to the next (key, slice) pair: the next slice of this partition,
+ * or the first of the next partition (directly when the partition is done
+ * for PER PARTITION LIMIT). False when none is left. */
+static bool next_pos(sel *s, bool part_full)
+{
+    if (!part_full && s->si + 1 < s->nslices) {
+        s->si++;
+    } else {
+        if (s->ki + 1 >= s->nkeys) return false;
+        s->ki++;
+        s->si = 0;
+        s->in_part = 0;
+        s->have_part = false;
+    }
+    load_pos(s);
+    s->cstate = C_START;
+    return true;
+}
+
 static int bind_lookup(sel *s)
 {
     ex_request *r = s->r;
     const ex_plan *p = s->p;
     const hln_table *t = s->t;
-    const uint8_t *vals[64];
-    size_t lens[64];
-    if (t->npk > 64) return hln_fail(&r->err, HLN_EUNSUPPORTED, "too many partition key columns");
-    for (int i = 0; i < t->npk; i++) {
-        ex_value v;
-        int rc = bind_cond(r, p->pk[i], &t->cols[i], &v);
-        if (rc) return rc;
-        vals[i] = v.p;
-        lens[i] = (size_t)v.len;
+    if (t->npk > 64 || t->nck > 64)
+        return hln_fail(&r->err, HLN_EUNSUPPORTED, "too many key columns");
+    ex_value *vals[64];
+    int nv[64];
+    size_t combos = 1;
+    int rc = 0;
+    for (int i = 0; i < t->npk && !rc; i++) {
+        rc = key_values(r, p->pk[i], p->pk_in ? p->pk_in[i] : NULL, &t->cols[i], &vals[i], &nv[i]);
+        if (!rc) combos *= (size_t)nv[i];
+        if (combos > MAX_CARTESIAN)
+            rc = hln_fail(&r->err, HLN_EINVAL, "IN restrictions select more than %d partitions",
+                          MAX_CARTESIAN);
     }
+    if (rc) return rc;
+    s->keys = hln_arena_alloc(&r->arena, sizeof *s->keys * (combos ? combos : 1));
+    if (!s->keys) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
     hln_buf b;
     hln_buf_init(&b);
-    hln_pk_compose(vals, lens, t->npk, &b);
-    int rc = 0;
-    if (b.len == 0) rc = hln_fail(&r->err, HLN_EINVAL, "Key may not be empty");
-    s->pk = arena_bytes(r, &b);
-    s->pklen = (uint32_t)b.len;
-    s->token = hln_murmur3_token(b.data, b.len);
-    hln_buf_reset(&b);
+    for (size_t c = 0; c < combos && !rc; c++) {
+        const uint8_t *kv[64];
+        size_t kl[64];
+        size_t rest = c;
+        for (int i = t->npk - 1; i >= 0; i--) {
+            const ex_value *v = &vals[i][rest % (size_t)nv[i]];
+            rest /= (size_t)nv[i];
+            kv[i] = v->p;
+            kl[i] = (size_t)v->len;
+        }
+        hln_buf_reset(&b);
+        hln_pk_compose(kv, kl, t->npk, &b);
+        if (b.len == 0) rc = hln_fail(&r->err, HLN_EINVAL, "Key may not be empty");
+        sel_key *k = &s->keys[s->nkeys++];
+        k->pk = arena_bytes(r, &b);
+        k->pklen = (uint32_t)b.len;
+        k->token = hln_murmur3_token(b.data, b.len);
+        if (!rc && !k->pk) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    }
+    if (!rc && s->nkeys > 1) { /* token order, without duplicates, as Cassandra */
+        qsort(s->keys, (size_t)s->nkeys, sizeof *s->keys, cmp_key);
+        int w = 1;
+        for (int i = 1; i < s->nkeys; i++)
+            if (cmp_key(&s->keys[i], &s->keys[w - 1]) != 0) s->keys[w++] = s->keys[i];
+        s->nkeys = w;
+    }
 
-    /* equality prefix */
+    /* clustering prefixes (equality and IN), then the slice on the next column */
+    combos = 1;
     for (int pos = 0; pos < p->nck_eq && !rc; pos++) {
         const hln_column *col = &t->cols[t->npk + pos];
-        ex_value v;
-        rc = bind_cond(r, p->ck[pos], col, &v);
-        if (!rc) rc = put_comp(r, col, &v, &b);
+        rc = key_values(r, p->ck[pos], p->ck_in ? p->ck_in[pos] : NULL, col, &vals[pos], &nv[pos]);
+        if (!rc) combos *= (size_t)nv[pos];
+        if (combos > MAX_CARTESIAN)
+            rc = hln_fail(&r->err, HLN_EINVAL, "IN restrictions select more than %d rows",
+                          MAX_CARTESIAN);
     }
-    const uint8_t *prefix = rc ? NULL : arena_bytes(r, &b);
-    uint32_t plen = (uint32_t)b.len;
-    st_bound whole = {prefix, plen, true};
-    s->start = s->end = whole;
-    if (!rc && p->nck_eq < t->nck && (p->lo || p->hi)) {
-        const hln_column *col = &t->cols[t->npk + p->nck_eq];
-        st_bound lo = whole, hi = whole;
-        if (p->lo) {
-            ex_value v;
-            rc = bind_cond(r, p->lo, col, &v);
-            if (!rc) rc = put_comp(r, col, &v, &b);
-            lo = (st_bound){arena_bytes(r, &b), (uint32_t)b.len, p->lo_incl};
-            hln_buf_reset(&b);
-            hln_buf_put(&b, prefix, plen);
-        }
-        if (!rc && p->hi) {
-            ex_value v;
-            rc = bind_cond(r, p->hi, col, &v);
-            if (!rc) rc = put_comp(r, col, &v, &b);
-            hi = (st_bound){arena_bytes(r, &b), (uint32_t)b.len, p->hi_incl};
-        }
-        s->start = col->desc ? hi : lo;
-        s->end = col->desc ? lo : hi;
+    if (!rc) {
+        s->slices = hln_arena_alloc(&r->arena, sizeof *s->slices * (combos ? combos : 1));
+        if (!s->slices) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
     }
-    if (!rc && (b.err || !s->pk || !s->start.key || !s->end.key))
-        rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    for (size_t c = 0; c < combos && !rc; c++) {
+        size_t rest = c;
+        int idx[64];
+        for (int pos = p->nck_eq - 1; pos >= 0; pos--) {
+            idx[pos] = (int)(rest % (size_t)nv[pos]);
+            rest /= (size_t)nv[pos];
+        }
+        hln_buf_reset(&b);
+        for (int pos = 0; pos < p->nck_eq && !rc; pos++)
+            rc = put_comp(r, &t->cols[t->npk + pos], &vals[pos][idx[pos]], &b);
+        if (rc) break;
+        sel_slice *sl = &s->slices[s->nslices++];
+        sl->prefix = arena_bytes(r, &b);
+        sl->plen = (uint32_t)b.len;
+        if (!sl->prefix) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    }
+    if (!rc && s->nslices > 1) { /* clustering order, without duplicates */
+        qsort(s->slices, (size_t)s->nslices, sizeof *s->slices, cmp_slice);
+        int w = 1;
+        for (int i = 1; i < s->nslices; i++)
+            if (cmp_slice(&s->slices[i], &s->slices[w - 1]) != 0) s->slices[w++] = s->slices[i];
+        s->nslices = w;
+        if (p->reversed)
+            for (int a = 0, z = s->nslices - 1; a < z; a++, z--) {
+                sel_slice tmp = s->slices[a];
+                s->slices[a] = s->slices[z];
+                s->slices[z] = tmp;
+            }
+    }
+    for (int i = 0; i < s->nslices && !rc; i++) {
+        sel_slice *sl = &s->slices[i];
+        st_bound whole = {sl->prefix, sl->plen, true};
+        sl->start = sl->end = whole;
+        if (p->nck_eq < t->nck && (p->lo || p->hi)) {
+            const hln_column *col = &t->cols[t->npk + p->nck_eq];
+            st_bound lo = whole, hi = whole;
+            if (p->lo) {
+                ex_value v;
+                hln_buf_reset(&b);
+                hln_buf_put(&b, sl->prefix, sl->plen);
+                rc = bind_cond(r, p->lo, col, &v);
+                if (!rc) rc = put_comp(r, col, &v, &b);
+                lo = (st_bound){arena_bytes(r, &b), (uint32_t)b.len, p->lo_incl};
+            }
+            if (!rc && p->hi) {
+                ex_value v;
+                hln_buf_reset(&b);
+                hln_buf_put(&b, sl->prefix, sl->plen);
+                rc = bind_cond(r, p->hi, col, &v);
+                if (!rc) rc = put_comp(r, col, &v, &b);
+                hi = (st_bound){arena_bytes(r, &b), (uint32_t)b.len, p->hi_incl};
+            }
+            sl->start = col->desc ? hi : lo;
+            sl->end = col->desc ? lo : hi;
+            if (!rc && (!sl->start.key || !sl->end.key))
+                rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+        }
+    }
+    if (!rc && b.err) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
     hln_buf_free(&b);
-    return rc;
+    if (rc) return rc;
+    if (s->nkeys == 0 || s->nslices == 0) {
+        s->cstate = C_DONE; /* IN (): nothing to read */
+        return 0;
+    }
+    load_pos(s);
+    return 0;
 }
 
 static int bind_limits(sel *s)
@@ -452,7 +639,7 @@ static int get(rowctx *c, int ci, ex_value *out)
         if (hln_type_is_multicell(col->type)) {
             uint32_t n;
             const st_cell *first = find_cells(c->row, col->id, &n);
-            return ex_collection_value(c->r, col, first, first ? n : 0, out);
+            return ex_collection_value(&c->r->arena, &c->r->err, col, first, first ? n : 0, out);
         }
         const st_cell *cell = find_cell(c->row, col->id);
         static const uint8_t empty[1];
@@ -532,6 +719,47 @@ static int sel_value(rowctx *c, const ex_sel *x, ex_value *out)
         int64_t tok;
         if ((rc = row_token(c, &tok)) != 0) return rc;
         return mk_int(c->r, tok, 8, out);
+    }
+    case EX_SEL_ELEM: {
+        ex_value whole, key;
+        if ((rc = get(c, x->col, &whole)) != 0) return rc;
+        char kname[300];
+        snprintf(kname, sizeof kname, "%s(%s)",
+                 c->t->cols[x->col].type->kind == HLN_T_MAP ? "key" : "value",
+                 c->t->cols[x->col].name);
+        if ((rc = ex_bind(c->r, x->args[0].term, x->args[0].type, kname, &key)) != 0) return rc;
+        *out = (ex_value){NULL, -1};
+        if (whole.len <= 0 || key.len < 0) return 0;
+        const hln_type *t = c->t->cols[x->col].type;
+        bool is_map = t->kind == HLN_T_MAP;
+        hln_rd rd;
+        uint32_t n;
+        if (hln_coll_begin(&rd, whole.p, (size_t)whole.len, &n)) return 0;
+        for (uint32_t i = 0; i < n; i++) {
+            const uint8_t *k, *v = NULL;
+            int32_t kl, vl = -1;
+            if (hln_coll_next(&rd, &k, &kl)) return 0;
+            if (is_map && hln_coll_next(&rd, &v, &vl)) return 0;
+            if (kl >= 0 &&
+                hln_type_compare(t->params[0], k, (size_t)kl, key.p, (size_t)key.len) == 0) {
+                *out = is_map ? (ex_value){v, vl} : (ex_value){k, kl};
+                return 0;
+            }
+        }
+        return 0;
+    }
+    case EX_SEL_FUNC: {
+        ex_value args[2];
+        for (int i = 0; i < x->nargs && i < 2; i++) {
+            const ex_selarg *a = &x->args[i];
+            if (a->col >= 0)
+                rc = get(c, a->col, &args[i]);
+            else
+                rc = ex_bind(c->r, a->term, a->type, x->fn->name, &args[i]);
+            if (rc) return rc;
+            if (args[i].len == -2) args[i] = (ex_value){NULL, -1};
+        }
+        return ex_fn_call(c->r, x->fn, args, out);
     }
     case EX_SEL_WRITETIME:
     case EX_SEL_TTL: {
@@ -675,6 +903,30 @@ static int aggregate(sel *s, rowctx *c)
             a->set = true;
             break;
         }
+        case EX_SEL_SUM:
+        case EX_SEL_AVG: {
+            if ((rc = get(c, x->col, &v)) != 0) return rc;
+            if (v.len <= 0) break;
+            hln_type_kind k = p->t->cols[x->col].type->kind;
+            uint64_t u = 0;
+            for (int32_t b = 0; b < v.len && b < 8; b++)
+                u = u << 8 | v.p[b];
+            if (k == HLN_T_FLOAT && v.len == 4) {
+                uint32_t bits = (uint32_t)u;
+                float fl;
+                memcpy(&fl, &bits, 4);
+                a->dsum += fl;
+            } else if (k == HLN_T_DOUBLE && v.len == 8) {
+                double d;
+                memcpy(&d, &u, 8);
+                a->dsum += d;
+            } else {
+                if (v.len < 8 && (v.p[0] & 0x80)) u |= UINT64_MAX << (8 * v.len);
+                a->isum = (int64_t)((uint64_t)a->isum + u);
+            }
+            a->n++;
+            break;
+        }
         default: /* a plain selector in an aggregate query: the first row's value */
             if (!s->agg_first && (rc = sel_value(c, x, &a->v)) != 0) return rc;
             break;
@@ -792,12 +1044,29 @@ static int resume(ex_request *r, sel *s)
     s->cck = ck;
     s->ccklen = (uint32_t)cklen;
     if (s->p->pk_lookup) {
-        if (token != s->token || pklen != s->pklen || memcmp(pk, s->pk, pklen)) return bad_state(r);
-        s->cstate = has_ck ? C_IN : C_DONE;
+        /* the key of the last row, then the slice it was in */
+        sel_key last = {pk, (uint32_t)pklen, token};
+        int ki = 0;
+        while (ki < s->nkeys && cmp_key(&s->keys[ki], &last) != 0)
+            ki++;
+        if (ki == s->nkeys) return bad_state(r);
+        s->ki = ki;
+        s->si = 0;
+        if (!has_ck) {
+            s->si = s->nslices - 1;
+            if (!next_pos(s, true)) s->cstate = C_DONE;
+            return 0;
+        }
+        while (s->si < s->nslices && !(s->slices[s->si].plen <= cklen &&
+                                       !memcmp(s->slices[s->si].prefix, ck, s->slices[s->si].plen)))
+            s->si++;
+        if (s->si == s->nslices) return bad_state(r);
+        load_pos(s);
+        s->cstate = C_IN;
     } else {
         if (token <= s->lo || token > s->hi) return bad_state(r);
         s->cstate = has_ck ? C_IN : C_AFTER;
-        s->shard = shard_for_token(ex_st(r)->eng->nshards, token);
+        s->shard = rt_shard_for_token(ex_st(r)->eng->nshards, token);
     }
     return 0;
 }
@@ -840,6 +1109,32 @@ static int make_state(ex_request *r, sel *s)
 
 /* ---- results -------------------------------------------------------------- */
 
+/* sum/avg results in the column's type (Cassandra: an empty input gives 0;
+ * integer averages truncate; integer sums wrap to the type's width). */
+static int sum_value(ex_request *r, const hln_type *t, const agg *a, bool avg, ex_value *out)
+{
+    int bytes = t->kind == HLN_T_TINYINT    ? 1
+                : t->kind == HLN_T_SMALLINT ? 2
+                : t->kind == HLN_T_INT      ? 4
+                                            : 8;
+    if (t->kind == HLN_T_FLOAT || t->kind == HLN_T_DOUBLE) {
+        double d = avg ? (a->n ? a->dsum / (double)a->n : 0) : a->dsum;
+        uint64_t bits;
+        if (t->kind == HLN_T_FLOAT) {
+            float f = (float)d;
+            uint32_t b32;
+            memcpy(&b32, &f, 4);
+            bits = b32;
+            bytes = 4;
+        } else {
+            memcpy(&bits, &d, 8);
+        }
+        return mk_int(r, (int64_t)bits, bytes, out);
+    }
+    int64_t v = avg ? (a->n ? a->isum / a->n : 0) : a->isum;
+    return mk_int(r, v, bytes, out);
+}
+
 /* Builds the ROWS result (with a paging state when more may follow) and
  * finishes the request. */
 static void finish(ex_request *r, sel *s, bool more)
@@ -860,6 +1155,10 @@ static void finish(ex_request *r, sel *s, bool more)
             case EX_SEL_MIN:
             case EX_SEL_MAX:
                 s->cells[i] = a->set ? a->v : (ex_value){NULL, -1};
+                break;
+            case EX_SEL_SUM:
+            case EX_SEL_AVG:
+                rc = sum_value(r, p->cols[i].type, a, p->sels[i].kind == EX_SEL_AVG, &s->cells[i]);
                 break;
             default:
                 s->cells[i] = s->agg_first ? a->v : (ex_value){NULL, -1};
@@ -965,7 +1264,7 @@ static int issue(ex_request *r, sel *s)
     if (p->pk_lookup || s->cstate == C_IN) {
         bool lookup = p->pk_lookup;
         int64_t token = lookup ? s->token : s->ctoken;
-        ex_op *op = ex_op_new(r, EX_OP_READ, shard_for_token(st->eng->nshards, token));
+        ex_op *op = ex_op_new(r, EX_OP_READ, rt_shard_for_token(st->eng->nshards, token));
         if (!op) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
         st_read_cmd *cmd = &op->read;
         memcpy(cmd->table_id, p->t->id, 16);
@@ -1069,14 +1368,15 @@ static void step_done(ex_request *r)
         if (s->limit_hit)
             more = false;
         else if (p->pk_lookup)
-            more = (!consumed || !exhausted) && !part_done(s);
+            more = ((!consumed || !exhausted) && !part_done(s)) ||
+                   (!part_done(s) && s->si + 1 < s->nslices) || s->ki + 1 < s->nkeys;
         else if (!consumed || !exhausted || s->op_read)
             more = true;
         else
             more = s->shard < s->last_shard;
     } else if (p->pk_lookup) {
         if (exhausted || part_done(s) || !lastr) {
-            done = true;
+            done = !next_pos(s, part_done(s));
         } else {
             s->cstate = C_IN;
             s->cck = lastr->ck;
@@ -1158,6 +1458,16 @@ void ex_run_select(ex_request *r)
     int rc = s->aggs ? 0 : hln_fail(&r->err, HLN_ENOMEM, "out of memory");
     if (!rc) rc = bind_limits(s);
     if (!rc && p->pk_lookup) rc = bind_lookup(s);
+    if (!rc && p->pk_has_in && p->ordered) {
+        if (r->params.page_size > 0)
+            rc = hln_fail(&r->err, HLN_EINVAL,
+                          "Cannot page queries with both ORDER BY and a IN restriction on the "
+                          "partition key; you must either remove the ORDER BY or the IN and sort "
+                          "client side, or disable paging for this query");
+        else if (s->nkeys > 1)
+            rc = hln_fail(&r->err, HLN_EUNSUPPORTED,
+                          "ORDER BY with IN on several partitions is not supported yet");
+    }
     if (!rc && !p->pk_lookup) rc = bind_range(s);
     if (!rc) rc = bind_filters(s);
     if (rc) {
@@ -1191,8 +1501,8 @@ void ex_run_select(ex_request *r)
             return;
         }
         int n = st->eng->nshards;
-        s->last_shard = shard_for_token(n, s->hi);
-        if (!r->params.paging_state || !s->page) s->shard = shard_for_token(n, s->lo + 1);
+        s->last_shard = rt_shard_for_token(n, s->hi);
+        if (!r->params.paging_state || !s->page) s->shard = rt_shard_for_token(n, s->lo + 1);
     }
     step(r);
 }

@@ -831,7 +831,7 @@ static void handle_auth_response(conn *c, const px_header *h, hln_rd *rd)
         uv_read_stop((uv_stream_t *)&c->tcp);
         c->reading = false;
     }
-    int rc = uv_queue_work(&c->ss->shard->loop, &j->w, auth_work, auth_done);
+    int rc = uv_queue_work(c->ss->shard->loop, &j->w, auth_work, auth_done);
     if (rc) {
         c->auth_busy = false;
         auth_job_free(j);
@@ -1170,7 +1170,7 @@ static void set_keepalive(conn *c, int fd)
 
 void conn_sweep_idle(srv_shard *ss, uint64_t timeout_ms)
 {
-    uint64_t now = uv_now(&ss->shard->loop);
+    uint64_t now = uv_now(ss->shard->loop);
     conn *next;
     for (conn *c = ss->conns; c; c = next) {
         next = c->next;
@@ -1193,7 +1193,7 @@ void conn_adopt(srv_shard *ss, int fd)
     c->refs = 1;
     c->max_requests = ss->srv ? ss->srv->eng->cfg.max_requests_per_conn : 128;
     if (c->max_requests < 1) c->max_requests = 1;
-    c->last_active = uv_now(&ss->shard->loop);
+    c->last_active = uv_now(ss->shard->loop);
     ss->live++;
     hln_buf_init(&c->rbuf);
     hln_buf_init(&c->wbuf);
@@ -1213,7 +1213,7 @@ void conn_adopt(srv_shard *ss, int fd)
             return;
         }
     }
-    uv_tcp_init(&ss->shard->loop, &c->tcp);
+    uv_tcp_init(ss->shard->loop, &c->tcp);
     c->tcp.data = c;
     int rc = uv_tcp_open(&c->tcp, fd);
     if (rc) {

@@ -48,12 +48,13 @@ static srv_shard *ss_of(hln_shard *s)
 /* ---- accepting --------------------------------------------------------- */
 
 typedef struct adopt_msg {
-    hln_msg m;
+    rt_msg m;
     int fd;
 } adopt_msg;
 
-static void adopt_fn(hln_shard *s, hln_msg *m)
+static void adopt_fn(rt_shard *rs, rt_msg *m)
 {
+    hln_shard *s = engine_shard(rs);
     adopt_msg *am = (adopt_msg *)m;
     srv_shard *ss = ss_of(s);
     if (!ss || ss->closed)
@@ -96,7 +97,7 @@ static void on_connection(uv_stream_t *listener, int status)
     }
     am->m.fn = adopt_fn;
     am->fd = nfd;
-    shard_post(&e->shards[target], &am->m);
+    engine_post(&e->shards[target], &am->m);
 }
 
 /* ---- per-shard setup and teardown --------------------------------------- */
@@ -123,7 +124,7 @@ static void on_idle_timer(uv_timer_t *t)
 static void listen_on_shard(srv_shard *ss)
 {
     srv *sv = ss->srv;
-    uv_loop_t *loop = &ss->shard->loop;
+    uv_loop_t *loop = ss->shard->loop;
     uv_tcp_init(loop, &ss->listener);
     ss->listener.data = ss;
     char host[INET6_ADDRSTRLEN] = "?";
@@ -157,8 +158,8 @@ static void setup_shard(hln_shard *s, void *ud)
     }
     ss->shard = s;
     ss->srv = sv;
-    uv_prepare_init(&s->loop, &ss->flush_prepare);
-    uv_check_init(&s->loop, &ss->flush_check);
+    uv_prepare_init(s->loop, &ss->flush_prepare);
+    uv_check_init(s->loop, &ss->flush_check);
     ss->flush_prepare.data = ss->flush_check.data = ss;
     uv_prepare_start(&ss->flush_prepare, on_prepare);
     uv_check_start(&ss->flush_check, on_check);
@@ -169,7 +170,7 @@ static void setup_shard(hln_shard *s, void *ud)
     if (idle) {
         /* a connection is closed between timeout and timeout + period */
         uint64_t period = idle / 4 < 10 ? 10 : idle / 4 > 1000 ? 1000 : idle / 4;
-        uv_timer_init(&s->loop, &ss->idle_timer);
+        uv_timer_init(s->loop, &ss->idle_timer);
         ss->idle_timer.data = ss;
         uv_timer_start(&ss->idle_timer, on_idle_timer, period, period);
         uv_unref((uv_handle_t *)&ss->idle_timer);
@@ -210,7 +211,7 @@ int server_start(hln_engine *e, hln_error *err)
     srv *sv = hln_calloc(1, sizeof *sv);
     if (!sv) return hln_fail(err, HLN_ENOMEM, "Out of memory");
     sv->eng = e;
-    int rc = srv_resolve(e->cfg.listen_address, e->cfg.native_transport_port, &sv->addr, err);
+    int rc = engine_resolve(e->cfg.listen_address, e->cfg.native_transport_port, &sv->addr, err);
     /* TLS (client_encryption_options): one context for every shard */
     if (!rc && e->cfg.tls.enabled) rc = tls_ctx_new(&sv->tls, &e->cfg.tls, err);
     if (rc) {
@@ -218,6 +219,9 @@ int server_start(hln_engine *e, hln_error *err)
         return rc;
     }
     e->server = sv;
+    /* so engine_stop closes the network first and frees it last */
+    e->net = (hln_engine_net){
+        .stop = server_stop, .shard_close = srv_shard_close, .destroy = srv_destroy};
     rc = engine_run_on_all(e, setup_shard, sv);
     if (!rc && sv->listen_rc) rc = sv->listen_rc;
     if (!rc)
@@ -262,14 +266,15 @@ void srv_destroy(hln_engine *e)
 /* ---- events --------------------------------------------------------------- */
 
 typedef struct event_msg {
-    hln_msg m;
+    rt_msg m;
     unsigned type; /* EV_* */
     size_t len;
     uint8_t body[];
 } event_msg;
 
-static void event_fn(hln_shard *s, hln_msg *m)
+static void event_fn(rt_shard *rs, rt_msg *m)
 {
+    hln_shard *s = engine_shard(rs);
     event_msg *em = (event_msg *)m;
     srv_shard *ss = ss_of(s);
     if (ss && !ss->closed) conn_push_event(ss, em->type, em->body, em->len);
@@ -288,7 +293,7 @@ static void broadcast(hln_engine *e, unsigned type, hln_buf *body)
             em->type = type;
             em->len = body->len;
             memcpy(em->body, body->data, body->len);
-            shard_post(&e->shards[i], &em->m);
+            engine_post(&e->shards[i], &em->m);
         }
     }
     hln_buf_free(body);

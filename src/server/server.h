@@ -13,7 +13,7 @@
 #ifndef HLN_SERVER_H
 #define HLN_SERVER_H
 
-#include "server/engine.h"
+#include "exec/node.h"
 
 /* Binds e->cfg.listen_address:native_transport_port on shard 0's loop and
  * starts accepting. Returns once listening, or an error (HLN_EIO with

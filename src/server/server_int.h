@@ -1,6 +1,6 @@
 /*
- * server_int.h — private to src/server: the state engine.c, server.c and
- * conn.c share. Nothing outside src/server includes this.
+ * server_int.h — private to src/server: the state server.c and conn.c
+ * share. Nothing outside src/server includes this.
  *
  * Ownership: e->server is an srv (server.c allocates it in server_start,
  * srv_destroy frees it after the shard threads have ended). Each shard's
@@ -12,7 +12,7 @@
 
 #include <sys/socket.h>
 
-#include "server/engine.h"
+#include "exec/node.h"
 #include "server/server.h"
 
 typedef struct conn conn;
@@ -49,7 +49,7 @@ typedef struct srv_shard {
     uint64_t accepted;
 } srv_shard;
 
-/* ---- engine.c -> server ------------------------------------------------ */
+/* ---- engine (exec/node.c, through hln_engine_net) -> server ------------ */
 /* On s's thread: closes the listener and every connection of the shard and
  * the server's loop handles. Idempotent. */
 void srv_shard_close(hln_shard *s);
@@ -77,9 +77,5 @@ void conn_push_event(srv_shard *ss, unsigned type, const uint8_t *body, size_t l
  * connection on every shard. */
 void srv_broadcast_schema_event(hln_engine *e, const char *change, const char *target,
                                 const char *ks, const char *name);
-
-/* ---- shared helpers ---------------------------------------------------- */
-/* Resolves a numeric or host-name address (IPv4 or IPv6) with a port. */
-int srv_resolve(const char *host, int port, struct sockaddr_storage *out, hln_error *err);
 
 #endif

@@ -16,7 +16,7 @@
 #define HLN_TLS_H
 
 #include "common/common.h"
-#include "server/engine.h"
+#include "exec/node.h"
 
 typedef struct tls_ctx tls_ctx;
 typedef struct tls_conn tls_conn;

@@ -14,11 +14,15 @@
  *
  * Why these rules: a compaction must not change what any read returns,
  * whatever else (the memtable, sstables outside the job) holds. Keeping
- * every deletion (partition, range, row, cell tombstones) guarantees it: a
- * deletion still shadows older data elsewhere, and the data the job drops
- * is exactly what a kept deletion or a newer version in the job shadows.
- * Purging tombstones after gc_grace_seconds needs the overlap checks
- * Cassandra does and is not done yet; TTL-expired cells are kept as well.
+ * every deletion (partition, range, row, column deletions, cell
+ * tombstones) guarantees it: a deletion still shadows older data
+ * elsewhere, and the data the job drops is exactly what a kept deletion or
+ * a newer version in the job shadows. Purging tombstones after
+ * gc_grace_seconds needs the overlap checks Cassandra does and is not done
+ * yet. TTL-expired cells and markers are kept as they are, value included:
+ * whether one has expired depends on the reader's clock (st_read_cmd
+ * now_sec), and turning one into a tombstone would change how it
+ * reconciles with an equal-timestamp expiring cell of a later expiry.
  *
  * The log (docs/formats/compaction-log.md) is a small text file,
  * compaction-<output gen>.log in the table directory.

@@ -31,13 +31,16 @@
  * replayed segments can be deleted. Corruption found by replay (a damaged
  * record the crash cannot explain, or a checksummed record that does not
  * decode) fails the open with HLN_ECORRUPT, discarding nothing, unless
- * ignore_replay_errors says to skip it and go on.
+ * ignore_replay_errors says to skip it and go on; a record of a mutation
+ * version newer than this build fails it with HLN_EUNSUPPORTED, naming the
+ * version.
  *
  * Reads: a point read merges the memtable partition and every sstable's
  * partition through row sources (storageInt.h, merge.c), with the
- * partition's deletion and range tombstones gathered from every source; a
- * scan walks the (token, pk) order of the memtable and every sstable index
- * in step, merging each partition the same way.
+ * partition's deletion and range tombstones gathered from every source and
+ * the read's clock (now_sec) for expiry; a scan walks the (token, pk) order
+ * of the memtable and every sstable index in step, merging each partition
+ * the same way.
  *
  * Batches: st_apply_batch logs its mutations as one commitlog record (a
  * batch record, docs/formats/mutation.md) before applying any, and replay
@@ -50,7 +53,9 @@
  *  2. A segment is deleted only after every table dirty in it has been
  *     flushed (sstable renamed and directory fsynced).
  *  3. Tables are kept sorted by id (binary search).
- *  4. TTL is carried (ttl/expires) but not enforced yet.
+ *  4. Expiry is a read-time rule: reads and scans judge cells and markers
+ *     by the command's now_sec (merge.c); nothing on the write, flush or
+ *     compaction path looks at a clock.
  *
  * Errors: st_apply can fail after the commitlog append (out of memory in
  * the memtable, or a failed flush); the mutation is then durable and will
@@ -909,9 +914,16 @@ static int replay_one(void *ud, const uint8_t *body, size_t len, uint64_t seq, c
     hln_rd_init(&rd, body, len);
     st_mutation one, *ms = &one;
     uint32_t nm = 1;
-    int rc = len > 0 && body[0] == 2 ? st_batch_decode(&rd, &e->replay_arena, &ms, &nm)
-                                     : st_mutation_decode(&rd, &e->replay_arena, &one);
+    int rc = len > 0 && st_record_is_batch(body[0])
+                 ? st_batch_decode(&rd, &e->replay_arena, &ms, &nm)
+                 : st_mutation_decode(&rd, &e->replay_arena, &one);
     if (rc == HLN_ENOMEM) return hln_fail(err, rc, "out of memory replaying the commitlog");
+    if (rc == HLN_EUNSUPPORTED && !e->o.ignore_replay_errors)
+        return hln_fail(err, rc,
+                        "%s: the record at offset %" PRIu64 " has mutation format version %u, "
+                        "newer than this build supports (%d); replay stopped, nothing was "
+                        "discarded",
+                        path, off, (unsigned)body[0], ST_BATCH_VERSION);
     if (rc < 0 || hln_rd_left(&rd) != 0) {
         /* the checksum matched, so this is no torn write: as Cassandra, stop
            unless told to ignore replay errors */
@@ -1309,8 +1321,8 @@ int st_read(st_engine *e, const st_read_cmd *cmd, hln_arena *a, st_partition **o
     if (n == 0) return 0;
     st_row *rows;
     uint32_t nrows;
-    int rc =
-        st_merge_rows(srcs, n, pdel, rv.v, rv.n, cmd->reversed, cmd->limit, a, &rows, &nrows, err);
+    int rc = st_merge_rows(srcs, n, pdel, rv.v, rv.n, cmd->reversed, cmd->limit, cmd->now_sec, a,
+                           &rows, &nrows, err);
     if (rc < 0 || nrows == 0) return rc;
     st_partition *part = hln_arena_alloc(a, sizeof(*part));
     if (!part) return hln_fail(err, HLN_ENOMEM, "out of memory reading");
@@ -1349,7 +1361,8 @@ typedef struct scan_out {
 } scan_out;
 
 static int scan_range(st_table *t, const scan_lo *lo, int64_t end_token, uint32_t limit,
-                      uint32_t pp_limit, hln_arena *a, scan_out *so, hln_error *err)
+                      uint32_t pp_limit, int64_t now_sec, hln_arena *a, scan_out *so,
+                      hln_error *err)
 {
     size_t ns = t->nssts;
     size_t *pos = hln_arena_alloc(a, (ns + 1) * sizeof(*pos));
@@ -1423,7 +1436,8 @@ static int scan_range(st_table *t, const scan_lo *lo, int64_t end_token, uint32_
         uint32_t nrows;
         uint32_t want = limit ? limit - so->rows : 0;
         if (pp_limit && (!want || pp_limit < want)) want = pp_limit;
-        int rc = st_merge_rows(srcs, n, pdel, rv.v, rv.n, false, want, a, &rows, &nrows, err);
+        int rc =
+            st_merge_rows(srcs, n, pdel, rv.v, rv.n, false, want, now_sec, a, &rows, &nrows, err);
         if (rc < 0) return rc;
         if (nrows) {
             st_partition *part = hln_arena_alloc(a, sizeof(*part));
@@ -1458,14 +1472,16 @@ int st_scan(st_engine *e, const st_scan_cmd *cmd, hln_arena *a, st_partition **o
     scan_lo lo = {false, cmd->start_token, cmd->after_pk, cmd->after_pklen, cmd->after_pk != NULL};
     int rc;
     if (cmd->start_token < cmd->end_token) {
-        rc = scan_range(t, &lo, cmd->end_token, cmd->limit, cmd->per_partition_limit, a, &so, err);
+        rc = scan_range(t, &lo, cmd->end_token, cmd->limit, cmd->per_partition_limit, cmd->now_sec,
+                        a, &so, err);
     } else {
         /* a wrapping range (start >= end): (start, max] then [min, end] */
-        rc = scan_range(t, &lo, INT64_MAX, cmd->limit, cmd->per_partition_limit, a, &so, err);
+        rc = scan_range(t, &lo, INT64_MAX, cmd->limit, cmd->per_partition_limit, cmd->now_sec, a,
+                        &so, err);
         scan_lo all = {true, 0, NULL, 0, false};
         if (rc == 0 && (!cmd->limit || so.rows < cmd->limit))
-            rc = scan_range(t, &all, cmd->end_token, cmd->limit, cmd->per_partition_limit, a, &so,
-                            err);
+            rc = scan_range(t, &all, cmd->end_token, cmd->limit, cmd->per_partition_limit,
+                            cmd->now_sec, a, &so, err);
     }
     if (rc < 0) return rc;
     *out = so.head;

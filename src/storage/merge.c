@@ -9,14 +9,19 @@
  * The merge: each source yields rows of the slice in the read's direction.
  * At every step the smallest (largest when reversed) clustering key among
  * the sources' heads is taken, the rows of all sources with that key are
- * combined — row marker and row deletion by maximum timestamp, cells column
- * by column by st_cell_supersedes — and then shadowed: with
- * D = max(partition deletion, newest range tombstone covering the row's
- * clustering key, row deletion), the marker is live iff its
- * timestamp > D and a cell is live iff it is not a tombstone and its
- * timestamp > D (storage.h invariant 3). A row with a live marker or a live
- * cell is emitted; the merge stops after `limit` live rows, so a LIMIT query
- * on a huge partition reads only what it returns (plus dead rows between).
+ * combined — row deletion by maximum timestamp, the row marker and cells
+ * by st_cell_supersedes, cell by cell in st_cell_cmp order, (column, path)
+ * against (column, path), a column deletion against the column deletions
+ * of its column — and then shadowed: with D = max(partition deletion,
+ * newest range tombstone covering the row's clustering key, row deletion),
+ * the marker is live iff its timestamp > D and it has not expired, and a
+ * cell is live iff it is not a tombstone, has not expired (0 < expires <=
+ * now_sec is expired) and its timestamp > max(D, its column's newest
+ * column deletion) (storage.h invariant 3). Since a column's deletion sorts
+ * before its cells in every source, the merged walk meets it first. A row
+ * with a live marker or a live cell is emitted; the merge stops after
+ * `limit` live rows, so a LIMIT query on a huge partition reads only what
+ * it returns (plus dead rows between).
  *
  * Invariants:
  *  1. Reconciliation is order independent (storageInt.h invariant 3), so the
@@ -24,8 +29,11 @@
  *     order they are consulted.
  *  2. Output memory is all arena memory: values from sources that are not
  *     "stable" (the memtable, which a later flush frees) are copied.
- *  3. TTL: cells carry ttl/expires and reconcile by them, but expiry is not
- *     enforced yet (an expired cell still reads as live).
+ *  3. Expiry depends on the read's clock only at the very end (is the
+ *     winner live?); reconciliation never looks at the clock, so an
+ *     expired cell still beats and shadows older versions of its cell, as
+ *     a tombstone of its timestamp would, and compaction (which has no
+ *     reader's clock) keeps expired cells unchanged.
  */
 #include <string.h>
 
@@ -91,11 +99,19 @@ int64_t st_rt_cover(const st_range_tomb *rts, uint32_t n, const uint8_t *ck, uin
 
 static bool cell_is_tomb(const st_cell *c)
 {
-    return (c->flags & ST_CELL_TOMBSTONE) != 0;
+    return (c->flags & (ST_CELL_TOMBSTONE | ST_CELL_COLDEL)) != 0;
 }
 static bool cell_is_expiring(const st_cell *c)
 {
     return c->ttl != 0 || c->expires != 0;
+}
+
+int st_cell_cmp(const st_cell *a, const st_cell *b)
+{
+    if (a->col_id != b->col_id) return a->col_id < b->col_id ? -1 : 1;
+    bool ad = st_cell_is_coldel(a), bd = st_cell_is_coldel(b);
+    if (ad || bd) return ad == bd ? 0 : ad ? -1 : 1;
+    return st_bytes_cmp(a->path, a->pathlen, b->path, b->pathlen);
 }
 
 bool st_cell_supersedes(const st_cell *a, const st_cell *b)
@@ -110,6 +126,35 @@ bool st_cell_supersedes(const st_cell *a, const st_cell *b)
     }
     if (at && bt) return false;
     return st_bytes_cmp(a->val, a->len, b->val, b->len) > 0;
+}
+
+bool st_marker_supersedes(int64_t ats, int32_t attl, int64_t aexp, int64_t bts, int32_t bttl,
+                          int64_t bexp)
+{
+    st_cell a = {.ts = ats, .ttl = attl, .expires = aexp};
+    st_cell b = {.ts = bts, .ttl = bttl, .expires = bexp};
+    return st_cell_supersedes(&a, &b);
+}
+
+/* The winning marker among same[0..m) (the highest ts; on a tie the
+ * expiring one, then the later expiry); *out gets marker_ts HLN_TS_NONE
+ * when no row has one. Only the marker fields of *out are set. */
+static void marker_winner(const st_row *const *same, uint32_t m, st_row *out)
+{
+    out->marker_ts = HLN_TS_NONE;
+    out->marker_ttl = 0;
+    out->marker_expires = 0;
+    for (uint32_t j = 0; j < m; j++) {
+        const st_row *r = same[j];
+        if (r->marker_ts == HLN_TS_NONE) continue;
+        if (out->marker_ts == HLN_TS_NONE ||
+            st_marker_supersedes(r->marker_ts, r->marker_ttl, r->marker_expires, out->marker_ts,
+                                 out->marker_ttl, out->marker_expires)) {
+            out->marker_ts = r->marker_ts;
+            out->marker_ttl = r->marker_ttl;
+            out->marker_expires = r->marker_expires;
+        }
+    }
 }
 
 /* ---- the merge ----------------------------------------------------------- */
@@ -146,26 +191,24 @@ static const uint8_t *copy_bytes(hln_arena *a, const uint8_t *p, uint32_t n, boo
     return q;
 }
 
-/* The next column among the cursors cur[] over the cells of same[0..m):
- * advances every cursor past the smallest column id and returns that
- * column's winning version (st_cell_supersedes), its source in *src; NULL
- * when every cursor is at its end. */
-static const st_cell *next_column(const st_row *const *same, uint32_t m, uint32_t *cur,
-                                  uint32_t *src)
+/* The next cell among the cursors cur[] over the cells of same[0..m), in
+ * st_cell order: advances every cursor past the smallest cell key (column,
+ * column deletion first, path) and returns that key's winning version
+ * (st_cell_supersedes), its source in *src; NULL when every cursor is at
+ * its end. A column's deletion is returned before any cell of the column. */
+static const st_cell *next_cell(const st_row *const *same, uint32_t m, uint32_t *cur, uint32_t *src)
 {
-    bool any = false;
-    uint32_t col = 0;
+    const st_cell *key = NULL;
     for (uint32_t j = 0; j < m; j++) {
         if (cur[j] < same[j]->ncells) {
-            uint32_t c = same[j]->cells[cur[j]].col_id;
-            if (!any || c < col) col = c;
-            any = true;
+            const st_cell *c = &same[j]->cells[cur[j]];
+            if (!key || st_cell_cmp(c, key) < 0) key = c;
         }
     }
-    if (!any) return NULL;
+    if (!key) return NULL;
     const st_cell *win = NULL;
     for (uint32_t j = 0; j < m; j++) {
-        while (cur[j] < same[j]->ncells && same[j]->cells[cur[j]].col_id == col) {
+        while (cur[j] < same[j]->ncells && st_cell_cmp(&same[j]->cells[cur[j]], key) == 0) {
             const st_cell *c = &same[j]->cells[cur[j]];
             if (!win || st_cell_supersedes(c, win)) {
                 win = c;
@@ -177,16 +220,33 @@ static const st_cell *next_column(const st_row *const *same, uint32_t m, uint32_
     return win;
 }
 
-/* Combines the m rows (same ck) in same[] into *out; *live tells whether it
- * has anything live under the partition deletion pdel. */
-static int merge_one(const st_row **same, const bool *stable, uint32_t m, int64_t pdel,
-                     const st_range_tomb *rts, uint32_t nrts, hln_arena *a, uint32_t *cur,
-                     st_row *out, bool *live)
+/* Tracks the column deletion of the column being walked: the timestamp
+ * that shadows the cells of that column (HLN_TS_NONE when it has none). */
+typedef struct coltrack {
+    bool any;
+    uint32_t col;
+    int64_t del;
+} coltrack;
+
+static int64_t coltrack_step(coltrack *t, const st_cell *c)
 {
-    int64_t marker = HLN_TS_NONE, del = HLN_TS_NONE;
+    if (!t->any || c->col_id != t->col) {
+        t->any = true;
+        t->col = c->col_id;
+        t->del = HLN_TS_NONE;
+    }
+    return t->del;
+}
+
+/* Combines the m rows (same ck) in same[] into *out; *live tells whether it
+ * has anything live under the partition deletion pdel at now_sec. */
+static int merge_one(const st_row **same, const bool *stable, uint32_t m, int64_t pdel,
+                     const st_range_tomb *rts, uint32_t nrts, int64_t now_sec, hln_arena *a,
+                     uint32_t *cur, st_row *out, bool *live)
+{
+    int64_t del = HLN_TS_NONE;
     size_t total = 0;
     for (uint32_t j = 0; j < m; j++) {
-        marker = st_ts_max(marker, same[j]->marker_ts);
         del = st_ts_max(del, same[j]->del_ts);
         total += same[j]->ncells;
         cur[j] = 0;
@@ -196,7 +256,14 @@ static int merge_one(const st_row **same, const bool *stable, uint32_t m, int64_
     int rc = 0;
     memset(out, 0, sizeof(*out));
     out->del_ts = HLN_TS_NONE;
-    out->marker_ts = (marker != HLN_TS_NONE && marker > shadow) ? marker : HLN_TS_NONE;
+    marker_winner(same, m, out);
+    bool marker_dead = out->marker_ts == HLN_TS_NONE || out->marker_ts <= shadow ||
+                       (out->marker_expires != 0 && out->marker_expires <= now_sec);
+    if (marker_dead) {
+        out->marker_ts = HLN_TS_NONE;
+        out->marker_ttl = 0;
+        out->marker_expires = 0;
+    }
     st_cell *cells = NULL;
     uint32_t nout = 0;
     if (total) {
@@ -205,14 +272,20 @@ static int merge_one(const st_row **same, const bool *stable, uint32_t m, int64_
     }
     const st_cell *win;
     uint32_t src = 0;
-    while ((win = next_column(same, m, cur, &src)) != NULL) {
-        if (!cell_is_tomb(win) && win->ts > shadow) {
-            st_cell *o = &cells[nout++];
-            *o = *win;
-            o->flags = 0;
-            o->val = copy_bytes(a, win->val, win->len, stable[src], &rc);
-            if (rc) return rc;
+    coltrack ct = {0};
+    while ((win = next_cell(same, m, cur, &src)) != NULL) {
+        int64_t coldel = coltrack_step(&ct, win);
+        if (st_cell_is_coldel(win)) {
+            ct.del = win->ts;
+            continue;
         }
+        if (st_cell_dead(win, now_sec) || win->ts <= st_ts_max(shadow, coldel)) continue;
+        st_cell *o = &cells[nout++];
+        *o = *win;
+        o->flags = 0;
+        o->val = copy_bytes(a, win->val, win->len, stable[src], &rc);
+        o->path = win->pathlen ? copy_bytes(a, win->path, win->pathlen, stable[src], &rc) : NULL;
+        if (rc) return rc;
     }
     *live = out->marker_ts != HLN_TS_NONE || nout > 0;
     if (!*live) return 0;
@@ -224,8 +297,8 @@ static int merge_one(const st_row **same, const bool *stable, uint32_t m, int64_
 }
 
 int st_merge_rows(st_rowsrc **srcs, size_t nsrcs, int64_t pdel_ts, const st_range_tomb *rts,
-                  uint32_t nrts, bool reversed, uint32_t limit, hln_arena *a, st_row **rows,
-                  uint32_t *nrows, hln_error *err)
+                  uint32_t nrts, bool reversed, uint32_t limit, int64_t now_sec, hln_arena *a,
+                  st_row **rows, uint32_t *nrows, hln_error *err)
 {
     *rows = NULL;
     *nrows = 0;
@@ -266,7 +339,7 @@ int st_merge_rows(st_rowsrc **srcs, size_t nsrcs, int64_t pdel_ts, const st_rang
         }
         st_row out;
         bool live = false;
-        int rc = merge_one(same, stable, m, pdel_ts, rts, nrts, a, cur, &out, &live);
+        int rc = merge_one(same, stable, m, pdel_ts, rts, nrts, now_sec, a, cur, &out, &live);
         if (rc == 0 && live) rc = outvec_push(&v, a, &out);
         if (rc < 0) return hln_fail(err, rc, "out of memory merging rows");
         if (live && limit && v.n >= limit) break;
@@ -287,9 +360,8 @@ int st_merge_rows(st_rowsrc **srcs, size_t nsrcs, int64_t pdel_ts, const st_rang
 bool st_reconcile_row(const st_row *const *same, uint32_t m, int64_t pdel, const st_range_tomb *rts,
                       uint32_t nrts, uint32_t *cur, st_cell *cells, st_row *out)
 {
-    int64_t marker = HLN_TS_NONE, del = HLN_TS_NONE;
+    int64_t del = HLN_TS_NONE;
     for (uint32_t j = 0; j < m; j++) {
-        marker = st_ts_max(marker, same[j]->marker_ts);
         del = st_ts_max(del, same[j]->del_ts);
         cur[j] = 0;
     }
@@ -303,12 +375,23 @@ bool st_reconcile_row(const st_row *const *same, uint32_t m, int64_t pdel, const
     out->ck = same[0]->ck;
     out->cklen = same[0]->cklen;
     out->del_ts = del;
-    out->marker_ts = marker > shadow ? marker : HLN_TS_NONE;
+    marker_winner(same, m, out);
+    /* an expired marker is kept: expiry is the reader's clock's business */
+    if (out->marker_ts != HLN_TS_NONE && out->marker_ts <= shadow) {
+        out->marker_ts = HLN_TS_NONE;
+        out->marker_ttl = 0;
+        out->marker_expires = 0;
+    }
     uint32_t nout = 0, src;
     const st_cell *win;
+    coltrack ct = {0};
     /* the winner is the newest: if it is shadowed, so is every version */
-    while ((win = next_column(same, m, cur, &src)) != NULL)
-        if (win->ts > shadow) cells[nout++] = *win;
+    while ((win = next_cell(same, m, cur, &src)) != NULL) {
+        int64_t coldel = coltrack_step(&ct, win);
+        if (win->ts <= st_ts_max(shadow, coldel)) continue;
+        if (st_cell_is_coldel(win)) ct.del = win->ts;
+        cells[nout++] = *win;
+    }
     out->cells = nout ? cells : NULL;
     out->ncells = nout;
     return out->marker_ts != HLN_TS_NONE || out->del_ts != HLN_TS_NONE || nout > 0;

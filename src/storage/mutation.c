@@ -14,6 +14,13 @@
  * message and in an sstable; one encoder and one bounds-checked decoder is
  * one place to get right and to fuzz.
  *
+ * Versions: the first byte of a record is its version (storageInt.h): 1
+ * and 2 (mutation, batch) are the records without cell paths, column
+ * deletions and expiring markers, read with row format 1, where those flag
+ * bits are corruption; 3 and 4 are written and carry them (row format 2).
+ * A byte above 4 is HLN_EUNSUPPORTED, so a newer build's record is
+ * reported as such, never misread.
+ *
  * Invariants:
  *  1. decode(encode(m)) == m field for field (values are not copied: the
  *     decoded pointers point into the input).
@@ -30,18 +37,19 @@
 #include "storage/storageInt.h"
 
 enum {
-    MUT_VERSION = 1,
-    BATCH_VERSION = 2, /* first byte of a batch record (a mutation starts with 1) */
     MUT_F_PDEL = 0x01,
     MUT_F_RTS = 0x02,
     MIN_RT_BYTES = 12,       /* two (vint len + flag) bounds + ts */
     MIN_MUTATION_BYTES = 28, /* version, id, token, vint pklen, flags, vint nrows */
     ROW_F_MARKER = 0x01,
     ROW_F_DEL = 0x02,
+    ROW_F_MARKER_EXPIRING = 0x04, /* ST_ROWFMT_2: ttl and expiry follow the marker ts */
     CELL_F_TOMB = 0x01,
     CELL_F_EXPIRING = 0x02,
-    MIN_CELL_BYTES = 10, /* vint col + flags + ts */
-    MIN_ROW_BYTES = 3,   /* vint cklen + flags + vint ncells */
+    CELL_F_PATH = 0x04,   /* ST_ROWFMT_2: vint pathlen + path bytes */
+    CELL_F_COLDEL = 0x08, /* ST_ROWFMT_2: a column deletion: no ttl, path nor value */
+    MIN_CELL_BYTES = 10,  /* vint col + flags + ts */
+    MIN_ROW_BYTES = 3,    /* vint cklen + flags + vint ncells */
 };
 
 static void put_i64(hln_buf *b, int64_t v)
@@ -58,17 +66,29 @@ void st_row_encode(const st_row *row, hln_buf *out)
     hln_buf_vint(out, row->cklen);
     if (row->cklen) hln_buf_put(out, row->ck, row->cklen);
     uint8_t flags = 0;
-    if (row->marker_ts != HLN_TS_NONE) flags |= ROW_F_MARKER;
+    if (row->marker_ts != HLN_TS_NONE) {
+        flags |= ROW_F_MARKER;
+        if (row->marker_ttl != 0 || row->marker_expires != 0) flags |= ROW_F_MARKER_EXPIRING;
+    }
     if (row->del_ts != HLN_TS_NONE) flags |= ROW_F_DEL;
     hln_buf_u8(out, flags);
     if (flags & ROW_F_MARKER) put_i64(out, row->marker_ts);
+    if (flags & ROW_F_MARKER_EXPIRING) {
+        hln_buf_u32(out, (uint32_t)row->marker_ttl);
+        put_i64(out, row->marker_expires);
+    }
     if (flags & ROW_F_DEL) put_i64(out, row->del_ts);
     hln_buf_vint(out, row->ncells);
     for (uint32_t i = 0; i < row->ncells; i++) {
         const st_cell *c = &row->cells[i];
         uint8_t cf = 0;
-        if (c->flags & ST_CELL_TOMBSTONE) cf |= CELL_F_TOMB;
-        if (c->ttl != 0 || c->expires != 0) cf |= CELL_F_EXPIRING;
+        if (c->flags & ST_CELL_COLDEL) {
+            cf = CELL_F_COLDEL;
+        } else {
+            if (c->flags & ST_CELL_TOMBSTONE) cf |= CELL_F_TOMB;
+            if (c->ttl != 0 || c->expires != 0) cf |= CELL_F_EXPIRING;
+            if (c->pathlen) cf |= CELL_F_PATH;
+        }
         hln_buf_vint(out, c->col_id);
         hln_buf_u8(out, cf);
         put_i64(out, c->ts);
@@ -76,23 +96,65 @@ void st_row_encode(const st_row *row, hln_buf *out)
             hln_buf_u32(out, (uint32_t)c->ttl);
             put_i64(out, c->expires);
         }
-        if (!(cf & CELL_F_TOMB)) {
+        if (cf & CELL_F_PATH) {
+            hln_buf_vint(out, c->pathlen);
+            hln_buf_put(out, c->path, c->pathlen);
+        }
+        if (!(cf & (CELL_F_TOMB | CELL_F_COLDEL))) {
             hln_buf_vint(out, c->len);
             if (c->len) hln_buf_put(out, c->val, c->len);
         }
     }
 }
 
-int st_row_decode(hln_rd *r, hln_arena *a, st_row *row)
+static int cell_decode(hln_rd *r, st_cell *c, int rowfmt)
+{
+    uint8_t known = CELL_F_TOMB | CELL_F_EXPIRING;
+    if (rowfmt >= ST_ROWFMT_2) known |= CELL_F_PATH | CELL_F_COLDEL;
+    uint64_t col = hln_rd_vint(r);
+    uint8_t cf = hln_rd_u8(r);
+    if (r->err || col > UINT32_MAX || (cf & ~known)) return HLN_ECORRUPT;
+    /* a column deletion is only that: no tombstone, ttl, path or value */
+    if ((cf & CELL_F_COLDEL) && cf != CELL_F_COLDEL) return HLN_ECORRUPT;
+    c->col_id = (uint32_t)col;
+    c->flags = (cf & CELL_F_COLDEL) ? ST_CELL_COLDEL : (cf & CELL_F_TOMB) ? ST_CELL_TOMBSTONE : 0;
+    c->ts = get_i64(r);
+    if (cf & CELL_F_EXPIRING) {
+        c->ttl = (int32_t)hln_rd_u32(r);
+        c->expires = get_i64(r);
+    }
+    if (cf & CELL_F_PATH) {
+        uint64_t plen = hln_rd_vint(r);
+        if (r->err || plen == 0 || plen > hln_rd_left(r)) return HLN_ECORRUPT;
+        c->pathlen = (uint32_t)plen;
+        c->path = hln_rd_take(r, (size_t)plen);
+    }
+    if (!(cf & (CELL_F_TOMB | CELL_F_COLDEL))) {
+        uint64_t len = hln_rd_vint(r);
+        if (r->err || len > hln_rd_left(r)) return HLN_ECORRUPT;
+        c->len = (uint32_t)len;
+        c->val = len ? hln_rd_take(r, (size_t)len) : NULL;
+    }
+    return r->err ? HLN_ECORRUPT : 0;
+}
+
+int st_row_decode(hln_rd *r, hln_arena *a, st_row *row, int rowfmt)
 {
     memset(row, 0, sizeof(*row));
     uint64_t cklen = hln_rd_vint(r);
     if (r->err || cklen > hln_rd_left(r)) return HLN_ECORRUPT;
     row->cklen = (uint32_t)cklen;
     row->ck = cklen ? hln_rd_take(r, (size_t)cklen) : NULL;
+    uint8_t known = ROW_F_MARKER | ROW_F_DEL;
+    if (rowfmt >= ST_ROWFMT_2) known |= ROW_F_MARKER_EXPIRING;
     uint8_t flags = hln_rd_u8(r);
-    if (r->err || (flags & ~(ROW_F_MARKER | ROW_F_DEL))) return HLN_ECORRUPT;
+    if (r->err || (flags & ~known)) return HLN_ECORRUPT;
+    if ((flags & ROW_F_MARKER_EXPIRING) && !(flags & ROW_F_MARKER)) return HLN_ECORRUPT;
     row->marker_ts = (flags & ROW_F_MARKER) ? get_i64(r) : HLN_TS_NONE;
+    if (flags & ROW_F_MARKER_EXPIRING) {
+        row->marker_ttl = (int32_t)hln_rd_u32(r);
+        row->marker_expires = get_i64(r);
+    }
     row->del_ts = (flags & ROW_F_DEL) ? get_i64(r) : HLN_TS_NONE;
     uint64_t ncells = hln_rd_vint(r);
     if (r->err || ncells > hln_rd_left(r) / MIN_CELL_BYTES) return HLN_ECORRUPT;
@@ -100,27 +162,9 @@ int st_row_decode(hln_rd *r, hln_arena *a, st_row *row)
     if (ncells == 0) return 0;
     row->cells = hln_arena_alloc(a, (size_t)ncells * sizeof(st_cell));
     if (!row->cells) return HLN_ENOMEM;
-    for (uint32_t i = 0; i < row->ncells; i++) {
-        st_cell *c = &row->cells[i];
-        uint64_t col = hln_rd_vint(r);
-        uint8_t cf = hln_rd_u8(r);
-        if (r->err || col > UINT32_MAX || (cf & ~(CELL_F_TOMB | CELL_F_EXPIRING)))
-            return HLN_ECORRUPT;
-        c->col_id = (uint32_t)col;
-        c->flags = (cf & CELL_F_TOMB) ? ST_CELL_TOMBSTONE : 0;
-        c->ts = get_i64(r);
-        if (cf & CELL_F_EXPIRING) {
-            c->ttl = (int32_t)hln_rd_u32(r);
-            c->expires = get_i64(r);
-        }
-        if (!(cf & CELL_F_TOMB)) {
-            uint64_t len = hln_rd_vint(r);
-            if (r->err || len > hln_rd_left(r)) return HLN_ECORRUPT;
-            c->len = (uint32_t)len;
-            c->val = len ? hln_rd_take(r, (size_t)len) : NULL;
-        }
-        if (r->err) return HLN_ECORRUPT;
-    }
+    memset(row->cells, 0, (size_t)ncells * sizeof(st_cell));
+    for (uint32_t i = 0; i < row->ncells; i++)
+        if (cell_decode(r, &row->cells[i], rowfmt)) return HLN_ECORRUPT;
     return r->err ? HLN_ECORRUPT : 0;
 }
 
@@ -159,7 +203,7 @@ int st_rt_decode(hln_rd *r, st_range_tomb *rt)
 
 void st_mutation_encode(const st_mutation *m, hln_buf *out)
 {
-    hln_buf_u8(out, MUT_VERSION);
+    hln_buf_u8(out, ST_MUT_VERSION);
     hln_buf_put(out, m->table_id, 16);
     put_i64(out, m->token);
     hln_buf_vint(out, m->pklen);
@@ -178,11 +222,22 @@ void st_mutation_encode(const st_mutation *m, hln_buf *out)
         st_row_encode(&m->rows[i], out);
 }
 
-int st_mutation_decode(hln_rd *r, hln_arena *a, st_mutation *m)
+/* A version byte newer than every record this build knows. */
+static bool version_is_newer(uint8_t v)
+{
+    return v > ST_BATCH_VERSION;
+}
+
+/* Decodes a mutation whose version byte must be one of want (a batch's
+ * members have their batch's generation). */
+static int mutation_decode(hln_rd *r, hln_arena *a, st_mutation *m, uint8_t want1, uint8_t want2)
 {
     memset(m, 0, sizeof(*m));
     uint8_t version = hln_rd_u8(r);
-    if (r->err || version != MUT_VERSION) return HLN_ECORRUPT;
+    if (r->err) return HLN_ECORRUPT;
+    if (version_is_newer(version)) return HLN_EUNSUPPORTED;
+    if (version != want1 && version != want2) return HLN_ECORRUPT;
+    int rowfmt = version == ST_MUT_VERSION_1 ? ST_ROWFMT_1 : ST_ROWFMT_2;
     const uint8_t *id = hln_rd_take(r, 16);
     if (!id) return HLN_ECORRUPT;
     memcpy(m->table_id, id, 16);
@@ -210,16 +265,21 @@ int st_mutation_decode(hln_rd *r, hln_arena *a, st_mutation *m)
         m->rows = hln_arena_alloc(a, (size_t)nrows * sizeof(st_row));
         if (!m->rows) return HLN_ENOMEM;
         for (uint32_t i = 0; i < m->nrows; i++) {
-            int rc = st_row_decode(r, a, &m->rows[i]);
+            int rc = st_row_decode(r, a, &m->rows[i], rowfmt);
             if (rc < 0) return rc;
         }
     }
     return r->err ? HLN_ECORRUPT : 0;
 }
 
+int st_mutation_decode(hln_rd *r, hln_arena *a, st_mutation *m)
+{
+    return mutation_decode(r, a, m, ST_MUT_VERSION_1, ST_MUT_VERSION);
+}
+
 void st_batch_encode(const st_mutation *ms, uint32_t n, hln_buf *out)
 {
-    hln_buf_u8(out, BATCH_VERSION);
+    hln_buf_u8(out, ST_BATCH_VERSION);
     hln_buf_vint(out, n);
     for (uint32_t i = 0; i < n; i++)
         st_mutation_encode(&ms[i], out);
@@ -230,14 +290,18 @@ int st_batch_decode(hln_rd *r, hln_arena *a, st_mutation **ms, uint32_t *n)
     *ms = NULL;
     *n = 0;
     uint8_t version = hln_rd_u8(r);
-    if (r->err || version != BATCH_VERSION) return HLN_ECORRUPT;
+    if (r->err) return HLN_ECORRUPT;
+    if (version_is_newer(version)) return HLN_EUNSUPPORTED;
+    if (version != ST_BATCH_VERSION_2 && version != ST_BATCH_VERSION) return HLN_ECORRUPT;
+    /* a version 2 batch holds version 1 mutations, a version 4 one version 3 */
+    uint8_t member = version == ST_BATCH_VERSION_2 ? ST_MUT_VERSION_1 : ST_MUT_VERSION;
     uint64_t cnt = hln_rd_vint(r);
     if (r->err || cnt > hln_rd_left(r) / MIN_MUTATION_BYTES) return HLN_ECORRUPT;
     if (cnt == 0) return 0;
     st_mutation *v = hln_arena_alloc(a, (size_t)cnt * sizeof(*v));
     if (!v) return HLN_ENOMEM;
     for (uint64_t i = 0; i < cnt; i++) {
-        int rc = st_mutation_decode(r, a, &v[i]);
+        int rc = mutation_decode(r, a, &v[i], member, member);
         if (rc < 0) return rc;
     }
     *ms = v;

@@ -47,6 +47,31 @@ bool st_end_admits(const st_bound *b, const uint8_t *k, uint32_t klen);
  * used to seek memtables and sstable indexes. */
 typedef bool (*st_key_pred)(const uint8_t *key, uint32_t klen, const void *ctx);
 
+/* The order of cells in a row (storage.h): col_id, then a column deletion
+ * (ST_CELL_COLDEL) before every other cell of its column, then path
+ * (st_bytes_cmp). 0 when a and b are versions of the same cell (the same
+ * column and path, or both the column deletion of one column). */
+int st_cell_cmp(const st_cell *a, const st_cell *b);
+
+static inline bool st_cell_is_coldel(const st_cell *c)
+{
+    return (c->flags & ST_CELL_COLDEL) != 0;
+}
+
+/* True when c is dead at now_sec: a tombstone, a column deletion, or an
+ * expiring cell with expires <= now_sec. */
+static inline bool st_cell_dead(const st_cell *c, int64_t now_sec)
+{
+    return (c->flags & (ST_CELL_TOMBSTONE | ST_CELL_COLDEL)) != 0 ||
+           (c->expires != 0 && c->expires <= now_sec);
+}
+
+/* True when row marker a (ts, ttl, expires) wins against marker b: the cell
+ * rules of st_cell_supersedes (newer ts; on a tie the expiring one, then the
+ * later expiry). */
+bool st_marker_supersedes(int64_t ats, int32_t attl, int64_t aexp, int64_t bts, int32_t bttl,
+                          int64_t bexp);
+
 /* True when cell a wins reconciliation against cell b (same column):
  * newer timestamp; on equal timestamps a tombstone or expiring cell beats a
  * plain live one, a tombstone beats an expiring one, the later expiry wins,
@@ -54,11 +79,33 @@ typedef bool (*st_key_pred)(const uint8_t *key, uint32_t klen, const void *ctx);
  * equivalent. */
 bool st_cell_supersedes(const st_cell *a, const st_cell *b);
 
+/* Record versions (docs/formats/mutation.md): the first byte of a
+ * mutation or batch record. 1 and 2 are the records before cell paths,
+ * column deletions and expiring markers; 3 and 4 may carry them. Anything
+ * above ST_BATCH_VERSION is newer than this build (HLN_EUNSUPPORTED). */
+enum {
+    ST_MUT_VERSION_1 = 1,
+    ST_BATCH_VERSION_2 = 2,
+    ST_MUT_VERSION = 3,
+    ST_BATCH_VERSION = 4,
+};
+
+static inline bool st_record_is_batch(uint8_t first_byte)
+{
+    return first_byte == ST_BATCH_VERSION_2 || first_byte == ST_BATCH_VERSION;
+}
+
+/* The row record format: ST_ROWFMT_1 (mutation versions 1/2, sstable
+ * versions 1/2: no paths, no column deletions, no expiring markers, those
+ * flag bits are corrupt) or ST_ROWFMT_2 (mutation 3/4, sstable 3). */
+enum { ST_ROWFMT_1 = 1, ST_ROWFMT_2 = 2 };
+
 /* The row record (docs/formats/mutation.md), used in commitlog records and
- * sstable blocks alike. Decode points ck/values into the reader's input and
- * allocates the cell array from a; 0, HLN_ECORRUPT or HLN_ENOMEM. */
+ * sstable blocks alike; encode writes ST_ROWFMT_2. Decode points
+ * ck/values/paths into the reader's input and allocates the cell array from
+ * a; 0, HLN_ECORRUPT or HLN_ENOMEM. */
 void st_row_encode(const st_row *row, hln_buf *out);
-int st_row_decode(hln_rd *r, hln_arena *a, st_row *row);
+int st_row_decode(hln_rd *r, hln_arena *a, st_row *row, int rowfmt);
 
 /* The range tombstone record (docs/formats/mutation.md), used in mutations
  * and in the sstable index. Decode points the bounds into the input (an
@@ -86,22 +133,27 @@ struct st_rowsrc {
 
 /* Merges the sources of one partition cell by cell (newest wins, tombstones
  * shadow per invariant 3 of storage.h: the partition deletion pdel_ts, the
- * range tombstones rts[0..nrts) of every source, row deletions, cell
- * tombstones) and returns the live rows, in the sources' direction, at most
- * limit (0 = all) of them. Output rows, cells, cks and values are arena
- * memory; output rows carry only live cells, the marker timestamp when the
- * marker is live (else HLN_TS_NONE), and no deletion. */
+ * range tombstones rts[0..nrts) of every source, row deletions, each
+ * column's newest column deletion, cell tombstones; cells and markers with
+ * 0 < expires <= now_sec are dead) and returns the live rows, in the
+ * sources' direction, at most limit (0 = all) of them. Output rows, cells,
+ * cks, paths and values are arena memory; output rows carry only live cells
+ * (no tombstone, no column deletion), the marker (ts, ttl, expires) when it
+ * is live (else marker_ts HLN_TS_NONE), and no deletion. */
 int st_merge_rows(st_rowsrc **srcs, size_t nsrcs, int64_t pdel_ts, const st_range_tomb *rts,
-                  uint32_t nrts, bool reversed, uint32_t limit, hln_arena *a, st_row **rows,
-                  uint32_t *nrows, hln_error *err);
+                  uint32_t nrts, bool reversed, uint32_t limit, int64_t now_sec, hln_arena *a,
+                  st_row **rows, uint32_t *nrows, hln_error *err);
 
 /* Reconciles the m rows of one clustering key (one per source) for
  * compaction, keeping what a later read may still need: the newest marker,
- * the newest row deletion, each column's winning cell, tombstones included.
+ * the newest row deletion, each column's newest column deletion, each
+ * (column, path)'s winning cell, tombstones and expired cells included
+ * (expiry depends on the reader's clock, so it is not applied here).
  * Dropped: whatever the partition deletion pdel, a covering range tombstone
- * of rts[0..nrts) or the row deletion shadows (those deletions are written
- * out too, so nothing hidden comes back), and a row deletion that pdel or a
- * range tombstone already implies. cur needs m slots, cells room for the
+ * of rts[0..nrts), the row deletion or the column's deletion shadows (those
+ * deletions are written out too, so nothing hidden comes back), a column
+ * deletion the row's deletions already imply, and a row deletion that pdel
+ * or a range tombstone already implies. cur needs m slots, cells room for the
  * sum of the rows' ncells; out points into same[] and cells (nothing is
  * copied). False when nothing is left of the row. */
 bool st_reconcile_row(const st_row *const *same, uint32_t m, int64_t pdel, const st_range_tomb *rts,

@@ -39,7 +39,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "server/engine.h"
+#include "exec/node.h"
 #include "server/server.h"
 
 #ifndef HELENUS_VERSION

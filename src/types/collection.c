@@ -66,8 +66,6 @@ int hln_coll_validate(const hln_type *t, const uint8_t *v, size_t len, hln_error
     uint32_t n;
     if (hln_coll_begin(&r, v, len, &n))
         return hln_fail(err, HLN_EINVAL, "Not enough bytes to read a %s", what);
-    const uint8_t *prev = NULL;
-    int32_t prevlen = 0;
     for (uint32_t i = 0; i < n; i++) {
         for (int part = 0; part < (is_map ? 2 : 1); part++) {
             const uint8_t *e;
@@ -78,16 +76,6 @@ int hln_coll_validate(const hln_type *t, const uint8_t *v, size_t len, hln_error
             const hln_type *et = t->params[part];
             int rc = hln_type_validate(et, e, (size_t)elen, NULL, err);
             if (rc) return rc;
-            if (part == 0 && t->kind != HLN_T_LIST) {
-                /* stored keys must be in order for comparisons to hold */
-                if (prev && hln_type_compare(et, prev, (size_t)prevlen, e, (size_t)elen) >= 0)
-                    return hln_fail(err, HLN_EINVAL,
-                                    "Invalid %s value: elements are not sorted "
-                                    "or not unique",
-                                    what);
-                prev = e;
-                prevlen = elen;
-            }
         }
     }
     if (hln_rd_left(&r) != 0)
@@ -190,6 +178,48 @@ int hln_coll_decode(const hln_type *t, hln_rd *r, bool desc, hln_buf *out)
     return 0;
 }
 
+/* ---- normalising ------------------------------------------------------ */
+
+int hln_coll_normalize(const hln_type *t, const uint8_t *v, size_t len, hln_buf *out)
+{
+    bool is_map = t->kind == HLN_T_MAP;
+    int per = is_map ? 2 : 1;
+    hln_rd r;
+    uint32_t n;
+    if (hln_coll_begin(&r, v, len, &n)) return HLN_EINVAL;
+    if (n > len / 4) return HLN_EINVAL; /* every element takes at least 4 bytes */
+    const uint8_t **els = malloc(sizeof *els * ((size_t)n * (size_t)per + 1));
+    int32_t *lens = malloc(sizeof *lens * ((size_t)n * (size_t)per + 1));
+    hln_buf *subs = calloc((size_t)n * (size_t)per + 1, sizeof *subs);
+    int rc = els && lens && subs ? 0 : HLN_ENOMEM;
+    size_t k = 0;
+    for (uint32_t i = 0; i < n && !rc; i++) {
+        for (int part = 0; part < per && !rc; part++, k++) {
+            if (hln_coll_next(&r, &els[k], &lens[k]) || lens[k] < 0) {
+                rc = HLN_EINVAL;
+                break;
+            }
+            const hln_type *et = t->params[part];
+            if (hln_type_is_collection(et) && lens[k] > 0) {
+                /* nested collections are normalised first, so that equal
+                   elements compare equal byte for byte */
+                hln_buf_init(&subs[k]);
+                rc = hln_coll_normalize(et, els[k], (size_t)lens[k], &subs[k]);
+                els[k] = subs[k].data;
+                lens[k] = (int32_t)subs[k].len;
+            }
+        }
+    }
+    if (!rc) rc = hln_coll_build(t, els, lens, n, out);
+    if (subs)
+        for (size_t i = 0; i < k; i++)
+            hln_buf_free(&subs[i]);
+    free(els);
+    free(lens);
+    free(subs);
+    return rc;
+}
+
 /* ---- building --------------------------------------------------------- */
 
 typedef struct elref {
@@ -255,4 +285,115 @@ int hln_coll_build(const hln_type *t, const uint8_t *const *els, const int32_t *
     }
     free(refs);
     return out->err;
+}
+
+/* ---- vectors ---------------------------------------------------------- */
+
+int hln_vector_build(const hln_type *t, const uint8_t *const *els, const int32_t *lens,
+                     hln_buf *out)
+{
+    const hln_type *et = t->params[0];
+    for (int i = 0; i < t->dim; i++) {
+        if (lens[i] < 0) return HLN_EINVAL;
+        if (!et->fixed_len) hln_buf_vint(out, (uint64_t)lens[i]);
+        hln_buf_put(out, els[i], (size_t)lens[i]);
+    }
+    return out->err;
+}
+
+int hln_vector_split(const hln_type *t, const uint8_t *v, size_t len, const uint8_t **els,
+                     int32_t *lens)
+{
+    const hln_type *et = t->params[0];
+    hln_rd r;
+    hln_rd_init(&r, v, len);
+    for (int i = 0; i < t->dim; i++) {
+        uint64_t n = et->fixed_len ? (uint64_t)et->fixed_len : hln_rd_vint(&r);
+        if (r.err || n > hln_rd_left(&r) || n > INT32_MAX) return HLN_EINVAL;
+        static const uint8_t empty[1];
+        els[i] = n ? hln_rd_take(&r, (size_t)n) : empty;
+        lens[i] = (int32_t)n;
+        if (!els[i]) return HLN_EINVAL;
+    }
+    return hln_rd_left(&r) == 0 ? 0 : HLN_EINVAL;
+}
+
+/* The vector cases of validate, compare and the comparable encoding. */
+int hln_vector_validate(const hln_type *t, const uint8_t *v, size_t len, hln_error *err)
+{
+    const hln_type *et = t->params[0];
+    if (len == 0) return hln_fail(err, HLN_EINVAL, "Invalid empty vector value");
+    if (et->fixed_len) {
+        size_t want = (size_t)et->fixed_len * (size_t)t->dim;
+        if (len != want)
+            return hln_fail(err, HLN_EINVAL, "Expected %zu bytes for a %s, but got %zu", want,
+                            t->cql_name, len);
+    }
+    const uint8_t **els = malloc(sizeof *els * (size_t)t->dim);
+    int32_t *lens = malloc(sizeof *lens * (size_t)t->dim);
+    int rc = els && lens ? 0 : hln_fail(err, HLN_ENOMEM, "out of memory");
+    if (!rc && hln_vector_split(t, v, len, els, lens))
+        rc = hln_fail(err, HLN_EINVAL, "Not enough bytes to read a %s", t->cql_name);
+    for (int i = 0; !rc && i < t->dim; i++)
+        rc = hln_type_validate(et, els[i], (size_t)lens[i], NULL, err);
+    free(els);
+    free(lens);
+    return rc;
+}
+
+int hln_vector_compare(const hln_type *t, const uint8_t *a, size_t alen, const uint8_t *b,
+                       size_t blen)
+{
+    const hln_type *et = t->params[0];
+    const uint8_t *ea[64], *eb[64];
+    int32_t la[64], lb[64];
+    if (t->dim > 64 || hln_vector_split(t, a, alen, ea, la) ||
+        hln_vector_split(t, b, blen, eb, lb)) {
+        size_t m = alen < blen ? alen : blen;
+        int c = memcmp(a, b, m);
+        return c ? c : (alen > blen) - (alen < blen);
+    }
+    for (int i = 0; i < t->dim; i++) {
+        int c = hln_type_compare(et, ea[i], (size_t)la[i], eb[i], (size_t)lb[i]);
+        if (c) return c;
+    }
+    return 0;
+}
+
+int hln_vector_encode(const hln_type *t, const uint8_t *v, size_t len, hln_buf *out)
+{
+    if (len == 0) {
+        hln_buf_u8(out, 0x00);
+        return 0;
+    }
+    const uint8_t *els[64];
+    int32_t lens[64];
+    if (t->dim > 64 || hln_vector_split(t, v, len, els, lens)) return HLN_EINVAL;
+    hln_buf_u8(out, 0x01);
+    for (int i = 0; i < t->dim; i++) {
+        int rc = hln_type_to_comparable(t->params[0], els[i], (size_t)lens[i], false, out);
+        if (rc) return rc;
+    }
+    return out->err;
+}
+
+int hln_vector_decode(const hln_type *t, hln_rd *r, bool desc, hln_buf *out)
+{
+    uint8_t tag;
+    if (hln_type_take_byte(r, desc, &tag)) return HLN_ECORRUPT;
+    if (tag == 0x00) return 0;
+    if (tag != 0x01 || t->dim > 64) return HLN_ECORRUPT;
+    hln_buf el;
+    hln_buf_init(&el);
+    int rc = 0;
+    for (int i = 0; i < t->dim && !rc; i++) {
+        hln_buf_reset(&el);
+        rc = hln_type_from_comparable(t->params[0], r, desc, &el);
+        if (!rc) {
+            if (!t->params[0]->fixed_len) hln_buf_vint(out, el.len);
+            hln_buf_put(out, el.data, el.len);
+        }
+    }
+    hln_buf_free(&el);
+    return rc ? rc : out->err;
 }

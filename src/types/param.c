@@ -45,7 +45,7 @@ static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
 
 /* Returns the interned descriptor for (kind, params, frozen) named name. */
 static const hln_type *intern(hln_type_kind kind, const hln_type *const *params, int nparams,
-                              bool frozen, const char *name)
+                              bool frozen, int dim, const char *name)
 {
     const hln_type *found = NULL;
     pthread_mutex_lock(&pool_mu);
@@ -66,6 +66,7 @@ static const hln_type *intern(hln_type_kind kind, const hln_type *const *params,
         p->t.params = p->params;
         p->t.nparams = nparams;
         p->t.frozen = frozen;
+        p->t.dim = dim;
         npool++;
         found = &p->t;
     }
@@ -93,7 +94,18 @@ const hln_type *hln_type_collection(hln_type_kind kind, const hln_type *const *p
         w = snprintf(name, sizeof name, "%smap<%s, %s>%s", frozen ? "frozen<" : "", ps[0]->cql_name,
                      ps[1]->cql_name, frozen ? ">" : "");
     if (w < 0 || (size_t)w >= sizeof name) return NULL;
-    return intern(kind, ps, np, frozen, name);
+    return intern(kind, ps, np, frozen, 0, name);
+}
+
+const hln_type *hln_type_vector(const hln_type *elem, int dim)
+{
+    if (!elem || dim < 1) return NULL;
+    char name[TNAME_MAX];
+    int w = snprintf(name, sizeof name, "vector<%s, %d>", elem->cql_name, dim);
+    if (w < 0 || (size_t)w >= sizeof name) return NULL;
+    const hln_type *ps[1] = {hln_type_freeze(elem)};
+    if (!ps[0]) return NULL;
+    return intern(HLN_T_VECTOR, ps, 1, true, dim, name);
 }
 
 const hln_type *hln_type_freeze(const hln_type *t)
@@ -129,6 +141,25 @@ static const hln_type *parse(cursor *c, int depth)
     if (c->s[c->i] != '<') return hln_type_by_name(ident);
     c->i++;
 
+    if (strcmp(ident, "vector") == 0) {
+        /* vector<type, n> */
+        const hln_type *et = parse(c, depth + 1);
+        skip_ws(c);
+        if (!et || c->s[c->i] != ',') return NULL;
+        c->i++;
+        skip_ws(c);
+        long dim = 0;
+        int digits = 0;
+        while (isdigit((unsigned char)c->s[c->i]) && digits < 9) {
+            dim = dim * 10 + (c->s[c->i] - '0');
+            c->i++;
+            digits++;
+        }
+        skip_ws(c);
+        if (!digits || c->s[c->i] != '>') return NULL;
+        c->i++;
+        return hln_type_vector(et, (int)dim);
+    }
     const hln_type *params[2] = {NULL, NULL};
     int np = 0;
     for (;;) {

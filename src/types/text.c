@@ -622,9 +622,25 @@ static bool format_collection(const hln_type *t, const uint8_t *v, size_t len, h
     return ok;
 }
 
+/* vector [a, b]; malformed input falls back to hex. */
+static bool format_vector(const hln_type *t, const uint8_t *v, size_t len, hln_buf *out)
+{
+    const uint8_t *els[64];
+    int32_t lens[64];
+    if (t->dim > 64 || hln_vector_split(t, v, len, els, lens)) return false;
+    hln_buf_u8(out, '[');
+    for (int i = 0; i < t->dim; i++) {
+        if (i) hln_buf_put(out, ", ", 2);
+        format_element(t->params[0], els[i], lens[i], out);
+    }
+    hln_buf_u8(out, ']');
+    return true;
+}
+
 void hln_type_format(const hln_type *t, const uint8_t *v, size_t len, hln_buf *out)
 {
     hln_type_kind k = t->kind;
+    if (k == HLN_T_VECTOR && len > 0 && format_vector(t, v, len, out)) return;
     if ((k == HLN_T_LIST || k == HLN_T_SET || k == HLN_T_MAP) && len > 0 &&
         format_collection(t, v, len, out))
         return;

@@ -27,24 +27,24 @@
 #include <string.h>
 #include <strings.h>
 
-static const hln_type T_ASCII = {HLN_T_ASCII, "ascii", 0, NULL, 0, false};
-static const hln_type T_BIGINT = {HLN_T_BIGINT, "bigint", 8, NULL, 0, false};
-static const hln_type T_BLOB = {HLN_T_BLOB, "blob", 0, NULL, 0, false};
-static const hln_type T_BOOLEAN = {HLN_T_BOOLEAN, "boolean", 1, NULL, 0, false};
-static const hln_type T_COUNTER = {HLN_T_COUNTER, "counter", 8, NULL, 0, false};
-static const hln_type T_DOUBLE = {HLN_T_DOUBLE, "double", 8, NULL, 0, false};
-static const hln_type T_FLOAT = {HLN_T_FLOAT, "float", 4, NULL, 0, false};
-static const hln_type T_INT = {HLN_T_INT, "int", 4, NULL, 0, false};
-static const hln_type T_TIMESTAMP = {HLN_T_TIMESTAMP, "timestamp", 8, NULL, 0, false};
-static const hln_type T_UUID = {HLN_T_UUID, "uuid", 16, NULL, 0, false};
-static const hln_type T_TEXT = {HLN_T_VARCHAR, "text", 0, NULL, 0, false};
-static const hln_type T_VARINT = {HLN_T_VARINT, "varint", 0, NULL, 0, false};
-static const hln_type T_TIMEUUID = {HLN_T_TIMEUUID, "timeuuid", 16, NULL, 0, false};
-static const hln_type T_INET = {HLN_T_INET, "inet", 0, NULL, 0, false};
-static const hln_type T_DATE = {HLN_T_DATE, "date", 4, NULL, 0, false};
-static const hln_type T_TIME = {HLN_T_TIME, "time", 8, NULL, 0, false};
-static const hln_type T_SMALLINT = {HLN_T_SMALLINT, "smallint", 2, NULL, 0, false};
-static const hln_type T_TINYINT = {HLN_T_TINYINT, "tinyint", 1, NULL, 0, false};
+static const hln_type T_ASCII = {HLN_T_ASCII, "ascii", 0, NULL, 0, false, 0};
+static const hln_type T_BIGINT = {HLN_T_BIGINT, "bigint", 8, NULL, 0, false, 0};
+static const hln_type T_BLOB = {HLN_T_BLOB, "blob", 0, NULL, 0, false, 0};
+static const hln_type T_BOOLEAN = {HLN_T_BOOLEAN, "boolean", 1, NULL, 0, false, 0};
+static const hln_type T_COUNTER = {HLN_T_COUNTER, "counter", 8, NULL, 0, false, 0};
+static const hln_type T_DOUBLE = {HLN_T_DOUBLE, "double", 8, NULL, 0, false, 0};
+static const hln_type T_FLOAT = {HLN_T_FLOAT, "float", 4, NULL, 0, false, 0};
+static const hln_type T_INT = {HLN_T_INT, "int", 4, NULL, 0, false, 0};
+static const hln_type T_TIMESTAMP = {HLN_T_TIMESTAMP, "timestamp", 8, NULL, 0, false, 0};
+static const hln_type T_UUID = {HLN_T_UUID, "uuid", 16, NULL, 0, false, 0};
+static const hln_type T_TEXT = {HLN_T_VARCHAR, "text", 0, NULL, 0, false, 0};
+static const hln_type T_VARINT = {HLN_T_VARINT, "varint", 0, NULL, 0, false, 0};
+static const hln_type T_TIMEUUID = {HLN_T_TIMEUUID, "timeuuid", 16, NULL, 0, false, 0};
+static const hln_type T_INET = {HLN_T_INET, "inet", 0, NULL, 0, false, 0};
+static const hln_type T_DATE = {HLN_T_DATE, "date", 4, NULL, 0, false, 0};
+static const hln_type T_TIME = {HLN_T_TIME, "time", 8, NULL, 0, false, 0};
+static const hln_type T_SMALLINT = {HLN_T_SMALLINT, "smallint", 2, NULL, 0, false, 0};
+static const hln_type T_TINYINT = {HLN_T_TINYINT, "tinyint", 1, NULL, 0, false, 0};
 
 static const hln_type *const ALL[] = {
     &T_ASCII,    &T_BIGINT, &T_BLOB,      &T_BOOLEAN, &T_COUNTER,  &T_DOUBLE,
@@ -199,6 +199,8 @@ int hln_type_validate(const hln_type *t, const uint8_t *v, size_t len, const cha
     case HLN_T_SET:
     case HLN_T_MAP:
         return hln_coll_validate(t, v, len, err);
+    case HLN_T_VECTOR:
+        return hln_vector_validate(t, v, len, err);
     case HLN_T_INET:
         if (len != 0 && len != 4 && len != 16)
             return hln_fail(err, HLN_EINVAL, "Expected 4 or 16 byte inetaddress; got %zu bytes",
@@ -210,8 +212,71 @@ int hln_type_validate(const hln_type *t, const uint8_t *v, size_t len, const cha
     }
 }
 
+/* Cassandra's marshal class of t (AbstractType.toString()), for custom
+ * type options: "org.apache.cassandra.db.marshal.Int32Type",
+ * "...ListType(...Int32Type)", "...FrozenType(...)", "...VectorType(...,3)". */
+void hln_type_class_name(const hln_type *t, hln_buf *out)
+{
+    static const struct {
+        hln_type_kind k;
+        const char *cls;
+    } names[] = {
+        {HLN_T_ASCII, "AsciiType"},
+        {HLN_T_BIGINT, "LongType"},
+        {HLN_T_BLOB, "BytesType"},
+        {HLN_T_BOOLEAN, "BooleanType"},
+        {HLN_T_COUNTER, "CounterColumnType"},
+        {HLN_T_DECIMAL, "DecimalType"},
+        {HLN_T_DOUBLE, "DoubleType"},
+        {HLN_T_FLOAT, "FloatType"},
+        {HLN_T_INT, "Int32Type"},
+        {HLN_T_TIMESTAMP, "TimestampType"},
+        {HLN_T_UUID, "UUIDType"},
+        {HLN_T_VARCHAR, "UTF8Type"},
+        {HLN_T_VARINT, "IntegerType"},
+        {HLN_T_TIMEUUID, "TimeUUIDType"},
+        {HLN_T_INET, "InetAddressType"},
+        {HLN_T_DATE, "SimpleDateType"},
+        {HLN_T_TIME, "TimeType"},
+        {HLN_T_SMALLINT, "ShortType"},
+        {HLN_T_TINYINT, "ByteType"},
+        {HLN_T_DURATION, "DurationType"},
+        {HLN_T_LIST, "ListType"},
+        {HLN_T_SET, "SetType"},
+        {HLN_T_MAP, "MapType"},
+        {HLN_T_VECTOR, "VectorType"},
+    };
+    const char *pfx = "org.apache.cassandra.db.marshal.";
+    bool frozen = hln_type_is_collection(t) && t->frozen;
+    if (frozen) hln_buf_printf(out, "%sFrozenType(", pfx);
+    const char *cls = "BytesType";
+    for (size_t i = 0; i < HLN_ARRAY_LEN(names); i++)
+        if (names[i].k == t->kind) cls = names[i].cls;
+    hln_buf_printf(out, "%s%s", pfx, cls);
+    if (t->nparams > 0) {
+        hln_buf_u8(out, '(');
+        for (int i = 0; i < t->nparams; i++) {
+            if (i) hln_buf_u8(out, ',');
+            hln_type_class_name(t->params[i], out);
+        }
+        if (t->kind == HLN_T_VECTOR) hln_buf_printf(out, ",%d", t->dim);
+        hln_buf_u8(out, ')');
+    }
+    if (frozen) hln_buf_u8(out, ')');
+}
+
 void hln_type_encode_option(const hln_type *t, hln_buf *out)
 {
+    if (t->kind == HLN_T_VECTOR) {
+        hln_buf cls;
+        hln_buf_init(&cls);
+        hln_type_class_name(t, &cls);
+        hln_buf_u8(&cls, 0);
+        hln_buf_u16(out, (uint16_t)HLN_T_CUSTOM);
+        hln_buf_string(out, cls.err ? "" : (const char *)cls.data);
+        hln_buf_free(&cls);
+        return;
+    }
     hln_buf_u16(out, (uint16_t)t->kind);
     switch (t->kind) {
     case HLN_T_CUSTOM:

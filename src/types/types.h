@@ -52,6 +52,9 @@ typedef enum hln_type_kind {
     HLN_T_SET = 0x0022,
     HLN_T_UDT = 0x0030,
     HLN_T_TUPLE = 0x0031,
+    /* Not a protocol id: vector<type, n> travels as the custom type
+       org.apache.cassandra.db.marshal.VectorType(<element class>,n). */
+    HLN_T_VECTOR = 0x1000,
 } hln_type_kind;
 
 /* A type. Scalar types are static singletons; parameterised types
@@ -66,6 +69,7 @@ typedef struct hln_type {
     const struct hln_type **params; /* list/set: element; map: key, value */
     int nparams;
     bool frozen; /* frozen<...>: one cell; else a collection is multi-cell */
+    int dim;     /* vector<type, dim>: the number of elements; 0 otherwise */
 } hln_type;
 
 /* True for list, set, map (frozen or not). */
@@ -91,6 +95,17 @@ const hln_type *hln_type_parse(const char *name);
 const hln_type *hln_type_collection(hln_type_kind kind, const hln_type *const *params, bool frozen);
 /* t with frozen set (recursively), interned. Scalars are returned as is. */
 const hln_type *hln_type_freeze(const hln_type *t);
+/* vector<elem, dim> (dim >= 1), interned; NULL past the pool's bound.
+ * Serialisation (Cassandra's VectorType): elements of a fixed-size type
+ * back to back; of a variable-size type each as [unsigned vint len][bytes]. */
+const hln_type *hln_type_vector(const hln_type *elem, int dim);
+/* Appends the serialized vector of t's dim elements els/lens (none null). */
+int hln_vector_build(const hln_type *t, const uint8_t *const *els, const int32_t *lens,
+                     hln_buf *out);
+/* Splits a serialized vector into its dim elements (pointers into v);
+ * HLN_EINVAL when malformed. els/lens need t->dim slots. */
+int hln_vector_split(const hln_type *t, const uint8_t *v, size_t len, const uint8_t **els,
+                     int32_t *lens);
 
 /* ---- collection values (the v3+ serialisation: [i32 n] then per element
  * [i32 len][bytes], maps key then value; sets and maps sorted by element/key
@@ -107,6 +122,12 @@ int hln_coll_next(hln_rd *r, const uint8_t **e, int32_t *elen);
  * literals do). HLN_ENOMEM on allocation failure. */
 int hln_coll_build(const hln_type *t, const uint8_t *const *els, const int32_t *lens, uint32_t n,
                    hln_buf *out);
+/* Appends the canonical form of a valid serialized collection of type t:
+ * sets and maps sorted and deduplicated (the later duplicate wins), nested
+ * collections likewise. Clients need not sort what they send (Cassandra
+ * sorts it too), but storage keys and comparisons need one form.
+ * HLN_EINVAL on malformed input, HLN_ENOMEM. */
+int hln_coll_normalize(const hln_type *t, const uint8_t *v, size_t len, hln_buf *out);
 
 /* Looks a type up by CQL name, case-insensitively ("varchar" gives text).
  * NULL if unknown or not supported yet. */
@@ -153,7 +174,10 @@ int hln_type_from_literal(const hln_type *t, hln_lit_kind kind, const char *text
  * text unquoted, blobs as 0x..., timestamps as '2024-01-02 03:04:05.000000+0000'). */
 void hln_type_format(const hln_type *t, const uint8_t *v, size_t len, hln_buf *out);
 
-/* Appends the native protocol [option] for t (id + params). */
+/* Appends Cassandra's marshal class name of t (custom type options). */
+void hln_type_class_name(const hln_type *t, hln_buf *out);
+/* Appends the native protocol [option] for t (id + params; a vector as
+ * the custom type VectorType(...)). */
 void hln_type_encode_option(const hln_type *t, hln_buf *out);
 
 /* Partition keys: the serialized key whose Murmur3 hash is the token.

@@ -15,6 +15,13 @@ int hln_coll_compare(const hln_type *t, const uint8_t *a, size_t alen, const uin
 int hln_coll_encode(const hln_type *t, const uint8_t *v, size_t len, hln_buf *out);
 int hln_coll_decode(const hln_type *t, hln_rd *r, bool desc, hln_buf *out);
 
+/* collection.c: vectors (see types.h). */
+int hln_vector_validate(const hln_type *t, const uint8_t *v, size_t len, hln_error *err);
+int hln_vector_encode(const hln_type *t, const uint8_t *v, size_t len, hln_buf *out);
+int hln_vector_decode(const hln_type *t, hln_rd *r, bool desc, hln_buf *out);
+int hln_vector_compare(const hln_type *t, const uint8_t *a, size_t alen, const uint8_t *b,
+                       size_t blen);
+
 /* order.c: reads one byte of a comparable encoding, undoing DESC inversion. */
 int hln_type_take_byte(hln_rd *r, bool desc, uint8_t *b);
 

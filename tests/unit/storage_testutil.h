@@ -82,6 +82,18 @@ static __attribute__((unused)) int tu_count_files(const char *dir, const char *s
     return n;
 }
 
+/* Files are deleted by background threads: waits (bounded, 5 s) until at
+ * most max files in dir end with suffix; returns the last count. */
+static __attribute__((unused)) int tu_wait_count_files(const char *dir, const char *suffix, int max)
+{
+    int n = tu_count_files(dir, suffix);
+    for (int i = 0; i < 1000 && n > max; i++) {
+        usleep(5000);
+        n = tu_count_files(dir, suffix);
+    }
+    return n;
+}
+
 /* Path of the first file under dir (recursively one level of table dirs)
  * whose name ends with suffix; static buffer. */
 static __attribute__((unused)) const char *tu_find_file(const char *dir, const char *suffix)
@@ -166,6 +178,80 @@ static __attribute__((unused)) st_cell tu_tomb(uint32_t col, int64_t ts)
     return c;
 }
 
+/* An element of a non-frozen collection: col with cell path `path`. */
+static __attribute__((unused)) st_cell tu_pcell(uint32_t col, const char *path, int64_t ts,
+                                                const char *v)
+{
+    st_cell c = tu_cell(col, ts, v);
+    c.path = (const uint8_t *)path;
+    c.pathlen = (uint32_t)strlen(path);
+    return c;
+}
+
+static __attribute__((unused)) st_cell tu_ptomb(uint32_t col, const char *path, int64_t ts)
+{
+    st_cell c = tu_tomb(col, ts);
+    c.path = (const uint8_t *)path;
+    c.pathlen = (uint32_t)strlen(path);
+    return c;
+}
+
+/* A column deletion (every cell of col with timestamp <= ts). */
+static __attribute__((unused)) st_cell tu_coldel(uint32_t col, int64_t ts)
+{
+    st_cell c;
+    memset(&c, 0, sizeof c);
+    c.col_id = col;
+    c.ts = ts;
+    c.flags = ST_CELL_COLDEL;
+    return c;
+}
+
+/* c made expiring: ttl seconds, dead from `expires` on. */
+static __attribute__((unused)) st_cell tu_expiring(st_cell c, int32_t ttl, int64_t expires)
+{
+    c.ttl = ttl;
+    c.expires = expires;
+    return c;
+}
+
+/* Applies one whole row (any marker, expiring or not) to partition pk. */
+static __attribute__((unused)) int tu_apply_row(st_engine *e, const uint8_t *tid, int pk,
+                                                const st_row *r)
+{
+    uint8_t pkb[4];
+    tu_pk(pk, pkb);
+    st_mutation m;
+    memset(&m, 0, sizeof m);
+    memcpy(m.table_id, tid, 16);
+    m.pk = pkb;
+    m.pklen = 4;
+    m.token = tu_tok(pk);
+    m.pdel_ts = HLN_TS_NONE;
+    m.rows = (st_row *)r;
+    m.nrows = 1;
+    hln_error err;
+    return st_apply(e, &m, &err);
+}
+
+/* A row (ck a C string) with a marker that expires at marker_expires (0 =
+ * a plain marker), no deletion. */
+static __attribute__((unused)) st_row tu_xrow(const char *ck, int64_t marker,
+                                              int64_t marker_expires, st_cell *cells, uint32_t n)
+{
+    st_row r;
+    memset(&r, 0, sizeof r);
+    r.ck = (const uint8_t *)ck;
+    r.cklen = (uint32_t)strlen(ck);
+    r.marker_ts = marker;
+    r.del_ts = HLN_TS_NONE;
+    r.marker_ttl = marker_expires ? 60 : 0;
+    r.marker_expires = marker_expires;
+    r.cells = cells;
+    r.ncells = n;
+    return r;
+}
+
 /* Applies one row (ck a C string) with the given marker, deletion, cells. */
 static __attribute__((unused)) int tu_row_tok(st_engine *e, const uint8_t *tid, int pk,
                                               int64_t token, const char *ck, int64_t marker,
@@ -223,9 +309,15 @@ static __attribute__((unused)) void tu_render_row(const st_row *r, char *out, si
     n += (size_t)snprintf(out + n, cap - n, "%s%.*s%s%s", n ? " " : "", (int)r->cklen,
                           (const char *)r->ck, r->marker_ts != HLN_TS_NONE ? "*" : "",
                           r->ncells ? ":" : "");
-    for (uint32_t i = 0; i < r->ncells && n < cap; i++)
-        n += (size_t)snprintf(out + n, cap - n, "%s%u=%.*s", i ? "," : "", r->cells[i].col_id,
-                              (int)r->cells[i].len, (const char *)r->cells[i].val);
+    for (uint32_t i = 0; i < r->ncells && n < cap; i++) {
+        const st_cell *c = &r->cells[i];
+        n += (size_t)snprintf(out + n, cap - n, "%s%u", i ? "," : "", c->col_id);
+        if (c->pathlen && n < cap)
+            n += (size_t)snprintf(out + n, cap - n, "[%.*s]", (int)c->pathlen,
+                                  (const char *)c->path);
+        if (n < cap)
+            n += (size_t)snprintf(out + n, cap - n, "=%.*s", (int)c->len, (const char *)c->val);
+    }
 }
 
 /* Renders p's rows into a static buffer ("" when p is NULL). */
@@ -247,10 +339,10 @@ typedef struct tu_slice {
     uint32_t limit;
 } tu_slice;
 
-/* Reads pk with the slice (NULL slice = everything); returns the rendering,
- * or "ERR<code>". */
-static __attribute__((unused)) const char *tu_read_slice(st_engine *e, const uint8_t *tid, int pk,
-                                                         const tu_slice *s)
+/* Reads pk with the slice (NULL slice = everything) at clock now_sec (0:
+ * nothing has expired); returns the rendering, or "ERR<code>". */
+static __attribute__((unused)) const char *
+tu_read_slice_at(st_engine *e, const uint8_t *tid, int pk, const tu_slice *s, int64_t now_sec)
 {
     static char errbuf[32];
     uint8_t pkb[4];
@@ -262,6 +354,7 @@ static __attribute__((unused)) const char *tu_read_slice(st_engine *e, const uin
     c.pklen = 4;
     c.token = tu_tok(pk);
     c.start.inclusive = c.end.inclusive = true;
+    c.now_sec = now_sec;
     if (s) {
         if (s->start) {
             c.start.key = (const uint8_t *)s->start;
@@ -292,9 +385,56 @@ static __attribute__((unused)) const char *tu_read_slice(st_engine *e, const uin
     return res;
 }
 
+static __attribute__((unused)) const char *tu_read_slice(st_engine *e, const uint8_t *tid, int pk,
+                                                         const tu_slice *s)
+{
+    return tu_read_slice_at(e, tid, pk, s, 0);
+}
+
 static __attribute__((unused)) const char *tu_read(st_engine *e, const uint8_t *tid, int pk)
 {
     return tu_read_slice(e, tid, pk, NULL);
+}
+
+/* Reads all of pk at clock now_sec. */
+static __attribute__((unused)) const char *tu_read_now(st_engine *e, const uint8_t *tid, int pk,
+                                                       int64_t now_sec)
+{
+    return tu_read_slice_at(e, tid, pk, NULL, now_sec);
+}
+
+/* Scans the whole ring at now_sec: "pk:rendering|pk:rendering" (pk as the
+ * int of its 4 bytes), or "ERR<code>". */
+static __attribute__((unused)) const char *
+tu_scan_now(st_engine *e, const uint8_t *tid, uint32_t limit, uint32_t pp_limit, int64_t now_sec)
+{
+    static char out[1 << 16];
+    st_scan_cmd c;
+    memset(&c, 0, sizeof c);
+    memcpy(c.table_id, tid, 16);
+    c.start_token = INT64_MIN;
+    c.end_token = INT64_MAX;
+    c.limit = limit;
+    c.per_partition_limit = pp_limit;
+    c.now_sec = now_sec;
+    hln_arena a;
+    hln_arena_init(&a, 4096);
+    st_partition *p = NULL;
+    hln_error err;
+    int rc = st_scan(e, &c, &a, &p, &err);
+    out[0] = '\0';
+    if (rc < 0) snprintf(out, sizeof out, "ERR%d", rc);
+    for (size_t n = 0; rc == 0 && p; p = p->next) {
+        int pk = p->pklen == 4 ? (p->pk[0] << 24 | p->pk[1] << 16 | p->pk[2] << 8 | p->pk[3]) : -1;
+        char rows[1 << 12];
+        rows[0] = '\0';
+        for (uint32_t i = 0; i < p->nrows; i++)
+            tu_render_row(&p->rows[i], rows, sizeof rows);
+        n += (size_t)snprintf(out + n, sizeof out - n, "%s%d:%s", n ? "|" : "", pk, rows);
+        if (n >= sizeof out) break;
+    }
+    hln_arena_free(&a);
+    return out;
 }
 
 static __attribute__((unused)) st_engine *tu_open(const char *dir, const st_options *o)

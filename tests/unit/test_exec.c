@@ -83,7 +83,7 @@ static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw
 enum { Q, P, X, B };
 
 typedef struct job {
-    hln_msg msg;
+    rt_msg msg;
     ex_request req;
     int kind;
     const char *text;
@@ -103,13 +103,14 @@ typedef struct job {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool done;
-    int on_shard; /* shard the done() callback ran on */
+    int on_shard;     /* shard the done() callback ran on */
+    const char *role; /* the logged-in role, or NULL */
 } job;
 
 static void job_done(ex_request *r)
 {
     job *j = r->ud;
-    hln_shard *s = shard_current();
+    hln_shard *s = engine_shard_current();
     pthread_mutex_lock(&j->mu);
     j->on_shard = s ? s->id : -1;
     j->done = true;
@@ -117,10 +118,10 @@ static void job_done(ex_request *r)
     pthread_mutex_unlock(&j->mu);
 }
 
-static void job_run(hln_shard *self, hln_msg *m)
+static void job_run(rt_shard *self, rt_msg *m)
 {
     job *j = (job *)m;
-    ex_request_init(&j->req, self, job_done, j);
+    ex_request_init(&j->req, engine_shard(self), job_done, j);
     j->req.params.keyspace = j->ks;
     j->req.params.values = j->vals;
     j->req.params.nvalues = j->nvals;
@@ -129,6 +130,7 @@ static void job_run(hln_shard *self, hln_msg *m)
     j->req.params.paging_state = j->ps;
     j->req.params.paging_len = j->pslen;
     if (j->ts) j->req.params.timestamp = j->ts;
+    j->req.params.role = j->role;
     if (j->kind == B)
         ex_batch(&j->req, j->btype, j->items, j->nitems);
     else if (j->kind == Q)
@@ -163,7 +165,7 @@ static job *run_job(job *j, int shard)
     pthread_mutex_init(&j->mu, NULL);
     pthread_cond_init(&j->cv, NULL);
     j->msg.fn = job_run;
-    shard_post(&eng->shards[shard], &j->msg);
+    engine_post(&eng->shards[shard], &j->msg);
     struct timespec dl;
     clock_gettime(CLOCK_REALTIME, &dl);
     dl.tv_sec += 20;
@@ -1026,6 +1028,156 @@ static void test_plan_cache(void **state)
     ok(0, "DROP TABLE ks.pc");
 }
 
+/* ---- remembered authorisation verdicts (access.c, ex_authorize_plan) ------ */
+
+static hln_engine *plain_eng; /* the main group's engine, while this group runs */
+static char plain_dir[512];
+
+static int setup_auth(void **state)
+{
+    (void)state;
+    plain_eng = eng;
+    memcpy(plain_dir, datadir, sizeof datadir);
+    const char *base = getenv("HLN_TEST_TMP");
+    if (!base || !*base) base = "/tmp";
+    mkdir(base, 0755);
+    snprintf(datadir, sizeof datadir, "%s/exec-auth-XXXXXX", base);
+    if (!mkdtemp(datadir)) return -1;
+    hln_config cfg;
+    hln_config_default(&cfg);
+    snprintf(cfg.data_dir, sizeof cfg.data_dir, "%s", datadir);
+    cfg.shards = 2;
+    cfg.password_auth = true;
+    cfg.authorization = true;
+    cfg.auth_bcrypt_rounds = 4;
+    hln_error err = {0};
+    if (engine_start(&eng, &cfg, &err)) {
+        fprintf(stderr, "engine_start: %s\n", err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+static int teardown_auth(void **state)
+{
+    (void)state;
+    hln_error err = {0};
+    if (eng) engine_stop(eng, &err);
+    nftw(datadir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    eng = plain_eng;
+    memcpy(datadir, plain_dir, sizeof datadir);
+    return 0;
+}
+
+static job *as(const char *role, int kind, const char *text, const uint8_t *id, ex_value *v, int n)
+{
+    job *j = calloc(1, sizeof *j);
+    j->kind = kind;
+    j->text = text;
+    j->id = id;
+    j->idlen = id ? 16 : 0;
+    j->vals = v;
+    j->nvals = n;
+    j->role = role;
+    return run_job(j, 0);
+}
+
+static void as_ok(const char *role, const char *text)
+{
+    job *j = as(role, Q, text, NULL, NULL, 0);
+    if (j->req.rc) fail_msg("%s: %s", text, j->req.err.msg);
+    job_free(j);
+}
+
+/* EXECUTE of id as alice: allowed (want_rc 0) or denied with the message a
+ * QUERY of the same text gets; returns the shard's auth counters after. */
+static ex_plan_cache_stats exec_as_alice(const uint8_t id[16], const char *text, int want_rc)
+{
+    uint8_t b[4];
+    ex_value v = int_val(b, 1);
+    job *x = as("alice", X, NULL, id, &v, 1);
+    job *q = as("alice", Q, text, NULL, &v, 1);
+    assert_int_equal(x->req.rc, want_rc);
+    assert_int_equal(q->req.rc, want_rc);
+    if (want_rc) {
+        assert_string_equal(x->req.err.msg, q->req.err.msg);
+        assert_string_equal(x->req.err.msg, "User alice has no SELECT permission on <table "
+                                            "ks.t> or any of its parents");
+    }
+    job_free(x);
+    job_free(q);
+    return pc_stats(0);
+}
+
+static void test_auth_verdicts(void **state)
+{
+    (void)state;
+    as_ok("cassandra", "CREATE KEYSPACE ks WITH replication = {'class': 'SimpleStrategy', "
+                       "'replication_factor': 1}");
+    as_ok("cassandra", "CREATE TABLE ks.t (k int PRIMARY KEY, v int)");
+    as_ok("cassandra", "CREATE ROLE alice WITH PASSWORD = 'pw' AND LOGIN = true");
+    as_ok("cassandra", "GRANT SELECT ON ks.t TO alice");
+    const char *get = "SELECT v FROM ks.t WHERE k = ?";
+    uint8_t id[16];
+    job *p = as("alice", P, get, NULL, NULL, 0);
+    if (p->req.rc) fail_msg("%s", p->req.err.msg);
+    memcpy(id, p->req.result.id, 16);
+    job_free(p);
+
+    /* the first execution checks, the next ones reuse the verdict */
+    ex_plan_cache_stats s0 = exec_as_alice(id, get, 0);
+    ex_plan_cache_stats s1 = exec_as_alice(id, get, 0);
+    ex_plan_cache_stats s2 = exec_as_alice(id, get, 0);
+    assert_int_equal(s1.auth_checks, s0.auth_checks);
+    assert_int_equal(s1.auth_reused, s0.auth_reused + 1);
+    assert_int_equal(s2.auth_reused, s0.auth_reused + 2);
+    /* another role has a verdict of its own */
+    {
+        uint8_t b[4];
+        ex_value v = int_val(b, 1);
+        job *x = as("cassandra", X, NULL, id, &v, 1);
+        assert_int_equal(x->req.rc, 0);
+        job_free(x);
+        assert_int_equal(pc_stats(0).auth_checks, s2.auth_checks + 1);
+    }
+    ex_plan_cache_stats s3 = pc_stats(0);
+
+    /* REVOKE (a role-store version bump): checked again, and denied with
+     * the same words as an unprepared statement; the denial is remembered */
+    as_ok("cassandra", "REVOKE SELECT ON ks.t FROM alice");
+    ex_plan_cache_stats s4 = exec_as_alice(id, get, HLN_EUNAUTHORIZED);
+    assert_int_equal(s4.auth_checks, s3.auth_checks + 1);
+    ex_plan_cache_stats s5 = exec_as_alice(id, get, HLN_EUNAUTHORIZED);
+    assert_int_equal(s5.auth_checks, s4.auth_checks);
+    assert_int_equal(s5.auth_reused, s4.auth_reused + 1);
+
+    /* GRANT: allowed again at once */
+    as_ok("cassandra", "GRANT SELECT ON ks.t TO alice");
+    ex_plan_cache_stats s6 = exec_as_alice(id, get, 0);
+    assert_int_equal(s6.auth_checks, s5.auth_checks + 1);
+    /* an unrelated grant also moves the version: checked again */
+    as_ok("cassandra", "GRANT MODIFY ON ks.t TO alice");
+    ex_plan_cache_stats s7 = exec_as_alice(id, get, 0);
+    assert_int_equal(s7.auth_checks, s6.auth_checks + 1);
+    ex_plan_cache_stats s8 = exec_as_alice(id, get, 0);
+    assert_int_equal(s8.auth_checks, s7.auth_checks);
+
+    /* a schema change: the verdict is not reused under the new snapshot */
+    as_ok("cassandra", "CREATE TABLE ks.other (k int PRIMARY KEY)");
+    ex_plan_cache_stats s9 = exec_as_alice(id, get, 0);
+    assert_int_equal(s9.auth_checks, s8.auth_checks + 1);
+    assert_int_equal(s9.auth_reused, s8.auth_reused);
+    ex_plan_cache_stats s10 = exec_as_alice(id, get, 0);
+    assert_int_equal(s10.auth_reused, s9.auth_reused + 1);
+
+    /* unprepared statements are checked on every request, never remembered */
+    as_ok("cassandra", "REVOKE SELECT ON ks.t FROM alice");
+    job *q = as("alice", Q, "SELECT v FROM ks.t WHERE k = 1", NULL, NULL, 0);
+    expect_err(q, HLN_EUNAUTHORIZED,
+               "User alice has no SELECT permission on <table ks.t> or any of its parents");
+    exec_as_alice(id, get, HLN_EUNAUTHORIZED);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1040,6 +1192,8 @@ int main(void)
         cmocka_unit_test(test_batch),
     };
     const struct CMUnitTest pure[] = {cmocka_unit_test(test_md5)};
+    const struct CMUnitTest authz[] = {cmocka_unit_test(test_auth_verdicts)};
     int rc = cmocka_run_group_tests(pure, NULL, NULL);
-    return rc | cmocka_run_group_tests(tests, setup, teardown);
+    rc |= cmocka_run_group_tests(tests, setup, teardown);
+    return rc | cmocka_run_group_tests(authz, setup_auth, teardown_auth);
 }

@@ -427,8 +427,22 @@ static void test_update(void **state)
     assert_false(s->u.update.if_exists);
     assert_null(s->u.update.using.ttl);
 
-    bad("UPDATE t SET v = 1");                      /* WHERE is required */
-    bad("UPDATE t SET v = 1 WHERE k = 1 IF v = 2"); /* conditions: not yet */
+    bad("UPDATE t SET v = 1"); /* WHERE is required */
+    s = ok("UPDATE t SET v = 1 WHERE k = 1 IF v = 2 AND m['a'] > ? AND w IN (1, 2)", CQL_UPDATE);
+    const cql_relation *cd = s->u.update.conds;
+    assert_non_null(cd);
+    assert_string_equal(cd->column, "v");
+    check_lit(cd->term, HLN_LIT_INTEGER, "2");
+    cd = cd->next;
+    assert_int_equal(cd->op, CQL_OP_GT);
+    check_lit(cd->elem, HLN_LIT_STRING, "a");
+    check_bind(cd->term, 0, NULL);
+    cd = cd->next;
+    assert_int_equal(cd->op, CQL_OP_IN);
+    assert_int_equal(cd->nin, 2);
+    check_lit(cd->in_list[1], HLN_LIT_INTEGER, "2");
+    assert_null(cd->next);
+    assert_false(s->u.update.if_exists);
     bad("UPDATE t SET WHERE k = 1");
 }
 
@@ -576,15 +590,18 @@ static void test_in(void **state)
     (void)state;
     cql_stmt *s = ok("SELECT * FROM t WHERE k IN (5)", CQL_SELECT);
     assert_int_equal(s->u.select.where->op, CQL_OP_IN);
-    check_lit(s->u.select.where->term, HLN_LIT_INTEGER, "5");
+    assert_int_equal(s->u.select.where->nin, 1);
+    check_lit(s->u.select.where->in_list[0], HLN_LIT_INTEGER, "5");
     s = ok("SELECT * FROM t WHERE k IN ? AND c IN :cs", CQL_SELECT);
     assert_int_equal(s->u.select.where->op, CQL_OP_IN);
     check_bind(s->u.select.where->term, 0, NULL);
     check_bind(s->u.select.where->next->term, 1, "cs");
-    bad_code("SELECT * FROM t WHERE k IN (1, 2)", strlen("SELECT * FROM t WHERE k IN (1, 2)"),
-             HLN_EUNSUPPORTED);
-    bad_code("SELECT * FROM t WHERE k IN ()", strlen("SELECT * FROM t WHERE k IN ()"),
-             HLN_EUNSUPPORTED);
+    s = ok("SELECT * FROM t WHERE k IN (1, 2)", CQL_SELECT);
+    assert_int_equal(s->u.select.where->nin, 2);
+    assert_null(s->u.select.where->term);
+    s = ok("SELECT * FROM t WHERE k IN ()", CQL_SELECT);
+    assert_int_equal(s->u.select.where->nin, 0);
+    assert_non_null(s->u.select.where->in_list);
 }
 
 /* ---- lexical details ----------------------------------------------------- */

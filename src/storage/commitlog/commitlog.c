@@ -3,7 +3,7 @@
  *
  * What: the write-ahead log of one shard (commitlog.h). A segment file is
  *
- *     header (24 bytes): magic "HLCL", version 2, seq, flags, crc32(header)
+ *     header (24 bytes): magic "HLCL", version 3, seq, flags, crc32(header)
  *     record*:           u32 len, u64 synced, u32 crc32(len, synced, body), body
  *     end marker:        a record with len 0, written when the segment is closed
  *
@@ -80,7 +80,11 @@
 
 enum {
     CL_MAGIC = 0x484C434C, /* "HLCL" */
-    CL_VERSION = 2,
+    /* 2: synced marks and end markers; 3: records may be mutations of
+       version 3 and batches of version 4 (cell paths, column deletions,
+       expiring markers). 3 is written, 2 and 3 are read. */
+    CL_VERSION = 3,
+    CL_MIN_VERSION = 2,
     CL_HDR = 24,
     CL_REC_HDR = 16, /* len, synced, crc */
 };
@@ -406,21 +410,23 @@ static int replay_segment(cl_log *l, cl_segment *s, bool newest, bool ignore, cl
         w0.hdr_why = "segment header is incomplete";
     } else if (get32(buf) != CL_MAGIC || hln_crc32(0, buf, CL_HDR - 4) != get32(buf + CL_HDR - 4)) {
         w0.hdr_why = "bad segment header";
-    } else if (get32(buf + 4) != CL_VERSION) {
+    } else if (get32(buf + 4) < CL_MIN_VERSION || get32(buf + 4) > CL_VERSION) {
         /* a whole, checksummed header of another format: not ours to parse */
         uint32_t v = get32(buf + 4);
+        const char *how =
+            v > CL_VERSION ? "newer than this build supports" : "older than this build supports";
         hln_free(buf);
         if (!ignore) {
             rc = hln_fail(err, HLN_EUNSUPPORTED,
                           "commitlog segment %s has format version %" PRIu32
-                          " (this build reads version %d); %s",
-                          s->path, v, CL_VERSION, IGNORE_HINT);
+                          ", %s (this build reads versions %d to %d); %s",
+                          s->path, v, how, CL_MIN_VERSION, CL_VERSION, IGNORE_HINT);
             HLN_ERR("%s", err ? err->msg : "unsupported commitlog segment version");
             return rc;
         }
-        HLN_ERR("commitlog %s: format version %" PRIu32 " (this build reads version %d); "
-                "skipping the whole segment (commitlog_ignore_replay_errors)",
-                s->path, v, CL_VERSION);
+        HLN_ERR("commitlog %s: format version %" PRIu32 ", %s (this build reads versions %d to "
+                "%d); skipping the whole segment (commitlog_ignore_replay_errors)",
+                s->path, v, how, CL_MIN_VERSION, CL_VERSION);
         return 0; /* left as it is; never ended, never appended to */
     } else if (get64(buf + 8) != s->seq) {
         w0.hdr_why = "segment header names another sequence number";

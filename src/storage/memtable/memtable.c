@@ -4,7 +4,8 @@
  * What: the write buffer of one table (memtable.h). Partitions are kept in a
  * skiplist ordered by the encoded partition key (token, pk); each partition
  * keeps its rows in a second skiplist ordered by clustering bytes (memcmp).
- * A row keeps its cells in an array sorted by column id.
+ * A row keeps its cells in an array sorted by (column id, column deletion
+ * first, path) (st_cell_cmp).
  *
  * Why skiplists: ordered iteration for flush and scans, O(log n) point
  * lookups, simple code, and nodes that never move (a read holds plain
@@ -17,19 +18,25 @@
  * cell arrays are not reclaimed; they count in mt_bytes, which is what the
  * flush threshold measures (like Cassandra's slab allocator accounting).
  *
- * Reconciliation on insert: marker and row/partition deletions keep the
- * maximum timestamp; range tombstones are kept per partition in an array
- * (two with identical bounds merge, keeping the newer timestamp); a cell
- * replaces the stored one only if it supersedes it (st_cell_supersedes).
- * Shadowed data is NOT removed on insert: tombstones and the data they
- * cover both stay, and readers/flush apply shadowing. This keeps insert
- * O(log n) and the result independent of arrival order.
+ * Reconciliation on insert: row/partition deletions keep the maximum
+ * timestamp; range tombstones are kept per partition in an array (two with
+ * identical bounds merge, keeping the newer timestamp); the row marker and
+ * a cell (keyed by column and path; a column deletion by its column)
+ * replace the stored one only if they supersede it (st_cell_supersedes,
+ * st_marker_supersedes). Shadowed data is NOT removed on insert:
+ * tombstones and the data they cover both stay, and readers/flush apply
+ * shadowing. This keeps insert O(log n) and the result independent of
+ * arrival order. The one exception is a column deletion: it drops the
+ * older cells of its column when stored, and a cell it already shadows is
+ * not stored (the column deletion stays, so reads are unchanged; a
+ * collection overwritten again and again does not pile up its elements).
  *
  * Invariants:
  *  1. In every list, level-0 keys are strictly increasing (st_bytes_cmp);
  *     node->prev is the level-0 predecessor and list->tail the last node.
- *  2. A row's cells are sorted by col_id with no duplicates, whatever order
- *     the mutation listed them in.
+ *  2. A row's cells are sorted by st_cell_cmp with no duplicates, whatever
+ *     order the mutation listed them in, and no cell is shadowed by its
+ *     column's deletion.
  *  3. Nothing is freed before mt_free.
  */
 #include <string.h>
@@ -169,10 +176,21 @@ static bool pred_ge(const mt_node *n, const void *ctx)
 
 /* ---- writes -------------------------------------------------------------- */
 
+/* Copies c into dst (the value and path into the arena), normalised: a
+ * column deletion carries nothing but column and timestamp, a tombstone no
+ * value. */
 static int cell_store(mt_table *mt, st_cell *dst, const st_cell *c)
 {
     *dst = *c;
-    dst->flags = c->flags & ST_CELL_TOMBSTONE;
+    if (c->flags & ST_CELL_COLDEL) {
+        dst->flags = ST_CELL_COLDEL;
+        dst->ttl = 0;
+        dst->expires = 0;
+        dst->path = NULL;
+        dst->pathlen = 0;
+    } else {
+        dst->flags = c->flags & ST_CELL_TOMBSTONE;
+    }
     if (dst->flags) {
         dst->val = NULL;
         dst->len = 0;
@@ -184,23 +202,63 @@ static int cell_store(mt_table *mt, st_cell *dst, const st_cell *c)
     } else {
         dst->val = NULL;
     }
+    if (dst->pathlen) {
+        uint8_t *q = mt_alloc(mt, dst->pathlen);
+        if (!q) return HLN_ENOMEM;
+        memcpy(q, c->path, c->pathlen);
+        dst->path = q;
+    } else {
+        dst->path = NULL;
+    }
     return 0;
 }
 
-static int row_put_cell(mt_table *mt, mt_row *r, const st_cell *c)
+/* The first position in cells[0..n) whose key is >= c's (st_cell_cmp). */
+static uint32_t cell_lower_bound(const st_cell *cells, uint32_t n, const st_cell *c)
 {
-    st_cell *cells = r->row.cells;
-    uint32_t n = r->row.ncells, lo = 0, hi = n;
+    uint32_t lo = 0, hi = n;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
-        if (cells[mid].col_id < c->col_id)
+        if (st_cell_cmp(&cells[mid], c) < 0)
             lo = mid + 1;
         else
             hi = mid;
     }
-    if (lo < n && cells[lo].col_id == c->col_id) {
-        if (!st_cell_supersedes(c, &cells[lo])) return 0;
-        return cell_store(mt, &cells[lo], c);
+    return lo;
+}
+
+/* After the column deletion at cells[at] was stored: removes the cells of
+ * its column it shadows (they follow it). */
+static void drop_shadowed(mt_row *r, uint32_t at)
+{
+    st_cell *cells = r->row.cells;
+    uint32_t n = r->row.ncells, w = at + 1, i = at + 1;
+    for (; i < n && cells[i].col_id == cells[at].col_id; i++)
+        if (cells[i].ts > cells[at].ts) cells[w++] = cells[i];
+    if (w == i) return;
+    memmove(&cells[w], &cells[i], (size_t)(n - i) * sizeof(st_cell));
+    r->row.ncells = n - (i - w);
+}
+
+static int row_put_cell(mt_table *mt, mt_row *r, const st_cell *in)
+{
+    st_cell c = *in;
+    if (c.flags & ST_CELL_COLDEL) c.flags = ST_CELL_COLDEL; /* st_cell_cmp ignores its path */
+    bool coldel = st_cell_is_coldel(&c);
+    st_cell *cells = r->row.cells;
+    uint32_t n = r->row.ncells;
+    uint32_t lo = cell_lower_bound(cells, n, &c);
+    if (!coldel) {
+        /* a cell the column's deletion already shadows is not stored */
+        st_cell key = {.col_id = c.col_id, .flags = ST_CELL_COLDEL};
+        uint32_t d = cell_lower_bound(cells, n, &key);
+        if (d < n && st_cell_cmp(&cells[d], &key) == 0 && cells[d].ts >= c.ts) return 0;
+    }
+    if (lo < n && st_cell_cmp(&cells[lo], &c) == 0) {
+        if (!st_cell_supersedes(&c, &cells[lo])) return 0;
+        int rc = cell_store(mt, &cells[lo], &c);
+        if (rc == 0 && coldel) drop_shadowed(r, lo);
+        return rc;
     }
     if (n == r->cap) {
         uint32_t ncap = r->cap ? r->cap * 2 : 4;
@@ -211,12 +269,13 @@ static int row_put_cell(mt_table *mt, mt_row *r, const st_cell *c)
         r->cap = ncap;
     }
     if (lo < n) memmove(&cells[lo + 1], &cells[lo], (size_t)(n - lo) * sizeof(st_cell));
-    int rc = cell_store(mt, &cells[lo], c);
+    int rc = cell_store(mt, &cells[lo], &c);
     if (rc < 0) {
         memmove(&cells[lo], &cells[lo + 1], (size_t)(n - lo) * sizeof(st_cell));
         return rc;
     }
     r->row.ncells = n + 1;
+    if (coldel) drop_shadowed(r, lo);
     return 0;
 }
 
@@ -248,7 +307,14 @@ static int row_apply(mt_table *mt, mt_part *p, const st_row *in)
         }
         if (!sl_insert(mt, &p->rows, update, ck, in->cklen, r)) return HLN_ENOMEM;
     }
-    r->row.marker_ts = st_ts_max(r->row.marker_ts, in->marker_ts);
+    if (in->marker_ts != HLN_TS_NONE &&
+        (r->row.marker_ts == HLN_TS_NONE ||
+         st_marker_supersedes(in->marker_ts, in->marker_ttl, in->marker_expires, r->row.marker_ts,
+                              r->row.marker_ttl, r->row.marker_expires))) {
+        r->row.marker_ts = in->marker_ts;
+        r->row.marker_ttl = in->marker_ttl;
+        r->row.marker_expires = in->marker_expires;
+    }
     r->row.del_ts = st_ts_max(r->row.del_ts, in->del_ts);
     for (uint32_t i = 0; i < in->ncells; i++) {
         int rc = row_put_cell(mt, r, &in->cells[i]);

@@ -3,9 +3,9 @@
  *
  * What: an ordered map (token, pk) -> partition, each partition holding its
  * partition tombstone, its range tombstones and an ordered map ck -> row
- * (marker, row tombstone, cells by column id). Both maps are skiplists whose nodes, keys and values
- * live in one arena owned by the memtable; the whole memtable is freed at
- * once after it has been flushed. See README.md beside this file.
+ * (marker, row tombstone, cells by (column id, path)). Both maps are skiplists whose nodes, keys
+ * and values live in one arena owned by the memtable; the whole memtable is freed at once after it
+ * has been flushed. See README.md beside this file.
  *
  * Ownership: everything an mt_ function returns points into the memtable and
  * stays valid until mt_free; the memtable is never modified during a read
@@ -35,7 +35,7 @@ typedef struct mt_list {
 } mt_list;
 
 typedef struct mt_row {
-    st_row row;   /* ck, marker, deletion, cells sorted by col_id (unique) */
+    st_row row;   /* ck, marker, deletion, cells sorted by st_cell_cmp (unique) */
     uint32_t cap; /* capacity of row.cells */
 } mt_row;
 

@@ -220,9 +220,20 @@ int sst_open(sst_reader **out, const char *path, uint64_t gen, const uint8_t tab
         (rc = hln_pread_full(r->fd, f, sizeof(f), r->size - SST_FOOTER_BYTES, path, err)) < 0)
         goto fail;
     r->version = get32(h + 4);
-    if (get32(h) != SST_MAGIC || r->version < SST_MIN_VERSION || r->version > SST_VERSION ||
-        get32(h + 28) != hln_crc32(0, h, SST_HEADER_BYTES - 4)) {
+    if (get32(h) != SST_MAGIC || get32(h + 28) != hln_crc32(0, h, SST_HEADER_BYTES - 4)) {
         rc = hln_corrupt(err, path, "bad sstable header");
+        goto fail;
+    }
+    /* a whole, checksummed header: its version is what it says */
+    if (r->version > SST_VERSION) {
+        rc = hln_fail(err, HLN_EUNSUPPORTED,
+                      "%s: sstable format version %u is newer than this build supports (%d)", path,
+                      r->version, SST_VERSION);
+        HLN_ERR("%s", err ? err->msg : "sstable format version too new");
+        goto fail;
+    }
+    if (r->version < SST_MIN_VERSION) {
+        rc = hln_corrupt(err, path, "sstable format version %u is unknown", r->version);
         goto fail;
     }
     if (memcmp(h + 8, table_id, 16) != 0) {
@@ -330,7 +341,8 @@ static int load_block(sst_rowit *it, const sst_block *b, hln_error *err)
     hln_rd rd;
     hln_rd_init(&rd, buf + SST_BLOCK_HDR, b->len);
     for (uint32_t i = 0; i < b->nrows; i++) {
-        rc = st_row_decode(&rd, it->a, &rows[i]);
+        rc = st_row_decode(&rd, it->a, &rows[i],
+                           r->version >= SST_VERSION_PATHS ? ST_ROWFMT_2 : ST_ROWFMT_1);
         if (rc == HLN_ENOMEM) return hln_fail(err, rc, "out of memory reading %s", r->path);
         if (rc < 0)
             return hln_corrupt(err, r->path, "block at offset %llu: undecodable row %u",
@@ -339,6 +351,11 @@ static int load_block(sst_rowit *it, const sst_block *b, hln_error *err)
             st_bytes_cmp(rows[i].ck, rows[i].cklen, rows[i - 1].ck, rows[i - 1].cklen) <= 0)
             return hln_corrupt(err, r->path, "block at offset %llu: rows out of order",
                                (unsigned long long)b->off);
+        for (uint32_t k = 1; k < rows[i].ncells; k++)
+            if (st_cell_cmp(&rows[i].cells[k - 1], &rows[i].cells[k]) >= 0)
+                return hln_corrupt(err, r->path,
+                                   "block at offset %llu: cells out of order in row %u",
+                                   (unsigned long long)b->off, i);
     }
     if (hln_rd_left(&rd) != 0 ||
         st_bytes_cmp(rows[0].ck, rows[0].cklen, b->first, b->first_len) != 0 ||

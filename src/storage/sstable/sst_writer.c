@@ -206,6 +206,9 @@ int sst_writer_row(sst_writer *w, const st_row *row, hln_error *err)
     if (w->part_rows &&
         st_bytes_cmp(row->ck, row->cklen, w->last_ck.data, (uint32_t)w->last_ck.len) <= 0)
         return hln_fail(err, HLN_ESERVER, "sstable writer: rows out of order");
+    for (uint32_t i = 1; i < row->ncells; i++)
+        if (st_cell_cmp(&row->cells[i - 1], &row->cells[i]) >= 0)
+            return hln_fail(err, HLN_ESERVER, "sstable writer: cells out of order");
     if (w->block_rows == 0) {
         hln_buf_reset(&w->first_ck);
         if (row->cklen) hln_buf_put(&w->first_ck, row->ck, row->cklen);

@@ -24,7 +24,11 @@
 enum {
     SST_MAGIC = 0x484C4E53,        /* "HLNS", header */
     SST_FOOTER_MAGIC = 0x484C4E46, /* "HLNF", footer */
-    SST_VERSION = 2,               /* written; 1 (no range tombstones) is still read */
+    /* versions: 1 = the first; 2 = range tombstones in the index; 3 = row
+       records of ST_ROWFMT_2 (cell paths, column deletions, expiring row
+       markers). 3 is written, 1 and 2 are still read. */
+    SST_VERSION = 3,
+    SST_VERSION_PATHS = 3,
     SST_MIN_VERSION = 1,
     SST_HEADER_BYTES = 32,
     SST_FOOTER_BYTES = 48,

@@ -67,7 +67,7 @@
 #include <strings.h>
 #include <yaml.h>
 
-#include "server/engine.h"
+#include "exec/node.h"
 
 #define MIB ((size_t)1 << 20)
 

@@ -1,31 +1,38 @@
 /*
- * engine.h — the runtime: configuration, shards, cross-shard messages.
+ * node.h — the node engine: configuration, data directory, catalog, auth
+ * store, and each shard's storage, on top of the shard runtime.
  *
- * What: an hln_engine owns the catalog and N shards. Each shard is one
- * thread running its own libuv loop, with its own storage engine (one
- * st_engine: commitlog, memtables, sstables for the tokens it owns) and an
- * inbound message queue. The network listener (server.c) and the embedded
- * API (helenus.c) both sit on top of the same engine.
+ * What: an hln_engine owns the catalog, the auth store, exec's prepared
+ * map and an rt_runtime of N shards (src/runtime). Each runtime shard
+ * carries an hln_shard in its user-data slot: its storage engine (one
+ * st_engine: commitlog, memtables, sstables for the tokens it owns), the
+ * commitlog sync timer, exec's cache of prepared plans, and the network
+ * layer's per-shard state. The network listener (server/) and the embedded
+ * API (embedded/) both sit on top of the same engine.
+ *
+ * Why in exec/: the engine is what exec runs against (catalog, auth,
+ * storage per shard); putting it here keeps every dependency pointing
+ * down: runtime and storage below, server and embedded above. The network
+ * layer plugs in through hln_engine_net (hooks), so nothing here knows of
+ * connections.
  *
  * Why shard-per-core: no locks on the data path; a partition's state lives
  * on exactly one thread. Work for a partition owned by another shard travels
- * as a message (hln_msg) and its reply comes back the same way.
+ * as a message (rt_msg, runtime.h) and its reply comes back the same way.
  *
  * Invariants:
- *  1. shard_for_token() maps contiguous token ranges to shards in order
- *     (shard 0 owns the lowest tokens), so a scan over shards in order is a
- *     scan in token order.
- *  2. A message posted with shard_post() runs exactly once, on the target
- *     shard's thread, in posting order per (sender, target) pair.
- *  3. Only the owning shard's thread touches its st_engine.
+ *  1. Token -> shard is rt_shard_for_token (runtime.h invariant 1).
+ *  2. Only the owning shard's thread touches its st_engine.
+ *  3. e->shards[i].rt is runtime shard i, whose user-data slot is
+ *     &e->shards[i].
  */
-#ifndef HLN_ENGINE_H
-#define HLN_ENGINE_H
+#ifndef HLN_NODE_H
+#define HLN_NODE_H
 
-#include <pthread.h>
 #include <uv.h>
 
 #include "common/common.h"
+#include "runtime/runtime.h"
 #include "schema/schema.h"
 #include "storage/storage.h"
 
@@ -73,40 +80,42 @@ int hln_config_load(hln_config *c, const char *path, hln_error *err);
 typedef struct hln_engine hln_engine;
 typedef struct hln_shard hln_shard;
 
-typedef struct hln_msg {
-    void (*fn)(hln_shard *self, struct hln_msg *m);
-    struct hln_msg *next;
-} hln_msg;
-
 struct hln_shard {
     int id;
     hln_engine *eng;
-    uv_loop_t loop;
+    rt_shard *rt;    /* the runtime's shard: thread, loop, inbound queue */
+    uv_loop_t *loop; /* rt_loop(rt): shard thread only */
     st_engine *store;
-    pthread_t thread;
-    /* inbound queue */
-    pthread_mutex_t qlock;
-    hln_msg *qhead, *qtail;
-    uv_async_t wake;
     uv_async_t storage_wake; /* a background compaction finished: st_maintain */
     uv_timer_t sync_timer;
-    void *server; /* per-shard network state (server.c), NULL when embedded */
+    void *server; /* per-shard network state (server/), NULL when embedded */
     void *plans;  /* exec's cache of prepared plans (exec/plancache.c), shard-owned */
-    bool stopping;
+    int close_rc; /* st_close result, reported to engine_stop */
+    hln_error close_err;
 };
+
+/* What the network layer (server/) registers on the engine so engine_stop
+ * can close it without the engine depending on it. */
+typedef struct hln_engine_net {
+    void (*stop)(hln_engine *e);       /* off shard threads: close every connection */
+    void (*shard_close)(hln_shard *s); /* on s's thread, as it stops */
+    void (*destroy)(hln_engine *e);    /* after the shard threads are joined */
+} hln_engine_net;
 
 struct hln_engine {
     hln_config cfg;
     hln_catalog *catalog;
     int nshards;
     hln_shard *shards;
+    rt_runtime *rt;
     hln_node_info node; /* what system.local / peers describe */
     int64_t tokens[16]; /* this node's tokens (num_tokens 16, evenly spaced) */
     int64_t started_at;
     void *prepared;        /* exec's prepared-statement cache */
     struct hln_auth *auth; /* roles and permissions (src/auth), opened by engine_start */
-    /* set by server.c to hand new connections to shards and push events */
+    /* set by server/ to hand new connections to shards and push events */
     void *server;
+    hln_engine_net net;
 };
 
 /* Opens the data directory, loads the schema, starts the shard threads
@@ -115,13 +124,24 @@ int engine_start(hln_engine **out, const hln_config *cfg, hln_error *err);
 /* Stops every shard (flushes memtables, closes storage) and frees. */
 int engine_stop(hln_engine *e, hln_error *err);
 
-/* Runs m->fn on shard `to`'s thread. Thread-safe; never blocks on I/O. */
-void shard_post(hln_shard *to, hln_msg *m);
-/* The shard whose thread is calling, or NULL off shard threads. */
-hln_shard *shard_current(void);
-int shard_for_token(int nshards, int64_t token);
+/* The node shard of a runtime shard (its user-data slot). */
+static inline hln_shard *engine_shard(rt_shard *s)
+{
+    return (hln_shard *)rt_ud(s);
+}
+/* The node shard whose thread is calling, or NULL off shard threads. */
+hln_shard *engine_shard_current(void);
+/* Runs m->fn on shard `to`'s thread (rt_post). */
+static inline void engine_post(hln_shard *to, rt_msg *m)
+{
+    rt_post(to->rt, m);
+}
 
 /* Posts fn to every shard and waits (off shard threads only). */
 int engine_run_on_all(hln_engine *e, void (*fn)(hln_shard *s, void *ud), void *ud);
+
+/* Resolves a numeric or host-name address (IPv4 or IPv6) with a port. */
+struct sockaddr_storage;
+int engine_resolve(const char *host, int port, struct sockaddr_storage *out, hln_error *err);
 
 #endif

@@ -1,19 +1,21 @@
 /*
- * engine.c — the runtime: data directory, shard threads, cross-shard
- * messages, start and stop.
+ * node.c — the node engine: data directory, catalog, auth store, each
+ * shard's storage, batchlog replay, start and stop. The threads, loops and
+ * messages underneath are the runtime's (src/runtime).
  *
  * What: engine_start opens the data directory (creating it), checks and
  * records <data>/helenus.meta, opens the catalog and the auth store
- * (<data>/auth, src/auth), fills in what
- * system.local describes about this node, initialises exec, and starts one
- * thread per shard. Each shard thread owns a libuv loop, an async handle
- * that wakes it for messages, its storage engine (<data>/shard-<id>, opened
- * and replayed on that thread), and, under periodic commitlog sync, a timer
- * that fsyncs the commitlog every sync_period_ms. Once every shard has
- * replayed its commitlog, engine_start re-applies the batchlog's pending
- * LOGGED batches (ex_batchlog_replay, exec/batchlog.c) before returning,
- * so before any request is accepted. engine_start returns once every
- * shard is ready, or stops the ones that started and fails cleanly.
+ * (<data>/auth, src/auth), fills in what system.local describes about this
+ * node, initialises exec, and starts the runtime with one shard per
+ * configured core. On each shard's thread the runtime's start hook
+ * (shard_open) opens that shard's storage engine (<data>/shard-<id>,
+ * opened and replayed on that thread), an async handle the compaction
+ * thread wakes, and, under periodic commitlog sync, a timer that fsyncs
+ * the commitlog every sync_period_ms. Once every shard has replayed its
+ * commitlog, engine_start re-applies the batchlog's pending LOGGED batches
+ * (ex_batchlog_replay, exec/batchlog.c) before returning, so before any
+ * request is accepted. engine_start returns once every shard is ready, or
+ * stops the ones that started and fails cleanly.
  *
  * helenus.meta is a small text file, written atomically (temp file, fsync,
  * rename, fsync of the directory) on first start:
@@ -27,29 +29,20 @@
  * with a clear error instead of interleaving two commitlogs.
  *
  * The shard count is fixed for a data directory because every shard's
- * commitlog and sstables hold exactly the token range shard_for_token gives
- * it; starting with another count would hide data. Resharding is a later
- * issue, so a different --shards is refused with a clear error (0 = "as
- * recorded"). The host id is stable across restarts, as drivers expect.
+ * commitlog and sstables hold exactly the token range rt_shard_for_token
+ * gives it; starting with another count would hide data. Resharding is a
+ * later issue, so a different --shards is refused with a clear error (0 =
+ * "as recorded"). The host id is stable across restarts, as drivers expect.
  *
- * Messages: shard_post appends to the target's queue under a mutex and
- * wakes its loop with uv_async_send (which coalesces wakes); the target
- * drains the whole queue in one callback. This is an MPSC list; lock-free
- * SPSC rings per (sender, target) pair are a later optimisation that keeps
- * the same contract (engine.h invariant 2: per-pair FIFO, exactly once).
- *
- * Stop: engine_stop posts a stop message to each shard. On its thread it
- * closes the shard's network handles (server), marks the queue closed,
- * stops the sync timer and closes storage (st_close flushes memtables); the
- * loop then ends once its handles are closed, and the thread exits. Messages
- * posted to a stopped shard are dropped with a warning: their senders are
- * shutting down too.
+ * Stop: engine_stop calls the network layer's stop hook (if a server
+ * registered one), then rt_stop: on each shard's thread the runtime's stop
+ * hook (shard_close) closes the shard's network state, stops the sync
+ * timer and closes storage (st_close flushes memtables). Then exec's state
+ * and the network layer's are freed.
  *
  * Invariants:
  *  1. s->store is touched only on s's thread (storage.h invariant 4).
- *  2. s->stopping is written under s->qlock, so no uv_async_send can race
- *     with the close of s->wake.
- *  3. An engine_priv's public part is its first member, so the hln_engine
+ *  2. An engine_priv's public part is its first member, so the hln_engine
  *     pointer handed out converts back.
  */
 #include <arpa/inet.h>
@@ -60,146 +53,39 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "auth/auth.h"
 #include "exec/exec.h"
-#include "server/server_int.h"
-
-typedef struct shard_priv {
-    hln_msg stop_msg;
-    int open_rc; /* st_open result, reported to engine_start */
-    hln_error open_err;
-    int close_rc; /* st_close result, reported to engine_stop */
-    hln_error close_err;
-    bool thread_started;
-} shard_priv;
 
 typedef struct engine_priv {
-    hln_engine pub; /* first: see invariant 3 */
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int nstarted;   /* shards that finished opening (ok or not) */
-    shard_priv *sp; /* per shard, by id */
+    hln_engine pub; /* first: see invariant 2 */
     int lock_fd;    /* <data>/helenus.lock, flock'ed while running; -1 if none */
 } engine_priv;
 
-static _Thread_local hln_shard *tl_shard;
-
-hln_shard *shard_current(void)
+hln_shard *engine_shard_current(void)
 {
-    return tl_shard;
+    rt_shard *s = rt_current();
+    return s ? engine_shard(s) : NULL;
 }
 
-int shard_for_token(int nshards, int64_t token)
-{
-    if (nshards <= 1) return 0;
-    /* Flip the sign bit so INT64_MIN..INT64_MAX maps onto 0..2^64-1 in
-     * order, then scale into [0, nshards): contiguous ranges, shard 0 lowest. */
-    uint64_t u = (uint64_t)token ^ (1ULL << 63);
-    return (int)(((unsigned __int128)u * (unsigned)nshards) >> 64);
-}
-
-/* ---- messages --------------------------------------------------------- */
-
-void shard_post(hln_shard *to, hln_msg *m)
-{
-    m->next = NULL;
-    pthread_mutex_lock(&to->qlock);
-    if (to->stopping) {
-        pthread_mutex_unlock(&to->qlock);
-        HLN_WARN("shard %d is stopped; dropping a message", to->id);
-        return;
-    }
-    if (to->qtail)
-        to->qtail->next = m;
-    else
-        to->qhead = m;
-    to->qtail = m;
-    uv_async_send(&to->wake); /* under the lock: see invariant 2 */
-    pthread_mutex_unlock(&to->qlock);
-}
-
-/* Runs the messages queued when the wake was noticed. Messages posted while
- * they run (also by themselves) wait for the next loop iteration: each
- * shard_post re-arms the async handle, so I/O is never starved. */
-static void on_wake(uv_async_t *h)
-{
-    hln_shard *s = h->data;
-    pthread_mutex_lock(&s->qlock);
-    hln_msg *m = s->qhead;
-    s->qhead = s->qtail = NULL;
-    pthread_mutex_unlock(&s->qlock);
-    while (m) {
-        hln_msg *next = m->next;
-        m->fn(s, m); /* may free m */
-        m = next;
-        if (s->stopping && m) {
-            /* only the stop message itself sets stopping */
-            int dropped = 0;
-            for (; m; m = m->next)
-                dropped++;
-            HLN_WARN("shard %d stopped with %d message(s) still queued", s->id, dropped);
-            return;
-        }
-    }
-}
-
-typedef struct run_all {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int left;
+typedef struct run_all_node {
     void (*fn)(hln_shard *s, void *ud);
     void *ud;
-} run_all;
+} run_all_node;
 
-typedef struct run_all_msg {
-    hln_msg m;
-    run_all *ra;
-} run_all_msg;
-
-static void run_all_fn(hln_shard *s, hln_msg *m)
+static void run_all_node_fn(rt_shard *s, void *ud)
 {
-    run_all *ra = ((run_all_msg *)m)->ra;
-    ra->fn(s, ra->ud);
-    pthread_mutex_lock(&ra->mu);
-    if (--ra->left == 0) pthread_cond_signal(&ra->cv);
-    pthread_mutex_unlock(&ra->mu);
+    run_all_node *ra = ud;
+    ra->fn(engine_shard(s), ra->ud);
 }
 
 int engine_run_on_all(hln_engine *e, void (*fn)(hln_shard *s, void *ud), void *ud)
 {
-    if (shard_current()) return HLN_EINVAL; /* would wait for itself */
-    run_all_msg *msgs = hln_calloc((size_t)e->nshards, sizeof *msgs);
-    if (!msgs) return HLN_ENOMEM;
-    run_all ra = {.left = e->nshards, .fn = fn, .ud = ud};
-    pthread_mutex_init(&ra.mu, NULL);
-    pthread_cond_init(&ra.cv, NULL);
-    /* A stopped shard drops the message: count only the ones posted. */
-    for (int i = 0; i < e->nshards; i++) {
-        hln_shard *s = &e->shards[i];
-        pthread_mutex_lock(&s->qlock);
-        bool stopped = s->stopping;
-        pthread_mutex_unlock(&s->qlock);
-        if (stopped) {
-            pthread_mutex_lock(&ra.mu);
-            ra.left--;
-            pthread_mutex_unlock(&ra.mu);
-            continue;
-        }
-        msgs[i].m.fn = run_all_fn;
-        msgs[i].ra = &ra;
-        shard_post(s, &msgs[i].m);
-    }
-    pthread_mutex_lock(&ra.mu);
-    while (ra.left > 0)
-        pthread_cond_wait(&ra.cv, &ra.mu);
-    pthread_mutex_unlock(&ra.mu);
-    pthread_mutex_destroy(&ra.mu);
-    pthread_cond_destroy(&ra.cv);
-    hln_free(msgs);
-    return 0;
+    run_all_node ra = {.fn = fn, .ud = ud};
+    return rt_run_on_all(e->rt, run_all_node_fn, &ra);
 }
 
 /* ---- shard threads ----------------------------------------------------- */
@@ -234,64 +120,32 @@ static void on_storage_wake(uv_async_t *h)
     if (s->store) st_maintain(s->store);
 }
 
-static void on_stop(hln_shard *s, hln_msg *m)
+/* The runtime's stop hook, on s's thread. */
+static void shard_close(rt_shard *rs, void *ud)
 {
-    HLN_UNUSED(m);
-    engine_priv *ep = (engine_priv *)s->eng;
-    shard_priv *sp = &ep->sp[s->id];
-    if (s->server) srv_shard_close(s);
-    pthread_mutex_lock(&s->qlock);
-    s->stopping = true;
-    pthread_mutex_unlock(&s->qlock);
+    hln_engine *e = ud;
+    hln_shard *s = engine_shard(rs);
+    if (s->server && e->net.shard_close) e->net.shard_close(s);
     uv_timer_stop(&s->sync_timer);
     if (!uv_is_closing((uv_handle_t *)&s->sync_timer))
         uv_close((uv_handle_t *)&s->sync_timer, NULL);
     if (s->store) {
-        sp->close_rc = st_close(s->store, &sp->close_err);
+        s->close_rc = st_close(s->store, &s->close_err);
         s->store = NULL;
     }
     /* after st_close: the compaction thread is gone, nothing sends any more */
     uv_close((uv_handle_t *)&s->storage_wake, NULL);
-    uv_close((uv_handle_t *)&s->wake, NULL);
 }
 
-static void report_started(engine_priv *ep)
+/* The runtime's start hook, on s's thread: opens and replays its storage. */
+static int shard_open(rt_shard *rs, void *ud, hln_error *err)
 {
-    pthread_mutex_lock(&ep->mu);
-    ep->nstarted++;
-    pthread_cond_broadcast(&ep->cv);
-    pthread_mutex_unlock(&ep->mu);
-}
-
-static void close_any(uv_handle_t *h, void *arg)
-{
-    HLN_UNUSED(arg);
-    if (!uv_is_closing(h)) uv_close(h, NULL);
-}
-
-static void *shard_main(void *arg)
-{
-    hln_shard *s = arg;
-    engine_priv *ep = (engine_priv *)s->eng;
-    shard_priv *sp = &ep->sp[s->id];
-    hln_engine *e = s->eng;
-    tl_shard = s;
-    char name[16];
-    snprintf(name, sizeof name, "hln-shard-%d", s->id);
-    pthread_setname_np(pthread_self(), name);
-
-    int rc = uv_loop_init(&s->loop);
-    if (rc) {
-        sp->open_rc = hln_fail(&sp->open_err, HLN_ESERVER, "shard %d: cannot create event loop: %s",
-                               s->id, uv_strerror(rc));
-        report_started(ep);
-        return NULL;
-    }
-    uv_async_init(&s->loop, &s->wake, on_wake);
-    s->wake.data = s;
-    uv_async_init(&s->loop, &s->storage_wake, on_storage_wake);
+    hln_engine *e = ud;
+    hln_shard *s = engine_shard(rs);
+    s->loop = rt_loop(rs);
+    uv_async_init(s->loop, &s->storage_wake, on_storage_wake);
     s->storage_wake.data = s;
-    uv_timer_init(&s->loop, &s->sync_timer);
+    uv_timer_init(s->loop, &s->sync_timer);
     s->sync_timer.data = s;
 
     char dir[1100];
@@ -299,39 +153,16 @@ static void *shard_main(void *arg)
     st_options so = e->cfg.storage;
     so.background_wake = storage_wake_cb;
     so.background_ud = s;
-    sp->open_rc = st_open(&s->store, dir, &so, table_exists, e, &sp->open_err);
-    if (sp->open_rc) {
-        s->store = NULL;
-        pthread_mutex_lock(&s->qlock);
-        s->stopping = true;
-        pthread_mutex_unlock(&s->qlock);
-        uv_close((uv_handle_t *)&s->wake, NULL);
-        uv_close((uv_handle_t *)&s->storage_wake, NULL);
-        uv_close((uv_handle_t *)&s->sync_timer, NULL);
-        uv_run(&s->loop, UV_RUN_DEFAULT);
-        uv_loop_close(&s->loop);
-        report_started(ep);
-        return NULL;
+    int rc = st_open(&s->store, dir, &so, table_exists, e, err);
+    if (rc) {
+        s->store = NULL; /* the runtime closes the handles */
+        return rc;
     }
     if (e->cfg.storage.sync == ST_SYNC_PERIODIC && e->cfg.storage.sync_period_ms > 0)
         uv_timer_start(&s->sync_timer, on_sync_timer, e->cfg.storage.sync_period_ms,
                        e->cfg.storage.sync_period_ms);
     HLN_DEBUG("shard %d ready (%s)", s->id, dir);
-    report_started(ep);
-
-    uv_run(&s->loop, UV_RUN_DEFAULT);
-
-    /* Whatever is still open (handles of modules that did not close their
-     * own) is closed here so the loop can be released. */
-    uv_walk(&s->loop, close_any, NULL);
-    uv_run(&s->loop, UV_RUN_DEFAULT);
-    if (uv_loop_close(&s->loop)) HLN_WARN("shard %d: event loop still busy at exit", s->id);
-    if (s->store) { /* stopped without the stop message: cannot happen, but never lose data */
-        sp->close_rc = st_close(s->store, &sp->close_err);
-        s->store = NULL;
-    }
-    tl_shard = NULL;
-    return NULL;
+    return 0;
 }
 
 /* ---- data directory ----------------------------------------------------- */
@@ -464,7 +295,7 @@ static int open_meta(hln_engine *e, hln_error *err)
     return dirty ? meta_write(path, &m, err) : 0;
 }
 
-int srv_resolve(const char *host, int port, struct sockaddr_storage *out, hln_error *err)
+int engine_resolve(const char *host, int port, struct sockaddr_storage *out, hln_error *err)
 {
     memset(out, 0, sizeof *out);
     struct sockaddr_in *a4 = (struct sockaddr_in *)out;
@@ -495,7 +326,7 @@ static int fill_node(hln_engine *e, hln_error *err)
 {
     hln_node_info *n = &e->node;
     struct sockaddr_storage ss;
-    int rc = srv_resolve(e->cfg.listen_address, e->cfg.native_transport_port, &ss, err);
+    int rc = engine_resolve(e->cfg.listen_address, e->cfg.native_transport_port, &ss, err);
     if (rc) return rc;
     if (ss.ss_family == AF_INET) {
         memcpy(n->address, &((struct sockaddr_in *)&ss)->sin_addr, 4);
@@ -526,42 +357,15 @@ static int fill_node(hln_engine *e, hln_error *err)
 
 /* ---- start / stop -------------------------------------------------------- */
 
-static void stop_threads(engine_priv *ep)
-{
-    hln_engine *e = &ep->pub;
-    for (int i = 0; i < e->nshards; i++) {
-        hln_shard *s = &e->shards[i];
-        if (!ep->sp[i].thread_started) continue;
-        pthread_mutex_lock(&s->qlock);
-        bool stopped = s->stopping;
-        pthread_mutex_unlock(&s->qlock);
-        if (!stopped) {
-            ep->sp[i].stop_msg.fn = on_stop;
-            shard_post(s, &ep->sp[i].stop_msg);
-        }
-    }
-    for (int i = 0; i < e->nshards; i++) {
-        if (!ep->sp[i].thread_started) continue;
-        pthread_join(e->shards[i].thread, NULL);
-        ep->sp[i].thread_started = false;
-    }
-}
-
 static void engine_free(engine_priv *ep)
 {
     hln_engine *e = &ep->pub;
-    if (e->server) srv_destroy(e);
-    if (e->shards) {
-        for (int i = 0; i < e->nshards; i++)
-            pthread_mutex_destroy(&e->shards[i].qlock);
-        hln_free(e->shards);
-    }
+    if (e->server && e->net.destroy) e->net.destroy(e);
+    rt_free(e->rt);
+    hln_free(e->shards);
     if (e->catalog) catalog_close(e->catalog);
     auth_close(e->auth);
-    hln_free(ep->sp);
     if (ep->lock_fd >= 0) close(ep->lock_fd); /* releases the flock */
-    pthread_mutex_destroy(&ep->mu);
-    pthread_cond_destroy(&ep->cv);
     hln_free(ep);
 }
 
@@ -570,8 +374,6 @@ int engine_start(hln_engine **out, const hln_config *cfg, hln_error *err)
     *out = NULL;
     engine_priv *ep = hln_calloc(1, sizeof *ep);
     if (!ep) return hln_fail(err, HLN_ENOMEM, "Out of memory starting the engine");
-    pthread_mutex_init(&ep->mu, NULL);
-    pthread_cond_init(&ep->cv, NULL);
     ep->lock_fd = -1;
     hln_engine *e = &ep->pub;
     e->cfg = *cfg;
@@ -597,47 +399,28 @@ int engine_start(hln_engine **out, const hln_config *cfg, hln_error *err)
         return rc;
     }
 
-    e->shards = hln_calloc((size_t)e->nshards, sizeof *e->shards);
-    ep->sp = hln_calloc((size_t)e->nshards, sizeof *ep->sp);
-    if (!e->shards || !ep->sp) {
+    rc = rt_new(&e->rt, e->nshards, err);
+    e->shards = rc ? NULL : hln_calloc((size_t)e->nshards, sizeof *e->shards);
+    if (!e->shards) {
+        if (!rc) rc = hln_fail(err, HLN_ENOMEM, "Out of memory starting %d shards", e->nshards);
         ex_shutdown(e);
         engine_free(ep);
-        return hln_fail(err, HLN_ENOMEM, "Out of memory starting %d shards", e->nshards);
+        return rc;
     }
     for (int i = 0; i < e->nshards; i++) {
         hln_shard *s = &e->shards[i];
         s->id = i;
         s->eng = e;
-        pthread_mutex_init(&s->qlock, NULL);
+        s->rt = rt_shard_at(e->rt, i);
+        rt_set_ud(s->rt, s);
     }
-    int launched = 0;
-    for (int i = 0; i < e->nshards; i++) {
-        int prc = pthread_create(&e->shards[i].thread, NULL, shard_main, &e->shards[i]);
-        if (prc) {
-            rc = hln_fail(err, HLN_ESERVER, "Cannot start shard thread %d: %s", i, strerror(prc));
-            break;
-        }
-        ep->sp[i].thread_started = true;
-        launched++;
-    }
-    pthread_mutex_lock(&ep->mu);
-    while (ep->nstarted < launched)
-        pthread_cond_wait(&ep->cv, &ep->mu);
-    pthread_mutex_unlock(&ep->mu);
-    for (int i = 0; i < launched && !rc; i++) {
-        if (ep->sp[i].open_rc) {
-            rc = ep->sp[i].open_rc;
-            if (err) {
-                *err = ep->sp[i].open_err;
-                err->code = rc;
-            }
-        }
-    }
+    rt_hooks hooks = {.start = shard_open, .stop = shard_close, .ud = e};
+    rc = rt_start(e->rt, &hooks, err);
     /* Every shard has replayed its commitlog: finish the LOGGED batches a
      * crash interrupted (exec/batchlog.c), before any request is taken. */
     if (!rc) rc = ex_batchlog_replay(e, err);
     if (rc) {
-        stop_threads(ep);
+        rt_stop(e->rt);
         ex_shutdown(e);
         engine_free(ep);
         return rc;
@@ -652,19 +435,19 @@ int engine_stop(hln_engine *e, hln_error *err)
 {
     if (!e) return 0;
     engine_priv *ep = (engine_priv *)e;
-    server_stop(e); /* no-op if there is no server or it is stopped */
-    stop_threads(ep);
+    if (e->server && e->net.stop) e->net.stop(e); /* stop accepting, close connections */
+    rt_stop(e->rt);
     int rc = 0;
     for (int i = 0; i < e->nshards; i++) {
-        if (ep->sp[i].close_rc && !rc) {
-            rc = ep->sp[i].close_rc;
+        hln_shard *s = &e->shards[i];
+        if (s->close_rc && !rc) {
+            rc = s->close_rc;
             if (err) {
-                *err = ep->sp[i].close_err;
+                *err = s->close_err;
                 err->code = rc;
             }
         }
-        if (ep->sp[i].close_rc)
-            HLN_ERR("shard %d: closing storage failed: %s", i, ep->sp[i].close_err.msg);
+        if (s->close_rc) HLN_ERR("shard %d: closing storage failed: %s", i, s->close_err.msg);
     }
     ex_shutdown(e);
     engine_free(ep);

@@ -1,0 +1,492 @@
+/*
+ * cas.c — counters and conditional updates (lightweight transactions) as
+ * one read-modify-write on the shard that owns the partition.
+ *
+ * What: an UPDATE of a counter table, and an INSERT ... IF NOT EXISTS /
+ * UPDATE or DELETE ... IF EXISTS / IF c = v AND ..., become ONE operation
+ * (EX_OP_CAS) sent to the owning shard. There, in one step on that shard's
+ * thread, the row is read, the conditions are evaluated against it, and
+ * the mutation is applied only when they hold (counter cells, which carry
+ * deltas, get the current value added first). No other request can touch
+ * the partition in between: a shard runs one operation at a time. So
+ * conditional writes are linearizable on this node, and counters never
+ * lose an increment, which is what Cassandra's Paxos and counter locks
+ * give a user.
+ *
+ * Why this shape: the origin builds everything that does not depend on the
+ * current row (the mutation, the bound condition values) and the target
+ * only decides. In the ring the same decision function runs in Paxos's
+ * propose step on the coordinator, over the row its prepare step read from
+ * a quorum; nothing here has to be rewritten, only where it runs.
+ *
+ * Results (Cassandra's ModificationStatement.buildCasResultSet): a row
+ * with the boolean column [applied]; when not applied, also the current
+ * values: of every column for IF NOT EXISTS (when the row exists), of the
+ * columns named in the conditions for IF c = ... (when the row exists).
+ * Counter updates answer VOID.
+ *
+ * Invariants:
+ *  1. ex_cas_exec runs on the owning shard only and reads nothing of the
+ *     origin's request except immutable schema objects (the table and its
+ *     column types, held by the request's snapshot) and, for local ops,
+ *     the op's own inputs; remote ops carry copies (ex_cas_pack).
+ *  2. A condition on a missing row or a null cell compares as null:
+ *     "= null" holds, "!= v" holds, ordered comparisons fail.
+ */
+#include <string.h>
+
+#include "exec/execInt.h"
+
+typedef struct cas_cond {
+    const hln_column *col;
+    cql_op op;
+    ex_value v;   /* EQ, NE, LT..: the value (len -1: null) */
+    ex_value *in; /* IN: the values */
+    int nin;
+    bool has_elem;
+    ex_value elem; /* c[elem]: a map key, or a list index (int) */
+} cas_cond;
+
+typedef struct ex_cas_op {
+    ex_cas_kind kind;
+    const hln_table *t;
+    bool counter;
+    cas_cond *conds;
+    int nconds;
+    /* out */
+    bool applied;
+    const st_row *cur; /* the row before the write (target arena), NULL: none */
+} ex_cas_op;
+
+static const uint8_t EMPTY[1];
+
+/* ---- target side -------------------------------------------------------- */
+
+static const st_cell *col_cells(const st_row *row, uint32_t col_id, uint32_t *n)
+{
+    *n = 0;
+    if (!row) return NULL;
+    uint32_t i = 0;
+    while (i < row->ncells && row->cells[i].col_id < col_id)
+        i++;
+    uint32_t j = i;
+    while (j < row->ncells && row->cells[j].col_id == col_id)
+        j++;
+    *n = j - i;
+    return j > i ? &row->cells[i] : NULL;
+}
+
+/* The current value of a condition's target (column, or element). */
+static int current(const cas_cond *c, const st_row *row, hln_arena *a, hln_error *err,
+                   ex_value *out)
+{
+    const hln_column *col = c->col;
+    uint32_t n;
+    const st_cell *cells = col_cells(row, col->id, &n);
+    *out = (ex_value){NULL, -1};
+    if (!cells) return 0;
+    if (c->has_elem) {
+        const hln_type *t = col->type;
+        if (!hln_type_is_multicell(t)) {
+            /* a frozen collection: look inside its serialized value */
+            hln_rd rd;
+            uint32_t cnt;
+            if (hln_coll_begin(&rd, cells[0].val, cells[0].len, &cnt)) return 0;
+            int32_t idx = -1;
+            if (t->kind == HLN_T_LIST && c->elem.len == 4)
+                idx = (int32_t)((uint32_t)c->elem.p[0] << 24 | (uint32_t)c->elem.p[1] << 16 |
+                                (uint32_t)c->elem.p[2] << 8 | c->elem.p[3]);
+            for (uint32_t i = 0; i < cnt; i++) {
+                const uint8_t *k, *v;
+                int32_t kl, vl;
+                if (hln_coll_next(&rd, &k, &kl)) return 0;
+                if (t->kind == HLN_T_LIST) {
+                    if ((int32_t)i == idx) *out = (ex_value){k, kl};
+                    continue;
+                }
+                if (hln_coll_next(&rd, &v, &vl)) return 0;
+                if (kl >= 0 && hln_type_compare(t->params[0], k, (size_t)kl, c->elem.p,
+                                                (size_t)c->elem.len) == 0)
+                    *out = (ex_value){v, vl};
+            }
+            return 0;
+        }
+        if (t->kind == HLN_T_LIST) {
+            if (c->elem.len != 4) return 0;
+            int32_t idx = (int32_t)((uint32_t)c->elem.p[0] << 24 | (uint32_t)c->elem.p[1] << 16 |
+                                    (uint32_t)c->elem.p[2] << 8 | c->elem.p[3]);
+            if (idx >= 0 && (uint32_t)idx < n)
+                *out = (ex_value){cells[idx].len ? cells[idx].val : EMPTY, (int32_t)cells[idx].len};
+            return 0;
+        }
+        hln_buf key;
+        hln_buf_init(&key);
+        int rc = hln_type_to_comparable(t->params[0], c->elem.p, (size_t)c->elem.len, false, &key);
+        for (uint32_t i = 0; !rc && !key.err && i < n; i++)
+            if (cells[i].pathlen == key.len && !memcmp(cells[i].path, key.data, key.len))
+                *out = (ex_value){cells[i].len ? cells[i].val : EMPTY, (int32_t)cells[i].len};
+        hln_buf_free(&key);
+        return 0;
+    }
+    if (hln_type_is_multicell(col->type)) return ex_collection_value(a, err, col, cells, n, out);
+    *out = (ex_value){cells[0].len ? cells[0].val : EMPTY, (int32_t)cells[0].len};
+    return 0;
+}
+
+static const hln_type *cond_type(const cas_cond *c)
+{
+    const hln_type *t = c->col->type;
+    if (!c->has_elem) return t;
+    return t->kind == HLN_T_LIST ? t->params[0] : t->params[1];
+}
+
+static bool equal(const hln_type *t, const ex_value *a, const ex_value *b)
+{
+    if (a->len < 0 || b->len < 0) return a->len < 0 && b->len < 0;
+    return hln_type_compare(t, a->p, (size_t)a->len, b->p, (size_t)b->len) == 0;
+}
+
+static int holds(const cas_cond *c, const st_row *row, hln_arena *a, hln_error *err, bool *ok)
+{
+    ex_value cur;
+    int rc = current(c, row, a, err, &cur);
+    if (rc) return rc;
+    const hln_type *t = cond_type(c);
+    switch (c->op) {
+    case CQL_OP_EQ:
+        *ok = equal(t, &cur, &c->v);
+        return 0;
+    case CQL_OP_NE:
+        *ok = !equal(t, &cur, &c->v);
+        return 0;
+    case CQL_OP_IN:
+        *ok = false;
+        for (int i = 0; i < c->nin && !*ok; i++)
+            *ok = equal(t, &cur, &c->in[i]);
+        return 0;
+    default:
+        break;
+    }
+    if (cur.len < 0) {
+        *ok = false;
+        return 0;
+    }
+    int cmp = hln_type_compare(t, cur.p, (size_t)cur.len, c->v.p, (size_t)c->v.len);
+    *ok = c->op == CQL_OP_LT   ? cmp < 0
+          : c->op == CQL_OP_LE ? cmp <= 0
+          : c->op == CQL_OP_GT ? cmp > 0
+                               : cmp >= 0;
+    return 0;
+}
+
+static uint64_t be64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* m with every counter cell's delta replaced by current + delta. */
+static int add_counters(const st_mutation *m, const st_row *cur, hln_arena *a, st_mutation *out,
+                        hln_error *err)
+{
+    *out = *m;
+    if (m->nrows == 0) return 0;
+    st_row *rows = hln_arena_alloc(a, sizeof *rows * m->nrows);
+    if (!rows) return hln_fail(err, HLN_ENOMEM, "out of memory");
+    for (uint32_t i = 0; i < m->nrows; i++) {
+        rows[i] = m->rows[i];
+        st_cell *cells = hln_arena_alloc(a, sizeof *cells * (m->rows[i].ncells + 1));
+        if (!cells) return hln_fail(err, HLN_ENOMEM, "out of memory");
+        for (uint32_t j = 0; j < m->rows[i].ncells; j++) {
+            cells[j] = m->rows[i].cells[j];
+            if (cells[j].flags || cells[j].len != 8) continue;
+            uint32_t n;
+            const st_cell *c = col_cells(cur, cells[j].col_id, &n);
+            uint64_t sum = be64(cells[j].val) + (c && c->len == 8 ? be64(c->val) : 0);
+            uint8_t *v = hln_arena_alloc(a, 8);
+            if (!v) return hln_fail(err, HLN_ENOMEM, "out of memory");
+            for (int k = 0; k < 8; k++)
+                v[k] = (uint8_t)(sum >> (56 - 8 * k));
+            cells[j].val = v;
+        }
+        rows[i].cells = cells;
+    }
+    out->rows = rows;
+    return 0;
+}
+
+int ex_cas_exec(ex_op *op, st_engine *s, hln_arena *a, const st_mutation *m)
+{
+    ex_cas_op *cas = op->cas;
+    st_partition *part = NULL;
+    int rc = st_read(s, &op->read, a, &part, &op->err);
+    if (rc) return rc;
+    const st_row *cur = part && part->nrows ? &part->rows[0] : NULL;
+    bool ok = true;
+    switch (cas->kind) {
+    case EX_CAS_NONE:
+        break;
+    case EX_CAS_NOT_EXISTS:
+        ok = cur == NULL;
+        break;
+    case EX_CAS_EXISTS:
+        ok = cur != NULL;
+        break;
+    case EX_CAS_CONDS:
+        for (int i = 0; i < cas->nconds && ok; i++)
+            if ((rc = holds(&cas->conds[i], cur, a, &op->err, &ok)) != 0) return rc;
+        break;
+    }
+    cas->applied = ok;
+    cas->cur = cur;
+    if (!ok) return 0;
+    if (cas->counter) {
+        st_mutation sum;
+        if ((rc = add_counters(m, cur, a, &sum, &op->err)) != 0) return rc;
+        return st_apply(s, &sum, &op->err);
+    }
+    return st_apply(s, m, &op->err);
+}
+
+static int copy_value(hln_arena *a, ex_value *v)
+{
+    if (v->len <= 0) return 0;
+    const uint8_t *p = hln_arena_memdup(a, v->p, (size_t)v->len);
+    if (!p) return HLN_ENOMEM;
+    v->p = p;
+    return 0;
+}
+
+int ex_cas_pack(ex_op *op)
+{
+    hln_arena *a = &op->arena;
+    ex_cas_op *src = op->cas, *c = hln_arena_alloc(a, sizeof *c);
+    if (!c) return HLN_ENOMEM;
+    *c = *src;
+    c->conds = hln_arena_alloc(a, sizeof *c->conds * (size_t)(src->nconds ? src->nconds : 1));
+    if (!c->conds) return HLN_ENOMEM;
+    for (int i = 0; i < src->nconds; i++) {
+        cas_cond *d = &c->conds[i];
+        *d = src->conds[i];
+        if (copy_value(a, &d->v) || copy_value(a, &d->elem)) return HLN_ENOMEM;
+        if (d->nin) {
+            d->in = hln_arena_alloc(a, sizeof *d->in * (size_t)d->nin);
+            if (!d->in) return HLN_ENOMEM;
+            for (int j = 0; j < d->nin; j++) {
+                d->in[j] = src->conds[i].in[j];
+                if (copy_value(a, &d->in[j])) return HLN_ENOMEM;
+            }
+        }
+    }
+    op->cas = c;
+    return 0;
+}
+
+/* ---- origin side -------------------------------------------------------- */
+
+/* Binds one condition's values (Cassandra's ColumnCondition rules). */
+static int bind_cond(ex_request *r, const ex_cond *x, const hln_column *col, cas_cond *out)
+{
+    *out = (cas_cond){.col = col, .op = x->op, .v = {NULL, -1}, .elem = {NULL, -1}};
+    const hln_type *vt = col->type;
+    int rc;
+    if (x->elem) {
+        const hln_type *t = col->type;
+        const hln_type *kt = t->kind == HLN_T_LIST ? hln_type_by_kind(HLN_T_INT) : t->params[0];
+        if ((rc = ex_bind(r, x->elem, kt, col->name, &out->elem)) != 0) return rc;
+        if (out->elem.len == -1)
+            return hln_fail(&r->err, HLN_EINVAL, "Invalid null value for %s element access",
+                            t->kind == HLN_T_LIST ? "list" : "map");
+        if (out->elem.len == -2)
+            return hln_fail(&r->err, HLN_EINVAL, "Invalid 'unset' value in condition");
+        out->has_elem = true;
+        vt = t->kind == HLN_T_LIST ? t->params[0] : t->params[1];
+    }
+    if (x->op == CQL_OP_IN) {
+        if (x->in_list) {
+            out->nin = x->nin;
+            out->in = hln_arena_alloc(&r->arena, sizeof *out->in * (size_t)(x->nin ? x->nin : 1));
+            if (!out->in) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+            for (int i = 0; i < x->nin; i++) {
+                if ((rc = ex_bind(r, x->in_list[i], vt, col->name, &out->in[i])) != 0) return rc;
+                if (out->in[i].len == -2)
+                    return hln_fail(&r->err, HLN_EINVAL, "Invalid 'unset' value in condition");
+            }
+            return 0;
+        }
+        ex_value lv;
+        const hln_type *lt = hln_type_collection(HLN_T_LIST, &vt, true);
+        if (!lt) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+        if ((rc = ex_bind(r, x->term, lt, col->name, &lv)) != 0) return rc;
+        if (lv.len == -1) return hln_fail(&r->err, HLN_EINVAL, "Invalid null list in IN condition");
+        if (lv.len == -2)
+            return hln_fail(&r->err, HLN_EINVAL, "Invalid 'unset' value in condition");
+        hln_rd rd;
+        uint32_t n;
+        if (hln_coll_begin(&rd, lv.p, (size_t)lv.len, &n))
+            return hln_fail(&r->err, HLN_EINVAL, "Invalid list value in IN condition");
+        out->in = hln_arena_alloc(&r->arena, sizeof *out->in * (n ? n : 1));
+        if (!out->in) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+        for (uint32_t i = 0; i < n; i++) {
+            if (hln_coll_next(&rd, &out->in[i].p, &out->in[i].len))
+                return hln_fail(&r->err, HLN_EINVAL, "Invalid list value in IN condition");
+        }
+        out->nin = (int)n;
+        return 0;
+    }
+    if ((rc = ex_bind(r, x->term, vt, col->name, &out->v)) != 0) return rc;
+    if (out->v.len == -2)
+        return hln_fail(&r->err, HLN_EINVAL, "Invalid 'unset' value in condition");
+    if (out->v.len == -1 && x->op != CQL_OP_EQ && x->op != CQL_OP_NE) {
+        const char *ops = x->op == CQL_OP_LT   ? "<"
+                          : x->op == CQL_OP_LE ? "<="
+                          : x->op == CQL_OP_GT ? ">"
+                                               : ">=";
+        return hln_fail(&r->err, HLN_EINVAL, "Invalid comparison with null for operator \"%s\"",
+                        ops);
+    }
+    return 0;
+}
+
+/* The value of regular column col in the row before the write. */
+static int row_value(ex_request *r, const st_row *row, const hln_column *col, ex_value *out)
+{
+    uint32_t n;
+    const st_cell *cells = col_cells(row, col->id, &n);
+    if (!cells) {
+        *out = (ex_value){NULL, -1};
+        return 0;
+    }
+    if (hln_type_is_multicell(col->type))
+        return ex_collection_value(&r->arena, &r->err, col, cells, n, out);
+    *out = (ex_value){cells[0].len ? cells[0].val : EMPTY, (int32_t)cells[0].len};
+    return 0;
+}
+
+static const uint8_t TRUE_V[1] = {1}, FALSE_V[1] = {0};
+
+/* The [applied] result, with the current values when not applied. */
+static int cas_result(ex_request *r, const ex_cas_op *cas)
+{
+    const ex_plan *p = ex_st(r)->plan;
+    const hln_table *t = cas->t;
+    ex_result *res = &r->result;
+    int cols[1024];
+    int n = 0;
+    if (!cas->applied && cas->cur) {
+        if (cas->kind == EX_CAS_NOT_EXISTS || cas->kind == EX_CAS_EXISTS) {
+            for (int i = 0; i < t->ncols && n < 1024; i++)
+                cols[n++] = i;
+        } else {
+            /* the columns named in conditions, in the table's order */
+            for (int i = 0; i < t->ncols && n < 1024; i++)
+                for (int j = 0; j < p->nconds; j++)
+                    if (p->conds[j].col == i) {
+                        cols[n++] = i;
+                        break;
+                    }
+        }
+    }
+    res->kind = EX_ROWS;
+    res->ncols = n + 1;
+    res->nrows = 1;
+    res->cols = hln_arena_alloc(&r->arena, sizeof *res->cols * (size_t)res->ncols);
+    res->cells = hln_arena_alloc(&r->arena, sizeof *res->cells * (size_t)res->ncols);
+    if (!res->cols || !res->cells) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    res->cols[0] = (ex_colspec){t->ks, t->name, "[applied]", hln_type_by_kind(HLN_T_BOOLEAN)};
+    res->cells[0] = (ex_value){cas->applied ? TRUE_V : FALSE_V, 1};
+    for (int i = 0; i < n; i++) {
+        const hln_column *col = &t->cols[cols[i]];
+        res->cols[i + 1] = (ex_colspec){t->ks, t->name, col->name, col->type};
+        ex_value *v = &res->cells[i + 1];
+        int rc;
+        if (col->kind == HLN_COL_PARTITION_KEY)
+            rc = ex_bind(r, p->pk[col->position], col->type, col->name, v);
+        else if (col->kind == HLN_COL_CLUSTERING)
+            rc = ex_bind(r, p->ck[col->position], col->type, col->name, v);
+        else
+            rc = row_value(r, cas->cur, col, v);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+static void cas_done(ex_request *r)
+{
+    int rc = ex_batch_error(r);
+    if (rc) {
+        ex_finish(r, rc);
+        return;
+    }
+    ex_state *st = ex_st(r);
+    const ex_op *op = st->cur;
+    if (st->plan->cas == EX_CAS_NONE) {
+        r->result.kind = EX_VOID;
+        ex_finish(r, 0);
+        return;
+    }
+    ex_finish(r, cas_result(r, op->cas));
+}
+
+void ex_run_cas(ex_request *r)
+{
+    ex_state *st = ex_st(r);
+    const ex_plan *p = st->plan;
+    int rc = 0;
+    if (p->needs_read)
+        rc = hln_fail(&r->err, HLN_EUNSUPPORTED,
+                      "List operations by index or removal are not supported in conditional "
+                      "updates yet");
+    st_mutation *m = NULL;
+    if (!rc) rc = ex_dml_build_with(r, NULL, &m);
+    ex_cas_op *cas = rc ? NULL : hln_arena_alloc(&r->arena, sizeof *cas);
+    if (!rc && !cas) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    if (!rc) {
+        *cas = (ex_cas_op){.kind = p->cas, .t = p->t, .counter = p->counter};
+        cas->conds = hln_arena_alloc(&r->arena, sizeof *cas->conds * (size_t)(p->nconds + 1));
+        if (!cas->conds) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+        for (int i = 0; !rc && i < p->nconds; i++)
+            rc = bind_cond(r, &p->conds[i], &p->t->cols[p->conds[i].col], &cas->conds[i]);
+        cas->nconds = p->nconds;
+    }
+    if (!rc && !m) {
+        /* every value unset: still check (and report) the conditions */
+        m = hln_arena_alloc(&r->arena, sizeof *m);
+        if (!m) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+        if (!rc) {
+            memcpy(m->table_id, p->t->id, 16);
+            m->pdel_ts = HLN_TS_NONE;
+            rc = ex_dml_key(r, &m->pk, &m->pklen);
+            m->token = hln_murmur3_token(m->pk, m->pklen);
+        }
+    }
+    if (rc) {
+        ex_finish(r, rc);
+        return;
+    }
+    ex_op *op = ex_op_new(r, EX_OP_CAS, rt_shard_for_token(st->eng->nshards, m->token));
+    if (!op) {
+        ex_finish(r, hln_fail(&r->err, HLN_ENOMEM, "out of memory"));
+        return;
+    }
+    op->mut = m;
+    op->cas = cas;
+    st_read_cmd *c = &op->read;
+    memcpy(c->table_id, p->t->id, 16);
+    c->pk = m->pk;
+    c->pklen = m->pklen;
+    c->token = m->token;
+    const uint8_t *ck;
+    uint32_t cklen;
+    if ((rc = ex_dml_ck(r, &ck, &cklen)) != 0) {
+        ex_finish(r, rc);
+        return;
+    }
+    c->start = (st_bound){ck, cklen, true};
+    c->end = (st_bound){ck, cklen, true};
+    c->limit = 1;
+    c->now_sec = hln_now_micros() / 1000000;
+    ex_dispatch(r, cas_done);
+}

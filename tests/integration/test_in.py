@@ -1,0 +1,65 @@
+"""IN relations on partition and clustering columns through the driver.
+
+Cassandra 5.0 returns the partitions of a partition-key IN in token order,
+without duplicates, each partition's rows in clustering order (IN values on
+clustering columns are sorted and deduplicated too), and pages through them
+like any other query; these tests check that for several page sizes, with
+PER PARTITION LIMIT, LIMIT, prepared `IN ?` markers, composite keys and
+ORDER BY (refused with Cassandra's message when paging).
+"""
+
+import pytest
+from cassandra import InvalidRequest
+from cassandra.metadata import Murmur3Token
+from cassandra.query import SimpleStatement
+
+
+@pytest.fixture
+def grid(session, keyspace):
+    t = keyspace + ".g"
+    session.execute("CREATE TABLE %s (k int, c int, d text, v int, PRIMARY KEY (k, c, d))" % t)
+    ins = session.prepare("INSERT INTO %s (k, c, d, v) VALUES (?, ?, ?, ?)" % t)
+    for k in range(6):
+        for c in range(5):
+            for d in ("a", "b"):
+                session.execute(ins, (k, c, d, k * 100 + c))
+    return t
+
+
+def token(k):
+    return Murmur3Token.from_key(k.to_bytes(4, "big", signed=True)).value
+
+
+def rows(session, q, fetch_size=5000, params=None):
+    st = SimpleStatement(q, fetch_size=fetch_size) if params is None else q
+    return [tuple(r) for r in session.execute(st, params)]
+
+
+def expected(ks, cs, ds=("a", "b"), ppl=None):
+    out = []
+    for k in sorted(set(ks), key=token):
+        part = [(k, c, d) for c in sorted(set(cs)) for d in ds]
+        out.extend(part[:ppl] if ppl else part)
+    return out
+
+
+@pytest.mark.parametrize("fetch", [1, 2, 3, 7, 5000])
+def test_in_paging(session, grid, fetch):
+    q = "SELECT k, c, d FROM %s WHERE k IN (5, 0, 3, 0) AND c IN (4, 1, 2, 1)" % grid
+    assert rows(session, q, fetch) == expected([5, 0, 3], [4, 1, 2])
+    q += " PER PARTITION LIMIT 3"
+    assert rows(session, q, fetch) == expected([5, 0, 3], [4, 1, 2], ppl=3)
+    q = "SELECT k, c, d FROM %s WHERE k IN (1, 2) LIMIT 7" % grid
+    assert rows(session, q, fetch) == expected([1, 2], range(5))[:7]
+
+
+def test_in_markers_and_order(session, grid):
+    prep = session.prepare("SELECT k, c, d FROM %s WHERE k IN ? AND c IN ? AND d = ?" % grid)
+    assert rows(session, prep, params=([4, 2], [3, 0], "b")) == expected([4, 2], [3, 0], ("b",))
+    assert rows(session, prep, params=([], [1], "a")) == []
+    q = "SELECT k, c, d FROM %s WHERE k = 2 AND c IN (1, 3) ORDER BY c DESC" % grid
+    assert rows(session, q) == [(2, 3, "b"), (2, 3, "a"), (2, 1, "b"), (2, 1, "a")]
+    with pytest.raises(InvalidRequest, match="Cannot page queries with both ORDER BY and a IN "
+                                             "restriction on the partition key"):
+        rows(session, "SELECT k FROM %s WHERE k IN (1, 2) ORDER BY c DESC" % grid)
+    assert session.execute("SELECT count(*) FROM %s WHERE k IN (1, 2, 3)" % grid).one()[0] == 30
