@@ -138,7 +138,33 @@ typedef enum cql_stmt_kind {
     CQL_LIST_PERMISSIONS,   /* LIST perms [ON resource] [OF role] [NORECURSIVE] */
     CQL_BATCH,              /* BEGIN [UNLOGGED | COUNTER] BATCH ... APPLY BATCH (u.batch) */
     CQL_DESCRIBE,           /* DESCRIBE / DESC ... (u.describe) */
+    CQL_ALTER_TABLE,        /* ALTER TABLE (u.alter_table) */
+    CQL_ALTER_KEYSPACE,     /* ALTER KEYSPACE (u.create_keyspace: name, if_not_exists is IF
+                               EXISTS, props) */
+    CQL_TRUNCATE,           /* TRUNCATE [TABLE] [ks.]t (u.drop.name) */
 } cql_stmt_kind;
+
+/* ALTER TABLE [IF EXISTS] t ... (Cassandra's AlterTableStatement.Raw). */
+typedef enum cql_alter_kind {
+    CQL_ALTER_ADD,          /* ADD [IF NOT EXISTS] c type [STATIC] | ADD (c type, ...) */
+    CQL_ALTER_DROP,         /* DROP [IF EXISTS] c | DROP (a, b) [USING TIMESTAMP n] */
+    CQL_ALTER_RENAME,       /* RENAME [IF EXISTS] a TO b [AND c TO d] */
+    CQL_ALTER_OPTIONS,      /* WITH option = value [AND ...] */
+    CQL_ALTER_TYPE,         /* ALTER c TYPE t (refused, as in Cassandra 5.0) */
+    CQL_ALTER_DROP_COMPACT, /* DROP COMPACT STORAGE */
+} cql_alter_kind;
+
+typedef struct cql_alter_table {
+    cql_qname name;
+    bool if_exists; /* ALTER TABLE IF EXISTS */
+    cql_alter_kind kind;
+    bool if_col;              /* ADD IF NOT EXISTS, DROP/RENAME IF EXISTS */
+    cql_column_def *add;      /* ADD: the columns, in order */
+    cql_name_list *drop;      /* DROP: the columns, in order; ALTER TYPE: the column */
+    cql_name_list *from, *to; /* RENAME: pairs, in order */
+    cql_property *props;      /* WITH */
+    const char *drop_ts;      /* DROP ... USING TIMESTAMP n: n's text, else NULL */
+} cql_alter_table;
 
 /* What a DESCRIBE statement describes (Cassandra's DescribeStatement). */
 typedef enum cql_describe_kind {
@@ -345,6 +371,7 @@ typedef struct cql_stmt {
         cql_grant grant;
         cql_batch batch;
         cql_describe describe;
+        cql_alter_table alter_table;
     } u;
 } cql_stmt;
 

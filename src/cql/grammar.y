@@ -1,8 +1,8 @@
 /*
  * grammar.y — the CQL grammar, as input to the lemon parser generator.
  *
- * What: the statements Helenus parses today (CREATE/DROP KEYSPACE, USE,
- * CREATE/DROP TABLE, INSERT, UPDATE, DELETE, SELECT), written after
+ * What: the statements Helenus parses today (CREATE/DROP/ALTER KEYSPACE,
+ * USE, CREATE/DROP/ALTER TABLE, TRUNCATE, INSERT, UPDATE, DELETE, SELECT), written after
  * Cassandra 5.0's Parser.g, building the tree declared in cql.h. The build
  * runs `lemon -q` on this file into gen/grammar.c and gen/grammar.h.
  *
@@ -990,3 +990,106 @@ cmd ::= descw FULL KEYSPACE(X). {
 }
 cmd ::= descw TABLE qname(N). { cqlp_describe(ctx, CQL_DESC_TABLE)->name = N; }
 cmd ::= descw qname(N).       { cqlp_describe(ctx, CQL_DESC_GENERIC)->name = N; }
+
+/* ---- ALTER TABLE, ALTER KEYSPACE, TRUNCATE -----------------------------
+ * As Cassandra 5.0's Parser.g (alterTableStatement, alterKeyspaceStatement,
+ * truncateStatement). ADD, RENAME and TRUNCATE are reserved words there and
+ * here. The head (ALTER TABLE [IF EXISTS] name) is reduced first, so each
+ * alteration appends straight into the statement (ctx->stmt). */
+%include {
+static cql_alter_table *cqlp_alter(cqlp_ctx *ctx)
+{
+    return &ctx->stmt->u.alter_table;
+}
+}
+
+cmd ::= alter_head alteration.
+alter_head ::= ALTER TABLE ife(E) qname(N). {
+    cql_stmt *s = cqlp_stmt(ctx, CQL_ALTER_TABLE);
+    s->u.alter_table.if_exists = E;
+    s->u.alter_table.name = N;
+}
+
+alteration ::= ADD ifne(E) acol. { cqlp_alter(ctx)->kind = CQL_ALTER_ADD; cqlp_alter(ctx)->if_col = E; }
+alteration ::= ADD ifne(E) LP acols RP. {
+    cqlp_alter(ctx)->kind = CQL_ALTER_ADD;
+    cqlp_alter(ctx)->if_col = E;
+}
+acols ::= acol.
+acols ::= acols COMMA acol.
+acol ::= ident(N) type(T) static_opt(S). {
+    cql_alter_table *a = cqlp_alter(ctx);
+    cql_column_def *d = cqlp_alloc(ctx, sizeof(*d));
+    d->name = N;
+    d->type = T;
+    d->is_static = S;
+    cql_column_def **pp = &a->add;
+    while (*pp) pp = &(*pp)->next;
+    *pp = d;
+}
+
+alteration ::= DROP ife(E) dnames(L) dts(T). {
+    cql_alter_table *a = cqlp_alter(ctx);
+    a->kind = CQL_ALTER_DROP;
+    a->if_col = E;
+    a->drop = L.head;
+    a->drop_ts = T;
+}
+%type dnames {cqlp_names}
+dnames(A) ::= ident(N).       { A.head = A.tail = cqlp_name(ctx, N); }
+dnames(A) ::= LP names(L) RP. { A = L; }
+%type dts {const char *}
+dts(A) ::= .                            { A = NULL; }
+dts(A) ::= USING TIMESTAMP INTEGER(X).  { A = cqlp_text(ctx, &X); }
+
+alteration ::= DROP COMPACT STORAGE. { cqlp_alter(ctx)->kind = CQL_ALTER_DROP_COMPACT; }
+
+alteration ::= WITH aprops(P). {
+    cqlp_alter(ctx)->kind = CQL_ALTER_OPTIONS;
+    cqlp_alter(ctx)->props = P.head;
+}
+%type aprops {cqlp_props}
+aprops(A) ::= prop(P). { A.head = A.tail = P; }
+aprops(A) ::= aprops(A) AND prop(P). { CQLP_APPEND(A, P); }
+
+alteration ::= RENAME ife(E) renames. {
+    cqlp_alter(ctx)->kind = CQL_ALTER_RENAME;
+    cqlp_alter(ctx)->if_col = E;
+}
+renames ::= rename.
+renames ::= renames AND rename.
+rename ::= ident(F) TO ident(T). {
+    cql_alter_table *a = cqlp_alter(ctx);
+    cql_name_list **pf = &a->from, **pt = &a->to;
+    while (*pf) pf = &(*pf)->next;
+    while (*pt) pt = &(*pt)->next;
+    *pf = cqlp_name(ctx, F);
+    *pt = cqlp_name(ctx, T);
+}
+
+/* ALTER c TYPE t: "type" is an unreserved word, so it arrives as ID */
+alteration ::= ALTER ident(C) ID(K) type. {
+    if (K.n != 4 || strncasecmp(K.z, "type", 4) != 0)
+        cqlp_fail(ctx, HLN_ESYNTAX, "line 1:%d no viable alternative at input '%.*s'", K.pos,
+                  K.n, K.z);
+    cql_alter_table *a = cqlp_alter(ctx);
+    a->kind = CQL_ALTER_TYPE;
+    a->drop = cqlp_name(ctx, C);
+}
+
+cmd ::= ALTER KEYSPACE(X) ife(E) ident(N) WITH props(P). {
+    (void)X;
+    cql_stmt *s = cqlp_stmt(ctx, CQL_ALTER_KEYSPACE);
+    s->u.create_keyspace.name = N;
+    s->u.create_keyspace.if_not_exists = E;
+    s->u.create_keyspace.props = P.head;
+}
+
+cmd ::= TRUNCATE qname(N). {
+    cql_stmt *s = cqlp_stmt(ctx, CQL_TRUNCATE);
+    s->u.drop.name = N;
+}
+cmd ::= TRUNCATE TABLE qname(N). {
+    cql_stmt *s = cqlp_stmt(ctx, CQL_TRUNCATE);
+    s->u.drop.name = N;
+}

@@ -63,7 +63,7 @@ typedef struct keyword {
  * are Cassandra keywords but unreserved and unused by our grammar (text,
  * type, ttl's friends...) are plain identifiers and need no entry. */
 static const keyword keywords[] = {
-    {"add", TK_RESERVED},
+    {"add", TK_ADD},
     {"all", TK_ALL},
     {"allow", TK_ALLOW},
     {"alter", TK_ALTER},
@@ -128,7 +128,7 @@ static const keyword keywords[] = {
     {"permission", TK_PERMISSION},
     {"permissions", TK_PERMISSIONS},
     {"primary", TK_PRIMARY},
-    {"rename", TK_RESERVED},
+    {"rename", TK_RENAME},
     {"revoke", TK_REVOKE},
     {"role", TK_ROLE},
     {"roles", TK_ROLES},
@@ -145,7 +145,7 @@ static const keyword keywords[] = {
     {"to", TK_TO},
     {"token", TK_TOKEN},
     {"true", TK_BOOL},
-    {"truncate", TK_RESERVED},
+    {"truncate", TK_TRUNCATE},
     {"ttl", TK_TTL},
     {"unlogged", TK_UNLOGGED},
     {"unmask", TK_UNMASK},

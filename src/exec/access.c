@@ -212,6 +212,17 @@ int ex_authorize(ex_request *r, const cql_stmt *stmt, const ex_plan *p)
         res = resource_name(r, "data", p->ks, stmt->u.drop.name.name);
         if (!res) return nomem(r);
         return guard(r, p->ks, AUTH_P_DROP, res);
+    case CQL_ALTER_TABLE:
+        res = resource_name(r, "data", p->ks, stmt->u.alter_table.name.name);
+        if (!res) return nomem(r);
+        return guard(r, p->ks, AUTH_P_ALTER, res);
+    case CQL_ALTER_KEYSPACE:
+        res = resource_name(r, "data", p->ks, NULL);
+        if (!res) return nomem(r);
+        return guard(r, p->ks, AUTH_P_ALTER, res);
+    case CQL_TRUNCATE: /* TruncateStatement.authorize: MODIFY on the table */
+        res = resource_name(r, "data", p->t->ks, p->t->name);
+        return res ? ensure(r, AUTH_P_MODIFY, res) : nomem(r);
     case CQL_USE:
         return 0;
     case CQL_BATCH:

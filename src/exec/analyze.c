@@ -1603,6 +1603,15 @@ int ex_analyze_in(ex_request *r, hln_arena *a, const cql_stmt *stmt, const char 
     case CQL_DROP_TABLE:
         rc = ddl_keyspace(&c, &stmt->u.drop.name);
         break;
+    case CQL_ALTER_TABLE:
+        rc = ddl_keyspace(&c, &stmt->u.alter_table.name);
+        break;
+    case CQL_ALTER_KEYSPACE:
+        p->ks = stmt->u.create_keyspace.name;
+        break;
+    case CQL_TRUNCATE: /* Schema.validateTable: the table must exist */
+        rc = resolve_table(&c, &stmt->u.drop.name, &p->t);
+        break;
     case CQL_INSERT:
         rc = an_insert(&c);
         break;

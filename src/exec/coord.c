@@ -108,6 +108,9 @@ static void op_exec(ex_op *op, st_engine *s, hln_arena *a, const st_mutation *m)
     case EX_OP_DROP:
         rc = st_drop_table(s, op->table_id, &op->err);
         break;
+    case EX_OP_TRUNCATE:
+        rc = st_truncate_table(s, op->table_id, &op->err);
+        break;
     case EX_OP_CAS:
         rc = ex_cas_exec(op, s, a, m);
         break;
@@ -194,6 +197,7 @@ static int op_pack(ex_op *op)
         }
         return 0;
     case EX_OP_DROP:
+    case EX_OP_TRUNCATE:
         return 0;
     case EX_OP_CAS:
         st_mutation_encode(op->mut, &op->enc);

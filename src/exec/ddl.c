@@ -1,5 +1,5 @@
 /*
- * ddl.c — CREATE/DROP KEYSPACE, CREATE/DROP TABLE, USE.
+ * ddl.c — CREATE/DROP/ALTER KEYSPACE, CREATE/DROP/ALTER TABLE, TRUNCATE, USE.
  *
  * What: turns a DDL statement into a keyspace or table spec for the catalog
  * (schema.h), which validates what belongs to the schema (names, replication
@@ -11,8 +11,27 @@
  * dropped tables' data on every shard (st_drop_table, one op per shard and
  * table through the coordinator).
  *
- * Results: SCHEMA_CHANGE (CREATED/DROPPED, KEYSPACE/TABLE) when the schema
- * changed, VOID when IF [NOT] EXISTS made it a no-op, SET_KEYSPACE for USE.
+ * ALTER TABLE / ALTER KEYSPACE validate against a fresh snapshot and hand
+ * the catalog the complete new definition (optimistic: HLN_EAGAIN when
+ * another DDL won, then validated again). DROP of a column relies on
+ * column ids never being reused: the dropped column's cells stay in
+ * storage but no current column has their id, so no read returns them,
+ * even after a column of the same name is added (it gets a new id); the
+ * drop is recorded (name, type, kind, time) for dropped_columns.
+ *
+ * TRUNCATE, and why not a truncation timestamp: a timestamp in the schema
+ * with "ignore cells <= it" at read (and in compaction) would hide writes
+ * made after the TRUNCATE with an older USING TIMESTAMP (Cassandra keeps
+ * them: truncation is not a deletion) and would put a check in every read
+ * path. Instead each shard discards the data physically and durably
+ * (st_truncate_table: flush all, delete older commitlog segments at once,
+ * durable marker, delete the sstables below it), so replay after a crash or
+ * kill -9 has nothing to bring back and nothing else needs to know.
+ *
+ * Results: SCHEMA_CHANGE (CREATED/DROPPED/UPDATED, KEYSPACE/TABLE) when the
+ * schema changed, VOID when IF [NOT] EXISTS made it a no-op or an ALTER
+ * changed nothing (Cassandra's empty diff) and for TRUNCATE, SET_KEYSPACE
+ * for USE.
  *
  * Option values reach the catalog as strings: a term as its text, a map as
  * a CQL map literal "{'k': 'v', ...}" with quoted keys and values (the form
@@ -145,13 +164,13 @@ static void drop_data(ex_request *r)
 
 /* ---- keyspaces -------------------------------------------------------- */
 
-static void create_keyspace(ex_request *r)
+/* The WITH properties of CREATE/ALTER KEYSPACE into spec (replication
+ * as given, durable_writes; *durable_given tells whether it was there). */
+static int props_keyspace(ex_request *r, const cql_property *props, hln_keyspace_spec *spec,
+                          bool *durable_given)
 {
-    ex_state *st = ex_st(r);
-    const cql_create_keyspace *s = &st->stmt->u.create_keyspace;
-    hln_keyspace_spec spec = {.name = s->name, .durable_writes = true};
     int rc = 0;
-    for (const cql_property *p = s->props; p && !rc; p = p->next) {
+    for (const cql_property *p = props; p && !rc; p = p->next) {
         if (!strcmp(p->name, "replication")) {
             if (!p->map) {
                 rc = hln_fail(&r->err, HLN_ESYNTAX,
@@ -174,18 +193,28 @@ static void create_keyspace(ex_request *r)
                 o[i].key = (char *)k;
                 o[i].value = (char *)v;
             }
-            spec.replication = o;
-            spec.nreplication = n;
+            spec->replication = o;
+            spec->nreplication = n;
         } else if (!strcmp(p->name, "durable_writes")) {
             const char *v = NULL;
             rc = p->map
                      ? hln_fail(&r->err, HLN_ESYNTAX, "Invalid value for property 'durable_writes'")
                      : term_text(r, p->value, p->name, &v);
-            if (!rc) rc = parse_bool(r, v, p->name, &spec.durable_writes);
+            if (!rc) rc = parse_bool(r, v, p->name, &spec->durable_writes);
+            if (durable_given) *durable_given = true;
         } else {
             rc = hln_fail(&r->err, HLN_ESYNTAX, "Unknown property '%s'", p->name);
         }
     }
+    return rc;
+}
+
+static void create_keyspace(ex_request *r)
+{
+    ex_state *st = ex_st(r);
+    const cql_create_keyspace *s = &st->stmt->u.create_keyspace;
+    hln_keyspace_spec spec = {.name = s->name, .durable_writes = true};
+    int rc = props_keyspace(r, s->props, &spec, NULL);
     if (rc) {
         ex_finish(r, rc);
         return;
@@ -595,6 +624,425 @@ static void drop_table(ex_request *r)
     drop_data(r);
 }
 
+/* ---- ALTER TABLE ------------------------------------------------------
+ * Validation runs against a fresh snapshot, in Cassandra 5.0's order
+ * (AlterTableStatement and its AddColumns / DropColumns / RenameColumns /
+ * AlterOptions), and builds the table's complete new definition for
+ * catalog_alter_table. The catalog refuses it with HLN_EAGAIN when another
+ * DDL was published in between; then the whole statement is re-validated
+ * against the newer snapshot (a few times at most).
+ *
+ * DROP: a dropped column's id is never handed out again, so its cells are
+ * never read again (reads look cells up by the ids of the current
+ * columns), even after ADD of a column with the same name, which gets a new
+ * id; the drop is recorded in the table's dropped columns with its time
+ * (system_schema.dropped_columns). The dropped cells stay on disk until
+ * compaction learns to purge them. */
+
+/* Cassandra's preventSystemKSSchemaModification: applies without auth too */
+static bool local_system_ks(const char *ks)
+{
+    return !strcmp(ks, "system") || !strcmp(ks, "system_schema") ||
+           !strcmp(ks, "system_virtual_schema") || !strcmp(ks, "system_views");
+}
+
+static bool replicated_system_ks(const char *ks)
+{
+    return !strcmp(ks, "system_auth") || !strcmp(ks, "system_distributed") ||
+           !strcmp(ks, "system_traces");
+}
+
+/* AbstractType.isSerializationCompatibleWith, for the types Helenus has:
+ * the same type (varchar is text). */
+static bool type_compatible(const hln_type *a, const hln_type *b)
+{
+    return a == b || !strcmp(a->cql_name, b->cql_name);
+}
+
+static const char *kind_upper(hln_column_kind k)
+{
+    return k == HLN_COL_STATIC ? "STATIC" : "REGULAR";
+}
+
+typedef struct alter_out {
+    hln_column *cols;
+    int ncols;
+    hln_option *opts;
+    int nopts;
+    hln_dropped_column *dropped;
+    int ndropped;
+    bool changed;
+} alter_out;
+
+static int alter_add(ex_request *r, const cql_alter_table *a, const hln_table *t, alter_out *o)
+{
+    hln_error *err = &r->err;
+    for (const cql_column_def *d = a->add; d; d = d->next) {
+        const hln_type *ty;
+        int rc = column_type(r, t->ks, d, &ty);
+        if (rc) return rc;
+        bool exists = false;
+        for (int i = 0; i < o->ncols; i++)
+            if (!strcmp(o->cols[i].name, d->name)) exists = true;
+        if (exists) {
+            if (!a->if_col)
+                return hln_fail(err, HLN_EINVAL, "Column with name '%s' already exists", d->name);
+            continue;
+        }
+        if (d->is_static && t->nck == 0)
+            return hln_fail(err, HLN_EINVAL,
+                            "Static columns are only useful (and thus allowed) if the table has at "
+                            "least one clustering column");
+        for (int i = 0; i < t->ndropped; i++) {
+            const hln_dropped_column *dc = &t->dropped[i];
+            if (strcmp(dc->name, d->name)) continue;
+            if (!type_compatible(ty, dc->type))
+                return hln_fail(err, HLN_EINVAL,
+                                "Cannot add a column '%s' of type %s, incompatible with previously "
+                                "dropped column '%s' of type %s",
+                                d->name, ty->cql_name, dc->name, dc->type->cql_name);
+            if ((dc->kind == HLN_COL_STATIC) != d->is_static)
+                return hln_fail(err, HLN_EINVAL,
+                                "Cannot re-add previously dropped column '%s' of kind %s, "
+                                "incompatible with previous kind %s",
+                                d->name, d->is_static ? "STATIC" : "REGULAR", kind_upper(dc->kind));
+        }
+        bool counter_table = false;
+        for (int i = t->npk + t->nck; i < t->ncols; i++)
+            counter_table |= t->cols[i].type->kind == HLN_T_COUNTER;
+        for (int i = 0; counter_table && i < t->ndropped; i++)
+            if (!strcmp(t->dropped[i].name, d->name))
+                return hln_fail(err, HLN_EINVAL,
+                                "Cannot re-add previously dropped counter column %s", d->name);
+        /* TableMetadata.validate */
+        if (ty->kind == HLN_T_COUNTER && !counter_table)
+            return hln_fail(err, HLN_ECONFIG,
+                            "%s.%s: Cannot have a counter column (\"%s\") in a non counter table",
+                            t->ks, t->name, d->name);
+        if (ty->kind != HLN_T_COUNTER && counter_table)
+            return hln_fail(err, HLN_ECONFIG,
+                            "%s.%s: Cannot have a non counter column (\"%s\") in a counter table",
+                            t->ks, t->name, d->name);
+        if (d->is_static)
+            return hln_fail(err, HLN_EUNSUPPORTED, "Static columns are not supported yet");
+        o->cols[o->ncols++] = (hln_column){.name = (char *)d->name,
+                                           .type = ty,
+                                           .kind = HLN_COL_REGULAR,
+                                           .position = -1,
+                                           .id = UINT32_MAX};
+        o->changed = true;
+    }
+    return 0;
+}
+
+static int alter_drop(ex_request *r, const cql_alter_table *a, const hln_table *t, alter_out *o)
+{
+    hln_error *err = &r->err;
+    int64_t when = hln_now_micros();
+    if (a->drop_ts) {
+        char *end = NULL;
+        long long v = strtoll(a->drop_ts, &end, 10);
+        if (!end || *end) return hln_fail(err, HLN_ESYNTAX, "Invalid timestamp %s", a->drop_ts);
+        when = (int64_t)v;
+    }
+    for (const cql_name_list *n = a->drop; n; n = n->next) {
+        const hln_column *c = table_column(t, n->name);
+        if (!c) {
+            if (!a->if_col)
+                return hln_fail(err, HLN_EINVAL, "Column %s was not found in table '%s.%s'",
+                                n->name, t->ks, t->name);
+            continue;
+        }
+        if (c->kind == HLN_COL_PARTITION_KEY || c->kind == HLN_COL_CLUSTERING)
+            return hln_fail(err, HLN_EINVAL, "Cannot drop PRIMARY KEY column %s", n->name);
+        int at = -1;
+        for (int i = 0; i < o->ncols; i++)
+            if (!strcmp(o->cols[i].name, n->name)) at = i;
+        if (at < 0) continue; /* named twice */
+        memmove(&o->cols[at], &o->cols[at + 1], sizeof *o->cols * (size_t)(o->ncols - at - 1));
+        o->ncols--;
+        int di = -1;
+        for (int i = 0; i < o->ndropped; i++)
+            if (!strcmp(o->dropped[i].name, n->name)) di = i;
+        if (di < 0) di = o->ndropped++;
+        o->dropped[di] = (hln_dropped_column){
+            .name = (char *)n->name, .type = c->type, .kind = c->kind, .dropped_time = when};
+        o->changed = true;
+    }
+    return 0;
+}
+
+static int alter_rename(ex_request *r, const cql_alter_table *a, const hln_table *t, alter_out *o)
+{
+    hln_error *err = &r->err;
+    /* Raw.prepare resolves every old name first, IF EXISTS or not */
+    for (const cql_name_list *f = a->from; f; f = f->next)
+        if (!table_column(t, f->name))
+            return hln_fail(err, HLN_EINVAL, "Undefined column name %s in table %s.%s", f->name,
+                            t->ks, t->name);
+    for (const cql_name_list *x = a->to; x; x = x->next)
+        for (const cql_name_list *y = a->to; y != x; y = y->next)
+            if (!strcmp(x->name, y->name))
+                return hln_fail(err, HLN_ESERVER, "java.lang.IllegalArgumentException");
+    const cql_name_list *to = a->to;
+    for (const cql_name_list *f = a->from; f && to; f = f->next, to = to->next) {
+        const hln_column *c = table_column(t, f->name);
+        if (c->kind != HLN_COL_PARTITION_KEY && c->kind != HLN_COL_CLUSTERING)
+            return hln_fail(err, HLN_EINVAL, "Cannot rename non PRIMARY KEY column %s", f->name);
+        if (table_column(t, to->name))
+            return hln_fail(err, HLN_EINVAL,
+                            "Cannot rename column %s to %s in table '%s.%s'; another column with "
+                            "that name already exists",
+                            f->name, to->name, t->ks, t->name);
+        for (int i = 0; i < o->ncols; i++)
+            if (o->cols[i].id == c->id) o->cols[i].name = (char *)to->name;
+        o->changed = true;
+    }
+    return 0;
+}
+
+static int alter_options(ex_request *r, const cql_alter_table *a, const hln_table *t, alter_out *o)
+{
+    hln_error *err = &r->err;
+    int ngiven = 0;
+    for (const cql_property *p = a->props; p; p = p->next) {
+        for (const cql_property *q = a->props; q != p; q = q->next)
+            if (!strcmp(q->name, p->name))
+                return hln_fail(err, HLN_ESYNTAX, "Multiple definitions for property '%s'",
+                                p->name);
+        ngiven++;
+    }
+    /* the table's options, each given one replacing it, renormalised as
+       CREATE TABLE does (TableAttributes.asAlteredTableParams) */
+    hln_option *m = hln_arena_alloc(&r->arena, sizeof *m * (size_t)(t->nopts + ngiven + 1));
+    if (!m) return hln_fail(err, HLN_ENOMEM, "out of memory");
+    int n = 0;
+    for (const cql_property *p = a->props; p; p = p->next) {
+        const char *v = NULL;
+        int rc = prop_value(r, p, &v);
+        if (rc) return rc;
+        if (!strcmp(p->name, "id")) {
+            uint8_t id[16];
+            if (hln_uuid_parse(v, id) < 0) return hln_fail(err, HLN_ECONFIG, "Invalid table id");
+            return hln_fail(err, HLN_ECONFIG, "Cannot alter table id.");
+        }
+        m[n].key = (char *)p->name;
+        m[n].value = (char *)v;
+        n++;
+    }
+    for (int i = 0; i < t->nopts; i++) {
+        bool given = false;
+        for (int j = 0; j < ngiven; j++)
+            given |= !strcmp(m[j].key, t->opts[i].key);
+        if (!given) m[n++] = t->opts[i];
+    }
+    bool counters = false;
+    for (int i = 0; i < t->ncols; i++)
+        counters |= t->cols[i].type->kind == HLN_T_COUNTER;
+    int rc = schema_table_options(&r->arena, m, n, counters, &o->opts, &o->nopts, err);
+    if (rc == HLN_ENOMEM && err->code != HLN_ENOMEM) hln_fail(err, rc, "out of memory");
+    if (rc) return rc;
+    /* the same options again: an empty diff (VOID, no new version) */
+    o->changed = o->nopts != t->nopts;
+    for (int i = 0; !o->changed && i < o->nopts; i++) {
+        const char *old = table_option(t, o->opts[i].key);
+        o->changed = !old || strcmp(old, o->opts[i].value) != 0;
+    }
+    return 0;
+}
+
+/* One attempt: 0 done (result set), HLN_EAGAIN to retry, or an error. */
+static int alter_table_once(ex_request *r, const hln_schema *s)
+{
+    ex_state *st = ex_st(r);
+    const cql_alter_table *a = &st->stmt->u.alter_table;
+    const char *ks = st->plan->ks;
+    hln_error *err = &r->err;
+    const hln_table *t = schema_table(s, ks, a->name.name);
+    if (!t) {
+        if (a->if_exists) {
+            r->result.kind = EX_VOID;
+            return 0;
+        }
+        return hln_fail(err, HLN_EINVAL, "Table '%s.%s' doesn't exist", ks, a->name.name);
+    }
+    int nadd = 0;
+    for (const cql_column_def *d = a->add; d; d = d->next)
+        nadd++;
+    int ndrop = 0;
+    for (const cql_name_list *n = a->drop; n; n = n->next)
+        ndrop++;
+    alter_out o = {0};
+    o.cols = hln_arena_alloc(&r->arena, sizeof *o.cols * (size_t)(t->ncols + nadd + 1));
+    o.dropped = hln_arena_alloc(&r->arena, sizeof *o.dropped * (size_t)(t->ndropped + ndrop + 1));
+    if (!o.cols || !o.dropped) return hln_fail(err, HLN_ENOMEM, "out of memory");
+    memcpy(o.cols, t->cols, sizeof *o.cols * (size_t)t->ncols);
+    o.ncols = t->ncols;
+    if (t->ndropped) memcpy(o.dropped, t->dropped, sizeof *o.dropped * (size_t)t->ndropped);
+    o.ndropped = t->ndropped;
+    o.opts = t->opts;
+    o.nopts = t->nopts;
+    int rc = 0;
+    switch (a->kind) {
+    case CQL_ALTER_ADD:
+        rc = alter_add(r, a, t, &o);
+        break;
+    case CQL_ALTER_DROP:
+        rc = alter_drop(r, a, t, &o);
+        break;
+    case CQL_ALTER_RENAME:
+        rc = alter_rename(r, a, t, &o);
+        break;
+    case CQL_ALTER_OPTIONS:
+        rc = alter_options(r, a, t, &o);
+        break;
+    case CQL_ALTER_TYPE:
+        rc = hln_fail(err, HLN_EINVAL, "Altering column types is no longer supported");
+        break;
+    case CQL_ALTER_DROP_COMPACT:
+        rc = hln_fail(err, HLN_EINVAL,
+                      "DROP COMPACT STORAGE is disabled. Enable in cassandra.yaml to use.");
+        break;
+    }
+    if (rc) return rc;
+    if (!o.changed) { /* Cassandra: an empty schema diff answers VOID */
+        r->result.kind = EX_VOID;
+        return 0;
+    }
+    hln_table_alter alt = {.ks = ks,
+                           .name = t->name,
+                           .cols = o.cols,
+                           .ncols = o.ncols,
+                           .opts = o.opts,
+                           .nopts = o.nopts,
+                           .dropped = o.dropped,
+                           .ndropped = o.ndropped};
+    memcpy(alt.based_on, s->version, 16);
+    rc = catalog_alter_table(st->eng->catalog, &alt, err);
+    if (rc) return rc;
+    schema_change(r, "UPDATED", "TABLE", ks, t->name);
+    return 0;
+}
+
+static void alter_table(ex_request *r)
+{
+    ex_state *st = ex_st(r);
+    const char *ks = st->plan->ks;
+    if (local_system_ks(ks)) {
+        ex_finish(r,
+                  hln_fail(&r->err, HLN_EUNAUTHORIZED, "%s keyspace is not user-modifiable.", ks));
+        return;
+    }
+    if (replicated_system_ks(ks)) { /* PROTECTED_AUTH_RESOURCES and the like */
+        ex_finish(r, hln_fail(&r->err, HLN_EUNAUTHORIZED, "Cannot ALTER <table %s.%s>", ks,
+                              st->stmt->u.alter_table.name.name));
+        return;
+    }
+    int rc = HLN_EAGAIN;
+    for (int attempt = 0; rc == HLN_EAGAIN && attempt < 8; attempt++) {
+        hln_schema *s = catalog_acquire(st->eng->catalog);
+        rc = alter_table_once(r, s);
+        schema_release(s);
+    }
+    if (rc == HLN_EAGAIN)
+        rc = hln_fail(&r->err, HLN_ESERVER, "schema changed concurrently; retry the ALTER");
+    ex_finish(r, rc);
+}
+
+/* ---- ALTER KEYSPACE --------------------------------------------------- */
+
+static void alter_keyspace(ex_request *r)
+{
+    ex_state *st = ex_st(r);
+    const cql_create_keyspace *s = &st->stmt->u.create_keyspace;
+    if (local_system_ks(s->name)) {
+        ex_finish(r, hln_fail(&r->err, HLN_EUNAUTHORIZED, "%s keyspace is not user-modifiable.",
+                              s->name));
+        return;
+    }
+    hln_keyspace_spec spec = {.name = s->name};
+    bool durable_given = false;
+    int rc = props_keyspace(r, s->props, &spec, &durable_given);
+    if (rc) {
+        ex_finish(r, rc);
+        return;
+    }
+    if (replicated_system_ks(s->name)) { /* accepted; nothing here replicates them */
+        r->result.kind = EX_VOID;
+        ex_finish(r, 0);
+        return;
+    }
+    hln_schema *cur = catalog_acquire(st->eng->catalog);
+    const hln_keyspace *k = schema_keyspace(cur, s->name);
+    if (k && !durable_given) spec.durable_writes = k->durable_writes;
+    schema_release(cur);
+    if (!k) {
+        if (s->if_not_exists) { /* IF EXISTS */
+            r->result.kind = EX_VOID;
+            ex_finish(r, 0);
+        } else {
+            ex_finish(r, hln_fail(&r->err, HLN_EINVAL, "Keyspace '%s' doesn't exist", s->name));
+        }
+        return;
+    }
+    rc = catalog_alter_keyspace(st->eng->catalog, &spec, &r->err);
+    if (rc == HLN_ENOTFOUND) rc = HLN_EINVAL;
+    if (rc < 0) {
+        ex_finish(r, rc);
+        return;
+    }
+    if (rc == 1) {
+        r->result.kind = EX_VOID;
+        ex_finish(r, 0);
+        return;
+    }
+    schema_change(r, "UPDATED", "KEYSPACE", s->name, NULL);
+    ex_finish(r, 0);
+}
+
+/* ---- TRUNCATE ----------------------------------------------------------
+ * Every shard runs st_truncate_table (storage.h): it flushes its tables,
+ * deletes the commitlog segments older than that flush, writes a durable
+ * marker naming the first sstable generation that survives, and deletes
+ * the older sstables. So after the answer no shard holds the rows in
+ * memory, in a commitlog segment a restart (or kill -9) would replay, or
+ * in an sstable; writes after the TRUNCATE go to newer generations and
+ * segments and are kept. The schema does not change (no event). */
+
+static void truncated(ex_request *r)
+{
+    int rc = ex_batch_error(r);
+    if (!rc) r->result.kind = EX_VOID;
+    ex_finish(r, rc);
+}
+
+static void truncate_table(ex_request *r)
+{
+    ex_state *st = ex_st(r);
+    const hln_table *t = st->plan->t;
+    if (t->is_virtual) {
+        if (!strcmp(t->ks, "system_virtual_schema") || !strcmp(t->ks, "system_views")) {
+            ex_finish(r, hln_fail(&r->err, HLN_EINVAL, "Truncation is not supported by table %s.%s",
+                                  t->ks, t->name));
+            return;
+        }
+        /* system, system_schema, system_auth: Cassandra truncates its local
+           tables; these are generated from the schema, there is nothing */
+        r->result.kind = EX_VOID;
+        ex_finish(r, 0);
+        return;
+    }
+    for (int s = 0; s < st->eng->nshards; s++) {
+        ex_op *op = ex_op_new(r, EX_OP_TRUNCATE, s);
+        if (!op) {
+            ex_finish(r, hln_fail(&r->err, HLN_ENOMEM, "out of memory"));
+            return;
+        }
+        memcpy(op->table_id, t->id, 16);
+    }
+    ex_dispatch(r, truncated);
+}
+
 void ex_run_ddl(ex_request *r)
 {
     switch (ex_st(r)->stmt->kind) {
@@ -612,6 +1060,15 @@ void ex_run_ddl(ex_request *r)
         return;
     case CQL_DROP_TABLE:
         drop_table(r);
+        return;
+    case CQL_ALTER_TABLE:
+        alter_table(r);
+        return;
+    case CQL_ALTER_KEYSPACE:
+        alter_keyspace(r);
+        return;
+    case CQL_TRUNCATE:
+        truncate_table(r);
         return;
     default:
         break;

@@ -508,6 +508,9 @@ static void run_plan(ex_request *r)
     case CQL_USE:
     case CQL_CREATE_TABLE:
     case CQL_DROP_TABLE:
+    case CQL_ALTER_TABLE:
+    case CQL_ALTER_KEYSPACE:
+    case CQL_TRUNCATE:
         ex_run_ddl(r);
         return;
     case CQL_INSERT:

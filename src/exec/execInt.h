@@ -250,7 +250,8 @@ typedef enum ex_op_kind {
     EX_OP_READ,
     EX_OP_SCAN,
     EX_OP_DROP,
-    EX_OP_CAS, /* read the row, check, maybe apply (cas.c): atomic on the target */
+    EX_OP_CAS,     /* read the row, check, maybe apply (cas.c): atomic on the target */
+    EX_OP_TRUNCATE /* st_truncate_table(table_id) */
 } ex_op_kind;
 
 typedef struct ex_op {

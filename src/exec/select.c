@@ -814,6 +814,17 @@ static bool collection_contains(const hln_type *t, const ex_value *v, const ex_v
     return false;
 }
 
+/* A row with no row marker whose live cells all belong to dropped columns
+ * (ids no current column has): it no longer exists, as in Cassandra. */
+static bool only_dropped_cells(const hln_table *t, const st_row *row)
+{
+    if (row->marker_ts != HLN_TS_NONE) return false;
+    for (uint32_t i = 0; i < row->ncells; i++)
+        for (int j = t->npk + t->nck; j < t->ncols; j++)
+            if (t->cols[j].id == row->cells[i].col_id) return false;
+    return true;
+}
+
 static bool match(const sel *s, rowctx *c, int *rc)
 {
     const ex_plan *p = s->p;
@@ -1414,9 +1425,10 @@ static void step_done(ex_request *r)
             }
             c.row = &part->rows[i];
             c.ck_done = false;
-            rc = offer(s, &c);
             lastp = part;
             lastr = c.row;
+            if (only_dropped_cells(s->t, c.row)) continue; /* ALTER TABLE DROP (ddl.c) */
+            rc = offer(s, &c);
         }
     }
     hln_buf_free(&c.scratch);

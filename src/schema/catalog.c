@@ -127,8 +127,26 @@ static json_t *table_json(const hln_table *t)
         json_decref(opts);
         return NULL;
     }
-    return json_pack("{s:s, s:s, s:I, s:o, s:o}", "name", t->name, "id", id, "next_col_id",
-                     (json_int_t)t->next_col_id, "columns", cols, "options", opts);
+    json_t *jt = json_pack("{s:s, s:s, s:I, s:o, s:o}", "name", t->name, "id", id, "next_col_id",
+                           (json_int_t)t->next_col_id, "columns", cols, "options", opts);
+    if (!jt || t->ndropped == 0) return jt;
+    /* written only when there is one, so files without ALTER stay as before */
+    json_t *dr = json_array();
+    for (int i = 0; dr && i < t->ndropped; i++) {
+        const hln_dropped_column *d = &t->dropped[i];
+        json_t *jd =
+            json_pack("{s:s, s:s, s:s, s:I}", "name", d->name, "type", d->type->cql_name, "kind",
+                      kind_name(d->kind), "dropped_time", (json_int_t)d->dropped_time);
+        if (!jd || json_array_append_new(dr, jd) < 0) {
+            json_decref(dr);
+            dr = NULL;
+        }
+    }
+    if (!dr || json_object_set_new(jt, "dropped_columns", dr) < 0) {
+        json_decref(jt);
+        return NULL;
+    }
+    return jt;
 }
 
 static json_t *schema_json(const hln_schema *s)
@@ -214,6 +232,43 @@ static int opts_from_json(schema_snap *sn, json_t *obj, hln_option **out, int *n
     return 0;
 }
 
+/* "dropped_columns" (optional: absent in files written before ALTER TABLE
+ * DROP existed, and when the table never dropped a column). */
+static int dropped_from_json(schema_snap *sn, json_t *jd, hln_table *t, hln_error *err)
+{
+    if (!jd) return 0;
+    if (!json_is_array(jd) || json_array_size(jd) > 100000)
+        return hln_corrupt(err, "schema", "bad dropped_columns in %s.%s", t->ks, t->name);
+    size_t n = json_array_size(jd);
+    if (n == 0) return 0;
+    t->dropped = hln_arena_alloc(&sn->arena, sizeof *t->dropped * n);
+    if (!t->dropped) return HLN_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        const char *cn, *ty, *kind;
+        json_int_t when;
+        hln_dropped_column *d = &t->dropped[i];
+        if (json_unpack(json_array_get(jd, i), "{s:s, s:s, s:s, s:I}", "name", &cn, "type", &ty,
+                        "kind", &kind, "dropped_time", &when) < 0)
+            return hln_corrupt(err, "schema", "malformed dropped column %zu of %s.%s", i, t->ks,
+                               t->name);
+        if (!(d->name = hln_arena_strdup(&sn->arena, cn))) return HLN_ENOMEM;
+        if (!(d->type = hln_type_parse(ty)))
+            return hln_corrupt(err, "schema", "unknown type '%s' for dropped %s.%s.%s", ty, t->ks,
+                               t->name, cn);
+        if (kind_parse(kind, &d->kind) < 0 ||
+            (d->kind != HLN_COL_REGULAR && d->kind != HLN_COL_STATIC))
+            return hln_corrupt(err, "schema", "bad kind '%s' for dropped %s.%s.%s", kind, t->ks,
+                               t->name, cn);
+        d->dropped_time = (int64_t)when;
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(t->dropped[j].name, cn) == 0)
+                return hln_corrupt(err, "schema", "duplicate dropped column %s in %s.%s", cn, t->ks,
+                                   t->name);
+    }
+    t->ndropped = (int)n;
+    return 0;
+}
+
 static int table_from_json(schema_snap *sn, const char *ksname, json_t *jt, hln_table **out,
                            hln_error *err)
 {
@@ -284,6 +339,7 @@ static int table_from_json(schema_snap *sn, const char *ksname, json_t *jt, hln_
         return hln_corrupt(err, "schema", "table %s.%s has no partition key", ksname, name);
     int rc = opts_from_json(sn, opts, &t->opts, &t->nopts, name, err);
     if (rc < 0) return rc;
+    if ((rc = dropped_from_json(sn, json_object_get(jt, "dropped_columns"), t, err)) < 0) return rc;
     t->is_virtual = false;
     *out = t;
     return 0;
@@ -738,6 +794,159 @@ int catalog_drop_table(hln_catalog *c, const char *ks, const char *table, bool i
     }
 out:
     hln_free(ids);
+    schema_snap_free(sn);
+    pthread_mutex_unlock(&c->ddl_mu);
+    return rc;
+}
+
+/* ---- ALTER ------------------------------------------------------------ */
+
+static int dropped_order(const void *pa, const void *pb)
+{
+    return strcmp(((const hln_dropped_column *)pa)->name, ((const hln_dropped_column *)pb)->name);
+}
+
+int catalog_alter_table(hln_catalog *c, const hln_table_alter *alt, hln_error *err)
+{
+    int rc = check_keyspace_name(alt->ks, err);
+    if (rc < 0) return rc;
+    pthread_mutex_lock(&c->ddl_mu);
+    const hln_schema *cur = c->cur;
+    schema_snap *sn = NULL;
+    const hln_keyspace *k = schema_keyspace(cur, alt->ks);
+    const hln_table *old = schema_table(cur, alt->ks, alt->name);
+    if (!k || !old) {
+        rc = hln_fail(err, HLN_ENOTFOUND, "Table '%s.%s' doesn't exist", alt->ks, alt->name);
+        goto out;
+    }
+    if (memcmp(cur->version, alt->based_on, 16) != 0) {
+        rc = HLN_EAGAIN; /* another DDL won the race: exec re-validates */
+        goto out;
+    }
+    if (alt->ncols <= 0 || alt->ncols > 100000) {
+        rc = hln_fail(err, HLN_EINVAL, "a table needs columns");
+        goto out;
+    }
+    sn = copy_except(cur, alt->ks);
+    hln_keyspace *nk = sn ? schema_copy_keyspace(sn, k) : NULL;
+    if (!nk) {
+        rc = hln_fail(err, HLN_ENOMEM, "out of memory");
+        goto out;
+    }
+    hln_arena *a = &sn->arena;
+    hln_table *t = NULL;
+    for (int i = 0; i < nk->ntables; i++)
+        if (strcmp(nk->tables[i]->name, alt->name) == 0) t = nk->tables[i];
+    t->cols = hln_arena_alloc(a, sizeof *t->cols * (size_t)alt->ncols);
+    if (!t->cols) {
+        rc = hln_fail(err, HLN_ENOMEM, "out of memory");
+        goto out;
+    }
+    t->npk = t->nck = 0;
+    for (int i = 0; i < alt->ncols; i++) {
+        hln_column *d = &t->cols[i];
+        *d = alt->cols[i];
+        if (!(d->name = hln_arena_strdup(a, alt->cols[i].name))) {
+            rc = hln_fail(err, HLN_ENOMEM, "out of memory");
+            goto out;
+        }
+        if (d->kind == HLN_COL_PARTITION_KEY) t->npk++;
+        if (d->kind == HLN_COL_CLUSTERING) t->nck++;
+        if (d->kind != HLN_COL_PARTITION_KEY && d->kind != HLN_COL_CLUSTERING) d->position = -1;
+        if (d->id == UINT32_MAX) d->id = t->next_col_id++; /* new column: a new id, never reused */
+    }
+    t->ncols = alt->ncols;
+    schema_sort_columns(t);
+    t->opts = NULL;
+    t->nopts = 0;
+    if (alt->nopts) {
+        t->opts = hln_arena_alloc(a, sizeof *t->opts * (size_t)alt->nopts);
+        if (!t->opts) {
+            rc = hln_fail(err, HLN_ENOMEM, "out of memory");
+            goto out;
+        }
+        for (int i = 0; i < alt->nopts; i++) {
+            t->opts[i].key = hln_arena_strdup(a, alt->opts[i].key);
+            t->opts[i].value = hln_arena_strdup(a, alt->opts[i].value);
+            if (!t->opts[i].key || !t->opts[i].value) {
+                rc = hln_fail(err, HLN_ENOMEM, "out of memory");
+                goto out;
+            }
+        }
+        t->nopts = alt->nopts;
+    }
+    t->dropped = NULL;
+    t->ndropped = 0;
+    if (alt->ndropped) {
+        if (!(t->dropped = schema_copy_dropped(a, alt->dropped, alt->ndropped))) {
+            rc = hln_fail(err, HLN_ENOMEM, "out of memory");
+            goto out;
+        }
+        t->ndropped = alt->ndropped;
+        qsort(t->dropped, (size_t)t->ndropped, sizeof *t->dropped, dropped_order);
+    }
+    if ((rc = schema_snap_add_keyspace(sn, nk)) < 0) {
+        rc = hln_fail(err, HLN_ENOMEM, "out of memory");
+        goto out;
+    }
+    rc = commit(c, sn, err);
+    sn = NULL;
+out:
+    if (rc == HLN_ENOMEM && err && err->code != HLN_ENOMEM)
+        hln_fail(err, HLN_ENOMEM, "out of memory");
+    schema_snap_free(sn);
+    pthread_mutex_unlock(&c->ddl_mu);
+    return rc;
+}
+
+int catalog_alter_keyspace(hln_catalog *c, const hln_keyspace_spec *spec, hln_error *err)
+{
+    int rc = check_keyspace_name(spec->name, err);
+    if (rc < 0) return rc;
+    pthread_mutex_lock(&c->ddl_mu);
+    const hln_schema *cur = c->cur;
+    schema_snap *sn = NULL;
+    const hln_keyspace *k = schema_keyspace(cur, spec->name);
+    if (!k) {
+        rc = hln_fail(err, HLN_ENOTFOUND, "Keyspace '%s' doesn't exist", spec->name);
+        goto out;
+    }
+    sn = copy_except(cur, spec->name);
+    hln_keyspace *nk = sn ? schema_copy_keyspace(sn, k) : NULL;
+    if (!nk) {
+        rc = hln_fail(err, HLN_ENOMEM, "out of memory");
+        goto out;
+    }
+    if (spec->nreplication > 0) {
+        bool has_class = false;
+        for (int i = 0; i < spec->nreplication; i++)
+            if (strcmp(spec->replication[i].key, "class") == 0) has_class = true;
+        if (!has_class) {
+            rc = hln_fail(err, HLN_ECONFIG, "Missing replication strategy class");
+            goto out;
+        }
+        rc = schema_replication(&sn->arena, spec->name, spec->replication, spec->nreplication,
+                                &nk->replication, &nk->nreplication, err);
+        if (rc < 0) goto out;
+    }
+    nk->durable_writes = spec->durable_writes;
+    bool same = nk->durable_writes == k->durable_writes && nk->nreplication == k->nreplication;
+    for (int i = 0; same && i < k->nreplication; i++)
+        same = !strcmp(nk->replication[i].key, k->replication[i].key) &&
+               !strcmp(nk->replication[i].value, k->replication[i].value);
+    if (same) { /* an empty diff: nothing to write (Cassandra answers VOID) */
+        rc = 1;
+        goto out;
+    }
+    if ((rc = schema_snap_add_keyspace(sn, nk)) < 0) {
+        rc = hln_fail(err, HLN_ENOMEM, "out of memory");
+        goto out;
+    }
+    rc = commit(c, sn, err);
+    sn = NULL;
+out:
+    if (rc == HLN_ENOMEM && err && err->code != HLN_ENOMEM)
+        hln_fail(err, HLN_ENOMEM, "out of memory");
     schema_snap_free(sn);
     pthread_mutex_unlock(&c->ddl_mu);
     return rc;

@@ -579,7 +579,7 @@ int schema_table_options(hln_arena *a, const hln_option *given, int ngiven, bool
         if (!d) return hln_fail(err, HLN_ESYNTAX, "Unknown property '%s'", given[i].key);
         size_t idx = (size_t)(d - OPTS);
         if (set[idx])
-            return hln_fail(err, HLN_ESYNTAX, "Multiple definition for property '%s'", d->key);
+            return hln_fail(err, HLN_ESYNTAX, "Multiple definitions for property '%s'", d->key);
         set[idx] = true;
         val[idx] = given[i].value ? given[i].value : "";
     }

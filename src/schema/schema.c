@@ -219,6 +219,18 @@ hln_table *schema_copy_table(schema_snap *sn, const hln_table *t)
     }
     d->opts = copy_opts(a, t->opts, t->nopts);
     if (t->nopts && !d->opts) return NULL;
+    if (t->ndropped && !(d->dropped = schema_copy_dropped(a, t->dropped, t->ndropped))) return NULL;
+    return d;
+}
+
+hln_dropped_column *schema_copy_dropped(hln_arena *a, const hln_dropped_column *v, int n)
+{
+    hln_dropped_column *d = hln_arena_alloc(a, sizeof *d * (size_t)(n > 0 ? n : 1));
+    if (!d) return NULL;
+    for (int i = 0; i < n; i++) {
+        d[i] = v[i];
+        if (!(d[i].name = hln_arena_strdup(a, v[i].name))) return NULL;
+    }
     return d;
 }
 
@@ -263,6 +275,11 @@ static int col_order(const void *pa, const void *pb)
     if (ra != rb) return ra < rb ? -1 : 1;
     if (ra <= 1 && a->position != b->position) return a->position < b->position ? -1 : 1;
     return schema_name_cmp(a->name, b->name);
+}
+
+void schema_sort_columns(hln_table *t)
+{
+    qsort(t->cols, (size_t)t->ncols, sizeof *t->cols, col_order);
 }
 
 int schema_table_from_spec(schema_snap *sn, const hln_table_spec *spec, const uint8_t id[16],

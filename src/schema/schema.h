@@ -48,6 +48,16 @@ typedef struct hln_option {
     char *value;
 } hln_option;
 
+/* A column ALTER TABLE DROP removed (system_schema.dropped_columns). Its
+ * column id is never reused, so its cells are never read again, even when
+ * a column of the same name is added later (it gets a new id). */
+typedef struct hln_dropped_column {
+    char *name;
+    const hln_type *type;
+    hln_column_kind kind; /* HLN_COL_REGULAR or HLN_COL_STATIC */
+    int64_t dropped_time; /* microseconds since the epoch */
+} hln_dropped_column;
+
 typedef struct hln_table {
     uint8_t id[16];
     char *ks;
@@ -59,7 +69,9 @@ typedef struct hln_table {
     uint32_t next_col_id;
     hln_option *opts; /* comment, default_time_to_live, gc_grace_seconds, ... */
     int nopts;
-    bool is_virtual; /* system tables served by exec, not storage */
+    bool is_virtual;             /* system tables served by exec, not storage */
+    hln_dropped_column *dropped; /* by name; NULL when none */
+    int ndropped;
 } hln_table;
 
 typedef struct hln_keyspace {
@@ -139,6 +151,37 @@ int catalog_create_table(hln_catalog *c, const hln_table_spec *t, bool if_not_ex
                          hln_error *err);
 int catalog_drop_table(hln_catalog *c, const char *ks, const char *table, bool if_exists,
                        uint8_t (**dropped_ids)[16], int *ndropped, hln_error *err);
+
+/* Table options, validated and normalised (defaults for what is not given;
+ * docs/formats/schema.md), into arena a. CREATE TABLE's rules; ALTER TABLE
+ * WITH passes the table's options with the given ones replacing them. */
+int schema_table_options(hln_arena *a, const hln_option *given, int ngiven, bool has_counters,
+                         hln_option **out, int *nout, hln_error *err);
+
+/* ALTER TABLE: replaces table ks.name by the definition in `alt`, built by
+ * exec from the snapshot whose version is `based_on`. cols (final list, in
+ * any order: the catalog orders them), ids kept from the old table, new
+ * columns with id UINT32_MAX (the catalog assigns next_col_id onwards);
+ * opts: the final, already validated option list; dropped: the final
+ * dropped-column list. Returns 0, or HLN_EAGAIN when the schema changed
+ * since based_on (the caller re-validates against the new snapshot and
+ * retries), or HLN_ENOTFOUND. */
+typedef struct hln_table_alter {
+    const char *ks, *name;
+    uint8_t based_on[16];
+    const hln_column *cols;
+    int ncols;
+    const hln_option *opts;
+    int nopts;
+    const hln_dropped_column *dropped;
+    int ndropped;
+} hln_table_alter;
+int catalog_alter_table(hln_catalog *c, const hln_table_alter *alt, hln_error *err);
+
+/* ALTER KEYSPACE: new replication (validated as at CREATE; none given:
+ * unchanged) and durable_writes. 0 applied, 1 when nothing would change
+ * (no new version), HLN_ENOTFOUND "Keyspace 'ks' doesn't exist". */
+int catalog_alter_keyspace(hln_catalog *c, const hln_keyspace_spec *ks, hln_error *err);
 
 /* ---- system tables ----------------------------------------------------
  * system.local, system.peers, system.peers_v2 and system_schema.{keyspaces,

@@ -35,6 +35,11 @@ int schema_snap_add_keyspace(schema_snap *sn, hln_keyspace *ks);
 /* Deep-copies ks into sn's arena. */
 hln_keyspace *schema_copy_keyspace(schema_snap *sn, const hln_keyspace *ks);
 hln_table *schema_copy_table(schema_snap *sn, const hln_table *t);
+/* Copies n dropped-column entries into a (NULL on ENOMEM). */
+hln_dropped_column *schema_copy_dropped(hln_arena *a, const hln_dropped_column *v, int n);
+/* Orders t->cols as Cassandra does: partition key, clustering (by
+ * position), static, regular (by name). */
+void schema_sort_columns(hln_table *t);
 /* Sorts a keyspace's tables by name. */
 void schema_sort_tables(hln_keyspace *ks);
 /* Adds the system keyspaces (system, system_schema, system_virtual_schema). */
@@ -63,11 +68,10 @@ int schema_map_parse(hln_arena *a, const char *text, hln_option **out, int *n);
 /* Renders pairs as the canonical map text (keys sorted). */
 char *schema_map_format(hln_arena *a, const hln_option *kv, int n);
 
-/* Builds the full option list of a new table: Cassandra 5.0's defaults
- * overridden by the given options (validated and normalised). Sorted by key.
- * has_counters: whether the table has counter columns (rejects a TTL). */
-int schema_table_options(hln_arena *a, const hln_option *given, int ngiven, bool has_counters,
-                         hln_option **out, int *nout, hln_error *err);
+/* schema_table_options (schema.h) builds the full option list of a new
+ * table: Cassandra 5.0's defaults overridden by the given options
+ * (validated and normalised). Sorted by key. has_counters: whether the
+ * table has counter columns (rejects a TTL). */
 /* Validates and normalises replication options: class first (fully
  * qualified), then the strategy options sorted by key. */
 int schema_replication(hln_arena *a, const char *ks, const hln_option *given, int ngiven,

@@ -423,6 +423,46 @@ static void gen_columns(rows *r, const hln_schema *s, bool virtual)
     }
 }
 
+static int dropped_name_order(const void *pa, const void *pb)
+{
+    return strcmp(((const hln_dropped_column *)pa)->name, ((const hln_dropped_column *)pb)->name);
+}
+
+/* system_schema.dropped_columns: one row per column ALTER TABLE DROP removed
+ * (keyspace_name, table_name, column_name, dropped_time, kind, type). */
+static void gen_dropped_columns(rows *r, const hln_schema *s)
+{
+    int n;
+    ks_ref *ks = listed_keyspaces(r, s, false, &n);
+    for (int i = 0; i < n && !r->err; i++) {
+        const hln_table **tv = sorted_tables(r, ks[i].ks);
+        for (int j = 0; tv && j < ks[i].ks->ntables && !r->err; j++) {
+            const hln_table *t = tv[j];
+            if (t->ndropped == 0) continue;
+            hln_dropped_column *dv = hln_arena_alloc(r->a, sizeof *dv * (size_t)t->ndropped);
+            if (!dv) {
+                r->err = HLN_ENOMEM;
+                return;
+            }
+            memcpy(dv, t->dropped, sizeof *dv * (size_t)t->ndropped);
+            qsort(dv, (size_t)t->ndropped, sizeof *dv, dropped_name_order);
+            for (int c = 0; c < t->ndropped && !r->err; c++) {
+                hln_bytes *row = row_new(r);
+                put_text(r, row, "keyspace_name", t->ks);
+                put_text(r, row, "table_name", t->name);
+                put_text(r, row, "column_name", dv[c].name);
+                int64_t ms = dv[c].dropped_time / 1000;
+                uint8_t b[8];
+                for (int k = 0; k < 8; k++)
+                    b[k] = (uint8_t)((uint64_t)ms >> (56 - 8 * k));
+                put(r, row, "dropped_time", b, 8);
+                put_text(r, row, "kind", kind_text(dv[c].kind));
+                put_text(r, row, "type", dv[c].type->cql_name);
+            }
+        }
+    }
+}
+
 int schema_virtual_rows(const hln_schema *s, const hln_node_info *node, const hln_table *t,
                         hln_arena *a, hln_bytes ***out, int *nrows, hln_error *err)
 {
@@ -449,6 +489,8 @@ int schema_virtual_rows(const hln_schema *s, const hln_node_info *node, const hl
             gen_tables(&r, s, virtual);
         else if (strcmp(name, "columns") == 0)
             gen_columns(&r, s, virtual);
+        else if (!virtual && strcmp(name, "dropped_columns") == 0)
+            gen_dropped_columns(&r, s);
         else if (virtual)
             return hln_fail(err, HLN_ENOTFOUND, "no rows for %s.%s", ks, name);
         /* other system_schema tables: no types, functions, views, ... yet */

@@ -209,6 +209,38 @@ static int sst_gen_cmp(const void *a, const void *b)
     return x->gen < y->gen ? -1 : x->gen > y->gen;
 }
 
+/* ---- TRUNCATE marker -------------------------------------------------------
+ * <table dir>/Truncated.txt holds "truncated-before-generation <N>\n": every
+ * sstable of the table with a generation below N holds truncated data (and
+ * is deleted when found at open); new sstables get generations >= N. It is
+ * written durably by st_truncate_table before it deletes any sstable, after
+ * it has flushed every table and deleted every older commitlog segment, so
+ * the truncated data is in sstables below N and nowhere else. It is kept
+ * (a few bytes) as long as the table: it costs nothing and makes the
+ * generation floor survive the deletion of every sstable. */
+#define TRUNCATED_NAME "Truncated.txt"
+
+static int read_truncated(const char *dir, uint64_t *gen, hln_error *err)
+{
+    *gen = 0;
+    char *p = hln_path_join(dir, TRUNCATED_NAME);
+    if (!p) return hln_fail(err, HLN_ENOMEM, "out of memory");
+    FILE *f = fopen(p, "r");
+    if (!f) {
+        int rc =
+            errno == ENOENT ? 0 : hln_fail(err, HLN_EIO, "cannot open %s: %s", p, strerror(errno));
+        hln_free(p);
+        return rc;
+    }
+    unsigned long long v = 0;
+    int ok = fscanf(f, "truncated-before-generation %llu", &v) == 1;
+    fclose(f);
+    int rc = ok ? 0 : hln_corrupt(err, p, "malformed TRUNCATE marker");
+    hln_free(p);
+    *gen = (uint64_t)v;
+    return rc;
+}
+
 /* Creates the in-memory table and loads the sstables already in its
  * directory (removing leftover temp files). */
 static int table_open(st_engine *e, const uint8_t id[16], st_table **out, hln_error *err)
@@ -241,6 +273,15 @@ static int table_open(st_engine *e, const uint8_t id[16], st_table **out, hln_er
         table_free(t);
         return rc;
     }
+    /* a TRUNCATE marker: sstables below its generation are truncated data
+       (a crash may have left some), and generations never go below it */
+    uint64_t trunc_gen = 0;
+    if ((rc = read_truncated(t->dir, &trunc_gen, err)) < 0) {
+        closedir(d);
+        table_free(t);
+        return rc;
+    }
+    if (trunc_gen > t->next_gen) t->next_gen = trunc_gen;
     struct dirent *de;
     while (rc == 0 && (de = readdir(d)) != NULL) {
         size_t n = strlen(de->d_name);
@@ -256,6 +297,13 @@ static int table_open(st_engine *e, const uint8_t id[16], st_table **out, hln_er
         }
         if (!parse_data_name(de->d_name, &gen)) continue;
         char *p = hln_path_join(t->dir, de->d_name);
+        if (p && gen < trunc_gen) { /* TRUNCATE was interrupted after its marker */
+            HLN_INFO("storage: removing truncated sstable %s", p);
+            if (unlink(p) < 0 && errno != ENOENT)
+                rc = hln_fail(err, HLN_EIO, "cannot delete %s: %s", p, strerror(errno));
+            hln_free(p);
+            continue;
+        }
         sst_reader *r = NULL;
         if (!p)
             rc = hln_fail(err, HLN_ENOMEM, "out of memory");
@@ -1141,6 +1189,55 @@ int st_drop_table(st_engine *e, const uint8_t table_id[16], hln_error *err)
     if (rc < 0) return rc;
     /* its records are dead: segments holding only them can go */
     return cl_mark_clean(e->cl, table_id, UINT64_MAX, err);
+}
+
+int st_truncate_table(st_engine *e, const uint8_t table_id[16], hln_error *err)
+{
+    settle_flush(e);
+    if (e->job && memcmp(e->job->table_id, table_id, 16) == 0) finish_job(e, true);
+    st_table *t;
+    int rc = table_get(e, table_id, &t, err);
+    if (rc < 0) return rc;
+    /* 1. no commitlog segment may keep a record of the data: flush every
+       table (the truncated one too: its data then sits in sstables only)
+       and delete the older segments now, on this thread, instead of
+       leaving them to the janitor (a segment that came back after a crash
+       would replay truncated rows) */
+    cl_set_deleter(e->cl, NULL, NULL);
+    jn_stop(e->jn); /* unlinks what it still had queued */
+    e->jn = NULL;
+    rc = st_flush(e, err);
+    if (rc == 0) rc = hln_fsync_dir(e->cl_dir, err);
+    hln_error jerr = {0};
+    if (jn_start(&e->jn, &jerr) == 0)
+        cl_set_deleter(e->cl, jn_unlink, e->jn);
+    else
+        HLN_WARN("storage: %s", jerr.msg);
+    if (rc < 0) return rc;
+    /* 2. the marker: sstables below next_gen are truncated data */
+    if ((rc = table_dir_durable(e, t, err)) < 0) return rc;
+    char text[64];
+    int n = snprintf(text, sizeof text, "truncated-before-generation %" PRIu64 "\n", t->next_gen);
+    char *mp = hln_path_join(t->dir, TRUNCATED_NAME);
+    if (!mp) return hln_fail(err, HLN_ENOMEM, "out of memory");
+    rc = hln_write_file_durably(mp, text, (size_t)n, 0644, err);
+    hln_free(mp);
+    if (rc < 0) return rc;
+    /* 3. delete them (a crash in between: table_open finishes the job) */
+    for (size_t i = 0; i < t->nssts; i++) {
+        char *p = data_path(t, t->ssts[i]->gen);
+        sst_close(t->ssts[i]);
+        if (p && unlink(p) < 0 && errno != ENOENT && rc == 0)
+            rc = hln_fail(err, HLN_EIO, "cannot delete %s: %s", p, strerror(errno));
+        hln_free(p);
+    }
+    t->nssts = 0;
+    mt_table *fresh = mt_new();
+    if (!fresh) return hln_fail(err, HLN_ENOMEM, "out of memory");
+    mt_free(t->mt);
+    t->mt = fresh;
+    if (rc == 0) rc = hln_fsync_dir(t->dir, err);
+    return rc;
 }
 
 /* ---- reads --------------------------------------------------------------- */

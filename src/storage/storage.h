@@ -224,6 +224,12 @@ int st_scan(st_engine *e, const st_scan_cmd *cmd, hln_arena *a, st_partition **o
 int st_flush(st_engine *e, hln_error *err); /* flush all memtables now */
 int st_sync(st_engine *e, hln_error *err);  /* fsync the commitlog now */
 int st_drop_table(st_engine *e, const uint8_t table_id[16], hln_error *err);
+/* TRUNCATE: discards every row of the table on this shard, durably; the
+ * table stays and later writes are kept. Flushes every table first, so that
+ * no commitlog segment still holds a record of the truncated data (a
+ * restart cannot replay it back), then deletes the table's sstables, behind
+ * a durable marker naming the first generation that survives (engine.c). */
+int st_truncate_table(st_engine *e, const uint8_t table_id[16], hln_error *err);
 
 /* Installs a finished background compaction (the new sstable replaces its
  * inputs, which are deleted) and starts the next one if a table needs it.

@@ -92,6 +92,26 @@ static void walk(const cql_stmt *s, int n)
         str(s->u.create_keyspace.name);
         props(s->u.create_keyspace.props, n);
         break;
+    case CQL_ALTER_KEYSPACE:
+        str(s->u.create_keyspace.name);
+        props(s->u.create_keyspace.props, n);
+        break;
+    case CQL_ALTER_TABLE: {
+        const cql_alter_table *a = &s->u.alter_table;
+        str(a->name.ks);
+        str(a->name.name);
+        for (const cql_column_def *d = a->add; d; d = d->next) {
+            str(d->name);
+            type(d->type);
+        }
+        names(a->drop);
+        names(a->from);
+        names(a->to);
+        props(a->props, n);
+        str(a->drop_ts);
+        break;
+    }
+    case CQL_TRUNCATE:
     case CQL_DROP_KEYSPACE:
     case CQL_DROP_TABLE:
         str(s->u.drop.name.ks);

@@ -615,6 +615,81 @@ static void test_persistence(void **state)
     assert_int_equal(access(tmp, F_OK), -1);
 }
 
+/* ALTER TABLE through the catalog: new columns get fresh ids (never a
+ * dropped one's), dropped columns persist, a stale base version is refused
+ * with HLN_EAGAIN; ALTER KEYSPACE; a file without dropped_columns loads. */
+static void test_alter(void **state)
+{
+    fx *f = *state;
+    hln_error err = {0};
+    assert_int_equal(mk_ks(f, "ks", false, &err), 0);
+    assert_int_equal(mk_table(f, "ks", "t", NULL, 0, false, &err), 0);
+    hln_schema *s0 = catalog_acquire(f->cat);
+    const hln_table *t0 = schema_table(s0, "ks", "t");
+    assert_int_equal(t0->next_col_id, 6);
+    uint32_t v_id = table_column(t0, "v")->id;
+
+    /* DROP v, ADD w and v again */
+    hln_column cols[8];
+    int n = 0;
+    for (int i = 0; i < t0->ncols; i++)
+        if (strcmp(t0->cols[i].name, "v") != 0) cols[n++] = t0->cols[i];
+    cols[n++] = (hln_column){
+        .name = "w", .type = T("int"), .kind = HLN_COL_REGULAR, .position = -1, .id = UINT32_MAX};
+    cols[n++] = (hln_column){
+        .name = "v", .type = T("text"), .kind = HLN_COL_REGULAR, .position = -1, .id = UINT32_MAX};
+    hln_dropped_column dr = {
+        .name = "v", .type = T("text"), .kind = HLN_COL_REGULAR, .dropped_time = 1234567};
+    hln_table_alter alt = {.ks = "ks",
+                           .name = "t",
+                           .cols = cols,
+                           .ncols = n,
+                           .opts = t0->opts,
+                           .nopts = t0->nopts,
+                           .dropped = &dr,
+                           .ndropped = 1};
+    memcpy(alt.based_on, s0->version, 16);
+    assert_int_equal(catalog_alter_table(f->cat, &alt, &err), 0);
+    /* the same alteration again is based on a stale snapshot */
+    assert_int_equal(catalog_alter_table(f->cat, &alt, &err), HLN_EAGAIN);
+    schema_release(s0);
+
+    for (int round = 0; round < 2; round++) {
+        hln_schema *s = catalog_acquire(f->cat);
+        const hln_table *t = schema_table(s, "ks", "t");
+        assert_int_equal(t->ncols, 7);
+        assert_int_equal(t->next_col_id, 8);
+        const hln_column *v = table_column(t, "v"), *w = table_column(t, "w");
+        assert_non_null(v);
+        assert_non_null(w);
+        assert_int_not_equal(v->id, v_id); /* a new id: old cells never read */
+        assert_true(v->id >= 6 && w->id >= 6 && v->id != w->id);
+        assert_string_equal(v->type->cql_name, "text");
+        /* regular columns sorted by name after pk, clustering, static */
+        assert_string_equal(t->cols[t->ncols - 1].name, "w");
+        assert_int_equal(t->ndropped, 1);
+        assert_string_equal(t->dropped[0].name, "v");
+        assert_int_equal(t->dropped[0].dropped_time, 1234567);
+        schema_release(s);
+        reopen(f);
+    }
+
+    /* ALTER KEYSPACE: a change, then the same again (1: nothing to do) */
+    hln_option repl[2] = {O("class", "SimpleStrategy"), O("replication_factor", "3")};
+    hln_keyspace_spec ks = {"ks", repl, 2, false};
+    assert_int_equal(catalog_alter_keyspace(f->cat, &ks, &err), 0);
+    assert_int_equal(catalog_alter_keyspace(f->cat, &ks, &err), 1);
+    hln_keyspace_spec nope = {"nope", repl, 2, false};
+    assert_int_equal(catalog_alter_keyspace(f->cat, &nope, &err), HLN_ENOTFOUND);
+    assert_string_equal(err.msg, "Keyspace 'nope' doesn't exist");
+    reopen(f);
+    hln_schema *s = catalog_acquire(f->cat);
+    const hln_keyspace *k = schema_keyspace(s, "ks");
+    assert_false(k->durable_writes);
+    assert_string_equal(k->replication[1].value, "3");
+    schema_release(s);
+}
+
 static void test_corrupt_file(void **state)
 {
     fx *f = *state;
@@ -979,6 +1054,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_keyspace_ddl, setup, teardown),
         cmocka_unit_test_setup_teardown(test_table_ddl, setup, teardown),
         cmocka_unit_test_setup_teardown(test_persistence, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_alter, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_system_tables, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rows_local, setup, teardown),
