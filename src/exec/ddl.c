@@ -723,11 +723,13 @@ static int alter_add(ex_request *r, const cql_alter_table *a, const hln_table *t
             return hln_fail(err, HLN_ECONFIG,
                             "%s.%s: Cannot have a non counter column (\"%s\") in a counter table",
                             t->ks, t->name, d->name);
-        if (d->is_static)
-            return hln_fail(err, HLN_EUNSUPPORTED, "Static columns are not supported yet");
+        if (d->is_static && t->nck == 0)
+            return hln_fail(err, HLN_EINVAL,
+                            "Static columns are only useful (and thus allowed) if the table has "
+                            "at least one clustering column");
         o->cols[o->ncols++] = (hln_column){.name = (char *)d->name,
                                            .type = ty,
-                                           .kind = HLN_COL_REGULAR,
+                                           .kind = d->is_static ? HLN_COL_STATIC : HLN_COL_REGULAR,
                                            .position = -1,
                                            .id = UINT32_MAX};
         o->changed = true;
