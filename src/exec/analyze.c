@@ -255,7 +255,7 @@ static void term_render(hln_buf *b, const cql_term *t)
             hln_buf_put(b, t->text, strlen(t->text));
         return;
     case CQL_TERM_FUNC:
-        hln_buf_printf(b, "%s(", t->text);
+        hln_buf_printf(b, "system.%s(", t->text);
         for (int i = 0; i < t->nelems; i++) {
             if (i) hln_buf_put(b, ", ", 2);
             term_render(b, t->elems[i]);
@@ -631,8 +631,19 @@ static int function_selector(actx *c, const cql_selector *sel, ex_sel *out, ex_c
     for (int k = 0; k < n && !f; k++) {
         if (cands[k]->nargs != nargs) continue;
         bool ok = true;
-        for (int j = 0; j < nargs && ok; j++)
-            if (args[j].col >= 0) ok = args[j].type->kind == cands[k]->args[j];
+        for (int j = 0; j < nargs && ok; j++) {
+            if (args[j].col >= 0) {
+                ok = args[j].type->kind == cands[k]->args[j];
+            } else if (args[j].term && args[j].term->kind == CQL_TERM_LITERAL) {
+                const hln_type *at = hln_type_by_kind(cands[k]->args[j]);
+                hln_buf tmp;
+                hln_buf_init(&tmp);
+                hln_error e = {0};
+                ok = at && hln_type_from_literal(at, args[j].term->lit, args[j].term->text, "arg",
+                                                 &tmp, &e) == 0;
+                hln_buf_free(&tmp);
+            }
+        }
         if (ok) f = cands[k];
     }
     if (!f)

@@ -364,6 +364,14 @@ static const ex_fn *resolve(ex_request *r, const cql_term *term, const hln_type 
                 const ex_fn *g = resolve(r, a, NULL);
                 if (!g) return NULL;
                 ok = g->ret == f->args[j];
+            } else if (a->kind == CQL_TERM_LITERAL) {
+                /* a constant picks the overloads whose argument type takes it */
+                const hln_type *at = hln_type_by_kind(f->args[j]);
+                hln_buf tmp;
+                hln_buf_init(&tmp);
+                hln_error e = {0};
+                ok = at && hln_type_from_literal(at, a->lit, a->text, "arg", &tmp, &e) == 0;
+                hln_buf_free(&tmp);
             }
         }
         /* with several fitting overloads, prefer one whose result the
