@@ -42,6 +42,9 @@ static int bind_key(ex_request *r, const cql_term *term, const hln_column *col, 
 {
     int rc = ex_bind(r, term, col->type, col->name, v);
     if (rc) return rc;
+    if (v->len == -1 && term->kind == CQL_TERM_NULL) /* a literal null, as Cassandra words it */
+        return hln_fail(&r->err, HLN_EINVAL, "Invalid null value in condition for column %s",
+                        col->name);
     if (v->len == -1)
         return hln_fail(&r->err, HLN_EINVAL, "Invalid null value for %s key part %s",
                         pk ? "partition" : "clustering", col->name);

@@ -169,7 +169,7 @@ static int bind_cond(ex_request *r, const cql_term *term, const hln_column *col,
     if (rc) return rc;
     if (v->len == -1)
         return hln_fail(&r->err, HLN_EINVAL,
-                        col->kind == HLN_COL_PARTITION_KEY
+                        col->kind == HLN_COL_PARTITION_KEY && term->kind != CQL_TERM_NULL
                             ? "Invalid null value for partition key part %s"
                             : "Invalid null value in condition for column %s",
                         col->name);
@@ -436,7 +436,7 @@ static int bind_limits(sel *s)
         if ((rc = ex_bind_int(r, s->p->pp_limit, "per partition limit", &v, &present)) != 0)
             return rc;
         if (present && v <= 0)
-            return hln_fail(&r->err, HLN_EINVAL, "PER PARTITION LIMIT must be strictly positive");
+            return hln_fail(&r->err, HLN_EINVAL, "LIMIT must be strictly positive"); /* sic */
         if (present) s->pp_limit = v;
     }
     return 0;

@@ -611,6 +611,8 @@ int catalog_drop_keyspace(hln_catalog *c, const char *ks, bool if_exists,
 {
     if (dropped_ids) *dropped_ids = NULL;
     if (ndropped) *ndropped = 0;
+    if (ks && schema_is_system_keyspace_name(ks)) /* DropKeyspaceStatement: Unauthorized */
+        return hln_fail(err, HLN_EUNAUTHORIZED, "%s keyspace is not user-modifiable.", ks);
     int rc = check_keyspace_name(ks, err);
     if (rc < 0) return rc;
     pthread_mutex_lock(&c->ddl_mu);

@@ -741,9 +741,13 @@ int schema_replication(hln_arena *a, const char *ks, const hln_option *given, in
         if (!o[n].key || !o[n].value) return HLN_ENOMEM;
         n++;
     }
-    if (simple && n == 1)
-        return hln_fail(err, HLN_ECONFIG,
-                        "SimpleStrategy requires a replication_factor strategy option.");
+    if (simple && n == 1) {
+        /* Cassandra 5.0 fills in default_keyspace_rf (1) */
+        o[n].key = hln_arena_strdup(a, "replication_factor");
+        o[n].value = hln_arena_strdup(a, "1");
+        if (!o[n].key || !o[n].value) return HLN_ENOMEM;
+        n++;
+    }
     if (n > 2) qsort(o + 1, (size_t)(n - 1), sizeof *o, kv_order);
     *out = o;
     *nout = n;

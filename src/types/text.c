@@ -414,7 +414,7 @@ static int convert(const hln_type *t, hln_lit_kind kind, const char *s, hln_buf 
         if (hln_uuid_parse(s, u))
             return hln_fail(err, HLN_EINVAL, "Unable to make UUID from '%s'", s);
         if (t->kind == HLN_T_TIMEUUID && (u[6] & 0xF0) != 0x10)
-            return hln_fail(err, HLN_EINVAL, "Unsupported UUID version for timeuuid: %s", s);
+            return hln_fail(err, HLN_EINVAL, "TimeUUID supports only version 1 UUIDs");
         hln_buf_put(out, u, 16);
         return 0;
     }
@@ -435,7 +435,9 @@ static int convert(const hln_type *t, hln_lit_kind kind, const char *s, hln_buf 
     case HLN_T_ASCII:
         for (const char *c = s; *c; c++)
             if ((uint8_t)*c & 0x80)
-                return hln_fail(err, HLN_EINVAL, "Invalid ASCII character in string literal %s", s);
+                return hln_fail(err, HLN_EINVAL,
+                                "Invalid ASCII character in string literal: "
+                                "java.nio.charset.UnmappableCharacterException: Input length = 1");
         hln_buf_put(out, s, strlen(s));
         return 0;
     case HLN_T_VARCHAR: {
@@ -450,7 +452,7 @@ static int convert(const hln_type *t, hln_lit_kind kind, const char *s, hln_buf 
             if (!parse_i64(s, &ms))
                 return hln_fail(err, HLN_EINVAL, "Unable to make long from '%s'", s);
         } else if (!parse_timestamp(s, &ms)) {
-            return hln_fail(err, HLN_EINVAL, "Unable to coerce '%s' to a formatted date (long)", s);
+            return hln_fail(err, HLN_EINVAL, "Unable to parse a date/time from '%s'", s);
         }
         put_be(out, (uint64_t)ms, 8);
         return 0;
@@ -483,16 +485,21 @@ static int convert(const hln_type *t, hln_lit_kind kind, const char *s, hln_buf 
             while (*p == ' ')
                 p++;
             if (!parse_clock(&p, true, &ns) || *p)
-                return hln_fail(err, HLN_EINVAL, "Unable to coerce '%s' to a formatted time (long)",
-                                s);
+                return hln_fail(err, HLN_EINVAL,
+                                "(TimeType) Unable to coerce '%s' to a formatted time (long)", s);
         }
         put_be(out, (uint64_t)ns, 8);
         return 0;
     }
     case HLN_T_INET: {
         uint8_t a[16];
-        if (inet_pton(AF_INET, s, a) == 1)
+        static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+        if (!*s)
+            ; /* '' is the empty value, as Cassandra takes it */
+        else if (inet_pton(AF_INET, s, a) == 1)
             hln_buf_put(out, a, 4);
+        else if (inet_pton(AF_INET6, s, a) == 1 && !memcmp(a, v4mapped, 12))
+            hln_buf_put(out, a + 12, 4); /* Java's InetAddress makes it the IPv4 address */
         else if (inet_pton(AF_INET6, s, a) == 1)
             hln_buf_put(out, a, 16);
         else

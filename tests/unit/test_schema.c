@@ -313,10 +313,17 @@ static void test_keyspace_ddl(void **state)
     assert_int_equal(catalog_create_keyspace(f->cat, &k3, false, &err), HLN_ECONFIG);
     assert_string_equal(err.msg, "Unable to find replication strategy class "
                                  "'org.apache.cassandra.locator.NoSuchStrategy'");
+    /* Cassandra 5.0: SimpleStrategy without a factor gets default_keyspace_rf, 1 */
     hln_option norf[1] = {O("class", "SimpleStrategy")};
-    k3.replication = norf;
-    assert_int_equal(catalog_create_keyspace(f->cat, &k3, false, &err), HLN_ECONFIG);
-    assert_string_equal(err.msg, "SimpleStrategy requires a replication_factor strategy option.");
+    hln_keyspace_spec k4 = {"k4", norf, 1, true};
+    assert_int_equal(catalog_create_keyspace(f->cat, &k4, false, &err), 0);
+    s = catalog_acquire(f->cat);
+    const hln_keyspace *k4s = schema_keyspace(s, "k4");
+    assert_non_null(k4s);
+    assert_int_equal(k4s->nreplication, 2);
+    assert_string_equal(k4s->replication[1].value, "1");
+    schema_release(s);
+    assert_int_equal(catalog_drop_keyspace(f->cat, "k4", false, NULL, NULL, &err), 0);
     hln_option extra[3] = {O("class", "SimpleStrategy"), O("replication_factor", "1"), O("x", "1")};
     k3.replication = extra;
     k3.nreplication = 3;
@@ -341,8 +348,9 @@ static void test_keyspace_ddl(void **state)
     assert_int_equal(catalog_drop_keyspace(f->cat, "nope", false, NULL, NULL, &err), HLN_ENOTFOUND);
     assert_string_equal(err.msg, "Keyspace 'nope' doesn't exist");
     assert_int_equal(catalog_drop_keyspace(f->cat, "nope", true, NULL, NULL, &err), 1);
-    assert_int_equal(catalog_drop_keyspace(f->cat, "system", true, NULL, NULL, &err), HLN_EINVAL);
-    assert_string_equal(err.msg, "System keyspace 'system' is not user-modifiable");
+    assert_int_equal(catalog_drop_keyspace(f->cat, "system", true, NULL, NULL, &err),
+                     HLN_EUNAUTHORIZED);
+    assert_string_equal(err.msg, "system keyspace is not user-modifiable.");
     uint8_t(*ids)[16] = (void *)1;
     int nids = -1;
     assert_int_equal(catalog_drop_keyspace(f->cat, "ks2", false, &ids, &nids, &err), 0);

@@ -512,7 +512,7 @@ static void test_literal_time(void **state)
     expect_lit("timestamp", HLN_LIT_INTEGER, "1704164645123", "0000018cc820d903");
     expect_lit("timestamp", HLN_LIT_INTEGER, "-1", "ffffffffffffffff");
     expect_lit_err("timestamp", HLN_LIT_STRING, "2024-13-01",
-                   "Unable to coerce '2024-13-01' to a formatted date (long)");
+                   "Unable to parse a date/time from '2024-13-01'");
     expect_lit_err("timestamp", HLN_LIT_STRING, "2023-02-29", NULL);
     expect_lit_err("timestamp", HLN_LIT_STRING, "2024-01-02 24:00:00", NULL);
     expect_lit_err("timestamp", HLN_LIT_STRING, "2024-01-02 03:04:05 junk", NULL);
@@ -539,7 +539,7 @@ static void test_literal_time(void **state)
     expect_lit("time", HLN_LIT_STRING, "23:59:59.999999999", "00004e94914effff");
     expect_lit("time", HLN_LIT_INTEGER, "1", "0000000000000001");
     expect_lit_err("time", HLN_LIT_STRING, "24:00:00",
-                   "Unable to coerce '24:00:00' to a formatted time (long)");
+                   "(TimeType) Unable to coerce '24:00:00' to a formatted time (long)");
     expect_lit_err("time", HLN_LIT_STRING, "03:04", NULL);
     expect_lit_err("time", HLN_LIT_INTEGER, "86400000000000", NULL);
 }
