@@ -348,6 +348,7 @@ typedef struct cql_select {
     bool json;
     cql_selector *selectors; /* NULL when star */
     cql_relation *where;
+    cql_name_list *group_by; /* GROUP BY a, b; NULL when none */
     cql_order *order_by;
     cql_term *limit;
     cql_term *per_partition_limit;

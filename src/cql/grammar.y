@@ -110,7 +110,7 @@ size_t cqlParserSize(void)
 
 /* Unreserved keywords: identifiers wherever they are not keywords. */
 %fallback ID KEY CLUSTERING COMPACT STORAGE VALUES TTL TIMESTAMP STATIC DISTINCT JSON AS
-    FILTERING PER PARTITION EXISTS FROZEN CONTAINS.
+    FILTERING PER PARTITION EXISTS FROZEN CONTAINS GROUP.
 /* ... and those of the role and permission statements */
 %fallback ID ALL KEYSPACES ROLE ROLES USER USERS LOGIN PASSWORD HASHED SUPERUSER NOSUPERUSER
     OPTIONS PERMISSION PERMISSIONS LIST UNMASK SELECT_MASKED.
@@ -702,8 +702,12 @@ limit_opt(A) ::= LIMIT intval(V). { A = V; }
 allow_opt(A) ::= .               { A = false; }
 allow_opt(A) ::= ALLOW FILTERING. { A = true; }
 
-cmd ::= SELECT selflags(F) selection(L) FROM qname(T) where_opt(W) order_opt(O) ppl_opt(P)
-        limit_opt(M) allow_opt(AF). {
+%type group_opt {cql_name_list *}
+group_opt(A) ::= .                  { A = NULL; }
+group_opt(A) ::= GROUP BY names(L). { A = L.head; }
+
+cmd ::= SELECT selflags(F) selection(L) FROM qname(T) where_opt(W) group_opt(G) order_opt(O)
+        ppl_opt(P) limit_opt(M) allow_opt(AF). {
     cql_stmt *s = cqlp_stmt(ctx, CQL_SELECT);
     cql_select *q = &s->u.select;
     q->json = (F & 1) != 0;
@@ -713,6 +717,7 @@ cmd ::= SELECT selflags(F) selection(L) FROM qname(T) where_opt(W) order_opt(O) 
     q->table = T;
     q->where = W;
     q->order_by = O;
+    q->group_by = G;
     q->per_partition_limit = P;
     q->limit = M;
     q->allow_filtering = AF;

@@ -95,6 +95,7 @@ static const keyword keywords[] = {
     {"frozen", TK_FROZEN},
     {"full", TK_FULL},
     {"grant", TK_GRANT},
+    {"group", TK_GROUP},
     {"hashed", TK_HASHED},
     {"if", TK_IF},
     {"in", TK_IN},

@@ -866,6 +866,29 @@ static int an_select(actx *c)
         }
     }
 
+    /* GROUP BY: a prefix of the primary key, in order */
+    for (const cql_name_list *g = s->group_by; g; g = g->next) {
+        int ci;
+        if ((rc = column(c, g->name, &ci)) != 0) return rc;
+        if (t->cols[ci].kind != HLN_COL_PARTITION_KEY && t->cols[ci].kind != HLN_COL_CLUSTERING)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Group by is currently only supported on the columns of the PRIMARY "
+                            "KEY, got %s",
+                            t->cols[ci].name);
+        if (ci != p->group_cols)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Group by currently only support groups of columns following their "
+                            "declared order in the PRIMARY KEY");
+        p->group_cols++;
+    }
+    if (p->group_cols) {
+        if (p->group_cols < t->npk)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Group by currently only support groups of columns following their "
+                            "declared order in the PRIMARY KEY");
+        p->aggregate = true;
+    }
+
     /* ORDER BY columns must exist */
     for (const cql_order *o = s->order_by; o; o = o->next) {
         int ci;

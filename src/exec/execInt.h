@@ -183,7 +183,8 @@ typedef struct ex_plan {
     int nproj;
     ex_colspec *cols; /* result metadata, nproj entries */
     ex_sel *sels;     /* what each result column is, nproj entries */
-    bool aggregate;   /* some selector aggregates: one result row */
+    bool aggregate;   /* some selector aggregates: one result row (per group) */
+    int group_cols;   /* GROUP BY: the first group_cols primary-key columns, 0: none */
     /* SELECT on token(partition key): at most one equality or one bound
        per side, bigint terms; the query scans the token range */
     bool token_range;

@@ -157,6 +157,8 @@ typedef struct sel {
     agg *aggs;
     ex_value *fvals; /* bound value of each p->filters[i] */
     bool agg_first;
+    const uint8_t *gkey; /* GROUP BY: the key of the group being accumulated */
+    size_t gkeylen;
     uint32_t vnext; /* virtual tables: index after the last emitted row */
     uint8_t qhash[8];
 } sel;
@@ -886,10 +888,28 @@ static bool part_done(const sel *s)
     return s->part_closed || (s->eff_pp && s->in_part >= s->eff_pp);
 }
 
+static int emit_group(sel *s);
+static int group_key(sel *s, rowctx *c, hln_buf *out);
+
 static int aggregate(sel *s, rowctx *c)
 {
     const ex_plan *p = s->p;
     int rc;
+    if (p->group_cols) {
+        hln_buf k;
+        hln_buf_init(&k);
+        rc = group_key(s, c, &k);
+        bool same = !rc && s->agg_first && k.len == s->gkeylen && !memcmp(k.data, s->gkey, k.len);
+        if (!rc && s->agg_first && !same) rc = emit_group(s);
+        if (!rc && !same) {
+            s->gkey = hln_arena_memdup(&s->r->arena, k.data, k.len ? k.len : 1);
+            s->gkeylen = k.len;
+            if (!s->gkey) rc = hln_fail(&s->r->err, HLN_ENOMEM, "out of memory");
+        }
+        hln_buf_free(&k);
+        if (rc) return rc;
+        if (s->stop) return 0;
+    }
     for (int i = 0; i < p->nproj; i++) {
         const ex_sel *x = &p->sels[i];
         agg *a = &s->aggs[i];
@@ -1147,6 +1167,68 @@ static int sum_value(ex_request *r, const hln_type *t, const agg *a, bool avg, e
     return mk_int(r, v, bytes, out);
 }
 
+/* Appends the row of the aggregates accumulated so far (one group, or the
+ * whole result) to s->cells and starts a new accumulation. */
+static int emit_group(sel *s)
+{
+    ex_request *r = s->r;
+    const ex_plan *p = s->p;
+    if (s->nrows >= s->cap) {
+        int ncap = s->cap ? s->cap * 2 : 16;
+        ex_value *n = hln_arena_alloc(&r->arena,
+                                      sizeof *n * (size_t)ncap * (size_t)(p->nproj ? p->nproj : 1));
+        if (!n) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+        if (s->nrows) memcpy(n, s->cells, sizeof *n * (size_t)s->nrows * (size_t)p->nproj);
+        s->cells = n;
+        s->cap = ncap;
+    }
+    ex_value *row = &s->cells[(size_t)s->nrows * (size_t)p->nproj];
+    int rc = 0;
+    for (int i = 0; i < p->nproj && !rc; i++) {
+        agg *a = &s->aggs[i];
+        switch (p->sels[i].kind) {
+        case EX_SEL_COUNT_ROWS:
+        case EX_SEL_COUNT:
+            rc = mk_int(r, a->count, 8, &row[i]);
+            break;
+        case EX_SEL_MIN:
+        case EX_SEL_MAX:
+            row[i] = a->set ? a->v : (ex_value){NULL, -1};
+            break;
+        case EX_SEL_SUM:
+        case EX_SEL_AVG:
+            rc = sum_value(r, p->cols[i].type, a, p->sels[i].kind == EX_SEL_AVG, &row[i]);
+            break;
+        default:
+            row[i] = s->agg_first ? a->v : (ex_value){NULL, -1};
+            break;
+        }
+    }
+    if (rc) return rc;
+    s->nrows++;
+    memset(s->aggs, 0, sizeof *s->aggs * (size_t)(p->nproj ? p->nproj : 1));
+    s->agg_first = false;
+    if (s->limit > 0 && p->group_cols && s->nrows >= s->limit) s->stop = true;
+    return 0;
+}
+
+/* The GROUP BY key of the row being offered: its partition key and the
+ * values of the grouped clustering columns, in r->arena. */
+static int group_key(sel *s, rowctx *c, hln_buf *out)
+{
+    const ex_plan *p = s->p;
+    hln_buf_vint(out, c->part ? c->part->pklen : 0);
+    if (c->part) hln_buf_put(out, c->part->pk, c->part->pklen);
+    for (int ci = s->t->npk; ci < p->group_cols; ci++) {
+        ex_value v;
+        int rc = get(c, ci, &v);
+        if (rc) return rc;
+        hln_buf_u32(out, (uint32_t)v.len);
+        if (v.len > 0) hln_buf_put(out, v.p, (size_t)v.len);
+    }
+    return out->err ? hln_fail(&s->r->err, HLN_ENOMEM, "out of memory") : 0;
+}
+
 /* Builds the ROWS result (with a paging state when more may follow) and
  * finishes the request. */
 static void finish(ex_request *r, sel *s, bool more)
@@ -1154,30 +1236,13 @@ static void finish(ex_request *r, sel *s, bool more)
     const ex_plan *p = s->p;
     ex_result *res = &r->result;
     int rc = 0;
-    if (p->aggregate) {
-        s->cells = hln_arena_alloc(&r->arena, sizeof *s->cells * (size_t)(p->nproj ? p->nproj : 1));
-        if (!s->cells) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
-        for (int i = 0; i < p->nproj && !rc; i++) {
-            agg *a = &s->aggs[i];
-            switch (p->sels[i].kind) {
-            case EX_SEL_COUNT_ROWS:
-            case EX_SEL_COUNT:
-                rc = mk_int(r, a->count, 8, &s->cells[i]);
-                break;
-            case EX_SEL_MIN:
-            case EX_SEL_MAX:
-                s->cells[i] = a->set ? a->v : (ex_value){NULL, -1};
-                break;
-            case EX_SEL_SUM:
-            case EX_SEL_AVG:
-                rc = sum_value(r, p->cols[i].type, a, p->sels[i].kind == EX_SEL_AVG, &s->cells[i]);
-                break;
-            default:
-                s->cells[i] = s->agg_first ? a->v : (ex_value){NULL, -1};
-                break;
-            }
-        }
-        s->nrows = 1;
+    if (p->aggregate && p->group_cols) {
+        /* GROUP BY: every group was emitted as it closed; the last one now */
+        if (s->agg_first) rc = emit_group(s);
+        more = false;
+    } else if (p->aggregate) {
+        s->nrows = 0;
+        rc = emit_group(s);
         more = false;
     } else if (p->reversed && p->t->is_virtual) {
         /* virtual rows come in table order; ORDER BY reversed them */

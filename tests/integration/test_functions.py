@@ -88,3 +88,31 @@ def test_sum_avg(session, keyspace):
     with pytest.raises(InvalidRequest, match="Invalid call to function sum, none of its type "
                                              "signatures match"):
         session.execute("SELECT sum(s) FROM %s WHERE k = 1" % t)
+
+
+def test_group_by(session, keyspace):
+    """GROUP BY on primary-key prefixes (Cassandra 5.0.9's answers for these
+    rows): per-group aggregates, the first row of each group for plain
+    selectors, LIMIT counting groups, no group for no rows, and the errors."""
+    t = keyspace + ".g"
+    session.execute("CREATE TABLE %s (k int, c1 int, c2 int, v int, PRIMARY KEY (k, c1, c2))" % t)
+    for row in [(1, 1, 1, 10), (1, 1, 2, 20), (1, 2, 1, 30), (2, 1, 1, 40), (3, 5, 5, 50)]:
+        session.execute("INSERT INTO %s (k, c1, c2, v) VALUES (%d, %d, %d, %d)" % ((t,) + row))
+    got = sorted(tuple(r) for r in session.execute("SELECT k, count(*), sum(v) FROM %s GROUP BY k"
+                                                   % t))
+    assert got == [(1, 3, 60), (2, 1, 40), (3, 1, 50)]
+    got = [tuple(r) for r in session.execute("SELECT k, c1, count(*), max(v) FROM %s WHERE k = 1 "
+                                             "GROUP BY k, c1" % t)]
+    assert got == [(1, 1, 2, 20), (1, 2, 1, 30)]
+    got = [tuple(r) for r in session.execute("SELECT k, c1, c2 FROM %s WHERE k = 1 GROUP BY k, c1"
+                                             % t)]
+    assert got == [(1, 1, 1), (1, 2, 1)]
+    assert len(list(session.execute("SELECT k, count(*) FROM %s GROUP BY k LIMIT 2" % t))) == 2
+    assert list(session.execute("SELECT count(*) FROM %s WHERE k = 9 GROUP BY k" % t)) == []
+    for q, msg in [("GROUP BY c1", "Group by currently only support groups of columns following "
+                                   "their declared order in the PRIMARY KEY"),
+                   ("GROUP BY v", "Group by is currently only supported on the columns of the "
+                                  "PRIMARY KEY, got v")]:
+        with pytest.raises(InvalidRequest) as e:
+            session.execute("SELECT k FROM %s %s" % (t, q))
+        assert msg in str(e.value)
