@@ -772,6 +772,13 @@ static int selector(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *s
             t->cols[ci].type};
         return 0;
     }
+    if (!strcmp(f, "tojson")) {
+        if ((rc = one_column_arg(c, sel, "system.tojson", &ci)) != 0) return rc;
+        *out = (ex_sel){.kind = EX_SEL_TOJSON, .col = ci};
+        *spec_out = (ex_colspec){t->ks, t->name, fmt_name(c, "system.tojson(%s)", t->cols[ci].name),
+                                 hln_type_by_kind(HLN_T_VARCHAR)};
+        return 0;
+    }
     if (!strcmp(f, "sum") || !strcmp(f, "avg")) {
         bool sum = f[0] == 's';
         if ((rc = one_column_arg(c, sel, sum ? "system.sum" : "system.avg", &ci)) != 0) return rc;
@@ -835,7 +842,12 @@ static int an_select(actx *c)
     const hln_table *t;
     int rc = resolve_table(c, &s->table, &t);
     if (rc) return rc;
-    if (s->json) return hln_fail(c->err, HLN_EUNSUPPORTED, "SELECT JSON is not supported yet");
+    if (s->json) {
+        p->json = true;
+        p->json_col = alloc(c, sizeof *p->json_col);
+        if (!p->json_col) return nomem(c);
+        *p->json_col = (ex_colspec){t->ks, t->name, "[json]", hln_type_by_kind(HLN_T_VARCHAR)};
+    }
 
     /* selection */
     int n = 0;

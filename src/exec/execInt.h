@@ -94,6 +94,7 @@ typedef enum ex_sel_kind {
     EX_SEL_TTL,        /* ttl(col): the cell's remaining TTL in seconds */
     EX_SEL_FUNC,       /* a native scalar function of columns and constants */
     EX_SEL_ELEM,       /* col[term]: an element of a set or map (args[0].term) */
+    EX_SEL_TOJSON,     /* toJson(col): the column's value as JSON text */
     EX_SEL_COUNT_ROWS, /* count(*), COUNT(1) */
     EX_SEL_COUNT,      /* count(col): rows where col is not null */
     EX_SEL_MIN,        /* min(col) */
@@ -185,6 +186,9 @@ typedef struct ex_plan {
     ex_sel *sels;     /* what each result column is, nproj entries */
     bool aggregate;   /* some selector aggregates: one result row (per group) */
     int group_cols;   /* GROUP BY: the first group_cols primary-key columns, 0: none */
+    /* SELECT JSON: each row becomes one text column [json] (json_col) */
+    bool json;
+    ex_colspec *json_col;
     /* SELECT on token(partition key): at most one equality or one bound
        per side, bigint terms; the query scans the token range */
     bool token_range;

@@ -760,6 +760,21 @@ static int sel_value(rowctx *c, const ex_sel *x, ex_value *out)
         }
         return 0;
     }
+    case EX_SEL_TOJSON: {
+        ex_value v;
+        if ((rc = get(c, x->col, &v)) != 0) return rc;
+        hln_buf b;
+        hln_buf_init(&b);
+        hln_type_to_json(c->t->cols[x->col].type, v.p, v.len, &b);
+        rc = b.err ? hln_fail(&c->r->err, HLN_ENOMEM, "out of memory") : 0;
+        if (!rc) {
+            out->p = hln_arena_memdup(&c->r->arena, b.data, b.len);
+            out->len = (int32_t)b.len;
+            if (!out->p) rc = hln_fail(&c->r->err, HLN_ENOMEM, "out of memory");
+        }
+        hln_buf_free(&b);
+        return rc;
+    }
     case EX_SEL_FUNC: {
         ex_value args[2];
         for (int i = 0; i < x->nargs && i < 2; i++) {
@@ -1229,6 +1244,44 @@ static int group_key(sel *s, rowctx *c, hln_buf *out)
     return out->err ? hln_fail(&s->r->err, HLN_ENOMEM, "out of memory") : 0;
 }
 
+/* SELECT JSON: each row's values become one JSON object, keyed by the
+ * selection names (a column's quoted as CQL would quote it). */
+static int json_rows(ex_request *r, sel *s)
+{
+    const ex_plan *p = s->p;
+    ex_value *rows = hln_arena_alloc(&r->arena, sizeof *rows * (size_t)(s->nrows ? s->nrows : 1));
+    if (!rows) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    hln_buf b;
+    hln_buf_init(&b);
+    int rc = 0;
+    for (int i = 0; i < s->nrows && !rc; i++) {
+        hln_buf_reset(&b);
+        hln_buf_u8(&b, '{');
+        for (int j = 0; j < p->nproj; j++) {
+            const ex_value *v = &s->cells[(size_t)i * (size_t)p->nproj + (size_t)j];
+            if (j) hln_buf_put(&b, ", ", 2);
+            const char *name = p->cols[j].name;
+            if (p->sels[j].kind == EX_SEL_COLUMN) name = ex_quote(&r->arena, name);
+            hln_json_string(&b, name);
+            hln_buf_put(&b, ": ", 2);
+            if (p->sels[j].kind == EX_SEL_TOJSON) /* already JSON: a string of it */
+                hln_json_string_n(&b, v->p, v->len < 0 ? 0 : (size_t)v->len, v->len < 0);
+            else
+                hln_type_to_json(p->cols[j].type, v->p, v->len, &b);
+        }
+        hln_buf_u8(&b, '}');
+        if (b.err) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+        if (!rc) {
+            rows[i].p = hln_arena_memdup(&r->arena, b.data, b.len);
+            rows[i].len = (int32_t)b.len;
+            if (!rows[i].p) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+        }
+    }
+    hln_buf_free(&b);
+    if (!rc) s->cells = rows;
+    return rc;
+}
+
 /* Builds the ROWS result (with a paging state when more may follow) and
  * finishes the request. */
 static void finish(ex_request *r, sel *s, bool more)
@@ -1260,9 +1313,14 @@ static void finish(ex_request *r, sel *s, bool more)
         ex_finish(r, rc);
         return;
     }
+    if (!rc && p->json) rc = json_rows(r, s);
+    if (rc) {
+        ex_finish(r, rc);
+        return;
+    }
     res->kind = EX_ROWS;
-    res->cols = p->cols;
-    res->ncols = p->nproj;
+    res->cols = p->json ? p->json_col : p->cols;
+    res->ncols = p->json ? 1 : p->nproj;
     res->cells = s->cells;
     res->nrows = s->nrows;
     res->no_metadata = r->params.skip_metadata;

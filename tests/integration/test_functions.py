@@ -116,3 +116,24 @@ def test_group_by(session, keyspace):
         with pytest.raises(InvalidRequest) as e:
             session.execute("SELECT k FROM %s %s" % (t, q))
         assert msg in str(e.value)
+
+
+def test_select_json(session, keyspace):
+    """SELECT JSON and toJson() (Cassandra 5.0.9's text for the same row)."""
+    t = keyspace + ".j"
+    session.execute('CREATE TABLE %s (k int PRIMARY KEY, "Big" text, b blob, bo boolean, '
+                    "d double, ts timestamp, dt date, tm time, l list<int>, s set<text>, "
+                    "mi map<int, text>, v vector<float, 2>)" % t)
+    session.execute('INSERT INTO %s (k, "Big", b, bo, d, ts, dt, tm, l, s, mi, v) VALUES '
+                    "(1, 'a\"b\\c', 0xcafe, true, 1.5, '2024-01-02 03:04:05.678+0000', "
+                    "'2024-01-02', '03:04:05.123', [1, 2], {'x', 'y'}, {5: 'e'}, [0.5, 1])" % t)
+    r = session.execute("SELECT JSON * FROM %s WHERE k = 1" % t)
+    assert r.column_names == ["[json]"]
+    assert r.one()[0] == ('{"k": 1, "\\"Big\\"": "a\\"b\\\\c", "b": "0xcafe", "bo": true, '
+                          '"d": 1.5, "dt": "2024-01-02", "l": [1, 2], "mi": {"5": "e"}, '
+                          '"s": ["x", "y"], "tm": "03:04:05.123000000", '
+                          '"ts": "2024-01-02 03:04:05.678Z", "v": [0.5, 1.0]}')
+    r = session.execute('SELECT JSON k, "Big" AS q, toJson(l) FROM %s WHERE k = 1' % t).one()
+    assert r[0] == '{"k": 1, "q": "a\\"b\\\\c", "system.tojson(l)": "[1, 2]"}'
+    assert session.execute("SELECT toJson(ts) FROM %s WHERE k = 1" % t).one()[0] == \
+        '"2024-01-02 03:04:05.678Z"'
