@@ -273,7 +273,8 @@ typedef struct cql_insert {
     cql_term **values;
     int nvalues;
     bool if_not_exists;
-    bool json; /* later */
+    bool json;               /* INSERT JSON: values[0] is the document */
+    bool json_default_unset; /* DEFAULT UNSET (else DEFAULT NULL) */
     cql_using using;
 } cql_insert;
 

@@ -110,7 +110,7 @@ size_t cqlParserSize(void)
 
 /* Unreserved keywords: identifiers wherever they are not keywords. */
 %fallback ID KEY CLUSTERING COMPACT STORAGE VALUES TTL TIMESTAMP STATIC DISTINCT JSON AS
-    FILTERING PER PARTITION EXISTS FROZEN CONTAINS GROUP.
+    FILTERING PER PARTITION EXISTS FROZEN CONTAINS GROUP DEFAULT.
 /* ... and those of the role and permission statements */
 %fallback ID ALL KEYSPACES ROLE ROLES USER USERS LOGIN PASSWORD HASHED SUPERUSER NOSUPERUSER
     OPTIONS PERMISSION PERMISSIONS LIST UNMASK SELECT_MASKED.
@@ -412,7 +412,7 @@ dml(A) ::= INSERT INTO qname(T) LP names(C) RP VALUES LP terms(V) RP ifne(E) usi
     A = s;
 }
 /* INSERT JSON: the document is values[0]; columns stay NULL. */
-dml(A) ::= INSERT INTO qname(T) JSON jsonval(J) ifne(E) using_opt(U). {
+dml(A) ::= INSERT INTO qname(T) JSON jsonval(J) jdefault(D) ifne(E) using_opt(U). {
     cql_stmt *s = cqlp_stmt(ctx, CQL_INSERT);
     cql_insert *q = &s->u.insert;
     q->table = T;
@@ -420,9 +420,19 @@ dml(A) ::= INSERT INTO qname(T) JSON jsonval(J) ifne(E) using_opt(U). {
     q->values = cqlp_alloc(ctx, sizeof(*q->values));
     q->values[0] = J;
     q->nvalues = 1;
+    q->json_default_unset = D;
     q->if_not_exists = E;
     q->using = U;
     A = s;
+}
+/* DEFAULT NULL (the default) or DEFAULT UNSET: what columns the document
+ * leaves out become */
+%type jdefault {bool}
+jdefault(A) ::= .                    { A = false; }
+jdefault(A) ::= DEFAULT NULL.        { A = false; }
+jdefault(A) ::= DEFAULT ident(W). {
+    A = true;
+    if (strcmp(W, "unset") != 0) cqlp_fail(ctx, HLN_ESYNTAX, "line 1:0 no viable alternative at input '%s'", W);
 }
 %type jsonval {cql_term *}
 jsonval(A) ::= STRING(X). { A = cqlp_literal(ctx, HLN_LIT_STRING, &X); }

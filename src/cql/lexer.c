@@ -81,6 +81,7 @@ static const keyword keywords[] = {
     {"compact", TK_COMPACT},
     {"contains", TK_CONTAINS},
     {"create", TK_CREATE},
+    {"default", TK_DEFAULT},
     {"delete", TK_DELETE},
     {"desc", TK_DESC},
     {"describe", TK_DESCRIBE},

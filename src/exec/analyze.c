@@ -1259,6 +1259,38 @@ static int conditions(actx *c, ex_cas_kind kind, const cql_relation *conds, cons
     return 0;
 }
 
+/* INSERT JSON: every column of the table gets a synthetic marker, numbered
+ * after the statement's own, whose value exec fills from the document at
+ * execution (exec/json.c); the rest is an ordinary INSERT of all columns. */
+static int insert_json(actx *c, const hln_table *t)
+{
+    const cql_insert *s = &c->stmt->u.insert;
+    ex_plan *p = c->p;
+    p->json = true;
+    p->json_unset = s->json_default_unset;
+    p->json_term = s->values[0];
+    p->json_base = c->stmt->n_binds;
+    spec(c, s->values[0], "[json]", hln_type_by_kind(HLN_T_VARCHAR));
+    ex_restr *rs = alloc(c, sizeof *rs * (size_t)t->ncols);
+    p->assigns = alloc(c, sizeof *p->assigns * (size_t)t->ncols);
+    cql_term *terms = alloc(c, sizeof *terms * (size_t)t->ncols);
+    if (!rs || !p->assigns || !terms) return nomem(c);
+    for (int ci = 0; ci < t->ncols; ci++) {
+        terms[ci] = (cql_term){.kind = CQL_TERM_BIND, .bind_index = p->json_base + ci};
+        const hln_column *col = &t->cols[ci];
+        if (col->kind == HLN_COL_PARTITION_KEY || col->kind == HLN_COL_CLUSTERING)
+            rs[ci].eq = &terms[ci];
+        else
+            p->assigns[p->nassigns++] = (ex_assign){ci, &terms[ci], CQL_ASSIGN_SET, NULL};
+    }
+    int rc = mod_keys(c, rs, "INSERT", false);
+    if (rc) return rc;
+    p->npk_indexes = 0; /* the key is inside the document: no routing markers */
+    p->row_marker = true;
+    if ((rc = using_clause(c, &s->using, true)) != 0) return rc;
+    return conditions(c, s->if_not_exists ? EX_CAS_NOT_EXISTS : EX_CAS_NONE, NULL, &s->using);
+}
+
 static int an_insert(actx *c)
 {
     const cql_insert *s = &c->stmt->u.insert;
@@ -1270,7 +1302,7 @@ static int an_insert(actx *c)
     if (counter_table(t))
         return hln_fail(c->err, HLN_EINVAL,
                         "INSERT statements are not allowed on counter tables, use UPDATE instead");
-    if (s->json) return hln_fail(c->err, HLN_EUNSUPPORTED, "INSERT JSON is not supported yet");
+    if (s->json) return insert_json(c, t);
     int n = 0;
     for (const cql_name_list *l = s->columns; l; l = l->next)
         n++;

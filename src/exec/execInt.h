@@ -189,6 +189,11 @@ typedef struct ex_plan {
     /* SELECT JSON: each row becomes one text column [json] (json_col) */
     bool json;
     ex_colspec *json_col;
+    /* INSERT JSON: the document's term; column i's value is synthetic
+       marker json_base + i (exec/json.c fills them) */
+    const cql_term *json_term;
+    int json_base;
+    bool json_unset; /* DEFAULT UNSET */
     /* SELECT on token(partition key): at most one equality or one bound
        per side, bigint terms; the query scans the token range */
     bool token_range;
@@ -416,6 +421,13 @@ int ex_bind_function(ex_request *r, const cql_term *term, const hln_type *t, con
                      ex_value *out);
 /* Calls f (arguments already bound to its argument types). */
 int ex_fn_call(ex_request *r, const ex_fn *f, const ex_value *args, ex_value *out);
+
+/* ---- json.c: INSERT JSON ---------------------------------------------------- */
+
+/* For an INSERT JSON plan: decodes the document and extends st->vals with
+ * one value per table column (null or unset where the document has none).
+ * Errors in Cassandra's words. A no-op for other plans. */
+int ex_json_bind(ex_request *r);
 
 /* ---- cas.c: counters and conditional updates --------------------------- */
 

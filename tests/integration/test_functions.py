@@ -137,3 +137,34 @@ def test_select_json(session, keyspace):
     assert r[0] == '{"k": 1, "q": "a\\"b\\\\c", "system.tojson(l)": "[1, 2]"}'
     assert session.execute("SELECT toJson(ts) FROM %s WHERE k = 1" % t).one()[0] == \
         '"2024-01-02 03:04:05.678Z"'
+
+
+def test_insert_json(session, keyspace):
+    """INSERT JSON with DEFAULT NULL / DEFAULT UNSET and its errors
+    (Cassandra 5.0.9's answers for the same statements)."""
+    t = keyspace + ".ij"
+    session.execute('CREATE TABLE %s (k int, c text, "Big" int, v double, l list<int>, '
+                    "m map<int, text>, s set<text>, PRIMARY KEY (k, c))" % t)
+    session.execute("INSERT INTO %s JSON '{\"k\": 1, \"c\": \"a\", \"\\\"Big\\\"\": 5, "
+                    "\"v\": 1.5, \"l\": [1, 2], \"m\": {\"3\": \"x\"}, \"s\": [\"b\", \"a\"]}'" % t)
+    prep = session.prepare("INSERT INTO %s JSON ?" % t)
+    session.execute(prep, ('{"k": "2", "c": "b", "v": "2.5"}',))
+    r = session.execute("SELECT JSON * FROM %s WHERE k = 1" % t).one()[0]
+    assert r == ('{"k": 1, "c": "a", "\\"Big\\"": 5, "l": [1, 2], "m": {"3": "x"}, '
+                 '"s": ["a", "b"], "v": 1.5}')
+    assert tuple(session.execute("SELECT k, v FROM %s WHERE k = 2" % t).one()) == (2, 2.5)
+    session.execute("INSERT INTO %s JSON '{\"k\": 1, \"c\": \"a\", \"l\": [9]}' DEFAULT UNSET" % t)
+    r = session.execute("SELECT v, l FROM %s WHERE k = 1" % t).one()
+    assert (r.v, list(r.l)) == (1.5, [9])
+    session.execute("INSERT INTO %s JSON '{\"k\": 1, \"c\": \"a\", \"l\": [9]}'" % t)
+    assert session.execute("SELECT v FROM %s WHERE k = 1" % t).one().v is None
+    for doc, msg in [('{"k": 1, "c": "a", "Big": 1}',
+                      "JSON values map contains unrecognized column: big"),
+                     ('{"k": 1}', "Invalid null value in condition for column c"),
+                     ('{"k": "x", "c": "a"}',
+                      "Error decoding JSON value for k: Unable to make int from 'x'"),
+                     ('{"k": 1.5, "c": "a"}', "Error decoding JSON value for k: Expected an int "
+                                              "value, but got a Double: 1.5")]:
+        with pytest.raises(InvalidRequest) as e:
+            session.execute(prep, (doc,))
+        assert msg in str(e.value)
