@@ -74,6 +74,7 @@ typedef struct cql_relation {
     cql_term **in_list;               /* IN (a, b, ...): the values */
     int nin;
     cql_term *elem; /* IF conditions: c[elem] op term; else NULL */
+    struct cql_name_list *mcols; /* (c1, c2) op (v1, v2): c1, c2; the values in in_list */
 } cql_relation;
 
 /* A type as written: name plus parameters (map<text,int> has two). */

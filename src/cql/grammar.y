@@ -385,6 +385,14 @@ rel(A) ::= ident(C) IN LP RP. {
     A->op = CQL_OP_IN;
     A->in_list = cqlp_alloc(ctx, sizeof(*A->in_list));
 }
+/* (c1, c2) op (v1, v2): a multi-column relation on clustering columns */
+rel(A) ::= LP names(C) RP op(O) LP terms(V) RP. {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->mcols = C.head;
+    A->op = (cql_op)O;
+    A->in_list = cqlp_terms_array(ctx, &V);
+    A->nin = V.n;
+}
 /* token(a, b) > ?: a relation on the partition key's token */
 rel(A) ::= TOKEN LP names(L) RP op(O) term(T). {
     A = cqlp_alloc(ctx, sizeof(*A));

@@ -51,6 +51,8 @@ typedef struct actx {
     const hln_schema *s;
     ex_restr tok; /* WHERE token(pk) relations, merged */
     bool has_tok;
+    const cql_relation *mc_lo, *mc_hi; /* multi-column slice bounds */
+    bool mc_lo_incl, mc_hi_incl;
 } actx;
 
 const char *ex_quote(hln_arena *a, const char *name)
@@ -381,9 +383,97 @@ static int add_token_relation(actx *c, const cql_relation *rel)
 
 /* Adds one relation to the per-column restrictions rs (t->ncols entries),
  * merging as Cassandra's restriction sets do. */
+/* (c1, c2) op (v1, v2) (Cassandra's MultiColumnRelation): the columns are
+ * the first clustering columns in order; = is the equalities, a slice
+ * bounds the clustering prefix as a whole. */
+static int add_multi_relation(actx *c, ex_restr *rs, const cql_relation *rel)
+{
+    const hln_table *t = c->p->t;
+    int n = 0;
+    hln_buf txt;
+    hln_buf_init(&txt);
+    hln_buf_u8(&txt, '(');
+    for (const cql_name_list *l = rel->mcols; l; l = l->next, n++)
+        hln_buf_printf(&txt, "%s%s", n ? ", " : "", l->name);
+    hln_buf_printf(&txt, ") %s (", op_str(rel->op));
+    for (int i = 0; i < rel->nin; i++)
+        hln_buf_printf(&txt, "%s%s", i ? ", " : "", term_str(c, rel->in_list[i]));
+    hln_buf_u8(&txt, ')');
+    hln_buf_u8(&txt, 0);
+    const char *text = txt.err ? "?" : hln_arena_strdup(c->a, (const char *)txt.data);
+    hln_buf_free(&txt);
+    int pos = 0, rc;
+    bool desc = false;
+    for (const cql_name_list *l = rel->mcols; l; l = l->next, pos++) {
+        int ci;
+        if ((rc = column(c, l->name, &ci)) != 0) return rc;
+        const hln_column *col = &t->cols[ci];
+        if (col->kind != HLN_COL_CLUSTERING)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Multi-column relations can only be applied to clustering columns but "
+                            "was applied to: %s",
+                            col->name);
+        if (col->position != pos)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Clustering columns must appear in the PRIMARY KEY order in "
+                            "multi-column relations: %s",
+                            text ? text : "?");
+        if (pos == 0) desc = col->desc;
+        if (col->desc != desc)
+            return hln_fail(c->err, HLN_EUNSUPPORTED,
+                            "Multi-column slices over columns of mixed clustering order are not "
+                            "supported yet");
+    }
+    if (rel->nin != n) {
+        hln_buf v;
+        hln_buf_init(&v);
+        for (int i = 0; i < rel->nin; i++)
+            hln_buf_printf(&v, "%s%s", i ? ", " : "", term_str(c, rel->in_list[i]));
+        int r2 =
+            hln_fail(c->err, HLN_EINVAL, "Expected %d elements in value tuple, but got %d: (%.*s)",
+                     n, rel->nin, (int)v.len, v.err ? "" : (const char *)v.data);
+        hln_buf_free(&v);
+        return r2;
+    }
+    for (int i = 0; i < n; i++)
+        spec_col(c, rel->in_list[i], &t->cols[t->npk + i]);
+    switch (rel->op) {
+    case CQL_OP_EQ:
+        for (int i = 0; i < n; i++) {
+            cql_relation one = {
+                .column = t->cols[t->npk + i].name, .op = CQL_OP_EQ, .term = rel->in_list[i]};
+            if ((rc = merge_bound(c, &rs[t->npk + i], &one, t->cols[t->npk + i].name, "Column")))
+                return rc;
+        }
+        return 0;
+    case CQL_OP_GT:
+    case CQL_OP_GE:
+        if (c->mc_lo)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "More than one restriction was found for the start bound on %s",
+                            t->cols[t->npk].name);
+        c->mc_lo = rel;
+        c->mc_lo_incl = rel->op == CQL_OP_GE;
+        return 0;
+    case CQL_OP_LT:
+    case CQL_OP_LE:
+        if (c->mc_hi)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "More than one restriction was found for the end bound on %s",
+                            t->cols[t->npk].name);
+        c->mc_hi = rel;
+        c->mc_hi_incl = rel->op == CQL_OP_LE;
+        return 0;
+    default:
+        return hln_fail(c->err, HLN_EUNSUPPORTED, "Unsupported multi-column relation %s",
+                        text ? text : "?");
+    }
+}
+
 static int add_relation(actx *c, ex_restr *rs, const cql_relation *rel)
 {
     if (rel->token_cols) return add_token_relation(c, rel);
+    if (rel->mcols) return add_multi_relation(c, rs, rel);
     int ci = 0;
     int rc = column(c, rel->column, &ci);
     if (rc) return rc;
@@ -932,6 +1022,28 @@ static int an_select(actx *c)
     }
     p->pk_lookup = npk_eq == t->npk;
     p->ordered = s->order_by != NULL;
+    if (c->mc_lo || c->mc_hi) {
+        for (int pos = 0; pos < t->nck; pos++)
+            if (restricted(&rs[t->npk + pos]))
+                return hln_fail(c->err, HLN_EINVAL,
+                                "Column \"%s\" cannot be restricted by both a multi-column and a "
+                                "single-column relation",
+                                t->cols[t->npk + pos].name);
+        if (!p->pk_lookup)
+            return hln_fail(c->err, HLN_EUNSUPPORTED,
+                            "Multi-column slices without the whole partition key restricted are "
+                            "not supported yet");
+        if (c->mc_lo) {
+            p->mc_lo = (cql_term *const *)c->mc_lo->in_list;
+            p->mc_nlo = c->mc_lo->nin;
+            p->mc_lo_incl = c->mc_lo_incl;
+        }
+        if (c->mc_hi) {
+            p->mc_hi = (cql_term *const *)c->mc_hi->in_list;
+            p->mc_nhi = c->mc_hi->nin;
+            p->mc_hi_incl = c->mc_hi_incl;
+        }
+    }
     for (int i = 0; i < t->ncols; i++)
         p->has_static |= t->cols[i].kind == HLN_COL_STATIC;
     for (int i = 0; i < t->ncols; i++)
@@ -1108,6 +1220,9 @@ static int mod_keys(actx *c, const ex_restr *rs, const char *type, bool allow_ck
         if (rs[i].in)
             return hln_fail(c->err, HLN_EUNSUPPORTED,
                             "IN restrictions in %s statements are not supported yet", type);
+    if (c->mc_lo || c->mc_hi)
+        return hln_fail(c->err, HLN_EUNSUPPORTED,
+                        "Multi-column slices in %s statements are not supported yet", type);
     /* partition key: every part, by equality */
     bool pk_missing = false, pk_slice = false;
     for (int i = 0; i < t->npk; i++) {

@@ -146,6 +146,11 @@ typedef struct ex_plan {
     /* SELECT: slice on clustering column nck_eq, if any */
     const cql_term *lo, *hi;
     bool lo_incl, hi_incl;
+    /* SELECT: a multi-column slice (c1, c2, ...) > (...) on the first
+       clustering columns: lo/hi tuples of mc_nlo/mc_nhi terms */
+    cql_term *const *mc_lo, *const *mc_hi;
+    int mc_nlo, mc_nhi;
+    bool mc_lo_incl, mc_hi_incl;
     ex_filter *filters; /* restrictions checked row by row */
     int nfilters;
 

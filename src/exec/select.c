@@ -382,6 +382,40 @@ static int bind_lookup(sel *s)
                 s->slices[z] = tmp;
             }
     }
+    if (!rc && (p->mc_nlo || p->mc_nhi)) { /* (c1, c2) > (..): one slice over the prefix */
+        sel_slice *sl = &s->slices[0];
+        st_bound lo = {sl->prefix, 0, true}, hi = lo;
+        for (int side = 0; side < 2 && !rc; side++) {
+            cql_term *const *vs = side ? p->mc_hi : p->mc_lo;
+            int nv = side ? p->mc_nhi : p->mc_nlo;
+            if (!nv) continue;
+            hln_buf_reset(&b);
+            for (int i = 0; i < nv && !rc; i++) {
+                ex_value v;
+                const hln_column *col = &t->cols[t->npk + i];
+                rc = bind_cond(r, vs[i], col, &v);
+                if (!rc) rc = put_comp(r, col, &v, &b);
+            }
+            st_bound bd = {arena_bytes(r, &b), (uint32_t)b.len,
+                           side ? p->mc_hi_incl : p->mc_lo_incl};
+            if (!bd.key) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+            if (side)
+                hi = bd;
+            else
+                lo = bd;
+        }
+        bool desc = t->nck > 0 && t->cols[t->npk].desc;
+        sl->start = desc ? hi : lo;
+        sl->end = desc ? lo : hi;
+        hln_buf_free(&b);
+        if (rc) return rc;
+        if (s->nkeys == 0) {
+            s->cstate = C_DONE;
+            return 0;
+        }
+        load_pos(s);
+        return 0;
+    }
     for (int i = 0; i < s->nslices && !rc; i++) {
         sel_slice *sl = &s->slices[i];
         st_bound whole = {sl->prefix, sl->plen, true};
