@@ -73,7 +73,7 @@ typedef struct cql_relation {
     struct cql_name_list *token_cols; /* token(a, b) op term: a, b; else NULL */
     cql_term **in_list;               /* IN (a, b, ...): the values */
     int nin;
-    cql_term *elem; /* IF conditions: c[elem] op term; else NULL */
+    cql_term *elem;              /* IF conditions: c[elem] op term; else NULL */
     struct cql_name_list *mcols; /* (c1, c2) op (v1, v2): c1, c2; the values in in_list */
 } cql_relation;
 
