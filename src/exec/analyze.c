@@ -1152,7 +1152,7 @@ static int an_select(actx *c)
                                 "the PRIMARY KEY, got %s",
                                 col->name);
             while (next != col->position) {
-                if (next > col->position || !(rs[t->npk + next].eq || rs[t->npk + next].in))
+                if (next > col->position || !rs[t->npk + next].eq)
                     return hln_fail(c->err, HLN_EINVAL,
                                     "Order by currently only supports the ordering of columns "
                                     "following their declared order in the PRIMARY KEY");
@@ -1265,6 +1265,13 @@ static int mod_keys(actx *c, const ex_restr *rs, const char *type, bool allow_ck
         bool statics = p->nassigns > 0 && !ck_any;
         for (int i = 0; i < p->nassigns && statics; i++)
             statics = t->cols[p->assigns[i].col].kind == HLN_COL_STATIC;
+        bool only_statics = p->nassigns > 0 && ck_any && !strcmp(type, "UPDATE");
+        for (int i = 0; i < p->nassigns && only_statics; i++)
+            only_statics = t->cols[p->assigns[i].col].kind == HLN_COL_STATIC;
+        if (only_statics)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Invalid restrictions on clustering columns since the UPDATE statement "
+                            "modifies only static columns");
         if (statics) {
             p->static_only = true;
             ck_missing = false;
@@ -1482,6 +1489,9 @@ static int update_op(actx *c, const cql_assignment *a, const hln_column *col)
     const hln_type *t = col->type;
     ex_plan *p = c->p;
     if (a->op == CQL_ASSIGN_SET) {
+        if (t->kind == HLN_T_COUNTER && a->value && a->value->kind == CQL_TERM_NULL)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Invalid null value for counter increment/decrement");
         if (t->kind == HLN_T_COUNTER)
             return hln_fail(c->err, HLN_EINVAL,
                             "Cannot set the value of counter column %s (counters can only be "
@@ -1605,6 +1615,8 @@ static int an_delete(actx *c)
     int rc = resolve_table(c, &s->table, &t);
     if (rc) return rc;
     if ((rc = check_modifiable(c, t)) != 0) return rc;
+    if (counter_table(t) && s->using.timestamp)
+        return hln_fail(c->err, HLN_EINVAL, "Cannot provide custom timestamp for counter updates");
     int n = 0;
     for (const cql_deletion *l = s->columns; l; l = l->next)
         n++;

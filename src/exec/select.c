@@ -250,6 +250,26 @@ static int cmp_key(const void *pa, const void *pb)
     return c ? c : (a->pklen > b->pklen) - (a->pklen < b->pklen);
 }
 
+/* Cassandra returns the partitions of an IN in the order of the key values
+ * (component by component, each in its type's order), not of tokens. */
+static _Thread_local const hln_table *sort_table;
+
+static int cmp_key_values(const void *pa, const void *pb)
+{
+    const sel_key *a = pa, *b = pb;
+    const hln_table *t = sort_table;
+    const uint8_t *av[64], *bv[64];
+    size_t al[64], bl[64];
+    if (t->npk > 64 || hln_pk_split(a->pk, a->pklen, t->npk, av, al) ||
+        hln_pk_split(b->pk, b->pklen, t->npk, bv, bl))
+        return cmp_key(pa, pb);
+    for (int i = 0; i < t->npk; i++) {
+        int c = hln_type_compare(t->cols[i].type, av[i], al[i], bv[i], bl[i]);
+        if (c) return c;
+    }
+    return 0;
+}
+
 static int cmp_slice(const void *pa, const void *pb)
 {
     const sel_slice *a = pa, *b = pb;
@@ -331,8 +351,9 @@ static int bind_lookup(sel *s)
         k->token = hln_murmur3_token(b.data, b.len);
         if (!rc && !k->pk) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
     }
-    if (!rc && s->nkeys > 1) { /* token order, without duplicates, as Cassandra */
-        qsort(s->keys, (size_t)s->nkeys, sizeof *s->keys, cmp_key);
+    if (!rc && s->nkeys > 1) { /* key order, without duplicates, as Cassandra */
+        sort_table = t;
+        qsort(s->keys, (size_t)s->nkeys, sizeof *s->keys, cmp_key_values);
         int w = 1;
         for (int i = 1; i < s->nkeys; i++)
             if (cmp_key(&s->keys[i], &s->keys[w - 1]) != 0) s->keys[w++] = s->keys[i];
