@@ -279,7 +279,7 @@ int ex_collection_assign(ex_request *r, const ex_assign *a, const hln_column *co
     const uint8_t *path;
     uint32_t plen;
     if (t->kind == HLN_T_LIST) {
-        int32_t idx;
+        int32_t idx = 0;
         if ((rc = bind_index(r, col, a->key, &idx)) != 0) return rc;
         const st_cell *run;
         uint32_t nrun;

@@ -783,7 +783,7 @@ static int sel_value(rowctx *c, const ex_sel *x, ex_value *out)
     int rc;
     switch (x->kind) {
     case EX_SEL_TOKEN: {
-        int64_t tok;
+        int64_t tok = 0;
         if ((rc = row_token(c, &tok)) != 0) return rc;
         return mk_int(c->r, tok, 8, out);
     }
