@@ -155,6 +155,7 @@ constant(A) ::= FLOAT(X).   { A = cqlp_literal(ctx, HLN_LIT_FLOAT, &X); }
 constant(A) ::= BOOL(X).    { A = cqlp_literal(ctx, HLN_LIT_BOOL, &X); }
 constant(A) ::= UUID(X).    { A = cqlp_literal(ctx, HLN_LIT_UUID, &X); }
 constant(A) ::= HEX(X).     { A = cqlp_literal(ctx, HLN_LIT_HEX, &X); }
+constant(A) ::= DURATION(X). { A = cqlp_literal(ctx, HLN_LIT_DURATION, &X); }
 
 %type bind {cql_term *}
 bind(A) ::= QMARK(X).          { A = cqlp_bind(ctx, &X, NULL); }

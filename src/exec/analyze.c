@@ -408,6 +408,10 @@ static int add_relation(actx *c, ex_restr *rs, const cql_relation *rel)
         return hln_fail(c->err, HLN_EINVAL,
                         "Collection column '%s' (%s) cannot be restricted by a '%s' relation",
                         col->name, col->type->cql_name, op_str(rel->op));
+    if (col->type->kind == HLN_T_DURATION && rel->op != CQL_OP_EQ && rel->op != CQL_OP_IN &&
+        rel->op != CQL_OP_NE)
+        return hln_fail(c->err, HLN_EINVAL,
+                        "Slice restrictions are not supported on duration columns");
     spec_col(c, rel->term, col);
     switch (rel->op) {
     case CQL_OP_EQ:

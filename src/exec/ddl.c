@@ -311,6 +311,14 @@ static int resolve_type(ex_request *r, const char *ks, const char *col, const cq
             if (ps[i]->kind == HLN_T_COUNTER)
                 return hln_fail(&r->err, HLN_EINVAL,
                                 "Counters are not allowed inside collections: %s", t->cql_name);
+            if (ps[i]->kind == HLN_T_DURATION && k == HLN_T_SET)
+                return hln_fail(&r->err, HLN_EINVAL,
+                                "Durations are not allowed inside sets: %s%s%s",
+                                tr->frozen ? "frozen<" : "", t->cql_name, tr->frozen ? ">" : "");
+            if (ps[i]->kind == HLN_T_DURATION && k == HLN_T_MAP && i == 0)
+                return hln_fail(&r->err, HLN_EINVAL,
+                                "Durations are not allowed as map keys: %s%s%s",
+                                tr->frozen ? "frozen<" : "", t->cql_name, tr->frozen ? ">" : "");
             if (!tr->frozen && hln_type_is_multicell(ps[i]))
                 return hln_fail(&r->err, HLN_EINVAL,
                                 "Non-frozen collections are not allowed inside collections: %s",

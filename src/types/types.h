@@ -156,12 +156,13 @@ int hln_type_from_comparable(const hln_type *t, hln_rd *r, bool desc, hln_buf *o
 
 /* Literal kinds as the CQL lexer classifies them. */
 typedef enum hln_lit_kind {
-    HLN_LIT_STRING,  /* 'text' (already unescaped) or $$text$$ */
-    HLN_LIT_INTEGER, /* -?[0-9]+ */
-    HLN_LIT_FLOAT,   /* -?[0-9]+.[0-9]*([eE]...)?, NaN, Infinity */
-    HLN_LIT_BOOL,    /* true/false (text holds "true"/"false") */
-    HLN_LIT_UUID,    /* 8-4-4-4-12 hex */
-    HLN_LIT_HEX,     /* 0x... (text holds the whole token, with 0x) */
+    HLN_LIT_STRING,   /* 'text' (already unescaped) or $$text$$ */
+    HLN_LIT_INTEGER,  /* -?[0-9]+ */
+    HLN_LIT_FLOAT,    /* -?[0-9]+.[0-9]*([eE]...)?, NaN, Infinity */
+    HLN_LIT_BOOL,     /* true/false (text holds "true"/"false") */
+    HLN_LIT_UUID,     /* 8-4-4-4-12 hex */
+    HLN_LIT_HEX,      /* 0x... (text holds the whole token, with 0x) */
+    HLN_LIT_DURATION, /* 1h30m, -2w, P1Y2M, P2W, P0001-02-03T04:05:06 */
 } hln_lit_kind;
 
 /* Converts a literal to the serialized value of type t, appended to out.
@@ -186,5 +187,11 @@ void hln_type_encode_option(const hln_type *t, hln_buf *out);
 void hln_pk_compose(const uint8_t *const *vals, const size_t *lens, int n, hln_buf *out);
 /* Splits a composite key into n components (pointers into key). 0 or HLN_ECORRUPT. */
 int hln_pk_split(const uint8_t *key, size_t len, int n, const uint8_t **vals, size_t *lens);
+
+/* duration values: three zigzag vints (months, days, nanoseconds). split
+ * fails (HLN_EINVAL) on truncated input; it does not check the signs. */
+void hln_duration_build(int32_t months, int32_t days, int64_t nanos, hln_buf *out);
+int hln_duration_split(const uint8_t *v, size_t len, int64_t *months, int64_t *days,
+                       int64_t *nanos);
 
 #endif
