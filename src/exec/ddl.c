@@ -265,6 +265,15 @@ static void use_keyspace(ex_request *r)
 
 /* ---- tables ----------------------------------------------------------- */
 
+/* Cassandra's AbstractType.referencesDuration: t is or contains duration. */
+static bool references_duration(const hln_type *t)
+{
+    if (t->kind == HLN_T_DURATION) return true;
+    for (int i = 0; i < t->nparams; i++)
+        if (references_duration(t->params[i])) return true;
+    return false;
+}
+
 /* The descriptor of a written type (recursing into parameters), with
  * Cassandra's errors for what CQL3Type.Raw refuses. */
 static int resolve_type(ex_request *r, const char *ks, const char *col, const cql_typeref *tr,
@@ -486,7 +495,7 @@ static void create_table(ex_request *r)
                                       l->name));
                 return;
             }
-            if (k == HLN_T_DURATION) {
+            if (references_duration(cols[ci].type)) {
                 ex_finish(r, hln_fail(err, HLN_EINVAL,
                                       "duration type is not supported for PRIMARY KEY column '%s'",
                                       l->name));
