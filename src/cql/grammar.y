@@ -32,7 +32,7 @@
  *
  * Deliberately not parsed yet (syntax errors for now): nested function
  * calls, function calls and casts in terms (token(?) on the right of a
- * relation), collection/tuple/UDT literals, arithmetic, durations, IF
+ * relation), collection/tuple/UDT literals, arithmetic, IF
  * conditions (LWT) other than [NOT] EXISTS, multi-column relations,
  * CONTAINS/LIKE, GROUP BY, INSERT JSON's DEFAULT clause, custom types given
  * as strings, and every other statement kind.

@@ -10,8 +10,12 @@
  * Literal rules (Cassandra's Constants.Literal assignment rules):
  *   STRING   ascii, text, timestamp, date, time, inet
  *   INTEGER  tinyint, smallint, int, bigint, counter, varint, float, double,
- *            timestamp (ms), date (raw unsigned day, 2^31 = epoch), time (ns)
- *   FLOAT    float, double
+ *            timestamp (ms), date (raw unsigned day, 2^31 = epoch), time (ns),
+ *            decimal (exact), duration (accepted, and always "Unable to
+ *            convert '1' to a duration", as Cassandra)
+ *   FLOAT    float, double, decimal (exact: 1.50 keeps scale 2; NaN and
+ *            Infinity fail "unable to make BigDecimal from 'NaN'")
+ *   DURATION duration (1h30m, P1Y2M, P2W, P0001-02-03T04:05:06; decimal.c)
  *   BOOLEAN  boolean;   UUID  uuid, timeuuid (version 1 only);   HEX  blob
  * Any other pairing fails with Cassandra's
  *   Invalid <KIND> constant (<text>) for "<col>" of type <type>
@@ -24,6 +28,9 @@
  * Invariants:
  *  1. from_literal appends nothing to out when it fails.
  *  2. format never fails; a value of an unexpected length is shown as 0x hex.
+ *
+ * Rendering of decimal and duration (decimal.c): BigDecimal.toString
+ * ("1.50", "1E+308") and Duration.toString ("1h30m", "-14d").
  */
 #include "types/typesInt.h"
 
