@@ -206,6 +206,15 @@ static const char *missing_list(actx *c, const ex_restr *rs, int from, int to)
 
 /* ---- WHERE ------------------------------------------------------------ */
 
+/* t is or contains duration (Cassandra's AbstractType.referencesDuration). */
+static bool references_duration(const hln_type *t)
+{
+    if (t->kind == HLN_T_DURATION) return true;
+    for (int i = 0; i < t->nparams; i++)
+        if (references_duration(t->params[i])) return true;
+    return false;
+}
+
 static const char *op_str(cql_op op)
 {
     switch (op) {
@@ -408,7 +417,7 @@ static int add_relation(actx *c, ex_restr *rs, const cql_relation *rel)
         return hln_fail(c->err, HLN_EINVAL,
                         "Collection column '%s' (%s) cannot be restricted by a '%s' relation",
                         col->name, col->type->cql_name, op_str(rel->op));
-    if (col->type->kind == HLN_T_DURATION && rel->op != CQL_OP_EQ && rel->op != CQL_OP_IN &&
+    if (references_duration(col->type) && rel->op != CQL_OP_EQ && rel->op != CQL_OP_IN &&
         rel->op != CQL_OP_NE)
         return hln_fail(c->err, HLN_EINVAL,
                         "Slice restrictions are not supported on duration columns");
@@ -1220,6 +1229,12 @@ static int conditions(actx *c, ex_cas_kind kind, const cql_relation *conds, cons
         } else {
             spec_typed(c, x->term, col->name, vt);
         }
+        if ((x->op == CQL_OP_GT || x->op == CQL_OP_GE || x->op == CQL_OP_LT ||
+             x->op == CQL_OP_LE) &&
+            references_duration(vt))
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Slice conditions ( %s ) are not supported on durations",
+                            op_str(x->op));
         if (x->op == CQL_OP_CONTAINS || x->op == CQL_OP_CONTAINS_KEY)
             return hln_fail(c->err, HLN_EUNSUPPORTED, "CONTAINS conditions are not supported yet");
         p->conds[p->nconds++] =

@@ -149,3 +149,18 @@ def test_bad_literals(session, tbl):
         with pytest.raises(InvalidRequest) as e:
             session.execute("INSERT INTO %s (k, v) VALUES (1, %s)" % (tbl, lit))
         assert msg in str(e.value)
+
+
+def test_conditions(session, tbl):
+    session.execute("INSERT INTO %s (k, m, v) VALUES (1, 1.50, 1h)" % tbl)
+    r = session.execute("UPDATE %s SET m = 2.5 WHERE k = 1 IF m = 1.5" % tbl).one()
+    assert r[0] is True  # compareTo: 1.50 = 1.5
+    r = session.execute("UPDATE %s SET m = 3.5 WHERE k = 1 IF m > 2" % tbl).one()
+    assert r[0] is True
+    r = session.execute("UPDATE %s SET v = 3h WHERE k = 1 IF v = 1h" % tbl).one()
+    assert r[0] is True
+    with pytest.raises(InvalidRequest, match=r"Slice conditions \( > \) are not supported on "
+                                             r"durations"):
+        session.execute("UPDATE %s SET v = 3h WHERE k = 1 IF v > 1h" % tbl)
+    r = session.execute("SELECT m, v FROM %s WHERE k = 1" % tbl).one()
+    assert (str(r.m), r.v) == ("3.5", Duration(0, 0, 3 * 3600 * 10**9))
