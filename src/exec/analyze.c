@@ -797,6 +797,7 @@ static int selector(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *s
         case HLN_T_COUNTER:
         case HLN_T_FLOAT:
         case HLN_T_DOUBLE:
+        case HLN_T_DECIMAL:
             break;
         default:
             /* Cassandra lists the overloads in this order */

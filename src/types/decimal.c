@@ -584,3 +584,179 @@ void hln_duration_format(const uint8_t *v, size_t len, hln_buf *out)
         dur_append(out, rem, 1, "ns");
     }
 }
+
+/* ---- decimal arithmetic (sum and avg aggregates) ------------------------ */
+
+/* A decimal as sign, magnitude digits (most significant first, no leading
+ * zeros, "0" for zero) and scale. */
+typedef struct dnum {
+    bool neg;
+    char *d;
+    size_t n;
+    int64_t scale;
+} dnum;
+
+static bool dnum_read(const uint8_t *v, size_t len, dnum *x)
+{
+    hln_buf b;
+    hln_buf_init(&b);
+    x->neg = false;
+    x->scale = len >= 4 ? get_scale(v) : 0;
+    if (len >= 4)
+        magnitude_digits(v + 4, len - 4, &x->neg, &b);
+    else
+        hln_buf_u8(&b, '0');
+    hln_buf_u8(&b, 0);
+    if (b.err) {
+        hln_buf_free(&b);
+        return false;
+    }
+    x->d = (char *)b.data; /* owned: freed with hln_free */
+    x->n = b.len - 1;
+    return true;
+}
+
+/* x's magnitude times 10^k (k >= 0), in place. */
+static bool dnum_shift(dnum *x, int64_t k)
+{
+    if (k <= 0 || (x->n == 1 && x->d[0] == '0')) {
+        x->scale += k;
+        return true;
+    }
+    if (k > 1000000) return false;
+    char *d = hln_malloc(x->n + (size_t)k + 1);
+    if (!d) return false;
+    memcpy(d, x->d, x->n);
+    memset(d + x->n, '0', (size_t)k);
+    d[x->n + (size_t)k] = 0;
+    hln_free(x->d);
+    x->d = d;
+    x->n += (size_t)k;
+    x->scale += k;
+    return true;
+}
+
+static int mag_cmp(const char *a, size_t an, const char *b, size_t bn)
+{
+    if (an != bn) return an < bn ? -1 : 1;
+    int c = memcmp(a, b, an);
+    return c < 0 ? -1 : c > 0;
+}
+
+/* |a| + |b| or |a| - |b| (|a| >= |b|) into a new string. */
+static char *mag_addsub(const char *a, size_t an, const char *b, size_t bn, bool sub, size_t *rn)
+{
+    size_t cap = an + 2;
+    char *r = hln_malloc(cap);
+    if (!r) return NULL;
+    int carry = 0;
+    size_t k = cap - 1;
+    r[k] = 0;
+    for (size_t i = 0; i < an; i++) {
+        int x = a[an - 1 - i] - '0', y = i < bn ? b[bn - 1 - i] - '0' : 0;
+        int s = sub ? x - y - carry : x + y + carry;
+        carry = sub ? s < 0 : s > 9;
+        if (sub && s < 0) s += 10;
+        if (!sub && s > 9) s -= 10;
+        r[--k] = (char)('0' + s);
+    }
+    if (carry && !sub) r[--k] = '1';
+    while (r[k] == '0' && r[k + 1]) /* leading zeros */
+        k++;
+    *rn = cap - 1 - k;
+    memmove(r, r + k, *rn + 1);
+    return r;
+}
+
+static int dnum_write(const dnum *x, hln_buf *out)
+{
+    if (x->scale < INT32_MIN || x->scale > INT32_MAX) return HLN_EINVAL;
+    return put_decimal(out, (int32_t)x->scale, x->neg, x->d, x->n) ? out->err : HLN_ENOMEM;
+}
+
+/* a + b (or a - b): BigDecimal.add/subtract, the scale is the larger one. */
+static bool dnum_add(dnum *a, dnum *b, bool sub, dnum *r)
+{
+    int64_t s = a->scale > b->scale ? a->scale : b->scale;
+    if (!dnum_shift(a, s - a->scale) || !dnum_shift(b, s - b->scale)) return false;
+    bool bneg = sub ? !b->neg : b->neg;
+    if (b->n == 1 && b->d[0] == '0') bneg = false;
+    if (a->neg == bneg) { /* the longer operand first */
+        r->d = a->n >= b->n ? mag_addsub(a->d, a->n, b->d, b->n, false, &r->n)
+                            : mag_addsub(b->d, b->n, a->d, a->n, false, &r->n);
+        r->neg = a->neg;
+    } else if (mag_cmp(a->d, a->n, b->d, b->n) >= 0) {
+        r->d = mag_addsub(a->d, a->n, b->d, b->n, true, &r->n);
+        r->neg = a->neg;
+    } else {
+        r->d = mag_addsub(b->d, b->n, a->d, a->n, true, &r->n);
+        r->neg = bneg;
+    }
+    r->scale = s;
+    if (r->d && r->n == 1 && r->d[0] == '0') r->neg = false;
+    return r->d != NULL;
+}
+
+int hln_decimal_add(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen, hln_buf *out)
+{
+    dnum x = {0}, y = {0}, r = {0};
+    int rc = HLN_ENOMEM;
+    if (dnum_read(a, alen, &x) && dnum_read(b, blen, &y)) {
+        rc = HLN_EINVAL;
+        if (dnum_add(&x, &y, false, &r)) rc = dnum_write(&r, out);
+    }
+    hln_free(x.d);
+    hln_free(y.d);
+    hln_free(r.d);
+    return rc;
+}
+
+/* Cassandra's streaming decimal average step:
+ * avg + (x - avg).divide(n, HALF_EVEN), the quotient keeping its scale. */
+int hln_decimal_avg_step(const uint8_t *avg, size_t alen, const uint8_t *x, size_t xlen, int64_t n,
+                         hln_buf *out)
+{
+    dnum a = {0}, v = {0}, diff = {0}, a2 = {0}, q = {0}, r = {0};
+    int rc = HLN_ENOMEM;
+    if (n < 1 || !dnum_read(avg, alen, &a) || !dnum_read(x, xlen, &v) || !dnum_read(avg, alen, &a2))
+        goto done;
+    rc = HLN_EINVAL;
+    if (!dnum_add(&v, &a, true, &diff)) goto done;
+    /* q = diff / n, rounded half-even at diff's scale */
+    q.d = hln_malloc(diff.n + 1);
+    if (!q.d) goto done;
+    unsigned __int128 rem = 0;
+    size_t qn = 0;
+    for (size_t i = 0; i < diff.n; i++) {
+        rem = rem * 10 + (unsigned)(diff.d[i] - '0');
+        int digit = (int)(rem / (uint64_t)n);
+        rem %= (uint64_t)n;
+        if (qn || digit) q.d[qn++] = (char)('0' + digit);
+    }
+    if (!qn) q.d[qn++] = '0';
+    q.d[qn] = 0;
+    q.n = qn;
+    q.neg = diff.neg;
+    q.scale = diff.scale;
+    unsigned __int128 twice = rem * 2;
+    bool odd = (q.d[qn - 1] - '0') & 1;
+    if (twice > (uint64_t)n || (twice == (uint64_t)n && odd)) {
+        size_t nn;
+        char *up = mag_addsub(q.d, q.n, "1", 1, false, &nn);
+        if (!up) goto done;
+        hln_free(q.d);
+        q.d = up;
+        q.n = nn;
+    }
+    if (q.n == 1 && q.d[0] == '0') q.neg = false;
+    if (!dnum_add(&a2, &q, false, &r)) goto done;
+    rc = dnum_write(&r, out);
+done:
+    hln_free(a.d);
+    hln_free(v.d);
+    hln_free(diff.d);
+    hln_free(a2.d);
+    hln_free(q.d);
+    hln_free(r.d);
+    return rc;
+}

@@ -188,6 +188,14 @@ void hln_pk_compose(const uint8_t *const *vals, const size_t *lens, int n, hln_b
 /* Splits a composite key into n components (pointers into key). 0 or HLN_ECORRUPT. */
 int hln_pk_split(const uint8_t *key, size_t len, int n, const uint8_t **vals, size_t *lens);
 
+/* decimal arithmetic for the sum and avg aggregates (valid values, >= 4
+ * bytes): BigDecimal.add (the result has the larger scale), and Cassandra's
+ * streaming average step avg + (x - avg) / n (n >= 1, the quotient rounded
+ * HALF_EVEN at the scale of x - avg). HLN_EINVAL when scales overflow. */
+int hln_decimal_add(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen, hln_buf *out);
+int hln_decimal_avg_step(const uint8_t *avg, size_t alen, const uint8_t *x, size_t xlen, int64_t n,
+                         hln_buf *out);
+
 /* duration values: three zigzag vints (months, days, nanoseconds). split
  * fails (HLN_EINVAL) on truncated input; it does not check the signs. */
 void hln_duration_build(int32_t months, int32_t days, int64_t nanos, hln_buf *out);

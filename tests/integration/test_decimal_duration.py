@@ -164,3 +164,21 @@ def test_conditions(session, tbl):
         session.execute("UPDATE %s SET v = 3h WHERE k = 1 IF v > 1h" % tbl)
     r = session.execute("SELECT m, v FROM %s WHERE k = 1" % tbl).one()
     assert (str(r.m), r.v) == ("3.5", Duration(0, 0, 3 * 3600 * 10**9))
+
+
+def test_decimal_aggregates(session, keyspace):
+    # answers recorded from Cassandra 5.0.9: exact sums, the streaming
+    # average avg + (x - avg) / n rounded HALF_EVEN (so 1, 2 average to 1)
+    session.execute("CREATE TABLE %s.ag (k int PRIMARY KEY, m decimal, v duration)" % keyspace)
+    q = "SELECT sum(m), avg(m) FROM %s.ag" % keyspace
+    assert [str(x) for x in session.execute(q).one()] == ["0", "0"]
+    want = [("1", "3", "1"), ("2", "3", "1"), ("3", "3.10", "0.70"), ("4", "103.10", "25.52")]
+    vals = {"1": "1", "2": "2", "3": "0.10", "4": "1e2"}
+    for k, s, a in want:
+        session.execute("INSERT INTO %s.ag (k, m) VALUES (%s, %s)" % (keyspace, k, vals[k]))
+        if k != "1":
+            assert [str(x) for x in session.execute(q).one()] == [s, a]
+    session.execute("INSERT INTO %s.ag (k, v) VALUES (5, 1h)" % keyspace)
+    session.execute("INSERT INTO %s.ag (k, v) VALUES (6, 1mo)" % keyspace)
+    r = session.execute("SELECT min(v), max(v), count(v) FROM %s.ag" % keyspace).one()
+    assert tuple(r) == (Duration(0, 0, 3600 * 10**9), Duration(1, 0, 0), 2)  # byte order

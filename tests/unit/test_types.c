@@ -1458,6 +1458,39 @@ static void test_duration(void **state)
     assert_true(hln_type_compare(T("duration"), a.b, a.n, b.b, b.n) < 0);
 }
 
+static val dec_op(const char *a, const char *b, int64_t n)
+{
+    val x = lit("decimal", HLN_LIT_FLOAT, a), y = lit("decimal", HLN_LIT_FLOAT, b);
+    hln_buf out;
+    hln_buf_init(&out);
+    int rc = n ? hln_decimal_avg_step(x.b, x.n, y.b, y.n, n, &out)
+               : hln_decimal_add(x.b, x.n, y.b, y.n, &out);
+    assert_int_equal(rc, 0);
+    val r = raw(out.data, out.len);
+    hln_buf_free(&out);
+    return r;
+}
+
+static void test_decimal_arithmetic(void **state)
+{
+    (void)state;
+    /* BigDecimal.add: exact, the larger scale */
+    expect_fmt("decimal", dec_op("1.50", "-0.25", 0), "1.25");
+    expect_fmt("decimal", dec_op("1.25", "1e2", 0), "101.25");
+    expect_fmt("decimal", dec_op("1e2", "1.25", 0), "101.25");
+    expect_fmt("decimal", dec_op("-1.5", "1.5", 0), "0.0");
+    expect_fmt("decimal", dec_op("-1", "0.25", 0), "-0.75");
+    expect_fmt("decimal", dec_op("99999999999999999999", "1", 0), "100000000000000000000");
+    expect_fmt("decimal", dec_op("1e2", "1e3", 0), "1.1E+3");
+    /* avg + (x - avg) / n, HALF_EVEN at the scale of x - avg */
+    expect_fmt("decimal", dec_op("0", "1", 1), "1");
+    expect_fmt("decimal", dec_op("1", "2", 2), "1"); /* 1 + 0.5 -> 1 + 0 */
+    expect_fmt("decimal", dec_op("1", "4", 2), "3"); /* 1 + 1.5 -> 1 + 2 */
+    expect_fmt("decimal", dec_op("1", "0.10", 3), "0.70");
+    expect_fmt("decimal", dec_op("0.70", "1e2", 4), "25.52");
+    expect_fmt("decimal", dec_op("0", "-3", 2), "-2"); /* -1.5 -> -2 */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1479,6 +1512,7 @@ int main(void)
         cmocka_unit_test(test_decimal_format),
         cmocka_unit_test(test_decimal_order),
         cmocka_unit_test(test_duration),
+        cmocka_unit_test(test_decimal_arithmetic),
         cmocka_unit_test(test_pk),
         cmocka_unit_test(test_param_types),
         cmocka_unit_test(test_collection_values),
