@@ -54,6 +54,11 @@
  * for zero) to out; sets *neg. */
 static void magnitude_digits(const uint8_t *v, size_t len, bool *neg, hln_buf *out)
 {
+    *neg = false;
+    if (len == 0) { /* a scale alone: read as zero */
+        hln_buf_u8(out, '0');
+        return;
+    }
     hln_buf tmp;
     hln_buf_init(&tmp);
     hln_varint_to_decimal(v, len, &tmp);

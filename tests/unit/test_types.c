@@ -1386,6 +1386,10 @@ static void test_decimal_order(void **state)
         enc(t, &x, true, &a);
         check_decode(t, &a, true, &y);
     }
+    /* a scale without unscaled bytes reads as zero */
+    val sc = raw("\0\0\0\1", 4), z = lit("decimal", HLN_LIT_INTEGER, "0");
+    assert_int_equal(hln_type_compare(t, sc.b, sc.n, z.b, z.n), 0);
+    expect_fmt("decimal", sc, "0.0");
     /* a non-minimal unscaled value compares as its value */
     val nm = raw("\0\0\0\1\0\0\x0f", 7);
     val ok = lit("decimal", HLN_LIT_FLOAT, "1.5");
