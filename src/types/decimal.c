@@ -278,8 +278,25 @@ int hln_decimal_decode(hln_rd *r, bool desc, hln_buf *out)
     return ok ? out->err : HLN_ENOMEM;
 }
 
+/* Two's complement big-endian integers (len >= 1) compared by value. */
+static int cmp_unscaled(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
+{
+    while (an > 1 && ((a[0] == 0x00 && !(a[1] & 0x80)) || (a[0] == 0xFF && (a[1] & 0x80))))
+        a++, an--;
+    while (bn > 1 && ((b[0] == 0x00 && !(b[1] & 0x80)) || (b[0] == 0xFF && (b[1] & 0x80))))
+        b++, bn--;
+    bool aneg = a[0] & 0x80, bneg = b[0] & 0x80;
+    if (aneg != bneg) return aneg ? -1 : 1;
+    if (an != bn) return (an < bn) != aneg ? -1 : 1;
+    int c = memcmp(a, b, an);
+    return c < 0 ? -1 : c > 0;
+}
+
 int hln_decimal_compare(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 {
+    /* the same scale (the common case): the unscaled values decide */
+    if (alen > 4 && blen > 4 && memcmp(a, b, 4) == 0)
+        return cmp_unscaled(a + 4, alen - 4, b + 4, blen - 4);
     hln_buf ea, eb;
     hln_buf_init(&ea);
     hln_buf_init(&eb);

@@ -1400,6 +1400,36 @@ static void test_decimal_order(void **state)
     hln_buf_free(&b);
 }
 
+/* Random decimals (scales -3..3, small and large unscaled values, many
+ * equal values with different scales): compare agrees with the encodings. */
+static void test_decimal_random(void **state)
+{
+    (void)state;
+    const hln_type *t = T("decimal");
+    uint64_t seed = 0x9E3779B97F4A7C15u;
+    enum { N = 300 };
+    static val v[N];
+    static hln_buf e[N];
+    for (int i = 0; i < N; i++) {
+        seed = seed * 6364136223846793005u + 1442695040888963407u;
+        int scale = (int)(seed >> 60 & 7) - 3;
+        int64_t u = (int64_t)(seed >> 8) % ((seed >> 7 & 1) ? 1000 : INT64_C(100000000000000));
+        char txt[64];
+        snprintf(txt, sizeof txt, "%lldE%d", (long long)u, -scale);
+        v[i] = lit("decimal", HLN_LIT_FLOAT, txt);
+        hln_buf_init(&e[i]);
+        enc(t, &v[i], false, &e[i]);
+    }
+    for (int i = 0; i < N; i++)
+        for (int j = 0; j < N; j++) {
+            int c = sgn(hln_type_compare(t, v[i].b, v[i].n, v[j].b, v[j].n));
+            int m = bytecmp(e[i].data, e[i].len, e[j].data, e[j].len);
+            if (c != m) fail_msg("decimal #%d vs #%d: compare %d, encodings %d", i, j, c, m);
+        }
+    for (int i = 0; i < N; i++)
+        hln_buf_free(&e[i]);
+}
+
 static void test_duration(void **state)
 {
     (void)state;
@@ -1515,6 +1545,7 @@ int main(void)
         cmocka_unit_test(test_decimal_literals),
         cmocka_unit_test(test_decimal_format),
         cmocka_unit_test(test_decimal_order),
+        cmocka_unit_test(test_decimal_random),
         cmocka_unit_test(test_duration),
         cmocka_unit_test(test_decimal_arithmetic),
         cmocka_unit_test(test_pk),
