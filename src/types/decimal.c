@@ -22,6 +22,10 @@
  *                  invariant 2): no trailing fractional zeros, integers with
  *                  scale 0 (up to 32 trailing zeros, else a negative scale),
  *                  zero as 0 scale 0.
+ *   arithmetic     for the sum/avg aggregates: BigDecimal.add (exact, the
+ *                  larger scale) and Cassandra's streaming average
+ *                  avg + (x - avg).divide(n, HALF_EVEN) (so 1, 2 average to 1).
+ *                  Digit strings, quadratic in the number of digits.
  *
  * duration (Cassandra's DurationType, cql3.Duration):
  *   serialisation  three signed vints (zigzag + Cassandra's unsigned vint):
