@@ -32,7 +32,7 @@
  *
  * Deliberately not parsed yet (syntax errors for now): nested function
  * calls, function calls and casts in terms (token(?) on the right of a
- * relation), collection/tuple/UDT literals, arithmetic, durations, IF
+ * relation), collection/tuple/UDT literals, arithmetic, IF
  * conditions (LWT) other than [NOT] EXISTS, multi-column relations,
  * CONTAINS/LIKE, GROUP BY, INSERT JSON's DEFAULT clause, custom types given
  * as strings, and every other statement kind.
@@ -155,6 +155,7 @@ constant(A) ::= FLOAT(X).   { A = cqlp_literal(ctx, HLN_LIT_FLOAT, &X); }
 constant(A) ::= BOOL(X).    { A = cqlp_literal(ctx, HLN_LIT_BOOL, &X); }
 constant(A) ::= UUID(X).    { A = cqlp_literal(ctx, HLN_LIT_UUID, &X); }
 constant(A) ::= HEX(X).     { A = cqlp_literal(ctx, HLN_LIT_HEX, &X); }
+constant(A) ::= DURATION(X). { A = cqlp_literal(ctx, HLN_LIT_DURATION, &X); }
 
 %type bind {cql_term *}
 bind(A) ::= QMARK(X).          { A = cqlp_bind(ctx, &X, NULL); }

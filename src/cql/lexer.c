@@ -15,6 +15,11 @@
  *   numbers: -?[0-9]+ (TK_INTEGER), -?[0-9]+(.[0-9]*)?([eE][+-]?[0-9]+)?
  *     (TK_FLOAT), -NaN and -Infinity (TK_FLOAT), 0x[0-9a-fA-F]* (TK_HEX),
  *     8-4-4-4-12 hex digits (TK_UUID);
+ *   durations (TK_DURATION): -?([0-9]+ unit)+ with the units y mo w d h m s
+ *     ms us µs ns in any case (longest match: 1h30m is one token, 1x is
+ *     1 then x), and the ISO 8601 forms -?P[nY][nM][nD][T[nH][nM][nS]],
+ *     -?PnW and -?Pyyyy-mm-ddThh:mm:ss (upper case; P alone and PT stay
+ *     identifiers, a longer identifier wins: P1Yz is an identifier);
  *   punctuation, and ? and : for bind markers.
  *
  * Why these rules: they are Cassandra 5.0's lexer rules (Lexer.g), so that
@@ -215,9 +220,90 @@ static size_t word_len(const char *z, size_t n)
     return i;
 }
 
+static int lower_c(int c)
+{
+    return c >= 'A' && c <= 'Z' ? c + 32 : c;
+}
+
+/* Length of the duration unit at z (Cassandra's DURATION_UNIT), or 0. */
+static size_t unit_len(const char *z, size_t n)
+{
+    int a = n > 0 ? lower_c((unsigned char)z[0]) : 0, b = n > 1 ? lower_c((unsigned char)z[1]) : 0;
+    if (a == 'm' && (b == 'o' || b == 's')) return 2;
+    if ((a == 'u' || a == 'n') && b == 's') return 2;
+    if (n > 2 && (unsigned char)z[0] == 0xC2 && (unsigned char)z[1] == 0xB5 &&
+        lower_c((unsigned char)z[2]) == 's')
+        return 3;
+    if (a == 'y' || a == 'w' || a == 'd' || a == 'h' || a == 'm' || a == 's') return 1;
+    return 0;
+}
+
+/* Length of -?([0-9]+ unit)+ at z (z[0] a digit or '-'), or 0. */
+static size_t unit_duration_len(const char *z, size_t n)
+{
+    size_t i = z[0] == '-' ? 1 : 0, end = 0;
+    for (;;) {
+        size_t j = i;
+        while (j < n && is_digit((unsigned char)z[j]))
+            j++;
+        if (j == i) break;
+        size_t u = unit_len(z + j, n - j);
+        if (!u) break;
+        i = end = j + u;
+    }
+    return end;
+}
+
+/* Reads [nX][nY][nZ] for the designators des (in order) from z[i]; returns
+ * the end; sets *any when one was read. */
+static size_t designators(const char *z, size_t n, size_t i, const char *des, bool *any)
+{
+    size_t end = i;
+    int d = 0;
+    for (;;) {
+        size_t j = end;
+        while (j < n && is_digit((unsigned char)z[j]))
+            j++;
+        if (j == end || j >= n) break;
+        int k = d;
+        while (k < 3 && des[k] != z[j])
+            k++;
+        if (k == 3) break;
+        d = k + 1;
+        end = j + 1;
+        *any = true;
+    }
+    return end;
+}
+
+/* Length of an ISO 8601 duration at z (z[0] is 'P', or '-' then 'P'), or 0. */
+static size_t iso_duration_len(const char *z, size_t n)
+{
+    size_t i = z[0] == '-' ? 2 : 1, j;
+    /* alternative format Pyyyy-mm-ddThh:mm:ss */
+    static const char shape[] = "0000-00-00T00:00:00";
+    for (j = 0; shape[j] && i + j < n; j++)
+        if (shape[j] == '0' ? !is_digit((unsigned char)z[i + j]) : z[i + j] != shape[j]) break;
+    if (!shape[j]) return i + j;
+    /* PnW */
+    for (j = i; j < n && is_digit((unsigned char)z[j]); j++) {
+    }
+    if (j > i && j < n && z[j] == 'W') return j + 1;
+    /* P[nY][nM][nD][T[nH][nM][nS]] */
+    bool any = false;
+    size_t end = designators(z, n, i, "YMD", &any);
+    if (end < n && z[end] == 'T') end = designators(z, n, end + 1, "HMS", &any);
+    return any ? end : 0;
+}
+
 /* Reads a number (z[0] is a digit, or '-' before a digit). */
 static int number(const char *z, size_t n, int *len)
 {
+    size_t dl = unit_duration_len(z, n);
+    if (dl) {
+        *len = (int)dl;
+        return TK_DURATION;
+    }
     size_t i = (z[0] == '-') ? 1 : 0;
     int tok = TK_INTEGER;
     while (i < n && is_digit((unsigned char)z[i]))
@@ -284,6 +370,13 @@ int cqlp_get_token(const char *z, size_t n, int *len, cqlp_lex_error *why)
     case '-':
         if (n > 1 && z[1] == '-') goto line_comment;
         if (n > 1 && is_digit((unsigned char)z[1])) return number(z, n, len);
+        if (n > 1 && z[1] == 'P') {
+            size_t dl = iso_duration_len(z, n);
+            if (dl && dl >= word_len(z + 1, n - 1) + 1) {
+                *len = (int)dl;
+                return TK_DURATION;
+            }
+        }
         if (n > 1 && is_alpha((unsigned char)z[1])) {
             /* -NaN and -Infinity are single tokens in Cassandra */
             size_t w = word_len(z + 1, n - 1);
@@ -435,6 +528,13 @@ int cqlp_get_token(const char *z, size_t n, int *len, cqlp_lex_error *why)
         return TK_HEX;
     }
     if (is_digit(c)) return number(z, n, len);
+    if (c == 'P') {
+        size_t dl = iso_duration_len(z, n);
+        if (dl && dl >= word_len(z, n)) {
+            *len = (int)dl;
+            return TK_DURATION;
+        }
+    }
     if (is_alpha(c)) {
         size_t w = word_len(z, n);
         *len = (int)w;

@@ -403,6 +403,8 @@ static const char *token_name(int t)
         return "UUID";
     case TK_HEX:
         return "HEXNUMBER";
+    case TK_DURATION:
+        return "DURATION";
     case TK_QMARK:
         return "QMARK";
     case TK_COLON:

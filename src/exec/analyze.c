@@ -208,6 +208,15 @@ static const char *missing_list(actx *c, const ex_restr *rs, int from, int to)
 
 /* ---- WHERE ------------------------------------------------------------ */
 
+/* t is or contains duration (Cassandra's AbstractType.referencesDuration). */
+static bool references_duration(const hln_type *t)
+{
+    if (t->kind == HLN_T_DURATION) return true;
+    for (int i = 0; i < t->nparams; i++)
+        if (references_duration(t->params[i])) return true;
+    return false;
+}
+
 static const char *op_str(cql_op op)
 {
     switch (op) {
@@ -498,6 +507,10 @@ static int add_relation(actx *c, ex_restr *rs, const cql_relation *rel)
         return hln_fail(c->err, HLN_EINVAL,
                         "Collection column '%s' (%s) cannot be restricted by a '%s' relation",
                         col->name, col->type->cql_name, op_str(rel->op));
+    if (references_duration(col->type) && rel->op != CQL_OP_EQ && rel->op != CQL_OP_IN &&
+        rel->op != CQL_OP_NE)
+        return hln_fail(c->err, HLN_EINVAL,
+                        "Slice restrictions are not supported on duration columns");
     spec_col(c, rel->term, col);
     switch (rel->op) {
     case CQL_OP_EQ:
@@ -881,6 +894,7 @@ static int selector(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *s
         case HLN_T_COUNTER:
         case HLN_T_FLOAT:
         case HLN_T_DOUBLE:
+        case HLN_T_DECIMAL:
             break;
         default:
             /* Cassandra lists the overloads in this order */
@@ -1373,6 +1387,12 @@ static int conditions(actx *c, ex_cas_kind kind, const cql_relation *conds, cons
         } else {
             spec_typed(c, x->term, col->name, vt);
         }
+        if ((x->op == CQL_OP_GT || x->op == CQL_OP_GE || x->op == CQL_OP_LT ||
+             x->op == CQL_OP_LE) &&
+            references_duration(vt))
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Slice conditions ( %s ) are not supported on durations",
+                            op_str(x->op));
         if (x->op == CQL_OP_CONTAINS || x->op == CQL_OP_CONTAINS_KEY)
             return hln_fail(c->err, HLN_EUNSUPPORTED, "CONTAINS conditions are not supported yet");
         p->conds[p->nconds++] =

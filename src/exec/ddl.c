@@ -265,6 +265,15 @@ static void use_keyspace(ex_request *r)
 
 /* ---- tables ----------------------------------------------------------- */
 
+/* Cassandra's AbstractType.referencesDuration: t is or contains duration. */
+static bool references_duration(const hln_type *t)
+{
+    if (t->kind == HLN_T_DURATION) return true;
+    for (int i = 0; i < t->nparams; i++)
+        if (references_duration(t->params[i])) return true;
+    return false;
+}
+
 /* The descriptor of a written type (recursing into parameters), with
  * Cassandra's errors for what CQL3Type.Raw refuses. */
 static int resolve_type(ex_request *r, const char *ks, const char *col, const cql_typeref *tr,
@@ -311,6 +320,14 @@ static int resolve_type(ex_request *r, const char *ks, const char *col, const cq
             if (ps[i]->kind == HLN_T_COUNTER)
                 return hln_fail(&r->err, HLN_EINVAL,
                                 "Counters are not allowed inside collections: %s", t->cql_name);
+            if (ps[i]->kind == HLN_T_DURATION && k == HLN_T_SET)
+                return hln_fail(&r->err, HLN_EINVAL,
+                                "Durations are not allowed inside sets: %s%s%s",
+                                tr->frozen ? "frozen<" : "", t->cql_name, tr->frozen ? ">" : "");
+            if (ps[i]->kind == HLN_T_DURATION && k == HLN_T_MAP && i == 0)
+                return hln_fail(&r->err, HLN_EINVAL,
+                                "Durations are not allowed as map keys: %s%s%s",
+                                tr->frozen ? "frozen<" : "", t->cql_name, tr->frozen ? ">" : "");
             if (!tr->frozen && hln_type_is_multicell(ps[i]))
                 return hln_fail(&r->err, HLN_EINVAL,
                                 "Non-frozen collections are not allowed inside collections: %s",
@@ -478,7 +495,7 @@ static void create_table(ex_request *r)
                                       l->name));
                 return;
             }
-            if (k == HLN_T_DURATION) {
+            if (references_duration(cols[ci].type)) {
                 ex_finish(r, hln_fail(err, HLN_EINVAL,
                                       "duration type is not supported for PRIMARY KEY column '%s'",
                                       l->name));

@@ -91,7 +91,38 @@ typedef struct agg {
     int64_t isum; /* sum/avg of integers (wrapping as Cassandra's long arithmetic) */
     double dsum;  /* sum/avg of float and double */
     int64_t n;    /* avg: the values counted */
+    uint8_t *dec; /* decimal sum/avg so far (arena, deccap bytes); NULL: 0 */
+    size_t declen, deccap;
 } agg;
+
+static const uint8_t DEC_ZERO[5] = {0, 0, 0, 0, 0};
+
+/* The decimal sum/avg step of a with the value v (Cassandra's
+ * DecimalSum/DecimalAvg: exact sums, the average streamed). */
+static int agg_decimal(ex_request *r, agg *a, const ex_value *v, bool avg)
+{
+    const uint8_t *cur = a->dec ? a->dec : DEC_ZERO;
+    size_t curlen = a->dec ? a->declen : sizeof DEC_ZERO;
+    hln_buf b;
+    hln_buf_init(&b);
+    int rc = avg ? hln_decimal_avg_step(cur, curlen, v->p, (size_t)v->len, a->n + 1, &b)
+                 : hln_decimal_add(cur, curlen, v->p, (size_t)v->len, &b);
+    if (!rc && b.len > a->deccap) {
+        size_t cap = b.len > 2 * a->deccap ? b.len : 2 * a->deccap;
+        uint8_t *d = hln_arena_alloc(&r->arena, cap);
+        if (!d) rc = HLN_ENOMEM;
+        a->dec = d;
+        a->deccap = d ? cap : 0;
+    }
+    if (!rc) {
+        memcpy(a->dec, b.data, b.len);
+        a->declen = b.len;
+    }
+    hln_buf_free(&b);
+    if (rc == HLN_ENOMEM) return hln_fail(&r->err, rc, "out of memory");
+    if (rc) return hln_fail(&r->err, HLN_EINVAL, "decimal %s out of range", avg ? "avg" : "sum");
+    return 0;
+}
 
 /* One partition of a lookup, and one clustering slice of it: IN on key
  * columns makes several of each (the cartesian product of the values). */
@@ -1010,6 +1041,12 @@ static int aggregate(sel *s, rowctx *c)
             if ((rc = get(c, x->col, &v)) != 0) return rc;
             if (v.len <= 0) break;
             hln_type_kind k = p->t->cols[x->col].type->kind;
+            if (k == HLN_T_DECIMAL) {
+                if (v.len < 4) break;
+                if ((rc = agg_decimal(s->r, a, &v, x->kind == EX_SEL_AVG)) != 0) return rc;
+                a->n++;
+                break;
+            }
             uint64_t u = 0;
             for (int32_t b = 0; b < v.len && b < 8; b++)
                 u = u << 8 | v.p[b];
@@ -1215,6 +1252,11 @@ static int make_state(ex_request *r, sel *s)
  * integer averages truncate; integer sums wrap to the type's width). */
 static int sum_value(ex_request *r, const hln_type *t, const agg *a, bool avg, ex_value *out)
 {
+    if (t->kind == HLN_T_DECIMAL) {
+        const uint8_t *d = a->dec ? a->dec : DEC_ZERO;
+        *out = (ex_value){d, (int32_t)(a->dec ? a->declen : sizeof DEC_ZERO)};
+        return 0;
+    }
     int bytes = t->kind == HLN_T_TINYINT    ? 1
                 : t->kind == HLN_T_SMALLINT ? 2
                 : t->kind == HLN_T_INT      ? 4

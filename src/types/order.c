@@ -14,7 +14,8 @@
  *   float double   Java Float.compare/Double.compare: -0.0 < 0.0, every NaN
  *                  equal to every other and greater than +Infinity
  *   boolean        false (0x00) < true (any other byte)
- *   blob text ascii inet   unsigned bytes, a prefix sorts first
+ *   decimal        numeric value (BigDecimal.compareTo: 1.0 == 1.00)
+ *   blob text ascii inet duration   unsigned bytes, a prefix sorts first
  *   uuid           version nibble, then (v1) the 60-bit timestamp or (other
  *                  versions) the msb as unsigned, then the lsb as unsigned
  *   timeuuid       timestamp (msb reordered as time_hi|time_mid|time_low,
@@ -34,6 +35,9 @@
  *   varint         0x00 empty | 0x01 + u32(~n) + n bytes (negative) |
  *                  0x02 + u32(n) + n bytes (>= 0), n bytes = the minimal
  *                  two's complement form
+ *   decimal        sign tag, adjusted exponent, digits without trailing
+ *                  zeros (decimal.c has the details)
+ *   duration       none: durations cannot be clustering keys
  *   DESC: every byte of the above inverted.
  *
  * Invariants:
@@ -42,7 +46,8 @@
  *     compare equal to a different byte string are canonicalised by the
  *     encoding, exactly as Cassandra treats them as the same clustering:
  *     boolean bytes other than 0/1 decode as 0x01, NaNs as the canonical
- *     NaN, non-minimal varints as minimal.
+ *     NaN, non-minimal varints as minimal, decimals of one value as one
+ *     form (1.00 and 1.0 as 1; decimal.c).
  *  3. Fixed-size values of the wrong length are refused (HLN_EINVAL) by the
  *     encoder; compare falls back to unsigned bytes for them.
  */
@@ -190,6 +195,7 @@ int hln_type_compare(const hln_type *t, const uint8_t *a, size_t alen, const uin
     hln_type_kind k = t->kind;
     if (hln_type_is_collection(t)) return hln_coll_compare(t, a, alen, b, blen);
     if (k == HLN_T_VECTOR) return hln_vector_compare(t, a, alen, b, blen);
+    if (k == HLN_T_DECIMAL) return hln_decimal_compare(a, alen, b, blen);
     size_t fl = fixed_len(k);
     if (fl && (alen != fl || blen != fl))
         return cmp_bytes(a, alen, b, blen); /* invalid values: any total order */
@@ -246,6 +252,7 @@ static int encode(const hln_type *t, const uint8_t *v, size_t len, hln_buf *out)
     hln_type_kind k = t->kind;
     if (hln_type_is_collection(t)) return hln_coll_encode(t, v, len, out);
     if (k == HLN_T_VECTOR) return hln_vector_encode(t, v, len, out);
+    if (k == HLN_T_DECIMAL) return hln_decimal_encode(v, len, out);
     size_t fl = fixed_len(k);
     if (fl) {
         if (len == 0) {
@@ -348,6 +355,7 @@ int hln_type_from_comparable(const hln_type *t, hln_rd *r, bool desc, hln_buf *o
     hln_type_kind k = t->kind;
     if (hln_type_is_collection(t)) return hln_coll_decode(t, r, desc, out);
     if (k == HLN_T_VECTOR) return hln_vector_decode(t, r, desc, out);
+    if (k == HLN_T_DECIMAL) return hln_decimal_decode(r, desc, out);
     size_t fl = fixed_len(k);
     uint8_t tag;
     if (fl) {

@@ -10,8 +10,12 @@
  * Literal rules (Cassandra's Constants.Literal assignment rules):
  *   STRING   ascii, text, timestamp, date, time, inet
  *   INTEGER  tinyint, smallint, int, bigint, counter, varint, float, double,
- *            timestamp (ms), date (raw unsigned day, 2^31 = epoch), time (ns)
- *   FLOAT    float, double
+ *            timestamp (ms), date (raw unsigned day, 2^31 = epoch), time (ns),
+ *            decimal (exact), duration (accepted, and always "Unable to
+ *            convert '1' to a duration", as Cassandra)
+ *   FLOAT    float, double, decimal (exact: 1.50 keeps scale 2; NaN and
+ *            Infinity fail "unable to make BigDecimal from 'NaN'")
+ *   DURATION duration (1h30m, P1Y2M, P2W, P0001-02-03T04:05:06; decimal.c)
  *   BOOLEAN  boolean;   UUID  uuid, timeuuid (version 1 only);   HEX  blob
  * Any other pairing fails with Cassandra's
  *   Invalid <KIND> constant (<text>) for "<col>" of type <type>
@@ -24,8 +28,11 @@
  * Invariants:
  *  1. from_literal appends nothing to out when it fails.
  *  2. format never fails; a value of an unexpected length is shown as 0x hex.
+ *
+ * Rendering of decimal and duration (decimal.c): BigDecimal.toString
+ * ("1.50", "1E+308") and Duration.toString ("1h30m", "-14d").
  */
-#include "types/types.h"
+#include "types/typesInt.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -211,7 +218,7 @@ static bool parse_timestamp(const char *s, int64_t *ms)
 /* ---- varint <-> decimal ------------------------------------------------ */
 
 /* Appends the minimal two's complement form of the decimal -?[0-9]+. */
-static bool varint_from_decimal(const char *s, hln_buf *out)
+bool hln_varint_from_decimal(const char *s, hln_buf *out)
 {
     bool neg = *s == '-';
     if (neg) s++;
@@ -262,7 +269,7 @@ static bool varint_from_decimal(const char *s, hln_buf *out)
     return true;
 }
 
-static void varint_to_decimal(const uint8_t *v, size_t len, hln_buf *out)
+void hln_varint_to_decimal(const uint8_t *v, size_t len, hln_buf *out)
 {
     uint8_t *m = hln_malloc(len);
     char *dig = hln_malloc(len * 3 + 2);
@@ -318,6 +325,8 @@ static const char *lit_name(hln_lit_kind k)
         return "UUID";
     case HLN_LIT_HEX:
         return "HEX";
+    case HLN_LIT_DURATION:
+        return "DURATION";
     }
     return "?";
 }
@@ -331,9 +340,12 @@ static bool assignable(hln_type_kind t, hln_lit_kind k)
     case HLN_LIT_INTEGER:
         return t == HLN_T_TINYINT || t == HLN_T_SMALLINT || t == HLN_T_INT || t == HLN_T_BIGINT ||
                t == HLN_T_COUNTER || t == HLN_T_VARINT || t == HLN_T_FLOAT || t == HLN_T_DOUBLE ||
-               t == HLN_T_TIMESTAMP || t == HLN_T_DATE || t == HLN_T_TIME;
+               t == HLN_T_TIMESTAMP || t == HLN_T_DATE || t == HLN_T_TIME || t == HLN_T_DECIMAL ||
+               t == HLN_T_DURATION;
     case HLN_LIT_FLOAT:
-        return t == HLN_T_FLOAT || t == HLN_T_DOUBLE;
+        return t == HLN_T_FLOAT || t == HLN_T_DOUBLE || t == HLN_T_DECIMAL;
+    case HLN_LIT_DURATION:
+        return t == HLN_T_DURATION;
     case HLN_LIT_BOOL:
         return t == HLN_T_BOOLEAN;
     case HLN_LIT_UUID:
@@ -377,9 +389,15 @@ static int convert(const hln_type *t, hln_lit_kind kind, const char *s, hln_buf 
         put_be(out, (uint64_t)iv, 8);
         return 0;
     case HLN_T_VARINT:
-        if (!varint_from_decimal(s, out))
+        if (!hln_varint_from_decimal(s, out))
             return hln_fail(err, HLN_EINVAL, "Unable to make java.math.BigInteger from '%s'", s);
         return 0;
+    case HLN_T_DECIMAL:
+        if (!hln_decimal_from_text(s, out))
+            return hln_fail(err, HLN_EINVAL, "unable to make BigDecimal from '%s'", s);
+        return 0;
+    case HLN_T_DURATION:
+        return hln_duration_from_text(s, out, err);
     case HLN_T_FLOAT:
     case HLN_T_DOUBLE: {
         char *end;
@@ -674,8 +692,20 @@ void hln_type_format(const hln_type *t, const uint8_t *v, size_t len, hln_buf *o
         return;
     }
     case HLN_T_VARINT:
-        varint_to_decimal(v, len, out);
+        hln_varint_to_decimal(v, len, out);
         return;
+    case HLN_T_DECIMAL:
+        if (len >= 4) {
+            hln_decimal_format(v, len, out);
+            return;
+        }
+        break;
+    case HLN_T_DURATION:
+        if (hln_duration_validate(v, len, NULL) == 0) {
+            hln_duration_format(v, len, out);
+            return;
+        }
+        break;
     case HLN_T_FLOAT:
         if (len == 4) {
             uint32_t bits = (uint32_t)be_get(v, 4);

@@ -5,9 +5,9 @@
  *
  * What: one static hln_type per supported scalar type (ascii, bigint, blob,
  * boolean, counter, double, float, int, timestamp, uuid, text, varint,
- * timeuuid, inet, date, time, smallint, tinyint). decimal, duration,
- * collections, tuples, UDTs and vectors are not supported yet: lookups
- * return NULL for them.
+ * timeuuid, inet, date, time, smallint, tinyint, decimal, duration).
+ * Collections and vectors are interned by param.c; tuples and UDTs are not
+ * supported yet: lookups return NULL for them.
  *
  * Why: every layer that touches a value (protocol binding, storage keys,
  * result rendering) needs the same notion of "a valid int" etc.; Cassandra's
@@ -45,11 +45,13 @@ static const hln_type T_DATE = {HLN_T_DATE, "date", 4, NULL, 0, false, 0};
 static const hln_type T_TIME = {HLN_T_TIME, "time", 8, NULL, 0, false, 0};
 static const hln_type T_SMALLINT = {HLN_T_SMALLINT, "smallint", 2, NULL, 0, false, 0};
 static const hln_type T_TINYINT = {HLN_T_TINYINT, "tinyint", 1, NULL, 0, false, 0};
+static const hln_type T_DECIMAL = {HLN_T_DECIMAL, "decimal", 0, NULL, 0, false, 0};
+static const hln_type T_DURATION = {HLN_T_DURATION, "duration", 0, NULL, 0, false, 0};
 
 static const hln_type *const ALL[] = {
-    &T_ASCII,    &T_BIGINT, &T_BLOB,      &T_BOOLEAN, &T_COUNTER,  &T_DOUBLE,
-    &T_FLOAT,    &T_INT,    &T_TIMESTAMP, &T_UUID,    &T_TEXT,     &T_VARINT,
-    &T_TIMEUUID, &T_INET,   &T_DATE,      &T_TIME,    &T_SMALLINT, &T_TINYINT,
+    &T_ASCII, &T_BIGINT,    &T_BLOB,     &T_BOOLEAN, &T_COUNTER, &T_DOUBLE,   &T_FLOAT,
+    &T_INT,   &T_TIMESTAMP, &T_UUID,     &T_TEXT,    &T_VARINT,  &T_TIMEUUID, &T_INET,
+    &T_DATE,  &T_TIME,      &T_SMALLINT, &T_TINYINT, &T_DECIMAL, &T_DURATION,
 };
 
 /* Scalars only; hln_type_parse (param.c) handles parameterised names. */
@@ -201,6 +203,12 @@ int hln_type_validate(const hln_type *t, const uint8_t *v, size_t len, const cha
         return hln_coll_validate(t, v, len, err);
     case HLN_T_VECTOR:
         return hln_vector_validate(t, v, len, err);
+    case HLN_T_DECIMAL:
+        if (len != 0 && len < 4)
+            return hln_fail(err, HLN_EINVAL, "Expected 0 or at least 4 bytes (%zu)", len);
+        return 0;
+    case HLN_T_DURATION:
+        return hln_duration_validate(v, len, err);
     case HLN_T_INET:
         if (len != 0 && len != 4 && len != 16)
             return hln_fail(err, HLN_EINVAL, "Expected 4 or 16 byte inetaddress; got %zu bytes",

@@ -156,12 +156,13 @@ int hln_type_from_comparable(const hln_type *t, hln_rd *r, bool desc, hln_buf *o
 
 /* Literal kinds as the CQL lexer classifies them. */
 typedef enum hln_lit_kind {
-    HLN_LIT_STRING,  /* 'text' (already unescaped) or $$text$$ */
-    HLN_LIT_INTEGER, /* -?[0-9]+ */
-    HLN_LIT_FLOAT,   /* -?[0-9]+.[0-9]*([eE]...)?, NaN, Infinity */
-    HLN_LIT_BOOL,    /* true/false (text holds "true"/"false") */
-    HLN_LIT_UUID,    /* 8-4-4-4-12 hex */
-    HLN_LIT_HEX,     /* 0x... (text holds the whole token, with 0x) */
+    HLN_LIT_STRING,   /* 'text' (already unescaped) or $$text$$ */
+    HLN_LIT_INTEGER,  /* -?[0-9]+ */
+    HLN_LIT_FLOAT,    /* -?[0-9]+.[0-9]*([eE]...)?, NaN, Infinity */
+    HLN_LIT_BOOL,     /* true/false (text holds "true"/"false") */
+    HLN_LIT_UUID,     /* 8-4-4-4-12 hex */
+    HLN_LIT_HEX,      /* 0x... (text holds the whole token, with 0x) */
+    HLN_LIT_DURATION, /* 1h30m, -2w, P1Y2M, P2W, P0001-02-03T04:05:06 */
 } hln_lit_kind;
 
 /* Converts a literal to the serialized value of type t, appended to out.
@@ -194,5 +195,19 @@ void hln_type_encode_option(const hln_type *t, hln_buf *out);
 void hln_pk_compose(const uint8_t *const *vals, const size_t *lens, int n, hln_buf *out);
 /* Splits a composite key into n components (pointers into key). 0 or HLN_ECORRUPT. */
 int hln_pk_split(const uint8_t *key, size_t len, int n, const uint8_t **vals, size_t *lens);
+
+/* decimal arithmetic for the sum and avg aggregates (valid values, >= 4
+ * bytes): BigDecimal.add (the result has the larger scale), and Cassandra's
+ * streaming average step avg + (x - avg) / n (n >= 1, the quotient rounded
+ * HALF_EVEN at the scale of x - avg). HLN_EINVAL when scales overflow. */
+int hln_decimal_add(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen, hln_buf *out);
+int hln_decimal_avg_step(const uint8_t *avg, size_t alen, const uint8_t *x, size_t xlen, int64_t n,
+                         hln_buf *out);
+
+/* duration values: three zigzag vints (months, days, nanoseconds). split
+ * fails (HLN_EINVAL) on truncated input; it does not check the signs. */
+void hln_duration_build(int32_t months, int32_t days, int64_t nanos, hln_buf *out);
+int hln_duration_split(const uint8_t *v, size_t len, int64_t *months, int64_t *days,
+                       int64_t *nanos);
 
 #endif

@@ -655,7 +655,29 @@ static void test_literals(void **state)
 
     bad("INSERT INTO t (a) VALUES (- 5)");
     bad("INSERT INTO t (a) VALUES (.5)");
-    bad("INSERT INTO t (a) VALUES (1h)"); /* durations: not yet */
+    bad("INSERT INTO t (a) VALUES (1x)");    /* 1 then the identifier x */
+    bad("INSERT INTO t (a) VALUES (1h-1m)"); /* 1h then the duration -1m */
+    bad("INSERT INTO t (a) VALUES (P1M2Y)"); /* an identifier: P1M is shorter */
+    bad("INSERT INTO t (a) VALUES (PT)");    /* P and PT alone are identifiers */
+
+    /* durations: the unit form (longest match, any case) and ISO 8601 */
+    check_lit(value0("1h"), HLN_LIT_DURATION, "1h");
+    check_lit(value0("1h30m"), HLN_LIT_DURATION, "1h30m");
+    check_lit(value0("-2w"), HLN_LIT_DURATION, "-2w");
+    check_lit(value0("1y2mo3w4d5h6m7s8ms9us10ns"), HLN_LIT_DURATION, "1y2mo3w4d5h6m7s8ms9us10ns");
+    check_lit(value0("1MO2MS3NS"), HLN_LIT_DURATION, "1MO2MS3NS");
+    check_lit(value0("1\xc2\xb5s"), HLN_LIT_DURATION, "1\xc2\xb5s");
+    check_lit(value0("P1Y2M3DT4H5M6S"), HLN_LIT_DURATION, "P1Y2M3DT4H5M6S");
+    check_lit(value0("PT0S"), HLN_LIT_DURATION, "PT0S");
+    check_lit(value0("P1YT"), HLN_LIT_DURATION, "P1YT");
+    check_lit(value0("P2W"), HLN_LIT_DURATION, "P2W");
+    check_lit(value0("-P2W"), HLN_LIT_DURATION, "-P2W");
+    check_lit(value0("P0001-02-03T04:05:06"), HLN_LIT_DURATION, "P0001-02-03T04:05:06");
+    check_lit(value0("-P0001-02-03T04:05:06"), HLN_LIT_DURATION, "-P0001-02-03T04:05:06");
+    /* not durations */
+    check_lit(value0("1e5"), HLN_LIT_FLOAT, "1e5");
+    check_lit(value0("1d2e4567-e89b-12d3-a456-426614174000"), HLN_LIT_UUID,
+              "1d2e4567-e89b-12d3-a456-426614174000");
 }
 
 static void test_identifiers(void **state)

@@ -219,7 +219,9 @@ static void test_lookup(void **state)
     assert_int_equal(hln_type_by_name("int")->fixed_len, 4);
     assert_int_equal(hln_type_by_name("text")->fixed_len, 0);
     assert_null(hln_type_by_name("nosuchtype"));
-    assert_null(hln_type_by_name("decimal"));
+    assert_int_equal(hln_type_by_name("decimal")->kind, HLN_T_DECIMAL);
+    assert_int_equal(hln_type_by_name("Duration")->kind, HLN_T_DURATION);
+    assert_null(hln_type_by_name("tuple"));
     assert_null(hln_type_by_name(""));
     assert_null(hln_type_by_kind(HLN_T_LIST));
     assert_false(hln_type_equal(T("int"), T("bigint")));
@@ -1260,6 +1262,269 @@ static void test_pk(void **state)
     hln_buf_free(&k);
 }
 
+/* ---- decimal and duration -------------------------------------------- */
+
+static void test_decimal_literals(void **state)
+{
+    (void)state;
+    /* [i32 scale][varint unscaled], exactly as new BigDecimal(text) */
+    expect_lit("decimal", HLN_LIT_FLOAT, "1.5", "000000010f");
+    expect_lit("decimal", HLN_LIT_FLOAT, "1.50", "000000020096");
+    expect_lit("decimal", HLN_LIT_FLOAT, "-0.0", "0000000100");
+    expect_lit("decimal", HLN_LIT_FLOAT, "-0.00", "0000000200");
+    expect_lit("decimal", HLN_LIT_INTEGER, "1", "0000000001");
+    expect_lit("decimal", HLN_LIT_INTEGER, "100", "0000000064");
+    expect_lit("decimal", HLN_LIT_INTEGER, "128", "000000000080");
+    expect_lit("decimal", HLN_LIT_INTEGER, "-128", "0000000080");
+    expect_lit("decimal", HLN_LIT_INTEGER, "-1", "00000000ff");
+    expect_lit("decimal", HLN_LIT_FLOAT, "1e308", "fffffecc01");
+    expect_lit("decimal", HLN_LIT_FLOAT, "1e-400", "0000019001");
+    expect_lit("decimal", HLN_LIT_FLOAT, "1.23E-5", "000000077b");
+    expect_lit("decimal", HLN_LIT_FLOAT, "-1.25E-3", "0000000583");
+    expect_lit("decimal", HLN_LIT_FLOAT, "1.0e+3", "fffffffe0a");
+    expect_lit("decimal", HLN_LIT_FLOAT, "0.1", "0000000101");
+    expect_lit("decimal", HLN_LIT_FLOAT, "123456789012345678901234567890.123456789",
+               "000000095ce0e9a56015fec5aadfa328ae398115");
+    expect_lit_err("decimal", HLN_LIT_FLOAT, "NaN", "unable to make BigDecimal from 'NaN'");
+    expect_lit_err("decimal", HLN_LIT_FLOAT, "-Infinity",
+                   "unable to make BigDecimal from '-Infinity'");
+    expect_lit_err("decimal", HLN_LIT_FLOAT, "1e-3000000000",
+                   "unable to make BigDecimal from '1e-3000000000'");
+    expect_lit_err("decimal", HLN_LIT_STRING, "1.5",
+                   "Invalid STRING constant (1.5) for \"k\" of type decimal");
+    expect_lit_err("decimal", HLN_LIT_BOOL, "true",
+                   "Invalid BOOLEAN constant (true) for \"k\" of type decimal");
+    expect_lit_err("decimal", HLN_LIT_DURATION, "1h",
+                   "Invalid DURATION constant (1h) for \"k\" of type decimal");
+    expect_lit_err("decimal", HLN_LIT_HEX, "0x00000001",
+                   "Invalid HEX constant (0x00000001) for \"k\" of type decimal");
+    /* validation: empty or at least the scale */
+    expect_valid("decimal", (const uint8_t *)"", 0);
+    expect_valid("decimal", (const uint8_t *)"\0\0\0\1", 4);
+    expect_invalid("decimal", (const uint8_t *)"\0\0\1", 3, "Expected 0 or at least 4 bytes (3)");
+}
+
+static void test_decimal_format(void **state)
+{
+    (void)state;
+    static const char *const same[] = {
+        "1.5",      "1.50",     "0.1",       "1",       "100",
+        "-0.00125", "0.000001", "1E-7",      "1E+308",  "1E-21",
+        "1E-400",   "1.0E+3",   "-1.5",      "0.0",     "0.00",
+        "12.345",   "-10",      "0.0000123", "0.00100", "123456789012345678901234567890.123456789",
+    };
+    for (size_t i = 0; i < HLN_ARRAY_LEN(same); i++)
+        expect_fmt("decimal", lit("decimal", HLN_LIT_FLOAT, same[i]), same[i]);
+    expect_fmt("decimal", lit("decimal", HLN_LIT_FLOAT, "-0.0"), "0.0");
+    expect_fmt("decimal", lit("decimal", HLN_LIT_FLOAT, "1e2"), "1E+2");
+    expect_fmt("decimal", lit("decimal", HLN_LIT_FLOAT, "0.000000000000000000001"), "1E-21");
+    expect_fmt("decimal", lit("decimal", HLN_LIT_FLOAT, "12e-1"), "1.2");
+}
+
+static void test_decimal_order(void **state)
+{
+    (void)state;
+    /* canonical forms (what the comparable encoding decodes to), ascending */
+    static const char *const asc[] = {
+        "-1E+100",
+        "-1E+33",
+        "-100",
+        "-1.5",
+        "-1.0000000000000000000001",
+        "-1",
+        "-0.001",
+        "-1E-400",
+        "0",
+        "1E-400",
+        "0.001",
+        "0.5",
+        "1",
+        "1.0000000000000000000001",
+        "1.5",
+        "2",
+        "10",
+        "99.999",
+        "100",
+        "12345678901234567890123456789012",
+        "1E+33",
+        "1E+100",
+    };
+    val v[HLN_ARRAY_LEN(asc) + 1];
+    v[0] = raw("", 0);
+    for (size_t i = 0; i < HLN_ARRAY_LEN(asc); i++)
+        v[i + 1] = lit("decimal", HLN_LIT_FLOAT, asc[i]);
+    check_order("decimal", v, HLN_ARRAY_LEN(v));
+
+    /* equal values with other scales: compare equal, encode equally, decode
+       to the canonical form */
+    static const char *const eq[][2] = {
+        {"1.0", "1"},
+        {"1.00", "1"},
+        {"1e2", "100"},
+        {"-10.0", "-10"},
+        {"0.00", "0"},
+        {"-0.0", "0"},
+        {"1e-0", "1"},
+        {"1.50", "1.5"},
+        {"100E+30", "100000000000000000000000000000000"},
+        {"0.0010", "0.001"},
+        {"1E+32", "100000000000000000000000000000000"},
+    };
+    const hln_type *t = T("decimal");
+    hln_buf a, b;
+    hln_buf_init(&a);
+    hln_buf_init(&b);
+    for (size_t i = 0; i < HLN_ARRAY_LEN(eq); i++) {
+        val x = lit("decimal", HLN_LIT_FLOAT, eq[i][0]);
+        val y = lit("decimal", HLN_LIT_FLOAT, eq[i][1]);
+        if (hln_type_compare(t, x.b, x.n, y.b, y.n) != 0) fail_msg("%s != %s", eq[i][0], eq[i][1]);
+        enc(t, &x, false, &a);
+        enc(t, &y, false, &b);
+        assert_int_equal(a.len, b.len);
+        assert_memory_equal(a.data, b.data, a.len);
+        check_decode(t, &a, false, &y);
+        enc(t, &x, true, &a);
+        check_decode(t, &a, true, &y);
+    }
+    /* a scale without unscaled bytes reads as zero */
+    val sc = raw("\0\0\0\1", 4), z = lit("decimal", HLN_LIT_INTEGER, "0");
+    assert_int_equal(hln_type_compare(t, sc.b, sc.n, z.b, z.n), 0);
+    expect_fmt("decimal", sc, "0.0");
+    /* a non-minimal unscaled value compares as its value */
+    val nm = raw("\0\0\0\1\0\0\x0f", 7);
+    val ok = lit("decimal", HLN_LIT_FLOAT, "1.5");
+    assert_int_equal(hln_type_compare(t, nm.b, nm.n, ok.b, ok.n), 0);
+    /* invalid values are refused by the encoder */
+    assert_int_equal(hln_type_to_comparable(t, (const uint8_t *)"\0\0", 2, false, &a), HLN_EINVAL);
+    hln_buf_free(&a);
+    hln_buf_free(&b);
+}
+
+/* Random decimals (scales -3..3, small and large unscaled values, many
+ * equal values with different scales): compare agrees with the encodings. */
+static void test_decimal_random(void **state)
+{
+    (void)state;
+    const hln_type *t = T("decimal");
+    uint64_t seed = 0x9E3779B97F4A7C15u;
+    enum { N = 300 };
+    static val v[N];
+    static hln_buf e[N];
+    for (int i = 0; i < N; i++) {
+        seed = seed * 6364136223846793005u + 1442695040888963407u;
+        int scale = (int)(seed >> 60 & 7) - 3;
+        int64_t u = (int64_t)(seed >> 8) % ((seed >> 7 & 1) ? 1000 : INT64_C(100000000000000));
+        char txt[64];
+        snprintf(txt, sizeof txt, "%lldE%d", (long long)u, -scale);
+        v[i] = lit("decimal", HLN_LIT_FLOAT, txt);
+        hln_buf_init(&e[i]);
+        enc(t, &v[i], false, &e[i]);
+    }
+    for (int i = 0; i < N; i++)
+        for (int j = 0; j < N; j++) {
+            int c = sgn(hln_type_compare(t, v[i].b, v[i].n, v[j].b, v[j].n));
+            int m = bytecmp(e[i].data, e[i].len, e[j].data, e[j].len);
+            if (c != m) fail_msg("decimal #%d vs #%d: compare %d, encodings %d", i, j, c, m);
+        }
+    for (int i = 0; i < N; i++)
+        hln_buf_free(&e[i]);
+}
+
+static void test_duration(void **state)
+{
+    (void)state;
+    expect_lit("duration", HLN_LIT_DURATION, "1h30m", "0000fc09d29229e000");
+    expect_lit("duration", HLN_LIT_DURATION, "90m", "0000fc09d29229e000");
+    expect_lit("duration", HLN_LIT_DURATION, "-2w", "001b00");
+    expect_lit("duration", HLN_LIT_DURATION, "1y2mo3w4d5h6m7s8ms9us10ns", "1c32fc2168cdf9d664");
+    expect_lit("duration", HLN_LIT_DURATION, "1Y2MO3W4D5H6M7S8MS9US10NS", "1c32fc2168cdf9d664");
+    expect_lit("duration", HLN_LIT_DURATION, "P1Y2M3DT4H5M6S", "1c06fc1ac003cfe800");
+    expect_lit("duration", HLN_LIT_DURATION, "P0001-02-03T04:05:06", "1c06fc1ac003cfe800");
+    expect_lit("duration", HLN_LIT_DURATION, "P2W", "001c00");
+    expect_lit("duration", HLN_LIT_DURATION, "-2mo", "030000");
+    expect_lit("duration", HLN_LIT_DURATION, "1\xc2\xb5s", "000087d0");
+    expect_lit("duration", HLN_LIT_DURATION, "1us", "000087d0");
+    expect_lit("duration", HLN_LIT_DURATION, "1Y", "180000");
+    expect_lit("duration", HLN_LIT_DURATION, "PT0S", "000000");
+    expect_lit("duration", HLN_LIT_DURATION, "0s", "000000");
+    expect_lit("duration", HLN_LIT_DURATION, "-1ns", "000001");
+    expect_lit("duration", HLN_LIT_DURATION, "2147483647mo", "f0fffffffe0000");
+    expect_lit_err("duration", HLN_LIT_INTEGER, "1", "Unable to convert '1' to a duration");
+    expect_lit_err("duration", HLN_LIT_INTEGER, "-0", "Unable to convert '0' to a duration");
+    expect_lit_err("duration", HLN_LIT_STRING, "1h",
+                   "Invalid STRING constant (1h) for \"k\" of type duration");
+    expect_lit_err("duration", HLN_LIT_HEX, "0x000000",
+                   "Invalid HEX constant (0x000000) for \"k\" of type duration");
+    expect_lit_err("int", HLN_LIT_DURATION, "1h",
+                   "Invalid DURATION constant (1h) for \"k\" of type int");
+    expect_lit_err("duration", HLN_LIT_DURATION, "1m1h",
+                   "Invalid duration. The minutes should be after hours");
+    expect_lit_err("duration", HLN_LIT_DURATION, "1h1h",
+                   "Invalid duration. The hours are specified multiple times");
+    expect_lit_err("duration", HLN_LIT_DURATION, "1mo1y",
+                   "Invalid duration. The months should be after years");
+    expect_lit_err("duration", HLN_LIT_DURATION, "3000000000mo",
+                   "Invalid duration. The total number of months must be less or equal to "
+                   "2147483647");
+    expect_lit_err("duration", HLN_LIT_DURATION, "1y2147483647mo",
+                   "Invalid duration. The total number of months must be less or equal to "
+                   "2147483635");
+    expect_lit_err("duration", HLN_LIT_DURATION, "P1M2Y",
+                   "Unable to convert 'P1M2Y' to a duration");
+    /* validation (DurationSerializer) */
+    expect_invalid("duration", (const uint8_t *)"\0\0", 2,
+                   "Expected at least 3 bytes for a duration (2)");
+    expect_invalid("duration", (const uint8_t *)"\x02\x01\x00", 3,
+                   "The duration months, days and nanoseconds must be all of the same sign (1, -1, "
+                   "0)");
+    expect_invalid("duration", (const uint8_t *)"\xf1\x00\x00\x00\x00\x00\x00", 7,
+                   "The duration months must be a 32 bits integer but was: 2147483648");
+    /* Duration.toString */
+    expect_fmt("duration", lit("duration", HLN_LIT_DURATION, "1h30m"), "1h30m");
+    expect_fmt("duration", lit("duration", HLN_LIT_DURATION, "-2w"), "-14d");
+    expect_fmt("duration", lit("duration", HLN_LIT_DURATION, "P1Y2M3DT4H5M6S"), "1y2mo3d4h5m6s");
+    expect_fmt("duration", lit("duration", HLN_LIT_DURATION, "1y2mo3w4d5h6m7s8ms9us10ns"),
+               "1y2mo25d5h6m7s8ms9us10ns");
+    expect_fmt("duration", lit("duration", HLN_LIT_DURATION, "-1ns"), "-1ns");
+    expect_fmt("duration", lit("duration", HLN_LIT_DURATION, "0s"), "");
+    /* order: unsigned bytes, as Cassandra's DurationType */
+    val a = lit("duration", HLN_LIT_DURATION, "1y"), b = lit("duration", HLN_LIT_DURATION, "2y");
+    assert_true(hln_type_compare(T("duration"), a.b, a.n, b.b, b.n) < 0);
+}
+
+static val dec_op(const char *a, const char *b, int64_t n)
+{
+    val x = lit("decimal", HLN_LIT_FLOAT, a), y = lit("decimal", HLN_LIT_FLOAT, b);
+    hln_buf out;
+    hln_buf_init(&out);
+    int rc = n ? hln_decimal_avg_step(x.b, x.n, y.b, y.n, n, &out)
+               : hln_decimal_add(x.b, x.n, y.b, y.n, &out);
+    assert_int_equal(rc, 0);
+    val r = raw(out.data, out.len);
+    hln_buf_free(&out);
+    return r;
+}
+
+static void test_decimal_arithmetic(void **state)
+{
+    (void)state;
+    /* BigDecimal.add: exact, the larger scale */
+    expect_fmt("decimal", dec_op("1.50", "-0.25", 0), "1.25");
+    expect_fmt("decimal", dec_op("1.25", "1e2", 0), "101.25");
+    expect_fmt("decimal", dec_op("1e2", "1.25", 0), "101.25");
+    expect_fmt("decimal", dec_op("-1.5", "1.5", 0), "0.0");
+    expect_fmt("decimal", dec_op("-1", "0.25", 0), "-0.75");
+    expect_fmt("decimal", dec_op("99999999999999999999", "1", 0), "100000000000000000000");
+    expect_fmt("decimal", dec_op("1e2", "1e3", 0), "1.1E+3");
+    /* avg + (x - avg) / n, HALF_EVEN at the scale of x - avg */
+    expect_fmt("decimal", dec_op("0", "1", 1), "1");
+    expect_fmt("decimal", dec_op("1", "2", 2), "1"); /* 1 + 0.5 -> 1 + 0 */
+    expect_fmt("decimal", dec_op("1", "4", 2), "3"); /* 1 + 1.5 -> 1 + 2 */
+    expect_fmt("decimal", dec_op("1", "0.10", 3), "0.70");
+    expect_fmt("decimal", dec_op("0.70", "1e2", 4), "25.52");
+    expect_fmt("decimal", dec_op("0", "-3", 2), "-2"); /* -1.5 -> -2 */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1277,6 +1542,12 @@ int main(void)
         cmocka_unit_test(test_multi_component),
         cmocka_unit_test(test_comparable_errors),
         cmocka_unit_test(test_format),
+        cmocka_unit_test(test_decimal_literals),
+        cmocka_unit_test(test_decimal_format),
+        cmocka_unit_test(test_decimal_order),
+        cmocka_unit_test(test_decimal_random),
+        cmocka_unit_test(test_duration),
+        cmocka_unit_test(test_decimal_arithmetic),
         cmocka_unit_test(test_pk),
         cmocka_unit_test(test_param_types),
         cmocka_unit_test(test_collection_values),
