@@ -28,11 +28,13 @@ typedef enum cql_term_kind {
     CQL_TERM_LITERAL,
     CQL_TERM_BIND, /* ? or :name */
     CQL_TERM_NULL,
-    CQL_TERM_LIST, /* [a, b]: elems */
-    CQL_TERM_SET,  /* {a, b}: elems */
-    CQL_TERM_MAP,  /* {k: v, ...}: elems holds k0, v0, k1, v1...; {} is an empty MAP
-                      (exec reads it as an empty set where a set is expected) */
-    CQL_TERM_FUNC, /* name(args): text is the name (folded), elems the arguments */
+    CQL_TERM_LIST,  /* [a, b]: elems */
+    CQL_TERM_SET,   /* {a, b}: elems */
+    CQL_TERM_MAP,   /* {k: v, ...}: elems holds k0, v0, k1, v1...; {} is an empty MAP
+                       (exec reads it as an empty set where a set is expected) */
+    CQL_TERM_FUNC,  /* name(args): text is the name (folded), elems the arguments */
+    CQL_TERM_TUPLE, /* (a, b, ...): elems */
+    CQL_TERM_UDT,   /* {f: a, g: b}: elems the values, fields their names */
     /* later: tuples, UDT literals, function calls, casts, vectors */
 } cql_term_kind;
 
@@ -45,7 +47,8 @@ typedef struct cql_term {
     int pos;                 /* byte offset in the statement, for messages */
     struct cql_term **elems; /* LIST/SET/MAP elements (MAP: keys and values) */
     int nelems;
-    int end; /* LIST/SET/MAP: byte offset just past the closing bracket */
+    int end;             /* LIST/SET/MAP: byte offset just past the closing bracket */
+    const char **fields; /* UDT: the field names, nelems of them */
 } cql_term;
 
 typedef struct cql_qname {

@@ -178,6 +178,8 @@ term(A) ::= ident(F) LP(O) terms(L) RP(C). {
     A->text = F;
 }
 term(A) ::= LBRACE(O) terms(L) RBRACE(C). { A = cqlp_collection(ctx, CQL_TERM_SET, &L, &O, &C); }
+/* tuple literal (a, b, ...) */
+term(A) ::= LP(O) terms(L) RP(C). { A = cqlp_collection(ctx, CQL_TERM_TUPLE, &L, &O, &C); }
 term(A) ::= LBRACE(O) mapterms(L) RBRACE(C). {
     A = cqlp_collection(ctx, CQL_TERM_MAP, &L, &O, &C);
 }

@@ -142,6 +142,26 @@ static void spec_typed(actx *c, const cql_term *term, const char *name, const hl
         }
         return;
     }
+    if (term->kind == CQL_TERM_TUPLE || term->kind == CQL_TERM_UDT) {
+        /* components are named c[0], c[1]... and fields c.f (Tuples and
+           UserTypes.fieldSpecOf) */
+        bool udt = term->kind == CQL_TERM_UDT;
+        for (int i = 0; i < term->nelems; i++) {
+            const hln_type *et = NULL;
+            char buf[160];
+            if (udt) {
+                snprintf(buf, sizeof buf, "%s.%s", name, term->fields[i]);
+                for (int f = 0; type && type->kind == HLN_T_UDT && f < type->nparams; f++)
+                    if (!strcmp(hln_udt_field(type, f), term->fields[i])) et = type->params[f];
+            } else {
+                snprintf(buf, sizeof buf, "%s[%d]", name, i);
+                if (type && type->kind == HLN_T_TUPLE && i < type->nparams) et = type->params[i];
+            }
+            const char *en = hln_arena_strdup(c->a, buf);
+            spec_typed(c, term->elems[i], en ? en : name, et);
+        }
+        return;
+    }
     if (term->kind != CQL_TERM_LIST && term->kind != CQL_TERM_SET && term->kind != CQL_TERM_MAP)
         return;
     if (!type || !hln_type_is_collection(type)) return;
@@ -271,6 +291,16 @@ static void term_render(hln_buf *b, const cql_term *t)
             term_render(b, t->elems[i]);
         }
         hln_buf_u8(b, t->kind == CQL_TERM_LIST ? ']' : '}');
+        return;
+    case CQL_TERM_TUPLE:
+    case CQL_TERM_UDT:
+        hln_buf_u8(b, t->kind == CQL_TERM_TUPLE ? '(' : '{');
+        for (int i = 0; i < t->nelems; i++) {
+            if (i) hln_buf_put(b, ", ", 2);
+            if (t->kind == CQL_TERM_UDT) hln_buf_printf(b, "%s: ", t->fields[i]);
+            term_render(b, t->elems[i]);
+        }
+        hln_buf_u8(b, t->kind == CQL_TERM_TUPLE ? ')' : '}');
         return;
     }
 }

@@ -289,6 +289,21 @@ static int resolve_type(ex_request *r, const char *ks, const char *col, const cq
         *out = t;
         return 0;
     }
+    if (!strcasecmp(n, "tuple") && tr->nparams > 0) {
+        const hln_type *ps[HLN_TUPLE_MAX];
+        if (tr->nparams > HLN_TUPLE_MAX)
+            return hln_fail(&r->err, HLN_EUNSUPPORTED, "Column %s: type too complex", col);
+        for (int i = 0; i < tr->nparams; i++) {
+            int rc = resolve_type(r, ks, col, tr->params[i], &ps[i]);
+            if (rc) return rc;
+            if (ps[i]->kind == HLN_T_COUNTER)
+                return hln_fail(&r->err, HLN_EINVAL, "Counters are not allowed inside tuples");
+        }
+        const hln_type *t = hln_type_tuple(ps, tr->nparams);
+        if (!t) return hln_fail(&r->err, HLN_EUNSUPPORTED, "Column %s: type too complex", col);
+        *out = t;
+        return 0;
+    }
     if (!coll && (tr->nparams > 0 || !strcasecmp(n, "tuple") || !strcasecmp(n, "vector")))
         return hln_fail(&r->err, HLN_EUNSUPPORTED, "Column %s: tuple types are not supported yet",
                         col);

@@ -284,7 +284,8 @@ static int bind_collection(ex_request *r, const cql_term *term, const hln_type *
     if (t && t->kind == HLN_T_VECTOR && term->kind == CQL_TERM_LIST)
         return bind_vector(r, term, t, col, out);
     bool ok = t && hln_type_is_collection(t);
-    if (ok && term->kind == CQL_TERM_LIST && t->kind != HLN_T_LIST)
+    if (t && (ok || t->kind == HLN_T_TUPLE || t->kind == HLN_T_UDT) &&
+        term->kind == CQL_TERM_LIST && t->kind != HLN_T_LIST)
         return hln_fail(&r->err, HLN_EINVAL,
                         "Unexpected receiver type '%s'; only list and vector are expected",
                         t->cql_name);
@@ -308,7 +309,8 @@ static int bind_collection(ex_request *r, const cql_term *term, const hln_type *
             return hln_fail(&r->err, HLN_EINVAL, "null is not supported inside collections");
         ex_value v;
         int rc = ex_bind(r, e, et, col, &v);
-        if (rc == HLN_EINVAL && e->kind == CQL_TERM_LITERAL) {
+        if (rc == HLN_EINVAL &&
+            (e->kind == CQL_TERM_LITERAL || e->kind == CQL_TERM_TUPLE || e->kind == CQL_TERM_UDT)) {
             /* Cassandra names the literal instead of the constant's parse error */
             if (is_map)
                 return hln_fail(&r->err, HLN_EINVAL,
@@ -348,6 +350,78 @@ static int bind_collection(ex_request *r, const cql_term *term, const hln_type *
     return 0;
 }
 
+/* A tuple literal (a, b, ...) bound to a tuple type (Tuples.Literal), or a
+ * UDT literal {f: a, ...} bound to a UDT (UserTypes.Literal): missing
+ * trailing components and missing fields are null. */
+static int bind_tuple(ex_request *r, const cql_term *term, const hln_type *t, const char *col,
+                      ex_value *out)
+{
+    bool udt = term->kind == CQL_TERM_UDT;
+    if (!t || t->kind != (udt ? HLN_T_UDT : HLN_T_TUPLE))
+        return hln_fail(&r->err, HLN_EINVAL,
+                        udt ? "Invalid user type literal for %s of type %s"
+                            : "Invalid tuple type literal for %s of type %s",
+                        col, t ? t->cql_name : "?");
+    int n = t->nparams;
+    if (!udt && term->nelems > n)
+        return hln_fail(&r->err, HLN_EINVAL,
+                        "Invalid tuple literal for %s: too many elements. Type %s expects %d but "
+                        "got %d",
+                        col, t->cql_name, n, term->nelems);
+    const uint8_t **els = hln_arena_alloc(&r->arena, sizeof *els * (size_t)n);
+    int32_t *lens = hln_arena_alloc(&r->arena, sizeof *lens * (size_t)n);
+    if (!els || !lens) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    for (int i = 0; i < n; i++)
+        lens[i] = -1, els[i] = NULL;
+    for (int i = 0; i < term->nelems; i++) {
+        int at = i;
+        if (udt) {
+            at = -1;
+            for (int f = 0; f < n; f++)
+                if (!strcmp(hln_udt_field(t, f), term->fields[i])) at = f;
+            if (at < 0)
+                return hln_fail(&r->err, HLN_EINVAL,
+                                "Unknown field '%s' in value of user defined type %s",
+                                term->fields[i], hln_udt_name(t));
+        }
+        const cql_term *e = term->elems[i];
+        const hln_type *et = t->params[at];
+        ex_value v;
+        int rc = ex_bind(r, e, et, col, &v);
+        if (rc == HLN_EINVAL && e->kind == CQL_TERM_LITERAL) {
+            if (udt)
+                return hln_fail(&r->err, HLN_EINVAL,
+                                "Invalid user type literal for %s: field %s is not of type %s", col,
+                                term->fields[i], et->cql_name);
+            return hln_fail(&r->err, HLN_EINVAL,
+                            "Invalid tuple literal for %s: component %d is not of type %s", col, i,
+                            et->cql_name);
+        }
+        if (rc) return rc;
+        if (v.len == -2)
+            return udt ? hln_fail(&r->err, HLN_EINVAL,
+                                  "Invalid unset value for field '%s' of user defined type %s",
+                                  term->fields[i], hln_udt_name(t))
+                       : hln_fail(&r->err, HLN_EINVAL,
+                                  "Invalid unset value for tuple field number %d", i);
+        els[at] = v.p;
+        lens[at] = v.len;
+    }
+    hln_buf b;
+    hln_buf_init(&b);
+    int rc = hln_tuple_build(els, lens, n, &b);
+    if (!rc && b.len > INT32_MAX) rc = HLN_ETOOBIG;
+    if (!rc) {
+        out->p = hln_arena_memdup(&r->arena, b.data, b.len);
+        out->len = (int32_t)b.len;
+        if (!out->p) rc = HLN_ENOMEM;
+    }
+    hln_buf_free(&b);
+    if (rc == HLN_ETOOBIG) return hln_fail(&r->err, HLN_EINVAL, "value too large");
+    if (rc) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    return 0;
+}
+
 /* A bound set or map in canonical form (hln_coll_normalize). */
 static int normalize_bound(ex_request *r, const hln_type *t, ex_value *v)
 {
@@ -377,6 +451,9 @@ int ex_bind(ex_request *r, const cql_term *term, const hln_type *t, const char *
         return bind_collection(r, term, t, col, out);
     case CQL_TERM_FUNC:
         return ex_bind_function(r, term, t, col, out);
+    case CQL_TERM_TUPLE:
+    case CQL_TERM_UDT:
+        return bind_tuple(r, term, t, col, out);
     case CQL_TERM_NULL:
         out->p = NULL;
         out->len = -1;
@@ -396,6 +473,21 @@ int ex_bind(ex_request *r, const cql_term *term, const hln_type *t, const char *
         return 0;
     }
     case CQL_TERM_LITERAL: {
+        if (t && t->kind == HLN_T_TUPLE) {
+            /* a constant for a tuple is its first component (TupleType.fromString) */
+            ex_value v;
+            int rc = ex_bind(r, term, t->params[0], col, &v);
+            if (rc) return rc;
+            const uint8_t *els[1] = {v.p};
+            int32_t lens[1] = {v.len};
+            hln_buf b;
+            hln_buf_init(&b);
+            rc = hln_tuple_build(els, lens, 1, &b);
+            out->p = rc ? NULL : hln_arena_memdup(&r->arena, b.data, b.len);
+            out->len = (int32_t)b.len;
+            hln_buf_free(&b);
+            return out->p ? 0 : hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+        }
         hln_buf b;
         hln_buf_init(&b);
         int rc = hln_type_from_literal(t, term->lit, term->text, col, &b, &r->err);

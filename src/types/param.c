@@ -6,7 +6,9 @@
  * "frozen<map<text, text>>", "map<uuid, frozen<list<int>>>") into an
  * hln_type, and builds the same descriptors from parts for the DDL layer.
  * Scalars come from types.c (hln_type_by_name); parameterised types are
- * built from their parameters and interned by canonical name.
+ * built from their parameters and interned by canonical name. Tuples
+ * ("frozen<tuple<int, text>>") are always frozen, and so are their
+ * components, as in Cassandra.
  *
  * Why interning: a column's type is compared on every bind and every
  * prepared-statement check; with one descriptor per canonical name, pointer
@@ -34,9 +36,15 @@
 #define TNAME_MAX 256
 
 typedef struct pooled {
-    hln_type t;
-    const hln_type *params[2];
+    hln_type t; /* first: a UDT's descriptor leads to its pooled entry */
+    const hln_type *params[HLN_TUPLE_MAX];
     char name[TNAME_MAX];
+    /* UDTs: interned by key (keyspace, name, fields and their types) since
+       their CQL name alone does not identify them */
+    char key[TNAME_MAX * 2];
+    char ks[64], udt_name[64];
+    char *fields[HLN_TUPLE_MAX];
+    char fieldbuf[TNAME_MAX * 2];
 } pooled;
 
 static pooled pool[POOL_MAX];
@@ -72,6 +80,24 @@ static const hln_type *intern(hln_type_kind kind, const hln_type *const *params,
     }
     pthread_mutex_unlock(&pool_mu);
     return found;
+}
+
+const char *hln_udt_field(const hln_type *t, int i)
+{
+    if (!t || t->kind != HLN_T_UDT || i < 0 || i >= t->nparams) return "";
+    return ((const pooled *)(const void *)t)->fields[i];
+}
+
+const char *hln_udt_ks(const hln_type *t)
+{
+    if (!t || t->kind != HLN_T_UDT) return "";
+    return ((const pooled *)(const void *)t)->ks;
+}
+
+const char *hln_udt_name(const hln_type *t)
+{
+    if (!t || t->kind != HLN_T_UDT) return "";
+    return ((const pooled *)(const void *)t)->udt_name;
 }
 
 const hln_type *hln_type_collection(hln_type_kind kind, const hln_type *const *params, bool frozen)
@@ -112,6 +138,24 @@ const hln_type *hln_type_freeze(const hln_type *t)
 {
     if (!t || !hln_type_is_collection(t) || t->frozen) return t;
     return hln_type_collection(t->kind, t->params, true);
+}
+
+const hln_type *hln_type_tuple(const hln_type *const *params, int n)
+{
+    if (n < 1 || n > HLN_TUPLE_MAX) return NULL;
+    const hln_type *ps[HLN_TUPLE_MAX];
+    char name[TNAME_MAX];
+    size_t w = (size_t)snprintf(name, sizeof name, "frozen<tuple<");
+    for (int i = 0; i < n; i++) {
+        ps[i] = hln_type_freeze(params[i]);
+        if (!ps[i]) return NULL;
+        int k = snprintf(name + w, sizeof name - w, "%s%s", i ? ", " : "", ps[i]->cql_name);
+        if (k < 0 || (size_t)k >= sizeof name - w) return NULL;
+        w += (size_t)k;
+    }
+    if (w + 2 >= sizeof name) return NULL;
+    memcpy(name + w, ">>", 3);
+    return intern(HLN_T_TUPLE, ps, n, true, 0, name);
 }
 
 typedef struct cursor {
@@ -160,10 +204,10 @@ static const hln_type *parse(cursor *c, int depth)
         c->i++;
         return hln_type_vector(et, (int)dim);
     }
-    const hln_type *params[2] = {NULL, NULL};
+    const hln_type *params[HLN_TUPLE_MAX] = {NULL};
     int np = 0;
     for (;;) {
-        if (np == 2) return NULL;
+        if (np == HLN_TUPLE_MAX) return NULL;
         params[np] = parse(c, depth + 1);
         if (!params[np]) return NULL;
         np++;
@@ -179,9 +223,11 @@ static const hln_type *parse(cursor *c, int depth)
         return NULL;
     }
     if (strcmp(ident, "frozen") == 0) {
-        if (np != 1 || !hln_type_is_collection(params[0])) return NULL;
+        if (np != 1 || !(hln_type_is_collection(params[0]) || params[0]->kind == HLN_T_TUPLE))
+            return NULL;
         return hln_type_freeze(params[0]);
     }
+    if (strcmp(ident, "tuple") == 0) return hln_type_tuple(params, np);
     if (strcmp(ident, "list") == 0 && np == 1)
         return hln_type_collection(HLN_T_LIST, params, false);
     if (strcmp(ident, "set") == 0 && np == 1) return hln_type_collection(HLN_T_SET, params, false);

@@ -72,6 +72,12 @@ typedef struct hln_type {
     int dim;     /* vector<type, dim>: the number of elements; 0 otherwise */
 } hln_type;
 
+/* UDTs (kind HLN_T_UDT; params are the field types, in order): the name
+ * of field i, the type's keyspace and name ("" for other kinds). */
+const char *hln_udt_field(const hln_type *t, int i);
+const char *hln_udt_ks(const hln_type *t);
+const char *hln_udt_name(const hln_type *t);
+
 /* True for list, set, map (frozen or not). */
 static inline bool hln_type_is_collection(const hln_type *t)
 {
@@ -95,6 +101,22 @@ const hln_type *hln_type_parse(const char *name);
 const hln_type *hln_type_collection(hln_type_kind kind, const hln_type *const *params, bool frozen);
 /* t with frozen set (recursively), interned. Scalars are returned as is. */
 const hln_type *hln_type_freeze(const hln_type *t);
+/* The most components a tuple (or fields a UDT) may have here. */
+#define HLN_TUPLE_MAX 64
+/* tuple<params...> (1..HLN_TUPLE_MAX components, frozen), interned; its
+ * name is "frozen<tuple<int, text>>" as system_schema shows it. NULL past
+ * the pool's bound. Serialisation (Cassandra's TupleType): per component
+ * [i32 len][bytes], len -1 for null; a value may stop early (the missing
+ * trailing components are null). */
+const hln_type *hln_type_tuple(const hln_type *const *params, int n);
+/* Splits a serialized tuple (or UDT) into at most t->nparams components
+ * (pointers into v, lens -1 for null); *n receives how many were present.
+ * HLN_EINVAL when malformed. */
+int hln_tuple_split(const hln_type *t, const uint8_t *v, size_t len, const uint8_t **els,
+                    int32_t *lens, int *n);
+/* Appends the serialized tuple of n components (lens -1: null). */
+int hln_tuple_build(const uint8_t *const *els, const int32_t *lens, int n, hln_buf *out);
+
 /* vector<elem, dim> (dim >= 1), interned; NULL past the pool's bound.
  * Serialisation (Cassandra's VectorType): elements of a fixed-size type
  * back to back; of a variable-size type each as [unsigned vint len][bytes]. */

@@ -22,6 +22,13 @@ int hln_vector_decode(const hln_type *t, hln_rd *r, bool desc, hln_buf *out);
 int hln_vector_compare(const hln_type *t, const uint8_t *a, size_t alen, const uint8_t *b,
                        size_t blen);
 
+/* collection.c: tuples and UDTs (see the essay there). */
+int hln_tuple_validate(const hln_type *t, const uint8_t *v, size_t len, hln_error *err);
+int hln_tuple_compare(const hln_type *t, const uint8_t *a, size_t alen, const uint8_t *b,
+                      size_t blen);
+int hln_tuple_encode(const hln_type *t, const uint8_t *v, size_t len, hln_buf *out);
+int hln_tuple_decode(const hln_type *t, hln_rd *r, bool desc, hln_buf *out);
+
 /* order.c: reads one byte of a comparable encoding, undoing DESC inversion. */
 int hln_type_take_byte(hln_rd *r, bool desc, uint8_t *b);
 
