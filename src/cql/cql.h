@@ -145,6 +145,11 @@ typedef enum cql_stmt_kind {
     CQL_ALTER_KEYSPACE,     /* ALTER KEYSPACE (u.create_keyspace: name, if_not_exists is IF
                                EXISTS, props) */
     CQL_TRUNCATE,           /* TRUNCATE [TABLE] [ks.]t (u.drop.name) */
+    CQL_CREATE_TYPE,        /* CREATE TYPE [IF NOT EXISTS] t (f type, ...) (u.create_table:
+                               name, if_not_exists, columns are the fields) */
+    CQL_ALTER_UDT,          /* ALTER TYPE [IF EXISTS] t ADD f type | RENAME f TO g [AND ...]
+                               (u.alter_table) */
+    CQL_DROP_TYPE,          /* DROP TYPE [IF EXISTS] t (u.drop) */
 } cql_stmt_kind;
 
 /* ALTER TABLE [IF EXISTS] t ... (Cassandra's AlterTableStatement.Raw). */

@@ -1645,7 +1645,14 @@ int ex_analyze_in(ex_request *r, hln_arena *a, const cql_stmt *stmt, const char 
         rc = ddl_keyspace(&c, &stmt->u.drop.name);
         break;
     case CQL_ALTER_TABLE:
+    case CQL_ALTER_UDT:
         rc = ddl_keyspace(&c, &stmt->u.alter_table.name);
+        break;
+    case CQL_CREATE_TYPE:
+        rc = ddl_keyspace(&c, &stmt->u.create_table.name);
+        break;
+    case CQL_DROP_TYPE:
+        rc = ddl_keyspace(&c, &stmt->u.drop.name);
         break;
     case CQL_ALTER_KEYSPACE:
         p->ks = stmt->u.create_keyspace.name;

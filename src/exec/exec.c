@@ -357,7 +357,8 @@ static int bind_tuple(ex_request *r, const cql_term *term, const hln_type *t, co
                       ex_value *out)
 {
     bool udt = term->kind == CQL_TERM_UDT;
-    if (!t || t->kind != (udt ? HLN_T_UDT : HLN_T_TUPLE))
+    /* a tuple literal binds to a UDT's fields by position (Tuples.Literal) */
+    if (!t || (t->kind != (udt ? HLN_T_UDT : HLN_T_TUPLE) && (udt || t->kind != HLN_T_UDT)))
         return hln_fail(&r->err, HLN_EINVAL,
                         udt ? "Invalid user type literal for %s of type %s"
                             : "Invalid tuple type literal for %s of type %s",
@@ -603,6 +604,9 @@ static void run_plan(ex_request *r)
     case CQL_ALTER_TABLE:
     case CQL_ALTER_KEYSPACE:
     case CQL_TRUNCATE:
+    case CQL_CREATE_TYPE:
+    case CQL_ALTER_UDT:
+    case CQL_DROP_TYPE:
         ex_run_ddl(r);
         return;
     case CQL_INSERT:

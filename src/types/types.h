@@ -109,6 +109,21 @@ const hln_type *hln_type_freeze(const hln_type *t);
  * [i32 len][bytes], len -1 for null; a value may stop early (the missing
  * trailing components are null). */
 const hln_type *hln_type_tuple(const hln_type *const *params, int n);
+/* The UDT ks.name with the given fields (1..HLN_TUPLE_MAX), interned by
+ * keyspace, name, field names and types and frozenness (its CQL name,
+ * "address" or "frozen<address>", does not identify it). Frozen: the
+ * field types are frozen too. Serialised like a tuple of its fields. */
+const hln_type *hln_type_udt(const char *ks, const char *name, const char *const *fields,
+                             const hln_type *const *types, int n, bool frozen);
+/* hln_type_parse where a bare name may also be one of the UDTs udts
+ * (system_schema's "frozen<address>"). */
+const hln_type *hln_type_parse_in(const char *name, const hln_type *const *udts, int nudts);
+/* t rebuilt with every UDT in it replaced by its definition among udts
+ * (matched by keyspace and name; frozenness kept), recursively: after an
+ * ALTER TYPE, the columns and types that use it. */
+const hln_type *hln_type_refresh(const hln_type *t, const hln_type *const *udts, int nudts);
+/* True when t is, or contains, the UDT ks.name. */
+bool hln_type_uses_udt(const hln_type *t, const char *ks, const char *name);
 /* Splits a serialized tuple (or UDT) into at most t->nparams components
  * (pointers into v, lens -1 for null); *n receives how many were present.
  * HLN_EINVAL when malformed. */
