@@ -300,13 +300,15 @@ typedef struct cql_assignment {
     cql_assign_op op;
     const char *other; /* ADD, PREPEND, SUB: the column named on the right */
     cql_term *key;     /* ELEM */
+    const char *field; /* c.field = v (UDT field) */
     struct cql_assignment *next;
 } cql_assignment;
 
 /* A DELETE selection: a column, or one element of it (c[key]). */
 typedef struct cql_deletion {
     const char *column;
-    cql_term *key; /* NULL for the whole column */
+    cql_term *key;     /* NULL for the whole column */
+    const char *field; /* DELETE c.field */
     struct cql_deletion *next;
 } cql_deletion;
 
@@ -347,6 +349,7 @@ typedef struct cql_selector {
     bool star_arg;             /* func(*) */
     cql_term *term;            /* an argument that is a constant (COUNT(1)) */
     cql_term *elem;            /* column[elem]: element selection of a set or map */
+    const char *field;         /* column.field: field selection of a UDT */
 } cql_selector;
 
 typedef struct cql_select {

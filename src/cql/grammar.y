@@ -473,6 +473,12 @@ assign(A) ::= ident(C) EQ term(T). {
     A->column = C;
     A->value = T;
 }
+assign(A) ::= ident(C) DOT ident(F) EQ term(T). {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->column = C;
+    A->field = F;
+    A->value = T;
+}
 assign(A) ::= ident(C) EQ ident(O) PLUS term(T). {
     A = cqlp_alloc(ctx, sizeof(*A));
     A->column = C;
@@ -565,6 +571,11 @@ dels(A) ::= dels(A) COMMA del(X). { CQLP_APPEND(A, X); }
 del(A) ::= ident(C). {
     A = cqlp_alloc(ctx, sizeof(*A));
     A->column = C;
+}
+del(A) ::= ident(C) DOT ident(F). {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->column = C;
+    A->field = F;
 }
 del(A) ::= ident(C) LBRACKET term(K) RBRACKET. {
     A = cqlp_alloc(ctx, sizeof(*A));
@@ -661,6 +672,11 @@ selexpr(A) ::= ident(C) LBRACKET term(K) RBRACKET. {
     A = cqlp_alloc(ctx, sizeof(*A));
     A->column = C;
     A->elem = K;
+}
+selexpr(A) ::= ident(C) DOT ident(F). {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->column = C;
+    A->field = F;
 }
 selexpr(A) ::= ident(F) LP RP. {
     A = cqlp_alloc(ctx, sizeof(*A));

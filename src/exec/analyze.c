@@ -701,7 +701,7 @@ static int function_selector(actx *c, const cql_selector *sel, ex_sel *out, ex_c
     hln_buf_u8(&b, ')');
     const char *name = b.err ? "?" : hln_arena_strndup(c->a, (const char *)b.data, b.len);
     hln_buf_free(&b);
-    *out = (ex_sel){EX_SEL_FUNC, -1, f, args, nargs};
+    *out = (ex_sel){.kind = EX_SEL_FUNC, .col = -1, .fn = f, .args = args, .nargs = nargs};
     *spec_out = (ex_colspec){t->ks, t->name, name ? name : "?", hln_type_by_kind(f->ret)};
     return 0;
 }
@@ -710,6 +710,27 @@ static int selector(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *s
 {
     const hln_table *t = c->p->t;
     int rc, ci = -1;
+    if (!sel->func && sel->field) {
+        if ((rc = column(c, sel->column, &ci)) != 0) return rc;
+        const hln_type *ty = t->cols[ci].type;
+        if (ty->kind != HLN_T_UDT)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Invalid field selection: %s of type %s is not a user type",
+                            t->cols[ci].name, ty->cql_name);
+        int fi = -1;
+        for (int i = 0; i < ty->nparams; i++)
+            if (!strcmp(hln_udt_field(ty, i), sel->field)) fi = i;
+        if (fi < 0)
+            return hln_fail(c->err, HLN_EINVAL, "%s of type %s has no field %s", t->cols[ci].name,
+                            ty->cql_name, sel->field);
+        *out = (ex_sel){.kind = EX_SEL_FIELD, .col = ci, .field = fi};
+        size_t nl = strlen(t->cols[ci].name) + strlen(sel->field) + 2;
+        char *nm = hln_arena_alloc(c->a, nl);
+        if (!nm) return nomem(c);
+        snprintf(nm, nl, "%s.%s", t->cols[ci].name, sel->field);
+        *spec_out = (ex_colspec){t->ks, t->name, nm, ty->params[fi]};
+        return 0;
+    }
     if (!sel->func && sel->elem) {
         if ((rc = column(c, sel->column, &ci)) != 0) return rc;
         const hln_type *ty = t->cols[ci].type;
@@ -1428,6 +1449,13 @@ static int an_update(actx *c)
         const hln_column *col = &t->cols[ci];
         if (col->kind == HLN_COL_PARTITION_KEY || col->kind == HLN_COL_CLUSTERING)
             return hln_fail(c->err, HLN_EINVAL, "PRIMARY KEY part %s found in SET part", col->name);
+        if (a->field) {
+            /* Operation.SetField: only non-frozen UDTs, which are not here yet */
+            bool udt = col->type->kind == HLN_T_UDT;
+            return hln_fail(c->err, HLN_EINVAL, "Invalid operation (%s.%s = %s) for %s column %s",
+                            col->name, a->field, term_str(c, a->value),
+                            udt ? "frozen UDT" : "non-UDT", col->name);
+        }
         for (int j = 0; j < p->nassigns; j++)
             if (p->assigns[j].col == ci)
                 return hln_fail(c->err, HLN_EINVAL, "Multiple definitions found for column %s",
@@ -1467,6 +1495,14 @@ static int an_delete(actx *c)
                             "Invalid identifier %s for deletion (should not be a PRIMARY KEY "
                             "part)",
                             col->name);
+        if (l->field) {
+            if (col->type->kind != HLN_T_UDT)
+                return hln_fail(c->err, HLN_EINVAL,
+                                "Invalid field deletion operation for non-UDT column %s",
+                                col->name);
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Frozen UDT column %s does not support field deletions", col->name);
+        }
         if (l->key) {
             const hln_type *ty = col->type;
             if (!hln_type_is_collection(ty))

@@ -1167,12 +1167,25 @@ static const char *udt_users(ex_request *r, const hln_schema *s, const char *ks,
     const hln_keyspace *k = schema_keyspace(s, ks);
     hln_buf b;
     hln_buf_init(&b);
-    for (int i = 0; k && tables && i < k->ntables; i++)
-        for (int j = 0; j < k->tables[i]->ncols; j++)
-            if (hln_type_uses_udt(k->tables[i]->cols[j].type, ks, name)) {
-                hln_buf_printf(&b, "%s%s", b.len ? ", " : "", k->tables[i]->name);
-                break;
-            }
+    /* tables in creation order, as Cassandra lists them: by their time uuid ids */
+    const hln_type *tu = hln_type_by_kind(HLN_T_TIMEUUID);
+    const hln_table *last = NULL;
+    for (;;) {
+        const hln_table *next = NULL;
+        for (int i = 0; k && tables && i < k->ntables; i++) {
+            const hln_table *t = k->tables[i];
+            if (last && hln_type_compare(tu, t->id, 16, last->id, 16) <= 0) continue;
+            if (next && hln_type_compare(tu, t->id, 16, next->id, 16) >= 0) continue;
+            for (int j = 0; j < t->ncols; j++)
+                if (hln_type_uses_udt(t->cols[j].type, ks, name)) {
+                    next = t;
+                    break;
+                }
+        }
+        if (!next) break;
+        hln_buf_printf(&b, "%s%s", b.len ? ", " : "", next->name);
+        last = next;
+    }
     for (int i = 0; k && !tables && i < k->ntypes; i++) {
         const hln_type *t = k->types[i];
         if (!strcmp(hln_udt_name(t), name)) continue;

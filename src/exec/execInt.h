@@ -94,6 +94,7 @@ typedef enum ex_sel_kind {
     EX_SEL_TTL,        /* ttl(col): the cell's remaining TTL in seconds */
     EX_SEL_FUNC,       /* a native scalar function of columns and constants */
     EX_SEL_ELEM,       /* col[term]: an element of a set or map (args[0].term) */
+    EX_SEL_FIELD,      /* col.f: field number `field` of a UDT */
     EX_SEL_COUNT_ROWS, /* count(*), COUNT(1) */
     EX_SEL_COUNT,      /* count(col): rows where col is not null */
     EX_SEL_MIN,        /* min(col) */
@@ -116,6 +117,7 @@ typedef struct ex_sel {
     const struct ex_fn *fn; /* EX_SEL_FUNC */
     ex_selarg *args;
     int nargs;
+    int field; /* EX_SEL_FIELD */
 } ex_sel;
 
 typedef struct ex_plan {
