@@ -48,3 +48,81 @@ def test_tuple_clustering(session, keyspace):
     assert rows == [(2, "a"), (1, "b"), (1, "a"), (1, None)]
     sel = session.prepare("SELECT v FROM %s.tc WHERE k = 0 AND c = ?" % keyspace)
     assert session.execute(sel, ((1, "b"),)).one().v == 1
+
+
+class Addr(object):
+    def __init__(self, street=None, num=None, **more):
+        self.street = street
+        self.num = num
+        for k, v in more.items():
+            setattr(self, k, v)
+
+
+def test_udt_schema_metadata(session, cluster, keyspace):
+    session.execute("CREATE TYPE %s.addr (street text, num int)" % keyspace)
+    session.execute("CREATE TYPE %s.person (name text, home frozen<addr>, tags list<text>)"
+                    % keyspace)
+    cluster.refresh_schema_metadata()
+    types = cluster.metadata.keyspaces[keyspace].user_types
+    assert set(types) == {"addr", "person"}
+    assert types["addr"].field_names == ["street", "num"]
+    assert types["addr"].field_types == ["text", "int"]
+    assert types["person"].field_types == ["text", "frozen<addr>", "list<text>"]
+    session.execute("ALTER TYPE %s.addr ADD zip text" % keyspace)
+    session.execute("ALTER TYPE %s.addr RENAME zip TO zipcode" % keyspace)
+    cluster.refresh_schema_metadata()
+    assert cluster.metadata.keyspaces[keyspace].user_types["addr"].field_names == \
+        ["street", "num", "zipcode"]
+    with pytest.raises(InvalidRequest, match="still used by user types person"):
+        session.execute("DROP TYPE %s.addr" % keyspace)
+    session.execute("DROP TYPE %s.person" % keyspace)
+    session.execute("DROP TYPE %s.addr" % keyspace)
+    cluster.refresh_schema_metadata()
+    assert cluster.metadata.keyspaces[keyspace].user_types == {}
+
+
+def test_udt_values(session, cluster, keyspace):
+    session.execute("CREATE TYPE %s.addr (street text, num int)" % keyspace)
+    session.execute("CREATE TABLE %s.ut (k int PRIMARY KEY, a frozen<addr>, "
+                    "l list<frozen<addr>>)" % keyspace)
+    session.execute("INSERT INTO %s.ut (k, a) VALUES (1, {street: 'main', num: 3})" % keyspace)
+    # without a registered class the driver returns a named tuple
+    r = session.execute("SELECT a FROM %s.ut WHERE k = 1" % keyspace).one()
+    assert r.a.street == "main" and r.a.num == 3
+    r = session.execute("SELECT a.num, a.street FROM %s.ut WHERE k = 1" % keyspace).one()
+    assert tuple(r) == (3, "main")
+    cluster.register_user_type(keyspace, "addr", Addr)
+    ins = session.prepare("INSERT INTO %s.ut (k, a, l) VALUES (?, ?, ?)" % keyspace)
+    session.execute(ins, (2, Addr("elm", None), [Addr("x", 1), Addr(None, 2)]))
+    r = session.execute("SELECT a, l FROM %s.ut WHERE k = 2" % keyspace).one()
+    assert isinstance(r.a, Addr)
+    assert (r.a.street, r.a.num) == ("elm", None)
+    assert [(x.street, x.num) for x in r.l] == [("x", 1), (None, 2)]
+    # markers inside a UDT literal are named and typed after the fields
+    ins2 = session.prepare("INSERT INTO %s.ut (k, a) VALUES (?, {street: ?, num: ?})" % keyspace)
+    session.execute(ins2, (3, "oak", 9))
+    r = session.execute("SELECT a FROM %s.ut WHERE k = 3" % keyspace).one()
+    assert (r.a.street, r.a.num) == ("oak", 9)
+    with pytest.raises(InvalidRequest, match="Unknown field 'nope' in value of user defined type addr"):
+        session.execute("INSERT INTO %s.ut (k, a) VALUES (4, {nope: 1})" % keyspace)
+    # an added field reads as null in existing values
+    session.execute("ALTER TYPE %s.addr ADD zip text" % keyspace)
+    r = session.execute("SELECT a FROM %s.ut WHERE k = 3" % keyspace).one()
+    assert (r.a.street, r.a.num, r.a.zip) == ("oak", 9, None)
+
+
+def test_udt_clustering_and_key(session, keyspace):
+    session.execute("CREATE TYPE %s.pt (x int, y int)" % keyspace)
+    session.execute("CREATE TABLE %s.uk (k frozen<pt>, c frozen<pt>, v int, PRIMARY KEY (k, c))"
+                    % keyspace)
+    ins = session.prepare("INSERT INTO %s.uk (k, c, v) VALUES ({x: 0, y: 0}, ?, ?)" % keyspace)
+    for i, (x, y) in enumerate([(2, 1), (1, 5), (1, -1)]):
+        session.execute(ins, ((x, y), i))
+    rows = session.execute("SELECT c FROM %s.uk WHERE k = {x: 0, y: 0}" % keyspace)
+    assert [(r.c.x, r.c.y) for r in rows] == [(1, -1), (1, 5), (2, 1)]
+
+
+def test_non_frozen_udt_refused(session, keyspace):
+    session.execute("CREATE TYPE %s.nf (a int)" % keyspace)
+    with pytest.raises(Exception, match="Non-frozen user-defined type columns are not supported"):
+        session.execute("CREATE TABLE %s.t (k int PRIMARY KEY, u nf)" % keyspace)
