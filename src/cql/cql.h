@@ -35,7 +35,7 @@ typedef enum cql_term_kind {
     CQL_TERM_FUNC,  /* name(args): text is the name (folded), elems the arguments */
     CQL_TERM_TUPLE, /* (a, b, ...): elems */
     CQL_TERM_UDT,   /* {f: a, g: b}: elems the values, fields their names */
-    /* later: tuples, UDT literals, function calls, casts, vectors */
+    /* later: casts */
 } cql_term_kind;
 
 typedef struct cql_term {

@@ -283,10 +283,56 @@ static const hln_table **sorted_tables(drows *d, const hln_keyspace *k)
     return v;
 }
 
-/* The keyspace, then each of its tables. */
+/* CREATE TYPE ks.t (\n    f type,\n    ...\n); as Cassandra's UserType.toCqlString */
+static void type_row(drows *d, const hln_keyspace *k, const hln_type *t)
+{
+    hln_buf b;
+    hln_buf_init(&b);
+    hln_buf_printf(&b, "CREATE TYPE %s.%s (\n", quote(d, k->name), quote(d, hln_udt_name(t)));
+    for (int i = 0; i < t->nparams; i++)
+        hln_buf_printf(&b, "    %s %s%s\n", quote(d, hln_udt_field(t, i)), t->params[i]->cql_name,
+                       i + 1 < t->nparams ? "," : "");
+    put(&b, ");");
+    if (b.err) d->nomem = true;
+    list_row(d, k->name, "type", hln_udt_name(t));
+    cell(d, b.err ? "" : (const char *)b.data, b.err ? 0 : b.len);
+    hln_buf_free(&b);
+}
+
+/* The keyspace's types by name, each after the types it uses. */
+static void type_rows(drows *d, const hln_keyspace *k)
+{
+    if (k->ntypes == 0) return;
+    bool *done = hln_arena_alloc(&d->r->arena, (size_t)k->ntypes);
+    if (!done) {
+        d->nomem = true;
+        return;
+    }
+    for (int left = k->ntypes; left > 0;) {
+        int before = left;
+        for (int i = 0; i < k->ntypes; i++) {
+            if (done[i]) continue;
+            bool ready = true;
+            for (int j = 0; j < k->ntypes && ready; j++)
+                if (j != i && !done[j])
+                    for (int f = 0; f < k->types[i]->nparams && ready; f++)
+                        ready = !hln_type_uses_udt(k->types[i]->params[f], k->name,
+                                                   hln_udt_name(k->types[j]));
+            if (!ready) continue;
+            type_row(d, k, k->types[i]);
+            done[i] = true;
+            left--;
+            break; /* the first ready one by name, then look again */
+        }
+        if (left == before) return; /* a cycle cannot happen; never loop */
+    }
+}
+
+/* The keyspace, its types, then each of its tables. */
 static void keyspace_elements(drows *d, const hln_keyspace *k)
 {
     element_row(d, k, NULL);
+    type_rows(d, k);
     const hln_table **ts = sorted_tables(d, k);
     for (int i = 0; ts && i < k->ntables; i++)
         element_row(d, k, ts[i]);

@@ -58,9 +58,10 @@ typedef enum hln_type_kind {
 } hln_type_kind;
 
 /* A type. Scalar types are static singletons; parameterised types
- * (list, set, map; later tuples, vectors, UDTs) are interned by their
- * canonical name (param.c), so pointer equality is type equality for them
- * too; hln_type_equal also compares structurally. */
+ * (list, set, map, vectors, tuples, UDTs) are interned (param.c), so
+ * pointer equality is type equality for them too; hln_type_equal also
+ * compares structurally. UDTs keep their keyspace, name and field names
+ * outside this struct (hln_udt_field and friends). */
 typedef struct hln_type {
     hln_type_kind kind;
     const char *cql_name;           /* "int", "map<text, int>", "frozen<list<int>>": as
