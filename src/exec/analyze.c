@@ -1309,7 +1309,7 @@ static int an_insert(actx *c)
         if (col->kind == HLN_COL_PARTITION_KEY || col->kind == HLN_COL_CLUSTERING)
             rs[ci].eq = term;
         else
-            p->assigns[p->nassigns++] = (ex_assign){ci, term, CQL_ASSIGN_SET, NULL};
+            p->assigns[p->nassigns++] = (ex_assign){ci, term, CQL_ASSIGN_SET, NULL, -1};
     }
     if ((rc = mod_keys(c, rs, "INSERT", false)) != 0) return rc;
     p->row_marker = true;
@@ -1398,6 +1398,9 @@ static int update_op(actx *c, const cql_assignment *a, const hln_column *col)
         spec_col(c, a->value, col);
         return 0;
     }
+    if (t->kind == HLN_T_UDT || t->kind == HLN_T_TUPLE) /* a UserType is a TupleType there */
+        return hln_fail(c->err, HLN_EINVAL, "Invalid operation (%s) for tuple column %s",
+                        op_text(c, a), col->name);
     if (!hln_type_is_collection(t))
         return hln_fail(c->err, HLN_EINVAL, "Invalid operation (%s) for non counter column %s",
                         op_text(c, a), col->name);
@@ -1449,19 +1452,44 @@ static int an_update(actx *c)
         const hln_column *col = &t->cols[ci];
         if (col->kind == HLN_COL_PARTITION_KEY || col->kind == HLN_COL_CLUSTERING)
             return hln_fail(c->err, HLN_EINVAL, "PRIMARY KEY part %s found in SET part", col->name);
+        int field = -1;
         if (a->field) {
-            /* Operation.SetField: only non-frozen UDTs, which are not here yet */
+            /* Operation.SetField: on non-frozen UDTs only */
             bool udt = col->type->kind == HLN_T_UDT;
-            return hln_fail(c->err, HLN_EINVAL, "Invalid operation (%s.%s = %s) for %s column %s",
-                            col->name, a->field, term_str(c, a->value),
-                            udt ? "frozen UDT" : "non-UDT", col->name);
-        }
-        for (int j = 0; j < p->nassigns; j++)
-            if (p->assigns[j].col == ci)
-                return hln_fail(c->err, HLN_EINVAL, "Multiple definitions found for column %s",
+            if (!udt || col->type->frozen)
+                return hln_fail(c->err, HLN_EINVAL,
+                                "Invalid operation (%s.%s = %s) for %s column %s", col->name,
+                                a->field, term_str(c, a->value), udt ? "frozen UDT" : "non-UDT",
                                 col->name);
-        if ((rc = update_op(c, a, col)) != 0) return rc;
-        p->assigns[p->nassigns++] = (ex_assign){ci, a->value, a->op, a->key};
+            for (int f = 0; f < col->type->nparams; f++)
+                if (!strcmp(hln_udt_field(col->type, f), a->field)) field = f;
+            if (field < 0)
+                return hln_fail(c->err, HLN_EINVAL, "UDT column %s does not have a field named %s",
+                                col->name, a->field);
+        }
+        for (int j = 0; j < p->nassigns; j++) {
+            if (p->assigns[j].col != ci) continue;
+            if (field >= 0 || p->assigns[j].field >= 0) {
+                if (field >= 0 && p->assigns[j].field >= 0 && p->assigns[j].field != field)
+                    continue; /* u.a = x, u.b = y */
+                /* Cassandra's parser refuses these (addRawUpdate) */
+                return hln_fail(c->err, HLN_ESYNTAX, "Multiple incompatible setting of column %s",
+                                col->name);
+            }
+            return hln_fail(c->err, HLN_EINVAL, "Multiple definitions found for column %s",
+                            col->name);
+        }
+        if (field >= 0) {
+            /* the marker is named u.f, typed as the field (UserTypes.fieldSpecOf) */
+            size_t nl = strlen(col->name) + strlen(a->field) + 2;
+            char *nm = hln_arena_alloc(c->a, nl);
+            if (!nm) return nomem(c);
+            snprintf(nm, nl, "%s.%s", col->name, a->field);
+            spec_typed(c, a->value, nm, col->type->params[field]);
+        } else if ((rc = update_op(c, a, col)) != 0) {
+            return rc;
+        }
+        p->assigns[p->nassigns++] = (ex_assign){ci, a->value, a->op, a->key, field};
     }
     ex_restr *rs;
     if ((rc = where(c, s->where, &rs)) != 0) return rc;
@@ -1495,13 +1523,20 @@ static int an_delete(actx *c)
                             "Invalid identifier %s for deletion (should not be a PRIMARY KEY "
                             "part)",
                             col->name);
+        int field = -1;
         if (l->field) {
             if (col->type->kind != HLN_T_UDT)
                 return hln_fail(c->err, HLN_EINVAL,
                                 "Invalid field deletion operation for non-UDT column %s",
                                 col->name);
-            return hln_fail(c->err, HLN_EINVAL,
-                            "Frozen UDT column %s does not support field deletions", col->name);
+            if (col->type->frozen)
+                return hln_fail(c->err, HLN_EINVAL,
+                                "Frozen UDT column %s does not support field deletions", col->name);
+            for (int f = 0; f < col->type->nparams; f++)
+                if (!strcmp(hln_udt_field(col->type, f), l->field)) field = f;
+            if (field < 0)
+                return hln_fail(c->err, HLN_EINVAL, "UDT column %s does not have a field named %s",
+                                col->name, l->field);
         }
         if (l->key) {
             const hln_type *ty = col->type;
@@ -1521,13 +1556,13 @@ static int an_delete(actx *c)
                            elem_name(c, ty->kind == HLN_T_MAP ? "key" : "value", col->name),
                            ty->params[0]);
             }
-            p->assigns[p->nassigns++] = (ex_assign){ci, NULL, CQL_ASSIGN_ELEM, l->key};
+            p->assigns[p->nassigns++] = (ex_assign){ci, NULL, CQL_ASSIGN_ELEM, l->key, -1};
             continue;
         }
         bool dup = false;
         for (int j = 0; j < p->nassigns; j++)
-            dup |= p->assigns[j].col == ci && !p->assigns[j].key;
-        if (!dup) p->assigns[p->nassigns++] = (ex_assign){ci, NULL, CQL_ASSIGN_SET, NULL};
+            dup |= p->assigns[j].col == ci && !p->assigns[j].key && p->assigns[j].field == field;
+        if (!dup) p->assigns[p->nassigns++] = (ex_assign){ci, NULL, CQL_ASSIGN_SET, NULL, field};
     }
     if ((rc = using_clause(c, &s->using, false)) != 0) return rc;
     ex_restr *rs;

@@ -326,13 +326,13 @@ static int resolve_type(ex_request *r, const char *ks, const char *col, const cq
             if (ps[i]->kind == HLN_T_COUNTER)
                 return hln_fail(&r->err, HLN_EINVAL,
                                 "Counters are not allowed inside collections: %s", t->cql_name);
-            if (!tr->frozen && hln_type_is_multicell(ps[i]))
-                return hln_fail(&r->err, HLN_EINVAL,
-                                "Non-frozen collections are not allowed inside collections: %s",
-                                t->cql_name);
             if (!tr->frozen && ps[i]->kind == HLN_T_UDT && !ps[i]->frozen)
                 return hln_fail(&r->err, HLN_EINVAL,
                                 "Non-frozen UDTs are not allowed inside collections: %s",
+                                t->cql_name);
+            if (!tr->frozen && hln_type_is_multicell(ps[i]))
+                return hln_fail(&r->err, HLN_EINVAL,
+                                "Non-frozen collections are not allowed inside collections: %s",
                                 t->cql_name);
         }
         if (tr->frozen) t = hln_type_freeze(t);
@@ -384,12 +384,6 @@ static int column_type(ex_request *r, const char *ks, const cql_column_def *d, c
     const cql_typeref *tr = d->type;
     if (!tr || !tr->name) return hln_fail(&r->err, HLN_EINVAL, "Column %s has no type", d->name);
     int rc = resolve_type(r, ks, d->name, tr, out);
-    if (!rc && (*out)->kind == HLN_T_UDT && !(*out)->frozen)
-        /* Cassandra 5.0 stores these field by field; not here yet */
-        return hln_fail(&r->err, HLN_EUNSUPPORTED,
-                        "Non-frozen user-defined type columns are not supported yet (column %s); "
-                        "use frozen<%s>",
-                        d->name, hln_udt_name(*out));
     return rc;
 }
 
@@ -512,6 +506,14 @@ static void create_table(ex_request *r)
                 return;
             }
             hln_type_kind k = cols[ci].type->kind;
+            if (cols[ci].type->kind == HLN_T_UDT && !cols[ci].type->frozen) {
+                ex_finish(r, hln_fail(err, HLN_EINVAL,
+                                      "Invalid non-frozen user-defined type \"%s.%s\" for "
+                                      "PRIMARY KEY column '%s'",
+                                      hln_udt_ks(cols[ci].type), hln_udt_name(cols[ci].type),
+                                      l->name));
+                return;
+            }
             if (hln_type_is_multicell(cols[ci].type)) {
                 ex_finish(r, hln_fail(err, HLN_EINVAL,
                                       "Invalid non-frozen collection type %s for PRIMARY KEY "

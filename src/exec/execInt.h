@@ -64,6 +64,7 @@ typedef struct ex_assign {
     const cql_term *term;
     cql_assign_op op;
     const cql_term *key;
+    int field; /* u.f = v, DELETE u.f on a non-frozen UDT: f's index; else -1 */
 } ex_assign;
 
 /* An IF condition of a conditional update (LWT): column op term, or

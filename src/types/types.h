@@ -85,10 +85,10 @@ static inline bool hln_type_is_collection(const hln_type *t)
     return t->kind == HLN_T_LIST || t->kind == HLN_T_SET || t->kind == HLN_T_MAP;
 }
 /* True when a value of t is stored as one cell per element (non-frozen
- * collections): Cassandra's isMultiCell. */
+ * collections) or per field (non-frozen UDTs): Cassandra's isMultiCell. */
 static inline bool hln_type_is_multicell(const hln_type *t)
 {
-    return hln_type_is_collection(t) && !t->frozen;
+    return (hln_type_is_collection(t) || t->kind == HLN_T_UDT) && !t->frozen;
 }
 
 /* Parses a type as system_schema and CQL write it ("int", "varchar",

@@ -122,7 +122,24 @@ def test_udt_clustering_and_key(session, keyspace):
     assert [(r.c.x, r.c.y) for r in rows] == [(1, -1), (1, 5), (2, 1)]
 
 
-def test_non_frozen_udt_refused(session, keyspace):
-    session.execute("CREATE TYPE %s.nf (a int)" % keyspace)
-    with pytest.raises(Exception, match="Non-frozen user-defined type columns are not supported"):
-        session.execute("CREATE TABLE %s.t (k int PRIMARY KEY, u nf)" % keyspace)
+def test_non_frozen_udt(session, cluster, keyspace):
+    session.execute("CREATE TYPE %s.nf (a int, b text)" % keyspace)
+    session.execute("CREATE TABLE %s.t (k int PRIMARY KEY, u nf)" % keyspace)
+    cluster.refresh_schema_metadata()
+    assert cluster.metadata.keyspaces[keyspace].tables["t"].columns["u"].cql_type == "nf"
+    ins = session.prepare("INSERT INTO %s.t (k, u) VALUES (?, ?)" % keyspace)
+    session.execute(ins, (1, (1, "x")))
+    upd = session.prepare("UPDATE %s.t SET u.b = ? WHERE k = ?" % keyspace)
+    assert upd.column_metadata[0].name == "u.b"
+    session.execute(upd, ("y", 1))
+    r = session.execute("SELECT u FROM %s.t WHERE k = 1" % keyspace).one()
+    assert (r.u.a, r.u.b) == (1, "y")
+    session.execute("DELETE u.a FROM %s.t WHERE k = 1" % keyspace)
+    r = session.execute("SELECT u FROM %s.t WHERE k = 1" % keyspace).one()
+    assert (r.u.a, r.u.b) == (None, "y")
+    # overwriting the whole value clears the fields it does not set
+    session.execute("UPDATE %s.t SET u = {a: 5} WHERE k = 1" % keyspace)
+    r = session.execute("SELECT u FROM %s.t WHERE k = 1" % keyspace).one()
+    assert (r.u.a, r.u.b) == (5, None)
+    with pytest.raises(InvalidRequest, match="does not have a field named nope"):
+        session.execute("UPDATE %s.t SET u.nope = 1 WHERE k = 1" % keyspace)
