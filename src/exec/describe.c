@@ -159,13 +159,11 @@ static const struct {
     {"speculative_retry", true, "99p"},
 };
 
-/* A non-frozen collection: a "complex" column, which Cassandra orders
- * after the simple ones. */
+/* A non-frozen collection or UDT: a "complex" column, which Cassandra
+ * orders after the simple ones. */
 static bool is_complex(const hln_column *c)
 {
-    hln_type_kind k = c->type->kind;
-    return (k == HLN_T_LIST || k == HLN_T_SET || k == HLN_T_MAP) &&
-           strncmp(c->type->cql_name, "frozen<", 7) != 0;
+    return hln_type_is_multicell(c->type);
 }
 
 static void table_cql(hln_buf *b, const hln_table *t, drows *d)

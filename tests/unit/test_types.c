@@ -1323,6 +1323,79 @@ static void test_tuple(void **state)
     hln_buf_free(&o);
 }
 
+/* UDTs: interned by keyspace, name and fields; parsed by name among given
+ * definitions; refreshed after an ALTER; [option] 0x0030. */
+static void test_udt(void **state)
+{
+    (void)state;
+    const hln_type *it = hln_type_by_name("int"), *tx = hln_type_by_name("text");
+    const char *f2[] = {"a", "b"};
+    const hln_type *t2[] = {it, tx};
+    const hln_type *u = hln_type_udt("ks", "pt", f2, t2, 2, false);
+    assert_non_null(u);
+    assert_int_equal(u->kind, HLN_T_UDT);
+    assert_string_equal(u->cql_name, "pt");
+    assert_false(u->frozen);
+    assert_string_equal(hln_udt_field(u, 1), "b");
+    assert_string_equal(hln_udt_ks(u), "ks");
+    assert_string_equal(hln_udt_name(u), "pt");
+    assert_ptr_equal(u, hln_type_udt("ks", "pt", f2, t2, 2, false));
+    /* same name, other keyspace or fields: another type */
+    assert_ptr_not_equal(u, hln_type_udt("ks2", "pt", f2, t2, 2, false));
+    const char *g2[] = {"a", "c"};
+    assert_ptr_not_equal(u, hln_type_udt("ks", "pt", g2, t2, 2, false));
+    const hln_type *fu = hln_type_freeze(u);
+    assert_string_equal(fu->cql_name, "frozen<pt>");
+    assert_true(fu->frozen);
+
+    /* parsing system_schema's names with the keyspace's types */
+    const hln_type *defs[] = {u};
+    assert_null(hln_type_parse("frozen<pt>"));
+    assert_ptr_equal(hln_type_parse_in("frozen<pt>", defs, 1), fu);
+    assert_ptr_equal(hln_type_parse_in("pt", defs, 1), u);
+    const hln_type *l = hln_type_parse_in("list<frozen<pt>>", defs, 1);
+    assert_non_null(l);
+    assert_ptr_equal(l->params[0], fu);
+    assert_true(hln_type_uses_udt(l, "ks", "pt"));
+    assert_false(hln_type_uses_udt(l, "ks", "other"));
+
+    /* ALTER TYPE ADD c: what used the type follows it */
+    const char *f3[] = {"a", "b", "c"};
+    const hln_type *t3[] = {it, tx, it};
+    const hln_type *u3 = hln_type_udt("ks", "pt", f3, t3, 3, false);
+    const hln_type *defs3[] = {u3};
+    const hln_type *l3 = hln_type_refresh(l, defs3, 1);
+    assert_non_null(l3);
+    assert_string_equal(l3->cql_name, "list<frozen<pt>>");
+    assert_int_equal(l3->params[0]->nparams, 3);
+    assert_true(l3->params[0]->frozen);
+    assert_ptr_equal(hln_type_refresh(it, defs3, 1), it);
+
+    /* a value written before the ALTER reads with c null */
+    uint8_t v[] = {0, 0, 0, 4, 0, 0, 0, 7, 0, 0, 0, 1, 'x'};
+    hln_error err = {0};
+    assert_int_equal(hln_type_validate(u3, v, sizeof v, NULL, &err), 0);
+    hln_buf f;
+    hln_buf_init(&f);
+    hln_type_format(u3, v, sizeof v, &f);
+    hln_buf_u8(&f, 0);
+    assert_string_equal((const char *)f.data, "{a: 7, b: 'x', c: null}");
+    hln_buf_free(&f);
+    uint8_t extra[] = {0, 0, 0, 4, 0, 0, 0, 7, 0, 0, 0, 1, 'x', 0, 0, 0, 0};
+    assert_int_equal(hln_type_validate(u, extra, sizeof extra, NULL, &err), HLN_EINVAL);
+    assert_string_equal(err.msg, "Invalid remaining data after end of UDT value");
+
+    /* [option]: 0x0030, keyspace, name, n, (field name, type) */
+    hln_buf o;
+    hln_buf_init(&o);
+    hln_type_encode_option(fu, &o);
+    uint8_t want[] = {0x00, 0x30, 0, 2,   'k',  's',  0, 2, 'p', 't',  0,
+                      2,    0,    1, 'a', 0x00, 0x09, 0, 1, 'b', 0x00, 0x0D};
+    assert_int_equal(o.len, sizeof want);
+    assert_memory_equal(o.data, want, sizeof want);
+    hln_buf_free(&o);
+}
+
 static void test_collection_format(void **state)
 {
     (void)state;
@@ -1413,6 +1486,7 @@ int main(void)
         cmocka_unit_test(test_collection_order),
         cmocka_unit_test(test_collection_format),
         cmocka_unit_test(test_tuple),
+        cmocka_unit_test(test_udt),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
