@@ -1164,7 +1164,7 @@ static int create_type_once(ex_request *r, hln_schema *s)
 
 /* Tables using the UDT ks.name, "a, b" (NULL when none); likewise types. */
 static const char *udt_users(ex_request *r, const hln_schema *s, const char *ks, const char *name,
-                             bool tables)
+                             bool tables, bool pk_only)
 {
     const hln_keyspace *k = schema_keyspace(s, ks);
     hln_buf b;
@@ -1178,14 +1178,15 @@ static const char *udt_users(ex_request *r, const hln_schema *s, const char *ks,
             const hln_table *t = k->tables[i];
             if (last && hln_type_compare(tu, t->id, 16, last->id, 16) <= 0) continue;
             if (next && hln_type_compare(tu, t->id, 16, next->id, 16) >= 0) continue;
-            for (int j = 0; j < t->ncols; j++)
+            for (int j = 0; j < (pk_only ? t->npk : t->ncols); j++)
                 if (hln_type_uses_udt(t->cols[j].type, ks, name)) {
                     next = t;
                     break;
                 }
         }
         if (!next) break;
-        hln_buf_printf(&b, "%s%s", b.len ? ", " : "", next->name);
+        hln_buf_printf(&b, "%s%s%s%s", b.len ? ", " : "", pk_only ? ks : "", pk_only ? "." : "",
+                       next->name);
         last = next;
     }
     for (int i = 0; k && !tables && i < k->ntypes; i++) {
@@ -1215,12 +1216,12 @@ static int drop_type_once(ex_request *r, hln_schema *s)
         if (d->if_exists) return 1;
         return hln_fail(&r->err, HLN_EINVAL, "Type '%s.%s' doesn't exist", ks, name);
     }
-    const char *users = udt_users(r, s, ks, name, false);
+    const char *users = udt_users(r, s, ks, name, false, false);
     if (users)
         return hln_fail(&r->err, HLN_EINVAL,
                         "Cannot drop user type '%s.%s' as it is still used by user types %s", ks,
                         name, users);
-    if ((users = udt_users(r, s, ks, name, true)))
+    if ((users = udt_users(r, s, ks, name, true, false)))
         return hln_fail(&r->err, HLN_EINVAL,
                         "Cannot drop user type '%s.%s' as it is still used by tables %s", ks, name,
                         users);
@@ -1270,6 +1271,12 @@ static int alter_type_once(ex_request *r, hln_schema *s)
                             "Cannot add new field %s of type %s to user type %s.%s as it would "
                             "create a circular reference",
                             f->name, types[n]->cql_name, ks, name);
+        const char *pk = udt_users(r, s, ks, name, true, true);
+        if (pk) /* a new (null) field would change how keys serialise, so their tokens */
+            return hln_fail(&r->err, HLN_EINVAL,
+                            "Cannot add new field %s of type %s to user type %s.%s as the type is "
+                            "being used in partition key by the following tables: %s",
+                            f->name, types[n]->cql_name, ks, name, pk);
         fields[n++] = f->name;
         break;
     }
