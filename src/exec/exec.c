@@ -423,13 +423,14 @@ static int bind_tuple(ex_request *r, const cql_term *term, const hln_type *t, co
     return 0;
 }
 
-/* A bound set or map in canonical form (hln_coll_normalize). */
+/* A bound value with every set and map inside it in canonical form
+ * (hln_value_normalize). */
 static int normalize_bound(ex_request *r, const hln_type *t, ex_value *v)
 {
     if (v->len == 0) return 0;
     hln_buf b;
     hln_buf_init(&b);
-    int rc = hln_coll_normalize(t, v->p, (size_t)v->len, &b);
+    int rc = hln_value_normalize(t, v->p, (size_t)v->len, &b);
     if (!rc && b.err) rc = HLN_ENOMEM;
     if (!rc) {
         v->p = hln_arena_memdup(&r->arena, b.data, b.len);
@@ -466,7 +467,7 @@ int ex_bind(ex_request *r, const cql_term *term, const hln_type *t, const char *
         *out = st->vals[i];
         if (out->len >= 0) {
             int rc = hln_type_validate(t, out->p, (size_t)out->len, col, &r->err);
-            if (rc || !t || !hln_type_is_collection(t) || t->kind == HLN_T_LIST) return rc;
+            if (rc || !hln_type_needs_normalize(t)) return rc;
             return normalize_bound(r, t, out);
         }
         if (out->len < -2)

@@ -200,11 +200,11 @@ int hln_coll_normalize(const hln_type *t, const uint8_t *v, size_t len, hln_buf 
                 break;
             }
             const hln_type *et = t->params[part];
-            if (hln_type_is_collection(et) && lens[k] > 0) {
+            if (hln_type_needs_normalize(et) && lens[k] > 0) {
                 /* nested collections are normalised first, so that equal
                    elements compare equal byte for byte */
                 hln_buf_init(&subs[k]);
-                rc = hln_coll_normalize(et, els[k], (size_t)lens[k], &subs[k]);
+                rc = hln_value_normalize(et, els[k], (size_t)lens[k], &subs[k]);
                 els[k] = subs[k].data;
                 lens[k] = (int32_t)subs[k].len;
             }
@@ -547,5 +547,49 @@ int hln_tuple_decode(const hln_type *t, hln_rd *r, bool desc, hln_buf *out)
     hln_buf_free(&el);
     for (; !rc && i < t->nparams; i++)
         hln_buf_u32(out, UINT32_MAX);
+    return rc ? rc : out->err;
+}
+
+/* ---- normalising any value -------------------------------------------- */
+
+bool hln_type_needs_normalize(const hln_type *t)
+{
+    if (!t) return false;
+    if (t->kind == HLN_T_SET || t->kind == HLN_T_MAP) return true;
+    if (t->kind == HLN_T_VECTOR) return false; /* elements are never sets or maps' keys */
+    for (int i = 0; i < t->nparams; i++)
+        if (hln_type_needs_normalize(t->params[i])) return true;
+    return false;
+}
+
+int hln_value_normalize(const hln_type *t, const uint8_t *v, size_t len, hln_buf *out)
+{
+    if (len == 0 || !hln_type_needs_normalize(t)) {
+        hln_buf_put(out, v, len);
+        return out->err;
+    }
+    if (hln_type_is_collection(t)) return hln_coll_normalize(t, v, len, out);
+    if (t->kind != HLN_T_TUPLE && t->kind != HLN_T_UDT) {
+        hln_buf_put(out, v, len);
+        return out->err;
+    }
+    const uint8_t *els[HLN_TUPLE_MAX];
+    int32_t lens[HLN_TUPLE_MAX];
+    int n = 0;
+    if (hln_tuple_split(t, v, len, els, lens, &n)) return HLN_EINVAL;
+    int rc = 0;
+    hln_buf el;
+    hln_buf_init(&el);
+    for (int i = 0; i < n && !rc; i++) {
+        if (lens[i] <= 0 || !hln_type_needs_normalize(t->params[i])) {
+            put_el(out, els[i], lens[i]);
+            continue;
+        }
+        hln_buf_reset(&el);
+        rc = hln_value_normalize(t->params[i], els[i], (size_t)lens[i], &el);
+        if (!rc && el.err) rc = HLN_ENOMEM;
+        if (!rc) put_el(out, el.data, (int32_t)el.len);
+    }
+    hln_buf_free(&el);
     return rc ? rc : out->err;
 }

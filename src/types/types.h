@@ -167,6 +167,14 @@ int hln_coll_build(const hln_type *t, const uint8_t *const *els, const int32_t *
  * HLN_EINVAL on malformed input, HLN_ENOMEM. */
 int hln_coll_normalize(const hln_type *t, const uint8_t *v, size_t len, hln_buf *out);
 
+/* True when values of t may need hln_value_normalize (a set or map
+ * somewhere inside). */
+bool hln_type_needs_normalize(const hln_type *t);
+/* Appends the canonical form of a valid serialized value of t: every set
+ * and map inside it (collections, tuple components, UDT fields) sorted and
+ * deduplicated as hln_coll_normalize does. HLN_EINVAL, HLN_ENOMEM. */
+int hln_value_normalize(const hln_type *t, const uint8_t *v, size_t len, hln_buf *out);
+
 /* Looks a type up by CQL name, case-insensitively ("varchar" gives text).
  * NULL if unknown or not supported yet. */
 const hln_type *hln_type_by_name(const char *name);

@@ -143,3 +143,16 @@ def test_non_frozen_udt(session, cluster, keyspace):
     assert (r.u.a, r.u.b) == (5, None)
     with pytest.raises(InvalidRequest, match="does not have a field named nope"):
         session.execute("UPDATE %s.t SET u.nope = 1 WHERE k = 1" % keyspace)
+
+
+def test_bound_sets_inside_tuples_are_normalised(session, keyspace):
+    # the driver sends the set's elements in the order given; the key must
+    # still equal the literal {1, 2, 3}
+    session.execute("CREATE TABLE %s.ts (k int, c frozen<tuple<int, set<int>>>, v int, "
+                    "PRIMARY KEY (k, c))" % keyspace)
+    ins = session.prepare("INSERT INTO %s.ts (k, c, v) VALUES (0, ?, 1)" % keyspace)
+    session.execute(ins, ((1, [3, 1, 2, 3]),))
+    r = session.execute("SELECT c, v FROM %s.ts WHERE k = 0 AND c = (1, {1, 2, 3})"
+                        % keyspace).one()
+    assert r.v == 1
+    assert sorted(r.c[1]) == [1, 2, 3]
