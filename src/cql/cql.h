@@ -183,7 +183,8 @@ typedef enum cql_describe_kind {
     CQL_DESC_FULL_SCHEMA, /* DESCRIBE FULL SCHEMA: every keyspace */
     CQL_DESC_KEYSPACE,    /* DESCRIBE KEYSPACE [ks] (name.name NULL: current) */
     CQL_DESC_TABLE,       /* DESCRIBE TABLE [ks.]t */
-    CQL_DESC_GENERIC,     /* DESCRIBE [ks.]name: a keyspace or a table */
+    CQL_DESC_GENERIC,     /* DESCRIBE [ks.]name: a keyspace or a table; DESCRIBE TYPES */
+    CQL_DESC_TYPE,        /* DESCRIBE TYPE [ks.]t */
 } cql_describe_kind;
 
 typedef struct cql_describe {

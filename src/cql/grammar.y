@@ -1040,6 +1040,12 @@ cmd ::= descw FULL KEYSPACE(X). {
 }
 cmd ::= descw TABLE qname(N). { cqlp_describe(ctx, CQL_DESC_TABLE)->name = N; }
 cmd ::= descw qname(N).       { cqlp_describe(ctx, CQL_DESC_GENERIC)->name = N; }
+/* DESCRIBE TYPE [ks.]t ("type" is an unreserved word: ID); DESCRIBE TYPES
+   arrives as the generic form, which describe.c reads as TYPES */
+cmd ::= descw ID(K) qname(N). {
+    cqlp_want_type(ctx, &K);
+    cqlp_describe(ctx, CQL_DESC_TYPE)->name = N;
+}
 
 /* ---- ALTER TABLE, ALTER KEYSPACE, TRUNCATE -----------------------------
  * As Cassandra 5.0's Parser.g (alterTableStatement, alterKeyspaceStatement,

@@ -336,6 +336,12 @@ static void keyspace_elements(drows *d, const hln_keyspace *k)
         element_row(d, k, ts[i]);
 }
 
+static void type_names(drows *d, const hln_keyspace *k)
+{
+    for (int i = 0; i < k->ntypes; i++) /* already by name */
+        list_row(d, k->name, "type", hln_udt_name(k->types[i]));
+}
+
 static void table_names(drows *d, const hln_keyspace *k)
 {
     const hln_table **ts = sorted_tables(d, k);
@@ -411,6 +417,18 @@ static int describe(ex_request *r, const cql_describe *q, drows *d)
             keyspace_elements(d, k);
             return 0;
         }
+        if (!q->name.ks && !strcmp(q->name.name, "types")) { /* DESCRIBE TYPES */
+            d->ncols = 3;
+            if (cur) {
+                if ((rc = keyspace_of(r, cur, &k))) return rc;
+                type_names(d, k);
+                return 0;
+            }
+            if (!(all = sorted_keyspaces(d, s))) return 0;
+            for (int i = 0; i < s->nkeyspaces; i++)
+                type_names(d, all[i]);
+            return 0;
+        }
         if (!ks) ks = q->name.name;
         if ((rc = keyspace_of(r, ks, &k))) return rc;
         {
@@ -419,6 +437,19 @@ static int describe(ex_request *r, const cql_describe *q, drows *d)
                 return hln_fail(&r->err, HLN_EINVAL, "'%s' not found in keyspace '%s'",
                                 q->name.name, ks);
             element_row(d, k, t);
+        }
+        return 0;
+    case CQL_DESC_TYPE:
+        d->ncols = 4;
+        if (!ks)
+            return hln_fail(&r->err, HLN_EINVAL, "No keyspace specified and no current keyspace");
+        if ((rc = keyspace_of(r, ks, &k))) return rc;
+        {
+            const hln_type *t = schema_udt(s, ks, q->name.name);
+            if (!t)
+                return hln_fail(&r->err, HLN_EINVAL, "User defined type '%s' not found in '%s'",
+                                q->name.name, ks);
+            type_row(d, k, t);
         }
         return 0;
     case CQL_DESC_TABLE:
