@@ -76,7 +76,8 @@ typedef struct cql_relation {
     struct cql_name_list *token_cols; /* token(a, b) op term: a, b; else NULL */
     cql_term **in_list;               /* IN (a, b, ...): the values */
     int nin;
-    cql_term *elem; /* IF conditions: c[elem] op term; else NULL */
+    cql_term *elem;    /* IF conditions: c[elem] op term; else NULL */
+    const char *field; /* IF conditions: c.field op term; else NULL */
 } cql_relation;
 
 /* A type as written: name plus parameters (map<text,int> has two). */

@@ -537,6 +537,21 @@ cond(A) ::= ident(C) op(O) term(T). {
     A->op = (cql_op)O;
     A->term = T;
 }
+cond(A) ::= ident(C) DOT ident(F) op(O) term(T). {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->column = C;
+    A->field = F;
+    A->op = (cql_op)O;
+    A->term = T;
+}
+cond(A) ::= ident(C) DOT ident(F) IN LP terms(L) RP. {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->column = C;
+    A->field = F;
+    A->op = CQL_OP_IN;
+    A->in_list = cqlp_terms_array(ctx, &L);
+    A->nin = L.n;
+}
 cond(A) ::= ident(C) LBRACKET term(K) RBRACKET op(O) term(T). {
     A = cqlp_alloc(ctx, sizeof(*A));
     A->column = C;

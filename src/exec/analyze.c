@@ -1244,7 +1244,28 @@ static int conditions(actx *c, ex_cas_kind kind, const cql_relation *conds, cons
             return hln_fail(c->err, HLN_EUNSUPPORTED,
                             "IF conditions on static columns are not supported yet");
         const hln_type *vt = col->type;
-        if (x->elem) {
+        int field = -1;
+        if (x->field) {
+            if (col->type->kind != HLN_T_UDT)
+                return hln_fail(c->err, HLN_EINVAL,
+                                "Invalid field selection: %s of type %s is not a user type",
+                                col->name, col->type->cql_name);
+            for (int f = 0; f < col->type->nparams; f++)
+                if (!strcmp(hln_udt_field(col->type, f), x->field)) field = f;
+            if (field < 0)
+                return hln_fail(c->err, HLN_EINVAL, "Unknown field %s for column %s", x->field,
+                                col->name);
+            vt = col->type->params[field];
+            size_t nl = strlen(col->name) + strlen(x->field) + 2;
+            char *nm = hln_arena_alloc(c->a, nl);
+            if (!nm) return nomem(c);
+            snprintf(nm, nl, "%s.%s", col->name, x->field);
+            if (x->op == CQL_OP_IN)
+                for (int i = 0; i < x->nin; i++)
+                    spec_typed(c, x->in_list[i], nm, vt);
+            else
+                spec_typed(c, x->term, nm, vt);
+        } else if (x->elem) {
             const hln_type *ty = col->type;
             if (!hln_type_is_collection(ty))
                 return hln_fail(c->err, HLN_EINVAL,
@@ -1270,7 +1291,7 @@ static int conditions(actx *c, ex_cas_kind kind, const cql_relation *conds, cons
         if (x->op == CQL_OP_CONTAINS || x->op == CQL_OP_CONTAINS_KEY)
             return hln_fail(c->err, HLN_EUNSUPPORTED, "CONTAINS conditions are not supported yet");
         p->conds[p->nconds++] =
-            (ex_cond){ci, x->op, x->term, (cql_term *const *)x->in_list, x->nin, x->elem};
+            (ex_cond){ci, x->op, x->term, (cql_term *const *)x->in_list, x->nin, x->elem, field};
     }
     return 0;
 }

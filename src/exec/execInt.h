@@ -76,6 +76,7 @@ typedef struct ex_cond {
     cql_term *const *in_list;
     int nin;
     const cql_term *elem;
+    int field; /* c.f op v: f's index in the UDT; else -1 */
 } ex_cond;
 
 /* What a conditional update checks before writing (cas.c). */
