@@ -293,6 +293,10 @@ static int bind_collection(ex_request *r, const cql_term *term, const hln_type *
     /* {} is an empty map literal that a set accepts too */
     if (ok && term->kind == CQL_TERM_MAP)
         ok = t->kind == HLN_T_MAP || (t->kind == HLN_T_SET && term->nelems == 0);
+    /* {} reads as an empty set literal there (Cassandra's parser) */
+    if (!ok && t && (t->kind == HLN_T_UDT || t->kind == HLN_T_TUPLE) &&
+        term->kind == CQL_TERM_MAP && term->nelems == 0)
+        what = "set";
     if (!ok)
         return hln_fail(&r->err, HLN_EINVAL, "Invalid %s literal for %s of type %s", what, col,
                         t ? t->cql_name : "?");
