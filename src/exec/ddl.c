@@ -806,6 +806,9 @@ static int alter_drop(ex_request *r, const cql_alter_table *a, const hln_table *
         }
         if (c->kind == HLN_COL_PARTITION_KEY || c->kind == HLN_COL_CLUSTERING)
             return hln_fail(err, HLN_EINVAL, "Cannot drop PRIMARY KEY column %s", n->name);
+        if (c->type->kind == HLN_T_UDT && !c->type->frozen)
+            return hln_fail(err, HLN_EINVAL, "Cannot drop non-frozen column %s of user type %s",
+                            n->name, hln_udt_name(c->type));
         int at = -1;
         for (int i = 0; i < o->ncols; i++)
             if (!strcmp(o->cols[i].name, n->name)) at = i;
@@ -816,8 +819,13 @@ static int alter_drop(ex_request *r, const cql_alter_table *a, const hln_table *
         for (int i = 0; i < o->ndropped; i++)
             if (!strcmp(o->dropped[i].name, n->name)) di = i;
         if (di < 0) di = o->ndropped++;
-        o->dropped[di] = (hln_dropped_column){
-            .name = (char *)n->name, .type = c->type, .kind = c->kind, .dropped_time = when};
+        /* UDTs recorded as the tuples they serialise as (Cassandra's
+           expandUserTypes), so the record outlives a DROP TYPE */
+        const hln_type *dt = hln_type_expand_udts(c->type);
+        o->dropped[di] = (hln_dropped_column){.name = (char *)n->name,
+                                              .type = dt ? dt : c->type,
+                                              .kind = c->kind,
+                                              .dropped_time = when};
         o->changed = true;
     }
     return 0;

@@ -851,6 +851,15 @@ int catalog_drop_table(hln_catalog *c, const char *ks, const char *table, bool i
     *nk = *k;
     nk->name = hln_arena_strdup(&sn->arena, k->name);
     nk->replication = NULL;
+    nk->types = NULL; /* k's array lives in the old snapshot's arena */
+    if (k->ntypes) {
+        nk->types = hln_arena_alloc(&sn->arena, sizeof *nk->types * (size_t)k->ntypes);
+        if (!nk->types) {
+            rc = hln_fail(err, HLN_ENOMEM, "out of memory");
+            goto out;
+        }
+        memcpy(nk->types, k->types, sizeof *nk->types * (size_t)k->ntypes);
+    }
     nk->tables = hln_arena_alloc(&sn->arena, sizeof *nk->tables * (size_t)k->ntables);
     hln_option *repl = hln_arena_alloc(&sn->arena, sizeof *repl * (size_t)k->nreplication);
     if (!nk->name || !nk->tables || !repl) {

@@ -358,3 +358,20 @@ bool hln_type_uses_udt(const hln_type *t, const char *ks, const char *name)
         if (hln_type_uses_udt(t->params[i], ks, name)) return true;
     return false;
 }
+
+const hln_type *hln_type_expand_udts(const hln_type *t)
+{
+    if (!t || t->nparams == 0) return t;
+    const hln_type *ps[HLN_TUPLE_MAX];
+    for (int i = 0; i < t->nparams; i++)
+        if (!(ps[i] = hln_type_expand_udts(t->params[i]))) return NULL;
+    switch (t->kind) {
+    case HLN_T_UDT:
+    case HLN_T_TUPLE:
+        return hln_type_tuple(ps, t->nparams);
+    case HLN_T_VECTOR:
+        return hln_type_vector(ps[0], t->dim);
+    default:
+        return hln_type_collection(t->kind, ps, t->frozen);
+    }
+}

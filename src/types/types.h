@@ -123,6 +123,9 @@ const hln_type *hln_type_parse_in(const char *name, const hln_type *const *udts,
  * (matched by keyspace and name; frozenness kept), recursively: after an
  * ALTER TYPE, the columns and types that use it. */
 const hln_type *hln_type_refresh(const hln_type *t, const hln_type *const *udts, int nudts);
+/* t with every UDT in it replaced by the tuple of its field types (what
+ * system_schema.dropped_columns records). NULL past the pool's bound. */
+const hln_type *hln_type_expand_udts(const hln_type *t);
 /* True when t is, or contains, the UDT ks.name. */
 bool hln_type_uses_udt(const hln_type *t, const char *ks, const char *name);
 /* Splits a serialized tuple (or UDT) into at most t->nparams components
