@@ -19,7 +19,7 @@ import sys
 
 TARGETS = ["helenus", "cassandra"]
 ORDER = ["standard1-write", "standard1-read", "standard1-mixed", "feature-load", "feature-read",
-         "iot-write", "iot-read", "blob-load", "blob-read", "vector-load", "vector-ann", "proto-local"]
+         "fmap-write", "fmap-read", "iot-write", "iot-read", "blob-load", "blob-read", "vector-load", "vector-ann", "proto-local"]
 
 
 def load(path):

@@ -96,7 +96,7 @@ else
     K_STD=1000000; K_FEAT=50000; K_IOT=10000; K_BLOB=5000; K_VEC=10000
 fi
 WARMUP="${BENCH_WARMUP:-$WARMUP}"; DURATION="${BENCH_DURATION:-$DURATION}"; REPS="${BENCH_REPS:-$REPS}"
-ALL_WORKLOADS="standard1-write standard1-read standard1-mixed feature-load feature-read iot-write iot-read blob-load blob-read vector-load vector-ann proto-local"
+ALL_WORKLOADS="standard1-write standard1-read standard1-mixed feature-load feature-read fmap-write fmap-read iot-write iot-read blob-load blob-read vector-load vector-ann proto-local"
 WORKLOADS="${WORKLOADS:-$ALL_WORKLOADS}"
 CONNS="${BENCH_CONNECTIONS:-4}"
 # Vector workloads run with 2 requests in flight: Cassandra 5.0.9 fails
@@ -126,6 +126,7 @@ sweep_fractions_of() {  # WORKLOAD -> its sweep fractions (empty: not swept)
 keys_of() {
     case "$1" in
         standard1-*) echo "$K_STD" ;; feature-*) echo "$K_FEAT" ;; iot-*) echo "$K_IOT" ;;
+        fmap-*) echo "$K_FEAT" ;;
         blob-*) echo "$K_BLOB" ;; vector-*) echo "$K_VEC" ;; proto-*) echo 1 ;;
     esac
 }
@@ -296,6 +297,7 @@ load_args() {  # the load run that fills the data set a read workload needs
     case "$1" in
         standard1) echo "--workload standard1-write --ops $K_STD --keys $K_STD --dist seq" ;;
         feature) echo "--workload feature-load --ops $((K_FEAT * 20)) --keys $K_FEAT --dist seq" ;;
+        fmap) echo "--workload fmap-write --ops $K_FEAT --keys $K_FEAT --dist seq" ;;
         iot) echo "--workload iot-write --ops $((K_IOT * 30)) --keys $K_IOT --dist seq" ;;
         blob) echo "--workload blob-load --ops $K_BLOB --keys $K_BLOB --dist seq --connections 2 --concurrency 8" ;;
         vector) echo "--workload vector-load --ops $K_VEC --keys $K_VEC --dist seq" ;;  # + VEC_CLIENT
@@ -339,7 +341,7 @@ run_target() {
 
     # load phase
     local set rc
-    for set in standard1 feature iot blob vector; do
+    for set in standard1 feature fmap iot blob vector; do
         # only the data sets the selected workloads read or extend
         [[ " $WORKLOADS " == *" $set-"* ]] || continue
         log "[$target] load $set"

@@ -76,8 +76,9 @@ typedef struct cql_relation {
     struct cql_name_list *token_cols; /* token(a, b) op term: a, b; else NULL */
     cql_term **in_list;               /* IN (a, b, ...): the values */
     int nin;
-    cql_term *elem;    /* IF conditions: c[elem] op term; else NULL */
-    const char *field; /* IF conditions: c.field op term; else NULL */
+    cql_term *elem;              /* IF conditions: c[elem] op term; else NULL */
+    const char *field;           /* IF conditions: c.field op term; else NULL */
+    struct cql_name_list *mcols; /* (c1, c2) op (v1, v2): c1, c2; the values in in_list */
 } cql_relation;
 
 /* A type as written: name plus parameters (map<text,int> has two). */
@@ -283,7 +284,8 @@ typedef struct cql_insert {
     cql_term **values;
     int nvalues;
     bool if_not_exists;
-    bool json; /* later */
+    bool json;               /* INSERT JSON: values[0] is the document */
+    bool json_default_unset; /* DEFAULT UNSET (else DEFAULT NULL) */
     cql_using using;
 } cql_insert;
 
@@ -361,6 +363,7 @@ typedef struct cql_select {
     bool json;
     cql_selector *selectors; /* NULL when star */
     cql_relation *where;
+    cql_name_list *group_by; /* GROUP BY a, b; NULL when none */
     cql_order *order_by;
     cql_term *limit;
     cql_term *per_partition_limit;

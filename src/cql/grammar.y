@@ -110,7 +110,7 @@ size_t cqlParserSize(void)
 
 /* Unreserved keywords: identifiers wherever they are not keywords. */
 %fallback ID KEY CLUSTERING COMPACT STORAGE VALUES TTL TIMESTAMP STATIC DISTINCT JSON AS
-    FILTERING PER PARTITION EXISTS FROZEN CONTAINS.
+    FILTERING PER PARTITION EXISTS FROZEN CONTAINS GROUP DEFAULT.
 /* ... and those of the role and permission statements */
 %fallback ID ALL KEYSPACES ROLE ROLES USER USERS LOGIN PASSWORD HASHED SUPERUSER NOSUPERUSER
     OPTIONS PERMISSION PERMISSIONS LIST UNMASK SELECT_MASKED.
@@ -419,6 +419,14 @@ rel(A) ::= ident(C) IN LP RP. {
     A->op = CQL_OP_IN;
     A->in_list = cqlp_alloc(ctx, sizeof(*A->in_list));
 }
+/* (c1, c2) op (v1, v2): a multi-column relation on clustering columns */
+rel(A) ::= LP names(C) RP op(O) LP terms(V) RP. {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->mcols = C.head;
+    A->op = (cql_op)O;
+    A->in_list = cqlp_terms_array(ctx, &V);
+    A->nin = V.n;
+}
 /* token(a, b) > ?: a relation on the partition key's token */
 rel(A) ::= TOKEN LP names(L) RP op(O) term(T). {
     A = cqlp_alloc(ctx, sizeof(*A));
@@ -446,7 +454,7 @@ dml(A) ::= INSERT INTO qname(T) LP names(C) RP VALUES LP terms(V) RP ifne(E) usi
     A = s;
 }
 /* INSERT JSON: the document is values[0]; columns stay NULL. */
-dml(A) ::= INSERT INTO qname(T) JSON jsonval(J) ifne(E) using_opt(U). {
+dml(A) ::= INSERT INTO qname(T) JSON jsonval(J) jdefault(D) ifne(E) using_opt(U). {
     cql_stmt *s = cqlp_stmt(ctx, CQL_INSERT);
     cql_insert *q = &s->u.insert;
     q->table = T;
@@ -454,9 +462,19 @@ dml(A) ::= INSERT INTO qname(T) JSON jsonval(J) ifne(E) using_opt(U). {
     q->values = cqlp_alloc(ctx, sizeof(*q->values));
     q->values[0] = J;
     q->nvalues = 1;
+    q->json_default_unset = D;
     q->if_not_exists = E;
     q->using = U;
     A = s;
+}
+/* DEFAULT NULL (the default) or DEFAULT UNSET: what columns the document
+ * leaves out become */
+%type jdefault {bool}
+jdefault(A) ::= .                    { A = false; }
+jdefault(A) ::= DEFAULT NULL.        { A = false; }
+jdefault(A) ::= DEFAULT ident(W). {
+    A = true;
+    if (strcmp(W, "unset") != 0) cqlp_fail(ctx, HLN_ESYNTAX, "line 1:0 no viable alternative at input '%s'", W);
 }
 %type jsonval {cql_term *}
 jsonval(A) ::= STRING(X). { A = cqlp_literal(ctx, HLN_LIT_STRING, &X); }
@@ -767,8 +785,12 @@ limit_opt(A) ::= LIMIT intval(V). { A = V; }
 allow_opt(A) ::= .               { A = false; }
 allow_opt(A) ::= ALLOW FILTERING. { A = true; }
 
-cmd ::= SELECT selflags(F) selection(L) FROM qname(T) where_opt(W) order_opt(O) ppl_opt(P)
-        limit_opt(M) allow_opt(AF). {
+%type group_opt {cql_name_list *}
+group_opt(A) ::= .                  { A = NULL; }
+group_opt(A) ::= GROUP BY names(L). { A = L.head; }
+
+cmd ::= SELECT selflags(F) selection(L) FROM qname(T) where_opt(W) group_opt(G) order_opt(O)
+        ppl_opt(P) limit_opt(M) allow_opt(AF). {
     cql_stmt *s = cqlp_stmt(ctx, CQL_SELECT);
     cql_select *q = &s->u.select;
     q->json = (F & 1) != 0;
@@ -778,6 +800,7 @@ cmd ::= SELECT selflags(F) selection(L) FROM qname(T) where_opt(W) order_opt(O) 
     q->table = T;
     q->where = W;
     q->order_by = O;
+    q->group_by = G;
     q->per_partition_limit = P;
     q->limit = M;
     q->allow_filtering = AF;

@@ -51,6 +51,8 @@ typedef struct actx {
     const hln_schema *s;
     ex_restr tok; /* WHERE token(pk) relations, merged */
     bool has_tok;
+    const cql_relation *mc_lo, *mc_hi; /* multi-column slice bounds */
+    bool mc_lo_incl, mc_hi_incl;
 } actx;
 
 const char *ex_quote(hln_arena *a, const char *name)
@@ -411,9 +413,97 @@ static int add_token_relation(actx *c, const cql_relation *rel)
 
 /* Adds one relation to the per-column restrictions rs (t->ncols entries),
  * merging as Cassandra's restriction sets do. */
+/* (c1, c2) op (v1, v2) (Cassandra's MultiColumnRelation): the columns are
+ * the first clustering columns in order; = is the equalities, a slice
+ * bounds the clustering prefix as a whole. */
+static int add_multi_relation(actx *c, ex_restr *rs, const cql_relation *rel)
+{
+    const hln_table *t = c->p->t;
+    int n = 0;
+    hln_buf txt;
+    hln_buf_init(&txt);
+    hln_buf_u8(&txt, '(');
+    for (const cql_name_list *l = rel->mcols; l; l = l->next, n++)
+        hln_buf_printf(&txt, "%s%s", n ? ", " : "", l->name);
+    hln_buf_printf(&txt, ") %s (", op_str(rel->op));
+    for (int i = 0; i < rel->nin; i++)
+        hln_buf_printf(&txt, "%s%s", i ? ", " : "", term_str(c, rel->in_list[i]));
+    hln_buf_u8(&txt, ')');
+    hln_buf_u8(&txt, 0);
+    const char *text = txt.err ? "?" : hln_arena_strdup(c->a, (const char *)txt.data);
+    hln_buf_free(&txt);
+    int pos = 0, rc;
+    bool desc = false;
+    for (const cql_name_list *l = rel->mcols; l; l = l->next, pos++) {
+        int ci;
+        if ((rc = column(c, l->name, &ci)) != 0) return rc;
+        const hln_column *col = &t->cols[ci];
+        if (col->kind != HLN_COL_CLUSTERING)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Multi-column relations can only be applied to clustering columns but "
+                            "was applied to: %s",
+                            col->name);
+        if (col->position != pos)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Clustering columns must appear in the PRIMARY KEY order in "
+                            "multi-column relations: %s",
+                            text ? text : "?");
+        if (pos == 0) desc = col->desc;
+        if (col->desc != desc)
+            return hln_fail(c->err, HLN_EUNSUPPORTED,
+                            "Multi-column slices over columns of mixed clustering order are not "
+                            "supported yet");
+    }
+    if (rel->nin != n) {
+        hln_buf v;
+        hln_buf_init(&v);
+        for (int i = 0; i < rel->nin; i++)
+            hln_buf_printf(&v, "%s%s", i ? ", " : "", term_str(c, rel->in_list[i]));
+        int r2 =
+            hln_fail(c->err, HLN_EINVAL, "Expected %d elements in value tuple, but got %d: (%.*s)",
+                     n, rel->nin, (int)v.len, v.err ? "" : (const char *)v.data);
+        hln_buf_free(&v);
+        return r2;
+    }
+    for (int i = 0; i < n; i++)
+        spec_col(c, rel->in_list[i], &t->cols[t->npk + i]);
+    switch (rel->op) {
+    case CQL_OP_EQ:
+        for (int i = 0; i < n; i++) {
+            cql_relation one = {
+                .column = t->cols[t->npk + i].name, .op = CQL_OP_EQ, .term = rel->in_list[i]};
+            if ((rc = merge_bound(c, &rs[t->npk + i], &one, t->cols[t->npk + i].name, "Column")))
+                return rc;
+        }
+        return 0;
+    case CQL_OP_GT:
+    case CQL_OP_GE:
+        if (c->mc_lo)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "More than one restriction was found for the start bound on %s",
+                            t->cols[t->npk].name);
+        c->mc_lo = rel;
+        c->mc_lo_incl = rel->op == CQL_OP_GE;
+        return 0;
+    case CQL_OP_LT:
+    case CQL_OP_LE:
+        if (c->mc_hi)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "More than one restriction was found for the end bound on %s",
+                            t->cols[t->npk].name);
+        c->mc_hi = rel;
+        c->mc_hi_incl = rel->op == CQL_OP_LE;
+        return 0;
+    default:
+        return hln_fail(c->err, HLN_EUNSUPPORTED, "Unsupported multi-column relation %s",
+                        text ? text : "?");
+    }
+}
+
 static int add_relation(actx *c, ex_restr *rs, const cql_relation *rel)
 {
     if (rel->token_cols) return add_token_relation(c, rel);
+    if (rel->mcols) return add_multi_relation(c, rs, rel);
     int ci = 0;
     int rc = column(c, rel->column, &ci);
     if (rc) return rc;
@@ -823,6 +913,13 @@ static int selector(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *s
             t->cols[ci].type};
         return 0;
     }
+    if (!strcmp(f, "tojson")) {
+        if ((rc = one_column_arg(c, sel, "system.tojson", &ci)) != 0) return rc;
+        *out = (ex_sel){.kind = EX_SEL_TOJSON, .col = ci};
+        *spec_out = (ex_colspec){t->ks, t->name, fmt_name(c, "system.tojson(%s)", t->cols[ci].name),
+                                 hln_type_by_kind(HLN_T_VARCHAR)};
+        return 0;
+    }
     if (!strcmp(f, "sum") || !strcmp(f, "avg")) {
         bool sum = f[0] == 's';
         if ((rc = one_column_arg(c, sel, sum ? "system.sum" : "system.avg", &ci)) != 0) return rc;
@@ -886,7 +983,12 @@ static int an_select(actx *c)
     const hln_table *t;
     int rc = resolve_table(c, &s->table, &t);
     if (rc) return rc;
-    if (s->json) return hln_fail(c->err, HLN_EUNSUPPORTED, "SELECT JSON is not supported yet");
+    if (s->json) {
+        p->json = true;
+        p->json_col = alloc(c, sizeof *p->json_col);
+        if (!p->json_col) return nomem(c);
+        *p->json_col = (ex_colspec){t->ks, t->name, "[json]", hln_type_by_kind(HLN_T_VARCHAR)};
+    }
 
     /* selection */
     int n = 0;
@@ -915,6 +1017,29 @@ static int an_select(actx *c)
             if (sel->alias) p->cols[i].name = sel->alias;
             if (p->sels[i].kind >= EX_SEL_COUNT_ROWS) p->aggregate = true;
         }
+    }
+
+    /* GROUP BY: a prefix of the primary key, in order */
+    for (const cql_name_list *g = s->group_by; g; g = g->next) {
+        int ci;
+        if ((rc = column(c, g->name, &ci)) != 0) return rc;
+        if (t->cols[ci].kind != HLN_COL_PARTITION_KEY && t->cols[ci].kind != HLN_COL_CLUSTERING)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Group by is currently only supported on the columns of the PRIMARY "
+                            "KEY, got %s",
+                            t->cols[ci].name);
+        if (ci != p->group_cols)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Group by currently only support groups of columns following their "
+                            "declared order in the PRIMARY KEY");
+        p->group_cols++;
+    }
+    if (p->group_cols) {
+        if (p->group_cols < t->npk)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Group by currently only support groups of columns following their "
+                            "declared order in the PRIMARY KEY");
+        p->aggregate = true;
     }
 
     /* ORDER BY columns must exist */
@@ -948,6 +1073,28 @@ static int an_select(actx *c)
     }
     p->pk_lookup = npk_eq == t->npk;
     p->ordered = s->order_by != NULL;
+    if (c->mc_lo || c->mc_hi) {
+        for (int pos = 0; pos < t->nck; pos++)
+            if (restricted(&rs[t->npk + pos]))
+                return hln_fail(c->err, HLN_EINVAL,
+                                "Column \"%s\" cannot be restricted by both a multi-column and a "
+                                "single-column relation",
+                                t->cols[t->npk + pos].name);
+        if (!p->pk_lookup)
+            return hln_fail(c->err, HLN_EUNSUPPORTED,
+                            "Multi-column slices without the whole partition key restricted are "
+                            "not supported yet");
+        if (c->mc_lo) {
+            p->mc_lo = (cql_term *const *)c->mc_lo->in_list;
+            p->mc_nlo = c->mc_lo->nin;
+            p->mc_lo_incl = c->mc_lo_incl;
+        }
+        if (c->mc_hi) {
+            p->mc_hi = (cql_term *const *)c->mc_hi->in_list;
+            p->mc_nhi = c->mc_hi->nin;
+            p->mc_hi_incl = c->mc_hi_incl;
+        }
+    }
     for (int i = 0; i < t->ncols; i++)
         p->has_static |= t->cols[i].kind == HLN_COL_STATIC;
     for (int i = 0; i < t->ncols; i++)
@@ -1056,7 +1203,7 @@ static int an_select(actx *c)
                                 "the PRIMARY KEY, got %s",
                                 col->name);
             while (next != col->position) {
-                if (next > col->position || !(rs[t->npk + next].eq || rs[t->npk + next].in))
+                if (next > col->position || !rs[t->npk + next].eq)
                     return hln_fail(c->err, HLN_EINVAL,
                                     "Order by currently only supports the ordering of columns "
                                     "following their declared order in the PRIMARY KEY");
@@ -1124,6 +1271,9 @@ static int mod_keys(actx *c, const ex_restr *rs, const char *type, bool allow_ck
         if (rs[i].in)
             return hln_fail(c->err, HLN_EUNSUPPORTED,
                             "IN restrictions in %s statements are not supported yet", type);
+    if (c->mc_lo || c->mc_hi)
+        return hln_fail(c->err, HLN_EUNSUPPORTED,
+                        "Multi-column slices in %s statements are not supported yet", type);
     /* partition key: every part, by equality */
     bool pk_missing = false, pk_slice = false;
     for (int i = 0; i < t->npk; i++) {
@@ -1166,6 +1316,13 @@ static int mod_keys(actx *c, const ex_restr *rs, const char *type, bool allow_ck
         bool statics = p->nassigns > 0 && !ck_any;
         for (int i = 0; i < p->nassigns && statics; i++)
             statics = t->cols[p->assigns[i].col].kind == HLN_COL_STATIC;
+        bool only_statics = p->nassigns > 0 && ck_any && !strcmp(type, "UPDATE");
+        for (int i = 0; i < p->nassigns && only_statics; i++)
+            only_statics = t->cols[p->assigns[i].col].kind == HLN_COL_STATIC;
+        if (only_statics)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Invalid restrictions on clustering columns since the UPDATE statement "
+                            "modifies only static columns");
         if (statics) {
             p->static_only = true;
             ck_missing = false;
@@ -1296,6 +1453,38 @@ static int conditions(actx *c, ex_cas_kind kind, const cql_relation *conds, cons
     return 0;
 }
 
+/* INSERT JSON: every column of the table gets a synthetic marker, numbered
+ * after the statement's own, whose value exec fills from the document at
+ * execution (exec/json.c); the rest is an ordinary INSERT of all columns. */
+static int insert_json(actx *c, const hln_table *t)
+{
+    const cql_insert *s = &c->stmt->u.insert;
+    ex_plan *p = c->p;
+    p->json = true;
+    p->json_unset = s->json_default_unset;
+    p->json_term = s->values[0];
+    p->json_base = c->stmt->n_binds;
+    spec(c, s->values[0], "[json]", hln_type_by_kind(HLN_T_VARCHAR));
+    ex_restr *rs = alloc(c, sizeof *rs * (size_t)t->ncols);
+    p->assigns = alloc(c, sizeof *p->assigns * (size_t)t->ncols);
+    cql_term *terms = alloc(c, sizeof *terms * (size_t)t->ncols);
+    if (!rs || !p->assigns || !terms) return nomem(c);
+    for (int ci = 0; ci < t->ncols; ci++) {
+        terms[ci] = (cql_term){.kind = CQL_TERM_BIND, .bind_index = p->json_base + ci};
+        const hln_column *col = &t->cols[ci];
+        if (col->kind == HLN_COL_PARTITION_KEY || col->kind == HLN_COL_CLUSTERING)
+            rs[ci].eq = &terms[ci];
+        else
+            p->assigns[p->nassigns++] = (ex_assign){ci, &terms[ci], CQL_ASSIGN_SET, NULL, -1};
+    }
+    int rc = mod_keys(c, rs, "INSERT", false);
+    if (rc) return rc;
+    p->npk_indexes = 0; /* the key is inside the document: no routing markers */
+    p->row_marker = true;
+    if ((rc = using_clause(c, &s->using, true)) != 0) return rc;
+    return conditions(c, s->if_not_exists ? EX_CAS_NOT_EXISTS : EX_CAS_NONE, NULL, &s->using);
+}
+
 static int an_insert(actx *c)
 {
     const cql_insert *s = &c->stmt->u.insert;
@@ -1307,7 +1496,7 @@ static int an_insert(actx *c)
     if (counter_table(t))
         return hln_fail(c->err, HLN_EINVAL,
                         "INSERT statements are not allowed on counter tables, use UPDATE instead");
-    if (s->json) return hln_fail(c->err, HLN_EUNSUPPORTED, "INSERT JSON is not supported yet");
+    if (s->json) return insert_json(c, t);
     int n = 0;
     for (const cql_name_list *l = s->columns; l; l = l->next)
         n++;
@@ -1372,6 +1561,9 @@ static int update_op(actx *c, const cql_assignment *a, const hln_column *col)
     const hln_type *t = col->type;
     ex_plan *p = c->p;
     if (a->op == CQL_ASSIGN_SET) {
+        if (t->kind == HLN_T_COUNTER && a->value && a->value->kind == CQL_TERM_NULL)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Invalid null value for counter increment/decrement");
         if (t->kind == HLN_T_COUNTER)
             return hln_fail(c->err, HLN_EINVAL,
                             "Cannot set the value of counter column %s (counters can only be "
@@ -1530,6 +1722,8 @@ static int an_delete(actx *c)
     int rc = resolve_table(c, &s->table, &t);
     if (rc) return rc;
     if ((rc = check_modifiable(c, t)) != 0) return rc;
+    if (counter_table(t) && s->using.timestamp)
+        return hln_fail(c->err, HLN_EINVAL, "Cannot provide custom timestamp for counter updates");
     int n = 0;
     for (const cql_deletion *l = s->columns; l; l = l->next)
         n++;

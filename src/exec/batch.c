@@ -125,7 +125,8 @@ static int build_item(ex_request *r, const ex_batch_item *it, const item_plan *i
     st->prepared = it->cql == NULL;
     st->vals = it->values;
     st->nvals = it->nvalues;
-    return ex_dml_build(r, out);
+    int rc = ex_json_bind(r);
+    return rc ? rc : ex_dml_build(r, out);
 }
 
 static void batch_done(ex_request *r)
@@ -315,7 +316,12 @@ void ex_run_text_batch(ex_request *r)
         st->plan = p->children[i];
         st->stmt = p->children[i]->stmt;
         st_mutation *m = NULL;
-        rc = ex_dml_build(r, &m); /* st->vals: the batch's, markers numbered across it */
+        const ex_value *vals = st->vals;
+        int nvals = st->nvals;
+        rc = ex_json_bind(r);              /* INSERT JSON: its columns' values after the batch's */
+        if (!rc) rc = ex_dml_build(r, &m); /* st->vals: the batch's, markers numbered across it */
+        st->vals = vals;
+        st->nvals = nvals;
         if (!rc && m) rc = collect(r, groups, &ngroups, m);
     }
     st->plan = p;

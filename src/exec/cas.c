@@ -403,18 +403,13 @@ static int cas_result(ex_request *r, const ex_cas_op *cas)
             for (int i = 0; i < t->ncols && n < 1024; i++)
                 cols[n++] = i;
         } else {
-            /* the columns named in conditions, in the table's order, simple
-               columns before complex (multi-cell) ones as Cassandra's
-               Columns order them */
-            for (int pass = 0; pass < 2; pass++)
-                for (int i = 0; i < t->ncols && n < 1024; i++) {
-                    if (hln_type_is_multicell(t->cols[i].type) != (pass == 1)) continue;
-                    for (int j = 0; j < p->nconds; j++)
-                        if (p->conds[j].col == i) {
-                            cols[n++] = i;
-                            break;
-                        }
-                }
+            /* the columns named in conditions, in the order they are named */
+            for (int j = 0; j < p->nconds && n < 1024; j++) {
+                bool seen = false;
+                for (int k = 0; k < n; k++)
+                    seen |= cols[k] == p->conds[j].col;
+                if (!seen) cols[n++] = p->conds[j].col;
+            }
         }
     }
     res->kind = EX_ROWS;

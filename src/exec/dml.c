@@ -42,7 +42,8 @@ static int bind_key(ex_request *r, const cql_term *term, const hln_column *col, 
 {
     int rc = ex_bind(r, term, col->type, col->name, v);
     if (rc) return rc;
-    if (v->len == -1 && term->kind == CQL_TERM_NULL) /* a literal null, as Cassandra words it */
+    if (v->len == -1 && (term->kind == CQL_TERM_NULL || ex_st(r)->plan->json))
+        /* a literal null (or a key INSERT JSON left out), as Cassandra words it */
         return hln_fail(&r->err, HLN_EINVAL, "Invalid null value in condition for column %s",
                         col->name);
     if (v->len == -1)
@@ -461,6 +462,13 @@ void ex_run_dml(ex_request *r)
 {
     ex_state *st = ex_st(r);
     st_mutation *m = NULL;
+    if (st->plan->json) {
+        int rc = ex_json_bind(r);
+        if (rc) {
+            ex_finish(r, rc);
+            return;
+        }
+    }
     if (st->plan->counter || st->plan->cas != EX_CAS_NONE) {
         ex_run_cas(r);
         return;

@@ -750,8 +750,8 @@ void ex_prepare(ex_request *r, const char *cql, size_t len)
     res->pk_indexes = p->pk_indexes;
     res->npk_indexes = p->npk_indexes;
     if (stmt->kind == CQL_SELECT) {
-        res->cols = p->cols;
-        res->ncols = p->nproj;
+        res->cols = p->json ? p->json_col : p->cols;
+        res->ncols = p->json ? 1 : p->nproj;
     } else {
         res->no_metadata = true;
     }

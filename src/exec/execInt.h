@@ -97,6 +97,7 @@ typedef enum ex_sel_kind {
     EX_SEL_FUNC,       /* a native scalar function of columns and constants */
     EX_SEL_ELEM,       /* col[term]: an element of a set or map (args[0].term) */
     EX_SEL_FIELD,      /* col.f: field number `field` of a UDT */
+    EX_SEL_TOJSON,     /* toJson(col): the column's value as JSON text */
     EX_SEL_COUNT_ROWS, /* count(*), COUNT(1) */
     EX_SEL_COUNT,      /* count(col): rows where col is not null */
     EX_SEL_MIN,        /* min(col) */
@@ -149,6 +150,11 @@ typedef struct ex_plan {
     /* SELECT: slice on clustering column nck_eq, if any */
     const cql_term *lo, *hi;
     bool lo_incl, hi_incl;
+    /* SELECT: a multi-column slice (c1, c2, ...) > (...) on the first
+       clustering columns: lo/hi tuples of mc_nlo/mc_nhi terms */
+    cql_term *const *mc_lo, *const *mc_hi;
+    int mc_nlo, mc_nhi;
+    bool mc_lo_incl, mc_hi_incl;
     ex_filter *filters; /* restrictions checked row by row */
     int nfilters;
 
@@ -187,7 +193,16 @@ typedef struct ex_plan {
     int nproj;
     ex_colspec *cols; /* result metadata, nproj entries */
     ex_sel *sels;     /* what each result column is, nproj entries */
-    bool aggregate;   /* some selector aggregates: one result row */
+    bool aggregate;   /* some selector aggregates: one result row (per group) */
+    int group_cols;   /* GROUP BY: the first group_cols primary-key columns, 0: none */
+    /* SELECT JSON: each row becomes one text column [json] (json_col) */
+    bool json;
+    ex_colspec *json_col;
+    /* INSERT JSON: the document's term; column i's value is synthetic
+       marker json_base + i (exec/json.c fills them) */
+    const cql_term *json_term;
+    int json_base;
+    bool json_unset; /* DEFAULT UNSET */
     /* SELECT on token(partition key): at most one equality or one bound
        per side, bigint terms; the query scans the token range */
     bool token_range;
@@ -415,6 +430,13 @@ int ex_bind_function(ex_request *r, const cql_term *term, const hln_type *t, con
                      ex_value *out);
 /* Calls f (arguments already bound to its argument types). */
 int ex_fn_call(ex_request *r, const ex_fn *f, const ex_value *args, ex_value *out);
+
+/* ---- json.c: INSERT JSON ---------------------------------------------------- */
+
+/* For an INSERT JSON plan: decodes the document and extends st->vals with
+ * one value per table column (null or unset where the document has none).
+ * Errors in Cassandra's words. A no-op for other plans. */
+int ex_json_bind(ex_request *r);
 
 /* ---- cas.c: counters and conditional updates --------------------------- */
 

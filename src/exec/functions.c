@@ -167,12 +167,6 @@ static int f_ts_to_date(ex_request *r, const ex_value *a, ex_value *out)
     return date_of_ms(r, (int64_t)be(a[0].p, 8), out);
 }
 
-static int f_date_to_date(ex_request *r, const ex_value *a, ex_value *out)
-{
-    NULL_IN_NULL_OUT;
-    return put(r, a[0].p, 4, out);
-}
-
 static int f_min_timeuuid(ex_request *r, const ex_value *a, ex_value *out)
 {
     NULL_IN_NULL_OUT;
@@ -274,10 +268,10 @@ static const ex_fn FNS[] = {
     {"currenttime", 0, A0, HLN_T_TIME, f_current_time, false},
     {"totimestamp", 1, A1(HLN_T_TIMEUUID), HLN_T_TIMESTAMP, f_uuid_to_ts, false},
     {"totimestamp", 1, A1(HLN_T_DATE), HLN_T_TIMESTAMP, f_date_to_ts, false},
-    {"totimestamp", 1, A1(HLN_T_TIMESTAMP), HLN_T_TIMESTAMP, f_ts_to_ts, false},
+
     {"todate", 1, A1(HLN_T_TIMEUUID), HLN_T_DATE, f_uuid_to_date, false},
     {"todate", 1, A1(HLN_T_TIMESTAMP), HLN_T_DATE, f_ts_to_date, false},
-    {"todate", 1, A1(HLN_T_DATE), HLN_T_DATE, f_date_to_date, false},
+
     {"tounixtimestamp", 1, A1(HLN_T_TIMEUUID), HLN_T_BIGINT, f_uuid_to_ts, false},
     {"tounixtimestamp", 1, A1(HLN_T_TIMESTAMP), HLN_T_BIGINT, f_ts_to_ts, false},
     {"tounixtimestamp", 1, A1(HLN_T_DATE), HLN_T_BIGINT, f_date_to_ts, false},
@@ -317,9 +311,9 @@ int ex_fn_candidates(const char *name, const ex_fn **out, int max)
     pthread_once(&blob_once, init_blob_fns);
     int n = 0;
     for (size_t i = 0; i < HLN_ARRAY_LEN(FNS) && n < max; i++)
-        if (!strcasecmp(FNS[i].name, name)) out[n++] = &FNS[i];
+        if (!strcmp(FNS[i].name, name)) out[n++] = &FNS[i]; /* names are folded */
     for (size_t i = 0; i < HLN_ARRAY_LEN(blob_fns) && n < max; i++)
-        if (blob_fns[i].name && !strcasecmp(blob_fns[i].name, name)) out[n++] = &blob_fns[i];
+        if (blob_fns[i].name && !strcmp(blob_fns[i].name, name)) out[n++] = &blob_fns[i];
     return n;
 }
 
@@ -404,7 +398,7 @@ int ex_bind_function(ex_request *r, const cql_term *term, const hln_type *t, con
         return hln_fail(&r->err, HLN_EINVAL, "Function system.%s is only supported in selections",
                         f->name);
     const hln_type *rt = hln_type_by_kind(f->ret);
-    if (t && rt && t->kind != rt->kind && !(t->kind == HLN_T_BLOB && f->ret == HLN_T_BLOB))
+    if (t && rt && t->kind != rt->kind && !(t->kind == HLN_T_UUID && f->ret == HLN_T_TIMEUUID))
         return hln_fail(&r->err, HLN_EINVAL,
                         "Type error: cannot assign result of function system.%s (type %s) to %s "
                         "(type %s)",

@@ -157,6 +157,8 @@ typedef struct sel {
     agg *aggs;
     ex_value *fvals; /* bound value of each p->filters[i] */
     bool agg_first;
+    const uint8_t *gkey; /* GROUP BY: the key of the group being accumulated */
+    size_t gkeylen;
     uint32_t vnext; /* virtual tables: index after the last emitted row */
     uint8_t qhash[8];
 } sel;
@@ -248,6 +250,26 @@ static int cmp_key(const void *pa, const void *pb)
     return c ? c : (a->pklen > b->pklen) - (a->pklen < b->pklen);
 }
 
+/* Cassandra returns the partitions of an IN in the order of the key values
+ * (component by component, each in its type's order), not of tokens. */
+static _Thread_local const hln_table *sort_table;
+
+static int cmp_key_values(const void *pa, const void *pb)
+{
+    const sel_key *a = pa, *b = pb;
+    const hln_table *t = sort_table;
+    const uint8_t *av[64], *bv[64];
+    size_t al[64], bl[64];
+    if (t->npk > 64 || hln_pk_split(a->pk, a->pklen, t->npk, av, al) ||
+        hln_pk_split(b->pk, b->pklen, t->npk, bv, bl))
+        return cmp_key(pa, pb);
+    for (int i = 0; i < t->npk; i++) {
+        int c = hln_type_compare(t->cols[i].type, av[i], al[i], bv[i], bl[i]);
+        if (c) return c;
+    }
+    return 0;
+}
+
 static int cmp_slice(const void *pa, const void *pb)
 {
     const sel_slice *a = pa, *b = pb;
@@ -329,8 +351,9 @@ static int bind_lookup(sel *s)
         k->token = hln_murmur3_token(b.data, b.len);
         if (!rc && !k->pk) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
     }
-    if (!rc && s->nkeys > 1) { /* token order, without duplicates, as Cassandra */
-        qsort(s->keys, (size_t)s->nkeys, sizeof *s->keys, cmp_key);
+    if (!rc && s->nkeys > 1) { /* key order, without duplicates, as Cassandra */
+        sort_table = t;
+        qsort(s->keys, (size_t)s->nkeys, sizeof *s->keys, cmp_key_values);
         int w = 1;
         for (int i = 1; i < s->nkeys; i++)
             if (cmp_key(&s->keys[i], &s->keys[w - 1]) != 0) s->keys[w++] = s->keys[i];
@@ -379,6 +402,40 @@ static int bind_lookup(sel *s)
                 s->slices[a] = s->slices[z];
                 s->slices[z] = tmp;
             }
+    }
+    if (!rc && (p->mc_nlo || p->mc_nhi)) { /* (c1, c2) > (..): one slice over the prefix */
+        sel_slice *sl = &s->slices[0];
+        st_bound lo = {sl->prefix, 0, true}, hi = lo;
+        for (int side = 0; side < 2 && !rc; side++) {
+            cql_term *const *vs = side ? p->mc_hi : p->mc_lo;
+            int nv = side ? p->mc_nhi : p->mc_nlo;
+            if (!nv) continue;
+            hln_buf_reset(&b);
+            for (int i = 0; i < nv && !rc; i++) {
+                ex_value v;
+                const hln_column *col = &t->cols[t->npk + i];
+                rc = bind_cond(r, vs[i], col, &v);
+                if (!rc) rc = put_comp(r, col, &v, &b);
+            }
+            st_bound bd = {arena_bytes(r, &b), (uint32_t)b.len,
+                           side ? p->mc_hi_incl : p->mc_lo_incl};
+            if (!bd.key) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+            if (side)
+                hi = bd;
+            else
+                lo = bd;
+        }
+        bool desc = t->nck > 0 && t->cols[t->npk].desc;
+        sl->start = desc ? hi : lo;
+        sl->end = desc ? lo : hi;
+        hln_buf_free(&b);
+        if (rc) return rc;
+        if (s->nkeys == 0) {
+            s->cstate = C_DONE;
+            return 0;
+        }
+        load_pos(s);
+        return 0;
     }
     for (int i = 0; i < s->nslices && !rc; i++) {
         sel_slice *sl = &s->slices[i];
@@ -771,6 +828,21 @@ static int sel_value(rowctx *c, const ex_sel *x, ex_value *out)
         if (x->field < n) *out = (ex_value){els[x->field], lens[x->field]};
         return 0;
     }
+    case EX_SEL_TOJSON: {
+        ex_value v;
+        if ((rc = get(c, x->col, &v)) != 0) return rc;
+        hln_buf b;
+        hln_buf_init(&b);
+        hln_type_to_json(c->t->cols[x->col].type, v.p, v.len, &b);
+        rc = b.err ? hln_fail(&c->r->err, HLN_ENOMEM, "out of memory") : 0;
+        if (!rc) {
+            out->p = hln_arena_memdup(&c->r->arena, b.data, b.len);
+            out->len = (int32_t)b.len;
+            if (!out->p) rc = hln_fail(&c->r->err, HLN_ENOMEM, "out of memory");
+        }
+        hln_buf_free(&b);
+        return rc;
+    }
     case EX_SEL_FUNC: {
         ex_value args[2];
         for (int i = 0; i < x->nargs && i < 2; i++) {
@@ -899,10 +971,28 @@ static bool part_done(const sel *s)
     return s->part_closed || (s->eff_pp && s->in_part >= s->eff_pp);
 }
 
+static int emit_group(sel *s);
+static int group_key(sel *s, rowctx *c, hln_buf *out);
+
 static int aggregate(sel *s, rowctx *c)
 {
     const ex_plan *p = s->p;
     int rc;
+    if (p->group_cols) {
+        hln_buf k;
+        hln_buf_init(&k);
+        rc = group_key(s, c, &k);
+        bool same = !rc && s->agg_first && k.len == s->gkeylen && !memcmp(k.data, s->gkey, k.len);
+        if (!rc && s->agg_first && !same) rc = emit_group(s);
+        if (!rc && !same) {
+            s->gkey = hln_arena_memdup(&s->r->arena, k.data, k.len ? k.len : 1);
+            s->gkeylen = k.len;
+            if (!s->gkey) rc = hln_fail(&s->r->err, HLN_ENOMEM, "out of memory");
+        }
+        hln_buf_free(&k);
+        if (rc) return rc;
+        if (s->stop) return 0;
+    }
     for (int i = 0; i < p->nproj; i++) {
         const ex_sel *x = &p->sels[i];
         agg *a = &s->aggs[i];
@@ -1160,6 +1250,106 @@ static int sum_value(ex_request *r, const hln_type *t, const agg *a, bool avg, e
     return mk_int(r, v, bytes, out);
 }
 
+/* Appends the row of the aggregates accumulated so far (one group, or the
+ * whole result) to s->cells and starts a new accumulation. */
+static int emit_group(sel *s)
+{
+    ex_request *r = s->r;
+    const ex_plan *p = s->p;
+    if (s->nrows >= s->cap) {
+        int ncap = s->cap ? s->cap * 2 : 16;
+        ex_value *n = hln_arena_alloc(&r->arena,
+                                      sizeof *n * (size_t)ncap * (size_t)(p->nproj ? p->nproj : 1));
+        if (!n) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+        if (s->nrows) memcpy(n, s->cells, sizeof *n * (size_t)s->nrows * (size_t)p->nproj);
+        s->cells = n;
+        s->cap = ncap;
+    }
+    ex_value *row = &s->cells[(size_t)s->nrows * (size_t)p->nproj];
+    int rc = 0;
+    for (int i = 0; i < p->nproj && !rc; i++) {
+        agg *a = &s->aggs[i];
+        switch (p->sels[i].kind) {
+        case EX_SEL_COUNT_ROWS:
+        case EX_SEL_COUNT:
+            rc = mk_int(r, a->count, 8, &row[i]);
+            break;
+        case EX_SEL_MIN:
+        case EX_SEL_MAX:
+            row[i] = a->set ? a->v : (ex_value){NULL, -1};
+            break;
+        case EX_SEL_SUM:
+        case EX_SEL_AVG:
+            rc = sum_value(r, p->cols[i].type, a, p->sels[i].kind == EX_SEL_AVG, &row[i]);
+            break;
+        default:
+            row[i] = s->agg_first ? a->v : (ex_value){NULL, -1};
+            break;
+        }
+    }
+    if (rc) return rc;
+    s->nrows++;
+    memset(s->aggs, 0, sizeof *s->aggs * (size_t)(p->nproj ? p->nproj : 1));
+    s->agg_first = false;
+    if (s->limit > 0 && p->group_cols && s->nrows >= s->limit) s->stop = true;
+    return 0;
+}
+
+/* The GROUP BY key of the row being offered: its partition key and the
+ * values of the grouped clustering columns, in r->arena. */
+static int group_key(sel *s, rowctx *c, hln_buf *out)
+{
+    const ex_plan *p = s->p;
+    hln_buf_vint(out, c->part ? c->part->pklen : 0);
+    if (c->part) hln_buf_put(out, c->part->pk, c->part->pklen);
+    for (int ci = s->t->npk; ci < p->group_cols; ci++) {
+        ex_value v;
+        int rc = get(c, ci, &v);
+        if (rc) return rc;
+        hln_buf_u32(out, (uint32_t)v.len);
+        if (v.len > 0) hln_buf_put(out, v.p, (size_t)v.len);
+    }
+    return out->err ? hln_fail(&s->r->err, HLN_ENOMEM, "out of memory") : 0;
+}
+
+/* SELECT JSON: each row's values become one JSON object, keyed by the
+ * selection names (a column's quoted as CQL would quote it). */
+static int json_rows(ex_request *r, sel *s)
+{
+    const ex_plan *p = s->p;
+    ex_value *rows = hln_arena_alloc(&r->arena, sizeof *rows * (size_t)(s->nrows ? s->nrows : 1));
+    if (!rows) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    hln_buf b;
+    hln_buf_init(&b);
+    int rc = 0;
+    for (int i = 0; i < s->nrows && !rc; i++) {
+        hln_buf_reset(&b);
+        hln_buf_u8(&b, '{');
+        for (int j = 0; j < p->nproj; j++) {
+            const ex_value *v = &s->cells[(size_t)i * (size_t)p->nproj + (size_t)j];
+            if (j) hln_buf_put(&b, ", ", 2);
+            const char *name = p->cols[j].name;
+            if (p->sels[j].kind == EX_SEL_COLUMN) name = ex_quote(&r->arena, name);
+            hln_json_string(&b, name);
+            hln_buf_put(&b, ": ", 2);
+            if (p->sels[j].kind == EX_SEL_TOJSON) /* already JSON: a string of it */
+                hln_json_string_n(&b, v->p, v->len < 0 ? 0 : (size_t)v->len, v->len < 0);
+            else
+                hln_type_to_json(p->cols[j].type, v->p, v->len, &b);
+        }
+        hln_buf_u8(&b, '}');
+        if (b.err) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+        if (!rc) {
+            rows[i].p = hln_arena_memdup(&r->arena, b.data, b.len);
+            rows[i].len = (int32_t)b.len;
+            if (!rows[i].p) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+        }
+    }
+    hln_buf_free(&b);
+    if (!rc) s->cells = rows;
+    return rc;
+}
+
 /* Builds the ROWS result (with a paging state when more may follow) and
  * finishes the request. */
 static void finish(ex_request *r, sel *s, bool more)
@@ -1167,30 +1357,13 @@ static void finish(ex_request *r, sel *s, bool more)
     const ex_plan *p = s->p;
     ex_result *res = &r->result;
     int rc = 0;
-    if (p->aggregate) {
-        s->cells = hln_arena_alloc(&r->arena, sizeof *s->cells * (size_t)(p->nproj ? p->nproj : 1));
-        if (!s->cells) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
-        for (int i = 0; i < p->nproj && !rc; i++) {
-            agg *a = &s->aggs[i];
-            switch (p->sels[i].kind) {
-            case EX_SEL_COUNT_ROWS:
-            case EX_SEL_COUNT:
-                rc = mk_int(r, a->count, 8, &s->cells[i]);
-                break;
-            case EX_SEL_MIN:
-            case EX_SEL_MAX:
-                s->cells[i] = a->set ? a->v : (ex_value){NULL, -1};
-                break;
-            case EX_SEL_SUM:
-            case EX_SEL_AVG:
-                rc = sum_value(r, p->cols[i].type, a, p->sels[i].kind == EX_SEL_AVG, &s->cells[i]);
-                break;
-            default:
-                s->cells[i] = s->agg_first ? a->v : (ex_value){NULL, -1};
-                break;
-            }
-        }
-        s->nrows = 1;
+    if (p->aggregate && p->group_cols) {
+        /* GROUP BY: every group was emitted as it closed; the last one now */
+        if (s->agg_first) rc = emit_group(s);
+        more = false;
+    } else if (p->aggregate) {
+        s->nrows = 0;
+        rc = emit_group(s);
         more = false;
     } else if (p->reversed && p->t->is_virtual) {
         /* virtual rows come in table order; ORDER BY reversed them */
@@ -1208,9 +1381,14 @@ static void finish(ex_request *r, sel *s, bool more)
         ex_finish(r, rc);
         return;
     }
+    if (!rc && p->json) rc = json_rows(r, s);
+    if (rc) {
+        ex_finish(r, rc);
+        return;
+    }
     res->kind = EX_ROWS;
-    res->cols = p->cols;
-    res->ncols = p->nproj;
+    res->cols = p->json ? p->json_col : p->cols;
+    res->ncols = p->json ? 1 : p->nproj;
     res->cells = s->cells;
     res->nrows = s->nrows;
     res->no_metadata = r->params.skip_metadata;

@@ -352,6 +352,80 @@ static void feat_check(const st_shared *sh, const st_opinfo *op, const cc_result
         ws->check_failures++;
 }
 
+/* ---- feature maps with TTL (collections) ---------------------------------------------- */
+
+/* A feature store that keeps an entity's features in one map<text, float>
+ * and its tags in a set<text>, written whole with a TTL (as CassIO writes
+ * metadata maps, and feature stores refresh feature vectors): exercises
+ * collection cells, column deletions and expiring cells on the write path
+ * and collection assembly on the read path. */
+#define FMAP_ENTRIES 20
+
+static const char *const fmap_schema[] = {
+    KS,
+    "CREATE TABLE IF NOT EXISTS stress.feature_maps (entity_key text PRIMARY KEY, "
+    "features map<text, float>, tags set<text>) WITH default_time_to_live = 86400",
+    NULL};
+static const char *const fmap_stmts[] = {
+    "INSERT INTO stress.feature_maps (entity_key, features, tags) VALUES (?, ?, ?) "
+    "USING TTL 3600",
+    "SELECT features, tags FROM stress.feature_maps WHERE entity_key = ?", NULL};
+
+static void put_u32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8),
+    p[3] = (uint8_t)v;
+}
+
+static void fmap_next_write(const st_shared *sh, st_rng *rng, uint64_t opno, st_op *op)
+{
+    scratch s;
+    begin(op, &s, 0, false);
+    bind_text(&s, "entity_%010llu", st_pick_key(sh, rng, opno, false));
+    /* map<text, float>: 20 entries "f00".."f19" (sorted, as a map is sent) */
+    uint8_t *m = sc_alloc(&s, 4 + FMAP_ENTRIES * (4 + 3 + 4 + 4));
+    size_t o = 0;
+    put_u32(m, FMAP_ENTRIES);
+    o = 4;
+    for (int i = 0; i < FMAP_ENTRIES; i++) {
+        put_u32(m + o, 3);
+        m[o + 4] = 'f', m[o + 5] = (uint8_t)('0' + i / 10), m[o + 6] = (uint8_t)('0' + i % 10);
+        o += 7;
+        put_u32(m + o, 4);
+        float f = (float)(st_below(rng, 1000000)) / 1000.0f;
+        uint32_t bits;
+        memcpy(&bits, &f, 4);
+        put_u32(m + o + 4, bits);
+        o += 8;
+    }
+    bind_val(op, m, o);
+    /* set<text>: 3 tags */
+    uint8_t *t = sc_alloc(&s, 4 + 3 * (4 + 4));
+    put_u32(t, 3);
+    for (int i = 0; i < 3; i++) {
+        put_u32(t + 4 + 8 * i, 4);
+        memcpy(t + 8 + 8 * i, i == 0 ? "tagA" : i == 1 ? "tagB" : "tagC", 4);
+    }
+    bind_val(op, t, 4 + 3 * 8);
+}
+
+static void fmap_next_read(const st_shared *sh, st_rng *rng, uint64_t opno, st_op *op)
+{
+    scratch s;
+    begin(op, &s, 1, true);
+    bind_text(&s, "entity_%010llu", st_pick_key(sh, rng, opno, true));
+}
+
+static void fmap_check(const st_shared *sh, const st_opinfo *op, const cc_result *r, st_wstats *ws)
+{
+    (void)sh;
+    count_rows(op, r, ws);
+    /* a row read back must carry the whole map */
+    if (op->is_read && r->kind == CC_RES_ROWS && r->nrows == 1 &&
+        (r->cells[0].len != 4 + FMAP_ENTRIES * 15))
+        ws->check_failures++;
+}
+
 /* ---- IoT time series (NoSQLBench cql-iot) ------------------------------------------------ */
 
 #define SENSORS 10
@@ -640,6 +714,10 @@ static const st_workload workloads[] = {
      feat_schema, feat_stmts, 10000, false, 1, NULL, feat_next_load, feat_check},
     {"feature-read", "Feast online store: all 20 features of one entity per read", feat_schema,
      feat_stmts, 10000, true, 2, NULL, feat_next_read, feat_check},
+    {"fmap-write", "feature maps: map<text, float> (20) + set<text> (3), TTL 1 h", fmap_schema,
+     fmap_stmts, 10000, false, 1, NULL, fmap_next_write, fmap_check},
+    {"fmap-read", "feature maps: one entity's map and set per read", fmap_schema, fmap_stmts, 10000,
+     true, 2, NULL, fmap_next_read, fmap_check},
     {"iot-write", "NoSQLBench IoT: time-series inserts, TWCS, TTL 1 day", iot_schema, iot_stmts,
      10000, false, 1, NULL, iot_next_write, iot_check},
     {"iot-read", "NoSQLBench IoT: latest 10 readings of a (machine, sensor)", iot_schema, iot_stmts,

@@ -223,6 +223,14 @@ int hln_type_from_literal(const hln_type *t, hln_lit_kind kind, const char *text
  * text unquoted, blobs as 0x..., timestamps as '2024-01-02 03:04:05.000000+0000'). */
 void hln_type_format(const hln_type *t, const uint8_t *v, size_t len, hln_buf *out);
 
+/* Appends the JSON text of a value (len -1: null), as Cassandra's toJson()
+ * and SELECT JSON write it (json.c). */
+void hln_type_to_json(const hln_type *t, const uint8_t *v, int64_t len, hln_buf *out);
+/* Appends s as a JSON string literal (quoted, escaped). */
+void hln_json_string(hln_buf *out, const char *s);
+/* Appends n bytes as a JSON string literal, or null. */
+void hln_json_string_n(hln_buf *out, const uint8_t *s, size_t n, bool null);
+
 /* Appends Cassandra's marshal class name of t (custom type options). */
 void hln_type_class_name(const hln_type *t, hln_buf *out);
 /* Appends the native protocol [option] for t (id + params; a vector as

@@ -1,0 +1,298 @@
+/*
+ * json.c — INSERT JSON: a JSON document turned into one value per column.
+ *
+ * What: the analyzer gives every column of the table a synthetic marker
+ * (analyze.c, insert_json); here, at execution, the document is parsed
+ * (jansson), each key matched to a column (a key naming a case-sensitive
+ * column is written quoted, "\"Big\"", as CQL would quote it), and each
+ * JSON value converted to the column type's serialisation, the way
+ * Cassandra's fromJSONObject does: numbers or numeric strings for numeric
+ * types, strings for text, dates, times, uuids, inet and "0x..." blobs,
+ * arrays for lists, sets and vectors, objects for maps (keys are JSON
+ * strings; for non-text key types their text is parsed again as JSON).
+ * Columns the document leaves out are null (DEFAULT NULL) or untouched
+ * (DEFAULT UNSET). The rest is an ordinary INSERT.
+ *
+ * Invariants: values live in r->arena; st->vals is replaced by a longer
+ * array (real markers first), never written in place (it may belong to
+ * the caller).
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "exec/execInt.h"
+
+static int from_json(ex_request *r, const hln_type *t, const char *col, json_t *j, hln_buf *out);
+
+static int literal(ex_request *r, const hln_type *t, hln_lit_kind k, const char *text,
+                   const char *col, hln_buf *out)
+{
+    int rc = hln_type_from_literal(t, k, text, col, out, &r->err);
+    if (rc == HLN_EINVAL) { /* Cassandra names the column first */
+        char msg[sizeof r->err.msg];
+        snprintf(msg, sizeof msg, "%s", r->err.msg);
+        return hln_fail(&r->err, HLN_EINVAL, "Error decoding JSON value for %s: %s", col, msg);
+    }
+    return rc;
+}
+
+/* Jackson's name for the Java class of a JSON value. */
+static const char *java_kind(json_t *j)
+{
+    return json_is_integer(j)   ? "Integer"
+           : json_is_real(j)    ? "Double"
+           : json_is_string(j)  ? "String"
+           : json_is_boolean(j) ? "Boolean"
+           : json_is_array(j)   ? "ArrayList"
+                                : "LinkedHashMap";
+}
+
+static int bad(ex_request *r, const char *col, const char *what)
+{
+    return hln_fail(&r->err, HLN_EINVAL, "Error decoding JSON value for %s: %s", col, what);
+}
+
+static int elements(ex_request *r, const hln_type *t, const char *col, json_t *j, hln_buf *out)
+{
+    bool is_map = t->kind == HLN_T_MAP;
+    size_t n = is_map ? json_object_size(j) : json_array_size(j);
+    if (is_map ? !json_is_object(j) : !json_is_array(j))
+        return bad(r, col, is_map ? "Expected a map" : "Expected a list");
+    size_t per = is_map ? 2 : 1;
+    const uint8_t **els = hln_arena_alloc(&r->arena, sizeof *els * (n * per + 1));
+    int32_t *lens = hln_arena_alloc(&r->arena, sizeof *lens * (n * per + 1));
+    if (!els || !lens) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    hln_buf e;
+    hln_buf_init(&e);
+    int rc = 0;
+    size_t k = 0;
+    if (is_map) {
+        const char *key;
+        json_t *val;
+        json_object_foreach(j, key, val)
+        {
+            const hln_type *kt = t->params[0];
+            json_t *kj;
+            if (kt->kind == HLN_T_VARCHAR || kt->kind == HLN_T_ASCII)
+                kj = json_string(key);
+            else
+                kj = json_loads(key, JSON_DECODE_ANY, NULL);
+            if (!kj) kj = json_string(key);
+            for (int part = 0; part < 2 && !rc; part++) {
+                hln_buf_reset(&e);
+                json_t *x = part ? val : kj;
+                if (json_is_null(x)) {
+                    rc = hln_fail(&r->err, HLN_EINVAL, "null is not supported inside collections");
+                    break;
+                }
+                rc = from_json(r, t->params[part], col, x, &e);
+                if (!rc) {
+                    els[k] = hln_arena_memdup(&r->arena, e.data, e.len ? e.len : 1);
+                    lens[k++] = (int32_t)e.len;
+                }
+            }
+            json_decref(kj);
+            if (rc) break;
+        }
+    } else {
+        for (size_t i = 0; i < n && !rc; i++) {
+            json_t *x = json_array_get(j, i);
+            if (json_is_null(x)) {
+                rc = hln_fail(&r->err, HLN_EINVAL,
+                              t->kind == HLN_T_VECTOR ? "null is not supported inside vectors"
+                                                      : "null is not supported inside collections");
+                break;
+            }
+            hln_buf_reset(&e);
+            rc = from_json(r, t->params[0], col, x, &e);
+            if (!rc) {
+                els[k] = hln_arena_memdup(&r->arena, e.data, e.len ? e.len : 1);
+                lens[k++] = (int32_t)e.len;
+            }
+        }
+    }
+    hln_buf_free(&e);
+    if (rc) return rc;
+    if (t->kind == HLN_T_VECTOR) {
+        if ((int)n != t->dim) return bad(r, col, "vector of the wrong dimension");
+        return hln_vector_build(t, els, lens, out) ? hln_fail(&r->err, HLN_ENOMEM, "out of memory")
+                                                   : 0;
+    }
+    return hln_coll_build(t, els, lens, (uint32_t)n, out)
+               ? hln_fail(&r->err, HLN_ENOMEM, "out of memory")
+               : 0;
+}
+
+static int from_json(ex_request *r, const hln_type *t, const char *col, json_t *j, hln_buf *out)
+{
+    char num[64];
+    switch (t->kind) {
+    case HLN_T_LIST:
+    case HLN_T_SET:
+    case HLN_T_MAP:
+    case HLN_T_VECTOR:
+        return elements(r, t, col, j, out);
+    case HLN_T_TINYINT:
+    case HLN_T_SMALLINT:
+    case HLN_T_INT:
+    case HLN_T_BIGINT:
+    case HLN_T_COUNTER:
+    case HLN_T_VARINT:
+        if (json_is_integer(j)) {
+            snprintf(num, sizeof num, "%lld", (long long)json_integer_value(j));
+            return literal(r, t, HLN_LIT_INTEGER, num, col, out);
+        }
+        if (json_is_string(j))
+            return literal(r, t, HLN_LIT_INTEGER, json_string_value(j), col, out);
+        {
+            char *txt = json_dumps(j, JSON_ENCODE_ANY);
+            int rc2 = hln_fail(&r->err, HLN_EINVAL,
+                               "Error decoding JSON value for %s: Expected %s value, but got a "
+                               "%s: %s",
+                               col,
+                               t->kind == HLN_T_INT        ? "an int"
+                               : t->kind == HLN_T_BIGINT   ? "a bigint"
+                               : t->kind == HLN_T_SMALLINT ? "a smallint"
+                               : t->kind == HLN_T_TINYINT  ? "a tinyint"
+                                                           : "an integer",
+                               java_kind(j), txt ? txt : "?");
+            free(txt);
+            return rc2;
+        }
+    case HLN_T_FLOAT:
+    case HLN_T_DOUBLE:
+        if (json_is_number(j)) {
+            snprintf(num, sizeof num, "%.17g", json_number_value(j));
+            if (!strchr(num, '.') && !strchr(num, 'e') && !strchr(num, 'n') && !strchr(num, 'i'))
+                strcat(num, ".0");
+            return literal(r, t, HLN_LIT_FLOAT, num, col, out);
+        }
+        if (json_is_string(j)) return literal(r, t, HLN_LIT_FLOAT, json_string_value(j), col, out);
+        return bad(r, col, "Expected a number");
+    case HLN_T_BOOLEAN:
+        if (json_is_boolean(j)) {
+            hln_buf_u8(out, json_is_true(j) ? 1 : 0);
+            return 0;
+        }
+        if (json_is_string(j)) return literal(r, t, HLN_LIT_BOOL, json_string_value(j), col, out);
+        return bad(r, col, "Expected a boolean");
+    case HLN_T_TIMESTAMP:
+        if (json_is_integer(j)) {
+            snprintf(num, sizeof num, "%lld", (long long)json_integer_value(j));
+            return literal(r, t, HLN_LIT_INTEGER, num, col, out);
+        }
+        if (json_is_string(j)) return literal(r, t, HLN_LIT_STRING, json_string_value(j), col, out);
+        return bad(r, col, "Expected a long or a datestring");
+    case HLN_T_BLOB:
+        if (json_is_string(j)) return literal(r, t, HLN_LIT_HEX, json_string_value(j), col, out);
+        return bad(r, col, "Expected a string");
+    case HLN_T_UUID:
+    case HLN_T_TIMEUUID:
+        if (json_is_string(j)) return literal(r, t, HLN_LIT_UUID, json_string_value(j), col, out);
+        return bad(r, col, "Expected a string representation of a uuid");
+    default: /* text, ascii, date, time, inet, ... from a string */
+        if (json_is_string(j)) return literal(r, t, HLN_LIT_STRING, json_string_value(j), col, out);
+        if (json_is_integer(j) && (t->kind == HLN_T_DATE || t->kind == HLN_T_TIME)) {
+            snprintf(num, sizeof num, "%lld", (long long)json_integer_value(j));
+            return literal(r, t, HLN_LIT_INTEGER, num, col, out);
+        }
+        return bad(r, col, "Expected a string");
+    }
+}
+
+/* The column a document key names: quoted keys keep their case. */
+static int key_column(const hln_table *t, const char *key)
+{
+    char name[256];
+    size_t n = strlen(key);
+    if (n >= 2 && key[0] == '"' && key[n - 1] == '"') {
+        size_t w = 0;
+        for (size_t i = 1; i + 1 < n && w + 1 < sizeof name; i++) {
+            if (key[i] == '"' && key[i + 1] == '"') i++;
+            name[w++] = key[i];
+        }
+        name[w] = 0;
+    } else { /* an unquoted name folds to lower case, as a CQL identifier */
+        size_t w = 0;
+        for (; key[w] && w + 1 < sizeof name; w++)
+            name[w] = (char)(key[w] >= 'A' && key[w] <= 'Z' ? key[w] + 32 : key[w]);
+        name[w] = 0;
+    }
+    const hln_column *c = table_column(t, name);
+    return c ? (int)(c - t->cols) : -1;
+}
+
+int ex_json_bind(ex_request *r)
+{
+    ex_state *st = ex_st(r);
+    const ex_plan *p = st->plan;
+    if (!p->json || !p->json_term) return 0;
+    const hln_table *t = p->t;
+    ex_value doc;
+    int rc = ex_bind(r, p->json_term, hln_type_by_kind(HLN_T_VARCHAR), "[json]", &doc);
+    if (rc) return rc;
+    if (doc.len < 0) return hln_fail(&r->err, HLN_EINVAL, "Got null for INSERT JSON values");
+    json_error_t je;
+    json_t *root = json_loadb((const char *)doc.p, (size_t)doc.len, JSON_DECODE_ANY, &je);
+    if (!root || !json_is_object(root)) {
+        json_decref(root);
+        return hln_fail(&r->err, HLN_EINVAL, "Could not decode JSON string as a map: %s",
+                        root ? "not a JSON object" : je.text);
+    }
+    int n = p->json_base + t->ncols;
+    ex_value *vals = hln_arena_alloc(&r->arena, sizeof *vals * (size_t)n);
+    if (!vals) {
+        json_decref(root);
+        return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    }
+    for (int i = 0; i < p->json_base && i < st->nvals; i++)
+        vals[i] = st->vals[i];
+    for (int ci = 0; ci < t->ncols; ci++) {
+        bool key =
+            t->cols[ci].kind == HLN_COL_PARTITION_KEY || t->cols[ci].kind == HLN_COL_CLUSTERING;
+        vals[p->json_base + ci] = (ex_value){NULL, p->json_unset && !key ? -2 : -1};
+    }
+    const char *k;
+    json_t *v;
+    hln_buf b;
+    hln_buf_init(&b);
+    json_object_foreach(root, k, v)
+    {
+        int ci = key_column(t, k);
+        if (ci < 0) {
+            char folded[256];
+            size_t w = 0;
+            for (; k[w] && w + 1 < sizeof folded; w++)
+                folded[w] = (char)(k[w] >= 'A' && k[w] <= 'Z' ? k[w] + 32 : k[w]);
+            folded[w] = 0;
+            rc = hln_fail(&r->err, HLN_EINVAL, "JSON values map contains unrecognized column: %s",
+                          k[0] == '"' ? k : folded);
+            break;
+        }
+        if (json_is_null(v)) {
+            vals[p->json_base + ci] = (ex_value){NULL, -1};
+            continue;
+        }
+        hln_buf_reset(&b);
+        if ((rc = from_json(r, t->cols[ci].type, t->cols[ci].name, v, &b)) != 0) break;
+        if (b.err) {
+            rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+            break;
+        }
+        static const uint8_t empty[1];
+        const uint8_t *copy = b.len ? hln_arena_memdup(&r->arena, b.data, b.len) : empty;
+        if (!copy) {
+            rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+            break;
+        }
+        vals[p->json_base + ci] = (ex_value){copy, (int32_t)b.len};
+    }
+    hln_buf_free(&b);
+    json_decref(root);
+    if (rc) return rc;
+    st->vals = vals;
+    st->nvals = n;
+    return 0;
+}
