@@ -28,12 +28,14 @@ typedef enum cql_term_kind {
     CQL_TERM_LITERAL,
     CQL_TERM_BIND, /* ? or :name */
     CQL_TERM_NULL,
-    CQL_TERM_LIST, /* [a, b]: elems */
-    CQL_TERM_SET,  /* {a, b}: elems */
-    CQL_TERM_MAP,  /* {k: v, ...}: elems holds k0, v0, k1, v1...; {} is an empty MAP
-                      (exec reads it as an empty set where a set is expected) */
-    CQL_TERM_FUNC, /* name(args): text is the name (folded), elems the arguments */
-    /* later: tuples, UDT literals, function calls, casts, vectors */
+    CQL_TERM_LIST,  /* [a, b]: elems */
+    CQL_TERM_SET,   /* {a, b}: elems */
+    CQL_TERM_MAP,   /* {k: v, ...}: elems holds k0, v0, k1, v1...; {} is an empty MAP
+                       (exec reads it as an empty set where a set is expected) */
+    CQL_TERM_FUNC,  /* name(args): text is the name (folded), elems the arguments */
+    CQL_TERM_TUPLE, /* (a, b, ...): elems */
+    CQL_TERM_UDT,   /* {f: a, g: b}: elems the values, fields their names */
+    /* later: casts */
 } cql_term_kind;
 
 typedef struct cql_term {
@@ -45,7 +47,8 @@ typedef struct cql_term {
     int pos;                 /* byte offset in the statement, for messages */
     struct cql_term **elems; /* LIST/SET/MAP elements (MAP: keys and values) */
     int nelems;
-    int end; /* LIST/SET/MAP: byte offset just past the closing bracket */
+    int end;             /* LIST/SET/MAP: byte offset just past the closing bracket */
+    const char **fields; /* UDT: the field names, nelems of them */
 } cql_term;
 
 typedef struct cql_qname {
@@ -74,6 +77,7 @@ typedef struct cql_relation {
     cql_term **in_list;               /* IN (a, b, ...): the values */
     int nin;
     cql_term *elem;              /* IF conditions: c[elem] op term; else NULL */
+    const char *field;           /* IF conditions: c.field op term; else NULL */
     struct cql_name_list *mcols; /* (c1, c2) op (v1, v2): c1, c2; the values in in_list */
 } cql_relation;
 
@@ -143,6 +147,11 @@ typedef enum cql_stmt_kind {
     CQL_ALTER_KEYSPACE,     /* ALTER KEYSPACE (u.create_keyspace: name, if_not_exists is IF
                                EXISTS, props) */
     CQL_TRUNCATE,           /* TRUNCATE [TABLE] [ks.]t (u.drop.name) */
+    CQL_CREATE_TYPE,        /* CREATE TYPE [IF NOT EXISTS] t (f type, ...) (u.create_table:
+                               name, if_not_exists, columns are the fields) */
+    CQL_ALTER_UDT,          /* ALTER TYPE [IF EXISTS] t ADD f type | RENAME f TO g [AND ...]
+                               (u.alter_table) */
+    CQL_DROP_TYPE,          /* DROP TYPE [IF EXISTS] t (u.drop) */
 } cql_stmt_kind;
 
 /* ALTER TABLE [IF EXISTS] t ... (Cassandra's AlterTableStatement.Raw). */
@@ -176,7 +185,8 @@ typedef enum cql_describe_kind {
     CQL_DESC_FULL_SCHEMA, /* DESCRIBE FULL SCHEMA: every keyspace */
     CQL_DESC_KEYSPACE,    /* DESCRIBE KEYSPACE [ks] (name.name NULL: current) */
     CQL_DESC_TABLE,       /* DESCRIBE TABLE [ks.]t */
-    CQL_DESC_GENERIC,     /* DESCRIBE [ks.]name: a keyspace or a table */
+    CQL_DESC_GENERIC,     /* DESCRIBE [ks.]name: a keyspace or a table; DESCRIBE TYPES */
+    CQL_DESC_TYPE,        /* DESCRIBE TYPE [ks.]t */
 } cql_describe_kind;
 
 typedef struct cql_describe {
@@ -294,13 +304,15 @@ typedef struct cql_assignment {
     cql_assign_op op;
     const char *other; /* ADD, PREPEND, SUB: the column named on the right */
     cql_term *key;     /* ELEM */
+    const char *field; /* c.field = v (UDT field) */
     struct cql_assignment *next;
 } cql_assignment;
 
 /* A DELETE selection: a column, or one element of it (c[key]). */
 typedef struct cql_deletion {
     const char *column;
-    cql_term *key; /* NULL for the whole column */
+    cql_term *key;     /* NULL for the whole column */
+    const char *field; /* DELETE c.field */
     struct cql_deletion *next;
 } cql_deletion;
 
@@ -341,6 +353,7 @@ typedef struct cql_selector {
     bool star_arg;             /* func(*) */
     cql_term *term;            /* an argument that is a constant (COUNT(1)) */
     cql_term *elem;            /* column[elem]: element selection of a set or map */
+    const char *field;         /* column.field: field selection of a UDT */
 } cql_selector;
 
 typedef struct cql_select {

@@ -179,8 +179,36 @@ term(A) ::= ident(F) LP(O) terms(L) RP(C). {
     A->text = F;
 }
 term(A) ::= LBRACE(O) terms(L) RBRACE(C). { A = cqlp_collection(ctx, CQL_TERM_SET, &L, &O, &C); }
+/* UDT literal {f: a, g: b} (field names are identifiers; a map's keys are terms) */
+term(A) ::= LBRACE(O) ufterms(L) RBRACE(C). {
+    A = cqlp_collection(ctx, CQL_TERM_UDT, &L.terms, &O, &C);
+    A->fields = cqlp_alloc(ctx, sizeof(*A->fields) * (size_t)L.terms.n);
+    int i = 0;
+    for (cql_name_list *n = L.names.head; n; n = n->next)
+        A->fields[i++] = n->name;
+}
+/* tuple literal (a, b, ...) */
+term(A) ::= LP(O) terms(L) RP(C). { A = cqlp_collection(ctx, CQL_TERM_TUPLE, &L, &O, &C); }
 term(A) ::= LBRACE(O) mapterms(L) RBRACE(C). {
     A = cqlp_collection(ctx, CQL_TERM_MAP, &L, &O, &C);
+}
+
+%include {
+typedef struct cqlp_ufterms {
+    cqlp_terms terms;
+    cqlp_names names;
+} cqlp_ufterms;
+}
+%type ufterms {cqlp_ufterms}
+ufterms(A) ::= ident(F) COLON term(V). {
+    memset(&A, 0, sizeof(A));
+    cqlp_terms_add(ctx, &A.terms, V);
+    A.names.head = A.names.tail = cqlp_name(ctx, F);
+}
+ufterms(A) ::= ufterms(A) COMMA ident(F) COLON term(V). {
+    cqlp_terms_add(ctx, &A.terms, V);
+    cql_name_list *x = cqlp_name(ctx, F);
+    CQLP_APPEND(A.names, x);
 }
 
 /* map literal entries: keys and values alternate in the list */
@@ -303,6 +331,12 @@ corder ::= ident(N) DESC. { cqlp_table_order(ctx, N, true); }
  * exist. A number parameter (vector<float, 3>) becomes a type named "3". */
 %type type {cql_typeref *}
 type(A) ::= ident(N).                        { A = cqlp_type(ctx, N, NULL); }
+type(A) ::= ident(K) DOT ident(N). {
+    size_t n = strlen(K) + strlen(N) + 2;
+    char *q = cqlp_alloc(ctx, n);
+    snprintf(q, n, "%s.%s", K, N);
+    A = cqlp_type(ctx, q, NULL);
+}
 type(A) ::= ident(N) LT typeparams(P) GT.    { A = cqlp_type(ctx, N, &P); }
 type(A) ::= SET LT typeparams(P) GT.         { A = cqlp_type(ctx, "set", &P); }
 type(A) ::= FROZEN LT type(T) GT.            { A = T; A->frozen = true; }
@@ -458,6 +492,12 @@ assign(A) ::= ident(C) EQ term(T). {
     A->column = C;
     A->value = T;
 }
+assign(A) ::= ident(C) DOT ident(F) EQ term(T). {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->column = C;
+    A->field = F;
+    A->value = T;
+}
 assign(A) ::= ident(C) EQ ident(O) PLUS term(T). {
     A = cqlp_alloc(ctx, sizeof(*A));
     A->column = C;
@@ -516,6 +556,21 @@ cond(A) ::= ident(C) op(O) term(T). {
     A->op = (cql_op)O;
     A->term = T;
 }
+cond(A) ::= ident(C) DOT ident(F) op(O) term(T). {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->column = C;
+    A->field = F;
+    A->op = (cql_op)O;
+    A->term = T;
+}
+cond(A) ::= ident(C) DOT ident(F) IN LP terms(L) RP. {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->column = C;
+    A->field = F;
+    A->op = CQL_OP_IN;
+    A->in_list = cqlp_terms_array(ctx, &L);
+    A->nin = L.n;
+}
 cond(A) ::= ident(C) LBRACKET term(K) RBRACKET op(O) term(T). {
     A = cqlp_alloc(ctx, sizeof(*A));
     A->column = C;
@@ -550,6 +605,11 @@ dels(A) ::= dels(A) COMMA del(X). { CQLP_APPEND(A, X); }
 del(A) ::= ident(C). {
     A = cqlp_alloc(ctx, sizeof(*A));
     A->column = C;
+}
+del(A) ::= ident(C) DOT ident(F). {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->column = C;
+    A->field = F;
 }
 del(A) ::= ident(C) LBRACKET term(K) RBRACKET. {
     A = cqlp_alloc(ctx, sizeof(*A));
@@ -646,6 +706,11 @@ selexpr(A) ::= ident(C) LBRACKET term(K) RBRACKET. {
     A = cqlp_alloc(ctx, sizeof(*A));
     A->column = C;
     A->elem = K;
+}
+selexpr(A) ::= ident(C) DOT ident(F). {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->column = C;
+    A->field = F;
 }
 selexpr(A) ::= ident(F) LP RP. {
     A = cqlp_alloc(ctx, sizeof(*A));
@@ -1014,6 +1079,12 @@ cmd ::= descw FULL KEYSPACE(X). {
 }
 cmd ::= descw TABLE qname(N). { cqlp_describe(ctx, CQL_DESC_TABLE)->name = N; }
 cmd ::= descw qname(N).       { cqlp_describe(ctx, CQL_DESC_GENERIC)->name = N; }
+/* DESCRIBE TYPE [ks.]t ("type" is an unreserved word: ID); DESCRIBE TYPES
+   arrives as the generic form, which describe.c reads as TYPES */
+cmd ::= descw ID(K) qname(N). {
+    cqlp_want_type(ctx, &K);
+    cqlp_describe(ctx, CQL_DESC_TYPE)->name = N;
+}
 
 /* ---- ALTER TABLE, ALTER KEYSPACE, TRUNCATE -----------------------------
  * As Cassandra 5.0's Parser.g (alterTableStatement, alterKeyspaceStatement,
@@ -1099,6 +1170,43 @@ alteration ::= ALTER ident(C) ID(K) type. {
     cql_alter_table *a = cqlp_alter(ctx);
     a->kind = CQL_ALTER_TYPE;
     a->drop = cqlp_name(ctx, C);
+}
+
+/* ---- CREATE / ALTER / DROP TYPE ----------------------------------------
+ * "type" is an unreserved word, so it arrives as ID. */
+%include {
+static void cqlp_want_type(cqlp_ctx *ctx, const cql_token *k)
+{
+    if (k->n != 4 || strncasecmp(k->z, "type", 4) != 0)
+        cqlp_fail(ctx, HLN_ESYNTAX, "line 1:%d no viable alternative at input '%.*s'", k->pos,
+                  k->n, k->z);
+}
+}
+cmd ::= type_head LP ufields RP.
+type_head ::= CREATE ID(K) ifne(E) qname(N). {
+    cqlp_want_type(ctx, &K);
+    cql_stmt *s = cqlp_stmt(ctx, CQL_CREATE_TYPE);
+    ctx->ct = &s->u.create_table;
+    ctx->ct->name = N;
+    ctx->ct->if_not_exists = E;
+}
+ufields ::= ufield.
+ufields ::= ufields COMMA ufield.
+ufield ::= ident(N) type(T). { cqlp_table_column(ctx, N, T, false, false); }
+
+cmd ::= alter_type_head alteration.
+alter_type_head ::= ALTER ID(K) ife(E) qname(N). {
+    cqlp_want_type(ctx, &K);
+    cql_stmt *s = cqlp_stmt(ctx, CQL_ALTER_UDT);
+    s->u.alter_table.if_exists = E;
+    s->u.alter_table.name = N;
+}
+
+cmd ::= DROP ID(K) ife(E) qname(N). {
+    cqlp_want_type(ctx, &K);
+    cql_stmt *s = cqlp_stmt(ctx, CQL_DROP_TYPE);
+    s->u.drop.name = N;
+    s->u.drop.if_exists = E;
 }
 
 cmd ::= ALTER KEYSPACE(X) ife(E) ident(N) WITH props(P). {

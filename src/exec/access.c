@@ -217,9 +217,18 @@ int ex_authorize(ex_request *r, const cql_stmt *stmt, const ex_plan *p)
         if (!res) return nomem(r);
         return guard(r, p->ks, AUTH_P_ALTER, res);
     case CQL_ALTER_KEYSPACE:
+    case CQL_ALTER_UDT: /* AlterTypeStatement: ALTER on the keyspace */
         res = resource_name(r, "data", p->ks, NULL);
         if (!res) return nomem(r);
         return guard(r, p->ks, AUTH_P_ALTER, res);
+    case CQL_CREATE_TYPE:
+        res = resource_name(r, "data", p->ks, NULL);
+        if (!res) return nomem(r);
+        return guard(r, p->ks, AUTH_P_CREATE, res);
+    case CQL_DROP_TYPE:
+        res = resource_name(r, "data", p->ks, NULL);
+        if (!res) return nomem(r);
+        return guard(r, p->ks, AUTH_P_DROP, res);
     case CQL_TRUNCATE: /* TruncateStatement.authorize: MODIFY on the table */
         res = resource_name(r, "data", p->t->ks, p->t->name);
         return res ? ensure(r, AUTH_P_MODIFY, res) : nomem(r);

@@ -144,6 +144,26 @@ static void spec_typed(actx *c, const cql_term *term, const char *name, const hl
         }
         return;
     }
+    if (term->kind == CQL_TERM_TUPLE || term->kind == CQL_TERM_UDT) {
+        /* components are named c[0], c[1]... and fields c.f (Tuples and
+           UserTypes.fieldSpecOf) */
+        bool udt = term->kind == CQL_TERM_UDT;
+        for (int i = 0; i < term->nelems; i++) {
+            const hln_type *et = NULL;
+            char buf[160];
+            if (udt) {
+                snprintf(buf, sizeof buf, "%s.%s", name, term->fields[i]);
+                for (int f = 0; type && type->kind == HLN_T_UDT && f < type->nparams; f++)
+                    if (!strcmp(hln_udt_field(type, f), term->fields[i])) et = type->params[f];
+            } else {
+                snprintf(buf, sizeof buf, "%s[%d]", name, i);
+                if (type && type->kind == HLN_T_TUPLE && i < type->nparams) et = type->params[i];
+            }
+            const char *en = hln_arena_strdup(c->a, buf);
+            spec_typed(c, term->elems[i], en ? en : name, et);
+        }
+        return;
+    }
     if (term->kind != CQL_TERM_LIST && term->kind != CQL_TERM_SET && term->kind != CQL_TERM_MAP)
         return;
     if (!type || !hln_type_is_collection(type)) return;
@@ -282,6 +302,16 @@ static void term_render(hln_buf *b, const cql_term *t)
             term_render(b, t->elems[i]);
         }
         hln_buf_u8(b, t->kind == CQL_TERM_LIST ? ']' : '}');
+        return;
+    case CQL_TERM_TUPLE:
+    case CQL_TERM_UDT:
+        hln_buf_u8(b, t->kind == CQL_TERM_TUPLE ? '(' : '{');
+        for (int i = 0; i < t->nelems; i++) {
+            if (i) hln_buf_put(b, ", ", 2);
+            if (t->kind == CQL_TERM_UDT) hln_buf_printf(b, "%s: ", t->fields[i]);
+            term_render(b, t->elems[i]);
+        }
+        hln_buf_u8(b, t->kind == CQL_TERM_TUPLE ? ')' : '}');
         return;
     }
 }
@@ -774,7 +804,7 @@ static int function_selector(actx *c, const cql_selector *sel, ex_sel *out, ex_c
     hln_buf_u8(&b, ')');
     const char *name = b.err ? "?" : hln_arena_strndup(c->a, (const char *)b.data, b.len);
     hln_buf_free(&b);
-    *out = (ex_sel){EX_SEL_FUNC, -1, f, args, nargs};
+    *out = (ex_sel){.kind = EX_SEL_FUNC, .col = -1, .fn = f, .args = args, .nargs = nargs};
     *spec_out = (ex_colspec){t->ks, t->name, name ? name : "?", hln_type_by_kind(f->ret)};
     return 0;
 }
@@ -783,6 +813,27 @@ static int selector(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *s
 {
     const hln_table *t = c->p->t;
     int rc, ci = -1;
+    if (!sel->func && sel->field) {
+        if ((rc = column(c, sel->column, &ci)) != 0) return rc;
+        const hln_type *ty = t->cols[ci].type;
+        if (ty->kind != HLN_T_UDT)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Invalid field selection: %s of type %s is not a user type",
+                            t->cols[ci].name, ty->cql_name);
+        int fi = -1;
+        for (int i = 0; i < ty->nparams; i++)
+            if (!strcmp(hln_udt_field(ty, i), sel->field)) fi = i;
+        if (fi < 0)
+            return hln_fail(c->err, HLN_EINVAL, "%s of type %s has no field %s", t->cols[ci].name,
+                            ty->cql_name, sel->field);
+        *out = (ex_sel){.kind = EX_SEL_FIELD, .col = ci, .field = fi};
+        size_t nl = strlen(t->cols[ci].name) + strlen(sel->field) + 2;
+        char *nm = hln_arena_alloc(c->a, nl);
+        if (!nm) return nomem(c);
+        snprintf(nm, nl, "%s.%s", t->cols[ci].name, sel->field);
+        *spec_out = (ex_colspec){t->ks, t->name, nm, ty->params[fi]};
+        return 0;
+    }
     if (!sel->func && sel->elem) {
         if ((rc = column(c, sel->column, &ci)) != 0) return rc;
         const hln_type *ty = t->cols[ci].type;
@@ -1364,7 +1415,28 @@ static int conditions(actx *c, ex_cas_kind kind, const cql_relation *conds, cons
             return hln_fail(c->err, HLN_EUNSUPPORTED,
                             "IF conditions on static columns are not supported yet");
         const hln_type *vt = col->type;
-        if (x->elem) {
+        int field = -1;
+        if (x->field) {
+            if (col->type->kind != HLN_T_UDT)
+                return hln_fail(c->err, HLN_EINVAL,
+                                "Invalid field selection: %s of type %s is not a user type",
+                                col->name, col->type->cql_name);
+            for (int f = 0; f < col->type->nparams; f++)
+                if (!strcmp(hln_udt_field(col->type, f), x->field)) field = f;
+            if (field < 0)
+                return hln_fail(c->err, HLN_EINVAL, "Unknown field %s for column %s", x->field,
+                                col->name);
+            vt = col->type->params[field];
+            size_t nl = strlen(col->name) + strlen(x->field) + 2;
+            char *nm = hln_arena_alloc(c->a, nl);
+            if (!nm) return nomem(c);
+            snprintf(nm, nl, "%s.%s", col->name, x->field);
+            if (x->op == CQL_OP_IN)
+                for (int i = 0; i < x->nin; i++)
+                    spec_typed(c, x->in_list[i], nm, vt);
+            else
+                spec_typed(c, x->term, nm, vt);
+        } else if (x->elem) {
             const hln_type *ty = col->type;
             if (!hln_type_is_collection(ty))
                 return hln_fail(c->err, HLN_EINVAL,
@@ -1396,7 +1468,7 @@ static int conditions(actx *c, ex_cas_kind kind, const cql_relation *conds, cons
         if (x->op == CQL_OP_CONTAINS || x->op == CQL_OP_CONTAINS_KEY)
             return hln_fail(c->err, HLN_EUNSUPPORTED, "CONTAINS conditions are not supported yet");
         p->conds[p->nconds++] =
-            (ex_cond){ci, x->op, x->term, (cql_term *const *)x->in_list, x->nin, x->elem};
+            (ex_cond){ci, x->op, x->term, (cql_term *const *)x->in_list, x->nin, x->elem, field};
     }
     return 0;
 }
@@ -1423,7 +1495,7 @@ static int insert_json(actx *c, const hln_table *t)
         if (col->kind == HLN_COL_PARTITION_KEY || col->kind == HLN_COL_CLUSTERING)
             rs[ci].eq = &terms[ci];
         else
-            p->assigns[p->nassigns++] = (ex_assign){ci, &terms[ci], CQL_ASSIGN_SET, NULL};
+            p->assigns[p->nassigns++] = (ex_assign){ci, &terms[ci], CQL_ASSIGN_SET, NULL, -1};
     }
     int rc = mod_keys(c, rs, "INSERT", false);
     if (rc) return rc;
@@ -1467,7 +1539,7 @@ static int an_insert(actx *c)
         if (col->kind == HLN_COL_PARTITION_KEY || col->kind == HLN_COL_CLUSTERING)
             rs[ci].eq = term;
         else
-            p->assigns[p->nassigns++] = (ex_assign){ci, term, CQL_ASSIGN_SET, NULL};
+            p->assigns[p->nassigns++] = (ex_assign){ci, term, CQL_ASSIGN_SET, NULL, -1};
     }
     if ((rc = mod_keys(c, rs, "INSERT", false)) != 0) return rc;
     p->row_marker = true;
@@ -1559,6 +1631,9 @@ static int update_op(actx *c, const cql_assignment *a, const hln_column *col)
         spec_col(c, a->value, col);
         return 0;
     }
+    if (t->kind == HLN_T_UDT || t->kind == HLN_T_TUPLE) /* a UserType is a TupleType there */
+        return hln_fail(c->err, HLN_EINVAL, "Invalid operation (%s) for tuple column %s",
+                        op_text(c, a), col->name);
     if (!hln_type_is_collection(t))
         return hln_fail(c->err, HLN_EINVAL, "Invalid operation (%s) for non counter column %s",
                         op_text(c, a), col->name);
@@ -1610,12 +1685,44 @@ static int an_update(actx *c)
         const hln_column *col = &t->cols[ci];
         if (col->kind == HLN_COL_PARTITION_KEY || col->kind == HLN_COL_CLUSTERING)
             return hln_fail(c->err, HLN_EINVAL, "PRIMARY KEY part %s found in SET part", col->name);
-        for (int j = 0; j < p->nassigns; j++)
-            if (p->assigns[j].col == ci)
-                return hln_fail(c->err, HLN_EINVAL, "Multiple definitions found for column %s",
+        int field = -1;
+        if (a->field) {
+            /* Operation.SetField: on non-frozen UDTs only */
+            bool udt = col->type->kind == HLN_T_UDT;
+            if (!udt || col->type->frozen)
+                return hln_fail(c->err, HLN_EINVAL,
+                                "Invalid operation (%s.%s = %s) for %s column %s", col->name,
+                                a->field, term_str(c, a->value), udt ? "frozen UDT" : "non-UDT",
                                 col->name);
-        if ((rc = update_op(c, a, col)) != 0) return rc;
-        p->assigns[p->nassigns++] = (ex_assign){ci, a->value, a->op, a->key};
+            for (int f = 0; f < col->type->nparams; f++)
+                if (!strcmp(hln_udt_field(col->type, f), a->field)) field = f;
+            if (field < 0)
+                return hln_fail(c->err, HLN_EINVAL, "UDT column %s does not have a field named %s",
+                                col->name, a->field);
+        }
+        for (int j = 0; j < p->nassigns; j++) {
+            if (p->assigns[j].col != ci) continue;
+            if (field >= 0 || p->assigns[j].field >= 0) {
+                if (field >= 0 && p->assigns[j].field >= 0 && p->assigns[j].field != field)
+                    continue; /* u.a = x, u.b = y */
+                /* Cassandra's parser refuses these (addRawUpdate) */
+                return hln_fail(c->err, HLN_ESYNTAX, "Multiple incompatible setting of column %s",
+                                col->name);
+            }
+            return hln_fail(c->err, HLN_EINVAL, "Multiple definitions found for column %s",
+                            col->name);
+        }
+        if (field >= 0) {
+            /* the marker is named u.f, typed as the field (UserTypes.fieldSpecOf) */
+            size_t nl = strlen(col->name) + strlen(a->field) + 2;
+            char *nm = hln_arena_alloc(c->a, nl);
+            if (!nm) return nomem(c);
+            snprintf(nm, nl, "%s.%s", col->name, a->field);
+            spec_typed(c, a->value, nm, col->type->params[field]);
+        } else if ((rc = update_op(c, a, col)) != 0) {
+            return rc;
+        }
+        p->assigns[p->nassigns++] = (ex_assign){ci, a->value, a->op, a->key, field};
     }
     ex_restr *rs;
     if ((rc = where(c, s->where, &rs)) != 0) return rc;
@@ -1651,6 +1758,21 @@ static int an_delete(actx *c)
                             "Invalid identifier %s for deletion (should not be a PRIMARY KEY "
                             "part)",
                             col->name);
+        int field = -1;
+        if (l->field) {
+            if (col->type->kind != HLN_T_UDT)
+                return hln_fail(c->err, HLN_EINVAL,
+                                "Invalid field deletion operation for non-UDT column %s",
+                                col->name);
+            if (col->type->frozen)
+                return hln_fail(c->err, HLN_EINVAL,
+                                "Frozen UDT column %s does not support field deletions", col->name);
+            for (int f = 0; f < col->type->nparams; f++)
+                if (!strcmp(hln_udt_field(col->type, f), l->field)) field = f;
+            if (field < 0)
+                return hln_fail(c->err, HLN_EINVAL, "UDT column %s does not have a field named %s",
+                                col->name, l->field);
+        }
         if (l->key) {
             const hln_type *ty = col->type;
             if (!hln_type_is_collection(ty))
@@ -1669,13 +1791,13 @@ static int an_delete(actx *c)
                            elem_name(c, ty->kind == HLN_T_MAP ? "key" : "value", col->name),
                            ty->params[0]);
             }
-            p->assigns[p->nassigns++] = (ex_assign){ci, NULL, CQL_ASSIGN_ELEM, l->key};
+            p->assigns[p->nassigns++] = (ex_assign){ci, NULL, CQL_ASSIGN_ELEM, l->key, -1};
             continue;
         }
         bool dup = false;
         for (int j = 0; j < p->nassigns; j++)
-            dup |= p->assigns[j].col == ci && !p->assigns[j].key;
-        if (!dup) p->assigns[p->nassigns++] = (ex_assign){ci, NULL, CQL_ASSIGN_SET, NULL};
+            dup |= p->assigns[j].col == ci && !p->assigns[j].key && p->assigns[j].field == field;
+        if (!dup) p->assigns[p->nassigns++] = (ex_assign){ci, NULL, CQL_ASSIGN_SET, NULL, field};
     }
     if ((rc = using_clause(c, &s->using, false)) != 0) return rc;
     ex_restr *rs;
@@ -1829,7 +1951,14 @@ int ex_analyze_in(ex_request *r, hln_arena *a, const cql_stmt *stmt, const char 
         rc = ddl_keyspace(&c, &stmt->u.drop.name);
         break;
     case CQL_ALTER_TABLE:
+    case CQL_ALTER_UDT:
         rc = ddl_keyspace(&c, &stmt->u.alter_table.name);
+        break;
+    case CQL_CREATE_TYPE:
+        rc = ddl_keyspace(&c, &stmt->u.create_table.name);
+        break;
+    case CQL_DROP_TYPE:
+        rc = ddl_keyspace(&c, &stmt->u.drop.name);
         break;
     case CQL_ALTER_KEYSPACE:
         p->ks = stmt->u.create_keyspace.name;

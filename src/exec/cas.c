@@ -45,6 +45,8 @@ typedef struct cas_cond {
     int nin;
     bool has_elem;
     ex_value elem; /* c[elem]: a map key, or a list index (int) */
+    bool has_field;
+    int field; /* c.f: the UDT field's index */
 } cas_cond;
 
 typedef struct ex_cas_op {
@@ -128,14 +130,30 @@ static int current(const cas_cond *c, const st_row *row, hln_arena *a, hln_error
         hln_buf_free(&key);
         return 0;
     }
-    if (hln_type_is_multicell(col->type)) return ex_collection_value(a, err, col, cells, n, out);
-    *out = (ex_value){cells[0].len ? cells[0].val : EMPTY, (int32_t)cells[0].len};
+    if (hln_type_is_multicell(col->type)) {
+        int rc = ex_collection_value(a, err, col, cells, n, out);
+        if (rc || !c->has_field) return rc;
+    } else {
+        *out = (ex_value){cells[0].len ? cells[0].val : EMPTY, (int32_t)cells[0].len};
+    }
+    if (c->has_field) { /* c.f: the field of the whole value */
+        const uint8_t *els[HLN_TUPLE_MAX];
+        int32_t lens[HLN_TUPLE_MAX];
+        int nf = 0;
+        ex_value whole = *out;
+        *out = (ex_value){NULL, -1};
+        if (whole.len > 0 &&
+            !hln_tuple_split(col->type, whole.p, (size_t)whole.len, els, lens, &nf) &&
+            c->field < nf)
+            *out = (ex_value){els[c->field], lens[c->field]};
+    }
     return 0;
 }
 
 static const hln_type *cond_type(const cas_cond *c)
 {
     const hln_type *t = c->col->type;
+    if (c->has_field) return t->params[c->field];
     if (!c->has_elem) return t;
     return t->kind == HLN_T_LIST ? t->params[0] : t->params[1];
 }
@@ -292,6 +310,11 @@ static int bind_cond(ex_request *r, const ex_cond *x, const hln_column *col, cas
     *out = (cas_cond){.col = col, .op = x->op, .v = {NULL, -1}, .elem = {NULL, -1}};
     const hln_type *vt = col->type;
     int rc;
+    if (x->field >= 0) {
+        out->has_field = true;
+        out->field = x->field;
+        vt = col->type->params[x->field];
+    }
     if (x->elem) {
         const hln_type *t = col->type;
         const hln_type *kt = t->kind == HLN_T_LIST ? hln_type_by_kind(HLN_T_INT) : t->params[0];

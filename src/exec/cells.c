@@ -1,5 +1,5 @@
 /*
- * cells.c — non-frozen collections as storage cells, both ways.
+ * cells.c — non-frozen collections and UDTs as storage cells, both ways.
  *
  * What: turns the assignments of an INSERT/UPDATE/DELETE on a non-frozen
  * list, set or map into cells with paths (st_cell.path) and column
@@ -220,12 +220,81 @@ static int bind_index(ex_request *r, const hln_column *col, const cql_term *key,
     return 0;
 }
 
+/* ---- non-frozen UDTs -----------------------------------------------------
+ * One cell per non-null field, path = be16(field index) (Cassandra's
+ * CellPath of the field position), so ALTER TYPE ADD (a new last index)
+ * and RENAME (same index) leave stored cells valid:
+ *   u = value        COLDEL at ts-1, then the non-null fields at ts
+ *   u = null, DELETE u   COLDEL at ts
+ *   u.f = v          the field's cell (v null: a tombstone)
+ *   DELETE u.f       a tombstone for the field */
+
+static const uint8_t *field_path(ex_request *r, int f)
+{
+    uint8_t *p = hln_arena_alloc(&r->arena, 2);
+    if (p) {
+        p[0] = (uint8_t)(f >> 8);
+        p[1] = (uint8_t)f;
+    }
+    return p;
+}
+
+static int udt_cell(ex_request *r, ex_cells *cv, const hln_column *col, int f, const uint8_t *v,
+                    int32_t len, int64_t ts, int32_t ttl, int64_t now_sec)
+{
+    const uint8_t *path = field_path(r, f);
+    if (!path) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    if (len < 0) return push_tomb(r, cv, col->id, ts, path, 2);
+    st_cell c = {.col_id = col->id,
+                 .ts = ts,
+                 .path = path,
+                 .pathlen = 2,
+                 .val = len ? v : EMPTY,
+                 .len = (uint32_t)len};
+    if (ttl > 0) {
+        c.ttl = ttl;
+        c.expires = now_sec + ttl;
+    }
+    return ex_cells_push(r, cv, &c);
+}
+
+static int udt_assign(ex_request *r, const ex_assign *a, const hln_column *col, int64_t ts,
+                      int32_t ttl, int64_t now_sec, ex_cells *cv)
+{
+    const hln_type *t = col->type;
+    ex_value v = {NULL, -1};
+    int rc;
+    if (a->field >= 0) {
+        if (!a->term) return udt_cell(r, cv, col, a->field, NULL, -1, ts, 0, 0); /* DELETE u.f */
+        char name[300];
+        snprintf(name, sizeof name, "%s.%s", col->name, hln_udt_field(t, a->field));
+        if ((rc = ex_bind(r, a->term, t->params[a->field], name, &v)) != 0) return rc;
+        if (v.len == -2) return 0;
+        return udt_cell(r, cv, col, a->field, v.p, v.len, ts, ttl, now_sec);
+    }
+    if (!a->term) return push_coldel(r, cv, col->id, ts); /* DELETE u */
+    if ((rc = ex_bind(r, a->term, t, col->name, &v)) != 0) return rc;
+    if (v.len == -2) return 0;
+    if (v.len == -1) return push_coldel(r, cv, col->id, ts);
+    const uint8_t *els[HLN_TUPLE_MAX];
+    int32_t lens[HLN_TUPLE_MAX];
+    int n = 0;
+    if (hln_tuple_split(t, v.p, (size_t)v.len, els, lens, &n))
+        return hln_fail(&r->err, HLN_EINVAL, "Invalid value for %s", col->name);
+    if ((rc = push_coldel(r, cv, col->id, ts - 1)) != 0) return rc;
+    for (int f = 0; f < n; f++)
+        if (lens[f] >= 0 && (rc = udt_cell(r, cv, col, f, els[f], lens[f], ts, ttl, now_sec)) != 0)
+            return rc;
+    return 0;
+}
+
 int ex_collection_assign(ex_request *r, const ex_assign *a, const hln_column *col,
                          const st_row *cur, int64_t ts, int32_t ttl, int64_t now_sec, ex_cells *cv)
 {
     const hln_type *t = col->type;
     int rc;
     ex_value v = {NULL, -1};
+    if (t->kind == HLN_T_UDT) return udt_assign(r, a, col, ts, ttl, now_sec, cv);
     switch (a->op) {
     case CQL_ASSIGN_SET:
         if (!a->term) return push_coldel(r, cv, col->id, ts); /* DELETE c */
@@ -337,6 +406,28 @@ int ex_collection_value(hln_arena *a, hln_error *err, const hln_column *col, con
     if (n == 0) {
         *out = (ex_value){NULL, -1};
         return 0;
+    }
+    if (t->kind == HLN_T_UDT) {
+        /* every field, those without a cell null */
+        const uint8_t *els[HLN_TUPLE_MAX];
+        int32_t lens[HLN_TUPLE_MAX];
+        for (int f = 0; f < t->nparams; f++)
+            lens[f] = -1, els[f] = NULL;
+        for (uint32_t i = 0; i < n; i++) {
+            const st_cell *c = &cells[i];
+            int f = c->pathlen == 2 ? c->path[0] << 8 | c->path[1] : -1;
+            if (f < 0 || f >= t->nparams)
+                return hln_corrupt(err, "cell path", "bad field path in %s", col->name);
+            els[f] = c->len ? c->val : EMPTY;
+            lens[f] = (int32_t)c->len;
+        }
+        hln_buf b;
+        hln_buf_init(&b);
+        int rc = hln_tuple_build(els, lens, t->nparams, &b);
+        out->p = rc || b.err ? NULL : hln_arena_memdup(a, b.data, b.len);
+        out->len = (int32_t)b.len;
+        hln_buf_free(&b);
+        return out->p ? 0 : hln_fail(err, HLN_ENOMEM, "out of memory");
     }
     hln_buf b, el;
     hln_buf_init(&b);

@@ -298,6 +298,21 @@ static int resolve_type(ex_request *r, const char *ks, const char *col, const cq
         *out = t;
         return 0;
     }
+    if (!strcasecmp(n, "tuple") && tr->nparams > 0) {
+        const hln_type *ps[HLN_TUPLE_MAX];
+        if (tr->nparams > HLN_TUPLE_MAX)
+            return hln_fail(&r->err, HLN_EUNSUPPORTED, "Column %s: type too complex", col);
+        for (int i = 0; i < tr->nparams; i++) {
+            int rc = resolve_type(r, ks, col, tr->params[i], &ps[i]);
+            if (rc) return rc;
+            if (ps[i]->kind == HLN_T_COUNTER)
+                return hln_fail(&r->err, HLN_EINVAL, "Counters are not allowed inside tuples");
+        }
+        const hln_type *t = hln_type_tuple(ps, tr->nparams);
+        if (!t) return hln_fail(&r->err, HLN_EUNSUPPORTED, "Column %s: type too complex", col);
+        *out = t;
+        return 0;
+    }
     if (!coll && (tr->nparams > 0 || !strcasecmp(n, "tuple") || !strcasecmp(n, "vector")))
         return hln_fail(&r->err, HLN_EUNSUPPORTED, "Column %s: tuple types are not supported yet",
                         col);
@@ -328,6 +343,10 @@ static int resolve_type(ex_request *r, const char *ks, const char *col, const cq
                 return hln_fail(&r->err, HLN_EINVAL,
                                 "Durations are not allowed as map keys: %s%s%s",
                                 tr->frozen ? "frozen<" : "", t->cql_name, tr->frozen ? ">" : "");
+            if (!tr->frozen && ps[i]->kind == HLN_T_UDT && !ps[i]->frozen)
+                return hln_fail(&r->err, HLN_EINVAL,
+                                "Non-frozen UDTs are not allowed inside collections: %s",
+                                t->cql_name);
             if (!tr->frozen && hln_type_is_multicell(ps[i]))
                 return hln_fail(&r->err, HLN_EINVAL,
                                 "Non-frozen collections are not allowed inside collections: %s",
@@ -340,6 +359,27 @@ static int resolve_type(ex_request *r, const char *ks, const char *col, const cq
     }
     const hln_type *t = hln_type_by_name(n);
     if (!t) {
+        const char *dot = strchr(n, '.');
+        const char *uks = ks, *un = n;
+        if (dot) {
+            char *k2 = hln_arena_strndup(&r->arena, n, (size_t)(dot - n));
+            if (!k2) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+            uks = k2;
+            un = dot + 1;
+            if (strcmp(uks, ks))
+                return hln_fail(&r->err, HLN_EINVAL,
+                                "Statement on keyspace %s cannot refer to a user type in keyspace "
+                                "%s; user types can only be used in the keyspace they are defined "
+                                "in",
+                                ks, uks);
+        }
+        const hln_type *u = schema_udt(ex_st(r)->schema, uks, un);
+        if (u) {
+            if (tr->frozen && !(u = hln_type_freeze(u)))
+                return hln_fail(&r->err, HLN_EUNSUPPORTED, "Column %s: type too complex", col);
+            *out = u;
+            return 0;
+        }
         for (size_t i = 0; i < HLN_ARRAY_LEN(NATIVE_TYPES); i++)
             if (!strcasecmp(n, NATIVE_TYPES[i]))
                 return hln_fail(&r->err, HLN_EUNSUPPORTED,
@@ -360,7 +400,8 @@ static int column_type(ex_request *r, const char *ks, const cql_column_def *d, c
 {
     const cql_typeref *tr = d->type;
     if (!tr || !tr->name) return hln_fail(&r->err, HLN_EINVAL, "Column %s has no type", d->name);
-    return resolve_type(r, ks, d->name, tr, out);
+    int rc = resolve_type(r, ks, d->name, tr, out);
+    return rc;
 }
 
 static int name_in(const cql_name_list *l, const char *name)
@@ -482,6 +523,14 @@ static void create_table(ex_request *r)
                 return;
             }
             hln_type_kind k = cols[ci].type->kind;
+            if (cols[ci].type->kind == HLN_T_UDT && !cols[ci].type->frozen) {
+                ex_finish(r, hln_fail(err, HLN_EINVAL,
+                                      "Invalid non-frozen user-defined type \"%s.%s\" for "
+                                      "PRIMARY KEY column '%s'",
+                                      hln_udt_ks(cols[ci].type), hln_udt_name(cols[ci].type),
+                                      l->name));
+                return;
+            }
             if (hln_type_is_multicell(cols[ci].type)) {
                 ex_finish(r, hln_fail(err, HLN_EINVAL,
                                       "Invalid non-frozen collection type %s for PRIMARY KEY "
@@ -774,6 +823,9 @@ static int alter_drop(ex_request *r, const cql_alter_table *a, const hln_table *
         }
         if (c->kind == HLN_COL_PARTITION_KEY || c->kind == HLN_COL_CLUSTERING)
             return hln_fail(err, HLN_EINVAL, "Cannot drop PRIMARY KEY column %s", n->name);
+        if (c->type->kind == HLN_T_UDT && !c->type->frozen)
+            return hln_fail(err, HLN_EINVAL, "Cannot drop non-frozen column %s of user type %s",
+                            n->name, hln_udt_name(c->type));
         int at = -1;
         for (int i = 0; i < o->ncols; i++)
             if (!strcmp(o->cols[i].name, n->name)) at = i;
@@ -784,8 +836,13 @@ static int alter_drop(ex_request *r, const cql_alter_table *a, const hln_table *
         for (int i = 0; i < o->ndropped; i++)
             if (!strcmp(o->dropped[i].name, n->name)) di = i;
         if (di < 0) di = o->ndropped++;
-        o->dropped[di] = (hln_dropped_column){
-            .name = (char *)n->name, .type = c->type, .kind = c->kind, .dropped_time = when};
+        /* UDTs recorded as the tuples they serialise as (Cassandra's
+           expandUserTypes), so the record outlives a DROP TYPE */
+        const hln_type *dt = hln_type_expand_udts(c->type);
+        o->dropped[di] = (hln_dropped_column){.name = (char *)n->name,
+                                              .type = dt ? dt : c->type,
+                                              .kind = c->kind,
+                                              .dropped_time = when};
         o->changed = true;
     }
     return 0;
@@ -1062,6 +1119,255 @@ static void truncate_table(ex_request *r)
     ex_dispatch(r, truncated);
 }
 
+/* ---- CREATE / ALTER / DROP TYPE ----------------------------------------
+ * As Cassandra 5.0's CreateTypeStatement, AlterTypeStatement (AddField,
+ * RenameFields; AlterField is refused) and DropTypeStatement. Validation
+ * runs against a fresh snapshot; the catalog applies the new definition
+ * only if no other DDL came in between (HLN_EAGAIN: validate again), and
+ * rebuilds the types and columns that use the type. */
+
+/* The type of UDT field f (CreateTypeStatement / AddField's checks). */
+static int field_type(ex_request *r, const char *ks, const cql_column_def *f, const hln_type **out)
+{
+    const cql_typeref *tr = f->type;
+    int rc = resolve_type(r, ks, f->name, tr, out);
+    if (rc == HLN_EINVAL && !strncmp(r->err.msg, "Unknown type ", 13) && tr->nparams == 0) {
+        /* an unknown bare name reads as a (non-frozen) UDT reference there */
+        r->err.msg[0] = 0;
+        return hln_fail(&r->err, HLN_EINVAL, "A user type cannot contain non-frozen UDTs");
+    }
+    if (rc) return rc;
+    if ((*out)->kind == HLN_T_COUNTER)
+        return hln_fail(&r->err, HLN_EINVAL, "A user type cannot contain counters");
+    if ((*out)->kind == HLN_T_UDT && !(*out)->frozen)
+        return hln_fail(&r->err, HLN_EINVAL, "A user type cannot contain non-frozen UDTs");
+    return 0;
+}
+
+static int udt_done(ex_request *r, int rc, const char *change, const char *ks, const char *name)
+{
+    if (rc < 0) return rc;
+    if (rc == 1) {
+        r->result.kind = EX_VOID;
+        return 0;
+    }
+    schema_change(r, change, "TYPE", ks, name);
+    return 0;
+}
+
+static int create_type_once(ex_request *r, hln_schema *s)
+{
+    ex_state *st = ex_st(r);
+    const cql_create_table *c = &st->stmt->u.create_table;
+    const char *ks = st->plan->ks, *name = c->name.name;
+    st->schema = s;
+    if (!schema_keyspace(s, ks))
+        return hln_fail(&r->err, HLN_EINVAL, "Keyspace '%s' doesn't exist", ks);
+    if (schema_udt(s, ks, name)) {
+        if (c->if_not_exists) return 1;
+        return hln_fail(&r->err, HLN_EINVAL, "A user type with name '%s' already exists", name);
+    }
+    const char *fields[HLN_TUPLE_MAX];
+    const hln_type *types[HLN_TUPLE_MAX];
+    int n = 0;
+    for (const cql_column_def *f = c->columns; f; f = f->next) {
+        for (int i = 0; i < n; i++)
+            if (!strcmp(fields[i], f->name))
+                return hln_fail(&r->err, HLN_EINVAL, "Duplicate field name '%s' in type '%s'",
+                                f->name, name);
+        if (n == HLN_TUPLE_MAX)
+            return hln_fail(&r->err, HLN_EUNSUPPORTED,
+                            "A user type may have at most %d fields here", HLN_TUPLE_MAX);
+        int rc = field_type(r, ks, f, &types[n]);
+        if (rc) return rc;
+        fields[n++] = f->name;
+    }
+    const hln_type *def = hln_type_udt(ks, name, fields, types, n, false);
+    if (!def) return hln_fail(&r->err, HLN_EUNSUPPORTED, "Type %s: too complex", name);
+    return catalog_set_type(st->eng->catalog, ks, name, def, s->version, &r->err);
+}
+
+/* Tables using the UDT ks.name, "a, b" (NULL when none); likewise types. */
+static const char *udt_users(ex_request *r, const hln_schema *s, const char *ks, const char *name,
+                             bool tables, bool pk_only)
+{
+    const hln_keyspace *k = schema_keyspace(s, ks);
+    hln_buf b;
+    hln_buf_init(&b);
+    /* tables in creation order, as Cassandra lists them: by their time uuid ids */
+    const hln_type *tu = hln_type_by_kind(HLN_T_TIMEUUID);
+    const hln_table *last = NULL;
+    for (;;) {
+        const hln_table *next = NULL;
+        for (int i = 0; k && tables && i < k->ntables; i++) {
+            const hln_table *t = k->tables[i];
+            if (last && hln_type_compare(tu, t->id, 16, last->id, 16) <= 0) continue;
+            if (next && hln_type_compare(tu, t->id, 16, next->id, 16) >= 0) continue;
+            for (int j = 0; j < (pk_only ? t->npk : t->ncols); j++)
+                if (hln_type_uses_udt(t->cols[j].type, ks, name)) {
+                    next = t;
+                    break;
+                }
+        }
+        if (!next) break;
+        hln_buf_printf(&b, "%s%s%s%s", b.len ? ", " : "", pk_only ? ks : "", pk_only ? "." : "",
+                       next->name);
+        last = next;
+    }
+    for (int i = 0; k && !tables && i < k->ntypes; i++) {
+        const hln_type *t = k->types[i];
+        if (!strcmp(hln_udt_name(t), name)) continue;
+        for (int f = 0; f < t->nparams; f++)
+            if (hln_type_uses_udt(t->params[f], ks, name)) {
+                hln_buf_printf(&b, "%s%s", b.len ? ", " : "", hln_udt_name(t));
+                break;
+            }
+    }
+    const char *out = b.len ? hln_arena_strndup(&r->arena, (const char *)b.data, b.len) : NULL;
+    hln_buf_free(&b);
+    return out;
+}
+
+static int drop_type_once(ex_request *r, hln_schema *s)
+{
+    ex_state *st = ex_st(r);
+    const cql_drop *d = &st->stmt->u.drop;
+    const char *ks = st->plan->ks, *name = d->name.name;
+    if (!schema_keyspace(s, ks)) {
+        if (d->if_exists) return 1;
+        return hln_fail(&r->err, HLN_EINVAL, "Keyspace '%s' doesn't exist", ks);
+    }
+    if (!schema_udt(s, ks, name)) {
+        if (d->if_exists) return 1;
+        return hln_fail(&r->err, HLN_EINVAL, "Type '%s.%s' doesn't exist", ks, name);
+    }
+    const char *users = udt_users(r, s, ks, name, false, false);
+    if (users)
+        return hln_fail(&r->err, HLN_EINVAL,
+                        "Cannot drop user type '%s.%s' as it is still used by user types %s", ks,
+                        name, users);
+    if ((users = udt_users(r, s, ks, name, true, false)))
+        return hln_fail(&r->err, HLN_EINVAL,
+                        "Cannot drop user type '%s.%s' as it is still used by tables %s", ks, name,
+                        users);
+    return catalog_set_type(st->eng->catalog, ks, name, NULL, s->version, &r->err);
+}
+
+static int alter_type_once(ex_request *r, hln_schema *s)
+{
+    ex_state *st = ex_st(r);
+    const cql_alter_table *a = &st->stmt->u.alter_table;
+    const char *ks = st->plan->ks, *name = a->name.name;
+    st->schema = s;
+    if (!schema_keyspace(s, ks))
+        return hln_fail(&r->err, HLN_EINVAL, "Keyspace '%s' doesn't exist", ks);
+    const hln_type *old = schema_udt(s, ks, name);
+    if (!old) {
+        if (a->if_exists) return 1;
+        return hln_fail(&r->err, HLN_EINVAL, "Type %s.%s doesn't exist", ks, name);
+    }
+    const char *fields[HLN_TUPLE_MAX];
+    const hln_type *types[HLN_TUPLE_MAX];
+    int n = old->nparams;
+    for (int i = 0; i < n; i++) {
+        fields[i] = hln_udt_field(old, i);
+        types[i] = old->params[i];
+    }
+    switch (a->kind) {
+    case CQL_ALTER_ADD: {
+        const cql_column_def *f = a->add;
+        if (!f || f->next || f->is_static)
+            return hln_fail(&r->err, HLN_ESYNTAX, "line 1:0 no viable alternative at input 'ADD'");
+        for (int i = 0; i < n; i++)
+            if (!strcmp(fields[i], f->name)) {
+                if (a->if_col) return 1;
+                return hln_fail(&r->err, HLN_EINVAL,
+                                "Cannot add field %s to type %s.%s: a field with name %s already "
+                                "exists",
+                                f->name, ks, name, f->name);
+            }
+        if (n == HLN_TUPLE_MAX)
+            return hln_fail(&r->err, HLN_EUNSUPPORTED,
+                            "A user type may have at most %d fields here", HLN_TUPLE_MAX);
+        int rc = field_type(r, ks, f, &types[n]);
+        if (rc) return rc;
+        if (hln_type_uses_udt(types[n], ks, name))
+            return hln_fail(&r->err, HLN_EINVAL,
+                            "Cannot add new field %s of type %s to user type %s.%s as it would "
+                            "create a circular reference",
+                            f->name, types[n]->cql_name, ks, name);
+        const char *pk = udt_users(r, s, ks, name, true, true);
+        if (pk) /* a new (null) field would change how keys serialise, so their tokens */
+            return hln_fail(&r->err, HLN_EINVAL,
+                            "Cannot add new field %s of type %s to user type %s.%s as the type is "
+                            "being used in partition key by the following tables: %s",
+                            f->name, types[n]->cql_name, ks, name, pk);
+        fields[n++] = f->name;
+        break;
+    }
+    case CQL_ALTER_RENAME: {
+        const cql_name_list *from = a->from, *to = a->to;
+        for (; from && to; from = from->next, to = to->next) {
+            int at = -1;
+            for (int i = 0; i < n; i++)
+                if (!strcmp(fields[i], from->name)) at = i;
+            if (at < 0) {
+                if (a->if_col) continue;
+                return hln_fail(&r->err, HLN_EINVAL, "Unkown field %s in user type %s.%s",
+                                from->name, ks, name);
+            }
+            fields[at] = to->name;
+        }
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < i; j++)
+                if (!strcmp(fields[i], fields[j])) /* sic: Cassandra 5.0 names the keyspace here */
+                    return hln_fail(&r->err, HLN_EINVAL, "Duplicate field name %s in type %s",
+                                    fields[i], ks);
+        break;
+    }
+    case CQL_ALTER_TYPE:
+        return hln_fail(&r->err, HLN_EINVAL, "Altering field types is no longer supported");
+    default:
+        return hln_fail(&r->err, HLN_ESYNTAX, "line 1:0 no viable alternative at input 'ALTER'");
+    }
+    const hln_type *def = hln_type_udt(ks, name, fields, types, n, false);
+    if (!def) return hln_fail(&r->err, HLN_EUNSUPPORTED, "Type %s: too complex", name);
+    return catalog_set_type(st->eng->catalog, ks, name, def, s->version, &r->err);
+}
+
+static void udt_ddl(ex_request *r)
+{
+    ex_state *st = ex_st(r);
+    const char *ks = st->plan->ks;
+    cql_stmt_kind k = st->stmt->kind;
+    if (local_system_ks(ks) || replicated_system_ks(ks)) {
+        ex_finish(r,
+                  hln_fail(&r->err, HLN_EUNAUTHORIZED, "%s keyspace is not user-modifiable.", ks));
+        return;
+    }
+    hln_schema *orig = st->schema;
+    int rc = HLN_EAGAIN;
+    for (int attempt = 0; rc == HLN_EAGAIN && attempt < 8; attempt++) {
+        hln_schema *s = catalog_acquire(st->eng->catalog);
+        rc = k == CQL_CREATE_TYPE ? create_type_once(r, s)
+             : k == CQL_DROP_TYPE ? drop_type_once(r, s)
+                                  : alter_type_once(r, s);
+        st->schema = orig;
+        schema_release(s);
+    }
+    if (rc == HLN_EAGAIN)
+        rc = hln_fail(&r->err, HLN_ESERVER, "schema changed concurrently; retry the statement");
+    const char *name = k == CQL_CREATE_TYPE ? st->stmt->u.create_table.name.name
+                       : k == CQL_DROP_TYPE ? st->stmt->u.drop.name.name
+                                            : st->stmt->u.alter_table.name.name;
+    rc = udt_done(r, rc,
+                  k == CQL_CREATE_TYPE ? "CREATED"
+                  : k == CQL_DROP_TYPE ? "DROPPED"
+                                       : "UPDATED",
+                  ks, name);
+    ex_finish(r, rc);
+}
+
 void ex_run_ddl(ex_request *r)
 {
     switch (ex_st(r)->stmt->kind) {
@@ -1076,6 +1382,11 @@ void ex_run_ddl(ex_request *r)
         return;
     case CQL_CREATE_TABLE:
         create_table(r);
+        return;
+    case CQL_CREATE_TYPE:
+    case CQL_ALTER_UDT:
+    case CQL_DROP_TYPE:
+        udt_ddl(r);
         return;
     case CQL_DROP_TABLE:
         drop_table(r);

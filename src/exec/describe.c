@@ -159,13 +159,11 @@ static const struct {
     {"speculative_retry", true, "99p"},
 };
 
-/* A non-frozen collection: a "complex" column, which Cassandra orders
- * after the simple ones. */
+/* A non-frozen collection or UDT: a "complex" column, which Cassandra
+ * orders after the simple ones. */
 static bool is_complex(const hln_column *c)
 {
-    hln_type_kind k = c->type->kind;
-    return (k == HLN_T_LIST || k == HLN_T_SET || k == HLN_T_MAP) &&
-           strncmp(c->type->cql_name, "frozen<", 7) != 0;
+    return hln_type_is_multicell(c->type);
 }
 
 static void table_cql(hln_buf *b, const hln_table *t, drows *d)
@@ -283,13 +281,65 @@ static const hln_table **sorted_tables(drows *d, const hln_keyspace *k)
     return v;
 }
 
-/* The keyspace, then each of its tables. */
+/* CREATE TYPE ks.t (\n    f type,\n    ...\n); as Cassandra's UserType.toCqlString */
+static void type_row(drows *d, const hln_keyspace *k, const hln_type *t)
+{
+    hln_buf b;
+    hln_buf_init(&b);
+    hln_buf_printf(&b, "CREATE TYPE %s.%s (\n", quote(d, k->name), quote(d, hln_udt_name(t)));
+    for (int i = 0; i < t->nparams; i++)
+        hln_buf_printf(&b, "    %s %s%s\n", quote(d, hln_udt_field(t, i)), t->params[i]->cql_name,
+                       i + 1 < t->nparams ? "," : "");
+    put(&b, ");");
+    if (b.err) d->nomem = true;
+    list_row(d, k->name, "type", hln_udt_name(t));
+    cell(d, b.err ? "" : (const char *)b.data, b.err ? 0 : b.len);
+    hln_buf_free(&b);
+}
+
+/* The keyspace's types by name, each after the types it uses. */
+static void type_rows(drows *d, const hln_keyspace *k)
+{
+    if (k->ntypes == 0) return;
+    bool *done = hln_arena_alloc(&d->r->arena, (size_t)k->ntypes);
+    if (!done) {
+        d->nomem = true;
+        return;
+    }
+    for (int left = k->ntypes; left > 0;) {
+        int before = left;
+        for (int i = 0; i < k->ntypes; i++) {
+            if (done[i]) continue;
+            bool ready = true;
+            for (int j = 0; j < k->ntypes && ready; j++)
+                if (j != i && !done[j])
+                    for (int f = 0; f < k->types[i]->nparams && ready; f++)
+                        ready = !hln_type_uses_udt(k->types[i]->params[f], k->name,
+                                                   hln_udt_name(k->types[j]));
+            if (!ready) continue;
+            type_row(d, k, k->types[i]);
+            done[i] = true;
+            left--;
+            break; /* the first ready one by name, then look again */
+        }
+        if (left == before) return; /* a cycle cannot happen; never loop */
+    }
+}
+
+/* The keyspace, its types, then each of its tables. */
 static void keyspace_elements(drows *d, const hln_keyspace *k)
 {
     element_row(d, k, NULL);
+    type_rows(d, k);
     const hln_table **ts = sorted_tables(d, k);
     for (int i = 0; ts && i < k->ntables; i++)
         element_row(d, k, ts[i]);
+}
+
+static void type_names(drows *d, const hln_keyspace *k)
+{
+    for (int i = 0; i < k->ntypes; i++) /* already by name */
+        list_row(d, k->name, "type", hln_udt_name(k->types[i]));
 }
 
 static void table_names(drows *d, const hln_keyspace *k)
@@ -367,6 +417,18 @@ static int describe(ex_request *r, const cql_describe *q, drows *d)
             keyspace_elements(d, k);
             return 0;
         }
+        if (!q->name.ks && !strcmp(q->name.name, "types")) { /* DESCRIBE TYPES */
+            d->ncols = 3;
+            if (cur) {
+                if ((rc = keyspace_of(r, cur, &k))) return rc;
+                type_names(d, k);
+                return 0;
+            }
+            if (!(all = sorted_keyspaces(d, s))) return 0;
+            for (int i = 0; i < s->nkeyspaces; i++)
+                type_names(d, all[i]);
+            return 0;
+        }
         if (!ks) ks = q->name.name;
         if ((rc = keyspace_of(r, ks, &k))) return rc;
         {
@@ -375,6 +437,19 @@ static int describe(ex_request *r, const cql_describe *q, drows *d)
                 return hln_fail(&r->err, HLN_EINVAL, "'%s' not found in keyspace '%s'",
                                 q->name.name, ks);
             element_row(d, k, t);
+        }
+        return 0;
+    case CQL_DESC_TYPE:
+        d->ncols = 4;
+        if (!ks)
+            return hln_fail(&r->err, HLN_EINVAL, "No keyspace specified and no current keyspace");
+        if ((rc = keyspace_of(r, ks, &k))) return rc;
+        {
+            const hln_type *t = schema_udt(s, ks, q->name.name);
+            if (!t)
+                return hln_fail(&r->err, HLN_EINVAL, "User defined type '%s' not found in '%s'",
+                                q->name.name, ks);
+            type_row(d, k, t);
         }
         return 0;
     case CQL_DESC_TABLE:

@@ -284,7 +284,8 @@ static int bind_collection(ex_request *r, const cql_term *term, const hln_type *
     if (t && t->kind == HLN_T_VECTOR && term->kind == CQL_TERM_LIST)
         return bind_vector(r, term, t, col, out);
     bool ok = t && hln_type_is_collection(t);
-    if (ok && term->kind == CQL_TERM_LIST && t->kind != HLN_T_LIST)
+    if (t && (ok || t->kind == HLN_T_TUPLE || t->kind == HLN_T_UDT) &&
+        term->kind == CQL_TERM_LIST && t->kind != HLN_T_LIST)
         return hln_fail(&r->err, HLN_EINVAL,
                         "Unexpected receiver type '%s'; only list and vector are expected",
                         t->cql_name);
@@ -292,6 +293,10 @@ static int bind_collection(ex_request *r, const cql_term *term, const hln_type *
     /* {} is an empty map literal that a set accepts too */
     if (ok && term->kind == CQL_TERM_MAP)
         ok = t->kind == HLN_T_MAP || (t->kind == HLN_T_SET && term->nelems == 0);
+    /* {} reads as an empty set literal there (Cassandra's parser) */
+    if (!ok && t && (t->kind == HLN_T_UDT || t->kind == HLN_T_TUPLE) &&
+        term->kind == CQL_TERM_MAP && term->nelems == 0)
+        what = "set";
     if (!ok)
         return hln_fail(&r->err, HLN_EINVAL, "Invalid %s literal for %s of type %s", what, col,
                         t ? t->cql_name : "?");
@@ -308,7 +313,8 @@ static int bind_collection(ex_request *r, const cql_term *term, const hln_type *
             return hln_fail(&r->err, HLN_EINVAL, "null is not supported inside collections");
         ex_value v;
         int rc = ex_bind(r, e, et, col, &v);
-        if (rc == HLN_EINVAL && e->kind == CQL_TERM_LITERAL) {
+        if (rc == HLN_EINVAL &&
+            (e->kind == CQL_TERM_LITERAL || e->kind == CQL_TERM_TUPLE || e->kind == CQL_TERM_UDT)) {
             /* Cassandra names the literal instead of the constant's parse error */
             if (is_map)
                 return hln_fail(&r->err, HLN_EINVAL,
@@ -348,13 +354,87 @@ static int bind_collection(ex_request *r, const cql_term *term, const hln_type *
     return 0;
 }
 
-/* A bound set or map in canonical form (hln_coll_normalize). */
+/* A tuple literal (a, b, ...) bound to a tuple type (Tuples.Literal), or a
+ * UDT literal {f: a, ...} bound to a UDT (UserTypes.Literal): missing
+ * trailing components and missing fields are null. */
+static int bind_tuple(ex_request *r, const cql_term *term, const hln_type *t, const char *col,
+                      ex_value *out)
+{
+    bool udt = term->kind == CQL_TERM_UDT;
+    /* a tuple literal binds to a UDT's fields by position (Tuples.Literal) */
+    if (!t || (t->kind != (udt ? HLN_T_UDT : HLN_T_TUPLE) && (udt || t->kind != HLN_T_UDT)))
+        return hln_fail(&r->err, HLN_EINVAL,
+                        udt ? "Invalid user type literal for %s of type %s"
+                            : "Invalid tuple type literal for %s of type %s",
+                        col, t ? t->cql_name : "?");
+    int n = t->nparams;
+    if (!udt && term->nelems > n)
+        return hln_fail(&r->err, HLN_EINVAL,
+                        "Invalid tuple literal for %s: too many elements. Type %s expects %d but "
+                        "got %d",
+                        col, t->cql_name, n, term->nelems);
+    const uint8_t **els = hln_arena_alloc(&r->arena, sizeof *els * (size_t)n);
+    int32_t *lens = hln_arena_alloc(&r->arena, sizeof *lens * (size_t)n);
+    if (!els || !lens) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    for (int i = 0; i < n; i++)
+        lens[i] = -1, els[i] = NULL;
+    for (int i = 0; i < term->nelems; i++) {
+        int at = i;
+        if (udt) {
+            at = -1;
+            for (int f = 0; f < n; f++)
+                if (!strcmp(hln_udt_field(t, f), term->fields[i])) at = f;
+            if (at < 0)
+                return hln_fail(&r->err, HLN_EINVAL,
+                                "Unknown field '%s' in value of user defined type %s",
+                                term->fields[i], hln_udt_name(t));
+        }
+        const cql_term *e = term->elems[i];
+        const hln_type *et = t->params[at];
+        ex_value v;
+        int rc = ex_bind(r, e, et, col, &v);
+        if (rc == HLN_EINVAL && e->kind == CQL_TERM_LITERAL) {
+            if (udt)
+                return hln_fail(&r->err, HLN_EINVAL,
+                                "Invalid user type literal for %s: field %s is not of type %s", col,
+                                term->fields[i], et->cql_name);
+            return hln_fail(&r->err, HLN_EINVAL,
+                            "Invalid tuple literal for %s: component %d is not of type %s", col, i,
+                            et->cql_name);
+        }
+        if (rc) return rc;
+        if (v.len == -2)
+            return udt ? hln_fail(&r->err, HLN_EINVAL,
+                                  "Invalid unset value for field '%s' of user defined type %s",
+                                  term->fields[i], hln_udt_name(t))
+                       : hln_fail(&r->err, HLN_EINVAL,
+                                  "Invalid unset value for tuple field number %d", i);
+        els[at] = v.p;
+        lens[at] = v.len;
+    }
+    hln_buf b;
+    hln_buf_init(&b);
+    int rc = hln_tuple_build(els, lens, n, &b);
+    if (!rc && b.len > INT32_MAX) rc = HLN_ETOOBIG;
+    if (!rc) {
+        out->p = hln_arena_memdup(&r->arena, b.data, b.len);
+        out->len = (int32_t)b.len;
+        if (!out->p) rc = HLN_ENOMEM;
+    }
+    hln_buf_free(&b);
+    if (rc == HLN_ETOOBIG) return hln_fail(&r->err, HLN_EINVAL, "value too large");
+    if (rc) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    return 0;
+}
+
+/* A bound value with every set and map inside it in canonical form
+ * (hln_value_normalize). */
 static int normalize_bound(ex_request *r, const hln_type *t, ex_value *v)
 {
     if (v->len == 0) return 0;
     hln_buf b;
     hln_buf_init(&b);
-    int rc = hln_coll_normalize(t, v->p, (size_t)v->len, &b);
+    int rc = hln_value_normalize(t, v->p, (size_t)v->len, &b);
     if (!rc && b.err) rc = HLN_ENOMEM;
     if (!rc) {
         v->p = hln_arena_memdup(&r->arena, b.data, b.len);
@@ -377,6 +457,9 @@ int ex_bind(ex_request *r, const cql_term *term, const hln_type *t, const char *
         return bind_collection(r, term, t, col, out);
     case CQL_TERM_FUNC:
         return ex_bind_function(r, term, t, col, out);
+    case CQL_TERM_TUPLE:
+    case CQL_TERM_UDT:
+        return bind_tuple(r, term, t, col, out);
     case CQL_TERM_NULL:
         out->p = NULL;
         out->len = -1;
@@ -388,7 +471,7 @@ int ex_bind(ex_request *r, const cql_term *term, const hln_type *t, const char *
         *out = st->vals[i];
         if (out->len >= 0) {
             int rc = hln_type_validate(t, out->p, (size_t)out->len, col, &r->err);
-            if (rc || !t || !hln_type_is_collection(t) || t->kind == HLN_T_LIST) return rc;
+            if (rc || !hln_type_needs_normalize(t)) return rc;
             return normalize_bound(r, t, out);
         }
         if (out->len < -2)
@@ -396,6 +479,21 @@ int ex_bind(ex_request *r, const cql_term *term, const hln_type *t, const char *
         return 0;
     }
     case CQL_TERM_LITERAL: {
+        if (t && t->kind == HLN_T_TUPLE) {
+            /* a constant for a tuple is its first component (TupleType.fromString) */
+            ex_value v;
+            int rc = ex_bind(r, term, t->params[0], col, &v);
+            if (rc) return rc;
+            const uint8_t *els[1] = {v.p};
+            int32_t lens[1] = {v.len};
+            hln_buf b;
+            hln_buf_init(&b);
+            rc = hln_tuple_build(els, lens, 1, &b);
+            out->p = rc ? NULL : hln_arena_memdup(&r->arena, b.data, b.len);
+            out->len = (int32_t)b.len;
+            hln_buf_free(&b);
+            return out->p ? 0 : hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+        }
         hln_buf b;
         hln_buf_init(&b);
         int rc = hln_type_from_literal(t, term->lit, term->text, col, &b, &r->err);
@@ -511,6 +609,9 @@ static void run_plan(ex_request *r)
     case CQL_ALTER_TABLE:
     case CQL_ALTER_KEYSPACE:
     case CQL_TRUNCATE:
+    case CQL_CREATE_TYPE:
+    case CQL_ALTER_UDT:
+    case CQL_DROP_TYPE:
         ex_run_ddl(r);
         return;
     case CQL_INSERT:

@@ -64,6 +64,7 @@ typedef struct ex_assign {
     const cql_term *term;
     cql_assign_op op;
     const cql_term *key;
+    int field; /* u.f = v, DELETE u.f on a non-frozen UDT: f's index; else -1 */
 } ex_assign;
 
 /* An IF condition of a conditional update (LWT): column op term, or
@@ -75,6 +76,7 @@ typedef struct ex_cond {
     cql_term *const *in_list;
     int nin;
     const cql_term *elem;
+    int field; /* c.f op v: f's index in the UDT; else -1 */
 } ex_cond;
 
 /* What a conditional update checks before writing (cas.c). */
@@ -94,6 +96,7 @@ typedef enum ex_sel_kind {
     EX_SEL_TTL,        /* ttl(col): the cell's remaining TTL in seconds */
     EX_SEL_FUNC,       /* a native scalar function of columns and constants */
     EX_SEL_ELEM,       /* col[term]: an element of a set or map (args[0].term) */
+    EX_SEL_FIELD,      /* col.f: field number `field` of a UDT */
     EX_SEL_TOJSON,     /* toJson(col): the column's value as JSON text */
     EX_SEL_COUNT_ROWS, /* count(*), COUNT(1) */
     EX_SEL_COUNT,      /* count(col): rows where col is not null */
@@ -117,6 +120,7 @@ typedef struct ex_sel {
     const struct ex_fn *fn; /* EX_SEL_FUNC */
     ex_selarg *args;
     int nargs;
+    int field; /* EX_SEL_FIELD */
 } ex_sel;
 
 typedef struct ex_plan {

@@ -125,10 +125,91 @@ static int elements(ex_request *r, const hln_type *t, const char *col, json_t *j
                : 0;
 }
 
+/* A tuple from a JSON list, a UDT from a JSON object (TupleType and
+ * UserType.fromJSONObject); missing components and fields are null. */
+static int tuple_json(ex_request *r, const hln_type *t, const char *col, json_t *j, hln_buf *out)
+{
+    bool udt = t->kind == HLN_T_UDT;
+    if (udt ? !json_is_object(j) : !json_is_array(j)) {
+        char *txt = json_dumps(j, JSON_ENCODE_ANY);
+        int rc = hln_fail(&r->err, HLN_EINVAL,
+                          udt ? "Error decoding JSON value for %s: Expected a map, but got a %s: %s"
+                              : "Error decoding JSON value for %s: Expected a list representation "
+                                "of a tuple, but got a %s: %s",
+                          col, java_kind(j), txt ? txt : "?");
+        free(txt);
+        return rc;
+    }
+    json_t *vals[HLN_TUPLE_MAX] = {NULL};
+    if (udt) {
+        const char *key;
+        json_t *val;
+        json_object_foreach(j, key, val)
+        {
+            int at = -1;
+            for (int f = 0; f < t->nparams; f++)
+                if (!strcmp(hln_udt_field(t, f), key)) at = f;
+            if (at < 0)
+                return hln_fail(&r->err, HLN_EINVAL,
+                                "Error decoding JSON value for %s: Unknown field '%s' in value of "
+                                "user defined type %s",
+                                col, key, hln_udt_name(t));
+            vals[at] = val;
+        }
+    } else {
+        if (json_array_size(j) > (size_t)t->nparams) {
+            /* the list as Java prints it: [1, a, 2] */
+            hln_buf l;
+            hln_buf_init(&l);
+            hln_buf_u8(&l, '[');
+            for (size_t i = 0; i < json_array_size(j); i++) {
+                json_t *x = json_array_get(j, i);
+                char *txt = json_is_string(x) ? NULL : json_dumps(x, JSON_ENCODE_ANY);
+                hln_buf_printf(&l, "%s%s", i ? ", " : "",
+                               json_is_string(x) ? json_string_value(x)
+                               : txt             ? txt
+                                                 : "?");
+                free(txt);
+            }
+            hln_buf_u8(&l, ']');
+            hln_buf_u8(&l, 0);
+            int rc = hln_fail(&r->err, HLN_EINVAL,
+                              "Error decoding JSON value for %s: Tuple contains extra items "
+                              "(expected %d): %s",
+                              col, t->nparams, l.err ? "?" : (const char *)l.data);
+            hln_buf_free(&l);
+            return rc;
+        }
+        for (size_t i = 0; i < json_array_size(j); i++)
+            vals[i] = json_array_get(j, i);
+    }
+    hln_buf e;
+    hln_buf_init(&e);
+    int rc = 0;
+    for (int i = 0; i < t->nparams && !rc; i++) {
+        if (!vals[i] || json_is_null(vals[i])) {
+            hln_buf_u32(out, UINT32_MAX);
+            continue;
+        }
+        hln_buf_reset(&e);
+        rc = from_json(r, t->params[i], col, vals[i], &e);
+        if (!rc) {
+            hln_buf_u32(out, (uint32_t)e.len);
+            hln_buf_put(out, e.data, e.len);
+        }
+    }
+    hln_buf_free(&e);
+    if (!rc && out->err) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    return rc;
+}
+
 static int from_json(ex_request *r, const hln_type *t, const char *col, json_t *j, hln_buf *out)
 {
     char num[64];
     switch (t->kind) {
+    case HLN_T_TUPLE:
+    case HLN_T_UDT:
+        return tuple_json(r, t, col, j, out);
     case HLN_T_LIST:
     case HLN_T_SET:
     case HLN_T_MAP:

@@ -846,6 +846,19 @@ static int sel_value(rowctx *c, const ex_sel *x, ex_value *out)
         }
         return 0;
     }
+    case EX_SEL_FIELD: {
+        ex_value whole;
+        if ((rc = get(c, x->col, &whole)) != 0) return rc;
+        *out = (ex_value){NULL, -1};
+        const hln_type *t = c->t->cols[x->col].type;
+        const uint8_t *els[HLN_TUPLE_MAX];
+        int32_t lens[HLN_TUPLE_MAX];
+        int n = 0;
+        if (whole.len <= 0 || hln_tuple_split(t, whole.p, (size_t)whole.len, els, lens, &n))
+            return 0;
+        if (x->field < n) *out = (ex_value){els[x->field], lens[x->field]};
+        return 0;
+    }
     case EX_SEL_TOJSON: {
         ex_value v;
         if ((rc = get(c, x->col, &v)) != 0) return rc;

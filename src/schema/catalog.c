@@ -149,6 +149,31 @@ static json_t *table_json(const hln_table *t)
     return jt;
 }
 
+/* "types": [{"name": n, "fields": [{"name": f, "type": t}, ...]}, ...]
+ * (written only when the keyspace has types). */
+static json_t *types_json(const hln_keyspace *ks)
+{
+    json_t *arr = json_array();
+    for (int i = 0; arr && i < ks->ntypes; i++) {
+        const hln_type *t = ks->types[i];
+        json_t *fs = json_array();
+        for (int f = 0; fs && f < t->nparams; f++) {
+            json_t *jf = json_pack("{s:s, s:s}", "name", hln_udt_field(t, f), "type",
+                                   t->params[f]->cql_name);
+            if (!jf || json_array_append_new(fs, jf) < 0) {
+                json_decref(fs);
+                fs = NULL;
+            }
+        }
+        json_t *jt = fs ? json_pack("{s:s, s:o}", "name", hln_udt_name(t), "fields", fs) : NULL;
+        if (!jt || json_array_append_new(arr, jt) < 0) {
+            json_decref(arr);
+            arr = NULL;
+        }
+    }
+    return arr;
+}
+
 static json_t *schema_json(const hln_schema *s)
 {
     char ver[37];
@@ -170,6 +195,10 @@ static json_t *schema_json(const hln_schema *s)
         if (tables && repl)
             jk = json_pack("{s:s, s:b, s:O, s:O}", "name", ks->name, "durable_writes",
                            ks->durable_writes, "replication", repl, "tables", tables);
+        if (jk && ks->ntypes && json_object_set_new(jk, "types", types_json(ks)) < 0) {
+            json_decref(jk);
+            jk = NULL;
+        }
         json_decref(tables);
         json_decref(repl);
         if (!jk || json_array_append_new(kss, jk) < 0) {
@@ -234,7 +263,8 @@ static int opts_from_json(schema_snap *sn, json_t *obj, hln_option **out, int *n
 
 /* "dropped_columns" (optional: absent in files written before ALTER TABLE
  * DROP existed, and when the table never dropped a column). */
-static int dropped_from_json(schema_snap *sn, json_t *jd, hln_table *t, hln_error *err)
+static int dropped_from_json(schema_snap *sn, json_t *jd, hln_table *t, const hln_keyspace *ksd,
+                             hln_error *err)
 {
     if (!jd) return 0;
     if (!json_is_array(jd) || json_array_size(jd) > 100000)
@@ -252,7 +282,7 @@ static int dropped_from_json(schema_snap *sn, json_t *jd, hln_table *t, hln_erro
             return hln_corrupt(err, "schema", "malformed dropped column %zu of %s.%s", i, t->ks,
                                t->name);
         if (!(d->name = hln_arena_strdup(&sn->arena, cn))) return HLN_ENOMEM;
-        if (!(d->type = hln_type_parse(ty)))
+        if (!(d->type = hln_type_parse_in(ty, ksd->types, ksd->ntypes)))
             return hln_corrupt(err, "schema", "unknown type '%s' for dropped %s.%s.%s", ty, t->ks,
                                t->name, cn);
         if (kind_parse(kind, &d->kind) < 0 ||
@@ -269,9 +299,10 @@ static int dropped_from_json(schema_snap *sn, json_t *jd, hln_table *t, hln_erro
     return 0;
 }
 
-static int table_from_json(schema_snap *sn, const char *ksname, json_t *jt, hln_table **out,
+static int table_from_json(schema_snap *sn, const hln_keyspace *ksd, json_t *jt, hln_table **out,
                            hln_error *err)
 {
+    const char *ksname = ksd->name;
     hln_arena *a = &sn->arena;
     const char *name = NULL, *id = NULL;
     json_int_t next = -1;
@@ -306,7 +337,7 @@ static int table_from_json(schema_snap *sn, const char *ksname, json_t *jt, hln_
             return hln_corrupt(err, "schema", "malformed column %zu of %s.%s", i, ksname, name);
         c->name = hln_arena_strdup(a, cn);
         if (!c->name) return HLN_ENOMEM;
-        c->type = hln_type_parse(ty);
+        c->type = hln_type_parse_in(ty, ksd->types, ksd->ntypes);
         if (!c->type)
             return hln_corrupt(err, "schema", "unknown type '%s' for %s.%s.%s", ty, ksname, name,
                                cn);
@@ -339,9 +370,68 @@ static int table_from_json(schema_snap *sn, const char *ksname, json_t *jt, hln_
         return hln_corrupt(err, "schema", "table %s.%s has no partition key", ksname, name);
     int rc = opts_from_json(sn, opts, &t->opts, &t->nopts, name, err);
     if (rc < 0) return rc;
-    if ((rc = dropped_from_json(sn, json_object_get(jt, "dropped_columns"), t, err)) < 0) return rc;
+    if ((rc = dropped_from_json(sn, json_object_get(jt, "dropped_columns"), t, ksd, err)) < 0)
+        return rc;
     t->is_virtual = false;
     *out = t;
+    return 0;
+}
+
+static int udt_order(const void *pa, const void *pb)
+{
+    return strcmp(hln_udt_name(*(const hln_type *const *)pa),
+                  hln_udt_name(*(const hln_type *const *)pb));
+}
+
+/* "types" (optional). A type's fields may use types listed after it (an
+ * ALTER TYPE ADD can refer to a later type), so types are resolved in
+ * passes until none is left. */
+static int types_from_json(schema_snap *sn, hln_keyspace *ks, json_t *jt, hln_error *err)
+{
+    if (!jt) return 0;
+    size_t n = json_array_size(jt);
+    if (!json_is_array(jt) || n > 10000)
+        return hln_corrupt(err, "schema", "bad types in keyspace %s", ks->name);
+    if (n == 0) return 0;
+    ks->types = hln_arena_alloc(&sn->arena, sizeof *ks->types * n);
+    bool *done = hln_arena_alloc(&sn->arena, n);
+    if (!ks->types || !done) return HLN_ENOMEM;
+    memset(done, 0, n);
+    for (size_t left = n; left > 0;) {
+        size_t before = left;
+        for (size_t i = 0; i < n; i++) {
+            if (done[i]) continue;
+            const char *name;
+            json_t *fs;
+            if (json_unpack(json_array_get(jt, i), "{s:s, s:o}", "name", &name, "fields", &fs) <
+                    0 ||
+                !json_is_array(fs) || json_array_size(fs) < 1 ||
+                json_array_size(fs) > HLN_TUPLE_MAX)
+                return hln_corrupt(err, "schema", "malformed type %zu in keyspace %s", i, ks->name);
+            const char *fields[HLN_TUPLE_MAX];
+            const hln_type *types[HLN_TUPLE_MAX];
+            size_t nf = json_array_size(fs);
+            bool ok = true;
+            for (size_t f = 0; f < nf && ok; f++) {
+                const char *ty;
+                if (json_unpack(json_array_get(fs, f), "{s:s, s:s}", "name", &fields[f], "type",
+                                &ty) < 0)
+                    return hln_corrupt(err, "schema", "malformed field of type %s.%s", ks->name,
+                                       name);
+                types[f] = hln_type_parse_in(ty, ks->types, ks->ntypes);
+                ok = types[f] != NULL;
+            }
+            if (!ok) continue;
+            const hln_type *t = hln_type_udt(ks->name, name, fields, types, (int)nf, false);
+            if (!t) return hln_corrupt(err, "schema", "bad type %s.%s", ks->name, name);
+            ks->types[ks->ntypes++] = t;
+            done[i] = true;
+            left--;
+        }
+        if (left == before)
+            return hln_corrupt(err, "schema", "unresolvable types in keyspace %s", ks->name);
+    }
+    qsort(ks->types, (size_t)ks->ntypes, sizeof *ks->types, udt_order);
     return 0;
 }
 
@@ -373,13 +463,14 @@ static int keyspace_from_json(schema_snap *sn, json_t *jk, hln_error *err)
     }
     if (ks->nreplication == 0 || strcmp(ks->replication[0].key, "class") != 0)
         return hln_corrupt(err, "schema", "keyspace %s has no replication class", name);
+    if ((rc = types_from_json(sn, ks, json_object_get(jk, "types"), err)) < 0) return rc;
     size_t nt = json_array_size(tables);
     if (nt) {
         ks->tables = hln_arena_alloc(a, sizeof *ks->tables * nt);
         if (!ks->tables) return HLN_ENOMEM;
     }
     for (size_t i = 0; i < nt; i++) {
-        rc = table_from_json(sn, name, json_array_get(tables, i), &ks->tables[i], err);
+        rc = table_from_json(sn, ks, json_array_get(tables, i), &ks->tables[i], err);
         if (rc < 0) return rc;
         for (size_t j = 0; j < i; j++)
             if (strcmp(ks->tables[j]->name, ks->tables[i]->name) == 0)
@@ -760,6 +851,15 @@ int catalog_drop_table(hln_catalog *c, const char *ks, const char *table, bool i
     *nk = *k;
     nk->name = hln_arena_strdup(&sn->arena, k->name);
     nk->replication = NULL;
+    nk->types = NULL; /* k's array lives in the old snapshot's arena */
+    if (k->ntypes) {
+        nk->types = hln_arena_alloc(&sn->arena, sizeof *nk->types * (size_t)k->ntypes);
+        if (!nk->types) {
+            rc = hln_fail(err, HLN_ENOMEM, "out of memory");
+            goto out;
+        }
+        memcpy(nk->types, k->types, sizeof *nk->types * (size_t)k->ntypes);
+    }
     nk->tables = hln_arena_alloc(&sn->arena, sizeof *nk->tables * (size_t)k->ntables);
     hln_option *repl = hln_arena_alloc(&sn->arena, sizeof *repl * (size_t)k->nreplication);
     if (!nk->name || !nk->tables || !repl) {
@@ -949,6 +1049,74 @@ int catalog_alter_keyspace(hln_catalog *c, const hln_keyspace_spec *spec, hln_er
 out:
     if (rc == HLN_ENOMEM && err && err->code != HLN_ENOMEM)
         hln_fail(err, HLN_ENOMEM, "out of memory");
+    schema_snap_free(sn);
+    pthread_mutex_unlock(&c->ddl_mu);
+    return rc;
+}
+
+/* ---- user-defined types ----------------------------------------------- */
+
+int catalog_set_type(hln_catalog *c, const char *ks, const char *name, const hln_type *def,
+                     const uint8_t based_on[16], hln_error *err)
+{
+    int rc = check_keyspace_name(ks, err);
+    if (rc < 0) return rc;
+    pthread_mutex_lock(&c->ddl_mu);
+    const hln_schema *cur = c->cur;
+    schema_snap *sn = NULL;
+    const hln_keyspace *k = schema_keyspace(cur, ks);
+    if (memcmp(cur->version, based_on, 16) != 0) {
+        rc = HLN_EAGAIN;
+        goto out;
+    }
+    if (!k) {
+        rc = hln_fail(err, HLN_ENOTFOUND, "Keyspace '%s' doesn't exist", ks);
+        goto out;
+    }
+    if (!(sn = copy_except(cur, ks))) {
+        rc = hln_fail(err, HLN_ENOMEM, "out of memory");
+        goto out;
+    }
+    hln_keyspace *nk = schema_copy_keyspace(sn, k);
+    const hln_type **types = hln_arena_alloc(&sn->arena, sizeof *types * (size_t)(k->ntypes + 1));
+    if (!nk || !types) {
+        rc = hln_fail(err, HLN_ENOMEM, "out of memory");
+        goto out;
+    }
+    int n = 0;
+    for (int i = 0; i < k->ntypes; i++)
+        if (strcmp(hln_udt_name(k->types[i]), name)) types[n++] = k->types[i];
+    if (def) types[n++] = def;
+    /* every other type and every column that uses the type follow it */
+    for (int i = 0; i < n; i++) {
+        const hln_type *t = hln_type_refresh(types[i], types, n);
+        if (!t) {
+            rc = hln_fail(err, HLN_EUNSUPPORTED, "type too complex");
+            goto out;
+        }
+        types[i] = t;
+    }
+    qsort(types, (size_t)n, sizeof *types, udt_order);
+    nk->types = types;
+    nk->ntypes = n;
+    for (int i = 0; i < nk->ntables; i++) {
+        hln_table *t = nk->tables[i];
+        for (int j = 0; j < t->ncols; j++) {
+            const hln_type *ty = hln_type_refresh(t->cols[j].type, types, n);
+            if (!ty) {
+                rc = hln_fail(err, HLN_EUNSUPPORTED, "type too complex");
+                goto out;
+            }
+            t->cols[j].type = ty;
+        }
+    }
+    if ((rc = schema_snap_add_keyspace(sn, nk)) < 0) {
+        rc = hln_fail(err, HLN_ENOMEM, "out of memory");
+        goto out;
+    }
+    rc = commit(c, sn, err);
+    sn = NULL;
+out:
     schema_snap_free(sn);
     pthread_mutex_unlock(&c->ddl_mu);
     return rc;

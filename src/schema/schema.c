@@ -245,6 +245,12 @@ hln_keyspace *schema_copy_keyspace(schema_snap *sn, const hln_keyspace *ks)
     d->replication = copy_opts(a, ks->replication, ks->nreplication);
     if (ks->nreplication && !d->replication) return NULL;
     d->tables = NULL;
+    d->types = NULL;
+    if (ks->ntypes) {
+        d->types = hln_arena_alloc(a, sizeof *d->types * (size_t)ks->ntypes);
+        if (!d->types) return NULL;
+        memcpy(d->types, ks->types, sizeof *d->types * (size_t)ks->ntypes);
+    }
     if (ks->ntables) {
         d->tables = hln_arena_alloc(a, sizeof *d->tables * (size_t)ks->ntables);
         if (!d->tables) return NULL;
@@ -627,4 +633,12 @@ int schema_add_system_keyspaces(schema_snap *sn, hln_error *err)
 void schema_sort_tables(hln_keyspace *ks)
 {
     if (ks->ntables > 1) qsort(ks->tables, (size_t)ks->ntables, sizeof *ks->tables, table_order);
+}
+
+const hln_type *schema_udt(const hln_schema *s, const char *ks, const char *name)
+{
+    const hln_keyspace *k = schema_keyspace(s, ks);
+    for (int i = 0; k && i < k->ntypes; i++)
+        if (!strcmp(hln_udt_name(k->types[i]), name)) return k->types[i];
+    return NULL;
 }

@@ -82,6 +82,10 @@ typedef struct hln_keyspace {
     bool is_system;
     hln_table **tables;
     int ntables;
+    /* user-defined types (CREATE TYPE): interned non-frozen descriptors,
+       sorted by name */
+    const hln_type **types;
+    int ntypes;
 } hln_keyspace;
 
 typedef struct hln_schema {
@@ -177,6 +181,16 @@ typedef struct hln_table_alter {
     int ndropped;
 } hln_table_alter;
 int catalog_alter_table(hln_catalog *c, const hln_table_alter *alt, hln_error *err);
+
+/* CREATE / ALTER / DROP TYPE: sets the definition of the UDT ks.name to
+ * def (a non-frozen descriptor from hln_type_udt; NULL drops it), in the
+ * snapshot whose version is based_on (exec checked existence and use
+ * there), and rebuilds every type and column of ks that uses it
+ * (hln_type_refresh). 0, HLN_EAGAIN when the schema changed since
+ * based_on, HLN_ENOTFOUND for a missing keyspace. */
+const hln_type *schema_udt(const hln_schema *s, const char *ks, const char *name);
+int catalog_set_type(hln_catalog *c, const char *ks, const char *name, const hln_type *def,
+                     const uint8_t based_on[16], hln_error *err);
 
 /* ALTER KEYSPACE: new replication (validated as at CREATE; none given:
  * unchanged) and durable_writes. 0 applied, 1 when nothing would change

@@ -463,6 +463,33 @@ static void gen_dropped_columns(rows *r, const hln_schema *s)
     }
 }
 
+/* system_schema.types: one row per UDT (keyspace, then type name order). */
+static void gen_types(rows *r, const hln_schema *s)
+{
+    int n;
+    ks_ref *ks = listed_keyspaces(r, s, false, &n);
+    for (int i = 0; i < n && !r->err; i++) {
+        for (int j = 0; j < ks[i].ks->ntypes && !r->err; j++) {
+            const hln_type *t = ks[i].ks->types[j];
+            const char **names = hln_arena_alloc(r->a, sizeof *names * (size_t)t->nparams);
+            const char **types = hln_arena_alloc(r->a, sizeof *types * (size_t)t->nparams);
+            if (!names || !types) {
+                r->err = HLN_ENOMEM;
+                return;
+            }
+            for (int f = 0; f < t->nparams; f++) {
+                names[f] = hln_udt_field(t, f);
+                types[f] = t->params[f]->cql_name;
+            }
+            hln_bytes *row = row_new(r);
+            put_text(r, row, "keyspace_name", ks[i].ks->name);
+            put_text(r, row, "type_name", hln_udt_name(t));
+            put_strings(r, row, "field_names", names, t->nparams, false);
+            put_strings(r, row, "field_types", types, t->nparams, false);
+        }
+    }
+}
+
 int schema_virtual_rows(const hln_schema *s, const hln_node_info *node, const hln_table *t,
                         hln_arena *a, hln_bytes ***out, int *nrows, hln_error *err)
 {
@@ -491,9 +518,11 @@ int schema_virtual_rows(const hln_schema *s, const hln_node_info *node, const hl
             gen_columns(&r, s, virtual);
         else if (!virtual && strcmp(name, "dropped_columns") == 0)
             gen_dropped_columns(&r, s);
+        else if (!virtual && strcmp(name, "types") == 0)
+            gen_types(&r, s);
         else if (virtual)
             return hln_fail(err, HLN_ENOTFOUND, "no rows for %s.%s", ks, name);
-        /* other system_schema tables: no types, functions, views, ... yet */
+        /* other system_schema tables: no functions, views, ... yet */
     } else {
         return hln_fail(err, HLN_ENOTFOUND, "%s.%s is not a system table", ks, name);
     }

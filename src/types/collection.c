@@ -200,11 +200,11 @@ int hln_coll_normalize(const hln_type *t, const uint8_t *v, size_t len, hln_buf 
                 break;
             }
             const hln_type *et = t->params[part];
-            if (hln_type_is_collection(et) && lens[k] > 0) {
+            if (hln_type_needs_normalize(et) && lens[k] > 0) {
                 /* nested collections are normalised first, so that equal
                    elements compare equal byte for byte */
                 hln_buf_init(&subs[k]);
-                rc = hln_coll_normalize(et, els[k], (size_t)lens[k], &subs[k]);
+                rc = hln_value_normalize(et, els[k], (size_t)lens[k], &subs[k]);
                 els[k] = subs[k].data;
                 lens[k] = (int32_t)subs[k].len;
             }
@@ -393,6 +393,202 @@ int hln_vector_decode(const hln_type *t, hln_rd *r, bool desc, hln_buf *out)
             if (!t->params[0]->fixed_len) hln_buf_vint(out, el.len);
             hln_buf_put(out, el.data, el.len);
         }
+    }
+    hln_buf_free(&el);
+    return rc ? rc : out->err;
+}
+
+/* ---- tuples ------------------------------------------------------------
+ * Serialisation (TupleType): per component [i32 len][bytes], len -1 for
+ * null; a value may have fewer components than its type, the missing
+ * trailing ones being null.
+ *
+ * Ordering (TupleType.compareCustom): component by component, null before
+ * every value; missing trailing components are equal to nulls.
+ *
+ * Comparable encoding:
+ *     0x00                                   the empty value (0 bytes)
+ *     0x01 { 0x01 | 0x02 enc(component) } 0x00
+ * with the trailing null components left out, so that (1) and (1, null)
+ * encode alike, as they compare equal; decoding gives every component of
+ * the type back (the left-out ones as nulls), the form literals and drivers
+ * produce. */
+
+int hln_tuple_split(const hln_type *t, const uint8_t *v, size_t len, const uint8_t **els,
+                    int32_t *lens, int *n)
+{
+    hln_rd r;
+    hln_rd_init(&r, v, len);
+    int i = 0;
+    while (hln_rd_left(&r) > 0) {
+        if (i >= t->nparams) return HLN_EINVAL;
+        if (hln_coll_next(&r, &els[i], &lens[i])) return HLN_EINVAL;
+        i++;
+    }
+    *n = i;
+    return 0;
+}
+
+int hln_tuple_build(const uint8_t *const *els, const int32_t *lens, int n, hln_buf *out)
+{
+    for (int i = 0; i < n; i++)
+        put_el(out, els[i], lens[i] < 0 ? -1 : lens[i]);
+    return out->err;
+}
+
+int hln_tuple_validate(const hln_type *t, const uint8_t *v, size_t len, hln_error *err)
+{
+    bool udt = t->kind == HLN_T_UDT;
+    hln_rd r;
+    hln_rd_init(&r, v, len);
+    for (int i = 0; i < t->nparams && hln_rd_left(&r) > 0; i++) {
+        const char *fname = udt ? hln_udt_field(t, i) : "";
+        if (hln_rd_left(&r) < 4)
+            return udt ? hln_fail(err, HLN_EINVAL, "Not enough bytes to read size of %dth field %s",
+                                  i, fname)
+                       : hln_fail(err, HLN_EINVAL,
+                                  "Not enough bytes to read size of %dth component", i);
+        int32_t l = (int32_t)hln_rd_u32(&r);
+        if (l < 0) continue;
+        if ((size_t)l > hln_rd_left(&r))
+            return udt ? hln_fail(err, HLN_EINVAL, "Not enough bytes to read %dth field %s", i,
+                                  fname)
+                       : hln_fail(err, HLN_EINVAL, "Not enough bytes to read %dth component", i);
+        const uint8_t *e = l ? hln_rd_take(&r, (size_t)l) : v;
+        int rc = hln_type_validate(t->params[i], e, (size_t)l, NULL, err);
+        if (rc) return rc;
+    }
+    if (hln_rd_left(&r) != 0)
+        return hln_fail(err, HLN_EINVAL,
+                        udt ? "Invalid remaining data after end of UDT value"
+                            : "Invalid remaining data after end of tuple value");
+    return 0;
+}
+
+int hln_tuple_compare(const hln_type *t, const uint8_t *a, size_t alen, const uint8_t *b,
+                      size_t blen)
+{
+    const uint8_t *ea[HLN_TUPLE_MAX], *eb[HLN_TUPLE_MAX];
+    int32_t la[HLN_TUPLE_MAX], lb[HLN_TUPLE_MAX];
+    int na = 0, nb = 0;
+    if (hln_tuple_split(t, a, alen, ea, la, &na) || hln_tuple_split(t, b, blen, eb, lb, &nb)) {
+        size_t m = alen < blen ? alen : blen;
+        int c = memcmp(a, b, m);
+        return c ? c : (alen > blen) - (alen < blen);
+    }
+    int n = na > nb ? na : nb;
+    for (int i = 0; i < n; i++) {
+        int32_t xa = i < na ? la[i] : -1, xb = i < nb ? lb[i] : -1;
+        if (xa < 0 || xb < 0) {
+            if ((xa < 0) != (xb < 0)) return xa < 0 ? -1 : 1;
+            continue;
+        }
+        int c = hln_type_compare(t->params[i], ea[i], (size_t)xa, eb[i], (size_t)xb);
+        if (c) return c;
+    }
+    return 0;
+}
+
+int hln_tuple_encode(const hln_type *t, const uint8_t *v, size_t len, hln_buf *out)
+{
+    if (len == 0) {
+        hln_buf_u8(out, 0x00);
+        return 0;
+    }
+    const uint8_t *els[HLN_TUPLE_MAX];
+    int32_t lens[HLN_TUPLE_MAX];
+    int n = 0;
+    if (hln_tuple_split(t, v, len, els, lens, &n)) return HLN_EINVAL;
+    while (n > 0 && lens[n - 1] < 0)
+        n--;
+    hln_buf_u8(out, 0x01);
+    for (int i = 0; i < n; i++) {
+        if (lens[i] < 0) {
+            hln_buf_u8(out, 0x01);
+            continue;
+        }
+        hln_buf_u8(out, 0x02);
+        int rc = hln_type_to_comparable(t->params[i], els[i], (size_t)lens[i], false, out);
+        if (rc) return rc;
+    }
+    hln_buf_u8(out, 0x00);
+    return out->err;
+}
+
+int hln_tuple_decode(const hln_type *t, hln_rd *r, bool desc, hln_buf *out)
+{
+    uint8_t tag;
+    if (hln_type_take_byte(r, desc, &tag)) return HLN_ECORRUPT;
+    if (tag == 0x00) return 0;
+    if (tag != 0x01) return HLN_ECORRUPT;
+    hln_buf el;
+    hln_buf_init(&el);
+    int rc = 0, i = 0;
+    for (;; i++) {
+        if (hln_type_take_byte(r, desc, &tag)) {
+            rc = HLN_ECORRUPT;
+            break;
+        }
+        if (tag == 0x00) break;
+        if (i >= t->nparams || (tag != 0x01 && tag != 0x02)) {
+            rc = HLN_ECORRUPT;
+            break;
+        }
+        if (tag == 0x01) {
+            hln_buf_u32(out, UINT32_MAX);
+            continue;
+        }
+        hln_buf_reset(&el);
+        rc = hln_type_from_comparable(t->params[i], r, desc, &el);
+        if (rc) break;
+        hln_buf_u32(out, (uint32_t)el.len);
+        hln_buf_put(out, el.data, el.len);
+    }
+    hln_buf_free(&el);
+    for (; !rc && i < t->nparams; i++)
+        hln_buf_u32(out, UINT32_MAX);
+    return rc ? rc : out->err;
+}
+
+/* ---- normalising any value -------------------------------------------- */
+
+bool hln_type_needs_normalize(const hln_type *t)
+{
+    if (!t) return false;
+    if (t->kind == HLN_T_SET || t->kind == HLN_T_MAP) return true;
+    if (t->kind == HLN_T_VECTOR) return false; /* elements are never sets or maps' keys */
+    for (int i = 0; i < t->nparams; i++)
+        if (hln_type_needs_normalize(t->params[i])) return true;
+    return false;
+}
+
+int hln_value_normalize(const hln_type *t, const uint8_t *v, size_t len, hln_buf *out)
+{
+    if (len == 0 || !hln_type_needs_normalize(t)) {
+        hln_buf_put(out, v, len);
+        return out->err;
+    }
+    if (hln_type_is_collection(t)) return hln_coll_normalize(t, v, len, out);
+    if (t->kind != HLN_T_TUPLE && t->kind != HLN_T_UDT) {
+        hln_buf_put(out, v, len);
+        return out->err;
+    }
+    const uint8_t *els[HLN_TUPLE_MAX];
+    int32_t lens[HLN_TUPLE_MAX];
+    int n = 0;
+    if (hln_tuple_split(t, v, len, els, lens, &n)) return HLN_EINVAL;
+    int rc = 0;
+    hln_buf el;
+    hln_buf_init(&el);
+    for (int i = 0; i < n && !rc; i++) {
+        if (lens[i] <= 0 || !hln_type_needs_normalize(t->params[i])) {
+            put_el(out, els[i], lens[i]);
+            continue;
+        }
+        hln_buf_reset(&el);
+        rc = hln_value_normalize(t->params[i], els[i], (size_t)lens[i], &el);
+        if (!rc && el.err) rc = HLN_ENOMEM;
+        if (!rc) put_el(out, el.data, (int32_t)el.len);
     }
     hln_buf_free(&el);
     return rc ? rc : out->err;

@@ -176,6 +176,29 @@ void hln_type_to_json(const hln_type *t, const uint8_t *v, int64_t len, hln_buf 
     case HLN_T_VECTOR:
         elements(t, v, (size_t)len, out);
         return;
+    case HLN_T_TUPLE:
+    case HLN_T_UDT: { /* [1, "a"]; {"f": 1, "g": null}: every component */
+        const uint8_t *els[HLN_TUPLE_MAX];
+        int32_t lens[HLN_TUPLE_MAX];
+        int n = 0;
+        bool udt = t->kind == HLN_T_UDT;
+        if (hln_tuple_split(t, v, (size_t)len, els, lens, &n)) {
+            hln_buf_put(out, "null", 4);
+            return;
+        }
+        hln_buf_u8(out, udt ? '{' : '[');
+        for (int i = 0; i < t->nparams; i++) {
+            if (i) hln_buf_put(out, ", ", 2);
+            if (udt) {
+                const char *f = hln_udt_field(t, i);
+                json_string(out, (const uint8_t *)f, strlen(f));
+                hln_buf_put(out, ": ", 2);
+            }
+            hln_type_to_json(t->params[i], i < n ? els[i] : NULL, i < n ? lens[i] : -1, out);
+        }
+        hln_buf_u8(out, udt ? '}' : ']');
+        return;
+    }
     default: { /* blob, uuid, timeuuid, inet, date: their text as a string */
         hln_buf tmp;
         hln_buf_init(&tmp);

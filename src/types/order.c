@@ -196,6 +196,7 @@ int hln_type_compare(const hln_type *t, const uint8_t *a, size_t alen, const uin
     if (hln_type_is_collection(t)) return hln_coll_compare(t, a, alen, b, blen);
     if (k == HLN_T_VECTOR) return hln_vector_compare(t, a, alen, b, blen);
     if (k == HLN_T_DECIMAL) return hln_decimal_compare(a, alen, b, blen);
+    if (k == HLN_T_TUPLE || k == HLN_T_UDT) return hln_tuple_compare(t, a, alen, b, blen);
     size_t fl = fixed_len(k);
     if (fl && (alen != fl || blen != fl))
         return cmp_bytes(a, alen, b, blen); /* invalid values: any total order */
@@ -253,6 +254,7 @@ static int encode(const hln_type *t, const uint8_t *v, size_t len, hln_buf *out)
     if (hln_type_is_collection(t)) return hln_coll_encode(t, v, len, out);
     if (k == HLN_T_VECTOR) return hln_vector_encode(t, v, len, out);
     if (k == HLN_T_DECIMAL) return hln_decimal_encode(v, len, out);
+    if (k == HLN_T_TUPLE || k == HLN_T_UDT) return hln_tuple_encode(t, v, len, out);
     size_t fl = fixed_len(k);
     if (fl) {
         if (len == 0) {
@@ -356,6 +358,7 @@ int hln_type_from_comparable(const hln_type *t, hln_rd *r, bool desc, hln_buf *o
     if (hln_type_is_collection(t)) return hln_coll_decode(t, r, desc, out);
     if (k == HLN_T_VECTOR) return hln_vector_decode(t, r, desc, out);
     if (k == HLN_T_DECIMAL) return hln_decimal_decode(r, desc, out);
+    if (k == HLN_T_TUPLE || k == HLN_T_UDT) return hln_tuple_decode(t, r, desc, out);
     size_t fl = fixed_len(k);
     uint8_t tag;
     if (fl) {

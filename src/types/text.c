@@ -662,9 +662,29 @@ static bool format_vector(const hln_type *t, const uint8_t *v, size_t len, hln_b
     return true;
 }
 
+/* tuple (a, null, 'b'); UDT {f: 1, g: null}; malformed input falls back
+ * to hex. */
+static bool format_tuple(const hln_type *t, const uint8_t *v, size_t len, hln_buf *out)
+{
+    const uint8_t *els[HLN_TUPLE_MAX];
+    int32_t lens[HLN_TUPLE_MAX];
+    int n = 0;
+    bool udt = t->kind == HLN_T_UDT;
+    if (hln_tuple_split(t, v, len, els, lens, &n)) return false;
+    hln_buf_u8(out, udt ? '{' : '(');
+    for (int i = 0; i < (udt ? t->nparams : n); i++) {
+        if (i) hln_buf_put(out, ", ", 2);
+        if (udt) hln_buf_printf(out, "%s: ", hln_udt_field(t, i));
+        format_element(t->params[i], i < n ? els[i] : NULL, i < n ? lens[i] : -1, out);
+    }
+    hln_buf_u8(out, udt ? '}' : ')');
+    return true;
+}
+
 void hln_type_format(const hln_type *t, const uint8_t *v, size_t len, hln_buf *out)
 {
     hln_type_kind k = t->kind;
+    if ((k == HLN_T_TUPLE || k == HLN_T_UDT) && len > 0 && format_tuple(t, v, len, out)) return;
     if (k == HLN_T_VECTOR && len > 0 && format_vector(t, v, len, out)) return;
     if ((k == HLN_T_LIST || k == HLN_T_SET || k == HLN_T_MAP) && len > 0 &&
         format_collection(t, v, len, out))

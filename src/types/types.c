@@ -209,6 +209,9 @@ int hln_type_validate(const hln_type *t, const uint8_t *v, size_t len, const cha
         return 0;
     case HLN_T_DURATION:
         return hln_duration_validate(v, len, err);
+    case HLN_T_TUPLE:
+    case HLN_T_UDT:
+        return hln_tuple_validate(t, v, len, err);
     case HLN_T_INET:
         if (len != 0 && len != 4 && len != 16)
             return hln_fail(err, HLN_EINVAL, "Expected 4 or 16 byte inetaddress; got %zu bytes",
@@ -253,6 +256,8 @@ void hln_type_class_name(const hln_type *t, hln_buf *out)
         {HLN_T_SET, "SetType"},
         {HLN_T_MAP, "MapType"},
         {HLN_T_VECTOR, "VectorType"},
+        {HLN_T_TUPLE, "TupleType"},
+        {HLN_T_UDT, "UserType"},
     };
     const char *pfx = "org.apache.cassandra.db.marshal.";
     bool frozen = hln_type_is_collection(t) && t->frozen;
@@ -296,6 +301,20 @@ void hln_type_encode_option(const hln_type *t, hln_buf *out)
         /* element (and value) types follow, as params */
         for (int i = 0; i < t->nparams; i++)
             hln_type_encode_option(t->params[i], out);
+        break;
+    case HLN_T_TUPLE: /* [short n] then n [option]s */
+        hln_buf_u16(out, (uint16_t)t->nparams);
+        for (int i = 0; i < t->nparams; i++)
+            hln_type_encode_option(t->params[i], out);
+        break;
+    case HLN_T_UDT: /* ks, name, [short n] then n (name, [option]) */
+        hln_buf_string(out, hln_udt_ks(t));
+        hln_buf_string(out, hln_udt_name(t));
+        hln_buf_u16(out, (uint16_t)t->nparams);
+        for (int i = 0; i < t->nparams; i++) {
+            hln_buf_string(out, hln_udt_field(t, i));
+            hln_type_encode_option(t->params[i], out);
+        }
         break;
     default:
         break; /* scalars: the id alone; tuples/UDTs come with their issue */

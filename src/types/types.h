@@ -58,9 +58,10 @@ typedef enum hln_type_kind {
 } hln_type_kind;
 
 /* A type. Scalar types are static singletons; parameterised types
- * (list, set, map; later tuples, vectors, UDTs) are interned by their
- * canonical name (param.c), so pointer equality is type equality for them
- * too; hln_type_equal also compares structurally. */
+ * (list, set, map, vectors, tuples, UDTs) are interned (param.c), so
+ * pointer equality is type equality for them too; hln_type_equal also
+ * compares structurally. UDTs keep their keyspace, name and field names
+ * outside this struct (hln_udt_field and friends). */
 typedef struct hln_type {
     hln_type_kind kind;
     const char *cql_name;           /* "int", "map<text, int>", "frozen<list<int>>": as
@@ -72,16 +73,22 @@ typedef struct hln_type {
     int dim;     /* vector<type, dim>: the number of elements; 0 otherwise */
 } hln_type;
 
+/* UDTs (kind HLN_T_UDT; params are the field types, in order): the name
+ * of field i, the type's keyspace and name ("" for other kinds). */
+const char *hln_udt_field(const hln_type *t, int i);
+const char *hln_udt_ks(const hln_type *t);
+const char *hln_udt_name(const hln_type *t);
+
 /* True for list, set, map (frozen or not). */
 static inline bool hln_type_is_collection(const hln_type *t)
 {
     return t->kind == HLN_T_LIST || t->kind == HLN_T_SET || t->kind == HLN_T_MAP;
 }
 /* True when a value of t is stored as one cell per element (non-frozen
- * collections): Cassandra's isMultiCell. */
+ * collections) or per field (non-frozen UDTs): Cassandra's isMultiCell. */
 static inline bool hln_type_is_multicell(const hln_type *t)
 {
-    return hln_type_is_collection(t) && !t->frozen;
+    return (hln_type_is_collection(t) || t->kind == HLN_T_UDT) && !t->frozen;
 }
 
 /* Parses a type as system_schema and CQL write it ("int", "varchar",
@@ -95,6 +102,40 @@ const hln_type *hln_type_parse(const char *name);
 const hln_type *hln_type_collection(hln_type_kind kind, const hln_type *const *params, bool frozen);
 /* t with frozen set (recursively), interned. Scalars are returned as is. */
 const hln_type *hln_type_freeze(const hln_type *t);
+/* The most components a tuple (or fields a UDT) may have here. */
+#define HLN_TUPLE_MAX 64
+/* tuple<params...> (1..HLN_TUPLE_MAX components, frozen), interned; its
+ * name is "frozen<tuple<int, text>>" as system_schema shows it. NULL past
+ * the pool's bound. Serialisation (Cassandra's TupleType): per component
+ * [i32 len][bytes], len -1 for null; a value may stop early (the missing
+ * trailing components are null). */
+const hln_type *hln_type_tuple(const hln_type *const *params, int n);
+/* The UDT ks.name with the given fields (1..HLN_TUPLE_MAX), interned by
+ * keyspace, name, field names and types and frozenness (its CQL name,
+ * "address" or "frozen<address>", does not identify it). Frozen: the
+ * field types are frozen too. Serialised like a tuple of its fields. */
+const hln_type *hln_type_udt(const char *ks, const char *name, const char *const *fields,
+                             const hln_type *const *types, int n, bool frozen);
+/* hln_type_parse where a bare name may also be one of the UDTs udts
+ * (system_schema's "frozen<address>"). */
+const hln_type *hln_type_parse_in(const char *name, const hln_type *const *udts, int nudts);
+/* t rebuilt with every UDT in it replaced by its definition among udts
+ * (matched by keyspace and name; frozenness kept), recursively: after an
+ * ALTER TYPE, the columns and types that use it. */
+const hln_type *hln_type_refresh(const hln_type *t, const hln_type *const *udts, int nudts);
+/* t with every UDT in it replaced by the tuple of its field types (what
+ * system_schema.dropped_columns records). NULL past the pool's bound. */
+const hln_type *hln_type_expand_udts(const hln_type *t);
+/* True when t is, or contains, the UDT ks.name. */
+bool hln_type_uses_udt(const hln_type *t, const char *ks, const char *name);
+/* Splits a serialized tuple (or UDT) into at most t->nparams components
+ * (pointers into v, lens -1 for null); *n receives how many were present.
+ * HLN_EINVAL when malformed. */
+int hln_tuple_split(const hln_type *t, const uint8_t *v, size_t len, const uint8_t **els,
+                    int32_t *lens, int *n);
+/* Appends the serialized tuple of n components (lens -1: null). */
+int hln_tuple_build(const uint8_t *const *els, const int32_t *lens, int n, hln_buf *out);
+
 /* vector<elem, dim> (dim >= 1), interned; NULL past the pool's bound.
  * Serialisation (Cassandra's VectorType): elements of a fixed-size type
  * back to back; of a variable-size type each as [unsigned vint len][bytes]. */
@@ -128,6 +169,14 @@ int hln_coll_build(const hln_type *t, const uint8_t *const *els, const int32_t *
  * sorts it too), but storage keys and comparisons need one form.
  * HLN_EINVAL on malformed input, HLN_ENOMEM. */
 int hln_coll_normalize(const hln_type *t, const uint8_t *v, size_t len, hln_buf *out);
+
+/* True when values of t may need hln_value_normalize (a set or map
+ * somewhere inside). */
+bool hln_type_needs_normalize(const hln_type *t);
+/* Appends the canonical form of a valid serialized value of t: every set
+ * and map inside it (collections, tuple components, UDT fields) sorted and
+ * deduplicated as hln_coll_normalize does. HLN_EINVAL, HLN_ENOMEM. */
+int hln_value_normalize(const hln_type *t, const uint8_t *v, size_t len, hln_buf *out);
 
 /* Looks a type up by CQL name, case-insensitively ("varchar" gives text).
  * NULL if unknown or not supported yet. */

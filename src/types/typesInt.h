@@ -35,6 +35,12 @@ int hln_decimal_compare(const uint8_t *a, size_t alen, const uint8_t *b, size_t 
 int hln_duration_validate(const uint8_t *v, size_t len, hln_error *err);
 int hln_duration_from_text(const char *input, hln_buf *out, hln_error *err);
 void hln_duration_format(const uint8_t *v, size_t len, hln_buf *out);
+/* collection.c: tuples and UDTs (see the essay there). */
+int hln_tuple_validate(const hln_type *t, const uint8_t *v, size_t len, hln_error *err);
+int hln_tuple_compare(const hln_type *t, const uint8_t *a, size_t alen, const uint8_t *b,
+                      size_t blen);
+int hln_tuple_encode(const hln_type *t, const uint8_t *v, size_t len, hln_buf *out);
+int hln_tuple_decode(const hln_type *t, hln_rd *r, bool desc, hln_buf *out);
 
 /* order.c: reads one byte of a comparable encoding, undoing DESC inversion. */
 int hln_type_take_byte(hln_rd *r, bool desc, uint8_t *b);

@@ -96,6 +96,7 @@ static void walk(const cql_stmt *s, int n)
         str(s->u.create_keyspace.name);
         props(s->u.create_keyspace.props, n);
         break;
+    case CQL_ALTER_UDT:
     case CQL_ALTER_TABLE: {
         const cql_alter_table *a = &s->u.alter_table;
         str(a->name.ks);
@@ -111,6 +112,7 @@ static void walk(const cql_stmt *s, int n)
         str(a->drop_ts);
         break;
     }
+    case CQL_DROP_TYPE:
     case CQL_TRUNCATE:
     case CQL_DROP_KEYSPACE:
     case CQL_DROP_TABLE:
@@ -121,10 +123,11 @@ static void walk(const cql_stmt *s, int n)
         str(s->u.use);
         break;
     case CQL_DESCRIBE:
-        if (s->u.describe.what > CQL_DESC_GENERIC) abort();
+        if (s->u.describe.what > CQL_DESC_TYPE) abort();
         str(s->u.describe.name.ks);
         str(s->u.describe.name.name);
         break;
+    case CQL_CREATE_TYPE:
     case CQL_CREATE_TABLE: {
         const cql_create_table *c = &s->u.create_table;
         str(c->name.ks);

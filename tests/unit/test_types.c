@@ -1195,6 +1195,209 @@ static void test_collection_order(void **state)
     assert_true(hln_type_compare(list, ser[0], 0, ser[0], sn[0]) < 0);
 }
 
+/* A tuple<int, text> value: a null int when a < -1000, a null text when
+ * t is NULL; ncomp components written. */
+static size_t tuple_val(uint8_t *out, int32_t a, const char *t, int ncomp)
+{
+    size_t n = 0;
+    if (ncomp >= 1) {
+        if (a < -1000) {
+            memset(out + n, 0xFF, 4);
+            n += 4;
+        } else {
+            out[n] = 0, out[n + 1] = 0, out[n + 2] = 0, out[n + 3] = 4;
+            n += 4;
+            for (int i = 0; i < 4; i++)
+                out[n + (size_t)i] = (uint8_t)((uint32_t)a >> (24 - 8 * i));
+            n += 4;
+        }
+    }
+    if (ncomp >= 2) {
+        if (!t) {
+            memset(out + n, 0xFF, 4);
+            n += 4;
+        } else {
+            size_t l = strlen(t);
+            out[n] = 0, out[n + 1] = 0, out[n + 2] = 0, out[n + 3] = (uint8_t)l;
+            n += 4;
+            memcpy(out + n, t, l);
+            n += l;
+        }
+    }
+    return n;
+}
+
+/* Tuples: the name, null components first, (1) equal to (1, null), the
+ * comparable encoding agreeing ASC and DESC and round-tripping full-arity
+ * values, validation messages. */
+static void test_tuple(void **state)
+{
+    (void)state;
+    const hln_type *t = hln_type_parse("tuple<int, varchar>");
+    assert_non_null(t);
+    assert_int_equal(t->kind, HLN_T_TUPLE);
+    assert_string_equal(t->cql_name, "frozen<tuple<int, text>>");
+    assert_ptr_equal(t, hln_type_parse("frozen<tuple<int, text>>"));
+    const hln_type *l = hln_type_parse("list<tuple<int, list<int>>>");
+    assert_non_null(l);
+    assert_string_equal(l->cql_name, "list<frozen<tuple<int, frozen<list<int>>>>>");
+    assert_null(hln_type_parse("tuple<>"));
+
+    /* in order */
+    struct {
+        int32_t a;
+        const char *t;
+    } vals[] = {{-2000, NULL}, {-2000, "a"}, {-5, NULL}, {-5, ""}, {-5, "a"},
+                {-5, "ab"},    {0, NULL},    {0, "z"},   {7, "a"}};
+    int nv = 9;
+    uint8_t ser[9][32];
+    size_t sn[9];
+    for (int i = 0; i < nv; i++)
+        sn[i] = tuple_val(ser[i], vals[i].a, vals[i].t, 2);
+    for (int desc = 0; desc < 2; desc++) {
+        for (int i = 0; i < nv; i++) {
+            hln_error err = {0};
+            assert_int_equal(hln_type_validate(t, ser[i], sn[i], NULL, &err), 0);
+            for (int j = 0; j < nv; j++) {
+                int want = sgn(i - j);
+                assert_int_equal(sgn(hln_type_compare(t, ser[i], sn[i], ser[j], sn[j])), want);
+                hln_buf x, y;
+                hln_buf_init(&x);
+                hln_buf_init(&y);
+                assert_int_equal(hln_type_to_comparable(t, ser[i], sn[i], desc, &x), 0);
+                assert_int_equal(hln_type_to_comparable(t, ser[j], sn[j], desc, &y), 0);
+                assert_int_equal(sgn(bytecmp(x.data, x.len, y.data, y.len)), desc ? -want : want);
+                hln_rd r;
+                hln_rd_init(&r, x.data, x.len);
+                hln_buf back;
+                hln_buf_init(&back);
+                assert_int_equal(hln_type_from_comparable(t, &r, desc, &back), 0);
+                assert_int_equal(hln_rd_left(&r), 0);
+                assert_int_equal(back.len, sn[i]);
+                assert_memory_equal(back.data, ser[i], sn[i]);
+                hln_buf_free(&back);
+                hln_buf_free(&x);
+                hln_buf_free(&y);
+            }
+        }
+    }
+    /* a value with a missing trailing component equals one with a null */
+    uint8_t s1[16], s2[16];
+    size_t n1 = tuple_val(s1, 3, NULL, 1), n2 = tuple_val(s2, 3, NULL, 2);
+    assert_int_equal(hln_type_compare(t, s1, n1, s2, n2), 0);
+    hln_buf x, y;
+    hln_buf_init(&x);
+    hln_buf_init(&y);
+    assert_int_equal(hln_type_to_comparable(t, s1, n1, false, &x), 0);
+    assert_int_equal(hln_type_to_comparable(t, s2, n2, false, &y), 0);
+    assert_int_equal(bytecmp(x.data, x.len, y.data, y.len), 0);
+    hln_buf_free(&x);
+    hln_buf_free(&y);
+    /* the empty value first */
+    assert_true(hln_type_compare(t, ser[0], 0, ser[0], sn[0]) < 0);
+
+    /* validation */
+    hln_error err = {0};
+    uint8_t bad[] = {0, 0, 0, 4, 0, 0, 0, 1, 0, 0, 0, 9, 'x'};
+    assert_int_equal(hln_type_validate(t, bad, sizeof bad, NULL, &err), HLN_EINVAL);
+    assert_string_equal(err.msg, "Not enough bytes to read 1th component");
+    uint8_t three[] = {0, 0, 0, 4, 0, 0, 0, 1, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0};
+    assert_int_equal(hln_type_validate(t, three, sizeof three, NULL, &err), HLN_EINVAL);
+    assert_string_equal(err.msg, "Invalid remaining data after end of tuple value");
+    uint8_t badint[] = {0, 0, 0, 3, 0, 0, 1};
+    assert_int_equal(hln_type_validate(t, badint, sizeof badint, NULL, &err), HLN_EINVAL);
+
+    /* format */
+    hln_buf f;
+    hln_buf_init(&f);
+    hln_type_format(t, ser[1], sn[1], &f);
+    hln_buf_u8(&f, 0);
+    assert_string_equal((const char *)f.data, "(null, 'a')");
+    hln_buf_free(&f);
+
+    /* protocol option: 0x0031, count, components */
+    hln_buf o;
+    hln_buf_init(&o);
+    hln_type_encode_option(t, &o);
+    uint8_t want_opt[] = {0x00, 0x31, 0x00, 0x02, 0x00, 0x09, 0x00, 0x0D};
+    assert_int_equal(o.len, sizeof want_opt);
+    assert_memory_equal(o.data, want_opt, sizeof want_opt);
+    hln_buf_free(&o);
+}
+
+/* UDTs: interned by keyspace, name and fields; parsed by name among given
+ * definitions; refreshed after an ALTER; [option] 0x0030. */
+static void test_udt(void **state)
+{
+    (void)state;
+    const hln_type *it = hln_type_by_name("int"), *tx = hln_type_by_name("text");
+    const char *f2[] = {"a", "b"};
+    const hln_type *t2[] = {it, tx};
+    const hln_type *u = hln_type_udt("ks", "pt", f2, t2, 2, false);
+    assert_non_null(u);
+    assert_int_equal(u->kind, HLN_T_UDT);
+    assert_string_equal(u->cql_name, "pt");
+    assert_false(u->frozen);
+    assert_string_equal(hln_udt_field(u, 1), "b");
+    assert_string_equal(hln_udt_ks(u), "ks");
+    assert_string_equal(hln_udt_name(u), "pt");
+    assert_ptr_equal(u, hln_type_udt("ks", "pt", f2, t2, 2, false));
+    /* same name, other keyspace or fields: another type */
+    assert_ptr_not_equal(u, hln_type_udt("ks2", "pt", f2, t2, 2, false));
+    const char *g2[] = {"a", "c"};
+    assert_ptr_not_equal(u, hln_type_udt("ks", "pt", g2, t2, 2, false));
+    const hln_type *fu = hln_type_freeze(u);
+    assert_string_equal(fu->cql_name, "frozen<pt>");
+    assert_true(fu->frozen);
+
+    /* parsing system_schema's names with the keyspace's types */
+    const hln_type *defs[] = {u};
+    assert_null(hln_type_parse("frozen<pt>"));
+    assert_ptr_equal(hln_type_parse_in("frozen<pt>", defs, 1), fu);
+    assert_ptr_equal(hln_type_parse_in("pt", defs, 1), u);
+    const hln_type *l = hln_type_parse_in("list<frozen<pt>>", defs, 1);
+    assert_non_null(l);
+    assert_ptr_equal(l->params[0], fu);
+    assert_true(hln_type_uses_udt(l, "ks", "pt"));
+    assert_false(hln_type_uses_udt(l, "ks", "other"));
+
+    /* ALTER TYPE ADD c: what used the type follows it */
+    const char *f3[] = {"a", "b", "c"};
+    const hln_type *t3[] = {it, tx, it};
+    const hln_type *u3 = hln_type_udt("ks", "pt", f3, t3, 3, false);
+    const hln_type *defs3[] = {u3};
+    const hln_type *l3 = hln_type_refresh(l, defs3, 1);
+    assert_non_null(l3);
+    assert_string_equal(l3->cql_name, "list<frozen<pt>>");
+    assert_int_equal(l3->params[0]->nparams, 3);
+    assert_true(l3->params[0]->frozen);
+    assert_ptr_equal(hln_type_refresh(it, defs3, 1), it);
+
+    /* a value written before the ALTER reads with c null */
+    uint8_t v[] = {0, 0, 0, 4, 0, 0, 0, 7, 0, 0, 0, 1, 'x'};
+    hln_error err = {0};
+    assert_int_equal(hln_type_validate(u3, v, sizeof v, NULL, &err), 0);
+    hln_buf f;
+    hln_buf_init(&f);
+    hln_type_format(u3, v, sizeof v, &f);
+    hln_buf_u8(&f, 0);
+    assert_string_equal((const char *)f.data, "{a: 7, b: 'x', c: null}");
+    hln_buf_free(&f);
+    uint8_t extra[] = {0, 0, 0, 4, 0, 0, 0, 7, 0, 0, 0, 1, 'x', 0, 0, 0, 0};
+    assert_int_equal(hln_type_validate(u, extra, sizeof extra, NULL, &err), HLN_EINVAL);
+    assert_string_equal(err.msg, "Invalid remaining data after end of UDT value");
+
+    /* [option]: 0x0030, keyspace, name, n, (field name, type) */
+    hln_buf o;
+    hln_buf_init(&o);
+    hln_type_encode_option(fu, &o);
+    uint8_t want[] = {0x00, 0x30, 0, 2,   'k',  's',  0, 2, 'p', 't',  0,
+                      2,    0,    1, 'a', 0x00, 0x09, 0, 1, 'b', 0x00, 0x0D};
+    assert_int_equal(o.len, sizeof want);
+    assert_memory_equal(o.data, want, sizeof want);
+    hln_buf_free(&o);
+}
+
 static void test_collection_format(void **state)
 {
     (void)state;
@@ -1553,6 +1756,8 @@ int main(void)
         cmocka_unit_test(test_collection_values),
         cmocka_unit_test(test_collection_order),
         cmocka_unit_test(test_collection_format),
+        cmocka_unit_test(test_tuple),
+        cmocka_unit_test(test_udt),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
