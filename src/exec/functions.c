@@ -248,6 +248,45 @@ static int f_sim_dot(ex_request *r, const ex_value *a, ex_value *out)
     return similarity(r, a, 2, out);
 }
 
+/* abs(x) of each integer width and of float/double (Cassandra's
+ * MathFunctions: the type's own arithmetic, so abs(INT_MIN) stays INT_MIN). */
+static int abs_int(ex_request *r, const ex_value *a, int n, ex_value *out)
+{
+    NULL_IN_NULL_OUT;
+    if (a[0].len != n) return hln_fail(&r->err, HLN_EINVAL, "Invalid argument for abs");
+    uint64_t u = be(a[0].p, n);
+    int shift = 64 - 8 * n;
+    int64_t v = (int64_t)(u << shift) >> shift;
+    if (v < 0) v = (int64_t)(0 - (uint64_t)v);
+    return put_be(r, (uint64_t)v, n, out);
+}
+static int f_abs8(ex_request *r, const ex_value *a, ex_value *out)
+{
+    return abs_int(r, a, 1, out);
+}
+static int f_abs16(ex_request *r, const ex_value *a, ex_value *out)
+{
+    return abs_int(r, a, 2, out);
+}
+static int f_abs32(ex_request *r, const ex_value *a, ex_value *out)
+{
+    return abs_int(r, a, 4, out);
+}
+static int f_abs64(ex_request *r, const ex_value *a, ex_value *out)
+{
+    return abs_int(r, a, 8, out);
+}
+static int f_absfp(ex_request *r, const ex_value *a, ex_value *out)
+{
+    NULL_IN_NULL_OUT;
+    uint8_t b[8];
+    if (a[0].len != 4 && a[0].len != 8)
+        return hln_fail(&r->err, HLN_EINVAL, "Invalid argument for abs");
+    memcpy(b, a[0].p, (size_t)a[0].len);
+    b[0] &= 0x7F; /* clear the sign bit */
+    return put(r, b, (size_t)a[0].len, out);
+}
+
 /* ---- the table -------------------------------------------------------- */
 
 #define A0                                                                                         \
@@ -275,6 +314,13 @@ static const ex_fn FNS[] = {
     {"tounixtimestamp", 1, A1(HLN_T_TIMEUUID), HLN_T_BIGINT, f_uuid_to_ts, false},
     {"tounixtimestamp", 1, A1(HLN_T_TIMESTAMP), HLN_T_BIGINT, f_ts_to_ts, false},
     {"tounixtimestamp", 1, A1(HLN_T_DATE), HLN_T_BIGINT, f_date_to_ts, false},
+    {"abs", 1, A1(HLN_T_TINYINT), HLN_T_TINYINT, f_abs8, false},
+    {"abs", 1, A1(HLN_T_SMALLINT), HLN_T_SMALLINT, f_abs16, false},
+    {"abs", 1, A1(HLN_T_INT), HLN_T_INT, f_abs32, false},
+    {"abs", 1, A1(HLN_T_BIGINT), HLN_T_BIGINT, f_abs64, false},
+    {"abs", 1, A1(HLN_T_COUNTER), HLN_T_COUNTER, f_abs64, false},
+    {"abs", 1, A1(HLN_T_FLOAT), HLN_T_FLOAT, f_absfp, false},
+    {"abs", 1, A1(HLN_T_DOUBLE), HLN_T_DOUBLE, f_absfp, false},
     {"mintimeuuid", 1, A1(HLN_T_TIMESTAMP), HLN_T_TIMEUUID, f_min_timeuuid, false},
     {"maxtimeuuid", 1, A1(HLN_T_TIMESTAMP), HLN_T_TIMEUUID, f_max_timeuuid, false},
     {"similarity_cosine", 2, {HLN_T_VECTOR, HLN_T_VECTOR}, HLN_T_FLOAT, f_sim_cosine, false},
