@@ -55,6 +55,7 @@
 
 %include {
 #include <assert.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <strings.h>
