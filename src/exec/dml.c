@@ -390,6 +390,28 @@ int ex_dml_build_with(ex_request *r, const st_row *cur, st_mutation **out)
     return 0;
 }
 
+/* Finishes a DML request whose mutation was built (rc, m): sends m to its
+ * shard, or answers VOID when every value was unset (m NULL). */
+static void apply(ex_request *r, int rc, st_mutation *m)
+{
+    if (rc) {
+        ex_finish(r, rc);
+        return;
+    }
+    if (!m) {
+        r->result.kind = EX_VOID;
+        ex_finish(r, 0);
+        return;
+    }
+    ex_op *op = ex_op_new(r, EX_OP_MUTATE, rt_shard_for_token(ex_st(r)->eng->nshards, m->token));
+    if (!op) {
+        ex_finish(r, hln_fail(&r->err, HLN_ENOMEM, "out of memory"));
+        return;
+    }
+    op->mut = m;
+    ex_dispatch(r, dml_done);
+}
+
 /* Read before write: the row's current state arrived; build and apply. */
 static void dml_read_done(ex_request *r)
 {
@@ -403,22 +425,8 @@ static void dml_read_done(ex_request *r)
     const ex_op *rd = st->cur;
     if (rd && rd->parts && rd->parts->nrows > 0) cur = &rd->parts->rows[0];
     st_mutation *m = NULL;
-    if ((rc = ex_dml_build_with(r, cur, &m)) != 0) {
-        ex_finish(r, rc);
-        return;
-    }
-    if (!m) {
-        r->result.kind = EX_VOID;
-        ex_finish(r, 0);
-        return;
-    }
-    ex_op *op = ex_op_new(r, EX_OP_MUTATE, rt_shard_for_token(st->eng->nshards, m->token));
-    if (!op) {
-        ex_finish(r, hln_fail(&r->err, HLN_ENOMEM, "out of memory"));
-        return;
-    }
-    op->mut = m;
-    ex_dispatch(r, dml_done);
+    rc = ex_dml_build_with(r, cur, &m);
+    apply(r, rc, m);
 }
 
 /* Sends the read of the row the plan modifies (its exact clustering key). */
@@ -479,21 +487,5 @@ void ex_run_dml(ex_request *r)
         return;
     }
     int rc = ex_dml_build(r, &m);
-    if (rc) {
-        ex_finish(r, rc);
-        return;
-    }
-    if (!m) {
-        /* every value unset: nothing to write */
-        r->result.kind = EX_VOID;
-        ex_finish(r, 0);
-        return;
-    }
-    ex_op *op = ex_op_new(r, EX_OP_MUTATE, rt_shard_for_token(st->eng->nshards, m->token));
-    if (!op) {
-        ex_finish(r, hln_fail(&r->err, HLN_ENOMEM, "out of memory"));
-        return;
-    }
-    op->mut = m;
-    ex_dispatch(r, dml_done);
+    apply(r, rc, m);
 }
