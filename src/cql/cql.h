@@ -16,7 +16,9 @@
  *     quotes are removed and "" becomes ").
  *  3. Bind markers are numbered 0..n_binds-1 in the order they appear.
  *  4. On failure, err->code is HLN_ESYNTAX and err->msg reads
- *     "line L:C <what> at input '<token>'" (1-based line, 0-based column).
+ *     "line L:C <what> at input '<token>'" (1-based line, 0-based column);
+ *     CREATE [OR REPLACE] FUNCTION gets HLN_EINVAL with Cassandra's message
+ *     for disabled user-defined functions.
  */
 #ifndef HLN_CQL_H
 #define HLN_CQL_H

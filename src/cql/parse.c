@@ -37,6 +37,8 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
+#include <ctype.h>
 
 #include "cql/cqlInt.h"
 #include "grammar.h"
@@ -748,6 +750,22 @@ static int guarded_run(cqlp_ctx *ctx, cql_stmt **out)
     return run(ctx, out);
 }
 
+/* True when the words of text (after blanks) start with those of words,
+ * case-insensitively. */
+static bool starts_with_words(const char *s, size_t n, const char *const *words)
+{
+    size_t i = 0;
+    for (; *words; words++) {
+        while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+            i++;
+        size_t w = strlen(*words);
+        if (n - i < w || strncasecmp(s + i, *words, w) != 0) return false;
+        i += w;
+        if (i < n && (isalnum((unsigned char)s[i]) || s[i] == '_')) return false;
+    }
+    return true;
+}
+
 int cql_parse(const char *text, size_t len, hln_arena *arena, cql_stmt **out, hln_error *err)
 {
     cqlp_ctx ctx;
@@ -755,6 +773,16 @@ int cql_parse(const char *text, size_t len, hln_arena *arena, cql_stmt **out, hl
 
     *out = NULL;
     if (!err) err = &scratch;
+    /* User-defined functions run Java in Cassandra and are off by default
+       (user_defined_functions_enabled: false); Helenus has none: answer as
+       a default Cassandra 5.0 does. */
+    static const char *const create_fn[] = {"create", "function", NULL};
+    static const char *const replace_fn[] = {"create", "or", "replace", "function", NULL};
+    if (text &&
+        (starts_with_words(text, len, create_fn) || starts_with_words(text, len, replace_fn)))
+        return hln_fail(err, HLN_EINVAL,
+                        "User-defined functions are disabled in cassandra.yaml - set "
+                        "user_defined_functions_enabled=true to enable");
     if (len > (size_t)INT_MAX / 2) return hln_fail(err, HLN_ESYNTAX, "line 1:0 statement too long");
     memset(&ctx, 0, sizeof(ctx));
     ctx.arena = arena;

@@ -599,6 +599,10 @@ static void test_in(void **state)
     s = ok("SELECT * FROM t WHERE k IN (1, 2)", CQL_SELECT);
     assert_int_equal(s->u.select.where->nin, 2);
     assert_null(s->u.select.where->term);
+    /* user-defined functions: Cassandra 5.0's answer with UDFs disabled */
+    const char *fn = "CREATE OR REPLACE FUNCTION ks.f (x int) RETURNS NULL ON NULL INPUT "
+                     "RETURNS int LANGUAGE java AS 'return x;'";
+    bad_code(fn, strlen(fn), HLN_EINVAL);
     s = ok("SELECT * FROM t WHERE k IN ()", CQL_SELECT);
     assert_int_equal(s->u.select.where->nin, 0);
     assert_non_null(s->u.select.where->in_list);
