@@ -1281,10 +1281,8 @@ static int mod_keys(actx *c, const ex_restr *rs, const char *type, bool allow_ck
     ex_plan *p = c->p;
     const hln_table *t = p->t;
     int rc;
-    for (int i = 0; i < t->npk + t->nck; i++)
-        if (rs[i].in)
-            return hln_fail(c->err, HLN_EUNSUPPORTED,
-                            "IN restrictions in %s statements are not supported yet", type);
+    /* IN on key columns: UPDATE and DELETE write each combination (exec
+       enumerates them, dml.c) */
     if (c->mc_lo || c->mc_hi)
         return hln_fail(c->err, HLN_EUNSUPPORTED,
                         "Multi-column slices in %s statements are not supported yet", type);
@@ -1292,7 +1290,7 @@ static int mod_keys(actx *c, const ex_restr *rs, const char *type, bool allow_ck
     bool pk_missing = false, pk_slice = false;
     for (int i = 0; i < t->npk; i++) {
         pk_missing |= !restricted(&rs[i]);
-        pk_slice |= !rs[i].eq && restricted(&rs[i]);
+        pk_slice |= !rs[i].eq && !rs[i].in && restricted(&rs[i]);
     }
     if (pk_missing)
         return hln_fail(c->err, HLN_EINVAL, "Some partition key parts are missing: %s",
@@ -1313,7 +1311,7 @@ static int mod_keys(actx *c, const ex_restr *rs, const char *type, bool allow_ck
     bool ck_slice = false;
     for (int pos = 0; pos < t->nck; pos++) {
         const ex_restr *x = &rs[t->npk + pos];
-        ck_slice |= !x->eq && restricted(x);
+        ck_slice |= !x->eq && !x->in && restricted(x);
     }
     if (!allow_ck_slices) {
         if (ck_slice)
@@ -1348,13 +1346,17 @@ static int mod_keys(actx *c, const ex_restr *rs, const char *type, bool allow_ck
         return rc;
     }
     p->ck = alloc(c, sizeof *p->ck * (size_t)(t->nck ? t->nck : 1));
-    if (!p->ck) return nomem(c);
+    p->ck_in = alloc(c, sizeof *p->ck_in * (size_t)(t->nck ? t->nck : 1));
+    if (!p->ck || !p->ck_in) return nomem(c);
     int pos = 0;
-    while (pos < t->nck && rs[t->npk + pos].eq) {
+    while (pos < t->nck && (rs[t->npk + pos].eq || rs[t->npk + pos].in)) {
         p->ck[pos] = rs[t->npk + pos].eq;
+        p->ck_in[pos] = rs[t->npk + pos].in;
+        p->keys_have_in |= rs[t->npk + pos].in != NULL;
         pos++;
     }
     p->nck_eq = pos;
+    p->keys_have_in |= p->pk_has_in;
     /* other columns cannot be in WHERE */
     hln_buf b;
     hln_buf_init(&b);
@@ -1386,6 +1388,14 @@ static int conditions(actx *c, ex_cas_kind kind, const cql_relation *conds, cons
     ex_plan *p = c->p;
     const hln_table *t = p->t;
     if (kind == EX_CAS_NONE) return 0;
+    if (p->pk_has_in)
+        return hln_fail(c->err, HLN_EINVAL,
+                        "IN on the partition key is not supported with conditional %s",
+                        c->stmt->kind == CQL_DELETE ? "deletions" : "updates");
+    if (p->keys_have_in)
+        return hln_fail(c->err, HLN_EINVAL,
+                        "IN on the clustering key columns is not supported with conditional %s",
+                        c->stmt->kind == CQL_DELETE ? "deletions" : "updates");
     for (const cql_relation *x = conds; x; x = x->next) {
         const hln_column *col = table_column(t, x->column);
         if (col && col->type->kind == HLN_T_COUNTER)

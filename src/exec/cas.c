@@ -453,7 +453,7 @@ static void cas_done(ex_request *r)
     ex_finish(r, cas_result(r, op->cas));
 }
 
-void ex_run_cas(ex_request *r)
+int ex_cas_op_add(ex_request *r)
 {
     ex_state *st = ex_st(r);
     const ex_plan *p = st->plan;
@@ -485,15 +485,9 @@ void ex_run_cas(ex_request *r)
             m->token = hln_murmur3_token(m->pk, m->pklen);
         }
     }
-    if (rc) {
-        ex_finish(r, rc);
-        return;
-    }
+    if (rc) return rc;
     ex_op *op = ex_op_new(r, EX_OP_CAS, rt_shard_for_token(st->eng->nshards, m->token));
-    if (!op) {
-        ex_finish(r, hln_fail(&r->err, HLN_ENOMEM, "out of memory"));
-        return;
-    }
+    if (!op) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
     op->mut = m;
     op->cas = cas;
     st_read_cmd *c = &op->read;
@@ -503,13 +497,20 @@ void ex_run_cas(ex_request *r)
     c->token = m->token;
     const uint8_t *ck;
     uint32_t cklen;
-    if ((rc = ex_dml_ck(r, &ck, &cklen)) != 0) {
-        ex_finish(r, rc);
-        return;
-    }
+    if ((rc = ex_dml_ck(r, &ck, &cklen)) != 0) return rc;
     c->start = (st_bound){ck, cklen, true};
     c->end = (st_bound){ck, cklen, true};
     c->limit = 1;
     c->now_sec = hln_now_micros() / 1000000;
+    return 0;
+}
+
+void ex_run_cas(ex_request *r)
+{
+    int rc = ex_cas_op_add(r);
+    if (rc) {
+        ex_finish(r, rc);
+        return;
+    }
     ex_dispatch(r, cas_done);
 }

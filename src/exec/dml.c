@@ -61,9 +61,18 @@ static int build_pk(ex_request *r, const ex_plan *p, const uint8_t **key, uint32
     const uint8_t *vals[64];
     size_t lens[64];
     if (t->npk > 64) return hln_fail(&r->err, HLN_EUNSUPPORTED, "too many partition key columns");
+    const ex_value *kv = ex_st(r)->key_vals;
     for (int i = 0; i < t->npk; i++) {
         ex_value v;
-        int rc = bind_key(r, p->pk[i], &t->cols[i], true, &v);
+        int rc = 0;
+        if (p->pk_in && p->pk_in[i]) {
+            if (!kv)
+                return hln_fail(&r->err, HLN_EUNSUPPORTED,
+                                "IN restrictions in BATCH statements are not supported yet");
+            v = kv[i];
+        } else {
+            rc = bind_key(r, p->pk[i], &t->cols[i], true, &v);
+        }
         if (rc) return rc;
         if (t->npk > 1 && v.len > MAX_KEY)
             return hln_fail(&r->err, HLN_EINVAL, "Key length of %d is longer than maximum of %d",
@@ -111,7 +120,16 @@ static int build_ck(ex_request *r, const ex_plan *p, int n, const uint8_t **key,
     for (int pos = 0; pos < n && !rc; pos++) {
         const hln_column *col = &t->cols[t->npk + pos];
         ex_value v;
-        rc = bind_key(r, p->ck[pos], col, false, &v);
+        const ex_value *kv = ex_st(r)->key_vals;
+        if (p->ck_in && p->ck_in[pos]) {
+            if (!kv)
+                rc = hln_fail(&r->err, HLN_EUNSUPPORTED,
+                              "IN restrictions in BATCH statements are not supported yet");
+            else
+                v = kv[t->npk + pos];
+        } else {
+            rc = bind_key(r, p->ck[pos], col, false, &v);
+        }
         if (!rc) rc = put_ck(r, col, &v, &b);
     }
     if (!rc && b.err) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
@@ -455,6 +473,69 @@ static int start_read(ex_request *r)
     return 0;
 }
 
+/* UPDATE/DELETE with IN on key columns: one write per combination of the
+ * key values (Cassandra writes each partition, as an unlogged batch
+ * would), all dispatched at once; counters through their read-modify-write
+ * per row. Conditional updates refuse IN at analysis. */
+static int run_in(ex_request *r)
+{
+    ex_state *st = ex_st(r);
+    const ex_plan *p = st->plan;
+    const hln_table *t = p->t;
+    if (p->needs_read)
+        return hln_fail(&r->err, HLN_EUNSUPPORTED,
+                        "List operations by index or removal with IN are not supported yet");
+    int nkeys = t->npk + p->nck_eq;
+    if (nkeys > 64) return hln_fail(&r->err, HLN_EUNSUPPORTED, "too many key columns");
+    ex_value *vals[64];
+    int nv[64];
+    size_t combos = 1;
+    int rc = 0;
+    for (int i = 0; i < nkeys && !rc; i++) {
+        bool pkc = i < t->npk;
+        const cql_relation *in = pkc ? (p->pk_in ? p->pk_in[i] : NULL) : p->ck_in[i - t->npk];
+        const cql_term *eq = pkc ? p->pk[i] : p->ck[i - t->npk];
+        if (!in) {
+            /* bound where used (build_pk/build_ck), with their own messages */
+            vals[i] = NULL;
+            nv[i] = 1;
+            continue;
+        }
+        rc = ex_key_values(r, eq, in, &t->cols[i], &vals[i], &nv[i]);
+        for (int k = 0; !rc && k < nv[i]; k++)
+            if (vals[i][k].len < 0)
+                rc = hln_fail(&r->err, HLN_EINVAL, "Invalid null value in condition for column %s",
+                              t->cols[i].name);
+        combos *= (size_t)nv[i];
+        if (combos > 65536)
+            rc = hln_fail(&r->err, HLN_EINVAL, "IN restrictions select more than 65536 rows");
+    }
+    if (rc) return rc;
+    ex_value *kv = hln_arena_alloc(&r->arena, sizeof *kv * (size_t)(t->npk + t->nck + 1));
+    if (!kv) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    st->key_vals = kv;
+    for (size_t c = 0; c < combos && !rc; c++) {
+        size_t rest = c;
+        for (int i = nkeys - 1; i >= 0; i--) {
+            if (vals[i]) kv[i] = vals[i][rest % (size_t)nv[i]];
+            rest /= (size_t)nv[i];
+        }
+        if (p->counter) {
+            rc = ex_cas_op_add(r);
+            continue;
+        }
+        st_mutation *m = NULL;
+        if ((rc = ex_dml_build(r, &m)) != 0 || !m) continue;
+        ex_op *op = ex_op_new(r, EX_OP_MUTATE, rt_shard_for_token(st->eng->nshards, m->token));
+        if (!op) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+        if (op) op->mut = m;
+    }
+    st->key_vals = NULL;
+    if (rc) return rc;
+    ex_dispatch(r, dml_done); /* no op (IN ()): answers at once */
+    return 0;
+}
+
 int ex_dml_key(ex_request *r, const uint8_t **pk, uint32_t *pklen)
 {
     return build_pk(r, ex_st(r)->plan, pk, pklen);
@@ -476,6 +557,11 @@ void ex_run_dml(ex_request *r)
             ex_finish(r, rc);
             return;
         }
+    }
+    if (st->plan->keys_have_in) {
+        int rc = run_in(r);
+        if (rc) ex_finish(r, rc);
+        return;
     }
     if (st->plan->counter || st->plan->cas != EX_CAS_NONE) {
         ex_run_cas(r);

@@ -146,7 +146,8 @@ typedef struct ex_plan {
        t->nck entries); NULL where the column is restricted by = */
     const cql_relation **pk_in, **ck_in;
     bool pk_has_in;
-    bool ordered; /* ORDER BY given */
+    bool keys_have_in; /* UPDATE/DELETE: some key column restricted by IN */
+    bool ordered;      /* ORDER BY given */
     /* SELECT: slice on clustering column nck_eq, if any */
     const cql_term *lo, *hi;
     bool lo_incl, hi_incl;
@@ -309,6 +310,9 @@ typedef struct ex_state {
     const ex_plan *plan;          /* read-only: may be a cached plan (plancache.c) */
     struct ex_cached_plan *cplan; /* the cached plan held, or NULL */
     const ex_value *vals;         /* bound values by marker index (names resolved) */
+    /* UPDATE/DELETE with IN on key columns: the values of the combination
+       being built, npk + nck entries (used where the plan has an IN) */
+    const ex_value *key_vals;
     int nvals;
     bool prepared;    /* EXECUTE (affects the bind-count message) */
     const char *text; /* the statement's text (paging states are tied to it) */
@@ -431,6 +435,11 @@ int ex_bind_function(ex_request *r, const cql_term *term, const hln_type *t, con
 /* Calls f (arguments already bound to its argument types). */
 int ex_fn_call(ex_request *r, const ex_fn *f, const ex_value *args, ex_value *out);
 
+/* select.c: the values one key column takes: its equality, or its IN list
+ * (literals, or one marker bound to a list); r->arena memory. */
+int ex_key_values(ex_request *r, const cql_term *eq, const cql_relation *in, const hln_column *col,
+                  ex_value **out, int *n);
+
 /* ---- json.c: INSERT JSON ---------------------------------------------------- */
 
 /* For an INSERT JSON plan: decodes the document and extends st->vals with
@@ -449,6 +458,9 @@ int ex_cas_exec(ex_op *op, st_engine *s, hln_arena *a, const st_mutation *m);
 int ex_cas_pack(ex_op *op);
 /* Runs a counter update or a conditional INSERT/UPDATE/DELETE. */
 void ex_run_cas(ex_request *r);
+/* Adds the EX_OP_CAS operation of the current plan and values (and
+ * st->key_vals) to the batch being built, without dispatching it. */
+int ex_cas_op_add(ex_request *r);
 
 /* ---- executors -------------------------------------------------------- */
 

@@ -229,8 +229,8 @@ static const uint8_t *arena_bytes(ex_request *r, const hln_buf *b)
 /* Partition key, token and slice bounds of a partition lookup. */
 /* The values one key column takes: its equality, or its IN list (a
  * literal list, or one marker bound to a list). Arena memory. */
-static int key_values(ex_request *r, const cql_term *eq, const cql_relation *in,
-                      const hln_column *col, ex_value **out, int *n)
+int ex_key_values(ex_request *r, const cql_term *eq, const cql_relation *in, const hln_column *col,
+                  ex_value **out, int *n)
 {
     if (!in) {
         *out = hln_arena_alloc(&r->arena, sizeof **out);
@@ -352,7 +352,8 @@ static int bind_lookup(sel *s)
     size_t combos = 1;
     int rc = 0;
     for (int i = 0; i < t->npk && !rc; i++) {
-        rc = key_values(r, p->pk[i], p->pk_in ? p->pk_in[i] : NULL, &t->cols[i], &vals[i], &nv[i]);
+        rc = ex_key_values(r, p->pk[i], p->pk_in ? p->pk_in[i] : NULL, &t->cols[i], &vals[i],
+                           &nv[i]);
         if (!rc) combos *= (size_t)nv[i];
         if (combos > MAX_CARTESIAN)
             rc = hln_fail(&r->err, HLN_EINVAL, "IN restrictions select more than %d partitions",
@@ -395,7 +396,8 @@ static int bind_lookup(sel *s)
     combos = 1;
     for (int pos = 0; pos < p->nck_eq && !rc; pos++) {
         const hln_column *col = &t->cols[t->npk + pos];
-        rc = key_values(r, p->ck[pos], p->ck_in ? p->ck_in[pos] : NULL, col, &vals[pos], &nv[pos]);
+        rc = ex_key_values(r, p->ck[pos], p->ck_in ? p->ck_in[pos] : NULL, col, &vals[pos],
+                           &nv[pos]);
         if (!rc) combos *= (size_t)nv[pos];
         if (combos > MAX_CARTESIAN)
             rc = hln_fail(&r->err, HLN_EINVAL, "IN restrictions select more than %d rows",

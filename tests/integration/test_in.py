@@ -63,3 +63,23 @@ def test_in_markers_and_order(session, grid):
                                              "restriction on the partition key"):
         rows(session, "SELECT k FROM %s WHERE k IN (1, 2) ORDER BY c DESC" % grid)
     assert session.execute("SELECT count(*) FROM %s WHERE k IN (1, 2, 3)" % grid).one()[0] == 30
+
+
+def test_in_writes(session, grid):
+    """UPDATE and DELETE with IN on key columns write every combination;
+    conditional updates refuse IN with Cassandra's message."""
+    session.execute("UPDATE %s SET v = -1 WHERE k IN (1, 2) AND c IN (0, 4) AND d = 'a'" % grid)
+    got = sorted(tuple(r) for r in session.execute("SELECT k, c FROM %s WHERE k IN (1, 2) AND "
+                                                   "c IN (0, 4) AND d = 'a' AND v = -1 "
+                                                   "ALLOW FILTERING" % grid))
+    assert got == [(1, 0), (1, 4), (2, 0), (2, 4)]
+    session.execute("DELETE FROM %s WHERE k IN (3, 4)" % grid)
+    assert rows(session, "SELECT k FROM %s WHERE k IN (3, 4)" % grid) == []
+    prep = session.prepare("DELETE FROM %s WHERE k = ? AND c IN ?" % grid)
+    session.execute(prep, (5, [1, 2]))
+    assert sorted(r[0] for r in rows(session, "SELECT c FROM %s WHERE k = 5" % grid)) == [
+        0, 0, 3, 3, 4, 4]
+    with pytest.raises(InvalidRequest, match="IN on the partition key is not supported with "
+                                             "conditional updates"):
+        session.execute("UPDATE %s SET v = 1 WHERE k IN (1, 2) AND c = 1 AND d = 'a' IF v = 1"
+                        % grid)
