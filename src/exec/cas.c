@@ -78,6 +78,14 @@ static const st_cell *col_cells(const st_row *row, uint32_t col_id, uint32_t *n)
     return j > i ? &row->cells[i] : NULL;
 }
 
+/* The list index of an element condition l[i] (-1 when not a 4-byte int). */
+static int32_t list_index(const cas_cond *c)
+{
+    if (c->elem.len != 4) return -1;
+    return (int32_t)((uint32_t)c->elem.p[0] << 24 | (uint32_t)c->elem.p[1] << 16 |
+                     (uint32_t)c->elem.p[2] << 8 | c->elem.p[3]);
+}
+
 /* The current value of a condition's target (column, or element). */
 static int current(const cas_cond *c, const st_row *row, hln_arena *a, hln_error *err,
                    ex_value *out)
@@ -94,10 +102,7 @@ static int current(const cas_cond *c, const st_row *row, hln_arena *a, hln_error
             hln_rd rd;
             uint32_t cnt;
             if (hln_coll_begin(&rd, cells[0].val, cells[0].len, &cnt)) return 0;
-            int32_t idx = -1;
-            if (t->kind == HLN_T_LIST && c->elem.len == 4)
-                idx = (int32_t)((uint32_t)c->elem.p[0] << 24 | (uint32_t)c->elem.p[1] << 16 |
-                                (uint32_t)c->elem.p[2] << 8 | c->elem.p[3]);
+            int32_t idx = t->kind == HLN_T_LIST ? list_index(c) : -1;
             for (uint32_t i = 0; i < cnt; i++) {
                 const uint8_t *k, *v;
                 int32_t kl, vl;
@@ -114,9 +119,7 @@ static int current(const cas_cond *c, const st_row *row, hln_arena *a, hln_error
             return 0;
         }
         if (t->kind == HLN_T_LIST) {
-            if (c->elem.len != 4) return 0;
-            int32_t idx = (int32_t)((uint32_t)c->elem.p[0] << 24 | (uint32_t)c->elem.p[1] << 16 |
-                                    (uint32_t)c->elem.p[2] << 8 | c->elem.p[3]);
+            int32_t idx = list_index(c);
             if (idx >= 0 && (uint32_t)idx < n)
                 *out = (ex_value){cells[idx].len ? cells[idx].val : EMPTY, (int32_t)cells[idx].len};
             return 0;

@@ -26,7 +26,6 @@
  * malformed value gives HLN_EINVAL (validate) or HLN_ECORRUPT (decoding
  * stored keys), never a crash.
  */
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -228,7 +227,9 @@ typedef struct elref {
     uint32_t order; /* position in the input, to let a later duplicate win */
 } elref;
 
-static const hln_type *sort_type;
+/* qsort takes no context in C11: the element type of the sort in progress,
+ * per thread (the comparator never sorts again, so no reentrancy). */
+static _Thread_local const hln_type *sort_type;
 
 static int cmp_elref(const void *pa, const void *pb)
 {
@@ -244,8 +245,6 @@ static void put_el(hln_buf *out, const uint8_t *e, int32_t len)
     hln_buf_u32(out, (uint32_t)len);
     if (len > 0) hln_buf_put(out, e, (size_t)len);
 }
-
-static pthread_mutex_t sort_mu = PTHREAD_MUTEX_INITIALIZER;
 
 int hln_coll_build(const hln_type *t, const uint8_t *const *els, const int32_t *lens, uint32_t n,
                    hln_buf *out)
@@ -264,20 +263,18 @@ int hln_coll_build(const hln_type *t, const uint8_t *const *els, const int32_t *
         refs[i] =
             (elref){els[ki], is_map ? els[ki + 1] : NULL, lens[ki], is_map ? lens[ki + 1] : 0, i};
     }
-    /* qsort has no context argument in C11: the comparator's type is
-       passed through a static guarded by a mutex (sorting is rare and short) */
-    pthread_mutex_lock(&sort_mu);
     sort_type = t->params[0];
     if (n > 1) qsort(refs, n, sizeof *refs, cmp_elref);
     uint32_t kept = 0;
     for (uint32_t i = 0; i < n; i++) {
         /* of equal keys the last in input order wins: it sorts last */
-        if (i + 1 < n && cmp_elref(&(elref){refs[i].k, NULL, refs[i].klen, 0, 0},
-                                   &(elref){refs[i + 1].k, NULL, refs[i + 1].klen, 0, 0}) == 0)
+        if (i + 1 < n &&
+            hln_type_compare(sort_type, refs[i].k, (size_t)(refs[i].klen < 0 ? 0 : refs[i].klen),
+                             refs[i + 1].k,
+                             (size_t)(refs[i + 1].klen < 0 ? 0 : refs[i + 1].klen)) == 0)
             continue;
         refs[kept++] = refs[i];
     }
-    pthread_mutex_unlock(&sort_mu);
     hln_buf_u32(out, kept);
     for (uint32_t i = 0; i < kept; i++) {
         put_el(out, refs[i].k, refs[i].klen);

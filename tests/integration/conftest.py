@@ -443,6 +443,19 @@ def session(cluster):
     return s
 
 
+@pytest.fixture
+def flushing_server(make_server, connect, tmp_path):
+    """A function-scoped server whose memtables flush every 4 KiB (so data
+    spreads over many sstables) with keyspace k1; yields (server, session)."""
+    cfg = tmp_path / "helenus-flushing.yaml"
+    cfg.write_text("memtable_flush_threshold_bytes: 4096\n")
+    srv = make_server(config=str(cfg))
+    s = connect(srv)
+    s.execute("CREATE KEYSPACE k1 WITH replication = {'class': 'SimpleStrategy', "
+              "'replication_factor': 1}")
+    return srv, s
+
+
 def unique_name(prefix="ks"):
     return "%s_%s" % (prefix, uuid.uuid4().hex[:10])
 

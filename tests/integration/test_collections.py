@@ -138,13 +138,8 @@ def test_ttl_expiry(session, tbl):
     assert row(session, tbl, 2) == (None, {"b"}, None)
 
 
-def test_survive_flush_and_restart(make_server, connect, tmp_path):
-    cfg = tmp_path / "helenus.yaml"
-    cfg.write_text("memtable_flush_threshold_bytes: 4096\n")
-    srv = make_server(config=str(cfg))
-    s = connect(srv)
-    s.execute("CREATE KEYSPACE k1 WITH replication = {'class': 'SimpleStrategy', "
-              "'replication_factor': 1}")
+def test_survive_flush_and_restart(flushing_server, connect):
+    srv, s = flushing_server
     s.execute("CREATE TABLE k1.t (k int PRIMARY KEY, l list<int>, m map<int, text>)")
     for i in range(200):
         s.execute("UPDATE k1.t SET l = l + [%d], m[%d] = 'v%d' WHERE k = %d" % (i, i, i, i % 5))

@@ -58,13 +58,8 @@ def test_static_writes(session, st):
         session.execute("CREATE TABLE %s_bad (k int PRIMARY KEY, s int static)" % st)
 
 
-def test_static_survives_flush_and_restart(make_server, connect, tmp_path):
-    cfg = tmp_path / "helenus.yaml"
-    cfg.write_text("memtable_flush_threshold_bytes: 4096\n")
-    srv = make_server(config=str(cfg))
-    s = connect(srv)
-    s.execute("CREATE KEYSPACE k1 WITH replication = {'class': 'SimpleStrategy', "
-              "'replication_factor': 1}")
+def test_static_survives_flush_and_restart(flushing_server, connect):
+    srv, s = flushing_server
     s.execute("CREATE TABLE k1.t (k int, c int, s int static, v int, PRIMARY KEY (k, c))")
     for i in range(300):
         s.execute("INSERT INTO k1.t (k, c, s, v) VALUES (%d, %d, %d, %d)" % (i % 3, i, i, i))
