@@ -107,6 +107,22 @@ const char *table_option(const hln_table *t, const char *key)
     return NULL;
 }
 
+const hln_index *table_index_on(const hln_table *t, uint32_t col_id)
+{
+    if (!t) return NULL;
+    for (int i = 0; i < t->nindexes; i++)
+        if (t->indexes[i].col_id == col_id) return &t->indexes[i];
+    return NULL;
+}
+
+const char *index_option(const hln_index *ix, const char *key)
+{
+    if (!ix || !key) return NULL;
+    for (int i = 0; i < ix->nopts; i++)
+        if (strcmp(ix->opts[i].key, key) == 0) return ix->opts[i].value;
+    return NULL;
+}
+
 /* ---- names ------------------------------------------------------------ */
 
 int schema_name_cmp(const char *a, const char *b)

@@ -58,6 +58,36 @@ typedef struct hln_dropped_column {
     int64_t dropped_time; /* microseconds since the epoch */
 } hln_dropped_column;
 
+/* A secondary index on one column (CREATE [CUSTOM] INDEX; system_schema.indexes).
+ * What it indexes of the column: the value (a scalar column, or a frozen
+ * collection's or vector's value), a non-frozen collection's keys, values
+ * or entries, or a frozen collection as a whole (FULL). */
+typedef enum hln_index_target {
+    HLN_IX_SIMPLE,  /* target "c"            */
+    HLN_IX_KEYS,    /* "keys(m)"             */
+    HLN_IX_VALUES,  /* "values(c)"           */
+    HLN_IX_ENTRIES, /* "entries(m)"          */
+    HLN_IX_FULL,    /* "full(f)"             */
+} hln_index_target;
+
+typedef enum hln_index_kind {
+    HLN_IXK_SAI,    /* StorageAttachedIndex (kind CUSTOM, class_name set) */
+    HLN_IXK_LEGACY, /* CREATE INDEX without USING: Cassandra's legacy 2i (kind COMPOSITES/KEYS) */
+} hln_index_kind;
+
+typedef struct hln_index {
+    char *name;      /* unique within the keyspace */
+    uint8_t id[16];  /* never reused: per-shard index state is keyed by it */
+    uint32_t col_id; /* the indexed column's stable id */
+    hln_index_target target;
+    hln_index_kind kind;
+    /* options as system_schema.indexes shows them (class_name, target,
+       and the user's validated options such as similarity_function),
+       sorted by key */
+    hln_option *opts;
+    int nopts;
+} hln_index;
+
 typedef struct hln_table {
     uint8_t id[16];
     char *ks;
@@ -72,6 +102,8 @@ typedef struct hln_table {
     bool is_virtual;             /* system tables served by exec, not storage */
     hln_dropped_column *dropped; /* by name; NULL when none */
     int ndropped;
+    hln_index *indexes; /* sorted by name; NULL when none */
+    int nindexes;
 } hln_table;
 
 typedef struct hln_keyspace {
@@ -101,6 +133,10 @@ const hln_table *schema_table(const hln_schema *s, const char *ks, const char *t
 const hln_table *schema_table_by_id(const hln_schema *s, const uint8_t id[16]);
 const hln_column *table_column(const hln_table *t, const char *name);
 const char *table_option(const hln_table *t, const char *key); /* NULL if unset */
+/* The first index of t on column col_id (any target), NULL when none. */
+const hln_index *table_index_on(const hln_table *t, uint32_t col_id);
+/* An index option's value, NULL if unset. */
+const char *index_option(const hln_index *ix, const char *key);
 
 void schema_retain(hln_schema *s);
 void schema_release(hln_schema *s);
