@@ -115,6 +115,7 @@ typedef struct cql_property {
 typedef struct cql_order {
     const char *column;
     bool desc;
+    struct cql_term *ann; /* ORDER BY column ANN OF term (vector search); NULL otherwise */
     struct cql_order *next;
 } cql_order;
 

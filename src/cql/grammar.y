@@ -117,6 +117,8 @@ size_t cqlParserSize(void)
     OPTIONS PERMISSION PERMISSIONS LIST UNMASK SELECT_MASKED.
 /* ... and those of DESCRIBE (FULL stays reserved, as it lexed before) */
 %fallback ID CLUSTER TABLES.
+/* ... and ANN (ORDER BY v ANN OF [...]) */
+%fallback ID ANN.
 
 input ::= cmd semis.
 semis ::= .
@@ -774,6 +776,11 @@ order(A) ::= ident(C) dir(D). {
 dir(A) ::= .     { A = false; }
 dir(A) ::= ASC.  { A = false; }
 dir(A) ::= DESC. { A = true; }
+order(A) ::= ident(C) ANN OF term(T). {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->column = C;
+    A->ann = T;
+}
 
 %type ppl_opt {cql_term *}
 ppl_opt(A) ::= .                           { A = NULL; }

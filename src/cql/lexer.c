@@ -73,6 +73,7 @@ static const keyword keywords[] = {
     {"allow", TK_ALLOW},
     {"alter", TK_ALTER},
     {"and", TK_AND},
+    {"ann", TK_ANN},
     {"apply", TK_APPLY},
     {"as", TK_AS},
     {"asc", TK_ASC},

@@ -35,6 +35,7 @@
 #include <string.h>
 
 #include "exec/execInt.h"
+#include "index/hnsw.h"
 
 #define ALLOW_FILTERING_MSG                                                                        \
     "Cannot execute this query as it might involve data filtering and thus may have "              \
@@ -990,6 +991,64 @@ static int selector(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *s
     return function_selector(c, sel, out, spec_out);
 }
 
+/* ORDER BY c ANN OF term: c a vector column with a storage-attached index;
+ * no other ordering, aggregate, per-partition limit, DISTINCT or IN on the
+ * partition key; every restricted column outside the primary key indexed
+ * too (Cassandra 5.0's rules and words; the LIMIT is checked when bound,
+ * select.c). Sets p->ann and what the executor needs. */
+static int ann_order(actx *c, const cql_select *s, const ex_restr *rs)
+{
+    ex_plan *p = c->p;
+    const hln_table *t = p->t;
+    const cql_order *ann = NULL;
+    for (const cql_order *o = s->order_by; o; o = o->next)
+        if (o->ann) ann = o;
+    if (!ann) return 0;
+    if (s->order_by->next)
+        return hln_fail(c->err, HLN_EINVAL, "ANN ordering does not support any other ordering");
+    int ci, rc;
+    if ((rc = column(c, ann->column, &ci)) != 0) return rc;
+    const hln_column *col = &t->cols[ci];
+    if (col->type->kind != HLN_T_VECTOR)
+        return hln_fail(c->err, HLN_EINVAL,
+                        "Unexpected receiver type '%s'; only list and vector are expected",
+                        col->type->cql_name);
+    spec_col(c, ann->ann, col);
+    const hln_index *ix = NULL;
+    for (int i = 0; i < t->nindexes; i++)
+        if (t->indexes[i].col_id == col->id && t->indexes[i].kind == HLN_IXK_SAI)
+            ix = &t->indexes[i];
+    if (!ix)
+        return hln_fail(c->err, HLN_EINVAL,
+                        "ANN ordering by vector requires the column to be indexed");
+    if (p->aggregate)
+        return hln_fail(c->err, HLN_EINVAL, "Top-K queries can not be run with aggregation");
+    if (s->per_partition_limit)
+        return hln_fail(c->err, HLN_EINVAL, "Top-K queries do not support per-partition limits");
+    if (s->distinct)
+        return hln_fail(c->err, HLN_EINVAL,
+                        "SELECT DISTINCT with WHERE clause only supports restriction by "
+                        "partition key and/or static columns.");
+    for (int i = 0; i < t->npk; i++)
+        if (rs[i].in)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Select on indexed columns and with IN clause for the PRIMARY KEY are "
+                            "not supported");
+    for (int i = t->npk + t->nck; i < t->ncols; i++)
+        if (restricted(&rs[i]) && !table_index_on(t, t->cols[i].id))
+            return hln_fail(c->err, HLN_EINVAL,
+                            "ANN ordering by vector requires all restricted column(s) to be "
+                            "indexed");
+    const char *fn = index_option(ix, "similarity_function");
+    int m = fn ? ix_metric_parse(fn) : IX_COSINE;
+    p->ann = true;
+    p->ann_col = ci;
+    p->ann_term = ann->ann;
+    p->ann_ix = ix;
+    p->ann_metric = m < 0 ? IX_COSINE : m;
+    return 0;
+}
+
 static int an_select(actx *c)
 {
     const cql_select *s = &c->stmt->u.select;
@@ -1066,6 +1125,8 @@ static int an_select(actx *c)
     ex_restr *rs;
     if ((rc = where(c, s->where, &rs)) != 0) return rc;
     bool filtering = s->allow_filtering || t->is_virtual;
+    if ((rc = ann_order(c, s, rs)) != 0) return rc;
+    if (p->ann) filtering = true; /* ann_order allowed the restrictions */
     if (c->has_tok) {
         if (t->is_virtual)
             return hln_fail(c->err, HLN_EUNSUPPORTED,
@@ -1203,7 +1264,7 @@ static int an_select(actx *c)
     }
 
     /* ORDER BY */
-    if (s->order_by) {
+    if (s->order_by && !p->ann) {
         if (!p->pk_lookup)
             return hln_fail(c->err, HLN_EINVAL,
                             "ORDER BY is only supported when the partition key is restricted by "

@@ -162,8 +162,10 @@ void ex_shutdown(hln_engine *e)
     hln_free(c->slots);
     pthread_mutex_destroy(&c->mu);
     /* the shard threads have stopped (or never started) */
-    for (int i = 0; e->shards && i < e->nshards; i++)
+    for (int i = 0; e->shards && i < e->nshards; i++) {
         ex_plan_cache_free(&e->shards[i]);
+        ex_ann_free(&e->shards[i]);
+    }
     hln_free(c);
     e->prepared = NULL;
 }

@@ -209,6 +209,15 @@ typedef struct ex_plan {
     bool token_range;
     const cql_term *tok_eq, *tok_lo, *tok_hi;
     bool tok_lo_incl, tok_hi_incl;
+    /* SELECT ... ORDER BY c ANN OF term LIMIT k (vector search, ann.c):
+       rows ordered by the similarity of vector column ann_col to the bound
+       vector under the metric (ix_metric) of its storage-attached index
+       ann_ix; at most k (LIMIT, <= 1000) rows, one page */
+    bool ann;
+    int ann_col;
+    const cql_term *ann_term;
+    const hln_index *ann_ix;
+    int ann_metric;
 
     /* BEGIN BATCH: one plan per statement (they share binds); ts is the
        batch's USING TIMESTAMP */
@@ -271,8 +280,20 @@ typedef enum ex_op_kind {
     EX_OP_SCAN,
     EX_OP_DROP,
     EX_OP_CAS,     /* read the row, check, maybe apply (cas.c): atomic on the target */
-    EX_OP_TRUNCATE /* st_truncate_table(table_id) */
+    EX_OP_TRUNCATE, /* st_truncate_table(table_id) */
+    EX_OP_ANN       /* the target's nearest rows to a vector (ann.c) */
 } ex_op_kind;
+
+/* An ANN operation's question (ann.c): the k rows of the target shard
+ * nearest to q under the index's metric. */
+typedef struct ex_ann_op {
+    uint8_t table_id[16], index_id[16];
+    uint32_t col_id;
+    int dim, metric, k;
+    int64_t now_sec;
+    float *q;                 /* dim floats */
+    const hln_schema *schema; /* the request's snapshot (held by it): stale graphs go */
+} ex_ann_op;
 
 typedef struct ex_op {
     rt_msg msg; /* first member: the message is the op */
@@ -291,6 +312,7 @@ typedef struct ex_op {
     st_scan_cmd scan;
     uint8_t table_id[16];
     struct ex_cas_op *cas; /* EX_OP_CAS: conditions in, verdict out */
+    ex_ann_op *ann;        /* EX_OP_ANN */
     /* outputs */
     st_partition *parts;
     int rc;
@@ -300,6 +322,17 @@ typedef struct ex_op {
 } ex_op;
 
 typedef void (*ex_then_fn)(ex_request *r);
+
+/* ---- vector indexes on a shard (ann.c) ---------------------------------- */
+
+/* EX_OP_ANN on shard s: verified nearest rows, one row per partition
+ * entry, nearest first, in arena a */
+int ex_ann_search(hln_shard *s, ex_ann_op *q, hln_arena *a, st_partition **out, hln_error *err);
+void ex_ann_drop_table(hln_shard *s, const uint8_t table_id[16]);
+void ex_ann_reconcile(hln_shard *s, const hln_schema *schema);
+void ex_ann_free(hln_shard *s);
+/* a vector<float, dim> value into floats; false on a wrong length */
+bool ex_ann_decode(const uint8_t *p, int32_t len, int dim, float *out);
 
 /* ---- request state ---------------------------------------------------- */
 

@@ -1,0 +1,395 @@
+/*
+ * ann.c — vector indexes on a shard: the storage-attached index's vector
+ * part as it is built today, and the shard side of ANN queries.
+ *
+ * What: each shard keeps, per vector index (hln_index on a vector column,
+ * keyed by the index's id), an HNSW graph (index/hnsw.c) of the vectors of
+ * its own rows, each graph node labelled with its row's key (partition key
+ * and clustering key) and a hash of the vector's bytes. Writes reach it
+ * through storage's `applied` hook (st_options): every mutation applied on
+ * the shard adds the vectors it writes. An ANN operation (EX_OP_ANN) asks
+ * the graph for candidates and checks each against the row storage holds
+ * now; the rows that pass go back to the coordinator (select.c), which
+ * merges the shards' answers by similarity.
+ *
+ * Why check against storage: the graph only ever grows. An overwritten
+ * vector, a deleted row or partition, an expired TTL, a write that lost to
+ * a newer timestamp — all of them leave a node whose row no longer holds
+ * that vector. Reading the row (which the answer needs anyway) and
+ * comparing the vector's hash makes every such node invisible and marks it
+ * deleted, so a deleted or expired row never comes back through the index,
+ * whatever the sequence of writes, flushes and compactions.
+ *
+ * Lifecycle: built lazily, on the first ANN query a shard serves for the
+ * index, by scanning the shard's rows of the table (memtable and sstables,
+ * so it includes what commitlog replay restored); from then on kept
+ * current by the hook. Not persisted: a restart rebuilds it on first use
+ * (per-sstable segments written at flush are the next step, see
+ * docs/ARCHITECTURE.md "Indexes"). A graph whose deleted nodes outnumber
+ * its live ones is dropped and rebuilt on the next query. DROP INDEX,
+ * DROP TABLE and TRUNCATE drop the shard's graphs (reconcile below and
+ * ex_ann_drop_table).
+ *
+ * Invariants:
+ *  1. Everything here runs on the owning shard's thread (the registry hangs
+ *     off hln_shard.vix); storage calls the hook on that thread too.
+ *  2. A graph node's key is the row's exact (pk, ck) bytes; a candidate is
+ *     returned only if the row, read now, holds a vector with the node's
+ *     hash.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "exec/execInt.h"
+#include "index/hnsw.h"
+
+enum { BUILD_BATCH = 2048, EF_SEARCH = 128 };
+
+typedef struct vent {
+    uint64_t off; /* in keys: pk then ck */
+    uint32_t pklen, cklen;
+    uint64_t vhash;
+} vent;
+
+typedef struct ex_vix {
+    uint8_t index_id[16], table_id[16];
+    uint32_t col_id;
+    int dim, metric;
+    ix_hnsw *g;
+    vent *ents; /* by graph id */
+    size_t nents, capents;
+    uint8_t *keys;
+    size_t keylen, keycap;
+    float *tmp; /* decoded vector */
+    struct ex_vix *next;
+} ex_vix;
+
+typedef struct ex_vix_set {
+    ex_vix *head;
+} ex_vix_set;
+
+static uint64_t hash_bytes(const uint8_t *p, size_t n)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a, then a final mix */
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 1099511628211ull;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    return h;
+}
+
+/* Big-endian IEEE floats (a vector<float, n> value) into out; false when
+ * the value has the wrong length. */
+bool ex_ann_decode(const uint8_t *p, int32_t len, int dim, float *out)
+{
+    if (len != 4 * dim) return false;
+    for (int i = 0; i < dim; i++) {
+        uint32_t u = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
+                     (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
+        memcpy(&out[i], &u, 4);
+    }
+    return true;
+}
+
+static void vix_free(ex_vix *v)
+{
+    ix_hnsw_free(v->g);
+    hln_free(v->ents);
+    hln_free(v->keys);
+    hln_free(v->tmp);
+    hln_free(v);
+}
+
+static ex_vix_set *set_of(hln_shard *s)
+{
+    if (!s->vix) s->vix = hln_calloc(1, sizeof(ex_vix_set));
+    return s->vix;
+}
+
+void ex_ann_free(hln_shard *s)
+{
+    ex_vix_set *set = s->vix;
+    if (!set) return;
+    for (ex_vix *v = set->head, *n; v; v = n) {
+        n = v->next;
+        vix_free(v);
+    }
+    hln_free(set);
+    s->vix = NULL;
+}
+
+void ex_ann_drop_table(hln_shard *s, const uint8_t table_id[16])
+{
+    ex_vix_set *set = s->vix;
+    if (!set) return;
+    for (ex_vix **pp = &set->head; *pp;) {
+        ex_vix *v = *pp;
+        if (!memcmp(v->table_id, table_id, 16)) {
+            *pp = v->next;
+            vix_free(v);
+        } else {
+            pp = &v->next;
+        }
+    }
+}
+
+/* Adds one row's vector cell (if it is a usable vector) under key (pk, ck). */
+static void vix_add(ex_vix *v, const uint8_t *pk, uint32_t pklen, const st_row *row)
+{
+    const st_cell *cell = NULL;
+    for (uint32_t i = 0; i < row->ncells; i++)
+        if (row->cells[i].col_id == v->col_id && row->cells[i].pathlen == 0) {
+            cell = &row->cells[i];
+            break;
+        }
+    if (!cell || cell->flags) return;
+    if (!ex_ann_decode(cell->val, (int32_t)cell->len, v->dim, v->tmp)) return;
+    if (v->nents == v->capents) {
+        size_t cap = v->capents ? v->capents * 2 : 1024;
+        vent *e = hln_realloc(v->ents, sizeof *e * cap);
+        if (!e) return;
+        v->ents = e;
+        v->capents = cap;
+    }
+    size_t need = v->keylen + pklen + row->cklen;
+    if (need > v->keycap) {
+        size_t cap = v->keycap ? v->keycap * 2 : 65536;
+        while (cap < need)
+            cap *= 2;
+        uint8_t *k = hln_realloc(v->keys, cap);
+        if (!k) return;
+        v->keys = k;
+        v->keycap = cap;
+    }
+    uint32_t id;
+    if (ix_hnsw_add(v->g, v->tmp, &id)) return; /* NaN, infinite, zero under cosine */
+    memcpy(v->keys + v->keylen, pk, pklen);
+    memcpy(v->keys + v->keylen + pklen, row->ck, row->cklen);
+    v->ents[id] = (vent){v->keylen, pklen, row->cklen, hash_bytes(cell->val, cell->len)};
+    v->nents = id + 1;
+    v->keylen = need;
+}
+
+void ex_ann_applied(void *ud, const st_mutation *m)
+{
+    hln_shard *s = ud;
+    ex_vix_set *set = s->vix;
+    if (!set) return;
+    for (ex_vix *v = set->head; v; v = v->next) {
+        if (memcmp(v->table_id, m->table_id, 16)) continue;
+        for (uint32_t i = 0; i < m->nrows; i++)
+            vix_add(v, m->pk, m->pklen, &m->rows[i]);
+    }
+}
+
+/* Scans the shard's rows of the table into v's graph. */
+static int vix_build(hln_shard *s, ex_vix *v, int64_t now_sec, hln_error *err)
+{
+    int64_t start = INT64_MIN;
+    uint8_t *after = NULL;
+    uint32_t afterlen = 0;
+    bool have_after = false;
+    int rc = 0;
+    for (;;) {
+        hln_arena a;
+        hln_arena_init(&a, 1 << 16);
+        st_scan_cmd cmd = {
+            .start_token = start, .end_token = INT64_MAX, .limit = BUILD_BATCH, .now_sec = now_sec};
+        memcpy(cmd.table_id, v->table_id, 16);
+        if (have_after) {
+            cmd.after_pk = after;
+            cmd.after_pklen = afterlen;
+        }
+        st_partition *parts = NULL;
+        rc = st_scan(s->store, &cmd, &a, &parts, err);
+        uint32_t rows = 0;
+        const st_partition *last = NULL;
+        for (const st_partition *p = parts; !rc && p; p = p->next) {
+            for (uint32_t i = 0; i < p->nrows; i++)
+                vix_add(v, p->pk, p->pklen, &p->rows[i]);
+            rows += p->nrows;
+            last = p;
+        }
+        bool done = rc || rows < BUILD_BATCH || !last;
+        if (!done && last->nrows) {
+            /* the last partition may go on: read the rest of it */
+            const st_row *lr = &last->rows[last->nrows - 1];
+            st_read_cmd rd = {
+                .pk = last->pk, .pklen = last->pklen, .token = last->token, .now_sec = now_sec};
+            memcpy(rd.table_id, v->table_id, 16);
+            rd.start = (st_bound){lr->ck, lr->cklen, false};
+            rd.end = (st_bound){NULL, 0, true};
+            st_partition *rest = NULL;
+            rc = st_read(s->store, &rd, &a, &rest, err);
+            for (const st_partition *p = rest; !rc && p; p = p->next)
+                for (uint32_t i = 0; i < p->nrows; i++)
+                    vix_add(v, p->pk, p->pklen, &p->rows[i]);
+        }
+        if (!done) {
+            uint8_t *n = hln_realloc(after, last->pklen ? last->pklen : 1);
+            if (!n)
+                rc = hln_fail(err, HLN_ENOMEM, "out of memory");
+            else {
+                after = n;
+                memcpy(after, last->pk, last->pklen);
+                afterlen = last->pklen;
+                have_after = true;
+                start = last->token;
+            }
+        }
+        hln_arena_free(&a);
+        if (done || rc) break;
+    }
+    hln_free(after);
+    return rc;
+}
+
+/* The shard's graph for the op's index: built now if missing (or too
+ * stale); NULL with err set on failure. */
+static ex_vix *vix_get(hln_shard *s, const ex_ann_op *q, int64_t now_sec, hln_error *err)
+{
+    ex_vix_set *set = set_of(s);
+    if (!set) {
+        hln_fail(err, HLN_ENOMEM, "out of memory");
+        return NULL;
+    }
+    for (ex_vix **pp = &set->head; *pp; pp = &(*pp)->next) {
+        ex_vix *v = *pp;
+        if (memcmp(v->index_id, q->index_id, 16)) continue;
+        uint32_t size = ix_hnsw_size(v->g), live = ix_hnsw_live(v->g);
+        if (size < 1024 || live >= size / 2) return v;
+        *pp = v->next; /* mostly dead: rebuild */
+        vix_free(v);
+        break;
+    }
+    ex_vix *v = hln_calloc(1, sizeof *v);
+    if (!v) {
+        hln_fail(err, HLN_ENOMEM, "out of memory");
+        return NULL;
+    }
+    memcpy(v->index_id, q->index_id, 16);
+    memcpy(v->table_id, q->table_id, 16);
+    v->col_id = q->col_id;
+    v->dim = q->dim;
+    v->metric = q->metric;
+    v->tmp = hln_malloc(sizeof(float) * (size_t)q->dim);
+    if (!v->tmp || ix_hnsw_new(&v->g, q->dim, (ix_metric)q->metric, NULL)) {
+        vix_free(v);
+        hln_fail(err, HLN_ENOMEM, "out of memory");
+        return NULL;
+    }
+    if (vix_build(s, v, now_sec, err)) {
+        vix_free(v);
+        return NULL;
+    }
+    v->next = set->head;
+    set->head = v;
+    return v;
+}
+
+/* Drops graphs of indexes the snapshot no longer has (DROP INDEX). */
+void ex_ann_reconcile(hln_shard *s, const hln_schema *schema)
+{
+    ex_vix_set *set = s->vix;
+    if (!set) return;
+    for (ex_vix **pp = &set->head; *pp;) {
+        ex_vix *v = *pp;
+        const hln_table *t = schema_table_by_id(schema, v->table_id);
+        bool found = false;
+        for (int i = 0; t && i < t->nindexes && !found; i++)
+            found = !memcmp(t->indexes[i].id, v->index_id, 16);
+        if (found) {
+            pp = &v->next;
+        } else {
+            *pp = v->next;
+            vix_free(v);
+        }
+    }
+}
+
+int ex_ann_search(hln_shard *s, ex_ann_op *q, hln_arena *a, st_partition **out, hln_error *err)
+{
+    *out = NULL;
+    int64_t now_sec = q->now_sec;
+    if (q->schema) ex_ann_reconcile(s, q->schema);
+    ex_vix *v = vix_get(s, q, now_sec, err);
+    if (!v) return err->code ? err->code : HLN_ENOMEM;
+    uint32_t live = ix_hnsw_live(v->g);
+    if (live == 0) return 0;
+    int k = q->k;
+    int want = k + k / 2 + 8;
+    st_partition *head = NULL, **tail = &head;
+    int found = 0;
+    /* ids already looked at (checked or dropped), so a retry only reads new ones */
+    uint8_t *seen = hln_calloc(ix_hnsw_size(v->g) ? ix_hnsw_size(v->g) : 1, 1);
+    ix_hit *hits = NULL;
+    int rc = seen ? 0 : hln_fail(err, HLN_ENOMEM, "out of memory");
+    for (;;) {
+        if (rc) break;
+        if ((uint32_t)want > live) want = (int)live;
+        ix_hit *h2 = hln_realloc(hits, sizeof *hits * (size_t)want);
+        if (!h2) {
+            rc = hln_fail(err, HLN_ENOMEM, "out of memory");
+            break;
+        }
+        hits = h2;
+        int ef = want > EF_SEARCH ? want : EF_SEARCH;
+        int n = ix_hnsw_search(v->g, q->q, want, ef, hits);
+        if (n < 0) {
+            rc = hln_fail(err, HLN_EINVAL,
+                          "Zero and near-zero vectors cannot be indexed or queried with cosine "
+                          "similarity");
+            break;
+        }
+        for (int i = 0; i < n && found < k && !rc; i++) {
+            uint32_t id = hits[i].id;
+            if (seen[id]) continue;
+            seen[id] = 1;
+            const vent *e = &v->ents[id];
+            st_read_cmd rd = {
+                .pk = v->keys + e->off, .pklen = e->pklen, .limit = 1, .now_sec = now_sec};
+            memcpy(rd.table_id, v->table_id, 16);
+            rd.token = hln_murmur3_token(rd.pk, rd.pklen);
+            const uint8_t *ck = v->keys + e->off + e->pklen;
+            rd.start = (st_bound){ck, e->cklen, true};
+            rd.end = (st_bound){ck, e->cklen, true};
+            st_partition *p = NULL;
+            if ((rc = st_read(s->store, &rd, a, &p, err)) != 0) break;
+            bool ok = false;
+            if (p && p->nrows == 1 && p->rows[0].cklen == e->cklen) {
+                const st_row *row = &p->rows[0];
+                for (uint32_t c = 0; c < row->ncells; c++)
+                    if (row->cells[c].col_id == v->col_id && row->cells[c].pathlen == 0) {
+                        ok = !row->cells[c].flags &&
+                             hash_bytes(row->cells[c].val, row->cells[c].len) == e->vhash;
+                        break;
+                    }
+            }
+            if (!ok) {
+                ix_hnsw_delete(v->g, id);
+                continue;
+            }
+            /* a row re-written with the same vector has two live nodes: one answer */
+            bool dup = false;
+            for (st_partition *x = head; x && !dup; x = x->next)
+                dup = x->pklen == p->pklen && !memcmp(x->pk, p->pk, p->pklen) &&
+                      x->rows[0].cklen == p->rows[0].cklen &&
+                      !memcmp(x->rows[0].ck, p->rows[0].ck, p->rows[0].cklen);
+            if (dup) continue;
+            p->next = NULL;
+            *tail = p;
+            tail = &p->next;
+            found++;
+        }
+        live = ix_hnsw_live(v->g);
+        if (rc || found >= k || n < want || (uint32_t)want >= live) break;
+        want *= 2;
+    }
+    hln_free(seen);
+    hln_free(hits);
+    if (rc) return rc;
+    *out = head;
+    return 0;
+}
