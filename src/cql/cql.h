@@ -155,7 +155,38 @@ typedef enum cql_stmt_kind {
     CQL_ALTER_UDT,          /* ALTER TYPE [IF EXISTS] t ADD f type | RENAME f TO g [AND ...]
                                (u.alter_table) */
     CQL_DROP_TYPE,          /* DROP TYPE [IF EXISTS] t (u.drop) */
+    CQL_CREATE_INDEX,       /* CREATE [CUSTOM] INDEX (u.create_index) */
+    CQL_DROP_INDEX,         /* DROP INDEX [IF EXISTS] [ks.]name (u.drop) */
 } cql_stmt_kind;
+
+/* What of a column an index target names (Cassandra's IndexTarget.Type as
+ * written: a bare column is SIMPLE; exec turns it into VALUES for
+ * collections). */
+typedef enum cql_index_target {
+    CQL_IXT_SIMPLE,  /* c */
+    CQL_IXT_KEYS,    /* keys(c) */
+    CQL_IXT_VALUES,  /* values(c) */
+    CQL_IXT_ENTRIES, /* entries(c) */
+    CQL_IXT_FULL,    /* full(c) */
+} cql_index_target;
+
+typedef struct cql_index_col {
+    const char *column;
+    cql_index_target target;
+    struct cql_index_col *next;
+} cql_index_col;
+
+/* CREATE [CUSTOM] INDEX [IF NOT EXISTS] [name] ON [ks.]t (target, ...)
+ * [USING 'class'] [WITH OPTIONS = {...}] */
+typedef struct cql_create_index {
+    cql_qname table;
+    const char *name; /* NULL: the default name */
+    bool if_not_exists;
+    bool custom;          /* CREATE CUSTOM INDEX */
+    const char *using;    /* USING 'class': the string; NULL when absent */
+    cql_index_col *targets; /* in order; NULL for "()" */
+    cql_property *props;    /* WITH ...: OPTIONS = {...} (others are refused by exec) */
+} cql_create_index;
 
 /* ALTER TABLE [IF EXISTS] t ... (Cassandra's AlterTableStatement.Raw). */
 typedef enum cql_alter_kind {
@@ -190,6 +221,7 @@ typedef enum cql_describe_kind {
     CQL_DESC_TABLE,       /* DESCRIBE TABLE [ks.]t */
     CQL_DESC_GENERIC,     /* DESCRIBE [ks.]name: a keyspace or a table; DESCRIBE TYPES */
     CQL_DESC_TYPE,        /* DESCRIBE TYPE [ks.]t */
+    CQL_DESC_INDEX,       /* DESCRIBE INDEX [ks.]name */
 } cql_describe_kind;
 
 typedef struct cql_describe {
@@ -391,6 +423,7 @@ typedef struct cql_stmt {
         cql_batch batch;
         cql_describe describe;
         cql_alter_table alter_table;
+        cql_create_index create_index;
     } u;
 } cql_stmt;
 

@@ -119,6 +119,8 @@ size_t cqlParserSize(void)
 %fallback ID CLUSTER TABLES.
 /* ... and ANN (ORDER BY v ANN OF [...]) */
 %fallback ID ANN.
+/* ... and those of CREATE INDEX (INDEX, ENTRIES and FULL are reserved) */
+%fallback ID CUSTOM KEYS.
 
 input ::= cmd semis.
 semis ::= .
@@ -1085,6 +1087,7 @@ cmd ::= descw FULL KEYSPACE(X). {
         cqlp_fail(ctx, HLN_ESYNTAX, "line 1:%d no viable alternative at input '%.*s'", X.pos, X.n, X.z);
     cqlp_describe(ctx, CQL_DESC_FULL_SCHEMA);
 }
+cmd ::= descw INDEX qname(N). { cqlp_describe(ctx, CQL_DESC_INDEX)->name = N; }
 cmd ::= descw TABLE qname(N). { cqlp_describe(ctx, CQL_DESC_TABLE)->name = N; }
 cmd ::= descw qname(N).       { cqlp_describe(ctx, CQL_DESC_GENERIC)->name = N; }
 /* DESCRIBE TYPE [ks.]t ("type" is an unreserved word: ID); DESCRIBE TYPES
@@ -1232,4 +1235,60 @@ cmd ::= TRUNCATE qname(N). {
 cmd ::= TRUNCATE TABLE qname(N). {
     cql_stmt *s = cqlp_stmt(ctx, CQL_TRUNCATE);
     s->u.drop.name = N;
+}
+
+/* ---- CREATE INDEX / DROP INDEX -----------------------------------------
+ * As Cassandra 5.0's Parser.g (createIndexStatement, dropIndexStatement):
+ * CREATE [CUSTOM] INDEX [IF NOT EXISTS] [name] ON [ks.]t (targets)
+ * [USING 'class'] [WITH properties]. The index name is not qualified
+ * there (the keyspace is the table's). */
+%type icustom {bool}
+icustom(A) ::= .       { A = false; }
+icustom(A) ::= CUSTOM. { A = true; }
+%type iname {const char *}
+iname(A) ::= .         { A = NULL; }
+iname(A) ::= ident(A).
+%type iusing {const char *}
+iusing(A) ::= .                { A = NULL; }
+iusing(A) ::= USING STRING(X). { A = cqlp_literal(ctx, HLN_LIT_STRING, &X)->text; }
+%type iwith {cql_property *}
+iwith(A) ::= .              { A = NULL; }
+iwith(A) ::= WITH props(P). { A = P.head; }
+%include {
+typedef struct { cql_index_col *head, *tail; } cqlp_itargets;
+static cql_index_col *cqlp_itarget(cqlp_ctx *ctx, const char *col, cql_index_target t)
+{
+    cql_index_col *x = cqlp_alloc(ctx, sizeof(*x));
+    x->column = col;
+    x->target = t;
+    return x;
+}
+}
+%type itarget {cql_index_col *}
+itarget(A) ::= ident(C).                { A = cqlp_itarget(ctx, C, CQL_IXT_SIMPLE); }
+itarget(A) ::= VALUES LP ident(C) RP.   { A = cqlp_itarget(ctx, C, CQL_IXT_VALUES); }
+itarget(A) ::= KEYS LP ident(C) RP.     { A = cqlp_itarget(ctx, C, CQL_IXT_KEYS); }
+itarget(A) ::= ENTRIES LP ident(C) RP.  { A = cqlp_itarget(ctx, C, CQL_IXT_ENTRIES); }
+itarget(A) ::= FULL LP ident(C) RP.     { A = cqlp_itarget(ctx, C, CQL_IXT_FULL); }
+%type itargets {cqlp_itargets}
+itargets(A) ::= . { A.head = A.tail = NULL; }
+itargets(A) ::= itargetl(A).
+%type itargetl {cqlp_itargets}
+itargetl(A) ::= itarget(X). { A.head = A.tail = X; }
+itargetl(A) ::= itargetl(A) COMMA itarget(X). { CQLP_APPEND(A, X); }
+cmd ::= CREATE icustom(C) INDEX ifne(E) iname(N) ON qname(T) LP itargets(L) RP iusing(U) iwith(W). {
+    cql_stmt *s = cqlp_stmt(ctx, CQL_CREATE_INDEX);
+    cql_create_index *x = &s->u.create_index;
+    x->table = T;
+    x->name = N;
+    x->if_not_exists = E;
+    x->custom = C;
+    x->using = U;
+    x->targets = L.head;
+    x->props = W;
+}
+cmd ::= DROP INDEX ife(E) qname(N). {
+    cql_stmt *s = cqlp_stmt(ctx, CQL_DROP_INDEX);
+    s->u.drop.name = N;
+    s->u.drop.if_exists = E;
 }

@@ -2029,7 +2029,11 @@ int ex_analyze_in(ex_request *r, hln_arena *a, const cql_stmt *stmt, const char 
         rc = ddl_keyspace(&c, &stmt->u.create_table.name);
         break;
     case CQL_DROP_TYPE:
+    case CQL_DROP_INDEX:
         rc = ddl_keyspace(&c, &stmt->u.drop.name);
+        break;
+    case CQL_CREATE_INDEX:
+        rc = ddl_keyspace(&c, &stmt->u.create_index.table);
         break;
     case CQL_ALTER_KEYSPACE:
         p->ks = stmt->u.create_keyspace.name;

@@ -616,6 +616,10 @@ static void run_plan(ex_request *r)
     case CQL_DROP_TYPE:
         ex_run_ddl(r);
         return;
+    case CQL_CREATE_INDEX:
+    case CQL_DROP_INDEX:
+        ex_run_index_ddl(r);
+        return;
     case CQL_INSERT:
     case CQL_UPDATE:
     case CQL_DELETE:

@@ -501,6 +501,7 @@ void ex_run_ddl(ex_request *r);      /* CREATE/DROP KEYSPACE/TABLE, USE */
 void ex_run_dml(ex_request *r);      /* INSERT, UPDATE, DELETE */
 void ex_run_select(ex_request *r);   /* SELECT */
 void ex_run_describe(ex_request *r); /* DESCRIBE (describe.c) */
+void ex_run_index_ddl(ex_request *r); /* CREATE/DROP INDEX (index_ddl.c) */
 
 /* ---- access.c: roles, permissions, authorisation ------------------------ */
 /* Role and permission statements (CREATE/ALTER/DROP ROLE, GRANT, REVOKE,
