@@ -93,6 +93,55 @@ bool ex_ann_decode(const uint8_t *p, int32_t len, int dim, float *out)
     return true;
 }
 
+/* Java's Float.toString for the non-finite values the messages name. */
+static const char *nonfinite_str(float f)
+{
+    return isnan(f) ? "NaN" : f > 0 ? "Infinity" : "-Infinity";
+}
+
+/* Cassandra's checks of a vector (the query's or a written one) for an
+ * index of metric m. */
+static int check_vector(hln_error *err, const float *v, int dim, int m)
+{
+    bool nonzero = false;
+    for (int i = 0; i < dim; i++) {
+        if (!isfinite(v[i]))
+            return hln_fail(err, HLN_EINVAL, "non-finite value at vector[%d]=%s", i,
+                            nonfinite_str(v[i]));
+        nonzero |= v[i] != 0;
+    }
+    if (!nonzero && m == IX_COSINE)
+        return hln_fail(err, HLN_EINVAL,
+                        "Zero vectors cannot be indexed or queried with cosine similarity");
+    return 0;
+}
+
+int ex_ann_check_vector(hln_error *err, const float *v, int dim, int metric)
+{
+    return check_vector(err, v, dim, metric);
+}
+
+int ex_ann_check_write(hln_error *err, const hln_table *t, const hln_column *col, const uint8_t *p,
+                       int32_t len)
+{
+    for (int i = 0; i < t->nindexes; i++) {
+        const hln_index *ix = &t->indexes[i];
+        if (ix->col_id != col->id || ix->kind != HLN_IXK_SAI) continue;
+        int dim = col->type->dim;
+        float stackv[64], *v = dim <= 64 ? stackv : hln_malloc(sizeof(float) * (size_t)dim);
+        if (!v) return hln_fail(err, HLN_ENOMEM, "out of memory");
+        int rc = 0;
+        if (ex_ann_decode(p, len, dim, v)) {
+            const char *fn = index_option(ix, "similarity_function");
+            int m = fn ? ix_metric_parse(fn) : IX_COSINE;
+            rc = check_vector(err, v, dim, m < 0 ? IX_COSINE : m);
+        }
+        if (v != stackv) hln_free(v);
+        return rc;
+    }
+    return 0;
+}
+
 static void vix_free(ex_vix *v)
 {
     ix_hnsw_free(v->g);

@@ -279,7 +279,7 @@ typedef enum ex_op_kind {
     EX_OP_READ,
     EX_OP_SCAN,
     EX_OP_DROP,
-    EX_OP_CAS,     /* read the row, check, maybe apply (cas.c): atomic on the target */
+    EX_OP_CAS,      /* read the row, check, maybe apply (cas.c): atomic on the target */
     EX_OP_TRUNCATE, /* st_truncate_table(table_id) */
     EX_OP_ANN       /* the target's nearest rows to a vector (ann.c) */
 } ex_op_kind;
@@ -331,6 +331,11 @@ int ex_ann_search(hln_shard *s, ex_ann_op *q, hln_arena *a, st_partition **out, 
 void ex_ann_drop_table(hln_shard *s, const uint8_t table_id[16]);
 void ex_ann_reconcile(hln_shard *s, const hln_schema *schema);
 void ex_ann_free(hln_shard *s);
+/* A vector written into an indexed column: Cassandra 5.0's SAI refuses
+ * non-finite components and, under cosine, zero vectors. */
+int ex_ann_check_vector(hln_error *err, const float *v, int dim, int metric);
+int ex_ann_check_write(hln_error *err, const hln_table *t, const hln_column *col, const uint8_t *p,
+                       int32_t len);
 /* a vector<float, dim> value into floats; false on a wrong length */
 bool ex_ann_decode(const uint8_t *p, int32_t len, int dim, float *out);
 
@@ -497,10 +502,10 @@ int ex_cas_op_add(ex_request *r);
 
 /* ---- executors -------------------------------------------------------- */
 
-void ex_run_ddl(ex_request *r);      /* CREATE/DROP KEYSPACE/TABLE, USE */
-void ex_run_dml(ex_request *r);      /* INSERT, UPDATE, DELETE */
-void ex_run_select(ex_request *r);   /* SELECT */
-void ex_run_describe(ex_request *r); /* DESCRIBE (describe.c) */
+void ex_run_ddl(ex_request *r);       /* CREATE/DROP KEYSPACE/TABLE, USE */
+void ex_run_dml(ex_request *r);       /* INSERT, UPDATE, DELETE */
+void ex_run_select(ex_request *r);    /* SELECT */
+void ex_run_describe(ex_request *r);  /* DESCRIBE (describe.c) */
 void ex_run_index_ddl(ex_request *r); /* CREATE/DROP INDEX (index_ddl.c) */
 
 /* ---- access.c: roles, permissions, authorisation ------------------------ */

@@ -1497,18 +1497,7 @@ static int bind_ann(sel *s)
     if (!s->annq || !s->annrow) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
     if (!ex_ann_decode(v.p, v.len, s->ann_dim, s->annq))
         return hln_fail(&r->err, HLN_EINVAL, "Invalid vector value for column %s", col->name);
-    bool nonzero = false;
-    for (int i = 0; i < s->ann_dim; i++) {
-        if (!isfinite(s->annq[i]))
-            return hln_fail(&r->err, HLN_EINVAL,
-                            "The query vector for column %s has a non-finite component", col->name);
-        nonzero |= s->annq[i] != 0;
-    }
-    if (!nonzero && p->ann_metric == IX_COSINE)
-        return hln_fail(&r->err, HLN_EINVAL,
-                        "Zero and near-zero vectors cannot be indexed or queried with cosine "
-                        "similarity");
-    return 0;
+    return ex_ann_check_vector(&r->err, s->annq, s->ann_dim, p->ann_metric);
 }
 
 /* Through the index: every shard answers its nearest rows (EX_OP_ANN),

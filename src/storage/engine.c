@@ -1023,6 +1023,8 @@ int st_open(st_engine **out, const char *dir, const st_options *opts, st_table_e
             e->o.compaction_min_threshold = opts->compaction_min_threshold;
         e->o.background_wake = opts->background_wake;
         e->o.background_ud = opts->background_ud;
+        e->o.applied = opts->applied;
+        e->o.applied_ud = opts->applied_ud;
     }
     e->exists = exists;
     e->ud = ud;
