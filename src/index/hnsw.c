@@ -17,9 +17,10 @@
  * Searching (algorithm 5) descends greedily to level 0 and runs one beam
  * search there; deleted nodes are expanded but never enter the results.
  *
- * Distance kernels are plain loops with eight accumulators, compiled for
- * AVX-512, AVX2 and baseline x86-64 and picked at load time (target_clones),
- * so one binary uses the machine's widest vectors.
+ * Distance kernels work on eight-float vectors (GCC's vector extension)
+ * with four accumulators, compiled for AVX-512, AVX2 and baseline x86-64
+ * and picked at load time (target_clones), so one binary uses the
+ * machine's vector units; other compilers get plain loops.
  */
 #include "index/hnsw.h"
 
@@ -62,14 +63,29 @@ struct ix_hnsw {
 #define HLN_CLONES
 #endif
 
+#if defined(__GNUC__)
+/* eight-float vectors (GCC/Clang vector extension): 256-bit registers on
+ * AVX2, the low half of one on AVX-512, SSE pairs on baseline x86-64 */
+typedef float v8f __attribute__((vector_size(32)));
+/* an unaligned load (macros, not functions: vectors never cross a call) */
+typedef float v8u __attribute__((vector_size(32), aligned(4), may_alias));
+#define ld8(p) (*(const v8u *)(p))
+#define hsum8(v) ((((v)[0] + (v)[1]) + ((v)[2] + (v)[3])) + (((v)[4] + (v)[5]) + ((v)[6] + (v)[7])))
+
 HLN_CLONES static float k_dot(const float *a, const float *b, int d)
 {
-    float s[8] = {0};
+    v8f s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
     int i = 0;
+    for (; i + 32 <= d; i += 32) {
+        s0 += ld8(a + i) * ld8(b + i);
+        s1 += ld8(a + i + 8) * ld8(b + i + 8);
+        s2 += ld8(a + i + 16) * ld8(b + i + 16);
+        s3 += ld8(a + i + 24) * ld8(b + i + 24);
+    }
     for (; i + 8 <= d; i += 8)
-        for (int j = 0; j < 8; j++)
-            s[j] += a[i + j] * b[i + j];
-    float t = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+        s0 += ld8(a + i) * ld8(b + i);
+    v8f st = (s0 + s1) + (s2 + s3);
+    float t = hsum8(st);
     for (; i < d; i++)
         t += a[i] * b[i];
     return t;
@@ -77,20 +93,47 @@ HLN_CLONES static float k_dot(const float *a, const float *b, int d)
 
 HLN_CLONES static float k_l2(const float *a, const float *b, int d)
 {
-    float s[8] = {0};
+    v8f s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
     int i = 0;
-    for (; i + 8 <= d; i += 8)
-        for (int j = 0; j < 8; j++) {
-            float x = a[i + j] - b[i + j];
-            s[j] += x * x;
-        }
-    float t = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+    for (; i + 32 <= d; i += 32) {
+        v8f x0 = ld8(a + i) - ld8(b + i), x1 = ld8(a + i + 8) - ld8(b + i + 8);
+        v8f x2 = ld8(a + i + 16) - ld8(b + i + 16), x3 = ld8(a + i + 24) - ld8(b + i + 24);
+        s0 += x0 * x0;
+        s1 += x1 * x1;
+        s2 += x2 * x2;
+        s3 += x3 * x3;
+    }
+    for (; i + 8 <= d; i += 8) {
+        v8f x = ld8(a + i) - ld8(b + i);
+        s0 += x * x;
+    }
+    v8f st = (s0 + s1) + (s2 + s3);
+    float t = hsum8(st);
     for (; i < d; i++) {
         float x = a[i] - b[i];
         t += x * x;
     }
     return t;
 }
+#else
+static float k_dot(const float *a, const float *b, int d)
+{
+    float t = 0;
+    for (int i = 0; i < d; i++)
+        t += a[i] * b[i];
+    return t;
+}
+
+static float k_l2(const float *a, const float *b, int d)
+{
+    float t = 0;
+    for (int i = 0; i < d; i++) {
+        float x = a[i] - b[i];
+        t += x * x;
+    }
+    return t;
+}
+#endif
 
 /* distance between two stored (or stored and prepared query) vectors */
 static inline float dist_raw(const ix_hnsw *h, const float *a, const float *b)
