@@ -20,15 +20,19 @@
  * deleted, so a deleted or expired row never comes back through the index,
  * whatever the sequence of writes, flushes and compactions.
  *
- * Lifecycle: built lazily, on the first ANN query a shard serves for the
- * index, by scanning the shard's rows of the table (memtable and sstables,
- * so it includes what commitlog replay restored); from then on kept
- * current by the hook. Not persisted: a restart rebuilds it on first use
- * (per-sstable segments written at flush are the next step, see
- * docs/ARCHITECTURE.md "Indexes"). A graph whose deleted nodes outnumber
- * its live ones is dropped and rebuilt on the next query. DROP INDEX,
- * DROP TABLE and TRUNCATE drop the shard's graphs (reconcile below and
- * ex_ann_drop_table).
+ * Lifecycle: the first ANN query a shard serves for an index starts its
+ * build: a cursor walks the shard's rows of the table (memtable and
+ * sstables, so it includes what commitlog replay restored) in slices of
+ * BUILD_SLICE rows, one slice per message the shard posts to itself, so
+ * reads and writes interleave with the build. Until the cursor is through,
+ * the shard answers ANN queries by an exact scan of its rows (slow, never
+ * wrong); writes meanwhile go into the graph when their row is behind the
+ * cursor (rows ahead of it are picked up by the scan). Not persisted: a
+ * restart builds again on first use (per-sstable segments written at
+ * flush are the next step, docs/ARCHITECTURE.md "Indexes"). A graph whose
+ * deleted nodes outnumber its live ones is dropped and built again. DROP
+ * INDEX, DROP TABLE and TRUNCATE drop the shard's graphs (reconcile below
+ * and ex_ann_drop_table).
  *
  * Invariants:
  *  1. Everything here runs on the owning shard's thread (the registry hangs
@@ -44,7 +48,7 @@
 #include "exec/execInt.h"
 #include "index/hnsw.h"
 
-enum { BUILD_BATCH = 2048, EF_SEARCH = 128 };
+enum { BUILD_SLICE = 256, SCAN_BATCH = 2048, EF_SEARCH = 128 };
 
 typedef struct vent {
     uint64_t off; /* in keys: pk then ck */
@@ -52,8 +56,24 @@ typedef struct vent {
     uint64_t vhash;
 } vent;
 
+/* A resumable walk over one table's rows on a shard, in storage order
+ * (token, partition key, clustering key). */
+typedef struct rowscan {
+    uint8_t table_id[16];
+    bool have_pk; /* pk/token: the partition last read from */
+    bool in_part; /* ... and it may go on after ck */
+    bool done;
+    int64_t token;
+    uint8_t *pk, *ck; /* hln_malloc'ed copies */
+    uint32_t pklen, cklen, pkcap, ckcap;
+} rowscan;
+
+typedef void (*row_fn)(void *ud, const st_partition *p, const st_row *row);
+
 typedef struct ex_vix {
     uint8_t index_id[16], table_id[16];
+    bool building; /* cur walks the rows not yet added */
+    rowscan cur;
     uint32_t col_id;
     int dim, metric;
     ix_hnsw *g;
@@ -66,6 +86,9 @@ typedef struct ex_vix {
 } ex_vix;
 
 typedef struct ex_vix_set {
+    rt_msg build_msg; /* the next build slice, posted to the shard itself */
+    bool build_posted;
+    hln_shard *shard;
     ex_vix *head;
 } ex_vix_set;
 
@@ -144,6 +167,8 @@ int ex_ann_check_write(hln_error *err, const hln_table *t, const hln_column *col
 
 static void vix_free(ex_vix *v)
 {
+    hln_free(v->cur.pk);
+    hln_free(v->cur.ck);
     ix_hnsw_free(v->g);
     hln_free(v->ents);
     hln_free(v->keys);
@@ -153,7 +178,11 @@ static void vix_free(ex_vix *v)
 
 static ex_vix_set *set_of(hln_shard *s)
 {
-    if (!s->vix) s->vix = hln_calloc(1, sizeof(ex_vix_set));
+    if (!s->vix) {
+        ex_vix_set *set = hln_calloc(1, sizeof(ex_vix_set));
+        if (set) set->shard = s;
+        s->vix = set;
+    }
     return s->vix;
 }
 
@@ -221,6 +250,98 @@ static void vix_add(ex_vix *v, const uint8_t *pk, uint32_t pklen, const st_row *
     v->keylen = need;
 }
 
+/* ---- walking a table's rows --------------------------------------------- */
+
+static int keep_copy(uint8_t **dst, uint32_t *cap, const uint8_t *src, uint32_t n)
+{
+    if (n > *cap || !*dst) {
+        uint8_t *p = hln_realloc(*dst, n ? n : 1);
+        if (!p) return HLN_ENOMEM;
+        *dst = p;
+        *cap = n ? n : 1;
+    }
+    if (n) memcpy(*dst, src, n);
+    return 0;
+}
+
+/* Reads up to max more rows of c's table (arena a), calling fn on each in
+ * storage order, and moves c past them; c->done once the table is through. */
+static int rowscan_step(hln_shard *s, rowscan *c, uint32_t max, int64_t now_sec, hln_arena *a,
+                        row_fn fn, void *ud, hln_error *err)
+{
+    if (c->done) return 0;
+    st_partition *parts = NULL;
+    int rc;
+    if (c->in_part) {
+        st_read_cmd rd = {
+            .pk = c->pk, .pklen = c->pklen, .token = c->token, .limit = max, .now_sec = now_sec};
+        memcpy(rd.table_id, c->table_id, 16);
+        rd.start = (st_bound){c->ck, c->cklen, false};
+        rd.end = (st_bound){NULL, 0, true};
+        rc = st_read(s->store, &rd, a, &parts, err);
+    } else {
+        st_scan_cmd cmd = {.start_token = c->have_pk ? c->token : INT64_MIN,
+                           .end_token = INT64_MAX,
+                           .limit = max,
+                           .now_sec = now_sec};
+        memcpy(cmd.table_id, c->table_id, 16);
+        if (c->have_pk) {
+            cmd.after_pk = c->pk;
+            cmd.after_pklen = c->pklen;
+        }
+        rc = st_scan(s->store, &cmd, a, &parts, err);
+    }
+    if (rc) return rc;
+    uint32_t rows = 0;
+    const st_partition *last = NULL;
+    for (const st_partition *p = parts; p; p = p->next) {
+        for (uint32_t i = 0; i < p->nrows; i++)
+            fn(ud, p, &p->rows[i]);
+        rows += p->nrows;
+        if (p->nrows) last = p;
+    }
+    if (rows < max) {
+        /* this partition (in_part) or the table (scan) is through */
+        if (!c->in_part) c->done = true;
+        c->in_part = false;
+        return 0;
+    }
+    /* max rows: the last partition may go on after its last row */
+    const st_row *lr = &last->rows[last->nrows - 1];
+    if (keep_copy(&c->pk, &c->pkcap, last->pk, last->pklen) ||
+        keep_copy(&c->ck, &c->ckcap, lr->ck, lr->cklen))
+        return hln_fail(err, HLN_ENOMEM, "out of memory");
+    c->pklen = last->pklen;
+    c->cklen = lr->cklen;
+    c->token = last->token;
+    c->have_pk = true;
+    c->in_part = true;
+    return 0;
+}
+
+/* Whether row (token, pk, ck) is behind the cursor: already walked. */
+static bool rowscan_behind(const rowscan *c, int64_t token, const uint8_t *pk, uint32_t pklen,
+                           const uint8_t *ck, uint32_t cklen)
+{
+    if (c->done) return true;
+    if (!c->have_pk) return false;
+    if (token != c->token) return token < c->token;
+    uint32_t n = pklen < c->pklen ? pklen : c->pklen;
+    int cmp = n ? memcmp(pk, c->pk, n) : 0;
+    if (!cmp) cmp = pklen < c->pklen ? -1 : pklen > c->pklen;
+    if (cmp) return cmp < 0;
+    if (!c->in_part) return true; /* that partition was read whole */
+    n = cklen < c->cklen ? cklen : c->cklen;
+    cmp = n ? memcmp(ck, c->ck, n) : 0;
+    if (!cmp) cmp = cklen < c->cklen ? -1 : cklen > c->cklen;
+    return cmp <= 0;
+}
+
+static void add_row(void *ud, const st_partition *p, const st_row *row)
+{
+    vix_add(ud, p->pk, p->pklen, row);
+}
+
 void ex_ann_applied(void *ud, const st_mutation *m)
 {
     hln_shard *s = ud;
@@ -228,71 +349,62 @@ void ex_ann_applied(void *ud, const st_mutation *m)
     if (!set) return;
     for (ex_vix *v = set->head; v; v = v->next) {
         if (memcmp(v->table_id, m->table_id, 16)) continue;
-        for (uint32_t i = 0; i < m->nrows; i++)
-            vix_add(v, m->pk, m->pklen, &m->rows[i]);
+        for (uint32_t i = 0; i < m->nrows; i++) {
+            const st_row *row = &m->rows[i];
+            /* while building, rows ahead of the cursor come with the scan */
+            if (v->building &&
+                !rowscan_behind(&v->cur, m->token, m->pk, m->pklen, row->ck, row->cklen))
+                continue;
+            vix_add(v, m->pk, m->pklen, row);
+        }
     }
 }
 
-/* Scans the shard's rows of the table into v's graph. */
-static int vix_build(hln_shard *s, ex_vix *v, int64_t now_sec, hln_error *err)
+static void build_slices(hln_shard *s);
+
+static void on_build_msg(rt_shard *rs, rt_msg *m)
 {
-    int64_t start = INT64_MIN;
-    uint8_t *after = NULL;
-    uint32_t afterlen = 0;
-    bool have_after = false;
-    int rc = 0;
-    for (;;) {
+    HLN_UNUSED(m);
+    hln_shard *s = engine_shard(rs);
+    ex_vix_set *set = s->vix;
+    if (!set) return;
+    set->build_posted = false;
+    build_slices(s);
+}
+
+static void post_build(ex_vix_set *set)
+{
+    if (set->build_posted) return;
+    set->build_posted = true;
+    set->build_msg.fn = on_build_msg;
+    set->build_msg.next = NULL;
+    engine_post(set->shard, &set->build_msg);
+}
+
+/* One slice of every graph still building; posts the next if any is left. */
+static void build_slices(hln_shard *s)
+{
+    ex_vix_set *set = s->vix;
+    bool more = false;
+    int64_t now_sec = hln_now_micros() / 1000000;
+    for (ex_vix *v = set->head; v; v = v->next) {
+        if (!v->building) continue;
         hln_arena a;
         hln_arena_init(&a, 1 << 16);
-        st_scan_cmd cmd = {
-            .start_token = start, .end_token = INT64_MAX, .limit = BUILD_BATCH, .now_sec = now_sec};
-        memcpy(cmd.table_id, v->table_id, 16);
-        if (have_after) {
-            cmd.after_pk = after;
-            cmd.after_pklen = afterlen;
-        }
-        st_partition *parts = NULL;
-        rc = st_scan(s->store, &cmd, &a, &parts, err);
-        uint32_t rows = 0;
-        const st_partition *last = NULL;
-        for (const st_partition *p = parts; !rc && p; p = p->next) {
-            for (uint32_t i = 0; i < p->nrows; i++)
-                vix_add(v, p->pk, p->pklen, &p->rows[i]);
-            rows += p->nrows;
-            last = p;
-        }
-        bool done = rc || rows < BUILD_BATCH || !last;
-        if (!done && last->nrows) {
-            /* the last partition may go on: read the rest of it */
-            const st_row *lr = &last->rows[last->nrows - 1];
-            st_read_cmd rd = {
-                .pk = last->pk, .pklen = last->pklen, .token = last->token, .now_sec = now_sec};
-            memcpy(rd.table_id, v->table_id, 16);
-            rd.start = (st_bound){lr->ck, lr->cklen, false};
-            rd.end = (st_bound){NULL, 0, true};
-            st_partition *rest = NULL;
-            rc = st_read(s->store, &rd, &a, &rest, err);
-            for (const st_partition *p = rest; !rc && p; p = p->next)
-                for (uint32_t i = 0; i < p->nrows; i++)
-                    vix_add(v, p->pk, p->pklen, &p->rows[i]);
-        }
-        if (!done) {
-            uint8_t *n = hln_realloc(after, last->pklen ? last->pklen : 1);
-            if (!n)
-                rc = hln_fail(err, HLN_ENOMEM, "out of memory");
-            else {
-                after = n;
-                memcpy(after, last->pk, last->pklen);
-                afterlen = last->pklen;
-                have_after = true;
-                start = last->token;
-            }
-        }
+        hln_error err = {0};
+        int rc = rowscan_step(s, &v->cur, BUILD_SLICE, now_sec, &a, add_row, v, &err);
         hln_arena_free(&a);
-        if (done || rc) break;
+        if (rc) {
+            /* storage failed under us: start again later (queries stay exact) */
+            HLN_WARN("vector index build on shard %d: %s; retrying", s->id, err.msg);
+            v->cur.have_pk = v->cur.in_part = v->cur.done = false;
+        }
+        if (v->cur.done)
+            v->building = false;
+        else
+            more = true;
     }
-    hln_free(after);
-    return rc;
+    if (more) post_build(set);
 }
 
 /* The shard's graph for the op's index: built now if missing (or too
@@ -329,12 +441,12 @@ static ex_vix *vix_get(hln_shard *s, const ex_ann_op *q, int64_t now_sec, hln_er
         hln_fail(err, HLN_ENOMEM, "out of memory");
         return NULL;
     }
-    if (vix_build(s, v, now_sec, err)) {
-        vix_free(v);
-        return NULL;
-    }
+    HLN_UNUSED(now_sec);
+    memcpy(v->cur.table_id, q->table_id, 16);
+    v->building = true;
     v->next = set->head;
     set->head = v;
+    post_build(set);
     return v;
 }
 
@@ -358,6 +470,124 @@ void ex_ann_reconcile(hln_shard *s, const hln_schema *schema)
     }
 }
 
+/* ---- exact search (while a graph is building) ------------------------------ */
+
+typedef struct exact_ctx {
+    const ex_ann_op *q;
+    float *tmp;
+    int n; /* best so far, nearest first */
+    float *dist;
+    uint8_t **key; /* pk then ck, hln_malloc'ed */
+    uint32_t *pklen, *cklen;
+    int64_t *token;
+    bool nomem;
+} exact_ctx;
+
+static void exact_row(void *ud, const st_partition *p, const st_row *row)
+{
+    exact_ctx *x = ud;
+    const ex_ann_op *q = x->q;
+    const st_cell *cell = NULL;
+    for (uint32_t i = 0; i < row->ncells; i++)
+        if (row->cells[i].col_id == q->col_id && row->cells[i].pathlen == 0) {
+            cell = &row->cells[i];
+            break;
+        }
+    if (!cell || cell->flags || !ex_ann_decode(cell->val, (int32_t)cell->len, q->dim, x->tmp))
+        return;
+    float d = ix_distance((ix_metric)q->metric, q->q, x->tmp, q->dim);
+    if (isnan(d)) return;
+    if (x->n == q->k && d >= x->dist[x->n - 1]) return;
+    int at = x->n < q->k ? x->n : q->k - 1;
+    uint8_t *k = at < x->n ? x->key[at] : NULL; /* the evicted slot's buffer, reused */
+    uint8_t *nk = hln_realloc(k, p->pklen + row->cklen ? p->pklen + row->cklen : 1);
+    if (!nk) {
+        x->nomem = true;
+        return;
+    }
+    if (x->n < q->k) x->n++;
+    while (at > 0 && x->dist[at - 1] > d) {
+        x->dist[at] = x->dist[at - 1];
+        x->key[at] = x->key[at - 1];
+        x->pklen[at] = x->pklen[at - 1];
+        x->cklen[at] = x->cklen[at - 1];
+        x->token[at] = x->token[at - 1];
+        at--;
+    }
+    memcpy(nk, p->pk, p->pklen);
+    memcpy(nk + p->pklen, row->ck, row->cklen);
+    x->dist[at] = d;
+    x->key[at] = nk;
+    x->pklen[at] = p->pklen;
+    x->cklen[at] = row->cklen;
+    x->token[at] = p->token;
+}
+
+/* The k nearest rows of the shard by a scan of every row: exact. */
+static int exact_search(hln_shard *s, const ex_ann_op *q, hln_arena *a, st_partition **out,
+                        hln_error *err)
+{
+    int k = q->k;
+    exact_ctx x = {.q = q};
+    x.tmp = hln_malloc(sizeof(float) * (size_t)q->dim);
+    x.dist = hln_malloc(sizeof(float) * (size_t)k);
+    x.key = hln_calloc((size_t)k, sizeof *x.key);
+    x.pklen = hln_malloc(sizeof(uint32_t) * (size_t)k);
+    x.cklen = hln_malloc(sizeof(uint32_t) * (size_t)k);
+    x.token = hln_malloc(sizeof(int64_t) * (size_t)k);
+    int rc = 0;
+    if (!x.tmp || !x.dist || !x.key || !x.pklen || !x.cklen || !x.token)
+        rc = hln_fail(err, HLN_ENOMEM, "out of memory");
+    rowscan c = {0};
+    memcpy(c.table_id, q->table_id, 16);
+    while (!rc && !c.done) {
+        hln_arena t;
+        hln_arena_init(&t, 1 << 16);
+        rc = rowscan_step(s, &c, SCAN_BATCH, q->now_sec, &t, exact_row, &x, err);
+        hln_arena_free(&t);
+        if (!rc && x.nomem) rc = hln_fail(err, HLN_ENOMEM, "out of memory");
+    }
+    hln_free(c.pk);
+    hln_free(c.ck);
+    st_partition *head = NULL, **tail = &head;
+    for (int i = 0; !rc && i < x.n; i++) {
+        st_read_cmd rd = {.pk = x.key[i],
+                          .pklen = x.pklen[i],
+                          .token = x.token[i],
+                          .limit = 1,
+                          .now_sec = q->now_sec};
+        memcpy(rd.table_id, q->table_id, 16);
+        const uint8_t *ck = x.key[i] + x.pklen[i];
+        rd.start = rd.end = (st_bound){ck, x.cklen[i], true};
+        /* copies into a: the key buffers are freed below */
+        uint8_t *kc =
+            hln_arena_memdup(a, x.key[i], x.pklen[i] + x.cklen[i] ? x.pklen[i] + x.cklen[i] : 1);
+        if (!kc) {
+            rc = hln_fail(err, HLN_ENOMEM, "out of memory");
+            break;
+        }
+        rd.pk = kc;
+        rd.start.key = rd.end.key = kc + x.pklen[i];
+        st_partition *p = NULL;
+        if ((rc = st_read(s->store, &rd, a, &p, err)) != 0) break;
+        if (!p || !p->nrows) continue;
+        p->next = NULL;
+        *tail = p;
+        tail = &p->next;
+    }
+    for (int i = 0; x.key && i < x.n; i++)
+        hln_free(x.key[i]);
+    hln_free(x.tmp);
+    hln_free(x.dist);
+    hln_free(x.key);
+    hln_free(x.pklen);
+    hln_free(x.cklen);
+    hln_free(x.token);
+    if (rc) return rc;
+    *out = head;
+    return 0;
+}
+
 int ex_ann_search(hln_shard *s, ex_ann_op *q, hln_arena *a, st_partition **out, hln_error *err)
 {
     *out = NULL;
@@ -365,6 +595,7 @@ int ex_ann_search(hln_shard *s, ex_ann_op *q, hln_arena *a, st_partition **out, 
     if (q->schema) ex_ann_reconcile(s, q->schema);
     ex_vix *v = vix_get(s, q, now_sec, err);
     if (!v) return err->code ? err->code : HLN_ENOMEM;
+    if (v->building) return exact_search(s, q, a, out, err);
     uint32_t live = ix_hnsw_live(v->g);
     if (live == 0) return 0;
     int k = q->k;
