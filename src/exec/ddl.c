@@ -826,6 +826,19 @@ static int alter_drop(ex_request *r, const cql_alter_table *a, const hln_table *
         if (c->type->kind == HLN_T_UDT && !c->type->frozen)
             return hln_fail(err, HLN_EINVAL, "Cannot drop non-frozen column %s of user type %s",
                             n->name, hln_udt_name(c->type));
+        if (table_index_on(t, c->id)) {
+            hln_buf ib;
+            hln_buf_init(&ib);
+            for (int i = 0; i < t->nindexes; i++)
+                if (t->indexes[i].col_id == c->id)
+                    hln_buf_printf(&ib, "%s%s", ib.len ? "," : "", t->indexes[i].name);
+            int rc = hln_fail(err, HLN_EINVAL,
+                              "Cannot drop column %s because it has dependent secondary indexes "
+                              "(%.*s)",
+                              n->name, (int)ib.len, ib.err ? "" : (const char *)ib.data);
+            hln_buf_free(&ib);
+            return rc;
+        }
         int at = -1;
         for (int i = 0; i < o->ncols; i++)
             if (!strcmp(o->cols[i].name, n->name)) at = i;

@@ -351,7 +351,8 @@ static int create_index_once(ex_request *r, const hln_schema *s)
     }
     for (int i = 0; i < t->ncols; i++)
         if (t->cols[i].type->kind == HLN_T_COUNTER)
-            return hln_fail(err, HLN_EINVAL, "Secondary indexes on counter tables aren't supported");
+            return hln_fail(err, HLN_EINVAL,
+                            "Secondary indexes on counter tables aren't supported");
 
     /* targets */
     int ntargets = 0;
@@ -432,7 +433,8 @@ static int create_index_once(ex_request *r, const hln_schema *s)
                             TARGET_WORD[xt], cc->name);
         if (!(ty->kind == HLN_T_MAP && hln_type_is_multicell(ty)) &&
             (xt == HLN_IX_KEYS || xt == HLN_IX_ENTRIES))
-            return hln_fail(err, HLN_EINVAL, "Cannot create index on %s of column %s with non-map type",
+            return hln_fail(err, HLN_EINVAL,
+                            "Cannot create index on %s of column %s with non-map type",
                             TARGET_WORD[xt], cc->name);
         if (ty->kind == HLN_T_UDT && !ty->frozen)
             return hln_fail(err, HLN_EINVAL, "Cannot create index on non-frozen UDT column %s",
@@ -471,6 +473,12 @@ static int create_index_once(ex_request *r, const hln_schema *s)
 
     /* IndexMetadata.validate: the class, then its options */
     if (custom) {
+        if (!strcmp(cls, "org.apache.cassandra.index.internal.CassandraIndex"))
+            return hln_fail(err, HLN_ESERVER,
+                            "java.lang.RuntimeException: java.lang.NoSuchMethodException: "
+                            "org.apache.cassandra.index.internal.CassandraIndex.<init>(org.apache."
+                            "cassandra.db.ColumnFamilyStore,org.apache.cassandra.schema."
+                            "IndexMetadata)");
         if (!sai_class(cls))
             return hln_fail(err, HLN_ECONFIG, "Unable to find custom indexer class '%s'", cls);
         int rc = sai_validate(r, t, col, &ix, targets_text, ntargets);

@@ -187,6 +187,7 @@ typedef struct sel {
     bool part_closed; /* the current partition is finished (its static-only row) */
     agg *aggs;
     ex_value *fvals; /* bound value of each p->filters[i] */
+    ex_value *fkeys; /* and of its map key (m[key] = v filters) */
     bool agg_first;
     const uint8_t *gkey; /* GROUP BY: the key of the group being accumulated */
     size_t gkeylen;
@@ -540,10 +541,20 @@ static int bind_filters(sel *s)
     const ex_plan *p = s->p;
     if (!p->nfilters) return 0;
     s->fvals = hln_arena_alloc(&r->arena, sizeof *s->fvals * (size_t)p->nfilters);
-    if (!s->fvals) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    s->fkeys = hln_arena_alloc(&r->arena, sizeof *s->fkeys * (size_t)p->nfilters);
+    if (!s->fvals || !s->fkeys) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
     for (int i = 0; i < p->nfilters; i++) {
         const ex_filter *f = &p->filters[i];
         const hln_column *col = &p->t->cols[f->col];
+        if (f->key) { /* m[key] = value */
+            hln_column kc = *col, vc = *col;
+            kc.type = col->type->params[0];
+            vc.type = col->type->params[1];
+            int rc = bind_cond(r, f->key, &kc, &s->fkeys[i]);
+            if (!rc) rc = bind_cond(r, f->term, &vc, &s->fvals[i]);
+            if (rc) return rc;
+            continue;
+        }
         if (f->op == CQL_OP_CONTAINS || f->op == CQL_OP_CONTAINS_KEY) {
             /* the term is an element (key) of the collection */
             const hln_type *ct = col->type;
@@ -943,6 +954,39 @@ static bool only_dropped_cells(const hln_table *t, const st_row *row)
     return true;
 }
 
+/* The value of key k in serialized map v (of type t), if any. */
+static bool map_value(const hln_type *t, const ex_value *v, const ex_value *k, ex_value *out)
+{
+    hln_rd rd;
+    uint32_t n;
+    if (hln_coll_begin(&rd, v->p, (size_t)v->len, &n)) return false;
+    for (uint32_t i = 0; i < n; i++) {
+        const uint8_t *kx, *vx;
+        int32_t kl, vl;
+        if (hln_coll_next(&rd, &kx, &kl) || hln_coll_next(&rd, &vx, &vl)) return false;
+        if (kl >= 0 && hln_type_compare(t->params[0], kx, (size_t)kl, k->p, (size_t)k->len) == 0) {
+            if (vl < 0) return false;
+            out->p = vx;
+            out->len = vl;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Text equality ignoring ASCII case (an index with case_sensitive = false). */
+static bool fold_equal(const ex_value *a, const ex_value *b)
+{
+    if (a->len != b->len) return false;
+    for (int32_t i = 0; i < a->len; i++) {
+        int x = a->p[i], y = b->p[i];
+        if (x >= 'A' && x <= 'Z') x += 'a' - 'A';
+        if (y >= 'A' && y <= 'Z') y += 'a' - 'A';
+        if (x != y) return false;
+    }
+    return true;
+}
+
 static bool match(const sel *s, rowctx *c, int *rc)
 {
     const ex_plan *p = s->p;
@@ -952,6 +996,18 @@ static bool match(const sel *s, rowctx *c, int *rc)
         if ((*rc = get(c, f->col, &v)) != 0) return false;
         if (v.len < 0) return false;
         const ex_value *fv = &s->fvals[i];
+        if (f->key) {
+            ex_value mv;
+            const hln_type *mt = p->t->cols[f->col].type;
+            if (!map_value(mt, &v, &s->fkeys[i], &mv) ||
+                hln_type_compare(mt->params[1], mv.p, (size_t)mv.len, fv->p, (size_t)fv->len))
+                return false;
+            continue;
+        }
+        if (f->fold) {
+            if (!fold_equal(&v, fv)) return false;
+            continue;
+        }
         if (f->op == CQL_OP_CONTAINS || f->op == CQL_OP_CONTAINS_KEY) {
             if (!collection_contains(p->t->cols[f->col].type, &v, fv, f->op == CQL_OP_CONTAINS_KEY))
                 return false;

@@ -372,8 +372,7 @@ static int indexes_from_json(schema_snap *sn, json_t *ji, hln_table *t, hln_erro
         int tg = -1;
         for (int k = 0; k < (int)HLN_ARRAY_LEN(TARGET_NAMES); k++)
             if (strcmp(target, TARGET_NAMES[k]) == 0) tg = k;
-        if (tg < 0)
-            return hln_corrupt(err, "schema", "bad target '%s' for index %s", target, name);
+        if (tg < 0) return hln_corrupt(err, "schema", "bad target '%s' for index %s", target, name);
         ix->target = (hln_index_target)tg;
         if (strcmp(kind, "sai") == 0)
             ix->kind = HLN_IXK_SAI;
