@@ -1331,9 +1331,11 @@ static int an_select(actx *c)
     }
 
     /* other columns */
-    bool other_any = false;
-    for (int i = t->npk + t->nck; i < t->ncols; i++)
+    bool other_any = false, regular_any = false;
+    for (int i = t->npk + t->nck; i < t->ncols; i++) {
         other_any |= restricted(&rs[i]);
+        regular_any |= restricted(&rs[i]) && t->cols[i].kind != HLN_COL_STATIC;
+    }
     if (other_any) {
         if (!filtering) return hln_fail(c->err, HLN_EINVAL, ALLOW_FILTERING_MSG);
         for (int i = t->npk + t->nck; i < t->ncols; i++)
@@ -1346,7 +1348,7 @@ static int an_select(actx *c)
         if (s->per_partition_limit)
             return hln_fail(c->err, HLN_EINVAL,
                             "PER PARTITION LIMIT is not allowed with SELECT DISTINCT queries");
-        if (ck_any || other_any)
+        if (ck_any || regular_any)
             return hln_fail(c->err, HLN_EINVAL,
                             "SELECT DISTINCT with WHERE clause only supports restriction by "
                             "partition key and/or static columns.");

@@ -379,8 +379,7 @@ static int create_index_once(ex_request *r, const hln_schema *s)
     if (!ntargets && !custom)
         return hln_fail(err, HLN_EINVAL,
                         "Only CUSTOM indexes can be created without specifying a target column");
-    if (!ntargets)
-        return hln_fail(err, HLN_EUNSUPPORTED, "Indexes without a target column are not supported");
+    if (!ntargets) return hln_fail(err, HLN_EINVAL, "Failed to retrieve target column for: ");
     if (ntargets > 1 && !custom)
         return hln_fail(err, HLN_EINVAL, "Only CUSTOM indexes support multiple columns");
     if (ntargets > 1) {
@@ -495,9 +494,21 @@ static int create_index_once(ex_request *r, const hln_schema *s)
     return 0;
 }
 
+/* AlterSchemaStatement: the node-local system keyspaces */
+static bool local_system(const char *ks)
+{
+    return !strcmp(ks, "system") || !strcmp(ks, "system_schema") ||
+           !strcmp(ks, "system_virtual_schema") || !strcmp(ks, "system_views");
+}
+
 static void create_index(ex_request *r)
 {
     ex_state *st = ex_st(r);
+    if (local_system(st->plan->ks)) {
+        ex_finish(r, hln_fail(&r->err, HLN_EUNAUTHORIZED, "%s keyspace is not user-modifiable.",
+                              st->plan->ks));
+        return;
+    }
     int rc = HLN_EAGAIN;
     for (int attempt = 0; rc == HLN_EAGAIN && attempt < 8; attempt++) {
         hln_schema *s = catalog_acquire(st->eng->catalog);

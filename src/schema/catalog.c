@@ -1308,10 +1308,11 @@ int catalog_drop_index(hln_catalog *c, const char *ks, const char *name, bool if
                        char table_out[64], hln_error *err)
 {
     if (table_out) table_out[0] = 0;
+    int rc = check_keyspace_name(ks, err);
+    if (rc < 0) return rc;
     pthread_mutex_lock(&c->ddl_mu);
     const hln_schema *cur = c->cur;
     schema_snap *sn = NULL;
-    int rc = 0;
     const hln_keyspace *k = schema_keyspace(cur, ks);
     const hln_table *ot = NULL;
     hln_table *t = NULL;
