@@ -2,7 +2,8 @@
  * grammar.y — the CQL grammar, as input to the lemon parser generator.
  *
  * What: the statements Helenus parses today (CREATE/DROP/ALTER KEYSPACE,
- * USE, CREATE/DROP/ALTER TABLE, TRUNCATE, INSERT, UPDATE, DELETE, SELECT), written after
+ * USE, CREATE/DROP/ALTER TABLE, CREATE [CUSTOM]/DROP INDEX, TRUNCATE,
+ * INSERT, UPDATE, DELETE, SELECT, ...), written after
  * Cassandra 5.0's Parser.g, building the tree declared in cql.h. The build
  * runs `lemon -q` on this file into gen/grammar.c and gen/grammar.h.
  *

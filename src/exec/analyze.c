@@ -14,6 +14,9 @@
  * table, selection, ORDER BY columns, WHERE (merging per column as
  * relations are added), partition key, clustering, other columns, DISTINCT,
  * ORDER BY validity, then the "needs filtering" check for range queries.
+ * Secondary indexes (see "secondary indexes" below) turn restrictions that
+ * would need ALLOW FILTERING into index restrictions; they are executed as
+ * row filters all the same.
  *
  * Values are not bound here: terms stay terms (literal text or marker
  * index), so the same plan serves PREPARE (no values) and execution.

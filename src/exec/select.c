@@ -13,7 +13,9 @@
  *  - Virtual (system) tables: rows generated from the schema snapshot and
  *    node state (schema_virtual_rows), never storage.
  * Every row then goes through the row filters (restrictions storage could
- * not apply), per-partition limit, DISTINCT, LIMIT, the page size, and the
+ * not apply, including those secondary indexes serve: m[k] = v compares
+ * the map's value at k; a case-insensitive index folds ASCII case for =),
+ * per-partition limit, DISTINCT, LIMIT, the page size, and the
  * selectors (columns, token(), writetime(), ttl(), or aggregates that fold
  * every row into one).
  *
