@@ -641,10 +641,14 @@ static int where(actx *c, const cql_relation *rel, ex_restr **out)
  * It is executed by the filtered scan, which returns the same rows in the
  * same (token) order. */
 
-/* A text column an analyzed (case-insensitive) index serves. */
+/* A text column (or collection of text values) an analyzed
+ * (case-insensitive) index serves. */
 static bool analyzed_column(const hln_table *t, const hln_column *col)
 {
-    if (col->type->kind != HLN_T_VARCHAR && col->type->kind != HLN_T_ASCII) return false;
+    const hln_type *ty = col->type;
+    if (hln_type_is_multicell(ty) && hln_type_is_collection(ty))
+        ty = ty->params[ty->kind == HLN_T_MAP ? 1 : 0];
+    if (ty->kind != HLN_T_VARCHAR && ty->kind != HLN_T_ASCII) return false;
     for (int i = 0; i < t->nindexes; i++) {
         const char *cs = index_option(&t->indexes[i], "case_sensitive");
         if (t->indexes[i].col_id == col->id && cs && !strcasecmp(cs, "false")) return true;
@@ -796,8 +800,10 @@ static int add_filters(actx *c, const ex_restr *x, int ci)
         f[p->nfilters++] =
             (ex_filter){.col = ci, .op = x->hi_incl ? CQL_OP_LE : CQL_OP_LT, .term = x->hi};
     for (int i = 0; i < x->ncontains; i++)
-        f[p->nfilters++] =
-            (ex_filter){.col = ci, .op = x->contains[i]->op, .term = x->contains[i]->term};
+        f[p->nfilters++] = (ex_filter){.col = ci,
+                                       .op = x->contains[i]->op,
+                                       .term = x->contains[i]->term,
+                                       .fold = fold && x->contains[i]->op == CQL_OP_CONTAINS};
     p->filters = f;
     return 0;
 }
@@ -1260,6 +1266,11 @@ static int an_select(actx *c)
     p->ordered = s->order_by != NULL;
     bool indexed = false;
     if (!t->is_virtual && (rc = index_plan(c, rs, p->pk_lookup, &indexed)) != 0) return rc;
+    for (int i = 0; indexed && i < t->npk; i++)
+        if (rs[i].in)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Select on indexed columns and with IN clause for the PRIMARY KEY are "
+                            "not supported");
     if (indexed) filtering = true; /* the filters execute what the indexes serve */
     if (c->mc_lo || c->mc_hi) {
         for (int pos = 0; pos < t->nck; pos++)

@@ -189,9 +189,22 @@ static int sai_validate(ex_request *r, const hln_table *t, const hln_column *col
         }
     }
     if (analyzed) {
-        if (sub[1] || !is_text(sub[0]))
+        if (sub[1]) { /* entries: a composite of key and value, shown as its class */
+            hln_buf cb;
+            hln_buf_init(&cb);
+            hln_buf_printf(&cb, "org.apache.cassandra.db.marshal.CompositeType(");
+            hln_type_class_name(sub[0], &cb);
+            hln_buf_u8(&cb, ',');
+            hln_type_class_name(sub[1], &cb);
+            hln_buf_u8(&cb, ')');
+            int rc = hln_fail(&r->err, HLN_EINVAL, "CQL type '%.*s' cannot be analyzed.",
+                              (int)cb.len, cb.err ? "" : (const char *)cb.data);
+            hln_buf_free(&cb);
+            return rc;
+        }
+        if (!is_text(sub[0]))
             return hln_fail(&r->err, HLN_EINVAL, "CQL type %s cannot be analyzed.",
-                            sub[1] ? ty->cql_name : sub[0]->cql_name);
+                            sub[0]->cql_name);
         for (size_t k = 0; k < HLN_ARRAY_LEN(ANALYZER); k++) {
             int rc = bool_option(r, ix, ANALYZER[k]);
             if (rc) return rc;

@@ -923,9 +923,12 @@ static int sel_value(rowctx *c, const ex_sel *x, ex_value *out)
 
 /* ---- the shaper ----------------------------------------------------------- */
 
+static bool fold_equal_raw(const uint8_t *a, int32_t al, const uint8_t *b, int32_t bl);
+
 /* True when serialized collection v of type t has element (key when key,
- * map value otherwise) e. */
-static bool collection_contains(const hln_type *t, const ex_value *v, const ex_value *e, bool key)
+ * map value otherwise) e; fold: text compared ignoring ASCII case. */
+static bool collection_contains(const hln_type *t, const ex_value *v, const ex_value *e, bool key,
+                                bool fold)
 {
     bool is_map = t->kind == HLN_T_MAP;
     const hln_type *et = is_map && !key ? t->params[1] : t->params[0];
@@ -938,7 +941,9 @@ static bool collection_contains(const hln_type *t, const ex_value *v, const ex_v
             int32_t xl;
             if (hln_coll_next(&rd, &x, &xl)) return false;
             bool want = !is_map || (part == 0) == key;
-            if (want && xl >= 0 && hln_type_compare(et, x, (size_t)xl, e->p, (size_t)e->len) == 0)
+            if (want && xl >= 0 &&
+                (fold ? fold_equal_raw(x, xl, e->p, e->len)
+                      : hln_type_compare(et, x, (size_t)xl, e->p, (size_t)e->len) == 0))
                 return true;
         }
     }
@@ -977,16 +982,21 @@ static bool map_value(const hln_type *t, const ex_value *v, const ex_value *k, e
 }
 
 /* Text equality ignoring ASCII case (an index with case_sensitive = false). */
-static bool fold_equal(const ex_value *a, const ex_value *b)
+static bool fold_equal_raw(const uint8_t *a, int32_t al, const uint8_t *b, int32_t bl)
 {
-    if (a->len != b->len) return false;
-    for (int32_t i = 0; i < a->len; i++) {
-        int x = a->p[i], y = b->p[i];
+    if (al != bl) return false;
+    for (int32_t i = 0; i < al; i++) {
+        int x = a[i], y = b[i];
         if (x >= 'A' && x <= 'Z') x += 'a' - 'A';
         if (y >= 'A' && y <= 'Z') y += 'a' - 'A';
         if (x != y) return false;
     }
     return true;
+}
+
+static bool fold_equal(const ex_value *a, const ex_value *b)
+{
+    return fold_equal_raw(a->p, a->len, b->p, b->len);
 }
 
 static bool match(const sel *s, rowctx *c, int *rc)
@@ -1006,12 +1016,13 @@ static bool match(const sel *s, rowctx *c, int *rc)
                 return false;
             continue;
         }
-        if (f->fold) {
+        if (f->fold && f->op == CQL_OP_EQ) {
             if (!fold_equal(&v, fv)) return false;
             continue;
         }
         if (f->op == CQL_OP_CONTAINS || f->op == CQL_OP_CONTAINS_KEY) {
-            if (!collection_contains(p->t->cols[f->col].type, &v, fv, f->op == CQL_OP_CONTAINS_KEY))
+            if (!collection_contains(p->t->cols[f->col].type, &v, fv, f->op == CQL_OP_CONTAINS_KEY,
+                                     f->fold))
                 return false;
             continue;
         }
