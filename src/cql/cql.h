@@ -78,7 +78,7 @@ typedef struct cql_relation {
     struct cql_name_list *token_cols; /* token(a, b) op term: a, b; else NULL */
     cql_term **in_list;               /* IN (a, b, ...): the values */
     int nin;
-    cql_term *elem;              /* IF conditions: c[elem] op term; else NULL */
+    cql_term *elem;              /* c[elem] op term (IF conditions; WHERE map entries) */
     const char *field;           /* IF conditions: c.field op term; else NULL */
     struct cql_name_list *mcols; /* (c1, c2) op (v1, v2): c1, c2; the values in in_list */
 } cql_relation;
@@ -182,8 +182,8 @@ typedef struct cql_create_index {
     cql_qname table;
     const char *name; /* NULL: the default name */
     bool if_not_exists;
-    bool custom;          /* CREATE CUSTOM INDEX */
-    const char *using;    /* USING 'class': the string; NULL when absent */
+    bool custom;            /* CREATE CUSTOM INDEX */
+    const char *using;      /* USING 'class': the string; NULL when absent */
     cql_index_col *targets; /* in order; NULL for "()" */
     cql_property *props;    /* WITH ...: OPTIONS = {...} (others are refused by exec) */
 } cql_create_index;

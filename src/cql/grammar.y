@@ -2,7 +2,8 @@
  * grammar.y — the CQL grammar, as input to the lemon parser generator.
  *
  * What: the statements Helenus parses today (CREATE/DROP/ALTER KEYSPACE,
- * USE, CREATE/DROP/ALTER TABLE, TRUNCATE, INSERT, UPDATE, DELETE, SELECT), written after
+ * USE, CREATE/DROP/ALTER TABLE, CREATE [CUSTOM]/DROP INDEX, TRUNCATE,
+ * INSERT, UPDATE, DELETE, SELECT, ...), written after
  * Cassandra 5.0's Parser.g, building the tree declared in cql.h. The build
  * runs `lemon -q` on this file into gen/grammar.c and gen/grammar.h.
  *
@@ -403,6 +404,14 @@ rel(A) ::= ident(C) CONTAINS KEY term(T). {
 rel(A) ::= ident(C) op(O) term(T). {
     A = cqlp_alloc(ctx, sizeof(*A));
     A->column = C;
+    A->op = (cql_op)O;
+    A->term = T;
+}
+/* m[k] = v: a map entry (exec accepts = only, as Cassandra) */
+rel(A) ::= ident(C) LBRACKET term(K) RBRACKET op(O) term(T). {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->column = C;
+    A->elem = K;
     A->op = (cql_op)O;
     A->term = T;
 }
@@ -1248,6 +1257,12 @@ icustom(A) ::= CUSTOM. { A = true; }
 %type iname {const char *}
 iname(A) ::= .         { A = NULL; }
 iname(A) ::= ident(A).
+/* ks.name: Cassandra's idxName takes no keyspace (ANTLR's wording) */
+iname(A) ::= ident DOT(D) ident. {
+    A = NULL;
+    cqlp_fail(ctx, HLN_ESYNTAX, "line 1:%d mismatched input '.' expecting K_ON (%.*s[.]...)",
+              D.pos, D.pos, ctx->src);
+}
 %type iusing {const char *}
 iusing(A) ::= .                { A = NULL; }
 iusing(A) ::= USING STRING(X). { A = cqlp_literal(ctx, HLN_LIT_STRING, &X)->text; }

@@ -123,7 +123,12 @@ static void keyspace_cql(hln_buf *b, const hln_keyspace *k, drows *d)
         if (i) put(b, ", ");
         put_quoted(b, k->replication[i].key);
         put(b, ": ");
-        put_quoted(b, k->replication[i].value ? k->replication[i].value : "");
+        const char *v = k->replication[i].value ? k->replication[i].value : "";
+        /* ReplicationParams.appendCqlTo: Cassandra's own strategies by short name */
+        static const char LOC[] = "org.apache.cassandra.locator.";
+        if (!strcmp(k->replication[i].key, "class") && !strncmp(v, LOC, sizeof LOC - 1))
+            v += sizeof LOC - 1;
+        put_quoted(b, v);
     }
     hln_buf_printf(b, "}  AND durable_writes = %s;", k->durable_writes ? "true" : "false");
 }

@@ -42,6 +42,9 @@ typedef struct ex_restr {
     /* CONTAINS / CONTAINS KEY relations on the column, always filtered */
     const struct cql_relation *contains[8];
     int ncontains;
+    /* m[k] = v relations on a map column, always filtered (or indexed) */
+    const struct cql_relation *entries[8];
+    int nentries;
 } ex_restr;
 
 /* A row filter: column index in t->cols, operator, term. Its value is bound
@@ -50,6 +53,9 @@ typedef struct ex_filter {
     int col;
     cql_op op;
     const cql_term *term;
+    const cql_term *key; /* m[key] = term (a map entry); NULL otherwise */
+    bool fold;           /* text compared case-insensitively: an index with
+                            case_sensitive = false serves the column */
 } ex_filter;
 
 /* An assignment (INSERT value / UPDATE SET) or a deletion (DELETE c:

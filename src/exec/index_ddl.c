@@ -189,9 +189,22 @@ static int sai_validate(ex_request *r, const hln_table *t, const hln_column *col
         }
     }
     if (analyzed) {
-        if (sub[1] || !is_text(sub[0]))
+        if (sub[1]) { /* entries: a composite of key and value, shown as its class */
+            hln_buf cb;
+            hln_buf_init(&cb);
+            hln_buf_printf(&cb, "org.apache.cassandra.db.marshal.CompositeType(");
+            hln_type_class_name(sub[0], &cb);
+            hln_buf_u8(&cb, ',');
+            hln_type_class_name(sub[1], &cb);
+            hln_buf_u8(&cb, ')');
+            int rc = hln_fail(&r->err, HLN_EINVAL, "CQL type '%.*s' cannot be analyzed.",
+                              (int)cb.len, cb.err ? "" : (const char *)cb.data);
+            hln_buf_free(&cb);
+            return rc;
+        }
+        if (!is_text(sub[0]))
             return hln_fail(&r->err, HLN_EINVAL, "CQL type %s cannot be analyzed.",
-                            sub[1] ? ty->cql_name : sub[0]->cql_name);
+                            sub[0]->cql_name);
         for (size_t k = 0; k < HLN_ARRAY_LEN(ANALYZER); k++) {
             int rc = bool_option(r, ix, ANALYZER[k]);
             if (rc) return rc;
@@ -351,7 +364,8 @@ static int create_index_once(ex_request *r, const hln_schema *s)
     }
     for (int i = 0; i < t->ncols; i++)
         if (t->cols[i].type->kind == HLN_T_COUNTER)
-            return hln_fail(err, HLN_EINVAL, "Secondary indexes on counter tables aren't supported");
+            return hln_fail(err, HLN_EINVAL,
+                            "Secondary indexes on counter tables aren't supported");
 
     /* targets */
     int ntargets = 0;
@@ -378,8 +392,7 @@ static int create_index_once(ex_request *r, const hln_schema *s)
     if (!ntargets && !custom)
         return hln_fail(err, HLN_EINVAL,
                         "Only CUSTOM indexes can be created without specifying a target column");
-    if (!ntargets)
-        return hln_fail(err, HLN_EUNSUPPORTED, "Indexes without a target column are not supported");
+    if (!ntargets) return hln_fail(err, HLN_EINVAL, "Failed to retrieve target column for: ");
     if (ntargets > 1 && !custom)
         return hln_fail(err, HLN_EINVAL, "Only CUSTOM indexes support multiple columns");
     if (ntargets > 1) {
@@ -432,7 +445,8 @@ static int create_index_once(ex_request *r, const hln_schema *s)
                             TARGET_WORD[xt], cc->name);
         if (!(ty->kind == HLN_T_MAP && hln_type_is_multicell(ty)) &&
             (xt == HLN_IX_KEYS || xt == HLN_IX_ENTRIES))
-            return hln_fail(err, HLN_EINVAL, "Cannot create index on %s of column %s with non-map type",
+            return hln_fail(err, HLN_EINVAL,
+                            "Cannot create index on %s of column %s with non-map type",
                             TARGET_WORD[xt], cc->name);
         if (ty->kind == HLN_T_UDT && !ty->frozen)
             return hln_fail(err, HLN_EINVAL, "Cannot create index on non-frozen UDT column %s",
@@ -471,6 +485,12 @@ static int create_index_once(ex_request *r, const hln_schema *s)
 
     /* IndexMetadata.validate: the class, then its options */
     if (custom) {
+        if (!strcmp(cls, "org.apache.cassandra.index.internal.CassandraIndex"))
+            return hln_fail(err, HLN_ESERVER,
+                            "java.lang.RuntimeException: java.lang.NoSuchMethodException: "
+                            "org.apache.cassandra.index.internal.CassandraIndex.<init>(org.apache."
+                            "cassandra.db.ColumnFamilyStore,org.apache.cassandra.schema."
+                            "IndexMetadata)");
         if (!sai_class(cls))
             return hln_fail(err, HLN_ECONFIG, "Unable to find custom indexer class '%s'", cls);
         int rc = sai_validate(r, t, col, &ix, targets_text, ntargets);
@@ -487,9 +507,21 @@ static int create_index_once(ex_request *r, const hln_schema *s)
     return 0;
 }
 
+/* AlterSchemaStatement: the node-local system keyspaces */
+static bool local_system(const char *ks)
+{
+    return !strcmp(ks, "system") || !strcmp(ks, "system_schema") ||
+           !strcmp(ks, "system_virtual_schema") || !strcmp(ks, "system_views");
+}
+
 static void create_index(ex_request *r)
 {
     ex_state *st = ex_st(r);
+    if (local_system(st->plan->ks)) {
+        ex_finish(r, hln_fail(&r->err, HLN_EUNAUTHORIZED, "%s keyspace is not user-modifiable.",
+                              st->plan->ks));
+        return;
+    }
     int rc = HLN_EAGAIN;
     for (int attempt = 0; rc == HLN_EAGAIN && attempt < 8; attempt++) {
         hln_schema *s = catalog_acquire(st->eng->catalog);

@@ -13,7 +13,9 @@
  *  - Virtual (system) tables: rows generated from the schema snapshot and
  *    node state (schema_virtual_rows), never storage.
  * Every row then goes through the row filters (restrictions storage could
- * not apply), per-partition limit, DISTINCT, LIMIT, the page size, and the
+ * not apply, including those secondary indexes serve: m[k] = v compares
+ * the map's value at k; a case-insensitive index folds ASCII case for =),
+ * per-partition limit, DISTINCT, LIMIT, the page size, and the
  * selectors (columns, token(), writetime(), ttl(), or aggregates that fold
  * every row into one).
  *
@@ -189,6 +191,7 @@ typedef struct sel {
     bool part_closed; /* the current partition is finished (its static-only row) */
     agg *aggs;
     ex_value *fvals; /* bound value of each p->filters[i] */
+    ex_value *fkeys; /* and of its map key (m[key] = v filters) */
     bool agg_first;
     const uint8_t *gkey; /* GROUP BY: the key of the group being accumulated */
     size_t gkeylen;
@@ -547,10 +550,20 @@ static int bind_filters(sel *s)
     const ex_plan *p = s->p;
     if (!p->nfilters) return 0;
     s->fvals = hln_arena_alloc(&r->arena, sizeof *s->fvals * (size_t)p->nfilters);
-    if (!s->fvals) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    s->fkeys = hln_arena_alloc(&r->arena, sizeof *s->fkeys * (size_t)p->nfilters);
+    if (!s->fvals || !s->fkeys) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
     for (int i = 0; i < p->nfilters; i++) {
         const ex_filter *f = &p->filters[i];
         const hln_column *col = &p->t->cols[f->col];
+        if (f->key) { /* m[key] = value */
+            hln_column kc = *col, vc = *col;
+            kc.type = col->type->params[0];
+            vc.type = col->type->params[1];
+            int rc = bind_cond(r, f->key, &kc, &s->fkeys[i]);
+            if (!rc) rc = bind_cond(r, f->term, &vc, &s->fvals[i]);
+            if (rc) return rc;
+            continue;
+        }
         if (f->op == CQL_OP_CONTAINS || f->op == CQL_OP_CONTAINS_KEY) {
             /* the term is an element (key) of the collection */
             const hln_type *ct = col->type;
@@ -917,9 +930,12 @@ static int sel_value(rowctx *c, const ex_sel *x, ex_value *out)
 
 /* ---- the shaper ----------------------------------------------------------- */
 
+static bool fold_equal_raw(const uint8_t *a, int32_t al, const uint8_t *b, int32_t bl);
+
 /* True when serialized collection v of type t has element (key when key,
- * map value otherwise) e. */
-static bool collection_contains(const hln_type *t, const ex_value *v, const ex_value *e, bool key)
+ * map value otherwise) e; fold: text compared ignoring ASCII case. */
+static bool collection_contains(const hln_type *t, const ex_value *v, const ex_value *e, bool key,
+                                bool fold)
 {
     bool is_map = t->kind == HLN_T_MAP;
     const hln_type *et = is_map && !key ? t->params[1] : t->params[0];
@@ -932,7 +948,9 @@ static bool collection_contains(const hln_type *t, const ex_value *v, const ex_v
             int32_t xl;
             if (hln_coll_next(&rd, &x, &xl)) return false;
             bool want = !is_map || (part == 0) == key;
-            if (want && xl >= 0 && hln_type_compare(et, x, (size_t)xl, e->p, (size_t)e->len) == 0)
+            if (want && xl >= 0 &&
+                (fold ? fold_equal_raw(x, xl, e->p, e->len)
+                      : hln_type_compare(et, x, (size_t)xl, e->p, (size_t)e->len) == 0))
                 return true;
         }
     }
@@ -950,6 +968,44 @@ static bool only_dropped_cells(const hln_table *t, const st_row *row)
     return true;
 }
 
+/* The value of key k in serialized map v (of type t), if any. */
+static bool map_value(const hln_type *t, const ex_value *v, const ex_value *k, ex_value *out)
+{
+    hln_rd rd;
+    uint32_t n;
+    if (hln_coll_begin(&rd, v->p, (size_t)v->len, &n)) return false;
+    for (uint32_t i = 0; i < n; i++) {
+        const uint8_t *kx, *vx;
+        int32_t kl, vl;
+        if (hln_coll_next(&rd, &kx, &kl) || hln_coll_next(&rd, &vx, &vl)) return false;
+        if (kl >= 0 && hln_type_compare(t->params[0], kx, (size_t)kl, k->p, (size_t)k->len) == 0) {
+            if (vl < 0) return false;
+            out->p = vx;
+            out->len = vl;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Text equality ignoring ASCII case (an index with case_sensitive = false). */
+static bool fold_equal_raw(const uint8_t *a, int32_t al, const uint8_t *b, int32_t bl)
+{
+    if (al != bl) return false;
+    for (int32_t i = 0; i < al; i++) {
+        int x = a[i], y = b[i];
+        if (x >= 'A' && x <= 'Z') x += 'a' - 'A';
+        if (y >= 'A' && y <= 'Z') y += 'a' - 'A';
+        if (x != y) return false;
+    }
+    return true;
+}
+
+static bool fold_equal(const ex_value *a, const ex_value *b)
+{
+    return fold_equal_raw(a->p, a->len, b->p, b->len);
+}
+
 static bool match(const sel *s, rowctx *c, int *rc)
 {
     const ex_plan *p = s->p;
@@ -959,8 +1015,21 @@ static bool match(const sel *s, rowctx *c, int *rc)
         if ((*rc = get(c, f->col, &v)) != 0) return false;
         if (v.len < 0) return false;
         const ex_value *fv = &s->fvals[i];
+        if (f->key) {
+            ex_value mv;
+            const hln_type *mt = p->t->cols[f->col].type;
+            if (!map_value(mt, &v, &s->fkeys[i], &mv) ||
+                hln_type_compare(mt->params[1], mv.p, (size_t)mv.len, fv->p, (size_t)fv->len))
+                return false;
+            continue;
+        }
+        if (f->fold && f->op == CQL_OP_EQ) {
+            if (!fold_equal(&v, fv)) return false;
+            continue;
+        }
         if (f->op == CQL_OP_CONTAINS || f->op == CQL_OP_CONTAINS_KEY) {
-            if (!collection_contains(p->t->cols[f->col].type, &v, fv, f->op == CQL_OP_CONTAINS_KEY))
+            if (!collection_contains(p->t->cols[f->col].type, &v, fv, f->op == CQL_OP_CONTAINS_KEY,
+                                     f->fold))
                 return false;
             continue;
         }

@@ -372,8 +372,7 @@ static int indexes_from_json(schema_snap *sn, json_t *ji, hln_table *t, hln_erro
         int tg = -1;
         for (int k = 0; k < (int)HLN_ARRAY_LEN(TARGET_NAMES); k++)
             if (strcmp(target, TARGET_NAMES[k]) == 0) tg = k;
-        if (tg < 0)
-            return hln_corrupt(err, "schema", "bad target '%s' for index %s", target, name);
+        if (tg < 0) return hln_corrupt(err, "schema", "bad target '%s' for index %s", target, name);
         ix->target = (hln_index_target)tg;
         if (strcmp(kind, "sai") == 0)
             ix->kind = HLN_IXK_SAI;
@@ -1309,10 +1308,11 @@ int catalog_drop_index(hln_catalog *c, const char *ks, const char *name, bool if
                        char table_out[64], hln_error *err)
 {
     if (table_out) table_out[0] = 0;
+    int rc = check_keyspace_name(ks, err);
+    if (rc < 0) return rc;
     pthread_mutex_lock(&c->ddl_mu);
     const hln_schema *cur = c->cur;
     schema_snap *sn = NULL;
-    int rc = 0;
     const hln_keyspace *k = schema_keyspace(cur, ks);
     const hln_table *ot = NULL;
     hln_table *t = NULL;
