@@ -31,7 +31,9 @@
  *  4. Nothing after analysis writes to a plan: executors keep what they
  *     bind per execution (values, limits, filter values) in r->arena.
  */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "exec/execInt.h"
@@ -127,6 +129,11 @@ static void spec_typed(actx *c, const cql_term *term, const char *name, const hl
     if (!term) return;
     if (term->kind == CQL_TERM_BIND) {
         spec(c, term, name, type);
+        return;
+    }
+    if (term->kind == CQL_TERM_OP) {
+        for (int i = 0; i < term->nelems; i++)
+            spec_typed(c, term->elems[i], name, type);
         return;
     }
     if (term->kind == CQL_TERM_FUNC) {
@@ -312,6 +319,16 @@ static void term_render(hln_buf *b, const cql_term *t)
             term_render(b, t->elems[i]);
         }
         hln_buf_u8(b, t->kind == CQL_TERM_TUPLE ? ')' : '}');
+        return;
+    case CQL_TERM_OP:
+        if (t->nelems == 1) {
+            hln_buf_u8(b, '-');
+            term_render(b, t->elems[0]);
+            return;
+        }
+        term_render(b, t->elems[0]);
+        hln_buf_printf(b, " %c ", t->op);
+        term_render(b, t->elems[1]);
         return;
     }
 }
@@ -726,90 +743,249 @@ static const char *fmt_name(actx *c, const char *fmt, const char *arg)
     return out;
 }
 
-/* One selector: a column, or a function call Helenus knows. The result
- * column is named as Cassandra names it (system.token(k), count,
- * writetime(v), system.min(v)). */
-/* A native scalar function of columns and constants (functions.c). */
+static int selector(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *spec_out);
+
+static bool is_literal_sel(const cql_selector *a)
+{
+    return !a->func && !a->column && !a->op && !a->cast && a->term;
+}
+
+/* A constant's text in a selector's column name (null as NULL). */
+static const char *lit_name(actx *c, const cql_term *t)
+{
+    return t->kind == CQL_TERM_NULL ? "NULL" : term_str(c, t);
+}
+
+/* An argument of a function, operator or cast: a constant (typed later)
+ * or a nested selector. */
+static int sel_arg(actx *c, const cql_selector *a, ex_selarg *out, ex_fnarg *fa)
+{
+    if (is_literal_sel(a)) {
+        *out = (ex_selarg){-1, a->term, NULL, NULL};
+        *fa = (ex_fnarg){NULL, a->term, lit_name(c, a->term)};
+        return 0;
+    }
+    ex_sel *sub = alloc(c, sizeof *sub);
+    if (!sub) return nomem(c);
+    ex_colspec spec;
+    int rc = selector(c, a, sub, &spec);
+    if (rc) return rc;
+    if (sub->kind >= EX_SEL_COUNT_ROWS)
+        return hln_fail(c->err, HLN_EUNSUPPORTED,
+                        "Aggregates as arguments of functions or operations are not supported yet");
+    sub->type = spec.type;
+    bool col = sub->kind == EX_SEL_COLUMN;
+    *out = (ex_selarg){col ? sub->col : -1, NULL, spec.type, col ? NULL : sub};
+    *fa = (ex_fnarg){spec.type, NULL, spec.name};
+    return 0;
+}
+
+static const char *paren_name(actx *c, const cql_selector *sel, const char *name)
+{
+    return sel->paren ? fmt_name(c, "(%s)", name) : name;
+}
+
+/* A native scalar function of selectors (functions.c). The result column
+ * is named system.f(args), arguments by their own names. */
 static int function_selector(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *spec_out)
 {
     const hln_table *t = c->p->t;
-    const ex_fn *cands[8];
-    int n = ex_fn_candidates(sel->func, cands, 8);
-    if (n == 0) return hln_fail(c->err, HLN_EINVAL, "Unknown function '%s'", sel->func);
+    if (!strcmp(sel->func, "fromjson") && (!sel->func_ks || !strcmp(sel->func_ks, "system")))
+        return hln_fail(c->err, HLN_EINVAL,
+                        "fromjson() cannot be used in the selection clause of a SELECT statement");
     int nargs = 0;
     for (const cql_selector *a = sel->args; a; a = a->next)
         nargs++;
-    if (sel->star_arg || nargs > 2)
+    if (sel->star_arg) {
+        const ex_fn *cands[2];
+        if (ex_fn_candidates(sel->func, cands, 2) == 0)
+            return hln_fail(c->err, HLN_EINVAL, "Unknown function '%s'", sel->func);
         return hln_fail(c->err, HLN_EINVAL,
-                        "Invalid number of arguments in call to function "
-                        "system.%s",
+                        "Invalid number of arguments in call to function system.%s",
                         cands[0]->name);
+    }
+    if (nargs > 5) nargs = 5;
     ex_selarg *args = alloc(c, sizeof *args * (size_t)(nargs ? nargs : 1));
+    ex_fnarg fa[5];
     if (!args) return nomem(c);
     int i = 0, rc;
-    const hln_type *vec = NULL; /* the vector type of a column argument */
-    for (const cql_selector *a = sel->args; a; a = a->next, i++) {
-        args[i] = (ex_selarg){-1, a->term, NULL};
-        if (a->func)
-            return hln_fail(c->err, HLN_EUNSUPPORTED,
-                            "Nested selector functions are "
-                            "not supported yet");
-        if (a->column) {
-            if ((rc = column(c, a->column, &args[i].col)) != 0) return rc;
-            args[i].type = t->cols[args[i].col].type;
-            if (args[i].type->kind == HLN_T_VECTOR) vec = args[i].type;
-        }
+    const hln_type *vec = NULL; /* the vector type of a typed argument */
+    for (const cql_selector *a = sel->args; a && i < nargs; a = a->next, i++) {
+        if ((rc = sel_arg(c, a, &args[i], &fa[i])) != 0) return rc;
+        if (args[i].type && args[i].type->kind == HLN_T_VECTOR) vec = args[i].type;
     }
-    const ex_fn *f = NULL;
-    for (int k = 0; k < n && !f; k++) {
-        if (cands[k]->nargs != nargs) continue;
-        bool ok = true;
-        for (int j = 0; j < nargs && ok; j++) {
-            if (args[j].col >= 0) {
-                ok = args[j].type->kind == cands[k]->args[j];
-            } else if (args[j].term && args[j].term->kind == CQL_TERM_LITERAL) {
-                const hln_type *at = hln_type_by_kind(cands[k]->args[j]);
-                hln_buf tmp;
-                hln_buf_init(&tmp);
-                hln_error e = {0};
-                ok = at && hln_type_from_literal(at, args[j].term->lit, args[j].term->text, "arg",
-                                                 &tmp, &e) == 0;
-                hln_buf_free(&tmp);
-            }
-        }
-        if (ok) f = cands[k];
-    }
-    if (!f)
-        return hln_fail(c->err, HLN_EINVAL,
-                        "Invalid call to function %s, none of its type signatures match",
-                        sel->func);
+    const hln_type *rt;
+    const ex_fn *f = ex_fn_resolve(sel->func_ks, sel->func, fa, nargs, NULL, true, &rt, c->err);
+    if (!f) return c->err->code ? c->err->code : HLN_EINVAL;
     hln_buf b;
     hln_buf_init(&b);
     hln_buf_printf(&b, "system.%s(", f->name);
     for (int j = 0; j < nargs; j++) {
-        if (f->args[j] == HLN_T_VECTOR) {
+        if (f->args[j] == HLN_T_VECTOR && !f->poly) {
             if (!vec || vec->params[0]->kind != HLN_T_FLOAT) {
                 hln_buf_free(&b);
                 return hln_fail(c->err, HLN_EINVAL,
                                 "Function system.%s requires a float vector argument", f->name);
             }
-            if (args[j].col < 0) args[j].type = vec;
-        } else if (args[j].col < 0) {
-            args[j].type = hln_type_by_kind(f->args[j]);
+            if (!args[j].type) fa[j].type = vec;
         }
+        if (!args[j].type) args[j].type = fa[j].type;
         if (args[j].term) spec_typed(c, args[j].term, f->name, args[j].type);
-        hln_buf_printf(&b, "%s%s", j ? ", " : "",
-                       args[j].col >= 0 ? t->cols[args[j].col].name : term_str(c, args[j].term));
+        hln_buf_printf(&b, "%s%s", j ? ", " : "", fa[j].name);
     }
     hln_buf_u8(&b, ')');
     const char *name = b.err ? "?" : hln_arena_strndup(c->a, (const char *)b.data, b.len);
     hln_buf_free(&b);
-    *out = (ex_sel){.kind = EX_SEL_FUNC, .col = -1, .fn = f, .args = args, .nargs = nargs};
-    *spec_out = (ex_colspec){t->ks, t->name, name ? name : "?", hln_type_by_kind(f->ret)};
+    *out =
+        (ex_sel){.kind = EX_SEL_FUNC, .col = -1, .fn = f, .args = args, .nargs = nargs, .type = rt};
+    *spec_out = (ex_colspec){t->ks, t->name, name ? name : "?", rt};
     return 0;
 }
 
+/* The type a constant operand takes in arithmetic: int, bigint or varint
+ * for integers (the smallest that holds it), double for floats, text,
+ * duration, boolean. */
+static const hln_type *literal_type(const cql_term *t)
+{
+    if (t->kind != CQL_TERM_LITERAL) return NULL;
+    switch (t->lit) {
+    case HLN_LIT_INTEGER: {
+        char *end;
+        errno = 0;
+        long long v = strtoll(t->text, &end, 10);
+        if (errno || *end) return hln_type_by_kind(HLN_T_VARINT);
+        return hln_type_by_kind(v >= INT32_MIN && v <= INT32_MAX ? HLN_T_INT : HLN_T_BIGINT);
+    }
+    case HLN_LIT_FLOAT:
+        return hln_type_by_kind(HLN_T_DOUBLE);
+    case HLN_LIT_STRING:
+        return hln_type_by_kind(HLN_T_VARCHAR);
+    case HLN_LIT_DURATION:
+        return hln_type_by_kind(HLN_T_DURATION);
+    case HLN_LIT_BOOL:
+        return hln_type_by_kind(HLN_T_BOOLEAN);
+    default:
+        return NULL;
+    }
+}
+
+/* a + b, a - b, a * b, a / b, a % b in a selector. */
+static int op_selector(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *spec_out)
+{
+    const hln_table *t = c->p->t;
+    ex_selarg *args = alloc(c, sizeof *args * 2);
+    if (!args) return nomem(c);
+    ex_fnarg fa[2];
+    int rc;
+    const cql_selector *l = sel->args, *r = l->next;
+    if ((rc = sel_arg(c, l, &args[0], &fa[0])) != 0) return rc;
+    if ((rc = sel_arg(c, r, &args[1], &fa[1])) != 0) return rc;
+    for (int i = 0; i < 2; i++) {
+        if (args[i].type) continue;
+        const hln_type *other = args[1 - i].type;
+        const hln_type *lt = literal_type(args[i].term);
+        if (other && lt && lt->kind != HLN_T_DURATION &&
+            (other->kind == HLN_T_TIMESTAMP || other->kind == HLN_T_DATE))
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Ambiguous '%c' operation with args %s and %s: use type hint to "
+                            "disambiguate, example '(int) ?'",
+                            sel->op, fa[0].name, fa[1].name);
+        if (!lt) lt = other;
+        if (!lt)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Cannot infer type for term %s in selection clause (try using a cast "
+                            "to force a type)",
+                            fa[i].name);
+        args[i].type = lt;
+        spec_typed(c, args[i].term, fa[i].name, lt);
+    }
+    const hln_type *res = ex_arith_type(sel->op, args[0].type, args[1].type);
+    if (!res)
+        return hln_fail(c->err, HLN_EINVAL, "the '%c' operation is not supported between %s and %s",
+                        sel->op, fa[0].name, fa[1].name);
+    hln_buf b;
+    hln_buf_init(&b);
+    hln_buf_printf(&b, "%s %c %s", fa[0].name, sel->op, fa[1].name);
+    const char *name = b.err ? "?" : hln_arena_strndup(c->a, (const char *)b.data, b.len);
+    hln_buf_free(&b);
+    *out = (ex_sel){
+        .kind = EX_SEL_OP, .col = -1, .args = args, .nargs = 2, .type = res, .op = sel->op};
+    *spec_out = (ex_colspec){t->ks, t->name, name ? name : "?", res};
+    return 0;
+}
+
+/* CAST(x AS type): Cassandra 5.0's cast functions (arith.c). */
+static int cast_selector(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *spec_out)
+{
+    const hln_table *t = c->p->t;
+    ex_selarg *args = alloc(c, sizeof *args);
+    if (!args) return nomem(c);
+    ex_fnarg fa;
+    int rc = sel_arg(c, sel->args, &args[0], &fa);
+    if (rc) return rc;
+    if (!args[0].type)
+        return hln_fail(c->err, HLN_EINVAL,
+                        "Cannot infer type for term %s in selection clause (try using a cast to "
+                        "force a type)",
+                        fa.name);
+    static const char *const targets[] = {"tinyint", "smallint", "int",     "bigint",
+                                          "float",   "double",   "decimal", "varint",
+                                          "ascii",   "text",     "date",    "timestamp"};
+    const hln_type *to = hln_type_by_name(sel->cast);
+    if (!to || hln_type_is_collection(to))
+        return hln_fail(c->err, HLN_ESYNTAX, "line 1:0 no viable alternative at input '%s'",
+                        sel->cast);
+    if (to->kind == args[0].type->kind && strcmp(sel->cast, "varchar") != 0) {
+        /* a cast to the value's own type is the value */
+        if (args[0].sub) {
+            *out = *args[0].sub;
+        } else {
+            *out = (ex_sel){.kind = EX_SEL_COLUMN, .col = args[0].col};
+        }
+        *spec_out = (ex_colspec){t->ks, t->name, fa.name, to};
+        return 0;
+    }
+    bool known = false;
+    for (size_t i = 0; i < HLN_ARRAY_LEN(targets); i++)
+        if (!strcmp(targets[i], sel->cast)) known = true;
+    if (!known) return hln_fail(c->err, HLN_EINVAL, "%s cannot be cast to %s", fa.name, sel->cast);
+    if (!ex_cast_ok(args[0].type, to))
+        return hln_fail(c->err, HLN_EINVAL,
+                        "Invalid call to function system.cast_as_%s, none of its type signatures "
+                        "match",
+                        sel->cast);
+    *out = (ex_sel){.kind = EX_SEL_CAST, .col = -1, .args = args, .nargs = 1, .type = to};
+    size_t nl = strlen(fa.name) + strlen(sel->cast) + 12;
+    char *nm = hln_arena_alloc(c->a, nl);
+    if (!nm) return nomem(c);
+    snprintf(nm, nl, "cast(%s as %s)", fa.name, sel->cast);
+    *spec_out = (ex_colspec){t->ks, t->name, nm, to};
+    return 0;
+}
+
+static int selector1(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *spec_out);
+
 static int selector(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *spec_out)
+{
+    int rc;
+    if (sel->op)
+        rc = op_selector(c, sel, out, spec_out);
+    else if (sel->cast)
+        rc = cast_selector(c, sel, out, spec_out);
+    else if (is_literal_sel(sel))
+        rc = hln_fail(c->err, HLN_EINVAL,
+                      "Cannot infer type for term %s in selection clause (try using a cast to "
+                      "force a type)",
+                      lit_name(c, sel->term));
+    else
+        rc = selector1(c, sel, out, spec_out);
+    if (rc) return rc;
+    if (!out->type) out->type = spec_out->type;
+    spec_out->name = paren_name(c, sel, spec_out->name);
+    return 0;
+}
+
+static int selector1(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *spec_out)
 {
     const hln_table *t = c->p->t;
     int rc, ci = -1;
@@ -847,7 +1023,7 @@ static int selector(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *s
                             t->cols[ci].name);
         ex_selarg *arg = alloc(c, sizeof *arg);
         if (!arg) return nomem(c);
-        *arg = (ex_selarg){-1, sel->elem, ty->params[0]};
+        *arg = (ex_selarg){-1, sel->elem, ty->params[0], NULL};
         spec_typed(c, sel->elem, t->cols[ci].name, ty->params[0]);
         *out = (ex_sel){.kind = EX_SEL_ELEM, .col = ci, .args = arg, .nargs = 1};
         const char *name = fmt_name(c, "%s", t->cols[ci].name); /* then "[elem]" appended below */
@@ -867,6 +1043,8 @@ static int selector(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *s
     }
     const char *f = sel->func;
     const hln_type *bigint = hln_type_by_kind(HLN_T_BIGINT);
+    if (sel->func_ks && strcmp(sel->func_ks, "system") != 0)
+        return function_selector(c, sel, out, spec_out);
     if (!strcmp(f, "token")) {
         hln_buf b;
         hln_buf_init(&b);
@@ -968,6 +1146,18 @@ static int selector(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *s
         *spec_out = (ex_colspec){
             t->ks, t->name,
             fmt_name(c, sum ? "system.sum(%s)" : "system.avg(%s)", t->cols[ci].name), ty};
+        return 0;
+    }
+    if (!strcmp(f, "maxwritetime")) {
+        if ((rc = one_column_arg(c, sel, f, &ci)) != 0) return rc;
+        const hln_column *col = &t->cols[ci];
+        if (col->kind == HLN_COL_PARTITION_KEY || col->kind == HLN_COL_CLUSTERING)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Cannot use selection function maxwritetime on PRIMARY KEY part %s",
+                            col->name);
+        *out = (ex_sel){.kind = EX_SEL_WRITETIME, .col = ci, .max = true};
+        *spec_out =
+            (ex_colspec){t->ks, t->name, fmt_name(c, "maxwritetime(%s)", col->name), bigint};
         return 0;
     }
     if (!strcmp(f, "writetime") || !strcmp(f, "ttl")) {

@@ -876,22 +876,44 @@ static int sel_value(rowctx *c, const ex_sel *x, ex_value *out)
         hln_buf_free(&b);
         return rc;
     }
-    case EX_SEL_FUNC: {
-        ex_value args[2];
-        for (int i = 0; i < x->nargs && i < 2; i++) {
+    case EX_SEL_FUNC:
+    case EX_SEL_OP:
+    case EX_SEL_CAST: {
+        ex_value args[5];
+        const hln_type *at[5];
+        for (int i = 0; i < x->nargs && i < 5; i++) {
             const ex_selarg *a = &x->args[i];
-            if (a->col >= 0)
+            at[i] = a->type;
+            if (a->sub)
+                rc = sel_value(c, a->sub, &args[i]);
+            else if (a->col >= 0)
                 rc = get(c, a->col, &args[i]);
             else
-                rc = ex_bind(c->r, a->term, a->type, x->fn->name, &args[i]);
+                rc = ex_bind(c->r, a->term, a->type, x->fn ? x->fn->name : "?", &args[i]);
             if (rc) return rc;
             if (args[i].len == -2) args[i] = (ex_value){NULL, -1};
         }
-        return ex_fn_call(c->r, x->fn, args, out);
+        if (x->kind == EX_SEL_OP)
+            return ex_arith(c->r, x->op, at[0], args[0], at[1], args[1], x->type, out);
+        if (x->kind == EX_SEL_CAST) return ex_cast(c->r, at[0], args[0], x->type, out);
+        return ex_fn_call(c->r, x->fn, at, args, x->nargs, out);
     }
+    case EX_SEL_CONST:
+        return ex_bind(c->r, x->args[0].term, x->type, "?", out);
     case EX_SEL_WRITETIME:
     case EX_SEL_TTL: {
         const hln_column *col = &c->t->cols[x->col];
+        if (x->max && hln_type_is_multicell(col->type)) { /* maxwritetime: the latest element */
+            uint32_t n = 0;
+            const st_row *row = col->kind == HLN_COL_STATIC ? c->srow : c->row;
+            const st_cell *first = c->vrow || !row ? NULL : find_cells(row, col->id, &n);
+            *out = (ex_value){NULL, -1};
+            if (!first) return 0;
+            int64_t m = first[0].ts;
+            for (uint32_t i = 1; i < n; i++)
+                if (first[i].ts > m) m = first[i].ts;
+            return mk_int(c->r, m, 8, out);
+        }
         if (hln_type_is_multicell(col->type)) return element_times(c, x, col, out);
         const st_row *row = col->kind == HLN_COL_STATIC ? c->srow : c->row;
         const st_cell *cell = c->vrow || !row ? NULL : find_cell(row, col->id);
