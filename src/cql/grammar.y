@@ -768,6 +768,10 @@ selatom(A) ::= fname(F) LP selargs(L) RP. {
     A->func_ks = F.ks;
     A->args = L.head;
 }
+selatom(A) ::= TOKEN LP RP. {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->func = "token";
+}
 selatom(A) ::= TOKEN LP selargs(L) RP. {
     A = cqlp_alloc(ctx, sizeof(*A));
     A->func = "token";

@@ -744,6 +744,19 @@ static const char *fmt_name(actx *c, const char *fmt, const char *arg)
 }
 
 static int selector(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *spec_out);
+static const hln_type *literal_type(const cql_term *t);
+
+/* A constant (or marker, or null) that a value of type t can be made of. */
+static bool literal_fits(const cql_term *tm, const hln_type *t)
+{
+    if (!tm || tm->kind != CQL_TERM_LITERAL) return true;
+    hln_buf tmp;
+    hln_buf_init(&tmp);
+    hln_error e = {0};
+    bool ok = hln_type_from_literal(t, tm->lit, tm->text, "arg", &tmp, &e) == 0;
+    hln_buf_free(&tmp);
+    return ok;
+}
 
 static bool is_literal_sel(const cql_selector *a)
 {
@@ -809,10 +822,51 @@ static int function_selector(actx *c, const cql_selector *sel, ex_sel *out, ex_c
     ex_fnarg fa[5];
     if (!args) return nomem(c);
     int i = 0, rc;
-    const hln_type *vec = NULL; /* the vector type of a typed argument */
     for (const cql_selector *a = sel->args; a && i < nargs; a = a->next, i++) {
         if ((rc = sel_arg(c, a, &args[i], &fa[i])) != 0) return rc;
-        if (args[i].type && args[i].type->kind == HLN_T_VECTOR) vec = args[i].type;
+    }
+    const ex_fn *cand[1];
+    if (ex_fn_candidates(sel->func, cand, 1) == 1 && cand[0]->args[0] == HLN_T_VECTOR &&
+        (!sel->func_ks || !strcmp(sel->func_ks, "system"))) {
+        /* similarity_*(vector<float, n>, vector<float, n>)
+           (VectorFcts): two float vectors of one dimension, list
+           literals taking the other argument's type */
+        if (nargs != 2)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Invalid number of arguments for function system.%s(vector<float, n>, "
+                            "vector<float, n>)",
+                            cand[0]->name);
+        int dim = 0;
+        for (int j = 0; j < 2; j++) {
+            const hln_type *at = args[j].type;
+            const cql_term *tm = args[j].term;
+            bool list = !at && tm && tm->kind == CQL_TERM_LIST;
+            if (at && at->kind == HLN_T_VECTOR && at->params[0]->kind == HLN_T_FLOAT) {
+                if (dim && at->dim != dim)
+                    return hln_fail(c->err, HLN_EINVAL,
+                                    "All arguments must have the same vector dimensions");
+                dim = at->dim;
+                continue;
+            }
+            if (list) continue;
+            const hln_type *lt = at ? at : tm ? literal_type(tm) : NULL;
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Function system.%s requires a float vector argument, but found "
+                            "argument %s of type %s",
+                            cand[0]->name, fa[j].name, lt ? lt->cql_name : "?");
+        }
+        for (int j = 0; j < 2; j++) {
+            if (args[j].type) continue;
+            int n = args[j].term->nelems;
+            if (dim && n != dim)
+                return hln_fail(c->err, HLN_EINVAL,
+                                "All arguments must have the same vector dimensions");
+            dim = n;
+        }
+        const hln_type *vt = dim > 0 ? hln_type_vector(hln_type_by_kind(HLN_T_FLOAT), dim) : NULL;
+        if (!vt) return hln_fail(c->err, HLN_EINVAL, "Invalid vector dimension");
+        for (int j = 0; j < 2; j++)
+            if (!fa[j].type) fa[j].type = vt;
     }
     const hln_type *rt;
     const ex_fn *f = ex_fn_resolve(sel->func_ks, sel->func, fa, nargs, NULL, true, &rt, c->err);
@@ -821,14 +875,6 @@ static int function_selector(actx *c, const cql_selector *sel, ex_sel *out, ex_c
     hln_buf_init(&b);
     hln_buf_printf(&b, "system.%s(", f->name);
     for (int j = 0; j < nargs; j++) {
-        if (f->args[j] == HLN_T_VECTOR && !f->poly) {
-            if (!vec || vec->params[0]->kind != HLN_T_FLOAT) {
-                hln_buf_free(&b);
-                return hln_fail(c->err, HLN_EINVAL,
-                                "Function system.%s requires a float vector argument", f->name);
-            }
-            if (!args[j].type) fa[j].type = vec;
-        }
         if (!args[j].type) args[j].type = fa[j].type;
         if (args[j].term) spec_typed(c, args[j].term, f->name, args[j].type);
         hln_buf_printf(&b, "%s%s", j ? ", " : "", fa[j].name);
@@ -964,6 +1010,39 @@ static int cast_selector(actx *c, const cql_selector *sel, ex_sel *out, ex_colsp
 }
 
 static int selector1(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *spec_out);
+/* The one argument of an aggregate: a column (*ci >= 0), or an
+ * expression of the row (*arg: a function call, arithmetic, a cast); its
+ * type and name. */
+static int agg_arg(actx *c, const cql_selector *sel, const char *fname, int *ci, ex_selarg **arg,
+                   const hln_type **ty, const char **nm)
+{
+    const cql_selector *a = sel->args;
+    *arg = NULL;
+    if (!sel->star_arg && a && !a->next && (a->func || a->op || a->cast)) {
+        ex_sel *sub = alloc(c, sizeof *sub);
+        ex_selarg *x = alloc(c, sizeof *x);
+        if (!sub || !x) return nomem(c);
+        ex_colspec spec;
+        int rc = selector(c, a, sub, &spec);
+        if (rc) return rc;
+        if (sub->kind >= EX_SEL_COUNT_ROWS)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "aggregate functions cannot be used as arguments of aggregate "
+                            "functions");
+        sub->type = spec.type;
+        *x = (ex_selarg){-1, NULL, spec.type, sub};
+        *arg = x;
+        *ci = -1;
+        *ty = spec.type;
+        *nm = spec.name;
+        return 0;
+    }
+    int rc = one_column_arg(c, sel, fname, ci);
+    if (rc) return rc;
+    *ty = c->p->t->cols[*ci].type;
+    *nm = c->p->t->cols[*ci].name;
+    return 0;
+}
 
 static int selector(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *spec_out)
 {
@@ -1046,33 +1125,59 @@ static int selector1(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *
     if (sel->func_ks && strcmp(sel->func_ks, "system") != 0)
         return function_selector(c, sel, out, spec_out);
     if (!strcmp(f, "token")) {
+        /* TokenFct: one argument per partition key column, of its type;
+           the row's own key columns in order are its token */
+        int n = 0;
+        for (const cql_selector *a = sel->args; a; a = a->next)
+            n++;
+        if (sel->star_arg || n != t->npk)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Invalid number of arguments in call to function system.token: %d "
+                            "required but %d provided",
+                            t->npk, sel->star_arg ? 1 : n);
+        if (n > 5)
+            return hln_fail(c->err, HLN_EUNSUPPORTED,
+                            "token() of more than 5 partition key columns is not supported yet");
+        ex_selarg *args = alloc(c, sizeof *args * (size_t)n);
+        if (!args) return nomem(c);
         hln_buf b;
         hln_buf_init(&b);
-        int n = 0;
-        bool ok = !sel->star_arg;
-        for (const cql_selector *a = sel->args; a && ok; a = a->next, n++) {
-            if (!a->column) {
-                ok = false;
-                break;
-            }
-            int ai;
-            if ((rc = column(c, a->column, &ai)) != 0) {
+        bool own = true;
+        int i = 0;
+        for (const cql_selector *a = sel->args; a; a = a->next, i++) {
+            ex_fnarg fa;
+            if ((rc = sel_arg(c, a, &args[i], &fa)) != 0) {
                 hln_buf_free(&b);
                 return rc;
             }
-            if (ai != n || t->cols[ai].kind != HLN_COL_PARTITION_KEY) ok = false;
-            hln_buf_printf(&b, "%s%s", n ? ", " : "", t->cols[ai].name);
+            const hln_type *pt = t->cols[i].type;
+            if (args[i].type ? args[i].type->kind != pt->kind : !literal_fits(args[i].term, pt)) {
+                hln_buf_free(&b);
+                return hln_fail(c->err, HLN_EINVAL,
+                                "Type error: %s cannot be passed as argument %d of function "
+                                "system.token of type %s",
+                                fa.name, i, pt->cql_name);
+            }
+            if (!args[i].type) {
+                args[i].type = pt;
+                spec_typed(c, args[i].term, "token", pt);
+            }
+            if (args[i].col != i) own = false;
+            hln_buf_printf(&b, "%s%s", i ? ", " : "", fa.name);
         }
-        if (n != t->npk) ok = false;
-        const char *args = b.len ? hln_arena_strndup(c->a, (const char *)b.data, b.len) : "";
+        const char *names = b.len ? hln_arena_strndup(c->a, (const char *)b.data, b.len) : "";
         hln_buf_free(&b);
-        if (!ok)
-            return hln_fail(c->err, HLN_EINVAL,
-                            "The token function arguments must be in the partition key order: %s",
-                            pk_list(c));
-        *out = (ex_sel){.kind = EX_SEL_TOKEN, .col = -1};
-        *spec_out =
-            (ex_colspec){t->ks, t->name, fmt_name(c, "system.token(%s)", args ? args : ""), bigint};
+        if (own)
+            *out = (ex_sel){.kind = EX_SEL_TOKEN, .col = -1};
+        else
+            *out = (ex_sel){.kind = EX_SEL_FUNC,
+                            .col = -1,
+                            .fn = &ex_token_fn,
+                            .args = args,
+                            .nargs = n,
+                            .type = bigint};
+        *spec_out = (ex_colspec){t->ks, t->name,
+                                 fmt_name(c, "system.token(%s)", names ? names : ""), bigint};
         return 0;
     }
     if (!strcmp(f, "count")) {
@@ -1087,21 +1192,25 @@ static int selector1(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *
         if (sel->args && !sel->args->next && sel->args->term)
             return hln_fail(c->err, HLN_ESYNTAX, "Only COUNT(1) is supported, got COUNT(%s)",
                             sel->args->term->text ? sel->args->term->text : "?");
-        if ((rc = one_column_arg(c, sel, "system.count", &ci)) != 0) return rc;
-        *out = (ex_sel){.kind = EX_SEL_COUNT, .col = ci};
-        *spec_out =
-            (ex_colspec){t->ks, t->name, fmt_name(c, "system.count(%s)", t->cols[ci].name), bigint};
+        ex_selarg *arg;
+        const hln_type *ty;
+        const char *nm;
+        if ((rc = agg_arg(c, sel, "system.count", &ci, &arg, &ty, &nm)) != 0) return rc;
+        *out = (ex_sel){.kind = EX_SEL_COUNT, .col = ci, .args = arg, .nargs = arg ? 1 : 0};
+        *spec_out = (ex_colspec){t->ks, t->name, fmt_name(c, "system.count(%s)", nm), bigint};
         return 0;
     }
     if (!strcmp(f, "min") || !strcmp(f, "max")) {
         bool is_min = f[1] == 'i';
-        if ((rc = one_column_arg(c, sel, is_min ? "system.min" : "system.max", &ci)) != 0)
+        ex_selarg *arg;
+        const hln_type *ty;
+        const char *nm;
+        if ((rc = agg_arg(c, sel, is_min ? "system.min" : "system.max", &ci, &arg, &ty, &nm)) != 0)
             return rc;
-        *out = (ex_sel){.kind = is_min ? EX_SEL_MIN : EX_SEL_MAX, .col = ci};
-        *spec_out = (ex_colspec){
-            t->ks, t->name,
-            fmt_name(c, is_min ? "system.min(%s)" : "system.max(%s)", t->cols[ci].name),
-            t->cols[ci].type};
+        *out = (ex_sel){
+            .kind = is_min ? EX_SEL_MIN : EX_SEL_MAX, .col = ci, .args = arg, .nargs = arg ? 1 : 0};
+        *spec_out = (ex_colspec){t->ks, t->name,
+                                 fmt_name(c, is_min ? "system.min(%s)" : "system.max(%s)", nm), ty};
         return 0;
     }
     if (!strcmp(f, "tojson")) {
@@ -1113,9 +1222,13 @@ static int selector1(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *
     }
     if (!strcmp(f, "sum") || !strcmp(f, "avg")) {
         bool sum = f[0] == 's';
-        if ((rc = one_column_arg(c, sel, sum ? "system.sum" : "system.avg", &ci)) != 0) return rc;
-        const hln_type *ty = t->cols[ci].type;
+        ex_selarg *arg;
+        const hln_type *ty;
+        const char *nm;
+        if ((rc = agg_arg(c, sel, sum ? "system.sum" : "system.avg", &ci, &arg, &ty, &nm)) != 0)
+            return rc;
         switch (ty->kind) {
+        case HLN_T_VARINT:
         case HLN_T_TINYINT:
         case HLN_T_SMALLINT:
         case HLN_T_INT:
@@ -1142,10 +1255,10 @@ static int selector1(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *
                       "tinyint, system.avg : (int) -> int, system.avg : (bigint) -> bigint, "
                       "system.avg : (smallint) -> smallint)");
         }
-        *out = (ex_sel){.kind = sum ? EX_SEL_SUM : EX_SEL_AVG, .col = ci};
-        *spec_out = (ex_colspec){
-            t->ks, t->name,
-            fmt_name(c, sum ? "system.sum(%s)" : "system.avg(%s)", t->cols[ci].name), ty};
+        *out = (ex_sel){
+            .kind = sum ? EX_SEL_SUM : EX_SEL_AVG, .col = ci, .args = arg, .nargs = arg ? 1 : 0};
+        *spec_out = (ex_colspec){t->ks, t->name,
+                                 fmt_name(c, sum ? "system.sum(%s)" : "system.avg(%s)", nm), ty};
         return 0;
     }
     if (!strcmp(f, "maxwritetime")) {

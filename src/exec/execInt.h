@@ -463,6 +463,10 @@ const ex_fn *ex_fn_resolve(const char *ks, const char *name, ex_fnarg *args, int
                            const hln_type *receiver, bool selector, const hln_type **ret,
                            hln_error *err);
 
+/* token(...) of arbitrary values of the partition key's types (a selector
+ * such as token(c) on a regular column). */
+extern const ex_fn ex_token_fn;
+
 /* The overloads of a function name (case-insensitive), at most max. */
 int ex_fn_candidates(const char *name, const ex_fn **out, int max);
 /* Binds a function-call term: picks the overload its arguments fit,

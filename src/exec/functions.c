@@ -225,7 +225,7 @@ static int similarity(ex_request *r, const ex_value *a, int kind, ex_value *out)
     if (kind == 0) {
         if (na == 0 || nb == 0)
             return hln_fail(&r->err, HLN_EINVAL,
-                            "Function system.similarity_cosine doesn't support all-zero vectors");
+                            "Function system.similarity_cosine doesn't support all-zero vectors.");
         res = (float)((1 + dot / sqrt(na * nb)) / 2);
     } else if (kind == 1) {
         res = (float)(1 / (1 + d2));
@@ -721,6 +721,33 @@ static int t_mask_hash(ex_request *r, const hln_type *const *at, const ex_value 
     return put(r, h, hl, out);
 }
 
+/* token(a, b, ...) of values other than the row's own partition key (a
+ * regular column of the key's type): the Murmur3 token of their
+ * partition-key composition. */
+static int t_token(ex_request *r, const hln_type *const *at, const ex_value *a, int n,
+                   ex_value *out)
+{
+    (void)at;
+    const uint8_t *vals[5];
+    size_t lens[5];
+    if (n > 5) n = 5;
+    for (int i = 0; i < n; i++) {
+        if (a[i].len < 0) {
+            *out = (ex_value){NULL, -1};
+            return 0;
+        }
+        vals[i] = a[i].p;
+        lens[i] = (size_t)a[i].len;
+    }
+    hln_buf b;
+    hln_buf_init(&b);
+    hln_pk_compose(vals, lens, n, &b);
+    int rc = b.err ? hln_fail(&r->err, HLN_ENOMEM, "out of memory")
+                   : put_be(r, (uint64_t)hln_murmur3_token(b.data, b.len), 8, out);
+    hln_buf_free(&b);
+    return rc;
+}
+
 /* ---- the table -------------------------------------------------------- */
 
 #define A0                                                                                         \
@@ -817,6 +844,8 @@ static const ex_fn FNS[] = {
      NULL,
      0},
 };
+
+const ex_fn ex_token_fn = {"token", 5, A0, HLN_T_BIGINT, NULL, false, NULL, t_token, 1};
 
 /* <type>AsBlob / blobAs<type>: built on first use from the native types. */
 static const char *const BLOB_TYPES[] = {
