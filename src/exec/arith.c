@@ -87,7 +87,7 @@ static int put(ex_request *r, const void *p, size_t n, ex_value *out)
 {
     uint8_t *d = hln_arena_alloc(&r->arena, n ? n : 1);
     if (!d) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
-    memcpy(d, p, n);
+    if (n) memcpy(d, p, n);
     *out = (ex_value){d, (int32_t)n};
     return 0;
 }
@@ -306,7 +306,7 @@ static int num_big(const num *n, const hln_type *t, bool via_double, num *out)
 static int put_i128(ex_request *r, i128 v, const uint8_t *prefix, int plen, ex_value *out)
 {
     uint8_t b[4 + 17];
-    memcpy(b, prefix, (size_t)plen);
+    if (plen) memcpy(b, prefix, (size_t)plen);
     uint8_t t[16];
     for (int i = 0; i < 16; i++)
         t[i] = (uint8_t)((unsigned __int128)v >> (8 * (15 - i)));
@@ -516,8 +516,8 @@ int ex_arith(ex_request *r, char op, const hln_type *at, ex_value a, const hln_t
     if (is_text(rk)) {
         uint8_t *d = hln_arena_alloc(&r->arena, (size_t)a.len + (size_t)b.len + 1);
         if (!d) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
-        memcpy(d, a.p, (size_t)a.len);
-        memcpy(d + a.len, b.p, (size_t)b.len);
+        if (a.len) memcpy(d, a.p, (size_t)a.len);
+        if (b.len) memcpy(d + a.len, b.p, (size_t)b.len);
         *out = (ex_value){d, a.len + b.len};
         return 0;
     }

@@ -43,7 +43,7 @@ static int put(ex_request *r, const void *p, size_t n, ex_value *out)
 {
     uint8_t *d = hln_arena_alloc(&r->arena, n ? n : 1);
     if (!d) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
-    memcpy(d, p, n);
+    if (n) memcpy(d, p, n);
     *out = (ex_value){d, (int32_t)n};
     return 0;
 }
