@@ -786,10 +786,9 @@ static int sel_arg(actx *c, const cql_selector *a, ex_selarg *out, ex_fnarg *fa)
     if (sub->kind >= EX_SEL_COUNT_ROWS)
         return hln_fail(c->err, HLN_EUNSUPPORTED,
                         "Aggregates as arguments of functions or operations are not supported yet");
-    sub->type = spec.type;
     bool col = sub->kind == EX_SEL_COLUMN;
-    *out = (ex_selarg){col ? sub->col : -1, NULL, spec.type, col ? NULL : sub};
-    *fa = (ex_fnarg){spec.type, NULL, spec.name};
+    *out = (ex_selarg){col ? sub->col : -1, NULL, sub->type, col ? NULL : sub};
+    *fa = (ex_fnarg){sub->type, NULL, spec.name};
     return 0;
 }
 
@@ -1029,11 +1028,10 @@ static int agg_arg(actx *c, const cql_selector *sel, const char *fname, int *ci,
             return hln_fail(c->err, HLN_EINVAL,
                             "aggregate functions cannot be used as arguments of aggregate "
                             "functions");
-        sub->type = spec.type;
-        *x = (ex_selarg){-1, NULL, spec.type, sub};
+        *x = (ex_selarg){-1, NULL, sub->type, sub};
         *arg = x;
         *ci = -1;
-        *ty = spec.type;
+        *ty = sub->type;
         *nm = spec.name;
         return 0;
     }
@@ -1061,6 +1059,17 @@ static int selector(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *s
     if (rc) return rc;
     if (!out->type) out->type = spec_out->type;
     spec_out->name = paren_name(c, sel, spec_out->name);
+    /* Cassandra 5.0 declares the timeuuid results of blobAsTimeuuid, the
+       mask functions and min/max with the deprecated TimeUUIDType, which
+       reaches clients as the custom type LegacyTimeUUIDType (a blob to
+       drivers); the value is the same */
+    static const hln_type legacy = {
+        HLN_T_CUSTOM, "org.apache.cassandra.db.marshal.LegacyTimeUUIDType", 0, NULL, 0, false, 0};
+    if (spec_out->type && spec_out->type->kind == HLN_T_TIMEUUID &&
+        ((out->kind == EX_SEL_FUNC && out->fn &&
+          (!strcmp(out->fn->name, "blobastimeuuid") || !strncmp(out->fn->name, "mask_", 5))) ||
+         out->kind == EX_SEL_MIN || out->kind == EX_SEL_MAX))
+        spec_out->type = &legacy;
     return 0;
 }
 

@@ -620,6 +620,11 @@ static int t_mask_default(ex_request *r, const hln_type *const *at, const ex_val
         return put_be(r, UINT64_C(1) << 31, 4, out);
     case HLN_T_UUID:
         return put(r, zeros, 16, out);
+    case HLN_T_TIMEUUID: { /* the smallest timeuuid of the epoch */
+        uint8_t u[16];
+        uuid_at(0, false, u);
+        return put(r, u, 16, out);
+    }
     case HLN_T_VARINT:
         return put(r, zeros, 1, out);
     case HLN_T_DECIMAL:
