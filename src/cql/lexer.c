@@ -81,6 +81,7 @@ static const keyword keywords[] = {
     {"batch", TK_BATCH},
     {"begin", TK_BEGIN},
     {"by", TK_BY},
+    {"cast", TK_CAST},
     {"cluster", TK_CLUSTER},
     {"clustering", TK_CLUSTERING},
     {"columnfamily", TK_TABLE},

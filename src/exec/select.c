@@ -896,22 +896,44 @@ static int sel_value(rowctx *c, const ex_sel *x, ex_value *out)
         hln_buf_free(&b);
         return rc;
     }
-    case EX_SEL_FUNC: {
-        ex_value args[2];
-        for (int i = 0; i < x->nargs && i < 2; i++) {
+    case EX_SEL_FUNC:
+    case EX_SEL_OP:
+    case EX_SEL_CAST: {
+        ex_value args[5];
+        const hln_type *at[5];
+        for (int i = 0; i < x->nargs && i < 5; i++) {
             const ex_selarg *a = &x->args[i];
-            if (a->col >= 0)
+            at[i] = a->type;
+            if (a->sub)
+                rc = sel_value(c, a->sub, &args[i]);
+            else if (a->col >= 0)
                 rc = get(c, a->col, &args[i]);
             else
-                rc = ex_bind(c->r, a->term, a->type, x->fn->name, &args[i]);
+                rc = ex_bind(c->r, a->term, a->type, x->fn ? x->fn->name : "?", &args[i]);
             if (rc) return rc;
             if (args[i].len == -2) args[i] = (ex_value){NULL, -1};
         }
-        return ex_fn_call(c->r, x->fn, args, out);
+        if (x->kind == EX_SEL_OP)
+            return ex_arith(c->r, x->op, at[0], args[0], at[1], args[1], x->type, out);
+        if (x->kind == EX_SEL_CAST) return ex_cast(c->r, at[0], args[0], x->type, out);
+        return ex_fn_call(c->r, x->fn, at, args, x->nargs, out);
     }
+    case EX_SEL_CONST:
+        return ex_bind(c->r, x->args[0].term, x->type, "?", out);
     case EX_SEL_WRITETIME:
     case EX_SEL_TTL: {
         const hln_column *col = &c->t->cols[x->col];
+        if (x->max && hln_type_is_multicell(col->type)) { /* maxwritetime: the latest element */
+            uint32_t n = 0;
+            const st_row *row = col->kind == HLN_COL_STATIC ? c->srow : c->row;
+            const st_cell *first = c->vrow || !row ? NULL : find_cells(row, col->id, &n);
+            *out = (ex_value){NULL, -1};
+            if (!first) return 0;
+            int64_t m = first[0].ts;
+            for (uint32_t i = 1; i < n; i++)
+                if (first[i].ts > m) m = first[i].ts;
+            return mk_int(c->r, m, 8, out);
+        }
         if (hln_type_is_multicell(col->type)) return element_times(c, x, col, out);
         const st_row *row = col->kind == HLN_COL_STATIC ? c->srow : c->row;
         const st_cell *cell = c->vrow || !row ? NULL : find_cell(row, col->id);
@@ -1083,6 +1105,22 @@ static bool part_done(const sel *s)
 static int emit_group(sel *s);
 static int group_key(sel *s, rowctx *c, hln_buf *out);
 
+/* The input of an aggregate: its column, or its expression of the row. */
+static int agg_input(rowctx *c, const ex_sel *x, ex_value *v)
+{
+    if (x->col < 0 && x->nargs && x->args[0].sub) {
+        int rc = sel_value(c, x->args[0].sub, v);
+        if (!rc && v->len == -2) *v = (ex_value){NULL, -1};
+        return rc;
+    }
+    return get(c, x->col, v);
+}
+
+static const hln_type *agg_type(const ex_plan *p, const ex_sel *x)
+{
+    return x->col >= 0 ? p->t->cols[x->col].type : x->args[0].type;
+}
+
 static int aggregate(sel *s, rowctx *c)
 {
     const ex_plan *p = s->p;
@@ -1111,16 +1149,16 @@ static int aggregate(sel *s, rowctx *c)
             a->count++;
             break;
         case EX_SEL_COUNT:
-            if ((rc = get(c, x->col, &v)) != 0) return rc;
+            if ((rc = agg_input(c, x, &v)) != 0) return rc;
             if (v.len >= 0) a->count++;
             break;
         case EX_SEL_MIN:
         case EX_SEL_MAX: {
-            if ((rc = get(c, x->col, &v)) != 0) return rc;
+            if ((rc = agg_input(c, x, &v)) != 0) return rc;
             if (v.len < 0) break;
             if (a->set) {
-                int cmp = hln_type_compare(p->t->cols[x->col].type, v.p, (size_t)v.len, a->v.p,
-                                           (size_t)a->v.len);
+                int cmp =
+                    hln_type_compare(agg_type(p, x), v.p, (size_t)v.len, a->v.p, (size_t)a->v.len);
                 if (x->kind == EX_SEL_MIN ? cmp >= 0 : cmp <= 0) break;
             }
             a->v = v;
@@ -1129,9 +1167,20 @@ static int aggregate(sel *s, rowctx *c)
         }
         case EX_SEL_SUM:
         case EX_SEL_AVG: {
-            if ((rc = get(c, x->col, &v)) != 0) return rc;
+            if ((rc = agg_input(c, x, &v)) != 0) return rc;
             if (v.len <= 0) break;
-            hln_type_kind k = p->t->cols[x->col].type->kind;
+            hln_type_kind k = agg_type(p, x)->kind;
+            if (k == HLN_T_VARINT) { /* exact: Cassandra sums varints as BigInteger */
+                if (a->set) {
+                    const hln_type *vt = agg_type(p, x);
+                    if ((rc = ex_arith(s->r, '+', vt, a->v, vt, v, vt, &a->v)) != 0) return rc;
+                } else {
+                    a->v = v;
+                    a->set = true;
+                }
+                a->n++;
+                break;
+            }
             if (k == HLN_T_DECIMAL) {
                 if (v.len < 4) break;
                 if ((rc = agg_decimal(s->r, a, &v, x->kind == EX_SEL_AVG)) != 0) return rc;
@@ -1364,6 +1413,23 @@ static int make_state(ex_request *r, sel *s)
  * integer averages truncate; integer sums wrap to the type's width). */
 static int sum_value(ex_request *r, const hln_type *t, const agg *a, bool avg, ex_value *out)
 {
+    if (t->kind == HLN_T_VARINT) {
+        static const uint8_t zero[1];
+        if (!a->set) {
+            *out = (ex_value){zero, 1};
+            return 0;
+        }
+        if (!avg) {
+            *out = a->v;
+            return 0;
+        }
+        ex_value n;
+        const hln_type *bt = hln_type_by_kind(HLN_T_BIGINT);
+        int rc = mk_int(r, a->n, 8, &n);
+        if (!rc) rc = ex_cast(r, bt, n, t, &n);
+        if (!rc) rc = ex_arith(r, '/', t, a->v, t, n, t, out);
+        return rc;
+    }
     if (t->kind == HLN_T_DECIMAL) {
         const uint8_t *d = a->dec ? a->dec : DEC_ZERO;
         *out = (ex_value){d, (int32_t)(a->dec ? a->declen : sizeof DEC_ZERO)};
