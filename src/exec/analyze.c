@@ -1017,7 +1017,8 @@ static int function_selector(actx *c, const cql_selector *sel, ex_sel *out, ex_c
         for (int j = 0; j < 2; j++) {
             const hln_type *at = args[j].type;
             const cql_term *tm = args[j].term;
-            bool list = !at && tm && tm->kind == CQL_TERM_LIST;
+            /* a list literal or a marker takes the other argument's type */
+            bool list = !at && tm && (tm->kind == CQL_TERM_LIST || tm->kind == CQL_TERM_BIND);
             if (at && at->kind == HLN_T_VECTOR && at->params[0]->kind == HLN_T_FLOAT) {
                 if (dim && at->dim != dim)
                     return hln_fail(c->err, HLN_EINVAL,
@@ -1033,7 +1034,7 @@ static int function_selector(actx *c, const cql_selector *sel, ex_sel *out, ex_c
                             cand[0]->name, fa[j].name, lt ? lt->cql_name : "?");
         }
         for (int j = 0; j < 2; j++) {
-            if (args[j].type) continue;
+            if (args[j].type || args[j].term->kind == CQL_TERM_BIND) continue;
             int n = args[j].term->nelems;
             if (dim && n != dim)
                 return hln_fail(c->err, HLN_EINVAL,
@@ -1053,7 +1054,10 @@ static int function_selector(actx *c, const cql_selector *sel, ex_sel *out, ex_c
     hln_buf_printf(&b, "system.%s(", f->name);
     for (int j = 0; j < nargs; j++) {
         if (!args[j].type) args[j].type = fa[j].type;
-        if (args[j].term) spec_typed(c, args[j].term, f->name, args[j].type);
+        if (args[j].term)
+            spec_typed(c, args[j].term,
+                       /* Cassandra 5.0 names a vector function's marker so */
+                       f->args[0] == HLN_T_VECTOR ? "[selection]" : f->name, args[j].type);
         hln_buf_printf(&b, "%s%s", j ? ", " : "", fa[j].name);
     }
     hln_buf_u8(&b, ')');
