@@ -450,6 +450,36 @@ static ex_vix *vix_get(hln_shard *s, const ex_ann_op *q, int64_t now_sec, hln_er
     return v;
 }
 
+/* Starts building (in the background) every vector index of the snapshot
+ * the shard has no graph for: at start-up and after CREATE INDEX, so that
+ * writes feed the graph from then on and the first query finds it built. */
+void ex_ann_warm_all(hln_shard *s, const hln_schema *schema)
+{
+    for (int k = 0; k < schema->nkeyspaces; k++) {
+        const hln_keyspace *ks = schema->keyspaces[k];
+        for (int ti = 0; ti < ks->ntables; ti++) {
+            const hln_table *t = ks->tables[ti];
+            for (int i = 0; i < t->nindexes; i++) {
+                const hln_index *ix = &t->indexes[i];
+                if (ix->kind != HLN_IXK_SAI) continue;
+                const hln_column *col = NULL;
+                for (int c = 0; c < t->ncols; c++)
+                    if (t->cols[c].id == ix->col_id) col = &t->cols[c];
+                if (!col || col->type->kind != HLN_T_VECTOR) continue;
+                const char *fn = index_option(ix, "similarity_function");
+                int m = fn ? ix_metric_parse(fn) : IX_COSINE;
+                ex_ann_op q = {
+                    .col_id = col->id, .dim = col->type->dim, .metric = m < 0 ? IX_COSINE : m};
+                memcpy(q.table_id, t->id, 16);
+                memcpy(q.index_id, ix->id, 16);
+                hln_error err = {0};
+                if (!vix_get(s, &q, 0, &err))
+                    HLN_WARN("vector index %s on shard %d: %s", ix->name, s->id, err.msg);
+            }
+        }
+    }
+}
+
 /* Drops graphs of indexes the snapshot no longer has (DROP INDEX). */
 void ex_ann_reconcile(hln_shard *s, const hln_schema *schema)
 {
@@ -593,6 +623,10 @@ int ex_ann_search(hln_shard *s, ex_ann_op *q, hln_arena *a, st_partition **out, 
     *out = NULL;
     int64_t now_sec = q->now_sec;
     if (q->schema) ex_ann_reconcile(s, q->schema);
+    if (q->k == 0) { /* a warm-up (CREATE INDEX): start what is missing */
+        if (q->schema) ex_ann_warm_all(s, q->schema);
+        return 0;
+    }
     ex_vix *v = vix_get(s, q, now_sec, err);
     if (!v) return err->code ? err->code : HLN_ENOMEM;
     if (v->building) return exact_search(s, q, a, out, err);
@@ -672,4 +706,40 @@ int ex_ann_search(hln_shard *s, ex_ann_op *q, hln_arena *a, st_partition **out, 
     if (rc) return rc;
     *out = head;
     return 0;
+}
+
+/* ---- CREATE INDEX: warm every shard -------------------------------------- */
+
+static void warm_done(ex_request *r)
+{
+    ex_state *st = ex_st(r);
+    hln_schema *ns = st->xs;
+    st->xs = NULL;
+    if (ns) schema_release(ns);
+    ex_finish(r, 0); /* a shard that could not start building retries at first use */
+}
+
+void ex_ann_warm_everywhere(ex_request *r, int rc)
+{
+    ex_state *st = ex_st(r);
+    if (rc) {
+        ex_finish(r, rc);
+        return;
+    }
+    hln_schema *ns = catalog_acquire(st->eng->catalog);
+    ex_ann_op *q = hln_arena_alloc(&r->arena, sizeof *q);
+    if (!ns || !q) {
+        if (ns) schema_release(ns);
+        ex_finish(r, 0);
+        return;
+    }
+    memset(q, 0, sizeof *q);
+    q->schema = ns;
+    st->xs = ns;
+    for (int i = 0; i < st->eng->nshards; i++) {
+        ex_op *op = ex_op_new(r, EX_OP_ANN, i);
+        if (!op) break;
+        op->ann = q;
+    }
+    ex_dispatch(r, warm_done);
 }

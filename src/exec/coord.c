@@ -208,8 +208,10 @@ static int op_pack(ex_op *op)
     case EX_OP_ANN: {
         ex_ann_op *q = hln_arena_memdup(a, op->ann, sizeof *q);
         if (!q) return HLN_ENOMEM;
-        q->q = hln_arena_memdup(a, op->ann->q, sizeof(float) * (size_t)q->dim);
-        if (!q->q) return HLN_ENOMEM;
+        if (q->dim > 0) { /* a warm-up op (k 0) has no vector */
+            q->q = hln_arena_memdup(a, op->ann->q, sizeof(float) * (size_t)q->dim);
+            if (!q->q) return HLN_ENOMEM;
+        }
         op->ann = q;
         return 0;
     }

@@ -343,6 +343,9 @@ typedef void (*ex_then_fn)(ex_request *r);
 int ex_ann_search(hln_shard *s, ex_ann_op *q, hln_arena *a, st_partition **out, hln_error *err);
 void ex_ann_drop_table(hln_shard *s, const uint8_t table_id[16]);
 void ex_ann_reconcile(hln_shard *s, const hln_schema *schema);
+/* After DDL that made indexes: every shard starts building them (the
+ * request finishes with rc once they all have). */
+void ex_ann_warm_everywhere(ex_request *r, int rc);
 void ex_ann_free(hln_shard *s);
 /* A vector written into an indexed column: Cassandra 5.0's SAI refuses
  * non-finite components and, under cosine, zero vectors. */
