@@ -56,6 +56,7 @@ typedef struct vent {
     uint32_t pklen, cklen;
     uint64_t vhash; /* vector indexes: hash of the vector's bytes */
     int64_t token;
+    int64_t ts; /* vector indexes: the vector cell's write timestamp */
 } vent;
 
 /* A term of a term index: its bytes (in terms) and the keys (ents ids) of
@@ -104,6 +105,11 @@ typedef struct ex_vix {
     uint8_t *keys;
     size_t keylen, keycap;
     float *tmp; /* decoded vector */
+    /* vectors: row key -> its newest graph node (id + 1; 0 empty), so an
+       overwrite marks the node it replaces deleted at once */
+    uint32_t *kmap;
+    size_t kslots, kcount;
+    bool reset_pending; /* mostly deleted nodes: build again (build_slices) */
     struct ex_vix *next;
 } ex_vix;
 
@@ -113,6 +119,8 @@ typedef struct ex_vix_set {
     hln_shard *shard;
     ex_vix *head;
 } ex_vix_set;
+
+static void post_build(ex_vix_set *set);
 
 static uint64_t hash_bytes(const uint8_t *p, size_t n)
 {
@@ -187,8 +195,30 @@ int ex_ann_check_write(hln_error *err, const hln_table *t, const hln_column *col
     return 0;
 }
 
+static void vix_clear(ex_vix *v)
+{
+    for (size_t i = 0; i < v->nslots; i++)
+        hln_free(v->slots[i].ids);
+    hln_free(v->slots);
+    v->slots = NULL;
+    v->nslots = v->nterms = 0;
+    hln_free(v->terms);
+    v->terms = NULL;
+    v->termlen = v->termcap = 0;
+    hln_free(v->ents);
+    v->ents = NULL;
+    v->nents = v->capents = 0;
+    hln_free(v->keys);
+    v->keys = NULL;
+    v->keylen = v->keycap = 0;
+    hln_free(v->kmap);
+    v->kmap = NULL;
+    v->kslots = v->kcount = 0;
+}
+
 static void vix_free(ex_vix *v)
 {
+    hln_free(v->kmap);
     for (size_t i = 0; i < v->nslots; i++)
         hln_free(v->slots[i].ids);
     hln_free(v->slots);
@@ -241,7 +271,7 @@ void ex_ann_drop_table(hln_shard *s, const uint8_t table_id[16])
 
 /* Appends key (pk, ck) to v's key store; its id, or -1 (out of memory). */
 static int64_t put_key(ex_vix *v, int64_t token, const uint8_t *pk, uint32_t pklen,
-                       const st_row *row, uint64_t vhash, uint32_t id)
+                       const st_row *row, uint64_t vhash, int64_t ts, uint32_t id)
 {
     if (id >= v->capents) {
         size_t cap = v->capents ? v->capents * 2 : 1024;
@@ -264,7 +294,7 @@ static int64_t put_key(ex_vix *v, int64_t token, const uint8_t *pk, uint32_t pkl
     }
     memcpy(v->keys + v->keylen, pk, pklen);
     memcpy(v->keys + v->keylen + pklen, row->ck, row->cklen);
-    v->ents[id] = (vent){v->keylen, pklen, row->cklen, vhash, token};
+    v->ents[id] = (vent){v->keylen, pklen, row->cklen, vhash, token, ts};
     if (id + 1 > v->nents) v->nents = id + 1;
     v->keylen = need;
     return id;
@@ -343,6 +373,63 @@ static const uint8_t *fold_term(bool fold, const uint8_t *t, uint32_t len, uint8
     return b;
 }
 
+static uint64_t key_hash(int64_t token, const uint8_t *ck, uint32_t cklen)
+{
+    /* the token is the partition key's hash already */
+    uint64_t h = (uint64_t)token * 0x9E3779B97F4A7C15ull;
+    return h ^ hash_bytes(ck, cklen);
+}
+
+static bool key_is(const ex_vix *v, uint32_t id, const uint8_t *pk, uint32_t pklen,
+                   const uint8_t *ck, uint32_t cklen)
+{
+    const vent *e = &v->ents[id];
+    const uint8_t *k = v->keys + e->off;
+    return e->pklen == pklen && e->cklen == cklen && (!pklen || !memcmp(k, pk, pklen)) &&
+           (!cklen || !memcmp(k + pklen, ck, cklen));
+}
+
+/* The key map slot of row (pk, ck): its own, or the empty one where it
+ * goes; NULL when the map cannot grow. */
+static uint32_t *key_slot(ex_vix *v, int64_t token, const uint8_t *pk, uint32_t pklen,
+                          const uint8_t *ck, uint32_t cklen)
+{
+    if ((v->kcount + 1) * 2 > v->kslots) {
+        size_t n = v->kslots ? v->kslots * 2 : 1024;
+        uint32_t *nm = hln_calloc(n, sizeof *nm);
+        if (!nm) return NULL;
+        for (size_t i = 0; i < v->kslots; i++) {
+            uint32_t x = v->kmap[i];
+            if (!x) continue;
+            const vent *e = &v->ents[x - 1];
+            uint64_t h = key_hash(e->token, v->keys + e->off + e->pklen, e->cklen);
+            size_t j = h & (n - 1);
+            while (nm[j])
+                j = (j + 1) & (n - 1);
+            nm[j] = x;
+        }
+        hln_free(v->kmap);
+        v->kmap = nm;
+        v->kslots = n;
+    }
+    size_t mask = v->kslots - 1;
+    for (size_t i = key_hash(token, ck, cklen) & mask;; i = (i + 1) & mask) {
+        uint32_t x = v->kmap[i];
+        if (!x || key_is(v, x - 1, pk, pklen, ck, cklen)) return &v->kmap[i];
+    }
+}
+
+/* Records node id as its row's current one (a row new to the map). */
+static void key_put(ex_vix *v, uint32_t id)
+{
+    const vent *e = &v->ents[id];
+    const uint8_t *k = v->keys + e->off;
+    uint32_t *slot = key_slot(v, e->token, k, e->pklen, k + e->pklen, e->cklen);
+    if (!slot) return;
+    if (!*slot) v->kcount++;
+    *slot = id + 1;
+}
+
 /* Adds one row to v: its vector (if it is a usable one) or its terms. */
 static void vix_add(ex_vix *v, int64_t token, const uint8_t *pk, uint32_t pklen, const st_row *row)
 {
@@ -352,7 +439,7 @@ static void vix_add(ex_vix *v, int64_t token, const uint8_t *pk, uint32_t pklen,
             const st_cell *c = &row->cells[i];
             if (c->col_id != v->col_id || c->flags) continue;
             if ((v->target == HLN_IX_SIMPLE) != (c->pathlen == 0)) continue;
-            if (id < 0 && (id = put_key(v, token, pk, pklen, row, 0, (uint32_t)v->nents)) < 0)
+            if (id < 0 && (id = put_key(v, token, pk, pklen, row, 0, 0, (uint32_t)v->nents)) < 0)
                 return;
             uint8_t *buf = NULL, *cat = NULL;
             const uint8_t *t = c->val;
@@ -380,7 +467,11 @@ static void vix_add(ex_vix *v, int64_t token, const uint8_t *pk, uint32_t pklen,
         }
     if (!cell || cell->flags) return;
     if (!ex_ann_decode(cell->val, (int32_t)cell->len, v->dim, v->tmp)) return;
-    if (put_key(v, token, pk, pklen, row, hash_bytes(cell->val, cell->len), ix_hnsw_size(v->g)) < 0)
+    /* the row's current node: an older write loses, a newer one replaces it */
+    uint32_t *slot = key_slot(v, token, pk, pklen, row->ck, row->cklen);
+    if (slot && *slot && v->ents[*slot - 1].ts > cell->ts) return;
+    uint32_t nid = ix_hnsw_size(v->g);
+    if (put_key(v, token, pk, pklen, row, hash_bytes(cell->val, cell->len), cell->ts, nid) < 0)
         return;
     uint32_t id;
     if (ix_hnsw_add(v->g, v->tmp, &id)) { /* NaN, infinite, zero under cosine */
@@ -388,6 +479,14 @@ static void vix_add(ex_vix *v, int64_t token, const uint8_t *pk, uint32_t pklen,
         v->keylen -= pklen + row->cklen;
         return;
     }
+    if (slot && *slot) {
+        ix_hnsw_delete(v->g, *slot - 1);
+        *slot = id + 1;
+    } else {
+        key_put(v, id);
+    }
+    uint32_t size = ix_hnsw_size(v->g);
+    if (size >= 1024 && ix_hnsw_live(v->g) < size / 2) v->reset_pending = true;
 }
 
 /* ---- walking a table's rows --------------------------------------------- */
@@ -497,10 +596,26 @@ void ex_ann_applied(void *ud, const st_mutation *m)
                 continue;
             vix_add(v, m->token, m->pk, m->pklen, row);
         }
+        if (v->reset_pending) post_build(set);
     }
 }
 
 static void build_slices(hln_shard *s);
+
+/* Starts v over: empty, building from the first row again. */
+static int vix_reset(ex_vix *v)
+{
+    vix_clear(v);
+    if (v->kind == IXS_VECTOR) {
+        ix_hnsw_free(v->g);
+        v->g = NULL;
+        if (ix_hnsw_new(&v->g, v->dim, (ix_metric)v->metric, NULL)) return HLN_ENOMEM;
+    }
+    v->cur.have_pk = v->cur.in_part = v->cur.done = false;
+    v->building = true;
+    v->reset_pending = false;
+    return 0;
+}
 
 static void on_build_msg(rt_shard *rs, rt_msg *m)
 {
@@ -527,7 +642,14 @@ static void build_slices(hln_shard *s)
     ex_vix_set *set = s->vix;
     bool more = false;
     int64_t now_sec = hln_now_micros() / 1000000;
-    for (ex_vix *v = set->head; v; v = v->next) {
+    for (ex_vix **pp = &set->head; *pp;) {
+        ex_vix *v = *pp;
+        if (v->reset_pending && vix_reset(v)) { /* out of memory: let it go */
+            *pp = v->next;
+            vix_free(v);
+            continue;
+        }
+        pp = &v->next;
         if (!v->building) continue;
         hln_arena a;
         hln_arena_init(&a, 1 << 16);
@@ -561,10 +683,15 @@ static ex_vix *vix_get(hln_shard *s, const ex_ann_op *q, int64_t now_sec, hln_er
         if (memcmp(v->index_id, q->index_id, 16)) continue;
         if (v->kind == IXS_TERMS) return v;
         uint32_t size = ix_hnsw_size(v->g), live = ix_hnsw_live(v->g);
-        if (size < 1024 || live >= size / 2) return v;
-        *pp = v->next; /* mostly dead: rebuild */
-        vix_free(v);
-        break;
+        if (size >= 1024 && live < size / 2 && !v->building) { /* mostly dead: again */
+            if (vix_reset(v)) {
+                *pp = v->next;
+                vix_free(v);
+                break;
+            }
+            post_build(set);
+        }
+        return v;
     }
     ex_vix *v = hln_calloc(1, sizeof *v);
     if (!v) {
