@@ -353,6 +353,7 @@ typedef void (*ex_then_fn)(ex_request *r);
 int ex_ann_search(hln_shard *s, ex_ann_op *q, hln_arena *a, st_partition **out, hln_error *err);
 void ex_ann_drop_table(hln_shard *s, const uint8_t table_id[16]);
 void ex_ann_reconcile(hln_shard *s, const hln_schema *schema);
+void ex_ann_warm_all(hln_shard *s, const hln_schema *schema);
 /* The index's description for shard operations; false when no shard
  * structure serves it (legacy, static columns, analyzed text...). */
 bool ex_sai_describe(const hln_table *t, const hln_index *ix, ex_ann_op *q);
