@@ -222,7 +222,7 @@ typedef struct ex_plan {
     bool token_range;
     const cql_term *tok_eq, *tok_lo, *tok_hi;
     bool tok_lo_incl, tok_hi_incl;
-    /* SELECT ... ORDER BY c ANN OF term LIMIT k (vector search, ann.c):
+    /* SELECT ... ORDER BY c ANN OF term LIMIT k (vector search, sai.c):
        rows ordered by the similarity of vector column ann_col to the bound
        vector under the metric (ix_metric) of its storage-attached index
        ann_ix; at most k (LIMIT, <= 1000) rows, one page */
@@ -306,13 +306,13 @@ typedef enum ex_op_kind {
 typedef struct ex_ann_op {
     uint8_t table_id[16], index_id[16];
     uint32_t col_id;
-    int dim, metric;  /* a vector index */
-    bool terms;       /* a term index: */
-    int target;       /*   HLN_IX_SIMPLE or HLN_IX_ENTRIES */
-    bool fold;        /*   case-insensitive */
+    int dim, metric; /* a vector index */
+    bool terms;      /* a term index: */
+    int target;      /*   HLN_IX_SIMPLE or HLN_IX_ENTRIES */
+    bool fold;       /*   case-insensitive */
     int k;
     int64_t now_sec;
-    float *q;                 /* dim floats */
+    float *q; /* dim floats */
     const uint8_t *term;
     uint32_t termlen;
     const hln_schema *schema; /* the request's snapshot (held by it): stale graphs go */
@@ -346,7 +346,7 @@ typedef struct ex_op {
 
 typedef void (*ex_then_fn)(ex_request *r);
 
-/* ---- vector indexes on a shard (ann.c) ---------------------------------- */
+/* ---- storage-attached indexes on a shard (sai.c) ---------------------------------- */
 
 /* EX_OP_ANN on shard s: verified nearest rows, one row per partition
  * entry, nearest first, in arena a */
