@@ -641,19 +641,23 @@ static int where(actx *c, const cql_relation *rel, ex_restr **out)
  * It is executed by the filtered scan, which returns the same rows in the
  * same (token) order. */
 
-/* A text column (or collection of text values) an analyzed
- * (case-insensitive) index serves. */
-static bool analyzed_column(const hln_table *t, const hln_column *col)
+/* The analysis (EX_FOLD_*) of an index serving text column col (or its
+ * collection's text values); 0 when none. */
+static unsigned analyzed_column(const hln_table *t, const hln_column *col)
 {
     const hln_type *ty = col->type;
     if (hln_type_is_multicell(ty) && hln_type_is_collection(ty))
         ty = ty->params[ty->kind == HLN_T_MAP ? 1 : 0];
-    if (ty->kind != HLN_T_VARCHAR && ty->kind != HLN_T_ASCII) return false;
+    if (ty->kind != HLN_T_VARCHAR && ty->kind != HLN_T_ASCII) return 0;
     for (int i = 0; i < t->nindexes; i++) {
-        const char *cs = index_option(&t->indexes[i], "case_sensitive");
-        if (t->indexes[i].col_id == col->id && cs && !strcasecmp(cs, "false")) return true;
+        const hln_index *ix = &t->indexes[i];
+        if (ix->col_id != col->id || ix->kind != HLN_IXK_SAI) continue;
+        const char *cs = index_option(ix, "case_sensitive"), *as = index_option(ix, "ascii");
+        unsigned f = (cs && !strcasecmp(cs, "false") ? EX_FOLD_CASE : 0) |
+                     (as && !strcasecmp(as, "true") ? EX_FOLD_ASCII : 0);
+        if (f) return f;
     }
-    return false;
+    return 0;
 }
 
 enum { IX_EQ, IX_RANGE, IX_CONTAINS, IX_CONTAINS_KEY, IX_ENTRY };
@@ -787,7 +791,7 @@ static int add_filters(actx *c, const ex_restr *x, int ci)
     ex_filter *f = alloc(c, sizeof *f * (size_t)(p->nfilters + n));
     if (!f) return nomem(c);
     if (p->nfilters) memcpy(f, p->filters, sizeof *f * (size_t)p->nfilters);
-    bool fold = analyzed_column(p->t, &p->t->cols[ci]);
+    unsigned fold = analyzed_column(p->t, &p->t->cols[ci]);
     if (x->eq)
         f[p->nfilters++] = (ex_filter){.col = ci, .op = CQL_OP_EQ, .term = x->eq, .fold = fold};
     for (int i = 0; i < x->nentries; i++)
@@ -803,7 +807,7 @@ static int add_filters(actx *c, const ex_restr *x, int ci)
         f[p->nfilters++] = (ex_filter){.col = ci,
                                        .op = x->contains[i]->op,
                                        .term = x->contains[i]->term,
-                                       .fold = fold && x->contains[i]->op == CQL_OP_CONTAINS};
+                                       .fold = x->contains[i]->op == CQL_OP_CONTAINS ? fold : 0};
     p->filters = f;
     return 0;
 }

@@ -54,8 +54,8 @@ typedef struct ex_filter {
     cql_op op;
     const cql_term *term;
     const cql_term *key; /* m[key] = term (a map entry); NULL otherwise */
-    bool fold;           /* text compared case-insensitively: an index with
-                            case_sensitive = false serves the column */
+    unsigned fold;       /* EX_FOLD_*: text compared in the analyzed form of an
+                            index that serves the column (textfold.c) */
 } ex_filter;
 
 /* An assignment (INSERT value / UPDATE SET) or a deletion (DELETE c:
@@ -475,6 +475,10 @@ void ex_run_dml(ex_request *r);       /* INSERT, UPDATE, DELETE */
 void ex_run_select(ex_request *r);    /* SELECT */
 void ex_run_describe(ex_request *r);  /* DESCRIBE (describe.c) */
 void ex_run_index_ddl(ex_request *r); /* CREATE/DROP INDEX (index_ddl.c) */
+
+/* SAI text analysis (textfold.c): case_sensitive = false, ascii = true. */
+enum { EX_FOLD_CASE = 1, EX_FOLD_ASCII = 2 };
+bool ex_fold_equal(const uint8_t *a, int32_t al, const uint8_t *b, int32_t bl, unsigned flags);
 
 /* ---- access.c: roles, permissions, authorisation ------------------------ */
 /* Role and permission statements (CREATE/ALTER/DROP ROLE, GRANT, REVOKE,

@@ -14,7 +14,8 @@
  *    node state (schema_virtual_rows), never storage.
  * Every row then goes through the row filters (restrictions storage could
  * not apply, including those secondary indexes serve: m[k] = v compares
- * the map's value at k; a case-insensitive index folds ASCII case for =),
+ * the map's value at k; an analyzed text index compares folded forms,
+ * textfold.c),
  * per-partition limit, DISTINCT, LIMIT, the page size, and the
  * selectors (columns, token(), writetime(), ttl(), or aggregates that fold
  * every row into one).
@@ -923,12 +924,10 @@ static int sel_value(rowctx *c, const ex_sel *x, ex_value *out)
 
 /* ---- the shaper ----------------------------------------------------------- */
 
-static bool fold_equal_raw(const uint8_t *a, int32_t al, const uint8_t *b, int32_t bl);
-
 /* True when serialized collection v of type t has element (key when key,
- * map value otherwise) e; fold: text compared ignoring ASCII case. */
+ * map value otherwise) e; fold: text compared analyzed (EX_FOLD_*). */
 static bool collection_contains(const hln_type *t, const ex_value *v, const ex_value *e, bool key,
-                                bool fold)
+                                unsigned fold)
 {
     bool is_map = t->kind == HLN_T_MAP;
     const hln_type *et = is_map && !key ? t->params[1] : t->params[0];
@@ -942,7 +941,7 @@ static bool collection_contains(const hln_type *t, const ex_value *v, const ex_v
             if (hln_coll_next(&rd, &x, &xl)) return false;
             bool want = !is_map || (part == 0) == key;
             if (want && xl >= 0 &&
-                (fold ? fold_equal_raw(x, xl, e->p, e->len)
+                (fold ? ex_fold_equal(x, xl, e->p, e->len, fold)
                       : hln_type_compare(et, x, (size_t)xl, e->p, (size_t)e->len) == 0))
                 return true;
         }
@@ -981,24 +980,6 @@ static bool map_value(const hln_type *t, const ex_value *v, const ex_value *k, e
     return false;
 }
 
-/* Text equality ignoring ASCII case (an index with case_sensitive = false). */
-static bool fold_equal_raw(const uint8_t *a, int32_t al, const uint8_t *b, int32_t bl)
-{
-    if (al != bl) return false;
-    for (int32_t i = 0; i < al; i++) {
-        int x = a[i], y = b[i];
-        if (x >= 'A' && x <= 'Z') x += 'a' - 'A';
-        if (y >= 'A' && y <= 'Z') y += 'a' - 'A';
-        if (x != y) return false;
-    }
-    return true;
-}
-
-static bool fold_equal(const ex_value *a, const ex_value *b)
-{
-    return fold_equal_raw(a->p, a->len, b->p, b->len);
-}
-
 static bool match(const sel *s, rowctx *c, int *rc)
 {
     const ex_plan *p = s->p;
@@ -1017,7 +998,7 @@ static bool match(const sel *s, rowctx *c, int *rc)
             continue;
         }
         if (f->fold && f->op == CQL_OP_EQ) {
-            if (!fold_equal(&v, fv)) return false;
+            if (!ex_fold_equal(v.p, v.len, fv->p, fv->len, f->fold)) return false;
             continue;
         }
         if (f->op == CQL_OP_CONTAINS || f->op == CQL_OP_CONTAINS_KEY) {
