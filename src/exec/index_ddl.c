@@ -353,6 +353,10 @@ static int create_index_once(ex_request *r, const hln_schema *s)
         opts[at] = (hln_option){.key = (char *)k, .value = (char *)e->value->text};
     }
 
+    if (custom && !strcmp(cls, "org.apache.cassandra.index.sasi.SASIIndex"))
+        return hln_fail(err, HLN_EINVAL,
+                        "SASI indexes are disabled. Enable in cassandra.yaml to use.");
+
     /* keyspace, table, name */
     const hln_keyspace *k = schema_keyspace(s, ks);
     if (!k) return hln_fail(err, HLN_EINVAL, "Keyspace '%s' doesn't exist", ks);
@@ -483,7 +487,12 @@ static int create_index_once(ex_request *r, const hln_schema *s)
                         o->name);
     }
 
-    /* IndexMetadata.validate: the class, then its options */
+    /* IndexMetadata.validate: the name, the class, then its options */
+    bool word = ix.name[0] != 0;
+    for (const char *p = ix.name; *p; p++)
+        word &= (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                *p == '_';
+    if (!word) return hln_fail(err, HLN_ECONFIG, "Illegal index name %s", ix.name);
     if (custom) {
         if (!strcmp(cls, "org.apache.cassandra.index.internal.CassandraIndex"))
             return hln_fail(err, HLN_ESERVER,
