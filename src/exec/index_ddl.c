@@ -385,10 +385,7 @@ static int create_index_once(ex_request *r, const hln_schema *s)
                             ks, t->name);
         }
         hln_buf_printf(&tb, "%s%s", tb.len ? ", " : "", cc->name);
-        if (!ntargets++) {
-            col = cc;
-            tg = (hln_index_target)x->target; /* same order as cql_index_target */
-        }
+        if (!ntargets++) col = cc;
     }
     const char *targets_text =
         tb.len ? hln_arena_strndup(&r->arena, (const char *)tb.data, tb.len) : "";
@@ -399,20 +396,15 @@ static int create_index_once(ex_request *r, const hln_schema *s)
     if (!ntargets) return hln_fail(err, HLN_EINVAL, "Failed to retrieve target column for: ");
     if (ntargets > 1 && !custom)
         return hln_fail(err, HLN_EINVAL, "Only CUSTOM indexes support multiple columns");
-    if (ntargets > 1) {
-        int i = 0;
-        for (const cql_index_col *x = c->targets; x; x = x->next, i++) {
-            int j = 0;
-            for (const cql_index_col *y = c->targets; y != x; y = y->next, j++)
-                if (!strcmp(x->column, y->column))
-                    return hln_fail(err, HLN_EINVAL, "Duplicate column '%s' in index target list",
-                                    x->column);
-        }
-    }
+    for (const cql_index_col *x = c->targets; x && ntargets > 1; x = x->next)
+        for (const cql_index_col *y = c->targets; y != x; y = y->next)
+            if (!strcmp(x->column, y->column))
+                return hln_fail(err, HLN_EINVAL, "Duplicate column '%s' in index target list",
+                                x->column);
     for (const cql_index_col *x = c->targets; x; x = x->next) {
         const hln_column *cc = table_column(t, x->column);
         const hln_type *ty = cc->type;
-        hln_index_target xt = (hln_index_target)x->target;
+        hln_index_target xt = (hln_index_target)x->target; /* same order as cql_index_target */
         if (xt == HLN_IX_SIMPLE && hln_type_is_collection(ty)) xt = HLN_IX_VALUES;
         if (x == c->targets) tg = xt;
         if (refs_duration(ty)) {
