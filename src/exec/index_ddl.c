@@ -23,8 +23,9 @@
  * since, then everything is validated again against the newer one.
  *
  * Invariants:
- *  1. An index names its column by column id (stable across RENAME); the
- *     option "target" keeps the name as written when it was created.
+ *  1. An index names its column by column id; an indexed column can be
+ *     neither dropped nor renamed (ddl.c refuses both, as Cassandra does),
+ *     so the column name in the option "target" stays true.
  *  2. Nothing is written unless every check passed; a duplicate under IF
  *     NOT EXISTS is a no-op (VOID), as in Cassandra.
  */
