@@ -24,6 +24,7 @@ enum {
     HLN_EBADVERSION = -15,   /* unsupported protocol version (0x000A) */
     HLN_EAUTH = -16,         /* authentication failed (CQL 0x0100) */
     HLN_EUNAUTHORIZED = -17, /* permission denied (CQL 0x2100) */
+    HLN_EFUNCFAIL = -18,     /* a function failed while executing (CQL 0x1400) */
 };
 
 #endif

@@ -90,6 +90,8 @@ const char *hln_strerror(int code)
         return "authentication failed";
     case HLN_EUNAUTHORIZED:
         return "unauthorized";
+    case HLN_EFUNCFAIL:
+        return "function failure";
     default:
         return "unknown error";
     }

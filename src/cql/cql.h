@@ -37,7 +37,8 @@ typedef enum cql_term_kind {
     CQL_TERM_FUNC,  /* name(args): text is the name (folded), elems the arguments */
     CQL_TERM_TUPLE, /* (a, b, ...): elems */
     CQL_TERM_UDT,   /* {f: a, g: b}: elems the values, fields their names */
-    /* later: casts */
+    CQL_TERM_OP,    /* a + b, a - b, a * b, a / b, a % b: op, elems[0..1];
+                       unary -a: op '-', nelems 1 */
 } cql_term_kind;
 
 typedef struct cql_term {
@@ -51,6 +52,8 @@ typedef struct cql_term {
     int nelems;
     int end;             /* LIST/SET/MAP: byte offset just past the closing bracket */
     const char **fields; /* UDT: the field names, nelems of them */
+    const char *fn_ks;   /* FUNC: the keyspace of ks.f(...), else NULL */
+    char op;             /* OP: '+', '-', '*', '/' or '%' */
 } cql_term;
 
 typedef struct cql_qname {
@@ -115,6 +118,7 @@ typedef struct cql_property {
 typedef struct cql_order {
     const char *column;
     bool desc;
+    struct cql_term *ann; /* ORDER BY column ANN OF term (vector search); NULL otherwise */
     struct cql_order *next;
 } cql_order;
 
@@ -381,13 +385,18 @@ typedef struct cql_selector {
     const char *column; /* a column; NULL for a function call */
     const char *alias;
     struct cql_selector *next;
-    /* a function call func(args): token(k), count(*), writetime(c), ... */
+    /* a function call func(args): token(k), count(*), writetime(c), ...;
+       its arguments are selectors themselves (nested calls, arithmetic) */
     const char *func;          /* name as written (case folded); NULL for a column */
     struct cql_selector *args; /* arguments: columns or constants, in order */
     bool star_arg;             /* func(*) */
     cql_term *term;            /* an argument that is a constant (COUNT(1)) */
     cql_term *elem;            /* column[elem]: element selection of a set or map */
     const char *field;         /* column.field: field selection of a UDT */
+    const char *func_ks;       /* ks.func(...): ks; NULL when not qualified */
+    const char *cast;          /* CAST(args AS cast): the type name (folded) */
+    char op;                   /* args op args->next: '+', '-', '*', '/', '%'; else 0 */
+    bool paren;                /* written in parentheses (kept in the column name) */
 } cql_selector;
 
 typedef struct cql_select {

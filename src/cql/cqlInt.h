@@ -192,6 +192,11 @@ void cqlp_terms_add(cqlp_ctx *ctx, cqlp_terms *list, cql_term *t);
 cql_term *cqlp_collection(cqlp_ctx *ctx, cql_term_kind kind, const cqlp_terms *list,
                           const cql_token *open, const cql_token *close);
 cql_term **cqlp_terms_array(cqlp_ctx *ctx, const cqlp_terms *list);
+/* x op y (x NULL: unary op y) as a CQL_TERM_OP at token opt. */
+cql_term *cqlp_binop(cqlp_ctx *ctx, char op, cql_term *x, cql_term *y, const cql_token *opt);
+/* The selector x op y. */
+struct cql_selector *cqlp_selop(cqlp_ctx *ctx, char op, struct cql_selector *x,
+                                struct cql_selector *y);
 
 /* CREATE TABLE pieces */
 void cqlp_table_begin(cqlp_ctx *ctx, bool if_not_exists, cql_qname name);

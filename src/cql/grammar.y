@@ -110,14 +110,22 @@ size_t cqlParserSize(void)
 /* Tokens the lexer produces that no rule uses yet. */
 %token RESERVED EMPTY_QUOTED MINUS PLUS SLASH PERCENT LBRACKET RBRACKET.
 
+/* Arithmetic in terms and selectors: * / % bind tighter than + -, both
+ * left-associative; unary minus tightest. */
+%left PLUS MINUS.
+%left STAR SLASH PERCENT.
+%right UMINUS.
+
 /* Unreserved keywords: identifiers wherever they are not keywords. */
 %fallback ID KEY CLUSTERING COMPACT STORAGE VALUES TTL TIMESTAMP STATIC DISTINCT JSON AS
-    FILTERING PER PARTITION EXISTS FROZEN CONTAINS GROUP DEFAULT.
+    FILTERING PER PARTITION EXISTS FROZEN CONTAINS GROUP DEFAULT CAST.
 /* ... and those of the role and permission statements */
 %fallback ID ALL KEYSPACES ROLE ROLES USER USERS LOGIN PASSWORD HASHED SUPERUSER NOSUPERUSER
     OPTIONS PERMISSION PERMISSIONS LIST UNMASK SELECT_MASKED.
 /* ... and those of DESCRIBE (FULL stays reserved, as it lexed before) */
 %fallback ID CLUSTER TABLES.
+/* ... and ANN (ORDER BY v ANN OF [...]) */
+%fallback ID ANN.
 /* ... and those of CREATE INDEX (INDEX, ENTRIES and FULL are reserved) */
 %fallback ID CUSTOM KEYS.
 
@@ -166,14 +174,7 @@ bind(A) ::= QMARK(X).          { A = cqlp_bind(ctx, &X, NULL); }
 bind(A) ::= COLON(X) ident(N). { A = cqlp_bind(ctx, &X, N); }
 
 %type term {cql_term *}
-term(A) ::= constant(A).
-term(A) ::= bind(A).
-term(A) ::= NULL(X). { A = cqlp_null(ctx, &X); }
-term(A) ::= LBRACKET(O) RBRACKET(C). { A = cqlp_collection(ctx, CQL_TERM_LIST, NULL, &O, &C); }
-term(A) ::= LBRACKET(O) terms(L) RBRACKET(C). {
-    A = cqlp_collection(ctx, CQL_TERM_LIST, &L, &O, &C);
-}
-term(A) ::= LBRACE(O) RBRACE(C). { A = cqlp_collection(ctx, CQL_TERM_MAP, NULL, &O, &C); }
+term(A) ::= literal(A).
 term(A) ::= ident(F) LP(O) RP(C). {
     A = cqlp_collection(ctx, CQL_TERM_FUNC, NULL, &O, &C);
     A->text = F;
@@ -182,18 +183,48 @@ term(A) ::= ident(F) LP(O) terms(L) RP(C). {
     A = cqlp_collection(ctx, CQL_TERM_FUNC, &L, &O, &C);
     A->text = F;
 }
-term(A) ::= LBRACE(O) terms(L) RBRACE(C). { A = cqlp_collection(ctx, CQL_TERM_SET, &L, &O, &C); }
+/* keyspace-qualified function: ks.f(args) */
+term(A) ::= ident(K) DOT ident(F) LP(O) RP(C). {
+    A = cqlp_collection(ctx, CQL_TERM_FUNC, NULL, &O, &C);
+    A->text = F;
+    A->fn_ks = K;
+}
+term(A) ::= ident(K) DOT ident(F) LP(O) terms(L) RP(C). {
+    A = cqlp_collection(ctx, CQL_TERM_FUNC, &L, &O, &C);
+    A->text = F;
+    A->fn_ks = K;
+}
+/* tuple literal (a, b, ...) */
+term(A) ::= LP(O) terms(L) RP(C). { A = cqlp_collection(ctx, CQL_TERM_TUPLE, &L, &O, &C); }
+/* arithmetic (Cassandra 5.0's termAddition / termMultiplication) */
+term(A) ::= term(X) PLUS(O) term(Y).    { A = cqlp_binop(ctx, '+', X, Y, &O); }
+term(A) ::= term(X) MINUS(O) term(Y).   { A = cqlp_binop(ctx, '-', X, Y, &O); }
+term(A) ::= term(X) STAR(O) term(Y).    { A = cqlp_binop(ctx, '*', X, Y, &O); }
+term(A) ::= term(X) SLASH(O) term(Y).   { A = cqlp_binop(ctx, '/', X, Y, &O); }
+term(A) ::= term(X) PERCENT(O) term(Y). { A = cqlp_binop(ctx, '%', X, Y, &O); }
+term(A) ::= MINUS(O) term(X). [UMINUS]  { A = cqlp_binop(ctx, '-', NULL, X, &O); }
+
+/* The terms that are also selectors: constants, markers, null and
+ * collection / UDT literals (no function calls, no tuples). */
+%type literal {cql_term *}
+literal(A) ::= constant(A).
+literal(A) ::= bind(A).
+literal(A) ::= NULL(X). { A = cqlp_null(ctx, &X); }
+literal(A) ::= LBRACKET(O) RBRACKET(C). { A = cqlp_collection(ctx, CQL_TERM_LIST, NULL, &O, &C); }
+literal(A) ::= LBRACKET(O) terms(L) RBRACKET(C). {
+    A = cqlp_collection(ctx, CQL_TERM_LIST, &L, &O, &C);
+}
+literal(A) ::= LBRACE(O) RBRACE(C). { A = cqlp_collection(ctx, CQL_TERM_MAP, NULL, &O, &C); }
+literal(A) ::= LBRACE(O) terms(L) RBRACE(C). { A = cqlp_collection(ctx, CQL_TERM_SET, &L, &O, &C); }
 /* UDT literal {f: a, g: b} (field names are identifiers; a map's keys are terms) */
-term(A) ::= LBRACE(O) ufterms(L) RBRACE(C). {
+literal(A) ::= LBRACE(O) ufterms(L) RBRACE(C). {
     A = cqlp_collection(ctx, CQL_TERM_UDT, &L.terms, &O, &C);
     A->fields = cqlp_alloc(ctx, sizeof(*A->fields) * (size_t)L.terms.n);
     int i = 0;
     for (cql_name_list *n = L.names.head; n; n = n->next)
         A->fields[i++] = n->name;
 }
-/* tuple literal (a, b, ...) */
-term(A) ::= LP(O) terms(L) RP(C). { A = cqlp_collection(ctx, CQL_TERM_TUPLE, &L, &O, &C); }
-term(A) ::= LBRACE(O) mapterms(L) RBRACE(C). {
+literal(A) ::= LBRACE(O) mapterms(L) RBRACE(C). {
     A = cqlp_collection(ctx, CQL_TERM_MAP, &L, &O, &C);
 }
 
@@ -706,62 +737,80 @@ sellist(A) ::= sellist(A) COMMA selector(X). { CQLP_APPEND(A, X); }
 selector(A) ::= selexpr(A).
 selector(A) ::= selexpr(X) AS ident(N). { A = X; A->alias = N; }
 
-/* A column or a function call on columns and constants: token(k),
- * count(*), COUNT(1), writetime(v), ttl(v), min(v). The analyzer decides
- * which functions exist. */
+/* A selector expression (Cassandra 5.0's unaliasedSelector): a column,
+ * c[elem], c.field, a function call whose arguments are selectors
+ * (nested calls, ks.f(...)), CAST(s AS type), arithmetic, a parenthesised
+ * selector, or a literal. The analyzer decides which functions exist. */
 %type selexpr {cql_selector *}
-selexpr(A) ::= ident(C). {
+selexpr(A) ::= selatom(A).
+selexpr(A) ::= selexpr(X) PLUS selexpr(Y).    { A = cqlp_selop(ctx, '+', X, Y); }
+selexpr(A) ::= selexpr(X) MINUS selexpr(Y).   { A = cqlp_selop(ctx, '-', X, Y); }
+selexpr(A) ::= selexpr(X) STAR selexpr(Y).    { A = cqlp_selop(ctx, '*', X, Y); }
+selexpr(A) ::= selexpr(X) SLASH selexpr(Y).   { A = cqlp_selop(ctx, '/', X, Y); }
+selexpr(A) ::= selexpr(X) PERCENT selexpr(Y). { A = cqlp_selop(ctx, '%', X, Y); }
+
+%type selatom {cql_selector *}
+selatom(A) ::= ident(C). {
     A = cqlp_alloc(ctx, sizeof(*A));
     A->column = C;
 }
-selexpr(A) ::= ident(C) LBRACKET term(K) RBRACKET. {
+selatom(A) ::= ident(C) LBRACKET term(K) RBRACKET. {
     A = cqlp_alloc(ctx, sizeof(*A));
     A->column = C;
     A->elem = K;
 }
-selexpr(A) ::= ident(C) DOT ident(F). {
+selatom(A) ::= ident(C) DOT ident(F). {
     A = cqlp_alloc(ctx, sizeof(*A));
     A->column = C;
     A->field = F;
 }
-selexpr(A) ::= ident(F) LP RP. {
+selatom(A) ::= fname(F) LP RP. {
     A = cqlp_alloc(ctx, sizeof(*A));
-    A->func = F;
+    A->func = F.name;
+    A->func_ks = F.ks;
 }
-selexpr(A) ::= ident(F) LP STAR RP. {
+selatom(A) ::= fname(F) LP STAR RP. {
     A = cqlp_alloc(ctx, sizeof(*A));
-    A->func = F;
+    A->func = F.name;
+    A->func_ks = F.ks;
     A->star_arg = true;
 }
-selexpr(A) ::= ident(F) LP selargs(L) RP. {
+selatom(A) ::= fname(F) LP selargs(L) RP. {
     A = cqlp_alloc(ctx, sizeof(*A));
-    A->func = F;
+    A->func = F.name;
+    A->func_ks = F.ks;
     A->args = L.head;
 }
-selexpr(A) ::= TOKEN LP selargs(L) RP. {
+selatom(A) ::= TOKEN LP RP. {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->func = "token";
+}
+selatom(A) ::= TOKEN LP selargs(L) RP. {
     A = cqlp_alloc(ctx, sizeof(*A));
     A->func = "token";
     A->args = L.head;
 }
-
-%type selargs {cqlp_sels}
-selargs(A) ::= selarg(X). { A.head = A.tail = X; }
-selargs(A) ::= selargs(A) COMMA selarg(X). { CQLP_APPEND(A, X); }
-
-%type selarg {cql_selector *}
-selarg(A) ::= ident(C). {
+selatom(A) ::= CAST LP selexpr(X) AS ident(T) RP. {
     A = cqlp_alloc(ctx, sizeof(*A));
-    A->column = C;
+    A->cast = T;
+    A->args = X;
 }
-selarg(A) ::= ident(C) LBRACKET term(K) RBRACKET. {
-    A = cqlp_alloc(ctx, sizeof(*A));
-    A->column = C;
-    A->elem = K;
+selatom(A) ::= LP selexpr(X) RP. {
+    A = X;
+    A->paren = true;
 }
-selarg(A) ::= term(T). {
+selatom(A) ::= literal(T). {
     A = cqlp_alloc(ctx, sizeof(*A));
     A->term = T;
 }
+
+%type fname {cql_qname}
+fname(A) ::= ident(N). { A.ks = NULL; A.name = N; }
+fname(A) ::= ident(K) DOT ident(N). { A.ks = K; A.name = N; }
+
+%type selargs {cqlp_sels}
+selargs(A) ::= selexpr(X). { A.head = A.tail = X; }
+selargs(A) ::= selargs(A) COMMA selexpr(X). { CQLP_APPEND(A, X); }
 
 %type where_opt {cql_relation *}
 where_opt(A) ::= .         { A = NULL; }
@@ -785,6 +834,11 @@ order(A) ::= ident(C) dir(D). {
 dir(A) ::= .     { A = false; }
 dir(A) ::= ASC.  { A = false; }
 dir(A) ::= DESC. { A = true; }
+order(A) ::= ident(C) ANN OF term(T). {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->column = C;
+    A->ann = T;
+}
 
 %type ppl_opt {cql_term *}
 ppl_opt(A) ::= .                           { A = NULL; }

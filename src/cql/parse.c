@@ -238,6 +238,29 @@ cql_term **cqlp_terms_array(cqlp_ctx *ctx, const cqlp_terms *list)
     return a;
 }
 
+cql_term *cqlp_binop(cqlp_ctx *ctx, char op, cql_term *x, cql_term *y, const cql_token *opt)
+{
+    cql_term *t = cqlp_alloc(ctx, sizeof(*t));
+    t->kind = CQL_TERM_OP;
+    t->op = op;
+    t->pos = x ? x->pos : opt->pos;
+    t->nelems = x ? 2 : 1;
+    t->elems = cqlp_alloc(ctx, sizeof(*t->elems) * 2);
+    t->elems[0] = x ? x : y;
+    if (x) t->elems[1] = y;
+    t->end = y->end;
+    return t;
+}
+
+cql_selector *cqlp_selop(cqlp_ctx *ctx, char op, cql_selector *x, cql_selector *y)
+{
+    cql_selector *s = cqlp_alloc(ctx, sizeof(*s));
+    s->op = op;
+    s->args = x;
+    x->next = y;
+    return s;
+}
+
 void cqlp_table_begin(cqlp_ctx *ctx, bool if_not_exists, cql_qname name)
 {
     cql_stmt *s = cqlp_stmt(ctx, CQL_CREATE_TABLE);

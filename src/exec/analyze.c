@@ -34,11 +34,14 @@
  *  4. Nothing after analysis writes to a plan: executors keep what they
  *     bind per execution (values, limits, filter values) in r->arena.
  */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "exec/execInt.h"
+#include "index/hnsw.h"
 
 #define ALLOW_FILTERING_MSG                                                                        \
     "Cannot execute this query as it might involve data filtering and thus may have "              \
@@ -131,6 +134,11 @@ static void spec_typed(actx *c, const cql_term *term, const char *name, const hl
     if (!term) return;
     if (term->kind == CQL_TERM_BIND) {
         spec(c, term, name, type);
+        return;
+    }
+    if (term->kind == CQL_TERM_OP) {
+        for (int i = 0; i < term->nelems; i++)
+            spec_typed(c, term->elems[i], name, type);
         return;
     }
     if (term->kind == CQL_TERM_FUNC) {
@@ -316,6 +324,16 @@ static void term_render(hln_buf *b, const cql_term *t)
             term_render(b, t->elems[i]);
         }
         hln_buf_u8(b, t->kind == CQL_TERM_TUPLE ? ')' : '}');
+        return;
+    case CQL_TERM_OP:
+        if (t->nelems == 1) {
+            hln_buf_u8(b, '-');
+            term_render(b, t->elems[0]);
+            return;
+        }
+        term_render(b, t->elems[0]);
+        hln_buf_printf(b, " %c ", t->op);
+        term_render(b, t->elems[1]);
         return;
     }
 }
@@ -907,90 +925,341 @@ static const char *fmt_name(actx *c, const char *fmt, const char *arg)
     return out;
 }
 
-/* One selector: a column, or a function call Helenus knows. The result
- * column is named as Cassandra names it (system.token(k), count,
- * writetime(v), system.min(v)). */
-/* A native scalar function of columns and constants (functions.c). */
+static int selector(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *spec_out);
+static const hln_type *literal_type(const cql_term *t);
+
+/* A constant (or marker, or null) that a value of type t can be made of. */
+static bool literal_fits(const cql_term *tm, const hln_type *t)
+{
+    if (!tm || tm->kind != CQL_TERM_LITERAL) return true;
+    hln_buf tmp;
+    hln_buf_init(&tmp);
+    hln_error e = {0};
+    bool ok = hln_type_from_literal(t, tm->lit, tm->text, "arg", &tmp, &e) == 0;
+    hln_buf_free(&tmp);
+    return ok;
+}
+
+static bool is_literal_sel(const cql_selector *a)
+{
+    return !a->func && !a->column && !a->op && !a->cast && a->term;
+}
+
+/* A constant's text in a selector's column name (null as NULL). */
+static const char *lit_name(actx *c, const cql_term *t)
+{
+    return t->kind == CQL_TERM_NULL ? "NULL" : term_str(c, t);
+}
+
+/* An argument of a function, operator or cast: a constant (typed later)
+ * or a nested selector. */
+static int sel_arg(actx *c, const cql_selector *a, ex_selarg *out, ex_fnarg *fa)
+{
+    if (is_literal_sel(a)) {
+        *out = (ex_selarg){-1, a->term, NULL, NULL};
+        *fa = (ex_fnarg){NULL, a->term, lit_name(c, a->term)};
+        return 0;
+    }
+    ex_sel *sub = alloc(c, sizeof *sub);
+    if (!sub) return nomem(c);
+    ex_colspec spec;
+    int rc = selector(c, a, sub, &spec);
+    if (rc) return rc;
+    if (sub->kind >= EX_SEL_COUNT_ROWS)
+        return hln_fail(c->err, HLN_EUNSUPPORTED,
+                        "Aggregates as arguments of functions or operations are not supported yet");
+    bool col = sub->kind == EX_SEL_COLUMN;
+    *out = (ex_selarg){col ? sub->col : -1, NULL, sub->type, col ? NULL : sub};
+    *fa = (ex_fnarg){sub->type, NULL, spec.name};
+    return 0;
+}
+
+static const char *paren_name(actx *c, const cql_selector *sel, const char *name)
+{
+    return sel->paren ? fmt_name(c, "(%s)", name) : name;
+}
+
+/* A native scalar function of selectors (functions.c). The result column
+ * is named system.f(args), arguments by their own names. */
 static int function_selector(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *spec_out)
 {
     const hln_table *t = c->p->t;
-    const ex_fn *cands[8];
-    int n = ex_fn_candidates(sel->func, cands, 8);
-    if (n == 0) return hln_fail(c->err, HLN_EINVAL, "Unknown function '%s'", sel->func);
+    if (!strcmp(sel->func, "fromjson") && (!sel->func_ks || !strcmp(sel->func_ks, "system")))
+        return hln_fail(c->err, HLN_EINVAL,
+                        "fromjson() cannot be used in the selection clause of a SELECT statement");
     int nargs = 0;
     for (const cql_selector *a = sel->args; a; a = a->next)
         nargs++;
-    if (sel->star_arg || nargs > 2)
+    if (sel->star_arg) {
+        const ex_fn *cands[2];
+        if (ex_fn_candidates(sel->func, cands, 2) == 0)
+            return hln_fail(c->err, HLN_EINVAL, "Unknown function '%s'", sel->func);
         return hln_fail(c->err, HLN_EINVAL,
-                        "Invalid number of arguments in call to function "
-                        "system.%s",
+                        "Invalid number of arguments in call to function system.%s",
                         cands[0]->name);
+    }
+    if (nargs > 5) nargs = 5;
     ex_selarg *args = alloc(c, sizeof *args * (size_t)(nargs ? nargs : 1));
+    ex_fnarg fa[5];
     if (!args) return nomem(c);
     int i = 0, rc;
-    const hln_type *vec = NULL; /* the vector type of a column argument */
-    for (const cql_selector *a = sel->args; a; a = a->next, i++) {
-        args[i] = (ex_selarg){-1, a->term, NULL};
-        if (a->func)
-            return hln_fail(c->err, HLN_EUNSUPPORTED,
-                            "Nested selector functions are "
-                            "not supported yet");
-        if (a->column) {
-            if ((rc = column(c, a->column, &args[i].col)) != 0) return rc;
-            args[i].type = t->cols[args[i].col].type;
-            if (args[i].type->kind == HLN_T_VECTOR) vec = args[i].type;
-        }
+    for (const cql_selector *a = sel->args; a && i < nargs; a = a->next, i++) {
+        if ((rc = sel_arg(c, a, &args[i], &fa[i])) != 0) return rc;
     }
-    const ex_fn *f = NULL;
-    for (int k = 0; k < n && !f; k++) {
-        if (cands[k]->nargs != nargs) continue;
-        bool ok = true;
-        for (int j = 0; j < nargs && ok; j++) {
-            if (args[j].col >= 0) {
-                ok = args[j].type->kind == cands[k]->args[j];
-            } else if (args[j].term && args[j].term->kind == CQL_TERM_LITERAL) {
-                const hln_type *at = hln_type_by_kind(cands[k]->args[j]);
-                hln_buf tmp;
-                hln_buf_init(&tmp);
-                hln_error e = {0};
-                ok = at && hln_type_from_literal(at, args[j].term->lit, args[j].term->text, "arg",
-                                                 &tmp, &e) == 0;
-                hln_buf_free(&tmp);
+    const ex_fn *cand[1];
+    if (ex_fn_candidates(sel->func, cand, 1) == 1 && cand[0]->args[0] == HLN_T_VECTOR &&
+        (!sel->func_ks || !strcmp(sel->func_ks, "system"))) {
+        /* similarity_*(vector<float, n>, vector<float, n>)
+           (VectorFcts): two float vectors of one dimension, list
+           literals taking the other argument's type */
+        if (nargs != 2)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Invalid number of arguments for function system.%s(vector<float, n>, "
+                            "vector<float, n>)",
+                            cand[0]->name);
+        int dim = 0;
+        for (int j = 0; j < 2; j++) {
+            const hln_type *at = args[j].type;
+            const cql_term *tm = args[j].term;
+            /* a list literal or a marker takes the other argument's type */
+            bool list = !at && tm && (tm->kind == CQL_TERM_LIST || tm->kind == CQL_TERM_BIND);
+            if (at && at->kind == HLN_T_VECTOR && at->params[0]->kind == HLN_T_FLOAT) {
+                if (dim && at->dim != dim)
+                    return hln_fail(c->err, HLN_EINVAL,
+                                    "All arguments must have the same vector dimensions");
+                dim = at->dim;
+                continue;
             }
+            if (list) continue;
+            const hln_type *lt = at ? at : tm ? literal_type(tm) : NULL;
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Function system.%s requires a float vector argument, but found "
+                            "argument %s of type %s",
+                            cand[0]->name, fa[j].name, lt ? lt->cql_name : "?");
         }
-        if (ok) f = cands[k];
+        for (int j = 0; j < 2; j++) {
+            if (args[j].type || args[j].term->kind == CQL_TERM_BIND) continue;
+            int n = args[j].term->nelems;
+            if (dim && n != dim)
+                return hln_fail(c->err, HLN_EINVAL,
+                                "All arguments must have the same vector dimensions");
+            dim = n;
+        }
+        const hln_type *vt = dim > 0 ? hln_type_vector(hln_type_by_kind(HLN_T_FLOAT), dim) : NULL;
+        if (!vt) return hln_fail(c->err, HLN_EINVAL, "Invalid vector dimension");
+        for (int j = 0; j < 2; j++)
+            if (!fa[j].type) fa[j].type = vt;
     }
-    if (!f)
-        return hln_fail(c->err, HLN_EINVAL,
-                        "Invalid call to function %s, none of its type signatures match",
-                        sel->func);
+    const hln_type *rt;
+    const ex_fn *f = ex_fn_resolve(sel->func_ks, sel->func, fa, nargs, NULL, true, &rt, c->err);
+    if (!f) return c->err->code ? c->err->code : HLN_EINVAL;
     hln_buf b;
     hln_buf_init(&b);
     hln_buf_printf(&b, "system.%s(", f->name);
     for (int j = 0; j < nargs; j++) {
-        if (f->args[j] == HLN_T_VECTOR) {
-            if (!vec || vec->params[0]->kind != HLN_T_FLOAT) {
-                hln_buf_free(&b);
-                return hln_fail(c->err, HLN_EINVAL,
-                                "Function system.%s requires a float vector argument", f->name);
-            }
-            if (args[j].col < 0) args[j].type = vec;
-        } else if (args[j].col < 0) {
-            args[j].type = hln_type_by_kind(f->args[j]);
-        }
-        if (args[j].term) spec_typed(c, args[j].term, f->name, args[j].type);
-        hln_buf_printf(&b, "%s%s", j ? ", " : "",
-                       args[j].col >= 0 ? t->cols[args[j].col].name : term_str(c, args[j].term));
+        if (!args[j].type) args[j].type = fa[j].type;
+        if (args[j].term)
+            spec_typed(c, args[j].term,
+                       /* Cassandra 5.0 names a vector function's marker so */
+                       f->args[0] == HLN_T_VECTOR ? "[selection]" : f->name, args[j].type);
+        hln_buf_printf(&b, "%s%s", j ? ", " : "", fa[j].name);
     }
     hln_buf_u8(&b, ')');
     const char *name = b.err ? "?" : hln_arena_strndup(c->a, (const char *)b.data, b.len);
     hln_buf_free(&b);
-    *out = (ex_sel){.kind = EX_SEL_FUNC, .col = -1, .fn = f, .args = args, .nargs = nargs};
-    *spec_out = (ex_colspec){t->ks, t->name, name ? name : "?", hln_type_by_kind(f->ret)};
+    *out =
+        (ex_sel){.kind = EX_SEL_FUNC, .col = -1, .fn = f, .args = args, .nargs = nargs, .type = rt};
+    *spec_out = (ex_colspec){t->ks, t->name, name ? name : "?", rt};
+    return 0;
+}
+
+/* The type a constant operand takes in arithmetic: int, bigint or varint
+ * for integers (the smallest that holds it), double for floats, text,
+ * duration, boolean. */
+static const hln_type *literal_type(const cql_term *t)
+{
+    if (t->kind != CQL_TERM_LITERAL) return NULL;
+    switch (t->lit) {
+    case HLN_LIT_INTEGER: {
+        char *end;
+        errno = 0;
+        long long v = strtoll(t->text, &end, 10);
+        if (errno || *end) return hln_type_by_kind(HLN_T_VARINT);
+        return hln_type_by_kind(v >= INT32_MIN && v <= INT32_MAX ? HLN_T_INT : HLN_T_BIGINT);
+    }
+    case HLN_LIT_FLOAT:
+        return hln_type_by_kind(HLN_T_DOUBLE);
+    case HLN_LIT_STRING:
+        return hln_type_by_kind(HLN_T_VARCHAR);
+    case HLN_LIT_DURATION:
+        return hln_type_by_kind(HLN_T_DURATION);
+    case HLN_LIT_BOOL:
+        return hln_type_by_kind(HLN_T_BOOLEAN);
+    default:
+        return NULL;
+    }
+}
+
+/* a + b, a - b, a * b, a / b, a % b in a selector. */
+static int op_selector(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *spec_out)
+{
+    const hln_table *t = c->p->t;
+    ex_selarg *args = alloc(c, sizeof *args * 2);
+    if (!args) return nomem(c);
+    ex_fnarg fa[2];
+    int rc;
+    const cql_selector *l = sel->args, *r = l->next;
+    if ((rc = sel_arg(c, l, &args[0], &fa[0])) != 0) return rc;
+    if ((rc = sel_arg(c, r, &args[1], &fa[1])) != 0) return rc;
+    for (int i = 0; i < 2; i++) {
+        if (args[i].type) continue;
+        const hln_type *other = args[1 - i].type;
+        const hln_type *lt = literal_type(args[i].term);
+        if (other && lt && lt->kind != HLN_T_DURATION &&
+            (other->kind == HLN_T_TIMESTAMP || other->kind == HLN_T_DATE))
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Ambiguous '%c' operation with args %s and %s: use type hint to "
+                            "disambiguate, example '(int) ?'",
+                            sel->op, fa[0].name, fa[1].name);
+        if (!lt) lt = other;
+        if (!lt)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Cannot infer type for term %s in selection clause (try using a cast "
+                            "to force a type)",
+                            fa[i].name);
+        args[i].type = lt;
+        spec_typed(c, args[i].term, fa[i].name, lt);
+    }
+    const hln_type *res = ex_arith_type(sel->op, args[0].type, args[1].type);
+    if (!res)
+        return hln_fail(c->err, HLN_EINVAL, "the '%c' operation is not supported between %s and %s",
+                        sel->op, fa[0].name, fa[1].name);
+    hln_buf b;
+    hln_buf_init(&b);
+    hln_buf_printf(&b, "%s %c %s", fa[0].name, sel->op, fa[1].name);
+    const char *name = b.err ? "?" : hln_arena_strndup(c->a, (const char *)b.data, b.len);
+    hln_buf_free(&b);
+    *out = (ex_sel){
+        .kind = EX_SEL_OP, .col = -1, .args = args, .nargs = 2, .type = res, .op = sel->op};
+    *spec_out = (ex_colspec){t->ks, t->name, name ? name : "?", res};
+    return 0;
+}
+
+/* CAST(x AS type): Cassandra 5.0's cast functions (arith.c). */
+static int cast_selector(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *spec_out)
+{
+    const hln_table *t = c->p->t;
+    ex_selarg *args = alloc(c, sizeof *args);
+    if (!args) return nomem(c);
+    ex_fnarg fa;
+    int rc = sel_arg(c, sel->args, &args[0], &fa);
+    if (rc) return rc;
+    if (!args[0].type)
+        return hln_fail(c->err, HLN_EINVAL,
+                        "Cannot infer type for term %s in selection clause (try using a cast to "
+                        "force a type)",
+                        fa.name);
+    static const char *const targets[] = {"tinyint", "smallint", "int",     "bigint",
+                                          "float",   "double",   "decimal", "varint",
+                                          "ascii",   "text",     "date",    "timestamp"};
+    const hln_type *to = hln_type_by_name(sel->cast);
+    if (!to || hln_type_is_collection(to))
+        return hln_fail(c->err, HLN_ESYNTAX, "line 1:0 no viable alternative at input '%s'",
+                        sel->cast);
+    if (to->kind == args[0].type->kind && strcmp(sel->cast, "varchar") != 0) {
+        /* a cast to the value's own type is the value */
+        if (args[0].sub) {
+            *out = *args[0].sub;
+        } else {
+            *out = (ex_sel){.kind = EX_SEL_COLUMN, .col = args[0].col};
+        }
+        *spec_out = (ex_colspec){t->ks, t->name, fa.name, to};
+        return 0;
+    }
+    bool known = false;
+    for (size_t i = 0; i < HLN_ARRAY_LEN(targets); i++)
+        if (!strcmp(targets[i], sel->cast)) known = true;
+    if (!known) return hln_fail(c->err, HLN_EINVAL, "%s cannot be cast to %s", fa.name, sel->cast);
+    if (!ex_cast_ok(args[0].type, to))
+        return hln_fail(c->err, HLN_EINVAL,
+                        "Invalid call to function system.cast_as_%s, none of its type signatures "
+                        "match",
+                        sel->cast);
+    *out = (ex_sel){.kind = EX_SEL_CAST, .col = -1, .args = args, .nargs = 1, .type = to};
+    size_t nl = strlen(fa.name) + strlen(sel->cast) + 12;
+    char *nm = hln_arena_alloc(c->a, nl);
+    if (!nm) return nomem(c);
+    snprintf(nm, nl, "cast(%s as %s)", fa.name, sel->cast);
+    *spec_out = (ex_colspec){t->ks, t->name, nm, to};
+    return 0;
+}
+
+static int selector1(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *spec_out);
+/* The one argument of an aggregate: a column (*ci >= 0), or an
+ * expression of the row (*arg: a function call, arithmetic, a cast); its
+ * type and name. */
+static int agg_arg(actx *c, const cql_selector *sel, const char *fname, int *ci, ex_selarg **arg,
+                   const hln_type **ty, const char **nm)
+{
+    const cql_selector *a = sel->args;
+    *arg = NULL;
+    if (!sel->star_arg && a && !a->next && (a->func || a->op || a->cast)) {
+        ex_sel *sub = alloc(c, sizeof *sub);
+        ex_selarg *x = alloc(c, sizeof *x);
+        if (!sub || !x) return nomem(c);
+        ex_colspec spec;
+        int rc = selector(c, a, sub, &spec);
+        if (rc) return rc;
+        if (sub->kind >= EX_SEL_COUNT_ROWS)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "aggregate functions cannot be used as arguments of aggregate "
+                            "functions");
+        *x = (ex_selarg){-1, NULL, sub->type, sub};
+        *arg = x;
+        *ci = -1;
+        *ty = sub->type;
+        *nm = spec.name;
+        return 0;
+    }
+    int rc = one_column_arg(c, sel, fname, ci);
+    if (rc) return rc;
+    *ty = c->p->t->cols[*ci].type;
+    *nm = c->p->t->cols[*ci].name;
     return 0;
 }
 
 static int selector(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *spec_out)
+{
+    int rc;
+    if (sel->op)
+        rc = op_selector(c, sel, out, spec_out);
+    else if (sel->cast)
+        rc = cast_selector(c, sel, out, spec_out);
+    else if (is_literal_sel(sel))
+        rc = hln_fail(c->err, HLN_EINVAL,
+                      "Cannot infer type for term %s in selection clause (try using a cast to "
+                      "force a type)",
+                      lit_name(c, sel->term));
+    else
+        rc = selector1(c, sel, out, spec_out);
+    if (rc) return rc;
+    if (!out->type) out->type = spec_out->type;
+    spec_out->name = paren_name(c, sel, spec_out->name);
+    /* Cassandra 5.0 declares the timeuuid results of blobAsTimeuuid, the
+       mask functions and min/max with the deprecated TimeUUIDType, which
+       reaches clients as the custom type LegacyTimeUUIDType (a blob to
+       drivers); the value is the same */
+    static const hln_type legacy = {
+        HLN_T_CUSTOM, "org.apache.cassandra.db.marshal.LegacyTimeUUIDType", 0, NULL, 0, false, 0};
+    if (spec_out->type && spec_out->type->kind == HLN_T_TIMEUUID &&
+        ((out->kind == EX_SEL_FUNC && out->fn &&
+          (!strcmp(out->fn->name, "blobastimeuuid") || !strncmp(out->fn->name, "mask_", 5))) ||
+         out->kind == EX_SEL_MIN || out->kind == EX_SEL_MAX))
+        spec_out->type = &legacy;
+    return 0;
+}
+
+static int selector1(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *spec_out)
 {
     const hln_table *t = c->p->t;
     int rc, ci = -1;
@@ -1028,7 +1297,7 @@ static int selector(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *s
                             t->cols[ci].name);
         ex_selarg *arg = alloc(c, sizeof *arg);
         if (!arg) return nomem(c);
-        *arg = (ex_selarg){-1, sel->elem, ty->params[0]};
+        *arg = (ex_selarg){-1, sel->elem, ty->params[0], NULL};
         spec_typed(c, sel->elem, t->cols[ci].name, ty->params[0]);
         *out = (ex_sel){.kind = EX_SEL_ELEM, .col = ci, .args = arg, .nargs = 1};
         const char *name = fmt_name(c, "%s", t->cols[ci].name); /* then "[elem]" appended below */
@@ -1048,34 +1317,62 @@ static int selector(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *s
     }
     const char *f = sel->func;
     const hln_type *bigint = hln_type_by_kind(HLN_T_BIGINT);
+    if (sel->func_ks && strcmp(sel->func_ks, "system") != 0)
+        return function_selector(c, sel, out, spec_out);
     if (!strcmp(f, "token")) {
+        /* TokenFct: one argument per partition key column, of its type;
+           the row's own key columns in order are its token */
+        int n = 0;
+        for (const cql_selector *a = sel->args; a; a = a->next)
+            n++;
+        if (sel->star_arg || n != t->npk)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Invalid number of arguments in call to function system.token: %d "
+                            "required but %d provided",
+                            t->npk, sel->star_arg ? 1 : n);
+        if (n > 5)
+            return hln_fail(c->err, HLN_EUNSUPPORTED,
+                            "token() of more than 5 partition key columns is not supported yet");
+        ex_selarg *args = alloc(c, sizeof *args * (size_t)n);
+        if (!args) return nomem(c);
         hln_buf b;
         hln_buf_init(&b);
-        int n = 0;
-        bool ok = !sel->star_arg;
-        for (const cql_selector *a = sel->args; a && ok; a = a->next, n++) {
-            if (!a->column) {
-                ok = false;
-                break;
-            }
-            int ai;
-            if ((rc = column(c, a->column, &ai)) != 0) {
+        bool own = true;
+        int i = 0;
+        for (const cql_selector *a = sel->args; a; a = a->next, i++) {
+            ex_fnarg fa;
+            if ((rc = sel_arg(c, a, &args[i], &fa)) != 0) {
                 hln_buf_free(&b);
                 return rc;
             }
-            if (ai != n || t->cols[ai].kind != HLN_COL_PARTITION_KEY) ok = false;
-            hln_buf_printf(&b, "%s%s", n ? ", " : "", t->cols[ai].name);
+            const hln_type *pt = t->cols[i].type;
+            if (args[i].type ? args[i].type->kind != pt->kind : !literal_fits(args[i].term, pt)) {
+                hln_buf_free(&b);
+                return hln_fail(c->err, HLN_EINVAL,
+                                "Type error: %s cannot be passed as argument %d of function "
+                                "system.token of type %s",
+                                fa.name, i, pt->cql_name);
+            }
+            if (!args[i].type) {
+                args[i].type = pt;
+                spec_typed(c, args[i].term, "token", pt);
+            }
+            if (args[i].col != i) own = false;
+            hln_buf_printf(&b, "%s%s", i ? ", " : "", fa.name);
         }
-        if (n != t->npk) ok = false;
-        const char *args = b.len ? hln_arena_strndup(c->a, (const char *)b.data, b.len) : "";
+        const char *names = b.len ? hln_arena_strndup(c->a, (const char *)b.data, b.len) : "";
         hln_buf_free(&b);
-        if (!ok)
-            return hln_fail(c->err, HLN_EINVAL,
-                            "The token function arguments must be in the partition key order: %s",
-                            pk_list(c));
-        *out = (ex_sel){.kind = EX_SEL_TOKEN, .col = -1};
-        *spec_out =
-            (ex_colspec){t->ks, t->name, fmt_name(c, "system.token(%s)", args ? args : ""), bigint};
+        if (own)
+            *out = (ex_sel){.kind = EX_SEL_TOKEN, .col = -1};
+        else
+            *out = (ex_sel){.kind = EX_SEL_FUNC,
+                            .col = -1,
+                            .fn = &ex_token_fn,
+                            .args = args,
+                            .nargs = n,
+                            .type = bigint};
+        *spec_out = (ex_colspec){t->ks, t->name,
+                                 fmt_name(c, "system.token(%s)", names ? names : ""), bigint};
         return 0;
     }
     if (!strcmp(f, "count")) {
@@ -1090,21 +1387,25 @@ static int selector(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *s
         if (sel->args && !sel->args->next && sel->args->term)
             return hln_fail(c->err, HLN_ESYNTAX, "Only COUNT(1) is supported, got COUNT(%s)",
                             sel->args->term->text ? sel->args->term->text : "?");
-        if ((rc = one_column_arg(c, sel, "system.count", &ci)) != 0) return rc;
-        *out = (ex_sel){.kind = EX_SEL_COUNT, .col = ci};
-        *spec_out =
-            (ex_colspec){t->ks, t->name, fmt_name(c, "system.count(%s)", t->cols[ci].name), bigint};
+        ex_selarg *arg;
+        const hln_type *ty;
+        const char *nm;
+        if ((rc = agg_arg(c, sel, "system.count", &ci, &arg, &ty, &nm)) != 0) return rc;
+        *out = (ex_sel){.kind = EX_SEL_COUNT, .col = ci, .args = arg, .nargs = arg ? 1 : 0};
+        *spec_out = (ex_colspec){t->ks, t->name, fmt_name(c, "system.count(%s)", nm), bigint};
         return 0;
     }
     if (!strcmp(f, "min") || !strcmp(f, "max")) {
         bool is_min = f[1] == 'i';
-        if ((rc = one_column_arg(c, sel, is_min ? "system.min" : "system.max", &ci)) != 0)
+        ex_selarg *arg;
+        const hln_type *ty;
+        const char *nm;
+        if ((rc = agg_arg(c, sel, is_min ? "system.min" : "system.max", &ci, &arg, &ty, &nm)) != 0)
             return rc;
-        *out = (ex_sel){.kind = is_min ? EX_SEL_MIN : EX_SEL_MAX, .col = ci};
-        *spec_out = (ex_colspec){
-            t->ks, t->name,
-            fmt_name(c, is_min ? "system.min(%s)" : "system.max(%s)", t->cols[ci].name),
-            t->cols[ci].type};
+        *out = (ex_sel){
+            .kind = is_min ? EX_SEL_MIN : EX_SEL_MAX, .col = ci, .args = arg, .nargs = arg ? 1 : 0};
+        *spec_out = (ex_colspec){t->ks, t->name,
+                                 fmt_name(c, is_min ? "system.min(%s)" : "system.max(%s)", nm), ty};
         return 0;
     }
     if (!strcmp(f, "tojson")) {
@@ -1116,9 +1417,13 @@ static int selector(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *s
     }
     if (!strcmp(f, "sum") || !strcmp(f, "avg")) {
         bool sum = f[0] == 's';
-        if ((rc = one_column_arg(c, sel, sum ? "system.sum" : "system.avg", &ci)) != 0) return rc;
-        const hln_type *ty = t->cols[ci].type;
+        ex_selarg *arg;
+        const hln_type *ty;
+        const char *nm;
+        if ((rc = agg_arg(c, sel, sum ? "system.sum" : "system.avg", &ci, &arg, &ty, &nm)) != 0)
+            return rc;
         switch (ty->kind) {
+        case HLN_T_VARINT:
         case HLN_T_TINYINT:
         case HLN_T_SMALLINT:
         case HLN_T_INT:
@@ -1145,10 +1450,22 @@ static int selector(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *s
                       "tinyint, system.avg : (int) -> int, system.avg : (bigint) -> bigint, "
                       "system.avg : (smallint) -> smallint)");
         }
-        *out = (ex_sel){.kind = sum ? EX_SEL_SUM : EX_SEL_AVG, .col = ci};
-        *spec_out = (ex_colspec){
-            t->ks, t->name,
-            fmt_name(c, sum ? "system.sum(%s)" : "system.avg(%s)", t->cols[ci].name), ty};
+        *out = (ex_sel){
+            .kind = sum ? EX_SEL_SUM : EX_SEL_AVG, .col = ci, .args = arg, .nargs = arg ? 1 : 0};
+        *spec_out = (ex_colspec){t->ks, t->name,
+                                 fmt_name(c, sum ? "system.sum(%s)" : "system.avg(%s)", nm), ty};
+        return 0;
+    }
+    if (!strcmp(f, "maxwritetime")) {
+        if ((rc = one_column_arg(c, sel, f, &ci)) != 0) return rc;
+        const hln_column *col = &t->cols[ci];
+        if (col->kind == HLN_COL_PARTITION_KEY || col->kind == HLN_COL_CLUSTERING)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Cannot use selection function maxwritetime on PRIMARY KEY part %s",
+                            col->name);
+        *out = (ex_sel){.kind = EX_SEL_WRITETIME, .col = ci, .max = true};
+        *spec_out =
+            (ex_colspec){t->ks, t->name, fmt_name(c, "maxwritetime(%s)", col->name), bigint};
         return 0;
     }
     if (!strcmp(f, "writetime") || !strcmp(f, "ttl")) {
@@ -1169,6 +1486,64 @@ static int selector(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *s
         return 0;
     }
     return function_selector(c, sel, out, spec_out);
+}
+
+/* ORDER BY c ANN OF term: c a vector column with a storage-attached index;
+ * no other ordering, aggregate, per-partition limit, DISTINCT or IN on the
+ * partition key; every restricted column outside the primary key indexed
+ * too (Cassandra 5.0's rules and words; the LIMIT is checked when bound,
+ * select.c). Sets p->ann and what the executor needs. */
+static int ann_order(actx *c, const cql_select *s, const ex_restr *rs)
+{
+    ex_plan *p = c->p;
+    const hln_table *t = p->t;
+    const cql_order *ann = NULL;
+    for (const cql_order *o = s->order_by; o; o = o->next)
+        if (o->ann) ann = o;
+    if (!ann) return 0;
+    if (s->order_by->next)
+        return hln_fail(c->err, HLN_EINVAL, "ANN ordering does not support any other ordering");
+    int ci, rc;
+    if ((rc = column(c, ann->column, &ci)) != 0) return rc;
+    const hln_column *col = &t->cols[ci];
+    if (col->type->kind != HLN_T_VECTOR)
+        return hln_fail(c->err, HLN_EINVAL,
+                        "Unexpected receiver type '%s'; only list and vector are expected",
+                        col->type->cql_name);
+    spec_col(c, ann->ann, col);
+    const hln_index *ix = NULL;
+    for (int i = 0; i < t->nindexes; i++)
+        if (t->indexes[i].col_id == col->id && t->indexes[i].kind == HLN_IXK_SAI)
+            ix = &t->indexes[i];
+    if (!ix)
+        return hln_fail(c->err, HLN_EINVAL,
+                        "ANN ordering by vector requires the column to be indexed");
+    if (p->aggregate)
+        return hln_fail(c->err, HLN_EINVAL, "Top-K queries can not be run with aggregation");
+    if (s->per_partition_limit)
+        return hln_fail(c->err, HLN_EINVAL, "Top-K queries do not support per-partition limits");
+    if (s->distinct)
+        return hln_fail(c->err, HLN_EINVAL,
+                        "SELECT DISTINCT with WHERE clause only supports restriction by "
+                        "partition key and/or static columns.");
+    for (int i = 0; i < t->npk; i++)
+        if (rs[i].in)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Select on indexed columns and with IN clause for the PRIMARY KEY are "
+                            "not supported");
+    for (int i = t->npk + t->nck; i < t->ncols; i++)
+        if (restricted(&rs[i]) && !table_index_on(t, t->cols[i].id))
+            return hln_fail(c->err, HLN_EINVAL,
+                            "ANN ordering by vector requires all restricted column(s) to be "
+                            "indexed");
+    const char *fn = index_option(ix, "similarity_function");
+    int m = fn ? ix_metric_parse(fn) : IX_COSINE;
+    p->ann = true;
+    p->ann_col = ci;
+    p->ann_term = ann->ann;
+    p->ann_ix = ix;
+    p->ann_metric = m < 0 ? IX_COSINE : m;
+    return 0;
 }
 
 static int an_select(actx *c)
@@ -1247,6 +1622,8 @@ static int an_select(actx *c)
     ex_restr *rs;
     if ((rc = where(c, s->where, &rs)) != 0) return rc;
     bool filtering = s->allow_filtering || t->is_virtual;
+    if ((rc = ann_order(c, s, rs)) != 0) return rc;
+    if (p->ann) filtering = true; /* ann_order allowed the restrictions */
     if (c->has_tok) {
         if (t->is_virtual)
             return hln_fail(c->err, HLN_EUNSUPPORTED,
@@ -1394,10 +1771,10 @@ static int an_select(actx *c)
     }
 
     /* ORDER BY */
-    if (s->order_by && indexed)
+    if (s->order_by && indexed && !p->ann)
         return hln_fail(c->err, HLN_EINVAL,
                         "ORDER BY with 2ndary indexes is not supported, except for ANN queries.");
-    if (s->order_by) {
+    if (s->order_by && !p->ann) {
         if (!p->pk_lookup)
             return hln_fail(c->err, HLN_EINVAL,
                             "ORDER BY is only supported when the partition key is restricted by "

@@ -162,8 +162,10 @@ void ex_shutdown(hln_engine *e)
     hln_free(c->slots);
     pthread_mutex_destroy(&c->mu);
     /* the shard threads have stopped (or never started) */
-    for (int i = 0; e->shards && i < e->nshards; i++)
+    for (int i = 0; e->shards && i < e->nshards; i++) {
         ex_plan_cache_free(&e->shards[i]);
+        ex_ann_free(&e->shards[i]);
+    }
     hln_free(c);
     e->prepared = NULL;
 }
@@ -447,6 +449,51 @@ static int normalize_bound(ex_request *r, const hln_type *t, ex_value *v)
     return 0;
 }
 
+/* a op b in a term: both operands bound as the receiver's type (a
+ * duration on the right of timestamp/date +- d), then the operation
+ * (arith.c); a one-element tuple (x) is x. */
+static int bind_op(ex_request *r, const cql_term *term, const hln_type *t, const char *col,
+                   ex_value *out)
+{
+    const cql_term *ops[2];
+    for (int i = 0; i < term->nelems && i < 2; i++) {
+        ops[i] = term->elems[i];
+        while (ops[i]->kind == CQL_TERM_TUPLE && ops[i]->nelems == 1)
+            ops[i] = ops[i]->elems[0];
+    }
+    hln_type_kind k = t ? t->kind : HLN_T_CUSTOM;
+    const hln_type *rt = t;
+    if (term->nelems == 2 && (k == HLN_T_TIMESTAMP || k == HLN_T_DATE))
+        rt = hln_type_by_kind(HLN_T_DURATION);
+    if (!t || !ex_arith_type(term->op, t, rt)) {
+        if (term->nelems == 1)
+            return hln_fail(&r->err, HLN_EINVAL, "the '-' operation is not supported on %s",
+                            ex_term_str(&r->arena, ops[0]));
+        return hln_fail(&r->err, HLN_EINVAL,
+                        "the '%c' operation is not supported between %s and %s", term->op,
+                        ex_term_str(&r->arena, ops[0]), ex_term_str(&r->arena, ops[1]));
+    }
+    ex_value a, b;
+    int rc;
+    if (term->nelems == 1) {
+        hln_buf z;
+        hln_buf_init(&z);
+        rc = hln_type_from_literal(t, HLN_LIT_INTEGER, "0", col, &z, &r->err);
+        a.p = rc ? NULL : hln_arena_memdup(&r->arena, z.data, z.len ? z.len : 1);
+        a.len = (int32_t)z.len;
+        hln_buf_free(&z);
+        if (rc) return rc;
+        if (!a.p) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+        if ((rc = ex_bind(r, ops[0], t, col, &b)) != 0) return rc;
+    } else {
+        if ((rc = ex_bind(r, ops[0], t, col, &a)) != 0) return rc;
+        if ((rc = ex_bind(r, ops[1], rt, col, &b)) != 0) return rc;
+    }
+    if (a.len == -2 || b.len == -2)
+        return hln_fail(&r->err, HLN_EINVAL, "Invalid unset value in an operation on %s", col);
+    return ex_arith(r, term->nelems == 1 ? '-' : term->op, t, a, rt, b, t, out);
+}
+
 int ex_bind(ex_request *r, const cql_term *term, const hln_type *t, const char *col, ex_value *out)
 {
     ex_state *st = ex_st(r);
@@ -457,6 +504,8 @@ int ex_bind(ex_request *r, const cql_term *term, const hln_type *t, const char *
         return bind_collection(r, term, t, col, out);
     case CQL_TERM_FUNC:
         return ex_bind_function(r, term, t, col, out);
+    case CQL_TERM_OP:
+        return bind_op(r, term, t, col, out);
     case CQL_TERM_TUPLE:
     case CQL_TERM_UDT:
         return bind_tuple(r, term, t, col, out);

@@ -153,6 +153,10 @@ void ex_plan_cache_stats_get(hln_shard *s, ex_plan_cache_stats *out);
 
 /* Engine-wide state of exec (prepared cache). */
 int ex_init(hln_engine *e, hln_error *err);
+/* storage's `applied` hook (st_options; ud: the hln_shard): keeps the
+ * shard's vector index graphs current (ann.c) */
+struct st_mutation;
+void ex_ann_applied(void *ud, const struct st_mutation *m);
 void ex_shutdown(hln_engine *e);
 
 #endif

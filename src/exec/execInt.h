@@ -100,7 +100,10 @@ typedef enum ex_sel_kind {
     EX_SEL_TOKEN,      /* token(partition key) */
     EX_SEL_WRITETIME,  /* writetime(col): the cell's timestamp */
     EX_SEL_TTL,        /* ttl(col): the cell's remaining TTL in seconds */
-    EX_SEL_FUNC,       /* a native scalar function of columns and constants */
+    EX_SEL_FUNC,       /* a native scalar function of selectors (args[i].sub) */
+    EX_SEL_CONST,      /* a constant term (args[0].term) bound to `type` */
+    EX_SEL_OP,         /* args[0].sub op args[1].sub, of type `type` */
+    EX_SEL_CAST,       /* CAST(args[0].sub AS type) */
     EX_SEL_ELEM,       /* col[term]: an element of a set or map (args[0].term) */
     EX_SEL_FIELD,      /* col.f: field number `field` of a UDT */
     EX_SEL_TOJSON,     /* toJson(col): the column's value as JSON text */
@@ -112,12 +115,13 @@ typedef enum ex_sel_kind {
     EX_SEL_AVG,        /* avg(col), numeric columns */
 } ex_sel_kind;
 
-/* An argument of a function selector: a column, or a constant term bound
- * to the function's argument type. */
+/* An argument of a function selector: a column, a constant term bound
+ * to the function's argument type, or a nested selector (sub). */
 typedef struct ex_selarg {
     int col; /* index in t->cols, or -1 */
     const cql_term *term;
-    const hln_type *type; /* what the argument is bound/checked as */
+    const hln_type *type;     /* what the argument is bound/checked as */
+    const struct ex_sel *sub; /* a nested selector (function call, arithmetic, cast) */
 } ex_selarg;
 
 typedef struct ex_sel {
@@ -126,7 +130,10 @@ typedef struct ex_sel {
     const struct ex_fn *fn; /* EX_SEL_FUNC */
     ex_selarg *args;
     int nargs;
-    int field; /* EX_SEL_FIELD */
+    int field;            /* EX_SEL_FIELD */
+    const hln_type *type; /* the result type (CONST, OP, CAST, FUNC) */
+    char op;              /* EX_SEL_OP */
+    bool max;             /* EX_SEL_WRITETIME: maxwritetime(c) */
 } ex_sel;
 
 typedef struct ex_plan {
@@ -215,6 +222,15 @@ typedef struct ex_plan {
     bool token_range;
     const cql_term *tok_eq, *tok_lo, *tok_hi;
     bool tok_lo_incl, tok_hi_incl;
+    /* SELECT ... ORDER BY c ANN OF term LIMIT k (vector search, ann.c):
+       rows ordered by the similarity of vector column ann_col to the bound
+       vector under the metric (ix_metric) of its storage-attached index
+       ann_ix; at most k (LIMIT, <= 1000) rows, one page */
+    bool ann;
+    int ann_col;
+    const cql_term *ann_term;
+    const hln_index *ann_ix;
+    int ann_metric;
 
     /* BEGIN BATCH: one plan per statement (they share binds); ts is the
        batch's USING TIMESTAMP */
@@ -276,9 +292,21 @@ typedef enum ex_op_kind {
     EX_OP_READ,
     EX_OP_SCAN,
     EX_OP_DROP,
-    EX_OP_CAS,     /* read the row, check, maybe apply (cas.c): atomic on the target */
-    EX_OP_TRUNCATE /* st_truncate_table(table_id) */
+    EX_OP_CAS,      /* read the row, check, maybe apply (cas.c): atomic on the target */
+    EX_OP_TRUNCATE, /* st_truncate_table(table_id) */
+    EX_OP_ANN       /* the target's nearest rows to a vector (ann.c) */
 } ex_op_kind;
+
+/* An ANN operation's question (ann.c): the k rows of the target shard
+ * nearest to q under the index's metric. */
+typedef struct ex_ann_op {
+    uint8_t table_id[16], index_id[16];
+    uint32_t col_id;
+    int dim, metric, k;
+    int64_t now_sec;
+    float *q;                 /* dim floats */
+    const hln_schema *schema; /* the request's snapshot (held by it): stale graphs go */
+} ex_ann_op;
 
 typedef struct ex_op {
     rt_msg msg; /* first member: the message is the op */
@@ -297,6 +325,7 @@ typedef struct ex_op {
     st_scan_cmd scan;
     uint8_t table_id[16];
     struct ex_cas_op *cas; /* EX_OP_CAS: conditions in, verdict out */
+    ex_ann_op *ann;        /* EX_OP_ANN */
     /* outputs */
     st_partition *parts;
     int rc;
@@ -306,6 +335,22 @@ typedef struct ex_op {
 } ex_op;
 
 typedef void (*ex_then_fn)(ex_request *r);
+
+/* ---- vector indexes on a shard (ann.c) ---------------------------------- */
+
+/* EX_OP_ANN on shard s: verified nearest rows, one row per partition
+ * entry, nearest first, in arena a */
+int ex_ann_search(hln_shard *s, ex_ann_op *q, hln_arena *a, st_partition **out, hln_error *err);
+void ex_ann_drop_table(hln_shard *s, const uint8_t table_id[16]);
+void ex_ann_reconcile(hln_shard *s, const hln_schema *schema);
+void ex_ann_free(hln_shard *s);
+/* A vector written into an indexed column: Cassandra 5.0's SAI refuses
+ * non-finite components and, under cosine, zero vectors. */
+int ex_ann_check_vector(hln_error *err, const float *v, int dim, int metric);
+int ex_ann_check_write(hln_error *err, const hln_table *t, const hln_column *col, const uint8_t *p,
+                       int32_t len);
+/* a vector<float, dim> value into floats; false on a wrong length */
+bool ex_ann_decode(const uint8_t *p, int32_t len, int dim, float *out);
 
 /* ---- request state ---------------------------------------------------- */
 
@@ -425,11 +470,46 @@ int ex_collection_value(hln_arena *a, hln_error *err, const hln_column *col, con
 typedef struct ex_fn {
     const char *name; /* lower case, without the "system." keyspace */
     int nargs;
-    hln_type_kind args[2]; /* HLN_T_VECTOR: a vector<float, n> of the other argument's n */
+    hln_type_kind args[4]; /* HLN_T_VECTOR: a vector<float, n> of the other argument's n */
     hln_type_kind ret;
     int (*eval)(ex_request *r, const ex_value *args, ex_value *out);
     bool check_result; /* blobAs<type>: the bytes must be a valid <type> */
+    /* polymorphic functions (collection and mask functions): `poly`
+       checks the argument types (at[i] NULL: an untyped constant, named
+       argn[i]) and gives the result type, or NULL with err set; `teval`
+       evaluates knowing the argument types. min_args: optional trailing
+       arguments (mask_inner's padding) */
+    const hln_type *(*poly)(const struct ex_fn *f, const hln_type **at, const char *const *argn,
+                            int nargs, hln_error *err);
+    int (*teval)(ex_request *r, const hln_type *const *at, const ex_value *args, int nargs,
+                 ex_value *out);
+    int min_args;
 } ex_fn;
+
+/* An argument of a function call being resolved: its type, or NULL for a
+ * constant or marker (term) that takes the chosen overload's type; its
+ * text for messages. */
+typedef struct ex_fnarg {
+    const hln_type *type;
+    const cql_term *term;
+    const char *name;
+} ex_fnarg;
+
+/* Picks the function ks.name (ks NULL or "system") for these arguments as
+ * Cassandra's FunctionResolver does: exact argument types first, then
+ * compatible ones (blob takes anything, text takes ascii...), constants
+ * fitting; with a receiver, an overload returning its type. Fills the
+ * type of untyped arguments and *ret; NULL with err set in Cassandra's
+ * words (unknown function, number of arguments, type error, no matching
+ * signature). selector: the selection-clause wording of "Unknown
+ * function". */
+const ex_fn *ex_fn_resolve(const char *ks, const char *name, ex_fnarg *args, int nargs,
+                           const hln_type *receiver, bool selector, const hln_type **ret,
+                           hln_error *err);
+
+/* token(...) of arbitrary values of the partition key's types (a selector
+ * such as token(c) on a regular column). */
+extern const ex_fn ex_token_fn;
 
 /* The overloads of a function name (case-insensitive), at most max. */
 int ex_fn_candidates(const char *name, const ex_fn **out, int max);
@@ -439,7 +519,27 @@ int ex_fn_candidates(const char *name, const ex_fn **out, int max);
 int ex_bind_function(ex_request *r, const cql_term *term, const hln_type *t, const char *col,
                      ex_value *out);
 /* Calls f (arguments already bound to its argument types). */
-int ex_fn_call(ex_request *r, const ex_fn *f, const ex_value *args, ex_value *out);
+int ex_fn_call(ex_request *r, const ex_fn *f, const hln_type *const *at, const ex_value *args,
+               int nargs, ex_value *out);
+/* Arithmetic (Cassandra 5.0's OperationFcts): the result type of a op b
+ * (NULL: not supported), and its evaluation (null operands give null;
+ * division by zero fails with HLN_EFUNCFAIL in Cassandra's words). */
+const hln_type *ex_arith_type(char op, const hln_type *a, const hln_type *b);
+int ex_arith(ex_request *r, char op, const hln_type *at, ex_value a, const hln_type *bt, ex_value b,
+             const hln_type *res, ex_value *out);
+/* CAST(v AS to) (Cassandra 5.0's CastFcts): whether the conversion exists,
+ * and the conversion. */
+bool ex_cast_ok(const hln_type *from, const hln_type *to);
+/* exp (fn 0), log (1), log10 (2), round (3) of a number of type t, in t
+ * (MathFunctions); abs of a varint or decimal. */
+/* json.c: fromJson(text) for receiver type t (JSON null: null). */
+int ex_json_value(ex_request *r, const hln_type *t, const char *col, const uint8_t *text,
+                  size_t len, ex_value *out);
+int ex_math(ex_request *r, int fn, const hln_type *t, ex_value v, ex_value *out);
+int ex_abs_big(ex_request *r, const hln_type *t, ex_value v, ex_value *out);
+/* collection_avg of elements els[0..n) of numeric type et. */
+int ex_coll_avg(ex_request *r, const hln_type *et, const ex_value *els, int n, ex_value *out);
+int ex_cast(ex_request *r, const hln_type *from, ex_value v, const hln_type *to, ex_value *out);
 
 /* select.c: the values one key column takes: its equality, or its IN list
  * (literals, or one marker bound to a list); r->arena memory. */

@@ -13,6 +13,8 @@
  * Columns the document leaves out are null (DEFAULT NULL) or untouched
  * (DEFAULT UNSET). The rest is an ordinary INSERT.
  *
+ * ex_json_value does the same for one value: fromJson(text) in a term.
+ *
  * Invariants: values live in r->arena; st->vals is replaced by a longer
  * array (real markers first), never written in place (it may belong to
  * the caller).
@@ -281,6 +283,46 @@ static int from_json(ex_request *r, const hln_type *t, const char *col, json_t *
         }
         return bad(r, col, "Expected a string");
     }
+}
+
+int ex_json_value(ex_request *r, const hln_type *t, const char *col, const uint8_t *text,
+                  size_t len, ex_value *out)
+{
+    json_error_t je;
+    json_t *j = json_loadb((const char *)text, len, JSON_DECODE_ANY, &je);
+    if (!j)
+        return hln_fail(&r->err, HLN_EFUNCFAIL,
+                        "execution of 'system.fromjson[text]' failed: Could not decode JSON "
+                        "string '%.*s': %s",
+                        (int)(len > 200 ? 200 : len), (const char *)text, je.text);
+    if (json_is_null(j)) {
+        json_decref(j);
+        *out = (ex_value){NULL, -1};
+        return 0;
+    }
+    hln_buf b;
+    hln_buf_init(&b);
+    int rc = from_json(r, t, col, j, &b);
+    json_decref(j);
+    char pre[300];
+    snprintf(pre, sizeof pre, "Error decoding JSON value for %s: ", col);
+    size_t pl = strlen(pre);
+    if (rc == HLN_EINVAL && !hln_type_is_collection(t) && !strncmp(r->err.msg, pre, pl)) {
+        /* a scalar that does not convert: Cassandra's function failure */
+        char rest[sizeof r->err.msg];
+        snprintf(rest, sizeof rest, "%s", r->err.msg + pl);
+        rc = hln_fail(&r->err, HLN_EFUNCFAIL,
+                      "org.apache.cassandra.serializers.MarshalException: %s", rest);
+    }
+    if (!rc && b.err) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    if (!rc) {
+        static const uint8_t empty[1];
+        out->p = b.len ? hln_arena_memdup(&r->arena, b.data, b.len) : empty;
+        out->len = (int32_t)b.len;
+        if (!out->p) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    }
+    hln_buf_free(&b);
+    return rc;
 }
 
 /* The column a document key names: quoted keys keep their case. */

@@ -75,11 +75,13 @@
  *  3. The cursor only moves forward in (token, pk, ck) order (backward in
  *     ck for reversed reads), so a query terminates.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "exec/execInt.h"
+#include "index/hnsw.h"
 
 #define MIN_BATCH 1000
 #define PS_VERSION 1
@@ -196,6 +198,11 @@ typedef struct sel {
     size_t gkeylen;
     uint32_t vnext; /* virtual tables: index after the last emitted row */
     uint8_t qhash[8];
+    /* ORDER BY ... ANN OF (p->ann): every matching row is projected with
+       its similarity (ann_scores, beside cells); finish keeps the ann_k
+       best. annq: the bound query vector, annrow: a row's, decoded */
+    float *annq, *annrow, *ann_scores;
+    int ann_k, ann_dim;
 } sel;
 
 /* ---- binding ---------------------------------------------------------- */
@@ -890,22 +897,44 @@ static int sel_value(rowctx *c, const ex_sel *x, ex_value *out)
         hln_buf_free(&b);
         return rc;
     }
-    case EX_SEL_FUNC: {
-        ex_value args[2];
-        for (int i = 0; i < x->nargs && i < 2; i++) {
+    case EX_SEL_FUNC:
+    case EX_SEL_OP:
+    case EX_SEL_CAST: {
+        ex_value args[5];
+        const hln_type *at[5];
+        for (int i = 0; i < x->nargs && i < 5; i++) {
             const ex_selarg *a = &x->args[i];
-            if (a->col >= 0)
+            at[i] = a->type;
+            if (a->sub)
+                rc = sel_value(c, a->sub, &args[i]);
+            else if (a->col >= 0)
                 rc = get(c, a->col, &args[i]);
             else
-                rc = ex_bind(c->r, a->term, a->type, x->fn->name, &args[i]);
+                rc = ex_bind(c->r, a->term, a->type, x->fn ? x->fn->name : "?", &args[i]);
             if (rc) return rc;
             if (args[i].len == -2) args[i] = (ex_value){NULL, -1};
         }
-        return ex_fn_call(c->r, x->fn, args, out);
+        if (x->kind == EX_SEL_OP)
+            return ex_arith(c->r, x->op, at[0], args[0], at[1], args[1], x->type, out);
+        if (x->kind == EX_SEL_CAST) return ex_cast(c->r, at[0], args[0], x->type, out);
+        return ex_fn_call(c->r, x->fn, at, args, x->nargs, out);
     }
+    case EX_SEL_CONST:
+        return ex_bind(c->r, x->args[0].term, x->type, "?", out);
     case EX_SEL_WRITETIME:
     case EX_SEL_TTL: {
         const hln_column *col = &c->t->cols[x->col];
+        if (x->max && hln_type_is_multicell(col->type)) { /* maxwritetime: the latest element */
+            uint32_t n = 0;
+            const st_row *row = col->kind == HLN_COL_STATIC ? c->srow : c->row;
+            const st_cell *first = c->vrow || !row ? NULL : find_cells(row, col->id, &n);
+            *out = (ex_value){NULL, -1};
+            if (!first) return 0;
+            int64_t m = first[0].ts;
+            for (uint32_t i = 1; i < n; i++)
+                if (first[i].ts > m) m = first[i].ts;
+            return mk_int(c->r, m, 8, out);
+        }
         if (hln_type_is_multicell(col->type)) return element_times(c, x, col, out);
         const st_row *row = col->kind == HLN_COL_STATIC ? c->srow : c->row;
         const st_cell *cell = c->vrow || !row ? NULL : find_cell(row, col->id);
@@ -1057,6 +1086,22 @@ static bool part_done(const sel *s)
 static int emit_group(sel *s);
 static int group_key(sel *s, rowctx *c, hln_buf *out);
 
+/* The input of an aggregate: its column, or its expression of the row. */
+static int agg_input(rowctx *c, const ex_sel *x, ex_value *v)
+{
+    if (x->col < 0 && x->nargs && x->args[0].sub) {
+        int rc = sel_value(c, x->args[0].sub, v);
+        if (!rc && v->len == -2) *v = (ex_value){NULL, -1};
+        return rc;
+    }
+    return get(c, x->col, v);
+}
+
+static const hln_type *agg_type(const ex_plan *p, const ex_sel *x)
+{
+    return x->col >= 0 ? p->t->cols[x->col].type : x->args[0].type;
+}
+
 static int aggregate(sel *s, rowctx *c)
 {
     const ex_plan *p = s->p;
@@ -1085,16 +1130,16 @@ static int aggregate(sel *s, rowctx *c)
             a->count++;
             break;
         case EX_SEL_COUNT:
-            if ((rc = get(c, x->col, &v)) != 0) return rc;
+            if ((rc = agg_input(c, x, &v)) != 0) return rc;
             if (v.len >= 0) a->count++;
             break;
         case EX_SEL_MIN:
         case EX_SEL_MAX: {
-            if ((rc = get(c, x->col, &v)) != 0) return rc;
+            if ((rc = agg_input(c, x, &v)) != 0) return rc;
             if (v.len < 0) break;
             if (a->set) {
-                int cmp = hln_type_compare(p->t->cols[x->col].type, v.p, (size_t)v.len, a->v.p,
-                                           (size_t)a->v.len);
+                int cmp =
+                    hln_type_compare(agg_type(p, x), v.p, (size_t)v.len, a->v.p, (size_t)a->v.len);
                 if (x->kind == EX_SEL_MIN ? cmp >= 0 : cmp <= 0) break;
             }
             a->v = v;
@@ -1103,9 +1148,20 @@ static int aggregate(sel *s, rowctx *c)
         }
         case EX_SEL_SUM:
         case EX_SEL_AVG: {
-            if ((rc = get(c, x->col, &v)) != 0) return rc;
+            if ((rc = agg_input(c, x, &v)) != 0) return rc;
             if (v.len <= 0) break;
-            hln_type_kind k = p->t->cols[x->col].type->kind;
+            hln_type_kind k = agg_type(p, x)->kind;
+            if (k == HLN_T_VARINT) { /* exact: Cassandra sums varints as BigInteger */
+                if (a->set) {
+                    const hln_type *vt = agg_type(p, x);
+                    if ((rc = ex_arith(s->r, '+', vt, a->v, vt, v, vt, &a->v)) != 0) return rc;
+                } else {
+                    a->v = v;
+                    a->set = true;
+                }
+                a->n++;
+                break;
+            }
             if (k == HLN_T_DECIMAL) {
                 if (v.len < 4) break;
                 if ((rc = agg_decimal(s->r, a, &v, x->kind == EX_SEL_AVG)) != 0) return rc;
@@ -1141,12 +1197,25 @@ static int aggregate(sel *s, rowctx *c)
 }
 
 /* Offers one row of the current partition: filtered, counted, projected. */
+static int ann_keep(sel *s, int keep);
+
 static int offer(sel *s, rowctx *c)
 {
     const ex_plan *p = s->p;
     if (s->stop || part_done(s)) return 0;
     int rc = 0;
     if (!match(s, c, &rc)) return rc;
+    float score = 0;
+    if (p->ann) {
+        /* rows without a (usable) vector are not candidates */
+        ex_value v;
+        if ((rc = get(c, p->ann_col, &v)) != 0) return rc;
+        if (v.len < 0 || !ex_ann_decode(v.p, v.len, s->ann_dim, s->annrow)) return 0;
+        score = ix_score((ix_metric)p->ann_metric,
+                         ix_distance((ix_metric)p->ann_metric, s->annq, s->annrow, s->ann_dim));
+        if (isnan(score)) return 0;
+        if (s->nrows >= 4 * s->ann_k + 256 && (rc = ann_keep(s, s->ann_k)) != 0) return rc;
+    }
     s->in_part++;
     if (p->aggregate) return aggregate(s, c);
     if (s->nrows >= s->cap) {
@@ -1156,12 +1225,20 @@ static int offer(sel *s, rowctx *c)
         if (!n) return hln_fail(&s->r->err, HLN_ENOMEM, "out of memory");
         if (s->nrows) memcpy(n, s->cells, sizeof *n * (size_t)s->nrows * (size_t)p->nproj);
         s->cells = n;
+        if (p->ann) {
+            float *sc = hln_arena_alloc(&s->r->arena, sizeof *sc * (size_t)ncap);
+            if (!sc) return hln_fail(&s->r->err, HLN_ENOMEM, "out of memory");
+            if (s->nrows) memcpy(sc, s->ann_scores, sizeof *sc * (size_t)s->nrows);
+            s->ann_scores = sc;
+        }
         s->cap = ncap;
     }
     ex_value *out = &s->cells[(size_t)s->nrows * (size_t)p->nproj];
     for (int i = 0; i < p->nproj; i++)
         if ((rc = sel_value(c, &p->sels[i], &out[i])) != 0) return rc;
+    if (p->ann) s->ann_scores[s->nrows] = score;
     s->nrows++;
+    if (p->ann) return 0; /* LIMIT applies to the best rows, in finish() */
     if (c->part) {
         s->have_last = true;
         s->last_token = c->part->token;
@@ -1317,6 +1394,23 @@ static int make_state(ex_request *r, sel *s)
  * integer averages truncate; integer sums wrap to the type's width). */
 static int sum_value(ex_request *r, const hln_type *t, const agg *a, bool avg, ex_value *out)
 {
+    if (t->kind == HLN_T_VARINT) {
+        static const uint8_t zero[1];
+        if (!a->set) {
+            *out = (ex_value){zero, 1};
+            return 0;
+        }
+        if (!avg) {
+            *out = a->v;
+            return 0;
+        }
+        ex_value n;
+        const hln_type *bt = hln_type_by_kind(HLN_T_BIGINT);
+        int rc = mk_int(r, a->n, 8, &n);
+        if (!rc) rc = ex_cast(r, bt, n, t, &n);
+        if (!rc) rc = ex_arith(r, '/', t, a->v, t, n, t, out);
+        return rc;
+    }
     if (t->kind == HLN_T_DECIMAL) {
         const uint8_t *d = a->dec ? a->dec : DEC_ZERO;
         *out = (ex_value){d, (int32_t)(a->dec ? a->declen : sizeof DEC_ZERO)};
@@ -1444,6 +1538,145 @@ static int json_rows(ex_request *r, sel *s)
     return rc;
 }
 
+/* ---- vector search (ORDER BY ... ANN OF) -------------------------------- */
+
+static void finish(ex_request *r, sel *s, bool more);
+
+typedef struct ann_slot {
+    float score;
+    int row;
+} ann_slot;
+
+static int cmp_ann(const void *a, const void *b)
+{
+    const ann_slot *x = a, *y = b;
+    if (x->score != y->score) return x->score > y->score ? -1 : 1;
+    return x->row - y->row; /* ties: first seen first */
+}
+
+/* Orders the rows collected so far by similarity, best first, and keeps
+ * the best `keep`. */
+static int ann_keep(sel *s, int keep)
+{
+    int n = s->nrows, np = s->p->nproj;
+    if (n == 0) return 0;
+    ann_slot *sl = hln_malloc(sizeof *sl * (size_t)n);
+    ex_value *cells =
+        hln_arena_alloc(&s->r->arena, sizeof *cells * (size_t)s->cap * (size_t)(np ? np : 1));
+    float *sc = hln_arena_alloc(&s->r->arena, sizeof *sc * (size_t)s->cap);
+    if (!sl || !cells || !sc) {
+        hln_free(sl);
+        return hln_fail(&s->r->err, HLN_ENOMEM, "out of memory");
+    }
+    for (int i = 0; i < n; i++)
+        sl[i] = (ann_slot){s->ann_scores[i], i};
+    qsort(sl, (size_t)n, sizeof *sl, cmp_ann);
+    if (keep > n) keep = n;
+    for (int i = 0; i < keep; i++) {
+        memcpy(&cells[(size_t)i * (size_t)np], &s->cells[(size_t)sl[i].row * (size_t)np],
+               sizeof *cells * (size_t)np);
+        sc[i] = sl[i].score;
+    }
+    hln_free(sl);
+    s->cells = cells;
+    s->ann_scores = sc;
+    s->nrows = keep;
+    return 0;
+}
+
+/* The query vector and LIMIT of an ANN query (Cassandra 5.0's errors). */
+static int bind_ann(sel *s)
+{
+    ex_request *r = s->r;
+    const ex_plan *p = s->p;
+    const hln_column *col = &p->t->cols[p->ann_col];
+    if (!s->limit)
+        return hln_fail(&r->err, HLN_EINVAL,
+                        "Top-K queries must have a limit specified and the limit must be less "
+                        "than the query page size");
+    if (s->limit > 1000)
+        return hln_fail(&r->err, HLN_EINVAL,
+                        "Use of ANN OF in an ORDER BY clause requires a LIMIT that is not greater "
+                        "than 1000. LIMIT was %d",
+                        (int)s->limit);
+    ex_value v;
+    int rc = ex_bind(r, p->ann_term, col->type, col->name, &v);
+    if (rc) return rc;
+    if (v.len == -1)
+        return hln_fail(&r->err, HLN_EINVAL, "Unsupported null value for column %s", col->name);
+    if (v.len == -2)
+        return hln_fail(&r->err, HLN_EINVAL, "Unsupported unset value for column %s", col->name);
+    s->ann_dim = col->type->dim;
+    s->ann_k = s->limit;
+    s->annq = hln_arena_alloc(&r->arena, sizeof(float) * (size_t)s->ann_dim);
+    s->annrow = hln_arena_alloc(&r->arena, sizeof(float) * (size_t)s->ann_dim);
+    if (!s->annq || !s->annrow) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    if (!ex_ann_decode(v.p, v.len, s->ann_dim, s->annq))
+        return hln_fail(&r->err, HLN_EINVAL, "Invalid vector value for column %s", col->name);
+    return ex_ann_check_vector(&r->err, s->annq, s->ann_dim, p->ann_metric);
+}
+
+/* Through the index: every shard answers its nearest rows (EX_OP_ANN),
+ * which are offered like read rows; finish() keeps the best k. */
+static void ann_done(ex_request *r)
+{
+    ex_state *st = ex_st(r);
+    sel *s = st->xs;
+    int rc = ex_batch_error(r);
+    rowctx c = {.r = r, .t = s->t, .now_sec = s->now_sec};
+    hln_buf_init(&c.scratch);
+    c.pkv = hln_arena_alloc(&r->arena, sizeof *c.pkv * (size_t)(s->t->npk ? s->t->npk : 1));
+    c.ckv = hln_arena_alloc(&r->arena, sizeof *c.ckv * (size_t)(s->t->nck ? s->t->nck : 1));
+    if (!rc && (!c.pkv || !c.ckv)) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    for (const ex_op *op = st->cur; op && !rc; op = op->next_batch)
+        for (const st_partition *part = op->parts; part && !rc; part = part->next) {
+            if (!part->nrows) continue;
+            s->have_part = false;
+            enter_partition(s, part->token, part->pk, part->pklen);
+            c.part = part;
+            c.pk_done = false;
+            c.srow = NULL;
+            c.row = &part->rows[0];
+            c.ck_done = false;
+            rc = offer(s, &c);
+        }
+    hln_buf_free(&c.scratch);
+    if (rc) {
+        ex_finish(r, rc);
+        return;
+    }
+    finish(r, s, false);
+}
+
+static void ann_run(ex_request *r, sel *s)
+{
+    ex_state *st = ex_st(r);
+    const ex_plan *p = s->p;
+    ex_ann_op *q = hln_arena_alloc(&r->arena, sizeof *q);
+    if (!q) {
+        ex_finish(r, hln_fail(&r->err, HLN_ENOMEM, "out of memory"));
+        return;
+    }
+    memcpy(q->table_id, p->t->id, 16);
+    memcpy(q->index_id, p->ann_ix->id, 16);
+    q->col_id = p->t->cols[p->ann_col].id;
+    q->dim = s->ann_dim;
+    q->metric = p->ann_metric;
+    q->k = s->ann_k;
+    q->now_sec = s->now_sec;
+    q->q = s->annq;
+    q->schema = st->schema;
+    for (int i = 0; i < st->eng->nshards; i++) {
+        ex_op *op = ex_op_new(r, EX_OP_ANN, i);
+        if (!op) {
+            ex_finish(r, hln_fail(&r->err, HLN_ENOMEM, "out of memory"));
+            return;
+        }
+        op->ann = q;
+    }
+    ex_dispatch(r, ann_done);
+}
+
 /* Builds the ROWS result (with a paging state when more may follow) and
  * finishes the request. */
 static void finish(ex_request *r, sel *s, bool more)
@@ -1451,6 +1684,10 @@ static void finish(ex_request *r, sel *s, bool more)
     const ex_plan *p = s->p;
     ex_result *res = &r->result;
     int rc = 0;
+    if (p->ann) {
+        rc = ann_keep(s, s->ann_k);
+        more = false;
+    }
     if (p->aggregate && p->group_cols) {
         /* GROUP BY: every group was emitted as it closed; the last one now */
         if (s->agg_first) rc = emit_group(s);
@@ -1842,6 +2079,20 @@ void ex_run_select(ex_request *r)
     }
     s->eff_pp = p->distinct ? 1 : p->aggregate ? 0 : s->pp_limit;
     s->exact = p->nfilters == 0;
+    if (p->ann) {
+        /* every candidate is read; LIMIT and paging apply to the best */
+        if ((rc = bind_ann(s)) != 0) {
+            ex_finish(r, rc);
+            return;
+        }
+        s->limit_left = -1;
+        s->page = 0;
+        s->exact = false;
+        if (!p->pk_lookup && p->nfilters == 0 && !p->token_range) {
+            ann_run(r, s);
+            return;
+        }
+    }
     query_hash(r, s);
     if (s->page && r->params.paging_state && (rc = resume(r, s)) != 0) {
         ex_finish(r, rc);

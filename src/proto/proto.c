@@ -396,6 +396,8 @@ uint16_t px_errcode_for(int hln_code)
         return PX_ERR_BAD_CREDENTIALS;
     case HLN_EUNAUTHORIZED:
         return PX_ERR_UNAUTHORIZED;
+    case HLN_EFUNCFAIL:
+        return PX_ERR_FUNCTION_FAILURE;
     default:
         return PX_ERR_SERVER;
     }
@@ -421,6 +423,17 @@ void px_encode_error(hln_buf *out, const hln_error *err)
         hln_buf_put(out, err->ks, kn);
         hln_buf_u16(out, (uint16_t)tn);
         hln_buf_put(out, err->table, tn);
+        break;
+    }
+    case PX_ERR_FUNCTION_FAILURE: {
+        /* <keyspace><function><arg_types>: the function's name when the
+           failing layer set it (err->table), no argument types */
+        size_t tn = strnlen(err->table, sizeof err->table);
+        hln_buf_u16(out, 6);
+        hln_buf_put(out, "system", 6);
+        hln_buf_u16(out, (uint16_t)tn);
+        hln_buf_put(out, err->table, tn);
+        hln_buf_u16(out, 0);
         break;
     }
     case PX_ERR_UNPREPARED:

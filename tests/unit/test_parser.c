@@ -706,7 +706,8 @@ static void test_literals(void **state)
     /* literal positions are byte offsets into the statement */
     assert_int_equal(value0("'x'")->pos, (int)strlen("INSERT INTO t (a) VALUES ("));
 
-    bad("INSERT INTO t (a) VALUES (- 5)");
+    /* unary minus on a term (Cassandra 5.0's termAddition): 0 - 5 */
+    assert_int_equal(value0("- 5")->kind, CQL_TERM_OP);
     bad("INSERT INTO t (a) VALUES (.5)");
     bad("INSERT INTO t (a) VALUES (1x)");    /* 1 then the identifier x */
     bad("INSERT INTO t (a) VALUES (1h-1m)"); /* 1h then the duration -1m */
@@ -807,7 +808,8 @@ static void test_binds(void **state)
     assert_int_equal(s->n_binds, 0);
 
     bad("SELECT * FROM ?");
-    bad("SELECT ? FROM t");
+    /* a marker is a selector (the analyzer refuses it: no type) */
+    ok("SELECT ? FROM t", CQL_SELECT);
     bad("SELECT * FROM t WHERE a = :");
 }
 
