@@ -830,6 +830,18 @@ static int add_filters(actx *c, const ex_restr *x, int ci)
     return 0;
 }
 
+/* The CONTAINS and m[k] = v restrictions of column ci as row filters (a
+ * clustering column whose = or slice goes to storage keeps these). */
+static int add_element_filters(actx *c, const ex_restr *x, int ci)
+{
+    ex_restr only = {0};
+    memcpy(only.contains, x->contains, sizeof only.contains);
+    only.ncontains = x->ncontains;
+    memcpy(only.entries, x->entries, sizeof only.entries);
+    only.nentries = x->nentries;
+    return add_filters(c, &only, ci);
+}
+
 /* Cassandra's merge-time check on clustering restrictions: a column after
  * one restricted by a slice cannot be restricted (unless filtering). */
 static int clustering_slice_order(actx *c, const ex_restr *rs)
@@ -1694,6 +1706,11 @@ static int an_select(actx *c)
     for (int pos = 0; pos < t->nck; pos++)
         ck_any |= restricted(&rs[t->npk + pos]);
     if (!filtering) {
+        for (int pos = 0; pos < t->nck; pos++)
+            if (rs[t->npk + pos].ncontains)
+                return hln_fail(c->err, HLN_EINVAL,
+                                "Clustering columns can only be restricted with CONTAINS with a "
+                                "secondary index or filtering");
         if ((rc = clustering_slice_order(c, rs)) != 0) return rc;
         if ((rc = clustering_prefix(c, rs)) != 0) return rc;
     }
@@ -1707,6 +1724,7 @@ static int an_select(actx *c)
         while (pos < t->nck && (rs[t->npk + pos].eq || rs[t->npk + pos].in)) {
             p->ck[pos] = rs[t->npk + pos].eq;
             p->ck_in[pos] = rs[t->npk + pos].in;
+            if ((rc = add_element_filters(c, &rs[t->npk + pos], t->npk + pos)) != 0) return rc;
             pos++;
         }
         p->nck_eq = pos;
@@ -1716,6 +1734,7 @@ static int an_select(actx *c)
             p->lo_incl = x->lo_incl;
             p->hi = x->hi;
             p->hi_incl = x->hi_incl;
+            if ((rc = add_element_filters(c, x, t->npk + pos)) != 0) return rc;
             pos++;
         }
         for (; pos < t->nck; pos++)
@@ -1817,6 +1836,17 @@ static int an_select(actx *c)
             if ((rc = add_filters(c, &rs[i], i)) != 0) return rc;
     }
 
+    /* a null value restricting a non-key column (bound at execution in
+       Cassandra, so after every check above) */
+    for (int i = t->npk + t->nck; i < t->ncols && !t->is_virtual; i++) {
+        const ex_restr *x = &rs[i];
+        bool null = x->eq && x->eq->kind == CQL_TERM_NULL;
+        for (int k = 0; k < x->ncontains; k++)
+            null |= x->contains[k]->term && x->contains[k]->term->kind == CQL_TERM_NULL;
+        if (null)
+            return hln_fail(c->err, HLN_EINVAL, "Unsupported null value for column %s",
+                            t->cols[i].name);
+    }
     p->limit = s->limit;
     p->pp_limit = s->per_partition_limit;
     spec(c, s->limit, "[limit]", hln_type_by_kind(HLN_T_INT));
