@@ -590,12 +590,14 @@ static int add_relation(actx *c, ex_restr *rs, const cql_relation *rel)
                         op_str(rel->op), term_str(c, rel->term));
     case CQL_OP_IN: {
         if (col->kind != HLN_COL_PARTITION_KEY && col->kind != HLN_COL_CLUSTERING) {
-            /* no index serves IN: without ALLOW FILTERING, Cassandra's refusal */
-            if (c->stmt->kind == CQL_SELECT && !c->stmt->u.select.allow_filtering &&
-                !c->p->t->is_virtual)
+            /* no index serves IN: without ALLOW FILTERING, Cassandra's refusal;
+               with it (or on a system table), a row filter */
+            bool sel = c->stmt->kind == CQL_SELECT;
+            if (sel && !c->stmt->u.select.allow_filtering && !c->p->t->is_virtual)
                 return hln_fail(c->err, HLN_EINVAL, ALLOW_FILTERING_MSG);
-            return hln_fail(c->err, HLN_EUNSUPPORTED,
-                            "IN relations on non-primary-key columns are not supported yet");
+            if (!sel || hln_type_is_multicell(col->type))
+                return hln_fail(c->err, HLN_EUNSUPPORTED,
+                                "IN relations on non-primary-key columns are not supported yet");
         }
         if (x->eq)
             return hln_fail(c->err, HLN_EINVAL,
@@ -804,7 +806,8 @@ static int index_plan(actx *c, const ex_restr *rs, bool pk_lookup, bool *used)
 static int add_filters(actx *c, const ex_restr *x, int ci)
 {
     ex_plan *p = c->p;
-    int n = (x->eq != NULL) + (x->lo != NULL) + (x->hi != NULL) + x->ncontains + x->nentries;
+    int n = (x->eq != NULL) + (x->in != NULL) + (x->lo != NULL) + (x->hi != NULL) + x->ncontains +
+            x->nentries;
     if (!n) return 0;
     ex_filter *f = alloc(c, sizeof *f * (size_t)(p->nfilters + n));
     if (!f) return nomem(c);
@@ -812,6 +815,7 @@ static int add_filters(actx *c, const ex_restr *x, int ci)
     unsigned fold = analyzed_column(p->t, &p->t->cols[ci]);
     if (x->eq)
         f[p->nfilters++] = (ex_filter){.col = ci, .op = CQL_OP_EQ, .term = x->eq, .fold = fold};
+    if (x->in) f[p->nfilters++] = (ex_filter){.col = ci, .op = CQL_OP_IN, .in = x->in};
     for (int i = 0; i < x->nentries; i++)
         f[p->nfilters++] = (ex_filter){
             .col = ci, .op = CQL_OP_EQ, .term = x->entries[i]->term, .key = x->entries[i]->elem};
@@ -1689,11 +1693,9 @@ static int an_select(actx *c)
     }
     for (int i = 0; i < t->ncols; i++)
         p->has_static |= t->cols[i].kind == HLN_COL_STATIC;
-    for (int i = 0; i < t->ncols; i++)
-        if (rs[i].in && !p->pk_lookup)
-            return hln_fail(c->err, HLN_EUNSUPPORTED,
-                            "IN relations without the whole partition key restricted are not "
-                            "supported yet");
+    for (int i = 0; i < t->ncols; i++) /* then IN is a row filter */
+        if (rs[i].in && !p->pk_lookup && !filtering)
+            return hln_fail(c->err, HLN_EINVAL, ALLOW_FILTERING_MSG);
     if (!p->pk_lookup && pk_any) {
         if (!filtering) return hln_fail(c->err, HLN_EINVAL, ALLOW_FILTERING_MSG);
         for (int i = 0; i < t->npk; i++)

@@ -53,9 +53,10 @@ typedef struct ex_filter {
     int col;
     cql_op op;
     const cql_term *term;
-    const cql_term *key; /* m[key] = term (a map entry); NULL otherwise */
-    unsigned fold;       /* EX_FOLD_*: text compared in the analyzed form of an
-                            index that serves the column (textfold.c) */
+    const cql_term *key;           /* m[key] = term (a map entry); NULL otherwise */
+    const struct cql_relation *in; /* op IN: the relation (its list or marker) */
+    unsigned fold;                 /* EX_FOLD_*: text compared in the analyzed form of an
+                                      index that serves the column (textfold.c) */
 } ex_filter;
 
 /* An assignment (INSERT value / UPDATE SET) or a deletion (DELETE c:

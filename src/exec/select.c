@@ -193,6 +193,8 @@ typedef struct sel {
     agg *aggs;
     ex_value *fvals; /* bound value of each p->filters[i] */
     ex_value *fkeys; /* and of its map key (m[key] = v filters) */
+    ex_value **fins; /* IN filters: the values */
+    int *nfins;
     bool agg_first;
     const uint8_t *gkey; /* GROUP BY: the key of the group being accumulated */
     size_t gkeylen;
@@ -552,10 +554,18 @@ static int bind_filters(sel *s)
     if (!p->nfilters) return 0;
     s->fvals = hln_arena_alloc(&r->arena, sizeof *s->fvals * (size_t)p->nfilters);
     s->fkeys = hln_arena_alloc(&r->arena, sizeof *s->fkeys * (size_t)p->nfilters);
-    if (!s->fvals || !s->fkeys) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    s->fins = hln_arena_alloc(&r->arena, sizeof *s->fins * (size_t)p->nfilters);
+    s->nfins = hln_arena_alloc(&r->arena, sizeof *s->nfins * (size_t)p->nfilters);
+    if (!s->fvals || !s->fkeys || !s->fins || !s->nfins)
+        return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
     for (int i = 0; i < p->nfilters; i++) {
         const ex_filter *f = &p->filters[i];
         const hln_column *col = &p->t->cols[f->col];
+        if (f->op == CQL_OP_IN) {
+            int rc = ex_key_values(r, NULL, f->in, col, &s->fins[i], &s->nfins[i]);
+            if (rc) return rc;
+            continue;
+        }
         if (f->key) { /* m[key] = value */
             hln_column kc = *col, vc = *col;
             kc.type = col->type->params[0];
@@ -1024,6 +1034,14 @@ static bool match(const sel *s, rowctx *c, int *rc)
             if (!map_value(mt, &v, &s->fkeys[i], &mv) ||
                 hln_type_compare(mt->params[1], mv.p, (size_t)mv.len, fv->p, (size_t)fv->len))
                 return false;
+            continue;
+        }
+        if (f->op == CQL_OP_IN) {
+            bool any = false;
+            for (int k = 0; k < s->nfins[i] && !any; k++)
+                any = hln_type_compare(p->t->cols[f->col].type, v.p, (size_t)v.len, s->fins[i][k].p,
+                                       (size_t)s->fins[i][k].len) == 0;
+            if (!any) return false;
             continue;
         }
         if (f->fold && f->op == CQL_OP_EQ) {
