@@ -157,6 +157,9 @@ int ex_init(hln_engine *e, hln_error *err);
  * shard's vector index graphs current (ann.c) */
 struct st_mutation;
 void ex_ann_applied(void *ud, const struct st_mutation *m);
+/* Starts building the shard's vector indexes of the snapshot (ann.c; the
+ * node engine calls it as a shard opens). */
+void ex_ann_warm_all(hln_shard *s, const struct hln_schema *schema);
 void ex_shutdown(hln_engine *e);
 
 #endif

@@ -160,6 +160,12 @@ static int shard_open(rt_shard *rs, void *ud, hln_error *err)
         s->store = NULL; /* the runtime closes the handles */
         return rc;
     }
+    /* vector indexes build in the background from the data just opened */
+    hln_schema *sc = catalog_acquire(e->catalog);
+    if (sc) {
+        ex_ann_warm_all(s, sc);
+        schema_release(sc);
+    }
     if (e->cfg.storage.sync == ST_SYNC_PERIODIC && e->cfg.storage.sync_period_ms > 0)
         uv_timer_start(&s->sync_timer, on_sync_timer, e->cfg.storage.sync_period_ms,
                        e->cfg.storage.sync_period_ms);

@@ -50,11 +50,26 @@
 
 enum { BUILD_SLICE = 256, SCAN_BATCH = 2048, EF_SEARCH = 128 };
 
+/* A row key an index entry stands for. */
 typedef struct vent {
     uint64_t off; /* in keys: pk then ck */
     uint32_t pklen, cklen;
-    uint64_t vhash;
+    uint64_t vhash; /* vector indexes: hash of the vector's bytes */
+    int64_t token;
+    int64_t ts; /* vector indexes: the vector cell's write timestamp */
 } vent;
+
+/* A term of a term index: its bytes (in terms) and the keys (ents ids) of
+ * the rows that were written with it; open addressing on hash. */
+typedef struct tslot {
+    uint64_t hash; /* 0: empty */
+    uint64_t off;
+    uint32_t len;
+    uint32_t n, cap;
+    uint32_t *ids;
+} tslot;
+
+enum { IXS_VECTOR, IXS_TERMS };
 
 /* A resumable walk over one table's rows on a shard, in storage order
  * (token, partition key, clustering key). */
@@ -70,18 +85,31 @@ typedef struct rowscan {
 
 typedef void (*row_fn)(void *ud, const st_partition *p, const st_row *row);
 
+/* One index on one shard: a vector graph or a term table. */
 typedef struct ex_vix {
     uint8_t index_id[16], table_id[16];
+    int kind;      /* IXS_VECTOR or IXS_TERMS */
     bool building; /* cur walks the rows not yet added */
     rowscan cur;
     uint32_t col_id;
-    int dim, metric;
+    int dim, metric; /* vectors */
     ix_hnsw *g;
-    vent *ents; /* by graph id */
+    int target; /* terms: HLN_IX_SIMPLE (the value) or HLN_IX_ENTRIES (path || value) */
+    bool fold;  /* terms: ASCII case folded (case_sensitive: false) */
+    tslot *slots;
+    size_t nslots, nterms; /* nslots a power of two */
+    uint8_t *terms;
+    size_t termlen, termcap;
+    vent *ents; /* by graph id (vectors) or key id (terms) */
     size_t nents, capents;
     uint8_t *keys;
     size_t keylen, keycap;
     float *tmp; /* decoded vector */
+    /* vectors: row key -> its newest graph node (id + 1; 0 empty), so an
+       overwrite marks the node it replaces deleted at once */
+    uint32_t *kmap;
+    size_t kslots, kcount;
+    bool reset_pending; /* mostly deleted nodes: build again (build_slices) */
     struct ex_vix *next;
 } ex_vix;
 
@@ -91,6 +119,8 @@ typedef struct ex_vix_set {
     hln_shard *shard;
     ex_vix *head;
 } ex_vix_set;
+
+static void post_build(ex_vix_set *set);
 
 static uint64_t hash_bytes(const uint8_t *p, size_t n)
 {
@@ -165,8 +195,34 @@ int ex_ann_check_write(hln_error *err, const hln_table *t, const hln_column *col
     return 0;
 }
 
+static void vix_clear(ex_vix *v)
+{
+    for (size_t i = 0; i < v->nslots; i++)
+        hln_free(v->slots[i].ids);
+    hln_free(v->slots);
+    v->slots = NULL;
+    v->nslots = v->nterms = 0;
+    hln_free(v->terms);
+    v->terms = NULL;
+    v->termlen = v->termcap = 0;
+    hln_free(v->ents);
+    v->ents = NULL;
+    v->nents = v->capents = 0;
+    hln_free(v->keys);
+    v->keys = NULL;
+    v->keylen = v->keycap = 0;
+    hln_free(v->kmap);
+    v->kmap = NULL;
+    v->kslots = v->kcount = 0;
+}
+
 static void vix_free(ex_vix *v)
 {
+    hln_free(v->kmap);
+    for (size_t i = 0; i < v->nslots; i++)
+        hln_free(v->slots[i].ids);
+    hln_free(v->slots);
+    hln_free(v->terms);
     hln_free(v->cur.pk);
     hln_free(v->cur.ck);
     ix_hnsw_free(v->g);
@@ -213,21 +269,16 @@ void ex_ann_drop_table(hln_shard *s, const uint8_t table_id[16])
     }
 }
 
-/* Adds one row's vector cell (if it is a usable vector) under key (pk, ck). */
-static void vix_add(ex_vix *v, const uint8_t *pk, uint32_t pklen, const st_row *row)
+/* Appends key (pk, ck) to v's key store; its id, or -1 (out of memory). */
+static int64_t put_key(ex_vix *v, int64_t token, const uint8_t *pk, uint32_t pklen,
+                       const st_row *row, uint64_t vhash, int64_t ts, uint32_t id)
 {
-    const st_cell *cell = NULL;
-    for (uint32_t i = 0; i < row->ncells; i++)
-        if (row->cells[i].col_id == v->col_id && row->cells[i].pathlen == 0) {
-            cell = &row->cells[i];
-            break;
-        }
-    if (!cell || cell->flags) return;
-    if (!ex_ann_decode(cell->val, (int32_t)cell->len, v->dim, v->tmp)) return;
-    if (v->nents == v->capents) {
+    if (id >= v->capents) {
         size_t cap = v->capents ? v->capents * 2 : 1024;
+        while (cap <= id)
+            cap *= 2;
         vent *e = hln_realloc(v->ents, sizeof *e * cap);
-        if (!e) return;
+        if (!e) return -1;
         v->ents = e;
         v->capents = cap;
     }
@@ -237,17 +288,205 @@ static void vix_add(ex_vix *v, const uint8_t *pk, uint32_t pklen, const st_row *
         while (cap < need)
             cap *= 2;
         uint8_t *k = hln_realloc(v->keys, cap);
-        if (!k) return;
+        if (!k) return -1;
         v->keys = k;
         v->keycap = cap;
     }
-    uint32_t id;
-    if (ix_hnsw_add(v->g, v->tmp, &id)) return; /* NaN, infinite, zero under cosine */
     memcpy(v->keys + v->keylen, pk, pklen);
     memcpy(v->keys + v->keylen + pklen, row->ck, row->cklen);
-    v->ents[id] = (vent){v->keylen, pklen, row->cklen, hash_bytes(cell->val, cell->len)};
-    v->nents = id + 1;
+    v->ents[id] = (vent){v->keylen, pklen, row->cklen, vhash, token, ts};
+    if (id + 1 > v->nents) v->nents = id + 1;
     v->keylen = need;
+    return id;
+}
+
+/* The slot of term t (hash h): its own, or the empty one where it goes. */
+static tslot *term_slot(const ex_vix *v, const uint8_t *t, uint32_t len, uint64_t h)
+{
+    size_t mask = v->nslots - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+        tslot *sl = &v->slots[i];
+        if (!sl->hash) return sl;
+        if (sl->hash == h && sl->len == len && (!len || !memcmp(v->terms + sl->off, t, len)))
+            return sl;
+    }
+}
+
+static uint64_t term_hash(const uint8_t *t, uint32_t len)
+{
+    uint64_t h = hash_bytes(t, len);
+    return h ? h : 1;
+}
+
+/* Adds key id under term t. */
+static void term_add(ex_vix *v, const uint8_t *t, uint32_t len, uint32_t id)
+{
+    if ((v->nterms + 1) * 2 > v->nslots) { /* keep at most half full */
+        size_t n = v->nslots ? v->nslots * 2 : 1024;
+        tslot *ns = hln_calloc(n, sizeof *ns);
+        if (!ns) return;
+        tslot *old = v->slots;
+        size_t on = v->nslots;
+        v->slots = ns;
+        v->nslots = n;
+        for (size_t i = 0; i < on; i++)
+            if (old[i].hash) *term_slot(v, v->terms + old[i].off, old[i].len, old[i].hash) = old[i];
+        hln_free(old);
+    }
+    uint64_t h = term_hash(t, len);
+    tslot *sl = term_slot(v, t, len, h);
+    if (!sl->hash) {
+        if (v->termlen + len > v->termcap) {
+            size_t cap = v->termcap ? v->termcap * 2 : 65536;
+            while (cap < v->termlen + len)
+                cap *= 2;
+            uint8_t *nt = hln_realloc(v->terms, cap);
+            if (!nt) return;
+            v->terms = nt;
+            v->termcap = cap;
+        }
+        if (len) memcpy(v->terms + v->termlen, t, len);
+        *sl = (tslot){.hash = h, .off = v->termlen, .len = len};
+        v->termlen += len;
+        v->nterms++;
+    }
+    if (sl->n == sl->cap) {
+        uint32_t cap = sl->cap ? sl->cap * 2 : 4;
+        uint32_t *ids = hln_realloc(sl->ids, sizeof *ids * cap);
+        if (!ids) return;
+        sl->ids = ids;
+        sl->cap = cap;
+    }
+    sl->ids[sl->n++] = id;
+}
+
+/* A term as the index keeps it: folded to ASCII lower case when the index
+ * is case-insensitive (into buf, len bytes). */
+static const uint8_t *fold_term(bool fold, const uint8_t *t, uint32_t len, uint8_t **buf)
+{
+    if (!fold) return t;
+    uint8_t *b = hln_malloc(len ? len : 1);
+    if (!b) return NULL;
+    for (uint32_t i = 0; i < len; i++)
+        b[i] = t[i] >= 'A' && t[i] <= 'Z' ? (uint8_t)(t[i] + 32) : t[i];
+    *buf = b;
+    return b;
+}
+
+static uint64_t key_hash(int64_t token, const uint8_t *ck, uint32_t cklen)
+{
+    /* the token is the partition key's hash already */
+    uint64_t h = (uint64_t)token * 0x9E3779B97F4A7C15ull;
+    return h ^ hash_bytes(ck, cklen);
+}
+
+static bool key_is(const ex_vix *v, uint32_t id, const uint8_t *pk, uint32_t pklen,
+                   const uint8_t *ck, uint32_t cklen)
+{
+    const vent *e = &v->ents[id];
+    const uint8_t *k = v->keys + e->off;
+    return e->pklen == pklen && e->cklen == cklen && (!pklen || !memcmp(k, pk, pklen)) &&
+           (!cklen || !memcmp(k + pklen, ck, cklen));
+}
+
+/* The key map slot of row (pk, ck): its own, or the empty one where it
+ * goes; NULL when the map cannot grow. */
+static uint32_t *key_slot(ex_vix *v, int64_t token, const uint8_t *pk, uint32_t pklen,
+                          const uint8_t *ck, uint32_t cklen)
+{
+    if ((v->kcount + 1) * 2 > v->kslots) {
+        size_t n = v->kslots ? v->kslots * 2 : 1024;
+        uint32_t *nm = hln_calloc(n, sizeof *nm);
+        if (!nm) return NULL;
+        for (size_t i = 0; i < v->kslots; i++) {
+            uint32_t x = v->kmap[i];
+            if (!x) continue;
+            const vent *e = &v->ents[x - 1];
+            uint64_t h = key_hash(e->token, v->keys + e->off + e->pklen, e->cklen);
+            size_t j = h & (n - 1);
+            while (nm[j])
+                j = (j + 1) & (n - 1);
+            nm[j] = x;
+        }
+        hln_free(v->kmap);
+        v->kmap = nm;
+        v->kslots = n;
+    }
+    size_t mask = v->kslots - 1;
+    for (size_t i = key_hash(token, ck, cklen) & mask;; i = (i + 1) & mask) {
+        uint32_t x = v->kmap[i];
+        if (!x || key_is(v, x - 1, pk, pklen, ck, cklen)) return &v->kmap[i];
+    }
+}
+
+/* Records node id as its row's current one (a row new to the map). */
+static void key_put(ex_vix *v, uint32_t id)
+{
+    const vent *e = &v->ents[id];
+    const uint8_t *k = v->keys + e->off;
+    uint32_t *slot = key_slot(v, e->token, k, e->pklen, k + e->pklen, e->cklen);
+    if (!slot) return;
+    if (!*slot) v->kcount++;
+    *slot = id + 1;
+}
+
+/* Adds one row to v: its vector (if it is a usable one) or its terms. */
+static void vix_add(ex_vix *v, int64_t token, const uint8_t *pk, uint32_t pklen, const st_row *row)
+{
+    if (v->kind == IXS_TERMS) {
+        int64_t id = -1;
+        for (uint32_t i = 0; i < row->ncells; i++) {
+            const st_cell *c = &row->cells[i];
+            if (c->col_id != v->col_id || c->flags) continue;
+            if ((v->target == HLN_IX_SIMPLE) != (c->pathlen == 0)) continue;
+            if (id < 0 && (id = put_key(v, token, pk, pklen, row, 0, 0, (uint32_t)v->nents)) < 0)
+                return;
+            uint8_t *buf = NULL, *cat = NULL;
+            const uint8_t *t = c->val;
+            uint32_t len = c->len;
+            if (v->target == HLN_IX_ENTRIES) { /* path (the key, comparable) || value */
+                cat = hln_malloc(c->pathlen + c->len);
+                if (!cat) return;
+                memcpy(cat, c->path, c->pathlen);
+                if (c->len) memcpy(cat + c->pathlen, c->val, c->len);
+                t = cat;
+                len = c->pathlen + c->len;
+            }
+            const uint8_t *ft = fold_term(v->fold, t, len, &buf);
+            if (ft) term_add(v, ft, len, (uint32_t)id);
+            hln_free(buf);
+            hln_free(cat);
+        }
+        return;
+    }
+    const st_cell *cell = NULL;
+    for (uint32_t i = 0; i < row->ncells; i++)
+        if (row->cells[i].col_id == v->col_id && row->cells[i].pathlen == 0) {
+            cell = &row->cells[i];
+            break;
+        }
+    if (!cell || cell->flags) return;
+    if (!ex_ann_decode(cell->val, (int32_t)cell->len, v->dim, v->tmp)) return;
+    /* the row's current node: an older write loses, a newer one replaces it */
+    uint32_t *slot = key_slot(v, token, pk, pklen, row->ck, row->cklen);
+    if (slot && *slot && v->ents[*slot - 1].ts > cell->ts) return;
+    uint32_t nid = ix_hnsw_size(v->g);
+    if (put_key(v, token, pk, pklen, row, hash_bytes(cell->val, cell->len), cell->ts, nid) < 0)
+        return;
+    uint32_t id;
+    if (ix_hnsw_add(v->g, v->tmp, &id)) { /* NaN, infinite, zero under cosine */
+        v->nents = ix_hnsw_size(v->g);
+        v->keylen -= pklen + row->cklen;
+        return;
+    }
+    if (slot && *slot) {
+        ix_hnsw_delete(v->g, *slot - 1);
+        *slot = id + 1;
+    } else {
+        key_put(v, id);
+    }
+    uint32_t size = ix_hnsw_size(v->g);
+    if (size >= 1024 && ix_hnsw_live(v->g) < size / 2) v->reset_pending = true;
 }
 
 /* ---- walking a table's rows --------------------------------------------- */
@@ -339,7 +578,7 @@ static bool rowscan_behind(const rowscan *c, int64_t token, const uint8_t *pk, u
 
 static void add_row(void *ud, const st_partition *p, const st_row *row)
 {
-    vix_add(ud, p->pk, p->pklen, row);
+    vix_add(ud, p->token, p->pk, p->pklen, row);
 }
 
 void ex_ann_applied(void *ud, const st_mutation *m)
@@ -355,12 +594,28 @@ void ex_ann_applied(void *ud, const st_mutation *m)
             if (v->building &&
                 !rowscan_behind(&v->cur, m->token, m->pk, m->pklen, row->ck, row->cklen))
                 continue;
-            vix_add(v, m->pk, m->pklen, row);
+            vix_add(v, m->token, m->pk, m->pklen, row);
         }
+        if (v->reset_pending) post_build(set);
     }
 }
 
 static void build_slices(hln_shard *s);
+
+/* Starts v over: empty, building from the first row again. */
+static int vix_reset(ex_vix *v)
+{
+    vix_clear(v);
+    if (v->kind == IXS_VECTOR) {
+        ix_hnsw_free(v->g);
+        v->g = NULL;
+        if (ix_hnsw_new(&v->g, v->dim, (ix_metric)v->metric, NULL)) return HLN_ENOMEM;
+    }
+    v->cur.have_pk = v->cur.in_part = v->cur.done = false;
+    v->building = true;
+    v->reset_pending = false;
+    return 0;
+}
 
 static void on_build_msg(rt_shard *rs, rt_msg *m)
 {
@@ -387,7 +642,14 @@ static void build_slices(hln_shard *s)
     ex_vix_set *set = s->vix;
     bool more = false;
     int64_t now_sec = hln_now_micros() / 1000000;
-    for (ex_vix *v = set->head; v; v = v->next) {
+    for (ex_vix **pp = &set->head; *pp;) {
+        ex_vix *v = *pp;
+        if (v->reset_pending && vix_reset(v)) { /* out of memory: let it go */
+            *pp = v->next;
+            vix_free(v);
+            continue;
+        }
+        pp = &v->next;
         if (!v->building) continue;
         hln_arena a;
         hln_arena_init(&a, 1 << 16);
@@ -419,11 +681,17 @@ static ex_vix *vix_get(hln_shard *s, const ex_ann_op *q, int64_t now_sec, hln_er
     for (ex_vix **pp = &set->head; *pp; pp = &(*pp)->next) {
         ex_vix *v = *pp;
         if (memcmp(v->index_id, q->index_id, 16)) continue;
+        if (v->kind == IXS_TERMS) return v;
         uint32_t size = ix_hnsw_size(v->g), live = ix_hnsw_live(v->g);
-        if (size < 1024 || live >= size / 2) return v;
-        *pp = v->next; /* mostly dead: rebuild */
-        vix_free(v);
-        break;
+        if (size >= 1024 && live < size / 2 && !v->building) { /* mostly dead: again */
+            if (vix_reset(v)) {
+                *pp = v->next;
+                vix_free(v);
+                break;
+            }
+            post_build(set);
+        }
+        return v;
     }
     ex_vix *v = hln_calloc(1, sizeof *v);
     if (!v) {
@@ -433,10 +701,13 @@ static ex_vix *vix_get(hln_shard *s, const ex_ann_op *q, int64_t now_sec, hln_er
     memcpy(v->index_id, q->index_id, 16);
     memcpy(v->table_id, q->table_id, 16);
     v->col_id = q->col_id;
+    v->kind = q->terms ? IXS_TERMS : IXS_VECTOR;
+    v->target = q->target;
+    v->fold = q->fold;
     v->dim = q->dim;
     v->metric = q->metric;
-    v->tmp = hln_malloc(sizeof(float) * (size_t)q->dim);
-    if (!v->tmp || ix_hnsw_new(&v->g, q->dim, (ix_metric)q->metric, NULL)) {
+    if (v->kind == IXS_VECTOR && (!(v->tmp = hln_malloc(sizeof(float) * (size_t)q->dim)) ||
+                                  ix_hnsw_new(&v->g, q->dim, (ix_metric)q->metric, NULL))) {
         vix_free(v);
         hln_fail(err, HLN_ENOMEM, "out of memory");
         return NULL;
@@ -448,6 +719,65 @@ static ex_vix *vix_get(hln_shard *s, const ex_ann_op *q, int64_t now_sec, hln_er
     set->head = v;
     post_build(set);
     return v;
+}
+
+/* Starts building (in the background) every vector index of the snapshot
+ * the shard has no graph for: at start-up and after CREATE INDEX, so that
+ * writes feed the graph from then on and the first query finds it built. */
+bool ex_sai_describe(const hln_table *t, const hln_index *ix, ex_ann_op *q)
+{
+    if (ix->kind != HLN_IXK_SAI) return false;
+    const hln_column *col = NULL;
+    for (int c = 0; c < t->ncols; c++)
+        if (t->cols[c].id == ix->col_id) col = &t->cols[c];
+    /* regular columns: key columns' values are in the keys, not in cells */
+    if (!col || col->kind != HLN_COL_REGULAR) return false;
+    memset(q, 0, sizeof *q);
+    memcpy(q->table_id, t->id, 16);
+    memcpy(q->index_id, ix->id, 16);
+    q->col_id = col->id;
+    if (col->type->kind == HLN_T_VECTOR) {
+        const char *fn = index_option(ix, "similarity_function");
+        int m = fn ? ix_metric_parse(fn) : IX_COSINE;
+        q->dim = col->type->dim;
+        q->metric = m < 0 ? IX_COSINE : m;
+        return true;
+    }
+    /* term tables: a scalar (or frozen) value, or a map's entries; the
+       analyzed options (normalize, ascii) are not applied by a table yet */
+    const char *norm = index_option(ix, "normalize"), *ascii = index_option(ix, "ascii");
+    if ((norm && !strcasecmp(norm, "true")) || (ascii && !strcasecmp(ascii, "true"))) return false;
+    bool multi = hln_type_is_multicell(col->type);
+    if (ix->target == HLN_IX_ENTRIES && multi && col->type->kind == HLN_T_MAP)
+        q->target = HLN_IX_ENTRIES;
+    else if ((ix->target == HLN_IX_SIMPLE || ix->target == HLN_IX_FULL) && !multi)
+        q->target = HLN_IX_SIMPLE;
+    else
+        return false;
+    const char *cs = index_option(ix, "case_sensitive");
+    q->fold = cs && !strcasecmp(cs, "false");
+    q->terms = true;
+    return true;
+}
+
+/* Starts building (in the background) every index of the snapshot the
+ * shard has no table or graph for: at start-up and after CREATE INDEX, so
+ * that writes feed it from then on and the first query finds it built. */
+void ex_ann_warm_all(hln_shard *s, const hln_schema *schema)
+{
+    for (int k = 0; k < schema->nkeyspaces; k++) {
+        const hln_keyspace *ks = schema->keyspaces[k];
+        for (int ti = 0; ti < ks->ntables; ti++) {
+            const hln_table *t = ks->tables[ti];
+            for (int i = 0; i < t->nindexes; i++) {
+                ex_ann_op q;
+                if (!ex_sai_describe(t, &t->indexes[i], &q)) continue;
+                hln_error err = {0};
+                if (!vix_get(s, &q, 0, &err))
+                    HLN_WARN("index %s on shard %d: %s", t->indexes[i].name, s->id, err.msg);
+            }
+        }
+    }
 }
 
 /* Drops graphs of indexes the snapshot no longer has (DROP INDEX). */
@@ -593,6 +923,10 @@ int ex_ann_search(hln_shard *s, ex_ann_op *q, hln_arena *a, st_partition **out, 
     *out = NULL;
     int64_t now_sec = q->now_sec;
     if (q->schema) ex_ann_reconcile(s, q->schema);
+    if (q->k == 0) { /* a warm-up (CREATE INDEX): start what is missing */
+        if (q->schema) ex_ann_warm_all(s, q->schema);
+        return 0;
+    }
     ex_vix *v = vix_get(s, q, now_sec, err);
     if (!v) return err->code ? err->code : HLN_ENOMEM;
     if (v->building) return exact_search(s, q, a, out, err);
@@ -631,7 +965,7 @@ int ex_ann_search(hln_shard *s, ex_ann_op *q, hln_arena *a, st_partition **out, 
             st_read_cmd rd = {
                 .pk = v->keys + e->off, .pklen = e->pklen, .limit = 1, .now_sec = now_sec};
             memcpy(rd.table_id, v->table_id, 16);
-            rd.token = hln_murmur3_token(rd.pk, rd.pklen);
+            rd.token = e->token;
             const uint8_t *ck = v->keys + e->off + e->pklen;
             rd.start = (st_bound){ck, e->cklen, true};
             rd.end = (st_bound){ck, e->cklen, true};
@@ -672,4 +1006,146 @@ int ex_ann_search(hln_shard *s, ex_ann_op *q, hln_arena *a, st_partition **out, 
     if (rc) return rc;
     *out = head;
     return 0;
+}
+
+/* ---- term lookups (EX_OP_ISCAN) ------------------------------------------- */
+
+static _Thread_local const ex_vix *sort_vix;
+
+/* storage order: token, then partition key bytes, then clustering key */
+static int cmp_ids(const void *a, const void *b)
+{
+    const vent *x = &sort_vix->ents[*(const uint32_t *)a],
+               *y = &sort_vix->ents[*(const uint32_t *)b];
+    if (x->token != y->token) return x->token < y->token ? -1 : 1;
+    const uint8_t *kx = sort_vix->keys + x->off, *ky = sort_vix->keys + y->off;
+    uint32_t n = x->pklen < y->pklen ? x->pklen : y->pklen;
+    int c = n ? memcmp(kx, ky, n) : 0;
+    if (c) return c;
+    if (x->pklen != y->pklen) return x->pklen < y->pklen ? -1 : 1;
+    n = x->cklen < y->cklen ? x->cklen : y->cklen;
+    c = n ? memcmp(kx + x->pklen, ky + y->pklen, n) : 0;
+    if (c) return c;
+    return (x->cklen > y->cklen) - (x->cklen < y->cklen);
+}
+
+/* Whether key e comes after the scan's start: (start_token, after_pk). */
+static bool after_start(const ex_vix *v, const vent *e, const st_scan_cmd *cmd)
+{
+    if (e->token > cmd->end_token) return false;
+    if (e->token > cmd->start_token) return true;
+    if (e->token < cmd->start_token || !cmd->after_pk) return false;
+    const uint8_t *k = v->keys + e->off;
+    uint32_t n = e->pklen < cmd->after_pklen ? e->pklen : cmd->after_pklen;
+    int c = n ? memcmp(k, cmd->after_pk, n) : 0;
+    return c > 0 || (c == 0 && e->pklen > cmd->after_pklen);
+}
+
+int ex_sai_scan(hln_shard *s, ex_op *op, hln_arena *a, hln_error *err)
+{
+    ex_ann_op *q = op->ann;
+    st_scan_cmd *cmd = &op->scan;
+    op->parts = NULL;
+    if (q->schema) ex_ann_reconcile(s, q->schema);
+    ex_vix *v = vix_get(s, q, cmd->now_sec, err);
+    if (!v) return err->code ? err->code : HLN_ENOMEM;
+    /* still building: the plain scan (the coordinator filters either way) */
+    if (v->building) return st_scan(s->store, cmd, a, &op->parts, err);
+    uint8_t *buf = NULL;
+    const uint8_t *t = fold_term(v->fold, q->term, q->termlen, &buf);
+    if (!t) return hln_fail(err, HLN_ENOMEM, "out of memory");
+    const tslot *sl = v->nslots ? term_slot(v, t, q->termlen, term_hash(t, q->termlen)) : NULL;
+    hln_free(buf);
+    if (!sl || !sl->hash) return 0;
+    uint32_t *ids = hln_malloc(sizeof *ids * (sl->n ? sl->n : 1));
+    if (!ids) return hln_fail(err, HLN_ENOMEM, "out of memory");
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < sl->n; i++)
+        if (after_start(v, &v->ents[sl->ids[i]], cmd)) ids[n++] = sl->ids[i];
+    sort_vix = v;
+    qsort(ids, n, sizeof *ids, cmp_ids);
+    st_partition *head = NULL, **tail = &head, *cur = NULL;
+    uint32_t rows = 0, cap = 0;
+    int rc = 0;
+    for (uint32_t i = 0; i < n && !rc; i++) {
+        if (i && !cmp_ids(&ids[i - 1], &ids[i])) continue; /* written twice */
+        if (cmd->limit && rows >= cmd->limit) break;
+        const vent *e = &v->ents[ids[i]];
+        const uint8_t *k = v->keys + e->off;
+        st_read_cmd rd = {
+            .pk = k, .pklen = e->pklen, .token = e->token, .limit = 1, .now_sec = cmd->now_sec};
+        memcpy(rd.table_id, v->table_id, 16);
+        rd.start = rd.end = (st_bound){k + e->pklen, e->cklen, true};
+        st_partition *p = NULL;
+        if ((rc = st_read(s->store, &rd, a, &p, err)) != 0) break;
+        if (!p || !p->nrows) continue; /* deleted or expired since */
+        if (cur && cur->token == p->token && cur->pklen == p->pklen &&
+            !memcmp(cur->pk, p->pk, p->pklen)) {
+            if (cur->nrows == cap) { /* rows of one partition, in clustering order */
+                st_row *nr = hln_arena_alloc(a, sizeof *nr * cap * 2);
+                if (!nr) {
+                    rc = hln_fail(err, HLN_ENOMEM, "out of memory");
+                    break;
+                }
+                memcpy(nr, cur->rows, sizeof *nr * cur->nrows);
+                cur->rows = nr;
+                cap *= 2;
+            }
+            cur->rows[cur->nrows++] = p->rows[0];
+        } else {
+            st_row *nr = hln_arena_alloc(a, sizeof *nr * 4);
+            if (!nr) {
+                rc = hln_fail(err, HLN_ENOMEM, "out of memory");
+                break;
+            }
+            nr[0] = p->rows[0];
+            p->rows = nr;
+            p->nrows = 1;
+            p->next = NULL;
+            cap = 4;
+            *tail = cur = p;
+            tail = &p->next;
+        }
+        rows++;
+    }
+    hln_free(ids);
+    if (rc) return rc;
+    op->parts = head;
+    return 0;
+}
+
+/* ---- CREATE INDEX: warm every shard -------------------------------------- */
+
+static void warm_done(ex_request *r)
+{
+    ex_state *st = ex_st(r);
+    hln_schema *ns = st->xs;
+    st->xs = NULL;
+    if (ns) schema_release(ns);
+    ex_finish(r, 0); /* a shard that could not start building retries at first use */
+}
+
+void ex_ann_warm_everywhere(ex_request *r, int rc)
+{
+    ex_state *st = ex_st(r);
+    if (rc) {
+        ex_finish(r, rc);
+        return;
+    }
+    hln_schema *ns = catalog_acquire(st->eng->catalog);
+    ex_ann_op *q = hln_arena_alloc(&r->arena, sizeof *q);
+    if (!ns || !q) {
+        if (ns) schema_release(ns);
+        ex_finish(r, 0);
+        return;
+    }
+    memset(q, 0, sizeof *q);
+    q->schema = ns;
+    st->xs = ns;
+    for (int i = 0; i < st->eng->nshards; i++) {
+        ex_op *op = ex_op_new(r, EX_OP_ANN, i);
+        if (!op) break;
+        op->ann = q;
+    }
+    ex_dispatch(r, warm_done);
 }
