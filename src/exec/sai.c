@@ -293,7 +293,8 @@ static int64_t put_key(ex_vix *v, int64_t token, const uint8_t *pk, uint32_t pkl
         v->keycap = cap;
     }
     memcpy(v->keys + v->keylen, pk, pklen);
-    memcpy(v->keys + v->keylen + pklen, row->ck, row->cklen);
+    if (row->cklen) /* no clustering key: ck may be NULL */
+        memcpy(v->keys + v->keylen + pklen, row->ck, row->cklen);
     v->ents[id] = (vent){v->keylen, pklen, row->cklen, vhash, token, ts};
     if (id + 1 > v->nents) v->nents = id + 1;
     v->keylen = need;

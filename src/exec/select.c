@@ -2116,7 +2116,9 @@ static int plan_iscan(sel *s)
             }
             hln_buf_put(&b, s->fvals[i].p, (size_t)s->fvals[i].len);
             ex_ann_op *iq = hln_arena_alloc(&r->arena, sizeof *iq);
-            uint8_t *term = hln_arena_memdup(&r->arena, b.data, b.len ? b.len : 1);
+            /* an empty term ('') leaves b.data NULL */
+            uint8_t *term =
+                b.len ? hln_arena_memdup(&r->arena, b.data, b.len) : hln_arena_alloc(&r->arena, 1);
             bool bad = b.err;
             uint32_t len = (uint32_t)b.len;
             hln_buf_free(&b);
