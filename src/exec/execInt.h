@@ -598,6 +598,9 @@ void ex_run_index_ddl(ex_request *r); /* CREATE/DROP INDEX (index_ddl.c) */
 /* SAI text analysis (textfold.c): case_sensitive = false, ascii = true. */
 enum { EX_FOLD_CASE = 1, EX_FOLD_ASCII = 2 };
 bool ex_fold_equal(const uint8_t *a, int32_t al, const uint8_t *b, int32_t bl, unsigned flags);
+/* EX_FOLD_CASE alone, into out (len bytes: the folding keeps lengths), as
+ * ex_fold_equal folds; for index term tables. */
+void ex_fold_case(const uint8_t *in, uint32_t len, uint8_t *out);
 
 /* ---- access.c: roles, permissions, authorisation ------------------------ */
 /* Role and permission statements (CREATE/ALTER/DROP ROLE, GRANT, REVOKE,

@@ -5,7 +5,9 @@
  * `ascii: true` (Cassandra's NonTokenizingAnalyzer) matches = and CONTAINS
  * on the analyzed form of both sides. Queries on such columns run as
  * filtered scans (analyze.c), so the row filter compares analyzed forms:
- * ex_fold_equal folds both values code point by code point and compares.
+ * ex_fold_equal folds both values code point by code point and compares;
+ * ex_fold_case gives the case-folded bytes themselves (term tables key
+ * terms by them, exec/sai.c), folded the same way.
  *
  * Coverage: case folding lowers ASCII and Latin-1 letters (Java's
  * toLowerCase does all of Unicode); ASCII folding maps the Latin-1
@@ -86,5 +88,22 @@ bool ex_fold_equal(const uint8_t *a, int32_t al, const uint8_t *b, int32_t bl, u
         }
         if (!na || !nb) return !na && !nb;
         if (pa[ka++] != pb[kb++]) return false;
+    }
+}
+
+void ex_fold_case(const uint8_t *in, uint32_t len, uint8_t *out)
+{
+    for (uint32_t i = 0; i < len; i++) {
+        uint8_t c = in[i];
+        if (c >= 'A' && c <= 'Z') {
+            out[i] = (uint8_t)(c + 'a' - 'A');
+        } else if ((c == 0xC3) && i + 1 < len && in[i + 1] >= 0x80 && in[i + 1] <= 0x9E &&
+                   in[i + 1] != 0x97) { /* U+00C0..U+00DE except U+00D7: + 0x20 */
+            out[i] = c;
+            out[i + 1] = (uint8_t)(in[i + 1] + 0x20);
+            i++;
+        } else {
+            out[i] = c;
+        }
     }
 }
