@@ -1329,6 +1329,9 @@ static cql_index_col *cqlp_itarget(cqlp_ctx *ctx, const char *col, cql_index_tar
 %type itarget {cql_index_col *}
 itarget(A) ::= ident(C).                { A = cqlp_itarget(ctx, C, CQL_IXT_SIMPLE); }
 itarget(A) ::= VALUES LP ident(C) RP.   { A = cqlp_itarget(ctx, C, CQL_IXT_VALUES); }
+/* columns named keys / values (unreserved words) */
+itarget(A) ::= KEYS.   { A = cqlp_itarget(ctx, "keys", CQL_IXT_SIMPLE); }
+itarget(A) ::= VALUES. { A = cqlp_itarget(ctx, "values", CQL_IXT_SIMPLE); }
 itarget(A) ::= KEYS LP ident(C) RP.     { A = cqlp_itarget(ctx, C, CQL_IXT_KEYS); }
 itarget(A) ::= ENTRIES LP ident(C) RP.  { A = cqlp_itarget(ctx, C, CQL_IXT_ENTRIES); }
 itarget(A) ::= FULL LP ident(C) RP.     { A = cqlp_itarget(ctx, C, CQL_IXT_FULL); }

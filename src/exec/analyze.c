@@ -590,12 +590,14 @@ static int add_relation(actx *c, ex_restr *rs, const cql_relation *rel)
                         op_str(rel->op), term_str(c, rel->term));
     case CQL_OP_IN: {
         if (col->kind != HLN_COL_PARTITION_KEY && col->kind != HLN_COL_CLUSTERING) {
-            /* no index serves IN: without ALLOW FILTERING, Cassandra's refusal */
-            if (c->stmt->kind == CQL_SELECT && !c->stmt->u.select.allow_filtering &&
-                !c->p->t->is_virtual)
+            /* no index serves IN: without ALLOW FILTERING, Cassandra's refusal;
+               with it (or on a system table), a row filter */
+            bool sel = c->stmt->kind == CQL_SELECT;
+            if (sel && !c->stmt->u.select.allow_filtering && !c->p->t->is_virtual)
                 return hln_fail(c->err, HLN_EINVAL, ALLOW_FILTERING_MSG);
-            return hln_fail(c->err, HLN_EUNSUPPORTED,
-                            "IN relations on non-primary-key columns are not supported yet");
+            if (!sel || hln_type_is_multicell(col->type))
+                return hln_fail(c->err, HLN_EUNSUPPORTED,
+                                "IN relations on non-primary-key columns are not supported yet");
         }
         if (x->eq)
             return hln_fail(c->err, HLN_EINVAL,
@@ -659,19 +661,23 @@ static int where(actx *c, const cql_relation *rel, ex_restr **out)
  * It is executed by the filtered scan, which returns the same rows in the
  * same (token) order. */
 
-/* A text column (or collection of text values) an analyzed
- * (case-insensitive) index serves. */
-static bool analyzed_column(const hln_table *t, const hln_column *col)
+/* The analysis (EX_FOLD_*) of an index serving text column col (or its
+ * collection's text values); 0 when none. */
+static unsigned analyzed_column(const hln_table *t, const hln_column *col)
 {
     const hln_type *ty = col->type;
     if (hln_type_is_multicell(ty) && hln_type_is_collection(ty))
         ty = ty->params[ty->kind == HLN_T_MAP ? 1 : 0];
-    if (ty->kind != HLN_T_VARCHAR && ty->kind != HLN_T_ASCII) return false;
+    if (ty->kind != HLN_T_VARCHAR && ty->kind != HLN_T_ASCII) return 0;
     for (int i = 0; i < t->nindexes; i++) {
-        const char *cs = index_option(&t->indexes[i], "case_sensitive");
-        if (t->indexes[i].col_id == col->id && cs && !strcasecmp(cs, "false")) return true;
+        const hln_index *ix = &t->indexes[i];
+        if (ix->col_id != col->id || ix->kind != HLN_IXK_SAI) continue;
+        const char *cs = index_option(ix, "case_sensitive"), *as = index_option(ix, "ascii");
+        unsigned f = (cs && !strcasecmp(cs, "false") ? EX_FOLD_CASE : 0) |
+                     (as && !strcasecmp(as, "true") ? EX_FOLD_ASCII : 0);
+        if (f) return f;
     }
-    return false;
+    return 0;
 }
 
 enum { IX_EQ, IX_RANGE, IX_CONTAINS, IX_CONTAINS_KEY, IX_ENTRY };
@@ -800,14 +806,16 @@ static int index_plan(actx *c, const ex_restr *rs, bool pk_lookup, bool *used)
 static int add_filters(actx *c, const ex_restr *x, int ci)
 {
     ex_plan *p = c->p;
-    int n = (x->eq != NULL) + (x->lo != NULL) + (x->hi != NULL) + x->ncontains + x->nentries;
+    int n = (x->eq != NULL) + (x->in != NULL) + (x->lo != NULL) + (x->hi != NULL) + x->ncontains +
+            x->nentries;
     if (!n) return 0;
     ex_filter *f = alloc(c, sizeof *f * (size_t)(p->nfilters + n));
     if (!f) return nomem(c);
     if (p->nfilters) memcpy(f, p->filters, sizeof *f * (size_t)p->nfilters);
-    bool fold = analyzed_column(p->t, &p->t->cols[ci]);
+    unsigned fold = analyzed_column(p->t, &p->t->cols[ci]);
     if (x->eq)
         f[p->nfilters++] = (ex_filter){.col = ci, .op = CQL_OP_EQ, .term = x->eq, .fold = fold};
+    if (x->in) f[p->nfilters++] = (ex_filter){.col = ci, .op = CQL_OP_IN, .in = x->in};
     for (int i = 0; i < x->nentries; i++)
         f[p->nfilters++] = (ex_filter){
             .col = ci, .op = CQL_OP_EQ, .term = x->entries[i]->term, .key = x->entries[i]->elem};
@@ -821,9 +829,21 @@ static int add_filters(actx *c, const ex_restr *x, int ci)
         f[p->nfilters++] = (ex_filter){.col = ci,
                                        .op = x->contains[i]->op,
                                        .term = x->contains[i]->term,
-                                       .fold = fold && x->contains[i]->op == CQL_OP_CONTAINS};
+                                       .fold = x->contains[i]->op == CQL_OP_CONTAINS ? fold : 0};
     p->filters = f;
     return 0;
+}
+
+/* The CONTAINS and m[k] = v restrictions of column ci as row filters (a
+ * clustering column whose = or slice goes to storage keeps these). */
+static int add_element_filters(actx *c, const ex_restr *x, int ci)
+{
+    ex_restr only = {0};
+    memcpy(only.contains, x->contains, sizeof only.contains);
+    only.ncontains = x->ncontains;
+    memcpy(only.entries, x->entries, sizeof only.entries);
+    only.nentries = x->nentries;
+    return add_filters(c, &only, ci);
 }
 
 /* Cassandra's merge-time check on clustering restrictions: a column after
@@ -1673,11 +1693,9 @@ static int an_select(actx *c)
     }
     for (int i = 0; i < t->ncols; i++)
         p->has_static |= t->cols[i].kind == HLN_COL_STATIC;
-    for (int i = 0; i < t->ncols; i++)
-        if (rs[i].in && !p->pk_lookup)
-            return hln_fail(c->err, HLN_EUNSUPPORTED,
-                            "IN relations without the whole partition key restricted are not "
-                            "supported yet");
+    for (int i = 0; i < t->ncols; i++) /* then IN is a row filter */
+        if (rs[i].in && !p->pk_lookup && !filtering)
+            return hln_fail(c->err, HLN_EINVAL, ALLOW_FILTERING_MSG);
     if (!p->pk_lookup && pk_any) {
         if (!filtering) return hln_fail(c->err, HLN_EINVAL, ALLOW_FILTERING_MSG);
         for (int i = 0; i < t->npk; i++)
@@ -1690,6 +1708,11 @@ static int an_select(actx *c)
     for (int pos = 0; pos < t->nck; pos++)
         ck_any |= restricted(&rs[t->npk + pos]);
     if (!filtering) {
+        for (int pos = 0; pos < t->nck; pos++)
+            if (rs[t->npk + pos].ncontains)
+                return hln_fail(c->err, HLN_EINVAL,
+                                "Clustering columns can only be restricted with CONTAINS with a "
+                                "secondary index or filtering");
         if ((rc = clustering_slice_order(c, rs)) != 0) return rc;
         if ((rc = clustering_prefix(c, rs)) != 0) return rc;
     }
@@ -1703,6 +1726,7 @@ static int an_select(actx *c)
         while (pos < t->nck && (rs[t->npk + pos].eq || rs[t->npk + pos].in)) {
             p->ck[pos] = rs[t->npk + pos].eq;
             p->ck_in[pos] = rs[t->npk + pos].in;
+            if ((rc = add_element_filters(c, &rs[t->npk + pos], t->npk + pos)) != 0) return rc;
             pos++;
         }
         p->nck_eq = pos;
@@ -1712,6 +1736,7 @@ static int an_select(actx *c)
             p->lo_incl = x->lo_incl;
             p->hi = x->hi;
             p->hi_incl = x->hi_incl;
+            if ((rc = add_element_filters(c, x, t->npk + pos)) != 0) return rc;
             pos++;
         }
         for (; pos < t->nck; pos++)
@@ -1813,6 +1838,17 @@ static int an_select(actx *c)
             if ((rc = add_filters(c, &rs[i], i)) != 0) return rc;
     }
 
+    /* a null value restricting a non-key column (bound at execution in
+       Cassandra, so after every check above) */
+    for (int i = t->npk + t->nck; i < t->ncols && !t->is_virtual; i++) {
+        const ex_restr *x = &rs[i];
+        bool null = x->eq && x->eq->kind == CQL_TERM_NULL;
+        for (int k = 0; k < x->ncontains; k++)
+            null |= x->contains[k]->term && x->contains[k]->term->kind == CQL_TERM_NULL;
+        if (null)
+            return hln_fail(c->err, HLN_EINVAL, "Unsupported null value for column %s",
+                            t->cols[i].name);
+    }
     p->limit = s->limit;
     p->pp_limit = s->per_partition_limit;
     spec(c, s->limit, "[limit]", hln_type_by_kind(HLN_T_INT));

@@ -53,9 +53,10 @@ typedef struct ex_filter {
     int col;
     cql_op op;
     const cql_term *term;
-    const cql_term *key; /* m[key] = term (a map entry); NULL otherwise */
-    bool fold;           /* text compared case-insensitively: an index with
-                            case_sensitive = false serves the column */
+    const cql_term *key;           /* m[key] = term (a map entry); NULL otherwise */
+    const struct cql_relation *in; /* op IN: the relation (its list or marker) */
+    unsigned fold;                 /* EX_FOLD_*: text compared in the analyzed form of an
+                                      index that serves the column (textfold.c) */
 } ex_filter;
 
 /* An assignment (INSERT value / UPDATE SET) or a deletion (DELETE c:
@@ -594,6 +595,13 @@ void ex_run_dml(ex_request *r);       /* INSERT, UPDATE, DELETE */
 void ex_run_select(ex_request *r);    /* SELECT */
 void ex_run_describe(ex_request *r);  /* DESCRIBE (describe.c) */
 void ex_run_index_ddl(ex_request *r); /* CREATE/DROP INDEX (index_ddl.c) */
+
+/* SAI text analysis (textfold.c): case_sensitive = false, ascii = true. */
+enum { EX_FOLD_CASE = 1, EX_FOLD_ASCII = 2 };
+bool ex_fold_equal(const uint8_t *a, int32_t al, const uint8_t *b, int32_t bl, unsigned flags);
+/* EX_FOLD_CASE alone, into out (len bytes: the folding keeps lengths), as
+ * ex_fold_equal folds; for index term tables. */
+void ex_fold_case(const uint8_t *in, uint32_t len, uint8_t *out);
 
 /* ---- access.c: roles, permissions, authorisation ------------------------ */
 /* Role and permission statements (CREATE/ALTER/DROP ROLE, GRANT, REVOKE,

@@ -309,7 +309,8 @@ static int64_t put_key(ex_vix *v, int64_t token, const uint8_t *pk, uint32_t pkl
         v->keycap = cap;
     }
     memcpy(v->keys + v->keylen, pk, pklen);
-    memcpy(v->keys + v->keylen + pklen, row->ck, row->cklen);
+    if (row->cklen) /* no clustering key: ck may be NULL */
+        memcpy(v->keys + v->keylen + pklen, row->ck, row->cklen);
     v->ents[id] = (vent){v->keylen, pklen, row->cklen, vhash, token, ts};
     if (id + 1 > v->nents) v->nents = id + 1;
     v->keylen = need;
@@ -376,15 +377,14 @@ static void term_add(ex_vix *v, const uint8_t *t, uint32_t len, uint32_t id)
     sl->ids[sl->n++] = id;
 }
 
-/* A term as the index keeps it: folded to ASCII lower case when the index
+/* A term as the index keeps it: folded to lower case (ASCII and Latin-1, textfold.c) when the index
  * is case-insensitive (into buf, len bytes). */
 static const uint8_t *fold_term(bool fold, const uint8_t *t, uint32_t len, uint8_t **buf)
 {
     if (!fold) return t;
     uint8_t *b = hln_malloc(len ? len : 1);
     if (!b) return NULL;
-    for (uint32_t i = 0; i < len; i++)
-        b[i] = t[i] >= 'A' && t[i] <= 'Z' ? (uint8_t)(t[i] + 32) : t[i];
+    ex_fold_case(t, len, b); /* as the row filters fold (textfold.c) */
     *buf = b;
     return b;
 }
@@ -458,7 +458,8 @@ static void vix_add(ex_vix *v, int64_t token, const uint8_t *pk, uint32_t pklen,
             if (id < 0 && (id = put_key(v, token, pk, pklen, row, 0, 0, (uint32_t)v->nents)) < 0)
                 return;
             uint8_t *buf = NULL, *cat = NULL;
-            const uint8_t *t = c->val;
+            static const uint8_t empty[1];
+            const uint8_t *t = c->len ? c->val : empty; /* '' may come with val NULL */
             uint32_t len = c->len;
             if (v->target == HLN_IX_ENTRIES) { /* path (the key, comparable) || value */
                 cat = hln_malloc(c->pathlen + c->len);

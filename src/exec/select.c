@@ -14,7 +14,8 @@
  *    node state (schema_virtual_rows), never storage.
  * Every row then goes through the row filters (restrictions storage could
  * not apply, including those secondary indexes serve: m[k] = v compares
- * the map's value at k; a case-insensitive index folds ASCII case for =),
+ * the map's value at k; an analyzed text index compares folded forms,
+ * textfold.c),
  * per-partition limit, DISTINCT, LIMIT, the page size, and the
  * selectors (columns, token(), writetime(), ttl(), or aggregates that fold
  * every row into one).
@@ -192,6 +193,8 @@ typedef struct sel {
     agg *aggs;
     ex_value *fvals; /* bound value of each p->filters[i] */
     ex_value *fkeys; /* and of its map key (m[key] = v filters) */
+    ex_value **fins; /* IN filters: the values */
+    int *nfins;
     bool agg_first;
     const uint8_t *gkey; /* GROUP BY: the key of the group being accumulated */
     size_t gkeylen;
@@ -554,10 +557,18 @@ static int bind_filters(sel *s)
     if (!p->nfilters) return 0;
     s->fvals = hln_arena_alloc(&r->arena, sizeof *s->fvals * (size_t)p->nfilters);
     s->fkeys = hln_arena_alloc(&r->arena, sizeof *s->fkeys * (size_t)p->nfilters);
-    if (!s->fvals || !s->fkeys) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    s->fins = hln_arena_alloc(&r->arena, sizeof *s->fins * (size_t)p->nfilters);
+    s->nfins = hln_arena_alloc(&r->arena, sizeof *s->nfins * (size_t)p->nfilters);
+    if (!s->fvals || !s->fkeys || !s->fins || !s->nfins)
+        return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
     for (int i = 0; i < p->nfilters; i++) {
         const ex_filter *f = &p->filters[i];
         const hln_column *col = &p->t->cols[f->col];
+        if (f->op == CQL_OP_IN) {
+            int rc = ex_key_values(r, NULL, f->in, col, &s->fins[i], &s->nfins[i]);
+            if (rc) return rc;
+            continue;
+        }
         if (f->key) { /* m[key] = value */
             hln_column kc = *col, vc = *col;
             kc.type = col->type->params[0];
@@ -955,12 +966,10 @@ static int sel_value(rowctx *c, const ex_sel *x, ex_value *out)
 
 /* ---- the shaper ----------------------------------------------------------- */
 
-static bool fold_equal_raw(const uint8_t *a, int32_t al, const uint8_t *b, int32_t bl);
-
 /* True when serialized collection v of type t has element (key when key,
- * map value otherwise) e; fold: text compared ignoring ASCII case. */
+ * map value otherwise) e; fold: text compared analyzed (EX_FOLD_*). */
 static bool collection_contains(const hln_type *t, const ex_value *v, const ex_value *e, bool key,
-                                bool fold)
+                                unsigned fold)
 {
     bool is_map = t->kind == HLN_T_MAP;
     const hln_type *et = is_map && !key ? t->params[1] : t->params[0];
@@ -974,7 +983,7 @@ static bool collection_contains(const hln_type *t, const ex_value *v, const ex_v
             if (hln_coll_next(&rd, &x, &xl)) return false;
             bool want = !is_map || (part == 0) == key;
             if (want && xl >= 0 &&
-                (fold ? fold_equal_raw(x, xl, e->p, e->len)
+                (fold ? ex_fold_equal(x, xl, e->p, e->len, fold)
                       : hln_type_compare(et, x, (size_t)xl, e->p, (size_t)e->len) == 0))
                 return true;
         }
@@ -1013,24 +1022,6 @@ static bool map_value(const hln_type *t, const ex_value *v, const ex_value *k, e
     return false;
 }
 
-/* Text equality ignoring ASCII case (an index with case_sensitive = false). */
-static bool fold_equal_raw(const uint8_t *a, int32_t al, const uint8_t *b, int32_t bl)
-{
-    if (al != bl) return false;
-    for (int32_t i = 0; i < al; i++) {
-        int x = a[i], y = b[i];
-        if (x >= 'A' && x <= 'Z') x += 'a' - 'A';
-        if (y >= 'A' && y <= 'Z') y += 'a' - 'A';
-        if (x != y) return false;
-    }
-    return true;
-}
-
-static bool fold_equal(const ex_value *a, const ex_value *b)
-{
-    return fold_equal_raw(a->p, a->len, b->p, b->len);
-}
-
 static bool match(const sel *s, rowctx *c, int *rc)
 {
     const ex_plan *p = s->p;
@@ -1048,8 +1039,16 @@ static bool match(const sel *s, rowctx *c, int *rc)
                 return false;
             continue;
         }
+        if (f->op == CQL_OP_IN) {
+            bool any = false;
+            for (int k = 0; k < s->nfins[i] && !any; k++)
+                any = hln_type_compare(p->t->cols[f->col].type, v.p, (size_t)v.len, s->fins[i][k].p,
+                                       (size_t)s->fins[i][k].len) == 0;
+            if (!any) return false;
+            continue;
+        }
         if (f->fold && f->op == CQL_OP_EQ) {
-            if (!fold_equal(&v, fv)) return false;
+            if (!ex_fold_equal(v.p, v.len, fv->p, fv->len, f->fold)) return false;
             continue;
         }
         if (f->op == CQL_OP_CONTAINS || f->op == CQL_OP_CONTAINS_KEY) {
@@ -2117,7 +2116,9 @@ static int plan_iscan(sel *s)
             }
             hln_buf_put(&b, s->fvals[i].p, (size_t)s->fvals[i].len);
             ex_ann_op *iq = hln_arena_alloc(&r->arena, sizeof *iq);
-            uint8_t *term = hln_arena_memdup(&r->arena, b.data, b.len ? b.len : 1);
+            /* an empty term ('') leaves b.data NULL */
+            uint8_t *term =
+                b.len ? hln_arena_memdup(&r->arena, b.data, b.len) : hln_arena_alloc(&r->arena, 1);
             bool bad = b.err;
             uint32_t len = (uint32_t)b.len;
             hln_buf_free(&b);
