@@ -118,39 +118,44 @@ class MiniLMEncoder:
         bias = np.where(mask[:, None, None, :] > 0, 0.0, np.finfo(np.float32).min) \
             .astype(np.float32)
         scale = np.float32(1.0 / math.sqrt(D))
+        x = x.reshape(B * T, self.dim)  # dense layers as 2-D matmuls (faster)
         for L in self.layers:
-            qkv = x @ L["qkv"] + L["qkv_b"]  # (B, T, 3*dim)
-            q, k, v = (qkv[..., j * self.dim:(j + 1) * self.dim].reshape(B, T, H, D)
-                       .transpose(0, 2, 1, 3) for j in range(3))
+            qkv = (x @ L["qkv"] + L["qkv_b"]).reshape(B, T, 3, H, D)
+            q, k, v = (qkv[:, :, j].transpose(0, 2, 1, 3) for j in range(3))  # (B, H, T, D)
             s = (q @ k.transpose(0, 1, 3, 2)) * scale + bias  # (B, H, T, T)
             s = s - s.max(-1, keepdims=True)
             p = np.exp(s)
             p /= p.sum(-1, keepdims=True)
-            a = (p @ v).transpose(0, 2, 1, 3).reshape(B, T, self.dim)
+            a = (p @ v).transpose(0, 2, 1, 3).reshape(B * T, self.dim)
             x = _layer_norm(a @ L["ao"] + L["ao_b"] + x, *L["ln1"], self.eps)
             h = _gelu(x @ L["up"] + L["up_b"])
             x = _layer_norm(h @ L["down"] + L["down_b"] + x, *L["ln2"], self.eps)
+        x = x.reshape(B, T, self.dim)
         m = mask[..., None].astype(np.float32)
         pooled = (x * m).sum(1) / np.maximum(m.sum(1), 1e-9)
         n = np.linalg.norm(pooled, axis=1, keepdims=True)
         return (pooled / np.maximum(n, 1e-12)).astype(np.float32)
 
     def encode(self, texts, batch_size=32):
-        """list of str -> (len(texts), 384) float32 array of unit vectors."""
-        out = []
-        for i in range(0, len(texts), batch_size):
-            encs = self.tokenizer.encode_batch(list(texts[i:i + batch_size]))
-            T = max(len(e.ids) for e in encs)
-            ids = np.zeros((len(encs), T), dtype=np.int64)
-            mask = np.zeros((len(encs), T), dtype=np.int64)
-            for j, e in enumerate(encs):
-                ids[j, :len(e.ids)] = e.ids
-                mask[j, :len(e.ids)] = 1
+        """list of str -> (len(texts), 384) float32 array of unit vectors.
+        Texts are batched by token length (less padding); the order of the
+        result is the order of `texts`."""
+        texts = list(texts)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        encs = self.tokenizer.encode_batch(texts) if texts else []
+        order = sorted(range(len(texts)), key=lambda i: len(encs[i].ids))
+        for b in range(0, len(order), batch_size):
+            idx = order[b:b + batch_size]
+            T = max(len(encs[i].ids) for i in idx)
+            ids = np.zeros((len(idx), T), dtype=np.int64)
+            mask = np.zeros((len(idx), T), dtype=np.int64)
+            for j, i in enumerate(idx):
+                n = len(encs[i].ids)
+                ids[j, :n] = encs[i].ids
+                mask[j, :n] = 1
             with self._lock:
-                out.append(self._forward(ids, mask))
-        if not out:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return np.concatenate(out)
+                out[idx] = self._forward(ids, mask)
+        return out
 
 
 _ENCODER = []
