@@ -27,6 +27,13 @@ against embeddings that sentence-transformers itself computed for the same
 texts (tests/integration/data/minilm_reference.json), and checks that it
 behaves as an embedding should (unit length, dimension 384, paraphrases closer
 than unrelated sentences).
+
+Why not sentence-transformers itself: measured on this 2-core machine, torch
+2.15.0 from PyPI is a 515 MB wheel that pulls CUDA wheels to 2.8 GB in all
+(70 s to download, 59 s to install, a 5.3 GB venv), and sentence-transformers
+6.2.0 with transformers, scipy and scikit-learn on top took another 91 s:
+about 3.7 minutes and 5 GB on every fresh CI machine, for a model that numpy
+runs in well under a second per batch here with the same output to 1e-6.
 """
 
 import asyncio
