@@ -244,7 +244,7 @@ static void vix_add(ex_vix *v, const uint8_t *pk, uint32_t pklen, const st_row *
     uint32_t id;
     if (ix_hnsw_add(v->g, v->tmp, &id)) return; /* NaN, infinite, zero under cosine */
     memcpy(v->keys + v->keylen, pk, pklen);
-    memcpy(v->keys + v->keylen + pklen, row->ck, row->cklen);
+    if (row->cklen) memcpy(v->keys + v->keylen + pklen, row->ck, row->cklen); /* ck may be NULL */
     v->ents[id] = (vent){v->keylen, pklen, row->cklen, hash_bytes(cell->val, cell->len)};
     v->nents = id + 1;
     v->keylen = need;
@@ -515,7 +515,7 @@ static void exact_row(void *ud, const st_partition *p, const st_row *row)
         at--;
     }
     memcpy(nk, p->pk, p->pklen);
-    memcpy(nk + p->pklen, row->ck, row->cklen);
+    if (row->cklen) memcpy(nk + p->pklen, row->ck, row->cklen); /* ck may be NULL */
     x->dist[at] = d;
     x->key[at] = nk;
     x->pklen[at] = p->pklen;
