@@ -306,13 +306,13 @@ typedef enum ex_op_kind {
 typedef struct ex_ann_op {
     uint8_t table_id[16], index_id[16];
     uint32_t col_id;
-    int dim, metric;  /* a vector index */
-    bool terms;       /* a term index: */
-    int target;       /*   HLN_IX_SIMPLE or HLN_IX_ENTRIES */
-    bool fold;        /*   case-insensitive */
+    int dim, metric; /* a vector index */
+    bool terms;      /* a term index: */
+    int target;      /*   HLN_IX_SIMPLE or HLN_IX_ENTRIES */
+    bool fold;       /*   case-insensitive */
     int k;
     int64_t now_sec;
-    float *q;                 /* dim floats */
+    float *q; /* dim floats */
     const uint8_t *term;
     uint32_t termlen;
     const hln_schema *schema; /* the request's snapshot (held by it): stale graphs go */
