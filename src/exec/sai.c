@@ -873,7 +873,7 @@ static void exact_row(void *ud, const st_partition *p, const st_row *row)
         at--;
     }
     memcpy(nk, p->pk, p->pklen);
-    memcpy(nk + p->pklen, row->ck, row->cklen);
+    if (row->cklen) memcpy(nk + p->pklen, row->ck, row->cklen); /* ck may be NULL */
     x->dist[at] = d;
     x->key[at] = nk;
     x->pklen[at] = p->pklen;
