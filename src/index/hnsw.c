@@ -2,13 +2,9 @@
  * hnsw.c — the HNSW graph of hnsw.h.
  *
  * Layout (struct-of-arrays, grown by doubling):
- *   blocks[id * bsize]        one block per node, so a node's level-0
- *                             links and its vector are one stream of
- *                             memory (hnswlib's layout): at offset 0 the
- *                             level-0 links (count, then ids, 2M + 1 u32),
- *                             at voff (64-aligned) the vector (normalised
- *                             under cosine); bsize a multiple of 64
+ *   vecs[id * dim]            the vector (normalised under cosine)
  *   level[id]                 the node's top level
+ *   l0[id * (2M + 1)]         level-0 links: count, then ids
  *   up[id][(l - 1) * (M + 1)] links at level l >= 1 (NULL for level 0 nodes)
  *   dead[id]                  deletion mark
  *   visit[id]                 epoch of the search that last reached id
@@ -42,10 +38,10 @@ struct ix_hnsw {
     int M, M0, efc;
     double ml;
     uint32_t n, cap, live;
-    uint8_t *blocks;
-    size_t bsize, voff;
+    float *vecs;
     uint8_t *level;
     uint8_t *dead;
+    uint32_t *l0;
     uint32_t **up;
     uint32_t *visit;
     uint32_t epoch;
@@ -154,7 +150,7 @@ static inline float dist_raw(const ix_hnsw *h, const float *a, const float *b)
 
 static inline const float *vec(const ix_hnsw *h, uint32_t id)
 {
-    return (const float *)(h->blocks + (size_t)id * h->bsize + h->voff);
+    return h->vecs + (size_t)id * (size_t)h->dim;
 }
 
 /* The first cache lines of id's vector on their way (the hardware
@@ -162,11 +158,9 @@ static inline const float *vec(const ix_hnsw *h, uint32_t id)
 static inline void prefetch_vec(const ix_hnsw *h, uint32_t id)
 {
 #if defined(__GNUC__)
-    /* the node's block: its links (read when it is expanded) and the
-       start of its vector */
-    const char *p = (const char *)(h->blocks + (size_t)id * h->bsize);
-    size_t end = h->voff + 64 * PREFETCH_LINES;
-    for (size_t off = 0; off < h->bsize && off < end; off += 64)
+    const char *p = (const char *)vec(h, id);
+    size_t bytes = sizeof(float) * (size_t)h->dim;
+    for (size_t off = 0; off < bytes && off < 64 * PREFETCH_LINES; off += 64)
         __builtin_prefetch(p + off);
 #else
     (void)h;
@@ -262,8 +256,6 @@ int ix_hnsw_new(ix_hnsw **out, int dim, ix_metric metric, const ix_hnsw_params *
     h->M0 = 2 * h->M;
     h->efc = p && p->ef_construction > 0 ? p->ef_construction : 128;
     h->ml = 1.0 / log((double)h->M);
-    h->voff = ((sizeof(uint32_t) * (size_t)(h->M0 + 1)) + 63) / 64 * 64;
-    h->bsize = (h->voff + sizeof(float) * (size_t)dim + 63) / 64 * 64;
     h->rng = p && p->seed ? p->seed : 0x9E3779B97F4A7C15ull;
     h->entry = UINT32_MAX;
     h->maxlevel = -1;
@@ -283,9 +275,10 @@ void ix_hnsw_free(ix_hnsw *h)
         for (uint32_t i = 0; i < h->n; i++)
             hln_free(h->up[i]);
     hln_free(h->up);
-    hln_free(h->blocks);
+    hln_free(h->vecs);
     hln_free(h->level);
     hln_free(h->dead);
+    hln_free(h->l0);
     hln_free(h->visit);
     hln_free(h->qbuf);
     hln_free(h->cand);
@@ -317,7 +310,8 @@ const float *ix_hnsw_vector(const ix_hnsw *h, uint32_t id)
 
 size_t ix_hnsw_memory(const ix_hnsw *h)
 {
-    size_t per = h->bsize + 2 + sizeof(uint32_t) + sizeof(uint32_t *);
+    size_t per = sizeof(float) * (size_t)h->dim + 3 + sizeof(uint32_t) * (size_t)(h->M0 + 2) +
+                 sizeof(uint32_t *);
     size_t m = sizeof *h + (size_t)h->cap * per + sizeof(ix_hit) * 3 * (size_t)h->hcap;
     for (uint32_t i = 0; i < h->n; i++)
         if (h->level[i]) m += sizeof(uint32_t) * (size_t)h->level[i] * (size_t)(h->M + 1);
@@ -340,15 +334,18 @@ bool ix_hnsw_is_deleted(const ix_hnsw *h, uint32_t id)
 static int grow(ix_hnsw *h)
 {
     uint32_t cap = h->cap ? h->cap * 2 : 1024;
-    uint8_t *bl = hln_realloc(h->blocks, h->bsize * (size_t)cap);
-    if (!bl) return HLN_ENOMEM;
-    h->blocks = bl;
+    float *v = hln_realloc(h->vecs, sizeof(float) * (size_t)cap * (size_t)h->dim);
+    if (!v) return HLN_ENOMEM;
+    h->vecs = v;
     uint8_t *lv = hln_realloc(h->level, cap);
     if (!lv) return HLN_ENOMEM;
     h->level = lv;
     uint8_t *dd = hln_realloc(h->dead, cap);
     if (!dd) return HLN_ENOMEM;
     h->dead = dd;
+    uint32_t *l0 = hln_realloc(h->l0, sizeof(uint32_t) * (size_t)cap * (size_t)(h->M0 + 1));
+    if (!l0) return HLN_ENOMEM;
+    h->l0 = l0;
     uint32_t **up = hln_realloc(h->up, sizeof(uint32_t *) * (size_t)cap);
     if (!up) return HLN_ENOMEM;
     h->up = up;
@@ -381,7 +378,7 @@ static int ensure_heaps(ix_hnsw *h, int need)
 
 static inline uint32_t *links(const ix_hnsw *h, uint32_t id, int lv)
 {
-    return lv == 0 ? (uint32_t *)(h->blocks + (size_t)id * h->bsize)
+    return lv == 0 ? h->l0 + (size_t)id * (size_t)(h->M0 + 1)
                    : h->up[id] + (size_t)(lv - 1) * (size_t)(h->M + 1);
 }
 
@@ -556,11 +553,11 @@ int ix_hnsw_add(ix_hnsw *h, const float *v, uint32_t *idout)
         h->up[id] = hln_calloc((size_t)lv * (size_t)(h->M + 1), sizeof(uint32_t));
         if (!h->up[id]) return HLN_ENOMEM;
     }
-    float *dst = (float *)(h->blocks + (size_t)id * h->bsize + h->voff);
+    float *dst = h->vecs + (size_t)id * (size_t)h->dim;
     prepare(h, v, dst);
     h->level[id] = (uint8_t)lv;
     h->dead[id] = 0;
-    links(h, id, 0)[0] = 0;
+    h->l0[(size_t)id * (size_t)(h->M0 + 1)] = 0;
     h->visit[id] = 0;
     h->n++;
     h->live++;
@@ -651,11 +648,10 @@ int ix_hnsw_save(const ix_hnsw *h, ix_write_fn w, void *ud)
         (rc = w(ud, &ml, sizeof ml)) || (rc = w(ud, &h->rng, sizeof h->rng)))
         return rc;
     if (h->n == 0) return 0;
-    for (uint32_t i = 0; i < h->n; i++)
-        if ((rc = w(ud, vec(h, i), sizeof(float) * (size_t)h->dim))) return rc;
-    if ((rc = w(ud, h->level, h->n)) || (rc = w(ud, h->dead, h->n))) return rc;
-    for (uint32_t i = 0; i < h->n; i++)
-        if ((rc = w(ud, links(h, i, 0), sizeof(uint32_t) * (size_t)(h->M0 + 1)))) return rc;
+    if ((rc = w(ud, h->vecs, sizeof(float) * (size_t)h->n * (size_t)h->dim)) ||
+        (rc = w(ud, h->level, h->n)) || (rc = w(ud, h->dead, h->n)) ||
+        (rc = w(ud, h->l0, sizeof(uint32_t) * (size_t)h->n * (size_t)(h->M0 + 1))))
+        return rc;
     for (uint32_t i = 0; i < h->n; i++)
         if (h->level[i] &&
             (rc = w(ud, h->up[i], sizeof(uint32_t) * (size_t)h->level[i] * (size_t)(h->M + 1))))
@@ -708,14 +704,9 @@ int ix_hnsw_load(ix_hnsw **out, ix_read_fn r, void *ud)
     h->maxlevel = ml;
     for (uint32_t i = 0; i < n; i++)
         h->up[i] = NULL;
-    for (uint32_t i = 0; i < n && !rc; i++)
-        rc = r(ud, (uint8_t *)h->blocks + (size_t)i * h->bsize + h->voff,
-               sizeof(float) * (size_t)h->dim);
-    if (!rc && n) rc = r(ud, h->level, n);
-    if (!rc && n) rc = r(ud, h->dead, n);
-    for (uint32_t i = 0; i < n && !rc; i++)
-        rc = r(ud, links(h, i, 0), sizeof(uint32_t) * (size_t)(h->M0 + 1));
-    if (rc) {
+    if (n && ((rc = r(ud, h->vecs, sizeof(float) * (size_t)n * (size_t)h->dim)) ||
+              (rc = r(ud, h->level, n)) || (rc = r(ud, h->dead, n)) ||
+              (rc = r(ud, h->l0, sizeof(uint32_t) * (size_t)n * (size_t)(h->M0 + 1))))) {
         ix_hnsw_free(h);
         return rc;
     }
