@@ -1282,6 +1282,35 @@ static int selector1(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *
             (ex_colspec){t->ks, t->name, fmt_name(c, "maxwritetime(%s)", col->name), bigint};
         return 0;
     }
+    if ((!strcmp(f, "writetime") || !strcmp(f, "ttl")) && !sel->star_arg && sel->args &&
+        !sel->args->next && sel->args->column && sel->args->elem) {
+        /* writetime(c[k]) / ttl(c[k]): one element of a non-frozen set or map */
+        bool wt = f[0] == 'w';
+        if ((rc = column(c, sel->args->column, &ci)) != 0) return rc;
+        const hln_column *col = &t->cols[ci];
+        const hln_type *ty = col->type;
+        if (ty->kind == HLN_T_LIST)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Element selection is only allowed on sets and maps, but %s is a list",
+                            col->name);
+        if (!hln_type_is_multicell(ty) || (ty->kind != HLN_T_SET && ty->kind != HLN_T_MAP))
+            return hln_fail(c->err, HLN_EUNSUPPORTED,
+                            "Functions of collection elements are not "
+                            "supported yet");
+        ex_selarg *arg = alloc(c, sizeof *arg);
+        if (!arg) return nomem(c);
+        *arg = (ex_selarg){-1, sel->args->elem, ty->params[0], NULL};
+        spec_typed(c, sel->args->elem, col->name, ty->params[0]);
+        *out = (ex_sel){
+            .kind = wt ? EX_SEL_WRITETIME : EX_SEL_TTL, .col = ci, .args = arg, .nargs = 1};
+        const char *ks = term_str(c, sel->args->elem);
+        size_t nl = strlen(col->name) + strlen(ks) + 16;
+        char *nm = hln_arena_alloc(c->a, nl);
+        if (!nm) return nomem(c);
+        snprintf(nm, nl, "%s(%s[%s])", wt ? "writetime" : "ttl", col->name, ks);
+        *spec_out = (ex_colspec){t->ks, t->name, nm, wt ? bigint : hln_type_by_kind(HLN_T_INT)};
+        return 0;
+    }
     if (!strcmp(f, "writetime") || !strcmp(f, "ttl")) {
         bool wt = f[0] == 'w';
         if ((rc = one_column_arg(c, sel, f, &ci)) != 0) return rc;

@@ -903,6 +903,32 @@ static int sel_value(rowctx *c, const ex_sel *x, ex_value *out)
     case EX_SEL_WRITETIME:
     case EX_SEL_TTL: {
         const hln_column *col = &c->t->cols[x->col];
+        if (x->nargs == 1 && x->args[0].term) { /* writetime(c[k]) / ttl(c[k]) */
+            ex_value key;
+            *out = (ex_value){NULL, -1};
+            if ((rc = ex_bind(c->r, x->args[0].term, x->args[0].type, col->name, &key)) != 0)
+                return rc;
+            const st_row *row = col->kind == HLN_COL_STATIC ? c->srow : c->row;
+            uint32_t n = 0;
+            const st_cell *first =
+                c->vrow || !row || key.len < 0 ? NULL : find_cells(row, col->id, &n);
+            if (!first) return 0;
+            hln_buf kp;
+            hln_buf_init(&kp);
+            rc = hln_type_to_comparable(x->args[0].type, key.p, (size_t)key.len, false, &kp);
+            const st_cell *hit = NULL;
+            for (uint32_t i = 0; !rc && !kp.err && i < n && !hit; i++)
+                if (!(first[i].flags & (ST_CELL_TOMBSTONE | ST_CELL_COLDEL)) &&
+                    first[i].pathlen == kp.len &&
+                    (kp.len == 0 || !memcmp(first[i].path, kp.data, kp.len)))
+                    hit = &first[i];
+            hln_buf_free(&kp);
+            if (!hit) return 0;
+            if (x->kind == EX_SEL_WRITETIME) return mk_int(c->r, hit->ts, 8, out);
+            int64_t left = hit->expires ? hit->expires - c->now_sec : 0;
+            if (left <= 0) return 0;
+            return mk_int(c->r, left > INT32_MAX ? INT32_MAX : left, 4, out);
+        }
         if (x->max && hln_type_is_multicell(col->type)) { /* maxwritetime: the latest element */
             uint32_t n = 0;
             const st_row *row = col->kind == HLN_COL_STATIC ? c->srow : c->row;
