@@ -194,6 +194,8 @@ cql_term *cqlp_collection(cqlp_ctx *ctx, cql_term_kind kind, const cqlp_terms *l
 cql_term **cqlp_terms_array(cqlp_ctx *ctx, const cqlp_terms *list);
 /* x op y (x NULL: unary op y) as a CQL_TERM_OP at token opt. */
 cql_term *cqlp_binop(cqlp_ctx *ctx, char op, cql_term *x, cql_term *y, const cql_token *opt);
+/* The selection function fn(col) or fn(col[elem]). */
+struct cql_selector *cqlp_selfn(cqlp_ctx *ctx, const char *fn, const char *col, cql_term *elem);
 /* The selector x op y. */
 struct cql_selector *cqlp_selop(cqlp_ctx *ctx, char op, struct cql_selector *x,
                                 struct cql_selector *y);

@@ -108,6 +108,8 @@ size_t cqlParserSize(void)
 
 /* Tokens the lexer produces that no rule uses yet. */
 %token RESERVED EMPTY_QUOTED MINUS PLUS SLASH PERCENT LBRACKET RBRACKET.
+/* selection functions, retagged from identifiers by parse.c */
+%token WRITETIME MAXWRITETIME TTLFN.
 
 /* Arithmetic in terms and selectors: * / % bind tighter than + -, both
  * left-associative; unary minus tightest. */
@@ -767,6 +769,17 @@ selatom(A) ::= fname(F) LP selargs(L) RP. {
     A->func = F.name;
     A->func_ks = F.ks;
     A->args = L.head;
+}
+/* writetime(c), writetime(c[k]), maxwritetime(c), ttl(c), ttl(c[k])
+ * (parse.c retags the names when a '(' follows them in a selection) */
+selatom(A) ::= WRITETIME LP ident(C) RP.    { A = cqlp_selfn(ctx, "writetime", C, NULL); }
+selatom(A) ::= WRITETIME LP ident(C) LBRACKET term(K) RBRACKET RP. {
+    A = cqlp_selfn(ctx, "writetime", C, K);
+}
+selatom(A) ::= MAXWRITETIME LP ident(C) RP. { A = cqlp_selfn(ctx, "maxwritetime", C, NULL); }
+selatom(A) ::= TTLFN LP ident(C) RP.        { A = cqlp_selfn(ctx, "ttl", C, NULL); }
+selatom(A) ::= TTLFN LP ident(C) LBRACKET term(K) RBRACKET RP. {
+    A = cqlp_selfn(ctx, "ttl", C, K);
 }
 selatom(A) ::= TOKEN LP RP. {
     A = cqlp_alloc(ctx, sizeof(*A));

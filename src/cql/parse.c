@@ -252,6 +252,17 @@ cql_term *cqlp_binop(cqlp_ctx *ctx, char op, cql_term *x, cql_term *y, const cql
     return t;
 }
 
+cql_selector *cqlp_selfn(cqlp_ctx *ctx, const char *fn, const char *col, cql_term *elem)
+{
+    cql_selector *a = cqlp_alloc(ctx, sizeof(*a));
+    a->column = col;
+    a->elem = elem;
+    cql_selector *s = cqlp_alloc(ctx, sizeof(*s));
+    s->func = fn;
+    s->args = a;
+    return s;
+}
+
 cql_selector *cqlp_selop(cqlp_ctx *ctx, char op, cql_selector *x, cql_selector *y)
 {
     cql_selector *s = cqlp_alloc(ctx, sizeof(*s));
@@ -693,9 +704,27 @@ static bool ends_selector(const cql_token *toks, int ntok, int i)
     return t == TK_FROM || t == TK_COMMA || t == TK_AS || t == TK_SEMI;
 }
 
+/* writetime( / maxwritetime( / ttl( in a selection are Cassandra's
+ * selection functions of one column (grammar rules of their own, so
+ * writetime(*) is a syntax error there too). */
+static void retag_selection_functions(cql_token *toks, int ntok)
+{
+    for (int i = 1; i + 1 < ntok && toks[i].type != TK_FROM; i++) {
+        if (toks[i + 1].type != TK_LP) continue;
+        if (toks[i].type == TK_TTL)
+            toks[i].type = TK_TTLFN;
+        else if (toks[i].type == TK_ID && toks[i].n == 9 && !strncasecmp(toks[i].z, "writetime", 9))
+            toks[i].type = TK_WRITETIME;
+        else if (toks[i].type == TK_ID && toks[i].n == 12 &&
+                 !strncasecmp(toks[i].z, "maxwritetime", 12))
+            toks[i].type = TK_MAXWRITETIME;
+    }
+}
+
 static void retag(cql_token *toks, int ntok)
 {
     if (ntok < 2 || toks[0].type != TK_SELECT) return;
+    retag_selection_functions(toks, ntok);
     int i = 1;
     if (toks[i].type == TK_JSON) {
         if (ends_selector(toks, ntok, i)) {
