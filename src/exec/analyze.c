@@ -55,6 +55,7 @@ typedef struct actx {
     bool has_tok;
     const cql_relation *mc_lo, *mc_hi; /* multi-column slice bounds */
     bool mc_lo_incl, mc_hi_incl;
+    int agg_depth; /* selectors: inside an aggregate's argument */
 } actx;
 
 const char *ex_quote(hln_arena *a, const char *name)
@@ -783,9 +784,9 @@ static int sel_arg(actx *c, const cql_selector *a, ex_selarg *out, ex_fnarg *fa)
     ex_colspec spec;
     int rc = selector(c, a, sub, &spec);
     if (rc) return rc;
-    if (sub->kind >= EX_SEL_COUNT_ROWS)
-        return hln_fail(c->err, HLN_EUNSUPPORTED,
-                        "Aggregates as arguments of functions or operations are not supported yet");
+    if (sub->kind >= EX_SEL_COUNT_ROWS && c->agg_depth)
+        return hln_fail(c->err, HLN_EINVAL,
+                        "aggregate functions cannot be used as arguments of aggregate functions");
     bool col = sub->kind == EX_SEL_COLUMN;
     *out = (ex_selarg){col ? sub->col : -1, NULL, sub->type, col ? NULL : sub};
     *fa = (ex_fnarg){sub->type, NULL, spec.name};
@@ -929,8 +930,13 @@ static int op_selector(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec
         if (args[i].type) continue;
         const hln_type *other = args[1 - i].type;
         const hln_type *lt = literal_type(args[i].term);
-        if (other && lt && lt->kind != HLN_T_DURATION &&
-            (other->kind == HLN_T_TIMESTAMP || other->kind == HLN_T_DATE))
+        if (lt && lt->kind == HLN_T_VARCHAR) /* a string takes the other side's text type */
+            lt = other && (other->kind == HLN_T_VARCHAR || other->kind == HLN_T_ASCII)
+                     ? other
+                     : hln_type_by_kind(HLN_T_ASCII);
+        if (other && ((lt && lt->kind != HLN_T_DURATION &&
+                       (other->kind == HLN_T_TIMESTAMP || other->kind == HLN_T_DATE)) ||
+                      args[i].term->kind == CQL_TERM_NULL))
             return hln_fail(c->err, HLN_EINVAL,
                             "Ambiguous '%c' operation with args %s and %s: use type hint to "
                             "disambiguate, example '(int) ?'",
@@ -1022,9 +1028,11 @@ static int agg_arg(actx *c, const cql_selector *sel, const char *fname, int *ci,
         ex_selarg *x = alloc(c, sizeof *x);
         if (!sub || !x) return nomem(c);
         ex_colspec spec;
+        c->agg_depth++;
         int rc = selector(c, a, sub, &spec);
+        c->agg_depth--;
         if (rc) return rc;
-        if (sub->kind >= EX_SEL_COUNT_ROWS)
+        if (sub->kind >= EX_SEL_COUNT_ROWS || sub->has_agg)
             return hln_fail(c->err, HLN_EINVAL,
                             "aggregate functions cannot be used as arguments of aggregate "
                             "functions");
@@ -1058,6 +1066,11 @@ static int selector(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *s
         rc = selector1(c, sel, out, spec_out);
     if (rc) return rc;
     if (!out->type) out->type = spec_out->type;
+    if (out->kind == EX_SEL_FUNC || out->kind == EX_SEL_OP || out->kind == EX_SEL_CAST)
+        for (int i = 0; i < out->nargs; i++)
+            if (out->args[i].sub &&
+                (out->args[i].sub->kind >= EX_SEL_COUNT_ROWS || out->args[i].sub->has_agg))
+                out->has_agg = true;
     spec_out->name = paren_name(c, sel, spec_out->name);
     /* Cassandra 5.0 declares the timeuuid results of blobAsTimeuuid, the
        mask functions and min/max with the deprecated TimeUUIDType, which
@@ -1331,6 +1344,46 @@ static int selector1(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *
     return function_selector(c, sel, out, spec_out);
 }
 
+/* Gives each aggregate inside expression x, and each value of the row
+ * there (read from the group's first row), its slot in p->agg_subs. */
+static int add_slot(actx *c, ex_sel *sub)
+{
+    ex_plan *p = c->p;
+    const ex_sel **n = alloc(c, sizeof *n * (size_t)(p->nagg_subs + 1));
+    if (!n) return nomem(c);
+    if (p->nagg_subs) memcpy(n, p->agg_subs, sizeof *n * (size_t)p->nagg_subs);
+    sub->slot = p->nagg_subs;
+    sub->slotted = true;
+    n[p->nagg_subs++] = sub;
+    p->agg_subs = n;
+    return 0;
+}
+
+static int collect_aggs(actx *c, ex_sel *x)
+{
+    for (int i = 0; i < x->nargs; i++) {
+        ex_selarg *a = &x->args[i];
+        int rc = 0;
+        if (!a->sub) {
+            if (a->col < 0) continue;
+            ex_sel *col = alloc(c, sizeof *col);
+            if (!col) return nomem(c);
+            *col = (ex_sel){.kind = EX_SEL_COLUMN, .col = a->col, .type = a->type};
+            a->sub = col;
+            a->col = -1;
+            rc = add_slot(c, col);
+        } else {
+            ex_sel *sub = (ex_sel *)a->sub; /* this analysis allocated it */
+            if (sub->has_agg)
+                rc = collect_aggs(c, sub);
+            else if (sub->kind != EX_SEL_CONST)
+                rc = add_slot(c, sub);
+        }
+        if (rc) return rc;
+    }
+    return 0;
+}
+
 static int an_select(actx *c)
 {
     const cql_select *s = &c->stmt->u.select;
@@ -1368,6 +1421,10 @@ static int an_select(actx *c)
         int i = 0;
         for (const cql_selector *sel = s->selectors; sel; sel = sel->next, i++) {
             if ((rc = selector(c, sel, &p->sels[i], &p->cols[i])) != 0) return rc;
+            if (p->sels[i].has_agg) {
+                if ((rc = collect_aggs(c, &p->sels[i])) != 0) return rc;
+                p->aggregate = true;
+            }
             p->proj[i] = p->sels[i].col;
             if (sel->alias) p->cols[i].name = sel->alias;
             if (p->sels[i].kind >= EX_SEL_COUNT_ROWS) p->aggregate = true;

@@ -454,21 +454,20 @@ static int dec_op(ex_request *r, char op, num a, num b, const hln_type *at, cons
         break;
     case '/':
     case '%': {
-        if (b.u == 0) {
-            if (rk == HLN_T_VARINT)
-                return hln_fail(&r->err, HLN_EFUNCFAIL,
-                                "the operation '%s %c %s' failed: BigInteger divide by zero",
-                                at->cql_name, op, bt->cql_name);
+        if (b.u == 0) /* BigDecimal's division fails in BigInteger too */
             return hln_fail(&r->err, HLN_EFUNCFAIL,
-                            "the operation '%s %c %s' failed: Division by zero", at->cql_name, op,
-                            bt->cql_name);
-        }
+                            "the operation '%s %c %s' failed: BigInteger divide by zero",
+                            at->cql_name, op, bt->cql_name);
         if (rk == HLN_T_VARINT) {
             res.u = op == '/' ? a.u / b.u : a.u % b.u;
             break;
         }
-        if (op == '%')
-            return hln_fail(&r->err, HLN_EUNSUPPORTED, "decimal %% is not supported yet");
+        if (op == '%') { /* BigDecimal.remainder: a - trunc(a / b) * b, exact */
+            ok = align(&a, &b);
+            res.u = ok ? a.u % b.u : 0;
+            res.scale = a.scale;
+            break;
+        }
         /* BigDecimal.divide(b, DECIMAL128): the exact quotient at the
            preferred scale a.scale - b.scale when there is one with at most
            34 digits, else 34 digits rounded HALF_EVEN */

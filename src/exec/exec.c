@@ -463,7 +463,7 @@ static int bind_op(ex_request *r, const cql_term *term, const hln_type *t, const
     const hln_type *rt = t;
     if (term->nelems == 2 && (k == HLN_T_TIMESTAMP || k == HLN_T_DATE))
         rt = hln_type_by_kind(HLN_T_DURATION);
-    if (!t || !ex_arith_type(term->op, t, rt)) {
+    if (!t || k == HLN_T_COUNTER || !ex_arith_type(term->op, t, rt)) {
         if (term->nelems == 1)
             return hln_fail(&r->err, HLN_EINVAL, "the '-' operation is not supported on %s",
                             ex_term_str(&r->arena, ops[0]));

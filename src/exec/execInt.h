@@ -128,6 +128,10 @@ typedef struct ex_sel {
     const hln_type *type; /* the result type (CONST, OP, CAST, FUNC) */
     char op;              /* EX_SEL_OP */
     bool max;             /* EX_SEL_WRITETIME: maxwritetime(c) */
+    bool has_agg;         /* FUNC/OP/CAST: some argument is (or holds) an aggregate */
+    int slot;             /* an aggregate (or a row value) inside such an expression: its
+                             index in agg_subs, when slotted */
+    bool slotted;
 } ex_sel;
 
 typedef struct ex_plan {
@@ -202,7 +206,13 @@ typedef struct ex_plan {
     ex_colspec *cols; /* result metadata, nproj entries */
     ex_sel *sels;     /* what each result column is, nproj entries */
     bool aggregate;   /* some selector aggregates: one result row (per group) */
-    int group_cols;   /* GROUP BY: the first group_cols primary-key columns, 0: none */
+    /* the aggregates inside scalar expressions (intAsBlob(sum(i))): each
+       accumulated like a selector, the expression evaluated on their
+       results when the group ends; row values in such expressions
+       (sum(i) + i) are here too, taken from the group's first row */
+    const ex_sel **agg_subs;
+    int nagg_subs;
+    int group_cols; /* GROUP BY: the first group_cols primary-key columns, 0: none */
     /* SELECT JSON: each row becomes one text column [json] (json_col) */
     bool json;
     ex_colspec *json_col;

@@ -629,6 +629,10 @@ static int t_mask_default(ex_request *r, const hln_type *const *at, const ex_val
         return put(r, zeros, 1, out);
     case HLN_T_DECIMAL:
         return put(r, zeros, 5, out);
+    case HLN_T_LIST:
+    case HLN_T_SET:
+    case HLN_T_MAP: /* the empty collection */
+        return put(r, zeros, 4, out);
     default:
         return hln_fail(&r->err, HLN_EUNSUPPORTED, "mask_default of %s is not supported yet",
                         at[0]->cql_name);

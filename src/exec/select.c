@@ -186,6 +186,7 @@ typedef struct sel {
     bool stop, limit_hit;
     bool part_closed; /* the current partition is finished (its static-only row) */
     agg *aggs;
+    agg *subaggs;    /* p->agg_subs' accumulations */
     ex_value *fvals; /* bound value of each p->filters[i] */
     bool agg_first;
     const uint8_t *gkey; /* GROUP BY: the key of the group being accumulated */
@@ -634,6 +635,7 @@ typedef struct rowctx {
     ex_value *pkv, *ckv;
     bool pk_done, ck_done;
     hln_buf scratch;
+    const ex_value *aggvals; /* a group's end: the results of p->agg_subs */
 } rowctx;
 
 static int split_pk(rowctx *c)
@@ -810,10 +812,17 @@ static int element_times(rowctx *c, const ex_sel *x, const hln_column *col, ex_v
     return rc;
 }
 
-/* The value of a non-aggregate selector. */
+/* The value of a non-aggregate selector (at a group's end, the result of
+ * an aggregate inside an expression). */
 static int sel_value(rowctx *c, const ex_sel *x, ex_value *out)
 {
     int rc;
+    if (c->aggvals && x->slotted) {
+        *out = c->aggvals[x->slot];
+        return 0;
+    }
+    if (x->kind >= EX_SEL_COUNT_ROWS)
+        return hln_fail(&c->r->err, HLN_ESERVER, "aggregate outside a group");
     switch (x->kind) {
     case EX_SEL_TOKEN: {
         int64_t tok = 0;
@@ -1071,6 +1080,80 @@ static const hln_type *agg_type(const ex_plan *p, const ex_sel *x)
     return x->col >= 0 ? p->t->cols[x->col].type : x->args[0].type;
 }
 
+/* One row's step of aggregate x into a. */
+static int agg_step(sel *s, rowctx *c, const ex_sel *x, agg *a)
+{
+    const ex_plan *p = s->p;
+    ex_value v;
+    int rc;
+    switch (x->kind) {
+    case EX_SEL_COUNT_ROWS:
+        a->count++;
+        break;
+    case EX_SEL_COUNT:
+        if ((rc = agg_input(c, x, &v)) != 0) return rc;
+        if (v.len >= 0) a->count++;
+        break;
+    case EX_SEL_MIN:
+    case EX_SEL_MAX: {
+        if ((rc = agg_input(c, x, &v)) != 0) return rc;
+        if (v.len < 0) break;
+        if (a->set) {
+            int cmp =
+                hln_type_compare(agg_type(p, x), v.p, (size_t)v.len, a->v.p, (size_t)a->v.len);
+            if (x->kind == EX_SEL_MIN ? cmp >= 0 : cmp <= 0) break;
+        }
+        a->v = v;
+        a->set = true;
+        break;
+    }
+    case EX_SEL_SUM:
+    case EX_SEL_AVG: {
+        if ((rc = agg_input(c, x, &v)) != 0) return rc;
+        if (v.len <= 0) break;
+        hln_type_kind k = agg_type(p, x)->kind;
+        if (k == HLN_T_VARINT) { /* exact: Cassandra sums varints as BigInteger */
+            if (a->set) {
+                const hln_type *vt = agg_type(p, x);
+                if ((rc = ex_arith(s->r, '+', vt, a->v, vt, v, vt, &a->v)) != 0) return rc;
+            } else {
+                a->v = v;
+                a->set = true;
+            }
+            a->n++;
+            break;
+        }
+        if (k == HLN_T_DECIMAL) {
+            if (v.len < 4) break;
+            if ((rc = agg_decimal(s->r, a, &v, x->kind == EX_SEL_AVG)) != 0) return rc;
+            a->n++;
+            break;
+        }
+        uint64_t u = 0;
+        for (int32_t b = 0; b < v.len && b < 8; b++)
+            u = u << 8 | v.p[b];
+        if (k == HLN_T_FLOAT && v.len == 4) {
+            uint32_t bits = (uint32_t)u;
+            float fl;
+            memcpy(&fl, &bits, 4);
+            a->dsum += fl;
+        } else if (k == HLN_T_DOUBLE && v.len == 8) {
+            double d;
+            memcpy(&d, &u, 8);
+            a->dsum += d;
+        } else {
+            if (v.len < 8 && (v.p[0] & 0x80)) u |= UINT64_MAX << (8 * v.len);
+            a->isum = (int64_t)((uint64_t)a->isum + u);
+        }
+        a->n++;
+        break;
+    }
+    default:
+        break;
+    }
+    return 0;
+}
+
 static int aggregate(sel *s, rowctx *c)
 {
     const ex_plan *p = s->p;
@@ -1093,73 +1176,20 @@ static int aggregate(sel *s, rowctx *c)
     for (int i = 0; i < p->nproj; i++) {
         const ex_sel *x = &p->sels[i];
         agg *a = &s->aggs[i];
-        ex_value v;
-        switch (x->kind) {
-        case EX_SEL_COUNT_ROWS:
-            a->count++;
-            break;
-        case EX_SEL_COUNT:
-            if ((rc = agg_input(c, x, &v)) != 0) return rc;
-            if (v.len >= 0) a->count++;
-            break;
-        case EX_SEL_MIN:
-        case EX_SEL_MAX: {
-            if ((rc = agg_input(c, x, &v)) != 0) return rc;
-            if (v.len < 0) break;
-            if (a->set) {
-                int cmp =
-                    hln_type_compare(agg_type(p, x), v.p, (size_t)v.len, a->v.p, (size_t)a->v.len);
-                if (x->kind == EX_SEL_MIN ? cmp >= 0 : cmp <= 0) break;
-            }
-            a->v = v;
-            a->set = true;
-            break;
+        if (x->kind >= EX_SEL_COUNT_ROWS) {
+            if ((rc = agg_step(s, c, x, a)) != 0) return rc;
+        } else if (!x->has_agg && !s->agg_first) {
+            /* a plain selector in an aggregate query: the first row's value */
+            if ((rc = sel_value(c, x, &a->v)) != 0) return rc;
         }
-        case EX_SEL_SUM:
-        case EX_SEL_AVG: {
-            if ((rc = agg_input(c, x, &v)) != 0) return rc;
-            if (v.len <= 0) break;
-            hln_type_kind k = agg_type(p, x)->kind;
-            if (k == HLN_T_VARINT) { /* exact: Cassandra sums varints as BigInteger */
-                if (a->set) {
-                    const hln_type *vt = agg_type(p, x);
-                    if ((rc = ex_arith(s->r, '+', vt, a->v, vt, v, vt, &a->v)) != 0) return rc;
-                } else {
-                    a->v = v;
-                    a->set = true;
-                }
-                a->n++;
-                break;
-            }
-            if (k == HLN_T_DECIMAL) {
-                if (v.len < 4) break;
-                if ((rc = agg_decimal(s->r, a, &v, x->kind == EX_SEL_AVG)) != 0) return rc;
-                a->n++;
-                break;
-            }
-            uint64_t u = 0;
-            for (int32_t b = 0; b < v.len && b < 8; b++)
-                u = u << 8 | v.p[b];
-            if (k == HLN_T_FLOAT && v.len == 4) {
-                uint32_t bits = (uint32_t)u;
-                float fl;
-                memcpy(&fl, &bits, 4);
-                a->dsum += fl;
-            } else if (k == HLN_T_DOUBLE && v.len == 8) {
-                double d;
-                memcpy(&d, &u, 8);
-                a->dsum += d;
-            } else {
-                if (v.len < 8 && (v.p[0] & 0x80)) u |= UINT64_MAX << (8 * v.len);
-                a->isum = (int64_t)((uint64_t)a->isum + u);
-            }
-            a->n++;
-            break;
-        }
-        default: /* a plain selector in an aggregate query: the first row's value */
-            if (!s->agg_first && (rc = sel_value(c, x, &a->v)) != 0) return rc;
-            break;
-        }
+    }
+    for (int k = 0; k < p->nagg_subs; k++) {
+        const ex_sel *x = p->agg_subs[k];
+        if (x->kind >= EX_SEL_COUNT_ROWS)
+            rc = agg_step(s, c, x, &s->subaggs[k]);
+        else if (!s->agg_first) /* a row value: the group's first row's */
+            rc = sel_value(c, x, &s->subaggs[k].v);
+        if (rc) return rc;
     }
     s->agg_first = true;
     return 0;
@@ -1386,6 +1416,22 @@ static int sum_value(ex_request *r, const hln_type *t, const agg *a, bool avg, e
     return mk_int(r, v, bytes, out);
 }
 
+/* The result of aggregate x (of result type t) accumulated in a. */
+static int agg_final(ex_request *r, const ex_sel *x, const hln_type *t, const agg *a, ex_value *out)
+{
+    switch (x->kind) {
+    case EX_SEL_COUNT_ROWS:
+    case EX_SEL_COUNT:
+        return mk_int(r, a->count, 8, out);
+    case EX_SEL_MIN:
+    case EX_SEL_MAX:
+        *out = a->set ? a->v : (ex_value){NULL, -1};
+        return 0;
+    default:
+        return sum_value(r, t, a, x->kind == EX_SEL_AVG, out);
+    }
+}
+
 /* Appends the row of the aggregates accumulated so far (one group, or the
  * whole result) to s->cells and starts a new accumulation. */
 static int emit_group(sel *s)
@@ -1403,29 +1449,38 @@ static int emit_group(sel *s)
     }
     ex_value *row = &s->cells[(size_t)s->nrows * (size_t)p->nproj];
     int rc = 0;
+    ex_value *subv = NULL;
+    if (p->nagg_subs) {
+        subv = hln_arena_alloc(&r->arena, sizeof *subv * (size_t)p->nagg_subs);
+        if (!subv) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+        for (int k = 0; k < p->nagg_subs && !rc; k++) {
+            const ex_sel *x = p->agg_subs[k];
+            if (x->kind >= EX_SEL_COUNT_ROWS)
+                rc = agg_final(r, x, x->type, &s->subaggs[k], &subv[k]);
+            else
+                subv[k] = s->agg_first ? s->subaggs[k].v : (ex_value){NULL, -1};
+        }
+    }
     for (int i = 0; i < p->nproj && !rc; i++) {
         agg *a = &s->aggs[i];
-        switch (p->sels[i].kind) {
-        case EX_SEL_COUNT_ROWS:
-        case EX_SEL_COUNT:
-            rc = mk_int(r, a->count, 8, &row[i]);
-            break;
-        case EX_SEL_MIN:
-        case EX_SEL_MAX:
-            row[i] = a->set ? a->v : (ex_value){NULL, -1};
-            break;
-        case EX_SEL_SUM:
-        case EX_SEL_AVG:
-            rc = sum_value(r, p->cols[i].type, a, p->sels[i].kind == EX_SEL_AVG, &row[i]);
-            break;
-        default:
+        const ex_sel *x = &p->sels[i];
+        if (x->kind >= EX_SEL_COUNT_ROWS) {
+            rc = agg_final(r, x, p->cols[i].type, a, &row[i]);
+        } else if (x->has_agg) {
+            rowctx gc;
+            memset(&gc, 0, sizeof gc);
+            gc.r = r;
+            gc.t = p->t;
+            gc.aggvals = subv;
+            rc = sel_value(&gc, x, &row[i]);
+        } else {
             row[i] = s->agg_first ? a->v : (ex_value){NULL, -1};
-            break;
         }
     }
     if (rc) return rc;
     s->nrows++;
     memset(s->aggs, 0, sizeof *s->aggs * (size_t)(p->nproj ? p->nproj : 1));
+    if (p->nagg_subs) memset(s->subaggs, 0, sizeof *s->subaggs * (size_t)p->nagg_subs);
     s->agg_first = false;
     if (s->limit > 0 && p->group_cols && s->nrows >= s->limit) s->stop = true;
     return 0;
@@ -1857,7 +1912,11 @@ void ex_run_select(ex_request *r)
     s->now_sec = hln_now_micros() / 1000000;
     s->limit_left = -1;
     s->aggs = hln_arena_alloc(&r->arena, sizeof *s->aggs * (size_t)(p->nproj ? p->nproj : 1));
-    int rc = s->aggs ? 0 : hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    s->subaggs =
+        p->nagg_subs ? hln_arena_alloc(&r->arena, sizeof *s->subaggs * (size_t)p->nagg_subs) : NULL;
+    int rc = s->aggs && (s->subaggs || !p->nagg_subs)
+                 ? 0
+                 : hln_fail(&r->err, HLN_ENOMEM, "out of memory");
     if (!rc) rc = bind_limits(s);
     if (!rc && p->pk_lookup) rc = bind_lookup(s);
     if (!rc && p->pk_has_in && p->ordered) {
