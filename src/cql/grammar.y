@@ -26,16 +26,16 @@
  *    message. The parser stack is bounded (%stack_size) and overflow is a
  *    syntax error, so no input can recurse without limit.
  *
- * Selectors may be function calls whose arguments are columns or
- * constants (token(k), count(*), writetime(v)); a WHERE relation may be on
- * token(partition key columns).
+ * Selectors are expressions: columns, c[k], c.f, function calls whose
+ * arguments are selectors (nested, ks.f(...)), CAST(s AS type), the
+ * arithmetic operators and literals; writetime/maxwritetime/ttl(c) are
+ * rules of their own (parse.c retags the names). Terms may be function
+ * calls (ks.f(...)) and arithmetic (unary minus included). A WHERE
+ * relation may be on token(partition key columns).
  *
- * Deliberately not parsed yet (syntax errors for now): nested function
- * calls, function calls and casts in terms (token(?) on the right of a
- * relation), collection/tuple/UDT literals, arithmetic, IF
- * conditions (LWT) other than [NOT] EXISTS, multi-column relations,
- * CONTAINS/LIKE, GROUP BY, INSERT JSON's DEFAULT clause, custom types given
- * as strings, and every other statement kind.
+ * Deliberately not parsed yet (syntax errors for now): token(...) and type
+ * hints ((int) ?) in terms, LIKE, custom types given as strings, and the
+ * statement kinds not listed above.
  * `col IN (v)` with exactly one value and `col IN ?` parse into CQL_OP_IN;
  * `IN` with several values stops the parse with HLN_EUNSUPPORTED.
  *

@@ -12,8 +12,21 @@
  * currentTime, toTimestamp, toDate, toUnixTimestamp, minTimeuuid,
  * maxTimeuuid, <type>AsBlob and blobAs<type> for every native type,
  * similarity_cosine / similarity_euclidean / similarity_dot_product on
- * vector<float, n>, abs. Not yet: collection functions, mask functions,
- * exp/log/round, CAST, arithmetic, aggregates other than count/min/max.
+ * vector<float, n>, abs, exp, log, log10, round (each numeric type; exp
+ * and logs of decimal/varint not yet), the collection functions (map_keys,
+ * map_values, collection_count/min/max/sum/avg) and mask functions
+ * (mask_null, mask_default, mask_replace, mask_inner, mask_outer,
+ * mask_hash), which are polymorphic (`poly` checks the argument types and
+ * gives the result type), token() of arbitrary values, and fromJson() in
+ * terms. CAST and the operators are in arith.c; aggregates in select.c.
+ *
+ * Resolution (ex_fn_resolve) follows Cassandra's FunctionResolver: an
+ * unknown name is "Unknown function 'f'" (selectors) or "Unknown function
+ * f called" (terms); with a single overload the argument count and each
+ * argument's type are checked with Cassandra's messages; with several,
+ * the best fit wins (exact types, then compatible ones: blob takes any
+ * value, text takes ascii, timestamp takes bigint and date, date takes
+ * int, varint takes the integers), constants fitting the overload's type.
  *
  * Invariants: evaluators never read past their inputs and return HLN_EINVAL
  * with Cassandra's wording for bad values; results are r->arena memory.
