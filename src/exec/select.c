@@ -14,8 +14,11 @@
  *    node state (schema_virtual_rows), never storage.
  * Every row then goes through the row filters (restrictions storage could
  * not apply), per-partition limit, DISTINCT, LIMIT, the page size, and the
- * selectors (columns, token(), writetime(), ttl(), or aggregates that fold
- * every row into one).
+ * selectors (sel_value evaluates a selector tree: columns, token(),
+ * writetime(), ttl(), functions, CAST, operators; or aggregates that fold
+ * every row into one, of a column or an expression; an expression holding
+ * aggregates, such as intAsBlob(sum(i)), is evaluated when its group ends
+ * from the results of its aggregates, plan->agg_subs).
  *
  * Slice bounds (storage.h semantics; each bound is a clustering prefix in
  * byte-comparable form): with equality prefix P and a range on column c,
