@@ -80,8 +80,9 @@ typedef struct { cqlp_bnode *head, *tail; int n; } cqlp_bstmts;
      * token it was feeding). */
     int st = yypParser->yytos->stateno;
     (void)yymajor;
-    ctx->syntax_error = true;
     (void)yyminor;
+    if (ctx->error_at) return; /* an action refused an earlier token */
+    ctx->syntax_error = true;
     ctx->eof_expected = yy_find_shift_action(0, (YYACTIONTYPE)st) != YY_ERROR_ACTION;
     ctx->n_expected = 0;
     if (st <= YY_MAX_SHIFT) {
@@ -790,7 +791,7 @@ selatom(A) ::= TOKEN LP selargs(L) RP. {
     A->func = "token";
     A->args = L.head;
 }
-selatom(A) ::= CAST LP selexpr(X) AS ident(T) RP. {
+selatom(A) ::= CAST LP selexpr(X) AS casttype(T) RP. {
     A = cqlp_alloc(ctx, sizeof(*A));
     A->cast = T;
     A->args = X;
@@ -803,6 +804,10 @@ selatom(A) ::= literal(T). {
     A = cqlp_alloc(ctx, sizeof(*A));
     A->term = T;
 }
+
+/* CAST's target: a native type name (anything else is refused at it) */
+%type casttype {const char *}
+casttype(A) ::= ID(X). { A = cqlp_cast_type(ctx, &X); }
 
 %type fname {cql_qname}
 fname(A) ::= ident(N). { A.ks = NULL; A.name = N; }

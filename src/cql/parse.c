@@ -252,6 +252,29 @@ cql_term *cqlp_binop(cqlp_ctx *ctx, char op, cql_term *x, cql_term *y, const cql
     return t;
 }
 
+void cqlp_reject(cqlp_ctx *ctx, const cql_token *t)
+{
+    if (ctx->syntax_error) return;
+    ctx->syntax_error = true;
+    ctx->eof_expected = false;
+    ctx->n_expected = 0;
+    ctx->error_at = true;
+    ctx->error_pos = t->pos;
+}
+
+const char *cqlp_cast_type(cqlp_ctx *ctx, const cql_token *t)
+{
+    static const char *const native[] = {
+        "ascii",  "bigint",    "blob",     "boolean", "counter", "date",     "decimal",
+        "double", "duration",  "float",    "inet",    "int",     "smallint", "text",
+        "time",   "timestamp", "timeuuid", "tinyint", "uuid",    "varchar",  "varint"};
+    const char *name = cqlp_ident(ctx, t);
+    for (size_t i = 0; i < sizeof native / sizeof native[0]; i++)
+        if (!strcmp(native[i], name)) return name;
+    cqlp_reject(ctx, t);
+    return name;
+}
+
 cql_selector *cqlp_selfn(cqlp_ctx *ctx, const char *fn, const char *col, cql_term *elem)
 {
     cql_selector *a = cqlp_alloc(ctx, sizeof(*a));
@@ -773,7 +796,12 @@ static int run(cqlp_ctx *ctx, cql_stmt **out)
     int i;
     for (i = 0; i < ntok; i++) {
         cqlParser(parser, toks[i].type, toks[i], ctx);
-        if (ctx->syntax_error || ctx->overflow) return syntax_error(ctx, toks, ntok, i);
+        if (ctx->syntax_error || ctx->overflow) {
+            int at = i;
+            for (int j = 0; ctx->error_at && j <= i; j++)
+                if (toks[j].pos == ctx->error_pos) at = j;
+            return syntax_error(ctx, toks, ntok, at);
+        }
     }
     if (lex_pos >= 0) return lex_error(ctx, lex_pos, why);
 
