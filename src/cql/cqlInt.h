@@ -50,6 +50,7 @@ typedef enum cqlp_lex_error {
     CQLP_LEX_OPEN_DOLLAR,  /* $$... without its closing $$ */
     CQLP_LEX_OPEN_QUOTED,  /* "...  without its closing quote */
     CQLP_LEX_OPEN_COMMENT, /* / * ... without its closing star-slash */
+    CQLP_LEX_MISMATCH_SET, /* -i / -n not continued as -Infinity / -NaN */
 } cqlp_lex_error;
 
 /* Reads the token starting at z[0] (n > 0 bytes left). Returns its code and

@@ -697,6 +697,13 @@ static int lex_error(cqlp_ctx *ctx, int pos, cqlp_lex_error why)
     case CQLP_LEX_OPEN_COMMENT:
         snprintf(msg, sizeof(msg), "mismatched character '<EOF>' expecting '*'");
         break;
+    case CQLP_LEX_MISMATCH_SET: /* ANTLR's words for a failed character set */
+        if ((size_t)pos >= ctx->srclen)
+            snprintf(msg, sizeof(msg), "mismatched character '<EOF>' expecting set null");
+        else
+            snprintf(msg, sizeof(msg), "mismatched character '%c' expecting set null",
+                     ctx->src[pos]);
+        break;
     default: {
         /* show the whole (UTF-8) character, or an escape for controls */
         const unsigned char *z = (const unsigned char *)ctx->src + pos;
