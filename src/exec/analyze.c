@@ -965,6 +965,24 @@ static int op_selector(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec
     return 0;
 }
 
+/* The first column the selection names (in selector order, depth first),
+ * else dflt. */
+static const char *first_column_in(const cql_selector *s)
+{
+    for (; s; s = s->next) {
+        if (s->column) return s->column;
+        const char *c = first_column_in(s->args);
+        if (c) return c;
+    }
+    return NULL;
+}
+
+static const char *first_column(const cql_selector *s, const char *dflt)
+{
+    const char *c = first_column_in(s);
+    return c ? c : dflt;
+}
+
 /* CAST(x AS type): Cassandra 5.0's cast functions (arith.c). */
 static int cast_selector(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *spec_out)
 {
@@ -999,7 +1017,9 @@ static int cast_selector(actx *c, const cql_selector *sel, ex_sel *out, ex_colsp
     bool known = false;
     for (size_t i = 0; i < HLN_ARRAY_LEN(targets); i++)
         if (!strcmp(targets[i], sel->cast)) known = true;
-    if (!known) return hln_fail(c->err, HLN_EINVAL, "%s cannot be cast to %s", fa.name, sel->cast);
+    if (!known) /* Cassandra names the first column of the selection here */
+        return hln_fail(c->err, HLN_EINVAL, "%s cannot be cast to %s",
+                        first_column(c->stmt->u.select.selectors, fa.name), sel->cast);
     if (!ex_cast_ok(args[0].type, to))
         return hln_fail(c->err, HLN_EINVAL,
                         "Invalid call to function system.cast_as_%s, none of its type signatures "
