@@ -364,6 +364,8 @@ typedef struct cql_selector {
     const char *cast;          /* CAST(args AS cast): the type name (folded) */
     char op;                   /* args op args->next: '+', '-', '*', '/', '%'; else 0 */
     bool paren;                /* written in parentheses (kept in the column name) */
+    bool slice;                /* column[elem..elem_hi]: either bound may be NULL */
+    cql_term *elem_hi;
 } cql_selector;
 
 typedef struct cql_select {

@@ -749,6 +749,26 @@ selatom(A) ::= ident(C) LBRACKET term(K) RBRACKET. {
     A->column = C;
     A->elem = K;
 }
+/* element slices c[a..b], c[a..], c[..b] of sets and maps */
+selatom(A) ::= ident(C) LBRACKET term(K) DOT DOT term(H) RBRACKET. {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->column = C;
+    A->elem = K;
+    A->elem_hi = H;
+    A->slice = true;
+}
+selatom(A) ::= ident(C) LBRACKET term(K) DOT DOT RBRACKET. {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->column = C;
+    A->elem = K;
+    A->slice = true;
+}
+selatom(A) ::= ident(C) LBRACKET DOT DOT term(H) RBRACKET. {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->column = C;
+    A->elem_hi = H;
+    A->slice = true;
+}
 selatom(A) ::= ident(C) DOT ident(F). {
     A = cqlp_alloc(ctx, sizeof(*A));
     A->column = C;

@@ -1131,6 +1131,35 @@ static int selector1(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *
         *spec_out = (ex_colspec){t->ks, t->name, nm, ty->params[fi]};
         return 0;
     }
+    if (!sel->func && sel->slice) {
+        /* c[a..b]: the elements (map entries) of a set or map from a to b,
+           both included, either side open */
+        if ((rc = column(c, sel->column, &ci)) != 0) return rc;
+        const hln_type *ty = t->cols[ci].type;
+        if (!hln_type_is_collection(ty))
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Invalid slice selection: %s of type %s is not a collection",
+                            t->cols[ci].name, ty->cql_name);
+        if (ty->kind == HLN_T_LIST)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Slice selection is only allowed on sets and maps, but %s is a list",
+                            t->cols[ci].name);
+        ex_selarg *arg = alloc(c, sizeof *arg * 2);
+        if (!arg) return nomem(c);
+        arg[0] = (ex_selarg){-1, sel->elem, ty->params[0], NULL};
+        arg[1] = (ex_selarg){-1, sel->elem_hi, ty->params[0], NULL};
+        spec_typed(c, sel->elem, t->cols[ci].name, ty->params[0]);
+        spec_typed(c, sel->elem_hi, t->cols[ci].name, ty->params[0]);
+        *out = (ex_sel){.kind = EX_SEL_ELEM, .col = ci, .args = arg, .nargs = 2};
+        const char *lo = sel->elem ? term_str(c, sel->elem) : "";
+        const char *hi = sel->elem_hi ? term_str(c, sel->elem_hi) : "";
+        size_t n = strlen(t->cols[ci].name) + strlen(lo) + strlen(hi) + 6;
+        char *full = hln_arena_alloc(c->a, n);
+        if (!full) return nomem(c);
+        snprintf(full, n, "%s[%s..%s]", t->cols[ci].name, lo, hi);
+        *spec_out = (ex_colspec){t->ks, t->name, full, ty};
+        return 0;
+    }
     if (!sel->func && sel->elem) {
         if ((rc = column(c, sel->column, &ci)) != 0) return rc;
         const hln_type *ty = t->cols[ci].type;

@@ -815,6 +815,62 @@ static int element_times(rowctx *c, const ex_sel *x, const hln_column *col, ex_v
     return rc;
 }
 
+/* c[lo..hi]: the elements (entries) of set or map c between the bounds,
+ * both included (a missing bound is open); null when none. */
+static int slice_value(rowctx *c, const ex_sel *x, ex_value *out)
+{
+    ex_value whole, b[2];
+    int rc;
+    if ((rc = get(c, x->col, &whole)) != 0) return rc;
+    *out = (ex_value){NULL, -1};
+    for (int i = 0; i < 2; i++) {
+        b[i] = (ex_value){NULL, -1};
+        if (x->args[i].term && (rc = ex_bind(c->r, x->args[i].term, x->args[i].type,
+                                             c->t->cols[x->col].name, &b[i])) != 0)
+            return rc;
+    }
+    if (whole.len <= 0) return 0;
+    const hln_type *t = c->t->cols[x->col].type;
+    bool is_map = t->kind == HLN_T_MAP;
+    hln_rd rd;
+    uint32_t n;
+    if (hln_coll_begin(&rd, whole.p, (size_t)whole.len, &n)) return 0;
+    hln_buf o;
+    hln_buf_init(&o);
+    hln_buf_u32(&o, 0);
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const uint8_t *k, *v = NULL;
+        int32_t kl, vl = -1;
+        if (hln_coll_next(&rd, &k, &kl)) break;
+        if (is_map && hln_coll_next(&rd, &v, &vl)) break;
+        if (kl < 0) continue;
+        if (b[0].len >= 0 &&
+            hln_type_compare(t->params[0], k, (size_t)kl, b[0].p, (size_t)b[0].len) < 0)
+            continue;
+        if (b[1].len >= 0 &&
+            hln_type_compare(t->params[0], k, (size_t)kl, b[1].p, (size_t)b[1].len) > 0)
+            continue;
+        kept++;
+        hln_buf_u32(&o, (uint32_t)kl);
+        hln_buf_put(&o, k, (size_t)kl);
+        if (is_map) {
+            hln_buf_u32(&o, (uint32_t)vl);
+            if (vl > 0) hln_buf_put(&o, v, (size_t)vl);
+        }
+    }
+    rc = o.err ? hln_fail(&c->r->err, HLN_ENOMEM, "out of memory") : 0;
+    if (!rc && kept) {
+        for (int i = 0; i < 4; i++)
+            o.data[i] = (uint8_t)(kept >> (24 - 8 * i));
+        out->p = hln_arena_memdup(&c->r->arena, o.data, o.len);
+        out->len = (int32_t)o.len;
+        if (!out->p) rc = hln_fail(&c->r->err, HLN_ENOMEM, "out of memory");
+    }
+    hln_buf_free(&o);
+    return rc;
+}
+
 /* The value of a non-aggregate selector (at a group's end, the result of
  * an aggregate inside an expression). */
 static int sel_value(rowctx *c, const ex_sel *x, ex_value *out)
@@ -832,34 +888,36 @@ static int sel_value(rowctx *c, const ex_sel *x, ex_value *out)
         if ((rc = row_token(c, &tok)) != 0) return rc;
         return mk_int(c->r, tok, 8, out);
     }
-    case EX_SEL_ELEM: {
-        ex_value whole, key;
-        if ((rc = get(c, x->col, &whole)) != 0) return rc;
-        char kname[300];
-        snprintf(kname, sizeof kname, "%s(%s)",
-                 c->t->cols[x->col].type->kind == HLN_T_MAP ? "key" : "value",
-                 c->t->cols[x->col].name);
-        if ((rc = ex_bind(c->r, x->args[0].term, x->args[0].type, kname, &key)) != 0) return rc;
-        *out = (ex_value){NULL, -1};
-        if (whole.len <= 0 || key.len < 0) return 0;
-        const hln_type *t = c->t->cols[x->col].type;
-        bool is_map = t->kind == HLN_T_MAP;
-        hln_rd rd;
-        uint32_t n;
-        if (hln_coll_begin(&rd, whole.p, (size_t)whole.len, &n)) return 0;
-        for (uint32_t i = 0; i < n; i++) {
-            const uint8_t *k, *v = NULL;
-            int32_t kl, vl = -1;
-            if (hln_coll_next(&rd, &k, &kl)) return 0;
-            if (is_map && hln_coll_next(&rd, &v, &vl)) return 0;
-            if (kl >= 0 &&
-                hln_type_compare(t->params[0], k, (size_t)kl, key.p, (size_t)key.len) == 0) {
-                *out = is_map ? (ex_value){v, vl} : (ex_value){k, kl};
-                return 0;
+    case EX_SEL_ELEM:
+        if (x->nargs == 2) return slice_value(c, x, out);
+        {
+            ex_value whole, key;
+            if ((rc = get(c, x->col, &whole)) != 0) return rc;
+            char kname[300];
+            snprintf(kname, sizeof kname, "%s(%s)",
+                     c->t->cols[x->col].type->kind == HLN_T_MAP ? "key" : "value",
+                     c->t->cols[x->col].name);
+            if ((rc = ex_bind(c->r, x->args[0].term, x->args[0].type, kname, &key)) != 0) return rc;
+            *out = (ex_value){NULL, -1};
+            if (whole.len <= 0 || key.len < 0) return 0;
+            const hln_type *t = c->t->cols[x->col].type;
+            bool is_map = t->kind == HLN_T_MAP;
+            hln_rd rd;
+            uint32_t n;
+            if (hln_coll_begin(&rd, whole.p, (size_t)whole.len, &n)) return 0;
+            for (uint32_t i = 0; i < n; i++) {
+                const uint8_t *k, *v = NULL;
+                int32_t kl, vl = -1;
+                if (hln_coll_next(&rd, &k, &kl)) return 0;
+                if (is_map && hln_coll_next(&rd, &v, &vl)) return 0;
+                if (kl >= 0 &&
+                    hln_type_compare(t->params[0], k, (size_t)kl, key.p, (size_t)key.len) == 0) {
+                    *out = is_map ? (ex_value){v, vl} : (ex_value){k, kl};
+                    return 0;
+                }
             }
+            return 0;
         }
-        return 0;
-    }
     case EX_SEL_FIELD: {
         ex_value whole;
         if ((rc = get(c, x->col, &whole)) != 0) return rc;
