@@ -192,6 +192,11 @@ term(A) ::= ident(K) DOT ident(F) LP(O) terms(L) RP(C). {
     A->text = F;
     A->fn_ks = K;
 }
+/* token(values): the token of a partition key given by its values */
+term(A) ::= TOKEN LP(O) terms(L) RP(C). {
+    A = cqlp_collection(ctx, CQL_TERM_FUNC, &L, &O, &C);
+    A->text = "token";
+}
 /* tuple literal (a, b, ...) */
 term(A) ::= LP(O) terms(L) RP(C). { A = cqlp_collection(ctx, CQL_TERM_TUPLE, &L, &O, &C); }
 /* arithmetic (Cassandra 5.0's termAddition / termMultiplication) */

@@ -137,6 +137,13 @@ static void spec_typed(actx *c, const cql_term *term, const char *name, const hl
             spec_typed(c, term->elems[i], name, type);
         return;
     }
+    if (term->kind == CQL_TERM_FUNC && !strcmp(term->text, "token") && c->p->t) {
+        /* token(?, ...): the partition key columns' types */
+        const hln_table *t = c->p->t;
+        for (int i = 0; i < term->nelems && i < t->npk; i++)
+            spec_typed(c, term->elems[i], t->cols[i].name, t->cols[i].type);
+        return;
+    }
     if (term->kind == CQL_TERM_FUNC) {
         const ex_fn *cands[8];
         int n = ex_fn_candidates(term->text, cands, 8);

@@ -1149,6 +1149,36 @@ int ex_bind_function(ex_request *r, const cql_term *term, const hln_type *t, con
         }
         return ex_json_value(r, t, col, txt.p, (size_t)txt.len, out);
     }
+    if (!strcmp(term->text, "token") && !term->fn_ks) {
+        /* token(v1, ...) of the statement's table's partition key */
+        const ex_plan *p = ex_st(r)->plan;
+        const hln_table *tb = p ? p->t : NULL;
+        if (!tb) return hln_fail(&r->err, HLN_EINVAL, "token() cannot be used here");
+        if (term->nelems != tb->npk)
+            return hln_fail(&r->err, HLN_EINVAL,
+                            "Invalid number of arguments in call to function system.token: %d "
+                            "required but %d provided",
+                            tb->npk, term->nelems);
+        if (t && t->kind != HLN_T_BIGINT)
+            return hln_fail(&r->err, HLN_EINVAL,
+                            "Type error: cannot assign result of function system.token (type "
+                            "bigint) to %s (type %s)",
+                            col, t->cql_name);
+        if (tb->npk > 5)
+            return hln_fail(&r->err, HLN_EUNSUPPORTED,
+                            "token() of more than 5 partition key columns is not supported yet");
+        ex_value args[5];
+        const hln_type *at[5];
+        for (int i = 0; i < tb->npk; i++) {
+            at[i] = tb->cols[i].type;
+            int rc = ex_bind(r, term->elems[i], at[i], tb->cols[i].name, &args[i]);
+            if (rc) return rc;
+            if (args[i].len < 0)
+                return hln_fail(&r->err, HLN_EINVAL, "Invalid null value for partition key part %s",
+                                tb->cols[i].name);
+        }
+        return t_token(r, at, args, tb->npk, out);
+    }
     ex_fnarg fa[5];
     int n = term->nelems > 5 ? 5 : term->nelems;
     for (int i = 0; i < n; i++) {
