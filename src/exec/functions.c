@@ -25,8 +25,9 @@
  * f called" (terms); with a single overload the argument count and each
  * argument's type are checked with Cassandra's messages; with several,
  * the best fit wins (exact types, then compatible ones: blob takes any
- * value, text takes ascii, timestamp takes bigint and date, date takes
- * int, varint takes the integers), constants fitting the overload's type.
+ * value, text takes ascii, timestamp and bigint take each other, date
+ * takes int, varint takes the integers), constants fitting the overload's
+ * type.
  *
  * Invariants: evaluators never read past their inputs and return HLN_EINVAL
  * with Cassandra's wording for bad values; results are r->arena memory.
@@ -939,9 +940,9 @@ static bool weakly_assignable(hln_type_kind to, const hln_type *from)
     case HLN_T_VARCHAR:
         return f == HLN_T_ASCII;
     case HLN_T_TIMESTAMP:
-        return f == HLN_T_DATE || f == HLN_T_BIGINT;
+        return f == HLN_T_BIGINT;
     case HLN_T_BIGINT:
-        return f == HLN_T_TIMESTAMP || f == HLN_T_DATE;
+        return f == HLN_T_TIMESTAMP;
     case HLN_T_DATE:
         return f == HLN_T_INT;
     case HLN_T_VARINT:
