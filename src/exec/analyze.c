@@ -2105,6 +2105,24 @@ static int update_op(actx *c, const cql_assignment *a, const hln_column *col)
         return hln_fail(c->err, HLN_EINVAL,
                         "Invalid operation (%s) for frozen collection column %s", op_text(c, a),
                         col->name);
+    const cql_term *v = a->value;
+    bool not_coll = v->kind == CQL_TERM_LIST || v->kind == CQL_TERM_LITERAL ||
+                    v->kind == CQL_TERM_TUPLE || v->kind == CQL_TERM_UDT;
+    if (a->op == CQL_ASSIGN_SUB && t->kind == HLN_T_MAP &&
+        (not_coll || (v->kind == CQL_TERM_MAP && v->nelems > 0)))
+        return hln_fail(c->err, HLN_EINVAL,
+                        "Value for a map substraction has to be a set, but was: '%s'",
+                        term_str(c, v));
+    if (a->op == CQL_ASSIGN_ADD && t->kind == HLN_T_MAP) {
+        /* Maps.Literal.testAssignment: a map literal whose constants fit */
+        bool bad = not_coll || v->kind == CQL_TERM_SET;
+        for (int i = 0; !bad && v->kind == CQL_TERM_MAP && i < v->nelems; i++)
+            bad = !literal_fits(v->elems[i], t->params[i % 2]);
+        if (bad)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Value for a map addition has to be a map, but was: '%s'",
+                            term_str(c, v));
+    }
     if (a->op == CQL_ASSIGN_SUB && t->kind == HLN_T_MAP) {
         /* m - {k, ...}: a set of keys */
         const hln_type *keys = hln_type_collection(HLN_T_SET, t->params, false);
