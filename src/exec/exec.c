@@ -248,7 +248,12 @@ static int bind_vector(ex_request *r, const cql_term *term, const hln_type *t, c
             return hln_fail(&r->err, HLN_EINVAL, "null is not supported inside vectors");
         ex_value v;
         int rc = ex_bind(r, e, et, col, &v);
-        if (rc == HLN_EINVAL && e->kind == CQL_TERM_LITERAL)
+        /* an integer constant for an integer type passes the assignment
+           test and fails in the conversion, with the type's own message */
+        bool int_ok = e->kind == CQL_TERM_LITERAL && e->lit == HLN_LIT_INTEGER &&
+                      (et->kind == HLN_T_TINYINT || et->kind == HLN_T_SMALLINT ||
+                       et->kind == HLN_T_INT || et->kind == HLN_T_BIGINT);
+        if (rc == HLN_EINVAL && e->kind == CQL_TERM_LITERAL && !int_ok)
             return hln_fail(&r->err, HLN_EINVAL,
                             "Invalid vector literal for %s: value %s is not of type %s", col,
                             ex_term_str(&r->arena, e), et->cql_name);
@@ -284,8 +289,7 @@ static int bind_collection(ex_request *r, const cql_term *term, const hln_type *
     if (t && t->kind == HLN_T_VECTOR && term->kind == CQL_TERM_LIST)
         return bind_vector(r, term, t, col, out);
     bool ok = t && hln_type_is_collection(t);
-    if (t && (ok || t->kind == HLN_T_TUPLE || t->kind == HLN_T_UDT) &&
-        term->kind == CQL_TERM_LIST && t->kind != HLN_T_LIST)
+    if (t && term->kind == CQL_TERM_LIST && t->kind != HLN_T_LIST)
         return hln_fail(&r->err, HLN_EINVAL,
                         "Unexpected receiver type '%s'; only list and vector are expected",
                         t->cql_name);
@@ -393,7 +397,12 @@ static int bind_tuple(ex_request *r, const cql_term *term, const hln_type *t, co
         const hln_type *et = t->params[at];
         ex_value v;
         int rc = ex_bind(r, e, et, col, &v);
-        if (rc == HLN_EINVAL && e->kind == CQL_TERM_LITERAL) {
+        /* an integer constant for an integer type passes the assignment
+           test and fails in the conversion, with the type's own message */
+        bool int_ok = e->kind == CQL_TERM_LITERAL && e->lit == HLN_LIT_INTEGER &&
+                      (et->kind == HLN_T_TINYINT || et->kind == HLN_T_SMALLINT ||
+                       et->kind == HLN_T_INT || et->kind == HLN_T_BIGINT);
+        if (rc == HLN_EINVAL && e->kind == CQL_TERM_LITERAL && !int_ok) {
             if (udt)
                 return hln_fail(&r->err, HLN_EINVAL,
                                 "Invalid user type literal for %s: field %s is not of type %s", col,
