@@ -137,6 +137,11 @@ static void spec_typed(actx *c, const cql_term *term, const char *name, const hl
             spec_typed(c, term->elems[i], name, type);
         return;
     }
+    if (term->kind == CQL_TERM_FUNC && !strcmp(term->text, "fromjson")) {
+        for (int i = 0; i < term->nelems; i++)
+            spec_typed(c, term->elems[i], "arg0(system.fromjson)", hln_type_by_kind(HLN_T_VARCHAR));
+        return;
+    }
     if (term->kind == CQL_TERM_FUNC && !strcmp(term->text, "token") && c->p->t) {
         /* token(?, ...): the partition key columns' types */
         const hln_table *t = c->p->t;
@@ -427,7 +432,7 @@ static int add_token_relation(actx *c, const cql_relation *rel)
         return hln_fail(c->err, HLN_EINVAL,
                         "The token function arguments must be in the partition key order: %s",
                         pk_list(c));
-    spec(c, rel->term, "partition key token", hln_type_by_kind(HLN_T_BIGINT));
+    spec_typed(c, rel->term, "partition key token", hln_type_by_kind(HLN_T_BIGINT));
     const char *cols = pk_list(c);
     switch (rel->op) {
     case CQL_OP_EQ:
@@ -1213,10 +1218,7 @@ static int selector1(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *
                             "Invalid number of arguments in call to function system.token: %d "
                             "required but %d provided",
                             t->npk, sel->star_arg ? 1 : n);
-        if (n > 5)
-            return hln_fail(c->err, HLN_EUNSUPPORTED,
-                            "token() of more than 5 partition key columns is not supported yet");
-        ex_selarg *args = alloc(c, sizeof *args * (size_t)n);
+        ex_selarg *args = alloc(c, sizeof *args * (size_t)(n ? n : 1));
         if (!args) return nomem(c);
         hln_buf b;
         hln_buf_init(&b);
@@ -1245,6 +1247,10 @@ static int selector1(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *
         }
         const char *names = b.len ? hln_arena_strndup(c->a, (const char *)b.data, b.len) : "";
         hln_buf_free(&b);
+        if (!own && n > 5)
+            return hln_fail(c->err, HLN_EUNSUPPORTED,
+                            "token() of other values than the row's key with more than 5 "
+                            "partition key columns is not supported yet");
         if (own)
             *out = (ex_sel){.kind = EX_SEL_TOKEN, .col = -1};
         else
