@@ -26,7 +26,7 @@
  *    message. The parser stack is bounded (%stack_size) and overflow is a
  *    syntax error, so no input can recurse without limit.
  *
- * Selectors are expressions: columns, c[k], c.f, function calls whose
+ * Selectors are expressions: columns, c[k], c[a..b], c.f, function calls whose
  * arguments are selectors (nested, ks.f(...)), CAST(s AS type), the
  * arithmetic operators and literals; writetime/maxwritetime/ttl(c) are
  * rules of their own (parse.c retags the names). Terms may be function
