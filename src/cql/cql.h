@@ -39,6 +39,7 @@ typedef enum cql_term_kind {
     CQL_TERM_UDT,   /* {f: a, g: b}: elems the values, fields their names */
     CQL_TERM_OP,    /* a + b, a - b, a * b, a / b, a % b: op, elems[0..1];
                        unary -a: op '-', nelems 1 */
+    CQL_TERM_HINT,  /* (type) term: a type hint; text the type name, elems[0] */
 } cql_term_kind;
 
 typedef struct cql_term {

@@ -204,6 +204,8 @@ void cqlp_reject(cqlp_ctx *ctx, const cql_token *t);
 const char *cqlp_cast_type(cqlp_ctx *ctx, const cql_token *t);
 /* The selection function fn(col) or fn(col[elem]). */
 struct cql_selector *cqlp_selfn(cqlp_ctx *ctx, const char *fn, const char *col, cql_term *elem);
+/* (type) x: a type hint at token opt. */
+cql_term *cqlp_hint(cqlp_ctx *ctx, const char *type, cql_term *x, const cql_token *opt);
 /* The selector x op y. */
 struct cql_selector *cqlp_selop(cqlp_ctx *ctx, char op, struct cql_selector *x,
                                 struct cql_selector *y);

@@ -30,12 +30,13 @@
  * arguments are selectors (nested, ks.f(...)), CAST(s AS type), the
  * arithmetic operators and literals; writetime/maxwritetime/ttl(c) are
  * rules of their own (parse.c retags the names). Terms may be function
- * calls (ks.f(...)) and arithmetic (unary minus included). A WHERE
- * relation may be on token(partition key columns).
+ * calls (ks.f(...), token(values)), arithmetic (unary minus included)
+ * and native type hints ((int) ?; in selectors (int) 1). A WHERE relation
+ * may be on token(partition key columns).
  *
- * Deliberately not parsed yet (syntax errors for now): token(...) and type
- * hints ((int) ?) in terms, LIKE, custom types given as strings, and the
- * statement kinds not listed above.
+ * Deliberately not parsed yet (syntax errors for now): collection type
+ * hints, LIKE, custom types given as strings, and the statement kinds not
+ * listed above.
  * `col IN (v)` with exactly one value and `col IN ?` parse into CQL_OP_IN;
  * `IN` with several values stops the parse with HLN_EUNSUPPORTED.
  *
@@ -206,6 +207,8 @@ term(A) ::= term(X) STAR(O) term(Y).    { A = cqlp_binop(ctx, '*', X, Y, &O); }
 term(A) ::= term(X) SLASH(O) term(Y).   { A = cqlp_binop(ctx, '/', X, Y, &O); }
 term(A) ::= term(X) PERCENT(O) term(Y). { A = cqlp_binop(ctx, '%', X, Y, &O); }
 term(A) ::= MINUS(O) term(X). [UMINUS]  { A = cqlp_binop(ctx, '-', NULL, X, &O); }
+/* a type hint: (int) ?, (bigint) 5 */
+term(A) ::= LP(O) ident(T) RP term(X). [UMINUS] { A = cqlp_hint(ctx, T, X, &O); }
 
 /* The terms that are also selectors: constants, markers, null and
  * collection / UDT literals (no function calls, no tuples). */
@@ -824,6 +827,12 @@ selatom(A) ::= CAST LP selexpr(X) AS casttype(T) RP. {
 selatom(A) ::= LP selexpr(X) RP. {
     A = X;
     A->paren = true;
+}
+/* a type hint on a constant: (int) 1 (the parenthesised name is the type) */
+selatom(A) ::= LP(O) selexpr(X) RP literal(T). {
+    if (!X->column || X->elem || X->field || X->slice || X->paren) cqlp_reject(ctx, &O);
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->term = cqlp_hint(ctx, X->column, T, &O);
 }
 selatom(A) ::= literal(T). {
     A = cqlp_alloc(ctx, sizeof(*A));

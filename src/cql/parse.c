@@ -286,6 +286,19 @@ cql_selector *cqlp_selfn(cqlp_ctx *ctx, const char *fn, const char *col, cql_ter
     return s;
 }
 
+cql_term *cqlp_hint(cqlp_ctx *ctx, const char *type, cql_term *x, const cql_token *opt)
+{
+    cql_term *t = cqlp_alloc(ctx, sizeof(*t));
+    t->kind = CQL_TERM_HINT;
+    t->text = type;
+    t->pos = opt->pos;
+    t->nelems = 1;
+    t->elems = cqlp_alloc(ctx, sizeof(*t->elems));
+    t->elems[0] = x;
+    t->end = x->end;
+    return t;
+}
+
 cql_selector *cqlp_selop(cqlp_ctx *ctx, char op, cql_selector *x, cql_selector *y)
 {
     cql_selector *s = cqlp_alloc(ctx, sizeof(*s));

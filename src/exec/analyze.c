@@ -137,6 +137,11 @@ static void spec_typed(actx *c, const cql_term *term, const char *name, const hl
             spec_typed(c, term->elems[i], name, type);
         return;
     }
+    if (term->kind == CQL_TERM_HINT) { /* (type) ?: the hint's type */
+        const hln_type *ht = hln_type_by_name(term->text);
+        spec_typed(c, term->elems[0], name, ht ? ht : type);
+        return;
+    }
     if (term->kind == CQL_TERM_FUNC && !strcmp(term->text, "fromjson")) {
         for (int i = 0; i < term->nelems; i++)
             spec_typed(c, term->elems[i], "arg0(system.fromjson)", hln_type_by_kind(HLN_T_VARCHAR));
@@ -332,6 +337,10 @@ static void term_render(hln_buf *b, const cql_term *t)
             term_render(b, t->elems[i]);
         }
         hln_buf_u8(b, t->kind == CQL_TERM_TUPLE ? ')' : '}');
+        return;
+    case CQL_TERM_HINT:
+        hln_buf_printf(b, "(%s)", t->text);
+        term_render(b, t->elems[0]);
         return;
     case CQL_TERM_OP:
         if (t->nelems == 1) {
@@ -784,9 +793,25 @@ static const char *lit_name(actx *c, const cql_term *t)
 
 /* An argument of a function, operator or cast: a constant (typed later)
  * or a nested selector. */
+/* (type) constant in a selector: a constant of that type (EX_SEL_CONST). */
+static int hint_selector(actx *c, const cql_term *term, ex_sel *out, ex_colspec *spec_out)
+{
+    const hln_table *t = c->p->t;
+    const hln_type *ht = hln_type_by_name(term->text);
+    if (!ht || hln_type_is_collection(ht))
+        return hln_fail(c->err, HLN_EINVAL, "Unknown type %s.%s", t->ks, term->text);
+    ex_selarg *arg = alloc(c, sizeof *arg);
+    if (!arg) return nomem(c);
+    *arg = (ex_selarg){-1, term, ht, NULL};
+    spec_typed(c, term, term_str(c, term), ht);
+    *out = (ex_sel){.kind = EX_SEL_CONST, .col = -1, .args = arg, .nargs = 1, .type = ht};
+    *spec_out = (ex_colspec){t->ks, t->name, term_str(c, term), ht};
+    return 0;
+}
+
 static int sel_arg(actx *c, const cql_selector *a, ex_selarg *out, ex_fnarg *fa)
 {
-    if (is_literal_sel(a)) {
+    if (is_literal_sel(a) && a->term->kind != CQL_TERM_HINT) {
         *out = (ex_selarg){-1, a->term, NULL, NULL};
         *fa = (ex_fnarg){NULL, a->term, lit_name(c, a->term)};
         return 0;
@@ -963,6 +988,12 @@ static int op_selector(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec
         spec_typed(c, args[i].term, fa[i].name, lt);
     }
     const hln_type *res = ex_arith_type(sel->op, args[0].type, args[1].type);
+    bool timey = args[0].type->kind == HLN_T_TIMESTAMP || args[0].type->kind == HLN_T_DATE;
+    if (!res && timey && args[1].sub && args[1].sub->kind == EX_SEL_CONST)
+        return hln_fail(c->err, HLN_EINVAL,
+                        "Ambiguous '%c' operation with args %s and %s: use type hint to "
+                        "disambiguate, example '(int) ?'",
+                        sel->op, fa[0].name, fa[1].name);
     if (!res)
         return hln_fail(c->err, HLN_EINVAL, "the '%c' operation is not supported between %s and %s",
                         sel->op, fa[0].name, fa[1].name);
@@ -1089,6 +1120,8 @@ static int selector(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *s
         rc = op_selector(c, sel, out, spec_out);
     else if (sel->cast)
         rc = cast_selector(c, sel, out, spec_out);
+    else if (is_literal_sel(sel) && sel->term->kind == CQL_TERM_HINT)
+        rc = hint_selector(c, sel->term, out, spec_out);
     else if (is_literal_sel(sel))
         rc = hln_fail(c->err, HLN_EINVAL,
                       "Cannot infer type for term %s in selection clause (try using a cast to "

@@ -513,6 +513,18 @@ int ex_bind(ex_request *r, const cql_term *term, const hln_type *t, const char *
         return ex_bind_function(r, term, t, col, out);
     case CQL_TERM_OP:
         return bind_op(r, term, t, col, out);
+    case CQL_TERM_HINT: { /* (type) x: x as that type, which the receiver must be */
+        const hln_type *ht = hln_type_by_name(term->text);
+        if (!ht || hln_type_is_collection(ht)) {
+            const ex_plan *p = st->plan;
+            return hln_fail(&r->err, HLN_EINVAL, "Unknown type %s.%s", p && p->t ? p->t->ks : "?",
+                            term->text);
+        }
+        if (t && t->kind != ht->kind)
+            return hln_fail(&r->err, HLN_EINVAL, "Cannot assign value %s to %s of type %s",
+                            ex_term_str(&r->arena, term), col, t->cql_name);
+        return ex_bind(r, term->elems[0], t ? t : ht, col, out);
+    }
     case CQL_TERM_TUPLE:
     case CQL_TERM_UDT:
         return bind_tuple(r, term, t, col, out);

@@ -1109,6 +1109,10 @@ const ex_fn *ex_fn_resolve(const char *ks, const char *name, ex_fnarg *args, int
 static const hln_type *term_type(ex_request *r, const cql_term *term, bool *failed)
 {
     *failed = false;
+    if (term->kind == CQL_TERM_HINT) {
+        const hln_type *ht = hln_type_by_name(term->text);
+        return ht && !hln_type_is_collection(ht) ? ht : NULL;
+    }
     if (term->kind != CQL_TERM_FUNC || !strcmp(term->text, "fromjson")) return NULL;
     ex_fnarg args[5];
     int n = term->nelems > 5 ? 5 : term->nelems;
