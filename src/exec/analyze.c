@@ -2223,6 +2223,11 @@ static int an_update(actx *c)
         }
         for (int j = 0; j < p->nassigns; j++) {
             if (p->assigns[j].col != ci) continue;
+            /* increments of one counter add up (Cassandra accepts them) */
+            if (col->type->kind == HLN_T_COUNTER &&
+                (a->op == CQL_ASSIGN_ADD || a->op == CQL_ASSIGN_SUB) &&
+                (p->assigns[j].op == CQL_ASSIGN_ADD || p->assigns[j].op == CQL_ASSIGN_SUB))
+                continue;
             if (field >= 0 || p->assigns[j].field >= 0) {
                 if (field >= 0 && p->assigns[j].field >= 0 && p->assigns[j].field != field)
                     continue; /* u.a = x, u.b = y */
