@@ -619,6 +619,14 @@ cond(A) ::= ident(C) LBRACKET term(K) RBRACKET op(O) term(T). {
     A->op = (cql_op)O;
     A->term = T;
 }
+cond(A) ::= ident(C) LBRACKET term(K) RBRACKET IN LP terms(L) RP. {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->column = C;
+    A->elem = K;
+    A->op = CQL_OP_IN;
+    A->in_list = cqlp_terms_array(ctx, &L);
+    A->nin = L.n;
+}
 cond(A) ::= ident(C) IN LP terms(L) RP. {
     A = cqlp_alloc(ctx, sizeof(*A));
     A->column = C;

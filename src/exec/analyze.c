@@ -1952,6 +1952,8 @@ static int conditions(actx *c, ex_cas_kind kind, const cql_relation *conds, cons
                        ty->kind == HLN_T_LIST ? hln_type_by_kind(HLN_T_INT) : ty->params[0]);
             vt = ty->kind == HLN_T_LIST ? ty->params[0] : ty->params[1];
             spec_typed(c, x->term, elem_name(c, "value", col->name), vt);
+            for (int i = 0; x->op == CQL_OP_IN && i < x->nin; i++) /* m[k] IN (...) */
+                spec_typed(c, x->in_list[i], elem_name(c, "value", col->name), vt);
         } else if (x->op == CQL_OP_IN && x->in_list) {
             for (int i = 0; i < x->nin; i++)
                 spec_typed(c, x->in_list[i], col->name, vt);
