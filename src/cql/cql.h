@@ -363,7 +363,7 @@ typedef struct cql_selector {
     const char *field;         /* column.field: field selection of a UDT */
     const char *func_ks;       /* ks.func(...): ks; NULL when not qualified */
     const char *cast;          /* CAST(args AS cast): the type name (folded) */
-    char op;                   /* args op args->next: '+', '-', '*', '/', '%'; else 0 */
+    char op;                   /* args op args->next: '+', '-', '*', '/', '%'; 'n': -args */
     bool paren;                /* written in parentheses (kept in the column name) */
     bool slice;                /* column[elem..elem_hi]: either bound may be NULL */
     cql_term *elem_hi;

@@ -754,6 +754,7 @@ selexpr(A) ::= selexpr(X) MINUS selexpr(Y).   { A = cqlp_selop(ctx, '-', X, Y); 
 selexpr(A) ::= selexpr(X) STAR selexpr(Y).    { A = cqlp_selop(ctx, '*', X, Y); }
 selexpr(A) ::= selexpr(X) SLASH selexpr(Y).   { A = cqlp_selop(ctx, '/', X, Y); }
 selexpr(A) ::= selexpr(X) PERCENT selexpr(Y). { A = cqlp_selop(ctx, '%', X, Y); }
+selexpr(A) ::= MINUS selexpr(X). [UMINUS]     { A = cqlp_selop(ctx, 'n', X, NULL); }
 
 %type selatom {cql_selector *}
 selatom(A) ::= ident(C). {

@@ -952,10 +952,32 @@ static const hln_type *literal_type(const cql_term *t)
     }
 }
 
-/* a + b, a - b, a * b, a / b, a % b in a selector. */
+/* a + b, a - b, a * b, a / b, a % b in a selector; -a. */
 static int op_selector(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *spec_out)
 {
     const hln_table *t = c->p->t;
+    if (sel->op == 'n') {
+        ex_selarg *arg = alloc(c, sizeof *arg);
+        if (!arg) return nomem(c);
+        ex_fnarg fa;
+        int rc = sel_arg(c, sel->args, arg, &fa);
+        if (rc) return rc;
+        if (!arg->type)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Cannot infer type for term %s in selection clause (try using a cast "
+                            "to force a type)",
+                            fa.name);
+        if (!ex_arith_type('-', arg->type, arg->type) || !strcmp(arg->type->cql_name, "text") ||
+            arg->type->kind == HLN_T_ASCII || arg->type->kind == HLN_T_VARCHAR ||
+            arg->type->kind == HLN_T_TIMESTAMP || arg->type->kind == HLN_T_DATE)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Invalid call to function system._negate, none of its type signatures "
+                            "match");
+        *out = (ex_sel){
+            .kind = EX_SEL_OP, .col = -1, .args = arg, .nargs = 1, .type = arg->type, .op = 'n'};
+        *spec_out = (ex_colspec){t->ks, t->name, fmt_name(c, "-%s", fa.name), arg->type};
+        return 0;
+    }
     ex_selarg *args = alloc(c, sizeof *args * 2);
     if (!args) return nomem(c);
     ex_fnarg fa[2];

@@ -853,3 +853,27 @@ int ex_coll_avg(ex_request *r, const hln_type *et, const ex_value *els, int n, e
     if (k == HLN_T_VARINT) return put_big(r, &acc, HLN_T_VARINT, out);
     return put_be(r, (uint64_t)(unsigned __int128)q, width(k), out);
 }
+
+/* -x (the _negate function of Cassandra 5.0): the type's own negation
+ * (integers wrap: -INT_MIN is INT_MIN). */
+int ex_negate(ex_request *r, const hln_type *t, ex_value v, ex_value *out)
+{
+    if (v.len <= 0) {
+        *out = (ex_value){NULL, -1};
+        return 0;
+    }
+    num n;
+    if (num_read(t, v.p, v.len, &n)) return too_big(r);
+    switch (t->kind) {
+    case HLN_T_FLOAT:
+    case HLN_T_DOUBLE:
+        return put_double(r, -n.d, t->kind == HLN_T_FLOAT, out);
+    case HLN_T_VARINT:
+    case HLN_T_DECIMAL:
+        if (n.u == -I128_MAX - 1) return too_big(r);
+        n.u = -n.u;
+        return put_big(r, &n, t->kind, out);
+    default:
+        return put_be(r, 0 - (uint64_t)n.i, width(t->kind), out);
+    }
+}

@@ -96,7 +96,7 @@ typedef enum ex_sel_kind {
     EX_SEL_TTL,        /* ttl(col): the cell's remaining TTL in seconds */
     EX_SEL_FUNC,       /* a native scalar function of selectors (args[i].sub) */
     EX_SEL_CONST,      /* a constant term (args[0].term) bound to `type` */
-    EX_SEL_OP,         /* args[0].sub op args[1].sub, of type `type` */
+    EX_SEL_OP,         /* args[0].sub op args[1].sub, of type `type`; op 'n': -args[0] */
     EX_SEL_CAST,       /* CAST(args[0].sub AS type) */
     EX_SEL_ELEM,       /* col[term]: an element of a set or map (args[0].term) */
     EX_SEL_FIELD,      /* col.f: field number `field` of a UDT */
@@ -503,6 +503,8 @@ int ex_json_value(ex_request *r, const hln_type *t, const char *col, const uint8
                   size_t len, ex_value *out);
 int ex_math(ex_request *r, int fn, const hln_type *t, ex_value v, ex_value *out);
 int ex_abs_big(ex_request *r, const hln_type *t, ex_value v, ex_value *out);
+/* -v of numeric type t. */
+int ex_negate(ex_request *r, const hln_type *t, ex_value v, ex_value *out);
 /* collection_avg of elements els[0..n) of numeric type et. */
 int ex_coll_avg(ex_request *r, const hln_type *et, const ex_value *els, int n, ex_value *out);
 int ex_cast(ex_request *r, const hln_type *from, ex_value v, const hln_type *to, ex_value *out);

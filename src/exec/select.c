@@ -963,6 +963,7 @@ static int sel_value(rowctx *c, const ex_sel *x, ex_value *out)
             if (rc) return rc;
             if (args[i].len == -2) args[i] = (ex_value){NULL, -1};
         }
+        if (x->kind == EX_SEL_OP && x->op == 'n') return ex_negate(c->r, at[0], args[0], out);
         if (x->kind == EX_SEL_OP)
             return ex_arith(c->r, x->op, at[0], args[0], at[1], args[1], x->type, out);
         if (x->kind == EX_SEL_CAST) return ex_cast(c->r, at[0], args[0], x->type, out);
