@@ -1353,6 +1353,21 @@ static int selector1(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *
         return 0;
     }
     if (!strcmp(f, "tojson")) {
+        const cql_selector *a = sel->args;
+        if (!sel->star_arg && a && !a->next && (a->func || a->op || a->cast)) {
+            /* toJson(expression) */
+            ex_selarg *arg = alloc(c, sizeof *arg);
+            if (!arg) return nomem(c);
+            ex_fnarg fa;
+            if ((rc = sel_arg(c, a, arg, &fa)) != 0) return rc;
+            if (arg->sub) /* (CAST(c AS its own type) is the column c) */
+                *out = (ex_sel){.kind = EX_SEL_TOJSON, .col = -1, .args = arg, .nargs = 1};
+            else
+                *out = (ex_sel){.kind = EX_SEL_TOJSON, .col = arg->col};
+            *spec_out = (ex_colspec){t->ks, t->name, fmt_name(c, "system.tojson(%s)", fa.name),
+                                     hln_type_by_kind(HLN_T_VARCHAR)};
+            return 0;
+        }
         if ((rc = one_column_arg(c, sel, "system.tojson", &ci)) != 0) return rc;
         *out = (ex_sel){.kind = EX_SEL_TOJSON, .col = ci};
         *spec_out = (ex_colspec){t->ks, t->name, fmt_name(c, "system.tojson(%s)", t->cols[ci].name),

@@ -933,10 +933,18 @@ static int sel_value(rowctx *c, const ex_sel *x, ex_value *out)
     }
     case EX_SEL_TOJSON: {
         ex_value v;
-        if ((rc = get(c, x->col, &v)) != 0) return rc;
+        const hln_type *vt;
+        if (x->col < 0 && x->nargs == 1 && x->args[0].sub) { /* toJson(expression) */
+            if ((rc = sel_value(c, x->args[0].sub, &v)) != 0) return rc;
+            if (v.len == -2) v = (ex_value){NULL, -1};
+            vt = x->args[0].type;
+        } else {
+            if ((rc = get(c, x->col, &v)) != 0) return rc;
+            vt = c->t->cols[x->col].type;
+        }
         hln_buf b;
         hln_buf_init(&b);
-        hln_type_to_json(c->t->cols[x->col].type, v.p, v.len, &b);
+        hln_type_to_json(vt, v.p, v.len, &b);
         rc = b.err ? hln_fail(&c->r->err, HLN_ENOMEM, "out of memory") : 0;
         if (!rc) {
             out->p = hln_arena_memdup(&c->r->arena, b.data, b.len);
@@ -1588,7 +1596,12 @@ static int json_rows(ex_request *r, sel *s)
             if (p->sels[j].kind == EX_SEL_TOJSON) /* already JSON: a string of it */
                 hln_json_string_n(&b, v->p, v->len < 0 ? 0 : (size_t)v->len, v->len < 0);
             else
-                hln_type_to_json(p->cols[j].type, v->p, v->len, &b);
+                /* the value's own type (a result shown as a custom type,
+                   LegacyTimeUUIDType, is still a timeuuid) */
+                hln_type_to_json(p->sels[j].type && p->cols[j].type->kind == HLN_T_CUSTOM
+                                     ? p->sels[j].type
+                                     : p->cols[j].type,
+                                 v->p, v->len, &b);
         }
         hln_buf_u8(&b, '}');
         if (b.err) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
