@@ -647,6 +647,8 @@ static int t_mask_default(ex_request *r, const hln_type *const *at, const ex_val
     case HLN_T_SET:
     case HLN_T_MAP: /* the empty collection */
         return put(r, zeros, 4, out);
+    case HLN_T_DURATION: /* 0mo0d0ns */
+        return put(r, zeros, 3, out);
     default:
         return hln_fail(&r->err, HLN_EUNSUPPORTED, "mask_default of %s is not supported yet",
                         at[0]->cql_name);
