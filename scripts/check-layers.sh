@@ -20,12 +20,13 @@ schema: types common
 auth: common
 runtime: common
 storage: common
-exec: runtime storage schema auth cql types common
-proto: exec runtime storage schema auth cql types common
-server: proto exec runtime storage schema auth cql types common
-embedded: exec runtime storage schema auth cql types common
+index: common
+exec: runtime index storage schema auth cql types common
+proto: exec runtime index storage schema auth cql types common
+server: proto exec runtime index storage schema auth cql types common
+embedded: exec runtime index storage schema auth cql types common
 client: common
-tools: server embedded proto exec runtime storage schema auth cql types common client
+tools: server embedded proto exec runtime index storage schema auth cql types common client
 '
 
 allowed_for() {

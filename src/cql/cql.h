@@ -82,7 +82,7 @@ typedef struct cql_relation {
     struct cql_name_list *token_cols; /* token(a, b) op term: a, b; else NULL */
     cql_term **in_list;               /* IN (a, b, ...): the values */
     int nin;
-    cql_term *elem;              /* IF conditions: c[elem] op term; else NULL */
+    cql_term *elem;              /* c[elem] op term (IF conditions; WHERE map entries) */
     const char *field;           /* IF conditions: c.field op term; else NULL */
     struct cql_name_list *mcols; /* (c1, c2) op (v1, v2): c1, c2; the values in in_list */
 } cql_relation;
@@ -119,6 +119,7 @@ typedef struct cql_property {
 typedef struct cql_order {
     const char *column;
     bool desc;
+    struct cql_term *ann; /* ORDER BY column ANN OF term (vector search); NULL otherwise */
     struct cql_order *next;
 } cql_order;
 
@@ -158,7 +159,38 @@ typedef enum cql_stmt_kind {
     CQL_ALTER_UDT,          /* ALTER TYPE [IF EXISTS] t ADD f type | RENAME f TO g [AND ...]
                                (u.alter_table) */
     CQL_DROP_TYPE,          /* DROP TYPE [IF EXISTS] t (u.drop) */
+    CQL_CREATE_INDEX,       /* CREATE [CUSTOM] INDEX (u.create_index) */
+    CQL_DROP_INDEX,         /* DROP INDEX [IF EXISTS] [ks.]name (u.drop) */
 } cql_stmt_kind;
+
+/* What of a column an index target names (Cassandra's IndexTarget.Type as
+ * written: a bare column is SIMPLE; exec turns it into VALUES for
+ * collections). */
+typedef enum cql_index_target {
+    CQL_IXT_SIMPLE,  /* c */
+    CQL_IXT_KEYS,    /* keys(c) */
+    CQL_IXT_VALUES,  /* values(c) */
+    CQL_IXT_ENTRIES, /* entries(c) */
+    CQL_IXT_FULL,    /* full(c) */
+} cql_index_target;
+
+typedef struct cql_index_col {
+    const char *column;
+    cql_index_target target;
+    struct cql_index_col *next;
+} cql_index_col;
+
+/* CREATE [CUSTOM] INDEX [IF NOT EXISTS] [name] ON [ks.]t (target, ...)
+ * [USING 'class'] [WITH OPTIONS = {...}] */
+typedef struct cql_create_index {
+    cql_qname table;
+    const char *name; /* NULL: the default name */
+    bool if_not_exists;
+    bool custom;            /* CREATE CUSTOM INDEX */
+    const char *using;      /* USING 'class': the string; NULL when absent */
+    cql_index_col *targets; /* in order; NULL for "()" */
+    cql_property *props;    /* WITH ...: OPTIONS = {...} (others are refused by exec) */
+} cql_create_index;
 
 /* ALTER TABLE [IF EXISTS] t ... (Cassandra's AlterTableStatement.Raw). */
 typedef enum cql_alter_kind {
@@ -193,6 +225,7 @@ typedef enum cql_describe_kind {
     CQL_DESC_TABLE,       /* DESCRIBE TABLE [ks.]t */
     CQL_DESC_GENERIC,     /* DESCRIBE [ks.]name: a keyspace or a table; DESCRIBE TYPES */
     CQL_DESC_TYPE,        /* DESCRIBE TYPE [ks.]t */
+    CQL_DESC_INDEX,       /* DESCRIBE INDEX [ks.]name */
 } cql_describe_kind;
 
 typedef struct cql_describe {
@@ -401,6 +434,7 @@ typedef struct cql_stmt {
         cql_batch batch;
         cql_describe describe;
         cql_alter_table alter_table;
+        cql_create_index create_index;
     } u;
 } cql_stmt;
 

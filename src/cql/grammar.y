@@ -2,7 +2,8 @@
  * grammar.y — the CQL grammar, as input to the lemon parser generator.
  *
  * What: the statements Helenus parses today (CREATE/DROP/ALTER KEYSPACE,
- * USE, CREATE/DROP/ALTER TABLE, TRUNCATE, INSERT, UPDATE, DELETE, SELECT), written after
+ * USE, CREATE/DROP/ALTER TABLE, CREATE [CUSTOM]/DROP INDEX, TRUNCATE,
+ * INSERT, UPDATE, DELETE, SELECT, ...), written after
  * Cassandra 5.0's Parser.g, building the tree declared in cql.h. The build
  * runs `lemon -q` on this file into gen/grammar.c and gen/grammar.h.
  *
@@ -127,6 +128,10 @@ size_t cqlParserSize(void)
     OPTIONS PERMISSION PERMISSIONS LIST UNMASK SELECT_MASKED.
 /* ... and those of DESCRIBE (FULL stays reserved, as it lexed before) */
 %fallback ID CLUSTER TABLES.
+/* ... and ANN (ORDER BY v ANN OF [...]) */
+%fallback ID ANN.
+/* ... and those of CREATE INDEX (INDEX, ENTRIES and FULL are reserved) */
+%fallback ID CUSTOM KEYS.
 
 input ::= cmd semis.
 semis ::= .
@@ -439,6 +444,14 @@ rel(A) ::= ident(C) CONTAINS KEY term(T). {
 rel(A) ::= ident(C) op(O) term(T). {
     A = cqlp_alloc(ctx, sizeof(*A));
     A->column = C;
+    A->op = (cql_op)O;
+    A->term = T;
+}
+/* m[k] = v: a map entry (exec accepts = only, as Cassandra) */
+rel(A) ::= ident(C) LBRACKET term(K) RBRACKET op(O) term(T). {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->column = C;
+    A->elem = K;
     A->op = (cql_op)O;
     A->term = T;
 }
@@ -882,6 +895,11 @@ order(A) ::= ident(C) dir(D). {
 dir(A) ::= .     { A = false; }
 dir(A) ::= ASC.  { A = false; }
 dir(A) ::= DESC. { A = true; }
+order(A) ::= ident(C) ANN OF term(T). {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->column = C;
+    A->ann = T;
+}
 
 %type ppl_opt {cql_term *}
 ppl_opt(A) ::= .                           { A = NULL; }
@@ -1186,6 +1204,7 @@ cmd ::= descw FULL KEYSPACE(X). {
         cqlp_fail(ctx, HLN_ESYNTAX, "line 1:%d no viable alternative at input '%.*s'", X.pos, X.n, X.z);
     cqlp_describe(ctx, CQL_DESC_FULL_SCHEMA);
 }
+cmd ::= descw INDEX qname(N). { cqlp_describe(ctx, CQL_DESC_INDEX)->name = N; }
 cmd ::= descw TABLE qname(N). { cqlp_describe(ctx, CQL_DESC_TABLE)->name = N; }
 cmd ::= descw qname(N).       { cqlp_describe(ctx, CQL_DESC_GENERIC)->name = N; }
 /* DESCRIBE TYPE [ks.]t ("type" is an unreserved word: ID); DESCRIBE TYPES
@@ -1333,4 +1352,66 @@ cmd ::= TRUNCATE qname(N). {
 cmd ::= TRUNCATE TABLE qname(N). {
     cql_stmt *s = cqlp_stmt(ctx, CQL_TRUNCATE);
     s->u.drop.name = N;
+}
+
+/* ---- CREATE INDEX / DROP INDEX -----------------------------------------
+ * As Cassandra 5.0's Parser.g (createIndexStatement, dropIndexStatement):
+ * CREATE [CUSTOM] INDEX [IF NOT EXISTS] [name] ON [ks.]t (targets)
+ * [USING 'class'] [WITH properties]. The index name is not qualified
+ * there (the keyspace is the table's). */
+%type icustom {bool}
+icustom(A) ::= .       { A = false; }
+icustom(A) ::= CUSTOM. { A = true; }
+%type iname {const char *}
+iname(A) ::= .         { A = NULL; }
+iname(A) ::= ident(A).
+/* ks.name: Cassandra's idxName takes no keyspace (ANTLR's wording) */
+iname(A) ::= ident DOT(D) ident. {
+    A = NULL;
+    cqlp_fail(ctx, HLN_ESYNTAX, "line 1:%d mismatched input '.' expecting K_ON (%.*s[.]...)",
+              D.pos, D.pos, ctx->src);
+}
+%type iusing {const char *}
+iusing(A) ::= .                { A = NULL; }
+iusing(A) ::= USING STRING(X). { A = cqlp_literal(ctx, HLN_LIT_STRING, &X)->text; }
+%type iwith {cql_property *}
+iwith(A) ::= .              { A = NULL; }
+iwith(A) ::= WITH props(P). { A = P.head; }
+%include {
+typedef struct { cql_index_col *head, *tail; } cqlp_itargets;
+static cql_index_col *cqlp_itarget(cqlp_ctx *ctx, const char *col, cql_index_target t)
+{
+    cql_index_col *x = cqlp_alloc(ctx, sizeof(*x));
+    x->column = col;
+    x->target = t;
+    return x;
+}
+}
+%type itarget {cql_index_col *}
+itarget(A) ::= ident(C).                { A = cqlp_itarget(ctx, C, CQL_IXT_SIMPLE); }
+itarget(A) ::= VALUES LP ident(C) RP.   { A = cqlp_itarget(ctx, C, CQL_IXT_VALUES); }
+itarget(A) ::= KEYS LP ident(C) RP.     { A = cqlp_itarget(ctx, C, CQL_IXT_KEYS); }
+itarget(A) ::= ENTRIES LP ident(C) RP.  { A = cqlp_itarget(ctx, C, CQL_IXT_ENTRIES); }
+itarget(A) ::= FULL LP ident(C) RP.     { A = cqlp_itarget(ctx, C, CQL_IXT_FULL); }
+%type itargets {cqlp_itargets}
+itargets(A) ::= . { A.head = A.tail = NULL; }
+itargets(A) ::= itargetl(A).
+%type itargetl {cqlp_itargets}
+itargetl(A) ::= itarget(X). { A.head = A.tail = X; }
+itargetl(A) ::= itargetl(A) COMMA itarget(X). { CQLP_APPEND(A, X); }
+cmd ::= CREATE icustom(C) INDEX ifne(E) iname(N) ON qname(T) LP itargets(L) RP iusing(U) iwith(W). {
+    cql_stmt *s = cqlp_stmt(ctx, CQL_CREATE_INDEX);
+    cql_create_index *x = &s->u.create_index;
+    x->table = T;
+    x->name = N;
+    x->if_not_exists = E;
+    x->custom = C;
+    x->using = U;
+    x->targets = L.head;
+    x->props = W;
+}
+cmd ::= DROP INDEX ife(E) qname(N). {
+    cql_stmt *s = cqlp_stmt(ctx, CQL_DROP_INDEX);
+    s->u.drop.name = N;
+    s->u.drop.if_exists = E;
 }

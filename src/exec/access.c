@@ -232,6 +232,17 @@ int ex_authorize(ex_request *r, const cql_stmt *stmt, const ex_plan *p)
     case CQL_TRUNCATE: /* TruncateStatement.authorize: MODIFY on the table */
         res = resource_name(r, "data", p->t->ks, p->t->name);
         return res ? ensure(r, AUTH_P_MODIFY, res) : nomem(r);
+    case CQL_CREATE_INDEX: /* CreateIndexStatement.authorize: ALTER on the table */
+        res = resource_name(r, "data", p->ks, stmt->u.create_index.table.name);
+        if (!res) return nomem(r);
+        return guard(r, p->ks, AUTH_P_ALTER, res);
+    case CQL_DROP_INDEX: { /* DropIndexStatement: ALTER on the index's table, if any */
+        const hln_table *it = NULL;
+        if (!schema_index(ex_st(r)->schema, p->ks, stmt->u.drop.name.name, &it)) return 0;
+        res = resource_name(r, "data", p->ks, it->name);
+        if (!res) return nomem(r);
+        return guard(r, p->ks, AUTH_P_ALTER, res);
+    }
     case CQL_USE:
         return 0;
     case CQL_BATCH:

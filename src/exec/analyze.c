@@ -14,6 +14,9 @@
  * table, selection, ORDER BY columns, WHERE (merging per column as
  * relations are added), partition key, clustering, other columns, DISTINCT,
  * ORDER BY validity, then the "needs filtering" check for range queries.
+ * Secondary indexes (see "secondary indexes" below) turn restrictions that
+ * would need ALLOW FILTERING into index restrictions; they are executed as
+ * row filters all the same.
  *
  * Values are not bound here: terms stay terms (literal text or marker
  * index), so the same plan serves PREPARE (no values) and execution.
@@ -35,8 +38,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "exec/execInt.h"
+#include "index/hnsw.h"
 
 #define ALLOW_FILTERING_MSG                                                                        \
     "Cannot execute this query as it might involve data filtering and thus may have "              \
@@ -557,6 +562,20 @@ static int add_relation(actx *c, ex_restr *rs, const cql_relation *rel)
     if (rc) return rc;
     const hln_column *col = &c->p->t->cols[ci];
     ex_restr *x = &rs[ci];
+    if (rel->elem) { /* m[k] = v */
+        const hln_type *ty = col->type;
+        if (ty->kind != HLN_T_MAP)
+            return hln_fail(c->err, HLN_EINVAL, "Column %s cannot be used as a map", col->name);
+        if (rel->op != CQL_OP_EQ)
+            return hln_fail(c->err, HLN_EINVAL, "Only EQ relations are supported on map entries");
+        if (x->nentries == (int)HLN_ARRAY_LEN(x->entries))
+            return hln_fail(c->err, HLN_EUNSUPPORTED, "Too many map entry relations on %s",
+                            col->name);
+        spec_typed(c, rel->elem, elem_name(c, "key", col->name), ty->params[0]);
+        spec_typed(c, rel->term, elem_name(c, "value", col->name), ty->params[1]);
+        x->entries[x->nentries++] = rel;
+        return 0;
+    }
     if (rel->op == CQL_OP_CONTAINS || rel->op == CQL_OP_CONTAINS_KEY) {
         bool key = rel->op == CQL_OP_CONTAINS_KEY;
         const hln_type *ty = col->type;
@@ -592,9 +611,14 @@ static int add_relation(actx *c, ex_restr *rs, const cql_relation *rel)
         return hln_fail(c->err, HLN_EINVAL, "Unsupported \"!=\" relation: %s %s %s", col->name,
                         op_str(rel->op), term_str(c, rel->term));
     case CQL_OP_IN: {
-        if (col->kind != HLN_COL_PARTITION_KEY && col->kind != HLN_COL_CLUSTERING)
+        if (col->kind != HLN_COL_PARTITION_KEY && col->kind != HLN_COL_CLUSTERING) {
+            /* no index serves IN: without ALLOW FILTERING, Cassandra's refusal */
+            if (c->stmt->kind == CQL_SELECT && !c->stmt->u.select.allow_filtering &&
+                !c->p->t->is_virtual)
+                return hln_fail(c->err, HLN_EINVAL, ALLOW_FILTERING_MSG);
             return hln_fail(c->err, HLN_EUNSUPPORTED,
                             "IN relations on non-primary-key columns are not supported yet");
+        }
         if (x->eq)
             return hln_fail(c->err, HLN_EINVAL,
                             "%s cannot be restricted by more than one relation if it includes an "
@@ -624,7 +648,7 @@ static int add_relation(actx *c, ex_restr *rs, const cql_relation *rel)
 
 static bool restricted(const ex_restr *x)
 {
-    return x->eq || x->in || x->lo || x->hi || x->ncontains;
+    return x->eq || x->in || x->lo || x->hi || x->ncontains || x->nentries;
 }
 
 static int where(actx *c, const cql_relation *rel, ex_restr **out)
@@ -647,16 +671,168 @@ static int where(actx *c, const cql_relation *rel, ex_restr **out)
     return 0;
 }
 
+/* ---- secondary indexes -------------------------------------------------
+ * Which restrictions an index serves, as Cassandra 5.0 plans them
+ * (StatementRestrictions with IndexRestrictions; IndexTermType.supports for
+ * storage-attached indexes, CassandraIndex.supportsOperator for legacy
+ * ones). A query whose restrictions that would need filtering are all
+ * served by storage-attached indexes, or that has exactly one such
+ * restriction served by a legacy index, runs without ALLOW FILTERING.
+ * It is executed by the filtered scan, which returns the same rows in the
+ * same (token) order. */
+
+/* A text column (or collection of text values) an analyzed
+ * (case-insensitive) index serves. */
+static bool analyzed_column(const hln_table *t, const hln_column *col)
+{
+    const hln_type *ty = col->type;
+    if (hln_type_is_multicell(ty) && hln_type_is_collection(ty))
+        ty = ty->params[ty->kind == HLN_T_MAP ? 1 : 0];
+    if (ty->kind != HLN_T_VARCHAR && ty->kind != HLN_T_ASCII) return false;
+    for (int i = 0; i < t->nindexes; i++) {
+        const char *cs = index_option(&t->indexes[i], "case_sensitive");
+        if (t->indexes[i].col_id == col->id && cs && !strcasecmp(cs, "false")) return true;
+    }
+    return false;
+}
+
+enum { IX_EQ, IX_RANGE, IX_CONTAINS, IX_CONTAINS_KEY, IX_ENTRY };
+
+/* SAI's literal types: only = (no ranges) */
+static bool sai_literal(const hln_type *t)
+{
+    return t->kind == HLN_T_VARCHAR || t->kind == HLN_T_ASCII || t->kind == HLN_T_BOOLEAN ||
+           t->kind == HLN_T_TUPLE || t->kind == HLN_T_UDT || t->frozen;
+}
+
+static bool serves(const hln_index *ix, const hln_column *col, int op)
+{
+    switch (ix->target) {
+    case HLN_IX_SIMPLE:
+        if (op == IX_EQ) return true;
+        return op == IX_RANGE && ix->kind == HLN_IXK_SAI && !sai_literal(col->type) &&
+               col->type->kind != HLN_T_VECTOR;
+    case HLN_IX_FULL:
+        return op == IX_EQ;
+    case HLN_IX_VALUES:
+        return op == IX_CONTAINS;
+    case HLN_IX_KEYS:
+        return op == IX_CONTAINS_KEY;
+    case HLN_IX_ENTRIES:
+        return op == IX_ENTRY;
+    }
+    return false;
+}
+
+static bool served_by(const hln_table *t, const hln_column *col, int op, hln_index_kind kind)
+{
+    for (int i = 0; i < t->nindexes; i++)
+        if (t->indexes[i].col_id == col->id && t->indexes[i].kind == kind &&
+            serves(&t->indexes[i], col, op))
+            return true;
+    return false;
+}
+
+/* The restriction's parts served by indexes of `kind`; *parts: how many. */
+static int served_parts(const hln_table *t, const hln_column *col, const ex_restr *x,
+                        hln_index_kind kind, int *parts)
+{
+    int n = 0, ok = 0;
+    if (x->in) n++; /* never served */
+    if (x->eq) n++, ok += served_by(t, col, IX_EQ, kind);
+    if (x->lo || x->hi) n++, ok += served_by(t, col, IX_RANGE, kind);
+    for (int i = 0; i < x->ncontains; i++) {
+        n++;
+        ok += served_by(t, col,
+                        x->contains[i]->op == CQL_OP_CONTAINS_KEY ? IX_CONTAINS_KEY : IX_CONTAINS,
+                        kind);
+    }
+    for (int i = 0; i < x->nentries; i++)
+        n++, ok += served_by(t, col, IX_ENTRY, kind);
+    *parts = n;
+    return ok;
+}
+
+/* Whether indexes serve every restriction of rs that would otherwise need
+ * ALLOW FILTERING (*used), and Cassandra's error for an indexed vector. */
+static int index_plan(actx *c, const ex_restr *rs, bool pk_lookup, bool *used)
+{
+    const hln_table *t = c->p->t;
+    *used = false;
+    if (!t->nindexes) return 0;
+    for (int i = 0; i < t->ncols; i++) {
+        const hln_column *col = &t->cols[i];
+        if (!restricted(&rs[i]) || col->type->kind != HLN_T_VECTOR) continue;
+        for (int j = 0; j < t->nindexes; j++)
+            if (t->indexes[j].col_id == col->id && t->indexes[j].kind == HLN_IXK_SAI)
+                return hln_fail(c->err, HLN_EINVAL, "Vector indexes only support ANN queries");
+    }
+    for (int i = 0; i < t->ncols; i++)
+        if (rs[i].eq && rs[i].eq->kind == CQL_TERM_NULL && table_index_on(t, t->cols[i].id))
+            return hln_fail(c->err, HLN_EINVAL, "Unsupported null value for column %s",
+                            t->cols[i].name);
+    bool pk_any = false;
+    for (int i = 0; i < t->npk; i++)
+        pk_any |= restricted(&rs[i]);
+    bool need[t->ncols > 0 ? t->ncols : 1];
+    int nneed = 0;
+    for (int i = 0; i < t->ncols; i++) {
+        need[i] = false;
+        if (!restricted(&rs[i])) continue;
+        const hln_column *col = &t->cols[i];
+        if (col->kind == HLN_COL_PARTITION_KEY)
+            need[i] = !pk_lookup && pk_any;
+        else if (col->kind != HLN_COL_CLUSTERING)
+            need[i] = true;
+    }
+    if (pk_lookup) { /* an EQ/IN prefix, then one slice, go to storage */
+        bool done = false;
+        for (int pos = 0; pos < t->nck; pos++) {
+            const ex_restr *x = &rs[t->npk + pos];
+            if (!restricted(x)) {
+                done = true;
+                continue;
+            }
+            if (done || x->ncontains || x->nentries) {
+                need[t->npk + pos] = true;
+                continue;
+            }
+            if (!x->eq && !x->in) done = true;
+        }
+    } else {
+        for (int pos = 0; pos < t->nck; pos++)
+            need[t->npk + pos] = restricted(&rs[t->npk + pos]);
+    }
+    bool all_sai = true;
+    int legacy_parts = 0, legacy_ok = 0;
+    for (int i = 0; i < t->ncols; i++) {
+        if (!need[i]) continue;
+        nneed++;
+        int parts, lp;
+        if (served_parts(t, &t->cols[i], &rs[i], HLN_IXK_SAI, &parts) != parts) all_sai = false;
+        legacy_ok += served_parts(t, &t->cols[i], &rs[i], HLN_IXK_LEGACY, &lp);
+        legacy_parts += lp;
+    }
+    if (!nneed) return 0;
+    *used = all_sai || (legacy_parts == 1 && legacy_ok == 1);
+    return 0;
+}
+
 /* Appends the restrictions of column ci as row filters. */
 static int add_filters(actx *c, const ex_restr *x, int ci)
 {
     ex_plan *p = c->p;
-    int n = (x->eq != NULL) + (x->lo != NULL) + (x->hi != NULL) + x->ncontains;
+    int n = (x->eq != NULL) + (x->lo != NULL) + (x->hi != NULL) + x->ncontains + x->nentries;
     if (!n) return 0;
     ex_filter *f = alloc(c, sizeof *f * (size_t)(p->nfilters + n));
     if (!f) return nomem(c);
     if (p->nfilters) memcpy(f, p->filters, sizeof *f * (size_t)p->nfilters);
-    if (x->eq) f[p->nfilters++] = (ex_filter){.col = ci, .op = CQL_OP_EQ, .term = x->eq};
+    bool fold = analyzed_column(p->t, &p->t->cols[ci]);
+    if (x->eq)
+        f[p->nfilters++] = (ex_filter){.col = ci, .op = CQL_OP_EQ, .term = x->eq, .fold = fold};
+    for (int i = 0; i < x->nentries; i++)
+        f[p->nfilters++] = (ex_filter){
+            .col = ci, .op = CQL_OP_EQ, .term = x->entries[i]->term, .key = x->entries[i]->elem};
     if (x->lo)
         f[p->nfilters++] =
             (ex_filter){.col = ci, .op = x->lo_incl ? CQL_OP_GE : CQL_OP_GT, .term = x->lo};
@@ -664,8 +840,10 @@ static int add_filters(actx *c, const ex_restr *x, int ci)
         f[p->nfilters++] =
             (ex_filter){.col = ci, .op = x->hi_incl ? CQL_OP_LE : CQL_OP_LT, .term = x->hi};
     for (int i = 0; i < x->ncontains; i++)
-        f[p->nfilters++] =
-            (ex_filter){.col = ci, .op = x->contains[i]->op, .term = x->contains[i]->term};
+        f[p->nfilters++] = (ex_filter){.col = ci,
+                                       .op = x->contains[i]->op,
+                                       .term = x->contains[i]->term,
+                                       .fold = fold && x->contains[i]->op == CQL_OP_CONTAINS};
     p->filters = f;
     return 0;
 }
@@ -877,7 +1055,8 @@ static int function_selector(actx *c, const cql_selector *sel, ex_sel *out, ex_c
         for (int j = 0; j < 2; j++) {
             const hln_type *at = args[j].type;
             const cql_term *tm = args[j].term;
-            bool list = !at && tm && tm->kind == CQL_TERM_LIST;
+            /* a list literal or a marker takes the other argument's type */
+            bool list = !at && tm && (tm->kind == CQL_TERM_LIST || tm->kind == CQL_TERM_BIND);
             if (at && at->kind == HLN_T_VECTOR && at->params[0]->kind == HLN_T_FLOAT) {
                 if (dim && at->dim != dim)
                     return hln_fail(c->err, HLN_EINVAL,
@@ -893,7 +1072,7 @@ static int function_selector(actx *c, const cql_selector *sel, ex_sel *out, ex_c
                             cand[0]->name, fa[j].name, lt ? lt->cql_name : "?");
         }
         for (int j = 0; j < 2; j++) {
-            if (args[j].type) continue;
+            if (args[j].type || args[j].term->kind == CQL_TERM_BIND) continue;
             int n = args[j].term->nelems;
             if (dim && n != dim)
                 return hln_fail(c->err, HLN_EINVAL,
@@ -913,7 +1092,10 @@ static int function_selector(actx *c, const cql_selector *sel, ex_sel *out, ex_c
     hln_buf_printf(&b, "system.%s(", f->name);
     for (int j = 0; j < nargs; j++) {
         if (!args[j].type) args[j].type = fa[j].type;
-        if (args[j].term) spec_typed(c, args[j].term, f->name, args[j].type);
+        if (args[j].term)
+            spec_typed(c, args[j].term,
+                       /* Cassandra 5.0 names a vector function's marker so */
+                       f->args[0] == HLN_T_VECTOR ? "[selection]" : f->name, args[j].type);
         hln_buf_printf(&b, "%s%s", j ? ", " : "", fa[j].name);
     }
     hln_buf_u8(&b, ')');
@@ -1516,6 +1698,64 @@ static int collect_aggs(actx *c, ex_sel *x)
     return 0;
 }
 
+/* ORDER BY c ANN OF term: c a vector column with a storage-attached index;
+ * no other ordering, aggregate, per-partition limit, DISTINCT or IN on the
+ * partition key; every restricted column outside the primary key indexed
+ * too (Cassandra 5.0's rules and words; the LIMIT is checked when bound,
+ * select.c). Sets p->ann and what the executor needs. */
+static int ann_order(actx *c, const cql_select *s, const ex_restr *rs)
+{
+    ex_plan *p = c->p;
+    const hln_table *t = p->t;
+    const cql_order *ann = NULL;
+    for (const cql_order *o = s->order_by; o; o = o->next)
+        if (o->ann) ann = o;
+    if (!ann) return 0;
+    if (s->order_by->next)
+        return hln_fail(c->err, HLN_EINVAL, "ANN ordering does not support any other ordering");
+    int ci, rc;
+    if ((rc = column(c, ann->column, &ci)) != 0) return rc;
+    const hln_column *col = &t->cols[ci];
+    if (col->type->kind != HLN_T_VECTOR)
+        return hln_fail(c->err, HLN_EINVAL,
+                        "Unexpected receiver type '%s'; only list and vector are expected",
+                        col->type->cql_name);
+    spec_col(c, ann->ann, col);
+    const hln_index *ix = NULL;
+    for (int i = 0; i < t->nindexes; i++)
+        if (t->indexes[i].col_id == col->id && t->indexes[i].kind == HLN_IXK_SAI)
+            ix = &t->indexes[i];
+    if (!ix)
+        return hln_fail(c->err, HLN_EINVAL,
+                        "ANN ordering by vector requires the column to be indexed");
+    if (p->aggregate)
+        return hln_fail(c->err, HLN_EINVAL, "Top-K queries can not be run with aggregation");
+    if (s->per_partition_limit)
+        return hln_fail(c->err, HLN_EINVAL, "Top-K queries do not support per-partition limits");
+    if (s->distinct)
+        return hln_fail(c->err, HLN_EINVAL,
+                        "SELECT DISTINCT with WHERE clause only supports restriction by "
+                        "partition key and/or static columns.");
+    for (int i = 0; i < t->npk; i++)
+        if (rs[i].in)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Select on indexed columns and with IN clause for the PRIMARY KEY are "
+                            "not supported");
+    for (int i = t->npk + t->nck; i < t->ncols; i++)
+        if (restricted(&rs[i]) && !table_index_on(t, t->cols[i].id))
+            return hln_fail(c->err, HLN_EINVAL,
+                            "ANN ordering by vector requires all restricted column(s) to be "
+                            "indexed");
+    const char *fn = index_option(ix, "similarity_function");
+    int m = fn ? ix_metric_parse(fn) : IX_COSINE;
+    p->ann = true;
+    p->ann_col = ci;
+    p->ann_term = ann->ann;
+    p->ann_ix = ix;
+    p->ann_metric = m < 0 ? IX_COSINE : m;
+    return 0;
+}
+
 static int an_select(actx *c)
 {
     const cql_select *s = &c->stmt->u.select;
@@ -1596,6 +1836,8 @@ static int an_select(actx *c)
     ex_restr *rs;
     if ((rc = where(c, s->where, &rs)) != 0) return rc;
     bool filtering = s->allow_filtering || t->is_virtual;
+    if ((rc = ann_order(c, s, rs)) != 0) return rc;
+    if (p->ann) filtering = true; /* ann_order allowed the restrictions */
     if (c->has_tok) {
         if (t->is_virtual)
             return hln_fail(c->err, HLN_EUNSUPPORTED,
@@ -1617,6 +1859,14 @@ static int an_select(actx *c)
     }
     p->pk_lookup = npk_eq == t->npk;
     p->ordered = s->order_by != NULL;
+    bool indexed = false;
+    if (!t->is_virtual && (rc = index_plan(c, rs, p->pk_lookup, &indexed)) != 0) return rc;
+    for (int i = 0; indexed && i < t->npk; i++)
+        if (rs[i].in)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Select on indexed columns and with IN clause for the PRIMARY KEY are "
+                            "not supported");
+    if (indexed) filtering = true; /* the filters execute what the indexes serve */
     if (c->mc_lo || c->mc_hi) {
         for (int pos = 0; pos < t->nck; pos++)
             if (restricted(&rs[t->npk + pos]))
@@ -1690,9 +1940,11 @@ static int an_select(actx *c)
     }
 
     /* other columns */
-    bool other_any = false;
-    for (int i = t->npk + t->nck; i < t->ncols; i++)
+    bool other_any = false, regular_any = false;
+    for (int i = t->npk + t->nck; i < t->ncols; i++) {
         other_any |= restricted(&rs[i]);
+        regular_any |= restricted(&rs[i]) && t->cols[i].kind != HLN_COL_STATIC;
+    }
     if (other_any) {
         if (!filtering) return hln_fail(c->err, HLN_EINVAL, ALLOW_FILTERING_MSG);
         for (int i = t->npk + t->nck; i < t->ncols; i++)
@@ -1705,7 +1957,7 @@ static int an_select(actx *c)
         if (s->per_partition_limit)
             return hln_fail(c->err, HLN_EINVAL,
                             "PER PARTITION LIMIT is not allowed with SELECT DISTINCT queries");
-        if (ck_any || other_any)
+        if (ck_any || regular_any)
             return hln_fail(c->err, HLN_EINVAL,
                             "SELECT DISTINCT with WHERE clause only supports restriction by "
                             "partition key and/or static columns.");
@@ -1733,7 +1985,10 @@ static int an_select(actx *c)
     }
 
     /* ORDER BY */
-    if (s->order_by) {
+    if (s->order_by && indexed && !p->ann)
+        return hln_fail(c->err, HLN_EINVAL,
+                        "ORDER BY with 2ndary indexes is not supported, except for ANN queries.");
+    if (s->order_by && !p->ann) {
         if (!p->pk_lookup)
             return hln_fail(c->err, HLN_EINVAL,
                             "ORDER BY is only supported when the partition key is restricted by "
@@ -2523,7 +2778,11 @@ int ex_analyze_in(ex_request *r, hln_arena *a, const cql_stmt *stmt, const char 
         rc = ddl_keyspace(&c, &stmt->u.create_table.name);
         break;
     case CQL_DROP_TYPE:
+    case CQL_DROP_INDEX:
         rc = ddl_keyspace(&c, &stmt->u.drop.name);
+        break;
+    case CQL_CREATE_INDEX:
+        rc = ddl_keyspace(&c, &stmt->u.create_index.table);
         break;
     case CQL_ALTER_KEYSPACE:
         p->ks = stmt->u.create_keyspace.name;

@@ -84,9 +84,10 @@ static int op_fail(ex_op *op, int rc)
     return rc;
 }
 
-/* Runs op against store s, results in arena a. */
-static void op_exec(ex_op *op, st_engine *s, hln_arena *a, const st_mutation *m)
+/* Runs op against shard sh's store, results in arena a. */
+static void op_exec(ex_op *op, hln_shard *sh, hln_arena *a, const st_mutation *m)
 {
+    st_engine *s = sh->store;
     int rc = 0;
     if (!s) {
         op_fail(op, hln_fail(&op->err, HLN_ESERVER, "shard %d has no storage", op->target));
@@ -106,10 +107,18 @@ static void op_exec(ex_op *op, st_engine *s, hln_arena *a, const st_mutation *m)
         rc = st_scan(s, &op->scan, a, &op->parts, &op->err);
         break;
     case EX_OP_DROP:
+        ex_ann_drop_table(sh, op->table_id);
         rc = st_drop_table(s, op->table_id, &op->err);
         break;
     case EX_OP_TRUNCATE:
+        ex_ann_drop_table(sh, op->table_id);
         rc = st_truncate_table(s, op->table_id, &op->err);
+        break;
+    case EX_OP_ANN:
+        rc = ex_ann_search(sh, op->ann, a, &op->parts, &op->err);
+        break;
+    case EX_OP_ISCAN:
+        rc = ex_sai_scan(sh, op, a, &op->err);
         break;
     case EX_OP_CAS:
         rc = ex_cas_exec(op, s, a, m);
@@ -144,7 +153,7 @@ static void op_run(rt_shard *rself, rt_msg *m)
         } else {
             op->muts = ms;
             op->nmuts = n;
-            op_exec(op, self->store, &op->arena, NULL);
+            op_exec(op, self, &op->arena, NULL);
         }
     } else if (op->kind == EX_OP_MUTATE || op->kind == EX_OP_CAS) {
         hln_rd rd;
@@ -154,9 +163,9 @@ static void op_run(rt_shard *rself, rt_msg *m)
         if (rc)
             op_fail(op, hln_fail(&op->err, rc, "cannot decode mutation"));
         else
-            op_exec(op, self->store, &op->arena, &mut);
+            op_exec(op, self, &op->arena, &mut);
     } else {
-        op_exec(op, self->store, &op->arena, NULL);
+        op_exec(op, self, &op->arena, NULL);
     }
     op->msg.fn = op_reply;
     op->msg.next = NULL;
@@ -199,6 +208,25 @@ static int op_pack(ex_op *op)
     case EX_OP_DROP:
     case EX_OP_TRUNCATE:
         return 0;
+    case EX_OP_ISCAN:
+    case EX_OP_ANN: {
+        if (op->scan.after_pk) {
+            op->scan.after_pk = copy_bytes(a, op->scan.after_pk, op->scan.after_pklen);
+            if (!op->scan.after_pk) return HLN_ENOMEM;
+        }
+        ex_ann_op *q = hln_arena_memdup(a, op->ann, sizeof *q);
+        if (!q) return HLN_ENOMEM;
+        if (q->termlen) {
+            q->term = copy_bytes(a, q->term, q->termlen);
+            if (!q->term) return HLN_ENOMEM;
+        }
+        if (q->dim > 0) { /* a warm-up op (k 0) has no vector */
+            q->q = hln_arena_memdup(a, op->ann->q, sizeof(float) * (size_t)q->dim);
+            if (!q->q) return HLN_ENOMEM;
+        }
+        op->ann = q;
+        return 0;
+    }
     case EX_OP_CAS:
         st_mutation_encode(op->mut, &op->enc);
         if (op->enc.err) return HLN_ENOMEM;
@@ -223,7 +251,7 @@ void ex_dispatch(ex_request *r, ex_then_fn then)
     for (ex_op *op = batch; op; op = next) {
         next = op->next_batch; /* read before a post hands op to its target */
         if (!op->remote) {
-            op_exec(op, r->shard->store, &r->arena, op->mut);
+            op_exec(op, r->shard, &r->arena, op->mut);
             continue;
         }
         int rc = op_pack(op);

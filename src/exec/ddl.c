@@ -803,6 +803,22 @@ static int alter_add(ex_request *r, const cql_alter_table *a, const hln_table *t
     return 0;
 }
 
+/* "<what> column c because it has dependent secondary indexes (a,b)" */
+static int dependent_indexes(hln_error *err, const char *what, const char *col, const hln_table *t,
+                             uint32_t col_id)
+{
+    hln_buf ib;
+    hln_buf_init(&ib);
+    for (int i = 0; i < t->nindexes; i++)
+        if (t->indexes[i].col_id == col_id)
+            hln_buf_printf(&ib, "%s%s", ib.len ? "," : "", t->indexes[i].name);
+    int rc =
+        hln_fail(err, HLN_EINVAL, "%s column %s because it has dependent secondary indexes (%.*s)",
+                 what, col, (int)ib.len, ib.err ? "" : (const char *)ib.data);
+    hln_buf_free(&ib);
+    return rc;
+}
+
 static int alter_drop(ex_request *r, const cql_alter_table *a, const hln_table *t, alter_out *o)
 {
     hln_error *err = &r->err;
@@ -826,6 +842,8 @@ static int alter_drop(ex_request *r, const cql_alter_table *a, const hln_table *
         if (c->type->kind == HLN_T_UDT && !c->type->frozen)
             return hln_fail(err, HLN_EINVAL, "Cannot drop non-frozen column %s of user type %s",
                             n->name, hln_udt_name(c->type));
+        if (table_index_on(t, c->id))
+            return dependent_indexes(err, "Cannot drop", n->name, t, c->id);
         int at = -1;
         for (int i = 0; i < o->ncols; i++)
             if (!strcmp(o->cols[i].name, n->name)) at = i;
@@ -870,6 +888,8 @@ static int alter_rename(ex_request *r, const cql_alter_table *a, const hln_table
                             "Cannot rename column %s to %s in table '%s.%s'; another column with "
                             "that name already exists",
                             f->name, to->name, t->ks, t->name);
+        if (table_index_on(t, c->id))
+            return dependent_indexes(err, "Can't rename", f->name, t, c->id);
         for (int i = 0; i < o->ncols; i++)
             if (o->cols[i].id == c->id) o->cols[i].name = (char *)to->name;
         o->changed = true;

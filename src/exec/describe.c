@@ -9,7 +9,8 @@
  *                               else of every keyspace)
  *   DESCRIBE KEYSPACE [ks]      keyspace_name, type, name, create_statement:
  *                               the keyspace, then its tables
- *   DESCRIBE TABLE [ks.]t       the table
+ *   DESCRIBE TABLE [ks.]t       the table, then its indexes
+ *   DESCRIBE INDEX [ks.]i       the index (CREATE [CUSTOM] INDEX ...)
  *   DESCRIBE [FULL] SCHEMA      every user keyspace (FULL: every keyspace)
  *   DESCRIBE name               a keyspace, else a table of the current
  *                               keyspace (Cassandra's generic form)
@@ -33,7 +34,7 @@
  * Not done: paging of the result (Cassandra pages by row offset; schemas
  * here are small), WITH INTERNALS, DESCRIBE ONLY KEYSPACE, the
  * range_ownership column of DESCRIBE CLUSTER, and the element kinds Helenus
- * has no schema for (types, functions, aggregates, indexes, views).
+ * has no schema for (functions, aggregates, views).
  *
  * Invariants:
  *  1. Runs on the request's shard without touching storage: the snapshot
@@ -122,7 +123,12 @@ static void keyspace_cql(hln_buf *b, const hln_keyspace *k, drows *d)
         if (i) put(b, ", ");
         put_quoted(b, k->replication[i].key);
         put(b, ": ");
-        put_quoted(b, k->replication[i].value ? k->replication[i].value : "");
+        const char *v = k->replication[i].value ? k->replication[i].value : "";
+        /* ReplicationParams.appendCqlTo: Cassandra's own strategies by short name */
+        static const char LOC[] = "org.apache.cassandra.locator.";
+        if (!strcmp(k->replication[i].key, "class") && !strncmp(v, LOC, sizeof LOC - 1))
+            v += sizeof LOC - 1;
+        put_quoted(b, v);
     }
     hln_buf_printf(b, "}  AND durable_writes = %s;", k->durable_writes ? "true" : "false");
 }
@@ -226,8 +232,63 @@ static void table_cql(hln_buf *b, const hln_table *t, drows *d)
     hln_buf_u8(b, ';');
 }
 
-/* An element row: keyspace_name, type, name, create_statement. */
+/* IndexMetadata.toCqlString: CREATE CUSTOM INDEX n ON ks.t (target) USING
+ * 'class' [WITH OPTIONS = {...}] for storage-attached indexes (the options
+ * given, without class_name and target), CREATE INDEX n ON ks.t (target)
+ * for legacy ones. */
+static void index_cql(hln_buf *b, const hln_table *t, const hln_index *ix, drows *d)
+{
+    put(b, ix->kind == HLN_IXK_SAI ? "CREATE CUSTOM INDEX " : "CREATE INDEX ");
+    put(b, quote(d, ix->name));
+    put(b, " ON ");
+    put(b, quote(d, t->ks));
+    put(b, ".");
+    put(b, quote(d, t->name));
+    put(b, " (");
+    const char *target = index_option(ix, "target");
+    put(b, target ? target : "");
+    put(b, ")");
+    if (ix->kind == HLN_IXK_SAI) {
+        const char *cls = index_option(ix, "class_name");
+        put(b, " USING ");
+        put_quoted(b, cls ? cls : "sai");
+        int n = 0;
+        for (int i = 0; i < ix->nopts; i++) {
+            const char *key = ix->opts[i].key;
+            if (!strcmp(key, "class_name") || !strcmp(key, "target")) continue;
+            put(b, n++ ? ", " : " WITH OPTIONS = {");
+            put_quoted(b, key);
+            put(b, ": ");
+            put_quoted(b, ix->opts[i].value);
+        }
+        if (n) put(b, "}");
+    }
+    put(b, ";");
+}
+
+static void index_row(drows *d, const hln_table *t, const hln_index *ix)
+{
+    hln_buf b;
+    hln_buf_init(&b);
+    index_cql(&b, t, ix, d);
+    if (b.err) d->nomem = true;
+    list_row(d, t->ks, "index", ix->name);
+    cell(d, b.err ? "" : (const char *)b.data, b.err ? 0 : b.len);
+    hln_buf_free(&b);
+}
+
+static void table_row(drows *d, const hln_keyspace *k, const hln_table *t);
+
+/* An element row: keyspace_name, type, name, create_statement; a table's
+ * rows are followed by one per index (by name), as Cassandra lists them. */
 static void element_row(drows *d, const hln_keyspace *k, const hln_table *t)
+{
+    table_row(d, k, t);
+    for (int i = 0; t && i < t->nindexes; i++)
+        index_row(d, t, &t->indexes[i]);
+}
+
+static void table_row(drows *d, const hln_keyspace *k, const hln_table *t)
 {
     hln_buf b;
     hln_buf_init(&b);
@@ -432,7 +493,12 @@ static int describe(ex_request *r, const cql_describe *q, drows *d)
         if (!ks) ks = q->name.name;
         if ((rc = keyspace_of(r, ks, &k))) return rc;
         {
-            const hln_table *t = schema_table(s, ks, q->name.name);
+            const hln_table *t = schema_table(s, ks, q->name.name), *it = NULL;
+            const hln_index *ix = t ? NULL : schema_index(s, ks, q->name.name, &it);
+            if (ix) {
+                index_row(d, it, ix);
+                return 0;
+            }
             if (!t)
                 return hln_fail(&r->err, HLN_EINVAL, "'%s' not found in keyspace '%s'",
                                 q->name.name, ks);
@@ -450,6 +516,21 @@ static int describe(ex_request *r, const cql_describe *q, drows *d)
                 return hln_fail(&r->err, HLN_EINVAL, "User defined type '%s' not found in '%s'",
                                 q->name.name, ks);
             type_row(d, k, t);
+        }
+        return 0;
+    case CQL_DESC_INDEX:
+        d->ncols = 4;
+        if (!ks)
+            return hln_fail(&r->err, HLN_EINVAL, "No keyspace specified and no current keyspace");
+        if ((rc = keyspace_of(r, ks, &k))) return rc;
+        {
+            const hln_table *it = NULL;
+            const hln_index *ix = schema_index(s, ks, q->name.name, &it);
+            if (!ix)
+                return hln_fail(&r->err, HLN_EINVAL,
+                                "Table for existing index '%s' not found in '%s'", q->name.name,
+                                ks);
+            index_row(d, it, ix);
         }
         return 0;
     case CQL_DESC_TABLE:

@@ -388,6 +388,9 @@ int ex_dml_build_with(ex_request *r, const st_row *cur, st_mutation **out)
             if (v.len == -1) {
                 cell.flags = ST_CELL_TOMBSTONE;
             } else {
+                if (col->type->kind == HLN_T_VECTOR &&
+                    (rc = ex_ann_check_write(&r->err, t, col, v.p, v.len)) != 0)
+                    return rc;
                 cell.val = v.p;
                 cell.len = (uint32_t)v.len;
                 if (ttl > 0) {

@@ -162,8 +162,10 @@ void ex_shutdown(hln_engine *e)
     hln_free(c->slots);
     pthread_mutex_destroy(&c->mu);
     /* the shard threads have stopped (or never started) */
-    for (int i = 0; e->shards && i < e->nshards; i++)
+    for (int i = 0; e->shards && i < e->nshards; i++) {
         ex_plan_cache_free(&e->shards[i]);
+        ex_ann_free(&e->shards[i]);
+    }
     hln_free(c);
     e->prepared = NULL;
 }
@@ -681,6 +683,10 @@ static void run_plan(ex_request *r)
     case CQL_ALTER_UDT:
     case CQL_DROP_TYPE:
         ex_run_ddl(r);
+        return;
+    case CQL_CREATE_INDEX:
+    case CQL_DROP_INDEX:
+        ex_run_index_ddl(r);
         return;
     case CQL_INSERT:
     case CQL_UPDATE:

@@ -42,6 +42,9 @@ typedef struct ex_restr {
     /* CONTAINS / CONTAINS KEY relations on the column, always filtered */
     const struct cql_relation *contains[8];
     int ncontains;
+    /* m[k] = v relations on a map column, always filtered (or indexed) */
+    const struct cql_relation *entries[8];
+    int nentries;
 } ex_restr;
 
 /* A row filter: column index in t->cols, operator, term. Its value is bound
@@ -50,6 +53,9 @@ typedef struct ex_filter {
     int col;
     cql_op op;
     const cql_term *term;
+    const cql_term *key; /* m[key] = term (a map entry); NULL otherwise */
+    bool fold;           /* text compared case-insensitively: an index with
+                            case_sensitive = false serves the column */
 } ex_filter;
 
 /* An assignment (INSERT value / UPDATE SET) or a deletion (DELETE c:
@@ -226,6 +232,15 @@ typedef struct ex_plan {
     bool token_range;
     const cql_term *tok_eq, *tok_lo, *tok_hi;
     bool tok_lo_incl, tok_hi_incl;
+    /* SELECT ... ORDER BY c ANN OF term LIMIT k (vector search, ann.c):
+       rows ordered by the similarity of vector column ann_col to the bound
+       vector under the metric (ix_metric) of its storage-attached index
+       ann_ix; at most k (LIMIT, <= 1000) rows, one page */
+    bool ann;
+    int ann_col;
+    const cql_term *ann_term;
+    const hln_index *ann_ix;
+    int ann_metric;
 
     /* BEGIN BATCH: one plan per statement (they share binds); ts is the
        batch's USING TIMESTAMP */
@@ -287,9 +302,31 @@ typedef enum ex_op_kind {
     EX_OP_READ,
     EX_OP_SCAN,
     EX_OP_DROP,
-    EX_OP_CAS,     /* read the row, check, maybe apply (cas.c): atomic on the target */
-    EX_OP_TRUNCATE /* st_truncate_table(table_id) */
+    EX_OP_CAS,      /* read the row, check, maybe apply (cas.c): atomic on the target */
+    EX_OP_TRUNCATE, /* st_truncate_table(table_id) */
+    EX_OP_ANN,      /* the target's nearest rows to a vector (sai.c) */
+    EX_OP_ISCAN     /* EX_OP_SCAN's rows, only those an index has under a term (sai.c) */
 } ex_op_kind;
+
+/* What an index operation asks a shard (sai.c): for EX_OP_ANN the k rows
+ * nearest to q under the index's metric; for EX_OP_ISCAN the rows of the
+ * scan (op->scan) written with term (the value, or for an entries index
+ * comparable(key) || value). The fields up to `fold` describe the index
+ * (ex_sai_describe). k 0: a warm-up, start building what is missing. */
+typedef struct ex_ann_op {
+    uint8_t table_id[16], index_id[16];
+    uint32_t col_id;
+    int dim, metric; /* a vector index */
+    bool terms;      /* a term index: */
+    int target;      /*   HLN_IX_SIMPLE or HLN_IX_ENTRIES */
+    bool fold;       /*   case-insensitive */
+    int k;
+    int64_t now_sec;
+    float *q; /* dim floats */
+    const uint8_t *term;
+    uint32_t termlen;
+    const hln_schema *schema; /* the request's snapshot (held by it): stale graphs go */
+} ex_ann_op;
 
 typedef struct ex_op {
     rt_msg msg; /* first member: the message is the op */
@@ -308,6 +345,7 @@ typedef struct ex_op {
     st_scan_cmd scan;
     uint8_t table_id[16];
     struct ex_cas_op *cas; /* EX_OP_CAS: conditions in, verdict out */
+    ex_ann_op *ann;        /* EX_OP_ANN */
     /* outputs */
     st_partition *parts;
     int rc;
@@ -317,6 +355,31 @@ typedef struct ex_op {
 } ex_op;
 
 typedef void (*ex_then_fn)(ex_request *r);
+
+/* ---- vector indexes on a shard (ann.c) ---------------------------------- */
+
+/* EX_OP_ANN on shard s: verified nearest rows, one row per partition
+ * entry, nearest first, in arena a */
+int ex_ann_search(hln_shard *s, ex_ann_op *q, hln_arena *a, st_partition **out, hln_error *err);
+void ex_ann_drop_table(hln_shard *s, const uint8_t table_id[16]);
+void ex_ann_reconcile(hln_shard *s, const hln_schema *schema);
+void ex_ann_warm_all(hln_shard *s, const hln_schema *schema);
+/* The index's description for shard operations; false when no shard
+ * structure serves it (legacy, static columns, analyzed text...). */
+bool ex_sai_describe(const hln_table *t, const hln_index *ix, ex_ann_op *q);
+/* EX_OP_ISCAN on shard s: op->parts */
+int ex_sai_scan(hln_shard *s, ex_op *op, hln_arena *a, hln_error *err);
+/* After DDL that made indexes: every shard starts building them (the
+ * request finishes with rc once they all have). */
+void ex_ann_warm_everywhere(ex_request *r, int rc);
+void ex_ann_free(hln_shard *s);
+/* A vector written into an indexed column: Cassandra 5.0's SAI refuses
+ * non-finite components and, under cosine, zero vectors. */
+int ex_ann_check_vector(hln_error *err, const float *v, int dim, int metric);
+int ex_ann_check_write(hln_error *err, const hln_table *t, const hln_column *col, const uint8_t *p,
+                       int32_t len);
+/* a vector<float, dim> value into floats; false on a wrong length */
+bool ex_ann_decode(const uint8_t *p, int32_t len, int dim, float *out);
 
 /* ---- request state ---------------------------------------------------- */
 
@@ -538,10 +601,11 @@ int ex_cas_op_add(ex_request *r);
 
 /* ---- executors -------------------------------------------------------- */
 
-void ex_run_ddl(ex_request *r);      /* CREATE/DROP KEYSPACE/TABLE, USE */
-void ex_run_dml(ex_request *r);      /* INSERT, UPDATE, DELETE */
-void ex_run_select(ex_request *r);   /* SELECT */
-void ex_run_describe(ex_request *r); /* DESCRIBE (describe.c) */
+void ex_run_ddl(ex_request *r);       /* CREATE/DROP KEYSPACE/TABLE, USE */
+void ex_run_dml(ex_request *r);       /* INSERT, UPDATE, DELETE */
+void ex_run_select(ex_request *r);    /* SELECT */
+void ex_run_describe(ex_request *r);  /* DESCRIBE (describe.c) */
+void ex_run_index_ddl(ex_request *r); /* CREATE/DROP INDEX (index_ddl.c) */
 
 /* ---- access.c: roles, permissions, authorisation ------------------------ */
 /* Role and permission statements (CREATE/ALTER/DROP ROLE, GRANT, REVOKE,

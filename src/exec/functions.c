@@ -227,24 +227,28 @@ static int similarity(ex_request *r, const ex_value *a, int kind, ex_value *out)
     if (a[0].len != a[1].len || a[0].len % 4)
         return hln_fail(&r->err, HLN_EINVAL, "All arguments must have the same vector dimensions");
     int n = a[0].len / 4;
-    double dot = 0, na = 0, nb = 0, d2 = 0;
+    /* float arithmetic in jvector's order (its scalar VectorUtil), which
+       is what Cassandra 5.0 computes: the last bit of the result matches */
+    float dot = 0, na = 0, nb = 0, d2 = 0;
     for (int i = 0; i < n; i++) {
-        double x = vec_elem(a[0].p + 4 * i), y = vec_elem(a[1].p + 4 * i);
+        float x = (float)vec_elem(a[0].p + 4 * i), y = (float)vec_elem(a[1].p + 4 * i);
         dot += x * y;
         na += x * x;
         nb += y * y;
-        d2 += (x - y) * (x - y);
+        float d = x - y;
+        d2 += d * d;
     }
     float res;
     if (kind == 0) {
         if (na == 0 || nb == 0)
             return hln_fail(&r->err, HLN_EINVAL,
                             "Function system.similarity_cosine doesn't support all-zero vectors.");
-        res = (float)((1 + dot / sqrt(na * nb)) / 2);
+        float cs = (float)((double)dot / sqrt((double)na * (double)nb));
+        res = (1 + cs) / 2;
     } else if (kind == 1) {
-        res = (float)(1 / (1 + d2));
+        res = 1 / (1 + d2);
     } else {
-        res = (float)((1 + dot) / 2);
+        res = (1 + dot) / 2;
     }
     uint32_t bits;
     memcpy(&bits, &res, 4);

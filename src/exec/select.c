@@ -13,7 +13,9 @@
  *  - Virtual (system) tables: rows generated from the schema snapshot and
  *    node state (schema_virtual_rows), never storage.
  * Every row then goes through the row filters (restrictions storage could
- * not apply), per-partition limit, DISTINCT, LIMIT, the page size, and the
+ * not apply, including those secondary indexes serve: m[k] = v compares
+ * the map's value at k; a case-insensitive index folds ASCII case for =),
+ * per-partition limit, DISTINCT, LIMIT, the page size, and the
  * selectors (sel_value evaluates a selector tree: columns, token(),
  * writetime(), ttl(), functions, CAST, operators; or aggregates that fold
  * every row into one, of a column or an expression; an expression holding
@@ -75,11 +77,13 @@
  *  3. The cursor only moves forward in (token, pk, ck) order (backward in
  *     ck for reversed reads), so a query terminates.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "exec/execInt.h"
+#include "index/hnsw.h"
 
 #define MIN_BATCH 1000
 #define PS_VERSION 1
@@ -191,11 +195,20 @@ typedef struct sel {
     agg *aggs;
     agg *subaggs;    /* p->agg_subs' accumulations */
     ex_value *fvals; /* bound value of each p->filters[i] */
+    ex_value *fkeys; /* and of its map key (m[key] = v filters) */
     bool agg_first;
     const uint8_t *gkey; /* GROUP BY: the key of the group being accumulated */
     size_t gkeylen;
     uint32_t vnext; /* virtual tables: index after the last emitted row */
     uint8_t qhash[8];
+    /* ORDER BY ... ANN OF (p->ann): every matching row is projected with
+       its similarity (ann_scores, beside cells); finish keeps the ann_k
+       best. annq: the bound query vector, annrow: a row's, decoded */
+    float *annq, *annrow, *ann_scores;
+    int ann_k, ann_dim;
+    /* a scan whose rows an index can name (an equality filter on a column
+       with a term index): EX_OP_ISCAN instead of EX_OP_SCAN */
+    ex_ann_op *iq;
 } sel;
 
 /* ---- binding ---------------------------------------------------------- */
@@ -544,10 +557,20 @@ static int bind_filters(sel *s)
     const ex_plan *p = s->p;
     if (!p->nfilters) return 0;
     s->fvals = hln_arena_alloc(&r->arena, sizeof *s->fvals * (size_t)p->nfilters);
-    if (!s->fvals) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    s->fkeys = hln_arena_alloc(&r->arena, sizeof *s->fkeys * (size_t)p->nfilters);
+    if (!s->fvals || !s->fkeys) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
     for (int i = 0; i < p->nfilters; i++) {
         const ex_filter *f = &p->filters[i];
         const hln_column *col = &p->t->cols[f->col];
+        if (f->key) { /* m[key] = value */
+            hln_column kc = *col, vc = *col;
+            kc.type = col->type->params[0];
+            vc.type = col->type->params[1];
+            int rc = bind_cond(r, f->key, &kc, &s->fkeys[i]);
+            if (!rc) rc = bind_cond(r, f->term, &vc, &s->fvals[i]);
+            if (rc) return rc;
+            continue;
+        }
         if (f->op == CQL_OP_CONTAINS || f->op == CQL_OP_CONTAINS_KEY) {
             /* the term is an element (key) of the collection */
             const hln_type *ct = col->type;
@@ -1037,9 +1060,12 @@ static int sel_value(rowctx *c, const ex_sel *x, ex_value *out)
 
 /* ---- the shaper ----------------------------------------------------------- */
 
+static bool fold_equal_raw(const uint8_t *a, int32_t al, const uint8_t *b, int32_t bl);
+
 /* True when serialized collection v of type t has element (key when key,
- * map value otherwise) e. */
-static bool collection_contains(const hln_type *t, const ex_value *v, const ex_value *e, bool key)
+ * map value otherwise) e; fold: text compared ignoring ASCII case. */
+static bool collection_contains(const hln_type *t, const ex_value *v, const ex_value *e, bool key,
+                                bool fold)
 {
     bool is_map = t->kind == HLN_T_MAP;
     const hln_type *et = is_map && !key ? t->params[1] : t->params[0];
@@ -1052,7 +1078,9 @@ static bool collection_contains(const hln_type *t, const ex_value *v, const ex_v
             int32_t xl;
             if (hln_coll_next(&rd, &x, &xl)) return false;
             bool want = !is_map || (part == 0) == key;
-            if (want && xl >= 0 && hln_type_compare(et, x, (size_t)xl, e->p, (size_t)e->len) == 0)
+            if (want && xl >= 0 &&
+                (fold ? fold_equal_raw(x, xl, e->p, e->len)
+                      : hln_type_compare(et, x, (size_t)xl, e->p, (size_t)e->len) == 0))
                 return true;
         }
     }
@@ -1070,6 +1098,44 @@ static bool only_dropped_cells(const hln_table *t, const st_row *row)
     return true;
 }
 
+/* The value of key k in serialized map v (of type t), if any. */
+static bool map_value(const hln_type *t, const ex_value *v, const ex_value *k, ex_value *out)
+{
+    hln_rd rd;
+    uint32_t n;
+    if (hln_coll_begin(&rd, v->p, (size_t)v->len, &n)) return false;
+    for (uint32_t i = 0; i < n; i++) {
+        const uint8_t *kx, *vx;
+        int32_t kl, vl;
+        if (hln_coll_next(&rd, &kx, &kl) || hln_coll_next(&rd, &vx, &vl)) return false;
+        if (kl >= 0 && hln_type_compare(t->params[0], kx, (size_t)kl, k->p, (size_t)k->len) == 0) {
+            if (vl < 0) return false;
+            out->p = vx;
+            out->len = vl;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Text equality ignoring ASCII case (an index with case_sensitive = false). */
+static bool fold_equal_raw(const uint8_t *a, int32_t al, const uint8_t *b, int32_t bl)
+{
+    if (al != bl) return false;
+    for (int32_t i = 0; i < al; i++) {
+        int x = a[i], y = b[i];
+        if (x >= 'A' && x <= 'Z') x += 'a' - 'A';
+        if (y >= 'A' && y <= 'Z') y += 'a' - 'A';
+        if (x != y) return false;
+    }
+    return true;
+}
+
+static bool fold_equal(const ex_value *a, const ex_value *b)
+{
+    return fold_equal_raw(a->p, a->len, b->p, b->len);
+}
+
 static bool match(const sel *s, rowctx *c, int *rc)
 {
     const ex_plan *p = s->p;
@@ -1079,8 +1145,21 @@ static bool match(const sel *s, rowctx *c, int *rc)
         if ((*rc = get(c, f->col, &v)) != 0) return false;
         if (v.len < 0) return false;
         const ex_value *fv = &s->fvals[i];
+        if (f->key) {
+            ex_value mv;
+            const hln_type *mt = p->t->cols[f->col].type;
+            if (!map_value(mt, &v, &s->fkeys[i], &mv) ||
+                hln_type_compare(mt->params[1], mv.p, (size_t)mv.len, fv->p, (size_t)fv->len))
+                return false;
+            continue;
+        }
+        if (f->fold && f->op == CQL_OP_EQ) {
+            if (!fold_equal(&v, fv)) return false;
+            continue;
+        }
         if (f->op == CQL_OP_CONTAINS || f->op == CQL_OP_CONTAINS_KEY) {
-            if (!collection_contains(p->t->cols[f->col].type, &v, fv, f->op == CQL_OP_CONTAINS_KEY))
+            if (!collection_contains(p->t->cols[f->col].type, &v, fv, f->op == CQL_OP_CONTAINS_KEY,
+                                     f->fold))
                 return false;
             continue;
         }
@@ -1266,12 +1345,25 @@ static int aggregate(sel *s, rowctx *c)
 }
 
 /* Offers one row of the current partition: filtered, counted, projected. */
+static int ann_keep(sel *s, int keep);
+
 static int offer(sel *s, rowctx *c)
 {
     const ex_plan *p = s->p;
     if (s->stop || part_done(s)) return 0;
     int rc = 0;
     if (!match(s, c, &rc)) return rc;
+    float score = 0;
+    if (p->ann) {
+        /* rows without a (usable) vector are not candidates */
+        ex_value v;
+        if ((rc = get(c, p->ann_col, &v)) != 0) return rc;
+        if (v.len < 0 || !ex_ann_decode(v.p, v.len, s->ann_dim, s->annrow)) return 0;
+        score = ix_score((ix_metric)p->ann_metric,
+                         ix_distance((ix_metric)p->ann_metric, s->annq, s->annrow, s->ann_dim));
+        if (isnan(score)) return 0;
+        if (s->nrows >= 4 * s->ann_k + 256 && (rc = ann_keep(s, s->ann_k)) != 0) return rc;
+    }
     s->in_part++;
     if (p->aggregate) return aggregate(s, c);
     if (s->nrows >= s->cap) {
@@ -1281,12 +1373,20 @@ static int offer(sel *s, rowctx *c)
         if (!n) return hln_fail(&s->r->err, HLN_ENOMEM, "out of memory");
         if (s->nrows) memcpy(n, s->cells, sizeof *n * (size_t)s->nrows * (size_t)p->nproj);
         s->cells = n;
+        if (p->ann) {
+            float *sc = hln_arena_alloc(&s->r->arena, sizeof *sc * (size_t)ncap);
+            if (!sc) return hln_fail(&s->r->err, HLN_ENOMEM, "out of memory");
+            if (s->nrows) memcpy(sc, s->ann_scores, sizeof *sc * (size_t)s->nrows);
+            s->ann_scores = sc;
+        }
         s->cap = ncap;
     }
     ex_value *out = &s->cells[(size_t)s->nrows * (size_t)p->nproj];
     for (int i = 0; i < p->nproj; i++)
         if ((rc = sel_value(c, &p->sels[i], &out[i])) != 0) return rc;
+    if (p->ann) s->ann_scores[s->nrows] = score;
     s->nrows++;
+    if (p->ann) return 0; /* LIMIT applies to the best rows, in finish() */
     if (c->part) {
         s->have_last = true;
         s->last_token = c->part->token;
@@ -1616,6 +1716,146 @@ static int json_rows(ex_request *r, sel *s)
     return rc;
 }
 
+/* ---- vector search (ORDER BY ... ANN OF) -------------------------------- */
+
+static void finish(ex_request *r, sel *s, bool more);
+
+typedef struct ann_slot {
+    float score;
+    int row;
+} ann_slot;
+
+static int cmp_ann(const void *a, const void *b)
+{
+    const ann_slot *x = a, *y = b;
+    if (x->score != y->score) return x->score > y->score ? -1 : 1;
+    return x->row - y->row; /* ties: first seen first */
+}
+
+/* Orders the rows collected so far by similarity, best first, and keeps
+ * the best `keep`. */
+static int ann_keep(sel *s, int keep)
+{
+    int n = s->nrows, np = s->p->nproj;
+    if (n == 0) return 0;
+    ann_slot *sl = hln_malloc(sizeof *sl * (size_t)n);
+    ex_value *cells =
+        hln_arena_alloc(&s->r->arena, sizeof *cells * (size_t)s->cap * (size_t)(np ? np : 1));
+    float *sc = hln_arena_alloc(&s->r->arena, sizeof *sc * (size_t)s->cap);
+    if (!sl || !cells || !sc) {
+        hln_free(sl);
+        return hln_fail(&s->r->err, HLN_ENOMEM, "out of memory");
+    }
+    for (int i = 0; i < n; i++)
+        sl[i] = (ann_slot){s->ann_scores[i], i};
+    qsort(sl, (size_t)n, sizeof *sl, cmp_ann);
+    if (keep > n) keep = n;
+    for (int i = 0; i < keep; i++) {
+        memcpy(&cells[(size_t)i * (size_t)np], &s->cells[(size_t)sl[i].row * (size_t)np],
+               sizeof *cells * (size_t)np);
+        sc[i] = sl[i].score;
+    }
+    hln_free(sl);
+    s->cells = cells;
+    s->ann_scores = sc;
+    s->nrows = keep;
+    return 0;
+}
+
+/* The query vector and LIMIT of an ANN query (Cassandra 5.0's errors). */
+static int bind_ann(sel *s)
+{
+    ex_request *r = s->r;
+    const ex_plan *p = s->p;
+    const hln_column *col = &p->t->cols[p->ann_col];
+    if (!s->limit)
+        return hln_fail(&r->err, HLN_EINVAL,
+                        "Top-K queries must have a limit specified and the limit must be less "
+                        "than the query page size");
+    if (s->limit > 1000)
+        return hln_fail(&r->err, HLN_EINVAL,
+                        "Use of ANN OF in an ORDER BY clause requires a LIMIT that is not greater "
+                        "than 1000. LIMIT was %d",
+                        (int)s->limit);
+    ex_value v;
+    int rc = ex_bind(r, p->ann_term, col->type, col->name, &v);
+    if (rc) return rc;
+    if (v.len == -1)
+        return hln_fail(&r->err, HLN_EINVAL, "Unsupported null value for column %s", col->name);
+    if (v.len == -2)
+        return hln_fail(&r->err, HLN_EINVAL, "Unsupported unset value for column %s", col->name);
+    s->ann_dim = col->type->dim;
+    s->ann_k = s->limit;
+    s->annq = hln_arena_alloc(&r->arena, sizeof(float) * (size_t)s->ann_dim);
+    s->annrow = hln_arena_alloc(&r->arena, sizeof(float) * (size_t)s->ann_dim);
+    if (!s->annq || !s->annrow) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    if (!ex_ann_decode(v.p, v.len, s->ann_dim, s->annq))
+        return hln_fail(&r->err, HLN_EINVAL, "Invalid vector value for column %s", col->name);
+    return ex_ann_check_vector(&r->err, s->annq, s->ann_dim, p->ann_metric);
+}
+
+/* Through the index: every shard answers its nearest rows (EX_OP_ANN),
+ * which are offered like read rows; finish() keeps the best k. */
+static void ann_done(ex_request *r)
+{
+    ex_state *st = ex_st(r);
+    sel *s = st->xs;
+    int rc = ex_batch_error(r);
+    rowctx c = {.r = r, .t = s->t, .now_sec = s->now_sec};
+    hln_buf_init(&c.scratch);
+    c.pkv = hln_arena_alloc(&r->arena, sizeof *c.pkv * (size_t)(s->t->npk ? s->t->npk : 1));
+    c.ckv = hln_arena_alloc(&r->arena, sizeof *c.ckv * (size_t)(s->t->nck ? s->t->nck : 1));
+    if (!rc && (!c.pkv || !c.ckv)) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    for (const ex_op *op = st->cur; op && !rc; op = op->next_batch)
+        for (const st_partition *part = op->parts; part && !rc; part = part->next) {
+            if (!part->nrows) continue;
+            s->have_part = false;
+            enter_partition(s, part->token, part->pk, part->pklen);
+            c.part = part;
+            c.pk_done = false;
+            c.srow = NULL;
+            c.row = &part->rows[0];
+            c.ck_done = false;
+            rc = offer(s, &c);
+        }
+    hln_buf_free(&c.scratch);
+    if (rc) {
+        ex_finish(r, rc);
+        return;
+    }
+    finish(r, s, false);
+}
+
+static void ann_run(ex_request *r, sel *s)
+{
+    ex_state *st = ex_st(r);
+    const ex_plan *p = s->p;
+    ex_ann_op *q = hln_arena_alloc(&r->arena, sizeof *q);
+    if (!q) {
+        ex_finish(r, hln_fail(&r->err, HLN_ENOMEM, "out of memory"));
+        return;
+    }
+    memset(q, 0, sizeof *q);
+    memcpy(q->table_id, p->t->id, 16);
+    memcpy(q->index_id, p->ann_ix->id, 16);
+    q->col_id = p->t->cols[p->ann_col].id;
+    q->dim = s->ann_dim;
+    q->metric = p->ann_metric;
+    q->k = s->ann_k;
+    q->now_sec = s->now_sec;
+    q->q = s->annq;
+    q->schema = st->schema;
+    for (int i = 0; i < st->eng->nshards; i++) {
+        ex_op *op = ex_op_new(r, EX_OP_ANN, i);
+        if (!op) {
+            ex_finish(r, hln_fail(&r->err, HLN_ENOMEM, "out of memory"));
+            return;
+        }
+        op->ann = q;
+    }
+    ex_dispatch(r, ann_done);
+}
+
 /* Builds the ROWS result (with a paging state when more may follow) and
  * finishes the request. */
 static void finish(ex_request *r, sel *s, bool more)
@@ -1623,6 +1863,10 @@ static void finish(ex_request *r, sel *s, bool more)
     const ex_plan *p = s->p;
     ex_result *res = &r->result;
     int rc = 0;
+    if (p->ann) {
+        rc = ann_keep(s, s->ann_k);
+        more = false;
+    }
     if (p->aggregate && p->group_cols) {
         /* GROUP BY: every group was emitted as it closed; the last one now */
         if (s->agg_first) rc = emit_group(s);
@@ -1783,8 +2027,9 @@ static int issue(ex_request *r, sel *s)
         cmd->limit = want;
         s->op_read = true;
     } else {
-        ex_op *op = ex_op_new(r, EX_OP_SCAN, s->shard);
+        ex_op *op = ex_op_new(r, s->iq ? EX_OP_ISCAN : EX_OP_SCAN, s->shard);
         if (!op) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+        op->ann = s->iq;
         st_scan_cmd *cmd = &op->scan;
         memcpy(cmd->table_id, p->t->id, 16);
         cmd->start_token = s->cstate == C_START ? s->lo : s->ctoken;
@@ -1972,6 +2217,79 @@ static void step(ex_request *r)
     }
 }
 
+/* Types whose equal values are equal bytes, so a term table keyed by the
+ * bytes finds every row the filter accepts. */
+static bool bytes_equality(const hln_type *t)
+{
+    switch (t->kind) {
+    case HLN_T_ASCII:
+    case HLN_T_VARCHAR:
+    case HLN_T_INT:
+    case HLN_T_BIGINT:
+    case HLN_T_SMALLINT:
+    case HLN_T_TINYINT:
+    case HLN_T_UUID:
+    case HLN_T_TIMEUUID:
+    case HLN_T_TIMESTAMP:
+    case HLN_T_DATE:
+    case HLN_T_TIME:
+    case HLN_T_BOOLEAN:
+    case HLN_T_INET:
+    case HLN_T_BLOB:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* A range query with an equality filter that a term index serves reads
+ * only the rows the index names (EX_OP_ISCAN); every filter still checks
+ * each row, so the index only has to name a superset. */
+static int plan_iscan(sel *s)
+{
+    const ex_plan *p = s->p;
+    const hln_table *t = p->t;
+    ex_request *r = s->r;
+    if (p->pk_lookup || t->is_virtual || p->has_static || !p->nfilters) return 0;
+    for (int i = 0; i < p->nfilters; i++) {
+        const ex_filter *f = &p->filters[i];
+        if (f->op != CQL_OP_EQ || s->fvals[i].len < 0) continue;
+        const hln_column *col = &t->cols[f->col];
+        const hln_type *vt =
+            f->key ? (col->type->kind == HLN_T_MAP ? col->type->params[1] : NULL) : col->type;
+        if (!vt || !bytes_equality(vt)) continue;
+        for (int x = 0; x < t->nindexes; x++) {
+            ex_ann_op q;
+            if (t->indexes[x].col_id != col->id || !ex_sai_describe(t, &t->indexes[x], &q) ||
+                !q.terms || (q.target == HLN_IX_ENTRIES) != (f->key != NULL))
+                continue;
+            hln_buf b;
+            hln_buf_init(&b);
+            if (f->key && hln_type_to_comparable(
+                              col->type->params[0], s->fkeys[i].p,
+                              (size_t)(s->fkeys[i].len < 0 ? 0 : s->fkeys[i].len), false, &b)) {
+                hln_buf_free(&b);
+                continue;
+            }
+            hln_buf_put(&b, s->fvals[i].p, (size_t)s->fvals[i].len);
+            ex_ann_op *iq = hln_arena_alloc(&r->arena, sizeof *iq);
+            uint8_t *term = hln_arena_memdup(&r->arena, b.data, b.len ? b.len : 1);
+            bool bad = b.err;
+            uint32_t len = (uint32_t)b.len;
+            hln_buf_free(&b);
+            if (!iq || !term || bad) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+            *iq = q;
+            iq->term = term;
+            iq->termlen = len;
+            iq->now_sec = s->now_sec;
+            iq->schema = ex_st(r)->schema;
+            s->iq = iq;
+            return 0;
+        }
+    }
+    return 0;
+}
+
 void ex_run_select(ex_request *r)
 {
     ex_state *st = ex_st(r);
@@ -2006,6 +2324,7 @@ void ex_run_select(ex_request *r)
     }
     if (!rc && !p->pk_lookup) rc = bind_range(s);
     if (!rc) rc = bind_filters(s);
+    if (!rc) rc = plan_iscan(s);
     if (rc) {
         ex_finish(r, rc);
         return;
@@ -2018,6 +2337,20 @@ void ex_run_select(ex_request *r)
     }
     s->eff_pp = p->distinct ? 1 : p->aggregate ? 0 : s->pp_limit;
     s->exact = p->nfilters == 0;
+    if (p->ann) {
+        /* every candidate is read; LIMIT and paging apply to the best */
+        if ((rc = bind_ann(s)) != 0) {
+            ex_finish(r, rc);
+            return;
+        }
+        s->limit_left = -1;
+        s->page = 0;
+        s->exact = false;
+        if (!p->pk_lookup && p->nfilters == 0 && !p->token_range) {
+            ann_run(r, s);
+            return;
+        }
+    }
     query_hash(r, s);
     if (s->page && r->params.paging_state && (rc = resume(r, s)) != 0) {
         ex_finish(r, rc);

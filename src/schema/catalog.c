@@ -41,7 +41,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define SCHEMA_FORMAT 1
+#define SCHEMA_FORMAT 2
 
 struct hln_catalog {
     char *dir;  /* <data>/schema */
@@ -106,6 +106,31 @@ static json_t *opts_json(const hln_option *o, int n)
     return obj;
 }
 
+static const char *const TARGET_NAMES[] = {"simple", "keys", "values", "entries", "full"};
+
+/* "indexes": [{"name", "id", "column_id", "target", "kind", "options"}]
+ * (written only when the table has indexes; NULL on ENOMEM). */
+static json_t *indexes_json(const hln_table *t)
+{
+    json_t *arr = json_array();
+    for (int i = 0; arr && i < t->nindexes; i++) {
+        const hln_index *ix = &t->indexes[i];
+        char id[37];
+        hln_uuid_format(ix->id, id);
+        json_t *opts = opts_json(ix->opts, ix->nopts);
+        json_t *ji = opts ? json_pack("{s:s, s:s, s:I, s:s, s:s, s:o}", "name", ix->name, "id", id,
+                                      "column_id", (json_int_t)ix->col_id, "target",
+                                      TARGET_NAMES[ix->target], "kind",
+                                      ix->kind == HLN_IXK_SAI ? "sai" : "legacy", "options", opts)
+                          : NULL;
+        if (!ji || json_array_append_new(arr, ji) < 0) {
+            json_decref(arr);
+            arr = NULL;
+        }
+    }
+    return arr;
+}
+
 static json_t *table_json(const hln_table *t)
 {
     char id[37];
@@ -129,6 +154,10 @@ static json_t *table_json(const hln_table *t)
     }
     json_t *jt = json_pack("{s:s, s:s, s:I, s:o, s:o}", "name", t->name, "id", id, "next_col_id",
                            (json_int_t)t->next_col_id, "columns", cols, "options", opts);
+    if (jt && t->nindexes && json_object_set_new(jt, "indexes", indexes_json(t)) < 0) {
+        json_decref(jt);
+        return NULL;
+    }
     if (!jt || t->ndropped == 0) return jt;
     /* written only when there is one, so files without ALTER stay as before */
     json_t *dr = json_array();
@@ -233,6 +262,11 @@ static int persist(hln_catalog *c, const hln_schema *s, hln_error *err)
 
 /* ---- JSON decoding ---------------------------------------------------- */
 
+static int option_order(const void *pa, const void *pb)
+{
+    return strcmp(((const hln_option *)pa)->key, ((const hln_option *)pb)->key);
+}
+
 static int opts_from_json(schema_snap *sn, json_t *obj, hln_option **out, int *n, const char *what,
                           hln_error *err)
 {
@@ -296,6 +330,62 @@ static int dropped_from_json(schema_snap *sn, json_t *jd, hln_table *t, const hl
                                    t->name);
     }
     t->ndropped = (int)n;
+    return 0;
+}
+
+static int index_order(const void *pa, const void *pb)
+{
+    return strcmp(((const hln_index *)pa)->name, ((const hln_index *)pb)->name);
+}
+
+/* "indexes" (optional: absent in format 1 files and for tables without
+ * indexes). Each names an existing column by id. */
+static int indexes_from_json(schema_snap *sn, json_t *ji, hln_table *t, hln_error *err)
+{
+    if (!ji) return 0;
+    if (!json_is_array(ji) || json_array_size(ji) > 100000)
+        return hln_corrupt(err, "schema", "bad indexes in %s.%s", t->ks, t->name);
+    size_t n = json_array_size(ji);
+    if (n == 0) return 0;
+    t->indexes = hln_arena_alloc(&sn->arena, sizeof *t->indexes * n);
+    if (!t->indexes) return HLN_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        const char *name, *id, *target, *kind;
+        json_int_t cid;
+        json_t *opts;
+        hln_index *ix = &t->indexes[i];
+        memset(ix, 0, sizeof *ix);
+        if (json_unpack(json_array_get(ji, i), "{s:s, s:s, s:I, s:s, s:s, s:o}", "name", &name,
+                        "id", &id, "column_id", &cid, "target", &target, "kind", &kind, "options",
+                        &opts) < 0)
+            return hln_corrupt(err, "schema", "malformed index %zu of %s.%s", i, t->ks, t->name);
+        if (!(ix->name = hln_arena_strdup(&sn->arena, name))) return HLN_ENOMEM;
+        if (hln_uuid_parse(id, ix->id) < 0)
+            return hln_corrupt(err, "schema", "bad id for index %s of %s.%s", name, t->ks, t->name);
+        bool found = false;
+        for (int c = 0; c < t->ncols; c++)
+            found |= cid >= 0 && t->cols[c].id == (uint32_t)cid;
+        if (!found)
+            return hln_corrupt(err, "schema", "index %s of %s.%s names no column", name, t->ks,
+                               t->name);
+        ix->col_id = (uint32_t)cid;
+        int tg = -1;
+        for (int k = 0; k < (int)HLN_ARRAY_LEN(TARGET_NAMES); k++)
+            if (strcmp(target, TARGET_NAMES[k]) == 0) tg = k;
+        if (tg < 0) return hln_corrupt(err, "schema", "bad target '%s' for index %s", target, name);
+        ix->target = (hln_index_target)tg;
+        if (strcmp(kind, "sai") == 0)
+            ix->kind = HLN_IXK_SAI;
+        else if (strcmp(kind, "legacy") == 0)
+            ix->kind = HLN_IXK_LEGACY;
+        else
+            return hln_corrupt(err, "schema", "bad kind '%s' for index %s", kind, name);
+        int rc = opts_from_json(sn, opts, &ix->opts, &ix->nopts, name, err);
+        if (rc < 0) return rc;
+        qsort(ix->opts, (size_t)ix->nopts, sizeof *ix->opts, option_order);
+    }
+    t->nindexes = (int)n;
+    qsort(t->indexes, n, sizeof *t->indexes, index_order);
     return 0;
 }
 
@@ -372,6 +462,7 @@ static int table_from_json(schema_snap *sn, const hln_keyspace *ksd, json_t *jt,
     if (rc < 0) return rc;
     if ((rc = dropped_from_json(sn, json_object_get(jt, "dropped_columns"), t, ksd, err)) < 0)
         return rc;
+    if ((rc = indexes_from_json(sn, json_object_get(jt, "indexes"), t, err)) < 0) return rc;
     t->is_virtual = false;
     *out = t;
     return 0;
@@ -498,7 +589,7 @@ static int load(hln_catalog *c, schema_snap *sn, hln_error *err)
                     &kss) < 0 ||
         !json_is_array(kss))
         rc = hln_corrupt(err, "schema", "%s: missing format, version or keyspaces", c->path);
-    else if (format != SCHEMA_FORMAT)
+    else if (format != 1 && format != SCHEMA_FORMAT) /* 1: before indexes; loads as is */
         rc = hln_corrupt(err, "schema", "%s: unsupported format %d", c->path, format);
     else if (hln_uuid_parse(ver, sn->s.version) < 0)
         rc = hln_corrupt(err, "schema", "%s: bad version '%s'", c->path, ver);
@@ -1114,6 +1205,131 @@ int catalog_set_type(hln_catalog *c, const char *ks, const char *name, const hln
         rc = hln_fail(err, HLN_ENOMEM, "out of memory");
         goto out;
     }
+    rc = commit(c, sn, err);
+    sn = NULL;
+out:
+    schema_snap_free(sn);
+    pthread_mutex_unlock(&c->ddl_mu);
+    return rc;
+}
+
+/* ---- indexes ---------------------------------------------------------- */
+
+/* The index named `name` in keyspace k, and its table; NULL when none. */
+static const hln_index *find_index(const hln_keyspace *k, const char *name, const hln_table **tab)
+{
+    for (int i = 0; k && i < k->ntables; i++)
+        for (int j = 0; j < k->tables[i]->nindexes; j++)
+            if (strcmp(k->tables[i]->indexes[j].name, name) == 0) {
+                if (tab) *tab = k->tables[i];
+                return &k->tables[i]->indexes[j];
+            }
+    return NULL;
+}
+
+const hln_index *schema_index(const hln_schema *s, const char *ks, const char *name,
+                              const hln_table **table)
+{
+    return find_index(schema_keyspace(s, ks), name, table);
+}
+
+/* A copy of the current snapshot in which keyspace ks is a private copy;
+ * *t is its table `table`. NULL on ENOMEM. */
+static schema_snap *copy_for_table(const hln_schema *cur, const hln_keyspace *k, const char *table,
+                                   hln_table **t)
+{
+    schema_snap *sn = copy_except(cur, k->name);
+    hln_keyspace *nk = sn ? schema_copy_keyspace(sn, k) : NULL;
+    if (!nk || schema_snap_add_keyspace(sn, nk) < 0) {
+        schema_snap_free(sn);
+        return NULL;
+    }
+    *t = NULL;
+    for (int i = 0; i < nk->ntables; i++)
+        if (strcmp(nk->tables[i]->name, table) == 0) *t = nk->tables[i];
+    return sn;
+}
+
+int catalog_create_index(hln_catalog *c, const char *ks, const char *table, const hln_index *ix,
+                         const uint8_t based_on[16], hln_error *err)
+{
+    int rc = check_keyspace_name(ks, err);
+    if (rc < 0) return rc;
+    pthread_mutex_lock(&c->ddl_mu);
+    const hln_schema *cur = c->cur;
+    schema_snap *sn = NULL;
+    const hln_keyspace *k = schema_keyspace(cur, ks);
+    hln_table *t = NULL;
+    if (!k) {
+        rc = hln_fail(err, HLN_ENOTFOUND, "Keyspace '%s' doesn't exist", ks);
+        goto out;
+    }
+    if (!schema_table(cur, ks, table)) {
+        rc = hln_fail(err, HLN_ENOTFOUND, "Table '%s' doesn't exist", table);
+        goto out;
+    }
+    if (find_index(k, ix->name, NULL)) {
+        rc = hln_fail(err, HLN_EEXISTS, "Index '%s' already exists", ix->name);
+        goto out;
+    }
+    if (memcmp(cur->version, based_on, 16) != 0) {
+        rc = HLN_EAGAIN; /* another DDL won the race: exec re-validates */
+        goto out;
+    }
+    if (!(sn = copy_for_table(cur, k, table, &t)) || !t) {
+        rc = hln_fail(err, HLN_ENOMEM, "out of memory");
+        goto out;
+    }
+    hln_index *arr = hln_arena_alloc(&sn->arena, sizeof *arr * (size_t)(t->nindexes + 1));
+    hln_index *nx = arr ? schema_copy_indexes(&sn->arena, ix, 1) : NULL;
+    if (!nx) {
+        rc = hln_fail(err, HLN_ENOMEM, "out of memory");
+        goto out;
+    }
+    hln_uuid_time(nx->id); /* never reused: index state is keyed by it */
+    int at = 0;
+    while (at < t->nindexes && strcmp(t->indexes[at].name, nx->name) < 0)
+        at++;
+    if (at) memcpy(arr, t->indexes, sizeof *arr * (size_t)at);
+    arr[at] = *nx;
+    if (t->nindexes > at)
+        memcpy(&arr[at + 1], &t->indexes[at], sizeof *arr * (size_t)(t->nindexes - at));
+    t->indexes = arr;
+    t->nindexes++;
+    rc = commit(c, sn, err);
+    sn = NULL;
+out:
+    schema_snap_free(sn);
+    pthread_mutex_unlock(&c->ddl_mu);
+    return rc;
+}
+
+int catalog_drop_index(hln_catalog *c, const char *ks, const char *name, bool if_exists,
+                       char table_out[64], hln_error *err)
+{
+    if (table_out) table_out[0] = 0;
+    int rc = check_keyspace_name(ks, err);
+    if (rc < 0) return rc;
+    pthread_mutex_lock(&c->ddl_mu);
+    const hln_schema *cur = c->cur;
+    schema_snap *sn = NULL;
+    const hln_keyspace *k = schema_keyspace(cur, ks);
+    const hln_table *ot = NULL;
+    hln_table *t = NULL;
+    if (!find_index(k, name, &ot)) {
+        rc = if_exists ? 1 : hln_fail(err, HLN_ENOTFOUND, "Index '%s.%s' doesn't exist'", ks, name);
+        goto out;
+    }
+    if (!(sn = copy_for_table(cur, k, ot->name, &t)) || !t) {
+        rc = hln_fail(err, HLN_ENOMEM, "out of memory");
+        goto out;
+    }
+    int n = 0;
+    for (int i = 0; i < t->nindexes; i++)
+        if (strcmp(t->indexes[i].name, name) != 0) t->indexes[n++] = t->indexes[i];
+    t->nindexes = n;
+    if (!n) t->indexes = NULL;
+    if (table_out) snprintf(table_out, 64, "%s", ot->name);
     rc = commit(c, sn, err);
     sn = NULL;
 out:

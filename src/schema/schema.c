@@ -236,6 +236,20 @@ hln_table *schema_copy_table(schema_snap *sn, const hln_table *t)
     d->opts = copy_opts(a, t->opts, t->nopts);
     if (t->nopts && !d->opts) return NULL;
     if (t->ndropped && !(d->dropped = schema_copy_dropped(a, t->dropped, t->ndropped))) return NULL;
+    if (t->nindexes && !(d->indexes = schema_copy_indexes(a, t->indexes, t->nindexes))) return NULL;
+    return d;
+}
+
+hln_index *schema_copy_indexes(hln_arena *a, const hln_index *v, int n)
+{
+    hln_index *d = hln_arena_alloc(a, sizeof *d * (size_t)(n > 0 ? n : 1));
+    if (!d) return NULL;
+    for (int i = 0; i < n; i++) {
+        d[i] = v[i];
+        if (!(d[i].name = hln_arena_strdup(a, v[i].name))) return NULL;
+        d[i].opts = copy_opts(a, v[i].opts, v[i].nopts);
+        if (v[i].nopts && !d[i].opts) return NULL;
+    }
     return d;
 }
 

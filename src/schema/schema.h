@@ -228,6 +228,23 @@ const hln_type *schema_udt(const hln_schema *s, const char *ks, const char *name
 int catalog_set_type(hln_catalog *c, const char *ks, const char *name, const hln_type *def,
                      const uint8_t based_on[16], hln_error *err);
 
+/* CREATE INDEX: adds ix (copied; the catalog gives it a new time uuid id)
+ * to table ks.table, in the snapshot whose version is based_on (exec
+ * validated the index there). 0, HLN_EEXISTS "Index 'name' already exists"
+ * (index names are unique per keyspace), HLN_ENOTFOUND for a missing
+ * keyspace or table, HLN_EAGAIN when the schema changed since based_on.
+ * DROP INDEX: removes the index `name` of keyspace ks; table_out (if not
+ * NULL) receives its table's name. 0, 1 when absent with if_exists,
+ * HLN_ENOTFOUND "Index 'ks.name' doesn't exist'" (sic, Cassandra's text).
+ * DROP TABLE and DROP KEYSPACE drop their indexes with them. */
+int catalog_create_index(hln_catalog *c, const char *ks, const char *table, const hln_index *ix,
+                         const uint8_t based_on[16], hln_error *err);
+int catalog_drop_index(hln_catalog *c, const char *ks, const char *name, bool if_exists,
+                       char table_out[64], hln_error *err);
+/* The index `name` of keyspace ks and (if table is not NULL) its table. */
+const hln_index *schema_index(const hln_schema *s, const char *ks, const char *name,
+                              const hln_table **table);
+
 /* ALTER KEYSPACE: new replication (validated as at CREATE; none given:
  * unchanged) and durable_writes. 0 applied, 1 when nothing would change
  * (no new version), HLN_ENOTFOUND "Keyspace 'ks' doesn't exist". */

@@ -463,6 +463,30 @@ static void gen_dropped_columns(rows *r, const hln_schema *s)
     }
 }
 
+/* system_schema.indexes: one row per index (keyspace, table, index name
+ * order); kind CUSTOM for storage-attached indexes, COMPOSITES for the
+ * legacy ones; options as stored (class_name, target, given options). */
+static void gen_indexes(rows *r, const hln_schema *s)
+{
+    int n;
+    ks_ref *ks = listed_keyspaces(r, s, false, &n);
+    for (int i = 0; i < n && !r->err; i++) {
+        const hln_table **tv = sorted_tables(r, ks[i].ks);
+        for (int j = 0; tv && j < ks[i].ks->ntables && !r->err; j++) {
+            const hln_table *t = tv[j];
+            for (int x = 0; x < t->nindexes && !r->err; x++) {
+                const hln_index *ix = &t->indexes[x];
+                hln_bytes *row = row_new(r);
+                put_text(r, row, "keyspace_name", t->ks);
+                put_text(r, row, "table_name", t->name);
+                put_text(r, row, "index_name", ix->name);
+                put_text(r, row, "kind", ix->kind == HLN_IXK_SAI ? "CUSTOM" : "COMPOSITES");
+                put_map(r, row, "options", ix->opts, ix->nopts, false);
+            }
+        }
+    }
+}
+
 /* system_schema.types: one row per UDT (keyspace, then type name order). */
 static void gen_types(rows *r, const hln_schema *s)
 {
@@ -520,6 +544,8 @@ int schema_virtual_rows(const hln_schema *s, const hln_node_info *node, const hl
             gen_dropped_columns(&r, s);
         else if (!virtual && strcmp(name, "types") == 0)
             gen_types(&r, s);
+        else if (!virtual && strcmp(name, "indexes") == 0)
+            gen_indexes(&r, s);
         else if (virtual)
             return hln_fail(err, HLN_ENOTFOUND, "no rows for %s.%s", ks, name);
         /* other system_schema tables: no functions, views, ... yet */

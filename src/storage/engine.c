@@ -1023,6 +1023,8 @@ int st_open(st_engine **out, const char *dir, const st_options *opts, st_table_e
             e->o.compaction_min_threshold = opts->compaction_min_threshold;
         e->o.background_wake = opts->background_wake;
         e->o.background_ud = opts->background_ud;
+        e->o.applied = opts->applied;
+        e->o.applied_ud = opts->applied_ud;
     }
     e->exists = exists;
     e->ud = ud;
@@ -1110,6 +1112,9 @@ static int apply_logged(st_engine *e, const st_mutation *ms, uint32_t n, hln_err
         if (mt_apply(t->mt, &ms[i]) < 0)
             rc = hln_fail(err, HLN_ENOMEM, "out of memory applying a mutation");
     }
+    if (rc == 0 && e->o.applied)
+        for (uint32_t i = 0; i < n; i++)
+            e->o.applied(e->o.applied_ud, &ms[i]);
     /* flushing may replace a table's memtable: only after every apply */
     bool flushed = false;
     for (uint32_t i = 0; i < n && rc == 0; i++)

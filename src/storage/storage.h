@@ -192,6 +192,12 @@ typedef struct st_options {
        necessarily at once: reads and writes poll for finished jobs too). */
     void (*background_wake)(void *ud);
     void *background_ud;
+    /* Called on the shard thread after each mutation of st_apply and
+       st_apply_batch is in the commitlog and its memtable (not for
+       commitlog replay at open): structures kept beside the data, such as
+       exec's vector indexes, follow the writes. NULL: none. */
+    void (*applied)(void *ud, const st_mutation *m);
+    void *applied_ud;
 } st_options;
 
 void st_options_default(st_options *o);

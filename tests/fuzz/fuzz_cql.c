@@ -112,6 +112,20 @@ static void walk(const cql_stmt *s, int n)
         str(a->drop_ts);
         break;
     }
+    case CQL_CREATE_INDEX: {
+        const cql_create_index *c = &s->u.create_index;
+        str(c->table.ks);
+        str(c->table.name);
+        str(c->name);
+        str(c->using);
+        for (const cql_index_col *x = c->targets; x; x = x->next) {
+            str(x->column);
+            if (x->target > CQL_IXT_FULL) abort();
+        }
+        props(c->props, n);
+        break;
+    }
+    case CQL_DROP_INDEX:
     case CQL_DROP_TYPE:
     case CQL_TRUNCATE:
     case CQL_DROP_KEYSPACE:
@@ -123,7 +137,7 @@ static void walk(const cql_stmt *s, int n)
         str(s->u.use);
         break;
     case CQL_DESCRIBE:
-        if (s->u.describe.what > CQL_DESC_TYPE) abort();
+        if (s->u.describe.what > CQL_DESC_INDEX) abort();
         str(s->u.describe.name.ks);
         str(s->u.describe.name.name);
         break;

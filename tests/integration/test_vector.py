@@ -1,0 +1,208 @@
+"""Vector search through the real server and the Python driver: CassIO's
+shape of table (384-d embeddings, prepared writes and ANN queries with a
+bound vector), recall against brute force, overwrites and deletes under
+concurrent writers, and the index surviving flushes, clean restarts and
+kill -9 (it is rebuilt from the data, which the commitlog keeps)."""
+
+import math
+import random
+import time
+
+import pytest
+from cassandra.concurrent import execute_concurrent_with_args
+
+DIM = 384
+
+
+def unit(v):
+    n = math.sqrt(sum(x * x for x in v))
+    return [x / n for x in v]
+
+
+def clustered(n, seed, centres=40):
+    """n unit vectors around a few centres (embeddings cluster)."""
+    rnd = random.Random(seed)
+    cs = [[rnd.gauss(0, 1) for _ in range(DIM)] for _ in range(centres)]
+    out = []
+    for _ in range(n):
+        c = cs[rnd.randrange(centres)]
+        out.append(unit([x + rnd.gauss(0, 0.6) for x in c]))
+    return out
+
+
+def cos(a, b):
+    return sum(x * y for x, y in zip(a, b))  # unit vectors
+
+
+def exact_top(vecs, q, k):
+    """ids (keys of vecs) of the k most cosine-similar vectors."""
+    return [i for i, _ in sorted(vecs.items(), key=lambda kv: -cos(kv[1], q))[:k]]
+
+
+def make_table(s, ks, index_first=True):
+    s.execute("CREATE KEYSPACE IF NOT EXISTS %s WITH replication = "
+              "{'class': 'SimpleStrategy', 'replication_factor': 1}" % ks)
+    s.execute("CREATE TABLE %s.chunks (row_id int PRIMARY KEY, body_blob text, "
+              "metadata_s map<text, text>, vector vector<float, %d>)" % (ks, DIM))
+    if index_first:
+        make_index(s, ks)
+
+
+def make_index(s, ks):
+    s.execute("CREATE CUSTOM INDEX IF NOT EXISTS chunks_vector_idx ON %s.chunks (vector) "
+              "USING 'StorageAttachedIndex' WITH OPTIONS = {'similarity_function': 'cosine'}"
+              % ks)
+
+
+def load(s, ks, vecs):
+    ins = s.prepare("INSERT INTO %s.chunks (row_id, body_blob, metadata_s, vector) "
+                    "VALUES (?, ?, ?, ?)" % ks)
+    args = [(i, "chunk %d" % i, {"source": "s%d" % (i % 3)}, v) for i, v in vecs.items()]
+    res = execute_concurrent_with_args(s, ins, args, concurrency=32, raise_on_first_error=True)
+    assert all(ok for ok, _ in res)
+
+
+def recall(s, ks, vecs, queries, k=10):
+    ann = s.prepare("SELECT row_id FROM %s.chunks ORDER BY vector ANN OF ? LIMIT %d" % (ks, k))
+    found = 0
+    for q in queries:
+        got = [r.row_id for r in s.execute(ann, (q,))]
+        assert len(got) == min(k, len(vecs))
+        assert len(set(got)) == len(got), "a row came back twice"
+        found += len(set(got) & set(exact_top(vecs, q, k)))
+    return found / (k * len(queries))
+
+
+def test_ann_recall_prepared(session):
+    ks = "vec_recall"
+    make_table(session, ks)
+    vecs = dict(enumerate(clustered(3000, 1)))
+    load(session, ks, vecs)
+    queries = clustered(40, 2)
+    r = recall(session, ks, vecs, queries)
+    assert r >= 0.95, "recall@10 %.3f" % r
+    # the similarity Cassandra reports, in ANN order, best first
+    q = queries[0]
+    rows = list(session.execute(
+        session.prepare("SELECT row_id, similarity_cosine(vector, ?) AS s FROM %s.chunks "
+                        "ORDER BY vector ANN OF ? LIMIT 5" % ks), (q, q)))
+    scores = [r.s for r in rows]
+    assert scores == sorted(scores, reverse=True)
+    for r in rows:
+        assert abs(r.s - (1 + cos(vecs[r.row_id], q)) / 2) < 1e-4
+    # a stored vector finds its own row first
+    for i in (0, 17, 2999):
+        got = session.execute(session.prepare(
+            "SELECT row_id FROM %s.chunks ORDER BY vector ANN OF ? LIMIT 1" % ks),
+            (vecs[i],)).one()
+        assert got.row_id == i
+
+
+def test_index_built_over_existing_data(session):
+    ks = "vec_late"
+    make_table(session, ks, index_first=False)
+    vecs = dict(enumerate(clustered(1500, 3)))
+    load(session, ks, vecs)
+    make_index(session, ks)
+    assert recall(session, ks, vecs, clustered(20, 4)) >= 0.95
+
+
+def test_filtered_ann_is_exact(session):
+    """WHERE on an indexed metadata entry with ANN: CassIO's filtered search."""
+    ks = "vec_filter"
+    make_table(session, ks)
+    session.execute("CREATE CUSTOM INDEX ON %s.chunks (entries(metadata_s)) "
+                    "USING 'StorageAttachedIndex'" % ks)
+    vecs = dict(enumerate(clustered(600, 5)))
+    load(session, ks, vecs)
+    sel = session.prepare("SELECT row_id FROM %s.chunks WHERE metadata_s['source'] = ? "
+                          "ORDER BY vector ANN OF ? LIMIT 5" % ks)
+    for q in clustered(10, 6):
+        got = [r.row_id for r in session.execute(sel, ("s1", q))]
+        want = exact_top({i: v for i, v in vecs.items() if i % 3 == 1}, q, 5)
+        assert got == want
+
+
+def test_overwrites_and_deletes_under_concurrent_writers(session):
+    ks = "vec_churn"
+    make_table(session, ks)
+    old = dict(enumerate(clustered(800, 7)))
+    load(session, ks, old)
+    ann = session.prepare("SELECT row_id, vector FROM %s.chunks ORDER BY vector ANN OF ? LIMIT 3"
+                          % ks)
+    session.execute(ann, (old[0],))  # the graphs exist before the churn
+    new = {i: v for i, v in zip(range(0, 800, 2), clustered(400, 8))}
+    upd = session.prepare("UPDATE %s.chunks SET vector = ? WHERE row_id = ?" % ks)
+    dele = session.prepare("DELETE FROM %s.chunks WHERE row_id = ?" % ks)
+    args = [(upd, (v, i)) for i, v in new.items()] + [(dele, (i,)) for i in range(1, 800, 4)]
+    random.Random(9).shuffle(args)
+    from cassandra.concurrent import execute_concurrent
+    res = execute_concurrent(session, args, concurrency=48, raise_on_first_error=True)
+    assert all(ok for ok, _ in res)
+    current = dict(old)
+    current.update(new)
+    for i in range(1, 800, 4):
+        del current[i]
+    for i in list(range(0, 40, 2)) + list(range(1, 40, 4)) + list(range(3, 40, 4)):
+        rows = list(session.execute(ann, (old[i],)))
+        for r in rows:
+            # whatever comes back is a live row with its current vector
+            assert r.row_id in current
+            assert max(abs(a - b) for a, b in zip(r.vector, current[r.row_id])) < 1e-6
+        ids = [r.row_id for r in rows]
+        if i in current and i % 2 == 1:  # untouched: still found by its own vector
+            assert ids[0] == i
+        if i % 2 == 0:  # overwritten: found by its new vector
+            assert session.execute(ann, (new[i],)).one().row_id == i
+    assert recall(session, ks, current, clustered(15, 10)) >= 0.95
+
+
+@pytest.mark.restart
+def test_index_survives_flush_restart_and_kill(flushing_server, connect):
+    srv, s = flushing_server
+    ks = "k1"
+    s.execute("CREATE TABLE k1.chunks (row_id int PRIMARY KEY, body_blob text, "
+              "metadata_s map<text, text>, vector vector<float, %d>)" % DIM)
+    make_index(s, ks)
+    vecs = dict(enumerate(clustered(1200, 11)))
+    load(s, ks, vecs)  # many sstables (4 KiB memtables)
+    queries = clustered(15, 12)
+    assert recall(s, ks, vecs, queries) >= 0.95
+    s.cluster.shutdown()
+    assert srv.stop() == 0
+    srv.start()
+    # a clean stop leaves each shard's graph as a snapshot, loaded (and
+    # consumed) at start instead of building again
+    assert "loaded from its snapshot" in srv.stderr_text(), srv.tail()
+    s = connect(srv)
+    assert recall(s, ks, vecs, queries) >= 0.95
+    # acknowledged writes after the graphs exist, then kill -9: no snapshot
+    # is left to load, the graphs are built again from the data
+    more = {i: v for i, v in zip(range(1200, 1500), clustered(300, 13))}
+    load(s, ks, more)
+    vecs.update(more)
+    s.cluster.shutdown()
+    srv.kill()
+    srv.start()
+    s = connect(srv)
+    assert recall(s, ks, vecs, queries) >= 0.95
+    one = s.prepare("SELECT row_id FROM k1.chunks ORDER BY vector ANN OF ? LIMIT 1")
+    for i in (1200, 1333, 1499):
+        assert s.execute(one, (vecs[i],)).one().row_id == i
+
+
+def test_rewrites_rebuild_the_graph(session):
+    """Every row's vector rewritten twice: the replaced nodes are marked at
+    once, the graph (mostly deleted) is built again in the background, and
+    answers stay right before, during and after."""
+    ks = "vec_rewrite"
+    make_table(session, ks)
+    vecs = dict(enumerate(clustered(1500, 21)))
+    load(session, ks, vecs)
+    queries = clustered(10, 22)
+    for seed in (23, 24):
+        vecs = dict(enumerate(clustered(1500, seed)))
+        load(session, ks, vecs)
+        assert recall(session, ks, vecs, queries) >= 0.95
+    time.sleep(1.5)
+    assert recall(session, ks, vecs, queries) >= 0.95
