@@ -301,7 +301,7 @@ static int64_t put_key(ex_vix *v, int64_t token, const uint8_t *pk, uint32_t pkl
         v->keycap = cap;
     }
     memcpy(v->keys + v->keylen, pk, pklen);
-    memcpy(v->keys + v->keylen + pklen, row->ck, row->cklen);
+    if (row->cklen) memcpy(v->keys + v->keylen + pklen, row->ck, row->cklen);
     v->ents[id] = (vent){v->keylen, pklen, row->cklen, vhash, token, ts};
     if (id + 1 > v->nents) v->nents = id + 1;
     v->keylen = need;
@@ -864,7 +864,7 @@ static void exact_row(void *ud, const st_partition *p, const st_row *row)
         at--;
     }
     memcpy(nk, p->pk, p->pklen);
-    memcpy(nk + p->pklen, row->ck, row->cklen);
+    if (row->cklen) memcpy(nk + p->pklen, row->ck, row->cklen);
     x->dist[at] = d;
     x->key[at] = nk;
     x->pklen[at] = p->pklen;
