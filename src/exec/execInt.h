@@ -103,7 +103,7 @@ typedef enum ex_sel_kind {
     EX_SEL_TTL,        /* ttl(col): the cell's remaining TTL in seconds */
     EX_SEL_FUNC,       /* a native scalar function of selectors (args[i].sub) */
     EX_SEL_CONST,      /* a constant term (args[0].term) bound to `type` */
-    EX_SEL_OP,         /* args[0].sub op args[1].sub, of type `type` */
+    EX_SEL_OP,         /* args[0].sub op args[1].sub, of type `type`; op 'n': -args[0] */
     EX_SEL_CAST,       /* CAST(args[0].sub AS type) */
     EX_SEL_ELEM,       /* col[term]: an element of a set or map (args[0].term) */
     EX_SEL_FIELD,      /* col.f: field number `field` of a UDT */
@@ -135,6 +135,10 @@ typedef struct ex_sel {
     const hln_type *type; /* the result type (CONST, OP, CAST, FUNC) */
     char op;              /* EX_SEL_OP */
     bool max;             /* EX_SEL_WRITETIME: maxwritetime(c) */
+    bool has_agg;         /* FUNC/OP/CAST: some argument is (or holds) an aggregate */
+    int slot;             /* an aggregate (or a row value) inside such an expression: its
+                             index in agg_subs, when slotted */
+    bool slotted;
 } ex_sel;
 
 typedef struct ex_plan {
@@ -209,7 +213,13 @@ typedef struct ex_plan {
     ex_colspec *cols; /* result metadata, nproj entries */
     ex_sel *sels;     /* what each result column is, nproj entries */
     bool aggregate;   /* some selector aggregates: one result row (per group) */
-    int group_cols;   /* GROUP BY: the first group_cols primary-key columns, 0: none */
+    /* the aggregates inside scalar expressions (intAsBlob(sum(i))): each
+       accumulated like a selector, the expression evaluated on their
+       results when the group ends; row values in such expressions
+       (sum(i) + i) are here too, taken from the group's first row */
+    const ex_sel **agg_subs;
+    int nagg_subs;
+    int group_cols; /* GROUP BY: the first group_cols primary-key columns, 0: none */
     /* SELECT JSON: each row becomes one text column [json] (json_col) */
     bool json;
     ex_colspec *json_col;
@@ -557,6 +567,8 @@ int ex_json_value(ex_request *r, const hln_type *t, const char *col, const uint8
                   size_t len, ex_value *out);
 int ex_math(ex_request *r, int fn, const hln_type *t, ex_value v, ex_value *out);
 int ex_abs_big(ex_request *r, const hln_type *t, ex_value v, ex_value *out);
+/* -v of numeric type t. */
+int ex_negate(ex_request *r, const hln_type *t, ex_value v, ex_value *out);
 /* collection_avg of elements els[0..n) of numeric type et. */
 int ex_coll_avg(ex_request *r, const hln_type *et, const ex_value *els, int n, ex_value *out);
 int ex_cast(ex_request *r, const hln_type *from, ex_value v, const hln_type *to, ex_value *out);

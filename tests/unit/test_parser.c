@@ -628,8 +628,11 @@ static void test_select(void **state)
     assert_int_equal(r->op, CQL_OP_GT);
     check_bind(r->term, 0, NULL);
     assert_int_equal(r->next->op, CQL_OP_LE);
-    bad("SELECT * FROM t WHERE token(a) > token(?)"); /* a function term: not yet */
-    bad("SELECT token FROM t");                       /* reserved */
+    r = ok("SELECT * FROM t WHERE token(a) > token(?)", CQL_SELECT)->u.select.where;
+    assert_int_equal(r->term->kind, CQL_TERM_FUNC); /* token(values) as a term */
+    assert_string_equal(r->term->text, "token");
+    check_bind(r->term->elems[0], 0, NULL);
+    bad("SELECT token FROM t"); /* reserved */
     bad("SELECT * FROM t ORDER BY");
     bad("SELECT * FROM t LIMIT 1 WHERE k = 1");
 }
