@@ -154,12 +154,14 @@ void ex_plan_cache_stats_get(hln_shard *s, ex_plan_cache_stats *out);
 /* Engine-wide state of exec (prepared cache). */
 int ex_init(hln_engine *e, hln_error *err);
 /* storage's `applied` hook (st_options; ud: the hln_shard): keeps the
- * shard's vector index graphs current (ann.c) */
+ * shard's index structures current (sai.c) */
 struct st_mutation;
 void ex_ann_applied(void *ud, const struct st_mutation *m);
-/* Starts building the shard's vector indexes of the snapshot (ann.c; the
- * node engine calls it as a shard opens). */
-void ex_ann_warm_all(hln_shard *s, const struct hln_schema *schema);
+/* As a shard opens (sai.c): its indexes of the schema snapshot, loaded from
+ * the snapshots the last clean stop wrote or built in the background. */
+void ex_sai_open(hln_shard *s, const struct hln_schema *schema);
+/* As a shard stops cleanly: every built index written beside its data. */
+void ex_sai_save_all(hln_shard *s);
 void ex_shutdown(hln_engine *e);
 
 #endif

@@ -223,7 +223,7 @@ typedef struct ex_plan {
     bool token_range;
     const cql_term *tok_eq, *tok_lo, *tok_hi;
     bool tok_lo_incl, tok_hi_incl;
-    /* SELECT ... ORDER BY c ANN OF term LIMIT k (vector search, ann.c):
+    /* SELECT ... ORDER BY c ANN OF term LIMIT k (vector search, sai.c):
        rows ordered by the similarity of vector column ann_col to the bound
        vector under the metric (ix_metric) of its storage-attached index
        ann_ix; at most k (LIMIT, <= 1000) rows, one page */
@@ -347,13 +347,14 @@ typedef struct ex_op {
 
 typedef void (*ex_then_fn)(ex_request *r);
 
-/* ---- vector indexes on a shard (ann.c) ---------------------------------- */
+/* ---- storage-attached indexes on a shard (sai.c) ---------------------------------- */
 
 /* EX_OP_ANN on shard s: verified nearest rows, one row per partition
  * entry, nearest first, in arena a */
 int ex_ann_search(hln_shard *s, ex_ann_op *q, hln_arena *a, st_partition **out, hln_error *err);
 void ex_ann_drop_table(hln_shard *s, const uint8_t table_id[16]);
 void ex_ann_reconcile(hln_shard *s, const hln_schema *schema);
+void ex_ann_warm_all(hln_shard *s, const hln_schema *schema);
 /* The index's description for shard operations; false when no shard
  * structure serves it (legacy, static columns, analyzed text...). */
 bool ex_sai_describe(const hln_table *t, const hln_index *ix, ex_ann_op *q);

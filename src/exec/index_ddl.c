@@ -537,7 +537,7 @@ static void create_index(ex_request *r)
         ex_finish(r, 0);
         return;
     }
-    /* vector indexes start building on every shard (exec/ann.c) */
+    /* vector indexes start building on every shard (exec/sai.c) */
     ex_ann_warm_everywhere(r, rc);
 }
 

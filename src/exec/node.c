@@ -130,6 +130,7 @@ static void shard_close(rt_shard *rs, void *ud)
     if (!uv_is_closing((uv_handle_t *)&s->sync_timer))
         uv_close((uv_handle_t *)&s->sync_timer, NULL);
     if (s->store) {
+        ex_sai_save_all(s); /* before storage goes: nothing writes any more */
         s->close_rc = st_close(s->store, &s->close_err);
         s->store = NULL;
     }
@@ -153,17 +154,18 @@ static int shard_open(rt_shard *rs, void *ud, hln_error *err)
     st_options so = e->cfg.storage;
     so.background_wake = storage_wake_cb;
     so.background_ud = s;
-    so.applied = ex_ann_applied; /* vector indexes follow the writes (exec/ann.c) */
+    so.applied = ex_ann_applied; /* vector indexes follow the writes (exec/sai.c) */
     so.applied_ud = s;
     int rc = st_open(&s->store, dir, &so, table_exists, e, err);
     if (rc) {
         s->store = NULL; /* the runtime closes the handles */
         return rc;
     }
-    /* vector indexes build in the background from the data just opened */
+    /* indexes: loaded from the last clean stop's snapshots, or built in
+       the background from the data just opened */
     hln_schema *sc = catalog_acquire(e->catalog);
     if (sc) {
-        ex_ann_warm_all(s, sc);
+        ex_sai_open(s, sc);
         schema_release(sc);
     }
     if (e->cfg.storage.sync == ST_SYNC_PERIODIC && e->cfg.storage.sync_period_ms > 0)

@@ -1,47 +1,60 @@
 /*
- * ann.c — vector indexes on a shard: the storage-attached index's vector
- * part as it is built today, and the shard side of ANN queries.
+ * sai.c — storage-attached indexes on a shard: the structures exec keeps
+ * beside each shard's data, and the shard side of the operations that use
+ * them (EX_OP_ANN, EX_OP_ISCAN).
  *
- * What: each shard keeps, per vector index (hln_index on a vector column,
- * keyed by the index's id), an HNSW graph (index/hnsw.c) of the vectors of
- * its own rows, each graph node labelled with its row's key (partition key
- * and clustering key) and a hash of the vector's bytes. Writes reach it
- * through storage's `applied` hook (st_options): every mutation applied on
- * the shard adds the vectors it writes. An ANN operation (EX_OP_ANN) asks
- * the graph for candidates and checks each against the row storage holds
- * now; the rows that pass go back to the coordinator (select.c), which
- * merges the shards' answers by similarity.
+ * What: per SAI index (hln_index, keyed by its id) each shard keeps either
+ *  - a vector graph (index/hnsw.c) of the vectors of its own rows, each
+ *    node labelled with its row's key (partition key, clustering key),
+ *    token, write timestamp and a hash of the vector's bytes, plus a key
+ *    map from a row to its newest node; or
+ *  - a term table: term bytes (a regular column's value, or a map entry's
+ *    comparable key || value) -> the keys of the rows written with it.
+ * Writes reach them through storage's `applied` hook (st_options). An ANN
+ * operation asks the graph for candidates and checks each against the row
+ * storage holds now; an ISCAN looks a term up and reads the rows it names,
+ * in storage order from the scan's position on; either way the rows go back
+ * to the coordinator (select.c), which ranks or filters them.
  *
- * Why check against storage: the graph only ever grows. An overwritten
- * vector, a deleted row or partition, an expired TTL, a write that lost to
- * a newer timestamp — all of them leave a node whose row no longer holds
- * that vector. Reading the row (which the answer needs anyway) and
- * comparing the vector's hash makes every such node invisible and marks it
- * deleted, so a deleted or expired row never comes back through the index,
- * whatever the sequence of writes, flushes and compactions.
+ * Why check against storage: the structures only ever grow. An overwritten
+ * value, a deleted row or partition, an expired TTL, a write that lost to
+ * a newer timestamp — all of them leave an entry whose row no longer holds
+ * it. Reading the row (which the answer needs anyway) and checking it (the
+ * vector's hash here; the query's filters at the coordinator) makes every
+ * such entry invisible, so a deleted or expired row never comes back
+ * through an index, whatever the sequence of writes, flushes and
+ * compactions. Overwrites are also caught early: the key map marks a
+ * vector's replaced node deleted at once, and a graph more than half
+ * deleted is built again.
  *
- * Lifecycle: the first ANN query a shard serves for an index starts its
- * build: a cursor walks the shard's rows of the table (memtable and
- * sstables, so it includes what commitlog replay restored) in slices of
- * BUILD_SLICE rows, one slice per message the shard posts to itself, so
- * reads and writes interleave with the build. Until the cursor is through,
- * the shard answers ANN queries by an exact scan of its rows (slow, never
- * wrong); writes meanwhile go into the graph when their row is behind the
- * cursor (rows ahead of it are picked up by the scan). Not persisted: a
- * restart builds again on first use (per-sstable segments written at
- * flush are the next step, docs/ARCHITECTURE.md "Indexes"). A graph whose
- * deleted nodes outnumber its live ones is dropped and built again. DROP
- * INDEX, DROP TABLE and TRUNCATE drop the shard's graphs (reconcile below
+ * Lifecycle: an index starts building when it is created (every shard is
+ * told) or when a shard opens: a cursor walks the shard's rows of the
+ * table (memtable and sstables) in slices of BUILD_SLICE rows, one slice
+ * per message the shard posts to itself, so reads and writes interleave
+ * with the build. Until the cursor is through, the shard answers ANN
+ * queries by an exact scan of its rows and ISCANs by the plain scan (slow,
+ * never wrong); writes meanwhile go in when their row is behind the
+ * cursor (rows ahead of it come with the scan). A clean stop writes every
+ * built index to a snapshot that the next start loads and deletes (below;
+ * docs/formats/index-snapshot.md); otherwise a start builds again. DROP
+ * INDEX, DROP TABLE and TRUNCATE drop the shard's structures (reconcile
  * and ex_ann_drop_table).
  *
  * Invariants:
  *  1. Everything here runs on the owning shard's thread (the registry hangs
  *     off hln_shard.vix); storage calls the hook on that thread too.
- *  2. A graph node's key is the row's exact (pk, ck) bytes; a candidate is
- *     returned only if the row, read now, holds a vector with the node's
- *     hash.
+ *  2. An entry's key is the row's exact (pk, ck) bytes; a vector candidate
+ *     is returned only if the row, read now, holds a vector with the
+ *     node's hash; a term candidate only if the row exists now (the
+ *     coordinator applies the filters).
+ *  3. A snapshot is loaded at most once: it is deleted as it is read.
  */
+#include <dirent.h>
+#include <errno.h>
 #include <math.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -116,11 +129,14 @@ typedef struct ex_vix {
 typedef struct ex_vix_set {
     rt_msg build_msg; /* the next build slice, posted to the shard itself */
     bool build_posted;
+    bool loading; /* the shard is opening: new indexes look for snapshots */
     hln_shard *shard;
     ex_vix *head;
 } ex_vix_set;
 
 static void post_build(ex_vix_set *set);
+static bool six_load(hln_shard *s, struct ex_vix *v);
+static void clean_snapshots(hln_shard *s);
 
 static uint64_t hash_bytes(const uint8_t *p, size_t n)
 {
@@ -715,9 +731,10 @@ static ex_vix *vix_get(hln_shard *s, const ex_ann_op *q, int64_t now_sec, hln_er
     }
     HLN_UNUSED(now_sec);
     memcpy(v->cur.table_id, q->table_id, 16);
-    v->building = true;
     v->next = set->head;
     set->head = v;
+    if (set->loading && six_load(s, v)) return v; /* as the last clean stop left it */
+    v->building = true;
     post_build(set);
     return v;
 }
@@ -764,6 +781,16 @@ bool ex_sai_describe(const hln_table *t, const hln_index *ix, ex_ann_op *q)
 /* Starts building (in the background) every index of the snapshot the
  * shard has no table or graph for: at start-up and after CREATE INDEX, so
  * that writes feed it from then on and the first query finds it built. */
+void ex_sai_open(hln_shard *s, const hln_schema *schema)
+{
+    ex_vix_set *set = set_of(s);
+    if (!set) return;
+    set->loading = true;
+    ex_ann_warm_all(s, schema);
+    set->loading = false;
+    clean_snapshots(s);
+}
+
 void ex_ann_warm_all(hln_shard *s, const hln_schema *schema)
 {
     for (int k = 0; k < schema->nkeyspaces; k++) {
@@ -846,7 +873,7 @@ static void exact_row(void *ud, const st_partition *p, const st_row *row)
         at--;
     }
     memcpy(nk, p->pk, p->pklen);
-    memcpy(nk + p->pklen, row->ck, row->cklen);
+    if (row->cklen) memcpy(nk + p->pklen, row->ck, row->cklen); /* ck may be NULL */
     x->dist[at] = d;
     x->key[at] = nk;
     x->pklen[at] = p->pklen;
@@ -1113,6 +1140,225 @@ int ex_sai_scan(hln_shard *s, ex_op *op, hln_arena *a, hln_error *err)
     if (rc) return rc;
     op->parts = head;
     return 0;
+}
+
+/* ---- snapshots at a clean stop (docs/formats/index-snapshot.md) ------------
+ * A shard that stops cleanly writes each built index to
+ * <data>/shard-<i>/indexes/<index id>.six; the next start loads it instead
+ * of building, and deletes the file as soon as it is loaded, so a snapshot
+ * never outlives the run it was loaded into: after a crash there is none,
+ * and the index is built again from the data (which the commitlog kept). */
+
+enum { SIX_VERSION = 1 };
+static const char SIX_MAGIC[8] = {'H', 'L', 'N', 'S', 'I', 'X', 0, 0};
+
+typedef struct sixio {
+    FILE *f;
+    uint32_t crc;
+} sixio;
+
+static int six_write(void *ud, const void *p, size_t n)
+{
+    sixio *x = ud;
+    if (n && fwrite(p, 1, n, x->f) != n) return HLN_EIO;
+    x->crc = hln_crc32(x->crc, p, n);
+    return 0;
+}
+
+static int six_read(void *ud, void *p, size_t n)
+{
+    sixio *x = ud;
+    if (n && fread(p, 1, n, x->f) != n) return HLN_ECORRUPT;
+    x->crc = hln_crc32(x->crc, p, n);
+    return 0;
+}
+
+static int six_dir(hln_shard *s, char *out, size_t n)
+{
+    int w = snprintf(out, n, "%s/shard-%d/indexes", s->eng->cfg.data_dir, s->id);
+    return w > 0 && (size_t)w < n ? 0 : HLN_ECONFIG;
+}
+
+static void hex16(const uint8_t id[16], char out[33])
+{
+    for (int i = 0; i < 16; i++)
+        snprintf(out + 2 * i, 3, "%02x", id[i]);
+}
+
+static int six_save_one(const ex_vix *v, sixio *x)
+{
+    uint32_t ver = SIX_VERSION, kind = (uint32_t)v->kind, col = v->col_id;
+    int32_t target = v->target, dim = v->dim, metric = v->metric;
+    uint8_t fold = v->fold;
+    uint64_t nents = v->nents, keylen = v->keylen;
+    int rc;
+    if ((rc = six_write(x, SIX_MAGIC, 8)) || (rc = six_write(x, &ver, 4)) ||
+        (rc = six_write(x, &kind, 4)) || (rc = six_write(x, v->index_id, 16)) ||
+        (rc = six_write(x, v->table_id, 16)) || (rc = six_write(x, &col, 4)) ||
+        (rc = six_write(x, &target, 4)) || (rc = six_write(x, &dim, 4)) ||
+        (rc = six_write(x, &metric, 4)) || (rc = six_write(x, &fold, 1)) ||
+        (rc = six_write(x, &nents, 8)) || (rc = six_write(x, v->ents, sizeof(vent) * v->nents)) ||
+        (rc = six_write(x, &keylen, 8)) || (rc = six_write(x, v->keys, v->keylen)))
+        return rc;
+    if (v->kind == IXS_TERMS) {
+        uint64_t nterms = v->nterms;
+        if ((rc = six_write(x, &nterms, 8))) return rc;
+        for (size_t i = 0; i < v->nslots; i++) {
+            const tslot *sl = &v->slots[i];
+            if (!sl->hash) continue;
+            if ((rc = six_write(x, &sl->len, 4)) ||
+                (rc = six_write(x, v->terms + sl->off, sl->len)) ||
+                (rc = six_write(x, &sl->n, 4)) || (rc = six_write(x, sl->ids, 4 * (size_t)sl->n)))
+                return rc;
+        }
+    } else if ((rc = ix_hnsw_save(v->g, six_write, x))) {
+        return rc;
+    }
+    uint32_t crc = x->crc;
+    return six_write(x, &crc, 4);
+}
+
+void ex_sai_save_all(hln_shard *s)
+{
+    ex_vix_set *set = s->vix;
+    if (!set) return;
+    char dir[1200], path[1300], tmp[1310], hex[33];
+    if (six_dir(s, dir, sizeof dir)) return;
+    if (mkdir(dir, 0755) && errno != EEXIST) {
+        HLN_WARN("cannot create %s: %s; indexes will be built again at start", dir,
+                 strerror(errno));
+        return;
+    }
+    for (ex_vix *v = set->head; v; v = v->next) {
+        if (v->building || v->reset_pending) continue; /* incomplete: built again */
+        hex16(v->index_id, hex);
+        snprintf(path, sizeof path, "%s/%s.six", dir, hex);
+        snprintf(tmp, sizeof tmp, "%s.tmp", path);
+        sixio x = {fopen(tmp, "wb"), 0};
+        int rc = x.f ? six_save_one(v, &x) : HLN_EIO;
+        if (x.f && fflush(x.f)) rc = HLN_EIO;
+        if (x.f && !rc && fsync(fileno(x.f))) rc = HLN_EIO;
+        if (x.f && fclose(x.f) && !rc) rc = HLN_EIO;
+        if (!rc && rename(tmp, path)) rc = HLN_EIO;
+        if (rc) {
+            HLN_WARN("cannot write %s: %s; the index will be built again at start", tmp,
+                     strerror(errno));
+            unlink(tmp);
+        }
+    }
+    hln_fsync_dir(dir, NULL);
+}
+
+/* Loads v (an empty index, described already) from its snapshot file.
+ * 0 when loaded; otherwise v is left empty and the caller builds it. */
+static int six_load_one(ex_vix *v, FILE *f)
+{
+    sixio x = {f, 0};
+    char magic[8];
+    uint32_t ver, kind, col;
+    int32_t target, dim, metric;
+    uint8_t fold, iid[16], tid[16];
+    uint64_t nents, keylen;
+    int rc;
+    if ((rc = six_read(&x, magic, 8)) || (rc = six_read(&x, &ver, 4)) ||
+        (rc = six_read(&x, &kind, 4)) || (rc = six_read(&x, iid, 16)) ||
+        (rc = six_read(&x, tid, 16)) || (rc = six_read(&x, &col, 4)) ||
+        (rc = six_read(&x, &target, 4)) || (rc = six_read(&x, &dim, 4)) ||
+        (rc = six_read(&x, &metric, 4)) || (rc = six_read(&x, &fold, 1)) ||
+        (rc = six_read(&x, &nents, 8)))
+        return rc;
+    if (memcmp(magic, SIX_MAGIC, 8) || ver != SIX_VERSION || kind != (uint32_t)v->kind ||
+        memcmp(iid, v->index_id, 16) || memcmp(tid, v->table_id, 16) || col != v->col_id ||
+        target != v->target || dim != v->dim || metric != v->metric || fold != v->fold ||
+        nents > UINT32_MAX)
+        return HLN_ECORRUPT;
+    if (!(v->ents = hln_malloc(sizeof(vent) * (nents ? nents : 1)))) return HLN_ENOMEM;
+    v->nents = v->capents = nents;
+    if ((rc = six_read(&x, v->ents, sizeof(vent) * nents)) || (rc = six_read(&x, &keylen, 8)))
+        return rc;
+    if (keylen > ((uint64_t)1 << 40)) return HLN_ECORRUPT;
+    if (!(v->keys = hln_malloc(keylen ? keylen : 1))) return HLN_ENOMEM;
+    v->keylen = v->keycap = keylen;
+    if ((rc = six_read(&x, v->keys, keylen))) return rc;
+    for (uint64_t i = 0; i < nents; i++)
+        if (v->ents[i].off + v->ents[i].pklen + v->ents[i].cklen > keylen) return HLN_ECORRUPT;
+    if (v->kind == IXS_TERMS) {
+        uint64_t nterms;
+        if ((rc = six_read(&x, &nterms, 8))) return rc;
+        uint8_t *t = NULL;
+        for (uint64_t i = 0; i < nterms && !rc; i++) {
+            uint32_t len, n;
+            if ((rc = six_read(&x, &len, 4))) break;
+            if (len > (1u << 26) || !(t = hln_realloc(t, len ? len : 1))) {
+                rc = HLN_ECORRUPT;
+                break;
+            }
+            if ((rc = six_read(&x, t, len)) || (rc = six_read(&x, &n, 4))) break;
+            for (uint32_t j = 0; j < n && !rc; j++) {
+                uint32_t id;
+                if ((rc = six_read(&x, &id, 4))) break;
+                if (id >= nents)
+                    rc = HLN_ECORRUPT;
+                else
+                    term_add(v, t, len, id);
+            }
+        }
+        hln_free(t);
+        if (rc) return rc;
+    } else {
+        ix_hnsw *g = NULL;
+        if ((rc = ix_hnsw_load(&g, six_read, &x))) return rc;
+        if (ix_hnsw_size(g) != nents || ix_hnsw_dim(g) != v->dim) {
+            ix_hnsw_free(g);
+            return HLN_ECORRUPT;
+        }
+        ix_hnsw_free(v->g);
+        v->g = g;
+        for (uint32_t id = 0; id < nents; id++) /* the rows' current nodes */
+            if (!ix_hnsw_is_deleted(g, id)) key_put(v, id);
+    }
+    uint32_t want = x.crc, crc;
+    if ((rc = six_read(&x, &crc, 4))) return rc;
+    return crc == want ? 0 : HLN_ECORRUPT;
+}
+
+/* At start: the snapshot of v's index, if the last stop left one. */
+static bool six_load(hln_shard *s, ex_vix *v)
+{
+    char dir[1200], path[1300], hex[33];
+    if (six_dir(s, dir, sizeof dir)) return false;
+    hex16(v->index_id, hex);
+    snprintf(path, sizeof path, "%s/%s.six", dir, hex);
+    FILE *f = fopen(path, "rb");
+    if (!f) return false;
+    int rc = six_load_one(v, f);
+    fclose(f);
+    unlink(path); /* used once: a crash from here on builds again */
+    if (rc) {
+        HLN_WARN("index snapshot %s unusable (%s); building the index from the data", path,
+                 hln_strerror(rc));
+        vix_reset(v);
+        return false;
+    }
+    HLN_INFO("shard %d: index %s loaded from its snapshot (%zu entries)", s->id, hex, v->nents);
+    return true;
+}
+
+/* At start, after every index looked for its snapshot: whatever is left
+ * belongs to indexes that no longer exist. */
+static void clean_snapshots(hln_shard *s)
+{
+    char dir[1200], path[1600];
+    if (six_dir(s, dir, sizeof dir)) return;
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.') continue;
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        unlink(path);
+    }
+    closedir(d);
 }
 
 /* ---- CREATE INDEX: warm every shard -------------------------------------- */

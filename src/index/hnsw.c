@@ -2,9 +2,13 @@
  * hnsw.c — the HNSW graph of hnsw.h.
  *
  * Layout (struct-of-arrays, grown by doubling):
- *   vecs[id * dim]            the vector (normalised under cosine)
+ *   blocks[id * bsize]        one block per node, so a node's level-0
+ *                             links and its vector are one stream of
+ *                             memory (hnswlib's layout): at offset 0 the
+ *                             level-0 links (count, then ids, 2M + 1 u32),
+ *                             at voff (64-aligned) the vector (normalised
+ *                             under cosine); bsize a multiple of 64
  *   level[id]                 the node's top level
- *   l0[id * (2M + 1)]         level-0 links: count, then ids
  *   up[id][(l - 1) * (M + 1)] links at level l >= 1 (NULL for level 0 nodes)
  *   dead[id]                  deletion mark
  *   visit[id]                 epoch of the search that last reached id
@@ -30,7 +34,7 @@
 
 #include "common/common.h"
 
-enum { MAX_LEVEL = 16, MAX_DIM = 8192 };
+enum { MAX_LEVEL = 16, MAX_DIM = 8192, PREFETCH_LINES = 24 };
 
 struct ix_hnsw {
     int dim;
@@ -38,10 +42,10 @@ struct ix_hnsw {
     int M, M0, efc;
     double ml;
     uint32_t n, cap, live;
-    float *vecs;
+    uint8_t *blocks;
+    size_t bsize, voff;
     uint8_t *level;
     uint8_t *dead;
-    uint32_t *l0;
     uint32_t **up;
     uint32_t *visit;
     uint32_t epoch;
@@ -150,7 +154,24 @@ static inline float dist_raw(const ix_hnsw *h, const float *a, const float *b)
 
 static inline const float *vec(const ix_hnsw *h, uint32_t id)
 {
-    return h->vecs + (size_t)id * (size_t)h->dim;
+    return (const float *)(h->blocks + (size_t)id * h->bsize + h->voff);
+}
+
+/* The first cache lines of id's vector on their way (the hardware
+ * prefetcher follows the rest). */
+static inline void prefetch_vec(const ix_hnsw *h, uint32_t id)
+{
+#if defined(__GNUC__)
+    /* the node's block: its links (read when it is expanded) and the
+       start of its vector */
+    const char *p = (const char *)(h->blocks + (size_t)id * h->bsize);
+    size_t end = h->voff + 64 * PREFETCH_LINES;
+    for (size_t off = 0; off < h->bsize && off < end; off += 64)
+        __builtin_prefetch(p + off);
+#else
+    (void)h;
+    (void)id;
+#endif
 }
 
 float ix_distance(ix_metric m, const float *a, const float *b, int dim)
@@ -241,6 +262,8 @@ int ix_hnsw_new(ix_hnsw **out, int dim, ix_metric metric, const ix_hnsw_params *
     h->M0 = 2 * h->M;
     h->efc = p && p->ef_construction > 0 ? p->ef_construction : 128;
     h->ml = 1.0 / log((double)h->M);
+    h->voff = ((sizeof(uint32_t) * (size_t)(h->M0 + 1)) + 63) / 64 * 64;
+    h->bsize = (h->voff + sizeof(float) * (size_t)dim + 63) / 64 * 64;
     h->rng = p && p->seed ? p->seed : 0x9E3779B97F4A7C15ull;
     h->entry = UINT32_MAX;
     h->maxlevel = -1;
@@ -260,10 +283,9 @@ void ix_hnsw_free(ix_hnsw *h)
         for (uint32_t i = 0; i < h->n; i++)
             hln_free(h->up[i]);
     hln_free(h->up);
-    hln_free(h->vecs);
+    hln_free(h->blocks);
     hln_free(h->level);
     hln_free(h->dead);
-    hln_free(h->l0);
     hln_free(h->visit);
     hln_free(h->qbuf);
     hln_free(h->cand);
@@ -295,8 +317,7 @@ const float *ix_hnsw_vector(const ix_hnsw *h, uint32_t id)
 
 size_t ix_hnsw_memory(const ix_hnsw *h)
 {
-    size_t per = sizeof(float) * (size_t)h->dim + 3 + sizeof(uint32_t) * (size_t)(h->M0 + 2) +
-                 sizeof(uint32_t *);
+    size_t per = h->bsize + 2 + sizeof(uint32_t) + sizeof(uint32_t *);
     size_t m = sizeof *h + (size_t)h->cap * per + sizeof(ix_hit) * 3 * (size_t)h->hcap;
     for (uint32_t i = 0; i < h->n; i++)
         if (h->level[i]) m += sizeof(uint32_t) * (size_t)h->level[i] * (size_t)(h->M + 1);
@@ -319,18 +340,15 @@ bool ix_hnsw_is_deleted(const ix_hnsw *h, uint32_t id)
 static int grow(ix_hnsw *h)
 {
     uint32_t cap = h->cap ? h->cap * 2 : 1024;
-    float *v = hln_realloc(h->vecs, sizeof(float) * (size_t)cap * (size_t)h->dim);
-    if (!v) return HLN_ENOMEM;
-    h->vecs = v;
+    uint8_t *bl = hln_realloc(h->blocks, h->bsize * (size_t)cap);
+    if (!bl) return HLN_ENOMEM;
+    h->blocks = bl;
     uint8_t *lv = hln_realloc(h->level, cap);
     if (!lv) return HLN_ENOMEM;
     h->level = lv;
     uint8_t *dd = hln_realloc(h->dead, cap);
     if (!dd) return HLN_ENOMEM;
     h->dead = dd;
-    uint32_t *l0 = hln_realloc(h->l0, sizeof(uint32_t) * (size_t)cap * (size_t)(h->M0 + 1));
-    if (!l0) return HLN_ENOMEM;
-    h->l0 = l0;
     uint32_t **up = hln_realloc(h->up, sizeof(uint32_t *) * (size_t)cap);
     if (!up) return HLN_ENOMEM;
     h->up = up;
@@ -363,7 +381,7 @@ static int ensure_heaps(ix_hnsw *h, int need)
 
 static inline uint32_t *links(const ix_hnsw *h, uint32_t id, int lv)
 {
-    return lv == 0 ? h->l0 + (size_t)id * (size_t)(h->M0 + 1)
+    return lv == 0 ? (uint32_t *)(h->blocks + (size_t)id * h->bsize)
                    : h->up[id] + (size_t)(lv - 1) * (size_t)(h->M + 1);
 }
 
@@ -415,6 +433,10 @@ static void beam(ix_hnsw *h, const float *q, int ef, int lv, int *nres, bool liv
         ix_hit c = hpop(cand, &nc, false);
         if (nr >= ef && c.dist > res[0].dist) break;
         const uint32_t *ln = links(h, c.id, lv);
+        /* the neighbours' vectors are scattered: ask for all of them before
+           the first distance (hnswlib's trick), so the loads overlap */
+        for (uint32_t i = 1; i <= ln[0]; i++)
+            if (h->visit[ln[i]] != h->epoch) prefetch_vec(h, ln[i]);
         for (uint32_t i = 1; i <= ln[0]; i++) {
             uint32_t e = ln[i];
             if (h->visit[e] == h->epoch) continue;
@@ -534,11 +556,11 @@ int ix_hnsw_add(ix_hnsw *h, const float *v, uint32_t *idout)
         h->up[id] = hln_calloc((size_t)lv * (size_t)(h->M + 1), sizeof(uint32_t));
         if (!h->up[id]) return HLN_ENOMEM;
     }
-    float *dst = h->vecs + (size_t)id * (size_t)h->dim;
+    float *dst = (float *)(h->blocks + (size_t)id * h->bsize + h->voff);
     prepare(h, v, dst);
     h->level[id] = (uint8_t)lv;
     h->dead[id] = 0;
-    h->l0[(size_t)id * (size_t)(h->M0 + 1)] = 0;
+    links(h, id, 0)[0] = 0;
     h->visit[id] = 0;
     h->n++;
     h->live++;
@@ -606,4 +628,116 @@ int ix_hnsw_search(ix_hnsw *h, const float *q, int k, int ef, ix_hit *out)
     for (int i = n - 1; i >= 0; i--)
         out[i] = hpop(h->res, &nres, true);
     return n;
+}
+
+/* ---- serialisation ---------------------------------------------------------
+ * Native byte order (a marker word refuses a file from another order):
+ *   u32 magic "HNSW" | u32 version 1 | u32 0x01020304
+ *   i32 dim, metric, M, ef_construction | u32 n, live, entry | i32 maxlevel
+ *   u64 rng
+ *   f32 vecs[n * dim] | u8 level[n] | u8 dead[n] | u32 l0[n * (2M + 1)]
+ *   for each node with level L > 0: u32 up[L * (M + 1)]
+ */
+enum { SAVE_MAGIC = 0x57534E48u /* "HNSW" */, SAVE_VERSION = 1, BYTE_ORDER_MARK = 0x01020304u };
+
+int ix_hnsw_save(const ix_hnsw *h, ix_write_fn w, void *ud)
+{
+    uint32_t head[3] = {SAVE_MAGIC, SAVE_VERSION, BYTE_ORDER_MARK};
+    int32_t p[4] = {h->dim, (int32_t)h->metric, h->M, h->efc};
+    uint32_t c[3] = {h->n, h->live, h->entry};
+    int32_t ml = h->maxlevel;
+    int rc;
+    if ((rc = w(ud, head, sizeof head)) || (rc = w(ud, p, sizeof p)) || (rc = w(ud, c, sizeof c)) ||
+        (rc = w(ud, &ml, sizeof ml)) || (rc = w(ud, &h->rng, sizeof h->rng)))
+        return rc;
+    if (h->n == 0) return 0;
+    for (uint32_t i = 0; i < h->n; i++)
+        if ((rc = w(ud, vec(h, i), sizeof(float) * (size_t)h->dim))) return rc;
+    if ((rc = w(ud, h->level, h->n)) || (rc = w(ud, h->dead, h->n))) return rc;
+    for (uint32_t i = 0; i < h->n; i++)
+        if ((rc = w(ud, links(h, i, 0), sizeof(uint32_t) * (size_t)(h->M0 + 1)))) return rc;
+    for (uint32_t i = 0; i < h->n; i++)
+        if (h->level[i] &&
+            (rc = w(ud, h->up[i], sizeof(uint32_t) * (size_t)h->level[i] * (size_t)(h->M + 1))))
+            return rc;
+    return 0;
+}
+
+/* A neighbour list as invariant 2 has it: ids in range, not the node,
+ * at most max, and at level lv only nodes that reach that level. */
+static bool links_ok(const ix_hnsw *h, const uint32_t *ln, uint32_t max, uint32_t self, int lv)
+{
+    if (ln[0] > max) return false;
+    for (uint32_t i = 1; i <= ln[0]; i++)
+        if (ln[i] >= h->n || ln[i] == self || h->level[ln[i]] < lv) return false;
+    return true;
+}
+
+int ix_hnsw_load(ix_hnsw **out, ix_read_fn r, void *ud)
+{
+    *out = NULL;
+    uint32_t head[3], c[3];
+    int32_t p[4], ml;
+    uint64_t rng;
+    int rc;
+    if ((rc = r(ud, head, sizeof head)) || (rc = r(ud, p, sizeof p)) || (rc = r(ud, c, sizeof c)) ||
+        (rc = r(ud, &ml, sizeof ml)) || (rc = r(ud, &rng, sizeof rng)))
+        return rc;
+    if (head[0] != SAVE_MAGIC || head[1] != SAVE_VERSION || head[2] != BYTE_ORDER_MARK)
+        return HLN_ECORRUPT;
+    if (p[1] < IX_COSINE || p[1] > IX_EUCLIDEAN || p[2] < 2 || p[2] > 64) return HLN_ECORRUPT;
+    ix_hnsw_params hp = {.M = p[2], .ef_construction = p[3], .seed = rng ? rng : 1};
+    ix_hnsw *h;
+    if ((rc = ix_hnsw_new(&h, p[0], (ix_metric)p[1], &hp)) != 0)
+        return rc == HLN_EINVAL ? HLN_ECORRUPT : rc;
+    h->rng = rng;
+    uint32_t n = c[0];
+    if (c[1] > n || (n && c[2] >= n) || (!n && c[2] != UINT32_MAX) || ml >= MAX_LEVEL ||
+        (n && ml < 0)) {
+        ix_hnsw_free(h);
+        return HLN_ECORRUPT;
+    }
+    while (h->cap < n)
+        if (grow(h)) {
+            ix_hnsw_free(h);
+            return HLN_ENOMEM;
+        }
+    h->n = n;
+    h->live = c[1];
+    h->entry = c[2];
+    h->maxlevel = ml;
+    for (uint32_t i = 0; i < n; i++)
+        h->up[i] = NULL;
+    for (uint32_t i = 0; i < n && !rc; i++)
+        rc = r(ud, (uint8_t *)h->blocks + (size_t)i * h->bsize + h->voff,
+               sizeof(float) * (size_t)h->dim);
+    if (!rc && n) rc = r(ud, h->level, n);
+    if (!rc && n) rc = r(ud, h->dead, n);
+    for (uint32_t i = 0; i < n && !rc; i++)
+        rc = r(ud, links(h, i, 0), sizeof(uint32_t) * (size_t)(h->M0 + 1));
+    if (rc) {
+        ix_hnsw_free(h);
+        return rc;
+    }
+    uint32_t dead = 0;
+    for (uint32_t i = 0; i < n && !rc; i++) {
+        dead += h->dead[i] != 0;
+        if (h->level[i] > ml || !links_ok(h, links(h, i, 0), (uint32_t)h->M0, i, 0))
+            rc = HLN_ECORRUPT;
+        if (rc || !h->level[i]) continue;
+        size_t words = (size_t)h->level[i] * (size_t)(h->M + 1);
+        if (!(h->up[i] = hln_malloc(sizeof(uint32_t) * words)))
+            rc = HLN_ENOMEM;
+        else if (!(rc = r(ud, h->up[i], sizeof(uint32_t) * words)))
+            for (int l = 1; l <= h->level[i] && !rc; l++)
+                if (!links_ok(h, links(h, i, l), (uint32_t)h->M, i, l)) rc = HLN_ECORRUPT;
+    }
+    if (!rc && (n - dead != h->live || (n && h->level[h->entry] != ml))) rc = HLN_ECORRUPT;
+    if (rc) {
+        h->n = n; /* free every up[] allocated so far (the rest are NULL) */
+        ix_hnsw_free(h);
+        return rc;
+    }
+    *out = h;
+    return 0;
 }

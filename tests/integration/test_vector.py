@@ -171,9 +171,13 @@ def test_index_survives_flush_restart_and_kill(flushing_server, connect):
     s.cluster.shutdown()
     assert srv.stop() == 0
     srv.start()
+    # a clean stop leaves each shard's graph as a snapshot, loaded (and
+    # consumed) at start instead of building again
+    assert "loaded from its snapshot" in srv.stderr_text(), srv.tail()
     s = connect(srv)
     assert recall(s, ks, vecs, queries) >= 0.95
-    # acknowledged writes after the graphs exist, then kill -9
+    # acknowledged writes after the graphs exist, then kill -9: no snapshot
+    # is left to load, the graphs are built again from the data
     more = {i: v for i, v in zip(range(1200, 1500), clustered(300, 13))}
     load(s, ks, more)
     vecs.update(more)
