@@ -2747,12 +2747,10 @@ static int an_batch(actx *c)
         if (p->ts && cp->ts)
             return hln_fail(c->err, HLN_EINVAL,
                             "Timestamp must be set either on BATCH or individual statements");
-        if (b->type == 2)
-            return hln_fail(c->err, HLN_EINVAL,
-                            "Cannot include non-counter statement in a counter batch");
         p->children[p->nchildren++] = cp;
     }
-    return 0;
+    return ex_batch_counter_rules(c->err, b->type, (const ex_plan *const *)p->children,
+                                  p->nchildren);
 }
 
 /* ---- DDL -------------------------------------------------------------- */

@@ -37,7 +37,12 @@
  *    an UNLOGGED batch spanning shards can be left partly applied by a
  *    crash; the client, which got no answer, must retry (a retry with the
  *    same client timestamp is idempotent).
- *  - COUNTER batches are refused: there are no counter tables yet.
+ *  - Counter updates (a COUNTER batch, or an UNLOGGED one of counter
+ *    updates only; Cassandra's rules refuse the rest) are each applied as
+ *    the read-modify-write a single counter UPDATE is (cas.c), on the
+ *    owning shard: every increment counts exactly once, but the batch is
+ *    not isolated (a reader may see some increments before others), as
+ *    Cassandra's counter batches are not.
  *
  * Invariant: nothing is dispatched until every statement has been built,
  * so a failing statement leaves no write behind.
@@ -244,6 +249,25 @@ static void apply_groups(ex_request *r, const part_group *groups, int ngroups, b
     ex_dispatch(r, batch_done);
 }
 
+int ex_batch_counter_rules(hln_error *err, int type, const ex_plan *const *plans, int n)
+{
+    bool counters = false, others = false;
+    for (int i = 0; i < n; i++) {
+        if (plans[i]->counter)
+            counters = true;
+        else
+            others = true;
+    }
+    if (type == EX_BATCH_COUNTER && others)
+        return hln_fail(err, HLN_EINVAL, "Cannot include non-counter statement in a counter batch");
+    if (counters && others)
+        return hln_fail(err, HLN_EINVAL,
+                        "Counter and non-counter mutations cannot exist in the same batch");
+    if (type == EX_BATCH_LOGGED && counters)
+        return hln_fail(err, HLN_EINVAL, "Cannot include a counter statement in a logged batch");
+    return 0;
+}
+
 void ex_batch(ex_request *r, int type, const ex_batch_item *items, int n)
 {
     ex_state *st = ex_start(r);
@@ -272,9 +296,28 @@ void ex_batch(ex_request *r, int type, const ex_batch_item *items, int n)
     }
     for (int i = 0; i < n && !rc; i++)
         rc = ex_authorize(r, plans[i].stmt, plans[i].plan);
-    if (!rc && n && type == EX_BATCH_COUNTER)
-        rc = hln_fail(&r->err, HLN_EINVAL,
-                      "Cannot include non-counter statement in a counter batch");
+    const ex_plan **pl = hln_arena_alloc(&r->arena, sizeof *pl * (size_t)(n ? n : 1));
+    if (!rc && !pl) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    for (int i = 0; i < n && !rc; i++)
+        pl[i] = plans[i].plan;
+    if (!rc) rc = ex_batch_counter_rules(&r->err, type, pl, n);
+    if (!rc && n && plans[0].plan->counter) {
+        /* counter updates: one read-modify-write op each (cas.c) */
+        for (int i = 0; i < n && !rc; i++) {
+            st->stmt = plans[i].stmt;
+            st->plan = plans[i].plan;
+            st->prepared = items[i].cql == NULL;
+            st->vals = items[i].values;
+            st->nvals = items[i].nvalues;
+            rc = ex_cas_op_add(r);
+        }
+        if (rc) {
+            ex_finish(r, rc);
+            return;
+        }
+        ex_dispatch(r, batch_done);
+        return;
+    }
     int ngroups = 0;
     for (int i = 0; i < n && !rc; i++) {
         st_mutation *m = NULL;
@@ -312,6 +355,22 @@ void ex_run_text_batch(ex_request *r)
     part_group *groups = hln_arena_alloc(&r->arena, sizeof *groups * (size_t)(n ? n : 1));
     if (!rc && !groups) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
     int ngroups = 0;
+    if (!rc && n && p->children[0]->counter) {
+        /* counter updates: one read-modify-write op each (cas.c) */
+        for (int i = 0; i < n && !rc; i++) {
+            st->plan = p->children[i];
+            st->stmt = p->children[i]->stmt;
+            rc = ex_cas_op_add(r);
+        }
+        st->plan = p;
+        st->stmt = p->stmt;
+        if (rc) {
+            ex_finish(r, rc);
+            return;
+        }
+        ex_dispatch(r, batch_done);
+        return;
+    }
     for (int i = 0; i < n && !rc; i++) {
         st->plan = p->children[i];
         st->stmt = p->children[i]->stmt;

@@ -208,7 +208,8 @@ static uint64_t be64(const uint8_t *p)
     return v;
 }
 
-/* m with every counter cell's delta replaced by current + delta. */
+/* m with every counter cell's delta replaced by current + delta, each
+ * timestamped after the current cell's. */
 static int add_counters(const st_mutation *m, const st_row *cur, hln_arena *a, st_mutation *out,
                         hln_error *err)
 {
@@ -226,6 +227,10 @@ static int add_counters(const st_mutation *m, const st_row *cur, hln_arena *a, s
             uint32_t n;
             const st_cell *c = col_cells(cur, cells[j].col_id, &n);
             uint64_t sum = be64(cells[j].val) + (c && c->len == 8 ? be64(c->val) : 0);
+            /* the sum must win over the value it was computed from, whatever
+               timestamp the request was given (writes taken on other shards
+               may carry later ones): otherwise the increment is lost */
+            if (c && c->ts >= cells[j].ts) cells[j].ts = c->ts + 1;
             uint8_t *v = hln_arena_alloc(a, 8);
             if (!v) return hln_fail(err, HLN_ENOMEM, "out of memory");
             for (int k = 0; k < 8; k++)

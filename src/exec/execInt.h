@@ -357,6 +357,10 @@ typedef struct ex_op {
 
 typedef void (*ex_then_fn)(ex_request *r);
 
+/* BatchStatement.validate's counter rules for a batch of type (0 logged,
+ * 1 unlogged, 2 counter) over plans[0..n): Cassandra 5.0's errors. */
+int ex_batch_counter_rules(hln_error *err, int type, const struct ex_plan *const *plans, int n);
+
 /* ---- storage-attached indexes on a shard (sai.c) ---------------------------------- */
 
 /* EX_OP_ANN on shard s: verified nearest rows, one row per partition
