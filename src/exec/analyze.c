@@ -2242,9 +2242,6 @@ static int conditions(actx *c, ex_cas_kind kind, const cql_relation *conds, cons
         if (col->kind == HLN_COL_PARTITION_KEY || col->kind == HLN_COL_CLUSTERING)
             return hln_fail(c->err, HLN_EINVAL, "PRIMARY KEY column '%s' cannot have IF conditions",
                             col->name);
-        if (col->kind == HLN_COL_STATIC)
-            return hln_fail(c->err, HLN_EUNSUPPORTED,
-                            "IF conditions on static columns are not supported yet");
         const hln_type *vt = col->type;
         int field = -1;
         if (x->field) {

@@ -55,10 +55,19 @@ typedef struct ex_cas_op {
     bool counter;
     cas_cond *conds;
     int nconds;
+    bool statics;     /* some condition is on a static column: read the static row too */
+    bool static_only; /* the write is to the static row only: it is the row */
     /* out */
     bool applied;
-    const st_row *cur; /* the row before the write (target arena), NULL: none */
+    const st_row *cur;  /* the row before the write (target arena), NULL: none */
+    const st_row *scur; /* the partition's static row before it, NULL: none */
+    bool part_exists;   /* statics: the partition has a live row or static row */
 } ex_cas_op;
+
+/* The bounds that admit the static row (clustering key "") only: every
+ * real clustering key starts with the 0x40 component marker. */
+static const uint8_t STATIC_CK[1] = {0x40};
+static const st_bound STATIC_START = {STATIC_CK, 0, true}, STATIC_END = {STATIC_CK, 1, false};
 
 static const uint8_t EMPTY[1];
 
@@ -250,6 +259,25 @@ int ex_cas_exec(ex_op *op, st_engine *s, hln_arena *a, const st_mutation *m)
     int rc = st_read(s, &op->read, a, &part, &op->err);
     if (rc) return rc;
     const st_row *cur = part && part->nrows ? &part->rows[0] : NULL;
+    cas->scur = NULL;
+    cas->part_exists = cur != NULL;
+    if (cas->statics && !cur) { /* is there anything in the partition? */
+        st_read_cmd pr = op->read;
+        pr.start = pr.end = (st_bound){NULL, 0, true};
+        st_partition *pp = NULL;
+        if ((rc = st_read(s, &pr, a, &pp, &op->err)) != 0) return rc;
+        cas->part_exists = pp && pp->nrows;
+    }
+    if (cas->static_only) {
+        cas->scur = cur;
+    } else if (cas->statics) {
+        st_read_cmd sr = op->read;
+        sr.start = STATIC_START;
+        sr.end = STATIC_END;
+        st_partition *sp = NULL;
+        if ((rc = st_read(s, &sr, a, &sp, &op->err)) != 0) return rc;
+        cas->scur = sp && sp->nrows && sp->rows[0].cklen == 0 ? &sp->rows[0] : NULL;
+    }
     bool ok = true;
     switch (cas->kind) {
     case EX_CAS_NONE:
@@ -262,7 +290,10 @@ int ex_cas_exec(ex_op *op, st_engine *s, hln_arena *a, const st_mutation *m)
         break;
     case EX_CAS_CONDS:
         for (int i = 0; i < cas->nconds && ok; i++)
-            if ((rc = holds(&cas->conds[i], cur, a, &op->err, &ok)) != 0) return rc;
+            if ((rc = holds(&cas->conds[i],
+                            cas->conds[i].col->kind == HLN_COL_STATIC ? cas->scur : cur, a,
+                            &op->err, &ok)) != 0)
+                return rc;
         break;
     }
     cas->applied = ok;
@@ -406,18 +437,22 @@ static int cas_result(ex_request *r, const ex_cas_op *cas)
     ex_result *res = &r->result;
     int cols[1024];
     int n = 0;
-    if (!cas->applied && cas->cur) {
+    if (!cas->applied && (cas->cur || (cas->statics && cas->part_exists))) {
         if (cas->kind == EX_CAS_NOT_EXISTS || cas->kind == EX_CAS_EXISTS) {
             for (int i = 0; i < t->ncols && n < 1024; i++)
                 cols[n++] = i;
         } else {
-            /* the columns named in conditions, in the order they are named */
-            for (int j = 0; j < p->nconds && n < 1024; j++) {
-                bool seen = false;
-                for (int k = 0; k < n; k++)
-                    seen |= cols[k] == p->conds[j].col;
-                if (!seen) cols[n++] = p->conds[j].col;
-            }
+            /* the columns named in conditions, in the order they are named,
+               regular columns before static ones (as Cassandra lists them) */
+            for (int pass = 0; pass < 2; pass++)
+                for (int j = 0; j < p->nconds && n < 1024; j++) {
+                    bool st = t->cols[p->conds[j].col].kind == HLN_COL_STATIC;
+                    if (st != (pass == 1)) continue;
+                    bool seen = false;
+                    for (int k = 0; k < n; k++)
+                        seen |= cols[k] == p->conds[j].col;
+                    if (!seen) cols[n++] = p->conds[j].col;
+                }
         }
     }
     res->kind = EX_ROWS;
@@ -438,7 +473,7 @@ static int cas_result(ex_request *r, const ex_cas_op *cas)
         else if (col->kind == HLN_COL_CLUSTERING)
             rc = ex_bind(r, p->ck[col->position], col->type, col->name, v);
         else
-            rc = row_value(r, cas->cur, col, v);
+            rc = row_value(r, col->kind == HLN_COL_STATIC ? cas->scur : cas->cur, col, v);
         if (rc) return rc;
     }
     return 0;
@@ -475,7 +510,10 @@ int ex_cas_op_add(ex_request *r)
     ex_cas_op *cas = rc ? NULL : hln_arena_alloc(&r->arena, sizeof *cas);
     if (!rc && !cas) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
     if (!rc) {
-        *cas = (ex_cas_op){.kind = p->cas, .t = p->t, .counter = p->counter};
+        *cas = (ex_cas_op){
+            .kind = p->cas, .t = p->t, .counter = p->counter, .static_only = p->static_only};
+        for (int i = 0; i < p->nconds; i++)
+            cas->statics |= p->t->cols[p->conds[i].col].kind == HLN_COL_STATIC;
         cas->conds = hln_arena_alloc(&r->arena, sizeof *cas->conds * (size_t)(p->nconds + 1));
         if (!cas->conds) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
         for (int i = 0; !rc && i < p->nconds; i++)
@@ -508,6 +546,10 @@ int ex_cas_op_add(ex_request *r)
     if ((rc = ex_dml_ck(r, &ck, &cklen)) != 0) return rc;
     c->start = (st_bound){ck, cklen, true};
     c->end = (st_bound){ck, cklen, true};
+    if (p->static_only) { /* the static row itself */
+        c->start = STATIC_START;
+        c->end = STATIC_END;
+    }
     c->limit = 1;
     c->now_sec = hln_now_micros() / 1000000;
     return 0;
