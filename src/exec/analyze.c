@@ -270,6 +270,8 @@ static const char *op_str(cql_op op)
         return "CONTAINS";
     case CQL_OP_CONTAINS_KEY:
         return "CONTAINS KEY";
+    case CQL_OP_IS_NOT_NULL:
+        return "IS NOT";
     }
     return "?";
 }
@@ -1826,6 +1828,8 @@ static int check_modifiable(actx *c, const hln_table *t)
 {
     if (t->is_virtual)
         return hln_fail(c->err, HLN_EINVAL, "%s keyspace is not user-modifiable.", t->ks);
+    if (t->is_view)
+        return hln_fail(c->err, HLN_EINVAL, "Cannot directly modify a materialized view");
     return 0;
 }
 
@@ -2540,6 +2544,15 @@ int ex_analyze_in(ex_request *r, hln_arena *a, const cql_stmt *stmt, const char 
         break;
     case CQL_CREATE_INDEX:
         rc = ddl_keyspace(&c, &stmt->u.create_index.table);
+        break;
+    case CQL_CREATE_VIEW:
+        rc = ddl_keyspace(&c, &stmt->u.create_table.name);
+        break;
+    case CQL_DROP_VIEW:
+        rc = ddl_keyspace(&c, &stmt->u.drop.name);
+        break;
+    case CQL_ALTER_VIEW:
+        rc = ddl_keyspace(&c, &stmt->u.alter_table.name);
         break;
     case CQL_ALTER_KEYSPACE:
         p->ks = stmt->u.create_keyspace.name;

@@ -292,9 +292,10 @@ typedef enum ex_op_kind {
     EX_OP_READ,
     EX_OP_SCAN,
     EX_OP_DROP,
-    EX_OP_CAS,      /* read the row, check, maybe apply (cas.c): atomic on the target */
-    EX_OP_TRUNCATE, /* st_truncate_table(table_id) */
-    EX_OP_ANN       /* the target's nearest rows to a vector (ann.c) */
+    EX_OP_CAS,       /* read the row, check, maybe apply (cas.c): atomic on the target */
+    EX_OP_TRUNCATE,  /* st_truncate_table(table_id) */
+    EX_OP_ANN,       /* the target's nearest rows to a vector (ann.c) */
+    EX_OP_VIEW_BUILD /* the view rows of the target's base rows (view.c; table_id: the view) */
 } ex_op_kind;
 
 /* An ANN operation's question (ann.c): the k rows of the target shard
@@ -324,10 +325,13 @@ typedef struct ex_op {
     st_read_cmd read;
     st_scan_cmd scan;
     uint8_t table_id[16];
-    struct ex_cas_op *cas; /* EX_OP_CAS: conditions in, verdict out */
-    ex_ann_op *ann;        /* EX_OP_ANN */
+    struct ex_cas_op *cas;    /* EX_OP_CAS: conditions in, verdict out */
+    ex_ann_op *ann;           /* EX_OP_ANN */
+    const hln_schema *schema; /* the request's snapshot (held by it): views of written tables */
     /* outputs */
     st_partition *parts;
+    st_mutation *vmuts; /* view mutations the write produced (view.c), dispatched by coord.c */
+    uint32_t nvmuts;
     int rc;
     hln_error err;
     struct ex_op *next;       /* every op of the request, for freeing */
@@ -374,6 +378,11 @@ typedef struct ex_state {
     ex_op *cur;                /* ops of the last dispatch (next_batch) */
     int pending;
     ex_then_fn then;
+    /* a dispatch whose writes produced view mutations: they are sent in a
+       second round, then cur and then are restored (coord.c) */
+    bool view_round;
+    ex_op *view_saved;
+    ex_then_fn view_then;
     void *xs; /* the executor's own state (select.c: bound limits) */
     /* DDL: ids of dropped tables (hln_malloc'd) */
     uint8_t (*dropped)[16];
@@ -575,6 +584,18 @@ void ex_run_dml(ex_request *r);       /* INSERT, UPDATE, DELETE */
 void ex_run_select(ex_request *r);    /* SELECT */
 void ex_run_describe(ex_request *r);  /* DESCRIBE (describe.c) */
 void ex_run_index_ddl(ex_request *r); /* CREATE/DROP INDEX (index_ddl.c) */
+/* CREATE / DROP / ALTER MATERIALIZED VIEW (view_ddl.c; ALTER through ddl.c) */
+void ex_run_view_ddl(ex_request *r);
+void ex_run_alter_view(ex_request *r);
+/* A view's options (CREATE, ALTER): no default_time_to_live, no gc_grace 0. */
+int ex_view_check_options(ex_request *r, const hln_option *opts, int nopts, bool alter);
+/* view.c, on the owning shard: applies ms[0..n) (st_apply, or st_apply_batch
+ * when n > 1) and, for tables with views, leaves the view mutations in
+ * op->vmuts (arena a). */
+int ex_view_apply(ex_op *op, st_engine *s, hln_arena *a, const st_mutation *ms, uint32_t n,
+                  hln_error *err);
+/* EX_OP_VIEW_BUILD: the view rows of every base row on the shard, in op->vmuts. */
+int ex_view_build(ex_op *op, st_engine *s, hln_arena *a, hln_error *err);
 
 /* ---- access.c: roles, permissions, authorisation ------------------------ */
 /* Role and permission statements (CREATE/ALTER/DROP ROLE, GRANT, REVOKE,

@@ -158,6 +158,16 @@ static json_t *table_json(const hln_table *t)
         json_decref(jt);
         return NULL;
     }
+    if (jt && t->is_view) {
+        char bid[37];
+        hln_uuid_format(t->base_id, bid);
+        json_t *jv = json_pack("{s:s, s:s, s:s, s:b}", "base_id", bid, "base_name", t->base_name,
+                               "where", t->view_where, "include_all", t->include_all);
+        if (!jv || json_object_set_new(jt, "view", jv) < 0) {
+            json_decref(jt);
+            return NULL;
+        }
+    }
     if (!jt || t->ndropped == 0) return jt;
     /* written only when there is one, so files without ALTER stay as before */
     json_t *dr = json_array();
@@ -463,6 +473,20 @@ static int table_from_json(schema_snap *sn, const hln_keyspace *ksd, json_t *jt,
     if ((rc = dropped_from_json(sn, json_object_get(jt, "dropped_columns"), t, ksd, err)) < 0)
         return rc;
     if ((rc = indexes_from_json(sn, json_object_get(jt, "indexes"), t, err)) < 0) return rc;
+    json_t *jv = json_object_get(jt, "view");
+    if (jv) {
+        const char *bid, *bname, *where;
+        int all;
+        if (json_unpack(jv, "{s:s, s:s, s:s, s:b}", "base_id", &bid, "base_name", &bname, "where",
+                        &where, "include_all", &all) < 0 ||
+            hln_uuid_parse(bid, t->base_id) < 0)
+            return hln_corrupt(err, "schema", "malformed view definition of %s.%s", ksname, name);
+        t->is_view = true;
+        t->include_all = all != 0;
+        t->base_name = hln_arena_strdup(a, bname);
+        t->view_where = hln_arena_strdup(a, where);
+        if (!t->base_name || !t->view_where) return HLN_ENOMEM;
+    }
     t->is_virtual = false;
     *out = t;
     return 0;
@@ -912,8 +936,23 @@ out:
     return rc;
 }
 
+static int drop_table(hln_catalog *c, const char *ks, const char *table, bool if_exists, bool view,
+                      uint8_t (**dropped_ids)[16], int *ndropped, hln_error *err);
+
 int catalog_drop_table(hln_catalog *c, const char *ks, const char *table, bool if_exists,
                        uint8_t (**dropped_ids)[16], int *ndropped, hln_error *err)
+{
+    return drop_table(c, ks, table, if_exists, false, dropped_ids, ndropped, err);
+}
+
+int catalog_drop_view(hln_catalog *c, const char *ks, const char *view, bool if_exists,
+                      uint8_t (**dropped_ids)[16], int *ndropped, hln_error *err)
+{
+    return drop_table(c, ks, view, if_exists, true, dropped_ids, ndropped, err);
+}
+
+static int drop_table(hln_catalog *c, const char *ks, const char *table, bool if_exists, bool view,
+                      uint8_t (**dropped_ids)[16], int *ndropped, hln_error *err)
 {
     if (dropped_ids) *dropped_ids = NULL;
     if (ndropped) *ndropped = 0;
@@ -926,11 +965,36 @@ int catalog_drop_table(hln_catalog *c, const char *ks, const char *table, bool i
     int nids = 0;
     const hln_keyspace *k = schema_keyspace(cur, ks);
     const hln_table *t = table ? schema_table(cur, ks, table) : NULL;
+    if (view && t && !t->is_view) t = NULL;
     if (!t) {
         rc = if_exists ? 1
+             : view    ? hln_fail(err, HLN_ENOTFOUND, "Materialized view '%s.%s' doesn't exist", ks,
+                               table ? table : "")
                        : hln_fail(err, HLN_ENOTFOUND, "Table '%s.%s' doesn't exist", ks,
-                                  table ? table : "");
+                               table ? table : "");
         goto out;
+    }
+    if (!view && t->is_view) {
+        rc = hln_fail(err, HLN_EINVAL,
+                      "Cannot use DROP TABLE on a materialized view. Please use DROP "
+                      "MATERIALIZED VIEW instead.");
+        goto out;
+    }
+    if (!view) {
+        const hln_table *vs[64];
+        int nv = schema_views_of(cur, t, vs, 64);
+        if (nv > 0) {
+            char names[512];
+            size_t at = 0;
+            names[0] = 0;
+            for (int i = 0; i < nv && i < 64 && at < sizeof names; i++)
+                at += (size_t)snprintf(names + at, sizeof names - at, "%s%s.%s", i ? "," : "", ks,
+                                       vs[i]->name);
+            rc = hln_fail(err, HLN_EINVAL,
+                          "Cannot drop a table when materialized views still depend on it (%s)",
+                          names);
+            goto out;
+        }
     }
     if ((rc = collect_ids(k, t, dropped_ids ? &ids : NULL, &nids, err)) < 0) goto out;
     sn = copy_except(cur, ks);

@@ -237,7 +237,25 @@ hln_table *schema_copy_table(schema_snap *sn, const hln_table *t)
     if (t->nopts && !d->opts) return NULL;
     if (t->ndropped && !(d->dropped = schema_copy_dropped(a, t->dropped, t->ndropped))) return NULL;
     if (t->nindexes && !(d->indexes = schema_copy_indexes(a, t->indexes, t->nindexes))) return NULL;
+    if (t->is_view) {
+        d->base_name = hln_arena_strdup(a, t->base_name);
+        d->view_where = hln_arena_strdup(a, t->view_where);
+        if (!d->base_name || !d->view_where) return NULL;
+    }
     return d;
+}
+
+int schema_views_of(const hln_schema *s, const hln_table *t, const hln_table **out, int max)
+{
+    const hln_keyspace *k = t->is_view ? NULL : schema_keyspace(s, t->ks);
+    int n = 0;
+    for (int i = 0; k && i < k->ntables; i++) {
+        const hln_table *v = k->tables[i];
+        if (!v->is_view || memcmp(v->base_id, t->id, 16) != 0) continue;
+        if (n < max) out[n] = v;
+        n++;
+    }
+    return n;
 }
 
 hln_index *schema_copy_indexes(hln_arena *a, const hln_index *v, int n)
@@ -396,6 +414,14 @@ int schema_table_from_spec(schema_snap *sn, const hln_table_spec *spec, const ui
     if (nopts && !t->opts) return HLN_ENOMEM;
     t->nopts = nopts;
     t->is_virtual = false;
+    if (spec->view_of) {
+        t->is_view = true;
+        memcpy(t->base_id, spec->view_of->id, 16);
+        t->base_name = hln_arena_strdup(a, spec->view_of->name);
+        t->view_where = hln_arena_strdup(a, spec->view_where ? spec->view_where : "");
+        if (!t->base_name || !t->view_where) return HLN_ENOMEM;
+        t->include_all = spec->view_include_all;
+    }
     *out = t;
     return 0;
 }
@@ -604,7 +630,7 @@ static int build_sys_table(schema_snap *sn, const sys_table_def *def, hln_table 
     int rc = schema_table_options(a, given, 3, false, &opts, &nopts, err);
     if (rc < 0) return rc;
 
-    hln_table_spec spec = {def->ks, def->name, cols, n, NULL, 0};
+    hln_table_spec spec = {def->ks, def->name, cols, n, NULL, 0, NULL, NULL, false};
     uint8_t id[16];
     char idname[128];
     size_t kl = strlen(def->ks), tl = strlen(def->name);

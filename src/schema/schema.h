@@ -104,6 +104,15 @@ typedef struct hln_table {
     int ndropped;
     hln_index *indexes; /* sorted by name; NULL when none */
     int nindexes;
+    /* A materialized view (CREATE MATERIALIZED VIEW; system_schema.views):
+       a table of its own (id, columns with their own ids, storage) whose
+       rows exec keeps equal to the projection of the base table (exec/view.c).
+       Its columns have the base columns' names and types. */
+    bool is_view;
+    uint8_t base_id[16]; /* the base table's id */
+    char *base_name;     /* the base table's name (same keyspace) */
+    char *view_where;    /* the WHERE clause as system_schema.views shows it */
+    bool include_all;    /* SELECT *: include_all_columns */
 } hln_table;
 
 typedef struct hln_keyspace {
@@ -174,6 +183,11 @@ typedef struct hln_table_spec {
     int ncols;
     const hln_option *opts;
     int nopts;
+    /* CREATE MATERIALIZED VIEW: the base table (NULL for a table), the
+       WHERE clause's text and whether every column was selected */
+    const hln_table *view_of;
+    const char *view_where;
+    bool view_include_all;
 } hln_table_spec;
 
 /* DDL. Each returns 0 when applied, 1 when it was a no-op because of
@@ -191,6 +205,16 @@ int catalog_create_table(hln_catalog *c, const hln_table_spec *t, bool if_not_ex
                          hln_error *err);
 int catalog_drop_table(hln_catalog *c, const char *ks, const char *table, bool if_exists,
                        uint8_t (**dropped_ids)[16], int *ndropped, hln_error *err);
+/* DROP TABLE refuses a view ("Cannot use DROP TABLE on a materialized view.
+ * ...") and a base table with views ("Cannot drop a table when materialized
+ * views still depend on it (ks.{v})"). DROP MATERIALIZED VIEW: the view ks.view
+ * (a table that is not a view is "doesn't exist"), HLN_ENOTFOUND
+ * "Materialized view 'ks.v' doesn't exist", 1 when absent with if_exists. */
+int catalog_drop_view(hln_catalog *c, const char *ks, const char *view, bool if_exists,
+                      uint8_t (**dropped_ids)[16], int *ndropped, hln_error *err);
+/* The views of base table t in snapshot s (pointers into s), at most max;
+ * returns how many there are. */
+int schema_views_of(const hln_schema *s, const hln_table *t, const hln_table **out, int max);
 
 /* Table options, validated and normalised (defaults for what is not given;
  * docs/formats/schema.md), into arena a. CREATE TABLE's rules; ALTER TABLE
