@@ -178,7 +178,8 @@ static int create_view_checks(ex_request *r, hln_table_spec *spec)
     if (!schema_keyspace(s, ks))
         return hln_fail(err, HLN_EINVAL, "Keyspace '%s' doesn't exist", ks);
     const hln_table *t = schema_table(s, ks, tn);
-    if (!t) return hln_fail(err, HLN_EINVAL, "Base table '%s' doesn't exist", tn);
+    if (!t || t->is_view) /* Cassandra looks among tables, which views are not */
+        return hln_fail(err, HLN_EINVAL, "Base table '%s' doesn't exist", tn);
     const hln_table *same = schema_table(s, ks, vn);
     if (same && !same->is_view)
         return hln_fail(err, HLN_EINVAL,
@@ -331,10 +332,6 @@ static int create_view_checks(ex_request *r, hln_table_spec *spec)
         if (!w->column || !table_column(t, w->column))
             return hln_fail(err, HLN_EINVAL, "Undefined column name %s",
                             w->column ? w->column : "?");
-        if (w->op != CQL_OP_IS_NOT_NULL)
-            return hln_fail(err, HLN_EUNSUPPORTED,
-                            "materialized view restrictions other than IS NOT NULL are not "
-                            "supported yet");
     }
     {
         hln_buf b;
@@ -353,6 +350,28 @@ static int create_view_checks(ex_request *r, hln_table_spec *spec)
         }
         hln_buf_free(&b);
     }
+
+    {
+        hln_buf b;
+        hln_buf_init(&b);
+        for (const cql_relation *w = c->view_where; w; w = w->next)
+            if (w->op != CQL_OP_IS_NOT_NULL && !in_names(pk, w->column) && !in_names(ck, w->column))
+                hln_buf_printf(&b, "%s%s", b.len ? "," : "", w->column);
+        if (b.len) {
+            int rc = hln_fail(err, HLN_EINVAL,
+                              "Non-primary key columns can only be restricted with 'IS NOT NULL' "
+                              "(got: %.*s restricted illegally)",
+                              (int)b.len, (const char *)b.data);
+            hln_buf_free(&b);
+            return rc;
+        }
+        hln_buf_free(&b);
+    }
+    for (const cql_relation *w = c->view_where; w; w = w->next)
+        if (w->op != CQL_OP_IS_NOT_NULL)
+            return hln_fail(err, HLN_EUNSUPPORTED,
+                            "materialized view restrictions other than IS NOT NULL are not "
+                            "supported yet");
 
     /* options */
     int nprops = 0;

@@ -988,8 +988,8 @@ static int drop_table(hln_catalog *c, const char *ks, const char *table, bool if
             size_t at = 0;
             names[0] = 0;
             for (int i = 0; i < nv && i < 64 && at < sizeof names; i++)
-                at += (size_t)snprintf(names + at, sizeof names - at, "%s%s.%s", i ? "," : "", ks,
-                                       vs[i]->name);
+                at += (size_t)snprintf(names + at, sizeof names - at, "%s%s", i ? "," : "",
+                                       vs[i]->ks); /* sic: Cassandra names the keyspace */
             rc = hln_fail(err, HLN_EINVAL,
                           "Cannot drop a table when materialized views still depend on it (%s)",
                           names);

@@ -77,6 +77,15 @@ def main():
         total = 0
         for p in files:
             feature = cl.feature_of(p)
+            for name, want in sorted(cl.file_settings(p).items()):
+                r = session.execute("SELECT value FROM system_views.settings WHERE name = %s",
+                                    (name,)).one()
+                have = r[0] if r else None
+                if have != want:
+                    raise SystemExit(
+                        "record: %s requires %s=%s, but the node at %s:%d has %s (start one "
+                        "with CASS_EXTRA_YAML naming a file with '%s: %s' and use --port)"
+                        % (os.path.basename(p), name, want, args.host, port, have, name, want))
             results = cl.run_case_file(session, p)
             cl.drop_keyspace(session, feature)
             h = dict(header, case_file="tests/compat/cases/%s.cql" % feature)
