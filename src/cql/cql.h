@@ -231,6 +231,7 @@ typedef enum cql_describe_kind {
     CQL_DESC_GENERIC,     /* DESCRIBE [ks.]name: a keyspace or a table; DESCRIBE TYPES */
     CQL_DESC_TYPE,        /* DESCRIBE TYPE [ks.]t */
     CQL_DESC_INDEX,       /* DESCRIBE INDEX [ks.]name */
+    CQL_DESC_VIEW,        /* DESCRIBE MATERIALIZED VIEW [ks.]name */
 } cql_describe_kind;
 
 typedef struct cql_describe {

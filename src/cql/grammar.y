@@ -1149,6 +1149,7 @@ cmd ::= descw FULL KEYSPACE(X). {
     cqlp_describe(ctx, CQL_DESC_FULL_SCHEMA);
 }
 cmd ::= descw INDEX qname(N). { cqlp_describe(ctx, CQL_DESC_INDEX)->name = N; }
+cmd ::= descw MATERIALIZED VIEW qname(N). { cqlp_describe(ctx, CQL_DESC_VIEW)->name = N; }
 cmd ::= descw TABLE qname(N). { cqlp_describe(ctx, CQL_DESC_TABLE)->name = N; }
 cmd ::= descw qname(N).       { cqlp_describe(ctx, CQL_DESC_GENERIC)->name = N; }
 /* DESCRIBE TYPE [ks.]t ("type" is an unreserved word: ID); DESCRIBE TYPES

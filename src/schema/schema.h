@@ -207,9 +207,9 @@ int catalog_drop_table(hln_catalog *c, const char *ks, const char *table, bool i
                        uint8_t (**dropped_ids)[16], int *ndropped, hln_error *err);
 /* DROP TABLE refuses a view ("Cannot use DROP TABLE on a materialized view.
  * ...") and a base table with views ("Cannot drop a table when materialized
- * views still depend on it (ks)", the keyspace once per view, as Cassandra words it). DROP MATERIALIZED VIEW: the view ks.view
- * (a table that is not a view is "doesn't exist"), HLN_ENOTFOUND
- * "Materialized view 'ks.v' doesn't exist", 1 when absent with if_exists. */
+ * views still depend on it (ks)", the keyspace once per view, as Cassandra words it). DROP
+ * MATERIALIZED VIEW: the view ks.view (a table that is not a view is "doesn't exist"),
+ * HLN_ENOTFOUND "Materialized view 'ks.v' doesn't exist", 1 when absent with if_exists. */
 int catalog_drop_view(hln_catalog *c, const char *ks, const char *view, bool if_exists,
                       uint8_t (**dropped_ids)[16], int *ndropped, hln_error *err);
 /* The views of base table t in snapshot s (pointers into s), at most max;

@@ -139,7 +139,7 @@ static void walk(const cql_stmt *s, int n)
         str(s->u.use);
         break;
     case CQL_DESCRIBE:
-        if (s->u.describe.what > CQL_DESC_INDEX) abort();
+        if (s->u.describe.what > CQL_DESC_VIEW) abort();
         str(s->u.describe.name.ks);
         str(s->u.describe.name.name);
         break;
