@@ -1063,6 +1063,105 @@ static int dropped_order(const void *pa, const void *pb)
     return strcmp(((const hln_dropped_column *)pa)->name, ((const hln_dropped_column *)pb)->name);
 }
 
+/* A column name as CQL text: bare when a plain lower-case identifier,
+ * else double-quoted (ColumnIdentifier.maybeQuote, keywords aside). */
+static char *quoted_name(hln_arena *a, const char *n)
+{
+    bool plain = (*n >= 'a' && *n <= 'z');
+    for (const char *p = n; *p && plain; p++)
+        plain = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_';
+    if (plain) return hln_arena_strdup(a, n);
+    size_t len = strlen(n);
+    char *q = hln_arena_alloc(a, 2 * len + 3), *o = q;
+    if (!q) return NULL;
+    *o++ = '"';
+    for (const char *p = n; *p; p++) {
+        if (*p == '"') *o++ = '"';
+        *o++ = *p;
+    }
+    *o++ = '"';
+    *o = 0;
+    return q;
+}
+
+/* The views of base t (new definition; old: the previous one) follow an
+ * ALTER TABLE as Cassandra's do: a renamed primary key column is renamed
+ * in them (and in their WHERE clause), a column added to the base is added
+ * to the views that select every column (include_all_columns). A view's
+ * columns are tied to the base's by name (exec/view.c). */
+static int views_follow(hln_arena *a, hln_keyspace *nk, const hln_table *old, const hln_table *t)
+{
+    for (int i = 0; i < nk->ntables; i++) {
+        hln_table *v = nk->tables[i];
+        if (!v->is_view || memcmp(v->base_id, t->id, 16) != 0) continue;
+        bool renamed = false;
+        for (int j = 0; j < old->ncols; j++) {
+            const hln_column *oc = &old->cols[j];
+            const hln_column *nc = NULL;
+            for (int m = 0; m < t->ncols; m++)
+                if (t->cols[m].id == oc->id) nc = &t->cols[m];
+            if (!nc || !strcmp(nc->name, oc->name)) continue;
+            for (int m = 0; m < v->ncols; m++)
+                if (!strcmp(v->cols[m].name, oc->name)) {
+                    if (!(v->cols[m].name = hln_arena_strdup(a, nc->name))) return HLN_ENOMEM;
+                    renamed = true;
+                }
+        }
+        if (renamed) { /* every WHERE relation is "<column> IS NOT NULL" */
+            hln_buf b;
+            hln_buf_init(&b);
+            const char *w = v->view_where;
+            while (*w) {
+                const char *end = strstr(w, " IS NOT NULL");
+                if (!end) break;
+                char *name = hln_arena_strndup(a, w, (size_t)(end - w));
+                if (!name) break;
+                for (int j = 0; j < old->ncols; j++) {
+                    char *qo = quoted_name(a, old->cols[j].name);
+                    if (!qo || strcmp(qo, name)) continue;
+                    for (int m = 0; m < t->ncols; m++)
+                        if (t->cols[m].id == old->cols[j].id)
+                            name = quoted_name(a, t->cols[m].name);
+                    break;
+                }
+                if (!name) break;
+                hln_buf_printf(&b, "%s%s IS NOT NULL", b.len ? " AND " : "", name);
+                w = end + strlen(" IS NOT NULL");
+                if (!strncmp(w, " AND ", 5)) w += 5;
+            }
+            char *nw = b.err ? NULL : hln_arena_strndup(a, (const char *)b.data, b.len);
+            hln_buf_free(&b);
+            if (!nw) return HLN_ENOMEM;
+            v->view_where = nw;
+        }
+        if (!v->include_all) continue;
+        int nadd = 0;
+        for (int m = 0; m < t->ncols; m++)
+            if (!table_column(old, t->cols[m].name) && !table_column(v, t->cols[m].name) &&
+                t->cols[m].kind == HLN_COL_REGULAR)
+                nadd++;
+        if (!nadd) continue;
+        hln_column *cols = hln_arena_alloc(a, sizeof *cols * (size_t)(v->ncols + nadd));
+        if (!cols) return HLN_ENOMEM;
+        memcpy(cols, v->cols, sizeof *cols * (size_t)v->ncols);
+        int n = v->ncols;
+        for (int m = 0; m < t->ncols; m++) {
+            const hln_column *bc = &t->cols[m];
+            if (table_column(old, bc->name) || table_column(v, bc->name) ||
+                bc->kind != HLN_COL_REGULAR)
+                continue;
+            cols[n] = *bc;
+            cols[n].position = -1;
+            cols[n].id = v->next_col_id++;
+            n++;
+        }
+        v->cols = cols;
+        v->ncols = n;
+        schema_sort_columns(v);
+    }
+    return 0;
+}
+
 int catalog_alter_table(hln_catalog *c, const hln_table_alter *alt, hln_error *err)
 {
     int rc = check_keyspace_name(alt->ks, err);
@@ -1141,6 +1240,10 @@ int catalog_alter_table(hln_catalog *c, const hln_table_alter *alt, hln_error *e
         }
         t->ndropped = alt->ndropped;
         qsort(t->dropped, (size_t)t->ndropped, sizeof *t->dropped, dropped_order);
+    }
+    if ((rc = views_follow(a, nk, old, t)) < 0) {
+        rc = hln_fail(err, HLN_ENOMEM, "out of memory");
+        goto out;
     }
     if ((rc = schema_snap_add_keyspace(sn, nk)) < 0) {
         rc = hln_fail(err, HLN_ENOMEM, "out of memory");
