@@ -2545,8 +2545,11 @@ int ex_analyze_in(ex_request *r, hln_arena *a, const cql_stmt *stmt, const char 
     case CQL_CREATE_INDEX:
         rc = ddl_keyspace(&c, &stmt->u.create_index.table);
         break;
-    case CQL_CREATE_VIEW:
+    case CQL_CREATE_VIEW: /* CreateViewStatement.Raw.prepare refuses markers */
         rc = ddl_keyspace(&c, &stmt->u.create_table.name);
+        if (!rc && stmt->n_binds)
+            rc = hln_fail(&r->err, HLN_EINVAL,
+                          "Bind variables are not allowed in CREATE MATERIALIZED VIEW statements");
         break;
     case CQL_DROP_VIEW:
         rc = ddl_keyspace(&c, &stmt->u.drop.name);

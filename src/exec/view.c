@@ -39,7 +39,7 @@
  *  2. View mutations are allocated in the op's result arena, so the
  *     origin reads them after the reply like any result.
  *  3. A view row exists iff the base row is live, every view key column
- *     has a value, and (views have no other restriction yet) nothing else.
+ *     has a value, and the base key passes the view's WHERE restrictions.
  */
 #include <stdatomic.h>
 #include <string.h>
@@ -116,6 +116,32 @@ typedef struct vrow {
     st_row row; /* marker and cells (timestamps filled by the caller) */
 } vrow;
 
+/* Whether the base row's key values pass the view's WHERE restrictions
+ * (all on base key columns). */
+static bool passes(const hln_table *base, const hln_table *v, const vkey *k)
+{
+    for (int i = 0; i < v->nrestr; i++) {
+        const hln_view_restr *x = &v->restr[i];
+        const hln_column *bc = table_column(base, x->col);
+        if (!bc) return false;
+        int bi = (int)(bc - base->cols);
+        if (bi >= base->npk + base->nck) return false;
+        bool ok = false;
+        for (int j = 0; j < x->nvals && !ok; j++) {
+            int c = hln_type_compare(bc->type, k->v[bi], k->l[bi], x->vals[j], x->lens[j]);
+            const char *op = x->op;
+            ok = !strcmp(op, "=") || !strcmp(op, "IN") ? c == 0
+                 : !strcmp(op, "<")                    ? c < 0
+                 : !strcmp(op, "<=")                   ? c <= 0
+                 : !strcmp(op, ">")                    ? c > 0
+                 : !strcmp(op, ">=")                   ? c >= 0
+                                                       : false;
+        }
+        if (!ok) return false;
+    }
+    return true;
+}
+
 /* The view row of base row `row` (live, from a read) of partition pk;
  * row NULL: none. */
 static int project(const hln_table *base, const hln_table *v, const uint8_t *pk, uint32_t pklen,
@@ -126,6 +152,7 @@ static int project(const hln_table *base, const hln_table *v, const uint8_t *pk,
     vkey k;
     int rc = decode_keys(base, pk, pklen, row->ck, row->cklen, a, &k);
     if (rc) return rc;
+    if (!passes(base, v, &k)) return 0;
     int nkey = v->npk + v->nck;
     const uint8_t **kv = hln_arena_alloc(a, sizeof *kv * (size_t)nkey);
     size_t *kl = hln_arena_alloc(a, sizeof *kl * (size_t)nkey);

@@ -21,9 +21,10 @@
  * `materialized_views_enabled: false` CREATE is refused with Cassandra's
  * error; existing views are still maintained, as in Cassandra.
  *
- * Not yet: WHERE restrictions other than IS NOT NULL (Cassandra allows
- * others on primary key columns); ALTER TABLE ADD on a base does not add
- * the column to its SELECT * views.
+ * WHERE: IS NOT NULL on any column; =, <, <=, >, >= and IN with constants
+ * on base primary key columns (Cassandra's rule: other columns only IS NOT
+ * NULL), kept structured in the view's definition (hln_view_restr) for
+ * view.c to check.
  *
  * Invariants:
  *  1. Nothing is written unless every check passed.
@@ -105,18 +106,100 @@ int ex_view_check_options(ex_request *r, const hln_option *opts, int nopts, bool
     return 0;
 }
 
-/* The WHERE clause as system_schema.views shows it. */
+/* The WHERE clause as system_schema.views shows it (WhereClause.toCQLString). */
 static const char *where_text(ex_request *r, const cql_relation *w)
 {
     hln_buf b;
     hln_buf_init(&b);
+    static const char *const OPS[] = {"=", "<", "<=", ">", ">=", "!="};
     for (; w; w = w->next) {
         if (b.len) hln_buf_put(&b, " AND ", 5);
-        hln_buf_printf(&b, "%s IS NOT NULL", ex_quote(&r->arena, w->column));
+        const char *col = ex_quote(&r->arena, w->column);
+        if (w->op == CQL_OP_IS_NOT_NULL) {
+            hln_buf_printf(&b, "%s IS NOT NULL", col);
+        } else if (w->op == CQL_OP_IN) {
+            hln_buf_printf(&b, "%s IN (", col);
+            for (int i = 0; i < w->nin; i++)
+                hln_buf_printf(&b, "%s%s", i ? ", " : "", ex_term_str(&r->arena, w->in_list[i]));
+            hln_buf_u8(&b, ')');
+        } else if ((int)w->op <= (int)CQL_OP_NE) {
+            hln_buf_printf(&b, "%s %s %s", col, OPS[w->op], ex_term_str(&r->arena, w->term));
+        }
     }
     const char *s = b.err ? NULL : hln_arena_strndup(&r->arena, (const char *)b.data, b.len);
     hln_buf_free(&b);
     return s;
+}
+
+/* A restriction's value: a constant of the column's type. */
+static int restr_value(ex_request *r, const hln_column *col, const cql_term *t, uint8_t **out,
+                       uint32_t *len)
+{
+    if (!t || t->kind != CQL_TERM_LITERAL)
+        return hln_fail(&r->err, HLN_EUNSUPPORTED,
+                        "materialized view restrictions take constants only (got %s)",
+                        t ? ex_term_str(&r->arena, t) : "?");
+    hln_buf b;
+    hln_buf_init(&b);
+    int rc = hln_type_from_literal(col->type, t->lit, t->text, col->name, &b, &r->err);
+    if (!rc && b.err) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    if (!rc) {
+        *len = (uint32_t)b.len;
+        *out = hln_arena_memdup(&r->arena, b.data, b.len ? b.len : 1);
+        if (!*out) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    }
+    hln_buf_free(&b);
+    return rc;
+}
+
+/* The restrictions other than IS NOT NULL (all on base key columns by now). */
+static int restrictions(ex_request *r, const hln_table *t, const cql_relation *where,
+                        hln_view_restr **out, int *nout)
+{
+    static const char *const OPS[] = {"=", "<", "<=", ">", ">="};
+    int n = 0;
+    for (const cql_relation *w = where; w; w = w->next)
+        if (w->op != CQL_OP_IS_NOT_NULL) n++;
+    *out = NULL;
+    *nout = 0;
+    if (!n) return 0;
+    hln_view_restr *v = hln_arena_alloc(&r->arena, sizeof *v * (size_t)n);
+    if (!v) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    n = 0;
+    for (const cql_relation *w = where; w; w = w->next) {
+        if (w->op == CQL_OP_IS_NOT_NULL) continue;
+        const hln_column *col = table_column(t, w->column);
+        hln_view_restr *x = &v[n++];
+        x->col = (char *)w->column;
+        int nv = 1;
+        const cql_term *const *terms = (const cql_term *const *)&w->term;
+        if (w->op == CQL_OP_IN) {
+            x->op = "IN";
+            nv = w->nin;
+            terms = (const cql_term *const *)w->in_list;
+            if (!terms)
+                return hln_fail(&r->err, HLN_EUNSUPPORTED,
+                                "materialized view restrictions take constants only");
+        } else if ((int)w->op <= (int)CQL_OP_GE) {
+            x->op = (char *)OPS[w->op];
+        } else {
+            return hln_fail(&r->err, HLN_EINVAL,
+                            "Unsupported restriction on %s in a "
+                            "materialized view",
+                            w->column);
+        }
+        x->nvals = nv;
+        x->vals = hln_arena_alloc(&r->arena, sizeof *x->vals * (size_t)(nv + 1));
+        x->lens = hln_arena_alloc(&r->arena, sizeof *x->lens * (size_t)(nv + 1));
+        if (!x->vals || !x->lens) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+        for (int i = 0; i < nv; i++) {
+            int rc = restr_value(r, col, terms[i], &x->vals[i], &x->lens[i]);
+            if (rc) return rc;
+        }
+    }
+    *out = v;
+    *nout = n;
+    return 0;
 }
 
 /* ---- the build and the answer ------------------------------------------ */
@@ -354,9 +437,12 @@ static int create_view_checks(ex_request *r, hln_table_spec *spec)
     {
         hln_buf b;
         hln_buf_init(&b);
-        for (const cql_relation *w = c->view_where; w; w = w->next)
-            if (w->op != CQL_OP_IS_NOT_NULL && !in_names(pk, w->column) && !in_names(ck, w->column))
+        for (const cql_relation *w = c->view_where; w; w = w->next) {
+            const hln_column *bc = table_column(t, w->column);
+            if (w->op != CQL_OP_IS_NOT_NULL && bc->kind != HLN_COL_PARTITION_KEY &&
+                bc->kind != HLN_COL_CLUSTERING)
                 hln_buf_printf(&b, "%s%s", b.len ? "," : "", w->column);
+        }
         if (b.len) {
             int rc = hln_fail(err, HLN_EINVAL,
                               "Non-primary key columns can only be restricted with 'IS NOT NULL' "
@@ -367,11 +453,10 @@ static int create_view_checks(ex_request *r, hln_table_spec *spec)
         }
         hln_buf_free(&b);
     }
-    for (const cql_relation *w = c->view_where; w; w = w->next)
-        if (w->op != CQL_OP_IS_NOT_NULL)
-            return hln_fail(err, HLN_EUNSUPPORTED,
-                            "materialized view restrictions other than IS NOT NULL are not "
-                            "supported yet");
+    hln_view_restr *restr;
+    int nrestr;
+    int rrc = restrictions(r, t, c->view_where, &restr, &nrestr);
+    if (rrc) return rrc;
 
     /* options */
     int nprops = 0;
@@ -449,7 +534,9 @@ static int create_view_checks(ex_request *r, hln_table_spec *spec)
                              .nopts = nprops,
                              .view_of = t,
                              .view_where = wt,
-                             .view_include_all = c->view_sel == NULL};
+                             .view_include_all = c->view_sel == NULL,
+                             .view_restr = restr,
+                             .nview_restr = nrestr};
     return 0;
 }
 

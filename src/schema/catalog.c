@@ -163,6 +163,34 @@ static json_t *table_json(const hln_table *t)
         hln_uuid_format(t->base_id, bid);
         json_t *jv = json_pack("{s:s, s:s, s:s, s:b}", "base_id", bid, "base_name", t->base_name,
                                "where", t->view_where, "include_all", t->include_all);
+        json_t *jr = t->nrestr ? json_array() : NULL;
+        for (int i = 0; jr && i < t->nrestr; i++) {
+            json_t *vals = json_array();
+            for (int j = 0; vals && j < t->restr[i].nvals; j++) {
+                char *hex = hln_malloc(2 * (size_t)t->restr[i].lens[j] + 1);
+                if (!hex) {
+                    json_decref(vals);
+                    vals = NULL;
+                    break;
+                }
+                for (uint32_t b = 0; b < t->restr[i].lens[j]; b++)
+                    snprintf(hex + 2 * b, 3, "%02x", t->restr[i].vals[j][b]);
+                hex[2 * t->restr[i].lens[j]] = 0;
+                json_array_append_new(vals, json_string(hex));
+                hln_free(hex);
+            }
+            json_t *x = vals ? json_pack("{s:s, s:s, s:o}", "column", t->restr[i].col, "op",
+                                         t->restr[i].op, "values", vals)
+                             : NULL;
+            if (!x || json_array_append_new(jr, x) < 0) {
+                json_decref(jr);
+                jr = NULL;
+            }
+        }
+        if (jv && t->nrestr && (!jr || json_object_set_new(jv, "restrictions", jr) < 0)) {
+            json_decref(jv);
+            jv = NULL;
+        }
         if (!jv || json_object_set_new(jt, "view", jv) < 0) {
             json_decref(jt);
             return NULL;
@@ -486,6 +514,46 @@ static int table_from_json(schema_snap *sn, const hln_keyspace *ksd, json_t *jt,
         t->base_name = hln_arena_strdup(a, bname);
         t->view_where = hln_arena_strdup(a, where);
         if (!t->base_name || !t->view_where) return HLN_ENOMEM;
+        json_t *jr = json_object_get(jv, "restrictions");
+        size_t nr = json_is_array(jr) ? json_array_size(jr) : 0;
+        if (nr) {
+            t->restr = hln_arena_alloc(a, sizeof *t->restr * nr);
+            if (!t->restr) return HLN_ENOMEM;
+            for (size_t i = 0; i < nr; i++) {
+                const char *col, *op;
+                json_t *vals;
+                hln_view_restr *x = &t->restr[i];
+                if (json_unpack(json_array_get(jr, i), "{s:s, s:s, s:o}", "column", &col, "op", &op,
+                                "values", &vals) < 0 ||
+                    !json_is_array(vals))
+                    return hln_corrupt(err, "schema", "malformed view restriction of %s.%s", ksname,
+                                       name);
+                x->col = hln_arena_strdup(a, col);
+                x->op = hln_arena_strdup(a, op);
+                x->nvals = (int)json_array_size(vals);
+                x->vals = hln_arena_alloc(a, sizeof *x->vals * (size_t)(x->nvals + 1));
+                x->lens = hln_arena_alloc(a, sizeof *x->lens * (size_t)(x->nvals + 1));
+                if (!x->col || !x->op || !x->vals || !x->lens) return HLN_ENOMEM;
+                for (int j = 0; j < x->nvals; j++) {
+                    const char *hex = json_string_value(json_array_get(vals, (size_t)j));
+                    size_t hl = hex ? strlen(hex) : 1;
+                    if (!hex || hl % 2)
+                        return hln_corrupt(err, "schema", "bad view restriction value in %s.%s",
+                                           ksname, name);
+                    x->lens[j] = (uint32_t)(hl / 2);
+                    x->vals[j] = hln_arena_alloc(a, hl / 2 + 1);
+                    if (!x->vals[j]) return HLN_ENOMEM;
+                    for (size_t b = 0; b < hl / 2; b++) {
+                        int hi = hln_hex_digit(hex[2 * b]), lo = hln_hex_digit(hex[2 * b + 1]);
+                        if (hi < 0 || lo < 0)
+                            return hln_corrupt(err, "schema", "bad view restriction value in %s.%s",
+                                               ksname, name);
+                        x->vals[j][b] = (uint8_t)(hi << 4 | lo);
+                    }
+                }
+            }
+            t->nrestr = (int)nr;
+        }
     }
     t->is_virtual = false;
     *out = t;

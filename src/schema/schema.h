@@ -88,6 +88,17 @@ typedef struct hln_index {
     int nopts;
 } hln_index;
 
+/* A restriction of a view's WHERE clause on a base primary key column
+ * other than IS NOT NULL: column op value(s), values serialized in the
+ * column's type. A base row is in the view only if every one holds. */
+typedef struct hln_view_restr {
+    char *col; /* the base column's name */
+    char *op;  /* "=", "<", "<=", ">", ">=" or "IN" */
+    uint8_t **vals;
+    uint32_t *lens;
+    int nvals; /* 1, or the IN list's length */
+} hln_view_restr;
+
 typedef struct hln_table {
     uint8_t id[16];
     char *ks;
@@ -109,10 +120,12 @@ typedef struct hln_table {
        rows exec keeps equal to the projection of the base table (exec/view.c).
        Its columns have the base columns' names and types. */
     bool is_view;
-    uint8_t base_id[16]; /* the base table's id */
-    char *base_name;     /* the base table's name (same keyspace) */
-    char *view_where;    /* the WHERE clause as system_schema.views shows it */
-    bool include_all;    /* SELECT *: include_all_columns */
+    uint8_t base_id[16];   /* the base table's id */
+    char *base_name;       /* the base table's name (same keyspace) */
+    char *view_where;      /* the WHERE clause as system_schema.views shows it */
+    bool include_all;      /* SELECT *: include_all_columns */
+    hln_view_restr *restr; /* WHERE restrictions other than IS NOT NULL */
+    int nrestr;
 } hln_table;
 
 typedef struct hln_keyspace {
@@ -188,6 +201,8 @@ typedef struct hln_table_spec {
     const hln_table *view_of;
     const char *view_where;
     bool view_include_all;
+    const hln_view_restr *view_restr;
+    int nview_restr;
 } hln_table_spec;
 
 /* DDL. Each returns 0 when applied, 1 when it was a no-op because of

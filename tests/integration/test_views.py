@@ -126,7 +126,10 @@ def test_build_from_existing_rows_and_ttl(make_server, connect):
               "AND k IS NOT NULL AND c IS NOT NULL PRIMARY KEY (v, k, c)" % (KS, KS))
     s.execute("CREATE MATERIALIZED VIEW %s.by_k AS SELECT k, c, v FROM %s.t WHERE c IS NOT NULL "
               "AND k IS NOT NULL PRIMARY KEY (c, k)" % (KS, KS))
+    s.execute("CREATE MATERIALIZED VIEW %s.big_c AS SELECT k, c, w FROM %s.t WHERE k IN (1, 2, 3) "
+              "AND c > 100 PRIMARY KEY (c, k)" % (KS, KS))
     check_views(s)  # built before CREATE answered
+    check_big_c(s)
     # TTL: view rows expire with the base cells
     s.execute("INSERT INTO %s.t (k, c, v, w) VALUES (1000, 1, 1003, 'short') USING TTL 1" % KS)
     s.execute("UPDATE %s.t USING TTL 1 SET v = 1004 WHERE k = 1001 AND c = 1" % KS)
@@ -135,3 +138,21 @@ def test_build_from_existing_rows_and_ttl(make_server, connect):
     assert not list(s.execute("SELECT * FROM %s.by_v WHERE v = 1003 AND k = 1000" % KS))
     assert not list(s.execute("SELECT * FROM %s.by_v WHERE v = 1004" % KS))
     check_views(s)
+    s.execute("UPDATE %s.t SET w = 'moved' WHERE k = 2 AND c = 502" % KS)
+    s.execute("DELETE FROM %s.t WHERE k = 1" % KS)
+    check_big_c(s)
+    # the definitions (restrictions included) survive a restart
+    srv.restart()
+    s = connect(srv)
+    check_views(s)
+    check_big_c(s)
+    s.execute("INSERT INTO %s.t (k, c, v, w) VALUES (3, 700, 1, 'after')" % KS)
+    s.execute("INSERT INTO %s.t (k, c, v, w) VALUES (4, 700, 1, 'not in')" % KS)
+    check_big_c(s)
+
+
+def check_big_c(s):
+    want = sorted((c, k, w) for (k, c), (_, w) in base_rows(s).items()
+                  if k in (1, 2, 3) and c > 100)
+    got = sorted((r.c, r.k, r.w) for r in s.execute("SELECT c, k, w FROM %s.big_c" % KS))
+    assert got == want, "big_c differs from the filtered projection of t"

@@ -104,7 +104,7 @@ static int mk_table(fx *f, const char *ks, const char *name, const hln_option *o
         {"s", T("int"), HLN_COL_STATIC, -1, false},
         {"a", T("blob"), HLN_COL_REGULAR, -1, false},
     };
-    hln_table_spec t = {ks, name, cols, 6, opts, nopts, NULL, NULL, false};
+    hln_table_spec t = {ks, name, cols, 6, opts, nopts, NULL, NULL, false, NULL, 0};
     return catalog_create_table(f->cat, &t, ine, err);
 }
 
@@ -482,7 +482,7 @@ static void test_table_ddl(void **state)
     /* structure errors */
     hln_column_spec dup[] = {{"k", T("int"), HLN_COL_PARTITION_KEY, 0, false},
                              {"k", T("int"), HLN_COL_REGULAR, -1, false}};
-    hln_table_spec ts = {"ks", "t3", dup, 2, NULL, 0, NULL, NULL, false};
+    hln_table_spec ts = {"ks", "t3", dup, 2, NULL, 0, NULL, NULL, false, NULL, 0};
     assert_int_equal(catalog_create_table(f->cat, &ts, false, &err), HLN_EINVAL);
     assert_string_equal(err.msg, "Duplicate column 'k' declaration for table 'ks.t3'");
     hln_column_spec nopk[] = {{"k", T("int"), HLN_COL_REGULAR, -1, false}};
@@ -545,7 +545,7 @@ static void test_persistence(void **state)
         {"id", T("uuid"), HLN_COL_PARTITION_KEY, 0, false},
         {"tags", hln_type_parse("frozen<set<text>>"), HLN_COL_REGULAR, -1, false},
     };
-    hln_table_spec ts = {"ks", "u", cols, 2, NULL, 0, NULL, NULL, false};
+    hln_table_spec ts = {"ks", "u", cols, 2, NULL, 0, NULL, NULL, false, NULL, 0};
     assert_int_equal(catalog_create_table(f->cat, &ts, false, &err), 0);
     hln_option nts[2] = {O("class", "NetworkTopologyStrategy"), O("dc1", "2")};
     hln_keyspace_spec k2 = {"other", nts, 2, false};
