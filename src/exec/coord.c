@@ -121,6 +121,9 @@ static void op_exec(ex_op *op, hln_shard *sh, hln_arena *a, const st_mutation *m
     case EX_OP_ANN:
         rc = ex_ann_search(sh, op->ann, a, &op->parts, &op->err);
         break;
+    case EX_OP_ISCAN:
+        rc = ex_sai_scan(sh, op, a, &op->err);
+        break;
     case EX_OP_CAS:
         rc = ex_cas_exec(op, s, a, m);
         break;
@@ -258,11 +261,22 @@ static int op_pack(ex_op *op)
     case EX_OP_TRUNCATE:
     case EX_OP_VIEW_BUILD:
         return 0;
+    case EX_OP_ISCAN:
     case EX_OP_ANN: {
+        if (op->scan.after_pk) {
+            op->scan.after_pk = copy_bytes(a, op->scan.after_pk, op->scan.after_pklen);
+            if (!op->scan.after_pk) return HLN_ENOMEM;
+        }
         ex_ann_op *q = hln_arena_memdup(a, op->ann, sizeof *q);
         if (!q) return HLN_ENOMEM;
-        q->q = hln_arena_memdup(a, op->ann->q, sizeof(float) * (size_t)q->dim);
-        if (!q->q) return HLN_ENOMEM;
+        if (q->termlen) {
+            q->term = copy_bytes(a, q->term, q->termlen);
+            if (!q->term) return HLN_ENOMEM;
+        }
+        if (q->dim > 0) { /* a warm-up op (k 0) has no vector */
+            q->q = hln_arena_memdup(a, op->ann->q, sizeof(float) * (size_t)q->dim);
+            if (!q->q) return HLN_ENOMEM;
+        }
         op->ann = q;
         return 0;
     }

@@ -159,6 +159,11 @@ int ex_init(hln_engine *e, hln_error *err);
  * shard's vector index graphs current (ann.c) */
 struct st_mutation;
 void ex_ann_applied(void *ud, const struct st_mutation *m);
+/* As a shard opens (sai.c): its indexes of the schema snapshot, loaded from
+ * the snapshots the last clean stop wrote or built in the background. */
+void ex_sai_open(hln_shard *s, const struct hln_schema *schema);
+/* As a shard stops cleanly: every built index written beside its data. */
+void ex_sai_save_all(hln_shard *s);
 void ex_shutdown(hln_engine *e);
 
 #endif

@@ -294,18 +294,28 @@ typedef enum ex_op_kind {
     EX_OP_DROP,
     EX_OP_CAS,       /* read the row, check, maybe apply (cas.c): atomic on the target */
     EX_OP_TRUNCATE,  /* st_truncate_table(table_id) */
-    EX_OP_ANN,       /* the target's nearest rows to a vector (ann.c) */
+    EX_OP_ANN,       /* the target's nearest rows to a vector (sai.c) */
+    EX_OP_ISCAN,     /* EX_OP_SCAN's rows, only those an index has under a term (sai.c) */
     EX_OP_VIEW_BUILD /* the view rows of the target's base rows (view.c; table_id: the view) */
 } ex_op_kind;
 
-/* An ANN operation's question (ann.c): the k rows of the target shard
- * nearest to q under the index's metric. */
+/* What an index operation asks a shard (sai.c): for EX_OP_ANN the k rows
+ * nearest to q under the index's metric; for EX_OP_ISCAN the rows of the
+ * scan (op->scan) written with term (the value, or for an entries index
+ * comparable(key) || value). The fields up to `fold` describe the index
+ * (ex_sai_describe). k 0: a warm-up, start building what is missing. */
 typedef struct ex_ann_op {
     uint8_t table_id[16], index_id[16];
     uint32_t col_id;
-    int dim, metric, k;
+    int dim, metric; /* a vector index */
+    bool terms;      /* a term index: */
+    int target;      /*   HLN_IX_SIMPLE or HLN_IX_ENTRIES */
+    bool fold;       /*   case-insensitive */
+    int k;
     int64_t now_sec;
-    float *q;                 /* dim floats */
+    float *q; /* dim floats */
+    const uint8_t *term;
+    uint32_t termlen;
     const hln_schema *schema; /* the request's snapshot (held by it): stale graphs go */
 } ex_ann_op;
 
@@ -347,6 +357,15 @@ typedef void (*ex_then_fn)(ex_request *r);
 int ex_ann_search(hln_shard *s, ex_ann_op *q, hln_arena *a, st_partition **out, hln_error *err);
 void ex_ann_drop_table(hln_shard *s, const uint8_t table_id[16]);
 void ex_ann_reconcile(hln_shard *s, const hln_schema *schema);
+void ex_ann_warm_all(hln_shard *s, const hln_schema *schema);
+/* The index's description for shard operations; false when no shard
+ * structure serves it (legacy, static columns, analyzed text...). */
+bool ex_sai_describe(const hln_table *t, const hln_index *ix, ex_ann_op *q);
+/* EX_OP_ISCAN on shard s: op->parts */
+int ex_sai_scan(hln_shard *s, ex_op *op, hln_arena *a, hln_error *err);
+/* After DDL that made indexes: every shard starts building them (the
+ * request finishes with rc once they all have). */
+void ex_ann_warm_everywhere(ex_request *r, int rc);
 void ex_ann_free(hln_shard *s);
 /* A vector written into an indexed column: Cassandra 5.0's SAI refuses
  * non-finite components and, under cosine, zero vectors. */

@@ -535,9 +535,11 @@ static void create_index(ex_request *r)
         rc = hln_fail(&r->err, HLN_ESERVER, "schema changed concurrently; retry the statement");
     if (rc == 1) {
         r->result.kind = EX_VOID;
-        rc = 0;
+        ex_finish(r, 0);
+        return;
     }
-    ex_finish(r, rc);
+    /* vector indexes start building on every shard (exec/ann.c) */
+    ex_ann_warm_everywhere(r, rc);
 }
 
 static void drop_index(ex_request *r)

@@ -130,6 +130,7 @@ static void shard_close(rt_shard *rs, void *ud)
     if (!uv_is_closing((uv_handle_t *)&s->sync_timer))
         uv_close((uv_handle_t *)&s->sync_timer, NULL);
     if (s->store) {
+        ex_sai_save_all(s); /* before storage goes: nothing writes any more */
         s->close_rc = st_close(s->store, &s->close_err);
         s->store = NULL;
     }
@@ -159,6 +160,13 @@ static int shard_open(rt_shard *rs, void *ud, hln_error *err)
     if (rc) {
         s->store = NULL; /* the runtime closes the handles */
         return rc;
+    }
+    /* indexes: loaded from the last clean stop's snapshots, or built in
+       the background from the data just opened */
+    hln_schema *sc = catalog_acquire(e->catalog);
+    if (sc) {
+        ex_sai_open(s, sc);
+        schema_release(sc);
     }
     if (e->cfg.storage.sync == ST_SYNC_PERIODIC && e->cfg.storage.sync_period_ms > 0)
         uv_timer_start(&s->sync_timer, on_sync_timer, e->cfg.storage.sync_period_ms,

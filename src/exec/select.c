@@ -202,6 +202,9 @@ typedef struct sel {
        best. annq: the bound query vector, annrow: a row's, decoded */
     float *annq, *annrow, *ann_scores;
     int ann_k, ann_dim;
+    /* a scan whose rows an index can name (an equality filter on a column
+       with a term index): EX_OP_ISCAN instead of EX_OP_SCAN */
+    ex_ann_op *iq;
 } sel;
 
 /* ---- binding ---------------------------------------------------------- */
@@ -1676,6 +1679,7 @@ static void ann_run(ex_request *r, sel *s)
         ex_finish(r, hln_fail(&r->err, HLN_ENOMEM, "out of memory"));
         return;
     }
+    memset(q, 0, sizeof *q);
     memcpy(q->table_id, p->t->id, 16);
     memcpy(q->index_id, p->ann_ix->id, 16);
     q->col_id = p->t->cols[p->ann_col].id;
@@ -1867,8 +1871,9 @@ static int issue(ex_request *r, sel *s)
         cmd->limit = want;
         s->op_read = true;
     } else {
-        ex_op *op = ex_op_new(r, EX_OP_SCAN, s->shard);
+        ex_op *op = ex_op_new(r, s->iq ? EX_OP_ISCAN : EX_OP_SCAN, s->shard);
         if (!op) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+        op->ann = s->iq;
         st_scan_cmd *cmd = &op->scan;
         memcpy(cmd->table_id, p->t->id, 16);
         cmd->start_token = s->cstate == C_START ? s->lo : s->ctoken;
@@ -2056,6 +2061,79 @@ static void step(ex_request *r)
     }
 }
 
+/* Types whose equal values are equal bytes, so a term table keyed by the
+ * bytes finds every row the filter accepts. */
+static bool bytes_equality(const hln_type *t)
+{
+    switch (t->kind) {
+    case HLN_T_ASCII:
+    case HLN_T_VARCHAR:
+    case HLN_T_INT:
+    case HLN_T_BIGINT:
+    case HLN_T_SMALLINT:
+    case HLN_T_TINYINT:
+    case HLN_T_UUID:
+    case HLN_T_TIMEUUID:
+    case HLN_T_TIMESTAMP:
+    case HLN_T_DATE:
+    case HLN_T_TIME:
+    case HLN_T_BOOLEAN:
+    case HLN_T_INET:
+    case HLN_T_BLOB:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* A range query with an equality filter that a term index serves reads
+ * only the rows the index names (EX_OP_ISCAN); every filter still checks
+ * each row, so the index only has to name a superset. */
+static int plan_iscan(sel *s)
+{
+    const ex_plan *p = s->p;
+    const hln_table *t = p->t;
+    ex_request *r = s->r;
+    if (p->pk_lookup || t->is_virtual || p->has_static || !p->nfilters) return 0;
+    for (int i = 0; i < p->nfilters; i++) {
+        const ex_filter *f = &p->filters[i];
+        if (f->op != CQL_OP_EQ || s->fvals[i].len < 0) continue;
+        const hln_column *col = &t->cols[f->col];
+        const hln_type *vt =
+            f->key ? (col->type->kind == HLN_T_MAP ? col->type->params[1] : NULL) : col->type;
+        if (!vt || !bytes_equality(vt)) continue;
+        for (int x = 0; x < t->nindexes; x++) {
+            ex_ann_op q;
+            if (t->indexes[x].col_id != col->id || !ex_sai_describe(t, &t->indexes[x], &q) ||
+                !q.terms || (q.target == HLN_IX_ENTRIES) != (f->key != NULL))
+                continue;
+            hln_buf b;
+            hln_buf_init(&b);
+            if (f->key && hln_type_to_comparable(
+                              col->type->params[0], s->fkeys[i].p,
+                              (size_t)(s->fkeys[i].len < 0 ? 0 : s->fkeys[i].len), false, &b)) {
+                hln_buf_free(&b);
+                continue;
+            }
+            hln_buf_put(&b, s->fvals[i].p, (size_t)s->fvals[i].len);
+            ex_ann_op *iq = hln_arena_alloc(&r->arena, sizeof *iq);
+            uint8_t *term = hln_arena_memdup(&r->arena, b.data, b.len ? b.len : 1);
+            bool bad = b.err;
+            uint32_t len = (uint32_t)b.len;
+            hln_buf_free(&b);
+            if (!iq || !term || bad) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+            *iq = q;
+            iq->term = term;
+            iq->termlen = len;
+            iq->now_sec = s->now_sec;
+            iq->schema = ex_st(r)->schema;
+            s->iq = iq;
+            return 0;
+        }
+    }
+    return 0;
+}
+
 void ex_run_select(ex_request *r)
 {
     ex_state *st = ex_st(r);
@@ -2086,6 +2164,7 @@ void ex_run_select(ex_request *r)
     }
     if (!rc && !p->pk_lookup) rc = bind_range(s);
     if (!rc) rc = bind_filters(s);
+    if (!rc) rc = plan_iscan(s);
     if (rc) {
         ex_finish(r, rc);
         return;

@@ -607,3 +607,109 @@ int ix_hnsw_search(ix_hnsw *h, const float *q, int k, int ef, ix_hit *out)
         out[i] = hpop(h->res, &nres, true);
     return n;
 }
+
+/* ---- serialisation ---------------------------------------------------------
+ * Native byte order (a marker word refuses a file from another order):
+ *   u32 magic "HNSW" | u32 version 1 | u32 0x01020304
+ *   i32 dim, metric, M, ef_construction | u32 n, live, entry | i32 maxlevel
+ *   u64 rng
+ *   f32 vecs[n * dim] | u8 level[n] | u8 dead[n] | u32 l0[n * (2M + 1)]
+ *   for each node with level L > 0: u32 up[L * (M + 1)]
+ */
+enum { SAVE_MAGIC = 0x57534E48u /* "HNSW" */, SAVE_VERSION = 1, BYTE_ORDER_MARK = 0x01020304u };
+
+int ix_hnsw_save(const ix_hnsw *h, ix_write_fn w, void *ud)
+{
+    uint32_t head[3] = {SAVE_MAGIC, SAVE_VERSION, BYTE_ORDER_MARK};
+    int32_t p[4] = {h->dim, (int32_t)h->metric, h->M, h->efc};
+    uint32_t c[3] = {h->n, h->live, h->entry};
+    int32_t ml = h->maxlevel;
+    int rc;
+    if ((rc = w(ud, head, sizeof head)) || (rc = w(ud, p, sizeof p)) || (rc = w(ud, c, sizeof c)) ||
+        (rc = w(ud, &ml, sizeof ml)) || (rc = w(ud, &h->rng, sizeof h->rng)))
+        return rc;
+    if (h->n == 0) return 0;
+    if ((rc = w(ud, h->vecs, sizeof(float) * (size_t)h->n * (size_t)h->dim)) ||
+        (rc = w(ud, h->level, h->n)) || (rc = w(ud, h->dead, h->n)) ||
+        (rc = w(ud, h->l0, sizeof(uint32_t) * (size_t)h->n * (size_t)(h->M0 + 1))))
+        return rc;
+    for (uint32_t i = 0; i < h->n; i++)
+        if (h->level[i] &&
+            (rc = w(ud, h->up[i], sizeof(uint32_t) * (size_t)h->level[i] * (size_t)(h->M + 1))))
+            return rc;
+    return 0;
+}
+
+/* A neighbour list as invariant 2 has it: ids in range, not the node,
+ * at most max, and at level lv only nodes that reach that level. */
+static bool links_ok(const ix_hnsw *h, const uint32_t *ln, uint32_t max, uint32_t self, int lv)
+{
+    if (ln[0] > max) return false;
+    for (uint32_t i = 1; i <= ln[0]; i++)
+        if (ln[i] >= h->n || ln[i] == self || h->level[ln[i]] < lv) return false;
+    return true;
+}
+
+int ix_hnsw_load(ix_hnsw **out, ix_read_fn r, void *ud)
+{
+    *out = NULL;
+    uint32_t head[3], c[3];
+    int32_t p[4], ml;
+    uint64_t rng;
+    int rc;
+    if ((rc = r(ud, head, sizeof head)) || (rc = r(ud, p, sizeof p)) || (rc = r(ud, c, sizeof c)) ||
+        (rc = r(ud, &ml, sizeof ml)) || (rc = r(ud, &rng, sizeof rng)))
+        return rc;
+    if (head[0] != SAVE_MAGIC || head[1] != SAVE_VERSION || head[2] != BYTE_ORDER_MARK)
+        return HLN_ECORRUPT;
+    if (p[1] < IX_COSINE || p[1] > IX_EUCLIDEAN || p[2] < 2 || p[2] > 64) return HLN_ECORRUPT;
+    ix_hnsw_params hp = {.M = p[2], .ef_construction = p[3], .seed = rng ? rng : 1};
+    ix_hnsw *h;
+    if ((rc = ix_hnsw_new(&h, p[0], (ix_metric)p[1], &hp)) != 0)
+        return rc == HLN_EINVAL ? HLN_ECORRUPT : rc;
+    h->rng = rng;
+    uint32_t n = c[0];
+    if (c[1] > n || (n && c[2] >= n) || (!n && c[2] != UINT32_MAX) || ml >= MAX_LEVEL ||
+        (n && ml < 0)) {
+        ix_hnsw_free(h);
+        return HLN_ECORRUPT;
+    }
+    while (h->cap < n)
+        if (grow(h)) {
+            ix_hnsw_free(h);
+            return HLN_ENOMEM;
+        }
+    h->n = n;
+    h->live = c[1];
+    h->entry = c[2];
+    h->maxlevel = ml;
+    for (uint32_t i = 0; i < n; i++)
+        h->up[i] = NULL;
+    if (n && ((rc = r(ud, h->vecs, sizeof(float) * (size_t)n * (size_t)h->dim)) ||
+              (rc = r(ud, h->level, n)) || (rc = r(ud, h->dead, n)) ||
+              (rc = r(ud, h->l0, sizeof(uint32_t) * (size_t)n * (size_t)(h->M0 + 1))))) {
+        ix_hnsw_free(h);
+        return rc;
+    }
+    uint32_t dead = 0;
+    for (uint32_t i = 0; i < n && !rc; i++) {
+        dead += h->dead[i] != 0;
+        if (h->level[i] > ml || !links_ok(h, links(h, i, 0), (uint32_t)h->M0, i, 0))
+            rc = HLN_ECORRUPT;
+        if (rc || !h->level[i]) continue;
+        size_t words = (size_t)h->level[i] * (size_t)(h->M + 1);
+        if (!(h->up[i] = hln_malloc(sizeof(uint32_t) * words)))
+            rc = HLN_ENOMEM;
+        else if (!(rc = r(ud, h->up[i], sizeof(uint32_t) * words)))
+            for (int l = 1; l <= h->level[i] && !rc; l++)
+                if (!links_ok(h, links(h, i, l), (uint32_t)h->M, i, l)) rc = HLN_ECORRUPT;
+    }
+    if (!rc && (n - dead != h->live || (n && h->level[h->entry] != ml))) rc = HLN_ECORRUPT;
+    if (rc) {
+        h->n = n; /* free every up[] allocated so far (the rest are NULL) */
+        ix_hnsw_free(h);
+        return rc;
+    }
+    *out = h;
+    return 0;
+}

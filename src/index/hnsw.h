@@ -78,6 +78,16 @@ size_t ix_hnsw_memory(const ix_hnsw *h); /* bytes held */
 /* The stored vector of id (normalised under cosine). */
 const float *ix_hnsw_vector(const ix_hnsw *h, uint32_t id);
 
+/* Serialisation (docs/formats/vector-index.md): the whole graph through
+ * caller-supplied writers/readers (the caller frames and checksums the
+ * file). save: 0 or the writer's error. load: a graph equal to the saved
+ * one, or HLN_ECORRUPT for anything inconsistent (links out of range,
+ * sizes that do not add up, another version or byte order) and HLN_ENOMEM. */
+typedef int (*ix_write_fn)(void *ud, const void *p, size_t n);
+typedef int (*ix_read_fn)(void *ud, void *p, size_t n);
+int ix_hnsw_save(const ix_hnsw *h, ix_write_fn w, void *ud);
+int ix_hnsw_load(ix_hnsw **out, ix_read_fn r, void *ud);
+
 /* Exact helpers shared with brute-force search: the distance of a and b
  * under m (cosine computed in full, no normalisation needed), and the
  * similarity score Cassandra reports for a distance (see above). For

@@ -6,6 +6,7 @@ kill -9 (it is rebuilt from the data, which the commitlog keeps)."""
 
 import math
 import random
+import time
 
 import pytest
 from cassandra.concurrent import execute_concurrent_with_args
@@ -170,9 +171,13 @@ def test_index_survives_flush_restart_and_kill(flushing_server, connect):
     s.cluster.shutdown()
     assert srv.stop() == 0
     srv.start()
+    # a clean stop leaves each shard's graph as a snapshot, loaded (and
+    # consumed) at start instead of building again
+    assert "loaded from its snapshot" in srv.stderr_text(), srv.tail()
     s = connect(srv)
     assert recall(s, ks, vecs, queries) >= 0.95
-    # acknowledged writes after the graphs exist, then kill -9
+    # acknowledged writes after the graphs exist, then kill -9: no snapshot
+    # is left to load, the graphs are built again from the data
     more = {i: v for i, v in zip(range(1200, 1500), clustered(300, 13))}
     load(s, ks, more)
     vecs.update(more)
@@ -184,3 +189,20 @@ def test_index_survives_flush_restart_and_kill(flushing_server, connect):
     one = s.prepare("SELECT row_id FROM k1.chunks ORDER BY vector ANN OF ? LIMIT 1")
     for i in (1200, 1333, 1499):
         assert s.execute(one, (vecs[i],)).one().row_id == i
+
+
+def test_rewrites_rebuild_the_graph(session):
+    """Every row's vector rewritten twice: the replaced nodes are marked at
+    once, the graph (mostly deleted) is built again in the background, and
+    answers stay right before, during and after."""
+    ks = "vec_rewrite"
+    make_table(session, ks)
+    vecs = dict(enumerate(clustered(1500, 21)))
+    load(session, ks, vecs)
+    queries = clustered(10, 22)
+    for seed in (23, 24):
+        vecs = dict(enumerate(clustered(1500, seed)))
+        load(session, ks, vecs)
+        assert recall(session, ks, vecs, queries) >= 0.95
+    time.sleep(1.5)
+    assert recall(session, ks, vecs, queries) >= 0.95

@@ -1,0 +1,93 @@
+#!/usr/bin/env python3
+"""libs.py DATASET_DIR [--m 16] [--efc 128] [--ef 128]
+
+The in-process peers of bench/vector on the same data set and machine:
+hnswlib and FAISS (IndexHNSWFlat, inner product on the unit vectors =
+cosine), both single-threaded, built with the same graph parameters as
+Helenus's index (M 16, ef_construction 128) and searched with the same
+candidate list (ef 128), one query per call as an application asks. Prints
+one JSON object per library: build time and rate, QPS, p50/p99 latency,
+recall@k against the exact neighbours in gt.i32.
+"""
+import argparse
+import json
+import os
+import time
+
+import numpy as np
+
+
+def load(d):
+    meta = json.load(open(os.path.join(d, "meta.json")))
+    n, nq, dim, k = meta["n"], meta["nq"], meta["dim"], meta["k"]
+    base = np.fromfile(os.path.join(d, "base.f32"), dtype="<f4").reshape(n, dim)
+    q = np.fromfile(os.path.join(d, "query.f32"), dtype="<f4").reshape(nq, dim)
+    gt = np.fromfile(os.path.join(d, "gt.i32"), dtype="<i4").reshape(nq, k)
+    return meta, base, q, gt
+
+
+def measure(name, build, search, base, q, gt, k):
+    t0 = time.perf_counter()
+    build(base)
+    build_s = time.perf_counter() - t0
+    lat, found = [], 0
+    t1 = time.perf_counter()
+    for i in range(len(q)):
+        a = time.perf_counter()
+        ids = search(q[i:i + 1], k)
+        lat.append(time.perf_counter() - a)
+        found += len(set(int(x) for x in ids) & set(int(x) for x in gt[i]))
+    total = time.perf_counter() - t1
+    lat.sort()
+    return {"engine": name, "n": len(base), "nq": len(q), "k": k, "build_s": round(build_s, 3),
+            "insert_per_s": round(len(base) / build_s, 1), "qps": round(len(q) / total, 1),
+            "p50_ms": round(lat[len(lat) // 2] * 1e3, 3),
+            "p99_ms": round(lat[(len(lat) * 99) // 100] * 1e3, 3),
+            "recall": round(found / (len(q) * k), 4)}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("dataset")
+    ap.add_argument("--m", type=int, default=16)
+    ap.add_argument("--efc", type=int, default=128)
+    ap.add_argument("--ef", type=int, default=128)
+    a = ap.parse_args()
+    meta, base, q, gt = load(a.dataset)
+    k = meta["k"]
+
+    import hnswlib
+    idx = {}
+
+    def hb(b):
+        p = hnswlib.Index(space="cosine", dim=b.shape[1])
+        p.init_index(max_elements=len(b), M=a.m, ef_construction=a.efc)
+        p.set_num_threads(1)
+        p.add_items(b, np.arange(len(b)))
+        p.set_ef(a.ef)
+        idx["h"] = p
+
+    def hs(v, kk):
+        return idx["h"].knn_query(v, k=kk)[0][0]
+
+    print(json.dumps(measure("hnswlib " + hnswlib.__version__ if hasattr(hnswlib, "__version__")
+                             else "hnswlib", hb, hs, base, q, gt, k)), flush=True)
+
+    import faiss
+    faiss.omp_set_num_threads(1)
+
+    def fb(b):
+        f = faiss.IndexHNSWFlat(b.shape[1], a.m, faiss.METRIC_INNER_PRODUCT)
+        f.hnsw.efConstruction = a.efc
+        f.add(b)
+        f.hnsw.efSearch = a.ef
+        idx["f"] = f
+
+    def fs(v, kk):
+        return idx["f"].search(v, kk)[1][0]
+
+    print(json.dumps(measure("faiss " + faiss.__version__, fb, fs, base, q, gt, k)), flush=True)
+
+
+if __name__ == "__main__":
+    main()

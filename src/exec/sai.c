@@ -1,0 +1,1389 @@
+/*
+ * ann.c — vector indexes on a shard: the storage-attached index's vector
+ * part as it is built today, and the shard side of ANN queries.
+ *
+ * What: each shard keeps, per vector index (hln_index on a vector column,
+ * keyed by the index's id), an HNSW graph (index/hnsw.c) of the vectors of
+ * its own rows, each graph node labelled with its row's key (partition key
+ * and clustering key) and a hash of the vector's bytes. Writes reach it
+ * through storage's `applied` hook (st_options): every mutation applied on
+ * the shard adds the vectors it writes. An ANN operation (EX_OP_ANN) asks
+ * the graph for candidates and checks each against the row storage holds
+ * now; the rows that pass go back to the coordinator (select.c), which
+ * merges the shards' answers by similarity.
+ *
+ * Why check against storage: the graph only ever grows. An overwritten
+ * vector, a deleted row or partition, an expired TTL, a write that lost to
+ * a newer timestamp — all of them leave a node whose row no longer holds
+ * that vector. Reading the row (which the answer needs anyway) and
+ * comparing the vector's hash makes every such node invisible and marks it
+ * deleted, so a deleted or expired row never comes back through the index,
+ * whatever the sequence of writes, flushes and compactions.
+ *
+ * Lifecycle: the first ANN query a shard serves for an index starts its
+ * build: a cursor walks the shard's rows of the table (memtable and
+ * sstables, so it includes what commitlog replay restored) in slices of
+ * BUILD_SLICE rows, one slice per message the shard posts to itself, so
+ * reads and writes interleave with the build. Until the cursor is through,
+ * the shard answers ANN queries by an exact scan of its rows (slow, never
+ * wrong); writes meanwhile go into the graph when their row is behind the
+ * cursor (rows ahead of it are picked up by the scan). Not persisted: a
+ * restart builds again on first use (per-sstable segments written at
+ * flush are the next step, docs/ARCHITECTURE.md "Indexes"). A graph whose
+ * deleted nodes outnumber its live ones is dropped and built again. DROP
+ * INDEX, DROP TABLE and TRUNCATE drop the shard's graphs (reconcile below
+ * and ex_ann_drop_table).
+ *
+ * Invariants:
+ *  1. Everything here runs on the owning shard's thread (the registry hangs
+ *     off hln_shard.vix); storage calls the hook on that thread too.
+ *  2. A graph node's key is the row's exact (pk, ck) bytes; a candidate is
+ *     returned only if the row, read now, holds a vector with the node's
+ *     hash.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "exec/execInt.h"
+#include "index/hnsw.h"
+
+enum { BUILD_SLICE = 256, SCAN_BATCH = 2048, EF_SEARCH = 128 };
+
+/* A row key an index entry stands for. */
+typedef struct vent {
+    uint64_t off; /* in keys: pk then ck */
+    uint32_t pklen, cklen;
+    uint64_t vhash; /* vector indexes: hash of the vector's bytes */
+    int64_t token;
+    int64_t ts; /* vector indexes: the vector cell's write timestamp */
+} vent;
+
+/* A term of a term index: its bytes (in terms) and the keys (ents ids) of
+ * the rows that were written with it; open addressing on hash. */
+typedef struct tslot {
+    uint64_t hash; /* 0: empty */
+    uint64_t off;
+    uint32_t len;
+    uint32_t n, cap;
+    uint32_t *ids;
+} tslot;
+
+enum { IXS_VECTOR, IXS_TERMS };
+
+/* A resumable walk over one table's rows on a shard, in storage order
+ * (token, partition key, clustering key). */
+typedef struct rowscan {
+    uint8_t table_id[16];
+    bool have_pk; /* pk/token: the partition last read from */
+    bool in_part; /* ... and it may go on after ck */
+    bool done;
+    int64_t token;
+    uint8_t *pk, *ck; /* hln_malloc'ed copies */
+    uint32_t pklen, cklen, pkcap, ckcap;
+} rowscan;
+
+typedef void (*row_fn)(void *ud, const st_partition *p, const st_row *row);
+
+/* One index on one shard: a vector graph or a term table. */
+typedef struct ex_vix {
+    uint8_t index_id[16], table_id[16];
+    int kind;      /* IXS_VECTOR or IXS_TERMS */
+    bool building; /* cur walks the rows not yet added */
+    rowscan cur;
+    uint32_t col_id;
+    int dim, metric; /* vectors */
+    ix_hnsw *g;
+    int target; /* terms: HLN_IX_SIMPLE (the value) or HLN_IX_ENTRIES (path || value) */
+    bool fold;  /* terms: ASCII case folded (case_sensitive: false) */
+    tslot *slots;
+    size_t nslots, nterms; /* nslots a power of two */
+    uint8_t *terms;
+    size_t termlen, termcap;
+    vent *ents; /* by graph id (vectors) or key id (terms) */
+    size_t nents, capents;
+    uint8_t *keys;
+    size_t keylen, keycap;
+    float *tmp; /* decoded vector */
+    /* vectors: row key -> its newest graph node (id + 1; 0 empty), so an
+       overwrite marks the node it replaces deleted at once */
+    uint32_t *kmap;
+    size_t kslots, kcount;
+    bool reset_pending; /* mostly deleted nodes: build again (build_slices) */
+    struct ex_vix *next;
+} ex_vix;
+
+typedef struct ex_vix_set {
+    rt_msg build_msg; /* the next build slice, posted to the shard itself */
+    bool build_posted;
+    bool loading; /* the shard is opening: new indexes look for snapshots */
+    hln_shard *shard;
+    ex_vix *head;
+} ex_vix_set;
+
+static void post_build(ex_vix_set *set);
+static bool six_load(hln_shard *s, struct ex_vix *v);
+static void clean_snapshots(hln_shard *s);
+
+static uint64_t hash_bytes(const uint8_t *p, size_t n)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a, then a final mix */
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 1099511628211ull;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    return h;
+}
+
+/* Big-endian IEEE floats (a vector<float, n> value) into out; false when
+ * the value has the wrong length. */
+bool ex_ann_decode(const uint8_t *p, int32_t len, int dim, float *out)
+{
+    if (len != 4 * dim) return false;
+    for (int i = 0; i < dim; i++) {
+        uint32_t u = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
+                     (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
+        memcpy(&out[i], &u, 4);
+    }
+    return true;
+}
+
+/* Java's Float.toString for the non-finite values the messages name. */
+static const char *nonfinite_str(float f)
+{
+    return isnan(f) ? "NaN" : f > 0 ? "Infinity" : "-Infinity";
+}
+
+/* Cassandra's checks of a vector (the query's or a written one) for an
+ * index of metric m. */
+static int check_vector(hln_error *err, const float *v, int dim, int m)
+{
+    bool nonzero = false;
+    for (int i = 0; i < dim; i++) {
+        if (!isfinite(v[i]))
+            return hln_fail(err, HLN_EINVAL, "non-finite value at vector[%d]=%s", i,
+                            nonfinite_str(v[i]));
+        nonzero |= v[i] != 0;
+    }
+    if (!nonzero && m == IX_COSINE)
+        return hln_fail(err, HLN_EINVAL,
+                        "Zero vectors cannot be indexed or queried with cosine similarity");
+    return 0;
+}
+
+int ex_ann_check_vector(hln_error *err, const float *v, int dim, int metric)
+{
+    return check_vector(err, v, dim, metric);
+}
+
+int ex_ann_check_write(hln_error *err, const hln_table *t, const hln_column *col, const uint8_t *p,
+                       int32_t len)
+{
+    for (int i = 0; i < t->nindexes; i++) {
+        const hln_index *ix = &t->indexes[i];
+        if (ix->col_id != col->id || ix->kind != HLN_IXK_SAI) continue;
+        int dim = col->type->dim;
+        float stackv[64], *v = dim <= 64 ? stackv : hln_malloc(sizeof(float) * (size_t)dim);
+        if (!v) return hln_fail(err, HLN_ENOMEM, "out of memory");
+        int rc = 0;
+        if (ex_ann_decode(p, len, dim, v)) {
+            const char *fn = index_option(ix, "similarity_function");
+            int m = fn ? ix_metric_parse(fn) : IX_COSINE;
+            rc = check_vector(err, v, dim, m < 0 ? IX_COSINE : m);
+        }
+        if (v != stackv) hln_free(v);
+        return rc;
+    }
+    return 0;
+}
+
+static void vix_clear(ex_vix *v)
+{
+    for (size_t i = 0; i < v->nslots; i++)
+        hln_free(v->slots[i].ids);
+    hln_free(v->slots);
+    v->slots = NULL;
+    v->nslots = v->nterms = 0;
+    hln_free(v->terms);
+    v->terms = NULL;
+    v->termlen = v->termcap = 0;
+    hln_free(v->ents);
+    v->ents = NULL;
+    v->nents = v->capents = 0;
+    hln_free(v->keys);
+    v->keys = NULL;
+    v->keylen = v->keycap = 0;
+    hln_free(v->kmap);
+    v->kmap = NULL;
+    v->kslots = v->kcount = 0;
+}
+
+static void vix_free(ex_vix *v)
+{
+    hln_free(v->kmap);
+    for (size_t i = 0; i < v->nslots; i++)
+        hln_free(v->slots[i].ids);
+    hln_free(v->slots);
+    hln_free(v->terms);
+    hln_free(v->cur.pk);
+    hln_free(v->cur.ck);
+    ix_hnsw_free(v->g);
+    hln_free(v->ents);
+    hln_free(v->keys);
+    hln_free(v->tmp);
+    hln_free(v);
+}
+
+static ex_vix_set *set_of(hln_shard *s)
+{
+    if (!s->vix) {
+        ex_vix_set *set = hln_calloc(1, sizeof(ex_vix_set));
+        if (set) set->shard = s;
+        s->vix = set;
+    }
+    return s->vix;
+}
+
+void ex_ann_free(hln_shard *s)
+{
+    ex_vix_set *set = s->vix;
+    if (!set) return;
+    for (ex_vix *v = set->head, *n; v; v = n) {
+        n = v->next;
+        vix_free(v);
+    }
+    hln_free(set);
+    s->vix = NULL;
+}
+
+void ex_ann_drop_table(hln_shard *s, const uint8_t table_id[16])
+{
+    ex_vix_set *set = s->vix;
+    if (!set) return;
+    for (ex_vix **pp = &set->head; *pp;) {
+        ex_vix *v = *pp;
+        if (!memcmp(v->table_id, table_id, 16)) {
+            *pp = v->next;
+            vix_free(v);
+        } else {
+            pp = &v->next;
+        }
+    }
+}
+
+/* Appends key (pk, ck) to v's key store; its id, or -1 (out of memory). */
+static int64_t put_key(ex_vix *v, int64_t token, const uint8_t *pk, uint32_t pklen,
+                       const st_row *row, uint64_t vhash, int64_t ts, uint32_t id)
+{
+    if (id >= v->capents) {
+        size_t cap = v->capents ? v->capents * 2 : 1024;
+        while (cap <= id)
+            cap *= 2;
+        vent *e = hln_realloc(v->ents, sizeof *e * cap);
+        if (!e) return -1;
+        v->ents = e;
+        v->capents = cap;
+    }
+    size_t need = v->keylen + pklen + row->cklen;
+    if (need > v->keycap) {
+        size_t cap = v->keycap ? v->keycap * 2 : 65536;
+        while (cap < need)
+            cap *= 2;
+        uint8_t *k = hln_realloc(v->keys, cap);
+        if (!k) return -1;
+        v->keys = k;
+        v->keycap = cap;
+    }
+    memcpy(v->keys + v->keylen, pk, pklen);
+    memcpy(v->keys + v->keylen + pklen, row->ck, row->cklen);
+    v->ents[id] = (vent){v->keylen, pklen, row->cklen, vhash, token, ts};
+    if (id + 1 > v->nents) v->nents = id + 1;
+    v->keylen = need;
+    return id;
+}
+
+/* The slot of term t (hash h): its own, or the empty one where it goes. */
+static tslot *term_slot(const ex_vix *v, const uint8_t *t, uint32_t len, uint64_t h)
+{
+    size_t mask = v->nslots - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+        tslot *sl = &v->slots[i];
+        if (!sl->hash) return sl;
+        if (sl->hash == h && sl->len == len && (!len || !memcmp(v->terms + sl->off, t, len)))
+            return sl;
+    }
+}
+
+static uint64_t term_hash(const uint8_t *t, uint32_t len)
+{
+    uint64_t h = hash_bytes(t, len);
+    return h ? h : 1;
+}
+
+/* Adds key id under term t. */
+static void term_add(ex_vix *v, const uint8_t *t, uint32_t len, uint32_t id)
+{
+    if ((v->nterms + 1) * 2 > v->nslots) { /* keep at most half full */
+        size_t n = v->nslots ? v->nslots * 2 : 1024;
+        tslot *ns = hln_calloc(n, sizeof *ns);
+        if (!ns) return;
+        tslot *old = v->slots;
+        size_t on = v->nslots;
+        v->slots = ns;
+        v->nslots = n;
+        for (size_t i = 0; i < on; i++)
+            if (old[i].hash) *term_slot(v, v->terms + old[i].off, old[i].len, old[i].hash) = old[i];
+        hln_free(old);
+    }
+    uint64_t h = term_hash(t, len);
+    tslot *sl = term_slot(v, t, len, h);
+    if (!sl->hash) {
+        if (v->termlen + len > v->termcap) {
+            size_t cap = v->termcap ? v->termcap * 2 : 65536;
+            while (cap < v->termlen + len)
+                cap *= 2;
+            uint8_t *nt = hln_realloc(v->terms, cap);
+            if (!nt) return;
+            v->terms = nt;
+            v->termcap = cap;
+        }
+        if (len) memcpy(v->terms + v->termlen, t, len);
+        *sl = (tslot){.hash = h, .off = v->termlen, .len = len};
+        v->termlen += len;
+        v->nterms++;
+    }
+    if (sl->n == sl->cap) {
+        uint32_t cap = sl->cap ? sl->cap * 2 : 4;
+        uint32_t *ids = hln_realloc(sl->ids, sizeof *ids * cap);
+        if (!ids) return;
+        sl->ids = ids;
+        sl->cap = cap;
+    }
+    sl->ids[sl->n++] = id;
+}
+
+/* A term as the index keeps it: folded to ASCII lower case when the index
+ * is case-insensitive (into buf, len bytes). */
+static const uint8_t *fold_term(bool fold, const uint8_t *t, uint32_t len, uint8_t **buf)
+{
+    if (!fold) return t;
+    uint8_t *b = hln_malloc(len ? len : 1);
+    if (!b) return NULL;
+    for (uint32_t i = 0; i < len; i++)
+        b[i] = t[i] >= 'A' && t[i] <= 'Z' ? (uint8_t)(t[i] + 32) : t[i];
+    *buf = b;
+    return b;
+}
+
+static uint64_t key_hash(int64_t token, const uint8_t *ck, uint32_t cklen)
+{
+    /* the token is the partition key's hash already */
+    uint64_t h = (uint64_t)token * 0x9E3779B97F4A7C15ull;
+    return h ^ hash_bytes(ck, cklen);
+}
+
+static bool key_is(const ex_vix *v, uint32_t id, const uint8_t *pk, uint32_t pklen,
+                   const uint8_t *ck, uint32_t cklen)
+{
+    const vent *e = &v->ents[id];
+    const uint8_t *k = v->keys + e->off;
+    return e->pklen == pklen && e->cklen == cklen && (!pklen || !memcmp(k, pk, pklen)) &&
+           (!cklen || !memcmp(k + pklen, ck, cklen));
+}
+
+/* The key map slot of row (pk, ck): its own, or the empty one where it
+ * goes; NULL when the map cannot grow. */
+static uint32_t *key_slot(ex_vix *v, int64_t token, const uint8_t *pk, uint32_t pklen,
+                          const uint8_t *ck, uint32_t cklen)
+{
+    if ((v->kcount + 1) * 2 > v->kslots) {
+        size_t n = v->kslots ? v->kslots * 2 : 1024;
+        uint32_t *nm = hln_calloc(n, sizeof *nm);
+        if (!nm) return NULL;
+        for (size_t i = 0; i < v->kslots; i++) {
+            uint32_t x = v->kmap[i];
+            if (!x) continue;
+            const vent *e = &v->ents[x - 1];
+            uint64_t h = key_hash(e->token, v->keys + e->off + e->pklen, e->cklen);
+            size_t j = h & (n - 1);
+            while (nm[j])
+                j = (j + 1) & (n - 1);
+            nm[j] = x;
+        }
+        hln_free(v->kmap);
+        v->kmap = nm;
+        v->kslots = n;
+    }
+    size_t mask = v->kslots - 1;
+    for (size_t i = key_hash(token, ck, cklen) & mask;; i = (i + 1) & mask) {
+        uint32_t x = v->kmap[i];
+        if (!x || key_is(v, x - 1, pk, pklen, ck, cklen)) return &v->kmap[i];
+    }
+}
+
+/* Records node id as its row's current one (a row new to the map). */
+static void key_put(ex_vix *v, uint32_t id)
+{
+    const vent *e = &v->ents[id];
+    const uint8_t *k = v->keys + e->off;
+    uint32_t *slot = key_slot(v, e->token, k, e->pklen, k + e->pklen, e->cklen);
+    if (!slot) return;
+    if (!*slot) v->kcount++;
+    *slot = id + 1;
+}
+
+/* Adds one row to v: its vector (if it is a usable one) or its terms. */
+static void vix_add(ex_vix *v, int64_t token, const uint8_t *pk, uint32_t pklen, const st_row *row)
+{
+    if (v->kind == IXS_TERMS) {
+        int64_t id = -1;
+        for (uint32_t i = 0; i < row->ncells; i++) {
+            const st_cell *c = &row->cells[i];
+            if (c->col_id != v->col_id || c->flags) continue;
+            if ((v->target == HLN_IX_SIMPLE) != (c->pathlen == 0)) continue;
+            if (id < 0 && (id = put_key(v, token, pk, pklen, row, 0, 0, (uint32_t)v->nents)) < 0)
+                return;
+            uint8_t *buf = NULL, *cat = NULL;
+            const uint8_t *t = c->val;
+            uint32_t len = c->len;
+            if (v->target == HLN_IX_ENTRIES) { /* path (the key, comparable) || value */
+                cat = hln_malloc(c->pathlen + c->len);
+                if (!cat) return;
+                memcpy(cat, c->path, c->pathlen);
+                if (c->len) memcpy(cat + c->pathlen, c->val, c->len);
+                t = cat;
+                len = c->pathlen + c->len;
+            }
+            const uint8_t *ft = fold_term(v->fold, t, len, &buf);
+            if (ft) term_add(v, ft, len, (uint32_t)id);
+            hln_free(buf);
+            hln_free(cat);
+        }
+        return;
+    }
+    const st_cell *cell = NULL;
+    for (uint32_t i = 0; i < row->ncells; i++)
+        if (row->cells[i].col_id == v->col_id && row->cells[i].pathlen == 0) {
+            cell = &row->cells[i];
+            break;
+        }
+    if (!cell || cell->flags) return;
+    if (!ex_ann_decode(cell->val, (int32_t)cell->len, v->dim, v->tmp)) return;
+    /* the row's current node: an older write loses, a newer one replaces it */
+    uint32_t *slot = key_slot(v, token, pk, pklen, row->ck, row->cklen);
+    if (slot && *slot && v->ents[*slot - 1].ts > cell->ts) return;
+    uint32_t nid = ix_hnsw_size(v->g);
+    if (put_key(v, token, pk, pklen, row, hash_bytes(cell->val, cell->len), cell->ts, nid) < 0)
+        return;
+    uint32_t id;
+    if (ix_hnsw_add(v->g, v->tmp, &id)) { /* NaN, infinite, zero under cosine */
+        v->nents = ix_hnsw_size(v->g);
+        v->keylen -= pklen + row->cklen;
+        return;
+    }
+    if (slot && *slot) {
+        ix_hnsw_delete(v->g, *slot - 1);
+        *slot = id + 1;
+    } else {
+        key_put(v, id);
+    }
+    uint32_t size = ix_hnsw_size(v->g);
+    if (size >= 1024 && ix_hnsw_live(v->g) < size / 2) v->reset_pending = true;
+}
+
+/* ---- walking a table's rows --------------------------------------------- */
+
+static int keep_copy(uint8_t **dst, uint32_t *cap, const uint8_t *src, uint32_t n)
+{
+    if (n > *cap || !*dst) {
+        uint8_t *p = hln_realloc(*dst, n ? n : 1);
+        if (!p) return HLN_ENOMEM;
+        *dst = p;
+        *cap = n ? n : 1;
+    }
+    if (n) memcpy(*dst, src, n);
+    return 0;
+}
+
+/* Reads up to max more rows of c's table (arena a), calling fn on each in
+ * storage order, and moves c past them; c->done once the table is through. */
+static int rowscan_step(hln_shard *s, rowscan *c, uint32_t max, int64_t now_sec, hln_arena *a,
+                        row_fn fn, void *ud, hln_error *err)
+{
+    if (c->done) return 0;
+    st_partition *parts = NULL;
+    int rc;
+    if (c->in_part) {
+        st_read_cmd rd = {
+            .pk = c->pk, .pklen = c->pklen, .token = c->token, .limit = max, .now_sec = now_sec};
+        memcpy(rd.table_id, c->table_id, 16);
+        rd.start = (st_bound){c->ck, c->cklen, false};
+        rd.end = (st_bound){NULL, 0, true};
+        rc = st_read(s->store, &rd, a, &parts, err);
+    } else {
+        st_scan_cmd cmd = {.start_token = c->have_pk ? c->token : INT64_MIN,
+                           .end_token = INT64_MAX,
+                           .limit = max,
+                           .now_sec = now_sec};
+        memcpy(cmd.table_id, c->table_id, 16);
+        if (c->have_pk) {
+            cmd.after_pk = c->pk;
+            cmd.after_pklen = c->pklen;
+        }
+        rc = st_scan(s->store, &cmd, a, &parts, err);
+    }
+    if (rc) return rc;
+    uint32_t rows = 0;
+    const st_partition *last = NULL;
+    for (const st_partition *p = parts; p; p = p->next) {
+        for (uint32_t i = 0; i < p->nrows; i++)
+            fn(ud, p, &p->rows[i]);
+        rows += p->nrows;
+        if (p->nrows) last = p;
+    }
+    if (rows < max) {
+        /* this partition (in_part) or the table (scan) is through */
+        if (!c->in_part) c->done = true;
+        c->in_part = false;
+        return 0;
+    }
+    /* max rows: the last partition may go on after its last row */
+    const st_row *lr = &last->rows[last->nrows - 1];
+    if (keep_copy(&c->pk, &c->pkcap, last->pk, last->pklen) ||
+        keep_copy(&c->ck, &c->ckcap, lr->ck, lr->cklen))
+        return hln_fail(err, HLN_ENOMEM, "out of memory");
+    c->pklen = last->pklen;
+    c->cklen = lr->cklen;
+    c->token = last->token;
+    c->have_pk = true;
+    c->in_part = true;
+    return 0;
+}
+
+/* Whether row (token, pk, ck) is behind the cursor: already walked. */
+static bool rowscan_behind(const rowscan *c, int64_t token, const uint8_t *pk, uint32_t pklen,
+                           const uint8_t *ck, uint32_t cklen)
+{
+    if (c->done) return true;
+    if (!c->have_pk) return false;
+    if (token != c->token) return token < c->token;
+    uint32_t n = pklen < c->pklen ? pklen : c->pklen;
+    int cmp = n ? memcmp(pk, c->pk, n) : 0;
+    if (!cmp) cmp = pklen < c->pklen ? -1 : pklen > c->pklen;
+    if (cmp) return cmp < 0;
+    if (!c->in_part) return true; /* that partition was read whole */
+    n = cklen < c->cklen ? cklen : c->cklen;
+    cmp = n ? memcmp(ck, c->ck, n) : 0;
+    if (!cmp) cmp = cklen < c->cklen ? -1 : cklen > c->cklen;
+    return cmp <= 0;
+}
+
+static void add_row(void *ud, const st_partition *p, const st_row *row)
+{
+    vix_add(ud, p->token, p->pk, p->pklen, row);
+}
+
+void ex_ann_applied(void *ud, const st_mutation *m)
+{
+    hln_shard *s = ud;
+    ex_vix_set *set = s->vix;
+    if (!set) return;
+    for (ex_vix *v = set->head; v; v = v->next) {
+        if (memcmp(v->table_id, m->table_id, 16)) continue;
+        for (uint32_t i = 0; i < m->nrows; i++) {
+            const st_row *row = &m->rows[i];
+            /* while building, rows ahead of the cursor come with the scan */
+            if (v->building &&
+                !rowscan_behind(&v->cur, m->token, m->pk, m->pklen, row->ck, row->cklen))
+                continue;
+            vix_add(v, m->token, m->pk, m->pklen, row);
+        }
+        if (v->reset_pending) post_build(set);
+    }
+}
+
+static void build_slices(hln_shard *s);
+
+/* Starts v over: empty, building from the first row again. */
+static int vix_reset(ex_vix *v)
+{
+    vix_clear(v);
+    if (v->kind == IXS_VECTOR) {
+        ix_hnsw_free(v->g);
+        v->g = NULL;
+        if (ix_hnsw_new(&v->g, v->dim, (ix_metric)v->metric, NULL)) return HLN_ENOMEM;
+    }
+    v->cur.have_pk = v->cur.in_part = v->cur.done = false;
+    v->building = true;
+    v->reset_pending = false;
+    return 0;
+}
+
+static void on_build_msg(rt_shard *rs, rt_msg *m)
+{
+    HLN_UNUSED(m);
+    hln_shard *s = engine_shard(rs);
+    ex_vix_set *set = s->vix;
+    if (!set) return;
+    set->build_posted = false;
+    build_slices(s);
+}
+
+static void post_build(ex_vix_set *set)
+{
+    if (set->build_posted) return;
+    set->build_posted = true;
+    set->build_msg.fn = on_build_msg;
+    set->build_msg.next = NULL;
+    engine_post(set->shard, &set->build_msg);
+}
+
+/* One slice of every graph still building; posts the next if any is left. */
+static void build_slices(hln_shard *s)
+{
+    ex_vix_set *set = s->vix;
+    bool more = false;
+    int64_t now_sec = hln_now_micros() / 1000000;
+    for (ex_vix **pp = &set->head; *pp;) {
+        ex_vix *v = *pp;
+        if (v->reset_pending && vix_reset(v)) { /* out of memory: let it go */
+            *pp = v->next;
+            vix_free(v);
+            continue;
+        }
+        pp = &v->next;
+        if (!v->building) continue;
+        hln_arena a;
+        hln_arena_init(&a, 1 << 16);
+        hln_error err = {0};
+        int rc = rowscan_step(s, &v->cur, BUILD_SLICE, now_sec, &a, add_row, v, &err);
+        hln_arena_free(&a);
+        if (rc) {
+            /* storage failed under us: start again later (queries stay exact) */
+            HLN_WARN("vector index build on shard %d: %s; retrying", s->id, err.msg);
+            v->cur.have_pk = v->cur.in_part = v->cur.done = false;
+        }
+        if (v->cur.done)
+            v->building = false;
+        else
+            more = true;
+    }
+    if (more) post_build(set);
+}
+
+/* The shard's graph for the op's index: built now if missing (or too
+ * stale); NULL with err set on failure. */
+static ex_vix *vix_get(hln_shard *s, const ex_ann_op *q, int64_t now_sec, hln_error *err)
+{
+    ex_vix_set *set = set_of(s);
+    if (!set) {
+        hln_fail(err, HLN_ENOMEM, "out of memory");
+        return NULL;
+    }
+    for (ex_vix **pp = &set->head; *pp; pp = &(*pp)->next) {
+        ex_vix *v = *pp;
+        if (memcmp(v->index_id, q->index_id, 16)) continue;
+        if (v->kind == IXS_TERMS) return v;
+        uint32_t size = ix_hnsw_size(v->g), live = ix_hnsw_live(v->g);
+        if (size >= 1024 && live < size / 2 && !v->building) { /* mostly dead: again */
+            if (vix_reset(v)) {
+                *pp = v->next;
+                vix_free(v);
+                break;
+            }
+            post_build(set);
+        }
+        return v;
+    }
+    ex_vix *v = hln_calloc(1, sizeof *v);
+    if (!v) {
+        hln_fail(err, HLN_ENOMEM, "out of memory");
+        return NULL;
+    }
+    memcpy(v->index_id, q->index_id, 16);
+    memcpy(v->table_id, q->table_id, 16);
+    v->col_id = q->col_id;
+    v->kind = q->terms ? IXS_TERMS : IXS_VECTOR;
+    v->target = q->target;
+    v->fold = q->fold;
+    v->dim = q->dim;
+    v->metric = q->metric;
+    if (v->kind == IXS_VECTOR && (!(v->tmp = hln_malloc(sizeof(float) * (size_t)q->dim)) ||
+                                  ix_hnsw_new(&v->g, q->dim, (ix_metric)q->metric, NULL))) {
+        vix_free(v);
+        hln_fail(err, HLN_ENOMEM, "out of memory");
+        return NULL;
+    }
+    HLN_UNUSED(now_sec);
+    memcpy(v->cur.table_id, q->table_id, 16);
+    v->next = set->head;
+    set->head = v;
+    if (set->loading && six_load(s, v)) return v; /* as the last clean stop left it */
+    v->building = true;
+    post_build(set);
+    return v;
+}
+
+/* Starts building (in the background) every vector index of the snapshot
+ * the shard has no graph for: at start-up and after CREATE INDEX, so that
+ * writes feed the graph from then on and the first query finds it built. */
+bool ex_sai_describe(const hln_table *t, const hln_index *ix, ex_ann_op *q)
+{
+    if (ix->kind != HLN_IXK_SAI) return false;
+    const hln_column *col = NULL;
+    for (int c = 0; c < t->ncols; c++)
+        if (t->cols[c].id == ix->col_id) col = &t->cols[c];
+    /* regular columns: key columns' values are in the keys, not in cells */
+    if (!col || col->kind != HLN_COL_REGULAR) return false;
+    memset(q, 0, sizeof *q);
+    memcpy(q->table_id, t->id, 16);
+    memcpy(q->index_id, ix->id, 16);
+    q->col_id = col->id;
+    if (col->type->kind == HLN_T_VECTOR) {
+        const char *fn = index_option(ix, "similarity_function");
+        int m = fn ? ix_metric_parse(fn) : IX_COSINE;
+        q->dim = col->type->dim;
+        q->metric = m < 0 ? IX_COSINE : m;
+        return true;
+    }
+    /* term tables: a scalar (or frozen) value, or a map's entries; the
+       analyzed options (normalize, ascii) are not applied by a table yet */
+    const char *norm = index_option(ix, "normalize"), *ascii = index_option(ix, "ascii");
+    if ((norm && !strcasecmp(norm, "true")) || (ascii && !strcasecmp(ascii, "true"))) return false;
+    bool multi = hln_type_is_multicell(col->type);
+    if (ix->target == HLN_IX_ENTRIES && multi && col->type->kind == HLN_T_MAP)
+        q->target = HLN_IX_ENTRIES;
+    else if ((ix->target == HLN_IX_SIMPLE || ix->target == HLN_IX_FULL) && !multi)
+        q->target = HLN_IX_SIMPLE;
+    else
+        return false;
+    const char *cs = index_option(ix, "case_sensitive");
+    q->fold = cs && !strcasecmp(cs, "false");
+    q->terms = true;
+    return true;
+}
+
+/* Starts building (in the background) every index of the snapshot the
+ * shard has no table or graph for: at start-up and after CREATE INDEX, so
+ * that writes feed it from then on and the first query finds it built. */
+void ex_sai_open(hln_shard *s, const hln_schema *schema)
+{
+    ex_vix_set *set = set_of(s);
+    if (!set) return;
+    set->loading = true;
+    ex_ann_warm_all(s, schema);
+    set->loading = false;
+    clean_snapshots(s);
+}
+
+void ex_ann_warm_all(hln_shard *s, const hln_schema *schema)
+{
+    for (int k = 0; k < schema->nkeyspaces; k++) {
+        const hln_keyspace *ks = schema->keyspaces[k];
+        for (int ti = 0; ti < ks->ntables; ti++) {
+            const hln_table *t = ks->tables[ti];
+            for (int i = 0; i < t->nindexes; i++) {
+                ex_ann_op q;
+                if (!ex_sai_describe(t, &t->indexes[i], &q)) continue;
+                hln_error err = {0};
+                if (!vix_get(s, &q, 0, &err))
+                    HLN_WARN("index %s on shard %d: %s", t->indexes[i].name, s->id, err.msg);
+            }
+        }
+    }
+}
+
+/* Drops graphs of indexes the snapshot no longer has (DROP INDEX). */
+void ex_ann_reconcile(hln_shard *s, const hln_schema *schema)
+{
+    ex_vix_set *set = s->vix;
+    if (!set) return;
+    for (ex_vix **pp = &set->head; *pp;) {
+        ex_vix *v = *pp;
+        const hln_table *t = schema_table_by_id(schema, v->table_id);
+        bool found = false;
+        for (int i = 0; t && i < t->nindexes && !found; i++)
+            found = !memcmp(t->indexes[i].id, v->index_id, 16);
+        if (found) {
+            pp = &v->next;
+        } else {
+            *pp = v->next;
+            vix_free(v);
+        }
+    }
+}
+
+/* ---- exact search (while a graph is building) ------------------------------ */
+
+typedef struct exact_ctx {
+    const ex_ann_op *q;
+    float *tmp;
+    int n; /* best so far, nearest first */
+    float *dist;
+    uint8_t **key; /* pk then ck, hln_malloc'ed */
+    uint32_t *pklen, *cklen;
+    int64_t *token;
+    bool nomem;
+} exact_ctx;
+
+static void exact_row(void *ud, const st_partition *p, const st_row *row)
+{
+    exact_ctx *x = ud;
+    const ex_ann_op *q = x->q;
+    const st_cell *cell = NULL;
+    for (uint32_t i = 0; i < row->ncells; i++)
+        if (row->cells[i].col_id == q->col_id && row->cells[i].pathlen == 0) {
+            cell = &row->cells[i];
+            break;
+        }
+    if (!cell || cell->flags || !ex_ann_decode(cell->val, (int32_t)cell->len, q->dim, x->tmp))
+        return;
+    float d = ix_distance((ix_metric)q->metric, q->q, x->tmp, q->dim);
+    if (isnan(d)) return;
+    if (x->n == q->k && d >= x->dist[x->n - 1]) return;
+    int at = x->n < q->k ? x->n : q->k - 1;
+    uint8_t *k = at < x->n ? x->key[at] : NULL; /* the evicted slot's buffer, reused */
+    uint8_t *nk = hln_realloc(k, p->pklen + row->cklen ? p->pklen + row->cklen : 1);
+    if (!nk) {
+        x->nomem = true;
+        return;
+    }
+    if (x->n < q->k) x->n++;
+    while (at > 0 && x->dist[at - 1] > d) {
+        x->dist[at] = x->dist[at - 1];
+        x->key[at] = x->key[at - 1];
+        x->pklen[at] = x->pklen[at - 1];
+        x->cklen[at] = x->cklen[at - 1];
+        x->token[at] = x->token[at - 1];
+        at--;
+    }
+    memcpy(nk, p->pk, p->pklen);
+    memcpy(nk + p->pklen, row->ck, row->cklen);
+    x->dist[at] = d;
+    x->key[at] = nk;
+    x->pklen[at] = p->pklen;
+    x->cklen[at] = row->cklen;
+    x->token[at] = p->token;
+}
+
+/* The k nearest rows of the shard by a scan of every row: exact. */
+static int exact_search(hln_shard *s, const ex_ann_op *q, hln_arena *a, st_partition **out,
+                        hln_error *err)
+{
+    int k = q->k;
+    exact_ctx x = {.q = q};
+    x.tmp = hln_malloc(sizeof(float) * (size_t)q->dim);
+    x.dist = hln_malloc(sizeof(float) * (size_t)k);
+    x.key = hln_calloc((size_t)k, sizeof *x.key);
+    x.pklen = hln_malloc(sizeof(uint32_t) * (size_t)k);
+    x.cklen = hln_malloc(sizeof(uint32_t) * (size_t)k);
+    x.token = hln_malloc(sizeof(int64_t) * (size_t)k);
+    int rc = 0;
+    if (!x.tmp || !x.dist || !x.key || !x.pklen || !x.cklen || !x.token)
+        rc = hln_fail(err, HLN_ENOMEM, "out of memory");
+    rowscan c = {0};
+    memcpy(c.table_id, q->table_id, 16);
+    while (!rc && !c.done) {
+        hln_arena t;
+        hln_arena_init(&t, 1 << 16);
+        rc = rowscan_step(s, &c, SCAN_BATCH, q->now_sec, &t, exact_row, &x, err);
+        hln_arena_free(&t);
+        if (!rc && x.nomem) rc = hln_fail(err, HLN_ENOMEM, "out of memory");
+    }
+    hln_free(c.pk);
+    hln_free(c.ck);
+    st_partition *head = NULL, **tail = &head;
+    for (int i = 0; !rc && i < x.n; i++) {
+        st_read_cmd rd = {.pk = x.key[i],
+                          .pklen = x.pklen[i],
+                          .token = x.token[i],
+                          .limit = 1,
+                          .now_sec = q->now_sec};
+        memcpy(rd.table_id, q->table_id, 16);
+        const uint8_t *ck = x.key[i] + x.pklen[i];
+        rd.start = rd.end = (st_bound){ck, x.cklen[i], true};
+        /* copies into a: the key buffers are freed below */
+        uint8_t *kc =
+            hln_arena_memdup(a, x.key[i], x.pklen[i] + x.cklen[i] ? x.pklen[i] + x.cklen[i] : 1);
+        if (!kc) {
+            rc = hln_fail(err, HLN_ENOMEM, "out of memory");
+            break;
+        }
+        rd.pk = kc;
+        rd.start.key = rd.end.key = kc + x.pklen[i];
+        st_partition *p = NULL;
+        if ((rc = st_read(s->store, &rd, a, &p, err)) != 0) break;
+        if (!p || !p->nrows) continue;
+        p->next = NULL;
+        *tail = p;
+        tail = &p->next;
+    }
+    for (int i = 0; x.key && i < x.n; i++)
+        hln_free(x.key[i]);
+    hln_free(x.tmp);
+    hln_free(x.dist);
+    hln_free(x.key);
+    hln_free(x.pklen);
+    hln_free(x.cklen);
+    hln_free(x.token);
+    if (rc) return rc;
+    *out = head;
+    return 0;
+}
+
+int ex_ann_search(hln_shard *s, ex_ann_op *q, hln_arena *a, st_partition **out, hln_error *err)
+{
+    *out = NULL;
+    int64_t now_sec = q->now_sec;
+    if (q->schema) ex_ann_reconcile(s, q->schema);
+    if (q->k == 0) { /* a warm-up (CREATE INDEX): start what is missing */
+        if (q->schema) ex_ann_warm_all(s, q->schema);
+        return 0;
+    }
+    ex_vix *v = vix_get(s, q, now_sec, err);
+    if (!v) return err->code ? err->code : HLN_ENOMEM;
+    if (v->building) return exact_search(s, q, a, out, err);
+    uint32_t live = ix_hnsw_live(v->g);
+    if (live == 0) return 0;
+    int k = q->k;
+    int want = k + k / 2 + 8;
+    st_partition *head = NULL, **tail = &head;
+    int found = 0;
+    /* ids already looked at (checked or dropped), so a retry only reads new ones */
+    uint8_t *seen = hln_calloc(ix_hnsw_size(v->g) ? ix_hnsw_size(v->g) : 1, 1);
+    ix_hit *hits = NULL;
+    int rc = seen ? 0 : hln_fail(err, HLN_ENOMEM, "out of memory");
+    for (;;) {
+        if (rc) break;
+        if ((uint32_t)want > live) want = (int)live;
+        ix_hit *h2 = hln_realloc(hits, sizeof *hits * (size_t)want);
+        if (!h2) {
+            rc = hln_fail(err, HLN_ENOMEM, "out of memory");
+            break;
+        }
+        hits = h2;
+        int ef = want > EF_SEARCH ? want : EF_SEARCH;
+        int n = ix_hnsw_search(v->g, q->q, want, ef, hits);
+        if (n < 0) {
+            rc = hln_fail(err, HLN_EINVAL,
+                          "Zero and near-zero vectors cannot be indexed or queried with cosine "
+                          "similarity");
+            break;
+        }
+        for (int i = 0; i < n && found < k && !rc; i++) {
+            uint32_t id = hits[i].id;
+            if (seen[id]) continue;
+            seen[id] = 1;
+            const vent *e = &v->ents[id];
+            st_read_cmd rd = {
+                .pk = v->keys + e->off, .pklen = e->pklen, .limit = 1, .now_sec = now_sec};
+            memcpy(rd.table_id, v->table_id, 16);
+            rd.token = e->token;
+            const uint8_t *ck = v->keys + e->off + e->pklen;
+            rd.start = (st_bound){ck, e->cklen, true};
+            rd.end = (st_bound){ck, e->cklen, true};
+            st_partition *p = NULL;
+            if ((rc = st_read(s->store, &rd, a, &p, err)) != 0) break;
+            bool ok = false;
+            if (p && p->nrows == 1 && p->rows[0].cklen == e->cklen) {
+                const st_row *row = &p->rows[0];
+                for (uint32_t c = 0; c < row->ncells; c++)
+                    if (row->cells[c].col_id == v->col_id && row->cells[c].pathlen == 0) {
+                        ok = !row->cells[c].flags &&
+                             hash_bytes(row->cells[c].val, row->cells[c].len) == e->vhash;
+                        break;
+                    }
+            }
+            if (!ok) {
+                ix_hnsw_delete(v->g, id);
+                continue;
+            }
+            /* a row re-written with the same vector has two live nodes: one answer */
+            bool dup = false;
+            for (st_partition *x = head; x && !dup; x = x->next)
+                dup = x->pklen == p->pklen && !memcmp(x->pk, p->pk, p->pklen) &&
+                      x->rows[0].cklen == p->rows[0].cklen &&
+                      !memcmp(x->rows[0].ck, p->rows[0].ck, p->rows[0].cklen);
+            if (dup) continue;
+            p->next = NULL;
+            *tail = p;
+            tail = &p->next;
+            found++;
+        }
+        live = ix_hnsw_live(v->g);
+        if (rc || found >= k || n < want || (uint32_t)want >= live) break;
+        want *= 2;
+    }
+    hln_free(seen);
+    hln_free(hits);
+    if (rc) return rc;
+    *out = head;
+    return 0;
+}
+
+/* ---- term lookups (EX_OP_ISCAN) ------------------------------------------- */
+
+static _Thread_local const ex_vix *sort_vix;
+
+/* storage order: token, then partition key bytes, then clustering key */
+static int cmp_ids(const void *a, const void *b)
+{
+    const vent *x = &sort_vix->ents[*(const uint32_t *)a],
+               *y = &sort_vix->ents[*(const uint32_t *)b];
+    if (x->token != y->token) return x->token < y->token ? -1 : 1;
+    const uint8_t *kx = sort_vix->keys + x->off, *ky = sort_vix->keys + y->off;
+    uint32_t n = x->pklen < y->pklen ? x->pklen : y->pklen;
+    int c = n ? memcmp(kx, ky, n) : 0;
+    if (c) return c;
+    if (x->pklen != y->pklen) return x->pklen < y->pklen ? -1 : 1;
+    n = x->cklen < y->cklen ? x->cklen : y->cklen;
+    c = n ? memcmp(kx + x->pklen, ky + y->pklen, n) : 0;
+    if (c) return c;
+    return (x->cklen > y->cklen) - (x->cklen < y->cklen);
+}
+
+/* Whether key e comes after the scan's start: (start_token, after_pk). */
+static bool after_start(const ex_vix *v, const vent *e, const st_scan_cmd *cmd)
+{
+    if (e->token > cmd->end_token) return false;
+    if (e->token > cmd->start_token) return true;
+    if (e->token < cmd->start_token || !cmd->after_pk) return false;
+    const uint8_t *k = v->keys + e->off;
+    uint32_t n = e->pklen < cmd->after_pklen ? e->pklen : cmd->after_pklen;
+    int c = n ? memcmp(k, cmd->after_pk, n) : 0;
+    return c > 0 || (c == 0 && e->pklen > cmd->after_pklen);
+}
+
+int ex_sai_scan(hln_shard *s, ex_op *op, hln_arena *a, hln_error *err)
+{
+    ex_ann_op *q = op->ann;
+    st_scan_cmd *cmd = &op->scan;
+    op->parts = NULL;
+    if (q->schema) ex_ann_reconcile(s, q->schema);
+    ex_vix *v = vix_get(s, q, cmd->now_sec, err);
+    if (!v) return err->code ? err->code : HLN_ENOMEM;
+    /* still building: the plain scan (the coordinator filters either way) */
+    if (v->building) return st_scan(s->store, cmd, a, &op->parts, err);
+    uint8_t *buf = NULL;
+    const uint8_t *t = fold_term(v->fold, q->term, q->termlen, &buf);
+    if (!t) return hln_fail(err, HLN_ENOMEM, "out of memory");
+    const tslot *sl = v->nslots ? term_slot(v, t, q->termlen, term_hash(t, q->termlen)) : NULL;
+    hln_free(buf);
+    if (!sl || !sl->hash) return 0;
+    uint32_t *ids = hln_malloc(sizeof *ids * (sl->n ? sl->n : 1));
+    if (!ids) return hln_fail(err, HLN_ENOMEM, "out of memory");
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < sl->n; i++)
+        if (after_start(v, &v->ents[sl->ids[i]], cmd)) ids[n++] = sl->ids[i];
+    sort_vix = v;
+    qsort(ids, n, sizeof *ids, cmp_ids);
+    st_partition *head = NULL, **tail = &head, *cur = NULL;
+    uint32_t rows = 0, cap = 0;
+    int rc = 0;
+    for (uint32_t i = 0; i < n && !rc; i++) {
+        if (i && !cmp_ids(&ids[i - 1], &ids[i])) continue; /* written twice */
+        if (cmd->limit && rows >= cmd->limit) break;
+        const vent *e = &v->ents[ids[i]];
+        const uint8_t *k = v->keys + e->off;
+        st_read_cmd rd = {
+            .pk = k, .pklen = e->pklen, .token = e->token, .limit = 1, .now_sec = cmd->now_sec};
+        memcpy(rd.table_id, v->table_id, 16);
+        rd.start = rd.end = (st_bound){k + e->pklen, e->cklen, true};
+        st_partition *p = NULL;
+        if ((rc = st_read(s->store, &rd, a, &p, err)) != 0) break;
+        if (!p || !p->nrows) continue; /* deleted or expired since */
+        if (cur && cur->token == p->token && cur->pklen == p->pklen &&
+            !memcmp(cur->pk, p->pk, p->pklen)) {
+            if (cur->nrows == cap) { /* rows of one partition, in clustering order */
+                st_row *nr = hln_arena_alloc(a, sizeof *nr * cap * 2);
+                if (!nr) {
+                    rc = hln_fail(err, HLN_ENOMEM, "out of memory");
+                    break;
+                }
+                memcpy(nr, cur->rows, sizeof *nr * cur->nrows);
+                cur->rows = nr;
+                cap *= 2;
+            }
+            cur->rows[cur->nrows++] = p->rows[0];
+        } else {
+            st_row *nr = hln_arena_alloc(a, sizeof *nr * 4);
+            if (!nr) {
+                rc = hln_fail(err, HLN_ENOMEM, "out of memory");
+                break;
+            }
+            nr[0] = p->rows[0];
+            p->rows = nr;
+            p->nrows = 1;
+            p->next = NULL;
+            cap = 4;
+            *tail = cur = p;
+            tail = &p->next;
+        }
+        rows++;
+    }
+    hln_free(ids);
+    if (rc) return rc;
+    op->parts = head;
+    return 0;
+}
+
+/* ---- snapshots at a clean stop (docs/formats/index-snapshot.md) ------------
+ * A shard that stops cleanly writes each built index to
+ * <data>/shard-<i>/indexes/<index id>.six; the next start loads it instead
+ * of building, and deletes the file as soon as it is loaded, so a snapshot
+ * never outlives the run it was loaded into: after a crash there is none,
+ * and the index is built again from the data (which the commitlog kept). */
+
+enum { SIX_VERSION = 1 };
+static const char SIX_MAGIC[8] = {'H', 'L', 'N', 'S', 'I', 'X', 0, 0};
+
+typedef struct sixio {
+    FILE *f;
+    uint32_t crc;
+} sixio;
+
+static int six_write(void *ud, const void *p, size_t n)
+{
+    sixio *x = ud;
+    if (n && fwrite(p, 1, n, x->f) != n) return HLN_EIO;
+    x->crc = hln_crc32(x->crc, p, n);
+    return 0;
+}
+
+static int six_read(void *ud, void *p, size_t n)
+{
+    sixio *x = ud;
+    if (n && fread(p, 1, n, x->f) != n) return HLN_ECORRUPT;
+    x->crc = hln_crc32(x->crc, p, n);
+    return 0;
+}
+
+static int six_dir(hln_shard *s, char *out, size_t n)
+{
+    int w = snprintf(out, n, "%s/shard-%d/indexes", s->eng->cfg.data_dir, s->id);
+    return w > 0 && (size_t)w < n ? 0 : HLN_ECONFIG;
+}
+
+static void hex16(const uint8_t id[16], char out[33])
+{
+    for (int i = 0; i < 16; i++)
+        snprintf(out + 2 * i, 3, "%02x", id[i]);
+}
+
+static int six_save_one(const ex_vix *v, sixio *x)
+{
+    uint32_t ver = SIX_VERSION, kind = (uint32_t)v->kind, col = v->col_id;
+    int32_t target = v->target, dim = v->dim, metric = v->metric;
+    uint8_t fold = v->fold;
+    uint64_t nents = v->nents, keylen = v->keylen;
+    int rc;
+    if ((rc = six_write(x, SIX_MAGIC, 8)) || (rc = six_write(x, &ver, 4)) ||
+        (rc = six_write(x, &kind, 4)) || (rc = six_write(x, v->index_id, 16)) ||
+        (rc = six_write(x, v->table_id, 16)) || (rc = six_write(x, &col, 4)) ||
+        (rc = six_write(x, &target, 4)) || (rc = six_write(x, &dim, 4)) ||
+        (rc = six_write(x, &metric, 4)) || (rc = six_write(x, &fold, 1)) ||
+        (rc = six_write(x, &nents, 8)) || (rc = six_write(x, v->ents, sizeof(vent) * v->nents)) ||
+        (rc = six_write(x, &keylen, 8)) || (rc = six_write(x, v->keys, v->keylen)))
+        return rc;
+    if (v->kind == IXS_TERMS) {
+        uint64_t nterms = v->nterms;
+        if ((rc = six_write(x, &nterms, 8))) return rc;
+        for (size_t i = 0; i < v->nslots; i++) {
+            const tslot *sl = &v->slots[i];
+            if (!sl->hash) continue;
+            if ((rc = six_write(x, &sl->len, 4)) ||
+                (rc = six_write(x, v->terms + sl->off, sl->len)) ||
+                (rc = six_write(x, &sl->n, 4)) || (rc = six_write(x, sl->ids, 4 * (size_t)sl->n)))
+                return rc;
+        }
+    } else if ((rc = ix_hnsw_save(v->g, six_write, x))) {
+        return rc;
+    }
+    uint32_t crc = x->crc;
+    return six_write(x, &crc, 4);
+}
+
+void ex_sai_save_all(hln_shard *s)
+{
+    ex_vix_set *set = s->vix;
+    if (!set) return;
+    char dir[1200], path[1300], tmp[1310], hex[33];
+    if (six_dir(s, dir, sizeof dir)) return;
+    if (mkdir(dir, 0755) && errno != EEXIST) {
+        HLN_WARN("cannot create %s: %s; indexes will be built again at start", dir,
+                 strerror(errno));
+        return;
+    }
+    for (ex_vix *v = set->head; v; v = v->next) {
+        if (v->building || v->reset_pending) continue; /* incomplete: built again */
+        hex16(v->index_id, hex);
+        snprintf(path, sizeof path, "%s/%s.six", dir, hex);
+        snprintf(tmp, sizeof tmp, "%s.tmp", path);
+        sixio x = {fopen(tmp, "wb"), 0};
+        int rc = x.f ? six_save_one(v, &x) : HLN_EIO;
+        if (x.f && fflush(x.f)) rc = HLN_EIO;
+        if (x.f && !rc && fsync(fileno(x.f))) rc = HLN_EIO;
+        if (x.f && fclose(x.f) && !rc) rc = HLN_EIO;
+        if (!rc && rename(tmp, path)) rc = HLN_EIO;
+        if (rc) {
+            HLN_WARN("cannot write %s: %s; the index will be built again at start", tmp,
+                     strerror(errno));
+            unlink(tmp);
+        }
+    }
+    hln_fsync_dir(dir, NULL);
+}
+
+/* Loads v (an empty index, described already) from its snapshot file.
+ * 0 when loaded; otherwise v is left empty and the caller builds it. */
+static int six_load_one(ex_vix *v, FILE *f)
+{
+    sixio x = {f, 0};
+    char magic[8];
+    uint32_t ver, kind, col;
+    int32_t target, dim, metric;
+    uint8_t fold, iid[16], tid[16];
+    uint64_t nents, keylen;
+    int rc;
+    if ((rc = six_read(&x, magic, 8)) || (rc = six_read(&x, &ver, 4)) ||
+        (rc = six_read(&x, &kind, 4)) || (rc = six_read(&x, iid, 16)) ||
+        (rc = six_read(&x, tid, 16)) || (rc = six_read(&x, &col, 4)) ||
+        (rc = six_read(&x, &target, 4)) || (rc = six_read(&x, &dim, 4)) ||
+        (rc = six_read(&x, &metric, 4)) || (rc = six_read(&x, &fold, 1)) ||
+        (rc = six_read(&x, &nents, 8)))
+        return rc;
+    if (memcmp(magic, SIX_MAGIC, 8) || ver != SIX_VERSION || kind != (uint32_t)v->kind ||
+        memcmp(iid, v->index_id, 16) || memcmp(tid, v->table_id, 16) || col != v->col_id ||
+        target != v->target || dim != v->dim || metric != v->metric || fold != v->fold ||
+        nents > UINT32_MAX)
+        return HLN_ECORRUPT;
+    if (!(v->ents = hln_malloc(sizeof(vent) * (nents ? nents : 1)))) return HLN_ENOMEM;
+    v->nents = v->capents = nents;
+    if ((rc = six_read(&x, v->ents, sizeof(vent) * nents)) || (rc = six_read(&x, &keylen, 8)))
+        return rc;
+    if (keylen > ((uint64_t)1 << 40)) return HLN_ECORRUPT;
+    if (!(v->keys = hln_malloc(keylen ? keylen : 1))) return HLN_ENOMEM;
+    v->keylen = v->keycap = keylen;
+    if ((rc = six_read(&x, v->keys, keylen))) return rc;
+    for (uint64_t i = 0; i < nents; i++)
+        if (v->ents[i].off + v->ents[i].pklen + v->ents[i].cklen > keylen) return HLN_ECORRUPT;
+    if (v->kind == IXS_TERMS) {
+        uint64_t nterms;
+        if ((rc = six_read(&x, &nterms, 8))) return rc;
+        uint8_t *t = NULL;
+        for (uint64_t i = 0; i < nterms && !rc; i++) {
+            uint32_t len, n;
+            if ((rc = six_read(&x, &len, 4))) break;
+            if (len > (1u << 26) || !(t = hln_realloc(t, len ? len : 1))) {
+                rc = HLN_ECORRUPT;
+                break;
+            }
+            if ((rc = six_read(&x, t, len)) || (rc = six_read(&x, &n, 4))) break;
+            for (uint32_t j = 0; j < n && !rc; j++) {
+                uint32_t id;
+                if ((rc = six_read(&x, &id, 4))) break;
+                if (id >= nents)
+                    rc = HLN_ECORRUPT;
+                else
+                    term_add(v, t, len, id);
+            }
+        }
+        hln_free(t);
+        if (rc) return rc;
+    } else {
+        ix_hnsw *g = NULL;
+        if ((rc = ix_hnsw_load(&g, six_read, &x))) return rc;
+        if (ix_hnsw_size(g) != nents || ix_hnsw_dim(g) != v->dim) {
+            ix_hnsw_free(g);
+            return HLN_ECORRUPT;
+        }
+        ix_hnsw_free(v->g);
+        v->g = g;
+        for (uint32_t id = 0; id < nents; id++) /* the rows' current nodes */
+            if (!ix_hnsw_is_deleted(g, id)) key_put(v, id);
+    }
+    uint32_t want = x.crc, crc;
+    if ((rc = six_read(&x, &crc, 4))) return rc;
+    return crc == want ? 0 : HLN_ECORRUPT;
+}
+
+/* At start: the snapshot of v's index, if the last stop left one. */
+static bool six_load(hln_shard *s, ex_vix *v)
+{
+    char dir[1200], path[1300], hex[33];
+    if (six_dir(s, dir, sizeof dir)) return false;
+    hex16(v->index_id, hex);
+    snprintf(path, sizeof path, "%s/%s.six", dir, hex);
+    FILE *f = fopen(path, "rb");
+    if (!f) return false;
+    int rc = six_load_one(v, f);
+    fclose(f);
+    unlink(path); /* used once: a crash from here on builds again */
+    if (rc) {
+        HLN_WARN("index snapshot %s unusable (%s); building the index from the data", path,
+                 hln_strerror(rc));
+        vix_reset(v);
+        return false;
+    }
+    HLN_INFO("shard %d: index %s loaded from its snapshot (%zu entries)", s->id, hex, v->nents);
+    return true;
+}
+
+/* At start, after every index looked for its snapshot: whatever is left
+ * belongs to indexes that no longer exist. */
+static void clean_snapshots(hln_shard *s)
+{
+    char dir[1200], path[1600];
+    if (six_dir(s, dir, sizeof dir)) return;
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.') continue;
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        unlink(path);
+    }
+    closedir(d);
+}
+
+/* ---- CREATE INDEX: warm every shard -------------------------------------- */
+
+static void warm_done(ex_request *r)
+{
+    ex_state *st = ex_st(r);
+    hln_schema *ns = st->xs;
+    st->xs = NULL;
+    if (ns) schema_release(ns);
+    ex_finish(r, 0); /* a shard that could not start building retries at first use */
+}
+
+void ex_ann_warm_everywhere(ex_request *r, int rc)
+{
+    ex_state *st = ex_st(r);
+    if (rc) {
+        ex_finish(r, rc);
+        return;
+    }
+    hln_schema *ns = catalog_acquire(st->eng->catalog);
+    ex_ann_op *q = hln_arena_alloc(&r->arena, sizeof *q);
+    if (!ns || !q) {
+        if (ns) schema_release(ns);
+        ex_finish(r, 0);
+        return;
+    }
+    memset(q, 0, sizeof *q);
+    q->schema = ns;
+    st->xs = ns;
+    for (int i = 0; i < st->eng->nshards; i++) {
+        ex_op *op = ex_op_new(r, EX_OP_ANN, i);
+        if (!op) break;
+        op->ann = q;
+    }
+    ex_dispatch(r, warm_done);
+}

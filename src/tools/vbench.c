@@ -1,0 +1,187 @@
+/*
+ * vbench.c — helenus-vbench: vector search through the embedded API, for
+ * bench/vector (the same data set the in-process libraries are measured on).
+ *
+ * Usage: helenus-vbench DATASET_DIR DATA_DIR [--shards N] [--ef-note S]
+ *
+ * DATASET_DIR holds what bench/vector/dataset.py writes: meta.json (n, nq,
+ * dim, k), base.f32 (n x dim little-endian floats), query.f32 (nq x dim),
+ * gt.i32 (nq x k exact neighbours by cosine). The program opens a fresh
+ * Helenus data directory in-process (hln_open), creates a table with a
+ * storage-attached vector index (cosine), inserts every base vector with a
+ * bound INSERT (timed: insert throughput includes building the graph, as
+ * the index exists first), then runs every query once as
+ * `SELECT id FROM t ORDER BY v ANN OF ? LIMIT k` (timed one at a time:
+ * QPS of a single client, latency percentiles) and prints one JSON object:
+ * insert rate, QPS, p50/p99 latency, recall@k, and the process's peak RSS.
+ *
+ * Why through CQL text and hln_exec: that is what an embedded user calls;
+ * the figure includes parsing, planning, the hop to the shard thread, the
+ * graph search, the check of every candidate against storage and the
+ * result rows, so it is the honest end-to-end number.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "helenus.h"
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void *slurp(const char *dir, const char *name, size_t *len)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "vbench: cannot open %s\n", path);
+        exit(1);
+    }
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    void *p = malloc(n > 0 ? (size_t)n : 1);
+    if (!p || fread(p, 1, (size_t)n, f) != (size_t)n) {
+        fprintf(stderr, "vbench: cannot read %s\n", path);
+        exit(1);
+    }
+    fclose(f);
+    *len = (size_t)n;
+    return p;
+}
+
+static long meta_int(const char *json, const char *key)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\":", key);
+    const char *p = strstr(json, pat);
+    if (!p) {
+        fprintf(stderr, "vbench: meta.json has no %s\n", key);
+        exit(1);
+    }
+    return strtol(p + strlen(pat), NULL, 10);
+}
+
+/* little-endian host floats -> a vector<float, dim> value (big-endian) */
+static void to_be(const float *v, int dim, unsigned char *out)
+{
+    for (int i = 0; i < dim; i++) {
+        unsigned int u;
+        memcpy(&u, &v[i], 4);
+        out[4 * i] = (unsigned char)(u >> 24);
+        out[4 * i + 1] = (unsigned char)(u >> 16);
+        out[4 * i + 2] = (unsigned char)(u >> 8);
+        out[4 * i + 3] = (unsigned char)u;
+    }
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+#define CHECK(db, call)                                                                            \
+    do {                                                                                           \
+        if ((call) != HLN_OK) {                                                                    \
+            fprintf(stderr, "vbench: %s failed: %s\n", #call, hln_db_errmsg(db));                  \
+            exit(1);                                                                               \
+        }                                                                                          \
+    } while (0)
+
+int main(int argc, char **argv)
+{
+    if (argc < 3) {
+        fprintf(stderr, "usage: helenus-vbench DATASET_DIR DATA_DIR [--shards N]\n");
+        return 2;
+    }
+    const char *ds = argv[1], *dir = argv[2];
+    int shards = 1;
+    for (int i = 3; i + 1 < argc; i += 2)
+        if (!strcmp(argv[i], "--shards")) shards = atoi(argv[i + 1]);
+    size_t mlen, blen, qlen, glen;
+    char *meta = slurp(ds, "meta.json", &mlen);
+    meta = realloc(meta, mlen + 1);
+    meta[mlen] = 0;
+    long n = meta_int(meta, "n"), nq = meta_int(meta, "nq"), dim = meta_int(meta, "dim"),
+         k = meta_int(meta, "k");
+    float *base = slurp(ds, "base.f32", &blen);
+    float *qs = slurp(ds, "query.f32", &qlen);
+    int *gt = slurp(ds, "gt.i32", &glen);
+    if (blen != (size_t)(n * dim * 4) || qlen != (size_t)(nq * dim * 4) ||
+        glen != (size_t)(nq * k * 4)) {
+        fprintf(stderr, "vbench: data files do not match meta.json\n");
+        return 1;
+    }
+    hln_open_options o = {.shards = shards};
+    hln_db *db;
+    if (hln_open(dir, &o, &db) != HLN_OK) {
+        fprintf(stderr, "vbench: open %s: %s\n", dir, hln_db_errmsg(db));
+        return 1;
+    }
+    char sql[256];
+    CHECK(db, hln_exec(db,
+                       "CREATE KEYSPACE IF NOT EXISTS vb WITH replication = "
+                       "{'class': 'SimpleStrategy', 'replication_factor': 1}",
+                       NULL, 0, NULL));
+    snprintf(sql, sizeof sql, "CREATE TABLE vb.t (id int PRIMARY KEY, v vector<float, %ld>)", dim);
+    CHECK(db, hln_exec(db, sql, NULL, 0, NULL));
+    CHECK(db, hln_exec(db,
+                       "CREATE CUSTOM INDEX t_v ON vb.t (v) USING 'StorageAttachedIndex' "
+                       "WITH OPTIONS = {'similarity_function': 'cosine'}",
+                       NULL, 0, NULL));
+    unsigned char *buf = malloc((size_t)dim * 4);
+    double t0 = now_s();
+    for (long i = 0; i < n; i++) {
+        to_be(base + i * dim, (int)dim, buf);
+        hln_value v[2] = {hln_int((int32_t)i), hln_blob(buf, (size_t)dim * 4)};
+        CHECK(db, hln_exec(db, "INSERT INTO vb.t (id, v) VALUES (?, ?)", v, 2, NULL));
+    }
+    double load_s = now_s() - t0;
+    snprintf(sql, sizeof sql, "SELECT id FROM vb.t ORDER BY v ANN OF ? LIMIT %ld", k);
+    double *lat = malloc(sizeof(double) * (size_t)nq);
+    long found = 0;
+    double q0 = now_s();
+    for (long q = 0; q < nq; q++) {
+        to_be(qs + q * dim, (int)dim, buf);
+        hln_value v = hln_blob(buf, (size_t)dim * 4);
+        hln_result *res;
+        double a = now_s();
+        CHECK(db, hln_exec(db, sql, &v, 1, &res));
+        lat[q] = now_s() - a;
+        while (hln_result_next(res)) {
+            int id = (int)hln_result_int64(res, 0);
+            for (long j = 0; j < k; j++)
+                if (gt[q * k + j] == id) {
+                    found++;
+                    break;
+                }
+        }
+        hln_result_free(res);
+    }
+    double query_s = now_s() - q0;
+    qsort(lat, (size_t)nq, sizeof *lat, cmp_d);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("{\"engine\": \"helenus-embedded\", \"n\": %ld, \"dim\": %ld, \"nq\": %ld, \"k\": %ld, "
+           "\"shards\": %d, \"insert_per_s\": %.1f, \"build_s\": %.3f, \"qps\": %.1f, "
+           "\"p50_ms\": %.3f, \"p99_ms\": %.3f, \"recall\": %.4f, \"peak_rss_mb\": %.1f}\n",
+           n, dim, nq, k, shards, (double)n / load_s, load_s, (double)nq / query_s,
+           lat[nq / 2] * 1e3, lat[(nq * 99) / 100] * 1e3, (double)found / (double)(nq * k),
+           (double)ru.ru_maxrss / 1024.0);
+    CHECK(db, hln_close(db));
+    free(buf);
+    free(lat);
+    free(base);
+    free(qs);
+    free(gt);
+    free(meta);
+    return 0;
+}
