@@ -944,6 +944,17 @@ static int alter_options(ex_request *r, const cql_alter_table *a, const hln_tabl
     if (rc == HLN_ENOMEM && err->code != HLN_ENOMEM) hln_fail(err, rc, "out of memory");
     if (rc) return rc;
     /* the same options again: an empty diff (VOID, no new version) */
+    /* AlterOptions: the base of a view keeps a non-zero gc_grace_seconds */
+    const hln_table *views[1];
+    const char *gc = NULL;
+    for (int i = 0; i < o->nopts; i++)
+        if (!strcmp(o->opts[i].key, "gc_grace_seconds")) gc = o->opts[i].value;
+    if (!t->is_view && gc && !strcmp(gc, "0") && schema_views_of(ex_st(r)->schema, t, views, 1) > 0)
+        return hln_fail(err, HLN_EINVAL,
+                        "Cannot alter gc_grace_seconds of the base table of a materialized view "
+                        "to 0, since this value is used to TTL undelivered updates. Setting "
+                        "gc_grace_seconds too low might cause undelivered updates to expire "
+                        "before being replayed.");
     o->changed = o->nopts != t->nopts;
     for (int i = 0; !o->changed && i < o->nopts; i++) {
         const char *old = table_option(t, o->opts[i].key);

@@ -618,7 +618,7 @@ static int describe(ex_request *r, const cql_describe *q, drows *d)
         if ((rc = keyspace_of(r, ks, &k))) return rc;
         {
             const hln_table *t = schema_table(s, ks, q->name.name);
-            if (!t)
+            if (!t || t->is_view) /* a view is DESCRIBE MATERIALIZED VIEW's */
                 return hln_fail(&r->err, HLN_EINVAL, "Table '%s' not found in keyspace '%s'",
                                 q->name.name, ks);
             element_row(d, k, t);
