@@ -402,7 +402,8 @@ typedef struct ex_state {
     bool view_round;
     ex_op *view_saved;
     ex_then_fn view_then;
-    void *xs; /* the executor's own state (select.c: bound limits) */
+    char *view_log; /* the batchlog entry of the round's view mutations, or NULL */
+    void *xs;       /* the executor's own state (select.c: bound limits) */
     /* DDL: ids of dropped tables (hln_malloc'd) */
     uint8_t (*dropped)[16];
     int ndropped;
