@@ -7,7 +7,9 @@
  * rows are read again, and for each view and each row the view row before
  * and after is computed (ex_view_apply). The difference comes back as view
  * mutations (ex_op.vmuts), which the coordinator (coord.c) dispatches to
- * the views' shards before the statement's continuation runs. CREATE
+ * the views' shards (logged in the request shard's batchlog first, so a
+ * crash after that re-applies them) before the statement's continuation
+ * runs. CREATE
  * MATERIALIZED VIEW builds a view from existing data with the same
  * projection, over a scan of the base on each shard (ex_view_build).
  *
