@@ -78,12 +78,17 @@ static uint32_t get32(const uint8_t *p)
 
 int ex_batchlog_write(ex_request *r, const st_mutation *ms, uint32_t n, char **path_out)
 {
-    ex_state *st = ex_st(r);
-    hln_engine *e = st->eng;
+    return ex_batchlog_write_shard(ex_st(r)->eng, r->shard->id, ms, n, &r->arena, path_out,
+                                   &r->err);
+}
+
+int ex_batchlog_write_shard(hln_engine *e, int shard, const st_mutation *ms, uint32_t n,
+                            hln_arena *a, char **path_out, hln_error *err)
+{
     char dir[1100], path[1200], id[37];
     uint8_t u[16];
-    if (bl_dir(e, r->shard->id, dir, sizeof dir))
-        return hln_fail(&r->err, HLN_ECONFIG, "batchlog path too long");
+    if (bl_dir(e, shard, dir, sizeof dir))
+        return hln_fail(err, HLN_ECONFIG, "batchlog path too long");
     hln_uuid_time(u);
     hln_uuid_format(u, id);
     snprintf(path, sizeof path, "%s/%s.batch", dir, id);
@@ -95,7 +100,7 @@ int ex_batchlog_write(ex_request *r, const st_mutation *ms, uint32_t n, char **p
     st_batch_encode(ms, n, &b);
     if (b.err) {
         hln_buf_free(&b);
-        return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+        return hln_fail(err, HLN_ENOMEM, "out of memory");
     }
     uint32_t len = (uint32_t)(b.len - BL_HEADER);
     put32(b.data, BL_MAGIC);
@@ -107,24 +112,24 @@ int ex_batchlog_write(ex_request *r, const st_mutation *ms, uint32_t n, char **p
 
     int rc = 0;
     if (e->cfg.storage.sync == ST_SYNC_BATCH) {
-        rc = hln_write_file_durably(path, b.data, b.len, 0644, &r->err);
+        rc = hln_write_file_durably(path, b.data, b.len, 0644, err);
     } else {
         int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
         if (fd < 0)
-            rc = hln_fail(&r->err, HLN_EIO, "Cannot create batchlog entry %s: %s", path,
+            rc = hln_fail(err, HLN_EIO, "Cannot create batchlog entry %s: %s", path,
                           strerror(errno));
         else {
-            rc = hln_write_full(fd, b.data, b.len, path, &r->err);
+            rc = hln_write_full(fd, b.data, b.len, path, err);
             close(fd);
             if (rc) unlink(path);
         }
     }
     hln_buf_free(&b);
     if (rc) return rc;
-    *path_out = hln_arena_strdup(&r->arena, path);
+    *path_out = hln_arena_strdup(a, path);
     if (!*path_out) {
         unlink(path); /* nothing was dispatched yet */
-        return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+        return hln_fail(err, HLN_ENOMEM, "out of memory");
     }
     return 0;
 }

@@ -149,8 +149,10 @@ static void ops_done(ex_request *r)
             }
         st->cur = st->view_saved;
         st->then = st->view_then;
-        if (st->view_log && !(first && first->rc)) ex_batchlog_done(st->view_log);
-        st->view_log = NULL;
+        /* every view shard applied its part: the entries can go (a failed
+           part leaves them, to be applied again at the next start) */
+        for (ex_op *op = st->view_saved; op && !(first && first->rc); op = op->next_batch)
+            if (op->vlog) ex_batchlog_done(op->vlog);
         st->then(r);
         return;
     }
@@ -163,27 +165,6 @@ static void ops_done(ex_request *r)
     }
     ex_op *saved = st->cur;
     ex_then_fn then = st->then;
-    /* The view mutations go to the request shard's batchlog first, so a
-     * crash before every view shard applied them re-applies them at the
-     * next start (their timestamps are fixed: replaying them after newer
-     * view writes changes nothing). */
-    uint32_t nall = 0;
-    for (ex_op *op = saved; op; op = op->next_batch)
-        if (!op->rc) nall += op->nvmuts;
-    st_mutation *all = hln_arena_alloc(&r->arena, sizeof *all * nall);
-    if (all) {
-        uint32_t at = 0;
-        for (ex_op *op = saved; op; op = op->next_batch)
-            for (uint32_t i = 0; !op->rc && i < op->nvmuts; i++)
-                all[at++] = op->vmuts[i];
-        char *path = NULL;
-        hln_error keep = r->err;
-        if (ex_batchlog_write(r, all, nall, &path) == 0)
-            st->view_log = path;
-        else
-            HLN_WARN("views: cannot log view updates (%s); applying them unlogged", r->err.msg);
-        r->err = keep;
-    }
     for (ex_op *op = saved; op; op = op->next_batch) {
         for (uint32_t i = 0; !op->rc && i < op->nvmuts; i++) {
             const st_mutation *vm = &op->vmuts[i];

@@ -342,6 +342,7 @@ typedef struct ex_op {
     st_partition *parts;
     st_mutation *vmuts; /* view mutations the write produced (view.c), dispatched by coord.c */
     uint32_t nvmuts;
+    char *vlog; /* their batchlog entry (view.c wrote it), removed once applied; or NULL */
     int rc;
     hln_error err;
     struct ex_op *next;       /* every op of the request, for freeing */
@@ -402,8 +403,7 @@ typedef struct ex_state {
     bool view_round;
     ex_op *view_saved;
     ex_then_fn view_then;
-    char *view_log; /* the batchlog entry of the round's view mutations, or NULL */
-    void *xs;       /* the executor's own state (select.c: bound limits) */
+    void *xs; /* the executor's own state (select.c: bound limits) */
     /* DDL: ids of dropped tables (hln_malloc'd) */
     uint8_t (*dropped)[16];
     int ndropped;
@@ -642,6 +642,10 @@ int ex_access_virtual_rows(ex_request *r, const hln_table *t, hln_bytes ***rows,
  * before anything is dispatched; *path (r->arena) names it for
  * ex_batchlog_done, which removes it once every shard applied its part. */
 int ex_batchlog_write(ex_request *r, const st_mutation *ms, uint32_t n, char **path);
+/* The same into shard `shard`'s batchlog from any thread (the path in a,
+ * errors in err): view updates are logged by the shard that computed them. */
+int ex_batchlog_write_shard(hln_engine *e, int shard, const st_mutation *ms, uint32_t n,
+                            hln_arena *a, char **path, hln_error *err);
 void ex_batchlog_done(const char *path);
 
 /* batch.c: BEGIN BATCH ... APPLY BATCH (st->plan has its children). */

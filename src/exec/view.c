@@ -7,9 +7,9 @@
  * rows are read again, and for each view and each row the view row before
  * and after is computed (ex_view_apply). The difference comes back as view
  * mutations (ex_op.vmuts), which the coordinator (coord.c) dispatches to
- * the views' shards (logged in the request shard's batchlog first, so a
- * crash after that re-applies them) before the statement's continuation
- * runs. CREATE
+ * the views' shards (logged in this shard's batchlog first, right after
+ * the base write, so a crash after that re-applies them) before the
+ * statement's continuation runs. CREATE
  * MATERIALIZED VIEW builds a view from existing data with the same
  * projection, over a scan of the base on each shard (ex_view_build).
  *
@@ -423,6 +423,22 @@ static int diff_rows(const hln_table *t, const hln_table *const *views, int nv,
     return 0;
 }
 
+/* Logs op's view mutations in this (the owning) shard's batchlog, right
+ * after the base write and before anything else runs on the shard: a crash
+ * after this re-applies them at the next start (their timestamps are fixed,
+ * so replaying them after newer view writes changes nothing). A failure to
+ * log is reported and the updates go on unlogged. */
+static void log_view_updates(ex_op *op, hln_arena *a)
+{
+    if (!op->nvmuts) return;
+    hln_engine *e = op->origin->eng;
+    hln_error lerr = {0};
+    if (ex_batchlog_write_shard(e, op->target, op->vmuts, op->nvmuts, a, &op->vlog, &lerr)) {
+        op->vlog = NULL;
+        HLN_WARN("views: cannot log view updates (%s); applying them unlogged", lerr.msg);
+    }
+}
+
 int ex_view_apply(ex_op *op, st_engine *s, hln_arena *a, const st_mutation *ms, uint32_t n,
                   hln_error *err)
 {
@@ -468,6 +484,7 @@ int ex_view_apply(ex_op *op, st_engine *s, hln_arena *a, const st_mutation *ms, 
     }
     op->vmuts = out.m;
     op->nvmuts = out.n;
+    log_view_updates(op, a);
     return 0;
 }
 
@@ -495,5 +512,6 @@ int ex_view_build(ex_op *op, st_engine *s, hln_arena *a, hln_error *err)
     }
     op->vmuts = out.m;
     op->nvmuts = out.n;
+    log_view_updates(op, a);
     return 0;
 }
