@@ -17,7 +17,10 @@
  * it would be written in until it is done, and the commitlog retires
  * segments per table; a file per entry needs no retention rule at all (it
  * exists exactly while the batch is pending) and replay is a directory
- * listing. Entries are rare (multi-shard LOGGED batches only) and small.
+ * listing. Entries are multi-shard LOGGED batches, and the view mutations
+ * of each write to a table with materialized views (written by the shard
+ * that owns the base partition, ex_batchlog_write_shard, exec/view.c, and
+ * removed by the coordinator once every view shard applied them).
  *
  * Why re-applying is safe: the mutations carry their original timestamps,
  * so applying them again writes the same cells; anything written later

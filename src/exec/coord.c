@@ -10,6 +10,11 @@
  * request's shard. A continuation may dispatch another batch (paging and
  * multi-step statements reuse this), or build the result and finish.
  *
+ * Writes to tables with materialized views come back with view mutations
+ * (exec/view.c): when the last reply is in, they are dispatched as a second
+ * round to the views' shards, and the continuation runs after that, with
+ * the first round's ops as the current ones (ops_done).
+ *
  * Why one generic mechanism: BATCH, IN queries, paging and replication to
  * other nodes are all "send N operations, gather N replies"; only what is
  * sent and how replies are merged differs.
