@@ -343,6 +343,12 @@ typedef struct ex_op {
     st_mutation *vmuts; /* view mutations the write produced (view.c), dispatched by coord.c */
     uint32_t nvmuts;
     char *vlog; /* their batchlog entry (view.c wrote it), removed once applied; or NULL */
+    /* EX_OP_VIEW_BUILD: the page read (op->scan in: the cursor; out: where
+       the next page starts, or build_done) */
+    bool build_done;
+    int64_t build_token;
+    const uint8_t *build_pk;
+    uint32_t build_pklen;
     int rc;
     hln_error err;
     struct ex_op *next;       /* every op of the request, for freeing */
@@ -614,7 +620,8 @@ int ex_view_check_options(ex_request *r, const hln_option *opts, int nopts, bool
  * op->vmuts (arena a). */
 int ex_view_apply(ex_op *op, st_engine *s, hln_arena *a, const st_mutation *ms, uint32_t n,
                   hln_error *err);
-/* EX_OP_VIEW_BUILD: the view rows of every base row on the shard, in op->vmuts. */
+/* EX_OP_VIEW_BUILD: the view rows of one page of the shard's base rows
+ * (from op->scan's cursor), in op->vmuts; the next cursor in op->build_*. */
 int ex_view_build(ex_op *op, st_engine *s, hln_arena *a, hln_error *err);
 
 /* ---- access.c: roles, permissions, authorisation ------------------------ */

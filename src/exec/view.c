@@ -488,19 +488,53 @@ int ex_view_apply(ex_op *op, st_engine *s, hln_arena *a, const st_mutation *ms, 
     return 0;
 }
 
+#define BUILD_PAGE 2048 /* base rows per build step on a shard */
+
 int ex_view_build(ex_op *op, st_engine *s, hln_arena *a, hln_error *err)
 {
+    op->build_done = true;
     const hln_table *v = schema_table_by_id(op->schema, op->table_id);
     const hln_table *t = v && v->is_view ? schema_table_by_id(op->schema, v->base_id) : NULL;
     if (!t) return 0; /* dropped meanwhile */
-    st_scan_cmd cmd = {0};
+    st_scan_cmd cmd = op->scan;
     memcpy(cmd.table_id, t->id, 16);
-    cmd.start_token = INT64_MIN;
     cmd.end_token = INT64_MAX;
     cmd.now_sec = hln_now_micros() / 1000000;
+    cmd.limit = BUILD_PAGE;
     st_partition *p = NULL;
     int rc = st_scan(s, &cmd, a, &p, err);
     if (rc) return rc;
+    uint32_t rows = 0, nparts = 0;
+    st_partition *last = NULL, *prev = NULL;
+    for (st_partition *x = p; x; x = x->next) {
+        rows += x->nrows;
+        nparts++;
+        prev = last;
+        last = x;
+    }
+    if (rows >= BUILD_PAGE && last) {
+        /* the page may have cut the last partition short: it is read
+           whole, alone, when it is the only one, else next time */
+        op->build_done = false;
+        if (nparts > 1) {
+            prev->next = NULL;
+            last = prev;
+        } else {
+            st_read_cmd rd = {0};
+            memcpy(rd.table_id, t->id, 16);
+            rd.pk = last->pk;
+            rd.pklen = last->pklen;
+            rd.token = last->token;
+            rd.start.inclusive = rd.end.inclusive = true;
+            rd.now_sec = cmd.now_sec;
+            st_partition *whole = NULL;
+            if ((rc = st_read(s, &rd, a, &whole, err)) != 0) return rc;
+            if (whole) last->rows = whole->rows, last->nrows = whole->nrows;
+        }
+        op->build_token = last->token;
+        op->build_pk = last->pk;
+        op->build_pklen = last->pklen;
+    }
     vlist out = {0};
     const hln_table *views[1] = {v};
     for (; p; p = p->next) {

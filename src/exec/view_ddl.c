@@ -29,7 +29,8 @@
  * Invariants:
  *  1. Nothing is written unless every check passed.
  *  2. The build ops read the snapshot that has the view (acquired after
- *     the catalog published it), released when the build is done.
+ *     the catalog published it), released when the build is done; the
+ *     build holds one page per shard at a time.
  */
 #include <stdio.h>
 #include <string.h>
@@ -202,15 +203,91 @@ static int restrictions(ex_request *r, const hln_table *t, const cql_relation *w
     return 0;
 }
 
-/* ---- the build and the answer ------------------------------------------ */
+/* ---- the build and the answer ------------------------------------------
+ * The build walks every shard's base rows in pages (EX_OP_VIEW_BUILD, view.c),
+ * all shards in parallel, one page per shard per round; each round's view
+ * rows are written (coord.c's view round) before the next is read. Only
+ * the cursors survive a round (the ops and their arenas are freed), so
+ * memory stays one page per shard whatever the size of the base. */
 
-static void built(ex_request *r)
+typedef struct build_state {
+    hln_schema *schema; /* the snapshot with the view */
+    uint8_t view_id[16];
+    struct {
+        bool done;
+        int64_t token;
+        uint8_t *pk; /* hln_malloc'd; NULL: from the start */
+        uint32_t pklen;
+    } * cur;
+    int n;
+} build_state;
+
+static void build_free(ex_request *r)
 {
     ex_state *st = ex_st(r);
-    int rc = ex_batch_error(r);
-    schema_release(st->xs);
+    build_state *b = st->xs;
+    if (!b) return;
+    for (int i = 0; i < b->n; i++)
+        hln_free(b->cur[i].pk);
+    hln_free(b->cur);
+    schema_release(b->schema);
+    hln_free(b);
     st->xs = NULL;
-    ex_finish(r, rc);
+}
+
+static void build_step(ex_request *r)
+{
+    ex_state *st = ex_st(r);
+    build_state *b = st->xs;
+    int rc = ex_batch_error(r);
+    /* the cursors the last round left */
+    for (ex_op *op = st->cur; !rc && op; op = op->next_batch) {
+        if (op->kind != EX_OP_VIEW_BUILD) continue;
+        int i = op->target;
+        hln_free(b->cur[i].pk);
+        b->cur[i].pk = NULL;
+        b->cur[i].done = op->build_done;
+        if (op->build_done) continue;
+        b->cur[i].token = op->build_token;
+        b->cur[i].pklen = op->build_pklen;
+        b->cur[i].pk = hln_malloc(op->build_pklen ? op->build_pklen : 1);
+        if (!b->cur[i].pk) {
+            rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+            break;
+        }
+        memcpy(b->cur[i].pk, op->build_pk, op->build_pklen);
+    }
+    if (rc) {
+        build_free(r);
+        ex_finish(r, rc);
+        return;
+    }
+    ex_ops_free(r); /* the last round's pages */
+    int sent = 0;
+    for (int i = 0; i < b->n; i++) {
+        if (b->cur[i].done) continue;
+        ex_op *op = ex_op_new(r, EX_OP_VIEW_BUILD, i);
+        if (!op) {
+            build_free(r);
+            ex_finish(r, hln_fail(&r->err, HLN_ENOMEM, "out of memory"));
+            return;
+        }
+        op->schema = b->schema;
+        memcpy(op->table_id, b->view_id, 16);
+        op->scan.start_token = INT64_MIN;
+        if (b->cur[i].pk) {
+            op->scan.start_token = b->cur[i].token;
+            op->scan.after_pk = b->cur[i].pk;
+            op->scan.after_pklen = b->cur[i].pklen;
+        }
+        sent++;
+    }
+    if (!sent) {
+        build_free(r);
+        ex_finish(r, 0);
+        return;
+    }
+    ex_dispatch(r, build_step);
 }
 
 /* Builds view `name` of ks from the base's rows on every shard. */
@@ -219,24 +296,22 @@ static void build(ex_request *r, const char *ks, const char *name)
     ex_state *st = ex_st(r);
     hln_schema *s = catalog_acquire(st->eng->catalog);
     const hln_table *v = schema_table(s, ks, name);
-    if (!v || !v->is_view) { /* dropped meanwhile */
+    build_state *b = hln_calloc(1, sizeof *b);
+    if (b) b->cur = hln_calloc((size_t)st->eng->nshards, sizeof *b->cur);
+    if (!v || !v->is_view || !b || !b->cur) { /* dropped meanwhile, or no memory */
+        int rc = v && v->is_view ? hln_fail(&r->err, HLN_ENOMEM, "out of memory") : 0;
+        if (b) hln_free(b->cur);
+        hln_free(b);
         schema_release(s);
-        ex_finish(r, 0);
+        ex_finish(r, rc);
         return;
     }
-    st->xs = s;
-    for (int i = 0; i < st->eng->nshards; i++) {
-        ex_op *op = ex_op_new(r, EX_OP_VIEW_BUILD, i);
-        if (!op) {
-            st->xs = NULL;
-            schema_release(s);
-            ex_finish(r, hln_fail(&r->err, HLN_ENOMEM, "out of memory"));
-            return;
-        }
-        op->schema = s;
-        memcpy(op->table_id, v->id, 16);
-    }
-    ex_dispatch(r, built);
+    b->schema = s;
+    b->n = st->eng->nshards;
+    memcpy(b->view_id, v->id, 16);
+    st->xs = b;
+    st->cur = NULL; /* no round yet */
+    build_step(r);
 }
 
 static int create_view_checks(ex_request *r, hln_table_spec *spec)

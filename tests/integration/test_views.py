@@ -156,3 +156,25 @@ def check_big_c(s):
                   if k in (1, 2, 3) and c > 100)
     got = sorted((r.c, r.k, r.w) for r in s.execute("SELECT c, k, w FROM %s.big_c" % KS))
     assert got == want, "big_c differs from the filtered projection of t"
+
+
+def test_build_in_pages(make_server, connect):
+    """CREATE over more rows than one build page per shard (2048), with one
+    partition larger than a page: every row is in the view."""
+    from cassandra.concurrent import execute_concurrent_with_args
+    srv = make_server(shards=2)
+    s = connect(srv)
+    s.execute("CREATE KEYSPACE %s WITH replication = "
+              "{'class': 'SimpleStrategy', 'replication_factor': 1}" % KS)
+    s.execute("CREATE TABLE %s.t (k int, c int, v int, w text, PRIMARY KEY (k, c))" % KS)
+    ins = s.prepare("INSERT INTO %s.t (k, c, v, w) VALUES (?, ?, ?, ?)" % KS)
+    rows = [(0, i, i % 11, "big%d" % i) for i in range(3000)]
+    rows += [(k, 1, k % 13, "p%d" % k) for k in range(1, 6001)]
+    res = execute_concurrent_with_args(s, ins, rows, concurrency=64, raise_on_first_error=True)
+    assert all(ok for ok, _ in res)
+    s.execute("CREATE MATERIALIZED VIEW %s.by_v AS SELECT k, c, v, w FROM %s.t WHERE v IS NOT NULL "
+              "AND k IS NOT NULL AND c IS NOT NULL PRIMARY KEY (v, k, c)" % (KS, KS))
+    s.execute("CREATE MATERIALIZED VIEW %s.by_k AS SELECT k, c, v FROM %s.t WHERE c IS NOT NULL "
+              "AND k IS NOT NULL PRIMARY KEY (c, k)" % (KS, KS))
+    base = check_views(s)
+    assert len(base) == 9000
