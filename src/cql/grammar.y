@@ -27,16 +27,17 @@
  *    message. The parser stack is bounded (%stack_size) and overflow is a
  *    syntax error, so no input can recurse without limit.
  *
- * Selectors may be function calls whose arguments are columns or
- * constants (token(k), count(*), writetime(v)); a WHERE relation may be on
- * token(partition key columns).
+ * Selectors are expressions: columns, c[k], c[a..b], c.f, function calls whose
+ * arguments are selectors (nested, ks.f(...)), CAST(s AS type), the
+ * arithmetic operators and literals; writetime/maxwritetime/ttl(c) are
+ * rules of their own (parse.c retags the names). Terms may be function
+ * calls (ks.f(...), token(values)), arithmetic (unary minus included)
+ * and native type hints ((int) ?; in selectors (int) 1). A WHERE relation
+ * may be on token(partition key columns).
  *
- * Deliberately not parsed yet (syntax errors for now): nested function
- * calls, function calls and casts in terms (token(?) on the right of a
- * relation), collection/tuple/UDT literals, arithmetic, IF
- * conditions (LWT) other than [NOT] EXISTS, multi-column relations,
- * CONTAINS/LIKE, GROUP BY, INSERT JSON's DEFAULT clause, custom types given
- * as strings, and every other statement kind.
+ * Deliberately not parsed yet (syntax errors for now): collection type
+ * hints, LIKE, custom types given as strings, and the statement kinds not
+ * listed above.
  * `col IN (v)` with exactly one value and `col IN ?` parse into CQL_OP_IN;
  * `IN` with several values stops the parse with HLN_EUNSUPPORTED.
  *
@@ -81,8 +82,9 @@ typedef struct { cqlp_bnode *head, *tail; int n; } cqlp_bstmts;
      * token it was feeding). */
     int st = yypParser->yytos->stateno;
     (void)yymajor;
-    ctx->syntax_error = true;
     (void)yyminor;
+    if (ctx->error_at) return; /* an action refused an earlier token */
+    ctx->syntax_error = true;
     ctx->eof_expected = yy_find_shift_action(0, (YYACTIONTYPE)st) != YY_ERROR_ACTION;
     ctx->n_expected = 0;
     if (st <= YY_MAX_SHIFT) {
@@ -109,6 +111,8 @@ size_t cqlParserSize(void)
 
 /* Tokens the lexer produces that no rule uses yet. */
 %token RESERVED EMPTY_QUOTED MINUS PLUS SLASH PERCENT LBRACKET RBRACKET.
+/* selection functions, retagged from identifiers by parse.c */
+%token WRITETIME MAXWRITETIME TTLFN.
 
 /* Arithmetic in terms and selectors: * / % bind tighter than + -, both
  * left-associative; unary minus tightest. */
@@ -194,6 +198,11 @@ term(A) ::= ident(K) DOT ident(F) LP(O) terms(L) RP(C). {
     A->text = F;
     A->fn_ks = K;
 }
+/* token(values): the token of a partition key given by its values */
+term(A) ::= TOKEN LP(O) terms(L) RP(C). {
+    A = cqlp_collection(ctx, CQL_TERM_FUNC, &L, &O, &C);
+    A->text = "token";
+}
 /* tuple literal (a, b, ...) */
 term(A) ::= LP(O) terms(L) RP(C). { A = cqlp_collection(ctx, CQL_TERM_TUPLE, &L, &O, &C); }
 /* arithmetic (Cassandra 5.0's termAddition / termMultiplication) */
@@ -203,6 +212,8 @@ term(A) ::= term(X) STAR(O) term(Y).    { A = cqlp_binop(ctx, '*', X, Y, &O); }
 term(A) ::= term(X) SLASH(O) term(Y).   { A = cqlp_binop(ctx, '/', X, Y, &O); }
 term(A) ::= term(X) PERCENT(O) term(Y). { A = cqlp_binop(ctx, '%', X, Y, &O); }
 term(A) ::= MINUS(O) term(X). [UMINUS]  { A = cqlp_binop(ctx, '-', NULL, X, &O); }
+/* a type hint: (int) ?, (bigint) 5 */
+term(A) ::= LP(O) ident(T) RP term(X). [UMINUS] { A = cqlp_hint(ctx, T, X, &O); }
 
 /* The terms that are also selectors: constants, markers, null and
  * collection / UDT literals (no function calls, no tuples). */
@@ -626,6 +637,14 @@ cond(A) ::= ident(C) LBRACKET term(K) RBRACKET op(O) term(T). {
     A->op = (cql_op)O;
     A->term = T;
 }
+cond(A) ::= ident(C) LBRACKET term(K) RBRACKET IN LP terms(L) RP. {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->column = C;
+    A->elem = K;
+    A->op = CQL_OP_IN;
+    A->in_list = cqlp_terms_array(ctx, &L);
+    A->nin = L.n;
+}
 cond(A) ::= ident(C) IN LP terms(L) RP. {
     A = cqlp_alloc(ctx, sizeof(*A));
     A->column = C;
@@ -753,6 +772,7 @@ selexpr(A) ::= selexpr(X) MINUS selexpr(Y).   { A = cqlp_selop(ctx, '-', X, Y); 
 selexpr(A) ::= selexpr(X) STAR selexpr(Y).    { A = cqlp_selop(ctx, '*', X, Y); }
 selexpr(A) ::= selexpr(X) SLASH selexpr(Y).   { A = cqlp_selop(ctx, '/', X, Y); }
 selexpr(A) ::= selexpr(X) PERCENT selexpr(Y). { A = cqlp_selop(ctx, '%', X, Y); }
+selexpr(A) ::= MINUS selexpr(X). [UMINUS]     { A = cqlp_selop(ctx, 'n', X, NULL); }
 
 %type selatom {cql_selector *}
 selatom(A) ::= ident(C). {
@@ -763,6 +783,26 @@ selatom(A) ::= ident(C) LBRACKET term(K) RBRACKET. {
     A = cqlp_alloc(ctx, sizeof(*A));
     A->column = C;
     A->elem = K;
+}
+/* element slices c[a..b], c[a..], c[..b] of sets and maps */
+selatom(A) ::= ident(C) LBRACKET term(K) DOT DOT term(H) RBRACKET. {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->column = C;
+    A->elem = K;
+    A->elem_hi = H;
+    A->slice = true;
+}
+selatom(A) ::= ident(C) LBRACKET term(K) DOT DOT RBRACKET. {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->column = C;
+    A->elem = K;
+    A->slice = true;
+}
+selatom(A) ::= ident(C) LBRACKET DOT DOT term(H) RBRACKET. {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->column = C;
+    A->elem_hi = H;
+    A->slice = true;
 }
 selatom(A) ::= ident(C) DOT ident(F). {
     A = cqlp_alloc(ctx, sizeof(*A));
@@ -786,6 +826,17 @@ selatom(A) ::= fname(F) LP selargs(L) RP. {
     A->func_ks = F.ks;
     A->args = L.head;
 }
+/* writetime(c), writetime(c[k]), maxwritetime(c), ttl(c), ttl(c[k])
+ * (parse.c retags the names when a '(' follows them in a selection) */
+selatom(A) ::= WRITETIME LP ident(C) RP.    { A = cqlp_selfn(ctx, "writetime", C, NULL); }
+selatom(A) ::= WRITETIME LP ident(C) LBRACKET term(K) RBRACKET RP. {
+    A = cqlp_selfn(ctx, "writetime", C, K);
+}
+selatom(A) ::= MAXWRITETIME LP ident(C) RP. { A = cqlp_selfn(ctx, "maxwritetime", C, NULL); }
+selatom(A) ::= TTLFN LP ident(C) RP.        { A = cqlp_selfn(ctx, "ttl", C, NULL); }
+selatom(A) ::= TTLFN LP ident(C) LBRACKET term(K) RBRACKET RP. {
+    A = cqlp_selfn(ctx, "ttl", C, K);
+}
 selatom(A) ::= TOKEN LP RP. {
     A = cqlp_alloc(ctx, sizeof(*A));
     A->func = "token";
@@ -795,7 +846,7 @@ selatom(A) ::= TOKEN LP selargs(L) RP. {
     A->func = "token";
     A->args = L.head;
 }
-selatom(A) ::= CAST LP selexpr(X) AS ident(T) RP. {
+selatom(A) ::= CAST LP selexpr(X) AS casttype(T) RP. {
     A = cqlp_alloc(ctx, sizeof(*A));
     A->cast = T;
     A->args = X;
@@ -804,10 +855,20 @@ selatom(A) ::= LP selexpr(X) RP. {
     A = X;
     A->paren = true;
 }
+/* a type hint on a constant: (int) 1 (the parenthesised name is the type) */
+selatom(A) ::= LP(O) selexpr(X) RP literal(T). {
+    if (!X->column || X->elem || X->field || X->slice || X->paren) cqlp_reject(ctx, &O);
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->term = cqlp_hint(ctx, X->column, T, &O);
+}
 selatom(A) ::= literal(T). {
     A = cqlp_alloc(ctx, sizeof(*A));
     A->term = T;
 }
+
+/* CAST's target: a native type name (anything else is refused at it) */
+%type casttype {const char *}
+casttype(A) ::= ID(X). { A = cqlp_cast_type(ctx, &X); }
 
 %type fname {cql_qname}
 fname(A) ::= ident(N). { A.ks = NULL; A.name = N; }
@@ -1335,6 +1396,9 @@ static cql_index_col *cqlp_itarget(cqlp_ctx *ctx, const char *col, cql_index_tar
 %type itarget {cql_index_col *}
 itarget(A) ::= ident(C).                { A = cqlp_itarget(ctx, C, CQL_IXT_SIMPLE); }
 itarget(A) ::= VALUES LP ident(C) RP.   { A = cqlp_itarget(ctx, C, CQL_IXT_VALUES); }
+/* columns named keys / values (unreserved words) */
+itarget(A) ::= KEYS.   { A = cqlp_itarget(ctx, "keys", CQL_IXT_SIMPLE); }
+itarget(A) ::= VALUES. { A = cqlp_itarget(ctx, "values", CQL_IXT_SIMPLE); }
 itarget(A) ::= KEYS LP ident(C) RP.     { A = cqlp_itarget(ctx, C, CQL_IXT_KEYS); }
 itarget(A) ::= ENTRIES LP ident(C) RP.  { A = cqlp_itarget(ctx, C, CQL_IXT_ENTRIES); }
 itarget(A) ::= FULL LP ident(C) RP.     { A = cqlp_itarget(ctx, C, CQL_IXT_FULL); }

@@ -388,6 +388,20 @@ int cqlp_get_token(const char *z, size_t n, int *len, cqlp_lex_error *why)
                 *len = (int)(w + 1);
                 return TK_FLOAT;
             }
+            /* Cassandra's lexer commits to them on -i / -n: "-i," fails at
+               the ',' ("mismatched character ',' expecting set null") */
+            int c1 = z[1] | 0x20;
+            if (c1 == 'i' || c1 == 'n') {
+                const char *word = c1 == 'i' ? "infinity" : "nan";
+                size_t k = 0;
+                while (word[k] && 1 + k < n && (z[1 + k] | 0x20) == word[k])
+                    k++;
+                if (word[k]) {
+                    *len = (int)(1 + k);
+                    *why = CQLP_LEX_MISMATCH_SET;
+                    return CQLP_TK_ILLEGAL;
+                }
+            }
         }
         *len = 1;
         return TK_MINUS;

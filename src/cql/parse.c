@@ -252,6 +252,53 @@ cql_term *cqlp_binop(cqlp_ctx *ctx, char op, cql_term *x, cql_term *y, const cql
     return t;
 }
 
+void cqlp_reject(cqlp_ctx *ctx, const cql_token *t)
+{
+    if (ctx->syntax_error) return;
+    ctx->syntax_error = true;
+    ctx->eof_expected = false;
+    ctx->n_expected = 0;
+    ctx->error_at = true;
+    ctx->error_pos = t->pos;
+}
+
+const char *cqlp_cast_type(cqlp_ctx *ctx, const cql_token *t)
+{
+    static const char *const native[] = {
+        "ascii",  "bigint",    "blob",     "boolean", "counter", "date",     "decimal",
+        "double", "duration",  "float",    "inet",    "int",     "smallint", "text",
+        "time",   "timestamp", "timeuuid", "tinyint", "uuid",    "varchar",  "varint"};
+    const char *name = cqlp_ident(ctx, t);
+    for (size_t i = 0; i < sizeof native / sizeof native[0]; i++)
+        if (!strcmp(native[i], name)) return name;
+    cqlp_reject(ctx, t);
+    return name;
+}
+
+cql_selector *cqlp_selfn(cqlp_ctx *ctx, const char *fn, const char *col, cql_term *elem)
+{
+    cql_selector *a = cqlp_alloc(ctx, sizeof(*a));
+    a->column = col;
+    a->elem = elem;
+    cql_selector *s = cqlp_alloc(ctx, sizeof(*s));
+    s->func = fn;
+    s->args = a;
+    return s;
+}
+
+cql_term *cqlp_hint(cqlp_ctx *ctx, const char *type, cql_term *x, const cql_token *opt)
+{
+    cql_term *t = cqlp_alloc(ctx, sizeof(*t));
+    t->kind = CQL_TERM_HINT;
+    t->text = type;
+    t->pos = opt->pos;
+    t->nelems = 1;
+    t->elems = cqlp_alloc(ctx, sizeof(*t->elems));
+    t->elems[0] = x;
+    t->end = x->end;
+    return t;
+}
+
 cql_selector *cqlp_selop(cqlp_ctx *ctx, char op, cql_selector *x, cql_selector *y)
 {
     cql_selector *s = cqlp_alloc(ctx, sizeof(*s));
@@ -663,6 +710,13 @@ static int lex_error(cqlp_ctx *ctx, int pos, cqlp_lex_error why)
     case CQLP_LEX_OPEN_COMMENT:
         snprintf(msg, sizeof(msg), "mismatched character '<EOF>' expecting '*'");
         break;
+    case CQLP_LEX_MISMATCH_SET: /* ANTLR's words for a failed character set */
+        if ((size_t)pos >= ctx->srclen)
+            snprintf(msg, sizeof(msg), "mismatched character '<EOF>' expecting set null");
+        else
+            snprintf(msg, sizeof(msg), "mismatched character '%c' expecting set null",
+                     ctx->src[pos]);
+        break;
     default: {
         /* show the whole (UTF-8) character, or an escape for controls */
         const unsigned char *z = (const unsigned char *)ctx->src + pos;
@@ -693,9 +747,27 @@ static bool ends_selector(const cql_token *toks, int ntok, int i)
     return t == TK_FROM || t == TK_COMMA || t == TK_AS || t == TK_SEMI;
 }
 
+/* writetime( / maxwritetime( / ttl( in a selection are Cassandra's
+ * selection functions of one column (grammar rules of their own, so
+ * writetime(*) is a syntax error there too). */
+static void retag_selection_functions(cql_token *toks, int ntok)
+{
+    for (int i = 1; i + 1 < ntok && toks[i].type != TK_FROM; i++) {
+        if (toks[i + 1].type != TK_LP) continue;
+        if (toks[i].type == TK_TTL)
+            toks[i].type = TK_TTLFN;
+        else if (toks[i].type == TK_ID && toks[i].n == 9 && !strncasecmp(toks[i].z, "writetime", 9))
+            toks[i].type = TK_WRITETIME;
+        else if (toks[i].type == TK_ID && toks[i].n == 12 &&
+                 !strncasecmp(toks[i].z, "maxwritetime", 12))
+            toks[i].type = TK_MAXWRITETIME;
+    }
+}
+
 static void retag(cql_token *toks, int ntok)
 {
     if (ntok < 2 || toks[0].type != TK_SELECT) return;
+    retag_selection_functions(toks, ntok);
     int i = 1;
     if (toks[i].type == TK_JSON) {
         if (ends_selector(toks, ntok, i)) {
@@ -744,7 +816,12 @@ static int run(cqlp_ctx *ctx, cql_stmt **out)
     int i;
     for (i = 0; i < ntok; i++) {
         cqlParser(parser, toks[i].type, toks[i], ctx);
-        if (ctx->syntax_error || ctx->overflow) return syntax_error(ctx, toks, ntok, i);
+        if (ctx->syntax_error || ctx->overflow) {
+            int at = i;
+            for (int j = 0; ctx->error_at && j <= i; j++)
+                if (toks[j].pos == ctx->error_pos) at = j;
+            return syntax_error(ctx, toks, ntok, at);
+        }
     }
     if (lex_pos >= 0) return lex_error(ctx, lex_pos, why);
 

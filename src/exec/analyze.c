@@ -60,6 +60,7 @@ typedef struct actx {
     bool has_tok;
     const cql_relation *mc_lo, *mc_hi; /* multi-column slice bounds */
     bool mc_lo_incl, mc_hi_incl;
+    int agg_depth; /* selectors: inside an aggregate's argument */
 } actx;
 
 const char *ex_quote(hln_arena *a, const char *name)
@@ -139,6 +140,23 @@ static void spec_typed(actx *c, const cql_term *term, const char *name, const hl
     if (term->kind == CQL_TERM_OP) {
         for (int i = 0; i < term->nelems; i++)
             spec_typed(c, term->elems[i], name, type);
+        return;
+    }
+    if (term->kind == CQL_TERM_HINT) { /* (type) ?: the hint's type */
+        const hln_type *ht = hln_type_by_name(term->text);
+        spec_typed(c, term->elems[0], name, ht ? ht : type);
+        return;
+    }
+    if (term->kind == CQL_TERM_FUNC && !strcmp(term->text, "fromjson")) {
+        for (int i = 0; i < term->nelems; i++)
+            spec_typed(c, term->elems[i], "arg0(system.fromjson)", hln_type_by_kind(HLN_T_VARCHAR));
+        return;
+    }
+    if (term->kind == CQL_TERM_FUNC && !strcmp(term->text, "token") && c->p->t) {
+        /* token(?, ...): the partition key columns' types */
+        const hln_table *t = c->p->t;
+        for (int i = 0; i < term->nelems && i < t->npk; i++)
+            spec_typed(c, term->elems[i], t->cols[i].name, t->cols[i].type);
         return;
     }
     if (term->kind == CQL_TERM_FUNC) {
@@ -327,6 +345,10 @@ static void term_render(hln_buf *b, const cql_term *t)
         }
         hln_buf_u8(b, t->kind == CQL_TERM_TUPLE ? ')' : '}');
         return;
+    case CQL_TERM_HINT:
+        hln_buf_printf(b, "(%s)", t->text);
+        term_render(b, t->elems[0]);
+        return;
     case CQL_TERM_OP:
         if (t->nelems == 1) {
             hln_buf_u8(b, '-');
@@ -426,7 +448,7 @@ static int add_token_relation(actx *c, const cql_relation *rel)
         return hln_fail(c->err, HLN_EINVAL,
                         "The token function arguments must be in the partition key order: %s",
                         pk_list(c));
-    spec(c, rel->term, "partition key token", hln_type_by_kind(HLN_T_BIGINT));
+    spec_typed(c, rel->term, "partition key token", hln_type_by_kind(HLN_T_BIGINT));
     const char *cols = pk_list(c);
     switch (rel->op) {
     case CQL_OP_EQ:
@@ -592,12 +614,14 @@ static int add_relation(actx *c, ex_restr *rs, const cql_relation *rel)
                         op_str(rel->op), term_str(c, rel->term));
     case CQL_OP_IN: {
         if (col->kind != HLN_COL_PARTITION_KEY && col->kind != HLN_COL_CLUSTERING) {
-            /* no index serves IN: without ALLOW FILTERING, Cassandra's refusal */
-            if (c->stmt->kind == CQL_SELECT && !c->stmt->u.select.allow_filtering &&
-                !c->p->t->is_virtual)
+            /* no index serves IN: without ALLOW FILTERING, Cassandra's refusal;
+               with it (or on a system table), a row filter */
+            bool sel = c->stmt->kind == CQL_SELECT;
+            if (sel && !c->stmt->u.select.allow_filtering && !c->p->t->is_virtual)
                 return hln_fail(c->err, HLN_EINVAL, ALLOW_FILTERING_MSG);
-            return hln_fail(c->err, HLN_EUNSUPPORTED,
-                            "IN relations on non-primary-key columns are not supported yet");
+            if (!sel || hln_type_is_multicell(col->type))
+                return hln_fail(c->err, HLN_EUNSUPPORTED,
+                                "IN relations on non-primary-key columns are not supported yet");
         }
         if (x->eq)
             return hln_fail(c->err, HLN_EINVAL,
@@ -661,19 +685,23 @@ static int where(actx *c, const cql_relation *rel, ex_restr **out)
  * It is executed by the filtered scan, which returns the same rows in the
  * same (token) order. */
 
-/* A text column (or collection of text values) an analyzed
- * (case-insensitive) index serves. */
-static bool analyzed_column(const hln_table *t, const hln_column *col)
+/* The analysis (EX_FOLD_*) of an index serving text column col (or its
+ * collection's text values); 0 when none. */
+static unsigned analyzed_column(const hln_table *t, const hln_column *col)
 {
     const hln_type *ty = col->type;
     if (hln_type_is_multicell(ty) && hln_type_is_collection(ty))
         ty = ty->params[ty->kind == HLN_T_MAP ? 1 : 0];
-    if (ty->kind != HLN_T_VARCHAR && ty->kind != HLN_T_ASCII) return false;
+    if (ty->kind != HLN_T_VARCHAR && ty->kind != HLN_T_ASCII) return 0;
     for (int i = 0; i < t->nindexes; i++) {
-        const char *cs = index_option(&t->indexes[i], "case_sensitive");
-        if (t->indexes[i].col_id == col->id && cs && !strcasecmp(cs, "false")) return true;
+        const hln_index *ix = &t->indexes[i];
+        if (ix->col_id != col->id || ix->kind != HLN_IXK_SAI) continue;
+        const char *cs = index_option(ix, "case_sensitive"), *as = index_option(ix, "ascii");
+        unsigned f = (cs && !strcasecmp(cs, "false") ? EX_FOLD_CASE : 0) |
+                     (as && !strcasecmp(as, "true") ? EX_FOLD_ASCII : 0);
+        if (f) return f;
     }
-    return false;
+    return 0;
 }
 
 enum { IX_EQ, IX_RANGE, IX_CONTAINS, IX_CONTAINS_KEY, IX_ENTRY };
@@ -802,14 +830,16 @@ static int index_plan(actx *c, const ex_restr *rs, bool pk_lookup, bool *used)
 static int add_filters(actx *c, const ex_restr *x, int ci)
 {
     ex_plan *p = c->p;
-    int n = (x->eq != NULL) + (x->lo != NULL) + (x->hi != NULL) + x->ncontains + x->nentries;
+    int n = (x->eq != NULL) + (x->in != NULL) + (x->lo != NULL) + (x->hi != NULL) + x->ncontains +
+            x->nentries;
     if (!n) return 0;
     ex_filter *f = alloc(c, sizeof *f * (size_t)(p->nfilters + n));
     if (!f) return nomem(c);
     if (p->nfilters) memcpy(f, p->filters, sizeof *f * (size_t)p->nfilters);
-    bool fold = analyzed_column(p->t, &p->t->cols[ci]);
+    unsigned fold = analyzed_column(p->t, &p->t->cols[ci]);
     if (x->eq)
         f[p->nfilters++] = (ex_filter){.col = ci, .op = CQL_OP_EQ, .term = x->eq, .fold = fold};
+    if (x->in) f[p->nfilters++] = (ex_filter){.col = ci, .op = CQL_OP_IN, .in = x->in};
     for (int i = 0; i < x->nentries; i++)
         f[p->nfilters++] = (ex_filter){
             .col = ci, .op = CQL_OP_EQ, .term = x->entries[i]->term, .key = x->entries[i]->elem};
@@ -823,9 +853,21 @@ static int add_filters(actx *c, const ex_restr *x, int ci)
         f[p->nfilters++] = (ex_filter){.col = ci,
                                        .op = x->contains[i]->op,
                                        .term = x->contains[i]->term,
-                                       .fold = fold && x->contains[i]->op == CQL_OP_CONTAINS};
+                                       .fold = x->contains[i]->op == CQL_OP_CONTAINS ? fold : 0};
     p->filters = f;
     return 0;
+}
+
+/* The CONTAINS and m[k] = v restrictions of column ci as row filters (a
+ * clustering column whose = or slice goes to storage keeps these). */
+static int add_element_filters(actx *c, const ex_restr *x, int ci)
+{
+    ex_restr only = {0};
+    memcpy(only.contains, x->contains, sizeof only.contains);
+    only.ncontains = x->ncontains;
+    memcpy(only.entries, x->entries, sizeof only.entries);
+    only.nentries = x->nentries;
+    return add_filters(c, &only, ci);
 }
 
 /* Cassandra's merge-time check on clustering restrictions: a column after
@@ -951,9 +993,25 @@ static const char *lit_name(actx *c, const cql_term *t)
 
 /* An argument of a function, operator or cast: a constant (typed later)
  * or a nested selector. */
+/* (type) constant in a selector: a constant of that type (EX_SEL_CONST). */
+static int hint_selector(actx *c, const cql_term *term, ex_sel *out, ex_colspec *spec_out)
+{
+    const hln_table *t = c->p->t;
+    const hln_type *ht = hln_type_by_name(term->text);
+    if (!ht || hln_type_is_collection(ht))
+        return hln_fail(c->err, HLN_EINVAL, "Unknown type %s.%s", t->ks, term->text);
+    ex_selarg *arg = alloc(c, sizeof *arg);
+    if (!arg) return nomem(c);
+    *arg = (ex_selarg){-1, term, ht, NULL};
+    spec_typed(c, term, term_str(c, term), ht);
+    *out = (ex_sel){.kind = EX_SEL_CONST, .col = -1, .args = arg, .nargs = 1, .type = ht};
+    *spec_out = (ex_colspec){t->ks, t->name, term_str(c, term), ht};
+    return 0;
+}
+
 static int sel_arg(actx *c, const cql_selector *a, ex_selarg *out, ex_fnarg *fa)
 {
-    if (is_literal_sel(a)) {
+    if (is_literal_sel(a) && a->term->kind != CQL_TERM_HINT) {
         *out = (ex_selarg){-1, a->term, NULL, NULL};
         *fa = (ex_fnarg){NULL, a->term, lit_name(c, a->term)};
         return 0;
@@ -963,9 +1021,9 @@ static int sel_arg(actx *c, const cql_selector *a, ex_selarg *out, ex_fnarg *fa)
     ex_colspec spec;
     int rc = selector(c, a, sub, &spec);
     if (rc) return rc;
-    if (sub->kind >= EX_SEL_COUNT_ROWS)
-        return hln_fail(c->err, HLN_EUNSUPPORTED,
-                        "Aggregates as arguments of functions or operations are not supported yet");
+    if (sub->kind >= EX_SEL_COUNT_ROWS && c->agg_depth)
+        return hln_fail(c->err, HLN_EINVAL,
+                        "aggregate functions cannot be used as arguments of aggregate functions");
     bool col = sub->kind == EX_SEL_COLUMN;
     *out = (ex_selarg){col ? sub->col : -1, NULL, sub->type, col ? NULL : sub};
     *fa = (ex_fnarg){sub->type, NULL, spec.name};
@@ -1098,10 +1156,32 @@ static const hln_type *literal_type(const cql_term *t)
     }
 }
 
-/* a + b, a - b, a * b, a / b, a % b in a selector. */
+/* a + b, a - b, a * b, a / b, a % b in a selector; -a. */
 static int op_selector(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *spec_out)
 {
     const hln_table *t = c->p->t;
+    if (sel->op == 'n') {
+        ex_selarg *arg = alloc(c, sizeof *arg);
+        if (!arg) return nomem(c);
+        ex_fnarg fa;
+        int rc = sel_arg(c, sel->args, arg, &fa);
+        if (rc) return rc;
+        if (!arg->type)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Cannot infer type for term %s in selection clause (try using a cast "
+                            "to force a type)",
+                            fa.name);
+        if (!ex_arith_type('-', arg->type, arg->type) || !strcmp(arg->type->cql_name, "text") ||
+            arg->type->kind == HLN_T_ASCII || arg->type->kind == HLN_T_VARCHAR ||
+            arg->type->kind == HLN_T_TIMESTAMP || arg->type->kind == HLN_T_DATE)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Invalid call to function system._negate, none of its type signatures "
+                            "match");
+        *out = (ex_sel){
+            .kind = EX_SEL_OP, .col = -1, .args = arg, .nargs = 1, .type = arg->type, .op = 'n'};
+        *spec_out = (ex_colspec){t->ks, t->name, fmt_name(c, "-%s", fa.name), arg->type};
+        return 0;
+    }
     ex_selarg *args = alloc(c, sizeof *args * 2);
     if (!args) return nomem(c);
     ex_fnarg fa[2];
@@ -1113,8 +1193,13 @@ static int op_selector(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec
         if (args[i].type) continue;
         const hln_type *other = args[1 - i].type;
         const hln_type *lt = literal_type(args[i].term);
-        if (other && lt && lt->kind != HLN_T_DURATION &&
-            (other->kind == HLN_T_TIMESTAMP || other->kind == HLN_T_DATE))
+        if (lt && lt->kind == HLN_T_VARCHAR) /* a string takes the other side's text type */
+            lt = other && (other->kind == HLN_T_VARCHAR || other->kind == HLN_T_ASCII)
+                     ? other
+                     : hln_type_by_kind(HLN_T_ASCII);
+        if (other && ((lt && lt->kind != HLN_T_DURATION &&
+                       (other->kind == HLN_T_TIMESTAMP || other->kind == HLN_T_DATE)) ||
+                      args[i].term->kind == CQL_TERM_NULL))
             return hln_fail(c->err, HLN_EINVAL,
                             "Ambiguous '%c' operation with args %s and %s: use type hint to "
                             "disambiguate, example '(int) ?'",
@@ -1129,6 +1214,12 @@ static int op_selector(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec
         spec_typed(c, args[i].term, fa[i].name, lt);
     }
     const hln_type *res = ex_arith_type(sel->op, args[0].type, args[1].type);
+    bool timey = args[0].type->kind == HLN_T_TIMESTAMP || args[0].type->kind == HLN_T_DATE;
+    if (!res && timey && args[1].sub && args[1].sub->kind == EX_SEL_CONST)
+        return hln_fail(c->err, HLN_EINVAL,
+                        "Ambiguous '%c' operation with args %s and %s: use type hint to "
+                        "disambiguate, example '(int) ?'",
+                        sel->op, fa[0].name, fa[1].name);
     if (!res)
         return hln_fail(c->err, HLN_EINVAL, "the '%c' operation is not supported between %s and %s",
                         sel->op, fa[0].name, fa[1].name);
@@ -1141,6 +1232,24 @@ static int op_selector(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec
         .kind = EX_SEL_OP, .col = -1, .args = args, .nargs = 2, .type = res, .op = sel->op};
     *spec_out = (ex_colspec){t->ks, t->name, name ? name : "?", res};
     return 0;
+}
+
+/* The first column the selection names (in selector order, depth first),
+ * else dflt. */
+static const char *first_column_in(const cql_selector *s)
+{
+    for (; s; s = s->next) {
+        if (s->column) return s->column;
+        const char *c = first_column_in(s->args);
+        if (c) return c;
+    }
+    return NULL;
+}
+
+static const char *first_column(const cql_selector *s, const char *dflt)
+{
+    const char *c = first_column_in(s);
+    return c ? c : dflt;
 }
 
 /* CAST(x AS type): Cassandra 5.0's cast functions (arith.c). */
@@ -1177,7 +1286,9 @@ static int cast_selector(actx *c, const cql_selector *sel, ex_sel *out, ex_colsp
     bool known = false;
     for (size_t i = 0; i < HLN_ARRAY_LEN(targets); i++)
         if (!strcmp(targets[i], sel->cast)) known = true;
-    if (!known) return hln_fail(c->err, HLN_EINVAL, "%s cannot be cast to %s", fa.name, sel->cast);
+    if (!known) /* Cassandra names the first column of the selection here */
+        return hln_fail(c->err, HLN_EINVAL, "%s cannot be cast to %s",
+                        first_column(c->stmt->u.select.selectors, fa.name), sel->cast);
     if (!ex_cast_ok(args[0].type, to))
         return hln_fail(c->err, HLN_EINVAL,
                         "Invalid call to function system.cast_as_%s, none of its type signatures "
@@ -1206,9 +1317,11 @@ static int agg_arg(actx *c, const cql_selector *sel, const char *fname, int *ci,
         ex_selarg *x = alloc(c, sizeof *x);
         if (!sub || !x) return nomem(c);
         ex_colspec spec;
+        c->agg_depth++;
         int rc = selector(c, a, sub, &spec);
+        c->agg_depth--;
         if (rc) return rc;
-        if (sub->kind >= EX_SEL_COUNT_ROWS)
+        if (sub->kind >= EX_SEL_COUNT_ROWS || sub->has_agg)
             return hln_fail(c->err, HLN_EINVAL,
                             "aggregate functions cannot be used as arguments of aggregate "
                             "functions");
@@ -1233,6 +1346,8 @@ static int selector(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *s
         rc = op_selector(c, sel, out, spec_out);
     else if (sel->cast)
         rc = cast_selector(c, sel, out, spec_out);
+    else if (is_literal_sel(sel) && sel->term->kind == CQL_TERM_HINT)
+        rc = hint_selector(c, sel->term, out, spec_out);
     else if (is_literal_sel(sel))
         rc = hln_fail(c->err, HLN_EINVAL,
                       "Cannot infer type for term %s in selection clause (try using a cast to "
@@ -1242,6 +1357,11 @@ static int selector(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *s
         rc = selector1(c, sel, out, spec_out);
     if (rc) return rc;
     if (!out->type) out->type = spec_out->type;
+    if (out->kind == EX_SEL_FUNC || out->kind == EX_SEL_OP || out->kind == EX_SEL_CAST)
+        for (int i = 0; i < out->nargs; i++)
+            if (out->args[i].sub &&
+                (out->args[i].sub->kind >= EX_SEL_COUNT_ROWS || out->args[i].sub->has_agg))
+                out->has_agg = true;
     spec_out->name = paren_name(c, sel, spec_out->name);
     /* Cassandra 5.0 declares the timeuuid results of blobAsTimeuuid, the
        mask functions and min/max with the deprecated TimeUUIDType, which
@@ -1280,6 +1400,35 @@ static int selector1(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *
         if (!nm) return nomem(c);
         snprintf(nm, nl, "%s.%s", t->cols[ci].name, sel->field);
         *spec_out = (ex_colspec){t->ks, t->name, nm, ty->params[fi]};
+        return 0;
+    }
+    if (!sel->func && sel->slice) {
+        /* c[a..b]: the elements (map entries) of a set or map from a to b,
+           both included, either side open */
+        if ((rc = column(c, sel->column, &ci)) != 0) return rc;
+        const hln_type *ty = t->cols[ci].type;
+        if (!hln_type_is_collection(ty))
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Invalid slice selection: %s of type %s is not a collection",
+                            t->cols[ci].name, ty->cql_name);
+        if (ty->kind == HLN_T_LIST)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Slice selection is only allowed on sets and maps, but %s is a list",
+                            t->cols[ci].name);
+        ex_selarg *arg = alloc(c, sizeof *arg * 2);
+        if (!arg) return nomem(c);
+        arg[0] = (ex_selarg){-1, sel->elem, ty->params[0], NULL};
+        arg[1] = (ex_selarg){-1, sel->elem_hi, ty->params[0], NULL};
+        spec_typed(c, sel->elem, t->cols[ci].name, ty->params[0]);
+        spec_typed(c, sel->elem_hi, t->cols[ci].name, ty->params[0]);
+        *out = (ex_sel){.kind = EX_SEL_ELEM, .col = ci, .args = arg, .nargs = 2};
+        const char *lo = sel->elem ? term_str(c, sel->elem) : "";
+        const char *hi = sel->elem_hi ? term_str(c, sel->elem_hi) : "";
+        size_t n = strlen(t->cols[ci].name) + strlen(lo) + strlen(hi) + 6;
+        char *full = hln_arena_alloc(c->a, n);
+        if (!full) return nomem(c);
+        snprintf(full, n, "%s[%s..%s]", t->cols[ci].name, lo, hi);
+        *spec_out = (ex_colspec){t->ks, t->name, full, ty};
         return 0;
     }
     if (!sel->func && sel->elem) {
@@ -1328,10 +1477,7 @@ static int selector1(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *
                             "Invalid number of arguments in call to function system.token: %d "
                             "required but %d provided",
                             t->npk, sel->star_arg ? 1 : n);
-        if (n > 5)
-            return hln_fail(c->err, HLN_EUNSUPPORTED,
-                            "token() of more than 5 partition key columns is not supported yet");
-        ex_selarg *args = alloc(c, sizeof *args * (size_t)n);
+        ex_selarg *args = alloc(c, sizeof *args * (size_t)(n ? n : 1));
         if (!args) return nomem(c);
         hln_buf b;
         hln_buf_init(&b);
@@ -1360,6 +1506,10 @@ static int selector1(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *
         }
         const char *names = b.len ? hln_arena_strndup(c->a, (const char *)b.data, b.len) : "";
         hln_buf_free(&b);
+        if (!own && n > 5)
+            return hln_fail(c->err, HLN_EUNSUPPORTED,
+                            "token() of other values than the row's key with more than 5 "
+                            "partition key columns is not supported yet");
         if (own)
             *out = (ex_sel){.kind = EX_SEL_TOKEN, .col = -1};
         else
@@ -1407,6 +1557,21 @@ static int selector1(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *
         return 0;
     }
     if (!strcmp(f, "tojson")) {
+        const cql_selector *a = sel->args;
+        if (!sel->star_arg && a && !a->next && (a->func || a->op || a->cast)) {
+            /* toJson(expression) */
+            ex_selarg *arg = alloc(c, sizeof *arg);
+            if (!arg) return nomem(c);
+            ex_fnarg fa;
+            if ((rc = sel_arg(c, a, arg, &fa)) != 0) return rc;
+            if (arg->sub) /* (CAST(c AS its own type) is the column c) */
+                *out = (ex_sel){.kind = EX_SEL_TOJSON, .col = -1, .args = arg, .nargs = 1};
+            else
+                *out = (ex_sel){.kind = EX_SEL_TOJSON, .col = arg->col};
+            *spec_out = (ex_colspec){t->ks, t->name, fmt_name(c, "system.tojson(%s)", fa.name),
+                                     hln_type_by_kind(HLN_T_VARCHAR)};
+            return 0;
+        }
         if ((rc = one_column_arg(c, sel, "system.tojson", &ci)) != 0) return rc;
         *out = (ex_sel){.kind = EX_SEL_TOJSON, .col = ci};
         *spec_out = (ex_colspec){t->ks, t->name, fmt_name(c, "system.tojson(%s)", t->cols[ci].name),
@@ -1466,6 +1631,35 @@ static int selector1(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *
             (ex_colspec){t->ks, t->name, fmt_name(c, "maxwritetime(%s)", col->name), bigint};
         return 0;
     }
+    if ((!strcmp(f, "writetime") || !strcmp(f, "ttl")) && !sel->star_arg && sel->args &&
+        !sel->args->next && sel->args->column && sel->args->elem) {
+        /* writetime(c[k]) / ttl(c[k]): one element of a non-frozen set or map */
+        bool wt = f[0] == 'w';
+        if ((rc = column(c, sel->args->column, &ci)) != 0) return rc;
+        const hln_column *col = &t->cols[ci];
+        const hln_type *ty = col->type;
+        if (ty->kind == HLN_T_LIST)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Element selection is only allowed on sets and maps, but %s is a list",
+                            col->name);
+        if (!hln_type_is_multicell(ty) || (ty->kind != HLN_T_SET && ty->kind != HLN_T_MAP))
+            return hln_fail(c->err, HLN_EUNSUPPORTED,
+                            "Functions of collection elements are not "
+                            "supported yet");
+        ex_selarg *arg = alloc(c, sizeof *arg);
+        if (!arg) return nomem(c);
+        *arg = (ex_selarg){-1, sel->args->elem, ty->params[0], NULL};
+        spec_typed(c, sel->args->elem, col->name, ty->params[0]);
+        *out = (ex_sel){
+            .kind = wt ? EX_SEL_WRITETIME : EX_SEL_TTL, .col = ci, .args = arg, .nargs = 1};
+        const char *ks = term_str(c, sel->args->elem);
+        size_t nl = strlen(col->name) + strlen(ks) + 16;
+        char *nm = hln_arena_alloc(c->a, nl);
+        if (!nm) return nomem(c);
+        snprintf(nm, nl, "%s(%s[%s])", wt ? "writetime" : "ttl", col->name, ks);
+        *spec_out = (ex_colspec){t->ks, t->name, nm, wt ? bigint : hln_type_by_kind(HLN_T_INT)};
+        return 0;
+    }
     if (!strcmp(f, "writetime") || !strcmp(f, "ttl")) {
         bool wt = f[0] == 'w';
         if ((rc = one_column_arg(c, sel, f, &ci)) != 0) return rc;
@@ -1484,6 +1678,46 @@ static int selector1(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *
         return 0;
     }
     return function_selector(c, sel, out, spec_out);
+}
+
+/* Gives each aggregate inside expression x, and each value of the row
+ * there (read from the group's first row), its slot in p->agg_subs. */
+static int add_slot(actx *c, ex_sel *sub)
+{
+    ex_plan *p = c->p;
+    const ex_sel **n = alloc(c, sizeof *n * (size_t)(p->nagg_subs + 1));
+    if (!n) return nomem(c);
+    if (p->nagg_subs) memcpy(n, p->agg_subs, sizeof *n * (size_t)p->nagg_subs);
+    sub->slot = p->nagg_subs;
+    sub->slotted = true;
+    n[p->nagg_subs++] = sub;
+    p->agg_subs = n;
+    return 0;
+}
+
+static int collect_aggs(actx *c, ex_sel *x)
+{
+    for (int i = 0; i < x->nargs; i++) {
+        ex_selarg *a = &x->args[i];
+        int rc = 0;
+        if (!a->sub) {
+            if (a->col < 0) continue;
+            ex_sel *col = alloc(c, sizeof *col);
+            if (!col) return nomem(c);
+            *col = (ex_sel){.kind = EX_SEL_COLUMN, .col = a->col, .type = a->type};
+            a->sub = col;
+            a->col = -1;
+            rc = add_slot(c, col);
+        } else {
+            ex_sel *sub = (ex_sel *)a->sub; /* this analysis allocated it */
+            if (sub->has_agg)
+                rc = collect_aggs(c, sub);
+            else if (sub->kind != EX_SEL_CONST)
+                rc = add_slot(c, sub);
+        }
+        if (rc) return rc;
+    }
+    return 0;
 }
 
 /* ORDER BY c ANN OF term: c a vector column with a storage-attached index;
@@ -1581,6 +1815,10 @@ static int an_select(actx *c)
         int i = 0;
         for (const cql_selector *sel = s->selectors; sel; sel = sel->next, i++) {
             if ((rc = selector(c, sel, &p->sels[i], &p->cols[i])) != 0) return rc;
+            if (p->sels[i].has_agg) {
+                if ((rc = collect_aggs(c, &p->sels[i])) != 0) return rc;
+                p->aggregate = true;
+            }
             p->proj[i] = p->sels[i].col;
             if (sel->alias) p->cols[i].name = sel->alias;
             if (p->sels[i].kind >= EX_SEL_COUNT_ROWS) p->aggregate = true;
@@ -1675,11 +1913,9 @@ static int an_select(actx *c)
     }
     for (int i = 0; i < t->ncols; i++)
         p->has_static |= t->cols[i].kind == HLN_COL_STATIC;
-    for (int i = 0; i < t->ncols; i++)
-        if (rs[i].in && !p->pk_lookup)
-            return hln_fail(c->err, HLN_EUNSUPPORTED,
-                            "IN relations without the whole partition key restricted are not "
-                            "supported yet");
+    for (int i = 0; i < t->ncols; i++) /* then IN is a row filter */
+        if (rs[i].in && !p->pk_lookup && !filtering)
+            return hln_fail(c->err, HLN_EINVAL, ALLOW_FILTERING_MSG);
     if (!p->pk_lookup && pk_any) {
         if (!filtering) return hln_fail(c->err, HLN_EINVAL, ALLOW_FILTERING_MSG);
         for (int i = 0; i < t->npk; i++)
@@ -1692,6 +1928,11 @@ static int an_select(actx *c)
     for (int pos = 0; pos < t->nck; pos++)
         ck_any |= restricted(&rs[t->npk + pos]);
     if (!filtering) {
+        for (int pos = 0; pos < t->nck; pos++)
+            if (rs[t->npk + pos].ncontains)
+                return hln_fail(c->err, HLN_EINVAL,
+                                "Clustering columns can only be restricted with CONTAINS with a "
+                                "secondary index or filtering");
         if ((rc = clustering_slice_order(c, rs)) != 0) return rc;
         if ((rc = clustering_prefix(c, rs)) != 0) return rc;
     }
@@ -1705,6 +1946,7 @@ static int an_select(actx *c)
         while (pos < t->nck && (rs[t->npk + pos].eq || rs[t->npk + pos].in)) {
             p->ck[pos] = rs[t->npk + pos].eq;
             p->ck_in[pos] = rs[t->npk + pos].in;
+            if ((rc = add_element_filters(c, &rs[t->npk + pos], t->npk + pos)) != 0) return rc;
             pos++;
         }
         p->nck_eq = pos;
@@ -1714,6 +1956,7 @@ static int an_select(actx *c)
             p->lo_incl = x->lo_incl;
             p->hi = x->hi;
             p->hi_incl = x->hi_incl;
+            if ((rc = add_element_filters(c, x, t->npk + pos)) != 0) return rc;
             pos++;
         }
         for (; pos < t->nck; pos++)
@@ -1815,6 +2058,17 @@ static int an_select(actx *c)
             if ((rc = add_filters(c, &rs[i], i)) != 0) return rc;
     }
 
+    /* a null value restricting a non-key column (bound at execution in
+       Cassandra, so after every check above) */
+    for (int i = t->npk + t->nck; i < t->ncols && !t->is_virtual; i++) {
+        const ex_restr *x = &rs[i];
+        bool null = x->eq && x->eq->kind == CQL_TERM_NULL;
+        for (int k = 0; k < x->ncontains; k++)
+            null |= x->contains[k]->term && x->contains[k]->term->kind == CQL_TERM_NULL;
+        if (null)
+            return hln_fail(c->err, HLN_EINVAL, "Unsupported null value for column %s",
+                            t->cols[i].name);
+    }
     p->limit = s->limit;
     p->pp_limit = s->per_partition_limit;
     spec(c, s->limit, "[limit]", hln_type_by_kind(HLN_T_INT));
@@ -2030,6 +2284,8 @@ static int conditions(actx *c, ex_cas_kind kind, const cql_relation *conds, cons
                        ty->kind == HLN_T_LIST ? hln_type_by_kind(HLN_T_INT) : ty->params[0]);
             vt = ty->kind == HLN_T_LIST ? ty->params[0] : ty->params[1];
             spec_typed(c, x->term, elem_name(c, "value", col->name), vt);
+            for (int i = 0; x->op == CQL_OP_IN && i < x->nin; i++) /* m[k] IN (...) */
+                spec_typed(c, x->in_list[i], elem_name(c, "value", col->name), vt);
         } else if (x->op == CQL_OP_IN && x->in_list) {
             for (int i = 0; i < x->nin; i++)
                 spec_typed(c, x->in_list[i], col->name, vt);
@@ -2222,6 +2478,24 @@ static int update_op(actx *c, const cql_assignment *a, const hln_column *col)
         return hln_fail(c->err, HLN_EINVAL,
                         "Invalid operation (%s) for frozen collection column %s", op_text(c, a),
                         col->name);
+    const cql_term *v = a->value;
+    bool not_coll = v->kind == CQL_TERM_LIST || v->kind == CQL_TERM_LITERAL ||
+                    v->kind == CQL_TERM_TUPLE || v->kind == CQL_TERM_UDT;
+    if (a->op == CQL_ASSIGN_SUB && t->kind == HLN_T_MAP &&
+        (not_coll || (v->kind == CQL_TERM_MAP && v->nelems > 0)))
+        return hln_fail(c->err, HLN_EINVAL,
+                        "Value for a map substraction has to be a set, but was: '%s'",
+                        term_str(c, v));
+    if (a->op == CQL_ASSIGN_ADD && t->kind == HLN_T_MAP) {
+        /* Maps.Literal.testAssignment: a map literal whose constants fit */
+        bool bad = not_coll || v->kind == CQL_TERM_SET;
+        for (int i = 0; !bad && v->kind == CQL_TERM_MAP && i < v->nelems; i++)
+            bad = !literal_fits(v->elems[i], t->params[i % 2]);
+        if (bad)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Value for a map addition has to be a map, but was: '%s'",
+                            term_str(c, v));
+    }
     if (a->op == CQL_ASSIGN_SUB && t->kind == HLN_T_MAP) {
         /* m - {k, ...}: a set of keys */
         const hln_type *keys = hln_type_collection(HLN_T_SET, t->params, false);
@@ -2283,6 +2557,11 @@ static int an_update(actx *c)
         }
         for (int j = 0; j < p->nassigns; j++) {
             if (p->assigns[j].col != ci) continue;
+            /* increments of one counter add up (Cassandra accepts them) */
+            if (col->type->kind == HLN_T_COUNTER &&
+                (a->op == CQL_ASSIGN_ADD || a->op == CQL_ASSIGN_SUB) &&
+                (p->assigns[j].op == CQL_ASSIGN_ADD || p->assigns[j].op == CQL_ASSIGN_SUB))
+                continue;
             if (field >= 0 || p->assigns[j].field >= 0) {
                 if (field >= 0 && p->assigns[j].field >= 0 && p->assigns[j].field != field)
                     continue; /* u.a = x, u.b = y */

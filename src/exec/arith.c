@@ -454,21 +454,20 @@ static int dec_op(ex_request *r, char op, num a, num b, const hln_type *at, cons
         break;
     case '/':
     case '%': {
-        if (b.u == 0) {
-            if (rk == HLN_T_VARINT)
-                return hln_fail(&r->err, HLN_EFUNCFAIL,
-                                "the operation '%s %c %s' failed: BigInteger divide by zero",
-                                at->cql_name, op, bt->cql_name);
+        if (b.u == 0) /* BigDecimal's division fails in BigInteger too */
             return hln_fail(&r->err, HLN_EFUNCFAIL,
-                            "the operation '%s %c %s' failed: Division by zero", at->cql_name, op,
-                            bt->cql_name);
-        }
+                            "the operation '%s %c %s' failed: BigInteger divide by zero",
+                            at->cql_name, op, bt->cql_name);
         if (rk == HLN_T_VARINT) {
             res.u = op == '/' ? a.u / b.u : a.u % b.u;
             break;
         }
-        if (op == '%')
-            return hln_fail(&r->err, HLN_EUNSUPPORTED, "decimal %% is not supported yet");
+        if (op == '%') { /* BigDecimal.remainder: a - trunc(a / b) * b, exact */
+            ok = align(&a, &b);
+            res.u = ok ? a.u % b.u : 0;
+            res.scale = a.scale;
+            break;
+        }
         /* BigDecimal.divide(b, DECIMAL128): the exact quotient at the
            preferred scale a.scale - b.scale when there is one with at most
            34 digits, else 34 digits rounded HALF_EVEN */
@@ -853,4 +852,28 @@ int ex_coll_avg(ex_request *r, const hln_type *et, const ex_value *els, int n, e
     acc.scale = 0;
     if (k == HLN_T_VARINT) return put_big(r, &acc, HLN_T_VARINT, out);
     return put_be(r, (uint64_t)(unsigned __int128)q, width(k), out);
+}
+
+/* -x (the _negate function of Cassandra 5.0): the type's own negation
+ * (integers wrap: -INT_MIN is INT_MIN). */
+int ex_negate(ex_request *r, const hln_type *t, ex_value v, ex_value *out)
+{
+    if (v.len <= 0) {
+        *out = (ex_value){NULL, -1};
+        return 0;
+    }
+    num n;
+    if (num_read(t, v.p, v.len, &n)) return too_big(r);
+    switch (t->kind) {
+    case HLN_T_FLOAT:
+    case HLN_T_DOUBLE:
+        return put_double(r, -n.d, t->kind == HLN_T_FLOAT, out);
+    case HLN_T_VARINT:
+    case HLN_T_DECIMAL:
+        if (n.u == -I128_MAX - 1) return too_big(r);
+        n.u = -n.u;
+        return put_big(r, &n, t->kind, out);
+    default:
+        return put_be(r, 0 - (uint64_t)n.i, width(t->kind), out);
+    }
 }

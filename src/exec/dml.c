@@ -357,12 +357,27 @@ int ex_dml_build_with(ex_request *r, const st_row *cur, st_mutation **out)
             for (int k = 0; k < 8; k++)
                 d = d << 8 | v.p[k];
             if (a->op == CQL_ASSIGN_SUB) d = (uint64_t)0 - d;
+            /* SET c = c + 1, c = c + 1: the increments add up (Cassandra) */
+            st_cell *prev = NULL;
+            for (uint32_t k = 0; k < cvp->n; k++)
+                if (cvp->v[k].col_id == col->id && cvp->v[k].len == 8 && !cvp->v[k].flags)
+                    prev = &cvp->v[k];
+            if (prev) {
+                uint64_t pd = 0;
+                for (int k = 0; k < 8; k++)
+                    pd = pd << 8 | prev->val[k];
+                d += pd;
+            }
             uint8_t *dv = hln_arena_alloc(&r->arena, 8);
             if (!dv) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
             for (int k = 0; k < 8; k++)
                 dv[k] = (uint8_t)(d >> (56 - 8 * k));
             cell.val = dv;
             cell.len = 8;
+            if (prev) {
+                prev->val = dv;
+                continue;
+            }
             if ((rc = ex_cells_push(r, cvp, &cell)) != 0) return rc;
             continue;
         }

@@ -250,7 +250,12 @@ static int bind_vector(ex_request *r, const cql_term *term, const hln_type *t, c
             return hln_fail(&r->err, HLN_EINVAL, "null is not supported inside vectors");
         ex_value v;
         int rc = ex_bind(r, e, et, col, &v);
-        if (rc == HLN_EINVAL && e->kind == CQL_TERM_LITERAL)
+        /* an integer constant for an integer type passes the assignment
+           test and fails in the conversion, with the type's own message */
+        bool int_ok = e->kind == CQL_TERM_LITERAL && e->lit == HLN_LIT_INTEGER &&
+                      (et->kind == HLN_T_TINYINT || et->kind == HLN_T_SMALLINT ||
+                       et->kind == HLN_T_INT || et->kind == HLN_T_BIGINT);
+        if (rc == HLN_EINVAL && e->kind == CQL_TERM_LITERAL && !int_ok)
             return hln_fail(&r->err, HLN_EINVAL,
                             "Invalid vector literal for %s: value %s is not of type %s", col,
                             ex_term_str(&r->arena, e), et->cql_name);
@@ -286,8 +291,7 @@ static int bind_collection(ex_request *r, const cql_term *term, const hln_type *
     if (t && t->kind == HLN_T_VECTOR && term->kind == CQL_TERM_LIST)
         return bind_vector(r, term, t, col, out);
     bool ok = t && hln_type_is_collection(t);
-    if (t && (ok || t->kind == HLN_T_TUPLE || t->kind == HLN_T_UDT) &&
-        term->kind == CQL_TERM_LIST && t->kind != HLN_T_LIST)
+    if (t && term->kind == CQL_TERM_LIST && t->kind != HLN_T_LIST)
         return hln_fail(&r->err, HLN_EINVAL,
                         "Unexpected receiver type '%s'; only list and vector are expected",
                         t->cql_name);
@@ -395,7 +399,12 @@ static int bind_tuple(ex_request *r, const cql_term *term, const hln_type *t, co
         const hln_type *et = t->params[at];
         ex_value v;
         int rc = ex_bind(r, e, et, col, &v);
-        if (rc == HLN_EINVAL && e->kind == CQL_TERM_LITERAL) {
+        /* an integer constant for an integer type passes the assignment
+           test and fails in the conversion, with the type's own message */
+        bool int_ok = e->kind == CQL_TERM_LITERAL && e->lit == HLN_LIT_INTEGER &&
+                      (et->kind == HLN_T_TINYINT || et->kind == HLN_T_SMALLINT ||
+                       et->kind == HLN_T_INT || et->kind == HLN_T_BIGINT);
+        if (rc == HLN_EINVAL && e->kind == CQL_TERM_LITERAL && !int_ok) {
             if (udt)
                 return hln_fail(&r->err, HLN_EINVAL,
                                 "Invalid user type literal for %s: field %s is not of type %s", col,
@@ -465,7 +474,7 @@ static int bind_op(ex_request *r, const cql_term *term, const hln_type *t, const
     const hln_type *rt = t;
     if (term->nelems == 2 && (k == HLN_T_TIMESTAMP || k == HLN_T_DATE))
         rt = hln_type_by_kind(HLN_T_DURATION);
-    if (!t || !ex_arith_type(term->op, t, rt)) {
+    if (!t || k == HLN_T_COUNTER || !ex_arith_type(term->op, t, rt)) {
         if (term->nelems == 1)
             return hln_fail(&r->err, HLN_EINVAL, "the '-' operation is not supported on %s",
                             ex_term_str(&r->arena, ops[0]));
@@ -506,6 +515,18 @@ int ex_bind(ex_request *r, const cql_term *term, const hln_type *t, const char *
         return ex_bind_function(r, term, t, col, out);
     case CQL_TERM_OP:
         return bind_op(r, term, t, col, out);
+    case CQL_TERM_HINT: { /* (type) x: x as that type, which the receiver must be */
+        const hln_type *ht = hln_type_by_name(term->text);
+        if (!ht || hln_type_is_collection(ht)) {
+            const ex_plan *p = st->plan;
+            return hln_fail(&r->err, HLN_EINVAL, "Unknown type %s.%s", p && p->t ? p->t->ks : "?",
+                            term->text);
+        }
+        if (t && t->kind != ht->kind)
+            return hln_fail(&r->err, HLN_EINVAL, "Cannot assign value %s to %s of type %s",
+                            ex_term_str(&r->arena, term), col, t->cql_name);
+        return ex_bind(r, term->elems[0], t ? t : ht, col, out);
+    }
     case CQL_TERM_TUPLE:
     case CQL_TERM_UDT:
         return bind_tuple(r, term, t, col, out);

@@ -156,7 +156,7 @@ void ex_plan_cache_stats_get(hln_shard *s, ex_plan_cache_stats *out);
 /* Engine-wide state of exec (prepared cache). */
 int ex_init(hln_engine *e, hln_error *err);
 /* storage's `applied` hook (st_options; ud: the hln_shard): keeps the
- * shard's vector index graphs current (ann.c) */
+ * shard's index structures current (sai.c) */
 struct st_mutation;
 void ex_ann_applied(void *ud, const struct st_mutation *m);
 /* As a shard opens (sai.c): its indexes of the schema snapshot, loaded from

@@ -53,9 +53,10 @@ typedef struct ex_filter {
     int col;
     cql_op op;
     const cql_term *term;
-    const cql_term *key; /* m[key] = term (a map entry); NULL otherwise */
-    bool fold;           /* text compared case-insensitively: an index with
-                            case_sensitive = false serves the column */
+    const cql_term *key;           /* m[key] = term (a map entry); NULL otherwise */
+    const struct cql_relation *in; /* op IN: the relation (its list or marker) */
+    unsigned fold;                 /* EX_FOLD_*: text compared in the analyzed form of an
+                                      index that serves the column (textfold.c) */
 } ex_filter;
 
 /* An assignment (INSERT value / UPDATE SET) or a deletion (DELETE c:
@@ -102,7 +103,7 @@ typedef enum ex_sel_kind {
     EX_SEL_TTL,        /* ttl(col): the cell's remaining TTL in seconds */
     EX_SEL_FUNC,       /* a native scalar function of selectors (args[i].sub) */
     EX_SEL_CONST,      /* a constant term (args[0].term) bound to `type` */
-    EX_SEL_OP,         /* args[0].sub op args[1].sub, of type `type` */
+    EX_SEL_OP,         /* args[0].sub op args[1].sub, of type `type`; op 'n': -args[0] */
     EX_SEL_CAST,       /* CAST(args[0].sub AS type) */
     EX_SEL_ELEM,       /* col[term]: an element of a set or map (args[0].term) */
     EX_SEL_FIELD,      /* col.f: field number `field` of a UDT */
@@ -134,6 +135,10 @@ typedef struct ex_sel {
     const hln_type *type; /* the result type (CONST, OP, CAST, FUNC) */
     char op;              /* EX_SEL_OP */
     bool max;             /* EX_SEL_WRITETIME: maxwritetime(c) */
+    bool has_agg;         /* FUNC/OP/CAST: some argument is (or holds) an aggregate */
+    int slot;             /* an aggregate (or a row value) inside such an expression: its
+                             index in agg_subs, when slotted */
+    bool slotted;
 } ex_sel;
 
 typedef struct ex_plan {
@@ -208,7 +213,13 @@ typedef struct ex_plan {
     ex_colspec *cols; /* result metadata, nproj entries */
     ex_sel *sels;     /* what each result column is, nproj entries */
     bool aggregate;   /* some selector aggregates: one result row (per group) */
-    int group_cols;   /* GROUP BY: the first group_cols primary-key columns, 0: none */
+    /* the aggregates inside scalar expressions (intAsBlob(sum(i))): each
+       accumulated like a selector, the expression evaluated on their
+       results when the group ends; row values in such expressions
+       (sum(i) + i) are here too, taken from the group's first row */
+    const ex_sel **agg_subs;
+    int nagg_subs;
+    int group_cols; /* GROUP BY: the first group_cols primary-key columns, 0: none */
     /* SELECT JSON: each row becomes one text column [json] (json_col) */
     bool json;
     ex_colspec *json_col;
@@ -222,7 +233,7 @@ typedef struct ex_plan {
     bool token_range;
     const cql_term *tok_eq, *tok_lo, *tok_hi;
     bool tok_lo_incl, tok_hi_incl;
-    /* SELECT ... ORDER BY c ANN OF term LIMIT k (vector search, ann.c):
+    /* SELECT ... ORDER BY c ANN OF term LIMIT k (vector search, sai.c):
        rows ordered by the similarity of vector column ann_col to the bound
        vector under the metric (ix_metric) of its storage-attached index
        ann_ix; at most k (LIMIT, <= 1000) rows, one page */
@@ -357,7 +368,7 @@ typedef struct ex_op {
 
 typedef void (*ex_then_fn)(ex_request *r);
 
-/* ---- vector indexes on a shard (ann.c) ---------------------------------- */
+/* ---- storage-attached indexes on a shard (sai.c) ---------------------------------- */
 
 /* EX_OP_ANN on shard s: verified nearest rows, one row per partition
  * entry, nearest first, in arena a */
@@ -572,6 +583,8 @@ int ex_json_value(ex_request *r, const hln_type *t, const char *col, const uint8
                   size_t len, ex_value *out);
 int ex_math(ex_request *r, int fn, const hln_type *t, ex_value v, ex_value *out);
 int ex_abs_big(ex_request *r, const hln_type *t, ex_value v, ex_value *out);
+/* -v of numeric type t. */
+int ex_negate(ex_request *r, const hln_type *t, ex_value v, ex_value *out);
 /* collection_avg of elements els[0..n) of numeric type et. */
 int ex_coll_avg(ex_request *r, const hln_type *et, const ex_value *els, int n, ex_value *out);
 int ex_cast(ex_request *r, const hln_type *from, ex_value v, const hln_type *to, ex_value *out);
@@ -623,6 +636,13 @@ int ex_view_apply(ex_op *op, st_engine *s, hln_arena *a, const st_mutation *ms, 
 /* EX_OP_VIEW_BUILD: the view rows of one page of the shard's base rows
  * (from op->scan's cursor), in op->vmuts; the next cursor in op->build_*. */
 int ex_view_build(ex_op *op, st_engine *s, hln_arena *a, hln_error *err);
+
+/* SAI text analysis (textfold.c): case_sensitive = false, ascii = true. */
+enum { EX_FOLD_CASE = 1, EX_FOLD_ASCII = 2 };
+bool ex_fold_equal(const uint8_t *a, int32_t al, const uint8_t *b, int32_t bl, unsigned flags);
+/* EX_FOLD_CASE alone, into out (len bytes: the folding keeps lengths), as
+ * ex_fold_equal folds; for index term tables. */
+void ex_fold_case(const uint8_t *in, uint32_t len, uint8_t *out);
 
 /* ---- access.c: roles, permissions, authorisation ------------------------ */
 /* Role and permission statements (CREATE/ALTER/DROP ROLE, GRANT, REVOKE,

@@ -12,8 +12,22 @@
  * currentTime, toTimestamp, toDate, toUnixTimestamp, minTimeuuid,
  * maxTimeuuid, <type>AsBlob and blobAs<type> for every native type,
  * similarity_cosine / similarity_euclidean / similarity_dot_product on
- * vector<float, n>, abs. Not yet: collection functions, mask functions,
- * exp/log/round, CAST, arithmetic, aggregates other than count/min/max.
+ * vector<float, n>, abs, exp, log, log10, round (each numeric type; exp
+ * and logs of decimal/varint not yet), the collection functions (map_keys,
+ * map_values, collection_count/min/max/sum/avg) and mask functions
+ * (mask_null, mask_default, mask_replace, mask_inner, mask_outer,
+ * mask_hash), which are polymorphic (`poly` checks the argument types and
+ * gives the result type), token() of arbitrary values, and fromJson() in
+ * terms. CAST and the operators are in arith.c; aggregates in select.c.
+ *
+ * Resolution (ex_fn_resolve) follows Cassandra's FunctionResolver: an
+ * unknown name is "Unknown function 'f'" (selectors) or "Unknown function
+ * f called" (terms); with a single overload the argument count and each
+ * argument's type are checked with Cassandra's messages; with several,
+ * the best fit wins (exact types, then compatible ones: blob takes any
+ * value, text takes ascii, timestamp and bigint take each other, date
+ * takes int, varint takes the integers), constants fitting the overload's
+ * type.
  *
  * Invariants: evaluators never read past their inputs and return HLN_EINVAL
  * with Cassandra's wording for bad values; results are r->arena memory.
@@ -633,6 +647,12 @@ static int t_mask_default(ex_request *r, const hln_type *const *at, const ex_val
         return put(r, zeros, 1, out);
     case HLN_T_DECIMAL:
         return put(r, zeros, 5, out);
+    case HLN_T_LIST:
+    case HLN_T_SET:
+    case HLN_T_MAP: /* the empty collection */
+        return put(r, zeros, 4, out);
+    case HLN_T_DURATION: /* 0mo0d0ns */
+        return put(r, zeros, 3, out);
     default:
         return hln_fail(&r->err, HLN_EUNSUPPORTED, "mask_default of %s is not supported yet",
                         at[0]->cql_name);
@@ -926,9 +946,9 @@ static bool weakly_assignable(hln_type_kind to, const hln_type *from)
     case HLN_T_VARCHAR:
         return f == HLN_T_ASCII;
     case HLN_T_TIMESTAMP:
-        return f == HLN_T_DATE || f == HLN_T_BIGINT;
+        return f == HLN_T_BIGINT;
     case HLN_T_BIGINT:
-        return f == HLN_T_TIMESTAMP || f == HLN_T_DATE;
+        return f == HLN_T_TIMESTAMP;
     case HLN_T_DATE:
         return f == HLN_T_INT;
     case HLN_T_VARINT:
@@ -1095,6 +1115,10 @@ const ex_fn *ex_fn_resolve(const char *ks, const char *name, ex_fnarg *args, int
 static const hln_type *term_type(ex_request *r, const cql_term *term, bool *failed)
 {
     *failed = false;
+    if (term->kind == CQL_TERM_HINT) {
+        const hln_type *ht = hln_type_by_name(term->text);
+        return ht && !hln_type_is_collection(ht) ? ht : NULL;
+    }
     if (term->kind != CQL_TERM_FUNC || !strcmp(term->text, "fromjson")) return NULL;
     ex_fnarg args[5];
     int n = term->nelems > 5 ? 5 : term->nelems;
@@ -1135,6 +1159,36 @@ int ex_bind_function(ex_request *r, const cql_term *term, const hln_type *t, con
             return 0;
         }
         return ex_json_value(r, t, col, txt.p, (size_t)txt.len, out);
+    }
+    if (!strcmp(term->text, "token") && !term->fn_ks) {
+        /* token(v1, ...) of the statement's table's partition key */
+        const ex_plan *p = ex_st(r)->plan;
+        const hln_table *tb = p ? p->t : NULL;
+        if (!tb) return hln_fail(&r->err, HLN_EINVAL, "token() cannot be used here");
+        if (term->nelems != tb->npk)
+            return hln_fail(&r->err, HLN_EINVAL,
+                            "Invalid number of arguments in call to function system.token: %d "
+                            "required but %d provided",
+                            tb->npk, term->nelems);
+        if (t && t->kind != HLN_T_BIGINT)
+            return hln_fail(&r->err, HLN_EINVAL,
+                            "Type error: cannot assign result of function system.token (type "
+                            "bigint) to %s (type %s)",
+                            col, t->cql_name);
+        if (tb->npk > 5)
+            return hln_fail(&r->err, HLN_EUNSUPPORTED,
+                            "token() of more than 5 partition key columns is not supported yet");
+        ex_value args[5];
+        const hln_type *at[5];
+        for (int i = 0; i < tb->npk; i++) {
+            at[i] = tb->cols[i].type;
+            int rc = ex_bind(r, term->elems[i], at[i], tb->cols[i].name, &args[i]);
+            if (rc) return rc;
+            if (args[i].len < 0)
+                return hln_fail(&r->err, HLN_EINVAL, "Invalid null value for partition key part %s",
+                                tb->cols[i].name);
+        }
+        return t_token(r, at, args, tb->npk, out);
     }
     ex_fnarg fa[5];
     int n = term->nelems > 5 ? 5 : term->nelems;

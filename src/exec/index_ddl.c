@@ -23,8 +23,9 @@
  * since, then everything is validated again against the newer one.
  *
  * Invariants:
- *  1. An index names its column by column id (stable across RENAME); the
- *     option "target" keeps the name as written when it was created.
+ *  1. An index names its column by column id; an indexed column can be
+ *     neither dropped nor renamed (ddl.c refuses both, as Cassandra does),
+ *     so the column name in the option "target" stays true.
  *  2. Nothing is written unless every check passed; a duplicate under IF
  *     NOT EXISTS is a no-op (VOID), as in Cassandra.
  */
@@ -353,6 +354,10 @@ static int create_index_once(ex_request *r, const hln_schema *s)
         opts[at] = (hln_option){.key = (char *)k, .value = (char *)e->value->text};
     }
 
+    if (custom && !strcmp(cls, "org.apache.cassandra.index.sasi.SASIIndex"))
+        return hln_fail(err, HLN_EINVAL,
+                        "SASI indexes are disabled. Enable in cassandra.yaml to use.");
+
     /* keyspace, table, name */
     const hln_keyspace *k = schema_keyspace(s, ks);
     if (!k) return hln_fail(err, HLN_EINVAL, "Keyspace '%s' doesn't exist", ks);
@@ -384,10 +389,7 @@ static int create_index_once(ex_request *r, const hln_schema *s)
                             ks, t->name);
         }
         hln_buf_printf(&tb, "%s%s", tb.len ? ", " : "", cc->name);
-        if (!ntargets++) {
-            col = cc;
-            tg = (hln_index_target)x->target; /* same order as cql_index_target */
-        }
+        if (!ntargets++) col = cc;
     }
     const char *targets_text =
         tb.len ? hln_arena_strndup(&r->arena, (const char *)tb.data, tb.len) : "";
@@ -398,20 +400,15 @@ static int create_index_once(ex_request *r, const hln_schema *s)
     if (!ntargets) return hln_fail(err, HLN_EINVAL, "Failed to retrieve target column for: ");
     if (ntargets > 1 && !custom)
         return hln_fail(err, HLN_EINVAL, "Only CUSTOM indexes support multiple columns");
-    if (ntargets > 1) {
-        int i = 0;
-        for (const cql_index_col *x = c->targets; x; x = x->next, i++) {
-            int j = 0;
-            for (const cql_index_col *y = c->targets; y != x; y = y->next, j++)
-                if (!strcmp(x->column, y->column))
-                    return hln_fail(err, HLN_EINVAL, "Duplicate column '%s' in index target list",
-                                    x->column);
-        }
-    }
+    for (const cql_index_col *x = c->targets; x && ntargets > 1; x = x->next)
+        for (const cql_index_col *y = c->targets; y != x; y = y->next)
+            if (!strcmp(x->column, y->column))
+                return hln_fail(err, HLN_EINVAL, "Duplicate column '%s' in index target list",
+                                x->column);
     for (const cql_index_col *x = c->targets; x; x = x->next) {
         const hln_column *cc = table_column(t, x->column);
         const hln_type *ty = cc->type;
-        hln_index_target xt = (hln_index_target)x->target;
+        hln_index_target xt = (hln_index_target)x->target; /* same order as cql_index_target */
         if (xt == HLN_IX_SIMPLE && hln_type_is_collection(ty)) xt = HLN_IX_VALUES;
         if (x == c->targets) tg = xt;
         if (refs_duration(ty)) {
@@ -486,7 +483,12 @@ static int create_index_once(ex_request *r, const hln_schema *s)
                         o->name);
     }
 
-    /* IndexMetadata.validate: the class, then its options */
+    /* IndexMetadata.validate: the name, the class, then its options */
+    bool word = ix.name[0] != 0;
+    for (const char *p = ix.name; *p; p++)
+        word &= (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                *p == '_';
+    if (!word) return hln_fail(err, HLN_ECONFIG, "Illegal index name %s", ix.name);
     if (custom) {
         if (!strcmp(cls, "org.apache.cassandra.index.internal.CassandraIndex"))
             return hln_fail(err, HLN_ESERVER,
@@ -538,7 +540,7 @@ static void create_index(ex_request *r)
         ex_finish(r, 0);
         return;
     }
-    /* vector indexes start building on every shard (exec/ann.c) */
+    /* vector indexes start building on every shard (exec/sai.c) */
     ex_ann_warm_everywhere(r, rc);
 }
 

@@ -154,7 +154,7 @@ static int shard_open(rt_shard *rs, void *ud, hln_error *err)
     st_options so = e->cfg.storage;
     so.background_wake = storage_wake_cb;
     so.background_ud = s;
-    so.applied = ex_ann_applied; /* vector indexes follow the writes (exec/ann.c) */
+    so.applied = ex_ann_applied; /* vector indexes follow the writes (exec/sai.c) */
     so.applied_ud = s;
     int rc = st_open(&s->store, dir, &so, table_exists, e, err);
     if (rc) {

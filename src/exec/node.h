@@ -91,7 +91,7 @@ struct hln_shard {
     uv_timer_t sync_timer;
     void *server; /* per-shard network state (server/), NULL when embedded */
     void *plans;  /* exec's cache of prepared plans (exec/plancache.c), shard-owned */
-    void *vix;    /* exec's vector index graphs (exec/ann.c), shard-owned */
+    void *vix;    /* exec's index structures (exec/sai.c), shard-owned */
     int close_rc; /* st_close result, reported to engine_stop */
     hln_error close_err;
 };

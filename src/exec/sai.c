@@ -1,45 +1,53 @@
 /*
- * ann.c — vector indexes on a shard: the storage-attached index's vector
- * part as it is built today, and the shard side of ANN queries.
+ * sai.c — storage-attached indexes on a shard: the structures exec keeps
+ * beside each shard's data, and the shard side of the operations that use
+ * them (EX_OP_ANN, EX_OP_ISCAN).
  *
- * What: each shard keeps, per vector index (hln_index on a vector column,
- * keyed by the index's id), an HNSW graph (index/hnsw.c) of the vectors of
- * its own rows, each graph node labelled with its row's key (partition key
- * and clustering key) and a hash of the vector's bytes. Writes reach it
- * through storage's `applied` hook (st_options): every mutation applied on
- * the shard adds the vectors it writes. An ANN operation (EX_OP_ANN) asks
- * the graph for candidates and checks each against the row storage holds
- * now; the rows that pass go back to the coordinator (select.c), which
- * merges the shards' answers by similarity.
+ * What: per SAI index (hln_index, keyed by its id) each shard keeps either
+ *  - a vector graph (index/hnsw.c) of the vectors of its own rows, each
+ *    node labelled with its row's key (partition key, clustering key),
+ *    token, write timestamp and a hash of the vector's bytes, plus a key
+ *    map from a row to its newest node; or
+ *  - a term table: term bytes (a regular column's value, or a map entry's
+ *    comparable key || value) -> the keys of the rows written with it.
+ * Writes reach them through storage's `applied` hook (st_options). An ANN
+ * operation asks the graph for candidates and checks each against the row
+ * storage holds now; an ISCAN looks a term up and reads the rows it names,
+ * in storage order from the scan's position on; either way the rows go back
+ * to the coordinator (select.c), which ranks or filters them.
  *
- * Why check against storage: the graph only ever grows. An overwritten
- * vector, a deleted row or partition, an expired TTL, a write that lost to
- * a newer timestamp — all of them leave a node whose row no longer holds
- * that vector. Reading the row (which the answer needs anyway) and
- * comparing the vector's hash makes every such node invisible and marks it
- * deleted, so a deleted or expired row never comes back through the index,
- * whatever the sequence of writes, flushes and compactions.
+ * Why check against storage: the structures only ever grow. An overwritten
+ * value, a deleted row or partition, an expired TTL, a write that lost to
+ * a newer timestamp — all of them leave an entry whose row no longer holds
+ * it. Reading the row (which the answer needs anyway) and checking it (the
+ * vector's hash here; the query's filters at the coordinator) makes every
+ * such entry invisible, so a deleted or expired row never comes back
+ * through an index, whatever the sequence of writes, flushes and
+ * compactions. Overwrites are also caught early: the key map marks a
+ * vector's replaced node deleted at once, and a graph more than half
+ * deleted is built again.
  *
- * Lifecycle: the first ANN query a shard serves for an index starts its
- * build: a cursor walks the shard's rows of the table (memtable and
- * sstables, so it includes what commitlog replay restored) in slices of
- * BUILD_SLICE rows, one slice per message the shard posts to itself, so
- * reads and writes interleave with the build. Until the cursor is through,
- * the shard answers ANN queries by an exact scan of its rows (slow, never
- * wrong); writes meanwhile go into the graph when their row is behind the
- * cursor (rows ahead of it are picked up by the scan). Not persisted: a
- * restart builds again on first use (per-sstable segments written at
- * flush are the next step, docs/ARCHITECTURE.md "Indexes"). A graph whose
- * deleted nodes outnumber its live ones is dropped and built again. DROP
- * INDEX, DROP TABLE and TRUNCATE drop the shard's graphs (reconcile below
+ * Lifecycle: an index starts building when it is created (every shard is
+ * told) or when a shard opens: a cursor walks the shard's rows of the
+ * table (memtable and sstables) in slices of BUILD_SLICE rows, one slice
+ * per message the shard posts to itself, so reads and writes interleave
+ * with the build. Until the cursor is through, the shard answers ANN
+ * queries by an exact scan of its rows and ISCANs by the plain scan (slow,
+ * never wrong); writes meanwhile go in when their row is behind the
+ * cursor (rows ahead of it come with the scan). A clean stop writes every
+ * built index to a snapshot that the next start loads and deletes (below;
+ * docs/formats/index-snapshot.md); otherwise a start builds again. DROP
+ * INDEX, DROP TABLE and TRUNCATE drop the shard's structures (reconcile
  * and ex_ann_drop_table).
  *
  * Invariants:
  *  1. Everything here runs on the owning shard's thread (the registry hangs
  *     off hln_shard.vix); storage calls the hook on that thread too.
- *  2. A graph node's key is the row's exact (pk, ck) bytes; a candidate is
- *     returned only if the row, read now, holds a vector with the node's
- *     hash.
+ *  2. An entry's key is the row's exact (pk, ck) bytes; a vector candidate
+ *     is returned only if the row, read now, holds a vector with the
+ *     node's hash; a term candidate only if the row exists now (the
+ *     coordinator applies the filters).
+ *  3. A snapshot is loaded at most once: it is deleted as it is read.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -301,7 +309,8 @@ static int64_t put_key(ex_vix *v, int64_t token, const uint8_t *pk, uint32_t pkl
         v->keycap = cap;
     }
     memcpy(v->keys + v->keylen, pk, pklen);
-    memcpy(v->keys + v->keylen + pklen, row->ck, row->cklen);
+    if (row->cklen) /* no clustering key: ck may be NULL */
+        memcpy(v->keys + v->keylen + pklen, row->ck, row->cklen);
     v->ents[id] = (vent){v->keylen, pklen, row->cklen, vhash, token, ts};
     if (id + 1 > v->nents) v->nents = id + 1;
     v->keylen = need;
@@ -368,15 +377,14 @@ static void term_add(ex_vix *v, const uint8_t *t, uint32_t len, uint32_t id)
     sl->ids[sl->n++] = id;
 }
 
-/* A term as the index keeps it: folded to ASCII lower case when the index
+/* A term as the index keeps it: folded to lower case (ASCII and Latin-1, textfold.c) when the index
  * is case-insensitive (into buf, len bytes). */
 static const uint8_t *fold_term(bool fold, const uint8_t *t, uint32_t len, uint8_t **buf)
 {
     if (!fold) return t;
     uint8_t *b = hln_malloc(len ? len : 1);
     if (!b) return NULL;
-    for (uint32_t i = 0; i < len; i++)
-        b[i] = t[i] >= 'A' && t[i] <= 'Z' ? (uint8_t)(t[i] + 32) : t[i];
+    ex_fold_case(t, len, b); /* as the row filters fold (textfold.c) */
     *buf = b;
     return b;
 }
@@ -450,7 +458,8 @@ static void vix_add(ex_vix *v, int64_t token, const uint8_t *pk, uint32_t pklen,
             if (id < 0 && (id = put_key(v, token, pk, pklen, row, 0, 0, (uint32_t)v->nents)) < 0)
                 return;
             uint8_t *buf = NULL, *cat = NULL;
-            const uint8_t *t = c->val;
+            static const uint8_t empty[1];
+            const uint8_t *t = c->len ? c->val : empty; /* '' may come with val NULL */
             uint32_t len = c->len;
             if (v->target == HLN_IX_ENTRIES) { /* path (the key, comparable) || value */
                 cat = hln_malloc(c->pathlen + c->len);
@@ -864,7 +873,7 @@ static void exact_row(void *ud, const st_partition *p, const st_row *row)
         at--;
     }
     memcpy(nk, p->pk, p->pklen);
-    memcpy(nk + p->pklen, row->ck, row->cklen);
+    if (row->cklen) memcpy(nk + p->pklen, row->ck, row->cklen); /* ck may be NULL */
     x->dist[at] = d;
     x->key[at] = nk;
     x->pklen[at] = p->pklen;

@@ -14,10 +14,14 @@
  *    node state (schema_virtual_rows), never storage.
  * Every row then goes through the row filters (restrictions storage could
  * not apply, including those secondary indexes serve: m[k] = v compares
- * the map's value at k; a case-insensitive index folds ASCII case for =),
+ * the map's value at k; an analyzed text index compares folded forms,
+ * textfold.c),
  * per-partition limit, DISTINCT, LIMIT, the page size, and the
- * selectors (columns, token(), writetime(), ttl(), or aggregates that fold
- * every row into one).
+ * selectors (sel_value evaluates a selector tree: columns, token(),
+ * writetime(), ttl(), functions, CAST, operators; or aggregates that fold
+ * every row into one, of a column or an expression; an expression holding
+ * aggregates, such as intAsBlob(sum(i)), is evaluated when its group ends
+ * from the results of its aggregates, plan->agg_subs).
  *
  * Slice bounds (storage.h semantics; each bound is a clustering prefix in
  * byte-comparable form): with equality prefix P and a range on column c,
@@ -190,8 +194,11 @@ typedef struct sel {
     bool stop, limit_hit;
     bool part_closed; /* the current partition is finished (its static-only row) */
     agg *aggs;
+    agg *subaggs;    /* p->agg_subs' accumulations */
     ex_value *fvals; /* bound value of each p->filters[i] */
     ex_value *fkeys; /* and of its map key (m[key] = v filters) */
+    ex_value **fins; /* IN filters: the values */
+    int *nfins;
     bool agg_first;
     const uint8_t *gkey; /* GROUP BY: the key of the group being accumulated */
     size_t gkeylen;
@@ -554,10 +561,18 @@ static int bind_filters(sel *s)
     if (!p->nfilters) return 0;
     s->fvals = hln_arena_alloc(&r->arena, sizeof *s->fvals * (size_t)p->nfilters);
     s->fkeys = hln_arena_alloc(&r->arena, sizeof *s->fkeys * (size_t)p->nfilters);
-    if (!s->fvals || !s->fkeys) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    s->fins = hln_arena_alloc(&r->arena, sizeof *s->fins * (size_t)p->nfilters);
+    s->nfins = hln_arena_alloc(&r->arena, sizeof *s->nfins * (size_t)p->nfilters);
+    if (!s->fvals || !s->fkeys || !s->fins || !s->nfins)
+        return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
     for (int i = 0; i < p->nfilters; i++) {
         const ex_filter *f = &p->filters[i];
         const hln_column *col = &p->t->cols[f->col];
+        if (f->op == CQL_OP_IN) {
+            int rc = ex_key_values(r, NULL, f->in, col, &s->fins[i], &s->nfins[i]);
+            if (rc) return rc;
+            continue;
+        }
         if (f->key) { /* m[key] = value */
             hln_column kc = *col, vc = *col;
             kc.type = col->type->params[0];
@@ -657,6 +672,7 @@ typedef struct rowctx {
     ex_value *pkv, *ckv;
     bool pk_done, ck_done;
     hln_buf scratch;
+    const ex_value *aggvals; /* a group's end: the results of p->agg_subs */
 } rowctx;
 
 static int split_pk(rowctx *c)
@@ -833,44 +849,109 @@ static int element_times(rowctx *c, const ex_sel *x, const hln_column *col, ex_v
     return rc;
 }
 
-/* The value of a non-aggregate selector. */
+/* c[lo..hi]: the elements (entries) of set or map c between the bounds,
+ * both included (a missing bound is open); null when none. */
+static int slice_value(rowctx *c, const ex_sel *x, ex_value *out)
+{
+    ex_value whole, b[2];
+    int rc;
+    if ((rc = get(c, x->col, &whole)) != 0) return rc;
+    *out = (ex_value){NULL, -1};
+    for (int i = 0; i < 2; i++) {
+        b[i] = (ex_value){NULL, -1};
+        if (x->args[i].term && (rc = ex_bind(c->r, x->args[i].term, x->args[i].type,
+                                             c->t->cols[x->col].name, &b[i])) != 0)
+            return rc;
+    }
+    if (whole.len <= 0) return 0;
+    const hln_type *t = c->t->cols[x->col].type;
+    bool is_map = t->kind == HLN_T_MAP;
+    hln_rd rd;
+    uint32_t n;
+    if (hln_coll_begin(&rd, whole.p, (size_t)whole.len, &n)) return 0;
+    hln_buf o;
+    hln_buf_init(&o);
+    hln_buf_u32(&o, 0);
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const uint8_t *k, *v = NULL;
+        int32_t kl, vl = -1;
+        if (hln_coll_next(&rd, &k, &kl)) break;
+        if (is_map && hln_coll_next(&rd, &v, &vl)) break;
+        if (kl < 0) continue;
+        if (b[0].len >= 0 &&
+            hln_type_compare(t->params[0], k, (size_t)kl, b[0].p, (size_t)b[0].len) < 0)
+            continue;
+        if (b[1].len >= 0 &&
+            hln_type_compare(t->params[0], k, (size_t)kl, b[1].p, (size_t)b[1].len) > 0)
+            continue;
+        kept++;
+        hln_buf_u32(&o, (uint32_t)kl);
+        hln_buf_put(&o, k, (size_t)kl);
+        if (is_map) {
+            hln_buf_u32(&o, (uint32_t)vl);
+            if (vl > 0) hln_buf_put(&o, v, (size_t)vl);
+        }
+    }
+    rc = o.err ? hln_fail(&c->r->err, HLN_ENOMEM, "out of memory") : 0;
+    if (!rc && kept) {
+        for (int i = 0; i < 4; i++)
+            o.data[i] = (uint8_t)(kept >> (24 - 8 * i));
+        out->p = hln_arena_memdup(&c->r->arena, o.data, o.len);
+        out->len = (int32_t)o.len;
+        if (!out->p) rc = hln_fail(&c->r->err, HLN_ENOMEM, "out of memory");
+    }
+    hln_buf_free(&o);
+    return rc;
+}
+
+/* The value of a non-aggregate selector (at a group's end, the result of
+ * an aggregate inside an expression). */
 static int sel_value(rowctx *c, const ex_sel *x, ex_value *out)
 {
     int rc;
+    if (c->aggvals && x->slotted) {
+        *out = c->aggvals[x->slot];
+        return 0;
+    }
+    if (x->kind >= EX_SEL_COUNT_ROWS)
+        return hln_fail(&c->r->err, HLN_ESERVER, "aggregate outside a group");
     switch (x->kind) {
     case EX_SEL_TOKEN: {
         int64_t tok = 0;
         if ((rc = row_token(c, &tok)) != 0) return rc;
         return mk_int(c->r, tok, 8, out);
     }
-    case EX_SEL_ELEM: {
-        ex_value whole, key;
-        if ((rc = get(c, x->col, &whole)) != 0) return rc;
-        char kname[300];
-        snprintf(kname, sizeof kname, "%s(%s)",
-                 c->t->cols[x->col].type->kind == HLN_T_MAP ? "key" : "value",
-                 c->t->cols[x->col].name);
-        if ((rc = ex_bind(c->r, x->args[0].term, x->args[0].type, kname, &key)) != 0) return rc;
-        *out = (ex_value){NULL, -1};
-        if (whole.len <= 0 || key.len < 0) return 0;
-        const hln_type *t = c->t->cols[x->col].type;
-        bool is_map = t->kind == HLN_T_MAP;
-        hln_rd rd;
-        uint32_t n;
-        if (hln_coll_begin(&rd, whole.p, (size_t)whole.len, &n)) return 0;
-        for (uint32_t i = 0; i < n; i++) {
-            const uint8_t *k, *v = NULL;
-            int32_t kl, vl = -1;
-            if (hln_coll_next(&rd, &k, &kl)) return 0;
-            if (is_map && hln_coll_next(&rd, &v, &vl)) return 0;
-            if (kl >= 0 &&
-                hln_type_compare(t->params[0], k, (size_t)kl, key.p, (size_t)key.len) == 0) {
-                *out = is_map ? (ex_value){v, vl} : (ex_value){k, kl};
-                return 0;
+    case EX_SEL_ELEM:
+        if (x->nargs == 2) return slice_value(c, x, out);
+        {
+            ex_value whole, key;
+            if ((rc = get(c, x->col, &whole)) != 0) return rc;
+            char kname[300];
+            snprintf(kname, sizeof kname, "%s(%s)",
+                     c->t->cols[x->col].type->kind == HLN_T_MAP ? "key" : "value",
+                     c->t->cols[x->col].name);
+            if ((rc = ex_bind(c->r, x->args[0].term, x->args[0].type, kname, &key)) != 0) return rc;
+            *out = (ex_value){NULL, -1};
+            if (whole.len <= 0 || key.len < 0) return 0;
+            const hln_type *t = c->t->cols[x->col].type;
+            bool is_map = t->kind == HLN_T_MAP;
+            hln_rd rd;
+            uint32_t n;
+            if (hln_coll_begin(&rd, whole.p, (size_t)whole.len, &n)) return 0;
+            for (uint32_t i = 0; i < n; i++) {
+                const uint8_t *k, *v = NULL;
+                int32_t kl, vl = -1;
+                if (hln_coll_next(&rd, &k, &kl)) return 0;
+                if (is_map && hln_coll_next(&rd, &v, &vl)) return 0;
+                if (kl >= 0 &&
+                    hln_type_compare(t->params[0], k, (size_t)kl, key.p, (size_t)key.len) == 0) {
+                    *out = is_map ? (ex_value){v, vl} : (ex_value){k, kl};
+                    return 0;
+                }
             }
+            return 0;
         }
-        return 0;
-    }
     case EX_SEL_FIELD: {
         ex_value whole;
         if ((rc = get(c, x->col, &whole)) != 0) return rc;
@@ -886,10 +967,18 @@ static int sel_value(rowctx *c, const ex_sel *x, ex_value *out)
     }
     case EX_SEL_TOJSON: {
         ex_value v;
-        if ((rc = get(c, x->col, &v)) != 0) return rc;
+        const hln_type *vt;
+        if (x->col < 0 && x->nargs == 1 && x->args[0].sub) { /* toJson(expression) */
+            if ((rc = sel_value(c, x->args[0].sub, &v)) != 0) return rc;
+            if (v.len == -2) v = (ex_value){NULL, -1};
+            vt = x->args[0].type;
+        } else {
+            if ((rc = get(c, x->col, &v)) != 0) return rc;
+            vt = c->t->cols[x->col].type;
+        }
         hln_buf b;
         hln_buf_init(&b);
-        hln_type_to_json(c->t->cols[x->col].type, v.p, v.len, &b);
+        hln_type_to_json(vt, v.p, v.len, &b);
         rc = b.err ? hln_fail(&c->r->err, HLN_ENOMEM, "out of memory") : 0;
         if (!rc) {
             out->p = hln_arena_memdup(&c->r->arena, b.data, b.len);
@@ -916,6 +1005,7 @@ static int sel_value(rowctx *c, const ex_sel *x, ex_value *out)
             if (rc) return rc;
             if (args[i].len == -2) args[i] = (ex_value){NULL, -1};
         }
+        if (x->kind == EX_SEL_OP && x->op == 'n') return ex_negate(c->r, at[0], args[0], out);
         if (x->kind == EX_SEL_OP)
             return ex_arith(c->r, x->op, at[0], args[0], at[1], args[1], x->type, out);
         if (x->kind == EX_SEL_CAST) return ex_cast(c->r, at[0], args[0], x->type, out);
@@ -926,6 +1016,32 @@ static int sel_value(rowctx *c, const ex_sel *x, ex_value *out)
     case EX_SEL_WRITETIME:
     case EX_SEL_TTL: {
         const hln_column *col = &c->t->cols[x->col];
+        if (x->nargs == 1 && x->args[0].term) { /* writetime(c[k]) / ttl(c[k]) */
+            ex_value key;
+            *out = (ex_value){NULL, -1};
+            if ((rc = ex_bind(c->r, x->args[0].term, x->args[0].type, col->name, &key)) != 0)
+                return rc;
+            const st_row *row = col->kind == HLN_COL_STATIC ? c->srow : c->row;
+            uint32_t n = 0;
+            const st_cell *first =
+                c->vrow || !row || key.len < 0 ? NULL : find_cells(row, col->id, &n);
+            if (!first) return 0;
+            hln_buf kp;
+            hln_buf_init(&kp);
+            rc = hln_type_to_comparable(x->args[0].type, key.p, (size_t)key.len, false, &kp);
+            const st_cell *hit = NULL;
+            for (uint32_t i = 0; !rc && !kp.err && i < n && !hit; i++)
+                if (!(first[i].flags & (ST_CELL_TOMBSTONE | ST_CELL_COLDEL)) &&
+                    first[i].pathlen == kp.len &&
+                    (kp.len == 0 || !memcmp(first[i].path, kp.data, kp.len)))
+                    hit = &first[i];
+            hln_buf_free(&kp);
+            if (!hit) return 0;
+            if (x->kind == EX_SEL_WRITETIME) return mk_int(c->r, hit->ts, 8, out);
+            int64_t left = hit->expires ? hit->expires - c->now_sec : 0;
+            if (left <= 0) return 0;
+            return mk_int(c->r, left > INT32_MAX ? INT32_MAX : left, 4, out);
+        }
         if (x->max && hln_type_is_multicell(col->type)) { /* maxwritetime: the latest element */
             uint32_t n = 0;
             const st_row *row = col->kind == HLN_COL_STATIC ? c->srow : c->row;
@@ -955,12 +1071,10 @@ static int sel_value(rowctx *c, const ex_sel *x, ex_value *out)
 
 /* ---- the shaper ----------------------------------------------------------- */
 
-static bool fold_equal_raw(const uint8_t *a, int32_t al, const uint8_t *b, int32_t bl);
-
 /* True when serialized collection v of type t has element (key when key,
- * map value otherwise) e; fold: text compared ignoring ASCII case. */
+ * map value otherwise) e; fold: text compared analyzed (EX_FOLD_*). */
 static bool collection_contains(const hln_type *t, const ex_value *v, const ex_value *e, bool key,
-                                bool fold)
+                                unsigned fold)
 {
     bool is_map = t->kind == HLN_T_MAP;
     const hln_type *et = is_map && !key ? t->params[1] : t->params[0];
@@ -974,7 +1088,7 @@ static bool collection_contains(const hln_type *t, const ex_value *v, const ex_v
             if (hln_coll_next(&rd, &x, &xl)) return false;
             bool want = !is_map || (part == 0) == key;
             if (want && xl >= 0 &&
-                (fold ? fold_equal_raw(x, xl, e->p, e->len)
+                (fold ? ex_fold_equal(x, xl, e->p, e->len, fold)
                       : hln_type_compare(et, x, (size_t)xl, e->p, (size_t)e->len) == 0))
                 return true;
         }
@@ -1013,24 +1127,6 @@ static bool map_value(const hln_type *t, const ex_value *v, const ex_value *k, e
     return false;
 }
 
-/* Text equality ignoring ASCII case (an index with case_sensitive = false). */
-static bool fold_equal_raw(const uint8_t *a, int32_t al, const uint8_t *b, int32_t bl)
-{
-    if (al != bl) return false;
-    for (int32_t i = 0; i < al; i++) {
-        int x = a[i], y = b[i];
-        if (x >= 'A' && x <= 'Z') x += 'a' - 'A';
-        if (y >= 'A' && y <= 'Z') y += 'a' - 'A';
-        if (x != y) return false;
-    }
-    return true;
-}
-
-static bool fold_equal(const ex_value *a, const ex_value *b)
-{
-    return fold_equal_raw(a->p, a->len, b->p, b->len);
-}
-
 static bool match(const sel *s, rowctx *c, int *rc)
 {
     const ex_plan *p = s->p;
@@ -1048,8 +1144,16 @@ static bool match(const sel *s, rowctx *c, int *rc)
                 return false;
             continue;
         }
+        if (f->op == CQL_OP_IN) {
+            bool any = false;
+            for (int k = 0; k < s->nfins[i] && !any; k++)
+                any = hln_type_compare(p->t->cols[f->col].type, v.p, (size_t)v.len, s->fins[i][k].p,
+                                       (size_t)s->fins[i][k].len) == 0;
+            if (!any) return false;
+            continue;
+        }
         if (f->fold && f->op == CQL_OP_EQ) {
-            if (!fold_equal(&v, fv)) return false;
+            if (!ex_fold_equal(v.p, v.len, fv->p, fv->len, f->fold)) return false;
             continue;
         }
         if (f->op == CQL_OP_CONTAINS || f->op == CQL_OP_CONTAINS_KEY) {
@@ -1124,6 +1228,80 @@ static const hln_type *agg_type(const ex_plan *p, const ex_sel *x)
     return x->col >= 0 ? p->t->cols[x->col].type : x->args[0].type;
 }
 
+/* One row's step of aggregate x into a. */
+static int agg_step(sel *s, rowctx *c, const ex_sel *x, agg *a)
+{
+    const ex_plan *p = s->p;
+    ex_value v;
+    int rc;
+    switch (x->kind) {
+    case EX_SEL_COUNT_ROWS:
+        a->count++;
+        break;
+    case EX_SEL_COUNT:
+        if ((rc = agg_input(c, x, &v)) != 0) return rc;
+        if (v.len >= 0) a->count++;
+        break;
+    case EX_SEL_MIN:
+    case EX_SEL_MAX: {
+        if ((rc = agg_input(c, x, &v)) != 0) return rc;
+        if (v.len < 0) break;
+        if (a->set) {
+            int cmp =
+                hln_type_compare(agg_type(p, x), v.p, (size_t)v.len, a->v.p, (size_t)a->v.len);
+            if (x->kind == EX_SEL_MIN ? cmp >= 0 : cmp <= 0) break;
+        }
+        a->v = v;
+        a->set = true;
+        break;
+    }
+    case EX_SEL_SUM:
+    case EX_SEL_AVG: {
+        if ((rc = agg_input(c, x, &v)) != 0) return rc;
+        if (v.len <= 0) break;
+        hln_type_kind k = agg_type(p, x)->kind;
+        if (k == HLN_T_VARINT) { /* exact: Cassandra sums varints as BigInteger */
+            if (a->set) {
+                const hln_type *vt = agg_type(p, x);
+                if ((rc = ex_arith(s->r, '+', vt, a->v, vt, v, vt, &a->v)) != 0) return rc;
+            } else {
+                a->v = v;
+                a->set = true;
+            }
+            a->n++;
+            break;
+        }
+        if (k == HLN_T_DECIMAL) {
+            if (v.len < 4) break;
+            if ((rc = agg_decimal(s->r, a, &v, x->kind == EX_SEL_AVG)) != 0) return rc;
+            a->n++;
+            break;
+        }
+        uint64_t u = 0;
+        for (int32_t b = 0; b < v.len && b < 8; b++)
+            u = u << 8 | v.p[b];
+        if (k == HLN_T_FLOAT && v.len == 4) {
+            uint32_t bits = (uint32_t)u;
+            float fl;
+            memcpy(&fl, &bits, 4);
+            a->dsum += fl;
+        } else if (k == HLN_T_DOUBLE && v.len == 8) {
+            double d;
+            memcpy(&d, &u, 8);
+            a->dsum += d;
+        } else {
+            if (v.len < 8 && (v.p[0] & 0x80)) u |= UINT64_MAX << (8 * v.len);
+            a->isum = (int64_t)((uint64_t)a->isum + u);
+        }
+        a->n++;
+        break;
+    }
+    default:
+        break;
+    }
+    return 0;
+}
+
 static int aggregate(sel *s, rowctx *c)
 {
     const ex_plan *p = s->p;
@@ -1146,73 +1324,20 @@ static int aggregate(sel *s, rowctx *c)
     for (int i = 0; i < p->nproj; i++) {
         const ex_sel *x = &p->sels[i];
         agg *a = &s->aggs[i];
-        ex_value v;
-        switch (x->kind) {
-        case EX_SEL_COUNT_ROWS:
-            a->count++;
-            break;
-        case EX_SEL_COUNT:
-            if ((rc = agg_input(c, x, &v)) != 0) return rc;
-            if (v.len >= 0) a->count++;
-            break;
-        case EX_SEL_MIN:
-        case EX_SEL_MAX: {
-            if ((rc = agg_input(c, x, &v)) != 0) return rc;
-            if (v.len < 0) break;
-            if (a->set) {
-                int cmp =
-                    hln_type_compare(agg_type(p, x), v.p, (size_t)v.len, a->v.p, (size_t)a->v.len);
-                if (x->kind == EX_SEL_MIN ? cmp >= 0 : cmp <= 0) break;
-            }
-            a->v = v;
-            a->set = true;
-            break;
+        if (x->kind >= EX_SEL_COUNT_ROWS) {
+            if ((rc = agg_step(s, c, x, a)) != 0) return rc;
+        } else if (!x->has_agg && !s->agg_first) {
+            /* a plain selector in an aggregate query: the first row's value */
+            if ((rc = sel_value(c, x, &a->v)) != 0) return rc;
         }
-        case EX_SEL_SUM:
-        case EX_SEL_AVG: {
-            if ((rc = agg_input(c, x, &v)) != 0) return rc;
-            if (v.len <= 0) break;
-            hln_type_kind k = agg_type(p, x)->kind;
-            if (k == HLN_T_VARINT) { /* exact: Cassandra sums varints as BigInteger */
-                if (a->set) {
-                    const hln_type *vt = agg_type(p, x);
-                    if ((rc = ex_arith(s->r, '+', vt, a->v, vt, v, vt, &a->v)) != 0) return rc;
-                } else {
-                    a->v = v;
-                    a->set = true;
-                }
-                a->n++;
-                break;
-            }
-            if (k == HLN_T_DECIMAL) {
-                if (v.len < 4) break;
-                if ((rc = agg_decimal(s->r, a, &v, x->kind == EX_SEL_AVG)) != 0) return rc;
-                a->n++;
-                break;
-            }
-            uint64_t u = 0;
-            for (int32_t b = 0; b < v.len && b < 8; b++)
-                u = u << 8 | v.p[b];
-            if (k == HLN_T_FLOAT && v.len == 4) {
-                uint32_t bits = (uint32_t)u;
-                float fl;
-                memcpy(&fl, &bits, 4);
-                a->dsum += fl;
-            } else if (k == HLN_T_DOUBLE && v.len == 8) {
-                double d;
-                memcpy(&d, &u, 8);
-                a->dsum += d;
-            } else {
-                if (v.len < 8 && (v.p[0] & 0x80)) u |= UINT64_MAX << (8 * v.len);
-                a->isum = (int64_t)((uint64_t)a->isum + u);
-            }
-            a->n++;
-            break;
-        }
-        default: /* a plain selector in an aggregate query: the first row's value */
-            if (!s->agg_first && (rc = sel_value(c, x, &a->v)) != 0) return rc;
-            break;
-        }
+    }
+    for (int k = 0; k < p->nagg_subs; k++) {
+        const ex_sel *x = p->agg_subs[k];
+        if (x->kind >= EX_SEL_COUNT_ROWS)
+            rc = agg_step(s, c, x, &s->subaggs[k]);
+        else if (!s->agg_first) /* a row value: the group's first row's */
+            rc = sel_value(c, x, &s->subaggs[k].v);
+        if (rc) return rc;
     }
     s->agg_first = true;
     return 0;
@@ -1460,6 +1585,22 @@ static int sum_value(ex_request *r, const hln_type *t, const agg *a, bool avg, e
     return mk_int(r, v, bytes, out);
 }
 
+/* The result of aggregate x (of result type t) accumulated in a. */
+static int agg_final(ex_request *r, const ex_sel *x, const hln_type *t, const agg *a, ex_value *out)
+{
+    switch (x->kind) {
+    case EX_SEL_COUNT_ROWS:
+    case EX_SEL_COUNT:
+        return mk_int(r, a->count, 8, out);
+    case EX_SEL_MIN:
+    case EX_SEL_MAX:
+        *out = a->set ? a->v : (ex_value){NULL, -1};
+        return 0;
+    default:
+        return sum_value(r, t, a, x->kind == EX_SEL_AVG, out);
+    }
+}
+
 /* Appends the row of the aggregates accumulated so far (one group, or the
  * whole result) to s->cells and starts a new accumulation. */
 static int emit_group(sel *s)
@@ -1477,29 +1618,38 @@ static int emit_group(sel *s)
     }
     ex_value *row = &s->cells[(size_t)s->nrows * (size_t)p->nproj];
     int rc = 0;
+    ex_value *subv = NULL;
+    if (p->nagg_subs) {
+        subv = hln_arena_alloc(&r->arena, sizeof *subv * (size_t)p->nagg_subs);
+        if (!subv) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+        for (int k = 0; k < p->nagg_subs && !rc; k++) {
+            const ex_sel *x = p->agg_subs[k];
+            if (x->kind >= EX_SEL_COUNT_ROWS)
+                rc = agg_final(r, x, x->type, &s->subaggs[k], &subv[k]);
+            else
+                subv[k] = s->agg_first ? s->subaggs[k].v : (ex_value){NULL, -1};
+        }
+    }
     for (int i = 0; i < p->nproj && !rc; i++) {
         agg *a = &s->aggs[i];
-        switch (p->sels[i].kind) {
-        case EX_SEL_COUNT_ROWS:
-        case EX_SEL_COUNT:
-            rc = mk_int(r, a->count, 8, &row[i]);
-            break;
-        case EX_SEL_MIN:
-        case EX_SEL_MAX:
-            row[i] = a->set ? a->v : (ex_value){NULL, -1};
-            break;
-        case EX_SEL_SUM:
-        case EX_SEL_AVG:
-            rc = sum_value(r, p->cols[i].type, a, p->sels[i].kind == EX_SEL_AVG, &row[i]);
-            break;
-        default:
+        const ex_sel *x = &p->sels[i];
+        if (x->kind >= EX_SEL_COUNT_ROWS) {
+            rc = agg_final(r, x, p->cols[i].type, a, &row[i]);
+        } else if (x->has_agg) {
+            rowctx gc;
+            memset(&gc, 0, sizeof gc);
+            gc.r = r;
+            gc.t = p->t;
+            gc.aggvals = subv;
+            rc = sel_value(&gc, x, &row[i]);
+        } else {
             row[i] = s->agg_first ? a->v : (ex_value){NULL, -1};
-            break;
         }
     }
     if (rc) return rc;
     s->nrows++;
     memset(s->aggs, 0, sizeof *s->aggs * (size_t)(p->nproj ? p->nproj : 1));
+    if (p->nagg_subs) memset(s->subaggs, 0, sizeof *s->subaggs * (size_t)p->nagg_subs);
     s->agg_first = false;
     if (s->limit > 0 && p->group_cols && s->nrows >= s->limit) s->stop = true;
     return 0;
@@ -1545,7 +1695,12 @@ static int json_rows(ex_request *r, sel *s)
             if (p->sels[j].kind == EX_SEL_TOJSON) /* already JSON: a string of it */
                 hln_json_string_n(&b, v->p, v->len < 0 ? 0 : (size_t)v->len, v->len < 0);
             else
-                hln_type_to_json(p->cols[j].type, v->p, v->len, &b);
+                /* the value's own type (a result shown as a custom type,
+                   LegacyTimeUUIDType, is still a timeuuid) */
+                hln_type_to_json(p->sels[j].type && p->cols[j].type->kind == HLN_T_CUSTOM
+                                     ? p->sels[j].type
+                                     : p->cols[j].type,
+                                 v->p, v->len, &b);
         }
         hln_buf_u8(&b, '}');
         if (b.err) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
@@ -2117,7 +2272,9 @@ static int plan_iscan(sel *s)
             }
             hln_buf_put(&b, s->fvals[i].p, (size_t)s->fvals[i].len);
             ex_ann_op *iq = hln_arena_alloc(&r->arena, sizeof *iq);
-            uint8_t *term = hln_arena_memdup(&r->arena, b.data, b.len ? b.len : 1);
+            /* an empty term ('') leaves b.data NULL */
+            uint8_t *term =
+                b.len ? hln_arena_memdup(&r->arena, b.data, b.len) : hln_arena_alloc(&r->arena, 1);
             bool bad = b.err;
             uint32_t len = (uint32_t)b.len;
             hln_buf_free(&b);
@@ -2149,7 +2306,11 @@ void ex_run_select(ex_request *r)
     s->now_sec = hln_now_micros() / 1000000;
     s->limit_left = -1;
     s->aggs = hln_arena_alloc(&r->arena, sizeof *s->aggs * (size_t)(p->nproj ? p->nproj : 1));
-    int rc = s->aggs ? 0 : hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    s->subaggs =
+        p->nagg_subs ? hln_arena_alloc(&r->arena, sizeof *s->subaggs * (size_t)p->nagg_subs) : NULL;
+    int rc = s->aggs && (s->subaggs || !p->nagg_subs)
+                 ? 0
+                 : hln_fail(&r->err, HLN_ENOMEM, "out of memory");
     if (!rc) rc = bind_limits(s);
     if (!rc && p->pk_lookup) rc = bind_lookup(s);
     if (!rc && p->pk_has_in && p->ordered) {

@@ -30,7 +30,7 @@
 
 #include "common/common.h"
 
-enum { MAX_LEVEL = 16, MAX_DIM = 8192 };
+enum { MAX_LEVEL = 16, MAX_DIM = 8192, PREFETCH_LINES = 24 };
 
 struct ix_hnsw {
     int dim;
@@ -151,6 +151,21 @@ static inline float dist_raw(const ix_hnsw *h, const float *a, const float *b)
 static inline const float *vec(const ix_hnsw *h, uint32_t id)
 {
     return h->vecs + (size_t)id * (size_t)h->dim;
+}
+
+/* The first cache lines of id's vector on their way (the hardware
+ * prefetcher follows the rest). */
+static inline void prefetch_vec(const ix_hnsw *h, uint32_t id)
+{
+#if defined(__GNUC__)
+    const char *p = (const char *)vec(h, id);
+    size_t bytes = sizeof(float) * (size_t)h->dim;
+    for (size_t off = 0; off < bytes && off < 64 * PREFETCH_LINES; off += 64)
+        __builtin_prefetch(p + off);
+#else
+    (void)h;
+    (void)id;
+#endif
 }
 
 float ix_distance(ix_metric m, const float *a, const float *b, int dim)
@@ -415,6 +430,10 @@ static void beam(ix_hnsw *h, const float *q, int ef, int lv, int *nres, bool liv
         ix_hit c = hpop(cand, &nc, false);
         if (nr >= ef && c.dist > res[0].dist) break;
         const uint32_t *ln = links(h, c.id, lv);
+        /* the neighbours' vectors are scattered: ask for all of them before
+           the first distance (hnswlib's trick), so the loads overlap */
+        for (uint32_t i = 1; i <= ln[0]; i++)
+            if (h->visit[ln[i]] != h->epoch) prefetch_vec(h, ln[i]);
         for (uint32_t i = 1; i <= ln[0]; i++) {
             uint32_t e = ln[i];
             if (h->visit[e] == h->epoch) continue;

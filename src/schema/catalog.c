@@ -26,7 +26,8 @@
  *     after the file describing it is durable.
  *  2. Each applied DDL gets a new time uuid version, persisted with it, so a
  *     reopened catalog reports the same version.
- *  3. Table ids are new time uuids (never reused); column ids are assigned at
+ *  3. Table ids and index ids are new time uuids (never reused); index names
+ *     are unique per keyspace; column ids are assigned at
  *     create and persisted.
  */
 #include "schema/schema_int.h"

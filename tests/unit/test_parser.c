@@ -339,6 +339,55 @@ static void test_drop_table(void **state)
     bad("DROP TABLE a.b.c");
 }
 
+static void test_indexes(void **state)
+{
+    (void)state;
+    cql_stmt *s = ok("CREATE CUSTOM INDEX IF NOT EXISTS \"Ix\" ON Ks.t (keys(m)) USING "
+                     "'StorageAttachedIndex' WITH OPTIONS = {'case_sensitive': 'false'}",
+                     CQL_CREATE_INDEX);
+    const cql_create_index *c = &s->u.create_index;
+    assert_true(c->custom);
+    assert_true(c->if_not_exists);
+    assert_string_equal(c->name, "Ix");
+    assert_string_equal(c->table.ks, "ks");
+    assert_string_equal(c->table.name, "t");
+    assert_string_equal(c->using, "StorageAttachedIndex");
+    assert_string_equal(c->targets->column, "m");
+    assert_int_equal(c->targets->target, CQL_IXT_KEYS);
+    assert_null(c->targets->next);
+    assert_string_equal(c->props->name, "options");
+    assert_non_null(c->props->map);
+    s = ok("CREATE INDEX ON t (v)", CQL_CREATE_INDEX);
+    c = &s->u.create_index;
+    assert_false(c->custom);
+    assert_null(c->name);
+    assert_null(c->using);
+    assert_int_equal(c->targets->target, CQL_IXT_SIMPLE);
+    s = ok("create index on t (values(l), entries(m), full(f))", CQL_CREATE_INDEX);
+    c = &s->u.create_index;
+    assert_int_equal(c->targets->target, CQL_IXT_VALUES);
+    assert_int_equal(c->targets->next->target, CQL_IXT_ENTRIES);
+    assert_int_equal(c->targets->next->next->target, CQL_IXT_FULL);
+    s = ok("CREATE INDEX ON t ()", CQL_CREATE_INDEX);
+    assert_null(s->u.create_index.targets);
+    /* custom and keys stay usable as names */
+    s = ok("CREATE INDEX custom ON keys (keys)", CQL_CREATE_INDEX);
+    assert_string_equal(s->u.create_index.name, "custom");
+    assert_string_equal(s->u.create_index.table.name, "keys");
+    s = ok("DROP INDEX IF EXISTS ks.i", CQL_DROP_INDEX);
+    assert_string_equal(s->u.drop.name.ks, "ks");
+    assert_true(s->u.drop.if_exists);
+    s = ok("DESCRIBE INDEX ks.i", CQL_DESCRIBE);
+    assert_int_equal(s->u.describe.what, CQL_DESC_INDEX);
+    assert_string_equal(bad("CREATE INDEX ks.i ON t (v)"),
+                        "line 1:15 mismatched input '.' expecting K_ON (CREATE INDEX ks[.]...)");
+    bad("CREATE INDEX ON t v");
+    bad("CREATE INDEX ON t (v) USING sai");
+    /* m[k] = v in WHERE */
+    s = ok("SELECT * FROM t WHERE m['a'] = 1", CQL_SELECT);
+    assert_non_null(s->u.select.where->elem);
+}
+
 /* ---- DML ------------------------------------------------------------- */
 
 static void test_insert(void **state)
@@ -579,8 +628,11 @@ static void test_select(void **state)
     assert_int_equal(r->op, CQL_OP_GT);
     check_bind(r->term, 0, NULL);
     assert_int_equal(r->next->op, CQL_OP_LE);
-    bad("SELECT * FROM t WHERE token(a) > token(?)"); /* a function term: not yet */
-    bad("SELECT token FROM t");                       /* reserved */
+    r = ok("SELECT * FROM t WHERE token(a) > token(?)", CQL_SELECT)->u.select.where;
+    assert_int_equal(r->term->kind, CQL_TERM_FUNC); /* token(values) as a term */
+    assert_string_equal(r->term->text, "token");
+    check_bind(r->term->elems[0], 0, NULL);
+    bad("SELECT token FROM t"); /* reserved */
     bad("SELECT * FROM t ORDER BY");
     bad("SELECT * FROM t LIMIT 1 WHERE k = 1");
 }
@@ -967,6 +1019,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_create_table, setup, teardown),
         cmocka_unit_test_setup_teardown(test_create_table_forms, setup, teardown),
         cmocka_unit_test_setup_teardown(test_drop_table, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_indexes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_insert, setup, teardown),
         cmocka_unit_test_setup_teardown(test_update, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delete, setup, teardown),

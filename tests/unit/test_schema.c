@@ -757,6 +757,99 @@ static void test_alter(void **state)
     schema_release(s);
 }
 
+/* CREATE / DROP INDEX through the catalog: unique names per keyspace,
+ * fresh ids, persistence (format 2), a stale base version refused, indexes
+ * gone with their table, a format 1 file (no indexes) still loads. */
+static void test_indexes(void **state)
+{
+    fx *f = *state;
+    hln_error err = {0};
+    assert_int_equal(mk_ks(f, "ks", false, &err), 0);
+    assert_int_equal(mk_table(f, "ks", "t", NULL, 0, false, &err), 0);
+    assert_int_equal(mk_table(f, "ks", "t2", NULL, 0, false, &err), 0);
+    hln_schema *s = catalog_acquire(f->cat);
+    const hln_table *t = schema_table(s, "ks", "t");
+    hln_option o1[] = {O("class_name", "sai"), O("target", "v")};
+    hln_index ix = {.name = "t_v_idx",
+                    .col_id = table_column(t, "v")->id,
+                    .target = HLN_IX_SIMPLE,
+                    .kind = HLN_IXK_SAI,
+                    .opts = o1,
+                    .nopts = 2};
+    uint8_t v0[16];
+    memcpy(v0, s->version, 16);
+    assert_int_equal(catalog_create_index(f->cat, "ks", "t", &ix, v0, &err), 0);
+    /* the name is taken in the whole keyspace; a stale version is refused */
+    hln_schema *s1 = catalog_acquire(f->cat);
+    assert_int_equal(catalog_create_index(f->cat, "ks", "t2", &ix, s1->version, &err), HLN_EEXISTS);
+    assert_string_equal(err.msg, "Index 't_v_idx' already exists");
+    hln_option o2[] = {O("class_name", "sai"), O("target", "a")};
+    hln_index ix2 = {.name = "a_idx",
+                     .col_id = table_column(t, "a")->id,
+                     .target = HLN_IX_SIMPLE,
+                     .kind = HLN_IXK_LEGACY,
+                     .opts = o2 + 1,
+                     .nopts = 1};
+    assert_int_equal(catalog_create_index(f->cat, "ks", "t", &ix2, v0, &err), HLN_EAGAIN);
+    assert_int_equal(catalog_create_index(f->cat, "ks", "t", &ix2, s1->version, &err), 0);
+    schema_release(s1);
+    schema_release(s);
+
+    reopen(f);
+    s = catalog_acquire(f->cat);
+    t = schema_table(s, "ks", "t");
+    assert_int_equal(t->nindexes, 2);
+    assert_string_equal(t->indexes[0].name, "a_idx"); /* sorted by name */
+    assert_int_equal(t->indexes[0].kind, HLN_IXK_LEGACY);
+    assert_string_equal(t->indexes[1].name, "t_v_idx");
+    assert_int_equal(t->indexes[1].col_id, table_column(t, "v")->id);
+    assert_string_equal(index_option(&t->indexes[1], "class_name"), "sai");
+    assert_string_equal(index_option(&t->indexes[1], "target"), "v");
+    assert_ptr_equal(table_index_on(t, table_column(t, "v")->id), &t->indexes[1]);
+    assert_memory_not_equal(t->indexes[0].id, t->indexes[1].id, 16);
+    const hln_table *it = NULL;
+    assert_ptr_equal(schema_index(s, "ks", "t_v_idx", &it), &t->indexes[1]);
+    assert_ptr_equal(it, t);
+    uint8_t id1[16];
+    memcpy(id1, t->indexes[1].id, 16);
+    schema_release(s);
+
+    char tn[64];
+    assert_int_equal(catalog_drop_index(f->cat, "ks", "t_v_idx", false, tn, &err), 0);
+    assert_string_equal(tn, "t");
+    assert_int_equal(catalog_drop_index(f->cat, "ks", "t_v_idx", true, tn, &err), 1);
+    assert_int_equal(catalog_drop_index(f->cat, "ks", "t_v_idx", false, tn, &err), HLN_ENOTFOUND);
+    assert_string_equal(err.msg, "Index 'ks.t_v_idx' doesn't exist'");
+    s = catalog_acquire(f->cat);
+    assert_int_equal(catalog_create_index(f->cat, "ks", "t", &ix, s->version, &err), 0);
+    schema_release(s);
+    s = catalog_acquire(f->cat);
+    const hln_index *again = schema_index(s, "ks", "t_v_idx", NULL);
+    assert_non_null(again);
+    assert_memory_not_equal(again->id, id1, 16); /* ids are never reused */
+    schema_release(s);
+
+    /* DROP TABLE takes its indexes along */
+    assert_int_equal(catalog_drop_table(f->cat, "ks", "t", false, NULL, NULL, &err), 0);
+    s = catalog_acquire(f->cat);
+    assert_null(schema_index(s, "ks", "t_v_idx", NULL));
+    assert_null(schema_index(s, "ks", "a_idx", NULL));
+    schema_release(s);
+
+    /* a format 1 file loads */
+    catalog_close(f->cat);
+    f->cat = NULL;
+    char path[700];
+    snprintf(path, sizeof path, "%s/schema/schema.json", f->dir);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs("{\"format\": 1, \"version\": \"2549ff12-e542-11f1-be12-8f8c57524c28\", "
+          "\"keyspaces\": []}",
+          fp);
+    fclose(fp);
+    assert_int_equal(catalog_open(&f->cat, f->dir, &err), 0);
+}
+
 static void test_corrupt_file(void **state)
 {
     fx *f = *state;
@@ -1123,6 +1216,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_persistence, setup, teardown),
         cmocka_unit_test_setup_teardown(test_views, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alter, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_indexes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_system_tables, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rows_local, setup, teardown),
