@@ -17,10 +17,14 @@
  * it would be written in until it is done, and the commitlog retires
  * segments per table; a file per entry needs no retention rule at all (it
  * exists exactly while the batch is pending) and replay is a directory
- * listing. Entries are multi-shard LOGGED batches, and the view mutations
- * of each write to a table with materialized views (written by the shard
- * that owns the base partition, ex_batchlog_write_shard, exec/view.c, and
- * removed by the coordinator once every view shard applied them).
+ * listing. Entries are multi-shard LOGGED batches, and each write to a
+ * table with materialized views (written before the write is applied by
+ * the shard that owns the base partition, with tombstones of the view rows
+ * before: ex_batchlog_write_shard from exec/view.c; removed by the
+ * coordinator once every view shard applied the write's view mutations).
+ * Replay is view-aware (ex_view_replay): a base mutation of a table with
+ * views is applied with its view rows recomputed from the base as it is
+ * then, in a second phase written on the views' shards.
  *
  * Why re-applying is safe: the mutations carry their original timestamps,
  * so applying them again writes the same cells; anything written later
@@ -152,8 +156,18 @@ typedef struct bl_apply {
     uint32_t *n;
     int *rc;
     hln_error *err;
+    /* views: the snapshot, each shard's arena and the view mutations its
+       part produced (ex_view_replay), then each shard's share of them */
+    const hln_schema *schema;
+    hln_arena *arenas;
+    st_mutation **vm;
+    uint32_t *nvm;
+    st_mutation **vin;
+    uint32_t *nvin;
 } bl_apply;
 
+/* Phase 1 on each shard: its part, view-aware (a base write of a table
+ * with views also rewrites the view rows of the base as it is now). */
 static void apply_on_shard(hln_shard *s, void *ud)
 {
     bl_apply *ba = ud;
@@ -163,7 +177,21 @@ static void apply_on_shard(hln_shard *s, void *ud)
         ba->rc[i] = hln_fail(&ba->err[i], HLN_ESERVER, "shard %d has no storage", i);
         return;
     }
-    ba->rc[i] = st_apply_batch(s->store, ba->ms[i], ba->n[i], &ba->err[i]);
+    ba->rc[i] = ex_view_replay(ba->schema, s->store, &ba->arenas[i], ba->ms[i], ba->n[i],
+                               &ba->vm[i], &ba->nvm[i], &ba->err[i]);
+}
+
+/* Phase 2 on each shard: the view mutations that belong to it. */
+static void apply_views_on_shard(hln_shard *s, void *ud)
+{
+    bl_apply *ba = ud;
+    int i = s->id;
+    if (!ba->nvin[i] || ba->rc[i]) return;
+    if (!s->store) {
+        ba->rc[i] = hln_fail(&ba->err[i], HLN_ESERVER, "shard %d has no storage", i);
+        return;
+    }
+    ba->rc[i] = st_apply_batch(s->store, ba->vin[i], ba->nvin[i], &ba->err[i]);
 }
 
 static bool table_exists(hln_engine *e, const uint8_t id[16])
@@ -259,7 +287,32 @@ static int replay_entry(hln_engine *e, const char *path)
         int s = rt_shard_for_token(ns, all[i].token);
         ba.ms[s][ba.n[s]++] = all[i];
     }
+    hln_schema *schema = catalog_acquire(e->catalog);
+    ba.schema = schema;
+    ba.arenas = hln_arena_alloc(&a, sizeof *ba.arenas * (size_t)ns);
+    ba.vm = hln_arena_alloc(&a, sizeof *ba.vm * (size_t)ns);
+    ba.nvm = hln_arena_alloc(&a, sizeof *ba.nvm * (size_t)ns);
+    ba.vin = hln_arena_alloc(&a, sizeof *ba.vin * (size_t)ns);
+    ba.nvin = hln_arena_alloc(&a, sizeof *ba.nvin * (size_t)ns);
+    if (!rc && (!ba.arenas || !ba.vm || !ba.nvm || !ba.vin || !ba.nvin)) rc = HLN_ENOMEM;
+    for (int s = 0; ba.arenas && s < ns; s++)
+        hln_arena_init(&ba.arenas[s], 4096);
     if (!rc) rc = engine_run_on_all(e, apply_on_shard, &ba);
+    /* the view mutations, to the shards of their partitions */
+    uint32_t nv = 0;
+    for (int s = 0; s < ns && !rc; s++)
+        nv += ba.rc[s] ? 0 : ba.nvm[s];
+    for (int s = 0; s < ns && !rc && nv; s++)
+        if (!(ba.vin[s] = hln_arena_alloc(&a, sizeof **ba.vin * nv))) rc = HLN_ENOMEM;
+    for (int s = 0; s < ns && !rc && nv; s++)
+        for (uint32_t j = 0; !ba.rc[s] && j < ba.nvm[s]; j++) {
+            int t = rt_shard_for_token(ns, ba.vm[s][j].token);
+            ba.vin[t][ba.nvin[t]++] = ba.vm[s][j];
+        }
+    if (!rc && nv) rc = engine_run_on_all(e, apply_views_on_shard, &ba);
+    for (int s = 0; ba.arenas && s < ns; s++)
+        hln_arena_free(&ba.arenas[s]);
+    schema_release(schema);
     for (int s = 0; s < ns && !rc; s++) {
         if (ba.rc[s]) {
             rc = ba.rc[s];

@@ -165,6 +165,10 @@ static void ops_done(ex_request *r)
     for (ex_op *op = st->cur; op && !any; op = op->next_batch)
         any = op->nvmuts > 0 && !op->rc;
     if (!any) {
+        /* writes to tables with views that changed no view row: their
+           batchlog entries are done with (a failed write keeps its own) */
+        for (ex_op *op = st->cur; op; op = op->next_batch)
+            if (op->vlog && !op->rc) ex_batchlog_done(op->vlog);
         st->then(r);
         return;
     }

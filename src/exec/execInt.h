@@ -353,7 +353,7 @@ typedef struct ex_op {
     st_partition *parts;
     st_mutation *vmuts; /* view mutations the write produced (view.c), dispatched by coord.c */
     uint32_t nvmuts;
-    char *vlog; /* their batchlog entry (view.c wrote it), removed once applied; or NULL */
+    char *vlog; /* the write's batchlog entry (view.c), removed once its views are applied */
     /* EX_OP_VIEW_BUILD: the page read (op->scan in: the cursor; out: where
        the next page starts, or build_done) */
     bool build_done;
@@ -633,6 +633,11 @@ int ex_view_check_options(ex_request *r, const hln_option *opts, int nopts, bool
  * op->vmuts (arena a). */
 int ex_view_apply(ex_op *op, st_engine *s, hln_arena *a, const st_mutation *ms, uint32_t n,
                   hln_error *err);
+/* Batchlog replay on a shard (start-up): applies ms[0..n) as ex_view_apply
+ * does, without logging, and returns the view mutations to apply on their
+ * shards (arena a). */
+int ex_view_replay(const hln_schema *schema, st_engine *s, hln_arena *a, const st_mutation *ms,
+                   uint32_t n, st_mutation **vm, uint32_t *nvm, hln_error *err);
 /* EX_OP_VIEW_BUILD: the view rows of one page of the shard's base rows
  * (from op->scan's cursor), in op->vmuts; the next cursor in op->build_*. */
 int ex_view_build(ex_op *op, st_engine *s, hln_arena *a, hln_error *err);

@@ -7,9 +7,11 @@
  * rows are read again, and for each view and each row the view row before
  * and after is computed (ex_view_apply). The difference comes back as view
  * mutations (ex_op.vmuts), which the coordinator (coord.c) dispatches to
- * the views' shards (logged in this shard's batchlog first, right after
- * the base write, so a crash after that re-applies them) before the
- * statement's continuation runs. CREATE
+ * the views' shards before the statement's continuation runs. Before the
+ * base write, the write and tombstones of its rows' view rows before go to
+ * this shard's batchlog; replay after a crash (ex_view_replay) re-applies
+ * the write and recomputes the view rows, so views survive crashes at any
+ * point. CREATE
  * MATERIALIZED VIEW builds a view from existing data with the same
  * projection, over a scan of the base on each shard (ex_view_build).
  *
@@ -423,11 +425,10 @@ static int diff_rows(const hln_table *t, const hln_table *const *views, int nv,
     return 0;
 }
 
-/* Logs op's view mutations in this (the owning) shard's batchlog, right
- * after the base write and before anything else runs on the shard: a crash
- * after this re-applies them at the next start (their timestamps are fixed,
- * so replaying them after newer view writes changes nothing). A failure to
- * log is reported and the updates go on unlogged. */
+/* Logs a build page's view mutations in this shard's batchlog, so a crash
+ * before they are all applied re-applies them at the next start (their
+ * timestamps are fixed, so replaying them after newer view writes changes
+ * nothing). A failure to log is reported and the page goes on unlogged. */
 static void log_view_updates(ex_op *op, hln_arena *a)
 {
     if (!op->nvmuts) return;
@@ -439,10 +440,17 @@ static void log_view_updates(ex_op *op, hln_arena *a)
     }
 }
 
-int ex_view_apply(ex_op *op, st_engine *s, hln_arena *a, const st_mutation *ms, uint32_t n,
-                  hln_error *err)
+/* The view-aware apply of ms[0..n) on shard `shard` (engine e, storage s):
+ * read before, [log], apply, read after, diff into *out. With log, the
+ * base mutations and the view tombstones of the rows before are written to
+ * the shard's batchlog first (*vlog: the entry), so a crash at any point
+ * after that is repaired at the next start by replaying the entry
+ * (ex_view_replay): the base applied again, the old view rows deleted, the
+ * view rows of the base as it is then written. */
+static int view_apply(const hln_schema *schema, hln_engine *e, int shard, bool log, st_engine *s,
+                      hln_arena *a, const st_mutation *ms, uint32_t n, vlist *out, char **vlog,
+                      hln_error *err)
 {
-    const hln_schema *schema = op ? op->schema : NULL;
     /* which mutations have views */
     const hln_table **tabs = NULL;
     bool any = false;
@@ -463,14 +471,33 @@ int ex_view_apply(ex_op *op, st_engine *s, hln_arena *a, const st_mutation *ms, 
     st_row **bef = hln_arena_alloc(a, sizeof *bef * n);
     uint32_t *nb = hln_arena_alloc(a, sizeof *nb * n);
     if (!bef || !nb) return hln_fail(err, HLN_ENOMEM, "out of memory");
+    vlist pre = {0};
     for (uint32_t i = 0; i < n; i++) {
         if (!tabs[i]) continue;
         int rc = read_rows(s, tabs[i], &ms[i], now_sec, a, &bef[i], &nb[i], err);
         if (rc) return rc;
+        if (!log) continue;
+        const hln_table *views[VIEW_MAX];
+        int nv = schema_views_of(schema, tabs[i], views, VIEW_MAX);
+        if (nv > VIEW_MAX) nv = VIEW_MAX;
+        /* the view rows of the rows before, as tombstones (no rows after) */
+        rc = diff_rows(tabs[i], views, nv, &ms[i], bef[i], nb[i], NULL, 0, a, &pre);
+        if (rc) return hln_fail(err, rc, "cannot compute view rows");
+    }
+    if (log) {
+        st_mutation *ent = hln_arena_alloc(a, sizeof *ent * (n + pre.n));
+        if (!ent) return hln_fail(err, HLN_ENOMEM, "out of memory");
+        memcpy(ent, ms, sizeof *ent * n);
+        if (pre.n) memcpy(ent + n, pre.m, sizeof *ent * pre.n);
+        hln_error lerr = {0};
+        if (ex_batchlog_write_shard(e, shard, ent, n + pre.n, a, vlog, &lerr)) {
+            *vlog = NULL;
+            HLN_WARN("views: cannot log a write to a table with views (%s); applying it unlogged",
+                     lerr.msg);
+        }
     }
     int rc = n == 1 ? st_apply(s, ms, err) : st_apply_batch(s, ms, n, err);
     if (rc) return rc;
-    vlist out = {0};
     for (uint32_t i = 0; i < n; i++) {
         if (!tabs[i]) continue;
         st_row *aft;
@@ -479,13 +506,36 @@ int ex_view_apply(ex_op *op, st_engine *s, hln_arena *a, const st_mutation *ms, 
         const hln_table *views[VIEW_MAX];
         int nv = schema_views_of(schema, tabs[i], views, VIEW_MAX);
         if (nv > VIEW_MAX) nv = VIEW_MAX;
-        rc = diff_rows(tabs[i], views, nv, &ms[i], bef[i], nb[i], aft, na, a, &out);
+        rc = diff_rows(tabs[i], views, nv, &ms[i], bef[i], nb[i], aft, na, a, out);
         if (rc) return hln_fail(err, rc, "cannot compute view rows");
     }
-    op->vmuts = out.m;
-    op->nvmuts = out.n;
-    log_view_updates(op, a);
     return 0;
+}
+
+int ex_view_apply(ex_op *op, st_engine *s, hln_arena *a, const st_mutation *ms, uint32_t n,
+                  hln_error *err)
+{
+    vlist out = {0};
+    const hln_schema *schema = op ? op->schema : NULL;
+    hln_engine *e = op ? op->origin->eng : NULL;
+    int rc = view_apply(schema, e, op ? op->target : 0, op != NULL, s, a, ms, n, &out,
+                        op ? &op->vlog : NULL, err);
+    if (rc) return rc;
+    if (op) {
+        op->vmuts = out.m;
+        op->nvmuts = out.n;
+    }
+    return 0;
+}
+
+int ex_view_replay(const hln_schema *schema, st_engine *s, hln_arena *a, const st_mutation *ms,
+                   uint32_t n, st_mutation **vm, uint32_t *nvm, hln_error *err)
+{
+    vlist out = {0};
+    int rc = view_apply(schema, NULL, 0, false, s, a, ms, n, &out, NULL, err);
+    *vm = out.m;
+    *nvm = rc ? 0 : out.n;
+    return rc;
 }
 
 #define BUILD_PAGE 2048 /* base rows per build step on a shard */

@@ -2,7 +2,8 @@
 Materialized views against the real binary and the Python driver: the view
 must equal the projection of its base exactly, after concurrent writers
 overwrite and delete the same base rows from many connections and shards,
-after TTLs run out, and after a restart (clean and kill -9).
+after TTLs run out, after a restart (clean and kill -9), after kill -9 in
+the middle of the writes, and after a build from existing rows in pages.
 
 What the projection is here: view by_v of base t (k, c, v, w) with PRIMARY
 KEY (v, k, c), i.e. every base row whose v is not null, keyed by (v, k, c),
@@ -178,3 +179,30 @@ def test_build_in_pages(make_server, connect):
               "AND k IS NOT NULL PRIMARY KEY (c, k)" % (KS, KS))
     base = check_views(s)
     assert len(base) == 9000
+
+
+@pytest.mark.crash
+@pytest.mark.parametrize("when", [1.5, 2.7])
+def test_kill_during_writes(make_server, connect, when):
+    """kill -9 while 20 writers overwrite and delete base rows: after the
+    restart (commitlog and batchlog replay) the views equal the projection
+    of the base exactly. Each write to a table with views is in its shard's
+    batchlog, with the view rows it replaces, before it is applied."""
+    srv = make_server(shards=2)
+    s = connect(srv)
+    setup(s)
+    sessions = [connect(srv) for _ in range(4)]
+    stop = threading.Event()
+    errors = []
+    threads = [threading.Thread(target=writer, args=(sessions[i % 4], stop, errors, i))
+               for i in range(THREADS)]
+    for t in threads:
+        t.start()
+    time.sleep(when)
+    srv.kill()
+    stop.set()
+    for t in threads:
+        t.join(30)
+    assert not any(t.is_alive() for t in threads), "a writer did not stop"
+    srv.start()
+    check_views(connect(srv))
