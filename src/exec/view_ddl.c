@@ -9,9 +9,10 @@
  * catalog a table spec flagged as a view of the base (its own table id
  * and column ids; the columns carry the base columns' names and types);
  * answers SCHEMA_CHANGE CREATED TABLE with Cassandra's warning; then
- * builds the view from the base's existing rows before answering: one
- * EX_OP_VIEW_BUILD per shard (view.c), whose view rows the coordinator
- * writes. The build is synchronous (the statement answers once the view
+ * builds the view from the base's existing rows before answering: rounds
+ * of one EX_OP_VIEW_BUILD per shard not yet through (view.c: a page of
+ * base rows from a cursor), whose view rows the coordinator writes before
+ * the next round. The build is synchronous (the statement answers once the view
  * holds every existing row); writes that race it are computed later, so
  * they win. ALTER MATERIALIZED VIEW runs through ddl.c's ALTER TABLE WITH
  * path (ex_run_alter_view) with the view's option checks here.
