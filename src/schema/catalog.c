@@ -1176,32 +1176,61 @@ static int views_follow(hln_arena *a, hln_keyspace *nk, const hln_table *old, co
                     renamed = true;
                 }
         }
-        if (renamed) { /* every WHERE relation is "<column> IS NOT NULL" */
+        if (renamed) {
+            /* the WHERE clause: each relation ("<column> ...", joined by
+               " AND ") starts with its column, as CQL text */
             hln_buf b;
             hln_buf_init(&b);
             const char *w = v->view_where;
             while (*w) {
-                const char *end = strstr(w, " IS NOT NULL");
-                if (!end) break;
-                char *name = hln_arena_strndup(a, w, (size_t)(end - w));
-                if (!name) break;
-                for (int j = 0; j < old->ncols; j++) {
+                const char *end = strstr(w, " AND ");
+                size_t len = end ? (size_t)(end - w) : strlen(w);
+                size_t tok = 0; /* the leading column token */
+                if (w[0] == '"') {
+                    tok = 1;
+                    while (tok < len && !(w[tok] == '"' && (tok + 1 >= len || w[tok + 1] != '"')))
+                        tok += w[tok] == '"' ? 2 : 1;
+                    if (tok < len) tok++;
+                } else {
+                    while (tok < len && w[tok] != ' ')
+                        tok++;
+                }
+                const char *name = NULL;
+                for (int j = 0; j < old->ncols && !name; j++) {
                     char *qo = quoted_name(a, old->cols[j].name);
-                    if (!qo || strcmp(qo, name)) continue;
+                    if (!qo) return HLN_ENOMEM;
+                    if (strlen(qo) != tok || strncmp(qo, w, tok)) continue;
                     for (int m = 0; m < t->ncols; m++)
                         if (t->cols[m].id == old->cols[j].id)
                             name = quoted_name(a, t->cols[m].name);
-                    break;
+                    if (!name) name = qo;
                 }
-                if (!name) break;
-                hln_buf_printf(&b, "%s%s IS NOT NULL", b.len ? " AND " : "", name);
-                w = end + strlen(" IS NOT NULL");
-                if (!strncmp(w, " AND ", 5)) w += 5;
+                if (b.len) hln_buf_put(&b, " AND ", 5);
+                if (name) {
+                    hln_buf_put(&b, name, strlen(name));
+                    hln_buf_put(&b, w + tok, len - tok);
+                } else {
+                    hln_buf_put(&b, w, len);
+                }
+                w += len;
+                if (end) w += 5;
             }
             char *nw = b.err ? NULL : hln_arena_strndup(a, (const char *)b.data, b.len);
             hln_buf_free(&b);
             if (!nw) return HLN_ENOMEM;
             v->view_where = nw;
+            /* the restrictions name base columns */
+            if (v->nrestr && !(v->restr = schema_copy_restr(a, v->restr, v->nrestr)))
+                return HLN_ENOMEM;
+            for (int r = 0; r < v->nrestr; r++)
+                for (int j = 0; j < old->ncols; j++) {
+                    if (strcmp(old->cols[j].name, v->restr[r].col)) continue;
+                    for (int m = 0; m < t->ncols; m++)
+                        if (t->cols[m].id == old->cols[j].id &&
+                            !(v->restr[r].col = hln_arena_strdup(a, t->cols[m].name)))
+                            return HLN_ENOMEM;
+                    break;
+                }
         }
         if (!v->include_all) continue;
         int nadd = 0;
