@@ -518,8 +518,20 @@ int ex_view_apply(ex_op *op, st_engine *s, hln_arena *a, const st_mutation *ms, 
     vlist out = {0};
     const hln_schema *schema = op ? op->schema : NULL;
     hln_engine *e = op ? op->origin->eng : NULL;
+    /* A request analysed before a DDL (CREATE or DROP MATERIALIZED VIEW
+       among them) may reach the shard after it was published: its views
+       are those of the current snapshot, so a write that lands after a
+       view's build scanned this shard still updates the view, and none
+       goes to a dropped one. Checked without a lock; the current snapshot
+       is taken only when the request's is not it. */
+    hln_schema *fresh = NULL;
+    if (schema && e && schema->gen != catalog_generation(e->catalog)) {
+        fresh = catalog_acquire(e->catalog);
+        schema = fresh;
+    }
     int rc = view_apply(schema, e, op ? op->target : 0, op != NULL, s, a, ms, n, &out,
                         op ? &op->vlog : NULL, err);
+    if (fresh) schema_release(fresh);
     if (rc) return rc;
     if (op) {
         op->vmuts = out.m;

@@ -33,6 +33,7 @@
 #include "schema/schema_int.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <pthread.h>
@@ -50,6 +51,7 @@ struct hln_catalog {
     char *tmp;  /* <data>/schema/schema.json.tmp */
     pthread_mutex_t ddl_mu, ptr_mu;
     hln_schema *cur;
+    _Atomic uint64_t gen; /* cur->gen, readable without a lock */
 };
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -768,10 +770,17 @@ static int commit(hln_catalog *c, schema_snap *sn, hln_error *err)
     }
     pthread_mutex_lock(&c->ptr_mu);
     hln_schema *old = c->cur;
+    sn->s.gen = old->gen + 1;
     c->cur = &sn->s;
+    atomic_store(&c->gen, sn->s.gen);
     pthread_mutex_unlock(&c->ptr_mu);
     schema_release(old);
     return 0;
+}
+
+uint64_t catalog_generation(hln_catalog *c)
+{
+    return atomic_load(&c->gen);
 }
 
 /* A new snapshot holding copies of every keyspace of s except `skip`. */

@@ -145,6 +145,7 @@ typedef struct hln_keyspace {
 typedef struct hln_schema {
     _Atomic int refs; /* C11 atomic; see schema_retain/schema_release */
     uint8_t version[16];
+    uint64_t gen; /* 0 for the snapshot loaded at open, +1 for each DDL after */
     hln_keyspace **keyspaces;
     int nkeyspaces;
 } hln_schema;
@@ -171,6 +172,9 @@ int catalog_open(hln_catalog **out, const char *dir, hln_error *err);
 void catalog_close(hln_catalog *c);
 /* Returns the current snapshot with a reference the caller must release. */
 hln_schema *catalog_acquire(hln_catalog *c);
+/* The current snapshot's gen, without a lock: a snapshot whose gen differs
+ * is no longer the current one (a DDL was published since). */
+uint64_t catalog_generation(hln_catalog *c);
 
 /* A keyspace as the analyzer hands it over (the catalog copies it). */
 typedef struct hln_keyspace_spec {

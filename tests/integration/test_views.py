@@ -206,3 +206,33 @@ def test_kill_during_writes(make_server, connect, when):
     assert not any(t.is_alive() for t in threads), "a writer did not stop"
     srv.start()
     check_views(connect(srv))
+
+
+def test_create_while_writing(make_server, connect):
+    """CREATE MATERIALIZED VIEW (and a second one) while 20 writers keep
+    overwriting the base: writes analysed before the view existed but
+    applied after the build passed their rows still reach the view."""
+    srv = make_server(shards=2)
+    s = connect(srv)
+    s.execute("CREATE KEYSPACE %s WITH replication = "
+              "{'class': 'SimpleStrategy', 'replication_factor': 1}" % KS)
+    s.execute("CREATE TABLE %s.t (k int, c int, v int, w text, PRIMARY KEY (k, c))" % KS)
+    sessions = [connect(srv) for _ in range(4)]
+    stop = threading.Event()
+    errors = []
+    threads = [threading.Thread(target=writer, args=(sessions[i % 4], stop, errors, i))
+               for i in range(THREADS)]
+    for t in threads:
+        t.start()
+    time.sleep(1.0)
+    s.execute("CREATE MATERIALIZED VIEW %s.by_v AS SELECT k, c, v, w FROM %s.t WHERE v IS NOT NULL "
+              "AND k IS NOT NULL AND c IS NOT NULL PRIMARY KEY (v, k, c)" % (KS, KS))
+    time.sleep(0.5)
+    s.execute("CREATE MATERIALIZED VIEW %s.by_k AS SELECT k, c, v FROM %s.t WHERE c IS NOT NULL "
+              "AND k IS NOT NULL PRIMARY KEY (c, k)" % (KS, KS))
+    time.sleep(1.0)
+    stop.set()
+    for t in threads:
+        t.join(30)
+    assert not errors, errors[:5]
+    check_views(s)
