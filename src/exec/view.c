@@ -392,34 +392,41 @@ static int read_rows(st_engine *s, const hln_table *t, const st_mutation *m, int
     return 0;
 }
 
-static const st_row *find_row(const st_row *rows, uint32_t n, const uint8_t *ck, uint32_t cklen)
+static int ck_cmp(const st_row *x, const st_row *y)
 {
-    for (uint32_t i = 0; i < n; i++)
-        if (rows[i].cklen == cklen && !memcmp(rows[i].ck, ck, cklen)) return &rows[i];
-    return NULL;
+    uint32_t n = x->cklen < y->cklen ? x->cklen : y->cklen;
+    int c = n ? memcmp(x->ck, y->ck, n) : 0;
+    if (c) return c;
+    return x->cklen < y->cklen ? -1 : x->cklen > y->cklen;
 }
 
-/* View mutations for every view of t, from the rows before and after. */
+/* View mutations for every view of t, from the rows before and after
+ * (both in clustering order, as storage returns them and mutations hold
+ * them): a merge walk pairs the two versions of each row. */
 static int diff_rows(const hln_table *t, const hln_table *const *views, int nv,
                      const st_mutation *m, const st_row *bef, uint32_t nb, const st_row *aft,
                      uint32_t na, hln_arena *a, vlist *out)
 {
-    for (int pass = 0; pass < 2; pass++) {
-        const st_row *rows = pass ? aft : bef;
-        uint32_t n = pass ? na : nb;
-        for (uint32_t i = 0; i < n; i++) {
-            const st_row *row = &rows[i];
-            if (t->nck > 0 && row->cklen == 0) continue; /* static row */
-            const st_row *b = pass ? find_row(bef, nb, row->ck, row->cklen) : row;
-            const st_row *f = pass ? row : find_row(aft, na, row->ck, row->cklen);
-            if (pass && b) continue; /* done in the first pass */
-            for (int vi = 0; vi < nv; vi++) {
-                vrow vb, va;
-                int rc = project(t, views[vi], m->pk, m->pklen, b, a, &vb);
-                if (!rc) rc = project(t, views[vi], m->pk, m->pklen, f, a, &va);
-                if (!rc) rc = diff(views[vi], &vb, &va, a, out);
-                if (rc) return rc;
-            }
+    uint32_t i = 0, j = 0;
+    while (i < nb || j < na) {
+        const st_row *b = i < nb ? &bef[i] : NULL, *f = j < na ? &aft[j] : NULL;
+        if (b && f) {
+            int c = ck_cmp(b, f);
+            if (c < 0)
+                f = NULL;
+            else if (c > 0)
+                b = NULL;
+        }
+        if (b) i++;
+        if (f) j++;
+        const st_row *row = b ? b : f;
+        if (t->nck > 0 && row->cklen == 0) continue; /* static row */
+        for (int vi = 0; vi < nv; vi++) {
+            vrow vb, va;
+            int rc = project(t, views[vi], m->pk, m->pklen, b, a, &vb);
+            if (!rc) rc = project(t, views[vi], m->pk, m->pklen, f, a, &va);
+            if (!rc) rc = diff(views[vi], &vb, &va, a, out);
+            if (rc) return rc;
         }
     }
     return 0;
