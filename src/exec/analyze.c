@@ -2246,9 +2246,6 @@ static int conditions(actx *c, ex_cas_kind kind, const cql_relation *conds, cons
         if (col->kind == HLN_COL_PARTITION_KEY || col->kind == HLN_COL_CLUSTERING)
             return hln_fail(c->err, HLN_EINVAL, "PRIMARY KEY column '%s' cannot have IF conditions",
                             col->name);
-        if (col->kind == HLN_COL_STATIC)
-            return hln_fail(c->err, HLN_EUNSUPPORTED,
-                            "IF conditions on static columns are not supported yet");
         const hln_type *vt = col->type;
         int field = -1;
         if (x->field) {
@@ -2751,12 +2748,10 @@ static int an_batch(actx *c)
         if (p->ts && cp->ts)
             return hln_fail(c->err, HLN_EINVAL,
                             "Timestamp must be set either on BATCH or individual statements");
-        if (b->type == 2)
-            return hln_fail(c->err, HLN_EINVAL,
-                            "Cannot include non-counter statement in a counter batch");
         p->children[p->nchildren++] = cp;
     }
-    return 0;
+    return ex_batch_counter_rules(c->err, b->type, (const ex_plan *const *)p->children,
+                                  p->nchildren);
 }
 
 /* ---- DDL -------------------------------------------------------------- */

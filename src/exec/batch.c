@@ -37,7 +37,16 @@
  *    an UNLOGGED batch spanning shards can be left partly applied by a
  *    crash; the client, which got no answer, must retry (a retry with the
  *    same client timestamp is idempotent).
- *  - COUNTER batches are refused: there are no counter tables yet.
+ *  - A batch with IF conditions (all on one partition of one table) is one
+ *    read-check-write op on the owning shard (cas.c): every statement's
+ *    conditions are checked on its row and the merged mutation applied
+ *    only when all hold, atomically on that shard's thread.
+ *  - Counter updates (a COUNTER batch, or an UNLOGGED one of counter
+ *    updates only; Cassandra's rules refuse the rest) are each applied as
+ *    the read-modify-write a single counter UPDATE is (cas.c), on the
+ *    owning shard: every increment counts exactly once, but the batch is
+ *    not isolated (a reader may see some increments before others), as
+ *    Cassandra's counter batches are not.
  *
  * Invariant: nothing is dispatched until every statement has been built,
  * so a failing statement leaves no write behind.
@@ -244,6 +253,25 @@ static void apply_groups(ex_request *r, const part_group *groups, int ngroups, b
     ex_dispatch(r, batch_done);
 }
 
+int ex_batch_counter_rules(hln_error *err, int type, const ex_plan *const *plans, int n)
+{
+    bool counters = false, others = false;
+    for (int i = 0; i < n; i++) {
+        if (plans[i]->counter)
+            counters = true;
+        else
+            others = true;
+    }
+    if (type == EX_BATCH_COUNTER && others)
+        return hln_fail(err, HLN_EINVAL, "Cannot include non-counter statement in a counter batch");
+    if (counters && others)
+        return hln_fail(err, HLN_EINVAL,
+                        "Counter and non-counter mutations cannot exist in the same batch");
+    if (type == EX_BATCH_LOGGED && counters)
+        return hln_fail(err, HLN_EINVAL, "Cannot include a counter statement in a logged batch");
+    return 0;
+}
+
 void ex_batch(ex_request *r, int type, const ex_batch_item *items, int n)
 {
     ex_state *st = ex_start(r);
@@ -272,9 +300,53 @@ void ex_batch(ex_request *r, int type, const ex_batch_item *items, int n)
     }
     for (int i = 0; i < n && !rc; i++)
         rc = ex_authorize(r, plans[i].stmt, plans[i].plan);
-    if (!rc && n && type == EX_BATCH_COUNTER)
-        rc = hln_fail(&r->err, HLN_EINVAL,
-                      "Cannot include non-counter statement in a counter batch");
+    const ex_plan **pl = hln_arena_alloc(&r->arena, sizeof *pl * (size_t)(n ? n : 1));
+    if (!rc && !pl) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    for (int i = 0; i < n && !rc; i++)
+        pl[i] = plans[i].plan;
+    if (!rc) rc = ex_batch_counter_rules(&r->err, type, pl, n);
+    bool conditional = false;
+    for (int i = 0; i < n && !rc; i++)
+        conditional |= pl[i]->cas != EX_CAS_NONE;
+    if (!rc && conditional) {
+        struct ex_cas_op *top = ex_cas_batch_begin(r, n);
+        if (!top) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+        int ng = 0;
+        for (int i = 0; i < n && !rc; i++) {
+            st->stmt = plans[i].stmt;
+            st->plan = plans[i].plan;
+            st->prepared = items[i].cql == NULL;
+            st->vals = items[i].values;
+            st->nvals = items[i].nvalues;
+            st_mutation *m = NULL;
+            rc = ex_json_bind(r);
+            if (!rc) rc = ex_cas_batch_stmt(r, top, &m);
+            if (!rc && m) rc = collect(r, groups, &ng, m);
+        }
+        if (!rc && ng > 1)
+            rc = hln_fail(&r->err, HLN_EINVAL,
+                          "Batch with conditions cannot span multiple partitions");
+        if (!rc) rc = ex_cas_batch_dispatch(r, top, ng ? &groups[0].m : NULL);
+        if (rc) ex_finish(r, rc);
+        return;
+    }
+    if (!rc && n && plans[0].plan->counter) {
+        /* counter updates: one read-modify-write op each (cas.c) */
+        for (int i = 0; i < n && !rc; i++) {
+            st->stmt = plans[i].stmt;
+            st->plan = plans[i].plan;
+            st->prepared = items[i].cql == NULL;
+            st->vals = items[i].values;
+            st->nvals = items[i].nvalues;
+            rc = ex_cas_op_add(r);
+        }
+        if (rc) {
+            ex_finish(r, rc);
+            return;
+        }
+        ex_dispatch(r, batch_done);
+        return;
+    }
     int ngroups = 0;
     for (int i = 0; i < n && !rc; i++) {
         st_mutation *m = NULL;
@@ -312,6 +384,54 @@ void ex_run_text_batch(ex_request *r)
     part_group *groups = hln_arena_alloc(&r->arena, sizeof *groups * (size_t)(n ? n : 1));
     if (!rc && !groups) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
     int ngroups = 0;
+    bool conditional = false;
+    for (int i = 0; i < n; i++)
+        conditional |= p->children[i]->cas != EX_CAS_NONE;
+    if (!rc && conditional && p->ts)
+        rc = hln_fail(&r->err, HLN_EINVAL, "Cannot provide custom timestamp for conditional BATCH");
+    if (!rc && conditional) {
+        struct ex_cas_op *top = ex_cas_batch_begin(r, n);
+        if (!top) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+        for (int i = 0; i < n && !rc; i++) {
+            st->plan = p->children[i];
+            st->stmt = p->children[i]->stmt;
+            const ex_value *vals = st->vals;
+            int nvals = st->nvals;
+            st_mutation *m = NULL;
+            rc = ex_json_bind(r);
+            if (!rc) rc = ex_cas_batch_stmt(r, top, &m);
+            st->vals = vals;
+            st->nvals = nvals;
+            if (!rc && m) rc = collect(r, groups, &ngroups, m);
+        }
+        if (!rc && ngroups > 1)
+            rc = hln_fail(&r->err, HLN_EINVAL,
+                          "Batch with conditions cannot span multiple partitions");
+        if (!rc) rc = ex_cas_batch_dispatch(r, top, ngroups ? &groups[0].m : NULL);
+        /* the result names the table: keep the child plan current */
+        if (rc) {
+            st->plan = p;
+            st->stmt = p->stmt;
+            ex_finish(r, rc);
+        }
+        return;
+    }
+    if (!rc && n && p->children[0]->counter) {
+        /* counter updates: one read-modify-write op each (cas.c) */
+        for (int i = 0; i < n && !rc; i++) {
+            st->plan = p->children[i];
+            st->stmt = p->children[i]->stmt;
+            rc = ex_cas_op_add(r);
+        }
+        st->plan = p;
+        st->stmt = p->stmt;
+        if (rc) {
+            ex_finish(r, rc);
+            return;
+        }
+        ex_dispatch(r, batch_done);
+        return;
+    }
     for (int i = 0; i < n && !rc; i++) {
         st->plan = p->children[i];
         st->stmt = p->children[i]->stmt;

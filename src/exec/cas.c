@@ -33,6 +33,7 @@
  *  2. A condition on a missing row or a null cell compares as null:
  *     "= null" holds, "!= v" holds, ordered comparisons fail.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "exec/execInt.h"
@@ -55,10 +56,26 @@ typedef struct ex_cas_op {
     bool counter;
     cas_cond *conds;
     int nconds;
+    bool statics;     /* some condition is on a static column: read the static row too */
+    bool static_only; /* the write is to the static row only: it is the row */
     /* out */
     bool applied;
-    const st_row *cur; /* the row before the write (target arena), NULL: none */
+    const st_row *cur;  /* the row before the write (target arena), NULL: none */
+    const st_row *scur; /* the partition's static row before it, NULL: none */
+    bool part_exists;   /* statics: the partition has a live row or static row */
+    /* a conditional BATCH (one partition): the top op applies the merged
+       mutation when every sub's conditions hold on its own row; each sub
+       reads with `read` and keeps its key values for the result */
+    struct ex_cas_op *subs;
+    int nsubs;
+    st_read_cmd read;
+    ex_value *keyvals; /* npk + nck values of the sub's row */
 } ex_cas_op;
+
+/* The bounds that admit the static row (clustering key "") only: every
+ * real clustering key starts with the 0x40 component marker. */
+static const uint8_t STATIC_CK[1] = {0x40};
+static const st_bound STATIC_START = {STATIC_CK, 0, true}, STATIC_END = {STATIC_CK, 1, false};
 
 static const uint8_t EMPTY[1];
 
@@ -208,7 +225,8 @@ static uint64_t be64(const uint8_t *p)
     return v;
 }
 
-/* m with every counter cell's delta replaced by current + delta. */
+/* m with every counter cell's delta replaced by current + delta, each
+ * timestamped after the current cell's. */
 static int add_counters(const st_mutation *m, const st_row *cur, hln_arena *a, st_mutation *out,
                         hln_error *err)
 {
@@ -226,6 +244,10 @@ static int add_counters(const st_mutation *m, const st_row *cur, hln_arena *a, s
             uint32_t n;
             const st_cell *c = col_cells(cur, cells[j].col_id, &n);
             uint64_t sum = be64(cells[j].val) + (c && c->len == 8 ? be64(c->val) : 0);
+            /* the sum must win over the value it was computed from, whatever
+               timestamp the request was given (writes taken on other shards
+               may carry later ones): otherwise the increment is lost */
+            if (c && c->ts >= cells[j].ts) cells[j].ts = c->ts + 1;
             uint8_t *v = hln_arena_alloc(a, 8);
             if (!v) return hln_fail(err, HLN_ENOMEM, "out of memory");
             for (int k = 0; k < 8; k++)
@@ -238,13 +260,71 @@ static int add_counters(const st_mutation *m, const st_row *cur, hln_arena *a, s
     return 0;
 }
 
+/* One sub of a conditional batch: read its row, check its conditions. */
+static int sub_check(ex_cas_op *sub, st_engine *s, hln_arena *a, hln_error *err, bool *ok)
+{
+    st_partition *part = NULL;
+    int rc = st_read(s, &sub->read, a, &part, err);
+    if (rc) return rc;
+    const st_row *cur = part && part->nrows ? &part->rows[0] : NULL;
+    sub->cur = cur;
+    *ok = true;
+    switch (sub->kind) {
+    case EX_CAS_NONE:
+        break;
+    case EX_CAS_NOT_EXISTS:
+        *ok = cur == NULL;
+        break;
+    case EX_CAS_EXISTS:
+        *ok = cur != NULL;
+        break;
+    case EX_CAS_CONDS:
+        for (int i = 0; i < sub->nconds && *ok; i++)
+            if ((rc = holds(&sub->conds[i], cur, a, err, ok)) != 0) return rc;
+        break;
+    }
+    return 0;
+}
+
 int ex_cas_exec(ex_op *op, st_engine *s, hln_arena *a, const st_mutation *m)
 {
     ex_cas_op *cas = op->cas;
+    if (cas->nsubs) {
+        bool all = true;
+        for (int i = 0; i < cas->nsubs; i++) {
+            bool ok;
+            int rc = sub_check(&cas->subs[i], s, a, &op->err, &ok);
+            if (rc) return rc;
+            all &= ok;
+        }
+        cas->applied = all;
+        return all && m && m->nrows + m->nrts + (m->pdel_ts != HLN_TS_NONE) > 0
+                   ? ex_view_apply(op, s, a, m, 1, &op->err) /* views follow (view.c) */
+                   : 0;
+    }
     st_partition *part = NULL;
     int rc = st_read(s, &op->read, a, &part, &op->err);
     if (rc) return rc;
     const st_row *cur = part && part->nrows ? &part->rows[0] : NULL;
+    cas->scur = NULL;
+    cas->part_exists = cur != NULL;
+    if (cas->statics && !cur) { /* is there anything in the partition? */
+        st_read_cmd pr = op->read;
+        pr.start = pr.end = (st_bound){NULL, 0, true};
+        st_partition *pp = NULL;
+        if ((rc = st_read(s, &pr, a, &pp, &op->err)) != 0) return rc;
+        cas->part_exists = pp && pp->nrows;
+    }
+    if (cas->static_only) {
+        cas->scur = cur;
+    } else if (cas->statics) {
+        st_read_cmd sr = op->read;
+        sr.start = STATIC_START;
+        sr.end = STATIC_END;
+        st_partition *sp = NULL;
+        if ((rc = st_read(s, &sr, a, &sp, &op->err)) != 0) return rc;
+        cas->scur = sp && sp->nrows && sp->rows[0].cklen == 0 ? &sp->rows[0] : NULL;
+    }
     bool ok = true;
     switch (cas->kind) {
     case EX_CAS_NONE:
@@ -257,7 +337,10 @@ int ex_cas_exec(ex_op *op, st_engine *s, hln_arena *a, const st_mutation *m)
         break;
     case EX_CAS_CONDS:
         for (int i = 0; i < cas->nconds && ok; i++)
-            if ((rc = holds(&cas->conds[i], cur, a, &op->err, &ok)) != 0) return rc;
+            if ((rc = holds(&cas->conds[i],
+                            cas->conds[i].col->kind == HLN_COL_STATIC ? cas->scur : cur, a,
+                            &op->err, &ok)) != 0)
+                return rc;
         break;
     }
     cas->applied = ok;
@@ -280,12 +363,38 @@ static int copy_value(hln_arena *a, ex_value *v)
     return 0;
 }
 
+static const uint8_t *copy_b(hln_arena *a, const uint8_t *p, size_t n)
+{
+    return n ? hln_arena_memdup(a, p, n) : EMPTY;
+}
+
+static int pack_one(hln_arena *a, const ex_cas_op *src, ex_cas_op *c);
+
 int ex_cas_pack(ex_op *op)
 {
-    hln_arena *a = &op->arena;
-    ex_cas_op *src = op->cas, *c = hln_arena_alloc(a, sizeof *c);
+    ex_cas_op *c = hln_arena_alloc(&op->arena, sizeof *c);
     if (!c) return HLN_ENOMEM;
+    int rc = pack_one(&op->arena, op->cas, c);
+    if (rc) return rc;
+    op->cas = c;
+    return 0;
+}
+
+static int pack_one(hln_arena *a, const ex_cas_op *src, ex_cas_op *c)
+{
     *c = *src;
+    if (src->nsubs) {
+        c->subs = hln_arena_alloc(a, sizeof *c->subs * (size_t)src->nsubs);
+        if (!c->subs) return HLN_ENOMEM;
+        for (int i = 0; i < src->nsubs; i++) {
+            ex_cas_op *d = &c->subs[i];
+            if (pack_one(a, &src->subs[i], d)) return HLN_ENOMEM;
+            d->read.pk = copy_b(a, d->read.pk, d->read.pklen);
+            d->read.start.key = copy_b(a, d->read.start.key, d->read.start.len);
+            d->read.end.key = copy_b(a, d->read.end.key, d->read.end.len);
+            if (!d->read.pk || !d->read.start.key || !d->read.end.key) return HLN_ENOMEM;
+        }
+    }
     c->conds = hln_arena_alloc(a, sizeof *c->conds * (size_t)(src->nconds ? src->nconds : 1));
     if (!c->conds) return HLN_ENOMEM;
     for (int i = 0; i < src->nconds; i++) {
@@ -301,7 +410,6 @@ int ex_cas_pack(ex_op *op)
             }
         }
     }
-    op->cas = c;
     return 0;
 }
 
@@ -401,18 +509,22 @@ static int cas_result(ex_request *r, const ex_cas_op *cas)
     ex_result *res = &r->result;
     int cols[1024];
     int n = 0;
-    if (!cas->applied && cas->cur) {
+    if (!cas->applied && (cas->cur || (cas->statics && cas->part_exists))) {
         if (cas->kind == EX_CAS_NOT_EXISTS || cas->kind == EX_CAS_EXISTS) {
             for (int i = 0; i < t->ncols && n < 1024; i++)
                 cols[n++] = i;
         } else {
-            /* the columns named in conditions, in the order they are named */
-            for (int j = 0; j < p->nconds && n < 1024; j++) {
-                bool seen = false;
-                for (int k = 0; k < n; k++)
-                    seen |= cols[k] == p->conds[j].col;
-                if (!seen) cols[n++] = p->conds[j].col;
-            }
+            /* the columns named in conditions, in the order they are named,
+               regular columns before static ones (as Cassandra lists them) */
+            for (int pass = 0; pass < 2; pass++)
+                for (int j = 0; j < p->nconds && n < 1024; j++) {
+                    bool st = t->cols[p->conds[j].col].kind == HLN_COL_STATIC;
+                    if (st != (pass == 1)) continue;
+                    bool seen = false;
+                    for (int k = 0; k < n; k++)
+                        seen |= cols[k] == p->conds[j].col;
+                    if (!seen) cols[n++] = p->conds[j].col;
+                }
         }
     }
     res->kind = EX_ROWS;
@@ -433,7 +545,7 @@ static int cas_result(ex_request *r, const ex_cas_op *cas)
         else if (col->kind == HLN_COL_CLUSTERING)
             rc = ex_bind(r, p->ck[col->position], col->type, col->name, v);
         else
-            rc = row_value(r, cas->cur, col, v);
+            rc = row_value(r, col->kind == HLN_COL_STATIC ? cas->scur : cas->cur, col, v);
         if (rc) return rc;
     }
     return 0;
@@ -470,7 +582,10 @@ int ex_cas_op_add(ex_request *r)
     ex_cas_op *cas = rc ? NULL : hln_arena_alloc(&r->arena, sizeof *cas);
     if (!rc && !cas) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
     if (!rc) {
-        *cas = (ex_cas_op){.kind = p->cas, .t = p->t, .counter = p->counter};
+        *cas = (ex_cas_op){
+            .kind = p->cas, .t = p->t, .counter = p->counter, .static_only = p->static_only};
+        for (int i = 0; i < p->nconds; i++)
+            cas->statics |= p->t->cols[p->conds[i].col].kind == HLN_COL_STATIC;
         cas->conds = hln_arena_alloc(&r->arena, sizeof *cas->conds * (size_t)(p->nconds + 1));
         if (!cas->conds) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
         for (int i = 0; !rc && i < p->nconds; i++)
@@ -503,8 +618,177 @@ int ex_cas_op_add(ex_request *r)
     if ((rc = ex_dml_ck(r, &ck, &cklen)) != 0) return rc;
     c->start = (st_bound){ck, cklen, true};
     c->end = (st_bound){ck, cklen, true};
+    if (p->static_only) { /* the static row itself */
+        c->start = STATIC_START;
+        c->end = STATIC_END;
+    }
     c->limit = 1;
     c->now_sec = hln_now_micros() / 1000000;
+    return 0;
+}
+
+/* ---- conditional BATCH ---------------------------------------------------- */
+
+ex_cas_op *ex_cas_batch_begin(ex_request *r, int n)
+{
+    ex_cas_op *top = hln_arena_alloc(&r->arena, sizeof *top);
+    if (!top) return NULL;
+    *top = (ex_cas_op){.kind = EX_CAS_CONDS};
+    top->subs = hln_arena_alloc(&r->arena, sizeof *top->subs * (size_t)(n ? n : 1));
+    return top->subs ? top : NULL;
+}
+
+int ex_cas_batch_stmt(ex_request *r, ex_cas_op *top, st_mutation **m)
+{
+    const ex_plan *p = ex_st(r)->plan;
+    *m = NULL;
+    if (p->needs_read)
+        return hln_fail(&r->err, HLN_EUNSUPPORTED,
+                        "List operations by index or removal are not supported in conditional "
+                        "batches yet");
+    if (p->counter)
+        return hln_fail(&r->err, HLN_EINVAL, "Cannot mix counter and non counter updates");
+    if (top->t && top->t != p->t)
+        return hln_fail(&r->err, HLN_EINVAL, "Batch with conditions cannot span multiple tables");
+    top->t = p->t;
+    int rc = ex_dml_build_with(r, NULL, m);
+    if (rc || p->cas == EX_CAS_NONE) return rc;
+    ex_cas_op *sub = &top->subs[top->nsubs++];
+    *sub = (ex_cas_op){.kind = p->cas, .t = p->t};
+    sub->conds = hln_arena_alloc(&r->arena, sizeof *sub->conds * (size_t)(p->nconds + 1));
+    if (!sub->conds) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    for (int i = 0; !rc && i < p->nconds; i++)
+        rc = bind_cond(r, &p->conds[i], &p->t->cols[p->conds[i].col], &sub->conds[i]);
+    sub->nconds = p->nconds;
+    st_read_cmd *c = &sub->read;
+    memcpy(c->table_id, p->t->id, 16);
+    if (!rc) rc = ex_dml_key(r, &c->pk, &c->pklen);
+    c->token = hln_murmur3_token(c->pk, c->pklen);
+    const uint8_t *ck = NULL;
+    uint32_t cklen = 0;
+    if (!rc) rc = ex_dml_ck(r, &ck, &cklen);
+    c->start = c->end = (st_bound){ck, cklen, true};
+    c->limit = 1;
+    c->now_sec = hln_now_micros() / 1000000;
+    /* CQL3CasRequest: one kind of condition per row */
+    for (int i = 0; !rc && i < top->nsubs - 1; i++) {
+        const ex_cas_op *o = &top->subs[i];
+        if (o->read.start.len != cklen || (cklen && memcmp(o->read.start.key, ck, cklen))) continue;
+        bool ne = o->kind == EX_CAS_NOT_EXISTS, nn = sub->kind == EX_CAS_NOT_EXISTS;
+        if (ne == nn) continue;
+        if (o->kind == EX_CAS_EXISTS || sub->kind == EX_CAS_EXISTS)
+            rc = hln_fail(&r->err, HLN_EINVAL,
+                          "Cannot mix IF EXISTS and IF NOT EXISTS conditions for the same row");
+        else
+            rc = hln_fail(&r->err, HLN_EINVAL,
+                          "Cannot mix IF conditions and IF NOT EXISTS for the same row");
+    }
+    const hln_table *t = p->t;
+    sub->keyvals = hln_arena_alloc(&r->arena, sizeof *sub->keyvals * (size_t)(t->npk + t->nck + 1));
+    if (!rc && !sub->keyvals) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    for (int i = 0; !rc && i < t->npk + t->nck; i++) {
+        const hln_column *col = &t->cols[i];
+        const cql_term *term = i < t->npk ? p->pk[i] : p->ck ? p->ck[i - t->npk] : NULL;
+        sub->keyvals[i] = (ex_value){NULL, -1};
+        if (term) rc = ex_bind(r, term, col->type, col->name, &sub->keyvals[i]);
+    }
+    return rc;
+}
+
+static int cmp_sub_ck(const void *a, const void *b)
+{
+    const ex_cas_op *x = *(ex_cas_op *const *)a, *y = *(ex_cas_op *const *)b;
+    uint32_t n = x->read.start.len < y->read.start.len ? x->read.start.len : y->read.start.len;
+    int c = n ? memcmp(x->read.start.key, y->read.start.key, n) : 0;
+    if (c) return c;
+    return (x->read.start.len > y->read.start.len) - (x->read.start.len < y->read.start.len);
+}
+
+/* The batch's [applied]; when not applied, the current row of every
+ * statement with conditions (that exists), in clustering order, with the
+ * key columns and the columns conditions name (all columns for IF [NOT]
+ * EXISTS), as Cassandra returns them. */
+static void cas_batch_done(ex_request *r)
+{
+    int rc = ex_batch_error(r);
+    if (rc) {
+        ex_finish(r, rc);
+        return;
+    }
+    const ex_cas_op *top = ex_st(r)->cur->cas;
+    const hln_table *t = top->t;
+    ex_result *res = &r->result;
+    bool want[1024] = {false}, all = false;
+    int nrows = 0;
+    const ex_cas_op **rows = hln_arena_alloc(&r->arena, sizeof *rows * (size_t)(top->nsubs + 1));
+    if (!rows) {
+        ex_finish(r, hln_fail(&r->err, HLN_ENOMEM, "out of memory"));
+        return;
+    }
+    if (!top->applied)
+        for (int i = 0; i < top->nsubs; i++) {
+            const ex_cas_op *sub = &top->subs[i];
+            all |= sub->kind == EX_CAS_NOT_EXISTS || sub->kind == EX_CAS_EXISTS;
+            for (int j = 0; j < sub->nconds; j++)
+                for (int c = 0; c < t->ncols && c < 1024; c++)
+                    if (&t->cols[c] == sub->conds[j].col) want[c] = true;
+            bool dup = false;
+            for (int k = 0; k < nrows && !dup; k++)
+                dup = !cmp_sub_ck(&rows[k], &sub);
+            if (sub->cur && !dup) rows[nrows++] = sub;
+        }
+    qsort(rows, (size_t)nrows, sizeof *rows, cmp_sub_ck);
+    int cols[1024], n = 0;
+    if (!top->applied)
+        for (int c = 0; c < t->ncols && c < 1024; c++)
+            if (all || want[c] || c < t->npk + t->nck) cols[n++] = c;
+    res->kind = EX_ROWS;
+    res->ncols = n + 1;
+    res->nrows = top->applied ? 1 : (nrows ? nrows : 1);
+    res->cols = hln_arena_alloc(&r->arena, sizeof *res->cols * (size_t)res->ncols);
+    res->cells =
+        hln_arena_alloc(&r->arena, sizeof *res->cells * (size_t)res->ncols * (size_t)res->nrows);
+    if (!res->cols || !res->cells) {
+        ex_finish(r, hln_fail(&r->err, HLN_ENOMEM, "out of memory"));
+        return;
+    }
+    res->cols[0] = (ex_colspec){t ? t->ks : "", t ? t->name : "", "[applied]",
+                                hln_type_by_kind(HLN_T_BOOLEAN)};
+    for (int i = 0; i < n; i++)
+        res->cols[i + 1] =
+            (ex_colspec){t->ks, t->name, t->cols[cols[i]].name, t->cols[cols[i]].type};
+    for (int k = 0; k < res->nrows; k++) {
+        ex_value *row = &res->cells[(size_t)k * (size_t)res->ncols];
+        row[0] = (ex_value){top->applied ? TRUE_V : FALSE_V, 1};
+        for (int i = 0; i < n; i++) {
+            const hln_column *col = &t->cols[cols[i]];
+            if (!nrows) {
+                row[i + 1] = (ex_value){NULL, -1};
+            } else if (cols[i] < t->npk + t->nck) {
+                row[i + 1] = rows[k]->keyvals[cols[i]];
+            } else if ((rc = row_value(r, rows[k]->cur, col, &row[i + 1])) != 0) {
+                ex_finish(r, rc);
+                return;
+            }
+        }
+    }
+    res->no_metadata = r->params.skip_metadata;
+    ex_finish(r, 0);
+}
+
+int ex_cas_batch_dispatch(ex_request *r, ex_cas_op *top, const st_mutation *m)
+{
+    if (!m) return hln_fail(&r->err, HLN_EINVAL, "Batch with conditions has no statement");
+    ex_op *op = ex_op_new(r, EX_OP_CAS, rt_shard_for_token(ex_st(r)->eng->nshards, m->token));
+    if (!op) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    op->mut = m;
+    op->cas = top;
+    /* the op's own read is unused: point it at the partition */
+    memcpy(op->read.table_id, m->table_id, 16);
+    op->read.pk = m->pk;
+    op->read.pklen = m->pklen;
+    op->read.token = m->token;
+    ex_dispatch(r, cas_batch_done);
     return 0;
 }
 

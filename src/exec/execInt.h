@@ -368,6 +368,18 @@ typedef struct ex_op {
 
 typedef void (*ex_then_fn)(ex_request *r);
 
+/* BatchStatement.validate's counter rules for a batch of type (0 logged,
+ * 1 unlogged, 2 counter) over plans[0..n): Cassandra 5.0's errors. */
+int ex_batch_counter_rules(hln_error *err, int type, const struct ex_plan *const *plans, int n);
+
+/* A conditional BATCH (cas.c): begin with room for n statements; add each
+ * statement (st->plan and values set: its mutation in *m, its conditions
+ * kept); dispatch with the statements' mutations merged into one (one
+ * partition), which finishes the request with Cassandra's result. */
+struct ex_cas_op *ex_cas_batch_begin(ex_request *r, int n);
+int ex_cas_batch_stmt(ex_request *r, struct ex_cas_op *top, st_mutation **m);
+int ex_cas_batch_dispatch(ex_request *r, struct ex_cas_op *top, const st_mutation *m);
+
 /* ---- storage-attached indexes on a shard (sai.c) ---------------------------------- */
 
 /* EX_OP_ANN on shard s: verified nearest rows, one row per partition
