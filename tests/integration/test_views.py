@@ -139,6 +139,14 @@ def test_build_from_existing_rows_and_ttl(make_server, connect):
     assert not list(s.execute("SELECT * FROM %s.by_v WHERE v = 1003 AND k = 1000" % KS))
     assert not list(s.execute("SELECT * FROM %s.by_v WHERE v = 1004" % KS))
     check_views(s)
+    # LWT, a conditional batch and a logged batch over two partitions
+    s.execute("UPDATE %s.t SET v = 1005 WHERE k = 3 AND c = 3 IF EXISTS" % KS)
+    s.execute("BEGIN BATCH UPDATE %s.t SET v = 1006 WHERE k = 4 AND c = 4 IF EXISTS "
+              "UPDATE %s.t SET w = 'cb' WHERE k = 4 AND c = 54 APPLY BATCH" % (KS, KS))
+    s.execute("BEGIN BATCH UPDATE %s.t SET v = 1007 WHERE k = 5 AND c = 5 "
+              "DELETE FROM %s.t WHERE k = 6 APPLY BATCH" % (KS, KS))
+    assert len(list(s.execute("SELECT * FROM %s.by_v WHERE v = 1006" % KS))) == 1
+    check_views(s)
     s.execute("UPDATE %s.t SET w = 'moved' WHERE k = 2 AND c = 502" % KS)
     s.execute("DELETE FROM %s.t WHERE k = 1" % KS)
     check_big_c(s)
