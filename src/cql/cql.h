@@ -72,6 +72,7 @@ typedef enum cql_op {
     CQL_OP_IN,           /* later */
     CQL_OP_CONTAINS,     /* c CONTAINS v: an element (map: a value) of collection c */
     CQL_OP_CONTAINS_KEY, /* m CONTAINS KEY k */
+    CQL_OP_IS_NOT_NULL,  /* c IS NOT NULL (materialized view WHERE clauses); term NULL */
 } cql_op;
 
 typedef struct cql_relation {
@@ -161,6 +162,11 @@ typedef enum cql_stmt_kind {
     CQL_DROP_TYPE,          /* DROP TYPE [IF EXISTS] t (u.drop) */
     CQL_CREATE_INDEX,       /* CREATE [CUSTOM] INDEX (u.create_index) */
     CQL_DROP_INDEX,         /* DROP INDEX [IF EXISTS] [ks.]name (u.drop) */
+    CQL_CREATE_VIEW,        /* CREATE MATERIALIZED VIEW (u.create_table: name, if_not_exists,
+                               pk, ck, clustering_order, props; view_*) */
+    CQL_DROP_VIEW,          /* DROP MATERIALIZED VIEW [IF EXISTS] [ks.]v (u.drop) */
+    CQL_ALTER_VIEW,         /* ALTER MATERIALIZED VIEW [ks.]v WITH ... (u.alter_table,
+                               kind CQL_ALTER_OPTIONS) */
 } cql_stmt_kind;
 
 /* What of a column an index target names (Cassandra's IndexTarget.Type as
@@ -226,6 +232,7 @@ typedef enum cql_describe_kind {
     CQL_DESC_GENERIC,     /* DESCRIBE [ks.]name: a keyspace or a table; DESCRIBE TYPES */
     CQL_DESC_TYPE,        /* DESCRIBE TYPE [ks.]t */
     CQL_DESC_INDEX,       /* DESCRIBE INDEX [ks.]name */
+    CQL_DESC_VIEW,        /* DESCRIBE MATERIALIZED VIEW [ks.]name */
 } cql_describe_kind;
 
 typedef struct cql_describe {
@@ -310,6 +317,11 @@ typedef struct cql_create_table {
     cql_order *clustering_order;
     bool compact_storage;
     cql_property *props;
+    /* CREATE MATERIALIZED VIEW v AS SELECT view_sel FROM view_base WHERE
+       view_where PRIMARY KEY (...) [WITH ...] */
+    cql_qname view_base;
+    struct cql_selector *view_sel; /* NULL: SELECT * */
+    cql_relation *view_where;
 } cql_create_table;
 
 typedef struct cql_using {

@@ -483,6 +483,11 @@ rel(A) ::= LP names(C) RP op(O) LP terms(V) RP. {
     A->nin = V.n;
 }
 /* token(a, b) > ?: a relation on the partition key's token */
+rel(A) ::= ident(C) IS NOT NULL. {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->column = C;
+    A->op = CQL_OP_IS_NOT_NULL;
+}
 rel(A) ::= TOKEN LP names(L) RP op(O) term(T). {
     A = cqlp_alloc(ctx, sizeof(*A));
     A->token_cols = L.head;
@@ -1205,6 +1210,7 @@ cmd ::= descw FULL KEYSPACE(X). {
     cqlp_describe(ctx, CQL_DESC_FULL_SCHEMA);
 }
 cmd ::= descw INDEX qname(N). { cqlp_describe(ctx, CQL_DESC_INDEX)->name = N; }
+cmd ::= descw MATERIALIZED VIEW qname(N). { cqlp_describe(ctx, CQL_DESC_VIEW)->name = N; }
 cmd ::= descw TABLE qname(N). { cqlp_describe(ctx, CQL_DESC_TABLE)->name = N; }
 cmd ::= descw qname(N).       { cqlp_describe(ctx, CQL_DESC_GENERIC)->name = N; }
 /* DESCRIBE TYPE [ks.]t ("type" is an unreserved word: ID); DESCRIBE TYPES
@@ -1417,4 +1423,33 @@ cmd ::= DROP INDEX ife(E) qname(N). {
     cql_stmt *s = cqlp_stmt(ctx, CQL_DROP_INDEX);
     s->u.drop.name = N;
     s->u.drop.if_exists = E;
+}
+
+/* ---- CREATE / DROP / ALTER MATERIALIZED VIEW ---------------------------
+ * CREATE MATERIALIZED VIEW [IF NOT EXISTS] [ks.]v AS SELECT sel FROM
+ * [ks.]t WHERE rels PRIMARY KEY (pk, ck...) [WITH options]: the head
+ * reduces into a CREATE TABLE statement (ctx->ct), so PRIMARY KEY,
+ * CLUSTERING ORDER and the options reuse CREATE TABLE's rules. */
+cmd ::= view_head AS SELECT selection(L) FROM qname(T) WHERE rels(R) vpk table_with. {
+    ctx->ct->view_base = T;
+    ctx->ct->view_sel = L.head;
+    ctx->ct->view_where = R.head;
+}
+view_head ::= CREATE MATERIALIZED VIEW ifne(E) qname(N). {
+    cqlp_table_begin(ctx, E, N);
+    ctx->stmt->kind = CQL_CREATE_VIEW;
+}
+vpk ::= PRIMARY KEY LP pkey(K) ckeys(C) RP. { cqlp_table_pk(ctx, K.head, C.head); }
+
+cmd ::= DROP MATERIALIZED VIEW ife(E) qname(N). {
+    cql_stmt *s = cqlp_stmt(ctx, CQL_DROP_VIEW);
+    s->u.drop.name = N;
+    s->u.drop.if_exists = E;
+}
+cmd ::= ALTER MATERIALIZED VIEW ife(E) qname(N) WITH aprops(P). {
+    cql_stmt *s = cqlp_stmt(ctx, CQL_ALTER_VIEW);
+    s->u.alter_table.if_exists = E;
+    s->u.alter_table.name = N;
+    s->u.alter_table.kind = CQL_ALTER_OPTIONS;
+    s->u.alter_table.props = P.head;
 }

@@ -236,6 +236,20 @@ int ex_authorize(ex_request *r, const cql_stmt *stmt, const ex_plan *p)
         res = resource_name(r, "data", p->ks, stmt->u.create_index.table.name);
         if (!res) return nomem(r);
         return guard(r, p->ks, AUTH_P_ALTER, res);
+    case CQL_CREATE_VIEW: /* CreateViewStatement.authorize: ALTER on the base table */
+        res = resource_name(r, "data", p->ks, stmt->u.create_table.view_base.name);
+        if (!res) return nomem(r);
+        return guard(r, p->ks, AUTH_P_ALTER, res);
+    case CQL_DROP_VIEW:
+    case CQL_ALTER_VIEW: { /* ALTER on the base table, if the view exists */
+        const cql_qname *q =
+            stmt->kind == CQL_DROP_VIEW ? &stmt->u.drop.name : &stmt->u.alter_table.name;
+        const hln_table *v = schema_table(ex_st(r)->schema, p->ks, q->name);
+        if (!v || !v->is_view) return 0;
+        res = resource_name(r, "data", p->ks, v->base_name);
+        if (!res) return nomem(r);
+        return guard(r, p->ks, AUTH_P_ALTER, res);
+    }
     case CQL_DROP_INDEX: { /* DropIndexStatement: ALTER on the index's table, if any */
         const hln_table *it = NULL;
         if (!schema_index(ex_st(r)->schema, p->ks, stmt->u.drop.name.name, &it)) return 0;

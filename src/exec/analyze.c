@@ -288,6 +288,8 @@ static const char *op_str(cql_op op)
         return "CONTAINS";
     case CQL_OP_CONTAINS_KEY:
         return "CONTAINS KEY";
+    case CQL_OP_IS_NOT_NULL:
+        return "IS NOT";
     }
     return "?";
 }
@@ -2080,6 +2082,8 @@ static int check_modifiable(actx *c, const hln_table *t)
 {
     if (t->is_virtual)
         return hln_fail(c->err, HLN_EINVAL, "%s keyspace is not user-modifiable.", t->ks);
+    if (t->is_view)
+        return hln_fail(c->err, HLN_EINVAL, "Cannot directly modify a materialized view");
     return 0;
 }
 
@@ -2814,6 +2818,18 @@ int ex_analyze_in(ex_request *r, hln_arena *a, const cql_stmt *stmt, const char 
         break;
     case CQL_CREATE_INDEX:
         rc = ddl_keyspace(&c, &stmt->u.create_index.table);
+        break;
+    case CQL_CREATE_VIEW: /* CreateViewStatement.Raw.prepare refuses markers */
+        rc = ddl_keyspace(&c, &stmt->u.create_table.name);
+        if (!rc && stmt->n_binds)
+            rc = hln_fail(&r->err, HLN_EINVAL,
+                          "Bind variables are not allowed in CREATE MATERIALIZED VIEW statements");
+        break;
+    case CQL_DROP_VIEW:
+        rc = ddl_keyspace(&c, &stmt->u.drop.name);
+        break;
+    case CQL_ALTER_VIEW:
+        rc = ddl_keyspace(&c, &stmt->u.alter_table.name);
         break;
     case CQL_ALTER_KEYSPACE:
         p->ks = stmt->u.create_keyspace.name;

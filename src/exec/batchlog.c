@@ -17,7 +17,14 @@
  * it would be written in until it is done, and the commitlog retires
  * segments per table; a file per entry needs no retention rule at all (it
  * exists exactly while the batch is pending) and replay is a directory
- * listing. Entries are rare (multi-shard LOGGED batches only) and small.
+ * listing. Entries are multi-shard LOGGED batches, and each write to a
+ * table with materialized views (written before the write is applied by
+ * the shard that owns the base partition, with tombstones of the view rows
+ * before: ex_batchlog_write_shard from exec/view.c; removed by the
+ * coordinator once every view shard applied the write's view mutations).
+ * Replay is view-aware (ex_view_replay): a base mutation of a table with
+ * views is applied with its view rows recomputed from the base as it is
+ * then, in a second phase written on the views' shards.
  *
  * Why re-applying is safe: the mutations carry their original timestamps,
  * so applying them again writes the same cells; anything written later
@@ -78,12 +85,17 @@ static uint32_t get32(const uint8_t *p)
 
 int ex_batchlog_write(ex_request *r, const st_mutation *ms, uint32_t n, char **path_out)
 {
-    ex_state *st = ex_st(r);
-    hln_engine *e = st->eng;
+    return ex_batchlog_write_shard(ex_st(r)->eng, r->shard->id, ms, n, &r->arena, path_out,
+                                   &r->err);
+}
+
+int ex_batchlog_write_shard(hln_engine *e, int shard, const st_mutation *ms, uint32_t n,
+                            hln_arena *a, char **path_out, hln_error *err)
+{
     char dir[1100], path[1200], id[37];
     uint8_t u[16];
-    if (bl_dir(e, r->shard->id, dir, sizeof dir))
-        return hln_fail(&r->err, HLN_ECONFIG, "batchlog path too long");
+    if (bl_dir(e, shard, dir, sizeof dir))
+        return hln_fail(err, HLN_ECONFIG, "batchlog path too long");
     hln_uuid_time(u);
     hln_uuid_format(u, id);
     snprintf(path, sizeof path, "%s/%s.batch", dir, id);
@@ -95,7 +107,7 @@ int ex_batchlog_write(ex_request *r, const st_mutation *ms, uint32_t n, char **p
     st_batch_encode(ms, n, &b);
     if (b.err) {
         hln_buf_free(&b);
-        return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+        return hln_fail(err, HLN_ENOMEM, "out of memory");
     }
     uint32_t len = (uint32_t)(b.len - BL_HEADER);
     put32(b.data, BL_MAGIC);
@@ -107,24 +119,24 @@ int ex_batchlog_write(ex_request *r, const st_mutation *ms, uint32_t n, char **p
 
     int rc = 0;
     if (e->cfg.storage.sync == ST_SYNC_BATCH) {
-        rc = hln_write_file_durably(path, b.data, b.len, 0644, &r->err);
+        rc = hln_write_file_durably(path, b.data, b.len, 0644, err);
     } else {
         int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
         if (fd < 0)
-            rc = hln_fail(&r->err, HLN_EIO, "Cannot create batchlog entry %s: %s", path,
+            rc = hln_fail(err, HLN_EIO, "Cannot create batchlog entry %s: %s", path,
                           strerror(errno));
         else {
-            rc = hln_write_full(fd, b.data, b.len, path, &r->err);
+            rc = hln_write_full(fd, b.data, b.len, path, err);
             close(fd);
             if (rc) unlink(path);
         }
     }
     hln_buf_free(&b);
     if (rc) return rc;
-    *path_out = hln_arena_strdup(&r->arena, path);
+    *path_out = hln_arena_strdup(a, path);
     if (!*path_out) {
         unlink(path); /* nothing was dispatched yet */
-        return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+        return hln_fail(err, HLN_ENOMEM, "out of memory");
     }
     return 0;
 }
@@ -144,8 +156,18 @@ typedef struct bl_apply {
     uint32_t *n;
     int *rc;
     hln_error *err;
+    /* views: the snapshot, each shard's arena and the view mutations its
+       part produced (ex_view_replay), then each shard's share of them */
+    const hln_schema *schema;
+    hln_arena *arenas;
+    st_mutation **vm;
+    uint32_t *nvm;
+    st_mutation **vin;
+    uint32_t *nvin;
 } bl_apply;
 
+/* Phase 1 on each shard: its part, view-aware (a base write of a table
+ * with views also rewrites the view rows of the base as it is now). */
 static void apply_on_shard(hln_shard *s, void *ud)
 {
     bl_apply *ba = ud;
@@ -155,7 +177,21 @@ static void apply_on_shard(hln_shard *s, void *ud)
         ba->rc[i] = hln_fail(&ba->err[i], HLN_ESERVER, "shard %d has no storage", i);
         return;
     }
-    ba->rc[i] = st_apply_batch(s->store, ba->ms[i], ba->n[i], &ba->err[i]);
+    ba->rc[i] = ex_view_replay(ba->schema, s->store, &ba->arenas[i], ba->ms[i], ba->n[i],
+                               &ba->vm[i], &ba->nvm[i], &ba->err[i]);
+}
+
+/* Phase 2 on each shard: the view mutations that belong to it. */
+static void apply_views_on_shard(hln_shard *s, void *ud)
+{
+    bl_apply *ba = ud;
+    int i = s->id;
+    if (!ba->nvin[i] || ba->rc[i]) return;
+    if (!s->store) {
+        ba->rc[i] = hln_fail(&ba->err[i], HLN_ESERVER, "shard %d has no storage", i);
+        return;
+    }
+    ba->rc[i] = st_apply_batch(s->store, ba->vin[i], ba->nvin[i], &ba->err[i]);
 }
 
 static bool table_exists(hln_engine *e, const uint8_t id[16])
@@ -251,7 +287,32 @@ static int replay_entry(hln_engine *e, const char *path)
         int s = rt_shard_for_token(ns, all[i].token);
         ba.ms[s][ba.n[s]++] = all[i];
     }
+    hln_schema *schema = catalog_acquire(e->catalog);
+    ba.schema = schema;
+    ba.arenas = hln_arena_alloc(&a, sizeof *ba.arenas * (size_t)ns);
+    ba.vm = hln_arena_alloc(&a, sizeof *ba.vm * (size_t)ns);
+    ba.nvm = hln_arena_alloc(&a, sizeof *ba.nvm * (size_t)ns);
+    ba.vin = hln_arena_alloc(&a, sizeof *ba.vin * (size_t)ns);
+    ba.nvin = hln_arena_alloc(&a, sizeof *ba.nvin * (size_t)ns);
+    if (!rc && (!ba.arenas || !ba.vm || !ba.nvm || !ba.vin || !ba.nvin)) rc = HLN_ENOMEM;
+    for (int s = 0; ba.arenas && s < ns; s++)
+        hln_arena_init(&ba.arenas[s], 4096);
     if (!rc) rc = engine_run_on_all(e, apply_on_shard, &ba);
+    /* the view mutations, to the shards of their partitions */
+    uint32_t nv = 0;
+    for (int s = 0; s < ns && !rc; s++)
+        nv += ba.rc[s] ? 0 : ba.nvm[s];
+    for (int s = 0; s < ns && !rc && nv; s++)
+        if (!(ba.vin[s] = hln_arena_alloc(&a, sizeof **ba.vin * nv))) rc = HLN_ENOMEM;
+    for (int s = 0; s < ns && !rc && nv; s++)
+        for (uint32_t j = 0; !ba.rc[s] && j < ba.nvm[s]; j++) {
+            int t = rt_shard_for_token(ns, ba.vm[s][j].token);
+            ba.vin[t][ba.nvin[t]++] = ba.vm[s][j];
+        }
+    if (!rc && nv) rc = engine_run_on_all(e, apply_views_on_shard, &ba);
+    for (int s = 0; ba.arenas && s < ns; s++)
+        hln_arena_free(&ba.arenas[s]);
+    schema_release(schema);
     for (int s = 0; s < ns && !rc; s++) {
         if (ba.rc[s]) {
             rc = ba.rc[s];

@@ -299,7 +299,7 @@ int ex_cas_exec(ex_op *op, st_engine *s, hln_arena *a, const st_mutation *m)
         }
         cas->applied = all;
         return all && m && m->nrows + m->nrts + (m->pdel_ts != HLN_TS_NONE) > 0
-                   ? st_apply(s, m, &op->err)
+                   ? ex_view_apply(op, s, a, m, 1, &op->err) /* views follow (view.c) */
                    : 0;
     }
     st_partition *part = NULL;
@@ -349,9 +349,9 @@ int ex_cas_exec(ex_op *op, st_engine *s, hln_arena *a, const st_mutation *m)
     if (cas->counter) {
         st_mutation sum;
         if ((rc = add_counters(m, cur, a, &sum, &op->err)) != 0) return rc;
-        return st_apply(s, &sum, &op->err);
+        return st_apply(s, &sum, &op->err); /* counter tables have no views */
     }
-    return st_apply(s, m, &op->err);
+    return ex_view_apply(op, s, a, m, 1, &op->err); /* the base's views follow (view.c) */
 }
 
 static int copy_value(hln_arena *a, ex_value *v)

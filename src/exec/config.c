@@ -31,6 +31,10 @@
  *                                compaction in the background (default true)
  *   compaction_min_threshold     (helenus) sstables of similar size that
  *                                start a compaction, 2-32, default 4
+ *   materialized_views_enabled   true | false: CREATE MATERIALIZED VIEW
+ *                                allowed (Helenus's default true; Cassandra
+ *                                5.0 ships false). Existing views stay
+ *                                maintained either way, as in Cassandra.
  *   cluster_name                 as system.local shows it
  *   datacenter, rack             (helenus; Cassandra reads them from
  *                                cassandra-rackdc.properties)
@@ -440,6 +444,13 @@ static int apply_key(hln_config *c, yaml_document_t *doc, const char *key, yaml_
         if (!v || parse_size(v, 1, &u) || u < 4096 || u > SIZE_MAX / 2)
             return bad(err, key, v, "a size of at least 4KiB, e.g. 64MiB");
         c->storage.memtable_flush_bytes = (size_t)u;
+        return 0;
+    }
+    if (!strcmp(key, "materialized_views_enabled")) {
+        if (v && (!strcasecmp(v, "true") || !strcasecmp(v, "false")))
+            c->views_disabled = !strcasecmp(v, "false");
+        else
+            return bad(err, key, v, "true or false");
         return 0;
     }
     if (!strcmp(key, "auto_compaction")) {

@@ -10,6 +10,11 @@
  * request's shard. A continuation may dispatch another batch (paging and
  * multi-step statements reuse this), or build the result and finish.
  *
+ * Writes to tables with materialized views come back with view mutations
+ * (exec/view.c): when the last reply is in, they are dispatched as a second
+ * round to the views' shards, and the continuation runs after that, with
+ * the first round's ops as the current ones (ops_done).
+ *
  * Why one generic mechanism: BATCH, IN queries, paging and replication to
  * other nodes are all "send N operations, gather N replies"; only what is
  * sent and how replies are merged differs.
@@ -40,6 +45,7 @@ ex_op *ex_op_new(ex_request *r, ex_op_kind kind, int target)
     op->origin = r->shard;
     op->target = target;
     op->kind = kind;
+    op->schema = st->schema;
     op->remote = target != r->shard->id;
     if (op->remote) {
         hln_arena_init(&op->arena, 4096);
@@ -95,10 +101,13 @@ static void op_exec(ex_op *op, hln_shard *sh, hln_arena *a, const st_mutation *m
     }
     switch (op->kind) {
     case EX_OP_MUTATE:
-        rc = st_apply(s, m, &op->err);
+        rc = ex_view_apply(op, s, a, m, 1, &op->err);
         break;
     case EX_OP_MUTATE_BATCH:
-        rc = st_apply_batch(s, op->muts, op->nmuts, &op->err);
+        rc = op->nmuts ? ex_view_apply(op, s, a, op->muts, op->nmuts, &op->err) : 0;
+        break;
+    case EX_OP_VIEW_BUILD:
+        rc = ex_view_build(op, s, a, &op->err);
         break;
     case EX_OP_READ:
         rc = st_read(s, &op->read, a, &op->parts, &op->err);
@@ -127,6 +136,62 @@ static void op_exec(ex_op *op, hln_shard *sh, hln_arena *a, const st_mutation *m
     if (rc) op_fail(op, rc);
 }
 
+/* Every op of the dispatch is done. Writes that produced view mutations
+ * (view.c) get a second round that applies them on the views' shards
+ * before the continuation runs; the continuation then sees the first
+ * round's ops as st->cur, with a failed view write reported as the
+ * failure of the first op. */
+static void ops_done(ex_request *r)
+{
+    ex_state *st = ex_st(r);
+    if (st->view_round) {
+        st->view_round = false;
+        ex_op *first = st->view_saved;
+        for (ex_op *op = st->cur; op && first; op = op->next_batch)
+            if (op->rc && !first->rc) {
+                first->rc = op->rc;
+                first->err = op->err;
+            }
+        st->cur = st->view_saved;
+        st->then = st->view_then;
+        /* every view shard applied its part: the entries can go (a failed
+           part leaves them, to be applied again at the next start) */
+        for (ex_op *op = st->view_saved; op && !(first && first->rc); op = op->next_batch)
+            if (op->vlog) ex_batchlog_done(op->vlog);
+        st->then(r);
+        return;
+    }
+    bool any = false;
+    for (ex_op *op = st->cur; op && !any; op = op->next_batch)
+        any = op->nvmuts > 0 && !op->rc;
+    if (!any) {
+        /* writes to tables with views that changed no view row: their
+           batchlog entries are done with (a failed write keeps its own) */
+        for (ex_op *op = st->cur; op; op = op->next_batch)
+            if (op->vlog && !op->rc) ex_batchlog_done(op->vlog);
+        st->then(r);
+        return;
+    }
+    ex_op *saved = st->cur;
+    ex_then_fn then = st->then;
+    for (ex_op *op = saved; op; op = op->next_batch) {
+        for (uint32_t i = 0; !op->rc && i < op->nvmuts; i++) {
+            const st_mutation *vm = &op->vmuts[i];
+            ex_op *nop =
+                ex_op_new(r, EX_OP_MUTATE, rt_shard_for_token(st->eng->nshards, vm->token));
+            if (!nop) {
+                if (!saved->rc) op_fail(saved, hln_fail(&saved->err, HLN_ENOMEM, "out of memory"));
+                break;
+            }
+            nop->mut = vm;
+        }
+    }
+    st->view_round = true;
+    st->view_saved = saved;
+    st->view_then = then;
+    ex_dispatch(r, then);
+}
+
 /* Back on the origin shard. */
 static void op_reply(rt_shard *self, rt_msg *m)
 {
@@ -134,7 +199,7 @@ static void op_reply(rt_shard *self, rt_msg *m)
     ex_op *op = (ex_op *)m;
     ex_request *r = op->r;
     ex_state *st = ex_st(r);
-    if (--st->pending == 0) st->then(r);
+    if (--st->pending == 0) ops_done(r);
 }
 
 /* On the target shard. */
@@ -207,6 +272,7 @@ static int op_pack(ex_op *op)
         return 0;
     case EX_OP_DROP:
     case EX_OP_TRUNCATE:
+    case EX_OP_VIEW_BUILD:
         return 0;
     case EX_OP_ISCAN:
     case EX_OP_ANN: {
@@ -264,7 +330,7 @@ void ex_dispatch(ex_request *r, ex_then_fn then)
         op->msg.next = NULL;
         engine_post(&st->eng->shards[op->target], &op->msg);
     }
-    if (--st->pending == 0) then(r);
+    if (--st->pending == 0) ops_done(r);
 }
 
 int ex_batch_error(ex_request *r)

@@ -844,6 +844,11 @@ static int alter_drop(ex_request *r, const cql_alter_table *a, const hln_table *
                             n->name, hln_udt_name(c->type));
         if (table_index_on(t, c->id))
             return dependent_indexes(err, "Cannot drop", n->name, t, c->id);
+        const hln_table *views[1];
+        if (schema_views_of(ex_st(r)->schema, t, views, 1) > 0)
+            return hln_fail(err, HLN_EINVAL,
+                            "Cannot drop column %s on base table %s with materialized views",
+                            n->name, t->name);
         int at = -1;
         for (int i = 0; i < o->ncols; i++)
             if (!strcmp(o->cols[i].name, n->name)) at = i;
@@ -939,6 +944,17 @@ static int alter_options(ex_request *r, const cql_alter_table *a, const hln_tabl
     if (rc == HLN_ENOMEM && err->code != HLN_ENOMEM) hln_fail(err, rc, "out of memory");
     if (rc) return rc;
     /* the same options again: an empty diff (VOID, no new version) */
+    /* AlterOptions: the base of a view keeps a non-zero gc_grace_seconds */
+    const hln_table *views[1];
+    const char *gc = NULL;
+    for (int i = 0; i < o->nopts; i++)
+        if (!strcmp(o->opts[i].key, "gc_grace_seconds")) gc = o->opts[i].value;
+    if (!t->is_view && gc && !strcmp(gc, "0") && schema_views_of(ex_st(r)->schema, t, views, 1) > 0)
+        return hln_fail(err, HLN_EINVAL,
+                        "Cannot alter gc_grace_seconds of the base table of a materialized view "
+                        "to 0, since this value is used to TTL undelivered updates. Setting "
+                        "gc_grace_seconds too low might cause undelivered updates to expire "
+                        "before being replayed.");
     o->changed = o->nopts != t->nopts;
     for (int i = 0; !o->changed && i < o->nopts; i++) {
         const char *old = table_option(t, o->opts[i].key);
@@ -955,13 +971,22 @@ static int alter_table_once(ex_request *r, const hln_schema *s)
     const char *ks = st->plan->ks;
     hln_error *err = &r->err;
     const hln_table *t = schema_table(s, ks, a->name.name);
+    bool view_stmt = st->stmt->kind == CQL_ALTER_VIEW;
+    if (view_stmt && t && !t->is_view) t = NULL;
     if (!t) {
         if (a->if_exists) {
             r->result.kind = EX_VOID;
             return 0;
         }
+        if (view_stmt)
+            return hln_fail(err, HLN_EINVAL, "Materialized view '%s.%s' doesn't exist", ks,
+                            a->name.name);
         return hln_fail(err, HLN_EINVAL, "Table '%s.%s' doesn't exist", ks, a->name.name);
     }
+    if (!view_stmt && t->is_view)
+        return hln_fail(err, HLN_EINVAL,
+                        "Cannot use ALTER TABLE on a materialized view; use ALTER MATERIALIZED "
+                        "VIEW instead");
     int nadd = 0;
     for (const cql_column_def *d = a->add; d; d = d->next)
         nadd++;
@@ -991,6 +1016,7 @@ static int alter_table_once(ex_request *r, const hln_schema *s)
         break;
     case CQL_ALTER_OPTIONS:
         rc = alter_options(r, a, t, &o);
+        if (!rc && view_stmt) rc = ex_view_check_options(r, o.opts, o.nopts, true);
         break;
     case CQL_ALTER_TYPE:
         rc = hln_fail(err, HLN_EINVAL, "Altering column types is no longer supported");
@@ -1116,6 +1142,12 @@ static void truncate_table(ex_request *r)
 {
     ex_state *st = ex_st(r);
     const hln_table *t = st->plan->t;
+    if (t->is_view) {
+        ex_finish(r, hln_fail(&r->err, HLN_EINVAL,
+                              "Cannot TRUNCATE materialized view directly; must truncate base "
+                              "table instead"));
+        return;
+    }
     if (t->is_virtual) {
         if (!strcmp(t->ks, "system_virtual_schema") || !strcmp(t->ks, "system_views")) {
             ex_finish(r, hln_fail(&r->err, HLN_EINVAL, "Truncation is not supported by table %s.%s",
@@ -1136,6 +1168,18 @@ static void truncate_table(ex_request *r)
         }
         memcpy(op->table_id, t->id, 16);
     }
+    /* the base's views are truncated with it, as Cassandra does */
+    const hln_table *views[64];
+    int nv = schema_views_of(st->schema, t, views, 64);
+    for (int v = 0; v < nv && v < 64; v++)
+        for (int s = 0; s < st->eng->nshards; s++) {
+            ex_op *op = ex_op_new(r, EX_OP_TRUNCATE, s);
+            if (!op) {
+                ex_finish(r, hln_fail(&r->err, HLN_ENOMEM, "out of memory"));
+                return;
+            }
+            memcpy(op->table_id, views[v]->id, 16);
+        }
     ex_dispatch(r, truncated);
 }
 
@@ -1386,6 +1430,11 @@ static void udt_ddl(ex_request *r)
                                        : "UPDATED",
                   ks, name);
     ex_finish(r, rc);
+}
+
+void ex_run_alter_view(ex_request *r)
+{
+    alter_table(r);
 }
 
 void ex_run_ddl(ex_request *r)

@@ -277,15 +277,80 @@ static void index_row(drows *d, const hln_table *t, const hln_index *ix)
     hln_buf_free(&b);
 }
 
+/* ViewMetadata.toCqlString: CREATE MATERIALIZED VIEW ks.v AS, the SELECT
+ * (key columns, then the others by name; * for include_all_columns), FROM,
+ * WHERE, PRIMARY KEY, then the options as a table's without
+ * default_time_to_live. */
+static void view_cql(hln_buf *b, const hln_table *t, drows *d)
+{
+    hln_buf_printf(b, "CREATE MATERIALIZED VIEW %s.%s AS\n    SELECT ", quote(d, t->ks),
+                   quote(d, t->name));
+    if (t->include_all) {
+        put(b, "*");
+    } else {
+        for (int i = 0; i < t->ncols; i++)
+            hln_buf_printf(b, "%s%s", i ? ", " : "", quote(d, t->cols[i].name));
+    }
+    hln_buf_printf(b, "\n    FROM %s.%s\n    WHERE %s\n    PRIMARY KEY (", quote(d, t->ks),
+                   quote(d, t->base_name), t->view_where);
+    if (t->npk > 1) hln_buf_u8(b, '(');
+    for (int i = 0; i < t->npk; i++)
+        hln_buf_printf(b, "%s%s", i ? ", " : "", quote(d, t->cols[i].name));
+    if (t->npk > 1) hln_buf_u8(b, ')');
+    for (int i = t->npk; i < t->npk + t->nck; i++)
+        hln_buf_printf(b, ", %s", quote(d, t->cols[i].name));
+    put(b, ")\n WITH ");
+    if (t->nck > 0) {
+        put(b, "CLUSTERING ORDER BY (");
+        for (int i = t->npk; i < t->npk + t->nck; i++)
+            hln_buf_printf(b, "%s%s %s", i > t->npk ? ", " : "", quote(d, t->cols[i].name),
+                           t->cols[i].desc ? "DESC" : "ASC");
+        put(b, ")\n    AND ");
+    }
+    int n = 0;
+    for (size_t i = 0; i < HLN_ARRAY_LEN(TABLE_OPTS); i++) {
+        if (!strcmp(TABLE_OPTS[i].key, "default_time_to_live")) continue;
+        const char *v = table_option(t, TABLE_OPTS[i].key);
+        if (!v) v = TABLE_OPTS[i].def;
+        if (n++) put(b, "\n    AND ");
+        hln_buf_printf(b, "%s = ", TABLE_OPTS[i].key);
+        if (TABLE_OPTS[i].quoted)
+            put_quoted(b, v);
+        else
+            put(b, v);
+    }
+    hln_buf_u8(b, ';');
+}
+
+static void view_row(drows *d, const hln_table *t)
+{
+    hln_buf b;
+    hln_buf_init(&b);
+    view_cql(&b, t, d);
+    if (b.err) d->nomem = true;
+    list_row(d, t->ks, "materialized_view", t->name);
+    cell(d, b.err ? "" : (const char *)b.data, b.err ? 0 : b.len);
+    hln_buf_free(&b);
+}
+
 static void table_row(drows *d, const hln_keyspace *k, const hln_table *t);
+static const hln_table **sorted_tables(drows *d, const hln_keyspace *k);
 
 /* An element row: keyspace_name, type, name, create_statement; a table's
- * rows are followed by one per index (by name), as Cassandra lists them. */
+ * rows are followed by one per index (by name), then one per view of it
+ * (by name), as Cassandra lists them. A view alone is its own row. */
 static void element_row(drows *d, const hln_keyspace *k, const hln_table *t)
 {
+    if (t && t->is_view) {
+        view_row(d, t);
+        return;
+    }
     table_row(d, k, t);
     for (int i = 0; t && i < t->nindexes; i++)
         index_row(d, t, &t->indexes[i]);
+    const hln_table **ts = t ? sorted_tables(d, k) : NULL;
+    for (int i = 0; ts && i < k->ntables; i++)
+        if (ts[i]->is_view && !memcmp(ts[i]->base_id, t->id, 16)) view_row(d, ts[i]);
 }
 
 static void table_row(drows *d, const hln_keyspace *k, const hln_table *t)
@@ -394,7 +459,7 @@ static void keyspace_elements(drows *d, const hln_keyspace *k)
     type_rows(d, k);
     const hln_table **ts = sorted_tables(d, k);
     for (int i = 0; ts && i < k->ntables; i++)
-        element_row(d, k, ts[i]);
+        if (!ts[i]->is_view) element_row(d, k, ts[i]); /* views follow their base */
 }
 
 static void type_names(drows *d, const hln_keyspace *k)
@@ -407,7 +472,7 @@ static void table_names(drows *d, const hln_keyspace *k)
 {
     const hln_table **ts = sorted_tables(d, k);
     for (int i = 0; ts && i < k->ntables; i++)
-        list_row(d, k->name, "table", ts[i]->name);
+        if (!ts[i]->is_view) list_row(d, k->name, "table", ts[i]->name);
 }
 
 /* ---- statement ------------------------------------------------------------ */
@@ -533,6 +598,19 @@ static int describe(ex_request *r, const cql_describe *q, drows *d)
             index_row(d, it, ix);
         }
         return 0;
+    case CQL_DESC_VIEW:
+        d->ncols = 4;
+        if (!ks)
+            return hln_fail(&r->err, HLN_EINVAL, "No keyspace specified and no current keyspace");
+        if ((rc = keyspace_of(r, ks, &k))) return rc;
+        {
+            const hln_table *t = schema_table(s, ks, q->name.name);
+            if (!t || !t->is_view)
+                return hln_fail(&r->err, HLN_EINVAL, "Materialized view '%s' not found in '%s'",
+                                q->name.name, ks);
+            view_row(d, t);
+        }
+        return 0;
     case CQL_DESC_TABLE:
         d->ncols = 4;
         if (!ks)
@@ -540,7 +618,7 @@ static int describe(ex_request *r, const cql_describe *q, drows *d)
         if ((rc = keyspace_of(r, ks, &k))) return rc;
         {
             const hln_table *t = schema_table(s, ks, q->name.name);
-            if (!t)
+            if (!t || t->is_view) /* a view is DESCRIBE MATERIALIZED VIEW's */
                 return hln_fail(&r->err, HLN_EINVAL, "Table '%s' not found in keyspace '%s'",
                                 q->name.name, ks);
             element_row(d, k, t);

@@ -688,6 +688,11 @@ static void run_plan(ex_request *r)
     case CQL_DROP_INDEX:
         ex_run_index_ddl(r);
         return;
+    case CQL_CREATE_VIEW:
+    case CQL_DROP_VIEW:
+    case CQL_ALTER_VIEW:
+        ex_run_view_ddl(r);
+        return;
     case CQL_INSERT:
     case CQL_UPDATE:
     case CQL_DELETE:

@@ -83,6 +83,8 @@ typedef struct ex_result {
     int nbinds;
     int *pk_indexes;
     int npk_indexes;
+    /* a client warning sent with the result (the frame's WARNING flag), or NULL */
+    const char *warning;
 } ex_result;
 
 typedef struct ex_request ex_request;

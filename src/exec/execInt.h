@@ -303,10 +303,11 @@ typedef enum ex_op_kind {
     EX_OP_READ,
     EX_OP_SCAN,
     EX_OP_DROP,
-    EX_OP_CAS,      /* read the row, check, maybe apply (cas.c): atomic on the target */
-    EX_OP_TRUNCATE, /* st_truncate_table(table_id) */
-    EX_OP_ANN,      /* the target's nearest rows to a vector (sai.c) */
-    EX_OP_ISCAN     /* EX_OP_SCAN's rows, only those an index has under a term (sai.c) */
+    EX_OP_CAS,       /* read the row, check, maybe apply (cas.c): atomic on the target */
+    EX_OP_TRUNCATE,  /* st_truncate_table(table_id) */
+    EX_OP_ANN,       /* the target's nearest rows to a vector (sai.c) */
+    EX_OP_ISCAN,     /* EX_OP_SCAN's rows, only those an index has under a term (sai.c) */
+    EX_OP_VIEW_BUILD /* the view rows of the target's base rows (view.c; table_id: the view) */
 } ex_op_kind;
 
 /* What an index operation asks a shard (sai.c): for EX_OP_ANN the k rows
@@ -345,10 +346,20 @@ typedef struct ex_op {
     st_read_cmd read;
     st_scan_cmd scan;
     uint8_t table_id[16];
-    struct ex_cas_op *cas; /* EX_OP_CAS: conditions in, verdict out */
-    ex_ann_op *ann;        /* EX_OP_ANN */
+    struct ex_cas_op *cas;    /* EX_OP_CAS: conditions in, verdict out */
+    ex_ann_op *ann;           /* EX_OP_ANN */
+    const hln_schema *schema; /* the request's snapshot (held by it): views of written tables */
     /* outputs */
     st_partition *parts;
+    st_mutation *vmuts; /* view mutations the write produced (view.c), dispatched by coord.c */
+    uint32_t nvmuts;
+    char *vlog; /* the write's batchlog entry (view.c), removed once its views are applied */
+    /* EX_OP_VIEW_BUILD: the page read (op->scan in: the cursor; out: where
+       the next page starts, or build_done) */
+    bool build_done;
+    int64_t build_token;
+    const uint8_t *build_pk;
+    uint32_t build_pklen;
     int rc;
     hln_error err;
     struct ex_op *next;       /* every op of the request, for freeing */
@@ -416,6 +427,11 @@ typedef struct ex_state {
     ex_op *cur;                /* ops of the last dispatch (next_batch) */
     int pending;
     ex_then_fn then;
+    /* a dispatch whose writes produced view mutations: they are sent in a
+       second round, then cur and then are restored (coord.c) */
+    bool view_round;
+    ex_op *view_saved;
+    ex_then_fn view_then;
     void *xs; /* the executor's own state (select.c: bound limits) */
     /* DDL: ids of dropped tables (hln_malloc'd) */
     uint8_t (*dropped)[16];
@@ -619,6 +635,24 @@ void ex_run_dml(ex_request *r);       /* INSERT, UPDATE, DELETE */
 void ex_run_select(ex_request *r);    /* SELECT */
 void ex_run_describe(ex_request *r);  /* DESCRIBE (describe.c) */
 void ex_run_index_ddl(ex_request *r); /* CREATE/DROP INDEX (index_ddl.c) */
+/* CREATE / DROP / ALTER MATERIALIZED VIEW (view_ddl.c; ALTER through ddl.c) */
+void ex_run_view_ddl(ex_request *r);
+void ex_run_alter_view(ex_request *r);
+/* A view's options (CREATE, ALTER): no default_time_to_live, no gc_grace 0. */
+int ex_view_check_options(ex_request *r, const hln_option *opts, int nopts, bool alter);
+/* view.c, on the owning shard: applies ms[0..n) (st_apply, or st_apply_batch
+ * when n > 1) and, for tables with views, leaves the view mutations in
+ * op->vmuts (arena a). */
+int ex_view_apply(ex_op *op, st_engine *s, hln_arena *a, const st_mutation *ms, uint32_t n,
+                  hln_error *err);
+/* Batchlog replay on a shard (start-up): applies ms[0..n) as ex_view_apply
+ * does, without logging, and returns the view mutations to apply on their
+ * shards (arena a). */
+int ex_view_replay(const hln_schema *schema, st_engine *s, hln_arena *a, const st_mutation *ms,
+                   uint32_t n, st_mutation **vm, uint32_t *nvm, hln_error *err);
+/* EX_OP_VIEW_BUILD: the view rows of one page of the shard's base rows
+ * (from op->scan's cursor), in op->vmuts; the next cursor in op->build_*. */
+int ex_view_build(ex_op *op, st_engine *s, hln_arena *a, hln_error *err);
 
 /* SAI text analysis (textfold.c): case_sensitive = false, ascii = true. */
 enum { EX_FOLD_CASE = 1, EX_FOLD_ASCII = 2 };
@@ -652,6 +686,10 @@ int ex_access_virtual_rows(ex_request *r, const hln_table *t, hln_bytes ***rows,
  * before anything is dispatched; *path (r->arena) names it for
  * ex_batchlog_done, which removes it once every shard applied its part. */
 int ex_batchlog_write(ex_request *r, const st_mutation *ms, uint32_t n, char **path);
+/* The same into shard `shard`'s batchlog from any thread (the path in a,
+ * errors in err): view updates are logged by the shard that computed them. */
+int ex_batchlog_write_shard(hln_engine *e, int shard, const st_mutation *ms, uint32_t n,
+                            hln_arena *a, char **path, hln_error *err);
 void ex_batchlog_done(const char *path);
 
 /* batch.c: BEGIN BATCH ... APPLY BATCH (st->plan has its children). */

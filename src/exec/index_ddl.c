@@ -367,6 +367,9 @@ static int create_index_once(ex_request *r, const hln_schema *s)
         if (c->if_not_exists) return 1;
         return hln_fail(err, HLN_EINVAL, "Index '%s' already exists", c->name);
     }
+    if (t->is_view)
+        return hln_fail(err, HLN_EINVAL,
+                        "Secondary indexes on materialized views aren't supported");
     for (int i = 0; i < t->ncols; i++)
         if (t->cols[i].type->kind == HLN_T_COUNTER)
             return hln_fail(err, HLN_EINVAL,

@@ -71,6 +71,7 @@ typedef struct hln_config {
     bool authorization;     /* authorizer: CassandraAuthorizer */
     int auth_bcrypt_rounds; /* (helenus) cost of new password hashes, 10 */
     hln_tls_config tls;     /* client_encryption_options */
+    bool views_disabled;    /* materialized_views_enabled: false (default: enabled) */
 } hln_config;
 
 void hln_config_default(hln_config *c);

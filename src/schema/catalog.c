@@ -33,6 +33,7 @@
 #include "schema/schema_int.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <pthread.h>
@@ -50,6 +51,7 @@ struct hln_catalog {
     char *tmp;  /* <data>/schema/schema.json.tmp */
     pthread_mutex_t ddl_mu, ptr_mu;
     hln_schema *cur;
+    _Atomic uint64_t gen; /* cur->gen, readable without a lock */
 };
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -158,6 +160,44 @@ static json_t *table_json(const hln_table *t)
     if (jt && t->nindexes && json_object_set_new(jt, "indexes", indexes_json(t)) < 0) {
         json_decref(jt);
         return NULL;
+    }
+    if (jt && t->is_view) {
+        char bid[37];
+        hln_uuid_format(t->base_id, bid);
+        json_t *jv = json_pack("{s:s, s:s, s:s, s:b}", "base_id", bid, "base_name", t->base_name,
+                               "where", t->view_where, "include_all", t->include_all);
+        json_t *jr = t->nrestr ? json_array() : NULL;
+        for (int i = 0; jr && i < t->nrestr; i++) {
+            json_t *vals = json_array();
+            for (int j = 0; vals && j < t->restr[i].nvals; j++) {
+                char *hex = hln_malloc(2 * (size_t)t->restr[i].lens[j] + 1);
+                if (!hex) {
+                    json_decref(vals);
+                    vals = NULL;
+                    break;
+                }
+                for (uint32_t b = 0; b < t->restr[i].lens[j]; b++)
+                    snprintf(hex + 2 * b, 3, "%02x", t->restr[i].vals[j][b]);
+                hex[2 * t->restr[i].lens[j]] = 0;
+                json_array_append_new(vals, json_string(hex));
+                hln_free(hex);
+            }
+            json_t *x = vals ? json_pack("{s:s, s:s, s:o}", "column", t->restr[i].col, "op",
+                                         t->restr[i].op, "values", vals)
+                             : NULL;
+            if (!x || json_array_append_new(jr, x) < 0) {
+                json_decref(jr);
+                jr = NULL;
+            }
+        }
+        if (jv && t->nrestr && (!jr || json_object_set_new(jv, "restrictions", jr) < 0)) {
+            json_decref(jv);
+            jv = NULL;
+        }
+        if (!jv || json_object_set_new(jt, "view", jv) < 0) {
+            json_decref(jt);
+            return NULL;
+        }
     }
     if (!jt || t->ndropped == 0) return jt;
     /* written only when there is one, so files without ALTER stay as before */
@@ -464,6 +504,60 @@ static int table_from_json(schema_snap *sn, const hln_keyspace *ksd, json_t *jt,
     if ((rc = dropped_from_json(sn, json_object_get(jt, "dropped_columns"), t, ksd, err)) < 0)
         return rc;
     if ((rc = indexes_from_json(sn, json_object_get(jt, "indexes"), t, err)) < 0) return rc;
+    json_t *jv = json_object_get(jt, "view");
+    if (jv) {
+        const char *bid, *bname, *where;
+        int all;
+        if (json_unpack(jv, "{s:s, s:s, s:s, s:b}", "base_id", &bid, "base_name", &bname, "where",
+                        &where, "include_all", &all) < 0 ||
+            hln_uuid_parse(bid, t->base_id) < 0)
+            return hln_corrupt(err, "schema", "malformed view definition of %s.%s", ksname, name);
+        t->is_view = true;
+        t->include_all = all != 0;
+        t->base_name = hln_arena_strdup(a, bname);
+        t->view_where = hln_arena_strdup(a, where);
+        if (!t->base_name || !t->view_where) return HLN_ENOMEM;
+        json_t *jr = json_object_get(jv, "restrictions");
+        size_t nr = json_is_array(jr) ? json_array_size(jr) : 0;
+        if (nr) {
+            t->restr = hln_arena_alloc(a, sizeof *t->restr * nr);
+            if (!t->restr) return HLN_ENOMEM;
+            for (size_t i = 0; i < nr; i++) {
+                const char *col, *op;
+                json_t *vals;
+                hln_view_restr *x = &t->restr[i];
+                if (json_unpack(json_array_get(jr, i), "{s:s, s:s, s:o}", "column", &col, "op", &op,
+                                "values", &vals) < 0 ||
+                    !json_is_array(vals))
+                    return hln_corrupt(err, "schema", "malformed view restriction of %s.%s", ksname,
+                                       name);
+                x->col = hln_arena_strdup(a, col);
+                x->op = hln_arena_strdup(a, op);
+                x->nvals = (int)json_array_size(vals);
+                x->vals = hln_arena_alloc(a, sizeof *x->vals * (size_t)(x->nvals + 1));
+                x->lens = hln_arena_alloc(a, sizeof *x->lens * (size_t)(x->nvals + 1));
+                if (!x->col || !x->op || !x->vals || !x->lens) return HLN_ENOMEM;
+                for (int j = 0; j < x->nvals; j++) {
+                    const char *hex = json_string_value(json_array_get(vals, (size_t)j));
+                    size_t hl = hex ? strlen(hex) : 1;
+                    if (!hex || hl % 2)
+                        return hln_corrupt(err, "schema", "bad view restriction value in %s.%s",
+                                           ksname, name);
+                    x->lens[j] = (uint32_t)(hl / 2);
+                    x->vals[j] = hln_arena_alloc(a, hl / 2 + 1);
+                    if (!x->vals[j]) return HLN_ENOMEM;
+                    for (size_t b = 0; b < hl / 2; b++) {
+                        int hi = hln_hex_digit(hex[2 * b]), lo = hln_hex_digit(hex[2 * b + 1]);
+                        if (hi < 0 || lo < 0)
+                            return hln_corrupt(err, "schema", "bad view restriction value in %s.%s",
+                                               ksname, name);
+                        x->vals[j][b] = (uint8_t)(hi << 4 | lo);
+                    }
+                }
+            }
+            t->nrestr = (int)nr;
+        }
+    }
     t->is_virtual = false;
     *out = t;
     return 0;
@@ -676,10 +770,17 @@ static int commit(hln_catalog *c, schema_snap *sn, hln_error *err)
     }
     pthread_mutex_lock(&c->ptr_mu);
     hln_schema *old = c->cur;
+    sn->s.gen = old->gen + 1;
     c->cur = &sn->s;
+    atomic_store(&c->gen, sn->s.gen);
     pthread_mutex_unlock(&c->ptr_mu);
     schema_release(old);
     return 0;
+}
+
+uint64_t catalog_generation(hln_catalog *c)
+{
+    return atomic_load(&c->gen);
 }
 
 /* A new snapshot holding copies of every keyspace of s except `skip`. */
@@ -913,8 +1014,23 @@ out:
     return rc;
 }
 
+static int drop_table(hln_catalog *c, const char *ks, const char *table, bool if_exists, bool view,
+                      uint8_t (**dropped_ids)[16], int *ndropped, hln_error *err);
+
 int catalog_drop_table(hln_catalog *c, const char *ks, const char *table, bool if_exists,
                        uint8_t (**dropped_ids)[16], int *ndropped, hln_error *err)
+{
+    return drop_table(c, ks, table, if_exists, false, dropped_ids, ndropped, err);
+}
+
+int catalog_drop_view(hln_catalog *c, const char *ks, const char *view, bool if_exists,
+                      uint8_t (**dropped_ids)[16], int *ndropped, hln_error *err)
+{
+    return drop_table(c, ks, view, if_exists, true, dropped_ids, ndropped, err);
+}
+
+static int drop_table(hln_catalog *c, const char *ks, const char *table, bool if_exists, bool view,
+                      uint8_t (**dropped_ids)[16], int *ndropped, hln_error *err)
 {
     if (dropped_ids) *dropped_ids = NULL;
     if (ndropped) *ndropped = 0;
@@ -927,11 +1043,36 @@ int catalog_drop_table(hln_catalog *c, const char *ks, const char *table, bool i
     int nids = 0;
     const hln_keyspace *k = schema_keyspace(cur, ks);
     const hln_table *t = table ? schema_table(cur, ks, table) : NULL;
+    if (view && t && !t->is_view) t = NULL;
     if (!t) {
         rc = if_exists ? 1
+             : view    ? hln_fail(err, HLN_ENOTFOUND, "Materialized view '%s.%s' doesn't exist", ks,
+                               table ? table : "")
                        : hln_fail(err, HLN_ENOTFOUND, "Table '%s.%s' doesn't exist", ks,
-                                  table ? table : "");
+                               table ? table : "");
         goto out;
+    }
+    if (!view && t->is_view) {
+        rc = hln_fail(err, HLN_EINVAL,
+                      "Cannot use DROP TABLE on a materialized view. Please use DROP "
+                      "MATERIALIZED VIEW instead.");
+        goto out;
+    }
+    if (!view) {
+        const hln_table *vs[64];
+        int nv = schema_views_of(cur, t, vs, 64);
+        if (nv > 0) {
+            char names[512];
+            size_t at = 0;
+            names[0] = 0;
+            for (int i = 0; i < nv && i < 64 && at < sizeof names; i++)
+                at += (size_t)snprintf(names + at, sizeof names - at, "%s%s", i ? "," : "",
+                                       vs[i]->ks); /* sic: Cassandra names the keyspace */
+            rc = hln_fail(err, HLN_EINVAL,
+                          "Cannot drop a table when materialized views still depend on it (%s)",
+                          names);
+            goto out;
+        }
     }
     if ((rc = collect_ids(k, t, dropped_ids ? &ids : NULL, &nids, err)) < 0) goto out;
     sn = copy_except(cur, ks);
@@ -998,6 +1139,134 @@ out:
 static int dropped_order(const void *pa, const void *pb)
 {
     return strcmp(((const hln_dropped_column *)pa)->name, ((const hln_dropped_column *)pb)->name);
+}
+
+/* A column name as CQL text: bare when a plain lower-case identifier,
+ * else double-quoted (ColumnIdentifier.maybeQuote, keywords aside). */
+static char *quoted_name(hln_arena *a, const char *n)
+{
+    bool plain = (*n >= 'a' && *n <= 'z');
+    for (const char *p = n; *p && plain; p++)
+        plain = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_';
+    if (plain) return hln_arena_strdup(a, n);
+    size_t len = strlen(n);
+    char *q = hln_arena_alloc(a, 2 * len + 3), *o = q;
+    if (!q) return NULL;
+    *o++ = '"';
+    for (const char *p = n; *p; p++) {
+        if (*p == '"') *o++ = '"';
+        *o++ = *p;
+    }
+    *o++ = '"';
+    *o = 0;
+    return q;
+}
+
+/* The views of base t (new definition; old: the previous one) follow an
+ * ALTER TABLE as Cassandra's do: a renamed primary key column is renamed
+ * in them (and in their WHERE clause), a column added to the base is added
+ * to the views that select every column (include_all_columns). A view's
+ * columns are tied to the base's by name (exec/view.c). */
+static int views_follow(hln_arena *a, hln_keyspace *nk, const hln_table *old, const hln_table *t)
+{
+    for (int i = 0; i < nk->ntables; i++) {
+        hln_table *v = nk->tables[i];
+        if (!v->is_view || memcmp(v->base_id, t->id, 16) != 0) continue;
+        bool renamed = false;
+        for (int j = 0; j < old->ncols; j++) {
+            const hln_column *oc = &old->cols[j];
+            const hln_column *nc = NULL;
+            for (int m = 0; m < t->ncols; m++)
+                if (t->cols[m].id == oc->id) nc = &t->cols[m];
+            if (!nc || !strcmp(nc->name, oc->name)) continue;
+            for (int m = 0; m < v->ncols; m++)
+                if (!strcmp(v->cols[m].name, oc->name)) {
+                    if (!(v->cols[m].name = hln_arena_strdup(a, nc->name))) return HLN_ENOMEM;
+                    renamed = true;
+                }
+        }
+        if (renamed) {
+            /* the WHERE clause: each relation ("<column> ...", joined by
+               " AND ") starts with its column, as CQL text */
+            hln_buf b;
+            hln_buf_init(&b);
+            const char *w = v->view_where;
+            while (*w) {
+                const char *end = strstr(w, " AND ");
+                size_t len = end ? (size_t)(end - w) : strlen(w);
+                size_t tok = 0; /* the leading column token */
+                if (w[0] == '"') {
+                    tok = 1;
+                    while (tok < len && !(w[tok] == '"' && (tok + 1 >= len || w[tok + 1] != '"')))
+                        tok += w[tok] == '"' ? 2 : 1;
+                    if (tok < len) tok++;
+                } else {
+                    while (tok < len && w[tok] != ' ')
+                        tok++;
+                }
+                const char *name = NULL;
+                for (int j = 0; j < old->ncols && !name; j++) {
+                    char *qo = quoted_name(a, old->cols[j].name);
+                    if (!qo) return HLN_ENOMEM;
+                    if (strlen(qo) != tok || strncmp(qo, w, tok)) continue;
+                    for (int m = 0; m < t->ncols; m++)
+                        if (t->cols[m].id == old->cols[j].id)
+                            name = quoted_name(a, t->cols[m].name);
+                    if (!name) name = qo;
+                }
+                if (b.len) hln_buf_put(&b, " AND ", 5);
+                if (name) {
+                    hln_buf_put(&b, name, strlen(name));
+                    hln_buf_put(&b, w + tok, len - tok);
+                } else {
+                    hln_buf_put(&b, w, len);
+                }
+                w += len;
+                if (end) w += 5;
+            }
+            char *nw = b.err ? NULL : hln_arena_strndup(a, (const char *)b.data, b.len);
+            hln_buf_free(&b);
+            if (!nw) return HLN_ENOMEM;
+            v->view_where = nw;
+            /* the restrictions name base columns */
+            if (v->nrestr && !(v->restr = schema_copy_restr(a, v->restr, v->nrestr)))
+                return HLN_ENOMEM;
+            for (int r = 0; r < v->nrestr; r++)
+                for (int j = 0; j < old->ncols; j++) {
+                    if (strcmp(old->cols[j].name, v->restr[r].col)) continue;
+                    for (int m = 0; m < t->ncols; m++)
+                        if (t->cols[m].id == old->cols[j].id &&
+                            !(v->restr[r].col = hln_arena_strdup(a, t->cols[m].name)))
+                            return HLN_ENOMEM;
+                    break;
+                }
+        }
+        if (!v->include_all) continue;
+        int nadd = 0;
+        for (int m = 0; m < t->ncols; m++)
+            if (!table_column(old, t->cols[m].name) && !table_column(v, t->cols[m].name) &&
+                t->cols[m].kind == HLN_COL_REGULAR)
+                nadd++;
+        if (!nadd) continue;
+        hln_column *cols = hln_arena_alloc(a, sizeof *cols * (size_t)(v->ncols + nadd));
+        if (!cols) return HLN_ENOMEM;
+        memcpy(cols, v->cols, sizeof *cols * (size_t)v->ncols);
+        int n = v->ncols;
+        for (int m = 0; m < t->ncols; m++) {
+            const hln_column *bc = &t->cols[m];
+            if (table_column(old, bc->name) || table_column(v, bc->name) ||
+                bc->kind != HLN_COL_REGULAR)
+                continue;
+            cols[n] = *bc;
+            cols[n].position = -1;
+            cols[n].id = v->next_col_id++;
+            n++;
+        }
+        v->cols = cols;
+        v->ncols = n;
+        schema_sort_columns(v);
+    }
+    return 0;
 }
 
 int catalog_alter_table(hln_catalog *c, const hln_table_alter *alt, hln_error *err)
@@ -1078,6 +1347,10 @@ int catalog_alter_table(hln_catalog *c, const hln_table_alter *alt, hln_error *e
         }
         t->ndropped = alt->ndropped;
         qsort(t->dropped, (size_t)t->ndropped, sizeof *t->dropped, dropped_order);
+    }
+    if ((rc = views_follow(a, nk, old, t)) < 0) {
+        rc = hln_fail(err, HLN_ENOMEM, "out of memory");
+        goto out;
     }
     if ((rc = schema_snap_add_keyspace(sn, nk)) < 0) {
         rc = hln_fail(err, HLN_ENOMEM, "out of memory");

@@ -237,7 +237,46 @@ hln_table *schema_copy_table(schema_snap *sn, const hln_table *t)
     if (t->nopts && !d->opts) return NULL;
     if (t->ndropped && !(d->dropped = schema_copy_dropped(a, t->dropped, t->ndropped))) return NULL;
     if (t->nindexes && !(d->indexes = schema_copy_indexes(a, t->indexes, t->nindexes))) return NULL;
+    if (t->is_view) {
+        d->base_name = hln_arena_strdup(a, t->base_name);
+        d->view_where = hln_arena_strdup(a, t->view_where);
+        if (!d->base_name || !d->view_where) return NULL;
+        if (t->nrestr && !(d->restr = schema_copy_restr(a, t->restr, t->nrestr))) return NULL;
+    }
     return d;
+}
+
+hln_view_restr *schema_copy_restr(hln_arena *a, const hln_view_restr *v, int n)
+{
+    hln_view_restr *d = hln_arena_alloc(a, sizeof *d * (size_t)(n > 0 ? n : 1));
+    if (!d) return NULL;
+    for (int i = 0; i < n; i++) {
+        d[i].col = hln_arena_strdup(a, v[i].col);
+        d[i].op = hln_arena_strdup(a, v[i].op);
+        d[i].nvals = v[i].nvals;
+        d[i].vals = hln_arena_alloc(a, sizeof *d[i].vals * (size_t)(v[i].nvals + 1));
+        d[i].lens = hln_arena_alloc(a, sizeof *d[i].lens * (size_t)(v[i].nvals + 1));
+        if (!d[i].col || !d[i].op || !d[i].vals || !d[i].lens) return NULL;
+        for (int j = 0; j < v[i].nvals; j++) {
+            d[i].lens[j] = v[i].lens[j];
+            d[i].vals[j] = hln_arena_memdup(a, v[i].vals[j], v[i].lens[j] ? v[i].lens[j] : 1);
+            if (!d[i].vals[j]) return NULL;
+        }
+    }
+    return d;
+}
+
+int schema_views_of(const hln_schema *s, const hln_table *t, const hln_table **out, int max)
+{
+    const hln_keyspace *k = t->is_view ? NULL : schema_keyspace(s, t->ks);
+    int n = 0;
+    for (int i = 0; k && i < k->ntables; i++) {
+        const hln_table *v = k->tables[i];
+        if (!v->is_view || memcmp(v->base_id, t->id, 16) != 0) continue;
+        if (n < max) out[n] = v;
+        n++;
+    }
+    return n;
 }
 
 hln_index *schema_copy_indexes(hln_arena *a, const hln_index *v, int n)
@@ -396,6 +435,19 @@ int schema_table_from_spec(schema_snap *sn, const hln_table_spec *spec, const ui
     if (nopts && !t->opts) return HLN_ENOMEM;
     t->nopts = nopts;
     t->is_virtual = false;
+    if (spec->view_of) {
+        t->is_view = true;
+        memcpy(t->base_id, spec->view_of->id, 16);
+        t->base_name = hln_arena_strdup(a, spec->view_of->name);
+        t->view_where = hln_arena_strdup(a, spec->view_where ? spec->view_where : "");
+        if (!t->base_name || !t->view_where) return HLN_ENOMEM;
+        t->include_all = spec->view_include_all;
+        if (spec->nview_restr) {
+            t->restr = schema_copy_restr(a, spec->view_restr, spec->nview_restr);
+            if (!t->restr) return HLN_ENOMEM;
+            t->nrestr = spec->nview_restr;
+        }
+    }
     *out = t;
     return 0;
 }
@@ -604,7 +656,7 @@ static int build_sys_table(schema_snap *sn, const sys_table_def *def, hln_table 
     int rc = schema_table_options(a, given, 3, false, &opts, &nopts, err);
     if (rc < 0) return rc;
 
-    hln_table_spec spec = {def->ks, def->name, cols, n, NULL, 0};
+    hln_table_spec spec = {def->ks, def->name, cols, n, NULL, 0, NULL, NULL, false, NULL, 0};
     uint8_t id[16];
     char idname[128];
     size_t kl = strlen(def->ks), tl = strlen(def->name);

@@ -88,6 +88,17 @@ typedef struct hln_index {
     int nopts;
 } hln_index;
 
+/* A restriction of a view's WHERE clause on a base primary key column
+ * other than IS NOT NULL: column op value(s), values serialized in the
+ * column's type. A base row is in the view only if every one holds. */
+typedef struct hln_view_restr {
+    char *col; /* the base column's name */
+    char *op;  /* "=", "<", "<=", ">", ">=" or "IN" */
+    uint8_t **vals;
+    uint32_t *lens;
+    int nvals; /* 1, or the IN list's length */
+} hln_view_restr;
+
 typedef struct hln_table {
     uint8_t id[16];
     char *ks;
@@ -104,6 +115,17 @@ typedef struct hln_table {
     int ndropped;
     hln_index *indexes; /* sorted by name; NULL when none */
     int nindexes;
+    /* A materialized view (CREATE MATERIALIZED VIEW; system_schema.views):
+       a table of its own (id, columns with their own ids, storage) whose
+       rows exec keeps equal to the projection of the base table (exec/view.c).
+       Its columns have the base columns' names and types. */
+    bool is_view;
+    uint8_t base_id[16];   /* the base table's id */
+    char *base_name;       /* the base table's name (same keyspace) */
+    char *view_where;      /* the WHERE clause as system_schema.views shows it */
+    bool include_all;      /* SELECT *: include_all_columns */
+    hln_view_restr *restr; /* WHERE restrictions other than IS NOT NULL */
+    int nrestr;
 } hln_table;
 
 typedef struct hln_keyspace {
@@ -123,6 +145,7 @@ typedef struct hln_keyspace {
 typedef struct hln_schema {
     _Atomic int refs; /* C11 atomic; see schema_retain/schema_release */
     uint8_t version[16];
+    uint64_t gen; /* 0 for the snapshot loaded at open, +1 for each DDL after */
     hln_keyspace **keyspaces;
     int nkeyspaces;
 } hln_schema;
@@ -149,6 +172,9 @@ int catalog_open(hln_catalog **out, const char *dir, hln_error *err);
 void catalog_close(hln_catalog *c);
 /* Returns the current snapshot with a reference the caller must release. */
 hln_schema *catalog_acquire(hln_catalog *c);
+/* The current snapshot's gen, without a lock: a snapshot whose gen differs
+ * is no longer the current one (a DDL was published since). */
+uint64_t catalog_generation(hln_catalog *c);
 
 /* A keyspace as the analyzer hands it over (the catalog copies it). */
 typedef struct hln_keyspace_spec {
@@ -174,6 +200,13 @@ typedef struct hln_table_spec {
     int ncols;
     const hln_option *opts;
     int nopts;
+    /* CREATE MATERIALIZED VIEW: the base table (NULL for a table), the
+       WHERE clause's text and whether every column was selected */
+    const hln_table *view_of;
+    const char *view_where;
+    bool view_include_all;
+    const hln_view_restr *view_restr;
+    int nview_restr;
 } hln_table_spec;
 
 /* DDL. Each returns 0 when applied, 1 when it was a no-op because of
@@ -191,6 +224,16 @@ int catalog_create_table(hln_catalog *c, const hln_table_spec *t, bool if_not_ex
                          hln_error *err);
 int catalog_drop_table(hln_catalog *c, const char *ks, const char *table, bool if_exists,
                        uint8_t (**dropped_ids)[16], int *ndropped, hln_error *err);
+/* DROP TABLE refuses a view ("Cannot use DROP TABLE on a materialized view.
+ * ...") and a base table with views ("Cannot drop a table when materialized
+ * views still depend on it (ks)", the keyspace once per view, as Cassandra words it). DROP
+ * MATERIALIZED VIEW: the view ks.view (a table that is not a view is "doesn't exist"),
+ * HLN_ENOTFOUND "Materialized view 'ks.v' doesn't exist", 1 when absent with if_exists. */
+int catalog_drop_view(hln_catalog *c, const char *ks, const char *view, bool if_exists,
+                      uint8_t (**dropped_ids)[16], int *ndropped, hln_error *err);
+/* The views of base table t in snapshot s (pointers into s), at most max;
+ * returns how many there are. */
+int schema_views_of(const hln_schema *s, const hln_table *t, const hln_table **out, int max);
 
 /* Table options, validated and normalised (defaults for what is not given;
  * docs/formats/schema.md), into arena a. CREATE TABLE's rules; ALTER TABLE

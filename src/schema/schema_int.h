@@ -37,6 +37,8 @@ hln_keyspace *schema_copy_keyspace(schema_snap *sn, const hln_keyspace *ks);
 hln_table *schema_copy_table(schema_snap *sn, const hln_table *t);
 /* Copies n dropped-column entries into a (NULL on ENOMEM). */
 hln_dropped_column *schema_copy_dropped(hln_arena *a, const hln_dropped_column *v, int n);
+/* Copies n view restrictions into a (NULL on ENOMEM). */
+hln_view_restr *schema_copy_restr(hln_arena *a, const hln_view_restr *v, int n);
 /* Copies n index definitions (names and options too) into a (NULL on ENOMEM). */
 hln_index *schema_copy_indexes(hln_arena *a, const hln_index *v, int n);
 /* Orders t->cols as Cassandra does: partition key, clustering (by

@@ -351,6 +351,7 @@ static void gen_tables(rows *r, const hln_schema *s, bool virtual)
         const hln_table **tv = sorted_tables(r, ks[i].ks);
         for (int j = 0; tv && j < ks[i].ks->ntables && !r->err; j++) {
             const hln_table *t = tv[j];
+            if (t->is_view) continue; /* in system_schema.views */
             hln_bytes *row = row_new(r);
             put_text(r, row, "keyspace_name", t->ks);
             put_text(r, row, "table_name", t->name);
@@ -364,6 +365,35 @@ static void gen_tables(rows *r, const hln_schema *s, bool virtual)
             for (int c = 0; c < t->ncols; c++)
                 if (t->cols[c].type->kind == HLN_T_COUNTER) counter = true;
             put_strings(r, row, "flags", flags, counter ? 2 : 1, true);
+            put_double(r, row, "dclocal_read_repair_chance", 0.0);
+            put_double(r, row, "read_repair_chance", 0.0);
+            for (int c = 0; c < r->t->ncols; c++) {
+                const hln_column *col = &r->t->cols[c];
+                const char *v = table_option(t, col->name);
+                if (v) put_option(r, row, col, v);
+            }
+        }
+    }
+}
+
+/* system_schema.views: a view's definition and its table options. */
+static void gen_views(rows *r, const hln_schema *s)
+{
+    int n;
+    ks_ref *ks = listed_keyspaces(r, s, false, &n);
+    for (int i = 0; i < n && !r->err; i++) {
+        const hln_table **tv = sorted_tables(r, ks[i].ks);
+        for (int j = 0; tv && j < ks[i].ks->ntables && !r->err; j++) {
+            const hln_table *t = tv[j];
+            if (!t->is_view) continue;
+            hln_bytes *row = row_new(r);
+            put_text(r, row, "keyspace_name", t->ks);
+            put_text(r, row, "view_name", t->name);
+            put(r, row, "base_table_id", t->base_id, 16);
+            put_text(r, row, "base_table_name", t->base_name);
+            put_text(r, row, "where_clause", t->view_where);
+            put_bool(r, row, "include_all_columns", t->include_all);
+            put(r, row, "id", t->id, 16);
             put_double(r, row, "dclocal_read_repair_chance", 0.0);
             put_double(r, row, "read_repair_chance", 0.0);
             for (int c = 0; c < r->t->ncols; c++) {
@@ -546,9 +576,11 @@ int schema_virtual_rows(const hln_schema *s, const hln_node_info *node, const hl
             gen_types(&r, s);
         else if (!virtual && strcmp(name, "indexes") == 0)
             gen_indexes(&r, s);
+        else if (!virtual && strcmp(name, "views") == 0)
+            gen_views(&r, s);
         else if (virtual)
             return hln_fail(err, HLN_ENOTFOUND, "no rows for %s.%s", ks, name);
-        /* other system_schema tables: no functions, views, ... yet */
+        /* other system_schema tables: no functions, aggregates, triggers */
     } else {
         return hln_fail(err, HLN_ENOTFOUND, "%s.%s is not a system table", ks, name);
     }

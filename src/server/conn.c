@@ -459,7 +459,15 @@ static void on_request_done(ex_request *r)
             send_hln_error(c, q->version, q->stream, &r->err);
         } else {
             if (r->result.kind == EX_ROWS && r->params.skip_metadata) r->result.no_metadata = true;
-            size_t off = px_frame_begin(&c->wbuf, q->version, 0, q->stream, PX_RESULT);
+            const char *warn = r->result.warning;
+            size_t off = px_frame_begin(&c->wbuf, q->version, warn ? PX_FLAG_WARNING : 0, q->stream,
+                                        PX_RESULT);
+            if (warn) { /* [string list] of warnings before the body */
+                size_t wl = strlen(warn);
+                hln_buf_u16(&c->wbuf, 1);
+                hln_buf_u16(&c->wbuf, (uint16_t)wl);
+                hln_buf_put(&c->wbuf, warn, wl);
+            }
             px_encode_result_md(&c->wbuf, q->version, &r->result, q->has_md ? q->md_id : NULL,
                                 q->md_idlen);
             px_frame_end(&c->wbuf, off);

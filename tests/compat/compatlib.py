@@ -78,7 +78,14 @@ class Statement(object):
         return rules
 
 
-DIRECTIVES = ("normalize", "ignore-order", "sleep", "page-size")
+DIRECTIVES = ("normalize", "ignore-order", "sleep", "page-size", "warnings")
+# File-level directives (before the first statement): `-- @requires
+# name=value` says the file must be recorded from, and replayed against, a
+# node whose setting `name` (system_views.settings in Cassandra, the yaml
+# key in Helenus) is `value`. The recorder refuses a node that differs; the
+# replay starts a Helenus with that setting when it is not Helenus's default.
+FILE_DIRECTIVES = ("requires",)
+HELENUS_DEFAULTS = {"materialized_views_enabled": "true"}
 _DIRECTIVE_RE = re.compile(r"^--\s*@([a-z-]+)\s*(.*?)\s*$")
 
 
@@ -102,6 +109,11 @@ def parse_case_file(path):
                 m = _DIRECTIVE_RE.match(s)
                 if m:
                     name, arg = m.group(1), m.group(2)
+                    if name in FILE_DIRECTIVES:
+                        if stmts or pending:
+                            raise ValueError("%s:%d: @%s must come before the first statement"
+                                             % (path, no, name))
+                        continue
                     if name not in DIRECTIVES:
                         raise ValueError("%s:%d: unknown directive @%s" % (path, no, name))
                     pending.append((name, arg))
@@ -125,6 +137,21 @@ def parse_case_file(path):
     for st in stmts:
         st.normalize_rules()  # validate early
     return stmts
+
+
+def file_settings(path):
+    """{setting: value} from the file's `-- @requires name=value` lines."""
+    out = {}
+    with open(path, encoding="utf-8") as f:
+        for no, raw in enumerate(f, 1):
+            m = _DIRECTIVE_RE.match(raw.strip())
+            if not m or m.group(1) != "requires":
+                continue
+            name, eq, value = m.group(2).partition("=")
+            if not eq or not name.strip() or not value.strip():
+                raise ValueError("%s:%d: @requires wants name=value" % (path, no))
+            out[name.strip()] = value.strip()
+    return out
 
 
 def feature_of(path):
@@ -330,6 +357,22 @@ def error_entry(fut, exc):
 
 
 def run_statement(session, st):
+    """The answer as recorded; with @warnings, also the client warnings the
+    server sent with it (`warnings`, a list, compared like the rest)."""
+    entry = _run_statement(session, st)
+    if st.has("warnings"):
+        fut = entry.pop("_fut", None)
+        w = None
+        try:
+            w = fut.warnings if fut is not None else None
+        except Exception:  # noqa: BLE001 - not finalized: none
+            w = None
+        entry["warnings"] = list(w or [])
+    entry.pop("_fut", None)
+    return entry
+
+
+def _run_statement(session, st):
     from cassandra.query import SimpleStatement
     sleep = st.directive("sleep")
     if sleep:
@@ -341,7 +384,7 @@ def run_statement(session, st):
         fut = session.execute_async(q, timeout=REQUEST_TIMEOUT)
         rs = fut.result()
     except Exception as e:  # noqa: BLE001 - an error is an answer too
-        return error_entry(fut, e)
+        return dict(error_entry(fut, e), _fut=fut)
     kind = getattr(fut, "_hln_kind", None)
     names = rs.column_names
     if names is not None and kind in (None, 2):  # RESULT_KIND_ROWS == 2
@@ -353,7 +396,8 @@ def run_statement(session, st):
                              for i, v in enumerate(r)])
         except Exception as e:  # noqa: BLE001 - an error on a later page
             return error_entry(fut, e)
-        return {"columns": list(names), "types": [type_string(t) for t in types], "rows": rows}
+        return {"columns": list(names), "types": [type_string(t) for t in types], "rows": rows,
+                "_fut": fut}
     if kind == 5:  # RESULT_KIND_SCHEMA_CHANGE
         ev = getattr(fut, "_hln_event", None) or {}
         target = ev.get("target_type", "")
@@ -364,10 +408,11 @@ def run_statement(session, st):
             what += "." + ev["type"]
         elif ev.get("name"):
             what += "." + ev["name"]
-        return {"ok": "schema_change %s %s %s" % (ev.get("change_type", "?"), target, what)}
+        return {"ok": "schema_change %s %s %s" % (ev.get("change_type", "?"), target, what),
+                "_fut": fut}
     if kind == 3:  # RESULT_KIND_SET_KEYSPACE
-        return {"ok": "set_keyspace"}
-    return {"ok": "void"}
+        return {"ok": "set_keyspace", "_fut": fut}
+    return {"ok": "void", "_fut": fut}
 
 
 def setup_keyspace(session, feature):
@@ -420,6 +465,8 @@ def write_expected(path, header, results):
     blocks = []
     for st, e in results:
         b = ['  {"i": %d, "cql": %s,' % (st.index, _j(st.cql))]
+        if "warnings" in e:
+            b.append('   "warnings": %s,' % _j(e["warnings"]))
         if "rows" in e:
             b.append('   "columns": %s,' % _j(e["columns"]))
             b.append('   "types": %s,' % _j(e["types"]))
@@ -574,7 +621,8 @@ def normalize(st, entry):
 
 
 def _strip(entry):
-    return {k: v for k, v in entry.items() if k in ("columns", "types", "rows", "error", "ok")}
+    return {k: v for k, v in entry.items()
+            if k in ("columns", "types", "rows", "error", "ok", "warnings")}
 
 
 def matches(st, expected, got):

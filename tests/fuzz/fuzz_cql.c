@@ -97,6 +97,7 @@ static void walk(const cql_stmt *s, int n)
         props(s->u.create_keyspace.props, n);
         break;
     case CQL_ALTER_UDT:
+    case CQL_ALTER_VIEW:
     case CQL_ALTER_TABLE: {
         const cql_alter_table *a = &s->u.alter_table;
         str(a->name.ks);
@@ -126,6 +127,7 @@ static void walk(const cql_stmt *s, int n)
         break;
     }
     case CQL_DROP_INDEX:
+    case CQL_DROP_VIEW:
     case CQL_DROP_TYPE:
     case CQL_TRUNCATE:
     case CQL_DROP_KEYSPACE:
@@ -137,15 +139,20 @@ static void walk(const cql_stmt *s, int n)
         str(s->u.use);
         break;
     case CQL_DESCRIBE:
-        if (s->u.describe.what > CQL_DESC_INDEX) abort();
+        if (s->u.describe.what > CQL_DESC_VIEW) abort();
         str(s->u.describe.name.ks);
         str(s->u.describe.name.name);
         break;
     case CQL_CREATE_TYPE:
+    case CQL_CREATE_VIEW:
     case CQL_CREATE_TABLE: {
         const cql_create_table *c = &s->u.create_table;
         str(c->name.ks);
         str(c->name.name);
+        str(c->view_base.ks);
+        str(c->view_base.name);
+        for (const cql_relation *w = c->view_where; w; w = w->next)
+            str(w->column);
         for (const cql_column_def *d = c->columns; d; d = d->next) {
             str(d->name);
             type(d->type);

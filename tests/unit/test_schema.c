@@ -104,7 +104,7 @@ static int mk_table(fx *f, const char *ks, const char *name, const hln_option *o
         {"s", T("int"), HLN_COL_STATIC, -1, false},
         {"a", T("blob"), HLN_COL_REGULAR, -1, false},
     };
-    hln_table_spec t = {ks, name, cols, 6, opts, nopts};
+    hln_table_spec t = {ks, name, cols, 6, opts, nopts, NULL, NULL, false, NULL, 0};
     return catalog_create_table(f->cat, &t, ine, err);
 }
 
@@ -482,7 +482,7 @@ static void test_table_ddl(void **state)
     /* structure errors */
     hln_column_spec dup[] = {{"k", T("int"), HLN_COL_PARTITION_KEY, 0, false},
                              {"k", T("int"), HLN_COL_REGULAR, -1, false}};
-    hln_table_spec ts = {"ks", "t3", dup, 2, NULL, 0};
+    hln_table_spec ts = {"ks", "t3", dup, 2, NULL, 0, NULL, NULL, false, NULL, 0};
     assert_int_equal(catalog_create_table(f->cat, &ts, false, &err), HLN_EINVAL);
     assert_string_equal(err.msg, "Duplicate column 'k' declaration for table 'ks.t3'");
     hln_column_spec nopk[] = {{"k", T("int"), HLN_COL_REGULAR, -1, false}};
@@ -534,6 +534,65 @@ static void test_table_ddl(void **state)
     hln_free(ids);
 }
 
+/* A materialized view persists as a table flagged as a view of its base,
+ * with WHERE text and restrictions; DROP TABLE of the base is refused while
+ * it has views, DROP TABLE of the view too, DROP MATERIALIZED VIEW of a
+ * table says it does not exist. */
+static void test_views(void **state)
+{
+    fx *f = *state;
+    hln_error err = {0};
+    assert_int_equal(mk_ks(f, "ks", false, &err), 0);
+    assert_int_equal(mk_table(f, "ks", "t", NULL, 0, false, &err), 0);
+    hln_schema *s = catalog_acquire(f->cat);
+    const hln_table *base = schema_table(s, "ks", "t");
+    hln_column_spec cols[] = {
+        {"v", T("text"), HLN_COL_PARTITION_KEY, 0, false},
+        {"k", T("int"), HLN_COL_CLUSTERING, 0, false},
+        {"c1", T("bigint"), HLN_COL_CLUSTERING, 1, true},
+        {"c2", T("text"), HLN_COL_CLUSTERING, 2, false},
+    };
+    uint8_t one[4] = {0, 0, 0, 1};
+    uint8_t *vals[1] = {one};
+    uint32_t lens[1] = {4};
+    hln_view_restr restr = {"k", ">", vals, lens, 1};
+    hln_table_spec vs = {"ks",  "mv",   cols, 4, NULL, 0, base, "v IS NOT NULL AND k > 1",
+                         false, &restr, 1};
+    assert_int_equal(catalog_create_table(f->cat, &vs, false, &err), 0);
+    uint8_t bid[16];
+    memcpy(bid, base->id, 16);
+    schema_release(s);
+
+    reopen(f);
+    s = catalog_acquire(f->cat);
+    const hln_table *v = schema_table(s, "ks", "mv");
+    assert_non_null(v);
+    assert_true(v->is_view);
+    assert_memory_equal(v->base_id, bid, 16);
+    assert_string_equal(v->base_name, "t");
+    assert_string_equal(v->view_where, "v IS NOT NULL AND k > 1");
+    assert_false(v->include_all);
+    assert_int_equal(v->nrestr, 1);
+    assert_string_equal(v->restr[0].col, "k");
+    assert_string_equal(v->restr[0].op, ">");
+    assert_int_equal(v->restr[0].lens[0], 4);
+    assert_memory_equal(v->restr[0].vals[0], one, 4);
+    const hln_table *views[2];
+    assert_int_equal(schema_views_of(s, schema_table(s, "ks", "t"), views, 2), 1);
+    assert_ptr_equal(views[0], v);
+    assert_int_equal(schema_views_of(s, v, views, 2), 0);
+    schema_release(s);
+
+    assert_int_equal(catalog_drop_table(f->cat, "ks", "t", false, NULL, NULL, &err), HLN_EINVAL);
+    assert_string_equal(err.msg,
+                        "Cannot drop a table when materialized views still depend on it (ks)");
+    assert_int_equal(catalog_drop_table(f->cat, "ks", "mv", false, NULL, NULL, &err), HLN_EINVAL);
+    assert_int_equal(catalog_drop_view(f->cat, "ks", "t", false, NULL, NULL, &err), HLN_ENOTFOUND);
+    assert_string_equal(err.msg, "Materialized view 'ks.t' doesn't exist");
+    assert_int_equal(catalog_drop_view(f->cat, "ks", "mv", false, NULL, NULL, &err), 0);
+    assert_int_equal(catalog_drop_table(f->cat, "ks", "t", false, NULL, NULL, &err), 0);
+}
+
 static void test_persistence(void **state)
 {
     fx *f = *state;
@@ -545,7 +604,7 @@ static void test_persistence(void **state)
         {"id", T("uuid"), HLN_COL_PARTITION_KEY, 0, false},
         {"tags", hln_type_parse("frozen<set<text>>"), HLN_COL_REGULAR, -1, false},
     };
-    hln_table_spec ts = {"ks", "u", cols, 2, NULL, 0};
+    hln_table_spec ts = {"ks", "u", cols, 2, NULL, 0, NULL, NULL, false, NULL, 0};
     assert_int_equal(catalog_create_table(f->cat, &ts, false, &err), 0);
     hln_option nts[2] = {O("class", "NetworkTopologyStrategy"), O("dc1", "2")};
     hln_keyspace_spec k2 = {"other", nts, 2, false};
@@ -1155,6 +1214,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_keyspace_ddl, setup, teardown),
         cmocka_unit_test_setup_teardown(test_table_ddl, setup, teardown),
         cmocka_unit_test_setup_teardown(test_persistence, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_views, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alter, setup, teardown),
         cmocka_unit_test_setup_teardown(test_indexes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_file, setup, teardown),
