@@ -340,7 +340,7 @@ static int put_double(ex_request *r, double d, bool is_float, ex_value *out)
 }
 
 /* Writes n as a value of numeric type k (conversions as Java's
- * Number.xxxValue()). */
+ * Number.intValue(), longValue() and the like). */
 static int num_write(ex_request *r, const num *n, const hln_type *from, hln_type_kind k,
                      ex_value *out)
 {

@@ -285,6 +285,15 @@ void ex_ann_drop_table(hln_shard *s, const uint8_t table_id[16])
     }
 }
 
+/* The live value cell (no path) of column col_id in row, or NULL. */
+static const st_cell *live_value(const st_row *row, uint32_t col_id)
+{
+    for (uint32_t i = 0; i < row->ncells; i++)
+        if (row->cells[i].col_id == col_id && row->cells[i].pathlen == 0)
+            return row->cells[i].flags ? NULL : &row->cells[i];
+    return NULL;
+}
+
 /* Appends key (pk, ck) to v's key store; its id, or -1 (out of memory). */
 static int64_t put_key(ex_vix *v, int64_t token, const uint8_t *pk, uint32_t pklen,
                        const st_row *row, uint64_t vhash, int64_t ts, uint32_t id)
@@ -336,12 +345,12 @@ static uint64_t term_hash(const uint8_t *t, uint32_t len)
 }
 
 /* Adds key id under term t. */
-static void term_add(ex_vix *v, const uint8_t *t, uint32_t len, uint32_t id)
+static int term_add(ex_vix *v, const uint8_t *t, uint32_t len, uint32_t id)
 {
     if ((v->nterms + 1) * 2 > v->nslots) { /* keep at most half full */
         size_t n = v->nslots ? v->nslots * 2 : 1024;
         tslot *ns = hln_calloc(n, sizeof *ns);
-        if (!ns) return;
+        if (!ns) return HLN_ENOMEM;
         tslot *old = v->slots;
         size_t on = v->nslots;
         v->slots = ns;
@@ -358,7 +367,7 @@ static void term_add(ex_vix *v, const uint8_t *t, uint32_t len, uint32_t id)
             while (cap < v->termlen + len)
                 cap *= 2;
             uint8_t *nt = hln_realloc(v->terms, cap);
-            if (!nt) return;
+            if (!nt) return HLN_ENOMEM;
             v->terms = nt;
             v->termcap = cap;
         }
@@ -370,11 +379,12 @@ static void term_add(ex_vix *v, const uint8_t *t, uint32_t len, uint32_t id)
     if (sl->n == sl->cap) {
         uint32_t cap = sl->cap ? sl->cap * 2 : 4;
         uint32_t *ids = hln_realloc(sl->ids, sizeof *ids * cap);
-        if (!ids) return;
+        if (!ids) return HLN_ENOMEM;
         sl->ids = ids;
         sl->cap = cap;
     }
     sl->ids[sl->n++] = id;
+    return 0;
 }
 
 /* A term as the index keeps it: folded to lower case (ASCII and Latin-1, textfold.c) when the index
@@ -456,44 +466,42 @@ static void vix_add(ex_vix *v, int64_t token, const uint8_t *pk, uint32_t pklen,
             if (c->col_id != v->col_id || c->flags) continue;
             if ((v->target == HLN_IX_SIMPLE) != (c->pathlen == 0)) continue;
             if (id < 0 && (id = put_key(v, token, pk, pklen, row, 0, 0, (uint32_t)v->nents)) < 0)
-                return;
+                goto nomem;
             uint8_t *buf = NULL, *cat = NULL;
             static const uint8_t empty[1];
             const uint8_t *t = c->len ? c->val : empty; /* '' may come with val NULL */
             uint32_t len = c->len;
             if (v->target == HLN_IX_ENTRIES) { /* path (the key, comparable) || value */
                 cat = hln_malloc(c->pathlen + c->len);
-                if (!cat) return;
+                if (!cat) goto nomem;
                 memcpy(cat, c->path, c->pathlen);
                 if (c->len) memcpy(cat + c->pathlen, c->val, c->len);
                 t = cat;
                 len = c->pathlen + c->len;
             }
             const uint8_t *ft = fold_term(v->fold, t, len, &buf);
-            if (ft) term_add(v, ft, len, (uint32_t)id);
+            int rc = ft ? term_add(v, ft, len, (uint32_t)id) : HLN_ENOMEM;
             hln_free(buf);
             hln_free(cat);
+            if (rc) goto nomem;
         }
         return;
     }
-    const st_cell *cell = NULL;
-    for (uint32_t i = 0; i < row->ncells; i++)
-        if (row->cells[i].col_id == v->col_id && row->cells[i].pathlen == 0) {
-            cell = &row->cells[i];
-            break;
-        }
-    if (!cell || cell->flags) return;
+    const st_cell *cell = live_value(row, v->col_id);
+    if (!cell) return;
     if (!ex_ann_decode(cell->val, (int32_t)cell->len, v->dim, v->tmp)) return;
     /* the row's current node: an older write loses, a newer one replaces it */
     uint32_t *slot = key_slot(v, token, pk, pklen, row->ck, row->cklen);
     if (slot && *slot && v->ents[*slot - 1].ts > cell->ts) return;
     uint32_t nid = ix_hnsw_size(v->g);
     if (put_key(v, token, pk, pklen, row, hash_bytes(cell->val, cell->len), cell->ts, nid) < 0)
-        return;
+        goto nomem;
     uint32_t id;
-    if (ix_hnsw_add(v->g, v->tmp, &id)) { /* NaN, infinite, zero under cosine */
+    int rc = ix_hnsw_add(v->g, v->tmp, &id);
+    if (rc) { /* NaN, infinite, zero under cosine: not indexed, as Cassandra refuses them */
         v->nents = ix_hnsw_size(v->g);
         v->keylen -= pklen + row->cklen;
+        if (rc == HLN_ENOMEM) goto nomem;
         return;
     }
     if (slot && *slot) {
@@ -504,6 +512,12 @@ static void vix_add(ex_vix *v, int64_t token, const uint8_t *pk, uint32_t pklen,
     }
     uint32_t size = ix_hnsw_size(v->g);
     if (size >= 1024 && ix_hnsw_live(v->g) < size / 2) v->reset_pending = true;
+    return;
+nomem:
+    /* an entry this index lacks would hide its row from queries: answer
+       without it (building) until it is built again */
+    HLN_WARN("index on shard: out of memory adding a row; building it again");
+    v->reset_pending = true;
 }
 
 /* ---- walking a table's rows --------------------------------------------- */
@@ -575,6 +589,29 @@ static int rowscan_step(hln_shard *s, rowscan *c, uint32_t max, int64_t now_sec,
     return 0;
 }
 
+/* Row (pk, ck) of the table as storage holds it now: a one-row partition
+ * in a, or NULL (never written, deleted, expired). */
+static int read_row(hln_shard *s, const uint8_t table_id[16], int64_t token, const uint8_t *pk,
+                    uint32_t pklen, const uint8_t *ck, uint32_t cklen, int64_t now_sec,
+                    hln_arena *a, st_partition **out, hln_error *err)
+{
+    st_read_cmd rd = {.pk = pk, .pklen = pklen, .token = token, .limit = 1, .now_sec = now_sec};
+    memcpy(rd.table_id, table_id, 16);
+    rd.start = rd.end = (st_bound){ck, cklen, true};
+    *out = NULL;
+    int rc = st_read(s->store, &rd, a, out, err);
+    if (!rc && *out && !(*out)->nrows) *out = NULL;
+    return rc;
+}
+
+/* Unsigned bytes, a shorter prefix first (storage's order of keys). */
+static int bytes_cmp(const uint8_t *a, uint32_t alen, const uint8_t *b, uint32_t blen)
+{
+    uint32_t n = alen < blen ? alen : blen;
+    int c = n ? memcmp(a, b, n) : 0;
+    return c ? c : (alen > blen) - (alen < blen);
+}
+
 /* Whether row (token, pk, ck) is behind the cursor: already walked. */
 static bool rowscan_behind(const rowscan *c, int64_t token, const uint8_t *pk, uint32_t pklen,
                            const uint8_t *ck, uint32_t cklen)
@@ -582,15 +619,10 @@ static bool rowscan_behind(const rowscan *c, int64_t token, const uint8_t *pk, u
     if (c->done) return true;
     if (!c->have_pk) return false;
     if (token != c->token) return token < c->token;
-    uint32_t n = pklen < c->pklen ? pklen : c->pklen;
-    int cmp = n ? memcmp(pk, c->pk, n) : 0;
-    if (!cmp) cmp = pklen < c->pklen ? -1 : pklen > c->pklen;
+    int cmp = bytes_cmp(pk, pklen, c->pk, c->pklen);
     if (cmp) return cmp < 0;
     if (!c->in_part) return true; /* that partition was read whole */
-    n = cklen < c->cklen ? cklen : c->cklen;
-    cmp = n ? memcmp(ck, c->ck, n) : 0;
-    if (!cmp) cmp = cklen < c->cklen ? -1 : cklen > c->cklen;
-    return cmp <= 0;
+    return bytes_cmp(ck, cklen, c->ck, c->cklen) <= 0;
 }
 
 static void add_row(void *ud, const st_partition *p, const st_row *row)
@@ -845,14 +877,8 @@ static void exact_row(void *ud, const st_partition *p, const st_row *row)
 {
     exact_ctx *x = ud;
     const ex_ann_op *q = x->q;
-    const st_cell *cell = NULL;
-    for (uint32_t i = 0; i < row->ncells; i++)
-        if (row->cells[i].col_id == q->col_id && row->cells[i].pathlen == 0) {
-            cell = &row->cells[i];
-            break;
-        }
-    if (!cell || cell->flags || !ex_ann_decode(cell->val, (int32_t)cell->len, q->dim, x->tmp))
-        return;
+    const st_cell *cell = live_value(row, q->col_id);
+    if (!cell || !ex_ann_decode(cell->val, (int32_t)cell->len, q->dim, x->tmp)) return;
     float d = ix_distance((ix_metric)q->metric, q->q, x->tmp, q->dim);
     if (isnan(d)) return;
     if (x->n == q->k && d >= x->dist[x->n - 1]) return;
@@ -909,14 +935,6 @@ static int exact_search(hln_shard *s, const ex_ann_op *q, hln_arena *a, st_parti
     hln_free(c.ck);
     st_partition *head = NULL, **tail = &head;
     for (int i = 0; !rc && i < x.n; i++) {
-        st_read_cmd rd = {.pk = x.key[i],
-                          .pklen = x.pklen[i],
-                          .token = x.token[i],
-                          .limit = 1,
-                          .now_sec = q->now_sec};
-        memcpy(rd.table_id, q->table_id, 16);
-        const uint8_t *ck = x.key[i] + x.pklen[i];
-        rd.start = rd.end = (st_bound){ck, x.cklen[i], true};
         /* copies into a: the key buffers are freed below */
         uint8_t *kc =
             hln_arena_memdup(a, x.key[i], x.pklen[i] + x.cklen[i] ? x.pklen[i] + x.cklen[i] : 1);
@@ -924,11 +942,11 @@ static int exact_search(hln_shard *s, const ex_ann_op *q, hln_arena *a, st_parti
             rc = hln_fail(err, HLN_ENOMEM, "out of memory");
             break;
         }
-        rd.pk = kc;
-        rd.start.key = rd.end.key = kc + x.pklen[i];
         st_partition *p = NULL;
-        if ((rc = st_read(s->store, &rd, a, &p, err)) != 0) break;
-        if (!p || !p->nrows) continue;
+        if ((rc = read_row(s, q->table_id, x.token[i], kc, x.pklen[i], kc + x.pklen[i], x.cklen[i],
+                           q->now_sec, a, &p, err)) != 0)
+            break;
+        if (!p) continue;
         p->next = NULL;
         *tail = p;
         tail = &p->next;
@@ -957,7 +975,7 @@ int ex_ann_search(hln_shard *s, ex_ann_op *q, hln_arena *a, st_partition **out, 
     }
     ex_vix *v = vix_get(s, q, now_sec, err);
     if (!v) return err->code ? err->code : HLN_ENOMEM;
-    if (v->building) return exact_search(s, q, a, out, err);
+    if (v->building || v->reset_pending) return exact_search(s, q, a, out, err);
     uint32_t live = ix_hnsw_live(v->g);
     if (live == 0) return 0;
     int k = q->k;
@@ -990,25 +1008,14 @@ int ex_ann_search(hln_shard *s, ex_ann_op *q, hln_arena *a, st_partition **out, 
             if (seen[id]) continue;
             seen[id] = 1;
             const vent *e = &v->ents[id];
-            st_read_cmd rd = {
-                .pk = v->keys + e->off, .pklen = e->pklen, .limit = 1, .now_sec = now_sec};
-            memcpy(rd.table_id, v->table_id, 16);
-            rd.token = e->token;
-            const uint8_t *ck = v->keys + e->off + e->pklen;
-            rd.start = (st_bound){ck, e->cklen, true};
-            rd.end = (st_bound){ck, e->cklen, true};
+            const uint8_t *k = v->keys + e->off;
             st_partition *p = NULL;
-            if ((rc = st_read(s->store, &rd, a, &p, err)) != 0) break;
-            bool ok = false;
-            if (p && p->nrows == 1 && p->rows[0].cklen == e->cklen) {
-                const st_row *row = &p->rows[0];
-                for (uint32_t c = 0; c < row->ncells; c++)
-                    if (row->cells[c].col_id == v->col_id && row->cells[c].pathlen == 0) {
-                        ok = !row->cells[c].flags &&
-                             hash_bytes(row->cells[c].val, row->cells[c].len) == e->vhash;
-                        break;
-                    }
-            }
+            if ((rc = read_row(s, v->table_id, e->token, k, e->pklen, k + e->pklen, e->cklen,
+                               now_sec, a, &p, err)) != 0)
+                break;
+            const st_cell *cell =
+                p && p->rows[0].cklen == e->cklen ? live_value(&p->rows[0], v->col_id) : NULL;
+            bool ok = cell && hash_bytes(cell->val, cell->len) == e->vhash;
             if (!ok) {
                 ix_hnsw_delete(v->g, id);
                 continue;
@@ -1047,14 +1054,8 @@ static int cmp_ids(const void *a, const void *b)
                *y = &sort_vix->ents[*(const uint32_t *)b];
     if (x->token != y->token) return x->token < y->token ? -1 : 1;
     const uint8_t *kx = sort_vix->keys + x->off, *ky = sort_vix->keys + y->off;
-    uint32_t n = x->pklen < y->pklen ? x->pklen : y->pklen;
-    int c = n ? memcmp(kx, ky, n) : 0;
-    if (c) return c;
-    if (x->pklen != y->pklen) return x->pklen < y->pklen ? -1 : 1;
-    n = x->cklen < y->cklen ? x->cklen : y->cklen;
-    c = n ? memcmp(kx + x->pklen, ky + y->pklen, n) : 0;
-    if (c) return c;
-    return (x->cklen > y->cklen) - (x->cklen < y->cklen);
+    int c = bytes_cmp(kx, x->pklen, ky, y->pklen);
+    return c ? c : bytes_cmp(kx + x->pklen, x->cklen, ky + y->pklen, y->cklen);
 }
 
 /* Whether key e comes after the scan's start: (start_token, after_pk). */
@@ -1063,10 +1064,7 @@ static bool after_start(const ex_vix *v, const vent *e, const st_scan_cmd *cmd)
     if (e->token > cmd->end_token) return false;
     if (e->token > cmd->start_token) return true;
     if (e->token < cmd->start_token || !cmd->after_pk) return false;
-    const uint8_t *k = v->keys + e->off;
-    uint32_t n = e->pklen < cmd->after_pklen ? e->pklen : cmd->after_pklen;
-    int c = n ? memcmp(k, cmd->after_pk, n) : 0;
-    return c > 0 || (c == 0 && e->pklen > cmd->after_pklen);
+    return bytes_cmp(v->keys + e->off, e->pklen, cmd->after_pk, cmd->after_pklen) > 0;
 }
 
 int ex_sai_scan(hln_shard *s, ex_op *op, hln_arena *a, hln_error *err)
@@ -1077,8 +1075,9 @@ int ex_sai_scan(hln_shard *s, ex_op *op, hln_arena *a, hln_error *err)
     if (q->schema) ex_ann_reconcile(s, q->schema);
     ex_vix *v = vix_get(s, q, cmd->now_sec, err);
     if (!v) return err->code ? err->code : HLN_ENOMEM;
-    /* still building: the plain scan (the coordinator filters either way) */
-    if (v->building) return st_scan(s->store, cmd, a, &op->parts, err);
+    /* still building (or to be built again): the plain scan (the coordinator
+       filters either way) */
+    if (v->building || v->reset_pending) return st_scan(s->store, cmd, a, &op->parts, err);
     uint8_t *buf = NULL;
     const uint8_t *t = fold_term(v->fold, q->term, q->termlen, &buf);
     if (!t) return hln_fail(err, HLN_ENOMEM, "out of memory");
@@ -1100,13 +1099,11 @@ int ex_sai_scan(hln_shard *s, ex_op *op, hln_arena *a, hln_error *err)
         if (cmd->limit && rows >= cmd->limit) break;
         const vent *e = &v->ents[ids[i]];
         const uint8_t *k = v->keys + e->off;
-        st_read_cmd rd = {
-            .pk = k, .pklen = e->pklen, .token = e->token, .limit = 1, .now_sec = cmd->now_sec};
-        memcpy(rd.table_id, v->table_id, 16);
-        rd.start = rd.end = (st_bound){k + e->pklen, e->cklen, true};
         st_partition *p = NULL;
-        if ((rc = st_read(s->store, &rd, a, &p, err)) != 0) break;
-        if (!p || !p->nrows) continue; /* deleted or expired since */
+        if ((rc = read_row(s, v->table_id, e->token, k, e->pklen, k + e->pklen, e->cklen,
+                           cmd->now_sec, a, &p, err)) != 0)
+            break;
+        if (!p) continue; /* deleted or expired since */
         if (cur && cur->token == p->token && cur->pklen == p->pklen &&
             !memcmp(cur->pk, p->pk, p->pklen)) {
             if (cur->nrows == cap) { /* rows of one partition, in clustering order */
@@ -1300,7 +1297,7 @@ static int six_load_one(ex_vix *v, FILE *f)
                 if (id >= nents)
                     rc = HLN_ECORRUPT;
                 else
-                    term_add(v, t, len, id);
+                    rc = term_add(v, t, len, id);
             }
         }
         hln_free(t);
