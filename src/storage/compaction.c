@@ -461,7 +461,7 @@ int cp_run(cp_job *j)
     bool logged = false;
     if (rc == 0 && (rc = write_log(j, err)) == 0) logged = true;
     sst_writer *w = NULL;
-    if (rc == 0) rc = sst_writer_open(&w, j->out_path, j->table_id, err);
+    if (rc == 0) rc = sst_writer_open(&w, j->out_path, j->table_id, NULL, err);
     if (rc == 0) rc = merge_all(&s, w, err);
     if (rc == 0 && j->parts_out == 0) {
         sst_writer_abort(w); /* everything cancelled out: no output file */

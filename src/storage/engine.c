@@ -411,7 +411,7 @@ static int write_memtable(const mt_table *mt, const uint8_t table_id[16], const 
                           uint64_t *nparts, hln_error *err)
 {
     sst_writer *w;
-    int rc = sst_writer_open(&w, path, table_id, err);
+    int rc = sst_writer_open(&w, path, table_id, NULL, err);
     if (rc < 0) return rc;
     st_cell *cells = NULL;
     uint32_t capcells = 0;

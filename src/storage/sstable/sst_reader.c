@@ -9,6 +9,16 @@
  * rows decoded into the read's arena (st_row_decode, shared with the
  * commitlog).
  *
+ * Version 4: the index section starts with the file record (statistics,
+ * then the compression record: codec, chunk size, logical data length and
+ * the stored length of every chunk), validated completely at open; the
+ * file offset of every chunk is precomputed. Block descriptors hold
+ * logical offsets, so everything above load_block is the same with or
+ * without compression; load_block reads the run of chunks covering a
+ * block with one pread, checks each chunk's crc32, decompresses them into
+ * the read's arena and then checks the block as before. Older versions
+ * get conservative statistics (nothing is known, so nothing is purgeable).
+ *
  * Why validate everything at open: a corrupt index is found once, loudly,
  * at startup instead of as wild reads later; block corruption (far more
  * data, not worth scanning at open) is caught by the per-block checksum.
@@ -20,6 +30,11 @@
  *  2. Entries are in strictly increasing key order; block descriptors of a
  *     partition are in increasing ck order and rows inside a block strictly
  *     increase (checked when the block is decoded).
+ *  3. With compression, the chunk map exactly tiles both the physical data
+ *     region [32, index_off) and the logical one [32, data_end); every
+ *     descriptor lies inside the logical one.
+ *  4. Nothing in a reader changes after sst_open (the shard and compaction
+ *     threads read concurrently); every read allocates in its own arena.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -53,6 +68,7 @@ void sst_close(sst_reader *r)
     hln_free(r->index);
     hln_free(r->entries);
     hln_free(r->bloom);
+    hln_free(r->chunks);
     hln_free(r->path);
     hln_free(r);
 }
@@ -78,17 +94,98 @@ static bool parse_desc(hln_rd *rd, uint64_t data_end, sst_block *b)
     return st_bytes_cmp(b->first, b->first_len, b->last, b->last_len) <= 0;
 }
 
-static int parse_index(sst_reader *r, uint64_t npart, hln_error *err)
+/* The version 4 file record at the start of the index: statistics and the
+ * compression record; leaves rd at the first entry. */
+static int parse_file_record(sst_reader *r, hln_rd *rd, uint32_t hdr_codec, hln_error *err)
 {
-    if (npart > r->index_len / MIN_ENTRY_BYTES)
+    sst_stats *st = &r->stats;
+    st->min_ts = (int64_t)hln_rd_u64(rd);
+    st->max_ts = (int64_t)hln_rd_u64(rd);
+    st->min_del_sec = (int64_t)hln_rd_u64(rd);
+    st->max_del_sec = (int64_t)hln_rd_u64(rd);
+    uint8_t sflags = hln_rd_u8(rd);
+    if (rd->err) return hln_corrupt(err, r->path, "index too short for the file statistics");
+    bool no_ts = st->min_ts == INT64_MAX && st->max_ts == INT64_MIN;
+    bool no_del = st->min_del_sec == INT64_MAX && st->max_del_sec == INT64_MIN;
+    if (sflags > 1 || (!no_ts && st->min_ts > st->max_ts) ||
+        (!no_del && st->min_del_sec > st->max_del_sec) || (no_ts && !no_del))
+        return hln_corrupt(err, r->path, "inconsistent file statistics");
+    st->all_dying = sflags & 1;
+
+    uint8_t codec = hln_rd_u8(rd);
+    r->level = (int32_t)hln_rd_u32(rd);
+    uint32_t cb = hln_rd_u32(rd);
+    uint64_t raw = hln_rd_u64(rd), nchunks = hln_rd_vint(rd);
+    if (rd->err) return hln_corrupt(err, r->path, "index too short for the compression record");
+    if (codec != hdr_codec)
+        return hln_corrupt(err, r->path, "compression codec %u in the index, %u in the header",
+                           codec, hdr_codec);
+    r->codec = (sst_codec)codec;
+    r->data_bytes = r->index_off - SST_HEADER_BYTES;
+    r->raw_bytes = raw;
+    if (codec == SST_CODEC_NONE) {
+        if (cb != 0 || nchunks != 0 || raw != r->data_bytes)
+            return hln_corrupt(err, r->path, "bad compression record for an uncompressed file");
+        r->data_end = r->index_off;
+        return 0;
+    }
+    if (cb < SST_CHUNK_MIN || cb > SST_CHUNK_MAX || (cb & (cb - 1)))
+        return hln_corrupt(err, r->path, "bad compression chunk size %u", cb);
+    r->chunk_bytes = cb;
+    /* raw < 2^63 keeps 32 + raw and the chunk arithmetic below from overflowing */
+    if (raw > (UINT64_MAX >> 1) || (raw + cb - 1) / cb != nchunks || nchunks > hln_rd_left(rd))
+        return hln_corrupt(err, r->path,
+                           "compression record: %llu chunks of %u bytes for %llu logical bytes",
+                           (unsigned long long)nchunks, cb, (unsigned long long)raw);
+    r->data_end = SST_HEADER_BYTES + raw;
+    if (nchunks) {
+        r->chunks = hln_calloc((size_t)nchunks, sizeof(sst_chunk));
+        if (!r->chunks) return hln_fail(err, HLN_ENOMEM, "out of memory opening %s", r->path);
+    }
+    uint64_t off = SST_HEADER_BYTES;
+    for (uint64_t i = 0; i < nchunks; i++) {
+        uint64_t v = hln_rd_vint(rd), len = v >> 1;
+        bool is_raw = v & 1;
+        uint64_t want = i + 1 < nchunks ? cb : raw - i * cb;
+        if (rd->err || len == 0 || (is_raw ? len != want : len >= want) ||
+            r->index_off - off < len + SST_CHUNK_CRC)
+            return hln_corrupt(err, r->path, "bad chunk map entry %llu", (unsigned long long)i);
+        r->chunks[i].off = off;
+        r->chunks[i].len = (uint32_t)len;
+        r->chunks[i].raw = is_raw;
+        off += len + SST_CHUNK_CRC;
+    }
+    if (off != r->index_off)
+        return hln_corrupt(err, r->path, "chunks cover %llu bytes of a %llu-byte data region",
+                           (unsigned long long)(off - SST_HEADER_BYTES),
+                           (unsigned long long)r->data_bytes);
+    r->nchunks = nchunks;
+    return 0;
+}
+
+static int parse_index(sst_reader *r, uint64_t npart, uint32_t hdr_flags, hln_error *err)
+{
+    hln_rd rd;
+    hln_rd_init(&rd, r->index, r->index_len);
+    if (r->version >= SST_VERSION_CHUNKS) {
+        int rc = parse_file_record(r, &rd, hdr_flags, err);
+        if (rc < 0) return rc;
+    } else {
+        r->stats.min_ts = INT64_MIN;
+        r->stats.max_ts = INT64_MAX;
+        r->stats.min_del_sec = INT64_MIN;
+        r->stats.max_del_sec = INT64_MAX;
+        r->stats.all_dying = false;
+        r->data_end = r->index_off;
+        r->data_bytes = r->raw_bytes = r->index_off - SST_HEADER_BYTES;
+    }
+    if (npart > hln_rd_left(&rd) / MIN_ENTRY_BYTES)
         return hln_corrupt(err, r->path, "footer claims %llu partitions in a %zu-byte index",
                            (unsigned long long)npart, r->index_len);
     if (npart) {
         r->entries = hln_calloc((size_t)npart, sizeof(sst_entry));
         if (!r->entries) return hln_fail(err, HLN_ENOMEM, "out of memory opening %s", r->path);
     }
-    hln_rd rd;
-    hln_rd_init(&rd, r->index, r->index_len);
     for (uint64_t i = 0; i < npart; i++) {
         sst_entry *e = &r->entries[i];
         uint64_t klen = hln_rd_vint(&rd);
@@ -124,7 +221,7 @@ static int parse_index(sst_reader *r, uint64_t npart, hln_error *err)
         sst_block prev = {0};
         for (uint64_t b = 0; b < nb; b++) {
             sst_block cur;
-            if (!parse_desc(&rd, r->index_off, &cur))
+            if (!parse_desc(&rd, r->data_end, &cur))
                 return hln_corrupt(err, r->path, "bad block descriptor %llu of entry %llu",
                                    (unsigned long long)b, (unsigned long long)i);
             if (b > 0 && st_bytes_cmp(cur.first, cur.first_len, prev.last, prev.last_len) <= 0)
@@ -236,6 +333,10 @@ int sst_open(sst_reader **out, const char *path, uint64_t gen, const uint8_t tab
         rc = hln_corrupt(err, path, "sstable format version %u is unknown", r->version);
         goto fail;
     }
+    if (r->version >= SST_VERSION_CHUNKS && !sst_codec_valid(get32(h + 24))) {
+        rc = hln_corrupt(err, path, "unknown compression codec %u", get32(h + 24));
+        goto fail;
+    }
     if (memcmp(h + 8, table_id, 16) != 0) {
         rc = hln_corrupt(err, path, "sstable belongs to another table");
         goto fail;
@@ -267,7 +368,7 @@ int sst_open(sst_reader **out, const char *path, uint64_t gen, const uint8_t tab
         rc = hln_corrupt(err, path, "index checksum mismatch");
         goto fail;
     }
-    if ((rc = parse_index(r, npart, err)) < 0) goto fail;
+    if ((rc = parse_index(r, npart, get32(h + 24), err)) < 0) goto fail;
     bloom_build(r);
     *out = r;
     return 0;
@@ -324,13 +425,68 @@ int sst_entry_rts(const sst_reader *r, const sst_entry *e, hln_arena *a, st_rang
 
 /* ---- row blocks ---------------------------------------------------------- */
 
+/* The logical bytes [off, off + n) of a compressed file, into the read's
+ * arena: one pread of the run of chunks covering them (into the
+ * iterator's reused buffer), each chunk's crc32 checked, then decompressed
+ * (or copied, if stored raw). A block smaller than a chunk touches one
+ * chunk, or two when it straddles a chunk boundary. */
+static int read_chunks(sst_rowit *it, uint64_t off, size_t n, const uint8_t **out, hln_error *err)
+{
+    const sst_reader *r = it->r;
+    uint64_t cb = r->chunk_bytes;
+    uint64_t c0 = (off - SST_HEADER_BYTES) / cb, c1 = (off + n - 1 - SST_HEADER_BYTES) / cb;
+    if (c1 >= r->nchunks) /* descriptors are inside data_end, checked at open */
+        return hln_corrupt(err, r->path, "block at offset %llu is past the last chunk",
+                           (unsigned long long)off);
+    const sst_chunk *first = &r->chunks[c0], *last = &r->chunks[c1];
+    uint64_t plen = last->off + last->len + SST_CHUNK_CRC - first->off;
+    uint64_t lstart = SST_HEADER_BYTES + c0 * cb;
+    uint64_t llen =
+        (c1 == r->nchunks - 1 ? r->data_end : SST_HEADER_BYTES + (c1 + 1) * cb) - lstart;
+    if (plen > it->zcap) {
+        size_t cap = it->zcap * 2 > plen ? it->zcap * 2 : (size_t)plen;
+        it->zbuf = hln_arena_alloc(it->a, cap);
+        it->zcap = it->zbuf ? cap : 0;
+    }
+    uint8_t *pbuf = it->zbuf, *lbuf = hln_arena_alloc(it->a, (size_t)llen);
+    if (!pbuf || !lbuf) return hln_fail(err, HLN_ENOMEM, "out of memory reading %s", r->path);
+    int rc = hln_pread_full(r->fd, pbuf, (size_t)plen, first->off, r->path, err);
+    if (rc < 0) return rc;
+    uint8_t *dst = lbuf;
+    for (uint64_t i = c0; i <= c1; i++) {
+        const sst_chunk *c = &r->chunks[i];
+        const uint8_t *src = pbuf + (c->off - first->off);
+        size_t want = (size_t)(i == r->nchunks - 1 ? r->raw_bytes - i * cb : cb);
+        if (hln_crc32(0, src, c->len) != get32(src + c->len))
+            return hln_corrupt(err, r->path, "chunk %llu at offset %llu: checksum mismatch",
+                               (unsigned long long)i, (unsigned long long)c->off);
+        if (c->raw)
+            memcpy(dst, src, want); /* len == want, checked at open */
+        else if (!sst_codec_decompress(r->codec, src, c->len, dst, want))
+            return hln_corrupt(
+                err, r->path, "chunk %llu at offset %llu does not decompress (%s) to %zu bytes",
+                (unsigned long long)i, (unsigned long long)c->off, sst_codec_name(r->codec), want);
+        dst += want;
+    }
+    *out = lbuf + (off - lstart);
+    return 0;
+}
+
 static int load_block(sst_rowit *it, const sst_block *b, hln_error *err)
 {
     const sst_reader *r = it->r;
-    uint8_t *buf = hln_arena_alloc(it->a, (size_t)b->len + SST_BLOCK_HDR);
+    const uint8_t *buf;
     st_row *rows = hln_arena_alloc(it->a, (size_t)b->nrows * sizeof(st_row));
-    if (!buf || !rows) return hln_fail(err, HLN_ENOMEM, "out of memory reading %s", r->path);
-    int rc = hln_pread_full(r->fd, buf, (size_t)b->len + SST_BLOCK_HDR, b->off, r->path, err);
+    if (!rows) return hln_fail(err, HLN_ENOMEM, "out of memory reading %s", r->path);
+    int rc;
+    if (r->codec != SST_CODEC_NONE) {
+        rc = read_chunks(it, b->off, (size_t)b->len + SST_BLOCK_HDR, &buf, err);
+    } else {
+        uint8_t *p = hln_arena_alloc(it->a, (size_t)b->len + SST_BLOCK_HDR);
+        if (!p) return hln_fail(err, HLN_ENOMEM, "out of memory reading %s", r->path);
+        rc = hln_pread_full(r->fd, p, (size_t)b->len + SST_BLOCK_HDR, b->off, r->path, err);
+        buf = p;
+    }
     if (rc < 0) return rc;
     if (get32(buf) != b->len)
         return hln_corrupt(err, r->path, "block at offset %llu: length %u, index says %u",
@@ -434,7 +590,7 @@ int sst_rowit_init(sst_rowit *it, const sst_reader *r, const sst_entry *e, const
     hln_rd_init(&rd, r->index, r->index_len);
     rd.off = e->boff;
     for (uint32_t i = 0; i < e->nblocks; i++)
-        if (!parse_desc(&rd, r->index_off, &it->blocks[i]))
+        if (!parse_desc(&rd, r->data_end, &it->blocks[i]))
             return hln_corrupt(err, r->path, "bad block descriptor"); /* checked at open */
     /* forward: first block whose last ck the start admits; reversed: last
      * block whose first ck the end admits (both predicates are monotone) */

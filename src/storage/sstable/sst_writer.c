@@ -2,12 +2,26 @@
  * sst_writer.c — writes one sstable from partitions given in key order.
  *
  * What: streams the header, the row blocks of each partition, then the
- * partition index and the footer (docs/formats/sstable.md) into
- * <path>.tmp; at finish it fsyncs the file, renames it to <path> and fsyncs
- * the directory. Rows of a partition are cut into blocks of about
+ * partition index (preceded by the file statistics and the chunk map) and
+ * the footer (docs/formats/sstable.md, version 4) into
+ * <path>.tmp; at finish it fsyncs the file, renames it to <path> and
+ * fsyncs the directory. Rows of a partition are cut into blocks of about
  * SST_BLOCK_TARGET bytes, each with its own crc32, and each block's first
  * and last clustering key go into the index so a slice read touches only
  * the blocks it needs.
+ *
+ * Compression: the blocks form a logical stream (logical offsets start at
+ * the header size, exactly where an uncompressed file puts them, and block
+ * descriptors hold logical offsets). With a codec that stream is cut into
+ * chunks of chunk_bytes regardless of block and partition boundaries (small
+ * partitions then share a chunk, which is what makes the ratio good); each
+ * chunk is compressed, or kept raw when that does not make it smaller, and
+ * written with a crc32 of the stored bytes. The chunk map (stored length
+ * and raw flag per chunk) goes into the index, under the index CRC.
+ *
+ * Statistics: min/max timestamp, the earliest and latest deletion second
+ * and whether every cell and marker is dying are folded in as partitions,
+ * range tombstones and rows pass through (sstable.h, sst_stats).
  *
  * Why temp + rename: a reader (or a restart after a crash) sees either no
  * file or the whole, synced file, never a partial one. Leftover *.tmp files
@@ -18,6 +32,8 @@
  *     partition; the writer checks both (HLN_ESERVER: a caller bug) because
  *     readers binary-search on them.
  *  2. Nothing is visible under <path> before every byte is on disk.
+ *  3. `loff` is the logical offset of the next block byte; without a codec
+ *     it equals the physical offset (written + out.len).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -49,6 +65,17 @@ struct sst_writer {
     bool in_part, have_prev;
     hln_buf index;
     uint64_t npart, nrows;
+    /* compression */
+    sst_codec codec;
+    int level;
+    uint32_t chunk_bytes;
+    uint64_t loff; /* logical offset of the next block byte */
+    hln_buf pend;  /* logical bytes not yet cut into a chunk (< chunk_bytes) */
+    uint8_t *zbuf; /* compressor output, sst_codec_bound(chunk_bytes) */
+    size_t zcap;
+    hln_buf cmap; /* chunk map entries: vint(stored_len << 1 | raw) */
+    uint64_t nchunks;
+    sst_stats st;
 };
 
 static void buf_i64(hln_buf *b, int64_t v)
@@ -70,6 +97,9 @@ static void writer_free(sst_writer *w)
     hln_buf_free(&w->pkey);
     hln_buf_free(&w->prts);
     hln_buf_free(&w->index);
+    hln_buf_free(&w->pend);
+    hln_buf_free(&w->cmap);
+    hln_free(w->zbuf);
     hln_free(w);
 }
 
@@ -84,12 +114,44 @@ void sst_writer_abort(sst_writer *w)
     writer_free(w);
 }
 
-int sst_writer_open(sst_writer **out, const char *path, const uint8_t table_id[16], hln_error *err)
+int sst_writer_open(sst_writer **out, const char *path, const uint8_t table_id[16],
+                    const sst_write_opts *opts, hln_error *err)
 {
     *out = NULL;
+    sst_codec codec = opts ? opts->codec : SST_CODEC_NONE;
+    uint32_t cb = opts && opts->chunk_bytes ? opts->chunk_bytes : SST_CHUNK_DEFAULT;
+    int level = 0;
+    if (!sst_codec_valid((uint32_t)codec))
+        return hln_fail(err, HLN_EINVAL, "unknown sstable compression codec %d", (int)codec);
+    if (sst_codec_level(codec, opts ? opts->level : 0, &level) < 0)
+        return hln_fail(err, HLN_EINVAL, "compression level %d is out of range for %s", opts->level,
+                        sst_codec_name(codec));
+    if (codec != SST_CODEC_NONE && (cb < SST_CHUNK_MIN || cb > SST_CHUNK_MAX || (cb & (cb - 1))))
+        return hln_fail(err, HLN_EINVAL,
+                        "compression chunk size %u is not a power of two between %u and %u", cb,
+                        SST_CHUNK_MIN, SST_CHUNK_MAX);
     sst_writer *w = hln_calloc(1, sizeof(*w));
     if (!w) return hln_fail(err, HLN_ENOMEM, "out of memory");
     w->fd = -1;
+    w->codec = codec;
+    w->level = level;
+    w->chunk_bytes = codec == SST_CODEC_NONE ? 0 : cb;
+    w->loff = SST_HEADER_BYTES;
+    w->st.min_ts = INT64_MAX;
+    w->st.max_ts = INT64_MIN;
+    w->st.min_del_sec = INT64_MAX;
+    w->st.max_del_sec = INT64_MIN;
+    w->st.all_dying = true;
+    hln_buf_init(&w->pend);
+    hln_buf_init(&w->cmap);
+    if (codec != SST_CODEC_NONE) {
+        w->zcap = sst_codec_bound(codec, cb);
+        w->zbuf = w->zcap ? hln_malloc(w->zcap) : NULL;
+        if (!w->zbuf || hln_buf_reserve(&w->pend, cb) < 0) {
+            writer_free(w);
+            return hln_fail(err, HLN_ENOMEM, "out of memory");
+        }
+    }
     size_t n = strlen(path);
     w->path = hln_strdup(path);
     w->tmp = hln_malloc(n + 5);
@@ -125,7 +187,7 @@ int sst_writer_open(sst_writer **out, const char *path, const uint8_t table_id[1
     hln_buf_u32(&w->out, SST_MAGIC);
     hln_buf_u32(&w->out, SST_VERSION);
     hln_buf_put(&w->out, table_id, 16);
-    hln_buf_u32(&w->out, 0); /* flags */
+    hln_buf_u32(&w->out, (uint32_t)codec); /* flags: the codec */
     hln_buf_u32(&w->out, w->out.err ? 0 : hln_crc32(0, w->out.data + h0, SST_HEADER_BYTES - 4));
     if (w->out.err) {
         sst_writer_abort(w);
@@ -145,15 +207,68 @@ static int flush_out(sst_writer *w, hln_error *err)
     return 0;
 }
 
+/* Writes one chunk of the logical stream: compressed if that makes it
+ * smaller, else raw; then the crc32 of the stored bytes. */
+static int emit_chunk(sst_writer *w, const uint8_t *p, size_t n, hln_error *err)
+{
+    size_t z = sst_codec_compress(w->codec, w->level, p, n, w->zbuf, w->zcap);
+    bool raw = z == 0 || z >= n;
+    const uint8_t *stored = raw ? p : w->zbuf;
+    size_t len = raw ? n : z;
+    hln_buf_put(&w->out, stored, len);
+    hln_buf_u32(&w->out, hln_crc32(0, stored, len));
+    hln_buf_vint(&w->cmap, ((uint64_t)len << 1) | (raw ? 1 : 0));
+    w->nchunks++;
+    if (w->cmap.err) return hln_fail(err, HLN_ENOMEM, "out of memory writing %s", w->tmp);
+    if (w->out.len >= OUT_FLUSH_BYTES) return flush_out(w, err);
+    return 0;
+}
+
+/* Appends logical bytes: straight to the file without a codec, else cut
+ * into chunks (the remainder waits in pend). */
+static int put_logical(sst_writer *w, const uint8_t *p, size_t n, hln_error *err)
+{
+    w->loff += n;
+    if (w->codec == SST_CODEC_NONE) {
+        hln_buf_put(&w->out, p, n);
+        return 0;
+    }
+    while (n > 0) {
+        size_t take = w->chunk_bytes - w->pend.len;
+        if (take > n) take = n;
+        if (w->pend.len == 0 && take == w->chunk_bytes) {
+            int rc = emit_chunk(w, p, take, err); /* a whole chunk, no copy */
+            if (rc < 0) return rc;
+        } else {
+            hln_buf_put(&w->pend, p, take);
+            if (w->pend.err) return hln_fail(err, HLN_ENOMEM, "out of memory writing %s", w->tmp);
+            if (w->pend.len == w->chunk_bytes) {
+                int rc = emit_chunk(w, w->pend.data, w->pend.len, err);
+                if (rc < 0) return rc;
+                hln_buf_reset(&w->pend);
+            }
+        }
+        p += take;
+        n -= take;
+    }
+    return 0;
+}
+
 static int emit_block(sst_writer *w, hln_error *err)
 {
     if (w->block_rows == 0) return 0;
     if (w->block.err || w->block.len > UINT32_MAX)
         return hln_fail(err, HLN_ENOMEM, "out of memory writing %s", w->tmp);
-    uint64_t off = w->written + w->out.len;
-    hln_buf_u32(&w->out, (uint32_t)w->block.len);
-    hln_buf_u32(&w->out, hln_crc32(0, w->block.data, w->block.len));
-    hln_buf_put(&w->out, w->block.data, w->block.len);
+    uint64_t off = w->loff;
+    uint8_t hdr[SST_BLOCK_HDR];
+    uint32_t len = (uint32_t)w->block.len, crc = hln_crc32(0, w->block.data, w->block.len);
+    for (int i = 0; i < 4; i++) {
+        hdr[i] = (uint8_t)(len >> (24 - 8 * i));
+        hdr[4 + i] = (uint8_t)(crc >> (24 - 8 * i));
+    }
+    int rc = put_logical(w, hdr, sizeof hdr, err);
+    if (rc == 0) rc = put_logical(w, w->block.data, w->block.len, err);
+    if (rc < 0) return rc;
     hln_buf_vint(&w->pdesc, off);
     hln_buf_vint(&w->pdesc, w->block.len);
     hln_buf_vint(&w->pdesc, w->block_rows);
@@ -166,6 +281,55 @@ static int emit_block(sst_writer *w, hln_error *err)
     w->block_rows = 0;
     if (w->out.len >= OUT_FLUSH_BYTES) return flush_out(w, err);
     return 0;
+}
+
+/* ---- statistics ---- */
+
+static void stat_ts(sst_writer *w, int64_t ts)
+{
+    if (ts == HLN_TS_NONE) return;
+    if (ts < w->st.min_ts) w->st.min_ts = ts;
+    if (ts > w->st.max_ts) w->st.max_ts = ts;
+}
+
+static void stat_del_sec(sst_writer *w, int64_t sec)
+{
+    if (sec < w->st.min_del_sec) w->st.min_del_sec = sec;
+    if (sec > w->st.max_del_sec) w->st.max_del_sec = sec;
+}
+
+/* A deletion at ts: its timestamp and its second (floor(ts / 10^6)). */
+static void stat_deletion(sst_writer *w, int64_t ts)
+{
+    if (ts == HLN_TS_NONE) return;
+    stat_ts(w, ts);
+    int64_t q = ts / 1000000;
+    if (ts % 1000000 < 0) q--;
+    stat_del_sec(w, q);
+}
+
+static void stat_row(sst_writer *w, const st_row *row)
+{
+    if (row->marker_ts != HLN_TS_NONE) {
+        stat_ts(w, row->marker_ts);
+        if (row->marker_expires != 0)
+            stat_del_sec(w, row->marker_expires);
+        else
+            w->st.all_dying = false;
+    }
+    stat_deletion(w, row->del_ts);
+    for (uint32_t i = 0; i < row->ncells; i++) {
+        const st_cell *c = &row->cells[i];
+        if (c->flags == ST_CELL_TOMBSTONE || c->flags == ST_CELL_COLDEL) {
+            stat_deletion(w, c->ts);
+            continue;
+        }
+        stat_ts(w, c->ts);
+        if (c->expires != 0)
+            stat_del_sec(w, c->expires);
+        else
+            w->st.all_dying = false;
+    }
 }
 
 int sst_writer_begin_partition(sst_writer *w, const uint8_t *key, uint32_t klen, int64_t pdel_ts,
@@ -186,6 +350,7 @@ int sst_writer_begin_partition(sst_writer *w, const uint8_t *key, uint32_t klen,
     hln_buf_reset(&w->last_ck);
     hln_buf_reset(&w->prts);
     w->pnrts = 0;
+    stat_deletion(w, pdel_ts);
     return w->pkey.err ? hln_fail(err, HLN_ENOMEM, "out of memory") : 0;
 }
 
@@ -193,8 +358,10 @@ int sst_writer_range_tombs(sst_writer *w, const st_range_tomb *rts, uint32_t n, 
 {
     if (!w->in_part || w->part_rows || w->pnrts)
         return hln_fail(err, HLN_ESERVER, "sstable writer misuse (range tombstones)");
-    for (uint32_t i = 0; i < n; i++)
+    for (uint32_t i = 0; i < n; i++) {
         st_rt_encode(&rts[i], &w->prts);
+        stat_deletion(w, rts[i].ts);
+    }
     w->pnrts = n;
     return w->prts.err ? hln_fail(err, HLN_ENOMEM, "out of memory writing %s", w->tmp) : 0;
 }
@@ -216,6 +383,7 @@ int sst_writer_row(sst_writer *w, const st_row *row, hln_error *err)
     hln_buf_reset(&w->last_ck);
     if (row->cklen) hln_buf_put(&w->last_ck, row->ck, row->cklen);
     st_row_encode(row, &w->block);
+    stat_row(w, row);
     w->block_rows++;
     w->part_rows++;
     w->nrows++;
@@ -249,20 +417,44 @@ int sst_writer_finish(sst_writer *w, hln_error *err)
     int rc = 0;
     if (w->in_part)
         rc = hln_fail(err, HLN_ESERVER, "sstable writer misuse (finish inside a partition)");
-    if (rc == 0 && w->index.err) rc = hln_fail(err, HLN_ENOMEM, "out of memory writing %s", w->tmp);
+    if (rc == 0 && w->codec != SST_CODEC_NONE && w->pend.len > 0) {
+        rc = emit_chunk(w, w->pend.data, w->pend.len, err); /* the last, shorter chunk */
+        hln_buf_reset(&w->pend);
+    }
     if (rc == 0) {
-        uint64_t index_off = w->written + w->out.len;
-        hln_buf_put(&w->out, w->index.data, w->index.len);
-        size_t f0 = w->out.len;
-        hln_buf_u64(&w->out, index_off);
-        hln_buf_u64(&w->out, w->index.len);
-        hln_buf_u64(&w->out, w->npart);
-        hln_buf_u64(&w->out, w->nrows);
-        hln_buf_u32(&w->out, hln_crc32(0, w->index.data, w->index.len));
-        hln_buf_u32(&w->out, SST_VERSION);
-        hln_buf_u32(&w->out, SST_FOOTER_MAGIC);
-        if (!w->out.err) hln_buf_u32(&w->out, hln_crc32(0, w->out.data + f0, SST_FOOTER_BYTES - 4));
-        rc = flush_out(w, err);
+        /* the index section: statistics and the compression record (the
+           "file record"), then the entries; one crc32 over all of it */
+        hln_buf *o = &w->out;
+        uint64_t index_off = w->written + o->len;
+        buf_i64(o, w->st.min_ts);
+        buf_i64(o, w->st.max_ts);
+        buf_i64(o, w->st.min_del_sec);
+        buf_i64(o, w->st.max_del_sec);
+        hln_buf_u8(o, w->st.all_dying ? 1 : 0);
+        hln_buf_u8(o, (uint8_t)w->codec);
+        hln_buf_u32(o, (uint32_t)w->level);
+        hln_buf_u32(o, w->chunk_bytes);
+        hln_buf_u64(o, w->loff - SST_HEADER_BYTES);
+        hln_buf_vint(o, w->nchunks);
+        hln_buf_put(o, w->cmap.data, w->cmap.len);
+        if (o->err || w->index.err || w->cmap.err)
+            rc = hln_fail(err, HLN_ENOMEM, "out of memory writing %s", w->tmp);
+        if (rc == 0) {
+            size_t head = (size_t)(w->written + o->len - index_off);
+            uint32_t icrc = hln_crc32(0, o->data + o->len - head, head);
+            icrc = hln_crc32(icrc, w->index.data, w->index.len);
+            hln_buf_put(o, w->index.data, w->index.len);
+            size_t f0 = o->len;
+            hln_buf_u64(o, index_off);
+            hln_buf_u64(o, head + w->index.len);
+            hln_buf_u64(o, w->npart);
+            hln_buf_u64(o, w->nrows);
+            hln_buf_u32(o, icrc);
+            hln_buf_u32(o, SST_VERSION);
+            hln_buf_u32(o, SST_FOOTER_MAGIC);
+            if (!o->err) hln_buf_u32(o, hln_crc32(0, o->data + f0, SST_FOOTER_BYTES - 4));
+            rc = flush_out(w, err);
+        }
     }
     if (rc == 0 && fsync(w->fd) < 0)
         rc = hln_fail(err, HLN_EIO, "fsync of %s failed: %s", w->tmp, strerror(errno));

@@ -7,9 +7,17 @@
  * verifying checksums. Format: docs/formats/sstable.md; algorithm and
  * invariants: README.md beside this file.
  *
- * Ownership: an sst_reader owns its fd and index; entries and keys it
- * returns live until sst_close. Row iterators decode blocks into the read's
- * arena, so rows they yield live as long as that arena.
+ * Version 4 adds optional per-chunk compression of the data region (the
+ * logical stream of blocks is unchanged; it is cut into chunks of
+ * chunk_bytes, each compressed and checksummed on its own) and whole-file
+ * statistics (timestamp range, deletion horizon) for tombstone purging and
+ * time-window compaction. Both live in the checksummed index section.
+ *
+ * Ownership: an sst_reader owns its fd, index and chunk map; entries and
+ * keys it returns live until sst_close. Row iterators decode blocks into
+ * the read's arena, so rows they yield live as long as that arena. A
+ * reader is immutable after sst_open: the shard thread and the compaction
+ * thread read it concurrently (pread, no cache, no locks).
  */
 #ifndef HLN_SST_SSTABLE_H
 #define HLN_SST_SSTABLE_H
@@ -26,20 +34,82 @@ enum {
     SST_FOOTER_MAGIC = 0x484C4E46, /* "HLNF", footer */
     /* versions: 1 = the first; 2 = range tombstones in the index; 3 = row
        records of ST_ROWFMT_2 (cell paths, column deletions, expiring row
-       markers). 3 is written, 1 and 2 are still read. */
-    SST_VERSION = 3,
+       markers); 4 = compression (chunk map) and file statistics after the
+       index entries, codec in the header's flags. 4 is written, 1 to 3 are
+       still read. */
+    SST_VERSION = 4,
     SST_VERSION_PATHS = 3,
+    SST_VERSION_CHUNKS = 4,
     SST_MIN_VERSION = 1,
     SST_HEADER_BYTES = 32,
     SST_FOOTER_BYTES = 48,
     SST_BLOCK_HDR = 8, /* u32 body length, u32 crc32(body) */
 };
 
+/* Compression of the data region (Cassandra's `compression` table option,
+ * mapped by the caller). The ids are on disk (header flags, chunk map). */
+typedef enum sst_codec {
+    SST_CODEC_NONE = 0,
+    SST_CODEC_LZ4 = 1,
+    SST_CODEC_ZSTD = 2,
+    SST_CODEC_SNAPPY = 3,
+    SST_CODEC_DEFLATE = 4,
+} sst_codec;
+#define SST_CODEC_MAX SST_CODEC_DEFLATE
+
+/* Chunk sizes: a power of two in [SST_CHUNK_MIN, SST_CHUNK_MAX]; 0 in the
+ * options means SST_CHUNK_DEFAULT (Cassandra's chunk_length_in_kb 16). */
+#define SST_CHUNK_MIN (4u * 1024)
+#define SST_CHUNK_MAX (1024u * 1024)
+#define SST_CHUNK_DEFAULT (16u * 1024)
+#define SST_CHUNK_CRC 4 /* u32 crc32 of the stored bytes after each chunk */
+
+typedef struct sst_write_opts {
+    sst_codec codec;      /* NONE: data region stored as in version 3 */
+    int level;            /* zstd level (0 = 3, Cassandra's default; ZSTD_minCLevel()..22),
+                             deflate level (0 = 6; 1..9); ignored otherwise */
+    uint32_t chunk_bytes; /* uncompressed chunk size; 0 = SST_CHUNK_DEFAULT */
+} sst_write_opts;
+
+/* Whole-file statistics (version 4; conservative values for older files).
+ * A "deletion second" of a deletion (cell tombstone, column deletion, row,
+ * partition or range deletion) is floor(ts / 10^6); of an expiring cell or
+ * row marker it is its expires. */
+typedef struct sst_stats {
+    int64_t min_ts, max_ts; /* over every timestamp in the file: row markers, cells (live,
+                               tombstone, column deletion), row, partition and range
+                               deletions; an empty file has min_ts = INT64_MAX,
+                               max_ts = INT64_MIN. Older files: INT64_MIN, INT64_MAX */
+    int64_t max_del_sec;    /* the latest deletion second; INT64_MIN if none
+                               (INT64_MAX for older files) */
+    int64_t min_del_sec;    /* the earliest deletion second; INT64_MAX if none
+                               (INT64_MIN for older files) */
+    bool all_dying;         /* every cell and row marker is a tombstone, a column deletion or
+                               expiring: once now >= max_del_sec + gc_grace nothing in the
+                               file can be live (false for older files) */
+} sst_stats;
+
+/* ---- codecs (sst_codec.c) ---- */
+bool sst_codec_valid(uint32_t c);
+const char *sst_codec_name(sst_codec c);
+/* The level a codec compresses with (0 = its default); -1 if out of range. */
+int sst_codec_level(sst_codec c, int level, int *out);
+/* Capacity the compressor needs for n input bytes (0: too big). */
+size_t sst_codec_bound(sst_codec c, size_t n);
+/* The compressed length written to dst[0, cap), 0 on failure. */
+size_t sst_codec_compress(sst_codec c, int level, const uint8_t *src, size_t n, uint8_t *dst,
+                          size_t cap);
+/* True iff src[0, n) decodes to exactly want bytes (written to dst, never
+ * more). */
+bool sst_codec_decompress(sst_codec c, const uint8_t *src, size_t n, uint8_t *dst, size_t want);
+
 /* ---- writer ---- */
 typedef struct sst_writer sst_writer;
 
-/* Creates <path>.tmp for writing. */
-int sst_writer_open(sst_writer **out, const char *path, const uint8_t table_id[16], hln_error *err);
+/* Creates <path>.tmp for writing. opts NULL = no compression; a bad codec,
+ * level or chunk size is HLN_EINVAL. */
+int sst_writer_open(sst_writer **out, const char *path, const uint8_t table_id[16],
+                    const sst_write_opts *opts, hln_error *err);
 /* Partitions must come in strictly increasing key order, rows of a partition
  * in strictly increasing ck order. */
 int sst_writer_begin_partition(sst_writer *w, const uint8_t *key, uint32_t klen, int64_t pdel_ts,
@@ -66,11 +136,30 @@ typedef struct sst_entry {
     size_t boff;   /* offset of the block descriptors in the index */
 } sst_entry;
 
+/* One compressed chunk of the data region (version 4, codec != NONE):
+ * chunk i holds the logical bytes [32 + i * chunk_bytes, ...) and is
+ * stored at file offset off as len bytes plus a u32 crc32 of them. */
+typedef struct sst_chunk {
+    uint64_t off;
+    uint32_t len;
+    bool raw; /* stored uncompressed (compression did not make it smaller) */
+} sst_chunk;
+
 typedef struct sst_reader {
     char *path;
     uint64_t gen;
     int fd;
     uint64_t size, index_off;
+    /* the data region: physical bytes [32, index_off) on disk (data_bytes),
+       logical (uncompressed) bytes [32, data_end) that block descriptors
+       address (raw_bytes = data_end - 32); equal without compression */
+    uint64_t data_end, data_bytes, raw_bytes;
+    sst_codec codec;
+    int level;            /* as written (informational) */
+    uint32_t chunk_bytes; /* 0 without compression */
+    sst_chunk *chunks;    /* nchunks, file offsets precomputed at open */
+    uint64_t nchunks;
+    sst_stats stats;
     uint8_t *index; /* the index section, checksum verified */
     size_t index_len;
     sst_entry *entries; /* ascending key order */
@@ -125,6 +214,10 @@ typedef struct sst_rowit {
     st_row *rows; /* rows of the current block */
     uint32_t nrows;
     int64_t ri; /* next row within the block */
+    /* compressed files: the stored chunks of the current block, reused from
+       block to block (rows point into the decompressed bytes, not here) */
+    uint8_t *zbuf;
+    size_t zcap;
 } sst_rowit;
 
 int sst_rowit_init(sst_rowit *it, const sst_reader *r, const sst_entry *e, const st_bound *start,
