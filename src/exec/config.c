@@ -12,6 +12,11 @@
  *   data_directory               (helenus) the data dir as a plain string
  *   rpc_address                  address the CQL port listens on
  *   native_transport_port        CQL port
+ *   admin_address, admin_port    (helenus) the admin HTTP port for
+ *                                `helenus admin` and /metrics: 127.0.0.1,
+ *                                7199 (-1 = off, 0 = any free port)
+ *   metrics_enabled              (helenus) serve Prometheus text at
+ *                                /metrics on the admin port (false)
  *   native_transport_max_frame_size        e.g. 16MiB (unit required)
  *   native_transport_max_frame_size_in_mb  legacy form, MiB
  *   native_transport_idle_timeout  e.g. 60s, 60000ms; 0 (default) = never
@@ -27,10 +32,11 @@
  *                                (logged) instead of refusing to start
  *   memtable_flush_threshold_bytes  (helenus) flush a table's memtable above
  *                                this size; a number of bytes or e.g. 64MiB
- *   auto_compaction              (helenus) true | false: size-tiered
- *                                compaction in the background (default true)
- *   compaction_min_threshold     (helenus) sstables of similar size that
- *                                start a compaction, 2-32, default 4
+ *   auto_compaction              (helenus) true | false: compaction in the
+ *                                background, by each table's strategy
+ *                                (default true)
+ *   compaction_min_threshold     (helenus) 2-32: overrides every table's
+ *                                min_threshold (default: the table's own)
  *   materialized_views_enabled   true | false: CREATE MATERIALIZED VIEW
  *                                allowed (Helenus's default true; Cassandra
  *                                5.0 ships false). Existing views stay
@@ -81,6 +87,8 @@ void hln_config_default(hln_config *c)
     snprintf(c->data_dir, sizeof c->data_dir, "%s", "./helenus-data");
     snprintf(c->listen_address, sizeof c->listen_address, "%s", "127.0.0.1");
     c->native_transport_port = 9042;
+    snprintf(c->admin_address, sizeof c->admin_address, "%s", "127.0.0.1");
+    c->admin_port = 7199;
     c->shards = 0;
     snprintf(c->cluster_name, sizeof c->cluster_name, "%s", "Test Cluster");
     snprintf(c->datacenter, sizeof c->datacenter, "%s", "datacenter1");
@@ -371,6 +379,22 @@ static int apply_key(hln_config *c, yaml_document_t *doc, const char *key, yaml_
     if (!strcmp(key, "rpc_address")) {
         if (!v || !*v) return bad(err, key, v, "an address");
         return copy_str(c->listen_address, sizeof c->listen_address, v, key, err);
+    }
+    if (!strcmp(key, "admin_address")) {
+        if (!v || !*v) return bad(err, key, v, "an address");
+        return copy_str(c->admin_address, sizeof c->admin_address, v, key, err);
+    }
+    if (!strcmp(key, "admin_port")) {
+        if (!v || parse_i64(v, &i) || i < -1 || i > 65535)
+            return bad(err, key, v, "a port number 0-65535, or -1 for none");
+        c->admin_port = (int)i;
+        return 0;
+    }
+    if (!strcmp(key, "metrics_enabled")) {
+        if (!v || (strcasecmp(v, "true") && strcasecmp(v, "false")))
+            return bad(err, key, v, "true or false");
+        c->metrics_enabled = !strcasecmp(v, "true");
+        return 0;
     }
     if (!strcmp(key, "native_transport_port")) {
         if (!v || parse_i64(v, &i) || i < 0 || i > 65535)

@@ -159,6 +159,10 @@ int ex_init(hln_engine *e, hln_error *err);
  * shard's index structures current (sai.c) */
 struct st_mutation;
 void ex_ann_applied(void *ud, const struct st_mutation *m);
+/* The st_options.table_opts callback (ud: the hln_engine): a table's
+ * compression, compaction and gc_grace_seconds as storage settings
+ * (table_storage.c). */
+void ex_table_storage_opts(void *ud, const uint8_t table_id[16], struct st_table_opts *o);
 /* As a shard opens (sai.c): its indexes of the schema snapshot, loaded from
  * the snapshots the last clean stop wrote or built in the background. */
 void ex_sai_open(hln_shard *s, const struct hln_schema *schema);

@@ -105,6 +105,9 @@ static void on_sync_timer(uv_timer_t *t)
     if (!s->store) return;
     hln_error err = {0};
     if (st_sync(s->store, &err)) HLN_ERR("shard %d: commitlog sync failed: %s", s->id, err.msg);
+    /* also the clock of compaction: sstables that expire while nothing is
+       written, and strategies changed by ALTER TABLE, are looked at here */
+    st_maintain(s->store);
 }
 
 /* Runs on the compaction thread: only wakes the shard's loop. */
@@ -156,6 +159,8 @@ static int shard_open(rt_shard *rs, void *ud, hln_error *err)
     so.background_ud = s;
     so.applied = ex_ann_applied; /* vector indexes follow the writes (exec/sai.c) */
     so.applied_ud = s;
+    so.table_opts = ex_table_storage_opts; /* the tables' compression, compaction, gc_grace */
+    so.table_opts_ud = e;
     int rc = st_open(&s->store, dir, &so, table_exists, e, err);
     if (rc) {
         s->store = NULL; /* the runtime closes the handles */

@@ -72,6 +72,10 @@ typedef struct hln_config {
     int auth_bcrypt_rounds; /* (helenus) cost of new password hashes, 10 */
     hln_tls_config tls;     /* client_encryption_options */
     bool views_disabled;    /* materialized_views_enabled: false (default: enabled) */
+    /* the admin port (server/admin_http.c; docs/OPERATIONS.md) */
+    char admin_address[256]; /* (helenus) admin_address, 127.0.0.1 */
+    int admin_port;          /* (helenus) admin_port, 7199; -1 = off, 0 = any */
+    bool metrics_enabled;    /* (helenus) metrics_enabled: /metrics served (false) */
 } hln_config;
 
 void hln_config_default(hln_config *c);

@@ -160,6 +160,10 @@ const char *table_option(const hln_table *t, const char *key); /* NULL if unset 
 const hln_index *table_index_on(const hln_table *t, uint32_t col_id);
 /* An index option's value, NULL if unset. */
 const char *index_option(const hln_index *ix, const char *key);
+/* A "{'k': 'v', ...}" map literal (a map-valued option such as compaction)
+ * parsed into key/value pairs in arena a, sorted by key. Bare (unquoted)
+ * values are accepted. HLN_EINVAL if malformed. */
+int schema_map_parse(hln_arena *a, const char *text, hln_option **out, int *n);
 
 void schema_retain(hln_schema *s);
 void schema_release(hln_schema *s);

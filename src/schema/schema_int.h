@@ -66,9 +66,6 @@ int schema_name_cmp(const char *a, const char *b);
 
 /* ---- options (options.c) ---------------------------------------------- */
 
-/* A "{'k': 'v', ...}" map literal parsed into key/value pairs in arena a,
- * sorted by key. Bare (unquoted) values are accepted. HLN_EINVAL if malformed. */
-int schema_map_parse(hln_arena *a, const char *text, hln_option **out, int *n);
 /* Renders pairs as the canonical map text (keys sorted). */
 char *schema_map_format(hln_arena *a, const hln_option *kv, int n);
 

@@ -34,4 +34,12 @@ void server_node_event(hln_engine *e, bool topology, const char *change, const u
  * done so. Idempotent. Call from outside the shard threads. */
 void server_stop(hln_engine *e);
 
+/* The admin port (admin_http.c): nodetool-style verbs and /metrics over
+ * HTTP on admin_address:admin_port (127.0.0.1:7199; admin_port -1 = off,
+ * 0 = any free port). *out stays NULL when off. */
+typedef struct admin_http admin_http;
+int admin_http_start(admin_http **out, hln_engine *e, hln_error *err);
+int admin_http_port(const admin_http *h);
+void admin_http_stop(admin_http *h); /* NULL is a no-op */
+
 #endif

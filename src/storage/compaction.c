@@ -89,6 +89,7 @@ void cp_job_free(cp_job *j)
 {
     if (!j) return;
     hln_free(j->in);
+    hln_free(j->others);
     hln_free(j->dir);
     hln_free(j->out_path);
     hln_free(j->log_path);
@@ -289,6 +290,13 @@ void cp_retire_inputs(cp_job *j)
     }
     if (unlink(j->log_path) < 0 && errno != ENOENT)
         HLN_ERR("storage: cannot delete %s: %s", j->log_path, strerror(errno));
+    /* an empty output only stood for "the inputs are obsolete" */
+    if (j->out && j->out->nentries == 0) {
+        sst_close(j->out);
+        j->out = NULL;
+        if (unlink(j->out_path) < 0 && errno != ENOENT)
+            HLN_ERR("storage: cannot delete %s: %s", j->out_path, strerror(errno));
+    }
 }
 
 /* ---- the merge ---------------------------------------------------------------- */
@@ -305,6 +313,78 @@ typedef struct cp_state {
     st_cell *cells;
     size_t capcells;
 } cp_state;
+
+/* ---- purging -------------------------------------------------------------------
+ * Cassandra's rule: a tombstone (or an expired cell, which reads as one)
+ * may go once it is older than gc_grace_seconds and nothing it shadows can
+ * be anywhere the job does not see. Within the job st_reconcile_row has
+ * already dropped what it shadows; outside, an sstable that may hold the
+ * partition (key range and bloom filter) or a memtable could hold an older
+ * version, so the timestamp must be below their oldest timestamp
+ * (max_purgeable). A deletion's second is its timestamp's (Helenus keeps
+ * no separate local deletion time); an expired cell's is its write time
+ * (expires - ttl), as Cassandra's converted tombstone. */
+
+static int64_t floor_sec(int64_t ts_us)
+{
+    return ts_us >= 0 ? ts_us / 1000000 : -((-(ts_us + 1)) / 1000000) - 1;
+}
+
+static int64_t max_purgeable(const cp_job *j, const uint8_t *key, uint32_t klen)
+{
+    int64_t m = j->mem_min_ts;
+    for (size_t i = 0; i < j->nothers; i++) {
+        const sst_reader *r = j->others[i];
+        if (r->stats.min_ts >= m || r->nentries == 0) continue;
+        const sst_entry *lo = &r->entries[0], *hi = &r->entries[r->nentries - 1];
+        if (st_bytes_cmp(key, klen, lo->key, lo->klen) < 0 ||
+            st_bytes_cmp(key, klen, hi->key, hi->klen) > 0 || !sst_may_contain(r, key, klen))
+            continue;
+        m = r->stats.min_ts;
+    }
+    return m;
+}
+
+static bool del_purgeable(const cp_job *j, int64_t ts, int64_t maxp)
+{
+    return ts != HLN_TS_NONE && ts < maxp && floor_sec(ts) < j->gc_before;
+}
+
+static bool expired_purgeable(const cp_job *j, int64_t ts, int32_t ttl, int64_t expires,
+                              int64_t maxp)
+{
+    return expires != 0 && expires <= j->now_sec && ts < maxp && expires - ttl < j->gc_before;
+}
+
+/* Drops from a reconciled row what may be purged; false if nothing is
+ * left. cells is out's own copy (st_reconcile_row's buffer). */
+static bool purge_row(cp_job *j, st_row *out, int64_t maxp)
+{
+    if (del_purgeable(j, out->del_ts, maxp)) {
+        out->del_ts = HLN_TS_NONE;
+        j->purged++;
+    }
+    if (out->marker_ts != HLN_TS_NONE &&
+        expired_purgeable(j, out->marker_ts, out->marker_ttl, out->marker_expires, maxp)) {
+        out->marker_ts = HLN_TS_NONE;
+        out->marker_ttl = 0;
+        out->marker_expires = 0;
+        j->purged++;
+    }
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < out->ncells; i++) {
+        const st_cell *c = &out->cells[i];
+        bool drop = (c->flags & (ST_CELL_TOMBSTONE | ST_CELL_COLDEL))
+                        ? del_purgeable(j, c->ts, maxp)
+                        : expired_purgeable(j, c->ts, c->ttl, c->expires, maxp);
+        if (drop)
+            j->purged++;
+        else
+            out->cells[k++] = *c;
+    }
+    out->ncells = k;
+    return out->marker_ts != HLN_TS_NONE || out->del_ts != HLN_TS_NONE || out->ncells > 0;
+}
 
 static int merge_partition(cp_state *s, sst_writer *w, const uint8_t *key, uint32_t klen,
                            hln_error *err)
@@ -344,10 +424,32 @@ static int merge_partition(cp_state *s, sst_writer *w, const uint8_t *key, uint3
         if (rc == 0) s->srcs[n++] = &s->its[i].base;
     }
     if (rc < 0) return rc;
+    /* what is written: the deletions that may not be purged yet (all of
+       them still shadow the rows merged below) */
+    int64_t maxp = j->purge ? max_purgeable(j, key, klen) : INT64_MIN;
+    int64_t wpdel = pdel;
+    st_range_tomb *wrts = rts;
+    uint32_t nwrts = nrts;
+    if (j->purge) {
+        if (del_purgeable(j, pdel, maxp)) {
+            wpdel = HLN_TS_NONE;
+            j->purged++;
+        }
+        if (nrts) {
+            wrts = hln_arena_alloc(&s->a, (size_t)nrts * sizeof(*wrts));
+            if (!wrts) return hln_fail(err, HLN_ENOMEM, "out of memory compacting");
+            nwrts = 0;
+            for (uint32_t k = 0; k < nrts; k++)
+                if (del_purgeable(j, rts[k].ts, maxp))
+                    j->purged++;
+                else
+                    wrts[nwrts++] = rts[k];
+        }
+    }
     bool begun = false;
-    if (pdel != HLN_TS_NONE || nrts) {
-        rc = sst_writer_begin_partition(w, key, klen, pdel, err);
-        if (rc == 0 && nrts) rc = sst_writer_range_tombs(w, rts, nrts, err);
+    if (wpdel != HLN_TS_NONE || nwrts) {
+        rc = sst_writer_begin_partition(w, key, klen, wpdel, err);
+        if (rc == 0 && nwrts) rc = sst_writer_range_tombs(w, wrts, nwrts, err);
         if (rc < 0) return rc;
         begun = true;
     }
@@ -381,9 +483,10 @@ static int merge_partition(cp_state *s, sst_writer *w, const uint8_t *key, uint3
             s->capcells = total;
         }
         st_row out;
-        if (st_reconcile_row(s->same, m, pdel, rts, nrts, s->cur, s->cells, &out)) {
+        if (st_reconcile_row(s->same, m, pdel, rts, nrts, s->cur, s->cells, &out) &&
+            (!j->purge || purge_row(j, &out, maxp))) {
             if (!begun) {
-                if ((rc = sst_writer_begin_partition(w, key, klen, pdel, err)) < 0) return rc;
+                if ((rc = sst_writer_begin_partition(w, key, klen, wpdel, err)) < 0) return rc;
                 begun = true;
             }
             if ((rc = sst_writer_row(w, &out, err)) < 0) return rc;
@@ -461,12 +564,14 @@ int cp_run(cp_job *j)
     bool logged = false;
     if (rc == 0 && (rc = write_log(j, err)) == 0) logged = true;
     sst_writer *w = NULL;
-    if (rc == 0) rc = sst_writer_open(&w, j->out_path, j->table_id, NULL, err);
-    if (rc == 0) rc = merge_all(&s, w, err);
-    if (rc == 0 && j->parts_out == 0) {
-        sst_writer_abort(w); /* everything cancelled out: no output file */
-        w = NULL;
-    } else if (rc == 0) {
+    if (rc == 0) rc = sst_writer_open(&w, j->out_path, j->table_id, &j->wopts, err);
+    if (rc == 0 && !j->drop_only) rc = merge_all(&s, w, err);
+    /* An output is written even when nothing is left (purged, or a
+       drop-only job): its presence is what tells recovery that the inputs
+       are obsolete, so a crash while they are deleted cannot leave some of
+       them (a tombstone gone, the data it shadowed back). Installing
+       deletes an empty output after the inputs and the log. */
+    if (rc == 0) {
         rc = sst_writer_finish(w, err); /* frees w, also on error */
         w = NULL;
         if (rc == 0) rc = sst_open(&j->out, j->out_path, j->out_gen, j->table_id, err);

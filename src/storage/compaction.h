@@ -38,6 +38,20 @@ typedef struct cp_job {
     char *out_path; /* the output sstable */
     uint64_t out_gen;
     char *log_path; /* the compaction log */
+    /* Purging (the overlap rule, compaction.c): a deletion or an expired
+       cell may be dropped when gc_grace has passed (its second < gc_before)
+       and nothing it could shadow can exist outside the job: its timestamp
+       is below the oldest timestamp of every other sstable that may hold
+       the partition and of the memtables (mem_min_ts, taken when the job
+       was made). others are the table's sstables outside the job, open
+       until the job is installed. */
+    bool purge;
+    int64_t now_sec, gc_before;
+    sst_reader **others;
+    size_t nothers;
+    int64_t mem_min_ts;
+    bool drop_only;       /* inputs hold nothing live or needed: write no rows */
+    sst_write_opts wopts; /* codec of the output */
     atomic_bool cancel;
     bool background; /* run by the worker (installed by poll), not st_compact */
     bool retire;     /* resubmitted after install: delete and close the inputs */
@@ -46,6 +60,7 @@ typedef struct cp_job {
     hln_error err;
     sst_reader *out; /* the opened output; NULL if nothing was left */
     uint64_t parts_in, parts_out, bytes_in, bytes_out;
+    uint64_t purged; /* deletions and expired cells dropped */
     double seconds;
 } cp_job;
 

@@ -54,8 +54,12 @@
  *     flushed (sstable renamed and directory fsynced).
  *  3. Tables are kept sorted by id (binary search).
  *  4. Expiry is a read-time rule: reads and scans judge cells and markers
- *     by the command's now_sec (merge.c); nothing on the write, flush or
- *     compaction path looks at a clock.
+ *     by the command's now_sec (merge.c); nothing on the write or flush
+ *     path looks at a clock. Compaction reads it once per job, on the shard
+ *     thread, to decide what it may purge (gc_grace_seconds) and which
+ *     sstables are fully expired; what it drops is what every read at that
+ *     time or later sees as dead anyway, and nothing older it shadowed
+ *     remains (the overlap rule of compaction.c).
  *
  * Errors: st_apply can fail after the commitlog append (out of memory in
  * the memtable, or a failed flush); the mutation is then durable and will
@@ -69,6 +73,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "storage/commitlog/commitlog.h"
@@ -95,6 +100,8 @@ typedef struct st_table {
        freed once its sstable is in ssts and the commitlog is told. */
     mt_table *frozen;
     uint64_t frozen_before_seq; /* the segment current when it froze */
+    /* counters since open (st_table_stats) */
+    uint64_t n_flushes, bytes_flushed, n_compactions, bytes_compacted, bytes_cp_written;
 } st_table;
 
 struct st_engine {
@@ -114,6 +121,7 @@ struct st_engine {
     struct fl_job *fjob; /* the flush running in the background, if any */
     st_janitor *jn;      /* deletes retired commitlog segments */
     size_t cp_next;      /* round-robin start among tables */
+    bool closing;        /* st_close: no new compaction */
 };
 
 static const st_bound UNBOUNDED = {NULL, 0, true};
@@ -125,7 +133,37 @@ void st_options_default(st_options *o)
     o->sync_period_ms = 10000;
     o->memtable_flush_bytes = (size_t)64 << 20;
     o->segment_bytes = (size_t)32 << 20;
-    o->compaction_min_threshold = 4;
+    o->compaction_min_threshold = 0; /* each table's own */
+}
+
+void st_table_opts_default(st_table_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->codec = ST_CODEC_LZ4;
+    o->chunk_bytes = 16 * 1024;
+    o->gc_grace_sec = 864000;
+    o->compaction_enabled = true;
+    o->strategy = ST_STCS;
+    o->min_threshold = 4;
+    o->max_threshold = 32;
+    o->window_sec = 86400;
+    o->sstable_bytes = (uint64_t)160 << 20;
+    o->fanout = 10;
+    o->scaling = 2;
+}
+
+/* The table's settings now (the owner's callback sees the current schema). */
+static void table_opts(const st_engine *e, const uint8_t id[16], st_table_opts *o)
+{
+    st_table_opts_default(o);
+    if (e->o.table_opts) e->o.table_opts(e->o.table_opts_ud, id, o);
+}
+
+static sst_write_opts write_opts(const st_table_opts *o)
+{
+    sst_write_opts w = {
+        .codec = (sst_codec)o->codec, .level = o->level, .chunk_bytes = o->chunk_bytes};
+    return w;
 }
 
 /* ---- tables -------------------------------------------------------------- */
@@ -408,10 +446,10 @@ static bool purge_row(const st_row *in, const mt_part *p, st_row *out, st_cell *
 }
 
 static int write_memtable(const mt_table *mt, const uint8_t table_id[16], const char *path,
-                          uint64_t *nparts, hln_error *err)
+                          const sst_write_opts *wo, uint64_t *nparts, hln_error *err)
 {
     sst_writer *w;
-    int rc = sst_writer_open(&w, path, table_id, NULL, err);
+    int rc = sst_writer_open(&w, path, table_id, wo, err);
     if (rc < 0) return rc;
     st_cell *cells = NULL;
     uint32_t capcells = 0;
@@ -490,6 +528,7 @@ typedef struct fl_job {
     hln_error err;
     uint64_t nparts;
     sst_reader *out;
+    sst_write_opts wopts;
 } fl_job;
 
 static void fl_job_free(fl_job *j)
@@ -500,10 +539,13 @@ static void fl_job_free(fl_job *j)
 }
 
 /* A job for t's frozen memtable (reserving a generation). */
-static fl_job *fl_job_new(st_table *t)
+static fl_job *fl_job_new(const st_engine *e, st_table *t)
 {
     fl_job *j = hln_calloc(1, sizeof(*j));
     if (!j) return NULL;
+    st_table_opts o;
+    table_opts(e, t->id, &o);
+    j->wopts = write_opts(&o);
     memcpy(j->table_id, t->id, 16);
     j->mt = t->frozen;
     j->gen = t->next_gen;
@@ -519,7 +561,7 @@ static fl_job *fl_job_new(st_table *t)
 static void fl_run(void *arg)
 {
     fl_job *j = arg;
-    j->rc = write_memtable(j->mt, j->table_id, j->path, &j->nparts, &j->err);
+    j->rc = write_memtable(j->mt, j->table_id, j->path, &j->wopts, &j->nparts, &j->err);
     if (j->rc == 0 && j->nparts > 0) {
         j->rc = sst_open(&j->out, j->path, j->gen, j->table_id, &j->err);
         /* the memtable (and the commitlog) still hold everything: a file we
@@ -547,6 +589,8 @@ static int install_flush(st_engine *e, fl_job *j, hln_error *err)
     if (rc == 0) {
         HLN_DEBUG("storage: flushed %zu bytes of memtable to %s", mt_bytes(t->frozen),
                   j->nparts ? j->path : "(nothing live)");
+        t->n_flushes++;
+        if (j->out) t->bytes_flushed += j->out->size;
         mt_free(t->frozen);
         t->frozen = NULL;
         if (j->nparts) t->cp_failed = false;
@@ -588,7 +632,7 @@ static int flush_frozen_now(st_engine *e, st_table *t, hln_error *err)
 {
     if (e->fjob && memcmp(e->fjob->table_id, t->id, 16) == 0) settle_flush(e);
     if (!t->frozen) return 0;
-    fl_job *j = fl_job_new(t);
+    fl_job *j = fl_job_new(e, t);
     if (!j) return hln_fail(err, HLN_ENOMEM, "out of memory flushing");
     fl_run(j);
     return install_flush(e, j, err);
@@ -612,7 +656,7 @@ static int flush_background(st_engine *e, st_table *t, hln_error *err)
     t->frozen = t->mt;
     t->frozen_before_seq = cl_current_seq(e->cl);
     t->mt = fresh;
-    fl_job *j = fl_job_new(t);
+    fl_job *j = fl_job_new(e, t);
     if (!j) return hln_fail(err, HLN_ENOMEM, "out of memory flushing"); /* retried later */
     e->fjob = j;
     cp_worker_submit(e->fw, j);
@@ -637,10 +681,13 @@ static int flush_table(st_engine *e, st_table *t, bool retire, hln_error *err)
         uint64_t gen = t->next_gen;
         char *path = data_path(t, gen);
         uint64_t nparts = 0;
+        st_table_opts o;
+        table_opts(e, t->id, &o);
+        sst_write_opts wo = write_opts(&o);
         if (!path)
             rc = hln_fail(err, HLN_ENOMEM, "out of memory flushing");
         else
-            rc = write_memtable(t->mt, t->id, path, &nparts, err);
+            rc = write_memtable(t->mt, t->id, path, &wo, &nparts, err);
         sst_reader *r = NULL;
         if (rc == 0 && nparts > 0) {
             t->next_gen++;
@@ -658,7 +705,11 @@ static int flush_table(st_engine *e, st_table *t, bool retire, hln_error *err)
             mt_free(fresh);
             return rc;
         }
-        if (nparts > 0) t->cp_failed = false;
+        if (nparts > 0) {
+            t->cp_failed = false;
+            t->n_flushes++;
+            t->bytes_flushed += r->size;
+        }
         HLN_DEBUG("storage: flushed %zu bytes of memtable to %s", mt_bytes(t->mt),
                   nparts ? path : "(nothing live)");
         hln_free(path);
@@ -705,7 +756,9 @@ int st_flush(st_engine *e, hln_error *err)
         int rc = cl_roll(e->cl, err);
         if (rc < 0) return rc;
     }
-    return cl_delete_clean(e->cl, err);
+    int rc = cl_delete_clean(e->cl, err);
+    if (rc == 0) maybe_compact(e); /* the new files may complete a bucket or window */
+    return rc;
 }
 
 int st_sync(st_engine *e, hln_error *err)
@@ -715,12 +768,25 @@ int st_sync(st_engine *e, hln_error *err)
 
 /* ---- compaction ------------------------------------------------------------ */
 
-/* Size-tiered choice, as Cassandra's SizeTieredCompactionStrategy with its
- * defaults: sstables sorted by size fall into buckets of similar size (each
- * within 0.5x..1.5x of the bucket's mean; all files under 50 MiB share one
- * bucket); the first bucket, smallest files first, with at least
- * min_threshold files gives up to 32 of them to merge. */
-#define CP_MAX_THRESHOLD 32
+/* Choosing what to compact, per table and by its strategy (st_table_opts).
+ * Before any strategy: sstables that are fully expired (nothing in them can
+ * be live, gc_grace has passed for all of it, and nothing older that they
+ * could shadow is anywhere else: Cassandra's getFullyExpiredSSTables) are
+ * dropped whole, without reading them. Then:
+ *
+ * Size-tiered (also what LCS and UCS tables get for now): sstables sorted
+ * by size fall into buckets of similar size (each within 0.5x..1.5x of the
+ * bucket's mean; all files under 50 MiB share one bucket); the first
+ * bucket, smallest files first, with at least min_threshold files gives up
+ * to max_threshold of them to merge.
+ *
+ * Time-window: sstables fall into windows of window_sec by their newest
+ * timestamp; the newest window is compacted size-tiered, an older window
+ * with two or more files is merged whole (newest windows first), so each
+ * past window ends as one sstable that expires and is dropped whole.
+ *
+ * Every job may purge (compaction.c, "purging"): the clock is read here, on
+ * the shard thread, when the job is made. */
 #define CP_SMALL_BYTES ((uint64_t)50 << 20)
 
 static int size_cmp(const void *a, const void *b)
@@ -730,11 +796,11 @@ static int size_cmp(const void *a, const void *b)
     return x->gen < y->gen ? -1 : x->gen > y->gen;
 }
 
-static size_t pick_bucket(const st_table *t, uint32_t min_threshold, sst_reader **sel)
+/* Size-tiered choice among sel[0..n) (reordered); the chosen files end up
+ * at sel[0..k). */
+static size_t pick_bucket(sst_reader **sel, size_t n, uint32_t min_threshold,
+                          uint32_t max_threshold)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < t->nssts; i++)
-        if (!t->ssts[i]->compacting) sel[n++] = t->ssts[i];
     if (n < min_threshold) return 0;
     qsort(sel, n, sizeof(*sel), size_cmp);
     size_t i = 0;
@@ -749,13 +815,130 @@ static size_t pick_bucket(const st_table *t, uint32_t min_threshold, sst_reader 
             sum += sz;
         }
         if (j - i >= min_threshold) {
-            size_t k = j - i < CP_MAX_THRESHOLD ? j - i : CP_MAX_THRESHOLD;
+            size_t k = j - i < max_threshold ? j - i : max_threshold;
             memmove(sel, sel + i, k * sizeof(*sel));
             return k;
         }
         i = j;
     }
     return 0;
+}
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+/* The TWCS window of r: its newest timestamp's window (files of formats
+ * without statistics count as the newest). */
+static int64_t twcs_window(const sst_reader *r, int64_t window_sec)
+{
+    if (r->stats.max_ts == INT64_MAX) return INT64_MAX;
+    return floor_div(floor_div(r->stats.max_ts, 1000000), window_sec);
+}
+
+typedef struct win_sst {
+    int64_t w;
+    sst_reader *r;
+} win_sst;
+
+static int window_desc_cmp(const void *a, const void *b)
+{
+    const win_sst *x = a, *y = b;
+    if (x->w != y->w) return x->w > y->w ? -1 : 1;
+    return size_cmp(&x->r, &y->r);
+}
+
+static size_t pick_twcs(sst_reader **sel, size_t n, const st_table_opts *o, uint32_t min_threshold,
+                        uint32_t max_threshold)
+{
+    int64_t wsec = o->window_sec > 0 ? o->window_sec : 86400;
+    win_sst *v = hln_malloc(n * sizeof(*v));
+    if (!v) return 0;
+    for (size_t i = 0; i < n; i++)
+        v[i] = (win_sst){twcs_window(sel[i], wsec), sel[i]};
+    qsort(v, n, sizeof(*v), window_desc_cmp); /* newest window first, small files first */
+    for (size_t i = 0; i < n; i++)
+        sel[i] = v[i].r;
+    size_t i = 0, found = 0;
+    bool newest = true;
+    while (i < n && !found) {
+        size_t j = i + 1;
+        while (j < n && v[j].w == v[i].w)
+            j++;
+        size_t k = 0;
+        if (newest)
+            k = pick_bucket(sel + i, j - i, min_threshold, max_threshold);
+        else if (j - i >= 2)
+            k = j - i < max_threshold ? j - i : max_threshold;
+        if (k) {
+            memmove(sel, sel + i, k * sizeof(*sel));
+            found = k;
+        }
+        newest = false;
+        i = j;
+    }
+    hln_free(v);
+    return found;
+}
+
+static int64_t memtables_min_ts(const st_table *t)
+{
+    int64_t m = mt_min_ts(t->mt);
+    if (t->frozen && mt_min_ts(t->frozen) < m) m = mt_min_ts(t->frozen);
+    return m;
+}
+
+static bool sst_dying(const sst_reader *r, int64_t gc_before)
+{
+    return r->stats.all_dying && r->stats.max_del_sec < gc_before;
+}
+
+/* The fully expired sstables of t into sel (Cassandra's rule, above). */
+static size_t pick_expired(const st_table *t, int64_t gc_before, sst_reader **sel)
+{
+    int64_t min_ts = memtables_min_ts(t);
+    for (size_t i = 0; i < t->nssts; i++) {
+        const sst_reader *r = t->ssts[i];
+        if (!sst_dying(r, gc_before) && r->stats.min_ts < min_ts) min_ts = r->stats.min_ts;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < t->nssts; i++) {
+        sst_reader *r = t->ssts[i];
+        if (!r->compacting && sst_dying(r, gc_before) && r->stats.max_ts < min_ts) sel[k++] = r;
+    }
+    return k;
+}
+
+/* A job over t's sel[0..k), with the purge settings of now. */
+static cp_job *make_job(const st_engine *e, st_table *t, sst_reader **sel, size_t k,
+                        const st_table_opts *o, bool drop_only)
+{
+    (void)e;
+    cp_job *j = cp_job_new(t->id, t->dir, sel, k, t->next_gen);
+    if (!j) return NULL;
+    j->others = t->nssts > k ? hln_malloc((t->nssts - k) * sizeof(*j->others)) : NULL;
+    if (t->nssts > k && !j->others) {
+        cp_job_free(j);
+        return NULL;
+    }
+    for (size_t i = 0; i < t->nssts; i++) {
+        bool in = false;
+        for (size_t x = 0; x < k && !in; x++)
+            in = sel[x] == t->ssts[i];
+        if (!in) j->others[j->nothers++] = t->ssts[i];
+    }
+    j->purge = true;
+    j->now_sec = (int64_t)time(NULL);
+    j->gc_before = j->now_sec - (o->gc_grace_sec > 0 ? o->gc_grace_sec : 0);
+    j->mem_min_ts = memtables_min_ts(t);
+    j->drop_only = drop_only;
+    j->wopts = write_opts(o);
+    t->next_gen++;
+    for (size_t i = 0; i < k; i++)
+        j->in[i]->compacting = true;
+    return j;
 }
 
 /* Swaps a finished job's output in for its inputs (or, if it failed, makes
@@ -773,13 +956,19 @@ static void install_job(st_engine *e, cp_job *j)
             sst_reader *r = t->ssts[i];
             if (!r->compacting) t->ssts[k++] = r;
         }
-        if (j->out) t->ssts[k++] = j->out; /* inputs freed >= 2 slots */
+        /* inputs freed >= 1 slot; an empty output goes with the inputs */
+        if (j->out && j->out->nentries) t->ssts[k++] = j->out;
         t->nssts = k;
         if (k > 1) qsort(t->ssts, k, sizeof(*t->ssts), sst_gen_cmp);
+        t->n_compactions++;
+        t->bytes_compacted += j->bytes_in;
+        t->bytes_cp_written += j->bytes_out;
         HLN_INFO("storage: compacted %zu sstables of %s (%" PRIu64 " bytes, %" PRIu64
-                 " partitions) into %s (%" PRIu64 " bytes, %" PRIu64 " partitions) in %.2f s",
-                 j->nin, t->dir, j->bytes_in, j->parts_in, j->out ? j->out_path : "nothing",
-                 j->bytes_out, j->parts_out, j->seconds);
+                 " partitions) into %s (%" PRIu64 " bytes, %" PRIu64 " partitions, %" PRIu64
+                 " purged)%s in %.2f s",
+                 j->nin, t->dir, j->bytes_in, j->parts_in,
+                 j->out && j->out->nentries ? j->out_path : "nothing", j->bytes_out, j->parts_out,
+                 j->purged, j->drop_only ? " (fully expired)" : "", j->seconds);
         /* Deleting the inputs goes back to the worker: the last close of a
            big unlinked file frees its blocks and took ~70 ms per file on the
            shard thread. The job stays e->job until then (no new compaction
@@ -808,16 +997,41 @@ static void install_job(st_engine *e, cp_job *j)
     cp_job_free(j);
 }
 
+/* What t should compact now, into sel; 0 if nothing. */
+static size_t pick_for_table(const st_engine *e, st_table *t, const st_table_opts *o,
+                             sst_reader **sel, bool *drop_only)
+{
+    *drop_only = false;
+    int64_t now = (int64_t)time(NULL);
+    size_t k = pick_expired(t, now - (o->gc_grace_sec > 0 ? o->gc_grace_sec : 0), sel);
+    if (k) {
+        *drop_only = true;
+        return k;
+    }
+    uint32_t min = e->o.compaction_min_threshold ? e->o.compaction_min_threshold : o->min_threshold;
+    if (min < 2) min = 2;
+    uint32_t max = o->max_threshold < min ? min : o->max_threshold;
+    size_t n = 0;
+    for (size_t i = 0; i < t->nssts; i++)
+        if (!t->ssts[i]->compacting) sel[n++] = t->ssts[i];
+    if (n < 2) return 0;
+    if (o->strategy == ST_TWCS) return pick_twcs(sel, n, o, min, max);
+    return pick_bucket(sel, n, min, max);
+}
+
 static void maybe_compact(st_engine *e)
 {
-    if (e->o.compaction_disabled || e->job || e->ntables == 0) return;
-    uint32_t min = e->o.compaction_min_threshold < 2 ? 2 : e->o.compaction_min_threshold;
+    if (e->o.compaction_disabled || e->closing || e->job || e->ntables == 0) return;
     for (size_t step = 0; step < e->ntables; step++) {
         st_table *t = e->tables[(e->cp_next + step) % e->ntables];
-        if (t->cp_failed || t->nssts < min) continue;
+        if (t->cp_failed || t->nssts == 0) continue;
+        st_table_opts o;
+        table_opts(e, t->id, &o);
+        if (!o.compaction_enabled) continue;
         sst_reader **sel = hln_malloc(t->nssts * sizeof(*sel));
         if (!sel) return;
-        size_t k = pick_bucket(t, min, sel);
+        bool drop_only;
+        size_t k = pick_for_table(e, t, &o, sel, &drop_only);
         if (k == 0) {
             hln_free(sel);
             continue;
@@ -830,12 +1044,9 @@ static void maybe_compact(st_engine *e)
             hln_free(sel);
             return;
         }
-        cp_job *j = cp_job_new(t->id, t->dir, sel, k, t->next_gen);
+        cp_job *j = make_job(e, t, sel, k, &o, drop_only);
         hln_free(sel);
         if (!j) return;
-        t->next_gen++;
-        for (size_t i = 0; i < k; i++)
-            j->in[i]->compacting = true;
         j->background = true;
         e->job = j;
         e->cp_next = (e->cp_next + step + 1) % e->ntables;
@@ -885,12 +1096,11 @@ int st_compact(st_engine *e, const uint8_t table_id[16], hln_error *err)
 {
     finish_job(e, false);
     st_table *t = table_find(e, table_id);
-    if (!t || t->nssts < 2) return 0;
-    cp_job *j = cp_job_new(t->id, t->dir, t->ssts, t->nssts, t->next_gen);
+    if (!t || t->nssts == 0) return 0;
+    st_table_opts o;
+    table_opts(e, t->id, &o);
+    cp_job *j = make_job(e, t, t->ssts, t->nssts, &o, false);
     if (!j) return hln_fail(err, HLN_ENOMEM, "out of memory");
-    t->next_gen++;
-    for (size_t i = 0; i < j->nin; i++)
-        j->in[i]->compacting = true;
     int rc = cp_run(j);
     if (rc < 0) hln_fail(err, rc, "%s", j->err.msg);
     install_job(e, j);
@@ -901,6 +1111,30 @@ size_t st_sstable_count(st_engine *e, const uint8_t table_id[16])
 {
     st_table *t = table_find(e, table_id);
     return t ? t->nssts : 0;
+}
+
+int st_table_stats_get(st_engine *e, const uint8_t table_id[16], st_table_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    poll_bg(e);
+    st_table *t = table_find(e, table_id);
+    if (!t) return HLN_ENOTFOUND;
+    out->sstables = t->nssts;
+    for (size_t i = 0; i < t->nssts; i++) {
+        const sst_reader *r = t->ssts[i];
+        out->disk_bytes += r->size;
+        out->raw_bytes += r->raw_bytes;
+        out->partitions += r->nentries;
+        out->rows += r->nrows;
+    }
+    out->memtable_bytes = mt_bytes(t->mt) + (t->frozen ? mt_bytes(t->frozen) : 0);
+    out->compactions = t->n_compactions;
+    out->bytes_compacted = t->bytes_compacted;
+    out->bytes_written = t->bytes_cp_written + t->bytes_flushed;
+    out->flushes = t->n_flushes;
+    out->bytes_flushed = t->bytes_flushed;
+    out->compacting = e->job && memcmp(e->job->table_id, t->id, 16) == 0;
+    return 0;
 }
 
 /* ---- open / close -------------------------------------------------------- */
@@ -1025,6 +1259,8 @@ int st_open(st_engine **out, const char *dir, const st_options *opts, st_table_e
         e->o.background_ud = opts->background_ud;
         e->o.applied = opts->applied;
         e->o.applied_ud = opts->applied_ud;
+        e->o.table_opts = opts->table_opts;
+        e->o.table_opts_ud = opts->table_opts_ud;
     }
     e->exists = exists;
     e->ud = ud;
@@ -1068,6 +1304,7 @@ int st_open(st_engine **out, const char *dir, const st_options *opts, st_table_e
 int st_close(st_engine *e, hln_error *err)
 {
     if (!e) return 0;
+    e->closing = true;
     settle_flush(e);
     cp_worker_stop(e->fw);
     e->fw = NULL;

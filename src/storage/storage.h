@@ -171,6 +171,44 @@ typedef struct st_scan_cmd {
 
 typedef enum st_sync_mode { ST_SYNC_PERIODIC, ST_SYNC_BATCH } st_sync_mode;
 
+/* Per-table storage settings, from the table's CQL options (exec maps
+ * `compression`, `compaction` and `gc_grace_seconds`; st_table_opts_default
+ * gives Cassandra 5.0's defaults). Storage asks for them through
+ * st_options.table_opts whenever it decides something (the codec of a
+ * flush or compaction output, the next compaction, what a compaction may
+ * purge), so ALTER TABLE takes effect at the next decision. */
+typedef enum st_codec {
+    ST_CODEC_NONE = 0, /* compression {'enabled': false} or NoopCompressor */
+    ST_CODEC_LZ4 = 1,  /* LZ4Compressor, the default */
+    ST_CODEC_ZSTD = 2, /* ZstdCompressor, compression_level (3) */
+    ST_CODEC_SNAPPY = 3,
+    ST_CODEC_DEFLATE = 4,
+} st_codec;
+
+typedef enum st_strategy {
+    ST_STCS = 0, /* SizeTieredCompactionStrategy */
+    ST_LCS = 1,  /* LeveledCompactionStrategy */
+    ST_TWCS = 2, /* TimeWindowCompactionStrategy */
+    ST_UCS = 3,  /* UnifiedCompactionStrategy */
+} st_strategy;
+
+typedef struct st_table_opts {
+    st_codec codec;
+    int level;            /* zstd level; 0 = the codec's default */
+    uint32_t chunk_bytes; /* chunk_length_in_kb * 1024 (16 KiB) */
+    int64_t gc_grace_sec; /* gc_grace_seconds (864000) */
+    bool compaction_enabled;
+    st_strategy strategy;
+    uint32_t min_threshold, max_threshold; /* 4, 32 */
+    int64_t window_sec;                    /* TWCS: unit * size (1 day) */
+    uint64_t sstable_bytes;                /* LCS: sstable_size_in_mb (160 MiB) */
+    uint32_t fanout;                       /* LCS: fanout_size (10) */
+    int scaling;                           /* UCS: scaling_parameters W (T4 = 2) */
+} st_table_opts;
+
+void st_table_opts_default(st_table_opts *o);
+typedef void (*st_table_opts_fn)(void *ud, const uint8_t table_id[16], st_table_opts *out);
+
 typedef struct st_options {
     st_sync_mode sync;
     uint32_t sync_period_ms;     /* periodic: fsync at least this often (10000) */
@@ -182,11 +220,16 @@ typedef struct st_options {
        instead of failing st_open with HLN_ECORRUPT. Cassandra's
        -Dcassandra.commitlog.ignorereplayerrors=true. */
     bool ignore_replay_errors;
-    /* Size-tiered compaction in the background (compaction.c): when a table
-       has compaction_min_threshold (4) sstables of similar size, a worker
-       thread merges them into one. Off with compaction_disabled. */
+    /* Compaction in the background (compaction.c), by each table's
+       strategy: a worker thread merges sstables the strategy picks. Off
+       for every table with compaction_disabled. compaction_min_threshold,
+       when not 0, overrides every table's min_threshold (a server setting
+       for tests and small machines). */
     bool compaction_disabled;
     uint32_t compaction_min_threshold;
+    /* The tables' settings (st_table_opts); NULL: the defaults for all. */
+    st_table_opts_fn table_opts;
+    void *table_opts_ud;
     /* Called on the compaction thread when a background job has finished;
        the owner should then call st_maintain on the shard thread (soon, not
        necessarily at once: reads and writes poll for finished jobs too). */
@@ -242,9 +285,26 @@ int st_truncate_table(st_engine *e, const uint8_t table_id[16], hln_error *err);
  * Cheap when nothing has finished. */
 void st_maintain(st_engine *e);
 /* Major compaction: waits for a running job, then merges every sstable of
- * the table into one, on the calling (shard) thread. */
+ * the table into one (a single sstable is rewritten too, dropping what it
+ * may purge), on the calling (shard) thread. */
 int st_compact(st_engine *e, const uint8_t table_id[16], hln_error *err);
 /* The number of sstables the table has now (0 for an unknown table). */
 size_t st_sstable_count(st_engine *e, const uint8_t table_id[16]);
+
+/* What a table holds on this shard, for operators (nodetool tablestats,
+ * system_views, /metrics). */
+typedef struct st_table_stats {
+    size_t sstables;
+    uint64_t disk_bytes;   /* sstable files */
+    uint64_t raw_bytes;    /* their data uncompressed */
+    uint64_t partitions;   /* sum over sstables (a partition in k files counts k times) */
+    uint64_t rows;         /* likewise */
+    size_t memtable_bytes; /* live and frozen memtables */
+    uint64_t compactions, bytes_compacted, bytes_written; /* since open */
+    uint64_t flushes, bytes_flushed;
+    bool compacting;
+} st_table_stats;
+/* 0, or HLN_ENOTFOUND for a table this shard has never seen. */
+int st_table_stats_get(st_engine *e, const uint8_t table_id[16], st_table_stats *out);
 
 #endif

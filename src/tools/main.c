@@ -41,6 +41,7 @@
 
 #include "exec/node.h"
 #include "server/server.h"
+#include "tools/admin.h"
 
 #ifndef HELENUS_VERSION
 #define HELENUS_VERSION "0.1.0"
@@ -50,6 +51,8 @@ static void usage(FILE *f)
 {
     fprintf(f, "Usage:\n"
                "  helenus serve [options]   run the CQL server\n"
+               "  helenus admin VERB ...    nodetool-style verbs (flush, compact,\n"
+               "                            tablestats, ...) against a running node\n"
                "  helenus --version         print the version\n"
                "  helenus help              print this help\n"
                "\n"
@@ -61,6 +64,8 @@ static void usage(FILE *f)
                "  --config FILE             YAML configuration, cassandra.yaml key names\n"
                "                            (default ./helenus.yaml if it exists)\n"
                "  --commitlog-sync MODE     periodic (default) or batch\n"
+               "  --admin-port N            admin HTTP port for `helenus admin` (default 7199,\n"
+               "                            0 = any free port, -1 = off)\n"
                "  --log-level LEVEL         debug, info (default), warn or error\n");
 }
 
@@ -88,7 +93,7 @@ static int parse_int(const char *s, long lo, long hi, long *out)
 }
 
 typedef struct flags {
-    const char *data_dir, *address, *port, *shards, *config, *sync, *log_level;
+    const char *data_dir, *address, *port, *shards, *config, *sync, *log_level, *admin_port;
 } flags;
 
 static int parse_flags(int argc, char **argv, flags *f)
@@ -101,7 +106,7 @@ static int parse_flags(int argc, char **argv, flags *f)
         {"--data-dir", offsetof(flags, data_dir)},   {"--address", offsetof(flags, address)},
         {"--port", offsetof(flags, port)},           {"--shards", offsetof(flags, shards)},
         {"--config", offsetof(flags, config)},       {"--commitlog-sync", offsetof(flags, sync)},
-        {"--log-level", offsetof(flags, log_level)},
+        {"--log-level", offsetof(flags, log_level)}, {"--admin-port", offsetof(flags, admin_port)},
     };
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *val = NULL;
@@ -223,6 +228,12 @@ static int serve(int argc, char **argv)
             return fail("--port must be a number from 0 to 65535 (got '%s')", f.port);
         cfg.native_transport_port = (int)v;
     }
+    if (f.admin_port) {
+        if (parse_int(f.admin_port, -1, 65535, &v))
+            return fail("--admin-port must be a number from 0 to 65535, or -1 (got '%s')",
+                        f.admin_port);
+        cfg.admin_port = (int)v;
+    }
     if (f.shards) {
         if (parse_int(f.shards, 0, 1024, &v))
             return fail("--shards must be a number from 0 to 1024 (got '%s')", f.shards);
@@ -256,15 +267,21 @@ static int serve(int argc, char **argv)
         engine_stop(eng, &e2);
         return 1;
     }
-    fprintf(stderr, "Helenus %s listening on %s:%d (%d shard%s, data in %s)\n", HELENUS_VERSION,
-            cfg.listen_address, server_port(eng), eng->nshards, eng->nshards == 1 ? "" : "s",
-            cfg.data_dir);
+    /* the admin port: a node that cannot bind it (another node on 7199)
+       still serves CQL */
+    admin_http *adm = NULL;
+    if (admin_http_start(&adm, eng, &err))
+        HLN_WARN("%s; `helenus admin` cannot reach this node", err.msg);
+    fprintf(stderr, "Helenus %s listening on %s:%d (%d shard%s, data in %s, admin port %d)\n",
+            HELENUS_VERSION, cfg.listen_address, server_port(eng), eng->nshards,
+            eng->nshards == 1 ? "" : "s", cfg.data_dir, admin_http_port(adm));
     fflush(stderr);
 
     int sig = 0;
     while (sigwait(&stop_set, &sig) != 0)
         ;
     HLN_INFO("received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    admin_http_stop(adm);
     server_stop(eng);
     memset(&err, 0, sizeof err);
     if (engine_stop(eng, &err)) {
@@ -292,6 +309,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(cmd, "serve")) return serve(argc - 2, argv + 2);
+    if (!strcmp(cmd, "admin")) return admin_main(argc - 2, argv + 2);
     fail("unknown command '%s'", cmd);
     usage(stderr);
     return 1;

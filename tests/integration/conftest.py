@@ -22,6 +22,7 @@ of the session for the shared one); every wait is bounded; servers listen on
 
 import logging
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -124,7 +125,7 @@ class HelenusServer:
 
     def argv(self):
         a = [self.binary, "serve", "--data-dir", self.data_dir, "--address", "127.0.0.1",
-             "--port", str(self.port), "--shards", str(self.shards)]
+             "--port", str(self.port), "--shards", str(self.shards), "--admin-port", "0"]
         if self.sync:
             a += ["--commitlog-sync", self.sync]
         if self.config:
@@ -173,6 +174,22 @@ class HelenusServer:
             if "in use" not in text.lower():
                 break
         raise AssertionError(last_err)
+
+    def admin_port(self):
+        """The admin HTTP port this start bound (the banner says it)."""
+        m = re.search(r"admin port (\d+)\)", self.stderr_text())
+        assert m and int(m.group(1)) > 0, "no admin port in the banner\n%s" % self.tail()
+        return int(m.group(1))
+
+    def admin(self, *args, check=True):
+        """Runs `helenus admin -p PORT args...`; returns its stdout (and
+        asserts exit 0 when check)."""
+        p = subprocess.run([self.binary, "admin", "-p", str(self.admin_port())] + list(args),
+                           capture_output=True, text=True, timeout=120)
+        if check:
+            assert p.returncode == 0, "helenus admin %s: rc %d\n%s%s" % (
+                " ".join(args), p.returncode, p.stdout, p.stderr)
+        return p if not check else p.stdout
 
     def _port_open(self):
         try:

@@ -472,6 +472,7 @@ static void test_coldel_drops_shadowed(void **state)
         st_options o;
         st_options_default(&o);
         o.compaction_disabled = true;
+        tu_no_purge(&o); /* the column deletion stays */
         st_engine *e = tu_open(dir, &o);
         assert_non_null(e);
         st_cell old[3] = {tu_cell(1, 10, "s"), tu_pcell(2, "e1", 10, "x"),

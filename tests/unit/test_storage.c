@@ -11,6 +11,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -144,6 +146,7 @@ static st_options small_opts(void)
     st_options o;
     st_options_default(&o);
     o.sync = ST_SYNC_PERIODIC;
+    tu_no_purge(&o); /* the model knows no gc_grace; purging has its own tests */
     return o;
 }
 
@@ -438,11 +441,18 @@ static void model_check(st_engine *e, const model *m)
 
 /* With compact: background compaction as soon as 2 sstables exist, and
  * major compactions among the operations. */
-static void random_run(uint64_t seed, int nops, bool compact)
+static st_options purge_opts(int64_t gc_grace);
+
+/* With purge: gc_grace_seconds 0, so compaction drops every deletion the
+ * overlap rule lets it, and timestamps only grow (as a client's clock
+ * does): the model, which never forgets a deletion, must still be what
+ * every read returns; a deletion purged too early shows as data coming
+ * back. */
+static void random_run_ex(uint64_t seed, int nops, bool compact, bool purge)
 {
     rng_state = seed;
     char *dir = tu_mkdtemp("st-rand");
-    st_options o = small_opts();
+    st_options o = purge ? purge_opts(0) : small_opts();
     o.memtable_flush_bytes = 4096 + rnd(8192); /* threshold flushes too */
     o.compaction_disabled = !compact;
     o.compaction_min_threshold = 2;
@@ -460,7 +470,7 @@ static void random_run(uint64_t seed, int nops, bool compact)
     static const char *vals[] = {"a", "b", "c", "d"};
     for (int op = 0; op < nops; op++) {
         int pk = (int)rnd(M_PKS), c = (int)rnd(M_CKS);
-        int64_t ts = 1 + rnd(40);
+        int64_t ts = purge ? 10 * (int64_t)(op + 1) : 1 + (int64_t)rnd(40);
         char ck[8];
         snprintf(ck, sizeof ck, "k%d", c);
         uint32_t r = rnd(100);
@@ -486,7 +496,8 @@ static void random_run(uint64_t seed, int nops, bool compact)
             if (ts > m.rdel[pk][c]) m.rdel[pk][c] = ts;
             assert_int_equal(tu_row(e, T1, pk, ck, HLN_TS_NONE, ts, NULL, 0), 0);
         } else if (r < 85) {
-            ts = 1 + rnd(20); /* partition deletions stay old-ish to keep data visible */
+            if (!purge)
+                ts = 1 + rnd(20); /* partition deletions stay old-ish to keep data visible */
             if (ts > m.pdel[pk]) m.pdel[pk] = ts;
             assert_int_equal(tu_pdel(e, T1, pk, ts), 0);
         } else if (r < 93) {
@@ -512,6 +523,11 @@ static void random_run(uint64_t seed, int nops, bool compact)
     tu_cleanup(dir);
 }
 
+static void random_run(uint64_t seed, int nops, bool compact)
+{
+    random_run_ex(seed, nops, compact, false);
+}
+
 static void test_random_vs_model(void **state)
 {
     (void)state;
@@ -529,6 +545,15 @@ static void test_compaction_random_vs_model(void **state)
     (void)state;
     for (uint64_t seed = 1; seed <= 6; seed++)
         random_run(seed * 104729, 400, true);
+}
+
+/* No zombies: deletions purged (gc_grace 0) under any mix of flushes,
+ * background and major compactions and restarts never let data back. */
+static void test_purge_random_vs_model(void **state)
+{
+    (void)state;
+    for (uint64_t seed = 1; seed <= 8; seed++)
+        random_run_ex(seed * 15485863, 500, true, true);
 }
 
 /* Waits (bounded) until the background compaction leaves at most want
@@ -2158,6 +2183,158 @@ static void test_collections_ttl_vs_model(void **state)
         xrandom_run(seed * 15485863, 400);
 }
 
+/* ---- purging, fully expired sstables, time windows ------------------------- */
+
+static st_table_opts g_topts; /* what the table_opts callback answers */
+
+static void topts_cb(void *ud, const uint8_t id[16], st_table_opts *out)
+{
+    (void)ud;
+    (void)id;
+    *out = g_topts;
+}
+
+static st_options purge_opts(int64_t gc_grace)
+{
+    st_options o = small_opts();
+    o.compaction_disabled = true;
+    st_table_opts_default(&g_topts);
+    g_topts.gc_grace_sec = gc_grace;
+    o.table_opts = topts_cb;
+    return o;
+}
+
+static int64_t now_us(void)
+{
+    return (int64_t)time(NULL) * 1000000;
+}
+
+/* TTL data (gc_grace_seconds 0): written, flushed into several sstables,
+ * expired for real, compacted: no sstable is left, the directory holds no
+ * data file, and nothing reads back. */
+static void test_ttl_purge_to_nothing(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp("purge-ttl");
+    st_options o = purge_opts(0);
+    st_engine *e = tu_open(dir, &o);
+    assert_non_null(e);
+    int64_t now = (int64_t)time(NULL);
+    for (int f = 0; f < 3; f++) {
+        for (int pk = 0; pk < 300; pk++) {
+            st_cell c[2] = {tu_expiring(tu_cell(1, now_us() + f, "some value"), 1, now + 1),
+                            tu_expiring(tu_cell(2, now_us() + f, "another value"), 1, now + 1)};
+            st_row r = tu_xrow("ck", now_us() + f, now + 1, c, 2);
+            r.marker_ttl = 1;
+            assert_int_equal(tu_apply_row(e, T1, pk, &r), 0);
+        }
+        assert_int_equal(tu_flush(e), 0);
+    }
+    assert_int_equal(st_sstable_count(e, T1), 3);
+    assert_string_equal(tu_read_now(e, T1, 7, now), "ck*:1=some value,2=another value");
+    sleep(2); /* expires at now + 1 */
+    assert_string_equal(tu_read_now(e, T1, 7, (int64_t)time(NULL)), "");
+    /* (tu_read reads at clock 0, where nothing has expired: "" from here on
+       means the data is gone from the files) */
+    hln_error err;
+    assert_int_equal(st_compact(e, T1, &err), 0);
+    assert_int_equal(st_sstable_count(e, T1), 0);
+    assert_int_equal(tu_count_files(dir, "-Data.db"), 0);
+    assert_int_equal(tu_close(e), 0);
+    e = tu_open(dir, &o);
+    assert_non_null(e);
+    assert_string_equal(tu_read(e, T1, 7), "");
+    assert_int_equal(tu_count_files(dir, "-Data.db"), 0);
+    assert_int_equal(tu_close(e), 0);
+    tu_cleanup(dir);
+}
+
+/* A deletion older than gc_grace is kept while older data it shadows may
+ * still exist outside the compaction (here: in the memtable), and dropped
+ * with that data once both meet in one compaction. With the default
+ * gc_grace (10 days) a fresh tombstone is never purged. */
+static void test_purge_overlap_rule(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp("purge-overlap");
+    st_options o = purge_opts(0);
+    st_engine *e = tu_open(dir, &o);
+    assert_non_null(e);
+    hln_error err;
+    st_cell t[1] = {tu_tomb(1, 20)};
+    assert_int_equal(tu_row(e, T1, 1, "a", HLN_TS_NONE, 30, t, 1), 0); /* row deletion too */
+    assert_int_equal(tu_flush(e), 0);
+    st_cell live[1] = {tu_cell(1, 10, "old")};
+    assert_int_equal(tu_row(e, T1, 1, "a", 10, HLN_TS_NONE, live, 1), 0); /* memtable only */
+    assert_int_equal(st_compact(e, T1, &err), 0);
+    assert_int_equal(st_sstable_count(e, T1), 1); /* the deletions stay */
+    assert_string_equal(tu_read(e, T1, 1), "");
+    assert_int_equal(tu_flush(e), 0);
+    assert_string_equal(tu_read(e, T1, 1), "");
+    assert_int_equal(st_compact(e, T1, &err), 0); /* deletion and data meet: both go */
+    assert_int_equal(st_sstable_count(e, T1), 0);
+    assert_string_equal(tu_read(e, T1, 1), "");
+    assert_int_equal(tu_close(e), 0);
+    e = tu_open(dir, &o);
+    assert_string_equal(tu_read(e, T1, 1), "");
+    /* a fresh deletion under the default gc_grace stays */
+    g_topts.gc_grace_sec = 864000;
+    st_cell t2[1] = {tu_tomb(1, now_us())};
+    assert_int_equal(tu_row(e, T1, 2, "a", HLN_TS_NONE, HLN_TS_NONE, t2, 1), 0);
+    assert_int_equal(tu_flush(e), 0);
+    assert_int_equal(st_compact(e, T1, &err), 0);
+    assert_int_equal(st_sstable_count(e, T1), 1);
+    assert_int_equal(tu_close(e), 0);
+    tu_cleanup(dir);
+}
+
+/* Time windows: sstables whose data falls in past windows are merged one
+ * window at a time, the newest window size-tiered; an sstable of expired
+ * data only is dropped whole. */
+static void test_twcs_windows_and_expired_drop(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp("twcs");
+    st_options o = purge_opts(0);
+    o.compaction_disabled = false;
+    g_topts.strategy = ST_TWCS;
+    g_topts.window_sec = 3600;
+    st_engine *e = tu_open(dir, &o);
+    assert_non_null(e);
+    int64_t hour = 3600 * INT64_C(1000000), base = (now_us() / hour - 10) * hour;
+    /* windows 0..2 (past, 3 flushes each) and the current hour (3 flushes) */
+    for (int w = 0; w < 4; w++) {
+        int64_t wts = w < 3 ? base + w * hour : now_us();
+        for (int f = 0; f < 3; f++) {
+            for (int pk = 0; pk < 20; pk++) {
+                char ck[8];
+                snprintf(ck, sizeof ck, "w%df%d", w, f);
+                st_cell c[1] = {tu_cell(1, wts + f, "v")};
+                assert_int_equal(tu_row(e, T1, pk, ck, wts + f, HLN_TS_NONE, c, 1), 0);
+            }
+            assert_int_equal(tu_flush(e), 0);
+        }
+    }
+    /* three past windows become one sstable each; the newest keeps 3 (< 4) */
+    assert_int_equal(wait_sstables(e, T1, 6), 6);
+    const char *got = tu_read(e, T1, 5);
+    assert_non_null(strstr(got, "w0f0"));
+    assert_non_null(strstr(got, "w3f2"));
+    /* an sstable of expired cells only, older than everything else: dropped */
+    int64_t now = (int64_t)time(NULL);
+    for (int pk = 100; pk < 120; pk++) {
+        st_cell c[1] = {tu_expiring(tu_cell(1, base - 5 * hour, "gone"), 60, now - 10)};
+        st_row r = tu_xrow("x", HLN_TS_NONE, 0, c, 1);
+        assert_int_equal(tu_apply_row(e, T1, pk, &r), 0);
+    }
+    assert_int_equal(tu_flush(e), 0);
+    assert_int_equal(wait_sstables(e, T1, 6), 6);
+    assert_string_equal(tu_read(e, T1, 100), "");
+    assert_non_null(strstr(tu_read(e, T1, 5), "w1f1"));
+    assert_int_equal(tu_close(e), 0);
+    tu_cleanup(dir);
+}
+
 int main(void)
 {
     hln_log_set_level(getenv("HLN_TEST_LOG") ? HLN_LOG_DEBUG : HLN_LOG_ERROR + 1);
@@ -2169,6 +2346,7 @@ int main(void)
         cmocka_unit_test(test_slices),
         cmocka_unit_test(test_random_vs_model),
         cmocka_unit_test(test_compaction_random_vs_model),
+        cmocka_unit_test(test_purge_random_vs_model),
         cmocka_unit_test(test_compaction_shadowing),
         cmocka_unit_test(test_compaction_background),
         cmocka_unit_test(test_compaction_log_recovery),
@@ -2188,6 +2366,9 @@ int main(void)
         cmocka_unit_test(test_ttl_expiry),
         cmocka_unit_test(test_scan_paths_ttl),
         cmocka_unit_test(test_collections_ttl_vs_model),
+        cmocka_unit_test(test_ttl_purge_to_nothing),
+        cmocka_unit_test(test_purge_overlap_rule),
+        cmocka_unit_test(test_twcs_windows_and_expired_drop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -49,6 +49,7 @@ struct mt_table {
     uint64_t rng;
     mt_list parts;
     hln_buf scratch; /* encoded key of the mutation being applied */
+    int64_t min_ts;  /* the oldest timestamp applied (INT64_MAX: none) */
 };
 
 typedef bool (*node_pred)(const mt_node *n, const void *ctx);
@@ -72,6 +73,7 @@ mt_table *mt_new(void)
     hln_arena_init(&mt->arena, 64 * 1024);
     hln_buf_init(&mt->scratch);
     mt->rng = UINT64_C(0x9E3779B97F4A7C15);
+    mt->min_ts = INT64_MAX;
     return mt;
 }
 
@@ -364,8 +366,36 @@ static int part_add_rt(mt_table *mt, mt_part *p, const st_range_tomb *rt)
     return 0;
 }
 
+static int64_t ts_min(int64_t a, int64_t b)
+{
+    return b != HLN_TS_NONE && b < a ? b : a;
+}
+
+/* The oldest timestamp in m (INT64_MAX if none): what compaction's purge
+ * must not outlive (engine.c, compaction.c). */
+static int64_t mutation_min_ts(const st_mutation *m)
+{
+    int64_t t = ts_min(INT64_MAX, m->pdel_ts);
+    for (uint32_t i = 0; i < m->nrts; i++)
+        t = ts_min(t, m->rts[i].ts);
+    for (uint32_t i = 0; i < m->nrows; i++) {
+        const st_row *r = &m->rows[i];
+        t = ts_min(ts_min(t, r->marker_ts), r->del_ts);
+        for (uint32_t k = 0; k < r->ncells; k++)
+            t = ts_min(t, r->cells[k].ts);
+    }
+    return t;
+}
+
+int64_t mt_min_ts(const mt_table *mt)
+{
+    return mt->min_ts;
+}
+
 int mt_apply(mt_table *mt, const st_mutation *m)
 {
+    int64_t mts = mutation_min_ts(m);
+    if (mts < mt->min_ts) mt->min_ts = mts;
     uint32_t klen = ST_KEY_TOKEN_BYTES + m->pklen;
     hln_buf_reset(&mt->scratch);
     if (hln_buf_reserve(&mt->scratch, klen) < 0) return HLN_ENOMEM;

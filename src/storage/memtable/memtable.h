@@ -62,6 +62,10 @@ void mt_free(mt_table *mt);
  * HLN_ENOMEM (the mutation may then be partly applied). */
 int mt_apply(mt_table *mt, const st_mutation *m);
 
+/* The oldest write timestamp ever applied to it (INT64_MAX when empty);
+ * compaction purges nothing a deletion of the memtable could still need. */
+int64_t mt_min_ts(const mt_table *mt);
+
 /* Bytes allocated for the memtable's contents (the flush threshold). */
 size_t mt_bytes(const mt_table *mt);
 size_t mt_partition_count(const mt_table *mt);

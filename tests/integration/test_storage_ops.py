@@ -1,0 +1,212 @@
+"""Storage for production, through the real server and `helenus admin`:
+compression per table (every codec Cassandra 5.0 names, ALTER taking effect
+at the next write of files), TTL data purged to nothing once expired with
+gc_grace_seconds 0, deletions that never come back through flush, compaction
+and restart, time-window tables, and the admin verbs' output and errors."""
+
+import glob
+import os
+import time
+
+import pytest
+
+KS = "ops"
+
+TEXT = ("the quick brown fox jumps over the lazy dog while the feature store serves "
+        "embeddings and event logs roll over with their time to live; ")
+
+
+def table_dir_files(srv, s, table):
+    tid = s.execute("SELECT id FROM system_schema.tables WHERE keyspace_name = %s AND "
+                    "table_name = %s", (KS, table)).one().id
+    pat = os.path.join(srv.data_dir, "shard-*", "tables", tid.hex, "nb-*-Data.db")
+    return glob.glob(pat)
+
+
+def disk_bytes(srv, s, table):
+    return sum(os.path.getsize(f) for f in table_dir_files(srv, s, table))
+
+
+@pytest.fixture
+def ops(make_server, connect):
+    srv = make_server()
+    s = connect(srv)
+    s.execute("CREATE KEYSPACE %s WITH replication = "
+              "{'class': 'SimpleStrategy', 'replication_factor': 1}" % KS)
+    return srv, s
+
+
+def load(s, table, n=3000):
+    ins = s.prepare("INSERT INTO %s.%s (k, c, v) VALUES (?, ?, ?)" % (KS, table))
+    for k in range(n // 10):
+        for c in range(10):
+            s.execute_async(ins, (k, c, TEXT * 4 + str(k * 10 + c)))
+    s.execute("SELECT * FROM %s.%s LIMIT 1" % (KS, table))  # drains the session's queue
+    time.sleep(0.2)
+
+
+def test_compression_codecs_and_alter(ops, connect):
+    srv, s = ops
+    opts = {
+        "lz4": "{'class': 'LZ4Compressor'}",
+        "zstd": "{'class': 'ZstdCompressor', 'compression_level': '3'}",
+        "snappy": "{'class': 'SnappyCompressor', 'chunk_length_in_kb': '64'}",
+        "deflate": "{'class': 'DeflateCompressor'}",
+        "plain": "{'enabled': 'false'}",
+    }
+    for name, o in opts.items():
+        s.execute("CREATE TABLE %s.%s (k int, c int, v text, PRIMARY KEY (k, c)) "
+                  "WITH compression = %s" % (KS, name, o))
+        load(s, name)
+    srv.admin("flush", KS)
+    srv.admin("compact", KS)
+    sizes = {n: disk_bytes(srv, s, n) for n in opts}
+    for n in opts:
+        if n != "plain":
+            assert sizes[n] < sizes["plain"] * 0.5, sizes
+    for n in opts:
+        rows = list(s.execute("SELECT v FROM %s.%s WHERE k = 7" % (KS, n)))
+        assert [r.v for r in rows] == [TEXT * 4 + str(70 + c) for c in range(10)]
+        assert s.execute("SELECT count(*) FROM %s.%s" % (KS, n)).one()[0] == 3000
+    # ALTER: the next files are written with the new codec
+    s.execute("ALTER TABLE %s.plain WITH compression = {'class': 'ZstdCompressor'}" % KS)
+    srv.admin("compact", KS, "plain")
+    assert disk_bytes(srv, s, "plain") < sizes["plain"] * 0.5
+    s.execute("ALTER TABLE %s.lz4 WITH compression = {'enabled': 'false'}" % KS)
+    srv.admin("compact", KS, "lz4")
+    assert disk_bytes(srv, s, "lz4") > sizes["lz4"] * 2
+    stats = srv.admin("tablestats", KS + ".zstd")
+    assert "Table: zstd" in stats and "SSTable Compression Ratio: 0." in stats, stats
+    # restart: everything reads back from the compressed files
+    srv.stop()
+    srv.start()
+    s = connect(srv)
+    for n in opts:
+        assert s.execute("SELECT count(*) FROM %s.%s" % (KS, n)).one()[0] == 3000
+
+
+def test_ttl_data_purged_to_nothing(ops):
+    srv, s = ops
+    s.execute("CREATE TABLE %s.events (k int, c int, v text, PRIMARY KEY (k, c)) "
+              "WITH gc_grace_seconds = 0" % KS)
+    ins = s.prepare("INSERT INTO %s.events (k, c, v) VALUES (?, ?, ?) USING TTL 2" % KS)
+    for k in range(200):
+        for c in range(5):
+            s.execute(ins, (k, c, TEXT))
+        if k % 50 == 49:
+            srv.admin("flush", KS, "events")
+    assert table_dir_files(srv, s, "events")  # (size-tiered may have merged them)
+    assert s.execute("SELECT count(*) FROM %s.events" % KS).one()[0] == 1000
+    time.sleep(3)
+    assert s.execute("SELECT count(*) FROM %s.events" % KS).one()[0] == 0
+    srv.admin("compact", KS, "events")
+    assert table_dir_files(srv, s, "events") == []
+    assert "SSTable count: 0" in srv.admin("tablestats", KS + ".events")
+
+
+def test_deleted_rows_never_come_back(ops, connect):
+    srv, s = ops
+    s.execute("CREATE TABLE %s.kv (k int, c int, v text, PRIMARY KEY (k, c)) "
+              "WITH gc_grace_seconds = 0" % KS)
+    ins = s.prepare("INSERT INTO %s.kv (k, c, v) VALUES (?, ?, ?)" % KS)
+    for k in range(100):
+        for c in range(4):
+            s.execute(ins, (k, c, "v"))
+    srv.admin("flush", KS, "kv")
+    # partition, row, range and cell deletions, each in its own file
+    for k in range(0, 100, 4):
+        s.execute("DELETE FROM %s.kv WHERE k = %d" % (KS, k))
+    srv.admin("flush", KS, "kv")
+    for k in range(1, 100, 4):
+        s.execute("DELETE FROM %s.kv WHERE k = %d AND c = 1" % (KS, k))
+    srv.admin("flush", KS, "kv")
+    for k in range(2, 100, 4):
+        s.execute("DELETE FROM %s.kv WHERE k = %d AND c >= 2" % (KS, k))
+    for k in range(3, 100, 4):
+        s.execute("DELETE v FROM %s.kv WHERE k = %d AND c = 0" % (KS, k))
+
+    def expect(sess):
+        rows = {(r.k, r.c): r.v for r in sess.execute("SELECT k, c, v FROM %s.kv" % KS)}
+        want = {}
+        for k in range(100):
+            for c in range(4):
+                if k % 4 == 0 or (k % 4 == 1 and c == 1) or (k % 4 == 2 and c >= 2):
+                    continue
+                want[(k, c)] = None if (k % 4 == 3 and c == 0) else "v"
+        assert rows == want
+
+    expect(s)
+    srv.admin("compact", KS, "kv")  # tombstones purged together with what they shadow
+    expect(s)
+    srv.admin("flush", KS, "kv")
+    srv.admin("compact", KS, "kv")
+    expect(s)
+    srv.stop()
+    srv.start()
+    expect(connect(srv))
+
+
+def test_time_window_table_and_strategy_alter(ops):
+    srv, s = ops
+    s.execute("CREATE TABLE %s.ts (k int, t timestamp, v text, PRIMARY KEY (k, t)) "
+              "WITH CLUSTERING ORDER BY (t DESC) AND compaction = {'class': "
+              "'TimeWindowCompactionStrategy', 'compaction_window_unit': 'MINUTES', "
+              "'compaction_window_size': '1'} AND default_time_to_live = 3600" % KS)
+    ins = s.prepare("INSERT INTO %s.ts (k, t, v) VALUES (?, ?, ?) USING TIMESTAMP ?" % KS)
+    now = int(time.time() * 1e6)
+    # five past windows of two flushes each
+    for w in range(5):
+        for f in range(2):
+            ts = now - (10 - w) * 60 * 1000000 + f
+            for k in range(20):
+                s.execute(ins, (k, (ts // 1000) + 7 * f + k, "w%d" % w, ts))
+            srv.admin("flush", KS, "ts")
+    # each shard ends with one file per past window; the newest window (two
+    # files, under min_threshold 4) is size-tiered and keeps both
+    want = (4 + 2) * srv.shards
+    deadline = time.time() + 30
+    while time.time() < deadline and len(table_dir_files(srv, s, "ts")) > want:
+        time.sleep(0.2)
+    files = table_dir_files(srv, s, "ts")
+    assert len(files) == want, files
+    assert s.execute("SELECT count(*) FROM %s.ts" % KS).one()[0] == 200
+    s.execute("ALTER TABLE %s.ts WITH compaction = {'class': 'LeveledCompactionStrategy', "
+              "'sstable_size_in_mb': '10'}" % KS)
+    assert "LeveledCompactionStrategy" in srv.admin("tablestats", KS + ".ts")
+
+
+def test_admin_verbs_and_errors(ops):
+    srv, s = ops
+    s.execute("CREATE TABLE %s.t (k int PRIMARY KEY, v int)" % KS)
+    s.execute("INSERT INTO %s.t (k, v) VALUES (1, 1)" % KS)
+    srv.admin("flush")
+    out = srv.admin("tablestats", KS)
+    assert "Keyspace : ops" in out and "Table: t" in out and "SSTable count: " in out
+    assert "pending tasks:" in srv.admin("compactionstats")
+    assert "Data Center" in srv.admin("info")
+    p = srv.admin("flush", "nope", check=False)
+    assert p.returncode == 1 and "Keyspace [nope] does not exist." in p.stderr
+    p = srv.admin("compact", KS, "nope", check=False)
+    assert p.returncode == 1 and "does not exist" in p.stderr
+    p = srv.admin("metrics", check=False)  # metrics_enabled is false by default
+    assert p.returncode == 1 and "metrics_enabled" in p.stderr
+    p = srv.admin("frobnicate", check=False)
+    assert p.returncode == 1
+
+
+def test_metrics_endpoint(make_server, connect, tmp_path):
+    cfg = tmp_path / "m.yaml"
+    cfg.write_text("metrics_enabled: true\n")
+    srv = make_server(config=str(cfg))
+    s = connect(srv)
+    s.execute("CREATE KEYSPACE m WITH replication = "
+              "{'class': 'SimpleStrategy', 'replication_factor': 1}")
+    s.execute("CREATE TABLE m.t (k int PRIMARY KEY, v int)")
+    s.execute("INSERT INTO m.t (k, v) VALUES (1, 1)")
+    srv.admin("flush", "m")
+    import urllib.request
+    body = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % srv.admin_port(),
+                                  timeout=10).read().decode()
+    assert "# TYPE helenus_table_sstables gauge" in body
+    assert 'helenus_table_sstables{keyspace="m",table="t"} ' in body
+    assert "helenus_shards 2" in body
