@@ -283,3 +283,13 @@ int ex_admin_metrics(hln_engine *e, hln_buf *out, hln_error *err)
     if (rc == 0 && out->err) rc = hln_fail(err, HLN_ENOMEM, "out of memory");
     return rc;
 }
+
+uint64_t ex_admin_get_compaction_throughput(hln_engine *e)
+{
+    return atomic_load(&e->compaction_bps);
+}
+
+void ex_admin_set_compaction_throughput(hln_engine *e, uint64_t bps)
+{
+    atomic_store(&e->compaction_bps, bps);
+}

@@ -18,5 +18,9 @@ int ex_admin_tablestats(hln_engine *e, const char *ks, const char *table, hln_bu
                         hln_error *err);
 int ex_admin_compactionstats(hln_engine *e, hln_buf *out, hln_error *err);
 int ex_admin_metrics(hln_engine *e, hln_buf *out, hln_error *err);
+/* compaction_throughput now, in bytes per second for the node (0 =
+ * unthrottled); set takes effect in running jobs too. */
+uint64_t ex_admin_get_compaction_throughput(hln_engine *e);
+void ex_admin_set_compaction_throughput(hln_engine *e, uint64_t bps);
 
 #endif

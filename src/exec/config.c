@@ -15,6 +15,8 @@
  *   admin_address, admin_port    (helenus) the admin HTTP port for
  *                                `helenus admin` and /metrics: 127.0.0.1,
  *                                7199 (-1 = off, 0 = any free port)
+ *   compaction_throughput        e.g. 64MiB/s (the default), 0 = unthrottled;
+ *                                compaction_throughput_mb_per_sec legacy
  *   metrics_enabled              (helenus) serve Prometheus text at
  *                                /metrics on the admin port (false)
  *   native_transport_max_frame_size        e.g. 16MiB (unit required)
@@ -89,6 +91,7 @@ void hln_config_default(hln_config *c)
     c->native_transport_port = 9042;
     snprintf(c->admin_address, sizeof c->admin_address, "%s", "127.0.0.1");
     c->admin_port = 7199;
+    c->compaction_bps = 64 * MIB; /* Cassandra 5.0's compaction_throughput */
     c->shards = 0;
     snprintf(c->cluster_name, sizeof c->cluster_name, "%s", "Test Cluster");
     snprintf(c->datacenter, sizeof c->datacenter, "%s", "datacenter1");
@@ -379,6 +382,20 @@ static int apply_key(hln_config *c, yaml_document_t *doc, const char *key, yaml_
     if (!strcmp(key, "rpc_address")) {
         if (!v || !*v) return bad(err, key, v, "an address");
         return copy_str(c->listen_address, sizeof c->listen_address, v, key, err);
+    }
+    if (!strcmp(key, "compaction_throughput") || !strcmp(key, "compaction_throughput_mb_per_sec")) {
+        bool legacy = strstr(key, "_mb_per_sec") != NULL;
+        char tmp[64];
+        snprintf(tmp, sizeof tmp, "%s", v ? v : "");
+        size_t n = strlen(tmp);
+        if (!legacy && n > 2 && !strcmp(tmp + n - 2, "/s")) tmp[n - 2] = '\0';
+        u = 0;
+        if (!v || (strcmp(tmp, "0") && parse_size(tmp, legacy ? MIB : 0, &u)) ||
+            u > ((uint64_t)1 << 40))
+            return bad(err, key, v,
+                       legacy ? "a number of MiB per second" : "a rate such as 64MiB/s, or 0");
+        c->compaction_bps = strcmp(tmp, "0") ? u : 0;
+        return 0;
     }
     if (!strcmp(key, "admin_address")) {
         if (!v || !*v) return bad(err, key, v, "an address");

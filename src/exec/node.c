@@ -161,6 +161,8 @@ static int shard_open(rt_shard *rs, void *ud, hln_error *err)
     so.applied_ud = s;
     so.table_opts = ex_table_storage_opts; /* the tables' compression, compaction, gc_grace */
     so.table_opts_ud = e;
+    so.compaction_bps = &e->compaction_bps; /* shared by the shards' jobs */
+    so.compaction_bps_share = (uint32_t)e->nshards;
     int rc = st_open(&s->store, dir, &so, table_exists, e, err);
     if (rc) {
         s->store = NULL; /* the runtime closes the handles */
@@ -393,6 +395,7 @@ int engine_start(hln_engine **out, const hln_config *cfg, hln_error *err)
     hln_engine *e = &ep->pub;
     e->cfg = *cfg;
     e->started_at = hln_now_micros();
+    atomic_init(&e->compaction_bps, e->cfg.compaction_bps);
 
     int rc = mkdir_p(e->cfg.data_dir, err);
     if (!rc) rc = lock_data_dir(ep, err);

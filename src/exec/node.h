@@ -76,6 +76,7 @@ typedef struct hln_config {
     char admin_address[256]; /* (helenus) admin_address, 127.0.0.1 */
     int admin_port;          /* (helenus) admin_port, 7199; -1 = off, 0 = any */
     bool metrics_enabled;    /* (helenus) metrics_enabled: /metrics served (false) */
+    uint64_t compaction_bps; /* compaction_throughput, 64MiB/s; 0 = unthrottled */
 } hln_config;
 
 void hln_config_default(hln_config *c);
@@ -117,8 +118,9 @@ struct hln_engine {
     hln_node_info node; /* what system.local / peers describe */
     int64_t tokens[16]; /* this node's tokens (num_tokens 16, evenly spaced) */
     int64_t started_at;
-    void *prepared;        /* exec's prepared-statement cache */
-    struct hln_auth *auth; /* roles and permissions (src/auth), opened by engine_start */
+    _Atomic uint64_t compaction_bps; /* now (setcompactionthroughput), for every shard */
+    void *prepared;                  /* exec's prepared-statement cache */
+    struct hln_auth *auth;           /* roles and permissions (src/auth), opened by engine_start */
     /* set by server/ to hand new connections to shards and push events */
     void *server;
     hln_engine_net net;

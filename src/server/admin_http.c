@@ -9,6 +9,8 @@
  *   GET  /info                         nodetool info (the basics)
  *   POST /flush?keyspace=&table=       nodetool flush
  *   POST /compact?keyspace=&table=     nodetool compact
+ *   GET  /getcompactionthroughput      nodetool getcompactionthroughput
+ *   POST /setcompactionthroughput?value=MiB  nodetool setcompactionthroughput
  * `helenus admin VERB` (tools/admin.c) is the client. Answers are
  * text/plain; an error is 400 (bad request), 404 (unknown verb or table)
  * or 500 (a storage error), its body the message.
@@ -23,6 +25,7 @@
  */
 #include <microhttpd.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <arpa/inet.h>
@@ -99,6 +102,19 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
                        id, (long long)((hln_now_micros() - h->eng->started_at) / 1000000),
                        h->eng->cfg.datacenter, h->eng->cfg.rack, h->eng->nshards,
                        h->eng->cfg.data_dir);
+    } else if (!strcmp(url, "/getcompactionthroughput") && !post) {
+        uint64_t b = ex_admin_get_compaction_throughput(h->eng);
+        hln_buf_printf(&out, "Current compaction throughput: %llu MiB/s\n",
+                       (unsigned long long)(b >> 20));
+    } else if (!strcmp(url, "/setcompactionthroughput") && post) {
+        const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "value");
+        char *end = NULL;
+        unsigned long long mib = v ? strtoull(v, &end, 10) : 0;
+        if (!v || !*v || *end || mib > (1ULL << 20)) {
+            rc = hln_fail(&err, HLN_EINVAL, "setcompactionthroughput needs a number of MiB/s");
+        } else {
+            ex_admin_set_compaction_throughput(h->eng, (uint64_t)mib << 20);
+        }
     } else if (!strcmp(url, "/flush") && post) {
         rc = ex_admin_flush(h->eng, ks, table, &err);
     } else if (!strcmp(url, "/compact") && post) {

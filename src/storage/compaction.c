@@ -505,10 +505,28 @@ static int merge_partition(cp_state *s, sst_writer *w, const uint8_t *key, uint3
     return 0;
 }
 
+/* compaction_throughput: sleeps (in short steps, so a cancel is seen) while
+ * the job is ahead of its byte budget since t0. */
+static void throttle(const cp_job *j, const sst_writer *w, double t0)
+{
+    uint64_t bps = j->bps ? atomic_load_explicit(j->bps, memory_order_relaxed) : 0;
+    if (!bps) return;
+    double rate = (double)bps / j->bps_share;
+    double ahead = (double)sst_writer_raw_bytes(w) / rate - (mono_seconds() - t0);
+    while (ahead > 0.001 && !atomic_load_explicit(&j->cancel, memory_order_relaxed)) {
+        double step = ahead < 0.05 ? ahead : 0.05;
+        struct timespec ts = {0, (long)(step * 1e9)};
+        nanosleep(&ts, NULL);
+        ahead -= step;
+    }
+}
+
 static int merge_all(cp_state *s, sst_writer *w, hln_error *err)
 {
     cp_job *j = s->j;
+    double t0 = mono_seconds();
     for (;;) {
+        throttle(j, w, t0);
         if (atomic_load_explicit(&j->cancel, memory_order_relaxed))
             return hln_fail(err, HLN_EAGAIN, "compaction cancelled");
         const uint8_t *key = NULL;

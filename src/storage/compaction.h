@@ -50,8 +50,10 @@ typedef struct cp_job {
     sst_reader **others;
     size_t nothers;
     int64_t mem_min_ts;
-    bool drop_only;       /* inputs hold nothing live or needed: write no rows */
-    sst_write_opts wopts; /* codec of the output */
+    bool drop_only;        /* inputs hold nothing live or needed: write no rows */
+    sst_write_opts wopts;  /* codec of the output */
+    _Atomic uint64_t *bps; /* compaction_throughput (storage.h), NULL: none */
+    uint32_t bps_share;
     atomic_bool cancel;
     bool background; /* run by the worker (installed by poll), not st_compact */
     bool retire;     /* resubmitted after install: delete and close the inputs */

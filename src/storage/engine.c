@@ -774,7 +774,7 @@ int st_sync(st_engine *e, hln_error *err)
  * could shadow is anywhere else: Cassandra's getFullyExpiredSSTables) are
  * dropped whole, without reading them. Then:
  *
- * Size-tiered (also what LCS and UCS tables get for now): sstables sorted
+ * Size-tiered: sstables sorted
  * by size fall into buckets of similar size (each within 0.5x..1.5x of the
  * bucket's mean; all files under 50 MiB share one bucket); the first
  * bucket, smallest files first, with at least min_threshold files gives up
@@ -883,6 +883,55 @@ static size_t pick_twcs(sst_reader **sel, size_t n, const st_table_opts *o, uint
     return found;
 }
 
+/* Leveled choice. Level 0 holds flushes; each level n >= 1 is kept as ONE
+ * sstable (Helenus does not split a level into sstable_size_in_mb files
+ * yet) whose size target is sstable_bytes * fanout^n, as LCS sizes its
+ * levels. Four or more L0 files are merged with L1 into L1; a level over
+ * its target is merged with the next one into it; the most urgent first
+ * (score = size / target, L0's = files / 4). Every read then touches at
+ * most the L0 files plus one file per level, as under LCS. */
+#define LCS_L0_TRIGGER 4
+#define LCS_MAX_LEVEL 8
+
+static size_t pick_leveled(sst_reader **sel, size_t n, uint64_t sstable_bytes, uint32_t fanout,
+                           uint8_t *out_level)
+{
+    uint64_t bytes[LCS_MAX_LEVEL + 1] = {0};
+    size_t count[LCS_MAX_LEVEL + 1] = {0};
+    for (size_t i = 0; i < n; i++) {
+        uint8_t l = sel[i]->lcs_level > LCS_MAX_LEVEL ? LCS_MAX_LEVEL : sel[i]->lcs_level;
+        bytes[l] += sel[i]->size;
+        count[l]++;
+    }
+    double best = 1.0;
+    int from = -1;
+    if (count[0] >= LCS_L0_TRIGGER) {
+        best = (double)count[0] / LCS_L0_TRIGGER;
+        from = 0;
+    }
+    double target = (double)sstable_bytes;
+    for (int l = 1; l < LCS_MAX_LEVEL; l++) {
+        target *= fanout;
+        /* a level of several files (after ALTER, or a strategy change) is
+           merged into one too */
+        double score = count[l] > 1 ? 2.0 : (double)bytes[l] / target;
+        if (score > best) {
+            best = score;
+            from = l;
+        }
+    }
+    if (from < 0) return 0;
+    int to = from + 1;
+    if (from > 0 && count[from] > 1 && bytes[from] <= target) to = from; /* just merge the level */
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        int l = sel[i]->lcs_level > LCS_MAX_LEVEL ? LCS_MAX_LEVEL : sel[i]->lcs_level;
+        if (l == from || l == to) sel[k++] = sel[i];
+    }
+    *out_level = (uint8_t)to;
+    return k;
+}
+
 static int64_t memtables_min_ts(const st_table *t)
 {
     int64_t m = mt_min_ts(t->mt);
@@ -915,7 +964,6 @@ static size_t pick_expired(const st_table *t, int64_t gc_before, sst_reader **se
 static cp_job *make_job(const st_engine *e, st_table *t, sst_reader **sel, size_t k,
                         const st_table_opts *o, bool drop_only)
 {
-    (void)e;
     cp_job *j = cp_job_new(t->id, t->dir, sel, k, t->next_gen);
     if (!j) return NULL;
     j->others = t->nssts > k ? hln_malloc((t->nssts - k) * sizeof(*j->others)) : NULL;
@@ -935,6 +983,8 @@ static cp_job *make_job(const st_engine *e, st_table *t, sst_reader **sel, size_
     j->mem_min_ts = memtables_min_ts(t);
     j->drop_only = drop_only;
     j->wopts = write_opts(o);
+    j->bps = e->o.compaction_bps;
+    j->bps_share = e->o.compaction_bps_share ? e->o.compaction_bps_share : 1;
     t->next_gen++;
     for (size_t i = 0; i < k; i++)
         j->in[i]->compacting = true;
@@ -997,11 +1047,13 @@ static void install_job(st_engine *e, cp_job *j)
     cp_job_free(j);
 }
 
-/* What t should compact now, into sel; 0 if nothing. */
+/* What t should compact now, into sel (and the output's level); 0 if
+ * nothing. */
 static size_t pick_for_table(const st_engine *e, st_table *t, const st_table_opts *o,
-                             sst_reader **sel, bool *drop_only)
+                             sst_reader **sel, bool *drop_only, uint8_t *level)
 {
     *drop_only = false;
+    *level = 0;
     int64_t now = (int64_t)time(NULL);
     size_t k = pick_expired(t, now - (o->gc_grace_sec > 0 ? o->gc_grace_sec : 0), sel);
     if (k) {
@@ -1016,6 +1068,17 @@ static size_t pick_for_table(const st_engine *e, st_table *t, const st_table_opt
         if (!t->ssts[i]->compacting) sel[n++] = t->ssts[i];
     if (n < 2) return 0;
     if (o->strategy == ST_TWCS) return pick_twcs(sel, n, o, min, max);
+    if (o->strategy == ST_LCS) return pick_leveled(sel, n, o->sstable_bytes, o->fanout, level);
+    /* Unified: its scaling parameter W picks the shape, as in UCS: W < 0
+       leveled with fanout 2 - W, W >= 0 tiered with threshold 2 + W (T4
+       tiers by 4, L10 levels by 10); without UCS's sharding and density
+       levels (README) */
+    if (o->strategy == ST_UCS) {
+        if (o->scaling < 0)
+            return pick_leveled(sel, n, o->sstable_bytes, (uint32_t)(2 - o->scaling), level);
+        uint32_t f = (uint32_t)(2 + o->scaling);
+        return pick_bucket(sel, n, e->o.compaction_min_threshold ? min : f, max < f ? f : max);
+    }
     return pick_bucket(sel, n, min, max);
 }
 
@@ -1031,7 +1094,8 @@ static void maybe_compact(st_engine *e)
         sst_reader **sel = hln_malloc(t->nssts * sizeof(*sel));
         if (!sel) return;
         bool drop_only;
-        size_t k = pick_for_table(e, t, &o, sel, &drop_only);
+        uint8_t level;
+        size_t k = pick_for_table(e, t, &o, sel, &drop_only, &level);
         if (k == 0) {
             hln_free(sel);
             continue;
@@ -1047,6 +1111,7 @@ static void maybe_compact(st_engine *e)
         cp_job *j = make_job(e, t, sel, k, &o, drop_only);
         hln_free(sel);
         if (!j) return;
+        j->wopts.lcs_level = level;
         j->background = true;
         e->job = j;
         e->cp_next = (e->cp_next + step + 1) % e->ntables;
@@ -1101,6 +1166,12 @@ int st_compact(st_engine *e, const uint8_t table_id[16], hln_error *err)
     table_opts(e, t->id, &o);
     cp_job *j = make_job(e, t, t->ssts, t->nssts, &o, false);
     if (!j) return hln_fail(err, HLN_ENOMEM, "out of memory");
+    if (o.strategy == ST_LCS || (o.strategy == ST_UCS && o.scaling < 0)) {
+        uint8_t top = 1; /* everything in one file: the deepest level there is */
+        for (size_t i = 0; i < j->nin; i++)
+            if (j->in[i]->lcs_level > top) top = j->in[i]->lcs_level;
+        j->wopts.lcs_level = top;
+    }
     int rc = cp_run(j);
     if (rc < 0) hln_fail(err, rc, "%s", j->err.msg);
     install_job(e, j);
@@ -1260,6 +1331,8 @@ int st_open(st_engine **out, const char *dir, const st_options *opts, st_table_e
         e->o.applied = opts->applied;
         e->o.applied_ud = opts->applied_ud;
         e->o.table_opts = opts->table_opts;
+        e->o.compaction_bps = opts->compaction_bps;
+        e->o.compaction_bps_share = opts->compaction_bps_share;
         e->o.table_opts_ud = opts->table_opts_ud;
     }
     e->exists = exists;

@@ -31,6 +31,8 @@
 #ifndef HLN_STORAGE_H
 #define HLN_STORAGE_H
 
+#include <stdatomic.h>
+
 #include "common/common.h"
 
 #define HLN_TS_NONE INT64_MIN
@@ -227,6 +229,12 @@ typedef struct st_options {
        for tests and small machines). */
     bool compaction_disabled;
     uint32_t compaction_min_threshold;
+    /* compaction_throughput: a job writes at most *compaction_bps /
+       compaction_bps_share bytes per second (Cassandra's limit is per node,
+       shared here by the shards' jobs); NULL or 0: unthrottled. The value
+       may change while jobs run (setcompactionthroughput). */
+    _Atomic uint64_t *compaction_bps;
+    uint32_t compaction_bps_share;
     /* The tables' settings (st_table_opts); NULL: the defaults for all. */
     st_table_opts_fn table_opts;
     void *table_opts_ud;

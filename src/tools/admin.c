@@ -88,6 +88,8 @@ static void usage(FILE *f)
                "  compact [keyspace [table ...]]   major compaction (purges what it may)\n"
                "  tablestats [keyspace[.table]]    per-table statistics\n"
                "  compactionstats                  running compactions\n"
+               "  getcompactionthroughput          the compaction_throughput limit\n"
+               "  setcompactionthroughput MIB      set it (MiB/s for the node, 0 = none)\n"
                "  info                             the node\n"
                "  metrics                          Prometheus text (metrics_enabled)\n");
 }
@@ -152,7 +154,21 @@ int admin_main(int argc, char **argv)
         if (target(path, sizeof path, "tablestats", *ks ? ks : NULL, table) < 0) return 1;
         return request(host, port, "GET", path);
     }
-    if (!strcmp(verb, "compactionstats") || !strcmp(verb, "info") || !strcmp(verb, "metrics")) {
+    if (!strcmp(verb, "setcompactionthroughput")) {
+        if (i >= argc) {
+            fprintf(stderr, "helenus admin: setcompactionthroughput needs a value in MiB/s\n");
+            return 1;
+        }
+        for (const char *p = argv[i]; *p; p++)
+            if (*p < '0' || *p > '9') {
+                fprintf(stderr, "helenus admin: '%s' is not a number of MiB/s\n", argv[i]);
+                return 1;
+            }
+        snprintf(path, sizeof path, "/setcompactionthroughput?value=%s", argv[i]);
+        return request(host, port, "POST", path);
+    }
+    if (!strcmp(verb, "compactionstats") || !strcmp(verb, "info") || !strcmp(verb, "metrics") ||
+        !strcmp(verb, "getcompactionthroughput")) {
         snprintf(path, sizeof path, "/%s", verb);
         return request(host, port, "GET", path);
     }

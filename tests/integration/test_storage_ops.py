@@ -192,6 +192,10 @@ def test_admin_verbs_and_errors(ops):
     assert p.returncode == 1 and "metrics_enabled" in p.stderr
     p = srv.admin("frobnicate", check=False)
     assert p.returncode == 1
+    assert srv.admin("getcompactionthroughput") == "Current compaction throughput: 64 MiB/s\n"
+    srv.admin("setcompactionthroughput", "16")
+    assert srv.admin("getcompactionthroughput") == "Current compaction throughput: 16 MiB/s\n"
+    assert srv.admin("setcompactionthroughput", "x", check=False).returncode == 1
 
 
 def test_metrics_endpoint(make_server, connect, tmp_path):

@@ -135,7 +135,7 @@ static void test_every_byte_big(void **state)
 static void test_every_byte_compressed(void **state)
 {
     (void)state;
-    sst_write_opts lz4 = {SST_CODEC_LZ4, 0, 4096}, zstd = {SST_CODEC_ZSTD, 0, 4096};
+    sst_write_opts lz4 = {SST_CODEC_LZ4, 0, 4096, 0}, zstd = {SST_CODEC_ZSTD, 0, 4096, 0};
     check_every_byte(false, &lz4);
     check_every_byte(false, &zstd);
     check_every_byte(true, &lz4);
@@ -715,7 +715,7 @@ static void test_compression_roundtrip(void **state)
         for (size_t k = 0; k < HLN_ARRAY_LEN(chunks); k++) {
             char cpath[1100];
             snprintf(cpath, sizeof cpath, "%s/nb-%zu-Data.db", dir, 2 + c * 2 + k);
-            sst_write_opts o = {codecs[c], 0, chunks[k]};
+            sst_write_opts o = {codecs[c], 0, chunks[k], 0};
             write_corpus(cpath, &o);
             hln_buf got;
             hln_buf_init(&got);
@@ -750,7 +750,7 @@ static void test_corrupt_chunk_message(void **state)
     char *dir = tu_mkdtemp("sst-chunkmsg");
     char path[1100];
     snprintf(path, sizeof path, "%s/nb-1-Data.db", dir);
-    sst_write_opts o = {SST_CODEC_LZ4, 0, 4096};
+    sst_write_opts o = {SST_CODEC_LZ4, 0, 4096, 0};
     write_corpus(path, &o);
     sst_reader *r;
     hln_error err;
@@ -816,12 +816,13 @@ static void test_compression_options(void **state)
     sst_writer *w;
     hln_error err;
     sst_write_opts bad[] = {
-        {(sst_codec)9, 0, 0},          {SST_CODEC_LZ4, 0, 3000},   {SST_CODEC_LZ4, 0, 2048},
-        {SST_CODEC_ZSTD, 0, 2u << 20}, {SST_CODEC_DEFLATE, 10, 0}, {SST_CODEC_ZSTD, 99, 0},
+        {(sst_codec)9, 0, 0, 0},       {SST_CODEC_LZ4, 0, 3000, 0},
+        {SST_CODEC_LZ4, 0, 2048, 0},   {SST_CODEC_ZSTD, 0, 2u << 20, 0},
+        {SST_CODEC_DEFLATE, 10, 0, 0}, {SST_CODEC_ZSTD, 99, 0, 0},
     };
     for (size_t i = 0; i < HLN_ARRAY_LEN(bad); i++)
         assert_int_equal(sst_writer_open(&w, path, T1, &bad[i], &err), HLN_EINVAL);
-    sst_write_opts def = {SST_CODEC_DEFLATE, 0, 0};
+    sst_write_opts def = {SST_CODEC_DEFLATE, 0, 0, 0};
     write_corpus(path, &def);
     sst_reader *r;
     assert_int_equal(sst_open(&r, path, 1, T1, &err), 0);
@@ -880,7 +881,7 @@ static void test_codec_contract(void **state)
     char *dir = tu_mkdtemp("sst-rawchunks");
     char path[1100];
     snprintf(path, sizeof path, "%s/nb-1-Data.db", dir);
-    sst_write_opts o = {SST_CODEC_LZ4, 0, 4096};
+    sst_write_opts o = {SST_CODEC_LZ4, 0, 4096, 0};
     sst_writer *w;
     hln_error err;
     assert_int_equal(sst_writer_open(&w, path, T1, &o, &err), 0);
@@ -956,7 +957,7 @@ static void test_stats(void **state)
 {
     (void)state;
     char *dir = tu_mkdtemp("sst-stats");
-    sst_write_opts lz4 = {SST_CODEC_LZ4, 0, 0};
+    sst_write_opts lz4 = {SST_CODEC_LZ4, 0, 0, 0};
     for (int pass = 0; pass < 2; pass++) {
         const sst_write_opts *o = pass ? &lz4 : NULL;
         /* only expiring cells, tombstones and deletions: all dying */

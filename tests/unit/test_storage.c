@@ -2335,6 +2335,87 @@ static void test_twcs_windows_and_expired_drop(void **state)
     tu_cleanup(dir);
 }
 
+/* The level of every data file under dir (header flags bits 8-15); counts
+ * per level into lv[0..16). */
+static void file_levels(const char *dir, int lv[16])
+{
+    memset(lv, 0, 16 * sizeof(int));
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "find %s -name 'nb-*-Data.db'", dir);
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    char line[1100];
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = '\0';
+        FILE *d = fopen(line, "rb");
+        assert_non_null(d);
+        uint8_t h[32];
+        assert_int_equal(fread(h, 1, 32, d), 32);
+        fclose(d);
+        lv[h[26] & 15]++;
+    }
+    pclose(f);
+}
+
+/* Leveled (and UCS with a negative W): flushes pile into L0, four of them
+ * go to L1, a level over sstable_bytes * fanout^n moves down; at rest L0
+ * holds fewer than four files and every other level at most one, and
+ * every row reads back. */
+static void test_leveled_levels(void **state)
+{
+    (void)state;
+    for (int ucs = 0; ucs < 2; ucs++) {
+        char *dir = tu_mkdtemp("lcs");
+        st_options o = purge_opts(864000);
+        o.compaction_disabled = false;
+        g_topts.strategy = ucs ? ST_UCS : ST_LCS;
+        g_topts.sstable_bytes = 2048;
+        g_topts.fanout = 2;
+        g_topts.scaling = -2 + 0 * ucs; /* UCS L4: fanout 2 - (-2) = 4 */
+        st_engine *e = tu_open(dir, &o);
+        assert_non_null(e);
+        for (int f = 0; f < 40; f++) {
+            for (int i = 0; i < 30; i++) {
+                char ck[16];
+                snprintf(ck, sizeof ck, "c%03d", f);
+                char v[64];
+                snprintf(v, sizeof v, "value %016llx %d %d",
+                         (unsigned long long)rnd(1u << 31) * 2654435761u, f, i);
+                st_cell c[1] = {tu_cell(1, now_us(), v)};
+                assert_int_equal(tu_row(e, T1, i, ck, now_us(), HLN_TS_NONE, c, 1), 0);
+            }
+            assert_int_equal(tu_flush(e), 0);
+            for (int w = 0; w < 20; w++) { /* lets background jobs run */
+                usleep(2000);
+                st_maintain(e);
+            }
+        }
+        for (int i = 0; i < 200; i++) {
+            usleep(5000);
+            st_maintain(e);
+        }
+        int lv[16];
+        file_levels(dir, lv);
+        assert_true(lv[0] < 4);
+        int levels = 0;
+        for (int l = 1; l < 16; l++) {
+            assert_true(lv[l] <= 1);
+            levels += lv[l];
+        }
+        if (levels < 2)
+            for (int l = 0; l < 6; l++)
+                fprintf(stderr, "level %d: %d files\n", l, lv[l]);
+        assert_true(levels >= 2); /* the data went down more than one level */
+        for (int i = 0; i < 30; i += 7) {
+            const char *got = tu_read(e, T1, i);
+            assert_non_null(strstr(got, "c000*:1=value"));
+            assert_non_null(strstr(got, "c039*:1=value"));
+        }
+        assert_int_equal(tu_close(e), 0);
+        tu_cleanup(dir);
+    }
+}
+
 int main(void)
 {
     hln_log_set_level(getenv("HLN_TEST_LOG") ? HLN_LOG_DEBUG : HLN_LOG_ERROR + 1);
@@ -2369,6 +2450,7 @@ int main(void)
         cmocka_unit_test(test_ttl_purge_to_nothing),
         cmocka_unit_test(test_purge_overlap_rule),
         cmocka_unit_test(test_twcs_windows_and_expired_drop),
+        cmocka_unit_test(test_leveled_levels),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

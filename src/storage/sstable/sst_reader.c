@@ -333,10 +333,12 @@ int sst_open(sst_reader **out, const char *path, uint64_t gen, const uint8_t tab
         rc = hln_corrupt(err, path, "sstable format version %u is unknown", r->version);
         goto fail;
     }
-    if (r->version >= SST_VERSION_CHUNKS && !sst_codec_valid(get32(h + 24))) {
-        rc = hln_corrupt(err, path, "unknown compression codec %u", get32(h + 24));
+    if (r->version >= SST_VERSION_CHUNKS &&
+        (!sst_codec_valid(get32(h + 24) & 0xff) || (get32(h + 24) >> 16) != 0)) {
+        rc = hln_corrupt(err, path, "unknown compression codec or flags %#x", get32(h + 24));
         goto fail;
     }
+    if (r->version >= SST_VERSION_CHUNKS) r->lcs_level = (uint8_t)(get32(h + 24) >> 8);
     if (memcmp(h + 8, table_id, 16) != 0) {
         rc = hln_corrupt(err, path, "sstable belongs to another table");
         goto fail;
@@ -368,7 +370,7 @@ int sst_open(sst_reader **out, const char *path, uint64_t gen, const uint8_t tab
         rc = hln_corrupt(err, path, "index checksum mismatch");
         goto fail;
     }
-    if ((rc = parse_index(r, npart, get32(h + 24), err)) < 0) goto fail;
+    if ((rc = parse_index(r, npart, get32(h + 24) & 0xff, err)) < 0) goto fail;
     bloom_build(r);
     *out = r;
     return 0;

@@ -187,7 +187,8 @@ int sst_writer_open(sst_writer **out, const char *path, const uint8_t table_id[1
     hln_buf_u32(&w->out, SST_MAGIC);
     hln_buf_u32(&w->out, SST_VERSION);
     hln_buf_put(&w->out, table_id, 16);
-    hln_buf_u32(&w->out, (uint32_t)codec); /* flags: the codec */
+    /* flags: the codec (bits 0-7), the leveled-compaction level (8-15) */
+    hln_buf_u32(&w->out, (uint32_t)codec | (uint32_t)(opts ? opts->lcs_level : 0) << 8);
     hln_buf_u32(&w->out, w->out.err ? 0 : hln_crc32(0, w->out.data + h0, SST_HEADER_BYTES - 4));
     if (w->out.err) {
         sst_writer_abort(w);
@@ -330,6 +331,11 @@ static void stat_row(sst_writer *w, const st_row *row)
         else
             w->st.all_dying = false;
     }
+}
+
+uint64_t sst_writer_raw_bytes(const sst_writer *w)
+{
+    return w->loff - SST_HEADER_BYTES;
 }
 
 int sst_writer_begin_partition(sst_writer *w, const uint8_t *key, uint32_t klen, int64_t pdel_ts,

@@ -69,6 +69,7 @@ typedef struct sst_write_opts {
     int level;            /* zstd level (0 = 3, Cassandra's default; ZSTD_minCLevel()..22),
                              deflate level (0 = 6; 1..9); ignored otherwise */
     uint32_t chunk_bytes; /* uncompressed chunk size; 0 = SST_CHUNK_DEFAULT */
+    uint8_t lcs_level;    /* the file's level for leveled compaction (0: a flush) */
 } sst_write_opts;
 
 /* Whole-file statistics (version 4; conservative values for older files).
@@ -124,6 +125,8 @@ int sst_writer_end_partition(sst_writer *w, hln_error *err);
 int sst_writer_finish(sst_writer *w, hln_error *err);
 /* Removes the temp file and frees w. NULL is a no-op. */
 void sst_writer_abort(sst_writer *w);
+/* Bytes of row data written so far (uncompressed; for throttling). */
+uint64_t sst_writer_raw_bytes(const sst_writer *w);
 
 /* ---- reader ---- */
 typedef struct sst_entry {
@@ -156,6 +159,7 @@ typedef struct sst_reader {
     uint64_t data_end, data_bytes, raw_bytes;
     sst_codec codec;
     int level;            /* as written (informational) */
+    uint8_t lcs_level;    /* leveled compaction's level (header flags bits 8-15) */
     uint32_t chunk_bytes; /* 0 without compression */
     sst_chunk *chunks;    /* nchunks, file offsets precomputed at open */
     uint64_t nchunks;
