@@ -17,9 +17,14 @@
  * the run_on_all callback); a schema reference is held for the whole verb,
  * so the table list cannot change under it.
  */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <ftw.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "exec/admin.h"
@@ -292,4 +297,313 @@ uint64_t ex_admin_get_compaction_throughput(hln_engine *e)
 void ex_admin_set_compaction_throughput(hln_engine *e, uint64_t bps)
 {
     atomic_store(&e->compaction_bps, bps);
+}
+
+/* ---- snapshots ------------------------------------------------------------------
+ * <data>/shard-<i>/snapshots/<tag>/<ks>.<table>-<id hex>/nb-<gen>-Data.db,
+ * hard links made by st_snapshot on each shard's thread. Listing and
+ * clearing only read and remove those directories (no storage state). */
+
+static bool tag_ok(const char *tag)
+{
+    if (!tag || !*tag || tag[0] == '.' || strlen(tag) > 200) return false;
+    for (const char *p = tag; *p; p++)
+        if (!(isalnum((unsigned char)*p) || *p == '_' || *p == '-' || *p == '.')) return false;
+    return true;
+}
+
+typedef struct snap_run {
+    adm_table *tabs;
+    int n;
+    const char *tag;
+    const char *data_dir;
+    int rc;
+    hln_error err;
+    uv_mutex_t mu;
+} snap_run;
+
+static void snap_shard(hln_shard *s, void *ud)
+{
+    snap_run *r = ud;
+    if (!s->store) return;
+    hln_error err = {0};
+    int rc = 0;
+    for (int i = 0; i < r->n && rc == 0; i++) {
+        const hln_table *t = r->tabs[i].t;
+        char hex[33], dir[1600];
+        for (int k = 0; k < 16; k++)
+            snprintf(hex + 2 * k, 3, "%02x", t->id[k]);
+        snprintf(dir, sizeof dir, "%s/shard-%d/snapshots/%s/%s.%s-%s", r->data_dir, s->id, r->tag,
+                 t->ks, t->name, hex);
+        rc = st_snapshot(s->store, t->id, dir, &err);
+    }
+    if (rc < 0) {
+        uv_mutex_lock(&r->mu);
+        if (r->rc == 0) {
+            r->rc = rc;
+            r->err = err;
+        }
+        uv_mutex_unlock(&r->mu);
+    }
+}
+
+static bool snapshot_exists(hln_engine *e, const char *tag)
+{
+    for (int i = 0; i < e->nshards; i++) {
+        char p[1400];
+        snprintf(p, sizeof p, "%s/shard-%d/snapshots/%s", e->cfg.data_dir, i, tag);
+        struct stat st;
+        if (stat(p, &st) == 0) return true;
+    }
+    return false;
+}
+
+int ex_admin_snapshot(hln_engine *e, const char *tag, const char *ks, const char *table,
+                      hln_buf *out, hln_error *err)
+{
+    char deftag[32];
+    if (!tag || !*tag) {
+        snprintf(deftag, sizeof deftag, "%lld", (long long)(hln_now_micros() / 1000));
+        tag = deftag;
+    }
+    if (!tag_ok(tag))
+        return hln_fail(err, HLN_EINVAL,
+                        "Snapshot name must be letters, digits, '_', '-' or '.' (got '%s')", tag);
+    if (snapshot_exists(e, tag))
+        return hln_fail(err, HLN_EEXISTS, "Snapshot %s already exists.", tag);
+    snap_run r;
+    memset(&r, 0, sizeof r);
+    hln_schema *s = catalog_acquire(e->catalog);
+    if (!s) return hln_fail(err, HLN_ESERVER, "no schema");
+    int rc = collect(s, ks, table, &r.tabs, &r.n, err);
+    if (rc == 0) {
+        r.tag = tag;
+        r.data_dir = e->cfg.data_dir;
+        uv_mutex_init(&r.mu);
+        rc = engine_run_on_all(e, snap_shard, &r);
+        uv_mutex_destroy(&r.mu);
+        if (rc < 0)
+            rc = hln_fail(err, rc, "cannot reach the shards");
+        else if (r.rc < 0) {
+            rc = r.rc;
+            if (err) *err = r.err;
+        }
+    }
+    if (rc == 0)
+        hln_buf_printf(out,
+                       "Requested creating snapshot(s) for [%s] with snapshot name [%s]\n"
+                       "Snapshot directory: %s\n",
+                       ks && *ks ? ks : "all keyspaces", tag, tag);
+    hln_free(r.tabs);
+    schema_release(s);
+    return rc;
+}
+
+typedef struct snap_entry {
+    char tag[256], table[400];
+    uint64_t bytes, true_bytes;
+    int64_t mtime;
+} snap_entry;
+
+typedef struct snap_list {
+    snap_entry *v;
+    int n, cap;
+} snap_list;
+
+static snap_entry *snap_find(snap_list *l, const char *tag, const char *table)
+{
+    for (int i = 0; i < l->n; i++)
+        if (!strcmp(l->v[i].tag, tag) && !strcmp(l->v[i].table, table)) return &l->v[i];
+    if (l->n == l->cap) {
+        int nc = l->cap ? l->cap * 2 : 16;
+        snap_entry *nv = hln_realloc(l->v, (size_t)nc * sizeof(*nv));
+        if (!nv) return NULL;
+        l->v = nv;
+        l->cap = nc;
+    }
+    snap_entry *se = &l->v[l->n++];
+    memset(se, 0, sizeof(*se));
+    snprintf(se->tag, sizeof se->tag, "%s", tag);
+    snprintf(se->table, sizeof se->table, "%s", table);
+    return se;
+}
+
+/* Every snapshot directory's files, summed by (tag, table). */
+static int snap_scan(hln_engine *e, snap_list *l)
+{
+    for (int i = 0; i < e->nshards; i++) {
+        char root[1400];
+        snprintf(root, sizeof root, "%s/shard-%d/snapshots", e->cfg.data_dir, i);
+        DIR *d = opendir(root);
+        if (!d) continue;
+        struct dirent *tg;
+        while ((tg = readdir(d)) != NULL) {
+            if (tg->d_name[0] == '.') continue;
+            char tdir[1700];
+            snprintf(tdir, sizeof tdir, "%s/%s", root, tg->d_name);
+            DIR *d2 = opendir(tdir);
+            if (!d2) continue;
+            struct dirent *tb;
+            while ((tb = readdir(d2)) != NULL) {
+                if (tb->d_name[0] == '.') continue;
+                char fdir[2000];
+                snprintf(fdir, sizeof fdir, "%s/%s", tdir, tb->d_name);
+                snap_entry *se = snap_find(l, tg->d_name, tb->d_name);
+                if (!se) {
+                    closedir(d2);
+                    closedir(d);
+                    return HLN_ENOMEM;
+                }
+                DIR *d3 = opendir(fdir);
+                struct dirent *f;
+                while (d3 && (f = readdir(d3)) != NULL) {
+                    if (f->d_name[0] == '.') continue;
+                    char fp[2300];
+                    snprintf(fp, sizeof fp, "%s/%s", fdir, f->d_name);
+                    struct stat st;
+                    if (stat(fp, &st) != 0) continue;
+                    se->bytes += (uint64_t)st.st_size;
+                    if (st.st_nlink == 1) se->true_bytes += (uint64_t)st.st_size;
+                    if ((int64_t)st.st_mtime > se->mtime) se->mtime = (int64_t)st.st_mtime;
+                }
+                if (d3) closedir(d3);
+            }
+            closedir(d2);
+        }
+        closedir(d);
+    }
+    return 0;
+}
+
+int ex_admin_listsnapshots(hln_engine *e, hln_buf *out, hln_error *err)
+{
+    snap_list l = {0};
+    if (snap_scan(e, &l) < 0) {
+        hln_free(l.v);
+        return hln_fail(err, HLN_ENOMEM, "out of memory");
+    }
+    if (l.n == 0) {
+        hln_buf_printf(out, "Snapshot Details: \nThere are no snapshots\n");
+    } else {
+        hln_buf_printf(out, "Snapshot Details: \n%-20s %-20s %-30s %-14s %-14s\n", "Snapshot name",
+                       "Keyspace name", "Column family name", "True size", "Size on disk");
+        uint64_t total = 0;
+        for (int i = 0; i < l.n; i++) {
+            char ks[400];
+            snprintf(ks, sizeof ks, "%s", l.v[i].table);
+            char *dot = strchr(ks, '.'), *dash = strrchr(ks, '-');
+            const char *tname = "";
+            if (dot) {
+                *dot = '\0';
+                tname = dot + 1;
+                if (dash && dash > dot) *dash = '\0';
+            }
+            hln_buf_printf(out, "%-20s %-20s %-30s %-14llu %-14llu\n", l.v[i].tag, ks, tname,
+                           (unsigned long long)l.v[i].true_bytes, (unsigned long long)l.v[i].bytes);
+            total += l.v[i].true_bytes;
+        }
+        hln_buf_printf(out, "\nTotal TrueDiskSpaceUsed: %llu bytes\n", (unsigned long long)total);
+    }
+    hln_free(l.v);
+    return out->err ? hln_fail(err, HLN_ENOMEM, "out of memory") : 0;
+}
+
+static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(p);
+}
+
+int ex_admin_clearsnapshot(hln_engine *e, const char *tag, hln_buf *out, hln_error *err)
+{
+    if (tag && *tag && !tag_ok(tag))
+        return hln_fail(err, HLN_EINVAL, "Invalid snapshot name '%s'", tag);
+    int removed = 0;
+    for (int i = 0; i < e->nshards; i++) {
+        char p[1400];
+        if (tag && *tag)
+            snprintf(p, sizeof p, "%s/shard-%d/snapshots/%s", e->cfg.data_dir, i, tag);
+        else
+            snprintf(p, sizeof p, "%s/shard-%d/snapshots", e->cfg.data_dir, i);
+        struct stat st;
+        if (stat(p, &st) != 0) continue;
+        if (nftw(p, rm_cb, 16, FTW_DEPTH | FTW_PHYS) != 0)
+            return hln_fail(err, HLN_EIO, "cannot remove %s: %s", p, strerror(errno));
+        removed++;
+    }
+    hln_buf_printf(out, "Requested clearing snapshot(s) for [%s]\n",
+                   tag && *tag ? tag : "all snapshots");
+    (void)removed;
+    return out->err ? hln_fail(err, HLN_ENOMEM, "out of memory") : 0;
+}
+
+/* ---- status -------------------------------------------------------------------- */
+
+static uint64_t du_total; /* nftw has no context: guarded by du_mu */
+static uv_mutex_t du_mu;
+static uv_once_t du_once = UV_ONCE_INIT;
+static void du_init(void)
+{
+    uv_mutex_init(&du_mu);
+}
+
+static int du_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)p;
+    (void)ftw;
+    if (flag == FTW_F) du_total += (uint64_t)sb->st_size;
+    return 0;
+}
+
+static void human(uint64_t b, char out[32])
+{
+    static const char *u[] = {"bytes", "KiB", "MiB", "GiB", "TiB"};
+    double v = (double)b;
+    int i = 0;
+    while (v >= 1024 && i < 4) {
+        v /= 1024;
+        i++;
+    }
+    if (i == 0)
+        snprintf(out, 32, "%llu bytes", (unsigned long long)b);
+    else
+        snprintf(out, 32, "%.2f %s", v, u[i]);
+}
+
+int ex_admin_status(hln_engine *e, hln_buf *out, hln_error *err)
+{
+    uv_once(&du_once, du_init);
+    uint64_t load = 0;
+    uv_mutex_lock(&du_mu);
+    for (int i = 0; i < e->nshards; i++) {
+        char p[1400];
+        snprintf(p, sizeof p, "%s/shard-%d/tables", e->cfg.data_dir, i);
+        du_total = 0;
+        struct stat st;
+        if (stat(p, &st) == 0) nftw(p, du_cb, 16, FTW_PHYS);
+        load += du_total;
+    }
+    uv_mutex_unlock(&du_mu);
+    char id[37], addr[300] = "127.0.0.1", l[32];
+    hln_uuid_format(e->node.host_id, id);
+    if (e->node.address_len == 4)
+        snprintf(addr, sizeof addr, "%u.%u.%u.%u", e->node.address[0], e->node.address[1],
+                 e->node.address[2], e->node.address[3]);
+    else if (e->node.address_len == 16)
+        snprintf(addr, sizeof addr, "%s", e->cfg.listen_address);
+    human(load, l);
+    hln_buf_printf(out,
+                   "Datacenter: %s\n"
+                   "%.*s\n"
+                   "Status=Up/Down\n"
+                   "|/ State=Normal/Leaving/Joining/Moving\n"
+                   "--  %-15s %-12s %-7s %-17s %-37s %s\n"
+                   "UN  %-15s %-12s %-7d %-17s %-37s %s\n\n",
+                   e->cfg.datacenter, (int)strlen(e->cfg.datacenter) + 12,
+                   "==================================================================", "Address",
+                   "Load", "Tokens", "Owns (effective)", "Host ID", "Rack", addr, l,
+                   e->node.ntokens, "100.0%", id, e->cfg.rack);
+    return out->err ? hln_fail(err, HLN_ENOMEM, "out of memory") : 0;
 }

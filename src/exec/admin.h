@@ -18,6 +18,18 @@ int ex_admin_tablestats(hln_engine *e, const char *ks, const char *table, hln_bu
                         hln_error *err);
 int ex_admin_compactionstats(hln_engine *e, hln_buf *out, hln_error *err);
 int ex_admin_metrics(hln_engine *e, hln_buf *out, hln_error *err);
+/* nodetool status for this node (load: bytes under the shards' tables/). */
+int ex_admin_status(hln_engine *e, hln_buf *out, hln_error *err);
+/* Snapshots (nodetool snapshot / listsnapshots / clearsnapshot): hard
+ * links of every sstable of the named tables, per shard, under
+ * <data>/shard-<i>/snapshots/<tag>/<ks>.<table>-<id>/ (tag: letters,
+ * digits, _ - .; default the time in ms; an existing tag is HLN_EEXISTS
+ * "Snapshot <tag> already exists."). clearsnapshot without a tag removes
+ * every snapshot. Restore: docs/OPERATIONS.md, scripts/restore-snapshot.sh. */
+int ex_admin_snapshot(hln_engine *e, const char *tag, const char *ks, const char *table,
+                      hln_buf *out, hln_error *err);
+int ex_admin_listsnapshots(hln_engine *e, hln_buf *out, hln_error *err);
+int ex_admin_clearsnapshot(hln_engine *e, const char *tag, hln_buf *out, hln_error *err);
 /* compaction_throughput now, in bytes per second for the node (0 =
  * unthrottled); set takes effect in running jobs too. */
 uint64_t ex_admin_get_compaction_throughput(hln_engine *e);

@@ -7,8 +7,12 @@
  *   GET  /tablestats?keyspace=&table=  nodetool tablestats
  *   GET  /compactionstats              nodetool compactionstats
  *   GET  /info                         nodetool info (the basics)
+ *   GET  /status                       nodetool status (this node)
  *   POST /flush?keyspace=&table=       nodetool flush
  *   POST /compact?keyspace=&table=     nodetool compact
+ *   POST /snapshot?tag=&keyspace=&table=  nodetool snapshot
+ *   GET  /listsnapshots                nodetool listsnapshots
+ *   POST /clearsnapshot?tag=           nodetool clearsnapshot (no tag: all)
  *   GET  /getcompactionthroughput      nodetool getcompactionthroughput
  *   POST /setcompactionthroughput?value=MiB  nodetool setcompactionthroughput
  * `helenus admin VERB` (tools/admin.c) is the client. Answers are
@@ -54,7 +58,7 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const ch
 
 static unsigned status_of(int rc)
 {
-    return rc == HLN_ENOTFOUND ? 404 : rc == HLN_EINVAL ? 400 : 500;
+    return rc == HLN_ENOTFOUND ? 404 : rc == HLN_EINVAL || rc == HLN_EEXISTS ? 400 : 500;
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
@@ -115,6 +119,16 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         } else {
             ex_admin_set_compaction_throughput(h->eng, (uint64_t)mib << 20);
         }
+    } else if (!strcmp(url, "/status") && !post) {
+        rc = ex_admin_status(h->eng, &out, &err);
+    } else if (!strcmp(url, "/snapshot") && post) {
+        const char *tag = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "tag");
+        rc = ex_admin_snapshot(h->eng, tag, ks, table, &out, &err);
+    } else if (!strcmp(url, "/listsnapshots") && !post) {
+        rc = ex_admin_listsnapshots(h->eng, &out, &err);
+    } else if (!strcmp(url, "/clearsnapshot") && post) {
+        const char *tag = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "tag");
+        rc = ex_admin_clearsnapshot(h->eng, tag, &out, &err);
     } else if (!strcmp(url, "/flush") && post) {
         rc = ex_admin_flush(h->eng, ks, table, &err);
     } else if (!strcmp(url, "/compact") && post) {

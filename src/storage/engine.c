@@ -1184,6 +1184,26 @@ size_t st_sstable_count(st_engine *e, const uint8_t table_id[16])
     return t ? t->nssts : 0;
 }
 
+int st_snapshot(st_engine *e, const uint8_t table_id[16], const char *dir, hln_error *err)
+{
+    poll_bg(e);
+    st_table *t = table_find(e, table_id);
+    int rc = 0;
+    if (t && (rc = flush_table(e, t, true, err)) < 0) return rc;
+    if ((rc = hln_mkdirs(dir, err)) < 0) return rc;
+    for (size_t i = 0; t && i < t->nssts; i++) {
+        const char *base = strrchr(t->ssts[i]->path, '/');
+        char *dst = hln_path_join(dir, base ? base + 1 : t->ssts[i]->path);
+        if (!dst) return hln_fail(err, HLN_ENOMEM, "out of memory");
+        if (link(t->ssts[i]->path, dst) < 0 && errno != EEXIST)
+            rc = hln_fail(err, HLN_EIO, "cannot link %s to %s: %s", t->ssts[i]->path, dst,
+                          strerror(errno));
+        hln_free(dst);
+        if (rc < 0) return rc;
+    }
+    return hln_fsync_dir(dir, err);
+}
+
 int st_table_stats_get(st_engine *e, const uint8_t table_id[16], st_table_stats *out)
 {
     memset(out, 0, sizeof(*out));

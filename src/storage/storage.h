@@ -299,6 +299,13 @@ int st_compact(st_engine *e, const uint8_t table_id[16], hln_error *err);
 /* The number of sstables the table has now (0 for an unknown table). */
 size_t st_sstable_count(st_engine *e, const uint8_t table_id[16]);
 
+/* Snapshot (nodetool snapshot): flushes the table, then hard-links every
+ * sstable it has now into dir (created; the same file system as the data),
+ * and fsyncs dir. The links stay valid whatever compaction, DROP or
+ * TRUNCATE do later, and take no space until the originals are gone. A
+ * table this shard never saw links nothing. */
+int st_snapshot(st_engine *e, const uint8_t table_id[16], const char *dir, hln_error *err);
+
 /* What a table holds on this shard, for operators (nodetool tablestats,
  * system_views, /metrics). */
 typedef struct st_table_stats {

@@ -91,6 +91,10 @@ static void usage(FILE *f)
                "  getcompactionthroughput          the compaction_throughput limit\n"
                "  setcompactionthroughput MIB      set it (MiB/s for the node, 0 = none)\n"
                "  info                             the node\n"
+               "  status                           nodetool status (this node)\n"
+               "  snapshot [-t TAG] [ks] [--table t]  hard-link snapshot of sstables\n"
+               "  listsnapshots                    snapshots and their sizes\n"
+               "  clearsnapshot [-t TAG | --all]   remove snapshots\n"
                "  metrics                          Prometheus text (metrics_enabled)\n");
 }
 
@@ -154,6 +158,31 @@ int admin_main(int argc, char **argv)
         if (target(path, sizeof path, "tablestats", *ks ? ks : NULL, table) < 0) return 1;
         return request(host, port, "GET", path);
     }
+    if (!strcmp(verb, "snapshot") || !strcmp(verb, "clearsnapshot")) {
+        const char *tag = NULL, *ks = NULL, *table = NULL;
+        for (; i < argc; i++) {
+            if ((!strcmp(argv[i], "-t") || !strcmp(argv[i], "--tag")) && i + 1 < argc)
+                tag = argv[++i];
+            else if (!strcmp(argv[i], "--all"))
+                tag = NULL;
+            else if (!strcmp(argv[i], "--table") && i + 1 < argc)
+                table = argv[++i];
+            else if (!ks)
+                ks = argv[i];
+            else {
+                usage(stderr);
+                return 1;
+            }
+        }
+        for (const char *p = tag ? tag : ""; *p; p++)
+            if (*p == '&' || *p == '?' || *p == ' ' || *p == '#' || *p == '%') return 1;
+        if (target(path, sizeof path, verb, ks, table) < 0) return 1;
+        if (tag) {
+            size_t n = strlen(path);
+            snprintf(path + n, sizeof path - n, "%stag=%s", strchr(path, '?') ? "&" : "?", tag);
+        }
+        return request(host, port, "POST", path);
+    }
     if (!strcmp(verb, "setcompactionthroughput")) {
         if (i >= argc) {
             fprintf(stderr, "helenus admin: setcompactionthroughput needs a value in MiB/s\n");
@@ -168,6 +197,7 @@ int admin_main(int argc, char **argv)
         return request(host, port, "POST", path);
     }
     if (!strcmp(verb, "compactionstats") || !strcmp(verb, "info") || !strcmp(verb, "metrics") ||
+        !strcmp(verb, "status") || !strcmp(verb, "listsnapshots") ||
         !strcmp(verb, "getcompactionthroughput")) {
         snprintf(path, sizeof path, "/%s", verb);
         return request(host, port, "GET", path);

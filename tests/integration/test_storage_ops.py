@@ -6,6 +6,7 @@ and restart, time-window tables, and the admin verbs' output and errors."""
 
 import glob
 import os
+import subprocess
 import time
 
 import pytest
@@ -214,3 +215,50 @@ def test_metrics_endpoint(make_server, connect, tmp_path):
     assert "# TYPE helenus_table_sstables gauge" in body
     assert 'helenus_table_sstables{keyspace="m",table="t"} ' in body
     assert "helenus_shards 2" in body
+
+
+def test_snapshot_list_clear_and_restore(ops, connect):
+    srv, s = ops
+    s.execute("CREATE TABLE %s.snap (k int PRIMARY KEY, v text)" % KS)
+    s.execute("CREATE TABLE %s.other (k int PRIMARY KEY, v text)" % KS)
+    for k in range(300):
+        s.execute("INSERT INTO %s.snap (k, v) VALUES (%d, 'v%d')" % (KS, k, k))
+    s.execute("INSERT INTO %s.other (k, v) VALUES (1, 'o')" % KS)
+    before = sorted((r.k, r.v) for r in s.execute("SELECT k, v FROM %s.snap" % KS))
+    out = srv.admin("snapshot", "-t", "before", KS)
+    assert "snapshot name [before]" in out
+    p = srv.admin("snapshot", "-t", "before", KS, check=False)
+    assert p.returncode == 1 and "Snapshot before already exists." in p.stderr
+    assert srv.admin("snapshot", "-t", "bad/name", check=False).returncode == 1
+    listing = srv.admin("listsnapshots")
+    assert "before" in listing and "snap" in listing and "other" in listing, listing
+    # the table changes after the snapshot; compaction rewrites its files
+    for k in range(0, 300, 2):
+        s.execute("DELETE FROM %s.snap WHERE k = %d" % (KS, k))
+    for k in range(300, 400):
+        s.execute("INSERT INTO %s.snap (k, v) VALUES (%d, 'new')" % (KS, k))
+    srv.admin("flush", KS)
+    srv.admin("compact", KS)
+    assert s.execute("SELECT count(*) FROM %s.snap" % KS).one()[0] == 250
+    srv.admin("snapshot", "-t", "later", KS, "--table", "other")
+    srv.stop()
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    script = os.path.join(root, "..", "scripts", "restore-snapshot.sh")
+    r = subprocess.run([script, srv.data_dir, "before", KS, "snap"], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "restored %s.snap" % KS in r.stdout
+    srv.start()
+    s = connect(srv)
+    after = sorted((r.k, r.v) for r in s.execute("SELECT k, v FROM %s.snap" % KS))
+    assert after == before
+    assert s.execute("SELECT v FROM %s.other WHERE k = 1" % KS).one().v == "o"
+    # snapshots outlive DROP TABLE; clearsnapshot removes one tag, then all
+    s.execute("DROP TABLE %s.other" % KS)
+    assert "later" in srv.admin("listsnapshots")
+    srv.admin("clearsnapshot", "-t", "before")
+    listing = srv.admin("listsnapshots")
+    assert "before" not in listing and "later" in listing
+    srv.admin("clearsnapshot", "--all")
+    assert "There are no snapshots" in srv.admin("listsnapshots")
+    assert "UN  127.0.0.1" in srv.admin("status")
