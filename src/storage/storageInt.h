@@ -97,15 +97,25 @@ static inline bool st_record_is_batch(uint8_t first_byte)
 
 /* The row record format: ST_ROWFMT_1 (mutation versions 1/2, sstable
  * versions 1/2: no paths, no column deletions, no expiring markers, those
- * flag bits are corrupt) or ST_ROWFMT_2 (mutation 3/4, sstable 3). */
-enum { ST_ROWFMT_1 = 1, ST_ROWFMT_2 = 2 };
+ * flag bits are corrupt), ST_ROWFMT_2 (mutation 3/4, sstable 3/4) or
+ * ST_ROWFMT_3 (sstable 5: format 2 with every timestamp and expiry time a
+ * zigzag vint delta from the previous one in the block, ttls as vints:
+ * st_rowctx carries the previous values, reset at each block). */
+enum { ST_ROWFMT_1 = 1, ST_ROWFMT_2 = 2, ST_ROWFMT_3 = 3 };
+
+typedef struct st_rowctx {
+    int64_t ts, exp; /* the last timestamp and expiry time coded (0, 0 at a block start) */
+} st_rowctx;
 
 /* The row record (docs/formats/mutation.md), used in commitlog records and
- * sstable blocks alike; encode writes ST_ROWFMT_2. Decode points
- * ck/values/paths into the reader's input and allocates the cell array from
- * a; 0, HLN_ECORRUPT or HLN_ENOMEM. */
+ * sstable blocks alike; encode writes ST_ROWFMT_2, encode3 ST_ROWFMT_3
+ * (ctx: the block's state). Decode points ck/values/paths into the reader's
+ * input and allocates the cell array from a (ctx: needed for ST_ROWFMT_3,
+ * else NULL); 0, HLN_ECORRUPT or HLN_ENOMEM. */
 void st_row_encode(const st_row *row, hln_buf *out);
+void st_row_encode3(const st_row *row, hln_buf *out, st_rowctx *ctx);
 int st_row_decode(hln_rd *r, hln_arena *a, st_row *row, int rowfmt);
+int st_row_decode3(hln_rd *r, hln_arena *a, st_row *row, st_rowctx *ctx);
 
 /* The range tombstone record (docs/formats/mutation.md), used in mutations
  * and in the sstable index. Decode points the bounds into the input (an

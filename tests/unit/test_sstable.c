@@ -379,16 +379,16 @@ static void test_versions(void **state)
         sst_close(r);
     }
 
-    set_version(path, 5);
+    set_version(path, 6);
     st_engine *e = (st_engine *)1;
     hln_error err;
     memset(&err, 0, sizeof err);
     assert_int_equal(st_open(&e, dir, &o, NULL, NULL, &err), HLN_EUNSUPPORTED);
     assert_null(e);
-    if (!strstr(err.msg, "sstable format version 5 is newer than this build supports (4)"))
+    if (!strstr(err.msg, "sstable format version 6 is newer than this build supports (5)"))
         fprintf(stderr, "message: %s\n", err.msg);
     assert_non_null(
-        strstr(err.msg, "sstable format version 5 is newer than this build supports (4)"));
+        strstr(err.msg, "sstable format version 6 is newer than this build supports (5)"));
     assert_non_null(strstr(err.msg, path));
     set_version(path, 0);
     assert_int_equal(st_open(&e, dir, &o, NULL, NULL, &err), HLN_ECORRUPT);
@@ -406,14 +406,17 @@ static void test_versions(void **state)
     free(path);
     tu_cleanup(dir);
 
-    /* what this build writes is version 4; labelled 3, it is corrupt */
+    /* what this build writes is version 5; labelled 4 (timestamps read as
+       8-byte fields) or 3 (no file record), it is corrupt */
     dir = tu_mkdtemp("sst-version");
     path = make_table(dir, false);
     sst_reader *r;
     assert_int_equal(sst_open(&r, path, 1, T1, &err), 0);
-    assert_int_equal(r->version, 4);
+    assert_int_equal(r->version, 5);
     sst_close(r);
     assert_int_equal(read_all(dir), 0);
+    set_version(path, 4);
+    assert_int_equal(read_all(dir), HLN_ECORRUPT);
     set_version(path, 3);
     assert_int_equal(read_all(dir), HLN_ECORRUPT);
     free(path);
@@ -1008,6 +1011,55 @@ static void test_stats(void **state)
     tu_cleanup(dir);
 }
 
+/* ST_ROWFMT_3 codes timestamps and expiry times as deltas: extreme values
+ * and large jumps between neighbours round-trip exactly. */
+static void test_delta_timestamps_extremes(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp("sst-delta");
+    st_options o;
+    st_options_default(&o);
+    o.compaction_disabled = true;
+    tu_no_purge(&o);
+    st_engine *e = tu_open(dir, &o);
+    assert_non_null(e);
+    st_cell c[5] = {tu_cell(1, INT64_MIN + 3, "a"), tu_cell(2, INT64_MAX, "b"),
+                    tu_expiring(tu_cell(3, -1, "c"), INT32_MAX, INT64_MAX),
+                    tu_expiring(tu_cell(4, 0, "d"), 1, INT64_MIN + 5), tu_tomb(5, 1)};
+    st_row r = tu_xrow("a", INT64_MIN + 2, INT64_MAX - 1, c, 5);
+    r.marker_ttl = 7;
+    r.del_ts = INT64_MIN + 1;
+    assert_int_equal(tu_apply_row(e, T1, 1, &r), 0);
+    assert_int_equal(tu_flush(e), 0);
+    assert_string_equal(file_cells(dir, 1), "1[]@-9223372036854775805=a 2[]@9223372036854775807=b "
+                                            "3[]@-1=c 4[]@0=d 5[]@1T");
+    char tdir[1024];
+    snprintf(tdir, sizeof tdir, "%s/tables", dir);
+    sst_reader *rd;
+    hln_error err;
+    assert_int_equal(sst_open(&rd, tu_find_file(tdir, "-Data.db"), 1, T1, &err), 0);
+    uint8_t pkb[4], key[12];
+    tu_pk(1, pkb);
+    st_key_encode(tu_tok(1), pkb, 4, key);
+    const sst_entry *en = sst_get(rd, key, 12);
+    assert_non_null(en);
+    hln_arena a;
+    hln_arena_init(&a, 4096);
+    sst_rowit it;
+    static const st_bound all = {NULL, 0, true};
+    assert_int_equal(sst_rowit_init(&it, rd, en, &all, &all, false, &a, &err), 0);
+    const st_row *row;
+    assert_int_equal(it.base.next(&it.base, &row, &err), 1);
+    assert_true(row->marker_ts == INT64_MIN + 2 && row->marker_ttl == 7 &&
+                row->marker_expires == INT64_MAX - 1 && row->del_ts == INT64_MIN + 1);
+    assert_true(row->cells[2].ttl == INT32_MAX && row->cells[2].expires == INT64_MAX);
+    assert_true(row->cells[3].ttl == 1 && row->cells[3].expires == INT64_MIN + 5);
+    hln_arena_free(&a);
+    sst_close(rd);
+    assert_int_equal(tu_close(e), 0);
+    tu_cleanup(dir);
+}
+
 int main(void)
 {
     hln_log_set_level(getenv("HLN_TEST_LOG") ? HLN_LOG_DEBUG : HLN_LOG_ERROR + 1);
@@ -1022,6 +1074,7 @@ int main(void)
         cmocka_unit_test(test_bloom),
         cmocka_unit_test(test_versions),
         cmocka_unit_test(test_coldel_drops_shadowed),
+        cmocka_unit_test(test_delta_timestamps_extremes),
         cmocka_unit_test(test_writer_cell_order),
         cmocka_unit_test(test_compression_roundtrip),
         cmocka_unit_test(test_corrupt_chunk_message),

@@ -498,9 +498,13 @@ static int load_block(sst_rowit *it, const sst_block *b, hln_error *err)
                            (unsigned long long)b->off);
     hln_rd rd;
     hln_rd_init(&rd, buf + SST_BLOCK_HDR, b->len);
+    st_rowctx ctx = {0, 0};
     for (uint32_t i = 0; i < b->nrows; i++) {
-        rc = st_row_decode(&rd, it->a, &rows[i],
-                           r->version >= SST_VERSION_PATHS ? ST_ROWFMT_2 : ST_ROWFMT_1);
+        if (r->version >= SST_VERSION_ROWFMT3)
+            rc = st_row_decode3(&rd, it->a, &rows[i], &ctx);
+        else
+            rc = st_row_decode(&rd, it->a, &rows[i],
+                               r->version >= SST_VERSION_PATHS ? ST_ROWFMT_2 : ST_ROWFMT_1);
         if (rc == HLN_ENOMEM) return hln_fail(err, rc, "out of memory reading %s", r->path);
         if (rc < 0)
             return hln_corrupt(err, r->path, "block at offset %llu: undecodable row %u",

@@ -53,6 +53,7 @@ struct sst_writer {
     uint64_t written;
     hln_buf block; /* rows of the open block */
     uint32_t block_rows;
+    st_rowctx rctx;   /* ST_ROWFMT_3 delta state of the open block */
     hln_buf first_ck; /* first ck of the open block */
     hln_buf last_ck;  /* last ck written in this partition */
     uint32_t part_rows;
@@ -385,10 +386,11 @@ int sst_writer_row(sst_writer *w, const st_row *row, hln_error *err)
     if (w->block_rows == 0) {
         hln_buf_reset(&w->first_ck);
         if (row->cklen) hln_buf_put(&w->first_ck, row->ck, row->cklen);
+        w->rctx = (st_rowctx){0, 0}; /* each block decodes on its own */
     }
     hln_buf_reset(&w->last_ck);
     if (row->cklen) hln_buf_put(&w->last_ck, row->ck, row->cklen);
-    st_row_encode(row, &w->block);
+    st_row_encode3(row, &w->block, &w->rctx);
     stat_row(w, row);
     w->block_rows++;
     w->part_rows++;

@@ -35,11 +35,13 @@ enum {
     /* versions: 1 = the first; 2 = range tombstones in the index; 3 = row
        records of ST_ROWFMT_2 (cell paths, column deletions, expiring row
        markers); 4 = compression (chunk map) and file statistics after the
-       index entries, codec in the header's flags. 4 is written, 1 to 3 are
-       still read. */
-    SST_VERSION = 4,
+       index entries, codec in the header's flags; 5 = row records of
+       ST_ROWFMT_3 (delta-coded timestamps). 5 is written, 1 to 4 are still
+       read. */
+    SST_VERSION = 5,
     SST_VERSION_PATHS = 3,
     SST_VERSION_CHUNKS = 4,
+    SST_VERSION_ROWFMT3 = 5,
     SST_MIN_VERSION = 1,
     SST_HEADER_BYTES = 32,
     SST_FOOTER_BYTES = 48,
