@@ -46,9 +46,11 @@
 #include "storage/sstable/sstable.h"
 
 enum {
-    MIN_ENTRY_BYTES = 1 + 8 + 8 + 1, /* vint klen, token, pdel, vint nblocks */
-    MIN_DESC_BYTES = 5,              /* five vints */
-    MIN_RT_BYTES = 12,               /* st_rt_encode of two empty bounds */
+    MIN_ENTRY_BYTES = 1 + 8 + 8 + 1,  /* vint klen, token, pdel, vint nblocks */
+    MIN_DESC_BYTES = 5,               /* five vints */
+    MIN_ENTRY_BYTES5 = 1 + 8 + 1 + 1, /* version 5: vint klen, token, flags, vint nblocks */
+    MIN_DESC_BYTES5 = 4,              /* version 5: four vints (no offset) */
+    MIN_RT_BYTES = 12,                /* st_rt_encode of two empty bounds */
 };
 
 static uint32_t get32(const uint8_t *p)
@@ -74,9 +76,13 @@ void sst_close(sst_reader *r)
 }
 
 /* Parses one block descriptor; false if malformed. */
-static bool parse_desc(hln_rd *rd, uint64_t data_end, sst_block *b)
+/* One block descriptor. Version 5 stores no offset: a block starts where
+ * the previous one of the file ended (*next, advanced here); older
+ * versions pass next NULL. */
+static bool parse_desc(hln_rd *rd, uint64_t data_end, sst_block *b, uint64_t *next)
 {
-    uint64_t off = hln_rd_vint(rd), len = hln_rd_vint(rd), nrows = hln_rd_vint(rd);
+    uint64_t off = next ? *next : hln_rd_vint(rd);
+    uint64_t len = hln_rd_vint(rd), nrows = hln_rd_vint(rd);
     uint64_t fl = hln_rd_vint(rd);
     if (rd->err || fl > hln_rd_left(rd)) return false;
     b->first = fl ? hln_rd_take(rd, (size_t)fl) : NULL;
@@ -87,6 +93,7 @@ static bool parse_desc(hln_rd *rd, uint64_t data_end, sst_block *b)
         off < SST_HEADER_BYTES || off > data_end || data_end - off < SST_BLOCK_HDR + len)
         return false;
     b->off = off;
+    if (next) *next = off + SST_BLOCK_HDR + len;
     b->len = (uint32_t)len;
     b->nrows = (uint32_t)nrows;
     b->first_len = (uint32_t)fl;
@@ -179,7 +186,9 @@ static int parse_index(sst_reader *r, uint64_t npart, uint32_t hdr_flags, hln_er
         r->data_end = r->index_off;
         r->data_bytes = r->raw_bytes = r->index_off - SST_HEADER_BYTES;
     }
-    if (npart > hln_rd_left(&rd) / MIN_ENTRY_BYTES)
+    bool v5 = r->version >= SST_VERSION_ROWFMT3;
+    uint64_t next = SST_HEADER_BYTES; /* version 5: where the next block starts */
+    if (npart > hln_rd_left(&rd) / (v5 ? MIN_ENTRY_BYTES5 : MIN_ENTRY_BYTES))
         return hln_corrupt(err, r->path, "footer claims %llu partitions in a %zu-byte index",
                            (unsigned long long)npart, r->index_len);
     if (npart) {
@@ -194,9 +203,19 @@ static int parse_index(sst_reader *r, uint64_t npart, uint32_t hdr_flags, hln_er
                                (unsigned long long)i);
         e->key = hln_rd_take(&rd, (size_t)klen);
         e->klen = (uint32_t)klen;
-        e->pdel_ts = (int64_t)hln_rd_u64(&rd);
-        if (r->version >= 2) {
+        uint8_t ef = v5 ? hln_rd_u8(&rd) : SST_ENTRY_PDEL | SST_ENTRY_RTS;
+        if (ef & ~(SST_ENTRY_PDEL | SST_ENTRY_RTS))
+            return hln_corrupt(err, r->path, "bad flags in index entry %llu",
+                               (unsigned long long)i);
+        e->pdel_ts = (ef & SST_ENTRY_PDEL) ? (int64_t)hln_rd_u64(&rd) : HLN_TS_NONE;
+        if (v5 && (ef & SST_ENTRY_PDEL) && e->pdel_ts == HLN_TS_NONE)
+            return hln_corrupt(err, r->path, "bad partition deletion in index entry %llu",
+                               (unsigned long long)i);
+        if (r->version >= 2 && (ef & SST_ENTRY_RTS)) {
             uint64_t nrts = hln_rd_vint(&rd);
+            if (v5 && nrts == 0)
+                return hln_corrupt(err, r->path, "empty range tombstone list in entry %llu",
+                                   (unsigned long long)i);
             if (rd.err || nrts > hln_rd_left(&rd) / MIN_RT_BYTES)
                 return hln_corrupt(err, r->path, "bad range tombstone count in index entry %llu",
                                    (unsigned long long)i);
@@ -210,18 +229,19 @@ static int parse_index(sst_reader *r, uint64_t npart, uint32_t hdr_flags, hln_er
             }
         }
         uint64_t nb = hln_rd_vint(&rd);
-        if (rd.err || nb > hln_rd_left(&rd) / MIN_DESC_BYTES)
+        if (rd.err || nb > hln_rd_left(&rd) / (v5 ? MIN_DESC_BYTES5 : MIN_DESC_BYTES))
             return hln_corrupt(err, r->path, "bad block count in index entry %llu",
                                (unsigned long long)i);
         e->nblocks = (uint32_t)nb;
         e->boff = rd.off;
+        e->off0 = next;
         if (i > 0 && st_bytes_cmp(e->key, e->klen, e[-1].key, e[-1].klen) <= 0)
             return hln_corrupt(err, r->path, "index entries out of order at %llu",
                                (unsigned long long)i);
         sst_block prev = {0};
         for (uint64_t b = 0; b < nb; b++) {
             sst_block cur;
-            if (!parse_desc(&rd, r->data_end, &cur))
+            if (!parse_desc(&rd, r->data_end, &cur, v5 ? &next : NULL))
                 return hln_corrupt(err, r->path, "bad block descriptor %llu of entry %llu",
                                    (unsigned long long)b, (unsigned long long)i);
             if (b > 0 && st_bytes_cmp(cur.first, cur.first_len, prev.last, prev.last_len) <= 0)
@@ -232,6 +252,10 @@ static int parse_index(sst_reader *r, uint64_t npart, uint32_t hdr_flags, hln_er
     }
     if (rd.err || hln_rd_left(&rd) != 0)
         return hln_corrupt(err, r->path, "index has %zu trailing bytes", hln_rd_left(&rd));
+    if (v5 && next != r->data_end)
+        return hln_corrupt(err, r->path, "blocks cover %llu of %llu data bytes",
+                           (unsigned long long)(next - SST_HEADER_BYTES),
+                           (unsigned long long)(r->data_end - SST_HEADER_BYTES));
     r->nentries = (size_t)npart;
     return 0;
 }
@@ -595,8 +619,10 @@ int sst_rowit_init(sst_rowit *it, const sst_reader *r, const sst_entry *e, const
     hln_rd rd;
     hln_rd_init(&rd, r->index, r->index_len);
     rd.off = e->boff;
+    uint64_t next = e->off0;
     for (uint32_t i = 0; i < e->nblocks; i++)
-        if (!parse_desc(&rd, r->data_end, &it->blocks[i]))
+        if (!parse_desc(&rd, r->data_end, &it->blocks[i],
+                        r->version >= SST_VERSION_ROWFMT3 ? &next : NULL))
             return hln_corrupt(err, r->path, "bad block descriptor"); /* checked at open */
     /* forward: first block whose last ck the start admits; reversed: last
      * block whose first ck the end admits (both predicates are monotone) */

@@ -271,7 +271,7 @@ static int emit_block(sst_writer *w, hln_error *err)
     int rc = put_logical(w, hdr, sizeof hdr, err);
     if (rc == 0) rc = put_logical(w, w->block.data, w->block.len, err);
     if (rc < 0) return rc;
-    hln_buf_vint(&w->pdesc, off);
+    (void)off; /* version 5: implied, blocks follow each other in entry order */
     hln_buf_vint(&w->pdesc, w->block.len);
     hln_buf_vint(&w->pdesc, w->block_rows);
     hln_buf_vint(&w->pdesc, w->first_ck.len);
@@ -408,9 +408,14 @@ int sst_writer_end_partition(sst_writer *w, hln_error *err)
     if (rc < 0) return rc;
     hln_buf_vint(&w->index, w->pkey.len);
     hln_buf_put(&w->index, w->pkey.data, w->pkey.len);
-    buf_i64(&w->index, w->ppdel);
-    hln_buf_vint(&w->index, w->pnrts);
-    hln_buf_put(&w->index, w->prts.data, w->prts.len);
+    /* version 5: what most partitions lack costs one flags byte */
+    uint8_t ef = (w->ppdel != HLN_TS_NONE ? SST_ENTRY_PDEL : 0) | (w->pnrts ? SST_ENTRY_RTS : 0);
+    hln_buf_u8(&w->index, ef);
+    if (ef & SST_ENTRY_PDEL) buf_i64(&w->index, w->ppdel);
+    if (ef & SST_ENTRY_RTS) {
+        hln_buf_vint(&w->index, w->pnrts);
+        hln_buf_put(&w->index, w->prts.data, w->prts.len);
+    }
     hln_buf_vint(&w->index, w->pnblocks);
     hln_buf_put(&w->index, w->pdesc.data, w->pdesc.len);
     w->npart++;

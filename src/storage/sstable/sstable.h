@@ -46,6 +46,9 @@ enum {
     SST_HEADER_BYTES = 32,
     SST_FOOTER_BYTES = 48,
     SST_BLOCK_HDR = 8, /* u32 body length, u32 crc32(body) */
+    /* version 5 index entry flags */
+    SST_ENTRY_PDEL = 1, /* a partition deletion timestamp follows */
+    SST_ENTRY_RTS = 2,  /* range tombstones follow */
 };
 
 /* Compression of the data region (Cassandra's `compression` table option,
@@ -139,6 +142,7 @@ typedef struct sst_entry {
     uint32_t nrts; /* range tombstones, decoded on demand (sst_entry_rts) */
     size_t rtoff;  /* offset of the first in the index */
     size_t boff;   /* offset of the block descriptors in the index */
+    uint64_t off0; /* version 5: file offset of the first block (offsets are implied) */
 } sst_entry;
 
 /* One compressed chunk of the data region (version 4, codec != NONE):
