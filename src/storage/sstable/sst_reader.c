@@ -501,7 +501,7 @@ static int read_chunks(sst_rowit *it, uint64_t off, size_t n, const uint8_t **ou
 static int load_block(sst_rowit *it, const sst_block *b, hln_error *err)
 {
     const sst_reader *r = it->r;
-    const uint8_t *buf;
+    const uint8_t *buf = NULL;
     st_row *rows = hln_arena_alloc(it->a, (size_t)b->nrows * sizeof(st_row));
     if (!rows) return hln_fail(err, HLN_ENOMEM, "out of memory reading %s", r->path);
     int rc;
