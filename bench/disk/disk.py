@@ -281,12 +281,40 @@ def files_in(d):
     return out
 
 
+def helenus_split(paths):
+    """Helenus Data.db = header (32 B), data region (the compressed chunks of the row
+    blocks), index section (file record: statistics and chunk map; partition index),
+    footer (48 B): the split, read from each footer (docs/formats/sstable.md).
+    A diagnostic: None if some file does not parse."""
+    out = {"header_footer": 0, "data_region": 0, "index_section": 0,
+           "partitions": 0, "rows": 0}
+    try:
+        for p in paths:
+            n = os.path.getsize(p)
+            with open(p, "rb") as fh:
+                fh.seek(n - 48)
+                ft = fh.read(48)
+            idx_off, idx_len, nparts, nrows = struct.unpack(">QQQQ", ft[:32])
+            if ft[40:44] != b"HLNF" or idx_off + idx_len + 48 != n:
+                return None
+            out["header_footer"] += 32 + 48
+            out["data_region"] += idx_off - 32
+            out["index_section"] += idx_len
+            out["partitions"] += nparts
+            out["rows"] += nrows
+    except Exception:  # noqa: BLE001
+        return None
+    return out
+
+
 def cmd_measure(a):
     ids = json.load(open(a.ids))["ids"]
     res = {"kind": a.kind, "data_dir": a.data, "tables": {}}
     for t in TABLES:
         tid = ids[t]
         files = {}
+        paths = []
+        split = None
         if a.kind == "helenus":
             # DATA/shard-N/tables/<id hex>/nb-G-Data.db: data, index, statistics in one file
             for sh in sorted(os.listdir(a.data)):
@@ -294,7 +322,10 @@ def cmd_measure(a):
                 if sh.startswith("shard-") and os.path.isdir(d):
                     for f, n in files_in(d).items():
                         files[f"{sh}/{f}"] = n
+                        if f.endswith("-Data.db"):
+                            paths.append(os.path.join(d, f))
             counted = {f: n for f, n in files.items() if f.endswith("-Data.db")}
+            split = helenus_split(paths)
         else:
             # DATA/<ks>/<table>-<id hex>/: every component of every live sstable
             d = os.path.join(a.data, KS, f"{t}-{tid}")
@@ -308,6 +339,8 @@ def cmd_measure(a):
         res["tables"][t] = {"id": tid, "bytes": sum(counted.values()),
                             "all_files_bytes": sum(files.values()),
                             "sstables": len(gens), "components": comps, "files": files}
+        if split:
+            res["tables"][t]["helenus_sections"] = split
     res["total_bytes"] = sum(v["bytes"] for v in res["tables"].values())
     res["total_all_files_bytes"] = sum(v["all_files_bytes"] for v in res["tables"].values())
     json.dump(res, open(a.json, "w"), indent=2)
@@ -413,6 +446,16 @@ def cmd_report(a):
             if comps:
                 P(f"- {k} `{t}`: " + ", ".join(f"{c} {fmt(n)}" for c, n in
                                                sorted(comps.items(), key=lambda x: -x[1])))
+    for t in TABLES:
+        sec = srv["helenus"]["disk"].get("tables", {}).get(t, {}).get("helenus_sections")
+        if sec:
+            rows_t = sec["rows"] or 1
+            parts = sec["partitions"] or 1
+            P(f"- helenus `{t}` inside Data.db: data region (compressed row blocks) "
+              f"{fmt(sec['data_region'])} ({sec['data_region'] / rows_t:.1f} B/row), index "
+              f"section (statistics, chunk map, partition index) {fmt(sec['index_section'])} "
+              f"({sec['index_section'] / parts:.1f} B/partition, {fmt(sec['partitions'])} "
+              f"partitions), header + footer {fmt(sec['header_footer'])}")
     P("")
     P("## Timings\n")
     P("| | Helenus | Cassandra |")
@@ -420,6 +463,10 @@ def cmd_report(a):
     for t in TABLES:
         P(f"| load `{t}` (rows/s) | "
           + " | ".join(fmt(srv[k]["load"].get("tables", {}).get(t, {}).get("rows_per_s"))
+                       for k in ("helenus", "cassandra")) + " |")
+    for t in TABLES:
+        P(f"| `SELECT count(*)` `{t}` (s) | "
+          + " | ".join(str(srv[k]["count"].get(t, {}).get("seconds", "–"))
                        for k in ("helenus", "cassandra")) + " |")
     for key, label in (("flush_s", "flush (s)"), ("compact_s", "major compaction (s)"),
                        ("startup_s", "start-up (s)")):
