@@ -383,7 +383,7 @@ def cmd_report(a):
     P("# Disk use: Helenus vs Cassandra 5.0, same rows, flushed and major-compacted\n")
     P(f"Run {m.get('stamp', '?')} UTC on {m.get('cpu_model', '?')}, {m.get('cpus', '?')} CPUs, "
       f"{m.get('mem_gib', '?')} GiB ({m.get('os', '?')}, kernel {m.get('kernel', '?')}). "
-      f"Command: `{m.get('command', 'bench/disk/run.sh')}`.\n")
+      f"Command: `{m.get('command', 'bench/disk/run.sh').strip()}`.\n")
     P(f"Helenus: {m.get('helenus_version', '?')}, commit {m.get('git_commit', '?')[:12]}"
       f"{' + uncommitted changes' if m.get('git_dirty_files') else ''}, "
       f"{m.get('helenus_shards', '?')} shards, Release build. "
@@ -435,7 +435,9 @@ def cmd_report(a):
     P("Target: Helenus / Cassandra <= 1.0 on every table: "
       f"**{'met' if all_ok else 'not met'}**.\n")
     P("What is counted: Helenus, every `shard-*/tables/<table id>/nb-*-Data.db` (one file per "
-      "sstable holds data, partition index, bloom filter and statistics); Cassandra, every "
+      "sstable holds the row blocks, the partition index and the statistics; the bloom filter "
+      "is built when a file is opened, not stored; after a major compaction each shard has one "
+      "sstable per table, hence 2 with 2 shards); Cassandra, every "
       "component of the table's live sstables in `data/diskbench/<table>-<id>/` (Data, Index, "
       "Summary, Filter, Statistics, CompressionInfo, Digest, TOC), snapshots and backups "
       "excluded. Commit logs are not counted on either side.\n")
