@@ -37,6 +37,8 @@
  *     threads read concurrently); every read allocates in its own arena.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +55,9 @@ enum {
     MIN_RT_BYTES = 12,                /* st_rt_encode of two empty bounds */
 };
 
+/* every reader's uid (sst_reader.uid), process-wide */
+static _Atomic uint64_t reader_uids = 1;
+
 static uint32_t get32(const uint8_t *p)
 {
     return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
@@ -68,6 +73,7 @@ void sst_close(sst_reader *r)
     if (!r) return;
     if (r->fd >= 0) close(r->fd);
     hln_free(r->index);
+    hln_free(r->keys);
     hln_free(r->entries);
     hln_free(r->bloom);
     hln_free(r->chunks);
@@ -79,7 +85,7 @@ void sst_close(sst_reader *r)
 /* One block descriptor. Version 5 stores no offset: a block starts where
  * the previous one of the file ended (*next, advanced here); older
  * versions pass next NULL. */
-static bool parse_desc(hln_rd *rd, uint64_t data_end, sst_block *b, uint64_t *next)
+static bool parse_desc(hln_rd *rd, uint64_t data_end, uint32_t hdr, sst_block *b, uint64_t *next)
 {
     uint64_t off = next ? *next : hln_rd_vint(rd);
     uint64_t len = hln_rd_vint(rd), nrows = hln_rd_vint(rd);
@@ -90,10 +96,10 @@ static bool parse_desc(hln_rd *rd, uint64_t data_end, sst_block *b, uint64_t *ne
     if (rd->err || ll > hln_rd_left(rd)) return false;
     b->last = ll ? hln_rd_take(rd, (size_t)ll) : NULL;
     if (rd->err || len == 0 || len > UINT32_MAX || nrows == 0 || nrows > len ||
-        off < SST_HEADER_BYTES || off > data_end || data_end - off < SST_BLOCK_HDR + len)
+        off < SST_HEADER_BYTES || off > data_end || data_end - off < hdr + len)
         return false;
     b->off = off;
-    if (next) *next = off + SST_BLOCK_HDR + len;
+    if (next) *next = off + hdr + len;
     b->len = (uint32_t)len;
     b->nrows = (uint32_t)nrows;
     b->first_len = (uint32_t)fl;
@@ -187,6 +193,7 @@ static int parse_index(sst_reader *r, uint64_t npart, uint32_t hdr_flags, hln_er
         r->data_bytes = r->raw_bytes = r->index_off - SST_HEADER_BYTES;
     }
     bool v5 = r->version >= SST_VERSION_ROWFMT3;
+    r->block_hdr = v5 && r->codec != SST_CODEC_NONE ? 0 : SST_BLOCK_HDR;
     uint64_t next = SST_HEADER_BYTES; /* version 5: where the next block starts */
     if (npart > hln_rd_left(&rd) / (v5 ? MIN_ENTRY_BYTES5 : MIN_ENTRY_BYTES))
         return hln_corrupt(err, r->path, "footer claims %llu partitions in a %zu-byte index",
@@ -195,18 +202,41 @@ static int parse_index(sst_reader *r, uint64_t npart, uint32_t hdr_flags, hln_er
         r->entries = hln_calloc((size_t)npart, sizeof(sst_entry));
         if (!r->entries) return hln_fail(err, HLN_ENOMEM, "out of memory opening %s", r->path);
     }
+    /* version 5: keys whose token is not stored are rebuilt here (each at
+       most 8 bytes longer than what the index holds for it) */
+    uint8_t *kp = NULL;
+    if (v5 && npart) {
+        if (r->index_len > SIZE_MAX / 2 - (size_t)npart * ST_KEY_TOKEN_BYTES)
+            return hln_corrupt(err, r->path, "index too large");
+        r->keys = hln_malloc(r->index_len + (size_t)npart * ST_KEY_TOKEN_BYTES);
+        if (!r->keys) return hln_fail(err, HLN_ENOMEM, "out of memory opening %s", r->path);
+        kp = r->keys;
+    }
     for (uint64_t i = 0; i < npart; i++) {
         sst_entry *e = &r->entries[i];
-        uint64_t klen = hln_rd_vint(&rd);
-        if (rd.err || klen < ST_KEY_TOKEN_BYTES || klen > hln_rd_left(&rd))
-            return hln_corrupt(err, r->path, "bad key length in index entry %llu",
-                               (unsigned long long)i);
-        e->key = hln_rd_take(&rd, (size_t)klen);
-        e->klen = (uint32_t)klen;
         uint8_t ef = v5 ? hln_rd_u8(&rd) : SST_ENTRY_PDEL | SST_ENTRY_RTS;
-        if (ef & ~(SST_ENTRY_PDEL | SST_ENTRY_RTS))
+        if (ef & ~(SST_ENTRY_PDEL | SST_ENTRY_RTS | SST_ENTRY_TOKEN))
             return hln_corrupt(err, r->path, "bad flags in index entry %llu",
                                (unsigned long long)i);
+        uint64_t klen = hln_rd_vint(&rd);
+        bool implied = (ef & SST_ENTRY_TOKEN) != 0;
+        if (rd.err || (!implied && klen < ST_KEY_TOKEN_BYTES) || klen > hln_rd_left(&rd))
+            return hln_corrupt(err, r->path, "bad key length in index entry %llu",
+                               (unsigned long long)i);
+        const uint8_t *kb = hln_rd_take(&rd, (size_t)klen);
+        if (v5) {
+            if (implied) {
+                st_key_encode(hln_murmur3_token(kb, (size_t)klen), kb, (uint32_t)klen, kp);
+                klen += ST_KEY_TOKEN_BYTES;
+            } else if (klen) {
+                memcpy(kp, kb, (size_t)klen);
+            }
+            e->key = kp;
+            kp += klen;
+        } else {
+            e->key = kb;
+        }
+        e->klen = (uint32_t)klen;
         e->pdel_ts = (ef & SST_ENTRY_PDEL) ? (int64_t)hln_rd_u64(&rd) : HLN_TS_NONE;
         if (v5 && (ef & SST_ENTRY_PDEL) && e->pdel_ts == HLN_TS_NONE)
             return hln_corrupt(err, r->path, "bad partition deletion in index entry %llu",
@@ -241,7 +271,7 @@ static int parse_index(sst_reader *r, uint64_t npart, uint32_t hdr_flags, hln_er
         sst_block prev = {0};
         for (uint64_t b = 0; b < nb; b++) {
             sst_block cur;
-            if (!parse_desc(&rd, r->data_end, &cur, v5 ? &next : NULL))
+            if (!parse_desc(&rd, r->data_end, r->block_hdr, &cur, v5 ? &next : NULL))
                 return hln_corrupt(err, r->path, "bad block descriptor %llu of entry %llu",
                                    (unsigned long long)b, (unsigned long long)i);
             if (b > 0 && st_bytes_cmp(cur.first, cur.first_len, prev.last, prev.last_len) <= 0)
@@ -320,6 +350,7 @@ int sst_open(sst_reader **out, const char *path, uint64_t gen, const uint8_t tab
         return hln_fail(err, HLN_ENOMEM, "out of memory opening %s", path);
     }
     r->gen = gen;
+    r->uid = atomic_fetch_add(&reader_uids, 1);
     r->fd = open(path, O_RDONLY | O_CLOEXEC);
     int rc = 0;
     if (r->fd < 0) {
@@ -449,6 +480,54 @@ int sst_entry_rts(const sst_reader *r, const sst_entry *e, hln_arena *a, st_rang
     return 0;
 }
 
+/* ---- the chunk cache ------------------------------------------------------------
+ * A scan reads partition after partition; a chunk of 16 KiB holds dozens of
+ * small ones, and decompressing it again for each cost 20x the scan time of
+ * an uncompressed file. Each thread (shard threads, the compaction and
+ * flush threads) keeps its last few decompressed chunks, keyed by the
+ * reader's uid (never reused, so a closed reader's chunks are never found)
+ * and the chunk number; no locks, nothing shared. Blocks are copied out of
+ * it into the read's arena, so rows never point into the cache. */
+#define CC_SLOTS 8
+
+typedef struct cc_slot {
+    uint64_t uid, chunk, stamp;
+    uint8_t *buf;
+    size_t cap, len;
+} cc_slot;
+
+typedef struct chunk_cache {
+    cc_slot s[CC_SLOTS];
+    uint64_t clock;
+} chunk_cache;
+
+static pthread_key_t cc_key;
+static pthread_once_t cc_once = PTHREAD_ONCE_INIT;
+
+static void cc_free(void *p)
+{
+    chunk_cache *c = p;
+    for (int i = 0; c && i < CC_SLOTS; i++)
+        hln_free(c->s[i].buf);
+    hln_free(c);
+}
+
+static void cc_init(void)
+{
+    pthread_key_create(&cc_key, cc_free);
+}
+
+static chunk_cache *cc_get(void)
+{
+    pthread_once(&cc_once, cc_init);
+    chunk_cache *c = pthread_getspecific(cc_key);
+    if (!c && (c = hln_calloc(1, sizeof(*c))) != NULL && pthread_setspecific(cc_key, c) != 0) {
+        hln_free(c);
+        c = NULL;
+    }
+    return c; /* NULL: no cache, read through */
+}
+
 /* ---- row blocks ---------------------------------------------------------- */
 
 /* The logical bytes [off, off + n) of a compressed file, into the read's
@@ -456,6 +535,70 @@ int sst_entry_rts(const sst_reader *r, const sst_entry *e, hln_arena *a, st_rang
  * iterator's reused buffer), each chunk's crc32 checked, then decompressed
  * (or copied, if stored raw). A block smaller than a chunk touches one
  * chunk, or two when it straddles a chunk boundary. */
+/* Verifies and decompresses chunk i from its stored bytes src into dst
+ * (want bytes). */
+static int unpack_chunk(const sst_reader *r, uint64_t i, const uint8_t *src, uint8_t *dst,
+                        size_t want, hln_error *err)
+{
+    const sst_chunk *c = &r->chunks[i];
+    if (hln_crc32(0, src, c->len) != get32(src + c->len))
+        return hln_corrupt(err, r->path, "chunk %llu at offset %llu: checksum mismatch",
+                           (unsigned long long)i, (unsigned long long)c->off);
+    if (c->raw)
+        memcpy(dst, src, want); /* len == want, checked at open */
+    else if (!sst_codec_decompress(r->codec, src, c->len, dst, want))
+        return hln_corrupt(
+            err, r->path, "chunk %llu at offset %llu does not decompress (%s) to %zu bytes",
+            (unsigned long long)i, (unsigned long long)c->off, sst_codec_name(r->codec), want);
+    return 0;
+}
+
+/* A block inside one chunk, through this thread's chunk cache. */
+static int read_cached(sst_rowit *it, chunk_cache *cc, uint64_t ci, uint64_t off, size_t n,
+                       const uint8_t **out, hln_error *err)
+{
+    const sst_reader *r = it->r;
+    uint64_t cb = r->chunk_bytes;
+    size_t want = (size_t)(ci == r->nchunks - 1 ? r->raw_bytes - ci * cb : cb);
+    cc_slot *hit = NULL, *lru = &cc->s[0];
+    for (int i = 0; i < CC_SLOTS; i++) {
+        cc_slot *s = &cc->s[i];
+        if (s->buf && s->uid == r->uid && s->chunk == ci) hit = s;
+        if (s->stamp < lru->stamp) lru = s;
+    }
+    if (!hit) {
+        const sst_chunk *c = &r->chunks[ci];
+        size_t plen = (size_t)c->len + SST_CHUNK_CRC;
+        if (plen > it->zcap) {
+            size_t cap = it->zcap * 2 > plen ? it->zcap * 2 : plen;
+            it->zbuf = hln_arena_alloc(it->a, cap);
+            it->zcap = it->zbuf ? cap : 0;
+        }
+        if (lru->cap < want) {
+            hln_free(lru->buf);
+            lru->buf = hln_malloc(want);
+            lru->cap = lru->buf ? want : 0;
+            lru->uid = 0;
+        }
+        if (!it->zbuf || !lru->buf)
+            return hln_fail(err, HLN_ENOMEM, "out of memory reading %s", r->path);
+        lru->uid = 0; /* invalid until filled */
+        int rc = hln_pread_full(r->fd, it->zbuf, plen, c->off, r->path, err);
+        if (rc == 0) rc = unpack_chunk(r, ci, it->zbuf, lru->buf, want, err);
+        if (rc < 0) return rc;
+        lru->uid = r->uid;
+        lru->chunk = ci;
+        lru->len = want;
+        hit = lru;
+    }
+    hit->stamp = ++cc->clock;
+    uint8_t *dst = hln_arena_alloc(it->a, n);
+    if (!dst) return hln_fail(err, HLN_ENOMEM, "out of memory reading %s", r->path);
+    memcpy(dst, hit->buf + (off - SST_HEADER_BYTES - ci * cb), n);
+    *out = dst;
+    return 0;
+}
+
 static int read_chunks(sst_rowit *it, uint64_t off, size_t n, const uint8_t **out, hln_error *err)
 {
     const sst_reader *r = it->r;
@@ -464,6 +607,8 @@ static int read_chunks(sst_rowit *it, uint64_t off, size_t n, const uint8_t **ou
     if (c1 >= r->nchunks) /* descriptors are inside data_end, checked at open */
         return hln_corrupt(err, r->path, "block at offset %llu is past the last chunk",
                            (unsigned long long)off);
+    chunk_cache *cc = c0 == c1 ? cc_get() : NULL;
+    if (cc) return read_cached(it, cc, c0, off, n, out, err);
     const sst_chunk *first = &r->chunks[c0], *last = &r->chunks[c1];
     uint64_t plen = last->off + last->len + SST_CHUNK_CRC - first->off;
     uint64_t lstart = SST_HEADER_BYTES + c0 * cb;
@@ -481,17 +626,8 @@ static int read_chunks(sst_rowit *it, uint64_t off, size_t n, const uint8_t **ou
     uint8_t *dst = lbuf;
     for (uint64_t i = c0; i <= c1; i++) {
         const sst_chunk *c = &r->chunks[i];
-        const uint8_t *src = pbuf + (c->off - first->off);
         size_t want = (size_t)(i == r->nchunks - 1 ? r->raw_bytes - i * cb : cb);
-        if (hln_crc32(0, src, c->len) != get32(src + c->len))
-            return hln_corrupt(err, r->path, "chunk %llu at offset %llu: checksum mismatch",
-                               (unsigned long long)i, (unsigned long long)c->off);
-        if (c->raw)
-            memcpy(dst, src, want); /* len == want, checked at open */
-        else if (!sst_codec_decompress(r->codec, src, c->len, dst, want))
-            return hln_corrupt(
-                err, r->path, "chunk %llu at offset %llu does not decompress (%s) to %zu bytes",
-                (unsigned long long)i, (unsigned long long)c->off, sst_codec_name(r->codec), want);
+        if ((rc = unpack_chunk(r, i, pbuf + (c->off - first->off), dst, want, err)) < 0) return rc;
         dst += want;
     }
     *out = lbuf + (off - lstart);
@@ -506,7 +642,7 @@ static int load_block(sst_rowit *it, const sst_block *b, hln_error *err)
     if (!rows) return hln_fail(err, HLN_ENOMEM, "out of memory reading %s", r->path);
     int rc;
     if (r->codec != SST_CODEC_NONE) {
-        rc = read_chunks(it, b->off, (size_t)b->len + SST_BLOCK_HDR, &buf, err);
+        rc = read_chunks(it, b->off, (size_t)b->len + r->block_hdr, &buf, err);
     } else {
         uint8_t *p = hln_arena_alloc(it->a, (size_t)b->len + SST_BLOCK_HDR);
         if (!p) return hln_fail(err, HLN_ENOMEM, "out of memory reading %s", r->path);
@@ -514,14 +650,16 @@ static int load_block(sst_rowit *it, const sst_block *b, hln_error *err)
         buf = p;
     }
     if (rc < 0) return rc;
-    if (get32(buf) != b->len)
-        return hln_corrupt(err, r->path, "block at offset %llu: length %u, index says %u",
-                           (unsigned long long)b->off, get32(buf), b->len);
-    if (hln_crc32(0, buf + SST_BLOCK_HDR, b->len) != get32(buf + 4))
-        return hln_corrupt(err, r->path, "block at offset %llu: checksum mismatch",
-                           (unsigned long long)b->off);
+    if (r->block_hdr) {
+        if (get32(buf) != b->len)
+            return hln_corrupt(err, r->path, "block at offset %llu: length %u, index says %u",
+                               (unsigned long long)b->off, get32(buf), b->len);
+        if (hln_crc32(0, buf + SST_BLOCK_HDR, b->len) != get32(buf + 4))
+            return hln_corrupt(err, r->path, "block at offset %llu: checksum mismatch",
+                               (unsigned long long)b->off);
+    }
     hln_rd rd;
-    hln_rd_init(&rd, buf + SST_BLOCK_HDR, b->len);
+    hln_rd_init(&rd, buf + r->block_hdr, b->len);
     st_rowctx ctx = {0, 0};
     for (uint32_t i = 0; i < b->nrows; i++) {
         if (r->version >= SST_VERSION_ROWFMT3)
@@ -621,7 +759,7 @@ int sst_rowit_init(sst_rowit *it, const sst_reader *r, const sst_entry *e, const
     rd.off = e->boff;
     uint64_t next = e->off0;
     for (uint32_t i = 0; i < e->nblocks; i++)
-        if (!parse_desc(&rd, r->data_end, &it->blocks[i],
+        if (!parse_desc(&rd, r->data_end, r->block_hdr, &it->blocks[i],
                         r->version >= SST_VERSION_ROWFMT3 ? &next : NULL))
             return hln_corrupt(err, r->path, "bad block descriptor"); /* checked at open */
     /* forward: first block whose last ck the start admits; reversed: last

@@ -261,17 +261,21 @@ static int emit_block(sst_writer *w, hln_error *err)
     if (w->block_rows == 0) return 0;
     if (w->block.err || w->block.len > UINT32_MAX)
         return hln_fail(err, HLN_ENOMEM, "out of memory writing %s", w->tmp);
-    uint64_t off = w->loff;
-    uint8_t hdr[SST_BLOCK_HDR];
-    uint32_t len = (uint32_t)w->block.len, crc = hln_crc32(0, w->block.data, w->block.len);
-    for (int i = 0; i < 4; i++) {
-        hdr[i] = (uint8_t)(len >> (24 - 8 * i));
-        hdr[4 + i] = (uint8_t)(crc >> (24 - 8 * i));
+    /* version 5: a compressed file's blocks have no header (each chunk's
+       crc covers them, the descriptor has the length); the offset is
+       implied, blocks follow each other in entry order */
+    int rc = 0;
+    if (w->codec == SST_CODEC_NONE) {
+        uint8_t hdr[SST_BLOCK_HDR];
+        uint32_t len = (uint32_t)w->block.len, crc = hln_crc32(0, w->block.data, w->block.len);
+        for (int i = 0; i < 4; i++) {
+            hdr[i] = (uint8_t)(len >> (24 - 8 * i));
+            hdr[4 + i] = (uint8_t)(crc >> (24 - 8 * i));
+        }
+        rc = put_logical(w, hdr, sizeof hdr, err);
     }
-    int rc = put_logical(w, hdr, sizeof hdr, err);
     if (rc == 0) rc = put_logical(w, w->block.data, w->block.len, err);
     if (rc < 0) return rc;
-    (void)off; /* version 5: implied, blocks follow each other in entry order */
     hln_buf_vint(&w->pdesc, w->block.len);
     hln_buf_vint(&w->pdesc, w->block_rows);
     hln_buf_vint(&w->pdesc, w->first_ck.len);
@@ -406,11 +410,22 @@ int sst_writer_end_partition(sst_writer *w, hln_error *err)
     if (!w->in_part) return hln_fail(err, HLN_ESERVER, "sstable writer misuse (end partition)");
     int rc = emit_block(w, err);
     if (rc < 0) return rc;
-    hln_buf_vint(&w->index, w->pkey.len);
-    hln_buf_put(&w->index, w->pkey.data, w->pkey.len);
-    /* version 5: what most partitions lack costs one flags byte */
-    uint8_t ef = (w->ppdel != HLN_TS_NONE ? SST_ENTRY_PDEL : 0) | (w->pnrts ? SST_ENTRY_RTS : 0);
+    /* version 5: what most partitions lack costs one flags byte, and a
+       token that is Murmur3 of the pk (every CQL table's) is recomputed at
+       open instead of stored */
+    const uint8_t *pk = w->pkey.data + ST_KEY_TOKEN_BYTES;
+    size_t pklen = w->pkey.len - ST_KEY_TOKEN_BYTES;
+    bool implied = hln_murmur3_token(pk, pklen) == st_key_token(w->pkey.data);
+    uint8_t ef = (w->ppdel != HLN_TS_NONE ? SST_ENTRY_PDEL : 0) | (w->pnrts ? SST_ENTRY_RTS : 0) |
+                 (implied ? SST_ENTRY_TOKEN : 0);
     hln_buf_u8(&w->index, ef);
+    if (implied) {
+        hln_buf_vint(&w->index, pklen);
+        hln_buf_put(&w->index, pk, pklen);
+    } else {
+        hln_buf_vint(&w->index, w->pkey.len);
+        hln_buf_put(&w->index, w->pkey.data, w->pkey.len);
+    }
     if (ef & SST_ENTRY_PDEL) buf_i64(&w->index, w->ppdel);
     if (ef & SST_ENTRY_RTS) {
         hln_buf_vint(&w->index, w->pnrts);

@@ -47,8 +47,9 @@ enum {
     SST_FOOTER_BYTES = 48,
     SST_BLOCK_HDR = 8, /* u32 body length, u32 crc32(body) */
     /* version 5 index entry flags */
-    SST_ENTRY_PDEL = 1, /* a partition deletion timestamp follows */
-    SST_ENTRY_RTS = 2,  /* range tombstones follow */
+    SST_ENTRY_PDEL = 1,  /* a partition deletion timestamp follows */
+    SST_ENTRY_RTS = 2,   /* range tombstones follow */
+    SST_ENTRY_TOKEN = 4, /* the token is Murmur3 of the pk: only the pk is stored */
 };
 
 /* Compression of the data region (Cassandra's `compression` table option,
@@ -170,7 +171,11 @@ typedef struct sst_reader {
     sst_chunk *chunks;    /* nchunks, file offsets precomputed at open */
     uint64_t nchunks;
     sst_stats stats;
-    uint8_t *index; /* the index section, checksum verified */
+    uint64_t uid;       /* unique among every reader this process opened (chunk cache key) */
+    uint8_t *index;     /* the index section, checksum verified */
+    uint8_t *keys;      /* version 5: the entries' keys, rebuilt at open (tokens not stored) */
+    uint32_t block_hdr; /* bytes before each block's body: 8, or 0 (version 5 compressed:
+                           the chunk's crc covers the block) */
     size_t index_len;
     sst_entry *entries; /* ascending key order */
     size_t nentries;
