@@ -104,6 +104,7 @@ static void on_shard(hln_shard *s, void *ud)
             a->sum.sstables += st.sstables;
             a->sum.disk_bytes += st.disk_bytes;
             a->sum.raw_bytes += st.raw_bytes;
+            a->sum.data_bytes += st.data_bytes;
             a->sum.partitions += st.partitions;
             a->sum.rows += st.rows;
             a->sum.memtable_bytes += st.memtable_bytes;
@@ -201,7 +202,9 @@ int ex_admin_tablestats(hln_engine *e, const char *ks, const char *table, hln_bu
             hln_buf_printf(out, "Keyspace : %s\n", t->ks);
             cur = t->ks;
         }
-        double ratio = st->raw_bytes ? (double)st->disk_bytes / (double)st->raw_bytes : -1.0;
+        /* as nodetool's: compressed row data over uncompressed (the
+           partition index, kept beside them in the file, is not data) */
+        double ratio = st->raw_bytes ? (double)st->data_bytes / (double)st->raw_bytes : -1.0;
         hln_buf_printf(out,
                        "\t\tTable: %s\n"
                        "\t\tSSTable count: %zu\n"

@@ -1215,6 +1215,7 @@ int st_table_stats_get(st_engine *e, const uint8_t table_id[16], st_table_stats 
         const sst_reader *r = t->ssts[i];
         out->disk_bytes += r->size;
         out->raw_bytes += r->raw_bytes;
+        out->data_bytes += r->data_bytes;
         out->partitions += r->nentries;
         out->rows += r->nrows;
     }
