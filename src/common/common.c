@@ -17,6 +17,7 @@
 #include "common/common.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -455,6 +456,56 @@ void hln_arena_free(hln_arena *a)
 }
 
 /* ---- checksums -------------------------------------------------------- */
+
+/* CRC-32C: reflected polynomial 0x82F63B78. The table is built once
+ * (pthread_once); the hardware path handles 8 bytes per instruction. */
+static uint32_t crc32c_table[256];
+static pthread_once_t crc32c_once = PTHREAD_ONCE_INIT;
+static bool crc32c_hw;
+
+static void crc32c_init(void)
+{
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++)
+            c = (c >> 1) ^ (0x82F63B78u & (0u - (c & 1)));
+        crc32c_table[i] = c;
+    }
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    crc32c_hw = __builtin_cpu_supports("sse4.2");
+#endif
+}
+
+#if defined(__x86_64__)
+__attribute__((target("sse4.2"))) static uint32_t crc32c_sse42(uint32_t c, const uint8_t *q,
+                                                               size_t n)
+{
+    uint64_t c64 = c;
+    for (; n >= 8; n -= 8, q += 8) {
+        uint64_t v;
+        memcpy(&v, q, 8);
+        c64 = __builtin_ia32_crc32di(c64, v);
+    }
+    c = (uint32_t)c64;
+    for (; n; n--, q++)
+        c = __builtin_ia32_crc32qi(c, *q);
+    return c;
+}
+#endif
+
+uint32_t hln_crc32c(uint32_t crc, const void *p, size_t n)
+{
+    pthread_once(&crc32c_once, crc32c_init);
+    const uint8_t *q = p;
+    uint32_t c = ~crc;
+#if defined(__x86_64__)
+    if (crc32c_hw) return ~crc32c_sse42(c, q, n);
+#endif
+    for (; n; n--, q++)
+        c = crc32c_table[(c ^ *q) & 0xff] ^ (c >> 8);
+    return ~c;
+}
 
 uint32_t hln_crc32(uint32_t crc, const void *p, size_t n)
 {

@@ -114,6 +114,8 @@ static void on_shard(hln_shard *s, void *ud)
             a->sum.flushes += st.flushes;
             a->sum.bytes_flushed += st.bytes_flushed;
             a->sum.compacting |= st.compacting;
+            a->sum.reads += st.reads;
+            a->sum.sstable_reads += st.sstable_reads;
             uv_mutex_unlock(&r->mu);
         }
     }
@@ -218,12 +220,14 @@ int ex_admin_tablestats(hln_engine *e, const char *ks, const char *table, hln_bu
                        "\t\tBytes compacted: %" PRIu64 "\n"
                        "\t\tBytes flushed: %" PRIu64 "\n"
                        "\t\tWrite amplification: %.2f\n"
+                       "\t\tSSTables per read: %.2f\n"
                        "\n",
                        t->name, st->sstables, st->disk_bytes, st->disk_bytes, ratio, st->partitions,
                        st->memtable_bytes, strategy_name(t), st->compactions, st->bytes_compacted,
                        st->bytes_flushed,
                        st->bytes_flushed ? (double)st->bytes_written / (double)st->bytes_flushed
-                                         : 0.0);
+                                         : 0.0,
+                       st->reads ? (double)st->sstable_reads / (double)st->reads : 0.0);
     }
     done(&r, s);
     if (rc == 0 && out->err) rc = hln_fail(err, HLN_ENOMEM, "out of memory");

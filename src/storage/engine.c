@@ -102,6 +102,7 @@ typedef struct st_table {
     uint64_t frozen_before_seq; /* the segment current when it froze */
     /* counters since open (st_table_stats) */
     uint64_t n_flushes, bytes_flushed, n_compactions, bytes_compacted, bytes_cp_written;
+    uint64_t n_reads, n_sst_reads; /* partition reads, and sstables they read from */
 } st_table;
 
 struct st_engine {
@@ -1226,6 +1227,8 @@ int st_table_stats_get(st_engine *e, const uint8_t table_id[16], st_table_stats 
     out->flushes = t->n_flushes;
     out->bytes_flushed = t->bytes_flushed;
     out->compacting = e->job && memcmp(e->job->table_id, t->id, 16) == 0;
+    out->reads = t->n_reads;
+    out->sstable_reads = t->n_sst_reads;
     return 0;
 }
 
@@ -1643,9 +1646,11 @@ int st_read(st_engine *e, const st_read_cmd *cmd, hln_arena *a, st_partition **o
         mt_rowit_init(&mit[m], p, &cmd->start, &cmd->end, cmd->reversed);
         srcs[n++] = &mit[m].base;
     }
+    t->n_reads++;
     for (size_t i = 0; i < t->nssts; i++) {
         const sst_entry *se = sst_get(t->ssts[i], key, klen);
         if (!se) continue;
+        t->n_sst_reads++;
         pdel = st_ts_max(pdel, se->pdel_ts);
         int rc = rtvec_add_sst(&rv, a, t->ssts[i], se, err);
         if (rc == 0)

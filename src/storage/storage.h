@@ -318,6 +318,8 @@ typedef struct st_table_stats {
     size_t memtable_bytes; /* live and frozen memtables */
     uint64_t compactions, bytes_compacted, bytes_written; /* since open */
     uint64_t flushes, bytes_flushed;
+    uint64_t reads, sstable_reads; /* partition reads (st_read) and the sstables they
+                                      read from: read amplification = sstable_reads / reads */
     bool compacting;
 } st_table_stats;
 /* 0, or HLN_ENOTFOUND for a table this shard has never seen. */

@@ -487,8 +487,19 @@ int sst_entry_rts(const sst_reader *r, const sst_entry *e, hln_arena *a, st_rang
  * flush threads) keeps its last few decompressed chunks, keyed by the
  * reader's uid (never reused, so a closed reader's chunks are never found)
  * and the chunk number; no locks, nothing shared. Blocks are copied out of
- * it into the read's arena, so rows never point into the cache. */
-#define CC_SLOTS 8
+ * it into the read's arena, so rows never point into the cache.
+ *
+ * It is also what keeps point reads of hot data fast (Cassandra's chunk
+ * cache, file_cache_size, plays the same part): a miss costs a pread, a
+ * CRC32 and an LZ4 pass over the whole chunk (~15 us for 16 KiB here),
+ * a hit one memcpy of the block. 512 sets of 4 ways, LRU within a set:
+ * 2048 chunks, 32 MiB per thread at the default 16 KiB; chunks above
+ * CC_MAX_CHUNK bypass it. Checksums are verified when a chunk is read from
+ * disk, as Cassandra does. */
+#define CC_SETS 512
+#define CC_WAYS 4
+#define CC_SLOTS (CC_SETS * CC_WAYS)
+#define CC_MAX_CHUNK (64 * 1024)
 
 typedef struct cc_slot {
     uint64_t uid, chunk, stamp;
@@ -541,7 +552,9 @@ static int unpack_chunk(const sst_reader *r, uint64_t i, const uint8_t *src, uin
                         size_t want, hln_error *err)
 {
     const sst_chunk *c = &r->chunks[i];
-    if (hln_crc32(0, src, c->len) != get32(src + c->len))
+    uint32_t crc =
+        r->version >= SST_VERSION_ROWFMT3 ? hln_crc32c(0, src, c->len) : hln_crc32(0, src, c->len);
+    if (crc != get32(src + c->len))
         return hln_corrupt(err, r->path, "chunk %llu at offset %llu: checksum mismatch",
                            (unsigned long long)i, (unsigned long long)c->off);
     if (c->raw)
@@ -560,9 +573,16 @@ static int read_cached(sst_rowit *it, chunk_cache *cc, uint64_t ci, uint64_t off
     const sst_reader *r = it->r;
     uint64_t cb = r->chunk_bytes;
     size_t want = (size_t)(ci == r->nchunks - 1 ? r->raw_bytes - ci * cb : cb);
-    cc_slot *hit = NULL, *lru = &cc->s[0];
-    for (int i = 0; i < CC_SLOTS; i++) {
-        cc_slot *s = &cc->s[i];
+    /* a full 64-bit mix (splitmix64's finaliser): a product's middle bits
+       alone put a thousand chunks of one file in a hundred sets */
+    uint64_t h = r->uid * UINT64_C(0x9E3779B97F4A7C15) + ci;
+    h = (h ^ (h >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+    h = (h ^ (h >> 27)) * UINT64_C(0x94D049BB133111EB);
+    h ^= h >> 31;
+    cc_slot *set = &cc->s[(h & (CC_SETS - 1)) * CC_WAYS];
+    cc_slot *hit = NULL, *lru = &set[0];
+    for (int i = 0; i < CC_WAYS; i++) {
+        cc_slot *s = &set[i];
         if (s->buf && s->uid == r->uid && s->chunk == ci) hit = s;
         if (s->stamp < lru->stamp) lru = s;
     }
@@ -607,7 +627,7 @@ static int read_chunks(sst_rowit *it, uint64_t off, size_t n, const uint8_t **ou
     if (c1 >= r->nchunks) /* descriptors are inside data_end, checked at open */
         return hln_corrupt(err, r->path, "block at offset %llu is past the last chunk",
                            (unsigned long long)off);
-    chunk_cache *cc = c0 == c1 ? cc_get() : NULL;
+    chunk_cache *cc = c0 == c1 && cb <= CC_MAX_CHUNK ? cc_get() : NULL;
     if (cc) return read_cached(it, cc, c0, off, n, out, err);
     const sst_chunk *first = &r->chunks[c0], *last = &r->chunks[c1];
     uint64_t plen = last->off + last->len + SST_CHUNK_CRC - first->off;

@@ -218,7 +218,7 @@ static int emit_chunk(sst_writer *w, const uint8_t *p, size_t n, hln_error *err)
     const uint8_t *stored = raw ? p : w->zbuf;
     size_t len = raw ? n : z;
     hln_buf_put(&w->out, stored, len);
-    hln_buf_u32(&w->out, hln_crc32(0, stored, len));
+    hln_buf_u32(&w->out, hln_crc32c(0, stored, len)); /* version 5: CRC-32C */
     hln_buf_vint(&w->cmap, ((uint64_t)len << 1) | (raw ? 1 : 0));
     w->nchunks++;
     if (w->cmap.err) return hln_fail(err, HLN_ENOMEM, "out of memory writing %s", w->tmp);
