@@ -1109,6 +1109,29 @@ static void test_implied_tokens(void **state)
     assert_int_equal(n, 500);
     assert_int_equal(tu_close(e), 0);
     tu_cleanup(dir);
+
+    /* one partition with a one-byte key alone: its entry is 8 bytes */
+    dir = tu_mkdtemp("sst-tokens1");
+    e = tu_open(dir, &o);
+    assert_non_null(e);
+    st_cell c1[1] = {tu_cell(1, 10, "v")};
+    st_row r1 = tu_xrow("", 10, 0, c1, 1);
+    st_mutation m;
+    memset(&m, 0, sizeof m);
+    memcpy(m.table_id, T1, 16);
+    m.pk = (const uint8_t *)"a";
+    m.pklen = 1;
+    m.token = hln_murmur3_token("a", 1);
+    m.pdel_ts = HLN_TS_NONE;
+    m.rows = &r1;
+    m.nrows = 1;
+    hln_error err;
+    assert_int_equal(st_apply(e, &m, &err), 0);
+    assert_int_equal(tu_close(e), 0);
+    e = tu_open(dir, &o);
+    assert_non_null(e);
+    assert_int_equal(tu_close(e), 0);
+    tu_cleanup(dir);
 }
 
 int main(void)

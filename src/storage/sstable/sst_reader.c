@@ -48,11 +48,11 @@
 #include "storage/sstable/sstable.h"
 
 enum {
-    MIN_ENTRY_BYTES = 1 + 8 + 8 + 1,  /* vint klen, token, pdel, vint nblocks */
-    MIN_DESC_BYTES = 5,               /* five vints */
-    MIN_ENTRY_BYTES5 = 1 + 8 + 1 + 1, /* version 5: vint klen, token, flags, vint nblocks */
-    MIN_DESC_BYTES5 = 4,              /* version 5: four vints (no offset) */
-    MIN_RT_BYTES = 12,                /* st_rt_encode of two empty bounds */
+    MIN_ENTRY_BYTES = 1 + 8 + 8 + 1, /* vint klen, token, pdel, vint nblocks */
+    MIN_DESC_BYTES = 5,              /* five vints */
+    MIN_ENTRY_BYTES5 = 1 + 1 + 1,    /* version 5: flags, vint klen, vint nblocks (token implied) */
+    MIN_DESC_BYTES5 = 4,             /* version 5: four vints (no offset) */
+    MIN_RT_BYTES = 12,               /* st_rt_encode of two empty bounds */
 };
 
 /* every reader's uid (sst_reader.uid), process-wide */
