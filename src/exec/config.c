@@ -15,6 +15,8 @@
  *   admin_address, admin_port    (helenus) the admin HTTP port for
  *                                `helenus admin` and /metrics: 127.0.0.1,
  *                                7199 (-1 = off, 0 = any free port)
+ *   file_cache_size              decompressed sstable chunks kept in memory,
+ *                                shared out to the shards (256MiB)
  *   compaction_throughput        e.g. 64MiB/s (the default), 0 = unthrottled;
  *                                compaction_throughput_mb_per_sec legacy
  *   metrics_enabled              (helenus) serve Prometheus text at
@@ -92,6 +94,7 @@ void hln_config_default(hln_config *c)
     snprintf(c->admin_address, sizeof c->admin_address, "%s", "127.0.0.1");
     c->admin_port = 7199;
     c->compaction_bps = 64 * MIB; /* Cassandra 5.0's compaction_throughput */
+    c->file_cache_bytes = 256 * MIB;
     c->shards = 0;
     snprintf(c->cluster_name, sizeof c->cluster_name, "%s", "Test Cluster");
     snprintf(c->datacenter, sizeof c->datacenter, "%s", "datacenter1");
@@ -382,6 +385,13 @@ static int apply_key(hln_config *c, yaml_document_t *doc, const char *key, yaml_
     if (!strcmp(key, "rpc_address")) {
         if (!v || !*v) return bad(err, key, v, "an address");
         return copy_str(c->listen_address, sizeof c->listen_address, v, key, err);
+    }
+    if (!strcmp(key, "file_cache_size") || !strcmp(key, "file_cache_size_in_mb")) {
+        bool legacy = strstr(key, "_in_mb") != NULL;
+        if (!v || parse_size(v, legacy ? MIB : 0, &u) || u > ((uint64_t)1 << 40))
+            return bad(err, key, v, legacy ? "a number of MiB" : "a size such as 256MiB");
+        c->file_cache_bytes = u;
+        return 0;
     }
     if (!strcmp(key, "compaction_throughput") || !strcmp(key, "compaction_throughput_mb_per_sec")) {
         bool legacy = strstr(key, "_mb_per_sec") != NULL;

@@ -163,6 +163,7 @@ static int shard_open(rt_shard *rs, void *ud, hln_error *err)
     so.table_opts_ud = e;
     so.compaction_bps = &e->compaction_bps; /* shared by the shards' jobs */
     so.compaction_bps_share = (uint32_t)e->nshards;
+    so.chunk_cache_bytes = (size_t)(e->cfg.file_cache_bytes / (uint64_t)e->nshards);
     int rc = st_open(&s->store, dir, &so, table_exists, e, err);
     if (rc) {
         s->store = NULL; /* the runtime closes the handles */

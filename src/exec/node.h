@@ -73,10 +73,11 @@ typedef struct hln_config {
     hln_tls_config tls;     /* client_encryption_options */
     bool views_disabled;    /* materialized_views_enabled: false (default: enabled) */
     /* the admin port (server/admin_http.c; docs/OPERATIONS.md) */
-    char admin_address[256]; /* (helenus) admin_address, 127.0.0.1 */
-    int admin_port;          /* (helenus) admin_port, 7199; -1 = off, 0 = any */
-    bool metrics_enabled;    /* (helenus) metrics_enabled: /metrics served (false) */
-    uint64_t compaction_bps; /* compaction_throughput, 64MiB/s; 0 = unthrottled */
+    char admin_address[256];   /* (helenus) admin_address, 127.0.0.1 */
+    int admin_port;            /* (helenus) admin_port, 7199; -1 = off, 0 = any */
+    bool metrics_enabled;      /* (helenus) metrics_enabled: /metrics served (false) */
+    uint64_t compaction_bps;   /* compaction_throughput, 64MiB/s; 0 = unthrottled */
+    uint64_t file_cache_bytes; /* file_cache_size: decompressed sstable chunks, 256MiB */
 } hln_config;
 
 void hln_config_default(hln_config *c);

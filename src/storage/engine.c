@@ -1340,6 +1340,9 @@ int st_open(st_engine **out, const char *dir, const st_options *opts, st_table_e
     if (!dir || !*dir) return hln_fail(err, HLN_EINVAL, "no storage directory given");
     st_engine *e = hln_calloc(1, sizeof(*e));
     if (!e) return hln_fail(err, HLN_ENOMEM, "out of memory");
+    /* this (the shard's) thread reads its sstables: its chunk cache */
+    sst_thread_cache_bytes(opts && opts->chunk_cache_bytes ? opts->chunk_cache_bytes
+                                                           : (size_t)32 << 20);
     st_options_default(&e->o);
     if (opts) {
         e->o.sync = opts->sync;

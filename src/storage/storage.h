@@ -212,6 +212,9 @@ void st_table_opts_default(st_table_opts *o);
 typedef void (*st_table_opts_fn)(void *ud, const uint8_t table_id[16], st_table_opts *out);
 
 typedef struct st_options {
+    /* file_cache_size / shards: the shard thread's cache of decompressed
+       sstable chunks (set by st_open on the calling thread; 0: 32 MiB) */
+    size_t chunk_cache_bytes;
     st_sync_mode sync;
     uint32_t sync_period_ms;     /* periodic: fsync at least this often (10000) */
     size_t memtable_flush_bytes; /* flush a table's memtable above this (64 MiB) */

@@ -492,13 +492,14 @@ int sst_entry_rts(const sst_reader *r, const sst_entry *e, hln_arena *a, st_rang
  * It is also what keeps point reads of hot data fast (Cassandra's chunk
  * cache, file_cache_size, plays the same part): a miss costs a pread, a
  * CRC32 and an LZ4 pass over the whole chunk (~15 us for 16 KiB here),
- * a hit one memcpy of the block. 512 sets of 4 ways, LRU within a set:
- * 2048 chunks, 32 MiB per thread at the default 16 KiB; chunks above
- * CC_MAX_CHUNK bypass it. Checksums are verified when a chunk is read from
- * disk, as Cassandra does. */
-#define CC_SETS 512
+ * a hit one memcpy of the block. Sets of 4 ways, LRU within a set; a
+ * thread's cache holds what sst_thread_cache_bytes asked for before its
+ * first read (shard threads: file_cache_size / shards, set by exec; other
+ * threads, compaction's streaming reads: CC_SMALL_SETS sets, 1 MiB);
+ * chunks above CC_MAX_CHUNK bypass it. Checksums are verified when a chunk
+ * is read from disk, as Cassandra does. */
 #define CC_WAYS 4
-#define CC_SLOTS (CC_SETS * CC_WAYS)
+#define CC_SMALL_SETS 16
 #define CC_MAX_CHUNK (64 * 1024)
 
 typedef struct cc_slot {
@@ -508,9 +509,17 @@ typedef struct cc_slot {
 } cc_slot;
 
 typedef struct chunk_cache {
-    cc_slot s[CC_SLOTS];
     uint64_t clock;
+    size_t nsets; /* a power of two */
+    cc_slot s[];  /* nsets * CC_WAYS */
 } chunk_cache;
+
+static _Thread_local size_t cc_want_bytes; /* 0: the small default */
+
+void sst_thread_cache_bytes(size_t bytes)
+{
+    cc_want_bytes = bytes;
+}
 
 static pthread_key_t cc_key;
 static pthread_once_t cc_once = PTHREAD_ONCE_INIT;
@@ -518,7 +527,7 @@ static pthread_once_t cc_once = PTHREAD_ONCE_INIT;
 static void cc_free(void *p)
 {
     chunk_cache *c = p;
-    for (int i = 0; c && i < CC_SLOTS; i++)
+    for (size_t i = 0; c && i < c->nsets * CC_WAYS; i++)
         hln_free(c->s[i].buf);
     hln_free(c);
 }
@@ -532,11 +541,20 @@ static chunk_cache *cc_get(void)
 {
     pthread_once(&cc_once, cc_init);
     chunk_cache *c = pthread_getspecific(cc_key);
-    if (!c && (c = hln_calloc(1, sizeof(*c))) != NULL && pthread_setspecific(cc_key, c) != 0) {
+    if (c) return c;
+    /* sets for the wanted bytes at 16 KiB chunks, a power of two */
+    size_t sets = CC_SMALL_SETS;
+    while (cc_want_bytes && sets < ((size_t)1 << 20) &&
+           sets * 2 * CC_WAYS * (size_t)SST_CHUNK_DEFAULT <= cc_want_bytes)
+        sets *= 2;
+    c = hln_calloc(1, sizeof(*c) + sets * CC_WAYS * sizeof(cc_slot));
+    if (!c) return NULL; /* no cache: read through */
+    c->nsets = sets;
+    if (pthread_setspecific(cc_key, c) != 0) {
         hln_free(c);
-        c = NULL;
+        return NULL;
     }
-    return c; /* NULL: no cache, read through */
+    return c;
 }
 
 /* ---- row blocks ---------------------------------------------------------- */
@@ -579,7 +597,7 @@ static int read_cached(sst_rowit *it, chunk_cache *cc, uint64_t ci, uint64_t off
     h = (h ^ (h >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
     h = (h ^ (h >> 27)) * UINT64_C(0x94D049BB133111EB);
     h ^= h >> 31;
-    cc_slot *set = &cc->s[(h & (CC_SETS - 1)) * CC_WAYS];
+    cc_slot *set = &cc->s[(h & (cc->nsets - 1)) * CC_WAYS];
     cc_slot *hit = NULL, *lru = &set[0];
     for (int i = 0; i < CC_WAYS; i++) {
         cc_slot *s = &set[i];

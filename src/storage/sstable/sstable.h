@@ -188,6 +188,11 @@ typedef struct sst_reader {
     uint64_t bloom_mask; /* bits - 1, bits a power of two */
 } sst_reader;
 
+/* The size of the calling thread's cache of decompressed chunks
+ * (sst_reader.c), taken at its first compressed read; 0 (the default) is a
+ * small one for streaming readers such as compaction. */
+void sst_thread_cache_bytes(size_t bytes);
+
 /* Opens and validates (header, footer, index checksum and structure);
  * HLN_ECORRUPT through hln_corrupt on any inconsistency. */
 int sst_open(sst_reader **out, const char *path, uint64_t gen, const uint8_t table_id[16],
