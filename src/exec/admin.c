@@ -33,13 +33,16 @@
 typedef struct adm_table {
     const hln_table *t;
     st_table_stats sum;
-    bool seen;
 } adm_table;
+
+enum { ADM_STATS, ADM_FLUSH, ADM_COMPACT, ADM_SNAPSHOT };
 
 typedef struct adm_run {
     adm_table *tabs;
     int n;
-    int verb; /* 0 stats, 1 flush, 2 compact */
+    int verb;             /* ADM_* */
+    const char *tag;      /* ADM_SNAPSHOT: the snapshot's name */
+    const char *data_dir; /* ADM_SNAPSHOT */
     int rc;
     hln_error err;
     uv_mutex_t mu;
@@ -87,20 +90,31 @@ static int collect(const hln_schema *s, const char *ks, const char *table, adm_t
     return 0;
 }
 
+/* ADM_SNAPSHOT on one shard: <data>/shard-<i>/snapshots/<tag>/<ks>.<table>-<id hex>/ */
+static int snapshot_table(hln_shard *s, const adm_run *r, const hln_table *t, hln_error *err)
+{
+    char hex[33], dir[1600];
+    for (int k = 0; k < 16; k++)
+        snprintf(hex + 2 * k, 3, "%02x", t->id[k]);
+    snprintf(dir, sizeof dir, "%s/shard-%d/snapshots/%s/%s.%s-%s", r->data_dir, s->id, r->tag,
+             t->ks, t->name, hex);
+    return st_snapshot(s->store, t->id, dir, err);
+}
+
 static void on_shard(hln_shard *s, void *ud)
 {
     adm_run *r = ud;
     if (!s->store) return;
     hln_error err = {0};
     int rc = 0;
-    if (r->verb == 1) rc = st_flush(s->store, &err);
+    if (r->verb == ADM_FLUSH) rc = st_flush(s->store, &err);
     for (int i = 0; i < r->n && rc == 0; i++) {
-        if (r->verb == 2) rc = st_compact(s->store, r->tabs[i].t->id, &err);
+        if (r->verb == ADM_COMPACT) rc = st_compact(s->store, r->tabs[i].t->id, &err);
+        if (r->verb == ADM_SNAPSHOT) rc = snapshot_table(s, r, r->tabs[i].t, &err);
         st_table_stats st;
         if (rc == 0 && st_table_stats_get(s->store, r->tabs[i].t->id, &st) == 0) {
             uv_mutex_lock(&r->mu);
             adm_table *a = &r->tabs[i];
-            a->seen = true;
             a->sum.sstables += st.sstables;
             a->sum.disk_bytes += st.disk_bytes;
             a->sum.raw_bytes += st.raw_bytes;
@@ -130,10 +144,12 @@ static void on_shard(hln_shard *s, void *ud)
 }
 
 /* Runs verb over the named tables; on success r->tabs holds the sums. */
-static int run(hln_engine *e, int verb, const char *ks, const char *table, adm_run *r,
-               hln_schema **sp, hln_error *err)
+static int run(hln_engine *e, int verb, const char *ks, const char *table, const char *tag,
+               adm_run *r, hln_schema **sp, hln_error *err)
 {
     memset(r, 0, sizeof(*r));
+    r->tag = tag;
+    r->data_dir = e->cfg.data_dir;
     hln_schema *s = catalog_acquire(e->catalog);
     if (!s) return hln_fail(err, HLN_ESERVER, "no schema");
     int rc = collect(s, ks, table, &r->tabs, &r->n, err);
@@ -165,7 +181,7 @@ int ex_admin_flush(hln_engine *e, const char *ks, const char *table, hln_error *
 {
     adm_run r;
     hln_schema *s = NULL;
-    int rc = run(e, 1, ks, table, &r, &s, err);
+    int rc = run(e, ADM_FLUSH, ks, table, NULL, &r, &s, err);
     done(&r, s);
     return rc;
 }
@@ -174,7 +190,7 @@ int ex_admin_compact(hln_engine *e, const char *ks, const char *table, hln_error
 {
     adm_run r;
     hln_schema *s = NULL;
-    int rc = run(e, 2, ks, table, &r, &s, err);
+    int rc = run(e, ADM_COMPACT, ks, table, NULL, &r, &s, err);
     done(&r, s);
     return rc;
 }
@@ -195,7 +211,7 @@ int ex_admin_tablestats(hln_engine *e, const char *ks, const char *table, hln_bu
 {
     adm_run r;
     hln_schema *s = NULL;
-    int rc = run(e, 0, ks, table, &r, &s, err);
+    int rc = run(e, ADM_STATS, ks, table, NULL, &r, &s, err);
     const char *cur = NULL;
     for (int i = 0; rc == 0 && i < r.n; i++) {
         const hln_table *t = r.tabs[i].t;
@@ -238,7 +254,7 @@ int ex_admin_compactionstats(hln_engine *e, hln_buf *out, hln_error *err)
 {
     adm_run r;
     hln_schema *s = NULL;
-    int rc = run(e, 0, NULL, NULL, &r, &s, err);
+    int rc = run(e, ADM_STATS, NULL, NULL, NULL, &r, &s, err);
     int pending = 0;
     for (int i = 0; rc == 0 && i < r.n; i++)
         pending += r.tabs[i].sum.compacting;
@@ -257,7 +273,7 @@ int ex_admin_metrics(hln_engine *e, hln_buf *out, hln_error *err)
 {
     adm_run r;
     hln_schema *s = NULL;
-    int rc = run(e, 0, NULL, NULL, &r, &s, err);
+    int rc = run(e, ADM_STATS, NULL, NULL, NULL, &r, &s, err);
     if (rc == 0) {
         static const struct {
             const char *name, *type, *help;
@@ -319,41 +335,6 @@ static bool tag_ok(const char *tag)
     return true;
 }
 
-typedef struct snap_run {
-    adm_table *tabs;
-    int n;
-    const char *tag;
-    const char *data_dir;
-    int rc;
-    hln_error err;
-    uv_mutex_t mu;
-} snap_run;
-
-static void snap_shard(hln_shard *s, void *ud)
-{
-    snap_run *r = ud;
-    if (!s->store) return;
-    hln_error err = {0};
-    int rc = 0;
-    for (int i = 0; i < r->n && rc == 0; i++) {
-        const hln_table *t = r->tabs[i].t;
-        char hex[33], dir[1600];
-        for (int k = 0; k < 16; k++)
-            snprintf(hex + 2 * k, 3, "%02x", t->id[k]);
-        snprintf(dir, sizeof dir, "%s/shard-%d/snapshots/%s/%s.%s-%s", r->data_dir, s->id, r->tag,
-                 t->ks, t->name, hex);
-        rc = st_snapshot(s->store, t->id, dir, &err);
-    }
-    if (rc < 0) {
-        uv_mutex_lock(&r->mu);
-        if (r->rc == 0) {
-            r->rc = rc;
-            r->err = err;
-        }
-        uv_mutex_unlock(&r->mu);
-    }
-}
-
 static bool snapshot_exists(hln_engine *e, const char *tag)
 {
     for (int i = 0; i < e->nshards; i++) {
@@ -378,31 +359,15 @@ int ex_admin_snapshot(hln_engine *e, const char *tag, const char *ks, const char
                         "Snapshot name must be letters, digits, '_', '-' or '.' (got '%s')", tag);
     if (snapshot_exists(e, tag))
         return hln_fail(err, HLN_EEXISTS, "Snapshot %s already exists.", tag);
-    snap_run r;
-    memset(&r, 0, sizeof r);
-    hln_schema *s = catalog_acquire(e->catalog);
-    if (!s) return hln_fail(err, HLN_ESERVER, "no schema");
-    int rc = collect(s, ks, table, &r.tabs, &r.n, err);
-    if (rc == 0) {
-        r.tag = tag;
-        r.data_dir = e->cfg.data_dir;
-        uv_mutex_init(&r.mu);
-        rc = engine_run_on_all(e, snap_shard, &r);
-        uv_mutex_destroy(&r.mu);
-        if (rc < 0)
-            rc = hln_fail(err, rc, "cannot reach the shards");
-        else if (r.rc < 0) {
-            rc = r.rc;
-            if (err) *err = r.err;
-        }
-    }
+    adm_run r;
+    hln_schema *s = NULL;
+    int rc = run(e, ADM_SNAPSHOT, ks, table, tag, &r, &s, err);
     if (rc == 0)
         hln_buf_printf(out,
                        "Requested creating snapshot(s) for [%s] with snapshot name [%s]\n"
                        "Snapshot directory: %s\n",
                        ks && *ks ? ks : "all keyspaces", tag, tag);
-    hln_free(r.tabs);
-    schema_release(s);
+    done(&r, s);
     return rc;
 }
 
@@ -527,7 +492,6 @@ int ex_admin_clearsnapshot(hln_engine *e, const char *tag, hln_buf *out, hln_err
 {
     if (tag && *tag && !tag_ok(tag))
         return hln_fail(err, HLN_EINVAL, "Invalid snapshot name '%s'", tag);
-    int removed = 0;
     for (int i = 0; i < e->nshards; i++) {
         char p[1400];
         if (tag && *tag)
@@ -538,11 +502,9 @@ int ex_admin_clearsnapshot(hln_engine *e, const char *tag, hln_buf *out, hln_err
         if (stat(p, &st) != 0) continue;
         if (nftw(p, rm_cb, 16, FTW_DEPTH | FTW_PHYS) != 0)
             return hln_fail(err, HLN_EIO, "cannot remove %s: %s", p, strerror(errno));
-        removed++;
     }
     hln_buf_printf(out, "Requested clearing snapshot(s) for [%s]\n",
                    tag && *tag ? tag : "all snapshots");
-    (void)removed;
     return out->err ? hln_fail(err, HLN_ENOMEM, "out of memory") : 0;
 }
 

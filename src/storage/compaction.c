@@ -325,11 +325,6 @@ typedef struct cp_state {
  * no separate local deletion time); an expired cell's is its write time
  * (expires - ttl), as Cassandra's converted tombstone. */
 
-static int64_t floor_sec(int64_t ts_us)
-{
-    return ts_us >= 0 ? ts_us / 1000000 : -((-(ts_us + 1)) / 1000000) - 1;
-}
-
 static int64_t max_purgeable(const cp_job *j, const uint8_t *key, uint32_t klen)
 {
     int64_t m = j->mem_min_ts;
@@ -347,7 +342,7 @@ static int64_t max_purgeable(const cp_job *j, const uint8_t *key, uint32_t klen)
 
 static bool del_purgeable(const cp_job *j, int64_t ts, int64_t maxp)
 {
-    return ts != HLN_TS_NONE && ts < maxp && floor_sec(ts) < j->gc_before;
+    return ts != HLN_TS_NONE && ts < maxp && st_floor_div(ts, 1000000) < j->gc_before;
 }
 
 static bool expired_purgeable(const cp_job *j, int64_t ts, int32_t ttl, int64_t expires,

@@ -825,18 +825,12 @@ static size_t pick_bucket(sst_reader **sel, size_t n, uint32_t min_threshold,
     return 0;
 }
 
-static int64_t floor_div(int64_t a, int64_t b)
-{
-    int64_t q = a / b;
-    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
-
 /* The TWCS window of r: its newest timestamp's window (files of formats
  * without statistics count as the newest). */
 static int64_t twcs_window(const sst_reader *r, int64_t window_sec)
 {
     if (r->stats.max_ts == INT64_MAX) return INT64_MAX;
-    return floor_div(floor_div(r->stats.max_ts, 1000000), window_sec);
+    return st_floor_div(st_floor_div(r->stats.max_ts, 1000000), window_sec);
 }
 
 typedef struct win_sst {

@@ -176,4 +176,12 @@ static inline int64_t st_ts_max(int64_t a, int64_t b)
     return a > b ? a : b;
 }
 
+/* a / b rounded toward minus infinity (b > 0): the second of a microsecond
+ * timestamp, the time window of a second. */
+static inline int64_t st_floor_div(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+    return (a % b != 0 && a < 0) ? q - 1 : q;
+}
+
 #endif

@@ -39,11 +39,12 @@ def ops(make_server, connect):
 
 def load(s, table, n=3000):
     ins = s.prepare("INSERT INTO %s.%s (k, c, v) VALUES (?, ?, ?)" % (KS, table))
+    futs = []
     for k in range(n // 10):
         for c in range(10):
-            s.execute_async(ins, (k, c, TEXT * 4 + str(k * 10 + c)))
-    s.execute("SELECT * FROM %s.%s LIMIT 1" % (KS, table))  # drains the session's queue
-    time.sleep(0.2)
+            futs.append(s.execute_async(ins, (k, c, TEXT * 4 + str(k * 10 + c))))
+    for f in futs:
+        f.result()  # an insert that failed fails the test here
 
 
 def test_compression_codecs_and_alter(ops, connect):

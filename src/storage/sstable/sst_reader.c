@@ -616,7 +616,6 @@ static int read_cached(sst_rowit *it, chunk_cache *cc, uint64_t ci, uint64_t off
             hln_free(lru->buf);
             lru->buf = hln_malloc(want);
             lru->cap = lru->buf ? want : 0;
-            lru->uid = 0;
         }
         if (!it->zbuf || !lru->buf)
             return hln_fail(err, HLN_ENOMEM, "out of memory reading %s", r->path);
