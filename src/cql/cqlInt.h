@@ -159,6 +159,7 @@ typedef struct cqlp_ctx {
     int expected;      /* the only one when n_expected == 1 */
     bool error_at;     /* an action refused a token (cqlp_reject): at error_pos */
     int error_pos;
+    bool lookahead_shown; /* the error's snippet shows the token after it */
 
     /* non-local exit from actions: ENOMEM or a semantic error */
     jmp_buf jb;
@@ -200,6 +201,8 @@ cql_term *cqlp_binop(cqlp_ctx *ctx, char op, cql_term *x, cql_term *y, const cql
 /* Makes token t a syntax error ("no viable alternative at input 't'"), as
  * if the grammar had not accepted it (the parse stops after the action). */
 void cqlp_reject(cqlp_ctx *ctx, const cql_token *t);
+/* ... as ANTLR's "mismatched input 't' expecting <expected>" */
+void cqlp_reject_expecting(cqlp_ctx *ctx, const cql_token *t, int expected);
 /* CAST's target type: a native type name (folded), else rejected. */
 const char *cqlp_cast_type(cqlp_ctx *ctx, const cql_token *t);
 /* The selection function fn(col) or fn(col[elem]). */

@@ -383,7 +383,11 @@ type(A) ::= ident(K) DOT ident(N). {
     snprintf(q, n, "%s.%s", K, N);
     A = cqlp_type(ctx, q, NULL);
 }
-type(A) ::= ident(N) LT typeparams(P) GT.    { A = cqlp_type(ctx, N, &P); }
+type(A) ::= ident(N) LT typeparams(P) GT(G). {
+    /* vector<t, n>: Cassandra's grammar wants the dimension */
+    if (!strcmp(N, "vector") && P.n == 1) cqlp_reject_expecting(ctx, &G, TK_COMMA);
+    A = cqlp_type(ctx, N, &P);
+}
 type(A) ::= SET LT typeparams(P) GT.         { A = cqlp_type(ctx, "set", &P); }
 type(A) ::= FROZEN LT type(T) GT.            { A = T; A->frozen = true; }
 

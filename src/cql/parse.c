@@ -35,7 +35,9 @@
  *     stmt->bind_names has n entries (NULL where positional).
  */
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <ctype.h>
@@ -144,6 +146,14 @@ cql_term *cqlp_literal(cqlp_ctx *ctx, hln_lit_kind kind, const cql_token *t)
             x->text = neg ? "-Infinity" : "Infinity";
         else
             x->text = cqlp_text(ctx, t);
+        /* Cassandra's parser turns a float literal into a BigDecimal via a
+           double: one beyond the double range fails the whole statement */
+        if (x->text[0] != 'N' && x->text[neg] != 'I' && isinf(strtod(x->text, NULL)))
+            cqlp_fail(ctx, HLN_ESYNTAX,
+                      "Failed parsing statement: [%.*s] reason: NumberFormatException Character I "
+                      "is neither a decimal digit number, decimal point, nor \"e\" notation "
+                      "exponential mark.",
+                      (int)ctx->srclen, ctx->src);
         break;
     }
     default:
@@ -260,6 +270,15 @@ void cqlp_reject(cqlp_ctx *ctx, const cql_token *t)
     ctx->n_expected = 0;
     ctx->error_at = true;
     ctx->error_pos = t->pos;
+}
+
+void cqlp_reject_expecting(cqlp_ctx *ctx, const cql_token *t, int expected)
+{
+    if (ctx->syntax_error) return;
+    cqlp_reject(ctx, t);
+    ctx->n_expected = 1;
+    ctx->expected = expected;
+    ctx->lookahead_shown = true; /* ANTLR's recovery peeked at the next token */
 }
 
 const char *cqlp_cast_type(cqlp_ctx *ctx, const cql_token *t)
@@ -613,7 +632,7 @@ static const char *token_name(int t)
 /* Appends " (...text [tok]...)", ANTLR's ErrorCollector snippet: from about
  * ten tokens before (hidden white space and comments count as tokens) to the
  * offending one. Newlines are dropped, as Cassandra joins the lines. */
-static void put_snippet(sbuf *b, const cqlp_ctx *ctx, const cql_token *toks, int i)
+static void put_snippet(sbuf *b, const cqlp_ctx *ctx, const cql_token *toks, int ntok, int i)
 {
     const char *src = ctx->src;
     int from = toks[i].pos, j = i, k = 10;
@@ -629,6 +648,9 @@ static void put_snippet(sbuf *b, const cqlp_ctx *ctx, const cql_token *toks, int
         k--;
     }
     int end = toks[i].pos + toks[i].n;
+    /* ANTLR shows the tokens it looked ahead at; mostly none */
+    int next_end = ctx->lookahead_shown && i + 1 < ntok ? toks[i + 1].pos + toks[i + 1].n : end;
+    if (next_end > end) end = next_end;
     bool at_end = true;
     for (size_t p = (size_t)end; p < ctx->srclen; p++)
         if (src[p] != '\n') at_end = false;
@@ -648,6 +670,8 @@ static void put_snippet(sbuf *b, const cqlp_ctx *ctx, const cql_token *toks, int
     sb_str(b, "[");
     put_display(b, toks[i].z, (size_t)toks[i].n, 100);
     sb_str(b, "]");
+    for (int p = toks[i].pos + toks[i].n; p < end; p++)
+        if (src[p] != '\n') sb_put(b, src + p, 1);
     if (!at_end) sb_str(b, "...");
     sb_str(b, ")");
 }
@@ -688,7 +712,7 @@ static int syntax_error(cqlp_ctx *ctx, const cql_token *toks, int ntok, int i)
         sb_str(&b, " expecting ");
         sb_str(&b, want);
     }
-    if (!eof) put_snippet(&b, ctx, toks, i);
+    if (!eof) put_snippet(&b, ctx, toks, ntok, i);
     return hln_fail(ctx->err, HLN_ESYNTAX, "%s", msg);
 }
 

@@ -431,19 +431,41 @@ static int add_token_relation(actx *c, const cql_relation *rel)
 {
     const hln_table *t = c->p->t;
     int n = 0, rc;
-    bool in_order = true;
-    for (const cql_name_list *l = rel->token_cols; l; l = l->next, n++) {
+    for (const cql_name_list *l = rel->token_cols; l; l = l->next)
+        n++;
+    int *idx = hln_arena_alloc(c->a, sizeof(int) * (size_t)(n ? n : 1));
+    if (!idx) return hln_fail(c->err, HLN_ENOMEM, "out of memory");
+    n = 0;
+    for (const cql_name_list *l = rel->token_cols; l; l = l->next) {
         int ci = 0;
         if ((rc = column(c, l->name, &ci)) != 0) return rc;
-        if (t->cols[ci].kind != HLN_COL_PARTITION_KEY)
-            return hln_fail(c->err, HLN_EINVAL,
-                            "The token() function must contains only partition key components");
-        if (ci != n) in_order = false;
+        idx[n++] = ci;
     }
-    if (n != t->npk)
+    /* Cassandra's checks, in its order: every partition key column, no
+     * duplicate, nothing else, the key's order */
+    bool all = true, dup = false, only = true, in_order = n == t->npk;
+    for (int k = 0; k < t->npk; k++) {
+        bool found = false;
+        for (int i = 0; i < n; i++)
+            found |= idx[i] == k;
+        all &= found;
+    }
+    for (int i = 0; i < n; i++) {
+        for (int j = 0; j < i; j++)
+            dup |= idx[i] == idx[j];
+        only &= t->cols[idx[i]].kind == HLN_COL_PARTITION_KEY;
+        in_order &= idx[i] == i;
+    }
+    if (!all)
         return hln_fail(c->err, HLN_EINVAL,
                         "The token() function must be applied to all partition key components or "
                         "none of them");
+    if (dup)
+        return hln_fail(c->err, HLN_EINVAL,
+                        "The token() function contains duplicate partition key components");
+    if (!only)
+        return hln_fail(c->err, HLN_EINVAL,
+                        "The token() function must contains only partition key components");
     if (!in_order)
         return hln_fail(c->err, HLN_EINVAL,
                         "The token function arguments must be in the partition key order: %s",
@@ -655,21 +677,33 @@ static bool restricted(const ex_restr *x)
     return x->eq || x->in || x->lo || x->hi || x->ncontains || x->nentries;
 }
 
-static int where(actx *c, const cql_relation *rel, ex_restr **out)
+/* The WHERE clause into per-column restrictions; mod names the
+ * modification statement ("UPDATE", "DELETE") or is NULL for SELECT. */
+static int where(actx *c, const cql_relation *rel, const char *mod, ex_restr **out)
 {
     ex_restr *rs = alloc(c, sizeof *rs * (size_t)c->p->t->ncols);
     if (!rs) return nomem(c);
+    for (const cql_relation *x = rel; mod && x; x = x->next)
+        if (x->op == CQL_OP_CONTAINS || x->op == CQL_OP_CONTAINS_KEY)
+            return hln_fail(c->err, HLN_EINVAL, "Cannot use %s with %s", mod,
+                            x->op == CQL_OP_CONTAINS ? "CONTAINS" : "CONTAINS KEY");
     for (; rel; rel = rel->next) {
         int rc = add_relation(c, rs, rel);
         if (rc) return rc;
     }
     if (c->has_tok) {
-        for (int i = 0; i < c->p->t->npk; i++)
-            if (rs[i].eq || rs[i].lo || rs[i].hi)
-                return hln_fail(c->err, HLN_EINVAL,
-                                "Columns \"%s\" cannot be restricted by both a normal relation "
-                                "and a token relation",
-                                pk_list(c));
+        /* Cassandra 5.0 takes token bounds beside a whole-key lookup (the
+         * bounds then filter the keys); any other mix is refused */
+        bool all_eq = true, any = false;
+        for (int i = 0; i < c->p->t->npk; i++) {
+            all_eq &= (rs[i].eq || rs[i].in) && !rs[i].lo && !rs[i].hi;
+            any |= rs[i].eq || rs[i].in || rs[i].lo || rs[i].hi;
+        }
+        if (any && !all_eq)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Columns \"%s\" cannot be restricted by both a normal relation "
+                            "and a token relation",
+                            pk_list(c));
     }
     *out = rs;
     return 0;
@@ -1856,7 +1890,7 @@ static int an_select(actx *c)
 
     /* WHERE */
     ex_restr *rs;
-    if ((rc = where(c, s->where, &rs)) != 0) return rc;
+    if ((rc = where(c, s->where, NULL, &rs)) != 0) return rc;
     bool filtering = s->allow_filtering || t->is_virtual;
     if ((rc = ann_order(c, s, rs)) != 0) return rc;
     if (p->ann) filtering = true; /* ann_order allowed the restrictions */
@@ -2582,7 +2616,7 @@ static int an_update(actx *c)
         p->assigns[p->nassigns++] = (ex_assign){ci, a->value, a->op, a->key, field};
     }
     ex_restr *rs;
-    if ((rc = where(c, s->where, &rs)) != 0) return rc;
+    if ((rc = where(c, s->where, "UPDATE", &rs)) != 0) return rc;
     if ((rc = mod_keys(c, rs, "UPDATE", false)) != 0) return rc;
     return conditions(c,
                       s->if_exists ? EX_CAS_EXISTS
@@ -2658,7 +2692,7 @@ static int an_delete(actx *c)
     }
     if ((rc = using_clause(c, &s->using, false)) != 0) return rc;
     ex_restr *rs;
-    if ((rc = where(c, s->where, &rs)) != 0) return rc;
+    if ((rc = where(c, s->where, "DELETE", &rs)) != 0) return rc;
     if ((rc = mod_keys(c, rs, "DELETE", true)) != 0) return rc;
     bool ck_any = false;
     for (int pos = 0; pos < t->nck; pos++)

@@ -60,9 +60,10 @@ typedef struct ex_cas_op {
     bool static_only; /* the write is to the static row only: it is the row */
     /* out */
     bool applied;
-    const st_row *cur;  /* the row before the write (target arena), NULL: none */
-    const st_row *scur; /* the partition's static row before it, NULL: none */
-    bool part_exists;   /* statics: the partition has a live row or static row */
+    const st_row *cur;   /* the row before the write (target arena), NULL: none */
+    const st_row *scur;  /* the partition's static row before it, NULL: none */
+    bool part_exists;    /* statics: the partition has a live row or static row */
+    const st_row *first; /* static_only, no static row: the partition's first row */
     /* a conditional BATCH (one partition): the top op applies the merged
        mutation when every sub's conditions hold on its own row; each sub
        reads with `read` and keeps its key values for the result */
@@ -307,13 +308,17 @@ int ex_cas_exec(ex_op *op, st_engine *s, hln_arena *a, const st_mutation *m)
     if (rc) return rc;
     const st_row *cur = part && part->nrows ? &part->rows[0] : NULL;
     cas->scur = NULL;
+    cas->first = NULL;
     cas->part_exists = cur != NULL;
-    if (cas->statics && !cur) { /* is there anything in the partition? */
+    if ((cas->statics || cas->static_only) && !cur) { /* anything in the partition? */
         st_read_cmd pr = op->read;
         pr.start = pr.end = (st_bound){NULL, 0, true};
         st_partition *pp = NULL;
         if ((rc = st_read(s, &pr, a, &pp, &op->err)) != 0) return rc;
         cas->part_exists = pp && pp->nrows;
+        /* Cassandra answers a static-only condition on a partition without
+           a static row with the first row's key (its other columns null) */
+        if (cas->static_only && cas->part_exists) cas->first = &pp->rows[0];
     }
     if (cas->static_only) {
         cas->scur = cur;
@@ -501,6 +506,35 @@ static int row_value(ex_request *r, const st_row *row, const hln_column *col, ex
 
 static const uint8_t TRUE_V[1] = {1}, FALSE_V[1] = {0};
 
+/* Clustering column col of row, decoded from its comparable key. */
+static int ck_value(ex_request *r, const hln_table *t, const st_row *row, const hln_column *col,
+                    ex_value *out)
+{
+    hln_rd rd;
+    hln_rd_init(&rd, row->ck, row->cklen);
+    hln_buf b;
+    hln_buf_init(&b);
+    int rc = 0;
+    *out = (ex_value){NULL, -1};
+    for (int pos = 0; pos <= col->position && rc == 0 && hln_rd_left(&rd) > 0; pos++) {
+        const hln_column *cc = &t->cols[t->npk + pos];
+        if (hln_rd_u8(&rd) != 0x40) {
+            rc = hln_corrupt(&r->err, "clustering key", "bad component marker");
+            break;
+        }
+        hln_buf_reset(&b);
+        if (hln_type_from_comparable(cc->type, &rd, cc->desc, &b) != 0)
+            rc = hln_corrupt(&r->err, "clustering key", "cannot decode column %s", cc->name);
+        else if (pos == col->position) {
+            const uint8_t *p = b.len ? hln_arena_memdup(&r->arena, b.data, b.len) : EMPTY;
+            if (!p) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+            *out = (ex_value){p, (int32_t)b.len};
+        }
+    }
+    hln_buf_free(&b);
+    return rc;
+}
+
 /* The [applied] result, with the current values when not applied. */
 static int cas_result(ex_request *r, const ex_cas_op *cas)
 {
@@ -509,7 +543,7 @@ static int cas_result(ex_request *r, const ex_cas_op *cas)
     ex_result *res = &r->result;
     int cols[1024];
     int n = 0;
-    if (!cas->applied && (cas->cur || (cas->statics && cas->part_exists))) {
+    if (!cas->applied && (cas->cur || ((cas->statics || cas->first) && cas->part_exists))) {
         if (cas->kind == EX_CAS_NOT_EXISTS || cas->kind == EX_CAS_EXISTS) {
             for (int i = 0; i < t->ncols && n < 1024; i++)
                 cols[n++] = i;
@@ -542,6 +576,8 @@ static int cas_result(ex_request *r, const ex_cas_op *cas)
         int rc;
         if (col->kind == HLN_COL_PARTITION_KEY)
             rc = ex_bind(r, p->pk[col->position], col->type, col->name, v);
+        else if (col->kind == HLN_COL_CLUSTERING && cas->first)
+            rc = ck_value(r, t, cas->first, col, v);
         else if (col->kind == HLN_COL_CLUSTERING)
             rc = ex_bind(r, p->ck[col->position], col->type, col->name, v);
         else

@@ -216,9 +216,12 @@ typedef struct sel {
 
 /* ---- binding ---------------------------------------------------------- */
 
-static int bind_cond(ex_request *r, const cql_term *term, const hln_column *col, ex_value *v)
+/* Binds a restriction's term for col; receiver names the term in a type
+ * error (NULL: the column), as "value(l)" names a CONTAINS term. */
+static int bind_cond_as(ex_request *r, const cql_term *term, const hln_column *col,
+                        const char *receiver, ex_value *v)
 {
-    int rc = ex_bind(r, term, col->type, col->name, v);
+    int rc = ex_bind(r, term, col->type, receiver ? receiver : col->name, v);
     if (rc) return rc;
     if (v->len == -1)
         return hln_fail(&r->err, HLN_EINVAL,
@@ -229,6 +232,11 @@ static int bind_cond(ex_request *r, const cql_term *term, const hln_column *col,
     if (v->len == -2)
         return hln_fail(&r->err, HLN_EINVAL, "Invalid unset value for column %s", col->name);
     return 0;
+}
+
+static int bind_cond(ex_request *r, const cql_term *term, const hln_column *col, ex_value *v)
+{
+    return bind_cond_as(r, term, col, NULL, v);
 }
 
 static int put_comp(ex_request *r, const hln_column *col, const ex_value *v, hln_buf *b)
@@ -360,6 +368,8 @@ static bool next_pos(sel *s, bool part_full)
     return true;
 }
 
+static int bind_range(sel *s);
+
 static int bind_lookup(sel *s)
 {
     ex_request *r = s->r;
@@ -402,6 +412,13 @@ static int bind_lookup(sel *s)
         k->pklen = (uint32_t)b.len;
         k->token = hln_murmur3_token(b.data, b.len);
         if (!rc && !k->pk) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    }
+    if (!rc && p->token_range) { /* token bounds beside the key: they filter the keys */
+        rc = bind_range(s);
+        int w = 0;
+        for (int i = 0; !rc && i < s->nkeys; i++)
+            if (s->keys[i].token > s->lo && s->keys[i].token <= s->hi) s->keys[w++] = s->keys[i];
+        if (!rc) s->nkeys = w;
     }
     if (!rc && s->nkeys > 1) { /* key order, without duplicates, as Cassandra */
         sort_table = t;
@@ -586,9 +603,11 @@ static int bind_filters(sel *s)
             /* the term is an element (key) of the collection */
             const hln_type *ct = col->type;
             hln_column ec = *col;
-            ec.type =
-                ct->kind == HLN_T_MAP && f->op == CQL_OP_CONTAINS ? ct->params[1] : ct->params[0];
-            int rc = bind_cond(r, f->term, &ec, &s->fvals[i]);
+            bool key = f->op == CQL_OP_CONTAINS_KEY;
+            ec.type = ct->kind == HLN_T_MAP && !key ? ct->params[1] : ct->params[0];
+            char receiver[300];
+            snprintf(receiver, sizeof receiver, "%s(%s)", key ? "key" : "value", col->name);
+            int rc = bind_cond_as(r, f->term, &ec, receiver, &s->fvals[i]);
             if (rc) return rc;
             continue;
         }

@@ -683,7 +683,8 @@ static int check_rf(const char *v, hln_error *err)
     for (const char *p = v; *p; p++)
         if (!isdigit((unsigned char)*p) && !(p == v && *p == '-')) digits = false;
     if (!digits || !parse_int(v, -2147483648LL, 2147483647LL, &x))
-        return hln_fail(err, HLN_ECONFIG, "Replication factor must be numeric; found %s", v);
+        /* Cassandra passes Java's NumberFormatException text through */
+        return hln_fail(err, HLN_ECONFIG, "For input string: \"%s\"", v);
     if (x < 0)
         return hln_fail(err, HLN_ECONFIG, "Replication factor must be non-negative; found %s", v);
     return 0;

@@ -226,7 +226,15 @@ int hln_type_validate(const hln_type *t, const uint8_t *v, size_t len, const cha
 /* Cassandra's marshal class of t (AbstractType.toString()), for custom
  * type options: "org.apache.cassandra.db.marshal.Int32Type",
  * "...ListType(...Int32Type)", "...FrozenType(...)", "...VectorType(...,3)". */
+static void class_name(const hln_type *t, bool unfrozen, hln_buf *out);
+
 void hln_type_class_name(const hln_type *t, hln_buf *out)
+{
+    class_name(t, false, out);
+}
+
+/* unfrozen: a vector's element, which Cassandra names without FrozenType */
+static void class_name(const hln_type *t, bool unfrozen, hln_buf *out)
 {
     static const struct {
         hln_type_kind k;
@@ -260,7 +268,7 @@ void hln_type_class_name(const hln_type *t, hln_buf *out)
         {HLN_T_UDT, "UserType"},
     };
     const char *pfx = "org.apache.cassandra.db.marshal.";
-    bool frozen = hln_type_is_collection(t) && t->frozen;
+    bool frozen = hln_type_is_collection(t) && t->frozen && !unfrozen;
     if (frozen) hln_buf_printf(out, "%sFrozenType(", pfx);
     const char *cls = "BytesType";
     for (size_t i = 0; i < HLN_ARRAY_LEN(names); i++)
@@ -270,7 +278,7 @@ void hln_type_class_name(const hln_type *t, hln_buf *out)
         hln_buf_u8(out, '(');
         for (int i = 0; i < t->nparams; i++) {
             if (i) hln_buf_u8(out, ',');
-            hln_type_class_name(t->params[i], out);
+            class_name(t->params[i], t->kind == HLN_T_VECTOR, out);
         }
         if (t->kind == HLN_T_VECTOR) hln_buf_printf(out, ",%d", t->dim);
         hln_buf_u8(out, ')');
