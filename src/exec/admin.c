@@ -33,6 +33,7 @@
 typedef struct adm_table {
     const hln_table *t;
     st_table_stats sum;
+    ex_table_lat lat; /* merged over the shards */
 } adm_table;
 
 enum { ADM_STATS, ADM_FLUSH, ADM_COMPACT, ADM_SNAPSHOT };
@@ -46,6 +47,9 @@ typedef struct adm_run {
     int rc;
     hln_error err;
     uv_mutex_t mu;
+    /* ADM_STATS, node-wide: the chunk caches, client connections */
+    st_cache_stats cache;
+    int clients;
 } adm_run;
 
 static bool wanted(const hln_keyspace *k, const hln_table *t, const char *ks, const char *table)
@@ -113,25 +117,33 @@ static void on_shard(hln_shard *s, void *ud)
         if (r->verb == ADM_SNAPSHOT) rc = snapshot_table(s, r, r->tabs[i].t, &err);
         st_table_stats st;
         if (rc == 0 && st_table_stats_get(s->store, r->tabs[i].t->id, &st) == 0) {
+            ex_table_lat lat;
+            bool has_lat = r->verb == ADM_STATS && ex_metrics_get(s, r->tabs[i].t->id, &lat);
             uv_mutex_lock(&r->mu);
-            adm_table *a = &r->tabs[i];
-            a->sum.sstables += st.sstables;
-            a->sum.disk_bytes += st.disk_bytes;
-            a->sum.raw_bytes += st.raw_bytes;
-            a->sum.data_bytes += st.data_bytes;
-            a->sum.partitions += st.partitions;
-            a->sum.rows += st.rows;
-            a->sum.memtable_bytes += st.memtable_bytes;
-            a->sum.compactions += st.compactions;
-            a->sum.bytes_compacted += st.bytes_compacted;
-            a->sum.bytes_written += st.bytes_written;
-            a->sum.flushes += st.flushes;
-            a->sum.bytes_flushed += st.bytes_flushed;
-            a->sum.compacting |= st.compacting;
-            a->sum.reads += st.reads;
-            a->sum.sstable_reads += st.sstable_reads;
+            ex_stats_add(&r->tabs[i].sum, &st);
+            if (has_lat) ex_table_lat_merge(&r->tabs[i].lat, &lat);
             uv_mutex_unlock(&r->mu);
         }
+    }
+    if (rc == 0 && r->verb == ADM_STATS) {
+        st_cache_stats c;
+        st_thread_cache_stats(&c);
+        int nclients = 0;
+        if (s->eng->net.shard_clients) {
+            hln_arena a;
+            hln_arena_init(&a, 4096);
+            hln_client_info *ci;
+            if (s->eng->net.shard_clients(s, &a, &ci, &nclients) != 0) nclients = 0;
+            hln_arena_free(&a);
+        }
+        uv_mutex_lock(&r->mu);
+        r->cache.capacity_bytes += c.capacity_bytes;
+        r->cache.size_bytes += c.size_bytes;
+        r->cache.requests += c.requests;
+        r->cache.hits += c.hits;
+        r->cache.entries += c.entries;
+        r->clients += nclients;
+        uv_mutex_unlock(&r->mu);
     }
     if (rc < 0) {
         uv_mutex_lock(&r->mu);
@@ -269,6 +281,74 @@ int ex_admin_compactionstats(hln_engine *e, hln_buf *out, hln_error *err)
     return rc;
 }
 
+int ex_admin_tablehistograms(hln_engine *e, const char *ks, const char *table, hln_buf *out,
+                             hln_error *err)
+{
+    if (!ks || !*ks || !table || !*table)
+        return hln_fail(err, HLN_EINVAL,
+                        "tablehistograms requires keyspace and table name arguments");
+    adm_run r;
+    hln_schema *s = NULL;
+    int rc = run(e, ADM_STATS, ks, table, NULL, &r, &s, err);
+    for (int i = 0; rc == 0 && i < r.n; i++) {
+        const ex_table_lat *l = &r.tabs[i].lat;
+        const ex_hist *h[3] = {&l->recent[EX_LAT_LOCAL_READ], &l->recent[EX_LAT_LOCAL_WRITE],
+                               &l->recent[EX_LAT_LOCAL_SCAN]};
+        hln_buf_printf(out,
+                       "%s/%s histograms\n"
+                       "%-10s%18s%18s%18s\n%-10s%18s%18s%18s\n",
+                       r.tabs[i].t->ks, r.tabs[i].t->name, "Percentile", "Read Latency",
+                       "Write Latency", "Scan Latency", "", "(micros)", "(micros)", "(micros)");
+        static const struct {
+            const char *label;
+            double q;
+        } rowsq[] = {{"50%", 0.5},  {"75%", 0.75}, {"95%", 0.95}, {"98%", 0.98},
+                     {"99%", 0.99}, {"Min", 0.0},  {"Max", 1.0}};
+        for (size_t k = 0; k < HLN_ARRAY_LEN(rowsq); k++) {
+            hln_buf_printf(out, "%-10s", rowsq[k].label);
+            for (int c = 0; c < 3; c++) {
+                double v = rowsq[k].q >= 1.0 ? (double)h[c]->max_us
+                                             : ex_hist_quantile_us(h[c], rowsq[k].q);
+                hln_buf_printf(out, "%18.2f", v);
+            }
+            hln_buf_printf(out, "\n");
+        }
+        hln_buf_printf(out, "\n");
+    }
+    done(&r, s);
+    if (rc == 0 && out->err) rc = hln_fail(err, HLN_ENOMEM, "out of memory");
+    return rc;
+}
+
+/* Prometheus summaries of the latencies: recent quantiles, total count */
+static void latency_metrics(hln_buf *out, const adm_run *r)
+{
+    static const struct {
+        int kind;
+        const char *op, *scope;
+    } K[] = {
+        {EX_LAT_COORD_READ, "read", "coordinator"}, {EX_LAT_COORD_WRITE, "write", "coordinator"},
+        {EX_LAT_COORD_SCAN, "scan", "coordinator"}, {EX_LAT_LOCAL_READ, "read", "local"},
+        {EX_LAT_LOCAL_WRITE, "write", "local"},     {EX_LAT_LOCAL_SCAN, "scan", "local"},
+    };
+    hln_buf_printf(out, "# HELP helenus_table_latency_seconds request latency by table and "
+                        "operation: quantiles over the last one to two minutes, count since "
+                        "start\n# TYPE helenus_table_latency_seconds summary\n");
+    for (int i = 0; i < r->n; i++)
+        for (size_t k = 0; k < HLN_ARRAY_LEN(K); k++) {
+            const ex_hist *h = &r->tabs[i].lat.recent[K[k].kind];
+            char labels[600];
+            snprintf(labels, sizeof labels, "keyspace=\"%s\",table=\"%s\",op=\"%s\",scope=\"%s\"",
+                     r->tabs[i].t->ks, r->tabs[i].t->name, K[k].op, K[k].scope);
+            static const double qs[] = {0.5, 0.95, 0.99};
+            for (size_t q = 0; q < HLN_ARRAY_LEN(qs); q++)
+                hln_buf_printf(out, "helenus_table_latency_seconds{%s,quantile=\"%g\"} %.6f\n",
+                               labels, qs[q], ex_hist_quantile_us(h, qs[q]) / 1e6);
+            hln_buf_printf(out, "helenus_table_latency_seconds_count{%s} %" PRIu64 "\n", labels,
+                           r->tabs[i].lat.total[K[k].kind]);
+        }
+}
+
 int ex_admin_metrics(hln_engine *e, hln_buf *out, hln_error *err)
 {
     adm_run r;
@@ -300,6 +380,22 @@ int ex_admin_metrics(hln_engine *e, hln_buf *out, hln_error *err)
                                r.tabs[i].t->ks, r.tabs[i].t->name, v[m]);
             }
         }
+        latency_metrics(out, &r);
+        hln_buf_printf(out,
+                       "# HELP helenus_chunk_cache_requests_total reads of decompressed "
+                       "sstable chunks through the cache\n"
+                       "# TYPE helenus_chunk_cache_requests_total counter\n"
+                       "helenus_chunk_cache_requests_total %" PRIu64 "\n"
+                       "# HELP helenus_chunk_cache_hits_total of which found in the cache\n"
+                       "# TYPE helenus_chunk_cache_hits_total counter\n"
+                       "helenus_chunk_cache_hits_total %" PRIu64 "\n"
+                       "# HELP helenus_chunk_cache_bytes bytes the chunk caches hold\n"
+                       "# TYPE helenus_chunk_cache_bytes gauge\n"
+                       "helenus_chunk_cache_bytes %" PRIu64 "\n"
+                       "# HELP helenus_client_connections open CQL connections\n"
+                       "# TYPE helenus_client_connections gauge\n"
+                       "helenus_client_connections %d\n",
+                       r.cache.requests, r.cache.hits, r.cache.size_bytes, r.clients);
         hln_buf_printf(out, "# HELP helenus_shards shard threads\n# TYPE helenus_shards gauge\n");
         hln_buf_printf(out, "helenus_shards %d\n", e->nshards);
         hln_buf_printf(out, "# HELP helenus_uptime_seconds seconds since start\n"

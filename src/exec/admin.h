@@ -17,6 +17,10 @@ int ex_admin_compact(hln_engine *e, const char *ks, const char *table, hln_error
 int ex_admin_tablestats(hln_engine *e, const char *ks, const char *table, hln_buf *out,
                         hln_error *err);
 int ex_admin_compactionstats(hln_engine *e, hln_buf *out, hln_error *err);
+/* nodetool tablehistograms ks table: local read/write/scan latency
+ * percentiles over the last one to two minutes. */
+int ex_admin_tablehistograms(hln_engine *e, const char *ks, const char *table, hln_buf *out,
+                             hln_error *err);
 int ex_admin_metrics(hln_engine *e, hln_buf *out, hln_error *err);
 /* nodetool status for this node (load: bytes under the shards' tables/). */
 int ex_admin_status(hln_engine *e, hln_buf *out, hln_error *err);

@@ -632,3 +632,78 @@ int hln_config_load(hln_config *c, const char *path, hln_error *err)
     fclose(f);
     return rc;
 }
+
+/* ---- system_views.settings --------------------------------------------- */
+
+/* Cassandra 5.0's DataStorageSpec text: the largest unit that divides. */
+static void size_text(char *out, size_t n, uint64_t bytes, const char *suffix)
+{
+    static const char *const units[] = {"B", "KiB", "MiB", "GiB"};
+    int u = 0;
+    while (u < 3 && bytes && bytes % 1024 == 0) {
+        bytes /= 1024;
+        u++;
+    }
+    snprintf(out, n, "%" PRIu64 "%s%s", bytes, units[u], suffix);
+}
+
+void hln_config_settings(const hln_config *c, hln_setting_fn fn, void *ud)
+{
+    char v[1100];
+#define SET(name, ...)                                                                             \
+    do {                                                                                           \
+        snprintf(v, sizeof v, __VA_ARGS__);                                                        \
+        fn(ud, name, v);                                                                           \
+    } while (0)
+    SET("auth_bcrypt_rounds", "%d", c->auth_bcrypt_rounds);
+    SET("authenticator", "org.apache.cassandra.auth.%s",
+        c->password_auth ? "PasswordAuthenticator" : "AllowAllAuthenticator");
+    SET("authorizer", "org.apache.cassandra.auth.%s",
+        c->authorization ? "CassandraAuthorizer" : "AllowAllAuthorizer");
+    SET("auto_compaction", "%s", c->storage.compaction_disabled ? "false" : "true");
+    SET("client_encryption_options.enabled", "%s", c->tls.enabled ? "true" : "false");
+    SET("client_encryption_options.optional", "%s", c->tls.optional ? "true" : "false");
+    SET("client_encryption_options.protocol", "%s", c->tls.protocol[0] ? c->tls.protocol : "TLS");
+    SET("client_encryption_options.require_client_auth", "%s",
+        c->tls.require_client_auth == 1   ? "true"
+        : c->tls.require_client_auth == 2 ? "optional"
+                                          : "false");
+    SET("cluster_name", "%s", c->cluster_name);
+    /* a failed commitlog write fails the writes, the node stays up */
+    SET("commit_failure_policy", "ignore");
+    SET("commitlog_directory", "%s/shard-*/commitlog", c->data_dir);
+    size_text(v, sizeof v, c->storage.segment_bytes, "");
+    fn(ud, "commitlog_segment_size", v);
+    SET("commitlog_sync", "%s", c->storage.sync == ST_SYNC_BATCH ? "batch" : "periodic");
+    SET("commitlog_sync_period", "%" PRIu32 "ms", c->storage.sync_period_ms);
+    if (c->compaction_bps)
+        size_text(v, sizeof v, c->compaction_bps, "/s");
+    else
+        snprintf(v, sizeof v, "0MiB/s");
+    fn(ud, "compaction_throughput", v);
+    SET("concurrent_compactors", "%d", 1); /* per shard */
+    SET("data_file_directories", "[%s]", c->data_dir);
+    SET("datacenter", "%s", c->datacenter);
+    /* a full disk or a damaged chunk fails the operations that need it */
+    SET("disk_failure_policy", "best_effort");
+    SET("endpoint_snitch", "SimpleSnitch");
+    size_text(v, sizeof v, c->file_cache_bytes, "");
+    fn(ud, "file_cache_size", v);
+    SET("materialized_views_enabled", "%s", c->views_disabled ? "false" : "true");
+    size_text(v, sizeof v, c->storage.memtable_flush_bytes, "");
+    fn(ud, "memtable_flush_threshold_bytes", v);
+    SET("metrics_enabled", "%s", c->metrics_enabled ? "true" : "false");
+    size_text(v, sizeof v, c->max_frame_bytes, "");
+    fn(ud, "native_transport_max_frame_size", v);
+    SET("native_transport_idle_timeout", "%" PRIu64 "ms", c->idle_timeout_ms);
+    SET("native_transport_max_concurrent_requests_per_connection", "%d", c->max_requests_per_conn);
+    SET("native_transport_port", "%d", c->native_transport_port);
+    SET("num_tokens", "16");
+    SET("partitioner", "org.apache.cassandra.dht.Murmur3Partitioner");
+    SET("rack", "%s", c->rack);
+    SET("role_manager", "org.apache.cassandra.auth.CassandraRoleManager");
+    SET("rpc_address", "%s", c->listen_address);
+    SET("shards", "%d", c->shards);
+    SET("user_defined_functions_enabled", "false");
+#undef SET
+}

@@ -99,21 +99,27 @@ static void op_exec(ex_op *op, hln_shard *sh, hln_arena *a, const st_mutation *m
         op_fail(op, hln_fail(&op->err, HLN_ESERVER, "shard %d has no storage", op->target));
         return;
     }
+    int64_t t0 = hln_mono_nanos();
     switch (op->kind) {
     case EX_OP_MUTATE:
         rc = ex_view_apply(op, s, a, m, 1, &op->err);
+        if (m) ex_metrics_record(sh, m->table_id, EX_LAT_LOCAL_WRITE, t0);
         break;
     case EX_OP_MUTATE_BATCH:
         rc = op->nmuts ? ex_view_apply(op, s, a, op->muts, op->nmuts, &op->err) : 0;
+        for (uint32_t i = 0; i < op->nmuts; i++)
+            ex_metrics_record(sh, op->muts[i].table_id, EX_LAT_LOCAL_WRITE, t0);
         break;
     case EX_OP_VIEW_BUILD:
         rc = ex_view_build(op, s, a, &op->err);
         break;
     case EX_OP_READ:
         rc = st_read(s, &op->read, a, &op->parts, &op->err);
+        ex_metrics_record(sh, op->read.table_id, EX_LAT_LOCAL_READ, t0);
         break;
     case EX_OP_SCAN:
         rc = st_scan(s, &op->scan, a, &op->parts, &op->err);
+        ex_metrics_record(sh, op->scan.table_id, EX_LAT_LOCAL_SCAN, t0);
         break;
     case EX_OP_DROP:
         ex_ann_drop_table(sh, op->table_id);
@@ -131,6 +137,9 @@ static void op_exec(ex_op *op, hln_shard *sh, hln_arena *a, const st_mutation *m
         break;
     case EX_OP_CAS:
         rc = ex_cas_exec(op, s, a, m);
+        break;
+    case EX_OP_STATS:
+        rc = ex_stats_exec(sh, op, a);
         break;
     }
     if (rc) op_fail(op, rc);
@@ -273,6 +282,7 @@ static int op_pack(ex_op *op)
     case EX_OP_DROP:
     case EX_OP_TRUNCATE:
     case EX_OP_VIEW_BUILD:
+    case EX_OP_STATS:
         return 0;
     case EX_OP_ISCAN:
     case EX_OP_ANN: {

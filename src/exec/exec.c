@@ -165,6 +165,7 @@ void ex_shutdown(hln_engine *e)
     for (int i = 0; e->shards && i < e->nshards; i++) {
         ex_plan_cache_free(&e->shards[i]);
         ex_ann_free(&e->shards[i]);
+        ex_metrics_free(&e->shards[i]);
     }
     hln_free(c);
     e->prepared = NULL;
@@ -196,8 +197,24 @@ void ex_request_free(ex_request *r)
     hln_arena_free(&r->arena);
 }
 
+/* The coordinator latency of r's statement, by its table (metrics.c). */
+static void record_latency(ex_request *r)
+{
+    const ex_state *st = r->priv;
+    const ex_plan *p = st ? st->plan : NULL;
+    if (!p || !p->t || p->t->is_virtual) return;
+    int kind = p->kind == CQL_SELECT ? -1
+               : p->kind == CQL_INSERT || p->kind == CQL_UPDATE || p->kind == CQL_DELETE
+                   ? EX_LAT_COORD_WRITE
+                   : -2;
+    if (kind == -2) return;
+    if (kind == -1) kind = p->pk_lookup ? EX_LAT_COORD_READ : EX_LAT_COORD_SCAN;
+    ex_metrics_record(r->shard, p->t->id, kind, st->t0);
+}
+
 void ex_finish(ex_request *r, int rc)
 {
+    record_latency(r);
     r->rc = rc;
     if (!rc && r->result.kind == EX_SCHEMA_CHANGE && r->priv)
         ex_access_schema_changed(r); /* creators' grants, dropped resources' grants */
@@ -220,6 +237,7 @@ ex_state *ex_start(ex_request *r)
         return NULL;
     }
     st->eng = r->shard->eng;
+    st->t0 = hln_mono_nanos();
     r->priv = st;
     st->schema = catalog_acquire(st->eng->catalog);
     if (!st->schema) {

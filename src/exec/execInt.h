@@ -295,6 +295,47 @@ void ex_plan_cache_free(hln_shard *s);
  * verdict reused (ex_plan_cache_stats). Shard thread only. */
 void ex_plan_cache_count_auth(hln_shard *s, bool reused);
 
+/* ---- metrics.c: request latencies per table -------------------------- */
+
+enum {
+    EX_LAT_COORD_READ,  /* a single-partition SELECT, start to answer */
+    EX_LAT_COORD_WRITE, /* INSERT, UPDATE, DELETE */
+    EX_LAT_COORD_SCAN,  /* a SELECT over partitions */
+    EX_LAT_LOCAL_READ,  /* the storage read on the owning shard */
+    EX_LAT_LOCAL_WRITE, /* the storage write */
+    EX_LAT_LOCAL_SCAN,  /* one page of a storage scan */
+    EX_LAT_KINDS
+};
+#define EX_HIST_BUCKETS 160
+
+typedef struct ex_hist {
+    uint64_t count, sum_us, max_us;
+    uint64_t b[EX_HIST_BUCKETS];
+} ex_hist;
+
+void ex_hist_add(ex_hist *h, uint64_t us);
+void ex_hist_merge(ex_hist *into, const ex_hist *h);
+/* The q-quantile (0..1) in µs: its bucket's midpoint, at most the max. */
+double ex_hist_quantile_us(const ex_hist *h, double q);
+
+/* One table's latencies (one shard's, or merged over shards). */
+typedef struct ex_table_lat {
+    ex_hist recent[EX_LAT_KINDS]; /* the current and the previous minute */
+    uint64_t total[EX_LAT_KINDS]; /* operations since the shard started */
+    double window_s;              /* the seconds recent covers */
+} ex_table_lat;
+
+/* On s's thread: one operation of kind on table_id that started at
+ * start_ns (hln_mono_nanos) and ends now. */
+void ex_metrics_record(hln_shard *s, const uint8_t table_id[16], int kind, int64_t start_ns);
+/* On s's thread: s's figures for table_id; false (all zero) if none. */
+bool ex_metrics_get(hln_shard *s, const uint8_t table_id[16], ex_table_lat *out);
+void ex_table_lat_merge(ex_table_lat *into, const ex_table_lat *x);
+/* Adds one shard's storage statistics of a table into sum (the running
+ * compaction's progress fields are not summed). */
+void ex_stats_add(st_table_stats *sum, const st_table_stats *x);
+void ex_metrics_free(hln_shard *s);
+
 /* ---- coordinator ------------------------------------------------------ */
 
 typedef enum ex_op_kind {
@@ -303,12 +344,30 @@ typedef enum ex_op_kind {
     EX_OP_READ,
     EX_OP_SCAN,
     EX_OP_DROP,
-    EX_OP_CAS,       /* read the row, check, maybe apply (cas.c): atomic on the target */
-    EX_OP_TRUNCATE,  /* st_truncate_table(table_id) */
-    EX_OP_ANN,       /* the target's nearest rows to a vector (sai.c) */
-    EX_OP_ISCAN,     /* EX_OP_SCAN's rows, only those an index has under a term (sai.c) */
-    EX_OP_VIEW_BUILD /* the view rows of the target's base rows (view.c; table_id: the view) */
+    EX_OP_CAS,        /* read the row, check, maybe apply (cas.c): atomic on the target */
+    EX_OP_TRUNCATE,   /* st_truncate_table(table_id) */
+    EX_OP_ANN,        /* the target's nearest rows to a vector (sai.c) */
+    EX_OP_ISCAN,      /* EX_OP_SCAN's rows, only those an index has under a term (sai.c) */
+    EX_OP_VIEW_BUILD, /* the view rows of the target's base rows (view.c; table_id: the view) */
+    EX_OP_STATS       /* the target's statistics for system_views (sysviews.c) */
 } ex_op_kind;
+
+/* What an EX_OP_STATS op brings back from its shard (sysviews.c): for each
+ * user table of op->schema, in walk order, its storage statistics and
+ * latencies; the shard's chunk cache; its client connections. */
+typedef struct ex_shard_table {
+    bool has_storage;
+    st_table_stats st;
+    ex_table_lat lat;
+} ex_shard_table;
+
+typedef struct ex_shard_stats {
+    ex_shard_table *tabs;
+    int ntabs;
+    st_cache_stats cache;
+    hln_client_info *clients;
+    int nclients;
+} ex_shard_stats;
 
 /* What an index operation asks a shard (sai.c): for EX_OP_ANN the k rows
  * nearest to q under the index's metric; for EX_OP_ISCAN the rows of the
@@ -347,6 +406,7 @@ typedef struct ex_op {
     st_scan_cmd scan;
     uint8_t table_id[16];
     struct ex_cas_op *cas;    /* EX_OP_CAS: conditions in, verdict out */
+    ex_shard_stats *stats;    /* EX_OP_STATS: out */
     ex_ann_op *ann;           /* EX_OP_ANN */
     const hln_schema *schema; /* the request's snapshot (held by it): views of written tables */
     /* outputs */
@@ -409,6 +469,7 @@ bool ex_ann_decode(const uint8_t *p, int32_t len, int dim, float *out);
 
 typedef struct ex_state {
     hln_engine *eng;
+    int64_t t0;         /* hln_mono_nanos at ex_start: the coordinator latency's start */
     hln_schema *schema; /* acquired at start, released with the request */
     const cql_stmt *stmt;
     const ex_plan *plan;          /* read-only: may be a cached plan (plancache.c) */
@@ -489,6 +550,17 @@ int ex_bind_int(ex_request *r, const cql_term *term, const char *what, int32_t *
 /* The next write timestamp of this shard: hln_now_micros(), made strictly
  * increasing per shard thread. */
 int64_t ex_next_timestamp(void);
+
+/* ---- sysviews.c: system_views ------------------------------------------- */
+
+/* Whether reading t needs every shard's statistics first. */
+bool ex_sysviews_needs_shards(const hln_table *t);
+/* Sends EX_OP_STATS to every shard; then(r) once all are back. */
+void ex_sysviews_gather(ex_request *r, ex_then_fn then);
+/* On the target: the shard's statistics into op->stats (arena a). */
+int ex_stats_exec(hln_shard *sh, ex_op *op, hln_arena *a);
+/* Every row of system_views table t (after a gather, when it needs one). */
+int ex_sysviews_rows(ex_request *r, const hln_table *t, hln_bytes ***rows, int *nrows);
 
 /* ---- coord.c ---------------------------------------------------------- */
 

@@ -83,6 +83,10 @@ typedef struct hln_config {
 void hln_config_default(hln_config *c);
 /* Reads cassandra.yaml-style keys from a YAML file over c. */
 int hln_config_load(hln_config *c, const char *path, hln_error *err);
+/* Calls fn(name, value) for each setting system_views.settings shows, in
+ * name order, with Cassandra's names and value syntax (64MiB/s, 10000ms). */
+typedef void (*hln_setting_fn)(void *ud, const char *name, const char *value);
+void hln_config_settings(const hln_config *c, hln_setting_fn fn, void *ud);
 
 typedef struct hln_engine hln_engine;
 typedef struct hln_shard hln_shard;
@@ -95,12 +99,28 @@ struct hln_shard {
     st_engine *store;
     uv_async_t storage_wake; /* a background compaction finished: st_maintain */
     uv_timer_t sync_timer;
-    void *server; /* per-shard network state (server/), NULL when embedded */
-    void *plans;  /* exec's cache of prepared plans (exec/plancache.c), shard-owned */
-    void *vix;    /* exec's index structures (exec/sai.c), shard-owned */
-    int close_rc; /* st_close result, reported to engine_stop */
+    void *server;  /* per-shard network state (server/), NULL when embedded */
+    void *plans;   /* exec's cache of prepared plans (exec/plancache.c), shard-owned */
+    void *vix;     /* exec's index structures (exec/sai.c), shard-owned */
+    void *metrics; /* exec's latencies per table (exec/metrics.c), shard-owned */
+    int close_rc;  /* st_close result, reported to engine_stop */
     hln_error close_err;
 };
+
+/* One client connection, as system_views.clients shows it. */
+typedef struct hln_client_info {
+    uint8_t address[16];
+    int address_len; /* 4 or 16 */
+    int port;
+    const char *stage; /* "established", "authenticating", "ready" */
+    const char *driver_name, *driver_version, *keyspace, *username; /* NULL: unknown */
+    const hln_option *options; /* the STARTUP options, sorted by key */
+    int noptions;
+    int protocol_version;
+    uint64_t request_count;
+    bool ssl;
+    const char *ssl_protocol, *ssl_cipher;
+} hln_client_info;
 
 /* What the network layer (server/) registers on the engine so engine_stop
  * can close it without the engine depending on it. */
@@ -108,6 +128,8 @@ typedef struct hln_engine_net {
     void (*stop)(hln_engine *e);       /* off shard threads: close every connection */
     void (*shard_close)(hln_shard *s); /* on s's thread, as it stops */
     void (*destroy)(hln_engine *e);    /* after the shard threads are joined */
+    /* on s's thread: the connections s serves, into arena a */
+    int (*shard_clients)(hln_shard *s, hln_arena *a, hln_client_info **out, int *n);
 } hln_engine_net;
 
 struct hln_engine {

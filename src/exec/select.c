@@ -1940,6 +1940,8 @@ static void select_virtual(ex_request *r, sel *s)
     int nrows = 0;
     int rc = !strcmp(s->t->ks, "system_auth")
                  ? ex_access_virtual_rows(r, s->t, &rows, &nrows) /* roles, permissions: access.c */
+             : !strcmp(s->t->ks, "system_views")
+                 ? ex_sysviews_rows(r, s->t, &rows, &nrows) /* the running node: sysviews.c */
                  : schema_virtual_rows(st->schema, &st->eng->node, s->t, &r->arena, &rows, &nrows,
                                        &r->err);
     rowctx c = {.r = r, .t = s->t, .now_sec = s->now_sec};
@@ -1962,6 +1964,16 @@ static void select_virtual(ex_request *r, sel *s)
     bool more = s->stop && !s->limit_hit && last + 1 < nrows;
     s->vnext = (uint32_t)(last + 1);
     finish(r, s, more);
+}
+
+static void select_virtual_gathered(ex_request *r)
+{
+    int rc = ex_batch_error(r);
+    if (rc) {
+        ex_finish(r, rc);
+        return;
+    }
+    select_virtual(r, ex_st(r)->xs);
 }
 
 /* ---- storage reads, step by step ------------------------------------------ */
@@ -2374,6 +2386,10 @@ void ex_run_select(ex_request *r)
     query_hash(r, s);
     if (s->page && r->params.paging_state && (rc = resume(r, s)) != 0) {
         ex_finish(r, rc);
+        return;
+    }
+    if (p->t->is_virtual && ex_sysviews_needs_shards(p->t)) {
+        ex_sysviews_gather(r, select_virtual_gathered); /* every shard's statistics first */
         return;
     }
     if (p->t->is_virtual) {

@@ -152,7 +152,7 @@ bool schema_name_valid(const char *name)
 }
 
 static const char *const SYSTEM_KS[] = {"system", "system_schema", "system_virtual_schema",
-                                        "system_auth"};
+                                        "system_auth", "system_views"};
 
 bool schema_is_system_keyspace_name(const char *ks)
 {
@@ -163,7 +163,7 @@ bool schema_is_system_keyspace_name(const char *ks)
 
 bool schema_is_virtual_keyspace_name(const char *ks)
 {
-    return strcasecmp(ks, "system_virtual_schema") == 0;
+    return strcasecmp(ks, "system_virtual_schema") == 0 || strcasecmp(ks, "system_views") == 0;
 }
 
 static int system_rank(const char *ks)
@@ -462,6 +462,10 @@ typedef struct sys_table_def {
     const char *pk, *ck;
 } sys_table_def;
 
+#define LATENCY_COLS                                                                               \
+    "keyspace_name text, table_name text, count bigint, max_ms double, p50th_ms double, "          \
+    "p99th_ms double, per_second double"
+
 static const sys_table_def SYS_TABLES[] = {
     {"system", "local", "information about the local node",
      "key text, bootstrapped text, broadcast_address inet, broadcast_port int, cluster_name text, "
@@ -557,6 +561,40 @@ static const sys_table_def SYS_TABLES[] = {
      "keyspace_name text, table_name text, column_name text, clustering_order text, "
      "column_name_bytes blob, kind text, position int, type text",
      "keyspace_name", "table_name, column_name"},
+
+    /* system_views: rows come from the running node (exec/sysviews.c) */
+    {"system_views", "settings", "current settings", "name text, value text", "name", ""},
+    {"system_views", "disk_usage", "", "keyspace_name text, table_name text, mebibytes bigint",
+     "keyspace_name, table_name", ""},
+    {"system_views", "max_partition_size", "",
+     "keyspace_name text, table_name text, mebibytes bigint", "keyspace_name, table_name", ""},
+    {"system_views", "sstable_tasks", "current sstable tasks",
+     "keyspace_name text, table_name text, task_id timeuuid, completion_ratio double, kind text, "
+     "progress bigint, sstables int, target_directory text, total bigint, total_compressed "
+     "bigint, unit text",
+     "keyspace_name", "table_name, task_id"},
+    {"system_views", "caches", "system caches",
+     "name text, capacity_bytes bigint, entry_count int, hit_count bigint, hit_ratio double, "
+     "recent_hit_rate_per_second bigint, recent_request_rate_per_second bigint, request_count "
+     "bigint, size_bytes bigint",
+     "name", ""},
+    {"system_views", "thread_pools", "",
+     "name text, active_tasks int, active_tasks_limit int, blocked_tasks bigint, "
+     "blocked_tasks_all_time bigint, completed_tasks bigint, pending_tasks int",
+     "name", ""},
+    {"system_views", "clients", "currently connected clients",
+     "address inet, port int, client_options frozen<map<text, text>>, connection_stage text, "
+     "driver_name text, driver_version text, hostname text, keyspace_name text, "
+     "protocol_version int, request_count bigint, ssl_cipher_suite text, ssl_enabled boolean, "
+     "ssl_protocol text, username text",
+     "address", "port"},
+    {"system_views", "coordinator_read_latency", "", LATENCY_COLS, "keyspace_name, table_name", ""},
+    {"system_views", "coordinator_scan_latency", "", LATENCY_COLS, "keyspace_name, table_name", ""},
+    {"system_views", "coordinator_write_latency", "", LATENCY_COLS, "keyspace_name, table_name",
+     ""},
+    {"system_views", "local_read_latency", "", LATENCY_COLS, "keyspace_name, table_name", ""},
+    {"system_views", "local_scan_latency", "", LATENCY_COLS, "keyspace_name, table_name", ""},
+    {"system_views", "local_write_latency", "", LATENCY_COLS, "keyspace_name, table_name", ""},
 
     /* system_auth: rows come from the auth store (src/auth), not from here;
      * exec/access.c generates them */

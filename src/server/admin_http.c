@@ -5,7 +5,9 @@
  * What: a libmicrohttpd daemon (its own polling thread) answering
  *   GET  /metrics                      Prometheus text (metrics_enabled)
  *   GET  /tablestats?keyspace=&table=  nodetool tablestats
+ *   GET  /tablehistograms?keyspace=&table=  nodetool tablehistograms
  *   GET  /compactionstats              nodetool compactionstats
+ *   POST /drain                        nodetool drain
  *   GET  /info                         nodetool info (the basics)
  *   GET  /status                       nodetool status (this node)
  *   POST /flush?keyspace=&table=       nodetool flush
@@ -28,6 +30,7 @@
  * reach storage only through exec/admin.c (engine_run_on_all).
  */
 #include <microhttpd.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +45,7 @@ struct admin_http {
     struct MHD_Daemon *d;
     hln_engine *eng;
     int port;
+    atomic_bool drained; /* /drain ran: no CQL port any more */
 };
 
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *body,
@@ -89,6 +93,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         rc = ex_admin_metrics(h->eng, &out, &err);
     } else if (!strcmp(url, "/tablestats") && !post) {
         rc = ex_admin_tablestats(h->eng, ks, table, &out, &err);
+    } else if (!strcmp(url, "/tablehistograms") && !post) {
+        rc = ex_admin_tablehistograms(h->eng, ks, table, &out, &err);
     } else if (!strcmp(url, "/compactionstats") && !post) {
         rc = ex_admin_compactionstats(h->eng, &out, &err);
     } else if (!strcmp(url, "/info") && !post) {
@@ -97,13 +103,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         hln_buf_printf(&out,
                        "ID                     : %s\n"
                        "Gossip active          : false\n"
-                       "Native Transport active: true\n"
+                       "Native Transport active: %s\n"
                        "Uptime (seconds)       : %lld\n"
                        "Data Center            : %s\n"
                        "Rack                   : %s\n"
                        "Shards                 : %d\n"
                        "Data directory         : %s\n",
-                       id, (long long)((hln_now_micros() - h->eng->started_at) / 1000000),
+                       id, atomic_load(&h->drained) ? "false" : "true",
+                       (long long)((hln_now_micros() - h->eng->started_at) / 1000000),
                        h->eng->cfg.datacenter, h->eng->cfg.rack, h->eng->nshards,
                        h->eng->cfg.data_dir);
     } else if (!strcmp(url, "/getcompactionthroughput") && !post) {
@@ -129,6 +136,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     } else if (!strcmp(url, "/clearsnapshot") && post) {
         const char *tag = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "tag");
         rc = ex_admin_clearsnapshot(h->eng, tag, &out, &err);
+    } else if (!strcmp(url, "/drain") && post) {
+        /* nodetool drain: stop the CQL port (clients are disconnected),
+           then flush every table, so a restart replays nothing */
+        atomic_store(&h->drained, true);
+        server_stop(h->eng);
+        rc = ex_admin_flush(h->eng, NULL, NULL, &err);
     } else if (!strcmp(url, "/flush") && post) {
         rc = ex_admin_flush(h->eng, ks, table, &err);
     } else if (!strcmp(url, "/compact") && post) {

@@ -95,6 +95,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
@@ -147,6 +148,13 @@ struct conn {
     conn *prev, *next;    /* ss->conns */
     conn *dirty_next;     /* ss->dirty */
     char peer[64];
+    /* system_views.clients: the peer's address, the STARTUP options (key
+     * and value strings, NUL-terminated, in a row), requests received */
+    uint8_t peer_addr[16];
+    int peer_addr_len, peer_port;
+    hln_buf startup;
+    int nstartup;
+    uint64_t requests;
     /* authentication (PasswordAuthenticator): STARTUP answered with
      * AUTHENTICATE; only AUTH_RESPONSE until AUTH_SUCCESS */
     bool authenticating;
@@ -201,6 +209,7 @@ static void conn_unref(conn *c)
     px_v5_in_free(&c->v5in);
     hln_free(c->keyspace);
     hln_free(c->role);
+    hln_buf_free(&c->startup);
     tls_conn_free(c->tls);
     hln_buf_free(&c->tls_in);
     hln_buf_free(&c->tls_out);
@@ -558,6 +567,7 @@ static void run_request(conn *c, const px_header *h, const uint8_t *body, size_t
     }
     conn_ref(c);
     c->inflight++;
+    c->requests++;
     /* done() may run before these return */
     if (h->opcode == PX_QUERY)
         ex_query(r, cql, cqllen);
@@ -671,6 +681,13 @@ static void handle_startup(conn *c, const px_header *h, hln_rd *rd)
     }
     const char *cqlv = NULL, *compression = NULL;
     int comp = PX_COMP_NONE;
+    hln_buf_reset(&c->startup);
+    c->nstartup = 0;
+    for (int i = 0; i < st.nopts; i++) {
+        hln_buf_put(&c->startup, st.opts[i].key, strlen(st.opts[i].key) + 1);
+        hln_buf_put(&c->startup, st.opts[i].value, strlen(st.opts[i].value) + 1);
+        c->nstartup++;
+    }
     for (int i = 0; i < st.nopts; i++) {
         if (!strcasecmp(st.opts[i].key, "CQL_VERSION"))
             cqlv = st.opts[i].value;
@@ -1242,10 +1259,15 @@ void conn_adopt(srv_shard *ss, int fd)
         if (peer.ss_family == AF_INET6) {
             uv_ip6_name((struct sockaddr_in6 *)&peer, host, sizeof host);
             port = ntohs(((struct sockaddr_in6 *)&peer)->sin6_port);
+            memcpy(c->peer_addr, &((struct sockaddr_in6 *)&peer)->sin6_addr, 16);
+            c->peer_addr_len = 16;
         } else {
             uv_ip4_name((struct sockaddr_in *)&peer, host, sizeof host);
             port = ntohs(((struct sockaddr_in *)&peer)->sin_port);
+            memcpy(c->peer_addr, &((struct sockaddr_in *)&peer)->sin_addr, 4);
+            c->peer_addr_len = 4;
         }
+        c->peer_port = port;
         snprintf(c->peer, sizeof c->peer, "%.40s:%d", host, port);
     }
     c->next = ss->conns;
@@ -1254,6 +1276,60 @@ void conn_adopt(srv_shard *ss, int fd)
     ss->accepted++;
     HLN_DEBUG("connection %s opened on shard %d", c->peer, ss->shard->id);
     start_reading(c);
+}
+
+static int opt_order(const void *a, const void *b)
+{
+    return strcmp(((const hln_option *)a)->key, ((const hln_option *)b)->key);
+}
+
+int conn_list_clients(srv_shard *ss, hln_arena *a, hln_client_info **out, int *nout)
+{
+    int n = 0;
+    for (conn *c = ss->conns; c; c = c->next)
+        n += !c->closing && c->peer_addr_len > 0;
+    hln_client_info *v = hln_arena_alloc(a, sizeof *v * (size_t)(n ? n : 1));
+    if (!v) return HLN_ENOMEM;
+    int k = 0;
+    for (conn *c = ss->conns; c && k < n; c = c->next) {
+        if (c->closing || c->peer_addr_len == 0) continue;
+        hln_client_info *x = &v[k++];
+        memcpy(x->address, c->peer_addr, 16);
+        x->address_len = c->peer_addr_len;
+        x->port = c->peer_port;
+        x->stage = c->ready ? "ready" : c->authenticating ? "authenticating" : "established";
+        x->protocol_version = c->version;
+        x->request_count = c->requests;
+        x->keyspace = c->keyspace ? hln_arena_strdup(a, c->keyspace) : NULL;
+        x->username = c->role ? hln_arena_strdup(a, c->role) : NULL;
+        x->ssl = c->tls != NULL;
+        if (c->tls && tls_conn_established(c->tls)) {
+            x->ssl_protocol = hln_arena_strdup(a, tls_conn_protocol(c->tls));
+            x->ssl_cipher = hln_arena_strdup(a, tls_conn_cipher(c->tls));
+        }
+        x->options = NULL;
+        x->noptions = 0;
+        if (c->nstartup && !c->startup.err) {
+            hln_option *o = hln_arena_alloc(a, sizeof *o * (size_t)c->nstartup);
+            const char *p = (const char *)c->startup.data;
+            for (int i = 0; o && i < c->nstartup; i++) {
+                o[i].key = hln_arena_strdup(a, p);
+                p += strlen(p) + 1;
+                o[i].value = hln_arena_strdup(a, p);
+                p += strlen(p) + 1;
+                if (!strcmp(o[i].key, "DRIVER_NAME")) x->driver_name = o[i].value;
+                if (!strcmp(o[i].key, "DRIVER_VERSION")) x->driver_version = o[i].value;
+            }
+            if (o) {
+                qsort(o, (size_t)c->nstartup, sizeof *o, opt_order);
+                x->options = o;
+                x->noptions = c->nstartup;
+            }
+        }
+    }
+    *out = v;
+    *nout = k;
+    return 0;
 }
 
 void conn_push_event(srv_shard *ss, unsigned type, const uint8_t *body, size_t len)

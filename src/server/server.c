@@ -180,6 +180,13 @@ static void setup_shard(hln_shard *s, void *ud)
     if (s->id == 0) listen_on_shard(ss);
 }
 
+static int shard_clients(hln_shard *s, hln_arena *a, hln_client_info **out, int *n)
+{
+    *out = NULL;
+    *n = 0;
+    return s->server ? conn_list_clients(s->server, a, out, n) : 0;
+}
+
 void srv_shard_close(hln_shard *s)
 {
     srv_shard *ss = ss_of(s);
@@ -220,8 +227,10 @@ int server_start(hln_engine *e, hln_error *err)
     }
     e->server = sv;
     /* so engine_stop closes the network first and frees it last */
-    e->net = (hln_engine_net){
-        .stop = server_stop, .shard_close = srv_shard_close, .destroy = srv_destroy};
+    e->net = (hln_engine_net){.stop = server_stop,
+                              .shard_close = srv_shard_close,
+                              .destroy = srv_destroy,
+                              .shard_clients = shard_clients};
     rc = engine_run_on_all(e, setup_shard, sv);
     if (!rc && sv->listen_rc) rc = sv->listen_rc;
     if (!rc)

@@ -62,6 +62,8 @@ void srv_destroy(hln_engine *e);
 void conn_adopt(srv_shard *ss, int fd);
 /* Closes every connection of the shard. */
 void conn_close_all(srv_shard *ss);
+/* The shard's open connections, for system_views.clients (into a). */
+int conn_list_clients(srv_shard *ss, hln_arena *a, hln_client_info **out, int *n);
 /* Closes the connections that have neither received nor sent anything for
  * timeout_ms and have no request executing (native_transport_idle_timeout). */
 void conn_sweep_idle(srv_shard *ss, uint64_t timeout_ms);

@@ -274,6 +274,16 @@ bool tls_conn_established(const tls_conn *t)
     return SSL_is_init_finished(t->ssl);
 }
 
+const char *tls_conn_protocol(const tls_conn *t)
+{
+    return SSL_get_version(t->ssl);
+}
+
+const char *tls_conn_cipher(const tls_conn *t)
+{
+    return SSL_get_cipher_name(t->ssl);
+}
+
 /* Moves what SSL wrote into *out. */
 static int drain(tls_conn *t, hln_buf *out)
 {

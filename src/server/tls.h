@@ -43,6 +43,10 @@ int tls_conn_read(tls_conn *t, const uint8_t *in, size_t n, hln_buf *plain, hln_
 int tls_conn_write(tls_conn *t, const uint8_t *p, size_t n, hln_buf *out, hln_error *err);
 /* Whether the handshake has finished. */
 bool tls_conn_established(const tls_conn *t);
+/* The negotiated protocol ("TLSv1.3") and cipher suite, for
+ * system_views.clients. */
+const char *tls_conn_protocol(const tls_conn *t);
+const char *tls_conn_cipher(const tls_conn *t);
 
 /* The first byte of a TLS connection (a handshake record), for
  * client_encryption_options.optional: anything else is a CQL frame. */

@@ -522,6 +522,7 @@ static int merge_all(cp_state *s, sst_writer *w, hln_error *err)
     double t0 = mono_seconds();
     for (;;) {
         throttle(j, w, t0);
+        atomic_store_explicit(&j->progress_bytes, sst_writer_raw_bytes(w), memory_order_relaxed);
         if (atomic_load_explicit(&j->cancel, memory_order_relaxed))
             return hln_fail(err, HLN_EAGAIN, "compaction cancelled");
         const uint8_t *key = NULL;

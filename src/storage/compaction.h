@@ -56,7 +56,13 @@ typedef struct cp_job {
     uint32_t bps_share;
     atomic_bool cancel;
     bool background; /* run by the worker (installed by poll), not st_compact */
-    bool retire;     /* resubmitted after install: delete and close the inputs */
+    /* progress, for system_views.sstable_tasks: uncompressed bytes written
+       so far (the worker stores, the shard loads) of at most total_bytes,
+       the inputs' uncompressed size; started_us: wall clock at submission */
+    _Atomic uint64_t progress_bytes;
+    uint64_t total_bytes;
+    int64_t started_us;
+    bool retire; /* resubmitted after install: delete and close the inputs */
     /* results, valid once the job is done */
     int rc; /* 0, HLN_ECANCELED when cancelled, or the error */
     hln_error err;

@@ -981,8 +981,11 @@ static cp_job *make_job(const st_engine *e, st_table *t, sst_reader **sel, size_
     j->bps = e->o.compaction_bps;
     j->bps_share = e->o.compaction_bps_share ? e->o.compaction_bps_share : 1;
     t->next_gen++;
-    for (size_t i = 0; i < k; i++)
+    j->started_us = hln_now_micros();
+    for (size_t i = 0; i < k; i++) {
         j->in[i]->compacting = true;
+        j->total_bytes += j->in[i]->raw_bytes;
+    }
     return j;
 }
 
@@ -1199,6 +1202,13 @@ int st_snapshot(st_engine *e, const uint8_t table_id[16], const char *dir, hln_e
     return hln_fsync_dir(dir, err);
 }
 
+void st_thread_cache_stats(st_cache_stats *out)
+{
+    sst_cache_stats c;
+    sst_thread_cache_stats(&c);
+    *out = (st_cache_stats){c.capacity_bytes, c.size_bytes, c.requests, c.hits, c.entries};
+}
+
 int st_table_stats_get(st_engine *e, const uint8_t table_id[16], st_table_stats *out)
 {
     memset(out, 0, sizeof(*out));
@@ -1213,6 +1223,8 @@ int st_table_stats_get(st_engine *e, const uint8_t table_id[16], st_table_stats 
         out->data_bytes += r->data_bytes;
         out->partitions += r->nentries;
         out->rows += r->nrows;
+        uint64_t mp = sst_max_partition_bytes(t->ssts[i]);
+        if (mp > out->max_partition_bytes) out->max_partition_bytes = mp;
     }
     out->memtable_bytes = mt_bytes(t->mt) + (t->frozen ? mt_bytes(t->frozen) : 0);
     out->compactions = t->n_compactions;
@@ -1221,6 +1233,13 @@ int st_table_stats_get(st_engine *e, const uint8_t table_id[16], st_table_stats 
     out->flushes = t->n_flushes;
     out->bytes_flushed = t->bytes_flushed;
     out->compacting = e->job && memcmp(e->job->table_id, t->id, 16) == 0;
+    if (out->compacting) {
+        out->compact_progress = atomic_load_explicit(&e->job->progress_bytes, memory_order_relaxed);
+        out->compact_total = e->job->total_bytes;
+        out->compact_inputs = e->job->nin;
+        out->compact_gen = e->job->out_gen;
+        out->compact_started_us = e->job->started_us;
+    }
     out->reads = t->n_reads;
     out->sstable_reads = t->n_sst_reads;
     return 0;

@@ -324,8 +324,22 @@ typedef struct st_table_stats {
     uint64_t reads, sstable_reads; /* partition reads (st_read) and the sstables they
                                       read from: read amplification = sstable_reads / reads */
     bool compacting;
+    /* the running compaction, when compacting (system_views.sstable_tasks) */
+    uint64_t compact_progress, compact_total; /* uncompressed bytes */
+    size_t compact_inputs;
+    uint64_t compact_gen;         /* its output's generation */
+    int64_t compact_started_us;   /* wall clock */
+    uint64_t max_partition_bytes; /* largest partition of the sstables (uncompressed) */
 } st_table_stats;
 /* 0, or HLN_ENOTFOUND for a table this shard has never seen. */
 int st_table_stats_get(st_engine *e, const uint8_t table_id[16], st_table_stats *out);
+
+/* The calling thread's cache of decompressed sstable chunks
+ * (file_cache_size; all zero before its first compressed read). */
+typedef struct st_cache_stats {
+    uint64_t capacity_bytes, size_bytes, requests, hits;
+    size_t entries;
+} st_cache_stats;
+void st_thread_cache_stats(st_cache_stats *out);
 
 #endif

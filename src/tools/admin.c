@@ -6,7 +6,9 @@
  * host:port (127.0.0.1:7199 unless -h/-p say otherwise), prints the body,
  * and exits 0 on HTTP 200, 1 otherwise (the body is the error message, as
  * nodetool prints it). Verbs: flush [ks [table...]], compact [ks
- * [table...]], tablestats [ks[.table]], compactionstats, info, metrics.
+ * [table...]], tablestats [ks[.table]], tablehistograms ks table,
+ * compactionstats, drain, info, status, snapshots, compaction throughput,
+ * metrics.
  *
  * Why a hand-written client: one request and one response over loopback;
  * a library would add a dependency for forty lines of socket code.
@@ -87,6 +89,8 @@ static void usage(FILE *f)
                "  flush [keyspace [table ...]]     write memtables to sstables\n"
                "  compact [keyspace [table ...]]   major compaction (purges what it may)\n"
                "  tablestats [keyspace[.table]]    per-table statistics\n"
+               "  tablehistograms ks table         local latency percentiles\n"
+               "  drain                            stop the CQL port, flush every table\n"
                "  compactionstats                  running compactions\n"
                "  getcompactionthroughput          the compaction_throughput limit\n"
                "  setcompactionthroughput MIB      set it (MiB/s for the node, 0 = none)\n"
@@ -158,6 +162,25 @@ int admin_main(int argc, char **argv)
         if (target(path, sizeof path, "tablestats", *ks ? ks : NULL, table) < 0) return 1;
         return request(host, port, "GET", path);
     }
+    if (!strcmp(verb, "tablehistograms") || !strcmp(verb, "cfhistograms")) {
+        /* nodetool's forms: "ks table" or "ks.table" */
+        char ks[256] = "", *table = NULL;
+        if (i < argc) snprintf(ks, sizeof ks, "%s", argv[i++]);
+        char *dot = strchr(ks, '.');
+        if (dot) {
+            *dot = '\0';
+            table = dot + 1;
+        } else if (i < argc) {
+            table = argv[i++];
+        }
+        if (!*ks || !table || !*table || i < argc) {
+            fprintf(stderr, "helenus admin: tablehistograms requires keyspace and table name "
+                            "arguments\n");
+            return 1;
+        }
+        if (target(path, sizeof path, "tablehistograms", ks, table) < 0) return 1;
+        return request(host, port, "GET", path);
+    }
     if (!strcmp(verb, "snapshot") || !strcmp(verb, "clearsnapshot")) {
         const char *tag = NULL, *ks = NULL, *table = NULL;
         for (; i < argc; i++) {
@@ -202,6 +225,7 @@ int admin_main(int argc, char **argv)
         snprintf(path, sizeof path, "/%s", verb);
         return request(host, port, "GET", path);
     }
+    if (!strcmp(verb, "drain")) return request(host, port, "POST", "/drain");
     fprintf(stderr, "helenus admin: unknown verb '%s'\n", verb);
     usage(stderr);
     return 1;

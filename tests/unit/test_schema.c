@@ -289,8 +289,9 @@ static void test_keyspace_ddl(void **state)
     assert_string_equal(s2->keyspaces[1]->name, "system_schema");
     assert_string_equal(s2->keyspaces[2]->name, "system_virtual_schema");
     assert_string_equal(s2->keyspaces[3]->name, "system_auth");
-    assert_string_equal(s2->keyspaces[4]->name, "ks1");
-    assert_string_equal(s2->keyspaces[5]->name, "ks2");
+    assert_string_equal(s2->keyspaces[4]->name, "system_views");
+    assert_string_equal(s2->keyspaces[5]->name, "ks1");
+    assert_string_equal(s2->keyspaces[6]->name, "ks2");
     schema_release(s2);
     schema_release(s);
 
@@ -341,7 +342,7 @@ static void test_keyspace_ddl(void **state)
     /* nothing of that changed the schema */
     s = catalog_acquire(f->cat);
     assert_null(schema_keyspace(s, "k3"));
-    assert_int_equal(s->nkeyspaces, 6);
+    assert_int_equal(s->nkeyspaces, 7); /* five system keyspaces and two */
     schema_release(s);
 
     /* drop */
@@ -620,7 +621,7 @@ static void test_persistence(void **state)
     reopen(f);
     hln_schema *s = catalog_acquire(f->cat);
     assert_memory_equal(s->version, ver, 16);
-    assert_int_equal(s->nkeyspaces, 6);
+    assert_int_equal(s->nkeyspaces, 7); /* five system keyspaces and two */
     const hln_table *t = schema_table(s, "ks", "t");
     assert_non_null(t);
     assert_memory_equal(t->id, tid, 16);
@@ -1002,8 +1003,9 @@ static void test_rows_local(void **state)
     assert_int_equal(n, 0);
     for (int k = 0; k < s->nkeyspaces; k++) {
         const hln_keyspace *ks = s->keyspaces[k];
-        /* system_auth's rows come from the auth store, through exec */
-        bool auth = !strcmp(ks->name, "system_auth");
+        /* system_auth's rows come from the auth store, system_views's from
+           the running node, both through exec */
+        bool auth = !strcmp(ks->name, "system_auth") || !strcmp(ks->name, "system_views");
         for (int j = 0; ks->is_system && j < ks->ntables; j++)
             assert_int_equal(schema_virtual_rows(s, &node, ks->tables[j], &a, &rows, &n, &err),
                              auth ? HLN_ENOTFOUND : 0);
@@ -1147,10 +1149,12 @@ static void test_rows_schema(void **state)
     assert_non_null(r);
     assert_text(r[col_index(t, "type")], "frozen<set<text>>");
 
-    /* the virtual schema lists itself only */
+    /* the virtual schema lists itself (3 tables) and system_views (13) */
     t = schema_table(s, "system_virtual_schema", "tables");
     assert_int_equal(schema_virtual_rows(s, &node, t, &a, &rows, &n, &err), 0);
-    assert_int_equal(n, 3);
+    assert_int_equal(n, 16);
+    assert_non_null(find_row(rows, n, t, "keyspace_name", "system_views", "table_name",
+                             "local_read_latency", NULL, NULL));
     r = find_row(rows, n, t, "keyspace_name", "system_virtual_schema", "table_name", "columns",
                  NULL, NULL);
     assert_non_null(r);

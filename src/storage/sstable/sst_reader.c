@@ -510,8 +510,10 @@ typedef struct cc_slot {
 
 typedef struct chunk_cache {
     uint64_t clock;
-    size_t nsets; /* a power of two */
-    cc_slot s[];  /* nsets * CC_WAYS */
+    uint64_t requests, hits; /* since the thread's first read (system_views.caches) */
+    size_t entries, bytes;   /* slots filled, bytes their buffers hold */
+    size_t nsets;            /* a power of two */
+    cc_slot s[];             /* nsets * CC_WAYS */
 } chunk_cache;
 
 static _Thread_local size_t cc_want_bytes; /* 0: the small default */
@@ -535,6 +537,33 @@ static void cc_free(void *p)
 static void cc_init(void)
 {
     pthread_key_create(&cc_key, cc_free);
+}
+
+uint64_t sst_max_partition_bytes(sst_reader *r)
+{
+    if (r->max_part_bytes) return r->max_part_bytes - 1;
+    uint64_t m = 0;
+    if (r->version >= 5)
+        for (size_t i = 0; i < r->nentries; i++) {
+            uint64_t end = i + 1 < r->nentries ? r->entries[i + 1].off0 : r->data_end;
+            if (end > r->entries[i].off0 && end - r->entries[i].off0 > m)
+                m = end - r->entries[i].off0;
+        }
+    r->max_part_bytes = m + 1;
+    return m;
+}
+
+void sst_thread_cache_stats(sst_cache_stats *out)
+{
+    pthread_once(&cc_once, cc_init);
+    const chunk_cache *c = pthread_getspecific(cc_key);
+    memset(out, 0, sizeof *out);
+    if (!c) return;
+    out->capacity_bytes = c->nsets * CC_WAYS * (uint64_t)SST_CHUNK_DEFAULT;
+    out->entries = c->entries;
+    out->size_bytes = c->bytes;
+    out->requests = c->requests;
+    out->hits = c->hits;
 }
 
 static chunk_cache *cc_get(void)
@@ -604,6 +633,8 @@ static int read_cached(sst_rowit *it, chunk_cache *cc, uint64_t ci, uint64_t off
         if (s->buf && s->uid == r->uid && s->chunk == ci) hit = s;
         if (s->stamp < lru->stamp) lru = s;
     }
+    cc->requests++;
+    cc->hits += hit != NULL;
     if (!hit) {
         const sst_chunk *c = &r->chunks[ci];
         size_t plen = (size_t)c->len + SST_CHUNK_CRC;
@@ -613,9 +644,13 @@ static int read_cached(sst_rowit *it, chunk_cache *cc, uint64_t ci, uint64_t off
             it->zcap = it->zbuf ? cap : 0;
         }
         if (lru->cap < want) {
+            cc->entries -= lru->buf != NULL;
+            cc->bytes -= lru->cap;
             hln_free(lru->buf);
             lru->buf = hln_malloc(want);
             lru->cap = lru->buf ? want : 0;
+            cc->entries += lru->buf != NULL;
+            cc->bytes += lru->cap;
         }
         if (!it->zbuf || !lru->buf)
             return hln_fail(err, HLN_ENOMEM, "out of memory reading %s", r->path);

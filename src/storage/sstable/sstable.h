@@ -189,13 +189,26 @@ typedef struct sst_reader {
     /* Bloom filter over the partition keys, built from the index at open
        (nothing on disk): sst_get answers most absent keys without a search */
     uint64_t *bloom;
-    uint64_t bloom_mask; /* bits - 1, bits a power of two */
+    uint64_t bloom_mask;     /* bits - 1, bits a power of two */
+    uint64_t max_part_bytes; /* sst_max_partition_bytes, once computed (+1; 0: not yet) */
 } sst_reader;
+
+/* The largest partition's logical (uncompressed) bytes: from the implied
+ * block offsets of version 5, 0 for older files. Computed on first use. */
+uint64_t sst_max_partition_bytes(sst_reader *r);
 
 /* The size of the calling thread's cache of decompressed chunks
  * (sst_reader.c), taken at its first compressed read; 0 (the default) is a
  * small one for streaming readers such as compaction. */
 void sst_thread_cache_bytes(size_t bytes);
+
+/* The calling thread's chunk cache, for system_views.caches (all zero
+ * before its first compressed read). */
+typedef struct sst_cache_stats {
+    uint64_t capacity_bytes, size_bytes, requests, hits;
+    size_t entries;
+} sst_cache_stats;
+void sst_thread_cache_stats(sst_cache_stats *out);
 
 /* Opens and validates (header, footer, index checksum and structure);
  * HLN_ECORRUPT through hln_corrupt on any inconsistency. */

@@ -1,0 +1,446 @@
+/*
+ * sysviews.c — the system_views virtual tables of a running node.
+ *
+ * What: settings, disk_usage, max_partition_size, sstable_tasks, caches,
+ * thread_pools, clients and the six latency tables (coordinator_ and
+ * local_ read/write/scan_latency), with Cassandra 5.0's columns
+ * (src/schema/schema.c defines them). Rows are made for each read from
+ * the node's state at that moment.
+ *
+ * How: most of that state belongs to the shards (storage statistics,
+ * latency histograms, chunk caches, connections), and only a shard's
+ * thread may read its own. A read of such a table first sends one
+ * EX_OP_STATS op to every shard (ex_sysviews_gather); each fills an
+ * ex_shard_stats from its own state (ex_stats_exec); once all are back,
+ * the rows are built on the coordinator from the ops' results
+ * (ex_sysviews_rows). Settings need no shard: they come from the
+ * configuration.
+ *
+ * Invariants:
+ *  1. Every op of a gather walks the same schema snapshot (the request's)
+ *     in the same order (user keyspaces, then their tables), so table i of
+ *     one shard's result is table i of every other's.
+ *  2. Rows are sorted by the table's primary key (text by UTF-8 bytes),
+ *     as Cassandra's virtual tables order them; all memory is the
+ *     request's (or the op's) arena.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "exec/execInt.h"
+
+/* ---- the tables a gather reports on ---------------------------------- */
+
+static bool user_table(const hln_keyspace *k, const hln_table *t)
+{
+    return !k->is_system && !t->is_virtual;
+}
+
+static int count_tables(const hln_schema *s)
+{
+    int n = 0;
+    for (int i = 0; i < s->nkeyspaces; i++)
+        for (int j = 0; j < s->keyspaces[i]->ntables; j++)
+            n += user_table(s->keyspaces[i], s->keyspaces[i]->tables[j]);
+    return n;
+}
+
+/* table number `at` of the walk (invariant 1) */
+#define FOR_TABLES(s, t, at)                                                                       \
+    for (int ki_ = 0, at = 0; ki_ < (s)->nkeyspaces; ki_++)                                        \
+        for (int tj_ = 0; tj_ < (s)->keyspaces[ki_]->ntables; tj_++)                               \
+            for (const hln_table *t = (s)->keyspaces[ki_]->tables[tj_];                            \
+                 t && user_table((s)->keyspaces[ki_], t); t = NULL, at++)
+
+int ex_stats_exec(hln_shard *sh, ex_op *op, hln_arena *a)
+{
+    const hln_schema *s = op->schema;
+    ex_shard_stats *x = hln_arena_alloc(a, sizeof *x);
+    int n = count_tables(s);
+    if (!x) return HLN_ENOMEM;
+    x->tabs = hln_arena_alloc(a, sizeof *x->tabs * (size_t)(n ? n : 1));
+    if (!x->tabs) return HLN_ENOMEM;
+    x->ntabs = n;
+    FOR_TABLES(s, t, i)
+    {
+        if (sh->store)
+            x->tabs[i].has_storage = st_table_stats_get(sh->store, t->id, &x->tabs[i].st) == 0;
+        ex_metrics_get(sh, t->id, &x->tabs[i].lat);
+    }
+    st_thread_cache_stats(&x->cache);
+    hln_engine *e = sh->eng;
+    if (e->net.shard_clients) {
+        int rc = e->net.shard_clients(sh, a, &x->clients, &x->nclients);
+        if (rc) return rc;
+    }
+    op->stats = x;
+    return 0;
+}
+
+bool ex_sysviews_needs_shards(const hln_table *t)
+{
+    return !strcmp(t->ks, "system_views") && strcmp(t->name, "settings") != 0;
+}
+
+void ex_sysviews_gather(ex_request *r, ex_then_fn then)
+{
+    ex_state *st = ex_st(r);
+    for (int i = 0; i < st->eng->nshards; i++) {
+        ex_op *op = ex_op_new(r, EX_OP_STATS, i);
+        if (!op) {
+            ex_finish(r, hln_fail(&r->err, HLN_ENOMEM, "out of memory"));
+            return;
+        }
+        op->schema = st->schema;
+    }
+    ex_dispatch(r, then);
+}
+
+/* ---- row building ------------------------------------------------------ */
+
+typedef struct rows {
+    ex_request *r;
+    const hln_table *t;
+    hln_bytes **v;
+    int n, cap;
+    int err;
+} rows;
+
+static hln_bytes *row_new(rows *w)
+{
+    if (w->err) return NULL;
+    if (w->n == w->cap) {
+        int ncap = w->cap ? w->cap * 2 : 16;
+        hln_bytes **nv = hln_arena_alloc(&w->r->arena, sizeof *nv * (size_t)ncap);
+        if (!nv) {
+            w->err = HLN_ENOMEM;
+            return NULL;
+        }
+        if (w->n) memcpy(nv, w->v, sizeof *nv * (size_t)w->n);
+        w->v = nv;
+        w->cap = ncap;
+    }
+    hln_bytes *row = hln_arena_alloc(&w->r->arena, sizeof *row * (size_t)w->t->ncols);
+    if (!row) {
+        w->err = HLN_ENOMEM;
+        return NULL;
+    }
+    for (int i = 0; i < w->t->ncols; i++)
+        row[i] = (hln_bytes){NULL, -1};
+    w->v[w->n++] = row;
+    return row;
+}
+
+static void put(rows *w, hln_bytes *row, const char *col, const void *p, size_t n)
+{
+    if (!row || w->err) return;
+    const hln_column *c = table_column(w->t, col);
+    if (!c) return;
+    uint8_t *d = hln_arena_alloc(&w->r->arena, n ? n : 1);
+    if (!d) {
+        w->err = HLN_ENOMEM;
+        return;
+    }
+    if (n) memcpy(d, p, n);
+    row[c - w->t->cols] = (hln_bytes){d, (int32_t)n};
+}
+
+static void put_text(rows *w, hln_bytes *row, const char *col, const char *s)
+{
+    if (s) put(w, row, col, s, strlen(s));
+}
+
+static void put_be(rows *w, hln_bytes *row, const char *col, uint64_t v, int bytes)
+{
+    uint8_t b[8];
+    for (int i = 0; i < bytes; i++)
+        b[i] = (uint8_t)(v >> (8 * (bytes - 1 - i)));
+    put(w, row, col, b, (size_t)bytes);
+}
+
+static void put_bigint(rows *w, hln_bytes *row, const char *col, int64_t v)
+{
+    put_be(w, row, col, (uint64_t)v, 8);
+}
+
+static void put_int(rows *w, hln_bytes *row, const char *col, int32_t v)
+{
+    put_be(w, row, col, (uint32_t)v, 4);
+}
+
+static void put_double(rows *w, hln_bytes *row, const char *col, double v)
+{
+    uint64_t u;
+    memcpy(&u, &v, 8);
+    put_be(w, row, col, u, 8);
+}
+
+static void put_bool(rows *w, hln_bytes *row, const char *col, bool v)
+{
+    uint8_t b = v;
+    put(w, row, col, &b, 1);
+}
+
+/* frozen<map<text, text>>: [i32 n] then [i32 len][bytes] per key and value */
+static void put_text_map(rows *w, hln_bytes *row, const char *col, const hln_option *kv, int n)
+{
+    hln_buf b;
+    hln_buf_init(&b);
+    hln_buf_u32(&b, (uint32_t)n);
+    for (int i = 0; i < n; i++) {
+        hln_buf_u32(&b, (uint32_t)strlen(kv[i].key));
+        hln_buf_put(&b, kv[i].key, strlen(kv[i].key));
+        hln_buf_u32(&b, (uint32_t)strlen(kv[i].value));
+        hln_buf_put(&b, kv[i].value, strlen(kv[i].value));
+    }
+    if (b.err)
+        w->err = HLN_ENOMEM;
+    else
+        put(w, row, col, b.data, b.len);
+    hln_buf_free(&b);
+}
+
+/* rows in primary key order: the key columns' bytes, in column order
+ * (text by UTF-8 bytes, big-endian integers by value when non-negative,
+ * inet by address bytes) */
+static int cmp_rows(const void *pa, const void *pb, void *ud)
+{
+    const hln_table *sort_t = ud;
+    const hln_bytes *a = *(hln_bytes *const *)pa, *b = *(hln_bytes *const *)pb;
+    for (int i = 0; i < sort_t->ncols; i++) {
+        if (sort_t->cols[i].kind != HLN_COL_PARTITION_KEY &&
+            sort_t->cols[i].kind != HLN_COL_CLUSTERING)
+            continue;
+        int32_t la = a[i].len < 0 ? 0 : a[i].len, lb = b[i].len < 0 ? 0 : b[i].len;
+        int c = memcmp(a[i].p ? a[i].p : (const uint8_t *)"", b[i].p ? b[i].p : (const uint8_t *)"",
+                       (size_t)(la < lb ? la : lb));
+        if (c) return c;
+        if (la != lb) return la < lb ? -1 : 1;
+    }
+    return 0;
+}
+
+/* ---- the tables ---------------------------------------------------------- */
+
+static void setting_row(void *ud, const char *name, const char *value)
+{
+    rows *w = ud;
+    hln_bytes *row = row_new(w);
+    put_text(w, row, "name", name);
+    put_text(w, row, "value", value);
+}
+
+/* Every shard's result, in shard order. */
+static int shard_results(ex_request *r, const ex_shard_stats **out, int max)
+{
+    int n = 0;
+    for (const ex_op *op = ex_st(r)->cur; op && n < max; op = op->next_batch)
+        if (op->kind == EX_OP_STATS && op->stats) out[n++] = op->stats;
+    return n;
+}
+
+#define MAX_SHARDS 1024
+
+static uint64_t mib(uint64_t bytes)
+{
+    return bytes / (1024 * 1024);
+}
+
+static void latency_rows(rows *w, const hln_schema *s, const ex_shard_stats *const *sh, int nsh,
+                         int kind)
+{
+    FOR_TABLES(s, t, i)
+    {
+        ex_table_lat sum;
+        memset(&sum, 0, sizeof sum);
+        for (int k = 0; k < nsh; k++)
+            ex_table_lat_merge(&sum, &sh[k]->tabs[i].lat);
+        const ex_hist *h = &sum.recent[kind];
+        hln_bytes *row = row_new(w);
+        put_text(w, row, "keyspace_name", t->ks);
+        put_text(w, row, "table_name", t->name);
+        put_bigint(w, row, "count", (int64_t)sum.total[kind]);
+        put_double(w, row, "max_ms", (double)h->max_us / 1000.0);
+        put_double(w, row, "p50th_ms", ex_hist_quantile_us(h, 0.50) / 1000.0);
+        put_double(w, row, "p99th_ms", ex_hist_quantile_us(h, 0.99) / 1000.0);
+        put_double(w, row, "per_second", sum.window_s > 0 ? (double)h->count / sum.window_s : 0);
+    }
+}
+
+/* a version-1 UUID for a compaction task: its start time and a node-local
+ * sequence (shard, generation) as clock sequence and node */
+static void task_id(uint8_t out[16], int64_t started_us, int shard, uint64_t gen)
+{
+    uint64_t ts = (uint64_t)(started_us * 10) + UINT64_C(0x01B21DD213814000);
+    uint32_t lo = (uint32_t)ts;
+    uint16_t mid = (uint16_t)(ts >> 32), hi = (uint16_t)(((ts >> 48) & 0x0FFF) | 0x1000);
+    out[0] = (uint8_t)(lo >> 24);
+    out[1] = (uint8_t)(lo >> 16);
+    out[2] = (uint8_t)(lo >> 8);
+    out[3] = (uint8_t)lo;
+    out[4] = (uint8_t)(mid >> 8);
+    out[5] = (uint8_t)mid;
+    out[6] = (uint8_t)(hi >> 8);
+    out[7] = (uint8_t)hi;
+    out[8] = (uint8_t)(0x80 | ((shard >> 8) & 0x3F));
+    out[9] = (uint8_t)shard;
+    for (int i = 0; i < 6; i++)
+        out[10 + i] = (uint8_t)(gen >> (8 * (5 - i)));
+}
+
+int ex_sysviews_rows(ex_request *r, const hln_table *t, hln_bytes ***out, int *nout)
+{
+    ex_state *st = ex_st(r);
+    const hln_schema *s = st->schema;
+    rows w = {.r = r, .t = t};
+    const ex_shard_stats *sh[MAX_SHARDS];
+    int nsh = shard_results(r, sh, MAX_SHARDS);
+    const char *name = t->name;
+    if (!strcmp(name, "settings")) {
+        hln_config_settings(&st->eng->cfg, setting_row, &w);
+    } else if (!strcmp(name, "disk_usage") || !strcmp(name, "max_partition_size")) {
+        bool disk = name[0] == 'd';
+        FOR_TABLES(s, tb, i)
+        {
+            uint64_t v = 0;
+            for (int k = 0; k < nsh; k++) {
+                const st_table_stats *x = &sh[k]->tabs[i].st;
+                if (disk)
+                    v += x->disk_bytes;
+                else if (x->max_partition_bytes > v)
+                    v = x->max_partition_bytes;
+            }
+            hln_bytes *row = row_new(&w);
+            put_text(&w, row, "keyspace_name", tb->ks);
+            put_text(&w, row, "table_name", tb->name);
+            put_bigint(&w, row, "mebibytes", (int64_t)mib(v));
+        }
+    } else if (!strcmp(name, "sstable_tasks")) {
+        FOR_TABLES(s, tb, i)
+        {
+            for (int k = 0; k < nsh; k++) {
+                const st_table_stats *x = &sh[k]->tabs[i].st;
+                if (!x->compacting) continue;
+                hln_bytes *row = row_new(&w);
+                uint8_t id[16];
+                task_id(id, x->compact_started_us, k, x->compact_gen);
+                char dir[1300];
+                snprintf(dir, sizeof dir, "%s/shard-%d/tables", st->eng->cfg.data_dir, k);
+                put_text(&w, row, "keyspace_name", tb->ks);
+                put_text(&w, row, "table_name", tb->name);
+                put(&w, row, "task_id", id, 16);
+                double total = (double)x->compact_total;
+                put_double(&w, row, "completion_ratio",
+                           total > 0 ? (double)x->compact_progress / total : 1.0);
+                put_text(&w, row, "kind", "compaction");
+                put_bigint(&w, row, "progress", (int64_t)x->compact_progress);
+                put_int(&w, row, "sstables", (int32_t)x->compact_inputs);
+                put_text(&w, row, "target_directory", dir);
+                put_bigint(&w, row, "total", (int64_t)x->compact_total);
+                put_bigint(&w, row, "total_compressed", (int64_t)x->compact_total);
+                put_text(&w, row, "unit", "bytes");
+            }
+        }
+    } else if (!strcmp(name, "caches")) {
+        /* the chunk cache (file_cache_size) is Cassandra's "chunks" */
+        st_cache_stats c = {0};
+        for (int k = 0; k < nsh; k++) {
+            c.capacity_bytes += sh[k]->cache.capacity_bytes;
+            c.size_bytes += sh[k]->cache.size_bytes;
+            c.requests += sh[k]->cache.requests;
+            c.hits += sh[k]->cache.hits;
+            c.entries += sh[k]->cache.entries;
+        }
+        hln_bytes *row = row_new(&w);
+        put_text(&w, row, "name", "chunks");
+        put_bigint(&w, row, "capacity_bytes", (int64_t)c.capacity_bytes);
+        put_int(&w, row, "entry_count", (int32_t)c.entries);
+        put_bigint(&w, row, "hit_count", (int64_t)c.hits);
+        put_double(&w, row, "hit_ratio", c.requests ? (double)c.hits / (double)c.requests : NAN);
+        put_bigint(&w, row, "recent_hit_rate_per_second", 0);
+        put_bigint(&w, row, "recent_request_rate_per_second", 0);
+        put_bigint(&w, row, "request_count", (int64_t)c.requests);
+        put_bigint(&w, row, "size_bytes", (int64_t)c.size_bytes);
+    } else if (!strcmp(name, "thread_pools")) {
+        /* Helenus's threads: a request loop per shard, and per shard one
+           flush and one compaction worker */
+        int compacting = 0;
+        uint64_t compactions = 0, flushes = 0, reqs = 0;
+        for (int k = 0; k < nsh; k++)
+            for (int i = 0; i < sh[k]->ntabs; i++) {
+                compacting += sh[k]->tabs[i].st.compacting;
+                compactions += sh[k]->tabs[i].st.compactions;
+                flushes += sh[k]->tabs[i].st.flushes;
+                for (int q = 0; q < EX_LAT_KINDS; q++)
+                    if (q <= EX_LAT_COORD_SCAN) reqs += sh[k]->tabs[i].lat.total[q];
+            }
+        struct {
+            const char *name;
+            int active, limit;
+            uint64_t done;
+        } pools[] = {
+            {"CompactionExecutor", compacting, nsh, compactions},
+            {"MemtableFlushWriter", 0, nsh, flushes},
+            {"Native-Transport-Requests", 0, nsh, reqs},
+        };
+        for (size_t i = 0; i < HLN_ARRAY_LEN(pools); i++) {
+            hln_bytes *row = row_new(&w);
+            put_text(&w, row, "name", pools[i].name);
+            put_int(&w, row, "active_tasks", pools[i].active);
+            put_int(&w, row, "active_tasks_limit", pools[i].limit);
+            put_bigint(&w, row, "blocked_tasks", 0);
+            put_bigint(&w, row, "blocked_tasks_all_time", 0);
+            put_bigint(&w, row, "completed_tasks", (int64_t)pools[i].done);
+            put_int(&w, row, "pending_tasks", 0);
+        }
+    } else if (!strcmp(name, "clients")) {
+        for (int k = 0; k < nsh; k++)
+            for (int i = 0; i < sh[k]->nclients; i++) {
+                const hln_client_info *c = &sh[k]->clients[i];
+                hln_bytes *row = row_new(&w);
+                put(&w, row, "address", c->address, (size_t)c->address_len);
+                put_int(&w, row, "port", c->port);
+                put_text_map(&w, row, "client_options", c->options, c->noptions);
+                put_text(&w, row, "connection_stage", c->stage);
+                put_text(&w, row, "driver_name", c->driver_name);
+                put_text(&w, row, "driver_version", c->driver_version);
+                put_text(&w, row, "hostname",
+                         c->address_len == 4 && c->address[0] == 127 && c->address[1] == 0 &&
+                                 c->address[2] == 0 && c->address[3] == 1
+                             ? "localhost"
+                             : NULL);
+                put_text(&w, row, "keyspace_name", c->keyspace);
+                put_int(&w, row, "protocol_version", c->protocol_version);
+                put_bigint(&w, row, "request_count", (int64_t)c->request_count);
+                put_text(&w, row, "ssl_cipher_suite", c->ssl_cipher);
+                put_bool(&w, row, "ssl_enabled", c->ssl);
+                put_text(&w, row, "ssl_protocol", c->ssl_protocol);
+                put_text(&w, row, "username", c->username ? c->username : "anonymous");
+            }
+    } else {
+        static const struct {
+            const char *name;
+            int kind;
+        } lat[] = {
+            {"coordinator_read_latency", EX_LAT_COORD_READ},
+            {"coordinator_write_latency", EX_LAT_COORD_WRITE},
+            {"coordinator_scan_latency", EX_LAT_COORD_SCAN},
+            {"local_read_latency", EX_LAT_LOCAL_READ},
+            {"local_write_latency", EX_LAT_LOCAL_WRITE},
+            {"local_scan_latency", EX_LAT_LOCAL_SCAN},
+        };
+        size_t i = 0;
+        while (i < HLN_ARRAY_LEN(lat) && strcmp(lat[i].name, name) != 0)
+            i++;
+        if (i == HLN_ARRAY_LEN(lat))
+            return hln_fail(&r->err, HLN_ENOTFOUND, "no rows for system_views.%s", name);
+        latency_rows(&w, s, sh, nsh, lat[i].kind);
+    }
+    if (w.err) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    if (w.n > 1) qsort_r(w.v, (size_t)w.n, sizeof *w.v, cmp_rows, (void *)t);
+    *out = w.v;
+    *nout = w.n;
+    return 0;
+}
