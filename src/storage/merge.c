@@ -308,26 +308,50 @@ int st_merge_rows(st_rowsrc **srcs, size_t nsrcs, int64_t pdel_ts, const st_rang
     bool *stable = hln_arena_alloc(a, nsrcs * sizeof(*stable));
     uint32_t *cur = hln_arena_alloc(a, nsrcs * sizeof(*cur));
     uint32_t *which = hln_arena_alloc(a, nsrcs * sizeof(*which));
-    if (!head || !same || !stable || !cur || !which)
+    /* lazy[i]: source i's next row is not read yet, only bounded by
+       lk[i] (st_rowsrc.peek); it is read once that bound could be the
+       smallest key, so a limit reached first spares the read */
+    bool *lazy = hln_arena_alloc(a, nsrcs * sizeof(*lazy));
+    const uint8_t **lk = hln_arena_alloc(a, nsrcs * sizeof(*lk));
+    uint32_t *lkl = hln_arena_alloc(a, nsrcs * sizeof(*lkl));
+    if (!head || !same || !stable || !cur || !which || !lazy || !lk || !lkl)
         return hln_fail(err, HLN_ENOMEM, "out of memory merging rows");
     for (size_t i = 0; i < nsrcs; i++) {
+        head[i] = NULL;
+        lazy[i] = srcs[i]->peek && srcs[i]->peek(srcs[i], &lk[i], &lkl[i]);
+        if (lazy[i]) continue;
         int rc = srcs[i]->next(srcs[i], &head[i], err);
         if (rc < 0) return rc;
         if (rc == 0) head[i] = NULL;
     }
     outvec v = {0};
     for (;;) {
-        const st_row *best = NULL;
+        /* the smallest key among heads and lazy bounds; on a tie a lazy
+           source wins, so a row is only taken once every source that could
+           hold its key has been read */
+        long bi = -1;
+        const uint8_t *bk = NULL;
+        uint32_t bkl = 0;
         for (size_t i = 0; i < nsrcs; i++) {
-            if (!head[i]) continue;
-            if (!best) {
-                best = head[i];
-                continue;
+            if (!lazy[i] && !head[i]) continue;
+            const uint8_t *k = lazy[i] ? lk[i] : head[i]->ck;
+            uint32_t kl = lazy[i] ? lkl[i] : head[i]->cklen;
+            int c = bi < 0 ? -1 : st_bytes_cmp(k, kl, bk, bkl);
+            if (bi < 0 || (reversed ? c > 0 : c < 0) || (c == 0 && lazy[i] && !lazy[bi])) {
+                bi = (long)i;
+                bk = k;
+                bkl = kl;
             }
-            int c = st_bytes_cmp(head[i]->ck, head[i]->cklen, best->ck, best->cklen);
-            if (reversed ? c > 0 : c < 0) best = head[i];
         }
-        if (!best) break;
+        if (bi < 0) break;
+        if (lazy[bi]) {
+            lazy[bi] = false;
+            int rc = srcs[bi]->next(srcs[bi], &head[bi], err);
+            if (rc < 0) return rc;
+            if (rc == 0) head[bi] = NULL;
+            continue;
+        }
+        const st_row *best = head[bi];
         uint32_t m = 0;
         for (size_t i = 0; i < nsrcs; i++) {
             if (head[i] && st_bytes_cmp(head[i]->ck, head[i]->cklen, best->ck, best->cklen) == 0) {
@@ -345,6 +369,9 @@ int st_merge_rows(st_rowsrc **srcs, size_t nsrcs, int64_t pdel_ts, const st_rang
         if (live && limit && v.n >= limit) break;
         for (uint32_t j = 0; j < m; j++) {
             uint32_t i = which[j];
+            head[i] = NULL;
+            lazy[i] = srcs[i]->peek && srcs[i]->peek(srcs[i], &lk[i], &lkl[i]);
+            if (lazy[i]) continue;
             rc = srcs[i]->next(srcs[i], &head[i], err);
             if (rc < 0) return rc;
             if (rc == 0) head[i] = NULL;

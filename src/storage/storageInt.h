@@ -138,6 +138,12 @@ int64_t st_rt_cover(const st_range_tomb *rts, uint32_t n, const uint8_t *ck, uin
 typedef struct st_rowsrc st_rowsrc;
 struct st_rowsrc {
     int (*next)(st_rowsrc *s, const st_row **out, hln_error *err);
+    /* Optional (NULL: none): when the next row would have to be read from
+       disk, true and a bound on its clustering key known without reading
+       (forward: <= the next row's key; reversed: >=), so a merge that
+       stops at its limit need not read the source at all. False when the
+       source has rows at hand, is exhausted, or cannot tell. */
+    bool (*peek)(st_rowsrc *s, const uint8_t **ck, uint32_t *cklen);
     bool stable; /* rows live in the caller's arena: no copy needed */
 };
 

@@ -808,11 +808,28 @@ static int rowit_next(st_rowsrc *s, const st_row **out, hln_error *err)
     }
 }
 
+/* The block the next row comes from is not read yet: its first key
+ * (forward) or last key (reversed) bounds that row's, from the index. */
+static bool rowit_peek(st_rowsrc *s, const uint8_t **ck, uint32_t *cklen)
+{
+    sst_rowit *it = (sst_rowit *)s;
+    if (it->done || (it->ri >= 0 && it->ri < (int64_t)it->nrows)) return false;
+    if (it->bi < 0 || it->bi >= (int64_t)it->nblocks) return false;
+    const sst_block *b = &it->blocks[it->bi];
+    if (!it->reversed ? !st_end_admits(it->end, b->first, b->first_len)
+                      : !st_start_admits(it->start, b->last, b->last_len))
+        return false; /* next() ends without reading */
+    *ck = !it->reversed ? b->first : b->last;
+    *cklen = !it->reversed ? b->first_len : b->last_len;
+    return true;
+}
+
 int sst_rowit_init(sst_rowit *it, const sst_reader *r, const sst_entry *e, const st_bound *start,
                    const st_bound *end, bool reversed, hln_arena *a, hln_error *err)
 {
     memset(it, 0, sizeof(*it));
     it->base.next = rowit_next;
+    it->base.peek = rowit_peek;
     it->base.stable = true;
     it->r = r;
     it->start = start;
