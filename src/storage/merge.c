@@ -21,7 +21,11 @@
  * before its cells in every source, the merged walk meets it first. A row
  * with a live marker or a live cell is emitted; the merge stops after
  * `limit` live rows, so a LIMIT query on a huge partition reads only what
- * it returns (plus dead rows between).
+ * it returns (plus dead rows between). A source whose next block is not
+ * read yet offers the block's first key from the index instead of a row
+ * (st_rowsrc.peek): it is read only when that key could be the smallest,
+ * so a LIMIT read of a partition spread over many sstables reads the few
+ * whose keys it returns (a latest-10 read of time series: usually one).
  *
  * Invariants:
  *  1. Reconciliation is order independent (storageInt.h invariant 3), so the
