@@ -42,7 +42,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -633,12 +635,15 @@ struct cp_worker {
     void (*done)(void *ud);
     void *ud;
     char name[16];
+    int nice;
 };
 
 static void *worker_main(void *arg)
 {
     cp_worker *w = arg;
     pthread_setname_np(pthread_self(), w->name);
+    /* Linux: the nice value of one thread (its tid); failure is harmless */
+    if (w->nice > 0) (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), w->nice);
     pthread_mutex_lock(&w->mu);
     for (;;) {
         while (!w->stop && !(w->job && !w->running && !w->finished))
@@ -662,13 +667,14 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-int cp_worker_start(cp_worker **out, const char *name, void (*run)(void *job),
+int cp_worker_start(cp_worker **out, const char *name, int nice, void (*run)(void *job),
                     void (*done)(void *ud), void *ud, hln_error *err)
 {
     *out = NULL;
     cp_worker *w = hln_calloc(1, sizeof(*w));
     if (!w) return hln_fail(err, HLN_ENOMEM, "out of memory");
     snprintf(w->name, sizeof w->name, "%s", name);
+    w->nice = nice;
     w->run = run;
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);

@@ -102,8 +102,11 @@ typedef struct cp_worker cp_worker;
 
 /* run(job) runs on the worker thread; done(ud) is called there after each
  * job finishes (the shard uses it to wake its loop) and may be NULL. name
- * is the thread's name (at most 15 characters). */
-int cp_worker_start(cp_worker **out, const char *name, void (*run)(void *job),
+ * is the thread's name (at most 15 characters). nice (0-19) lowers the
+ * thread's scheduling priority, so that on a busy core the shard's request
+ * loop runs first (Cassandra runs its compaction threads at low priority
+ * too); 0 leaves it as the shard's. */
+int cp_worker_start(cp_worker **out, const char *name, int nice, void (*run)(void *job),
                     void (*done)(void *ud), void *ud, hln_error *err);
 /* Hands job to the worker; at most one job at a time. */
 void cp_worker_submit(cp_worker *w, void *job);

@@ -83,6 +83,12 @@
 #include "storage/sstable/sstable.h"
 #include "storage/storageInt.h"
 
+/* Background threads yield to the shard's request loop on a busy core:
+ * compaction can always wait; a flush only a little (a full memtable waits
+ * for it), so it is lowered less. */
+#define COMPACT_NICE 10
+#define FLUSH_NICE 3
+
 #define ST_MAX_SEGMENTS 32
 
 typedef struct st_table {
@@ -647,8 +653,8 @@ static int flush_background(st_engine *e, st_table *t, hln_error *err)
     settle_flush(e); /* one at a time */
     if (t->frozen && (rc = flush_frozen_now(e, t, err)) < 0) return rc;
     if (mt_partition_count(t->mt) == 0) return 0;
-    if (!e->fw && (rc = cp_worker_start(&e->fw, "hln-flush", fl_run, e->o.background_wake,
-                                        e->o.background_ud, err)) < 0)
+    if (!e->fw && (rc = cp_worker_start(&e->fw, "hln-flush", FLUSH_NICE, fl_run,
+                                        e->o.background_wake, e->o.background_ud, err)) < 0)
         return rc;
     if (cl_current_has_records(e->cl) && (rc = cl_roll(e->cl, err)) < 0) return rc;
     if ((rc = table_dir_durable(e, t, err)) < 0) return rc;
@@ -1099,8 +1105,8 @@ static void maybe_compact(st_engine *e)
             continue;
         }
         hln_error err = {0};
-        if (!e->cw && cp_worker_start(&e->cw, "hln-compact", cp_run_job, e->o.background_wake,
-                                      e->o.background_ud, &err) < 0) {
+        if (!e->cw && cp_worker_start(&e->cw, "hln-compact", COMPACT_NICE, cp_run_job,
+                                      e->o.background_wake, e->o.background_ud, &err) < 0) {
             HLN_ERR("storage: %s; compaction is off", err.msg);
             e->o.compaction_disabled = true;
             hln_free(sel);

@@ -116,7 +116,7 @@ struct worker {
     st_wstats ws;
     sample samples[MAX_SAMPLES];
     int nsamples;
-    int64_t *tl_ops, *tl_err;
+    int64_t *tl_ops, *tl_err, *tl_max; /* per second: completions, errors, max latency ns */
     size_t tl_len;
     /* failure before the run */
     int status;
@@ -153,7 +153,24 @@ static void note_error(worker *w, int32_t code, const char *msg)
     }
 }
 
-static void timeline_add(worker *w, int64_t now, bool ok)
+/* Grows the three per-second arrays to n entries (zeroed); false on ENOMEM. */
+static bool timeline_grow(int64_t **ops, int64_t **err, int64_t **mx, size_t *len, size_t n)
+{
+    int64_t *a = hln_realloc(*ops, n * sizeof *a);
+    if (a) *ops = a;
+    int64_t *b = a ? hln_realloc(*err, n * sizeof *b) : NULL;
+    if (b) *err = b;
+    int64_t *c = b ? hln_realloc(*mx, n * sizeof *c) : NULL;
+    if (c) *mx = c;
+    if (!a || !b || !c) return false;
+    memset(a + *len, 0, (n - *len) * sizeof *a);
+    memset(b + *len, 0, (n - *len) * sizeof *b);
+    memset(c + *len, 0, (n - *len) * sizeof *c);
+    *len = n;
+    return true;
+}
+
+static void timeline_add(worker *w, int64_t now, bool ok, int64_t latency_ns)
 {
     if (now < w->t_measure) return;
     size_t sec = (size_t)((now - w->t_measure) / 1000000000LL);
@@ -161,19 +178,13 @@ static void timeline_add(worker *w, int64_t now, bool ok)
         size_t n = w->tl_len ? w->tl_len : 64;
         while (n <= sec)
             n *= 2;
-        int64_t *a = hln_realloc(w->tl_ops, n * sizeof *a);
-        int64_t *b = a ? hln_realloc(w->tl_err, n * sizeof *b) : NULL;
-        if (a) w->tl_ops = a;
-        if (!a || !b) return;
-        w->tl_err = b;
-        memset(a + w->tl_len, 0, (n - w->tl_len) * sizeof *a);
-        memset(b + w->tl_len, 0, (n - w->tl_len) * sizeof *b);
-        w->tl_len = n;
+        if (!timeline_grow(&w->tl_ops, &w->tl_err, &w->tl_max, &w->tl_len, n)) return;
     }
     if (ok)
         w->tl_ops[sec]++;
     else
         w->tl_err[sec]++;
+    if (latency_ns > w->tl_max[sec]) w->tl_max[sec] = latency_ns;
 }
 
 /* ---- the run loop ------------------------------------------------------------------- */
@@ -215,7 +226,7 @@ static void on_done(cc_result *r, void *ud)
             if (r->code == CC_ETIMEDOUT) w->timeouts++;
             note_error(w, r->code, r->message);
         }
-        timeline_add(w, now, ok);
+        timeline_add(w, now, ok, now - rc->intended);
         if (now > w->last_done) w->last_done = now;
     } else if (ok) {
         w->warm_ok++;
@@ -473,7 +484,7 @@ typedef struct totals {
     st_wstats ws;
     sample samples[MAX_SAMPLES];
     int nsamples;
-    int64_t *tl_ops, *tl_err;
+    int64_t *tl_ops, *tl_err, *tl_max;
     size_t tl_len;
     double elapsed_s, cpu_s;
 } totals;
@@ -510,19 +521,13 @@ static void merge(totals *t, worker *ws, int n)
             else if (t->nsamples < MAX_SAMPLES)
                 t->samples[t->nsamples++] = w->samples[s];
         }
-        if (w->tl_len > t->tl_len) {
-            int64_t *a = hln_realloc(t->tl_ops, w->tl_len * sizeof *a);
-            int64_t *b = a ? hln_realloc(t->tl_err, w->tl_len * sizeof *b) : NULL;
-            if (a) t->tl_ops = a;
-            if (!a || !b) continue;
-            t->tl_err = b;
-            memset(a + t->tl_len, 0, (w->tl_len - t->tl_len) * sizeof *a);
-            memset(b + t->tl_len, 0, (w->tl_len - t->tl_len) * sizeof *b);
-            t->tl_len = w->tl_len;
-        }
+        if (w->tl_len > t->tl_len &&
+            !timeline_grow(&t->tl_ops, &t->tl_err, &t->tl_max, &t->tl_len, w->tl_len))
+            continue;
         for (size_t s = 0; s < w->tl_len; s++) {
             t->tl_ops[s] += w->tl_ops[s];
             t->tl_err[s] += w->tl_err[s];
+            if (w->tl_max[s] > t->tl_max[s]) t->tl_max[s] = w->tl_max[s];
         }
     }
     t->elapsed_s = (double)(t->last_done - t->t_measure) / 1e9;
@@ -630,6 +635,7 @@ static void write_json(const st_settings *set, const st_shared *sh, const char *
             json_object_set_new(s, "t", json_integer((json_int_t)i));
             json_object_set_new(s, "ops", json_integer(t->tl_ops[i]));
             json_object_set_new(s, "errors", json_integer(t->tl_err[i]));
+            json_object_set_new(s, "max_ms", json_real((double)t->tl_max[i] / 1e6));
             json_array_append_new(tl, s);
         }
         json_object_set_new(r, "timeline", tl);
@@ -1043,6 +1049,7 @@ int main(int argc, char **argv)
         cc_hist_free(&t.hist);
         hln_free(t.tl_ops);
         hln_free(t.tl_err);
+        hln_free(t.tl_max);
     }
     for (int i = 0; i < set.threads; i++) {
         for (size_t j = 0; j < HLN_ARRAY_LEN(ws[i].ps); j++)
@@ -1051,6 +1058,7 @@ int main(int argc, char **argv)
         hln_free(ws[i].recs);
         hln_free(ws[i].tl_ops);
         hln_free(ws[i].tl_err);
+        hln_free(ws[i].tl_max);
     }
     hln_free(ws);
     st_shared_free(&sh);

@@ -78,6 +78,9 @@
 
 #include "storage/commitlog/commitlog.h"
 
+/* periodic mode: appended bytes after which their writeback is started */
+#define WRITEBACK_BYTES (1u << 20)
+
 enum {
     CL_MAGIC = 0x484C434C, /* "HLCL" */
     /* 2: synced marks and end markers; 3: records may be mutations of
@@ -111,6 +114,7 @@ struct cl_log {
     int fd;
     uint64_t cur_size, cur_records;
     uint64_t synced_size; /* the prefix of the current segment known durable */
+    uint64_t kicked_size; /* the prefix whose writeback has been started (periodic mode) */
     bool unsynced, need_roll, started, replayed;
     uint64_t next_seq;
     void (*del)(void *ud, char *path); /* cl_set_deleter */
@@ -669,6 +673,7 @@ int cl_start(cl_log *l, hln_error *err)
     l->fd = fd;
     l->cur_size = CL_HDR;
     l->synced_size = CL_HDR;
+    l->kicked_size = CL_HDR;
     l->cur_records = 0;
     l->unsynced = false;
     l->need_roll = false;
@@ -737,6 +742,16 @@ int cl_append(cl_log *l, const uint8_t *body, size_t len, hln_error *err)
     l->cur_records++;
     l->unsynced = true;
     if (l->batch) return cl_sync(l, err);
+    /* periodic mode: start the writeback of every WRITEBACK_BYTES appended
+       (sync_file_range does not wait for it), so the fdatasync of the sync
+       timer and of a segment roll, which the shard thread waits for, finds
+       little left to write (RocksDB's bytes_per_sync). Durability is what
+       it was: only fdatasync moves synced_size. */
+    if (l->cur_size - l->kicked_size >= WRITEBACK_BYTES) {
+        (void)sync_file_range(l->fd, (off64_t)l->kicked_size,
+                              (off64_t)(l->cur_size - l->kicked_size), SYNC_FILE_RANGE_WRITE);
+        l->kicked_size = l->cur_size;
+    }
     return 0;
 }
 
