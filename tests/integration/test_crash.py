@@ -77,37 +77,45 @@ def test_kill9_batch_every_acknowledged_row_survives(make_server, connect):
         set(got) - set(expected))
 
 
+def write_until_killed(srv, s, stmt, params_of, first, tr, kill_after):
+    """Writes params_of(i) for i = first, first + 1, ... through tr while a
+    thread kills srv (kill -9) once kill_after writes were acknowledged
+    (or after 20 s); returns the first i not submitted. Bounded: 40 s."""
+    killed = threading.Event()
+
+    def killer():
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with tr.cv:
+                if len(tr.acked) >= kill_after:
+                    break
+            time.sleep(0.005)
+        srv.kill()
+        killed.set()
+
+    th = threading.Thread(target=killer, daemon=True)
+    th.start()
+    i = first
+    deadline = time.monotonic() + 40
+    while not killed.is_set() and time.monotonic() < deadline:
+        try:
+            tr.submit(s, stmt, params_of(i), i, timeout=5)
+        except AssertionError:
+            break
+        i += 1
+    th.join(30)
+    assert killed.is_set()
+    return i
+
+
 def test_kill9_during_async_write_load(make_server, connect):
     srv = make_server(sync="batch")
     s = connect(srv)
     setup_schema(s)
     ins = s.prepare("INSERT INTO %s.kv (k, v) VALUES (?, ?)" % KS)
     tr = AckTracker(max_in_flight=128)
-    killed = threading.Event()
-
-    def killer():
-        # kill once a good number of writes were acknowledged (bounded)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            with tr.cv:
-                if len(tr.acked) >= 1500:
-                    break
-            time.sleep(0.01)
-        srv.kill()
-        killed.set()
-
-    th = threading.Thread(target=killer, daemon=True)
-    th.start()
-    i = 0
-    deadline = time.monotonic() + 40
-    while not killed.is_set() and time.monotonic() < deadline:
-        try:
-            tr.submit(s, ins, (i, "v%d" % i), i, timeout=5)
-        except AssertionError:
-            break
-        i += 1
-    th.join(30)
-    assert killed.is_set()
+    # kill once a good number of writes were acknowledged
+    write_until_killed(srv, s, ins, lambda i: (i, "v%d" % i), 0, tr, 1500)
     assert tr.drain(30), "requests in flight at the kill never completed"
     s.cluster.shutdown()
     srv.check_sanitizers()
@@ -540,30 +548,8 @@ def test_kill9_under_compaction_every_strategy(make_server, connect, tmp_path, s
 
     # more writes in flight while the node is killed
     tr2 = AckTracker(max_in_flight=64)
-    killed = threading.Event()
-
-    def killer():
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            with tr2.cv:
-                if len(tr2.acked) >= 800:
-                    break
-            time.sleep(0.005)
-        srv.kill()
-        killed.set()
-
-    th = threading.Thread(target=killer, daemon=True)
-    th.start()
-    i = 2500
-    deadline = time.monotonic() + 40
-    while not killed.is_set() and time.monotonic() < deadline:
-        try:
-            tr2.submit(s, ins, (i % NPART, i, "c%d-%s" % (i, pad)), i, timeout=5)
-        except AssertionError:
-            break
-        i += 1
-    th.join(30)
-    assert killed.is_set()
+    i = write_until_killed(srv, s, ins, lambda i: (i % NPART, i, "c%d-%s" % (i, pad)), 2500, tr2,
+                           800)
     assert tr2.drain(30)
     s.cluster.shutdown()
     srv.check_sanitizers()
