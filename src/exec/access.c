@@ -1033,43 +1033,11 @@ void ex_run_access(ex_request *r)
 
 /* ---- system_auth tables ------------------------------------------------------ */
 
-typedef struct vrows {
-    ex_request *r;
-    const hln_table *t;
-    hln_bytes **v;
-    int n, cap;
-    bool fail;
-} vrows;
-
-static hln_bytes *vrow(vrows *x)
-{
-    if (x->fail) return NULL;
-    if (x->n == x->cap) {
-        int ncap = x->cap ? x->cap * 2 : 16;
-        hln_bytes **nv = hln_arena_alloc(&x->r->arena, sizeof *nv * (size_t)ncap);
-        if (!nv) {
-            x->fail = true;
-            return NULL;
-        }
-        if (x->n) memcpy(nv, x->v, sizeof *nv * (size_t)x->n);
-        x->v = nv;
-        x->cap = ncap;
-    }
-    hln_bytes *row = hln_arena_alloc(&x->r->arena, sizeof *row * (size_t)x->t->ncols);
-    if (!row) {
-        x->fail = true;
-        return NULL;
-    }
-    for (int i = 0; i < x->t->ncols; i++)
-        row[i] = v_null();
-    x->v[x->n++] = row;
-    return row;
-}
+typedef ex_vrows vrows;
 
 static void vput(vrows *x, hln_bytes *row, const char *col, ex_value v)
 {
-    const hln_column *c = table_column(x->t, col);
-    if (row && c) row[c - x->t->cols] = v;
+    ex_vrow_set(x, row, col, v);
 }
 
 /* Partitions in token order (Murmur3 of the key), as Cassandra scans them. */
@@ -1118,7 +1086,7 @@ int ex_access_virtual_rows(ex_request *r, const hln_table *t, hln_bytes ***rows,
         qsort(k, (size_t)n, sizeof *k, keyed_cmp);
         for (int i = 0; i < n; i++) {
             const auth_role *ro = &roles[k[i].idx];
-            hln_bytes *row = vrow(&x);
+            hln_bytes *row = ex_vrow_new(&x);
             vput(&x, row, "role", v_text(ro->name));
             vput(&x, row, "can_login", v_bool(ro->can_login));
             vput(&x, row, "is_superuser", v_bool(ro->is_superuser));
@@ -1132,7 +1100,7 @@ int ex_access_virtual_rows(ex_request *r, const hln_table *t, hln_bytes ***rows,
                 k[n++] = key_of(roles[i].member_of[j], roles[i].name, i);
         qsort(k, (size_t)n, sizeof *k, keyed_cmp);
         for (int i = 0; i < n; i++) {
-            hln_bytes *row = vrow(&x);
+            hln_bytes *row = ex_vrow_new(&x);
             vput(&x, row, "role", v_text(k[i].key));
             vput(&x, row, "member", v_text(k[i].ck));
         }
@@ -1145,7 +1113,7 @@ int ex_access_virtual_rows(ex_request *r, const hln_table *t, hln_bytes ***rows,
         qsort(k, (size_t)n, sizeof *k, keyed_cmp);
         for (int i = 0; i < n; i++) {
             const auth_perm *p = &perms[k[i].idx];
-            hln_bytes *row = vrow(&x);
+            hln_bytes *row = ex_vrow_new(&x);
             vput(&x, row, "role", v_text(p->role));
             vput(&x, row, "resource", v_text(p->resource));
             if (!index) {

@@ -553,6 +553,19 @@ int64_t ex_next_timestamp(void);
 
 /* ---- sysviews.c: system_views ------------------------------------------- */
 
+/* Rows of a virtual table being built in r's arena (sysviews.c, and the
+ * system_auth tables of access.c): every cell null until set. */
+typedef struct ex_vrows {
+    ex_request *r;
+    const hln_table *t;
+    hln_bytes **v;
+    int n, cap;
+    bool fail; /* out of memory: stop, report HLN_ENOMEM */
+} ex_vrows;
+hln_bytes *ex_vrow_new(ex_vrows *x);
+/* column col of row := v (not copied; NULL row or unknown col: nothing) */
+void ex_vrow_set(ex_vrows *x, hln_bytes *row, const char *col, hln_bytes v);
+
 /* Whether reading t needs every shard's statistics first. */
 bool ex_sysviews_needs_shards(const hln_table *t);
 /* Sends EX_OP_STATS to every shard; then(r) once all are back. */

@@ -100,22 +100,16 @@ void ex_sysviews_gather(ex_request *r, ex_then_fn then)
 
 /* ---- row building ------------------------------------------------------ */
 
-typedef struct rows {
-    ex_request *r;
-    const hln_table *t;
-    hln_bytes **v;
-    int n, cap;
-    int err;
-} rows;
+typedef ex_vrows rows;
 
-static hln_bytes *row_new(rows *w)
+hln_bytes *ex_vrow_new(ex_vrows *w)
 {
-    if (w->err) return NULL;
+    if (w->fail) return NULL;
     if (w->n == w->cap) {
         int ncap = w->cap ? w->cap * 2 : 16;
         hln_bytes **nv = hln_arena_alloc(&w->r->arena, sizeof *nv * (size_t)ncap);
         if (!nv) {
-            w->err = HLN_ENOMEM;
+            w->fail = true;
             return NULL;
         }
         if (w->n) memcpy(nv, w->v, sizeof *nv * (size_t)w->n);
@@ -124,7 +118,7 @@ static hln_bytes *row_new(rows *w)
     }
     hln_bytes *row = hln_arena_alloc(&w->r->arena, sizeof *row * (size_t)w->t->ncols);
     if (!row) {
-        w->err = HLN_ENOMEM;
+        w->fail = true;
         return NULL;
     }
     for (int i = 0; i < w->t->ncols; i++)
@@ -133,18 +127,23 @@ static hln_bytes *row_new(rows *w)
     return row;
 }
 
+void ex_vrow_set(ex_vrows *w, hln_bytes *row, const char *col, hln_bytes v)
+{
+    const hln_column *c = table_column(w->t, col);
+    if (row && c) row[c - w->t->cols] = v;
+}
+
+/* col of row: a copy of the n bytes at p */
 static void put(rows *w, hln_bytes *row, const char *col, const void *p, size_t n)
 {
-    if (!row || w->err) return;
-    const hln_column *c = table_column(w->t, col);
-    if (!c) return;
+    if (!row || w->fail) return;
     uint8_t *d = hln_arena_alloc(&w->r->arena, n ? n : 1);
     if (!d) {
-        w->err = HLN_ENOMEM;
+        w->fail = true;
         return;
     }
     if (n) memcpy(d, p, n);
-    row[c - w->t->cols] = (hln_bytes){d, (int32_t)n};
+    ex_vrow_set(w, row, col, (hln_bytes){d, (int32_t)n});
 }
 
 static void put_text(rows *w, hln_bytes *row, const char *col, const char *s)
@@ -196,7 +195,7 @@ static void put_text_map(rows *w, hln_bytes *row, const char *col, const hln_opt
         hln_buf_put(&b, kv[i].value, strlen(kv[i].value));
     }
     if (b.err)
-        w->err = HLN_ENOMEM;
+        w->fail = true;
     else
         put(w, row, col, b.data, b.len);
     hln_buf_free(&b);
@@ -227,7 +226,7 @@ static int cmp_rows(const void *pa, const void *pb, void *ud)
 static void setting_row(void *ud, const char *name, const char *value)
 {
     rows *w = ud;
-    hln_bytes *row = row_new(w);
+    hln_bytes *row = ex_vrow_new(w);
     put_text(w, row, "name", name);
     put_text(w, row, "value", value);
 }
@@ -258,7 +257,7 @@ static void latency_rows(rows *w, const hln_schema *s, const ex_shard_stats *con
         for (int k = 0; k < nsh; k++)
             ex_table_lat_merge(&sum, &sh[k]->tabs[i].lat);
         const ex_hist *h = &sum.recent[kind];
-        hln_bytes *row = row_new(w);
+        hln_bytes *row = ex_vrow_new(w);
         put_text(w, row, "keyspace_name", t->ks);
         put_text(w, row, "table_name", t->name);
         put_bigint(w, row, "count", (int64_t)sum.total[kind]);
@@ -312,7 +311,7 @@ int ex_sysviews_rows(ex_request *r, const hln_table *t, hln_bytes ***out, int *n
                 else if (x->max_partition_bytes > v)
                     v = x->max_partition_bytes;
             }
-            hln_bytes *row = row_new(&w);
+            hln_bytes *row = ex_vrow_new(&w);
             put_text(&w, row, "keyspace_name", tb->ks);
             put_text(&w, row, "table_name", tb->name);
             put_bigint(&w, row, "mebibytes", (int64_t)mib(v));
@@ -323,7 +322,7 @@ int ex_sysviews_rows(ex_request *r, const hln_table *t, hln_bytes ***out, int *n
             for (int k = 0; k < nsh; k++) {
                 const st_table_stats *x = &sh[k]->tabs[i].st;
                 if (!x->compacting) continue;
-                hln_bytes *row = row_new(&w);
+                hln_bytes *row = ex_vrow_new(&w);
                 uint8_t id[16];
                 task_id(id, x->compact_started_us, k, x->compact_gen);
                 char dir[1300];
@@ -353,7 +352,7 @@ int ex_sysviews_rows(ex_request *r, const hln_table *t, hln_bytes ***out, int *n
             c.hits += sh[k]->cache.hits;
             c.entries += sh[k]->cache.entries;
         }
-        hln_bytes *row = row_new(&w);
+        hln_bytes *row = ex_vrow_new(&w);
         put_text(&w, row, "name", "chunks");
         put_bigint(&w, row, "capacity_bytes", (int64_t)c.capacity_bytes);
         put_int(&w, row, "entry_count", (int32_t)c.entries);
@@ -386,7 +385,7 @@ int ex_sysviews_rows(ex_request *r, const hln_table *t, hln_bytes ***out, int *n
             {"Native-Transport-Requests", 0, nsh, reqs},
         };
         for (size_t i = 0; i < HLN_ARRAY_LEN(pools); i++) {
-            hln_bytes *row = row_new(&w);
+            hln_bytes *row = ex_vrow_new(&w);
             put_text(&w, row, "name", pools[i].name);
             put_int(&w, row, "active_tasks", pools[i].active);
             put_int(&w, row, "active_tasks_limit", pools[i].limit);
@@ -399,7 +398,7 @@ int ex_sysviews_rows(ex_request *r, const hln_table *t, hln_bytes ***out, int *n
         for (int k = 0; k < nsh; k++)
             for (int i = 0; i < sh[k]->nclients; i++) {
                 const hln_client_info *c = &sh[k]->clients[i];
-                hln_bytes *row = row_new(&w);
+                hln_bytes *row = ex_vrow_new(&w);
                 put(&w, row, "address", c->address, (size_t)c->address_len);
                 put_int(&w, row, "port", c->port);
                 put_text_map(&w, row, "client_options", c->options, c->noptions);
@@ -438,7 +437,7 @@ int ex_sysviews_rows(ex_request *r, const hln_table *t, hln_bytes ***out, int *n
             return hln_fail(&r->err, HLN_ENOTFOUND, "no rows for system_views.%s", name);
         latency_rows(&w, s, sh, nsh, lat[i].kind);
     }
-    if (w.err) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    if (w.fail) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
     if (w.n > 1) qsort_r(w.v, (size_t)w.n, sizeof *w.v, cmp_rows, (void *)t);
     *out = w.v;
     *nout = w.n;
