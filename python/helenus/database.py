@@ -301,8 +301,8 @@ class PreparedStatement:
                 raise KeyError("no value for marker(s) %s" % ", ".join(missing))
             params = [params[k] for k in self.bind_names]
         elif len(params) != n:
-            raise Error("there were %d markers(?) in CQL but %d bound variables"
-                        % (n, len(params)), 0x2200)
+            raise error_for(0x2200, -2, "there were %d markers(?) in CQL but %d bound "
+                            "variables" % (n, len(params)))
         return _pack(self._codecs, params)
 
     def execute(self, params: Sequence[Any] | dict[str, Any] | None = None) -> ResultSet:
