@@ -147,6 +147,12 @@ HLN_EXPORT const char *hln_result_column_type(const hln_result *r, int col);
  * list<T>, set<T>, map<K,V>, tuple<A,B,...>, vector<T,n>, and UDTs as
  * udt<ks.name,field:T,...>; frozen is left out, no spaces. */
 HLN_EXPORT int hln_result_column_spec(const hln_result *r, int col, char *buf, size_t n);
+/* Every column's metadata in one string, for a binding to parse (and cache)
+ * once per shape: per column "name\x1ftype\x1fspec\x1e" (type as
+ * hln_result_column_type, spec as hln_result_column_spec). Written into buf
+ * (n bytes, NUL-terminated); returns the length it needs, or a negative
+ * code. */
+HLN_EXPORT int hln_result_meta(const hln_result *r, char *buf, size_t n);
 HLN_EXPORT int hln_result_rows(const hln_result *r);
 /* Advances to the next row; 1 if there is one, 0 at the end. */
 HLN_EXPORT int hln_result_next(hln_result *r);

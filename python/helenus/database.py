@@ -84,6 +84,33 @@ def _pack(codec_list: Sequence[codecs.Codec], values: Sequence[Any]) -> bytes:
     return b"".join(parts)
 
 
+_NO_META: tuple = ([], [], [], [])
+_META_CACHE: dict[bytes, tuple] = {}
+_tls = threading.local()
+
+
+def _meta(handle: int) -> tuple:
+    """(names, types, specs, codecs) of a result, parsed once per shape."""
+    buf = getattr(_tls, "buf", None)
+    if buf is None:
+        buf = _tls.buf = ctypes.create_string_buffer(4096)
+    need = LIB.hln_result_meta(handle, buf, len(buf))
+    if need < 0:
+        _raise(need)
+    if need >= len(buf):
+        buf = _tls.buf = ctypes.create_string_buffer(need + 1)
+        LIB.hln_result_meta(handle, buf, len(buf))
+    key = buf.value
+    m = _META_CACHE.get(key)
+    if m is None:
+        cols = [c.split("\x1f") for c in key.decode().split("\x1e")[:-1]]
+        m = ([c[0] for c in cols], [c[1] for c in cols], [c[2] for c in cols],
+             [codecs.codec_for(c[2]) for c in cols])
+        if len(_META_CACHE) < 4096:
+            _META_CACHE[key] = m
+    return m
+
+
 class ResultSet:
     """The result of one statement: rows (tuples) with column metadata.
 
@@ -96,13 +123,12 @@ class ResultSet:
     def __init__(self, db: "Database", handle: int):
         self._db = db
         self.kind: int = LIB.hln_result_kind(handle)
-        ncols = LIB.hln_result_columns(handle)
-        self.column_names: list[str] = [
-            LIB.hln_result_column_name(handle, i).decode() for i in range(ncols)]
-        self.column_types: list[str] = [
-            LIB.hln_result_column_type(handle, i).decode() for i in range(ncols)]
-        self._specs = [spec_string(LIB.hln_result_column_spec, handle, i) for i in range(ncols)]
-        self._codecs = [codecs.codec_for(s) for s in self._specs]
+        meta = _meta(handle) if self.kind == 2 else _NO_META
+        self.column_names: list[str] = list(meta[0])
+        self.column_types: list[str] = list(meta[1])
+        self._specs: list[str] = meta[2]
+        self._codecs: list[codecs.Codec] = meta[3]
+        ncols = len(self._codecs)
         self._nrows: int = LIB.hln_result_rows(handle)
         self._rows: list[tuple] | None = None
         self._handle: int | None = None

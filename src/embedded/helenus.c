@@ -32,6 +32,7 @@
 #include "helenus.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -46,10 +47,24 @@ struct hln_db {
     pthread_mutex_t mu; /* keyspace */
     char *keyspace;
     atomic_uint next_shard;
+    atomic_int spinners; /* callers spinning in job_wait */
+    atomic_int inflight; /* calls posted and not yet returned */
     bool serving;
 };
 
 static _Thread_local char errbuf[600];
+
+/* job_wait's spin: some tens of microseconds of pause instructions */
+enum { SPIN_ROUNDS = 1500 };
+
+static inline void spin_pause(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
 
 enum { JOB_QUERY, JOB_PREPARE, JOB_EXECUTE };
 
@@ -65,7 +80,8 @@ typedef struct job {
     char *keyspace; /* the session keyspace when the call was made */
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    bool done;
+    bool done;          /* under mu */
+    atomic_bool posted; /* job_done's last touch of the job (see job_wait) */
 } job;
 
 struct hln_result {
@@ -140,6 +156,8 @@ int hln_open(const char *dir, const hln_open_options *opts, hln_db **out)
     if (!db) return HLN_ENOMEM;
     pthread_mutex_init(&db->mu, NULL);
     atomic_init(&db->next_shard, 0);
+    atomic_init(&db->spinners, 0);
+    atomic_init(&db->inflight, 0);
     hln_config cfg;
     hln_config_default(&cfg);
     snprintf(cfg.data_dir, sizeof cfg.data_dir, "%s", dir);
@@ -202,6 +220,7 @@ static void job_done(ex_request *r)
     j->done = true;
     pthread_cond_signal(&j->cv);
     pthread_mutex_unlock(&j->mu);
+    atomic_store_explicit(&j->posted, true, memory_order_release);
 }
 
 static void job_run(rt_shard *self, rt_msg *m)
@@ -269,6 +288,7 @@ static job *job_new(hln_db *db, int kind, int n, bool from_db, const char *ks)
     }
     pthread_mutex_init(&j->mu, NULL);
     pthread_cond_init(&j->cv, NULL);
+    atomic_init(&j->posted, false);
     j->msg.fn = job_run;
     return j;
 }
@@ -279,11 +299,32 @@ static job *job_new(hln_db *db, int kind, int n, bool from_db, const char *ks)
 static int job_wait(hln_db *db, job *j)
 {
     unsigned k = atomic_fetch_add(&db->next_shard, 1);
+    bool alone = atomic_fetch_add(&db->inflight, 1) == 0;
     engine_post(&db->eng->shards[k % (unsigned)db->eng->nshards], &j->msg);
-    pthread_mutex_lock(&j->mu);
-    while (!j->done)
-        pthread_cond_wait(&j->cv, &j->mu);
-    pthread_mutex_unlock(&j->mu);
+    /* A short spin first while no other caller spins: a point read takes a
+     * few microseconds on the shard, less than a futex sleep and wake-up.
+     * One spinner at most, so waiters never crowd out the shard threads. */
+    bool seen = false;
+    if (alone && atomic_fetch_add(&db->spinners, 1) == 0) {
+        for (int i = 0; i < SPIN_ROUNDS; i++) {
+            if (atomic_load_explicit(&j->posted, memory_order_acquire)) {
+                seen = true;
+                break;
+            }
+            spin_pause();
+        }
+    }
+    if (alone) atomic_fetch_sub(&db->spinners, 1);
+    if (!seen) {
+        pthread_mutex_lock(&j->mu);
+        while (!j->done)
+            pthread_cond_wait(&j->cv, &j->mu);
+        pthread_mutex_unlock(&j->mu);
+        /* job_done may still be between its unlock and its last store */
+        while (!atomic_load_explicit(&j->posted, memory_order_acquire))
+            sched_yield();
+    }
+    atomic_fetch_sub(&db->inflight, 1);
     int rc = j->req.rc;
     if (rc) {
         set_err(j->req.err.msg);
@@ -649,24 +690,45 @@ static void put_spec(hln_buf *b, const hln_type *t)
     hln_buf_u8(b, '>');
 }
 
+/* Copies b into buf (n bytes, NUL-terminated, truncated if need be) and
+ * frees it; returns the length b had, or HLN_ENOMEM. */
+static int buf_out(hln_buf *b, char *buf, size_t n)
+{
+    if (b->err) {
+        hln_buf_free(b);
+        return HLN_ENOMEM;
+    }
+    int need = (int)b->len;
+    if (n) {
+        size_t k = b->len < n - 1 ? b->len : n - 1;
+        if (k) memcpy(buf, b->data, k);
+        buf[k] = 0;
+    }
+    hln_buf_free(b);
+    return need;
+}
+
+int hln_result_meta(const hln_result *r, char *buf, size_t n)
+{
+    if (!r) return HLN_EINVAL;
+    hln_buf b;
+    hln_buf_init(&b);
+    for (int i = 0; i < hln_result_columns(r); i++) {
+        const ex_colspec *c = &res(r)->cols[i];
+        hln_buf_printf(&b, "%s\x1f%s\x1f", c->name, c->type->cql_name);
+        put_spec(&b, c->type);
+        hln_buf_u8(&b, 0x1e);
+    }
+    return buf_out(&b, buf, n);
+}
+
 static int spec_of(const hln_type *t, char *buf, size_t n)
 {
     if (!t) return HLN_EINVAL;
     hln_buf b;
     hln_buf_init(&b);
     put_spec(&b, t);
-    if (b.err) {
-        hln_buf_free(&b);
-        return HLN_ENOMEM;
-    }
-    int need = (int)b.len;
-    if (n) {
-        size_t k = b.len < n - 1 ? b.len : n - 1;
-        memcpy(buf, b.data, k);
-        buf[k] = 0;
-    }
-    hln_buf_free(&b);
-    return need;
+    return buf_out(&b, buf, n);
 }
 
 int hln_result_column_spec(const hln_result *r, int col, char *buf, size_t n)
