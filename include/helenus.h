@@ -34,7 +34,8 @@
  * Threads: a db handle may be used from several threads at once. Each
  * hln_exec / hln_stmt_exec call is its own request, posted to a shard
  * (round robin) and waited for on the calling thread; calls do not
- * serialise on the handle. The session keyspace (USE) belongs to the db
+ * serialise on the handle (a caller alone in flight spins briefly before it
+ * sleeps, which saves a wake-up on short statements). The session keyspace (USE) belongs to the db
  * handle and is shared by its threads (read and replaced under a mutex).
  * hln_db_errmsg returns the message of the calling thread's last failed
  * call. A statement handle may be executed from several threads at once; a
