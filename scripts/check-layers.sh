@@ -24,7 +24,7 @@ index: common
 exec: runtime index storage schema auth cql types common
 proto: exec runtime index storage schema auth cql types common
 server: proto exec runtime index storage schema auth cql types common
-embedded: exec runtime index storage schema auth cql types common
+embedded: server proto exec runtime index storage schema auth cql types common
 client: common
 tools: server embedded proto exec runtime index storage schema auth cql types common client
 '
