@@ -470,7 +470,7 @@ int ex_admin_snapshot(hln_engine *e, const char *tag, const char *ks, const char
 typedef struct snap_entry {
     char tag[256], table[400];
     uint64_t bytes, true_bytes;
-    int64_t mtime;
+    int64_t mtime, created;
 } snap_entry;
 
 typedef struct snap_list {
@@ -522,6 +522,9 @@ static int snap_scan(hln_engine *e, snap_list *l)
                     closedir(d);
                     return HLN_ENOMEM;
                 }
+                struct stat dst; /* the table's snapshot directory: made by the snapshot */
+                if (stat(fdir, &dst) == 0 && (!se->created || (int64_t)dst.st_mtime < se->created))
+                    se->created = (int64_t)dst.st_mtime;
                 DIR *d3 = opendir(fdir);
                 struct dirent *f;
                 while (d3 && (f = readdir(d3)) != NULL) {
@@ -543,36 +546,60 @@ static int snap_scan(hln_engine *e, snap_list *l)
     return 0;
 }
 
+int ex_admin_snapshot_list(hln_engine *e, ex_snapshot **out, int *nout)
+{
+    *out = NULL;
+    *nout = 0;
+    snap_list l = {0};
+    ex_snapshot *v = NULL;
+    if (snap_scan(e, &l) < 0 || (l.n && !(v = hln_calloc((size_t)l.n, sizeof *v)))) {
+        hln_free(l.v);
+        return HLN_ENOMEM;
+    }
+    for (int i = 0; i < l.n; i++) {
+        /* <ks>.<table>-<id hex> */
+        char ks[400];
+        snprintf(ks, sizeof ks, "%s", l.v[i].table);
+        char *dot = strchr(ks, '.'), *dash = strrchr(ks, '-');
+        const char *tname = "";
+        if (dot) {
+            *dot = '\0';
+            tname = dot + 1;
+            if (dash && dash > dot) *dash = '\0';
+        }
+        snprintf(v[i].tag, sizeof v[i].tag, "%s", l.v[i].tag);
+        snprintf(v[i].keyspace, sizeof v[i].keyspace, "%s", ks);
+        snprintf(v[i].table, sizeof v[i].table, "%s", tname);
+        v[i].bytes = l.v[i].bytes;
+        v[i].true_bytes = l.v[i].true_bytes;
+        v[i].created_sec = l.v[i].created;
+    }
+    hln_free(l.v);
+    *out = v;
+    *nout = l.n;
+    return 0;
+}
+
 int ex_admin_listsnapshots(hln_engine *e, hln_buf *out, hln_error *err)
 {
-    snap_list l = {0};
-    if (snap_scan(e, &l) < 0) {
-        hln_free(l.v);
-        return hln_fail(err, HLN_ENOMEM, "out of memory");
-    }
-    if (l.n == 0) {
+    ex_snapshot *v;
+    int n;
+    if (ex_admin_snapshot_list(e, &v, &n) < 0) return hln_fail(err, HLN_ENOMEM, "out of memory");
+    if (n == 0) {
         hln_buf_printf(out, "Snapshot Details: \nThere are no snapshots\n");
     } else {
         hln_buf_printf(out, "Snapshot Details: \n%-20s %-20s %-30s %-14s %-14s\n", "Snapshot name",
                        "Keyspace name", "Column family name", "True size", "Size on disk");
         uint64_t total = 0;
-        for (int i = 0; i < l.n; i++) {
-            char ks[400];
-            snprintf(ks, sizeof ks, "%s", l.v[i].table);
-            char *dot = strchr(ks, '.'), *dash = strrchr(ks, '-');
-            const char *tname = "";
-            if (dot) {
-                *dot = '\0';
-                tname = dot + 1;
-                if (dash && dash > dot) *dash = '\0';
-            }
-            hln_buf_printf(out, "%-20s %-20s %-30s %-14llu %-14llu\n", l.v[i].tag, ks, tname,
-                           (unsigned long long)l.v[i].true_bytes, (unsigned long long)l.v[i].bytes);
-            total += l.v[i].true_bytes;
+        for (int i = 0; i < n; i++) {
+            hln_buf_printf(out, "%-20s %-20s %-30s %-14llu %-14llu\n", v[i].tag, v[i].keyspace,
+                           v[i].table, (unsigned long long)v[i].true_bytes,
+                           (unsigned long long)v[i].bytes);
+            total += v[i].true_bytes;
         }
         hln_buf_printf(out, "\nTotal TrueDiskSpaceUsed: %llu bytes\n", (unsigned long long)total);
     }
-    hln_free(l.v);
+    hln_free(v);
     return out->err ? hln_fail(err, HLN_ENOMEM, "out of memory") : 0;
 }
 

@@ -33,6 +33,14 @@ int ex_admin_status(hln_engine *e, hln_buf *out, hln_error *err);
 int ex_admin_snapshot(hln_engine *e, const char *tag, const char *ks, const char *table,
                       hln_buf *out, hln_error *err);
 int ex_admin_listsnapshots(hln_engine *e, hln_buf *out, hln_error *err);
+/* Every snapshot by (tag, table), for listsnapshots and
+ * system_views.snapshots; *out is hln_malloc'd (hln_free it). */
+typedef struct ex_snapshot {
+    char tag[256], keyspace[400], table[400];
+    uint64_t bytes, true_bytes; /* size on disk; only the snapshot holds them */
+    int64_t created_sec;        /* when it was taken (its directory's time) */
+} ex_snapshot;
+int ex_admin_snapshot_list(hln_engine *e, ex_snapshot **out, int *n);
 int ex_admin_clearsnapshot(hln_engine *e, const char *tag, hln_buf *out, hln_error *err);
 /* compaction_throughput now, in bytes per second for the node (0 =
  * unthrottled); set takes effect in running jobs too. */

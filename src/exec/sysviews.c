@@ -1,8 +1,8 @@
 /*
  * sysviews.c — the system_views virtual tables of a running node.
  *
- * What: settings, disk_usage, max_partition_size, sstable_tasks, caches,
- * thread_pools, clients and the six latency tables (coordinator_ and
+ * What: settings, snapshots, disk_usage, max_partition_size, sstable_tasks,
+ * caches, thread_pools, clients and the six latency tables (coordinator_ and
  * local_ read/write/scan_latency), with Cassandra 5.0's columns
  * (src/schema/schema.c defines them). Rows are made for each read from
  * the node's state at that moment.
@@ -13,8 +13,8 @@
  * EX_OP_STATS op to every shard (ex_sysviews_gather); each fills an
  * ex_shard_stats from its own state (ex_stats_exec); once all are back,
  * the rows are built on the coordinator from the ops' results
- * (ex_sysviews_rows). Settings need no shard: they come from the
- * configuration.
+ * (ex_sysviews_rows). Settings and snapshots need no shard: they come from
+ * the configuration and the snapshot directories.
  *
  * Invariants:
  *  1. Every op of a gather walks the same schema snapshot (the request's)
@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "exec/admin.h"
 #include "exec/execInt.h"
 
 /* ---- the tables a gather reports on ---------------------------------- */
@@ -81,7 +82,8 @@ int ex_stats_exec(hln_shard *sh, ex_op *op, hln_arena *a)
 
 bool ex_sysviews_needs_shards(const hln_table *t)
 {
-    return !strcmp(t->ks, "system_views") && strcmp(t->name, "settings") != 0;
+    return !strcmp(t->ks, "system_views") && strcmp(t->name, "settings") != 0 &&
+           strcmp(t->name, "snapshots") != 0;
 }
 
 void ex_sysviews_gather(ex_request *r, ex_then_fn then)
@@ -299,6 +301,21 @@ int ex_sysviews_rows(ex_request *r, const hln_table *t, hln_bytes ***out, int *n
     const char *name = t->name;
     if (!strcmp(name, "settings")) {
         hln_config_settings(&st->eng->cfg, setting_row, &w);
+    } else if (!strcmp(name, "snapshots")) {
+        ex_snapshot *v = NULL;
+        int n = 0;
+        if (ex_admin_snapshot_list(st->eng, &v, &n) < 0) w.fail = true;
+        for (int i = 0; !w.fail && i < n; i++) {
+            hln_bytes *row = ex_vrow_new(&w);
+            put_text(&w, row, "name", v[i].tag);
+            put_text(&w, row, "keyspace_name", v[i].keyspace);
+            put_text(&w, row, "table_name", v[i].table);
+            put_bigint(&w, row, "created_at", v[i].created_sec * 1000); /* timestamp: ms */
+            put_bool(&w, row, "ephemeral", false);
+            put_bigint(&w, row, "size_on_disk", (int64_t)v[i].bytes);
+            put_bigint(&w, row, "true_size", (int64_t)v[i].true_bytes);
+        }
+        hln_free(v);
     } else if (!strcmp(name, "disk_usage") || !strcmp(name, "max_partition_size")) {
         bool disk = name[0] == 'd';
         FOR_TABLES(s, tb, i)

@@ -564,6 +564,10 @@ static const sys_table_def SYS_TABLES[] = {
 
     /* system_views: rows come from the running node (exec/sysviews.c) */
     {"system_views", "settings", "current settings", "name text, value text", "name", ""},
+    {"system_views", "snapshots", "available snapshots",
+     "name text, keyspace_name text, table_name text, created_at timestamp, ephemeral boolean, "
+     "expires_at timestamp, size_on_disk bigint, true_size bigint",
+     "name", "keyspace_name, table_name"},
     {"system_views", "disk_usage", "", "keyspace_name text, table_name text, mebibytes bigint",
      "keyspace_name, table_name", ""},
     {"system_views", "max_partition_size", "",

@@ -225,3 +225,23 @@ def test_grafana_dashboard_reads_exported_metrics(node):
     assert used <= exported, "dashboard metrics not exported: %s" % sorted(used - exported)
     ids = [p["id"] for p in dash["panels"]]
     assert len(ids) == len(set(ids))
+
+
+def test_snapshots_table(node):
+    """system_views.snapshots lists what `helenus admin snapshot` took,
+    with the sizes listsnapshots reports."""
+    srv, s = node
+    load(s, n=200, size=2000)
+    assert list(s.execute("SELECT * FROM system_views.snapshots")) == []
+    before = int(time.time())
+    srv.admin("snapshot", "-t", "nightly", KS)
+    rows = list(s.execute("SELECT * FROM system_views.snapshots"))
+    assert [(r.name, r.keyspace_name, r.table_name) for r in rows] == [("nightly", KS, "t")], rows
+    r = rows[0]
+    assert r.size_on_disk > 200 * 1000 and r.true_size == 0  # hard links: the data still holds them
+    assert r.ephemeral is False and r.expires_at is None
+    assert before - 5 <= r.created_at.timestamp() <= time.time() + 5, r.created_at
+    listed = srv.admin("listsnapshots")
+    assert "nightly" in listed and str(r.size_on_disk) in listed
+    srv.admin("clearsnapshot", "-t", "nightly")
+    assert list(s.execute("SELECT * FROM system_views.snapshots WHERE name = 'nightly'")) == []
