@@ -25,6 +25,7 @@
  *     request's (or the op's) arena.
  */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -300,7 +301,10 @@ int ex_sysviews_rows(ex_request *r, const hln_table *t, hln_bytes ***out, int *n
     int nsh = shard_results(r, sh, MAX_SHARDS);
     const char *name = t->name;
     if (!strcmp(name, "settings")) {
-        hln_config_settings(&st->eng->cfg, setting_row, &w);
+        /* what is in force: setcompactionthroughput changes the limit live */
+        hln_config now = st->eng->cfg;
+        now.compaction_bps = atomic_load(&st->eng->compaction_bps);
+        hln_config_settings(&now, setting_row, &w);
     } else if (!strcmp(name, "snapshots")) {
         ex_snapshot *v = NULL;
         int n = 0;

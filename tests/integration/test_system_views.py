@@ -118,6 +118,10 @@ def test_clients_settings_thread_pools(node):
     assert list(settings) == sorted(settings)
     assert one(s, "SELECT value FROM system_views.settings WHERE name = %s",
                "materialized_views_enabled").value == "true"
+    srv.admin("setcompactionthroughput", "16")  # the value in force, not the yaml's
+    assert one(s, "SELECT value FROM system_views.settings WHERE name = %s",
+               "compaction_throughput").value == "16MiB/s"
+    srv.admin("setcompactionthroughput", "64")
 
     pools = {r.name: r for r in s.execute("SELECT * FROM system_views.thread_pools")}
     assert set(pools) >= {"CompactionExecutor", "MemtableFlushWriter",
