@@ -133,7 +133,8 @@ static void on_shard(hln_shard *s, void *ud)
             hln_arena a;
             hln_arena_init(&a, 4096);
             hln_client_info *ci;
-            if (s->eng->net.shard_clients(s, &a, &ci, &nclients) != 0) nclients = 0;
+            if (s->eng->net.shard_clients(s, &a, &ci, &nclients) != 0)
+                rc = hln_fail(&err, HLN_ENOMEM, "out of memory listing connections");
             hln_arena_free(&a);
         }
         uv_mutex_lock(&r->mu);

@@ -510,28 +510,13 @@ static const uint8_t TRUE_V[1] = {1}, FALSE_V[1] = {0};
 static int ck_value(ex_request *r, const hln_table *t, const st_row *row, const hln_column *col,
                     ex_value *out)
 {
-    hln_rd rd;
-    hln_rd_init(&rd, row->ck, row->cklen);
+    ex_value *v = hln_arena_alloc(&r->arena, sizeof *v * (size_t)t->nck);
+    if (!v) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
     hln_buf b;
     hln_buf_init(&b);
-    int rc = 0;
-    *out = (ex_value){NULL, -1};
-    for (int pos = 0; pos <= col->position && rc == 0 && hln_rd_left(&rd) > 0; pos++) {
-        const hln_column *cc = &t->cols[t->npk + pos];
-        if (hln_rd_u8(&rd) != 0x40) {
-            rc = hln_corrupt(&r->err, "clustering key", "bad component marker");
-            break;
-        }
-        hln_buf_reset(&b);
-        if (hln_type_from_comparable(cc->type, &rd, cc->desc, &b) != 0)
-            rc = hln_corrupt(&r->err, "clustering key", "cannot decode column %s", cc->name);
-        else if (pos == col->position) {
-            const uint8_t *p = b.len ? hln_arena_memdup(&r->arena, b.data, b.len) : EMPTY;
-            if (!p) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
-            *out = (ex_value){p, (int32_t)b.len};
-        }
-    }
+    int rc = ex_ck_decode(r, t, row->ck, row->cklen, &b, v);
     hln_buf_free(&b);
+    if (rc == 0) *out = v[col->position];
     return rc;
 }
 

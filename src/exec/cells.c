@@ -463,3 +463,29 @@ int ex_collection_value(hln_arena *a, hln_error *err, const hln_column *col, con
     if (rc) return hln_corrupt(err, "cell path", "cannot decode an element of %s", col->name);
     return 0;
 }
+
+int ex_ck_decode(ex_request *r, const hln_table *t, const uint8_t *ck, uint32_t cklen,
+                 hln_buf *scratch, ex_value *out)
+{
+    hln_rd rd;
+    hln_rd_init(&rd, ck, cklen);
+    for (int pos = 0; pos < t->nck; pos++) {
+        const hln_column *col = &t->cols[t->npk + pos];
+        if (hln_rd_left(&rd) == 0) {
+            out[pos] = (ex_value){NULL, -1};
+            continue;
+        }
+        uint8_t marker = hln_rd_u8(&rd);
+        if (marker != 0x40)
+            return hln_corrupt(&r->err, "clustering key", "bad component marker 0x%02x", marker);
+        hln_buf_reset(scratch);
+        if (hln_type_from_comparable(col->type, &rd, col->desc, scratch) != 0)
+            return hln_corrupt(&r->err, "clustering key", "cannot decode column %s", col->name);
+        static const uint8_t empty[1];
+        const uint8_t *p =
+            scratch->len ? hln_arena_memdup(&r->arena, scratch->data, scratch->len) : empty;
+        if (!p) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+        out[pos] = (ex_value){p, (int32_t)scratch->len};
+    }
+    return 0;
+}

@@ -203,12 +203,19 @@ static void record_latency(ex_request *r)
     const ex_state *st = r->priv;
     const ex_plan *p = st ? st->plan : NULL;
     if (!p || !p->t || p->t->is_virtual) return;
-    int kind = p->kind == CQL_SELECT ? -1
-               : p->kind == CQL_INSERT || p->kind == CQL_UPDATE || p->kind == CQL_DELETE
-                   ? EX_LAT_COORD_WRITE
-                   : -2;
-    if (kind == -2) return;
-    if (kind == -1) kind = p->pk_lookup ? EX_LAT_COORD_READ : EX_LAT_COORD_SCAN;
+    int kind;
+    switch (p->kind) {
+    case CQL_SELECT:
+        kind = p->pk_lookup ? EX_LAT_COORD_READ : EX_LAT_COORD_SCAN;
+        break;
+    case CQL_INSERT:
+    case CQL_UPDATE:
+    case CQL_DELETE:
+        kind = EX_LAT_COORD_WRITE;
+        break;
+    default:
+        return;
+    }
     ex_metrics_record(r->shard, p->t->id, kind, st->t0);
 }
 

@@ -356,6 +356,7 @@ typedef enum ex_op_kind {
  * user table of op->schema, in walk order, its storage statistics and
  * latencies; the shard's chunk cache; its client connections. */
 typedef struct ex_shard_table {
+    const hln_table *t; /* of op->schema */
     bool has_storage;
     st_table_stats st;
     ex_table_lat lat;
@@ -605,6 +606,10 @@ int ex_collection_assign(ex_request *r, const ex_assign *a, const hln_column *co
                          const st_row *cur, int64_t ts, int32_t ttl, int64_t now_sec, ex_cells *cv);
 /* The serialized value of multi-cell column col from its n live cells (a
  * run of a merged row, in path order); len -1 when n is 0. */
+/* The clustering column values of ck (storage's comparable encoding) into
+ * out[0..t->nck), in r's arena (null past a prefix); scratch is reused. */
+int ex_ck_decode(ex_request *r, const hln_table *t, const uint8_t *ck, uint32_t cklen,
+                 hln_buf *scratch, ex_value *out);
 int ex_collection_value(hln_arena *a, hln_error *err, const hln_column *col, const st_cell *cells,
                         uint32_t n, ex_value *out);
 

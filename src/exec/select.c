@@ -716,31 +716,9 @@ static int split_pk(rowctx *c)
 
 static int decode_ck(rowctx *c)
 {
-    const hln_table *t = c->t;
-    hln_rd rd;
-    hln_rd_init(&rd, c->row->ck, c->row->cklen);
-    for (int pos = 0; pos < t->nck; pos++) {
-        const hln_column *col = &t->cols[t->npk + pos];
-        if (hln_rd_left(&rd) == 0) {
-            c->ckv[pos] = (ex_value){NULL, -1};
-            continue;
-        }
-        uint8_t marker = hln_rd_u8(&rd);
-        if (marker != 0x40)
-            return hln_corrupt(&c->r->err, "clustering key", "bad component marker 0x%02x", marker);
-        hln_buf_reset(&c->scratch);
-        int rc = hln_type_from_comparable(col->type, &rd, col->desc, &c->scratch);
-        if (rc)
-            return hln_corrupt(&c->r->err, "clustering key", "cannot decode column %s", col->name);
-        static const uint8_t empty[1];
-        const uint8_t *p = c->scratch.len
-                               ? hln_arena_memdup(&c->r->arena, c->scratch.data, c->scratch.len)
-                               : empty;
-        if (!p) return hln_fail(&c->r->err, HLN_ENOMEM, "out of memory");
-        c->ckv[pos] = (ex_value){p, (int32_t)c->scratch.len};
-    }
-    c->ck_done = true;
-    return 0;
+    int rc = ex_ck_decode(c->r, c->t, c->row->ck, c->row->cklen, &c->scratch, c->ckv);
+    if (rc == 0) c->ck_done = true;
+    return rc;
 }
 
 /* The first live cell of regular column col_id, or NULL; *n is the number

@@ -49,13 +49,6 @@ static int count_tables(const hln_schema *s)
     return n;
 }
 
-/* table number `at` of the walk (invariant 1) */
-#define FOR_TABLES(s, t, at)                                                                       \
-    for (int ki_ = 0, at = 0; ki_ < (s)->nkeyspaces; ki_++)                                        \
-        for (int tj_ = 0; tj_ < (s)->keyspaces[ki_]->ntables; tj_++)                               \
-            for (const hln_table *t = (s)->keyspaces[ki_]->tables[tj_];                            \
-                 t && user_table((s)->keyspaces[ki_], t); t = NULL, at++)
-
 int ex_stats_exec(hln_shard *sh, ex_op *op, hln_arena *a)
 {
     const hln_schema *s = op->schema;
@@ -65,12 +58,16 @@ int ex_stats_exec(hln_shard *sh, ex_op *op, hln_arena *a)
     x->tabs = hln_arena_alloc(a, sizeof *x->tabs * (size_t)(n ? n : 1));
     if (!x->tabs) return HLN_ENOMEM;
     x->ntabs = n;
-    FOR_TABLES(s, t, i)
-    {
-        if (sh->store)
-            x->tabs[i].has_storage = st_table_stats_get(sh->store, t->id, &x->tabs[i].st) == 0;
-        ex_metrics_get(sh, t->id, &x->tabs[i].lat);
-    }
+    int i = 0;
+    for (int ki = 0; ki < s->nkeyspaces; ki++)
+        for (int tj = 0; tj < s->keyspaces[ki]->ntables; tj++) {
+            const hln_table *t = s->keyspaces[ki]->tables[tj];
+            if (!user_table(s->keyspaces[ki], t)) continue;
+            ex_shard_table *x_t = &x->tabs[i++];
+            x_t->t = t;
+            if (sh->store) x_t->has_storage = st_table_stats_get(sh->store, t->id, &x_t->st) == 0;
+            ex_metrics_get(sh, t->id, &x_t->lat);
+        }
     st_thread_cache_stats(&x->cache);
     hln_engine *e = sh->eng;
     if (e->net.shard_clients) {
@@ -250,11 +247,10 @@ static uint64_t mib(uint64_t bytes)
     return bytes / (1024 * 1024);
 }
 
-static void latency_rows(rows *w, const hln_schema *s, const ex_shard_stats *const *sh, int nsh,
-                         int kind)
+static void latency_rows(rows *w, const ex_shard_stats *const *sh, int nsh, int kind)
 {
-    FOR_TABLES(s, t, i)
-    {
+    for (int i = 0; nsh > 0 && i < sh[0]->ntabs; i++) {
+        const hln_table *t = sh[0]->tabs[i].t;
         ex_table_lat sum;
         memset(&sum, 0, sizeof sum);
         for (int k = 0; k < nsh; k++)
@@ -295,7 +291,6 @@ static void task_id(uint8_t out[16], int64_t started_us, int shard, uint64_t gen
 int ex_sysviews_rows(ex_request *r, const hln_table *t, hln_bytes ***out, int *nout)
 {
     ex_state *st = ex_st(r);
-    const hln_schema *s = st->schema;
     rows w = {.r = r, .t = t};
     const ex_shard_stats *sh[MAX_SHARDS];
     int nsh = shard_results(r, sh, MAX_SHARDS);
@@ -322,8 +317,8 @@ int ex_sysviews_rows(ex_request *r, const hln_table *t, hln_bytes ***out, int *n
         hln_free(v);
     } else if (!strcmp(name, "disk_usage") || !strcmp(name, "max_partition_size")) {
         bool disk = name[0] == 'd';
-        FOR_TABLES(s, tb, i)
-        {
+        for (int i = 0; nsh > 0 && i < sh[0]->ntabs; i++) {
+            const hln_table *tb = sh[0]->tabs[i].t;
             uint64_t v = 0;
             for (int k = 0; k < nsh; k++) {
                 const st_table_stats *x = &sh[k]->tabs[i].st;
@@ -338,8 +333,8 @@ int ex_sysviews_rows(ex_request *r, const hln_table *t, hln_bytes ***out, int *n
             put_bigint(&w, row, "mebibytes", (int64_t)mib(v));
         }
     } else if (!strcmp(name, "sstable_tasks")) {
-        FOR_TABLES(s, tb, i)
-        {
+        for (int i = 0; nsh > 0 && i < sh[0]->ntabs; i++) {
+            const hln_table *tb = sh[0]->tabs[i].t;
             for (int k = 0; k < nsh; k++) {
                 const st_table_stats *x = &sh[k]->tabs[i].st;
                 if (!x->compacting) continue;
@@ -456,7 +451,7 @@ int ex_sysviews_rows(ex_request *r, const hln_table *t, hln_bytes ***out, int *n
             i++;
         if (i == HLN_ARRAY_LEN(lat))
             return hln_fail(&r->err, HLN_ENOTFOUND, "no rows for system_views.%s", name);
-        latency_rows(&w, s, sh, nsh, lat[i].kind);
+        latency_rows(&w, sh, nsh, lat[i].kind);
     }
     if (w.fail) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
     if (w.n > 1) qsort_r(w.v, (size_t)w.n, sizeof *w.v, cmp_rows, (void *)t);

@@ -339,13 +339,12 @@ typedef struct tu_slice {
     uint32_t limit;
 } tu_slice;
 
-/* Reads pk with the slice (NULL slice = everything) at clock now_sec (0:
- * nothing has expired); returns the rendering, or "ERR<code>". */
-static __attribute__((unused)) const char *
-tu_read_slice_at(st_engine *e, const uint8_t *tid, int pk, const tu_slice *s, int64_t now_sec)
+/* The read command of pk (its key bytes in pkb, which must outlive it)
+ * with the slice (NULL slice = everything) at clock now_sec (0: nothing has
+ * expired). */
+static __attribute__((unused)) st_read_cmd tu_read_cmd(const uint8_t *tid, int pk, uint8_t pkb[4],
+                                                       const tu_slice *s, int64_t now_sec)
 {
-    static char errbuf[32];
-    uint8_t pkb[4];
     tu_pk(pk, pkb);
     st_read_cmd c;
     memset(&c, 0, sizeof c);
@@ -369,6 +368,17 @@ tu_read_slice_at(st_engine *e, const uint8_t *tid, int pk, const tu_slice *s, in
         c.reversed = s->reversed;
         c.limit = s->limit;
     }
+    return c;
+}
+
+/* Reads pk with the slice at clock now_sec (as tu_read_cmd); returns the
+ * rendering, or "ERR<code>". */
+static __attribute__((unused)) const char *
+tu_read_slice_at(st_engine *e, const uint8_t *tid, int pk, const tu_slice *s, int64_t now_sec)
+{
+    static char errbuf[32];
+    uint8_t pkb[4];
+    st_read_cmd c = tu_read_cmd(tid, pk, pkb, s, now_sec);
     hln_arena a;
     hln_arena_init(&a, 4096);
     st_partition *p = NULL;

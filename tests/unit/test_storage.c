@@ -1129,19 +1129,10 @@ static void test_lazy_merge_many_sstables(void **state)
             for (size_t si = 0; si < HLN_ARRAY_LEN(starts); si++) {
                 char sk[8];
                 snprintf(sk, sizeof sk, "r%04d", starts[si]);
+                const char *from = starts[si] >= 0 ? sk : NULL; /* the slice begins at sk */
+                tu_slice sl = {rev ? NULL : from, true, rev ? from : NULL, true, rev, limits[li]};
                 uint8_t pkb[4];
-                tu_pk(1, pkb);
-                st_read_cmd c;
-                memset(&c, 0, sizeof c);
-                memcpy(c.table_id, T1, 16);
-                c.pk = pkb;
-                c.pklen = 4;
-                c.token = tu_tok(1);
-                c.start.inclusive = c.end.inclusive = true;
-                st_bound *b = rev ? &c.end : &c.start; /* the slice begins at sk */
-                if (starts[si] >= 0) *b = (st_bound){(const uint8_t *)sk, 5, true};
-                c.reversed = rev;
-                c.limit = limits[li];
+                st_read_cmd c = tu_read_cmd(T1, 1, pkb, &sl, 0);
                 hln_arena a;
                 hln_arena_init(&a, 4096);
                 st_partition *p = NULL;
