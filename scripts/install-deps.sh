@@ -38,4 +38,6 @@ if [ "${1:-}" = "--test" ]; then
   # The driver conformance matrix: Node.js, Java, Go clients and Python lz4,
   # each from its registry into build/conformance (see that script).
   scripts/install-conformance-deps.sh
+  # The Spark Cassandra Connector's jars (Maven Central) for test_spark.py.
+  scripts/install-spark-deps.sh
 fi

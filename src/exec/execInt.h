@@ -569,6 +569,9 @@ void ex_vrow_set(ex_vrows *x, hln_bytes *row, const char *col, hln_bytes v);
 
 /* Whether reading t needs every shard's statistics first. */
 bool ex_sysviews_needs_shards(const hln_table *t);
+/* system.size_estimates / table_estimates: made from the shards' statistics
+ * by ex_sysviews_rows, like system_views. */
+bool ex_sysviews_estimates(const hln_table *t);
 /* Sends EX_OP_STATS to every shard; then(r) once all are back. */
 void ex_sysviews_gather(ex_request *r, ex_then_fn then);
 /* On the target: the shard's statistics into op->stats (arena a). */

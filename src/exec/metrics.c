@@ -233,6 +233,7 @@ void ex_stats_add(st_table_stats *sum, const st_table_stats *x)
     sum->partitions += x->partitions;
     sum->rows += x->rows;
     sum->memtable_bytes += x->memtable_bytes;
+    sum->memtable_partitions += x->memtable_partitions;
     sum->compactions += x->compactions;
     sum->bytes_compacted += x->bytes_compacted;
     sum->bytes_written += x->bytes_written;

@@ -1918,7 +1918,7 @@ static void select_virtual(ex_request *r, sel *s)
     int nrows = 0;
     int rc = !strcmp(s->t->ks, "system_auth")
                  ? ex_access_virtual_rows(r, s->t, &rows, &nrows) /* roles, permissions: access.c */
-             : !strcmp(s->t->ks, "system_views")
+             : !strcmp(s->t->ks, "system_views") || ex_sysviews_estimates(s->t)
                  ? ex_sysviews_rows(r, s->t, &rows, &nrows) /* the running node: sysviews.c */
                  : schema_virtual_rows(st->schema, &st->eng->node, s->t, &r->arena, &rows, &nrows,
                                        &r->err);

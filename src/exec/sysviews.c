@@ -78,10 +78,17 @@ int ex_stats_exec(hln_shard *sh, ex_op *op, hln_arena *a)
     return 0;
 }
 
+bool ex_sysviews_estimates(const hln_table *t)
+{
+    return !strcmp(t->ks, "system") &&
+           (!strcmp(t->name, "size_estimates") || !strcmp(t->name, "table_estimates"));
+}
+
 bool ex_sysviews_needs_shards(const hln_table *t)
 {
-    return !strcmp(t->ks, "system_views") && strcmp(t->name, "settings") != 0 &&
-           strcmp(t->name, "snapshots") != 0;
+    return (!strcmp(t->ks, "system_views") && strcmp(t->name, "settings") != 0 &&
+            strcmp(t->name, "snapshots") != 0) ||
+           ex_sysviews_estimates(t);
 }
 
 void ex_sysviews_gather(ex_request *r, ex_then_fn then)
@@ -288,6 +295,97 @@ static void task_id(uint8_t out[16], int64_t started_us, int shard, uint64_t gen
         out[10 + i] = (uint8_t)(gen >> (8 * (5 - i)));
 }
 
+/* ---- size estimates -------------------------------------------------------
+ * system.size_estimates and system.table_estimates: per table and per
+ * primary token range of this node, how many partitions it holds and how
+ * big they are on average. Cassandra records them every five minutes from
+ * its sstables only; here they are made at each read from what the shards
+ * hold at that moment, sstables and memtables both, so a table that was
+ * just loaded (the Spark connector's first question) is not reported
+ * empty. Partitions are Murmur3-hashed, so each shard's count spreads
+ * evenly over the token range it owns (rt_shard_for_token): a node range
+ * gets each shard's count in the proportion of their overlap. Like
+ * Cassandra's, the counts are estimates: a partition in several sstables
+ * (or in an sstable and a memtable) counts more than once. */
+
+/* token -> position on the unsigned ring 0..2^64-1, in token order */
+static uint64_t ring_pos(int64_t t)
+{
+    return (uint64_t)t ^ (1ULL << 63);
+}
+
+/* The shards' partitions and bytes that fall in the ring positions
+ * (lo, hi] (lo < hi), for table i. */
+static void range_estimate(const ex_shard_stats *const *sh, int nsh, int i, uint64_t lo,
+                           uint64_t hi, long double *parts, long double *bytes)
+{
+    *parts = 0;
+    *bytes = 0;
+    const long double ring = 18446744073709551616.0L; /* 2^64 */
+    for (int k = 0; k < nsh; k++) {
+        /* shard k owns [k * 2^64 / nsh, (k + 1) * 2^64 / nsh) */
+        long double s_lo = ring * k / nsh, s_hi = ring * (k + 1) / nsh;
+        long double a = (long double)lo > s_lo ? (long double)lo : s_lo;
+        long double b = (long double)hi < s_hi ? (long double)hi : s_hi;
+        if (b <= a) continue;
+        const st_table_stats *x = &sh[k]->tabs[i].st;
+        long double share = (b - a) / (s_hi - s_lo);
+        *parts += share * (long double)(x->partitions + x->memtable_partitions);
+        *bytes += share * (long double)(x->raw_bytes + x->memtable_bytes);
+    }
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void estimate_rows(rows *w, const hln_node_info *node, const ex_shard_stats *const *sh,
+                          int nsh, bool table_estimates)
+{
+    int nt = node->ntokens;
+    if (nt <= 0 || nsh <= 0) return;
+    int64_t *tok = hln_arena_alloc(&w->r->arena, sizeof *tok * (size_t)nt);
+    if (!tok) {
+        w->fail = true;
+        return;
+    }
+    memcpy(tok, node->tokens, sizeof *tok * (size_t)nt);
+    qsort(tok, (size_t)nt, sizeof *tok, cmp_i64);
+    /* The primary ranges (tok[j-1], tok[j]], and the wrapping one
+     * (tok[nt-1], tok[0]] unwrapped as Cassandra does into
+     * (tok[nt-1], min] (to the ring's end) and (min, tok[0]]. */
+    for (int i = 0; i < sh[0]->ntabs; i++) {
+        const hln_table *tb = sh[0]->tabs[i].t;
+        for (int j = 0; j <= nt; j++) {
+            int64_t start = j == 0 ? INT64_MIN : tok[j - 1];
+            int64_t end = j == nt ? INT64_MIN : tok[j];
+            uint64_t lo = ring_pos(start), hi = j == nt ? UINT64_MAX : ring_pos(end);
+            if (j == 0 && tok[0] == INT64_MIN) continue; /* an empty (min, min] */
+            long double parts, bytes;
+            range_estimate(sh, nsh, i, lo, hi, &parts, &bytes);
+            char s_start[24], s_end[24];
+            snprintf(s_start, sizeof s_start, "%lld", (long long)start);
+            snprintf(s_end, sizeof s_end, "%lld", (long long)end);
+            int64_t count = (int64_t)(parts + 0.5L);
+            int64_t mean = parts > 0 ? (int64_t)(bytes / parts + 0.5L) : 0;
+            /* table_estimates: the primary ranges, and the local ones (all
+               ranges this node replicates: the same on a single node) */
+            for (int kind = 0; kind < (table_estimates ? 2 : 1); kind++) {
+                hln_bytes *row = ex_vrow_new(w);
+                put_text(w, row, "keyspace_name", tb->ks);
+                put_text(w, row, "table_name", tb->name);
+                if (table_estimates) put_text(w, row, "range_type", kind ? "local" : "primary");
+                put_text(w, row, "range_start", s_start);
+                put_text(w, row, "range_end", s_end);
+                put_bigint(w, row, "mean_partition_size", mean);
+                put_bigint(w, row, "partitions_count", count);
+            }
+        }
+    }
+}
+
 int ex_sysviews_rows(ex_request *r, const hln_table *t, hln_bytes ***out, int *nout)
 {
     ex_state *st = ex_st(r);
@@ -295,7 +393,9 @@ int ex_sysviews_rows(ex_request *r, const hln_table *t, hln_bytes ***out, int *n
     const ex_shard_stats *sh[MAX_SHARDS];
     int nsh = shard_results(r, sh, MAX_SHARDS);
     const char *name = t->name;
-    if (!strcmp(name, "settings")) {
+    if (ex_sysviews_estimates(t)) {
+        estimate_rows(&w, &st->eng->node, sh, nsh, name[0] == 't');
+    } else if (!strcmp(name, "settings")) {
         /* what is in force: setcompactionthroughput changes the limit live */
         hln_config now = st->eng->cfg;
         now.compaction_bps = atomic_load(&st->eng->compaction_bps);

@@ -1233,6 +1233,8 @@ int st_table_stats_get(st_engine *e, const uint8_t table_id[16], st_table_stats 
         if (mp > out->max_partition_bytes) out->max_partition_bytes = mp;
     }
     out->memtable_bytes = mt_bytes(t->mt) + (t->frozen ? mt_bytes(t->frozen) : 0);
+    out->memtable_partitions =
+        mt_partition_count(t->mt) + (t->frozen ? mt_partition_count(t->frozen) : 0);
     out->compactions = t->n_compactions;
     out->bytes_compacted = t->bytes_compacted;
     out->bytes_written = t->bytes_cp_written + t->bytes_flushed;

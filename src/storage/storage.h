@@ -313,12 +313,13 @@ int st_snapshot(st_engine *e, const uint8_t table_id[16], const char *dir, hln_e
  * system_views, /metrics). */
 typedef struct st_table_stats {
     size_t sstables;
-    uint64_t disk_bytes;   /* sstable files */
-    uint64_t raw_bytes;    /* their row data uncompressed */
-    uint64_t data_bytes;   /* their row data as stored (compressed) */
-    uint64_t partitions;   /* sum over sstables (a partition in k files counts k times) */
-    uint64_t rows;         /* likewise */
-    size_t memtable_bytes; /* live and frozen memtables */
+    uint64_t disk_bytes;        /* sstable files */
+    uint64_t raw_bytes;         /* their row data uncompressed */
+    uint64_t data_bytes;        /* their row data as stored (compressed) */
+    uint64_t partitions;        /* sum over sstables (a partition in k files counts k times) */
+    uint64_t rows;              /* likewise */
+    size_t memtable_bytes;      /* live and frozen memtables */
+    size_t memtable_partitions; /* likewise (a partition in both counts twice) */
     uint64_t compactions, bytes_compacted, bytes_written; /* since open */
     uint64_t flushes, bytes_flushed;
     uint64_t reads, sstable_reads; /* partition reads (st_read) and the sstables they

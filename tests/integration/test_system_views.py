@@ -249,3 +249,43 @@ def test_snapshots_table(node):
     assert "nightly" in listed and str(r.size_on_disk) in listed
     srv.admin("clearsnapshot", "-t", "nightly")
     assert list(s.execute("SELECT * FROM system_views.snapshots WHERE name = 'nightly'")) == []
+
+
+def estimates(s, table="system.size_estimates", extra=""):
+    return list(s.execute("SELECT * FROM %s WHERE keyspace_name = %%s AND table_name = 't'%s"
+                          % (table, extra), (KS,)))
+
+
+def test_size_estimates_cover_the_ring_and_count_the_partitions(node):
+    """system.size_estimates (what the Spark connector reads to plan its
+    splits): one row per primary range of the node's 16 tokens, the
+    wrapping range unwrapped at the ring's minimum as Cassandra does, so
+    the 17 ranges tile the ring; partition counts add up to what was
+    written, before a flush (memtables count here, unlike Cassandra's
+    five-minutely recorder) and after it; table_estimates has the same
+    figures as 'primary' and 'local' rows."""
+    srv, s = node
+    assert estimates(s) and all(r.partitions_count == 0 for r in estimates(s))
+    load(s, n=2000, size=100)
+    for flushed in (False, True):
+        if flushed:
+            srv.admin("flush")
+        rows = estimates(s)
+        assert len(rows) == 17
+        ranges = sorted((int(r.range_start), int(r.range_end)) for r in rows)
+        assert ranges[0][0] == -2**63 and ranges[-1][1] == -2**63
+        for (a0, b0), (a1, b1) in zip(ranges, ranges[1:]):
+            assert b0 == a1 and a0 < b0
+        total = sum(r.partitions_count for r in rows)
+        assert abs(total - 2000) <= 17, (flushed, total)
+        # each range holds its share of the ring (hash spread), loosely
+        for r in rows:
+            width = ((int(r.range_end) if int(r.range_end) != -2**63 else 2**63)
+                     - int(r.range_start)) / 2**64
+            assert abs(r.partitions_count - 2000 * width) <= 2000 * width * 0.5 + 2
+        means = {r.mean_partition_size for r in rows}
+        assert all(100 <= m < 4096 for m in means), means
+    prim = estimates(s, "system.table_estimates", " AND range_type = 'primary'")
+    local = estimates(s, "system.table_estimates", " AND range_type = 'local'")
+    key = lambda r: (r.range_start, r.range_end, r.partitions_count, r.mean_partition_size)
+    assert sorted(map(key, prim)) == sorted(map(key, local)) == sorted(map(key, estimates(s)))
