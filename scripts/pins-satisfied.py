@@ -1,7 +1,7 @@
 """Exits 0 when every `name==version` pin in the given requirements files is
 installed at that version in this interpreter's environment, 1 otherwise
 (used by install-deps.sh to tell whether build/venv is up to date; lines
-without `==` are not checked here)."""
+without `==` are not checked here; of `name[extra]==v` only name is)."""
 import sys
 from importlib.metadata import PackageNotFoundError, version
 
@@ -13,6 +13,7 @@ for path in sys.argv[1:]:
             if "==" not in line:
                 continue
             name, want = (x.strip() for x in line.split("==", 1))
+            name = name.split("[", 1)[0].strip()  # ray[data]: the extra's packages are ray's
             try:
                 have = version(name)
             except PackageNotFoundError:
