@@ -85,7 +85,8 @@ typedef struct cql_relation {
     int nin;
     cql_term *elem;              /* c[elem] op term (IF conditions; WHERE map entries) */
     const char *field;           /* IF conditions: c.field op term; else NULL */
-    struct cql_name_list *mcols; /* (c1, c2) op (v1, v2): c1, c2; the values in in_list */
+    struct cql_name_list *mcols; /* (c1, c2) op (v1, v2): c1, c2; the values in in_list
+                                    (for IN: tuple terms, or the marker in term) */
 } cql_relation;
 
 /* A type as written: name plus parameters (map<text,int> has two). */

@@ -486,6 +486,26 @@ rel(A) ::= LP names(C) RP op(O) LP terms(V) RP. {
     A->in_list = cqlp_terms_array(ctx, &V);
     A->nin = V.n;
 }
+/* (c1, c2) IN ((v1, v2), ...), IN ?, IN (): a list of clustering prefixes */
+rel(A) ::= LP names(C) RP IN LP terms(V) RP. {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->mcols = C.head;
+    A->op = CQL_OP_IN;
+    A->in_list = cqlp_terms_array(ctx, &V);
+    A->nin = V.n;
+}
+rel(A) ::= LP names(C) RP IN bind(T). {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->mcols = C.head;
+    A->op = CQL_OP_IN;
+    A->term = T;
+}
+rel(A) ::= LP names(C) RP IN LP RP. {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->mcols = C.head;
+    A->op = CQL_OP_IN;
+    A->in_list = cqlp_alloc(ctx, sizeof(*A->in_list));
+}
 /* token(a, b) > ?: a relation on the partition key's token */
 rel(A) ::= ident(C) IS NOT NULL. {
     A = cqlp_alloc(ctx, sizeof(*A));

@@ -59,6 +59,9 @@ typedef struct actx {
     ex_restr tok; /* WHERE token(pk) relations, merged */
     bool has_tok;
     const cql_relation *mc_lo, *mc_hi; /* multi-column slice bounds */
+    const cql_relation *mc_in;         /* (c1, c2) IN (...) */
+    int mc_in_n;                       /* its columns */
+    const hln_type *mc_in_type;        /* frozen<tuple<their types>> */
     bool mc_lo_incl, mc_hi_incl;
     int agg_depth; /* selectors: inside an aggregate's argument */
 } actx;
@@ -488,6 +491,77 @@ static int add_token_relation(actx *c, const cql_relation *rel)
     return 0;
 }
 
+/* A second multi-column relation beside (c1, .., cn) IN: Cassandra names
+ * the columns last first, joined by " ,". */
+static int mc_twice(actx *c, int n)
+{
+    const hln_table *t = c->p->t;
+    hln_buf nm;
+    hln_buf_init(&nm);
+    for (int i = n - 1; i >= 0; i--)
+        hln_buf_printf(&nm, "%s%s", i < n - 1 ? " ," : "", t->cols[t->npk + i].name);
+    hln_buf_u8(&nm, 0);
+    int rc = hln_fail(c->err, HLN_EINVAL,
+                      "%s cannot be restricted by more than one relation if it includes an Equal",
+                      nm.err ? "?" : (const char *)nm.data);
+    hln_buf_free(&nm);
+    return rc;
+}
+
+/* (c1, ..., cn) IN ((v1, ..., vn), ...) (Cassandra's MultiColumnRelation
+ * IN): a list of clustering prefixes of the first n clustering columns
+ * (checked by the caller). The values are tuple literals whose elements
+ * are the columns' values, tuple markers "(c1,c2)", or one marker for the
+ * whole list "in(c1,c2)" of type list<frozen<tuple<...>>>. */
+static int add_multi_in(actx *c, const cql_relation *rel, int n, const char *text)
+{
+    const hln_table *t = c->p->t;
+    if (c->mc_in) return mc_twice(c, n);
+    const hln_type *types[HLN_TUPLE_MAX];
+    if (n > HLN_TUPLE_MAX) return hln_fail(c->err, HLN_EINVAL, "too many columns in %s", text);
+    hln_buf nm;
+    hln_buf_init(&nm);
+    hln_buf_u8(&nm, '(');
+    for (int i = 0; i < n; i++) {
+        types[i] = t->cols[t->npk + i].type;
+        hln_buf_printf(&nm, "%s%s", i ? "," : "", t->cols[t->npk + i].name);
+    }
+    hln_buf_u8(&nm, ')');
+    hln_buf_u8(&nm, 0);
+    const char *tname = nm.err ? NULL : hln_arena_strdup(c->a, (const char *)nm.data);
+    hln_buf_free(&nm);
+    const hln_type *tt = hln_type_tuple(types, n);
+    if (!tt || !tname) return nomem(c);
+    if (!rel->in_list) { /* IN ?: the whole list */
+        const hln_type *lt = hln_type_collection(HLN_T_LIST, &tt, false);
+        char lbuf[1100];
+        snprintf(lbuf, sizeof lbuf, "in%s", tname);
+        const char *lname = hln_arena_strdup(c->a, lbuf);
+        if (!lt || !lname) return nomem(c);
+        spec_typed(c, rel->term, lname, lt);
+    }
+    for (int i = 0; rel->in_list && i < rel->nin; i++) {
+        const cql_term *v = rel->in_list[i];
+        if (v->kind == CQL_TERM_BIND) {
+            spec_typed(c, v, tname, tt);
+            continue;
+        }
+        if (v->kind != CQL_TERM_TUPLE)
+            return hln_fail(c->err, HLN_EINVAL, "Invalid %s value for %s: a tuple is expected",
+                            term_str(c, v), text);
+        if (v->nelems != n)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Expected %d elements in value tuple, but got %d: %s", n, v->nelems,
+                            term_str(c, v));
+        for (int k = 0; k < n; k++)
+            spec_col(c, v->elems[k], &t->cols[t->npk + k]);
+    }
+    c->mc_in = rel;
+    c->mc_in_n = n;
+    c->mc_in_type = tt;
+    return 0;
+}
+
 /* Adds one relation to the per-column restrictions rs (t->ncols entries),
  * merging as Cassandra's restriction sets do. */
 /* (c1, c2) op (v1, v2) (Cassandra's MultiColumnRelation): the columns are
@@ -509,7 +583,7 @@ static int add_multi_relation(actx *c, ex_restr *rs, const cql_relation *rel)
     hln_buf_u8(&txt, 0);
     const char *text = txt.err ? "?" : hln_arena_strdup(c->a, (const char *)txt.data);
     hln_buf_free(&txt);
-    int pos = 0, rc;
+    int pos = 0, rc, first = 0;
     bool desc = false;
     for (const cql_name_list *l = rel->mcols; l; l = l->next, pos++) {
         int ci;
@@ -520,17 +594,24 @@ static int add_multi_relation(actx *c, ex_restr *rs, const cql_relation *rel)
                             "Multi-column relations can only be applied to clustering columns but "
                             "was applied to: %s",
                             col->name);
-        if (col->position != pos)
+        if (pos == 0) first = col->position;
+        if (col->position != pos + (rel->op == CQL_OP_IN ? first : 0))
             return hln_fail(c->err, HLN_EINVAL,
                             "Clustering columns must appear in the PRIMARY KEY order in "
                             "multi-column relations: %s",
                             text ? text : "?");
         if (pos == 0) desc = col->desc;
-        if (col->desc != desc)
+        if (col->desc != desc && rel->op != CQL_OP_IN && rel->op != CQL_OP_EQ)
             return hln_fail(c->err, HLN_EUNSUPPORTED,
                             "Multi-column slices over columns of mixed clustering order are not "
                             "supported yet");
     }
+    if (rel->op == CQL_OP_IN && first > 0) /* consecutive, but after a gap */
+        return hln_fail(c->err, HLN_EINVAL,
+                        "PRIMARY KEY column \"%s\" cannot be restricted as preceding column "
+                        "\"%s\" is not restricted",
+                        t->cols[t->npk + first].name, t->cols[t->npk].name);
+    if (rel->op == CQL_OP_IN) return add_multi_in(c, rel, n, text);
     if (rel->nin != n) {
         hln_buf v;
         hln_buf_init(&v);
@@ -930,7 +1011,7 @@ static int clustering_prefix(actx *c, const ex_restr *rs)
     int k = 0; /* index among restricted columns */
     for (int pos = 0; pos < t->nck; pos++) {
         int ci = t->npk + pos;
-        if (!restricted(&rs[ci])) continue;
+        if (!restricted(&rs[ci]) && !(c->mc_in && pos < c->mc_in_n)) continue;
         if (pos != k)
             return hln_fail(c->err, HLN_EINVAL,
                             "PRIMARY KEY column \"%s\" cannot be restricted as preceding column "
@@ -1923,6 +2004,23 @@ static int an_select(actx *c)
                             "Select on indexed columns and with IN clause for the PRIMARY KEY are "
                             "not supported");
     if (indexed) filtering = true; /* the filters execute what the indexes serve */
+    if (c->mc_in) {                /* the columns after the tuple's may have their own relations */
+        if (c->mc_lo || c->mc_hi) return mc_twice(c, c->mc_in_n);
+        for (int pos = 0; pos < c->mc_in_n; pos++)
+            if (restricted(&rs[t->npk + pos]))
+                return hln_fail(c->err, HLN_EINVAL,
+                                "%s cannot be restricted by more than one relation if it includes "
+                                "an Equal",
+                                t->cols[t->npk + pos].name);
+        if (!p->pk_lookup && !filtering) return hln_fail(c->err, HLN_EINVAL, ALLOW_FILTERING_MSG);
+        if (!p->pk_lookup)
+            return hln_fail(c->err, HLN_EUNSUPPORTED,
+                            "Multi-column IN without the whole partition key restricted is not "
+                            "supported yet");
+        p->mc_in = c->mc_in;
+        p->mc_in_n = c->mc_in_n;
+        p->mc_in_type = c->mc_in_type;
+    }
     if (c->mc_lo || c->mc_hi) {
         for (int pos = 0; pos < t->nck; pos++)
             if (restricted(&rs[t->npk + pos]))
@@ -1974,7 +2072,7 @@ static int an_select(actx *c)
     if (!p->ck) return nomem(c);
     if (p->pk_lookup) {
         /* equality prefix and one slice go to storage; the rest is filtered */
-        int pos = 0;
+        int pos = p->mc_in ? p->mc_in_n : 0; /* select.c binds mc_in's prefixes */
         p->ck_in = alloc(c, sizeof *p->ck_in * (size_t)(t->nck ? t->nck : 1));
         if (!p->ck_in) return nomem(c);
         while (pos < t->nck && (rs[t->npk + pos].eq || rs[t->npk + pos].in)) {
@@ -2145,6 +2243,19 @@ static int mod_keys(actx *c, const ex_restr *rs, const char *type, bool allow_ck
     if (c->mc_lo || c->mc_hi)
         return hln_fail(c->err, HLN_EUNSUPPORTED,
                         "Multi-column slices in %s statements are not supported yet", type);
+    if (c->mc_in) { /* c1 .. cn take the tuples' values (run_in enumerates them) */
+        for (int pos = 0; pos < c->mc_in_n; pos++)
+            if (restricted(&rs[t->npk + pos]))
+                return hln_fail(c->err, HLN_EINVAL,
+                                "%s cannot be restricted by more than one relation if it includes "
+                                "an Equal",
+                                t->cols[t->npk + pos].name);
+        for (int pos = 0; pos < c->mc_in_n; pos++)
+            ((ex_restr *)rs)[t->npk + pos].in = c->mc_in;
+        p->mc_in = c->mc_in;
+        p->mc_in_n = c->mc_in_n;
+        p->mc_in_type = c->mc_in_type;
+    }
     /* partition key: every part, by equality */
     bool pk_missing = false, pk_slice = false;
     for (int i = 0; i < t->npk; i++) {

@@ -509,11 +509,18 @@ static int run_in(ex_request *r)
     int nv[64];
     size_t combos = 1;
     int rc = 0;
+    /* (c1, .., cn) IN: one dimension of whole tuples, at c1's place */
+    ex_value *mv = NULL;
+    int nmv = 0;
+    if (p->mc_in) {
+        rc = ex_mc_in_values(r, p, &mv, &nmv);
+        combos = (size_t)nmv;
+    }
     for (int i = 0; i < nkeys && !rc; i++) {
         bool pkc = i < t->npk;
         const cql_relation *in = pkc ? (p->pk_in ? p->pk_in[i] : NULL) : p->ck_in[i - t->npk];
         const cql_term *eq = pkc ? p->pk[i] : p->ck[i - t->npk];
-        if (!in) {
+        if (!in || (mv && in == p->mc_in)) {
             /* bound where used (build_pk/build_ck), with their own messages */
             vals[i] = NULL;
             nv[i] = 1;
@@ -538,6 +545,8 @@ static int run_in(ex_request *r)
             if (vals[i]) kv[i] = vals[i][rest % (size_t)nv[i]];
             rest /= (size_t)nv[i];
         }
+        for (int k = 0; mv && k < p->mc_in_n; k++) /* what is left of c is the tuple */
+            kv[t->npk + k] = mv[rest * (size_t)p->mc_in_n + (size_t)k];
         if (p->counter) {
             rc = ex_cas_op_add(r);
             continue;

@@ -174,6 +174,11 @@ typedef struct ex_plan {
     cql_term *const *mc_lo, *const *mc_hi;
     int mc_nlo, mc_nhi;
     bool mc_lo_incl, mc_hi_incl;
+    /* (c1, .., cn) IN (...): the relation (tuple terms or one list marker),
+       n, and frozen<tuple<c1's type, ..>>; the n columns count in nck_eq */
+    const cql_relation *mc_in;
+    int mc_in_n;
+    const hln_type *mc_in_type;
     ex_filter *filters; /* restrictions checked row by row */
     int nfilters;
 
@@ -696,6 +701,9 @@ int ex_cast(ex_request *r, const hln_type *from, ex_value v, const hln_type *to,
 
 /* select.c: the values one key column takes: its equality, or its IN list
  * (literals, or one marker bound to a list); r->arena memory. */
+/* The tuples of plan p's (c1, .., cn) IN: n = p->mc_in_n components per
+ * tuple, tuple after tuple, in *vals (arena); *ntuples tuples. */
+int ex_mc_in_values(ex_request *r, const ex_plan *p, ex_value **vals, int *ntuples);
 int ex_key_values(ex_request *r, const cql_term *eq, const cql_relation *in, const hln_column *col,
                   ex_value **out, int *n);
 

@@ -370,6 +370,76 @@ static bool next_pos(sel *s, bool part_full)
 
 static int bind_range(sel *s);
 
+/* (c1, .., cn) IN ((v1, .., vn), ..): the components of each tuple, n per
+ * tuple, into vals[] (arena). A literal tuple binds component by
+ * component, so a wrong type names its column; a tuple marker, or an
+ * element of the list bound to IN ?, binds as frozen<tuple<c1's type, ..>>
+ * and is cut into its n components. A null component is an error. */
+int ex_mc_in_values(ex_request *r, const ex_plan *p, ex_value **vals, int *ntuples)
+{
+    const hln_table *t = p->t;
+    const cql_relation *in = p->mc_in;
+    const int n = p->mc_in_n;
+    hln_column tc = {.name = (char *)"in", .type = p->mc_in_type, .kind = HLN_COL_REGULAR};
+    int nt = in->in_list ? in->nin : 0, rc;
+    ex_value *tv = NULL;
+    if (!in->in_list && (rc = ex_key_values(r, NULL, in, &tc, &tv, &nt)) != 0) return rc;
+    if (nt > MAX_CARTESIAN)
+        return hln_fail(&r->err, HLN_EINVAL, "IN restrictions select more than %d rows",
+                        MAX_CARTESIAN);
+    ex_value *out = hln_arena_alloc(&r->arena, sizeof *out * (size_t)(nt * n + 1));
+    if (!out) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    for (int i = 0; i < nt; i++) {
+        const cql_term *term = in->in_list ? in->in_list[i] : NULL;
+        ex_value whole = tv ? tv[i] : (ex_value){0};
+        if (term && term->kind != CQL_TERM_TUPLE && (rc = bind_cond(r, term, &tc, &whole)) != 0)
+            return rc;
+        hln_rd rd;
+        hln_rd_init(&rd, whole.p, (size_t)(whole.len > 0 ? whole.len : 0));
+        for (int k = 0; k < n; k++) {
+            const hln_column *col = &t->cols[t->npk + k];
+            ex_value *v = &out[i * n + k];
+            *v = (ex_value){.len = -1};
+            if (term && term->kind == CQL_TERM_TUPLE) {
+                if (term->elems[k]->kind != CQL_TERM_NULL &&
+                    (rc = bind_cond(r, term->elems[k], col, v)) != 0)
+                    return rc;
+            } else {
+                v->len = hln_rd_left(&rd) >= 4 ? (int32_t)hln_rd_u32(&rd) : -1;
+                if (v->len >= 0) v->p = hln_rd_take(&rd, (size_t)v->len);
+                if (rd.err) v->len = -1;
+            }
+            if (v->len < 0)
+                return hln_fail(&r->err, HLN_EINVAL, "Invalid null value for column %s", col->name);
+        }
+    }
+    *vals = out;
+    *ntuples = nt;
+    return 0;
+}
+
+/* The clustering prefix of each tuple of mc_in, encoded, into pre[]. */
+static int mc_in_prefixes(ex_request *r, const sel *s, hln_buf *b, ex_value **pre, int *npre)
+{
+    const ex_plan *p = s->p;
+    ex_value *v;
+    int n, rc = ex_mc_in_values(r, p, &v, &n);
+    if (rc) return rc;
+    *pre = hln_arena_alloc(&r->arena, sizeof **pre * (size_t)(n ? n : 1));
+    if (!*pre) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    for (int i = 0; i < n; i++) {
+        hln_buf_reset(b);
+        for (int k = 0; k < p->mc_in_n && !rc; k++)
+            rc = put_comp(r, &s->t->cols[s->t->npk + k], &v[i * p->mc_in_n + k], b);
+        if (rc) return rc;
+        (*pre)[i].p = arena_bytes(r, b);
+        (*pre)[i].len = (int32_t)b->len;
+        if (!(*pre)[i].p) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    }
+    *npre = n;
+    return 0;
+}
+
 static int bind_lookup(sel *s)
 {
     ex_request *r = s->r;
@@ -431,7 +501,13 @@ static int bind_lookup(sel *s)
 
     /* clustering prefixes (equality and IN), then the slice on the next column */
     combos = 1;
-    for (int pos = 0; pos < p->nck_eq && !rc; pos++) {
+    ex_value *mpre = NULL; /* (c1, c2) IN ((..), ..): one prefix per tuple */
+    int nmpre = 0, first = p->mc_in ? p->mc_in_n : 0;
+    if (!rc && p->mc_in) {
+        rc = mc_in_prefixes(r, s, &b, &mpre, &nmpre);
+        combos = (size_t)nmpre;
+    }
+    for (int pos = first; pos < p->nck_eq && !rc; pos++) {
         const hln_column *col = &t->cols[t->npk + pos];
         rc = ex_key_values(r, p->ck[pos], p->ck_in ? p->ck_in[pos] : NULL, col, &vals[pos],
                            &nv[pos]);
@@ -447,12 +523,13 @@ static int bind_lookup(sel *s)
     for (size_t c = 0; c < combos && !rc; c++) {
         size_t rest = c;
         int idx[64];
-        for (int pos = p->nck_eq - 1; pos >= 0; pos--) {
+        for (int pos = p->nck_eq - 1; pos >= first; pos--) {
             idx[pos] = (int)(rest % (size_t)nv[pos]);
             rest /= (size_t)nv[pos];
         }
         hln_buf_reset(&b);
-        for (int pos = 0; pos < p->nck_eq && !rc; pos++)
+        if (mpre) hln_buf_put(&b, mpre[rest].p, (size_t)mpre[rest].len);
+        for (int pos = first; pos < p->nck_eq && !rc; pos++)
             rc = put_comp(r, &t->cols[t->npk + pos], &vals[pos][idx[pos]], &b);
         if (rc) break;
         sel_slice *sl = &s->slices[s->nslices++];

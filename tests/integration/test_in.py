@@ -83,3 +83,35 @@ def test_in_writes(session, grid):
                                              "conditional updates"):
         session.execute("UPDATE %s SET v = 1 WHERE k IN (1, 2) AND c = 1 AND d = 'a' IF v = 1"
                         % grid)
+
+
+def test_multi_column_in_prepared(session, grid):
+    """(c, d) IN ? bound to a list of tuples, tuple markers, and markers
+    inside tuple literals: the rows in clustering order, deduplicated; an
+    UPDATE and a DELETE through (c, d) IN write exactly those rows."""
+    want = [(2, 1, "a", 201), (2, 3, "b", 203), (2, 4, "a", 204)]
+    tuples = [(4, "a"), (1, "a"), (3, "b"), (1, "a"), (9, "z")]
+    whole = session.prepare("SELECT * FROM %s WHERE k = ? AND (c, d) IN ?" % grid)
+    assert rows(session, whole, params=(2, tuples)) == want
+    assert rows(session, whole, params=(2, [])) == []
+    marks = session.prepare("SELECT * FROM %s WHERE k = ? AND (c, d) IN (?, ?, ?)" % grid)
+    assert rows(session, marks, params=(2, (3, "b"), (4, "a"), (1, "a"))) == want
+    inner = session.prepare("SELECT v FROM %s WHERE k IN ? AND (c, d) IN ((?, ?), (1, 'b'))" % grid)
+    assert rows(session, inner, params=([3, 1], 0, "a")) == [(100,), (101,), (300,), (301,)]
+    st = session.prepare("SELECT * FROM %s WHERE k = ? AND (c, d) IN ? AND v > ? ALLOW FILTERING"
+                         % grid)
+    assert rows(session, st, params=(2, tuples, 201)) == want[1:]
+    for fs in (1, 2):
+        page = SimpleStatement("SELECT * FROM %s WHERE k IN (2, 5) AND (c, d) IN "
+                               "((4, 'a'), (1, 'a'), (3, 'b'))" % grid, fetch_size=fs)
+        assert [tuple(r) for r in session.execute(page)] == want + [
+            (5, 1, "a", 501), (5, 3, "b", 503), (5, 4, "a", 504)]
+    with pytest.raises(InvalidRequest, match="Invalid null value for column d"):
+        session.execute(whole, (2, [(1, None)]))
+    upd = session.prepare("UPDATE %s SET v = ? WHERE k = ? AND (c, d) IN ?" % grid)
+    session.execute(upd, (-1, 4, [(0, "b"), (2, "a")]))
+    assert rows(session, "SELECT c, d, v FROM %s WHERE k = 4 AND v < 0 ALLOW FILTERING" % grid) \
+        == [(0, "b", -1), (2, "a", -1)]
+    session.execute("DELETE FROM %s WHERE k = 4 AND (c, d) IN ((0, 'b'), (3, 'a'))" % grid)
+    assert rows(session, "SELECT c, d FROM %s WHERE k = 4 AND c IN (0, 3)" % grid) == [
+        (0, "a"), (3, "b")]
