@@ -32,7 +32,8 @@
 /* Details of one failure, filled by the layer that saw it. */
 typedef struct hln_error {
     int code;       /* HLN_E* */
-    char msg[512];  /* human-readable, Cassandra's wording where known */
+    char msg[1024]; /* human-readable, Cassandra's wording where known (a function's
+                       signature list runs to 800 bytes) */
     char ks[64];    /* HLN_EEXISTS: keyspace */
     char table[64]; /* HLN_EEXISTS: table ("" for a keyspace) */
     uint8_t id[16]; /* HLN_EUNPREPARED: statement id */

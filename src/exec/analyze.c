@@ -1288,10 +1288,25 @@ static int op_selector(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec
                             fa.name);
         if (!ex_arith_type('-', arg->type, arg->type) || !strcmp(arg->type->cql_name, "text") ||
             arg->type->kind == HLN_T_ASCII || arg->type->kind == HLN_T_VARCHAR ||
-            arg->type->kind == HLN_T_TIMESTAMP || arg->type->kind == HLN_T_DATE)
-            return hln_fail(c->err, HLN_EINVAL,
-                            "Invalid call to function system._negate, none of its type signatures "
-                            "match");
+            arg->type->kind == HLN_T_TIMESTAMP ||
+            arg->type->kind == HLN_T_DATE) { /* Cassandra's overloads: one per number type */
+            static const hln_type_kind nums[] = {HLN_T_TINYINT, HLN_T_SMALLINT, HLN_T_INT,
+                                                 HLN_T_BIGINT,  HLN_T_FLOAT,    HLN_T_DOUBLE,
+                                                 HLN_T_DECIMAL, HLN_T_VARINT,   HLN_T_COUNTER};
+            hln_buf b;
+            hln_buf_init(&b);
+            hln_buf_printf(&b, "Invalid call to function system._negate, none of its type "
+                               "signatures match (known type signatures: ");
+            for (size_t i = 0; i < HLN_ARRAY_LEN(nums); i++) {
+                const char *n = hln_type_by_kind(nums[i])->cql_name;
+                hln_buf_printf(&b, "%ssystem.\"_negate\" : (%s) -> %s", i ? ", " : "", n, n);
+            }
+            hln_buf_u8(&b, ')');
+            hln_buf_u8(&b, 0);
+            rc = hln_fail(c->err, HLN_EINVAL, "%s", b.err ? "Invalid call" : (const char *)b.data);
+            hln_buf_free(&b);
+            return rc;
+        }
         *out = (ex_sel){
             .kind = EX_SEL_OP, .col = -1, .args = arg, .nargs = 1, .type = arg->type, .op = 'n'};
         *spec_out = (ex_colspec){t->ks, t->name, fmt_name(c, "-%s", fa.name), arg->type};
@@ -1404,11 +1419,27 @@ static int cast_selector(actx *c, const cql_selector *sel, ex_sel *out, ex_colsp
     if (!known) /* Cassandra names the first column of the selection here */
         return hln_fail(c->err, HLN_EINVAL, "%s cannot be cast to %s",
                         first_column(c->stmt->u.select.selectors, fa.name), sel->cast);
-    if (!ex_cast_ok(args[0].type, to))
-        return hln_fail(c->err, HLN_EINVAL,
-                        "Invalid call to function system.cast_as_%s, none of its type signatures "
-                        "match",
-                        sel->cast);
+    if (!ex_cast_ok(args[0].type, to)) { /* Cassandra lists the casts that exist */
+        hln_buf b;
+        hln_buf_init(&b);
+        hln_buf_printf(&b,
+                       "Invalid call to function system.cast_as_%s, none of its type signatures "
+                       "match (known type signatures: ",
+                       sel->cast);
+        int listed = 0;
+        for (int k = 0; k < 0x100; k++) {
+            const hln_type *from = hln_type_by_kind((hln_type_kind)k);
+            if (!from || (int)from->kind != k || from->kind == to->kind || !ex_cast_ok(from, to))
+                continue;
+            hln_buf_printf(&b, "%ssystem.cast_as_%s : (%s) -> %s", listed++ ? ", " : "", sel->cast,
+                           from->cql_name, to->cql_name);
+        }
+        hln_buf_u8(&b, ')');
+        hln_buf_u8(&b, 0);
+        rc = hln_fail(c->err, HLN_EINVAL, "%s", b.err ? "Invalid call" : (const char *)b.data);
+        hln_buf_free(&b);
+        return rc;
+    }
     *out = (ex_sel){.kind = EX_SEL_CAST, .col = -1, .args = args, .nargs = 1, .type = to};
     size_t nl = strlen(fa.name) + strlen(sel->cast) + 12;
     char *nm = hln_arena_alloc(c->a, nl);
