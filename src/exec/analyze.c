@@ -2044,10 +2044,14 @@ static int an_select(actx *c)
                                 "an Equal",
                                 t->cols[t->npk + pos].name);
         if (!p->pk_lookup && !filtering) return hln_fail(c->err, HLN_EINVAL, ALLOW_FILTERING_MSG);
-        if (!p->pk_lookup)
-            return hln_fail(c->err, HLN_EUNSUPPORTED,
-                            "Multi-column IN without the whole partition key restricted is not "
-                            "supported yet");
+        if (!p->pk_lookup) { /* a row filter over the tuple of columns */
+            ex_filter *f = alloc(c, sizeof *f * (size_t)(p->nfilters + 1));
+            if (!f) return nomem(c);
+            if (p->nfilters) memcpy(f, p->filters, sizeof *f * (size_t)p->nfilters);
+            f[p->nfilters++] =
+                (ex_filter){.col = t->npk, .op = CQL_OP_IN, .in = c->mc_in, .mc_n = c->mc_in_n};
+            p->filters = f;
+        }
         p->mc_in = c->mc_in;
         p->mc_in_n = c->mc_in_n;
         p->mc_in_type = c->mc_in_type;

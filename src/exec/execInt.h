@@ -55,8 +55,9 @@ typedef struct ex_filter {
     const cql_term *term;
     const cql_term *key;           /* m[key] = term (a map entry); NULL otherwise */
     const struct cql_relation *in; /* op IN: the relation (its list or marker) */
-    unsigned fold;                 /* EX_FOLD_*: text compared in the analyzed form of an
-                                      index that serves the column (textfold.c) */
+    int mc_n;      /* op IN of the plan's (c1, .., cn) IN (mc_in), filtered: n; col is c1 */
+    unsigned fold; /* EX_FOLD_*: text compared in the analyzed form of an
+                      index that serves the column (textfold.c) */
 } ex_filter;
 
 /* An assignment (INSERT value / UPDATE SET) or a deletion (DELETE c:

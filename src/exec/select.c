@@ -662,6 +662,11 @@ static int bind_filters(sel *s)
     for (int i = 0; i < p->nfilters; i++) {
         const ex_filter *f = &p->filters[i];
         const hln_column *col = &p->t->cols[f->col];
+        if (f->op == CQL_OP_IN && f->mc_n) { /* n values per tuple */
+            int rc = ex_mc_in_values(r, p, &s->fins[i], &s->nfins[i]);
+            if (rc) return rc;
+            continue;
+        }
         if (f->op == CQL_OP_IN) {
             int rc = ex_key_values(r, NULL, f->in, col, &s->fins[i], &s->nfins[i]);
             if (rc) return rc;
@@ -1216,6 +1221,21 @@ static bool match(const sel *s, rowctx *c, int *rc)
             if (!map_value(mt, &v, &s->fkeys[i], &mv) ||
                 hln_type_compare(mt->params[1], mv.p, (size_t)mv.len, fv->p, (size_t)fv->len))
                 return false;
+            continue;
+        }
+        if (f->op == CQL_OP_IN && f->mc_n) { /* (c1, .., cn) IN: one tuple equal */
+            bool any = false;
+            for (int k = 0; k < s->nfins[i] && !any; k++) {
+                any = true;
+                for (int j = 0; j < f->mc_n && any; j++) {
+                    const ex_value *tv = &s->fins[i][k * f->mc_n + j];
+                    ex_value cv = v;
+                    if (j && ((*rc = get(c, f->col + j, &cv)) != 0 || cv.len < 0)) return false;
+                    any = hln_type_compare(p->t->cols[f->col + j].type, cv.p, (size_t)cv.len, tv->p,
+                                           (size_t)tv->len) == 0;
+                }
+            }
+            if (!any) return false;
             continue;
         }
         if (f->op == CQL_OP_IN) {

@@ -115,3 +115,15 @@ def test_multi_column_in_prepared(session, grid):
     session.execute("DELETE FROM %s WHERE k = 4 AND (c, d) IN ((0, 'b'), (3, 'a'))" % grid)
     assert rows(session, "SELECT c, d FROM %s WHERE k = 4 AND c IN (0, 3)" % grid) == [
         (0, "a"), (3, "b")]
+
+
+def test_multi_column_in_filtering(session, grid):
+    """Without the partition key, (c, d) IN filters every partition's rows
+    (ALLOW FILTERING), and is refused without it as Cassandra does."""
+    st = session.prepare("SELECT k, c, d FROM %s WHERE (c, d) IN ? ALLOW FILTERING" % grid)
+    got = rows(session, st, params=([(4, "b"), (0, "a"), (7, "a")],))
+    assert sorted(got) == sorted([(k, 0, "a") for k in range(6)] + [(k, 4, "b") for k in range(6)])
+    assert sorted(rows(session, "SELECT k FROM %s WHERE (c, d) IN ((1, 'a')) AND v < 300 "
+                       "ALLOW FILTERING" % grid, fetch_size=2)) == [(0,), (1,), (2,)]
+    with pytest.raises(InvalidRequest, match="ALLOW FILTERING"):
+        session.execute("SELECT * FROM %s WHERE (c, d) IN ((1, 'a'))" % grid)
