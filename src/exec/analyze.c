@@ -1971,29 +1971,6 @@ static int an_select(actx *c)
         }
     }
 
-    /* GROUP BY: a prefix of the primary key, in order */
-    for (const cql_name_list *g = s->group_by; g; g = g->next) {
-        int ci;
-        if ((rc = column(c, g->name, &ci)) != 0) return rc;
-        if (t->cols[ci].kind != HLN_COL_PARTITION_KEY && t->cols[ci].kind != HLN_COL_CLUSTERING)
-            return hln_fail(c->err, HLN_EINVAL,
-                            "Group by is currently only supported on the columns of the PRIMARY "
-                            "KEY, got %s",
-                            t->cols[ci].name);
-        if (ci != p->group_cols)
-            return hln_fail(c->err, HLN_EINVAL,
-                            "Group by currently only support groups of columns following their "
-                            "declared order in the PRIMARY KEY");
-        p->group_cols++;
-    }
-    if (p->group_cols) {
-        if (p->group_cols < t->npk)
-            return hln_fail(c->err, HLN_EINVAL,
-                            "Group by currently only support groups of columns following their "
-                            "declared order in the PRIMARY KEY");
-        p->aggregate = true;
-    }
-
     /* ORDER BY columns must exist */
     for (const cql_order *o = s->order_by; o; o = o->next) {
         int ci;
@@ -2003,6 +1980,37 @@ static int an_select(actx *c)
     /* WHERE */
     ex_restr *rs;
     if ((rc = where(c, s->where, NULL, &rs)) != 0) return rc;
+    /* GROUP BY: primary key columns in their order; a column between two
+       of them (or before the first) may be left out only when restricted
+       by = (it is one value); the groups are then those of the prefix up
+       to the last column named, which must not end inside the partition
+       key (Cassandra's checks, in its order) */
+    int next_pk = 0;
+    for (const cql_name_list *g = s->group_by; g; g = g->next) {
+        int ci;
+        if ((rc = column(c, g->name, &ci)) != 0) return rc;
+        if (t->cols[ci].kind != HLN_COL_PARTITION_KEY && t->cols[ci].kind != HLN_COL_CLUSTERING)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Group by is currently only supported on the columns of the PRIMARY "
+                            "KEY, got %s",
+                            t->cols[ci].name);
+        bool skipped_ok = ci >= next_pk;
+        for (int k = next_pk; k < ci && skipped_ok; k++)
+            skipped_ok = rs[k].eq != NULL;
+        if (!skipped_ok)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Group by currently only support groups of columns following their "
+                            "declared order in the PRIMARY KEY");
+        next_pk = ci + 1;
+    }
+    p->group_cols = next_pk;
+    if (p->group_cols) {
+        if (p->group_cols < t->npk)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Group by is not supported on only a part of the partition key");
+        p->aggregate = true;
+    }
+
     bool filtering = s->allow_filtering || t->is_virtual;
     if ((rc = ann_order(c, s, rs)) != 0) return rc;
     if (p->ann) filtering = true; /* ann_order allowed the restrictions */

@@ -192,7 +192,10 @@ typedef struct sel {
     const uint8_t *last_pk, *last_ck;
     uint32_t last_pklen, last_cklen;
     bool stop, limit_hit;
-    bool part_closed; /* the current partition is finished (its static-only row) */
+    bool group_paused; /* GROUP BY: a page of groups is full; the row that
+                          opened the next group was not taken */
+    int last_in_part;  /* GROUP BY: the groups taken in the last row's partition */
+    bool part_closed;  /* the current partition is finished (its static-only row) */
     agg *aggs;
     agg *subaggs;    /* p->agg_subs' accumulations */
     ex_value *fvals; /* bound value of each p->filters[i] */
@@ -1405,7 +1408,22 @@ static int aggregate(sel *s, rowctx *c)
         hln_buf_init(&k);
         rc = group_key(s, c, &k);
         bool same = !rc && s->agg_first && k.len == s->gkeylen && !memcmp(k.data, s->gkey, k.len);
-        if (!rc && s->agg_first && !same) rc = emit_group(s);
+        /* PER PARTITION LIMIT counts groups: rows of the partition's later
+           groups are passed over (in_part restarts with each partition) */
+        if (!rc && !same && s->pp_limit > 0 && s->in_part >= s->pp_limit) {
+            hln_buf_free(&k);
+            return 0;
+        }
+        if (!rc && s->agg_first && !same) {
+            rc = emit_group(s);
+            /* a full page of groups: this row opens the next page's first
+               group, so the paging state stays at the row before it */
+            if (!rc && !s->stop && s->page && s->nrows >= s->page) {
+                s->stop = true;
+                s->group_paused = true;
+            }
+        }
+        if (!rc && !same && !s->stop) s->in_part++;
         if (!rc && !same) {
             s->gkey = hln_arena_memdup(&s->r->arena, k.data, k.len ? k.len : 1);
             s->gkeylen = k.len;
@@ -1434,6 +1452,15 @@ static int aggregate(sel *s, rowctx *c)
         if (rc) return rc;
     }
     s->agg_first = true;
+    if (p->group_cols && c->part) { /* where the next page of groups resumes */
+        s->have_last = true;
+        s->last_in_part = s->in_part;
+        s->last_token = c->part->token;
+        s->last_pk = c->part->pk;
+        s->last_pklen = c->part->pklen;
+        s->last_ck = c->row->ck;
+        s->last_cklen = c->row->cklen;
+    }
     return 0;
 }
 
@@ -1457,8 +1484,8 @@ static int offer(sel *s, rowctx *c)
         if (isnan(score)) return 0;
         if (s->nrows >= 4 * s->ann_k + 256 && (rc = ann_keep(s, s->ann_k)) != 0) return rc;
     }
+    if (p->aggregate) return aggregate(s, c); /* GROUP BY counts groups in in_part */
     s->in_part++;
-    if (p->aggregate) return aggregate(s, c);
     if (s->nrows >= s->cap) {
         int ncap = s->cap ? s->cap * 2 : 64;
         ex_value *n = hln_arena_alloc(&s->r->arena,
@@ -1603,14 +1630,16 @@ static int make_state(ex_request *r, sel *s)
     hln_buf_put(&b, s->qhash, 8);
     hln_buf_u8(&b, s->t->is_virtual ? PS_VIRTUAL : PS_STORAGE);
     hln_buf_u32(&b, (uint32_t)(s->limit_left > 0 ? s->limit_left : -1));
-    hln_buf_u32(&b, (uint32_t)s->in_part);
+    hln_buf_u32(&b, (uint32_t)(s->group_paused ? s->last_in_part : s->in_part));
     if (s->t->is_virtual) {
         hln_buf_u32(&b, s->vnext);
     } else {
         hln_buf_u64(&b, (uint64_t)s->last_token);
         hln_buf_vint(&b, s->last_pklen);
         hln_buf_put(&b, s->last_pk, s->last_pklen);
-        bool has_ck = s->t->nck > 0 && !part_done(s);
+        /* a paused GROUP BY stands on the next group's partition: its last
+           row says (a static-only row, no clustering key: partition done) */
+        bool has_ck = s->t->nck > 0 && (s->group_paused ? s->last_cklen > 0 : !part_done(s));
         hln_buf_u8(&b, has_ck ? 1 : 0);
         if (has_ck) {
             hln_buf_vint(&b, s->last_cklen);
@@ -1745,7 +1774,10 @@ static int emit_group(sel *s)
     memset(s->aggs, 0, sizeof *s->aggs * (size_t)(p->nproj ? p->nproj : 1));
     if (p->nagg_subs) memset(s->subaggs, 0, sizeof *s->subaggs * (size_t)p->nagg_subs);
     s->agg_first = false;
-    if (s->limit > 0 && p->group_cols && s->nrows >= s->limit) s->stop = true;
+    if (p->group_cols && s->limit_left > 0 && --s->limit_left == 0) { /* LIMIT counts groups */
+        s->stop = true;
+        s->limit_hit = true;
+    }
     return 0;
 }
 
@@ -1961,9 +1993,10 @@ static void finish(ex_request *r, sel *s, bool more)
         more = false;
     }
     if (p->aggregate && p->group_cols) {
-        /* GROUP BY: every group was emitted as it closed; the last one now */
-        if (s->agg_first) rc = emit_group(s);
-        more = false;
+        /* GROUP BY: every group was emitted as it closed; the last one now,
+           unless the page filled (group_paused: more groups follow) */
+        more = s->group_paused;
+        if (s->agg_first && !more) rc = emit_group(s);
     } else if (p->aggregate) {
         s->nrows = 0;
         rc = emit_group(s);
@@ -2437,8 +2470,9 @@ void ex_run_select(ex_request *r)
         return;
     }
     st->xs = s;
-    /* aggregates fold everything into one row: no paging, LIMIT ignored */
-    if (!p->aggregate) {
+    /* aggregates fold everything into one row: no paging, LIMIT ignored;
+       GROUP BY pages and limits groups (emit_group, aggregate) */
+    if (!p->aggregate || p->group_cols) {
         if (s->limit) s->limit_left = s->limit;
         if (r->params.page_size > 0) s->page = r->params.page_size;
     }

@@ -119,6 +119,39 @@ def test_paging_distinct_and_token_ranges(session, big):
     assert len(got) == ROWS and len(set(got)) == ROWS
 
 
+def test_group_by_pages_hold_groups(session, keyspace):
+    """GROUP BY pages count groups, not rows (as Cassandra 5.0): a group
+    larger than the page comes whole, a group is never split between two
+    pages, LIMIT and PER PARTITION LIMIT count groups across pages, and a
+    page holding the last group has no paging state."""
+    t = "%s.gb" % keyspace
+    session.execute("CREATE TABLE %s (k int, c int, d int, v int, PRIMARY KEY (k, c, d))" % t)
+    ins = session.prepare("INSERT INTO %s (k, c, d, v) VALUES (?, ?, ?, ?)" % t)
+    # partition k has k + 1 groups c = 0..k, group c has 3 * c + 1 rows
+    data = [(k, c, d, k + c + d) for k in range(8) for c in range(k + 1) for d in range(3 * c + 1)]
+    res = execute_concurrent_with_args(session, ins, data, concurrency=50)
+    assert all(ok for ok, _ in res)
+    order = sorted(range(8), key=tok)
+    groups = [(k, c, 3 * c + 1, sum(k + c + d for d in range(3 * c + 1)))
+              for k in order for c in range(k + 1)]
+    q = "SELECT k, c, count(*), sum(v) FROM %s GROUP BY k, c" % t
+    for fs in (1, 2, 5, 7, 36, 1000):
+        rs = session.execute(SimpleStatement(q, fetch_size=fs))
+        pages = [list(map(tuple, rs.current_rows))]
+        while rs.has_more_pages:
+            rs.fetch_next_page()
+            pages.append(list(map(tuple, rs.current_rows)))
+        assert [g for p in pages for g in p] == groups, fs
+        assert all(len(p) == fs for p in pages[:-1]) and 0 < len(pages[-1]) <= fs, (fs, pages)
+    rs = list(session.execute(SimpleStatement(q + " LIMIT 10", fetch_size=3)))
+    assert [tuple(r) for r in rs] == groups[:10]
+    rs = list(session.execute(SimpleStatement(q + " PER PARTITION LIMIT 2", fetch_size=1)))
+    assert [tuple(r) for r in rs] == [g for g in groups if g[1] < 2]
+    one = "SELECT k, c, count(*) FROM %s WHERE k = 7 GROUP BY k, c" % t
+    rs = list(session.execute(SimpleStatement(one, fetch_size=3)))
+    assert [tuple(r) for r in rs] == [(7, c, 3 * c + 1) for c in range(8)]
+
+
 def test_batches(session, keyspace):
     t = "%s.ev" % keyspace
     session.execute("CREATE TABLE %s (k int, seq int, note text, PRIMARY KEY (k, seq))" % t)
