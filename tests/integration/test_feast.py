@@ -22,7 +22,10 @@ What is checked, on the session server (2 shards), in a fresh keyspace:
     and event_ts, decoded here from the CQL row;
   * get_online_features for all N entities in batches of 100 returns
     exactly the newer values, and entities never written come back empty;
-  * `feast teardown` drops the table.
+  * `feast teardown` drops the table;
+  * the same with authentication on (a server of its own with
+    PasswordAuthenticator and CassandraAuthorizer): Feast logs in with
+    username/password as a role granted only its keyspace.
 Bounded: every subprocess has a timeout, the whole test takes ~30 s on
 the ASan build (the conftest watchdog is 150 s).
 """
@@ -87,13 +90,17 @@ def _decode_value(b):
     raise AssertionError("unexpected Value protobuf %r" % b)
 
 
-def test_feast_apply_materialize_online(server, session, keyspace, tmp_path):
+def _feast_round(srv, session, keyspace, tmp_path, n, auth=()):
+    """init, feast apply, feast materialize, read, CQL check, feast teardown."""
     py = _venv_bin("python")
     feast = _venv_bin("feast")
     repo = str(tmp_path / "repo")
-    init = _last_json(_run([py, STEPS, "init", repo, "--port", str(server.port),
-                            "--keyspace", keyspace, "--entities", str(N)], REPO, 60))
-    assert init["parquet_rows"] == 2 * N
+    argv = [py, STEPS, "init", repo, "--port", str(srv.port), "--keyspace", keyspace,
+            "--entities", str(n)]
+    if auth:
+        argv += ["--username", auth[0], "--password", auth[1]]
+    init = _last_json(_run(argv, REPO, 60))
+    assert init["parquet_rows"] == 2 * n
     table = init["table"]
 
     _run([feast, "apply"], repo, 90)
@@ -107,12 +114,12 @@ def test_feast_apply_materialize_online(server, session, keyspace, tmp_path):
     end = init["materialize_end"][:19]
     _run([feast, "materialize", start, end], repo, 90)
     count = session.execute('SELECT count(*) FROM "%s"."%s"' % (keyspace, table)).one()[0]
-    assert count == N * len(FEATURES), count
+    assert count == n * len(FEATURES), count
 
-    got = _last_json(_run([py, STEPS, "read", repo, "--entities", str(N), "--batch", "100"],
+    got = _last_json(_run([py, STEPS, "read", repo, "--entities", str(n), "--batch", "100"],
                           REPO, 90))
     assert got["mismatch_count"] == 0, got["mismatches"]
-    assert got["checked"] == N and got["missing_ok"] == 5, got
+    assert got["checked"] == n and got["missing_ok"] == 5, got
 
     # the stored rows themselves, read back over CQL and decoded here
     base = datetime(2026, 12, 1, 12, 0, 0)
@@ -131,3 +138,31 @@ def test_feast_apply_materialize_online(server, session, keyspace, tmp_path):
     left = list(session.execute(
         "SELECT table_name FROM system_schema.tables WHERE keyspace_name = %s", (keyspace,)))
     assert left == [], left
+
+
+def test_feast_apply_materialize_online(server, session, keyspace, tmp_path):
+    _feast_round(server, session, keyspace, tmp_path, N)
+
+
+def test_feast_with_password_and_grants(make_server, connect, tmp_path):
+    """Feast's username/password (PlainTextAuthProvider) as a role that is
+    no superuser and holds permissions on its keyspace only: Feast's CREATE
+    TABLE, prepared INSERTs and SELECTs and DROP TABLE all pass the
+    authoriser; another keyspace stays out of its reach."""
+    from cassandra import Unauthorized
+    from cassandra.auth import PlainTextAuthProvider
+
+    cfg = tmp_path / "helenus-auth.yaml"
+    cfg.write_text("authenticator: PasswordAuthenticator\nauthorizer: CassandraAuthorizer\n"
+                   "role_manager: CassandraRoleManager\n")
+    srv = make_server(config=str(cfg))
+    admin = connect(srv, auth_provider=PlainTextAuthProvider("cassandra", "cassandra"))
+    simple = "{'class': 'SimpleStrategy', 'replication_factor': 1}"
+    admin.execute("CREATE KEYSPACE feast_auth WITH replication = " + simple)
+    admin.execute("CREATE KEYSPACE other WITH replication = " + simple)
+    admin.execute("CREATE ROLE feast_user WITH PASSWORD = 'f3ast!' AND LOGIN = true")
+    admin.execute("GRANT ALL PERMISSIONS ON KEYSPACE feast_auth TO feast_user")
+    _feast_round(srv, admin, "feast_auth", tmp_path, 300, auth=("feast_user", "f3ast!"))
+    user = connect(srv, auth_provider=PlainTextAuthProvider("feast_user", "f3ast!"))
+    with pytest.raises(Unauthorized):
+        user.execute("CREATE TABLE other.t (k int PRIMARY KEY)")

@@ -6,7 +6,7 @@ Subcommands (each prints one JSON object as its last stdout line):
   init REPO --port P --keyspace KS --entities N
       writes a feature repository into REPO: feature_store.yaml (online store
       `type: cassandra` on 127.0.0.1:P, keyspace KS, which the caller
-      creates; offline store `type: file`; a local registry file), the
+      creates, with --username/--password if given; offline store `type: file`; a local registry file), the
       definitions (repo.py: entity `driver`, feature view `driver_stats`
       over a parquet FileSource) and data/driver_stats.parquet;
   read REPO --entities N [--batch B]
@@ -74,7 +74,7 @@ online_store:
   keyspace: {keyspace}
   write_concurrency: {wc}
   read_concurrency: {rc}
-offline_store:
+{auth}offline_store:
   type: file
 entity_key_serialization_version: 3
 """
@@ -114,7 +114,9 @@ def cmd_init(a):
     os.makedirs(os.path.join(a.repo, "data"), exist_ok=True)
     with open(os.path.join(a.repo, "feature_store.yaml"), "w") as f:
         f.write(YAML.format(project=PROJECT, port=a.port, keyspace=a.keyspace,
-                            wc=a.write_concurrency, rc=a.read_concurrency))
+                            wc=a.write_concurrency, rc=a.read_concurrency,
+                            auth=("  username: %s\n  password: %s\n" % (a.username, a.password)
+                                  if a.username else "")))
     with open(os.path.join(a.repo, "repo.py"), "w") as f:
         f.write(REPO_PY.replace("{fv}", FV))
     rs = rows(a.entities)
@@ -238,6 +240,8 @@ def main():
     i.add_argument("--entities", type=int, required=True)
     i.add_argument("--write-concurrency", type=int, default=100)
     i.add_argument("--read-concurrency", type=int, default=100)
+    i.add_argument("--username")
+    i.add_argument("--password")
     r = sub.add_parser("read")
     r.add_argument("repo")
     r.add_argument("--entities", type=int, required=True)
