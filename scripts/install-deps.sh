@@ -40,4 +40,7 @@ if [ "${1:-}" = "--test" ]; then
   scripts/install-conformance-deps.sh
   # The Spark Cassandra Connector's jars (Maven Central) for test_spark.py.
   scripts/install-spark-deps.sh
+  # Feast with its Cassandra online store (PyPI) in build/venv-feast for
+  # test_feast.py and bench/feast (its own venv: its pins differ from build/venv's).
+  scripts/install-feast-deps.sh
 fi
