@@ -1,0 +1,360 @@
+"""The Data API port (src/dataapi/, docs/ARCHITECTURE.md "The Data API"),
+driven by astrapy unchanged (pinned in requirements.txt) the way it talks
+to a self-hosted deployment: DataAPIClient(environment="hcd"), the
+endpoint http://127.0.0.1:PORT, a UsernamePasswordTokenProvider token.
+
+Covers the Data API seed's snippet (insert with $vector, find sorted by
+$vector, limit 10), every command astrapy's Collection and Database use
+for collections (create/list/drop, insert_one/insert_many, find/find_one
+with the filter operators, update_one/update_many with $set/$unset/$inc/
+$push, delete_one/delete_many, count_documents, find_one_and_update), the
+Data API's error shape, and that the documents are rows of an ordinary
+table readable from CQL.
+
+astrapy is imported at module level on purpose: a venv without it fails
+this file (collection error), it never skips.
+"""
+
+import json
+import re
+import struct
+import time
+import urllib.request
+
+import pytest
+from astrapy import DataAPIClient
+from astrapy.authentication import UsernamePasswordTokenProvider
+from astrapy.constants import ReturnDocument, VectorMetric
+from astrapy.exceptions import DataAPIHttpException, DataAPIResponseException
+from astrapy.info import CollectionDefinition
+from cassandra.cluster import Cluster
+
+from conftest import HelenusServer
+
+KS = "dataapi_ks"
+
+
+def data_api_port(srv):
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        m = re.search(r"Data API listening on [^:\s]+:(\d+)", srv.stderr_text())
+        if m:
+            return int(m.group(1))
+        time.sleep(0.05)
+    raise AssertionError("no Data API port in the log\n%s" % srv.tail())
+
+
+@pytest.fixture(scope="module")
+def dapi(helenus_bin, tmp_path_factory):
+    base = tmp_path_factory.mktemp("dataapi-server")
+    s = HelenusServer(helenus_bin, str(base / "data"), str(base / "logs"), shards=2,
+                      extra_args=["--data-api-port", "0"], name="dataapi")
+    s.start()
+    port = data_api_port(s)
+    cluster = Cluster(["127.0.0.1"], port=s.port, connect_timeout=10)
+    session = cluster.connect()
+    session.execute("CREATE KEYSPACE IF NOT EXISTS %s WITH replication = "
+                    "{'class': 'SimpleStrategy', 'replication_factor': 1}" % KS)
+    yield s, port, session
+    cluster.shutdown()
+    was_alive = s.alive()
+    rc = s.stop()
+    s.check_sanitizers()
+    assert was_alive and rc == 0, "Data API server: rc %r\n%s" % (rc, s.tail())
+
+
+def database(port, keyspace=KS):
+    client = DataAPIClient(environment="hcd")
+    return client.get_database("http://127.0.0.1:%d" % port,
+                               token=UsernamePasswordTokenProvider("cassandra", "cassandra"),
+                               keyspace=keyspace)
+
+
+def vector_collection(db, name, dim=3, metric=VectorMetric.COSINE):
+    d = (CollectionDefinition.builder().with_vector_dimension(dim)
+         .with_vector_metric(metric).build())
+    return db.create_collection(name, definition=d)
+
+
+def raw(port, path, body, token="x"):
+    """One raw POST; returns (HTTP status, parsed JSON body)."""
+    req = urllib.request.Request("http://127.0.0.1:%d%s" % (port, path),
+                                 data=json.dumps(body).encode(), method="POST",
+                                 headers={"Token": token} if token else {})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+# ---------------------------------------------------------------------------
+
+
+def test_seed_snippet_vector_search(dapi):
+    """The Data API seed: insert documents with $vector, find sorted by
+    $vector with limit 10, similarities in order."""
+    _, port, _ = dapi
+    db = database(port)
+    coll = vector_collection(db, "seed_docs", dim=5)
+    docs = []
+    for i in range(40):
+        v = [1.0, i / 10.0, (i % 7) / 7.0, 0.5, -0.25 * (i % 3)]
+        docs.append({"_id": "doc%02d" % i, "text": "document %d" % i, "n": i, "$vector": v})
+    res = coll.insert_many(docs)
+    assert sorted(res.inserted_ids) == sorted(d["_id"] for d in docs)
+
+    q = [1.0, 0.3, 0.4, 0.5, 0.0]
+    hits = list(coll.find({}, sort={"$vector": q}, limit=10, include_similarity=True))
+    assert len(hits) == 10
+    sims = [h["$similarity"] for h in hits]
+    assert sims == sorted(sims, reverse=True)
+
+    def cosine(a, b):
+        dot = sum(x * y for x, y in zip(a, b))
+        na = sum(x * x for x in a) ** 0.5
+        nb = sum(x * x for x in b) ** 0.5
+        return (1 + dot / (na * nb)) / 2
+
+    expected = sorted(docs, key=lambda d: -cosine(d["$vector"], q))[:10]
+    assert [h["_id"] for h in hits] == [d["_id"] for d in expected]
+    for h, d in zip(hits, expected):
+        assert h["$similarity"] == pytest.approx(cosine(d["$vector"], q), abs=1e-5)
+        assert h["text"] == d["text"]
+        assert "$vector" not in h  # excluded unless projected
+
+    # the vector comes back when projected; a filter is honoured
+    top = coll.find_one({"n": {"$gt": 30}}, sort={"$vector": q},
+                        projection={"*": True}, include_similarity=True)
+    best = max((d for d in docs if d["n"] > 30), key=lambda d: cosine(d["$vector"], q))
+    assert top["_id"] == best["_id"]
+    assert list(top["$vector"]) == pytest.approx(best["$vector"], abs=1e-6)
+
+
+def test_collections_create_list_drop(dapi):
+    _, port, _ = dapi
+    db = database(port)
+    vector_collection(db, "coll_a", dim=4, metric=VectorMetric.DOT_PRODUCT)
+    db.create_collection("coll_plain")
+    names = db.list_collection_names()
+    assert "coll_a" in names and "coll_plain" in names
+    descs = {c.name: c for c in db.list_collections()}
+    assert descs["coll_a"].definition.vector.dimension == 4
+    assert descs["coll_a"].definition.vector.metric == "dot_product"
+    assert descs["coll_plain"].definition.vector is None
+    # creating again with the same settings is fine, with others it is not
+    vector_collection(db, "coll_a", dim=4, metric=VectorMetric.DOT_PRODUCT)
+    with pytest.raises(DataAPIResponseException) as ei:
+        vector_collection(db, "coll_a", dim=5)
+    assert ei.value.error_descriptors[0].error_code == "EXISTING_COLLECTION_DIFFERENT_SETTINGS"
+    db.drop_collection("coll_a")
+    db.drop_collection("coll_plain")
+    names = db.list_collection_names()
+    assert "coll_a" not in names and "coll_plain" not in names
+
+
+def test_insert_and_find_filters(dapi):
+    _, port, _ = dapi
+    db = database(port)
+    coll = db.create_collection("people")
+    r = coll.insert_one({"_id": "ada", "name": "Ada", "age": 36, "tags": ["math", "eng"],
+                         "addr": {"city": "London"}})
+    assert r.inserted_id == "ada"
+    gen = coll.insert_one({"name": "Nameless"})  # a generated id
+    assert isinstance(gen.inserted_id, str) and len(gen.inserted_id) == 36
+    coll.insert_many([
+        {"_id": "alan", "name": "Alan", "age": 41, "tags": ["math"], "addr": {"city": "Wilmslow"}},
+        {"_id": "grace", "name": "Grace", "age": 85, "tags": ["navy", "eng"]},
+        {"_id": "linus", "name": "Linus", "age": 28.5},
+    ], ordered=True)
+    with pytest.raises(Exception) as ei:
+        coll.insert_one({"_id": "ada", "name": "again"})
+    assert "DOCUMENT_ALREADY_EXISTS" in str(ei.value)
+
+    def ids(flt, **kw):
+        return sorted(d["_id"] for d in coll.find(flt, **kw))
+
+    assert coll.find_one({"_id": "ada"})["addr"] == {"city": "London"}
+    assert coll.find_one({"_id": "nobody"}) is None
+    assert ids({"name": "Alan"}) == ["alan"]
+    assert ids({"name": {"$eq": "Grace"}}) == ["grace"]
+    assert ids({"tags": "eng"}) == ["ada", "grace"]  # an array holding the value
+    assert ids({"addr.city": "London"}) == ["ada"]
+    assert ids({"_id": {"$in": ["ada", "linus", "zz"]}}) == ["ada", "linus"]
+    assert ids({"age": {"$gt": 36}}) == ["alan", "grace"]
+    assert ids({"age": {"$gte": 36, "$lt": 85}}) == ["ada", "alan"]
+    assert ids({"age": {"$lt": 30}}) == ["linus"]
+    assert ids({"addr": {"$exists": True}}) == ["ada", "alan"]
+    assert ids({"age": {"$exists": False}}) == [gen.inserted_id]
+    assert ids({"$and": [{"tags": "math"}, {"age": {"$gt": 40}}]}) == ["alan"]
+    assert ids({"$or": [{"name": "Linus"}, {"tags": "navy"}]}) == ["grace", "linus"]
+    assert ids({"$or": [{"$and": [{"age": {"$gt": 30}}, {"tags": "eng"}]}, {"_id": "linus"}]}) \
+        == ["ada", "grace", "linus"]
+    assert ids({"name": {"$ne": "Ada"}, "age": {"$exists": True}}) == ["alan", "grace", "linus"]
+    # projection and field sort
+    d = coll.find_one({"_id": "alan"}, projection={"name": True})
+    assert d == {"_id": "alan", "name": "Alan"}
+    ages = [x["age"] for x in coll.find({"age": {"$exists": True}}, sort={"age": -1})]
+    assert ages == [85, 41, 36, 28.5]
+    assert coll.count_documents({}, upper_bound=100) == 5
+    assert coll.count_documents({"tags": "math"}, upper_bound=100) == 2
+    # a bad operator is the Data API's error
+    with pytest.raises(DataAPIResponseException) as ei:
+        coll.find_one({"age": {"$bogus": 1}})
+    assert ei.value.error_descriptors[0].error_code == "UNSUPPORTED_FILTER_OPERATION"
+
+
+def test_pagination_over_many_documents(dapi):
+    _, port, _ = dapi
+    db = database(port)
+    coll = db.create_collection("many")
+    coll.insert_many([{"_id": i, "i": i, "even": i % 2 == 0} for i in range(130)])
+    assert sorted(d["_id"] for d in coll.find({})) == list(range(130))
+    assert len(list(coll.find({"even": True}))) == 65
+    assert len(list(coll.find({}, limit=25))) == 25
+    assert coll.count_documents({"i": {"$lt": 100}}, upper_bound=1000) == 100
+
+
+def test_updates(dapi):
+    _, port, _ = dapi
+    db = database(port)
+    coll = db.create_collection("counters")
+    coll.insert_many([{"_id": "a", "n": 1, "grp": "x", "log": []},
+                      {"_id": "b", "n": 5, "grp": "x", "drop": True},
+                      {"_id": "c", "n": 9, "grp": "y"}])
+    r = coll.update_one({"_id": "a"}, {"$inc": {"n": 10}, "$set": {"meta.seen": True},
+                                       "$push": {"log": "first"}})
+    assert r.update_info["n"] == 1 and r.update_info["nModified"] == 1
+    assert coll.find_one({"_id": "a"}) == {"_id": "a", "n": 11, "grp": "x", "log": ["first"],
+                                           "meta": {"seen": True}}
+    coll.update_one({"_id": "a"}, {"$push": {"log": {"$each": ["2", "3"]}}})
+    assert coll.find_one({"_id": "a"})["log"] == ["first", "2", "3"]
+    r = coll.update_many({"grp": "x"}, {"$unset": {"drop": ""}, "$set": {"grp": "z"}})
+    assert r.update_info["n"] == 2 and r.update_info["nModified"] == 2
+    assert coll.count_documents({"grp": "z"}, upper_bound=10) == 2
+    assert "drop" not in coll.find_one({"_id": "b"})
+    # nothing matched: no change; with upsert: a new document from the filter
+    r = coll.update_one({"_id": "none"}, {"$set": {"n": 0}})
+    assert r.update_info["n"] == 0
+    r = coll.update_one({"_id": "new", "grp": "w"}, {"$set": {"n": 3}}, upsert=True)
+    assert r.update_info["upserted"] == "new"
+    assert coll.find_one({"_id": "new"}) == {"_id": "new", "grp": "w", "n": 3}
+    # find_one_and_update: the document before (default) or after
+    before = coll.find_one_and_update({"_id": "c"}, {"$inc": {"n": 1}})
+    assert before["n"] == 9
+    after = coll.find_one_and_update({"_id": "c"}, {"$inc": {"n": 1}},
+                                     return_document=ReturnDocument.AFTER,
+                                     projection={"n": True})
+    assert after == {"_id": "c", "n": 11}
+    assert coll.find_one_and_update({"_id": "zzz"}, {"$set": {"n": 1}}) is None
+    # _id cannot change
+    with pytest.raises(DataAPIResponseException):
+        coll.update_one({"_id": "c"}, {"$set": {"_id": "d"}})
+
+
+def test_vector_updates_and_deletes(dapi):
+    _, port, session = dapi
+    db = database(port)
+    coll = vector_collection(db, "vdel", dim=2, metric=VectorMetric.EUCLIDEAN)
+    coll.insert_many([{"_id": i, "k": i % 3, "$vector": [float(i), 0.0]} for i in range(9)])
+    hits = list(coll.find({}, sort={"$vector": [4.2, 0.0]}, limit=3, include_similarity=True))
+    assert [h["_id"] for h in hits] == [4, 5, 3]
+    assert hits[0]["$similarity"] == pytest.approx(1 / (1 + 0.2 ** 2), abs=1e-5)
+    # a $vector moved by $set is found there
+    coll.update_one({"_id": 0}, {"$set": {"$vector": [4.1, 0.0]}})
+    assert coll.find_one({}, sort={"$vector": [4.1, 0.0]})["_id"] == 0
+    r = coll.delete_one({"_id": 4})
+    assert r.deleted_count == 1
+    assert coll.delete_one({"_id": 4}).deleted_count == 0
+    r = coll.delete_many({"k": 1})
+    assert r.deleted_count == 2  # 1 and 7 (4 is gone already)
+    remaining = sorted(d["_id"] for d in coll.find({}))
+    assert remaining == [0, 2, 3, 5, 6, 8]
+    assert coll.count_documents({}, upper_bound=100) == 6
+    # wrong dimension: the Data API's error
+    with pytest.raises(DataAPIResponseException):
+        coll.insert_one({"$vector": [1.0, 2.0, 3.0]})
+    coll.delete_many({})
+    assert coll.count_documents({}, upper_bound=100) == 0
+
+
+def test_documents_are_cql_rows(dapi):
+    _, port, session = dapi
+    db = database(port)
+    coll = vector_collection(db, "visible", dim=3)
+    coll.insert_one({"_id": "k1", "title": "hello", "n": 7, "$vector": [0.25, 0.5, 1.0]})
+    row = session.execute("SELECT key, doc_json, query_vector_value FROM %s.visible "
+                          "WHERE key = %%s" % KS, ['"k1"']).one()
+    assert row is not None
+    assert json.loads(row.doc_json) == {"_id": "k1", "title": "hello", "n": 7}
+    assert list(row.query_vector_value) == [0.25, 0.5, 1.0]
+    # the table and its SAI vector index are ordinary schema
+    idx = session.execute("SELECT options FROM system_schema.indexes WHERE keyspace_name = %s "
+                          "AND table_name = 'visible'", [KS]).one()
+    assert idx.options["class_name"] == "StorageAttachedIndex"
+    assert idx.options["similarity_function"] == "cosine"
+    # a row written from CQL is a document for the Data API
+    session.execute("INSERT INTO %s.visible (key, doc_json, query_vector_value) "
+                    "VALUES ('\"k2\"', '{\"_id\":\"k2\",\"title\":\"from cql\"}', "
+                    "[1.0, 0.0, 0.0])" % KS)
+    assert coll.find_one({"title": "from cql"})["_id"] == "k2"
+    assert coll.find_one({}, sort={"$vector": [1.0, 0.0, 0.0]})["_id"] == "k2"
+
+
+def test_error_shapes(dapi):
+    _, port, _ = dapi
+    db = database(port)
+    with pytest.raises(DataAPIResponseException) as ei:
+        db.get_collection("no_such_collection").find_one({})
+    assert ei.value.error_descriptors[0].error_code == "COLLECTION_NOT_EXIST"
+    # the raw shape: HTTP 200, {"errors": [{"message", "errorCode", ...}]}
+    status, body = raw(port, "/v1/%s/no_such_collection" % KS, {"findOne": {}})
+    assert status == 200
+    assert body["errors"][0]["errorCode"] == "COLLECTION_NOT_EXIST"
+    assert "no_such_collection" in body["errors"][0]["message"]
+    status, body = raw(port, "/v1/%s/x" % KS, {"findOne": {}}, token=None)
+    assert status == 401 and body["errors"][0]["errorCode"] == "UNAUTHENTICATED_REQUEST"
+    status, body = raw(port, "/v1/%s" % KS, {"noSuchCommand": {}})
+    assert status == 200 and body["errors"][0]["errorCode"] == "UNKNOWN_COMMAND"
+    status, body = raw(port, "/v1/nokeyspace", {"findCollections": {}})
+    assert body["errors"][0]["errorCode"] == "KEYSPACE_DOES_NOT_EXIST"
+    with pytest.raises(DataAPIResponseException):
+        database(port, keyspace="nokeyspace").create_collection("c")
+
+
+def test_binary_vectors_as_astrapy_sends_them(dapi):
+    """astrapy sends $vector as {"$binary": base64(big-endian float32)} by
+    default; a raw list works too (checked through the raw port)."""
+    _, port, _ = dapi
+    db = database(port)
+    vector_collection(db, "binvec", dim=2)
+    b64 = __import__("base64").b64encode(struct.pack(">2f", 0.5, 0.25)).decode()
+    st, body = raw(port, "/v1/%s/binvec" % KS,
+                   {"insertOne": {"document": {"_id": "b", "$vector": {"$binary": b64}}}})
+    assert st == 200 and body["status"]["insertedIds"] == ["b"], body
+    st, body = raw(port, "/v1/%s/binvec" % KS,
+                   {"find": {"sort": {"$vector": [0.5, 0.25]}, "projection": {"$vector": 1},
+                             "options": {"includeSimilarity": True, "limit": 1}}})
+    doc = body["data"]["documents"][0]
+    assert doc["$vector"] == [0.5, 0.25] and doc["$similarity"] == pytest.approx(1.0)
+
+
+def test_password_authentication(make_server, tmp_path):
+    cfg = tmp_path / "auth.yaml"
+    cfg.write_text("authenticator: PasswordAuthenticator\nauthorizer: CassandraAuthorizer\n"
+                   "role_manager: CassandraRoleManager\n")
+    srv = make_server(config=str(cfg), extra_args=["--data-api-port", "0"])
+    port = data_api_port(srv)
+    client = DataAPIClient(environment="hcd")
+    good = client.get_database("http://127.0.0.1:%d" % port,
+                               token=UsernamePasswordTokenProvider("cassandra", "cassandra"))
+    good.get_database_admin().create_keyspace("authks")
+    db = client.get_database("http://127.0.0.1:%d" % port, keyspace="authks",
+                             token=UsernamePasswordTokenProvider("cassandra", "cassandra"))
+    coll = db.create_collection("c")
+    coll.insert_one({"_id": 1})
+    assert coll.count_documents({}, upper_bound=10) == 1
+    bad = client.get_database("http://127.0.0.1:%d" % port, keyspace="authks",
+                              token=UsernamePasswordTokenProvider("cassandra", "wrong"))
+    with pytest.raises(DataAPIHttpException):
+        bad.get_collection("c").find_one({})
