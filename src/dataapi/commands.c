@@ -229,14 +229,15 @@ static json_t *cmd_create_collection(da_ctx *cx, json_t *args)
     da_err e = {0};
     const char *name = json_string_value(json_object_get(args, "name"));
     if (!name_ok(name)) {
-        da_fail(&e, HLN_EINVAL, "INVALID_REQUEST",
-                "Collection name must be 1-48 letters, digits or underscores (got '%s')",
+        da_fail(&e, HLN_EINVAL, "INVALID_COLLECTION_NAME",
+                "Invalid collection name: must be 1-48 letters, digits or underscores (got '%s')",
                 name ? name : "");
         return fail_resp(&e);
     }
     json_t *opts = json_object_get(args, "options");
     if (opts && !json_is_object(opts) && !json_is_null(opts)) {
-        da_fail(&e, HLN_EINVAL, "INVALID_REQUEST", "createCollection options must be an object");
+        da_fail(&e, HLN_EINVAL, "INVALID_CREATE_COLLECTION_OPTIONS",
+                "The provided options are invalid: options must be an object");
         return fail_resp(&e);
     }
     /* the options kept: vector (dimension, metric), indexing, defaultId */
@@ -248,7 +249,7 @@ static json_t *cmd_create_collection(da_ctx *cx, json_t *args)
         json_t *m = json_object_get(vec, "metric");
         if (!json_is_integer(d) || json_integer_value(d) < 1 || json_integer_value(d) > 8192) {
             json_decref(keep);
-            da_fail(&e, HLN_EINVAL, "INVALID_REQUEST",
+            da_fail(&e, HLN_EINVAL, "INVALID_CREATE_COLLECTION_OPTIONS",
                     "The provided options are invalid: vector dimension must be 1-8192");
             return fail_resp(&e);
         }
@@ -257,7 +258,7 @@ static json_t *cmd_create_collection(da_ctx *cx, json_t *args)
             metric = json_is_string(m) ? da_metric_parse(json_string_value(m)) : -1;
             if (metric < 0) {
                 json_decref(keep);
-                da_fail(&e, HLN_EINVAL, "INVALID_REQUEST",
+                da_fail(&e, HLN_EINVAL, "INVALID_CREATE_COLLECTION_OPTIONS",
                         "The provided options are invalid: metric must be cosine, "
                         "dot_product or euclidean");
                 return fail_resp(&e);
@@ -453,6 +454,7 @@ static json_t *cmd_keyspace_ddl(da_ctx *cx, json_t *args, bool create)
 typedef struct drow {
     json_t *doc; /* with $vector put back */
     char *key;
+    char *raw; /* doc_json as stored: the condition of a write back */
     double sim;
 } drow;
 
@@ -466,12 +468,13 @@ static void dset_free(dset *s)
     for (size_t i = 0; i < s->n; i++) {
         json_decref(s->v[i].doc);
         hln_free(s->v[i].key);
+        hln_free(s->v[i].raw);
     }
     hln_free(s->v);
     memset(s, 0, sizeof *s);
 }
 
-static int dset_push(dset *s, json_t *doc, char *key, double sim)
+static int dset_push(dset *s, json_t *doc, char *key, char *raw, double sim)
 {
     if (s->n == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 16;
@@ -480,7 +483,7 @@ static int dset_push(dset *s, json_t *doc, char *key, double sim)
         s->v = nv;
         s->cap = cap;
     }
-    s->v[s->n++] = (drow){doc, key, sim};
+    s->v[s->n++] = (drow){doc, key, raw, sim};
     return 0;
 }
 
@@ -614,9 +617,10 @@ static int take_row(coll_info *ci, query *q, da_res *r, int i, dset *out, da_err
     }
     double sim = q->qvec ? da_similarity(ci->metric, q->qvec, vec, ci->dim) : 0;
     hln_free(vec);
-    char *key = text_of(kv);
-    if (!key || dset_push(out, doc, key, sim)) {
+    char *key = text_of(kv), *raw = text_of(dv);
+    if (!key || !raw || dset_push(out, doc, key, raw, sim)) {
         hln_free(key);
+        hln_free(raw);
         json_decref(doc);
         return da_fail(e, HLN_ENOMEM, "SERVER_INTERNAL_ERROR", "out of memory");
     }
@@ -693,6 +697,7 @@ static int load(da_ctx *cx, coll_info *ci, query *q, dset *out, da_err *e)
             out->n--;
             json_decref(out->v[out->n].doc);
             hln_free(out->v[out->n].key);
+            hln_free(out->v[out->n].raw);
         }
     } else if (q->sort_fields) {
         sort_spec = q->sort_fields;
@@ -717,10 +722,12 @@ static json_t *shown(drow *d, json_t *projection, bool similarity, da_err *e)
 
 /* ---- writing documents -------------------------------------------------- */
 
-/* Writes doc (its _id set) as its row; if_not_exists: only when new
- * (*applied false when the key was taken). */
-static int write_doc(da_ctx *cx, coll_info *ci, json_t *doc, bool if_not_exists, bool *applied,
-                     da_err *e)
+/* Writes doc (its _id set) as its row. expect != NULL: only if the row's
+ * doc_json is still expect (a lightweight transaction; *applied false when
+ * another write came first); else if_not_exists: only when new (*applied
+ * false when the key was taken); else unconditionally. */
+static int write_doc(da_ctx *cx, coll_info *ci, json_t *doc, bool if_not_exists, const char *expect,
+                     bool *applied, da_err *e)
 {
     *applied = true;
     char *key = NULL;
@@ -771,15 +778,29 @@ static int write_doc(da_ctx *cx, coll_info *ci, json_t *doc, bool if_not_exists,
         return da_fail(e, HLN_ENOMEM, "SERVER_INTERNAL_ERROR", "out of memory");
     }
     if (vec) vec_serialise(vec, n, vbuf);
-    ex_value vals[3] = {val_text(key), val_text(text),
-                        vec ? (ex_value){vbuf, (int32_t)n * 4} : val_null()};
+    ex_value vv = vec ? (ex_value){vbuf, (int32_t)n * 4} : val_null();
+    ex_value vals[4];
+    int nv = 0;
     char q[512];
-    snprintf(q, sizeof q, "INSERT INTO \"%s\".\"%s\" (key, doc_json%s) VALUES (?, ?%s)%s",
-             cx->keyspace, cx->collection, ci->dim ? ", query_vector_value" : "",
-             ci->dim ? ", ?" : "", if_not_exists ? " IF NOT EXISTS" : "");
+    if (expect) {
+        snprintf(q, sizeof q,
+                 "UPDATE \"%s\".\"%s\" SET doc_json = ?%s WHERE key = ? IF doc_json = ?",
+                 cx->keyspace, cx->collection, ci->dim ? ", query_vector_value = ?" : "");
+        vals[nv++] = val_text(text);
+        if (ci->dim) vals[nv++] = vv;
+        vals[nv++] = val_text(key);
+        vals[nv++] = val_text(expect);
+    } else {
+        snprintf(q, sizeof q, "INSERT INTO \"%s\".\"%s\" (key, doc_json%s) VALUES (?, ?%s)%s",
+                 cx->keyspace, cx->collection, ci->dim ? ", query_vector_value" : "",
+                 ci->dim ? ", ?" : "", if_not_exists ? " IF NOT EXISTS" : "");
+        vals[nv++] = val_text(key);
+        vals[nv++] = val_text(text);
+        if (ci->dim) vals[nv++] = vv;
+    }
     da_res *r;
-    rc = da_cql(cx, q, vals, ci->dim ? 3 : 2, 0, NULL, 0, &r, e);
-    if (!rc && if_not_exists) {
+    rc = da_cql(cx, q, vals, nv, 0, NULL, 0, &r, e);
+    if (!rc && (if_not_exists || expect)) {
         const ex_result *x = da_res_result(r);
         ex_value a = x->nrows > 0 && x->ncols > 0 ? da_res_cell(r, 0, 0) : (ex_value){NULL, -1};
         *applied = a.len == 1 && a.p[0] != 0;
@@ -792,14 +813,22 @@ static int write_doc(da_ctx *cx, coll_info *ci, json_t *doc, bool if_not_exists,
     return rc;
 }
 
-static int delete_key(da_ctx *cx, const char *key, da_err *e)
+/* Deletes the row of key if its doc_json is still expect (*applied false
+ * when another write came first). */
+static int delete_key(da_ctx *cx, const char *key, const char *expect, bool *applied, da_err *e)
 {
     char q[256];
-    snprintf(q, sizeof q, "DELETE FROM \"%s\".\"%s\" WHERE key = ?", cx->keyspace, cx->collection);
-    ex_value v = val_text(key);
+    snprintf(q, sizeof q, "DELETE FROM \"%s\".\"%s\" WHERE key = ? IF doc_json = ?", cx->keyspace,
+             cx->collection);
+    ex_value v[2] = {val_text(key), val_text(expect)};
     da_res *r;
-    int rc = da_cql(cx, q, &v, 1, 0, NULL, 0, &r, e);
-    if (!rc) da_res_free(r);
+    int rc = da_cql(cx, q, v, 2, 0, NULL, 0, &r, e);
+    if (!rc) {
+        const ex_result *x = da_res_result(r);
+        ex_value a = x->nrows > 0 && x->ncols > 0 ? da_res_cell(r, 0, 0) : (ex_value){NULL, -1};
+        *applied = a.len == 1 && a.p[0] != 0;
+        da_res_free(r);
+    }
     return rc;
 }
 
@@ -870,7 +899,7 @@ static json_t *cmd_insert(da_ctx *cx, coll_info *ci, json_t *args, bool many)
         else
             doc = with_id(d);
         bool applied = true;
-        if (!rc) rc = write_doc(cx, ci, doc, true, &applied, &de);
+        if (!rc) rc = write_doc(cx, ci, doc, true, NULL, &applied, &de);
         if (!rc && !applied) {
             char *key = NULL;
             da_id_key(json_object_get(doc, "_id"), &key, NULL);
@@ -1058,6 +1087,92 @@ typedef struct mod_out {
     json_t *before, *after; /* of the first document (new refs) */
 } mod_out;
 
+enum { MAX_RETRIES = 10 }; /* a document changed under a write: read again */
+
+/* Re-reads the row of d->key into d; *still false when it is gone or no
+ * longer matches the filter. */
+static int reread(da_ctx *cx, coll_info *ci, json_t *filter, drow *d, bool *still, da_err *e)
+{
+    *still = false;
+    json_t *f = json_object();
+    json_t *id = json_loads(d->key, JSON_DECODE_ANY, NULL);
+    json_t *eq = json_object();
+    json_object_set_new(eq, "$eq", id ? id : json_null());
+    json_object_set_new(f, "_id", eq);
+    query q = {.filter = f};
+    dset one;
+    int rc = load(cx, ci, &q, &one, e);
+    json_decref(f);
+    if (rc) return rc;
+    if (one.n == 1) {
+        rc = da_filter_match(filter, one.v[0].doc, e);
+        if (rc > 0) {
+            *still = true;
+            json_decref(d->doc);
+            hln_free(d->raw);
+            d->doc = one.v[0].doc;
+            d->raw = one.v[0].raw;
+            one.v[0].doc = NULL;
+            one.v[0].raw = NULL;
+        }
+        rc = rc < 0 ? rc : 0;
+    }
+    dset_free(&one);
+    return rc;
+}
+
+/* One matched document: update, replace or delete it, conditional on its
+ * stored text being what was read, so a concurrent write is never lost:
+ * the document is read again, matched again and changed again. */
+static int modify_one(da_ctx *cx, coll_info *ci, query *q, int kind, json_t *change, drow *d,
+                      bool first, mod_out *mo, da_err *e)
+{
+    for (int attempt = 0;; attempt++) {
+        json_t *doc = json_deep_copy(d->doc);
+        bool changed = false, applied = true;
+        int rc = 0;
+        if (kind == MOD_DELETE) {
+            rc = delete_key(cx, d->key, d->raw, &applied, e);
+        } else if (kind == MOD_UPDATE) {
+            rc = da_update_apply(doc, change, false, &changed, e);
+        } else {
+            json_t *id = json_object_get(change, "_id");
+            if (id && da_value_compare(id, json_object_get(doc, "_id")))
+                rc = da_fail(e, HLN_EINVAL, "DOCUMENT_REPLACE_DIFFERENT_DOCID",
+                             "The replace document and document resolved using filter have "
+                             "different _id");
+            json_t *nd = json_object();
+            json_object_set(nd, "_id", json_object_get(doc, "_id"));
+            json_object_update(nd, change);
+            json_object_set(nd, "_id", json_object_get(doc, "_id"));
+            changed = !json_equal(nd, doc);
+            json_decref(doc);
+            doc = nd;
+        }
+        if (!rc && changed) rc = write_doc(cx, ci, doc, false, d->raw, &applied, e);
+        if (rc || applied) {
+            if (!rc) {
+                mo->matched++;
+                if (kind == MOD_DELETE) mo->deleted++;
+                if (changed) mo->modified++;
+                if (first) {
+                    mo->before = json_deep_copy(d->doc);
+                    mo->after = json_incref(doc);
+                }
+            }
+            json_decref(doc);
+            return rc;
+        }
+        json_decref(doc);
+        if (attempt + 1 >= MAX_RETRIES)
+            return da_fail(e, HLN_EIO, "CONCURRENCY_FAILURE",
+                           "Unable to complete transaction due to concurrent transactions");
+        bool still;
+        rc = reread(cx, ci, q->filter, d, &still, e);
+        if (rc || !still) return rc;
+    }
+}
+
 /* Applies one modification to the documents of q (at most `max`, 0 =
  * all); upsert inserts when nothing matched. */
 static int modify(da_ctx *cx, coll_info *ci, query *q, int kind, json_t *change, bool upsert,
@@ -1089,40 +1204,8 @@ static int modify(da_ctx *cx, coll_info *ci, query *q, int kind, json_t *change,
     int rc = load(cx, ci, q, &s, e);
     if (rc) return rc;
     size_t n = max && s.n > max ? max : s.n;
-    for (size_t i = 0; i < n && !rc; i++) {
-        json_t *doc = s.v[i].doc;
-        mo->matched++;
-        if (i == 0) mo->before = json_deep_copy(doc);
-        if (kind == MOD_DELETE) {
-            rc = delete_key(cx, s.v[i].key, e);
-            if (!rc) mo->deleted++;
-            continue;
-        }
-        bool changed = false;
-        if (kind == MOD_UPDATE) {
-            rc = da_update_apply(doc, change, false, &changed, e);
-        } else {
-            json_t *id = json_object_get(change, "_id");
-            if (id && da_value_compare(id, json_object_get(doc, "_id")))
-                rc = da_fail(e, HLN_EINVAL, "DOCUMENT_REPLACE_DIFFERENT_DOCID",
-                             "The replace document and document resolved by the filter have "
-                             "different _id values");
-            json_t *nd = json_object();
-            json_object_set(nd, "_id", json_object_get(doc, "_id"));
-            json_object_update(nd, change);
-            json_object_set(nd, "_id", json_object_get(doc, "_id"));
-            changed = !json_equal(nd, doc);
-            json_object_clear(doc);
-            json_object_update(doc, nd);
-            json_decref(nd);
-        }
-        if (!rc && changed) {
-            bool applied;
-            rc = write_doc(cx, ci, doc, false, &applied, e);
-            if (!rc) mo->modified++;
-        }
-        if (i == 0) mo->after = json_deep_copy(doc);
-    }
+    for (size_t i = 0; i < n && !rc; i++)
+        rc = modify_one(cx, ci, q, kind, change, &s.v[i], i == 0, mo, e);
     if (!rc && n == 0 && upsert && kind != MOD_DELETE) {
         json_t *doc = json_object();
         if (json_is_object(q->filter)) seed_from_filter(q->filter, doc);
@@ -1134,7 +1217,7 @@ static int modify(da_ctx *cx, coll_info *ci, query *q, int kind, json_t *change,
         if (!rc) {
             json_t *full = with_id(doc);
             bool applied;
-            rc = write_doc(cx, ci, full, true, &applied, e);
+            rc = write_doc(cx, ci, full, true, NULL, &applied, e);
             if (!rc && !applied)
                 rc = da_fail(e, HLN_EEXISTS, "DOCUMENT_ALREADY_EXISTS",
                              "Document already exists with the given _id");
@@ -1243,8 +1326,8 @@ static json_t *cmd_find_one_and(da_ctx *cx, coll_info *ci, json_t *args, int kin
 static json_t *unknown(const char *name, const char *where)
 {
     da_err e;
-    da_fail(&e, HLN_EINVAL, "UNKNOWN_COMMAND", "Provided command unknown: \"%s\" (at %s)", name,
-            where);
+    da_fail(&e, HLN_EINVAL, "NO_COMMAND_MATCHED",
+            "Unable to find the provided command: \"%s\" (at %s)", name, where);
     return fail_resp(&e);
 }
 

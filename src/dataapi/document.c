@@ -568,6 +568,10 @@ int da_update_apply(json_t *doc, json_t *update, bool inserting, bool *modified,
             if (id && !(inserting && !strcmp(op, "$setOnInsert")))
                 return da_fail(e, HLN_EINVAL, "UNSUPPORTED_UPDATE_FOR_DOC_ID",
                                "Cannot use operator '%s' on the document id field '_id'", op);
+            if (!strcmp(path, "$vector") && strcmp(op, "$set") && strcmp(op, "$unset") &&
+                strcmp(op, "$setOnInsert"))
+                return da_fail(e, HLN_EINVAL, "UNSUPPORTED_UPDATE_FOR_VECTOR",
+                               "Cannot use operator '%s' with '$vector' property", op);
         }
     }
     json_t *w = json_deep_copy(doc);

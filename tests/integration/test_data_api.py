@@ -315,7 +315,7 @@ def test_error_shapes(dapi):
     status, body = raw(port, "/v1/%s/x" % KS, {"findOne": {}}, token=None)
     assert status == 401 and body["errors"][0]["errorCode"] == "UNAUTHENTICATED_REQUEST"
     status, body = raw(port, "/v1/%s" % KS, {"noSuchCommand": {}})
-    assert status == 200 and body["errors"][0]["errorCode"] == "UNKNOWN_COMMAND"
+    assert status == 200 and body["errors"][0]["errorCode"] == "NO_COMMAND_MATCHED"
     status, body = raw(port, "/v1/nokeyspace", {"findCollections": {}})
     assert body["errors"][0]["errorCode"] == "KEYSPACE_DOES_NOT_EXIST"
     with pytest.raises(DataAPIResponseException):
@@ -358,3 +358,32 @@ def test_password_authentication(make_server, tmp_path):
                               token=UsernamePasswordTokenProvider("cassandra", "wrong"))
     with pytest.raises(DataAPIHttpException):
         bad.get_collection("c").find_one({})
+
+
+def test_concurrent_updates_lose_nothing(dapi):
+    """Updates are conditional writes of the document read (IF doc_json =
+    ...), retried on a conflict: concurrent $inc on one document add up."""
+    from concurrent.futures import ThreadPoolExecutor
+    _, port, _ = dapi
+    db = database(port)
+    coll = db.create_collection("contended")
+    coll.insert_one({"_id": "c", "n": 0, "seen": []})
+
+    def bump(i):
+        try:
+            coll.update_one({"_id": "c"}, {"$inc": {"n": 1}, "$push": {"seen": i}})
+            return 1
+        except DataAPIResponseException as e:
+            assert e.error_descriptors[0].error_code == "CONCURRENCY_FAILURE", e
+            return 0
+
+    with ThreadPoolExecutor(max_workers=6) as ex:
+        done = sum(ex.map(bump, range(60)))
+    doc = coll.find_one({"_id": "c"})
+    assert done > 0
+    assert doc["n"] == done and len(doc["seen"]) == done
+    # concurrent deletes of the same documents: each deleted once
+    coll.insert_many([{"_id": "d%d" % i, "g": 1} for i in range(30)])
+    with ThreadPoolExecutor(max_workers=4) as ex:
+        counts = list(ex.map(lambda _: coll.delete_many({"g": 1}).deleted_count, range(4)))
+    assert sum(counts) == 30
