@@ -493,8 +493,9 @@ typedef struct query {
     json_t *sort_fields; /* {"f": 1|-1, ...} or NULL */
     float *qvec;         /* sort by similarity to this, or NULL */
     int qdim;
-    size_t vector_k; /* with qvec: how many */
-    size_t max;      /* stop after this many matches (0: all); only without a sort */
+    size_t vector_k;       /* with qvec: how many */
+    size_t max;            /* stop after this many matches (0: all); only without a sort */
+    const char *after_key; /* a scan resumes after this key's token (find's pages) */
 } query;
 
 static void query_free(query *q)
@@ -660,6 +661,9 @@ static int load(da_ctx *cx, coll_info *ci, query *q, dset *out, da_err *e)
         vec_serialise(q->qvec, q->qdim, vbuf);
         vals[nv++] = (ex_value){vbuf, (int32_t)q->qdim * 4};
         hln_buf_printf(&sql, " ORDER BY query_vector_value ANN OF ? LIMIT %zu", q->vector_k);
+    } else if (q->after_key) {
+        hln_buf_printf(&sql, " WHERE token(key) > token(?)");
+        vals[nv++] = val_text(q->after_key);
     }
     hln_buf_u8(&sql, 0);
     uint8_t *state = NULL;
@@ -976,22 +980,54 @@ static json_t *cmd_find(da_ctx *cx, coll_info *ci, json_t *args, bool one)
     }
     size_t limit = one ? 1 : lj && json_integer_value(lj) > 0 ? (size_t)json_integer_value(lj) : 0;
     size_t skip = sj ? (size_t)json_integer_value(sj) : 0;
-    size_t offset = json_is_string(pj) ? strtoul(json_string_value(pj), NULL, 10) : 0;
     bool similarity = json_is_true(json_object_get(opts, "includeSimilarity"));
     bool sort_vector = json_is_true(json_object_get(opts, "includeSortVector"));
+    /* Pages: a plain find streams in token order, its page state the count
+     * returned so far and the last key ("k<n>:<key>"); a sorted one (or
+     * one with skip) sorts every match and pages by offset ("o<n>"). A
+     * vector sort answers in one page. */
+    bool stream = !one && !q.qvec && !q.sort_fields && skip == 0;
+    const char *ps = json_is_string(pj) ? json_string_value(pj) : "";
+    size_t before = 0;
+    char *endp = NULL;
+    if (*ps) {
+        before = strtoul(ps + 1, &endp, 10);
+        if ((stream ? ps[0] != 'k' || *endp != ':' : ps[0] != 'o' || *endp) || endp == ps + 1) {
+            query_free(&q);
+            da_fail(&e, HLN_EINVAL, "INVALID_REQUEST", "Invalid pageState '%s'", ps);
+            return fail_resp(&e);
+        }
+        if (stream) q.after_key = endp + 1;
+    }
+    size_t page = PAGE_DOCS;
+    if (limit) page = limit > before ? limit - before : 0;
+    if (page > PAGE_DOCS && !one) page = PAGE_DOCS;
     q.vector_k = limit && limit < MAX_VECTOR_K ? limit + skip : MAX_VECTOR_K;
-    if (!q.qvec && !q.sort_fields && limit) q.max = skip + limit;
+    if (stream)
+        q.max = page + 1; /* one more: is there a next page? */
+    else if (!q.qvec && !q.sort_fields && limit)
+        q.max = skip + limit;
     dset s;
-    if (load(cx, ci, &q, &s, &e)) {
+    if (page == 0) {
+        memset(&s, 0, sizeof s);
+    } else if (load(cx, ci, &q, &s, &e)) {
         query_free(&q);
         return fail_resp(&e);
     }
-    size_t end = limit ? skip + limit : s.n;
-    if (end > s.n) end = s.n;
-    size_t from = skip + offset;
-    size_t to = end;
-    bool paged = !one && !q.qvec && to > from && to - from > PAGE_DOCS;
-    if (paged) to = from + PAGE_DOCS;
+    size_t from, to;
+    bool more;
+    if (stream) {
+        from = 0;
+        to = s.n < page ? s.n : page;
+        more = s.n > page;
+    } else {
+        size_t end = limit ? skip + limit : s.n;
+        if (end > s.n) end = s.n;
+        from = skip + before;
+        to = end;
+        if (!one && !q.qvec && to > from && to - from > PAGE_DOCS) to = from + PAGE_DOCS;
+        more = !one && !q.qvec && to < end;
+    }
     json_t *list = json_array();
     for (size_t i = from; i < to; i++) {
         json_t *o = shown(&s.v[i], projection, similarity && q.qvec, &e);
@@ -1004,10 +1040,16 @@ static json_t *cmd_find(da_ctx *cx, coll_info *ci, json_t *args, bool one)
         json_decref(list);
     } else {
         json_object_set_new(data, "documents", list);
-        if (paged) {
-            char st[32];
-            snprintf(st, sizeof st, "%zu", to - skip);
-            json_object_set_new(data, "nextPageState", json_string(st));
+        if (more && to > from) {
+            hln_buf st;
+            hln_buf_init(&st);
+            if (stream)
+                hln_buf_printf(&st, "k%zu:%s", before + (to - from), s.v[to - 1].key);
+            else
+                hln_buf_printf(&st, "o%zu", to - skip);
+            hln_buf_u8(&st, 0);
+            json_object_set_new(data, "nextPageState", json_string((const char *)st.data));
+            hln_buf_free(&st);
         } else {
             json_object_set_new(data, "nextPageState", json_null());
         }

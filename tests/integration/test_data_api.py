@@ -212,6 +212,22 @@ def test_pagination_over_many_documents(dapi):
     assert sorted(d["_id"] for d in coll.find({})) == list(range(130))
     assert len(list(coll.find({"even": True}))) == 65
     assert len(list(coll.find({}, limit=25))) == 25
+    assert len(list(coll.find({"even": False}, limit=33))) == 33
+    # sorted finds page by offset over every match
+    assert [d["i"] for d in coll.find({}, sort={"i": -1})] == list(range(129, -1, -1))
+    assert [d["i"] for d in coll.find({"even": True}, sort={"i": 1}, skip=5, limit=30)] \
+        == list(range(10, 70, 2))
+    # the raw pages: 20 documents, then a page state until the end
+    st, body = raw(port, "/v1/%s/many" % KS, {"find": {"filter": {"i": {"$gte": 0}}}})
+    assert st == 200 and len(body["data"]["documents"]) == 20
+    state = body["data"]["nextPageState"]
+    seen = [d["_id"] for d in body["data"]["documents"]]
+    while state:
+        st, body = raw(port, "/v1/%s/many" % KS,
+                       {"find": {"filter": {"i": {"$gte": 0}}, "options": {"pageState": state}}})
+        seen += [d["_id"] for d in body["data"]["documents"]]
+        state = body["data"]["nextPageState"]
+    assert sorted(seen) == list(range(130)) and len(seen) == 130
     assert coll.count_documents({"i": {"$lt": 100}}, upper_bound=1000) == 100
 
 
