@@ -526,6 +526,47 @@ static json_t *point_id(json_t *f)
     return v;
 }
 
+/* The _id values of a filter that names documents by id alone ({"_id":
+ * v}, {"_id": {"$eq": v}}, {"_id": {"$in": [...]}}, up to 100), without
+ * duplicates: a new array, or NULL (the filter needs a scan). */
+static json_t *point_ids(json_t *f)
+{
+    json_t *one = point_id(f);
+    json_t *out = json_array();
+    if (one) {
+        json_array_append(out, one);
+        return out;
+    }
+    json_t *c = json_is_object(f) && json_object_size(f) == 1 ? json_object_get(f, "_id") : NULL;
+    json_t *in = json_is_object(c) && json_object_size(c) == 1 ? json_object_get(c, "$in") : NULL;
+    if (!json_is_array(in) || json_array_size(in) > 100) {
+        json_decref(out);
+        return NULL;
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach(in, i, v)
+    {
+        json_t *probe = json_object();
+        json_object_set(probe, "_id", v);
+        bool ok = point_id(probe) != NULL;
+        json_decref(probe);
+        if (!ok) {
+            json_decref(out);
+            return NULL;
+        }
+        bool dup = false;
+        size_t j;
+        json_t *w;
+        json_array_foreach(out, j, w)
+        {
+            if (json_equal(v, w)) dup = true;
+        }
+        if (!dup) json_array_append(out, v);
+    }
+    return out;
+}
+
 static int parse_sort(coll_info *ci, json_t *sort, query *q, da_err *e)
 {
     if (!sort || json_is_null(sort) || (json_is_object(sort) && !json_object_size(sort))) return 0;
@@ -637,21 +678,21 @@ static int load(da_ctx *cx, coll_info *ci, query *q, dset *out, da_err *e)
     int rc = da_filter_match(q->filter, probe, e);
     json_decref(probe);
     if (rc < 0) return rc;
+    rc = 0;
     hln_buf sql;
     hln_buf_init(&sql);
     hln_buf_printf(&sql, "SELECT key, doc_json%s FROM \"%s\".\"%s\"",
                    ci->dim ? ", query_vector_value" : "", cx->keyspace, cx->collection);
-    json_t *pid = point_id(q->filter);
+    json_t *ids = point_ids(q->filter);
+    size_t nids = ids ? json_array_size(ids) : 1;
     char *pkey = NULL;
     uint8_t *vbuf = NULL;
     ex_value vals[2];
     int nv = 0;
     bool ann = q->qvec && empty_filter(q->filter);
-    if (pid) {
-        rc = da_id_key(pid, &pkey, e);
-        if (rc) goto out;
+    if (ids) {
         hln_buf_printf(&sql, " WHERE key = ?");
-        vals[nv++] = val_text(pkey);
+        nv = 1; /* each id's key in turn */
     } else if (ann) {
         vbuf = hln_malloc((size_t)q->qdim * 4);
         if (!vbuf) {
@@ -668,30 +709,39 @@ static int load(da_ctx *cx, coll_info *ci, query *q, dset *out, da_err *e)
     hln_buf_u8(&sql, 0);
     uint8_t *state = NULL;
     int32_t state_len = 0;
-    for (;;) {
-        da_res *r;
-        rc = da_cql(cx, (const char *)sql.data, vals, nv, ann || pid ? 0 : SCAN_PAGE, state,
-                    state_len, &r, e);
-        hln_free(state);
-        state = NULL;
-        if (rc) break;
-        const ex_result *x = da_res_result(r);
-        bool full = false;
-        for (int i = 0; i < x->nrows && !full; i++) {
-            rc = take_row(ci, q, r, i, out, e);
-            if (rc < 0) break;
-            rc = 0;
-            full = q->max && !q->qvec && !q->sort_fields && out->n >= q->max;
+    bool full = false;
+    for (size_t k = 0; k < nids && !rc && !full; k++) {
+        if (ids) {
+            hln_free(pkey);
+            pkey = NULL;
+            rc = da_id_key(json_array_get(ids, k), &pkey, e);
+            if (rc) break;
+            vals[0] = val_text(pkey);
         }
-        if (!rc && !full && x->paging_state && x->paging_len > 0) {
-            state = hln_malloc((size_t)x->paging_len);
-            if (state) {
-                memcpy(state, x->paging_state, (size_t)x->paging_len);
-                state_len = x->paging_len;
+        for (;;) {
+            da_res *r;
+            rc = da_cql(cx, (const char *)sql.data, vals, nv, ann || ids ? 0 : SCAN_PAGE, state,
+                        state_len, &r, e);
+            hln_free(state);
+            state = NULL;
+            if (rc) break;
+            const ex_result *x = da_res_result(r);
+            for (int i = 0; i < x->nrows && !full; i++) {
+                rc = take_row(ci, q, r, i, out, e);
+                if (rc < 0) break;
+                rc = 0;
+                full = q->max && !q->qvec && !q->sort_fields && out->n >= q->max;
             }
+            if (!rc && !full && x->paging_state && x->paging_len > 0) {
+                state = hln_malloc((size_t)x->paging_len);
+                if (state) {
+                    memcpy(state, x->paging_state, (size_t)x->paging_len);
+                    state_len = x->paging_len;
+                }
+            }
+            da_res_free(r);
+            if (rc || !state) break;
         }
-        da_res_free(r);
-        if (rc || !state) break;
     }
     hln_free(state);
     if (rc) goto out;
@@ -710,6 +760,7 @@ static int load(da_ctx *cx, coll_info *ci, query *q, dset *out, da_err *e)
     }
 out:
     if (rc) dset_free(out);
+    json_decref(ids);
     hln_free(pkey);
     hln_free(vbuf);
     hln_buf_free(&sql);
