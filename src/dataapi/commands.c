@@ -135,8 +135,9 @@ static char *text_of(ex_value v)
 /* ---- collections ------------------------------------------------------ */
 
 typedef struct coll_info {
-    bool exists;
-    int dim; /* 0: no vector */
+    bool exists;       /* a table that is a collection */
+    bool table_exists; /* a table of that name, collection or not */
+    int dim;           /* 0: no vector */
     int metric;
     json_t *options; /* the collection's options (owned), {} when none */
 } coll_info;
@@ -201,6 +202,7 @@ static int coll_lookup(da_ctx *cx, const char *name, coll_info *ci, da_err *e)
                     v, 2, 0, NULL, 0, &r, e);
     if (rc) return rc;
     if (da_res_result(r)->nrows > 0) {
+        ci->table_exists = true;
         char *comment = text_of(da_res_cell(r, 0, 0));
         ci->options = comment_options(comment);
         hln_free(comment);
@@ -292,6 +294,12 @@ static json_t *cmd_create_collection(da_ctx *cx, json_t *args)
         if (same) return ok_resp();
         da_fail(&e, HLN_EEXISTS, "EXISTING_COLLECTION_DIFFERENT_SETTINGS",
                 "Collection already exists with different settings: '%s'", name);
+        return fail_resp(&e);
+    }
+    if (ci.table_exists) {
+        json_decref(keep);
+        da_fail(&e, HLN_EEXISTS, "EXISTING_TABLE_NOT_DATA_API_COLLECTION",
+                "Table '%s' already exists and is not a Data API collection", name);
         return fail_resp(&e);
     }
     if (!keyspace_exists(cx, cx->keyspace)) {

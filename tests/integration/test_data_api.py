@@ -413,3 +413,39 @@ def test_concurrent_updates_lose_nothing(dapi):
     with ThreadPoolExecutor(max_workers=4) as ex:
         counts = list(ex.map(lambda _: coll.delete_many({"g": 1}).deleted_count, range(4)))
     assert sum(counts) == 30
+
+
+def test_replace_delete_and_more(dapi):
+    """The rest of astrapy's Collection: replace_one, find_one_and_replace,
+    find_one_and_delete, estimated_document_count, distinct (client side
+    over find), insert_many unordered with a duplicate inside, and a CQL
+    table that is not a collection."""
+    from astrapy.exceptions import CollectionInsertManyException
+    _, port, session = dapi
+    db = database(port)
+    coll = db.create_collection("misc")
+    coll.insert_many([{"_id": i, "c": "red" if i % 2 else "blue", "n": i} for i in range(6)])
+    r = coll.replace_one({"_id": 1}, {"c": "green", "new": True})
+    assert r.update_info["nModified"] == 1
+    assert coll.find_one({"_id": 1}) == {"_id": 1, "c": "green", "new": True}
+    r = coll.replace_one({"_id": 99}, {"c": "none"}, upsert=True)
+    assert r.update_info["upserted"] == 99
+    old = coll.find_one_and_replace({"_id": 2}, {"c": "black"})
+    assert old == {"_id": 2, "c": "blue", "n": 2}
+    gone = coll.find_one_and_delete({"c": "black"})
+    assert gone == {"_id": 2, "c": "black"}
+    assert coll.find_one({"_id": 2}) is None
+    assert coll.estimated_document_count() == 6
+    assert sorted(coll.distinct("c")) == ["blue", "green", "none", "red"]
+    with pytest.raises(CollectionInsertManyException) as ei:
+        coll.insert_many([{"_id": 100}, {"_id": 3}, {"_id": 101}])
+    assert sorted(ei.value.inserted_ids) == [100, 101]
+    # an ordinary CQL table of the same name is not taken over
+    session.execute("CREATE TABLE %s.plain (k int PRIMARY KEY, v text)" % KS)
+    with pytest.raises(DataAPIResponseException) as ei:
+        db.create_collection("plain")
+    assert ei.value.error_descriptors[0].error_code == "EXISTING_TABLE_NOT_DATA_API_COLLECTION"
+    assert "plain" not in db.list_collection_names()
+    db.drop_collection("plain")  # not a collection: left alone
+    assert session.execute("SELECT * FROM system_schema.tables WHERE keyspace_name = %s "
+                           "AND table_name = 'plain'", [KS]).one() is not None
