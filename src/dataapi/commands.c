@@ -22,7 +22,9 @@
  *
  * key is the compact JSON of _id (da_id_key); doc_json the document
  * without $vector, which lives in query_vector_value and is put back into
- * the document when it is read.
+ * the document when it is read. A row written from CQL without an _id in
+ * doc_json gets the key's (its JSON, else the key as a string); writes
+ * back to a row read go to that row's key.
  *
  * Reads: a filter {"_id": v} is a point read; otherwise a paged scan of
  * the whole table with the filter evaluated per document. A $vector sort
@@ -648,6 +650,20 @@ static int take_row(coll_info *ci, query *q, da_res *r, int i, dset *out, da_err
         json_decref(doc);
         return 0; /* written from CQL, not a document: skipped */
     }
+    if (!json_object_get(doc, "_id")) { /* written from CQL without one: the key's */
+        json_t *id = kv.len >= 0
+                         ? json_loadb((const char *)kv.p, (size_t)kv.len, JSON_DECODE_ANY, NULL)
+                         : NULL;
+        if (!id || json_is_array(id) || (json_is_object(id) && !da_is_value_wrapper(id))) {
+            json_decref(id);
+            id = json_stringn((const char *)kv.p, kv.len > 0 ? (size_t)kv.len : 0);
+        }
+        json_t *with = json_object();
+        json_object_set_new(with, "_id", id);
+        json_object_update(with, doc);
+        json_decref(doc);
+        doc = with;
+    }
     float *vec = NULL;
     if (ci->dim) {
         ex_value vv = da_res_cell(r, i, 2);
@@ -790,11 +806,14 @@ static json_t *shown(drow *d, json_t *projection, bool similarity, da_err *e)
  * another write came first); else if_not_exists: only when new (*applied
  * false when the key was taken); else unconditionally. */
 static int write_doc(da_ctx *cx, coll_info *ci, json_t *doc, bool if_not_exists, const char *expect,
-                     bool *applied, da_err *e)
+                     const char *row_key, bool *applied, da_err *e)
 {
     *applied = true;
     char *key = NULL;
-    int rc = da_id_key(json_object_get(doc, "_id"), &key, e);
+    int rc = row_key ? ((key = hln_strdup(row_key))
+                            ? 0
+                            : da_fail(e, HLN_ENOMEM, "SERVER_INTERNAL_ERROR", "out of memory"))
+                     : da_id_key(json_object_get(doc, "_id"), &key, e);
     if (rc) return rc;
     float *vec = NULL;
     int n = 0;
@@ -962,7 +981,7 @@ static json_t *cmd_insert(da_ctx *cx, coll_info *ci, json_t *args, bool many)
         else
             doc = with_id(d);
         bool applied = true;
-        if (!rc) rc = write_doc(cx, ci, doc, true, NULL, &applied, &de);
+        if (!rc) rc = write_doc(cx, ci, doc, true, NULL, NULL, &applied, &de);
         if (!rc && !applied) {
             char *key = NULL;
             da_id_key(json_object_get(doc, "_id"), &key, NULL);
@@ -1250,7 +1269,7 @@ static int modify_one(da_ctx *cx, coll_info *ci, query *q, int kind, json_t *cha
             json_decref(doc);
             doc = nd;
         }
-        if (!rc && changed) rc = write_doc(cx, ci, doc, false, d->raw, &applied, e);
+        if (!rc && changed) rc = write_doc(cx, ci, doc, false, d->raw, d->key, &applied, e);
         if (rc || applied) {
             if (!rc) {
                 mo->matched++;
@@ -1318,7 +1337,7 @@ static int modify(da_ctx *cx, coll_info *ci, query *q, int kind, json_t *change,
         if (!rc) {
             json_t *full = with_id(doc);
             bool applied;
-            rc = write_doc(cx, ci, full, true, NULL, &applied, e);
+            rc = write_doc(cx, ci, full, true, NULL, NULL, &applied, e);
             if (!rc && !applied)
                 rc = da_fail(e, HLN_EEXISTS, "DOCUMENT_ALREADY_EXISTS",
                              "Document already exists with the given _id");

@@ -325,6 +325,14 @@ def test_documents_are_cql_rows(dapi):
                     "[1.0, 0.0, 0.0])" % KS)
     assert coll.find_one({"title": "from cql"})["_id"] == "k2"
     assert coll.find_one({}, sort={"$vector": [1.0, 0.0, 0.0]})["_id"] == "k2"
+    # without an _id in doc_json (a plain key): the key is the _id, and
+    # updates go back to that row
+    session.execute("INSERT INTO %s.visible (key, doc_json) VALUES ('plain', '{\"v\":1}')" % KS)
+    assert coll.find_one({"v": 1}) == {"_id": "plain", "v": 1}
+    coll.update_one({"v": 1}, {"$set": {"v": 2}})
+    row = session.execute("SELECT doc_json FROM %s.visible WHERE key = 'plain'" % KS).one()
+    assert json.loads(row.doc_json) == {"_id": "plain", "v": 2}
+    assert coll.count_documents({}, upper_bound=10) == 3
 
 
 def test_error_shapes(dapi):
