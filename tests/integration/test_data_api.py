@@ -375,9 +375,10 @@ def test_binary_vectors_as_astrapy_sends_them(dapi):
 
 def test_password_authentication(make_server, tmp_path):
     cfg = tmp_path / "auth.yaml"
+    # the port from helenus.yaml this time (data_api_port), not the flag
     cfg.write_text("authenticator: PasswordAuthenticator\nauthorizer: CassandraAuthorizer\n"
-                   "role_manager: CassandraRoleManager\n")
-    srv = make_server(config=str(cfg), extra_args=["--data-api-port", "0"])
+                   "role_manager: CassandraRoleManager\ndata_api_port: 0\n")
+    srv = make_server(config=str(cfg))
     port = data_api_port(srv)
     client = DataAPIClient(environment="hcd")
     good = client.get_database("http://127.0.0.1:%d" % port,
@@ -457,3 +458,8 @@ def test_replace_delete_and_more(dapi):
     db.drop_collection("plain")  # not a collection: left alone
     assert session.execute("SELECT * FROM system_schema.tables WHERE keyspace_name = %s "
                            "AND table_name = 'plain'", [KS]).one() is not None
+
+
+def test_off_by_default(make_server):
+    srv = make_server()
+    assert "Data API listening" not in srv.stderr_text()
