@@ -129,7 +129,7 @@ static char *text_of(ex_value v)
     if (v.len < 0) return NULL;
     char *s = hln_malloc((size_t)v.len + 1);
     if (!s) return NULL;
-    memcpy(s, v.p, (size_t)v.len);
+    if (v.len) memcpy(s, v.p, (size_t)v.len);
     s[v.len] = 0;
     return s;
 }
@@ -770,7 +770,7 @@ static int load(da_ctx *cx, coll_info *ci, query *q, dset *out, da_err *e)
     hln_free(state);
     if (rc) goto out;
     if (q->qvec) {
-        qsort(out->v, out->n, sizeof *out->v, by_similarity);
+        if (out->n > 1) qsort(out->v, out->n, sizeof *out->v, by_similarity);
         while (out->n > q->vector_k) {
             out->n--;
             json_decref(out->v[out->n].doc);
@@ -779,7 +779,7 @@ static int load(da_ctx *cx, coll_info *ci, query *q, dset *out, da_err *e)
         }
     } else if (q->sort_fields) {
         sort_spec = q->sort_fields;
-        qsort(out->v, out->n, sizeof *out->v, by_fields);
+        if (out->n > 1) qsort(out->v, out->n, sizeof *out->v, by_fields);
         sort_spec = NULL;
     }
 out:
@@ -1080,7 +1080,7 @@ static json_t *cmd_find(da_ctx *cx, coll_info *ci, json_t *args, bool one)
     size_t page = PAGE_DOCS;
     if (limit) page = limit > before ? limit - before : 0;
     if (page > PAGE_DOCS && !one) page = PAGE_DOCS;
-    q.vector_k = limit && limit < MAX_VECTOR_K ? limit + skip : MAX_VECTOR_K;
+    q.vector_k = limit && limit + skip < MAX_VECTOR_K ? limit + skip : MAX_VECTOR_K;
     if (stream)
         q.max = page + 1; /* one more: is there a next page? */
     else if (!q.qvec && !q.sort_fields && limit)

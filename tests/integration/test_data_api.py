@@ -463,3 +463,67 @@ def test_replace_delete_and_more(dapi):
 def test_off_by_default(make_server):
     srv = make_server()
     assert "Data API listening" not in srv.stderr_text()
+
+
+def test_random_commands_keep_the_server_alive(dapi):
+    """Seeded random commands (wrong types, unknown operators, bad
+    vectors, odd paths) at every level: each answer is JSON in the Data
+    API's shape, and the server stays up (the module's teardown checks
+    the sanitizers). Found a qsort of an empty result once."""
+    import random
+    srv, port, _ = dapi
+    rnd = random.Random(13)
+    raw(port, "/v1/%s" % KS, {"createCollection": {
+        "name": "fuzzv", "options": {"vector": {"dimension": 2, "metric": "dot_product"}}}})
+    raw(port, "/v1/%s" % KS, {"createCollection": {"name": "fuzzp"}})
+    paths = ["a", "b", "a.b", "a.0", "l", "_id", "$vector", "n", ""]
+    ops = ["$eq", "$ne", "$in", "$nin", "$gt", "$lt", "$exists", "$size", "$all", "$and",
+           "$or", "$not", "$bogus", "$set", "$unset", "$inc", "$push", "$pop", "$rename",
+           "$setOnInsert", "$min"]
+
+    def val(d=0):
+        r = rnd.random()
+        if d > 2 or r < 0.35:
+            return rnd.choice([1, -2.5, "s", "", None, True, 7, 0.1, "k1", 3])
+        if r < 0.45:
+            return {"$date": rnd.randint(0, 100)}
+        if r < 0.5:
+            return {"$binary": rnd.choice(["PwAAAD6AAAA=", "AAAA", "!!", ""])}
+        if r < 0.75:
+            return [val(d + 1) for _ in range(rnd.randint(0, 3))]
+        return {rnd.choice(paths + ops): val(d + 1) for _ in range(rnd.randint(0, 3))}
+
+    cmds = ["insertOne", "insertMany", "find", "findOne", "countDocuments", "updateOne",
+            "updateMany", "replaceOne", "deleteOne", "deleteMany", "findOneAndUpdate",
+            "findOneAndReplace", "findOneAndDelete", "createCollection", "findCollections",
+            "nope"]
+    keys = ["document", "documents", "filter", "sort", "projection", "update", "replacement",
+            "options", "name"]
+    opts = ["limit", "skip", "pageState", "includeSimilarity", "upsert", "returnDocument",
+            "ordered"]
+    for _ in range(400):
+        args = {}
+        for _ in range(rnd.randint(0, 4)):
+            k = rnd.choice(keys)
+            if k == "options":
+                args[k] = {rnd.choice(opts): rnd.choice([1, 0, -1, 5, True, "after", 'k3:"x"',
+                                                         "o5", None, 10 ** 12])
+                           for _ in range(rnd.randint(0, 3))}
+            elif k == "documents":
+                args[k] = [{"_id": val(2), "$vector": rnd.choice([[1, 2], [0.5], None]),
+                            "a": val()} for _ in range(rnd.randint(0, 3))]
+            elif k == "sort":
+                args[k] = rnd.choice([{"$vector": [1, 0]}, {"a": 1}, {"a": 2}, val()])
+            else:
+                args[k] = val()
+        path = rnd.choice(["/v1/%s/fuzzv" % KS, "/v1/%s/fuzzp" % KS, "/v1/%s" % KS, "/v1",
+                           "/v1/%s/nope" % KS])
+        st, body = raw(port, path, {rnd.choice(cmds): args})
+        assert st in (200, 400) and isinstance(body, dict), (st, body)
+        assert set(body) <= {"status", "data", "errors"}, body
+        if "errors" in body:
+            assert body["errors"][0]["errorCode"] and body["errors"][0]["message"], body
+    assert srv.alive()
+    # the empty sorted result that once crashed
+    st, body = raw(port, "/v1/%s/fuzzp" % KS, {"find": {"filter": {"zz": 1}, "sort": {"a": 1}}})
+    assert st == 200 and body["data"]["documents"] == []
