@@ -651,12 +651,12 @@ static int take_row(coll_info *ci, query *q, da_res *r, int i, dset *out, da_err
         return 0; /* written from CQL, not a document: skipped */
     }
     if (!json_object_get(doc, "_id")) { /* written from CQL without one: the key's */
-        json_t *id = kv.len >= 0
+        json_t *id = kv.len > 0
                          ? json_loadb((const char *)kv.p, (size_t)kv.len, JSON_DECODE_ANY, NULL)
                          : NULL;
         if (!id || json_is_array(id) || (json_is_object(id) && !da_is_value_wrapper(id))) {
             json_decref(id);
-            id = json_stringn((const char *)kv.p, kv.len > 0 ? (size_t)kv.len : 0);
+            id = kv.len > 0 ? json_stringn((const char *)kv.p, (size_t)kv.len) : json_string("");
         }
         json_t *with = json_object();
         json_object_set_new(with, "_id", id);
