@@ -464,7 +464,10 @@ static json_t *cmd_keyspace_ddl(da_ctx *cx, json_t *args, bool create)
 typedef struct drow {
     json_t *doc; /* with $vector put back */
     char *key;
-    char *raw; /* doc_json as stored: the condition of a write back */
+    char *raw;  /* doc_json as stored: the condition of a write back */
+    float *vec; /* query_vector_value, or NULL; put into doc as $vector
+                   only when needed (attach_vector): the JSON of a long
+                   vector costs more than the rest of a read */
     double sim;
 } drow;
 
@@ -479,12 +482,13 @@ static void dset_free(dset *s)
         json_decref(s->v[i].doc);
         hln_free(s->v[i].key);
         hln_free(s->v[i].raw);
+        hln_free(s->v[i].vec);
     }
     hln_free(s->v);
     memset(s, 0, sizeof *s);
 }
 
-static int dset_push(dset *s, json_t *doc, char *key, char *raw, double sim)
+static int dset_push(dset *s, json_t *doc, char *key, char *raw, float *vec, double sim)
 {
     if (s->n == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 16;
@@ -493,7 +497,7 @@ static int dset_push(dset *s, json_t *doc, char *key, char *raw, double sim)
         s->v = nv;
         s->cap = cap;
     }
-    s->v[s->n++] = (drow){doc, key, raw, sim};
+    s->v[s->n++] = (drow){doc, key, raw, vec, sim};
     return 0;
 }
 
@@ -506,6 +510,9 @@ typedef struct query {
     size_t vector_k;       /* with qvec: how many */
     size_t max;            /* stop after this many matches (0: all); only without a sort */
     const char *after_key; /* a scan resumes after this key's token (find's pages) */
+    bool filter_vector;    /* the filter names $vector: put it in before matching */
+    bool need_vec;         /* the caller needs the vectors (projection, update) */
+    bool read_vec;         /* load's: query_vector_value is read */
 } query;
 
 static void query_free(query *q)
@@ -516,6 +523,22 @@ static void query_free(query *q)
 static bool empty_filter(json_t *f)
 {
     return !f || json_is_null(f) || (json_is_object(f) && json_object_size(f) == 0);
+}
+
+/* Whether j (a filter, an update) names $vector anywhere. */
+static bool mentions_vector(json_t *j)
+{
+    if (!j) return false;
+    char *t = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+    bool yes = t && strstr(t, "\"$vector\"");
+    free(t);
+    return yes;
+}
+
+/* Whether a projection can show $vector. */
+static bool projects_vector(json_t *p)
+{
+    return json_object_get(p, "*") || json_object_get(p, "$vector");
 }
 
 /* The _id value of a filter that names exactly one document, or NULL. */
@@ -665,13 +688,14 @@ static int take_row(coll_info *ci, query *q, da_res *r, int i, dset *out, da_err
         doc = with;
     }
     float *vec = NULL;
-    if (ci->dim) {
+    if (q->read_vec) {
         ex_value vv = da_res_cell(r, i, 2);
         if (vv.len == 4 * ci->dim) {
             vec = hln_malloc((size_t)ci->dim * sizeof *vec);
             if (vec) {
                 vec_deserialise(vv.p, ci->dim, vec);
-                json_object_set_new(doc, "$vector", da_vector_json(vec, ci->dim));
+                if (q->filter_vector)
+                    json_object_set_new(doc, "$vector", da_vector_json(vec, ci->dim));
             }
         }
     }
@@ -682,11 +706,11 @@ static int take_row(coll_info *ci, query *q, da_res *r, int i, dset *out, da_err
         return m;
     }
     double sim = q->qvec ? da_similarity(ci->metric, q->qvec, vec, ci->dim) : 0;
-    hln_free(vec);
     char *key = text_of(kv), *raw = text_of(dv);
-    if (!key || !raw || dset_push(out, doc, key, raw, sim)) {
+    if (!key || !raw || dset_push(out, doc, key, raw, vec, sim)) {
         hln_free(key);
         hln_free(raw);
+        hln_free(vec);
         json_decref(doc);
         return da_fail(e, HLN_ENOMEM, "SERVER_INTERNAL_ERROR", "out of memory");
     }
@@ -703,10 +727,12 @@ static int load(da_ctx *cx, coll_info *ci, query *q, dset *out, da_err *e)
     json_decref(probe);
     if (rc < 0) return rc;
     rc = 0;
+    q->filter_vector = ci->dim && mentions_vector(q->filter);
+    q->read_vec = ci->dim && (q->need_vec || q->qvec || q->filter_vector);
     hln_buf sql;
     hln_buf_init(&sql);
     hln_buf_printf(&sql, "SELECT key, doc_json%s FROM \"%s\".\"%s\"",
-                   ci->dim ? ", query_vector_value" : "", cx->keyspace, cx->collection);
+                   q->read_vec ? ", query_vector_value" : "", cx->keyspace, cx->collection);
     json_t *ids = point_ids(q->filter);
     size_t nids = ids ? json_array_size(ids) : 1;
     char *pkey = NULL;
@@ -734,6 +760,8 @@ static int load(da_ctx *cx, coll_info *ci, query *q, dset *out, da_err *e)
     uint8_t *state = NULL;
     int32_t state_len = 0;
     bool full = false;
+    /* a scan that stops early starts with small pages, then grows them */
+    int32_t psize = q->max && q->max < 200 && !q->qvec && !q->sort_fields ? 100 : SCAN_PAGE;
     for (size_t k = 0; k < nids && !rc && !full; k++) {
         if (ids) {
             hln_free(pkey);
@@ -744,8 +772,9 @@ static int load(da_ctx *cx, coll_info *ci, query *q, dset *out, da_err *e)
         }
         for (;;) {
             da_res *r;
-            rc = da_cql(cx, (const char *)sql.data, vals, nv, ann || ids ? 0 : SCAN_PAGE, state,
+            rc = da_cql(cx, (const char *)sql.data, vals, nv, ann || ids ? 0 : psize, state,
                         state_len, &r, e);
+            psize = psize * 2 < SCAN_PAGE ? psize * 2 : SCAN_PAGE;
             hln_free(state);
             state = NULL;
             if (rc) break;
@@ -776,6 +805,7 @@ static int load(da_ctx *cx, coll_info *ci, query *q, dset *out, da_err *e)
             json_decref(out->v[out->n].doc);
             hln_free(out->v[out->n].key);
             hln_free(out->v[out->n].raw);
+            hln_free(out->v[out->n].vec);
         }
     } else if (q->sort_fields) {
         sort_spec = q->sort_fields;
@@ -791,9 +821,18 @@ out:
     return rc;
 }
 
-/* The projected document for a response, with $similarity when asked. */
-static json_t *shown(drow *d, json_t *projection, bool similarity, da_err *e)
+/* Puts d's vector into its document as $vector (once). */
+static void attach_vector(coll_info *ci, drow *d)
 {
+    if (d->vec && !json_object_get(d->doc, "$vector"))
+        json_object_set_new(d->doc, "$vector", da_vector_json(d->vec, ci->dim));
+}
+
+/* The projected document for a response, with $similarity when asked. */
+static json_t *shown(coll_info *ci, drow *d, json_t *projection, bool similarity, da_err *e)
+{
+    if (json_object_get(projection, "*") || json_object_get(projection, "$vector"))
+        attach_vector(ci, d);
     json_t *o = da_project(d->doc, projection, e);
     if (o && similarity) json_object_set_new(o, "$similarity", json_real(d->sim));
     return o;
@@ -806,7 +845,7 @@ static json_t *shown(drow *d, json_t *projection, bool similarity, da_err *e)
  * another write came first); else if_not_exists: only when new (*applied
  * false when the key was taken); else unconditionally. */
 static int write_doc(da_ctx *cx, coll_info *ci, json_t *doc, bool if_not_exists, const char *expect,
-                     const char *row_key, bool *applied, da_err *e)
+                     const char *row_key, bool set_vector, bool *applied, da_err *e)
 {
     *applied = true;
     char *key = NULL;
@@ -865,11 +904,12 @@ static int write_doc(da_ctx *cx, coll_info *ci, json_t *doc, bool if_not_exists,
     int nv = 0;
     char q[512];
     if (expect) {
+        bool v = ci->dim && (set_vector || vj); /* else the stored vector stays */
         snprintf(q, sizeof q,
                  "UPDATE \"%s\".\"%s\" SET doc_json = ?%s WHERE key = ? IF doc_json = ?",
-                 cx->keyspace, cx->collection, ci->dim ? ", query_vector_value = ?" : "");
+                 cx->keyspace, cx->collection, v ? ", query_vector_value = ?" : "");
         vals[nv++] = val_text(text);
-        if (ci->dim) vals[nv++] = vv;
+        if (v) vals[nv++] = vv;
         vals[nv++] = val_text(key);
         vals[nv++] = val_text(expect);
     } else {
@@ -981,7 +1021,7 @@ static json_t *cmd_insert(da_ctx *cx, coll_info *ci, json_t *args, bool many)
         else
             doc = with_id(d);
         bool applied = true;
-        if (!rc) rc = write_doc(cx, ci, doc, true, NULL, NULL, &applied, &de);
+        if (!rc) rc = write_doc(cx, ci, doc, true, NULL, NULL, true, &applied, &de);
         if (!rc && !applied) {
             char *key = NULL;
             da_id_key(json_object_get(doc, "_id"), &key, NULL);
@@ -1064,6 +1104,7 @@ static json_t *cmd_find(da_ctx *cx, coll_info *ci, json_t *args, bool one)
      * returned so far and the last key ("k<n>:<key>"); a sorted one (or
      * one with skip) sorts every match and pages by offset ("o<n>"). A
      * vector sort answers in one page. */
+    q.need_vec = projects_vector(projection);
     bool stream = !one && !q.qvec && !q.sort_fields && skip == 0;
     const char *ps = json_is_string(pj) ? json_string_value(pj) : "";
     size_t before = 0;
@@ -1108,7 +1149,7 @@ static json_t *cmd_find(da_ctx *cx, coll_info *ci, json_t *args, bool one)
     }
     json_t *list = json_array();
     for (size_t i = from; i < to; i++) {
-        json_t *o = shown(&s.v[i], projection, similarity && q.qvec, &e);
+        json_t *o = shown(ci, &s.v[i], projection, similarity && q.qvec, &e);
         if (o) json_array_append_new(list, o);
     }
     json_t *data = json_object();
@@ -1211,7 +1252,8 @@ enum { MAX_RETRIES = 10 }; /* a document changed under a write: read again */
 
 /* Re-reads the row of d->key into d; *still false when it is gone or no
  * longer matches the filter. */
-static int reread(da_ctx *cx, coll_info *ci, json_t *filter, drow *d, bool *still, da_err *e)
+static int reread(da_ctx *cx, coll_info *ci, json_t *filter, bool need_vec, drow *d, bool *still,
+                  da_err *e)
 {
     *still = false;
     json_t *f = json_object();
@@ -1219,7 +1261,7 @@ static int reread(da_ctx *cx, coll_info *ci, json_t *filter, drow *d, bool *stil
     json_t *eq = json_object();
     json_object_set_new(eq, "$eq", id ? id : json_null());
     json_object_set_new(f, "_id", eq);
-    query q = {.filter = f};
+    query q = {.filter = f, .need_vec = need_vec};
     dset one;
     int rc = load(cx, ci, &q, &one, e);
     json_decref(f);
@@ -1230,10 +1272,13 @@ static int reread(da_ctx *cx, coll_info *ci, json_t *filter, drow *d, bool *stil
             *still = true;
             json_decref(d->doc);
             hln_free(d->raw);
+            hln_free(d->vec);
             d->doc = one.v[0].doc;
             d->raw = one.v[0].raw;
+            d->vec = one.v[0].vec;
             one.v[0].doc = NULL;
             one.v[0].raw = NULL;
+            one.v[0].vec = NULL;
         }
         rc = rc < 0 ? rc : 0;
     }
@@ -1248,6 +1293,7 @@ static int modify_one(da_ctx *cx, coll_info *ci, query *q, int kind, json_t *cha
                       bool first, mod_out *mo, da_err *e)
 {
     for (int attempt = 0;; attempt++) {
+        attach_vector(ci, d); /* an update keeps (or changes) it */
         json_t *doc = json_deep_copy(d->doc);
         bool changed = false, applied = true;
         int rc = 0;
@@ -1269,7 +1315,9 @@ static int modify_one(da_ctx *cx, coll_info *ci, query *q, int kind, json_t *cha
             json_decref(doc);
             doc = nd;
         }
-        if (!rc && changed) rc = write_doc(cx, ci, doc, false, d->raw, d->key, &applied, e);
+        if (!rc && changed)
+            rc = write_doc(cx, ci, doc, false, d->raw, d->key, kind == MOD_REPLACE || q->read_vec,
+                           &applied, e);
         if (rc || applied) {
             if (!rc) {
                 mo->matched++;
@@ -1288,7 +1336,7 @@ static int modify_one(da_ctx *cx, coll_info *ci, query *q, int kind, json_t *cha
             return da_fail(e, HLN_EIO, "CONCURRENCY_FAILURE",
                            "Unable to complete transaction due to concurrent transactions");
         bool still;
-        rc = reread(cx, ci, q->filter, d, &still, e);
+        rc = reread(cx, ci, q->filter, q->read_vec, d, &still, e);
         if (rc || !still) return rc;
     }
 }
@@ -1337,7 +1385,7 @@ static int modify(da_ctx *cx, coll_info *ci, query *q, int kind, json_t *change,
         if (!rc) {
             json_t *full = with_id(doc);
             bool applied;
-            rc = write_doc(cx, ci, full, true, NULL, NULL, &applied, e);
+            rc = write_doc(cx, ci, full, true, NULL, NULL, true, &applied, e);
             if (!rc && !applied)
                 rc = da_fail(e, HLN_EEXISTS, "DOCUMENT_ALREADY_EXISTS",
                              "Document already exists with the given _id");
@@ -1382,6 +1430,7 @@ static json_t *cmd_modify(da_ctx *cx, coll_info *ci, json_t *args, int kind, boo
                      : kind == MOD_REPLACE ? json_object_get(args, "replacement")
                                            : NULL;
     bool upsert = json_is_true(json_object_get(json_object_get(args, "options"), "upsert"));
+    q.need_vec = kind == MOD_UPDATE && mentions_vector(change);
     mod_out mo;
     int rc = modify(cx, ci, &q, kind, change, upsert, many ? 0 : 1, &mo, &e);
     query_free(&q);
@@ -1416,6 +1465,7 @@ static json_t *cmd_find_one_and(da_ctx *cx, coll_info *ci, json_t *args, int kin
     bool upsert = json_is_true(json_object_get(opts, "upsert"));
     const char *rd = json_string_value(json_object_get(opts, "returnDocument"));
     bool after = rd && !strcmp(rd, "after");
+    q.need_vec = (kind == MOD_UPDATE && mentions_vector(change)) || projects_vector(projection);
     mod_out mo;
     int rc = modify(cx, ci, &q, kind, change, upsert, 1, &mo, &e);
     query_free(&q);

@@ -289,6 +289,23 @@ def test_vector_updates_and_deletes(dapi):
     # a $vector moved by $set is found there
     coll.update_one({"_id": 0}, {"$set": {"$vector": [4.1, 0.0]}})
     assert coll.find_one({}, sort={"$vector": [4.1, 0.0]})["_id"] == 0
+    # updates that do not name $vector keep it (only doc_json is written)
+    coll.update_one({"_id": 5}, {"$set": {"x": 1}})
+    coll.update_many({"k": 2}, {"$inc": {"c": 1}})
+    d5 = coll.find_one({"_id": 5}, projection={"*": True})
+    assert list(d5["$vector"]) == [5.0, 0.0] and d5["x"] == 1 and d5["c"] == 1
+    assert list(coll.find_one({"_id": 8}, projection={"$vector": 1})["$vector"]) == [8.0, 0.0]
+    after = coll.find_one_and_update({"_id": 2}, {"$set": {"y": 2}}, projection={"*": True},
+                                     return_document=ReturnDocument.AFTER)
+    assert list(after["$vector"]) == [2.0, 0.0] and after["y"] == 2
+    # a replacement without $vector has none; $unset removes it
+    coll.replace_one({"_id": 6}, {"k": 0, "replaced": True})
+    assert "$vector" not in coll.find_one({"_id": 6}, projection={"*": True})
+    assert coll.find_one({}, sort={"$vector": [6.0, 0.0]})["_id"] in (5, 7)
+    coll.update_one({"_id": 8}, {"$unset": {"$vector": ""}})
+    assert "$vector" not in coll.find_one({"_id": 8}, projection={"*": True})
+    coll.update_one({"_id": 6}, {"$set": {"$vector": [6.0, 0.0]}})
+    coll.update_one({"_id": 8}, {"$set": {"$vector": [8.0, 0.0]}})
     r = coll.delete_one({"_id": 4})
     assert r.deleted_count == 1
     assert coll.delete_one({"_id": 4}).deleted_count == 0
