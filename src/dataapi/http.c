@@ -52,9 +52,11 @@ typedef struct upload {
 json_t *da_error_response(const char *code, const char *msg)
 {
     json_t *err = json_object();
+    json_object_set_new(err, "id", da_new_id()); /* names this occurrence, as the Data API's */
     json_object_set_new(err, "message", json_string(msg));
     json_object_set_new(err, "errorCode", json_string(code));
-    json_object_set_new(err, "family", json_string("REQUEST"));
+    bool server = !strcmp(code, "SERVER_INTERNAL_ERROR") || !strcmp(code, "CONCURRENCY_FAILURE");
+    json_object_set_new(err, "family", json_string(server ? "SERVER" : "REQUEST"));
     json_object_set_new(err, "scope", json_string(""));
     json_object_set_new(err, "title", json_string(code));
     json_t *errs = json_array();

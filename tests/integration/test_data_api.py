@@ -363,6 +363,7 @@ def test_error_shapes(dapi):
     assert status == 200
     assert body["errors"][0]["errorCode"] == "COLLECTION_NOT_EXIST"
     assert "no_such_collection" in body["errors"][0]["message"]
+    assert body["errors"][0]["family"] == "REQUEST" and len(body["errors"][0]["id"]) == 36
     status, body = raw(port, "/v1/%s/x" % KS, {"findOne": {}}, token=None)
     assert status == 401 and body["errors"][0]["errorCode"] == "UNAUTHENTICATED_REQUEST"
     status, body = raw(port, "/v1/%s" % KS, {"noSuchCommand": {}})
