@@ -21,18 +21,23 @@
  *       WITH OPTIONS = {'similarity_function': 'cosine'}
  *
  * key is the compact JSON of _id (da_id_key); doc_json the document
- * without $vector, which lives in query_vector_value and is put back into
- * the document when it is read. A row written from CQL without an _id in
- * doc_json gets the key's (its JSON, else the key as a string); writes
- * back to a row read go to that row's key.
+ * without $vector, which lives in query_vector_value: read only when a
+ * sort, filter, projection or update needs it, kept as floats, and put
+ * into the document as JSON only for a projection or an update naming
+ * $vector. A row written from CQL without an _id in doc_json gets the
+ * key's (its JSON, else the key as a string); writes back to a row read
+ * go to that row's key.
  *
- * Reads: a filter {"_id": v} is a point read; otherwise a paged scan of
- * the whole table with the filter evaluated per document. A $vector sort
- * without a filter is the SAI index's ANN query (ORDER BY ... ANN OF ?
- * LIMIT k); with a filter every matching document is scored, so the k
- * best are exact. Writes: INSERT ... IF NOT EXISTS for inserts (a
- * duplicate _id is refused), INSERT (overwrite of the row) for updates and
- * replacements, DELETE by key.
+ * Reads: a filter on _id alone ({"_id": v}, $eq, $in) is point reads;
+ * anything else a paged scan with the filter evaluated per document (a
+ * plain find's pages resume at the token after the last key returned). A
+ * $vector sort without a filter is the SAI index's ANN query (ORDER BY
+ * ... ANN OF ? LIMIT k); with a filter every matching document is scored,
+ * so the k best are exact. Writes: INSERT ... IF NOT EXISTS for inserts
+ * (a duplicate _id is refused); updates, replacements and deletes are
+ * conditional on the doc_json read (UPDATE/DELETE ... IF doc_json = ?),
+ * and a document that changed meanwhile is read, matched and changed
+ * again (modify_one), up to MAX_RETRIES times.
  *
  * Invariants: every response is {"status"?, "data"?, "errors"?} with
  * "errors" present only when something failed (astrapy raises on the key
