@@ -545,3 +545,25 @@ def test_random_commands_keep_the_server_alive(dapi):
     # the empty sorted result that once crashed
     st, body = raw(port, "/v1/%s/fuzzp" % KS, {"find": {"filter": {"zz": 1}, "sort": {"a": 1}}})
     assert st == 200 and body["data"]["documents"] == []
+
+
+def test_async_client(dapi):
+    """astrapy's asyncio classes speak the same commands."""
+    import asyncio
+    _, port, _ = dapi
+
+    async def run():
+        db = DataAPIClient(environment="hcd").get_async_database(
+            "http://127.0.0.1:%d" % port, keyspace=KS,
+            token=UsernamePasswordTokenProvider("cassandra", "cassandra"))
+        d = CollectionDefinition.builder().with_vector_dimension(2).build()
+        coll = await db.create_collection("async_docs", definition=d)
+        await coll.insert_many([{"_id": i, "$vector": [1.0, i / 10.0]} for i in range(1, 30)])
+        hits = await coll.find({}, sort={"$vector": [1.0, 0.0]}, limit=3).to_list()
+        n = await coll.count_documents({"_id": {"$lt": 10}}, upper_bound=100)
+        await coll.update_one({"_id": 1}, {"$set": {"t": "x"}})
+        one = await coll.find_one({"t": "x"})
+        await db.drop_collection("async_docs")
+        return [h["_id"] for h in hits], n, one["_id"]
+
+    assert asyncio.run(run()) == ([1, 2, 3], 9, 1)
