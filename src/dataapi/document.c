@@ -595,6 +595,41 @@ return 0;
 
 /* ---- projections -------------------------------------------------------- */
 
+/* {"$slice": n} (the first n, or the last -n) or {"$slice": [skip, n]}
+ * (skip < 0: counted from the end): 1 with *skip and *count set, 0 when v
+ * is not a $slice, negative (e filled) when malformed. */
+static int slice_of(json_t *v, long *skip, long *count, da_err *e)
+{
+    json_t *a = json_is_object(v) && json_object_size(v) == 1 ? json_object_get(v, "$slice") : NULL;
+    if (!a) return 0;
+    if (json_is_integer(a)) {
+        long n = (long)json_integer_value(a);
+        *skip = n < 0 ? n : 0;
+        *count = n < 0 ? -n : n;
+        return 1;
+    }
+    if (json_is_array(a) && json_array_size(a) == 2 && json_is_integer(json_array_get(a, 0)) &&
+        json_is_integer(json_array_get(a, 1)) && json_integer_value(json_array_get(a, 1)) > 0) {
+        *skip = (long)json_integer_value(json_array_get(a, 0));
+        *count = (long)json_integer_value(json_array_get(a, 1));
+        return 1;
+    }
+    return da_fail(e, HLN_EINVAL, "UNSUPPORTED_PROJECTION_PARAM",
+                   "$slice takes a number or an array [skip, limit] with limit > 0");
+}
+
+/* The array a cut as the slice says (a new array). */
+static json_t *sliced(json_t *a, long skip, long count)
+{
+    long n = (long)json_array_size(a);
+    long from = skip < 0 ? (skip < -n ? 0 : n + skip) : skip > n ? n : skip;
+    long end = count > n - from ? n : from + count;
+    json_t *out = json_array();
+    for (long i = from; i < end; i++)
+        json_array_append(out, json_array_get(a, (size_t)i));
+    return out;
+}
+
 static int proj_mode(json_t *projection, da_err *e)
 {
     /* 0: default, 1: include listed, 2: exclude listed, 3: everything ("*") */
@@ -614,9 +649,15 @@ static int proj_mode(json_t *projection, da_err *e)
     json_t *v;
     json_object_foreach(projection, k, v)
     {
+        long sk, n;
+        int sl = slice_of(v, &sk, &n, e);
+        if (sl < 0) return sl;
+        if (sl) continue; /* a slice decides neither inclusion nor exclusion */
         if (!json_is_boolean(v) && !json_is_number(v))
             return da_fail(e, HLN_EINVAL, "UNSUPPORTED_PROJECTION_PARAM",
-                           "Unsupported projection parameter for '%s' (only true/false or 1/0)", k);
+                           "Unsupported projection parameter for '%s' (only true/false, 1/0 or "
+                           "{\"$slice\": ...})",
+                           k);
         if (!strcmp(k, "_id")) continue;
         int m = (json_is_true(v) || (json_is_number(v) && json_number_value(v) != 0)) ? 1 : 2;
         if (mode && m != mode)
@@ -624,7 +665,7 @@ static int proj_mode(json_t *projection, da_err *e)
                            "Cannot mix inclusions and exclusions in a projection");
         mode = m;
     }
-    if (!mode) mode = 2; /* only _id given */
+    if (!mode) mode = 2; /* only _id or slices given */
     return mode;
 }
 
@@ -637,6 +678,20 @@ int da_project_check(json_t *projection, da_err *e)
 static bool truthy(json_t *v)
 {
     return json_is_true(v) || (json_is_number(v) && json_number_value(v) != 0);
+}
+
+/* Cuts every array a $slice of the projection names. */
+static void apply_slices(json_t *out, json_t *projection)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(projection, k, v)
+    {
+        long sk, n;
+        json_t *a = da_path_get(out, k);
+        if (slice_of(v, &sk, &n, NULL) == 1 && json_is_array(a))
+            da_path_set(out, k, sliced(a, sk, n), NULL);
+    }
 }
 
 json_t *da_project(json_t *doc, json_t *projection, da_err *e)
@@ -660,6 +715,7 @@ json_t *da_project(json_t *doc, json_t *projection, da_err *e)
             json_t *x = da_path_get(doc, k);
             if (x) da_path_set(out, k, json_deep_copy(x), NULL);
         }
+        apply_slices(out, projection);
         return out;
     }
     out = json_deep_copy(doc);
@@ -671,9 +727,11 @@ json_t *da_project(json_t *doc, json_t *projection, da_err *e)
         json_t *v;
         json_object_foreach(projection, k, v)
         {
-            if (strcmp(k, "_id")) path_unset(out, k);
+            long sk, n;
+            if (strcmp(k, "_id") && !slice_of(v, &sk, &n, NULL)) path_unset(out, k);
         }
     }
+    apply_slices(out, projection);
     return out;
 }
 

@@ -69,7 +69,8 @@ int da_update_apply(json_t *doc, json_t *update, bool inserting, bool *modified,
 /* The document as projection shows it: a new reference. NULL/{}: everything
  * but $vector; {"*": 1}: everything; inclusions or exclusions of paths
  * (_id is included unless excluded, $vector and $similarity only when
- * asked for or with "*"). */
+ * asked for or with "*"); {"path": {"$slice": n | [skip, n]}} cuts an
+ * array (and decides neither inclusion nor exclusion). */
 json_t *da_project(json_t *doc, json_t *projection, da_err *e);
 /* Checks a projection's shape (0 or negative with e filled). */
 int da_project_check(json_t *projection, da_err *e);

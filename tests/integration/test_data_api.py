@@ -204,6 +204,8 @@ def test_insert_and_find_filters(dapi):
     # projection and field sort
     d = coll.find_one({"_id": "alan"}, projection={"name": True})
     assert d == {"_id": "alan", "name": "Alan"}
+    d = coll.find_one({"_id": "ada"}, projection={"tags": {"$slice": -1}, "addr": False})
+    assert d == {"_id": "ada", "name": "Ada", "age": 36, "tags": ["eng"]}
     ages = [x["age"] for x in coll.find({"age": {"$exists": True}}, sort={"age": -1})]
     assert ages == [85, 41, 36, 28.5]
     assert coll.count_documents({}, upper_bound=100) == 5

@@ -258,6 +258,33 @@ static void test_projection(void **state)
         {"{\"_id\":0}", "{\"a\":1,\"b\":{\"c\":2,\"d\":3}}"},
         {"{\"$vector\":1}", "{\"$vector\":[1],\"_id\":1}"},
         {"{\"a\":1,\"b\":0}", "UNSUPPORTED_PROJECTION_PARAM"},
+        {"{\"a\":{\"$slice\":\"x\"}}", "UNSUPPORTED_PROJECTION_PARAM"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *s = projected(doc, cases[i].proj);
+        assert_string_equal(s, cases[i].want);
+        free(s);
+    }
+}
+
+static void test_slices(void **state)
+{
+    (void)state;
+    const char *doc = "{\"_id\":1,\"l\":[1,2,3,4,5],\"m\":\"x\"}";
+    struct {
+        const char *proj, *want;
+    } cases[] = {
+        {"{\"l\":{\"$slice\":2}}", "{\"_id\":1,\"l\":[1,2],\"m\":\"x\"}"},
+        {"{\"l\":{\"$slice\":-2}}", "{\"_id\":1,\"l\":[4,5],\"m\":\"x\"}"},
+        {"{\"l\":{\"$slice\":[1,2]}}", "{\"_id\":1,\"l\":[2,3],\"m\":\"x\"}"},
+        {"{\"l\":{\"$slice\":[-2,9]}}", "{\"_id\":1,\"l\":[4,5],\"m\":\"x\"}"},
+        {"{\"l\":{\"$slice\":[9,2]}}", "{\"_id\":1,\"l\":[],\"m\":\"x\"}"},
+        {"{\"l\":{\"$slice\":[0,9223372036854775807]}}",
+         "{\"_id\":1,\"l\":[1,2,3,4,5],\"m\":\"x\"}"},
+        {"{\"l\":{\"$slice\":1},\"m\":0}", "{\"_id\":1,\"l\":[1]}"},
+        {"{\"l\":{\"$slice\":1},\"m\":1}", "{\"_id\":1,\"l\":[1],\"m\":\"x\"}"},
+        {"{\"m\":{\"$slice\":1}}", "{\"_id\":1,\"l\":[1,2,3,4,5],\"m\":\"x\"}"},
+        {"{\"l\":{\"$slice\":[1,0]}}", "UNSUPPORTED_PROJECTION_PARAM"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *s = projected(doc, cases[i].proj);
@@ -368,6 +395,7 @@ int main(void)
         cmocka_unit_test(test_updates),
         cmocka_unit_test(test_update_errors_change_nothing),
         cmocka_unit_test(test_projection),
+        cmocka_unit_test(test_slices),
         cmocka_unit_test(test_ids),
         cmocka_unit_test(test_vectors),
         cmocka_unit_test(test_sort_order),
