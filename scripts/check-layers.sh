@@ -24,9 +24,10 @@ index: common
 exec: runtime index storage schema auth cql types common
 proto: exec runtime index storage schema auth cql types common
 server: proto exec runtime index storage schema auth cql types common
+dataapi: exec runtime index storage schema auth cql types common
 embedded: server proto exec runtime index storage schema auth cql types common
 client: common
-tools: server embedded proto exec runtime index storage schema auth cql types common client
+tools: server dataapi embedded proto exec runtime index storage schema auth cql types common client
 '
 
 allowed_for() {

@@ -15,6 +15,9 @@
  *   admin_address, admin_port    (helenus) the admin HTTP port for
  *                                `helenus admin` and /metrics: 127.0.0.1,
  *                                7199 (-1 = off, 0 = any free port)
+ *   data_api_address, data_api_port  (helenus) the Data API's HTTP port
+ *                                (dataapi/): 127.0.0.1, -1 = off (the
+ *                                default), 0 = any free port
  *   file_cache_size              decompressed sstable chunks kept in memory,
  *                                shared out to the shards (256MiB)
  *   compaction_throughput        e.g. 64MiB/s (the default), 0 = unthrottled;
@@ -93,6 +96,8 @@ void hln_config_default(hln_config *c)
     c->native_transport_port = 9042;
     snprintf(c->admin_address, sizeof c->admin_address, "%s", "127.0.0.1");
     c->admin_port = 7199;
+    snprintf(c->data_api_address, sizeof c->data_api_address, "%s", "127.0.0.1");
+    c->data_api_port = -1;
     c->compaction_bps = 64 * MIB; /* Cassandra 5.0's compaction_throughput */
     c->file_cache_bytes = 256 * MIB;
     c->shards = 0;
@@ -415,6 +420,16 @@ static int apply_key(hln_config *c, yaml_document_t *doc, const char *key, yaml_
         if (!v || parse_i64(v, &i) || i < -1 || i > 65535)
             return bad(err, key, v, "a port number 0-65535, or -1 for none");
         c->admin_port = (int)i;
+        return 0;
+    }
+    if (!strcmp(key, "data_api_address")) {
+        if (!v || !*v) return bad(err, key, v, "an address");
+        return copy_str(c->data_api_address, sizeof c->data_api_address, v, key, err);
+    }
+    if (!strcmp(key, "data_api_port")) {
+        if (!v || parse_i64(v, &i) || i < -1 || i > 65535)
+            return bad(err, key, v, "a port number 0-65535, or -1 for none");
+        c->data_api_port = (int)i;
         return 0;
     }
     if (!strcmp(key, "metrics_enabled")) {

@@ -73,11 +73,14 @@ typedef struct hln_config {
     hln_tls_config tls;     /* client_encryption_options */
     bool views_disabled;    /* materialized_views_enabled: false (default: enabled) */
     /* the admin port (server/admin_http.c; docs/OPERATIONS.md) */
-    char admin_address[256];   /* (helenus) admin_address, 127.0.0.1 */
-    int admin_port;            /* (helenus) admin_port, 7199; -1 = off, 0 = any */
-    bool metrics_enabled;      /* (helenus) metrics_enabled: /metrics served (false) */
-    uint64_t compaction_bps;   /* compaction_throughput, 64MiB/s; 0 = unthrottled */
-    uint64_t file_cache_bytes; /* file_cache_size: decompressed sstable chunks, 256MiB */
+    char admin_address[256]; /* (helenus) admin_address, 127.0.0.1 */
+    int admin_port;          /* (helenus) admin_port, 7199; -1 = off, 0 = any */
+    bool metrics_enabled;    /* (helenus) metrics_enabled: /metrics served (false) */
+    /* the Data API's HTTP port (dataapi/; docs/OPERATIONS.md) */
+    char data_api_address[256]; /* (helenus) data_api_address, 127.0.0.1 */
+    int data_api_port;          /* (helenus) data_api_port, -1 = off (default), 0 = any */
+    uint64_t compaction_bps;    /* compaction_throughput, 64MiB/s; 0 = unthrottled */
+    uint64_t file_cache_bytes;  /* file_cache_size: decompressed sstable chunks, 256MiB */
 } hln_config;
 
 void hln_config_default(hln_config *c);

@@ -3,7 +3,8 @@
  *
  *   helenus serve [--data-dir DIR] [--address ADDR] [--port N] [--shards N]
  *                 [--config FILE] [--commitlog-sync batch|periodic]
- *                 [--log-level debug|info|warn|error]
+ *                 [--log-level debug|info|warn|error] [--admin-port N]
+ *                 [--data-api-port N]
  *   helenus --version
  *   helenus help
  *
@@ -12,7 +13,8 @@
  *
  * serve prints exactly one line to stderr once clients can connect:
  *   Helenus <version> listening on <addr>:<port> (<n> shards, data in <dir>)
- * (tests wait for "listening on"), runs until SIGINT or SIGTERM, then stops
+ * (tests wait for "listening on"; with the Data API on, a line
+ * "Data API listening on <addr>:<port>" comes first), runs until SIGINT or SIGTERM, then stops
  * accepting, closes connections, flushes storage and exits 0. A startup
  * failure (bad flag, bad config, port in use, locked data) prints one
  * "helenus: ..." line and exits 1.
@@ -39,6 +41,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dataapi/dataapi.h"
 #include "exec/node.h"
 #include "server/server.h"
 #include "tools/admin.h"
@@ -66,6 +69,8 @@ static void usage(FILE *f)
                "  --commitlog-sync MODE     periodic (default) or batch\n"
                "  --admin-port N            admin HTTP port for `helenus admin` (default 7199,\n"
                "                            0 = any free port, -1 = off)\n"
+               "  --data-api-port N         Data API HTTP port (astrapy; default -1 = off,\n"
+               "                            0 = any free port)\n"
                "  --log-level LEVEL         debug, info (default), warn or error\n");
 }
 
@@ -93,7 +98,8 @@ static int parse_int(const char *s, long lo, long hi, long *out)
 }
 
 typedef struct flags {
-    const char *data_dir, *address, *port, *shards, *config, *sync, *log_level, *admin_port;
+    const char *data_dir, *address, *port, *shards, *config, *sync, *log_level, *admin_port,
+        *data_api_port;
 } flags;
 
 static int parse_flags(int argc, char **argv, flags *f)
@@ -103,10 +109,15 @@ static int parse_flags(int argc, char **argv, flags *f)
         const char *name;
         size_t off;
     } opts[] = {
-        {"--data-dir", offsetof(flags, data_dir)},   {"--address", offsetof(flags, address)},
-        {"--port", offsetof(flags, port)},           {"--shards", offsetof(flags, shards)},
-        {"--config", offsetof(flags, config)},       {"--commitlog-sync", offsetof(flags, sync)},
-        {"--log-level", offsetof(flags, log_level)}, {"--admin-port", offsetof(flags, admin_port)},
+        {"--data-dir", offsetof(flags, data_dir)},
+        {"--address", offsetof(flags, address)},
+        {"--port", offsetof(flags, port)},
+        {"--shards", offsetof(flags, shards)},
+        {"--config", offsetof(flags, config)},
+        {"--commitlog-sync", offsetof(flags, sync)},
+        {"--log-level", offsetof(flags, log_level)},
+        {"--admin-port", offsetof(flags, admin_port)},
+        {"--data-api-port", offsetof(flags, data_api_port)},
     };
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *val = NULL;
@@ -234,6 +245,12 @@ static int serve(int argc, char **argv)
                         f.admin_port);
         cfg.admin_port = (int)v;
     }
+    if (f.data_api_port) {
+        if (parse_int(f.data_api_port, -1, 65535, &v))
+            return fail("--data-api-port must be a number from 0 to 65535, or -1 (got '%s')",
+                        f.data_api_port);
+        cfg.data_api_port = (int)v;
+    }
     if (f.shards) {
         if (parse_int(f.shards, 0, 1024, &v))
             return fail("--shards must be a number from 0 to 1024 (got '%s')", f.shards);
@@ -272,6 +289,20 @@ static int serve(int argc, char **argv)
     admin_http *adm = NULL;
     if (admin_http_start(&adm, eng, &err))
         HLN_WARN("%s; `helenus admin` cannot reach this node", err.msg);
+    /* the Data API (off by default): a port that cannot be bound is a
+       start-up failure, since the operator asked for it */
+    da_http *dapi = NULL;
+    if (da_http_start(&dapi, eng, &err)) {
+        fail("%s", err.msg);
+        admin_http_stop(adm);
+        server_stop(eng);
+        hln_error e2;
+        memset(&e2, 0, sizeof e2);
+        engine_stop(eng, &e2);
+        return 1;
+    }
+    if (dapi)
+        fprintf(stderr, "Data API listening on %s:%d\n", cfg.data_api_address, da_http_port(dapi));
     fprintf(stderr, "Helenus %s listening on %s:%d (%d shard%s, data in %s, admin port %d)\n",
             HELENUS_VERSION, cfg.listen_address, server_port(eng), eng->nshards,
             eng->nshards == 1 ? "" : "s", cfg.data_dir, admin_http_port(adm));
@@ -281,6 +312,7 @@ static int serve(int argc, char **argv)
     while (sigwait(&stop_set, &sig) != 0)
         ;
     HLN_INFO("received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    da_http_stop(dapi);
     admin_http_stop(adm);
     server_stop(eng);
     memset(&err, 0, sizeof err);
