@@ -59,7 +59,7 @@ import random
 import threading
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
-from .ring import pk_columns, range_of, range_select, token_slices
+from .ring import MAX_TOKEN, pk_columns, range_of, range_select, token_slices
 
 __all__ = ["TableLoader", "merge_states", "TorchIterableDataset", "torch_dataset"]
 
@@ -120,12 +120,16 @@ class _Slot:
     """One range being read: its driver future, the pages that came back and
     not yet consumed, and the identity of the last row pulled."""
 
-    __slots__ = ("index", "future", "pages", "more", "fetching", "error", "page", "pos",
+    __slots__ = ("index", "lo", "hi", "query", "conn", "paging", "future", "pages", "more", "fetching", "error", "page", "pos",
                  "last_token", "dup", "skip_token", "skip")
 
     def __init__(self, index: int):
         self.index = index
-        self.future: Any = None
+        self.lo = self.hi = 0
+        self.query: Any = None
+        self.conn = 0  # wire transport: its connection
+        self.paging: Optional[bytes] = None  # wire transport: the next page's state
+        self.future: Any = None  # driver transport
         self.pages: collections.deque = collections.deque()
         self.more = True  # the server may have more pages
         self.fetching = False  # a request is out
@@ -161,6 +165,12 @@ class TableLoader:
         transform: applied to each row tuple before it is yielded.
         session: a cassandra-driver session to use instead of making one.
         timeout: seconds per request.
+        transport: "wire" reads the ranges with helenus.wire (protocol v4
+            over ``connections`` sockets, no authentication: the fast
+            path), "driver" with cassandra-driver (any type, any auth);
+            "auto" takes wire when it decodes every selected column's type
+            and no ``session`` is given. Schema lookups use the driver.
+        connections: sockets of the wire transport.
     """
 
     def __init__(self, hosts: Sequence[str] = ("127.0.0.1",), port: int = 9042,
@@ -170,7 +180,8 @@ class TableLoader:
                  fetch_size: int = 256, in_flight: int = 16, shuffle: bool = False,
                  shuffle_buffer: int = 8192, seed: int = 0, epoch: int = 0,
                  transform: Optional[Callable[[tuple], Any]] = None,
-                 session: Any = None, timeout: float = 60.0):
+                 session: Any = None, timeout: float = 60.0, transport: str = "auto",
+                 connections: int = 2):
         if not keyspace or not table:
             raise ValueError("keyspace and table are required")
         if not (0 <= rank < world_size) or not (0 <= worker_id < num_workers):
@@ -188,6 +199,9 @@ class TableLoader:
         self.seed, self.epoch = int(seed), int(epoch)
         self.transform = transform
         self.timeout = float(timeout)
+        if transport not in ("auto", "wire", "driver"):
+            raise ValueError("transport is 'auto', 'wire' or 'driver'")
+        self.transport, self.connections = transport, int(connections)
         self._user_session = session
         self._resume: Optional[Dict[str, Any]] = None
         self._stream: Optional[_Stream] = None
@@ -271,10 +285,23 @@ class _Stream:
         self.s = ld.session()
         pk = pk_columns(self.s, ld.keyspace, ld.table)
         self.slices = token_slices(ld.ranges)
-        self.q_gt = self.s.prepare(range_select(ld.keyspace, ld.table, pk, ld.columns, ">",
-                                                "?", with_token=True))
-        self.q_ge = self.s.prepare(range_select(ld.keyspace, ld.table, pk, ld.columns, ">=",
-                                                "?", with_token=True))
+        q_gt = range_select(ld.keyspace, ld.table, pk, ld.columns, ">", "?", with_token=True)
+        q_ge = range_select(ld.keyspace, ld.table, pk, ld.columns, ">=", "?", with_token=True)
+        self.pool: Any = None
+        if ld.transport != "driver" and not (ld.transport == "auto" and ld._user_session):
+            from .wire import Pool
+            pool = Pool(ld.hosts[0], ld.port, ld.connections)
+            self.q_gt, self.q_ge = pool.prepare(q_gt), pool.prepare(q_ge)
+            if self.q_gt[0].decodable or ld.transport == "wire":
+                if not self.q_gt[0].decodable:
+                    pool.close()
+                    raise TypeError("transport='wire' cannot decode a column of %s.%s "
+                                    "(types %r)" % (ld.keyspace, ld.table, self.q_gt[0].types))
+                self.pool = pool
+            else:
+                pool.close()
+        if self.pool is None:
+            self.q_gt, self.q_ge = self.s.prepare(q_gt), self.s.prepare(q_ge)
         self.cv = threading.Condition()
         self.mine = ld.my_ranges()
         mine = set(self.mine)
@@ -298,13 +325,26 @@ class _Stream:
         self.rng = random.Random("%d/%d/%d/rows" % (ld.seed, ld.epoch, ld.shard))
         self.closed = False
 
-    # the driver's event-loop thread calls these two
+    # the driver's event-loop thread, or a wire connection's reader, calls these
     def _on_page(self, rows: List[tuple], slot: _Slot) -> None:
         with self.cv:
             slot.pages.append(rows)
             slot.more = bool(slot.future.has_more_pages)
             slot.fetching = False
             self._maybe_fetch(slot)
+            self.cv.notify_all()
+
+    def _on_wire(self, rows: Optional[List[tuple]], paging: Optional[bytes],
+                 err: Optional[BaseException], slot: _Slot) -> None:
+        with self.cv:
+            slot.fetching = False
+            if err is not None:
+                slot.error = err
+            else:
+                slot.pages.append(rows)
+                slot.paging = paging
+                slot.more = paging is not None
+                self._maybe_fetch(slot)
             self.cv.notify_all()
 
     def _on_error(self, exc: BaseException, slot: _Slot) -> None:
@@ -318,24 +358,43 @@ class _Stream:
         (called with cv held)."""
         if not self.closed and slot.more and not slot.fetching and not slot.pages:
             slot.fetching = True
+            self._request(slot)
+
+    def _request(self, slot: _Slot) -> None:
+        """Sends the request for the slot's next (or first) page."""
+        if self.pool is not None:
+            from .wire import bigint
+            conn = self.pool.conns[slot.conn]
+            try:
+                conn.execute(slot.query[slot.conn], [bigint(slot.lo), bigint(slot.hi)],
+                             self.ld.fetch_size, slot.paging,
+                             lambda rows, paging, err: self._on_wire(rows, paging, err, slot))
+            except BaseException as e:
+                slot.error, slot.fetching = e, False
+        elif slot.future is None:
+            st = slot.query.bind((slot.lo, slot.hi))
+            st.fetch_size = self.ld.fetch_size
+            slot.future = self.s.execute_async(st, execution_profile=_PROFILE)
+            slot.future.add_callbacks(self._on_page, self._on_error, callback_args=(slot,),
+                                      errback_args=(slot,))
+        else:
             slot.future.start_fetching_next_page()
 
     def _open(self, r: int) -> _Slot:
         slot = _Slot(r)
-        lo, hi = self.slices[r]
+        slot.lo, slot.hi = self.slices[r]
         if r in self.cursors:
             t, k = self.cursors[r]
-            q, lo = self.q_ge, t
+            slot.query, slot.lo = self.q_ge, t
             slot.last_token, slot.dup = t, k
             slot.skip_token, slot.skip = t, k
         else:
-            q = self.q_ge if r == 0 else self.q_gt
-        st = q.bind((lo, hi))
-        st.fetch_size = self.ld.fetch_size
-        slot.fetching = True
-        slot.future = self.s.execute_async(st, execution_profile=_PROFILE)
-        slot.future.add_callbacks(self._on_page, self._on_error, callback_args=(slot,),
-                                  errback_args=(slot,))
+            slot.query = self.q_ge if r == 0 else self.q_gt
+        if self.pool is not None:
+            slot.conn = self.pool.pick()
+        with self.cv:
+            slot.fetching = True
+            self._request(slot)
         return slot
 
     def _fill(self) -> None:
@@ -392,15 +451,38 @@ class _Stream:
             want.setdefault(t, set()).add(k)
         out: List[Tuple[int, int, tuple]] = []
         toks = sorted(want)
-        for i in range(0, len(toks), self.ld.in_flight * 8):
-            futs = []
-            for t in toks[i:i + self.ld.in_flight * 8]:
-                st = self.q_ge.bind((t, t))
-                st.fetch_size = None
-                futs.append((t, self.s.execute_async(st, execution_profile=_PROFILE)))
-            for t, f in futs:
-                rows = f.result()
-                for k, row in enumerate(rows, 1):
+        step = self.ld.in_flight * 8
+        for i in range(0, len(toks), step):
+            slots = []
+            for t in toks[i:i + step]:  # one token each, all pages
+                slot = _Slot(-1)
+                # [t, t + 1], not [t, t]: the server pages a range whose upper
+                # bound is the token of a partition longer than a page
+                # forever (it restarts that partition); rows of t + 1 are
+                # dropped below
+                slot.lo, slot.hi = t, min(t + 1, MAX_TOKEN)
+                slot.query = self.q_ge
+                if self.pool is not None:
+                    slot.conn = self.pool.pick()
+                with self.cv:
+                    slot.fetching = True
+                    self._request(slot)
+                slots.append((t, slot))
+            for t, slot in slots:
+                rows: List[tuple] = []
+                while True:
+                    with self.cv:
+                        while not slot.pages and slot.error is None and slot.fetching:
+                            if not self.cv.wait(timeout=self.ld.timeout + 10):
+                                raise TimeoutError("no answer for token %d" % t)
+                        if slot.error is not None:
+                            raise slot.error
+                        if slot.pages:
+                            rows.extend(slot.pages.popleft())
+                            self._maybe_fetch(slot)
+                            continue
+                        break
+                for k, row in enumerate((r for r in rows if r[0] == t), 1):
                     if k in want[t]:
                         out.append((t, k, row[1:]))
         missing = len(self.pending_ids) - len(out)
@@ -462,6 +544,8 @@ class _Stream:
     def close(self) -> None:
         with self.cv:
             self.closed = True
+        if self.pool is not None:
+            self.pool.close()
 
 
 # ---- PyTorch -----------------------------------------------------------------
