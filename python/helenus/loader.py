@@ -25,7 +25,7 @@ over a long link is requests-in-flight / round-trip; a range scan returns
 ``fetch_size`` rows per request, and the ranges split the table into
 disjoint pieces without a list of keys to distribute first.
 
-Why this order is deterministic: pages are taken from the active ranges in
+Why this order is deterministic (``ordered=True``, the default): pages are taken from the active ranges in
 a fixed round-robin (a range's slot waits for its own next page, the other
 ranges' pages are prefetched meanwhile), and the shuffle draws come from a
 ``random.Random`` seeded by (seed, epoch, shard): the same data, seed and
@@ -171,6 +171,11 @@ class TableLoader:
             "auto" takes wire when it decodes every selected column's type
             and no ``session`` is given. Schema lookups use the driver.
         connections: sockets of the wire transport.
+        ordered: take the active ranges' pages in a fixed round robin, so
+            that the sequence is the same in every run (default); False
+            takes whichever range's page is in first (faster over a long
+            link, where pages arrive out of turn). Either way every row
+            comes exactly once and checkpoints are exact.
     """
 
     def __init__(self, hosts: Sequence[str] = ("127.0.0.1",), port: int = 9042,
@@ -181,7 +186,7 @@ class TableLoader:
                  shuffle_buffer: int = 8192, seed: int = 0, epoch: int = 0,
                  transform: Optional[Callable[[tuple], Any]] = None,
                  session: Any = None, timeout: float = 60.0, transport: str = "auto",
-                 connections: int = 2):
+                 connections: int = 2, ordered: bool = True):
         if not keyspace or not table:
             raise ValueError("keyspace and table are required")
         if not (0 <= rank < world_size) or not (0 <= worker_id < num_workers):
@@ -202,6 +207,7 @@ class TableLoader:
         if transport not in ("auto", "wire", "driver"):
             raise ValueError("transport is 'auto', 'wire' or 'driver'")
         self.transport, self.connections = transport, int(connections)
+        self.ordered = bool(ordered)
         self._user_session = session
         self._resume: Optional[Dict[str, Any]] = None
         self._stream: Optional[_Stream] = None
@@ -413,6 +419,17 @@ class _Stream:
             slot = self.active[self.rr]
             if slot.pos >= len(slot.page):
                 with self.cv:
+                    if not self.ld.ordered and not slot.pages and slot.error is None \
+                            and slot.fetching:
+                        # unordered: the first range with a page in, not this one's turn
+                        ready = self._ready()
+                        while ready is None:
+                            if not self.cv.wait(timeout=self.ld.timeout + 10):
+                                raise TimeoutError("no page within %.0f s"
+                                                   % (self.ld.timeout + 10))
+                            ready = self._ready()
+                        self.rr = ready
+                        slot = self.active[ready]
                     while not slot.pages and slot.error is None and (slot.more or slot.fetching):
                         if not self.cv.wait(timeout=self.ld.timeout + 10):
                             raise TimeoutError("no page of range %d within %.0f s"
@@ -442,6 +459,17 @@ class _Stream:
             else:
                 slot.last_token, slot.dup = t, 1
             return t, slot.dup, row[1:]
+
+    def _ready(self) -> Optional[int]:
+        """The index in active of a range with a page waiting, an error, or
+        nothing more to read (called with cv held); None if all wait."""
+        n = len(self.active)
+        for j in range(n):
+            i = (self.rr + j) % n
+            sl = self.active[i]
+            if sl.pages or sl.error is not None or not (sl.more or sl.fetching):
+                return i
+        return None
 
     def _refetch_pending(self) -> List[Tuple[int, int, tuple]]:
         """The rows a resumed state had in its shuffle buffer, read again by

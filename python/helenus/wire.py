@@ -19,7 +19,9 @@ JPEGs, about 3,000 rows/s per process; a frame read here is one
 The driver stays in use for everything else (schema, types this module
 does not decode).
 
-Invariants: protocol v4 only; a request's stream id is not reused before
+Invariants: protocol v4 only; a frame is received into the connection's
+one reusable buffer and its handler, run before the next frame is read,
+copies out what it keeps; a request's stream id is not reused before
 its answer is in; every request gets exactly one callback (an error
 answer, or the connection closing, is passed as ``error``); decoded types:
 blob, ascii/text/varchar, int, bigint/counter, smallint, tinyint, boolean,
@@ -188,6 +190,7 @@ class Connection:
         self.waiting: Dict[int, Tuple[Callable[[int, memoryview], None], Callable]] = {}
         self.closed: Optional[BaseException] = None
         self.prepared: Dict[str, Prepared] = {}
+        self.rbuf = bytearray(1 << 16)
         self.thread = threading.Thread(target=self._run, name="helenus-wire", daemon=True)
         self.thread.start()
         ev = threading.Event()
@@ -220,8 +223,11 @@ class Connection:
             self.sock.sendall(_HDR.pack(VERSION, 0, sid, op, len(body)) + body)
 
     def _recv_exact(self, n: int) -> memoryview:
-        buf = bytearray(n)
-        mv = memoryview(buf)
+        """The next n bytes, in the connection's receive buffer (reused: a
+        handler must copy out what it keeps before the next frame)."""
+        if len(self.rbuf) < n:
+            self.rbuf = bytearray(max(n, 2 * len(self.rbuf)))
+        mv = memoryview(self.rbuf)[:n]
         got = 0
         while got < n:
             k = self.sock.recv_into(mv[got:], n - got)
@@ -233,7 +239,7 @@ class Connection:
     def _run(self) -> None:
         try:
             while True:
-                ver, _flags, sid, op, n = _HDR.unpack(self._recv_exact(9))
+                ver, _flags, sid, op, n = _HDR.unpack(bytes(self._recv_exact(9)))
                 body = self._recv_exact(n) if n else memoryview(b"")
                 if ver & 0x7F != VERSION:
                     raise ConnectionError("protocol version %#x in an answer" % ver)
@@ -257,7 +263,7 @@ class Connection:
         out: List[Any] = []
 
         def done(op: int, body: memoryview) -> None:
-            out.append((op, body))
+            out.append((op, memoryview(bytes(body))))
             ev.set()
 
         q = query.encode("utf-8")

@@ -218,6 +218,19 @@ def test_merged_checkpoint_of_4_shards_resumes_with_3(server, images):
     assert set(first).isdisjoint(rest) and set(first) | set(rest) == as_set(images)
 
 
+def test_unordered_reads_every_row_once_and_resumes(server, images):
+    """ordered=False (pages taken as they come) keeps the guarantees."""
+    want = as_set(images)
+    rows = digest(loader(server, ordered=False, in_flight=8, shuffle=True, shuffle_buffer=64))
+    assert len(rows) == N and set(rows) == want
+    ld = loader(server, ordered=False, in_flight=8, shuffle=True, shuffle_buffer=64)
+    first = digest(consume(iter(ld), 500))
+    ld2 = loader(server, ordered=False, in_flight=8, shuffle=True, shuffle_buffer=64)
+    ld2.load_state_dict(json.loads(json.dumps(ld.state_dict())))
+    rest = digest(ld2)
+    assert len(first) + len(rest) == N and set(first) | set(rest) == want
+
+
 def test_wire_and_driver_agree_and_auto_falls_back(server, cluster, images):
     """The two transports give the same rows in the same order; a column
     type the wire decoder lacks (a list) makes auto use the driver, and
