@@ -40,4 +40,6 @@ if [ "${1:-}" = "--test" ]; then
   scripts/install-conformance-deps.sh
   # The Spark Cassandra Connector's jars (Maven Central) for test_spark.py.
   scripts/install-spark-deps.sh
+  # NVIDIA DALI (PyPI) in its own venv for test_loader_dali.py.
+  scripts/install-dali-deps.sh
 fi
