@@ -51,7 +51,7 @@ def main():
     ap.add_argument("--ranges", type=int, default=64)
     ap.add_argument("--fetch-size", type=int, default=64)
     ap.add_argument("--in-flight", type=int, default=8)
-    ap.add_argument("--connections", type=int, default=2)
+    ap.add_argument("--connections", type=int, default=1)
     ap.add_argument("--shuffle", action="store_true")
     ap.add_argument("--shuffle-buffer", type=int, default=2048)
     ap.add_argument("--transport", default="wire")

@@ -186,7 +186,7 @@ class TableLoader:
                  shuffle_buffer: int = 8192, seed: int = 0, epoch: int = 0,
                  transform: Optional[Callable[[tuple], Any]] = None,
                  session: Any = None, timeout: float = 60.0, transport: str = "auto",
-                 connections: int = 2, ordered: bool = True):
+                 connections: int = 1, ordered: bool = True):
         if not keyspace or not table:
             raise ValueError("keyspace and table are required")
         if not (0 <= rank < world_size) or not (0 <= worker_id < num_workers):
@@ -211,6 +211,7 @@ class TableLoader:
         self._user_session = session
         self._resume: Optional[Dict[str, Any]] = None
         self._stream: Optional[_Stream] = None
+        self._prepared: Optional[tuple] = None  # (pid, wire pool, q_gt, q_ge): _statements
         self.buffer_high_water = 0  # the most rows the shuffle buffer held (last epoch)
 
     # -- shards and ranges ---------------------------------------------------
@@ -272,6 +273,47 @@ class TableLoader:
             return self._user_session
         return _session(self.hosts, self.port, self.timeout)
 
+    def _statements(self, s: Any) -> Tuple[Any, Any, Any]:
+        """(wire pool or None, the `>` and `>=` range statements), made on
+        the first pass of this process and kept for the next epochs (over a
+        long link, connecting and preparing again would cost round trips
+        per epoch)."""
+        c = self._prepared
+        if c is not None and c[0] == os.getpid():
+            return c[1], c[2], c[3]
+        pk = pk_columns(s, self.keyspace, self.table)
+        q_gt = range_select(self.keyspace, self.table, pk, self.columns, ">", "?",
+                            with_token=True)
+        q_ge = range_select(self.keyspace, self.table, pk, self.columns, ">=", "?",
+                            with_token=True)
+        pool: Any = None
+        if self.transport != "driver" and not (self.transport == "auto" and self._user_session):
+            from .wire import Pool
+            pool = Pool(self.hosts[0], self.port, self.connections)
+            gt, ge = pool.prepare(q_gt), pool.prepare(q_ge)
+            if not gt[0].decodable:
+                pool.close()
+                pool = None
+                if self.transport == "wire":
+                    raise TypeError("transport='wire' cannot decode a column of %s.%s "
+                                    "(types %r)" % (self.keyspace, self.table, gt[0].types))
+        if pool is None:
+            gt, ge = s.prepare(q_gt), s.prepare(q_ge)
+        self._prepared = (os.getpid(), pool, gt, ge)
+        return pool, gt, ge
+
+    def close(self) -> None:
+        """Closes the wire transport's sockets (the next pass reopens them)."""
+        c, self._prepared = self._prepared, None
+        if c is not None and c[1] is not None and c[0] == os.getpid():
+            c[1].close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:
+            pass
+
     def __iter__(self) -> Iterator[Any]:
         resume, self._resume = self._resume, None
         stream = _Stream(self, resume)
@@ -289,25 +331,8 @@ class _Stream:
     def __init__(self, ld: TableLoader, resume: Optional[Dict[str, Any]]):
         self.ld = ld
         self.s = ld.session()
-        pk = pk_columns(self.s, ld.keyspace, ld.table)
         self.slices = token_slices(ld.ranges)
-        q_gt = range_select(ld.keyspace, ld.table, pk, ld.columns, ">", "?", with_token=True)
-        q_ge = range_select(ld.keyspace, ld.table, pk, ld.columns, ">=", "?", with_token=True)
-        self.pool: Any = None
-        if ld.transport != "driver" and not (ld.transport == "auto" and ld._user_session):
-            from .wire import Pool
-            pool = Pool(ld.hosts[0], ld.port, ld.connections)
-            self.q_gt, self.q_ge = pool.prepare(q_gt), pool.prepare(q_ge)
-            if self.q_gt[0].decodable or ld.transport == "wire":
-                if not self.q_gt[0].decodable:
-                    pool.close()
-                    raise TypeError("transport='wire' cannot decode a column of %s.%s "
-                                    "(types %r)" % (ld.keyspace, ld.table, self.q_gt[0].types))
-                self.pool = pool
-            else:
-                pool.close()
-        if self.pool is None:
-            self.q_gt, self.q_ge = self.s.prepare(q_gt), self.s.prepare(q_ge)
+        self.pool, self.q_gt, self.q_ge = ld._statements(self.s)
         self.cv = threading.Condition()
         self.mine = ld.my_ranges()
         mine = set(self.mine)
@@ -572,8 +597,7 @@ class _Stream:
     def close(self) -> None:
         with self.cv:
             self.closed = True
-        if self.pool is not None:
-            self.pool.close()
+
 
 
 # ---- PyTorch -----------------------------------------------------------------
