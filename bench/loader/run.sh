@@ -13,8 +13,10 @@
 #   dali deep      batch 512, prefetch 48 (25,088 in flight)
 #   loader 1w      1 process, 128 ranges, pages of 32, 16 ranges in flight
 #   loader 2w      2 processes (as 2 DataLoader workers), each as 1w
-#   loader deep    1 process, 512 ranges, pages of 32, 64 ranges in flight
-# The loader runs use the wire transport, unordered page taking, no
+#   loader deep    1 process, 128 ranges, pages of 64, all 128 ranges in flight
+#                  (the whole table requested at once, as dali deep does)
+# The loader runs use the wire transport over one connection per process,
+# unordered page taking, no
 # shuffle (the DALI pattern reads ids in file order), and count every row
 # of every epoch or fail. Cassandra is not run here (bench/dali/run.sh
 # measures the DALI pattern on it).
@@ -70,7 +72,7 @@ for r in $(seq "$REPS"); do
       $B/helenus-dali-bench read --port $p --ids "$CACHE/ids.bin" --batch-size "$2" \
         --prefetch "$3" --io-threads 2 --epochs "$EPOCHS" | tag $link "$1"
     done
-    for cfg in "loader-1w 1 128 32 16" "loader-2w 2 128 32 16" "loader-deep 1 512 32 64"; do
+    for cfg in "loader-1w 1 128 32 16" "loader-2w 2 128 32 16" "loader-deep 1 128 64 128"; do
       set -- $cfg
       $PY bench/loader/loader_bench.py --port $p --expect "$N" --epochs "$EPOCHS" --procs "$2" \
         --ranges "$3" --fetch-size "$4" --in-flight "$5" --unordered | tag $link "$1"
@@ -94,7 +96,7 @@ res = {}
 for (link, setting), rs in by.items():
     m = sorted(rs, key=lambda r: r["images_per_s"])[len(rs) // 2]
     res["%s|%s" % (link, setting)] = m
-    fl = m.get("in_flight", m.get("requests_in_flight"))
+    fl = m.get("requests_in_flight", m.get("in_flight"))
     print("| %s | %s | %s | %.0f | %.2f | %s |" % (
         link, setting, fl, m["images_per_s"], m["gbit_per_s"],
         ", ".join("%.0f" % r["images_per_s"] for r in rs)))

@@ -49,7 +49,8 @@ most ``shuffle_buffer`` rows sit in the shuffle buffer, and at most
 raises out of the iterator (never a silently short epoch).
 
 Needs cassandra-driver (imported when a loader first runs); torch only for
-``TorchIterableDataset``.
+``TorchIterableDataset`` (not run by the tests: torch from PyPI needs the
+CUDA stack; the wrapper only finds the worker and rank and delegates).
 """
 from __future__ import annotations
 
