@@ -75,7 +75,8 @@ def main():
     if n != a.expect * a.epochs:
         raise SystemExit("read %d rows, the table has %d x %d epochs" % (n, a.expect, a.epochs))
     print(json.dumps({"images": n, "bytes": nbytes, "seconds": round(dt, 4),
-                      "images_per_s": round(n / dt, 1), "gbit_per_s": round(nbytes * 8 / dt / 1e9, 4),
+                      "images_per_s": round(n / dt, 1),
+                      "gbit_per_s": round(nbytes * 8 / dt / 1e9, 4),
                       "procs": a.procs, "ranges": a.ranges, "fetch_size": a.fetch_size,
                       "in_flight": a.in_flight, "connections": a.connections,
                       "shuffle": a.shuffle, "transport": a.transport,

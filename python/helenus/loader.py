@@ -10,9 +10,11 @@ one (rank, world_size) training process times one (worker_id,
 num_workers) DataLoader worker — reads the ranges whose index in the
 epoch's range order is congruent to its shard number, each with a paged
 ``SELECT token(pk), cols ... WHERE token(pk) > lo AND token(pk) <= hi``.
-``in_flight`` ranges are read at once (cassandra-driver ``execute_async``,
-the next page of each is fetched while the previous one is consumed), so a
-long link costs one round trip per page per range, not per row.
+``in_flight`` ranges are read at once (the next page of each is fetched
+while the previous one is consumed), so a long link costs one round trip
+per page per range, not per row. The requests go over helenus.wire (a
+small protocol-v4 client, several times cassandra-driver's rate on large
+blobs) when it decodes every selected column, else over cassandra-driver.
 ``shuffle=True`` permutes the range order per epoch (seeded) and passes the
 rows through a bounded shuffle buffer of ``shuffle_buffer`` rows.
 ``state_dict()`` / ``load_state_dict()`` give and take a resume position;
@@ -25,11 +27,12 @@ over a long link is requests-in-flight / round-trip; a range scan returns
 ``fetch_size`` rows per request, and the ranges split the table into
 disjoint pieces without a list of keys to distribute first.
 
-Why this order is deterministic (``ordered=True``, the default): pages are taken from the active ranges in
-a fixed round-robin (a range's slot waits for its own next page, the other
-ranges' pages are prefetched meanwhile), and the shuffle draws come from a
-``random.Random`` seeded by (seed, epoch, shard): the same data, seed and
-settings give the same sequence in every run.
+Why this order is deterministic (``ordered=True``, the default): pages are
+taken from the active ranges in a fixed round-robin (a range's slot waits
+for its own next page, the other ranges' pages are prefetched meanwhile),
+and the shuffle draws come from a ``random.Random`` seeded by (seed, epoch,
+shard): the same data, seed and settings give the same sequence in every
+run.
 
 Resume position (``state_dict()``): per range, done or a cursor — the token
 of the last row *pulled* from it and how many rows with that token were
@@ -121,8 +124,8 @@ class _Slot:
     """One range being read: its driver future, the pages that came back and
     not yet consumed, and the identity of the last row pulled."""
 
-    __slots__ = ("index", "lo", "hi", "query", "conn", "paging", "future", "pages", "more", "fetching", "error", "page", "pos",
-                 "last_token", "dup", "skip_token", "skip")
+    __slots__ = ("index", "lo", "hi", "query", "conn", "paging", "future", "pages", "more",
+                 "fetching", "error", "page", "pos", "last_token", "dup", "skip_token", "skip")
 
     def __init__(self, index: int):
         self.index = index
