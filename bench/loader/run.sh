@@ -18,10 +18,11 @@
 # The loader runs use the wire transport over one connection per process,
 # unordered page taking, no
 # shuffle (the DALI pattern reads ids in file order), and count every row
-# of every epoch or fail. Cassandra is not run here (bench/dali/run.sh
-# measures the DALI pattern on it).
+# of every epoch or fail. Then the same on Cassandra 5.0 (bench/cassandra),
+# unless HELENUS_ONLY is set.
 #
 #   bench/loader/run.sh [N_IMAGES (5000)] [EPOCHS (4)] [REPS (3)]
+#   HELENUS_ONLY=1 bench/loader/run.sh ...
 #
 # Writes bench/results/<UTC stamp>-loader/ (results.jsonl, results.json, report.md).
 set -euo pipefail
@@ -44,41 +45,57 @@ run=$(mktemp -d /tmp/bench-loader.XXXXXX)
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  [ -f "$run/cass/cassandra.pid" ] && bench/cassandra/stop.sh "$run/cass" >/dev/null 2>&1 || true
   rm -rf "$run"
 }
 trap cleanup EXIT
 CACHE=build/dali-cache-$N
 : > "$out/results.jsonl"
 
+tag() { sed "s/^{/{\"server\": \"$1\", \"link\": \"$2\", \"setting\": \"$3\", /" >> "$out/results.jsonl"; }
+measure() { # server port: every setting, both links, REPS times interleaved
+  local server=$1 port=$2 pport=$(( $2 + 1 ))
+  $B/helenus-dali-bench proxy --listen $pport --target-port "$port" --delay-ms 25 \
+    2> "$run/proxy-$server.log" &
+  PIDS+=($!)
+  sleep 0.3
+  for r in $(seq "$REPS"); do
+    for link in direct delayed; do
+      p=$port; [ $link = delayed ] && p=$pport
+      echo "== $server, rep $r, $link"
+      for cfg in "dali-default 128 1" "dali-deep 512 48"; do
+        set -- $cfg
+        $B/helenus-dali-bench read --port $p --ids "$CACHE/ids.bin" --batch-size "$2" \
+          --prefetch "$3" --io-threads 2 --epochs "$EPOCHS" | tag "$server" $link "$1"
+      done
+      for cfg in "loader-1w 1 128 32 16" "loader-2w 2 128 32 16" "loader-deep 1 128 64 128"; do
+        set -- $cfg
+        $PY bench/loader/loader_bench.py --port $p --expect "$N" --epochs "$EPOCHS" --procs "$2" \
+          --ranges "$3" --fetch-size "$4" --in-flight "$5" --unordered | tag "$server" $link "$1"
+      done
+    done
+  done
+}
+
 HPORT=19482
-PPORT=19483
 $B/helenus serve --data-dir "$run/helenus" --port $HPORT --admin-port 19484 --shards 2 \
   > "$run/helenus.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 100); do $PY bench/cassandra/cql_ready.py 127.0.0.1 $HPORT 2>/dev/null && break; sleep 0.1; done
 $PY bench/dali/gen_images.py --port $HPORT --n "$N" --cache "$CACHE"
 $B/helenus admin -p 19484 flush >/dev/null
-$B/helenus-dali-bench proxy --listen $PPORT --target-port $HPORT --delay-ms 25 2> "$run/proxy.log" &
-PIDS+=($!)
-sleep 0.3
+measure helenus $HPORT
+kill "${PIDS[@]}" 2>/dev/null || true; PIDS=()
 
-tag() { sed "s/^{/{\"link\": \"$1\", \"setting\": \"$2\", /" >> "$out/results.jsonl"; }
-for r in $(seq "$REPS"); do
-  for link in direct delayed; do
-    p=$HPORT; [ $link = delayed ] && p=$PPORT
-    echo "== rep $r, $link"
-    for cfg in "dali-default 128 1" "dali-deep 512 48"; do
-      set -- $cfg
-      $B/helenus-dali-bench read --port $p --ids "$CACHE/ids.bin" --batch-size "$2" \
-        --prefetch "$3" --io-threads 2 --epochs "$EPOCHS" | tag $link "$1"
-    done
-    for cfg in "loader-1w 1 128 32 16" "loader-2w 2 128 32 16" "loader-deep 1 128 64 128"; do
-      set -- $cfg
-      $PY bench/loader/loader_bench.py --port $p --expect "$N" --epochs "$EPOCHS" --procs "$2" \
-        --ranges "$3" --fetch-size "$4" --in-flight "$5" --unordered | tag $link "$1"
-    done
-  done
-done
+if [ -z "${HELENUS_ONLY:-}" ]; then
+  bench/cassandra/setup.sh >/dev/null
+  CPORT=19492
+  bench/cassandra/start.sh "$run/cass" $CPORT >/dev/null
+  $PY bench/dali/gen_images.py --port $CPORT --n "$N" --cache "$CACHE"
+  bench/cassandra/nodetool.sh "$run/cass" flush dali >/dev/null
+  measure cassandra $CPORT
+  bench/cassandra/stop.sh "$run/cass" >/dev/null
+fi
 
 $PY - "$out" "$N" "$EPOCHS" <<'PYEOF' | tee "$out/report.md"
 import json, sys
@@ -86,28 +103,30 @@ out, n, epochs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 rows = [json.loads(l) for l in open(out + "/results.jsonl")]
 by = {}
 for r in rows:
-    by.setdefault((r["link"], r["setting"]), []).append(r)
-print("helenus.loader vs the DALI-plugin pattern on one Helenus server: %d images "
-      "(%.0f KB average), %d epochs per run, median of %d runs\n"
+    by.setdefault((r["server"], r["link"], r["setting"]), []).append(r)
+print("helenus.loader vs the DALI-plugin pattern: %d images (%.0f KB average), "
+      "%d epochs per run, median of %d runs\n"
       % (n, rows[0]["bytes"] / rows[0]["images"] / 1e3, epochs, len(by[next(iter(by))])))
-print("| link | setting | requests in flight | images/s | Gb/s | runs (images/s) |")
-print("|---|---|---|---|---|---|")
+print("| server | link | setting | requests in flight | images/s | Gb/s | runs (images/s) |")
+print("|---|---|---|---|---|---|---|")
 res = {}
-for (link, setting), rs in by.items():
+for (server, link, setting), rs in by.items():
     m = sorted(rs, key=lambda r: r["images_per_s"])[len(rs) // 2]
-    res["%s|%s" % (link, setting)] = m
+    res["%s|%s|%s" % (server, link, setting)] = m
     fl = m.get("requests_in_flight", m.get("in_flight"))
-    print("| %s | %s | %s | %.0f | %.2f | %s |" % (
-        link, setting, fl, m["images_per_s"], m["gbit_per_s"],
+    print("| %s | %s | %s | %s | %.0f | %.2f | %s |" % (
+        server, link, setting, fl, m["images_per_s"], m["gbit_per_s"],
         ", ".join("%.0f" % r["images_per_s"] for r in rs)))
 json.dump(res, open(out + "/results.json", "w"), indent=1)
 print()
-for link in ("direct", "delayed"):
-    best_l = max((v for k, v in res.items() if k.startswith(link + "|loader")),
-                 key=lambda v: v["images_per_s"])
-    for d in ("dali-default", "dali-deep"):
-        v = res.get(link + "|" + d)
-        if v:
-            print("%s link: best loader setting / %s: %.2fx images/s"
-                  % (link, d, best_l["images_per_s"] / v["images_per_s"]))
+for server in sorted({k[0] for k in by}):
+    for link in ("direct", "delayed"):
+        pre = "%s|%s|" % (server, link)
+        best = max((v for k, v in res.items() if k.startswith(pre + "loader")),
+                   key=lambda v: v["images_per_s"])
+        for d in ("dali-default", "dali-deep"):
+            v = res.get(pre + d)
+            if v:
+                print("%s, %s link: best loader setting / %s: %.2fx images/s"
+                      % (server, link, d, best["images_per_s"] / v["images_per_s"]))
 PYEOF
