@@ -43,4 +43,6 @@ if [ "${1:-}" = "--test" ]; then
   # Feast with its Cassandra online store (PyPI) in build/venv-feast for
   # test_feast.py and bench/feast (its own venv: its pins differ from build/venv's).
   scripts/install-feast-deps.sh
+  # NVIDIA DALI (PyPI) in its own venv for test_loader_dali.py.
+  scripts/install-dali-deps.sh
 fi

@@ -35,8 +35,11 @@ from __future__ import annotations
 import threading
 from typing import Any, Dict, Iterable, List, Optional, Sequence
 
-MIN_TOKEN = -(2**63)
-MAX_TOKEN = 2**63 - 1
+from .ring import MAX_TOKEN, MIN_TOKEN, pk_columns as _pk_columns, quote as _quote
+from .ring import range_select, token_slices
+
+__all__ = ["read_table", "write_table", "HelenusDatasource", "HelenusDatasink",
+           "token_slices", "MIN_TOKEN", "MAX_TOKEN"]
 
 _sessions: Dict[tuple, Any] = {}
 _sessions_lock = threading.Lock()
@@ -55,37 +58,11 @@ def _session(hosts: Sequence[str], port: int, keyspace: Optional[str]):
         return s
 
 
-def token_slices(n: int) -> List[tuple]:
-    """n contiguous (lo, hi) slices covering the whole ring: the first is
-    [MIN, hi], the others (lo, hi]."""
-    n = max(1, int(n))
-    width = 2**64 // n
-    bounds = [MIN_TOKEN + i * width for i in range(n)] + [MAX_TOKEN]
-    return [(bounds[i], bounds[i + 1]) for i in range(n)]
-
-
-def _pk_columns(session, keyspace: str, table: str) -> List[str]:
-    rows = session.execute(
-        "SELECT column_name, kind, position FROM system_schema.columns "
-        "WHERE keyspace_name = %s AND table_name = %s", (keyspace, table))
-    pk = sorted((r.position, r.column_name) for r in rows if r.kind == "partition_key")
-    if not pk:
-        raise ValueError("no table %s.%s" % (keyspace, table))
-    return [name for _, name in pk]
-
-
-def _quote(name: str) -> str:
-    return '"%s"' % name.replace('"', '""')
-
-
 def _read_slice(hosts, port, keyspace, table, columns, pk, lo, hi, first, fetch_size):
     import pyarrow as pa
     from cassandra.query import SimpleStatement
     s = _session(hosts, port, None)
-    tok = "token(%s)" % ", ".join(_quote(c) for c in pk)
-    cols = ", ".join(_quote(c) for c in columns) if columns else "*"
-    q = "SELECT %s FROM %s.%s WHERE %s %s %%s AND %s <= %%s" % (
-        cols, _quote(keyspace), _quote(table), tok, ">=" if first else ">", tok)
+    q = range_select(keyspace, table, pk, columns, ">=" if first else ">")
     st = SimpleStatement(q, fetch_size=fetch_size)
     rs = s.execute(st, (lo, hi))
     names = None
