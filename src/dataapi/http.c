@@ -224,7 +224,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
                            "the Token header.");
     char *role = NULL;
     if (h->eng->cfg.password_auth) {
-        char msg[640]; /* room for the auth error and the prefix */
+        char msg[sizeof(((hln_error *)0)->msg) + 64]; /* the auth error and the prefix */
         if (login(h, token, &role, msg, sizeof msg))
             return reply_error(c, 401, "UNAUTHENTICATED_REQUEST", msg);
     }

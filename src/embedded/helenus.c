@@ -52,7 +52,7 @@ struct hln_db {
     bool serving;
 };
 
-static _Thread_local char errbuf[600];
+static _Thread_local char errbuf[sizeof(((hln_error *)0)->msg) + 64];
 
 /* job_wait's spin: some tens of microseconds of pause instructions */
 enum { SPIN_ROUNDS = 1500 };

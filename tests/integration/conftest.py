@@ -287,6 +287,18 @@ class TestTimeout(Exception):
     pass
 
 
+def data_api_port(srv):
+    """The Data API port a server started with --data-api-port 0 took,
+    from its log line."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        m = re.search(r"Data API listening on [^:\s]+:(\d+)", srv.stderr_text())
+        if m:
+            return int(m.group(1))
+        time.sleep(0.05)
+    raise AssertionError("no Data API port in the log\n%s" % srv.tail())
+
+
 def _alarm(signum, frame):
     raise TestTimeout("test exceeded %d s watchdog" % TEST_TIMEOUT)
 

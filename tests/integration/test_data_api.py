@@ -29,19 +29,9 @@ from astrapy.exceptions import DataAPIHttpException, DataAPIResponseException
 from astrapy.info import CollectionDefinition
 from cassandra.cluster import Cluster
 
-from conftest import HelenusServer
+from conftest import HelenusServer, data_api_port
 
 KS = "dataapi_ks"
-
-
-def data_api_port(srv):
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        m = re.search(r"Data API listening on [^:\s]+:(\d+)", srv.stderr_text())
-        if m:
-            return int(m.group(1))
-        time.sleep(0.05)
-    raise AssertionError("no Data API port in the log\n%s" % srv.tail())
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,10 @@ import sys
 
 import pytest
 
+from conftest import data_api_port
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-EXAMPLES = ["feature_store", "event_log", "vector_search"]
+EXAMPLES = ["feature_store", "event_log", "vector_search", "training_loader", "data_api"]
 
 
 def test_every_example_is_run():
@@ -25,9 +27,13 @@ def test_every_example_is_run():
 
 @pytest.mark.parametrize("name", EXAMPLES)
 def test_example(make_server, name):
-    srv = make_server()
-    p = subprocess.run([sys.executable, os.path.join(ROOT, "examples", name + ".py"),
-                        "--host", "127.0.0.1", "--port", str(srv.port)],
+    argv = [sys.executable, os.path.join(ROOT, "examples", name + ".py")]
+    if name == "data_api":  # the Data API port is off unless asked for
+        srv = make_server(extra_args=["--data-api-port", "0"])
+        argv += ["--data-api-port", str(data_api_port(srv))]
+    else:
+        srv = make_server()
+    p = subprocess.run(argv + ["--host", "127.0.0.1", "--port", str(srv.port)],
                        capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, "%s exited %d\nstdout:\n%s\nstderr:\n%s" % (
         name, p.returncode, p.stdout, p.stderr[-4000:])
