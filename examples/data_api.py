@@ -46,11 +46,13 @@ products.insert_many([
     {"_id": "p4", "name": "wool scarf", "price": 30, "tags": ["winter"], "$vector": [0.1, 0.4, 1.0]},
 ])
 
-hits = list(products.find({}, sort={"$vector": [1.0, 0.1, 0.0]}, limit=10,
+hits = list(products.find({}, sort={"$vector": [1.0, 0.0, 0.1]}, limit=10,
                           include_similarity=True))
-assert [h["_id"] for h in hits][:2] == ["p1", "p2"] and len(hits) == 4, hits
+# Data API cosine similarity is (1 + cos) / 2: 1 for the same direction
+assert hits[0]["_id"] == "p1" and abs(hits[0]["$similarity"] - 1) < 1e-6, hits
+assert [h["_id"] for h in hits][1] == "p2" and len(hits) == 4, hits
 assert hits[0]["$similarity"] >= hits[1]["$similarity"] >= hits[-1]["$similarity"]
-print("data_api: nearest to [1, 0.1, 0]: %s" % [(h["_id"], round(h["$similarity"], 3))
+print("data_api: nearest to [1, 0, 0.1]: %s" % [(h["_id"], round(h["$similarity"], 3))
                                                for h in hits])
 
 cheap = sorted(d["_id"] for d in products.find({"price": {"$lt": 50}}))
