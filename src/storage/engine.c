@@ -1836,7 +1836,10 @@ int st_scan(st_engine *e, const st_scan_cmd *cmd, hln_arena *a, st_partition **o
     scan_out so = {0};
     scan_lo lo = {false, cmd->start_token, cmd->after_pk, cmd->after_pklen, cmd->after_pk != NULL};
     int rc;
-    if (cmd->start_token < cmd->end_token) {
+    /* (t, after_pk) up to t itself is the rest of token t (paging inside a
+       range that ends at t), not a wrapping range */
+    if (cmd->start_token < cmd->end_token ||
+        (cmd->after_pk && cmd->start_token == cmd->end_token)) {
         rc = scan_range(t, &lo, cmd->end_token, cmd->limit, cmd->per_partition_limit, cmd->now_sec,
                         a, &so, err);
     } else {

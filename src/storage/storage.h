@@ -163,7 +163,8 @@ typedef struct st_scan_cmd {
     int64_t start_token, end_token;
     /* resume after the partition (start_token, after_pk) when not NULL:
        partitions with token == start_token and pk > after_pk (unsigned
-       bytes) are admitted too (paging) */
+       bytes) are admitted too (paging); with start_token == end_token
+       that is all it admits (not the wrapping full ring) */
     const uint8_t *after_pk;
     uint32_t after_pklen;
     uint32_t limit; /* max live rows, 0 = none */

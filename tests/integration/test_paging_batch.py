@@ -119,6 +119,29 @@ def test_paging_distinct_and_token_ranges(session, big):
     assert len(got) == ROWS and len(set(got)) == ROWS
 
 
+def test_paged_range_ending_at_a_partitions_token(session, keyspace):
+    """A paged scan of (lo, hi] where hi is the token of a partition longer
+    than a page: the pages inside that last partition resume up to hi and
+    stop there (they once wrapped around the ring and returned the
+    partitions after hi until the paging state was refused)."""
+    t = "%s.edge" % keyspace
+    session.execute("CREATE TABLE %s (k int, c int, PRIMARY KEY (k, c))" % t)
+    ins = session.prepare("INSERT INTO %s (k, c) VALUES (?, ?)" % t)
+    for k in range(6):
+        for c in range(7):
+            session.execute(ins, (k, c))
+    order = sorted(range(6), key=tok)
+    for i in range(6):
+        hi = tok(order[i])
+        for lo_i in (-1, 0, i - 1):
+            lo = -2 ** 63 if lo_i < 0 else tok(order[lo_i])
+            want = [(k, c) for k in order if lo < tok(k) <= hi for c in range(7)]
+            for fs in (1, 3, 7, 8):
+                q = SimpleStatement("SELECT k, c FROM %s WHERE token(k) > %d AND token(k) <= %d"
+                                    % (t, lo, hi), fetch_size=fs)
+                assert [tuple(r) for r in session.execute(q)] == want, (i, lo_i, fs)
+
+
 def test_group_by_pages_hold_groups(session, keyspace):
     """GROUP BY pages count groups, not rows (as Cassandra 5.0): a group
     larger than the page comes whole, a group is never split between two
