@@ -21,13 +21,14 @@ auth: common
 runtime: common
 storage: common
 index: common
-exec: runtime index storage schema auth cql types common
-proto: exec runtime index storage schema auth cql types common
-server: proto exec runtime index storage schema auth cql types common
-dataapi: exec runtime index storage schema auth cql types common
-embedded: server proto exec runtime index storage schema auth cql types common
+cluster: runtime storage schema types common
+exec: cluster runtime index storage schema auth cql types common
+proto: exec cluster runtime index storage schema auth cql types common
+server: proto exec cluster runtime index storage schema auth cql types common
+dataapi: exec cluster runtime index storage schema auth cql types common
+embedded: server proto exec cluster runtime index storage schema auth cql types common
 client: common
-tools: server dataapi embedded proto exec runtime index storage schema auth cql types common client
+tools: server dataapi embedded proto exec cluster runtime index storage schema auth cql types common client
 '
 
 allowed_for() {
