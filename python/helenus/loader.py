@@ -513,10 +513,10 @@ class _Stream:
             slots = []
             for t in toks[i:i + step]:  # one token each, all pages
                 slot = _Slot(-1)
-                # [t, t + 1], not [t, t]: the server pages a range whose upper
-                # bound is the token of a partition longer than a page
-                # forever (it restarts that partition); rows of t + 1 are
-                # dropped below
+                # [t, t + 1], not [t, t]: Helenus before 352bd6c paged a
+                # range whose upper bound is the token of a partition longer
+                # than a page past that bound (Cassandra does not); kept so
+                # that older servers work too; rows of t + 1 are dropped below
                 slot.lo, slot.hi = t, min(t + 1, MAX_TOKEN)
                 slot.query = self.q_ge
                 if self.pool is not None:
