@@ -402,8 +402,8 @@ static int merge_bound(actx *c, ex_restr *x, const cql_relation *rel, const char
                         what);
     if (x->in)
         return hln_fail(c->err, HLN_EINVAL,
-                        "%s cannot be restricted by more than one relation if it includes a IN",
-                        what);
+                        "%s cannot be restricted by more than one relation if it includes %s", what,
+                        x->in_is_eq ? "an Equal" : "a IN");
     if (rel->op == CQL_OP_EQ) {
         if (x->lo || x->hi)
             return hln_fail(c->err, HLN_EINVAL,
@@ -696,7 +696,7 @@ static int add_relation(actx *c, ex_restr *rs, const cql_relation *rel)
         x->contains[x->ncontains++] = rel;
         return 0;
     }
-    if (hln_type_is_multicell(col->type) && rel->op != CQL_OP_IN)
+    if (hln_type_is_multicell(col->type)) /* IN too: only frozen values compare whole */
         return hln_fail(c->err, HLN_EINVAL,
                         "Collection column '%s' (%s) cannot be restricted by a '%s' relation",
                         col->name, col->type->cql_name, op_str(rel->op));
@@ -718,13 +718,16 @@ static int add_relation(actx *c, ex_restr *rs, const cql_relation *rel)
     case CQL_OP_IN: {
         if (col->kind != HLN_COL_PARTITION_KEY && col->kind != HLN_COL_CLUSTERING) {
             /* no index serves IN: without ALLOW FILTERING, Cassandra's refusal;
-               with it (or on a system table), a row filter */
+               with it (or on a system table), a row filter. UPDATE and DELETE
+               refuse it with every other non-key relation (mod_keys) */
             bool sel = c->stmt->kind == CQL_SELECT;
             if (sel && !c->stmt->u.select.allow_filtering && !c->p->t->is_virtual)
                 return hln_fail(c->err, HLN_EINVAL, ALLOW_FILTERING_MSG);
-            if (!sel || hln_type_is_multicell(col->type))
-                return hln_fail(c->err, HLN_EUNSUPPORTED,
-                                "IN relations on non-primary-key columns are not supported yet");
+            for (int i = 0; rel->in_list && i < rel->nin; i++)
+                if (rel->in_list[i]->kind == CQL_TERM_NULL)
+                    return hln_fail(c->err, HLN_EINVAL, "Unsupported null value for column %s",
+                                    col->name);
+            x->in_is_eq = true;
         }
         if (x->eq)
             return hln_fail(c->err, HLN_EINVAL,
@@ -733,9 +736,8 @@ static int add_relation(actx *c, ex_restr *rs, const cql_relation *rel)
                             col->name);
         if (x->in || x->lo || x->hi)
             return hln_fail(c->err, HLN_EINVAL,
-                            "%s cannot be restricted by more than one relation if it includes a "
-                            "IN",
-                            col->name);
+                            "%s cannot be restricted by more than one relation if it includes %s",
+                            col->name, x->in_is_eq ? "an Equal" : "a IN");
         if (rel->in_list) {
             for (int i = 0; i < rel->nin; i++)
                 spec_typed(c, rel->in_list[i], col->name, col->type);

@@ -38,7 +38,8 @@ typedef struct ex_restr {
     const cql_term *eq;
     const cql_term *lo, *hi;
     bool lo_incl, hi_incl;
-    const struct cql_relation *in; /* c IN (...) / IN ? (key columns only) */
+    const struct cql_relation *in; /* c IN (...) / IN ? */
+    bool in_is_eq;                 /* the IN is on a non-key column: Cassandra names it an Equal */
     /* CONTAINS / CONTAINS KEY relations on the column, always filtered */
     const struct cql_relation *contains[8];
     int ncontains;
