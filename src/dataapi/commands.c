@@ -84,15 +84,7 @@ static json_t *ok_resp(void)
 
 static bool name_ok(const char *s)
 {
-    size_t n = s ? strlen(s) : 0;
-    if (n == 0 || n > 48) return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_'))
-            return false;
-    }
-    return true;
+    return s && da_name_ok(s, strlen(s));
 }
 
 static ex_value val_text(const char *s)

@@ -49,6 +49,20 @@ int da_cql(da_ctx *cx, const char *cql, const ex_value *vals, int n, int32_t pag
  * (a new reference: {"status"?, "data"?, "errors"?}). */
 json_t *da_execute(da_ctx *cx, json_t *command);
 
+/* Whether s[0..n) may name a keyspace or collection: 1..48 of [A-Za-z0-9_]
+ * (the Data API's rule, and always a valid unquoted CQL identifier). */
+static inline bool da_name_ok(const char *s, size_t n)
+{
+    if (n == 0 || n > 48) return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_'))
+            return false;
+    }
+    return true;
+}
+
 /* A response of one error (new reference). */
 json_t *da_error_response(const char *code, const char *msg);
 

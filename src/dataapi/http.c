@@ -141,18 +141,6 @@ static int login(da_http *h, const char *token, char **role, char *msg, size_t c
     return rc;
 }
 
-static bool ident_ok(const char *s, size_t n)
-{
-    if (n == 0 || n > 48) return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_'))
-            return false;
-    }
-    return true;
-}
-
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
                       enum MHD_RequestTerminationCode toe)
 {
@@ -208,7 +196,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         if (!*p) break;
         const char *end = strchr(p, '/');
         size_t n = end ? (size_t)(end - p) : strlen(p);
-        if (i == 2 || !ident_ok(p, n))
+        if (i == 2 || !da_name_ok(p, n))
             return reply_error(c, 404, "INVALID_REQUEST",
                                "Unknown path: expected /v1/{keyspace}/{collection}, names of "
                                "1-48 letters, digits and underscores");

@@ -508,6 +508,25 @@ static int mc_twice(actx *c, int n)
     return rc;
 }
 
+/* The plan takes actx's (c1, .., cn) IN, once no single-column relation
+ * restricts c1 .. cn as well (Cassandra counts the IN as an Equal). */
+static bool restricted(const ex_restr *x);
+static int mc_in_take(actx *c, const ex_restr *rs)
+{
+    ex_plan *p = c->p;
+    const hln_table *t = p->t;
+    for (int pos = 0; pos < c->mc_in_n; pos++)
+        if (restricted(&rs[t->npk + pos]))
+            return hln_fail(c->err, HLN_EINVAL,
+                            "%s cannot be restricted by more than one relation if it includes an "
+                            "Equal",
+                            t->cols[t->npk + pos].name);
+    p->mc_in = c->mc_in;
+    p->mc_in_n = c->mc_in_n;
+    p->mc_in_type = c->mc_in_type;
+    return 0;
+}
+
 /* (c1, ..., cn) IN ((v1, ..., vn), ...) (Cassandra's MultiColumnRelation
  * IN): a list of clustering prefixes of the first n clustering columns
  * (checked by the caller). The values are tuple literals whose elements
@@ -2047,12 +2066,7 @@ static int an_select(actx *c)
     if (indexed) filtering = true; /* the filters execute what the indexes serve */
     if (c->mc_in) {                /* the columns after the tuple's may have their own relations */
         if (c->mc_lo || c->mc_hi) return mc_twice(c, c->mc_in_n);
-        for (int pos = 0; pos < c->mc_in_n; pos++)
-            if (restricted(&rs[t->npk + pos]))
-                return hln_fail(c->err, HLN_EINVAL,
-                                "%s cannot be restricted by more than one relation if it includes "
-                                "an Equal",
-                                t->cols[t->npk + pos].name);
+        if ((rc = mc_in_take(c, rs)) != 0) return rc;
         if (!p->pk_lookup && !filtering) return hln_fail(c->err, HLN_EINVAL, ALLOW_FILTERING_MSG);
         if (!p->pk_lookup) { /* a row filter over the tuple of columns */
             ex_filter *f = alloc(c, sizeof *f * (size_t)(p->nfilters + 1));
@@ -2062,9 +2076,6 @@ static int an_select(actx *c)
                 (ex_filter){.col = t->npk, .op = CQL_OP_IN, .in = c->mc_in, .mc_n = c->mc_in_n};
             p->filters = f;
         }
-        p->mc_in = c->mc_in;
-        p->mc_in_n = c->mc_in_n;
-        p->mc_in_type = c->mc_in_type;
     }
     if (c->mc_lo || c->mc_hi) {
         for (int pos = 0; pos < t->nck; pos++)
@@ -2278,7 +2289,7 @@ static int using_clause(actx *c, const cql_using *u, bool allow_ttl)
 
 /* Partition and clustering key checks shared by the modification
  * statements (StatementRestrictions for INSERT/UPDATE/DELETE). */
-static int mod_keys(actx *c, const ex_restr *rs, const char *type, bool allow_ck_slices)
+static int mod_keys(actx *c, ex_restr *rs, const char *type, bool allow_ck_slices)
 {
     ex_plan *p = c->p;
     const hln_table *t = p->t;
@@ -2289,17 +2300,9 @@ static int mod_keys(actx *c, const ex_restr *rs, const char *type, bool allow_ck
         return hln_fail(c->err, HLN_EUNSUPPORTED,
                         "Multi-column slices in %s statements are not supported yet", type);
     if (c->mc_in) { /* c1 .. cn take the tuples' values (run_in enumerates them) */
+        if ((rc = mc_in_take(c, rs)) != 0) return rc;
         for (int pos = 0; pos < c->mc_in_n; pos++)
-            if (restricted(&rs[t->npk + pos]))
-                return hln_fail(c->err, HLN_EINVAL,
-                                "%s cannot be restricted by more than one relation if it includes "
-                                "an Equal",
-                                t->cols[t->npk + pos].name);
-        for (int pos = 0; pos < c->mc_in_n; pos++)
-            ((ex_restr *)rs)[t->npk + pos].in = c->mc_in;
-        p->mc_in = c->mc_in;
-        p->mc_in_n = c->mc_in_n;
-        p->mc_in_type = c->mc_in_type;
+            rs[t->npk + pos].in = c->mc_in;
     }
     /* partition key: every part, by equality */
     bool pk_missing = false, pk_slice = false;

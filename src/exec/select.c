@@ -1399,6 +1399,18 @@ static int agg_step(sel *s, rowctx *c, const ex_sel *x, agg *a)
     return 0;
 }
 
+/* The row just taken, where a paging state resumes (make_state). */
+static void remember_last(sel *s, const rowctx *c)
+{
+    if (!c->part) return;
+    s->have_last = true;
+    s->last_token = c->part->token;
+    s->last_pk = c->part->pk;
+    s->last_pklen = c->part->pklen;
+    s->last_ck = c->row->ck;
+    s->last_cklen = c->row->cklen;
+}
+
 static int aggregate(sel *s, rowctx *c)
 {
     const ex_plan *p = s->p;
@@ -1452,14 +1464,9 @@ static int aggregate(sel *s, rowctx *c)
         if (rc) return rc;
     }
     s->agg_first = true;
-    if (p->group_cols && c->part) { /* where the next page of groups resumes */
-        s->have_last = true;
+    if (p->group_cols) { /* where the next page of groups resumes */
+        remember_last(s, c);
         s->last_in_part = s->in_part;
-        s->last_token = c->part->token;
-        s->last_pk = c->part->pk;
-        s->last_pklen = c->part->pklen;
-        s->last_ck = c->row->ck;
-        s->last_cklen = c->row->cklen;
     }
     return 0;
 }
@@ -1507,14 +1514,7 @@ static int offer(sel *s, rowctx *c)
     if (p->ann) s->ann_scores[s->nrows] = score;
     s->nrows++;
     if (p->ann) return 0; /* LIMIT applies to the best rows, in finish() */
-    if (c->part) {
-        s->have_last = true;
-        s->last_token = c->part->token;
-        s->last_pk = c->part->pk;
-        s->last_pklen = c->part->pklen;
-        s->last_ck = c->row->ck;
-        s->last_cklen = c->row->cklen;
-    }
+    remember_last(s, c);
     if (s->limit_left > 0 && --s->limit_left == 0) {
         s->stop = true;
         s->limit_hit = true;
