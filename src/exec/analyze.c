@@ -2406,14 +2406,8 @@ static int conditions(actx *c, ex_cas_kind kind, const cql_relation *conds, cons
     ex_plan *p = c->p;
     const hln_table *t = p->t;
     if (kind == EX_CAS_NONE) return 0;
-    if (p->pk_has_in)
-        return hln_fail(c->err, HLN_EINVAL,
-                        "IN on the partition key is not supported with conditional %s",
-                        c->stmt->kind == CQL_DELETE ? "deletions" : "updates");
-    if (p->keys_have_in)
-        return hln_fail(c->err, HLN_EINVAL,
-                        "IN on the clustering key columns is not supported with conditional %s",
-                        c->stmt->kind == CQL_DELETE ? "deletions" : "updates");
+    /* IN on key columns: refused when the statement runs (dml.c, batch.c),
+       as Cassandra's validate() does, so it still prepares */
     for (const cql_relation *x = conds; x; x = x->next) {
         const hln_column *col = table_column(t, x->column);
         if (col && col->type->kind == HLN_T_COUNTER)
@@ -2746,21 +2740,19 @@ static int an_update(actx *c)
                                 col->name, a->field);
         }
         for (int j = 0; j < p->nassigns; j++) {
-            if (p->assigns[j].col != ci) continue;
-            /* increments of one counter add up (Cassandra accepts them) */
-            if (col->type->kind == HLN_T_COUNTER &&
-                (a->op == CQL_ASSIGN_ADD || a->op == CQL_ASSIGN_SUB) &&
-                (p->assigns[j].op == CQL_ASSIGN_ADD || p->assigns[j].op == CQL_ASSIGN_SUB))
-                continue;
-            if (field >= 0 || p->assigns[j].field >= 0) {
-                if (field >= 0 && p->assigns[j].field >= 0 && p->assigns[j].field != field)
-                    continue; /* u.a = x, u.b = y */
-                /* Cassandra's parser refuses these (addRawUpdate) */
+            /* Cassandra's parser (addRawUpdate, Operation.isCompatibleWith):
+               a column set whole (c = v) takes no other operation; a UDT
+               field is set once; element operations, additions and
+               removals combine (c = c + 1, c = c + 1 add up; l[0] = x,
+               l = l - [y] apply in order) */
+            const ex_assign *o = &p->assigns[j];
+            if (o->col != ci) continue;
+            bool whole = a->op == CQL_ASSIGN_SET && field < 0,
+                 owhole = o->op == CQL_ASSIGN_SET && o->field < 0;
+            bool same_field = field >= 0 && o->field == field;
+            if (whole || owhole || same_field)
                 return hln_fail(c->err, HLN_ESYNTAX, "Multiple incompatible setting of column %s",
                                 col->name);
-            }
-            return hln_fail(c->err, HLN_EINVAL, "Multiple definitions found for column %s",
-                            col->name);
         }
         if (field >= 0) {
             /* the marker is named u.f, typed as the field (UserTypes.fieldSpecOf) */
