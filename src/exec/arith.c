@@ -540,6 +540,54 @@ static void div_half_up(mpz_t q, const mpz_t nu, const mpz_t den)
     mpz_clears(rem, twice, NULL);
 }
 
+/* DecimalType's MathContext(10000) (HALF_UP) for + - *: a result of
+ * more digits is rounded to 10000. */
+#define MAX_DIGITS 10000
+
+static void round_max(num *n)
+{
+    long d = z_digits(n->u);
+    if (d <= MAX_DIGITS) return;
+    mpz_t p;
+    mpz_init(p);
+    mpz_ui_pow_ui(p, 10, (unsigned long)(d - MAX_DIGITS));
+    div_half_up(n->u, n->u, p);
+    mpz_clear(p);
+    n->scale -= (int32_t)(d - MAX_DIGITS);
+    if (z_digits(n->u) > MAX_DIGITS) { /* 999.. rounded up to 1000.. */
+        mpz_divexact_ui(n->u, n->u, 10);
+        n->scale--;
+    }
+}
+
+/* BigDecimal.add's preAlign under MathContext(10000): an operand wholly
+ * below the result's last digit counts only as a sticky 1 there (so
+ * 1 + 1E-2000000000 does not spell out two billion digits). */
+static void pre_align(num *a, num *b)
+{
+    if (a->scale == b->scale) return;
+    if (mpz_sgn(a->u) == 0 || mpz_sgn(b->u) == 0) {
+        /* the other operand at the larger scale, within 10000 digits */
+        num *z = mpz_sgn(a->u) == 0 ? a : b, *x = z == a ? b : a;
+        if (mpz_sgn(x->u) == 0 || x->scale >= z->scale) return;
+        int64_t room = MAX_DIGITS - z_digits(x->u), pad = (int64_t)z->scale - x->scale;
+        if (pad > room) {
+            pad = room > 0 ? room : 0;
+            z->scale = (int32_t)(x->scale + pad);
+        }
+        return;
+    }
+    num *big = a->scale < b->scale ? a : b, *small = big == a ? b : a;
+    int64_t est = (int64_t)big->scale - z_digits(big->u) + MAX_DIGITS;
+    int64_t high = (int64_t)small->scale - z_digits(small->u) + 1;
+    if (high > (int64_t)big->scale + 2 && high > est + 2) {
+        int64_t sc = (big->scale > est ? big->scale : est) + 3;
+        if (sc > INT32_MAX) return;
+        mpz_set_si(small->u, mpz_sgn(small->u));
+        small->scale = (int32_t)sc;
+    }
+}
+
 /* The BigDecimal/BigInteger operation; a and b are modified. */
 static int big_op(ex_request *r, char op, num *a, num *b, const hln_type *at, const hln_type *bt,
                   hln_type_kind rk, ex_value *out)
@@ -551,21 +599,26 @@ static int big_op(ex_request *r, char op, num *a, num *b, const hln_type *at, co
     switch (op) {
     case '+':
     case '-':
+        if (rk == HLN_T_DECIMAL) pre_align(a, b);
         align(a, b);
         if (op == '+')
             mpz_add(res.u, a->u, b->u);
         else
             mpz_sub(res.u, a->u, b->u);
         res.scale = a->scale;
+        if (rk == HLN_T_DECIMAL) round_max(&res);
         break;
     case '*': {
         int64_t s = (int64_t)a->scale + b->scale;
+        if ((s > INT32_MAX || s < INT32_MIN) && (mpz_sgn(a->u) == 0 || mpz_sgn(b->u) == 0))
+            s = s > 0 ? INT32_MAX : INT32_MIN; /* checkScale saturates a zero's */
         if (s > INT32_MAX || s < INT32_MIN) {
             rc = op_fail(r, op, at, bt, s > 0 ? "Underflow" : "Overflow");
             break;
         }
         mpz_mul(res.u, a->u, b->u);
         res.scale = (int32_t)s;
+        if (rk == HLN_T_DECIMAL) round_max(&res);
         break;
     }
     case '/':
