@@ -1673,10 +1673,6 @@ static int selector1(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *
         }
         const char *names = b.len ? hln_arena_strndup(c->a, (const char *)b.data, b.len) : "";
         hln_buf_free(&b);
-        if (!own && n > 5)
-            return hln_fail(c->err, HLN_EUNSUPPORTED,
-                            "token() of other values than the row's key with more than 5 "
-                            "partition key columns is not supported yet");
         if (own)
             *out = (ex_sel){.kind = EX_SEL_TOKEN, .col = -1};
         else

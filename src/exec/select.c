@@ -1073,9 +1073,14 @@ static int sel_value(rowctx *c, const ex_sel *x, ex_value *out)
     case EX_SEL_FUNC:
     case EX_SEL_OP:
     case EX_SEL_CAST: {
-        ex_value args[5];
-        const hln_type *at[5];
-        for (int i = 0; i < x->nargs && i < 5; i++) {
+        ex_value sargs[5], *args = sargs;
+        const hln_type *sat[5], **at = sat;
+        if (x->nargs > 5) { /* token() of a wide partition key */
+            args = hln_arena_alloc(&c->r->arena, sizeof *args * (size_t)x->nargs);
+            at = hln_arena_alloc(&c->r->arena, sizeof *at * (size_t)x->nargs);
+            if (!args || !at) return hln_fail(&c->r->err, HLN_ENOMEM, "out of memory");
+        }
+        for (int i = 0; i < x->nargs; i++) {
             const ex_selarg *a = &x->args[i];
             at[i] = a->type;
             if (a->sub)
