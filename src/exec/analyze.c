@@ -63,6 +63,7 @@ typedef struct actx {
     int mc_in_n;                       /* its columns */
     const hln_type *mc_in_type;        /* frozen<tuple<their types>> */
     bool mc_lo_incl, mc_hi_incl;
+    bool mc_mixed; /* the slice's columns are not all in one clustering order */
     int agg_depth; /* selectors: inside an aggregate's argument */
 } actx;
 
@@ -621,9 +622,7 @@ static int add_multi_relation(actx *c, ex_restr *rs, const cql_relation *rel)
                             text ? text : "?");
         if (pos == 0) desc = col->desc;
         if (col->desc != desc && rel->op != CQL_OP_IN && rel->op != CQL_OP_EQ)
-            return hln_fail(c->err, HLN_EUNSUPPORTED,
-                            "Multi-column slices over columns of mixed clustering order are not "
-                            "supported yet");
+            c->mc_mixed = true; /* not one storage slice: a row filter (ex_select_plan) */
     }
     if (rel->op == CQL_OP_IN && first > 0) /* consecutive, but after a gap */
         return hln_fail(c->err, HLN_EINVAL,
@@ -2084,16 +2083,30 @@ static int an_select(actx *c)
                                 "Column \"%s\" cannot be restricted by both a multi-column and a "
                                 "single-column relation",
                                 t->cols[t->npk + pos].name);
-        if (!p->pk_lookup)
-            return hln_fail(c->err, HLN_EUNSUPPORTED,
-                            "Multi-column slices without the whole partition key restricted are "
-                            "not supported yet");
-        if (c->mc_lo) {
+        if (!p->pk_lookup && !filtering) return hln_fail(c->err, HLN_EINVAL, ALLOW_FILTERING_MSG);
+        if (!p->pk_lookup || c->mc_mixed) {
+            /* A scan of every partition, or columns of mixed clustering
+               order (whose tuples' order is not the storage's: (1, 3) comes
+               before (1, 2) when c2 is DESC): the bounds become row filters,
+               in the columns' value order as Cassandra compares them. */
+            for (int side = 0; side < 2; side++) {
+                const cql_relation *b = side ? c->mc_hi : c->mc_lo;
+                if (!b) continue;
+                ex_filter *f = alloc(c, sizeof *f * (size_t)(p->nfilters + 1));
+                if (!f) return nomem(c);
+                if (p->nfilters) memcpy(f, p->filters, sizeof *f * (size_t)p->nfilters);
+                f[p->nfilters++] = (ex_filter){.col = t->npk,
+                                               .op = b->op,
+                                               .mc_n = b->nin,
+                                               .mc_terms = (cql_term *const *)b->in_list};
+                p->filters = f;
+            }
+        } else if (c->mc_lo) {
             p->mc_lo = (cql_term *const *)c->mc_lo->in_list;
             p->mc_nlo = c->mc_lo->nin;
             p->mc_lo_incl = c->mc_lo_incl;
         }
-        if (c->mc_hi) {
+        if (c->mc_hi && p->pk_lookup && !c->mc_mixed) {
             p->mc_hi = (cql_term *const *)c->mc_hi->in_list;
             p->mc_nhi = c->mc_hi->nin;
             p->mc_hi_incl = c->mc_hi_incl;
@@ -2115,6 +2128,7 @@ static int an_select(actx *c)
     bool ck_any = false;
     for (int pos = 0; pos < t->nck; pos++)
         ck_any |= restricted(&rs[t->npk + pos]);
+    ck_any |= c->mc_lo || c->mc_hi;
     if (!filtering) {
         for (int pos = 0; pos < t->nck; pos++)
             if (rs[t->npk + pos].ncontains)

@@ -56,7 +56,12 @@ typedef struct ex_filter {
     const cql_term *term;
     const cql_term *key;           /* m[key] = term (a map entry); NULL otherwise */
     const struct cql_relation *in; /* op IN: the relation (its list or marker) */
-    int mc_n;      /* op IN of the plan's (c1, .., cn) IN (mc_in), filtered: n; col is c1 */
+    int mc_n; /* op IN of the plan's (c1, .., cn) IN (mc_in), filtered: n; col is c1 */
+    /* a multi-column slice (c1, .., cn) op (v1, .., vn) checked row by row
+       (op < <= > >=; col is c1, mc_n is n): the tuple of the row's values
+       compared with the terms' in the columns' value order, whatever their
+       clustering order */
+    cql_term *const *mc_terms;
     unsigned fold; /* EX_FOLD_*: text compared in the analyzed form of an
                       index that serves the column (textfold.c) */
 } ex_filter;

@@ -665,6 +665,16 @@ static int bind_filters(sel *s)
     for (int i = 0; i < p->nfilters; i++) {
         const ex_filter *f = &p->filters[i];
         const hln_column *col = &p->t->cols[f->col];
+        if (f->mc_terms) { /* (c1, .., cn) > (v1, .., vn): n values */
+            s->fins[i] = hln_arena_alloc(&r->arena, sizeof *s->fins[i] * (size_t)f->mc_n);
+            if (!s->fins[i]) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+            s->nfins[i] = 1;
+            for (int k = 0; k < f->mc_n; k++) {
+                int rc = bind_cond(r, f->mc_terms[k], &p->t->cols[f->col + k], &s->fins[i][k]);
+                if (rc) return rc;
+            }
+            continue;
+        }
         if (f->op == CQL_OP_IN && f->mc_n) { /* n values per tuple */
             int rc = ex_mc_in_values(r, p, &s->fins[i], &s->nfins[i]);
             if (rc) return rc;
@@ -1226,7 +1236,16 @@ static bool match(const sel *s, rowctx *c, int *rc)
                 return false;
             continue;
         }
-        if (f->op == CQL_OP_IN && f->mc_n) { /* (c1, .., cn) IN: one tuple equal */
+        int cmp = 0;
+        if (f->mc_terms) { /* (c1, .., cn) > (..): the first column that differs decides */
+            for (int j = 0; j < f->mc_n && !cmp; j++) {
+                const ex_value *tv = &s->fins[i][j];
+                ex_value cv = v;
+                if (j && ((*rc = get(c, f->col + j, &cv)) != 0 || cv.len < 0)) return false;
+                cmp = hln_type_compare(p->t->cols[f->col + j].type, cv.p, (size_t)cv.len, tv->p,
+                                       (size_t)tv->len);
+            }
+        } else if (f->op == CQL_OP_IN && f->mc_n) { /* (c1, .., cn) IN: one tuple equal */
             bool any = false;
             for (int k = 0; k < s->nfins[i] && !any; k++) {
                 any = true;
@@ -1240,27 +1259,25 @@ static bool match(const sel *s, rowctx *c, int *rc)
             }
             if (!any) return false;
             continue;
-        }
-        if (f->op == CQL_OP_IN) {
+        } else if (f->op == CQL_OP_IN) {
             bool any = false;
             for (int k = 0; k < s->nfins[i] && !any; k++)
                 any = hln_type_compare(p->t->cols[f->col].type, v.p, (size_t)v.len, s->fins[i][k].p,
                                        (size_t)s->fins[i][k].len) == 0;
             if (!any) return false;
             continue;
-        }
-        if (f->fold && f->op == CQL_OP_EQ) {
+        } else if (f->fold && f->op == CQL_OP_EQ) {
             if (!ex_fold_equal(v.p, v.len, fv->p, fv->len, f->fold)) return false;
             continue;
-        }
-        if (f->op == CQL_OP_CONTAINS || f->op == CQL_OP_CONTAINS_KEY) {
+        } else if (f->op == CQL_OP_CONTAINS || f->op == CQL_OP_CONTAINS_KEY) {
             if (!collection_contains(p->t->cols[f->col].type, &v, fv, f->op == CQL_OP_CONTAINS_KEY,
                                      f->fold))
                 return false;
             continue;
+        } else {
+            cmp = hln_type_compare(p->t->cols[f->col].type, v.p, (size_t)v.len, fv->p,
+                                   (size_t)fv->len);
         }
-        int cmp =
-            hln_type_compare(p->t->cols[f->col].type, v.p, (size_t)v.len, fv->p, (size_t)fv->len);
         bool ok = false;
         switch (f->op) {
         case CQL_OP_EQ:
