@@ -64,6 +64,7 @@ typedef struct actx {
     const hln_type *mc_in_type;        /* frozen<tuple<their types>> */
     bool mc_lo_incl, mc_hi_incl;
     bool mc_mixed; /* the slice's columns are not all in one clustering order */
+    int mc_first;  /* the slice's first column (its position among the clustering) */
     int agg_depth; /* selectors: inside an aggregate's argument */
 } actx;
 
@@ -615,7 +616,7 @@ static int add_multi_relation(actx *c, ex_restr *rs, const cql_relation *rel)
                             "was applied to: %s",
                             col->name);
         if (pos == 0) first = col->position;
-        if (col->position != pos + (rel->op == CQL_OP_IN ? first : 0))
+        if (col->position != pos + first)
             return hln_fail(c->err, HLN_EINVAL,
                             "Clustering columns must appear in the PRIMARY KEY order in "
                             "multi-column relations: %s",
@@ -642,22 +643,37 @@ static int add_multi_relation(actx *c, ex_restr *rs, const cql_relation *rel)
         return r2;
     }
     for (int i = 0; i < n; i++)
-        spec_col(c, rel->in_list[i], &t->cols[t->npk + i]);
+        spec_col(c, rel->in_list[i], &t->cols[t->npk + first + i]);
     switch (rel->op) {
     case CQL_OP_EQ:
         for (int i = 0; i < n; i++) {
-            cql_relation one = {
-                .column = t->cols[t->npk + i].name, .op = CQL_OP_EQ, .term = rel->in_list[i]};
-            if ((rc = merge_bound(c, &rs[t->npk + i], &one, t->cols[t->npk + i].name, "Column")))
+            const hln_column *col = &t->cols[t->npk + first + i];
+            cql_relation one = {.column = col->name, .op = CQL_OP_EQ, .term = rel->in_list[i]};
+            if ((rc = merge_bound(c, &rs[t->npk + first + i], &one, col->name, "Column")))
                 return rc;
         }
         return 0;
     case CQL_OP_GT:
     case CQL_OP_GE:
+    case CQL_OP_LT:
+    case CQL_OP_LE:
+        if ((c->mc_lo || c->mc_hi) && c->mc_first != first)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Column \"%s\" cannot be restricted by two inequalities not starting "
+                            "with the same column",
+                            t->cols[t->npk + (first > c->mc_first ? first : c->mc_first)].name);
+        c->mc_first = first;
+        break;
+    default:
+        break;
+    }
+    switch (rel->op) {
+    case CQL_OP_GT:
+    case CQL_OP_GE:
         if (c->mc_lo)
             return hln_fail(c->err, HLN_EINVAL,
                             "More than one restriction was found for the start bound on %s",
-                            t->cols[t->npk].name);
+                            t->cols[t->npk + first].name);
         c->mc_lo = rel;
         c->mc_lo_incl = rel->op == CQL_OP_GE;
         return 0;
@@ -666,7 +682,7 @@ static int add_multi_relation(actx *c, ex_restr *rs, const cql_relation *rel)
         if (c->mc_hi)
             return hln_fail(c->err, HLN_EINVAL,
                             "More than one restriction was found for the end bound on %s",
-                            t->cols[t->npk].name);
+                            t->cols[t->npk + first].name);
         c->mc_hi = rel;
         c->mc_hi_incl = rel->op == CQL_OP_LE;
         return 0;
@@ -1038,6 +1054,71 @@ static int clustering_prefix(actx *c, const ex_restr *rs)
                             "\"%s\" is not restricted",
                             t->cols[ci].name, t->cols[t->npk + k].name);
         k++;
+    }
+    return 0;
+}
+
+/* A multi-column slice (c_f, .., c_f+n-1) > (..) beside the single-column
+ * relations rs, as Cassandra 5.0 merges them: the columns before c_f
+ * restricted by = or IN (a slice on them cannot be used for filtering), a
+ * slice on c_f itself merged with the tuple's bound of the other side,
+ * none on the tuple's other columns, and the columns after the tuple only
+ * when filtering. */
+static int mc_slice_check(actx *c, const ex_restr *rs, bool filtering)
+{
+    const hln_table *t = c->p->t;
+    int first = c->mc_first, n = 0;
+    if (c->mc_lo) n = c->mc_lo->nin;
+    if (c->mc_hi && c->mc_hi->nin > n) n = c->mc_hi->nin;
+    const char *name = t->cols[t->npk + first].name;
+    for (int pos = 0; pos < first; pos++) {
+        const ex_restr *x = &rs[t->npk + pos];
+        if (x->eq || x->in) continue;
+        if (filtering)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Multi-column slice restrictions cannot be used for filtering.");
+        if (!restricted(x))
+            return hln_fail(c->err, HLN_EINVAL,
+                            "PRIMARY KEY column \"%s\" cannot be restricted as preceding column "
+                            "\"%s\" is not restricted",
+                            name, t->cols[t->npk + pos].name);
+        return hln_fail(c->err, HLN_EINVAL,
+                        "Clustering column \"%s\" cannot be restricted (preceding column \"%s\" "
+                        "is restricted by a non-EQ relation)",
+                        name, t->cols[t->npk + pos].name);
+    }
+    for (int pos = first; pos < t->nck; pos++) {
+        const ex_restr *x = &rs[t->npk + pos];
+        const char *cn = t->cols[t->npk + pos].name;
+        if (!restricted(x)) continue;
+        if (pos >= first + n) {
+            if (filtering) continue;
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Clustering column \"%s\" cannot be restricted (preceding column "
+                            "\"%s\" is restricted by a non-EQ relation)",
+                            cn, name);
+        }
+        if (x->eq || x->in) /* (Cassandra's words when the tuple's relation comes first) */
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Column \"%s\" cannot be restricted by both an equality and an "
+                            "inequality relation",
+                            cn);
+        if (x->ncontains || x->nentries || (pos > first && !x->lo && !x->hi))
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Column \"%s\" cannot be restricted by both a multi-column and a "
+                            "single-column relation",
+                            cn);
+        if (pos > first)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Column \"%s\" cannot be restricted by two inequalities not starting "
+                            "with the same column",
+                            cn);
+        if (x->lo && c->mc_lo)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "More than one restriction was found for the start bound on %s", cn);
+        if (x->hi && c->mc_hi)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "More than one restriction was found for the end bound on %s", cn);
     }
     return 0;
 }
@@ -2077,14 +2158,12 @@ static int an_select(actx *c)
         }
     }
     if (c->mc_lo || c->mc_hi) {
-        for (int pos = 0; pos < t->nck; pos++)
-            if (restricted(&rs[t->npk + pos]))
-                return hln_fail(c->err, HLN_EINVAL,
-                                "Column \"%s\" cannot be restricted by both a multi-column and a "
-                                "single-column relation",
-                                t->cols[t->npk + pos].name);
+        if ((rc = mc_slice_check(c, rs, filtering)) != 0) return rc;
         if (!p->pk_lookup && !filtering) return hln_fail(c->err, HLN_EINVAL, ALLOW_FILTERING_MSG);
-        if (!p->pk_lookup || c->mc_mixed) {
+        bool single = c->mc_first > 0; /* other relations on the clustering columns */
+        for (int pos = 0; pos < t->nck; pos++)
+            single |= restricted(&rs[t->npk + pos]);
+        if (!p->pk_lookup || c->mc_mixed || single) {
             /* A scan of every partition, or columns of mixed clustering
                order (whose tuples' order is not the storage's: (1, 3) comes
                before (1, 2) when c2 is DESC): the bounds become row filters,
@@ -2095,7 +2174,7 @@ static int an_select(actx *c)
                 ex_filter *f = alloc(c, sizeof *f * (size_t)(p->nfilters + 1));
                 if (!f) return nomem(c);
                 if (p->nfilters) memcpy(f, p->filters, sizeof *f * (size_t)p->nfilters);
-                f[p->nfilters++] = (ex_filter){.col = t->npk,
+                f[p->nfilters++] = (ex_filter){.col = t->npk + c->mc_first,
                                                .op = b->op,
                                                .mc_n = b->nin,
                                                .mc_terms = (cql_term *const *)b->in_list};
@@ -2106,7 +2185,7 @@ static int an_select(actx *c)
             p->mc_nlo = c->mc_lo->nin;
             p->mc_lo_incl = c->mc_lo_incl;
         }
-        if (c->mc_hi && p->pk_lookup && !c->mc_mixed) {
+        if (c->mc_hi && p->pk_lookup && !c->mc_mixed && !single) {
             p->mc_hi = (cql_term *const *)c->mc_hi->in_list;
             p->mc_nhi = c->mc_hi->nin;
             p->mc_hi_incl = c->mc_hi_incl;
@@ -2310,9 +2389,11 @@ static int mod_keys(actx *c, ex_restr *rs, const char *type, bool allow_ck_slice
     int rc;
     /* IN on key columns: UPDATE and DELETE write each combination (exec
        enumerates them, dml.c) */
-    if (c->mc_lo || c->mc_hi)
-        return hln_fail(c->err, HLN_EUNSUPPORTED,
-                        "Multi-column slices in %s statements are not supported yet", type);
+    if ((c->mc_lo || c->mc_hi) && !allow_ck_slices) /* UPDATE (DELETE: a range, below) */
+        return hln_fail(c->err, HLN_EINVAL,
+                        "Slice restrictions are not supported on the clustering columns in %s "
+                        "statements",
+                        type);
     if (c->mc_in) { /* c1 .. cn take the tuples' values (run_in enumerates them) */
         if ((rc = mc_in_take(c, rs)) != 0) return rc;
         for (int pos = 0; pos < c->mc_in_n; pos++)
@@ -2374,8 +2455,28 @@ static int mod_keys(actx *c, ex_restr *rs, const char *type, bool allow_ck_slice
         if (ck_missing)
             return hln_fail(c->err, HLN_EINVAL, "Some clustering keys are missing: %s",
                             missing_list(c, rs, t->npk, t->npk + t->nck));
+    } else if ((c->mc_lo || c->mc_hi) && (rc = mc_slice_check(c, rs, false)) != 0) {
+        return rc;
     } else if ((rc = clustering_prefix(c, rs)) != 0) {
         return rc;
+    }
+    if (c->mc_lo || c->mc_hi) { /* DELETE: (c1, .., cn) > (..) deletes a range (dml.c) */
+        for (int pos = c->mc_first; pos < t->nck; pos++)
+            if (restricted(&rs[t->npk + pos]))
+                return hln_fail(c->err, HLN_EINVAL,
+                                "Column \"%s\" cannot be restricted by both a multi-column and a "
+                                "single-column relation",
+                                t->cols[t->npk + pos].name);
+        if (c->mc_lo) {
+            p->mc_lo = (cql_term *const *)c->mc_lo->in_list;
+            p->mc_nlo = c->mc_lo->nin;
+            p->mc_lo_incl = c->mc_lo_incl;
+        }
+        if (c->mc_hi) {
+            p->mc_hi = (cql_term *const *)c->mc_hi->in_list;
+            p->mc_nhi = c->mc_hi->nin;
+            p->mc_hi_incl = c->mc_hi_incl;
+        }
     }
     p->ck = alloc(c, sizeof *p->ck * (size_t)(t->nck ? t->nck : 1));
     p->ck_in = alloc(c, sizeof *p->ck_in * (size_t)(t->nck ? t->nck : 1));
@@ -2867,7 +2968,7 @@ static int an_delete(actx *c)
     ex_restr *rs;
     if ((rc = where(c, s->where, "DELETE", &rs)) != 0) return rc;
     if ((rc = mod_keys(c, rs, "DELETE", true)) != 0) return rc;
-    bool ck_any = false;
+    bool ck_any = p->mc_nlo || p->mc_nhi;
     for (int pos = 0; pos < t->nck; pos++)
         ck_any |= restricted(&rs[t->npk + pos]);
     bool full_row = p->nck_eq == t->nck;
