@@ -2278,6 +2278,19 @@ static int an_select(actx *c)
                                 "and/or static columns (not %s)",
                                 col->name);
         }
+        /* ORDER BY with IN of several values sorts after the reads: Cassandra
+           selects the ORDER BY columns too, which DISTINCT refuses */
+        bool post_order = false;
+        for (int i = 0; s->order_by && i < t->npk; i++)
+            post_order |= rs[i].in && (!rs[i].in->in_list || rs[i].in->nin > 1);
+        for (const cql_order *o = post_order ? s->order_by : NULL; o; o = o->next) {
+            const hln_column *col = table_column(t, o->column);
+            if (col && col->kind != HLN_COL_PARTITION_KEY && col->kind != HLN_COL_STATIC)
+                return hln_fail(c->err, HLN_EINVAL,
+                                "SELECT DISTINCT queries must only request partition key columns "
+                                "and/or static columns (not %s)",
+                                col->name);
+        }
         if (!p->pk_lookup) {
             for (int k = 0; k < t->npk; k++) {
                 bool found = false;
@@ -2301,9 +2314,18 @@ static int an_select(actx *c)
             return hln_fail(c->err, HLN_EINVAL,
                             "ORDER BY is only supported when the partition key is restricted by "
                             "an EQ or an IN.");
-        int next = 0, decided = -1;
+        int next = 0, decided = -1, norder = 0;
+        for (const cql_order *o = s->order_by; o; o = o->next)
+            norder++;
+        int *ocols = alloc(c, sizeof *ocols * (size_t)norder);
+        bool *odesc = alloc(c, sizeof *odesc * (size_t)norder);
+        if (!ocols || !odesc) return nomem(c);
+        p->order_cols = ocols;
+        p->order_desc = odesc;
         for (const cql_order *o = s->order_by; o; o = o->next) {
             const hln_column *col = table_column(t, o->column);
+            ocols[p->norder] = (int)(col - t->cols);
+            odesc[p->norder++] = o->desc;
             if (col->kind != HLN_COL_CLUSTERING)
                 return hln_fail(c->err, HLN_EINVAL,
                                 "Order by is currently only supported on the clustered columns of "

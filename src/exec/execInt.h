@@ -173,6 +173,12 @@ typedef struct ex_plan {
     bool pk_has_in;
     bool keys_have_in; /* UPDATE/DELETE: some key column restricted by IN */
     bool ordered;      /* ORDER BY given */
+    /* SELECT: the ORDER BY columns (indexes in t->cols) and their
+       directions, norder entries: the order the rows of several partitions
+       (IN) are sorted into, when the query is not paged (select.c) */
+    const int *order_cols;
+    const bool *order_desc;
+    int norder;
     /* SELECT: slice on clustering column nck_eq, if any */
     const cql_term *lo, *hi;
     bool lo_incl, hi_incl;

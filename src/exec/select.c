@@ -157,6 +157,7 @@ typedef struct sel {
        current pair (ki, si) is copied into pk/token/start/end */
     sel_key *keys;
     int nkeys, ki;
+    size_t nkeys_given; /* the keys the IN lists name, duplicates counted */
     sel_slice *slices;
     int nslices, si;
     const uint8_t *pk;
@@ -192,6 +193,13 @@ typedef struct sel {
     const uint8_t *last_pk, *last_ck;
     uint32_t last_pklen, last_cklen;
     bool stop, limit_hit;
+    /* ORDER BY with IN on several partitions, unpaged: the rows (or groups)
+       of every partition are collected, then sorted by the ORDER BY
+       columns (osort_rows); okeys holds those columns' values per row,
+       gokey the current group's (its first row's) */
+    bool osort;
+    ex_value *okeys, *gokey;
+    int okcap;
     bool group_paused; /* GROUP BY: a page of groups is full; the row that
                           opened the next group was not taken */
     int last_in_part;  /* GROUP BY: the groups taken in the last row's partition */
@@ -463,6 +471,7 @@ static int bind_lookup(sel *s)
                           MAX_CARTESIAN);
     }
     if (rc) return rc;
+    s->nkeys_given = combos;
     s->keys = hln_arena_alloc(&r->arena, sizeof *s->keys * (combos ? combos : 1));
     if (!s->keys) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
     hln_buf b;
@@ -1428,6 +1437,8 @@ static void remember_last(sel *s, const rowctx *c)
     s->last_cklen = c->row->cklen;
 }
 
+static int take_okey(sel *s, rowctx *c, ex_value *dst);
+
 static int aggregate(sel *s, rowctx *c)
 {
     const ex_plan *p = s->p;
@@ -1462,6 +1473,8 @@ static int aggregate(sel *s, rowctx *c)
         if (rc) return rc;
         if (s->stop) return 0;
     }
+    if (s->osort && p->group_cols && !s->agg_first && (rc = take_okey(s, c, s->gokey)) != 0)
+        return rc; /* the group's first row gives its ORDER BY values */
     for (int i = 0; i < p->nproj; i++) {
         const ex_sel *x = &p->sels[i];
         agg *a = &s->aggs[i];
@@ -1485,6 +1498,89 @@ static int aggregate(sel *s, rowctx *c)
         remember_last(s, c);
         s->last_in_part = s->in_part;
     }
+    return 0;
+}
+
+/* The ORDER BY columns' values of the row in c, copied into r->arena. */
+static int take_okey(sel *s, rowctx *c, ex_value *dst)
+{
+    for (int i = 0; i < s->p->norder; i++) {
+        ex_value v;
+        int rc = get(c, s->p->order_cols[i], &v);
+        if (rc) return rc;
+        if (v.len > 0) {
+            v.p = hln_arena_memdup(&s->r->arena, v.p, (size_t)v.len);
+            if (!v.p) return hln_fail(&s->r->err, HLN_ENOMEM, "out of memory");
+        }
+        dst[i] = v;
+    }
+    return 0;
+}
+
+/* Room for the ORDER BY values of row s->nrows. */
+static ex_value *okey_slot(sel *s)
+{
+    int n = s->p->norder;
+    if (s->nrows >= s->okcap) {
+        int ncap = s->okcap ? s->okcap * 2 : 64;
+        ex_value *k = hln_arena_alloc(&s->r->arena, sizeof *k * (size_t)ncap * (size_t)n);
+        if (!k) return NULL;
+        if (s->nrows) memcpy(k, s->okeys, sizeof *k * (size_t)s->nrows * (size_t)n);
+        s->okeys = k;
+        s->okcap = ncap;
+    }
+    return &s->okeys[(size_t)s->nrows * (size_t)n];
+}
+
+static const sel *osort_sel; /* qsort's context (one shard thread sorts at a time) */
+
+typedef struct osort_slot {
+    const ex_value *key;
+    int row;
+} osort_slot;
+
+static int cmp_osort(const void *a, const void *b)
+{
+    const osort_slot *x = a, *y = b;
+    const ex_plan *p = osort_sel->p;
+    for (int i = 0; i < p->norder; i++) {
+        const ex_value *u = &x->key[i], *v = &y->key[i];
+        int c;
+        if (u->len < 0 || v->len < 0)
+            c = (u->len >= 0) - (v->len >= 0);
+        else
+            c = hln_type_compare(p->t->cols[p->order_cols[i]].type, u->p, (size_t)u->len, v->p,
+                                 (size_t)v->len);
+        if (c) return p->order_desc[i] ? -c : c;
+    }
+    return x->row - y->row; /* ties keep the partitions' order (a stable sort) */
+}
+
+/* Sorts the collected rows by the ORDER BY columns, as Cassandra sorts the
+ * rows of several partitions (stable: equal values keep partition order,
+ * and each partition's rows came in ORDER BY order), then applies LIMIT. */
+static int osort_rows(sel *s)
+{
+    int n = s->nrows, np = s->p->nproj;
+    if (n > 1) {
+        osort_slot *sl = hln_malloc(sizeof *sl * (size_t)n);
+        ex_value *cells =
+            hln_arena_alloc(&s->r->arena, sizeof *cells * (size_t)n * (size_t)(np ? np : 1));
+        if (!sl || !cells) {
+            hln_free(sl);
+            return hln_fail(&s->r->err, HLN_ENOMEM, "out of memory");
+        }
+        for (int i = 0; i < n; i++)
+            sl[i] = (osort_slot){&s->okeys[(size_t)i * (size_t)s->p->norder], i};
+        osort_sel = s;
+        qsort(sl, (size_t)n, sizeof *sl, cmp_osort);
+        for (int i = 0; i < n; i++)
+            memcpy(&cells[(size_t)i * (size_t)np], &s->cells[(size_t)sl[i].row * (size_t)np],
+                   sizeof *cells * (size_t)np);
+        hln_free(sl);
+        s->cells = cells;
+    }
+    if (s->limit > 0 && s->nrows > s->limit) s->nrows = s->limit;
     return 0;
 }
 
@@ -1528,6 +1624,11 @@ static int offer(sel *s, rowctx *c)
     ex_value *out = &s->cells[(size_t)s->nrows * (size_t)p->nproj];
     for (int i = 0; i < p->nproj; i++)
         if ((rc = sel_value(c, &p->sels[i], &out[i])) != 0) return rc;
+    if (s->osort) {
+        ex_value *k = okey_slot(s);
+        if (!k) return hln_fail(&s->r->err, HLN_ENOMEM, "out of memory");
+        if ((rc = take_okey(s, c, k)) != 0) return rc;
+    }
     if (p->ann) s->ann_scores[s->nrows] = score;
     s->nrows++;
     if (p->ann) return 0; /* LIMIT applies to the best rows, in finish() */
@@ -1787,6 +1888,11 @@ static int emit_group(sel *s)
         }
     }
     if (rc) return rc;
+    if (s->osort && p->group_cols) {
+        ex_value *k = okey_slot(s);
+        if (!k) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+        memcpy(k, s->gokey, sizeof *k * (size_t)p->norder);
+    }
     s->nrows++;
     memset(s->aggs, 0, sizeof *s->aggs * (size_t)(p->nproj ? p->nproj : 1));
     if (p->nagg_subs) memset(s->subaggs, 0, sizeof *s->subaggs * (size_t)p->nagg_subs);
@@ -2029,6 +2135,7 @@ static void finish(ex_request *r, sel *s, bool more)
                 s->cells[(size_t)b * (size_t)n + (size_t)i] = tmp;
             }
     }
+    if (!rc && s->osort) rc = osort_rows(s);
     if (!rc && more && s->page && s->nrows > 0) rc = make_state(r, s);
     if (rc) {
         ex_finish(r, rc);
@@ -2469,15 +2576,20 @@ void ex_run_select(ex_request *r)
                  : hln_fail(&r->err, HLN_ENOMEM, "out of memory");
     if (!rc) rc = bind_limits(s);
     if (!rc && p->pk_lookup) rc = bind_lookup(s);
-    if (!rc && p->pk_has_in && p->ordered) {
+    if (!rc && p->pk_has_in && p->ordered && !p->ann && s->nkeys_given > 1) {
+        /* the rows of several partitions sorted after the reads (Cassandra:
+           IN of more than one value, duplicates counted, with ORDER BY);
+           such a query cannot be paged */
         if (r->params.page_size > 0)
             rc = hln_fail(&r->err, HLN_EINVAL,
                           "Cannot page queries with both ORDER BY and a IN restriction on the "
                           "partition key; you must either remove the ORDER BY or the IN and sort "
                           "client side, or disable paging for this query");
-        else if (s->nkeys > 1)
-            rc = hln_fail(&r->err, HLN_EUNSUPPORTED,
-                          "ORDER BY with IN on several partitions is not supported yet");
+        else if (s->nkeys > 1 && (!p->aggregate || p->group_cols) && p->norder > 0) {
+            s->osort = true;
+            s->gokey = hln_arena_alloc(&r->arena, sizeof *s->gokey * (size_t)p->norder);
+            if (!s->gokey) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+        }
     }
     if (!rc && !p->pk_lookup) rc = bind_range(s);
     if (!rc) rc = bind_filters(s);
@@ -2490,7 +2602,7 @@ void ex_run_select(ex_request *r)
     /* aggregates fold everything into one row: no paging, LIMIT ignored;
        GROUP BY pages and limits groups (emit_group, aggregate) */
     if (!p->aggregate || p->group_cols) {
-        if (s->limit) s->limit_left = s->limit;
+        if (s->limit && !s->osort) s->limit_left = s->limit; /* osort: after sorting */
         if (r->params.page_size > 0) s->page = r->params.page_size;
     }
     s->eff_pp = p->distinct ? 1 : p->aggregate ? 0 : s->pp_limit;
