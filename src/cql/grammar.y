@@ -682,6 +682,18 @@ cond(A) ::= ident(C) IN bind(T). {
     A->op = CQL_OP_IN;
     A->term = T;
 }
+cond(A) ::= ident(C) CONTAINS term(T). {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->column = C;
+    A->op = CQL_OP_CONTAINS;
+    A->term = T;
+}
+cond(A) ::= ident(C) CONTAINS KEY term(T). {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->column = C;
+    A->op = CQL_OP_CONTAINS_KEY;
+    A->term = T;
+}
 
 /* ---- DELETE ------------------------------------------------------------ */
 %type delcols {cql_deletion *}

@@ -2613,6 +2613,18 @@ static int conditions(actx *c, ex_cas_kind kind, const cql_relation *conds, cons
             spec_typed(c, x->term, elem_name(c, "value", col->name), vt);
             for (int i = 0; x->op == CQL_OP_IN && i < x->nin; i++) /* m[k] IN (...) */
                 spec_typed(c, x->in_list[i], elem_name(c, "value", col->name), vt);
+        } else if (x->op == CQL_OP_CONTAINS || x->op == CQL_OP_CONTAINS_KEY) {
+            /* l CONTAINS v, m CONTAINS KEY k: an element (key) of the
+               collection, frozen or not (cas.c) */
+            bool key = x->op == CQL_OP_CONTAINS_KEY;
+            if (!hln_type_is_collection(vt))
+                return hln_fail(c->err, HLN_EINVAL, "Cannot use %s on non-collection column %s",
+                                key ? "CONTAINS KEY" : "CONTAINS", col->name);
+            if (key && vt->kind != HLN_T_MAP)
+                return hln_fail(c->err, HLN_EINVAL, "Cannot use CONTAINS KEY on non-map column %s",
+                                col->name);
+            spec_typed(c, x->term, elem_name(c, key ? "key" : "value", col->name),
+                       vt->kind == HLN_T_MAP && !key ? vt->params[1] : vt->params[0]);
         } else if (x->op == CQL_OP_IN && x->in_list) {
             for (int i = 0; i < x->nin; i++)
                 spec_typed(c, x->in_list[i], col->name, vt);
@@ -2629,8 +2641,6 @@ static int conditions(actx *c, ex_cas_kind kind, const cql_relation *conds, cons
             return hln_fail(c->err, HLN_EINVAL,
                             "Slice conditions ( %s ) are not supported on durations",
                             op_str(x->op));
-        if (x->op == CQL_OP_CONTAINS || x->op == CQL_OP_CONTAINS_KEY)
-            return hln_fail(c->err, HLN_EUNSUPPORTED, "CONTAINS conditions are not supported yet");
         p->conds[p->nconds++] =
             (ex_cond){ci, x->op, x->term, (cql_term *const *)x->in_list, x->nin, x->elem, field};
     }
