@@ -63,9 +63,11 @@ typedef struct actx {
     int mc_in_n;                       /* its columns */
     const hln_type *mc_in_type;        /* frozen<tuple<their types>> */
     bool mc_lo_incl, mc_hi_incl;
-    bool mc_mixed; /* the slice's columns are not all in one clustering order */
-    int mc_first;  /* the slice's first column (its position among the clustering) */
-    int agg_depth; /* selectors: inside an aggregate's argument */
+    bool mc_mixed;                /* the slice's columns are not all in one clustering order */
+    int mc_first;                 /* the slice's first column (its position among the clustering) */
+    int agg_depth;                /* selectors: inside an aggregate's argument */
+    const cql_selector *bad_elem; /* a function argument l[i] of no type (sel_arg) */
+    bool fn_args;                 /* sel_arg is taking a function's arguments */
 } actx;
 
 const char *ex_quote(hln_arena *a, const char *name)
@@ -1235,7 +1237,27 @@ static int sel_arg(actx *c, const cql_selector *a, ex_selarg *out, ex_fnarg *fa)
     ex_sel *sub = alloc(c, sizeof *sub);
     if (!sub) return nomem(c);
     ex_colspec spec;
-    int rc = selector(c, a, sub, &spec);
+    int ci, rc;
+    if (c->fn_args && !a->func && a->elem && !a->slice && a->column && !column(c, a->column, &ci)) {
+        const hln_type *ty = c->p->t->cols[ci].type;
+        if (ty->kind != HLN_T_SET && ty->kind != HLN_T_MAP) {
+            /* l[i], v[k]: Cassandra gives the element of a list (or of no
+               collection) no type a function takes, so the function's
+               signatures refuse it first; the element's own error follows
+               when one takes it (function_selector) */
+            const char *ks = term_str(c, a->elem);
+            size_t nl = strlen(c->p->t->cols[ci].name) + strlen(ks) + 3;
+            char *nm = hln_arena_alloc(c->a, nl);
+            if (!nm) return nomem(c);
+            snprintf(nm, nl, "%s[%s]", c->p->t->cols[ci].name, ks);
+            const hln_type *none = hln_type_by_kind(HLN_T_DURATION);
+            *out = (ex_selarg){-1, NULL, none, NULL};
+            *fa = (ex_fnarg){none, NULL, nm};
+            if (!c->bad_elem) c->bad_elem = a;
+            return 0;
+        }
+    }
+    rc = selector(c, a, sub, &spec);
     if (rc) return rc;
     if (sub->kind >= EX_SEL_COUNT_ROWS && c->agg_depth)
         return hln_fail(c->err, HLN_EINVAL,
@@ -1276,7 +1298,10 @@ static int function_selector(actx *c, const cql_selector *sel, ex_sel *out, ex_c
     if (!args) return nomem(c);
     int i = 0, rc;
     for (const cql_selector *a = sel->args; a && i < nargs; a = a->next, i++) {
-        if ((rc = sel_arg(c, a, &args[i], &fa[i])) != 0) return rc;
+        c->fn_args = true;
+        rc = sel_arg(c, a, &args[i], &fa[i]);
+        c->fn_args = false;
+        if (rc) return rc;
     }
     const ex_fn *cand[1];
     if (ex_fn_candidates(sel->func, cand, 1) == 1 && cand[0]->args[0] == HLN_T_VECTOR &&
@@ -1323,8 +1348,16 @@ static int function_selector(actx *c, const cql_selector *sel, ex_sel *out, ex_c
             if (!fa[j].type) fa[j].type = vt;
     }
     const hln_type *rt;
+    const cql_selector *bad = c->bad_elem;
+    c->bad_elem = NULL;
     const ex_fn *f = ex_fn_resolve(sel->func_ks, sel->func, fa, nargs, NULL, true, &rt, c->err);
     if (!f) return c->err->code ? c->err->code : HLN_EINVAL;
+    if (bad) { /* a function that takes it: the element selection's error */
+        ex_sel x;
+        ex_colspec xs;
+        rc = selector(c, bad, &x, &xs);
+        return rc ? rc : hln_fail(c->err, HLN_EINVAL, "Invalid element selection");
+    }
     hln_buf b;
     hln_buf_init(&b);
     hln_buf_printf(&b, "system.%s(", f->name);
@@ -1559,7 +1592,7 @@ static int agg_arg(actx *c, const cql_selector *sel, const char *fname, int *ci,
 {
     const cql_selector *a = sel->args;
     *arg = NULL;
-    if (!sel->star_arg && a && !a->next && (a->func || a->op || a->cast)) {
+    if (!sel->star_arg && a && !a->next && (a->func || a->op || a->cast || a->elem)) {
         ex_sel *sub = alloc(c, sizeof *sub);
         ex_selarg *x = alloc(c, sizeof *x);
         if (!sub || !x) return nomem(c);
@@ -1805,12 +1838,23 @@ static int selector1(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *
     }
     if (!strcmp(f, "tojson")) {
         const cql_selector *a = sel->args;
-        if (!sel->star_arg && a && !a->next && (a->func || a->op || a->cast)) {
-            /* toJson(expression) */
+        if (!sel->star_arg && a && !a->next && (a->func || a->op || a->cast || a->elem)) {
+            /* toJson(expression), toJson(m[k]) */
             ex_selarg *arg = alloc(c, sizeof *arg);
             if (!arg) return nomem(c);
             ex_fnarg fa;
-            if ((rc = sel_arg(c, a, arg, &fa)) != 0) return rc;
+            c->fn_args = true;
+            rc = sel_arg(c, a, arg, &fa);
+            c->fn_args = false;
+            if (rc) return rc;
+            if (c->bad_elem) { /* l[i]: toJson takes any type, the element's error */
+                const cql_selector *bad = c->bad_elem;
+                ex_sel x;
+                ex_colspec xs;
+                c->bad_elem = NULL;
+                rc = selector(c, bad, &x, &xs);
+                return rc ? rc : hln_fail(c->err, HLN_EINVAL, "Invalid element selection");
+            }
             if (arg->sub) /* (CAST(c AS its own type) is the column c) */
                 *out = (ex_sel){.kind = EX_SEL_TOJSON, .col = -1, .args = arg, .nargs = 1};
             else
@@ -1866,7 +1910,7 @@ static int selector1(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *
                                  fmt_name(c, sum ? "system.sum(%s)" : "system.avg(%s)", nm), ty};
         return 0;
     }
-    if (!strcmp(f, "maxwritetime")) {
+    if (!strcmp(f, "maxwritetime") && !(sel->args && !sel->star_arg && sel->args->elem)) {
         if ((rc = one_column_arg(c, sel, f, &ci)) != 0) return rc;
         const hln_column *col = &t->cols[ci];
         if (col->kind == HLN_COL_PARTITION_KEY || col->kind == HLN_COL_CLUSTERING)
@@ -1878,32 +1922,37 @@ static int selector1(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *
             (ex_colspec){t->ks, t->name, fmt_name(c, "maxwritetime(%s)", col->name), bigint};
         return 0;
     }
-    if ((!strcmp(f, "writetime") || !strcmp(f, "ttl")) && !sel->star_arg && sel->args &&
-        !sel->args->next && sel->args->column && sel->args->elem) {
-        /* writetime(c[k]) / ttl(c[k]): one element of a non-frozen set or map */
-        bool wt = f[0] == 'w';
+    if ((!strcmp(f, "writetime") || !strcmp(f, "ttl") || !strcmp(f, "maxwritetime")) &&
+        !sel->star_arg && sel->args && !sel->args->next && sel->args->column && sel->args->elem) {
+        /* writetime(c[k]) / maxwritetime(c[k]) / ttl(c[k]): one element of
+           a set or map (of a frozen one: the whole value's, when it holds
+           the element) */
+        bool wt = f[0] != 't', mx = f[0] == 'm';
         if ((rc = column(c, sel->args->column, &ci)) != 0) return rc;
         const hln_column *col = &t->cols[ci];
         const hln_type *ty = col->type;
+        if (!hln_type_is_collection(ty))
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Invalid element selection: %s is of type %s is not a collection",
+                            col->name, ty->cql_name);
         if (ty->kind == HLN_T_LIST)
             return hln_fail(c->err, HLN_EINVAL,
                             "Element selection is only allowed on sets and maps, but %s is a list",
                             col->name);
-        if (!hln_type_is_multicell(ty) || (ty->kind != HLN_T_SET && ty->kind != HLN_T_MAP))
-            return hln_fail(c->err, HLN_EUNSUPPORTED,
-                            "Functions of collection elements are not "
-                            "supported yet");
         ex_selarg *arg = alloc(c, sizeof *arg);
         if (!arg) return nomem(c);
         *arg = (ex_selarg){-1, sel->args->elem, ty->params[0], NULL};
         spec_typed(c, sel->args->elem, col->name, ty->params[0]);
-        *out = (ex_sel){
-            .kind = wt ? EX_SEL_WRITETIME : EX_SEL_TTL, .col = ci, .args = arg, .nargs = 1};
+        *out = (ex_sel){.kind = wt ? EX_SEL_WRITETIME : EX_SEL_TTL,
+                        .col = ci,
+                        .args = arg,
+                        .nargs = 1,
+                        .max = mx};
         const char *ks = term_str(c, sel->args->elem);
-        size_t nl = strlen(col->name) + strlen(ks) + 16;
+        size_t nl = strlen(col->name) + strlen(ks) + 20;
         char *nm = hln_arena_alloc(c->a, nl);
         if (!nm) return nomem(c);
-        snprintf(nm, nl, "%s(%s[%s])", wt ? "writetime" : "ttl", col->name, ks);
+        snprintf(nm, nl, "%s(%s[%s])", f, col->name, ks);
         *spec_out = (ex_colspec){t->ks, t->name, nm, wt ? bigint : hln_type_by_kind(HLN_T_INT)};
         return 0;
     }

@@ -913,6 +913,9 @@ static int row_token(rowctx *c, int64_t *tok)
     return 0;
 }
 
+static bool collection_contains(const hln_type *t, const ex_value *v, const ex_value *e, bool key,
+                                unsigned fold);
+
 /* writetime(c) / ttl(c) of a non-frozen collection: a list with one
  * timestamp (remaining TTL, null when none) per element, as Cassandra 5.0. */
 static int element_times(rowctx *c, const ex_sel *x, const hln_column *col, ex_value *out)
@@ -1120,9 +1123,23 @@ static int sel_value(rowctx *c, const ex_sel *x, ex_value *out)
         if (x->nargs == 1 && x->args[0].term) { /* writetime(c[k]) / ttl(c[k]) */
             ex_value key;
             *out = (ex_value){NULL, -1};
-            if ((rc = ex_bind(c->r, x->args[0].term, x->args[0].type, col->name, &key)) != 0)
-                return rc;
+            char kname[300];
+            snprintf(kname, sizeof kname, "%s(%s)", col->type->kind == HLN_T_MAP ? "key" : "value",
+                     col->name);
+            if ((rc = ex_bind(c->r, x->args[0].term, x->args[0].type, kname, &key)) != 0) return rc;
             const st_row *row = col->kind == HLN_COL_STATIC ? c->srow : c->row;
+            if (!hln_type_is_multicell(col->type)) { /* frozen: the value's, if it holds k */
+                const st_cell *cell =
+                    c->vrow || !row || key.len < 0 ? NULL : find_cell(row, col->id);
+                ex_value whole;
+                if (!cell || (rc = get(c, x->col, &whole)) != 0 || whole.len < 0) return rc;
+                if (!collection_contains(col->type, &whole, &key, true, 0)) return 0;
+                if (x->kind == EX_SEL_WRITETIME) return mk_int(c->r, cell->ts, 8, out);
+                if (cell->ttl == 0 && cell->expires == 0) return 0;
+                int64_t left = cell->expires - c->now_sec;
+                if (left <= 0) return 0;
+                return mk_int(c->r, left > INT32_MAX ? INT32_MAX : left, 4, out);
+            }
             uint32_t n = 0;
             const st_cell *first =
                 c->vrow || !row || key.len < 0 ? NULL : find_cells(row, col->id, &n);
