@@ -183,7 +183,10 @@ typedef struct ex_plan {
     const cql_term *lo, *hi;
     bool lo_incl, hi_incl;
     /* SELECT: a multi-column slice (c1, c2, ...) > (...) on the first
-       clustering columns: lo/hi tuples of mc_nlo/mc_nhi terms */
+       clustering columns, of one clustering order, read as one storage
+       slice (otherwise it is a row filter, ex_filter.mc_terms): lo/hi
+       tuples of mc_nlo/mc_nhi terms. DELETE: the slice (after the
+       equality prefix ck[0..nck_eq)) whose rows a range deletion removes */
     cql_term *const *mc_lo, *const *mc_hi;
     int mc_nlo, mc_nhi;
     bool mc_lo_incl, mc_hi_incl;

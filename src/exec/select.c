@@ -1549,7 +1549,7 @@ static ex_value *okey_slot(sel *s)
     return &s->okeys[(size_t)s->nrows * (size_t)n];
 }
 
-static const sel *osort_sel; /* qsort's context (one shard thread sorts at a time) */
+static _Thread_local const sel *osort_sel; /* qsort's context, per shard thread */
 
 typedef struct osort_slot {
     const ex_value *key;
