@@ -486,6 +486,13 @@ rel(A) ::= LP names(C) RP op(O) LP terms(V) RP. {
     A->in_list = cqlp_terms_array(ctx, &V);
     A->nin = V.n;
 }
+/* (c1, c2) op ?: the whole tuple as one marker */
+rel(A) ::= LP names(C) RP op(O) bind(T). {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->mcols = C.head;
+    A->op = (cql_op)O;
+    A->term = T;
+}
 /* (c1, c2) IN ((v1, v2), ...), IN ?, IN (): a list of clustering prefixes */
 rel(A) ::= LP names(C) RP IN LP terms(V) RP. {
     A = cqlp_alloc(ctx, sizeof(*A));

@@ -633,7 +633,36 @@ static int add_multi_relation(actx *c, ex_restr *rs, const cql_relation *rel)
                         "\"%s\" is not restricted",
                         t->cols[t->npk + first].name, t->cols[t->npk].name);
     if (rel->op == CQL_OP_IN) return add_multi_in(c, rel, n, text);
-    if (rel->nin != n) {
+    if (!rel->in_list && rel->op == CQL_OP_EQ) { /* (c1, c2) = ?: an IN of that one tuple */
+        cql_relation *in = alloc(c, sizeof *in);
+        cql_term **one = alloc(c, sizeof *one);
+        if (!in || !one) return nomem(c);
+        *one = rel->term;
+        *in = *rel;
+        in->op = CQL_OP_IN;
+        in->in_list = one;
+        in->nin = 1;
+        in->term = NULL;
+        return add_multi_in(c, in, n, text);
+    }
+    if (!rel->in_list) { /* (c1, c2) > ?: one marker of type frozen<tuple<..>>, "(c1,c2)" */
+        const hln_type *types[HLN_TUPLE_MAX];
+        if (n > HLN_TUPLE_MAX) return hln_fail(c->err, HLN_EINVAL, "too many columns in %s", text);
+        hln_buf nm;
+        hln_buf_init(&nm);
+        hln_buf_u8(&nm, '(');
+        for (int i = 0; i < n; i++) {
+            types[i] = t->cols[t->npk + first + i].type;
+            hln_buf_printf(&nm, "%s%s", i ? "," : "", t->cols[t->npk + first + i].name);
+        }
+        hln_buf_u8(&nm, ')');
+        hln_buf_u8(&nm, 0);
+        const char *tname = nm.err ? NULL : hln_arena_strdup(c->a, (const char *)nm.data);
+        hln_buf_free(&nm);
+        const hln_type *tt = hln_type_tuple(types, n);
+        if (!tt || !tname) return nomem(c);
+        spec_typed(c, rel->term, tname, tt);
+    } else if (rel->nin != n) {
         hln_buf v;
         hln_buf_init(&v);
         for (int i = 0; i < rel->nin; i++)
@@ -644,7 +673,7 @@ static int add_multi_relation(actx *c, ex_restr *rs, const cql_relation *rel)
         hln_buf_free(&v);
         return r2;
     }
-    for (int i = 0; i < n; i++)
+    for (int i = 0; rel->in_list && i < n; i++)
         spec_col(c, rel->in_list[i], &t->cols[t->npk + first + i]);
     switch (rel->op) {
     case CQL_OP_EQ:
@@ -1060,6 +1089,15 @@ static int clustering_prefix(actx *c, const ex_restr *rs)
     return 0;
 }
 
+/* The columns of a multi-column relation (c1, .., cn). */
+static int mc_ncols(const cql_relation *rel)
+{
+    int n = 0;
+    for (const cql_name_list *l = rel->mcols; l; l = l->next)
+        n++;
+    return n;
+}
+
 /* A multi-column slice (c_f, .., c_f+n-1) > (..) beside the single-column
  * relations rs, as Cassandra 5.0 merges them: the columns before c_f
  * restricted by = or IN (a slice on them cannot be used for filtering), a
@@ -1070,8 +1108,8 @@ static int mc_slice_check(actx *c, const ex_restr *rs, bool filtering)
 {
     const hln_table *t = c->p->t;
     int first = c->mc_first, n = 0;
-    if (c->mc_lo) n = c->mc_lo->nin;
-    if (c->mc_hi && c->mc_hi->nin > n) n = c->mc_hi->nin;
+    if (c->mc_lo) n = mc_ncols(c->mc_lo);
+    if (c->mc_hi && mc_ncols(c->mc_hi) > n) n = mc_ncols(c->mc_hi);
     const char *name = t->cols[t->npk + first].name;
     for (int pos = 0; pos < first; pos++) {
         const ex_restr *x = &rs[t->npk + pos];
@@ -2225,18 +2263,21 @@ static int an_select(actx *c)
                 if (p->nfilters) memcpy(f, p->filters, sizeof *f * (size_t)p->nfilters);
                 f[p->nfilters++] = (ex_filter){.col = t->npk + c->mc_first,
                                                .op = b->op,
-                                               .mc_n = b->nin,
-                                               .mc_terms = (cql_term *const *)b->in_list};
+                                               .mc_n = mc_ncols(b),
+                                               .mc_terms = (cql_term *const *)b->in_list,
+                                               .mc_tuple = b->in_list ? NULL : b->term};
                 p->filters = f;
             }
         } else if (c->mc_lo) {
             p->mc_lo = (cql_term *const *)c->mc_lo->in_list;
-            p->mc_nlo = c->mc_lo->nin;
+            p->mc_lo_tuple = c->mc_lo->in_list ? NULL : c->mc_lo->term;
+            p->mc_nlo = mc_ncols(c->mc_lo);
             p->mc_lo_incl = c->mc_lo_incl;
         }
         if (c->mc_hi && p->pk_lookup && !c->mc_mixed && !single) {
             p->mc_hi = (cql_term *const *)c->mc_hi->in_list;
-            p->mc_nhi = c->mc_hi->nin;
+            p->mc_hi_tuple = c->mc_hi->in_list ? NULL : c->mc_hi->term;
+            p->mc_nhi = mc_ncols(c->mc_hi);
             p->mc_hi_incl = c->mc_hi_incl;
         }
     }
@@ -2540,12 +2581,14 @@ static int mod_keys(actx *c, ex_restr *rs, const char *type, bool allow_ck_slice
                                 t->cols[t->npk + pos].name);
         if (c->mc_lo) {
             p->mc_lo = (cql_term *const *)c->mc_lo->in_list;
-            p->mc_nlo = c->mc_lo->nin;
+            p->mc_lo_tuple = c->mc_lo->in_list ? NULL : c->mc_lo->term;
+            p->mc_nlo = mc_ncols(c->mc_lo);
             p->mc_lo_incl = c->mc_lo_incl;
         }
         if (c->mc_hi) {
             p->mc_hi = (cql_term *const *)c->mc_hi->in_list;
-            p->mc_nhi = c->mc_hi->nin;
+            p->mc_hi_tuple = c->mc_hi->in_list ? NULL : c->mc_hi->term;
+            p->mc_nhi = mc_ncols(c->mc_hi);
             p->mc_hi_incl = c->mc_hi_incl;
         }
     }

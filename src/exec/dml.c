@@ -292,25 +292,18 @@ typedef struct mc_side {
 } mc_side;
 
 static int mc_side_bind(ex_request *r, const hln_table *t, const uint8_t *pre, uint32_t plen,
-                        int first, cql_term *const *vs, int n, bool incl, mc_side *sd)
+                        int first, cql_term *const *vs, const cql_term *tuple, int n, bool incl,
+                        mc_side *sd)
 {
     hln_buf b;
     hln_buf_init(&b);
     hln_buf_put(&b, pre, plen);
-    int rc = 0;
     sd->n = n;
     sd->incl = incl;
     sd->off[0] = plen;
+    int rc = n ? ex_mc_bound_values(r, t, first, vs, tuple, n, sd->vals) : 0;
     for (int i = 0; i < n && !rc; i++) {
-        const hln_column *col = &t->cols[t->npk + first + i];
-        ex_value *v = &sd->vals[i];
-        rc = ex_bind(r, vs[i], col->type, col->name, v);
-        if (!rc && v->len == -1)
-            rc = hln_fail(&r->err, HLN_EINVAL, "Invalid null value in condition for column %s",
-                          col->name);
-        if (!rc && v->len == -2)
-            rc = hln_fail(&r->err, HLN_EINVAL, "Invalid unset value for column %s", col->name);
-        if (!rc) rc = put_ck(r, col, v, &b);
+        rc = put_ck(r, &t->cols[t->npk + first + i], &sd->vals[i], &b);
         sd->off[i + 1] = (uint32_t)b.len;
     }
     if (!rc && b.err) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
@@ -383,8 +376,12 @@ static int build_mc_ranges(ex_request *r, const ex_plan *p, int64_t ts, st_mutat
     uint32_t plen;
     int first = p->nck_eq;
     int rc = build_ck(r, p, first, &pre, &plen);
-    if (!rc) rc = mc_side_bind(r, t, pre, plen, first, p->mc_lo, p->mc_nlo, p->mc_lo_incl, lo);
-    if (!rc) rc = mc_side_bind(r, t, pre, plen, first, p->mc_hi, p->mc_nhi, p->mc_hi_incl, hi);
+    if (!rc)
+        rc = mc_side_bind(r, t, pre, plen, first, p->mc_lo, p->mc_lo_tuple, p->mc_nlo,
+                          p->mc_lo_incl, lo);
+    if (!rc)
+        rc = mc_side_bind(r, t, pre, plen, first, p->mc_hi, p->mc_hi_tuple, p->mc_nhi,
+                          p->mc_hi_incl, hi);
     if (rc) return rc;
     const hln_column *cols = &t->cols[t->npk + first]; /* the tuple's */
     int n = lo->n > hi->n ? lo->n : hi->n;

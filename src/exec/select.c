@@ -386,6 +386,45 @@ static int bind_range(sel *s);
  * component, so a wrong type names its column; a tuple marker, or an
  * element of the list bound to IN ?, binds as frozen<tuple<c1's type, ..>>
  * and is cut into its n components. A null component is an error. */
+int ex_mc_bound_values(ex_request *r, const hln_table *t, int first, cql_term *const *terms,
+                       const cql_term *tuple, int n, ex_value *out)
+{
+    const hln_column *cols = &t->cols[t->npk + first];
+    int rc;
+    if (!tuple) {
+        for (int k = 0; k < n; k++)
+            if ((rc = bind_cond(r, terms[k], &cols[k], &out[k])) != 0) return rc;
+        return 0;
+    }
+    const hln_type *types[HLN_TUPLE_MAX];
+    char name[300];
+    size_t w = 0;
+    if (n > HLN_TUPLE_MAX) return hln_fail(&r->err, HLN_EINVAL, "too many columns");
+    name[w++] = '(';
+    for (int k = 0; k < n; k++) {
+        types[k] = cols[k].type;
+        int m = snprintf(name + w, sizeof name - w, "%s%s", k ? "," : "", cols[k].name);
+        w = m < 0 || (size_t)m >= sizeof name - w ? sizeof name - 2 : w + (size_t)m;
+    }
+    name[w++] = ')';
+    name[w] = 0;
+    hln_column tc = {.name = name, .type = hln_type_tuple(types, n), .kind = HLN_COL_REGULAR};
+    if (!tc.type) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    ex_value whole;
+    if ((rc = bind_cond(r, tuple, &tc, &whole)) != 0) return rc;
+    hln_rd rd;
+    hln_rd_init(&rd, whole.p, (size_t)(whole.len > 0 ? whole.len : 0));
+    for (int k = 0; k < n; k++) {
+        ex_value *v = &out[k];
+        v->len = hln_rd_left(&rd) >= 4 ? (int32_t)hln_rd_u32(&rd) : -1;
+        v->p = v->len >= 0 ? hln_rd_take(&rd, (size_t)v->len) : NULL;
+        if (rd.err || v->len < 0)
+            return hln_fail(&r->err, HLN_EINVAL, "Invalid null value in condition for column %s",
+                            cols[k].name);
+    }
+    return 0;
+}
+
 int ex_mc_in_values(ex_request *r, const ex_plan *p, ex_value **vals, int *ntuples)
 {
     const hln_table *t = p->t;
@@ -570,12 +609,12 @@ static int bind_lookup(sel *s)
             int nv = side ? p->mc_nhi : p->mc_nlo;
             if (!nv) continue;
             hln_buf_reset(&b);
-            for (int i = 0; i < nv && !rc; i++) {
-                ex_value v;
-                const hln_column *col = &t->cols[t->npk + i];
-                rc = bind_cond(r, vs[i], col, &v);
-                if (!rc) rc = put_comp(r, col, &v, &b);
-            }
+            ex_value v[64];
+            if (nv > 64) rc = hln_fail(&r->err, HLN_EUNSUPPORTED, "too many key columns");
+            if (!rc)
+                rc = ex_mc_bound_values(r, t, 0, vs, side ? p->mc_hi_tuple : p->mc_lo_tuple, nv, v);
+            for (int i = 0; i < nv && !rc; i++)
+                rc = put_comp(r, &t->cols[t->npk + i], &v[i], &b);
             st_bound bd = {arena_bytes(r, &b), (uint32_t)b.len,
                            side ? p->mc_hi_incl : p->mc_lo_incl};
             if (!bd.key) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
@@ -674,14 +713,13 @@ static int bind_filters(sel *s)
     for (int i = 0; i < p->nfilters; i++) {
         const ex_filter *f = &p->filters[i];
         const hln_column *col = &p->t->cols[f->col];
-        if (f->mc_terms) { /* (c1, .., cn) > (v1, .., vn): n values */
+        if (f->mc_terms || f->mc_tuple) { /* (c1, .., cn) > (v1, .., vn): n values */
             s->fins[i] = hln_arena_alloc(&r->arena, sizeof *s->fins[i] * (size_t)f->mc_n);
             if (!s->fins[i]) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
             s->nfins[i] = 1;
-            for (int k = 0; k < f->mc_n; k++) {
-                int rc = bind_cond(r, f->mc_terms[k], &p->t->cols[f->col + k], &s->fins[i][k]);
-                if (rc) return rc;
-            }
+            int rc = ex_mc_bound_values(r, p->t, f->col - p->t->npk, f->mc_terms, f->mc_tuple,
+                                        f->mc_n, s->fins[i]);
+            if (rc) return rc;
             continue;
         }
         if (f->op == CQL_OP_IN && f->mc_n) { /* n values per tuple */
@@ -1263,7 +1301,7 @@ static bool match(const sel *s, rowctx *c, int *rc)
             continue;
         }
         int cmp = 0;
-        if (f->mc_terms) { /* (c1, .., cn) > (..): the first column that differs decides */
+        if (f->mc_terms || f->mc_tuple) { /* (c1, .., cn) > (..): the first differing decides */
             for (int j = 0; j < f->mc_n && !cmp; j++) {
                 const ex_value *tv = &s->fins[i][j];
                 ex_value cv = v;
