@@ -688,6 +688,13 @@ static int add_multi_relation(actx *c, ex_restr *rs, const cql_relation *rel)
     case CQL_OP_GE:
     case CQL_OP_LT:
     case CQL_OP_LE:
+        for (int i = 0; i < n; i++) /* c = ? came first (mc_slice_check: after) */
+            if (rs[t->npk + first + i].eq || rs[t->npk + first + i].in)
+                return hln_fail(c->err, HLN_EINVAL,
+                                "%s cannot be restricted by more than one relation if it includes "
+                                "%s",
+                                t->cols[t->npk + first + i].name,
+                                rs[t->npk + first + i].eq ? "an Equal" : "a IN");
         if ((c->mc_lo || c->mc_hi) && c->mc_first != first)
             return hln_fail(c->err, HLN_EINVAL,
                             "Column \"%s\" cannot be restricted by two inequalities not starting "
