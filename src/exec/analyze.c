@@ -2580,7 +2580,20 @@ static int mod_keys(actx *c, ex_restr *rs, const char *type, bool allow_ck_slice
         return rc;
     }
     if (c->mc_lo || c->mc_hi) { /* DELETE: (c1, .., cn) > (..) deletes a range (dml.c) */
-        for (int pos = c->mc_first; pos < t->nck; pos++)
+        /* c1 < ? beside (c1, c2) > (..) is the other side's bound (c1) < (?)
+           (mc_slice_check refused the rest) */
+        const ex_restr *x = &rs[t->npk + c->mc_first];
+        if (x->lo) {
+            p->mc_lo = (cql_term *const *)&x->lo;
+            p->mc_nlo = 1;
+            p->mc_lo_incl = x->lo_incl;
+        }
+        if (x->hi) {
+            p->mc_hi = (cql_term *const *)&x->hi;
+            p->mc_nhi = 1;
+            p->mc_hi_incl = x->hi_incl;
+        }
+        for (int pos = c->mc_first + 1; pos < t->nck; pos++)
             if (restricted(&rs[t->npk + pos]))
                 return hln_fail(c->err, HLN_EINVAL,
                                 "Column \"%s\" cannot be restricted by both a multi-column and a "
