@@ -1209,14 +1209,18 @@ static int one_column_arg(actx *c, const cql_selector *sel, const char *fname, i
                         fname, sel->star_arg ? 1 : n);
     int rc = column(c, sel->args->column, ci);
     if (rc || !sel->args->elem) return rc;
+    /* c[k] arguments are sub-selectors of their callers (agg_arg, toJson,
+       writetime): one reaching here is not an element of a set or map */
     const hln_column *col = &c->p->t->cols[*ci];
+    if (!hln_type_is_collection(col->type))
+        return hln_fail(c->err, HLN_EINVAL,
+                        "Invalid element selection: %s is of type %s is not a collection",
+                        col->name, col->type->cql_name);
     if (col->type->kind == HLN_T_LIST)
         return hln_fail(c->err, HLN_EINVAL,
                         "Element selection is only allowed on sets and maps, but %s is a list",
                         col->name);
-    return hln_fail(c->err, HLN_EUNSUPPORTED,
-                    "Functions of collection elements are not "
-                    "supported yet");
+    return hln_fail(c->err, HLN_EUNSUPPORTED, "Function %s of a collection element", fname);
 }
 
 static const char *fmt_name(actx *c, const char *fmt, const char *arg)
