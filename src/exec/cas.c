@@ -213,6 +213,25 @@ static int holds(const cas_cond *c, const st_row *row, hln_arena *a, hln_error *
         for (int i = 0; i < c->nin && !*ok; i++)
             *ok = equal(t, &cur, &c->in[i]);
         return 0;
+    case CQL_OP_CONTAINS:
+    case CQL_OP_CONTAINS_KEY: { /* an element (map: value, or key) of the collection */
+        bool key = c->op == CQL_OP_CONTAINS_KEY, is_map = t->kind == HLN_T_MAP;
+        const hln_type *et = is_map && !key ? t->params[1] : t->params[0];
+        hln_rd rd;
+        uint32_t n;
+        *ok = false;
+        if (cur.len < 0 || hln_coll_begin(&rd, cur.p, (size_t)cur.len, &n)) return 0;
+        for (uint32_t i = 0; i < n && !*ok; i++)
+            for (int part = 0; part < (is_map ? 2 : 1); part++) {
+                const uint8_t *x;
+                int32_t xl;
+                if (hln_coll_next(&rd, &x, &xl)) return 0;
+                if ((!is_map || (part == 0) == key) && xl >= 0 &&
+                    hln_type_compare(et, x, (size_t)xl, c->v.p, (size_t)c->v.len) == 0)
+                    *ok = true;
+            }
+        return 0;
+    }
     default:
         break;
     }
@@ -509,6 +528,21 @@ static int bind_cond(ex_request *r, const ex_cond *x, const hln_column *col, cas
                 return hln_fail(&r->err, HLN_EINVAL, "Invalid list value in IN condition");
         }
         out->nin = (int)n;
+        return 0;
+    }
+    if (x->op == CQL_OP_CONTAINS || x->op == CQL_OP_CONTAINS_KEY) {
+        /* the term is an element (key) of the collection, named as Cassandra
+           names it: value(c) / key(c) */
+        bool key = x->op == CQL_OP_CONTAINS_KEY;
+        const hln_type *et = vt->kind == HLN_T_MAP && !key ? vt->params[1] : vt->params[0];
+        char name[300];
+        snprintf(name, sizeof name, "%s(%s)", key ? "key" : "value", col->name);
+        if ((rc = ex_bind(r, x->term, et, name, &out->v)) != 0) return rc;
+        if (out->v.len == -2)
+            return hln_fail(&r->err, HLN_EINVAL, "Invalid 'unset' value in condition");
+        if (out->v.len == -1)
+            return hln_fail(&r->err, HLN_EINVAL, "Invalid comparison with null for operator \"%s\"",
+                            key ? "CONTAINS KEY" : "CONTAINS");
         return 0;
     }
     if ((rc = ex_bind(r, x->term, vt, col->name, &out->v)) != 0) return rc;

@@ -279,6 +279,158 @@ static int build_range(ex_request *r, const ex_plan *p, int64_t ts, st_range_tom
     return 0;
 }
 
+/* ---- DELETE ... WHERE (c1, .., cn) > (..): multi-column ranges ---------- */
+
+/* One bound tuple of a multi-column slice, encoded: the clustering
+ * components of its values one after the other in key, off[i] the end of
+ * the first i (off[0] = 0), vals[i] the values. */
+typedef struct mc_side {
+    const uint8_t *key;
+    uint32_t off[65];
+    ex_value vals[64];
+    int n;
+    bool incl;
+} mc_side;
+
+static int mc_side_bind(ex_request *r, const hln_table *t, const uint8_t *pre, uint32_t plen,
+                        int first, cql_term *const *vs, const cql_term *tuple, int n, bool incl,
+                        mc_side *sd)
+{
+    hln_buf b;
+    hln_buf_init(&b);
+    hln_buf_put(&b, pre, plen);
+    sd->n = n;
+    sd->incl = incl;
+    sd->off[0] = plen;
+    int rc = n ? ex_mc_bound_values(r, t, first, vs, tuple, n, sd->vals) : 0;
+    for (int i = 0; i < n && !rc; i++) {
+        rc = put_ck(r, &t->cols[t->npk + first + i], &sd->vals[i], &b);
+        sd->off[i + 1] = (uint32_t)b.len;
+    }
+    if (!rc && b.err) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    if (!rc) {
+        sd->key = b.len ? hln_arena_memdup(&r->arena, b.data, b.len) : (const uint8_t *)"";
+        if (!sd->key) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    }
+    hln_buf_free(&b);
+    return rc;
+}
+
+/* Adds the range [start, end] (storage order) to m's tombstones. */
+static void mc_add(st_mutation *m, st_bound start, st_bound end, int64_t ts)
+{
+    /* an unbounded start would cover the static row (ck ""): every real
+       clustering key starts with the 0x40 component marker */
+    static const uint8_t first_ck[1] = {0x40};
+    if (start.len == 0) start = (st_bound){first_ck, 1, true};
+    st_range_tomb *rt = &m->rts[m->nrts++];
+    rt->start = start;
+    rt->end = end;
+    rt->ts = ts;
+}
+
+/* The rows under prefix pre (plen bytes) whose column col lies between
+ * a and b, both exclusive (NULL: unbounded), as one range: a DESC column's
+ * encoding is inverted, so its bounds trade places. */
+static void mc_between(st_mutation *m, const hln_column *col, const uint8_t *pre, uint32_t plen,
+                       const st_bound *a, const st_bound *b, int64_t ts)
+{
+    st_bound whole = {pre, plen, true};
+    st_bound lo = a ? *a : whole, hi = b ? *b : whole;
+    if (col->desc)
+        mc_add(m, hi, lo, ts);
+    else
+        mc_add(m, lo, hi, ts);
+}
+
+/* The rows above side lo from its component k on (the components before
+ * k fixed): column i > v_i under the prefix v_0 .. v_i-1, for each i >= k,
+ * then the prefix of all n when inclusive. hi: likewise below. */
+static void mc_one_side(st_mutation *m, const hln_column *cols, const mc_side *sd, bool above,
+                        int k, int64_t ts)
+{
+    for (int i = k; i < sd->n; i++) {
+        st_bound x = {sd->key, sd->off[i + 1], false};
+        mc_between(m, &cols[i], sd->key, sd->off[i], above ? &x : NULL, above ? NULL : &x, ts);
+    }
+    if (sd->incl) {
+        st_bound all = {sd->key, sd->off[sd->n], true};
+        mc_add(m, all, all, ts);
+    }
+}
+
+/* DELETE ... WHERE pk = ? AND (c1, .., cn) > (..) [AND (c1, ..) < (..)]:
+ * the rows whose tuple of values lies between the bounds, in the columns'
+ * value order as Cassandra compares them. Columns of one clustering order
+ * make that one range of the storage order; of mixed order (c1 ASC, c2
+ * DESC: (1, 3) is stored before (1, 2)) it is the union of ranges of one
+ * column each: (c1, c2) > (1, 2) is c1 = 1 AND c2 > 2, or c1 > 1. */
+static int build_mc_ranges(ex_request *r, const ex_plan *p, int64_t ts, st_mutation *m)
+{
+    const hln_table *t = p->t;
+    mc_side *lo = hln_arena_alloc(&r->arena, sizeof *lo);
+    mc_side *hi = hln_arena_alloc(&r->arena, sizeof *hi);
+    if (!lo || !hi) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    if (p->mc_nlo > 64 || p->mc_nhi > 64)
+        return hln_fail(&r->err, HLN_EUNSUPPORTED, "too many key columns");
+    const uint8_t *pre; /* c1 = ? .. before the tuple's columns */
+    uint32_t plen;
+    int first = p->nck_eq;
+    int rc = build_ck(r, p, first, &pre, &plen);
+    if (!rc)
+        rc = mc_side_bind(r, t, pre, plen, first, p->mc_lo, p->mc_lo_tuple, p->mc_nlo,
+                          p->mc_lo_incl, lo);
+    if (!rc)
+        rc = mc_side_bind(r, t, pre, plen, first, p->mc_hi, p->mc_hi_tuple, p->mc_nhi,
+                          p->mc_hi_incl, hi);
+    if (rc) return rc;
+    const hln_column *cols = &t->cols[t->npk + first]; /* the tuple's */
+    int n = lo->n > hi->n ? lo->n : hi->n;
+    m->rts = hln_arena_alloc(&r->arena, sizeof *m->rts * (size_t)(lo->n + hi->n + 3));
+    if (!m->rts) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    m->nrts = 0;
+    const hln_column *c0 = &cols[0];
+    bool uniform = true;
+    for (int i = 1; i < n; i++)
+        uniform &= cols[i].desc == c0->desc;
+    st_bound whole = {pre, plen, true}; /* the prefix: every row of it */
+    if (uniform) {
+        st_bound a = lo->n ? (st_bound){lo->key, lo->off[lo->n], lo->incl} : whole;
+        st_bound b = hi->n ? (st_bound){hi->key, hi->off[hi->n], hi->incl} : whole;
+        if (c0->desc)
+            mc_add(m, b, a, ts);
+        else
+            mc_add(m, a, b, ts);
+        return 0;
+    }
+    if (!lo->n || !hi->n) {
+        mc_one_side(m, cols, lo->n ? lo : hi, lo->n > 0, 0, ts);
+        return 0;
+    }
+    int j = 0; /* the components both bounds share */
+    while (j < lo->n && j < hi->n &&
+           hln_type_compare(cols[j].type, lo->vals[j].p, (size_t)lo->vals[j].len, hi->vals[j].p,
+                            (size_t)hi->vals[j].len) == 0)
+        j++;
+    if (j == lo->n && j == hi->n) { /* (..) >= x AND (..) <= x */
+        st_bound all = {lo->key, lo->off[j], true};
+        if (lo->incl && hi->incl) mc_add(m, all, all, ts);
+    } else if (j == lo->n) { /* lo is a prefix of hi */
+        if (lo->incl) mc_one_side(m, cols, hi, false, j, ts);
+    } else if (j == hi->n) {
+        if (hi->incl) mc_one_side(m, cols, lo, true, j, ts);
+    } else if (hln_type_compare(cols[j].type, lo->vals[j].p, (size_t)lo->vals[j].len, hi->vals[j].p,
+                                (size_t)hi->vals[j].len) < 0) {
+        /* column j = lo's value and the rest above lo's; column j between
+           the two; column j = hi's and the rest below hi's */
+        mc_one_side(m, cols, lo, true, j + 1, ts);
+        st_bound a = {lo->key, lo->off[j + 1], false}, b = {hi->key, hi->off[j + 1], false};
+        mc_between(m, &cols[j], lo->key, lo->off[j], &a, &b, ts);
+        mc_one_side(m, cols, hi, false, j + 1, ts);
+    }
+    return 0;
+}
+
 int ex_dml_build(ex_request *r, st_mutation **out)
 {
     const ex_plan *p = ex_st(r)->plan;
@@ -312,6 +464,11 @@ int ex_dml_mutation(ex_request *r, st_mutation **out)
     *out = NULL;
     if (p->kind == CQL_DELETE && p->del == EX_DEL_PARTITION) {
         m->pdel_ts = ts;
+        *out = m;
+        return 0;
+    }
+    if (p->kind == CQL_DELETE && p->del == EX_DEL_RANGE && (p->mc_nlo || p->mc_nhi)) {
+        if ((rc = build_mc_ranges(r, p, ts, m)) != 0) return rc;
         *out = m;
         return 0;
     }

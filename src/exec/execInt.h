@@ -56,9 +56,15 @@ typedef struct ex_filter {
     const cql_term *term;
     const cql_term *key;           /* m[key] = term (a map entry); NULL otherwise */
     const struct cql_relation *in; /* op IN: the relation (its list or marker) */
-    int mc_n;      /* op IN of the plan's (c1, .., cn) IN (mc_in), filtered: n; col is c1 */
-    unsigned fold; /* EX_FOLD_*: text compared in the analyzed form of an
-                      index that serves the column (textfold.c) */
+    int mc_n; /* op IN of the plan's (c1, .., cn) IN (mc_in), filtered: n; col is c1 */
+    /* a multi-column slice (c1, .., cn) op (v1, .., vn) checked row by row
+       (op < <= > >=; col is c1, mc_n is n): the tuple of the row's values
+       compared with the terms' in the columns' value order, whatever their
+       clustering order */
+    cql_term *const *mc_terms;
+    const cql_term *mc_tuple; /* or one marker for the whole tuple */
+    unsigned fold;            /* EX_FOLD_*: text compared in the analyzed form of an
+                                 index that serves the column (textfold.c) */
 } ex_filter;
 
 /* An assignment (INSERT value / UPDATE SET) or a deletion (DELETE c:
@@ -168,12 +174,22 @@ typedef struct ex_plan {
     bool pk_has_in;
     bool keys_have_in; /* UPDATE/DELETE: some key column restricted by IN */
     bool ordered;      /* ORDER BY given */
+    /* SELECT: the ORDER BY columns (indexes in t->cols) and their
+       directions, norder entries: the order the rows of several partitions
+       (IN) are sorted into, when the query is not paged (select.c) */
+    const int *order_cols;
+    const bool *order_desc;
+    int norder;
     /* SELECT: slice on clustering column nck_eq, if any */
     const cql_term *lo, *hi;
     bool lo_incl, hi_incl;
     /* SELECT: a multi-column slice (c1, c2, ...) > (...) on the first
-       clustering columns: lo/hi tuples of mc_nlo/mc_nhi terms */
+       clustering columns, of one clustering order, read as one storage
+       slice (otherwise it is a row filter, ex_filter.mc_terms): lo/hi
+       tuples of mc_nlo/mc_nhi terms. DELETE: the slice (after the
+       equality prefix ck[0..nck_eq)) whose rows a range deletion removes */
     cql_term *const *mc_lo, *const *mc_hi;
+    const cql_term *mc_lo_tuple, *mc_hi_tuple; /* (c1, c2) > ?: the tuple's marker */
     int mc_nlo, mc_nhi;
     bool mc_lo_incl, mc_hi_incl;
     /* (c1, .., cn) IN (...): the relation (tuple terms or one list marker),
@@ -768,6 +784,11 @@ int ex_cast(ex_request *r, const hln_type *from, ex_value v, const hln_type *to,
  * (literals, or one marker bound to a list); r->arena memory. */
 /* The tuples of plan p's (c1, .., cn) IN: n = p->mc_in_n components per
  * tuple, tuple after tuple, in *vals (arena); *ntuples tuples. */
+/* The n values of a multi-column slice's bound (c_first, ..) > (v1, .., vn)
+ * into out[n]: its terms bound one by one, or its one tuple marker (tuple)
+ * split; a null element is an error, as Cassandra's. */
+int ex_mc_bound_values(ex_request *r, const hln_table *t, int first, cql_term *const *terms,
+                       const cql_term *tuple, int n, ex_value *out);
 int ex_mc_in_values(ex_request *r, const ex_plan *p, ex_value **vals, int *ntuples);
 int ex_key_values(ex_request *r, const cql_term *eq, const cql_relation *in, const hln_column *col,
                   ex_value **out, int *n);
