@@ -157,6 +157,8 @@ void st_table_opts_default(st_table_opts *o)
     o->sstable_bytes = (uint64_t)160 << 20;
     o->fanout = 10;
     o->scaling = 2;
+    o->tombstone_threshold = 0.2;
+    o->tombstone_interval_sec = 86400;
 }
 
 /* The table's settings now (the owner's callback sees the current schema). */
@@ -1176,6 +1178,52 @@ static void install_job(st_engine *e, cp_job *j)
     cp_job_free(j);
 }
 
+static size_t pick_strategy(const st_engine *e, st_table *t, const st_table_opts *o,
+                            sst_reader **sel, uint8_t *level);
+
+/* Tombstone compaction (Cassandra's worthDroppingTombstones): when the
+ * strategy has nothing to do, the sstable with the largest share of
+ * droppable deletions (deletion second before now - gc_grace, from its
+ * histogram) above tombstone_threshold, written at least
+ * tombstone_compaction_interval ago, is compacted alone, so a file that
+ * never meets others (TTL'd data in a big size-tiered bucket, an old
+ * level) still gives its space back. Unless unchecked_tombstone_compaction
+ * is set, a file is skipped when its deletions could not go anyway:
+ * another sstable overlapping its keys, or a memtable, holds data as old
+ * as its newest deletion (the purge rule would keep them). The output
+ * keeps the file's level. */
+static size_t pick_tombstones(const st_table *t, const st_table_opts *o, sst_reader **sel,
+                              uint8_t *level)
+{
+    int64_t now = (int64_t)time(NULL);
+    int64_t gc_before = now - (o->gc_grace_sec > 0 ? o->gc_grace_sec : 0);
+    int64_t mem_min = memtables_min_ts(t);
+    sst_reader *best = NULL;
+    double best_ratio = o->tombstone_threshold;
+    for (size_t i = 0; i < t->nssts; i++) {
+        sst_reader *r = t->ssts[i];
+        if (r->compacting || !r->stats.has_hist || !r->stats.nitems || !r->nentries) continue;
+        if (now - r->mtime_sec < o->tombstone_interval_sec) continue;
+        double ratio = (double)sst_droppable(&r->stats, gc_before) / (double)r->stats.nitems;
+        if (ratio <= best_ratio) continue;
+        if (!o->unchecked_tombstone) {
+            bool blocked = mem_min <= r->stats.max_ts;
+            for (size_t x = 0; x < t->nssts && !blocked; x++) {
+                const sst_reader *y = t->ssts[x];
+                blocked = y != r && y->nentries && overlaps(y, first_key(r), last_key(r)) &&
+                          y->stats.min_ts <= r->stats.max_ts;
+            }
+            if (blocked) continue;
+        }
+        best = r;
+        best_ratio = ratio;
+    }
+    if (!best) return 0;
+    sel[0] = best;
+    *level = best->lcs_level;
+    return 1;
+}
+
 /* What t should compact now, into sel (and the output's level); 0 if
  * nothing. */
 static size_t pick_for_table(const st_engine *e, st_table *t, const st_table_opts *o,
@@ -1189,6 +1237,15 @@ static size_t pick_for_table(const st_engine *e, st_table *t, const st_table_opt
         *drop_only = true;
         return k;
     }
+    k = pick_strategy(e, t, o, sel, level);
+    if (k) return k;
+    return pick_tombstones(t, o, sel, level);
+}
+
+/* What t's strategy would compact now (0: nothing). */
+static size_t pick_strategy(const st_engine *e, st_table *t, const st_table_opts *o,
+                            sst_reader **sel, uint8_t *level)
+{
     uint32_t min = e->o.compaction_min_threshold ? e->o.compaction_min_threshold : o->min_threshold;
     if (min < 2) min = 2;
     uint32_t max = o->max_threshold < min ? min : o->max_threshold;

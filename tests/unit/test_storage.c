@@ -2359,6 +2359,57 @@ static void test_ttl_purge_to_nothing(void **state)
     tu_cleanup(dir);
 }
 
+/* Tombstone compaction: one sstable of size-tiered data (it never meets
+ * three others), 60% of whose cells expire, compacts alone once they have
+ * (tombstone_threshold 0.2, tombstone_compaction_interval 0): the expired
+ * cells go, the live ones stay, and it is not compacted again. Not while
+ * its share is under the threshold, nor while a memtable holds data as old
+ * as its deletions (unless unchecked_tombstone_compaction). */
+static void test_tombstone_compaction(void **state)
+{
+    (void)state;
+    for (int pass = 0; pass < 3; pass++) {
+        char *dir = tu_mkdtemp("tomb-cp");
+        st_options o = purge_opts(0);
+        o.compaction_disabled = false;
+        g_topts.tombstone_interval_sec = 0;
+        g_topts.tombstone_threshold = pass == 1 ? 0.9 : 0.2; /* pass 1: too few */
+        st_engine *e = tu_open(dir, &o);
+        assert_non_null(e);
+        int64_t now = (int64_t)time(NULL);
+        for (int pk = 0; pk < 200; pk++) {
+            bool dies = pk % 5 < 3;
+            st_cell c[1] = {dies ? tu_expiring(tu_cell(1, now_us(), "short lived"), 1, now + 1)
+                                 : tu_cell(1, now_us(), "kept")};
+            assert_int_equal(tu_row(e, T1, pk, "ck", HLN_TS_NONE, HLN_TS_NONE, c, 1), 0);
+        }
+        assert_int_equal(tu_flush(e), 0);
+        if (pass == 2) { /* older data in the memtable: the deletions must stay */
+            st_cell old[1] = {tu_cell(1, 5, "old")};
+            assert_int_equal(tu_row(e, T1, 999, "ck", HLN_TS_NONE, HLN_TS_NONE, old, 1), 0);
+        }
+        st_table_stats before, after;
+        assert_int_equal(st_table_stats_get(e, T1, &before), 0);
+        sleep(2); /* the short-lived cells expire at now + 1 */
+        for (int i = 0; i < 100; i++) {
+            usleep(5000);
+            st_maintain(e);
+        }
+        assert_int_equal(st_table_stats_get(e, T1, &after), 0);
+        assert_int_equal(after.sstables, 1);
+        if (pass == 0) {
+            assert_int_equal(after.compactions, 1);
+            assert_true(after.disk_bytes < before.disk_bytes);
+        } else {
+            assert_int_equal(after.compactions, 0);
+        }
+        assert_string_equal(tu_read_now(e, T1, 3, (int64_t)time(NULL)), "ck:1=kept");
+        assert_string_equal(tu_read(e, T1, 0), pass == 0 ? "" : "ck:1=short lived");
+        assert_int_equal(tu_close(e), 0);
+        tu_cleanup(dir);
+    }
+}
+
 /* A deletion older than gc_grace is kept while older data it shadows may
  * still exist outside the compaction (here: in the memtable), and dropped
  * with that data once both meet in one compaction. With the default
@@ -2602,6 +2653,7 @@ int main(void)
         cmocka_unit_test(test_purge_overlap_rule),
         cmocka_unit_test(test_twcs_windows_and_expired_drop),
         cmocka_unit_test(test_leveled_levels),
+        cmocka_unit_test(test_tombstone_compaction),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
