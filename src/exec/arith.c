@@ -1122,6 +1122,10 @@ static int big_fn(ex_request *r, int fn, const num *x, num *res)
     }
     mpfr_set_emax(emax);
     mpfr_set_emin(emin);
+    /* MPFR keeps the constants it computed (log 2, ...) in a cache per
+       thread, never freed when a shard thread ends: drop them (these
+       functions are rare; recomputing is cheap next to the 34 digits) */
+    mpfr_free_cache();
     return rc;
 }
 
