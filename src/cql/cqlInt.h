@@ -26,6 +26,8 @@
 #define HLN_CQL_INT_H
 
 #include <setjmp.h>
+#include <stdbool.h>
+#include <stdint.h>
 
 #include "cql/cql.h"
 
@@ -51,6 +53,7 @@ typedef enum cqlp_lex_error {
     CQLP_LEX_OPEN_QUOTED,  /* "...  without its closing quote */
     CQLP_LEX_OPEN_COMMENT, /* / * ... without its closing star-slash */
     CQLP_LEX_MISMATCH_SET, /* -i / -n not continued as -Infinity / -NaN */
+    CQLP_LEX_EXPECT_DASH,  /* a UUID literal cut short where a '-' belongs */
 } cqlp_lex_error;
 
 /* Reads the token starting at z[0] (n > 0 bytes left). Returns its code and
@@ -131,6 +134,9 @@ typedef struct cqlp_bind_name {
     struct cqlp_bind_name *next;
 } cqlp_bind_name;
 
+/* Words of a bit set over the parser's terminals. */
+#define CQLP_TOKEN_WORDS 4
+
 /* Everything a grammar action may touch. */
 typedef struct cqlp_ctx {
     hln_arena *arena;
@@ -157,7 +163,8 @@ typedef struct cqlp_ctx {
     bool eof_expected; /* the parser would have accepted end of input */
     int n_expected;    /* terminals it would have accepted (not via fallback) */
     int expected;      /* the only one when n_expected == 1 */
-    bool error_at;     /* an action refused a token (cqlp_reject): at error_pos */
+    uint64_t expected_set[CQLP_TOKEN_WORDS]; /* all of them, a bit per token */
+    bool error_at; /* an action refused a token (cqlp_reject): at error_pos */
     int error_pos;
     bool lookahead_shown; /* the error's snippet shows the token after it */
 
@@ -172,6 +179,16 @@ size_t cqlParserSize(void);
 void cqlParserInit(void *parser);
 void cqlParser(void *parser, int major, cql_token minor, cqlp_ctx *ctx);
 void cqlParserFinalize(void *parser);
+/* The parser's stack of states, bottom first (at most cap); how many. */
+int cqlParserStates(const void *parser, unsigned short *st, int cap);
+/* Whether a parser with stack st[0..n) would shift tok, after the
+ * reductions tok triggers (the tables only: no action runs); exact: as
+ * itself, not as the identifier an unreserved keyword falls back to. */
+bool cqlParserWouldShift(const unsigned short *st, int n, int tok, bool exact);
+/* How many terminals the parser has (token codes are below it). */
+int cqlParserTokenCount(void);
+/* The token tok falls back to where the grammar has no use for it, or 0. */
+int cqlParserFallback(int tok);
 
 /* ---- constructors the actions call (parse.c) ------------------------- */
 /* Zeroed arena memory; never returns NULL (longjmps with HLN_ENOMEM). */

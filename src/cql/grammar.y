@@ -87,12 +87,14 @@ typedef struct { cqlp_bnode *head, *tail; int n; } cqlp_bstmts;
     ctx->syntax_error = true;
     ctx->eof_expected = yy_find_shift_action(0, (YYACTIONTYPE)st) != YY_ERROR_ACTION;
     ctx->n_expected = 0;
+    memset(ctx->expected_set, 0, sizeof(ctx->expected_set));
     if (st <= YY_MAX_SHIFT) {
         for (int t = 1; t < YYNTOKEN; t++) {
             int i = yy_shift_ofst[st] + t;
             if (yy_lookahead[i] == t && yy_action[i] != YY_ERROR_ACTION) {
                 ctx->n_expected++;
                 ctx->expected = t;
+                if (t < 64 * CQLP_TOKEN_WORDS) ctx->expected_set[t / 64] |= 1ull << (t % 64);
             }
         }
     }
@@ -106,6 +108,54 @@ typedef struct { cqlp_bnode *head, *tail; int n; } cqlp_bstmts;
 size_t cqlParserSize(void)
 {
     return sizeof(yyParser);
+}
+
+int cqlParserStates(const void *parser, unsigned short *st, int cap)
+{
+    const yyParser *p = parser;
+    int n = (int)(p->yytos - p->yystack) + 1;
+    if (n > cap) n = cap;
+    for (int i = 0; i < n; i++)
+        st[i] = p->yystack[i].stateno;
+    return n;
+}
+
+/* Runs the tables only (no actions) from the stack st[0..n): reduces as
+ * the parser would on tok, and says whether tok is then shifted (as itself
+ * when exact, else also as the identifier it falls back to). */
+static bool would_shift(const unsigned short *st, int n, int tok, bool exact)
+{
+    YYACTIONTYPE s[YYSTACKDEPTH + 1];
+    if (n < 1 || n > YYSTACKDEPTH) return false;
+    for (int i = 0; i < n; i++)
+        s[i] = st[i];
+    for (int guard = 0; guard < 4 * YYSTACKDEPTH; guard++) {
+        YYACTIONTYPE act = yy_find_shift_action((YYCODETYPE)tok, s[n - 1]);
+        if (exact && s[n - 1] <= YY_MAX_SHIFT &&
+            yy_lookahead[yy_shift_ofst[s[n - 1]] + tok] != tok)
+            act = yy_default[s[n - 1]];
+        if (act >= YY_MIN_REDUCE) {
+            unsigned rule = act - YY_MIN_REDUCE;
+            n += yyRuleInfoNRhs[rule];
+            if (n < 1 || n >= YYSTACKDEPTH) return false;
+            s[n] = yy_find_reduce_action(s[n - 1], (YYCODETYPE)yyRuleInfoLhs[rule]);
+            n++;
+            continue;
+        }
+        return act <= YY_MAX_SHIFTREDUCE || act == YY_ACCEPT_ACTION;
+    }
+    return false;
+}
+
+bool cqlParserWouldShift(const unsigned short *st, int n, int tok, bool exact)
+{
+    if (tok < 0 || tok >= YYNTOKEN) return false;
+    return would_shift(st, n, tok, exact);
+}
+
+int cqlParserTokenCount(void)
+{
+    return YYNTOKEN;
 }
 }
 
@@ -747,9 +797,11 @@ cmd ::= BEGIN bkind(K) BATCH using_opt(U) bstmts(L) APPLY BATCH. {
 bkind(A) ::= .         { A = 0; }
 bkind(A) ::= UNLOGGED. { A = 1; }
 bkind(A) ::= ID(X). {
-    if (X.n != 7 || strncasecmp(X.z, "counter", 7) != 0)
-        cqlp_fail(ctx, HLN_ESYNTAX, "line 1:%d no viable alternative at input '%.*s'", X.pos,
-                  X.n, X.z);
+    /* Cassandra matches BATCH after its optional UNLOGGED / COUNTER */
+    if (X.n != 7 || strncasecmp(X.z, "counter", 7) != 0) {
+        cqlp_reject_expecting(ctx, &X, TK_BATCH);
+        ctx->lookahead_shown = false;
+    }
     A = 2;
 }
 

@@ -526,6 +526,18 @@ static const char *token_name(int t)
         return "'!='";
     case TK_LBRACE:
         return "'{'";
+    case TK_LBRACKET:
+        return "'['";
+    case TK_RBRACKET:
+        return "']'";
+    case TK_PLUS:
+        return "'+'";
+    case TK_MINUS:
+        return "'-'";
+    case TK_SLASH:
+        return "'/'";
+    case TK_PERCENT:
+        return "'%'";
     case TK_RBRACE:
         return "'}'";
     case TK_ALLOW:
@@ -629,13 +641,61 @@ static const char *token_name(int t)
     }
 }
 
-/* Appends " (...text [tok]...)", ANTLR's ErrorCollector snippet: from about
- * ten tokens before (hidden white space and comments count as tokens) to the
- * offending one. Newlines are dropped, as Cassandra joins the lines. */
-static void put_snippet(sbuf *b, const cqlp_ctx *ctx, const cql_token *toks, int ntok, int i)
+/* The length of toks[k]'s text as ANTLR keeps it, in bytes of the source
+ * from its start: a string or quoted name's lexer rule replaces its text by
+ * the unquoted value, so it counts that many characters (UTF-16 units)
+ * from the opening quote. */
+static int antlr_text_bytes(const cqlp_ctx *ctx, const cql_token *t)
+{
+    if (!((t->type == TK_STRING || t->type == TK_QUOTED) && t->n >= 2)) return t->n;
+    const char *z = t->z;
+    int n = t->n, units = 0;
+    if (z[0] == '$') {
+        z += 2;
+        n -= 4;
+    } else {
+        z++;
+        n -= 2;
+    }
+    for (int i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)z[i];
+        if ((ch & 0xC0) == 0x80) continue;
+        units += ch >= 0xF0 ? 2 : 1;
+        if ((ch == '\'' || ch == '"') && i + 1 < n && (unsigned char)z[i + 1] == ch) i++;
+    }
+    /* that many units from the token's start, within the source */
+    int p = t->pos, left = units;
+    while (left > 0 && (size_t)p < ctx->srclen) {
+        unsigned char ch = (unsigned char)ctx->src[p];
+        int w = ch >= 0xF0 ? 4 : ch >= 0xE0 ? 3 : ch >= 0xC0 ? 2 : 1;
+        left -= ch >= 0xF0 ? 2 : 1;
+        p += w;
+    }
+    if ((size_t)p > ctx->srclen) p = (int)ctx->srclen;
+    return p - t->pos;
+}
+
+/* Where the line holding byte pos ends. */
+static int line_end(const cqlp_ctx *ctx, int pos)
+{
+    while ((size_t)pos < ctx->srclen && ctx->src[pos] != '\n')
+        pos++;
+    return pos;
+}
+
+/* Appends " (...text [tok]...)", ANTLR's ErrorCollector snippet. ANTLR
+ * takes it from its token stream, where hidden white space and comments are
+ * tokens too: from ten tokens before the stream's position (toks[idx], the
+ * token the failed decision started at) to two after it, but no further than
+ * the tokens the parser has fetched (through toks[fetched]); none at all when
+ * that last token is the end of input (Cassandra's EOF token has no
+ * position). The bracketed token and the last one count their ANTLR text. */
+static void put_snippet(sbuf *b, const cqlp_ctx *ctx, const cql_token *toks, int ntok, int idx,
+                        int fetched)
 {
     const char *src = ctx->src;
-    int from = toks[i].pos, j = i, k = 10;
+    if (idx >= ntok) return;
+    int from = toks[idx].pos, j = idx, k = 10;
     while (k > 0) {
         int prev_end = j > 0 ? toks[j - 1].pos + toks[j - 1].n : 0;
         if (toks[j].pos > prev_end) { /* a hidden token precedes toks[j] */
@@ -647,37 +707,61 @@ static void put_snippet(sbuf *b, const cqlp_ctx *ctx, const cql_token *toks, int
         from = toks[j].pos;
         k--;
     }
-    int end = toks[i].pos + toks[i].n;
-    /* ANTLR shows the tokens it looked ahead at; mostly none */
-    int next_end = ctx->lookahead_shown && i + 1 < ntok ? toks[i + 1].pos + toks[i + 1].n : end;
-    if (next_end > end) end = next_end;
+    /* two stream tokens on (a gap between tokens is one hidden token), as
+       far as fetched: the gap before toks[k] comes in with it */
+    int to = idx;
+    bool to_hidden = false; /* the gap after toks[to] */
+    for (int step = 0; step < 2; step++) {
+        if (to + 1 > fetched) break;
+        int next_pos = to + 1 < ntok ? toks[to + 1].pos : (int)ctx->srclen;
+        if (!to_hidden && next_pos > toks[to].pos + toks[to].n) {
+            to_hidden = true;
+            continue;
+        }
+        if (to + 1 >= ntok) return; /* the EOF token: no snippet */
+        to++;
+        to_hidden = false;
+    }
+    int end;
+    if (to_hidden) {
+        end = to + 1 < ntok ? toks[to + 1].pos : (int)ctx->srclen;
+    } else {
+        end = toks[to].pos + antlr_text_bytes(ctx, &toks[to]);
+    }
+    int le = line_end(ctx, to_hidden ? toks[to].pos + toks[to].n : toks[to].pos);
+    if (end > le) end = le;
     bool at_end = true;
     for (size_t p = (size_t)end; p < ctx->srclen; p++)
         if (src[p] != '\n') at_end = false;
 
     /* keep the snippet readable: at most ~160 bytes before the token */
     bool cut = false;
-    if (toks[i].pos - from > 160) {
-        from = toks[i].pos - 160;
-        while (from < toks[i].pos && ((unsigned char)src[from] & 0xC0) == 0x80)
+    if (toks[idx].pos - from > 160) {
+        from = toks[idx].pos - 160;
+        while (from < toks[idx].pos && ((unsigned char)src[from] & 0xC0) == 0x80)
             from++;
         cut = true;
     }
+    int hl_end = toks[idx].pos + antlr_text_bytes(ctx, &toks[idx]);
     sb_str(b, " (");
     if (from > 0 || cut) sb_str(b, "...");
-    for (int p = from; p < toks[i].pos; p++)
+    for (int p = from; p < toks[idx].pos; p++)
         if (src[p] != '\n') sb_put(b, src + p, 1);
     sb_str(b, "[");
-    put_display(b, toks[i].z, (size_t)toks[i].n, 100);
+    int shown_end = hl_end < end ? hl_end : end;
+    put_display(b, toks[idx].z, (size_t)(shown_end - toks[idx].pos), 100);
     sb_str(b, "]");
-    for (int p = toks[i].pos + toks[i].n; p < end; p++)
+    for (int p = hl_end; p < end; p++)
         if (src[p] != '\n') sb_put(b, src + p, 1);
     if (!at_end) sb_str(b, "...");
     sb_str(b, ")");
 }
 
-/* The message for a parser error on toks[i] (i == ntok: end of input). */
-static int syntax_error(cqlp_ctx *ctx, const cql_token *toks, int ntok, int i)
+/* The message for a parser error on toks[i] (i == ntok: end of input),
+ * with the stream position idx, the last token fetched and the token ANTLR
+ * would say it expected (-1: none, "no viable alternative"; 0: EOF). */
+static int syntax_error(cqlp_ctx *ctx, const cql_token *toks, int ntok, int i, int idx, int fetched,
+                        int want_tok)
 {
     char msg[sizeof(ctx->err->msg)];
     sbuf b = {msg, 0, sizeof(msg)};
@@ -697,10 +781,10 @@ static int syntax_error(cqlp_ctx *ctx, const cql_token *toks, int ntok, int i)
     if (ctx->overflow) {
         sb_str(&b, "statement too deeply nested at input '");
     } else {
-        if (ctx->eof_expected)
+        if (want_tok == 0)
             want = "EOF";
-        else if (ctx->n_expected == 1)
-            want = token_name(ctx->expected);
+        else if (want_tok > 0)
+            want = token_name(want_tok);
         sb_str(&b, want ? "mismatched input '" : "no viable alternative at input '");
     }
     if (eof)
@@ -712,7 +796,7 @@ static int syntax_error(cqlp_ctx *ctx, const cql_token *toks, int ntok, int i)
         sb_str(&b, " expecting ");
         sb_str(&b, want);
     }
-    if (!eof) put_snippet(&b, ctx, toks, ntok, i);
+    if (!eof) put_snippet(&b, ctx, toks, ntok, idx, fetched);
     return hln_fail(ctx->err, HLN_ESYNTAX, "%s", msg);
 }
 
@@ -758,6 +842,218 @@ static int lex_error(cqlp_ctx *ctx, int pos, cqlp_lex_error why)
     }
     }
     return hln_fail(ctx->err, HLN_ESYNTAX, "line %d:%d %s", line, col, msg);
+}
+
+/* ---- what ANTLR would have said ------------------------------------- */
+
+/* The parser's states before each of the last few tokens, to ask what it
+ * would have accepted there (cqlParserWouldShift). */
+#define CQLP_RING 4
+#define CQLP_MAX_STATES 200
+typedef struct cqlp_states {
+    unsigned short st[CQLP_MAX_STATES];
+    int n;
+} cqlp_states;
+
+/* The verdict lemon's %syntax_error recorded, as a token to expect. */
+static int legacy_want(const cqlp_ctx *ctx)
+{
+    if (ctx->eof_expected) return 0;
+    if (ctx->n_expected == 1 && token_name(ctx->expected)) return ctx->expected;
+    return -1;
+}
+
+static bool in_set(const int *set, int t)
+{
+    for (; *set; set++)
+        if (*set == t) return true;
+    return false;
+}
+
+/* An identifier where Cassandra's grammar takes one: IDENT, QUOTED_NAME or
+ * an unreserved keyword. */
+static bool is_name(const cql_token *toks, int k)
+{
+    if (k < 0) return false;
+    int t = toks[k].type;
+    return t == TK_ID || t == TK_QUOTED || cqlParserFallback(t) == TK_ID;
+}
+
+/* The terminals the parser would take before toks[k] (k within the ring:
+ * i - CQLP_RING < k <= i), a bit per token; exact: as themselves. */
+typedef struct tokset {
+    uint64_t w[CQLP_TOKEN_WORDS];
+} tokset;
+
+static tokset takes_set(const cqlp_states *ring, int i, int k, bool exact)
+{
+    tokset s;
+    memset(&s, 0, sizeof(s));
+    if (k < 0 || k > i || i - k >= CQLP_RING) return s;
+    const cqlp_states *r = &ring[k % CQLP_RING];
+    int n = cqlParserTokenCount();
+    for (int t = 0; t < n && t < 64 * CQLP_TOKEN_WORDS; t++)
+        if (cqlParserWouldShift(r->st, r->n, t, exact)) s.w[t / 64] |= 1ull << (t % 64);
+    return s;
+}
+
+static bool has(const tokset *s, int t)
+{
+    return t >= 0 && t < 64 * CQLP_TOKEN_WORDS && (s->w[t / 64] >> (t % 64) & 1);
+}
+
+/* Whether s holds nothing but the tokens of only (0-terminated). */
+static bool only_of(const tokset *s, const int *only)
+{
+    tokset o = *s;
+    for (; *only; only++)
+        o.w[*only / 64] &= ~(1ull << (*only % 64));
+    for (int w = 0; w < CQLP_TOKEN_WORDS; w++)
+        if (o.w[w]) return false;
+    return true;
+}
+
+/* Whether toks[k] is a name the parser took as one: an unreserved keyword
+ * it took as the keyword is none. */
+static bool name_taken(const cql_token *toks, const cqlp_states *ring, int i, int k)
+{
+    if (!is_name(toks, k)) return false;
+    if (toks[k].type == TK_ID || toks[k].type == TK_QUOTED) return true;
+    tokset before = takes_set(ring, i, k, true);
+    return !(has(&before, toks[k].type) && !has(&before, TK_ID));
+}
+
+/* Tokens that may follow a term somewhere in Cassandra's grammar: ANTLR
+ * leaves a term's operator loop on these (its decision there looks at two
+ * tokens, so it names the others "no viable alternative"). */
+static const int follow_term[] = {TK_COMMA, TK_RP,    TK_RBRACKET, TK_RBRACE, TK_COLON,   TK_WHERE,
+                                  TK_AND,   TK_IF,    TK_SEMI,     TK_ALLOW,  TK_LIMIT,   TK_ORDER,
+                                  TK_GROUP, TK_PER,   TK_APPLY,    TK_INSERT, TK_UPDATE,  TK_DELETE,
+                                  TK_PLUS,  TK_MINUS, TK_STAR,     TK_SLASH,  TK_PERCENT, TK_ASC,
+                                  TK_DESC,  TK_AS,    TK_EQ,       TK_USING,  0};
+
+/* Tokens that may follow a table name somewhere: ANTLR's decision on a
+ * name's optional "keyspace." passes on these. */
+static const int follow_table[] = {
+    TK_SEMI,  TK_WHERE,       TK_USING,  TK_SET,    TK_LP,      TK_JSON,  TK_WITH,
+    TK_ALTER, TK_ADD,         TK_DROP,   TK_RENAME, TK_AS,      TK_TO,    TK_FROM,
+    TK_OF,    TK_NORECURSIVE, TK_GROUP,  TK_ORDER,  TK_LIMIT,   TK_ALLOW, TK_PER,
+    TK_APPLY, TK_INSERT,      TK_UPDATE, TK_DELETE, TK_PRIMARY, 0};
+
+/* Tokens that start an optional part or another round of a loop: ANTLR
+ * leaves those on anything else and then matches the one token that must
+ * come, so it names that token ("mismatched input ... expecting"). */
+static const int optional_starts[] = {TK_COMMA,  TK_AND,     TK_PLUS,   TK_MINUS,    TK_STAR,
+                                      TK_SLASH,  TK_PERCENT, TK_AS,     TK_USING,    TK_IF,
+                                      TK_INSERT, TK_UPDATE,  TK_DELETE, TK_UNLOGGED, 0};
+
+/* Words the message the way Cassandra's ANTLR 3 parser would for the error
+ * lemon found at toks[i] (i == ntok: the end of input).
+ *
+ * ANTLR decides between alternatives by looking ahead; when no alternative
+ * fits, it reports the token where the look-ahead failed ("no viable
+ * alternative at input 'x'") but its token stream is back at the token the
+ * decision started at, which is what the snippet brackets. Its decisions
+ * after a name look ahead (is it ks.table, a function call f(...), a
+ * relation's column?), so an error just after a name, or after
+ * "name IN", starts at the name. Where a decision only leaves an optional
+ * part or a loop, the next step matches a single token and fails as
+ * "mismatched input 'x' expecting T". */
+static int antlr_error(cqlp_ctx *ctx, const cql_token *toks, int ntok, int i,
+                       const cqlp_states *ring)
+{
+    static const int name_tails[] = {TK_DOT, TK_LP, TK_LBRACKET, TK_PLUS, TK_MINUS, TK_INTEGER, 0};
+    static const int eq_only[] = {TK_EQ, 0};
+    static const int statement_kinds[] = {TK_CREATE, TK_DROP,     TK_ALTER, TK_LIST, TK_GRANT,
+                                          TK_REVOKE, TK_DESCRIBE, TK_DESC,  0};
+    int t = i < ntok ? toks[i].type : 0;
+    int idx = i, fetched = i, want = legacy_want(ctx);
+    bool decided = false;
+    tokset after = takes_set(ring, i, i, false); /* what would do after toks[i - 1] */
+
+    /* the statement's kind: several start with CREATE, DROP, ALTER, ...;
+     * none of CREATE, DROP and ALTER is followed by a plain name */
+    if (i >= 1 && in_set(statement_kinds, toks[0].type) &&
+        (i == 1 ||
+         ((toks[0].type == TK_CREATE || toks[0].type == TK_DROP || toks[0].type == TK_ALTER) &&
+          (toks[1].type == TK_ID || toks[1].type == TK_QUOTED)))) {
+        i = 1;
+        t = toks[1].type;
+        idx = 0;
+        fetched = 1;
+        want = -1;
+        decided = true;
+    }
+    /* a decision that started at a name (or ks.name): a table or type name
+     * (ks.t?), a function call (f(...)?), a relation's column, a property
+     * (name = ...), an assignment's value (c = c + 1 or f(...)?), or an
+     * unreserved keyword that may also be a name (IF EXISTS, CLUSTERING) */
+    if (!decided && name_taken(toks, ring, i, i - 1)) {
+        bool eq = has(&after, TK_EQ), in = has(&after, TK_IN), dot = has(&after, TK_DOT);
+        bool qualifiable = dot && !eq;
+        bool complete = !only_of(&after, name_tails);
+        bool keyword_or_name = false;
+        if (toks[i - 1].type != TK_ID && toks[i - 1].type != TK_QUOTED) {
+            tokset before = takes_set(ring, i, i - 1, true);
+            keyword_or_name = has(&before, toks[i - 1].type) && has(&before, TK_ID);
+        }
+        bool undetermined = qualifiable || has(&after, TK_LP) || (in && eq && !dot) ||
+                            only_of(&after, eq_only) || !complete || keyword_or_name;
+        bool passes = qualifiable && complete && t && in_set(follow_table, t) && !keyword_or_name;
+        if (undetermined && !passes) {
+            idx = i - 1;
+            while (idx >= 2 && toks[idx - 1].type == TK_DOT && is_name(toks, idx - 2))
+                idx -= 2;
+            want = -1;
+            decided = true;
+        } else if (qualifiable && t == TK_SEMI) {
+            fetched = i + 1; /* the decision looked past the ';' */
+        }
+    }
+    /* "name IN x" in a relation, "name = x" in a property, "f(x" in a term:
+     * one decision from the name */
+    if (!decided && i >= 2 && name_taken(toks, ring, i, i - 2)) {
+        int mid = toks[i - 1].type;
+        tokset at = takes_set(ring, i, i - 1, false);
+        if ((mid == TK_IN && has(&at, TK_EQ) && !has(&at, TK_DOT)) ||
+            (mid == TK_EQ && only_of(&at, eq_only)) || (mid == TK_LP && only_of(&at, name_tails))) {
+            idx = i - 2;
+            want = -1;
+            decided = true;
+        }
+    }
+    /* the end of a term: its operator loop */
+    static const int literals[] = {TK_STRING, TK_INTEGER,  TK_FLOAT, TK_BOOL, TK_UUID,
+                                   TK_HEX,    TK_DURATION, TK_QMARK, TK_NULL, 0};
+    bool literal_before = i >= 1 && in_set(literals, toks[i - 1].type);
+    bool term_end = (has(&after, TK_STAR) && has(&after, TK_PERCENT) && !has(&after, TK_FROM) &&
+                     !has(&after, TK_AS)) ||
+                    (literal_before && has(&after, TK_COLON));
+    if (!decided && term_end) {
+        if (t != 0 && !in_set(follow_term, t)) {
+            want = -1;
+            decided = true;
+        } else if (t == TK_SEMI) {
+            fetched = i + 1;
+        }
+    } else if (!decided && t == TK_SEMI && literal_before &&
+               (has(&after, TK_COMMA) || has(&after, TK_RP) || has(&after, TK_RBRACE) ||
+                has(&after, TK_RBRACKET))) {
+        fetched = i + 1; /* a term's operator loop looked past the ';' */
+    }
+    /* left optional parts and loops: the one token that must come */
+    if (!decided && want < 0 && !ctx->eof_expected) {
+        int only = -1, count = 0;
+        for (int k = 1; k < 64 * CQLP_TOKEN_WORDS; k++) {
+            if (!(ctx->expected_set[k / 64] >> (k % 64) & 1)) continue;
+            if (in_set(optional_starts, k)) continue;
+            count++;
+            only = k;
+        }
+        if (count == 1 && token_name(only)) want = only;
+    }
+    if (fetched > ntok) fetched = ntok;
+    return syntax_error(ctx, toks, ntok, i, idx, fetched, want);
 }
 
 /* ---- the driver ------------------------------------------------------ */
@@ -837,22 +1133,35 @@ static int run(cqlp_ctx *ctx, cql_stmt **out)
 
     void *parser = cqlp_alloc(ctx, cqlParserSize());
     cqlParserInit(parser);
+    cqlp_states *ring = cqlp_alloc(ctx, sizeof(*ring) * CQLP_RING);
     int i;
     for (i = 0; i < ntok; i++) {
+        cqlp_states *r = &ring[i % CQLP_RING];
+        r->n = cqlParserStates(parser, r->st, CQLP_MAX_STATES);
         cqlParser(parser, toks[i].type, toks[i], ctx);
         if (ctx->syntax_error || ctx->overflow) {
-            int at = i;
-            for (int j = 0; ctx->error_at && j <= i; j++)
-                if (toks[j].pos == ctx->error_pos) at = j;
-            return syntax_error(ctx, toks, ntok, at);
+            if (ctx->error_at) {
+                int at = i;
+                for (int j = 0; j <= i; j++)
+                    if (toks[j].pos == ctx->error_pos) at = j;
+                return syntax_error(ctx, toks, ntok, at, at,
+                                    ctx->lookahead_shown && at + 1 < ntok ? at + 1 : at,
+                                    legacy_want(ctx));
+            }
+            return antlr_error(ctx, toks, ntok, i, ring);
         }
     }
     if (lex_pos >= 0) return lex_error(ctx, lex_pos, why);
 
     cql_token eof = {src + len, 0, (int)len, 0};
+    cqlp_states *r = &ring[ntok % CQLP_RING];
+    r->n = cqlParserStates(parser, r->st, CQLP_MAX_STATES);
     cqlParser(parser, 0, eof, ctx);
-    if (ctx->syntax_error || ctx->overflow || !ctx->stmt)
-        return syntax_error(ctx, toks, ntok, ntok);
+    if (ctx->syntax_error || ctx->overflow || !ctx->stmt) {
+        if (ctx->error_at || ctx->overflow || !ctx->syntax_error)
+            return syntax_error(ctx, toks, ntok, ntok, ntok, ntok, legacy_want(ctx));
+        return antlr_error(ctx, toks, ntok, ntok, ring);
+    }
     cqlParserFinalize(parser);
 
     cql_stmt *s = ctx->stmt;
