@@ -54,6 +54,7 @@ typedef enum cqlp_lex_error {
     CQLP_LEX_OPEN_COMMENT, /* / * ... without its closing star-slash */
     CQLP_LEX_MISMATCH_SET, /* -i / -n not continued as -Infinity / -NaN */
     CQLP_LEX_EXPECT_DASH,  /* a UUID literal cut short where a '-' belongs */
+    CQLP_LEX_EARLY_EXIT,   /* a number's exponent without digits */
 } cqlp_lex_error;
 
 /* Reads the token starting at z[0] (n > 0 bytes left). Returns its code and

@@ -21,8 +21,12 @@
  *   "line L:C no viable alternative at character '@'" and
  *   "line L:C mismatched character '<EOF>' expecting '''" from the lexer.
  * L is 1-based, C is 0-based and counts UTF-16 units as Java does. The
- * snippet puts the offending token in brackets, starting about ten ANTLR
- * tokens (white space counts) before it.
+ * snippet is ANTLR's token stream around where the parser stood: ten
+ * tokens (white space counts) before to two after, no further than it had
+ * read; the bracketed token is where the failed decision started, which
+ * may be before the token the message names (antlr_error works out which
+ * from the parser's tables, as the LR parser finds errors later than
+ * ANTLR's look-ahead does).
  *
  * Invariants:
  *  1. On failure *out is NULL and err->code is the returned code: HLN_ESYNTAX,
@@ -818,6 +822,21 @@ static int lex_error(cqlp_ctx *ctx, int pos, cqlp_lex_error why)
     case CQLP_LEX_OPEN_COMMENT:
         snprintf(msg, sizeof(msg), "mismatched character '<EOF>' expecting '*'");
         break;
+    case CQLP_LEX_EXPECT_DASH:
+        if ((size_t)pos >= ctx->srclen)
+            snprintf(msg, sizeof(msg), "mismatched character '<EOF>' expecting '-'");
+        else
+            snprintf(msg, sizeof(msg), "mismatched character '%c' expecting '-'", ctx->src[pos]);
+        break;
+    case CQLP_LEX_EARLY_EXIT: /* ANTLR's words for a (...)+ that matched nothing */
+        if ((size_t)pos >= ctx->srclen)
+            snprintf(msg, sizeof(msg),
+                     "required (...)+ loop did not match anything at character '<EOF>'");
+        else
+            snprintf(msg, sizeof(msg),
+                     "required (...)+ loop did not match anything at character '%c'",
+                     ctx->src[pos]);
+        break;
     case CQLP_LEX_MISMATCH_SET: /* ANTLR's words for a failed character set */
         if ((size_t)pos >= ctx->srclen)
             snprintf(msg, sizeof(msg), "mismatched character '<EOF>' expecting set null");
@@ -826,6 +845,10 @@ static int lex_error(cqlp_ctx *ctx, int pos, cqlp_lex_error why)
                      ctx->src[pos]);
         break;
     default: {
+        if ((size_t)pos >= ctx->srclen) {
+            snprintf(msg, sizeof(msg), "no viable alternative at character '<EOF>'");
+            break;
+        }
         /* show the whole (UTF-8) character, or an escape for controls */
         const unsigned char *z = (const unsigned char *)ctx->src + pos;
         size_t left = ctx->srclen - (size_t)pos, n = 1;
