@@ -167,6 +167,7 @@ typedef struct cqlp_ctx {
     uint64_t expected_set[CQLP_TOKEN_WORDS]; /* all of them, a bit per token */
     bool error_at; /* an action refused a token (cqlp_reject): at error_pos */
     int error_pos;
+    int error_from;       /* where ANTLR's failed decision started (a byte offset), or -1 */
     bool lookahead_shown; /* the error's snippet shows the token after it */
 
     /* non-local exit from actions: ENOMEM or a semantic error */
@@ -221,6 +222,9 @@ cql_term *cqlp_binop(cqlp_ctx *ctx, char op, cql_term *x, cql_term *y, const cql
 void cqlp_reject(cqlp_ctx *ctx, const cql_token *t);
 /* ... as ANTLR's "mismatched input 't' expecting <expected>" */
 void cqlp_reject_expecting(cqlp_ctx *ctx, const cql_token *t, int expected);
+/* Refuses the token at byte offset pos as ANTLR would at the end of a
+ * decision that started at the token at byte offset from. */
+void cqlp_reject_from(cqlp_ctx *ctx, int pos, int from);
 /* CAST's target type: a native type name (folded), else rejected. */
 const char *cqlp_cast_type(cqlp_ctx *ctx, const cql_token *t);
 /* The selection function fn(col) or fn(col[elem]). */

@@ -536,8 +536,13 @@ rel(A) ::= LP names(C) RP op(O) LP terms(V) RP. {
     A->in_list = cqlp_terms_array(ctx, &V);
     A->nin = V.n;
 }
-/* (c1, c2) IN ((v1, v2), ...), IN ?, IN (): a list of clustering prefixes */
-rel(A) ::= LP names(C) RP IN LP terms(V) RP. {
+/* (c1, c2) IN ((v1, v2), ...), IN ?, IN (): a list of clustering prefixes;
+ * Cassandra's grammar wants tuples or bind markers in the list, its
+ * decision on "(" failing at a first value of another kind */
+rel(A) ::= LP names(C) RP IN LP(P) terms(V) RP. {
+    cql_term *first = V.head ? V.head->term : NULL;
+    if (first && first->kind != CQL_TERM_TUPLE && first->kind != CQL_TERM_BIND)
+        cqlp_reject_from(ctx, first->pos, P.pos);
     A = cqlp_alloc(ctx, sizeof(*A));
     A->mcols = C.head;
     A->op = CQL_OP_IN;

@@ -276,6 +276,17 @@ void cqlp_reject(cqlp_ctx *ctx, const cql_token *t)
     ctx->error_pos = t->pos;
 }
 
+void cqlp_reject_from(cqlp_ctx *ctx, int pos, int from)
+{
+    if (ctx->syntax_error) return;
+    ctx->syntax_error = true;
+    ctx->eof_expected = false;
+    ctx->n_expected = 0;
+    ctx->error_at = true;
+    ctx->error_pos = pos;
+    ctx->error_from = from;
+}
+
 void cqlp_reject_expecting(cqlp_ctx *ctx, const cql_token *t, int expected)
 {
     if (ctx->syntax_error) return;
@@ -471,8 +482,15 @@ static void put_token(sbuf *b, const cql_token *t)
             z += 2;
             n -= 4;
         } else {
-            z += 1;
-            n -= 2; /* doubled quotes are shown doubled; close enough */
+            /* the value: a doubled quote stands for one */
+            char q = z[0], v[128];
+            size_t o = 0;
+            for (size_t k = 1; k + 1 < n && o < sizeof(v); k++) {
+                v[o++] = z[k];
+                if (z[k] == q) k++;
+            }
+            put_display(b, v, o, 100);
+            return;
         }
     }
     put_display(b, z, n, 100);
@@ -1164,9 +1182,12 @@ static int run(cqlp_ctx *ctx, cql_stmt **out)
         cqlParser(parser, toks[i].type, toks[i], ctx);
         if (ctx->syntax_error || ctx->overflow) {
             if (ctx->error_at) {
-                int at = i;
-                for (int j = 0; j <= i; j++)
+                int at = i, from = -1;
+                for (int j = 0; j <= i; j++) {
                     if (toks[j].pos == ctx->error_pos) at = j;
+                    if (toks[j].pos == ctx->error_from) from = j;
+                }
+                if (from >= 0) return syntax_error(ctx, toks, ntok, at, from, at, -1);
                 return syntax_error(ctx, toks, ntok, at, at,
                                     ctx->lookahead_shown && at + 1 < ntok ? at + 1 : at,
                                     legacy_want(ctx));
@@ -1245,6 +1266,7 @@ int cql_parse(const char *text, size_t len, hln_arena *arena, cql_stmt **out, hl
     ctx.src = text ? text : "";
     ctx.srclen = text ? len : 0;
     ctx.err = err;
+    ctx.error_from = -1;
     int rc = guarded_run(&ctx, out);
     if (rc != 0) *out = NULL;
     return rc;
