@@ -964,14 +964,35 @@ static bool name_taken(const cql_token *toks, const cqlp_states *ring, int i, in
     return !(has(&before, toks[k].type) && !has(&before, TK_ID));
 }
 
+/* Whether t is a word some CREATE, DROP or ALTER statement of Cassandra's
+ * has second (the ones that lex as identifiers here). */
+static bool statement_word(const cql_token *t)
+{
+    static const char *const words[] = {"type",   "trigger",      "function", "aggregate",
+                                        "schema", "columnfamily", "or",       "identity",
+                                        "custom", "materialized", "view",     "user",
+                                        "role",   "index",        "keyspace", "table"};
+    for (size_t k = 0; k < sizeof(words) / sizeof(words[0]); k++)
+        if ((size_t)t->n == strlen(words[k]) && !strncasecmp(t->z, words[k], (size_t)t->n))
+            return true;
+    return false;
+}
+
+/* Whether toks[k] stands where a term may (a literal could be there). */
+static bool in_term(const cqlp_states *ring, int i, int k)
+{
+    tokset at = takes_set(ring, i, k, false);
+    return has(&at, TK_INTEGER) && has(&at, TK_STRING);
+}
+
 /* Tokens that may follow a term somewhere in Cassandra's grammar: ANTLR
  * leaves a term's operator loop on these (its decision there looks at two
  * tokens, so it names the others "no viable alternative"). */
-static const int follow_term[] = {TK_COMMA, TK_RP,    TK_RBRACKET, TK_RBRACE, TK_COLON,   TK_WHERE,
-                                  TK_AND,   TK_IF,    TK_SEMI,     TK_ALLOW,  TK_LIMIT,   TK_ORDER,
-                                  TK_GROUP, TK_PER,   TK_APPLY,    TK_INSERT, TK_UPDATE,  TK_DELETE,
-                                  TK_PLUS,  TK_MINUS, TK_STAR,     TK_SLASH,  TK_PERCENT, TK_ASC,
-                                  TK_DESC,  TK_AS,    TK_EQ,       TK_USING,  0};
+static const int follow_term[] = {
+    TK_COMMA, TK_RP,      TK_RBRACKET, TK_RBRACE, TK_COLON, TK_WHERE, TK_AND,
+    TK_IF,    TK_SEMI,    TK_ALLOW,    TK_LIMIT,  TK_ORDER, TK_GROUP, TK_PER,
+    TK_APPLY, TK_INSERT,  TK_UPDATE,   TK_DELETE, TK_PLUS,  TK_MINUS, TK_STAR,
+    TK_SLASH, TK_PERCENT, TK_ASC,      TK_DESC,   TK_AS,    0};
 
 /* Tokens that may follow a table name somewhere: ANTLR's decision on a
  * name's optional "keyspace." passes on these. */
@@ -1017,7 +1038,7 @@ static int antlr_error(cqlp_ctx *ctx, const cql_token *toks, int ntok, int i,
     if (i >= 1 && in_set(statement_kinds, toks[0].type) &&
         (i == 1 ||
          ((toks[0].type == TK_CREATE || toks[0].type == TK_DROP || toks[0].type == TK_ALTER) &&
-          (toks[1].type == TK_ID || toks[1].type == TK_QUOTED)))) {
+          (toks[1].type == TK_QUOTED || (toks[1].type == TK_ID && !statement_word(&toks[1])))))) {
         i = 1;
         t = toks[1].type;
         idx = 0;
@@ -1038,13 +1059,15 @@ static int antlr_error(cqlp_ctx *ctx, const cql_token *toks, int ntok, int i,
             tokset before = takes_set(ring, i, i - 1, true);
             keyword_or_name = has(&before, toks[i - 1].type) && has(&before, TK_ID);
         }
-        bool undetermined = qualifiable || has(&after, TK_LP) || (in && eq && !dot) ||
-                            only_of(&after, eq_only) || !complete || keyword_or_name;
+        int start = i - 1; /* where a ks.name or a.field chain starts */
+        while (start >= 2 && toks[start - 1].type == TK_DOT && is_name(toks, start - 2))
+            start -= 2;
+        bool undetermined = qualifiable || (has(&after, TK_LP) && in_term(ring, i, start)) ||
+                            (in && eq && !dot) || only_of(&after, eq_only) || !complete ||
+                            keyword_or_name;
         bool passes = qualifiable && complete && t && in_set(follow_table, t) && !keyword_or_name;
         if (undetermined && !passes) {
-            idx = i - 1;
-            while (idx >= 2 && toks[idx - 1].type == TK_DOT && is_name(toks, idx - 2))
-                idx -= 2;
+            idx = start;
             want = -1;
             decided = true;
         } else if (qualifiable && t == TK_SEMI) {
@@ -1057,7 +1080,8 @@ static int antlr_error(cqlp_ctx *ctx, const cql_token *toks, int ntok, int i,
         int mid = toks[i - 1].type;
         tokset at = takes_set(ring, i, i - 1, false);
         if ((mid == TK_IN && has(&at, TK_EQ) && !has(&at, TK_DOT)) ||
-            (mid == TK_EQ && only_of(&at, eq_only)) || (mid == TK_LP && only_of(&at, name_tails))) {
+            (mid == TK_EQ && only_of(&at, eq_only)) ||
+            (mid == TK_LP && only_of(&at, name_tails) && in_term(ring, i, i - 2))) {
             idx = i - 2;
             want = -1;
             decided = true;
@@ -1067,20 +1091,23 @@ static int antlr_error(cqlp_ctx *ctx, const cql_token *toks, int ntok, int i,
     static const int literals[] = {TK_STRING, TK_INTEGER,  TK_FLOAT, TK_BOOL, TK_UUID,
                                    TK_HEX,    TK_DURATION, TK_QMARK, TK_NULL, 0};
     bool literal_before = i >= 1 && in_set(literals, toks[i - 1].type);
-    bool term_end = (has(&after, TK_STAR) && has(&after, TK_PERCENT) && !has(&after, TK_FROM) &&
-                     !has(&after, TK_AS)) ||
-                    (literal_before && has(&after, TK_COLON));
+    bool in_selector = has(&after, TK_FROM) || has(&after, TK_AS);
+    bool term_end = (has(&after, TK_STAR) && has(&after, TK_PERCENT) && !in_selector) ||
+                    (literal_before && !in_selector &&
+                     (has(&after, TK_COLON) || has(&after, TK_COMMA) || has(&after, TK_RP) ||
+                      has(&after, TK_RBRACE) || has(&after, TK_RBRACKET)));
+    /* a selector that is a literal: its decision looks one token further */
+    bool selector_literal = literal_before && in_selector && i >= 2 &&
+                            (toks[i - 2].type == TK_SELECT || toks[i - 2].type == TK_COMMA);
     if (!decided && term_end) {
         if (t != 0 && !in_set(follow_term, t)) {
             want = -1;
             decided = true;
-        } else if (t == TK_SEMI) {
-            fetched = i + 1;
+        } else {
+            fetched = i + 1; /* the loop's decision looked one token further */
         }
-    } else if (!decided && t == TK_SEMI && literal_before &&
-               (has(&after, TK_COMMA) || has(&after, TK_RP) || has(&after, TK_RBRACE) ||
-                has(&after, TK_RBRACKET))) {
-        fetched = i + 1; /* a term's operator loop looked past the ';' */
+    } else if (!decided && selector_literal) {
+        fetched = i + 1;
     }
     /* left optional parts and loops: the one token that must come */
     if (!decided && want < 0 && !ctx->eof_expected) {
