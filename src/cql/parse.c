@@ -994,6 +994,30 @@ static const int follow_term[] = {
     TK_APPLY, TK_INSERT,  TK_UPDATE,   TK_DELETE, TK_PLUS,  TK_MINUS, TK_STAR,
     TK_SLASH, TK_PERCENT, TK_ASC,      TK_DESC,   TK_AS,    0};
 
+/* Tokens that may follow a selector's name somewhere (a column, f(...),
+ * c.f, c[...], in a list, a map, a group by, arithmetic): ANTLR's decision
+ * on a selector passes on these. */
+static const int follow_selector[] = {
+    TK_COMMA, TK_FROM,  TK_AS,    TK_RP,    TK_RBRACKET, TK_RBRACE,   TK_COLON,
+    TK_PLUS,  TK_MINUS, TK_STAR,  TK_SLASH, TK_PERCENT,  TK_LBRACKET, TK_DOT,
+    TK_LP,    TK_ORDER, TK_LIMIT, TK_ALLOW, TK_SEMI,     TK_PER,      0};
+
+/* Tokens that close what an optional list or part sits in: ANTLR leaves
+ * the optional part on any other token and then wants the closing one. */
+static const int closers[] = {TK_RP, TK_RBRACKET, TK_RBRACE, 0};
+
+/* Tokens that may start a term, a selector, a name or an index target:
+ * those of an optional part, so not the one token that must come. */
+static bool starter(int t)
+{
+    static const int starts[] = {
+        TK_ID,     TK_QUOTED,   TK_STRING,    TK_INTEGER,      TK_FLOAT, TK_BOOL,         TK_UUID,
+        TK_HEX,    TK_DURATION, TK_QMARK,     TK_COLON,        TK_LP,    TK_LBRACKET,     TK_LBRACE,
+        TK_MINUS,  TK_TOKEN,    TK_NULL,      TK_CAST,         TK_FULL,  TK_ENTRIES,      TK_KEYS,
+        TK_VALUES, TK_STAR,     TK_WRITETIME, TK_MAXWRITETIME, TK_TTLFN, TK_EMPTY_QUOTED, 0};
+    return in_set(starts, t) || cqlParserFallback(t) == TK_ID;
+}
+
 /* Tokens that may follow a table name somewhere: ANTLR's decision on a
  * name's optional "keyspace." passes on these. */
 static const int follow_table[] = {
@@ -1026,8 +1050,8 @@ static int antlr_error(cqlp_ctx *ctx, const cql_token *toks, int ntok, int i,
 {
     static const int name_tails[] = {TK_DOT, TK_LP, TK_LBRACKET, TK_PLUS, TK_MINUS, TK_INTEGER, 0};
     static const int eq_only[] = {TK_EQ, 0};
-    static const int statement_kinds[] = {TK_CREATE, TK_DROP,     TK_ALTER, TK_LIST, TK_GRANT,
-                                          TK_REVOKE, TK_DESCRIBE, TK_DESC,  0};
+    static const int statement_kinds[] = {TK_CREATE, TK_DROP,   TK_ALTER, TK_LIST,
+                                          TK_GRANT,  TK_REVOKE, 0};
     int t = i < ntok ? toks[i].type : 0;
     int idx = i, fetched = i, want = legacy_want(ctx);
     bool decided = false;
@@ -1065,13 +1089,16 @@ static int antlr_error(cqlp_ctx *ctx, const cql_token *toks, int ntok, int i,
         bool undetermined = qualifiable || (has(&after, TK_LP) && in_term(ring, i, start)) ||
                             (in && eq && !dot) || only_of(&after, eq_only) || !complete ||
                             keyword_or_name;
-        bool passes = qualifiable && complete && t && in_set(follow_table, t) && !keyword_or_name;
+        bool selector = has(&after, TK_FROM) || has(&after, TK_AS);
+        bool passes = !keyword_or_name && t &&
+                      ((qualifiable && complete && in_set(follow_table, t)) ||
+                       (selector && in_set(follow_selector, t)));
         if (undetermined && !passes) {
             idx = start;
             want = -1;
             decided = true;
-        } else if (qualifiable && t == TK_SEMI) {
-            fetched = i + 1; /* the decision looked past the ';' */
+        } else if (undetermined) {
+            fetched = i + 1; /* the decision looked one token further */
         }
     }
     /* "name IN x" in a relation, "name = x" in a property, "f(x" in a term:
@@ -1111,14 +1138,21 @@ static int antlr_error(cqlp_ctx *ctx, const cql_token *toks, int ntok, int i,
     }
     /* left optional parts and loops: the one token that must come */
     if (!decided && want < 0 && !ctx->eof_expected) {
-        int only = -1, count = 0;
+        int only = -1, count = 0, closer = -1, others = 0;
         for (int k = 1; k < 64 * CQLP_TOKEN_WORDS; k++) {
             if (!(ctx->expected_set[k / 64] >> (k % 64) & 1)) continue;
             if (in_set(optional_starts, k)) continue;
             count++;
             only = k;
+            if (in_set(closers, k))
+                closer = k;
+            else if (!starter(k))
+                others++;
         }
-        if (count == 1 && token_name(only)) want = only;
+        if (count == 1 && token_name(only))
+            want = only;
+        else if (closer > 0 && others == 0)
+            want = closer; /* an optional list in (...), [...] or {...} */
     }
     if (fetched > ntok) fetched = ntok;
     return syntax_error(ctx, toks, ntok, i, idx, fetched, want);
