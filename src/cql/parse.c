@@ -900,7 +900,8 @@ typedef struct cqlp_states {
 static int legacy_want(const cqlp_ctx *ctx)
 {
     if (ctx->eof_expected) return 0;
-    if (ctx->n_expected == 1 && token_name(ctx->expected)) return ctx->expected;
+    if (ctx->n_expected == 1 && ctx->expected != TK_ID && token_name(ctx->expected))
+        return ctx->expected; /* a name is a choice: no single token */
     return -1;
 }
 
@@ -1029,9 +1030,9 @@ static const int follow_table[] = {
 /* Tokens that start an optional part or another round of a loop: ANTLR
  * leaves those on anything else and then matches the one token that must
  * come, so it names that token ("mismatched input ... expecting"). */
-static const int optional_starts[] = {TK_COMMA,  TK_AND,     TK_PLUS,   TK_MINUS,    TK_STAR,
-                                      TK_SLASH,  TK_PERCENT, TK_AS,     TK_USING,    TK_IF,
-                                      TK_INSERT, TK_UPDATE,  TK_DELETE, TK_UNLOGGED, 0};
+static const int optional_starts[] = {
+    TK_COMMA, TK_AND, TK_PLUS,   TK_MINUS,  TK_STAR,   TK_SLASH,    TK_PERCENT, TK_AS,
+    TK_USING, TK_IF,  TK_INSERT, TK_UPDATE, TK_DELETE, TK_UNLOGGED, TK_DOT,     0};
 
 /* Words the message the way Cassandra's ANTLR 3 parser would for the error
  * lemon found at toks[i] (i == ntok: the end of input).
@@ -1089,10 +1090,11 @@ static int antlr_error(cqlp_ctx *ctx, const cql_token *toks, int ntok, int i,
         bool undetermined = qualifiable || (has(&after, TK_LP) && in_term(ring, i, start)) ||
                             (in && eq && !dot) || only_of(&after, eq_only) || !complete ||
                             keyword_or_name;
-        bool selector = has(&after, TK_FROM) || has(&after, TK_AS);
-        bool passes = !keyword_or_name && t &&
-                      ((qualifiable && complete && in_set(follow_table, t)) ||
-                       (selector && in_set(follow_selector, t)));
+        bool selector = has(&after, TK_FROM) || (has(&after, TK_AS) && has(&after, TK_COMMA));
+        bool passes =
+            !keyword_or_name && t &&
+            (selector ? in_set(follow_selector, t)
+                      : qualifiable && !in_term(ring, i, start) && in_set(follow_table, t));
         if (undetermined && !passes) {
             idx = start;
             want = -1;
@@ -1118,7 +1120,7 @@ static int antlr_error(cqlp_ctx *ctx, const cql_token *toks, int ntok, int i,
     static const int literals[] = {TK_STRING, TK_INTEGER,  TK_FLOAT, TK_BOOL, TK_UUID,
                                    TK_HEX,    TK_DURATION, TK_QMARK, TK_NULL, 0};
     bool literal_before = i >= 1 && in_set(literals, toks[i - 1].type);
-    bool in_selector = has(&after, TK_FROM) || has(&after, TK_AS);
+    bool in_selector = has(&after, TK_FROM) || (has(&after, TK_AS) && has(&after, TK_COMMA));
     bool term_end = (has(&after, TK_STAR) && has(&after, TK_PERCENT) && !in_selector) ||
                     (literal_before && !in_selector &&
                      (has(&after, TK_COLON) || has(&after, TK_COMMA) || has(&after, TK_RP) ||
@@ -1149,8 +1151,8 @@ static int antlr_error(cqlp_ctx *ctx, const cql_token *toks, int ntok, int i,
             else if (!starter(k))
                 others++;
         }
-        if (count == 1 && token_name(only))
-            want = only;
+        if (count == 1 && token_name(only) && only != TK_ID)
+            want = only; /* a name is a choice (IDENT, QUOTED_NAME, keyword) */
         else if (closer > 0 && others == 0)
             want = closer; /* an optional list in (...), [...] or {...} */
     }
