@@ -658,6 +658,106 @@ static const char *token_name(int t)
         return "K_WHERE";
     case TK_WITH:
         return "K_WITH";
+    case TK_WRITETIME:
+        return "K_WRITETIME";
+    case TK_MAXWRITETIME:
+        return "K_MAXWRITETIME";
+    case TK_CONTAINS:
+        return "K_CONTAINS";
+    case TK_GROUP:
+        return "K_GROUP";
+    case TK_DEFAULT:
+        return "K_DEFAULT";
+    case TK_CAST:
+        return "K_CAST";
+    case TK_ALL:
+        return "K_ALL";
+    case TK_KEYSPACES:
+        return "K_KEYSPACES";
+    case TK_ROLE:
+        return "K_ROLE";
+    case TK_ROLES:
+        return "K_ROLES";
+    case TK_USER:
+        return "K_USER";
+    case TK_USERS:
+        return "K_USERS";
+    case TK_LOGIN:
+        return "K_LOGIN";
+    case TK_PASSWORD:
+        return "K_PASSWORD";
+    case TK_HASHED:
+        return "K_HASHED";
+    case TK_SUPERUSER:
+        return "K_SUPERUSER";
+    case TK_NOSUPERUSER:
+        return "K_NOSUPERUSER";
+    case TK_OPTIONS:
+        return "K_OPTIONS";
+    case TK_PERMISSION:
+        return "K_PERMISSION";
+    case TK_PERMISSIONS:
+        return "K_PERMISSIONS";
+    case TK_LIST:
+        return "K_LIST";
+    case TK_UNMASK:
+        return "K_UNMASK";
+    case TK_SELECT_MASKED:
+        return "K_SELECT_MASKED";
+    case TK_CLUSTER:
+        return "K_CLUSTER";
+    case TK_TABLES:
+        return "K_TABLES";
+    case TK_ANN:
+        return "K_ANN";
+    case TK_CUSTOM:
+        return "K_CUSTOM";
+    case TK_KEYS:
+        return "K_KEYS";
+    case TK_IS:
+        return "K_IS";
+    case TK_OF:
+        return "K_OF";
+    case TK_ALTER:
+        return "K_ALTER";
+    case TK_NORECURSIVE:
+        return "K_NORECURSIVE";
+    case TK_MODIFY:
+        return "K_MODIFY";
+    case TK_AUTHORIZE:
+        return "K_AUTHORIZE";
+    case TK_DESCRIBE:
+        return "K_DESCRIBE";
+    case TK_EXECUTE:
+        return "K_EXECUTE";
+    case TK_GRANT:
+        return "K_GRANT";
+    case TK_ON:
+        return "K_ON";
+    case TK_TO:
+        return "K_TO";
+    case TK_REVOKE:
+        return "K_REVOKE";
+    case TK_FULL:
+        return "K_FULL";
+    case TK_INDEX:
+        return "K_INDEX";
+    case TK_MATERIALIZED:
+        return "K_MATERIALIZED";
+    case TK_VIEW:
+        return "K_VIEW";
+    case TK_ADD:
+        return "K_ADD";
+    case TK_RENAME:
+        return "K_RENAME";
+    case TK_TRUNCATE:
+        return "K_TRUNCATE";
+    case TK_ENTRIES:
+        return "K_ENTRIES";
+    case TK_TTLFN:
+        return "K_TTL";
+    case TK_EMPTY_QUOTED:
+        return "EMPTY_QUOTED_NAME";
     default:
         return NULL;
     }
@@ -979,6 +1079,15 @@ static bool statement_word(const cql_token *t)
     return false;
 }
 
+/* Whether toks[k] is in a SELECT's selection (before its FROM). */
+static bool in_selection(const cql_token *toks, int k)
+{
+    if (k < 1 || toks[0].type != TK_SELECT) return false;
+    for (int j = 1; j <= k; j++)
+        if (toks[j].type == TK_FROM) return false;
+    return true;
+}
+
 /* Whether toks[k] stands where a term may (a literal could be there). */
 static bool in_term(const cqlp_states *ring, int i, int k)
 {
@@ -1003,9 +1112,10 @@ static const int follow_selector[] = {
     TK_PLUS,  TK_MINUS, TK_STAR,  TK_SLASH, TK_PERCENT,  TK_LBRACKET, TK_DOT,
     TK_LP,    TK_ORDER, TK_LIMIT, TK_ALLOW, TK_SEMI,     TK_PER,      0};
 
-/* Tokens that close what an optional list or part sits in: ANTLR leaves
- * the optional part on any other token and then wants the closing one. */
-static const int closers[] = {TK_RP, TK_RBRACKET, TK_RBRACE, 0};
+/* Tokens that close what an optional list or part sits in, or must follow
+ * an optional name (CREATE INDEX [name] ON, RENAME a TO b): ANTLR leaves the
+ * optional part on any other token and then wants this one. */
+static const int closers[] = {TK_RP, TK_RBRACKET, TK_RBRACE, TK_ON, TK_TO, 0};
 
 /* Tokens that may start a term, a selector, a name or an index target:
  * those of an optional part, so not the one token that must come. */
@@ -1090,11 +1200,14 @@ static int antlr_error(cqlp_ctx *ctx, const cql_token *toks, int ntok, int i,
         bool undetermined = qualifiable || (has(&after, TK_LP) && in_term(ring, i, start)) ||
                             (in && eq && !dot) || only_of(&after, eq_only) || !complete ||
                             keyword_or_name;
-        bool selector = has(&after, TK_FROM) || (has(&after, TK_AS) && has(&after, TK_COMMA));
+        bool selector = in_selection(toks, i - 1);
+        /* a deletion's column (c, c[k], c.f) passes on what may follow one */
+        bool deletion = dot && has(&after, TK_LBRACKET) && !eq && !selector;
         bool passes =
             !keyword_or_name && t &&
-            (selector ? in_set(follow_selector, t)
-                      : qualifiable && !in_term(ring, i, start) && in_set(follow_table, t));
+            (selector   ? in_set(follow_selector, t)
+             : deletion ? t == TK_COMMA || t == TK_FROM
+                        : qualifiable && !in_term(ring, i, start) && in_set(follow_table, t));
         if (undetermined && !passes) {
             idx = start;
             want = -1;
@@ -1110,8 +1223,33 @@ static int antlr_error(cqlp_ctx *ctx, const cql_token *toks, int ntok, int i,
         tokset at = takes_set(ring, i, i - 1, false);
         if ((mid == TK_IN && has(&at, TK_EQ) && !has(&at, TK_DOT)) ||
             (mid == TK_EQ && only_of(&at, eq_only)) ||
-            (mid == TK_LP && only_of(&at, name_tails) && in_term(ring, i, i - 2))) {
+            (mid == TK_LP && only_of(&at, name_tails) && in_term(ring, i, i - 2) &&
+             !in_selection(toks, i - 2))) {
             idx = i - 2;
+            want = -1;
+            decided = true;
+        }
+    }
+    /* "name ." in a term or selector: the name's decision wants a name
+     * next; "{" and "(" in a term (or "(" opening a relation) start a
+     * decision of their own (collection or UDT? type hint or tuple? relation
+     * or tuple of columns?) */
+    if (!decided && i >= 2 && toks[i - 1].type == TK_DOT && name_taken(toks, ring, i, i - 2) &&
+        (in_term(ring, i, i - 2) || in_selection(toks, i - 2)) && !is_name(toks, i)) {
+        idx = i - 2;
+        while (idx >= 2 && toks[idx - 1].type == TK_DOT && is_name(toks, idx - 2))
+            idx -= 2;
+        want = -1;
+        decided = true;
+    }
+    if (!decided && i >= 1 && (toks[i - 1].type == TK_LBRACE || toks[i - 1].type == TK_LP) &&
+        !in_selection(toks, i - 1)) {
+        tokset before = takes_set(ring, i, i - 1, false);
+        bool term = has(&before, TK_INTEGER) && has(&before, TK_STRING);
+        bool relation = toks[i - 1].type == TK_LP && has(&before, TK_TOKEN) &&
+                        has(&before, TK_ID) && !has(&before, TK_INTEGER);
+        if (term || relation) {
+            idx = i - 1;
             want = -1;
             decided = true;
         }
@@ -1120,16 +1258,18 @@ static int antlr_error(cqlp_ctx *ctx, const cql_token *toks, int ntok, int i,
     static const int literals[] = {TK_STRING, TK_INTEGER,  TK_FLOAT, TK_BOOL, TK_UUID,
                                    TK_HEX,    TK_DURATION, TK_QMARK, TK_NULL, 0};
     bool literal_before = i >= 1 && in_set(literals, toks[i - 1].type);
-    bool in_selector = has(&after, TK_FROM) || (has(&after, TK_AS) && has(&after, TK_COMMA));
+    bool in_selector = in_selection(toks, i - 1);
     bool term_end = (has(&after, TK_STAR) && has(&after, TK_PERCENT) && !in_selector) ||
                     (literal_before && !in_selector &&
                      (has(&after, TK_COLON) || has(&after, TK_COMMA) || has(&after, TK_RP) ||
                       has(&after, TK_RBRACE) || has(&after, TK_RBRACKET)));
     /* a selector that is a literal: its decision looks one token further */
     bool selector_literal = literal_before && in_selector && i >= 2 &&
-                            (toks[i - 2].type == TK_SELECT || toks[i - 2].type == TK_COMMA);
+                            (toks[i - 2].type == TK_SELECT || toks[i - 2].type == TK_COMMA ||
+                             toks[i - 2].type == TK_LP);
     if (!decided && term_end) {
         if (t != 0 && !in_set(follow_term, t)) {
+            if (toks[i - 1].type == TK_QMARK) idx = i - 1;
             want = -1;
             decided = true;
         } else {
@@ -1151,9 +1291,14 @@ static int antlr_error(cqlp_ctx *ctx, const cql_token *toks, int ntok, int i,
             else if (!starter(k))
                 others++;
         }
-        if (count == 1 && token_name(only) && only != TK_ID)
+        /* writetime(c ...), ttl(c ...): the modifier's decision (.f, [e] or
+           none) names any other token "no viable alternative" */
+        bool modifier = i >= 3 && toks[i - 2].type == TK_LP &&
+                        (toks[i - 3].type == TK_WRITETIME || toks[i - 3].type == TK_MAXWRITETIME ||
+                         toks[i - 3].type == TK_TTLFN);
+        if (!modifier && count == 1 && token_name(only) && only != TK_ID)
             want = only; /* a name is a choice (IDENT, QUOTED_NAME, keyword) */
-        else if (closer > 0 && others == 0)
+        else if (!modifier && closer > 0 && others == 0)
             want = closer; /* an optional list in (...), [...] or {...} */
     }
     if (fetched > ntok) fetched = ntok;
