@@ -1079,12 +1079,18 @@ static bool statement_word(const cql_token *t)
     return false;
 }
 
-/* Whether toks[k] is in a SELECT's selection (before its FROM). */
+/* Whether toks[k] is in a SELECT's selection (before its FROM) or its
+ * GROUP BY, both lists of selectors. */
 static bool in_selection(const cql_token *toks, int k)
 {
     if (k < 1 || toks[0].type != TK_SELECT) return false;
-    for (int j = 1; j <= k; j++)
-        if (toks[j].type == TK_FROM) return false;
+    for (int j = k; j >= 1; j--) {
+        int t = toks[j].type;
+        if (t == TK_BY && toks[j - 1].type == TK_GROUP) return true;
+        if (t == TK_FROM || t == TK_WHERE || t == TK_ORDER || t == TK_LIMIT || t == TK_ALLOW ||
+            t == TK_PER)
+            return false;
+    }
     return true;
 }
 
@@ -1190,7 +1196,9 @@ static int antlr_error(cqlp_ctx *ctx, const cql_token *toks, int ntok, int i,
         bool qualifiable = dot && !eq;
         bool complete = !only_of(&after, name_tails);
         bool keyword_or_name = false;
-        if (toks[i - 1].type != TK_ID && toks[i - 1].type != TK_QUOTED) {
+        if (toks[i - 1].type != TK_ID && toks[i - 1].type != TK_QUOTED &&
+            !(i == 2 &&
+              (toks[0].type == TK_CREATE || toks[0].type == TK_DROP || toks[0].type == TK_ALTER))) {
             tokset before = takes_set(ring, i, i - 1, true);
             keyword_or_name = has(&before, toks[i - 1].type) && has(&before, TK_ID);
         }
@@ -1210,6 +1218,8 @@ static int antlr_error(cqlp_ctx *ctx, const cql_token *toks, int ntok, int i,
                         : qualifiable && !in_term(ring, i, start) && in_set(follow_table, t));
         if (undetermined && !passes) {
             idx = start;
+            /* "(name" in a term: a type hint or a tuple, decided from '(' */
+            if (start >= 1 && toks[start - 1].type == TK_LP && in_term(ring, i, start - 1)) idx--;
             want = -1;
             decided = true;
         } else if (undetermined) {
@@ -1243,12 +1253,17 @@ static int antlr_error(cqlp_ctx *ctx, const cql_token *toks, int ntok, int i,
         decided = true;
     }
     if (!decided && i >= 1 && (toks[i - 1].type == TK_LBRACE || toks[i - 1].type == TK_LP) &&
-        !in_selection(toks, i - 1)) {
+        (toks[i - 1].type == TK_LBRACE || !in_selection(toks, i - 1))) {
         tokset before = takes_set(ring, i, i - 1, false);
-        bool term = has(&before, TK_INTEGER) && has(&before, TK_STRING);
+        bool term = (has(&before, TK_INTEGER) && has(&before, TK_STRING)) ||
+                    (toks[i - 1].type == TK_LBRACE && in_selection(toks, i - 1));
         bool relation = toks[i - 1].type == TK_LP && has(&before, TK_TOKEN) &&
                         has(&before, TK_ID) && !has(&before, TK_INTEGER);
-        if (term || relation) {
+        bool tuples = toks[i - 1].type == TK_LP && i >= 3 && toks[i - 2].type == TK_IN &&
+                      toks[i - 3].type == TK_RP; /* (a, b) IN (...) */
+        bool in_tuples = toks[i - 1].type == TK_LP && i >= 4 && toks[i - 2].type == TK_LP &&
+                         toks[i - 3].type == TK_IN && toks[i - 4].type == TK_RP;
+        if ((term && !in_tuples) || relation || tuples) {
             idx = i - 1;
             want = -1;
             decided = true;
@@ -1266,7 +1281,9 @@ static int antlr_error(cqlp_ctx *ctx, const cql_token *toks, int ntok, int i,
     /* a selector that is a literal: its decision looks one token further */
     bool selector_literal = literal_before && in_selector && i >= 2 &&
                             (toks[i - 2].type == TK_SELECT || toks[i - 2].type == TK_COMMA ||
-                             toks[i - 2].type == TK_LP);
+                             toks[i - 2].type == TK_LP || toks[i - 2].type == TK_STAR ||
+                             toks[i - 2].type == TK_PLUS || toks[i - 2].type == TK_MINUS ||
+                             toks[i - 2].type == TK_SLASH || toks[i - 2].type == TK_PERCENT);
     if (!decided && term_end) {
         if (t != 0 && !in_set(follow_term, t)) {
             if (toks[i - 1].type == TK_QMARK) idx = i - 1;
@@ -1288,8 +1305,8 @@ static int antlr_error(cqlp_ctx *ctx, const cql_token *toks, int ntok, int i,
             only = k;
             if (in_set(closers, k))
                 closer = k;
-            else if (!starter(k))
-                others++;
+            else if (!starter(k) || (k == TK_COLON && term_end))
+                others++; /* after a term ':' is a map's, no bind marker's */
         }
         /* writetime(c ...), ttl(c ...): the modifier's decision (.f, [e] or
            none) names any other token "no viable alternative" */
