@@ -1205,9 +1205,20 @@ static int antlr_error(cqlp_ctx *ctx, const cql_token *toks, int ntok, int i,
         int start = i - 1; /* where a ks.name or a.field chain starts */
         while (start >= 2 && toks[start - 1].type == TK_DOT && is_name(toks, start - 2))
             start -= 2;
+        /* CREATE INDEX [name] ON: the name is optional, not qualified */
+        bool index_name =
+            start >= 1 && toks[start - 1].type == TK_INDEX && toks[0].type == TK_CREATE;
+        /* a selector's name is a decision (column, f(...), c.f?), but not
+         * an alias or writetime/ttl's column */
+        bool selector_name =
+            in_selection(toks, i - 1) && !(start >= 1 && toks[start - 1].type == TK_AS) &&
+            !(start >= 2 && toks[start - 1].type == TK_LP &&
+              (toks[start - 2].type == TK_WRITETIME || toks[start - 2].type == TK_MAXWRITETIME ||
+               toks[start - 2].type == TK_TTLFN));
+        if (index_name) qualifiable = false;
         bool undetermined = qualifiable || (has(&after, TK_LP) && in_term(ring, i, start)) ||
-                            (in && eq && !dot) || only_of(&after, eq_only) || !complete ||
-                            keyword_or_name;
+                            selector_name || (in && eq && !dot) || only_of(&after, eq_only) ||
+                            !complete || keyword_or_name;
         bool selector = in_selection(toks, i - 1);
         /* a deletion's column (c, c[k], c.f) passes on what may follow one */
         bool deletion = dot && has(&after, TK_LBRACKET) && !eq && !selector;
@@ -1269,6 +1280,16 @@ static int antlr_error(cqlp_ctx *ctx, const cql_token *toks, int ntok, int i,
             decided = true;
         }
     }
+    /* "(name x" opening a relation: the relation's decision from '(' */
+    if (!decided && i >= 2 && toks[i - 2].type == TK_LP && name_taken(toks, ring, i, i - 1) &&
+        t != TK_COMMA && t != TK_RP) {
+        tokset before = takes_set(ring, i, i - 2, false);
+        if (has(&before, TK_TOKEN) && has(&before, TK_ID) && !has(&before, TK_INTEGER)) {
+            idx = i - 2;
+            want = -1;
+            decided = true;
+        }
+    }
     /* the end of a term: its operator loop */
     static const int literals[] = {TK_STRING, TK_INTEGER,  TK_FLOAT, TK_BOOL, TK_UUID,
                                    TK_HEX,    TK_DURATION, TK_QMARK, TK_NULL, 0};
@@ -1284,6 +1305,13 @@ static int antlr_error(cqlp_ctx *ctx, const cql_token *toks, int ntok, int i,
                              toks[i - 2].type == TK_LP || toks[i - 2].type == TK_STAR ||
                              toks[i - 2].type == TK_PLUS || toks[i - 2].type == TK_MINUS ||
                              toks[i - 2].type == TK_SLASH || toks[i - 2].type == TK_PERCENT);
+    /* "{ term": a map (':') or a set (',' or '}') */
+    if (!decided && term_end && i >= 2 && toks[i - 2].type == TK_LBRACE && t != TK_COLON &&
+        t != TK_COMMA && t != TK_RBRACE) {
+        if (in_set(follow_term, t)) fetched = i + 1;
+        want = -1;
+        decided = true;
+    }
     if (!decided && term_end) {
         if (t != 0 && !in_set(follow_term, t)) {
             if (toks[i - 1].type == TK_QMARK) idx = i - 1;
