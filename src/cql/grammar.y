@@ -24,7 +24,9 @@
  *  - Only the first error matters (Cassandra reports its first): there is no
  *    error recovery (YYNOERRORRECOVERY); %syntax_error records the token and
  *    what the parser would have accepted instead, and parse.c words the
- *    message. The parser stack is bounded (%stack_size) and overflow is a
+ *    message. To word it as ANTLR would, parse.c also asks what the parser
+ *    would have taken a few tokens earlier: cqlParserWouldShift runs the
+ *    tables alone (no action) from a saved stack of states. The parser stack is bounded (%stack_size) and overflow is a
  *    syntax error, so no input can recurse without limit.
  *
  * Selectors are expressions: columns, c[k], c[a..b], c.f, function calls whose
