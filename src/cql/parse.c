@@ -1094,6 +1094,32 @@ static bool in_selection(const cql_token *toks, int k)
     return true;
 }
 
+/* Whether t spells one of Cassandra's native types (keywords there). */
+static bool native_type_word(const cql_token *t)
+{
+    static const char *const words[] = {
+        "ascii",  "bigint",    "blob",     "boolean", "counter", "date",     "decimal",
+        "double", "duration",  "float",    "inet",    "int",     "smallint", "text",
+        "time",   "timestamp", "timeuuid", "tinyint", "uuid",    "varchar",  "varint"};
+    if (t->type != TK_ID && cqlParserFallback(t->type) != TK_ID && t->type != TK_TIMESTAMP)
+        return false;
+    for (size_t k = 0; k < sizeof(words) / sizeof(words[0]); k++)
+        if ((size_t)t->n == strlen(words[k]) && !strncasecmp(t->z, words[k], (size_t)t->n))
+            return true;
+    return false;
+}
+
+/* The '(' that toks[k] sits in (the nearest unclosed one before it), or -1. */
+static int enclosing_paren(const cql_token *toks, int k)
+{
+    int depth = 0;
+    for (int j = k - 1; j >= 0; j--) {
+        if (toks[j].type == TK_RP) depth++;
+        if (toks[j].type == TK_LP && depth-- == 0) return j;
+    }
+    return -1;
+}
+
 /* Whether toks[k] stands where a term may (a literal could be there). */
 static bool in_term(const cqlp_states *ring, int i, int k)
 {
@@ -1117,6 +1143,28 @@ static const int follow_selector[] = {
     TK_COMMA, TK_FROM,  TK_AS,    TK_RP,    TK_RBRACKET, TK_RBRACE,   TK_COLON,
     TK_PLUS,  TK_MINUS, TK_STAR,  TK_SLASH, TK_PERCENT,  TK_LBRACKET, TK_DOT,
     TK_LP,    TK_ORDER, TK_LIMIT, TK_ALLOW, TK_SEMI,     TK_PER,      0};
+
+/* In a SELECT's top-level selection, the '[' of a selector c[...] that the
+ * error at toks[i] falls in or just after, or 0. */
+static int selector_bracket(const cql_token *toks, int ntok, int i)
+{
+    if (!in_selection(toks, i - 1)) return 0;
+    int depth = 0, b = 0, close = 0;
+    for (int j = 1; j < i; j++) {
+        int t = toks[j].type;
+        if (t == TK_BY) return 0; /* GROUP BY */
+        if (t == TK_LP) depth++;
+        if (t == TK_RP) depth--;
+        if (depth == 0 && t == TK_LBRACKET && is_name(toks, j - 1)) b = j, close = 0;
+        if (depth == 0 && t == TK_RBRACKET && b) close = j;
+        if (depth == 0 && t == TK_COMMA) b = 0;
+    }
+    if (depth != 0 || !b) return 0;
+    /* inside the brackets, or just after them on what may not follow */
+    if (!close) return b;
+    int t = i < ntok ? toks[i].type : 0;
+    return close == i - 1 && !in_set(follow_selector, t) ? b : 0;
+}
 
 /* Tokens that close what an optional list or part sits in, or must follow
  * an optional name (CREATE INDEX [name] ON, RENAME a TO b): ANTLR leaves the
@@ -1174,6 +1222,34 @@ static int antlr_error(cqlp_ctx *ctx, const cql_token *toks, int ntok, int i,
     bool decided = false;
     tokset after = takes_set(ring, i, i, false); /* what would do after toks[i - 1] */
 
+    /* a selector c[...] that goes wrong: Cassandra's syntactic predicate on
+     * the modifier fails, and the selector ends before '[' */
+    int bracket = selector_bracket(toks, ntok, i);
+    if (bracket > 0) {
+        i = idx = bracket;
+        t = TK_LBRACKET;
+        fetched = bracket + 1;
+        want = TK_FROM;
+        decided = true;
+    }
+    /* ALTER TABLE t DROP: a column, or DROP COMPACT STORAGE */
+    if (!decided && i >= 4 && toks[0].type == TK_ALTER && toks[1].type == TK_TABLE &&
+        toks[i - 1].type == TK_DROP && i - 1 >= 3) {
+        idx = i - 1;
+        want = -1;
+        decided = true;
+    }
+    /* CREATE TABLE t (c type x: the type's decision (a native type, or
+     * ks.udt?) */
+    if (!decided && i >= 5 && toks[0].type == TK_CREATE && toks[1].type == TK_TABLE &&
+        is_name(toks, i - 1) && is_name(toks, i - 2) &&
+        (toks[i - 3].type == TK_LP || toks[i - 3].type == TK_COMMA) && t != TK_COMMA &&
+        t != TK_RP && t != TK_STATIC && t != TK_PRIMARY && t != TK_LT && t != TK_DOT) {
+        idx = i - 1;
+        want = -1;
+        decided = true;
+    }
+
     /* the statement's kind: several start with CREATE, DROP, ALTER, ...;
      * none of CREATE, DROP and ALTER is followed by a plain name */
     if (i >= 1 && in_set(statement_kinds, toks[0].type) &&
@@ -1227,10 +1303,18 @@ static int antlr_error(cqlp_ctx *ctx, const cql_token *toks, int ntok, int i,
             (selector   ? in_set(follow_selector, t)
              : deletion ? t == TK_COMMA || t == TK_FROM
                         : qualifiable && !in_term(ring, i, start) && in_set(follow_table, t));
+        /* a user type's plain name inside <...>: Cassandra takes it without
+           looking further (a native type's keyword it does look past) */
+        if (start >= 1 && toks[start - 1].type == TK_LT && !native_type_word(&toks[start]))
+            undetermined = false;
         if (undetermined && !passes) {
             idx = start;
-            /* "(name" in a term: a type hint or a tuple, decided from '(' */
-            if (start >= 1 && toks[start - 1].type == TK_LP && in_term(ring, i, start - 1)) idx--;
+            /* "(name" in a term: a type hint or a tuple, decided from '(';
+               "{name": a set, a map or a UDT literal, decided from '{' */
+            if (start >= 1 &&
+                (toks[start - 1].type == TK_LP || toks[start - 1].type == TK_LBRACE) &&
+                in_term(ring, i, start - 1))
+                idx--;
             want = -1;
             decided = true;
         } else if (undetermined) {
@@ -1272,8 +1356,9 @@ static int antlr_error(cqlp_ctx *ctx, const cql_token *toks, int ntok, int i,
                         has(&before, TK_ID) && !has(&before, TK_INTEGER);
         bool tuples = toks[i - 1].type == TK_LP && i >= 3 && toks[i - 2].type == TK_IN &&
                       toks[i - 3].type == TK_RP; /* (a, b) IN (...) */
-        bool in_tuples = toks[i - 1].type == TK_LP && i >= 4 && toks[i - 2].type == TK_LP &&
-                         toks[i - 3].type == TK_IN && toks[i - 4].type == TK_RP;
+        int open = enclosing_paren(toks, i - 1);
+        bool in_tuples = toks[i - 1].type == TK_LP && open >= 2 && toks[open - 1].type == TK_IN &&
+                         toks[open - 2].type == TK_RP;
         if ((term && !in_tuples) || relation || tuples) {
             idx = i - 1;
             want = -1;
