@@ -181,8 +181,10 @@ size_t cqlParserSize(void);
 void cqlParserInit(void *parser);
 void cqlParser(void *parser, int major, cql_token minor, cqlp_ctx *ctx);
 void cqlParserFinalize(void *parser);
-/* The parser's stack of states, bottom first (at most cap); how many. */
-int cqlParserStates(const void *parser, unsigned short *st, int cap);
+/* The parser's stack of states, bottom first (at most cap), after the
+ * tokens toks[0..k), replayed on the tables alone (no action runs); how
+ * many, or -1 if the tables refuse one of them. */
+int cqlParserReplay(const cql_token *toks, int k, unsigned short *st, int cap);
 /* Whether a parser with stack st[0..n) would shift tok, after the
  * reductions tok triggers (the tables only: no action runs); exact: as
  * itself, not as the identifier an unreserved keyword falls back to. */

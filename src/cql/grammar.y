@@ -112,13 +112,32 @@ size_t cqlParserSize(void)
     return sizeof(yyParser);
 }
 
-int cqlParserStates(const void *parser, unsigned short *st, int cap)
+int cqlParserReplay(const cql_token *toks, int k, unsigned short *st, int cap)
 {
-    const yyParser *p = parser;
-    int n = (int)(p->yytos - p->yystack) + 1;
-    if (n > cap) n = cap;
+    YYACTIONTYPE s[YYSTACKDEPTH + 1];
+    int n = 1;
+    s[0] = 0;
+    for (int j = 0; j < k; j++) {
+        for (int guard = 0;; guard++) {
+            if (guard > 4 * YYSTACKDEPTH) return -1;
+            YYACTIONTYPE act = yy_find_shift_action((YYCODETYPE)toks[j].type, s[n - 1]);
+            if (act >= YY_MIN_REDUCE) {
+                unsigned rule = act - YY_MIN_REDUCE;
+                n += yyRuleInfoNRhs[rule];
+                if (n < 1 || n >= YYSTACKDEPTH) return -1;
+                s[n] = yy_find_reduce_action(s[n - 1], (YYCODETYPE)yyRuleInfoLhs[rule]);
+                n++;
+                continue;
+            }
+            if (act > YY_MAX_SHIFTREDUCE || n >= YYSTACKDEPTH) return -1;
+            if (act > YY_MAX_SHIFT) act += YY_MIN_REDUCE - YY_MIN_SHIFTREDUCE;
+            s[n++] = act;
+            break;
+        }
+    }
+    if (n > cap) return -1;
     for (int i = 0; i < n; i++)
-        st[i] = p->yystack[i].stateno;
+        st[i] = s[i];
     return n;
 }
 

@@ -988,7 +988,8 @@ static int lex_error(cqlp_ctx *ctx, int pos, cqlp_lex_error why)
 /* ---- what ANTLR would have said ------------------------------------- */
 
 /* The parser's states before each of the last few tokens, to ask what it
- * would have accepted there (cqlParserWouldShift). */
+ * would have accepted there (cqlParserWouldShift); replayed from the tables
+ * when an error needs them, so a parse that succeeds pays nothing. */
 #define CQLP_RING 4
 #define CQLP_MAX_STATES 200
 typedef struct cqlp_states {
@@ -1210,9 +1211,15 @@ static const int optional_starts[] = {
  * "name IN", starts at the name. Where a decision only leaves an optional
  * part or a loop, the next step matches a single token and fails as
  * "mismatched input 'x' expecting T". */
-static int antlr_error(cqlp_ctx *ctx, const cql_token *toks, int ntok, int i,
-                       const cqlp_states *ring)
+static int antlr_error(cqlp_ctx *ctx, const cql_token *toks, int ntok, int i)
 {
+    /* the parser's states before the last few tokens, replayed */
+    cqlp_states *ring = cqlp_alloc(ctx, sizeof(*ring) * CQLP_RING);
+    for (int k = i - CQLP_RING + 1 < 0 ? 0 : i - CQLP_RING + 1; k <= i; k++) {
+        cqlp_states *r = &ring[k % CQLP_RING];
+        r->n = cqlParserReplay(toks, k, r->st, CQLP_MAX_STATES);
+        if (r->n < 0) r->n = 0;
+    }
     static const int name_tails[] = {TK_DOT, TK_LP, TK_LBRACKET, TK_PLUS, TK_MINUS, TK_INTEGER, 0};
     static const int eq_only[] = {TK_EQ, 0};
     static const int statement_kinds[] = {TK_CREATE, TK_DROP,   TK_ALTER, TK_LIST,
@@ -1512,11 +1519,8 @@ static int run(cqlp_ctx *ctx, cql_stmt **out)
 
     void *parser = cqlp_alloc(ctx, cqlParserSize());
     cqlParserInit(parser);
-    cqlp_states *ring = cqlp_alloc(ctx, sizeof(*ring) * CQLP_RING);
     int i;
     for (i = 0; i < ntok; i++) {
-        cqlp_states *r = &ring[i % CQLP_RING];
-        r->n = cqlParserStates(parser, r->st, CQLP_MAX_STATES);
         cqlParser(parser, toks[i].type, toks[i], ctx);
         if (ctx->syntax_error || ctx->overflow) {
             if (ctx->error_at) {
@@ -1530,19 +1534,17 @@ static int run(cqlp_ctx *ctx, cql_stmt **out)
                                     ctx->lookahead_shown && at + 1 < ntok ? at + 1 : at,
                                     legacy_want(ctx));
             }
-            return antlr_error(ctx, toks, ntok, i, ring);
+            return antlr_error(ctx, toks, ntok, i);
         }
     }
     if (lex_pos >= 0) return lex_error(ctx, lex_pos, why);
 
     cql_token eof = {src + len, 0, (int)len, 0};
-    cqlp_states *r = &ring[ntok % CQLP_RING];
-    r->n = cqlParserStates(parser, r->st, CQLP_MAX_STATES);
     cqlParser(parser, 0, eof, ctx);
     if (ctx->syntax_error || ctx->overflow || !ctx->stmt) {
         if (ctx->error_at || ctx->overflow || !ctx->syntax_error)
             return syntax_error(ctx, toks, ntok, ntok, ntok, ntok, legacy_want(ctx));
-        return antlr_error(ctx, toks, ntok, ntok, ring);
+        return antlr_error(ctx, toks, ntok, ntok);
     }
     cqlParserFinalize(parser);
 
