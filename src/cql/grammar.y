@@ -557,6 +557,13 @@ rel(A) ::= LP names(C) RP op(O) LP terms(V) RP. {
     A->in_list = cqlp_terms_array(ctx, &V);
     A->nin = V.n;
 }
+/* (c1, c2) op ?: the whole tuple as one marker */
+rel(A) ::= LP names(C) RP op(O) bind(T). {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->mcols = C.head;
+    A->op = (cql_op)O;
+    A->term = T;
+}
 /* (c1, c2) IN ((v1, v2), ...), IN ?, IN (): a list of clustering prefixes;
  * Cassandra's grammar wants tuples or bind markers in the list, its
  * decision on "(" failing at a first value of another kind */
@@ -758,6 +765,18 @@ cond(A) ::= ident(C) IN bind(T). {
     A->op = CQL_OP_IN;
     A->term = T;
 }
+cond(A) ::= ident(C) CONTAINS term(T). {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->column = C;
+    A->op = CQL_OP_CONTAINS;
+    A->term = T;
+}
+cond(A) ::= ident(C) CONTAINS KEY term(T). {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->column = C;
+    A->op = CQL_OP_CONTAINS_KEY;
+    A->term = T;
+}
 
 /* ---- DELETE ------------------------------------------------------------ */
 %type delcols {cql_deletion *}
@@ -928,17 +947,18 @@ selatom(A) ::= fname(F) LP selargs(L) RP. {
     A->func_ks = F.ks;
     A->args = L.head;
 }
-/* writetime(c), writetime(c[k]), maxwritetime(c), ttl(c), ttl(c[k])
+/* writetime(c), writetime(c[k]), maxwritetime(c), maxwritetime(c[k]), ttl(c), ttl(c[k])
  * (parse.c retags the names when a '(' follows them in a selection) */
-selatom(A) ::= WRITETIME LP ident(C) RP.    { A = cqlp_selfn(ctx, "writetime", C, NULL); }
-selatom(A) ::= WRITETIME LP ident(C) LBRACKET term(K) RBRACKET RP. {
-    A = cqlp_selfn(ctx, "writetime", C, K);
+selatom(A) ::= WRITETIME LP ident(C) optelem(K) RP. { A = cqlp_selfn(ctx, "writetime", C, K); }
+selatom(A) ::= MAXWRITETIME LP ident(C) optelem(K) RP. {
+    A = cqlp_selfn(ctx, "maxwritetime", C, K);
 }
-selatom(A) ::= MAXWRITETIME LP ident(C) RP. { A = cqlp_selfn(ctx, "maxwritetime", C, NULL); }
-selatom(A) ::= TTLFN LP ident(C) RP.        { A = cqlp_selfn(ctx, "ttl", C, NULL); }
-selatom(A) ::= TTLFN LP ident(C) LBRACKET term(K) RBRACKET RP. {
-    A = cqlp_selfn(ctx, "ttl", C, K);
-}
+selatom(A) ::= TTLFN LP ident(C) optelem(K) RP. { A = cqlp_selfn(ctx, "ttl", C, K); }
+/* the optional [k] of writetime(c[k]): an empty rule, so that after c
+ * anything but '[' is "expecting ')'" as in Cassandra's parser */
+%type optelem {cql_term *}
+optelem(A) ::= . { A = NULL; }
+optelem(A) ::= LBRACKET term(K) RBRACKET. { A = K; }
 selatom(A) ::= TOKEN LP RP. {
     A = cqlp_alloc(ctx, sizeof(*A));
     A->func = "token";

@@ -1415,6 +1415,17 @@ static int antlr_error(cqlp_ctx *ctx, const cql_token *toks, int ntok, int i)
     } else if (!decided && selector_literal) {
         fetched = i + 1;
     }
+    /* writetime(c ...), ttl(c ...): the modifier's decision (.f, [e] or
+       none) names a token that may not follow a selector "no viable
+       alternative" (on ',' it takes none, then wants ')') */
+    bool modifier = i >= 3 && toks[i - 2].type == TK_LP &&
+                    (toks[i - 3].type == TK_WRITETIME || toks[i - 3].type == TK_MAXWRITETIME ||
+                     toks[i - 3].type == TK_TTLFN) &&
+                    !in_set(follow_selector, t);
+    if (!decided && modifier) {
+        want = -1;
+        decided = true;
+    }
     /* left optional parts and loops: the one token that must come */
     if (!decided && want < 0 && !ctx->eof_expected) {
         int only = -1, count = 0, closer = -1, others = 0;
@@ -1428,14 +1439,9 @@ static int antlr_error(cqlp_ctx *ctx, const cql_token *toks, int ntok, int i)
             else if (!starter(k) || (k == TK_COLON && term_end))
                 others++; /* after a term ':' is a map's, no bind marker's */
         }
-        /* writetime(c ...), ttl(c ...): the modifier's decision (.f, [e] or
-           none) names any other token "no viable alternative" */
-        bool modifier = i >= 3 && toks[i - 2].type == TK_LP &&
-                        (toks[i - 3].type == TK_WRITETIME || toks[i - 3].type == TK_MAXWRITETIME ||
-                         toks[i - 3].type == TK_TTLFN);
-        if (!modifier && count == 1 && token_name(only) && only != TK_ID)
+        if (count == 1 && token_name(only) && only != TK_ID)
             want = only; /* a name is a choice (IDENT, QUOTED_NAME, keyword) */
-        else if (!modifier && closer > 0 && others == 0)
+        else if (closer > 0 && others == 0)
             want = closer; /* an optional list in (...), [...] or {...} */
     }
     if (fetched > ntok) fetched = ntok;

@@ -63,7 +63,11 @@ typedef struct actx {
     int mc_in_n;                       /* its columns */
     const hln_type *mc_in_type;        /* frozen<tuple<their types>> */
     bool mc_lo_incl, mc_hi_incl;
-    int agg_depth; /* selectors: inside an aggregate's argument */
+    bool mc_mixed;                /* the slice's columns are not all in one clustering order */
+    int mc_first;                 /* the slice's first column (its position among the clustering) */
+    int agg_depth;                /* selectors: inside an aggregate's argument */
+    const cql_selector *bad_elem; /* a function argument l[i] of no type (sel_arg) */
+    bool fn_args;                 /* sel_arg is taking a function's arguments */
 } actx;
 
 const char *ex_quote(hln_arena *a, const char *name)
@@ -614,16 +618,14 @@ static int add_multi_relation(actx *c, ex_restr *rs, const cql_relation *rel)
                             "was applied to: %s",
                             col->name);
         if (pos == 0) first = col->position;
-        if (col->position != pos + (rel->op == CQL_OP_IN ? first : 0))
+        if (col->position != pos + first)
             return hln_fail(c->err, HLN_EINVAL,
                             "Clustering columns must appear in the PRIMARY KEY order in "
                             "multi-column relations: %s",
                             text ? text : "?");
         if (pos == 0) desc = col->desc;
         if (col->desc != desc && rel->op != CQL_OP_IN && rel->op != CQL_OP_EQ)
-            return hln_fail(c->err, HLN_EUNSUPPORTED,
-                            "Multi-column slices over columns of mixed clustering order are not "
-                            "supported yet");
+            c->mc_mixed = true; /* not one storage slice: a row filter (ex_select_plan) */
     }
     if (rel->op == CQL_OP_IN && first > 0) /* consecutive, but after a gap */
         return hln_fail(c->err, HLN_EINVAL,
@@ -631,7 +633,36 @@ static int add_multi_relation(actx *c, ex_restr *rs, const cql_relation *rel)
                         "\"%s\" is not restricted",
                         t->cols[t->npk + first].name, t->cols[t->npk].name);
     if (rel->op == CQL_OP_IN) return add_multi_in(c, rel, n, text);
-    if (rel->nin != n) {
+    if (!rel->in_list && rel->op == CQL_OP_EQ) { /* (c1, c2) = ?: an IN of that one tuple */
+        cql_relation *in = alloc(c, sizeof *in);
+        cql_term **one = alloc(c, sizeof *one);
+        if (!in || !one) return nomem(c);
+        *one = rel->term;
+        *in = *rel;
+        in->op = CQL_OP_IN;
+        in->in_list = one;
+        in->nin = 1;
+        in->term = NULL;
+        return add_multi_in(c, in, n, text);
+    }
+    if (!rel->in_list) { /* (c1, c2) > ?: one marker of type frozen<tuple<..>>, "(c1,c2)" */
+        const hln_type *types[HLN_TUPLE_MAX];
+        if (n > HLN_TUPLE_MAX) return hln_fail(c->err, HLN_EINVAL, "too many columns in %s", text);
+        hln_buf nm;
+        hln_buf_init(&nm);
+        hln_buf_u8(&nm, '(');
+        for (int i = 0; i < n; i++) {
+            types[i] = t->cols[t->npk + first + i].type;
+            hln_buf_printf(&nm, "%s%s", i ? "," : "", t->cols[t->npk + first + i].name);
+        }
+        hln_buf_u8(&nm, ')');
+        hln_buf_u8(&nm, 0);
+        const char *tname = nm.err ? NULL : hln_arena_strdup(c->a, (const char *)nm.data);
+        hln_buf_free(&nm);
+        const hln_type *tt = hln_type_tuple(types, n);
+        if (!tt || !tname) return nomem(c);
+        spec_typed(c, rel->term, tname, tt);
+    } else if (rel->nin != n) {
         hln_buf v;
         hln_buf_init(&v);
         for (int i = 0; i < rel->nin; i++)
@@ -642,23 +673,45 @@ static int add_multi_relation(actx *c, ex_restr *rs, const cql_relation *rel)
         hln_buf_free(&v);
         return r2;
     }
-    for (int i = 0; i < n; i++)
-        spec_col(c, rel->in_list[i], &t->cols[t->npk + i]);
+    for (int i = 0; rel->in_list && i < n; i++)
+        spec_col(c, rel->in_list[i], &t->cols[t->npk + first + i]);
     switch (rel->op) {
     case CQL_OP_EQ:
         for (int i = 0; i < n; i++) {
-            cql_relation one = {
-                .column = t->cols[t->npk + i].name, .op = CQL_OP_EQ, .term = rel->in_list[i]};
-            if ((rc = merge_bound(c, &rs[t->npk + i], &one, t->cols[t->npk + i].name, "Column")))
+            const hln_column *col = &t->cols[t->npk + first + i];
+            cql_relation one = {.column = col->name, .op = CQL_OP_EQ, .term = rel->in_list[i]};
+            if ((rc = merge_bound(c, &rs[t->npk + first + i], &one, col->name, "Column")))
                 return rc;
         }
         return 0;
     case CQL_OP_GT:
     case CQL_OP_GE:
+    case CQL_OP_LT:
+    case CQL_OP_LE:
+        for (int i = 0; i < n; i++) /* c = ? came first (mc_slice_check: after) */
+            if (rs[t->npk + first + i].eq || rs[t->npk + first + i].in)
+                return hln_fail(c->err, HLN_EINVAL,
+                                "%s cannot be restricted by more than one relation if it includes "
+                                "%s",
+                                t->cols[t->npk + first + i].name,
+                                rs[t->npk + first + i].eq ? "an Equal" : "a IN");
+        if ((c->mc_lo || c->mc_hi) && c->mc_first != first)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Column \"%s\" cannot be restricted by two inequalities not starting "
+                            "with the same column",
+                            t->cols[t->npk + (first > c->mc_first ? first : c->mc_first)].name);
+        c->mc_first = first;
+        break;
+    default:
+        break;
+    }
+    switch (rel->op) {
+    case CQL_OP_GT:
+    case CQL_OP_GE:
         if (c->mc_lo)
             return hln_fail(c->err, HLN_EINVAL,
                             "More than one restriction was found for the start bound on %s",
-                            t->cols[t->npk].name);
+                            t->cols[t->npk + first].name);
         c->mc_lo = rel;
         c->mc_lo_incl = rel->op == CQL_OP_GE;
         return 0;
@@ -667,7 +720,7 @@ static int add_multi_relation(actx *c, ex_restr *rs, const cql_relation *rel)
         if (c->mc_hi)
             return hln_fail(c->err, HLN_EINVAL,
                             "More than one restriction was found for the end bound on %s",
-                            t->cols[t->npk].name);
+                            t->cols[t->npk + first].name);
         c->mc_hi = rel;
         c->mc_hi_incl = rel->op == CQL_OP_LE;
         return 0;
@@ -1043,6 +1096,80 @@ static int clustering_prefix(actx *c, const ex_restr *rs)
     return 0;
 }
 
+/* The columns of a multi-column relation (c1, .., cn). */
+static int mc_ncols(const cql_relation *rel)
+{
+    int n = 0;
+    for (const cql_name_list *l = rel->mcols; l; l = l->next)
+        n++;
+    return n;
+}
+
+/* A multi-column slice (c_f, .., c_f+n-1) > (..) beside the single-column
+ * relations rs, as Cassandra 5.0 merges them: the columns before c_f
+ * restricted by = or IN (a slice on them cannot be used for filtering), a
+ * slice on c_f itself merged with the tuple's bound of the other side,
+ * none on the tuple's other columns, and the columns after the tuple only
+ * when filtering. */
+static int mc_slice_check(actx *c, const ex_restr *rs, bool filtering)
+{
+    const hln_table *t = c->p->t;
+    int first = c->mc_first, n = 0;
+    if (c->mc_lo) n = mc_ncols(c->mc_lo);
+    if (c->mc_hi && mc_ncols(c->mc_hi) > n) n = mc_ncols(c->mc_hi);
+    const char *name = t->cols[t->npk + first].name;
+    for (int pos = 0; pos < first; pos++) {
+        const ex_restr *x = &rs[t->npk + pos];
+        if (x->eq || x->in) continue;
+        if (filtering)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Multi-column slice restrictions cannot be used for filtering.");
+        if (!restricted(x))
+            return hln_fail(c->err, HLN_EINVAL,
+                            "PRIMARY KEY column \"%s\" cannot be restricted as preceding column "
+                            "\"%s\" is not restricted",
+                            name, t->cols[t->npk + pos].name);
+        return hln_fail(c->err, HLN_EINVAL,
+                        "Clustering column \"%s\" cannot be restricted (preceding column \"%s\" "
+                        "is restricted by a non-EQ relation)",
+                        name, t->cols[t->npk + pos].name);
+    }
+    for (int pos = first; pos < t->nck; pos++) {
+        const ex_restr *x = &rs[t->npk + pos];
+        const char *cn = t->cols[t->npk + pos].name;
+        if (!restricted(x)) continue;
+        if (pos >= first + n) {
+            if (filtering) continue;
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Clustering column \"%s\" cannot be restricted (preceding column "
+                            "\"%s\" is restricted by a non-EQ relation)",
+                            cn, name);
+        }
+        if (x->eq || x->in) /* (Cassandra's words when the tuple's relation comes first) */
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Column \"%s\" cannot be restricted by both an equality and an "
+                            "inequality relation",
+                            cn);
+        if (x->ncontains || x->nentries || (pos > first && !x->lo && !x->hi))
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Column \"%s\" cannot be restricted by both a multi-column and a "
+                            "single-column relation",
+                            cn);
+        if (pos > first)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Column \"%s\" cannot be restricted by two inequalities not starting "
+                            "with the same column",
+                            cn);
+        if (x->lo && c->mc_lo)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "More than one restriction was found for the start bound on %s", cn);
+        if (x->hi && c->mc_hi)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "More than one restriction was found for the end bound on %s", cn);
+    }
+    return 0;
+}
+
 /* pk[] from the equalities; pk_indexes when every one is a marker. */
 static int set_pk_terms(actx *c, const ex_restr *rs)
 {
@@ -1082,14 +1209,18 @@ static int one_column_arg(actx *c, const cql_selector *sel, const char *fname, i
                         fname, sel->star_arg ? 1 : n);
     int rc = column(c, sel->args->column, ci);
     if (rc || !sel->args->elem) return rc;
+    /* c[k] arguments are sub-selectors of their callers (agg_arg, toJson,
+       writetime): one reaching here is not an element of a set or map */
     const hln_column *col = &c->p->t->cols[*ci];
+    if (!hln_type_is_collection(col->type))
+        return hln_fail(c->err, HLN_EINVAL,
+                        "Invalid element selection: %s is of type %s is not a collection",
+                        col->name, col->type->cql_name);
     if (col->type->kind == HLN_T_LIST)
         return hln_fail(c->err, HLN_EINVAL,
                         "Element selection is only allowed on sets and maps, but %s is a list",
                         col->name);
-    return hln_fail(c->err, HLN_EUNSUPPORTED,
-                    "Functions of collection elements are not "
-                    "supported yet");
+    return hln_fail(c->err, HLN_EUNSUPPORTED, "Function %s of a collection element", fname);
 }
 
 static const char *fmt_name(actx *c, const char *fmt, const char *arg)
@@ -1155,7 +1286,27 @@ static int sel_arg(actx *c, const cql_selector *a, ex_selarg *out, ex_fnarg *fa)
     ex_sel *sub = alloc(c, sizeof *sub);
     if (!sub) return nomem(c);
     ex_colspec spec;
-    int rc = selector(c, a, sub, &spec);
+    int ci, rc;
+    if (c->fn_args && !a->func && a->elem && !a->slice && a->column && !column(c, a->column, &ci)) {
+        const hln_type *ty = c->p->t->cols[ci].type;
+        if (ty->kind != HLN_T_SET && ty->kind != HLN_T_MAP) {
+            /* l[i], v[k]: Cassandra gives the element of a list (or of no
+               collection) no type a function takes, so the function's
+               signatures refuse it first; the element's own error follows
+               when one takes it (function_selector) */
+            const char *ks = term_str(c, a->elem);
+            size_t nl = strlen(c->p->t->cols[ci].name) + strlen(ks) + 3;
+            char *nm = hln_arena_alloc(c->a, nl);
+            if (!nm) return nomem(c);
+            snprintf(nm, nl, "%s[%s]", c->p->t->cols[ci].name, ks);
+            const hln_type *none = hln_type_by_kind(HLN_T_DURATION);
+            *out = (ex_selarg){-1, NULL, none, NULL};
+            *fa = (ex_fnarg){none, NULL, nm};
+            if (!c->bad_elem) c->bad_elem = a;
+            return 0;
+        }
+    }
+    rc = selector(c, a, sub, &spec);
     if (rc) return rc;
     if (sub->kind >= EX_SEL_COUNT_ROWS && c->agg_depth)
         return hln_fail(c->err, HLN_EINVAL,
@@ -1196,7 +1347,10 @@ static int function_selector(actx *c, const cql_selector *sel, ex_sel *out, ex_c
     if (!args) return nomem(c);
     int i = 0, rc;
     for (const cql_selector *a = sel->args; a && i < nargs; a = a->next, i++) {
-        if ((rc = sel_arg(c, a, &args[i], &fa[i])) != 0) return rc;
+        c->fn_args = true;
+        rc = sel_arg(c, a, &args[i], &fa[i]);
+        c->fn_args = false;
+        if (rc) return rc;
     }
     const ex_fn *cand[1];
     if (ex_fn_candidates(sel->func, cand, 1) == 1 && cand[0]->args[0] == HLN_T_VECTOR &&
@@ -1243,8 +1397,16 @@ static int function_selector(actx *c, const cql_selector *sel, ex_sel *out, ex_c
             if (!fa[j].type) fa[j].type = vt;
     }
     const hln_type *rt;
+    const cql_selector *bad = c->bad_elem;
+    c->bad_elem = NULL;
     const ex_fn *f = ex_fn_resolve(sel->func_ks, sel->func, fa, nargs, NULL, true, &rt, c->err);
     if (!f) return c->err->code ? c->err->code : HLN_EINVAL;
+    if (bad) { /* a function that takes it: the element selection's error */
+        ex_sel x;
+        ex_colspec xs;
+        rc = selector(c, bad, &x, &xs);
+        return rc ? rc : hln_fail(c->err, HLN_EINVAL, "Invalid element selection");
+    }
     hln_buf b;
     hln_buf_init(&b);
     hln_buf_printf(&b, "system.%s(", f->name);
@@ -1479,7 +1641,7 @@ static int agg_arg(actx *c, const cql_selector *sel, const char *fname, int *ci,
 {
     const cql_selector *a = sel->args;
     *arg = NULL;
-    if (!sel->star_arg && a && !a->next && (a->func || a->op || a->cast)) {
+    if (!sel->star_arg && a && !a->next && (a->func || a->op || a->cast || a->elem)) {
         ex_sel *sub = alloc(c, sizeof *sub);
         ex_selarg *x = alloc(c, sizeof *x);
         if (!sub || !x) return nomem(c);
@@ -1673,10 +1835,6 @@ static int selector1(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *
         }
         const char *names = b.len ? hln_arena_strndup(c->a, (const char *)b.data, b.len) : "";
         hln_buf_free(&b);
-        if (!own && n > 5)
-            return hln_fail(c->err, HLN_EUNSUPPORTED,
-                            "token() of other values than the row's key with more than 5 "
-                            "partition key columns is not supported yet");
         if (own)
             *out = (ex_sel){.kind = EX_SEL_TOKEN, .col = -1};
         else
@@ -1725,12 +1883,23 @@ static int selector1(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *
     }
     if (!strcmp(f, "tojson")) {
         const cql_selector *a = sel->args;
-        if (!sel->star_arg && a && !a->next && (a->func || a->op || a->cast)) {
-            /* toJson(expression) */
+        if (!sel->star_arg && a && !a->next && (a->func || a->op || a->cast || a->elem)) {
+            /* toJson(expression), toJson(m[k]) */
             ex_selarg *arg = alloc(c, sizeof *arg);
             if (!arg) return nomem(c);
             ex_fnarg fa;
-            if ((rc = sel_arg(c, a, arg, &fa)) != 0) return rc;
+            c->fn_args = true;
+            rc = sel_arg(c, a, arg, &fa);
+            c->fn_args = false;
+            if (rc) return rc;
+            if (c->bad_elem) { /* l[i]: toJson takes any type, the element's error */
+                const cql_selector *bad = c->bad_elem;
+                ex_sel x;
+                ex_colspec xs;
+                c->bad_elem = NULL;
+                rc = selector(c, bad, &x, &xs);
+                return rc ? rc : hln_fail(c->err, HLN_EINVAL, "Invalid element selection");
+            }
             if (arg->sub) /* (CAST(c AS its own type) is the column c) */
                 *out = (ex_sel){.kind = EX_SEL_TOJSON, .col = -1, .args = arg, .nargs = 1};
             else
@@ -1786,7 +1955,7 @@ static int selector1(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *
                                  fmt_name(c, sum ? "system.sum(%s)" : "system.avg(%s)", nm), ty};
         return 0;
     }
-    if (!strcmp(f, "maxwritetime")) {
+    if (!strcmp(f, "maxwritetime") && !(sel->args && !sel->star_arg && sel->args->elem)) {
         if ((rc = one_column_arg(c, sel, f, &ci)) != 0) return rc;
         const hln_column *col = &t->cols[ci];
         if (col->kind == HLN_COL_PARTITION_KEY || col->kind == HLN_COL_CLUSTERING)
@@ -1798,32 +1967,37 @@ static int selector1(actx *c, const cql_selector *sel, ex_sel *out, ex_colspec *
             (ex_colspec){t->ks, t->name, fmt_name(c, "maxwritetime(%s)", col->name), bigint};
         return 0;
     }
-    if ((!strcmp(f, "writetime") || !strcmp(f, "ttl")) && !sel->star_arg && sel->args &&
-        !sel->args->next && sel->args->column && sel->args->elem) {
-        /* writetime(c[k]) / ttl(c[k]): one element of a non-frozen set or map */
-        bool wt = f[0] == 'w';
+    if ((!strcmp(f, "writetime") || !strcmp(f, "ttl") || !strcmp(f, "maxwritetime")) &&
+        !sel->star_arg && sel->args && !sel->args->next && sel->args->column && sel->args->elem) {
+        /* writetime(c[k]) / maxwritetime(c[k]) / ttl(c[k]): one element of
+           a set or map (of a frozen one: the whole value's, when it holds
+           the element) */
+        bool wt = f[0] != 't', mx = f[0] == 'm';
         if ((rc = column(c, sel->args->column, &ci)) != 0) return rc;
         const hln_column *col = &t->cols[ci];
         const hln_type *ty = col->type;
+        if (!hln_type_is_collection(ty))
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Invalid element selection: %s is of type %s is not a collection",
+                            col->name, ty->cql_name);
         if (ty->kind == HLN_T_LIST)
             return hln_fail(c->err, HLN_EINVAL,
                             "Element selection is only allowed on sets and maps, but %s is a list",
                             col->name);
-        if (!hln_type_is_multicell(ty) || (ty->kind != HLN_T_SET && ty->kind != HLN_T_MAP))
-            return hln_fail(c->err, HLN_EUNSUPPORTED,
-                            "Functions of collection elements are not "
-                            "supported yet");
         ex_selarg *arg = alloc(c, sizeof *arg);
         if (!arg) return nomem(c);
         *arg = (ex_selarg){-1, sel->args->elem, ty->params[0], NULL};
         spec_typed(c, sel->args->elem, col->name, ty->params[0]);
-        *out = (ex_sel){
-            .kind = wt ? EX_SEL_WRITETIME : EX_SEL_TTL, .col = ci, .args = arg, .nargs = 1};
+        *out = (ex_sel){.kind = wt ? EX_SEL_WRITETIME : EX_SEL_TTL,
+                        .col = ci,
+                        .args = arg,
+                        .nargs = 1,
+                        .max = mx};
         const char *ks = term_str(c, sel->args->elem);
-        size_t nl = strlen(col->name) + strlen(ks) + 16;
+        size_t nl = strlen(col->name) + strlen(ks) + 20;
         char *nm = hln_arena_alloc(c->a, nl);
         if (!nm) return nomem(c);
-        snprintf(nm, nl, "%s(%s[%s])", wt ? "writetime" : "ttl", col->name, ks);
+        snprintf(nm, nl, "%s(%s[%s])", f, col->name, ks);
         *spec_out = (ex_colspec){t->ks, t->name, nm, wt ? bigint : hln_type_by_kind(HLN_T_INT)};
         return 0;
     }
@@ -2078,24 +2252,39 @@ static int an_select(actx *c)
         }
     }
     if (c->mc_lo || c->mc_hi) {
+        if ((rc = mc_slice_check(c, rs, filtering)) != 0) return rc;
+        if (!p->pk_lookup && !filtering) return hln_fail(c->err, HLN_EINVAL, ALLOW_FILTERING_MSG);
+        bool single = c->mc_first > 0; /* other relations on the clustering columns */
         for (int pos = 0; pos < t->nck; pos++)
-            if (restricted(&rs[t->npk + pos]))
-                return hln_fail(c->err, HLN_EINVAL,
-                                "Column \"%s\" cannot be restricted by both a multi-column and a "
-                                "single-column relation",
-                                t->cols[t->npk + pos].name);
-        if (!p->pk_lookup)
-            return hln_fail(c->err, HLN_EUNSUPPORTED,
-                            "Multi-column slices without the whole partition key restricted are "
-                            "not supported yet");
-        if (c->mc_lo) {
+            single |= restricted(&rs[t->npk + pos]);
+        if (!p->pk_lookup || c->mc_mixed || single) {
+            /* A scan of every partition, or columns of mixed clustering
+               order (whose tuples' order is not the storage's: (1, 3) comes
+               before (1, 2) when c2 is DESC): the bounds become row filters,
+               in the columns' value order as Cassandra compares them. */
+            for (int side = 0; side < 2; side++) {
+                const cql_relation *b = side ? c->mc_hi : c->mc_lo;
+                if (!b) continue;
+                ex_filter *f = alloc(c, sizeof *f * (size_t)(p->nfilters + 1));
+                if (!f) return nomem(c);
+                if (p->nfilters) memcpy(f, p->filters, sizeof *f * (size_t)p->nfilters);
+                f[p->nfilters++] = (ex_filter){.col = t->npk + c->mc_first,
+                                               .op = b->op,
+                                               .mc_n = mc_ncols(b),
+                                               .mc_terms = (cql_term *const *)b->in_list,
+                                               .mc_tuple = b->in_list ? NULL : b->term};
+                p->filters = f;
+            }
+        } else if (c->mc_lo) {
             p->mc_lo = (cql_term *const *)c->mc_lo->in_list;
-            p->mc_nlo = c->mc_lo->nin;
+            p->mc_lo_tuple = c->mc_lo->in_list ? NULL : c->mc_lo->term;
+            p->mc_nlo = mc_ncols(c->mc_lo);
             p->mc_lo_incl = c->mc_lo_incl;
         }
-        if (c->mc_hi) {
+        if (c->mc_hi && p->pk_lookup && !c->mc_mixed && !single) {
             p->mc_hi = (cql_term *const *)c->mc_hi->in_list;
-            p->mc_nhi = c->mc_hi->nin;
+            p->mc_hi_tuple = c->mc_hi->in_list ? NULL : c->mc_hi->term;
+            p->mc_nhi = mc_ncols(c->mc_hi);
             p->mc_hi_incl = c->mc_hi_incl;
         }
     }
@@ -2115,6 +2304,7 @@ static int an_select(actx *c)
     bool ck_any = false;
     for (int pos = 0; pos < t->nck; pos++)
         ck_any |= restricted(&rs[t->npk + pos]);
+    ck_any |= c->mc_lo || c->mc_hi;
     if (!filtering) {
         for (int pos = 0; pos < t->nck; pos++)
             if (rs[t->npk + pos].ncontains)
@@ -2185,6 +2375,19 @@ static int an_select(actx *c)
                                 "and/or static columns (not %s)",
                                 col->name);
         }
+        /* ORDER BY with IN of several values sorts after the reads: Cassandra
+           selects the ORDER BY columns too, which DISTINCT refuses */
+        bool post_order = false;
+        for (int i = 0; s->order_by && i < t->npk; i++)
+            post_order |= rs[i].in && (!rs[i].in->in_list || rs[i].in->nin > 1);
+        for (const cql_order *o = post_order ? s->order_by : NULL; o; o = o->next) {
+            const hln_column *col = table_column(t, o->column);
+            if (col && col->kind != HLN_COL_PARTITION_KEY && col->kind != HLN_COL_STATIC)
+                return hln_fail(c->err, HLN_EINVAL,
+                                "SELECT DISTINCT queries must only request partition key columns "
+                                "and/or static columns (not %s)",
+                                col->name);
+        }
         if (!p->pk_lookup) {
             for (int k = 0; k < t->npk; k++) {
                 bool found = false;
@@ -2208,9 +2411,18 @@ static int an_select(actx *c)
             return hln_fail(c->err, HLN_EINVAL,
                             "ORDER BY is only supported when the partition key is restricted by "
                             "an EQ or an IN.");
-        int next = 0, decided = -1;
+        int next = 0, decided = -1, norder = 0;
+        for (const cql_order *o = s->order_by; o; o = o->next)
+            norder++;
+        int *ocols = alloc(c, sizeof *ocols * (size_t)norder);
+        bool *odesc = alloc(c, sizeof *odesc * (size_t)norder);
+        if (!ocols || !odesc) return nomem(c);
+        p->order_cols = ocols;
+        p->order_desc = odesc;
         for (const cql_order *o = s->order_by; o; o = o->next) {
             const hln_column *col = table_column(t, o->column);
+            ocols[p->norder] = (int)(col - t->cols);
+            odesc[p->norder++] = o->desc;
             if (col->kind != HLN_COL_CLUSTERING)
                 return hln_fail(c->err, HLN_EINVAL,
                                 "Order by is currently only supported on the clustered columns of "
@@ -2296,9 +2508,11 @@ static int mod_keys(actx *c, ex_restr *rs, const char *type, bool allow_ck_slice
     int rc;
     /* IN on key columns: UPDATE and DELETE write each combination (exec
        enumerates them, dml.c) */
-    if (c->mc_lo || c->mc_hi)
-        return hln_fail(c->err, HLN_EUNSUPPORTED,
-                        "Multi-column slices in %s statements are not supported yet", type);
+    if ((c->mc_lo || c->mc_hi) && !allow_ck_slices) /* UPDATE (DELETE: a range, below) */
+        return hln_fail(c->err, HLN_EINVAL,
+                        "Slice restrictions are not supported on the clustering columns in %s "
+                        "statements",
+                        type);
     if (c->mc_in) { /* c1 .. cn take the tuples' values (run_in enumerates them) */
         if ((rc = mc_in_take(c, rs)) != 0) return rc;
         for (int pos = 0; pos < c->mc_in_n; pos++)
@@ -2360,8 +2574,43 @@ static int mod_keys(actx *c, ex_restr *rs, const char *type, bool allow_ck_slice
         if (ck_missing)
             return hln_fail(c->err, HLN_EINVAL, "Some clustering keys are missing: %s",
                             missing_list(c, rs, t->npk, t->npk + t->nck));
+    } else if ((c->mc_lo || c->mc_hi) && (rc = mc_slice_check(c, rs, false)) != 0) {
+        return rc;
     } else if ((rc = clustering_prefix(c, rs)) != 0) {
         return rc;
+    }
+    if (c->mc_lo || c->mc_hi) { /* DELETE: (c1, .., cn) > (..) deletes a range (dml.c) */
+        /* c1 < ? beside (c1, c2) > (..) is the other side's bound (c1) < (?)
+           (mc_slice_check refused the rest) */
+        const ex_restr *x = &rs[t->npk + c->mc_first];
+        if (x->lo) {
+            p->mc_lo = (cql_term *const *)&x->lo;
+            p->mc_nlo = 1;
+            p->mc_lo_incl = x->lo_incl;
+        }
+        if (x->hi) {
+            p->mc_hi = (cql_term *const *)&x->hi;
+            p->mc_nhi = 1;
+            p->mc_hi_incl = x->hi_incl;
+        }
+        for (int pos = c->mc_first + 1; pos < t->nck; pos++)
+            if (restricted(&rs[t->npk + pos]))
+                return hln_fail(c->err, HLN_EINVAL,
+                                "Column \"%s\" cannot be restricted by both a multi-column and a "
+                                "single-column relation",
+                                t->cols[t->npk + pos].name);
+        if (c->mc_lo) {
+            p->mc_lo = (cql_term *const *)c->mc_lo->in_list;
+            p->mc_lo_tuple = c->mc_lo->in_list ? NULL : c->mc_lo->term;
+            p->mc_nlo = mc_ncols(c->mc_lo);
+            p->mc_lo_incl = c->mc_lo_incl;
+        }
+        if (c->mc_hi) {
+            p->mc_hi = (cql_term *const *)c->mc_hi->in_list;
+            p->mc_hi_tuple = c->mc_hi->in_list ? NULL : c->mc_hi->term;
+            p->mc_nhi = mc_ncols(c->mc_hi);
+            p->mc_hi_incl = c->mc_hi_incl;
+        }
     }
     p->ck = alloc(c, sizeof *p->ck * (size_t)(t->nck ? t->nck : 1));
     p->ck_in = alloc(c, sizeof *p->ck_in * (size_t)(t->nck ? t->nck : 1));
@@ -2406,14 +2655,8 @@ static int conditions(actx *c, ex_cas_kind kind, const cql_relation *conds, cons
     ex_plan *p = c->p;
     const hln_table *t = p->t;
     if (kind == EX_CAS_NONE) return 0;
-    if (p->pk_has_in)
-        return hln_fail(c->err, HLN_EINVAL,
-                        "IN on the partition key is not supported with conditional %s",
-                        c->stmt->kind == CQL_DELETE ? "deletions" : "updates");
-    if (p->keys_have_in)
-        return hln_fail(c->err, HLN_EINVAL,
-                        "IN on the clustering key columns is not supported with conditional %s",
-                        c->stmt->kind == CQL_DELETE ? "deletions" : "updates");
+    /* IN on key columns: refused when the statement runs (dml.c, batch.c),
+       as Cassandra's validate() does, so it still prepares */
     for (const cql_relation *x = conds; x; x = x->next) {
         const hln_column *col = table_column(t, x->column);
         if (col && col->type->kind == HLN_T_COUNTER)
@@ -2476,6 +2719,18 @@ static int conditions(actx *c, ex_cas_kind kind, const cql_relation *conds, cons
             spec_typed(c, x->term, elem_name(c, "value", col->name), vt);
             for (int i = 0; x->op == CQL_OP_IN && i < x->nin; i++) /* m[k] IN (...) */
                 spec_typed(c, x->in_list[i], elem_name(c, "value", col->name), vt);
+        } else if (x->op == CQL_OP_CONTAINS || x->op == CQL_OP_CONTAINS_KEY) {
+            /* l CONTAINS v, m CONTAINS KEY k: an element (key) of the
+               collection, frozen or not (cas.c) */
+            bool key = x->op == CQL_OP_CONTAINS_KEY;
+            if (!hln_type_is_collection(vt))
+                return hln_fail(c->err, HLN_EINVAL, "Cannot use %s on non-collection column %s",
+                                key ? "CONTAINS KEY" : "CONTAINS", col->name);
+            if (key && vt->kind != HLN_T_MAP)
+                return hln_fail(c->err, HLN_EINVAL, "Cannot use CONTAINS KEY on non-map column %s",
+                                col->name);
+            spec_typed(c, x->term, elem_name(c, key ? "key" : "value", col->name),
+                       vt->kind == HLN_T_MAP && !key ? vt->params[1] : vt->params[0]);
         } else if (x->op == CQL_OP_IN && x->in_list) {
             for (int i = 0; i < x->nin; i++)
                 spec_typed(c, x->in_list[i], col->name, vt);
@@ -2492,8 +2747,6 @@ static int conditions(actx *c, ex_cas_kind kind, const cql_relation *conds, cons
             return hln_fail(c->err, HLN_EINVAL,
                             "Slice conditions ( %s ) are not supported on durations",
                             op_str(x->op));
-        if (x->op == CQL_OP_CONTAINS || x->op == CQL_OP_CONTAINS_KEY)
-            return hln_fail(c->err, HLN_EUNSUPPORTED, "CONTAINS conditions are not supported yet");
         p->conds[p->nconds++] =
             (ex_cond){ci, x->op, x->term, (cql_term *const *)x->in_list, x->nin, x->elem, field};
     }
@@ -2746,21 +2999,19 @@ static int an_update(actx *c)
                                 col->name, a->field);
         }
         for (int j = 0; j < p->nassigns; j++) {
-            if (p->assigns[j].col != ci) continue;
-            /* increments of one counter add up (Cassandra accepts them) */
-            if (col->type->kind == HLN_T_COUNTER &&
-                (a->op == CQL_ASSIGN_ADD || a->op == CQL_ASSIGN_SUB) &&
-                (p->assigns[j].op == CQL_ASSIGN_ADD || p->assigns[j].op == CQL_ASSIGN_SUB))
-                continue;
-            if (field >= 0 || p->assigns[j].field >= 0) {
-                if (field >= 0 && p->assigns[j].field >= 0 && p->assigns[j].field != field)
-                    continue; /* u.a = x, u.b = y */
-                /* Cassandra's parser refuses these (addRawUpdate) */
+            /* Cassandra's parser (addRawUpdate, Operation.isCompatibleWith):
+               a column set whole (c = v) takes no other operation; a UDT
+               field is set once; element operations, additions and
+               removals combine (c = c + 1, c = c + 1 add up; l[0] = x,
+               l = l - [y] apply in order) */
+            const ex_assign *o = &p->assigns[j];
+            if (o->col != ci) continue;
+            bool whole = a->op == CQL_ASSIGN_SET && field < 0,
+                 owhole = o->op == CQL_ASSIGN_SET && o->field < 0;
+            bool same_field = field >= 0 && o->field == field;
+            if (whole || owhole || same_field)
                 return hln_fail(c->err, HLN_ESYNTAX, "Multiple incompatible setting of column %s",
                                 col->name);
-            }
-            return hln_fail(c->err, HLN_EINVAL, "Multiple definitions found for column %s",
-                            col->name);
         }
         if (field >= 0) {
             /* the marker is named u.f, typed as the field (UserTypes.fieldSpecOf) */
@@ -2853,7 +3104,7 @@ static int an_delete(actx *c)
     ex_restr *rs;
     if ((rc = where(c, s->where, "DELETE", &rs)) != 0) return rc;
     if ((rc = mod_keys(c, rs, "DELETE", true)) != 0) return rc;
-    bool ck_any = false;
+    bool ck_any = p->mc_nlo || p->mc_nhi;
     for (int pos = 0; pos < t->nck; pos++)
         ck_any |= restricted(&rs[t->npk + pos]);
     bool full_row = p->nck_eq == t->nck;

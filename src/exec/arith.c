@@ -5,45 +5,74 @@
  *   - ex_arith_type / ex_arith: a + b, a - b, a * b, a / b, a % b between
  *     numbers (OperationFcts): the result is the wider operand type, in the
  *     order decimal > double > float > varint > bigint (counter) > int >
- *     smallint > tinyint; both operands are converted to it first and the
- *     operation is the Java one of that type (integer overflow wraps,
- *     INT_MIN / -1 is INT_MIN, x / 0 fails with "the operation 'int / int'
- *     failed: / by zero", floats follow IEEE); text + text concatenates;
- *     timestamp/date +- duration moves the instant.
+ *     smallint > tinyint, except that varint with float or double is
+ *     decimal; both operands are converted to it first and the operation is
+ *     the Java one of that type (integer overflow wraps, INT_MIN / -1 is
+ *     INT_MIN, x / 0 fails with "the operation 'int / int' failed: / by
+ *     zero", floats follow IEEE); text + text concatenates; timestamp/date
+ *     +- duration moves the instant.
+ *   - varint is BigInteger (exact + - *, / truncating, % with the dividend's
+ *     sign, "BigInteger divide by zero"); decimal is DecimalType's BigDecimal
+ *     arithmetic: + - * exact, a / b at the scale
+ *     max(32 - (a.precision - a.scale - b.precision + b.scale), a.scale,
+ *     b.scale, 32) capped at 1000, HALF_UP, trailing zeros stripped;
+ *     a % b is BigDecimal.remainder ("Division by zero", 0 % 0 "Division
+ *     undefined"). Non-big operands of a decimal operation go through their
+ *     double (BigDecimal.valueOf: the int 2 is 2.0).
  *   - ex_cast_ok / ex_cast: CAST(x AS type) (CastFcts): numbers to every
- *     number (Java's Number.intValue() and friends: truncation, saturation
- *     from floating point) and to text/ascii; every other native type but
- *     blob and duration to text/ascii (the value's toString: Java's
- *     Double.toString, ISO instants for timestamps); ascii to text;
- *     timeuuid to date and timestamp; timestamp to date and back.
+ *     number (Java's Number.intValue() and friends: low bits of the
+ *     integer part, saturation from floating point, correctly rounded
+ *     doubleValue/floatValue; decimal to varint is its longValue) and to
+ *     text/ascii; every other native type but blob and duration to
+ *     text/ascii (the value's toString: Java's Double.toString, ISO instants
+ *     for timestamps); ascii to text; timeuuid to date and timestamp;
+ *     timestamp to date and back.
+ *   - ex_math: exp, log, log10, round of every number type; for decimal
+ *     (and varint, whose result is the decimal one truncated) as
+ *     ch.obermuhlner BigDecimalMath at max(32, precision of x) digits
+ *     HALF_EVEN (exp(0) is 1, log(1) is 0, log10 of a power of ten is an
+ *     exact quotient when the two logarithms big-math divides agree; x <= 0
+ *     fails with "Natural log of number zero or less", an integral part
+ *     beyond an int with "Overflow").
  *
  * How: an operand is read into a `num`: an int64 (integer types), a double
- * (float, double) or a scaled __int128 (varint: scale 0, decimal); varint
- * and decimal values wider than 127 bits fail as unsupported. Decimal
- * arithmetic converts the other operand as Cassandra does
- * (BigDecimal.valueOf(double): the integer 2 is 2.0), adds and subtracts
- * exactly, and rounds products and quotients to 34 digits (DECIMAL128,
- * HALF_EVEN).
+ * (float, double) or a GMP integer u with a scale (varint: scale 0,
+ * decimal: u * 10^-scale). exp/log/log10 are computed with MPFR at enough
+ * bits for the digits asked and rounded to them (ties to even).
  *
  * Invariants: null (or empty) operands give null; results are r->arena
- * memory; nothing reads past a value.
+ * memory; nothing reads past a value; every num is cleared (num_clear).
  */
+#include <gmp.h>
 #include <math.h>
+#include <mpfr.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "exec/execInt.h"
 
-typedef __int128 i128;
-
 typedef struct num {
     int k; /* 0: i (int64), 1: d (double), 2: u * 10^-scale */
     int64_t i;
     double d;
-    i128 u;
+    mpz_t u;
     int32_t scale;
 } num;
+
+static void num_init(num *n)
+{
+    n->k = 0;
+    n->i = 0;
+    n->d = 0;
+    n->scale = 0;
+    mpz_init(n->u);
+}
+
+static void num_clear(num *n)
+{
+    mpz_clear(n->u);
+}
 
 static int rank(hln_type_kind k)
 {
@@ -100,27 +129,33 @@ static int put_be(ex_request *r, uint64_t v, int n, ex_value *out)
     return put(r, b, (size_t)n, out);
 }
 
-static int too_big(ex_request *r)
+static int bad_value(ex_request *r)
 {
-    return hln_fail(&r->err, HLN_EUNSUPPORTED,
-                    "varint and decimal values beyond 127 bits are not supported in arithmetic "
-                    "and casts yet");
+    return hln_fail(&r->err, HLN_EINVAL, "Invalid number value");
 }
 
-static bool read_i128(const uint8_t *p, int n, i128 *out)
+/* z = the two's complement big-endian integer p[0..n). */
+static void z_read(mpz_t z, const uint8_t *p, int n)
 {
-    if (n > 16) return false;
-    i128 v = (n > 0 && (p[0] & 0x80)) ? -1 : 0;
-    for (int i = 0; i < n; i++)
-        v = (i128)((unsigned __int128)v << 8 | p[i]);
-    *out = v;
-    return true;
+    if (n <= 0) {
+        mpz_set_ui(z, 0);
+        return;
+    }
+    mpz_import(z, (size_t)n, 1, 1, 1, 0, p);
+    if (p[0] & 0x80) {
+        mpz_t t;
+        mpz_init(t);
+        mpz_setbit(t, (mp_bitcnt_t)8 * (mp_bitcnt_t)n);
+        mpz_sub(z, z, t);
+        mpz_clear(t);
+    }
 }
 
-/* 0, or 1 when too wide; the value must be valid for t (len > 0). */
+/* 0, or 1 when the value is not valid for t (len > 0). */
 static int num_read(const hln_type *t, const uint8_t *p, int32_t len, num *n)
 {
-    memset(n, 0, sizeof *n);
+    n->k = 0;
+    n->scale = 0;
     switch (t->kind) {
     case HLN_T_TINYINT:
     case HLN_T_SMALLINT:
@@ -149,38 +184,39 @@ static int num_read(const hln_type *t, const uint8_t *p, int32_t len, num *n)
     }
     case HLN_T_VARINT:
         n->k = 2;
-        return read_i128(p, len, &n->u) ? 0 : 1;
+        z_read(n->u, p, len);
+        return 0;
     case HLN_T_DECIMAL:
         n->k = 2;
         if (len < 4) return 1;
         n->scale = (int32_t)(uint32_t)be(p, 4);
-        return read_i128(p + 4, len - 4, &n->u) ? 0 : 1;
+        z_read(n->u, p + 4, len - 4);
+        return 0;
     default:
         return 1;
     }
 }
 
-static const i128 I128_MAX = (i128)(((unsigned __int128)1 << 127) - 1);
-
-static int digits(i128 v)
+/* Number of decimal digits of |v| (BigDecimal.precision: 0 has 1). */
+static long z_digits(const mpz_t v)
 {
-    unsigned __int128 m =
-        v < 0 ? (unsigned __int128)0 - (unsigned __int128)v : (unsigned __int128)v;
-    int d = 1;
-    while (m >= 10) {
-        m /= 10;
-        d++;
-    }
-    return d;
+    if (mpz_sgn(v) == 0) return 1;
+    size_t d = mpz_sizeinbase(v, 10); /* exact or one too many */
+    mpz_t p;
+    mpz_init(p);
+    mpz_ui_pow_ui(p, 10, (unsigned long)(d - 1));
+    if (mpz_cmpabs(v, p) < 0) d--;
+    mpz_clear(p);
+    return (long)d;
 }
 
-static bool pow10_i128(int k, i128 *out)
+static void z_mul_pow10(mpz_t z, const mpz_t a, unsigned long k)
 {
-    i128 p = 1;
-    for (int i = 0; i < k; i++)
-        if (__builtin_mul_overflow(p, 10, &p)) return false;
-    *out = p;
-    return true;
+    mpz_t p;
+    mpz_init(p);
+    mpz_ui_pow_ui(p, 10, k);
+    mpz_mul(z, a, p);
+    mpz_clear(p);
 }
 
 /* Java's (long) of a double: truncation, NaN 0, saturation. */
@@ -200,54 +236,65 @@ static int64_t d2i(double d)
     return (int64_t)d;
 }
 
-/* Truncates a scaled value to an integer (BigDecimal.toBigInteger). */
-static bool big_trunc(const num *n, i128 *out)
+/* out = the integer part of a scaled value (BigDecimal.toBigInteger). */
+static void big_trunc(const num *n, mpz_t out)
 {
     if (n->scale <= 0) {
-        i128 p;
-        if (!pow10_i128(-n->scale, &p)) return false;
-        return !__builtin_mul_overflow(n->u, p, out);
+        z_mul_pow10(out, n->u, (unsigned long)(-(int64_t)n->scale));
+        return;
     }
-    i128 p;
-    if (!pow10_i128(n->scale, &p)) {
-        *out = 0;
-        return true;
+    if ((long)n->scale > z_digits(n->u)) {
+        mpz_set_ui(out, 0);
+        return;
     }
-    *out = n->u / p;
-    return true;
+    mpz_t p;
+    mpz_init(p);
+    mpz_ui_pow_ui(p, 10, (unsigned long)n->scale);
+    mpz_tdiv_q(out, n->u, p);
+    mpz_clear(p);
 }
 
-static double big_double(const num *n)
+/* "<unscaled>e<-scale>", malloc'd (strtod and MPFR read it). */
+static char *big_text(const num *n)
 {
-    char buf[80];
-    unsigned __int128 m =
-        n->u < 0 ? (unsigned __int128)0 - (unsigned __int128)n->u : (unsigned __int128)n->u;
-    char d[48];
-    int nd = 0;
-    do {
-        d[nd++] = (char)('0' + (int)(m % 10));
-        m /= 10;
-    } while (m);
-    int o = 0;
-    if (n->u < 0) buf[o++] = '-';
-    while (nd)
-        buf[o++] = d[--nd];
-    snprintf(buf + o, sizeof buf - (size_t)o, "e%d", -(int)n->scale);
-    return strtod(buf, NULL);
+    char *s = mpz_get_str(NULL, 10, n->u);
+    size_t l = strlen(s);
+    char *t = malloc(l + 16);
+    if (t) snprintf(t, l + 16, "%se%ld", s, -(long)n->scale);
+    void (*ff)(void *, size_t);
+    mp_get_memory_functions(NULL, NULL, &ff);
+    ff(s, l + 1);
+    return t;
 }
 
+/* BigDecimal/BigInteger doubleValue and floatValue: correctly rounded. */
+static double big_double(const num *n, bool is_float)
+{
+    char *t = big_text(n);
+    if (!t) return 0;
+    double d = is_float ? (double)strtof(t, NULL) : strtod(t, NULL);
+    free(t);
+    return d;
+}
+
+/* Java's longValue: the low 64 bits of the integer part. */
 static int64_t num_long(const num *n)
 {
     if (n->k == 0) return n->i;
     if (n->k == 1) return d2l(n->d);
-    i128 v;
-    if (!big_trunc(n, &v)) return 0;
-    return (int64_t)(uint64_t)(unsigned __int128)v;
+    if (n->scale <= -64) return 0; /* a multiple of 2^64 */
+    mpz_t t;
+    mpz_init(t);
+    big_trunc(n, t);
+    mpz_fdiv_r_2exp(t, t, 64);
+    uint64_t v = (uint64_t)mpz_get_ui(t);
+    mpz_clear(t);
+    return (int64_t)v;
 }
 
 static double num_double(const num *n)
 {
-    return n->k == 0 ? (double)n->i : n->k == 1 ? n->d : big_double(n);
+    return n->k == 0 ? (double)n->i : n->k == 1 ? n->d : big_double(n, false);
 }
 
 /* Java's Double.toString of d as a decimal num (BigDecimal.valueOf). */
@@ -287,43 +334,60 @@ static int double_big(double d, bool is_float, num *out)
     return rc;
 }
 
-/* n as a decimal num; ints go through their double as Cassandra's
- * arithmetic does (via_double), or exactly (casts). */
+/* out = n as a decimal num; ints go through their double as Cassandra's
+ * arithmetic does (via_double), or exactly (casts). 1 for NaN/infinity. */
 static int num_big(const num *n, const hln_type *t, bool via_double, num *out)
 {
     if (n->k == 2) {
-        *out = *n;
+        mpz_set(out->u, n->u);
+        out->scale = n->scale;
+        out->k = 2;
         return 0;
     }
     if (n->k == 1) return double_big(n->d, t->kind == HLN_T_FLOAT, out);
     if (via_double) return double_big((double)n->i, false, out);
-    memset(out, 0, sizeof *out);
     out->k = 2;
-    out->u = n->i;
+    out->scale = 0;
+    mpz_set_si(out->u, (long)n->i);
     return 0;
 }
 
-static int put_i128(ex_request *r, i128 v, const uint8_t *prefix, int plen, ex_value *out)
+/* Writes v as minimal two's complement bytes after prefix. */
+static int put_z(ex_request *r, const mpz_t v, const uint8_t *prefix, int plen, ex_value *out)
 {
-    uint8_t b[4 + 17];
-    if (plen) memcpy(b, prefix, (size_t)plen);
-    uint8_t t[16];
-    for (int i = 0; i < 16; i++)
-        t[i] = (uint8_t)((unsigned __int128)v >> (8 * (15 - i)));
-    int s = 0;
-    while (s < 15 && ((t[s] == 0 && !(t[s + 1] & 0x80)) || (t[s] == 0xFF && (t[s + 1] & 0x80))))
-        s++;
-    memcpy(b + plen, t + s, (size_t)(16 - s));
-    return put(r, b, (size_t)(plen + 16 - s), out);
+    mpz_t m;
+    mpz_init(m);
+    size_t nb;
+    if (mpz_sgn(v) >= 0) {
+        nb = mpz_sizeinbase(v, 2) / 8 + 1;
+    } else {
+        mpz_com(m, v); /* -v - 1 */
+        nb = mpz_sizeinbase(m, 2) / 8 + 1;
+    }
+    mpz_fdiv_r_2exp(m, v, (mp_bitcnt_t)(8 * nb));
+    uint8_t *d = hln_arena_alloc(&r->arena, nb + (size_t)plen);
+    if (!d) {
+        mpz_clear(m);
+        return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    }
+    if (plen) memcpy(d, prefix, (size_t)plen);
+    memset(d + plen, 0, nb);
+    if (mpz_sgn(m)) {
+        size_t cnt = (mpz_sizeinbase(m, 2) + 7) / 8;
+        mpz_export(d + plen + (nb - cnt), NULL, 1, 1, 1, 0, m);
+    }
+    mpz_clear(m);
+    *out = (ex_value){d, (int32_t)(nb + (size_t)plen)};
+    return 0;
 }
 
 static int put_big(ex_request *r, const num *n, hln_type_kind k, ex_value *out)
 {
-    if (k == HLN_T_VARINT) return put_i128(r, n->u, NULL, 0, out);
+    if (k == HLN_T_VARINT) return put_z(r, n->u, NULL, 0, out);
     uint8_t sc[4];
     for (int i = 0; i < 4; i++)
         sc[i] = (uint8_t)((uint32_t)n->scale >> (24 - 8 * i));
-    return put_i128(r, n->u, sc, 4, out);
+    return put_z(r, n->u, sc, 4, out);
 }
 
 static int put_double(ex_request *r, double d, bool is_float, ex_value *out)
@@ -337,6 +401,12 @@ static int put_double(ex_request *r, double d, bool is_float, ex_value *out)
     uint64_t bits;
     memcpy(&bits, &d, 8);
     return put_be(r, bits, 8, out);
+}
+
+static int nan_fail(ex_request *r, double d)
+{
+    return hln_fail(&r->err, HLN_EFUNCFAIL, "%s cannot be converted into a decimal",
+                    isnan(d) ? "A NaN" : "An infinite number");
 }
 
 /* Writes n as a value of numeric type k (conversions as Java's
@@ -354,22 +424,35 @@ static int num_write(ex_request *r, const num *n, const hln_type *from, hln_type
         return put_be(r, (uint64_t)v, width(k), out);
     }
     case HLN_T_FLOAT:
-        return put_double(r, n->k == 1 ? n->d : (double)(float)num_double(n), true, out);
+        return put_double(r,
+                          n->k == 1   ? n->d
+                          : n->k == 0 ? (double)(float)n->i
+                                      : big_double(n, true),
+                          true, out);
     case HLN_T_DOUBLE:
         return put_double(r, num_double(n), false, out);
     case HLN_T_VARINT: {
         num b;
-        if (num_big(n, from, false, &b)) return too_big(r);
-        i128 v;
-        if (!big_trunc(&b, &v)) return too_big(r);
-        b.u = v;
-        b.scale = 0;
-        return put_big(r, &b, k, out);
+        num_init(&b);
+        int rc = 0;
+        if (from->kind == HLN_T_DECIMAL) { /* BigInteger.valueOf(longValue()) */
+            mpz_set_si(b.u, (long)num_long(n));
+        } else if (num_big(n, from, false, &b)) {
+            rc = nan_fail(r, n->d);
+        } else {
+            big_trunc(&b, b.u);
+            b.scale = 0;
+        }
+        if (!rc) rc = put_big(r, &b, k, out);
+        num_clear(&b);
+        return rc;
     }
     case HLN_T_DECIMAL: {
         num b;
-        if (num_big(n, from, false, &b)) return too_big(r);
-        return put_big(r, &b, k, out);
+        num_init(&b);
+        int rc = num_big(n, from, false, &b) ? nan_fail(r, n->d) : put_big(r, &b, k, out);
+        num_clear(&b);
+        return rc;
     }
     default:
         return hln_fail(&r->err, HLN_EINVAL, "not a number type");
@@ -387,9 +470,14 @@ const hln_type *ex_arith_type(char op, const hln_type *a, const hln_type *b)
 {
     if (!a || !b) return NULL;
     int ra = rank(a->kind), rb = rank(b->kind);
-    if (ra && rb)
+    if (ra && rb) {
+        /* BigInteger with a floating point number is a BigDecimal */
+        if ((a->kind == HLN_T_VARINT && (rb == 6 || rb == 7)) ||
+            (b->kind == HLN_T_VARINT && (ra == 6 || ra == 7)))
+            return hln_type_by_kind(HLN_T_DECIMAL);
         return ra >= rb ? (a->kind == HLN_T_COUNTER ? hln_type_by_kind(HLN_T_BIGINT) : a)
                         : (b->kind == HLN_T_COUNTER ? hln_type_by_kind(HLN_T_BIGINT) : b);
+    }
     if (op == '+' && is_text(a->kind) && is_text(b->kind))
         return a->kind == HLN_T_ASCII && b->kind == HLN_T_ASCII ? a
                                                                 : hln_type_by_kind(HLN_T_VARCHAR);
@@ -399,32 +487,16 @@ const hln_type *ex_arith_type(char op, const hln_type *a, const hln_type *b)
     return NULL;
 }
 
-/* Decimal (u, scale) rounded to 34 digits, HALF_EVEN. */
-static void round34(num *n)
+/* Brings a and b to the larger scale (exactly). */
+static void align(num *a, num *b)
 {
-    while (digits(n->u) > 34) {
-        i128 q = n->u / 10, rem = n->u % 10;
-        if (rem < 0) rem = -rem;
-        bool up = rem > 5 || (rem == 5 && (q % 2 != 0));
-        /* (a remainder of exactly 5 with more digits dropped earlier is
-           treated as a tie: the loop drops one digit at a time) */
-        if (up) q += n->u < 0 ? -1 : 1;
-        n->u = q;
-        n->scale--;
+    if (a->scale < b->scale) {
+        z_mul_pow10(a->u, a->u, (unsigned long)((int64_t)b->scale - a->scale));
+        a->scale = b->scale;
+    } else if (b->scale < a->scale) {
+        z_mul_pow10(b->u, b->u, (unsigned long)((int64_t)a->scale - b->scale));
+        b->scale = a->scale;
     }
-}
-
-static bool align(num *a, num *b)
-{
-    while (a->scale < b->scale) {
-        if (__builtin_mul_overflow(a->u, 10, &a->u)) return false;
-        a->scale++;
-    }
-    while (b->scale < a->scale) {
-        if (__builtin_mul_overflow(b->u, 10, &b->u)) return false;
-        b->scale++;
-    }
-    return true;
 }
 
 static int div_zero(ex_request *r, char op, const hln_type *at, const hln_type *bt)
@@ -433,76 +505,217 @@ static int div_zero(ex_request *r, char op, const hln_type *at, const hln_type *
                     at->cql_name, op, bt->cql_name);
 }
 
-static int dec_op(ex_request *r, char op, num a, num b, const hln_type *at, const hln_type *bt,
+static int op_fail(ex_request *r, char op, const hln_type *at, const hln_type *bt, const char *why)
+{
+    return hln_fail(&r->err, HLN_EFUNCFAIL, "the operation '%s %c %s' failed: %s", at->cql_name, op,
+                    bt->cql_name, why);
+}
+
+/* Strips trailing zeros of the unscaled value while the scale stays above
+ * floor (stripZerosToMatchScale); a zero keeps its scale. */
+static void strip_to(num *n, int64_t floor)
+{
+    if (mpz_sgn(n->u) == 0) return;
+    while ((int64_t)n->scale > floor && mpz_divisible_ui_p(n->u, 10)) {
+        mpz_divexact_ui(n->u, n->u, 10);
+        n->scale--;
+    }
+}
+
+/* q = round(nu / den) HALF_UP (ties away from zero); den != 0; q may be
+ * nu (not den). */
+static void div_half_up(mpz_t q, const mpz_t nu, const mpz_t den)
+{
+    mpz_t rem, twice;
+    mpz_inits(rem, twice, NULL);
+    bool neg = (mpz_sgn(nu) < 0) != (mpz_sgn(den) < 0); /* before q overwrites nu */
+    mpz_tdiv_qr(q, rem, nu, den);
+    mpz_mul_2exp(twice, rem, 1);
+    if (mpz_cmpabs(twice, den) >= 0) {
+        if (neg)
+            mpz_sub_ui(q, q, 1);
+        else
+            mpz_add_ui(q, q, 1);
+    }
+    mpz_clears(rem, twice, NULL);
+}
+
+/* DecimalType's MathContext(10000) (HALF_UP) for + - *: a result of
+ * more digits is rounded to 10000. */
+#define MAX_DIGITS 10000
+
+static void round_max(num *n)
+{
+    long d = z_digits(n->u);
+    if (d <= MAX_DIGITS) return;
+    mpz_t p;
+    mpz_init(p);
+    mpz_ui_pow_ui(p, 10, (unsigned long)(d - MAX_DIGITS));
+    div_half_up(n->u, n->u, p);
+    mpz_clear(p);
+    n->scale -= (int32_t)(d - MAX_DIGITS);
+    if (z_digits(n->u) > MAX_DIGITS) { /* 999.. rounded up to 1000.. */
+        mpz_divexact_ui(n->u, n->u, 10);
+        n->scale--;
+    }
+}
+
+/* BigDecimal.add's preAlign under MathContext(10000): an operand wholly
+ * below the result's last digit counts only as a sticky 1 there (so
+ * 1 + 1E-2000000000 does not spell out two billion digits). */
+static void pre_align(num *a, num *b)
+{
+    if (a->scale == b->scale) return;
+    if (mpz_sgn(a->u) == 0 || mpz_sgn(b->u) == 0) {
+        /* the other operand at the larger scale, within 10000 digits */
+        num *z = mpz_sgn(a->u) == 0 ? a : b, *x = z == a ? b : a;
+        if (mpz_sgn(x->u) == 0 || x->scale >= z->scale) return;
+        int64_t room = MAX_DIGITS - z_digits(x->u), pad = (int64_t)z->scale - x->scale;
+        if (pad > room) {
+            pad = room > 0 ? room : 0;
+            z->scale = (int32_t)(x->scale + pad);
+        }
+        return;
+    }
+    num *big = a->scale < b->scale ? a : b, *small = big == a ? b : a;
+    int64_t est = (int64_t)big->scale - z_digits(big->u) + MAX_DIGITS;
+    int64_t high = (int64_t)small->scale - z_digits(small->u) + 1;
+    if (high > (int64_t)big->scale + 2 && high > est + 2) {
+        int64_t sc = (big->scale > est ? big->scale : est) + 3;
+        if (sc > INT32_MAX) return;
+        mpz_set_si(small->u, mpz_sgn(small->u));
+        small->scale = (int32_t)sc;
+    }
+}
+
+/* The BigDecimal/BigInteger operation; a and b are modified. */
+static int big_op(ex_request *r, char op, num *a, num *b, const hln_type *at, const hln_type *bt,
                   hln_type_kind rk, ex_value *out)
 {
-    num res = {.k = 2};
-    bool ok = true;
+    num res;
+    num_init(&res);
+    res.k = 2;
+    int rc = 0;
     switch (op) {
     case '+':
     case '-':
-        ok = align(&a, &b);
-        if (ok)
-            ok = op == '+' ? !__builtin_add_overflow(a.u, b.u, &res.u)
-                           : !__builtin_sub_overflow(a.u, b.u, &res.u);
-        res.scale = a.scale;
+        if (rk == HLN_T_DECIMAL) pre_align(a, b);
+        align(a, b);
+        if (op == '+')
+            mpz_add(res.u, a->u, b->u);
+        else
+            mpz_sub(res.u, a->u, b->u);
+        res.scale = a->scale;
+        if (rk == HLN_T_DECIMAL) round_max(&res);
         break;
-    case '*':
-        ok = !__builtin_mul_overflow(a.u, b.u, &res.u);
-        res.scale = a.scale + b.scale;
-        if (rk == HLN_T_DECIMAL) round34(&res);
+    case '*': {
+        int64_t s = (int64_t)a->scale + b->scale;
+        if ((s > INT32_MAX || s < INT32_MIN) && (mpz_sgn(a->u) == 0 || mpz_sgn(b->u) == 0))
+            s = s > 0 ? INT32_MAX : INT32_MIN; /* checkScale saturates a zero's */
+        if (s > INT32_MAX || s < INT32_MIN) {
+            rc = op_fail(r, op, at, bt, s > 0 ? "Underflow" : "Overflow");
+            break;
+        }
+        mpz_mul(res.u, a->u, b->u);
+        res.scale = (int32_t)s;
+        if (rk == HLN_T_DECIMAL) round_max(&res);
         break;
+    }
     case '/':
-    case '%': {
-        if (b.u == 0) /* BigDecimal's division fails in BigInteger too */
-            return hln_fail(&r->err, HLN_EFUNCFAIL,
-                            "the operation '%s %c %s' failed: BigInteger divide by zero",
-                            at->cql_name, op, bt->cql_name);
+    case '%':
         if (rk == HLN_T_VARINT) {
-            res.u = op == '/' ? a.u / b.u : a.u % b.u;
-            break;
-        }
-        if (op == '%') { /* BigDecimal.remainder: a - trunc(a / b) * b, exact */
-            ok = align(&a, &b);
-            res.u = ok ? a.u % b.u : 0;
-            res.scale = a.scale;
-            break;
-        }
-        /* BigDecimal.divide(b, DECIMAL128): the exact quotient at the
-           preferred scale a.scale - b.scale when there is one with at most
-           34 digits, else 34 digits rounded HALF_EVEN */
-        i128 num_u = a.u;
-        int k = 0;
-        for (;;) {
-            i128 q = num_u / b.u, rem = num_u % b.u;
-            if (rem == 0 || digits(q) >= 35) {
-                res.u = q;
-                res.scale = a.scale - b.scale + k;
-                if (rem != 0) {
-                    /* q has 35 digits: round the last one off */
-                    i128 r2 = rem < 0 ? -rem : rem, bb = b.u < 0 ? -b.u : b.u;
-                    i128 last = q % 10;
-                    if (last < 0) last = -last;
-                    res.u = q / 10;
-                    res.scale--;
-                    bool up = last > 5 || (last == 5 && (r2 != 0 || (res.u % 2 != 0)));
-                    (void)bb;
-                    if (up) res.u += (q < 0) ? -1 : 1;
-                } else {
-                    round34(&res);
-                }
+            if (mpz_sgn(b->u) == 0) {
+                rc = op_fail(r, op, at, bt, "BigInteger divide by zero");
                 break;
             }
-            if (__builtin_mul_overflow(num_u, 10, &num_u)) return too_big(r);
-            k++;
+            if (op == '/')
+                mpz_tdiv_q(res.u, a->u, b->u);
+            else
+                mpz_tdiv_r(res.u, a->u, b->u);
+            break;
+        }
+        if (op == '/') {
+            if (mpz_sgn(b->u) == 0) {
+                rc = op_fail(r, op, at, bt, "BigInteger divide by zero");
+                break;
+            }
+            /* DecimalType.divide: the scale from the first digit's
+               predicted position, HALF_UP, then stripTrailingZeros */
+            int64_t pa = z_digits(a->u), pb = z_digits(b->u);
+            int64_t first = (pa - a->scale) - (pb - b->scale);
+            int64_t sc = 32 - first;
+            if (sc < a->scale) sc = a->scale;
+            if (sc < b->scale) sc = b->scale;
+            if (sc < 32) sc = 32;
+            if (sc > 1000) sc = 1000;
+            int64_t sh = sc - a->scale + b->scale;
+            mpz_t nu, den;
+            mpz_inits(nu, den, NULL);
+            if (sh >= 0) {
+                z_mul_pow10(nu, a->u, (unsigned long)sh);
+                mpz_set(den, b->u);
+            } else {
+                mpz_set(nu, a->u);
+                z_mul_pow10(den, b->u, (unsigned long)-sh);
+            }
+            div_half_up(res.u, nu, den);
+            mpz_clears(nu, den, NULL);
+            res.scale = (int32_t)sc;
+            if (mpz_sgn(res.u) == 0)
+                res.scale = 0;
+            else
+                strip_to(&res, INT64_MIN);
+            break;
+        }
+        /* BigDecimal.remainder: a - q * b with q the integral quotient at
+           the scale divideToIntegralValue gives it */
+        if (mpz_sgn(b->u) == 0) {
+            rc = op_fail(r, op, at, bt,
+                         mpz_sgn(a->u) == 0 ? "Division undefined" : "Division by zero");
+            break;
+        }
+        {
+            int64_t pref = (int64_t)a->scale - b->scale;
+            num q;
+            num_init(&q);
+            q.k = 2;
+            /* trunc(a / b) exactly: a.u * 10^b.scale / (b.u * 10^a.scale) */
+            mpz_t nu, den;
+            mpz_inits(nu, den, NULL);
+            int32_t ms = a->scale < b->scale ? a->scale : b->scale;
+            z_mul_pow10(nu, a->u, (unsigned long)((int64_t)b->scale - ms));
+            z_mul_pow10(den, b->u, (unsigned long)((int64_t)a->scale - ms));
+            if (mpz_cmpabs(nu, den) < 0) {
+                mpz_set_ui(q.u, 0);
+                q.scale = (int32_t)pref;
+            } else {
+                mpz_tdiv_q(q.u, nu, den);
+                q.scale = 0;
+                strip_to(&q, pref);
+                if (q.scale < pref) {
+                    z_mul_pow10(q.u, q.u, (unsigned long)(pref - q.scale));
+                    q.scale = (int32_t)pref;
+                }
+            }
+            mpz_clears(nu, den, NULL);
+            /* q * b, then a - that */
+            num qb;
+            num_init(&qb);
+            qb.k = 2;
+            mpz_mul(qb.u, q.u, b->u);
+            qb.scale = q.scale + b->scale;
+            align(a, &qb);
+            mpz_sub(res.u, a->u, qb.u);
+            res.scale = a->scale;
+            num_clear(&q);
+            num_clear(&qb);
         }
         break;
     }
-    }
-    if (!ok) return too_big(r);
-    return put_big(r, &res, rk, out);
+    if (!rc) rc = put_big(r, &res, rk, out);
+    num_clear(&res);
+    return rc;
 }
-
 int ex_arith(ex_request *r, char op, const hln_type *at, ex_value a, const hln_type *bt, ex_value b,
              const hln_type *res, ex_value *out)
 {
@@ -559,7 +772,13 @@ int ex_arith(ex_request *r, char op, const hln_type *at, ex_value a, const hln_t
         return put_be(r, (uint64_t)(day + (INT64_C(1) << 31)), 4, out);
     }
     num x, y;
-    if (num_read(at, a.p, a.len, &x) || num_read(bt, b.p, b.len, &y)) return too_big(r);
+    num_init(&x);
+    num_init(&y);
+    int rc = 0;
+    if (num_read(at, a.p, a.len, &x) || num_read(bt, b.p, b.len, &y)) {
+        rc = bad_value(r);
+        goto done;
+    }
     switch (rk) {
     case HLN_T_FLOAT:
     case HLN_T_DOUBLE: {
@@ -584,7 +803,8 @@ int ex_arith(ex_request *r, char op, const hln_type *at, ex_value a, const hln_t
                 vf = fmodf(pf, qf);
                 break;
             }
-            return put_double(r, vf, true, out);
+            rc = put_double(r, vf, true, out);
+            break;
         }
         switch (op) {
         case '+':
@@ -603,23 +823,32 @@ int ex_arith(ex_request *r, char op, const hln_type *at, ex_value a, const hln_t
             v = fmod(p, q);
             break;
         }
-        return put_double(r, v, false, out);
+        rc = put_double(r, v, false, out);
+        break;
     }
     case HLN_T_VARINT:
     case HLN_T_DECIMAL: {
         num p, q;
+        num_init(&p);
+        num_init(&q);
         bool vd = rk == HLN_T_DECIMAL;
-        if (num_big(&x, at, vd, &p) || num_big(&y, bt, vd, &q)) return too_big(r);
-        if (!vd) {
-            i128 t;
-            if (!big_trunc(&p, &t)) return too_big(r);
-            p.u = t;
-            p.scale = 0;
-            if (!big_trunc(&q, &t)) return too_big(r);
-            q.u = t;
-            q.scale = 0;
+        if (num_big(&x, at, vd, &p))
+            rc = op_fail(r, op, at, bt,
+                         isnan(x.d) ? "A NaN cannot be converted into a decimal"
+                                    : "An infinite number cannot be converted into a decimal");
+        else if (num_big(&y, bt, vd, &q))
+            rc = op_fail(r, op, at, bt,
+                         isnan(y.d) ? "A NaN cannot be converted into a decimal"
+                                    : "An infinite number cannot be converted into a decimal");
+        if (!rc && !vd) { /* BigInteger.valueOf(longValue()) of the others */
+            if (x.k != 2) mpz_set_si(p.u, (long)num_long(&x));
+            if (y.k != 2) mpz_set_si(q.u, (long)num_long(&y));
+            p.scale = q.scale = 0;
         }
-        return dec_op(r, op, p, q, at, bt, rk, out);
+        if (!rc) rc = big_op(r, op, &p, &q, at, bt, rk, out);
+        num_clear(&p);
+        num_clear(&q);
+        break;
     }
     default: {
         int64_t p = num_long(&x), q = num_long(&y);
@@ -642,16 +871,24 @@ int ex_arith(ex_request *r, char op, const hln_type *at, ex_value a, const hln_t
             break;
         case '/':
         case '%':
-            if (q == 0) return div_zero(r, op, at, bt);
+            if (q == 0) {
+                rc = div_zero(r, op, at, bt);
+                goto done;
+            }
             if (q == -1)
                 v = op == '/' ? 0 - (uint64_t)p : 0;
             else
                 v = (uint64_t)(op == '/' ? p / q : p % q);
             break;
         }
-        return put_be(r, v, w, out);
+        rc = put_be(r, v, w, out);
+        break;
     }
     }
+done:
+    num_clear(&x);
+    num_clear(&y);
+    return rc;
 }
 
 /* ---- CAST ------------------------------------------------------------- */
@@ -698,7 +935,9 @@ int ex_cast(ex_request *r, const hln_type *from, ex_value v, const hln_type *to,
         hln_buf_init(&b);
         if (f == HLN_T_FLOAT || f == HLN_T_DOUBLE) {
             num n;
+            num_init(&n);
             num_read(from, v.p, v.len, &n);
+            num_clear(&n);
             if (isnan(n.d))
                 hln_buf_put(&b, "NaN", 3);
             else if (isinf(n.d))
@@ -723,8 +962,10 @@ int ex_cast(ex_request *r, const hln_type *from, ex_value v, const hln_type *to,
     }
     if (rank(f)) {
         num n;
-        if (num_read(from, v.p, v.len, &n)) return too_big(r);
-        return num_write(r, &n, from, t, out);
+        num_init(&n);
+        int rc = num_read(from, v.p, v.len, &n) ? bad_value(r) : num_write(r, &n, from, t, out);
+        num_clear(&n);
+        return rc;
     }
     /* the time conversions: the same as toDate / toTimestamp */
     int64_t ms;
@@ -744,6 +985,146 @@ int ex_cast(ex_request *r, const hln_type *from, ex_value v, const hln_type *to,
 
 /* ---- math functions on any numeric type (functions.c's table) ---------- */
 
+static int arith_fail(ex_request *r, const char *why)
+{
+    return hln_fail(&r->err, HLN_ESERVER, "java.lang.ArithmeticException: %s", why);
+}
+
+/* res = y rounded to p significant digits, ties to even (p digits kept,
+ * trailing zeros too, as BigDecimal.round leaves them). */
+static int mpfr_to_num(ex_request *r, mpfr_t y, long p, num *res)
+{
+    mpfr_exp_t e;
+    char *s = mpfr_get_str(NULL, &e, 10, (size_t)p, y, MPFR_RNDN);
+    if (!s) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    int64_t sc = (int64_t)p - (int64_t)e;
+    int rc = 0;
+    if (sc > INT32_MAX)
+        rc = arith_fail(r, "Underflow");
+    else if (sc < INT32_MIN)
+        rc = arith_fail(r, "Overflow");
+    else {
+        mpz_set_str(res->u, s, 10);
+        res->scale = (int32_t)sc;
+        res->k = 2;
+    }
+    mpfr_free_str(s);
+    return rc;
+}
+
+/* The p digits of v (> 0) rounded to nearest: *d and the exponent e with
+ * v ~ 0.d * 10^e. */
+static void mpfr_digits(mpfr_t v, long p, mpz_t d, mpfr_exp_t *e)
+{
+    char *s = mpfr_get_str(NULL, e, 10, (size_t)p, v, MPFR_RNDN);
+    mpz_set_str(d, s, 10);
+    mpfr_free_str(s);
+}
+
+/* log10(10^k) as big-math gives it: the quotient of its two logarithms at
+ * p + 2 digits, exact (k at the preferred scale) when k * ln 10 and ln 10
+ * round alike, else k to p digits. */
+static int log10_pow10(ex_request *r, long k, long p, mpfr_prec_t bits, num *res)
+{
+    long q = p + 2;
+    mpfr_t l1, lk;
+    mpfr_inits2(bits, l1, lk, (mpfr_ptr)0);
+    mpfr_set_ui(l1, 10, MPFR_RNDN);
+    mpfr_log(l1, l1, MPFR_RNDN);
+    mpfr_mul_ui(lk, l1, (unsigned long)labs(k), MPFR_RNDN);
+    mpz_t d1, dk;
+    mpz_inits(d1, dk, NULL);
+    mpfr_exp_t e1, ek;
+    mpfr_digits(l1, q, d1, &e1);
+    mpfr_digits(lk, q, dk, &ek);
+    z_mul_pow10(dk, dk, (unsigned long)(ek - e1));
+    mpz_mul_ui(d1, d1, (unsigned long)labs(k));
+    int rc = 0;
+    if (mpz_cmp(dk, d1) == 0) {
+        mpz_set_si(res->u, k);
+        res->scale = 0;
+        res->k = 2;
+        strip_to(res, (int64_t)e1 - (int64_t)ek);
+    } else {
+        mpfr_set_si(lk, k, MPFR_RNDN);
+        rc = mpfr_to_num(r, lk, p, res);
+    }
+    mpz_clears(d1, dk, NULL);
+    mpfr_clears(l1, lk, (mpfr_ptr)0);
+    return rc;
+}
+
+/* exp/log/log10 (fn 0/1/2) of a decimal x, as DecimalType does. */
+static int big_fn(ex_request *r, int fn, const num *x, num *res)
+{
+    int sg = mpz_sgn(x->u);
+    if (fn && sg <= 0)
+        return arith_fail(r, fn == 1 ? "Natural log of number zero or less"
+                                     : "Log10 of number zero or less");
+    long p = z_digits(x->u);
+    if (p < 32) p = 32;
+    if (p > 10000) p = 10000;
+    res->k = 2;
+    res->scale = 0;
+    if (fn == 0 && sg == 0) { /* BigDecimal.ONE */
+        mpz_set_ui(res->u, 1);
+        return 0;
+    }
+    /* x = 10^k? (the unscaled value stripped of its zeros is 1) */
+    num s;
+    num_init(&s);
+    mpz_set(s.u, x->u);
+    s.scale = x->scale;
+    strip_to(&s, INT64_MIN);
+    bool pow10 = mpz_cmp_ui(s.u, 1) == 0;
+    int64_t k = -(int64_t)s.scale;
+    num_clear(&s);
+    if (fn == 0) {
+        mpz_t t;
+        mpz_init(t);
+        big_trunc(x, t);
+        bool fits = mpz_fits_sint_p(t);
+        mpz_clear(t);
+        if (!fits) return arith_fail(r, "Overflow");
+    }
+    if (fn && pow10 && k == 0) { /* log(1) is ZERO; log10(1) 0 / ln 10 */
+        mpz_set_ui(res->u, 0);
+        res->scale = fn == 1 ? 0 : (int32_t) - (p + 1);
+        return 0;
+    }
+    mpfr_exp_t emax = mpfr_get_emax(), emin = mpfr_get_emin();
+    mpfr_set_emax(mpfr_get_emax_max());
+    mpfr_set_emin(mpfr_get_emin_min());
+    mpfr_prec_t bits = (mpfr_prec_t)((double)(2 * p + 40) * 3.3219280948873623) + 64;
+    int rc;
+    if (fn == 2 && pow10) {
+        rc = log10_pow10(r, (long)k, p, bits, res);
+    } else {
+        char *txt = big_text(x);
+        mpfr_t v;
+        mpfr_init2(v, bits);
+        if (!txt) {
+            rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+        } else {
+            mpfr_set_str(v, txt, 10, MPFR_RNDN);
+            free(txt);
+            if (fn == 0)
+                mpfr_exp(v, v, MPFR_RNDN);
+            else if (fn == 1)
+                mpfr_log(v, v, MPFR_RNDN);
+            else
+                mpfr_log10(v, v, MPFR_RNDN);
+            rc = mpfr_zero_p(v)  ? arith_fail(r, "Underflow")
+                 : mpfr_inf_p(v) ? arith_fail(r, "Overflow")
+                                 : mpfr_to_num(r, v, p, res);
+        }
+        mpfr_clear(v);
+    }
+    mpfr_set_emax(emax);
+    mpfr_set_emin(emin);
+    return rc;
+}
+
 int ex_math(ex_request *r, int fn, const hln_type *t, ex_value v, ex_value *out)
 {
     if (v.len <= 0) {
@@ -751,37 +1132,52 @@ int ex_math(ex_request *r, int fn, const hln_type *t, ex_value v, ex_value *out)
         return 0;
     }
     num n;
-    if (num_read(t, v.p, v.len, &n)) return too_big(r);
+    num_init(&n);
+    int rc = 0;
+    if (num_read(t, v.p, v.len, &n)) {
+        rc = bad_value(r);
+        goto done;
+    }
     hln_type_kind k = t->kind;
     if (fn == 3) { /* round */
-        if (k == HLN_T_DOUBLE) return put_double(r, (double)d2l(floor(n.d + 0.5)), false, out);
-        if (k == HLN_T_FLOAT) {
+        if (k == HLN_T_DOUBLE) {
+            rc = put_double(r, (double)d2l(floor(n.d + 0.5)), false, out);
+        } else if (k == HLN_T_FLOAT) {
             float f = (float)n.d;
-            return put_double(r, (double)(float)d2i(floorf(f + 0.5f)), true, out);
-        }
-        if (k == HLN_T_DECIMAL) { /* setScale(0, HALF_UP) */
-            if (n.scale <= 0) {
-                *out = v;
-                return 0;
-            }
-            i128 p;
-            if (!pow10_i128(n.scale, &p)) {
-                n.u = 0;
+            rc = put_double(r, (double)(float)d2i(floorf(f + 0.5f)), true, out);
+        } else if (k == HLN_T_DECIMAL && n.scale > 0) { /* setScale(0, HALF_UP) */
+            if ((long)n.scale > z_digits(n.u) + 1) {
+                mpz_set_ui(n.u, 0);
             } else {
-                i128 q = n.u / p, rem = n.u % p;
-                if (rem < 0) rem = -rem;
-                if (rem * 2 >= p) q += n.u < 0 ? -1 : 1;
-                n.u = q;
+                mpz_t p;
+                mpz_init(p);
+                mpz_ui_pow_ui(p, 10, (unsigned long)n.scale);
+                div_half_up(n.u, n.u, p);
+                mpz_clear(p);
             }
             n.scale = 0;
-            return put_big(r, &n, HLN_T_DECIMAL, out);
+            rc = put_big(r, &n, HLN_T_DECIMAL, out);
+        } else if (k == HLN_T_DECIMAL && n.scale < 0) { /* setScale(0): 1E+2 is 100 */
+            z_mul_pow10(n.u, n.u, (unsigned long)(-(int64_t)n.scale));
+            n.scale = 0;
+            rc = put_big(r, &n, HLN_T_DECIMAL, out);
+        } else {
+            *out = v; /* integers and decimals of scale 0 round to themselves */
         }
-        *out = v; /* integers round to themselves */
-        return 0;
+        goto done;
     }
-    if (k == HLN_T_DECIMAL || k == HLN_T_VARINT)
-        return hln_fail(&r->err, HLN_EUNSUPPORTED,
-                        "exp, log and log10 of varint and decimal are not supported yet");
+    if (k == HLN_T_DECIMAL || k == HLN_T_VARINT) {
+        num res;
+        num_init(&res);
+        rc = big_fn(r, fn, &n, &res);
+        if (!rc && k == HLN_T_VARINT) { /* BigDecimal.toBigInteger */
+            big_trunc(&res, res.u);
+            res.scale = 0;
+        }
+        if (!rc) rc = put_big(r, &res, k, out);
+        num_clear(&res);
+        goto done;
+    }
     double x = num_double(&n);
     double y = fn == 0 ? exp(x) : fn == 1 ? log(x) : log10(x);
     if (k == HLN_T_FLOAT) {
@@ -789,11 +1185,16 @@ int ex_math(ex_request *r, int fn, const hln_type *t, ex_value v, ex_value *out)
         float yf = (float)(fn == 0   ? exp((double)xf)
                            : fn == 1 ? log((double)xf)
                                      : log10((double)xf));
-        return put_double(r, yf, true, out);
+        rc = put_double(r, yf, true, out);
+    } else if (k == HLN_T_DOUBLE) {
+        rc = put_double(r, y, false, out);
+    } else {
+        int64_t iv = (k == HLN_T_BIGINT || k == HLN_T_COUNTER) ? d2l(y) : d2i(y);
+        rc = put_be(r, (uint64_t)iv, width(k), out);
     }
-    if (k == HLN_T_DOUBLE) return put_double(r, y, false, out);
-    int64_t iv = (k == HLN_T_BIGINT || k == HLN_T_COUNTER) ? d2l(y) : d2i(y);
-    return put_be(r, (uint64_t)iv, width(k), out);
+done:
+    num_clear(&n);
+    return rc;
 }
 
 /* abs of varint and decimal */
@@ -804,12 +1205,14 @@ int ex_abs_big(ex_request *r, const hln_type *t, ex_value v, ex_value *out)
         return 0;
     }
     num n;
-    if (num_read(t, v.p, v.len, &n)) return too_big(r);
-    if (n.u < 0) {
-        if (n.u == -I128_MAX - 1) return too_big(r);
-        n.u = -n.u;
+    num_init(&n);
+    int rc = num_read(t, v.p, v.len, &n) ? bad_value(r) : 0;
+    if (!rc) {
+        mpz_abs(n.u, n.u);
+        rc = put_big(r, &n, t->kind, out);
     }
-    return put_big(r, &n, t->kind, out);
+    num_clear(&n);
+    return rc;
 }
 
 /* collection_avg: the mean of the non-null elements, in the element type
@@ -818,14 +1221,19 @@ int ex_abs_big(ex_request *r, const hln_type *t, ex_value v, ex_value *out)
 int ex_coll_avg(ex_request *r, const hln_type *et, const ex_value *els, int n, ex_value *out)
 {
     *out = (ex_value){NULL, -1};
-    int m = 0;
+    int m = 0, rc = 0;
     hln_type_kind k = et->kind;
     double dsum = 0;
-    num acc = {.k = 2};
-    for (int i = 0; i < n; i++) {
+    num acc, x;
+    num_init(&acc);
+    num_init(&x);
+    acc.k = 2;
+    for (int i = 0; i < n && !rc; i++) {
         if (els[i].len <= 0) continue;
-        num x;
-        if (num_read(et, els[i].p, els[i].len, &x)) return too_big(r);
+        if (num_read(et, els[i].p, els[i].len, &x)) {
+            rc = bad_value(r);
+            break;
+        }
         m++;
         if (k == HLN_T_FLOAT || k == HLN_T_DOUBLE) {
             dsum += x.d;
@@ -833,25 +1241,45 @@ int ex_coll_avg(ex_request *r, const hln_type *et, const ex_value *els, int n, e
         }
         if (x.k == 0) {
             x.k = 2;
-            x.u = x.i;
+            mpz_set_si(x.u, (long)x.i);
             x.scale = 0;
         }
-        if (!align(&acc, &x) || __builtin_add_overflow(acc.u, x.u, &acc.u)) return too_big(r);
+        align(&acc, &x);
+        mpz_add(acc.u, acc.u, x.u);
     }
-    if (!m) return 0;
-    if (k == HLN_T_FLOAT || k == HLN_T_DOUBLE)
-        return put_double(r, dsum / m, k == HLN_T_FLOAT, out);
-    i128 q = acc.u / m, rem = acc.u % m;
+    if (rc || !m) goto done;
+    if (k == HLN_T_FLOAT || k == HLN_T_DOUBLE) {
+        rc = put_double(r, dsum / m, k == HLN_T_FLOAT, out);
+        goto done;
+    }
+    mpz_t q, rem;
+    mpz_inits(q, rem, NULL);
+    mpz_tdiv_qr_ui(q, rem, acc.u, (unsigned long)m);
     if (k == HLN_T_DECIMAL) {
-        if (rem < 0) rem = -rem;
-        if (rem * 2 > m || (rem * 2 == m && q % 2 != 0)) q += acc.u < 0 ? -1 : 1;
-        acc.u = q;
-        return put_big(r, &acc, HLN_T_DECIMAL, out);
+        mpz_abs(rem, rem);
+        mpz_mul_2exp(rem, rem, 1);
+        int c = mpz_cmp_ui(rem, (unsigned long)m);
+        if (c > 0 || (c == 0 && mpz_odd_p(q))) {
+            if (mpz_sgn(acc.u) < 0)
+                mpz_sub_ui(q, q, 1);
+            else
+                mpz_add_ui(q, q, 1);
+        }
+        mpz_set(acc.u, q);
+        rc = put_big(r, &acc, HLN_T_DECIMAL, out);
+    } else if (k == HLN_T_VARINT) {
+        mpz_set(acc.u, q);
+        acc.scale = 0;
+        rc = put_big(r, &acc, HLN_T_VARINT, out);
+    } else {
+        mpz_fdiv_r_2exp(q, q, 64);
+        rc = put_be(r, (uint64_t)mpz_get_ui(q), width(k), out);
     }
-    acc.u = q;
-    acc.scale = 0;
-    if (k == HLN_T_VARINT) return put_big(r, &acc, HLN_T_VARINT, out);
-    return put_be(r, (uint64_t)(unsigned __int128)q, width(k), out);
+    mpz_clears(q, rem, NULL);
+done:
+    num_clear(&acc);
+    num_clear(&x);
+    return rc;
 }
 
 /* -x (the _negate function of Cassandra 5.0): the type's own negation
@@ -863,17 +1291,25 @@ int ex_negate(ex_request *r, const hln_type *t, ex_value v, ex_value *out)
         return 0;
     }
     num n;
-    if (num_read(t, v.p, v.len, &n)) return too_big(r);
-    switch (t->kind) {
-    case HLN_T_FLOAT:
-    case HLN_T_DOUBLE:
-        return put_double(r, -n.d, t->kind == HLN_T_FLOAT, out);
-    case HLN_T_VARINT:
-    case HLN_T_DECIMAL:
-        if (n.u == -I128_MAX - 1) return too_big(r);
-        n.u = -n.u;
-        return put_big(r, &n, t->kind, out);
-    default:
-        return put_be(r, 0 - (uint64_t)n.i, width(t->kind), out);
+    num_init(&n);
+    int rc = 0;
+    if (num_read(t, v.p, v.len, &n)) {
+        rc = bad_value(r);
+    } else {
+        switch (t->kind) {
+        case HLN_T_FLOAT:
+        case HLN_T_DOUBLE:
+            rc = put_double(r, -n.d, t->kind == HLN_T_FLOAT, out);
+            break;
+        case HLN_T_VARINT:
+        case HLN_T_DECIMAL:
+            mpz_neg(n.u, n.u);
+            rc = put_big(r, &n, t->kind, out);
+            break;
+        default:
+            rc = put_be(r, 0 - (uint64_t)n.i, width(t->kind), out);
+        }
     }
+    num_clear(&n);
+    return rc;
 }

@@ -48,8 +48,15 @@
  *    not isolated (a reader may see some increments before others), as
  *    Cassandra's counter batches are not.
  *
- * Invariant: nothing is dispatched until every statement has been built,
- * so a failing statement leaves no write behind.
+ *  - A statement with IN on key columns writes every combination, as it
+ *    does alone; list operations that read the list (l[i] = v, DELETE
+ *    l[i], l = l - [..]) have their rows read first (listops.c), each
+ *    statement seeing the list as stored, not the batch's earlier writes
+ *    (Cassandra's behaviour).
+ *
+ * Invariant: nothing is written until every statement has been built
+ * (and every row list operations need has been read), so a failing
+ * statement leaves no write behind.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -67,29 +74,53 @@ static bool same_partition(const st_mutation *a, const st_mutation *b)
            (a->pklen == 0 || !memcmp(a->pk, b->pk, a->pklen));
 }
 
-/* Appends m's rows and range tombstones to g (arena copies of the arrays;
- * the rows themselves are shared). */
-static int group_add(ex_request *r, part_group *g, const st_mutation *m)
+/* The partitions a batch writes, in the order first written. */
+typedef struct groups {
+    part_group *v;
+    int n, cap;
+    bool logged; /* a LOGGED batch */
+} groups;
+
+/* Adds mutation m to the group of its partition (a new group if none). */
+static int collect(ex_request *r, groups *gs, const st_mutation *m)
 {
-    st_mutation *x = &g->m;
-    x->pdel_ts = x->pdel_ts > m->pdel_ts ? x->pdel_ts : m->pdel_ts;
-    if (m->nrows) {
-        st_row *rows = hln_arena_alloc(&r->arena, sizeof *rows * (x->nrows + m->nrows));
-        if (!rows) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
-        if (x->nrows) memcpy(rows, x->rows, sizeof *rows * x->nrows);
-        memcpy(rows + x->nrows, m->rows, sizeof *rows * m->nrows);
-        x->rows = rows;
-        x->nrows += m->nrows;
+    int g = 0;
+    while (g < gs->n && !same_partition(&gs->v[g].m, m))
+        g++;
+    if (g == gs->n) {
+        if (gs->n == gs->cap) {
+            int cap = gs->cap ? 2 * gs->cap : 8;
+            part_group *v = hln_arena_alloc(&r->arena, sizeof *v * (size_t)cap);
+            if (!v) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+            if (gs->n) memcpy(v, gs->v, sizeof *v * (size_t)gs->n);
+            gs->v = v;
+            gs->cap = cap;
+        }
+        gs->v[g].m = *m;
+        gs->v[g].m.rows = NULL;
+        gs->v[g].m.nrows = 0;
+        gs->v[g].m.rts = NULL;
+        gs->v[g].m.nrts = 0;
+        gs->v[g].m.pdel_ts = HLN_TS_NONE;
+        gs->v[g].shard = rt_shard_for_token(ex_st(r)->eng->nshards, m->token);
+        gs->n++;
     }
-    if (m->nrts) {
-        st_range_tomb *rts = hln_arena_alloc(&r->arena, sizeof *rts * (x->nrts + m->nrts));
-        if (!rts) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
-        if (x->nrts) memcpy(rts, x->rts, sizeof *rts * x->nrts);
-        memcpy(rts + x->nrts, m->rts, sizeof *rts * m->nrts);
-        x->rts = rts;
-        x->nrts += m->nrts;
-    }
-    return 0;
+    return ex_mutation_join(r, &gs->v[g].m, m, 1);
+}
+
+/* Builds the statement in st->plan (values set) into gs: one mutation, or
+ * one per combination of its IN values. */
+static int build_one(ex_request *r, void *ctx)
+{
+    st_mutation *m = NULL;
+    int rc = ex_dml_build(r, &m);
+    return rc || !m ? rc : collect(r, ctx, m);
+}
+
+static int build_into(ex_request *r, groups *gs)
+{
+    if (ex_st(r)->plan->keys_have_in) return ex_dml_each_key(r, build_one, gs);
+    return build_one(r, gs);
 }
 
 /* A statement of the batch once parsed and analyzed. */
@@ -125,8 +156,7 @@ static int prepare_item(ex_request *r, const ex_batch_item *it, item_plan *out)
 
 /* Pass 3: binds item's values and builds its mutation (NULL when it
  * writes nothing). */
-static int build_item(ex_request *r, const ex_batch_item *it, const item_plan *ip,
-                      st_mutation **out)
+static int build_item(ex_request *r, const ex_batch_item *it, const item_plan *ip, groups *gs)
 {
     ex_state *st = ex_st(r);
     st->stmt = ip->stmt;
@@ -135,7 +165,7 @@ static int build_item(ex_request *r, const ex_batch_item *it, const item_plan *i
     st->vals = it->values;
     st->nvals = it->nvalues;
     int rc = ex_json_bind(r);
-    return rc ? rc : ex_dml_build(r, out);
+    return rc ? rc : build_into(r, gs);
 }
 
 static void batch_done(ex_request *r)
@@ -143,25 +173,6 @@ static void batch_done(ex_request *r)
     int rc = ex_batch_error(r);
     if (!rc) r->result.kind = EX_VOID;
     ex_finish(r, rc);
-}
-
-/* Adds mutation m to the group of its partition (a new group if none). */
-static int collect(ex_request *r, part_group *groups, int *ngroups, const st_mutation *m)
-{
-    int g = 0;
-    while (g < *ngroups && !same_partition(&groups[g].m, m))
-        g++;
-    if (g == *ngroups) {
-        groups[g].m = *m;
-        groups[g].m.rows = NULL;
-        groups[g].m.nrows = 0;
-        groups[g].m.rts = NULL;
-        groups[g].m.nrts = 0;
-        groups[g].m.pdel_ts = HLN_TS_NONE;
-        groups[g].shard = rt_shard_for_token(ex_st(r)->eng->nshards, m->token);
-        (*ngroups)++;
-    }
-    return group_add(r, &groups[g], m);
 }
 
 /* A LOGGED batch spanning shards: the batchlog entry to remove once every
@@ -189,8 +200,10 @@ static void logged_batch_done(ex_request *r)
  * hook HELENUS_TEST_BATCHLOG_PARTIAL=1 then dispatches only the first
  * shard's part and never removes the entry: what a crash between shards
  * leaves behind (tests/unit/test_batchlog.c). */
-static int log_batch(ex_request *r, const part_group *groups, int ngroups)
+static int log_batch(ex_request *r, const groups *gs)
 {
+    const part_group *groups = gs->v;
+    int ngroups = gs->n;
     ex_state *st = ex_st(r);
     st_mutation *all = hln_arena_alloc(&r->arena, sizeof *all * (size_t)ngroups);
     logged_state *ls = hln_arena_alloc(&r->arena, sizeof *ls);
@@ -214,9 +227,11 @@ static int log_batch(ex_request *r, const part_group *groups, int ngroups)
  * whose partitions live on more than one shard is first recorded in the
  * batchlog; a single-shard or UNLOGGED batch is not (one commitlog record
  * per shard already makes a single shard's part atomic). */
-static void apply_groups(ex_request *r, const part_group *groups, int ngroups, bool logged)
+static void apply_groups(ex_request *r, const groups *gs)
 {
     ex_state *st = ex_st(r);
+    const part_group *groups = gs->v;
+    int ngroups = gs->n;
     int nshards_used = 0;
     for (int s = 0; s < st->eng->nshards; s++) {
         uint32_t cnt = 0;
@@ -241,8 +256,8 @@ static void apply_groups(ex_request *r, const part_group *groups, int ngroups, b
         ex_finish(r, 0);
         return;
     }
-    if (logged && nshards_used > 1) {
-        int rc = log_batch(r, groups, ngroups);
+    if (gs->logged && nshards_used > 1) {
+        int rc = log_batch(r, gs);
         if (rc) {
             ex_finish(r, rc); /* nothing was dispatched */
             return;
@@ -251,6 +266,66 @@ static void apply_groups(ex_request *r, const part_group *groups, int ngroups, b
         return;
     }
     ex_dispatch(r, batch_done);
+}
+
+/* The rows the batch's list operations read arrived: their cells join
+ * their partitions' groups (st->xs), then everything is written. */
+static void lists_read(ex_request *r)
+{
+    ex_state *st = ex_st(r);
+    groups *gs = st->xs;
+    int rc = 0;
+    for (int i = 0; i < st->nlmuts && !rc; i++)
+        rc = collect(r, gs, &st->lmuts[i]);
+    if (rc) {
+        ex_finish(r, rc);
+        return;
+    }
+    apply_groups(r, gs);
+}
+
+/* Every statement is built into gs: read what list operations need, then
+ * write. */
+static void write_groups(ex_request *r, groups *gs)
+{
+    ex_state *st = ex_st(r);
+    if (!st->nlops) {
+        apply_groups(r, gs);
+        return;
+    }
+    st->xs = gs;
+    ex_listops_fetch(r, lists_read);
+}
+
+/* A counter update of a batch: one read-modify-write op per row (cas.c),
+ * one per combination of its IN values. */
+static int counter_one(ex_request *r, void *ctx)
+{
+    HLN_UNUSED(ctx);
+    return ex_cas_op_add(r);
+}
+
+static int counter_add(ex_request *r)
+{
+    if (ex_st(r)->plan->keys_have_in) return ex_dml_each_key(r, counter_one, NULL);
+    return ex_cas_op_add(r);
+}
+
+/* A statement of a conditional batch with IN on key columns: Cassandra
+ * 5.0's errors (the partition key's is its IllegalArgumentException,
+ * answered as a server error). */
+static int cas_in_rules(ex_request *r)
+{
+    const ex_plan *p = ex_st(r)->plan;
+    if (p->pk_has_in)
+        return hln_fail(&r->err, HLN_ESERVER,
+                        "java.lang.IllegalArgumentException: Batch with conditions cannot span "
+                        "multiple partitions (you cannot use IN on the partition key)");
+    if (p->keys_have_in)
+        return hln_fail(&r->err, HLN_EINVAL,
+                        "IN on the clustering key columns is not supported with conditional %s",
+                        p->kind == CQL_DELETE ? "deletions" : "updates");
+    return 0;
 }
 
 int ex_batch_counter_rules(hln_error *err, int type, const ex_plan *const *plans, int n)
@@ -282,12 +357,13 @@ void ex_batch(ex_request *r, int type, const ex_batch_item *items, int n)
     }
     /* one timestamp for every statement without USING TIMESTAMP */
     if (r->params.timestamp == HLN_TS_NONE) r->params.timestamp = ex_next_timestamp();
-    part_group *groups = hln_arena_alloc(&r->arena, sizeof *groups * (size_t)(n ? n : 1));
+    groups *gs = hln_arena_alloc(&r->arena, sizeof *gs);
     item_plan *plans = hln_arena_alloc(&r->arena, sizeof *plans * (size_t)(n ? n : 1));
-    if (!groups || !plans) {
+    if (!gs || !plans) {
         ex_finish(r, hln_fail(&r->err, HLN_ENOMEM, "out of memory"));
         return;
     }
+    *gs = (groups){.logged = type == EX_BATCH_LOGGED};
     int rc = 0;
     for (int i = 0; i < n && !rc; i++)
         rc = prepare_item(r, &items[i], &plans[i]);
@@ -311,7 +387,6 @@ void ex_batch(ex_request *r, int type, const ex_batch_item *items, int n)
     if (!rc && conditional) {
         struct ex_cas_op *top = ex_cas_batch_begin(r, n);
         if (!top) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
-        int ng = 0;
         for (int i = 0; i < n && !rc; i++) {
             st->stmt = plans[i].stmt;
             st->plan = plans[i].plan;
@@ -320,13 +395,14 @@ void ex_batch(ex_request *r, int type, const ex_batch_item *items, int n)
             st->nvals = items[i].nvalues;
             st_mutation *m = NULL;
             rc = ex_json_bind(r);
+            if (!rc) rc = cas_in_rules(r);
             if (!rc) rc = ex_cas_batch_stmt(r, top, &m);
-            if (!rc && m) rc = collect(r, groups, &ng, m);
+            if (!rc && m) rc = collect(r, gs, m);
         }
-        if (!rc && ng > 1)
+        if (!rc && gs->n > 1)
             rc = hln_fail(&r->err, HLN_EINVAL,
                           "Batch with conditions cannot span multiple partitions");
-        if (!rc) rc = ex_cas_batch_dispatch(r, top, ng ? &groups[0].m : NULL);
+        if (!rc) rc = ex_cas_batch_dispatch(r, top, gs->n ? &gs->v[0].m : NULL);
         if (rc) ex_finish(r, rc);
         return;
     }
@@ -338,7 +414,7 @@ void ex_batch(ex_request *r, int type, const ex_batch_item *items, int n)
             st->prepared = items[i].cql == NULL;
             st->vals = items[i].values;
             st->nvals = items[i].nvalues;
-            rc = ex_cas_op_add(r);
+            rc = counter_add(r);
         }
         if (rc) {
             ex_finish(r, rc);
@@ -347,17 +423,13 @@ void ex_batch(ex_request *r, int type, const ex_batch_item *items, int n)
         ex_dispatch(r, batch_done);
         return;
     }
-    int ngroups = 0;
-    for (int i = 0; i < n && !rc; i++) {
-        st_mutation *m = NULL;
-        rc = build_item(r, &items[i], &plans[i], &m);
-        if (!rc && m) rc = collect(r, groups, &ngroups, m);
-    }
+    for (int i = 0; i < n && !rc; i++)
+        rc = build_item(r, &items[i], &plans[i], gs);
     if (rc) {
         ex_finish(r, rc);
         return;
     }
-    apply_groups(r, groups, ngroups, type == EX_BATCH_LOGGED);
+    write_groups(r, gs);
 }
 
 void ex_run_text_batch(ex_request *r)
@@ -381,9 +453,9 @@ void ex_run_text_batch(ex_request *r)
     }
     if (!rc && r->params.timestamp == HLN_TS_NONE) r->params.timestamp = ex_next_timestamp();
     int n = p->nchildren;
-    part_group *groups = hln_arena_alloc(&r->arena, sizeof *groups * (size_t)(n ? n : 1));
-    if (!rc && !groups) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
-    int ngroups = 0;
+    groups *gs = hln_arena_alloc(&r->arena, sizeof *gs);
+    if (!rc && !gs) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    if (gs) *gs = (groups){.logged = p->stmt->u.batch.type == EX_BATCH_LOGGED};
     bool conditional = false;
     for (int i = 0; i < n; i++)
         conditional |= p->children[i]->cas != EX_CAS_NONE;
@@ -399,15 +471,16 @@ void ex_run_text_batch(ex_request *r)
             int nvals = st->nvals;
             st_mutation *m = NULL;
             rc = ex_json_bind(r);
+            if (!rc) rc = cas_in_rules(r);
             if (!rc) rc = ex_cas_batch_stmt(r, top, &m);
             st->vals = vals;
             st->nvals = nvals;
-            if (!rc && m) rc = collect(r, groups, &ngroups, m);
+            if (!rc && m) rc = collect(r, gs, m);
         }
-        if (!rc && ngroups > 1)
+        if (!rc && gs->n > 1)
             rc = hln_fail(&r->err, HLN_EINVAL,
                           "Batch with conditions cannot span multiple partitions");
-        if (!rc) rc = ex_cas_batch_dispatch(r, top, ngroups ? &groups[0].m : NULL);
+        if (!rc) rc = ex_cas_batch_dispatch(r, top, gs->n ? &gs->v[0].m : NULL);
         /* the result names the table: keep the child plan current */
         if (rc) {
             st->plan = p;
@@ -421,7 +494,7 @@ void ex_run_text_batch(ex_request *r)
         for (int i = 0; i < n && !rc; i++) {
             st->plan = p->children[i];
             st->stmt = p->children[i]->stmt;
-            rc = ex_cas_op_add(r);
+            rc = counter_add(r);
         }
         st->plan = p;
         st->stmt = p->stmt;
@@ -435,14 +508,12 @@ void ex_run_text_batch(ex_request *r)
     for (int i = 0; i < n && !rc; i++) {
         st->plan = p->children[i];
         st->stmt = p->children[i]->stmt;
-        st_mutation *m = NULL;
         const ex_value *vals = st->vals;
         int nvals = st->nvals;
-        rc = ex_json_bind(r);              /* INSERT JSON: its columns' values after the batch's */
-        if (!rc) rc = ex_dml_build(r, &m); /* st->vals: the batch's, markers numbered across it */
+        rc = ex_json_bind(r);            /* INSERT JSON: its columns' values after the batch's */
+        if (!rc) rc = build_into(r, gs); /* st->vals: the batch's, markers numbered across it */
         st->vals = vals;
         st->nvals = nvals;
-        if (!rc && m) rc = collect(r, groups, &ngroups, m);
     }
     st->plan = p;
     st->stmt = p->stmt;
@@ -450,5 +521,5 @@ void ex_run_text_batch(ex_request *r)
         ex_finish(r, rc);
         return;
     }
-    apply_groups(r, groups, ngroups, p->stmt->u.batch.type == EX_BATCH_LOGGED);
+    write_groups(r, gs);
 }

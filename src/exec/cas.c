@@ -19,6 +19,12 @@
  * propose step on the coordinator, over the row its prepare step read from
  * a quorum; nothing here has to be rewritten, only where it runs.
  *
+ * List operations that need the stored list (l[i] = v, DELETE l[i],
+ * l = l - [..]) travel with the op as ex_listops and are resolved there,
+ * after the conditions held and in the same step (listops.c); in a
+ * conditional BATCH only the rows that conditions name are read (as in
+ * Cassandra), the others' list operations see no list.
+ *
  * Results (Cassandra's ModificationStatement.buildCasResultSet): a row
  * with the boolean column [applied]; when not applied, also the current
  * values: of every column for IF NOT EXISTS (when the row exists), of the
@@ -71,6 +77,10 @@ typedef struct ex_cas_op {
     int nsubs;
     st_read_cmd read;
     ex_value *keyvals; /* npk + nck values of the sub's row */
+    /* list operations that read the list (listops.c), resolved on the
+       shard once the conditions held */
+    ex_listop *lops;
+    int nlops;
 } ex_cas_op;
 
 /* The bounds that admit the static row (clustering key "") only: every
@@ -203,6 +213,25 @@ static int holds(const cas_cond *c, const st_row *row, hln_arena *a, hln_error *
         for (int i = 0; i < c->nin && !*ok; i++)
             *ok = equal(t, &cur, &c->in[i]);
         return 0;
+    case CQL_OP_CONTAINS:
+    case CQL_OP_CONTAINS_KEY: { /* an element (map: value, or key) of the collection */
+        bool key = c->op == CQL_OP_CONTAINS_KEY, is_map = t->kind == HLN_T_MAP;
+        const hln_type *et = is_map && !key ? t->params[1] : t->params[0];
+        hln_rd rd;
+        uint32_t n;
+        *ok = false;
+        if (cur.len < 0 || hln_coll_begin(&rd, cur.p, (size_t)cur.len, &n)) return 0;
+        for (uint32_t i = 0; i < n && !*ok; i++)
+            for (int part = 0; part < (is_map ? 2 : 1); part++) {
+                const uint8_t *x;
+                int32_t xl;
+                if (hln_coll_next(&rd, &x, &xl)) return 0;
+                if ((!is_map || (part == 0) == key) && xl >= 0 &&
+                    hln_type_compare(et, x, (size_t)xl, c->v.p, (size_t)c->v.len) == 0)
+                    *ok = true;
+            }
+        return 0;
+    }
     default:
         break;
     }
@@ -299,7 +328,14 @@ int ex_cas_exec(ex_op *op, st_engine *s, hln_arena *a, const st_mutation *m)
             all &= ok;
         }
         cas->applied = all;
-        return all && m && m->nrows + m->nrts + (m->pdel_ts != HLN_TS_NONE) > 0
+        if (!all || !m) return 0;
+        st_mutation full;
+        if (cas->nlops) {
+            int rc = ex_listops_resolve(s, m, cas->lops, cas->nlops, a, &op->err, &full);
+            if (rc) return rc;
+            m = &full;
+        }
+        return m->nrows + m->nrts + (m->pdel_ts != HLN_TS_NONE) > 0
                    ? ex_view_apply(op, s, a, m, 1, &op->err) /* views follow (view.c) */
                    : 0;
     }
@@ -356,6 +392,12 @@ int ex_cas_exec(ex_op *op, st_engine *s, hln_arena *a, const st_mutation *m)
         if ((rc = add_counters(m, cur, a, &sum, &op->err)) != 0) return rc;
         return st_apply(s, &sum, &op->err); /* counter tables have no views */
     }
+    st_mutation full;
+    if (cas->nlops) {
+        if ((rc = ex_listops_resolve(s, m, cas->lops, cas->nlops, a, &op->err, &full)) != 0)
+            return rc;
+        m = &full;
+    }
     return ex_view_apply(op, s, a, m, 1, &op->err); /* the base's views follow (view.c) */
 }
 
@@ -388,6 +430,10 @@ int ex_cas_pack(ex_op *op)
 static int pack_one(hln_arena *a, const ex_cas_op *src, ex_cas_op *c)
 {
     *c = *src;
+    if (src->nlops) {
+        c->lops = hln_arena_memdup(a, src->lops, sizeof *c->lops * (size_t)src->nlops);
+        if (!c->lops || ex_listops_pack(a, c->lops, c->nlops)) return HLN_ENOMEM;
+    }
     if (src->nsubs) {
         c->subs = hln_arena_alloc(a, sizeof *c->subs * (size_t)src->nsubs);
         if (!c->subs) return HLN_ENOMEM;
@@ -419,6 +465,15 @@ static int pack_one(hln_arena *a, const ex_cas_op *src, ex_cas_op *c)
 }
 
 /* ---- origin side -------------------------------------------------------- */
+
+/* The list operations built so far go with the op (resolved there). */
+static void take_listops(ex_state *st, ex_cas_op *cas)
+{
+    cas->lops = st->lops;
+    cas->nlops = st->nlops;
+    st->lops = NULL;
+    st->nlops = st->caplops = 0;
+}
 
 /* Binds one condition's values (Cassandra's ColumnCondition rules). */
 static int bind_cond(ex_request *r, const ex_cond *x, const hln_column *col, cas_cond *out)
@@ -473,6 +528,21 @@ static int bind_cond(ex_request *r, const ex_cond *x, const hln_column *col, cas
                 return hln_fail(&r->err, HLN_EINVAL, "Invalid list value in IN condition");
         }
         out->nin = (int)n;
+        return 0;
+    }
+    if (x->op == CQL_OP_CONTAINS || x->op == CQL_OP_CONTAINS_KEY) {
+        /* the term is an element (key) of the collection, named as Cassandra
+           names it: value(c) / key(c) */
+        bool key = x->op == CQL_OP_CONTAINS_KEY;
+        const hln_type *et = vt->kind == HLN_T_MAP && !key ? vt->params[1] : vt->params[0];
+        char name[300];
+        snprintf(name, sizeof name, "%s(%s)", key ? "key" : "value", col->name);
+        if ((rc = ex_bind(r, x->term, et, name, &out->v)) != 0) return rc;
+        if (out->v.len == -2)
+            return hln_fail(&r->err, HLN_EINVAL, "Invalid 'unset' value in condition");
+        if (out->v.len == -1)
+            return hln_fail(&r->err, HLN_EINVAL, "Invalid comparison with null for operator \"%s\"",
+                            key ? "CONTAINS KEY" : "CONTAINS");
         return 0;
     }
     if ((rc = ex_bind(r, x->term, vt, col->name, &out->v)) != 0) return rc;
@@ -593,13 +663,8 @@ int ex_cas_op_add(ex_request *r)
 {
     ex_state *st = ex_st(r);
     const ex_plan *p = st->plan;
-    int rc = 0;
-    if (p->needs_read)
-        rc = hln_fail(&r->err, HLN_EUNSUPPORTED,
-                      "List operations by index or removal are not supported in conditional "
-                      "updates yet");
     st_mutation *m = NULL;
-    if (!rc) rc = ex_dml_build_with(r, NULL, &m);
+    int rc = ex_dml_mutation(r, &m);
     ex_cas_op *cas = rc ? NULL : hln_arena_alloc(&r->arena, sizeof *cas);
     if (!rc && !cas) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
     if (!rc) {
@@ -612,6 +677,7 @@ int ex_cas_op_add(ex_request *r)
         for (int i = 0; !rc && i < p->nconds; i++)
             rc = bind_cond(r, &p->conds[i], &p->t->cols[p->conds[i].col], &cas->conds[i]);
         cas->nconds = p->nconds;
+        take_listops(st, cas);
     }
     if (!rc && !m) {
         /* every value unset: still check (and report) the conditions */
@@ -663,16 +729,12 @@ int ex_cas_batch_stmt(ex_request *r, ex_cas_op *top, st_mutation **m)
 {
     const ex_plan *p = ex_st(r)->plan;
     *m = NULL;
-    if (p->needs_read)
-        return hln_fail(&r->err, HLN_EUNSUPPORTED,
-                        "List operations by index or removal are not supported in conditional "
-                        "batches yet");
     if (p->counter)
         return hln_fail(&r->err, HLN_EINVAL, "Cannot mix counter and non counter updates");
     if (top->t && top->t != p->t)
         return hln_fail(&r->err, HLN_EINVAL, "Batch with conditions cannot span multiple tables");
     top->t = p->t;
-    int rc = ex_dml_build_with(r, NULL, m);
+    int rc = ex_dml_mutation(r, m);
     if (rc || p->cas == EX_CAS_NONE) return rc;
     ex_cas_op *sub = &top->subs[top->nsubs++];
     *sub = (ex_cas_op){.kind = p->cas, .t = p->t};
@@ -800,6 +862,26 @@ static void cas_batch_done(ex_request *r)
 int ex_cas_batch_dispatch(ex_request *r, ex_cas_op *top, const st_mutation *m)
 {
     if (!m) return hln_fail(&r->err, HLN_EINVAL, "Batch with conditions has no statement");
+    /* every statement's list operations, resolved on the shard; Cassandra
+       reads only the rows that conditions name (CQL3CasRequest), so the
+       others see no list */
+    ex_state *st = ex_st(r);
+    for (int i = 0; i < st->nlops; i++) {
+        ex_listop *lo = &st->lops[i];
+        bool read = false;
+        for (int k = 0; k < top->nsubs && !read; k++) {
+            const ex_cas_op *sub = &top->subs[k];
+            if (lo->is_static) {
+                for (int j = 0; j < sub->nconds && !read; j++)
+                    read = sub->conds[j].col->kind == HLN_COL_STATIC;
+            } else {
+                read = sub->read.start.len == lo->cklen &&
+                       (!lo->cklen || !memcmp(sub->read.start.key, lo->ck, lo->cklen));
+            }
+        }
+        lo->no_read = !read;
+    }
+    take_listops(st, top);
     ex_op *op = ex_op_new(r, EX_OP_CAS, rt_shard_for_token(ex_st(r)->eng->nshards, m->token));
     if (!op) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
     op->mut = m;

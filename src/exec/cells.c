@@ -26,10 +26,10 @@
  *   l = value + l    elements prepended
  *   s = s - value    element tombstones;  m = m - {k}: key tombstones
  *   l = l - value    tombstones for every current element equal to one of
- *                    value's (read before write)
+ *                    value's (an ex_listop: listops.c, once the row is read)
  *   m[k] = v         one cell (v null: a tombstone)
- *   l[i] = v, DELETE l[i]   the i-th current element's path (read before
- *                    write), "List index i out of bound" when absent
+ *   l[i] = v, DELETE l[i]   the i-th current element's path (an ex_listop
+ *                    too), "List index i out of bound" when absent
  *
  * Invariants: every cell, path and value is r->arena memory (or points into
  * bound values, which outlive the mutation); cells are returned sorted as
@@ -189,22 +189,6 @@ static int push_tomb(ex_request *r, ex_cells *cv, uint32_t col_id, int64_t ts, c
     return ex_cells_push(r, cv, &c);
 }
 
-/* The live cells of col in the current row (a run in cur->cells). */
-static void column_run(const st_row *cur, uint32_t col_id, const st_cell **first, uint32_t *n)
-{
-    *first = NULL;
-    *n = 0;
-    if (!cur) return;
-    uint32_t i = 0;
-    while (i < cur->ncells && cur->cells[i].col_id < col_id)
-        i++;
-    uint32_t j = i;
-    while (j < cur->ncells && cur->cells[j].col_id == col_id)
-        j++;
-    *first = cur->cells + i;
-    *n = j - i;
-}
-
 static int bind_index(ex_request *r, const hln_column *col, const cql_term *key, int32_t *idx)
 {
     ex_value v;
@@ -288,8 +272,8 @@ static int udt_assign(ex_request *r, const ex_assign *a, const hln_column *col, 
     return 0;
 }
 
-int ex_collection_assign(ex_request *r, const ex_assign *a, const hln_column *col,
-                         const st_row *cur, int64_t ts, int32_t ttl, int64_t now_sec, ex_cells *cv)
+int ex_collection_assign(ex_request *r, const ex_assign *a, const hln_column *col, int64_t ts,
+                         int32_t ttl, int64_t now_sec, ex_cells *cv)
 {
     const hln_type *t = col->type;
     int rc;
@@ -318,22 +302,22 @@ int ex_collection_assign(ex_request *r, const ex_assign *a, const hln_column *co
         uint32_t n;
         if (hln_coll_begin(&rd, v.p, (size_t)v.len, &n))
             return hln_fail(&r->err, HLN_EINVAL, "Invalid collection value for %s", col->name);
-        const st_cell *run;
-        uint32_t nrun;
-        column_run(cur, col->id, &run, &nrun);
+        if (t->kind == HLN_T_LIST) { /* the elements equal to one of v's: once read */
+            for (uint32_t i = 0; i < n; i++) {
+                const uint8_t *e;
+                int32_t elen;
+                if (hln_coll_next(&rd, &e, &elen) || elen < 0)
+                    return hln_fail(&r->err, HLN_EINVAL, "Invalid collection value for %s",
+                                    col->name);
+            }
+            ex_listop op = {.kind = EX_LISTOP_REMOVE, .col_id = col->id, .v = v, .ts = ts};
+            return ex_listop_push(r, &op);
+        }
         for (uint32_t i = 0; i < n; i++) {
             const uint8_t *e;
             int32_t elen;
             if (hln_coll_next(&rd, &e, &elen) || elen < 0)
                 return hln_fail(&r->err, HLN_EINVAL, "Invalid collection value for %s", col->name);
-            if (t->kind == HLN_T_LIST) {
-                for (uint32_t j = 0; j < nrun; j++)
-                    if (run[j].len == (uint32_t)elen &&
-                        (!elen || !memcmp(run[j].val, e, (size_t)elen)))
-                        if ((rc = push_tomb(r, cv, col->id, ts, run[j].path, run[j].pathlen)) != 0)
-                            return rc;
-                continue;
-            }
             const uint8_t *path;
             uint32_t plen;
             if ((rc = comparable_path(r, t->params[0], e, elen, &path, &plen)) != 0) return rc;
@@ -347,21 +331,22 @@ int ex_collection_assign(ex_request *r, const ex_assign *a, const hln_column *co
     /* one element: m[k] (= v | deleted), l[i] (= v | deleted) */
     const uint8_t *path;
     uint32_t plen;
-    if (t->kind == HLN_T_LIST) {
-        int32_t idx = 0;
-        if ((rc = bind_index(r, col, a->key, &idx)) != 0) return rc;
-        const st_cell *run;
-        uint32_t nrun;
-        column_run(cur, col->id, &run, &nrun);
-        if (nrun == 0)
-            return hln_fail(&r->err, HLN_EINVAL,
-                            a->term ? "Attempted to set an element on a list which is null"
-                                    : "Attempted to delete an element from a list which is null");
-        if (idx < 0 || (uint32_t)idx >= nrun)
-            return hln_fail(&r->err, HLN_EINVAL, "List index %d out of bound, list has size %u",
-                            idx, nrun);
-        path = run[idx].path;
-        plen = run[idx].pathlen;
+    if (t->kind == HLN_T_LIST) { /* the idx-th element's path: once read */
+        ex_listop op = {.kind = a->term ? EX_LISTOP_SET : EX_LISTOP_DEL,
+                        .col_id = col->id,
+                        .v = {NULL, -1},
+                        .ts = ts};
+        if ((rc = bind_index(r, col, a->key, &op.idx)) != 0) return rc;
+        if (a->term) {
+            char vname[300];
+            snprintf(vname, sizeof vname, "value(%s)", col->name);
+            if ((rc = ex_bind(r, a->term, t->params[0], vname, &op.v)) != 0) return rc;
+            if (op.v.len >= 0 && ttl > 0) {
+                op.ttl = ttl;
+                op.expires = now_sec + ttl;
+            }
+        }
+        return ex_listop_push(r, &op);
     } else {
         ex_value k;
         char kname[300];

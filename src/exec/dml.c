@@ -23,8 +23,9 @@
  *    storage's business (a row whose marker and cells all expired is gone).
  *  - Non-frozen collections become one cell per element plus column
  *    deletions (cells.c); operations that need the current list (l[i] = v,
- *    DELETE l[i], l = l - [..]) read the row first (needs_read), as
- *    Cassandra's read-before-write does; it is not atomic with the write.
+ *    DELETE l[i], l = l - [..]) read the row first (listops.c), as
+ *    Cassandra's read-before-write does; it is not atomic with the write
+ *    (in a conditional update it is: cas.c resolves them on the shard).
  *
  * Invariant: the mutation and everything it points at are r->arena memory;
  * for another shard the coordinator encodes it into the op.
@@ -278,6 +279,158 @@ static int build_range(ex_request *r, const ex_plan *p, int64_t ts, st_range_tom
     return 0;
 }
 
+/* ---- DELETE ... WHERE (c1, .., cn) > (..): multi-column ranges ---------- */
+
+/* One bound tuple of a multi-column slice, encoded: the clustering
+ * components of its values one after the other in key, off[i] the end of
+ * the first i (off[0] = 0), vals[i] the values. */
+typedef struct mc_side {
+    const uint8_t *key;
+    uint32_t off[65];
+    ex_value vals[64];
+    int n;
+    bool incl;
+} mc_side;
+
+static int mc_side_bind(ex_request *r, const hln_table *t, const uint8_t *pre, uint32_t plen,
+                        int first, cql_term *const *vs, const cql_term *tuple, int n, bool incl,
+                        mc_side *sd)
+{
+    hln_buf b;
+    hln_buf_init(&b);
+    hln_buf_put(&b, pre, plen);
+    sd->n = n;
+    sd->incl = incl;
+    sd->off[0] = plen;
+    int rc = n ? ex_mc_bound_values(r, t, first, vs, tuple, n, sd->vals) : 0;
+    for (int i = 0; i < n && !rc; i++) {
+        rc = put_ck(r, &t->cols[t->npk + first + i], &sd->vals[i], &b);
+        sd->off[i + 1] = (uint32_t)b.len;
+    }
+    if (!rc && b.err) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    if (!rc) {
+        sd->key = b.len ? hln_arena_memdup(&r->arena, b.data, b.len) : (const uint8_t *)"";
+        if (!sd->key) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    }
+    hln_buf_free(&b);
+    return rc;
+}
+
+/* Adds the range [start, end] (storage order) to m's tombstones. */
+static void mc_add(st_mutation *m, st_bound start, st_bound end, int64_t ts)
+{
+    /* an unbounded start would cover the static row (ck ""): every real
+       clustering key starts with the 0x40 component marker */
+    static const uint8_t first_ck[1] = {0x40};
+    if (start.len == 0) start = (st_bound){first_ck, 1, true};
+    st_range_tomb *rt = &m->rts[m->nrts++];
+    rt->start = start;
+    rt->end = end;
+    rt->ts = ts;
+}
+
+/* The rows under prefix pre (plen bytes) whose column col lies between
+ * a and b, both exclusive (NULL: unbounded), as one range: a DESC column's
+ * encoding is inverted, so its bounds trade places. */
+static void mc_between(st_mutation *m, const hln_column *col, const uint8_t *pre, uint32_t plen,
+                       const st_bound *a, const st_bound *b, int64_t ts)
+{
+    st_bound whole = {pre, plen, true};
+    st_bound lo = a ? *a : whole, hi = b ? *b : whole;
+    if (col->desc)
+        mc_add(m, hi, lo, ts);
+    else
+        mc_add(m, lo, hi, ts);
+}
+
+/* The rows above side lo from its component k on (the components before
+ * k fixed): column i > v_i under the prefix v_0 .. v_i-1, for each i >= k,
+ * then the prefix of all n when inclusive. hi: likewise below. */
+static void mc_one_side(st_mutation *m, const hln_column *cols, const mc_side *sd, bool above,
+                        int k, int64_t ts)
+{
+    for (int i = k; i < sd->n; i++) {
+        st_bound x = {sd->key, sd->off[i + 1], false};
+        mc_between(m, &cols[i], sd->key, sd->off[i], above ? &x : NULL, above ? NULL : &x, ts);
+    }
+    if (sd->incl) {
+        st_bound all = {sd->key, sd->off[sd->n], true};
+        mc_add(m, all, all, ts);
+    }
+}
+
+/* DELETE ... WHERE pk = ? AND (c1, .., cn) > (..) [AND (c1, ..) < (..)]:
+ * the rows whose tuple of values lies between the bounds, in the columns'
+ * value order as Cassandra compares them. Columns of one clustering order
+ * make that one range of the storage order; of mixed order (c1 ASC, c2
+ * DESC: (1, 3) is stored before (1, 2)) it is the union of ranges of one
+ * column each: (c1, c2) > (1, 2) is c1 = 1 AND c2 > 2, or c1 > 1. */
+static int build_mc_ranges(ex_request *r, const ex_plan *p, int64_t ts, st_mutation *m)
+{
+    const hln_table *t = p->t;
+    mc_side *lo = hln_arena_alloc(&r->arena, sizeof *lo);
+    mc_side *hi = hln_arena_alloc(&r->arena, sizeof *hi);
+    if (!lo || !hi) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    if (p->mc_nlo > 64 || p->mc_nhi > 64)
+        return hln_fail(&r->err, HLN_EUNSUPPORTED, "too many key columns");
+    const uint8_t *pre; /* c1 = ? .. before the tuple's columns */
+    uint32_t plen;
+    int first = p->nck_eq;
+    int rc = build_ck(r, p, first, &pre, &plen);
+    if (!rc)
+        rc = mc_side_bind(r, t, pre, plen, first, p->mc_lo, p->mc_lo_tuple, p->mc_nlo,
+                          p->mc_lo_incl, lo);
+    if (!rc)
+        rc = mc_side_bind(r, t, pre, plen, first, p->mc_hi, p->mc_hi_tuple, p->mc_nhi,
+                          p->mc_hi_incl, hi);
+    if (rc) return rc;
+    const hln_column *cols = &t->cols[t->npk + first]; /* the tuple's */
+    int n = lo->n > hi->n ? lo->n : hi->n;
+    m->rts = hln_arena_alloc(&r->arena, sizeof *m->rts * (size_t)(lo->n + hi->n + 3));
+    if (!m->rts) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    m->nrts = 0;
+    const hln_column *c0 = &cols[0];
+    bool uniform = true;
+    for (int i = 1; i < n; i++)
+        uniform &= cols[i].desc == c0->desc;
+    st_bound whole = {pre, plen, true}; /* the prefix: every row of it */
+    if (uniform) {
+        st_bound a = lo->n ? (st_bound){lo->key, lo->off[lo->n], lo->incl} : whole;
+        st_bound b = hi->n ? (st_bound){hi->key, hi->off[hi->n], hi->incl} : whole;
+        if (c0->desc)
+            mc_add(m, b, a, ts);
+        else
+            mc_add(m, a, b, ts);
+        return 0;
+    }
+    if (!lo->n || !hi->n) {
+        mc_one_side(m, cols, lo->n ? lo : hi, lo->n > 0, 0, ts);
+        return 0;
+    }
+    int j = 0; /* the components both bounds share */
+    while (j < lo->n && j < hi->n &&
+           hln_type_compare(cols[j].type, lo->vals[j].p, (size_t)lo->vals[j].len, hi->vals[j].p,
+                            (size_t)hi->vals[j].len) == 0)
+        j++;
+    if (j == lo->n && j == hi->n) { /* (..) >= x AND (..) <= x */
+        st_bound all = {lo->key, lo->off[j], true};
+        if (lo->incl && hi->incl) mc_add(m, all, all, ts);
+    } else if (j == lo->n) { /* lo is a prefix of hi */
+        if (lo->incl) mc_one_side(m, cols, hi, false, j, ts);
+    } else if (j == hi->n) {
+        if (hi->incl) mc_one_side(m, cols, lo, true, j, ts);
+    } else if (hln_type_compare(cols[j].type, lo->vals[j].p, (size_t)lo->vals[j].len, hi->vals[j].p,
+                                (size_t)hi->vals[j].len) < 0) {
+        /* column j = lo's value and the rest above lo's; column j between
+           the two; column j = hi's and the rest below hi's */
+        mc_one_side(m, cols, lo, true, j + 1, ts);
+        st_bound a = {lo->key, lo->off[j + 1], false}, b = {hi->key, hi->off[j + 1], false};
+        mc_between(m, &cols[j], lo->key, lo->off[j], &a, &b, ts);
+        mc_one_side(m, cols, hi, false, j + 1, ts);
+    }
+    return 0;
+}
+
 int ex_dml_build(ex_request *r, st_mutation **out)
 {
     const ex_plan *p = ex_st(r)->plan;
@@ -289,14 +442,10 @@ int ex_dml_build(ex_request *r, st_mutation **out)
         return hln_fail(&r->err, HLN_EUNSUPPORTED,
                         "Conditional BATCH statements are not "
                         "supported yet");
-    if (p->needs_read)
-        return hln_fail(&r->err, HLN_EUNSUPPORTED,
-                        "List operations that read the current list (by index, or removal of "
-                        "values) are not supported in a BATCH yet");
-    return ex_dml_build_with(r, NULL, out);
+    return ex_dml_mutation(r, out);
 }
 
-int ex_dml_build_with(ex_request *r, const st_row *cur, st_mutation **out)
+int ex_dml_mutation(ex_request *r, st_mutation **out)
 {
     const ex_plan *p = ex_st(r)->plan;
     const hln_table *t = p->t;
@@ -318,6 +467,11 @@ int ex_dml_build_with(ex_request *r, const st_row *cur, st_mutation **out)
         *out = m;
         return 0;
     }
+    if (p->kind == CQL_DELETE && p->del == EX_DEL_RANGE && (p->mc_nlo || p->mc_nhi)) {
+        if ((rc = build_mc_ranges(r, p, ts, m)) != 0) return rc;
+        *out = m;
+        return 0;
+    }
     if (p->kind == CQL_DELETE && p->del == EX_DEL_RANGE) {
         if ((rc = build_range(r, p, ts, &m->rts)) != 0) return rc;
         m->nrts = 1;
@@ -336,12 +490,36 @@ int ex_dml_build_with(ex_request *r, const st_row *cur, st_mutation **out)
     }
     row->del_ts = p->kind == CQL_DELETE && p->del == EX_DEL_ROW ? ts : HLN_TS_NONE;
     ex_cells rcv = {0}, scv = {0}; /* the row's cells, the static row's */
+    ex_state *st = ex_st(r);
+    int lops0 = st->nlops;
+    st->lseq++;
     for (int i = 0; i < p->nassigns; i++) {
         const ex_assign *a = &p->assigns[i];
         const hln_column *col = &t->cols[a->col];
         ex_cells *cvp = col->kind == HLN_COL_STATIC && !p->static_only ? &scv : &rcv;
         if (hln_type_is_multicell(col->type)) {
-            if ((rc = ex_collection_assign(r, a, col, cur, ts, ttl, now_sec, cvp)) != 0) return rc;
+            int n0 = st->nlops;
+            uint32_t c0 = cvp->n;
+            if ((rc = ex_collection_assign(r, a, col, ts, ttl, now_sec, cvp)) != 0) return rc;
+            if (col->type->kind == HLN_T_LIST && st->nlops == n0 && cvp->n > c0) {
+                /* what the operation wrote, for the later ones that read */
+                st_cell *cp = hln_arena_memdup(&r->arena, cvp->v + c0, sizeof *cp * (cvp->n - c0));
+                if (!cp) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+                ex_listop lo = {
+                    .kind = EX_LISTOP_CELLS, .col_id = col->id, .cells = cp, .ncells = cvp->n - c0};
+                if ((rc = ex_listop_push(r, &lo)) != 0) return rc;
+            }
+            for (int k = n0; k < st->nlops; k++) { /* the row the list operation reads */
+                ex_listop *lo = &st->lops[k];
+                memcpy(lo->table_id, t->id, 16);
+                lo->pk = m->pk;
+                lo->pklen = m->pklen;
+                lo->token = m->token;
+                lo->is_static = col->kind == HLN_COL_STATIC;
+                lo->ck = row->ck;
+                lo->cklen = lo->is_static ? 0 : row->cklen;
+                lo->seq = st->lseq;
+            }
             continue;
         }
         st_cell cell = {.col_id = col->id, .ts = ts};
@@ -403,6 +581,10 @@ int ex_dml_build_with(ex_request *r, const st_row *cur, st_mutation **out)
         }
         if ((rc = ex_cells_push(r, cvp, &cell)) != 0) return rc;
     }
+    bool reads = false; /* CELLS only matter to operations that read */
+    for (int k = lops0; k < st->nlops; k++)
+        reads |= st->lops[k].kind != EX_LISTOP_CELLS;
+    if (!reads) st->nlops = lops0;
     ex_cells_sort(&rcv);
     row->cells = rcv.v;
     row->ncells = rcv.n;
@@ -419,10 +601,8 @@ int ex_dml_build_with(ex_request *r, const st_row *cur, st_mutation **out)
     }
     if (row->ncells > 0 || row->marker_ts != HLN_TS_NONE || row->del_ts != HLN_TS_NONE)
         rows[m->nrows++] = *row;
-    if (m->nrows) {
-        m->rows = rows;
-        *out = m;
-    }
+    if (m->nrows) m->rows = rows;
+    if (m->nrows || st->nlops) *out = m; /* list operations write to it once read */
     return 0;
 }
 
@@ -448,61 +628,46 @@ static void apply(ex_request *r, int rc, st_mutation *m)
     ex_dispatch(r, dml_done);
 }
 
-/* Read before write: the row's current state arrived; build and apply. */
-static void dml_read_done(ex_request *r)
+/* The rows the list operations read arrived: their cells join m (kept
+ * in st->xs) as the partition's one mutation. */
+static void dml_lists_done(ex_request *r)
 {
-    int rc = ex_batch_error(r);
-    if (rc) {
-        ex_finish(r, rc);
-        return;
-    }
     ex_state *st = ex_st(r);
-    const st_row *cur = NULL;
-    const ex_op *rd = st->cur;
-    if (rd && rd->parts && rd->parts->nrows > 0) cur = &rd->parts->rows[0];
-    st_mutation *m = NULL;
-    rc = ex_dml_build_with(r, cur, &m);
+    st_mutation *m = st->xs;
+    int rc = ex_mutation_join(r, m, st->lmuts, st->nlmuts);
     apply(r, rc, m);
 }
 
-/* Sends the read of the row the plan modifies (its exact clustering key). */
-static int start_read(ex_request *r)
+int ex_mutation_join(ex_request *r, st_mutation *x, const st_mutation *ms, int n)
 {
-    ex_state *st = ex_st(r);
-    const ex_plan *p = st->plan;
-    const uint8_t *pk, *ck;
-    uint32_t pklen, cklen;
-    int rc = build_pk(r, p, &pk, &pklen);
-    if (!rc) rc = build_ck(r, p, p->nck_eq, &ck, &cklen);
-    if (rc) return rc;
-    int64_t token = hln_murmur3_token(pk, pklen);
-    ex_op *op = ex_op_new(r, EX_OP_READ, rt_shard_for_token(st->eng->nshards, token));
-    if (!op) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
-    st_read_cmd *c = &op->read;
-    memcpy(c->table_id, p->t->id, 16);
-    c->pk = pk;
-    c->pklen = pklen;
-    c->token = token;
-    c->start = (st_bound){ck, cklen, true};
-    c->end = (st_bound){ck, cklen, true};
-    c->limit = 1;
-    c->now_sec = hln_now_micros() / 1000000;
-    ex_dispatch(r, dml_read_done);
+    for (int i = 0; i < n; i++) {
+        const st_mutation *m = &ms[i];
+        x->pdel_ts = x->pdel_ts > m->pdel_ts ? x->pdel_ts : m->pdel_ts;
+        if (m->nrows) {
+            st_row *rows = hln_arena_alloc(&r->arena, sizeof *rows * (x->nrows + m->nrows));
+            if (!rows) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+            if (x->nrows) memcpy(rows, x->rows, sizeof *rows * x->nrows);
+            memcpy(rows + x->nrows, m->rows, sizeof *rows * m->nrows);
+            x->rows = rows;
+            x->nrows += m->nrows;
+        }
+        if (m->nrts) {
+            st_range_tomb *rts = hln_arena_alloc(&r->arena, sizeof *rts * (x->nrts + m->nrts));
+            if (!rts) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+            if (x->nrts) memcpy(rts, x->rts, sizeof *rts * x->nrts);
+            memcpy(rts + x->nrts, m->rts, sizeof *rts * m->nrts);
+            x->rts = rts;
+            x->nrts += m->nrts;
+        }
+    }
     return 0;
 }
 
-/* UPDATE/DELETE with IN on key columns: one write per combination of the
- * key values (Cassandra writes each partition, as an unlogged batch
- * would), all dispatched at once; counters through their read-modify-write
- * per row. Conditional updates refuse IN at analysis. */
-static int run_in(ex_request *r)
+int ex_dml_each_key(ex_request *r, int (*fn)(ex_request *r, void *ctx), void *ctx)
 {
     ex_state *st = ex_st(r);
     const ex_plan *p = st->plan;
     const hln_table *t = p->t;
-    if (p->needs_read)
-        return hln_fail(&r->err, HLN_EUNSUPPORTED,
-                        "List operations by index or removal with IN are not supported yet");
     int nkeys = t->npk + p->nck_eq;
     if (nkeys > 64) return hln_fail(&r->err, HLN_EUNSUPPORTED, "too many key columns");
     ex_value *vals[64];
@@ -547,19 +712,88 @@ static int run_in(ex_request *r)
         }
         for (int k = 0; mv && k < p->mc_in_n; k++) /* what is left of c is the tuple */
             kv[t->npk + k] = mv[rest * (size_t)p->mc_in_n + (size_t)k];
-        if (p->counter) {
-            rc = ex_cas_op_add(r);
-            continue;
+        rc = fn(r, ctx);
+    }
+    st->key_vals = NULL;
+    return rc;
+}
+
+/* The mutations of an UPDATE/DELETE with IN, one per key combination. */
+typedef struct in_muts {
+    st_mutation **v;
+    int n, cap;
+} in_muts;
+
+static int in_build(ex_request *r, void *ctx)
+{
+    in_muts *im = ctx;
+    if (ex_st(r)->plan->counter) return ex_cas_op_add(r);
+    st_mutation *m = NULL;
+    int rc = ex_dml_build(r, &m);
+    if (rc || !m) return rc;
+    if (im->n == im->cap) {
+        int cap = im->cap ? 2 * im->cap : 16;
+        st_mutation **v = hln_arena_alloc(&r->arena, sizeof *v * (size_t)cap);
+        if (!v) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+        if (im->n) memcpy(v, im->v, sizeof *v * (size_t)im->n);
+        im->v = v;
+        im->cap = cap;
+    }
+    im->v[im->n++] = m;
+    return 0;
+}
+
+/* Sends the IN combinations' mutations (st->xs), each joined by the
+ * cells its list operations made (st->lmuts, same partition and row). */
+static void in_send(ex_request *r)
+{
+    ex_state *st = ex_st(r);
+    in_muts *im = st->xs;
+    int rc = 0;
+    for (int l = 0; l < st->nlmuts && !rc; l++) {
+        const st_mutation *lm = &st->lmuts[l];
+        for (int i = 0; i < im->n; i++) {
+            st_mutation *m = im->v[i];
+            if (m->token == lm->token && m->pklen == lm->pklen &&
+                !memcmp(m->table_id, lm->table_id, 16) && !memcmp(m->pk, lm->pk, m->pklen)) {
+                rc = ex_mutation_join(r, m, lm, 1);
+                break;
+            }
         }
-        st_mutation *m = NULL;
-        if ((rc = ex_dml_build(r, &m)) != 0 || !m) continue;
+    }
+    for (int i = 0; i < im->n && !rc; i++) {
+        st_mutation *m = im->v[i];
+        if (m->nrows + m->nrts == 0 && m->pdel_ts == HLN_TS_NONE) continue;
         ex_op *op = ex_op_new(r, EX_OP_MUTATE, rt_shard_for_token(st->eng->nshards, m->token));
         if (!op) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
         if (op) op->mut = m;
     }
-    st->key_vals = NULL;
-    if (rc) return rc;
+    if (rc) {
+        ex_finish(r, rc);
+        return;
+    }
     ex_dispatch(r, dml_done); /* no op (IN ()): answers at once */
+}
+
+/* UPDATE/DELETE with IN on key columns: one write per combination of the
+ * key values (Cassandra writes each partition, as an unlogged batch
+ * would), all dispatched at once once every list operation's row was
+ * read; counters through their read-modify-write per row. Conditional
+ * updates refuse IN (ex_run_dml). */
+static int run_in(ex_request *r)
+{
+    ex_state *st = ex_st(r);
+    in_muts *im = hln_arena_alloc(&r->arena, sizeof *im);
+    if (!im) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    *im = (in_muts){0};
+    int rc = ex_dml_each_key(r, in_build, im);
+    if (rc) return rc;
+    if (st->plan->counter) {
+        ex_dispatch(r, dml_done);
+        return 0;
+    }
+    st->xs = im;
+    ex_listops_fetch(r, in_send);
     return 0;
 }
 
@@ -585,6 +819,18 @@ void ex_run_dml(ex_request *r)
             return;
         }
     }
+    if (st->plan->keys_have_in && st->plan->cas != EX_CAS_NONE) {
+        const char *what = st->plan->kind == CQL_DELETE ? "deletions" : "updates";
+        ex_finish(r, st->plan->pk_has_in
+                         ? hln_fail(&r->err, HLN_EINVAL,
+                                    "IN on the partition key is not supported with conditional %s",
+                                    what)
+                         : hln_fail(&r->err, HLN_EINVAL,
+                                    "IN on the clustering key columns is not supported with "
+                                    "conditional %s",
+                                    what));
+        return;
+    }
     if (st->plan->keys_have_in) {
         int rc = run_in(r);
         if (rc) ex_finish(r, rc);
@@ -594,11 +840,11 @@ void ex_run_dml(ex_request *r)
         ex_run_cas(r);
         return;
     }
-    if (st->plan->needs_read) {
-        int rc = start_read(r);
-        if (rc) ex_finish(r, rc);
+    int rc = ex_dml_build(r, &m);
+    if (!rc && st->nlops) { /* list operations read the row first */
+        st->xs = m;
+        ex_listops_fetch(r, dml_lists_done);
         return;
     }
-    int rc = ex_dml_build(r, &m);
     apply(r, rc, m);
 }

@@ -56,9 +56,15 @@ typedef struct ex_filter {
     const cql_term *term;
     const cql_term *key;           /* m[key] = term (a map entry); NULL otherwise */
     const struct cql_relation *in; /* op IN: the relation (its list or marker) */
-    int mc_n;      /* op IN of the plan's (c1, .., cn) IN (mc_in), filtered: n; col is c1 */
-    unsigned fold; /* EX_FOLD_*: text compared in the analyzed form of an
-                      index that serves the column (textfold.c) */
+    int mc_n; /* op IN of the plan's (c1, .., cn) IN (mc_in), filtered: n; col is c1 */
+    /* a multi-column slice (c1, .., cn) op (v1, .., vn) checked row by row
+       (op < <= > >=; col is c1, mc_n is n): the tuple of the row's values
+       compared with the terms' in the columns' value order, whatever their
+       clustering order */
+    cql_term *const *mc_terms;
+    const cql_term *mc_tuple; /* or one marker for the whole tuple */
+    unsigned fold;            /* EX_FOLD_*: text compared in the analyzed form of an
+                                 index that serves the column (textfold.c) */
 } ex_filter;
 
 /* An assignment (INSERT value / UPDATE SET) or a deletion (DELETE c:
@@ -168,12 +174,22 @@ typedef struct ex_plan {
     bool pk_has_in;
     bool keys_have_in; /* UPDATE/DELETE: some key column restricted by IN */
     bool ordered;      /* ORDER BY given */
+    /* SELECT: the ORDER BY columns (indexes in t->cols) and their
+       directions, norder entries: the order the rows of several partitions
+       (IN) are sorted into, when the query is not paged (select.c) */
+    const int *order_cols;
+    const bool *order_desc;
+    int norder;
     /* SELECT: slice on clustering column nck_eq, if any */
     const cql_term *lo, *hi;
     bool lo_incl, hi_incl;
     /* SELECT: a multi-column slice (c1, c2, ...) > (...) on the first
-       clustering columns: lo/hi tuples of mc_nlo/mc_nhi terms */
+       clustering columns, of one clustering order, read as one storage
+       slice (otherwise it is a row filter, ex_filter.mc_terms): lo/hi
+       tuples of mc_nlo/mc_nhi terms. DELETE: the slice (after the
+       equality prefix ck[0..nck_eq)) whose rows a range deletion removes */
     cql_term *const *mc_lo, *const *mc_hi;
+    const cql_term *mc_lo_tuple, *mc_hi_tuple; /* (c1, c2) > ?: the tuple's marker */
     int mc_nlo, mc_nhi;
     bool mc_lo_incl, mc_hi_incl;
     /* (c1, .., cn) IN (...): the relation (tuple terms or one list marker),
@@ -502,6 +518,14 @@ typedef struct ex_state {
     ex_op *view_saved;
     ex_then_fn view_then;
     void *xs; /* the executor's own state (select.c: bound limits) */
+    /* list operations waiting for their row (listops.c), and the
+       mutations ex_listops_fetch made of them */
+    struct ex_listop *lops;
+    int nlops, caplops;
+    st_mutation *lmuts;
+    int nlmuts;
+    uint32_t lseq;
+    ex_then_fn lthen;
     /* DDL: ids of dropped tables (hln_malloc'd) */
     uint8_t (*dropped)[16];
     int ndropped;
@@ -612,8 +636,63 @@ void ex_cells_sort(ex_cells *cv);
 /* The cells of one assignment or deletion a on the multi-cell column col
  * (cur: the row's current state for read-before-write operations, may be
  * NULL). Errors carry Cassandra's wording. */
-int ex_collection_assign(ex_request *r, const ex_assign *a, const hln_column *col,
-                         const st_row *cur, int64_t ts, int32_t ttl, int64_t now_sec, ex_cells *cv);
+int ex_collection_assign(ex_request *r, const ex_assign *a, const hln_column *col, int64_t ts,
+                         int32_t ttl, int64_t now_sec, ex_cells *cv);
+
+/* ---- list operations that read the current list (listops.c) -------------
+ * l[i] = v, DELETE l[i] and l = l - [..] need the list as it is before
+ * the write: building the statement binds their values and leaves an
+ * ex_listop in st->lops (the row it belongs to included); they become cells
+ * once the row has been read: on the origin for plain writes and BATCHes
+ * (ex_listops_fetch, as Cassandra reads before it writes), on the owning
+ * shard inside the read-check-write step for conditional ones (cas.c). */
+typedef enum { EX_LISTOP_SET, EX_LISTOP_DEL, EX_LISTOP_REMOVE, EX_LISTOP_CELLS } ex_listop_kind;
+
+/* The operations of one statement on one row apply in order, each seeing
+ * the list as the earlier ones left it (Cassandra's UpdateParameters show
+ * a statement its own pending writes); so the other operations of that
+ * statement on its lists are kept too, as CELLS (the cells they wrote).
+ * Statements (seq) do not see each other's writes. */
+typedef struct ex_listop {
+    ex_listop_kind kind;
+    uint32_t seq; /* the statement, numbered within the request */
+    uint32_t col_id;
+    const st_cell *cells; /* CELLS: what an operation that did not read wrote */
+    uint32_t ncells;
+    bool no_read; /* a conditional batch's row without conditions: it is not
+                     read (Cassandra reads only the rows conditions name) */
+    int32_t idx;  /* SET, DEL: the index */
+    ex_value v;   /* SET: the element (-1 null: delete it, -2 unset: only check);
+                     REMOVE: the serialized list of values to remove */
+    int64_t ts;
+    int32_t ttl;
+    int64_t expires;
+    /* the row: table, partition, clustering key (static: the static row) */
+    uint8_t table_id[16];
+    const uint8_t *pk, *ck;
+    uint32_t pklen, cklen;
+    int64_t token;
+    bool is_static;
+} ex_listop;
+
+/* Appends op (its row filled in later by ex_dml_mutation). */
+int ex_listop_push(ex_request *r, const ex_listop *op);
+/* The cells ops[0..n) (all of one row) make, given that row's current
+ * state cur (live cells only; NULL: no row), into *out and *nout (arena a,
+ * sorted). Cassandra's errors: a null list, an index out of bound. */
+int ex_listops_cells(const ex_listop *ops, int n, const st_row *cur, hln_arena *a, hln_error *err,
+                     st_cell **out, uint32_t *nout);
+/* m plus the cells of ops[0..n) read from the store s now (the owning
+ * shard, in one step with the write), into *out (arena a). */
+int ex_listops_resolve(st_engine *s, const st_mutation *m, const ex_listop *ops, int n,
+                       hln_arena *a, hln_error *err, st_mutation *out);
+/* Origin side: reads every row st->lops names, then calls then with
+ * st->lmuts[0..st->nlmuts) holding one mutation per row with its resolved
+ * cells (st->lops emptied), or finishes the request on an error. With no
+ * listop it calls then at once. */
+void ex_listops_fetch(ex_request *r, ex_then_fn then);
+/* Copies ops into arena a (a remote op carries its own). */
+int ex_listops_pack(hln_arena *a, ex_listop *ops, int n);
 /* The serialized value of multi-cell column col from its n live cells (a
  * run of a merged row, in path order); len -1 when n is 0. */
 /* The clustering column values of ck (storage's comparable encoding) into
@@ -705,6 +784,11 @@ int ex_cast(ex_request *r, const hln_type *from, ex_value v, const hln_type *to,
  * (literals, or one marker bound to a list); r->arena memory. */
 /* The tuples of plan p's (c1, .., cn) IN: n = p->mc_in_n components per
  * tuple, tuple after tuple, in *vals (arena); *ntuples tuples. */
+/* The n values of a multi-column slice's bound (c_first, ..) > (v1, .., vn)
+ * into out[n]: its terms bound one by one, or its one tuple marker (tuple)
+ * split; a null element is an error, as Cassandra's. */
+int ex_mc_bound_values(ex_request *r, const hln_table *t, int first, cql_term *const *terms,
+                       const cql_term *tuple, int n, ex_value *out);
 int ex_mc_in_values(ex_request *r, const ex_plan *p, ex_value **vals, int *ntuples);
 int ex_key_values(ex_request *r, const cql_term *eq, const cql_relation *in, const hln_column *col,
                   ex_value **out, int *n);
@@ -800,11 +884,17 @@ void ex_run_text_batch(ex_request *r);
 
 /* dml.c: the mutation of the analyzed INSERT/UPDATE/DELETE in st->plan with
  * the values in st->vals, in r->arena. *out is NULL when every value is
- * unset (nothing to write). */
+ * unset (nothing to write). List operations that read the list are left
+ * in st->lops (listops.c). Refuses counter and conditional plans (BATCH). */
 int ex_dml_build(ex_request *r, st_mutation **out);
-/* The same, for a plan whose needs_read is set: cur is the row's current
- * state (live cells; NULL when the row does not exist). */
-int ex_dml_build_with(ex_request *r, const st_row *cur, st_mutation **out);
+/* The same for any plan (cas.c builds counter and conditional ones). */
+int ex_dml_mutation(ex_request *r, st_mutation **out);
+/* Appends the rows, range tombstones and deletion of ms[0..n) (the same
+ * partition) to x; the arrays are copied into r->arena, rows shared. */
+int ex_mutation_join(ex_request *r, st_mutation *x, const st_mutation *ms, int n);
+/* Calls fn for every combination of the values of the IN restrictions on
+ * the key columns of st->plan, with st->key_vals set to it. */
+int ex_dml_each_key(ex_request *r, int (*fn)(ex_request *r, void *ctx), void *ctx);
 /* The serialized partition key and the clustering key (the plan's equality
  * prefix) of the plan in st->plan with st->vals; r->arena memory. */
 int ex_dml_key(ex_request *r, const uint8_t **pk, uint32_t *pklen);

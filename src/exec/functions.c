@@ -607,13 +607,13 @@ static int t_mask_null(ex_request *r, const hln_type *const *at, const ex_value 
     return 0;
 }
 
-static int t_mask_default(ex_request *r, const hln_type *const *at, const ex_value *a, int n,
-                          ex_value *out)
+/* The masked value of type t (AbstractType.getMaskedValue): zero, "****",
+ * the empty collection; tuples, UDTs and vectors of their components'
+ * masked values. */
+static int mask_of(ex_request *r, const hln_type *t, ex_value *out)
 {
-    (void)a;
-    (void)n;
     static const uint8_t zeros[16];
-    switch (at[0]->kind) {
+    switch (t->kind) {
     case HLN_T_VARCHAR:
     case HLN_T_ASCII:
         return put(r, "****", 4, out);
@@ -653,10 +653,44 @@ static int t_mask_default(ex_request *r, const hln_type *const *at, const ex_val
         return put(r, zeros, 4, out);
     case HLN_T_DURATION: /* 0mo0d0ns */
         return put(r, zeros, 3, out);
-    default:
-        return hln_fail(&r->err, HLN_EUNSUPPORTED, "mask_default of %s is not supported yet",
-                        at[0]->cql_name);
+    case HLN_T_TUPLE:
+    case HLN_T_UDT:
+    case HLN_T_VECTOR: {
+        int n = t->kind == HLN_T_VECTOR ? t->dim : t->nparams;
+        const uint8_t **els = hln_arena_alloc(&r->arena, sizeof *els * (size_t)(n + 1));
+        int32_t *lens = hln_arena_alloc(&r->arena, sizeof *lens * (size_t)(n + 1));
+        if (!els || !lens) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+        for (int i = 0; i < n; i++) {
+            ex_value e;
+            int rc = mask_of(r, t->kind == HLN_T_VECTOR ? t->params[0] : t->params[i], &e);
+            if (rc) return rc;
+            els[i] = e.p;
+            lens[i] = e.len;
+        }
+        hln_buf b;
+        hln_buf_init(&b);
+        int rc = t->kind == HLN_T_VECTOR ? hln_vector_build(t, els, lens, &b)
+                                         : hln_tuple_build(els, lens, n, &b);
+        if (!rc && b.err) rc = HLN_ENOMEM;
+        rc = rc ? hln_fail(&r->err, HLN_ENOMEM, "out of memory") : put(r, b.data, b.len, out);
+        hln_buf_free(&b);
+        return rc;
     }
+    default:
+        return hln_fail(&r->err, HLN_EFUNCFAIL,
+                        "execution of 'system.mask_default[%s]' failed: "
+                        "java.lang.UnsupportedOperationException: There isn't a defined masked "
+                        "value for type %s",
+                        t->cql_name, t->cql_name);
+    }
+}
+
+static int t_mask_default(ex_request *r, const hln_type *const *at, const ex_value *a, int n,
+                          ex_value *out)
+{
+    (void)a;
+    (void)n;
+    return mask_of(r, at[0], out);
 }
 
 static int t_mask_replace(ex_request *r, const hln_type *const *at, const ex_value *a, int n,
@@ -757,9 +791,9 @@ static int t_token(ex_request *r, const hln_type *const *at, const ex_value *a, 
                    ex_value *out)
 {
     (void)at;
-    const uint8_t *vals[5];
-    size_t lens[5];
-    if (n > 5) n = 5;
+    const uint8_t **vals = hln_arena_alloc(&r->arena, sizeof *vals * (size_t)(n ? n : 1));
+    size_t *lens = hln_arena_alloc(&r->arena, sizeof *lens * (size_t)(n ? n : 1));
+    if (!vals || !lens) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
     for (int i = 0; i < n; i++) {
         if (a[i].len < 0) {
             *out = (ex_value){NULL, -1};
@@ -1175,11 +1209,9 @@ int ex_bind_function(ex_request *r, const cql_term *term, const hln_type *t, con
                             "Type error: cannot assign result of function system.token (type "
                             "bigint) to %s (type %s)",
                             col, t->cql_name);
-        if (tb->npk > 5)
-            return hln_fail(&r->err, HLN_EUNSUPPORTED,
-                            "token() of more than 5 partition key columns is not supported yet");
-        ex_value args[5];
-        const hln_type *at[5];
+        ex_value *args = hln_arena_alloc(&r->arena, sizeof *args * (size_t)tb->npk);
+        const hln_type **at = hln_arena_alloc(&r->arena, sizeof *at * (size_t)tb->npk);
+        if (!args || !at) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
         for (int i = 0; i < tb->npk; i++) {
             at[i] = tb->cols[i].type;
             int rc = ex_bind(r, term->elems[i], at[i], tb->cols[i].name, &args[i]);

@@ -254,6 +254,22 @@ static int from_json(ex_request *r, const hln_type *t, const char *col, json_t *
         }
         if (json_is_string(j)) return literal(r, t, HLN_LIT_FLOAT, json_string_value(j), col, out);
         return bad(r, col, "Expected a number");
+    case HLN_T_DECIMAL: /* DecimalType.fromJSONObject: new BigDecimal(the text) */
+        if (json_is_integer(j)) {
+            snprintf(num, sizeof num, "%lld", (long long)json_integer_value(j));
+            return literal(r, t, HLN_LIT_INTEGER, num, col, out);
+        }
+        if (json_is_string(j)) {
+            const char *s = json_string_value(j);
+            if (!*s) return 0; /* the empty value */
+            hln_error e = {0};
+            if (hln_type_from_literal(t, HLN_LIT_FLOAT, s, col, out, &e) == 0) return 0;
+            return hln_fail(&r->err, HLN_EINVAL,
+                            "Error decoding JSON value for %s: Value '%s' is not a valid "
+                            "representation of a decimal value",
+                            col, s);
+        }
+        return bad(r, col, "Expected a string");
     case HLN_T_BOOLEAN:
         if (json_is_boolean(j)) {
             hln_buf_u8(out, json_is_true(j) ? 1 : 0);

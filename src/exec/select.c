@@ -157,6 +157,7 @@ typedef struct sel {
        current pair (ki, si) is copied into pk/token/start/end */
     sel_key *keys;
     int nkeys, ki;
+    size_t nkeys_given; /* the keys the IN lists name, duplicates counted */
     sel_slice *slices;
     int nslices, si;
     const uint8_t *pk;
@@ -192,6 +193,13 @@ typedef struct sel {
     const uint8_t *last_pk, *last_ck;
     uint32_t last_pklen, last_cklen;
     bool stop, limit_hit;
+    /* ORDER BY with IN on several partitions, unpaged: the rows (or groups)
+       of every partition are collected, then sorted by the ORDER BY
+       columns (osort_rows); okeys holds those columns' values per row,
+       gokey the current group's (its first row's) */
+    bool osort;
+    ex_value *okeys, *gokey;
+    int okcap;
     bool group_paused; /* GROUP BY: a page of groups is full; the row that
                           opened the next group was not taken */
     int last_in_part;  /* GROUP BY: the groups taken in the last row's partition */
@@ -378,6 +386,45 @@ static int bind_range(sel *s);
  * component, so a wrong type names its column; a tuple marker, or an
  * element of the list bound to IN ?, binds as frozen<tuple<c1's type, ..>>
  * and is cut into its n components. A null component is an error. */
+int ex_mc_bound_values(ex_request *r, const hln_table *t, int first, cql_term *const *terms,
+                       const cql_term *tuple, int n, ex_value *out)
+{
+    const hln_column *cols = &t->cols[t->npk + first];
+    int rc;
+    if (!tuple) {
+        for (int k = 0; k < n; k++)
+            if ((rc = bind_cond(r, terms[k], &cols[k], &out[k])) != 0) return rc;
+        return 0;
+    }
+    const hln_type *types[HLN_TUPLE_MAX];
+    char name[300];
+    size_t w = 0;
+    if (n > HLN_TUPLE_MAX) return hln_fail(&r->err, HLN_EINVAL, "too many columns");
+    name[w++] = '(';
+    for (int k = 0; k < n; k++) {
+        types[k] = cols[k].type;
+        int m = snprintf(name + w, sizeof name - w, "%s%s", k ? "," : "", cols[k].name);
+        w = m < 0 || (size_t)m >= sizeof name - w ? sizeof name - 2 : w + (size_t)m;
+    }
+    name[w++] = ')';
+    name[w] = 0;
+    hln_column tc = {.name = name, .type = hln_type_tuple(types, n), .kind = HLN_COL_REGULAR};
+    if (!tc.type) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+    ex_value whole;
+    if ((rc = bind_cond(r, tuple, &tc, &whole)) != 0) return rc;
+    hln_rd rd;
+    hln_rd_init(&rd, whole.p, (size_t)(whole.len > 0 ? whole.len : 0));
+    for (int k = 0; k < n; k++) {
+        ex_value *v = &out[k];
+        v->len = hln_rd_left(&rd) >= 4 ? (int32_t)hln_rd_u32(&rd) : -1;
+        v->p = v->len >= 0 ? hln_rd_take(&rd, (size_t)v->len) : NULL;
+        if (rd.err || v->len < 0)
+            return hln_fail(&r->err, HLN_EINVAL, "Invalid null value in condition for column %s",
+                            cols[k].name);
+    }
+    return 0;
+}
+
 int ex_mc_in_values(ex_request *r, const ex_plan *p, ex_value **vals, int *ntuples)
 {
     const hln_table *t = p->t;
@@ -463,6 +510,7 @@ static int bind_lookup(sel *s)
                           MAX_CARTESIAN);
     }
     if (rc) return rc;
+    s->nkeys_given = combos;
     s->keys = hln_arena_alloc(&r->arena, sizeof *s->keys * (combos ? combos : 1));
     if (!s->keys) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
     hln_buf b;
@@ -561,12 +609,12 @@ static int bind_lookup(sel *s)
             int nv = side ? p->mc_nhi : p->mc_nlo;
             if (!nv) continue;
             hln_buf_reset(&b);
-            for (int i = 0; i < nv && !rc; i++) {
-                ex_value v;
-                const hln_column *col = &t->cols[t->npk + i];
-                rc = bind_cond(r, vs[i], col, &v);
-                if (!rc) rc = put_comp(r, col, &v, &b);
-            }
+            ex_value v[64];
+            if (nv > 64) rc = hln_fail(&r->err, HLN_EUNSUPPORTED, "too many key columns");
+            if (!rc)
+                rc = ex_mc_bound_values(r, t, 0, vs, side ? p->mc_hi_tuple : p->mc_lo_tuple, nv, v);
+            for (int i = 0; i < nv && !rc; i++)
+                rc = put_comp(r, &t->cols[t->npk + i], &v[i], &b);
             st_bound bd = {arena_bytes(r, &b), (uint32_t)b.len,
                            side ? p->mc_hi_incl : p->mc_lo_incl};
             if (!bd.key) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
@@ -665,6 +713,15 @@ static int bind_filters(sel *s)
     for (int i = 0; i < p->nfilters; i++) {
         const ex_filter *f = &p->filters[i];
         const hln_column *col = &p->t->cols[f->col];
+        if (f->mc_terms || f->mc_tuple) { /* (c1, .., cn) > (v1, .., vn): n values */
+            s->fins[i] = hln_arena_alloc(&r->arena, sizeof *s->fins[i] * (size_t)f->mc_n);
+            if (!s->fins[i]) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+            s->nfins[i] = 1;
+            int rc = ex_mc_bound_values(r, p->t, f->col - p->t->npk, f->mc_terms, f->mc_tuple,
+                                        f->mc_n, s->fins[i]);
+            if (rc) return rc;
+            continue;
+        }
         if (f->op == CQL_OP_IN && f->mc_n) { /* n values per tuple */
             int rc = ex_mc_in_values(r, p, &s->fins[i], &s->nfins[i]);
             if (rc) return rc;
@@ -894,6 +951,9 @@ static int row_token(rowctx *c, int64_t *tok)
     return 0;
 }
 
+static bool collection_contains(const hln_type *t, const ex_value *v, const ex_value *e, bool key,
+                                unsigned fold);
+
 /* writetime(c) / ttl(c) of a non-frozen collection: a list with one
  * timestamp (remaining TTL, null when none) per element, as Cassandra 5.0. */
 static int element_times(rowctx *c, const ex_sel *x, const hln_column *col, ex_value *out)
@@ -1073,9 +1133,14 @@ static int sel_value(rowctx *c, const ex_sel *x, ex_value *out)
     case EX_SEL_FUNC:
     case EX_SEL_OP:
     case EX_SEL_CAST: {
-        ex_value args[5];
-        const hln_type *at[5];
-        for (int i = 0; i < x->nargs && i < 5; i++) {
+        ex_value sargs[5], *args = sargs;
+        const hln_type *sat[5], **at = sat;
+        if (x->nargs > 5) { /* token() of a wide partition key */
+            args = hln_arena_alloc(&c->r->arena, sizeof *args * (size_t)x->nargs);
+            at = hln_arena_alloc(&c->r->arena, sizeof *at * (size_t)x->nargs);
+            if (!args || !at) return hln_fail(&c->r->err, HLN_ENOMEM, "out of memory");
+        }
+        for (int i = 0; i < x->nargs; i++) {
             const ex_selarg *a = &x->args[i];
             at[i] = a->type;
             if (a->sub)
@@ -1101,9 +1166,23 @@ static int sel_value(rowctx *c, const ex_sel *x, ex_value *out)
         if (x->nargs == 1 && x->args[0].term) { /* writetime(c[k]) / ttl(c[k]) */
             ex_value key;
             *out = (ex_value){NULL, -1};
-            if ((rc = ex_bind(c->r, x->args[0].term, x->args[0].type, col->name, &key)) != 0)
-                return rc;
+            char kname[300];
+            snprintf(kname, sizeof kname, "%s(%s)", col->type->kind == HLN_T_MAP ? "key" : "value",
+                     col->name);
+            if ((rc = ex_bind(c->r, x->args[0].term, x->args[0].type, kname, &key)) != 0) return rc;
             const st_row *row = col->kind == HLN_COL_STATIC ? c->srow : c->row;
+            if (!hln_type_is_multicell(col->type)) { /* frozen: the value's, if it holds k */
+                const st_cell *cell =
+                    c->vrow || !row || key.len < 0 ? NULL : find_cell(row, col->id);
+                ex_value whole;
+                if (!cell || (rc = get(c, x->col, &whole)) != 0 || whole.len < 0) return rc;
+                if (!collection_contains(col->type, &whole, &key, true, 0)) return 0;
+                if (x->kind == EX_SEL_WRITETIME) return mk_int(c->r, cell->ts, 8, out);
+                if (cell->ttl == 0 && cell->expires == 0) return 0;
+                int64_t left = cell->expires - c->now_sec;
+                if (left <= 0) return 0;
+                return mk_int(c->r, left > INT32_MAX ? INT32_MAX : left, 4, out);
+            }
             uint32_t n = 0;
             const st_cell *first =
                 c->vrow || !row || key.len < 0 ? NULL : find_cells(row, col->id, &n);
@@ -1226,7 +1305,16 @@ static bool match(const sel *s, rowctx *c, int *rc)
                 return false;
             continue;
         }
-        if (f->op == CQL_OP_IN && f->mc_n) { /* (c1, .., cn) IN: one tuple equal */
+        int cmp = 0;
+        if (f->mc_terms || f->mc_tuple) { /* (c1, .., cn) > (..): the first differing decides */
+            for (int j = 0; j < f->mc_n && !cmp; j++) {
+                const ex_value *tv = &s->fins[i][j];
+                ex_value cv = v;
+                if (j && ((*rc = get(c, f->col + j, &cv)) != 0 || cv.len < 0)) return false;
+                cmp = hln_type_compare(p->t->cols[f->col + j].type, cv.p, (size_t)cv.len, tv->p,
+                                       (size_t)tv->len);
+            }
+        } else if (f->op == CQL_OP_IN && f->mc_n) { /* (c1, .., cn) IN: one tuple equal */
             bool any = false;
             for (int k = 0; k < s->nfins[i] && !any; k++) {
                 any = true;
@@ -1240,27 +1328,25 @@ static bool match(const sel *s, rowctx *c, int *rc)
             }
             if (!any) return false;
             continue;
-        }
-        if (f->op == CQL_OP_IN) {
+        } else if (f->op == CQL_OP_IN) {
             bool any = false;
             for (int k = 0; k < s->nfins[i] && !any; k++)
                 any = hln_type_compare(p->t->cols[f->col].type, v.p, (size_t)v.len, s->fins[i][k].p,
                                        (size_t)s->fins[i][k].len) == 0;
             if (!any) return false;
             continue;
-        }
-        if (f->fold && f->op == CQL_OP_EQ) {
+        } else if (f->fold && f->op == CQL_OP_EQ) {
             if (!ex_fold_equal(v.p, v.len, fv->p, fv->len, f->fold)) return false;
             continue;
-        }
-        if (f->op == CQL_OP_CONTAINS || f->op == CQL_OP_CONTAINS_KEY) {
+        } else if (f->op == CQL_OP_CONTAINS || f->op == CQL_OP_CONTAINS_KEY) {
             if (!collection_contains(p->t->cols[f->col].type, &v, fv, f->op == CQL_OP_CONTAINS_KEY,
                                      f->fold))
                 return false;
             continue;
+        } else {
+            cmp = hln_type_compare(p->t->cols[f->col].type, v.p, (size_t)v.len, fv->p,
+                                   (size_t)fv->len);
         }
-        int cmp =
-            hln_type_compare(p->t->cols[f->col].type, v.p, (size_t)v.len, fv->p, (size_t)fv->len);
         bool ok = false;
         switch (f->op) {
         case CQL_OP_EQ:
@@ -1411,6 +1497,8 @@ static void remember_last(sel *s, const rowctx *c)
     s->last_cklen = c->row->cklen;
 }
 
+static int take_okey(sel *s, rowctx *c, ex_value *dst);
+
 static int aggregate(sel *s, rowctx *c)
 {
     const ex_plan *p = s->p;
@@ -1445,6 +1533,8 @@ static int aggregate(sel *s, rowctx *c)
         if (rc) return rc;
         if (s->stop) return 0;
     }
+    if (s->osort && p->group_cols && !s->agg_first && (rc = take_okey(s, c, s->gokey)) != 0)
+        return rc; /* the group's first row gives its ORDER BY values */
     for (int i = 0; i < p->nproj; i++) {
         const ex_sel *x = &p->sels[i];
         agg *a = &s->aggs[i];
@@ -1468,6 +1558,89 @@ static int aggregate(sel *s, rowctx *c)
         remember_last(s, c);
         s->last_in_part = s->in_part;
     }
+    return 0;
+}
+
+/* The ORDER BY columns' values of the row in c, copied into r->arena. */
+static int take_okey(sel *s, rowctx *c, ex_value *dst)
+{
+    for (int i = 0; i < s->p->norder; i++) {
+        ex_value v;
+        int rc = get(c, s->p->order_cols[i], &v);
+        if (rc) return rc;
+        if (v.len > 0) {
+            v.p = hln_arena_memdup(&s->r->arena, v.p, (size_t)v.len);
+            if (!v.p) return hln_fail(&s->r->err, HLN_ENOMEM, "out of memory");
+        }
+        dst[i] = v;
+    }
+    return 0;
+}
+
+/* Room for the ORDER BY values of row s->nrows. */
+static ex_value *okey_slot(sel *s)
+{
+    int n = s->p->norder;
+    if (s->nrows >= s->okcap) {
+        int ncap = s->okcap ? s->okcap * 2 : 64;
+        ex_value *k = hln_arena_alloc(&s->r->arena, sizeof *k * (size_t)ncap * (size_t)n);
+        if (!k) return NULL;
+        if (s->nrows) memcpy(k, s->okeys, sizeof *k * (size_t)s->nrows * (size_t)n);
+        s->okeys = k;
+        s->okcap = ncap;
+    }
+    return &s->okeys[(size_t)s->nrows * (size_t)n];
+}
+
+static _Thread_local const sel *osort_sel; /* qsort's context, per shard thread */
+
+typedef struct osort_slot {
+    const ex_value *key;
+    int row;
+} osort_slot;
+
+static int cmp_osort(const void *a, const void *b)
+{
+    const osort_slot *x = a, *y = b;
+    const ex_plan *p = osort_sel->p;
+    for (int i = 0; i < p->norder; i++) {
+        const ex_value *u = &x->key[i], *v = &y->key[i];
+        int c;
+        if (u->len < 0 || v->len < 0)
+            c = (u->len >= 0) - (v->len >= 0);
+        else
+            c = hln_type_compare(p->t->cols[p->order_cols[i]].type, u->p, (size_t)u->len, v->p,
+                                 (size_t)v->len);
+        if (c) return p->order_desc[i] ? -c : c;
+    }
+    return x->row - y->row; /* ties keep the partitions' order (a stable sort) */
+}
+
+/* Sorts the collected rows by the ORDER BY columns, as Cassandra sorts the
+ * rows of several partitions (stable: equal values keep partition order,
+ * and each partition's rows came in ORDER BY order), then applies LIMIT. */
+static int osort_rows(sel *s)
+{
+    int n = s->nrows, np = s->p->nproj;
+    if (n > 1) {
+        osort_slot *sl = hln_malloc(sizeof *sl * (size_t)n);
+        ex_value *cells =
+            hln_arena_alloc(&s->r->arena, sizeof *cells * (size_t)n * (size_t)(np ? np : 1));
+        if (!sl || !cells) {
+            hln_free(sl);
+            return hln_fail(&s->r->err, HLN_ENOMEM, "out of memory");
+        }
+        for (int i = 0; i < n; i++)
+            sl[i] = (osort_slot){&s->okeys[(size_t)i * (size_t)s->p->norder], i};
+        osort_sel = s;
+        qsort(sl, (size_t)n, sizeof *sl, cmp_osort);
+        for (int i = 0; i < n; i++)
+            memcpy(&cells[(size_t)i * (size_t)np], &s->cells[(size_t)sl[i].row * (size_t)np],
+                   sizeof *cells * (size_t)np);
+        hln_free(sl);
+        s->cells = cells;
+    }
+    if (s->limit > 0 && s->nrows > s->limit) s->nrows = s->limit;
     return 0;
 }
 
@@ -1511,6 +1684,11 @@ static int offer(sel *s, rowctx *c)
     ex_value *out = &s->cells[(size_t)s->nrows * (size_t)p->nproj];
     for (int i = 0; i < p->nproj; i++)
         if ((rc = sel_value(c, &p->sels[i], &out[i])) != 0) return rc;
+    if (s->osort) {
+        ex_value *k = okey_slot(s);
+        if (!k) return hln_fail(&s->r->err, HLN_ENOMEM, "out of memory");
+        if ((rc = take_okey(s, c, k)) != 0) return rc;
+    }
     if (p->ann) s->ann_scores[s->nrows] = score;
     s->nrows++;
     if (p->ann) return 0; /* LIMIT applies to the best rows, in finish() */
@@ -1770,6 +1948,11 @@ static int emit_group(sel *s)
         }
     }
     if (rc) return rc;
+    if (s->osort && p->group_cols) {
+        ex_value *k = okey_slot(s);
+        if (!k) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+        memcpy(k, s->gokey, sizeof *k * (size_t)p->norder);
+    }
     s->nrows++;
     memset(s->aggs, 0, sizeof *s->aggs * (size_t)(p->nproj ? p->nproj : 1));
     if (p->nagg_subs) memset(s->subaggs, 0, sizeof *s->subaggs * (size_t)p->nagg_subs);
@@ -2012,6 +2195,7 @@ static void finish(ex_request *r, sel *s, bool more)
                 s->cells[(size_t)b * (size_t)n + (size_t)i] = tmp;
             }
     }
+    if (!rc && s->osort) rc = osort_rows(s);
     if (!rc && more && s->page && s->nrows > 0) rc = make_state(r, s);
     if (rc) {
         ex_finish(r, rc);
@@ -2452,15 +2636,20 @@ void ex_run_select(ex_request *r)
                  : hln_fail(&r->err, HLN_ENOMEM, "out of memory");
     if (!rc) rc = bind_limits(s);
     if (!rc && p->pk_lookup) rc = bind_lookup(s);
-    if (!rc && p->pk_has_in && p->ordered) {
+    if (!rc && p->pk_has_in && p->ordered && !p->ann && s->nkeys_given > 1) {
+        /* the rows of several partitions sorted after the reads (Cassandra:
+           IN of more than one value, duplicates counted, with ORDER BY);
+           such a query cannot be paged */
         if (r->params.page_size > 0)
             rc = hln_fail(&r->err, HLN_EINVAL,
                           "Cannot page queries with both ORDER BY and a IN restriction on the "
                           "partition key; you must either remove the ORDER BY or the IN and sort "
                           "client side, or disable paging for this query");
-        else if (s->nkeys > 1)
-            rc = hln_fail(&r->err, HLN_EUNSUPPORTED,
-                          "ORDER BY with IN on several partitions is not supported yet");
+        else if (s->nkeys > 1 && (!p->aggregate || p->group_cols) && p->norder > 0) {
+            s->osort = true;
+            s->gokey = hln_arena_alloc(&r->arena, sizeof *s->gokey * (size_t)p->norder);
+            if (!s->gokey) rc = hln_fail(&r->err, HLN_ENOMEM, "out of memory");
+        }
     }
     if (!rc && !p->pk_lookup) rc = bind_range(s);
     if (!rc) rc = bind_filters(s);
@@ -2473,7 +2662,7 @@ void ex_run_select(ex_request *r)
     /* aggregates fold everything into one row: no paging, LIMIT ignored;
        GROUP BY pages and limits groups (emit_group, aggregate) */
     if (!p->aggregate || p->group_cols) {
-        if (s->limit) s->limit_left = s->limit;
+        if (s->limit && !s->osort) s->limit_left = s->limit; /* osort: after sorting */
         if (r->params.page_size > 0) s->page = r->params.page_size;
     }
     s->eff_pp = p->distinct ? 1 : p->aggregate ? 0 : s->pp_limit;

@@ -19,7 +19,10 @@
  *                enabled; min_threshold, max_threshold; TWCS
  *                compaction_window_unit (MINUTES, HOURS, DAYS) and
  *                compaction_window_size; LCS sstable_size_in_mb, fanout_size;
- *                UCS scaling_parameters (its first value)
+ *                UCS scaling_parameters (its first value); every
+ *                strategy's tombstone_threshold (0.2),
+ *                tombstone_compaction_interval (86400 s) and
+ *                unchecked_tombstone_compaction (false)
  *   gc_grace_seconds
  * Anything unreadable keeps the default (it cannot be, after validation).
  *
@@ -115,6 +118,16 @@ static void map_compaction(hln_arena *a, const char *text, st_table_opts *o)
     if (mb >= 1 && mb <= 1000000) o->sstable_bytes = (uint64_t)mb << 20;
     long long f = num(kv(m, n, "fanout_size"), 10);
     if (f >= 2 && f <= 1000) o->fanout = (uint32_t)f;
+    const char *tt = kv(m, n, "tombstone_threshold");
+    if (tt) {
+        char *end;
+        double x = strtod(tt, &end);
+        if (end != tt && *end == 0 && x >= 0) o->tombstone_threshold = x;
+    }
+    long long ti = num(kv(m, n, "tombstone_compaction_interval"), o->tombstone_interval_sec);
+    if (ti >= 0) o->tombstone_interval_sec = ti;
+    const char *un = kv(m, n, "unchecked_tombstone_compaction");
+    o->unchecked_tombstone = un && strcasecmp(un, "true") == 0;
     const char *sp = kv(m, n, "scaling_parameters");
     if (sp && (sp[0] == 'T' || sp[0] == 'L' || sp[0] == 'N')) {
         long long x = strtoll(sp + 1, NULL, 10);

@@ -1,6 +1,7 @@
 /*
- * compaction.c — the compaction job (merge k sstables into one), its crash
- * log, and the background worker thread that runs jobs.
+ * compaction.c — the compaction job (merge k sstables into one, or into
+ * several of a bounded size for leveled compaction), its crash log, and
+ * the background worker thread that runs jobs.
  *
  * What: cp_run walks the inputs' partition indexes in key order (a k-way
  * merge over k small sorted arrays: k is at most a few dozen, so the
@@ -17,15 +18,19 @@
  * every deletion (partition, range, row, column deletions, cell
  * tombstones) guarantees it: a deletion still shadows older data
  * elsewhere, and the data the job drops is exactly what a kept deletion or
- * a newer version in the job shadows. Purging tombstones after
- * gc_grace_seconds needs the overlap checks Cassandra does and is not done
- * yet. TTL-expired cells and markers are kept as they are, value included:
- * whether one has expired depends on the reader's clock (st_read_cmd
- * now_sec), and turning one into a tombstone would change how it
- * reconciles with an equal-timestamp expiring cell of a later expiry.
+ * a newer version in the job shadows. The exception is purging (below):
+ * a deletion or expired cell past gc_grace_seconds goes when nothing it
+ * could shadow can exist outside the job (Cassandra's overlap rule).
+ * Expired cells that may not be purged yet are kept as they are, value
+ * included: whether one has expired depends on the reader's clock
+ * (st_read_cmd now_sec), and turning one into a tombstone would change how
+ * it reconciles with an equal-timestamp expiring cell of a later expiry.
  *
  * The log (docs/formats/compaction-log.md) is a small text file,
- * compaction-<output gen>.log in the table directory.
+ * compaction-<first output gen>.log in the table directory, naming every
+ * output generation the job may use and, once all its outputs are
+ * complete, marked done. Outputs split only between partitions (a
+ * partition is never cut), when the current one holds max_out_bytes.
  *
  * Invariants:
  *  1. The output's partitions and rows come out in strictly increasing
@@ -67,10 +72,16 @@ static char *gen_path(const char *dir, const char *fmt, uint64_t gen)
 }
 
 cp_job *cp_job_new(const uint8_t table_id[16], const char *dir, sst_reader *const *in, size_t n,
-                   uint64_t gen)
+                   uint64_t gen, uint32_t max_outs)
 {
     cp_job *j = hln_calloc(1, sizeof(*j));
     if (!j) return NULL;
+    j->max_outs = max_outs ? max_outs : 1;
+    j->outs = hln_calloc(j->max_outs, sizeof(*j->outs));
+    if (!j->outs) {
+        hln_free(j);
+        return NULL;
+    }
     memcpy(j->table_id, table_id, 16);
     j->in = hln_malloc(n * sizeof(*j->in));
     j->dir = hln_strdup(dir);
@@ -91,6 +102,7 @@ void cp_job_free(cp_job *j)
 {
     if (!j) return;
     hln_free(j->in);
+    hln_free(j->outs);
     hln_free(j->others);
     hln_free(j->dir);
     hln_free(j->out_path);
@@ -100,11 +112,15 @@ void cp_job_free(cp_job *j)
 
 /* ---- the log ---------------------------------------------------------------- */
 
-static int write_log(const cp_job *j, hln_error *err)
+/* The log (version 2): the outputs the job may write, its inputs, and,
+ * once every output is complete, "done". */
+static int write_log(const cp_job *j, bool done, hln_error *err)
 {
     hln_buf b;
     hln_buf_init(&b);
-    hln_buf_printf(&b, "helenus-compaction 1\noutput %" PRIu64 "\n", j->out_gen);
+    hln_buf_printf(&b, "helenus-compaction 2\n%s", done ? "done\n" : "");
+    for (uint32_t i = 0; i < j->max_outs; i++)
+        hln_buf_printf(&b, "output %" PRIu64 "\n", j->out_gen + i);
     for (size_t i = 0; i < j->nin; i++)
         hln_buf_printf(&b, "input %" PRIu64 "\n", j->in[i]->gen);
     hln_buf_printf(&b, "end\n");
@@ -114,44 +130,68 @@ static int write_log(const cp_job *j, hln_error *err)
     return rc;
 }
 
-/* Parses a log: the output generation and up to cap input generations. */
-static bool parse_log(const char *text, uint64_t *out_gen, uint64_t **ins, size_t *nin)
+typedef struct parsed_log {
+    int version;
+    bool done; /* version 2: every output complete */
+    uint64_t *outs, *ins;
+    size_t nouts, nins;
+} parsed_log;
+
+static void parsed_free(parsed_log *l)
 {
-    *ins = NULL;
-    *nin = 0;
-    const char *p = text;
-    if (strncmp(p, "helenus-compaction 1\n", 21) != 0) return false;
-    p += 21;
-    char *end;
-    if (strncmp(p, "output ", 7) != 0) return false;
-    p += 7;
-    errno = 0;
-    unsigned long long v = strtoull(p, &end, 10);
-    if (end == p || *end != '\n' || errno) return false;
-    *out_gen = v;
-    p = end + 1;
-    size_t cap = 0;
-    while (strncmp(p, "input ", 6) == 0) {
-        p += 6;
+    hln_free(l->outs);
+    hln_free(l->ins);
+    memset(l, 0, sizeof(*l));
+}
+
+/* Reads lines "<word> <gen>\n" while they start with word. */
+static bool parse_gens(const char **pp, const char *word, uint64_t **v, size_t *n)
+{
+    size_t wl = strlen(word), cap = 0;
+    const char *p = *pp;
+    while (strncmp(p, word, wl) == 0 && p[wl] == ' ') {
+        p += wl + 1;
+        char *end;
         errno = 0;
-        v = strtoull(p, &end, 10);
-        if (end == p || *end != '\n' || errno) goto bad;
-        if (*nin == cap) {
+        unsigned long long g = strtoull(p, &end, 10);
+        if (end == p || *end != '\n' || errno || *p == '-' || *p == '+') return false;
+        if (*n == cap) {
             size_t ncap = cap ? cap * 2 : 8;
-            uint64_t *n = hln_realloc(*ins, ncap * sizeof(*n));
-            if (!n) goto bad;
-            *ins = n;
+            uint64_t *nv = hln_realloc(*v, ncap * sizeof(*nv));
+            if (!nv) return false;
+            *v = nv;
             cap = ncap;
         }
-        (*ins)[(*nin)++] = v;
+        (*v)[(*n)++] = g;
         p = end + 1;
     }
-    if (strcmp(p, "end\n") == 0) return true;
-bad:
-    hln_free(*ins);
-    *ins = NULL;
-    *nin = 0;
-    return false;
+    *pp = p;
+    return true;
+}
+
+/* Parses a log of version 1 (one output) or 2. */
+static bool parse_log(const char *text, parsed_log *l)
+{
+    memset(l, 0, sizeof(*l));
+    const char *p = text;
+    if (strncmp(p, "helenus-compaction 1\n", 21) == 0)
+        l->version = 1;
+    else if (strncmp(p, "helenus-compaction 2\n", 21) == 0)
+        l->version = 2;
+    else
+        return false;
+    p += 21;
+    if (l->version == 2 && strncmp(p, "done\n", 5) == 0) {
+        l->done = true;
+        p += 5;
+    }
+    if (!parse_gens(&p, "output", &l->outs, &l->nouts) || l->nouts == 0 ||
+        (l->version == 1 && l->nouts != 1) || !parse_gens(&p, "input", &l->ins, &l->nins) ||
+        strcmp(p, "end\n") != 0) {
+        parsed_free(l);
+        return false;
+    }
+    return true;
 }
 
 static int read_small_file(const char *path, char **out, hln_error *err)
@@ -192,9 +232,8 @@ static int recover_one(const char *dir, const char *name, hln_error *err)
         hln_free(path);
         return rc;
     }
-    uint64_t out_gen, *ins;
-    size_t nin;
-    if (!parse_log(text, &out_gen, &ins, &nin)) {
+    parsed_log l;
+    if (!parse_log(text, &l)) {
         hln_free(text);
         rc = hln_corrupt(err, path,
                          "compaction log does not parse (it is written atomically, so this is "
@@ -204,12 +243,14 @@ static int recover_one(const char *dir, const char *name, hln_error *err)
         return rc;
     }
     hln_free(text);
-    char *out = gen_path(dir, "nb-%" PRIu64 "-Data.db", out_gen);
+    char *out = gen_path(dir, "nb-%" PRIu64 "-Data.db", l.outs[0]);
     if (!out) rc = hln_fail(err, HLN_ENOMEM, "out of memory");
-    if (rc == 0 && file_exists(out)) {
-        /* the output is complete: its inputs are obsolete */
-        for (size_t i = 0; i < nin && rc == 0; i++) {
-            char *ip = gen_path(dir, "nb-%" PRIu64 "-Data.db", ins[i]);
+    /* version 1: the output's presence meant the job was done */
+    bool done = l.version == 1 ? rc == 0 && file_exists(out) : l.done;
+    if (rc == 0 && done) {
+        /* the outputs are complete: the inputs are obsolete */
+        for (size_t i = 0; i < l.nins && rc == 0; i++) {
+            char *ip = gen_path(dir, "nb-%" PRIu64 "-Data.db", l.ins[i]);
             if (!ip) {
                 rc = hln_fail(err, HLN_ENOMEM, "out of memory");
                 break;
@@ -222,13 +263,27 @@ static int recover_one(const char *dir, const char *name, hln_error *err)
         }
         if (rc == 0) rc = hln_fsync_dir(dir, err);
     } else if (rc == 0) {
+        /* not finished: the outputs it did complete go, the inputs stay */
+        for (size_t i = 0; i < l.nouts && rc == 0; i++) {
+            char *op = gen_path(dir, "nb-%" PRIu64 "-Data.db", l.outs[i]);
+            if (!op) {
+                rc = hln_fail(err, HLN_ENOMEM, "out of memory");
+                break;
+            }
+            if (unlink(op) == 0)
+                HLN_INFO("storage: removed %s, output of a compaction that did not finish", op);
+            else if (errno != ENOENT)
+                rc = hln_fail(err, HLN_EIO, "cannot delete %s: %s", op, strerror(errno));
+            hln_free(op);
+        }
+        if (rc == 0) rc = hln_fsync_dir(dir, err);
         HLN_INFO("storage: compaction into %s did not finish; its inputs stay", out);
     }
     if (rc == 0 && unlink(path) < 0 && errno != ENOENT)
         rc = hln_fail(err, HLN_EIO, "cannot delete %s: %s", path, strerror(errno));
     if (rc == 0) rc = hln_fsync_dir(dir, err);
     hln_free(out);
-    hln_free(ins);
+    parsed_free(&l);
     hln_free(path);
     return rc;
 }
@@ -292,13 +347,16 @@ void cp_retire_inputs(cp_job *j)
     }
     if (unlink(j->log_path) < 0 && errno != ENOENT)
         HLN_ERR("storage: cannot delete %s: %s", j->log_path, strerror(errno));
-    /* an empty output only stood for "the inputs are obsolete" */
-    if (j->out && j->out->nentries == 0) {
-        sst_close(j->out);
-        j->out = NULL;
-        if (unlink(j->out_path) < 0 && errno != ENOENT)
-            HLN_ERR("storage: cannot delete %s: %s", j->out_path, strerror(errno));
-    }
+    /* an empty output (everything purged) was never installed */
+    for (uint32_t i = 0; i < j->nouts; i++)
+        if (j->outs[i] && j->outs[i]->nentries == 0) {
+            char *p = gen_path(j->dir, "nb-%" PRIu64 "-Data.db", j->outs[i]->gen);
+            sst_close(j->outs[i]);
+            j->outs[i] = NULL;
+            if (p && unlink(p) < 0 && errno != ENOENT)
+                HLN_ERR("storage: cannot delete %s: %s", p, strerror(errno));
+            hln_free(p);
+        }
 }
 
 /* ---- the merge ---------------------------------------------------------------- */
@@ -314,6 +372,7 @@ typedef struct cp_state {
     uint32_t *cur, *which;
     st_cell *cells;
     size_t capcells;
+    uint64_t raw_done; /* uncompressed bytes of the outputs already finished */
 } cp_state;
 
 /* ---- purging -------------------------------------------------------------------
@@ -504,12 +563,12 @@ static int merge_partition(cp_state *s, sst_writer *w, const uint8_t *key, uint3
 
 /* compaction_throughput: sleeps (in short steps, so a cancel is seen) while
  * the job is ahead of its byte budget since t0. */
-static void throttle(const cp_job *j, const sst_writer *w, double t0)
+static void throttle(const cp_job *j, uint64_t written, double t0)
 {
     uint64_t bps = j->bps ? atomic_load_explicit(j->bps, memory_order_relaxed) : 0;
     if (!bps) return;
     double rate = (double)bps / j->bps_share;
-    double ahead = (double)sst_writer_raw_bytes(w) / rate - (mono_seconds() - t0);
+    double ahead = (double)written / rate - (mono_seconds() - t0);
     while (ahead > 0.001 && !atomic_load_explicit(&j->cancel, memory_order_relaxed)) {
         double step = ahead < 0.05 ? ahead : 0.05;
         struct timespec ts = {0, (long)(step * 1e9)};
@@ -518,13 +577,42 @@ static void throttle(const cp_job *j, const sst_writer *w, double t0)
     }
 }
 
-static int merge_all(cp_state *s, sst_writer *w, hln_error *err)
+/* Finishes the output being written (it becomes outs[nouts]) and, if
+ * more, opens the next one in *w. */
+static int finish_output(cp_state *s, sst_writer **w, bool more, hln_error *err)
+{
+    cp_job *j = s->j;
+    uint64_t gen = j->out_gen + j->nouts;
+    char *path = gen_path(j->dir, "nb-%" PRIu64 "-Data.db", gen);
+    if (!path) return hln_fail(err, HLN_ENOMEM, "out of memory");
+    s->raw_done += sst_writer_raw_bytes(*w);
+    int rc = sst_writer_finish(*w, err); /* frees *w, also on error */
+    *w = NULL;
+    if (rc == 0) rc = sst_open(&j->outs[j->nouts], path, gen, j->table_id, err);
+    if (rc == 0) {
+        j->bytes_out += j->outs[j->nouts]->size;
+        j->nouts++;
+    } else {
+        unlink(path);
+    }
+    hln_free(path);
+    if (rc == 0 && more) {
+        char *next = gen_path(j->dir, "nb-%" PRIu64 "-Data.db", gen + 1);
+        if (!next) return hln_fail(err, HLN_ENOMEM, "out of memory");
+        rc = sst_writer_open(w, next, j->table_id, &j->wopts, err);
+        hln_free(next);
+    }
+    return rc;
+}
+
+static int merge_all(cp_state *s, sst_writer **wp, hln_error *err)
 {
     cp_job *j = s->j;
     double t0 = mono_seconds();
     for (;;) {
-        throttle(j, w, t0);
-        atomic_store_explicit(&j->progress_bytes, sst_writer_raw_bytes(w), memory_order_relaxed);
+        uint64_t written = s->raw_done + sst_writer_raw_bytes(*wp);
+        throttle(j, written, t0);
+        atomic_store_explicit(&j->progress_bytes, written, memory_order_relaxed);
         if (atomic_load_explicit(&j->cancel, memory_order_relaxed))
             return hln_fail(err, HLN_EAGAIN, "compaction cancelled");
         const uint8_t *key = NULL;
@@ -548,7 +636,13 @@ static int merge_all(cp_state *s, sst_writer *w, hln_error *err)
                 j->parts_in++;
             }
         }
-        int rc = merge_partition(s, w, key, klen, err);
+        /* a full output ends before the next partition, so outputs split at
+           partition boundaries and never end empty */
+        int rc = 0;
+        if (j->max_out_bytes && j->nouts + 1 < j->max_outs &&
+            sst_writer_raw_bytes(*wp) >= j->max_out_bytes)
+            rc = finish_output(s, wp, true, err);
+        if (rc == 0) rc = merge_partition(s, *wp, key, klen, err);
         hln_arena_reset(&s->a);
         if (rc < 0) return rc;
     }
@@ -559,7 +653,7 @@ int cp_run(cp_job *j)
     double t0 = mono_seconds();
     hln_error *err = &j->err;
     memset(err, 0, sizeof(*err));
-    j->out = NULL;
+    j->nouts = 0;
     j->parts_in = j->parts_out = j->bytes_in = j->bytes_out = 0;
     for (size_t i = 0; i < j->nin; i++)
         j->bytes_in += j->in[i]->size;
@@ -578,24 +672,33 @@ int cp_run(cp_job *j)
     if (!s.pos || !s.hit || !s.its || !s.srcs || !s.head || !s.same || !s.cur || !s.which)
         rc = hln_fail(err, HLN_ENOMEM, "out of memory compacting");
     bool logged = false;
-    if (rc == 0 && (rc = write_log(j, err)) == 0) logged = true;
+    if (rc == 0 && (rc = write_log(j, false, err)) == 0) logged = true;
     sst_writer *w = NULL;
     if (rc == 0) rc = sst_writer_open(&w, j->out_path, j->table_id, &j->wopts, err);
-    if (rc == 0 && !j->drop_only) rc = merge_all(&s, w, err);
-    /* An output is written even when nothing is left (purged, or a
-       drop-only job): its presence is what tells recovery that the inputs
-       are obsolete, so a crash while they are deleted cannot leave some of
-       them (a tombstone gone, the data it shadowed back). Installing
-       deletes an empty output after the inputs and the log. */
-    if (rc == 0) {
-        rc = sst_writer_finish(w, err); /* frees w, also on error */
-        w = NULL;
-        if (rc == 0) rc = sst_open(&j->out, j->out_path, j->out_gen, j->table_id, err);
-        if (rc == 0) j->bytes_out = j->out->size;
-        if (rc < 0) unlink(j->out_path); /* the inputs stay authoritative */
-    }
+    if (rc == 0 && !j->drop_only) rc = merge_all(&s, &w, err);
+    /* The first output is written even when nothing is left (purged, or a
+       drop-only job); installing deletes an empty one after the inputs. */
+    if (rc == 0) rc = finish_output(&s, &w, false, err);
+    /* every output complete and synced: the inputs are obsolete from here */
+    if (rc == 0) rc = write_log(j, true, err);
     if (w) sst_writer_abort(w);
-    if (rc < 0 && logged) unlink(j->log_path);
+    if (rc < 0) {
+        /* the inputs stay authoritative: the log goes first (it may already
+           say done), then the outputs */
+        if (logged) {
+            hln_error e2 = {0};
+            unlink(j->log_path);
+            hln_fsync_dir(j->dir, &e2);
+        }
+        for (uint32_t i = 0; i < j->nouts; i++) {
+            char *p = gen_path(j->dir, "nb-%" PRIu64 "-Data.db", j->outs[i]->gen);
+            sst_close(j->outs[i]);
+            j->outs[i] = NULL;
+            if (p) unlink(p);
+            hln_free(p);
+        }
+        j->nouts = 0;
+    }
     hln_free(s.pos);
     hln_free(s.hit);
     hln_free(s.its);

@@ -9,13 +9,16 @@
  * thread chooses jobs (size-tiered, engine.c) and installs finished ones.
  *
  * Crash safety: before anything is written the job leaves a compaction log
- * (docs/formats/compaction-log.md) naming its output and inputs, written
- * durably (temp + fsync + rename + directory fsync). The output appears
- * under its final name only complete and synced (sst_writer). So after a
- * crash, cp_recover finds: a log whose output exists — the inputs are
- * obsolete and are deleted; a log without its output — the job did not
- * finish and the log is deleted (the inputs are intact, the temp file is
- * removed as any *.tmp). The log is deleted last, once the inputs are gone.
+ * (docs/formats/compaction-log.md) naming the outputs it may write and its
+ * inputs, written durably (temp + fsync + rename + directory fsync). Each
+ * output appears under its final name only complete and synced
+ * (sst_writer); once all are, the log is replaced (atomically, durably) by
+ * one marked done. So after a crash, cp_recover finds: a done log — the
+ * inputs are obsolete and are deleted; a log not done — the job did not
+ * finish: the outputs it names that exist are deleted and the inputs stay
+ * (temp files go as any *.tmp). The log is deleted last, once the inputs
+ * are gone. (Version 1 logs, of one output, are still recovered: there the
+ * output's existence meant done.)
  *
  * Threads: cp_run reads its input readers (immutable; pread, no shared
  * state) while the shard thread keeps reading them too; the shard thread
@@ -35,8 +38,15 @@ typedef struct cp_job {
     sst_reader **in; /* inputs, owned by the table while the job runs */
     size_t nin;
     char *dir;      /* the table directory */
-    char *out_path; /* the output sstable */
+    char *out_path; /* the first output sstable */
     uint64_t out_gen;
+    /* Outputs: generations out_gen .. out_gen + max_outs - 1 are the job's
+       (all named in its log). With max_out_bytes set, an output is closed
+       once it holds that many uncompressed bytes and the next partition
+       starts the next one (leveled compaction's sstable_size_in_mb); the
+       last reserved output takes whatever is left. */
+    uint64_t max_out_bytes; /* 0: one output */
+    uint32_t max_outs;
     char *log_path; /* the compaction log */
     /* Purging (the overlap rule, compaction.c): a deletion or an expired
        cell may be dropped when gc_grace has passed (its second < gc_before)
@@ -66,7 +76,8 @@ typedef struct cp_job {
     /* results, valid once the job is done */
     int rc; /* 0, HLN_ECANCELED when cancelled, or the error */
     hln_error err;
-    sst_reader *out; /* the opened output; NULL if nothing was left */
+    sst_reader **outs; /* the opened outputs, in key order; outs[0] may be empty */
+    uint32_t nouts;
     uint64_t parts_in, parts_out, bytes_in, bytes_out;
     uint64_t purged; /* deletions and expired cells dropped */
     double seconds;
@@ -75,7 +86,7 @@ typedef struct cp_job {
 /* A job for table t_dir merging in[0..n) into generation gen of dir;
  * copies the input array. NULL when out of memory. */
 cp_job *cp_job_new(const uint8_t table_id[16], const char *dir, sst_reader *const *in, size_t n,
-                   uint64_t gen);
+                   uint64_t gen, uint32_t max_outs);
 void cp_job_free(cp_job *j); /* does not close inputs or output */
 
 /* Runs the job on the calling thread: writes the log, merges, finishes and

@@ -157,6 +157,8 @@ void st_table_opts_default(st_table_opts *o)
     o->sstable_bytes = (uint64_t)160 << 20;
     o->fanout = 10;
     o->scaling = 2;
+    o->tombstone_threshold = 0.2;
+    o->tombstone_interval_sec = 86400;
 }
 
 /* The table's settings now (the owner's callback sees the current schema). */
@@ -884,25 +886,89 @@ static size_t pick_twcs(sst_reader **sel, size_t n, const st_table_opts *o, uint
     return found;
 }
 
-/* Leveled choice. Level 0 holds flushes; each level n >= 1 is kept as ONE
- * sstable (Helenus does not split a level into sstable_size_in_mb files
- * yet) whose size target is sstable_bytes * fanout^n, as LCS sizes its
- * levels. Four or more L0 files are merged with L1 into L1; a level over
- * its target is merged with the next one into it; the most urgent first
- * (score = size / target, L0's = files / 4). Every read then touches at
- * most the L0 files plus one file per level, as under LCS. */
+/* Leveled choice, as LCS: level 0 holds flushes (overlapping); every
+ * level n >= 1 is a run of non-overlapping sstables of about
+ * sstable_size_in_mb each (outputs split there, make_job), whose total
+ * target is sstable_bytes * fanout^n. The most urgent of (L0: files / 4;
+ * Ln: bytes / target) above 1 moves down: all of L0 (at most 32 files)
+ * with the L1 files they overlap into L1; or from Ln the one file whose
+ * overlap with L(n+1) is the smallest for its size (fewest bytes
+ * rewritten per byte moved, where Cassandra walks the key space round
+ * robin) with the L(n+1) files it overlaps, into L(n+1). Overlapping files
+ * within one level n >= 1 (left by an older Helenus, which kept one file
+ * per level, or by a strategy change) are first merged in place. A read
+ * then touches the L0 files and at most one file per level. */
 #define LCS_L0_TRIGGER 4
+#define LCS_L0_MAX 32
 #define LCS_MAX_LEVEL 8
+
+static int lvl_of(const sst_reader *r)
+{
+    return r->lcs_level > LCS_MAX_LEVEL ? LCS_MAX_LEVEL : r->lcs_level;
+}
+
+static const sst_entry *first_key(const sst_reader *r)
+{
+    return &r->entries[0];
+}
+
+static const sst_entry *last_key(const sst_reader *r)
+{
+    return &r->entries[r->nentries - 1];
+}
+
+static int key_cmp(const sst_entry *a, const sst_entry *b)
+{
+    return st_bytes_cmp(a->key, a->klen, b->key, b->klen);
+}
+
+/* Does r overlap [lo, hi]? */
+static bool overlaps(const sst_reader *r, const sst_entry *lo, const sst_entry *hi)
+{
+    return r->nentries && key_cmp(first_key(r), hi) <= 0 && key_cmp(last_key(r), lo) >= 0;
+}
+
+static int by_first_key(const void *a, const void *b)
+{
+    const sst_reader *x = *(sst_reader *const *)a, *y = *(sst_reader *const *)b;
+    return key_cmp(first_key(x), first_key(y));
+}
 
 static size_t pick_leveled(sst_reader **sel, size_t n, uint64_t sstable_bytes, uint32_t fanout,
                            uint8_t *out_level)
 {
     uint64_t bytes[LCS_MAX_LEVEL + 1] = {0};
     size_t count[LCS_MAX_LEVEL + 1] = {0};
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) /* empty files hold no keys: any job takes them */
+        if (sel[i]->nentries) sel[k++] = sel[i];
+    n = k;
     for (size_t i = 0; i < n; i++) {
-        uint8_t l = sel[i]->lcs_level > LCS_MAX_LEVEL ? LCS_MAX_LEVEL : sel[i]->lcs_level;
-        bytes[l] += sel[i]->size;
-        count[l]++;
+        bytes[lvl_of(sel[i])] += sel[i]->size;
+        count[lvl_of(sel[i])]++;
+    }
+    sst_reader **v = hln_malloc((n ? n : 1) * sizeof(*v));
+    if (!v) return 0;
+    /* overlapping files within a level: the first such group, in place */
+    for (int l = 1; l <= LCS_MAX_LEVEL; l++) {
+        if (count[l] < 2) continue;
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++)
+            if (lvl_of(sel[i]) == l) v[m++] = sel[i];
+        qsort(v, m, sizeof(*v), by_first_key);
+        for (size_t a = 0; a + 1 < m; a++) {
+            const sst_entry *hi = last_key(v[a]);
+            size_t b = a + 1;
+            while (b < m && key_cmp(first_key(v[b]), hi) <= 0) {
+                if (key_cmp(last_key(v[b]), hi) > 0) hi = last_key(v[b]);
+                b++;
+            }
+            if (b - a < 2) continue;
+            memmove(sel, v + a, (b - a) * sizeof(*sel));
+            hln_free(v);
+            *out_level = (uint8_t)l;
+            return b - a;
+        }
     }
     double best = 1.0;
     int from = -1;
@@ -913,24 +979,53 @@ static size_t pick_leveled(sst_reader **sel, size_t n, uint64_t sstable_bytes, u
     double target = (double)sstable_bytes;
     for (int l = 1; l < LCS_MAX_LEVEL; l++) {
         target *= fanout;
-        /* a level of several files (after ALTER, or a strategy change) is
-           merged into one too */
-        double score = count[l] > 1 ? 2.0 : (double)bytes[l] / target;
+        double score = (double)bytes[l] / target;
         if (score > best) {
             best = score;
             from = l;
         }
     }
-    if (from < 0) return 0;
-    int to = from + 1;
-    if (from > 0 && count[from] > 1 && bytes[from] <= target) to = from; /* just merge the level */
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        int l = sel[i]->lcs_level > LCS_MAX_LEVEL ? LCS_MAX_LEVEL : sel[i]->lcs_level;
-        if (l == from || l == to) sel[k++] = sel[i];
+    if (from < 0) {
+        hln_free(v);
+        return 0;
     }
-    *out_level = (uint8_t)to;
-    return k;
+    size_t m = 0;
+    const sst_entry *lo = NULL, *hi = NULL;
+    if (from == 0) { /* L0, oldest first, then the L1 files under them */
+        for (size_t i = 0; i < n; i++)
+            if (lvl_of(sel[i]) == 0) v[m++] = sel[i];
+        qsort(v, m, sizeof(*v), sst_gen_cmp);
+        if (m > LCS_L0_MAX) m = LCS_L0_MAX;
+        for (size_t i = 0; i < m; i++) {
+            if (!lo || key_cmp(first_key(v[i]), lo) < 0) lo = first_key(v[i]);
+            if (!hi || key_cmp(last_key(v[i]), hi) > 0) hi = last_key(v[i]);
+        }
+    } else { /* the Ln file rewriting the fewest L(n+1) bytes per byte */
+        double least = 0;
+        sst_reader *pick = NULL;
+        for (size_t i = 0; i < n; i++) {
+            if (lvl_of(sel[i]) != from) continue;
+            uint64_t under = 0;
+            for (size_t x = 0; x < n; x++)
+                if (lvl_of(sel[x]) == from + 1 &&
+                    overlaps(sel[x], first_key(sel[i]), last_key(sel[i])))
+                    under += sel[x]->size;
+            double ratio = (double)under / (double)(sel[i]->size ? sel[i]->size : 1);
+            if (!pick || ratio < least) {
+                pick = sel[i];
+                least = ratio;
+            }
+        }
+        v[m++] = pick;
+        lo = first_key(pick);
+        hi = last_key(pick);
+    }
+    for (size_t i = 0; i < n; i++)
+        if (lvl_of(sel[i]) == from + 1 && overlaps(sel[i], lo, hi)) v[m++] = sel[i];
+    memcpy(sel, v, m * sizeof(*sel));
+    hln_free(v);
+    *out_level = (uint8_t)(from + 1);
+    return m;
 }
 
 static int64_t memtables_min_ts(const st_table *t)
@@ -965,8 +1060,19 @@ static size_t pick_expired(const st_table *t, int64_t gc_before, sst_reader **se
 static cp_job *make_job(const st_engine *e, st_table *t, sst_reader **sel, size_t k,
                         const st_table_opts *o, bool drop_only)
 {
-    cp_job *j = cp_job_new(t->id, t->dir, sel, k, t->next_gen);
+    /* leveled: outputs of sstable_size_in_mb (uncompressed) each; enough
+       generations for what the inputs hold (the outputs never hold more),
+       the last one taking any rest */
+    bool leveled = o->strategy == ST_LCS || (o->strategy == ST_UCS && o->scaling < 0);
+    uint64_t raw = 0;
+    for (size_t i = 0; i < k; i++)
+        raw += sel[i]->raw_bytes;
+    uint64_t max_out = leveled && !drop_only && o->sstable_bytes ? o->sstable_bytes : 0;
+    uint64_t outs = max_out ? raw / max_out + 2 : 1;
+    if (outs > 4096) outs = 4096;
+    cp_job *j = cp_job_new(t->id, t->dir, sel, k, t->next_gen, (uint32_t)outs);
     if (!j) return NULL;
+    j->max_out_bytes = max_out;
     j->others = t->nssts > k ? hln_malloc((t->nssts - k) * sizeof(*j->others)) : NULL;
     if (t->nssts > k && !j->others) {
         cp_job_free(j);
@@ -986,7 +1092,7 @@ static cp_job *make_job(const st_engine *e, st_table *t, sst_reader **sel, size_
     j->wopts = write_opts(o);
     j->bps = e->o.compaction_bps;
     j->bps_share = e->o.compaction_bps_share ? e->o.compaction_bps_share : 1;
-    t->next_gen++;
+    t->next_gen += j->max_outs;
     j->started_us = hln_now_micros();
     for (size_t i = 0; i < k; i++) {
         j->in[i]->compacting = true;
@@ -1004,25 +1110,42 @@ static void install_job(st_engine *e, cp_job *j)
         return;
     }
     st_table *t = table_find(e, j->table_id);
+    if (j->rc == 0 && t && t->nssts + j->nouts > t->capssts) {
+        size_t ncap = t->nssts + j->nouts;
+        sst_reader **n = hln_realloc(t->ssts, ncap * sizeof(*n));
+        if (n) {
+            t->ssts = n;
+            t->capssts = ncap;
+        } else { /* undo it, as a failed job: the log first (it says done) */
+            j->rc = hln_fail(&j->err, HLN_ENOMEM, "out of memory installing the outputs");
+            hln_error e2 = {0};
+            unlink(j->log_path);
+            hln_fsync_dir(t->dir, &e2);
+        }
+    }
     if (j->rc == 0 && t) {
         size_t k = 0;
         for (size_t i = 0; i < t->nssts; i++) {
             sst_reader *r = t->ssts[i];
             if (!r->compacting) t->ssts[k++] = r;
         }
-        /* inputs freed >= 1 slot; an empty output goes with the inputs */
-        if (j->out && j->out->nentries) t->ssts[k++] = j->out;
+        /* an empty output goes with the inputs */
+        uint32_t used = 0;
+        for (uint32_t i = 0; i < j->nouts; i++)
+            if (j->outs[i]->nentries) {
+                t->ssts[k++] = j->outs[i];
+                used++;
+            }
         t->nssts = k;
         if (k > 1) qsort(t->ssts, k, sizeof(*t->ssts), sst_gen_cmp);
         t->n_compactions++;
         t->bytes_compacted += j->bytes_in;
         t->bytes_cp_written += j->bytes_out;
         HLN_INFO("storage: compacted %zu sstables of %s (%" PRIu64 " bytes, %" PRIu64
-                 " partitions) into %s (%" PRIu64 " bytes, %" PRIu64 " partitions, %" PRIu64
-                 " purged)%s in %.2f s",
-                 j->nin, t->dir, j->bytes_in, j->parts_in,
-                 j->out && j->out->nentries ? j->out_path : "nothing", j->bytes_out, j->parts_out,
-                 j->purged, j->drop_only ? " (fully expired)" : "", j->seconds);
+                 " partitions) into %" PRIu32 " from generation %" PRIu64 " (%" PRIu64
+                 " bytes, %" PRIu64 " partitions, %" PRIu64 " purged)%s in %.2f s",
+                 j->nin, t->dir, j->bytes_in, j->parts_in, used, j->out_gen, j->bytes_out,
+                 j->parts_out, j->purged, j->drop_only ? " (fully expired)" : "", j->seconds);
         /* Deleting the inputs goes back to the worker: the last close of a
            big unlinked file frees its blocks and took ~70 ms per file on the
            shard thread. The job stays e->job until then (no new compaction
@@ -1043,12 +1166,62 @@ static void install_job(st_engine *e, cp_job *j)
         if (t) t->cp_failed = true;
         for (size_t i = 0; i < j->nin; i++)
             j->in[i]->compacting = false;
-        if (j->out) { /* a table that vanished under a job: cannot happen (drop waits) */
-            sst_close(j->out);
-            unlink(j->out_path);
+        for (uint32_t i = 0; i < j->nouts; i++) { /* a vanished table (drop waits), or OOM */
+            char name[64];
+            snprintf(name, sizeof name, "nb-%" PRIu64 "-Data.db", j->outs[i]->gen);
+            char *p = hln_path_join(j->dir, name);
+            sst_close(j->outs[i]);
+            if (p) unlink(p);
+            hln_free(p);
         }
     }
     cp_job_free(j);
+}
+
+static size_t pick_strategy(const st_engine *e, st_table *t, const st_table_opts *o,
+                            sst_reader **sel, uint8_t *level);
+
+/* Tombstone compaction (Cassandra's worthDroppingTombstones): when the
+ * strategy has nothing to do, the sstable with the largest share of
+ * droppable deletions (deletion second before now - gc_grace, from its
+ * histogram) above tombstone_threshold, written at least
+ * tombstone_compaction_interval ago, is compacted alone, so a file that
+ * never meets others (TTL'd data in a big size-tiered bucket, an old
+ * level) still gives its space back. Unless unchecked_tombstone_compaction
+ * is set, a file is skipped when its deletions could not go anyway:
+ * another sstable overlapping its keys, or a memtable, holds data as old
+ * as its newest deletion (the purge rule would keep them). The output
+ * keeps the file's level. */
+static size_t pick_tombstones(const st_table *t, const st_table_opts *o, sst_reader **sel,
+                              uint8_t *level)
+{
+    int64_t now = (int64_t)time(NULL);
+    int64_t gc_before = now - (o->gc_grace_sec > 0 ? o->gc_grace_sec : 0);
+    int64_t mem_min = memtables_min_ts(t);
+    sst_reader *best = NULL;
+    double best_ratio = o->tombstone_threshold;
+    for (size_t i = 0; i < t->nssts; i++) {
+        sst_reader *r = t->ssts[i];
+        if (r->compacting || !r->stats.has_hist || !r->stats.nitems || !r->nentries) continue;
+        if (now - r->mtime_sec < o->tombstone_interval_sec) continue;
+        double ratio = (double)sst_droppable(&r->stats, gc_before) / (double)r->stats.nitems;
+        if (ratio <= best_ratio) continue;
+        if (!o->unchecked_tombstone) {
+            bool blocked = mem_min <= r->stats.max_ts;
+            for (size_t x = 0; x < t->nssts && !blocked; x++) {
+                const sst_reader *y = t->ssts[x];
+                blocked = y != r && y->nentries && overlaps(y, first_key(r), last_key(r)) &&
+                          y->stats.min_ts <= r->stats.max_ts;
+            }
+            if (blocked) continue;
+        }
+        best = r;
+        best_ratio = ratio;
+    }
+    if (!best) return 0;
+    sel[0] = best;
+    *level = best->lcs_level;
+    return 1;
 }
 
 /* What t should compact now, into sel (and the output's level); 0 if
@@ -1064,6 +1237,15 @@ static size_t pick_for_table(const st_engine *e, st_table *t, const st_table_opt
         *drop_only = true;
         return k;
     }
+    k = pick_strategy(e, t, o, sel, level);
+    if (k) return k;
+    return pick_tombstones(t, o, sel, level);
+}
+
+/* What t's strategy would compact now (0: nothing). */
+static size_t pick_strategy(const st_engine *e, st_table *t, const st_table_opts *o,
+                            sst_reader **sel, uint8_t *level)
+{
     uint32_t min = e->o.compaction_min_threshold ? e->o.compaction_min_threshold : o->min_threshold;
     if (min < 2) min = 2;
     uint32_t max = o->max_threshold < min ? min : o->max_threshold;

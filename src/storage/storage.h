@@ -207,6 +207,12 @@ typedef struct st_table_opts {
     uint64_t sstable_bytes;                /* LCS: sstable_size_in_mb (160 MiB) */
     uint32_t fanout;                       /* LCS: fanout_size (10) */
     int scaling;                           /* UCS: scaling_parameters W (T4 = 2) */
+    /* single-sstable tombstone compactions (every strategy): a file older
+       than tombstone_compaction_interval whose droppable deletions are
+       more than tombstone_threshold of its items is compacted alone */
+    double tombstone_threshold;     /* 0.2 */
+    int64_t tombstone_interval_sec; /* 86400 */
+    bool unchecked_tombstone;       /* unchecked_tombstone_compaction (false) */
 } st_table_opts;
 
 void st_table_opts_default(st_table_opts *o);

@@ -78,7 +78,7 @@ class Statement(object):
         return rules
 
 
-DIRECTIVES = ("normalize", "ignore-order", "sleep", "page-size", "warnings")
+DIRECTIVES = ("normalize", "ignore-order", "sleep", "page-size", "no-paging", "warnings")
 # File-level directives (before the first statement): `-- @requires
 # name=value` says the file must be recorded from, and replayed against, a
 # node whose setting `name` (system_views.settings in Cassandra, the yaml
@@ -379,6 +379,10 @@ def _run_statement(session, st):
         time.sleep(float(sleep))
     page = st.directive("page-size")
     q = SimpleStatement(st.cql, fetch_size=int(page) if page else DEFAULT_FETCH_SIZE)
+    if st.has("no-paging"):  # no page size in the QUERY: the whole result at once
+        if page:
+            raise ValueError("line %d: @no-paging and @page-size together" % st.line)
+        q.fetch_size = None
     fut = None
     try:
         fut = session.execute_async(q, timeout=REQUEST_TIMEOUT)

@@ -575,3 +575,45 @@ def test_quoted_identifiers(cluster, session, ks):
     assert set(tm.columns) == {"Key", "Val", "plain"}
     with pytest.raises(InvalidRequest):
         session.execute("SELECT * FROM %s.mixedcase WHERE key = 1" % ks)
+
+
+def test_multi_column_slices_with_tuple_markers(session, ks):
+    """(c1, c2) > ? binds the whole tuple (frozen<tuple<..>>, named
+    "(c1,c2)" as Cassandra names it), in SELECT (one storage slice, or a
+    row filter over mixed clustering orders and scans) and DELETE (range
+    tombstones); (c1, c2) = ? is the one tuple. The expected rows are what
+    Cassandra 5.0.9 answered to the same statements."""
+    session.execute("CREATE TABLE %s.mct (k int, c1 int, c2 int, v int, PRIMARY KEY (k, c1, c2)) "
+                    "WITH CLUSTERING ORDER BY (c1 ASC, c2 DESC)" % ks)
+    ins = session.prepare("INSERT INTO %s.mct (k, c1, c2, v) VALUES (?, ?, ?, 0)" % ks)
+    for k in range(3):
+        for a in range(3):
+            for b in range(3):
+                session.execute(ins, (k, a, b))
+
+    def rows(q, args):
+        p = session.prepare(q % ks)
+        return p, sorted((r.k, r.c1, r.c2) for r in session.execute(p, args))
+
+    p, got = rows("SELECT k, c1, c2 FROM %s.mct WHERE k = ? AND (c1, c2) > ?", (0, (1, 1)))
+    assert [(c.name, c.type.cql_parameterized_type()) for c in p.column_metadata] == \
+        [("k", "int"), ("(c1,c2)", "frozen<tuple<int, int>>")]
+    assert got == [(0, 1, 2), (0, 2, 0), (0, 2, 1), (0, 2, 2)]
+    assert rows("SELECT k, c1, c2 FROM %s.mct WHERE k = ? AND (c1, c2) = ?", (0, (1, 1)))[1] == \
+        [(0, 1, 1)]
+    assert rows("SELECT k, c1, c2 FROM %s.mct WHERE k = ? AND (c1) <= ?", (0, (1,)))[1] == \
+        [(0, a, b) for a in (0, 1) for b in (0, 1, 2)]
+    assert rows("SELECT k, c1, c2 FROM %s.mct WHERE k = ? AND c1 = ? AND (c2) < ?",
+                (0, 1, (2,)))[1] == [(0, 1, 0), (0, 1, 1)]
+    assert rows("SELECT k, c1, c2 FROM %s.mct WHERE (c1, c2) > ? AND (c1, c2) <= ? "
+                "ALLOW FILTERING", ((1, 1), (2, 0)))[1] == \
+        sorted([(k, 1, 2) for k in range(3)] + [(k, 2, 0) for k in range(3)])
+    p = session.prepare("SELECT k, c1, c2 FROM %s.mct WHERE k = ? AND (c1, c2) > ?" % ks)
+    with pytest.raises(InvalidRequest, match="Invalid null value in condition for column c2"):
+        session.execute(p, (0, (1, None)))
+    session.execute(session.prepare("DELETE FROM %s.mct WHERE k = ? AND (c1, c2) >= ?" % ks),
+                    (2, (2, 1)))
+    session.execute(session.prepare("DELETE FROM %s.mct WHERE k = ? AND (c1, c2) = ?" % ks),
+                    (2, (0, 0)))
+    assert rows("SELECT k, c1, c2 FROM %s.mct WHERE k = ?", (2,))[1] == \
+        [(2, 0, 1), (2, 0, 2), (2, 1, 0), (2, 1, 1), (2, 1, 2), (2, 2, 0)]

@@ -208,3 +208,38 @@ def test_conditional_batches_from_concurrent_clients(session, keyspace):
     assert not errors, errors
     rows = {r.c: r.v for r in session.execute(get)}
     assert rows == {1: 150, 2: 150}
+
+
+def test_list_element_compare_and_set_from_concurrent_clients(session, keyspace):
+    """Compare-and-set on a list element (IF l[1] = ? ... SET l[1] = ?) and
+    a conditional append-then-remove, from 12 clients: the element update
+    is resolved on the shard in the same step as the condition, so no
+    increment is lost and the list keeps its length."""
+    t = keyspace + ".lcas"
+    session.execute("CREATE TABLE %s (k int PRIMARY KEY, l list<int>, n int)" % t)
+    session.execute("INSERT INTO %s (k, l, n) VALUES (1, [-1, 0, -1], 0)" % t)
+    get = session.prepare("SELECT l, n FROM %s WHERE k = 1" % t)
+    cas = session.prepare("UPDATE %s SET l[1] = ?, n = ? WHERE k = 1 IF l[1] = ?" % t)
+    clients, each = 12, 10
+    deadline = time.monotonic() + 90
+    errors, done = [], [0] * clients
+
+    def client(i):
+        try:
+            while done[i] < each and time.monotonic() < deadline:
+                cur = session.execute(get).one().l[1]
+                if session.execute(cas, (cur + 1, cur + 1, cur)).was_applied:
+                    done[i] += 1
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(repr(e))
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(120)
+    assert not errors, errors
+    assert sum(done) == clients * each, "clients did not finish in time: %r" % done
+    row = session.execute(get).one()
+    assert row.l == [-1, clients * each, -1]
+    assert row.n == clients * each

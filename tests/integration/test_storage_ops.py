@@ -321,3 +321,67 @@ def test_big_blob_written_read_flushed_compacted(make_server, connect, tmp_path)
     srv.admin("compact", KS)
     for i, b in zip(ids, blobs):
         assert s.execute(sel, (i,), timeout=60).one().data == b
+
+
+def test_multi_column_range_deletions_survive_flush(ops, connect):
+    """DELETE ... WHERE (c1, c2) > (..): one range tombstone when the
+    columns share one clustering order, several (one per column) when they
+    do not; either way the rows deleted are the tuples beyond the bound in
+    value order, before and after flush, compaction and restart."""
+    srv, s = ops
+    s.execute("CREATE TABLE %s.mx (k int, c1 int, c2 int, c3 int, v int, "
+              "PRIMARY KEY (k, c1, c2, c3)) WITH CLUSTERING ORDER BY (c1 ASC, c2 DESC, c3 ASC)"
+              % KS)
+    s.execute("CREATE TABLE %s.up (k int, c1 int, c2 int, c3 int, v int, "
+              "PRIMARY KEY (k, c1, c2, c3))" % KS)
+    keys = [(a, b, c) for a in (1, 2) for b in (1, 2, 3) for c in (1, 2)]
+    dels = [((1, 2), True, None, False), ((1, 2, 1), False, (2, 1, 2), True),
+            (None, False, (2, 2), False), ((1, 1), False, (2, 2, 2), False),
+            ((1,), True, (1, 3), False), ((2, 2), False, (1, 2), False)]
+    for table in ("mx", "up"):
+        ins = s.prepare("INSERT INTO %s.%s (k, c1, c2, c3, v) VALUES (?, ?, ?, ?, 0)"
+                        % (KS, table))
+        for k in range(len(dels)):
+            for ck in keys:
+                s.execute(ins, (k,) + ck)
+    srv.admin("flush", KS)
+    for k, (lo, lo_incl, hi, hi_incl) in enumerate(dels):
+        where = []
+        if lo:
+            where.append("(%s) %s (%s)" % (", ".join("c%d" % (i + 1) for i in range(len(lo))),
+                                           ">=" if lo_incl else ">", ", ".join(map(str, lo))))
+        if hi:
+            where.append("(%s) %s (%s)" % (", ".join("c%d" % (i + 1) for i in range(len(hi))),
+                                           "<=" if hi_incl else "<", ", ".join(map(str, hi))))
+        for table in ("mx", "up"):
+            s.execute("DELETE FROM %s.%s WHERE k = %d AND %s" % (KS, table, k, " AND ".join(where)))
+
+    def kept(k):
+        lo, lo_incl, hi, hi_incl = dels[k]
+        out = set()
+        for ck in keys:
+            ok = True
+            if lo:
+                p = ck[:len(lo)]
+                ok &= p > lo or (lo_incl and p == lo)
+            if hi:
+                p = ck[:len(hi)]
+                ok &= p < hi or (hi_incl and p == hi)
+            if not ok:
+                out.add(ck)
+        return out
+
+    def expect(sess):
+        for table in ("mx", "up"):
+            for k in range(len(dels)):
+                rows = sess.execute("SELECT c1, c2, c3 FROM %s.%s WHERE k = %d" % (KS, table, k))
+                assert {(r.c1, r.c2, r.c3) for r in rows} == kept(k), (table, k)
+
+    expect(s)
+    srv.admin("flush", KS)
+    expect(s)
+    srv.admin("compact", KS, "mx")
+    expect(s)
+    srv.stop()
+    srv.start()
+    expect(connect(srv))

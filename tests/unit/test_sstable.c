@@ -379,16 +379,16 @@ static void test_versions(void **state)
         sst_close(r);
     }
 
-    set_version(path, 6);
+    set_version(path, 7);
     st_engine *e = (st_engine *)1;
     hln_error err;
     memset(&err, 0, sizeof err);
     assert_int_equal(st_open(&e, dir, &o, NULL, NULL, &err), HLN_EUNSUPPORTED);
     assert_null(e);
-    if (!strstr(err.msg, "sstable format version 6 is newer than this build supports (5)"))
+    if (!strstr(err.msg, "sstable format version 7 is newer than this build supports (6)"))
         fprintf(stderr, "message: %s\n", err.msg);
     assert_non_null(
-        strstr(err.msg, "sstable format version 6 is newer than this build supports (5)"));
+        strstr(err.msg, "sstable format version 7 is newer than this build supports (6)"));
     assert_non_null(strstr(err.msg, path));
     set_version(path, 0);
     assert_int_equal(st_open(&e, dir, &o, NULL, NULL, &err), HLN_ECORRUPT);
@@ -406,15 +406,38 @@ static void test_versions(void **state)
     free(path);
     tu_cleanup(dir);
 
-    /* what this build writes is version 5; labelled 4 (timestamps read as
-       8-byte fields) or 3 (no file record), it is corrupt */
+    /* a version 5 file (written by the build before version 6, committed
+       under tests/unit/data/) reads, without a deletion histogram */
     dir = tu_mkdtemp("sst-version");
-    path = make_table(dir, false);
+    path = install_fixture(dir, "sstable-v5-Data.db");
     sst_reader *r;
     assert_int_equal(sst_open(&r, path, 1, T1, &err), 0);
     assert_int_equal(r->version, 5);
+    assert_false(r->stats.has_hist);
+    assert_int_equal(sst_droppable(&r->stats, INT64_MAX), 0);
+    assert_true(r->stats.min_ts == 1000 && r->stats.max_ts == 3000000);
+    sst_close(r);
+    e = tu_open(dir, &o);
+    assert_non_null(e);
+    assert_string_equal(tu_read(e, T1, 1), "a*:1=alpha,2=beta");
+    assert_string_equal(tu_read(e, T1, 2), "b*:1=gamma");
+    assert_string_equal(tu_read(e, T1, 3), "");
+    assert_int_equal(tu_close(e), 0);
+    free(path);
+    tu_cleanup(dir);
+
+    /* what this build writes is version 6; labelled 5 (no histogram), 4
+       (timestamps read as 8-byte fields) or 3 (no file record), it is
+       corrupt */
+    dir = tu_mkdtemp("sst-version");
+    path = make_table(dir, false);
+    assert_int_equal(sst_open(&r, path, 1, T1, &err), 0);
+    assert_int_equal(r->version, 6);
+    assert_true(r->stats.has_hist);
     sst_close(r);
     assert_int_equal(read_all(dir), 0);
+    set_version(path, 5);
+    assert_int_equal(read_all(dir), HLN_ECORRUPT);
     set_version(path, 4);
     assert_int_equal(read_all(dir), HLN_ECORRUPT);
     set_version(path, 3);
@@ -957,6 +980,40 @@ static sst_stats stats_of(const char *dir, const st_row *rows, uint32_t nrows, i
     return s;
 }
 
+/* A thousand expiring cells of distinct seconds (and a thousand live
+ * ones): the histogram keeps at most SST_HIST_BINS - 1 bins, in ascending
+ * order, holding every deletion; its estimate of those before a second is
+ * close to the truth. */
+static void test_deletion_histogram(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp("sst-hist");
+    enum { N = 1000 };
+    static st_row rows[N];
+    static st_cell cells[N][2];
+    static char cks[N][8];
+    for (int i = 0; i < N; i++) {
+        snprintf(cks[i], sizeof cks[i], "r%04d", i);
+        cells[i][0] = tu_expiring(tu_cell(1, 1000 + i, "x"), 60, 10000 + (i * 7919) % N);
+        cells[i][1] = tu_cell(2, 1000 + i, "live");
+        rows[i] = tu_xrow(cks[i], HLN_TS_NONE, 0, cells[i], 2);
+    }
+    sst_stats s = stats_of(dir, rows, N, HLN_TS_NONE, NULL, NULL);
+    assert_true(s.has_hist && s.nitems == 2 * N);
+    assert_true(s.nbins > 8 && s.nbins < SST_HIST_BINS);
+    uint64_t total = 0;
+    for (uint32_t i = 0; i < s.nbins; i++) {
+        total += s.bins[i].n;
+        if (i) assert_true(s.bins[i].sec > s.bins[i - 1].sec);
+    }
+    assert_int_equal(total, N);
+    uint64_t half = sst_droppable(&s, 10000 + N / 2);
+    assert_true(half > N / 2 - N / 10 && half < N / 2 + N / 10);
+    assert_int_equal(sst_droppable(&s, 10000), 0);
+    assert_int_equal(sst_droppable(&s, 10000 + N), N);
+    tu_cleanup(dir);
+}
+
 static void test_stats(void **state)
 {
     (void)state;
@@ -979,6 +1036,14 @@ static void test_stats(void **state)
         assert_true(s.max_ts == 12999999);
         assert_true(s.max_del_sec == 2500); /* the expiring marker */
         assert_true(s.min_del_sec == -2);   /* floor(-1.5) */
+        /* the deletion histogram: one bin per second, of 8 items */
+        assert_true(s.has_hist && s.nitems == 8 && s.nbins == 8);
+        static const int64_t secs[8] = {-2, 2, 7, 9, 12, 900, 1700, 2500};
+        for (int i = 0; i < 8; i++)
+            assert_true(s.bins[i].sec == secs[i] && s.bins[i].n == 1);
+        assert_int_equal(sst_droppable(&s, 10), 4);
+        assert_int_equal(sst_droppable(&s, -2), 0);
+        assert_int_equal(sst_droppable(&s, INT64_MAX), 8);
 
         /* no range tombstone, no partition deletion: the row deletion and
            the tombstones are the deletion seconds */
@@ -1156,6 +1221,7 @@ int main(void)
         cmocka_unit_test(test_compression_options),
         cmocka_unit_test(test_codec_contract),
         cmocka_unit_test(test_stats),
+        cmocka_unit_test(test_deletion_histogram),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

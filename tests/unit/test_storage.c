@@ -17,6 +17,8 @@
 #include <cmocka.h>
 
 #include "storage_testutil.h"
+#include "storage/sstable/sstable.h"
+#include "storage/storageInt.h"
 
 /* ---- mutation codec ------------------------------------------------------ */
 
@@ -767,6 +769,36 @@ static void test_compaction_log_recovery(void **state)
     assert_int_equal(st_sstable_count(e, T1), 1);
     assert_string_equal(tu_read(e, T1, 1), "k*:1=c");
     assert_string_equal(tu_read(e, T1, 11), "k*:1=b");
+    assert_int_equal(tu_close(e), 0);
+    tu_cleanup(dir);
+
+    /* version 2, done: every output complete, the inputs go */
+    dir = tu_mkdtemp("cp-log4");
+    three_sstables(dir, tdir, sizeof tdir);
+    snprintf(path, sizeof path, "%s/compaction-3.log", tdir);
+    put_file(path, "helenus-compaction 2\ndone\noutput 3\ninput 1\ninput 2\nend\n");
+    e = tu_open(dir, &o);
+    assert_non_null(e);
+    assert_int_equal(st_sstable_count(e, T1), 1);
+    assert_int_equal(tu_count_files(tdir, ".log"), 0);
+    assert_string_equal(tu_read(e, T1, 10), "");
+    assert_string_equal(tu_read(e, T1, 12), "k*:1=c");
+    assert_int_equal(tu_close(e), 0);
+    tu_cleanup(dir);
+
+    /* version 2, not done: outputs it completed (gen 3 here) go, even
+       though they exist, and the inputs stay */
+    dir = tu_mkdtemp("cp-log5");
+    three_sstables(dir, tdir, sizeof tdir);
+    snprintf(path, sizeof path, "%s/compaction-3.log", tdir);
+    put_file(path, "helenus-compaction 2\noutput 3\noutput 4\ninput 1\ninput 2\nend\n");
+    e = tu_open(dir, &o);
+    assert_non_null(e);
+    assert_int_equal(st_sstable_count(e, T1), 2);
+    assert_int_equal(tu_count_files(tdir, ".log"), 0);
+    assert_string_equal(tu_read(e, T1, 10), "k*:1=a");
+    assert_string_equal(tu_read(e, T1, 11), "k*:1=b");
+    assert_string_equal(tu_read(e, T1, 12), "");
     assert_int_equal(tu_close(e), 0);
     tu_cleanup(dir);
 
@@ -2327,6 +2359,57 @@ static void test_ttl_purge_to_nothing(void **state)
     tu_cleanup(dir);
 }
 
+/* Tombstone compaction: one sstable of size-tiered data (it never meets
+ * three others), 60% of whose cells expire, compacts alone once they have
+ * (tombstone_threshold 0.2, tombstone_compaction_interval 0): the expired
+ * cells go, the live ones stay, and it is not compacted again. Not while
+ * its share is under the threshold, nor while a memtable holds data as old
+ * as its deletions (unless unchecked_tombstone_compaction). */
+static void test_tombstone_compaction(void **state)
+{
+    (void)state;
+    for (int pass = 0; pass < 3; pass++) {
+        char *dir = tu_mkdtemp("tomb-cp");
+        st_options o = purge_opts(0);
+        o.compaction_disabled = false;
+        g_topts.tombstone_interval_sec = 0;
+        g_topts.tombstone_threshold = pass == 1 ? 0.9 : 0.2; /* pass 1: too few */
+        st_engine *e = tu_open(dir, &o);
+        assert_non_null(e);
+        int64_t now = (int64_t)time(NULL);
+        for (int pk = 0; pk < 200; pk++) {
+            bool dies = pk % 5 < 3;
+            st_cell c[1] = {dies ? tu_expiring(tu_cell(1, now_us(), "short lived"), 1, now + 1)
+                                 : tu_cell(1, now_us(), "kept")};
+            assert_int_equal(tu_row(e, T1, pk, "ck", HLN_TS_NONE, HLN_TS_NONE, c, 1), 0);
+        }
+        assert_int_equal(tu_flush(e), 0);
+        if (pass == 2) { /* older data in the memtable: the deletions must stay */
+            st_cell old[1] = {tu_cell(1, 5, "old")};
+            assert_int_equal(tu_row(e, T1, 999, "ck", HLN_TS_NONE, HLN_TS_NONE, old, 1), 0);
+        }
+        st_table_stats before, after;
+        assert_int_equal(st_table_stats_get(e, T1, &before), 0);
+        sleep(2); /* the short-lived cells expire at now + 1 */
+        for (int i = 0; i < 100; i++) {
+            usleep(5000);
+            st_maintain(e);
+        }
+        assert_int_equal(st_table_stats_get(e, T1, &after), 0);
+        assert_int_equal(after.sstables, 1);
+        if (pass == 0) {
+            assert_int_equal(after.compactions, 1);
+            assert_true(after.disk_bytes < before.disk_bytes);
+        } else {
+            assert_int_equal(after.compactions, 0);
+        }
+        assert_string_equal(tu_read_now(e, T1, 3, (int64_t)time(NULL)), "ck:1=kept");
+        assert_string_equal(tu_read(e, T1, 0), pass == 0 ? "" : "ck:1=short lived");
+        assert_int_equal(tu_close(e), 0);
+        tu_cleanup(dir);
+    }
+}
+
 /* A deletion older than gc_grace is kept while older data it shadows may
  * still exist outside the compaction (here: in the memtable), and dropped
  * with that data once both meet in one compaction. With the default
@@ -2413,32 +2496,52 @@ static void test_twcs_windows_and_expired_drop(void **state)
     tu_cleanup(dir);
 }
 
-/* The level of every data file under dir (header flags bits 8-15); counts
- * per level into lv[0..16). */
-static void file_levels(const char *dir, int lv[16])
+/* The data files under dir, opened: their levels, key ranges and sizes. */
+typedef struct lfile {
+    int level;
+    uint8_t lo[64], hi[64];
+    uint32_t lol, hil;
+    uint64_t raw;
+} lfile;
+
+static int level_files(const char *dir, lfile *out, int cap)
 {
-    memset(lv, 0, 16 * sizeof(int));
     char cmd[1200];
     snprintf(cmd, sizeof cmd, "find %s -name 'nb-*-Data.db'", dir);
     FILE *f = popen(cmd, "r");
     assert_non_null(f);
     char line[1100];
-    while (fgets(line, sizeof line, f)) {
+    int n = 0;
+    while (fgets(line, sizeof line, f) && n < cap) {
         line[strcspn(line, "\n")] = '\0';
-        FILE *d = fopen(line, "rb");
-        assert_non_null(d);
-        uint8_t h[32];
-        assert_int_equal(fread(h, 1, 32, d), 32);
-        fclose(d);
-        lv[h[26] & 15]++;
+        const char *base = strrchr(line, '/');
+        uint64_t gen = strtoull(strstr(base, "nb-") + 3, NULL, 10);
+        sst_reader *r = NULL;
+        hln_error err = {0};
+        assert_int_equal(sst_open(&r, line, gen, T1, &err), 0);
+        assert_true(r->nentries > 0); /* empty outputs are never left behind */
+        lfile *x = &out[n++];
+        x->level = r->lcs_level;
+        x->raw = r->raw_bytes;
+        const sst_entry *a = &r->entries[0], *b = &r->entries[r->nentries - 1];
+        assert_true(a->klen <= 64 && b->klen <= 64);
+        memcpy(x->lo, a->key, a->klen);
+        x->lol = a->klen;
+        memcpy(x->hi, b->key, b->klen);
+        x->hil = b->klen;
+        sst_close(r);
     }
     pclose(f);
+    return n;
 }
 
 /* Leveled (and UCS with a negative W): flushes pile into L0, four of them
- * go to L1, a level over sstable_bytes * fanout^n moves down; at rest L0
- * holds fewer than four files and every other level at most one, and
- * every row reads back. */
+ * go to L1 with the L1 files under them, a level over sstable_bytes *
+ * fanout^n moves a file down; outputs split at sstable_bytes. At rest L0
+ * holds fewer than four files, every other level is a run of
+ * non-overlapping files of about sstable_bytes (one partition more at
+ * most), the data went down more than one level, and every row reads
+ * back. */
 static void test_leveled_levels(void **state)
 {
     (void)state;
@@ -2468,22 +2571,42 @@ static void test_leveled_levels(void **state)
                 st_maintain(e);
             }
         }
-        for (int i = 0; i < 200; i++) {
+        for (int i = 0; i < 300; i++) {
             usleep(5000);
             st_maintain(e);
         }
-        int lv[16];
-        file_levels(dir, lv);
-        assert_true(lv[0] < 4);
-        int levels = 0;
-        for (int l = 1; l < 16; l++) {
-            assert_true(lv[l] <= 1);
-            levels += lv[l];
+        static lfile fs[512];
+        int n = level_files(dir, fs, 512);
+        int lv[16] = {0}, levels = 0, multi = 0;
+        uint64_t biggest_partition = 40 * 64 * 2; /* rows x (value + key and cell overhead) */
+        for (int x = 0; x < n; x++) {
+            assert_true(fs[x].level < 16);
+            lv[fs[x].level]++;
+            if (fs[x].level > 0) assert_true(fs[x].raw <= 2048 + biggest_partition);
+            for (int y = 0; y < n; y++) /* within a level n >= 1: no overlap */
+                if (x != y && fs[x].level > 0 && fs[x].level == fs[y].level)
+                    assert_true(st_bytes_cmp(fs[x].hi, fs[x].hil, fs[y].lo, fs[y].lol) < 0 ||
+                                st_bytes_cmp(fs[y].hi, fs[y].hil, fs[x].lo, fs[x].lol) < 0);
         }
-        if (levels < 2)
-            for (int l = 0; l < 6; l++)
+        assert_true(lv[0] < 4);
+        for (int l = 1; l < 16; l++) {
+            levels += lv[l] > 0;
+            multi += lv[l] > 1;
+        }
+        if (levels < 2 || multi < 1)
+            for (int l = 0; l < 8; l++)
                 fprintf(stderr, "level %d: %d files\n", l, lv[l]);
         assert_true(levels >= 2); /* the data went down more than one level */
+        assert_true(multi >= 1);  /* and a level was split into files */
+        for (int i = 0; i < 30; i += 7) {
+            const char *got = tu_read(e, T1, i);
+            assert_non_null(strstr(got, "c000*:1=value"));
+            assert_non_null(strstr(got, "c039*:1=value"));
+        }
+        assert_int_equal(tu_close(e), 0);
+        /* reopened: the same rows */
+        e = tu_open(dir, &o);
+        assert_non_null(e);
         for (int i = 0; i < 30; i += 7) {
             const char *got = tu_read(e, T1, i);
             assert_non_null(strstr(got, "c000*:1=value"));
@@ -2530,6 +2653,7 @@ int main(void)
         cmocka_unit_test(test_purge_overlap_rule),
         cmocka_unit_test(test_twcs_windows_and_expired_drop),
         cmocka_unit_test(test_leveled_levels),
+        cmocka_unit_test(test_tombstone_compaction),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -124,6 +124,23 @@ static int parse_file_record(sst_reader *r, hln_rd *rd, uint32_t hdr_codec, hln_
         (!no_del && st->min_del_sec > st->max_del_sec) || (no_ts && !no_del))
         return hln_corrupt(err, r->path, "inconsistent file statistics");
     st->all_dying = sflags & 1;
+    if (r->version >= SST_VERSION_DELHIST) {
+        st->nitems = hln_rd_u64(rd);
+        st->nbins = hln_rd_u8(rd);
+        uint64_t total = 0;
+        bool ok = st->nbins < SST_HIST_BINS && (st->nbins == 0) == no_del;
+        for (uint32_t i = 0; ok && i < st->nbins; i++) {
+            st->bins[i].sec = (int64_t)hln_rd_u64(rd);
+            st->bins[i].n = hln_rd_u64(rd);
+            ok = st->bins[i].n > 0 && (i == 0 || st->bins[i].sec > st->bins[i - 1].sec) &&
+                 st->bins[i].sec >= st->min_del_sec && st->bins[i].sec <= st->max_del_sec;
+            total += st->bins[i].n;
+        }
+        if (rd->err) return hln_corrupt(err, r->path, "index too short for the file statistics");
+        if (!ok || total > st->nitems)
+            return hln_corrupt(err, r->path, "inconsistent deletion histogram");
+        st->has_hist = true;
+    }
 
     uint8_t codec = hln_rd_u8(rd);
     r->level = (int32_t)hln_rd_u32(rd);
@@ -340,6 +357,15 @@ bool sst_may_contain(const sst_reader *r, const uint8_t *key, uint32_t klen)
     return true;
 }
 
+uint64_t sst_droppable(const sst_stats *st, int64_t gc_before)
+{
+    if (!st->has_hist) return 0;
+    uint64_t n = 0;
+    for (uint32_t i = 0; i < st->nbins && st->bins[i].sec < gc_before; i++)
+        n += st->bins[i].n;
+    return n;
+}
+
 int sst_open(sst_reader **out, const char *path, uint64_t gen, const uint8_t table_id[16],
              hln_error *err)
 {
@@ -363,6 +389,7 @@ int sst_open(sst_reader **out, const char *path, uint64_t gen, const uint8_t tab
         goto fail;
     }
     r->size = (uint64_t)st.st_size;
+    r->mtime_sec = (int64_t)st.st_mtime; /* written once: the file's creation */
     if (r->size < SST_HEADER_BYTES + SST_FOOTER_BYTES) {
         rc = hln_corrupt(err, path, "file is too short (%llu bytes)", (unsigned long long)r->size);
         goto fail;

@@ -309,14 +309,50 @@ static int emit_block(sst_writer *w, hln_error *err)
 static void stat_ts(sst_writer *w, int64_t ts)
 {
     if (ts == HLN_TS_NONE) return;
+    w->st.nitems++;
     if (ts < w->st.min_ts) w->st.min_ts = ts;
     if (ts > w->st.max_ts) w->st.max_ts = ts;
+}
+
+/* sec into the streaming histogram (Ben-Haim and Tom-Tov, as Cassandra's
+ * tombstone histogram): a bin per distinct second while there is room,
+ * then the two closest bins merge into their weighted mean. */
+static void hist_add(sst_stats *st, int64_t sec)
+{
+    uint32_t lo = 0, hi = st->nbins;
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) / 2;
+        if (st->bins[mid].sec < sec)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < st->nbins && st->bins[lo].sec == sec) {
+        st->bins[lo].n++;
+        return;
+    }
+    memmove(st->bins + lo + 1, st->bins + lo, sizeof(st->bins[0]) * (st->nbins - lo));
+    st->bins[lo] = (struct sst_hist_bin){sec, 1};
+    if (++st->nbins <= SST_HIST_BINS - 1) return;
+    /* one bin too many (the array holds SST_HIST_BINS): merge the closest */
+    uint32_t best = 0;
+    for (uint32_t i = 1; i + 1 < st->nbins; i++)
+        if (st->bins[i + 1].sec - st->bins[i].sec < st->bins[best + 1].sec - st->bins[best].sec)
+            best = i;
+    struct sst_hist_bin *a = &st->bins[best], *b = &st->bins[best + 1];
+    uint64_t n = a->n + b->n;
+    /* the weighted mean, without overflow: a + (b - a) * nb / n */
+    a->sec += (int64_t)((double)(b->sec - a->sec) * ((double)b->n / (double)n));
+    a->n = n;
+    memmove(b, b + 1, sizeof(st->bins[0]) * (st->nbins - best - 2));
+    st->nbins--;
 }
 
 static void stat_del_sec(sst_writer *w, int64_t sec)
 {
     if (sec < w->st.min_del_sec) w->st.min_del_sec = sec;
     if (sec > w->st.max_del_sec) w->st.max_del_sec = sec;
+    hist_add(&w->st, sec);
 }
 
 /* A deletion at ts: its timestamp and its second (floor(ts / 10^6)). */
@@ -474,6 +510,12 @@ int sst_writer_finish(sst_writer *w, hln_error *err)
         buf_i64(o, w->st.min_del_sec);
         buf_i64(o, w->st.max_del_sec);
         hln_buf_u8(o, w->st.all_dying ? 1 : 0);
+        hln_buf_u64(o, w->st.nitems); /* version 6: the deletion histogram */
+        hln_buf_u8(o, (uint8_t)w->st.nbins);
+        for (uint32_t i = 0; i < w->st.nbins; i++) {
+            buf_i64(o, w->st.bins[i].sec);
+            hln_buf_u64(o, w->st.bins[i].n);
+        }
         hln_buf_u8(o, (uint8_t)w->codec);
         hln_buf_u32(o, (uint32_t)w->level);
         hln_buf_u32(o, w->chunk_bytes);

@@ -42,7 +42,8 @@ enum {
        index entries, codec in the header's flags; 5 = row records of
        ST_ROWFMT_3 (delta-coded timestamps). 5 is written, 1 to 4 are still
        read. */
-    SST_VERSION = 5,
+    SST_VERSION = 6,
+    SST_VERSION_DELHIST = 6,
     SST_VERSION_PATHS = 3,
     SST_VERSION_CHUNKS = 4,
     SST_VERSION_ROWFMT3 = 5,
@@ -98,7 +99,25 @@ typedef struct sst_stats {
     bool all_dying;         /* every cell and row marker is a tombstone, a column deletion or
                                expiring: once now >= max_del_sec + gc_grace nothing in the
                                file can be live (false for older files) */
+    /* version 6: how many deletions there are by deletion second (a
+       streaming histogram of at most SST_HIST_BINS bins, ascending), and
+       of how many timestamped items (cells, row markers, row, partition and
+       range deletions): what tombstone_threshold compactions estimate the
+       droppable share from. Older files: has_hist false. */
+    bool has_hist;
+    uint64_t nitems;
+    uint32_t nbins;
+    struct sst_hist_bin {
+        int64_t sec;
+        uint64_t n;
+    } bins[64];
 } sst_stats;
+#define SST_HIST_BINS 64
+
+/* Of the file's items, how many are deletions (or expiring) whose second
+ * is before gc_before: the histogram's estimate (whole bins below it; a
+ * merged bin stands at its mean second); 0 without a histogram. */
+uint64_t sst_droppable(const sst_stats *st, int64_t gc_before);
 
 /* ---- codecs (sst_codec.c) ---- */
 bool sst_codec_valid(uint32_t c);
@@ -175,6 +194,7 @@ typedef struct sst_reader {
     sst_chunk *chunks;    /* nchunks, file offsets precomputed at open */
     uint64_t nchunks;
     sst_stats stats;
+    int64_t mtime_sec;  /* the file's modification time at open: when it was written */
     uint64_t uid;       /* unique among every reader this process opened (chunk cache key) */
     uint8_t *index;     /* the index section, checksum verified */
     uint8_t *keys;      /* version 5: the entries' keys, rebuilt at open (tokens not stored) */
