@@ -1147,25 +1147,35 @@ static const int follow_selector[] = {
 
 /* In a SELECT's top-level selection, the '[' of a selector c[...] that the
  * error at toks[i] falls in or just after, or 0. */
-static int selector_bracket(const cql_token *toks, int ntok, int i)
+static int selector_bracket(const cql_token *toks, int ntok, int i, bool *nested)
 {
     if (!in_selection(toks, i - 1)) return 0;
-    int depth = 0, b = 0, close = 0;
+    int depth = 0, b = 0, bdepth = 0, close = 0;
     for (int j = 1; j < i; j++) {
         int t = toks[j].type;
         if (t == TK_BY) return 0; /* GROUP BY */
         if (t == TK_LP) depth++;
-        if (t == TK_RP) depth--;
-        if (depth == 0 && t == TK_LBRACKET && is_name(toks, j - 1)) b = j, close = 0;
-        if (depth == 0 && t == TK_RBRACKET && b) close = j;
-        if (depth == 0 && t == TK_COMMA) b = 0;
+        if (t == TK_RP && --depth < bdepth) b = 0;
+        bool own = j >= 3 && toks[j - 2].type == TK_LP &&
+                   (toks[j - 3].type == TK_WRITETIME || toks[j - 3].type == TK_MAXWRITETIME ||
+                    toks[j - 3].type == TK_TTLFN); /* writetime(c[k]) is no modifier */
+        if (t == TK_LBRACKET && is_name(toks, j - 1) && !own && (!b || depth <= bdepth))
+            b = j, bdepth = depth, close = 0;
+        if (b && depth == bdepth && t == TK_RBRACKET) close = j;
+        if (b && depth == bdepth && t == TK_COMMA && close) b = 0;
     }
-    if (depth != 0 || !b) return 0;
+    if (!b || depth != bdepth) return 0;
+    *nested = bdepth > 0; /* in a function's arguments: ')' follows */
     /* inside the brackets, or just after them on what may not follow */
     if (!close) return b;
     int t = i < ntok ? toks[i].type : 0;
     return close == i - 1 && !in_set(follow_selector, t) ? b : 0;
 }
+
+/* Tokens that end a term other than a name: literals, markers, closers. */
+static const int literals_end[] = {TK_STRING,   TK_INTEGER,  TK_FLOAT, TK_BOOL, TK_UUID,
+                                   TK_HEX,      TK_DURATION, TK_QMARK, TK_NULL, TK_RP,
+                                   TK_RBRACKET, TK_RBRACE,   0};
 
 /* Tokens that close what an optional list or part sits in, or must follow
  * an optional name (CREATE INDEX [name] ON, RENAME a TO b): ANTLR leaves the
@@ -1231,12 +1241,13 @@ static int antlr_error(cqlp_ctx *ctx, const cql_token *toks, int ntok, int i)
 
     /* a selector c[...] that goes wrong: Cassandra's syntactic predicate on
      * the modifier fails, and the selector ends before '[' */
-    int bracket = selector_bracket(toks, ntok, i);
+    bool nested = false;
+    int bracket = selector_bracket(toks, ntok, i, &nested);
     if (bracket > 0) {
         i = idx = bracket;
         t = TK_LBRACKET;
         fetched = bracket + 1;
-        want = TK_FROM;
+        want = nested ? TK_RP : TK_FROM;
         decided = true;
     }
     /* ALTER TABLE t DROP: a column, or DROP COMPACT STORAGE */
@@ -1382,6 +1393,14 @@ static int antlr_error(cqlp_ctx *ctx, const cql_token *toks, int ntok, int i)
             decided = true;
         }
     }
+    /* "x + y" after a literal or a closed term: '+' may also be
+     * "c = [1] + c", so the loop's decision starts at '+' */
+    if (!decided && i >= 2 && toks[i - 1].type == TK_PLUS && !in_selection(toks, i - 1) &&
+        (in_set(literals_end, toks[i - 2].type))) {
+        idx = i - 1;
+        want = -1;
+        decided = true;
+    }
     /* the end of a term: its operator loop */
     static const int literals[] = {TK_STRING, TK_INTEGER,  TK_FLOAT, TK_BOOL, TK_UUID,
                                    TK_HEX,    TK_DURATION, TK_QMARK, TK_NULL, 0};
@@ -1414,6 +1433,14 @@ static int antlr_error(cqlp_ctx *ctx, const cql_token *toks, int ntok, int i)
         }
     } else if (!decided && selector_literal) {
         fetched = i + 1;
+    }
+    /* a bind marker in a selection: its decision fails at a token that
+     * may not follow a selector */
+    if (!decided && in_selector && toks[i - 1].type == TK_QMARK && t &&
+        !in_set(follow_selector, t)) {
+        idx = i - 1;
+        want = -1;
+        decided = true;
     }
     /* writetime(c ...), ttl(c ...): the modifier's decision (.f, [e] or
        none) names a token that may not follow a selector "no viable
