@@ -855,6 +855,35 @@ static void test_syntax_errors(void **state)
     bad_prefix("SELECT * FROM t WHERE 'k' = 1", "line 1:22 no viable alternative at input 'k'");
     bad_prefix("SELECT * FROM t t2", "line 1:16 no viable alternative at input 't2'");
 
+    /* ANTLR's view of the error (Cassandra 5.0.9's answers): the snippet
+     * brackets where the failed decision started and ends where the parser
+     * had read; after optional parts the one token that must come */
+    assert_string_equal(bad("UPDATE kv SET a = 1;"),
+                        "line 1:19 mismatched input ';' expecting K_WHERE");
+    assert_string_equal(bad("DELETE FROM ks.kv;"),
+                        "line 1:17 mismatched input ';' expecting K_WHERE (DELETE FROM ks.kv[;])");
+    assert_string_equal(
+        bad("SELECT * FROM t WHERE a = ks.b;"),
+        "line 1:30 no viable alternative at input ';' (...FROM t WHERE a = [ks].b...)");
+    assert_string_equal(bad("UPDATE t SET a = a x WHERE k = 1;"),
+                        "line 1:19 no viable alternative at input 'x' (UPDATE t SET a = [a] x...)");
+    assert_string_equal(bad("CREATE KEYSPACE k WITH replication = x;"),
+                        "line 1:37 no viable alternative at input 'x' "
+                        "(CREATE KEYSPACE k WITH [replication] =...)");
+    assert_string_equal(bad("SELECT a AS b c FROM t;"),
+                        "line 1:14 mismatched input 'c' expecting K_FROM (SELECT a AS b [c]...)");
+    assert_string_equal(bad("INSERT INTO t (a, b) VALUES 1, 2;"),
+                        "line 1:28 mismatched input '1' expecting '(' (... (a, b) VALUES [1]...)");
+    assert_string_equal(bad("BEGIN BATCH x;"),
+                        "line 1:12 mismatched input 'x' expecting K_APPLY (BEGIN BATCH [x]...)");
+    /* numbers and UUIDs: the lexer's DFA never backs up */
+    assert_string_equal(bad("INSERT INTO mi (k, u) VALUES (20, 12345678-1);"),
+                        "line 1:44 mismatched character ')' expecting set null");
+    assert_string_equal(bad("INSERT INTO mi (k, u) VALUES (20, 1e);"),
+                        "line 1:36 no viable alternative at character ')'");
+    assert_string_equal(bad("INSERT INTO mi (k, u) VALUES (20, 1e+);"),
+                        "line 1:37 required (...)+ loop did not match anything at character ')'");
+
     /* empty and blank input */
     assert_string_equal(bad(""), "line 0:-1 no viable alternative at input '<EOF>'");
     bad_code(NULL, 0, HLN_ESYNTAX);
