@@ -362,6 +362,236 @@ static int map_arg(hln_arena *a, const char *key, const char *value, hln_option 
     return 0;
 }
 
+/* ---- the strategies' sub-options (Cassandra 5.0's validateOptions) ---- */
+
+/* Java's Integer.parseInt / Long.parseLong: [+-]digits, nothing else. */
+static bool java_int(const char *s, long long lo, long long hi, long long *out)
+{
+    const char *p = s + (*s == '+' || *s == '-');
+    if (!*p) return false;
+    for (const char *q = p; *q; q++)
+        if (!isdigit((unsigned char)*q)) return false;
+    return parse_int(s, lo, hi, out);
+}
+
+/* Java's Float.parseFloat: white space around, NaN, Infinity, decimal
+ * forms with an optional exponent and f/F/d/D suffix (hex forms aside). */
+static bool java_float(const char *s, double *out)
+{
+    while (*s && (unsigned char)*s <= ' ')
+        s++;
+    size_t n = strlen(s);
+    while (n && (unsigned char)s[n - 1] <= ' ')
+        n--;
+    char buf[64];
+    if (n == 0 || n >= sizeof buf) return false;
+    memcpy(buf, s, n);
+    buf[n] = 0;
+    const char *p = buf + (buf[0] == '+' || buf[0] == '-');
+    if (!strcmp(p, "NaN") || !strcmp(p, "Infinity")) {
+        *out = !strcmp(p, "NaN") ? NAN : buf[0] == '-' ? -INFINITY : INFINITY;
+        return true;
+    }
+    if (n > 1 && strchr("fFdD", buf[n - 1])) buf[--n] = 0;
+    bool digits = false;
+    const char *q = p;
+    while (isdigit((unsigned char)*q))
+        q++, digits = true;
+    if (*q == '.') {
+        q++;
+        while (isdigit((unsigned char)*q))
+            q++, digits = true;
+    }
+    if (!digits) return false;
+    if (*q == 'e' || *q == 'E') {
+        q++;
+        q += *q == '+' || *q == '-';
+        if (!isdigit((unsigned char)*q)) return false;
+        while (isdigit((unsigned char)*q))
+            q++;
+    }
+    if (*q) return false;
+    *out = strtod(buf, NULL);
+    return true;
+}
+
+static int not_int(hln_error *err, const char *v, const char *key)
+{
+    return hln_fail(err, HLN_ECONFIG, "%s is not a parsable int (base10) for %s", v, key);
+}
+
+/* Java's String.hashCode, spread as HashMap spreads it. */
+static uint32_t java_hash(const char *s)
+{
+    uint32_t h = 0;
+    for (; *s; s++)
+        h = 31 * h + (uint32_t)(unsigned char)*s;
+    return h ^ (h >> 16);
+}
+
+/* The options of d[0..n) no strategy of class cls understands: Cassandra's
+ * error lists them as its HashMap iterates them (by bucket of a table
+ * sized for the user's options). */
+static int unknown_options(const char *cls, const hln_option *d, int n, hln_error *err)
+{
+    static const char *const common[] = {"class",
+                                         "enabled",
+                                         "min_threshold",
+                                         "max_threshold",
+                                         "tombstone_threshold",
+                                         "tombstone_compaction_interval",
+                                         "unchecked_tombstone_compaction",
+                                         "log_all",
+                                         "only_purge_repaired_tombstones",
+                                         "provide_overlapping_tombstones"};
+    static const char *const stcs[] = {"min_sstable_size", "bucket_low", "bucket_high"};
+    static const char *const lcs[] = {"sstable_size_in_mb", "fanout_size",
+                                      "single_sstable_uplevel"};
+    static const char *const twcs[] = {
+        "compaction_window_unit", "compaction_window_size", "timestamp_resolution",
+        "expired_sstable_check_frequency_seconds", "unsafe_aggressive_sstable_expiration"};
+    static const char *const ucs[] = {"scaling_parameters",
+                                      "target_sstable_size",
+                                      "base_shard_count",
+                                      "min_sstable_size",
+                                      "flush_size_override",
+                                      "max_sstables_to_compact",
+                                      "sstable_growth",
+                                      "expired_sstable_check_frequency_seconds",
+                                      "unsafe_aggressive_sstable_expiration",
+                                      "overlap_inclusion_method",
+                                      "survival_factor"};
+    bool is_lcs = strstr(cls, "Leveled") != NULL, is_twcs = strstr(cls, "TimeWindow") != NULL,
+         is_ucs = strstr(cls, "Unified") != NULL;
+    const char *bad[64];
+    uint32_t bucket[64];
+    int nb = 0, nuser = 0;
+    for (int i = 0; i < n; i++)
+        nuser += strcmp(d[i].key, "class") != 0;
+    uint32_t cap = 1;
+    while ((double)cap < (double)nuser / 0.75 + 1)
+        cap <<= 1;
+    for (int i = 0; i < n && nb < 64; i++) {
+        const char *k = d[i].key;
+        bool known = false;
+        for (size_t j = 0; j < HLN_ARRAY_LEN(common) && !known; j++)
+            known = !strcmp(k, common[j]);
+        for (size_t j = 0; !is_ucs && j < HLN_ARRAY_LEN(stcs) && !known; j++)
+            known = !strcmp(k, stcs[j]);
+        for (size_t j = 0; is_lcs && j < HLN_ARRAY_LEN(lcs) && !known; j++)
+            known = !strcmp(k, lcs[j]);
+        for (size_t j = 0; is_twcs && j < HLN_ARRAY_LEN(twcs) && !known; j++)
+            known = !strcmp(k, twcs[j]);
+        for (size_t j = 0; is_ucs && j < HLN_ARRAY_LEN(ucs) && !known; j++)
+            known = !strcmp(k, ucs[j]);
+        if (known) continue;
+        /* insertion by bucket, keeping the user's order within one */
+        uint32_t b = java_hash(k) & (cap - 1);
+        int at = nb;
+        while (at > 0 && bucket[at - 1] > b)
+            at--;
+        memmove(bad + at + 1, bad + at, sizeof *bad * (size_t)(nb - at));
+        memmove(bucket + at + 1, bucket + at, sizeof *bucket * (size_t)(nb - at));
+        bad[at] = k;
+        bucket[at] = b;
+        nb++;
+    }
+    if (!nb) return 0;
+    char list[512];
+    size_t off = 0;
+    for (int i = 0; i < nb && off < sizeof list; i++)
+        off += (size_t)snprintf(list + off, sizeof list - off, "%s%s", i ? ", " : "", bad[i]);
+    const char *simple = strrchr(cls, '.');
+    return hln_fail(err, HLN_ECONFIG, "Properties specified [%s] are not understood by %s", list,
+                    simple ? simple + 1 : cls);
+}
+
+/* The values of the sub-options Cassandra checks, with its messages. */
+static int check_strategy_options(const char *cls, const hln_option *d, int n, hln_error *err)
+{
+    const char *v;
+    double f;
+    long long x;
+    if ((v = kv_get(d, n, "tombstone_threshold"))) {
+        if (!java_float(v, &f)) return not_int(err, v, "tombstone_threshold");
+        if (f < 0)
+            return hln_fail(err, HLN_ECONFIG,
+                            "tombstone_threshold must be greater than 0, but was %f",
+                            (double)(float)f);
+    }
+    if ((v = kv_get(d, n, "tombstone_compaction_interval"))) {
+        if (!java_int(v, INT64_MIN, INT64_MAX, &x))
+            return not_int(err, v, "tombstone_compaction_interval");
+        if (x < 0)
+            return hln_fail(err, HLN_ECONFIG,
+                            "tombstone_compaction_interval must be greater than 0, but was %lld",
+                            x);
+    }
+    if ((v = kv_get(d, n, "unchecked_tombstone_compaction")) && strcasecmp(v, "true") != 0 &&
+        strcasecmp(v, "false") != 0)
+        return hln_fail(err, HLN_ECONFIG,
+                        "'unchecked_tombstone_compaction' should be either 'true' or 'false', not "
+                        "'%s'",
+                        v);
+    if (strstr(cls, "Leveled")) {
+        if ((v = kv_get(d, n, "sstable_size_in_mb"))) {
+            if (!java_int(v, INT32_MIN, INT32_MAX, &x))
+                return not_int(err, v, "sstable_size_in_mb");
+            if (x <= 0)
+                return hln_fail(err, HLN_ECONFIG,
+                                "sstable_size_in_mb must be larger than 0, but was %lld", x);
+        }
+        if ((v = kv_get(d, n, "fanout_size"))) {
+            if (!java_int(v, INT32_MIN, INT32_MAX, &x)) return not_int(err, v, "fanout_size");
+            if (x <= 0)
+                return hln_fail(err, HLN_ECONFIG, "fanout_size must be larger than 0, but was %lld",
+                                x);
+        }
+    }
+    if (strstr(cls, "TimeWindow")) {
+        if ((v = kv_get(d, n, "compaction_window_unit")) && strcmp(v, "MINUTES") != 0 &&
+            strcmp(v, "HOURS") != 0 && strcmp(v, "DAYS") != 0)
+            return hln_fail(err, HLN_ECONFIG, "%s is not valid for compaction_window_unit", v);
+        if ((v = kv_get(d, n, "compaction_window_size"))) {
+            if (!java_int(v, INT32_MIN, INT32_MAX, &x))
+                return not_int(err, v, "compaction_window_size");
+            if (x < 1)
+                return hln_fail(err, HLN_ECONFIG,
+                                "%s must be greater than 1 for compaction_window_size", v);
+        }
+    }
+    if (strstr(cls, "Unified") && (v = kv_get(d, n, "scaling_parameters"))) {
+        /* each comma-separated value: N | L<digits> | T<digits> | [+-]<digits> */
+        const char *p = v;
+        while (*p) {
+            while (*p == ' ')
+                p++;
+            const char *e = strchr(p, ',');
+            size_t len = e ? (size_t)(e - p) : strlen(p);
+            while (len && p[len - 1] == ' ')
+                len--;
+            bool ok = len > 0;
+            size_t i = 0;
+            if (ok && len == 1 && p[0] == 'N') {
+                i = 1;
+            } else if (ok) {
+                if (p[0] == 'L' || p[0] == 'T' || p[0] == '+' || p[0] == '-') i = 1;
+                ok = i < len;
+                for (size_t j = i; ok && j < len; j++)
+                    ok = isdigit((unsigned char)p[j]);
+                i = len;
+            }
+            if (!ok || i != len)
+                return hln_fail(err, HLN_ECONFIG,
+                                "Scaling parameter %.*s must match N|L[0-9]+|T[0-9]+|[+-]?[0-9]+",
+                                (int)len, p);
+            if (!e) break;
+            p = e + 1;
+        }
+    }
+    return unknown_options(cls, d, n, err);
+}
+
 static int norm_compaction(hln_arena *a, const char *value, char **out, bool *lcs, hln_error *err)
 {
     hln_option *kv;
@@ -418,6 +648,7 @@ static int norm_compaction(hln_arena *a, const char *value, char **out, bool *lc
                         "Min compaction threshold (got %lld) cannot be greater than max compaction "
                         "threshold (got %lld)",
                         mn, mx);
+    if ((rc = check_strategy_options(q, d, n, err)) < 0) return rc;
     *out = schema_map_format(a, d, n);
     return *out ? 0 : HLN_ENOMEM;
 }
