@@ -354,6 +354,14 @@ static int num_step(int st, int ch, int next)
 static int number_or_uuid(const char *z, size_t n, int *len, cqlp_lex_error *why)
 {
     size_t i = z[0] == '-' ? 2 : 1; /* z[i - 1] is a digit */
+    /* the common case: digits that nothing but an integer continues */
+    size_t d = i;
+    while (d < n && is_digit((unsigned char)z[d]))
+        d++;
+    if (d >= n || !(is_ident((unsigned char)z[d]) || z[d] == '.' || z[d] == '-')) {
+        *len = (int)d;
+        return TK_INTEGER;
+    }
     int num = NUM_INT, uuid = z[0] == '-' ? -1 : 1;
     for (;; i++) {
         int ch = i < n ? (unsigned char)z[i] : -1, next = i + 1 < n ? (unsigned char)z[i + 1] : -1;
@@ -590,7 +598,7 @@ int cqlp_get_token(const char *z, size_t n, int *len, cqlp_lex_error *why)
             return TK_UUID;
         }
         /* eight hex letters and digits then '-': only a UUID goes on so */
-        if (is_alpha(c)) {
+        if (is_alpha(c) && n > 8 && z[8] == '-') {
             int k = 0;
             while ((size_t)k < n && k < 9 && uuid_step(k, (unsigned char)z[k]) == k + 1)
                 k++;
