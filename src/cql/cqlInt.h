@@ -26,6 +26,8 @@
 #define HLN_CQL_INT_H
 
 #include <setjmp.h>
+#include <stdbool.h>
+#include <stdint.h>
 
 #include "cql/cql.h"
 
@@ -51,6 +53,8 @@ typedef enum cqlp_lex_error {
     CQLP_LEX_OPEN_QUOTED,  /* "...  without its closing quote */
     CQLP_LEX_OPEN_COMMENT, /* / * ... without its closing star-slash */
     CQLP_LEX_MISMATCH_SET, /* -i / -n not continued as -Infinity / -NaN */
+    CQLP_LEX_EXPECT_DASH,  /* a UUID literal cut short where a '-' belongs */
+    CQLP_LEX_EARLY_EXIT,   /* a number's exponent without digits */
 } cqlp_lex_error;
 
 /* Reads the token starting at z[0] (n > 0 bytes left). Returns its code and
@@ -131,6 +135,9 @@ typedef struct cqlp_bind_name {
     struct cqlp_bind_name *next;
 } cqlp_bind_name;
 
+/* Words of a bit set over the parser's terminals. */
+#define CQLP_TOKEN_WORDS 4
+
 /* Everything a grammar action may touch. */
 typedef struct cqlp_ctx {
     hln_arena *arena;
@@ -157,8 +164,10 @@ typedef struct cqlp_ctx {
     bool eof_expected; /* the parser would have accepted end of input */
     int n_expected;    /* terminals it would have accepted (not via fallback) */
     int expected;      /* the only one when n_expected == 1 */
-    bool error_at;     /* an action refused a token (cqlp_reject): at error_pos */
+    uint64_t expected_set[CQLP_TOKEN_WORDS]; /* all of them, a bit per token */
+    bool error_at; /* an action refused a token (cqlp_reject): at error_pos */
     int error_pos;
+    int error_from;       /* where ANTLR's failed decision started (a byte offset), or -1 */
     bool lookahead_shown; /* the error's snippet shows the token after it */
 
     /* non-local exit from actions: ENOMEM or a semantic error */
@@ -172,6 +181,18 @@ size_t cqlParserSize(void);
 void cqlParserInit(void *parser);
 void cqlParser(void *parser, int major, cql_token minor, cqlp_ctx *ctx);
 void cqlParserFinalize(void *parser);
+/* The parser's stack of states, bottom first (at most cap), after the
+ * tokens toks[0..k), replayed on the tables alone (no action runs); how
+ * many, or -1 if the tables refuse one of them. */
+int cqlParserReplay(const cql_token *toks, int k, unsigned short *st, int cap);
+/* Whether a parser with stack st[0..n) would shift tok, after the
+ * reductions tok triggers (the tables only: no action runs); exact: as
+ * itself, not as the identifier an unreserved keyword falls back to. */
+bool cqlParserWouldShift(const unsigned short *st, int n, int tok, bool exact);
+/* How many terminals the parser has (token codes are below it). */
+int cqlParserTokenCount(void);
+/* The token tok falls back to where the grammar has no use for it, or 0. */
+int cqlParserFallback(int tok);
 
 /* ---- constructors the actions call (parse.c) ------------------------- */
 /* Zeroed arena memory; never returns NULL (longjmps with HLN_ENOMEM). */
@@ -203,6 +224,9 @@ cql_term *cqlp_binop(cqlp_ctx *ctx, char op, cql_term *x, cql_term *y, const cql
 void cqlp_reject(cqlp_ctx *ctx, const cql_token *t);
 /* ... as ANTLR's "mismatched input 't' expecting <expected>" */
 void cqlp_reject_expecting(cqlp_ctx *ctx, const cql_token *t, int expected);
+/* Refuses the token at byte offset pos as ANTLR would at the end of a
+ * decision that started at the token at byte offset from. */
+void cqlp_reject_from(cqlp_ctx *ctx, int pos, int from);
 /* CAST's target type: a native type name (folded), else rejected. */
 const char *cqlp_cast_type(cqlp_ctx *ctx, const cql_token *t);
 /* The selection function fn(col) or fn(col[elem]). */

@@ -24,7 +24,9 @@
  *  - Only the first error matters (Cassandra reports its first): there is no
  *    error recovery (YYNOERRORRECOVERY); %syntax_error records the token and
  *    what the parser would have accepted instead, and parse.c words the
- *    message. The parser stack is bounded (%stack_size) and overflow is a
+ *    message. To word it as ANTLR would, parse.c also asks what the parser
+ *    would have taken a few tokens earlier: cqlParserWouldShift runs the
+ *    tables alone (no action) from a saved stack of states. The parser stack is bounded (%stack_size) and overflow is a
  *    syntax error, so no input can recurse without limit.
  *
  * Selectors are expressions: columns, c[k], c[a..b], c.f, function calls whose
@@ -87,12 +89,14 @@ typedef struct { cqlp_bnode *head, *tail; int n; } cqlp_bstmts;
     ctx->syntax_error = true;
     ctx->eof_expected = yy_find_shift_action(0, (YYACTIONTYPE)st) != YY_ERROR_ACTION;
     ctx->n_expected = 0;
+    memset(ctx->expected_set, 0, sizeof(ctx->expected_set));
     if (st <= YY_MAX_SHIFT) {
         for (int t = 1; t < YYNTOKEN; t++) {
             int i = yy_shift_ofst[st] + t;
             if (yy_lookahead[i] == t && yy_action[i] != YY_ERROR_ACTION) {
                 ctx->n_expected++;
                 ctx->expected = t;
+                if (t < 64 * CQLP_TOKEN_WORDS) ctx->expected_set[t / 64] |= 1ull << (t % 64);
             }
         }
     }
@@ -106,6 +110,73 @@ typedef struct { cqlp_bnode *head, *tail; int n; } cqlp_bstmts;
 size_t cqlParserSize(void)
 {
     return sizeof(yyParser);
+}
+
+int cqlParserReplay(const cql_token *toks, int k, unsigned short *st, int cap)
+{
+    YYACTIONTYPE s[YYSTACKDEPTH + 1];
+    int n = 1;
+    s[0] = 0;
+    for (int j = 0; j < k; j++) {
+        for (int guard = 0;; guard++) {
+            if (guard > 4 * YYSTACKDEPTH) return -1;
+            YYACTIONTYPE act = yy_find_shift_action((YYCODETYPE)toks[j].type, s[n - 1]);
+            if (act >= YY_MIN_REDUCE) {
+                unsigned rule = act - YY_MIN_REDUCE;
+                n += yyRuleInfoNRhs[rule];
+                if (n < 1 || n >= YYSTACKDEPTH) return -1;
+                s[n] = yy_find_reduce_action(s[n - 1], (YYCODETYPE)yyRuleInfoLhs[rule]);
+                n++;
+                continue;
+            }
+            if (act > YY_MAX_SHIFTREDUCE || n >= YYSTACKDEPTH) return -1;
+            if (act > YY_MAX_SHIFT) act += YY_MIN_REDUCE - YY_MIN_SHIFTREDUCE;
+            s[n++] = act;
+            break;
+        }
+    }
+    if (n > cap) return -1;
+    for (int i = 0; i < n; i++)
+        st[i] = s[i];
+    return n;
+}
+
+/* Runs the tables only (no actions) from the stack st[0..n): reduces as
+ * the parser would on tok, and says whether tok is then shifted (as itself
+ * when exact, else also as the identifier it falls back to). */
+static bool would_shift(const unsigned short *st, int n, int tok, bool exact)
+{
+    YYACTIONTYPE s[YYSTACKDEPTH + 1];
+    if (n < 1 || n > YYSTACKDEPTH) return false;
+    for (int i = 0; i < n; i++)
+        s[i] = st[i];
+    for (int guard = 0; guard < 4 * YYSTACKDEPTH; guard++) {
+        YYACTIONTYPE act = yy_find_shift_action((YYCODETYPE)tok, s[n - 1]);
+        if (exact && s[n - 1] <= YY_MAX_SHIFT &&
+            yy_lookahead[yy_shift_ofst[s[n - 1]] + tok] != tok)
+            act = yy_default[s[n - 1]];
+        if (act >= YY_MIN_REDUCE) {
+            unsigned rule = act - YY_MIN_REDUCE;
+            n += yyRuleInfoNRhs[rule];
+            if (n < 1 || n >= YYSTACKDEPTH) return false;
+            s[n] = yy_find_reduce_action(s[n - 1], (YYCODETYPE)yyRuleInfoLhs[rule]);
+            n++;
+            continue;
+        }
+        return act <= YY_MAX_SHIFTREDUCE || act == YY_ACCEPT_ACTION;
+    }
+    return false;
+}
+
+bool cqlParserWouldShift(const unsigned short *st, int n, int tok, bool exact)
+{
+    if (tok < 0 || tok >= YYNTOKEN) return false;
+    return would_shift(st, n, tok, exact);
+}
+
+int cqlParserTokenCount(void)
+{
+    return YYNTOKEN;
 }
 }
 
@@ -493,8 +564,13 @@ rel(A) ::= LP names(C) RP op(O) bind(T). {
     A->op = (cql_op)O;
     A->term = T;
 }
-/* (c1, c2) IN ((v1, v2), ...), IN ?, IN (): a list of clustering prefixes */
-rel(A) ::= LP names(C) RP IN LP terms(V) RP. {
+/* (c1, c2) IN ((v1, v2), ...), IN ?, IN (): a list of clustering prefixes;
+ * Cassandra's grammar wants tuples or bind markers in the list, its
+ * decision on "(" failing at a first value of another kind */
+rel(A) ::= LP names(C) RP IN LP(P) terms(V) RP. {
+    cql_term *first = V.head ? V.head->term : NULL;
+    if (first && first->kind != CQL_TERM_TUPLE && first->kind != CQL_TERM_BIND)
+        cqlp_reject_from(ctx, first->pos, P.pos);
     A = cqlp_alloc(ctx, sizeof(*A));
     A->mcols = C.head;
     A->op = CQL_OP_IN;
@@ -766,9 +842,11 @@ cmd ::= BEGIN bkind(K) BATCH using_opt(U) bstmts(L) APPLY BATCH. {
 bkind(A) ::= .         { A = 0; }
 bkind(A) ::= UNLOGGED. { A = 1; }
 bkind(A) ::= ID(X). {
-    if (X.n != 7 || strncasecmp(X.z, "counter", 7) != 0)
-        cqlp_fail(ctx, HLN_ESYNTAX, "line 1:%d no viable alternative at input '%.*s'", X.pos,
-                  X.n, X.z);
+    /* Cassandra matches BATCH after its optional UNLOGGED / COUNTER */
+    if (X.n != 7 || strncasecmp(X.z, "counter", 7) != 0) {
+        cqlp_reject_expecting(ctx, &X, TK_BATCH);
+        ctx->lookahead_shown = false;
+    }
     A = 2;
 }
 

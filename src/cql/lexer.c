@@ -25,7 +25,12 @@
  * Why these rules: they are Cassandra 5.0's lexer rules (Lexer.g), so that
  * the same text splits the same way: a minus sign directly before digits
  * belongs to the number, a UUID wins over an identifier or a number that
- * starts it, and a keyword is any case of its letters. Two deliberate
+ * starts it, and a keyword is any case of its letters. Where numbers and
+ * UUIDs share a prefix, the split follows Cassandra's lexer DFA, which
+ * never backs up (number_or_uuid): 12345678-1 and 12ab are broken UUIDs
+ * ("mismatched character ... expecting set null"), 1e) has no token
+ * ("no viable alternative at character ')'"), 1e+) an exponent without
+ * digits ("required (...)+ loop did not match anything"). Two deliberate
  * differences: a line comment may end at the end of the input (Cassandra
  * demands a newline), and a NUL byte is rejected everywhere because the
  * syntax tree holds C strings.
@@ -300,39 +305,86 @@ static size_t iso_duration_len(const char *z, size_t n)
     return any ? end : 0;
 }
 
-/* Reads a number (z[0] is a digit, or '-' before a digit). */
-static int number(const char *z, size_t n, int *len)
+/* Cassandra's lexer decides between its number rules and UUID with a DFA
+ * that follows every rule still possible, a character at a time, and never
+ * goes back: when only one is left it commits to it (so 12345678-1 is a
+ * broken UUID, not 12345678 minus 1), and when the next character fits none
+ * it ends the token only where one of them could end (1e) fits none).
+ * uuid_step and num_step are those two rules as state machines. */
+enum { NUM_INT, NUM_DOT, NUM_E, NUM_SIGN, NUM_EXP, NUM_DEAD };
+
+static bool uuid_dash_at(int k)
 {
-    size_t dl = unit_duration_len(z, n);
-    if (dl) {
-        *len = (int)dl;
-        return TK_DURATION;
+    return k == 8 || k == 13 || k == 18 || k == 23;
+}
+#define UUID_CHARS 36
+
+/* The UUID rule after k characters, on ch (-1: end of input): k + 1, or -1. */
+static int uuid_step(int k, int ch)
+{
+    if (k < 0 || k >= UUID_CHARS || ch < 0) return -1;
+    return (uuid_dash_at(k) ? ch == '-' : is_hex(ch)) ? k + 1 : -1;
+}
+
+/* -?DIGIT+ ('.' DIGIT*)? (E ('+'|'-')? DIGIT+)? in state st, on ch (next:
+ * the character after it, for "1..2", a range). */
+static int num_step(int st, int ch, int next)
+{
+    bool digit = ch >= 0 && is_digit(ch), e = ch == 'e' || ch == 'E';
+    switch (st) {
+    case NUM_INT:
+        if (digit) return NUM_INT;
+        if (ch == '.' && next != '.') return NUM_DOT;
+        return e ? NUM_E : NUM_DEAD;
+    case NUM_DOT:
+        if (digit) return NUM_DOT;
+        return e ? NUM_E : NUM_DEAD;
+    case NUM_E:
+        if (digit) return NUM_EXP;
+        return ch == '+' || ch == '-' ? NUM_SIGN : NUM_DEAD;
+    case NUM_SIGN:
+    case NUM_EXP:
+        return digit ? NUM_EXP : NUM_DEAD;
+    default:
+        return NUM_DEAD;
     }
-    size_t i = (z[0] == '-') ? 1 : 0;
-    int tok = TK_INTEGER;
-    while (i < n && is_digit((unsigned char)z[i]))
-        i++;
-    if (i < n && z[i] == '.') {
-        /* "1..2" is a range in Cassandra: leave the dots alone */
-        if (!(i + 1 < n && z[i + 1] == '.')) {
-            tok = TK_FLOAT;
-            i++;
-            while (i < n && is_digit((unsigned char)z[i]))
-                i++;
+}
+
+/* Reads what starts with a digit, or '-' and a digit (not a duration). */
+static int number_or_uuid(const char *z, size_t n, int *len, cqlp_lex_error *why)
+{
+    size_t i = z[0] == '-' ? 2 : 1; /* z[i - 1] is a digit */
+    /* the common case: digits that nothing but an integer continues */
+    size_t d = i;
+    while (d < n && is_digit((unsigned char)z[d]))
+        d++;
+    if (d >= n || !(is_ident((unsigned char)z[d]) || z[d] == '.' || z[d] == '-')) {
+        *len = (int)d;
+        return TK_INTEGER;
+    }
+    int num = NUM_INT, uuid = z[0] == '-' ? -1 : 1;
+    for (;; i++) {
+        int ch = i < n ? (unsigned char)z[i] : -1, next = i + 1 < n ? (unsigned char)z[i + 1] : -1;
+        int num2 = num == NUM_DEAD ? NUM_DEAD : num_step(num, ch, next);
+        int uuid2 = uuid_step(uuid, ch);
+        if (num2 != NUM_DEAD || uuid2 >= 0) {
+            num = num2;
+            uuid = uuid2;
+            continue;
         }
+        /* nothing takes z[i]: end the token where a rule may end */
+        *len = (int)i;
+        if (uuid == UUID_CHARS) return TK_UUID;
+        if (num == NUM_INT) return TK_INTEGER;
+        if (num == NUM_DOT || num == NUM_EXP) return TK_FLOAT;
+        if (num != NUM_DEAD && uuid >= 0)
+            *why = CQLP_LEX_BAD_CHAR; /* both were possible: no viable alternative */
+        else if (num != NUM_DEAD)
+            *why = CQLP_LEX_EARLY_EXIT; /* the exponent's digits */
+        else
+            *why = uuid_dash_at(uuid) ? CQLP_LEX_EXPECT_DASH : CQLP_LEX_MISMATCH_SET;
+        return CQLP_TK_ILLEGAL;
     }
-    if (i < n && (z[i] == 'e' || z[i] == 'E')) {
-        size_t j = i + 1;
-        if (j < n && (z[j] == '+' || z[j] == '-')) j++;
-        if (j < n && is_digit((unsigned char)z[j])) {
-            while (j < n && is_digit((unsigned char)z[j]))
-                j++;
-            tok = TK_FLOAT;
-            i = j;
-        }
-    }
-    *len = (int)i;
-    return tok;
 }
 
 /* Scans a string or name closed by q, where qq stands for q itself.
@@ -373,7 +425,14 @@ int cqlp_get_token(const char *z, size_t n, int *len, cqlp_lex_error *why)
         return CQLP_TK_SPACE;
     case '-':
         if (n > 1 && z[1] == '-') goto line_comment;
-        if (n > 1 && is_digit((unsigned char)z[1])) return number(z, n, len);
+        if (n > 1 && is_digit((unsigned char)z[1])) {
+            size_t dl = unit_duration_len(z, n);
+            if (dl) {
+                *len = (int)dl;
+                return TK_DURATION;
+            }
+            return number_or_uuid(z, n, len, why);
+        }
         if (n > 1 && z[1] == 'P') {
             size_t dl = iso_duration_len(z, n);
             if (dl && dl >= word_len(z + 1, n - 1) + 1) {
@@ -538,6 +597,19 @@ int cqlp_get_token(const char *z, size_t n, int *len, cqlp_lex_error *why)
             *len = ul;
             return TK_UUID;
         }
+        /* eight hex letters and digits then '-': only a UUID goes on so */
+        if (is_alpha(c) && n > 8 && z[8] == '-') {
+            int k = 0;
+            while ((size_t)k < n && k < 9 && uuid_step(k, (unsigned char)z[k]) == k + 1)
+                k++;
+            if (k == 9) {
+                while (uuid_step(k, (size_t)k < n ? (unsigned char)z[k] : -1) == k + 1)
+                    k++;
+                *len = k;
+                *why = uuid_dash_at(k) ? CQLP_LEX_EXPECT_DASH : CQLP_LEX_MISMATCH_SET;
+                return CQLP_TK_ILLEGAL;
+            }
+        }
     }
     if (c == '0' && n > 1 && (z[1] == 'x' || z[1] == 'X')) {
         for (i = 2; i < n && is_hex((unsigned char)z[i]); i++) {
@@ -545,7 +617,14 @@ int cqlp_get_token(const char *z, size_t n, int *len, cqlp_lex_error *why)
         *len = (int)i;
         return TK_HEX;
     }
-    if (is_digit(c)) return number(z, n, len);
+    if (is_digit(c)) {
+        size_t dl = unit_duration_len(z, n);
+        if (dl) {
+            *len = (int)dl;
+            return TK_DURATION;
+        }
+        return number_or_uuid(z, n, len, why);
+    }
     if (c == 'P') {
         size_t dl = iso_duration_len(z, n);
         if (dl && dl >= word_len(z, n)) {

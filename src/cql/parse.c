@@ -21,8 +21,12 @@
  *   "line L:C no viable alternative at character '@'" and
  *   "line L:C mismatched character '<EOF>' expecting '''" from the lexer.
  * L is 1-based, C is 0-based and counts UTF-16 units as Java does. The
- * snippet puts the offending token in brackets, starting about ten ANTLR
- * tokens (white space counts) before it.
+ * snippet is ANTLR's token stream around where the parser stood: ten
+ * tokens (white space counts) before to two after, no further than it had
+ * read; the bracketed token is where the failed decision started, which
+ * may be before the token the message names (antlr_error works out which
+ * from the parser's tables, as the LR parser finds errors later than
+ * ANTLR's look-ahead does).
  *
  * Invariants:
  *  1. On failure *out is NULL and err->code is the returned code: HLN_ESYNTAX,
@@ -272,6 +276,17 @@ void cqlp_reject(cqlp_ctx *ctx, const cql_token *t)
     ctx->error_pos = t->pos;
 }
 
+void cqlp_reject_from(cqlp_ctx *ctx, int pos, int from)
+{
+    if (ctx->syntax_error) return;
+    ctx->syntax_error = true;
+    ctx->eof_expected = false;
+    ctx->n_expected = 0;
+    ctx->error_at = true;
+    ctx->error_pos = pos;
+    ctx->error_from = from;
+}
+
 void cqlp_reject_expecting(cqlp_ctx *ctx, const cql_token *t, int expected)
 {
     if (ctx->syntax_error) return;
@@ -467,8 +482,15 @@ static void put_token(sbuf *b, const cql_token *t)
             z += 2;
             n -= 4;
         } else {
-            z += 1;
-            n -= 2; /* doubled quotes are shown doubled; close enough */
+            /* the value: a doubled quote stands for one */
+            char q = z[0], v[128];
+            size_t o = 0;
+            for (size_t k = 1; k + 1 < n && o < sizeof(v); k++) {
+                v[o++] = z[k];
+                if (z[k] == q) k++;
+            }
+            put_display(b, v, o, 100);
+            return;
         }
     }
     put_display(b, z, n, 100);
@@ -526,6 +548,18 @@ static const char *token_name(int t)
         return "'!='";
     case TK_LBRACE:
         return "'{'";
+    case TK_LBRACKET:
+        return "'['";
+    case TK_RBRACKET:
+        return "']'";
+    case TK_PLUS:
+        return "'+'";
+    case TK_MINUS:
+        return "'-'";
+    case TK_SLASH:
+        return "'/'";
+    case TK_PERCENT:
+        return "'%'";
     case TK_RBRACE:
         return "'}'";
     case TK_ALLOW:
@@ -624,18 +658,166 @@ static const char *token_name(int t)
         return "K_WHERE";
     case TK_WITH:
         return "K_WITH";
+    case TK_WRITETIME:
+        return "K_WRITETIME";
+    case TK_MAXWRITETIME:
+        return "K_MAXWRITETIME";
+    case TK_CONTAINS:
+        return "K_CONTAINS";
+    case TK_GROUP:
+        return "K_GROUP";
+    case TK_DEFAULT:
+        return "K_DEFAULT";
+    case TK_CAST:
+        return "K_CAST";
+    case TK_ALL:
+        return "K_ALL";
+    case TK_KEYSPACES:
+        return "K_KEYSPACES";
+    case TK_ROLE:
+        return "K_ROLE";
+    case TK_ROLES:
+        return "K_ROLES";
+    case TK_USER:
+        return "K_USER";
+    case TK_USERS:
+        return "K_USERS";
+    case TK_LOGIN:
+        return "K_LOGIN";
+    case TK_PASSWORD:
+        return "K_PASSWORD";
+    case TK_HASHED:
+        return "K_HASHED";
+    case TK_SUPERUSER:
+        return "K_SUPERUSER";
+    case TK_NOSUPERUSER:
+        return "K_NOSUPERUSER";
+    case TK_OPTIONS:
+        return "K_OPTIONS";
+    case TK_PERMISSION:
+        return "K_PERMISSION";
+    case TK_PERMISSIONS:
+        return "K_PERMISSIONS";
+    case TK_LIST:
+        return "K_LIST";
+    case TK_UNMASK:
+        return "K_UNMASK";
+    case TK_SELECT_MASKED:
+        return "K_SELECT_MASKED";
+    case TK_CLUSTER:
+        return "K_CLUSTER";
+    case TK_TABLES:
+        return "K_TABLES";
+    case TK_ANN:
+        return "K_ANN";
+    case TK_CUSTOM:
+        return "K_CUSTOM";
+    case TK_KEYS:
+        return "K_KEYS";
+    case TK_IS:
+        return "K_IS";
+    case TK_OF:
+        return "K_OF";
+    case TK_ALTER:
+        return "K_ALTER";
+    case TK_NORECURSIVE:
+        return "K_NORECURSIVE";
+    case TK_MODIFY:
+        return "K_MODIFY";
+    case TK_AUTHORIZE:
+        return "K_AUTHORIZE";
+    case TK_DESCRIBE:
+        return "K_DESCRIBE";
+    case TK_EXECUTE:
+        return "K_EXECUTE";
+    case TK_GRANT:
+        return "K_GRANT";
+    case TK_ON:
+        return "K_ON";
+    case TK_TO:
+        return "K_TO";
+    case TK_REVOKE:
+        return "K_REVOKE";
+    case TK_FULL:
+        return "K_FULL";
+    case TK_INDEX:
+        return "K_INDEX";
+    case TK_MATERIALIZED:
+        return "K_MATERIALIZED";
+    case TK_VIEW:
+        return "K_VIEW";
+    case TK_ADD:
+        return "K_ADD";
+    case TK_RENAME:
+        return "K_RENAME";
+    case TK_TRUNCATE:
+        return "K_TRUNCATE";
+    case TK_ENTRIES:
+        return "K_ENTRIES";
+    case TK_TTLFN:
+        return "K_TTL";
+    case TK_EMPTY_QUOTED:
+        return "EMPTY_QUOTED_NAME";
     default:
         return NULL;
     }
 }
 
-/* Appends " (...text [tok]...)", ANTLR's ErrorCollector snippet: from about
- * ten tokens before (hidden white space and comments count as tokens) to the
- * offending one. Newlines are dropped, as Cassandra joins the lines. */
-static void put_snippet(sbuf *b, const cqlp_ctx *ctx, const cql_token *toks, int ntok, int i)
+/* The length of toks[k]'s text as ANTLR keeps it, in bytes of the source
+ * from its start: a string or quoted name's lexer rule replaces its text by
+ * the unquoted value, so it counts that many characters (UTF-16 units)
+ * from the opening quote. */
+static int antlr_text_bytes(const cqlp_ctx *ctx, const cql_token *t)
+{
+    if (!((t->type == TK_STRING || t->type == TK_QUOTED) && t->n >= 2)) return t->n;
+    const char *z = t->z;
+    int n = t->n, units = 0;
+    if (z[0] == '$') {
+        z += 2;
+        n -= 4;
+    } else {
+        z++;
+        n -= 2;
+    }
+    for (int i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)z[i];
+        if ((ch & 0xC0) == 0x80) continue;
+        units += ch >= 0xF0 ? 2 : 1;
+        if ((ch == '\'' || ch == '"') && i + 1 < n && (unsigned char)z[i + 1] == ch) i++;
+    }
+    /* that many units from the token's start, within the source */
+    int p = t->pos, left = units;
+    while (left > 0 && (size_t)p < ctx->srclen) {
+        unsigned char ch = (unsigned char)ctx->src[p];
+        int w = ch >= 0xF0 ? 4 : ch >= 0xE0 ? 3 : ch >= 0xC0 ? 2 : 1;
+        left -= ch >= 0xF0 ? 2 : 1;
+        p += w;
+    }
+    if ((size_t)p > ctx->srclen) p = (int)ctx->srclen;
+    return p - t->pos;
+}
+
+/* Where the line holding byte pos ends. */
+static int line_end(const cqlp_ctx *ctx, int pos)
+{
+    while ((size_t)pos < ctx->srclen && ctx->src[pos] != '\n')
+        pos++;
+    return pos;
+}
+
+/* Appends " (...text [tok]...)", ANTLR's ErrorCollector snippet. ANTLR
+ * takes it from its token stream, where hidden white space and comments are
+ * tokens too: from ten tokens before the stream's position (toks[idx], the
+ * token the failed decision started at) to two after it, but no further than
+ * the tokens the parser has fetched (through toks[fetched]); none at all when
+ * that last token is the end of input (Cassandra's EOF token has no
+ * position). The bracketed token and the last one count their ANTLR text. */
+static void put_snippet(sbuf *b, const cqlp_ctx *ctx, const cql_token *toks, int ntok, int idx,
+                        int fetched)
 {
     const char *src = ctx->src;
-    int from = toks[i].pos, j = i, k = 10;
+    if (idx >= ntok) return;
+    int from = toks[idx].pos, j = idx, k = 10;
     while (k > 0) {
         int prev_end = j > 0 ? toks[j - 1].pos + toks[j - 1].n : 0;
         if (toks[j].pos > prev_end) { /* a hidden token precedes toks[j] */
@@ -647,37 +829,61 @@ static void put_snippet(sbuf *b, const cqlp_ctx *ctx, const cql_token *toks, int
         from = toks[j].pos;
         k--;
     }
-    int end = toks[i].pos + toks[i].n;
-    /* ANTLR shows the tokens it looked ahead at; mostly none */
-    int next_end = ctx->lookahead_shown && i + 1 < ntok ? toks[i + 1].pos + toks[i + 1].n : end;
-    if (next_end > end) end = next_end;
+    /* two stream tokens on (a gap between tokens is one hidden token), as
+       far as fetched: the gap before toks[k] comes in with it */
+    int to = idx;
+    bool to_hidden = false; /* the gap after toks[to] */
+    for (int step = 0; step < 2; step++) {
+        if (to + 1 > fetched) break;
+        int next_pos = to + 1 < ntok ? toks[to + 1].pos : (int)ctx->srclen;
+        if (!to_hidden && next_pos > toks[to].pos + toks[to].n) {
+            to_hidden = true;
+            continue;
+        }
+        if (to + 1 >= ntok) return; /* the EOF token: no snippet */
+        to++;
+        to_hidden = false;
+    }
+    int end;
+    if (to_hidden) {
+        end = to + 1 < ntok ? toks[to + 1].pos : (int)ctx->srclen;
+    } else {
+        end = toks[to].pos + antlr_text_bytes(ctx, &toks[to]);
+    }
+    int le = line_end(ctx, to_hidden ? toks[to].pos + toks[to].n : toks[to].pos);
+    if (end > le) end = le;
     bool at_end = true;
     for (size_t p = (size_t)end; p < ctx->srclen; p++)
         if (src[p] != '\n') at_end = false;
 
     /* keep the snippet readable: at most ~160 bytes before the token */
     bool cut = false;
-    if (toks[i].pos - from > 160) {
-        from = toks[i].pos - 160;
-        while (from < toks[i].pos && ((unsigned char)src[from] & 0xC0) == 0x80)
+    if (toks[idx].pos - from > 160) {
+        from = toks[idx].pos - 160;
+        while (from < toks[idx].pos && ((unsigned char)src[from] & 0xC0) == 0x80)
             from++;
         cut = true;
     }
+    int hl_end = toks[idx].pos + antlr_text_bytes(ctx, &toks[idx]);
     sb_str(b, " (");
     if (from > 0 || cut) sb_str(b, "...");
-    for (int p = from; p < toks[i].pos; p++)
+    for (int p = from; p < toks[idx].pos; p++)
         if (src[p] != '\n') sb_put(b, src + p, 1);
     sb_str(b, "[");
-    put_display(b, toks[i].z, (size_t)toks[i].n, 100);
+    int shown_end = hl_end < end ? hl_end : end;
+    put_display(b, toks[idx].z, (size_t)(shown_end - toks[idx].pos), 100);
     sb_str(b, "]");
-    for (int p = toks[i].pos + toks[i].n; p < end; p++)
+    for (int p = hl_end; p < end; p++)
         if (src[p] != '\n') sb_put(b, src + p, 1);
     if (!at_end) sb_str(b, "...");
     sb_str(b, ")");
 }
 
-/* The message for a parser error on toks[i] (i == ntok: end of input). */
-static int syntax_error(cqlp_ctx *ctx, const cql_token *toks, int ntok, int i)
+/* The message for a parser error on toks[i] (i == ntok: end of input),
+ * with the stream position idx, the last token fetched and the token ANTLR
+ * would say it expected (-1: none, "no viable alternative"; 0: EOF). */
+static int syntax_error(cqlp_ctx *ctx, const cql_token *toks, int ntok, int i, int idx, int fetched,
+                        int want_tok)
 {
     char msg[sizeof(ctx->err->msg)];
     sbuf b = {msg, 0, sizeof(msg)};
@@ -697,10 +903,10 @@ static int syntax_error(cqlp_ctx *ctx, const cql_token *toks, int ntok, int i)
     if (ctx->overflow) {
         sb_str(&b, "statement too deeply nested at input '");
     } else {
-        if (ctx->eof_expected)
+        if (want_tok == 0)
             want = "EOF";
-        else if (ctx->n_expected == 1)
-            want = token_name(ctx->expected);
+        else if (want_tok > 0)
+            want = token_name(want_tok);
         sb_str(&b, want ? "mismatched input '" : "no viable alternative at input '");
     }
     if (eof)
@@ -712,7 +918,7 @@ static int syntax_error(cqlp_ctx *ctx, const cql_token *toks, int ntok, int i)
         sb_str(&b, " expecting ");
         sb_str(&b, want);
     }
-    if (!eof) put_snippet(&b, ctx, toks, ntok, i);
+    if (!eof) put_snippet(&b, ctx, toks, ntok, idx, fetched);
     return hln_fail(ctx->err, HLN_ESYNTAX, "%s", msg);
 }
 
@@ -734,6 +940,21 @@ static int lex_error(cqlp_ctx *ctx, int pos, cqlp_lex_error why)
     case CQLP_LEX_OPEN_COMMENT:
         snprintf(msg, sizeof(msg), "mismatched character '<EOF>' expecting '*'");
         break;
+    case CQLP_LEX_EXPECT_DASH:
+        if ((size_t)pos >= ctx->srclen)
+            snprintf(msg, sizeof(msg), "mismatched character '<EOF>' expecting '-'");
+        else
+            snprintf(msg, sizeof(msg), "mismatched character '%c' expecting '-'", ctx->src[pos]);
+        break;
+    case CQLP_LEX_EARLY_EXIT: /* ANTLR's words for a (...)+ that matched nothing */
+        if ((size_t)pos >= ctx->srclen)
+            snprintf(msg, sizeof(msg),
+                     "required (...)+ loop did not match anything at character '<EOF>'");
+        else
+            snprintf(msg, sizeof(msg),
+                     "required (...)+ loop did not match anything at character '%c'",
+                     ctx->src[pos]);
+        break;
     case CQLP_LEX_MISMATCH_SET: /* ANTLR's words for a failed character set */
         if ((size_t)pos >= ctx->srclen)
             snprintf(msg, sizeof(msg), "mismatched character '<EOF>' expecting set null");
@@ -742,6 +963,10 @@ static int lex_error(cqlp_ctx *ctx, int pos, cqlp_lex_error why)
                      ctx->src[pos]);
         break;
     default: {
+        if ((size_t)pos >= ctx->srclen) {
+            snprintf(msg, sizeof(msg), "no viable alternative at character '<EOF>'");
+            break;
+        }
         /* show the whole (UTF-8) character, or an escape for controls */
         const unsigned char *z = (const unsigned char *)ctx->src + pos;
         size_t left = ctx->srclen - (size_t)pos, n = 1;
@@ -758,6 +983,496 @@ static int lex_error(cqlp_ctx *ctx, int pos, cqlp_lex_error why)
     }
     }
     return hln_fail(ctx->err, HLN_ESYNTAX, "line %d:%d %s", line, col, msg);
+}
+
+/* ---- what ANTLR would have said ------------------------------------- */
+
+/* The parser's states before each of the last few tokens, to ask what it
+ * would have accepted there (cqlParserWouldShift); replayed from the tables
+ * when an error needs them, so a parse that succeeds pays nothing. */
+#define CQLP_RING 4
+#define CQLP_MAX_STATES 200
+typedef struct cqlp_states {
+    unsigned short st[CQLP_MAX_STATES];
+    int n;
+} cqlp_states;
+
+/* The verdict lemon's %syntax_error recorded, as a token to expect. */
+static int legacy_want(const cqlp_ctx *ctx)
+{
+    if (ctx->eof_expected) return 0;
+    if (ctx->n_expected == 1 && ctx->expected != TK_ID && token_name(ctx->expected))
+        return ctx->expected; /* a name is a choice: no single token */
+    return -1;
+}
+
+static bool in_set(const int *set, int t)
+{
+    for (; *set; set++)
+        if (*set == t) return true;
+    return false;
+}
+
+/* An identifier where Cassandra's grammar takes one: IDENT, QUOTED_NAME or
+ * an unreserved keyword. */
+static bool is_name(const cql_token *toks, int k)
+{
+    if (k < 0) return false;
+    int t = toks[k].type;
+    return t == TK_ID || t == TK_QUOTED || cqlParserFallback(t) == TK_ID;
+}
+
+/* The terminals the parser would take before toks[k] (k within the ring:
+ * i - CQLP_RING < k <= i), a bit per token; exact: as themselves. */
+typedef struct tokset {
+    uint64_t w[CQLP_TOKEN_WORDS];
+} tokset;
+
+static tokset takes_set(const cqlp_states *ring, int i, int k, bool exact)
+{
+    tokset s;
+    memset(&s, 0, sizeof(s));
+    if (k < 0 || k > i || i - k >= CQLP_RING) return s;
+    const cqlp_states *r = &ring[k % CQLP_RING];
+    int n = cqlParserTokenCount();
+    for (int t = 0; t < n && t < 64 * CQLP_TOKEN_WORDS; t++)
+        if (cqlParserWouldShift(r->st, r->n, t, exact)) s.w[t / 64] |= 1ull << (t % 64);
+    return s;
+}
+
+static bool has(const tokset *s, int t)
+{
+    return t >= 0 && t < 64 * CQLP_TOKEN_WORDS && (s->w[t / 64] >> (t % 64) & 1);
+}
+
+/* Whether s holds nothing but the tokens of only (0-terminated). */
+static bool only_of(const tokset *s, const int *only)
+{
+    tokset o = *s;
+    for (; *only; only++)
+        o.w[*only / 64] &= ~(1ull << (*only % 64));
+    for (int w = 0; w < CQLP_TOKEN_WORDS; w++)
+        if (o.w[w]) return false;
+    return true;
+}
+
+/* Whether toks[k] is a name the parser took as one: an unreserved keyword
+ * it took as the keyword is none. */
+static bool name_taken(const cql_token *toks, const cqlp_states *ring, int i, int k)
+{
+    if (!is_name(toks, k)) return false;
+    if (toks[k].type == TK_ID || toks[k].type == TK_QUOTED) return true;
+    tokset before = takes_set(ring, i, k, true);
+    return !(has(&before, toks[k].type) && !has(&before, TK_ID));
+}
+
+/* Whether t is a word some CREATE, DROP or ALTER statement of Cassandra's
+ * has second (the ones that lex as identifiers here). */
+static bool statement_word(const cql_token *t)
+{
+    static const char *const words[] = {"type",   "trigger",      "function", "aggregate",
+                                        "schema", "columnfamily", "or",       "identity",
+                                        "custom", "materialized", "view",     "user",
+                                        "role",   "index",        "keyspace", "table"};
+    for (size_t k = 0; k < sizeof(words) / sizeof(words[0]); k++)
+        if ((size_t)t->n == strlen(words[k]) && !strncasecmp(t->z, words[k], (size_t)t->n))
+            return true;
+    return false;
+}
+
+/* Whether toks[k] is in a SELECT's selection (before its FROM) or its
+ * GROUP BY, both lists of selectors. */
+static bool in_selection(const cql_token *toks, int k)
+{
+    if (k < 1 || toks[0].type != TK_SELECT) return false;
+    for (int j = k; j >= 1; j--) {
+        int t = toks[j].type;
+        if (t == TK_BY && toks[j - 1].type == TK_GROUP) return true;
+        if (t == TK_FROM || t == TK_WHERE || t == TK_ORDER || t == TK_LIMIT || t == TK_ALLOW ||
+            t == TK_PER)
+            return false;
+    }
+    return true;
+}
+
+/* Whether t spells one of Cassandra's native types (keywords there). */
+static bool native_type_word(const cql_token *t)
+{
+    static const char *const words[] = {
+        "ascii",  "bigint",    "blob",     "boolean", "counter", "date",     "decimal",
+        "double", "duration",  "float",    "inet",    "int",     "smallint", "text",
+        "time",   "timestamp", "timeuuid", "tinyint", "uuid",    "varchar",  "varint"};
+    if (t->type != TK_ID && cqlParserFallback(t->type) != TK_ID && t->type != TK_TIMESTAMP)
+        return false;
+    for (size_t k = 0; k < sizeof(words) / sizeof(words[0]); k++)
+        if ((size_t)t->n == strlen(words[k]) && !strncasecmp(t->z, words[k], (size_t)t->n))
+            return true;
+    return false;
+}
+
+/* The '(' that toks[k] sits in (the nearest unclosed one before it), or -1. */
+static int enclosing_paren(const cql_token *toks, int k)
+{
+    int depth = 0;
+    for (int j = k - 1; j >= 0; j--) {
+        if (toks[j].type == TK_RP) depth++;
+        if (toks[j].type == TK_LP && depth-- == 0) return j;
+    }
+    return -1;
+}
+
+/* Whether toks[k] stands where a term may (a literal could be there). */
+static bool in_term(const cqlp_states *ring, int i, int k)
+{
+    tokset at = takes_set(ring, i, k, false);
+    return has(&at, TK_INTEGER) && has(&at, TK_STRING);
+}
+
+/* Tokens that may follow a term somewhere in Cassandra's grammar: ANTLR
+ * leaves a term's operator loop on these (its decision there looks at two
+ * tokens, so it names the others "no viable alternative"). */
+static const int follow_term[] = {
+    TK_COMMA, TK_RP,      TK_RBRACKET, TK_RBRACE, TK_COLON, TK_WHERE, TK_AND,
+    TK_IF,    TK_SEMI,    TK_ALLOW,    TK_LIMIT,  TK_ORDER, TK_GROUP, TK_PER,
+    TK_APPLY, TK_INSERT,  TK_UPDATE,   TK_DELETE, TK_PLUS,  TK_MINUS, TK_STAR,
+    TK_SLASH, TK_PERCENT, TK_ASC,      TK_DESC,   TK_AS,    0};
+
+/* Tokens that may follow a selector's name somewhere (a column, f(...),
+ * c.f, c[...], in a list, a map, a group by, arithmetic): ANTLR's decision
+ * on a selector passes on these. */
+static const int follow_selector[] = {
+    TK_COMMA, TK_FROM,  TK_AS,    TK_RP,    TK_RBRACKET, TK_RBRACE,   TK_COLON,
+    TK_PLUS,  TK_MINUS, TK_STAR,  TK_SLASH, TK_PERCENT,  TK_LBRACKET, TK_DOT,
+    TK_LP,    TK_ORDER, TK_LIMIT, TK_ALLOW, TK_SEMI,     TK_PER,      0};
+
+/* In a SELECT's top-level selection, the '[' of a selector c[...] that the
+ * error at toks[i] falls in or just after, or 0. */
+static int selector_bracket(const cql_token *toks, int ntok, int i, bool *nested)
+{
+    if (!in_selection(toks, i - 1)) return 0;
+    int depth = 0, b = 0, bdepth = 0, close = 0;
+    for (int j = 1; j < i; j++) {
+        int t = toks[j].type;
+        if (t == TK_BY) return 0; /* GROUP BY */
+        if (t == TK_LP) depth++;
+        if (t == TK_RP && --depth < bdepth) b = 0;
+        bool own = j >= 3 && toks[j - 2].type == TK_LP &&
+                   (toks[j - 3].type == TK_WRITETIME || toks[j - 3].type == TK_MAXWRITETIME ||
+                    toks[j - 3].type == TK_TTLFN); /* writetime(c[k]) is no modifier */
+        if (t == TK_LBRACKET && is_name(toks, j - 1) && !own && (!b || depth <= bdepth))
+            b = j, bdepth = depth, close = 0;
+        if (b && depth == bdepth && t == TK_RBRACKET) close = j;
+        if (b && depth == bdepth && t == TK_COMMA && close) b = 0;
+    }
+    if (!b || depth != bdepth) return 0;
+    *nested = bdepth > 0; /* in a function's arguments: ')' follows */
+    /* inside the brackets, or just after them on what may not follow */
+    if (!close) return b;
+    int t = i < ntok ? toks[i].type : 0;
+    return close == i - 1 && !in_set(follow_selector, t) ? b : 0;
+}
+
+/* Tokens that end a term other than a name: literals, markers, closers. */
+static const int literals_end[] = {TK_STRING,   TK_INTEGER,  TK_FLOAT, TK_BOOL, TK_UUID,
+                                   TK_HEX,      TK_DURATION, TK_QMARK, TK_NULL, TK_RP,
+                                   TK_RBRACKET, TK_RBRACE,   0};
+
+/* Tokens that close what an optional list or part sits in, or must follow
+ * an optional name (CREATE INDEX [name] ON, RENAME a TO b): ANTLR leaves the
+ * optional part on any other token and then wants this one. */
+static const int closers[] = {TK_RP, TK_RBRACKET, TK_RBRACE, TK_ON, TK_TO, 0};
+
+/* Tokens that may start a term, a selector, a name or an index target:
+ * those of an optional part, so not the one token that must come. */
+static bool starter(int t)
+{
+    static const int starts[] = {
+        TK_ID,     TK_QUOTED,   TK_STRING,    TK_INTEGER,      TK_FLOAT, TK_BOOL,         TK_UUID,
+        TK_HEX,    TK_DURATION, TK_QMARK,     TK_COLON,        TK_LP,    TK_LBRACKET,     TK_LBRACE,
+        TK_MINUS,  TK_TOKEN,    TK_NULL,      TK_CAST,         TK_FULL,  TK_ENTRIES,      TK_KEYS,
+        TK_VALUES, TK_STAR,     TK_WRITETIME, TK_MAXWRITETIME, TK_TTLFN, TK_EMPTY_QUOTED, 0};
+    return in_set(starts, t) || cqlParserFallback(t) == TK_ID;
+}
+
+/* Tokens that may follow a table name somewhere: ANTLR's decision on a
+ * name's optional "keyspace." passes on these. */
+static const int follow_table[] = {
+    TK_SEMI,  TK_WHERE,       TK_USING,  TK_SET,    TK_LP,      TK_JSON,  TK_WITH,
+    TK_ALTER, TK_ADD,         TK_DROP,   TK_RENAME, TK_AS,      TK_TO,    TK_FROM,
+    TK_OF,    TK_NORECURSIVE, TK_GROUP,  TK_ORDER,  TK_LIMIT,   TK_ALLOW, TK_PER,
+    TK_APPLY, TK_INSERT,      TK_UPDATE, TK_DELETE, TK_PRIMARY, 0};
+
+/* Tokens that start an optional part or another round of a loop: ANTLR
+ * leaves those on anything else and then matches the one token that must
+ * come, so it names that token ("mismatched input ... expecting"). */
+static const int optional_starts[] = {
+    TK_COMMA, TK_AND, TK_PLUS,   TK_MINUS,  TK_STAR,   TK_SLASH,    TK_PERCENT, TK_AS,
+    TK_USING, TK_IF,  TK_INSERT, TK_UPDATE, TK_DELETE, TK_UNLOGGED, TK_DOT,     0};
+
+/* Words the message the way Cassandra's ANTLR 3 parser would for the error
+ * lemon found at toks[i] (i == ntok: the end of input).
+ *
+ * ANTLR decides between alternatives by looking ahead; when no alternative
+ * fits, it reports the token where the look-ahead failed ("no viable
+ * alternative at input 'x'") but its token stream is back at the token the
+ * decision started at, which is what the snippet brackets. Its decisions
+ * after a name look ahead (is it ks.table, a function call f(...), a
+ * relation's column?), so an error just after a name, or after
+ * "name IN", starts at the name. Where a decision only leaves an optional
+ * part or a loop, the next step matches a single token and fails as
+ * "mismatched input 'x' expecting T". */
+static int antlr_error(cqlp_ctx *ctx, const cql_token *toks, int ntok, int i)
+{
+    /* the parser's states before the last few tokens, replayed */
+    cqlp_states *ring = cqlp_alloc(ctx, sizeof(*ring) * CQLP_RING);
+    for (int k = i - CQLP_RING + 1 < 0 ? 0 : i - CQLP_RING + 1; k <= i; k++) {
+        cqlp_states *r = &ring[k % CQLP_RING];
+        r->n = cqlParserReplay(toks, k, r->st, CQLP_MAX_STATES);
+        if (r->n < 0) r->n = 0;
+    }
+    static const int name_tails[] = {TK_DOT, TK_LP, TK_LBRACKET, TK_PLUS, TK_MINUS, TK_INTEGER, 0};
+    static const int eq_only[] = {TK_EQ, 0};
+    static const int statement_kinds[] = {TK_CREATE, TK_DROP,   TK_ALTER, TK_LIST,
+                                          TK_GRANT,  TK_REVOKE, 0};
+    int t = i < ntok ? toks[i].type : 0;
+    int idx = i, fetched = i, want = legacy_want(ctx);
+    bool decided = false;
+    tokset after = takes_set(ring, i, i, false); /* what would do after toks[i - 1] */
+
+    /* a selector c[...] that goes wrong: Cassandra's syntactic predicate on
+     * the modifier fails, and the selector ends before '[' */
+    bool nested = false;
+    int bracket = selector_bracket(toks, ntok, i, &nested);
+    if (bracket > 0) {
+        i = idx = bracket;
+        t = TK_LBRACKET;
+        fetched = bracket + 1;
+        want = nested ? TK_RP : TK_FROM;
+        decided = true;
+    }
+    /* ALTER TABLE t DROP: a column, or DROP COMPACT STORAGE */
+    if (!decided && i >= 4 && toks[0].type == TK_ALTER && toks[1].type == TK_TABLE &&
+        toks[i - 1].type == TK_DROP && i - 1 >= 3) {
+        idx = i - 1;
+        want = -1;
+        decided = true;
+    }
+    /* CREATE TABLE t (c type x: the type's decision (a native type, or
+     * ks.udt?) */
+    if (!decided && i >= 5 && toks[0].type == TK_CREATE && toks[1].type == TK_TABLE &&
+        is_name(toks, i - 1) && is_name(toks, i - 2) &&
+        (toks[i - 3].type == TK_LP || toks[i - 3].type == TK_COMMA) && t != TK_COMMA &&
+        t != TK_RP && t != TK_STATIC && t != TK_PRIMARY && t != TK_LT && t != TK_DOT) {
+        idx = i - 1;
+        want = -1;
+        decided = true;
+    }
+
+    /* the statement's kind: several start with CREATE, DROP, ALTER, ...;
+     * none of CREATE, DROP and ALTER is followed by a plain name */
+    if (i >= 1 && in_set(statement_kinds, toks[0].type) &&
+        (i == 1 ||
+         ((toks[0].type == TK_CREATE || toks[0].type == TK_DROP || toks[0].type == TK_ALTER) &&
+          (toks[1].type == TK_QUOTED || (toks[1].type == TK_ID && !statement_word(&toks[1])))))) {
+        i = 1;
+        t = toks[1].type;
+        idx = 0;
+        fetched = 1;
+        want = -1;
+        decided = true;
+    }
+    /* a decision that started at a name (or ks.name): a table or type name
+     * (ks.t?), a function call (f(...)?), a relation's column, a property
+     * (name = ...), an assignment's value (c = c + 1 or f(...)?), or an
+     * unreserved keyword that may also be a name (IF EXISTS, CLUSTERING) */
+    if (!decided && name_taken(toks, ring, i, i - 1)) {
+        bool eq = has(&after, TK_EQ), in = has(&after, TK_IN), dot = has(&after, TK_DOT);
+        bool qualifiable = dot && !eq;
+        bool complete = !only_of(&after, name_tails);
+        bool keyword_or_name = false;
+        if (toks[i - 1].type != TK_ID && toks[i - 1].type != TK_QUOTED &&
+            !(i == 2 &&
+              (toks[0].type == TK_CREATE || toks[0].type == TK_DROP || toks[0].type == TK_ALTER))) {
+            tokset before = takes_set(ring, i, i - 1, true);
+            keyword_or_name = has(&before, toks[i - 1].type) && has(&before, TK_ID);
+        }
+        int start = i - 1; /* where a ks.name or a.field chain starts */
+        while (start >= 2 && toks[start - 1].type == TK_DOT && is_name(toks, start - 2))
+            start -= 2;
+        /* CREATE INDEX [name] ON: the name is optional, not qualified */
+        bool index_name =
+            start >= 1 && toks[start - 1].type == TK_INDEX && toks[0].type == TK_CREATE;
+        /* a selector's name is a decision (column, f(...), c.f?), but not
+         * an alias or writetime/ttl's column */
+        bool selector_name =
+            in_selection(toks, i - 1) && !(start >= 1 && toks[start - 1].type == TK_AS) &&
+            !(start >= 2 && toks[start - 1].type == TK_LP &&
+              (toks[start - 2].type == TK_WRITETIME || toks[start - 2].type == TK_MAXWRITETIME ||
+               toks[start - 2].type == TK_TTLFN));
+        if (index_name) qualifiable = false;
+        bool undetermined = qualifiable || (has(&after, TK_LP) && in_term(ring, i, start)) ||
+                            selector_name || (in && eq && !dot) || only_of(&after, eq_only) ||
+                            !complete || keyword_or_name;
+        bool selector = in_selection(toks, i - 1);
+        /* a deletion's column (c, c[k], c.f) passes on what may follow one */
+        bool deletion = dot && has(&after, TK_LBRACKET) && !eq && !selector;
+        bool passes =
+            !keyword_or_name && t &&
+            (selector   ? in_set(follow_selector, t)
+             : deletion ? t == TK_COMMA || t == TK_FROM
+                        : qualifiable && !in_term(ring, i, start) && in_set(follow_table, t));
+        /* a user type's plain name inside <...>: Cassandra takes it without
+           looking further (a native type's keyword it does look past) */
+        if (start >= 1 && toks[start - 1].type == TK_LT && !native_type_word(&toks[start]))
+            undetermined = false;
+        if (undetermined && !passes) {
+            idx = start;
+            /* "(name" in a term: a type hint or a tuple, decided from '(';
+               "{name": a set, a map or a UDT literal, decided from '{' */
+            if (start >= 1 &&
+                (toks[start - 1].type == TK_LP || toks[start - 1].type == TK_LBRACE) &&
+                in_term(ring, i, start - 1))
+                idx--;
+            want = -1;
+            decided = true;
+        } else if (undetermined) {
+            fetched = i + 1; /* the decision looked one token further */
+        }
+    }
+    /* "name IN x" in a relation, "name = x" in a property, "f(x" in a term:
+     * one decision from the name */
+    if (!decided && i >= 2 && name_taken(toks, ring, i, i - 2)) {
+        int mid = toks[i - 1].type;
+        tokset at = takes_set(ring, i, i - 1, false);
+        if ((mid == TK_IN && has(&at, TK_EQ) && !has(&at, TK_DOT)) ||
+            (mid == TK_EQ && only_of(&at, eq_only)) ||
+            (mid == TK_LP && only_of(&at, name_tails) && in_term(ring, i, i - 2) &&
+             !in_selection(toks, i - 2))) {
+            idx = i - 2;
+            want = -1;
+            decided = true;
+        }
+    }
+    /* "name ." in a term or selector: the name's decision wants a name
+     * next; "{" and "(" in a term (or "(" opening a relation) start a
+     * decision of their own (collection or UDT? type hint or tuple? relation
+     * or tuple of columns?) */
+    if (!decided && i >= 2 && toks[i - 1].type == TK_DOT && name_taken(toks, ring, i, i - 2) &&
+        (in_term(ring, i, i - 2) || in_selection(toks, i - 2)) && !is_name(toks, i)) {
+        idx = i - 2;
+        while (idx >= 2 && toks[idx - 1].type == TK_DOT && is_name(toks, idx - 2))
+            idx -= 2;
+        want = -1;
+        decided = true;
+    }
+    if (!decided && i >= 1 && (toks[i - 1].type == TK_LBRACE || toks[i - 1].type == TK_LP) &&
+        (toks[i - 1].type == TK_LBRACE || !in_selection(toks, i - 1))) {
+        tokset before = takes_set(ring, i, i - 1, false);
+        bool term = (has(&before, TK_INTEGER) && has(&before, TK_STRING)) ||
+                    (toks[i - 1].type == TK_LBRACE && in_selection(toks, i - 1));
+        bool relation = toks[i - 1].type == TK_LP && has(&before, TK_TOKEN) &&
+                        has(&before, TK_ID) && !has(&before, TK_INTEGER);
+        bool tuples = toks[i - 1].type == TK_LP && i >= 3 && toks[i - 2].type == TK_IN &&
+                      toks[i - 3].type == TK_RP; /* (a, b) IN (...) */
+        int open = enclosing_paren(toks, i - 1);
+        bool in_tuples = toks[i - 1].type == TK_LP && open >= 2 && toks[open - 1].type == TK_IN &&
+                         toks[open - 2].type == TK_RP;
+        if ((term && !in_tuples) || relation || tuples) {
+            idx = i - 1;
+            want = -1;
+            decided = true;
+        }
+    }
+    /* "(name x" opening a relation: the relation's decision from '(' */
+    if (!decided && i >= 2 && toks[i - 2].type == TK_LP && name_taken(toks, ring, i, i - 1) &&
+        t != TK_COMMA && t != TK_RP) {
+        tokset before = takes_set(ring, i, i - 2, false);
+        if (has(&before, TK_TOKEN) && has(&before, TK_ID) && !has(&before, TK_INTEGER)) {
+            idx = i - 2;
+            want = -1;
+            decided = true;
+        }
+    }
+    /* "x + y" after a literal or a closed term: '+' may also be
+     * "c = [1] + c", so the loop's decision starts at '+' */
+    if (!decided && i >= 2 && toks[i - 1].type == TK_PLUS && !in_selection(toks, i - 1) &&
+        (in_set(literals_end, toks[i - 2].type))) {
+        idx = i - 1;
+        want = -1;
+        decided = true;
+    }
+    /* the end of a term: its operator loop */
+    static const int literals[] = {TK_STRING, TK_INTEGER,  TK_FLOAT, TK_BOOL, TK_UUID,
+                                   TK_HEX,    TK_DURATION, TK_QMARK, TK_NULL, 0};
+    bool literal_before = i >= 1 && in_set(literals, toks[i - 1].type);
+    bool in_selector = in_selection(toks, i - 1);
+    bool term_end = (has(&after, TK_STAR) && has(&after, TK_PERCENT) && !in_selector) ||
+                    (literal_before && !in_selector &&
+                     (has(&after, TK_COLON) || has(&after, TK_COMMA) || has(&after, TK_RP) ||
+                      has(&after, TK_RBRACE) || has(&after, TK_RBRACKET)));
+    /* a selector that is a literal: its decision looks one token further */
+    bool selector_literal = literal_before && in_selector && i >= 2 &&
+                            (toks[i - 2].type == TK_SELECT || toks[i - 2].type == TK_COMMA ||
+                             toks[i - 2].type == TK_LP || toks[i - 2].type == TK_STAR ||
+                             toks[i - 2].type == TK_PLUS || toks[i - 2].type == TK_MINUS ||
+                             toks[i - 2].type == TK_SLASH || toks[i - 2].type == TK_PERCENT);
+    /* "{ term": a map (':') or a set (',' or '}') */
+    if (!decided && term_end && i >= 2 && toks[i - 2].type == TK_LBRACE && t != TK_COLON &&
+        t != TK_COMMA && t != TK_RBRACE) {
+        if (in_set(follow_term, t)) fetched = i + 1;
+        want = -1;
+        decided = true;
+    }
+    if (!decided && term_end) {
+        if (t != 0 && !in_set(follow_term, t)) {
+            if (toks[i - 1].type == TK_QMARK) idx = i - 1;
+            want = -1;
+            decided = true;
+        } else {
+            fetched = i + 1; /* the loop's decision looked one token further */
+        }
+    } else if (!decided && selector_literal) {
+        fetched = i + 1;
+    }
+    /* a bind marker in a selection: its decision fails at a token that
+     * may not follow a selector */
+    if (!decided && in_selector && toks[i - 1].type == TK_QMARK && t &&
+        !in_set(follow_selector, t)) {
+        idx = i - 1;
+        want = -1;
+        decided = true;
+    }
+    /* writetime(c ...), ttl(c ...): the modifier's decision (.f, [e] or
+       none) names a token that may not follow a selector "no viable
+       alternative" (on ',' it takes none, then wants ')') */
+    bool modifier = i >= 3 && toks[i - 2].type == TK_LP &&
+                    (toks[i - 3].type == TK_WRITETIME || toks[i - 3].type == TK_MAXWRITETIME ||
+                     toks[i - 3].type == TK_TTLFN) &&
+                    !in_set(follow_selector, t);
+    if (!decided && modifier) {
+        want = -1;
+        decided = true;
+    }
+    /* left optional parts and loops: the one token that must come */
+    if (!decided && want < 0 && !ctx->eof_expected) {
+        int only = -1, count = 0, closer = -1, others = 0;
+        for (int k = 1; k < 64 * CQLP_TOKEN_WORDS; k++) {
+            if (!(ctx->expected_set[k / 64] >> (k % 64) & 1)) continue;
+            if (in_set(optional_starts, k)) continue;
+            count++;
+            only = k;
+            if (in_set(closers, k))
+                closer = k;
+            else if (!starter(k) || (k == TK_COLON && term_end))
+                others++; /* after a term ':' is a map's, no bind marker's */
+        }
+        if (count == 1 && token_name(only) && only != TK_ID)
+            want = only; /* a name is a choice (IDENT, QUOTED_NAME, keyword) */
+        else if (closer > 0 && others == 0)
+            want = closer; /* an optional list in (...), [...] or {...} */
+    }
+    if (fetched > ntok) fetched = ntok;
+    return syntax_error(ctx, toks, ntok, i, idx, fetched, want);
 }
 
 /* ---- the driver ------------------------------------------------------ */
@@ -841,18 +1556,29 @@ static int run(cqlp_ctx *ctx, cql_stmt **out)
     for (i = 0; i < ntok; i++) {
         cqlParser(parser, toks[i].type, toks[i], ctx);
         if (ctx->syntax_error || ctx->overflow) {
-            int at = i;
-            for (int j = 0; ctx->error_at && j <= i; j++)
-                if (toks[j].pos == ctx->error_pos) at = j;
-            return syntax_error(ctx, toks, ntok, at);
+            if (ctx->error_at) {
+                int at = i, from = -1;
+                for (int j = 0; j <= i; j++) {
+                    if (toks[j].pos == ctx->error_pos) at = j;
+                    if (toks[j].pos == ctx->error_from) from = j;
+                }
+                if (from >= 0) return syntax_error(ctx, toks, ntok, at, from, at, -1);
+                return syntax_error(ctx, toks, ntok, at, at,
+                                    ctx->lookahead_shown && at + 1 < ntok ? at + 1 : at,
+                                    legacy_want(ctx));
+            }
+            return antlr_error(ctx, toks, ntok, i);
         }
     }
     if (lex_pos >= 0) return lex_error(ctx, lex_pos, why);
 
     cql_token eof = {src + len, 0, (int)len, 0};
     cqlParser(parser, 0, eof, ctx);
-    if (ctx->syntax_error || ctx->overflow || !ctx->stmt)
-        return syntax_error(ctx, toks, ntok, ntok);
+    if (ctx->syntax_error || ctx->overflow || !ctx->stmt) {
+        if (ctx->error_at || ctx->overflow || !ctx->syntax_error)
+            return syntax_error(ctx, toks, ntok, ntok, ntok, ntok, legacy_want(ctx));
+        return antlr_error(ctx, toks, ntok, ntok);
+    }
     cqlParserFinalize(parser);
 
     cql_stmt *s = ctx->stmt;
@@ -913,6 +1639,7 @@ int cql_parse(const char *text, size_t len, hln_arena *arena, cql_stmt **out, hl
     ctx.src = text ? text : "";
     ctx.srclen = text ? len : 0;
     ctx.err = err;
+    ctx.error_from = -1;
     int rc = guarded_run(&ctx, out);
     if (rc != 0) *out = NULL;
     return rc;
