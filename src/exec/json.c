@@ -28,6 +28,101 @@
 
 static int from_json(ex_request *r, const hln_type *t, const char *col, json_t *j, hln_buf *out);
 
+/* ---- integers beyond 64 bits ------------------------------------------------
+ * Jackson reads them as BigInteger; jansson refuses them ("too big
+ * integer"). So before parsing, every integer literal outside a string
+ * that does not fit in 64 bits is rewritten as a JSON string holding
+ * BIGINT_MARK and its digits; the conversions below treat such a string
+ * as the number it was (exact for varint and decimal, rounded for
+ * float/double, Cassandra's "got a BigInteger" error elsewhere). */
+#define BIGINT_MARK "\x01"
+
+static bool fits_i64(const char *p, size_t n)
+{
+    bool neg = *p == '-';
+    const char *d = p + neg;
+    size_t nd = n - neg;
+    while (nd > 1 && *d == '0')
+        d++, nd--;
+    if (nd < 19) return true;
+    if (nd > 19) return false;
+    return memcmp(d, neg ? "9223372036854775808" : "9223372036854775807", 19) <= 0;
+}
+
+/* text rewritten into out (NUL-terminated) when it has big integers;
+ * false (out untouched) when it has none. */
+static bool mark_bigints(const char *text, size_t len, hln_buf *out)
+{
+    bool in_str = false, any = false;
+    size_t from = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+        if (in_str) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_str = false;
+            continue;
+        }
+        if (c == '"') {
+            in_str = true;
+            continue;
+        }
+        if (c != '-' && (c < '0' || c > '9')) continue;
+        size_t j = i + (c == '-');
+        bool integer = true;
+        while (j < len && ((text[j] >= '0' && text[j] <= '9') || text[j] == '.' || text[j] == 'e' ||
+                           text[j] == 'E' || text[j] == '+' || text[j] == '-')) {
+            if (text[j] == '.' || text[j] == 'e' || text[j] == 'E') integer = false;
+            j++;
+        }
+        if (integer && j > i + (c == '-') && !fits_i64(text + i, j - i)) {
+            hln_buf_put(out, text + from, i - from);
+            hln_buf_put(out, "\"\\u0001", 7);
+            hln_buf_put(out, text + i, j - i);
+            hln_buf_u8(out, '"');
+            from = j;
+            any = true;
+        }
+        i = j - 1;
+    }
+    if (!any) return false;
+    hln_buf_put(out, text + from, len - from);
+    hln_buf_u8(out, 0);
+    return true;
+}
+
+/* Parses JSON text as Jackson would read it (big integers marked). */
+static json_t *load_json(const char *text, size_t len, json_error_t *je)
+{
+    hln_buf b;
+    hln_buf_init(&b);
+    json_t *j = mark_bigints(text, len, &b) && !b.err
+                    ? json_loadb((const char *)b.data, b.len - 1, JSON_DECODE_ANY, je)
+                    : json_loadb(text, len, JSON_DECODE_ANY, je);
+    hln_buf_free(&b);
+    return j;
+}
+
+/* The digits of a big integer marked by mark_bigints, or NULL. */
+static const char *big_int(json_t *j)
+{
+    const char *s = json_is_string(j) ? json_string_value(j) : NULL;
+    return s && s[0] == BIGINT_MARK[0] ? s + 1 : NULL;
+}
+
+/* A JSON value as Jackson prints it in messages (free() the result). */
+static char *json_text(json_t *j)
+{
+    const char *b = big_int(j);
+    if (b) {
+        char *c = malloc(strlen(b) + 1);
+        if (c) strcpy(c, b);
+        return c;
+    }
+    return json_dumps(j, JSON_ENCODE_ANY);
+}
+
 static int literal(ex_request *r, const hln_type *t, hln_lit_kind k, const char *text,
                    const char *col, hln_buf *out)
 {
@@ -43,6 +138,10 @@ static int literal(ex_request *r, const hln_type *t, hln_lit_kind k, const char 
 /* Jackson's name for the Java class of a JSON value. */
 static const char *java_kind(json_t *j)
 {
+    if (big_int(j)) return "BigInteger";
+    if (json_is_integer(j) &&
+        (json_integer_value(j) > INT32_MAX || json_integer_value(j) < INT32_MIN))
+        return "Long";
     return json_is_integer(j)   ? "Integer"
            : json_is_real(j)    ? "Double"
            : json_is_string(j)  ? "String"
@@ -80,7 +179,7 @@ static int elements(ex_request *r, const hln_type *t, const char *col, json_t *j
             if (kt->kind == HLN_T_VARCHAR || kt->kind == HLN_T_ASCII)
                 kj = json_string(key);
             else
-                kj = json_loads(key, JSON_DECODE_ANY, NULL);
+                kj = load_json(key, strlen(key), NULL);
             if (!kj) kj = json_string(key);
             for (int part = 0; part < 2 && !rc; part++) {
                 hln_buf_reset(&e);
@@ -227,10 +326,24 @@ static int from_json(ex_request *r, const hln_type *t, const char *col, json_t *
             snprintf(num, sizeof num, "%lld", (long long)json_integer_value(j));
             return literal(r, t, HLN_LIT_INTEGER, num, col, out);
         }
-        if (json_is_string(j))
+        if (big_int(j) && t->kind == HLN_T_VARINT)
+            return literal(r, t, HLN_LIT_INTEGER, big_int(j), col, out);
+        if (json_is_string(j) && !big_int(j))
             return literal(r, t, HLN_LIT_INTEGER, json_string_value(j), col, out);
+        if (t->kind == HLN_T_VARINT && json_is_real(j)) {
+            /* IntegerType.fromJSONObject: new BigInteger(the Double's text) */
+            hln_buf d;
+            hln_buf_init(&d);
+            hln_java_double(&d, json_real_value(j), false);
+            int rc2 = hln_fail(&r->err, HLN_EINVAL,
+                               "Error decoding JSON value for %s: Value '%.*s' is not a valid "
+                               "representation of a varint value",
+                               col, (int)d.len, d.err ? "?" : (const char *)d.data);
+            hln_buf_free(&d);
+            return rc2;
+        }
         {
-            char *txt = json_dumps(j, JSON_ENCODE_ANY);
+            char *txt = json_text(j);
             int rc2 = hln_fail(&r->err, HLN_EINVAL,
                                "Error decoding JSON value for %s: Expected %s value, but got a "
                                "%s: %s",
@@ -246,18 +359,34 @@ static int from_json(ex_request *r, const hln_type *t, const char *col, json_t *
         }
     case HLN_T_FLOAT:
     case HLN_T_DOUBLE:
-        if (json_is_number(j)) {
-            snprintf(num, sizeof num, "%.17g", json_number_value(j));
+        if (json_is_number(j) || big_int(j)) {
+            snprintf(num, sizeof num, "%.17g",
+                     big_int(j) ? strtod(big_int(j), NULL) : json_number_value(j));
             if (!strchr(num, '.') && !strchr(num, 'e') && !strchr(num, 'n') && !strchr(num, 'i'))
                 strcat(num, ".0");
             return literal(r, t, HLN_LIT_FLOAT, num, col, out);
         }
         if (json_is_string(j)) return literal(r, t, HLN_LIT_FLOAT, json_string_value(j), col, out);
         return bad(r, col, "Expected a number");
-    case HLN_T_DECIMAL: /* DecimalType.fromJSONObject: new BigDecimal(the text) */
+    case HLN_T_DURATION:
+        if (json_is_string(j) && !big_int(j))
+            return literal(r, t, HLN_LIT_DURATION, json_string_value(j), col, out);
+        return bad(r, col, "Expected a string");
+    case HLN_T_DECIMAL: /* DecimalType.fromJSONObject: new BigDecimal(the value's text) */
         if (json_is_integer(j)) {
             snprintf(num, sizeof num, "%lld", (long long)json_integer_value(j));
             return literal(r, t, HLN_LIT_INTEGER, num, col, out);
+        }
+        if (big_int(j)) return literal(r, t, HLN_LIT_INTEGER, big_int(j), col, out);
+        if (json_is_real(j)) { /* Jackson's Double: its Double.toString text */
+            hln_buf d;
+            hln_buf_init(&d);
+            hln_java_double(&d, json_real_value(j), false);
+            hln_buf_u8(&d, 0);
+            int rc2 = d.err ? hln_fail(&r->err, HLN_ENOMEM, "out of memory")
+                            : literal(r, t, HLN_LIT_FLOAT, (const char *)d.data, col, out);
+            hln_buf_free(&d);
+            return rc2;
         }
         if (json_is_string(j)) {
             const char *s = json_string_value(j);
@@ -269,30 +398,43 @@ static int from_json(ex_request *r, const hln_type *t, const char *col, json_t *
                             "representation of a decimal value",
                             col, s);
         }
-        return bad(r, col, "Expected a string");
+        {
+            char *txt = json_text(j);
+            int rc2 = hln_fail(&r->err, HLN_EINVAL,
+                               "Error decoding JSON value for %s: Value '%s' is not a valid "
+                               "representation of a decimal value",
+                               col, txt ? txt : "?");
+            free(txt);
+            return rc2;
+        }
     case HLN_T_BOOLEAN:
         if (json_is_boolean(j)) {
             hln_buf_u8(out, json_is_true(j) ? 1 : 0);
             return 0;
         }
-        if (json_is_string(j)) return literal(r, t, HLN_LIT_BOOL, json_string_value(j), col, out);
+        if (json_is_string(j) && !big_int(j))
+            return literal(r, t, HLN_LIT_BOOL, json_string_value(j), col, out);
         return bad(r, col, "Expected a boolean");
     case HLN_T_TIMESTAMP:
         if (json_is_integer(j)) {
             snprintf(num, sizeof num, "%lld", (long long)json_integer_value(j));
             return literal(r, t, HLN_LIT_INTEGER, num, col, out);
         }
-        if (json_is_string(j)) return literal(r, t, HLN_LIT_STRING, json_string_value(j), col, out);
+        if (json_is_string(j) && !big_int(j))
+            return literal(r, t, HLN_LIT_STRING, json_string_value(j), col, out);
         return bad(r, col, "Expected a long or a datestring");
     case HLN_T_BLOB:
-        if (json_is_string(j)) return literal(r, t, HLN_LIT_HEX, json_string_value(j), col, out);
+        if (json_is_string(j) && !big_int(j))
+            return literal(r, t, HLN_LIT_HEX, json_string_value(j), col, out);
         return bad(r, col, "Expected a string");
     case HLN_T_UUID:
     case HLN_T_TIMEUUID:
-        if (json_is_string(j)) return literal(r, t, HLN_LIT_UUID, json_string_value(j), col, out);
+        if (json_is_string(j) && !big_int(j))
+            return literal(r, t, HLN_LIT_UUID, json_string_value(j), col, out);
         return bad(r, col, "Expected a string representation of a uuid");
     default: /* text, ascii, date, time, inet, ... from a string */
-        if (json_is_string(j)) return literal(r, t, HLN_LIT_STRING, json_string_value(j), col, out);
+        if (json_is_string(j) && !big_int(j))
+            return literal(r, t, HLN_LIT_STRING, json_string_value(j), col, out);
         if (json_is_integer(j) && (t->kind == HLN_T_DATE || t->kind == HLN_T_TIME)) {
             snprintf(num, sizeof num, "%lld", (long long)json_integer_value(j));
             return literal(r, t, HLN_LIT_INTEGER, num, col, out);
@@ -305,7 +447,7 @@ int ex_json_value(ex_request *r, const hln_type *t, const char *col, const uint8
                   size_t len, ex_value *out)
 {
     json_error_t je;
-    json_t *j = json_loadb((const char *)text, len, JSON_DECODE_ANY, &je);
+    json_t *j = load_json((const char *)text, len, &je);
     if (!j)
         return hln_fail(&r->err, HLN_EFUNCFAIL,
                         "execution of 'system.fromjson[text]' failed: Could not decode JSON "
@@ -374,7 +516,7 @@ int ex_json_bind(ex_request *r)
     if (rc) return rc;
     if (doc.len < 0) return hln_fail(&r->err, HLN_EINVAL, "Got null for INSERT JSON values");
     json_error_t je;
-    json_t *root = json_loadb((const char *)doc.p, (size_t)doc.len, JSON_DECODE_ANY, &je);
+    json_t *root = load_json((const char *)doc.p, (size_t)doc.len, &je);
     if (!root || !json_is_object(root)) {
         json_decref(root);
         return hln_fail(&r->err, HLN_EINVAL, "Could not decode JSON string as a map: %s",
