@@ -28,6 +28,101 @@
 
 static int from_json(ex_request *r, const hln_type *t, const char *col, json_t *j, hln_buf *out);
 
+/* ---- integers beyond 64 bits ------------------------------------------------
+ * Jackson reads them as BigInteger; jansson refuses them ("too big
+ * integer"). So before parsing, every integer literal outside a string
+ * that does not fit in 64 bits is rewritten as a JSON string holding
+ * BIGINT_MARK and its digits; the conversions below treat such a string
+ * as the number it was (exact for varint and decimal, rounded for
+ * float/double, Cassandra's "got a BigInteger" error elsewhere). */
+#define BIGINT_MARK "\x01"
+
+static bool fits_i64(const char *p, size_t n)
+{
+    bool neg = *p == '-';
+    const char *d = p + neg;
+    size_t nd = n - neg;
+    while (nd > 1 && *d == '0')
+        d++, nd--;
+    if (nd < 19) return true;
+    if (nd > 19) return false;
+    return memcmp(d, neg ? "9223372036854775808" : "9223372036854775807", 19) <= 0;
+}
+
+/* text rewritten into out (NUL-terminated) when it has big integers;
+ * false (out untouched) when it has none. */
+static bool mark_bigints(const char *text, size_t len, hln_buf *out)
+{
+    bool in_str = false, any = false;
+    size_t from = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+        if (in_str) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_str = false;
+            continue;
+        }
+        if (c == '"') {
+            in_str = true;
+            continue;
+        }
+        if (c != '-' && (c < '0' || c > '9')) continue;
+        size_t j = i + (c == '-');
+        bool integer = true;
+        while (j < len && ((text[j] >= '0' && text[j] <= '9') || text[j] == '.' || text[j] == 'e' ||
+                           text[j] == 'E' || text[j] == '+' || text[j] == '-')) {
+            if (text[j] == '.' || text[j] == 'e' || text[j] == 'E') integer = false;
+            j++;
+        }
+        if (integer && j > i + (c == '-') && !fits_i64(text + i, j - i)) {
+            hln_buf_put(out, text + from, i - from);
+            hln_buf_put(out, "\"\\u0001", 7);
+            hln_buf_put(out, text + i, j - i);
+            hln_buf_u8(out, '"');
+            from = j;
+            any = true;
+        }
+        i = j - 1;
+    }
+    if (!any) return false;
+    hln_buf_put(out, text + from, len - from);
+    hln_buf_u8(out, 0);
+    return true;
+}
+
+/* Parses JSON text as Jackson would read it (big integers marked). */
+static json_t *load_json(const char *text, size_t len, json_error_t *je)
+{
+    hln_buf b;
+    hln_buf_init(&b);
+    json_t *j = mark_bigints(text, len, &b) && !b.err
+                    ? json_loadb((const char *)b.data, b.len - 1, JSON_DECODE_ANY, je)
+                    : json_loadb(text, len, JSON_DECODE_ANY, je);
+    hln_buf_free(&b);
+    return j;
+}
+
+/* The digits of a big integer marked by mark_bigints, or NULL. */
+static const char *big_int(json_t *j)
+{
+    const char *s = json_is_string(j) ? json_string_value(j) : NULL;
+    return s && s[0] == BIGINT_MARK[0] ? s + 1 : NULL;
+}
+
+/* A JSON value as Jackson prints it in messages (free() the result). */
+static char *json_text(json_t *j)
+{
+    const char *b = big_int(j);
+    if (b) {
+        char *c = malloc(strlen(b) + 1);
+        if (c) strcpy(c, b);
+        return c;
+    }
+    return json_dumps(j, JSON_ENCODE_ANY);
+}
+
 static int literal(ex_request *r, const hln_type *t, hln_lit_kind k, const char *text,
                    const char *col, hln_buf *out)
 {
@@ -43,6 +138,10 @@ static int literal(ex_request *r, const hln_type *t, hln_lit_kind k, const char 
 /* Jackson's name for the Java class of a JSON value. */
 static const char *java_kind(json_t *j)
 {
+    if (big_int(j)) return "BigInteger";
+    if (json_is_integer(j) &&
+        (json_integer_value(j) > INT32_MAX || json_integer_value(j) < INT32_MIN))
+        return "Long";
     return json_is_integer(j)   ? "Integer"
            : json_is_real(j)    ? "Double"
            : json_is_string(j)  ? "String"
@@ -56,12 +155,97 @@ static int bad(ex_request *r, const char *col, const char *what)
     return hln_fail(&r->err, HLN_EINVAL, "Error decoding JSON value for %s: %s", col, what);
 }
 
+/* j as Java's toString prints the object Jackson made of it: numbers as
+ * Java prints them, strings bare, [a, b] lists, {k=v} maps. */
+static void java_repr(json_t *j, hln_buf *out)
+{
+    if (big_int(j)) {
+        hln_buf_put(out, big_int(j), strlen(big_int(j)));
+    } else if (json_is_integer(j)) {
+        hln_buf_printf(out, "%lld", (long long)json_integer_value(j));
+    } else if (json_is_real(j)) {
+        hln_java_double(out, json_real_value(j), false);
+    } else if (json_is_string(j)) {
+        hln_buf_put(out, json_string_value(j), json_string_length(j));
+    } else if (json_is_boolean(j)) {
+        hln_buf_put(out, json_is_true(j) ? "true" : "false", json_is_true(j) ? 4 : 5);
+    } else if (json_is_array(j)) {
+        hln_buf_u8(out, '[');
+        for (size_t i = 0; i < json_array_size(j); i++) {
+            if (i) hln_buf_put(out, ", ", 2);
+            java_repr(json_array_get(j, i), out);
+        }
+        hln_buf_u8(out, ']');
+    } else if (json_is_object(j)) {
+        const char *k;
+        json_t *v;
+        bool first = true;
+        hln_buf_u8(out, '{');
+        json_object_foreach(j, k, v)
+        {
+            if (!first) hln_buf_put(out, ", ", 2);
+            first = false;
+            hln_buf_printf(out, "%s=", k);
+            java_repr(v, out);
+        }
+        hln_buf_u8(out, '}');
+    } else {
+        hln_buf_put(out, "null", 4);
+    }
+}
+
+/* Cassandra's "Expected <what>, but got a <class>: <value>". */
+static int wrong(ex_request *r, const char *col, const char *what, json_t *j)
+{
+    hln_buf v;
+    hln_buf_init(&v);
+    java_repr(j, &v);
+    int rc =
+        hln_fail(&r->err, HLN_EINVAL, "Error decoding JSON value for %s: %s, but got a %s: %.*s",
+                 col, what, java_kind(j), (int)v.len, v.err ? "?" : (const char *)v.data);
+    hln_buf_free(&v);
+    return rc;
+}
+
+/* A collection, tuple or UDT given as a JSON string: its text is parsed as
+ * JSON again (Cassandra's fromJSONObject does the same). *tmp holds the
+ * parsed value (json_decref it); NULL with an error when it does not parse. */
+static int reparse(ex_request *r, const char *col, json_t **j, json_t **tmp)
+{
+    *tmp = NULL;
+    if (!json_is_string(*j) || big_int(*j)) return 0;
+    json_error_t je;
+    const char *s = json_string_value(*j);
+    *tmp = load_json(s, json_string_length(*j), &je);
+    if (!*tmp)
+        return hln_fail(&r->err, HLN_EINVAL,
+                        "Error decoding JSON value for %s: Error decoding JSON string: %s", col,
+                        je.text);
+    *j = *tmp;
+    return 0;
+}
+
 static int elements(ex_request *r, const hln_type *t, const char *col, json_t *j, hln_buf *out)
 {
     bool is_map = t->kind == HLN_T_MAP;
     size_t n = is_map ? json_object_size(j) : json_array_size(j);
     if (is_map ? !json_is_object(j) : !json_is_array(j))
-        return bad(r, col, is_map ? "Expected a map" : "Expected a list");
+        return wrong(r, col,
+                     is_map                 ? "Expected a map"
+                     : t->kind == HLN_T_SET ? "Expected a list (representing a set)"
+                                            : "Expected a list",
+                     j);
+    if (t->kind == HLN_T_VECTOR && (int)n != t->dim) {
+        hln_buf v;
+        hln_buf_init(&v);
+        java_repr(j, &v);
+        int rc = hln_fail(&r->err, HLN_EINVAL,
+                          "Error decoding JSON value for %s: List had incorrect size: expected %d "
+                          "but given %zu; %.*s",
+                          col, t->dim, n, (int)v.len, v.err ? "?" : (const char *)v.data);
+        hln_buf_free(&v);
+        return rc;
+    }
     size_t per = is_map ? 2 : 1;
     const uint8_t **els = hln_arena_alloc(&r->arena, sizeof *els * (n * per + 1));
     int32_t *lens = hln_arena_alloc(&r->arena, sizeof *lens * (n * per + 1));
@@ -80,13 +264,15 @@ static int elements(ex_request *r, const hln_type *t, const char *col, json_t *j
             if (kt->kind == HLN_T_VARCHAR || kt->kind == HLN_T_ASCII)
                 kj = json_string(key);
             else
-                kj = json_loads(key, JSON_DECODE_ANY, NULL);
+                kj = load_json(key, strlen(key), NULL);
             if (!kj) kj = json_string(key);
             for (int part = 0; part < 2 && !rc; part++) {
                 hln_buf_reset(&e);
                 json_t *x = part ? val : kj;
                 if (json_is_null(x)) {
-                    rc = hln_fail(&r->err, HLN_EINVAL, "null is not supported inside collections");
+                    rc = hln_fail(&r->err, HLN_EINVAL,
+                                  "Error decoding JSON value for %s: Invalid null %s in map", col,
+                                  part ? "value" : "key");
                     break;
                 }
                 rc = from_json(r, t->params[part], col, x, &e);
@@ -102,9 +288,11 @@ static int elements(ex_request *r, const hln_type *t, const char *col, json_t *j
         for (size_t i = 0; i < n && !rc; i++) {
             json_t *x = json_array_get(j, i);
             if (json_is_null(x)) {
-                rc = hln_fail(&r->err, HLN_EINVAL,
-                              t->kind == HLN_T_VECTOR ? "null is not supported inside vectors"
-                                                      : "null is not supported inside collections");
+                rc = t->kind == HLN_T_VECTOR
+                         ? hln_fail(&r->err, HLN_EINVAL, "null is not supported inside vectors")
+                         : hln_fail(&r->err, HLN_EINVAL,
+                                    "Error decoding JSON value for %s: Invalid null element in %s",
+                                    col, t->kind == HLN_T_SET ? "set" : "list");
                 break;
             }
             hln_buf_reset(&e);
@@ -118,7 +306,6 @@ static int elements(ex_request *r, const hln_type *t, const char *col, json_t *j
     hln_buf_free(&e);
     if (rc) return rc;
     if (t->kind == HLN_T_VECTOR) {
-        if ((int)n != t->dim) return bad(r, col, "vector of the wrong dimension");
         return hln_vector_build(t, els, lens, out) ? hln_fail(&r->err, HLN_ENOMEM, "out of memory")
                                                    : 0;
     }
@@ -128,7 +315,8 @@ static int elements(ex_request *r, const hln_type *t, const char *col, json_t *j
 }
 
 /* A tuple from a JSON list, a UDT from a JSON object (TupleType and
- * UserType.fromJSONObject); missing components and fields are null. */
+ * UserType.fromJSONObject); missing fields are null, a tuple must have
+ * every component. */
 static int tuple_json(ex_request *r, const hln_type *t, const char *col, json_t *j, hln_buf *out)
 {
     bool udt = t->kind == HLN_T_UDT;
@@ -182,6 +370,17 @@ static int tuple_json(ex_request *r, const hln_type *t, const char *col, json_t 
             hln_buf_free(&l);
             return rc;
         }
+        if (json_array_size(j) < (size_t)t->nparams) {
+            hln_buf l;
+            hln_buf_init(&l);
+            java_repr(j, &l);
+            int rc = hln_fail(&r->err, HLN_EINVAL,
+                              "Error decoding JSON value for %s: Tuple is missing items (expected "
+                              "%d): %.*s",
+                              col, t->nparams, (int)l.len, l.err ? "?" : (const char *)l.data);
+            hln_buf_free(&l);
+            return rc;
+        }
         for (size_t i = 0; i < json_array_size(j); i++)
             vals[i] = json_array_get(j, i);
     }
@@ -208,15 +407,23 @@ static int tuple_json(ex_request *r, const hln_type *t, const char *col, json_t 
 static int from_json(ex_request *r, const hln_type *t, const char *col, json_t *j, hln_buf *out)
 {
     char num[64];
+    json_t *tmp = NULL;
+    int rc;
     switch (t->kind) {
     case HLN_T_TUPLE:
     case HLN_T_UDT:
-        return tuple_json(r, t, col, j, out);
+        if ((rc = reparse(r, col, &j, &tmp)) != 0) return rc;
+        rc = tuple_json(r, t, col, j, out);
+        json_decref(tmp);
+        return rc;
     case HLN_T_LIST:
     case HLN_T_SET:
     case HLN_T_MAP:
     case HLN_T_VECTOR:
-        return elements(r, t, col, j, out);
+        if ((rc = reparse(r, col, &j, &tmp)) != 0) return rc;
+        rc = elements(r, t, col, j, out);
+        json_decref(tmp);
+        return rc;
     case HLN_T_TINYINT:
     case HLN_T_SMALLINT:
     case HLN_T_INT:
@@ -227,10 +434,24 @@ static int from_json(ex_request *r, const hln_type *t, const char *col, json_t *
             snprintf(num, sizeof num, "%lld", (long long)json_integer_value(j));
             return literal(r, t, HLN_LIT_INTEGER, num, col, out);
         }
-        if (json_is_string(j))
+        if (big_int(j) && t->kind == HLN_T_VARINT)
+            return literal(r, t, HLN_LIT_INTEGER, big_int(j), col, out);
+        if (json_is_string(j) && !big_int(j))
             return literal(r, t, HLN_LIT_INTEGER, json_string_value(j), col, out);
+        if (t->kind == HLN_T_VARINT && json_is_real(j)) {
+            /* IntegerType.fromJSONObject: new BigInteger(the Double's text) */
+            hln_buf d;
+            hln_buf_init(&d);
+            hln_java_double(&d, json_real_value(j), false);
+            int rc2 = hln_fail(&r->err, HLN_EINVAL,
+                               "Error decoding JSON value for %s: Value '%.*s' is not a valid "
+                               "representation of a varint value",
+                               col, (int)d.len, d.err ? "?" : (const char *)d.data);
+            hln_buf_free(&d);
+            return rc2;
+        }
         {
-            char *txt = json_dumps(j, JSON_ENCODE_ANY);
+            char *txt = json_text(j);
             int rc2 = hln_fail(&r->err, HLN_EINVAL,
                                "Error decoding JSON value for %s: Expected %s value, but got a "
                                "%s: %s",
@@ -246,18 +467,34 @@ static int from_json(ex_request *r, const hln_type *t, const char *col, json_t *
         }
     case HLN_T_FLOAT:
     case HLN_T_DOUBLE:
-        if (json_is_number(j)) {
-            snprintf(num, sizeof num, "%.17g", json_number_value(j));
+        if (json_is_number(j) || big_int(j)) {
+            snprintf(num, sizeof num, "%.17g",
+                     big_int(j) ? strtod(big_int(j), NULL) : json_number_value(j));
             if (!strchr(num, '.') && !strchr(num, 'e') && !strchr(num, 'n') && !strchr(num, 'i'))
                 strcat(num, ".0");
             return literal(r, t, HLN_LIT_FLOAT, num, col, out);
         }
         if (json_is_string(j)) return literal(r, t, HLN_LIT_FLOAT, json_string_value(j), col, out);
         return bad(r, col, "Expected a number");
-    case HLN_T_DECIMAL: /* DecimalType.fromJSONObject: new BigDecimal(the text) */
+    case HLN_T_DURATION:
+        if (json_is_string(j) && !big_int(j))
+            return literal(r, t, HLN_LIT_DURATION, json_string_value(j), col, out);
+        return wrong(r, col, "Expected a string representation of a duration", j);
+    case HLN_T_DECIMAL: /* DecimalType.fromJSONObject: new BigDecimal(the value's text) */
         if (json_is_integer(j)) {
             snprintf(num, sizeof num, "%lld", (long long)json_integer_value(j));
             return literal(r, t, HLN_LIT_INTEGER, num, col, out);
+        }
+        if (big_int(j)) return literal(r, t, HLN_LIT_INTEGER, big_int(j), col, out);
+        if (json_is_real(j)) { /* Jackson's Double: its Double.toString text */
+            hln_buf d;
+            hln_buf_init(&d);
+            hln_java_double(&d, json_real_value(j), false);
+            hln_buf_u8(&d, 0);
+            int rc2 = d.err ? hln_fail(&r->err, HLN_ENOMEM, "out of memory")
+                            : literal(r, t, HLN_LIT_FLOAT, (const char *)d.data, col, out);
+            hln_buf_free(&d);
+            return rc2;
         }
         if (json_is_string(j)) {
             const char *s = json_string_value(j);
@@ -269,35 +506,78 @@ static int from_json(ex_request *r, const hln_type *t, const char *col, json_t *
                             "representation of a decimal value",
                             col, s);
         }
-        return bad(r, col, "Expected a string");
+        {
+            char *txt = json_text(j);
+            int rc2 = hln_fail(&r->err, HLN_EINVAL,
+                               "Error decoding JSON value for %s: Value '%s' is not a valid "
+                               "representation of a decimal value",
+                               col, txt ? txt : "?");
+            free(txt);
+            return rc2;
+        }
     case HLN_T_BOOLEAN:
         if (json_is_boolean(j)) {
             hln_buf_u8(out, json_is_true(j) ? 1 : 0);
             return 0;
         }
-        if (json_is_string(j)) return literal(r, t, HLN_LIT_BOOL, json_string_value(j), col, out);
-        return bad(r, col, "Expected a boolean");
+        if (json_is_string(j) && !big_int(j))
+            return literal(r, t, HLN_LIT_BOOL, json_string_value(j), col, out);
+        return wrong(r, col, "Expected a boolean value", j);
     case HLN_T_TIMESTAMP:
         if (json_is_integer(j)) {
             snprintf(num, sizeof num, "%lld", (long long)json_integer_value(j));
             return literal(r, t, HLN_LIT_INTEGER, num, col, out);
         }
-        if (json_is_string(j)) return literal(r, t, HLN_LIT_STRING, json_string_value(j), col, out);
-        return bad(r, col, "Expected a long or a datestring");
+        if (json_is_string(j) && !big_int(j))
+            return literal(r, t, HLN_LIT_STRING, json_string_value(j), col, out);
+        return wrong(r, col, "Expected a long or a datestring representation of a timestamp value",
+                     j);
     case HLN_T_BLOB:
-        if (json_is_string(j)) return literal(r, t, HLN_LIT_HEX, json_string_value(j), col, out);
-        return bad(r, col, "Expected a string");
+        if (json_is_string(j) && !big_int(j))
+            return literal(r, t, HLN_LIT_HEX, json_string_value(j), col, out);
+        {
+            /* BytesType.fromJSONObject casts to String: Java's ClassCastException */
+            static const char *const cls[] = {"java.lang.Integer",   "java.lang.Long",
+                                              "java.lang.Double",    "java.lang.Boolean",
+                                              "java.util.ArrayList", "java.util.LinkedHashMap",
+                                              "java.math.BigInteger"};
+            const char *k = java_kind(j);
+            const char *c = !strcmp(k, "Integer")      ? cls[0]
+                            : !strcmp(k, "Long")       ? cls[1]
+                            : !strcmp(k, "Double")     ? cls[2]
+                            : !strcmp(k, "Boolean")    ? cls[3]
+                            : !strcmp(k, "ArrayList")  ? cls[4]
+                            : !strcmp(k, "BigInteger") ? cls[6]
+                                                       : cls[5];
+            hln_buf v;
+            hln_buf_init(&v);
+            java_repr(j, &v);
+            rc = hln_fail(&r->err, HLN_EINVAL,
+                          "Error decoding JSON value for %s: Value '%.*s' is not a valid blob "
+                          "representation: class %s cannot be cast to class java.lang.String (%s "
+                          "and java.lang.String are in module java.base of loader 'bootstrap')",
+                          col, (int)v.len, v.err ? "?" : (const char *)v.data, c, c);
+            hln_buf_free(&v);
+            return rc;
+        }
     case HLN_T_UUID:
     case HLN_T_TIMEUUID:
-        if (json_is_string(j)) return literal(r, t, HLN_LIT_UUID, json_string_value(j), col, out);
-        return bad(r, col, "Expected a string representation of a uuid");
+        if (json_is_string(j) && !big_int(j))
+            return literal(r, t, HLN_LIT_UUID, json_string_value(j), col, out);
+        return wrong(r, col,
+                     t->kind == HLN_T_TIMEUUID ? "Expected a string representation of a timeuuid"
+                                               : "Expected a string representation of a uuid",
+                     j);
     default: /* text, ascii, date, time, inet, ... from a string */
-        if (json_is_string(j)) return literal(r, t, HLN_LIT_STRING, json_string_value(j), col, out);
-        if (json_is_integer(j) && (t->kind == HLN_T_DATE || t->kind == HLN_T_TIME)) {
-            snprintf(num, sizeof num, "%lld", (long long)json_integer_value(j));
-            return literal(r, t, HLN_LIT_INTEGER, num, col, out);
-        }
-        return bad(r, col, "Expected a string");
+        if (json_is_string(j) && !big_int(j))
+            return literal(r, t, HLN_LIT_STRING, json_string_value(j), col, out);
+        return wrong(r, col,
+                     t->kind == HLN_T_ASCII  ? "Expected an ascii string"
+                     : t->kind == HLN_T_DATE ? "Expected a string representation of a date value"
+                     : t->kind == HLN_T_TIME ? "Expected a string representation of a time value"
+                     : t->kind == HLN_T_INET ? "Expected a string representation of an inet value"
+                                             : "Expected a UTF-8 string",
+                     j);
     }
 }
 
@@ -305,7 +585,7 @@ int ex_json_value(ex_request *r, const hln_type *t, const char *col, const uint8
                   size_t len, ex_value *out)
 {
     json_error_t je;
-    json_t *j = json_loadb((const char *)text, len, JSON_DECODE_ANY, &je);
+    json_t *j = load_json((const char *)text, len, &je);
     if (!j)
         return hln_fail(&r->err, HLN_EFUNCFAIL,
                         "execution of 'system.fromjson[text]' failed: Could not decode JSON "
@@ -374,7 +654,7 @@ int ex_json_bind(ex_request *r)
     if (rc) return rc;
     if (doc.len < 0) return hln_fail(&r->err, HLN_EINVAL, "Got null for INSERT JSON values");
     json_error_t je;
-    json_t *root = json_loadb((const char *)doc.p, (size_t)doc.len, JSON_DECODE_ANY, &je);
+    json_t *root = load_json((const char *)doc.p, (size_t)doc.len, &je);
     if (!root || !json_is_object(root)) {
         json_decref(root);
         return hln_fail(&r->err, HLN_EINVAL, "Could not decode JSON string as a map: %s",

@@ -49,7 +49,7 @@ static void json_string(hln_buf *out, const uint8_t *s, size_t n)
 /* Java's Double.toString / Float.toString: the shortest digits that read
  * back, decimal notation for 1e-3 <= |x| < 1e7 (with at least one digit
  * after the point), else d.dddE[-]n. */
-static void java_double(hln_buf *out, double d, bool is_float)
+void hln_java_double(hln_buf *out, double d, bool is_float)
 {
     if (isnan(d) || isinf(d)) {
         hln_buf_put(out, "null", 4);
@@ -128,6 +128,7 @@ void hln_type_to_json(const hln_type *t, const uint8_t *v, int64_t len, hln_buf 
     case HLN_T_BIGINT:
     case HLN_T_COUNTER:
     case HLN_T_VARINT:
+    case HLN_T_DECIMAL: /* BigDecimal.toString, unquoted: 1.5, 1E+2 */
     case HLN_T_BOOLEAN:
         hln_type_format(t, v, (size_t)len, out);
         if (k == HLN_T_BOOLEAN) { /* format gives True/False */
@@ -152,7 +153,7 @@ void hln_type_to_json(const hln_type *t, const uint8_t *v, int64_t len, hln_buf 
             hln_buf_put(out, "null", 4);
             return;
         }
-        java_double(out, d, k == HLN_T_FLOAT);
+        hln_java_double(out, d, k == HLN_T_FLOAT);
         return;
     }
     case HLN_T_TIMESTAMP:

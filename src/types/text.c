@@ -803,9 +803,14 @@ void hln_type_format(const hln_type *t, const uint8_t *v, size_t len, hln_buf *o
         }
         break;
     case HLN_T_INET:
-        if (len == 4 || len == 16) {
+        if (len == 16) { /* Java's getHostAddress: eight groups, none elided */
+            for (int g = 0; g < 8; g++)
+                hln_buf_printf(out, g ? ":%x" : "%x", (unsigned)(v[2 * g] << 8 | v[2 * g + 1]));
+            return;
+        }
+        if (len == 4) {
             char s[INET6_ADDRSTRLEN];
-            if (inet_ntop(len == 4 ? AF_INET : AF_INET6, v, s, sizeof s)) {
+            if (inet_ntop(AF_INET, v, s, sizeof s)) {
                 hln_buf_put(out, s, strlen(s));
                 return;
             }

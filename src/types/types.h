@@ -227,6 +227,9 @@ void hln_type_format(const hln_type *t, const uint8_t *v, size_t len, hln_buf *o
 /* Appends the JSON text of a value (len -1: null), as Cassandra's toJson()
  * and SELECT JSON write it (json.c). */
 void hln_type_to_json(const hln_type *t, const uint8_t *v, int64_t len, hln_buf *out);
+/* Java's Double.toString (Float.toString when is_float) of d ("null" for
+ * NaN and infinities, as JSON has neither). */
+void hln_java_double(hln_buf *out, double d, bool is_float);
 /* Appends s as a JSON string literal (quoted, escaped). */
 void hln_json_string(hln_buf *out, const char *s);
 /* Appends n bytes as a JSON string literal, or null. */
