@@ -112,8 +112,12 @@ static uint64_t be(const uint8_t *p, int n)
     return v;
 }
 
+static int too_big_fail(ex_request *r);
+static _Thread_local bool too_big;
+
 static int put(ex_request *r, const void *p, size_t n, ex_value *out)
 {
+    if (too_big) return too_big_fail(r);
     uint8_t *d = hln_arena_alloc(&r->arena, n ? n : 1);
     if (!d) return hln_fail(&r->err, HLN_ENOMEM, "out of memory");
     if (n) memcpy(d, p, n);
@@ -210,8 +214,27 @@ static long z_digits(const mpz_t v)
     return (long)d;
 }
 
+/* A result that would need more than this many digits (1E-2000000000 % 1,
+ * a cast of 1E+2000000000) is refused: GMP would exhaust memory and abort
+ * the process, where Cassandra only fails the query. z_mul_pow10 notes it
+ * (computing 1 instead); every result is checked before it is written,
+ * and every operation starts clear. */
+#define MAX_WORK_DIGITS 1000000
+
+static int too_big_fail(ex_request *r)
+{
+    too_big = false;
+    return hln_fail(&r->err, HLN_EINVAL, "varint or decimal result too large (more than %d digits)",
+                    MAX_WORK_DIGITS);
+}
+
 static void z_mul_pow10(mpz_t z, const mpz_t a, unsigned long k)
 {
+    if (k > MAX_WORK_DIGITS) { /* 1, not 0: nothing divides by it before the check */
+        too_big = true;
+        mpz_set_ui(z, 1);
+        return;
+    }
     mpz_t p;
     mpz_init(p);
     mpz_ui_pow_ui(p, 10, k);
@@ -355,6 +378,7 @@ static int num_big(const num *n, const hln_type *t, bool via_double, num *out)
 /* Writes v as minimal two's complement bytes after prefix. */
 static int put_z(ex_request *r, const mpz_t v, const uint8_t *prefix, int plen, ex_value *out)
 {
+    if (too_big) return too_big_fail(r);
     mpz_t m;
     mpz_init(m);
     size_t nb;
@@ -719,6 +743,7 @@ static int big_op(ex_request *r, char op, num *a, num *b, const hln_type *at, co
 int ex_arith(ex_request *r, char op, const hln_type *at, ex_value a, const hln_type *bt, ex_value b,
              const hln_type *res, ex_value *out)
 {
+    too_big = false;
     if (a.len < 0 || b.len < 0 || (a.len == 0 && !is_text(at->kind)) ||
         (b.len == 0 && !is_text(bt->kind))) {
         *out = (ex_value){NULL, -1};
@@ -921,6 +946,7 @@ bool ex_cast_ok(const hln_type *from, const hln_type *to)
 
 int ex_cast(ex_request *r, const hln_type *from, ex_value v, const hln_type *to, ex_value *out)
 {
+    too_big = false;
     hln_type_kind f = from->kind, t = to->kind;
     if (v.len < 0 || (v.len == 0 && f != HLN_T_VARCHAR && f != HLN_T_ASCII)) {
         *out = (ex_value){NULL, -1};
@@ -1131,6 +1157,7 @@ static int big_fn(ex_request *r, int fn, const num *x, num *res)
 
 int ex_math(ex_request *r, int fn, const hln_type *t, ex_value v, ex_value *out)
 {
+    too_big = false;
     if (v.len <= 0) {
         *out = (ex_value){NULL, -1};
         return 0;
@@ -1204,6 +1231,7 @@ done:
 /* abs of varint and decimal */
 int ex_abs_big(ex_request *r, const hln_type *t, ex_value v, ex_value *out)
 {
+    too_big = false;
     if (v.len <= 0) {
         *out = (ex_value){NULL, -1};
         return 0;
@@ -1224,6 +1252,7 @@ int ex_abs_big(ex_request *r, const hln_type *t, ex_value v, ex_value *out)
  * scale, HALF_EVEN; floating point: the double mean). */
 int ex_coll_avg(ex_request *r, const hln_type *et, const ex_value *els, int n, ex_value *out)
 {
+    too_big = false;
     *out = (ex_value){NULL, -1};
     int m = 0, rc = 0;
     hln_type_kind k = et->kind;
@@ -1290,6 +1319,7 @@ done:
  * (integers wrap: -INT_MIN is INT_MIN). */
 int ex_negate(ex_request *r, const hln_type *t, ex_value v, ex_value *out)
 {
+    too_big = false;
     if (v.len <= 0) {
         *out = (ex_value){NULL, -1};
         return 0;
