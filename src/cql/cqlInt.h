@@ -210,6 +210,8 @@ cql_term *cqlp_null(cqlp_ctx *ctx, const cql_token *t);
 cql_term *cqlp_bind(cqlp_ctx *ctx, const cql_token *t, const char *name);
 cql_name_list *cqlp_name(cqlp_ctx *ctx, const char *name);
 cql_typeref *cqlp_type(cqlp_ctx *ctx, const char *name, const cqlp_types *params);
+/* t as CQL writes it: "map<text, int>", "frozen<list<int>>" (arena). */
+const char *cqlp_type_text(cqlp_ctx *ctx, const cql_typeref *t);
 void cqlp_types_add(cqlp_ctx *ctx, cqlp_types *list, cql_typeref *t);
 void cqlp_terms_add(cqlp_ctx *ctx, cqlp_terms *list, cql_term *t);
 /* A collection literal of kind (CQL_TERM_LIST/SET/MAP) with the elements of

@@ -283,8 +283,15 @@ term(A) ::= term(X) STAR(O) term(Y).    { A = cqlp_binop(ctx, '*', X, Y, &O); }
 term(A) ::= term(X) SLASH(O) term(Y).   { A = cqlp_binop(ctx, '/', X, Y, &O); }
 term(A) ::= term(X) PERCENT(O) term(Y). { A = cqlp_binop(ctx, '%', X, Y, &O); }
 term(A) ::= MINUS(O) term(X). [UMINUS]  { A = cqlp_binop(ctx, '-', NULL, X, &O); }
-/* a type hint: (int) ?, (bigint) 5 */
+/* a type hint: (int) ?, (bigint) 5, (list<int>) [1], (frozen<set<text>>) ? */
 term(A) ::= LP(O) ident(T) RP term(X). [UMINUS] { A = cqlp_hint(ctx, T, X, &O); }
+term(A) ::= LP(O) hinttype(T) RP term(X). [UMINUS] { A = cqlp_hint(ctx, T, X, &O); }
+
+/* a parameterised type as a hint's text ("list<int>", "frozen<set<text>>") */
+%type hinttype {const char *}
+hinttype(A) ::= ident(N) LT typeparams(P) GT. { A = cqlp_type_text(ctx, cqlp_type(ctx, N, &P)); }
+hinttype(A) ::= SET LT typeparams(P) GT.      { A = cqlp_type_text(ctx, cqlp_type(ctx, "set", &P)); }
+hinttype(A) ::= FROZEN LT type(T) GT.         { T->frozen = true; A = cqlp_type_text(ctx, T); }
 
 /* The terms that are also selectors: constants, markers, null and
  * collection / UDT literals (no function calls, no tuples). */
@@ -982,6 +989,10 @@ selatom(A) ::= LP(O) selexpr(X) RP literal(T). {
     if (!X->column || X->elem || X->field || X->slice || X->paren) cqlp_reject(ctx, &O);
     A = cqlp_alloc(ctx, sizeof(*A));
     A->term = cqlp_hint(ctx, X->column, T, &O);
+}
+selatom(A) ::= LP(O) hinttype(H) RP literal(T). {
+    A = cqlp_alloc(ctx, sizeof(*A));
+    A->term = cqlp_hint(ctx, H, T, &O);
 }
 selatom(A) ::= literal(T). {
     A = cqlp_alloc(ctx, sizeof(*A));

@@ -199,6 +199,34 @@ cql_name_list *cqlp_name(cqlp_ctx *ctx, const char *name)
     return n;
 }
 
+static void type_text(const cql_typeref *t, hln_buf *b)
+{
+    if (t->frozen) hln_buf_printf(b, "frozen<");
+    hln_buf_printf(b, "%s", t->name);
+    if (t->nparams) {
+        hln_buf_u8(b, '<');
+        for (int i = 0; i < t->nparams; i++) {
+            if (i) hln_buf_put(b, ", ", 2);
+            type_text(t->params[i], b);
+        }
+        hln_buf_u8(b, '>');
+    }
+    if (t->frozen) hln_buf_u8(b, '>');
+}
+
+const char *cqlp_type_text(cqlp_ctx *ctx, const cql_typeref *t)
+{
+    hln_buf b;
+    hln_buf_init(&b);
+    type_text(t, &b);
+    hln_buf_u8(&b, 0);
+    char *s = b.err ? NULL : cqlp_alloc(ctx, b.len);
+    if (s) memcpy(s, b.data, b.len);
+    hln_buf_free(&b);
+    if (!s) cqlp_fail(ctx, HLN_ENOMEM, "out of memory");
+    return s;
+}
+
 cql_typeref *cqlp_type(cqlp_ctx *ctx, const char *name, const cqlp_types *params)
 {
     cql_typeref *t = cqlp_alloc(ctx, sizeof(*t));

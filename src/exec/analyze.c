@@ -150,7 +150,7 @@ static void spec_typed(actx *c, const cql_term *term, const char *name, const hl
         return;
     }
     if (term->kind == CQL_TERM_HINT) { /* (type) ?: the hint's type */
-        const hln_type *ht = hln_type_by_name(term->text);
+        const hln_type *ht = hln_type_hint(term->text);
         spec_typed(c, term->elems[0], name, ht ? ht : type);
         return;
     }
@@ -1264,9 +1264,8 @@ static const char *lit_name(actx *c, const cql_term *t)
 static int hint_selector(actx *c, const cql_term *term, ex_sel *out, ex_colspec *spec_out)
 {
     const hln_table *t = c->p->t;
-    const hln_type *ht = hln_type_by_name(term->text);
-    if (!ht || hln_type_is_collection(ht))
-        return hln_fail(c->err, HLN_EINVAL, "Unknown type %s.%s", t->ks, term->text);
+    const hln_type *ht = hln_type_hint(term->text);
+    if (!ht) return hln_fail(c->err, HLN_EINVAL, "Unknown type %s.%s", t->ks, term->text);
     ex_selarg *arg = alloc(c, sizeof *arg);
     if (!arg) return nomem(c);
     *arg = (ex_selarg){-1, term, ht, NULL};

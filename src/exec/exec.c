@@ -541,13 +541,21 @@ int ex_bind(ex_request *r, const cql_term *term, const hln_type *t, const char *
     case CQL_TERM_OP:
         return bind_op(r, term, t, col, out);
     case CQL_TERM_HINT: { /* (type) x: x as that type, which the receiver must be */
-        const hln_type *ht = hln_type_by_name(term->text);
-        if (!ht || hln_type_is_collection(ht)) {
+        const hln_type *ht = hln_type_hint(term->text);
+        if (!ht && strchr(term->text, '<') && strncmp(term->text, "frozen<", 7) != 0)
+            /* a name Helenus does not know inside a collection: Cassandra
+               takes it for a (non-frozen) user type */
+            return hln_fail(&r->err, HLN_EINVAL,
+                            "Non-frozen UDTs are not allowed inside collections: %s", term->text);
+        if (!ht) {
             const ex_plan *p = st->plan;
             return hln_fail(&r->err, HLN_EINVAL, "Unknown type %s.%s", p && p->t ? p->t->ks : "?",
                             term->text);
         }
-        if (t && t->kind != ht->kind)
+        /* a collection or tuple hint must be the receiver's type exactly
+           (frozenness included); a native one its kind */
+        bool composite = hln_type_is_collection(ht) || ht->kind == HLN_T_TUPLE;
+        if (t && (composite ? !hln_type_equal(t, ht) : t->kind != ht->kind))
             return hln_fail(&r->err, HLN_EINVAL, "Cannot assign value %s to %s of type %s",
                             ex_term_str(&r->arena, term), col, t->cql_name);
         return ex_bind(r, term->elems[0], t ? t : ht, col, out);

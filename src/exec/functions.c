@@ -1150,8 +1150,7 @@ static const hln_type *term_type(ex_request *r, const cql_term *term, bool *fail
 {
     *failed = false;
     if (term->kind == CQL_TERM_HINT) {
-        const hln_type *ht = hln_type_by_name(term->text);
-        return ht && !hln_type_is_collection(ht) ? ht : NULL;
+        return hln_type_hint(term->text);
     }
     if (term->kind != CQL_TERM_FUNC || !strcmp(term->text, "fromjson")) return NULL;
     ex_fnarg args[5];

@@ -55,6 +55,12 @@ static const hln_type *const ALL[] = {
 };
 
 /* Scalars only; hln_type_parse (param.c) handles parameterised names. */
+const hln_type *hln_type_hint(const char *name)
+{
+    const hln_type *t = hln_type_by_name(name);
+    return t ? t : strchr(name, '<') ? hln_type_parse(name) : NULL;
+}
+
 const hln_type *hln_type_by_name(const char *name)
 {
     if (!name) return NULL;

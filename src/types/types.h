@@ -181,6 +181,9 @@ int hln_value_normalize(const hln_type *t, const uint8_t *v, size_t len, hln_buf
 /* Looks a type up by CQL name, case-insensitively ("varchar" gives text).
  * NULL if unknown or not supported yet. */
 const hln_type *hln_type_by_name(const char *name);
+/* The type a hint names ("int", "list<int>", "frozen<map<text, int>>"):
+ * hln_type_by_name, else hln_type_parse; NULL when neither knows it. */
+const hln_type *hln_type_hint(const char *name);
 const hln_type *hln_type_by_kind(hln_type_kind kind);
 bool hln_type_equal(const hln_type *a, const hln_type *b);
 
