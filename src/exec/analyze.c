@@ -1601,6 +1601,46 @@ static int cast_selector(actx *c, const cql_selector *sel, ex_sel *out, ex_colsp
     if (!known) /* Cassandra names the first column of the selection here */
         return hln_fail(c->err, HLN_EINVAL, "%s cannot be cast to %s",
                         first_column(c->stmt->u.select.selectors, fa.name), sel->cast);
+    if (!ex_cast_ok(args[0].type, to)) {
+        /* Cassandra's overload resolution also takes an argument of a
+           value-compatible type (the same bytes): a timestamp for a bigint
+           or varint parameter, a bigint for a timestamp, an int for a date;
+           one such signature is used, several are ambiguous */
+        const hln_type *from = args[0].type;
+        hln_type_kind subs[2];
+        int nsubs = 0;
+        if (from->kind == HLN_T_TIMESTAMP) {
+            subs[nsubs++] = HLN_T_BIGINT;
+            subs[nsubs++] = HLN_T_VARINT;
+        } else if (from->kind == HLN_T_BIGINT) {
+            subs[nsubs++] = HLN_T_TIMESTAMP;
+        } else if (from->kind == HLN_T_INT) {
+            subs[nsubs++] = HLN_T_DATE;
+        }
+        const hln_type *cand[2];
+        int ncand = 0;
+        for (int i = 0; i < nsubs; i++) {
+            const hln_type *st = hln_type_by_kind(subs[i]);
+            if (st && st->kind != to->kind && ex_cast_ok(st, to)) cand[ncand++] = st;
+        }
+        if (ncand == 1) {
+            args[0].type = cand[0]; /* the same bytes, read as that type */
+            *out = (ex_sel){.kind = EX_SEL_CAST, .col = -1, .args = args, .nargs = 1, .type = to};
+            size_t nl = strlen(fa.name) + strlen(sel->cast) + 12;
+            char *nm = hln_arena_alloc(c->a, nl);
+            if (!nm) return nomem(c);
+            snprintf(nm, nl, "cast(%s as %s)", fa.name, sel->cast);
+            *spec_out = (ex_colspec){t->ks, t->name, nm, to};
+            return 0;
+        }
+        if (ncand > 1)
+            return hln_fail(c->err, HLN_EINVAL,
+                            "Ambiguous call to function system.cast_as_%s (can be matched by "
+                            "following signatures: system.cast_as_%s : (%s) -> %s, "
+                            "system.cast_as_%s : (%s) -> %s): use type casts to disambiguate",
+                            sel->cast, sel->cast, cand[0]->cql_name, to->cql_name, sel->cast,
+                            cand[1]->cql_name, to->cql_name);
+    }
     if (!ex_cast_ok(args[0].type, to)) { /* Cassandra lists the casts that exist */
         hln_buf b;
         hln_buf_init(&b);

@@ -1005,7 +1005,9 @@ int ex_cast(ex_request *r, const hln_type *from, ex_value v, const hln_type *to,
         ms = ((int64_t)be(v.p, 4) - (INT64_C(1) << 31)) * 86400000;
     }
     if (t == HLN_T_TIMESTAMP) return put_be(r, (uint64_t)ms, 8, out);
-    int64_t day = ms >= 0 ? ms / 86400000 : -((-ms + 86399999) / 86400000);
+    /* SimpleDateSerializer.timeInMillisToDay: TimeUnit.toDays truncates
+       toward zero, so 1969-12-31 12:00 is 1970-01-01 (as Cassandra says) */
+    int64_t day = ms / 86400000;
     return put_be(r, (uint64_t)(day + (INT64_C(1) << 31)), 4, out);
 }
 

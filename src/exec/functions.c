@@ -96,9 +96,11 @@ static int64_t floor_div(int64_t a, int64_t b)
     return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
 }
 
+/* toDate: Cassandra's timeInMillisToDay truncates toward zero (a moment
+ * on 1969-12-31 is day 0, 1970-01-01), unlike a calendar's floor. */
 static int date_of_ms(ex_request *r, int64_t ms, ex_value *out)
 {
-    return put_be(r, (uint64_t)(floor_div(ms, 86400000) + (INT64_C(1) << 31)), 4, out);
+    return put_be(r, (uint64_t)(ms / 86400000 + (INT64_C(1) << 31)), 4, out);
 }
 
 static int64_t ms_of_date(const uint8_t *d)

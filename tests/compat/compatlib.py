@@ -604,13 +604,21 @@ RULES = {
 
 
 _SIGNATURES = re.compile(r"^(.*\(known type signatures: )(.*)\)$", re.S)
+_AMBIGUOUS = re.compile(r"^(.*\(can be matched by following signatures: )(.*)(\): use type casts "
+                        r"to disambiguate)$", re.S)
 
 
 def _signatures_sorted(message):
     """Cassandra lists a function's overloads ("Invalid call to function f,
     none of its type signatures match (known type signatures: a, b, ...)")
     in an order that changes from one Cassandra run to the next (a hash
-    set's): the list is compared as a set, in sorted order."""
+    set's): the list is compared as a set, in sorted order. So is the list
+    of an "Ambiguous call to function f (can be matched by following
+    signatures: ...)" error."""
+    m = _AMBIGUOUS.match(message)
+    if m:  # "Ambiguous call to function f (can be matched by ...: a, b)": the same set
+        items = re.split(r", (?=system\.)", m.group(2))
+        return m.group(1) + ", ".join(sorted(items)) + m.group(3)
     m = _SIGNATURES.match(message)
     if not m:
         return message
