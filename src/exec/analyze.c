@@ -531,6 +531,29 @@ static int mc_in_take(actx *c, const ex_restr *rs)
     return 0;
 }
 
+/* The tuple of clustering columns first .. first + n - 1 as one value:
+ * its type frozen<tuple<..>> and Cassandra's name for it, "(c1,c2)". */
+static int tuple_spec(actx *c, int first, int n, const char *text, const hln_type **tt,
+                      const char **tname)
+{
+    const hln_table *t = c->p->t;
+    const hln_type *types[HLN_TUPLE_MAX];
+    if (n > HLN_TUPLE_MAX) return hln_fail(c->err, HLN_EINVAL, "too many columns in %s", text);
+    hln_buf nm;
+    hln_buf_init(&nm);
+    hln_buf_u8(&nm, '(');
+    for (int i = 0; i < n; i++) {
+        types[i] = t->cols[t->npk + first + i].type;
+        hln_buf_printf(&nm, "%s%s", i ? "," : "", t->cols[t->npk + first + i].name);
+    }
+    hln_buf_u8(&nm, ')');
+    hln_buf_u8(&nm, 0);
+    *tname = nm.err ? NULL : hln_arena_strdup(c->a, (const char *)nm.data);
+    hln_buf_free(&nm);
+    *tt = hln_type_tuple(types, n);
+    return *tt && *tname ? 0 : nomem(c);
+}
+
 /* (c1, ..., cn) IN ((v1, ..., vn), ...) (Cassandra's MultiColumnRelation
  * IN): a list of clustering prefixes of the first n clustering columns
  * (checked by the caller). The values are tuple literals whose elements
@@ -540,21 +563,10 @@ static int add_multi_in(actx *c, const cql_relation *rel, int n, const char *tex
 {
     const hln_table *t = c->p->t;
     if (c->mc_in) return mc_twice(c, n);
-    const hln_type *types[HLN_TUPLE_MAX];
-    if (n > HLN_TUPLE_MAX) return hln_fail(c->err, HLN_EINVAL, "too many columns in %s", text);
-    hln_buf nm;
-    hln_buf_init(&nm);
-    hln_buf_u8(&nm, '(');
-    for (int i = 0; i < n; i++) {
-        types[i] = t->cols[t->npk + i].type;
-        hln_buf_printf(&nm, "%s%s", i ? "," : "", t->cols[t->npk + i].name);
-    }
-    hln_buf_u8(&nm, ')');
-    hln_buf_u8(&nm, 0);
-    const char *tname = nm.err ? NULL : hln_arena_strdup(c->a, (const char *)nm.data);
-    hln_buf_free(&nm);
-    const hln_type *tt = hln_type_tuple(types, n);
-    if (!tt || !tname) return nomem(c);
+    const hln_type *tt;
+    const char *tname;
+    int rc = tuple_spec(c, 0, n, text, &tt, &tname);
+    if (rc) return rc;
     if (!rel->in_list) { /* IN ?: the whole list */
         const hln_type *lt = hln_type_collection(HLN_T_LIST, &tt, false);
         char lbuf[1100];
@@ -646,21 +658,10 @@ static int add_multi_relation(actx *c, ex_restr *rs, const cql_relation *rel)
         return add_multi_in(c, in, n, text);
     }
     if (!rel->in_list) { /* (c1, c2) > ?: one marker of type frozen<tuple<..>>, "(c1,c2)" */
-        const hln_type *types[HLN_TUPLE_MAX];
-        if (n > HLN_TUPLE_MAX) return hln_fail(c->err, HLN_EINVAL, "too many columns in %s", text);
-        hln_buf nm;
-        hln_buf_init(&nm);
-        hln_buf_u8(&nm, '(');
-        for (int i = 0; i < n; i++) {
-            types[i] = t->cols[t->npk + first + i].type;
-            hln_buf_printf(&nm, "%s%s", i ? "," : "", t->cols[t->npk + first + i].name);
-        }
-        hln_buf_u8(&nm, ')');
-        hln_buf_u8(&nm, 0);
-        const char *tname = nm.err ? NULL : hln_arena_strdup(c->a, (const char *)nm.data);
-        hln_buf_free(&nm);
-        const hln_type *tt = hln_type_tuple(types, n);
-        if (!tt || !tname) return nomem(c);
+        const hln_type *tt;
+        const char *tname;
+        int rc = tuple_spec(c, first, n, text, &tt, &tname);
+        if (rc) return rc;
         spec_typed(c, rel->term, tname, tt);
     } else if (rel->nin != n) {
         hln_buf v;
