@@ -8,6 +8,17 @@
  *   up[id][(l - 1) * (M + 1)] links at level l >= 1 (NULL for level 0 nodes)
  *   dead[id]                  deletion mark
  *   visit[id]                 epoch of the search that last reached id
+ *   codes[id * cstride]       8-bit code of the vector (sq, dim >= 32)
+ *   cscale[id], cnorm[id]     its scale and the squared norm it stands for
+ *
+ * Scalar quantisation (sq): every vector also has a symmetric 8-bit code,
+ * v ~ scale * code with scale = max|v_i| / 127, so a walk reads a quarter
+ * of the bytes and multiplies int8 pairs in 16-bit lanes. Insertion and
+ * search both walk by codes; a search then computes the exact distance of
+ * its ef candidates from the float vectors and returns the k nearest of
+ * those, so what a caller sees (order, distances) is exact and only the
+ * choice of candidates is approximate (recall measured in test_hnsw.c and
+ * bench/vector). The codes are derived data: load computes them again.
  *
  * Insertion follows the paper (algorithm 1): a greedy descent to the new
  * node's level, then a beam search (ef_construction) per level, neighbours
@@ -26,11 +37,14 @@
 
 #include <math.h>
 #include <stdlib.h>
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#endif
 #include <string.h>
 
 #include "common/common.h"
 
-enum { MAX_LEVEL = 16, MAX_DIM = 8192, PREFETCH_LINES = 24 };
+enum { MAX_LEVEL = 16, MAX_DIM = 8192, PREFETCH_LINES = 24, SQ_MIN_DIM = 32 };
 
 struct ix_hnsw {
     int dim;
@@ -49,6 +63,14 @@ struct ix_hnsw {
     int maxlevel;
     uint64_t rng;
     float *qbuf; /* the query, normalised */
+    /* 8-bit codes (sq): codes[id * cstride], zero-padded to a multiple of
+       64; the vector is cscale[id] * codes, |that|^2 is cnorm[id] */
+    bool sq;
+    int cstride;
+    int8_t *codes;
+    float *cscale, *cnorm;
+    int8_t *qcode; /* the query's code (cstride bytes) */
+    int32_t (*i8dot)(const int8_t *a, const int8_t *b, int n);
     /* scratch heaps */
     ix_hit *cand, *res, *sel;
     int hcap;     /* res and sel */
@@ -138,6 +160,70 @@ static float k_l2(const float *a, const float *b, int d)
 }
 #endif
 
+/* 8-bit dot products over n bytes (n a multiple of 64, the padding zero):
+ * products of int8 pairs summed in int32 (at most 8192 * 127^2, no
+ * overflow). AVX-512BW widens 32 bytes to 16-bit lanes and multiplies
+ * pairs into 32-bit sums (vpmaddwd), AVX2 16 bytes; picked once per graph
+ * by the CPU (pick_i8dot). */
+static int32_t i8dot_plain(const int8_t *a, const int8_t *b, int n)
+{
+    int32_t t = 0;
+    for (int i = 0; i < n; i++)
+        t += (int32_t)a[i] * (int32_t)b[i];
+    return t;
+}
+
+#if defined(__GNUC__) && defined(__x86_64__)
+__attribute__((target("avx512bw"))) static int32_t i8dot_avx512(const int8_t *a, const int8_t *b,
+                                                                int n)
+{
+    __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
+    for (int i = 0; i < n; i += 64) {
+        __m512i x0 =
+            _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(const void *)(a + i)));
+        __m512i y0 =
+            _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(const void *)(b + i)));
+        __m512i x1 =
+            _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(const void *)(a + i + 32)));
+        __m512i y1 =
+            _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(const void *)(b + i + 32)));
+        s0 = _mm512_add_epi32(s0, _mm512_madd_epi16(x0, y0));
+        s1 = _mm512_add_epi32(s1, _mm512_madd_epi16(x1, y1));
+    }
+    return _mm512_reduce_add_epi32(_mm512_add_epi32(s0, s1));
+}
+
+__attribute__((target("avx2"))) static int32_t i8dot_avx2(const int8_t *a, const int8_t *b, int n)
+{
+    __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
+    for (int i = 0; i < n; i += 32) {
+        __m256i x0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(a + i)));
+        __m256i y0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(b + i)));
+        __m256i x1 =
+            _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(a + i + 16)));
+        __m256i y1 =
+            _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(b + i + 16)));
+        s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(x0, y0));
+        s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(x1, y1));
+    }
+    __m256i s = _mm256_add_epi32(s0, s1);
+    __m128i h = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4E));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xB1));
+    return _mm_cvtsi128_si32(h);
+}
+#endif
+
+static int32_t (*pick_i8dot(void))(const int8_t *, const int8_t *, int)
+{
+#if defined(__GNUC__) && defined(__x86_64__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512bw")) return i8dot_avx512;
+    if (__builtin_cpu_supports("avx2")) return i8dot_avx2;
+#endif
+    return i8dot_plain;
+}
+
 /* distance between two stored (or stored and prepared query) vectors */
 static inline float dist_raw(const ix_hnsw *h, const float *a, const float *b)
 {
@@ -156,18 +242,82 @@ static inline const float *vec(const ix_hnsw *h, uint32_t id)
     return h->vecs + (size_t)id * (size_t)h->dim;
 }
 
+static inline int8_t *code(const ix_hnsw *h, uint32_t id)
+{
+    return h->codes + (size_t)id * (size_t)h->cstride;
+}
+
+/* What a walk measures from: the prepared float vector and, under sq, its
+ * code with scale and squared norm. */
+typedef struct qry {
+    const float *f;
+    const int8_t *c;
+    float s, n;
+} qry;
+
+static inline qry node_qry(const ix_hnsw *h, uint32_t id)
+{
+    if (!h->sq) return (qry){vec(h, id), NULL, 0, 0};
+    return (qry){vec(h, id), code(h, id), h->cscale[id], h->cnorm[id]};
+}
+
+/* The distance the graph is walked by: from the codes under sq (a.b is
+ * s_a * s_b * (code_a . code_b); |a - b|^2 = |a|^2 + |b|^2 - 2 a.b), else
+ * the exact one. Results are reranked exactly (ix_hnsw_search). */
+static inline float dist_q(const ix_hnsw *h, const qry *q, uint32_t id)
+{
+    if (!h->sq) return dist_raw(h, q->f, vec(h, id));
+    float ab = q->s * h->cscale[id] * (float)h->i8dot(q->c, code(h, id), h->cstride);
+    switch (h->metric) {
+    case IX_COSINE:
+        return 1.0f - ab;
+    case IX_DOT:
+        return -ab;
+    default:
+        return q->n + h->cnorm[id] - 2.0f * ab;
+    }
+}
+
+static inline float dist_ids(const ix_hnsw *h, uint32_t a, uint32_t b)
+{
+    qry q = node_qry(h, a);
+    return dist_q(h, &q, b);
+}
+
+/* Symmetric 8-bit code of v: scale max|v_i| / 127, components rounded,
+ * the padding zero. */
+static void quantize(const ix_hnsw *h, const float *v, int8_t *dst, float *scale, float *norm)
+{
+    float mx = 0;
+    for (int i = 0; i < h->dim; i++)
+        if (fabsf(v[i]) > mx) mx = fabsf(v[i]);
+    float sc = mx > 0 ? mx / 127.0f : 1.0f, inv = 1.0f / sc;
+    int64_t ss = 0;
+    for (int i = 0; i < h->dim; i++) {
+        long c = lrintf(v[i] * inv);
+        c = c > 127 ? 127 : c < -127 ? -127 : c;
+        dst[i] = (int8_t)c;
+        ss += c * c;
+    }
+    memset(dst + h->dim, 0, (size_t)(h->cstride - h->dim));
+    *scale = sc;
+    *norm = sc * sc * (float)ss;
+}
+
 /* The first cache lines of id's vector on their way (the hardware
  * prefetcher follows the rest). */
-static inline void prefetch_vec(const ix_hnsw *h, uint32_t id)
+static inline void prefetch_vec(const ix_hnsw *h, uint32_t id, bool full)
 {
 #if defined(__GNUC__)
-    const char *p = (const char *)vec(h, id);
-    size_t bytes = sizeof(float) * (size_t)h->dim;
+    bool c = h->sq && !full;
+    const char *p = c ? (const char *)code(h, id) : (const char *)vec(h, id);
+    size_t bytes = c ? (size_t)h->dim : sizeof(float) * (size_t)h->dim;
     for (size_t off = 0; off < bytes && off < 64 * PREFETCH_LINES; off += 64)
         __builtin_prefetch(p + off);
 #else
     (void)h;
     (void)id;
+    (void)full;
 #endif
 }
 
@@ -262,8 +412,14 @@ int ix_hnsw_new(ix_hnsw **out, int dim, ix_metric metric, const ix_hnsw_params *
     h->rng = p && p->seed ? p->seed : 0x9E3779B97F4A7C15ull;
     h->entry = UINT32_MAX;
     h->maxlevel = -1;
+    h->sq = !(p && p->exact) && dim >= SQ_MIN_DIM;
+    h->cstride = (dim + 63) & ~63;
+    h->i8dot = pick_i8dot();
     h->qbuf = hln_malloc(sizeof(float) * (size_t)dim);
-    if (!h->qbuf) {
+    h->qcode = hln_malloc((size_t)h->cstride);
+    if (!h->qbuf || !h->qcode) {
+        hln_free(h->qbuf);
+        hln_free(h->qcode);
         hln_free(h);
         return HLN_ENOMEM;
     }
@@ -284,6 +440,10 @@ void ix_hnsw_free(ix_hnsw *h)
     hln_free(h->l0);
     hln_free(h->visit);
     hln_free(h->qbuf);
+    hln_free(h->qcode);
+    hln_free(h->codes);
+    hln_free(h->cscale);
+    hln_free(h->cnorm);
     hln_free(h->cand);
     hln_free(h->res);
     hln_free(h->sel);
@@ -314,7 +474,7 @@ const float *ix_hnsw_vector(const ix_hnsw *h, uint32_t id)
 size_t ix_hnsw_memory(const ix_hnsw *h)
 {
     size_t per = sizeof(float) * (size_t)h->dim + 3 + sizeof(uint32_t) * (size_t)(h->M0 + 2) +
-                 sizeof(uint32_t *);
+                 sizeof(uint32_t *) + (h->sq ? (size_t)h->cstride + 2 * sizeof(float) : 0);
     size_t m = sizeof *h + (size_t)h->cap * per + sizeof(ix_hit) * 3 * (size_t)h->hcap;
     for (uint32_t i = 0; i < h->n; i++)
         if (h->level[i]) m += sizeof(uint32_t) * (size_t)h->level[i] * (size_t)(h->M + 1);
@@ -356,6 +516,17 @@ static int grow(ix_hnsw *h)
     if (!vi) return HLN_ENOMEM;
     memset(vi + h->cap, 0, sizeof(uint32_t) * (size_t)(cap - h->cap));
     h->visit = vi;
+    if (h->sq) {
+        int8_t *cd = hln_realloc(h->codes, (size_t)cap * (size_t)h->cstride);
+        if (!cd) return HLN_ENOMEM;
+        h->codes = cd;
+        float *cs = hln_realloc(h->cscale, sizeof(float) * (size_t)cap);
+        if (!cs) return HLN_ENOMEM;
+        h->cscale = cs;
+        float *cn = hln_realloc(h->cnorm, sizeof(float) * (size_t)cap);
+        if (!cn) return HLN_ENOMEM;
+        h->cnorm = cn;
+    }
     h->cap = cap;
     return 0;
 }
@@ -396,14 +567,14 @@ static void next_epoch(ix_hnsw *h)
 /* ---- search ---------------------------------------------------------------- */
 
 /* Greedy walk at level lv from *ep towards q. */
-static void greedy(const ix_hnsw *h, const float *q, uint32_t *ep, float *epd, int lv)
+static void greedy(const ix_hnsw *h, const qry *q, uint32_t *ep, float *epd, int lv)
 {
     bool moved = true;
     while (moved) {
         moved = false;
         const uint32_t *ln = links(h, *ep, lv);
         for (uint32_t i = 1; i <= ln[0]; i++) {
-            float d = dist_raw(h, q, vec(h, ln[i]));
+            float d = dist_q(h, q, ln[i]);
             if (d < *epd) {
                 *epd = d;
                 *ep = ln[i];
@@ -415,7 +586,7 @@ static void greedy(const ix_hnsw *h, const float *q, uint32_t *ep, float *epd, i
 
 /* Beam search at level lv from the entries res[0..*nres) (a max-heap on
  * input and output). live_only: deleted nodes route but are not kept. */
-static void beam(ix_hnsw *h, const float *q, int ef, int lv, int *nres, bool live_only)
+static void beam(ix_hnsw *h, const qry *q, int ef, int lv, int *nres, bool live_only)
 {
     next_epoch(h);
     int nc = 0, nr = 0;
@@ -436,12 +607,12 @@ static void beam(ix_hnsw *h, const float *q, int ef, int lv, int *nres, bool liv
         /* the neighbours' vectors are scattered: ask for all of them before
            the first distance (hnswlib's trick), so the loads overlap */
         for (uint32_t i = 1; i <= ln[0]; i++)
-            if (h->visit[ln[i]] != h->epoch) prefetch_vec(h, ln[i]);
+            if (h->visit[ln[i]] != h->epoch) prefetch_vec(h, ln[i], false);
         for (uint32_t i = 1; i <= ln[0]; i++) {
             uint32_t e = ln[i];
             if (h->visit[e] == h->epoch) continue;
             h->visit[e] = h->epoch;
-            float d = dist_raw(h, q, vec(h, e));
+            float d = dist_q(h, q, e);
             if (nr < ef || d < res[0].dist) {
                 if (nc == h->cand_cap) {
                     ix_hit *g = hln_realloc(h->cand, sizeof(ix_hit) * (size_t)h->cand_cap * 2);
@@ -475,7 +646,7 @@ static int diverse(const ix_hnsw *h, ix_hit *hits, int n, int m)
     for (int i = 0; i < n && kept < m; i++) {
         bool ok = true;
         for (int j = 0; j < kept; j++)
-            if (dist_raw(h, vec(h, hits[i].id), vec(h, hits[j].id)) < hits[i].dist) {
+            if (dist_ids(h, hits[i].id, hits[j].id) < hits[i].dist) {
                 ok = false;
                 break;
             }
@@ -494,10 +665,10 @@ static void link_to(ix_hnsw *h, uint32_t id, uint32_t to, int lv, ix_hit *tmp)
         return;
     }
     int n = 0;
-    const float *v = vec(h, id);
+    qry v = node_qry(h, id);
     for (uint32_t i = 1; i <= ln[0]; i++)
-        tmp[n++] = (ix_hit){ln[i], dist_raw(h, v, vec(h, ln[i]))};
-    tmp[n++] = (ix_hit){to, dist_raw(h, v, vec(h, to))};
+        tmp[n++] = (ix_hit){ln[i], dist_q(h, &v, ln[i])};
+    tmp[n++] = (ix_hit){to, dist_q(h, &v, to)};
     qsort(tmp, (size_t)n, sizeof *tmp, cmp_hit);
     int k = diverse(h, tmp, n, (int)max);
     ln[0] = (uint32_t)k;
@@ -558,6 +729,7 @@ int ix_hnsw_add(ix_hnsw *h, const float *v, uint32_t *idout)
     }
     float *dst = h->vecs + (size_t)id * (size_t)h->dim;
     prepare(h, v, dst);
+    if (h->sq) quantize(h, dst, code(h, id), &h->cscale[id], &h->cnorm[id]);
     h->level[id] = (uint8_t)lv;
     h->dead[id] = 0;
     h->l0[(size_t)id * (size_t)(h->M0 + 1)] = 0;
@@ -570,11 +742,11 @@ int ix_hnsw_add(ix_hnsw *h, const float *v, uint32_t *idout)
         h->maxlevel = lv;
         return 0;
     }
-    const float *q = dst;
+    qry q = node_qry(h, id);
     uint32_t ep = h->entry;
-    float epd = dist_raw(h, q, vec(h, ep));
+    float epd = dist_q(h, &q, ep);
     for (int l = h->maxlevel; l > lv; l--)
-        greedy(h, q, &ep, &epd, l);
+        greedy(h, &q, &ep, &epd, l);
     int nres = 1;
     h->res[0] = (ix_hit){ep, epd};
     /* sel is used by beam() for its entries, so neighbours go to a copy */
@@ -586,7 +758,7 @@ int ix_hnsw_add(ix_hnsw *h, const float *v, uint32_t *idout)
         return HLN_ENOMEM; /* the node stays, unlinked: still correct, just unreachable */
     }
     for (int l = lv < h->maxlevel ? lv : h->maxlevel; l >= 0; l--) {
-        beam(h, q, h->efc, l, &nres, false);
+        beam(h, &q, h->efc, l, &nres, false);
         /* results (a max-heap) sorted nearest first */
         memcpy(nb, h->res, sizeof(ix_hit) * (size_t)nres);
         qsort(nb, (size_t)nres, sizeof *nb, cmp_hit);
@@ -614,14 +786,31 @@ int ix_hnsw_search(ix_hnsw *h, const float *q, int k, int ef, ix_hit *out)
     if (!usable(q, h->dim, h->metric == IX_COSINE)) return -1;
     if (ef < k) ef = k;
     if (ensure_heaps(h, ef + h->M0 + 2)) return -1;
-    const float *qq = prepare(h, q, h->qbuf);
+    qry qq = {prepare(h, q, h->qbuf), NULL, 0, 0};
+    if (h->sq) {
+        quantize(h, qq.f, h->qcode, &qq.s, &qq.n);
+        qq.c = h->qcode;
+    }
     uint32_t ep = h->entry;
-    float epd = dist_raw(h, qq, vec(h, ep));
+    float epd = dist_q(h, &qq, ep);
     for (int l = h->maxlevel; l > 0; l--)
-        greedy(h, qq, &ep, &epd, l);
+        greedy(h, &qq, &ep, &epd, l);
     int nres = 1;
     h->res[0] = (ix_hit){ep, epd};
-    beam(h, qq, ef, 0, &nres, true);
+    beam(h, &qq, ef, 0, &nres, true);
+    if (h->sq) {
+        /* rerank the ef candidates by the exact distance: the codes only
+           chose them (their full vectors asked for first, as in beam) */
+        ix_hit *r = h->res;
+        for (int i = 0; i < nres; i++)
+            prefetch_vec(h, r[i].id, true);
+        for (int i = 0; i < nres; i++)
+            r[i].dist = dist_raw(h, qq.f, vec(h, r[i].id));
+        qsort(r, (size_t)nres, sizeof *r, cmp_hit);
+        int n = nres < k ? nres : k;
+        memcpy(out, r, sizeof *out * (size_t)n);
+        return n;
+    }
     while (nres > k)
         hpop(h->res, &nres, true);
     int n = nres;
@@ -716,6 +905,7 @@ int ix_hnsw_load(ix_hnsw **out, ix_read_fn r, void *ud)
     uint32_t dead = 0;
     for (uint32_t i = 0; i < n && !rc; i++) {
         dead += h->dead[i] != 0;
+        if (h->sq) quantize(h, vec(h, i), code(h, i), &h->cscale[i], &h->cnorm[i]);
         if (h->level[i] > ml || !links_ok(h, links(h, i, 0), (uint32_t)h->M0, i, 0))
             rc = HLN_ECORRUPT;
         if (rc || !h->level[i]) continue;

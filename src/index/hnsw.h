@@ -50,6 +50,8 @@ typedef struct ix_hnsw_params {
     int M;               /* links per node above level 0 (2M at level 0); default 16 */
     int ef_construction; /* candidate list while inserting; default 128 */
     uint64_t seed;       /* level draws; default fixed */
+    bool exact;          /* walk by full-precision distances, no 8-bit codes (for dims >= 32
+                            the default walks by codes and reranks exactly) */
 } ix_hnsw_params;
 
 /* A new empty graph for dim-dimensional vectors; p NULL: defaults.

@@ -5,8 +5,10 @@
  * Recall is measured, not assumed: clustered random data (points around a
  * few hundred centres, as embeddings cluster), exact top-10 by scanning,
  * and the graph's answer must find at least 95% of them under every
- * metric. Deleted vectors must never come back; unusable vectors (NaN,
- * infinite, zero under cosine) are refused.
+ * metric, both when the graph is walked by its 8-bit codes (the default
+ * for 32 dimensions and more, results reranked exactly) and by exact
+ * distances (params.exact). Deleted vectors must never come back; unusable
+ * vectors (NaN, infinite, zero under cosine) are refused.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -57,11 +59,12 @@ static int cmp_hit(const void *a, const void *b)
     return x->dist < y->dist ? -1 : x->dist > y->dist;
 }
 
-static double recall_for(ix_metric m)
+static double recall_for(ix_metric m, bool exact)
 {
     float *d = make_data(N + NQ, DIM);
     ix_hnsw *h;
-    assert_int_equal(ix_hnsw_new(&h, DIM, m, NULL), 0);
+    ix_hnsw_params p = {.exact = exact};
+    assert_int_equal(ix_hnsw_new(&h, DIM, m, &p), 0);
     for (int i = 0; i < N; i++) {
         uint32_t id;
         assert_int_equal(ix_hnsw_add(h, d + (size_t)i * DIM, &id), 0);
@@ -98,25 +101,31 @@ static double recall_for(ix_metric m)
 static void test_recall_cosine(void **st)
 {
     (void)st;
-    double r = recall_for(IX_COSINE);
-    print_message("recall@10 cosine %.3f\n", r);
-    assert_true(r >= 0.95);
+    for (int exact = 0; exact <= 1; exact++) {
+        double r = recall_for(IX_COSINE, exact);
+        print_message("recall@10 cosine (%s) %.3f\n", exact ? "exact walk" : "8-bit walk", r);
+        assert_true(r >= 0.95);
+    }
 }
 
 static void test_recall_dot(void **st)
 {
     (void)st;
-    double r = recall_for(IX_DOT);
-    print_message("recall@10 dot %.3f\n", r);
-    assert_true(r >= 0.90); /* maximum inner product is harder for any graph */
+    for (int exact = 0; exact <= 1; exact++) {
+        double r = recall_for(IX_DOT, exact);
+        print_message("recall@10 dot (%s) %.3f\n", exact ? "exact walk" : "8-bit walk", r);
+        assert_true(r >= 0.90);
+    } /* maximum inner product is harder for any graph */
 }
 
 static void test_recall_euclidean(void **st)
 {
     (void)st;
-    double r = recall_for(IX_EUCLIDEAN);
-    print_message("recall@10 euclidean %.3f\n", r);
-    assert_true(r >= 0.95);
+    for (int exact = 0; exact <= 1; exact++) {
+        double r = recall_for(IX_EUCLIDEAN, exact);
+        print_message("recall@10 euclidean (%s) %.3f\n", exact ? "exact walk" : "8-bit walk", r);
+        assert_true(r >= 0.95);
+    }
 }
 
 static void test_delete(void **st)
@@ -220,15 +229,15 @@ static int mem_read(void *ud, void *p, size_t n)
     return 0;
 }
 
-static void test_save_load(void **st)
+/* dim 24 walks by exact distances, 40 by codes (rebuilt by load) */
+static void save_load(int dim)
 {
-    (void)st;
-    float *d = make_data(3000, 24);
+    float *d = make_data(3000, dim);
     ix_hnsw *h, *g;
-    assert_int_equal(ix_hnsw_new(&h, 24, IX_COSINE, NULL), 0);
+    assert_int_equal(ix_hnsw_new(&h, dim, IX_COSINE, NULL), 0);
     for (int i = 0; i < 3000; i++) {
         uint32_t id;
-        assert_int_equal(ix_hnsw_add(h, d + (size_t)i * 24, &id), 0);
+        assert_int_equal(ix_hnsw_add(h, d + (size_t)i * dim, &id), 0);
     }
     for (uint32_t i = 0; i < 3000; i += 7)
         ix_hnsw_delete(h, i);
@@ -239,11 +248,13 @@ static void test_save_load(void **st)
     assert_int_equal(ix_hnsw_live(g), ix_hnsw_live(h));
     ix_hit a[10], c[10];
     for (int q = 0; q < 30; q++) {
-        int na = ix_hnsw_search(h, d + (size_t)q * 24, 10, 50, a);
-        int nc = ix_hnsw_search(g, d + (size_t)q * 24, 10, 50, c);
+        int na = ix_hnsw_search(h, d + (size_t)q * dim, 10, 50, a);
+        int nc = ix_hnsw_search(g, d + (size_t)q * dim, 10, 50, c);
         assert_int_equal(na, nc);
-        for (int i = 0; i < na; i++)
+        for (int i = 0; i < na; i++) {
             assert_int_equal(a[i].id, c[i].id);
+            assert_true(a[i].dist == c[i].dist);
+        }
     }
     /* the loaded graph keeps growing like the original */
     uint32_t id;
@@ -269,6 +280,13 @@ static void test_save_load(void **st)
     free(b.p);
     ix_hnsw_free(h);
     free(d);
+}
+
+static void test_save_load(void **st)
+{
+    (void)st;
+    save_load(24);
+    save_load(40);
 }
 
 int main(void)
