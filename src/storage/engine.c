@@ -7,13 +7,16 @@
  *     <dir>/commitlog/CommitLog-<seq>.log      the shard's write-ahead log
  *     <dir>/tables/<table id, 32 hex>/nb-<gen>-Data.db   one file per flush
  *
- * Writes: st_apply encodes the mutation, appends it to the commitlog (synced
- * in batch mode), marks the table dirty in the current segment, merges it
- * into the table's memtable, and flushes that memtable if it has grown past
- * memtable_flush_bytes. That flush runs on the shard's flush thread: the
- * memtable is frozen (still read) and a fresh one takes the writes (see
- * "background flush" below); st_flush, st_close and commitlog relief flush
- * synchronously.
+ * Writes: st_apply first checks the shard's memtable space (refusing the
+ * write whole, HLN_EOVERLOADED, while the memtables fill
+ * memtable_space_bytes: "memtable space" below), then encodes the mutation,
+ * appends it to the commitlog (synced in batch mode), marks the table dirty
+ * in the current segment, merges it into the table's memtable, and starts a
+ * flush if that memtable has grown past memtable_flush_bytes (or the shard's
+ * memtables past half their space) and none is running. That flush runs on
+ * the shard's flush thread: the memtable is frozen (still read) and a fresh
+ * one takes the writes (see "background flush" below); the write path never
+ * waits for it. st_flush, st_close and commitlog relief flush synchronously.
  *
  * Flush and commitlog retirement: to flush table T, roll the commitlog to a
  * fresh segment (so every segment holding T's data is now an older one),
@@ -60,11 +63,16 @@
  *     sstables are fully expired; what it drops is what every read at that
  *     time or later sees as dead anyway, and nothing older it shadowed
  *     remains (the overlap rule of compaction.c).
+ *  5. The shard's memtables (live and frozen) hold at most
+ *     memtable_space_bytes plus the last accepted mutation: a write is
+ *     admitted only below the space, and commitlog replay at open flushes
+ *     the largest memtable whenever they reach it.
  *
  * Errors: st_apply can fail after the commitlog append (out of memory in
  * the memtable, or a failed flush); the mutation is then durable and will
  * be visible after a restart at the latest. Retrying it is harmless, as
- * applying a mutation twice is idempotent.
+ * applying a mutation twice is idempotent. HLN_EOVERLOADED (no memtable
+ * space) is decided before the append: nothing of the write was logged.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -531,11 +539,13 @@ static int table_dir_durable(st_engine *e, st_table *t, hln_error *err)
  * one to an sstable while reads keep merging it. The shard thread installs
  * the result between requests: the sstable joins the table, the frozen
  * memtable is freed, and the table is marked clean in the segments before
- * the freeze. One background flush at a time per shard: a second one waits
- * for the first (back-pressure, as the synchronous flush was). A failed
+ * the freeze. One background flush at a time per shard: the next one starts
+ * when it is installed (schedule_flush), never by waiting on the shard
+ * thread; what bounds memory meanwhile is the memtable space. A failed
  * background flush keeps the frozen memtable (readable, still covered by
- * the commitlog) and is retried synchronously by the next flush of the
- * table, whose caller then sees the error. */
+ * the commitlog); it is retried in the background a second later, or
+ * synchronously by the next st_flush of the table, whose caller then sees
+ * the error. */
 typedef struct fl_job {
     uint8_t table_id[16];
     const mt_table *mt;
