@@ -61,6 +61,9 @@ def test_writes_wait_then_time_out_while_flushes_stall(make_server, connect, tmp
     s.execute("CREATE KEYSPACE %s WITH replication = "
               "{'class': 'SimpleStrategy', 'replication_factor': 1}" % KS)
     s.execute("CREATE TABLE %s.t (p int, c int, v text, PRIMARY KEY (p, c))" % KS)
+    settings = {r.name: r.value for r in s.execute("SELECT * FROM system_views.settings")}
+    assert settings["memtable_heap_space"] == "2MiB"
+    assert settings["write_request_timeout"] == "%dms" % int(TIMEOUT_S * 1000)
     ins = s.prepare("INSERT INTO %s.t (p, c, v) VALUES (?, ?, ?)" % KS)
     acked, refused = {}, set()
     full = []  # partitions whose shard was full
