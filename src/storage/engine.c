@@ -855,7 +855,10 @@ static int flush_table(st_engine *e, st_table *t, bool retire, hln_error *err)
 }
 
 /* Flushes the tables still dirty in the oldest segment while too many
- * segments are kept. */
+ * segments are kept. A table with a frozen memtable is skipped, not waited
+ * for: that memtable holds everything of it in the older segments, and its
+ * background flush (or its retry) marks it clean there when installed, so
+ * a disk that has fallen behind does not block the write path here. */
 static int relieve_commitlog(st_engine *e, hln_error *err)
 {
     if (cl_segment_count(e->cl) <= ST_MAX_SEGMENTS) return 0;
@@ -869,6 +872,7 @@ static int relieve_commitlog(st_engine *e, hln_error *err)
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         st_table *t = table_find(e, copy[i]);
+        if (t && t->frozen) continue;
         if (t)
             rc = flush_table(e, t, true, err);
         else
