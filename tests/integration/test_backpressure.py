@@ -9,7 +9,7 @@ file exists, as a disk that has fallen behind would). Checks that
       keep coming;
   (b) a write beyond it is parked, not refused at once, and fails after
       write_request_timeout with a WriteTimeout (0x1100, writeType SIMPLE,
-      0 of 1 responses), and is not applied; reads of the same shard are
+      0 of 1 responses; BATCH for a batch), and is not applied; reads of the same shard are
       served while it waits (the shard loop does not block);
   (c) a parked write goes through once the flush resumes, later writes all
       succeed, and every acknowledged row reads back, also after a restart.
@@ -102,6 +102,14 @@ def test_writes_wait_then_time_out_while_flushes_stall(make_server, connect, tmp
     with pytest.raises(WriteTimeout):
         fut.result()
     refused.add((p_full, 10 ** 6))
+    # a shard's part of a batch waits the same way, and says BATCH
+    with pytest.raises(WriteTimeout) as ei:
+        s.execute("BEGIN UNLOGGED BATCH "
+                  "INSERT INTO %s.t (p, c, v) VALUES (%d, 2000001, 'b');"
+                  "INSERT INTO %s.t (p, c, v) VALUES (%d, 2000002, 'b'); APPLY BATCH"
+                  % (KS, p_full, KS, p_full))
+    assert ei.value.write_type == WriteType.BATCH
+    refused |= {(p_full, 2000001), (p_full, 2000002)}
     assert memtable_bytes(srv) <= SPACE + SLACK
 
     # (c) a parked write goes through once the disk catches up
