@@ -9,7 +9,8 @@ file exists, as a disk that has fallen behind would). Checks that
       keep coming;
   (b) a write beyond it is parked, not refused at once, and fails after
       write_request_timeout with a WriteTimeout (0x1100, writeType SIMPLE,
-      BATCH for a batch, 0 of 1 responses), and is not applied; reads of
+      BATCH for a batch, 0 of 1 responses), and is not applied (a counter
+      update likewise); reads of
       the same shard are served while it waits (the shard loop does not
       block);
   (c) a parked write goes through once the flush resumes, later writes all
@@ -62,6 +63,7 @@ def test_writes_wait_then_time_out_while_flushes_stall(make_server, connect, tmp
     s.execute("CREATE KEYSPACE %s WITH replication = "
               "{'class': 'SimpleStrategy', 'replication_factor': 1}" % KS)
     s.execute("CREATE TABLE %s.t (p int, c int, v text, PRIMARY KEY (p, c))" % KS)
+    s.execute("CREATE TABLE %s.n (p int PRIMARY KEY, n counter)" % KS)
     settings = {r.name: r.value for r in s.execute("SELECT * FROM system_views.settings")}
     assert settings["memtable_heap_space"] == "2MiB"
     assert settings["write_request_timeout"] == "%dms" % int(TIMEOUT_S * 1000)
@@ -111,6 +113,9 @@ def test_writes_wait_then_time_out_while_flushes_stall(make_server, connect, tmp
                   % (KS, p_full, KS, p_full))
     assert ei.value.write_type == WriteType.BATCH
     refused |= {(p_full, 2000001), (p_full, 2000002)}
+    # a counter update (a read-modify-write on the shard) waits too
+    with pytest.raises(WriteTimeout):
+        s.execute("UPDATE %s.n SET n = n + 1 WHERE p = %d" % (KS, p_full))
     assert memtable_bytes(srv) <= SPACE + SLACK
 
     # (c) a parked write goes through once the disk catches up
@@ -128,6 +133,9 @@ def test_writes_wait_then_time_out_while_flushes_stall(make_server, connect, tmp
     got = read_all(s)
     assert not (set(got) & refused), "timed-out writes were applied"
     assert got == acked
+    assert s.execute("SELECT n FROM %s.n WHERE p = %d" % (KS, p_full)).one() is None
+    s.execute("UPDATE %s.n SET n = n + 1 WHERE p = %d" % (KS, p_full))
+    assert s.execute("SELECT n FROM %s.n WHERE p = %d" % (KS, p_full)).one().n == 1
 
     s.cluster.shutdown()
     assert srv.stop() == 0, srv.tail()
