@@ -10,9 +10,8 @@ file exists, as a disk that has fallen behind would). Checks that
   (b) a write beyond it is parked, not refused at once, and fails after
       write_request_timeout with a WriteTimeout (0x1100, writeType SIMPLE,
       BATCH for a batch, 0 of 1 responses), and is not applied (a counter
-      update likewise); reads of
-      the same shard are served while it waits (the shard loop does not
-      block);
+      update likewise); reads of the same shard are served while it waits
+      (the shard loop does not block);
   (c) a parked write goes through once the flush resumes, later writes all
       succeed, and every acknowledged row reads back, also after a restart.
 Bounded in time: a few write timeouts of one second each.
