@@ -221,6 +221,8 @@ static void park(ex_op *op, hln_shard *sh, hln_arena *a, const st_mutation *m)
     else
         sh->parked = op;
     sh->parked_tail = op;
+    sh->nparked++;
+    sh->parked_total++;
     if (!uv_is_active((uv_handle_t *)&sh->park_timer)) {
         sh->park_timer.data = sh;
         uv_timer_start(&sh->park_timer, park_tick, 10, 10);
@@ -237,9 +239,11 @@ void ex_park_retry(hln_shard *sh)
         if (!expired && !(sh->store && st_write_ready(sh->store))) break;
         sh->parked = op->park_next;
         if (!sh->parked) sh->parked_tail = NULL;
-        if (expired)
+        sh->nparked--;
+        if (expired) {
             op_timeout(op);
-        else
+            sh->write_timeouts++;
+        } else
             op_exec(op, sh, op->park_arena, op->park_m);
         op_finish_parked(op);
     }
@@ -254,6 +258,8 @@ void ex_park_fail_all(hln_shard *sh)
         ex_op *op = sh->parked;
         sh->parked = op->park_next;
         if (!sh->parked) sh->parked_tail = NULL;
+        sh->nparked--;
+        sh->write_timeouts++;
         op_timeout(op);
         op_finish_parked(op);
     }

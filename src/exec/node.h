@@ -119,6 +119,8 @@ struct hln_shard {
     struct ex_op *parked, *parked_tail;
     bool park_retrying;
     uv_timer_t park_timer;
+    size_t nparked;                        /* waiting now */
+    uint64_t parked_total, write_timeouts; /* since start (/metrics) */
 };
 
 /* One client connection, as system_views.clients shows it. */

@@ -43,6 +43,12 @@ def watch(fut):
     return ev
 
 
+def metrics(srv):
+    out = srv.admin("metrics")
+    return {m.group(1): int(m.group(2))
+            for m in re.finditer(r"^(helenus_(?:memtable|write)\w*) (\d+)$", out, re.M)}
+
+
 def read_all(s):
     return {(r.p, r.c): r.v for r in s.execute("SELECT p, c, v FROM %s.t" % KS)}
 
@@ -54,6 +60,7 @@ def test_writes_wait_then_time_out_while_flushes_stall(make_server, connect, tmp
     cfg = tmp_path / "bp.yaml"
     cfg.write_text("memtable_heap_space: 2MiB\n"
                    "memtable_flush_threshold_bytes: 256KiB\n"
+                   "metrics_enabled: true\n"
                    "write_request_timeout: %dms\n" % int(TIMEOUT_S * 1000))
     monkeypatch.setenv("HELENUS_TEST_FLUSH_STALL", str(stall))
     srv = make_server(config=str(cfg))
@@ -116,6 +123,14 @@ def test_writes_wait_then_time_out_while_flushes_stall(make_server, connect, tmp
     with pytest.raises(WriteTimeout):
         s.execute("UPDATE %s.n SET n = n + 1 WHERE p = %d" % (KS, p_full))
     assert memtable_bytes(srv) <= SPACE + SLACK
+
+    m = metrics(srv)
+    assert m["helenus_memtable_space_bytes"] == SPACE
+    assert m["helenus_memtable_bytes"] <= SPACE + SLACK
+    # one per refused row, but the batch (two rows) is one op, and the counter update one more
+    assert m["helenus_write_timeouts_total"] == len(refused)
+    assert m["helenus_writes_delayed_total"] >= m["helenus_write_timeouts_total"]
+    assert m["helenus_writes_waiting"] == 0
 
     # (c) a parked write goes through once the disk catches up
     fut = s.execute_async(ins, (p_full, 10 ** 6 + 1, VAL))
