@@ -1771,7 +1771,7 @@ static int apply_logged(st_engine *e, const st_mutation *ms, uint32_t n, hln_err
         return hln_fail(err, HLN_EINVAL, "Rejected an oversized mutation (%zu/%zu)", e->enc.len,
                         max);
     /* memtable space: refused before anything is logged (schedule_flush) */
-    if (!st_write_ready(e))
+    if (mem_used(e) >= e->o.memtable_space_bytes && !st_write_ready(e))
         return hln_fail(err, HLN_EOVERLOADED,
                         "Memtable space of this shard is full (%zu of %zu bytes) while flushes "
                         "are pending; write refused",
