@@ -25,6 +25,9 @@ enum {
     HLN_EAUTH = -16,         /* authentication failed (CQL 0x0100) */
     HLN_EUNAUTHORIZED = -17, /* permission denied (CQL 0x2100) */
     HLN_EFUNCFAIL = -18,     /* a function failed while executing (CQL 0x1400) */
+    HLN_EOVERLOADED = -19,   /* memtable space full, nothing applied (CQL 0x1001) */
+    HLN_EWRITETIMEOUT = -20, /* a write waited past write_request_timeout, nothing
+                                applied (CQL 0x1100) */
 };
 
 #endif

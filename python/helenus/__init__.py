@@ -31,13 +31,14 @@ from ._lib import LIB_PATH
 from .codecs import Duration
 from .database import UNSET, Database, PreparedStatement, ResultSet, Server
 from .errors import (AlreadyExists, AuthenticationFailed, ConfigurationException, Error,
-                     FunctionFailure, InvalidRequest, ProtocolError, ServerError, SyntaxError,
-                     Unauthorized, Unprepared)
+                     FunctionFailure, InvalidRequest, Overloaded, ProtocolError, ServerError,
+                     SyntaxError, Unauthorized, Unprepared, WriteTimeout)
 
 __all__ = ["open", "serve", "Database", "PreparedStatement", "ResultSet", "Server", "Duration",
            "UNSET", "Error", "ServerError", "ProtocolError", "AuthenticationFailed",
            "FunctionFailure", "SyntaxError", "Unauthorized", "InvalidRequest",
-           "ConfigurationException", "AlreadyExists", "Unprepared", "LIB_PATH"]
+           "ConfigurationException", "AlreadyExists", "Unprepared", "Overloaded",
+           "WriteTimeout", "LIB_PATH"]
 
 __version__ = "0.1.0"
 

@@ -44,6 +44,14 @@ class AuthenticationFailed(Error):
     code = 0x0100
 
 
+class Overloaded(Error):
+    code = 0x1001
+
+
+class WriteTimeout(Error):
+    code = 0x1100
+
+
 class FunctionFailure(Error):
     code = 0x1400
 
@@ -73,7 +81,7 @@ class Unprepared(Error):
 
 
 _BY_CODE = {c.code: c for c in (ServerError, ProtocolError, AuthenticationFailed,
-                                FunctionFailure, SyntaxError, Unauthorized, InvalidRequest,
+                                Overloaded, WriteTimeout, FunctionFailure, SyntaxError, Unauthorized, InvalidRequest,
                                 ConfigurationException, AlreadyExists, Unprepared)}
 
 

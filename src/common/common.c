@@ -93,6 +93,10 @@ const char *hln_strerror(int code)
         return "unauthorized";
     case HLN_EFUNCFAIL:
         return "function failure";
+    case HLN_EOVERLOADED:
+        return "overloaded";
+    case HLN_EWRITETIMEOUT:
+        return "write timeout";
     default:
         return "unknown error";
     }

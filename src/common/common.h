@@ -35,8 +35,10 @@ typedef struct hln_error {
     char msg[1024]; /* human-readable, Cassandra's wording where known (a function's
                        signature list runs to 800 bytes) */
     char ks[64];    /* HLN_EEXISTS: keyspace */
-    char table[64]; /* HLN_EEXISTS: table ("" for a keyspace) */
-    uint8_t id[16]; /* HLN_EUNPREPARED: statement id */
+    char table[64]; /* HLN_EEXISTS: table ("" for a keyspace); HLN_EWRITETIMEOUT:
+                       the write type (SIMPLE, BATCH) */
+    uint8_t id[16]; /* HLN_EUNPREPARED: statement id; HLN_EWRITETIMEOUT: id[0..1] the
+                       consistency level (big-endian) */
 } hln_error;
 
 /* Sets err (if not NULL) and returns code, so callers can `return hln_fail(...)`. */

@@ -50,6 +50,8 @@ typedef struct adm_run {
     /* ADM_STATS, node-wide: the chunk caches, client connections */
     st_cache_stats cache;
     int clients;
+    /* memtable space and the writes waiting for it (coord.c) */
+    uint64_t mem_bytes, parked, parked_total, write_timeouts;
 } adm_run;
 
 static bool wanted(const hln_keyspace *k, const hln_table *t, const char *ks, const char *table)
@@ -144,6 +146,10 @@ static void on_shard(hln_shard *s, void *ud)
         r->cache.hits += c.hits;
         r->cache.entries += c.entries;
         r->clients += nclients;
+        r->mem_bytes += st_memtable_bytes(s->store);
+        r->parked += s->nparked;
+        r->parked_total += s->parked_total;
+        r->write_timeouts += s->write_timeouts;
         uv_mutex_unlock(&r->mu);
     }
     if (rc < 0) {
@@ -397,6 +403,27 @@ int ex_admin_metrics(hln_engine *e, hln_buf *out, hln_error *err)
                        "# TYPE helenus_client_connections gauge\n"
                        "helenus_client_connections %d\n",
                        r.cache.requests, r.cache.hits, r.cache.size_bytes, r.clients);
+        hln_buf_printf(out,
+                       "# HELP helenus_memtable_bytes bytes in every memtable of the node, "
+                       "taking writes or being flushed\n"
+                       "# TYPE helenus_memtable_bytes gauge\n"
+                       "helenus_memtable_bytes %" PRIu64 "\n"
+                       "# HELP helenus_memtable_space_bytes memtable_heap_space: their bound\n"
+                       "# TYPE helenus_memtable_space_bytes gauge\n"
+                       "helenus_memtable_space_bytes %" PRIu64 "\n"
+                       "# HELP helenus_writes_waiting writes waiting for memtable space now\n"
+                       "# TYPE helenus_writes_waiting gauge\n"
+                       "helenus_writes_waiting %" PRIu64 "\n"
+                       "# HELP helenus_writes_delayed_total writes that waited for memtable "
+                       "space\n"
+                       "# TYPE helenus_writes_delayed_total counter\n"
+                       "helenus_writes_delayed_total %" PRIu64 "\n"
+                       "# HELP helenus_write_timeouts_total writes that timed out waiting for "
+                       "memtable space (write_request_timeout)\n"
+                       "# TYPE helenus_write_timeouts_total counter\n"
+                       "helenus_write_timeouts_total %" PRIu64 "\n",
+                       r.mem_bytes, e->cfg.memtable_space_bytes, r.parked, r.parked_total,
+                       r.write_timeouts);
         hln_buf_printf(out, "# HELP helenus_shards shard threads\n# TYPE helenus_shards gauge\n");
         hln_buf_printf(out, "helenus_shards %d\n", e->nshards);
         hln_buf_printf(out, "# HELP helenus_uptime_seconds seconds since start\n"

@@ -177,6 +177,8 @@ static void apply_on_shard(hln_shard *s, void *ud)
         ba->rc[i] = hln_fail(&ba->err[i], HLN_ESERVER, "shard %d has no storage", i);
         return;
     }
+    /* start-up, before any request: waiting for memtable space is fine */
+    if ((ba->rc[i] = st_make_room(s->store, &ba->err[i])) != 0) return;
     ba->rc[i] = ex_view_replay(ba->schema, s->store, &ba->arenas[i], ba->ms[i], ba->n[i],
                                &ba->vm[i], &ba->nvm[i], &ba->err[i]);
 }
@@ -191,6 +193,7 @@ static void apply_views_on_shard(hln_shard *s, void *ud)
         ba->rc[i] = hln_fail(&ba->err[i], HLN_ESERVER, "shard %d has no storage", i);
         return;
     }
+    if ((ba->rc[i] = st_make_room(s->store, &ba->err[i])) != 0) return;
     ba->rc[i] = st_apply_batch(s->store, ba->vin[i], ba->nvin[i], &ba->err[i]);
 }
 

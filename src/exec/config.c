@@ -39,6 +39,19 @@
  *                                (logged) instead of refusing to start
  *   memtable_flush_threshold_bytes  (helenus) flush a table's memtable above
  *                                this size; a number of bytes or e.g. 64MiB
+ *   memtable_heap_space          the memory all memtables may hold, live and
+ *                                being flushed, e.g. 512MiB (a bare number is
+ *                                MiB; memtable_heap_space_in_mb legacy), shared
+ *                                out evenly to the shards; at it, writes wait
+ *                                for a flush (storage/README.md, "Memtable
+ *                                space"). Default: a quarter of the heap
+ *                                Cassandra would size for this machine's
+ *                                memory (max(min(RAM/2, 1GiB), min(RAM/4,
+ *                                8GiB)) / 4)
+ *   write_request_timeout        e.g. 2000ms (the default): how long a write
+ *                                waits for memtable space before it fails with
+ *                                a WriteTimeout; write_request_timeout_in_ms
+ *                                legacy
  *   auto_compaction              (helenus) true | false: compaction in the
  *                                background, by each table's strategy
  *                                (default true)
@@ -82,11 +95,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #include "exec/node.h"
 
 #define MIB ((size_t)1 << 20)
+
+/* Cassandra's default memtable_heap_space: a quarter of the heap its
+ * cassandra-env.sh picks, max(min(RAM/2, 1GiB), min(RAM/4, 8GiB)). */
+static uint64_t default_memtable_space(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+    uint64_t ram = pages > 0 && psize > 0 ? (uint64_t)pages * (uint64_t)psize : 4096 * MIB;
+    uint64_t a = ram / 2 < 1024 * MIB ? ram / 2 : 1024 * MIB;
+    uint64_t b = ram / 4 < 8192 * MIB ? ram / 4 : 8192 * MIB;
+    return (a > b ? a : b) / 4;
+}
 
 void hln_config_default(hln_config *c)
 {
@@ -100,6 +125,8 @@ void hln_config_default(hln_config *c)
     c->data_api_port = -1;
     c->compaction_bps = 64 * MIB; /* Cassandra 5.0's compaction_throughput */
     c->file_cache_bytes = 256 * MIB;
+    c->memtable_space_bytes = default_memtable_space();
+    c->write_timeout_ms = 2000; /* Cassandra's write_request_timeout */
     c->shards = 0;
     snprintf(c->cluster_name, sizeof c->cluster_name, "%s", "Test Cluster");
     snprintf(c->datacenter, sizeof c->datacenter, "%s", "datacenter1");
@@ -512,6 +539,19 @@ static int apply_key(hln_config *c, yaml_document_t *doc, const char *key, yaml_
         c->storage.memtable_flush_bytes = (size_t)u;
         return 0;
     }
+    if (!strcmp(key, "memtable_heap_space") || !strcmp(key, "memtable_heap_space_in_mb")) {
+        if (!v || parse_size(v, MIB, &u) || u < MIB || u > ((uint64_t)1 << 44))
+            return bad(err, key, v, "a size of at least 1MiB, e.g. 512MiB");
+        c->memtable_space_bytes = u;
+        return 0;
+    }
+    if (!strcmp(key, "write_request_timeout") || !strcmp(key, "write_request_timeout_in_ms")) {
+        bool legacy = strstr(key, "_in_ms") != NULL;
+        if (!v || parse_duration_ms(v, legacy ? 1 : 0, &u) || u == 0 || u > 86400000)
+            return bad(err, key, v, legacy ? "milliseconds" : "a duration, e.g. 2000ms");
+        c->write_timeout_ms = u;
+        return 0;
+    }
     if (!strcmp(key, "materialized_views_enabled")) {
         if (v && (!strcasecmp(v, "true") || !strcasecmp(v, "false")))
             c->views_disabled = !strcasecmp(v, "false");
@@ -707,6 +747,8 @@ void hln_config_settings(const hln_config *c, hln_setting_fn fn, void *ud)
     SET("materialized_views_enabled", "%s", c->views_disabled ? "false" : "true");
     size_text(v, sizeof v, c->storage.memtable_flush_bytes, "");
     fn(ud, "memtable_flush_threshold_bytes", v);
+    size_text(v, sizeof v, c->memtable_space_bytes, "");
+    fn(ud, "memtable_heap_space", v);
     SET("metrics_enabled", "%s", c->metrics_enabled ? "true" : "false");
     size_text(v, sizeof v, c->max_frame_bytes, "");
     fn(ud, "native_transport_max_frame_size", v);
@@ -720,5 +762,6 @@ void hln_config_settings(const hln_config *c, hln_setting_fn fn, void *ud)
     SET("rpc_address", "%s", c->listen_address);
     SET("shards", "%d", c->shards);
     SET("user_defined_functions_enabled", "false");
+    SET("write_request_timeout", "%" PRIu64 "ms", c->write_timeout_ms);
 #undef SET
 }

@@ -31,7 +31,28 @@
  *     Replies cannot arrive before dispatch returns to the event loop,
  *     because they run on the origin thread.
  *  3. Only the target shard's thread touches its st_engine.
+ *  4. A write (MUTATE, MUTATE_BATCH, CAS) runs only while its shard's
+ *     storage has memtable space (st_write_ready); otherwise it is parked
+ *     on that shard, untouched, and runs later or fails whole (below).
+ *
+ * Back-pressure: when the disk falls behind, a shard's memtables fill their
+ * space (storage.h invariant 5) and storage refuses writes. The shard loop
+ * must not wait (reads, and writes to other shards, go on), so a write op
+ * that finds no room is parked on the shard it targets, oldest first, with
+ * a deadline of write_request_timeout (Cassandra's 2000ms). The parked ops
+ * are let through in order when a flush has finished (the storage wake of
+ * node.c calls ex_park_retry) or on the shard's park timer (10 ms, running
+ * only while ops wait); one whose deadline passes first fails with
+ * HLN_EWRITETIMEOUT, Cassandra's WriteTimeout (0x1100, writeType SIMPLE or
+ * BATCH, received 0 of 1), before anything of it was logged: a timed-out
+ * write is not applied (a LOGGED batch's other shards may have applied
+ * their parts; its batchlog entry then stays and is replayed at the next
+ * start, as after a crash). A new write finds the queue non-empty and parks
+ * behind it, so waiting writers are served first come, first served. What
+ * waits is bounded by the connections' request limits (server/conn.c). A
+ * parked op keeps its reply pending: the origin counts it like a remote op.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "exec/execInt.h"
@@ -145,6 +166,120 @@ static void op_exec(ex_op *op, hln_shard *sh, hln_arena *a, const st_mutation *m
     if (rc) op_fail(op, rc);
 }
 
+/* ---- back-pressure: parked writes ---------------------------------------- */
+
+static void ops_done(ex_request *r);
+static void op_reply(rt_shard *self, rt_msg *m);
+
+static bool op_writes(const ex_op *op)
+{
+    return op->kind == EX_OP_MUTATE || op->kind == EX_OP_CAS ||
+           (op->kind == EX_OP_MUTATE_BATCH && op->nmuts);
+}
+
+/* A parked op is done (run or failed): its reply goes back. */
+static void op_finish_parked(ex_op *op)
+{
+    if (op->remote) {
+        op->msg.fn = op_reply;
+        op->msg.next = NULL;
+        engine_post(op->origin, &op->msg);
+        return;
+    }
+    ex_request *r = op->r;
+    if (--ex_st(r)->pending == 0) ops_done(r);
+}
+
+static void op_timeout(ex_op *op)
+{
+    op_fail(op, hln_fail(&op->err, HLN_EWRITETIMEOUT,
+                         "Operation timed out - received only 0 responses."));
+    snprintf(op->err.table, sizeof op->err.table, "%s",
+             op->kind == EX_OP_MUTATE_BATCH ? "BATCH" : "SIMPLE");
+    uint16_t cl = op->r ? op->r->params.consistency : 1; /* set before dispatch */
+    op->err.id[0] = (uint8_t)(cl >> 8);
+    op->err.id[1] = (uint8_t)cl;
+}
+
+static void park_tick(uv_timer_t *t)
+{
+    ex_park_retry(t->data);
+}
+
+static void park(ex_op *op, hln_shard *sh, hln_arena *a, const st_mutation *m)
+{
+    op->park_arena = a;
+    op->park_m = NULL;
+    if (m) {
+        op->park_mut = *m;
+        op->park_m = &op->park_mut;
+    }
+    op->park_deadline_ns = hln_mono_nanos() + (int64_t)sh->eng->cfg.write_timeout_ms * 1000 * 1000;
+    op->park_next = NULL;
+    if (sh->parked_tail)
+        sh->parked_tail->park_next = op;
+    else
+        sh->parked = op;
+    sh->parked_tail = op;
+    sh->nparked++;
+    sh->parked_total++;
+    if (!uv_is_active((uv_handle_t *)&sh->park_timer)) {
+        sh->park_timer.data = sh;
+        uv_timer_start(&sh->park_timer, park_tick, 10, 10);
+    }
+}
+
+void ex_park_retry(hln_shard *sh)
+{
+    if (sh->park_retrying) return; /* an op let through dispatched more */
+    sh->park_retrying = true;
+    while (sh->parked) {
+        ex_op *op = sh->parked;
+        bool expired = hln_mono_nanos() >= op->park_deadline_ns;
+        if (!expired && !(sh->store && st_write_ready(sh->store))) break;
+        sh->parked = op->park_next;
+        if (!sh->parked) sh->parked_tail = NULL;
+        sh->nparked--;
+        if (expired) {
+            op_timeout(op);
+            sh->write_timeouts++;
+        } else
+            op_exec(op, sh, op->park_arena, op->park_m);
+        op_finish_parked(op);
+    }
+    if (!sh->parked && uv_is_active((uv_handle_t *)&sh->park_timer)) uv_timer_stop(&sh->park_timer);
+    sh->park_retrying = false;
+}
+
+void ex_park_fail_all(hln_shard *sh)
+{
+    sh->park_retrying = true;
+    while (sh->parked) {
+        ex_op *op = sh->parked;
+        sh->parked = op->park_next;
+        if (!sh->parked) sh->parked_tail = NULL;
+        sh->nparked--;
+        sh->write_timeouts++;
+        op_timeout(op);
+        op_finish_parked(op);
+    }
+    sh->park_retrying = false;
+}
+
+/* Runs op on sh now, or parks it (invariant 4); false when parked. */
+static bool op_exec_or_park(ex_op *op, hln_shard *sh, hln_arena *a, const st_mutation *m)
+{
+    if (op_writes(op) && sh->store) {
+        if (sh->parked) ex_park_retry(sh);
+        if (sh->parked || !st_write_ready(sh->store)) {
+            park(op, sh, a, m);
+            return false;
+        }
+    }
+    op_exec(op, sh, a, m);
+    return true;
+}
+
 /* Every op of the dispatch is done. Writes that produced view mutations
  * (view.c) get a second round that applies them on the views' shards
  * before the continuation runs; the continuation then sees the first
@@ -227,7 +362,7 @@ static void op_run(rt_shard *rself, rt_msg *m)
         } else {
             op->muts = ms;
             op->nmuts = n;
-            op_exec(op, self, &op->arena, NULL);
+            if (!op_exec_or_park(op, self, &op->arena, NULL)) return;
         }
     } else if (op->kind == EX_OP_MUTATE || op->kind == EX_OP_CAS) {
         hln_rd rd;
@@ -236,8 +371,8 @@ static void op_run(rt_shard *rself, rt_msg *m)
         int rc = st_mutation_decode(&rd, &op->arena, &mut);
         if (rc)
             op_fail(op, hln_fail(&op->err, rc, "cannot decode mutation"));
-        else
-            op_exec(op, self, &op->arena, &mut);
+        else if (!op_exec_or_park(op, self, &op->arena, &mut))
+            return;
     } else {
         op_exec(op, self, &op->arena, NULL);
     }
@@ -327,7 +462,7 @@ void ex_dispatch(ex_request *r, ex_then_fn then)
     for (ex_op *op = batch; op; op = next) {
         next = op->next_batch; /* read before a post hands op to its target */
         if (!op->remote) {
-            op_exec(op, r->shard, &r->arena, op->mut);
+            if (!op_exec_or_park(op, r->shard, &r->arena, op->mut)) st->pending++;
             continue;
         }
         int rc = op_pack(op);

@@ -448,6 +448,13 @@ typedef struct ex_op {
     hln_error err;
     struct ex_op *next;       /* every op of the request, for freeing */
     struct ex_op *next_batch; /* ops of the current dispatch, in creation order */
+    /* a write parked for memtable space (coord.c, "back-pressure"): where
+       it runs when it is let through, and until when it may wait */
+    struct ex_op *park_next;
+    hln_arena *park_arena;
+    const st_mutation *park_m; /* &park_mut, or NULL (a batch: muts) */
+    st_mutation park_mut;      /* a remote op's decoded mutation (op_run's stack) */
+    int64_t park_deadline_ns;  /* hln_mono_nanos */
 } ex_op;
 
 typedef void (*ex_then_fn)(ex_request *r);

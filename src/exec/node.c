@@ -121,6 +121,8 @@ static void on_storage_wake(uv_async_t *h)
 {
     hln_shard *s = h->data;
     if (s->store) st_maintain(s->store);
+    /* a finished flush may have made room for parked writes */
+    if (s->parked) ex_park_retry(s);
 }
 
 /* The runtime's stop hook, on s's thread. */
@@ -132,6 +134,10 @@ static void shard_close(rt_shard *rs, void *ud)
     uv_timer_stop(&s->sync_timer);
     if (!uv_is_closing((uv_handle_t *)&s->sync_timer))
         uv_close((uv_handle_t *)&s->sync_timer, NULL);
+    ex_park_fail_all(s); /* writes still waiting for memtable space time out */
+    uv_timer_stop(&s->park_timer);
+    if (!uv_is_closing((uv_handle_t *)&s->park_timer))
+        uv_close((uv_handle_t *)&s->park_timer, NULL);
     if (s->store) {
         ex_sai_save_all(s); /* before storage goes: nothing writes any more */
         s->close_rc = st_close(s->store, &s->close_err);
@@ -151,6 +157,8 @@ static int shard_open(rt_shard *rs, void *ud, hln_error *err)
     s->storage_wake.data = s;
     uv_timer_init(s->loop, &s->sync_timer);
     s->sync_timer.data = s;
+    uv_timer_init(s->loop, &s->park_timer);
+    s->park_timer.data = s;
 
     char dir[1100];
     snprintf(dir, sizeof dir, "%s/shard-%d", e->cfg.data_dir, s->id);
@@ -164,6 +172,11 @@ static int shard_open(rt_shard *rs, void *ud, hln_error *err)
     so.compaction_bps = &e->compaction_bps; /* shared by the shards' jobs */
     so.compaction_bps_share = (uint32_t)e->nshards;
     so.chunk_cache_bytes = (size_t)(e->cfg.file_cache_bytes / (uint64_t)e->nshards);
+    /* memtable_heap_space per shard: each shard bounds its own memtables
+       (no counter shared between threads on the write path; the token
+       split spreads writes evenly), at least 1 MiB */
+    uint64_t space = e->cfg.memtable_space_bytes / (uint64_t)e->nshards;
+    so.memtable_space_bytes = (size_t)(space < ((uint64_t)1 << 20) ? (uint64_t)1 << 20 : space);
     int rc = st_open(&s->store, dir, &so, table_exists, e, err);
     if (rc) {
         s->store = NULL; /* the runtime closes the handles */

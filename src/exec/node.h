@@ -81,6 +81,12 @@ typedef struct hln_config {
     int data_api_port;          /* (helenus) data_api_port, -1 = off (default), 0 = any */
     uint64_t compaction_bps;    /* compaction_throughput, 64MiB/s; 0 = unthrottled */
     uint64_t file_cache_bytes;  /* file_cache_size: decompressed sstable chunks, 256MiB */
+    /* memtable_heap_space: every shard's memtables together (live and
+       flushing), shared out evenly to the shards; default a quarter of
+       Cassandra's default heap for this machine's memory (config.c) */
+    uint64_t memtable_space_bytes;
+    uint64_t write_timeout_ms; /* write_request_timeout: a write waits for memtable
+                                  space this long, then times out (2000ms) */
 } hln_config;
 
 void hln_config_default(hln_config *c);
@@ -108,6 +114,13 @@ struct hln_shard {
     void *metrics; /* exec's latencies per table (exec/metrics.c), shard-owned */
     int close_rc;  /* st_close result, reported to engine_stop */
     hln_error close_err;
+    /* writes waiting for memtable space (exec/coord.c, back-pressure),
+       oldest first; the timer retries and expires them while any wait */
+    struct ex_op *parked, *parked_tail;
+    bool park_retrying;
+    uv_timer_t park_timer;
+    size_t nparked;                        /* waiting now */
+    uint64_t parked_total, write_timeouts; /* since start (/metrics) */
 };
 
 /* One client connection, as system_views.clients shows it. */

@@ -398,6 +398,10 @@ uint16_t px_errcode_for(int hln_code)
         return PX_ERR_UNAUTHORIZED;
     case HLN_EFUNCFAIL:
         return PX_ERR_FUNCTION_FAILURE;
+    case HLN_EOVERLOADED:
+        return PX_ERR_OVERLOADED;
+    case HLN_EWRITETIMEOUT:
+        return PX_ERR_WRITE_TIMEOUT;
     default:
         return PX_ERR_SERVER;
     }
@@ -440,10 +444,24 @@ void px_encode_error(hln_buf *out, const hln_error *err)
         hln_buf_u16(out, (uint16_t)sizeof err->id);
         hln_buf_put(out, err->id, sizeof err->id);
         break;
+    case PX_ERR_WRITE_TIMEOUT: {
+        /* <cl><received><blockfor><writeType>: a write that waited for
+           memtable space (exec/coord.c) was acknowledged by no replica of
+           the one it needed; the layer put the consistency in id[0..1] and
+           the write type (SIMPLE, BATCH; never CAS, which would need the
+           v5 contentions) in table */
+        size_t tn = strnlen(err->table, sizeof err->table);
+        hln_buf_u16(out, (uint16_t)(err->id[0] << 8 | err->id[1]));
+        hln_buf_u32(out, 0);
+        hln_buf_u32(out, 1);
+        hln_buf_u16(out, (uint16_t)(tn ? tn : 6));
+        hln_buf_put(out, tn ? err->table : "SIMPLE", tn ? tn : 6);
+        break;
+    }
     default:
-        /* px_errcode_for never yields the codes with other extras
-         * (Unavailable, timeouts, failures): they need replica counts that
-         * a single node does not produce yet. */
+        /* px_errcode_for never yields the other codes with extras
+         * (Unavailable, read timeouts, failures): they need replica counts
+         * that a single node does not produce yet. Overloaded has none. */
         break;
     }
 }

@@ -7,13 +7,16 @@
  *     <dir>/commitlog/CommitLog-<seq>.log      the shard's write-ahead log
  *     <dir>/tables/<table id, 32 hex>/nb-<gen>-Data.db   one file per flush
  *
- * Writes: st_apply encodes the mutation, appends it to the commitlog (synced
- * in batch mode), marks the table dirty in the current segment, merges it
- * into the table's memtable, and flushes that memtable if it has grown past
- * memtable_flush_bytes. That flush runs on the shard's flush thread: the
- * memtable is frozen (still read) and a fresh one takes the writes (see
- * "background flush" below); st_flush, st_close and commitlog relief flush
- * synchronously.
+ * Writes: st_apply first checks the shard's memtable space (refusing the
+ * write whole, HLN_EOVERLOADED, while the memtables fill
+ * memtable_space_bytes: "memtable space" below), then encodes the mutation,
+ * appends it to the commitlog (synced in batch mode), marks the table dirty
+ * in the current segment, merges it into the table's memtable, and starts a
+ * flush if that memtable has grown past memtable_flush_bytes (or the shard's
+ * memtables past half their space) and none is running. That flush runs on
+ * the shard's flush thread: the memtable is frozen (still read) and a fresh
+ * one takes the writes (see "background flush" below); the write path never
+ * waits for it. st_flush, st_close and commitlog relief flush synchronously.
  *
  * Flush and commitlog retirement: to flush table T, roll the commitlog to a
  * fresh segment (so every segment holding T's data is now an older one),
@@ -60,11 +63,16 @@
  *     sstables are fully expired; what it drops is what every read at that
  *     time or later sees as dead anyway, and nothing older it shadowed
  *     remains (the overlap rule of compaction.c).
+ *  5. The shard's memtables (live and frozen) hold at most
+ *     memtable_space_bytes plus the last accepted mutation: a write is
+ *     admitted only below the space, and commitlog replay at open flushes
+ *     the largest memtable whenever they reach it.
  *
  * Errors: st_apply can fail after the commitlog append (out of memory in
  * the memtable, or a failed flush); the mutation is then durable and will
  * be visible after a restart at the latest. Retrying it is harmless, as
- * applying a mutation twice is idempotent.
+ * applying a mutation twice is idempotent. HLN_EOVERLOADED (no memtable
+ * space) is decided before the append: nothing of the write was logged.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -129,6 +137,13 @@ struct st_engine {
     st_janitor *jn;      /* deletes retired commitlog segments */
     size_t cp_next;      /* round-robin start among tables */
     bool closing;        /* st_close: no new compaction */
+    /* a failed background flush is retried in the background, not before
+       this (monotonic microseconds), so a full disk is not hammered */
+    int64_t flush_retry_us;
+    /* test hook HELENUS_TEST_FLUSH_STALL=<path>, read at open: while that
+       file exists the flush thread waits before writing (at most a
+       minute), as a disk that has fallen behind would make it */
+    char *flush_stall;
 };
 
 static const st_bound UNBOUNDED = {NULL, 0, true};
@@ -139,6 +154,7 @@ void st_options_default(st_options *o)
     o->sync = ST_SYNC_PERIODIC;
     o->sync_period_ms = 10000;
     o->memtable_flush_bytes = (size_t)64 << 20;
+    o->memtable_space_bytes = (size_t)256 << 20;
     o->segment_bytes = (size_t)32 << 20;
     o->compaction_min_threshold = 0; /* each table's own */
 }
@@ -523,11 +539,13 @@ static int table_dir_durable(st_engine *e, st_table *t, hln_error *err)
  * one to an sstable while reads keep merging it. The shard thread installs
  * the result between requests: the sstable joins the table, the frozen
  * memtable is freed, and the table is marked clean in the segments before
- * the freeze. One background flush at a time per shard: a second one waits
- * for the first (back-pressure, as the synchronous flush was). A failed
+ * the freeze. One background flush at a time per shard: the next one starts
+ * when it is installed (schedule_flush), never by waiting on the shard
+ * thread; what bounds memory meanwhile is the memtable space. A failed
  * background flush keeps the frozen memtable (readable, still covered by
- * the commitlog) and is retried synchronously by the next flush of the
- * table, whose caller then sees the error. */
+ * the commitlog); it is retried in the background a second later, or
+ * synchronously by the next st_flush of the table, whose caller then sees
+ * the error. */
 typedef struct fl_job {
     uint8_t table_id[16];
     const mt_table *mt;
@@ -538,6 +556,7 @@ typedef struct fl_job {
     uint64_t nparts;
     sst_reader *out;
     sst_write_opts wopts;
+    const char *stall; /* e->flush_stall */
 } fl_job;
 
 static void fl_job_free(fl_job *j)
@@ -559,6 +578,7 @@ static fl_job *fl_job_new(const st_engine *e, st_table *t)
     j->mt = t->frozen;
     j->gen = t->next_gen;
     j->before_seq = t->frozen_before_seq;
+    j->stall = e->flush_stall;
     if (!(j->path = data_path(t, j->gen))) {
         hln_free(j);
         return NULL;
@@ -567,9 +587,19 @@ static fl_job *fl_job_new(const st_engine *e, st_table *t)
     return j;
 }
 
+/* The test hook: a flush that cannot get to the disk. */
+static void flush_stall(const char *path)
+{
+    for (int i = 0; path && i < 6000 && access(path, F_OK) == 0; i++) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
 static void fl_run(void *arg)
 {
     fl_job *j = arg;
+    flush_stall(j->stall);
     j->rc = write_memtable(j->mt, j->table_id, j->path, &j->wopts, &j->nparts, &j->err);
     if (j->rc == 0 && j->nparts > 0) {
         j->rc = sst_open(&j->out, j->path, j->gen, j->table_id, &j->err);
@@ -583,6 +613,7 @@ static void fl_run(void *arg)
  * frees the job; the error, if any, is j's. */
 static int install_flush(st_engine *e, fl_job *j, hln_error *err)
 {
+    e->flush_retry_us = 0;
     st_table *t = table_find(e, j->table_id);
     int rc = j->rc;
     if (!t) { /* cannot happen: drop waits for the table's flush */
@@ -609,6 +640,7 @@ static int install_flush(st_engine *e, fl_job *j, hln_error *err)
         HLN_ERR("storage: flush of %s failed: %s (the data stays in memory and in the "
                 "commitlog; the flush is retried)",
                 t->dir, j->err.msg);
+        e->flush_retry_us = hln_mono_nanos() / 1000 + 1000000;
         if (err) *err = j->err;
     }
     fl_job_free(j);
@@ -625,6 +657,9 @@ static void settle_flush(st_engine *e)
 }
 
 static void maybe_compact(st_engine *e);
+static int schedule_flush(st_engine *e, hln_error *err);
+static int flush_table(st_engine *e, st_table *t, bool retire, hln_error *err);
+static void poll_bg(st_engine *e);
 
 static void poll_flush(st_engine *e)
 {
@@ -633,6 +668,8 @@ static void poll_flush(st_engine *e)
     if (!j) return;
     e->fjob = NULL;
     install_flush(e, j, NULL);
+    hln_error err = {0};
+    if (schedule_flush(e, &err) < 0) HLN_ERR("storage: cannot start a flush: %s", err.msg);
     maybe_compact(e);
 }
 
@@ -647,29 +684,116 @@ static int flush_frozen_now(st_engine *e, st_table *t, hln_error *err)
     return install_flush(e, j, err);
 }
 
-/* The write path's flush: freeze t's memtable and hand it to the flush
- * thread. */
-static int flush_background(st_engine *e, st_table *t, hln_error *err)
+/* The bytes held by every memtable of the shard, live and frozen (a loop
+ * over the tables: a handful, and mt_bytes is a field). */
+static size_t mem_used(const st_engine *e)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < e->ntables; i++) {
+        const st_table *t = e->tables[i];
+        n += mt_bytes(t->mt) + (t->frozen ? mt_bytes(t->frozen) : 0);
+    }
+    return n;
+}
+
+/* Freezes t's memtable and hands it to the flush thread (none may be
+ * running, and t has no frozen memtable). */
+static int start_flush(st_engine *e, st_table *t, hln_error *err)
 {
     int rc;
-    settle_flush(e); /* one at a time */
-    if (t->frozen && (rc = flush_frozen_now(e, t, err)) < 0) return rc;
-    if (mt_partition_count(t->mt) == 0) return 0;
     if (!e->fw && (rc = cp_worker_start(&e->fw, "hln-flush", FLUSH_NICE, fl_run,
                                         e->o.background_wake, e->o.background_ud, err)) < 0)
         return rc;
-    if (cl_current_has_records(e->cl) && (rc = cl_roll(e->cl, err)) < 0) return rc;
-    if ((rc = table_dir_durable(e, t, err)) < 0) return rc;
-    mt_table *fresh = mt_new();
-    if (!fresh) return hln_fail(err, HLN_ENOMEM, "out of memory flushing");
-    t->frozen = t->mt;
-    t->frozen_before_seq = cl_current_seq(e->cl);
-    t->mt = fresh;
+    if (!t->frozen) {
+        if (cl_current_has_records(e->cl) && (rc = cl_roll(e->cl, err)) < 0) return rc;
+        if ((rc = table_dir_durable(e, t, err)) < 0) return rc;
+        mt_table *fresh = mt_new();
+        if (!fresh) return hln_fail(err, HLN_ENOMEM, "out of memory flushing");
+        t->frozen = t->mt;
+        t->frozen_before_seq = cl_current_seq(e->cl);
+        t->mt = fresh;
+    }
     fl_job *j = fl_job_new(e, t);
     if (!j) return hln_fail(err, HLN_ENOMEM, "out of memory flushing"); /* retried later */
     e->fjob = j;
     cp_worker_submit(e->fw, j);
     return 0;
+}
+
+/* ---- memtable space ------------------------------------------------------
+ * The write path never waits for the disk. One background flush runs per
+ * shard at a time; when it finishes (poll_flush, on the shard thread) or a
+ * write passes a threshold, schedule_flush starts the next one:
+ *  1. a frozen memtable whose flush failed, again, once its retry time has
+ *     come (it is still readable and still covered by the commitlog);
+ *  2. else the largest live memtable over memtable_flush_bytes;
+ *  3. else, when the shard's memtables hold more than half of
+ *     memtable_space_bytes (Cassandra's memtable_cleanup_threshold with one
+ *     flush writer), the largest live memtable, so that many tables below
+ *     their own threshold cannot fill the space either.
+ * A table whose memtable is over its threshold while another flush runs
+ * keeps taking writes; what bounds memory is the space: while the
+ * memtables hold memtable_space_bytes or more, st_write_ready is false and
+ * st_apply refuses (HLN_EOVERLOADED) before logging anything, so a refused
+ * write is never partly applied and an accepted one passes the bound by at
+ * most its own size. The caller (exec/coord.c) parks refused writes and
+ * retries them when a flush has finished, failing them with a write
+ * timeout after write_request_timeout. */
+static int schedule_flush(st_engine *e, hln_error *err)
+{
+    if (e->fjob || e->closing) return 0;
+    size_t used = mem_used(e);
+    bool cleanup = used > e->o.memtable_space_bytes / 2;
+    st_table *best = NULL, *failed = NULL;
+    for (size_t i = 0; i < e->ntables; i++) {
+        st_table *t = e->tables[i];
+        if (t->frozen) {
+            if (!failed || mt_bytes(t->frozen) > mt_bytes(failed->frozen)) failed = t;
+            continue;
+        }
+        size_t b = mt_bytes(t->mt);
+        if (mt_partition_count(t->mt) == 0 || (b < e->o.memtable_flush_bytes && !cleanup)) continue;
+        if (!best || b > mt_bytes(best->mt)) best = t;
+    }
+    if (failed && hln_mono_nanos() / 1000 >= e->flush_retry_us) best = failed;
+    return best ? start_flush(e, best, err) : 0;
+}
+
+bool st_write_ready(st_engine *e)
+{
+    poll_bg(e);
+    if (mem_used(e) < e->o.memtable_space_bytes) return true;
+    hln_error err = {0};
+    if (schedule_flush(e, &err) < 0) HLN_ERR("storage: cannot start a flush: %s", err.msg);
+    return false;
+}
+
+int st_make_room(st_engine *e, hln_error *err)
+{
+    while (!st_write_ready(e)) {
+        if (e->fjob) {
+            settle_flush(e);
+            continue;
+        }
+        st_table *best = NULL; /* no flush could start: one here and now */
+        for (size_t i = 0; i < e->ntables; i++) {
+            st_table *t = e->tables[i];
+            size_t b = mt_bytes(t->mt) + (t->frozen ? mt_bytes(t->frozen) : 0);
+            if (b &&
+                (!best || b > mt_bytes(best->mt) + (best->frozen ? mt_bytes(best->frozen) : 0)))
+                best = t;
+        }
+        if (!best) return 0;
+        int rc = flush_table(e, best, true, err);
+        if (rc < 0) return rc;
+    }
+    return 0;
+}
+
+size_t st_memtable_bytes(st_engine *e)
+{
+    poll_bg(e);
+    return mem_used(e);
 }
 
 /* Writes t's memtable to a new sstable and swaps in an empty memtable. With
@@ -731,7 +855,10 @@ static int flush_table(st_engine *e, st_table *t, bool retire, hln_error *err)
 }
 
 /* Flushes the tables still dirty in the oldest segment while too many
- * segments are kept. */
+ * segments are kept. A table with a frozen memtable is skipped, not waited
+ * for: that memtable holds everything of it in the older segments, and its
+ * background flush (or its retry) marks it clean there when installed, so
+ * a disk that has fallen behind does not block the write path here. */
 static int relieve_commitlog(st_engine *e, hln_error *err)
 {
     if (cl_segment_count(e->cl) <= ST_MAX_SEGMENTS) return 0;
@@ -745,6 +872,7 @@ static int relieve_commitlog(st_engine *e, hln_error *err)
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         st_table *t = table_find(e, copy[i]);
+        if (t && t->frozen) continue;
         if (t)
             rc = flush_table(e, t, true, err);
         else
@@ -1490,6 +1618,13 @@ static int replay_one(void *ud, const uint8_t *body, size_t len, uint64_t seq, c
         if (mt_bytes(t->mt) >= e->o.memtable_flush_bytes &&
             (rc = flush_table(e, t, false, err)) < 0)
             return rc;
+        /* and within the shard's memtable space: the largest one goes */
+        if (mem_used(e) >= e->o.memtable_space_bytes) {
+            st_table *big = t;
+            for (size_t k = 0; k < e->ntables; k++)
+                if (mt_bytes(e->tables[k]->mt) > mt_bytes(big->mt)) big = e->tables[k];
+            if ((rc = flush_table(e, big, false, err)) < 0) return rc;
+        }
     }
     return 0;
 }
@@ -1533,6 +1668,7 @@ static void engine_free(st_engine *e)
     hln_free(e->dir);
     hln_free(e->tables_dir);
     hln_free(e->cl_dir);
+    hln_free(e->flush_stall);
     hln_free(e);
 }
 
@@ -1551,6 +1687,7 @@ int st_open(st_engine **out, const char *dir, const st_options *opts, st_table_e
         e->o.sync = opts->sync;
         if (opts->sync_period_ms) e->o.sync_period_ms = opts->sync_period_ms;
         if (opts->memtable_flush_bytes) e->o.memtable_flush_bytes = opts->memtable_flush_bytes;
+        if (opts->memtable_space_bytes) e->o.memtable_space_bytes = opts->memtable_space_bytes;
         if (opts->segment_bytes) e->o.segment_bytes = opts->segment_bytes;
         e->o.ignore_replay_errors = opts->ignore_replay_errors;
         e->o.compaction_disabled = opts->compaction_disabled;
@@ -1567,6 +1704,8 @@ int st_open(st_engine **out, const char *dir, const st_options *opts, st_table_e
     }
     e->exists = exists;
     e->ud = ud;
+    const char *stall = getenv("HELENUS_TEST_FLUSH_STALL");
+    if (stall && *stall) e->flush_stall = hln_strdup(stall);
     hln_buf_init(&e->enc);
     hln_arena_init(&e->replay_arena, 64 * 1024);
     e->dir = hln_strdup(dir);
@@ -1631,6 +1770,12 @@ static int apply_logged(st_engine *e, const st_mutation *ms, uint32_t n, hln_err
     if (e->enc.len > max)
         return hln_fail(err, HLN_EINVAL, "Rejected an oversized mutation (%zu/%zu)", e->enc.len,
                         max);
+    /* memtable space: refused before anything is logged (schedule_flush) */
+    if (mem_used(e) >= e->o.memtable_space_bytes && !st_write_ready(e))
+        return hln_fail(err, HLN_EOVERLOADED,
+                        "Memtable space of this shard is full (%zu of %zu bytes) while flushes "
+                        "are pending; write refused",
+                        mem_used(e), e->o.memtable_space_bytes);
     /* every table first, so that a failure leaves nothing logged */
     st_table *one = NULL, **ts = &one;
     if (n > 1 && !(ts = hln_malloc((size_t)n * sizeof(*ts))))
@@ -1656,16 +1801,10 @@ static int apply_logged(st_engine *e, const st_mutation *ms, uint32_t n, hln_err
         for (uint32_t i = 0; i < n; i++)
             e->o.applied(e->o.applied_ud, &ms[i]);
     /* flushing may replace a table's memtable: only after every apply */
-    bool flushed = false;
-    for (uint32_t i = 0; i < n && rc == 0; i++)
-        if (mt_bytes(ts[i]->mt) >= e->o.memtable_flush_bytes) {
-            rc = flush_background(e, ts[i], err);
-            flushed = true;
-        }
     if (ts != &one) hln_free(ts);
     if (rc < 0) return rc;
     poll_bg(e);
-    if (flushed) maybe_compact(e);
+    if ((rc = schedule_flush(e, err)) < 0) return rc;
     return relieve_commitlog(e, err);
 }
 

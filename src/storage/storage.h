@@ -27,6 +27,10 @@
  *     beneath it (partition > range of rows > row > cell), as in Cassandra.
  *  4. All functions run on the owning shard's thread; an st_engine is never
  *     shared between threads.
+ *  5. Memtables are bounded: a shard's memtables (live and being flushed)
+ *     never hold more than memtable_space_bytes plus one mutation; a write
+ *     beyond it is refused whole (HLN_EOVERLOADED) before its commitlog
+ *     append, and the caller decides whether to wait or fail.
  */
 #ifndef HLN_STORAGE_H
 #define HLN_STORAGE_H
@@ -225,7 +229,14 @@ typedef struct st_options {
     st_sync_mode sync;
     uint32_t sync_period_ms;     /* periodic: fsync at least this often (10000) */
     size_t memtable_flush_bytes; /* flush a table's memtable above this (64 MiB) */
-    size_t segment_bytes;        /* commitlog segment size (32 MiB) */
+    /* The shard's memtable space (memtable_heap_space / shards, 256 MiB):
+       the bound on the bytes of all its memtables, live ones and those
+       frozen for a flush. Above half of it the largest memtable is flushed
+       (Cassandra's memtable_cleanup_threshold); at it, st_apply refuses
+       writes with HLN_EOVERLOADED until a flush has finished (engine.c,
+       "memtable space"). */
+    size_t memtable_space_bytes;
+    size_t segment_bytes; /* commitlog segment size (32 MiB) */
     /* commitlog_ignore_replay_errors (false): when replay finds corruption
        (damage a crash cannot explain, docs/formats/commitlog.md), log it,
        skip the damaged bytes and replay every valid record after them,
@@ -276,6 +287,8 @@ int st_open(st_engine **out, const char *dir, const st_options *opts, st_table_e
 /* Flushes every memtable, syncs and closes. */
 int st_close(st_engine *e, hln_error *err);
 
+/* HLN_EOVERLOADED, with nothing logged or applied, while the shard's
+ * memtables fill memtable_space_bytes (st_write_ready false). */
 int st_apply(st_engine *e, const st_mutation *m, hln_error *err);
 /* Applies n mutations atomically with respect to crashes: they are written
  * as ONE commitlog record, so a restart replays all of them or none (and no
@@ -287,6 +300,21 @@ int st_apply_batch(st_engine *e, const st_mutation *ms, uint32_t n, hln_error *e
 int st_read(st_engine *e, const st_read_cmd *cmd, hln_arena *a, st_partition **out, hln_error *err);
 /* Reads partitions of a token range in (token, pk) order; arena memory. */
 int st_scan(st_engine *e, const st_scan_cmd *cmd, hln_arena *a, st_partition **out, hln_error *err);
+
+/* Memtable space (back-pressure): true when the shard's memtables hold less
+ * than memtable_space_bytes, so that st_apply and st_apply_batch accept a
+ * write (which may then pass the bound by its own size). When false, a
+ * background flush has been started if one can be, and the caller should
+ * hold the write (never block the loop) and ask again once st_maintain has
+ * run (the background_wake of a finished flush) or a little later. Never
+ * blocks; installs finished background work first. */
+bool st_write_ready(st_engine *e);
+/* Waits on the calling thread (flushing synchronously if need be) until
+ * st_write_ready: for start-up work such as batchlog replay, never for a
+ * request. */
+int st_make_room(st_engine *e, hln_error *err);
+/* The bytes held by the shard's memtables now, live and frozen. */
+size_t st_memtable_bytes(st_engine *e);
 
 int st_flush(st_engine *e, hln_error *err); /* flush all memtables now */
 int st_sync(st_engine *e, hln_error *err);  /* fsync the commitlog now */

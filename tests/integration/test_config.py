@@ -77,3 +77,16 @@ def test_bad_config_is_refused(helenus_bin, tmp_path):
                        capture_output=True, text=True, timeout=30)
     assert p.returncode != 0
     assert "commitlog_sync" in p.stderr, p.stderr
+
+
+def test_bad_memtable_space_and_write_timeout_are_refused(helenus_bin, tmp_path):
+    import subprocess
+    for text, key in (("memtable_heap_space: 512KiB\n", "memtable_heap_space"),
+                      ("write_request_timeout: 0ms\n", "write_request_timeout"),
+                      ("write_request_timeout: 2000\n", "write_request_timeout")):
+        cfg = write_config(tmp_path, text)
+        p = subprocess.run([helenus_bin, "serve", "--data-dir", str(tmp_path / "d"), "--address",
+                            "127.0.0.1", "--port", "1", "--shards", "2", "--config", cfg],
+                           capture_output=True, text=True, timeout=30)
+        assert p.returncode != 0, text
+        assert key in p.stderr, p.stderr

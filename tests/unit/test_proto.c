@@ -530,6 +530,25 @@ static void test_encode_errors(void **state)
         unp[9 + i] = (uint8_t)i;
     expect_bytes(&b, unp, sizeof unp);
 
+    /* WriteTimeout (a write that waited for memtable space): <cl><received>
+       <blockfor><writeType>; Overloaded has no extras */
+    hln_buf_reset(&b);
+    memset(&err, 0, sizeof err);
+    hln_fail(&err, HLN_EWRITETIMEOUT, "w");
+    strcpy(err.table, "BATCH");
+    err.id[0] = 0;
+    err.id[1] = 4; /* QUORUM */
+    px_encode_error(&b, &err);
+    const uint8_t wto[] = {0, 0, 0x11, 0, 0, 1, 'w', 0,   4,   0,   0,   0,
+                           0, 0, 0,    0, 1, 0, 5,   'B', 'A', 'T', 'C', 'H'};
+    expect_bytes(&b, wto, sizeof wto);
+    hln_buf_reset(&b);
+    memset(&err, 0, sizeof err);
+    hln_fail(&err, HLN_EOVERLOADED, "o");
+    px_encode_error(&b, &err);
+    const uint8_t ovl[] = {0, 0, 0x10, 0x01, 0, 1, 'o'};
+    expect_bytes(&b, ovl, sizeof ovl);
+
     hln_buf_reset(&b);
     hln_fail(&err, HLN_ESYNTAX, "line 1:0 no viable alternative");
     px_encode_error(&b, &err);
