@@ -411,6 +411,9 @@ typedef struct ex_ann_op {
     const uint8_t *term;
     uint32_t termlen;
     const hln_schema *schema; /* the request's snapshot (held by it): stale graphs go */
+    /* a vector query narrowed by a term (CassIO's metadata_s['k'] = ?): the
+       term index and term the rows must hold (EX_OP_ANN, sai.c) */
+    const struct ex_ann_op *filt;
 } ex_ann_op;
 
 typedef struct ex_op {

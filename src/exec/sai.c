@@ -871,12 +871,17 @@ typedef struct exact_ctx {
     uint32_t *pklen, *cklen;
     int64_t *token;
     bool nomem;
+    const uint8_t *fterm; /* q->filt: the folded term a row must hold */
+    uint32_t ftlen;
 } exact_ctx;
+
+static bool row_has_term(const ex_ann_op *f, const st_row *row, const uint8_t *ft, uint32_t len);
 
 static void exact_row(void *ud, const st_partition *p, const st_row *row)
 {
     exact_ctx *x = ud;
     const ex_ann_op *q = x->q;
+    if (q->filt && !row_has_term(q->filt, row, x->fterm, x->ftlen)) return;
     const st_cell *cell = live_value(row, q->col_id);
     if (!cell || !ex_ann_decode(cell->val, (int32_t)cell->len, q->dim, x->tmp)) return;
     float d = ix_distance((ix_metric)q->metric, q->q, x->tmp, q->dim);
@@ -907,12 +912,13 @@ static void exact_row(void *ud, const st_partition *p, const st_row *row)
     x->token[at] = p->token;
 }
 
-/* The k nearest rows of the shard by a scan of every row: exact. */
-static int exact_search(hln_shard *s, const ex_ann_op *q, hln_arena *a, st_partition **out,
-                        hln_error *err)
+/* The k nearest rows of the shard by a scan of every row (holding the
+ * filter's term ft, if any): exact. */
+static int exact_search(hln_shard *s, const ex_ann_op *q, const uint8_t *ft, uint32_t ftlen,
+                        hln_arena *a, st_partition **out, hln_error *err)
 {
     int k = q->k;
-    exact_ctx x = {.q = q};
+    exact_ctx x = {.q = q, .fterm = ft, .ftlen = ftlen};
     x.tmp = hln_malloc(sizeof(float) * (size_t)q->dim);
     x.dist = hln_malloc(sizeof(float) * (size_t)k);
     x.key = hln_calloc((size_t)k, sizeof *x.key);
@@ -964,31 +970,106 @@ static int exact_search(hln_shard *s, const ex_ann_op *q, hln_arena *a, st_parti
     return 0;
 }
 
-int ex_ann_search(hln_shard *s, ex_ann_op *q, hln_arena *a, st_partition **out, hln_error *err)
+/* ---- answering from the graph ------------------------------------------- */
+
+/* Whether row holds term ft (folded as the term index folds, len bytes)
+ * in f's column: its value, or one map entry's comparable key || value. */
+static bool row_has_term(const ex_ann_op *f, const st_row *row, const uint8_t *ft, uint32_t len)
 {
-    *out = NULL;
-    int64_t now_sec = q->now_sec;
-    if (q->schema) ex_ann_reconcile(s, q->schema);
-    if (q->k == 0) { /* a warm-up (CREATE INDEX): start what is missing */
-        if (q->schema) ex_ann_warm_all(s, q->schema);
+    for (uint32_t i = 0; i < row->ncells; i++) {
+        const st_cell *c = &row->cells[i];
+        if (c->col_id != f->col_id || c->flags) continue;
+        if ((f->target == HLN_IX_SIMPLE) != (c->pathlen == 0)) continue;
+        if (c->pathlen + c->len != len) continue;
+        uint8_t *cat = hln_malloc(len ? len : 1), *buf = NULL;
+        if (!cat) return true; /* the coordinator filters every row again */
+        if (c->pathlen) memcpy(cat, c->path, c->pathlen);
+        if (c->len) memcpy(cat + c->pathlen, c->val, c->len);
+        const uint8_t *t = fold_term(f->fold, cat, len, &buf);
+        bool eq = !t || !len || !memcmp(t, ft, len);
+        hln_free(buf);
+        hln_free(cat);
+        if (eq) return true;
+    }
+    return false;
+}
+
+/* The answer being gathered on a shard: verified rows, nearest first. */
+typedef struct ann_acc {
+    st_partition *head, **tail;
+    int found;
+} ann_acc;
+
+/* Reads node id's row and keeps it when it still holds the node's vector
+ * (and the filter's term); a node whose row moved on is marked deleted. */
+static int take_hit(hln_shard *s, const ex_ann_op *q, ex_vix *v, uint32_t id, const uint8_t *ft,
+                    uint32_t ftlen, hln_arena *a, ann_acc *acc, hln_error *err)
+{
+    const vent *e = &v->ents[id];
+    const uint8_t *k = v->keys + e->off;
+    st_partition *p = NULL;
+    int rc = read_row(s, v->table_id, e->token, k, e->pklen, k + e->pklen, e->cklen, q->now_sec, a,
+                      &p, err);
+    if (rc) return rc;
+    const st_cell *cell =
+        p && p->rows[0].cklen == e->cklen ? live_value(&p->rows[0], v->col_id) : NULL;
+    if (!cell || hash_bytes(cell->val, cell->len) != e->vhash) {
+        ix_hnsw_delete(v->g, id);
         return 0;
     }
-    ex_vix *v = vix_get(s, q, now_sec, err);
-    if (!v) return err->code ? err->code : HLN_ENOMEM;
-    if (v->building || v->reset_pending) return exact_search(s, q, a, out, err);
-    uint32_t live = ix_hnsw_live(v->g);
-    if (live == 0) return 0;
+    if (q->filt && !row_has_term(q->filt, &p->rows[0], ft, ftlen)) return 0;
+    /* a row re-written with the same vector has two live nodes: one answer */
+    for (st_partition *x = acc->head; x; x = x->next)
+        if (x->pklen == p->pklen && !memcmp(x->pk, p->pk, p->pklen) &&
+            x->rows[0].cklen == p->rows[0].cklen &&
+            !memcmp(x->rows[0].ck, p->rows[0].ck, p->rows[0].cklen))
+            return 0;
+    p->next = NULL;
+    *acc->tail = p;
+    acc->tail = &p->next;
+    acc->found++;
+    return 0;
+}
+
+/* Row (pk, ck)'s current node in a vector index, if it has one. */
+static bool key_find(const ex_vix *v, int64_t token, const uint8_t *pk, uint32_t pklen,
+                     const uint8_t *ck, uint32_t cklen, uint32_t *id)
+{
+    if (!v->kslots) return false;
+    size_t mask = v->kslots - 1;
+    for (size_t i = key_hash(token, ck, cklen) & mask;; i = (i + 1) & mask) {
+        uint32_t x = v->kmap[i];
+        if (!x) return false;
+        if (key_is(v, x - 1, pk, pklen, ck, cklen)) {
+            *id = x - 1;
+            return true;
+        }
+    }
+}
+
+/* Graph search for the k nearest rows, retried with more candidates while
+ * too few survive the check; allow (a bitmap over node ids, or NULL for
+ * every node) names the nodes that may answer, and a node's bit is
+ * cleared once it has been looked at, so a retry only reads new ones.
+ * navail: how many bits allow has set (the live count without one). */
+static int graph_search(hln_shard *s, const ex_ann_op *q, ex_vix *v, uint8_t *allow,
+                        uint32_t navail, const uint8_t *ft, uint32_t ftlen, hln_arena *a,
+                        ann_acc *acc, hln_error *err)
+{
     int k = q->k;
     int want = k + k / 2 + 8;
-    st_partition *head = NULL, **tail = &head;
-    int found = 0;
-    /* ids already looked at (checked or dropped), so a retry only reads new ones */
-    uint8_t *seen = hln_calloc(ix_hnsw_size(v->g) ? ix_hnsw_size(v->g) : 1, 1);
+    uint32_t size = ix_hnsw_size(v->g);
+    uint8_t *own = NULL;
+    if (!allow) { /* every live node may answer: a bitmap of those not yet looked at */
+        if (!(own = hln_malloc(size / 8 + 1))) return hln_fail(err, HLN_ENOMEM, "out of memory");
+        memset(own, 0xff, size / 8 + 1);
+        allow = own;
+    }
     ix_hit *hits = NULL;
-    int rc = seen ? 0 : hln_fail(err, HLN_ENOMEM, "out of memory");
+    int rc = 0;
     for (;;) {
-        if (rc) break;
-        if ((uint32_t)want > live) want = (int)live;
+        if ((uint32_t)want > navail) want = (int)navail;
+        if (want <= 0) break;
         ix_hit *h2 = hln_realloc(hits, sizeof *hits * (size_t)want);
         if (!h2) {
             rc = hln_fail(err, HLN_ENOMEM, "out of memory");
@@ -996,50 +1077,116 @@ int ex_ann_search(hln_shard *s, ex_ann_op *q, hln_arena *a, st_partition **out, 
         }
         hits = h2;
         int ef = want > EF_SEARCH ? want : EF_SEARCH;
-        int n = ix_hnsw_search(v->g, q->q, want, ef, hits);
+        int n = ix_hnsw_search_in(v->g, q->q, want, ef, hits, allow);
         if (n < 0) {
             rc = hln_fail(err, HLN_EINVAL,
                           "Zero and near-zero vectors cannot be indexed or queried with cosine "
                           "similarity");
             break;
         }
-        for (int i = 0; i < n && found < k && !rc; i++) {
+        for (int i = 0; i < n && acc->found < k && !rc; i++) {
             uint32_t id = hits[i].id;
-            if (seen[id]) continue;
-            seen[id] = 1;
-            const vent *e = &v->ents[id];
-            const uint8_t *k = v->keys + e->off;
-            st_partition *p = NULL;
-            if ((rc = read_row(s, v->table_id, e->token, k, e->pklen, k + e->pklen, e->cklen,
-                               now_sec, a, &p, err)) != 0)
-                break;
-            const st_cell *cell =
-                p && p->rows[0].cklen == e->cklen ? live_value(&p->rows[0], v->col_id) : NULL;
-            bool ok = cell && hash_bytes(cell->val, cell->len) == e->vhash;
-            if (!ok) {
-                ix_hnsw_delete(v->g, id);
-                continue;
-            }
-            /* a row re-written with the same vector has two live nodes: one answer */
-            bool dup = false;
-            for (st_partition *x = head; x && !dup; x = x->next)
-                dup = x->pklen == p->pklen && !memcmp(x->pk, p->pk, p->pklen) &&
-                      x->rows[0].cklen == p->rows[0].cklen &&
-                      !memcmp(x->rows[0].ck, p->rows[0].ck, p->rows[0].cklen);
-            if (dup) continue;
-            p->next = NULL;
-            *tail = p;
-            tail = &p->next;
-            found++;
+            allow[id >> 3] &= (uint8_t) ~(1u << (id & 7));
+            navail--;
+            rc = take_hit(s, q, v, id, ft, ftlen, a, acc, err);
         }
-        live = ix_hnsw_live(v->g);
-        if (rc || found >= k || n < want || (uint32_t)want >= live) break;
+        if (rc || acc->found >= k || n < want || navail == 0) break;
         want *= 2;
     }
-    hln_free(seen);
     hln_free(hits);
+    hln_free(own);
+    return rc;
+}
+
+static int cmp_hit_dist(const void *a, const void *b)
+{
+    const ix_hit *x = a, *y = b;
+    if (x->dist != y->dist) return x->dist < y->dist ? -1 : 1;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* A vector query narrowed by a term: the nodes of the rows the term index
+ * names are the candidates. Few of them (an estimated exact scan cheaper
+ * than the walk, see below): their vectors are ranked exactly, straight
+ * from the graph's memory, so a selective filter loses nothing. Many: the
+ * graph is walked with them as the allowed set. */
+static int filtered_search(hln_shard *s, const ex_ann_op *q, ex_vix *v, ex_vix *tv,
+                           const uint8_t *ft, uint32_t ftlen, hln_arena *a, ann_acc *acc,
+                           hln_error *err)
+{
+    const tslot *sl = tv->nslots ? term_slot(tv, ft, ftlen, term_hash(ft, ftlen)) : NULL;
+    if (!sl || !sl->hash) return 0;
+    uint32_t size = ix_hnsw_size(v->g);
+    uint8_t *allow = hln_calloc(size / 8 + 1, 1);
+    ix_hit *cand = hln_malloc(sizeof *cand * (sl->n ? sl->n : 1));
+    if (!allow || !cand) {
+        hln_free(allow);
+        hln_free(cand);
+        return hln_fail(err, HLN_ENOMEM, "out of memory");
+    }
+    uint32_t c = 0;
+    for (uint32_t i = 0; i < sl->n; i++) {
+        const vent *e = &tv->ents[sl->ids[i]];
+        const uint8_t *k = tv->keys + e->off;
+        uint32_t id;
+        if (!key_find(v, e->token, k, e->pklen, k + e->pklen, e->cklen, &id) || id >= size ||
+            ix_hnsw_is_deleted(v->g, id) || ((allow[id >> 3] >> (id & 7)) & 1))
+            continue;
+        allow[id >> 3] |= (uint8_t)(1u << (id & 7));
+        cand[c++] = (ix_hit){id, 0};
+    }
+    /* The walk visits about ef * 25 / share nodes (share: c / live) at a
+       code distance each, the scan c nodes at a float distance (about 2.5
+       times the cost): the scan wins while c * c <= 1200 * live or so (10%
+       of 100,000 vectors, 3.5% of a million); small sets always scan. */
+    double live = (double)ix_hnsw_live(v->g);
+    int rc = 0;
+    if (c <= 2048 || (double)c * (double)c <= 1200.0 * live) {
+        for (uint32_t i = 0; i < c; i++)
+            cand[i].dist =
+                ix_distance((ix_metric)v->metric, q->q, ix_hnsw_vector(v->g, cand[i].id), v->dim);
+        qsort(cand, c, sizeof *cand, cmp_hit_dist);
+        for (uint32_t i = 0; i < c && acc->found < q->k && !rc; i++)
+            rc = take_hit(s, q, v, cand[i].id, ft, ftlen, a, acc, err);
+    } else {
+        rc = graph_search(s, q, v, allow, c, ft, ftlen, a, acc, err);
+    }
+    hln_free(allow);
+    hln_free(cand);
+    return rc;
+}
+
+int ex_ann_search(hln_shard *s, ex_ann_op *q, hln_arena *a, st_partition **out, hln_error *err)
+{
+    *out = NULL;
+    if (q->schema) ex_ann_reconcile(s, q->schema);
+    if (q->k == 0) { /* a warm-up (CREATE INDEX): start what is missing */
+        if (q->schema) ex_ann_warm_all(s, q->schema);
+        return 0;
+    }
+    ex_vix *v = vix_get(s, q, q->now_sec, err);
+    if (!v) return err->code ? err->code : HLN_ENOMEM;
+    ex_vix *tv = NULL;
+    uint8_t *buf = NULL;
+    const uint8_t *ft = NULL;
+    uint32_t ftlen = 0;
+    if (q->filt) {
+        if (!(tv = vix_get(s, q->filt, q->now_sec, err))) return err->code ? err->code : HLN_ENOMEM;
+        ftlen = q->filt->termlen;
+        if (!(ft = fold_term(q->filt->fold, q->filt->term, ftlen, &buf)))
+            return hln_fail(err, HLN_ENOMEM, "out of memory");
+    }
+    int rc = 0;
+    ann_acc acc = {NULL, &acc.head, 0};
+    if (v->building || v->reset_pending || (tv && (tv->building || tv->reset_pending)))
+        rc = exact_search(s, q, ft, ftlen, a, &acc.head, err);
+    else if (tv)
+        rc = filtered_search(s, q, v, tv, ft, ftlen, a, &acc, err);
+    else if (ix_hnsw_live(v->g) > 0)
+        rc = graph_search(s, q, v, NULL, ix_hnsw_live(v->g), NULL, 0, a, &acc, err);
+    hln_free(buf);
     if (rc) return rc;
-    *out = head;
+    *out = acc.head;
     return 0;
 }
 

@@ -2153,6 +2153,7 @@ static void ann_run(ex_request *r, sel *s)
     q->now_sec = s->now_sec;
     q->q = s->annq;
     q->schema = st->schema;
+    q->filt = s->iq;
     for (int i = 0; i < st->eng->nshards; i++) {
         ex_op *op = ex_op_new(r, EX_OP_ANN, i);
         if (!op) {
@@ -2676,7 +2677,10 @@ void ex_run_select(ex_request *r)
         s->limit_left = -1;
         s->page = 0;
         s->exact = false;
-        if (!p->pk_lookup && p->nfilters == 0 && !p->token_range) {
+        /* through the graph: alone, or narrowed by the one equality a term
+           index serves (CassIO's metadata_s['k'] = ?; the shards choose
+           between walking with the filter and ranking its rows exactly) */
+        if (!p->pk_lookup && !p->token_range && (p->nfilters == 0 || (p->nfilters == 1 && s->iq))) {
             ann_run(r, s);
             return;
         }

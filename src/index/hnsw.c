@@ -69,7 +69,8 @@ struct ix_hnsw {
     int cstride;
     int8_t *codes;
     float *cscale, *cnorm;
-    int8_t *qcode; /* the query's code (cstride bytes) */
+    int8_t *qcode;        /* the query's code (cstride bytes) */
+    const uint8_t *allow; /* during a filtered search: the ids it may return (bitmap) */
     int32_t (*i8dot)(const int8_t *a, const int8_t *b, int n);
     /* scratch heaps */
     ix_hit *cand, *res, *sel;
@@ -584,8 +585,15 @@ static void greedy(const ix_hnsw *h, const qry *q, uint32_t *ep, float *epd, int
     }
 }
 
+/* Whether a search may return e: live and, when filtered, allowed. */
+static inline bool keeps(const ix_hnsw *h, uint32_t e)
+{
+    return !h->dead[e] && (!h->allow || ((h->allow[e >> 3] >> (e & 7)) & 1));
+}
+
 /* Beam search at level lv from the entries res[0..*nres) (a max-heap on
- * input and output). live_only: deleted nodes route but are not kept. */
+ * input and output). live_only: deleted (and, filtered, disallowed) nodes
+ * route but are not kept. */
 static void beam(ix_hnsw *h, const qry *q, int ef, int lv, int *nres, bool live_only)
 {
     next_epoch(h);
@@ -598,7 +606,7 @@ static void beam(ix_hnsw *h, const qry *q, int ef, int lv, int *nres, bool live_
     for (int i = 0; i < ne; i++) {
         h->visit[entries[i].id] = h->epoch;
         hpush(cand, &nc, entries[i], false);
-        if (!live_only || !h->dead[entries[i].id]) hpush(res, &nr, entries[i], true);
+        if (!live_only || keeps(h, entries[i].id)) hpush(res, &nr, entries[i], true);
     }
     while (nc > 0) {
         ix_hit c = hpop(cand, &nc, false);
@@ -621,7 +629,7 @@ static void beam(ix_hnsw *h, const qry *q, int ef, int lv, int *nres, bool live_
                     h->cand_cap *= 2;
                 }
                 hpush(cand, &nc, (ix_hit){e, d}, false);
-                if (!live_only || !h->dead[e]) {
+                if (!live_only || keeps(h, e)) {
                     hpush(res, &nr, (ix_hit){e, d}, true);
                     if (nr > ef) hpop(res, &nr, true);
                 }
@@ -630,6 +638,8 @@ static void beam(ix_hnsw *h, const qry *q, int ef, int lv, int *nres, bool live_
     }
     *nres = nr;
 }
+
+static int search(ix_hnsw *h, const float *q, int k, int ef, ix_hit *out);
 
 static int cmp_hit(const void *a, const void *b)
 {
@@ -781,6 +791,19 @@ int ix_hnsw_add(ix_hnsw *h, const float *v, uint32_t *idout)
 }
 
 int ix_hnsw_search(ix_hnsw *h, const float *q, int k, int ef, ix_hit *out)
+{
+    return ix_hnsw_search_in(h, q, k, ef, out, NULL);
+}
+
+int ix_hnsw_search_in(ix_hnsw *h, const float *q, int k, int ef, ix_hit *out, const uint8_t *allow)
+{
+    h->allow = allow;
+    int n = search(h, q, k, ef, out);
+    h->allow = NULL;
+    return n;
+}
+
+static int search(ix_hnsw *h, const float *q, int k, int ef, ix_hit *out)
 {
     if (k <= 0 || h->entry == UINT32_MAX) return 0;
     if (!usable(q, h->dim, h->metric == IX_COSINE)) return -1;

@@ -71,6 +71,12 @@ bool ix_hnsw_is_deleted(const ix_hnsw *h, uint32_t id);
  * candidate list of max(ef, k). Returns how many were found, or -1 when q is
  * unusable (non-finite, zero under cosine) or memory ran out. */
 int ix_hnsw_search(ix_hnsw *h, const float *q, int k, int ef, ix_hit *out);
+/* The same, returning only ids whose bit is set in allow (bit id & 7 of
+ * byte id >> 3, size() bits): the others still route the walk, as deleted
+ * ones do, so a filter that keeps a fair share of the graph finds its
+ * nearest; for a very selective filter an exact scan of the allowed ids
+ * is the better plan (the caller chooses). */
+int ix_hnsw_search_in(ix_hnsw *h, const float *q, int k, int ef, ix_hit *out, const uint8_t *allow);
 
 uint32_t ix_hnsw_size(const ix_hnsw *h); /* ids handed out */
 uint32_t ix_hnsw_live(const ix_hnsw *h); /* size minus deleted */

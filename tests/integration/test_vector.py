@@ -123,6 +123,49 @@ def test_filtered_ann_is_exact(session):
         assert got == want
 
 
+def test_filtered_ann_by_share(session):
+    """Filters of every share, as the shards plan them: a term that most rows
+    hold is walked through the graph with the filter (recall measured), a
+    rare one is ranked exactly; rows whose term was overwritten or that were
+    deleted never answer, and the answer stays k rows long."""
+    ks = "vec_share"
+    make_table(session, ks)
+    session.execute("CREATE CUSTOM INDEX ON %s.chunks (entries(metadata_s)) "
+                    "USING 'StorageAttachedIndex'" % ks)
+    n = 8000
+    vecs = dict(enumerate(clustered(n, 11)))
+    tags = {i: {"most": "y" if i % 4 else "n", "rare": "y" if i % 100 == 7 else "n"}
+            for i in vecs}
+    ins = session.prepare("INSERT INTO %s.chunks (row_id, body_blob, metadata_s, vector) "
+                          "VALUES (?, ?, ?, ?)" % ks)
+    res = execute_concurrent_with_args(
+        session, ins, [(i, "c", tags[i], v) for i, v in vecs.items()], concurrency=32,
+        raise_on_first_error=True)
+    assert all(ok for ok, _ in res)
+    # a quarter of the 'most' rows move out of it, some rows go
+    upd = session.prepare("UPDATE %s.chunks SET metadata_s['most'] = 'n' WHERE row_id = ?" % ks)
+    dele = session.prepare("DELETE FROM %s.chunks WHERE row_id = ?" % ks)
+    for i in range(1, n, 16):
+        session.execute(upd, (i,))
+        tags[i]["most"] = "n"
+    for i in range(2, n, 50):
+        session.execute(dele, (i,))
+        del vecs[i]
+    sel = session.prepare("SELECT row_id FROM %s.chunks WHERE metadata_s[?] = 'y' "
+                          "ORDER BY vector ANN OF ? LIMIT 10" % ks)
+    for key, floor in (("most", 0.95), ("rare", 1.0)):
+        pool = {i: v for i, v in vecs.items() if tags[i][key] == "y"}
+        found = 0
+        queries = clustered(20, 12)
+        for q in queries:
+            got = [r.row_id for r in session.execute(sel, (key, q))]
+            assert len(got) == 10 and len(set(got)) == 10
+            assert all(i in pool for i in got), "a row without the term answered"
+            found += len(set(got) & set(exact_top(pool, q, 10)))
+        r = found / (10 * len(queries))
+        assert r >= floor, "%s: recall@10 %.3f" % (key, r)
+
+
 def test_overwrites_and_deletes_under_concurrent_writers(session):
     ks = "vec_churn"
     make_table(session, ks)

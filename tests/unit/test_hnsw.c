@@ -128,6 +128,54 @@ static void test_recall_euclidean(void **st)
     }
 }
 
+/* ix_hnsw_search_in: only allowed ids answer, and a filter keeping 30% of
+ * the graph still finds the true nearest among them */
+static void test_filtered(void **st)
+{
+    (void)st;
+    float *d = make_data(N + NQ, DIM);
+    ix_hnsw *h;
+    assert_int_equal(ix_hnsw_new(&h, DIM, IX_COSINE, NULL), 0);
+    uint8_t *allow = calloc(N / 8 + 1, 1);
+    for (int i = 0; i < N; i++) {
+        uint32_t id;
+        assert_int_equal(ix_hnsw_add(h, d + (size_t)i * DIM, &id), 0);
+        if (i % 10 < 3) allow[i >> 3] |= (uint8_t)(1u << (i & 7));
+    }
+    ix_hit *all = malloc(sizeof(ix_hit) * N), got[K];
+    int found = 0;
+    for (int q = 0; q < NQ; q++) {
+        const float *qv = d + (size_t)(N + q) * DIM;
+        int na = 0;
+        for (int i = 0; i < N; i++)
+            if (i % 10 < 3)
+                all[na++] =
+                    (ix_hit){(uint32_t)i, ix_distance(IX_COSINE, qv, d + (size_t)i * DIM, DIM)};
+        qsort(all, (size_t)na, sizeof *all, cmp_hit);
+        int n = ix_hnsw_search_in(h, qv, K, 64, got, allow);
+        assert_int_equal(n, K);
+        for (int i = 0; i < n; i++) {
+            assert_true(got[i].id % 10 < 3);
+            for (int j = 0; j < K; j++)
+                if (got[i].id == all[j].id) {
+                    found++;
+                    break;
+                }
+        }
+    }
+    double r = (double)found / (NQ * K);
+    print_message("recall@10 filtered to 30%% %.3f\n", r);
+    assert_true(r >= 0.95);
+    /* the same graph unfiltered afterwards: every id may answer again */
+    int n = ix_hnsw_search(h, d, K, 64, got);
+    assert_int_equal(n, K);
+    assert_int_equal(got[0].id, 0);
+    free(allow);
+    free(all);
+    ix_hnsw_free(h);
+    free(d);
+}
+
 static void test_delete(void **st)
 {
     (void)st;
@@ -293,9 +341,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_recall_cosine),    cmocka_unit_test(test_recall_dot),
-        cmocka_unit_test(test_recall_euclidean), cmocka_unit_test(test_delete),
-        cmocka_unit_test(test_bad_vectors),      cmocka_unit_test(test_scores),
-        cmocka_unit_test(test_save_load),
+        cmocka_unit_test(test_recall_euclidean), cmocka_unit_test(test_filtered),
+        cmocka_unit_test(test_delete),           cmocka_unit_test(test_bad_vectors),
+        cmocka_unit_test(test_scores),           cmocka_unit_test(test_save_load),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
