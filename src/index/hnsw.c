@@ -842,6 +842,43 @@ static int search(ix_hnsw *h, const float *q, int k, int ef, ix_hit *out)
     return n;
 }
 
+int ix_hnsw_rank(ix_hnsw *h, const float *q, ix_hit *c, int n, int keep)
+{
+    if (!usable(q, h->dim, h->metric == IX_COSINE)) return -1;
+    qry qq = {prepare(h, q, h->qbuf), NULL, 0, 0};
+    if (keep < 1) keep = 1;
+    int m = n;
+    if (h->sq && n > 2 * keep + 64) {
+        /* by codes first: the 2 * keep + 64 nearest to the front (a
+           max-heap of them while scanning) */
+        quantize(h, qq.f, h->qcode, &qq.s, &qq.n);
+        qq.c = h->qcode;
+        m = 2 * keep + 64;
+        ix_hit *hp = hln_malloc(sizeof *hp * (size_t)m);
+        if (!hp) return -1;
+        int nh = 0;
+        for (int i = 0; i < n; i++) {
+            if (i + 4 < n) prefetch_vec(h, c[i + 4].id, false);
+            ix_hit x = {c[i].id, dist_q(h, &qq, c[i].id)};
+            if (nh < m) {
+                hpush(hp, &nh, x, true);
+            } else if (x.dist < hp[0].dist) {
+                hpop(hp, &nh, true);
+                hpush(hp, &nh, x, true);
+            }
+        }
+        memcpy(c, hp, sizeof *c * (size_t)nh);
+        hln_free(hp);
+        m = nh;
+    }
+    for (int i = 0; i < m; i++) {
+        if (i + 2 < m) prefetch_vec(h, c[i + 2].id, true);
+        c[i].dist = dist_raw(h, qq.f, vec(h, c[i].id));
+    }
+    qsort(c, (size_t)m, sizeof *c, cmp_hit);
+    return m;
+}
+
 /* ---- serialisation ---------------------------------------------------------
  * Native byte order (a marker word refuses a file from another order):
  *   u32 magic "HNSW" | u32 version 1 | u32 0x01020304

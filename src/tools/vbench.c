@@ -2,7 +2,7 @@
  * vbench.c — helenus-vbench: vector search through the embedded API, for
  * bench/vector (the same data set the in-process libraries are measured on).
  *
- * Usage: helenus-vbench DATASET_DIR DATA_DIR [--shards N] [--ef-note S]
+ * Usage: helenus-vbench DATASET_DIR DATA_DIR [--shards N] [--filters 1]
  *
  * DATASET_DIR holds what bench/vector/dataset.py writes: meta.json (n, nq,
  * dim, k), base.f32 (n x dim little-endian floats), query.f32 (nq x dim),
@@ -15,11 +15,21 @@
  * QPS of a single client, latency percentiles) and prints one JSON object:
  * insert rate, QPS, p50/p99 latency, recall@k, and the process's peak RSS.
  *
+ * --filters 1: the table is CassIO's shape instead, with a metadata_s
+ * map<text, text> indexed by entries(metadata_s), and every row carries
+ * {'p10': y|n, 'p1': ..., 'p01': ...} true for 10%, 1% and 0.1% of the
+ * rows (id % 10, % 100, % 1000 == 0). After the unfiltered queries, the
+ * first 200 queries run again as
+ * `WHERE metadata_s['pX'] = 'y' ORDER BY v ANN OF ? LIMIT k` per share,
+ * recall against a brute-force top k of the rows holding the term; one
+ * more JSON line per share.
+ *
  * Why through CQL text and hln_exec: that is what an embedded user calls;
  * the figure includes parsing, planning, the hop to the shard thread, the
  * graph search, the check of every candidate against storage and the
  * result rows, so it is the honest end-to-end number.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,6 +106,78 @@ static int cmp_d(const void *a, const void *b)
         }                                                                                          \
     } while (0)
 
+typedef struct bf {
+    float d;
+    long id;
+} bf;
+
+static int cmp_bf(const void *a, const void *b)
+{
+    const bf *x = a, *y = b;
+    return x->d > y->d ? -1 : x->d < y->d;
+}
+
+/* The filtered queries of --filters (base vectors are unit length). */
+static void filtered(hln_db *db, const float *base, const float *qs, long n, long nq, long dim,
+                     long k, unsigned char *buf)
+{
+    static const struct {
+        const char *key, *name;
+        long mod;
+    } shares[] = {{"p10", "10%", 10}, {"p1", "1%", 100}, {"p01", "0.1%", 1000}};
+    double *lat = malloc(sizeof(double) * (size_t)nq);
+    bf *pool = malloc(sizeof(bf) * (size_t)(n / 10 + 1));
+    for (int s = 0; s < 3; s++) {
+        char sql[256];
+        snprintf(sql, sizeof sql,
+                 "SELECT id FROM vb.t WHERE metadata_s['%s'] = 'y' ORDER BY v ANN OF ? LIMIT %ld",
+                 shares[s].key, k);
+        long found = 0, want = 0;
+        double busy = 0; /* the queries' own time (the brute force is not timed) */
+        for (long q = 0; q < nq; q++) {
+            const float *qv = qs + q * dim;
+            to_be(qv, (int)dim, buf);
+            hln_value v = hln_blob(buf, (size_t)dim * 4);
+            hln_result *res;
+            double a = now_s();
+            CHECK(db, hln_exec(db, sql, &v, 1, &res));
+            lat[q] = now_s() - a;
+            busy += lat[q];
+            double qn = 0;
+            for (long j = 0; j < dim; j++)
+                qn += (double)qv[j] * qv[j];
+            long np = 0;
+            for (long i = 0; i < n; i += shares[s].mod) {
+                double d = 0;
+                for (long j = 0; j < dim; j++)
+                    d += (double)qv[j] * base[i * dim + j];
+                pool[np++] = (bf){(float)(d / sqrt(qn)), i};
+            }
+            qsort(pool, (size_t)np, sizeof *pool, cmp_bf);
+            long top = np < k ? np : k;
+            want += top;
+            while (hln_result_next(res)) {
+                long id = (long)hln_result_int64(res, 0);
+                for (long j = 0; j < top; j++)
+                    if (pool[j].id == id) {
+                        found++;
+                        break;
+                    }
+            }
+            hln_result_free(res);
+        }
+        qsort(lat, (size_t)nq, sizeof *lat, cmp_d);
+        printf("{\"engine\": \"helenus-embedded\", \"filter\": \"%s\", \"nq\": %ld, "
+               "\"qps\": %.1f, \"p50_ms\": %.3f, \"p99_ms\": %.3f, "
+               "\"recall\": %.4f}\n",
+               shares[s].name, nq, (double)nq / busy, lat[nq / 2] * 1e3, lat[(nq * 99) / 100] * 1e3,
+               want ? (double)found / (double)want : 1.0);
+        fflush(stdout);
+    }
+    free(lat);
+    free(pool);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) {
@@ -103,9 +185,11 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *ds = argv[1], *dir = argv[2];
-    int shards = 1;
-    for (int i = 3; i + 1 < argc; i += 2)
+    int shards = 1, filters = 0;
+    for (int i = 3; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--shards")) shards = atoi(argv[i + 1]);
+        if (!strcmp(argv[i], "--filters")) filters = atoi(argv[i + 1]);
+    }
     size_t mlen, blen, qlen, glen;
     char *meta = slurp(ds, "meta.json", &mlen);
     meta = realloc(meta, mlen + 1);
@@ -131,8 +215,14 @@ int main(int argc, char **argv)
                        "CREATE KEYSPACE IF NOT EXISTS vb WITH replication = "
                        "{'class': 'SimpleStrategy', 'replication_factor': 1}",
                        NULL, 0, NULL));
-    snprintf(sql, sizeof sql, "CREATE TABLE vb.t (id int PRIMARY KEY, v vector<float, %ld>)", dim);
+    snprintf(sql, sizeof sql, "CREATE TABLE vb.t (id int PRIMARY KEY, v vector<float, %ld>%s)", dim,
+             filters ? ", metadata_s map<text, text>" : "");
     CHECK(db, hln_exec(db, sql, NULL, 0, NULL));
+    if (filters)
+        CHECK(db, hln_exec(db,
+                           "CREATE CUSTOM INDEX t_m ON vb.t (entries(metadata_s)) USING "
+                           "'StorageAttachedIndex'",
+                           NULL, 0, NULL));
     CHECK(db, hln_exec(db,
                        "CREATE CUSTOM INDEX t_v ON vb.t (v) USING 'StorageAttachedIndex' "
                        "WITH OPTIONS = {'similarity_function': 'cosine'}",
@@ -142,7 +232,16 @@ int main(int argc, char **argv)
     for (long i = 0; i < n; i++) {
         to_be(base + i * dim, (int)dim, buf);
         hln_value v[2] = {hln_int((int32_t)i), hln_blob(buf, (size_t)dim * 4)};
-        CHECK(db, hln_exec(db, "INSERT INTO vb.t (id, v) VALUES (?, ?)", v, 2, NULL));
+        if (filters) {
+            char ins[256];
+            snprintf(ins, sizeof ins,
+                     "INSERT INTO vb.t (id, v, metadata_s) VALUES (?, ?, {'p10': '%c', 'p1': '%c', "
+                     "'p01': '%c'})",
+                     i % 10 ? 'n' : 'y', i % 100 ? 'n' : 'y', i % 1000 ? 'n' : 'y');
+            CHECK(db, hln_exec(db, ins, v, 2, NULL));
+        } else {
+            CHECK(db, hln_exec(db, "INSERT INTO vb.t (id, v) VALUES (?, ?)", v, 2, NULL));
+        }
     }
     double load_s = now_s() - t0;
     snprintf(sql, sizeof sql, "SELECT id FROM vb.t ORDER BY v ANN OF ? LIMIT %ld", k);
@@ -176,6 +275,7 @@ int main(int argc, char **argv)
            n, dim, nq, k, shards, (double)n / load_s, load_s, (double)nq / query_s,
            lat[nq / 2] * 1e3, lat[(nq * 99) / 100] * 1e3, (double)found / (double)(nq * k),
            (double)ru.ru_maxrss / 1024.0);
+    if (filters) filtered(db, base, qs, n, nq < 200 ? nq : 200, dim, k, buf);
     CHECK(db, hln_close(db));
     free(buf);
     free(lat);

@@ -166,6 +166,27 @@ static void test_filtered(void **st)
     double r = (double)found / (NQ * K);
     print_message("recall@10 filtered to 30%% %.3f\n", r);
     assert_true(r >= 0.95);
+    /* ix_hnsw_rank: the allowed ids ranked (by codes, then exactly) give
+       the brute-force order and distances at the front */
+    ix_hit *cand = malloc(sizeof(ix_hit) * N);
+    for (int q = 0; q < 20; q++) {
+        const float *qv = d + (size_t)(N + q) * DIM;
+        int na = 0, nc = 0;
+        for (int i = 0; i < N; i++)
+            if (i % 10 < 3) {
+                all[na++] =
+                    (ix_hit){(uint32_t)i, ix_distance(IX_COSINE, qv, d + (size_t)i * DIM, DIM)};
+                cand[nc++] = (ix_hit){(uint32_t)i, 0};
+            }
+        qsort(all, (size_t)na, sizeof *all, cmp_hit);
+        int m = ix_hnsw_rank(h, qv, cand, nc, K);
+        assert_true(m >= K && m < nc);
+        for (int i = 0; i < K; i++) {
+            assert_int_equal(cand[i].id, all[i].id);
+            assert_true(fabsf(cand[i].dist - all[i].dist) < 1e-4f);
+        }
+    }
+    free(cand);
     /* the same graph unfiltered afterwards: every id may answer again */
     int n = ix_hnsw_search(h, d, K, 64, got);
     assert_int_equal(n, K);
