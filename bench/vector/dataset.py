@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
 """dataset.py OUT_DIR [--n N] [--nq Q] [--dim D] [--k K] [--seed S] [--from-npy FILE]
+                  [--queries-npy FILE]
 
 Writes a vector data set for bench/vector: meta.json, base.f32 (n x dim
 little-endian float32), query.f32 (nq x dim), gt.i32 (nq x k: the exact k
@@ -28,15 +29,21 @@ def main():
     ap.add_argument("--k", type=int, default=10)
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--from-npy")
+    ap.add_argument("--queries-npy", help="held-out real queries (embed_corpus.py's query.npy)")
     a = ap.parse_args()
     rng = np.random.default_rng(a.seed)
     if a.from_npy:
         real = np.load(a.from_npy).astype(np.float32)
         base = real[: a.n]
         a.n, a.dim = base.shape
-        pick = base[rng.integers(0, a.n, a.nq)]
-        q = pick + rng.normal(0, 0.05, pick.shape).astype(np.float32)
-        source = os.path.basename(a.from_npy)
+        if a.queries_npy:
+            q = np.load(a.queries_npy).astype(np.float32)[: a.nq]
+            a.nq = len(q)
+            source = "%s, held-out queries %s" % (a.from_npy, os.path.basename(a.queries_npy))
+        else:
+            pick = base[rng.integers(0, a.n, a.nq)]
+            q = pick + rng.normal(0, 0.05, pick.shape).astype(np.float32)
+            source = os.path.basename(a.from_npy)
     else:
         centres = rng.normal(0, 1, (2000, a.dim)).astype(np.float32)
         base = centres[rng.integers(0, 2000, a.n)] + rng.normal(0, 0.7, (a.n, a.dim)).astype(np.float32)

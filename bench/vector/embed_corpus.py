@@ -78,7 +78,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("out")
     ap.add_argument("--n", type=int, default=20000)
-    ap.add_argument("--nq", type=int, default=500)
+    ap.add_argument("--nq", type=int, default=300)
     ap.add_argument("--seed", type=int, default=42)
     a = ap.parse_args()
     meta_path = os.path.join(a.out, "meta.json")

@@ -1,5 +1,11 @@
 #!/usr/bin/env bash
-# bench/vector/run.sh [--n N] [--nq Q] [--name NAME] [--from-npy FILE]
+# bench/vector/run.sh [--n N] [--nq Q] [--name NAME] [--from-npy FILE [--queries-npy FILE]]
+#                     [--real N]
+#
+# --real N: N real all-MiniLM-L6-v2 embeddings of text chunks and 300
+# held-out queries (embed_corpus.py, cached in build/vector-corpus; the
+# first run embeds for minutes; it needs build/venv from
+# scripts/install-deps.sh --test).
 #
 # Vector search in-process, side by side on one data set and machine:
 # Helenus through its embedded API (helenus-vbench: CQL INSERTs and
@@ -15,14 +21,17 @@
 # build/bench-venv with bench/vector/requirements.txt (pip).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-N=100000; NQ=1000; NAME=vector-libs; NPY=""
+N=100000; NQ=1000; NAME=vector-libs; NPY=""; QNPY=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --n) N="$2"; shift 2 ;;
         --nq) NQ="$2"; shift 2 ;;
         --name) NAME="$2"; shift 2 ;;
         --from-npy) NPY="$(realpath "$2")"; shift 2 ;;
-        *) echo "usage: $0 [--n N] [--nq Q] [--name NAME] [--from-npy FILE]" >&2; exit 2 ;;
+        --queries-npy) QNPY="$(realpath "$2")"; shift 2 ;;
+        --real) "$ROOT/build/venv/bin/python" "$ROOT/bench/vector/embed_corpus.py" "$ROOT/build/vector-corpus" --n "$2" --nq 300
+                NPY="$ROOT/build/vector-corpus/base.npy"; QNPY="$ROOT/build/vector-corpus/query.npy"; shift 2 ;;
+        *) echo "usage: $0 [--n N] [--nq Q] [--name NAME] [--from-npy FILE] [--queries-npy FILE] [--real N]" >&2; exit 2 ;;
     esac
 done
 VENV="$ROOT/build/bench-venv"
@@ -36,7 +45,7 @@ trap 'rm -rf "$WORK"' EXIT
 mkdir -p "$OUT"
 echo "vector bench: n=$N nq=$NQ, data in $WORK, results in $OUT" >&2
 "$VENV/bin/python" "$ROOT/bench/vector/dataset.py" "$WORK/ds" --n "$N" --nq "$NQ" \
-    ${NPY:+--from-npy "$NPY"}
+    ${NPY:+--from-npy "$NPY"} ${QNPY:+--queries-npy "$QNPY"}
 cp "$WORK/ds/meta.json" "$OUT/dataset.json"
 "$ROOT/build/release/helenus-vbench" "$WORK/ds" "$WORK/db" --shards 1 | tee "$OUT/helenus.json"
 "$VENV/bin/python" "$ROOT/bench/vector/libs.py" "$WORK/ds" | tee "$OUT/libs.json"

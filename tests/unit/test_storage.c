@@ -1581,7 +1581,10 @@ static void test_background_flush_reads(void **state)
             assert_non_null(e);
         }
     }
-    assert_true(st_sstable_count(e, T1) >= 3);
+    /* the restart's flush, and at least one background flush after it (no
+       flush was running then); how many more depends on how fast the flush
+       thread keeps up, as writes never wait for it (memtable space) */
+    assert_true(st_sstable_count(e, T1) >= 2);
     assert_int_equal(tu_close(e), 0);
     e = tu_open(dir, &o);
     assert_non_null(e);
