@@ -418,6 +418,18 @@ static bool key_is(const ex_vix *v, uint32_t id, const uint8_t *pk, uint32_t pkl
            (!cklen || !memcmp(k + pklen, ck, cklen));
 }
 
+/* The index in a (non-empty) key map of row (pk, ck)'s slot, or of the
+ * empty one where it goes. */
+static size_t key_probe(const ex_vix *v, int64_t token, const uint8_t *pk, uint32_t pklen,
+                        const uint8_t *ck, uint32_t cklen)
+{
+    size_t mask = v->kslots - 1;
+    for (size_t i = key_hash(token, ck, cklen) & mask;; i = (i + 1) & mask) {
+        uint32_t x = v->kmap[i];
+        if (!x || key_is(v, x - 1, pk, pklen, ck, cklen)) return i;
+    }
+}
+
 /* The key map slot of row (pk, ck): its own, or the empty one where it
  * goes; NULL when the map cannot grow. */
 static uint32_t *key_slot(ex_vix *v, int64_t token, const uint8_t *pk, uint32_t pklen,
@@ -441,11 +453,7 @@ static uint32_t *key_slot(ex_vix *v, int64_t token, const uint8_t *pk, uint32_t 
         v->kmap = nm;
         v->kslots = n;
     }
-    size_t mask = v->kslots - 1;
-    for (size_t i = key_hash(token, ck, cklen) & mask;; i = (i + 1) & mask) {
-        uint32_t x = v->kmap[i];
-        if (!x || key_is(v, x - 1, pk, pklen, ck, cklen)) return &v->kmap[i];
-    }
+    return &v->kmap[key_probe(v, token, pk, pklen, ck, cklen)];
 }
 
 /* Records node id as its row's current one (a row new to the map). */
@@ -1039,15 +1047,10 @@ static bool key_find(const ex_vix *v, int64_t token, const uint8_t *pk, uint32_t
                      const uint8_t *ck, uint32_t cklen, uint32_t *id)
 {
     if (!v->kslots) return false;
-    size_t mask = v->kslots - 1;
-    for (size_t i = key_hash(token, ck, cklen) & mask;; i = (i + 1) & mask) {
-        uint32_t x = v->kmap[i];
-        if (!x) return false;
-        if (key_is(v, x - 1, pk, pklen, ck, cklen)) {
-            *id = x - 1;
-            return true;
-        }
-    }
+    uint32_t x = v->kmap[key_probe(v, token, pk, pklen, ck, cklen)];
+    if (!x) return false;
+    *id = x - 1;
+    return true;
 }
 
 /* Graph search for the k nearest rows, retried with more candidates while
