@@ -507,7 +507,7 @@ def read_expected(path):
 # normalisation rules: the only place where values are allowed to differ
 
 
-_NOW_WINDOW_MS = 24 * 3600 * 1000  # "now" = within a day of the machine's clock
+_NOW_WINDOW_MS = 24 * 3600 * 1000  # "now" = within a day of the answer's own clock
 
 
 def _is_uuid(v, version=None):
@@ -539,14 +539,19 @@ def _rule_uuid(v, param, seen):
 
 
 def _rule_now(v, param, seen):
-    """A timestamp (ms) near the machine's clock: '<now>'."""
+    """A timestamp (ms) near the clock of the moment the answer was given:
+    '<now>'. A recorded answer is judged against its recording time (the
+    file's header date), a fresh one against the machine's clock; judging
+    a recording against today's clock would fail every replay a day later."""
     if v is None:
         return None
-    if isinstance(v, int) and abs(v - time.time() * 1000) < _NOW_WINDOW_MS:
+    clock_ms = seen.get(_CLOCK_KEY, time.time() * 1000)
+    if isinstance(v, int) and abs(v - clock_ms) < _NOW_WINDOW_MS:
         return "<now>"
     if isinstance(v, str) and re.match(r"^\d{4}-\d{2}-\d{2}$", v):
         d = datetime.date.fromisoformat(v)
-        if abs((d - datetime.date.today()).days) <= 1:
+        today = datetime.datetime.fromtimestamp(clock_ms / 1000, datetime.timezone.utc).date()
+        if abs((d - today).days) <= 1:
             return "<today>"
     return {"not now": v}
 
@@ -626,9 +631,19 @@ def _signatures_sorted(message):
     return m.group(1) + ", ".join(sorted(items)) + ")"
 
 
-def normalize(st, entry):
+_CLOCK_KEY = ("clock", None)  # in a rule's `seen`: the answer's clock, ms
+
+
+def recorded_clock_ms(header):
+    """The recording time in a header ("date": "2026-12-06T20:08:23Z"), ms."""
+    d = datetime.datetime.strptime(header["date"], "%Y-%m-%dT%H:%M:%SZ")
+    return d.replace(tzinfo=datetime.timezone.utc).timestamp() * 1000
+
+
+def normalize(st, entry, clock_ms=None):
     """The entry as compared: rules applied to the marked columns, rows
-    sorted under @ignore-order, a function's signature list sorted."""
+    sorted under @ignore-order, a function's signature list sorted.
+    clock_ms is when the answer was given (None: just now)."""
     if "error" in entry and isinstance(entry["error"].get("message"), str):
         err = dict(entry["error"], message=_signatures_sorted(entry["error"]["message"]))
         return dict(entry, error=err)
@@ -636,7 +651,7 @@ def normalize(st, entry):
         return entry
     rules = st.normalize_rules()
     cols = entry["columns"]
-    seen = {}
+    seen = {} if clock_ms is None else {_CLOCK_KEY: clock_ms}
     rows = []
     for r in entry["rows"]:
         nr = list(r)
@@ -655,8 +670,11 @@ def _strip(entry):
             if k in ("columns", "types", "rows", "error", "ok", "warnings")}
 
 
-def matches(st, expected, got):
-    return normalize(st, _strip(expected)) == normalize(st, _strip(got))
+def matches(st, expected, got, expected_clock_ms=None):
+    """Whether got (just answered) equals expected (answered at
+    expected_clock_ms; None: just now) under the statement's rules."""
+    return (normalize(st, _strip(expected), expected_clock_ms)
+            == normalize(st, _strip(got)))
 
 
 def short(entry, limit=600):

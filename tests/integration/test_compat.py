@@ -10,6 +10,7 @@ listed in tests/compat/known_differences.txt that now matches fails too
 
 import os
 import sys
+import time
 
 import pytest
 
@@ -33,6 +34,22 @@ def test_case_files_exist():
                      if f.endswith(".json") and f[:-5] + ".cql" not in names) \
         if os.path.isdir(cl.EXPECTED_DIR) else []
     assert not orphans, "expected files without a case file: %s" % ", ".join(orphans)
+
+
+def test_now_rule_judges_a_recording_by_its_own_date(tmp_path):
+    # A recorded toTimestamp(now()) stays "<now>" when replayed days later
+    # (judged against the recording's date), and a value far from that
+    # date does not.
+    case = tmp_path / "nowrule.cql"
+    case.write_text("-- @normalize ts=now\nSELECT ts FROM t;\n")
+    st = cl.parse_case_file(str(case))[0]
+    rec_ms = cl.recorded_clock_ms({"date": "2026-01-02T03:04:05Z"})
+    day = 24 * 3600 * 1000
+    old = {"columns": ["ts"], "types": ["timestamp"], "rows": [[int(rec_ms) + 5000]]}
+    fresh = {"columns": ["ts"], "types": ["timestamp"], "rows": [[int(time.time() * 1000)]]}
+    assert cl.matches(st, old, fresh, rec_ms)
+    far = {"columns": ["ts"], "types": ["timestamp"], "rows": [[int(rec_ms) + 3 * day]]}
+    assert not cl.matches(st, far, fresh, rec_ms)
 
 
 @pytest.fixture(scope="module")
@@ -111,8 +128,9 @@ def _run_compat(compat_session, path):
 
     whole = KNOWN.get((fname, "*"))
     mismatches, fixed, known_hits = [], [], 0
+    recorded_ms = cl.recorded_clock_ms(doc["header"])
     for (st, got), e in zip(results, exp):
-        ok = cl.matches(st, e, got)
+        ok = cl.matches(st, e, got, recorded_ms)
         listed = KNOWN.get((fname, st.index))
         if ok:
             if listed:
