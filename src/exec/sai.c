@@ -35,10 +35,17 @@
  * queries by an exact scan of its rows and ISCANs by the plain scan (slow,
  * never wrong); writes meanwhile go in when their row is behind the
  * cursor (rows ahead of it come with the scan). A clean stop writes every
- * built index to a snapshot that the next start loads and deletes (below;
- * docs/formats/index-snapshot.md); otherwise a start builds again. DROP
- * INDEX, DROP TABLE and TRUNCATE drop the shard's structures (reconcile
- * and ex_ann_drop_table).
+ * built index to a snapshot that the next start loads (below;
+ * docs/formats/index-snapshot.md). A vector graph is also checkpointed to
+ * a file each time it grows by a quarter, and a clean stop's file becomes
+ * its checkpoint once loaded; a start after a crash loads the checkpoint
+ * and walks the rows as a build does, confirming each loaded node whose
+ * row still holds its vector and adding or replacing the rest; the nodes
+ * not confirmed are deleted at the walk's end. So a crash costs a walk
+ * (reads and hashes) plus the inserts since the checkpoint, not a whole
+ * build. Term tables have no checkpoints: a crash builds them again.
+ * DROP INDEX, DROP TABLE and TRUNCATE drop the shard's structures and
+ * files (reconcile and ex_ann_drop_table).
  *
  * Invariants:
  *  1. Everything here runs on the owning shard's thread (the registry hangs
@@ -47,7 +54,11 @@
  *     is returned only if the row, read now, holds a vector with the
  *     node's hash; a term candidate only if the row exists now (the
  *     coordinator applies the filters).
- *  3. A snapshot is loaded at most once: it is deleted as it is read.
+ *  3. A loaded file is never trusted for content: a clean stop's snapshot
+ *     describes exactly the data it was written with and is loaded at
+ *     most once as such (then it is a checkpoint or deleted); a
+ *     checkpoint may name rows deleted, overwritten or lost since, and
+ *     lack later ones, which the walk settles before the graph answers.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -126,19 +137,30 @@ typedef struct ex_vix {
     uint32_t *kmap;
     size_t kslots, kcount;
     bool reset_pending; /* mostly deleted nodes: build again (build_slices) */
+    /* vectors, loaded from a checkpoint: the walk confirms each loaded node
+       its row still holds (bit set); at the walk's end the others are
+       deleted. NULL when not catching up. */
+    uint64_t *seen;
+    uint32_t seen_n;  /* nodes loaded (the bitmap's size) */
+    size_t ckpt_n;    /* entries at the last checkpoint (or load) */
+    int64_t build_t0; /* µs: when the current build (walk) started */
     struct ex_vix *next;
 } ex_vix;
 
 typedef struct ex_vix_set {
     rt_msg build_msg; /* the next build slice, posted to the shard itself */
     bool build_posted;
+    rt_msg ckpt_msg; /* checkpoints due (ckpt_due), posted likewise */
+    bool ckpt_posted;
     bool loading; /* the shard is opening: new indexes look for snapshots */
     hln_shard *shard;
     ex_vix *head;
 } ex_vix_set;
 
 static void post_build(ex_vix_set *set);
+static void post_ckpt(ex_vix_set *set);
 static bool six_load(hln_shard *s, struct ex_vix *v);
+static void six_unlink(hln_shard *s, const struct ex_vix *v);
 static void clean_snapshots(hln_shard *s);
 
 static uint64_t hash_bytes(const uint8_t *p, size_t n)
@@ -233,6 +255,10 @@ static void vix_clear(ex_vix *v)
     hln_free(v->kmap);
     v->kmap = NULL;
     v->kslots = v->kcount = 0;
+    hln_free(v->seen);
+    v->seen = NULL;
+    v->seen_n = 0;
+    v->ckpt_n = 0;
 }
 
 static void vix_free(ex_vix *v)
@@ -248,6 +274,7 @@ static void vix_free(ex_vix *v)
     hln_free(v->ents);
     hln_free(v->keys);
     hln_free(v->tmp);
+    hln_free(v->seen);
     hln_free(v);
 }
 
@@ -281,6 +308,7 @@ void ex_ann_drop_table(hln_shard *s, const uint8_t table_id[16])
         ex_vix *v = *pp;
         if (!memcmp(v->table_id, table_id, 16)) {
             *pp = v->next;
+            six_unlink(s, v); /* TRUNCATE, DROP TABLE: its rows are gone */
             vix_free(v);
         } else {
             pp = &v->next;
@@ -467,8 +495,13 @@ static void key_put(ex_vix *v, uint32_t id)
     *slot = id + 1;
 }
 
-/* Adds one row to v: its vector (if it is a usable one) or its terms. */
-static void vix_add(ex_vix *v, int64_t token, const uint8_t *pk, uint32_t pklen, const st_row *row)
+/* Adds one row to v: its vector (if it is a usable one) or its terms.
+ * walk: the row was read from storage by the build's walk, so it is what
+ * storage holds now: the row's node is confirmed if it holds this vector
+ * and replaced otherwise, whatever the timestamps (a checkpoint may name a
+ * write the commitlog lost). Otherwise (a write) an older write loses. */
+static void vix_add(ex_vix *v, int64_t token, const uint8_t *pk, uint32_t pklen, const st_row *row,
+                    bool walk)
 {
     if (v->kind == IXS_TERMS) {
         int64_t id = -1;
@@ -501,12 +534,21 @@ static void vix_add(ex_vix *v, int64_t token, const uint8_t *pk, uint32_t pklen,
     const st_cell *cell = live_value(row, v->col_id);
     if (!cell) return;
     if (!ex_ann_decode(cell->val, (int32_t)cell->len, v->dim, v->tmp)) return;
-    /* the row's current node: an older write loses, a newer one replaces it */
+    /* the row's current node (a slot may name a node deleted since) */
     uint32_t *slot = key_slot(v, token, pk, pklen, row->ck, row->cklen);
-    if (slot && *slot && v->ents[*slot - 1].ts > cell->ts) return;
+    uint32_t cur = slot && *slot && !ix_hnsw_is_deleted(v->g, *slot - 1) ? *slot : 0;
+    uint64_t vh = hash_bytes(cell->val, cell->len);
+    if (cur && walk) {
+        const vent *e = &v->ents[cur - 1];
+        if (e->vhash == vh && e->ts == cell->ts) { /* already in: confirmed */
+            if (v->seen && cur - 1 < v->seen_n) v->seen[(cur - 1) / 64] |= 1ull << ((cur - 1) % 64);
+            return;
+        }
+    } else if (cur && v->ents[cur - 1].ts > cell->ts) {
+        return; /* an older write loses, a newer one replaces the node */
+    }
     uint32_t nid = ix_hnsw_size(v->g);
-    if (put_key(v, token, pk, pklen, row, hash_bytes(cell->val, cell->len), cell->ts, nid) < 0)
-        goto nomem;
+    if (put_key(v, token, pk, pklen, row, vh, cell->ts, nid) < 0) goto nomem;
     uint32_t id;
     int rc = ix_hnsw_add(v->g, v->tmp, &id);
     if (rc) { /* NaN, infinite, zero under cosine: not indexed, as Cassandra refuses them */
@@ -515,12 +557,11 @@ static void vix_add(ex_vix *v, int64_t token, const uint8_t *pk, uint32_t pklen,
         if (rc == HLN_ENOMEM) goto nomem;
         return;
     }
-    if (slot && *slot) {
-        ix_hnsw_delete(v->g, *slot - 1);
+    if (cur) ix_hnsw_delete(v->g, cur - 1);
+    if (slot && *slot)
         *slot = id + 1;
-    } else {
+    else
         key_put(v, id);
-    }
     uint32_t size = ix_hnsw_size(v->g);
     if (size >= 1024 && ix_hnsw_live(v->g) < size / 2) v->reset_pending = true;
     return;
@@ -638,7 +679,47 @@ static bool rowscan_behind(const rowscan *c, int64_t token, const uint8_t *pk, u
 
 static void add_row(void *ud, const st_partition *p, const st_row *row)
 {
-    vix_add(ud, p->token, p->pk, p->pklen, row);
+    vix_add(ud, p->token, p->pk, p->pklen, row, true);
+}
+
+/* Checkpoints (docs/formats/index-snapshot.md): a vector graph is written
+ * beside the shard's data each time it has grown by a quarter (at least
+ * ckpt_min() entries) since the last one, so that a start after a crash
+ * loads it and adds only what is missing instead of building it all. */
+static size_t ckpt_min(void)
+{
+    static size_t min;
+    if (!min) {
+        const char *e = getenv("HELENUS_TEST_INDEX_CHECKPOINT_MIN"); /* tests: small */
+        long x = e ? atol(e) : 0;
+        min = x > 0 ? (size_t)x : 10000;
+    }
+    return min;
+}
+
+static bool ckpt_due(const ex_vix *v)
+{
+    if (v->kind != IXS_VECTOR || v->reset_pending || v->seen) return false;
+    size_t step = v->ckpt_n / 4 > ckpt_min() ? v->ckpt_n / 4 : ckpt_min();
+    return v->nents >= v->ckpt_n + step;
+}
+
+/* The end of a walk that started from a checkpoint: loaded nodes the walk
+ * did not confirm stand for rows deleted, overwritten or lost since. */
+static void catchup_done(ex_vix *v)
+{
+    uint32_t dropped = 0;
+    for (uint32_t id = 0; id < v->seen_n; id++)
+        if (!(v->seen[id / 64] >> (id % 64) & 1) && !ix_hnsw_is_deleted(v->g, id)) {
+            ix_hnsw_delete(v->g, id);
+            dropped++;
+        }
+    hln_free(v->seen);
+    v->seen = NULL;
+    v->seen_n = 0;
+    if (dropped) HLN_INFO("index checkpoint caught up: %u entries no longer in the data", dropped);
+    uint32_t size = ix_hnsw_size(v->g);
+    if (size >= 1024 && ix_hnsw_live(v->g) < size / 2) v->reset_pending = true;
 }
 
 void ex_ann_applied(void *ud, const st_mutation *m)
@@ -654,9 +735,10 @@ void ex_ann_applied(void *ud, const st_mutation *m)
             if (v->building &&
                 !rowscan_behind(&v->cur, m->token, m->pk, m->pklen, row->ck, row->cklen))
                 continue;
-            vix_add(v, m->token, m->pk, m->pklen, row);
+            vix_add(v, m->token, m->pk, m->pklen, row, false);
         }
         if (v->reset_pending) post_build(set);
+        if (ckpt_due(v)) post_ckpt(set);
     }
 }
 
@@ -674,6 +756,7 @@ static int vix_reset(ex_vix *v)
     v->cur.have_pk = v->cur.in_part = v->cur.done = false;
     v->building = true;
     v->reset_pending = false;
+    v->build_t0 = hln_now_micros();
     return 0;
 }
 
@@ -721,10 +804,18 @@ static void build_slices(hln_shard *s)
             HLN_WARN("vector index build on shard %d: %s; retrying", s->id, err.msg);
             v->cur.have_pk = v->cur.in_part = v->cur.done = false;
         }
-        if (v->cur.done)
+        if (v->cur.done) {
             v->building = false;
-        else
+            if (v->kind == IXS_VECTOR)
+                HLN_INFO("shard %d: vector index built%s: %zu entries in %.2f s", s->id,
+                         v->seen ? " from its checkpoint" : "", v->nents,
+                         (double)(hln_now_micros() - v->build_t0) / 1e6);
+            if (v->seen) catchup_done(v);
+            if (v->reset_pending) more = true;
+        } else {
             more = true;
+        }
+        if (ckpt_due(v)) post_ckpt(set);
     }
     if (more) post_build(set);
 }
@@ -777,7 +868,9 @@ static ex_vix *vix_get(hln_shard *s, const ex_ann_op *q, int64_t now_sec, hln_er
     v->next = set->head;
     set->head = v;
     if (set->loading && six_load(s, v)) return v; /* as the last clean stop left it */
+    /* otherwise built by the walk (from its checkpoint, if it has one) */
     v->building = true;
+    v->build_t0 = hln_now_micros();
     post_build(set);
     return v;
 }
@@ -866,6 +959,7 @@ void ex_ann_reconcile(hln_shard *s, const hln_schema *schema)
             pp = &v->next;
         } else {
             *pp = v->next;
+            six_unlink(s, v); /* DROP INDEX */
             vix_free(v);
         }
     }
@@ -1294,12 +1388,12 @@ int ex_sai_scan(hln_shard *s, ex_op *op, hln_arena *a, hln_error *err)
     return 0;
 }
 
-/* ---- snapshots at a clean stop (docs/formats/index-snapshot.md) ------------
- * A shard that stops cleanly writes each built index to
- * <data>/shard-<i>/indexes/<index id>.six; the next start loads it instead
- * of building, and deletes the file as soon as it is loaded, so a snapshot
- * never outlives the run it was loaded into: after a crash there is none,
- * and the index is built again from the data (which the commitlog kept). */
+/* ---- snapshots and checkpoints (docs/formats/index-snapshot.md) ----------
+ * <data>/shard-<i>/indexes/<index id>.six: written (fsynced) by a clean
+ * stop for every built index; the next start loads it instead of building.
+ * <index id>.ckpt: a vector graph's checkpoint, written (not fsynced)
+ * while it grows, or the .six renamed once loaded; loaded after a crash
+ * and caught up by the walk. Both have the same format. */
 
 enum { SIX_VERSION = 1 };
 static const char SIX_MAGIC[8] = {'H', 'L', 'N', 'S', 'I', 'X', 0, 0};
@@ -1370,35 +1464,87 @@ static int six_save_one(const ex_vix *v, sixio *x)
     return six_write(x, &crc, 4);
 }
 
+/* Writes v to <dir>/<index id>.<ext> through a .tmp file and a rename.
+ * durable: fsynced (the file and the directory) before the rename. */
+static int six_write_file(hln_shard *s, const ex_vix *v, const char *ext, bool durable)
+{
+    char dir[1200], path[1300], tmp[1310], hex[33];
+    if (six_dir(s, dir, sizeof dir)) return HLN_ECONFIG;
+    if (mkdir(dir, 0755) && errno != EEXIST) {
+        HLN_WARN("cannot create %s: %s; indexes will be built again at start", dir,
+                 strerror(errno));
+        return HLN_EIO;
+    }
+    hex16(v->index_id, hex);
+    snprintf(path, sizeof path, "%s/%s.%s", dir, hex, ext);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    sixio x = {fopen(tmp, "wb"), 0};
+    int rc = x.f ? six_save_one(v, &x) : HLN_EIO;
+    if (x.f && fflush(x.f)) rc = HLN_EIO;
+    if (x.f && durable && !rc && fsync(fileno(x.f))) rc = HLN_EIO;
+    if (x.f && fclose(x.f) && !rc) rc = HLN_EIO;
+    if (!rc && rename(tmp, path)) rc = HLN_EIO;
+    if (rc) {
+        HLN_WARN("cannot write %s: %s; the index will be built again at start", tmp,
+                 strerror(errno));
+        unlink(tmp);
+        return rc;
+    }
+    if (durable) hln_fsync_dir(dir, NULL);
+    return 0;
+}
+
 void ex_sai_save_all(hln_shard *s)
 {
     ex_vix_set *set = s->vix;
     if (!set) return;
-    char dir[1200], path[1300], tmp[1310], hex[33];
-    if (six_dir(s, dir, sizeof dir)) return;
-    if (mkdir(dir, 0755) && errno != EEXIST) {
-        HLN_WARN("cannot create %s: %s; indexes will be built again at start", dir,
-                 strerror(errno));
-        return;
-    }
     for (ex_vix *v = set->head; v; v = v->next) {
-        if (v->building || v->reset_pending) continue; /* incomplete: built again */
-        hex16(v->index_id, hex);
-        snprintf(path, sizeof path, "%s/%s.six", dir, hex);
-        snprintf(tmp, sizeof tmp, "%s.tmp", path);
-        sixio x = {fopen(tmp, "wb"), 0};
-        int rc = x.f ? six_save_one(v, &x) : HLN_EIO;
-        if (x.f && fflush(x.f)) rc = HLN_EIO;
-        if (x.f && !rc && fsync(fileno(x.f))) rc = HLN_EIO;
-        if (x.f && fclose(x.f) && !rc) rc = HLN_EIO;
-        if (!rc && rename(tmp, path)) rc = HLN_EIO;
-        if (rc) {
-            HLN_WARN("cannot write %s: %s; the index will be built again at start", tmp,
-                     strerror(errno));
-            unlink(tmp);
-        }
+        if (v->building || v->reset_pending) continue; /* incomplete: its checkpoint stays */
+        six_write_file(s, v, "six", true);
     }
-    hln_fsync_dir(dir, NULL);
+}
+
+/* Writes the checkpoints that are due. Not fsynced, on purpose: a
+ * checkpoint only saves work. One torn by a power failure fails its CRC
+ * at start, and the index is built from the data; one that is merely old
+ * is caught up by the walk. */
+static void on_ckpt_msg(rt_shard *rs, rt_msg *m)
+{
+    HLN_UNUSED(m);
+    hln_shard *s = engine_shard(rs);
+    ex_vix_set *set = s->vix;
+    if (!set) return;
+    set->ckpt_posted = false;
+    for (ex_vix *v = set->head; v; v = v->next) {
+        if (!ckpt_due(v)) continue;
+        int64_t t0 = hln_now_micros();
+        int rc = six_write_file(s, v, "ckpt", false);
+        v->ckpt_n = v->nents; /* failed too: try again after as many more */
+        if (!rc)
+            HLN_INFO("shard %d: index checkpoint of %zu entries written in %lld ms", s->id,
+                     v->nents, (long long)(hln_now_micros() - t0) / 1000);
+    }
+}
+
+static void post_ckpt(ex_vix_set *set)
+{
+    if (set->ckpt_posted) return;
+    set->ckpt_posted = true;
+    set->ckpt_msg.fn = on_ckpt_msg;
+    set->ckpt_msg.next = NULL;
+    engine_post(set->shard, &set->ckpt_msg);
+}
+
+/* DROP INDEX, DROP TABLE, TRUNCATE: the index's files go with it. */
+static void six_unlink(hln_shard *s, const ex_vix *v)
+{
+    char dir[1200], path[1300], hex[33];
+    if (six_dir(s, dir, sizeof dir)) return;
+    hex16(v->index_id, hex);
+    snprintf(path, sizeof path, "%s/%s.six", dir, hex);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/%s.ckpt", dir, hex);
+    unlink(path);
 }
 
 /* Loads v (an empty index, described already) from its snapshot file.
@@ -1474,39 +1620,77 @@ static int six_load_one(ex_vix *v, FILE *f)
     return crc == want ? 0 : HLN_ECORRUPT;
 }
 
-/* At start: the snapshot of v's index, if the last stop left one. */
-static bool six_load(hln_shard *s, ex_vix *v)
+/* Loads v from <dir>/<hex>.<ext>: 0, or why not (v is then empty). */
+static int six_load_path(hln_shard *s, ex_vix *v, const char *path)
 {
-    char dir[1200], path[1300], hex[33];
-    if (six_dir(s, dir, sizeof dir)) return false;
-    hex16(v->index_id, hex);
-    snprintf(path, sizeof path, "%s/%s.six", dir, hex);
     FILE *f = fopen(path, "rb");
-    if (!f) return false;
+    if (!f) return HLN_ENOTFOUND;
     int rc = six_load_one(v, f);
     fclose(f);
-    unlink(path); /* used once: a crash from here on builds again */
     if (rc) {
-        HLN_WARN("index snapshot %s unusable (%s); building the index from the data", path,
+        HLN_WARN("index file %s unusable (%s); building the index from the data", path,
                  hln_strerror(rc));
+        unlink(path);
+        vix_reset(v);
+        return rc;
+    }
+    HLN_INFO("shard %d: index loaded from %s (%zu entries)", s->id, path, v->nents);
+    return 0;
+}
+
+/* At start: v as the last clean stop left it (true: built); otherwise,
+ * for a vector graph, its last checkpoint, loaded and left to the build's
+ * walk to confirm and complete (false, with v->seen set); otherwise false
+ * with v empty. A clean stop's file of a graph becomes its checkpoint
+ * (renamed), so that a crash later starts from it; a term table's is
+ * deleted once read (term tables are cheap to build and not checkpointed). */
+static bool six_load(hln_shard *s, ex_vix *v)
+{
+    char dir[1200], six[1300], ckpt[1300], hex[33];
+    if (six_dir(s, dir, sizeof dir)) return false;
+    hex16(v->index_id, hex);
+    snprintf(six, sizeof six, "%s/%s.six", dir, hex);
+    snprintf(ckpt, sizeof ckpt, "%s/%s.ckpt", dir, hex);
+    if (!six_load_path(s, v, six)) {
+        if (v->kind == IXS_VECTOR && !rename(six, ckpt)) {
+            hln_fsync_dir(dir, NULL);
+        } else {
+            unlink(six); /* used once: a crash from here on builds again */
+        }
+        v->ckpt_n = v->nents;
+        return true;
+    }
+    if (v->kind != IXS_VECTOR || six_load_path(s, v, ckpt)) return false;
+    uint32_t n = ix_hnsw_size(v->g);
+    if (!(v->seen = hln_calloc((n + 63) / 64 + 1, sizeof(uint64_t)))) {
         vix_reset(v);
         return false;
     }
-    HLN_INFO("shard %d: index %s loaded from its snapshot (%zu entries)", s->id, hex, v->nents);
-    return true;
+    v->seen_n = n;
+    v->ckpt_n = v->nents;
+    return false;
 }
 
-/* At start, after every index looked for its snapshot: whatever is left
- * belongs to indexes that no longer exist. */
+/* At start, after every index looked for its files: whatever is left
+ * other than the checkpoints of the graphs loaded belongs to indexes that
+ * no longer exist, or is a write a crash interrupted. */
 static void clean_snapshots(hln_shard *s)
 {
-    char dir[1200], path[1600];
+    char dir[1200], path[1600], keep[40], hex[33];
     if (six_dir(s, dir, sizeof dir)) return;
     DIR *d = opendir(dir);
     if (!d) return;
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
         if (de->d_name[0] == '.') continue;
+        bool kept = false;
+        for (ex_vix *v = s->vix ? ((ex_vix_set *)s->vix)->head : NULL; v && !kept; v = v->next) {
+            if (v->kind != IXS_VECTOR) continue;
+            hex16(v->index_id, hex);
+            snprintf(keep, sizeof keep, "%s.ckpt", hex);
+            kept = !strcmp(de->d_name, keep);
+        }
+        if (kept) continue;
         snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
         unlink(path);
     }

@@ -2,10 +2,12 @@
 shape of table (384-d embeddings, prepared writes and ANN queries with a
 bound vector), recall against brute force, overwrites and deletes under
 concurrent writers, and the index surviving flushes, clean restarts and
-kill -9 (it is rebuilt from the data, which the commitlog keeps)."""
+kill -9 (from its last checkpoint, caught up with the data, which the
+commitlog keeps)."""
 
 import math
 import random
+import re
 import time
 
 import pytest
@@ -214,13 +216,13 @@ def test_index_survives_flush_restart_and_kill(flushing_server, connect):
     s.cluster.shutdown()
     assert srv.stop() == 0
     srv.start()
-    # a clean stop leaves each shard's graph as a snapshot, loaded (and
-    # consumed) at start instead of building again
-    assert "loaded from its snapshot" in srv.stderr_text(), srv.tail()
+    # a clean stop leaves each shard's graph as a snapshot, loaded at start
+    # instead of building again (and kept as the graph's checkpoint)
+    assert re.search(r"index loaded from \S+\.six ", srv.stderr_text()), srv.tail()
     s = connect(srv)
     assert recall(s, ks, vecs, queries) >= 0.95
-    # acknowledged writes after the graphs exist, then kill -9: no snapshot
-    # is left to load, the graphs are built again from the data
+    # acknowledged writes after the graphs exist, then kill -9: the clean
+    # stop's file is loaded as a checkpoint and caught up with the data
     more = {i: v for i, v in zip(range(1200, 1500), clustered(300, 13))}
     load(s, ks, more)
     vecs.update(more)
@@ -232,6 +234,63 @@ def test_index_survives_flush_restart_and_kill(flushing_server, connect):
     one = s.prepare("SELECT row_id FROM k1.chunks ORDER BY vector ANN OF ? LIMIT 1")
     for i in (1200, 1333, 1499):
         assert s.execute(one, (vecs[i],)).one().row_id == i
+    assert re.search(r"index loaded from \S+\.ckpt ", srv.stderr_text()), srv.tail()
+
+
+def wait_for_log(srv, pattern, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if re.search(pattern, srv.stderr_text()):
+            return
+        time.sleep(0.1)
+    pytest.fail("no %r in the server's log:\n%s" % (pattern, srv.tail()))
+
+
+@pytest.mark.restart
+def test_checkpoint_after_kill_is_caught_up(make_server, connect, tmp_path, monkeypatch):
+    """Graphs checkpointed while rows are written, then deletes, overwrites
+    and new rows, then kill -9: the start loads each shard's checkpoint and
+    the walk confirms it against the data, so deleted rows never answer,
+    overwritten ones answer under their new vector only, and new ones are
+    found, through the graph once it has caught up."""
+    monkeypatch.setenv("HELENUS_TEST_INDEX_CHECKPOINT_MIN", "300")
+    cfg = tmp_path / "helenus-ckpt.yaml"
+    cfg.write_text("memtable_flush_threshold_bytes: 4096\n")
+    srv = make_server(config=str(cfg))
+    s = connect(srv)
+    s.execute("CREATE KEYSPACE k1 WITH replication = {'class': 'SimpleStrategy', "
+              "'replication_factor': 1}")
+    make_table(s, "k1")
+    vecs = dict(enumerate(clustered(1500, 21)))
+    load(s, "k1", vecs)
+    wait_for_log(srv, r"index checkpoint of \d+ entries written")
+    for i in range(50):
+        s.execute("DELETE FROM k1.chunks WHERE row_id = %d" % i)
+    old = {i: vecs.pop(i) for i in range(100)}
+    renewed = {i: v for i, v in zip(range(50, 100), clustered(50, 22))}
+    more = {i: v for i, v in zip(range(1500, 1700), clustered(200, 23))}
+    load(s, "k1", {**renewed, **more})
+    vecs.update(renewed)
+    vecs.update(more)
+    s.cluster.shutdown()
+    srv.kill()
+    srv.start()
+    assert re.search(r"index loaded from \S+\.ckpt ", srv.stderr_text()), srv.tail()
+    caught = r"index checkpoint caught up: (\d+) entries no longer in the data"
+    wait_for_log(srv, "(?s)" + caught + ".*" + caught)  # both shards
+    # exactly the deleted rows were dropped: every other loaded node was
+    # confirmed (the overwritten ones replaced)
+    assert sum(int(n) for n in re.findall(caught, srv.stderr_text())) == 50, srv.tail()
+    s = connect(srv)
+    assert recall(s, "k1", vecs, clustered(15, 24)) >= 0.95
+    ten = s.prepare("SELECT row_id FROM k1.chunks ORDER BY vector ANN OF ? LIMIT 10")
+    one = s.prepare("SELECT row_id FROM k1.chunks ORDER BY vector ANN OF ? LIMIT 1")
+    for i in range(50):  # deleted: never back
+        assert i not in [r.row_id for r in s.execute(ten, (old[i],))]
+    for i in range(50, 100):  # overwritten: found under the new vector
+        assert s.execute(one, (renewed[i],)).one().row_id == i
+    for i in (1500, 1600, 1699):
+        assert s.execute(one, (more[i],)).one().row_id == i
 
 
 def test_rewrites_rebuild_the_graph(session):
