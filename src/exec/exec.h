@@ -168,6 +168,8 @@ void ex_table_storage_opts(void *ud, const uint8_t table_id[16], struct st_table
 void ex_sai_open(hln_shard *s, const struct hln_schema *schema);
 /* As a shard stops cleanly: every built index written beside its data. */
 void ex_sai_save_all(hln_shard *s);
+/* The shard's periodic clock: checkpoints graphs that went quiet. */
+void ex_sai_idle(hln_shard *s);
 /* Back-pressure (coord.c), on s's thread: lets parked writes through once
  * storage has room again (after st_maintain), and fails those whose
  * write_request_timeout has passed; ex_park_fail_all fails every one (the

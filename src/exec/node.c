@@ -108,6 +108,7 @@ static void on_sync_timer(uv_timer_t *t)
     /* also the clock of compaction: sstables that expire while nothing is
        written, and strategies changed by ALTER TABLE, are looked at here */
     st_maintain(s->store);
+    ex_sai_idle(s);
 }
 
 /* Runs on the compaction thread: only wakes the shard's loop. */

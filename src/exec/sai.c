@@ -144,6 +144,8 @@ typedef struct ex_vix {
     uint32_t seen_n;  /* nodes loaded (the bitmap's size) */
     size_t ckpt_n;    /* entries at the last checkpoint (or load) */
     int64_t build_t0; /* µs: when the current build (walk) started */
+    int64_t last_add; /* µs: when a node was last added */
+    bool ckpt_idle;   /* a checkpoint is due: nodes added, then quiet (ex_sai_idle) */
     struct ex_vix *next;
 } ex_vix;
 
@@ -562,6 +564,7 @@ static void vix_add(ex_vix *v, int64_t token, const uint8_t *pk, uint32_t pklen,
         *slot = id + 1;
     else
         key_put(v, id);
+    v->last_add = hln_now_micros();
     uint32_t size = ix_hnsw_size(v->g);
     if (size >= 1024 && ix_hnsw_live(v->g) < size / 2) v->reset_pending = true;
     return;
@@ -700,6 +703,7 @@ static size_t ckpt_min(void)
 static bool ckpt_due(const ex_vix *v)
 {
     if (v->kind != IXS_VECTOR || v->reset_pending || v->seen) return false;
+    if (v->ckpt_idle && !v->building) return true;
     size_t step = v->ckpt_n / 4 > ckpt_min() ? v->ckpt_n / 4 : ckpt_min();
     return v->nents >= v->ckpt_n + step;
 }
@@ -1520,10 +1524,28 @@ static void on_ckpt_msg(rt_shard *rs, rt_msg *m)
         int64_t t0 = hln_now_micros();
         int rc = six_write_file(s, v, "ckpt", false);
         v->ckpt_n = v->nents; /* failed too: try again after as many more */
+        v->ckpt_idle = false;
         if (!rc)
             HLN_INFO("shard %d: index checkpoint of %zu entries written in %lld ms", s->id,
                      v->nents, (long long)(hln_now_micros() - t0) / 1000);
     }
+}
+
+/* The shard's clock (the commitlog's periodic sync): a graph that gained
+ * nodes and then had none for IDLE_CKPT_US gets a checkpoint, so that a
+ * table loaded and then only read recovers from a complete one. */
+#define IDLE_CKPT_US 5000000
+void ex_sai_idle(hln_shard *s)
+{
+    ex_vix_set *set = s->vix;
+    if (!set) return;
+    int64_t now = hln_now_micros();
+    for (ex_vix *v = set->head; v; v = v->next)
+        if (v->kind == IXS_VECTOR && !v->building && v->nents > v->ckpt_n &&
+            now - v->last_add >= IDLE_CKPT_US) {
+            v->ckpt_idle = true;
+            if (ckpt_due(v)) post_ckpt(set);
+        }
 }
 
 static void post_ckpt(ex_vix_set *set)
