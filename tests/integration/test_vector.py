@@ -308,3 +308,37 @@ def test_rewrites_rebuild_the_graph(session):
         assert recall(session, ks, vecs, queries) >= 0.95
     time.sleep(1.5)
     assert recall(session, ks, vecs, queries) >= 0.95
+
+
+@pytest.mark.restart
+def test_quiet_graph_is_checkpointed(make_server, connect, tmp_path, monkeypatch):
+    """A graph that stops growing is checkpointed within the shard's clock
+    plus 5 s, even far from its next growth checkpoint, so that kill -9
+    after a load finds a complete checkpoint: the start loads it, the walk
+    confirms every node, and every row answers."""
+    monkeypatch.setenv("HELENUS_TEST_INDEX_CHECKPOINT_MIN", "1000000")  # no growth ones
+    cfg = tmp_path / "helenus-quiet.yaml"
+    cfg.write_text("commitlog_sync_period: 200ms\n")
+    srv = make_server(config=str(cfg))
+    s = connect(srv)
+    s.execute("CREATE KEYSPACE k1 WITH replication = {'class': 'SimpleStrategy', "
+              "'replication_factor': 1}")
+    make_table(s, "k1")
+    vecs = dict(enumerate(clustered(400, 31)))
+    load(s, "k1", vecs)
+    written = r"shard (\d): index checkpoint of (\d+) entries written"
+    wait_for_log(srv, "(?s)" + written + ".*" + written, timeout=30)  # both shards
+    counts = {sh: int(n) for sh, n in re.findall(written, srv.stderr_text())}
+    assert sum(counts.values()) == 400, srv.tail()
+    s.cluster.shutdown()
+    srv.kill()
+    srv.start()
+    built = r"vector index built from its checkpoint: (\d+) entries"
+    wait_for_log(srv, "(?s)" + built + ".*" + built)
+    # nothing to add or drop: the graphs are the checkpoints' entries
+    assert sum(int(n) for n in re.findall(built, srv.stderr_text())) == 400, srv.tail()
+    assert "no longer in the data" not in srv.stderr_text()
+    s = connect(srv)
+    one = s.prepare("SELECT row_id FROM k1.chunks ORDER BY vector ANN OF ? LIMIT 1")
+    for i in range(0, 400, 7):
+        assert s.execute(one, (vecs[i],)).one().row_id == i
