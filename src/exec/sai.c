@@ -145,7 +145,6 @@ typedef struct ex_vix {
     size_t ckpt_n;    /* entries at the last checkpoint (or load) */
     int64_t build_t0; /* µs: when the current build (walk) started */
     int64_t last_add; /* µs: when a node was last added */
-    bool ckpt_idle;   /* a checkpoint is due: nodes added, then quiet (ex_sai_idle) */
     struct ex_vix *next;
 } ex_vix;
 
@@ -497,6 +496,13 @@ static void key_put(ex_vix *v, uint32_t id)
     *slot = id + 1;
 }
 
+/* A graph with more than half its nodes deleted is built again. */
+static bool mostly_deleted(const ex_vix *v)
+{
+    uint32_t size = ix_hnsw_size(v->g);
+    return size >= 1024 && ix_hnsw_live(v->g) < size / 2;
+}
+
 /* Adds one row to v: its vector (if it is a usable one) or its terms.
  * walk: the row was read from storage by the build's walk, so it is what
  * storage holds now: the row's node is confirmed if it holds this vector
@@ -565,8 +571,7 @@ static void vix_add(ex_vix *v, int64_t token, const uint8_t *pk, uint32_t pklen,
     else
         key_put(v, id);
     v->last_add = hln_now_micros();
-    uint32_t size = ix_hnsw_size(v->g);
-    if (size >= 1024 && ix_hnsw_live(v->g) < size / 2) v->reset_pending = true;
+    if (mostly_deleted(v)) v->reset_pending = true;
     return;
 nomem:
     /* an entry this index lacks would hide its row from queries: answer
@@ -700,10 +705,15 @@ static size_t ckpt_min(void)
     return min;
 }
 
-static bool ckpt_due(const ex_vix *v)
+/* A graph that gained nodes and then had none for IDLE_CKPT_US is due too,
+ * so that a table loaded and then only read recovers from a complete
+ * checkpoint; now: µs, or 0 where it cannot have gone quiet (a write). */
+#define IDLE_CKPT_US 5000000
+static bool ckpt_due(const ex_vix *v, int64_t now)
 {
     if (v->kind != IXS_VECTOR || v->reset_pending || v->seen) return false;
-    if (v->ckpt_idle && !v->building) return true;
+    if (now && !v->building && v->nents > v->ckpt_n && now - v->last_add >= IDLE_CKPT_US)
+        return true;
     size_t step = v->ckpt_n / 4 > ckpt_min() ? v->ckpt_n / 4 : ckpt_min();
     return v->nents >= v->ckpt_n + step;
 }
@@ -722,8 +732,7 @@ static void catchup_done(ex_vix *v)
     v->seen = NULL;
     v->seen_n = 0;
     if (dropped) HLN_INFO("index checkpoint caught up: %u entries no longer in the data", dropped);
-    uint32_t size = ix_hnsw_size(v->g);
-    if (size >= 1024 && ix_hnsw_live(v->g) < size / 2) v->reset_pending = true;
+    if (mostly_deleted(v)) v->reset_pending = true;
 }
 
 void ex_ann_applied(void *ud, const st_mutation *m)
@@ -742,7 +751,7 @@ void ex_ann_applied(void *ud, const st_mutation *m)
             vix_add(v, m->token, m->pk, m->pklen, row, false);
         }
         if (v->reset_pending) post_build(set);
-        if (ckpt_due(v)) post_ckpt(set);
+        if (ckpt_due(v, 0)) post_ckpt(set);
     }
 }
 
@@ -774,13 +783,19 @@ static void on_build_msg(rt_shard *rs, rt_msg *m)
     build_slices(s);
 }
 
+/* Posts m (one of set's own messages) to the shard unless it is queued. */
+static void post_once(ex_vix_set *set, rt_msg *m, bool *posted, void (*fn)(rt_shard *, rt_msg *))
+{
+    if (*posted) return;
+    *posted = true;
+    m->fn = fn;
+    m->next = NULL;
+    engine_post(set->shard, m);
+}
+
 static void post_build(ex_vix_set *set)
 {
-    if (set->build_posted) return;
-    set->build_posted = true;
-    set->build_msg.fn = on_build_msg;
-    set->build_msg.next = NULL;
-    engine_post(set->shard, &set->build_msg);
+    post_once(set, &set->build_msg, &set->build_posted, on_build_msg);
 }
 
 /* One slice of every graph still building; posts the next if any is left. */
@@ -819,7 +834,7 @@ static void build_slices(hln_shard *s)
         } else {
             more = true;
         }
-        if (ckpt_due(v)) post_ckpt(set);
+        if (ckpt_due(v, 0)) post_ckpt(set);
     }
     if (more) post_build(set);
 }
@@ -837,8 +852,7 @@ static ex_vix *vix_get(hln_shard *s, const ex_ann_op *q, int64_t now_sec, hln_er
         ex_vix *v = *pp;
         if (memcmp(v->index_id, q->index_id, 16)) continue;
         if (v->kind == IXS_TERMS) return v;
-        uint32_t size = ix_hnsw_size(v->g), live = ix_hnsw_live(v->g);
-        if (size >= 1024 && live < size / 2 && !v->building) { /* mostly dead: again */
+        if (mostly_deleted(v) && !v->building) { /* built again */
             if (vix_reset(v)) {
                 *pp = v->next;
                 vix_free(v);
@@ -1519,42 +1533,31 @@ static void on_ckpt_msg(rt_shard *rs, rt_msg *m)
     ex_vix_set *set = s->vix;
     if (!set) return;
     set->ckpt_posted = false;
+    int64_t now = hln_now_micros();
     for (ex_vix *v = set->head; v; v = v->next) {
-        if (!ckpt_due(v)) continue;
+        if (!ckpt_due(v, now)) continue;
         int64_t t0 = hln_now_micros();
         int rc = six_write_file(s, v, "ckpt", false);
         v->ckpt_n = v->nents; /* failed too: try again after as many more */
-        v->ckpt_idle = false;
         if (!rc)
             HLN_INFO("shard %d: index checkpoint of %zu entries written in %lld ms", s->id,
                      v->nents, (long long)(hln_now_micros() - t0) / 1000);
     }
 }
 
-/* The shard's clock (the commitlog's periodic sync): a graph that gained
- * nodes and then had none for IDLE_CKPT_US gets a checkpoint, so that a
- * table loaded and then only read recovers from a complete one. */
-#define IDLE_CKPT_US 5000000
+/* The shard's clock (the commitlog's periodic sync): graphs gone quiet. */
 void ex_sai_idle(hln_shard *s)
 {
     ex_vix_set *set = s->vix;
     if (!set) return;
     int64_t now = hln_now_micros();
     for (ex_vix *v = set->head; v; v = v->next)
-        if (v->kind == IXS_VECTOR && !v->building && v->nents > v->ckpt_n &&
-            now - v->last_add >= IDLE_CKPT_US) {
-            v->ckpt_idle = true;
-            if (ckpt_due(v)) post_ckpt(set);
-        }
+        if (ckpt_due(v, now)) post_ckpt(set);
 }
 
 static void post_ckpt(ex_vix_set *set)
 {
-    if (set->ckpt_posted) return;
-    set->ckpt_posted = true;
-    set->ckpt_msg.fn = on_ckpt_msg;
-    set->ckpt_msg.next = NULL;
-    engine_post(set->shard, &set->ckpt_msg);
+    post_once(set, &set->ckpt_msg, &set->ckpt_posted, on_ckpt_msg);
 }
 
 /* DROP INDEX, DROP TABLE, TRUNCATE: the index's files go with it. */

@@ -246,6 +246,21 @@ def wait_for_log(srv, pattern, timeout=60):
     pytest.fail("no %r in the server's log:\n%s" % (pattern, srv.tail()))
 
 
+def checkpoint_server(make_server, connect, tmp_path, monkeypatch, ckpt_min, yaml):
+    """A server whose graphs are checkpointed from ckpt_min entries on
+    (the test hook), configured by yaml, with table k1.chunks and its
+    index; (server, session)."""
+    monkeypatch.setenv("HELENUS_TEST_INDEX_CHECKPOINT_MIN", str(ckpt_min))
+    cfg = tmp_path / "helenus-ckpt.yaml"
+    cfg.write_text(yaml)
+    srv = make_server(config=str(cfg))
+    s = connect(srv)
+    s.execute("CREATE KEYSPACE k1 WITH replication = {'class': 'SimpleStrategy', "
+              "'replication_factor': 1}")
+    make_table(s, "k1")
+    return srv, s
+
+
 @pytest.mark.restart
 def test_checkpoint_after_kill_is_caught_up(make_server, connect, tmp_path, monkeypatch):
     """Graphs checkpointed while rows are written, then deletes, overwrites
@@ -253,14 +268,8 @@ def test_checkpoint_after_kill_is_caught_up(make_server, connect, tmp_path, monk
     the walk confirms it against the data, so deleted rows never answer,
     overwritten ones answer under their new vector only, and new ones are
     found, through the graph once it has caught up."""
-    monkeypatch.setenv("HELENUS_TEST_INDEX_CHECKPOINT_MIN", "300")
-    cfg = tmp_path / "helenus-ckpt.yaml"
-    cfg.write_text("memtable_flush_threshold_bytes: 4096\n")
-    srv = make_server(config=str(cfg))
-    s = connect(srv)
-    s.execute("CREATE KEYSPACE k1 WITH replication = {'class': 'SimpleStrategy', "
-              "'replication_factor': 1}")
-    make_table(s, "k1")
+    srv, s = checkpoint_server(make_server, connect, tmp_path, monkeypatch, 300,
+                               "memtable_flush_threshold_bytes: 4096\n")
     vecs = dict(enumerate(clustered(1500, 21)))
     load(s, "k1", vecs)
     wait_for_log(srv, r"index checkpoint of \d+ entries written")
@@ -316,20 +325,14 @@ def test_quiet_graph_is_checkpointed(make_server, connect, tmp_path, monkeypatch
     plus 5 s, even far from its next growth checkpoint, so that kill -9
     after a load finds a complete checkpoint: the start loads it, the walk
     confirms every node, and every row answers."""
-    monkeypatch.setenv("HELENUS_TEST_INDEX_CHECKPOINT_MIN", "1000000")  # no growth ones
-    cfg = tmp_path / "helenus-quiet.yaml"
-    cfg.write_text("commitlog_sync_period: 200ms\n")
-    srv = make_server(config=str(cfg))
-    s = connect(srv)
-    s.execute("CREATE KEYSPACE k1 WITH replication = {'class': 'SimpleStrategy', "
-              "'replication_factor': 1}")
-    make_table(s, "k1")
+    srv, s = checkpoint_server(make_server, connect, tmp_path, monkeypatch,
+                               1000000,  # no growth checkpoints
+                               "commitlog_sync_period: 200ms\n")
     vecs = dict(enumerate(clustered(400, 31)))
     load(s, "k1", vecs)
     written = r"shard (\d): index checkpoint of (\d+) entries written"
     wait_for_log(srv, "(?s)" + written + ".*" + written, timeout=30)  # both shards
-    counts = {sh: int(n) for sh, n in re.findall(written, srv.stderr_text())}
-    assert sum(counts.values()) == 400, srv.tail()
+    assert sum(int(n) for _, n in re.findall(written, srv.stderr_text())) == 400, srv.tail()
     s.cluster.shutdown()
     srv.kill()
     srv.start()
