@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DEB_PKGS="build-essential cmake ninja-build pkg-config libuv1-dev lemon libcmocka-dev \
-libjansson-dev libyaml-dev liblz4-dev libsnappy-dev libzstd-dev zlib1g-dev libssl-dev libcrypt-dev libmicrohttpd-dev libgmp-dev libmpfr-dev openssl \
+libjansson-dev libyaml-dev liblz4-dev libsnappy-dev libzstd-dev zlib1g-dev libssl-dev libcrypt-dev libmicrohttpd-dev libxxhash-dev libgmp-dev libmpfr-dev openssl \
 clang-format python3 python3-venv util-linux"
 missing=""
 for p in $DEB_PKGS; do

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""libs.py DATASET_DIR [--m 16] [--efc 128] [--ef 128]
+"""libs.py DATASET_DIR [--m 16] [--efc 128] [--ef 128] [--repeat R]
 
 The in-process peers of bench/vector on the same data set and machine:
 hnswlib and FAISS (IndexHNSWFlat, inner product on the unit vectors =
@@ -7,7 +7,9 @@ cosine), both single-threaded, built with the same graph parameters as
 Helenus's index (M 16, ef_construction 128) and searched with the same
 candidate list (ef 128), one query per call as an application asks. Prints
 one JSON object per library: build time and rate, QPS, p50/p99 latency,
-recall@k against the exact neighbours in gt.i32.
+recall@k against the exact neighbours in gt.i32. --repeat R runs the query
+set R times over (as helenus-vbench --repeat), for a steadier figure on a
+small set.
 """
 import argparse
 import json
@@ -26,24 +28,26 @@ def load(d):
     return meta, base, q, gt
 
 
-def measure(name, build, search, base, q, gt, k):
+def measure(name, build, search, base, q, gt, k, repeat=1):
     t0 = time.perf_counter()
     build(base)
     build_s = time.perf_counter() - t0
     lat, found = [], 0
     t1 = time.perf_counter()
-    for i in range(len(q)):
+    for r in range(len(q) * repeat):
+        i = r % len(q)
         a = time.perf_counter()
         ids = search(q[i:i + 1], k)
         lat.append(time.perf_counter() - a)
         found += len(set(int(x) for x in ids) & set(int(x) for x in gt[i]))
     total = time.perf_counter() - t1
     lat.sort()
-    return {"engine": name, "n": len(base), "nq": len(q), "k": k, "build_s": round(build_s, 3),
-            "insert_per_s": round(len(base) / build_s, 1), "qps": round(len(q) / total, 1),
+    nrun = len(q) * repeat
+    return {"engine": name, "n": len(base), "nq": nrun, "k": k, "build_s": round(build_s, 3),
+            "insert_per_s": round(len(base) / build_s, 1), "qps": round(nrun / total, 1),
             "p50_ms": round(lat[len(lat) // 2] * 1e3, 3),
             "p99_ms": round(lat[(len(lat) * 99) // 100] * 1e3, 3),
-            "recall": round(found / (len(q) * k), 4)}
+            "recall": round(found / (nrun * k), 4)}
 
 
 def main():
@@ -52,6 +56,7 @@ def main():
     ap.add_argument("--m", type=int, default=16)
     ap.add_argument("--efc", type=int, default=128)
     ap.add_argument("--ef", type=int, default=128)
+    ap.add_argument("--repeat", type=int, default=1)
     a = ap.parse_args()
     meta, base, q, gt = load(a.dataset)
     k = meta["k"]
@@ -71,7 +76,7 @@ def main():
         return idx["h"].knn_query(v, k=kk)[0][0]
 
     print(json.dumps(measure("hnswlib " + hnswlib.__version__ if hasattr(hnswlib, "__version__")
-                             else "hnswlib", hb, hs, base, q, gt, k)), flush=True)
+                             else "hnswlib", hb, hs, base, q, gt, k, a.repeat)), flush=True)
 
     import faiss
     faiss.omp_set_num_threads(1)
@@ -86,7 +91,7 @@ def main():
     def fs(v, kk):
         return idx["f"].search(v, kk)[1][0]
 
-    print(json.dumps(measure("faiss " + faiss.__version__, fb, fs, base, q, gt, k)), flush=True)
+    print(json.dumps(measure("faiss " + faiss.__version__, fb, fs, base, q, gt, k, a.repeat)), flush=True)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # bench/vector/run.sh [--n N] [--nq Q] [--name NAME] [--from-npy FILE [--queries-npy FILE]]
-#                     [--real N]
+#                     [--real N] [--repeat R]
 #
 # --real N: N real all-MiniLM-L6-v2 embeddings of text chunks and 300
 # held-out queries (embed_corpus.py, cached in build/vector-corpus; the
 # first run embeds for minutes; it needs build/venv from
-# scripts/install-deps.sh --test).
+# scripts/install-deps.sh --test). --repeat R: each engine runs the query
+# set R times over (steadier figures on a small set).
 #
 # Vector search in-process, side by side on one data set and machine:
 # Helenus through its embedded API (helenus-vbench: CQL INSERTs and
@@ -21,12 +22,13 @@
 # build/bench-venv with bench/vector/requirements.txt (pip).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-N=100000; NQ=1000; NAME=vector-libs; NPY=""; QNPY=""
+N=100000; NQ=1000; NAME=vector-libs; NPY=""; QNPY=""; REPEAT=1
 while [ $# -gt 0 ]; do
     case "$1" in
         --n) N="$2"; shift 2 ;;
         --nq) NQ="$2"; shift 2 ;;
         --name) NAME="$2"; shift 2 ;;
+        --repeat) REPEAT="$2"; shift 2 ;;
         --from-npy) NPY="$(realpath "$2")"; shift 2 ;;
         --queries-npy) QNPY="$(realpath "$2")"; shift 2 ;;
         --real) "$ROOT/build/venv/bin/python" "$ROOT/bench/vector/embed_corpus.py" "$ROOT/build/vector-corpus" --n "$2" --nq 300
@@ -47,8 +49,8 @@ echo "vector bench: n=$N nq=$NQ, data in $WORK, results in $OUT" >&2
 "$VENV/bin/python" "$ROOT/bench/vector/dataset.py" "$WORK/ds" --n "$N" --nq "$NQ" \
     ${NPY:+--from-npy "$NPY"} ${QNPY:+--queries-npy "$QNPY"}
 cp "$WORK/ds/meta.json" "$OUT/dataset.json"
-"$ROOT/build/release/helenus-vbench" "$WORK/ds" "$WORK/db" --shards 1 | tee "$OUT/helenus.json"
-"$VENV/bin/python" "$ROOT/bench/vector/libs.py" "$WORK/ds" | tee "$OUT/libs.json"
+"$ROOT/build/release/helenus-vbench" "$WORK/ds" "$WORK/db" --shards 1 --repeat "$REPEAT" | tee "$OUT/helenus.json"
+"$VENV/bin/python" "$ROOT/bench/vector/libs.py" "$WORK/ds" --repeat "$REPEAT" | tee "$OUT/libs.json"
 "$VENV/bin/python" - "$OUT" <<'PY'
 import json, os, platform, sys
 out = sys.argv[1]
@@ -57,10 +59,10 @@ rows = [json.loads(l) for f in ("helenus.json", "libs.json")
 ds = json.load(open(os.path.join(out, "dataset.json")))
 h = rows[0]
 lines = ["# Vector search in-process: Helenus (embedded API) vs hnswlib and FAISS", "",
-         "Data set: n=%d, dim=%d, %d queries, k=%d (%s). One thread each; graph M 16, "
-         "ef_construction 128, ef 128. Machine: %s, %d CPUs." % (
-             ds["n"], ds["dim"], ds["nq"], ds["k"], ds["source"], platform.machine(),
-             os.cpu_count()), "",
+         "Data set: n=%d, dim=%d, %d queries (%d runs of the set), k=%d (%s). One thread "
+         "each; graph M 16, ef_construction 128, ef 128. Machine: %s, %d CPUs." % (
+             ds["n"], ds["dim"], ds["nq"], h["nq"] // ds["nq"], ds["k"], ds["source"],
+             platform.machine(), os.cpu_count()), "",
          "| engine | insert/s | QPS | p50 ms | p99 ms | recall@%d | Helenus QPS ratio |" % ds["k"],
          "|---|---|---|---|---|---|---|"]
 for r in rows:

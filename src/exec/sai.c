@@ -68,6 +68,7 @@
 #include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 #include "exec/execInt.h"
 #include "index/hnsw.h"
@@ -164,15 +165,14 @@ static bool six_load(hln_shard *s, struct ex_vix *v);
 static void six_unlink(hln_shard *s, const struct ex_vix *v);
 static void clean_snapshots(hln_shard *s);
 
+/* Keys, terms and vector values (vent.vhash, saved in snapshots): XXH3,
+ * some tens of bytes per cycle. It runs for every write of an indexed
+ * column and for every candidate a query checks against its row; the
+ * FNV-1a byte loop before it took about 2 us per 384-d vector there, a
+ * tenth of a small graph's query (bench/results/20261208-0007-vector-hash). */
 static uint64_t hash_bytes(const uint8_t *p, size_t n)
 {
-    uint64_t h = 1469598103934665603ull; /* FNV-1a, then a final mix */
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ p[i]) * 1099511628211ull;
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
-    return h;
+    return XXH3_64bits(p, n);
 }
 
 /* Big-endian IEEE floats (a vector<float, n> value) into out; false when
@@ -1413,7 +1413,9 @@ int ex_sai_scan(hln_shard *s, ex_op *op, hln_arena *a, hln_error *err)
  * while it grows, or the .six renamed once loaded; loaded after a crash
  * and caught up by the walk. Both have the same format. */
 
-enum { SIX_VERSION = 1 };
+/* version 2: vent.vhash is XXH3 (version 1's FNV-1a files are refused,
+ * so the index is built from the data once) */
+enum { SIX_VERSION = 2 };
 static const char SIX_MAGIC[8] = {'H', 'L', 'N', 'S', 'I', 'X', 0, 0};
 
 typedef struct sixio {

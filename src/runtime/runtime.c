@@ -33,8 +33,10 @@
  *  2. rt_start, rt_stop and rt_free run off shard threads.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "runtime/runtime.h"
 
@@ -48,6 +50,8 @@ struct rt_shard {
     pthread_mutex_t qlock;
     rt_msg *qhead, *qtail;
     uv_async_t wake;
+    atomic_bool queued; /* qhead is not NULL (set under qlock, read without) */
+    int64_t linger_ns;  /* rt_linger: shard thread only */
     bool stopping;
     /* lifecycle */
     rt_msg stop_msg;
@@ -132,6 +136,7 @@ void rt_post(rt_shard *to, rt_msg *m)
     else
         to->qhead = m;
     to->qtail = m;
+    atomic_store_explicit(&to->queued, true, memory_order_release);
     uv_async_send(&to->wake); /* under the lock: see invariant 1 */
     pthread_mutex_unlock(&to->qlock);
 }
@@ -144,29 +149,65 @@ static bool is_stopping(rt_shard *s)
     return stopped;
 }
 
+void rt_linger(rt_shard *s, int64_t ns)
+{
+    if (ns > s->linger_ns) s->linger_ns = ns;
+}
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* After a batch that asked to linger: polls the queue flag for up to that
+ * long. True when a message came (the caller drains again). */
+static bool linger(rt_shard *s)
+{
+    int64_t ns = s->linger_ns;
+    s->linger_ns = 0;
+    if (ns <= 0) return false;
+    int64_t end = mono_ns() + ns;
+    for (int i = 1;; i++) {
+        if (atomic_load_explicit(&s->queued, memory_order_acquire)) return true;
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+        if (!(i & 31) && mono_ns() > end) return false;
+    }
+}
+
 /* Runs the messages queued when the wake was noticed. Messages posted while
  * they run (also by themselves) wait for the next loop iteration: each
- * rt_post re-arms the async handle, so I/O is never starved. */
+ * rt_post re-arms the async handle, so I/O is never starved. A batch that
+ * asked to linger (rt_linger) is followed by the polling of linger() and,
+ * when a message comes meanwhile, one more batch (libuv's wake for it then
+ * finds the queue empty): a lingering shard delays its I/O by at most the
+ * linger time, during which it was idle anyway. */
 static void on_wake(uv_async_t *h)
 {
     rt_shard *s = h->data;
-    pthread_mutex_lock(&s->qlock);
-    rt_msg *m = s->qhead;
-    s->qhead = s->qtail = NULL;
-    pthread_mutex_unlock(&s->qlock);
-    while (m) {
-        rt_msg *next = m->next;
-        m->fn(s, m); /* may free m */
-        m = next;
-        if (s->stopping && m) {
-            /* only the stop message itself sets stopping */
-            int dropped = 0;
-            for (; m; m = m->next)
-                dropped++;
-            HLN_WARN("shard %d stopped with %d message(s) still queued", s->id, dropped);
-            return;
+    do {
+        pthread_mutex_lock(&s->qlock);
+        rt_msg *m = s->qhead;
+        s->qhead = s->qtail = NULL;
+        atomic_store_explicit(&s->queued, false, memory_order_relaxed);
+        pthread_mutex_unlock(&s->qlock);
+        while (m) {
+            rt_msg *next = m->next;
+            m->fn(s, m); /* may free m */
+            m = next;
+            if (s->stopping && m) {
+                /* only the stop message itself sets stopping */
+                int dropped = 0;
+                for (; m; m = m->next)
+                    dropped++;
+                HLN_WARN("shard %d stopped with %d message(s) still queued", s->id, dropped);
+                return;
+            }
         }
-    }
+    } while (!s->stopping && linger(s));
 }
 
 typedef struct run_all {
@@ -321,6 +362,7 @@ int rt_new(rt_runtime **out, int nshards, hln_error *err)
         s->id = i;
         s->rt = rt;
         pthread_mutex_init(&s->qlock, NULL);
+        atomic_init(&s->queued, false);
     }
     *out = rt;
     return 0;

@@ -78,6 +78,13 @@ void *rt_ud(const rt_shard *s);
 
 /* Runs m->fn on shard `to`'s thread. Thread-safe; never blocks on I/O. */
 void rt_post(rt_shard *to, rt_msg *m);
+/* On s's thread: once the running batch of messages is done, poll the
+ * queue for up to ns before the loop sleeps again, so that a message posted
+ * meanwhile runs without a wake-up (a futex and an epoll round, tens of
+ * microseconds on a virtual machine). For a caller that waits spinning and
+ * posts its next message at once (the embedded API); the shard spends up
+ * to ns of CPU when nothing comes. */
+void rt_linger(rt_shard *s, int64_t ns);
 /* The shard whose thread is calling, or NULL off shard threads. */
 rt_shard *rt_current(void);
 /* The shard owning a Murmur3 token among nshards (invariant 1). */

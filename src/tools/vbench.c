@@ -2,7 +2,7 @@
  * vbench.c — helenus-vbench: vector search through the embedded API, for
  * bench/vector (the same data set the in-process libraries are measured on).
  *
- * Usage: helenus-vbench DATASET_DIR DATA_DIR [--shards N] [--filters 1]
+ * Usage: helenus-vbench DATASET_DIR DATA_DIR [--shards N] [--filters 1] [--repeat R]
  *
  * DATASET_DIR holds what bench/vector/dataset.py writes: meta.json (n, nq,
  * dim, k), base.f32 (n x dim little-endian floats), query.f32 (nq x dim),
@@ -14,6 +14,9 @@
  * `SELECT id FROM t ORDER BY v ANN OF ? LIMIT k` (timed one at a time:
  * QPS of a single client, latency percentiles) and prints one JSON object:
  * insert rate, QPS, p50/p99 latency, recall@k, and the process's peak RSS.
+ *
+ * --repeat R: the query set runs R times over (QPS and percentiles over
+ * all R x nq queries; a steadier figure when the set is small).
  *
  * --filters 1: the table is CassIO's shape instead, with a metadata_s
  * map<text, text> indexed by entries(metadata_s), and every row carries
@@ -185,9 +188,10 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *ds = argv[1], *dir = argv[2];
-    int shards = 1, filters = 0;
+    int shards = 1, filters = 0, repeat = 1;
     for (int i = 3; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--shards")) shards = atoi(argv[i + 1]);
+        if (!strcmp(argv[i], "--repeat")) repeat = atoi(argv[i + 1]) > 0 ? atoi(argv[i + 1]) : 1;
         if (!strcmp(argv[i], "--filters")) filters = atoi(argv[i + 1]);
     }
     size_t mlen, blen, qlen, glen;
@@ -245,16 +249,18 @@ int main(int argc, char **argv)
     }
     double load_s = now_s() - t0;
     snprintf(sql, sizeof sql, "SELECT id FROM vb.t ORDER BY v ANN OF ? LIMIT %ld", k);
-    double *lat = malloc(sizeof(double) * (size_t)nq);
+    long nrun = nq * repeat;
+    double *lat = malloc(sizeof(double) * (size_t)nrun);
     long found = 0;
     double q0 = now_s();
-    for (long q = 0; q < nq; q++) {
+    for (long r = 0; r < nrun; r++) {
+        long q = r % nq;
         to_be(qs + q * dim, (int)dim, buf);
         hln_value v = hln_blob(buf, (size_t)dim * 4);
         hln_result *res;
         double a = now_s();
         CHECK(db, hln_exec(db, sql, &v, 1, &res));
-        lat[q] = now_s() - a;
+        lat[r] = now_s() - a;
         while (hln_result_next(res)) {
             int id = (int)hln_result_int64(res, 0);
             for (long j = 0; j < k; j++)
@@ -266,14 +272,14 @@ int main(int argc, char **argv)
         hln_result_free(res);
     }
     double query_s = now_s() - q0;
-    qsort(lat, (size_t)nq, sizeof *lat, cmp_d);
+    qsort(lat, (size_t)nrun, sizeof *lat, cmp_d);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     printf("{\"engine\": \"helenus-embedded\", \"n\": %ld, \"dim\": %ld, \"nq\": %ld, \"k\": %ld, "
            "\"shards\": %d, \"insert_per_s\": %.1f, \"build_s\": %.3f, \"qps\": %.1f, "
            "\"p50_ms\": %.3f, \"p99_ms\": %.3f, \"recall\": %.4f, \"peak_rss_mb\": %.1f}\n",
-           n, dim, nq, k, shards, (double)n / load_s, load_s, (double)nq / query_s,
-           lat[nq / 2] * 1e3, lat[(nq * 99) / 100] * 1e3, (double)found / (double)(nq * k),
+           n, dim, nrun, k, shards, (double)n / load_s, load_s, (double)nrun / query_s,
+           lat[nrun / 2] * 1e3, lat[(nrun * 99) / 100] * 1e3, (double)found / (double)(nrun * k),
            (double)ru.ru_maxrss / 1024.0);
     if (filters) filtered(db, base, qs, n, nq < 200 ? nq : 200, dim, k, buf);
     CHECK(db, hln_close(db));

@@ -3,9 +3,12 @@
  * test_runtime.c — the shard runtime alone (src/runtime): token routing
  * (the exact split data directories depend on), per-(sender, target) FIFO
  * and exactly-once delivery across threads, rt_run_on_all, the user-data
- * slot, a failing start hook, and stop with work still being posted.
+ * slot, a failing start hook, stop with work still being posted, and
+ * rt_linger (a message posted while the shard lingers runs in the same
+ * loop iteration; the linger ends on time and on stop).
  */
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -13,6 +16,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -214,13 +218,108 @@ static void test_stop_while_busy(void **state)
     rt_free(rt);
 }
 
+/* ---- linger --------------------------------------------------------------
+ * A uv_check handle counts the loop's iterations (it runs once after each
+ * poll); a message records the count it ran in. */
+
+static _Atomic long iterations;
+static uv_check_t checker;
+
+static void on_check(uv_check_t *h)
+{
+    (void)h;
+    atomic_fetch_add(&iterations, 1);
+}
+
+static int check_start(rt_shard *s, void *ud, hln_error *err)
+{
+    (void)ud;
+    (void)err;
+    uv_check_init(rt_loop(s), &checker);
+    uv_check_start(&checker, on_check);
+    return 0;
+}
+
+static void check_stop(rt_shard *s, void *ud)
+{
+    (void)s;
+    (void)ud;
+    uv_close((uv_handle_t *)&checker, NULL);
+}
+
+typedef struct lmsg {
+    rt_msg m;
+    int64_t linger_ns;
+    _Atomic long ran_in; /* the iteration count it ran in, -1 before */
+} lmsg;
+
+static void linger_fn(rt_shard *self, rt_msg *m)
+{
+    lmsg *l = (lmsg *)m;
+    if (l->linger_ns) rt_linger(self, l->linger_ns);
+    atomic_store(&l->ran_in, atomic_load(&iterations));
+}
+
+static void wait_ran(lmsg *l)
+{
+    while (atomic_load(&l->ran_in) < 0)
+        sched_yield();
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void test_linger(void **state)
+{
+    (void)state;
+    rt_runtime *rt;
+    hln_error err = {0};
+    rt_hooks hooks = {.start = check_start, .stop = check_stop};
+    assert_int_equal(rt_new(&rt, 1, &err), 0);
+    assert_int_equal(rt_start(rt, &hooks, &err), 0);
+    rt_shard *s = rt_shard_at(rt, 0);
+
+    /* posted while the shard lingers: the same iteration */
+    lmsg a = {.m.fn = linger_fn, .linger_ns = 2000000000, .ran_in = -1};
+    lmsg b = {.m.fn = linger_fn, .ran_in = -1};
+    rt_post(s, &a.m);
+    wait_ran(&a);
+    rt_post(s, &b.m);
+    wait_ran(&b);
+    assert_int_equal(atomic_load(&b.ran_in), atomic_load(&a.ran_in));
+
+    /* after a short linger the loop sleeps: a later message runs in a
+       later iteration */
+    lmsg c = {.m.fn = linger_fn, .linger_ns = 1000000, .ran_in = -1};
+    lmsg d = {.m.fn = linger_fn, .ran_in = -1};
+    rt_post(s, &c.m);
+    wait_ran(&c);
+    struct timespec pause = {0, 100000000};
+    nanosleep(&pause, NULL);
+    rt_post(s, &d.m);
+    wait_ran(&d);
+    assert_true(atomic_load(&d.ran_in) > atomic_load(&c.ran_in));
+
+    /* a shard lingering for a minute still stops at once */
+    lmsg e = {.m.fn = linger_fn, .linger_ns = 60000000000, .ran_in = -1};
+    rt_post(s, &e.m);
+    wait_ran(&e);
+    double t0 = now_s();
+    rt_stop(rt);
+    assert_true(now_s() - t0 < 10.0);
+    rt_free(rt);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_routing),
-        cmocka_unit_test(test_fifo_and_run_on_all),
-        cmocka_unit_test(test_start_failure),
-        cmocka_unit_test(test_stop_while_busy),
+        cmocka_unit_test(test_routing),       cmocka_unit_test(test_fifo_and_run_on_all),
+        cmocka_unit_test(test_start_failure), cmocka_unit_test(test_stop_while_busy),
+        cmocka_unit_test(test_linger),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
