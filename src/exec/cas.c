@@ -417,6 +417,14 @@ static const uint8_t *copy_b(hln_arena *a, const uint8_t *p, size_t n)
 
 static int pack_one(hln_arena *a, const ex_cas_op *src, ex_cas_op *c);
 
+const char *ex_cas_write_type(const ex_op *op)
+{
+    const ex_cas_op *c = op->cas;
+    if (!c) return "SIMPLE";
+    if (c->kind != EX_CAS_NONE) return "CAS";
+    return c->counter ? "COUNTER" : "SIMPLE";
+}
+
 int ex_cas_pack(ex_op *op)
 {
     ex_cas_op *c = hln_arena_alloc(&op->arena, sizeof *c);

@@ -190,13 +190,25 @@ static void op_finish_parked(ex_op *op)
     if (--ex_st(r)->pending == 0) ops_done(r);
 }
 
+/* A parked write's timeout, as Cassandra reports a write no replica
+ * acknowledged: a conditional write as its Paxos round's timeout (type
+ * CAS, the serial consistency, no contention), the others with the
+ * statement's consistency. */
 static void op_timeout(ex_op *op)
 {
+    const char *type = op->kind == EX_OP_MUTATE_BATCH ? "BATCH"
+                       : op->kind == EX_OP_CAS        ? ex_cas_write_type(op)
+                                                      : "SIMPLE";
+    bool cas = !strcmp(type, "CAS");
     op_fail(op, hln_fail(&op->err, HLN_EWRITETIMEOUT,
-                         "Operation timed out - received only 0 responses."));
-    snprintf(op->err.table, sizeof op->err.table, "%s",
-             op->kind == EX_OP_MUTATE_BATCH ? "BATCH" : "SIMPLE");
-    uint16_t cl = op->r ? op->r->params.consistency : 1; /* set before dispatch */
+                         cas ? "CAS operation timed out - encountered contentions: 0"
+                             : "Operation timed out - received only 0 responses."));
+    snprintf(op->err.table, sizeof op->err.table, "%s", type);
+    /* the request's parameters are set before dispatch */
+    uint16_t cl = !op->r ? 1
+                  : cas  ? (op->r->params.serial_consistency ? op->r->params.serial_consistency
+                                                             : 8 /* SERIAL */)
+                         : op->r->params.consistency;
     op->err.id[0] = (uint8_t)(cl >> 8);
     op->err.id[1] = (uint8_t)cl;
 }

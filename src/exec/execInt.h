@@ -819,6 +819,10 @@ int ex_json_bind(ex_request *r);
 int ex_cas_exec(ex_op *op, st_engine *s, hln_arena *a, const st_mutation *m);
 /* Copies op->cas into the op's arena (remote ops, coord.c invariant 1). */
 int ex_cas_pack(ex_op *op);
+/* The native protocol's write type of an EX_OP_CAS op that timed out:
+ * "CAS" for a conditional write, "COUNTER" for a counter update, "SIMPLE"
+ * for the other reads-before-write (list element operations). */
+const char *ex_cas_write_type(const ex_op *op);
 /* Runs a counter update or a conditional INSERT/UPDATE/DELETE. */
 void ex_run_cas(ex_request *r);
 /* Adds the EX_OP_CAS operation of the current plan and values (and

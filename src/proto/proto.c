@@ -412,14 +412,23 @@ static void put_string(hln_buf *out, const char *s)
     hln_buf_string(out, s ? s : "");
 }
 
-void px_encode_error(hln_buf *out, const hln_error *err)
+void px_encode_error(hln_buf *out, uint8_t version, const hln_error *err)
 {
     uint16_t code = px_errcode_for(err->code);
     hln_buf_u32(out, code);
     /* msg is a fixed array; never trust it to be terminated */
-    size_t n = strnlen(err->msg, sizeof err->msg);
+    const char *msg = err->msg;
+    size_t n = strnlen(msg, sizeof err->msg);
+    bool cas = code == PX_ERR_WRITE_TIMEOUT && strnlen(err->table, sizeof err->table) == 3 &&
+               !memcmp(err->table, "CAS", 3);
+    if (cas && version < 5) {
+        /* before v5 a CAS timeout is an ordinary one, worded as such
+           (Cassandra's codec does the same) */
+        msg = "Operation timed out - received only 0 responses.";
+        n = strlen(msg);
+    }
     hln_buf_u16(out, (uint16_t)n);
-    hln_buf_put(out, err->msg, n);
+    hln_buf_put(out, msg, n);
     switch (code) {
     case PX_ERR_ALREADY_EXISTS: {
         size_t kn = strnlen(err->ks, sizeof err->ks), tn = strnlen(err->table, sizeof err->table);
@@ -445,17 +454,19 @@ void px_encode_error(hln_buf *out, const hln_error *err)
         hln_buf_put(out, err->id, sizeof err->id);
         break;
     case PX_ERR_WRITE_TIMEOUT: {
-        /* <cl><received><blockfor><writeType>: a write that waited for
-           memtable space (exec/coord.c) was acknowledged by no replica of
-           the one it needed; the layer put the consistency in id[0..1] and
-           the write type (SIMPLE, BATCH; never CAS, which would need the
-           v5 contentions) in table */
+        /* <cl><received><blockfor><writeType>[<contentions>]: a write that
+           waited for memtable space (exec/coord.c) was acknowledged by no
+           replica of the one it needed; the layer put the consistency in
+           id[0..1] and the write type (SIMPLE, BATCH, COUNTER, CAS) in
+           table. From v5 a CAS timeout also carries its contentions (none
+           on one node), as Cassandra's codec writes them. */
         size_t tn = strnlen(err->table, sizeof err->table);
         hln_buf_u16(out, (uint16_t)(err->id[0] << 8 | err->id[1]));
         hln_buf_u32(out, 0);
         hln_buf_u32(out, 1);
         hln_buf_u16(out, (uint16_t)(tn ? tn : 6));
         hln_buf_put(out, tn ? err->table : "SIMPLE", tn ? tn : 6);
+        if (cas && version >= 5) hln_buf_u16(out, 0);
         break;
     }
     default:

@@ -125,7 +125,7 @@ int px_decode_execute(hln_rd *r, uint8_t version, hln_arena *a, const uint8_t **
 /* ---- response bodies -------------------------------------------------- */
 /* The CQL error code for an HLN_E* code. */
 uint16_t px_errcode_for(int hln_code);
-void px_encode_error(hln_buf *out, const hln_error *err);
+void px_encode_error(hln_buf *out, uint8_t version, const hln_error *err);
 void px_encode_ready(hln_buf *out);
 /* SUPPORTED: CQL_VERSION ["3.4.7"], COMPRESSION [] (more later),
  * PROTOCOL_VERSIONS ["3/v3","4/v4"]. */

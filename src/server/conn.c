@@ -414,7 +414,7 @@ static void send_error_in(conn *c, uint8_t version, int16_t stream, int code, co
     vsnprintf(err.msg, sizeof err.msg, fmt, ap);
     va_end(ap);
     size_t off = px_frame_begin(&c->wbuf, version, 0, stream, PX_ERROR);
-    px_encode_error(&c->wbuf, &err);
+    px_encode_error(&c->wbuf, version, &err);
     px_frame_end(&c->wbuf, off);
     mark_dirty(c);
 }
@@ -422,7 +422,7 @@ static void send_error_in(conn *c, uint8_t version, int16_t stream, int code, co
 static void send_hln_error(conn *c, uint8_t version, int16_t stream, const hln_error *err)
 {
     size_t off = px_frame_begin(&c->wbuf, version, 0, stream, PX_ERROR);
-    px_encode_error(&c->wbuf, err);
+    px_encode_error(&c->wbuf, version, err);
     px_frame_end(&c->wbuf, off);
     mark_dirty(c);
 }

@@ -51,8 +51,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     hln_buf_init(&out);
     int rc = px_header_parse(data, size, (size_t)1 << 20, &h, &err);
     if (rc == HLN_EBADVERSION || rc == HLN_ETOOBIG) {
-        size_t off = px_frame_begin(&out, h.version < 3 ? h.version : 4, 0, h.stream, PX_ERROR);
-        px_encode_error(&out, &err);
+        uint8_t v = h.version < 3 ? h.version : 4;
+        size_t off = px_frame_begin(&out, v, 0, h.stream, PX_ERROR);
+        px_encode_error(&out, v, &err);
         px_frame_end(&out, off);
     }
     if (rc) {
@@ -116,7 +117,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         /* decoders report protocol errors only (or ENOMEM) */
         if (err.code != HLN_EPROTO && err.code != HLN_ENOMEM) __builtin_trap();
         size_t off = px_frame_begin(&out, h.version, 0, h.stream, PX_ERROR);
-        px_encode_error(&out, &err);
+        px_encode_error(&out, h.version, &err);
         px_frame_end(&out, off);
     }
     hln_arena_free(&a);

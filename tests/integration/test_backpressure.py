@@ -9,8 +9,8 @@ file exists, as a disk that has fallen behind would). Checks that
       keep coming;
   (b) a write beyond it is parked, not refused at once, and fails after
       write_request_timeout with a WriteTimeout (0x1100, writeType SIMPLE,
-      BATCH for a batch, 0 of 1 responses), and is not applied (a counter
-      update likewise); reads of the same shard are served while it waits
+      BATCH for a batch, COUNTER for a counter update, CAS at SERIAL for a
+      conditional write, 0 of 1 responses), and is not applied; reads of the same shard are served while it waits
       (the shard loop does not block);
   (c) a parked write goes through once the flush resumes, later writes all
       succeed, and every acknowledged row reads back, also after a restart.
@@ -21,7 +21,7 @@ import threading
 import time
 
 import pytest
-from cassandra import WriteTimeout
+from cassandra import ConsistencyLevel, WriteTimeout
 from cassandra.policies import WriteType
 
 KS = "bp"
@@ -119,9 +119,22 @@ def test_writes_wait_then_time_out_while_flushes_stall(make_server, connect, tmp
                   % (KS, p_full, KS, p_full))
     assert ei.value.write_type == WriteType.BATCH
     refused |= {(p_full, 2000001), (p_full, 2000002)}
-    # a counter update (a read-modify-write on the shard) waits too
-    with pytest.raises(WriteTimeout):
+    # a counter update (a read-modify-write on the shard) waits too, and
+    # says COUNTER
+    with pytest.raises(WriteTimeout) as ei:
         s.execute("UPDATE %s.n SET n = n + 1 WHERE p = %d" % (KS, p_full))
+    assert ei.value.write_type == WriteType.COUNTER
+    # a conditional write times out as Cassandra's Paxos round does: CAS, at
+    # the serial consistency, worded for protocol v5
+    with pytest.raises(WriteTimeout) as ei:
+        s.execute("INSERT INTO %s.t (p, c, v) VALUES (%d, 3000001, 'c') IF NOT EXISTS"
+                  % (KS, p_full))
+    assert ei.value.write_type == WriteType.CAS
+    assert ei.value.consistency == ConsistencyLevel.SERIAL
+    assert ei.value.received_responses == 0 and ei.value.required_responses == 1
+    if s.cluster.protocol_version >= 5:
+        assert "CAS operation timed out - encountered contentions: 0" in str(ei.value)
+    refused.add((p_full, 3000001))
     assert memtable_bytes(srv) <= SPACE + SLACK
 
     m = metrics(srv)

@@ -491,7 +491,7 @@ static void test_encode_v2_error_header(void **state)
     hln_error err = {0};
     hln_fail(&err, HLN_EBADVERSION, "v");
     size_t off = px_frame_begin(&b, 2, 0, 9, PX_ERROR);
-    px_encode_error(&b, &err);
+    px_encode_error(&b, 4, &err);
     px_frame_end(&b, off);
     const uint8_t want[] = {0x82, 0, 9, 0x00, 0, 0, 0, 7, 0, 0, 0, 0x0A, 0, 1, 'v'};
     expect_bytes(&b, want, sizeof want);
@@ -507,7 +507,7 @@ static void test_encode_errors(void **state)
     hln_fail(&err, HLN_EEXISTS, "dup");
     strcpy(err.ks, "ks");
     strcpy(err.table, "t");
-    px_encode_error(&b, &err);
+    px_encode_error(&b, 4, &err);
     const uint8_t exists[] = {0, 0, 0x24, 0, 0, 3, 'd', 'u', 'p', 0, 2, 'k', 's', 0, 1, 't'};
     expect_bytes(&b, exists, sizeof exists);
 
@@ -515,7 +515,7 @@ static void test_encode_errors(void **state)
     memset(&err, 0, sizeof err);
     hln_fail(&err, HLN_EEXISTS, "k");
     strcpy(err.ks, "ks");
-    px_encode_error(&b, &err); /* a keyspace: table is the empty string */
+    px_encode_error(&b, 4, &err); /* a keyspace: table is the empty string */
     const uint8_t ksexists[] = {0, 0, 0x24, 0, 0, 1, 'k', 0, 2, 'k', 's', 0, 0};
     expect_bytes(&b, ksexists, sizeof ksexists);
 
@@ -524,7 +524,7 @@ static void test_encode_errors(void **state)
     hln_fail(&err, HLN_EUNPREPARED, "u");
     for (int i = 0; i < 16; i++)
         err.id[i] = (uint8_t)i;
-    px_encode_error(&b, &err);
+    px_encode_error(&b, 4, &err);
     uint8_t unp[4 + 3 + 2 + 16] = {0, 0, 0x25, 0, 0, 1, 'u', 0, 16};
     for (int i = 0; i < 16; i++)
         unp[9 + i] = (uint8_t)i;
@@ -538,20 +538,38 @@ static void test_encode_errors(void **state)
     strcpy(err.table, "BATCH");
     err.id[0] = 0;
     err.id[1] = 4; /* QUORUM */
-    px_encode_error(&b, &err);
+    px_encode_error(&b, 4, &err);
     const uint8_t wto[] = {0, 0, 0x11, 0, 0, 1, 'w', 0,   4,   0,   0,   0,
                            0, 0, 0,    0, 1, 0, 5,   'B', 'A', 'T', 'C', 'H'};
     expect_bytes(&b, wto, sizeof wto);
+    /* a conditional write's: type CAS, and from v5 its contentions */
+    hln_buf_reset(&b);
+    memset(&err, 0, sizeof err);
+    hln_fail(&err, HLN_EWRITETIMEOUT, "w");
+    strcpy(err.table, "CAS");
+    err.id[1] = 8; /* SERIAL */
+    px_encode_error(&b, 4, &err);
+    /* (before v5 worded as an ordinary timeout) */
+    static const char plain[] = "Operation timed out - received only 0 responses.";
+    assert_int_equal(b.len, 4 + 2 + strlen(plain) + 2 + 8 + 2 + 3);
+    assert_memory_equal(b.data + 6, plain, strlen(plain));
+    const uint8_t cas4[] = {0, 8, 0, 0, 0, 0, 0, 0, 0, 1, 0, 3, 'C', 'A', 'S'};
+    assert_memory_equal(b.data + 6 + strlen(plain), cas4, sizeof cas4);
+    hln_buf_reset(&b);
+    px_encode_error(&b, 5, &err);
+    const uint8_t cas5[] = {0, 0, 0x11, 0, 0, 1, 'w', 0,   8,   0,   0, 0,
+                            0, 0, 0,    0, 1, 0, 3,   'C', 'A', 'S', 0, 0};
+    expect_bytes(&b, cas5, sizeof cas5);
     hln_buf_reset(&b);
     memset(&err, 0, sizeof err);
     hln_fail(&err, HLN_EOVERLOADED, "o");
-    px_encode_error(&b, &err);
+    px_encode_error(&b, 4, &err);
     const uint8_t ovl[] = {0, 0, 0x10, 0x01, 0, 1, 'o'};
     expect_bytes(&b, ovl, sizeof ovl);
 
     hln_buf_reset(&b);
     hln_fail(&err, HLN_ESYNTAX, "line 1:0 no viable alternative");
-    px_encode_error(&b, &err);
+    px_encode_error(&b, 4, &err);
     assert_int_equal(b.len, 4 + 2 + strlen(err.msg));
     assert_int_equal(b.data[2], 0x20);
     hln_buf_free(&b);
