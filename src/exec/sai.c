@@ -43,13 +43,18 @@
  * row still holds its vector and adding or replacing the rest; the nodes
  * not confirmed are deleted at the walk's end. So a crash costs a walk
  * (reads and hashes) plus the inserts since the checkpoint, not a whole
- * build. Term tables have no checkpoints: a crash builds them again.
+ * build. A checkpoint is written on libuv's thread pool, one per shard at
+ * a time: the shard thread copies the keys and the graph's links
+ * (ix_hnsw_freeze; the vectors are shared, never rewritten) and goes on.
+ * Term tables have no checkpoints: a crash builds them again.
  * DROP INDEX, DROP TABLE and TRUNCATE drop the shard's structures and
  * files (reconcile and ex_ann_drop_table).
  *
  * Invariants:
  *  1. Everything here runs on the owning shard's thread (the registry hangs
- *     off hln_shard.vix); storage calls the hook on that thread too.
+ *     off hln_shard.vix); storage calls the hook on that thread too. The
+ *     one exception, ckpt_work on the thread pool, reads only its job's
+ *     own copies and the frozen graph.
  *  2. An entry's key is the row's exact (pk, ck) bytes; a vector candidate
  *     is returned only if the row, read now, holds a vector with the
  *     node's hash; a term candidate only if the row exists now (the
@@ -63,6 +68,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -144,6 +150,7 @@ typedef struct ex_vix {
     uint64_t *seen;
     uint32_t seen_n;  /* nodes loaded (the bitmap's size) */
     size_t ckpt_n;    /* entries at the last checkpoint (or load) */
+    uint64_t serial;  /* this graph's (vix_serials): a checkpoint names its graph by it */
     int64_t build_t0; /* µs: when the current build (walk) started */
     int64_t last_add; /* µs: when a node was last added */
     struct ex_vix *next;
@@ -157,13 +164,19 @@ typedef struct ex_vix_set {
     bool loading; /* the shard is opening: new indexes look for snapshots */
     hln_shard *shard;
     ex_vix *head;
+    struct ckpt_job *job; /* the checkpoint being written (one at a time), or NULL */
 } ex_vix_set;
+
+/* ex_vix.serial: a new one for each ex_vix and each clearing of one, so
+ * that a checkpoint finishing after either no longer finds its graph */
+static atomic_ullong vix_serials;
 
 static void post_build(ex_vix_set *set);
 static void post_ckpt(ex_vix_set *set);
 static bool six_load(hln_shard *s, struct ex_vix *v);
 static void six_unlink(hln_shard *s, const struct ex_vix *v);
 static void clean_snapshots(hln_shard *s);
+static void ckpt_orphan(struct ckpt_job *j);
 
 /* Keys, terms and vector values (vent.vhash, saved in snapshots): XXH3,
  * some tens of bytes per cycle. It runs for every write of an indexed
@@ -260,6 +273,7 @@ static void vix_clear(ex_vix *v)
     v->seen = NULL;
     v->seen_n = 0;
     v->ckpt_n = 0;
+    v->serial = atomic_fetch_add(&vix_serials, 1) + 1;
 }
 
 static void vix_free(ex_vix *v)
@@ -293,6 +307,7 @@ void ex_ann_free(hln_shard *s)
 {
     ex_vix_set *set = s->vix;
     if (!set) return;
+    if (set->job) ckpt_orphan(set->job); /* it frees itself when the write is done */
     for (ex_vix *v = set->head, *n; v; v = n) {
         n = v->next;
         vix_free(v);
@@ -869,6 +884,7 @@ static ex_vix *vix_get(hln_shard *s, const ex_ann_op *q, int64_t now_sec, hln_er
     }
     memcpy(v->index_id, q->index_id, 16);
     memcpy(v->table_id, q->table_id, 16);
+    v->serial = atomic_fetch_add(&vix_serials, 1) + 1;
     v->col_id = q->col_id;
     v->kind = q->terms ? IXS_TERMS : IXS_VECTOR;
     v->target = q->target;
@@ -1451,21 +1467,46 @@ static void hex16(const uint8_t id[16], char out[33])
         snprintf(out + 2 * i, 3, "%02x", id[i]);
 }
 
-static int six_save_one(const ex_vix *v, sixio *x)
+/* What a file's front describes (copied, so that a checkpoint written on
+ * another thread never reads the ex_vix). */
+typedef struct six_head {
+    uint32_t kind, col;
+    int32_t target, dim, metric;
+    uint8_t fold;
+    uint8_t index_id[16], table_id[16];
+} six_head;
+
+static six_head head_of(const ex_vix *v)
 {
-    uint32_t ver = SIX_VERSION, kind = (uint32_t)v->kind, col = v->col_id;
-    int32_t target = v->target, dim = v->dim, metric = v->metric;
-    uint8_t fold = v->fold;
-    uint64_t nents = v->nents, keylen = v->keylen;
+    six_head h = {(uint32_t)v->kind, v->col_id, v->target, v->dim, v->metric, v->fold, {0}, {0}};
+    memcpy(h.index_id, v->index_id, 16);
+    memcpy(h.table_id, v->table_id, 16);
+    return h;
+}
+
+/* The fields before the terms or the graph (every kind). */
+static int six_write_front(sixio *x, const six_head *h, const vent *ents, uint64_t nents,
+                           const uint8_t *keys, uint64_t keylen)
+{
+    uint32_t ver = SIX_VERSION;
     int rc;
     if ((rc = six_write(x, SIX_MAGIC, 8)) || (rc = six_write(x, &ver, 4)) ||
-        (rc = six_write(x, &kind, 4)) || (rc = six_write(x, v->index_id, 16)) ||
-        (rc = six_write(x, v->table_id, 16)) || (rc = six_write(x, &col, 4)) ||
-        (rc = six_write(x, &target, 4)) || (rc = six_write(x, &dim, 4)) ||
-        (rc = six_write(x, &metric, 4)) || (rc = six_write(x, &fold, 1)) ||
-        (rc = six_write(x, &nents, 8)) || (rc = six_write(x, v->ents, sizeof(vent) * v->nents)) ||
-        (rc = six_write(x, &keylen, 8)) || (rc = six_write(x, v->keys, v->keylen)))
+        (rc = six_write(x, &h->kind, 4)) || (rc = six_write(x, h->index_id, 16)) ||
+        (rc = six_write(x, h->table_id, 16)) || (rc = six_write(x, &h->col, 4)) ||
+        (rc = six_write(x, &h->target, 4)) || (rc = six_write(x, &h->dim, 4)) ||
+        (rc = six_write(x, &h->metric, 4)) || (rc = six_write(x, &h->fold, 1)) ||
+        (rc = six_write(x, &nents, 8)) || (rc = six_write(x, ents, sizeof(vent) * nents)) ||
+        (rc = six_write(x, &keylen, 8)) || (rc = six_write(x, keys, keylen)))
         return rc;
+    return 0;
+}
+
+static int six_save_one(sixio *x, void *ud)
+{
+    const ex_vix *v = ud;
+    six_head h = head_of(v);
+    int rc = six_write_front(x, &h, v->ents, v->nents, v->keys, v->keylen);
+    if (rc) return rc;
     if (v->kind == IXS_TERMS) {
         uint64_t nterms = v->nterms;
         if ((rc = six_write(x, &nterms, 8))) return rc;
@@ -1484,22 +1525,31 @@ static int six_save_one(const ex_vix *v, sixio *x)
     return six_write(x, &crc, 4);
 }
 
-/* Writes v to <dir>/<index id>.<ext> through a .tmp file and a rename.
- * durable: fsynced (the file and the directory) before the rename. */
-static int six_write_file(hln_shard *s, const ex_vix *v, const char *ext, bool durable)
+/* <dir>/<index id>.<ext> of v, creating dir. */
+static int six_path(hln_shard *s, const uint8_t index_id[16], const char *ext, char *dir, size_t dn,
+                    char *path, size_t pn)
 {
-    char dir[1200], path[1300], tmp[1310], hex[33];
-    if (six_dir(s, dir, sizeof dir)) return HLN_ECONFIG;
+    if (six_dir(s, dir, dn)) return HLN_ECONFIG;
     if (mkdir(dir, 0755) && errno != EEXIST) {
         HLN_WARN("cannot create %s: %s; indexes will be built again at start", dir,
                  strerror(errno));
         return HLN_EIO;
     }
-    hex16(v->index_id, hex);
-    snprintf(path, sizeof path, "%s/%s.%s", dir, hex, ext);
+    char hex[33];
+    hex16(index_id, hex);
+    int w = snprintf(path, pn, "%s/%s.%s", dir, hex, ext);
+    return w > 0 && (size_t)w < pn ? 0 : HLN_ECONFIG;
+}
+
+/* Writes body's bytes to path through path.tmp and a rename. durable:
+ * fsynced (the file and the directory) before the rename. Any thread. */
+static int six_write_to(const char *dir, const char *path, bool durable,
+                        int (*body)(sixio *x, void *ud), void *ud)
+{
+    char tmp[1310];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     sixio x = {fopen(tmp, "wb"), 0};
-    int rc = x.f ? six_save_one(v, &x) : HLN_EIO;
+    int rc = x.f ? body(&x, ud) : HLN_EIO;
     if (x.f && fflush(x.f)) rc = HLN_EIO;
     if (x.f && durable && !rc && fsync(fileno(x.f))) rc = HLN_EIO;
     if (x.f && fclose(x.f) && !rc) rc = HLN_EIO;
@@ -1520,11 +1570,113 @@ void ex_sai_save_all(hln_shard *s)
     if (!set) return;
     for (ex_vix *v = set->head; v; v = v->next) {
         if (v->building || v->reset_pending) continue; /* incomplete: its checkpoint stays */
-        six_write_file(s, v, "six", true);
+        char dir[1200], path[1300];
+        if (!six_path(s, v->index_id, "six", dir, sizeof dir, path, sizeof path))
+            six_write_to(dir, path, true, six_save_one, v);
     }
 }
 
-/* Writes the checkpoints that are due. Not fsynced, on purpose: a
+/* A checkpoint being written on libuv's thread pool. The shard thread
+ * only copies what changes (the keys, the graph's links: ix_hnsw_freeze)
+ * and hands the vectors over shared; the thread pool writes the file. */
+typedef struct ckpt_job {
+    uv_work_t req;
+    ex_vix_set *set; /* NULL once the shard's indexes are freed (ex_ann_free) */
+    uint64_t serial; /* the ex_vix it saves */
+    six_head head;
+    vent *ents;
+    uint64_t nents;
+    uint8_t *keys;
+    uint64_t keylen;
+    ix_hnsw_frozen *g;
+    char dir[1200], path[1300];
+    int rc;
+    int64_t t0, stall_us;
+} ckpt_job;
+
+static void ckpt_orphan(ckpt_job *j)
+{
+    j->set = NULL;
+}
+
+static void ckpt_job_free(ckpt_job *j)
+{
+    ix_hnsw_frozen_free(j->g);
+    hln_free(j->ents);
+    hln_free(j->keys);
+    hln_free(j);
+}
+
+static int ckpt_body(sixio *x, void *ud)
+{
+    ckpt_job *j = ud;
+    int rc = six_write_front(x, &j->head, j->ents, j->nents, j->keys, j->keylen);
+    if (!rc) rc = ix_hnsw_frozen_save(j->g, six_write, x);
+    uint32_t crc = x->crc;
+    return rc ? rc : six_write(x, &crc, 4);
+}
+
+static void ckpt_work(uv_work_t *req)
+{
+    ckpt_job *j = req->data;
+    j->rc = six_write_to(j->dir, j->path, false, ckpt_body, j);
+}
+
+static void ckpt_after(uv_work_t *req, int status)
+{
+    HLN_UNUSED(status);
+    ckpt_job *j = req->data;
+    ex_vix_set *set = j->set;
+    if (set) {
+        set->job = NULL;
+        ex_vix *v = set->head;
+        while (v && v->serial != j->serial)
+            v = v->next;
+        if (!v) {
+            unlink(j->path); /* dropped or truncated meanwhile: nothing to save */
+        } else if (!j->rc) {
+            HLN_INFO("shard %d: index checkpoint of %llu entries written in %lld ms (%lld ms of "
+                     "it on the shard thread)",
+                     set->shard->id, (unsigned long long)j->nents,
+                     (long long)(hln_now_micros() - j->t0) / 1000, (long long)j->stall_us / 1000);
+        }
+        post_ckpt(set); /* any that came due meanwhile */
+    }
+    ckpt_job_free(j);
+}
+
+/* Starts the checkpoint of v on the thread pool: 0, or why not. */
+static int ckpt_start(rt_shard *rs, hln_shard *s, ex_vix_set *set, ex_vix *v)
+{
+    ckpt_job *j = hln_calloc(1, sizeof *j);
+    if (!j) return HLN_ENOMEM;
+    j->t0 = hln_now_micros();
+    j->set = set;
+    j->serial = v->serial;
+    j->head = head_of(v);
+    j->nents = v->nents;
+    j->keylen = v->keylen;
+    j->ents = hln_malloc(sizeof(vent) * (v->nents ? v->nents : 1));
+    j->keys = hln_malloc(v->keylen ? v->keylen : 1);
+    int rc = !j->ents || !j->keys ? HLN_ENOMEM : ix_hnsw_freeze(v->g, &j->g);
+    if (!rc) rc = six_path(s, v->index_id, "ckpt", j->dir, sizeof j->dir, j->path, sizeof j->path);
+    if (!rc) {
+        memcpy(j->ents, v->ents, sizeof(vent) * v->nents);
+        if (v->keylen) memcpy(j->keys, v->keys, v->keylen);
+        j->req.data = j;
+        rc = uv_queue_work(rt_loop(rs), &j->req, ckpt_work, ckpt_after) ? HLN_EIO : 0;
+    }
+    if (rc) {
+        ckpt_job_free(j);
+        return rc;
+    }
+    j->stall_us = hln_now_micros() - j->t0;
+    set->job = j;
+    return 0;
+}
+
+/* Starts the checkpoint that is due, if none is being written (one at a
+ * time per shard: ckpt_after looks again). Not fsynced, on purpose: a
  * checkpoint only saves work. One torn by a power failure fails its CRC
  * at start, and the index is built from the data; one that is merely old
  * is caught up by the walk. */
@@ -1535,15 +1687,13 @@ static void on_ckpt_msg(rt_shard *rs, rt_msg *m)
     ex_vix_set *set = s->vix;
     if (!set) return;
     set->ckpt_posted = false;
+    if (set->job) return;
     int64_t now = hln_now_micros();
     for (ex_vix *v = set->head; v; v = v->next) {
         if (!ckpt_due(v, now)) continue;
-        int64_t t0 = hln_now_micros();
-        int rc = six_write_file(s, v, "ckpt", false);
         v->ckpt_n = v->nents; /* failed too: try again after as many more */
-        if (!rc)
-            HLN_INFO("shard %d: index checkpoint of %zu entries written in %lld ms", s->id,
-                     v->nents, (long long)(hln_now_micros() - t0) / 1000);
+        if (!ckpt_start(rs, s, set, v)) return;
+        HLN_WARN("shard %d: cannot start an index checkpoint (out of memory)", s->id);
     }
 }
 

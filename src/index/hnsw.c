@@ -28,6 +28,14 @@
  * Searching (algorithm 5) descends greedily to level 0 and runs one beam
  * search there; deleted nodes are expanded but never enter the results.
  *
+ * Saving: ix_hnsw_save writes a frozen copy (ix_hnsw_freeze): the links,
+ * levels and deletion marks copied, the vector array shared through a
+ * reference count (vshare). A node's vector is written once, at its add,
+ * so the shared prefix never changes; grow() reallocates in place only
+ * while nobody else holds the array, and otherwise moves the graph to a
+ * new one. A frozen copy can thus be written out on another thread while
+ * the graph goes on (exec/sai.c's checkpoints).
+ *
  * Distance kernels work on eight-float vectors (GCC's vector extension)
  * with four accumulators, compiled for AVX-512, AVX2 and baseline x86-64
  * and picked at load time (target_clones), so one binary uses the
@@ -36,6 +44,7 @@
 #include "index/hnsw.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #if defined(__GNUC__) && defined(__x86_64__)
 #include <immintrin.h>
@@ -53,13 +62,30 @@ enum { MAX_LEVEL = 16, MAX_DIM = 8192, PREFETCH_LINES = 24, SQ_MIN_DIM = 32 };
  * unchanged at 0.9993; bench/results/20261208-0007-vector-hash). */
 enum { RERANK_SLACK = 16 };
 
+/* The vectors' array with its holders: the graph, and each frozen copy
+ * being saved from it on another thread (ix_hnsw_freeze). Only the graph's
+ * thread takes a hold; the last holder to let go frees it. */
+typedef struct vshare {
+    atomic_int refs;
+    float *p;
+} vshare;
+
+static void vs_release(vshare *vs)
+{
+    if (vs && atomic_fetch_sub(&vs->refs, 1) == 1) {
+        hln_free(vs->p);
+        hln_free(vs);
+    }
+}
+
 struct ix_hnsw {
     int dim;
     ix_metric metric;
     int M, M0, efc;
     double ml;
     uint32_t n, cap, live;
-    float *vecs;
+    float *vecs; /* vs->p */
+    vshare *vs;
     uint8_t *level;
     uint8_t *dead;
     uint32_t *l0;
@@ -425,12 +451,15 @@ int ix_hnsw_new(ix_hnsw **out, int dim, ix_metric metric, const ix_hnsw_params *
     h->i8dot = pick_i8dot();
     h->qbuf = hln_malloc(sizeof(float) * (size_t)dim);
     h->qcode = hln_malloc((size_t)h->cstride);
-    if (!h->qbuf || !h->qcode) {
+    h->vs = hln_calloc(1, sizeof *h->vs);
+    if (!h->qbuf || !h->qcode || !h->vs) {
         hln_free(h->qbuf);
         hln_free(h->qcode);
+        hln_free(h->vs);
         hln_free(h);
         return HLN_ENOMEM;
     }
+    atomic_init(&h->vs->refs, 1);
     *out = h;
     return 0;
 }
@@ -442,7 +471,7 @@ void ix_hnsw_free(ix_hnsw *h)
         for (uint32_t i = 0; i < h->n; i++)
             hln_free(h->up[i]);
     hln_free(h->up);
-    hln_free(h->vecs);
+    vs_release(h->vs);
     hln_free(h->level);
     hln_free(h->dead);
     hln_free(h->l0);
@@ -505,8 +534,25 @@ bool ix_hnsw_is_deleted(const ix_hnsw *h, uint32_t id)
 static int grow(ix_hnsw *h)
 {
     uint32_t cap = h->cap ? h->cap * 2 : 1024;
-    float *v = hln_realloc(h->vecs, sizeof(float) * (size_t)cap * (size_t)h->dim);
-    if (!v) return HLN_ENOMEM;
+    size_t bytes = sizeof(float) * (size_t)cap * (size_t)h->dim;
+    float *v;
+    if (atomic_load(&h->vs->refs) == 1) {
+        if (!(v = hln_realloc(h->vecs, bytes))) return HLN_ENOMEM;
+        h->vs->p = v;
+    } else { /* a frozen copy reads the old array: the graph moves to a new one */
+        vshare *ns = hln_malloc(sizeof *ns);
+        v = hln_malloc(bytes);
+        if (!ns || !v) {
+            hln_free(ns);
+            hln_free(v);
+            return HLN_ENOMEM;
+        }
+        memcpy(v, h->vecs, sizeof(float) * (size_t)h->n * (size_t)h->dim);
+        atomic_init(&ns->refs, 1);
+        ns->p = v;
+        vs_release(h->vs);
+        h->vs = ns;
+    }
     h->vecs = v;
     uint8_t *lv = hln_realloc(h->level, cap);
     if (!lv) return HLN_ENOMEM;
@@ -899,26 +945,103 @@ int ix_hnsw_rank(ix_hnsw *h, const float *q, ix_hit *c, int n, int keep)
  */
 enum { SAVE_MAGIC = 0x57534E48u /* "HNSW" */, SAVE_VERSION = 1, BYTE_ORDER_MARK = 0x01020304u };
 
-int ix_hnsw_save(const ix_hnsw *h, ix_write_fn w, void *ud)
+struct ix_hnsw_frozen {
+    int32_t p[4];  /* dim, metric, M, ef_construction */
+    uint32_t c[3]; /* n, live, entry */
+    int32_t maxlevel;
+    uint64_t rng;
+    int M0;
+    vshare *vs; /* vectors [0, n): written once, at their add, never again */
+    uint8_t *level, *dead;
+    uint32_t *l0;
+    uint32_t *up; /* the upper link lists of the nodes with level > 0, in id order */
+    size_t upwords;
+};
+
+int ix_hnsw_freeze(ix_hnsw *h, ix_hnsw_frozen **out)
+{
+    *out = NULL;
+    ix_hnsw_frozen *f = hln_calloc(1, sizeof *f);
+    if (!f) return HLN_ENOMEM;
+    f->p[0] = h->dim;
+    f->p[1] = (int32_t)h->metric;
+    f->p[2] = h->M;
+    f->p[3] = h->efc;
+    f->c[0] = h->n;
+    f->c[1] = h->live;
+    f->c[2] = h->entry;
+    f->maxlevel = h->maxlevel;
+    f->rng = h->rng;
+    f->M0 = h->M0;
+    size_t n = h->n, l0w = n * (size_t)(h->M0 + 1);
+    for (size_t i = 0; i < n; i++)
+        f->upwords += (size_t)h->level[i] * (size_t)(h->M + 1);
+    f->level = hln_malloc(n ? n : 1);
+    f->dead = hln_malloc(n ? n : 1);
+    f->l0 = hln_malloc(sizeof(uint32_t) * (l0w ? l0w : 1));
+    f->up = hln_malloc(sizeof(uint32_t) * (f->upwords ? f->upwords : 1));
+    if (!f->level || !f->dead || !f->l0 || !f->up) {
+        ix_hnsw_frozen_free(f);
+        return HLN_ENOMEM;
+    }
+    if (n) {
+        memcpy(f->level, h->level, n);
+        memcpy(f->dead, h->dead, n);
+        memcpy(f->l0, h->l0, sizeof(uint32_t) * l0w);
+    }
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t words = (size_t)h->level[i] * (size_t)(h->M + 1);
+        if (words) memcpy(f->up + at, h->up[i], sizeof(uint32_t) * words);
+        at += words;
+    }
+    atomic_fetch_add(&h->vs->refs, 1);
+    f->vs = h->vs;
+    *out = f;
+    return 0;
+}
+
+void ix_hnsw_frozen_free(ix_hnsw_frozen *f)
+{
+    if (!f) return;
+    vs_release(f->vs);
+    hln_free(f->level);
+    hln_free(f->dead);
+    hln_free(f->l0);
+    hln_free(f->up);
+    hln_free(f);
+}
+
+uint32_t ix_hnsw_frozen_size(const ix_hnsw_frozen *f)
+{
+    return f->c[0];
+}
+
+int ix_hnsw_frozen_save(const ix_hnsw_frozen *f, ix_write_fn w, void *ud)
 {
     uint32_t head[3] = {SAVE_MAGIC, SAVE_VERSION, BYTE_ORDER_MARK};
-    int32_t p[4] = {h->dim, (int32_t)h->metric, h->M, h->efc};
-    uint32_t c[3] = {h->n, h->live, h->entry};
-    int32_t ml = h->maxlevel;
+    uint32_t n = f->c[0];
     int rc;
-    if ((rc = w(ud, head, sizeof head)) || (rc = w(ud, p, sizeof p)) || (rc = w(ud, c, sizeof c)) ||
-        (rc = w(ud, &ml, sizeof ml)) || (rc = w(ud, &h->rng, sizeof h->rng)))
+    if ((rc = w(ud, head, sizeof head)) || (rc = w(ud, f->p, sizeof f->p)) ||
+        (rc = w(ud, f->c, sizeof f->c)) || (rc = w(ud, &f->maxlevel, sizeof f->maxlevel)) ||
+        (rc = w(ud, &f->rng, sizeof f->rng)))
         return rc;
-    if (h->n == 0) return 0;
-    if ((rc = w(ud, h->vecs, sizeof(float) * (size_t)h->n * (size_t)h->dim)) ||
-        (rc = w(ud, h->level, h->n)) || (rc = w(ud, h->dead, h->n)) ||
-        (rc = w(ud, h->l0, sizeof(uint32_t) * (size_t)h->n * (size_t)(h->M0 + 1))))
+    if (n == 0) return 0;
+    if ((rc = w(ud, f->vs->p, sizeof(float) * (size_t)n * (size_t)f->p[0])) ||
+        (rc = w(ud, f->level, n)) || (rc = w(ud, f->dead, n)) ||
+        (rc = w(ud, f->l0, sizeof(uint32_t) * (size_t)n * (size_t)(f->M0 + 1))))
         return rc;
-    for (uint32_t i = 0; i < h->n; i++)
-        if (h->level[i] &&
-            (rc = w(ud, h->up[i], sizeof(uint32_t) * (size_t)h->level[i] * (size_t)(h->M + 1))))
-            return rc;
-    return 0;
+    return f->upwords ? w(ud, f->up, sizeof(uint32_t) * f->upwords) : 0;
+}
+
+int ix_hnsw_save(const ix_hnsw *h, ix_write_fn w, void *ud)
+{
+    ix_hnsw_frozen *f;
+    int rc = ix_hnsw_freeze((ix_hnsw *)h, &f);
+    if (rc) return rc;
+    rc = ix_hnsw_frozen_save(f, w, ud);
+    ix_hnsw_frozen_free(f);
+    return rc;
 }
 
 /* A neighbour list as invariant 2 has it: ids in range, not the node,

@@ -103,6 +103,20 @@ typedef int (*ix_read_fn)(void *ud, void *p, size_t n);
 int ix_hnsw_save(const ix_hnsw *h, ix_write_fn w, void *ud);
 int ix_hnsw_load(ix_hnsw **out, ix_read_fn r, void *ud);
 
+/* A frozen copy of the graph as it is now, to be saved on another thread
+ * while the graph goes on changing on its own: the links, levels and
+ * deletion marks are copied (about 140 bytes a node at M 16), the vectors
+ * are shared, not copied (a node's vector is written once, when it is
+ * added; a graph that must grow its array while a frozen copy holds the
+ * old one moves to a new array). ix_hnsw_freeze runs on the graph's
+ * thread; ix_hnsw_frozen_save (the bytes ix_hnsw_save writes) and
+ * ix_hnsw_frozen_free on any thread, after or without the graph's free. */
+typedef struct ix_hnsw_frozen ix_hnsw_frozen;
+int ix_hnsw_freeze(ix_hnsw *h, ix_hnsw_frozen **out);
+int ix_hnsw_frozen_save(const ix_hnsw_frozen *f, ix_write_fn w, void *ud);
+uint32_t ix_hnsw_frozen_size(const ix_hnsw_frozen *f);
+void ix_hnsw_frozen_free(ix_hnsw_frozen *f);
+
 /* Exact helpers shared with brute-force search: the distance of a and b
  * under m (cosine computed in full, no normalisation needed), and the
  * similarity score Cassandra reports for a distance (see above). For

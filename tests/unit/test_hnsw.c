@@ -358,6 +358,58 @@ static void test_save_load(void **st)
     save_load(40);
 }
 
+/* A frozen copy saves the graph as it was when frozen, byte for byte,
+ * while the graph goes on growing (its vector array moving to a new one
+ * under the copy), deleting and relinking, and also after the graph is
+ * freed (ASan: no read of freed memory). */
+static void frozen_copy(bool free_graph_first)
+{
+    enum { DIM = 40, FIRST = 1500, MORE = 3000 };
+    float *d = make_data(FIRST + MORE, DIM);
+    ix_hnsw *h;
+    assert_int_equal(ix_hnsw_new(&h, DIM, IX_COSINE, NULL), 0);
+    uint32_t id;
+    for (int i = 0; i < FIRST; i++)
+        assert_int_equal(ix_hnsw_add(h, d + (size_t)i * DIM, &id), 0);
+    for (uint32_t i = 0; i < FIRST; i += 11)
+        ix_hnsw_delete(h, i);
+    membuf want = {0}, got = {0};
+    assert_int_equal(ix_hnsw_save(h, mem_write, &want), 0);
+    ix_hnsw_frozen *f;
+    assert_int_equal(ix_hnsw_freeze(h, &f), 0);
+    assert_int_equal(ix_hnsw_frozen_size(f), FIRST);
+    for (int i = FIRST; i < FIRST + MORE; i++) /* 1500 -> 4500: the array grows twice */
+        assert_int_equal(ix_hnsw_add(h, d + (size_t)i * DIM, &id), 0);
+    for (uint32_t i = 1; i < FIRST + MORE; i += 13)
+        ix_hnsw_delete(h, i);
+    if (free_graph_first) ix_hnsw_free(h);
+    assert_int_equal(ix_hnsw_frozen_save(f, mem_write, &got), 0);
+    ix_hnsw_frozen_free(f);
+    assert_int_equal(got.len, want.len);
+    assert_memory_equal(got.p, want.p, want.len);
+    if (!free_graph_first) {
+        /* and the graph itself is whole: it saves and loads with all of them */
+        membuf now = {0};
+        assert_int_equal(ix_hnsw_save(h, mem_write, &now), 0);
+        ix_hnsw *g;
+        assert_int_equal(ix_hnsw_load(&g, mem_read, &now), 0);
+        assert_int_equal(ix_hnsw_size(g), FIRST + MORE);
+        ix_hnsw_free(g);
+        free(now.p);
+        ix_hnsw_free(h);
+    }
+    free(want.p);
+    free(got.p);
+    free(d);
+}
+
+static void test_frozen_copy(void **st)
+{
+    (void)st;
+    frozen_copy(false);
+    frozen_copy(true);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -365,6 +417,7 @@ int main(void)
         cmocka_unit_test(test_recall_euclidean), cmocka_unit_test(test_filtered),
         cmocka_unit_test(test_delete),           cmocka_unit_test(test_bad_vectors),
         cmocka_unit_test(test_scores),           cmocka_unit_test(test_save_load),
+        cmocka_unit_test(test_frozen_copy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
