@@ -58,7 +58,8 @@ import json, os, platform, sys
 out = sys.argv[1]
 allrows = [json.loads(l) for f in ("helenus.json", "libs.json")
            for l in open(os.path.join(out, f)) if l.strip()]
-rows = [r for r in allrows if "filter" not in r]
+rows = [r for r in allrows if "filter" not in r and "qps" in r]
+disk = [r["disk_mb"] for r in allrows if "disk_mb" in r]
 frows = [r for r in allrows if "filter" in r]
 ds = json.load(open(os.path.join(out, "dataset.json")))
 h = rows[0]
@@ -91,8 +92,10 @@ if frows:
                     fh["qps"] / r["qps"]))
 lines += ["", "Helenus's figures are end to end through CQL text (parse, plan, shard hop, "
           "graph search, the check of every candidate against storage, result rows); its "
-          "insert/s includes the commitlog and memtable. Peak RSS of helenus-vbench: %.0f MB."
-          % h.get("peak_rss_mb", 0)]
+          "insert/s includes the commitlog and memtable. Peak RSS of helenus-vbench: %.0f MB%s."
+          % (h.get("peak_rss_mb", 0),
+             "; its data directory after a clean stop: %.0f MB (the rows, the index "
+             "snapshot)" % disk[0] if disk else "")]
 open(os.path.join(out, "report.md"), "w").write("\n".join(lines) + "\n")
 print("\n".join(lines))
 PY

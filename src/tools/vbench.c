@@ -13,7 +13,8 @@
  * the index exists first), then runs every query once as
  * `SELECT id FROM t ORDER BY v ANN OF ? LIMIT k` (timed one at a time:
  * QPS of a single client, latency percentiles) and prints one JSON object:
- * insert rate, QPS, p50/p99 latency, recall@k, and the process's peak RSS.
+ * insert rate, QPS, p50/p99 latency, recall@k, and the process's peak RSS;
+ * after the close one more line with the data directory's disk use.
  *
  * --repeat R: the query set runs R times over (QPS and percentiles over
  * all R x nq queries; a steadier figure when the set is small).
@@ -36,7 +37,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ftw.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "helenus.h"
@@ -46,6 +49,17 @@ static double now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* du of the data directory after the close (nftw's callback) */
+static long long du_bytes;
+
+static int du_one(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+    (void)path;
+    (void)f;
+    if (flag == FTW_F) du_bytes += (long long)st->st_blocks * 512;
+    return 0;
 }
 
 static void *slurp(const char *dir, const char *name, size_t *len)
@@ -285,6 +299,11 @@ int main(int argc, char **argv)
            (double)ru.ru_maxrss / 1024.0);
     if (filters) filtered(db, base, qs, n, nq < 200 ? nq : 200, dim, k, buf, repeat);
     CHECK(db, hln_close(db));
+    /* the disk a clean stop leaves: sstables (the rows, vectors included),
+       the index snapshots, an empty commitlog */
+    nftw(dir, du_one, 16, FTW_PHYS);
+    printf("{\"engine\": \"helenus-embedded\", \"n\": %ld, \"disk_mb\": %.1f}\n", n,
+           (double)du_bytes / (1024.0 * 1024.0));
     free(buf);
     free(lat);
     free(base);
