@@ -1571,8 +1571,12 @@ void ex_sai_save_all(hln_shard *s)
     for (ex_vix *v = set->head; v; v = v->next) {
         if (v->building || v->reset_pending) continue; /* incomplete: its checkpoint stays */
         char dir[1200], path[1300];
-        if (!six_path(s, v->index_id, "six", dir, sizeof dir, path, sizeof path))
-            six_write_to(dir, path, true, six_save_one, v);
+        if (six_path(s, v->index_id, "six", dir, sizeof dir, path, sizeof path) ||
+            six_write_to(dir, path, true, six_save_one, v))
+            continue;
+        /* the snapshot supersedes the checkpoint (it becomes the next one
+           once loaded): one copy of the graph on disk, not two */
+        if (!six_path(s, v->index_id, "ckpt", dir, sizeof dir, path, sizeof path)) unlink(path);
     }
 }
 

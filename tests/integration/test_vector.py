@@ -5,7 +5,9 @@ concurrent writers, and the index surviving flushes, clean restarts and
 kill -9 (from its last checkpoint, caught up with the data, which the
 commitlog keeps)."""
 
+import glob
 import math
+import os
 import random
 import re
 import time
@@ -215,6 +217,10 @@ def test_index_survives_flush_restart_and_kill(flushing_server, connect):
     assert recall(s, ks, vecs, queries) >= 0.95
     s.cluster.shutdown()
     assert srv.stop() == 0
+    # one copy of each graph on disk: the snapshot superseded the checkpoints
+    left = [f for d in glob.glob(os.path.join(srv.data_dir, "shard-*", "indexes"))
+            for f in os.listdir(d)]
+    assert left and all(f.endswith(".six") for f in left), left
     srv.start()
     # a clean stop leaves each shard's graph as a snapshot, loaded at start
     # instead of building again (and kept as the graph's checkpoint)
