@@ -388,6 +388,10 @@ typedef struct ex_shard_table {
 typedef struct ex_shard_stats {
     ex_shard_table *tabs;
     int ntabs;
+    /* the storage-attached indexes this shard is still building (their
+       graph or term table not through its walk yet): 16-byte ids */
+    uint8_t *building;
+    int nbuilding;
     st_cache_stats cache;
     hln_client_info *clients;
     int nclients;
@@ -485,6 +489,11 @@ void ex_ann_warm_all(hln_shard *s, const hln_schema *schema);
 /* The index's description for shard operations; false when no shard
  * structure serves it (legacy, static columns, analyzed text...). */
 bool ex_sai_describe(const hln_table *t, const hln_index *ix, ex_ann_op *q);
+/* The ids (16 bytes each, in a) of the storage-attached indexes of schema
+ * that shard s is building: a graph or term table whose walk is not
+ * through, or not made yet. Indexes served by a scan (no structure) are
+ * never building. */
+int ex_sai_building(hln_shard *s, const hln_schema *schema, hln_arena *a, uint8_t **ids, int *n);
 /* EX_OP_ISCAN on shard s: op->parts */
 int ex_sai_scan(hln_shard *s, ex_op *op, hln_arena *a, hln_error *err);
 /* After DDL that made indexes: every shard starts building them (the

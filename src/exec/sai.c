@@ -948,6 +948,36 @@ bool ex_sai_describe(const hln_table *t, const hln_index *ix, ex_ann_op *q)
     return true;
 }
 
+int ex_sai_building(hln_shard *s, const hln_schema *schema, hln_arena *a, uint8_t **ids, int *n)
+{
+    *ids = NULL;
+    *n = 0;
+    int cap = 0;
+    for (int ki = 0; ki < schema->nkeyspaces; ki++)
+        for (int tj = 0; tj < schema->keyspaces[ki]->ntables; tj++) {
+            const hln_table *t = schema->keyspaces[ki]->tables[tj];
+            for (int i = 0; i < t->nindexes; i++) {
+                ex_ann_op q;
+                if (!ex_sai_describe(t, &t->indexes[i], &q)) continue;
+                const ex_vix_set *set = s->vix;
+                const ex_vix *v = set ? set->head : NULL;
+                while (v && memcmp(v->index_id, q.index_id, 16))
+                    v = v->next;
+                if (v && !v->building && !v->reset_pending) continue;
+                if (*n == cap) {
+                    int ncap = cap ? 2 * cap : 8;
+                    uint8_t *nv = hln_arena_alloc(a, 16 * (size_t)ncap);
+                    if (!nv) return HLN_ENOMEM;
+                    if (*n) memcpy(nv, *ids, 16 * (size_t)*n);
+                    *ids = nv;
+                    cap = ncap;
+                }
+                memcpy(*ids + 16 * (size_t)(*n)++, q.index_id, 16);
+            }
+        }
+    return 0;
+}
+
 /* Starts building (in the background) every index of the snapshot the
  * shard has no table or graph for: at start-up and after CREATE INDEX, so
  * that writes feed it from then on and the first query finds it built. */

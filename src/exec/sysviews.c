@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "exec/admin.h"
 #include "exec/execInt.h"
@@ -69,11 +70,11 @@ int ex_stats_exec(hln_shard *sh, ex_op *op, hln_arena *a)
             ex_metrics_get(sh, t->id, &x_t->lat);
         }
     st_thread_cache_stats(&x->cache);
+    int rc = ex_sai_building(sh, s, a, &x->building, &x->nbuilding);
+    if (rc) return rc;
     hln_engine *e = sh->eng;
-    if (e->net.shard_clients) {
-        int rc = e->net.shard_clients(sh, a, &x->clients, &x->nclients);
-        if (rc) return rc;
-    }
+    if (e->net.shard_clients && (rc = e->net.shard_clients(sh, a, &x->clients, &x->nclients)))
+        return rc;
     op->stats = x;
     return 0;
 }
@@ -386,6 +387,94 @@ static void estimate_rows(rows *w, const hln_node_info *node, const ex_shard_sta
     }
 }
 
+/* ---- sai_column_indexes ----------------------------------------------- */
+
+static const hln_column *index_column(const hln_table *t, const hln_index *ix)
+{
+    for (int c = 0; c < t->ncols; c++)
+        if (t->cols[c].id == ix->col_id) return &t->cols[c];
+    return NULL;
+}
+
+static bool building_anywhere(const ex_shard_stats *const *sh, int nsh, const uint8_t id[16])
+{
+    for (int k = 0; k < nsh; k++)
+        for (int i = 0; i < sh[k]->nbuilding; i++)
+            if (!memcmp(sh[k]->building + 16 * (size_t)i, id, 16)) return true;
+    return false;
+}
+
+/* is_string, as Cassandra 5.0 answers it (tests/compat/cases/sai_views.cql):
+ * true for text, ascii, boolean, vectors, frozen and composite values (a
+ * map's entries), judged on the element a collection index holds (keys(m)
+ * the key, values() the element or value); false for numbers, times,
+ * uuids. */
+static bool sai_literal(const hln_column *col, const hln_index *ix)
+{
+    const hln_type *ty = col->type;
+    if (hln_type_is_collection(ty) && !ty->frozen) {
+        if (ix->target == HLN_IX_ENTRIES) return true;
+        ty = ix->target == HLN_IX_KEYS || ty->kind != HLN_T_MAP ? ty->params[0] : ty->params[1];
+    }
+    if (ty->frozen || ty->kind == HLN_T_UDT || ty->kind == HLN_T_TUPLE) return true;
+    return ty->kind == HLN_T_VARCHAR || ty->kind == HLN_T_ASCII || ty->kind == HLN_T_BOOLEAN ||
+           ty->kind == HLN_T_VECTOR;
+}
+
+static bool option_true(const hln_index *ix, const char *key, bool dflt)
+{
+    const char *v = index_option(ix, key);
+    return v ? !strcasecmp(v, "true") : dflt;
+}
+
+/* Cassandra's analyzer description: NoOpAnalyzer unless one of the
+ * analysis options is given, then the non-tokenizing analyzer with all
+ * three. rows' arena holds the text. */
+static const char *sai_analyzer(rows *w, const hln_index *ix)
+{
+    if (!index_option(ix, "case_sensitive") && !index_option(ix, "normalize") &&
+        !index_option(ix, "ascii"))
+        return "NoOpAnalyzer";
+    char buf[96];
+    snprintf(buf, sizeof buf, "NonTokenizingAnalyzer{caseSensitive=%s, normalized=%s, ascii=%s}",
+             option_true(ix, "case_sensitive", true) ? "true" : "false",
+             option_true(ix, "normalize", false) ? "true" : "false",
+             option_true(ix, "ascii", false) ? "true" : "false");
+    char *s = hln_arena_strndup(&w->r->arena, buf, strlen(buf));
+    if (!s) w->fail = true;
+    return s;
+}
+
+/* One row per storage-attached index of a user table. is_queryable is
+ * always true: while a shard builds, its queries are answered by a scan
+ * (Cassandra refuses them until the build is done); is_building says
+ * whether any shard is still building. */
+static void sai_index_rows(rows *w, const hln_schema *schema, const ex_shard_stats *const *sh,
+                           int nsh)
+{
+    for (int ki = 0; ki < schema->nkeyspaces; ki++) {
+        const hln_keyspace *k = schema->keyspaces[ki];
+        for (int tj = 0; tj < k->ntables; tj++) {
+            const hln_table *t = k->tables[tj];
+            if (!user_table(k, t)) continue;
+            for (int i = 0; i < t->nindexes; i++) {
+                const hln_index *ix = &t->indexes[i];
+                const hln_column *col = index_column(t, ix);
+                if (ix->kind != HLN_IXK_SAI || !col) continue;
+                hln_bytes *row = ex_vrow_new(w);
+                put_text(w, row, "keyspace_name", k->name);
+                put_text(w, row, "index_name", ix->name);
+                put_text(w, row, "table_name", t->name);
+                put_text(w, row, "column_name", col->name);
+                put_bool(w, row, "is_queryable", true);
+                put_bool(w, row, "is_building", building_anywhere(sh, nsh, ix->id));
+                put_bool(w, row, "is_string", sai_literal(col, ix));
+                put_text(w, row, "analyzer", sai_analyzer(w, ix));
+            }
+        }
+    }
+}
+
 int ex_sysviews_rows(ex_request *r, const hln_table *t, hln_bytes ***out, int *nout)
 {
     ex_state *st = ex_st(r);
@@ -510,6 +599,8 @@ int ex_sysviews_rows(ex_request *r, const hln_table *t, hln_bytes ***out, int *n
             put_bigint(&w, row, "completed_tasks", (int64_t)pools[i].done);
             put_int(&w, row, "pending_tasks", 0);
         }
+    } else if (!strcmp(name, "sai_column_indexes")) {
+        sai_index_rows(&w, st->schema, sh, nsh);
     } else if (!strcmp(name, "clients")) {
         for (int k = 0; k < nsh; k++)
             for (int i = 0; i < sh[k]->nclients; i++) {

@@ -582,6 +582,10 @@ static const sys_table_def SYS_TABLES[] = {
      "recent_hit_rate_per_second bigint, recent_request_rate_per_second bigint, request_count "
      "bigint, size_bytes bigint",
      "name", ""},
+    {"system_views", "sai_column_indexes", "Storage-attached column index metadata",
+     "keyspace_name text, index_name text, table_name text, column_name text, "
+     "is_queryable boolean, is_building boolean, is_string boolean, analyzer text",
+     "keyspace_name", "index_name"},
     {"system_views", "thread_pools", "",
      "name text, active_tasks int, active_tasks_limit int, blocked_tasks bigint, "
      "blocked_tasks_all_time bigint, completed_tasks bigint, pending_tasks int",

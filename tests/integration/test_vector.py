@@ -351,3 +351,30 @@ def test_quiet_graph_is_checkpointed(make_server, connect, tmp_path, monkeypatch
     one = s.prepare("SELECT row_id FROM k1.chunks ORDER BY vector ANN OF ? LIMIT 1")
     for i in range(0, 400, 7):
         assert s.execute(one, (vecs[i],)).one().row_id == i
+
+
+def test_sai_column_indexes_shows_a_build(session):
+    """system_views.sai_column_indexes (as Cassandra 5.0 has it; tools poll
+    is_queryable before they query): an index created on a table that holds
+    rows is_building until every shard's walk is through, and is_queryable
+    throughout, because Helenus answers by a scan meanwhile."""
+    ks = "vec_sysview"
+    make_table(session, ks, index_first=False)
+    vecs = dict(enumerate(clustered(3000, 31)))
+    load(session, ks, vecs)
+    make_index(session, ks)
+    q = ("SELECT index_name, column_name, table_name, is_queryable, is_building, is_string, "
+         "analyzer FROM system_views.sai_column_indexes WHERE keyspace_name = '%s'" % ks)
+    first = session.execute(q).one()
+    assert (first.index_name, first.column_name, first.table_name) == \
+        ("chunks_vector_idx", "vector", "chunks")
+    assert first.is_building and first.is_queryable, first
+    assert first.is_string and first.analyzer == "NoOpAnalyzer"
+    ann = session.prepare("SELECT row_id FROM %s.chunks ORDER BY vector ANN OF ? LIMIT 1" % ks)
+    assert session.execute(ann, (vecs[7],)).one().row_id == 7  # during the build
+    deadline = time.monotonic() + 120
+    while session.execute(q).one().is_building:
+        assert time.monotonic() < deadline, "the build did not finish"
+        time.sleep(0.05)
+    assert session.execute(q).one().is_queryable
+    assert session.execute(ann, (vecs[2999],)).one().row_id == 2999
