@@ -19,7 +19,7 @@ import sys
 
 TARGETS = ["helenus", "cassandra"]
 ORDER = ["standard1-write", "standard1-read", "standard1-mixed", "feature-load", "feature-read",
-         "fmap-write", "fmap-read", "iot-write", "iot-read", "blob-load", "blob-read", "vector-load", "vector-ann", "proto-local"]
+         "fmap-write", "fmap-read", "iot-write", "iot-read", "blob-load", "blob-read", "vector-load", "vector-ann", "vfilt-ann1", "vfilt-ann10", "vfilt-part", "proto-local"]
 
 
 def load(path):
@@ -155,7 +155,8 @@ def main():
         ("data sets", ", ".join("%s %s" % (k, fmt(v)) for k, v in
                                 (machine.get("keys") or {}).items()) +
          " keys (standard1 keys, feature entities x 20 rows, iot partitions x 30 rows, "
-         "blobs of ~110 KB, 384-d vectors)"),
+         "blobs of ~110 KB, 384-d vectors; vfilt: the vector keys again with CassIO-style "
+         "metadata_s entries and 97 partitions)"),
         ("load average", "%s at start, %s at end (other work on the machine shows here)" % (
             " ".join(machine.get("loadavg_start", [])), " ".join(machine.get("loadavg_end", [])))),
     ]
@@ -238,7 +239,7 @@ def main():
         L.append("")
         L.append("| data set | Helenus ops/s | Cassandra ops/s | H/C |")
         L.append("|---|---:|---:|---:|")
-        for name in ("standard1", "feature", "iot", "blob", "vector"):
+        for name in ("standard1", "feature", "iot", "blob", "vector", "vfilt"):
             h, c = loads.get(("helenus", name)), loads.get(("cassandra", name))
             if not h and not c:
                 continue

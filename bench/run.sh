@@ -96,7 +96,7 @@ else
     K_STD=1000000; K_FEAT=50000; K_IOT=10000; K_BLOB=5000; K_VEC=10000
 fi
 WARMUP="${BENCH_WARMUP:-$WARMUP}"; DURATION="${BENCH_DURATION:-$DURATION}"; REPS="${BENCH_REPS:-$REPS}"
-ALL_WORKLOADS="standard1-write standard1-read standard1-mixed feature-load feature-read fmap-write fmap-read iot-write iot-read blob-load blob-read vector-load vector-ann proto-local"
+ALL_WORKLOADS="standard1-write standard1-read standard1-mixed feature-load feature-read fmap-write fmap-read iot-write iot-read blob-load blob-read vector-load vector-ann vfilt-ann1 vfilt-ann10 vfilt-part proto-local"
 WORKLOADS="${WORKLOADS:-$ALL_WORKLOADS}"
 CONNS="${BENCH_CONNECTIONS:-4}"
 # Vector workloads run with 2 requests in flight: Cassandra 5.0.9 fails
@@ -127,7 +127,7 @@ keys_of() {
     case "$1" in
         standard1-*) echo "$K_STD" ;; feature-*) echo "$K_FEAT" ;; iot-*) echo "$K_IOT" ;;
         fmap-*) echo "$K_FEAT" ;;
-        blob-*) echo "$K_BLOB" ;; vector-*) echo "$K_VEC" ;; proto-*) echo 1 ;;
+        blob-*) echo "$K_BLOB" ;; vector-*|vfilt-*) echo "$K_VEC" ;; proto-*) echo 1 ;;
     esac
 }
 
@@ -301,6 +301,7 @@ load_args() {  # the load run that fills the data set a read workload needs
         iot) echo "--workload iot-write --ops $((K_IOT * 30)) --keys $K_IOT --dist seq" ;;
         blob) echo "--workload blob-load --ops $K_BLOB --keys $K_BLOB --dist seq --connections 2 --concurrency 8" ;;
         vector) echo "--workload vector-load --ops $K_VEC --keys $K_VEC --dist seq" ;;  # + VEC_CLIENT
+        vfilt) echo "--workload vfilt-load --ops $K_VEC --keys $K_VEC --dist seq" ;;  # + VEC_CLIENT
     esac
 }
 
@@ -341,13 +342,13 @@ run_target() {
 
     # load phase
     local set rc
-    for set in standard1 feature fmap iot blob vector; do
+    for set in standard1 feature fmap iot blob vector vfilt; do
         # only the data sets the selected workloads read or extend
         [[ " $WORKLOADS " == *" $set-"* ]] || continue
         log "[$target] load $set"
         # shellcheck disable=SC2046
         local conn=(--connections "$CONNS" --concurrency "$CONC")
-        [ "$set" = vector ] && conn=("${VEC_CLIENT[@]}")
+        case "$set" in vector|vfilt) conn=("${VEC_CLIENT[@]}") ;; esac
         rc="$(stress "$target" "$port" "load_$set" $(load_args "$set") "${conn[@]}")"
         [ "$rc" = 0 ] || log "[$target] load $set: exit $rc"
         if ! kill -0 "$pid" 2>/dev/null; then log "[$target] server died"; break; fi
@@ -362,7 +363,7 @@ run_target() {
         extra=(--connections "$CONNS" --concurrency "$CONC")
         case "$w" in
             blob-*) extra=(--connections 2 --concurrency 8) ;;
-            vector-*) extra=("${VEC_CLIENT[@]}") ;;
+            vector-*|vfilt-*) extra=("${VEC_CLIENT[@]}") ;;
         esac
         local files=() writes=0
         case "$w" in *-write|*-load|*-mixed) writes=1 ;; esac

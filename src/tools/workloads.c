@@ -564,7 +564,10 @@ static void gen_vector(const float *proj, int dim, uint64_t seed, uint64_t strea
         out[d] *= inv;
 }
 
-static int vec_setup_common(st_shared *sh, bool truth, hln_error *err)
+/* Which rows a query of a filtered workload may return (NULL: all). */
+typedef bool (*vec_pred)(int query, size_t id);
+
+static int vec_setup_common(st_shared *sh, bool truth, vec_pred pred, hln_error *err)
 {
     int dim = sh->set->dim;
     size_t keys = (size_t)sh->keys;
@@ -601,6 +604,7 @@ static int vec_setup_common(st_shared *sh, bool truth, hln_error *err)
         int32_t ids[TOPK];
         int nbest = 0;
         for (size_t k = 0; k < keys; k++) {
+            if (pred && !pred(i, k)) continue;
             const float *v = sh->base + k * (size_t)dim;
             float dot = 0;
             for (int d = 0; d < dim; d++)
@@ -623,11 +627,11 @@ static int vec_setup_common(st_shared *sh, bool truth, hln_error *err)
 
 static int vec_setup_load(st_shared *sh, hln_error *err)
 {
-    return vec_setup_common(sh, false, err);
+    return vec_setup_common(sh, false, NULL, err);
 }
 static int vec_setup_ann(st_shared *sh, hln_error *err)
 {
-    return vec_setup_common(sh, true, err);
+    return vec_setup_common(sh, true, NULL, err);
 }
 
 static void bind_vector(scratch *s, const float *v, int dim)
@@ -674,6 +678,116 @@ static void vec_check(const st_shared *sh, const st_opinfo *op, const cc_result 
     }
     ws->recall_sum += (double)hit / TOPK;
     ws->recall_n++;
+}
+
+/* ---- filtered and per-partition vectors (CassIO's shape) ---------------------------------
+ * stress.vfilt: row id in partition id % VF_PARTS, with metadata_s
+ * {'p1': y|n, 'p10': y|n}, 'y' for the 1% (id % 100 == 0) and the 10%
+ * (id % 10 == 0) of the rows; an SAI index on the vector and one on
+ * entries(metadata_s). The reads are the queries a filtered vector store
+ * sends: ANN narrowed by a metadata entry, and ANN within one partition;
+ * recall@10 against the exact top 10 of the rows the filter lets through. */
+
+#define VF_PARTS 97 /* prime: partitions and the metadata shares are independent */
+
+static const char *const vf_schema[] = {
+    KS,
+    "CREATE TABLE IF NOT EXISTS stress.vfilt (p int, id int, v vector<float, %DIM%>, "
+    "metadata_s map<text, text>, PRIMARY KEY (p, id))",
+    "CREATE CUSTOM INDEX IF NOT EXISTS vfilt_v_idx ON stress.vfilt (v) "
+    "USING 'StorageAttachedIndex'",
+    "CREATE CUSTOM INDEX IF NOT EXISTS vfilt_m_idx ON stress.vfilt (entries(metadata_s)) "
+    "USING 'StorageAttachedIndex'",
+    NULL};
+static const char *const vf_stmts[] = {
+    "INSERT INTO stress.vfilt (p, id, v, metadata_s) VALUES (?, ?, ?, ?)",
+    "SELECT id FROM stress.vfilt WHERE metadata_s['p1'] = 'y' ORDER BY v ANN OF ? LIMIT 10",
+    "SELECT id FROM stress.vfilt WHERE metadata_s['p10'] = 'y' ORDER BY v ANN OF ? LIMIT 10",
+    "SELECT id FROM stress.vfilt WHERE p = ? ORDER BY v ANN OF ? LIMIT 10", NULL};
+
+static bool vf_p1(int q, size_t id)
+{
+    (void)q;
+    return id % 100 == 0;
+}
+static bool vf_p10(int q, size_t id)
+{
+    (void)q;
+    return id % 10 == 0;
+}
+static bool vf_part(int q, size_t id)
+{
+    return id % VF_PARTS == (size_t)(q % VF_PARTS);
+}
+static int vf_setup_p1(st_shared *sh, hln_error *err)
+{
+    return vec_setup_common(sh, true, vf_p1, err);
+}
+static int vf_setup_p10(st_shared *sh, hln_error *err)
+{
+    return vec_setup_common(sh, true, vf_p10, err);
+}
+static int vf_setup_part(st_shared *sh, hln_error *err)
+{
+    return vec_setup_common(sh, true, vf_part, err);
+}
+
+/* the map<text, text> {'p1': a, 'p10': b} as the protocol serialises it */
+static void bind_meta(scratch *s, bool p1, bool p10)
+{
+    uint8_t *p = sc_alloc(s, 4 + 2 * (4 + 2) + 2 * (4 + 1) + 1);
+    if (!p) return;
+    size_t n = 0;
+    const struct {
+        const char *k;
+        bool y;
+    } kv[2] = {{"p1", p1}, {"p10", p10}};
+    p[n++] = 0, p[n++] = 0, p[n++] = 0, p[n++] = 2;
+    for (int i = 0; i < 2; i++) {
+        size_t kl = strlen(kv[i].k);
+        p[n++] = 0, p[n++] = 0, p[n++] = 0, p[n++] = (uint8_t)kl;
+        memcpy(p + n, kv[i].k, kl);
+        n += kl;
+        p[n++] = 0, p[n++] = 0, p[n++] = 0, p[n++] = 1;
+        p[n++] = kv[i].y ? 'y' : 'n';
+    }
+    bind_val(s->op, p, n);
+}
+
+static void vf_next_load(const st_shared *sh, st_rng *rng, uint64_t opno, st_op *op)
+{
+    scratch s;
+    begin(op, &s, 0, false);
+    uint64_t k = st_pick_key(sh, rng, opno, false);
+    bind_int(&s, (int32_t)(k % VF_PARTS));
+    bind_int(&s, (int32_t)k);
+    bind_vector(&s, sh->base + k * (size_t)sh->set->dim, sh->set->dim);
+    bind_meta(&s, k % 100 == 0, k % 10 == 0);
+}
+
+static void vf_next_query(const st_shared *sh, st_rng *rng, st_op *op, int stmt)
+{
+    scratch s;
+    begin(op, &s, stmt, true);
+    uint64_t q = st_below(rng, (uint64_t)sh->set->queries);
+    op->tag = (int64_t)q;
+    if (stmt == 3) bind_int(&s, (int32_t)(q % VF_PARTS));
+    bind_vector(&s, sh->qvecs + q * (size_t)sh->set->dim, sh->set->dim);
+}
+static void vf_next_p1(const st_shared *sh, st_rng *rng, uint64_t opno, st_op *op)
+{
+    (void)opno;
+    vf_next_query(sh, rng, op, 1);
+}
+static void vf_next_p10(const st_shared *sh, st_rng *rng, uint64_t opno, st_op *op)
+{
+    (void)opno;
+    vf_next_query(sh, rng, op, 2);
+}
+static void vf_next_part(const st_shared *sh, st_rng *rng, uint64_t opno, st_op *op)
+{
+    (void)opno;
+    vf_next_query(sh, rng, op, 3);
 }
 
 /* ---- protocol path: requests that touch no storage ------------------------------- */
@@ -730,6 +844,14 @@ static const st_workload workloads[] = {
      false, 1, vec_setup_load, vec_next_load, vec_check},
     {"vector-ann", "ANN top-10 queries; recall@10 against exact results", vec_schema, vec_stmts,
      10000, true, 2, vec_setup_ann, vec_next_ann, vec_check},
+    {"vfilt-load", "vector rows with metadata_s entries, 97 partitions (SAI on both)", vf_schema,
+     vf_stmts, 10000, false, 1, vec_setup_load, vf_next_load, vec_check},
+    {"vfilt-ann1", "ANN top-10 where metadata_s['p1'] = 'y' (1% of rows); recall@10", vf_schema,
+     vf_stmts, 10000, true, 2, vf_setup_p1, vf_next_p1, vec_check},
+    {"vfilt-ann10", "ANN top-10 where metadata_s['p10'] = 'y' (10% of rows); recall@10", vf_schema,
+     vf_stmts, 10000, true, 4, vf_setup_p10, vf_next_p10, vec_check},
+    {"vfilt-part", "ANN top-10 within one partition (~1% of rows); recall@10", vf_schema, vf_stmts,
+     10000, true, 8, vf_setup_part, vf_next_part, vec_check},
     {"proto-local", "protocol path: prepared SELECT release_version FROM system.local",
      local_schema, local_stmts, 1, true, 1, NULL, local_next, local_check},
 };

@@ -111,6 +111,21 @@ def test_feature_and_iot_shapes(stress_bin, server, tmp_path):
     assert r["rows_read"] == 10 * r["ops"]  # 30 rows per partition written, LIMIT 10
 
 
+def test_filtered_vector_shapes(stress_bin, server, tmp_path):
+    """The vfilt workloads (bench/run.sh's filtered and per-partition ANN
+    against Cassandra): load, then each query shape finds the exact top 10
+    of the rows its filter lets through."""
+    rc, data, text = run_stress(stress_bin, server, tmp_path, "vfilt-load",
+                                "--ops", 2000, "--keys", 2000, "--dist", "seq", "--dim", 16)
+    check_ok(rc, data, text)
+    for w in ("vfilt-ann1", "vfilt-ann10", "vfilt-part"):
+        rc, data, text = run_stress(stress_bin, server, tmp_path, w,
+                                    "--ops", 200, "--keys", 2000, "--dim", 16)
+        r = check_ok(rc, data, text)
+        assert r["rows_read"] == 10 * r["ops"], (w, r)
+        assert r["recall_at_10"] >= 0.95, (w, r)
+
+
 def test_unsupported_schema_is_reported(stress_bin, server, tmp_path):
     """vector<float, n> is not supported by Helenus yet: the tool must say so
     with exit code 3 and status "unsupported" (and run normally once it is)."""
