@@ -37,7 +37,6 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <time.h>
 
 #include "exec/exec.h"
 #include "exec/node.h"
@@ -66,13 +65,6 @@ enum { SPIN_MIN_NS = 20000, SPIN_MAX_NS = 1000000 };
  * time between two calls of a tight loop, with room for a binding's own
  * work between them. */
 enum { LINGER_NS = 50000 };
-
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static inline void spin_pause(void)
 {
@@ -323,7 +315,7 @@ static int job_wait(hln_db *db, job *j)
     /* a lone caller stays on one shard, the one lingering for it */
     unsigned k = alone ? atomic_load(&db->next_shard) : atomic_fetch_add(&db->next_shard, 1);
     j->lone = alone;
-    int64_t t0 = mono_ns();
+    int64_t t0 = hln_mono_nanos();
     engine_post(&db->eng->shards[k % (unsigned)db->eng->nshards], &j->msg);
     /* A spin first while no other caller spins: a point read takes a few
      * microseconds on the shard and an ANN query some hundreds, about
@@ -344,7 +336,7 @@ static int job_wait(hln_db *db, job *j)
                 break;
             }
             spin_pause();
-            if (!(i & 31) && mono_ns() - t0 > budget) break;
+            if (!(i & 31) && hln_mono_nanos() - t0 > budget) break;
         }
     }
     if (alone) atomic_fetch_sub(&db->spinners, 1);
@@ -358,7 +350,7 @@ static int job_wait(hln_db *db, job *j)
             sched_yield();
     }
     if (alone) { /* a waiter among others measures queueing too: only lone calls count */
-        int64_t took = mono_ns() - t0,
+        int64_t took = hln_mono_nanos() - t0,
                 avg = atomic_load_explicit(&db->ewma_ns, memory_order_relaxed);
         atomic_store_explicit(&db->ewma_ns, avg + (took - avg) / 8, memory_order_relaxed);
     }

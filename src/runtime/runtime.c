@@ -36,7 +36,6 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "runtime/runtime.h"
 
@@ -154,13 +153,6 @@ void rt_linger(rt_shard *s, int64_t ns)
     if (ns > s->linger_ns) s->linger_ns = ns;
 }
 
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* After a batch that asked to linger: polls the queue flag for up to that
  * long. True when a message came (the caller drains again). */
 static bool linger(rt_shard *s)
@@ -168,13 +160,13 @@ static bool linger(rt_shard *s)
     int64_t ns = s->linger_ns;
     s->linger_ns = 0;
     if (ns <= 0) return false;
-    int64_t end = mono_ns() + ns;
+    int64_t end = hln_mono_nanos() + ns;
     for (int i = 1;; i++) {
         if (atomic_load_explicit(&s->queued, memory_order_acquire)) return true;
 #if defined(__x86_64__) || defined(__i386__)
         __builtin_ia32_pause();
 #endif
-        if (!(i & 31) && mono_ns() > end) return false;
+        if (!(i & 31) && hln_mono_nanos() > end) return false;
     }
 }
 
