@@ -1149,12 +1149,14 @@ static void test_rows_schema(void **state)
     assert_non_null(r);
     assert_text(r[col_index(t, "type")], "frozen<set<text>>");
 
-    /* the virtual schema lists itself (3 tables) and system_views (14) */
+    /* the virtual schema lists itself (3 tables) and system_views (15) */
     t = schema_table(s, "system_virtual_schema", "tables");
     assert_int_equal(schema_virtual_rows(s, &node, t, &a, &rows, &n, &err), 0);
-    assert_int_equal(n, 17);
+    assert_int_equal(n, 18);
     assert_non_null(find_row(rows, n, t, "keyspace_name", "system_views", "table_name",
                              "local_read_latency", NULL, NULL));
+    assert_non_null(find_row(rows, n, t, "keyspace_name", "system_views", "table_name",
+                             "sai_column_indexes", NULL, NULL));
     r = find_row(rows, n, t, "keyspace_name", "system_virtual_schema", "table_name", "columns",
                  NULL, NULL);
     assert_non_null(r);
