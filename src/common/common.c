@@ -633,6 +633,19 @@ int64_t hln_mono_nanos(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+bool hln_spin_until(const atomic_bool *flag, int64_t deadline_ns)
+{
+    for (int i = 1;; i++) {
+        if (atomic_load_explicit(flag, memory_order_acquire)) return true;
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#elif defined(__aarch64__)
+        __asm__ __volatile__("yield");
+#endif
+        if (!(i & 31) && hln_mono_nanos() > deadline_ns) return false;
+    }
+}
+
 static atomic_int log_level = HLN_LOG_INFO;
 
 void hln_log_set_level(int level)

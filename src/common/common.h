@@ -22,6 +22,7 @@
 #define HLN_COMMON_H
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -160,6 +161,11 @@ int hln_write_file_durably(const char *path, const void *data, size_t len, int m
 /* ---- clock, logging --------------------------------------------------- */
 int64_t hln_now_micros(void); /* wall clock, microseconds since epoch */
 int64_t hln_mono_nanos(void);
+/* Spins (the CPU's pause hint) until *flag is true or the monotonic clock
+ * passes deadline_ns; true when the flag was seen. For waits shorter than
+ * a futex or epoll wake-up: an embedded caller waiting for its answer, a
+ * shard lingering for the next message. */
+bool hln_spin_until(const atomic_bool *flag, int64_t deadline_ns);
 
 enum { HLN_LOG_DEBUG, HLN_LOG_INFO, HLN_LOG_WARN, HLN_LOG_ERROR };
 void hln_log_set_level(int level);

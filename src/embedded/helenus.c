@@ -66,15 +66,6 @@ enum { SPIN_MIN_NS = 20000, SPIN_MAX_NS = 1000000 };
  * work between them. */
 enum { LINGER_NS = 50000 };
 
-static inline void spin_pause(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
-}
-
 enum { JOB_QUERY, JOB_PREPARE, JOB_EXECUTE };
 
 typedef struct job {
@@ -330,14 +321,7 @@ static int job_wait(hln_db *db, job *j)
         int64_t budget = avg > SPIN_MAX_NS ? SPIN_MIN_NS : 2 * avg;
         if (budget < SPIN_MIN_NS) budget = SPIN_MIN_NS;
         if (budget > SPIN_MAX_NS) budget = SPIN_MAX_NS;
-        for (int i = 1;; i++) {
-            if (atomic_load_explicit(&j->posted, memory_order_acquire)) {
-                seen = true;
-                break;
-            }
-            spin_pause();
-            if (!(i & 31) && hln_mono_nanos() - t0 > budget) break;
-        }
+        seen = hln_spin_until(&j->posted, t0 + budget);
     }
     if (alone) atomic_fetch_sub(&db->spinners, 1);
     if (!seen) {

@@ -915,9 +915,7 @@ static ex_vix *vix_get(hln_shard *s, const ex_ann_op *q, int64_t now_sec, hln_er
 bool ex_sai_describe(const hln_table *t, const hln_index *ix, ex_ann_op *q)
 {
     if (ix->kind != HLN_IXK_SAI) return false;
-    const hln_column *col = NULL;
-    for (int c = 0; c < t->ncols; c++)
-        if (t->cols[c].id == ix->col_id) col = &t->cols[c];
+    const hln_column *col = table_column_by_id(t, ix->col_id);
     /* regular columns: key columns' values are in the keys, not in cells */
     if (!col || col->kind != HLN_COL_REGULAR) return false;
     memset(q, 0, sizeof *q);
@@ -1555,27 +1553,28 @@ static int six_save_one(sixio *x, void *ud)
     return six_write(x, &crc, 4);
 }
 
-/* <dir>/<index id>.<ext> of v, creating dir. */
+/* dir (the shard's index directory) and path, <dir>/<index id>.<ext>. */
 static int six_path(hln_shard *s, const uint8_t index_id[16], const char *ext, char *dir, size_t dn,
                     char *path, size_t pn)
 {
     if (six_dir(s, dir, dn)) return HLN_ECONFIG;
-    if (mkdir(dir, 0755) && errno != EEXIST) {
-        HLN_WARN("cannot create %s: %s; indexes will be built again at start", dir,
-                 strerror(errno));
-        return HLN_EIO;
-    }
     char hex[33];
     hex16(index_id, hex);
     int w = snprintf(path, pn, "%s/%s.%s", dir, hex, ext);
     return w > 0 && (size_t)w < pn ? 0 : HLN_ECONFIG;
 }
 
-/* Writes body's bytes to path through path.tmp and a rename. durable:
- * fsynced (the file and the directory) before the rename. Any thread. */
+/* Writes body's bytes to path (in dir, created if need be) through
+ * path.tmp and a rename. durable: fsynced (the file and the directory)
+ * before the rename. Any thread. */
 static int six_write_to(const char *dir, const char *path, bool durable,
                         int (*body)(sixio *x, void *ud), void *ud)
 {
+    if (mkdir(dir, 0755) && errno != EEXIST) {
+        HLN_WARN("cannot create %s: %s; indexes will be built again at start", dir,
+                 strerror(errno));
+        return HLN_EIO;
+    }
     char tmp[1310];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     sixio x = {fopen(tmp, "wb"), 0};
@@ -1726,8 +1725,9 @@ static void on_ckpt_msg(rt_shard *rs, rt_msg *m)
     for (ex_vix *v = set->head; v; v = v->next) {
         if (!ckpt_due(v, now)) continue;
         v->ckpt_n = v->nents; /* failed too: try again after as many more */
-        if (!ckpt_start(rs, s, set, v)) return;
-        HLN_WARN("shard %d: cannot start an index checkpoint (out of memory)", s->id);
+        int rc = ckpt_start(rs, s, set, v);
+        if (!rc) return;
+        HLN_WARN("shard %d: cannot start an index checkpoint: %s", s->id, hln_strerror(rc));
     }
 }
 
@@ -1749,13 +1749,9 @@ static void post_ckpt(ex_vix_set *set)
 /* DROP INDEX, DROP TABLE, TRUNCATE: the index's files go with it. */
 static void six_unlink(hln_shard *s, const ex_vix *v)
 {
-    char dir[1200], path[1300], hex[33];
-    if (six_dir(s, dir, sizeof dir)) return;
-    hex16(v->index_id, hex);
-    snprintf(path, sizeof path, "%s/%s.six", dir, hex);
-    unlink(path);
-    snprintf(path, sizeof path, "%s/%s.ckpt", dir, hex);
-    unlink(path);
+    char dir[1200], path[1300];
+    if (!six_path(s, v->index_id, "six", dir, sizeof dir, path, sizeof path)) unlink(path);
+    if (!six_path(s, v->index_id, "ckpt", dir, sizeof dir, path, sizeof path)) unlink(path);
 }
 
 /* Loads v (an empty index, described already) from its snapshot file.
@@ -1857,11 +1853,10 @@ static int six_load_path(hln_shard *s, ex_vix *v, const char *path)
  * deleted once read (term tables are cheap to build and not checkpointed). */
 static bool six_load(hln_shard *s, ex_vix *v)
 {
-    char dir[1200], six[1300], ckpt[1300], hex[33];
-    if (six_dir(s, dir, sizeof dir)) return false;
-    hex16(v->index_id, hex);
-    snprintf(six, sizeof six, "%s/%s.six", dir, hex);
-    snprintf(ckpt, sizeof ckpt, "%s/%s.ckpt", dir, hex);
+    char dir[1200], six[1300], ckpt[1300];
+    if (six_path(s, v->index_id, "six", dir, sizeof dir, six, sizeof six) ||
+        six_path(s, v->index_id, "ckpt", dir, sizeof dir, ckpt, sizeof ckpt))
+        return false;
     if (!six_load_path(s, v, six)) {
         if (v->kind == IXS_VECTOR && !rename(six, ckpt)) {
             hln_fsync_dir(dir, NULL);

@@ -389,13 +389,6 @@ static void estimate_rows(rows *w, const hln_node_info *node, const ex_shard_sta
 
 /* ---- sai_column_indexes ----------------------------------------------- */
 
-static const hln_column *index_column(const hln_table *t, const hln_index *ix)
-{
-    for (int c = 0; c < t->ncols; c++)
-        if (t->cols[c].id == ix->col_id) return &t->cols[c];
-    return NULL;
-}
-
 static bool building_anywhere(const ex_shard_stats *const *sh, int nsh, const uint8_t id[16])
 {
     for (int k = 0; k < nsh; k++)
@@ -459,7 +452,7 @@ static void sai_index_rows(rows *w, const hln_schema *schema, const ex_shard_sta
             if (!user_table(k, t)) continue;
             for (int i = 0; i < t->nindexes; i++) {
                 const hln_index *ix = &t->indexes[i];
-                const hln_column *col = index_column(t, ix);
+                const hln_column *col = table_column_by_id(t, ix->col_id);
                 if (ix->kind != HLN_IXK_SAI || !col) continue;
                 hln_bytes *row = ex_vrow_new(w);
                 put_text(w, row, "keyspace_name", k->name);

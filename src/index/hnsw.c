@@ -15,10 +15,11 @@
  * v ~ scale * code with scale = max|v_i| / 127, so a walk reads a quarter
  * of the bytes and multiplies int8 pairs in 16-bit lanes. Insertion and
  * search both walk by codes; a search then computes the exact distance of
- * the 2k + RERANK_SLACK of its ef candidates nearest by code from the float
- * vectors and returns the k nearest of those, so what a caller sees (order, distances) is exact and
- * only the choice of candidates is approximate (recall measured in test_hnsw.c and bench/vector).
- * The codes are derived data: load computes them again.
+ * the 2k + RERANK_SLACK of its ef candidates nearest by code from the
+ * float vectors and returns the k nearest of those, so what a caller sees
+ * (order, distances) is exact and only the choice of candidates is
+ * approximate (recall measured in test_hnsw.c and bench/vector). The codes
+ * are derived data: load computes them again.
  *
  * Insertion follows the paper (algorithm 1): a greedy descent to the new
  * node's level, then a beam search (ef_construction) per level, neighbours

@@ -159,15 +159,7 @@ static bool linger(rt_shard *s)
 {
     int64_t ns = s->linger_ns;
     s->linger_ns = 0;
-    if (ns <= 0) return false;
-    int64_t end = hln_mono_nanos() + ns;
-    for (int i = 1;; i++) {
-        if (atomic_load_explicit(&s->queued, memory_order_acquire)) return true;
-#if defined(__x86_64__) || defined(__i386__)
-        __builtin_ia32_pause();
-#endif
-        if (!(i & 31) && hln_mono_nanos() > end) return false;
-    }
+    return ns > 0 && hln_spin_until(&s->queued, hln_mono_nanos() + ns);
 }
 
 /* Runs the messages queued when the wake was noticed. Messages posted while

@@ -99,6 +99,13 @@ const hln_column *table_column(const hln_table *t, const char *name)
     return NULL;
 }
 
+const hln_column *table_column_by_id(const hln_table *t, uint32_t id)
+{
+    for (int i = 0; t && i < t->ncols; i++)
+        if (t->cols[i].id == id) return &t->cols[i];
+    return NULL;
+}
+
 const char *table_option(const hln_table *t, const char *key)
 {
     if (!t || !key) return NULL;

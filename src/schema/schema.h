@@ -155,7 +155,8 @@ const hln_keyspace *schema_keyspace(const hln_schema *s, const char *ks);
 const hln_table *schema_table(const hln_schema *s, const char *ks, const char *table);
 const hln_table *schema_table_by_id(const hln_schema *s, const uint8_t id[16]);
 const hln_column *table_column(const hln_table *t, const char *name);
-const char *table_option(const hln_table *t, const char *key); /* NULL if unset */
+const hln_column *table_column_by_id(const hln_table *t, uint32_t id); /* hln_column.id */
+const char *table_option(const hln_table *t, const char *key);         /* NULL if unset */
 /* The first index of t on column col_id (any target), NULL when none. */
 const hln_index *table_index_on(const hln_table *t, uint32_t col_id);
 /* An index option's value, NULL if unset. */
