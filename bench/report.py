@@ -146,12 +146,13 @@ def main():
         ("durability", "commitlog_sync `%s` on both" % machine.get("sync", "?")),
         ("pinning", machine.get("pinning", "?")),
         ("client", "helenus-stress, %s thread(s) x %s connections x %s requests in flight "
-                   "(blob workloads 2 x 8, vector workloads 1 x 2: Cassandra 5.0.9 fails concurrent "
-                   "SAI vector inserts beyond 2 writers, CASSANDRA-21644); closed loop for max "
-                   "ops/s, open loop "
+                   "(blob workloads 2 x 8, vector loads 1 x 2: Cassandra 5.0.9 fails concurrent "
+                   "SAI vector inserts beyond 2 writers, CASSANDRA-21644; vector queries %s); "
+                   "closed loop for max ops/s, open loop "
                    "(latency from the intended start) for the sweeps" % (
                        machine.get("client_threads", "?"), machine.get("connections", "?"),
-                       machine.get("concurrency", "?"))),
+                       machine.get("concurrency", "?"),
+                       machine.get("vec_query_client", "1 x 2"))),
         ("data sets", ", ".join("%s %s" % (k, fmt(v)) for k, v in
                                 (machine.get("keys") or {}).items()) +
          " keys (standard1 keys, feature entities x 20 rows, iot partitions x 30 rows, "

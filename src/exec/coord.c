@@ -443,6 +443,10 @@ static int op_pack(ex_op *op)
             q->term = copy_bytes(a, q->term, q->termlen);
             if (!q->term) return HLN_ENOMEM;
         }
+        if (q->ppk) {
+            q->ppk = copy_bytes(a, q->ppk, q->ppklen);
+            if (!q->ppk) return HLN_ENOMEM;
+        }
         if (q->dim > 0) { /* a warm-up op (k 0) has no vector */
             q->q = hln_arena_memdup(a, op->ann->q, sizeof(float) * (size_t)q->dim);
             if (!q->q) return HLN_ENOMEM;

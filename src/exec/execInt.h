@@ -418,6 +418,12 @@ typedef struct ex_ann_op {
     /* a vector query narrowed by a term (CassIO's metadata_s['k'] = ?): the
        term index and term the rows must hold (EX_OP_ANN, sai.c) */
     const struct ex_ann_op *filt;
+    /* a vector query within one partition (WHERE pk = ? ORDER BY v ANN OF
+       ..): its key, sent to the shard that owns it alone (ppk NULL: every
+       row of the shard may answer) */
+    const uint8_t *ppk;
+    uint32_t ppklen;
+    int64_t ptoken;
 } ex_ann_op;
 
 typedef struct ex_op {

@@ -11,8 +11,9 @@
  *  - a term table: term bytes (a regular column's value, or a map entry's
  *    comparable key || value) -> the keys of the rows written with it.
  * Writes reach them through storage's `applied` hook (st_options). An ANN
- * operation asks the graph for candidates and checks each against the row
- * storage holds now; an ISCAN looks a term up and reads the rows it names,
+ * operation asks the graph for candidates (or, within one partition, takes
+ * the partition's nodes from the graph's partition lists) and checks each
+ * against the row storage holds now; an ISCAN looks a term up and reads the rows it names,
  * in storage order from the scan's position on; either way the rows go back
  * to the coordinator (select.c), which ranks or filters them.
  *
@@ -112,6 +113,8 @@ typedef struct rowscan {
     bool have_pk; /* pk/token: the partition last read from */
     bool in_part; /* ... and it may go on after ck */
     bool done;
+    bool one_part;   /* only the partition pk: done when it is through */
+    bool part_start; /* in_part from the partition's first row (ck unset) */
     int64_t token;
     uint8_t *pk, *ck; /* hln_malloc'ed copies */
     uint32_t pklen, cklen, pkcap, ckcap;
@@ -143,6 +146,13 @@ typedef struct ex_vix {
        overwrite marks the node it replaces deleted at once */
     uint32_t *kmap;
     size_t kslots, kcount;
+    /* vectors, once a query has asked for one partition's rows (part_build):
+       partition -> its newest node (id + 1; 0 empty), and each node -> the
+       one added before it to its partition (id + 1; 0 none), so that such
+       a query ranks the partition's vectors without reading its rows.
+       NULL until then, and again after a failure to grow */
+    uint32_t *pmap, *pprev;
+    size_t pslots, pcount, pprevcap;
     bool reset_pending; /* mostly deleted nodes: build again (build_slices) */
     /* vectors, loaded from a checkpoint: the walk confirms each loaded node
        its row still holds (bit set); at the walk's end the others are
@@ -250,6 +260,14 @@ int ex_ann_check_write(hln_error *err, const hln_table *t, const hln_column *col
     return 0;
 }
 
+static void part_drop(ex_vix *v)
+{
+    hln_free(v->pmap);
+    hln_free(v->pprev);
+    v->pmap = v->pprev = NULL;
+    v->pslots = v->pcount = v->pprevcap = 0;
+}
+
 static void vix_clear(ex_vix *v)
 {
     for (size_t i = 0; i < v->nslots; i++)
@@ -269,6 +287,7 @@ static void vix_clear(ex_vix *v)
     hln_free(v->kmap);
     v->kmap = NULL;
     v->kslots = v->kcount = 0;
+    part_drop(v);
     hln_free(v->seen);
     v->seen = NULL;
     v->seen_n = 0;
@@ -279,6 +298,7 @@ static void vix_clear(ex_vix *v)
 static void vix_free(ex_vix *v)
 {
     hln_free(v->kmap);
+    part_drop(v);
     for (size_t i = 0; i < v->nslots; i++)
         hln_free(v->slots[i].ids);
     hln_free(v->slots);
@@ -511,6 +531,72 @@ static void key_put(ex_vix *v, uint32_t id)
     *slot = id + 1;
 }
 
+/* The index in a (non-empty) partition map of partition pk's slot, or of
+ * the empty one where it goes. */
+static size_t part_probe(const ex_vix *v, int64_t token, const uint8_t *pk, uint32_t pklen)
+{
+    size_t mask = v->pslots - 1;
+    for (size_t i = ((uint64_t)token * 0x9E3779B97F4A7C15ull >> 17) & mask;; i = (i + 1) & mask) {
+        uint32_t x = v->pmap[i];
+        if (!x) return i;
+        const vent *e = &v->ents[x - 1];
+        if (e->token == token && e->pklen == pklen &&
+            (!pklen || !memcmp(v->keys + e->off, pk, pklen)))
+            return i;
+    }
+}
+
+/* Links node id (its entry written) into its partition's list. */
+static int part_link(ex_vix *v, uint32_t id)
+{
+    if (id >= v->pprevcap) {
+        size_t cap = v->pprevcap ? v->pprevcap : 1024;
+        while (cap <= id)
+            cap *= 2;
+        uint32_t *np = hln_realloc(v->pprev, sizeof *np * cap);
+        if (!np) return HLN_ENOMEM;
+        v->pprev = np;
+        v->pprevcap = cap;
+    }
+    if ((v->pcount + 1) * 2 > v->pslots) {
+        size_t n = v->pslots ? v->pslots * 2 : 256;
+        uint32_t *old = v->pmap;
+        size_t on = v->pslots;
+        if (!(v->pmap = hln_calloc(n, sizeof *v->pmap))) {
+            v->pmap = old;
+            return HLN_ENOMEM;
+        }
+        v->pslots = n;
+        for (size_t i = 0; i < on; i++) {
+            if (!old[i]) continue;
+            const vent *e = &v->ents[old[i] - 1];
+            v->pmap[part_probe(v, e->token, v->keys + e->off, e->pklen)] = old[i];
+        }
+        hln_free(old);
+    }
+    const vent *e = &v->ents[id];
+    uint32_t *slot = &v->pmap[part_probe(v, e->token, v->keys + e->off, e->pklen)];
+    if (!*slot) v->pcount++;
+    v->pprev[id] = *slot;
+    *slot = id + 1;
+    return 0;
+}
+
+/* Builds the partition lists of every live node; false when out of memory. */
+static bool part_build(ex_vix *v)
+{
+    if (v->pmap) return true;
+    if (!(v->pmap = hln_calloc(256, sizeof *v->pmap))) return false;
+    v->pslots = 256;
+    uint32_t size = ix_hnsw_size(v->g);
+    for (uint32_t id = 0; id < size; id++)
+        if (!ix_hnsw_is_deleted(v->g, id) && part_link(v, id)) {
+            part_drop(v);
+            return false;
+        }
+    return true;
+}
+
 /* A graph with more than half its nodes deleted is built again. */
 static bool mostly_deleted(const ex_vix *v)
 {
@@ -585,6 +671,7 @@ static void vix_add(ex_vix *v, int64_t token, const uint8_t *pk, uint32_t pklen,
         *slot = id + 1;
     else
         key_put(v, id);
+    if (v->pmap && part_link(v, id)) part_drop(v); /* the next such query builds them again */
     v->last_add = hln_now_micros();
     if (mostly_deleted(v)) v->reset_pending = true;
     return;
@@ -621,8 +708,9 @@ static int rowscan_step(hln_shard *s, rowscan *c, uint32_t max, int64_t now_sec,
         st_read_cmd rd = {
             .pk = c->pk, .pklen = c->pklen, .token = c->token, .limit = max, .now_sec = now_sec};
         memcpy(rd.table_id, c->table_id, 16);
-        rd.start = (st_bound){c->ck, c->cklen, false};
+        rd.start = c->part_start ? (st_bound){NULL, 0, true} : (st_bound){c->ck, c->cklen, false};
         rd.end = (st_bound){NULL, 0, true};
+        c->part_start = false;
         rc = st_read(s->store, &rd, a, &parts, err);
     } else {
         st_scan_cmd cmd = {.start_token = c->have_pk ? c->token : INT64_MIN,
@@ -647,7 +735,7 @@ static int rowscan_step(hln_shard *s, rowscan *c, uint32_t max, int64_t now_sec,
     }
     if (rows < max) {
         /* this partition (in_part) or the table (scan) is through */
-        if (!c->in_part) c->done = true;
+        if (!c->in_part || c->one_part) c->done = true;
         c->in_part = false;
         return 0;
     }
@@ -1097,6 +1185,13 @@ static int exact_search(hln_shard *s, const ex_ann_op *q, const uint8_t *ft, uin
         rc = hln_fail(err, HLN_ENOMEM, "out of memory");
     rowscan c = {0};
     memcpy(c.table_id, q->table_id, 16);
+    if (!rc && q->ppk) { /* the one partition's rows */
+        if (keep_copy(&c.pk, &c.pkcap, q->ppk, q->ppklen))
+            rc = hln_fail(err, HLN_ENOMEM, "out of memory");
+        c.pklen = q->ppklen;
+        c.token = q->ptoken;
+        c.have_pk = c.in_part = c.one_part = c.part_start = true;
+    }
     while (!rc && !c.done) {
         hln_arena t;
         hln_arena_init(&t, 1 << 16);
@@ -1260,6 +1355,56 @@ static int graph_search(hln_shard *s, const ex_ann_op *q, ex_vix *v, uint8_t *al
     return rc;
 }
 
+/* The k nearest of the c candidate nodes cand, ranked from the graph's
+ * memory: by their codes, the nearest of those exactly (ix_hnsw_rank), and
+ * more of them when too many fail the check against their rows. */
+static int rank_take(hln_shard *s, const ex_ann_op *q, ex_vix *v, ix_hit *cand, uint32_t c,
+                     const uint8_t *ft, uint32_t ftlen, hln_arena *a, ann_acc *acc, hln_error *err)
+{
+    int rc = 0;
+    int keep = q->k + q->k / 2 + 8;
+    for (uint32_t done = 0; !rc && acc->found < q->k && done < c; keep *= 4) {
+        int m = ix_hnsw_rank(v->g, q->q, cand + done, (int)(c - done), keep);
+        if (m < 0) return hln_fail(err, HLN_ENOMEM, "out of memory");
+        for (int i = 0; i < m && acc->found < q->k && !rc; i++)
+            rc = take_hit(s, q, v, cand[done + i].id, ft, ftlen, a, acc, err);
+        done += (uint32_t)m;
+    }
+    return rc;
+}
+
+/* A vector query within one partition: its live nodes (the partition
+ * lists, built at the first such query) are the candidates, ranked
+ * exactly; no row of the partition is read but the answers. false: the
+ * lists could not be built (out of memory), so the caller scans. */
+static bool part_search(hln_shard *s, const ex_ann_op *q, ex_vix *v, hln_arena *a, ann_acc *acc,
+                        int *rc, hln_error *err)
+{
+    *rc = 0;
+    if (!part_build(v)) return false;
+    uint32_t size = ix_hnsw_size(v->g), c = 0, cap = 0;
+    ix_hit *cand = NULL;
+    for (uint32_t x = v->pmap[part_probe(v, q->ptoken, q->ppk, q->ppklen)]; x;
+         x = v->pprev[x - 1]) {
+        uint32_t id = x - 1;
+        if (id >= size || ix_hnsw_is_deleted(v->g, id)) continue;
+        if (c == cap) {
+            cap = cap ? cap * 2 : 256;
+            ix_hit *n = hln_realloc(cand, sizeof *cand * cap);
+            if (!n) {
+                hln_free(cand);
+                *rc = hln_fail(err, HLN_ENOMEM, "out of memory");
+                return true;
+            }
+            cand = n;
+        }
+        cand[c++] = (ix_hit){id, 0};
+    }
+    if (c) *rc = rank_take(s, q, v, cand, c, NULL, 0, a, acc, err);
+    hln_free(cand);
+    return true;
+}
+
 /* A vector query narrowed by a term: the nodes of the rows the term index
  * names are the candidates. Few of them (an estimated exact scan cheaper
  * than the walk, see below): their vectors are ranked exactly, straight
@@ -1298,21 +1443,9 @@ static int filtered_search(hln_shard *s, const ex_ann_op *q, ex_vix *v, ex_vix *
        scan. */
     double live = (double)ix_hnsw_live(v->g);
     int rc = 0;
-    if (c <= 2048 || (double)c * (double)c <= SCAN_FACTOR * live) {
-        /* ranked by codes, the nearest of them exactly (ix_hnsw_rank); more
-           when too many of those fail the check */
-        int keep = q->k + q->k / 2 + 8;
-        for (uint32_t done = 0; !rc && acc->found < q->k && done < c; keep *= 4) {
-            int m = ix_hnsw_rank(v->g, q->q, cand + done, (int)(c - done), keep);
-            if (m < 0) {
-                rc = hln_fail(err, HLN_ENOMEM, "out of memory");
-                break;
-            }
-            for (int i = 0; i < m && acc->found < q->k && !rc; i++)
-                rc = take_hit(s, q, v, cand[done + i].id, ft, ftlen, a, acc, err);
-            done += (uint32_t)m;
-        }
-    } else {
+    if (c <= 2048 || (double)c * (double)c <= SCAN_FACTOR * live)
+        rc = rank_take(s, q, v, cand, c, ft, ftlen, a, acc, err);
+    else {
         rc = graph_search(s, q, v, allow, c, ft, ftlen, a, acc, err);
     }
     hln_free(allow);
@@ -1342,8 +1475,11 @@ int ex_ann_search(hln_shard *s, ex_ann_op *q, hln_arena *a, st_partition **out, 
     }
     int rc = 0;
     ann_acc acc = {NULL, &acc.head, 0};
-    if (v->building || v->reset_pending || (tv && (tv->building || tv->reset_pending)))
+    if (v->building || v->reset_pending || (tv && (tv->building || tv->reset_pending)) ||
+        (q->ppk && !part_search(s, q, v, a, &acc, &rc, err)))
         rc = exact_search(s, q, ft, ftlen, a, &acc.head, err);
+    else if (q->ppk)
+        ; /* part_search answered */
     else if (tv)
         rc = filtered_search(s, q, v, tv, ft, ftlen, a, &acc, err);
     else if (ix_hnsw_live(v->g) > 0)
@@ -1777,6 +1913,7 @@ static int six_load_one(ex_vix *v, FILE *f)
         target != v->target || dim != v->dim || metric != v->metric || fold != v->fold ||
         nents > UINT32_MAX)
         return HLN_ECORRUPT;
+    part_drop(v);
     if (!(v->ents = hln_malloc(sizeof(vent) * (nents ? nents : 1)))) return HLN_ENOMEM;
     v->nents = v->capents = nents;
     if ((rc = six_read(&x, v->ents, sizeof(vent) * nents)) || (rc = six_read(&x, &keylen, 8)))

@@ -2134,7 +2134,9 @@ static void ann_done(ex_request *r)
     finish(r, s, false);
 }
 
-static void ann_run(ex_request *r, sel *s)
+/* part: the one partition a query names (its shard alone answers), or
+ * NULL for the whole table (every shard). */
+static void ann_run(ex_request *r, sel *s, const sel_key *part)
 {
     ex_state *st = ex_st(r);
     const ex_plan *p = s->p;
@@ -2154,7 +2156,14 @@ static void ann_run(ex_request *r, sel *s)
     q->q = s->annq;
     q->schema = st->schema;
     q->filt = s->iq;
-    for (int i = 0; i < st->eng->nshards; i++) {
+    if (part) {
+        q->ppk = part->pk;
+        q->ppklen = part->pklen;
+        q->ptoken = part->token;
+    }
+    int n = st->eng->nshards;
+    for (int i = 0; i < n; i++) {
+        if (part && i != rt_shard_for_token(n, part->token)) continue;
         ex_op *op = ex_op_new(r, EX_OP_ANN, i);
         if (!op) {
             ex_finish(r, hln_fail(&r->err, HLN_ENOMEM, "out of memory"));
@@ -2681,7 +2690,16 @@ void ex_run_select(ex_request *r)
            index serves (CassIO's metadata_s['k'] = ?; the shards choose
            between walking with the filter and ranking its rows exactly) */
         if (!p->pk_lookup && !p->token_range && (p->nfilters == 0 || (p->nfilters == 1 && s->iq))) {
-            ann_run(r, s);
+            ann_run(r, s, NULL);
+            return;
+        }
+        /* within one partition, all of its rows (WHERE pk = ?): the shard
+           ranks the partition's vectors from the graph's memory instead of
+           reading and decoding every row (sai.c) */
+        if (p->pk_lookup && s->nkeys == 1 && s->cstate != C_DONE && !p->token_range &&
+            p->nfilters == 0 && p->nck_eq == 0 && !p->lo && !p->hi && !p->mc_in && !p->mc_nlo &&
+            !p->mc_nhi) {
+            ann_run(r, s, &s->keys[0]);
             return;
         }
     }

@@ -378,3 +378,60 @@ def test_sai_column_indexes_shows_a_build(session):
         time.sleep(0.05)
     assert session.execute(q).one().is_queryable
     assert session.execute(ann, (vecs[2999],)).one().row_id == 2999
+
+
+def test_partition_ann_ranks_the_partitions_rows(session):
+    """WHERE pk = ? ORDER BY v ANN OF ?: the shard ranks the partition's
+    vectors from the graph's memory (its partition lists, built at the first
+    such query and kept up to date by later writes); the answers are exact
+    and a deleted, overwritten or expired row never comes back."""
+    ks = "vec_part"
+    session.execute("CREATE KEYSPACE %s WITH replication = "
+                    "{'class': 'SimpleStrategy', 'replication_factor': 1}" % ks)
+    session.execute("CREATE TABLE %s.ev (p int, c int, v vector<float, %d>, "
+                    "PRIMARY KEY (p, c))" % (ks, DIM))
+    session.execute("CREATE CUSTOM INDEX ON %s.ev (v) USING 'StorageAttachedIndex'" % ks)
+    ins = session.prepare("INSERT INTO %s.ev (p, c, v) VALUES (?, ?, ?)" % ks)
+    vecs = {}  # (p, c) -> vector, what the table holds
+    rows = [((i % 20, i), v) for i, v in enumerate(clustered(3000, 31))]
+    res = execute_concurrent_with_args(session, ins, [(p, c, v) for (p, c), v in rows],
+                                       concurrency=32, raise_on_first_error=True)
+    assert all(ok for ok, _ in res)
+    vecs.update(rows)
+    sel = session.prepare("SELECT c FROM %s.ev WHERE p = ? ORDER BY v ANN OF ? LIMIT 10" % ks)
+
+    def check(parts, queries):
+        for p in parts:
+            mine = {c: v for (pp, c), v in vecs.items() if pp == p}
+            for q in queries:
+                got = [r.c for r in session.execute(sel, (p, q))]
+                assert got == exact_top(mine, q, 10), "partition %d" % p
+
+    queries = clustered(5, 32)
+    check(range(0, 20, 3), queries)
+    # writes after the lists exist: overwrites, deletes, a TTL, a new partition
+    q = queries[0]
+    top = [r.c for r in session.execute(sel, (3, q))]
+    for c in top[:4]:
+        session.execute("DELETE FROM %s.ev WHERE p = 3 AND c = %d" % (ks, c))
+        del vecs[(3, c)]
+    far = unit([-x for x in q])
+    for c in top[4:7]:
+        session.execute(ins, (3, c, far))
+        vecs[(3, c)] = far
+    session.execute(session.prepare(
+        "INSERT INTO %s.ev (p, c, v) VALUES (?, ?, ?) USING TTL 1" % ks), (3, 5000, q))
+    assert [r.c for r in session.execute(sel, (3, q))][0] == 5000
+    new = clustered(40, 33)
+    for j, v in enumerate(new):
+        session.execute(ins, (77, j, v))
+        vecs[(77, j)] = v
+    time.sleep(2.1)  # the TTL row expires
+    check([3, 77], queries)
+    session.execute("DELETE FROM %s.ev WHERE p = 5" % ks)
+    assert list(session.execute(sel, (5, q))) == []
+    assert list(session.execute(sel, (999, q))) == []  # a partition never written
+    # fewer rows than LIMIT: all of them, nearest first
+    session.execute(ins, (500, 1, q))
+    session.execute(ins, (500, 2, far))
+    assert [r.c for r in session.execute(sel, (500, q))] == [1, 2]
