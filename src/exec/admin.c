@@ -13,6 +13,14 @@
  * Why here: these are engine operations over schema and storage; the
  * transport (HTTP, the embedded API) stays above, in server/.
  *
+ * Flush, compact and snapshot never block a shard's request loop: the
+ * shards hand the work to storage's flush and compaction threads
+ * (st_flush_start, st_compact_start) and the calling thread asks them every
+ * 2 ms until it is done (then a snapshot links the flushed files). A
+ * major compaction of a big table takes as long as it takes; the shard
+ * goes on serving reads and writes meanwhile, which it did not while the
+ * merge ran on its own thread.
+ *
  * Invariants: every storage call happens on the shard's own thread (inside
  * the run_on_all callback); a schema reference is held for the whole verb,
  * so the table list cannot change under it.
@@ -38,12 +46,20 @@ typedef struct adm_table {
 
 enum { ADM_STATS, ADM_FLUSH, ADM_COMPACT, ADM_SNAPSHOT };
 
+/* The phases of a verb that waits for background work: the shards start it
+ * (PH_START), the calling thread asks them until it is done (PH_POLL), and
+ * a snapshot then links its files (PH_LINK). */
+enum { PH_START, PH_POLL, PH_LINK };
+
 typedef struct adm_run {
     adm_table *tabs;
     int n;
     int verb;             /* ADM_* */
     const char *tag;      /* ADM_SNAPSHOT: the snapshot's name */
     const char *data_dir; /* ADM_SNAPSHOT */
+    bool all;             /* ADM_FLUSH of every table, system ones too */
+    int phase;            /* PH_* */
+    int pending;          /* PH_POLL: shards (x tables) not done yet */
     int rc;
     hln_error err;
     uv_mutex_t mu;
@@ -104,19 +120,62 @@ static int snapshot_table(hln_shard *s, const adm_run *r, const hln_table *t, hl
         snprintf(hex + 2 * k, 3, "%02x", t->id[k]);
     snprintf(dir, sizeof dir, "%s/shard-%d/snapshots/%s/%s.%s-%s", r->data_dir, s->id, r->tag,
              t->ks, t->name, hex);
-    return st_snapshot(s->store, t->id, dir, err);
+    return st_snapshot(s->store, t->id, dir, false, err);
+}
+
+static void fail_run(adm_run *r, int rc, const hln_error *err)
+{
+    uv_mutex_lock(&r->mu);
+    if (r->rc == 0) {
+        r->rc = rc;
+        r->err = *err;
+    }
+    uv_mutex_unlock(&r->mu);
+}
+
+/* Flush, compact and snapshot on one shard without blocking it: the
+ * flushes and compactions run on the storage's background threads
+ * (st_flush_start, st_compact_start) while the shard goes on serving;
+ * PH_POLL counts what is not done yet. */
+static void on_shard_bg(hln_shard *s, adm_run *r)
+{
+    hln_error err = {0};
+    int rc = 0, pending = 0;
+    if (r->phase == PH_START && r->verb == ADM_FLUSH && r->all)
+        rc = st_flush_start(s->store, NULL, &err);
+    for (int i = 0; i < r->n && rc >= 0; i++) {
+        const uint8_t *id = r->tabs[i].t->id;
+        if (r->phase == PH_START && r->verb == ADM_COMPACT)
+            rc = st_compact_start(s->store, id, &err);
+        else if (r->phase == PH_START && !r->all)
+            rc = st_flush_start(s->store, id, &err);
+        else if (r->phase == PH_POLL && r->verb == ADM_COMPACT) {
+            rc = st_compact_poll(s->store, id, &err);
+            pending += rc == 0;
+        } else if (r->phase == PH_LINK)
+            rc = snapshot_table(s, r, r->tabs[i].t, &err);
+    }
+    if (r->phase == PH_POLL && r->verb != ADM_COMPACT) {
+        rc = st_flush_poll(s->store, &err);
+        pending += rc == 0;
+    }
+    if (rc < 0) fail_run(r, rc, &err);
+    uv_mutex_lock(&r->mu);
+    r->pending += pending;
+    uv_mutex_unlock(&r->mu);
 }
 
 static void on_shard(hln_shard *s, void *ud)
 {
     adm_run *r = ud;
     if (!s->store) return;
+    if (r->verb != ADM_STATS) {
+        on_shard_bg(s, r);
+        return;
+    }
     hln_error err = {0};
     int rc = 0;
-    if (r->verb == ADM_FLUSH) rc = st_flush(s->store, &err);
     for (int i = 0; i < r->n && rc == 0; i++) {
-        if (r->verb == ADM_COMPACT) rc = st_compact(s->store, r->tabs[i].t->id, &err);
-        if (r->verb == ADM_SNAPSHOT) rc = snapshot_table(s, r, r->tabs[i].t, &err);
         st_table_stats st;
         if (rc == 0 && st_table_stats_get(s->store, r->tabs[i].t->id, &st) == 0) {
             ex_table_lat lat;
@@ -152,14 +211,27 @@ static void on_shard(hln_shard *s, void *ud)
         r->write_timeouts += s->write_timeouts;
         uv_mutex_unlock(&r->mu);
     }
-    if (rc < 0) {
-        uv_mutex_lock(&r->mu);
-        if (r->rc == 0) {
-            r->rc = rc;
-            r->err = err;
-        }
-        uv_mutex_unlock(&r->mu);
+    if (rc < 0) fail_run(r, rc, &err);
+}
+
+/* Runs r's phases over the shards; a wait asks them every 2 ms (this is an
+ * operator's thread, never a shard's). */
+static int run_phases(hln_engine *e, adm_run *r)
+{
+    int rc = engine_run_on_all(e, on_shard, r);
+    if (r->verb == ADM_STATS) return rc;
+    while (rc == 0 && r->rc == 0) {
+        r->phase = PH_POLL;
+        r->pending = 0;
+        if ((rc = engine_run_on_all(e, on_shard, r)) != 0 || r->rc || !r->pending) break;
+        struct timespec ts = {0, 2 * 1000 * 1000};
+        nanosleep(&ts, NULL);
     }
+    if (rc == 0 && r->rc == 0 && r->verb == ADM_SNAPSHOT) {
+        r->phase = PH_LINK;
+        rc = engine_run_on_all(e, on_shard, r);
+    }
+    return rc;
 }
 
 /* Runs verb over the named tables; on success r->tabs holds the sums. */
@@ -177,8 +249,9 @@ static int run(hln_engine *e, int verb, const char *ks, const char *table, const
         return rc;
     }
     r->verb = verb;
+    r->all = verb == ADM_FLUSH && !(ks && *ks) && !(table && *table);
     uv_mutex_init(&r->mu);
-    rc = engine_run_on_all(e, on_shard, r);
+    rc = run_phases(e, r);
     uv_mutex_destroy(&r->mu);
     if (rc == 0 && r->rc < 0) {
         rc = r->rc;

@@ -714,6 +714,14 @@ int cp_run(cp_job *j)
     return rc;
 }
 
+void cp_test_stall(const char *path)
+{
+    for (int i = 0; path && i < 6000 && access(path, F_OK) == 0; i++) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
 void cp_run_job(void *job)
 {
     cp_job *j = job;
@@ -723,6 +731,7 @@ void cp_run_job(void *job)
             sst_close(j->in[i]);
         return;
     }
+    cp_test_stall(j->stall);
     cp_run(j);
 }
 

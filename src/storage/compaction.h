@@ -65,7 +65,9 @@ typedef struct cp_job {
     _Atomic uint64_t *bps; /* compaction_throughput (storage.h), NULL: none */
     uint32_t bps_share;
     atomic_bool cancel;
-    bool background; /* run by the worker (installed by poll), not st_compact */
+    bool background;   /* run by the worker (installed by poll), not st_compact */
+    bool major;        /* asked for by st_compact_start */
+    const char *stall; /* test hook HELENUS_TEST_COMPACTION_STALL (engine.c), or NULL */
     /* progress, for system_views.sstable_tasks: uncompressed bytes written
        so far (the worker stores, the shard loads) of at most total_bytes,
        the inputs' uncompressed size; started_us: wall clock at submission */
@@ -88,6 +90,9 @@ typedef struct cp_job {
 cp_job *cp_job_new(const uint8_t table_id[16], const char *dir, sst_reader *const *in, size_t n,
                    uint64_t gen, uint32_t max_outs);
 void cp_job_free(cp_job *j); /* does not close inputs or output */
+/* Test hooks (HELENUS_TEST_FLUSH_STALL, _COMPACTION_STALL): waits while the
+ * file path exists, at most a minute, as a disk that has fallen behind. */
+void cp_test_stall(const char *path);
 
 /* Runs the job on the calling thread: writes the log, merges, finishes and
  * opens the output. On failure or cancellation the temp output and the log

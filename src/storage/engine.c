@@ -114,6 +114,10 @@ typedef struct st_table {
        freed once its sstable is in ssts and the commitlog is told. */
     mt_table *frozen;
     uint64_t frozen_before_seq; /* the segment current when it froze */
+    /* st_flush_start: the live memtable, or the frozen one, must be written
+       before the request is through (a live one becomes a frozen one) */
+    bool want_live, want_frozen;
+    uint8_t major; /* st_compact_start: MAJOR_WANTED, then MAJOR_RUNNING */
     /* counters since open (st_table_stats) */
     uint64_t n_flushes, bytes_flushed, n_compactions, bytes_compacted, bytes_cp_written;
     uint64_t n_reads, n_sst_reads; /* partition reads, and sstables they read from */
@@ -144,7 +148,14 @@ struct st_engine {
        file exists the flush thread waits before writing (at most a
        minute), as a disk that has fallen behind would make it */
     char *flush_stall;
+    char *compact_stall; /* HELENUS_TEST_COMPACTION_STALL: the same for compactions */
+    /* the first failure of a flush or major compaction that an operator's
+       request waits for (st_flush_poll, st_compact_poll report it) */
+    int flush_req_rc, major_rc;
+    hln_error flush_req_err, major_err;
 };
+
+enum { MAJOR_WANTED = 1, MAJOR_RUNNING = 2 };
 
 static const st_bound UNBOUNDED = {NULL, 0, true};
 
@@ -587,19 +598,10 @@ static fl_job *fl_job_new(const st_engine *e, st_table *t)
     return j;
 }
 
-/* The test hook: a flush that cannot get to the disk. */
-static void flush_stall(const char *path)
-{
-    for (int i = 0; path && i < 6000 && access(path, F_OK) == 0; i++) {
-        struct timespec ts = {0, 10 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
-}
-
 static void fl_run(void *arg)
 {
     fl_job *j = arg;
-    flush_stall(j->stall);
+    cp_test_stall(j->stall); /* the test hook: a flush that cannot get to the disk */
     j->rc = write_memtable(j->mt, j->table_id, j->path, &j->wopts, &j->nparts, &j->err);
     if (j->rc == 0 && j->nparts > 0) {
         j->rc = sst_open(&j->out, j->path, j->gen, j->table_id, &j->err);
@@ -635,6 +637,14 @@ static int install_flush(st_engine *e, fl_job *j, hln_error *err)
         t->frozen = NULL;
         if (j->nparts) t->cp_failed = false;
         rc = cl_mark_clean(e->cl, t->id, j->before_seq, &j->err);
+        if (rc == 0) t->want_frozen = false;
+    }
+    if (rc < 0 && t->want_frozen) { /* the request waiting for it fails */
+        t->want_frozen = false;
+        if (e->flush_req_rc == 0) {
+            e->flush_req_rc = rc;
+            e->flush_req_err = j->err;
+        }
     }
     if (rc < 0) {
         HLN_ERR("storage: flush of %s failed: %s (the data stays in memory and in the "
@@ -657,6 +667,7 @@ static void settle_flush(st_engine *e)
 }
 
 static void maybe_compact(st_engine *e);
+static void major_failed(st_engine *e, st_table *t, int rc, const hln_error *err);
 static int schedule_flush(st_engine *e, hln_error *err);
 static int flush_table(st_engine *e, st_table *t, bool retire, hln_error *err);
 static void poll_bg(st_engine *e);
@@ -712,6 +723,10 @@ static int start_flush(st_engine *e, st_table *t, hln_error *err)
         t->frozen = t->mt;
         t->frozen_before_seq = cl_current_seq(e->cl);
         t->mt = fresh;
+        if (t->want_live) {
+            t->want_live = false;
+            t->want_frozen = true;
+        }
     }
     fl_job *j = fl_job_new(e, t);
     if (!j) return hln_fail(err, HLN_ENOMEM, "out of memory flushing"); /* retried later */
@@ -744,7 +759,7 @@ static int schedule_flush(st_engine *e, hln_error *err)
     if (e->fjob || e->closing) return 0;
     size_t used = mem_used(e);
     bool cleanup = used > e->o.memtable_space_bytes / 2;
-    st_table *best = NULL, *failed = NULL;
+    st_table *best = NULL, *failed = NULL, *wanted = NULL;
     for (size_t i = 0; i < e->ntables; i++) {
         st_table *t = e->tables[i];
         if (t->frozen) {
@@ -752,10 +767,15 @@ static int schedule_flush(st_engine *e, hln_error *err)
             continue;
         }
         size_t b = mt_bytes(t->mt);
+        if (t->want_live && mt_partition_count(t->mt) == 0) t->want_live = false;
+        if (t->want_live && !wanted) wanted = t; /* an operator's flush goes first */
         if (mt_partition_count(t->mt) == 0 || (b < e->o.memtable_flush_bytes && !cleanup)) continue;
         if (!best || b > mt_bytes(best->mt)) best = t;
     }
-    if (failed && hln_mono_nanos() / 1000 >= e->flush_retry_us) best = failed;
+    if (failed && hln_mono_nanos() / 1000 >= e->flush_retry_us)
+        best = failed;
+    else if (wanted)
+        best = wanted;
     return best ? start_flush(e, best, err) : 0;
 }
 
@@ -849,6 +869,7 @@ static int flush_table(st_engine *e, st_table *t, bool retire, hln_error *err)
         mt_free(t->mt);
         t->mt = fresh;
     }
+    t->want_live = false;
     if (!retire) return 0;
     t->dirty_seq = 0;
     return cl_mark_clean(e->cl, t->id, cl_current_seq(e->cl), err);
@@ -896,6 +917,44 @@ int st_flush(st_engine *e, hln_error *err)
     int rc = cl_delete_clean(e->cl, err);
     if (rc == 0) maybe_compact(e); /* the new files may complete a bucket or window */
     return rc;
+}
+
+int st_flush_start(st_engine *e, const uint8_t *table_id, hln_error *err)
+{
+    poll_bg(e);
+    e->flush_req_rc = 0;
+    for (size_t i = 0; i < e->ntables; i++) {
+        st_table *t = e->tables[i];
+        if (table_id && memcmp(t->id, table_id, 16) != 0) continue;
+        if (mt_partition_count(t->mt) > 0) t->want_live = true;
+        if (t->frozen) t->want_frozen = true;
+    }
+    return schedule_flush(e, err);
+}
+
+int st_flush_poll(st_engine *e, hln_error *err)
+{
+    poll_bg(e);
+    if (e->flush_req_rc < 0) {
+        int rc = e->flush_req_rc;
+        if (err) *err = e->flush_req_err;
+        e->flush_req_rc = 0;
+        for (size_t i = 0; i < e->ntables; i++)
+            e->tables[i]->want_live = e->tables[i]->want_frozen = false;
+        return rc;
+    }
+    for (size_t i = 0; i < e->ntables; i++) {
+        const st_table *t = e->tables[i];
+        if (t->want_live || t->want_frozen) {
+            int rc = e->fjob ? 0 : schedule_flush(e, err); /* a failed one waits for its retry */
+            return rc < 0 ? rc : 0;
+        }
+    }
+    /* as st_flush: records of dropped tables may sit in the current segment */
+    int rc = cl_current_has_records(e->cl) ? cl_roll(e->cl, err) : 0;
+    if (rc == 0) rc = cl_delete_clean(e->cl, err);
+    if (rc == 0) maybe_compact(e);
+    return rc < 0 ? rc : 1;
 }
 
 int st_sync(st_engine *e, hln_error *err)
@@ -1220,6 +1279,7 @@ static cp_job *make_job(const st_engine *e, st_table *t, sst_reader **sel, size_
     j->wopts = write_opts(o);
     j->bps = e->o.compaction_bps;
     j->bps_share = e->o.compaction_bps_share ? e->o.compaction_bps_share : 1;
+    j->stall = e->compact_stall;
     t->next_gen += j->max_outs;
     j->started_us = hln_now_micros();
     for (size_t i = 0; i < k; i++) {
@@ -1252,6 +1312,7 @@ static void install_job(st_engine *e, cp_job *j)
         }
     }
     if (j->rc == 0 && t) {
+        if (j->major) t->major = 0; /* installed here; its inputs are deleted after */
         size_t k = 0;
         for (size_t i = 0; i < t->nssts; i++) {
             sst_reader *r = t->ssts[i];
@@ -1292,6 +1353,7 @@ static void install_job(st_engine *e, cp_job *j)
             HLN_ERR("storage: compaction of %zu sstables into %s failed: %s", j->nin, j->out_path,
                     j->err.msg);
         if (t) t->cp_failed = true;
+        if (t && j->major) major_failed(e, t, j->rc, &j->err);
         for (size_t i = 0; i < j->nin; i++)
             j->in[i]->compacting = false;
         for (uint32_t i = 0; i < j->nouts; i++) { /* a vanished table (drop waits), or OOM */
@@ -1396,9 +1458,68 @@ static size_t pick_strategy(const st_engine *e, st_table *t, const st_table_opts
     return pick_bucket(sel, n, min, max);
 }
 
+/* Puts every sstable of t into one job (st_compact's), on this thread
+ * (background false) or the compaction thread; NULL when out of memory. */
+static cp_job *major_job(st_engine *e, st_table *t, bool background)
+{
+    st_table_opts o;
+    table_opts(e, t->id, &o);
+    cp_job *j = make_job(e, t, t->ssts, t->nssts, &o, false);
+    if (!j) return NULL;
+    if (o.strategy == ST_LCS || (o.strategy == ST_UCS && o.scaling < 0)) {
+        uint8_t top = 1; /* everything in one file: the deepest level there is */
+        for (size_t i = 0; i < j->nin; i++)
+            if (j->in[i]->lcs_level > top) top = j->in[i]->lcs_level;
+        j->wopts.lcs_level = top;
+    }
+    j->background = background;
+    return j;
+}
+
+static void major_failed(st_engine *e, st_table *t, int rc, const hln_error *err)
+{
+    t->major = 0;
+    if (e->major_rc == 0) {
+        e->major_rc = rc;
+        e->major_err = *err;
+    }
+}
+
+/* Starts a major compaction an operator asked for (st_compact_start), if
+ * one waits; true when one did start (or failed to). */
+static bool start_major(st_engine *e)
+{
+    for (size_t i = 0; i < e->ntables; i++) {
+        st_table *t = e->tables[i];
+        if (t->major != MAJOR_WANTED) continue;
+        hln_error err = {0};
+        if (t->nssts == 0) { /* nothing to merge (flushed nothing, or truncated) */
+            t->major = 0;
+            continue;
+        }
+        int rc = e->cw ? 0
+                       : cp_worker_start(&e->cw, "hln-compact", COMPACT_NICE, cp_run_job,
+                                         e->o.background_wake, e->o.background_ud, &err);
+        cp_job *j = rc < 0 ? NULL : major_job(e, t, true);
+        if (!j) {
+            if (rc == 0) rc = hln_fail(&err, HLN_ENOMEM, "out of memory");
+            major_failed(e, t, rc, &err);
+            return true;
+        }
+        j->major = true;
+        t->major = MAJOR_RUNNING;
+        e->job = j;
+        cp_worker_submit(e->cw, j);
+        return true;
+    }
+    return false;
+}
+
 static void maybe_compact(st_engine *e)
 {
-    if (e->o.compaction_disabled || e->closing || e->job || e->ntables == 0) return;
+    if (e->closing || e->job) return;
+    if (start_major(e)) return;
+    if (e->o.compaction_disabled || e->ntables == 0) return;
     for (size_t step = 0; step < e->ntables; step++) {
         st_table *t = e->tables[(e->cp_next + step) % e->ntables];
         if (t->cp_failed || t->nssts == 0) continue;
@@ -1476,20 +1597,39 @@ int st_compact(st_engine *e, const uint8_t table_id[16], hln_error *err)
     finish_job(e, false);
     st_table *t = table_find(e, table_id);
     if (!t || t->nssts == 0) return 0;
-    st_table_opts o;
-    table_opts(e, t->id, &o);
-    cp_job *j = make_job(e, t, t->ssts, t->nssts, &o, false);
+    cp_job *j = major_job(e, t, false);
     if (!j) return hln_fail(err, HLN_ENOMEM, "out of memory");
-    if (o.strategy == ST_LCS || (o.strategy == ST_UCS && o.scaling < 0)) {
-        uint8_t top = 1; /* everything in one file: the deepest level there is */
-        for (size_t i = 0; i < j->nin; i++)
-            if (j->in[i]->lcs_level > top) top = j->in[i]->lcs_level;
-        j->wopts.lcs_level = top;
-    }
     int rc = cp_run(j);
     if (rc < 0) hln_fail(err, rc, "%s", j->err.msg);
     install_job(e, j);
     return rc;
+}
+
+int st_compact_start(st_engine *e, const uint8_t table_id[16], hln_error *err)
+{
+    (void)err;
+    poll_bg(e);
+    st_table *t = table_find(e, table_id);
+    if (!t || t->nssts == 0) return 0;
+    e->major_rc = 0;
+    if (!t->major) t->major = MAJOR_WANTED;
+    maybe_compact(e); /* now, unless a job runs */
+    return 0;
+}
+
+int st_compact_poll(st_engine *e, const uint8_t table_id[16], hln_error *err)
+{
+    poll_bg(e);
+    if (e->major_rc < 0) {
+        int rc = e->major_rc;
+        if (err) *err = e->major_err;
+        e->major_rc = 0;
+        return rc;
+    }
+    st_table *t = table_find(e, table_id);
+    if (!t || !t->major) return 1;
+    if (!e->job) maybe_compact(e);
+    return 0;
 }
 
 size_t st_sstable_count(st_engine *e, const uint8_t table_id[16])
@@ -1498,12 +1638,13 @@ size_t st_sstable_count(st_engine *e, const uint8_t table_id[16])
     return t ? t->nssts : 0;
 }
 
-int st_snapshot(st_engine *e, const uint8_t table_id[16], const char *dir, hln_error *err)
+int st_snapshot(st_engine *e, const uint8_t table_id[16], const char *dir, bool flush,
+                hln_error *err)
 {
     poll_bg(e);
     st_table *t = table_find(e, table_id);
     int rc = 0;
-    if (t && (rc = flush_table(e, t, true, err)) < 0) return rc;
+    if (t && flush && (rc = flush_table(e, t, true, err)) < 0) return rc;
     if ((rc = hln_mkdirs(dir, err)) < 0) return rc;
     for (size_t i = 0; t && i < t->nssts; i++) {
         const char *base = strrchr(t->ssts[i]->path, '/');
@@ -1669,6 +1810,7 @@ static void engine_free(st_engine *e)
     hln_free(e->tables_dir);
     hln_free(e->cl_dir);
     hln_free(e->flush_stall);
+    hln_free(e->compact_stall);
     hln_free(e);
 }
 
@@ -1706,6 +1848,8 @@ int st_open(st_engine **out, const char *dir, const st_options *opts, st_table_e
     e->ud = ud;
     const char *stall = getenv("HELENUS_TEST_FLUSH_STALL");
     if (stall && *stall) e->flush_stall = hln_strdup(stall);
+    stall = getenv("HELENUS_TEST_COMPACTION_STALL");
+    if (stall && *stall) e->compact_stall = hln_strdup(stall);
     hln_buf_init(&e->enc);
     hln_arena_init(&e->replay_arena, 64 * 1024);
     e->dir = hln_strdup(dir);

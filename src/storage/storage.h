@@ -317,7 +317,16 @@ int st_make_room(st_engine *e, hln_error *err);
 size_t st_memtable_bytes(st_engine *e);
 
 int st_flush(st_engine *e, hln_error *err); /* flush all memtables now */
-int st_sync(st_engine *e, hln_error *err);  /* fsync the commitlog now */
+/* Flushing without blocking the shard (nodetool flush, snapshot):
+ * st_flush_start marks the memtables of table_id (NULL: every table), as
+ * they are now, for the background flush, which writes them one after
+ * another before anything the thresholds pick; st_flush_poll answers 1
+ * once they are all written and the commitlog segments only they held are
+ * deleted, 0 while some are pending, < 0 (err) when one failed (it stays in
+ * memory and is retried, as any failed flush). */
+int st_flush_start(st_engine *e, const uint8_t *table_id, hln_error *err);
+int st_flush_poll(st_engine *e, hln_error *err);
+int st_sync(st_engine *e, hln_error *err); /* fsync the commitlog now */
 int st_drop_table(st_engine *e, const uint8_t table_id[16], hln_error *err);
 /* TRUNCATE: discards every row of the table on this shard, durably; the
  * table stays and later writes are kept. Flushes every table first, so that
@@ -334,15 +343,25 @@ void st_maintain(st_engine *e);
  * the table into one (a single sstable is rewritten too, dropping what it
  * may purge), on the calling (shard) thread. */
 int st_compact(st_engine *e, const uint8_t table_id[16], hln_error *err);
+/* The same on the compaction thread (nodetool compact): st_compact_start
+ * asks for it (it runs once the job in progress, if any, is installed,
+ * before any the strategy picks, and also when automatic compaction is
+ * off); st_compact_poll answers 1 once it is installed, 0 while it is
+ * waiting or running, < 0 (err) when it failed. */
+int st_compact_start(st_engine *e, const uint8_t table_id[16], hln_error *err);
+int st_compact_poll(st_engine *e, const uint8_t table_id[16], hln_error *err);
 /* The number of sstables the table has now (0 for an unknown table). */
 size_t st_sstable_count(st_engine *e, const uint8_t table_id[16]);
 
-/* Snapshot (nodetool snapshot): flushes the table, then hard-links every
+/* Snapshot (nodetool snapshot): flushes the table if flush (on this thread;
+ * the admin verb has st_flush_start/st_flush_poll do it first instead),
+ * then hard-links every
  * sstable it has now into dir (created; the same file system as the data),
  * and fsyncs dir. The links stay valid whatever compaction, DROP or
  * TRUNCATE do later, and take no space until the originals are gone. A
  * table this shard never saw links nothing. */
-int st_snapshot(st_engine *e, const uint8_t table_id[16], const char *dir, hln_error *err);
+int st_snapshot(st_engine *e, const uint8_t table_id[16], const char *dir, bool flush,
+                hln_error *err);
 
 /* What a table holds on this shard, for operators (nodetool tablestats,
  * system_views, /metrics). */

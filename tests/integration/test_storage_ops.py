@@ -385,3 +385,60 @@ def test_multi_column_range_deletions_survive_flush(ops, connect):
     srv.stop()
     srv.start()
     expect(connect(srv))
+
+
+@pytest.mark.parametrize("verb", ["flush", "compact", "snapshot"])
+def test_admin_work_does_not_block_the_shard(make_server, connect, tmp_path, monkeypatch, verb):
+    """nodetool flush, compact and snapshot run on storage's background
+    threads: while one of them cannot get to the disk (the test hooks
+    HELENUS_TEST_FLUSH_STALL / _COMPACTION_STALL hold it), the one shard
+    keeps answering reads and writes, and the verb returns once the work
+    is done, with its effect in place."""
+    stall = tmp_path / "stall"
+    hook = "HELENUS_TEST_COMPACTION_STALL" if verb == "compact" else "HELENUS_TEST_FLUSH_STALL"
+    monkeypatch.setenv(hook, str(stall))
+    srv = make_server(shards=1)
+    monkeypatch.delenv(hook)
+    s = connect(srv)
+    s.execute("CREATE KEYSPACE %s WITH replication = "
+              "{'class': 'SimpleStrategy', 'replication_factor': 1}" % KS)
+    s.execute("CREATE TABLE %s.kv (k int, c int, v text, PRIMARY KEY (k, c)) WITH "
+              "compaction = {'class': 'SizeTieredCompactionStrategy', 'enabled': 'false'}" % KS)
+    load(s, "kv", 500)
+    if verb == "compact":  # three sstables to merge (the flushes run unstalled)
+        for _ in range(2):
+            srv.admin("flush", KS, "kv")
+            load(s, "kv", 200)
+        srv.admin("flush", KS, "kv")
+        assert len(table_dir_files(srv, s, "kv")) == 3
+    stall.write_text("")
+    args = {"flush": ["flush", KS, "kv"], "compact": ["compact", KS, "kv"],
+            "snapshot": ["snapshot", "-t", "held", KS]}[verb]
+    p = subprocess.Popen([srv.binary, "admin", "-p", str(srv.admin_port())] + args,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(0.5)
+        assert p.poll() is None, "the verb did not wait for its stalled work"
+        sel = s.prepare("SELECT v FROM %s.kv WHERE k = ? AND c = ?" % KS)
+        ins = s.prepare("INSERT INTO %s.kv (k, c, v) VALUES (?, ?, ?)" % KS)
+        worst = 0.0
+        for i in range(50):  # the shard serves while the work is held
+            t0 = time.monotonic()
+            assert s.execute(sel, (i, 3)).one() is not None
+            s.execute(ins, (10000 + i, 0, "during"))
+            worst = max(worst, time.monotonic() - t0)
+        assert worst < 0.25, "a request waited %.3f s behind the %s" % (worst, verb)
+        assert p.poll() is None
+    finally:
+        stall.unlink()
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 0, err
+    files = table_dir_files(srv, s, "kv")
+    # compact: the three merged into one; flush, snapshot: the memtable as it
+    # was, written by the background flush (the writes since stay in memory)
+    assert len(files) == 1
+    if verb == "snapshot":
+        snap = glob.glob(os.path.join(srv.data_dir, "shard-*", "snapshots", "held", "*",
+                                      "*-Data.db"))
+        assert len(snap) == 1 and os.path.samefile(snap[0], files[0])
+    assert s.execute("SELECT count(*) FROM %s.kv" % KS).one()[0] == 550
