@@ -24,9 +24,10 @@
  * made after the TRUNCATE with an older USING TIMESTAMP (Cassandra keeps
  * them: truncation is not a deletion) and would put a check in every read
  * path. Instead each shard discards the data physically and durably
- * (st_truncate_table: flush all, delete older commitlog segments at once,
- * durable marker, delete the sstables below it), so replay after a crash or
- * kill -9 has nothing to bring back and nothing else needs to know.
+ * (st_truncate_table: roll the commitlog, a durable marker naming the
+ * first sstable generation and commitlog segment that survive, delete the
+ * sstables below it), so replay after a crash or kill -9 brings nothing
+ * back and nothing else needs to know.
  *
  * Results: SCHEMA_CHANGE (CREATED/DROPPED/UPDATED, KEYSPACE/TABLE) when the
  * schema changed, VOID when IF [NOT] EXISTS made it a no-op or an ALTER
@@ -1123,13 +1124,14 @@ static void alter_keyspace(ex_request *r)
 }
 
 /* ---- TRUNCATE ----------------------------------------------------------
- * Every shard runs st_truncate_table (storage.h): it flushes its tables,
- * deletes the commitlog segments older than that flush, writes a durable
- * marker naming the first sstable generation that survives, and deletes
- * the older sstables. So after the answer no shard holds the rows in
- * memory, in a commitlog segment a restart (or kill -9) would replay, or
- * in an sstable; writes after the TRUNCATE go to newer generations and
- * segments and are kept. The schema does not change (no event). */
+ * Every shard runs st_truncate_table (storage.h): it rolls its commitlog,
+ * writes a durable marker naming the first sstable generation and the first
+ * commitlog segment that survive (replay skips the table's records in the
+ * older ones), and deletes the older sstables and the memtables; nothing is
+ * flushed. So after the answer no shard holds the rows in memory, in a
+ * commitlog record a restart (or kill -9) would replay, or in an sstable;
+ * writes after the TRUNCATE go to newer generations and segments and are
+ * kept. The schema does not change (no event). */
 
 static void truncated(ex_request *r)
 {

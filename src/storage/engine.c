@@ -118,6 +118,9 @@ typedef struct st_table {
        before the request is through (a live one becomes a frozen one) */
     bool want_live, want_frozen;
     uint8_t major; /* st_compact_start: MAJOR_WANTED, then MAJOR_RUNNING */
+    /* TRUNCATE marker: its records in segments below this one are truncated
+       data, never replayed (0: none) */
+    uint64_t trunc_seg;
     /* counters since open (st_table_stats) */
     uint64_t n_flushes, bytes_flushed, n_compactions, bytes_compacted, bytes_cp_written;
     uint64_t n_reads, n_sst_reads; /* partition reads, and sstables they read from */
@@ -284,19 +287,22 @@ static int sst_gen_cmp(const void *a, const void *b)
 }
 
 /* ---- TRUNCATE marker -------------------------------------------------------
- * <table dir>/Truncated.txt holds "truncated-before-generation <N>\n": every
- * sstable of the table with a generation below N holds truncated data (and
- * is deleted when found at open); new sstables get generations >= N. It is
- * written durably by st_truncate_table before it deletes any sstable, after
- * it has flushed every table and deleted every older commitlog segment, so
- * the truncated data is in sstables below N and nowhere else. It is kept
- * (a few bytes) as long as the table: it costs nothing and makes the
- * generation floor survive the deletion of every sstable. */
+ * <table dir>/Truncated.txt holds "truncated-before-generation <N>\n" and
+ * (since the second form) "truncated-before-segment <S>\n": every sstable
+ * of the table with a generation below N holds truncated data (and is
+ * deleted when found at open), new sstables get generations >= N, and the
+ * table's records in commitlog segments below S are truncated data that
+ * replay skips. It is written durably by st_truncate_table before it
+ * deletes any sstable, after it rolled the commitlog (so S is where the
+ * later writes go). It is kept (a few bytes) as long as the table: it makes
+ * the generation floor survive the deletion of every sstable, and st_open
+ * starts the commitlog's numbering above every marker's S, so a segment at
+ * or above S is always a later one. */
 #define TRUNCATED_NAME "Truncated.txt"
 
-static int read_truncated(const char *dir, uint64_t *gen, hln_error *err)
+static int read_truncated(const char *dir, uint64_t *gen, uint64_t *seg, hln_error *err)
 {
-    *gen = 0;
+    *gen = *seg = 0;
     char *p = hln_path_join(dir, TRUNCATED_NAME);
     if (!p) return hln_fail(err, HLN_ENOMEM, "out of memory");
     FILE *f = fopen(p, "r");
@@ -306,12 +312,14 @@ static int read_truncated(const char *dir, uint64_t *gen, hln_error *err)
         hln_free(p);
         return rc;
     }
-    unsigned long long v = 0;
+    unsigned long long v = 0, sg = 0;
     int ok = fscanf(f, "truncated-before-generation %llu", &v) == 1;
+    if (ok && fscanf(f, " truncated-before-segment %llu", &sg) != 1) sg = 0; /* the first form */
     fclose(f);
     int rc = ok ? 0 : hln_corrupt(err, p, "malformed TRUNCATE marker");
     hln_free(p);
     *gen = (uint64_t)v;
+    *seg = (uint64_t)sg;
     return rc;
 }
 
@@ -350,7 +358,7 @@ static int table_open(st_engine *e, const uint8_t id[16], st_table **out, hln_er
     /* a TRUNCATE marker: sstables below its generation are truncated data
        (a crash may have left some), and generations never go below it */
     uint64_t trunc_gen = 0;
-    if ((rc = read_truncated(t->dir, &trunc_gen, err)) < 0) {
+    if ((rc = read_truncated(t->dir, &trunc_gen, &t->trunc_seg, err)) < 0) {
         closedir(d);
         table_free(t);
         return rc;
@@ -1749,6 +1757,10 @@ static int replay_one(void *ud, const uint8_t *body, size_t len, uint64_t seq, c
         }
         st_table *t;
         if ((rc = table_get(e, m->table_id, &t, err)) < 0) return rc;
+        if (seq < t->trunc_seg) { /* written before a TRUNCATE of the table */
+            e->skipped++;
+            continue;
+        }
         if (mt_apply(t->mt, m) < 0)
             return hln_fail(err, HLN_ENOMEM, "out of memory replaying the commitlog");
         if (cl_mark_dirty(e->cl, seq, m->table_id) < 0)
@@ -1871,7 +1883,13 @@ int st_open(st_engine **out, const char *dir, const st_options *opts, st_table_e
             HLN_WARN("storage: %s", jerr.msg);
     }
     if (rc == 0) rc = cl_replay(e->cl, e->o.ignore_replay_errors, replay_one, e, err);
-    if (rc == 0) rc = cl_start(e->cl, err);
+    if (rc == 0) { /* segment numbers stay above every TRUNCATE marker's */
+        uint64_t floor = 0;
+        for (size_t i = 0; i < e->ntables; i++)
+            if (e->tables[i]->trunc_seg > floor) floor = e->tables[i]->trunc_seg;
+        cl_seq_floor(e->cl, floor);
+        rc = cl_start(e->cl, err);
+    }
     if (rc == 0) rc = st_flush(e, err);
     hln_arena_reset(&e->replay_arena);
     if (rc < 0) {
@@ -2021,37 +2039,32 @@ int st_drop_table(st_engine *e, const uint8_t table_id[16], hln_error *err)
 
 int st_truncate_table(st_engine *e, const uint8_t table_id[16], hln_error *err)
 {
-    settle_flush(e);
+    /* the jobs read the table's memory and files: its own stop first */
+    if (e->fjob && memcmp(e->fjob->table_id, table_id, 16) == 0) settle_flush(e);
     if (e->job && memcmp(e->job->table_id, table_id, 16) == 0) finish_job(e, true);
     st_table *t;
     int rc = table_get(e, table_id, &t, err);
     if (rc < 0) return rc;
-    /* 1. no commitlog segment may keep a record of the data: flush every
-       table (the truncated one too: its data then sits in sstables only)
-       and delete the older segments now, on this thread, instead of
-       leaving them to the janitor (a segment that came back after a crash
-       would replay truncated rows) */
-    cl_set_deleter(e->cl, NULL, NULL);
-    jn_stop(e->jn); /* unlinks what it still had queued */
-    e->jn = NULL;
-    rc = st_flush(e, err);
-    if (rc == 0) rc = hln_fsync_dir(e->cl_dir, err);
-    hln_error jerr = {0};
-    if (jn_start(&e->jn, &jerr) == 0)
-        cl_set_deleter(e->cl, jn_unlink, e->jn);
-    else
-        HLN_WARN("storage: %s", jerr.msg);
-    if (rc < 0) return rc;
-    /* 2. the marker: sstables below next_gen are truncated data */
+    /* 1. the table's records end with the current segment: later writes go
+       to the next one, S */
+    if (cl_current_has_records(e->cl) && (rc = cl_roll(e->cl, err)) < 0) return rc;
+    uint64_t seg = cl_current_seq(e->cl);
+    /* 2. the marker: sstables below next_gen and records below S are
+       truncated data */
     if ((rc = table_dir_durable(e, t, err)) < 0) return rc;
-    char text[64];
-    int n = snprintf(text, sizeof text, "truncated-before-generation %" PRIu64 "\n", t->next_gen);
+    char text[128];
+    int n =
+        snprintf(text, sizeof text,
+                 "truncated-before-generation %" PRIu64 "\ntruncated-before-segment %" PRIu64 "\n",
+                 t->next_gen, seg);
     char *mp = hln_path_join(t->dir, TRUNCATED_NAME);
     if (!mp) return hln_fail(err, HLN_ENOMEM, "out of memory");
     rc = hln_write_file_durably(mp, text, (size_t)n, 0644, err);
     hln_free(mp);
     if (rc < 0) return rc;
-    /* 3. delete them (a crash in between: table_open finishes the job) */
+    t->trunc_seg = seg;
+    /* 3. delete them (a crash in between: table_open finishes the job) and
+       the memtables; the segments that only the table kept can go */
     for (size_t i = 0; i < t->nssts; i++) {
         char *p = data_path(t, t->ssts[i]->gen);
         sst_close(t->ssts[i]);
@@ -2064,7 +2077,12 @@ int st_truncate_table(st_engine *e, const uint8_t table_id[16], hln_error *err)
     if (!fresh) return hln_fail(err, HLN_ENOMEM, "out of memory");
     mt_free(t->mt);
     t->mt = fresh;
+    mt_free(t->frozen); /* a failed flush's, being retried */
+    t->frozen = NULL;
+    t->want_live = t->want_frozen = false;
+    t->dirty_seq = 0;
     if (rc == 0) rc = hln_fsync_dir(t->dir, err);
+    if (rc == 0) rc = cl_mark_clean(e->cl, t->id, seg, err);
     return rc;
 }
 

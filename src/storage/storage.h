@@ -329,10 +329,11 @@ int st_flush_poll(st_engine *e, hln_error *err);
 int st_sync(st_engine *e, hln_error *err); /* fsync the commitlog now */
 int st_drop_table(st_engine *e, const uint8_t table_id[16], hln_error *err);
 /* TRUNCATE: discards every row of the table on this shard, durably; the
- * table stays and later writes are kept. Flushes every table first, so that
- * no commitlog segment still holds a record of the truncated data (a
- * restart cannot replay it back), then deletes the table's sstables, behind
- * a durable marker naming the first generation that survives (engine.c). */
+ * table stays and later writes are kept. Rolls the commitlog and writes a
+ * durable marker naming the first sstable generation and commitlog segment
+ * that survive (replay skips the table's older records, so a restart
+ * cannot bring them back), then deletes the table's sstables and memtables
+ * (engine.c). Flushes nothing. */
 int st_truncate_table(st_engine *e, const uint8_t table_id[16], hln_error *err);
 
 /* Installs a finished background compaction (the new sstable replaces its

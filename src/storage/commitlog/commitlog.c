@@ -633,6 +633,11 @@ static int end_current(cl_log *l, hln_error *err)
 
 /* ---- writing ------------------------------------------------------------- */
 
+void cl_seq_floor(cl_log *l, uint64_t seq)
+{
+    if (seq > l->next_seq) l->next_seq = seq;
+}
+
 int cl_start(cl_log *l, hln_error *err)
 {
     if (l->fd >= 0) return 0;

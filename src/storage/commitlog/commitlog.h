@@ -52,6 +52,9 @@ int cl_sync(cl_log *l, hln_error *err);
 int cl_roll(cl_log *l, hln_error *err);
 
 uint64_t cl_current_seq(const cl_log *l);
+/* Before cl_start: the segments created from now on are numbered at least
+ * seq (storage keeps them above its TRUNCATE markers'). */
+void cl_seq_floor(cl_log *l, uint64_t seq);
 bool cl_current_has_records(const cl_log *l);
 size_t cl_segment_count(const cl_log *l);
 
