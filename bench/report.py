@@ -274,9 +274,10 @@ def main():
     L.append("The data sizes are not a like-for-like comparison of storage formats: the "
              "timed write runs last the same time on both servers, so the faster one "
              "writes more (overwrites for standard1, feature and blob keys, but a new row "
-             "per operation for iot-write, so it ends up holding more rows), and Cassandra "
-             "compresses its sstables (LZ4, its default) while Helenus does not compress "
-             "yet. Cassandra's RSS includes its pre-touched heap (`CASS_HEAP`).")
+             "per operation for iot-write, so it ends up holding more rows); both compress "
+             "their sstables with LZ4 by default (a like-for-like disk comparison of the same "
+             "rows is bench/disk/run.sh). Cassandra's RSS includes its pre-touched heap "
+             "(`CASS_HEAP`).")
     L.append("")
 
     plots = make_plots(out, targets, results, sweeps)
