@@ -702,6 +702,42 @@ static int cmp_hit(const void *a, const void *b)
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
+static void swap_hit(ix_hit *a, ix_hit *b)
+{
+    ix_hit t = *a;
+    *a = *b;
+    *b = t;
+}
+
+/* Moves the k nearest of c[0..n) (cmp_hit's order: by distance, then id)
+ * to c[0..k), in no order (quickselect, median of three); 0 < k < n. */
+static void select_front(ix_hit *c, int n, int k)
+{
+    int lo = 0, hi = n - 1;
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (cmp_hit(&c[mid], &c[lo]) < 0) swap_hit(&c[mid], &c[lo]);
+        if (cmp_hit(&c[hi], &c[lo]) < 0) swap_hit(&c[hi], &c[lo]);
+        if (cmp_hit(&c[hi], &c[mid]) < 0) swap_hit(&c[hi], &c[mid]);
+        ix_hit pv = c[mid];
+        int i = lo, j = hi;
+        while (i <= j) {
+            while (cmp_hit(&c[i], &pv) < 0)
+                i++;
+            while (cmp_hit(&pv, &c[j]) < 0)
+                j--;
+            if (i <= j) swap_hit(&c[i++], &c[j--]);
+        }
+        /* c[lo..j] <= pv <= c[i..hi] */
+        if (k - 1 <= j)
+            hi = j;
+        else if (k - 1 >= i)
+            lo = i;
+        else
+            return;
+    }
+}
+
 /* Picks at most m of hits[0..n) (sorted nearest first) by the diversity
  * heuristic; returns how many, compacted at the front of hits. */
 static int diverse(const ix_hnsw *h, ix_hit *hits, int n, int m)
@@ -931,6 +967,10 @@ int ix_hnsw_rank(ix_hnsw *h, const float *q, ix_hit *c, int n, int keep)
     for (int i = 0; i < m; i++) {
         if (i + 2 < m) prefetch_vec(h, c[i + 2].id, true);
         c[i].dist = dist_raw(h, qq.f, vec(h, c[i].id));
+    }
+    if (m > keep) { /* only the keep nearest need an order */
+        select_front(c, m, keep);
+        m = keep;
     }
     qsort(c, (size_t)m, sizeof *c, cmp_hit);
     return m;

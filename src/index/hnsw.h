@@ -80,10 +80,12 @@ int ix_hnsw_search_in(ix_hnsw *h, const float *q, int k, int ef, ix_hit *out, co
 
 /* Exact ranking of a given set: c[0..n) holds ids (their dist ignored);
  * moves the nearest to q to the front, nearest first, with exact
- * distances, and returns how many are so ranked: all n, or (when the
- * graph has codes and n > 2 * keep + 64) the 2 * keep + 64 nearest by
- * codes, ranked exactly; call again with a larger keep for more. -1 when
- * q is unusable or memory ran out. */
+ * distances, and returns how many are so ranked: the keep nearest (all n
+ * when n <= keep) of the candidates measured exactly, which are all n,
+ * or (when the graph has codes and n > 2 * keep + 64) the 2 * keep + 64
+ * nearest by codes; the rest follow in no order. Call again on what
+ * follows, with a larger keep, for more. -1 when q is unusable or memory
+ * ran out. */
 int ix_hnsw_rank(ix_hnsw *h, const float *q, ix_hit *c, int n, int keep);
 uint32_t ix_hnsw_size(const ix_hnsw *h); /* ids handed out */
 uint32_t ix_hnsw_live(const ix_hnsw *h); /* size minus deleted */
