@@ -120,7 +120,7 @@ static int snapshot_table(hln_shard *s, const adm_run *r, const hln_table *t, hl
         snprintf(hex + 2 * k, 3, "%02x", t->id[k]);
     snprintf(dir, sizeof dir, "%s/shard-%d/snapshots/%s/%s.%s-%s", r->data_dir, s->id, r->tag,
              t->ks, t->name, hex);
-    return st_snapshot(s->store, t->id, dir, false, err);
+    return st_snapshot(s->store, t->id, dir, err);
 }
 
 static void fail_run(adm_run *r, int rc, const hln_error *err)
@@ -141,23 +141,30 @@ static void on_shard_bg(hln_shard *s, adm_run *r)
 {
     hln_error err = {0};
     int rc = 0, pending = 0;
-    if (r->phase == PH_START && r->verb == ADM_FLUSH && r->all)
-        rc = st_flush_start(s->store, NULL, &err);
-    for (int i = 0; i < r->n && rc >= 0; i++) {
-        const uint8_t *id = r->tabs[i].t->id;
-        if (r->phase == PH_START && r->verb == ADM_COMPACT)
-            rc = st_compact_start(s->store, id, &err);
-        else if (r->phase == PH_START && !r->all)
-            rc = st_flush_start(s->store, id, &err);
-        else if (r->phase == PH_POLL && r->verb == ADM_COMPACT) {
-            rc = st_compact_poll(s->store, id, &err);
+    switch (r->phase) {
+    case PH_START:
+        if (r->all) rc = st_flush_start(s->store, NULL, &err);
+        for (int i = 0; i < r->n && !r->all && rc == 0; i++) {
+            if (r->verb == ADM_COMPACT)
+                st_compact_start(s->store, r->tabs[i].t->id); /* poll reports a failure */
+            else
+                rc = st_flush_start(s->store, r->tabs[i].t->id, &err);
+        }
+        break;
+    case PH_POLL: /* each answers 1 done, 0 pending */
+        if (r->verb != ADM_COMPACT) {
+            rc = st_flush_poll(s->store, &err);
             pending += rc == 0;
-        } else if (r->phase == PH_LINK)
+        }
+        for (int i = 0; i < r->n && r->verb == ADM_COMPACT && rc >= 0; i++) {
+            rc = st_compact_poll(s->store, r->tabs[i].t->id, &err);
+            pending += rc == 0;
+        }
+        break;
+    case PH_LINK:
+        for (int i = 0; i < r->n && rc == 0; i++)
             rc = snapshot_table(s, r, r->tabs[i].t, &err);
-    }
-    if (r->phase == PH_POLL && r->verb != ADM_COMPACT) {
-        rc = st_flush_poll(s->store, &err);
-        pending += rc == 0;
+        break;
     }
     if (rc < 0) fail_run(r, rc, &err);
     uv_mutex_lock(&r->mu);

@@ -113,8 +113,8 @@ typedef struct rowscan {
     bool have_pk; /* pk/token: the partition last read from */
     bool in_part; /* ... and it may go on after ck */
     bool done;
-    bool one_part;   /* only the partition pk: done when it is through */
-    bool part_start; /* in_part from the partition's first row (ck unset) */
+    bool one_part; /* only the partition pk (in_part, from its first row while ck
+                      is NULL): done when it is through */
     int64_t token;
     uint8_t *pk, *ck; /* hln_malloc'ed copies */
     uint32_t pklen, cklen, pkcap, ckcap;
@@ -708,9 +708,8 @@ static int rowscan_step(hln_shard *s, rowscan *c, uint32_t max, int64_t now_sec,
         st_read_cmd rd = {
             .pk = c->pk, .pklen = c->pklen, .token = c->token, .limit = max, .now_sec = now_sec};
         memcpy(rd.table_id, c->table_id, 16);
-        rd.start = c->part_start ? (st_bound){NULL, 0, true} : (st_bound){c->ck, c->cklen, false};
+        rd.start = c->ck ? (st_bound){c->ck, c->cklen, false} : (st_bound){NULL, 0, true};
         rd.end = (st_bound){NULL, 0, true};
-        c->part_start = false;
         rc = st_read(s->store, &rd, a, &parts, err);
     } else {
         st_scan_cmd cmd = {.start_token = c->have_pk ? c->token : INT64_MIN,
@@ -1190,7 +1189,7 @@ static int exact_search(hln_shard *s, const ex_ann_op *q, const uint8_t *ft, uin
             rc = hln_fail(err, HLN_ENOMEM, "out of memory");
         c.pklen = q->ppklen;
         c.token = q->ptoken;
-        c.have_pk = c.in_part = c.one_part = c.part_start = true;
+        c.have_pk = c.in_part = c.one_part = true;
     }
     while (!rc && !c.done) {
         hln_arena t;
@@ -1375,13 +1374,12 @@ static int rank_take(hln_shard *s, const ex_ann_op *q, ex_vix *v, ix_hit *cand, 
 
 /* A vector query within one partition: its live nodes (the partition
  * lists, built at the first such query) are the candidates, ranked
- * exactly; no row of the partition is read but the answers. false: the
- * lists could not be built (out of memory), so the caller scans. */
-static bool part_search(hln_shard *s, const ex_ann_op *q, ex_vix *v, hln_arena *a, ann_acc *acc,
-                        int *rc, hln_error *err)
+ * exactly; no row of the partition is read but the answers. Lists that
+ * cannot be built (out of memory) leave the partition to an exact scan. */
+static int part_search(hln_shard *s, const ex_ann_op *q, ex_vix *v, hln_arena *a, ann_acc *acc,
+                       hln_error *err)
 {
-    *rc = 0;
-    if (!part_build(v)) return false;
+    if (!part_build(v)) return exact_search(s, q, NULL, 0, a, &acc->head, err);
     uint32_t size = ix_hnsw_size(v->g), c = 0, cap = 0;
     ix_hit *cand = NULL;
     for (uint32_t x = v->pmap[part_probe(v, q->ptoken, q->ppk, q->ppklen)]; x;
@@ -1393,16 +1391,15 @@ static bool part_search(hln_shard *s, const ex_ann_op *q, ex_vix *v, hln_arena *
             ix_hit *n = hln_realloc(cand, sizeof *cand * cap);
             if (!n) {
                 hln_free(cand);
-                *rc = hln_fail(err, HLN_ENOMEM, "out of memory");
-                return true;
+                return hln_fail(err, HLN_ENOMEM, "out of memory");
             }
             cand = n;
         }
         cand[c++] = (ix_hit){id, 0};
     }
-    if (c) *rc = rank_take(s, q, v, cand, c, NULL, 0, a, acc, err);
+    int rc = c ? rank_take(s, q, v, cand, c, NULL, 0, a, acc, err) : 0;
     hln_free(cand);
-    return true;
+    return rc;
 }
 
 /* A vector query narrowed by a term: the nodes of the rows the term index
@@ -1475,11 +1472,10 @@ int ex_ann_search(hln_shard *s, ex_ann_op *q, hln_arena *a, st_partition **out, 
     }
     int rc = 0;
     ann_acc acc = {NULL, &acc.head, 0};
-    if (v->building || v->reset_pending || (tv && (tv->building || tv->reset_pending)) ||
-        (q->ppk && !part_search(s, q, v, a, &acc, &rc, err)))
+    if (v->building || v->reset_pending || (tv && (tv->building || tv->reset_pending)))
         rc = exact_search(s, q, ft, ftlen, a, &acc.head, err);
     else if (q->ppk)
-        ; /* part_search answered */
+        rc = part_search(s, q, v, a, &acc, err);
     else if (tv)
         rc = filtered_search(s, q, v, tv, ft, ftlen, a, &acc, err);
     else if (ix_hnsw_live(v->g) > 0)

@@ -1613,16 +1613,14 @@ int st_compact(st_engine *e, const uint8_t table_id[16], hln_error *err)
     return rc;
 }
 
-int st_compact_start(st_engine *e, const uint8_t table_id[16], hln_error *err)
+void st_compact_start(st_engine *e, const uint8_t table_id[16])
 {
-    (void)err;
     poll_bg(e);
     st_table *t = table_find(e, table_id);
-    if (!t || t->nssts == 0) return 0;
+    if (!t || t->nssts == 0) return;
     e->major_rc = 0;
     if (!t->major) t->major = MAJOR_WANTED;
     maybe_compact(e); /* now, unless a job runs */
-    return 0;
 }
 
 int st_compact_poll(st_engine *e, const uint8_t table_id[16], hln_error *err)
@@ -1646,14 +1644,12 @@ size_t st_sstable_count(st_engine *e, const uint8_t table_id[16])
     return t ? t->nssts : 0;
 }
 
-int st_snapshot(st_engine *e, const uint8_t table_id[16], const char *dir, bool flush,
-                hln_error *err)
+int st_snapshot(st_engine *e, const uint8_t table_id[16], const char *dir, hln_error *err)
 {
     poll_bg(e);
     st_table *t = table_find(e, table_id);
-    int rc = 0;
-    if (t && flush && (rc = flush_table(e, t, true, err)) < 0) return rc;
-    if ((rc = hln_mkdirs(dir, err)) < 0) return rc;
+    int rc = hln_mkdirs(dir, err);
+    if (rc < 0) return rc;
     for (size_t i = 0; t && i < t->nssts; i++) {
         const char *base = strrchr(t->ssts[i]->path, '/');
         char *dst = hln_path_join(dir, base ? base + 1 : t->ssts[i]->path);

@@ -349,20 +349,17 @@ int st_compact(st_engine *e, const uint8_t table_id[16], hln_error *err);
  * before any the strategy picks, and also when automatic compaction is
  * off); st_compact_poll answers 1 once it is installed, 0 while it is
  * waiting or running, < 0 (err) when it failed. */
-int st_compact_start(st_engine *e, const uint8_t table_id[16], hln_error *err);
+void st_compact_start(st_engine *e, const uint8_t table_id[16]);
 int st_compact_poll(st_engine *e, const uint8_t table_id[16], hln_error *err);
 /* The number of sstables the table has now (0 for an unknown table). */
 size_t st_sstable_count(st_engine *e, const uint8_t table_id[16]);
 
-/* Snapshot (nodetool snapshot): flushes the table if flush (on this thread;
- * the admin verb has st_flush_start/st_flush_poll do it first instead),
- * then hard-links every
- * sstable it has now into dir (created; the same file system as the data),
- * and fsyncs dir. The links stay valid whatever compaction, DROP or
- * TRUNCATE do later, and take no space until the originals are gone. A
+/* Snapshot (nodetool snapshot): hard-links every sstable the table has now
+ * into dir (created; the same file system as the data) and fsyncs dir; the
+ * caller flushes first (the admin verb: st_flush_start, st_flush_poll). The links stay valid
+ * whatever compaction, DROP or TRUNCATE do later, and take no space until the originals are gone. A
  * table this shard never saw links nothing. */
-int st_snapshot(st_engine *e, const uint8_t table_id[16], const char *dir, bool flush,
-                hln_error *err);
+int st_snapshot(st_engine *e, const uint8_t table_id[16], const char *dir, hln_error *err);
 
 /* What a table holds on this shard, for operators (nodetool tablestats,
  * system_views, /metrics). */
